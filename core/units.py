@@ -1,0 +1,355 @@
+"""Exact quantities in named integer base units (DESIGN.md section 3, REQ-UNIT-001..004).
+
+Base units, carried as name suffixes everywhere in itdose:
+
+=================  ==================  ===========================
+dimension          base unit           suffix
+=================  ==================  ===========================
+amount of drug     nanogram            ``_ng``
+volume             nanolitre           ``_nl``
+concentration      nanogram per mL     ``_ng_per_ml``
+duration / time    second              ``_s``
+dose rate          nanogram per day    ``_ng_per_day``
+volume rate        nanolitre per day   ``_nl_per_day``
+length             millimetre          ``_mm``
+volume per length  nanolitre per metre ``_nl_per_m``
+percentage         basis point         ``_bp`` (14.5 % = 1450)
+=================  ==================  ===========================
+
+Human text ("0.5 mg/day", "20.83 mcg/h", "40 mL") is parsed with :class:`decimal.Decimal` and
+:class:`fractions.Fraction`, exactly; a value that is not a whole number of base units is rejected
+rather than rounded, because a silent rounding of a programmed dose is a hazard (REQ-UNIT-002).
+Floats are rejected as input: a float cannot carry "0.1" exactly. Magnitudes beyond the physical
+plausibility bounds in :data:`BOUNDS` are rejected (REQ-UNIT-003); these bounds are design bounds
+on what a device can hold or deliver, not clinical limits (those live in the drug library).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Final
+
+from itdose.core.errors import InvalidInput
+
+__all__ = [
+    "BOUNDS",
+    "Dimension",
+    "format_amount_ng",
+    "format_concentration_ng_per_ml",
+    "format_dose_rate_ng_per_day",
+    "format_duration_s",
+    "format_length_mm",
+    "format_percent_bp",
+    "format_quantity",
+    "format_volume_nl",
+    "format_volume_rate_nl_per_day",
+    "parse_amount_ng",
+    "parse_concentration_ng_per_ml",
+    "parse_dose_rate_ng_per_day",
+    "parse_duration_s",
+    "parse_length_mm",
+    "parse_percent_bp",
+    "parse_quantity",
+    "parse_volume_nl",
+    "parse_volume_per_length_nl_per_m",
+    "parse_volume_rate_nl_per_day",
+]
+
+
+class Dimension(enum.Enum):
+    """Physical dimension of a quantity, with its base unit as value."""
+
+    AMOUNT = "ng"
+    VOLUME = "nL"
+    CONCENTRATION = "ng/mL"
+    DURATION = "s"
+    DOSE_RATE = "ng/day"
+    VOLUME_RATE = "nL/day"
+    LENGTH = "mm"
+    VOLUME_PER_LENGTH = "nL/m"
+    PERCENT = "bp"
+
+
+_AMOUNT: Final = {"g": 10**9, "mg": 10**6, "mcg": 10**3, "ug": 10**3, "µg": 10**3, "ng": 1}
+_VOLUME: Final = {"ml": 10**6, "ul": 10**3, "µl": 10**3, "nl": 1}
+_TIME: Final = {
+    "s": 1,
+    "sec": 1,
+    "min": 60,
+    "h": 3600,
+    "hr": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
+_LENGTH: Final = {"m": 1000, "cm": 10, "mm": 1}
+
+BOUNDS: Final[dict[Dimension, int]] = {
+    Dimension.AMOUNT: 10 * 10**9,  # 10 g: more than any reservoir of any library drug holds
+    Dimension.VOLUME: 100 * 10**6,  # 100 mL: no implanted reservoir is larger
+    Dimension.CONCENTRATION: 100 * 10**6,  # 100 mg/mL
+    Dimension.DURATION: 20 * 366 * 86400,  # 20 years
+    Dimension.DOSE_RATE: 10 * 10**9,  # 10 g/day
+    Dimension.VOLUME_RATE: 2400 * 10**6,  # 100 mL/h
+    Dimension.LENGTH: 2000,  # 2 m of catheter
+    Dimension.VOLUME_PER_LENGTH: 100 * 10**6,  # 1 mL/cm
+    Dimension.PERCENT: 100_000,  # 1000 %
+}
+"""Physical plausibility bound per dimension, in base units (inclusive)."""
+
+_NUMBER = re.compile(r"^\s*([+-]?)\s*((?:\d+(?:\.\d*)?)|(?:\.\d+))\s*(.*?)\s*$")
+_MAX_TEXT = 64
+
+
+def _simple_unit(unit: str) -> tuple[Dimension, int] | None:
+    for table, dim in (
+        (_AMOUNT, Dimension.AMOUNT),
+        (_VOLUME, Dimension.VOLUME),
+        (_TIME, Dimension.DURATION),
+        (_LENGTH, Dimension.LENGTH),
+    ):
+        if unit in table:
+            return dim, table[unit]
+    return None
+
+
+def _unit_factor(unit_text: str, field: str) -> tuple[Dimension, Fraction]:
+    """The dimension of a unit and the factor that turns one of it into base units."""
+    unit = unit_text.replace(" ", "").lower()
+    if unit == "%":
+        return Dimension.PERCENT, Fraction(100)
+    if unit.count("/") > 1:
+        raise InvalidInput(field, "unit has more than one '/'", value=unit_text)
+    if "/" not in unit:
+        simple = _simple_unit(unit)
+        if simple is None:
+            raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
+        return simple[0], Fraction(simple[1])
+    top, bottom = unit.split("/")
+    num = _simple_unit(top)
+    den = _simple_unit(bottom)
+    if num is None or den is None:
+        raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
+    (ndim, nf), (ddim, df) = num, den
+    if ndim is Dimension.AMOUNT and ddim is Dimension.VOLUME:
+        return Dimension.CONCENTRATION, Fraction(nf * 10**6, df)
+    if ndim is Dimension.AMOUNT and ddim is Dimension.DURATION:
+        return Dimension.DOSE_RATE, Fraction(nf * 86400, df)
+    if ndim is Dimension.VOLUME and ddim is Dimension.DURATION:
+        return Dimension.VOLUME_RATE, Fraction(nf * 86400, df)
+    if ndim is Dimension.VOLUME and ddim is Dimension.LENGTH:
+        return Dimension.VOLUME_PER_LENGTH, Fraction(nf * 1000, df)
+    raise InvalidInput(field, f"unit {unit_text!r} is not a supported quantity", value=unit_text)
+
+
+def parse_quantity(text: object, field: str, expected: Dimension) -> int:
+    """Parse ``text`` into an exact integer in the base unit of ``expected``.
+
+    Raises :class:`InvalidInput` naming ``field`` for: a non-string (floats included), an empty
+    or over-long string, a negative number, NaN/inf/exponents, an unknown unit, a unit of another
+    dimension, a value that is not a whole number of base units, or a magnitude beyond
+    :data:`BOUNDS`.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput(
+            field,
+            f"expected a string with a unit (e.g. '1 {_example(expected)}'), "
+            f"got {type(text).__name__}",
+            value=text,
+        )
+    if not text.strip():
+        raise InvalidInput(field, "is empty", value=text)
+    if len(text) > _MAX_TEXT:
+        raise InvalidInput(field, f"is longer than {_MAX_TEXT} characters", value=text)
+    match = _NUMBER.match(text)
+    if match is None:
+        raise InvalidInput(
+            field,
+            f"expected a plain decimal number and a unit, e.g. '1 {_example(expected)}'",
+            value=text,
+        )
+    sign, digits, unit_text = match.groups()
+    if sign == "-":
+        raise InvalidInput(field, "must not be negative", value=text)
+    if not unit_text:
+        raise InvalidInput(field, f"has no unit (expected {_example(expected)})", value=text)
+    try:
+        number = Decimal(digits)
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise InvalidInput(field, "is not a decimal number", value=text) from None
+    dim, factor = _unit_factor(unit_text, field)
+    if dim is not expected:
+        raise InvalidInput(
+            field,
+            f"is a {dim.name.lower().replace('_', ' ')}, expected a "
+            f"{expected.name.lower().replace('_', ' ')}",
+            value=text,
+        )
+    exact = Fraction(number) * factor
+    if exact.denominator != 1:
+        raise InvalidInput(
+            field,
+            f"cannot be represented exactly in {expected.value}",
+            value=text,
+        )
+    value = exact.numerator
+    bound = BOUNDS[expected]
+    if value > bound:
+        raise InvalidInput(
+            field,
+            "is beyond the physical bound",
+            value=text,
+            limit=format_quantity(bound, expected),
+        )
+    return value
+
+
+def _example(dim: Dimension) -> str:
+    return {
+        Dimension.AMOUNT: "mg",
+        Dimension.VOLUME: "mL",
+        Dimension.CONCENTRATION: "mg/mL",
+        Dimension.DURATION: "h",
+        Dimension.DOSE_RATE: "mg/day",
+        Dimension.VOLUME_RATE: "mL/day",
+        Dimension.LENGTH: "cm",
+        Dimension.VOLUME_PER_LENGTH: "mL/cm",
+        Dimension.PERCENT: "%",
+    }[dim]
+
+
+def parse_amount_ng(text: object, field: str) -> int:
+    """An amount of drug ("50 mcg", "0.5 mg") in nanograms."""
+    return parse_quantity(text, field, Dimension.AMOUNT)
+
+
+def parse_volume_nl(text: object, field: str) -> int:
+    """A volume ("40 mL", "250 uL") in nanolitres."""
+    return parse_quantity(text, field, Dimension.VOLUME)
+
+
+def parse_concentration_ng_per_ml(text: object, field: str) -> int:
+    """A concentration ("25 mg/mL", "500 mcg/mL") in ng per mL."""
+    return parse_quantity(text, field, Dimension.CONCENTRATION)
+
+
+def parse_duration_s(text: object, field: str) -> int:
+    """A duration ("30 min", "2 h", "7 d") in whole seconds."""
+    return parse_quantity(text, field, Dimension.DURATION)
+
+
+def parse_dose_rate_ng_per_day(text: object, field: str) -> int:
+    """A dose rate ("0.5 mg/day", "20.83 mcg/h") in ng per day."""
+    return parse_quantity(text, field, Dimension.DOSE_RATE)
+
+
+def parse_volume_rate_nl_per_day(text: object, field: str) -> int:
+    """A volume rate ("0.048 mL/day") in nL per day."""
+    return parse_quantity(text, field, Dimension.VOLUME_RATE)
+
+
+def parse_length_mm(text: object, field: str) -> int:
+    """A length ("110 cm", "20 mm") in millimetres."""
+    return parse_quantity(text, field, Dimension.LENGTH)
+
+
+def parse_volume_per_length_nl_per_m(text: object, field: str) -> int:
+    """A volume per length ("0.0026 mL/cm") in nL per metre."""
+    return parse_quantity(text, field, Dimension.VOLUME_PER_LENGTH)
+
+
+def parse_percent_bp(text: object, field: str) -> int:
+    """A percentage ("14.5 %") in basis points (1450)."""
+    return parse_quantity(text, field, Dimension.PERCENT)
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+_DISPLAY: Final[dict[Dimension, tuple[tuple[str, int], ...]]] = {
+    # (unit, base units per unit), largest first; the first unit the value reaches is used.
+    Dimension.AMOUNT: (("mg", 10**6), ("mcg", 10**3), ("ng", 1)),
+    Dimension.VOLUME: (("mL", 10**6),),
+    Dimension.CONCENTRATION: (("mg/mL", 10**6), ("mcg/mL", 10**3), ("ng/mL", 1)),
+    Dimension.DOSE_RATE: (("mg/day", 10**6), ("mcg/day", 10**3), ("ng/day", 1)),
+    Dimension.VOLUME_RATE: (("mL/day", 10**6),),
+    Dimension.LENGTH: (("cm", 10), ("mm", 1)),
+    Dimension.VOLUME_PER_LENGTH: (("mL/cm", 10**8),),
+    Dimension.PERCENT: (("%", 100),),
+}
+
+
+def _decimal_text(value: int, per_unit: int) -> str:
+    """``value / per_unit`` as exact decimal text (per_unit is a power of ten)."""
+    text = format(Decimal(value).scaleb(-(len(str(per_unit)) - 1)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def format_quantity(value: int, dim: Dimension) -> str:
+    """Human text for an integer in base units; exact (never rounded)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("value", f"expected an int in {dim.value}", value=value)
+    if dim is Dimension.DURATION:
+        return format_duration_s(value)
+    units = _DISPLAY[dim]
+    for unit, per in units:
+        if abs(value) >= per:
+            return f"{_decimal_text(value, per)} {unit}"
+    unit, per = units[-1] if value else units[0]
+    return f"{_decimal_text(value, per)} {unit}"
+
+
+def format_amount_ng(value: int) -> str:
+    """E.g. 2340000 -> '2.34 mg'."""
+    return format_quantity(value, Dimension.AMOUNT)
+
+
+def format_volume_nl(value: int) -> str:
+    """Always in mL, the clinical unit: 234000 -> '0.234 mL'; 40000000 -> '40 mL'."""
+    return format_quantity(value, Dimension.VOLUME)
+
+
+def format_concentration_ng_per_ml(value: int) -> str:
+    """E.g. 25000000 -> '25 mg/mL'."""
+    return format_quantity(value, Dimension.CONCENTRATION)
+
+
+def format_dose_rate_ng_per_day(value: int) -> str:
+    """E.g. 500000 -> '500 mcg/day'."""
+    return format_quantity(value, Dimension.DOSE_RATE)
+
+
+def format_volume_rate_nl_per_day(value: int) -> str:
+    """Always in mL/day: 48000 -> '0.048 mL/day'."""
+    return format_quantity(value, Dimension.VOLUME_RATE)
+
+
+def format_length_mm(value: int) -> str:
+    """E.g. 900 -> '90 cm'."""
+    return format_quantity(value, Dimension.LENGTH)
+
+
+def format_percent_bp(value: int) -> str:
+    """E.g. 1450 -> '14.5 %'."""
+    return format_quantity(value, Dimension.PERCENT)
+
+
+def format_duration_s(value: int) -> str:
+    """E.g. 202176 -> '2 d 8 h 9 min 36 s'; 0 -> '0 s'."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("value", "expected an int in s", value=value)
+    if value == 0:
+        return "0 s"
+    sign, rest = ("-", -value) if value < 0 else ("", value)
+    parts = []
+    for unit, per in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, rest = divmod(rest, per)
+        if count:
+            parts.append(f"{count} {unit}")
+    return sign + " ".join(parts)
