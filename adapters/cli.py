@@ -1,0 +1,104 @@
+"""The ``itdose`` command line: ``verify``, ``diagram``, ``drugs``.
+
+Exit codes: 0 success, 1 a check failed or a limit rejected the input, 2 invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from itdose.core.errors import DosingError
+
+__all__ = ["main"]
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from itdose.proofs.structure import run_checks
+
+    results = run_checks()
+    width = max(len(r.title) for r in results)
+    print(f"{'check':<9} {'result':<6} {'seconds':>8}  {'requirements':<26} title")
+    for r in results:
+        reqs = ",".join(r.requirements)
+        print(f"{r.id:<9} {r.status:<6} {r.seconds:>8.4f}  {reqs:<26} {r.title:<{width}}")
+        if r.detail:
+            print(f"          {r.detail}")
+    ok = all(r.status == "pass" for r in results)
+    print(
+        f"{sum(r.status == 'pass' for r in results)} passed, "
+        f"{sum(r.status != 'pass' for r in results)} failed"
+    )
+    if args.json:
+        doc = {
+            "ok": ok,
+            "checks": [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "status": r.status,
+                    "seconds": round(r.seconds, 6),
+                    "requirements": list(r.requirements),
+                    "detail": r.detail,
+                }
+                for r in results
+            ],
+        }
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return 0 if ok else 1
+
+
+def _cmd_diagram(args: argparse.Namespace) -> int:
+    from itdose.core.diagram import markdown, mermaid
+
+    text = markdown() if args.markdown else mermaid()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_drugs(args: argparse.Namespace) -> int:
+    from itdose.adapters.drugs_table import drugs_table
+    from itdose.specs import load_library
+
+    sys.stdout.write(drugs_table(load_library()))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="itdose",
+        description="Reference dosing core for implanted intrathecal pumps, with machine-checked "
+        "evidence. Not a cleared medical device.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    verify = sub.add_parser("verify", help="run the safety checks and print the results")
+    verify.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    verify.set_defaults(fn=_cmd_verify)
+    diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")
+    diagram.add_argument("--markdown", action="store_true", help="the docs page, not bare mermaid")
+    diagram.add_argument("--out", metavar="PATH", help="write to PATH instead of stdout")
+    diagram.set_defaults(fn=_cmd_diagram)
+    drugs = sub.add_parser("drugs", help="print the drug and pump library with sources")
+    drugs.set_defaults(fn=_cmd_drugs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``itdose`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.fn(args)
+    except DosingError as exc:
+        print(f"itdose: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""JSON-ready encoding of the core's immutable values (REQ-CORE-003).
+
+:func:`encode` turns a frozen dataclass (device state, command, effect) into plain JSON types;
+:func:`decode` turns such data back into the typed value and rejects anything malformed with an
+:class:`~itdose.core.errors.InvalidInput` naming the path of the offending field
+(e.g. ``state.trial.doses[2].amount_ng``). Types are taken from the dataclass annotations, so a
+new field needs no codec change. Accepted field types: ``int`` (never ``bool`` or ``float``),
+``str``, ``bool``, ``None``, enums (by value), ``tuple[X, ...]``, ``X | None`` and dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from itdose.core.errors import InvalidInput
+
+__all__ = ["check_fields", "decode", "encode"]
+
+T = TypeVar("T")
+
+_MAX_INT = 2**63 - 1
+_MAX_STR = 10_000
+
+
+def encode(value: object) -> Any:
+    """Plain JSON data (dict, list, str, int, bool, None) for a core value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [encode(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def decode(cls: type[T], data: object, path: str = "state") -> T:
+    """The ``cls`` value that ``data`` encodes; :class:`InvalidInput` naming the path if not."""
+    return typing.cast(T, _decode(cls, data, path))
+
+
+def _decode(tp: Any, data: object, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is type(None):
+        if data is not None:
+            raise InvalidInput(path, "expected null", value=data)
+        return None
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if data is None and type(None) in args:
+            return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) != 1:
+            raise TypeError(f"unsupported union {tp}")
+        return _decode(others[0], data, path)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise TypeError(f"unsupported tuple type {tp}")
+        if not isinstance(data, list):
+            raise InvalidInput(path, f"expected a list, got {type(data).__name__}", value=data)
+        return tuple(_decode(args[0], item, f"{path}[{i}]") for i, item in enumerate(data))
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        for member in tp:
+            if member.value == data and type(member.value) is type(data):
+                return member
+        allowed = ", ".join(repr(m.value) for m in tp)
+        raise InvalidInput(path, f"expected one of {allowed}", value=data)
+    if tp is bool:
+        if not isinstance(data, bool):
+            raise InvalidInput(
+                path, f"expected true or false, got {type(data).__name__}", value=data
+            )
+        return data
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise InvalidInput(path, f"expected an integer, got {type(data).__name__}", value=data)
+        if not -_MAX_INT <= data <= _MAX_INT:
+            raise InvalidInput(path, "integer out of range", value=data, limit="|x| < 2**63")
+        return data
+    if tp is str:
+        if not isinstance(data, str):
+            raise InvalidInput(path, f"expected a string, got {type(data).__name__}", value=data)
+        if len(data) > _MAX_STR:
+            raise InvalidInput(path, "string too long", limit=f"{_MAX_STR} characters")
+        return data
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, Mapping):
+            raise InvalidInput(path, f"expected an object, got {type(data).__name__}", value=data)
+        hints = _hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise InvalidInput(f"{path}.{unknown[0]}", "unknown field")
+        kwargs = {}
+        for name, f in fields.items():
+            if name not in data:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise InvalidInput(f"{path}.{name}", "missing field")
+                continue
+            kwargs[name] = _decode(hints[name], data[name], f"{path}.{name}")
+        return tp(**kwargs)
+    raise TypeError(f"unsupported type {tp!r}")
+
+
+def check_fields(value: object, path: str) -> None:
+    """Check that every field of a dataclass value has its annotated type (recursively).
+
+    Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
+    expected, a wrong enum or a string where a number belongs, naming the field.
+    """
+    _decode(type(value), encode_checked(value, path), path)
+
+
+def encode_checked(value: object, path: str) -> Any:
+    """Like :func:`encode` but reports an unencodable field as :class:`InvalidInput`."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: encode_checked(getattr(value, f.name), f"{path}.{f.name}")
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [encode_checked(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise InvalidInput(path, f"unsupported value of type {type(value).__name__}", value=value)

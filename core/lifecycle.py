@@ -1,0 +1,256 @@
+"""The device lifecycle: one declarative table, the single source of truth (DESIGN.md section 4).
+
+Rules (read these before the table):
+
+1. A command is accepted only if some row names its trigger and the device's current phase as a
+   source, and the acting role is among the row's roles. Otherwise it is rejected and nothing
+   changes (REQ-LIFE-001, REQ-LIFE-002).
+2. Where several rows share a trigger and a source, each has a guard, the guards are mutually
+   exclusive, and exactly one must hold; if none holds the command is rejected (REQ-LIFE-003).
+   Guards are named pure predicates over the device and the command (:data:`GUARDS`).
+3. ``trial_failed`` and ``explanted`` are terminal: no row leaves them (REQ-LIFE-004).
+4. Drug leaves the pump only in the delivering phases :data:`DELIVERING` (REQ-LIFE-005). Every
+   delivering phase has a row to a non-delivering phase (REQ-LIFE-006).
+5. A HIGH-priority alarm moves the device to ``alarm`` in the same step from any phase where it
+   can occur; ``alarm`` is fail-closed: only a clinician's ``clear_alarm`` of the last HIGH alarm
+   leaves it, to ``suspended`` (REQ-ALM-001, REQ-LIFE-007).
+
+The core's :func:`itdose.core.step` interprets this table; the diagram generator draws it; the
+proofs compile it into a Z3 transition relation; the tests run it a second time on the
+``transitions`` library and require both engines to agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from itdose.core.alarms import Priority, priority_of
+from itdose.core.commands import (
+    ClearAlarm,
+    Command,
+    ConcludeTrial,
+    RaiseAlarm,
+)
+from itdose.core.state import Device, Phase, Role, TrialOutcome
+
+__all__ = [
+    "DELIVERING",
+    "GUARDS",
+    "GUARD_TEXT",
+    "IMPLANTED_PHASES",
+    "RULES",
+    "TERMINAL",
+    "Rule",
+    "rules_for",
+]
+
+C: Final = frozenset({Role.CLINICIAN})
+S: Final = frozenset({Role.SERVICE})
+
+P = Phase
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row: ``trigger`` moves ``source`` to ``dest`` when ``guard`` holds (or always)."""
+
+    trigger: str
+    source: Phase
+    dest: Phase
+    roles: frozenset[Role]
+    guard: str | None = None
+
+
+DELIVERING: Final = frozenset({P.TRIAL, P.PRIMING, P.ACTIVE})
+"""Phases in which the dose governor may grant any drug."""
+
+TERMINAL: Final = frozenset({P.TRIAL_FAILED, P.EXPLANTED})
+"""Absorbing phases."""
+
+IMPLANTED_PHASES: Final = (P.IMPLANTED, P.PRIMING, P.ACTIVE, P.REFILL, P.SUSPENDED, P.ALARM)
+"""Phases with a pump in the patient: alarms can occur and explant is possible."""
+
+
+def _rows() -> tuple[Rule, ...]:
+    rows: list[Rule] = [
+        Rule("record_screening", P.SCREENING, P.SCREENING, C),
+        Rule("start_trial", P.SCREENING, P.TRIAL, C, "screened_candidate"),
+        Rule("record_trial_dose", P.TRIAL, P.TRIAL, C),
+        Rule("record_pain_score", P.TRIAL, P.TRIAL, C),
+        Rule("record_screening_response", P.TRIAL, P.TRIAL, C),
+        Rule("conclude_trial", P.TRIAL, P.IMPLANT_READY, C, "trial_succeeded"),
+        Rule("conclude_trial", P.TRIAL, P.TRIAL_FAILED, C, "trial_failed"),
+        Rule("implant", P.IMPLANT_READY, P.IMPLANTED, C),
+        Rule("fill", P.IMPLANTED, P.IMPLANTED, C),
+        Rule("prime", P.IMPLANTED, P.PRIMING, C, "ready_to_prime"),
+        Rule("complete_priming", P.PRIMING, P.PRIMING, S, "priming_pending"),
+        Rule("start_dosing", P.PRIMING, P.ACTIVE, C, "catheter_primed"),
+        Rule("suspend", P.ACTIVE, P.SUSPENDED, C),
+        Rule("resume", P.SUSPENDED, P.ACTIVE, C, "catheter_primed"),
+        Rule("begin_refill", P.ACTIVE, P.REFILL, C),
+        Rule("begin_refill", P.SUSPENDED, P.REFILL, C),
+        Rule("begin_refill", P.ALARM, P.REFILL, C),
+        Rule("complete_refill", P.REFILL, P.ACTIVE, C, "refill_resumes_dosing"),
+        Rule("complete_refill", P.REFILL, P.SUSPENDED, C, "refill_stays_stopped"),
+        Rule("complete_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
+        Rule("abort_refill", P.REFILL, P.SUSPENDED, C, "no_high_alarm"),
+        Rule("abort_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
+        Rule("clear_alarm", P.ALARM, P.SUSPENDED, C, "clears_last_high_alarm"),
+        Rule("clear_alarm", P.ALARM, P.ALARM, C, "high_alarm_remains"),
+    ]
+    for phase in IMPLANTED_PHASES:
+        if phase is not P.ALARM:
+            rows.append(Rule("raise_alarm", phase, phase, S, "alarm_not_high"))
+            rows.append(Rule("clear_alarm", phase, phase, C))
+        rows.append(Rule("raise_alarm", phase, P.ALARM, S, "alarm_is_high"))
+        rows.append(Rule("explant", phase, P.EXPLANTED, C))
+    return tuple(rows)
+
+
+RULES: Final[tuple[Rule, ...]] = _rows()
+"""The lifecycle table."""
+
+
+def rules_for(trigger: str, source: Phase) -> tuple[Rule, ...]:
+    """The rows for ``trigger`` from ``source``, in table order."""
+    return tuple(r for r in RULES if r.trigger == trigger and r.source is source)
+
+
+# --- guards: named pure predicates over (device, command) ------------------------------------
+
+
+def _screened_candidate(d: Device, c: Command) -> bool:
+    return d.screening is not None and d.screening.candidate
+
+
+def _evidence(d: Device) -> TrialOutcome | None:
+    """What the recorded evidence says about the trial, or None if it says nothing yet."""
+    t = d.trial
+    if t is None:
+        return None
+    if t.screening_sequence_ng:
+        # Baclofen: a positive response ends screening; no response to the last dose of the
+        # sequence ends it as "not a candidate" (DECISIONS.md "Baclofen").
+        if t.response is True:
+            return TrialOutcome.SUCCESS
+        if t.response is False and len(t.doses) >= len(t.screening_sequence_ng):
+            return TrialOutcome.FAILURE
+        return None
+    if t.last_pain is None:
+        return None
+    # Success at a pain reduction of at least 50 % from baseline (DECISIONS.md "Trial").
+    if t.baseline_pain > 0 and 2 * t.last_pain <= t.baseline_pain:
+        return TrialOutcome.SUCCESS
+    return TrialOutcome.FAILURE
+
+
+def _conclusion(d: Device, c: Command) -> TrialOutcome | None:
+    assert isinstance(c, ConcludeTrial)
+    return c.outcome if c.outcome is not None else _evidence(d)
+
+
+def _trial_succeeded(d: Device, c: Command) -> bool:
+    return _conclusion(d, c) is TrialOutcome.SUCCESS
+
+
+def _trial_failed(d: Device, c: Command) -> bool:
+    return _conclusion(d, c) is TrialOutcome.FAILURE
+
+
+def _ready_to_prime(d: Device, c: Command) -> bool:
+    return (
+        d.implant is not None
+        and d.implant.dead_volume_nl is not None
+        and d.reservoir is not None
+        and d.reservoir.volume_nl > d.implant.dead_volume_nl
+    )
+
+
+def _priming_pending(d: Device, c: Command) -> bool:
+    return not d.primed
+
+
+def _catheter_primed(d: Device, c: Command) -> bool:
+    return d.primed
+
+
+def _high_alarm_active(d: Device, c: Command) -> bool:
+    return bool(d.high_alarms())
+
+
+def _no_high_alarm(d: Device, c: Command) -> bool:
+    return not d.high_alarms()
+
+
+def _refill_resumes_dosing(d: Device, c: Command) -> bool:
+    return d.resume_after_refill and not d.high_alarms()
+
+
+def _refill_stays_stopped(d: Device, c: Command) -> bool:
+    return not d.resume_after_refill and not d.high_alarms()
+
+
+def _alarm_is_high(d: Device, c: Command) -> bool:
+    assert isinstance(c, RaiseAlarm)
+    return priority_of(c.kind) is Priority.HIGH
+
+
+def _alarm_not_high(d: Device, c: Command) -> bool:
+    return not _alarm_is_high(d, c)
+
+
+def _high_after_clear(d: Device, c: Command) -> int:
+    assert isinstance(c, ClearAlarm)
+    return sum(1 for a in d.high_alarms() if a.kind is not c.kind)
+
+
+def _clears_last_high_alarm(d: Device, c: Command) -> bool:
+    return _high_after_clear(d, c) == 0
+
+
+def _high_alarm_remains(d: Device, c: Command) -> bool:
+    return _high_after_clear(d, c) > 0
+
+
+Guard = Callable[[Device, Command], bool]
+
+GUARDS: Final[dict[str, Guard]] = {
+    "screened_candidate": _screened_candidate,
+    "trial_succeeded": _trial_succeeded,
+    "trial_failed": _trial_failed,
+    "ready_to_prime": _ready_to_prime,
+    "priming_pending": _priming_pending,
+    "catheter_primed": _catheter_primed,
+    "high_alarm_active": _high_alarm_active,
+    "no_high_alarm": _no_high_alarm,
+    "refill_resumes_dosing": _refill_resumes_dosing,
+    "refill_stays_stopped": _refill_stays_stopped,
+    "alarm_is_high": _alarm_is_high,
+    "alarm_not_high": _alarm_not_high,
+    "clears_last_high_alarm": _clears_last_high_alarm,
+    "high_alarm_remains": _high_alarm_remains,
+}
+"""Every guard named in :data:`RULES`."""
+
+GUARD_TEXT: Final[dict[str, str]] = {
+    "screened_candidate": "a screening assessment finding the patient a candidate is recorded",
+    "trial_succeeded": "the trial succeeded (pain reduced by at least 50 %, a positive baclofen "
+    "response, or a clinician's conclusion with reason)",
+    "trial_failed": "the trial failed (pain reduced by less than 50 %, no baclofen response to "
+    "100 mcg, or a clinician's conclusion with reason)",
+    "ready_to_prime": "the dead volume is known and the reservoir holds more than it",
+    "priming_pending": "the priming bolus has not been reported complete yet",
+    "catheter_primed": "the catheter is primed",
+    "high_alarm_active": "a HIGH-priority alarm is active",
+    "no_high_alarm": "no HIGH-priority alarm is active",
+    "refill_resumes_dosing": "the refill began during dosing and no HIGH alarm is active",
+    "refill_stays_stopped": "the refill began while delivery was stopped and no HIGH alarm is "
+    "active",
+    "alarm_is_high": "the alarm is HIGH priority",
+    "alarm_not_high": "the alarm is LOW or MEDIUM priority",
+    "clears_last_high_alarm": "no other HIGH-priority alarm remains",
+    "high_alarm_remains": "another HIGH-priority alarm remains",
+}
+"""What each guard requires, in words, for rejections and the diagram legend."""

@@ -1,0 +1,112 @@
+"""``step``: the small pure interpreter of the lifecycle table (REQ-CORE-001, REQ-CORE-002).
+
+``step(device, command, now_s, library)`` checks the input types, the phase and role against
+:data:`itdose.core.lifecycle.RULES`, the command's own data (its validator), selects the single
+row whose guard holds, and applies the command's handler. It returns an :class:`Outcome` (the new
+device and the effects for the shell) or raises a :class:`~itdose.core.errors.DosingError`; in
+that case the device passed in is untouched (it is immutable) and nothing was decided.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from itdose.core import handlers
+from itdose.core.codec import check_fields
+from itdose.core.commands import COMMANDS, Command
+from itdose.core.effects import Effect, Record, StopDelivery
+from itdose.core.errors import DosingError, InvalidInput, RejectedCommand
+from itdose.core.library import Library
+from itdose.core.lifecycle import DELIVERING, GUARD_TEXT, GUARDS, rules_for
+from itdose.core.state import Device, Phase
+
+__all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
+
+MAX_TIME_S = 2**40
+"""Largest accepted time on the monotonic timeline (about 34 800 years)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of an accepted command: the new device state and the effects, in order."""
+
+    device: Device
+    effects: tuple[Effect, ...]
+
+
+def allowed_triggers(phase: Phase) -> tuple[str, ...]:
+    """Trigger names that have a row from ``phase`` (regardless of role and guards)."""
+    return tuple(name for name in COMMANDS if rules_for(name, phase))
+
+
+def _check_inputs(device: object, command: object, now_s: object, library: object) -> None:
+    if not isinstance(device, Device):
+        raise InvalidInput("device", f"expected a Device, got {type(device).__name__}")
+    if not isinstance(command, Command) or type(command) not in COMMANDS.values():
+        raise InvalidInput("command", f"expected a command, got {type(command).__name__}")
+    if not isinstance(library, Library):
+        raise InvalidInput("library", f"expected a Library, got {type(library).__name__}")
+    if isinstance(now_s, bool) or not isinstance(now_s, int):
+        raise InvalidInput("now_s", f"expected whole seconds (int), got {type(now_s).__name__}")
+    if not 0 <= now_s <= MAX_TIME_S:
+        raise InvalidInput("now_s", "out of range", value=now_s, limit=f"0..{MAX_TIME_S}")
+    if device.clock_s is not None and now_s < device.clock_s:
+        raise InvalidInput(
+            "now_s",
+            "time went backwards on the monotonic timeline",
+            value=now_s,
+            limit=f">= {device.clock_s}",
+        )
+    check_fields(command, "command")
+
+
+def step(device: Device, command: Command, now_s: int, library: Library) -> Outcome:
+    """Apply ``command`` at time ``now_s`` (seconds on the monotonic timeline).
+
+    Raises :class:`InvalidInput` for malformed input, :class:`RejectedCommand` for a command not
+    allowed in this phase, by this role, or with its guard false, and
+    :class:`~itdose.core.errors.LimitViolation` for a command that breaks a dosing limit.
+    """
+    _check_inputs(device, command, now_s, library)
+    rows = rules_for(command.name, device.phase)
+    if not rows:
+        raise RejectedCommand(
+            "command",
+            f"{command.name!r} is not allowed in phase {device.phase.value!r}",
+            value=command.name,
+        )
+    if command.role not in rows[0].roles:
+        allowed = ", ".join(sorted(r.value for r in rows[0].roles))
+        raise RejectedCommand(
+            "command.role",
+            f"{command.role.value} may not issue {command.name!r}",
+            value=command.role.value,
+            limit=f"roles: {allowed}",
+        )
+    handlers.validate(device, command, now_s, library)
+    enabled = [r for r in rows if r.guard is None or GUARDS[r.guard](device, command)]
+    if not enabled:
+        needs = " or ".join(GUARD_TEXT[r.guard] for r in rows if r.guard is not None)
+        raise RejectedCommand("command", f"{command.name!r} requires that {needs}")
+    if len(enabled) > 1:  # excluded by the guard-determinism proof; fail closed if it happens
+        raise DosingError("command", f"ambiguous transition for {command.name!r}")
+    rule = enabled[0]
+    updated, effects = handlers.apply(device, command, now_s, library)
+    new = dataclasses.replace(updated, phase=rule.dest, clock_s=now_s)
+    out: list[Effect] = [
+        Record(
+            event=command.name,
+            role=command.role.value,
+            at_s=now_s,
+            source=device.phase,
+            dest=rule.dest,
+            detail=handlers.describe(command),
+        )
+    ]
+    if device.phase in DELIVERING and rule.dest not in DELIVERING:
+        out.append(
+            StopDelivery(reason=f"{command.name}: {device.phase.value} -> {rule.dest.value}")
+        )
+    out.extend(effects)
+    return Outcome(device=new, effects=tuple(out))
