@@ -1,0 +1,681 @@
+"""Library validation, lookups, dead-volume helpers, loaders and the drugs table.
+
+Each malformed-library case starts from the shipped files (as mappings), breaks exactly one thing
+and asserts that the LibraryError names the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itdose.core.errors import InvalidInput, LibraryError, RejectedCommand
+from itdose.core.library import (
+    CatheterModel,
+    Library,
+    SourcedNames,
+    SourcedValue,
+    Tag,
+    catheter_volume_nl,
+    dead_volume_nl,
+    library_from_mapping,
+)
+from itdose.core.library_report import drugs_table
+from itdose.core.units import Dimension
+from itdose.specs import load_library, load_library_from
+
+DRUGS = "drugs.toml"
+PUMPS = "pumps.toml"
+TOP = "<top level>"
+MORPHINE = "drugs.morphine.indications.pain"
+HYDROMORPHONE = "drugs.hydromorphone.indications.pain"
+ZICONOTIDE = "drugs.ziconotide.indications.pain"
+BACLOFEN_SPINAL = "drugs.baclofen.indications.spasticity-spinal"
+PROMETRA_II = "pumps.prometra-ii-20"
+SYNCHROMED = "pumps.synchromed-ii-20"
+
+
+def _shipped_text(name: str) -> str:
+    return resources.files("itdose.specs").joinpath(name).read_text(encoding="utf-8")
+
+
+_DRUGS_RAW = tomllib.loads(_shipped_text(DRUGS))
+_PUMPS_RAW = tomllib.loads(_shipped_text(PUMPS))
+
+
+def _build(drugs: dict[str, Any], pumps: dict[str, Any]) -> Library:
+    return library_from_mapping(drugs, pumps, drugs_file=DRUGS, pumps_file=PUMPS)
+
+
+def _entry(d: dict[str, Any], drug: str, indication: str) -> dict[str, Any]:
+    result: dict[str, Any] = d["drugs"][drug]["indications"][indication]
+    return result
+
+
+def test_unmodified_mappings_build_the_same_library_as_the_loader() -> None:
+    assert _build(copy.deepcopy(_DRUGS_RAW), copy.deepcopy(_PUMPS_RAW)) == load_library()
+
+
+# --- malformed drug libraries ------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: tuple[str, ...], value: object) -> Mutation:
+    def mutate(d: dict[str, Any]) -> None:
+        node = d
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return mutate
+
+
+def _delete(path: tuple[str, ...]) -> Mutation:
+    def mutate(d: dict[str, Any]) -> None:
+        node = d
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+
+    return mutate
+
+
+M = ("drugs", "morphine", "indications", "pain")
+H = ("drugs", "hydromorphone", "indications", "pain")
+Z = ("drugs", "ziconotide", "indications", "pain")
+B = ("drugs", "baclofen", "indications", "spasticity-spinal")
+
+DRUG_DEFECTS: list[tuple[str, Mutation, str, str]] = [
+    # (case id, mutation, entry, field)
+    ("unknown key", _set((*M, "max_dialy"), {}), MORPHINE, "max_dialy"),
+    ("missing key", _delete((*M, "max_daily")), MORPHINE, "max_daily"),
+    ("missing nested key", _delete((*M, "max_daily", "value")), MORPHINE, "max_daily.value"),
+    ("unknown nested key", _set((*M, "max_daily", "levle"), "hard"), MORPHINE, "max_daily.levle"),
+    ("value not a string", _set((*M, "max_daily", "value"), 20), MORPHINE, "max_daily.value"),
+    ("value a float", _set((*M, "max_daily", "value"), 20.0), MORPHINE, "max_daily.value"),
+    ("limit not a table", _set((*M, "max_daily"), "20 mg/day"), MORPHINE, "max_daily"),
+    ("bool not bool", _set(("drugs", "morphine", "opioid"), "yes"), "drugs.morphine", "opioid"),
+    ("name empty", _set(("drugs", "morphine", "name"), " "), "drugs.morphine", "name"),
+    (
+        "wrong dimension",
+        _set((*M, "max_daily", "value"), "20 mg/mL"),
+        MORPHINE,
+        "max_daily.value",
+    ),
+    ("unknown unit", _set((*M, "max_daily", "value"), "20 mgs/day"), MORPHINE, "max_daily.value"),
+    (
+        "inexact value",
+        _set((*M, "max_daily", "value"), "0.0000001 mg/day"),
+        MORPHINE,
+        "max_daily.value",
+    ),
+    ("zero daily max", _set((*M, "max_daily", "value"), "0 mg/day"), MORPHINE, "max_daily.value"),
+    (
+        "level not hard/soft",
+        _set((*M, "soft_max_daily", "level"), "medium"),
+        MORPHINE,
+        "soft_max_daily.level",
+    ),
+    ("daily max soft", _set((*M, "max_daily", "level"), "soft"), MORPHINE, "max_daily.level"),
+    (
+        "soft max marked hard",
+        _set((*M, "soft_max_daily", "level"), "hard"),
+        MORPHINE,
+        "soft_max_daily.level",
+    ),
+    (
+        "soft above hard",
+        _set((*M, "soft_max_daily", "value"), "25 mg/day"),
+        MORPHINE,
+        "soft_max_daily.value",
+    ),
+    (
+        "range min above max",
+        _set((*M, "starting_range", "opioid-naive", "min"), "2 mg/day"),
+        MORPHINE,
+        "starting_range.opioid-naive.min",
+    ),
+    (
+        "trial range min above max",
+        _set((*M, "trial_bolus_range", "min"), "1 mg"),
+        MORPHINE,
+        "trial_bolus_range.min",
+    ),
+    (
+        "starting range above hard max",
+        _set((*M, "starting_range", "opioid-tolerant", "max"), "30 mg/day"),
+        MORPHINE,
+        "starting_range.opioid-tolerant.max",
+    ),
+    (
+        "unknown opioid status",
+        _set((*M, "starting_range", "naive"), {}),
+        MORPHINE,
+        "starting_range.naive",
+    ),
+    (
+        "non-opioid with opioid status",
+        _set((*Z, "starting_range"), {"opioid-naive": _DRUGS_RAW["drugs"]["ziconotide"][
+            "indications"]["pain"]["starting_range"]["any"]}),
+        ZICONOTIDE,
+        "starting_range.opioid-naive",
+    ),
+    ("tag not V/S/U/D", _set((*M, "max_daily", "tag"), "X"), MORPHINE, "max_daily.tag"),
+    ("tag lower case", _set((*M, "max_daily", "tag"), "v"), MORPHINE, "max_daily.tag"),
+    ("missing source", _delete((*M, "max_daily", "source")), MORPHINE, "max_daily.source"),
+    ("empty source", _set((*M, "max_daily", "source"), ""), MORPHINE, "max_daily.source"),
+    ("missing tag", _delete((*M, "max_daily", "tag")), MORPHINE, "max_daily.tag"),
+    (
+        "secondary value as hard limit",
+        _set((*M, "max_daily", "tag"), "S"),
+        MORPHINE,
+        "max_daily.level",
+    ),
+    (
+        "unverified hard max without note",
+        _delete((*H, "max_daily", "note")),
+        HYDROMORPHONE,
+        "max_daily.note",
+    ),
+    (
+        "unverified value hard outside daily max",
+        _set((*M, "max_concentration", "level"), "hard"),
+        MORPHINE,
+        "max_concentration.level",
+    ),
+    ("unapproved without warning", _delete((*H, "warning")), HYDROMORPHONE, "warning"),
+    ("approved with warning", _set((*M, "warning"), "fda-2018"), MORPHINE, "warning"),
+    ("dangling warning", _set((*H, "warning"), "fda-2019"), HYDROMORPHONE, "warning"),
+    (
+        "approved without product",
+        _set((*M, "product_concentrations", "values"), []),
+        MORPHINE,
+        "product_concentrations.values",
+    ),
+    (
+        "duplicate product",
+        _set((*M, "product_concentrations", "values"), ["10 mg/mL", "10 mg/mL"]),
+        MORPHINE,
+        "product_concentrations.values[1]",
+    ),
+    (
+        "product not a concentration",
+        _set((*M, "product_concentrations", "values"), ["10 mg"]),
+        MORPHINE,
+        "product_concentrations.values[0]",
+    ),
+    (
+        "screening strength reused as product",
+        _set((*B, "screening_concentrations", "values"), ["500 mcg/mL"]),
+        BACLOFEN_SPINAL,
+        "screening_concentrations.values",
+    ),
+    (
+        "product above hard max concentration",
+        _set(
+            (*Z, "max_concentration"),
+            {"value": "50 mcg/mL", "level": "hard", "source": "x", "tag": "V"},
+        ),
+        ZICONOTIDE,
+        "product_concentrations.values",
+    ),
+    (
+        "titration count zero",
+        _set((*Z, "titration", "max_increases", "count"), 0),
+        ZICONOTIDE,
+        "titration.max_increases.count",
+    ),
+    (
+        "titration count bool",
+        _set((*Z, "titration", "max_increases", "count"), True),
+        ZICONOTIDE,
+        "titration.max_increases.count",
+    ),
+    (
+        "titration window bad unit",
+        _set((*Z, "titration", "max_increases", "window"), "7 weeks"),
+        ZICONOTIDE,
+        "titration.max_increases.window",
+    ),
+    (
+        "titration step above hard max",
+        _set((*Z, "titration", "max_increase", "value"), "20 mcg/day"),
+        ZICONOTIDE,
+        "titration.max_increase.value",
+    ),
+    (
+        "percent over 100",
+        _set((*B, "titration", "max_increase_percent", "value"), "150 %"),
+        BACLOFEN_SPINAL,
+        "titration.max_increase_percent.value",
+    ),
+    (
+        "screening doses not increasing",
+        _set((*B, "screening", "doses"), ["50 mcg", "50 mcg"]),
+        BACLOFEN_SPINAL,
+        "screening.doses[1]",
+    ),
+    (
+        "screening interval wrong dimension",
+        _set((*B, "screening", "min_interval"), "24 mL"),
+        BACLOFEN_SPINAL,
+        "screening.min_interval",
+    ),
+    (
+        "unknown indication",
+        _set(("drugs", "baclofen", "indications", "headache"), {}),
+        "drugs.baclofen",
+        "indications.headache",
+    ),
+    (
+        "withdrawal flag not bool",
+        _set(("drugs", "baclofen", "withdrawal_risk", "value"), "true"),
+        "drugs.baclofen",
+        "withdrawal_risk.value",
+    ),
+    ("missing version", _delete(("version",)), TOP, "version"),
+    ("version not a string", _set(("version",), 1), TOP, "version"),
+    ("unknown top-level key", _set(("drug",), {}), TOP, "drug"),
+    ("warning without source", _delete(("warnings", "fda-2018", "source")),
+     "warnings.fda-2018", "source"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "entry", "field"),
+    [pytest.param(m, e, f, id=case) for case, m, e, f in DRUG_DEFECTS],
+)
+def test_malformed_drug_library_names_file_entry_field(
+    mutate: Mutation, entry: str, field: str
+) -> None:
+    drugs = copy.deepcopy(_DRUGS_RAW)
+    mutate(drugs)
+    with pytest.raises(LibraryError) as info:
+        _build(drugs, copy.deepcopy(_PUMPS_RAW))
+    err = info.value
+    assert (err.file, err.entry) == (DRUGS, entry)
+    assert err.field == f"{DRUGS}: {entry}: {field}"
+    assert DRUGS in str(err) and entry in str(err) and field in str(err)
+
+
+def test_unknown_key_suggests_the_close_match() -> None:
+    drugs = copy.deepcopy(_DRUGS_RAW)
+    _set((*M, "max_dialy"), {})(drugs)
+    with pytest.raises(LibraryError, match="did you mean 'max_daily'"):
+        _build(drugs, copy.deepcopy(_PUMPS_RAW))
+
+
+def test_bad_unit_error_keeps_the_offending_text() -> None:
+    drugs = copy.deepcopy(_DRUGS_RAW)
+    _set((*M, "max_daily", "value"), "20 mg/mL")(drugs)
+    with pytest.raises(LibraryError) as info:
+        _build(drugs, copy.deepcopy(_PUMPS_RAW))
+    assert info.value.value == "20 mg/mL"
+    assert "dose rate" in info.value.message
+
+
+# --- malformed pump libraries ------------------------------------------------------------------
+
+P = ("pumps", "prometra-ii-20")
+S = ("pumps", "synchromed-ii-20")
+CATH = ("catheters", "prometra-catheter")
+
+PUMP_DEFECTS: list[tuple[str, Mutation, str, str]] = [
+    ("missing reservoir", _delete((*P, "reservoir_volume")), PROMETRA_II, "reservoir_volume"),
+    ("unknown key", _set((*P, "tubing_volumes"), {}), PROMETRA_II, "tubing_volumes"),
+    (
+        "reservoir wrong dimension",
+        _set((*P, "reservoir_volume", "value"), "20 mg"),
+        PROMETRA_II,
+        "reservoir_volume.value",
+    ),
+    (
+        "low threshold not below reservoir",
+        _set((*P, "low_reservoir_threshold", "value"), "20 mL"),
+        PROMETRA_II,
+        "low_reservoir_threshold.value",
+    ),
+    (
+        "empty not below low",
+        _set((*P, "empty_threshold", "value"), "3 mL"),
+        PROMETRA_II,
+        "empty_threshold.value",
+    ),
+    (
+        "min rate zero",
+        _set((*S, "min_rate", "value"), "0 mL/day"),
+        SYNCHROMED,
+        "min_rate.value",
+    ),
+    (
+        "tolerance over 100 %",
+        _set((*S, "over_infusion_tolerance", "value"), "145 %"),
+        SYNCHROMED,
+        "over_infusion_tolerance.value",
+    ),
+    ("tolerance tag bad", _set((*S, "over_infusion_tolerance", "tag"), "verified"), SYNCHROMED,
+     "over_infusion_tolerance.tag"),
+    ("tolerance no source", _delete((*S, "over_infusion_tolerance", "source")), SYNCHROMED,
+     "over_infusion_tolerance.source"),
+    (
+        "unknown approved drug",
+        _set((*P, "approved_drugs", "drugs"), ["morphine", "heroin"]),
+        PROMETRA_II,
+        "approved_drugs.drugs",
+    ),
+    (
+        "patient bolus list not strings",
+        _set((*P, "patient_bolus", "drugs"), "morphine"),
+        PROMETRA_II,
+        "patient_bolus.drugs",
+    ),
+    (
+        "duplicate drug",
+        _set((*P, "patient_bolus", "drugs"), ["morphine", "morphine"]),
+        PROMETRA_II,
+        "patient_bolus.drugs",
+    ),
+    (
+        "mri policy unknown",
+        _set((*P, "mri_policy", "value"), "pray"),
+        PROMETRA_II,
+        "mri_policy.value",
+    ),
+    (
+        "narrowing min above max",
+        _set((*P, "concentration_ranges", "baclofen", "min"), "3000 mcg/mL"),
+        PROMETRA_II,
+        "concentration_ranges.baclofen.min",
+    ),
+    (
+        "narrowing admits no product",
+        _set((*P, "concentration_ranges", "baclofen"), {
+            "min": "600 mcg/mL", "max": "900 mcg/mL", "source": "x", "tag": "V"}),
+        PROMETRA_II,
+        "concentration_ranges.baclofen",
+    ),
+    (
+        "narrowing for unknown drug",
+        _set((*P, "concentration_ranges", "heroin"), {}),
+        PROMETRA_II,
+        "concentration_ranges.heroin",
+    ),
+    (
+        "catheter for unknown pump",
+        _set((*CATH, "compatible_pumps", "pumps"), ["prometra-iii-20"]),
+        "catheters.prometra-catheter",
+        "compatible_pumps.pumps",
+    ),
+    (
+        "catheter volume per length wrong unit",
+        _set((*CATH, "volume_per_length", "value"), "0.0026 mL"),
+        "catheters.prometra-catheter",
+        "volume_per_length.value",
+    ),
+    (
+        "catheter length zero",
+        _set((*CATH, "reference_length", "value"), "0 cm"),
+        "catheters.prometra-catheter",
+        "reference_length.value",
+    ),
+    ("pumps missing", _delete(("pumps",)), TOP, "pumps"),
+    ("pumps empty", _set(("pumps",), {}), TOP, "pumps"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "entry", "field"),
+    [pytest.param(m, e, f, id=case) for case, m, e, f in PUMP_DEFECTS],
+)
+def test_malformed_pump_library_names_file_entry_field(
+    mutate: Mutation, entry: str, field: str
+) -> None:
+    pumps = copy.deepcopy(_PUMPS_RAW)
+    mutate(pumps)
+    with pytest.raises(LibraryError) as info:
+        _build(copy.deepcopy(_DRUGS_RAW), pumps)
+    err = info.value
+    assert (err.file, err.entry) == (PUMPS, entry)
+    assert err.field == f"{PUMPS}: {entry}: {field}"
+
+
+def test_library_error_is_invalid_input() -> None:
+    drugs = copy.deepcopy(_DRUGS_RAW)
+    _delete((*M, "max_daily"))(drugs)
+    with pytest.raises(InvalidInput):
+        _build(drugs, copy.deepcopy(_PUMPS_RAW))
+
+
+# --- lookups -----------------------------------------------------------------------------------
+
+
+def test_lookups_return_the_right_entries() -> None:
+    lib = load_library()
+    assert lib.drug("baclofen", "spasticity-cerebral").indication == "spasticity-cerebral"
+    assert lib.pump("prometra-20").id == "prometra-20"
+    assert lib.catheter("prometra-catheter").manufacturer == "Flowonix"
+
+
+def test_unknown_drug_is_invalid_input_naming_known_drugs() -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_library().drug("heroin", "pain")
+    assert info.value.field == "drug"
+    assert info.value.limit is not None and "morphine" in info.value.limit
+
+
+def test_unknown_indication_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_library().drug("morphine", "headache")
+    assert info.value.field == "indication"
+
+
+def test_known_drug_without_that_indication_is_rejected() -> None:
+    with pytest.raises(RejectedCommand) as info:
+        load_library().drug("baclofen", "pain")
+    assert "baclofen" in info.value.message
+    assert info.value.limit is not None and "spasticity-spinal" in info.value.limit
+
+
+@pytest.mark.parametrize("lookup", ["pump", "catheter", "limit"])
+def test_unknown_ids_are_invalid_input(lookup: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        getattr(load_library(), lookup)("nope")
+    assert info.value.field == lookup
+
+
+# --- catheter and dead volumes -----------------------------------------------------------------
+
+
+def _catheter(length: str, per_length: str) -> CatheterModel:
+    return CatheterModel(
+        id="test",
+        name="test",
+        manufacturer="test",
+        compatible_pumps=SourcedNames("test.pumps", ("prometra-ii-20",), "test", Tag.D),
+        reference_length=SourcedValue("test.len", int(length), Dimension.LENGTH, "test", Tag.D),
+        volume_per_length=SourcedValue(
+            "test.vpl", int(per_length), Dimension.VOLUME_PER_LENGTH, "test", Tag.D
+        ),
+    )
+
+
+def test_prometra_catheter_volume() -> None:
+    catheter = load_library().catheter("prometra-catheter")
+    assert catheter_volume_nl(catheter, 200) == 234_000  # DECISIONS.md worked example
+    assert catheter_volume_nl(catheter, 0) == 286_000  # 110 cm x 0.0026 mL/cm
+    assert catheter_volume_nl(catheter, 25) == 279_500  # 107.5 cm
+
+
+def test_inexact_catheter_volume_rounds_up() -> None:
+    # 1 nl per metre over 1.5 m is 1.5 nl: reported as 2 nl, never 1 (underestimate = hazard).
+    assert catheter_volume_nl(_catheter("2000", "1"), 500) == 2
+    assert catheter_volume_nl(_catheter("2000", "1"), 1000) == 1  # exact: not bumped
+    assert catheter_volume_nl(_catheter("2000", "3"), 1999) == 1  # 0.003 nl -> 1 nl
+
+
+@pytest.mark.parametrize("trimmed", [-1, 1100, 5000, True, "200", None])
+def test_bad_trimmed_length_is_invalid_input(trimmed: object) -> None:
+    catheter = load_library().catheter("prometra-catheter")
+    with pytest.raises(InvalidInput) as info:
+        catheter_volume_nl(catheter, trimmed)  # type: ignore[arg-type]
+    assert info.value.field == "trimmed_mm"
+
+
+@pytest.mark.parametrize(
+    "catheter_id",
+    ["medtronic-indura-1p-8709sc", "medtronic-8731sc", "medtronic-ascenda-8780"],
+)
+def test_medtronic_catheter_volume_cannot_be_computed(catheter_id: str) -> None:
+    catheter = load_library().catheter(catheter_id)
+    with pytest.raises(RejectedCommand, match="volume_per_length") as info:
+        catheter_volume_nl(catheter, 0)
+    assert "never guessed" in info.value.message
+
+
+def _pumps_without_tubing() -> dict[str, Any]:
+    pumps = copy.deepcopy(_PUMPS_RAW)
+    for body in pumps["pumps"].values():
+        body.pop("tubing_volume", None)
+    return pumps
+
+
+def test_dead_volume_is_rejected_when_the_tubing_volume_is_unknown() -> None:
+    lib = _build(copy.deepcopy(_DRUGS_RAW), _pumps_without_tubing())
+    with pytest.raises(RejectedCommand, match="tubing") as info:
+        dead_volume_nl(lib.pump("prometra-ii-20"), lib.catheter("prometra-catheter"), 200)
+    assert info.value.field == "pump"
+    assert "never guessed" in info.value.message
+
+
+def test_shipped_synchromed_dead_volume_cannot_be_computed() -> None:
+    lib = load_library()
+    pump = lib.pump("synchromed-ii-20")
+    for catheter in lib.catheters:
+        if pump.id in catheter.compatible_pumps.names:
+            with pytest.raises(RejectedCommand):
+                dead_volume_nl(pump, catheter, 0)
+
+
+def test_dead_volume_rejects_a_catheter_not_listed_for_the_pump() -> None:
+    lib = load_library()
+    with pytest.raises(RejectedCommand) as info:
+        dead_volume_nl(lib.pump("synchromed-ii-20"), lib.catheter("prometra-catheter"), 200)
+    assert info.value.field == "catheter"
+
+
+def _institution_pumps_with_tubing(volume: str) -> dict[str, Any]:
+    pumps = _pumps_without_tubing()
+    pumps["pumps"]["prometra-ii-20"]["tubing_volume"] = {
+        "value": volume,
+        "source": "institution measurement",
+        "tag": "V",
+    }
+    return pumps
+
+
+def test_dead_volume_with_an_institution_tubing_volume() -> None:
+    lib = _build(copy.deepcopy(_DRUGS_RAW), _institution_pumps_with_tubing("0 mL"))
+    pump, catheter = lib.pump("prometra-ii-20"), lib.catheter("prometra-catheter")
+    assert dead_volume_nl(pump, catheter, 200) == 234_000  # DECISIONS.md: tubing taken as 0
+    lib = _build(copy.deepcopy(_DRUGS_RAW), _institution_pumps_with_tubing("0.1 mL"))
+    pump = lib.pump("prometra-ii-20")
+    assert dead_volume_nl(pump, catheter, 200) == 334_000
+    # the other size still has no tubing volume
+    with pytest.raises(RejectedCommand):
+        dead_volume_nl(lib.pump("prometra-ii-40"), catheter, 200)
+
+
+# --- file loaders ------------------------------------------------------------------------------
+
+
+def _write_shipped(tmp_path: Path) -> tuple[Path, Path]:
+    drugs, pumps = tmp_path / "inst-drugs.toml", tmp_path / "inst-pumps.toml"
+    drugs.write_text(_shipped_text(DRUGS), encoding="utf-8")
+    pumps.write_text(_shipped_text(PUMPS), encoding="utf-8")
+    return drugs, pumps
+
+
+def test_load_library_from_files(tmp_path: Path) -> None:
+    drugs, pumps = _write_shipped(tmp_path)
+    lib = load_library_from(drugs, pumps)
+    assert lib.drugs_file == str(drugs) and lib.pumps_file == str(pumps)
+    assert lib.entries == load_library().entries
+    assert lib.pumps == load_library().pumps
+
+
+def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    drugs, pumps = _write_shipped(tmp_path)
+    pumps.write_text('version = "1"\n[pumps.x\n', encoding="utf-8")
+    with pytest.raises(LibraryError) as info:
+        load_library_from(drugs, pumps)
+    assert (info.value.file, info.value.entry) == (str(pumps), "<file>")
+    assert info.value.field.endswith(": toml")
+    assert "not valid TOML" in info.value.message
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    drugs, _ = _write_shipped(tmp_path)
+    missing = tmp_path / "absent.toml"
+    with pytest.raises(LibraryError) as info:
+        load_library_from(drugs, missing)
+    assert info.value.file == str(missing)
+    assert info.value.field.endswith(": file")
+
+
+def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
+    drugs, pumps = _write_shipped(tmp_path)
+    drugs.write_bytes(b'version = "\xff"\n')
+    with pytest.raises(LibraryError) as info:
+        load_library_from(drugs, pumps)
+    assert info.value.file == str(drugs)
+    assert info.value.field.endswith(": encoding")
+
+
+def test_defect_in_institution_file_names_path_entry_field(tmp_path: Path) -> None:
+    drugs, pumps = _write_shipped(tmp_path)
+    text = drugs.read_text(encoding="utf-8").replace(
+        'max_daily = { value = "19.2 mcg/day", level = "hard"',
+        'max_daily = { value = "19.2 mcg/day", level = "firm"',
+    )
+    drugs.write_text(text, encoding="utf-8")
+    with pytest.raises(LibraryError) as info:
+        load_library_from(drugs, pumps)
+    assert info.value.file == str(drugs)
+    assert info.value.entry == ZICONOTIDE
+    assert info.value.field == f"{drugs}: {ZICONOTIDE}: max_daily.level"
+
+
+# --- drugs table -------------------------------------------------------------------------------
+
+
+def test_drugs_table_shows_every_entry_limit_source_and_gap() -> None:
+    lib = load_library()
+    text = drugs_table(lib)
+    for entry in lib.entries:
+        assert f"{entry.drug} / {entry.indication}" in text
+    for pump in lib.pumps:
+        assert pump.id in text
+    assert "19.2 mcg/day" in text and "13, 26, 27; DECISIONS.md" in text
+    assert "2000 mcg/day" in text  # baclofen stays in mcg, never "2 mg/day"
+    assert not re.search(r"(?<![\d.])2 mg/day", text)
+    assert "0.2 mg/day - 1 mg/day" in text
+    assert "0.048 mL/day" in text and "0.0026 mL/cm" in text
+    assert "unknown" in text and "gap" in text
+    assert text.count("FDA Safety Communication, 14 Nov 2018") == 5
+    assert all(len(line) == len(line.rstrip()) for line in text.splitlines())
+
+
+def test_drugs_table_never_mixes_mass_units_within_an_entry() -> None:
+    text = drugs_table(load_library())
+    block = text.split("baclofen / spasticity-spinal")[1].split("\n\n")[0]
+    assert "mg/" not in block.replace("mcg/", "")
+    block = text.split("morphine / pain")[1].split("\n\n")[0]
+    assert "mcg" not in block
