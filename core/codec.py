@@ -117,22 +117,48 @@ def check_fields(value: object, path: str) -> None:
     """Check that every field of a dataclass value has its annotated type (recursively).
 
     Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
-    expected, a wrong enum or a string where a number belongs, naming the field.
+    expected, a string where an enum or a number belongs, naming the field.
     """
-    _decode(type(value), encode_checked(value, path), path)
+    _check(type(value), value, path)
 
 
-def encode_checked(value: object, path: str) -> Any:
-    """Like :func:`encode` but reports an unencodable field as :class:`InvalidInput`."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: encode_checked(getattr(value, f.name), f"{path}.{f.name}")
-            for f in dataclasses.fields(value)
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [encode_checked(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    raise InvalidInput(path, f"unsupported value of type {type(value).__name__}", value=value)
+def _check(tp: Any, value: object, path: str) -> None:
+    origin = typing.get_origin(tp)
+    if tp is type(None):
+        if value is not None:
+            raise InvalidInput(path, f"expected None, got {type(value).__name__}", value=value)
+        return
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return
+        others = [a for a in args if a is not type(None)]
+        if len(others) != 1:
+            raise TypeError(f"unsupported union {tp}")
+        _check(others[0], value, path)
+        return
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            raise InvalidInput(path, f"expected a tuple, got {type(value).__name__}", value=value)
+        item = typing.get_args(tp)[0]
+        for i, v in enumerate(value):
+            _check(item, v, f"{path}[{i}]")
+        return
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if not isinstance(value, tp):
+            raise InvalidInput(
+                path, f"expected a {tp.__name__}, got {type(value).__name__}", value=value
+            )
+        return
+    if tp in (int, str, bool):
+        # reuse the decoder's checks for plain values (type and range)
+        _decode(tp, value, path)
+        return
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, tp):
+            raise InvalidInput(path, f"expected a {tp.__name__}, got {type(value).__name__}")
+        hints = _hints(tp)
+        for f in dataclasses.fields(tp):
+            _check(hints[f.name], getattr(value, f.name), f"{path}.{f.name}")
+        return
+    raise TypeError(f"unsupported type {tp!r}")

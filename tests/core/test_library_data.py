@@ -279,7 +279,13 @@ def test_synchromed_min_rate_and_battery(lib: Library) -> None:
 def test_unknown_device_values_stay_absent(lib: Library) -> None:
     """Gaps in clinical.md stay gaps: adding a value needs a source, not a guess."""
     for pump in lib.pumps:
-        assert pump.tubing_volume is None, pump.id
+        if pump.id.startswith("prometra-ii"):
+            # DECISIONS.md worked example "tubing taken as 0": a design value, tagged as such.
+            tv = pump.tubing_volume
+            assert tv is not None and tv.value == 0 and tv.tag is Tag.D, pump.id
+            assert "src 39" in tv.note and "replace" in tv.note
+        else:
+            assert pump.tubing_volume is None, pump.id
     for pump_id in ("prometra-20", "prometra-ii-20", "prometra-ii-40"):
         assert lib.pump(pump_id).min_rate is None
         assert lib.pump(pump_id).eri_to_eos is None

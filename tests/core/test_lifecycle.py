@@ -1,0 +1,560 @@
+"""Lifecycle: every row of the table taken, every other (phase, command) pair and role rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from itdose_testkit import DAY, HOUR, LAST_TIME, PATHS, C, S, reach, run
+
+from itdose.core import (
+    Device,
+    InvalidInput,
+    Library,
+    LimitViolation,
+    Phase,
+    RejectedCommand,
+    Role,
+    TrialOutcome,
+    step,
+    to_json,
+)
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.effects import Annunciate, Record, StopDelivery
+from itdose.core.lifecycle import DELIVERING, RULES, TERMINAL, Rule
+from itdose.core.machine import allowed_triggers
+
+T = LAST_TIME + HOUR
+
+Witness = tuple[Device, c.Command]
+Builder = Callable[[Library], Witness]
+
+
+def _with(phase: Phase, *extra: tuple[c.Command, int]) -> Callable[[Library], Device]:
+    return lambda lib: run(list(extra), lib, reach(phase, lib))
+
+
+def _trial_with_pain(score: int) -> Callable[[Library], Device]:
+    return _with(Phase.TRIAL, (c.RecordPainScore(C, score=score), 4 * HOUR))
+
+
+def _raise(kind: AlarmKind, at: int = T - 60) -> tuple[c.Command, int]:
+    return c.RaiseAlarm(S, kind), at
+
+
+def _witness(rule: Rule, lib: Library) -> Witness:
+    """A device in ``rule.source`` and a command that takes exactly ``rule``."""
+    src, trig, guard = rule.source, rule.trigger, rule.guard
+    d = reach(src, lib)
+    if trig == "record_screening":
+        return d, c.RecordScreening(C, candidate=True, baseline_pain=6)
+    if trig == "start_trial":
+        d = run([(c.RecordScreening(C, candidate=True, baseline_pain=6), 0)], lib, d)
+        return d, c.StartTrial(C, "morphine", "pain", plan="bolus")
+    if trig == "record_trial_dose":
+        return d, c.RecordTrialDose(C, amount_ng=200_000)
+    if trig == "record_pain_score":
+        return d, c.RecordPainScore(C, score=2)
+    if trig == "record_screening_response":
+        d = run(
+            [
+                (c.RecordScreening(C, candidate=True, baseline_pain=0), 0),
+                (c.StartTrial(C, "baclofen", "spasticity-spinal", plan="screening"), 60),
+                (c.RecordTrialDose(C, amount_ng=50_000), 120),
+            ],
+            lib,
+        )
+        return d, c.RecordScreeningResponse(C, positive=True)
+    if trig == "conclude_trial":
+        score = 3 if guard == "trial_succeeded" else 7
+        return _trial_with_pain(score)(lib), c.ConcludeTrial(C)
+    if trig == "implant":
+        return d, c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200)
+    if trig == "fill":
+        d = reach(Phase.IMPLANT_READY, lib)
+        d = run([(c.Implant(C, "prometra-ii-40", "prometra-catheter", 100), 7 * DAY)], lib, d)
+        return d, c.Fill(C, volume_nl=40_000_000, concentration_ng_per_ml=10_000_000)
+    if trig == "prime":
+        return d, c.Prime(C)
+    if trig == "complete_priming":
+        return d, c.CompletePriming(S)
+    if trig == "start_dosing":
+        return run([(c.CompletePriming(S), 7 * DAY + 600)], lib, d), c.StartDosing(C)
+    if trig == "suspend":
+        return d, c.Suspend(C, reason="side effects")
+    if trig == "resume":
+        return d, c.Resume(C, reason="better")
+    if trig == "begin_refill":
+        return d, c.BeginRefill(C)
+    if trig in ("complete_refill", "abort_refill"):
+        before = {
+            "refill_resumes_dosing": Phase.ACTIVE,
+            "refill_stays_stopped": Phase.SUSPENDED,
+            "no_high_alarm": Phase.SUSPENDED,
+            "high_alarm_active": Phase.ALARM,
+        }[guard or ""]
+        d = run([(c.BeginRefill(C), T - 30)], lib, reach(before, lib))
+        if trig == "abort_refill":
+            return d, c.AbortRefill(C, reason="patient unwell")
+        return d, c.CompleteRefill(
+            C, withdrawn_nl=10_000_000, added_nl=19_000_000, concentration_ng_per_ml=10_000_000
+        )
+    if trig == "raise_alarm":
+        kind = AlarmKind.OCCLUSION if guard == "alarm_is_high" else AlarmKind.LOW_RESERVOIR
+        return d, c.RaiseAlarm(S, kind)
+    if trig == "clear_alarm":
+        if src is Phase.ALARM and guard == "high_alarm_remains":
+            d = run([_raise(AlarmKind.OCCLUSION)], lib, d)
+            return d, c.ClearAlarm(C, AlarmKind.MOTOR_STALL, reason="rotor restarted")
+        if src is Phase.ALARM:
+            return d, c.ClearAlarm(C, AlarmKind.MOTOR_STALL, reason="rotor restarted")
+        d = run([_raise(AlarmKind.ERI)], lib, d)
+        return d, c.ClearAlarm(C, AlarmKind.ERI, reason="replacement scheduled")
+    if trig == "explant":
+        return d, c.Explant(C, reason="infection")
+    raise AssertionError(f"no witness for {rule}")
+
+
+def _rule_id(rule: Rule) -> str:
+    return f"{rule.trigger}:{rule.source.value}->{rule.dest.value}[{rule.guard}]"
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+def test_every_phase_is_reached_by_its_path(phase: Phase, library: Library) -> None:
+    assert reach(phase, library).phase is phase
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_rule_id)
+def test_every_row_is_taken_by_its_witness(rule: Rule, library: Library) -> None:
+    device, command = _witness(rule, library)
+    assert device.phase is rule.source
+    outcome = step(device, command, T, library)
+    assert outcome.device.phase is rule.dest
+    assert outcome.device.clock_s == T
+    record = outcome.effects[0]
+    assert isinstance(record, Record)
+    assert (record.event, record.source, record.dest) == (rule.trigger, rule.source, rule.dest)
+    stops = [e for e in outcome.effects if isinstance(e, StopDelivery)]
+    assert bool(stops) == (rule.source in DELIVERING and rule.dest not in DELIVERING)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=_rule_id)
+def test_every_row_rejects_the_roles_it_does_not_name(rule: Rule, library: Library) -> None:
+    device, command = _witness(rule, library)
+    for role in Role:
+        if role in rule.roles:
+            continue
+        wrong = dataclasses.replace(command, role=role)
+        before = to_json(device)
+        with pytest.raises(RejectedCommand) as info:
+            step(device, wrong, T, library)
+        assert info.value.field == "command.role"
+        assert role.value in str(info.value)
+        assert to_json(device) == before
+
+
+SAMPLES: dict[str, c.Command] = {
+    "record_screening": c.RecordScreening(C, candidate=True, baseline_pain=5),
+    "start_trial": c.StartTrial(C, "morphine", "pain", plan="bolus"),
+    "record_trial_dose": c.RecordTrialDose(C, amount_ng=300_000),
+    "record_pain_score": c.RecordPainScore(C, score=3),
+    "record_screening_response": c.RecordScreeningResponse(C, positive=True),
+    "conclude_trial": c.ConcludeTrial(C, TrialOutcome.SUCCESS, reason="clinician judgement"),
+    "implant": c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=100),
+    "fill": c.Fill(C, volume_nl=1_000_000, concentration_ng_per_ml=10_000_000),
+    "prime": c.Prime(C),
+    "complete_priming": c.CompletePriming(S),
+    "start_dosing": c.StartDosing(C),
+    "suspend": c.Suspend(C, reason="x"),
+    "resume": c.Resume(C, reason="x"),
+    "raise_alarm": c.RaiseAlarm(S, AlarmKind.MOTOR_STALL),
+    "clear_alarm": c.ClearAlarm(C, AlarmKind.MOTOR_STALL, reason="x"),
+    "begin_refill": c.BeginRefill(C),
+    "complete_refill": c.CompleteRefill(
+        C, withdrawn_nl=0, added_nl=1_000_000, concentration_ng_per_ml=10_000_000
+    ),
+    "abort_refill": c.AbortRefill(C, reason="x"),
+    "explant": c.Explant(C, reason="x"),
+}
+
+
+def test_samples_cover_every_command() -> None:
+    assert set(SAMPLES) == set(c.COMMANDS)
+    assert all(type(cmd) is c.COMMANDS[name] for name, cmd in SAMPLES.items())
+
+
+ILLEGAL = [
+    (phase, name)
+    for phase in Phase
+    for name in c.COMMANDS
+    if not any(r.trigger == name and r.source is phase for r in RULES)
+]
+
+
+@pytest.mark.parametrize(("phase", "name"), ILLEGAL, ids=lambda x: getattr(x, "value", x))
+def test_every_illegal_pair_is_rejected_and_changes_nothing(
+    phase: Phase, name: str, library: Library
+) -> None:
+    device = reach(phase, library)
+    before = to_json(device)
+    for role in Role:
+        with pytest.raises(RejectedCommand) as info:
+            step(device, dataclasses.replace(SAMPLES[name], role=role), T, library)
+        assert info.value.field == "command"
+        assert phase.value in str(info.value)
+    assert to_json(device) == before
+
+
+def test_illegal_pairs_are_the_complement_of_the_table() -> None:
+    legal = {(r.source, r.trigger) for r in RULES}
+    assert len(ILLEGAL) + len(legal) == len(Phase) * len(c.COMMANDS)
+    for phase in Phase:
+        assert set(allowed_triggers(phase)) == {t for (p, t) in legal if p is phase}
+
+
+@pytest.mark.parametrize("phase", sorted(TERMINAL, key=lambda p: p.value))
+def test_terminal_phases_reject_everything(phase: Phase, library: Library) -> None:
+    device = reach(phase, library)
+    assert allowed_triggers(phase) == ()
+    for name, sample in SAMPLES.items():
+        with pytest.raises(RejectedCommand):
+            step(device, sample, T, library)
+        assert name
+
+
+# --- guards and validators ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("baseline", "score", "dest"),
+    [
+        (8, 4, Phase.IMPLANT_READY),  # exactly 50 % reduction succeeds
+        (8, 5, Phase.TRIAL_FAILED),
+        (9, 4, Phase.IMPLANT_READY),
+        (9, 5, Phase.TRIAL_FAILED),  # 44 % reduction fails
+        (0, 0, Phase.TRIAL_FAILED),  # no pain to reduce: evidence cannot show success
+    ],
+)
+def test_trial_succeeds_at_half_the_baseline(
+    baseline: int, score: int, dest: Phase, library: Library
+) -> None:
+    d = run(
+        [
+            (c.RecordScreening(C, candidate=True, baseline_pain=baseline), 0),
+            (c.StartTrial(C, "morphine", "pain", plan="bolus"), 60),
+            (c.RecordTrialDose(C, amount_ng=300_000), 120),
+            (c.RecordPainScore(C, score=score), HOUR),
+        ],
+        library,
+    )
+    assert step(d, c.ConcludeTrial(C), 2 * HOUR, library).device.phase is dest
+
+
+def test_trial_without_evidence_needs_a_clinician_conclusion(library: Library) -> None:
+    d = reach(Phase.TRIAL, library)
+    with pytest.raises(RejectedCommand, match="requires that the trial succeeded"):
+        step(d, c.ConcludeTrial(C), T, library)
+    with pytest.raises(RejectedCommand, match="reason is required"):
+        step(d, c.ConcludeTrial(C, TrialOutcome.SUCCESS), T, library)
+    out = step(d, c.ConcludeTrial(C, TrialOutcome.FAILURE, reason="nausea"), T, library)
+    assert out.device.phase is Phase.TRIAL_FAILED
+    assert out.device.trial is not None and out.device.trial.outcome_reason == "nausea"
+
+
+def test_clinician_may_overrule_the_evidence_with_a_reason(library: Library) -> None:
+    d = _trial_with_pain(7)(library)
+    out = step(d, c.ConcludeTrial(C, TrialOutcome.SUCCESS, reason="function improved"), T, library)
+    assert out.device.phase is Phase.IMPLANT_READY
+
+
+def test_start_trial_needs_a_candidate_screening(library: Library) -> None:
+    d = run([(c.RecordScreening(C, candidate=False, baseline_pain=8), 0)], library)
+    with pytest.raises(RejectedCommand, match="screening assessment"):
+        step(d, c.StartTrial(C, "morphine", "pain", plan="bolus"), 60, library)
+    with pytest.raises(RejectedCommand, match="screening assessment"):
+        step(Device(), c.StartTrial(C, "morphine", "pain", plan="bolus"), 60, library)
+
+
+def _baclofen(library: Library, *doses: tuple[int, int, bool]) -> Device:
+    steps: list[tuple[c.Command, int]] = [
+        (c.RecordScreening(C, candidate=True, baseline_pain=0), 0),
+        (c.StartTrial(C, "baclofen", "spasticity-spinal", plan="screening"), 60),
+    ]
+    for amount, at, positive in doses:
+        steps.append((c.RecordTrialDose(C, amount_ng=amount), at))
+        steps.append((c.RecordScreeningResponse(C, positive=positive), at + 4 * HOUR))
+    return run(steps, library)
+
+
+def test_baclofen_screening_sequence_and_spacing(library: Library) -> None:
+    d = _baclofen(library, (50_000, DAY, False))
+    with pytest.raises(LimitViolation) as wrong:
+        step(d, c.RecordTrialDose(C, amount_ng=100_000), 2 * DAY, library)
+    assert wrong.value.limit_id.endswith("screening_sequence")
+    with pytest.raises(LimitViolation) as early:
+        step(d, c.RecordTrialDose(C, amount_ng=75_000), 2 * DAY - 1, library)
+    assert early.value.field == "now_s"
+    d2 = step(d, c.RecordTrialDose(C, amount_ng=75_000), 2 * DAY, library).device
+    assert d2.trial is not None and len(d2.trial.doses) == 2
+
+
+def test_baclofen_positive_response_gives_the_effective_dose(library: Library) -> None:
+    d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, True))
+    with pytest.raises(RejectedCommand, match="positive response"):
+        step(d, c.RecordTrialDose(C, amount_ng=100_000), 3 * DAY, library)
+    out = step(d, c.ConcludeTrial(C), 3 * DAY, library)
+    assert out.device.phase is Phase.IMPLANT_READY
+    assert out.device.trial is not None and out.device.trial.effective_dose_ng == 75_000
+
+
+def test_baclofen_no_response_to_100_mcg_is_not_a_candidate(library: Library) -> None:
+    d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, False))
+    with pytest.raises(RejectedCommand, match="requires that"):
+        step(d, c.ConcludeTrial(C), 3 * DAY, library)
+    d = _baclofen(
+        library, (50_000, DAY, False), (75_000, 2 * DAY, False), (100_000, 3 * DAY, False)
+    )
+    with pytest.raises(RejectedCommand, match="not a candidate"):
+        step(d, c.RecordTrialDose(C, amount_ng=100_000), 5 * DAY, library)
+    assert step(d, c.ConcludeTrial(C), 5 * DAY, library).device.phase is Phase.TRIAL_FAILED
+
+
+def test_baclofen_screening_needs_a_response_before_the_next_dose(library: Library) -> None:
+    d = _baclofen(library)
+    d = step(d, c.RecordTrialDose(C, amount_ng=50_000), DAY, library).device
+    with pytest.raises(RejectedCommand, match="response to the previous"):
+        step(d, c.RecordTrialDose(C, amount_ng=75_000), 3 * DAY, library)
+    with pytest.raises(RejectedCommand, match="not a pain score"):
+        step(d, c.RecordPainScore(C, score=3), 3 * DAY, library)
+
+
+def test_trial_dose_outside_range_is_a_soft_limit(library: Library) -> None:
+    d = reach(Phase.TRIAL, library)
+    with pytest.raises(LimitViolation) as info:
+        step(d, c.RecordTrialDose(C, amount_ng=600_000), T, library)
+    assert info.value.level == "soft"
+    assert info.value.field == "command.amount_ng"
+    override = c.Override(info.value.limit_id, "tolerant patient, anaesthetist present")
+    out = step(d, c.RecordTrialDose(C, amount_ng=600_000, overrides=(override,)), T, library)
+    assert out.device.trial is not None and out.device.trial.doses[-1].amount_ng == 600_000
+    blank = c.Override(info.value.limit_id, "  ")
+    with pytest.raises(RejectedCommand, match="reason is required"):
+        step(d, c.RecordTrialDose(C, amount_ng=600_000, overrides=(blank,)), T, library)
+
+
+def test_unapproved_drug_needs_an_override_and_warns(library: Library) -> None:
+    d = run([(c.RecordScreening(C, candidate=True, baseline_pain=8), 0)], library)
+    with pytest.raises(LimitViolation) as info:
+        step(d, c.StartTrial(C, "hydromorphone", "pain", plan="bolus"), 60, library)
+    ov = (c.Override(info.value.limit_id, "morphine intolerance"),)
+    out = step(d, c.StartTrial(C, "hydromorphone", "pain", plan="bolus", overrides=ov), 60, library)
+    assert any(getattr(e, "code", "") == "unapproved_drug" for e in out.effects)
+
+
+def test_fill_over_capacity_is_a_hard_limit(library: Library) -> None:
+    d = run(PATHS[Phase.IMPLANTED][:-1], library)
+    with pytest.raises(LimitViolation) as info:
+        step(d, c.Fill(C, volume_nl=20_000_001, concentration_ng_per_ml=10_000_000), T, library)
+    assert info.value.level == "hard"
+
+
+def test_fill_concentration_must_be_a_product_strength(library: Library) -> None:
+    d = run(PATHS[Phase.IMPLANTED][:-1], library)
+    with pytest.raises(LimitViolation, match="product strength") as info:
+        step(d, c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=12_000_000), T, library)
+    assert info.value.field == "command.concentration_ng_per_ml"
+
+
+def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
+    d = reach(Phase.IMPLANT_READY, library)
+    out = step(d, c.Implant(C, "synchromed-ii-20", "medtronic-indura-1p-8709sc", 100), T, library)
+    assert out.device.implant is not None and out.device.implant.dead_volume_nl is None
+    assert any(getattr(e, "code", "") == "dead_volume_unknown" for e in out.effects)
+    d = step(out.device, c.Fill(C, 20_000_000, 10_000_000), T, library).device
+    with pytest.raises(RejectedCommand, match="dead volume is known"):
+        step(d, c.Prime(C), T, library)
+
+
+def test_priming_takes_the_dead_volume_from_the_reservoir(library: Library) -> None:
+    d = reach(Phase.PRIMING, library)
+    assert d.implant is not None and d.reservoir is not None
+    dead = d.implant.dead_volume_nl
+    assert dead is not None and dead >= 234_000  # 90 cm x 0.0026 mL/cm (+ tubing)
+    out = step(d, c.CompletePriming(S), T, library)
+    assert out.device.primed
+    assert out.device.reservoir is not None
+    assert out.device.reservoir.volume_nl == d.reservoir.volume_nl - dead
+    with pytest.raises(RejectedCommand, match="not been reported complete"):
+        step(out.device, c.CompletePriming(S), T, library)
+
+
+def test_high_alarm_stops_delivery_in_the_same_step(library: Library) -> None:
+    d = reach(Phase.ACTIVE, library)
+    out = step(d, c.RaiseAlarm(S, AlarmKind.OCCLUSION, detail="pressure"), T, library)
+    assert out.device.phase is Phase.ALARM
+    assert any(isinstance(e, StopDelivery) for e in out.effects)
+    assert Annunciate(AlarmKind.OCCLUSION, out.device.alarms[0].priority) in out.effects
+
+
+def test_low_alarm_annunciates_while_dosing_goes_on(library: Library) -> None:
+    d = reach(Phase.ACTIVE, library)
+    out = step(d, c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T, library)
+    assert out.device.phase is Phase.ACTIVE
+    assert not any(isinstance(e, StopDelivery) for e in out.effects)
+    assert out.device.has_alarm(AlarmKind.LOW_RESERVOIR)
+    again = step(out.device, c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T + 1, library)
+    assert len(again.device.alarms) == 1  # kept once, at its first occurrence
+    assert again.device.alarms[0].raised_at_s == T
+
+
+def test_alarms_keep_their_order_of_occurrence(library: Library) -> None:
+    d = reach(Phase.ACTIVE, library)
+    for i, kind in enumerate([AlarmKind.ERI, AlarmKind.LOW_RESERVOIR, AlarmKind.MOTOR_STALL]):
+        d = step(d, c.RaiseAlarm(S, kind), T + i, library).device
+    assert [a.kind for a in d.alarms] == [
+        AlarmKind.ERI,
+        AlarmKind.LOW_RESERVOIR,
+        AlarmKind.MOTOR_STALL,
+    ]
+
+
+def test_end_of_service_cannot_be_cleared(library: Library) -> None:
+    d = run([_raise(AlarmKind.END_OF_SERVICE)], library, reach(Phase.ACTIVE, library))
+    with pytest.raises(RejectedCommand, match="end of service"):
+        step(d, c.ClearAlarm(C, AlarmKind.END_OF_SERVICE, reason="x"), T, library)
+    assert step(d, c.Explant(C, reason="replace pump"), T, library).device.phase is Phase.EXPLANTED
+
+
+def test_empty_reservoir_clears_only_after_a_refill(library: Library) -> None:
+    d = run([_raise(AlarmKind.EMPTY_RESERVOIR)], library, reach(Phase.ACTIVE, library))
+    d = dataclasses.replace(
+        d,
+        reservoir=dataclasses.replace(d.reservoir, volume_nl=400_000),  # type: ignore[arg-type]
+    )
+    with pytest.raises(RejectedCommand, match="refill first"):
+        step(d, c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, reason="x"), T, library)
+    d = step(d, c.BeginRefill(C), T, library).device
+    refill = c.CompleteRefill(
+        C, withdrawn_nl=400_000, added_nl=20_000_000, concentration_ng_per_ml=10_000_000
+    )
+    d = step(d, refill, T + 60, library).device
+    assert d.phase is Phase.ALARM  # the HIGH alarm still needs the clinician
+    out = step(d, c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, reason="refilled"), T + 120, library)
+    assert out.device.phase is Phase.SUSPENDED
+    assert step(out.device, c.Resume(C, reason="refilled"), T + 180, library).device.phase is (
+        Phase.ACTIVE
+    )
+
+
+def test_refill_clears_low_reservoir_and_returns_to_dosing(library: Library) -> None:
+    d = run([_raise(AlarmKind.LOW_RESERVOIR)], library, reach(Phase.ACTIVE, library))
+    d = step(d, c.BeginRefill(C), T, library).device
+    with pytest.raises(LimitViolation, match="capacity"):
+        step(d, c.CompleteRefill(C, 0, 20_000_001, 10_000_000), T, library)
+    with pytest.raises(LimitViolation, match="maximum concentration") as info:
+        step(d, c.CompleteRefill(C, 0, 20_000_000, 25_000_000), T, library)
+    ov = (c.Override(info.value.limit_id, "label strength 25 mg/mL"),)
+    with pytest.raises(RejectedCommand, match="concentration change"):
+        step(d, c.CompleteRefill(C, 0, 20_000_000, 25_000_000, overrides=ov), T, library)
+    out = step(d, c.CompleteRefill(C, 2_000_000, 20_000_000, 10_000_000), T, library)
+    assert out.device.phase is Phase.ACTIVE
+    assert not out.device.alarms
+    assert out.device.reservoir is not None and out.device.reservoir.volume_nl == 20_000_000
+
+
+def _baclofen_active(library: Library) -> Device:
+    d = _baclofen(library, (50_000, DAY, True))
+    return run(
+        [
+            (c.ConcludeTrial(C), 2 * DAY),
+            (c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200), 3 * DAY),
+            (c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=500_000), 3 * DAY + 60),
+            (c.Prime(C), 3 * DAY + 120),
+            (c.CompletePriming(S), 3 * DAY + 600),
+            (c.StartDosing(C), 3 * DAY + 700),
+        ],
+        library,
+        d,
+    )
+
+
+@pytest.mark.parametrize("command", [c.Suspend, c.Explant])
+def test_stopping_baclofen_needs_confirmation_and_warns(
+    command: type[c.Suspend] | type[c.Explant], library: Library
+) -> None:
+    d = _baclofen_active(library)
+    assert d.phase is Phase.ACTIVE
+    with pytest.raises(RejectedCommand) as info:
+        step(d, command(C, reason="x"), 4 * DAY, library)
+    assert info.value.field == "command.confirm_withdrawal_risk"
+    out = step(d, command(C, reason="x", confirm_withdrawal_risk=True), 4 * DAY, library)
+    assert any(getattr(e, "code", "") == "withdrawal_risk" for e in out.effects)
+
+
+@pytest.mark.parametrize(
+    ("kind", "warns"),
+    [(AlarmKind.MOTOR_STALL, True), (AlarmKind.EMPTY_RESERVOIR, True), (AlarmKind.ERI, False)],
+)
+def test_baclofen_alarms_carry_the_withdrawal_warning(
+    kind: AlarmKind, warns: bool, library: Library
+) -> None:
+    out = step(_baclofen_active(library), c.RaiseAlarm(S, kind), 4 * DAY, library)
+    assert any(getattr(e, "code", "") == "withdrawal_risk" for e in out.effects) is warns
+
+
+def test_morphine_suspend_needs_no_confirmation(library: Library) -> None:
+    out = step(reach(Phase.ACTIVE, library), c.Suspend(C, reason="x"), T, library)
+    assert not any(getattr(e, "code", "") == "withdrawal_risk" for e in out.effects)
+
+
+# --- input checking -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "fragment"),
+    [(LAST_TIME - 1, "backwards"), (-1, "out of range"), (True, "int"), (1.5, "int")],
+    ids=["backwards", "negative", "bool", "float"],
+)
+def test_bad_time_is_rejected(now: object, fragment: str, library: Library) -> None:
+    d = reach(Phase.SUSPENDED, library)
+    assert d.clock_s == LAST_TIME
+    with pytest.raises(InvalidInput, match=fragment) as info:
+        step(d, c.Resume(C, reason="x"), now, library)  # type: ignore[arg-type]
+    assert info.value.field == "now_s"
+
+
+@pytest.mark.parametrize(
+    ("command", "field"),
+    [
+        (c.RecordPainScore(C, score=11), "command.score"),
+        (c.RecordPainScore(C, score=-1), "command.score"),
+        (c.RecordPainScore(C, score=3.0), "command.score"),  # type: ignore[arg-type]
+        (c.RecordPainScore(C, score=True), "command.score"),  # type: ignore[arg-type]
+        (c.RecordPainScore(C, score="3"), "command.score"),  # type: ignore[arg-type]
+        (c.RecordPainScore("clinician", score=3), "command.role"),  # type: ignore[arg-type]
+        (c.RecordTrialDose(C, amount_ng=0), "command.amount_ng"),
+        (c.RecordTrialDose(C, amount_ng=-5), "command.amount_ng"),
+        (c.RecordTrialDose(C, amount_ng=float("nan")), "command.amount_ng"),  # type: ignore[arg-type]
+        (c.RecordTrialDose(C, amount_ng=10**30), "command.amount_ng"),
+    ],
+)
+def test_malformed_command_fields_are_named(
+    command: c.Command, field: str, library: Library
+) -> None:
+    d = run(PATHS[Phase.TRIAL], library)
+    before = to_json(d)
+    with pytest.raises(InvalidInput) as info:
+        step(d, command, T, library)
+    assert info.value.field == field
+    assert to_json(d) == before
+
+
+def test_non_command_and_non_device_are_rejected(library: Library) -> None:
+    with pytest.raises(InvalidInput, match="command"):
+        step(Device(), "suspend", 0, library)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="device"):
+        step({}, c.BeginRefill(C), 0, library)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="library"):
+        step(Device(), c.BeginRefill(C), 0, None)  # type: ignore[arg-type]
