@@ -20,11 +20,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from itdose.proofs.structure import run_checks
 
     results = run_checks()
-    width = max(len(r.title) for r in results)
     print(f"{'check':<9} {'result':<6} {'seconds':>8}  {'requirements':<26} title")
     for r in results:
         reqs = ",".join(r.requirements)
-        print(f"{r.id:<9} {r.status:<6} {r.seconds:>8.4f}  {reqs:<26} {r.title:<{width}}")
+        print(f"{r.id:<9} {r.status:<6} {r.seconds:>8.4f}  {reqs:<26} {r.title}")
         if r.detail:
             print(f"          {r.detail}")
     ok = all(r.status == "pass" for r in results)
@@ -63,7 +62,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_drugs(args: argparse.Namespace) -> int:
-    from itdose.adapters.drugs_table import drugs_table
+    from itdose.core.library_report import drugs_table
     from itdose.specs import load_library
 
     sys.stdout.write(drugs_table(load_library()))
