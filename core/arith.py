@@ -1,0 +1,196 @@
+"""Integer operations that run the same on Python ints and on z3 terms (REQ-GOV-007).
+
+The dose governor (:mod:`itdose.core.governor`) is written once, against the :class:`Ops`
+protocol, so that the runtime evaluates it on ``int``/``bool`` (:data:`INT_OPS`) and the proofs
+evaluate the very same function on z3 terms (an ``Ops`` implementation supplied by
+``itdose.proofs``; z3 stays out of the core).
+
+Rules for code written against :class:`Ops` (DESIGN.md section 6):
+
+- never branch with Python ``if``, ``and``, ``or``, ``not``, ``is`` or ``==`` on a value that may
+  be a term; use :meth:`Ops.ite`, :meth:`Ops.and_`, :meth:`Ops.or_`, :meth:`Ops.not_`,
+  :meth:`Ops.eq` instead;
+- never use Python operators on possible terms either (they would not type-check generically);
+  use :meth:`Ops.add`, :meth:`Ops.sub`, :meth:`Ops.mul`, :meth:`Ops.lit`;
+- divide only with :meth:`Ops.floor_div` / :meth:`Ops.ceil_div`, and only non-negative dividends
+  by positive divisors. On those operands floor division is the same in Python and in z3 (whose
+  integer division is Euclidean), so the runtime and the proof agree. :data:`INT_OPS` raises
+  :class:`~itdose.core.errors.InvalidInput` when the rule is broken, so a runtime test catches a
+  violation that the proof would silently model differently.
+
+:func:`floor_div` and :func:`ceil_div` are the plain-int helpers for the rest of the core.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol, TypeVar
+
+from itdose.core.errors import InvalidInput
+
+__all__ = ["INT_OPS", "BoolT", "IntOps", "IntT", "Ops", "ceil_div", "floor_div"]
+
+IntT = TypeVar("IntT")
+"""The integer type an :class:`Ops` works on (``int`` at run time, a z3 ``ArithRef`` in proofs)."""
+BoolT = TypeVar("BoolT")
+"""The boolean type an :class:`Ops` works on (``bool`` at run time, a z3 ``BoolRef`` in proofs)."""
+
+
+class Ops(Protocol[IntT, BoolT]):
+    """Arithmetic, comparison and choice on an integer type and its boolean type."""
+
+    def lit(self, value: int) -> IntT:
+        """The constant ``value``."""
+        ...
+
+    def add(self, a: IntT, b: IntT) -> IntT:
+        """``a + b``."""
+        ...
+
+    def sub(self, a: IntT, b: IntT) -> IntT:
+        """``a - b``."""
+        ...
+
+    def mul(self, a: IntT, b: IntT) -> IntT:
+        """``a * b``."""
+        ...
+
+    def ite(self, cond: BoolT, a: IntT, b: IntT) -> IntT:
+        """``a`` if ``cond`` holds, else ``b``."""
+        ...
+
+    def min_(self, a: IntT, b: IntT) -> IntT:
+        """The smaller of ``a`` and ``b``."""
+        ...
+
+    def max_(self, a: IntT, b: IntT) -> IntT:
+        """The larger of ``a`` and ``b``."""
+        ...
+
+    def and_(self, *conds: BoolT) -> BoolT:
+        """All of ``conds`` hold (true for none)."""
+        ...
+
+    def or_(self, *conds: BoolT) -> BoolT:
+        """At least one of ``conds`` holds (false for none)."""
+        ...
+
+    def not_(self, cond: BoolT) -> BoolT:
+        """``cond`` does not hold."""
+        ...
+
+    def le(self, a: IntT, b: IntT) -> BoolT:
+        """``a <= b``."""
+        ...
+
+    def lt(self, a: IntT, b: IntT) -> BoolT:
+        """``a < b``."""
+        ...
+
+    def ge(self, a: IntT, b: IntT) -> BoolT:
+        """``a >= b``."""
+        ...
+
+    def gt(self, a: IntT, b: IntT) -> BoolT:
+        """``a > b``."""
+        ...
+
+    def eq(self, a: IntT, b: IntT) -> BoolT:
+        """``a == b``."""
+        ...
+
+    def floor_div(self, a: IntT, b: IntT) -> IntT:
+        """``floor(a / b)``; only for ``a >= 0`` and ``b > 0``."""
+        ...
+
+    def ceil_div(self, a: IntT, b: IntT) -> IntT:
+        """``ceil(a / b)``; only for ``a >= 0`` and ``b > 0``."""
+        ...
+
+
+def _check_int(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, "must be an integer", value=value)
+    return value
+
+
+def _check_division(a: object, b: object) -> tuple[int, int]:
+    dividend = _check_int("dividend", a)
+    divisor = _check_int("divisor", b)
+    if dividend < 0:
+        raise InvalidInput("dividend", "must not be negative", value=dividend, limit=">= 0")
+    if divisor <= 0:
+        raise InvalidInput("divisor", "must be positive", value=divisor, limit="> 0")
+    return dividend, divisor
+
+
+def floor_div(a: int, b: int) -> int:
+    """``floor(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise."""
+    dividend, divisor = _check_division(a, b)
+    return dividend // divisor
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise."""
+    dividend, divisor = _check_division(a, b)
+    return -(-dividend // divisor)
+
+
+class IntOps:
+    """:class:`Ops` on Python ``int`` and ``bool`` (the runtime implementation)."""
+
+    def lit(self, value: int) -> int:
+        return _check_int("value", value)
+
+    def add(self, a: int, b: int) -> int:
+        return a + b
+
+    def sub(self, a: int, b: int) -> int:
+        return a - b
+
+    def mul(self, a: int, b: int) -> int:
+        return a * b
+
+    def ite(self, cond: bool, a: int, b: int) -> int:
+        if not isinstance(cond, bool):
+            raise InvalidInput("cond", "must be a bool", value=cond)
+        return a if cond else b
+
+    def min_(self, a: int, b: int) -> int:
+        return min(a, b)
+
+    def max_(self, a: int, b: int) -> int:
+        return max(a, b)
+
+    def and_(self, *conds: bool) -> bool:
+        return all(conds)
+
+    def or_(self, *conds: bool) -> bool:
+        return any(conds)
+
+    def not_(self, cond: bool) -> bool:
+        return not cond
+
+    def le(self, a: int, b: int) -> bool:
+        return a <= b
+
+    def lt(self, a: int, b: int) -> bool:
+        return a < b
+
+    def ge(self, a: int, b: int) -> bool:
+        return a >= b
+
+    def gt(self, a: int, b: int) -> bool:
+        return a > b
+
+    def eq(self, a: int, b: int) -> bool:
+        return a == b
+
+    def floor_div(self, a: int, b: int) -> int:
+        return floor_div(a, b)
+
+    def ceil_div(self, a: int, b: int) -> int:
+        return ceil_div(a, b)
+
+
+INT_OPS: Final[Ops[int, bool]] = IntOps()
+"""The runtime :class:`Ops`: plain ints and bools."""
