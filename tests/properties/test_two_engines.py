@@ -1,0 +1,184 @@
+"""Diverse redundancy: the ``transitions`` library executes the same lifecycle table as a second,
+independent engine; on every generated command sequence both must agree at every step
+(REQ-LIFE-001..003).
+
+The second engine shares the table, the role sets, the command validators and the named guards
+(the data the table refers to), but none of the core's dispatch: row lookup, role check, guard
+selection and the state update are done by ``transitions`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import event, given
+from hypothesis import strategies as st
+from itdose_testkit import PATHS, C, P, S, run
+from transitions import Machine, MachineError
+
+from itdose.core import DosingError, Phase, Role, TrialOutcome, step
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.handlers import validate
+from itdose.core.lifecycle import GUARDS, RULES, Rule
+from itdose.core.machine import allowed_triggers
+from itdose.specs import load_library
+
+LIB = load_library()
+
+
+class _Model:
+    """The model ``transitions`` binds ``state`` and ``trigger(name, **kwargs)`` to."""
+
+    state: str
+    trigger: Any
+
+
+def _condition(rule: Rule) -> Any:
+    def holds(event: Any) -> bool:
+        device, command = event.kwargs["device"], event.kwargs["command"]
+        if command.role not in rule.roles:
+            return False
+        try:
+            validate(device, command, event.kwargs["now"], event.kwargs["library"])
+        except DosingError:
+            return False
+        return rule.guard is None or GUARDS[rule.guard](device, command)
+
+    return holds
+
+
+def second_engine(initial: Phase) -> _Model:
+    """A ``transitions`` machine built from :data:`RULES` (no auto transitions, no ignoring)."""
+    model = _Model()
+    Machine(
+        model=model,
+        states=[p.value for p in Phase],
+        initial=initial.value,
+        transitions=[
+            {
+                "trigger": r.trigger,
+                "source": r.source.value,
+                "dest": r.dest.value,
+                "conditions": [_condition(r)],
+            }
+            for r in RULES
+        ],
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+        send_event=True,
+    )
+    return model
+
+
+clin = st.sampled_from([C, C, C, C, C, C, C, S, P])
+serv = st.sampled_from([S, S, S, S, S, S, C, P])
+reasons = st.sampled_from(["clinical review", "clinical review", "clinical review", ""])
+alarm_kinds = st.sampled_from(list(AlarmKind))
+volumes = st.sampled_from([0, 300_000, 5_000_000, 20_000_000, 20_000_001, 40_000_000])
+concentrations = st.sampled_from([500_000, 10_000_000, 10_000_000, 12_000_000, 25_000_000])
+
+_ALL: tuple[st.SearchStrategy[c.Command], ...] = (
+    st.builds(c.RecordScreening, clin, st.booleans(), st.integers(0, 10)),
+    st.builds(
+        c.StartTrial,
+        clin,
+        st.sampled_from(["morphine", "morphine", "baclofen", "ziconotide", "hydromorphone"]),
+        st.sampled_from(["pain", "pain", "spasticity-spinal"]),
+        st.sampled_from(["plan", "plan", ""]),
+    ),
+    st.builds(
+        c.RecordTrialDose, clin, st.sampled_from([50_000, 75_000, 100_000, 300_000, 300_000, 0])
+    ),
+    st.builds(c.RecordPainScore, clin, st.integers(0, 10)),
+    st.builds(c.RecordScreeningResponse, clin, st.booleans()),
+    st.builds(c.ConcludeTrial, clin, st.none() | st.sampled_from(list(TrialOutcome)), reasons),
+    st.builds(
+        c.Implant,
+        clin,
+        st.sampled_from(["prometra-ii-20", "prometra-ii-20", "synchromed-ii-40", "prometra-20"]),
+        st.sampled_from(["prometra-catheter", "prometra-catheter", "medtronic-indura-1p-8709sc"]),
+        st.sampled_from([0, 200, 200, 1099, 1100]),
+    ),
+    st.builds(c.Fill, clin, volumes, concentrations),
+    st.builds(c.Prime, clin),
+    st.builds(c.CompletePriming, serv),
+    st.builds(c.StartDosing, clin),
+    st.builds(c.Suspend, clin, reasons, st.booleans()),
+    st.builds(c.Resume, clin, reasons),
+    st.builds(c.RaiseAlarm, serv, alarm_kinds),
+    st.builds(
+        c.ClearAlarm,
+        clin,
+        st.sampled_from([AlarmKind.MOTOR_STALL, AlarmKind.ERI, AlarmKind.OCCLUSION]),
+        reasons,
+    ),
+    st.builds(c.BeginRefill, clin),
+    st.builds(c.CompleteRefill, clin, volumes, volumes, concentrations),
+    st.builds(c.AbortRefill, clin, reasons),
+    st.builds(c.Explant, clin, reasons, st.booleans()),
+)
+
+
+BY_NAME: dict[str, st.SearchStrategy[c.Command]] = dict(zip(c.COMMANDS, _ALL, strict=True))
+"""One strategy per command, in the order of :data:`itdose.core.commands.COMMANDS`."""
+
+
+@given(st.sampled_from(list(Phase)), st.data())
+def test_both_engines_agree_at_every_step(start: Phase, data: st.DataObject) -> None:
+    device = run(PATHS[start], LIB)
+    model = second_engine(device.phase)
+    for _ in range(data.draw(st.integers(1, 40), label="steps")):
+        allowed = allowed_triggers(device.phase)
+        if data.draw(st.integers(0, 9)) < 8:  # explant ends a run: draw it less often
+            allowed = tuple(t for t in allowed if t != "explant")
+        if allowed and data.draw(st.integers(0, 9)) < 8:
+            name = data.draw(st.sampled_from(allowed))
+        else:
+            name = data.draw(st.sampled_from(sorted(BY_NAME)))
+        command = data.draw(BY_NAME[name])
+        assert command.name == name
+        dt = data.draw(st.integers(0, 3 * 86400))
+        now = (device.clock_s or 0) + dt
+        try:
+            device_after = step(device, command, now, LIB).device
+            ours = True
+            event(f"accepted {command.name}")
+        except DosingError:
+            device_after = device
+            ours = False
+        try:
+            theirs = model.trigger(
+                command.name, device=device, command=command, now=now, library=LIB
+            )
+        except MachineError:
+            theirs = False
+        assert ours == theirs, (command, device.phase)
+        assert model.state == device_after.phase.value, (command, device.phase)
+        device = device_after
+
+
+def test_second_engine_rejects_what_the_table_does_not_allow() -> None:
+    model = second_engine(Phase.SCREENING)
+    device = run(PATHS[Phase.SCREENING], LIB)
+    try:
+        model.trigger(
+            "explant", device=device, command=c.Explant(C, reason="x"), now=1, library=LIB
+        )
+    except MachineError:
+        pass
+    else:  # pragma: no cover - would mean transitions ignored an invalid trigger
+        raise AssertionError("transitions accepted an invalid trigger")
+    assert model.state == "screening"
+
+
+def test_second_engine_honours_roles_and_guards() -> None:
+    device = run(PATHS[Phase.ACTIVE], LIB)
+    model = second_engine(Phase.ACTIVE)
+    kw: dict[str, Any] = {"device": device, "now": 10**7, "library": LIB}
+    assert not model.trigger("suspend", command=c.Suspend(Role.PATIENT, reason="x"), **kw)
+    assert model.state == "active"
+    assert model.trigger("raise_alarm", command=c.RaiseAlarm(S, AlarmKind.ERI), **kw)
+    assert model.state == "active"
+    assert model.trigger("raise_alarm", command=c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), **kw)
+    assert model.state == "alarm"
