@@ -313,7 +313,8 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     _positive(c.volume_nl, "command.volume_nl")
     if d.reservoir is not None:
         raise RejectedCommand("command", "the reservoir is already filled; use a refill")
-    assert d.implant is not None
+    if d.implant is None:  # fill rows start in implanted phases only; defensive
+        raise RejectedCommand("command", "no pump is implanted")
     pump = library.pump(d.implant.pump)
     t = _trial(d)
     entry = library.drug(t.drug, t.indication)
@@ -377,7 +378,10 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     _check_overrides(c.overrides)
     _non_negative(c.withdrawn_nl, "command.withdrawn_nl")
     _non_negative(c.added_nl, "command.added_nl")
-    assert d.implant is not None and d.reservoir is not None
+    if d.implant is None or d.reservoir is None:
+        raise RejectedCommand(
+            "command", "the reservoir was never filled: abort the refill and use the initial fill"
+        )
     pump = library.pump(d.implant.pump)
     if c.added_nl > pump.reservoir_volume.value:
         raise LimitViolation(

@@ -84,7 +84,9 @@ def _rows() -> tuple[Rule, ...]:
         Rule("conclude_trial", P.TRIAL, P.TRIAL_FAILED, C, "trial_failed"),
         Rule("implant", P.IMPLANT_READY, P.IMPLANTED, C),
         Rule("fill", P.IMPLANTED, P.IMPLANTED, C),
+        Rule("fill", P.SUSPENDED, P.SUSPENDED, C),
         Rule("prime", P.IMPLANTED, P.PRIMING, C, "ready_to_prime"),
+        Rule("prime", P.SUSPENDED, P.PRIMING, C, "ready_to_prime"),
         Rule("complete_priming", P.PRIMING, P.PRIMING, S, "priming_pending"),
         Rule("start_dosing", P.PRIMING, P.ACTIVE, C, "catheter_primed"),
         Rule("suspend", P.ACTIVE, P.SUSPENDED, C),
@@ -161,7 +163,8 @@ def _trial_failed(d: Device, c: Command) -> bool:
 
 def _ready_to_prime(d: Device, c: Command) -> bool:
     return (
-        d.implant is not None
+        not d.primed
+        and d.implant is not None
         and d.implant.dead_volume_nl is not None
         and d.reservoir is not None
         and d.reservoir.volume_nl > d.implant.dead_volume_nl
@@ -240,7 +243,8 @@ GUARD_TEXT: Final[dict[str, str]] = {
     "response, or a clinician's conclusion with reason)",
     "trial_failed": "the trial failed (pain reduced by less than 50 %, no baclofen response to "
     "100 mcg, or a clinician's conclusion with reason)",
-    "ready_to_prime": "the dead volume is known and the reservoir holds more than it",
+    "ready_to_prime": "the catheter is not primed yet, the dead volume is known and the "
+    "reservoir holds more than it",
     "priming_pending": "the priming bolus has not been reported complete yet",
     "catheter_primed": "the catheter is primed",
     "high_alarm_active": "a HIGH-priority alarm is active",

@@ -75,8 +75,12 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "fill":
         d = reach(Phase.IMPLANT_READY, lib)
         d = run([(c.Implant(C, "prometra-ii-40", "prometra-catheter", 100), 7 * DAY)], lib, d)
+        if src is Phase.SUSPENDED:
+            d = _suspended_before_priming(d, lib)
         return d, c.Fill(C, volume_nl=40_000_000, concentration_ng_per_ml=10_000_000)
     if trig == "prime":
+        if src is Phase.SUSPENDED:
+            d = _suspended_before_priming(reach(Phase.IMPLANTED, lib), lib)
         return d, c.Prime(C)
     if trig == "complete_priming":
         return d, c.CompletePriming(S)
@@ -115,6 +119,18 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "explant":
         return d, c.Explant(C, reason="infection")
     raise AssertionError(f"no witness for {rule}")
+
+
+def _suspended_before_priming(d: Device, lib: Library) -> Device:
+    """An implanted, unprimed device that went through a HIGH alarm and its clearing."""
+    return run(
+        [
+            (c.RaiseAlarm(S, AlarmKind.LOW_BATTERY_RESET), T - 50),
+            (c.ClearAlarm(C, AlarmKind.LOW_BATTERY_RESET, reason="battery checked"), T - 40),
+        ],
+        lib,
+        d,
+    )
 
 
 def _rule_id(rule: Rule) -> str:
@@ -388,6 +404,20 @@ def test_priming_takes_the_dead_volume_from_the_reservoir(library: Library) -> N
     assert out.device.reservoir.volume_nl == d.reservoir.volume_nl - dead
     with pytest.raises(RejectedCommand, match="not been reported complete"):
         step(out.device, c.CompletePriming(S), T, library)
+
+
+def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
+    d = _suspended_before_priming(reach(Phase.IMPLANTED, library), library)
+    assert d.phase is Phase.SUSPENDED and not d.primed
+    with pytest.raises(RejectedCommand, match="catheter is primed"):
+        step(d, c.Resume(C, reason="x"), T, library)
+    d = step(d, c.Prime(C), T, library).device
+    assert d.phase is Phase.PRIMING
+    primed = run([(c.CompletePriming(S), T + 60), (c.StartDosing(C), T + 120)], library, d)
+    assert primed.phase is Phase.ACTIVE
+    suspended = step(primed, c.Suspend(C, reason="x"), T + 180, library).device
+    with pytest.raises(RejectedCommand, match="not primed yet"):
+        step(suspended, c.Prime(C), T + 240, library)
 
 
 def test_high_alarm_stops_delivery_in_the_same_step(library: Library) -> None:
