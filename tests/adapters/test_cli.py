@@ -1,0 +1,79 @@
+"""The ``itdose`` command line: verify, diagram, drugs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from itdose.adapters.cli import main
+from itdose.core.diagram import markdown, mermaid
+
+
+def test_verify_prints_a_table_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "verify.json"
+    assert main(["verify", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "LIFE-S1" in text and "pass" in text
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is True
+    assert {"id", "status", "seconds", "requirements"} <= set(doc["checks"][0])
+    assert all(c["status"] == "pass" for c in doc["checks"])
+    assert all(c["requirements"] for c in doc["checks"])
+
+
+def test_verify_exits_non_zero_on_a_failed_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import itdose.proofs.structure as structure
+
+    real = structure.run_checks
+    monkeypatch.setattr(
+        structure,
+        "run_checks",
+        lambda: [
+            r if r.id != "LIFE-S2" else type(r)(r.id, "fail", 0.0, r.requirements, r.title, "x")
+            for r in real()
+        ],
+    )
+    assert main(["verify"]) == 1
+    assert "1 failed" in capsys.readouterr().out
+
+
+def test_diagram(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagram"]) == 0
+    assert capsys.readouterr().out == mermaid()
+    target = tmp_path / "d.md"
+    assert main(["diagram", "--markdown", "--out", str(target)]) == 0
+    assert target.read_text() == markdown()
+
+
+def test_drugs_lists_every_drug_with_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drugs"]) == 0
+    text = capsys.readouterr().out
+    for drug in ("morphine", "ziconotide", "baclofen", "hydromorphone", "clonidine"):
+        assert drug in text
+    assert "19.2 mcg/day" in text
+    assert "source" in text
+
+
+def test_console_script_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "itdose.adapters.cli", "verify"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "7 passed, 0 failed" in done.stdout
+
+
+def test_unknown_subcommand_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["fly"])
+    assert info.value.code == 2
