@@ -388,7 +388,7 @@ def test_payload_decoders() -> None:
         (decode_diameter_um, "1.2345"),
     ]:
         with pytest.raises(PayloadError):
-            fn(bad)  # type: ignore[operator]
+            fn(bad)
 
 
 # ------------------------------------------------------------------ pump side
