@@ -12,17 +12,23 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from itdose.core.alarms import AlarmKind
+from itdose.core.program import Program
 from itdose.core.state import Role, TrialOutcome
 
 __all__ = [
     "COMMANDS",
     "AbortRefill",
+    "BeginMri",
     "BeginRefill",
     "ClearAlarm",
+    "ClinicianBolus",
     "Command",
-    "CompletePriming",
     "CompleteRefill",
     "ConcludeTrial",
+    "ConfirmPostMri",
+    "DriveReport",
+    "EmptyReservoir",
+    "EndMri",
     "Explant",
     "Fill",
     "Implant",
@@ -33,10 +39,15 @@ __all__ = [
     "RecordScreening",
     "RecordScreeningResponse",
     "RecordTrialDose",
+    "RecordWithdrawal",
+    "RequestBolus",
     "Resume",
+    "SetProgram",
+    "SilenceAlarm",
     "StartDosing",
     "StartTrial",
     "Suspend",
+    "Tick",
 ]
 
 
@@ -135,23 +146,78 @@ class Fill(Command):
 
 @dataclass(frozen=True)
 class Prime(Command):
-    """Start the priming bolus: exactly the dead volume, to the catheter."""
+    """Start the priming bolus: exactly the (remaining) dead volume, to the catheter, over
+    ``duration_s`` (the programmer's priming duration)."""
 
     name: ClassVar[str] = "prime"
+    duration_s: int
 
 
 @dataclass(frozen=True)
-class CompletePriming(Command):
-    """The drive reports the priming bolus delivered."""
+class SetProgram(Command):
+    """Program the pump (validated against the library and pump; REQ-DOSE-003).
 
-    name: ClassVar[str] = "complete_priming"
+    ``utc_now_s`` (UTC seconds at this command, from the shell) is needed for ``wall`` flex
+    schedules; ``overrides`` carry the reasons for soft limits; ``confirm_withdrawal_risk`` is
+    the explicit confirmation a baclofen stop or cut needs.
+    """
+
+    name: ClassVar[str] = "set_program"
+    program: Program
+    overrides: tuple[Override, ...] = ()
+    confirm_withdrawal_risk: bool = False
+    utc_now_s: int | None = None
 
 
 @dataclass(frozen=True)
 class StartDosing(Command):
-    """Start dosing once the catheter is primed."""
+    """Start dosing once the catheter is primed and a program is set."""
 
     name: ClassVar[str] = "start_dosing"
+
+
+@dataclass(frozen=True)
+class Tick(Command):
+    """The clock: issue the next basal order, check the reservoir, battery and overdue orders."""
+
+    name: ClassVar[str] = "tick"
+
+
+@dataclass(frozen=True)
+class DriveReport(Command):
+    """What the drive delivered for order ``order_id`` so far (cumulative) and whether the order
+    has ended. A repeated report changes nothing (ids are recorded once)."""
+
+    name: ClassVar[str] = "drive_report"
+    order_id: int
+    delivered_nl: int
+    final: bool
+
+
+@dataclass(frozen=True)
+class RequestBolus(Command):
+    """The patient asks for the programmed bolus. A denial is not an error: it is recorded with
+    its reason and delivers nothing."""
+
+    name: ClassVar[str] = "request_bolus"
+
+
+@dataclass(frozen=True)
+class ClinicianBolus(Command):
+    """A clinician bolus: ``dose_ng`` over ``duration_s``, all or nothing."""
+
+    name: ClassVar[str] = "clinician_bolus"
+    dose_ng: int
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class SilenceAlarm(Command):
+    """Silence an alarm's annunciation for ``duration_s`` (a HIGH one for at most 10 min)."""
+
+    name: ClassVar[str] = "silence_alarm"
+    kind: AlarmKind
+    duration_s: int
 
 
 @dataclass(frozen=True)
@@ -197,14 +263,58 @@ class BeginRefill(Command):
 
 
 @dataclass(frozen=True)
+class RecordWithdrawal(Command):
+    """The residual volume withdrawn at a refill, reconciled against the tracked residual."""
+
+    name: ClassVar[str] = "record_withdrawal"
+    withdrawn_nl: int
+
+
+@dataclass(frozen=True)
 class CompleteRefill(Command):
-    """Complete a refill: residual withdrawn, new drug added."""
+    """Complete a refill: new drug added. A concentration or drug change needs ``program`` (the
+    new program) and starts a bridge bolus unless an override skips it; a reconciliation
+    finding needs ``finding_reason``."""
 
     name: ClassVar[str] = "complete_refill"
-    withdrawn_nl: int
     added_nl: int
     concentration_ng_per_ml: int
+    drug: str | None = None
+    program: Program | None = None
+    finding_reason: str = ""
     overrides: tuple[Override, ...] = ()
+    utc_now_s: int | None = None
+
+
+@dataclass(frozen=True)
+class EmptyReservoir(Command):
+    """Withdraw the whole reservoir (MRI preparation of a valve-gated pump)."""
+
+    name: ClassVar[str] = "empty_reservoir"
+    withdrawn_nl: int
+
+
+@dataclass(frozen=True)
+class BeginMri(Command):
+    """An MRI scan begins (pump-family workflow per DECISIONS.md)."""
+
+    name: ClassVar[str] = "begin_mri"
+
+
+@dataclass(frozen=True)
+class EndMri(Command):
+    """The MRI scan has ended."""
+
+    name: ClassVar[str] = "end_mri"
+
+
+@dataclass(frozen=True)
+class ConfirmPostMri(Command):
+    """A clinician confirms the pump recovered after the MRI (SynchroMed: interrogation; Prometra
+    II: the valve reset is recorded)."""
+
+    name: ClassVar[str] = "confirm_post_mri"
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -236,15 +346,25 @@ COMMANDS: dict[str, type[Command]] = {
         Implant,
         Fill,
         Prime,
-        CompletePriming,
+        SetProgram,
         StartDosing,
+        Tick,
+        DriveReport,
+        RequestBolus,
+        ClinicianBolus,
+        SilenceAlarm,
         Suspend,
         Resume,
         RaiseAlarm,
         ClearAlarm,
         BeginRefill,
+        RecordWithdrawal,
         CompleteRefill,
         AbortRefill,
+        EmptyReservoir,
+        BeginMri,
+        EndMri,
+        ConfirmPostMri,
         Explant,
     )
 }

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.state import Phase
 
-__all__ = ["Annunciate", "Effect", "Record", "StopDelivery", "Warn"]
+__all__ = [
+    "Annunciate",
+    "BolusDecision",
+    "CancelOrder",
+    "DeliveryOrder",
+    "Effect",
+    "Projection",
+    "Record",
+    "StopDelivery",
+    "Warn",
+]
 
 
 @dataclass(frozen=True)
@@ -51,3 +61,45 @@ class Warn(Effect):
 
     code: str
     text: str
+
+
+@dataclass(frozen=True)
+class DeliveryOrder(Effect):
+    """Command the drive: deliver ``volume_nl`` over ``duration_s`` for order ``order_id``.
+
+    Granted by the dose governor; the drive reports back with ``drive_report`` commands, and only
+    what it reports delivered is counted (REQ-GOV-004).
+    """
+
+    order_id: int
+    kind: str
+    volume_nl: int
+    duration_s: int
+
+
+@dataclass(frozen=True)
+class BolusDecision(Effect):
+    """The answer to a patient's bolus request: granted, or denied with its reasons."""
+
+    granted: bool
+    dose_ng: int
+    reasons: tuple[str, ...] = ()
+    lockout_remaining_s: int = 0
+
+
+@dataclass(frozen=True)
+class Projection(Effect):
+    """Projected low-reservoir alarm and empty instants, worst case (every allowed bolus taken);
+    recomputed at each bolus, program change and refill (DECISIONS.md)."""
+
+    low_reservoir_at_s: int | None
+    empty_at_s: int | None
+
+
+@dataclass(frozen=True)
+class CancelOrder(Effect):
+    """Stop the drive's order ``order_id`` now (e.g. the program changed); the drive reports
+    what it delivered with a final ``drive_report``."""
+
+    order_id: int
+    reason: str

@@ -12,15 +12,32 @@ import dataclasses
 from collections.abc import Callable
 
 from itdose.core import commands as cmd
+from itdose.core import dosing
 from itdose.core import library as lib
-from itdose.core.alarms import AlarmKind, priority_of
-from itdose.core.effects import Annunciate, Effect, Warn
+from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.effects import Annunciate, CancelOrder, DeliveryOrder, Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
+from itdose.core.governor import Decision, decide_bolus
+from itdose.core.program import (
+    NL_PER_ML,
+    FlexClock,
+    Increase,
+    Program,
+    ProgramContext,
+    ProgramReport,
+    basal_daily_ng,
+    check_program,
+)
 from itdose.core.state import (
     ActiveAlarm,
+    Bridge,
+    DeliveryKind,
     Device,
     ImplantedSystem,
+    MriSession,
+    Order,
     Phase,
+    RefillSession,
     Reservoir,
     Screening,
     Trial,
@@ -29,13 +46,23 @@ from itdose.core.state import (
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
+    format_dose_rate_ng_per_day,
     format_duration_s,
+    format_percent_bp,
     format_volume_nl,
 )
 
 __all__ = ["apply", "describe", "validate"]
 
 MAX_TEXT = 2000
+MAX_PRIMING_S = 86_400
+"""Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
+MAX_SILENCE_HIGH_S = 600
+"""A HIGH alarm cannot be silenced for longer than 10 minutes (DECISIONS.md; REQ-ALM-004)."""
+MAX_SILENCE_S = 86_400
+"""A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
+MAX_TITRATION_WINDOW_S = 7 * 86_400
+"""Increases older than the longest titration window are dropped from the state."""
 PAIN_SCALE_MAX = 10
 """Pain scores are on the 0-10 numeric rating scale."""
 
@@ -195,6 +222,16 @@ def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: l
     _positive(c.amount_ng, "command.amount_ng")
     t = _trial(d)
     entry = library.drug(t.drug, t.indication)
+    window = d.ledger.window_total_ng(now)
+    if window + c.amount_ng > entry.max_daily.value:
+        raise LimitViolation(
+            "command.amount_ng",
+            "the trial dose would take the rolling 24 h total above the hard daily maximum",
+            limit_id=entry.max_daily.id,
+            level=lib.Level.HARD.value,
+            value=format_amount_ng(window + c.amount_ng),
+            limit=entry.max_daily.text(),
+        )
     if t.screening_sequence_ng:
         _v_screening_dose(t, entry, c, now)
         return
@@ -374,14 +411,32 @@ def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library)
             )
 
 
+def _v_record_withdrawal(
+    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
+) -> None:
+    _non_negative(c.withdrawn_nl, "command.withdrawn_nl")
+    if d.refill is None or d.reservoir is None:
+        raise RejectedCommand("command", "the reservoir was never filled: nothing to withdraw")
+    if d.refill.withdrawn_nl is not None:
+        raise RejectedCommand("command", "the withdrawal of this refill is already recorded")
+
+
 def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> None:
     _check_overrides(c.overrides)
-    _non_negative(c.withdrawn_nl, "command.withdrawn_nl")
-    _non_negative(c.added_nl, "command.added_nl")
-    if d.implant is None or d.reservoir is None:
+    _positive(c.added_nl, "command.added_nl")
+    if d.implant is None or d.reservoir is None or d.refill is None:
         raise RejectedCommand(
             "command", "the reservoir was never filled: abort the refill and use the initial fill"
         )
+    if d.refill.withdrawn_nl is None:
+        raise RejectedCommand("command", "record the withdrawn residual first (reconciliation)")
+    if d.refill.finding and not c.finding_reason.strip():
+        raise RejectedCommand(
+            "command.finding_reason",
+            f"the refill has a finding ({d.refill.finding}): a clinician must acknowledge it "
+            "with a reason before the refill completes",
+        )
+    _text(c.finding_reason, "command.finding_reason")
     pump = library.pump(d.implant.pump)
     if c.added_nl > pump.reservoir_volume.value:
         raise LimitViolation(
@@ -392,18 +447,228 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
             value=format_volume_nl(c.added_nl),
             limit=format_volume_nl(pump.reservoir_volume.value),
         )
-    entry = library.drug(d.reservoir.drug, d.reservoir.indication)
+    drug = c.drug if c.drug is not None else d.reservoir.drug
+    entry = library.drug(drug, d.reservoir.indication)
     _concentration_allowed(
         entry, pump, c.concentration_ng_per_ml, c.overrides, "command.concentration_ng_per_ml"
     )
-    if c.concentration_ng_per_ml != d.reservoir.concentration_ng_per_ml:
-        raise RejectedCommand(
-            "command.concentration_ng_per_ml",
-            "a concentration change needs a new program and a bridge bolus, which this "
-            "version of the core does not support yet",
-            value=format_concentration_ng_per_ml(c.concentration_ng_per_ml),
-            limit=format_concentration_ng_per_ml(d.reservoir.concentration_ng_per_ml),
+    changed = (
+        drug != d.reservoir.drug or c.concentration_ng_per_ml != d.reservoir.concentration_ng_per_ml
+    )
+    if changed:
+        if c.program is None:
+            raise RejectedCommand(
+                "command.program",
+                "a concentration or drug change needs a new program (and a bridge bolus)",
+            )
+        if not pump.is_approved_for(drug) and not _overridden(
+            c.overrides, f"{pump.id}.approved_drugs"
+        ):
+            raise LimitViolation(
+                "command.drug",
+                f"{pump.id} is not labelled for {drug}",
+                limit_id=f"{pump.id}.approved_drugs",
+                level=lib.Level.SOFT.value,
+                value=drug,
+            )
+        skip = _overridden(c.overrides, f"{entry.id}.bridge_skip")
+        if not skip and d.implant.dead_volume_nl is None:
+            raise RejectedCommand(
+                "command",
+                "the dead volume is unknown, so no bridge bolus can be computed; skipping the "
+                f"bridge needs the override {entry.id}.bridge_skip with a reason",
+            )
+    if c.program is not None:
+        if (c.program.drug, c.program.concentration_ng_per_ml) != (
+            drug,
+            c.concentration_ng_per_ml,
+        ):
+            raise RejectedCommand(
+                "command.program", "the program must be for the drug and concentration filled"
+            )
+        _check_program_or_raise(d, c.program, c.overrides, False, c.utc_now_s, now, library)
+
+
+def _check_program_or_raise(
+    d: Device,
+    program: Program,
+    overrides: tuple[cmd.Override, ...],
+    confirm: bool,
+    utc_now_s: int | None,
+    now: int,
+    library: lib.Library,
+) -> ProgramReport:
+    assert d.implant is not None
+    ctx = ProgramContext(
+        previous=d.program,
+        increases=d.increases,
+        now_s=now,
+        overrides=tuple((o.limit_id, o.reason) for o in overrides),
+        confirm_withdrawal_risk=confirm,
+        initial=d.program is None,
+        utc_now_s=utc_now_s,
+    )
+    report = check_program(program, library, d.implant.pump, ctx)
+    open_items = [v for v in report.violations if not (v.level == "soft" and v.overridden)]
+    if open_items:
+        first = open_items[0]
+        rest = "; ".join(f"{v.limit}: {v.message}" for v in open_items[1:])
+        raise LimitViolation(
+            f"command.program.{first.field}",
+            first.message + (f" (also: {rest})" if rest else ""),
+            limit_id=first.limit,
+            level=first.level,
+            value=first.value,
+            limit=first.bound,
         )
+    if program.basal.clock is FlexClock.WALL and utc_now_s is None:
+        raise InvalidInput("command.utc_now_s", "a wall-clock schedule needs the UTC time")
+    return report
+
+
+def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library) -> None:
+    _check_overrides(c.overrides)
+    if d.implant is None or d.reservoir is None:
+        raise RejectedCommand("command", "fill the reservoir before programming")
+    if (c.program.drug, c.program.indication, c.program.concentration_ng_per_ml) != (
+        d.reservoir.drug,
+        d.reservoir.indication,
+        d.reservoir.concentration_ng_per_ml,
+    ):
+        raise RejectedCommand(
+            "command.program",
+            "the program must match the drug, indication and concentration in the reservoir "
+            "(a concentration change happens at a refill, with a bridge bolus)",
+        )
+    if d.bridge is not None:
+        raise RejectedCommand("command", "a bridge bolus is running: reprogram after it ends")
+    _check_program_or_raise(
+        d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
+    )
+
+
+def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
+    _positive(c.duration_s, "command.duration_s")
+    if c.duration_s > MAX_PRIMING_S:
+        raise InvalidInput(
+            "command.duration_s",
+            "too long",
+            value=c.duration_s,
+            limit=f"<= {format_duration_s(MAX_PRIMING_S)}",
+        )
+
+
+def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> None:
+    _non_negative(c.order_id, "command.order_id")
+    _non_negative(c.delivered_nl, "command.delivered_nl")
+
+
+def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
+    _positive(c.dose_ng, "command.dose_ng")
+    _positive(c.duration_s, "command.duration_s")
+    if d.bridge is not None:
+        raise RejectedCommand("command", "a bridge bolus is running: no clinician bolus now")
+    decision = _clinician_decision(d, c, now, library)
+    if decision.granted_ng == 0:
+        reasons = ", ".join(r.value for r in decision.reasons)
+        entry = library.drug(d.drug or "", d.indication or "")
+        raise LimitViolation(
+            "command.dose_ng",
+            f"the bolus does not fit ({reasons})",
+            limit_id=entry.max_daily.id,
+            level=lib.Level.HARD.value,
+            value=format_amount_ng(c.dose_ng),
+            limit=entry.max_daily.text(),
+        )
+
+
+def _clinician_decision(
+    d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library
+) -> Decision:
+    assert d.implant is not None and d.reservoir is not None
+    pump = library.pump(d.implant.pump)
+    flight_ng, flight_nl = dosing.in_flight(d)
+    return decide_bolus(
+        now_s=now,
+        requested_ng=c.dose_ng,
+        ledger=d.ledger,
+        in_flight_ng=flight_ng,
+        in_flight_nl=flight_nl,
+        hard_max_ng=dosing.hard_max_ng(d, library),
+        reserve_ng=dosing.basal_reserve_ng(d, now),
+        reservoir_nl=d.reservoir.volume_nl,
+        empty_threshold_nl=pump.empty_threshold.value,
+        concentration_ng_per_ml=d.reservoir.concentration_ng_per_ml,
+        delivering=d.phase is Phase.ACTIVE,
+        patient=None,
+    )
+
+
+def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> None:
+    _positive(c.duration_s, "command.duration_s")
+    if not d.has_alarm(c.kind):
+        raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
+    bound = MAX_SILENCE_HIGH_S if priority_of(c.kind) is Priority.HIGH else MAX_SILENCE_S
+    if c.duration_s > bound:
+        raise LimitViolation(
+            "command.duration_s",
+            f"a {priority_of(c.kind).name} alarm cannot be silenced that long",
+            limit_id="alarm.silence",
+            level=lib.Level.HARD.value,
+            value=format_duration_s(c.duration_s),
+            limit=format_duration_s(bound),
+        )
+
+
+def _v_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> None:
+    _non_negative(c.withdrawn_nl, "command.withdrawn_nl")
+    if d.reservoir is None:
+        raise RejectedCommand("command", "the reservoir was never filled")
+    if d.orders:
+        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
+
+
+def _mri_policy(d: Device, library: lib.Library) -> lib.MriPolicy:
+    assert d.implant is not None
+    return library.pump(d.implant.pump).mri_policy
+
+
+def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> None:
+    if d.mri is not None:
+        raise RejectedCommand("command", "an MRI is already in progress or awaiting confirmation")
+    policy = _mri_policy(d, library)
+    if policy is lib.MriPolicy.REFUSE:
+        raise RejectedCommand(
+            "command", f"{d.implant.pump if d.implant else 'this pump'} is MR unsafe: MRI refused"
+        )
+    if policy is lib.MriPolicy.SUSPEND_VERIFY:
+        if d.program is not None and basal_daily_ng(d.program.basal) == 0:
+            raise RejectedCommand(
+                "command",
+                "a stopped pump (zero rate) as MRI preparation is rejected: it delays the "
+                "detection of an extended motor stall",
+            )
+        return
+    # EMPTY_AND_RESET: an empty reservoir and zero rate first
+    volume = d.reservoir.volume_nl if d.reservoir is not None else 0
+    if d.phase is Phase.ACTIVE or volume > 0:
+        raise RejectedCommand(
+            "command",
+            "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and "
+            "empty the reservoir first",
+            value=format_volume_nl(volume),
+        )
+
+
+def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None:
+    if d.mri is None or d.mri.ended_at_s is not None:
+        raise RejectedCommand("command", "no MRI is in progress")
+
+
+def _v_confirm_post_mri(d: Device, c: cmd.ConfirmPostMri, now: int, library: lib.Library) -> None:
+    _reason(c.reason, "command.reason")
+    if d.mri is None or d.mri.ended_at_s is None:
+        raise RejectedCommand("command", "no MRI awaits its post-MRI confirmation")
 
 
 def _v_none(d: Device, c: cmd.Command, now: int, library: lib.Library) -> None:
@@ -421,9 +686,19 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "conclude_trial": _v_conclude_trial,
     "implant": _v_implant,
     "fill": _v_fill,
-    "prime": _v_none,
-    "complete_priming": _v_none,
+    "prime": _v_prime,
+    "set_program": _v_set_program,
     "start_dosing": _v_none,
+    "tick": _v_none,
+    "drive_report": _v_drive_report,
+    "request_bolus": _v_none,
+    "clinician_bolus": _v_clinician_bolus,
+    "silence_alarm": _v_silence_alarm,
+    "record_withdrawal": _v_record_withdrawal,
+    "empty_reservoir": _v_empty_reservoir,
+    "begin_mri": _v_begin_mri,
+    "end_mri": _v_end_mri,
+    "confirm_post_mri": _v_confirm_post_mri,
     "suspend": _v_stop_with_risk,
     "resume": _v_reason_only,
     "raise_alarm": _v_raise_alarm,
@@ -475,7 +750,11 @@ def _h_record_trial_dose(
 ) -> Result:
     t = _trial(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
-    return dataclasses.replace(d, trial=t), ()
+    # A trial dose is given at once by the clinician: counted in the rolling 24 h ledger now.
+    ledger = d.ledger.record(now, c.amount_ng)
+    return dataclasses.replace(
+        d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng
+    ), ()
 
 
 def _h_record_pain_score(
@@ -522,20 +801,125 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Res
 def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Result:
     t = _trial(d)
     res = Reservoir(t.drug, t.indication, c.concentration_ng_per_ml, c.volume_nl)
-    return dataclasses.replace(d, reservoir=res), ()
+    return dataclasses.replace(d, reservoir=res, last_fill_nl=c.volume_nl), ()
 
 
-def _h_complete_priming(
-    d: Device, c: cmd.CompletePriming, now: int, library: lib.Library
-) -> Result:
-    assert d.implant is not None and d.implant.dead_volume_nl is not None
-    assert d.reservoir is not None
-    # The priming bolus fills the dead volume: taken from the reservoir, recorded "to catheter",
-    # not as dose to the patient (DECISIONS.md "Priming bolus").
-    res = dataclasses.replace(
-        d.reservoir, volume_nl=d.reservoir.volume_nl - d.implant.dead_volume_nl
+def _h_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> Result:
+    return dosing.priming_order(d, now, c.duration_s, library)
+
+
+def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library) -> Result:
+    d = _install_program(d, c.program, c.utc_now_s, now)
+    effects: list[Effect] = []
+    for o in d.orders:
+        if o.kind in (DeliveryKind.BASAL, DeliveryKind.BRIDGE):
+            effects.append(CancelOrder(o.id, "program changed"))
+    effects.append(dosing.projection(d, now, library))
+    return d, tuple(effects)
+
+
+def _install_program(d: Device, program: Program, utc_now_s: int | None, now: int) -> Device:
+    increases = tuple(i for i in d.increases if i.at_s > now - MAX_TITRATION_WINDOW_S)
+    if d.program is not None:
+        old, new = basal_daily_ng(d.program.basal), basal_daily_ng(program.basal)
+        if new > old:
+            increases = (*increases, Increase(now, old, new))
+    return dataclasses.replace(
+        d,
+        program=program,
+        program_start_s=now,
+        basal_until_s=now,
+        basal_carry=0,
+        increases=increases,
+        utc_minus_mono_s=utc_now_s - now if utc_now_s is not None else d.utc_minus_mono_s,
     )
-    return dataclasses.replace(d, primed=True, reservoir=res), ()
+
+
+def _h_start_dosing(d: Device, c: cmd.Command, now: int, library: lib.Library) -> Result:
+    d = dataclasses.replace(d, basal_until_s=now)
+    return d, (dosing.projection(d, now, library),)
+
+
+def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Result:
+    return dosing.apply_tick(d, now, library)
+
+
+def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Result:
+    return dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now)
+
+
+def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Library) -> Result:
+    return dosing.request_bolus(d, now, library)
+
+
+def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Result:
+    decision = _clinician_decision(d, c, now, library)
+    assert d.reservoir is not None
+    conc = d.reservoir.concentration_ng_per_ml
+    volume = decision.granted_ng * NL_PER_ML // conc
+    order = Order(
+        d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + c.duration_s, volume, conc
+    )
+    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
+    return d, (
+        DeliveryOrder(order.id, order.kind.value, volume, c.duration_s),
+        dosing.projection(d, now, library),
+    )
+
+
+def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> Result:
+    alarms = tuple(
+        dataclasses.replace(a, silenced_until_s=now + c.duration_s) if a.kind is c.kind else a
+        for a in d.alarms
+    )
+    return dataclasses.replace(d, alarms=alarms), ()
+
+
+def _h_record_withdrawal(
+    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
+) -> Result:
+    assert d.refill is not None and d.reservoir is not None and d.implant is not None
+    pump = library.pump(d.implant.pump)
+    finding, deviation = reconcile(
+        last_fill_nl=d.last_fill_nl,
+        expected_residual_nl=d.refill.expected_residual_nl,
+        withdrawn_nl=c.withdrawn_nl,
+        over_bp=pump.over_infusion_tolerance.value,
+        under_bp=pump.under_infusion_tolerance.value,
+    )
+    refill = dataclasses.replace(
+        d.refill, withdrawn_nl=c.withdrawn_nl, finding=finding, deviation_bp=deviation
+    )
+    d = dataclasses.replace(
+        d, refill=refill, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)
+    )
+    effects: list[Effect] = []
+    if finding:
+        d = dosing.raise_alarms(d, (AlarmKind.REFILL_FINDING,), now)
+        effects.append(Annunciate(AlarmKind.REFILL_FINDING, Priority.MEDIUM))
+        shown = ("-" if deviation < 0 else "+") + format_percent_bp(abs(deviation))
+        effects.append(Warn("refill_finding", f"{finding}: deviation {shown}"))
+    return d, tuple(effects)
+
+
+def reconcile(
+    *, last_fill_nl: int, expected_residual_nl: int, withdrawn_nl: int, over_bp: int, under_bp: int
+) -> tuple[str, int]:
+    """Refill reconciliation (DECISIONS.md; REQ-REF-001): with delivered_actual = fill -
+    withdrawn and delivered_expected = fill - expected residual, a deviation above +tolerance is
+    an over-infusion finding, below -tolerance an under-infusion finding. Returns the finding
+    ("" for none) and the deviation in basis points (rounded toward zero)."""
+    expected = last_fill_nl - expected_residual_nl
+    actual = last_fill_nl - withdrawn_nl
+    diff = actual - expected
+    if expected <= 0:
+        return ("over-infusion" if diff > 0 else "under-infusion" if diff < 0 else ""), 0
+    deviation = abs(diff) * 10_000 // expected * (1 if diff >= 0 else -1)
+    if diff * 10_000 > over_bp * expected:
+        return "over-infusion", deviation
+    if -diff * 10_000 > under_bp * expected:
+        return "under-infusion", deviation
+    return "", deviation
 
 
 def _h_withdrawal_warning(
@@ -553,7 +937,13 @@ def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library)
         alarms = (*alarms, ActiveAlarm(c.kind, now, c.detail))
     if c.kind in WITHDRAWAL_ALARMS and _withdrawal_risk(d, library):
         effects.append(Warn("withdrawal_risk", WITHDRAWAL_TEXT))
-    return dataclasses.replace(d, alarms=alarms), tuple(effects)
+    eos = d.eos_at_s
+    if c.kind is AlarmKind.ERI and d.implant is not None and eos is None:
+        interval = library.pump(d.implant.pump).eri_to_eos
+        if interval is not None:
+            eos = now + interval.value
+            effects.append(Warn("end_of_service", f"end of service expected at t={eos} s"))
+    return dataclasses.replace(d, alarms=alarms, eos_at_s=eos), tuple(effects)
 
 
 def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> Result:
@@ -561,16 +951,82 @@ def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library)
 
 
 def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Result:
-    return dataclasses.replace(d, resume_after_refill=d.phase is Phase.ACTIVE), ()
+    expected = d.reservoir.volume_nl if d.reservoir is not None else 0
+    return dataclasses.replace(
+        d,
+        resume_after_refill=d.phase is Phase.ACTIVE,
+        refill=RefillSession(expected_residual_nl=expected),
+    ), ()
 
 
 def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> Result:
-    assert d.reservoir is not None
-    res = dataclasses.replace(
-        d.reservoir, volume_nl=c.added_nl, concentration_ng_per_ml=c.concentration_ng_per_ml
+    assert d.reservoir is not None and d.implant is not None
+    old = d.reservoir
+    drug = c.drug if c.drug is not None else old.drug
+    res = Reservoir(drug, old.indication, c.concentration_ng_per_ml, c.added_nl)
+    cleared = (AlarmKind.LOW_RESERVOIR, AlarmKind.REFILL_FINDING)
+    alarms = tuple(a for a in d.alarms if a.kind not in cleared)
+    changed = drug != old.drug or c.concentration_ng_per_ml != old.concentration_ng_per_ml
+    effects: list[Effect] = []
+    bridge = None
+    entry = library.drug(drug, old.indication)
+    if changed and not _overridden(c.overrides, f"{entry.id}.bridge_skip"):
+        dead = d.implant.dead_volume_nl
+        assert dead is not None
+        old_dose = basal_daily_ng(d.program.basal) if d.program is not None else 0
+        if old_dose > 0 and dead > 0:
+            bridge = Bridge(old.concentration_ng_per_ml, old_dose, dead)
+            effects.append(
+                Warn(
+                    "bridge_bolus",
+                    f"bridge bolus: {format_volume_nl(dead)} of the old drug at "
+                    f"{format_dose_rate_ng_per_day(old_dose)} before the new program",
+                )
+            )
+    d = dataclasses.replace(
+        d,
+        reservoir=res,
+        last_fill_nl=c.added_nl,
+        alarms=alarms,
+        resume_after_refill=False,
+        refill=None,
+        bridge=bridge,
     )
-    alarms = tuple(a for a in d.alarms if a.kind is not AlarmKind.LOW_RESERVOIR)
-    return dataclasses.replace(d, reservoir=res, alarms=alarms, resume_after_refill=False), ()
+    if c.program is not None:
+        d = _install_program(d, c.program, c.utc_now_s, now)
+    effects.append(dosing.projection(d, now, library))
+    return d, tuple(effects)
+
+
+def _h_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> Result:
+    assert d.reservoir is not None
+    return dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)), ()
+
+
+def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Result:
+    policy = _mri_policy(d, library)
+    session = MriSession(
+        policy=policy.value,
+        began_at_s=now,
+        alarm_active_at_start=bool(d.alarms),
+        resume_to_active=d.phase is Phase.ACTIVE,
+    )
+    return dataclasses.replace(d, mri=session), ()
+
+
+def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Result:
+    assert d.mri is not None
+    d = dataclasses.replace(d, mri=dataclasses.replace(d.mri, ended_at_s=now))
+    d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
+    effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
+    if dosing.mri_resumes(d):
+        d = dataclasses.replace(d, basal_until_s=now)
+    return d, effects
+
+
+def _h_confirm_post_mri(d: Device, c: cmd.ConfirmPostMri, now: int, library: lib.Library) -> Result:
+    alarms = tuple(a for a in d.alarms if a.kind is not AlarmKind.POST_MRI_VERIFICATION)
+    return dataclasses.replace(d, mri=None, alarms=alarms), ()
 
 
 def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> Result:
@@ -590,11 +1046,21 @@ _HANDLERS: dict[str, Callable[..., Result]] = {
     "conclude_trial": _h_conclude_trial,
     "implant": _h_implant,
     "fill": _h_fill,
-    "prime": _h_none,
-    "complete_priming": _h_complete_priming,
-    "start_dosing": _h_none,
+    "prime": _h_prime,
+    "set_program": _h_set_program,
+    "start_dosing": _h_start_dosing,
+    "tick": _h_tick,
+    "drive_report": _h_drive_report,
+    "request_bolus": _h_request_bolus,
+    "clinician_bolus": _h_clinician_bolus,
+    "silence_alarm": _h_silence_alarm,
+    "record_withdrawal": _h_record_withdrawal,
+    "empty_reservoir": _h_empty_reservoir,
+    "begin_mri": _h_begin_mri,
+    "end_mri": _h_end_mri,
+    "confirm_post_mri": _h_confirm_post_mri,
     "suspend": _h_withdrawal_warning,
-    "resume": _h_none,
+    "resume": _h_start_dosing,
     "raise_alarm": _h_raise_alarm,
     "clear_alarm": _h_clear_alarm,
     "begin_refill": _h_begin_refill,

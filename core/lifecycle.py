@@ -26,14 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from itdose.core.alarms import Priority, priority_of
+from itdose.core import dosing
+from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.commands import (
     ClearAlarm,
     Command,
     ConcludeTrial,
+    DriveReport,
     RaiseAlarm,
 )
-from itdose.core.state import Device, Phase, Role, TrialOutcome
+from itdose.core.library import Library
+from itdose.core.state import DeliveryKind, Device, Phase, Role, TrialOutcome
 
 __all__ = [
     "DELIVERING",
@@ -48,6 +51,8 @@ __all__ = [
 
 C: Final = frozenset({Role.CLINICIAN})
 S: Final = frozenset({Role.SERVICE})
+PATIENT: Final = frozenset({Role.PATIENT})
+PC: Final = frozenset({Role.PATIENT, Role.CLINICIAN})
 
 P = Phase
 
@@ -87,26 +92,51 @@ def _rows() -> tuple[Rule, ...]:
         Rule("fill", P.SUSPENDED, P.SUSPENDED, C),
         Rule("prime", P.IMPLANTED, P.PRIMING, C, "ready_to_prime"),
         Rule("prime", P.SUSPENDED, P.PRIMING, C, "ready_to_prime"),
-        Rule("complete_priming", P.PRIMING, P.PRIMING, S, "priming_pending"),
-        Rule("start_dosing", P.PRIMING, P.ACTIVE, C, "catheter_primed"),
+        Rule("start_dosing", P.PRIMING, P.ACTIVE, C, "ready_to_dose"),
         Rule("suspend", P.ACTIVE, P.SUSPENDED, C),
-        Rule("resume", P.SUSPENDED, P.ACTIVE, C, "catheter_primed"),
+        Rule("resume", P.SUSPENDED, P.ACTIVE, C, "ready_to_dose"),
+        Rule("clinician_bolus", P.ACTIVE, P.ACTIVE, C),
         Rule("begin_refill", P.ACTIVE, P.REFILL, C),
         Rule("begin_refill", P.SUSPENDED, P.REFILL, C),
         Rule("begin_refill", P.ALARM, P.REFILL, C),
+        Rule("record_withdrawal", P.REFILL, P.REFILL, C),
         Rule("complete_refill", P.REFILL, P.ACTIVE, C, "refill_resumes_dosing"),
         Rule("complete_refill", P.REFILL, P.SUSPENDED, C, "refill_stays_stopped"),
         Rule("complete_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
         Rule("abort_refill", P.REFILL, P.SUSPENDED, C, "no_high_alarm"),
         Rule("abort_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
+        Rule("empty_reservoir", P.SUSPENDED, P.SUSPENDED, C),
+        Rule("begin_mri", P.ACTIVE, P.SUSPENDED, C),
+        Rule("begin_mri", P.SUSPENDED, P.SUSPENDED, C),
+        Rule("begin_mri", P.ALARM, P.ALARM, C),
+        Rule("end_mri", P.SUSPENDED, P.ACTIVE, C, "mri_resumes_dosing"),
+        Rule("end_mri", P.SUSPENDED, P.SUSPENDED, C, "mri_stays_stopped"),
+        Rule("end_mri", P.ALARM, P.ALARM, C),
         Rule("clear_alarm", P.ALARM, P.SUSPENDED, C, "clears_last_high_alarm"),
         Rule("clear_alarm", P.ALARM, P.ALARM, C, "high_alarm_remains"),
     ]
     for phase in IMPLANTED_PHASES:
         if phase is not P.ALARM:
             rows.append(Rule("raise_alarm", phase, phase, S, "alarm_not_high"))
+            rows.append(Rule("tick", phase, phase, S, "tick_quiet"))
+            rows.append(Rule("drive_report", phase, phase, S, "report_within_order"))
             rows.append(Rule("clear_alarm", phase, phase, C))
-        rows.append(Rule("raise_alarm", phase, P.ALARM, S, "alarm_is_high"))
+        else:
+            rows.append(Rule("tick", phase, phase, S))
+            rows.append(Rule("drive_report", phase, phase, S))
+        if phase is P.ALARM:
+            rows.append(Rule("raise_alarm", phase, P.ALARM, S))
+        else:
+            rows.append(Rule("raise_alarm", phase, P.ALARM, S, "alarm_is_high"))
+        if phase is not P.ALARM:
+            rows.append(Rule("tick", phase, P.ALARM, S, "tick_raises_high"))
+            rows.append(Rule("drive_report", phase, P.ALARM, S, "report_over_delivers"))
+        rows.append(Rule("request_bolus", phase, phase, PATIENT))
+        rows.append(Rule("silence_alarm", phase, phase, PC))
+        if phase is not P.REFILL:
+            rows.append(Rule("set_program", phase, phase, C))
+        if phase in (P.ACTIVE, P.SUSPENDED, P.REFILL, P.ALARM):
+            rows.append(Rule("confirm_post_mri", phase, phase, C))
         rows.append(Rule("explant", phase, P.EXPLANTED, C))
     return tuple(rows)
 
@@ -120,10 +150,10 @@ def rules_for(trigger: str, source: Phase) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.trigger == trigger and r.source is source)
 
 
-# --- guards: named pure predicates over (device, command) ------------------------------------
+# --- guards: named pure predicates over (device, command, now, library) ------------------------
 
 
-def _screened_candidate(d: Device, c: Command) -> bool:
+def _screened_candidate(d: Device, c: Command, now: int, lib: Library) -> bool:
     return d.screening is not None and d.screening.candidate
 
 
@@ -153,55 +183,57 @@ def _conclusion(d: Device, c: Command) -> TrialOutcome | None:
     return c.outcome if c.outcome is not None else _evidence(d)
 
 
-def _trial_succeeded(d: Device, c: Command) -> bool:
+def _trial_succeeded(d: Device, c: Command, now: int, lib: Library) -> bool:
     return _conclusion(d, c) is TrialOutcome.SUCCESS
 
 
-def _trial_failed(d: Device, c: Command) -> bool:
+def _trial_failed(d: Device, c: Command, now: int, lib: Library) -> bool:
     return _conclusion(d, c) is TrialOutcome.FAILURE
 
 
-def _ready_to_prime(d: Device, c: Command) -> bool:
+def _ready_to_prime(d: Device, c: Command, now: int, lib: Library) -> bool:
     return (
         not d.primed
         and d.implant is not None
         and d.implant.dead_volume_nl is not None
         and d.reservoir is not None
-        and d.reservoir.volume_nl > d.implant.dead_volume_nl
+        and d.reservoir.volume_nl > d.implant.dead_volume_nl - d.primed_nl
+        and not any(o.kind is DeliveryKind.PRIMING for o in d.orders)
     )
 
 
-def _priming_pending(d: Device, c: Command) -> bool:
-    return not d.primed
+def _ready_to_dose(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return (
+        d.primed
+        and d.program is not None
+        and d.mri is None
+        and not d.has_alarm(AlarmKind.POST_MRI_VERIFICATION)
+    )
 
 
-def _catheter_primed(d: Device, c: Command) -> bool:
-    return d.primed
-
-
-def _high_alarm_active(d: Device, c: Command) -> bool:
+def _high_alarm_active(d: Device, c: Command, now: int, lib: Library) -> bool:
     return bool(d.high_alarms())
 
 
-def _no_high_alarm(d: Device, c: Command) -> bool:
+def _no_high_alarm(d: Device, c: Command, now: int, lib: Library) -> bool:
     return not d.high_alarms()
 
 
-def _refill_resumes_dosing(d: Device, c: Command) -> bool:
+def _refill_resumes_dosing(d: Device, c: Command, now: int, lib: Library) -> bool:
     return d.resume_after_refill and not d.high_alarms()
 
 
-def _refill_stays_stopped(d: Device, c: Command) -> bool:
+def _refill_stays_stopped(d: Device, c: Command, now: int, lib: Library) -> bool:
     return not d.resume_after_refill and not d.high_alarms()
 
 
-def _alarm_is_high(d: Device, c: Command) -> bool:
+def _alarm_is_high(d: Device, c: Command, now: int, lib: Library) -> bool:
     assert isinstance(c, RaiseAlarm)
     return priority_of(c.kind) is Priority.HIGH
 
 
-def _alarm_not_high(d: Device, c: Command) -> bool:
-    return not _alarm_is_high(d, c)
+def _alarm_not_high(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return not _alarm_is_high(d, c, now, lib)
 
 
 def _high_after_clear(d: Device, c: Command) -> int:
@@ -209,23 +241,47 @@ def _high_after_clear(d: Device, c: Command) -> int:
     return sum(1 for a in d.high_alarms() if a.kind is not c.kind)
 
 
-def _clears_last_high_alarm(d: Device, c: Command) -> bool:
+def _clears_last_high_alarm(d: Device, c: Command, now: int, lib: Library) -> bool:
     return _high_after_clear(d, c) == 0
 
 
-def _high_alarm_remains(d: Device, c: Command) -> bool:
+def _high_alarm_remains(d: Device, c: Command, now: int, lib: Library) -> bool:
     return _high_after_clear(d, c) > 0
 
 
-Guard = Callable[[Device, Command], bool]
+def _tick_raises_high(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return any(priority_of(k) is Priority.HIGH for k in dosing.tick_alarms(d, now, lib))
+
+
+def _tick_quiet(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return not _tick_raises_high(d, c, now, lib)
+
+
+def _report_over_delivers(d: Device, c: Command, now: int, lib: Library) -> bool:
+    assert isinstance(c, DriveReport)
+    return dosing.over_delivered(d, c.order_id, c.delivered_nl)
+
+
+def _report_within_order(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return not _report_over_delivers(d, c, now, lib)
+
+
+def _mri_resumes_dosing(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return dosing.mri_resumes(d)
+
+
+def _mri_stays_stopped(d: Device, c: Command, now: int, lib: Library) -> bool:
+    return not dosing.mri_resumes(d)
+
+
+Guard = Callable[[Device, Command, int, Library], bool]
 
 GUARDS: Final[dict[str, Guard]] = {
     "screened_candidate": _screened_candidate,
     "trial_succeeded": _trial_succeeded,
     "trial_failed": _trial_failed,
     "ready_to_prime": _ready_to_prime,
-    "priming_pending": _priming_pending,
-    "catheter_primed": _catheter_primed,
+    "ready_to_dose": _ready_to_dose,
     "high_alarm_active": _high_alarm_active,
     "no_high_alarm": _no_high_alarm,
     "refill_resumes_dosing": _refill_resumes_dosing,
@@ -234,6 +290,12 @@ GUARDS: Final[dict[str, Guard]] = {
     "alarm_not_high": _alarm_not_high,
     "clears_last_high_alarm": _clears_last_high_alarm,
     "high_alarm_remains": _high_alarm_remains,
+    "tick_raises_high": _tick_raises_high,
+    "tick_quiet": _tick_quiet,
+    "report_over_delivers": _report_over_delivers,
+    "report_within_order": _report_within_order,
+    "mri_resumes_dosing": _mri_resumes_dosing,
+    "mri_stays_stopped": _mri_stays_stopped,
 }
 """Every guard named in :data:`RULES`."""
 
@@ -243,10 +305,9 @@ GUARD_TEXT: Final[dict[str, str]] = {
     "response, or a clinician's conclusion with reason)",
     "trial_failed": "the trial failed (pain reduced by less than 50 %, no baclofen response to "
     "100 mcg, or a clinician's conclusion with reason)",
-    "ready_to_prime": "the catheter is not primed yet, the dead volume is known and the "
-    "reservoir holds more than it",
-    "priming_pending": "the priming bolus has not been reported complete yet",
-    "catheter_primed": "the catheter is primed",
+    "ready_to_prime": "the catheter is not primed yet, no priming is running, the dead volume "
+    "is known and the reservoir holds more than it",
+    "ready_to_dose": "the catheter is primed, a program is set and no MRI step is pending",
     "high_alarm_active": "a HIGH-priority alarm is active",
     "no_high_alarm": "no HIGH-priority alarm is active",
     "refill_resumes_dosing": "the refill began during dosing and no HIGH alarm is active",
@@ -256,5 +317,13 @@ GUARD_TEXT: Final[dict[str, str]] = {
     "alarm_not_high": "the alarm is LOW or MEDIUM priority",
     "clears_last_high_alarm": "no other HIGH-priority alarm remains",
     "high_alarm_remains": "another HIGH-priority alarm remains",
+    "tick_raises_high": "the clock finds a HIGH condition (empty reservoir, end of service, an "
+    "overdue delivery report)",
+    "tick_quiet": "the clock finds no new HIGH condition",
+    "report_over_delivers": "the drive reports more than the order's volume",
+    "report_within_order": "the drive reports no more than the order's volume",
+    "mri_resumes_dosing": "the pump resumes by itself after the MRI (SynchroMed II, dosing "
+    "before the scan, no alarm at its start)",
+    "mri_stays_stopped": "delivery stays stopped after the MRI until a clinician acts",
 }
 """What each guard requires, in words, for rejections and the diagram legend."""

@@ -85,7 +85,9 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
             limit=f"roles: {allowed}",
         )
     handlers.validate(device, command, now_s, library)
-    enabled = [r for r in rows if r.guard is None or GUARDS[r.guard](device, command)]
+    enabled = [
+        r for r in rows if r.guard is None or GUARDS[r.guard](device, command, now_s, library)
+    ]
     if not enabled:
         needs = " or ".join(GUARD_TEXT[r.guard] for r in rows if r.guard is not None)
         raise RejectedCommand("command", f"{command.name!r} requires that {needs}")

@@ -7,15 +7,22 @@ leaves the old one as it was (REQ-CORE-002).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.ledger import BolusHistory, Ledger
+from itdose.core.program import Increase, Program
 
 __all__ = [
     "ActiveAlarm",
+    "Bridge",
+    "DeliveryKind",
     "Device",
     "ImplantedSystem",
+    "MriSession",
+    "Order",
     "Phase",
+    "RefillSession",
     "Reservoir",
     "Role",
     "Screening",
@@ -129,10 +136,72 @@ class ActiveAlarm:
     kind: AlarmKind
     raised_at_s: int
     detail: str = ""
+    silenced_until_s: int | None = None
 
     @property
     def priority(self) -> Priority:
         return priority_of(self.kind)
+
+
+class DeliveryKind(enum.Enum):
+    """What a delivery order is for; every kind passes the dose governor."""
+
+    BASAL = "basal"
+    BRIDGE = "bridge"
+    PRIMING = "priming"
+    PATIENT_BOLUS = "patient_bolus"
+    CLINICIAN_BOLUS = "clinician_bolus"
+
+
+@dataclass(frozen=True)
+class Order:
+    """A delivery the governor granted and the drive has not finished reporting.
+
+    ``dose_concentration_ng_per_ml`` is the concentration of the drug that reaches the patient
+    (the old drug during a bridge); ``to_patient`` is False for the priming bolus, which fills
+    the catheter. ``reported_nl`` is the cumulative volume the drive reported so far.
+    """
+
+    id: int
+    kind: DeliveryKind
+    start_s: int
+    end_s: int
+    volume_nl: int
+    dose_concentration_ng_per_ml: int
+    to_patient: bool = True
+    reported_nl: int = 0
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A bridge bolus after a concentration or drug change at refill (DECISIONS.md): the dead
+    volume still holds the old drug, delivered at the old daily dose until flushed."""
+
+    old_concentration_ng_per_ml: int
+    old_dose_ng_per_day: int
+    volume_nl: int
+    delivered_nl: int = 0
+
+
+@dataclass(frozen=True)
+class RefillSession:
+    """A refill in progress: the withdrawn residual and any reconciliation finding."""
+
+    expected_residual_nl: int
+    withdrawn_nl: int | None = None
+    finding: str = ""
+    deviation_bp: int = 0
+
+
+@dataclass(frozen=True)
+class MriSession:
+    """An MRI in progress or awaiting its post-MRI step (DECISIONS.md "MRI")."""
+
+    policy: str
+    began_at_s: int
+    alarm_active_at_start: bool
+    resume_to_active: bool
+    ended_at_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,9 +216,38 @@ class Device:
     implant: ImplantedSystem | None = None
     reservoir: Reservoir | None = None
     primed: bool = False
+    primed_nl: int = 0
+    """Priming volume the drive reported delivered to the catheter."""
     alarms: tuple[ActiveAlarm, ...] = ()
     resume_after_refill: bool = False
     """Set when a refill began in ``active``: completing it returns to ``active``."""
+    program: Program | None = None
+    program_start_s: int = 0
+    """Instant the program took effect: an ``elapsed`` flex schedule counts days from here."""
+    utc_minus_mono_s: int = 0
+    """UTC minus the monotonic timeline, from the shell, for ``wall`` flex schedules."""
+    increases: tuple[Increase, ...] = ()
+    """Daily-dose increases of the last 7 days (titration limits)."""
+    ledger: Ledger = field(default_factory=Ledger)
+    """Drug reported delivered to the patient, rolling 24 h (never reset)."""
+    boluses: BolusHistory = field(default_factory=BolusHistory)
+    """Patient boluses delivered in the last 24 h (never reset)."""
+    orders: tuple[Order, ...] = ()
+    """Granted deliveries not yet fully reported by the drive (in flight)."""
+    next_order_id: int = 1
+    basal_carry: int = 0
+    basal_until_s: int = 0
+    """End of the last basal segment ordered: the next one starts no earlier."""
+    """Fractional remainder of the basal volume (numerator over ``c * 86400``) carried over."""
+    bridge: Bridge | None = None
+    refill: RefillSession | None = None
+    mri: MriSession | None = None
+    eos_at_s: int | None = None
+    """End of service, once ERI is known (ERI + the pump's ERI -> EOS interval)."""
+    last_fill_nl: int = 0
+    """Reservoir volume right after the last fill or refill (reconciliation reference)."""
+    delivered_ng: int = 0
+    """Lifetime drug reported delivered to the patient (information, not a limit)."""
 
     def has_alarm(self, kind: AlarmKind) -> bool:
         return any(a.kind is kind for a in self.alarms)

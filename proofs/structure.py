@@ -126,7 +126,7 @@ def _high_alarm_stops(rules: Sequence[Rule]) -> list[str]:
         alarm_rows = [r for r in rules if r.trigger == "raise_alarm" and r.source is p]
         if not alarm_rows:
             continue
-        high = [r for r in alarm_rows if r.guard == "alarm_is_high"]
+        high = [r for r in alarm_rows if r.guard in ("alarm_is_high", None)]
         if not high or any(r.dest is not Phase.ALARM for r in high):
             problems.append(f"a HIGH alarm in {p.value} does not lead to alarm")
     for r in rules:

@@ -6,7 +6,21 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from itdose_testkit import DAY, HOUR, LAST_TIME, PATHS, C, S, reach, run
+from itdose_testkit import (
+    DAY,
+    DEAD_VOLUME_NL,
+    HOUR,
+    LAST_TIME,
+    MORPHINE_PROGRAM,
+    PATHS,
+    C,
+    P,
+    S,
+    reach,
+    run,
+    synchromed_active,
+    synchromed_library,
+)
 
 from itdose.core import (
     Device,
@@ -22,9 +36,10 @@ from itdose.core import (
 )
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import Annunciate, Record, StopDelivery
+from itdose.core.effects import Annunciate, DeliveryOrder, Record, StopDelivery
 from itdose.core.lifecycle import DELIVERING, RULES, TERMINAL, Rule
 from itdose.core.machine import allowed_triggers
+from itdose.core.program import Basal, Program
 
 T = LAST_TIME + HOUR
 
@@ -81,17 +96,43 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "prime":
         if src is Phase.SUSPENDED:
             d = _suspended_before_priming(reach(Phase.IMPLANTED, lib), lib)
-        return d, c.Prime(C)
-    if trig == "complete_priming":
-        return d, c.CompletePriming(S)
+        d = run([(c.SetProgram(C, MORPHINE_PROGRAM), T - 30)], lib, d) if not d.program else d
+        return d, c.Prime(C, duration_s=600)
+    if trig == "set_program":
+        return d, c.SetProgram(C, dataclasses.replace(MORPHINE_PROGRAM, patient_bolus=None))
     if trig == "start_dosing":
-        return run([(c.CompletePriming(S), 7 * DAY + 600)], lib, d), c.StartDosing(C)
+        return run([(_prime_report(), T - 100)], lib, d), c.StartDosing(C)
     if trig == "suspend":
         return d, c.Suspend(C, reason="side effects")
     if trig == "resume":
         return d, c.Resume(C, reason="better")
+    if trig == "tick":
+        if src is Phase.PRIMING:
+            d = run([(_prime_report(), T - 100)], lib, d)
+        if guard == "tick_raises_high":
+            return _drained(d), c.Tick(S)
+        return d, c.Tick(S)
+    if trig == "drive_report":
+        extra = 1 if guard == "report_over_delivers" else 0
+        if src is Phase.PRIMING:
+            return d, c.DriveReport(S, order_id=1, delivered_nl=DEAD_VOLUME_NL + extra, final=True)
+        if src is Phase.IMPLANTED:
+            d = _suspended_before_priming(reach(Phase.IMPLANTED, lib), lib)
+            d = dataclasses.replace(d, phase=Phase.IMPLANTED)
+        d = _with_order(d, lib)
+        order = d.orders[-1]
+        return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
+    if trig == "request_bolus":
+        return d, c.RequestBolus(P)
+    if trig == "clinician_bolus":
+        return d, c.ClinicianBolus(C, dose_ng=200_000, duration_s=900)
+    if trig == "silence_alarm":
+        d = run([_raise(AlarmKind.ERI)], lib, d)
+        return d, c.SilenceAlarm(P, AlarmKind.ERI, duration_s=3600)
     if trig == "begin_refill":
         return d, c.BeginRefill(C)
+    if trig == "record_withdrawal":
+        return d, c.RecordWithdrawal(C, withdrawn_nl=18_000_000)
     if trig in ("complete_refill", "abort_refill"):
         before = {
             "refill_resumes_dosing": Phase.ACTIVE,
@@ -102,9 +143,14 @@ def _witness(rule: Rule, lib: Library) -> Witness:
         d = run([(c.BeginRefill(C), T - 30)], lib, reach(before, lib))
         if trig == "abort_refill":
             return d, c.AbortRefill(C, reason="patient unwell")
-        return d, c.CompleteRefill(
-            C, withdrawn_nl=10_000_000, added_nl=19_000_000, concentration_ng_per_ml=10_000_000
-        )
+        assert d.reservoir is not None
+        residual = d.reservoir.volume_nl
+        d = run([(c.RecordWithdrawal(C, withdrawn_nl=residual), T - 20)], lib, d)
+        return d, c.CompleteRefill(C, added_nl=19_000_000, concentration_ng_per_ml=10_000_000)
+    if trig == "empty_reservoir":
+        return d, c.EmptyReservoir(C, withdrawn_nl=19_000_000)
+    if trig in ("begin_mri", "end_mri", "confirm_post_mri"):
+        return _mri_witness(rule, lib)
     if trig == "raise_alarm":
         kind = AlarmKind.OCCLUSION if guard == "alarm_is_high" else AlarmKind.LOW_RESERVOIR
         return d, c.RaiseAlarm(S, kind)
@@ -119,6 +165,66 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "explant":
         return d, c.Explant(C, reason="infection")
     raise AssertionError(f"no witness for {rule}")
+
+
+def _prime_report() -> c.DriveReport:
+    return c.DriveReport(S, order_id=1, delivered_nl=DEAD_VOLUME_NL, final=True)
+
+
+def _drained(d: Device) -> Device:
+    """``d`` with its tracked reservoir at the empty threshold (a tick must raise the alarm)."""
+    assert d.reservoir is not None
+    return dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=500_000))
+
+
+def _with_order(d: Device, lib: Library) -> Device:
+    """``d`` with one granted basal order in flight (taken while active, then back to ``d``)."""
+    active = reach(Phase.ACTIVE, lib)
+    ordered = step(active, c.Tick(S), T - 200, lib).device
+    assert ordered.orders, "a tick while active orders basal"
+    return dataclasses.replace(
+        d,
+        orders=ordered.orders,
+        next_order_id=ordered.next_order_id,
+        clock_s=max(d.clock_s or 0, T - 200),
+    )
+
+
+def _mri_witness(rule: Rule, lib: Library) -> Witness:
+    """MRI rows: SynchroMed II (suspend-verify) from active, Prometra II (empty-and-reset) from
+    suspended with an empty reservoir."""
+    src, trig, guard = rule.source, rule.trigger, rule.guard
+    slib = synchromed_library(lib)
+    sync = synchromed_active(slib)
+    if trig == "begin_mri":
+        if src is Phase.ACTIVE:
+            return sync, c.BeginMri(C)
+        if src is Phase.ALARM:
+            return run([_raise(AlarmKind.MOTOR_STALL)], lib, sync), c.BeginMri(C)
+        d = run(
+            [(c.Suspend(C, reason="MRI"), T - 90), (c.EmptyReservoir(C, 19_000_000), T - 80)],
+            lib,
+            reach(Phase.ACTIVE, lib),
+        )
+        return d, c.BeginMri(C)
+    if trig == "end_mri":
+        if guard == "mri_resumes_dosing":
+            return run([(c.BeginMri(C), T - 90)], slib, sync), c.EndMri(C)
+        if src is Phase.ALARM:
+            d = run([(c.BeginMri(C), T - 90), _raise(AlarmKind.MOTOR_STALL)], slib, sync)
+            return d, c.EndMri(C)
+        d = run([_raise(AlarmKind.ERI, T - 95), (c.BeginMri(C), T - 90)], slib, sync)
+        return d, c.EndMri(C)
+    # confirm_post_mri: an ended scan, then the device brought to ``src``
+    d = run([(c.BeginMri(C), T - 90), (c.EndMri(C), T - 80)], slib, sync)
+    assert d.phase is Phase.ACTIVE
+    move = {
+        Phase.ACTIVE: [],
+        Phase.SUSPENDED: [(c.Suspend(C, reason="x"), T - 70)],
+        Phase.REFILL: [(c.BeginRefill(C), T - 70)],
+        Phase.ALARM: [_raise(AlarmKind.OCCLUSION, T - 70)],
+    }[src]
+    return run(move, slib, d), c.ConfirmPostMri(C, reason="interrogated: rotor running")
 
 
 def _suspended_before_priming(d: Device, lib: Library) -> Device:
@@ -144,6 +250,7 @@ def test_every_phase_is_reached_by_its_path(phase: Phase, library: Library) -> N
 
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 def test_every_row_is_taken_by_its_witness(rule: Rule, library: Library) -> None:
+    library = synchromed_library(library)
     device, command = _witness(rule, library)
     assert device.phase is rule.source
     outcome = step(device, command, T, library)
@@ -158,6 +265,7 @@ def test_every_row_is_taken_by_its_witness(rule: Rule, library: Library) -> None
 
 @pytest.mark.parametrize("rule", RULES, ids=_rule_id)
 def test_every_row_rejects_the_roles_it_does_not_name(rule: Rule, library: Library) -> None:
+    library = synchromed_library(library)
     device, command = _witness(rule, library)
     for role in Role:
         if role in rule.roles:
@@ -180,18 +288,26 @@ SAMPLES: dict[str, c.Command] = {
     "conclude_trial": c.ConcludeTrial(C, TrialOutcome.SUCCESS, reason="clinician judgement"),
     "implant": c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=100),
     "fill": c.Fill(C, volume_nl=1_000_000, concentration_ng_per_ml=10_000_000),
-    "prime": c.Prime(C),
-    "complete_priming": c.CompletePriming(S),
+    "prime": c.Prime(C, duration_s=600),
+    "set_program": c.SetProgram(C, MORPHINE_PROGRAM),
     "start_dosing": c.StartDosing(C),
+    "tick": c.Tick(S),
+    "drive_report": c.DriveReport(S, order_id=1, delivered_nl=0, final=True),
+    "request_bolus": c.RequestBolus(P),
+    "clinician_bolus": c.ClinicianBolus(C, dose_ng=100_000, duration_s=600),
+    "silence_alarm": c.SilenceAlarm(P, AlarmKind.ERI, duration_s=60),
     "suspend": c.Suspend(C, reason="x"),
     "resume": c.Resume(C, reason="x"),
     "raise_alarm": c.RaiseAlarm(S, AlarmKind.MOTOR_STALL),
     "clear_alarm": c.ClearAlarm(C, AlarmKind.MOTOR_STALL, reason="x"),
     "begin_refill": c.BeginRefill(C),
-    "complete_refill": c.CompleteRefill(
-        C, withdrawn_nl=0, added_nl=1_000_000, concentration_ng_per_ml=10_000_000
-    ),
+    "record_withdrawal": c.RecordWithdrawal(C, withdrawn_nl=0),
+    "complete_refill": c.CompleteRefill(C, added_nl=1_000_000, concentration_ng_per_ml=10_000_000),
     "abort_refill": c.AbortRefill(C, reason="x"),
+    "empty_reservoir": c.EmptyReservoir(C, withdrawn_nl=0),
+    "begin_mri": c.BeginMri(C),
+    "end_mri": c.EndMri(C),
+    "confirm_post_mri": c.ConfirmPostMri(C, reason="x"),
     "explant": c.Explant(C, reason="x"),
 }
 
@@ -390,20 +506,33 @@ def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
     assert any(getattr(e, "code", "") == "dead_volume_unknown" for e in out.effects)
     d = step(out.device, c.Fill(C, 20_000_000, 10_000_000), T, library).device
     with pytest.raises(RejectedCommand, match="dead volume is known"):
-        step(d, c.Prime(C), T, library)
+        step(d, c.Prime(C, duration_s=600), T, library)
 
 
-def test_priming_takes_the_dead_volume_from_the_reservoir(library: Library) -> None:
-    d = reach(Phase.PRIMING, library)
-    assert d.implant is not None and d.reservoir is not None
-    dead = d.implant.dead_volume_nl
-    assert dead is not None and dead >= 234_000  # 90 cm x 0.0026 mL/cm (+ tubing)
-    out = step(d, c.CompletePriming(S), T, library)
-    assert out.device.primed
-    assert out.device.reservoir is not None
-    assert out.device.reservoir.volume_nl == d.reservoir.volume_nl - dead
-    with pytest.raises(RejectedCommand, match="not been reported complete"):
-        step(out.device, c.CompletePriming(S), T, library)
+def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> None:
+    d = run(PATHS[Phase.PRIMING][:-1], library)
+    out = step(d, c.Prime(C, duration_s=480), T, library)
+    orders = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert [(o.kind, o.volume_nl, o.duration_s) for o in orders] == [
+        ("priming", DEAD_VOLUME_NL, 480)
+    ]
+    d = out.device
+    assert d.reservoir is not None
+    before = d.reservoir.volume_nl
+    half = step(d, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL // 2, False), T + 1, library)
+    assert not half.device.primed
+    with pytest.raises(RejectedCommand, match="catheter is primed"):
+        step(half.device, c.StartDosing(C), T + 2, library)
+    done = step(
+        half.device, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL, True), T + 3, library
+    ).device
+    assert done.primed and not done.orders
+    assert done.reservoir is not None and done.reservoir.volume_nl == before - DEAD_VOLUME_NL
+    # to the catheter, not to the patient: the 24 h ledger holds only the trial dose
+    assert done.ledger.window_total_ng(T + 3) == 0
+    assert done.delivered_ng == d.delivered_ng
+    with pytest.raises(RejectedCommand, match="not primed yet"):
+        step(dataclasses.replace(done, phase=Phase.SUSPENDED), c.Prime(C, 60), T + 4, library)
 
 
 def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
@@ -411,13 +540,11 @@ def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
     assert d.phase is Phase.SUSPENDED and not d.primed
     with pytest.raises(RejectedCommand, match="catheter is primed"):
         step(d, c.Resume(C, reason="x"), T, library)
-    d = step(d, c.Prime(C), T, library).device
+    d = run([(c.SetProgram(C, MORPHINE_PROGRAM), T)], library, d)
+    d = step(d, c.Prime(C, duration_s=300), T, library).device
     assert d.phase is Phase.PRIMING
-    primed = run([(c.CompletePriming(S), T + 60), (c.StartDosing(C), T + 120)], library, d)
+    primed = run([(_prime_report(), T + 60), (c.StartDosing(C), T + 120)], library, d)
     assert primed.phase is Phase.ACTIVE
-    suspended = step(primed, c.Suspend(C, reason="x"), T + 180, library).device
-    with pytest.raises(RejectedCommand, match="not primed yet"):
-        step(suspended, c.Prime(C), T + 240, library)
 
 
 def test_high_alarm_stops_delivery_in_the_same_step(library: Library) -> None:
@@ -465,33 +592,48 @@ def test_empty_reservoir_clears_only_after_a_refill(library: Library) -> None:
     )
     with pytest.raises(RejectedCommand, match="refill first"):
         step(d, c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, reason="x"), T, library)
-    d = step(d, c.BeginRefill(C), T, library).device
-    refill = c.CompleteRefill(
-        C, withdrawn_nl=400_000, added_nl=20_000_000, concentration_ng_per_ml=10_000_000
+    d = run(
+        [
+            (c.BeginRefill(C), T),
+            (c.RecordWithdrawal(C, withdrawn_nl=400_000), T + 30),
+            (c.CompleteRefill(C, added_nl=20_000_000, concentration_ng_per_ml=10_000_000), T + 60),
+        ],
+        library,
+        d,
     )
-    d = step(d, refill, T + 60, library).device
     assert d.phase is Phase.ALARM  # the HIGH alarm still needs the clinician
     out = step(d, c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, reason="refilled"), T + 120, library)
     assert out.device.phase is Phase.SUSPENDED
-    assert step(out.device, c.Resume(C, reason="refilled"), T + 180, library).device.phase is (
-        Phase.ACTIVE
-    )
+    resumed = step(out.device, c.Resume(C, reason="refilled"), T + 180, library).device
+    assert resumed.phase is Phase.ACTIVE
 
 
 def test_refill_clears_low_reservoir_and_returns_to_dosing(library: Library) -> None:
     d = run([_raise(AlarmKind.LOW_RESERVOIR)], library, reach(Phase.ACTIVE, library))
     d = step(d, c.BeginRefill(C), T, library).device
+    with pytest.raises(RejectedCommand, match="withdrawn residual first"):
+        step(d, c.CompleteRefill(C, 20_000_000, 10_000_000), T, library)
+    assert d.reservoir is not None
+    d = step(d, c.RecordWithdrawal(C, withdrawn_nl=d.reservoir.volume_nl), T, library).device
     with pytest.raises(LimitViolation, match="capacity"):
-        step(d, c.CompleteRefill(C, 0, 20_000_001, 10_000_000), T, library)
+        step(d, c.CompleteRefill(C, 20_000_001, 10_000_000), T, library)
     with pytest.raises(LimitViolation, match="maximum concentration") as info:
-        step(d, c.CompleteRefill(C, 0, 20_000_000, 25_000_000), T, library)
+        step(d, c.CompleteRefill(C, 20_000_000, 25_000_000), T, library)
     ov = (c.Override(info.value.limit_id, "label strength 25 mg/mL"),)
-    with pytest.raises(RejectedCommand, match="concentration change"):
-        step(d, c.CompleteRefill(C, 0, 20_000_000, 25_000_000, overrides=ov), T, library)
-    out = step(d, c.CompleteRefill(C, 2_000_000, 20_000_000, 10_000_000), T, library)
+    with pytest.raises(RejectedCommand, match="new program"):
+        step(d, c.CompleteRefill(C, 20_000_000, 25_000_000, overrides=ov), T, library)
+    out = step(d, c.CompleteRefill(C, 20_000_000, 10_000_000), T, library)
     assert out.device.phase is Phase.ACTIVE
     assert not out.device.alarms
     assert out.device.reservoir is not None and out.device.reservoir.volume_nl == 20_000_000
+
+
+BACLOFEN_PROGRAM = Program(
+    drug="baclofen",
+    indication="spasticity-spinal",
+    concentration_ng_per_ml=500_000,
+    basal=Basal.continuous(100_000),
+)
 
 
 def _baclofen_active(library: Library) -> Device:
@@ -501,8 +643,9 @@ def _baclofen_active(library: Library) -> Device:
             (c.ConcludeTrial(C), 2 * DAY),
             (c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200), 3 * DAY),
             (c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=500_000), 3 * DAY + 60),
-            (c.Prime(C), 3 * DAY + 120),
-            (c.CompletePriming(S), 3 * DAY + 600),
+            (c.SetProgram(C, BACLOFEN_PROGRAM), 3 * DAY + 90),
+            (c.Prime(C, duration_s=480), 3 * DAY + 120),
+            (c.DriveReport(S, 1, DEAD_VOLUME_NL, final=True), 3 * DAY + 600),
             (c.StartDosing(C), 3 * DAY + 700),
         ],
         library,

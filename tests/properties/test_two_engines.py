@@ -9,11 +9,12 @@ selection and the state update are done by ``transitions`` itself.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hypothesis import event, given
 from hypothesis import strategies as st
-from itdose_testkit import PATHS, C, P, S, run
+from itdose_testkit import MORPHINE_PROGRAM, PATHS, C, P, S, run
 from transitions import Machine, MachineError
 
 from itdose.core import DosingError, Phase, Role, TrialOutcome, step
@@ -22,6 +23,7 @@ from itdose.core.alarms import AlarmKind
 from itdose.core.handlers import validate
 from itdose.core.lifecycle import GUARDS, RULES, Rule
 from itdose.core.machine import allowed_triggers
+from itdose.core.program import Basal
 from itdose.specs import load_library
 
 LIB = load_library()
@@ -43,7 +45,8 @@ def _condition(rule: Rule) -> Any:
             validate(device, command, event.kwargs["now"], event.kwargs["library"])
         except DosingError:
             return False
-        return rule.guard is None or GUARDS[rule.guard](device, command)
+        now, library = event.kwargs["now"], event.kwargs["library"]
+        return rule.guard is None or GUARDS[rule.guard](device, command, now, library)
 
     return holds
 
@@ -78,6 +81,14 @@ alarm_kinds = st.sampled_from(list(AlarmKind))
 volumes = st.sampled_from([0, 300_000, 5_000_000, 20_000_000, 20_000_001, 40_000_000])
 concentrations = st.sampled_from([500_000, 10_000_000, 10_000_000, 12_000_000, 25_000_000])
 
+programs = st.sampled_from(
+    [
+        MORPHINE_PROGRAM,
+        dataclasses.replace(MORPHINE_PROGRAM, patient_bolus=None),
+        dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(30_000_000)),
+    ]
+)
+
 _ALL: tuple[st.SearchStrategy[c.Command], ...] = (
     st.builds(c.RecordScreening, clin, st.booleans(), st.integers(0, 10)),
     st.builds(
@@ -101,9 +112,21 @@ _ALL: tuple[st.SearchStrategy[c.Command], ...] = (
         st.sampled_from([0, 200, 200, 1099, 1100]),
     ),
     st.builds(c.Fill, clin, volumes, concentrations),
-    st.builds(c.Prime, clin),
-    st.builds(c.CompletePriming, serv),
+    st.builds(c.Prime, clin, st.sampled_from([0, 600, 600])),
+    st.builds(c.SetProgram, clin, programs),
     st.builds(c.StartDosing, clin),
+    st.builds(c.Tick, serv),
+    st.builds(
+        c.DriveReport, serv, st.integers(0, 4), st.sampled_from([0, 1000, 234_000]), st.booleans()
+    ),
+    st.builds(c.RequestBolus, st.sampled_from([P, P, P, C])),
+    st.builds(c.ClinicianBolus, clin, st.sampled_from([0, 100_000, 50_000_000]), st.just(600)),
+    st.builds(
+        c.SilenceAlarm,
+        st.sampled_from([P, C, S]),
+        st.sampled_from([AlarmKind.MOTOR_STALL, AlarmKind.ERI, AlarmKind.LOW_RESERVOIR]),
+        st.sampled_from([60, 600, 601]),
+    ),
     st.builds(c.Suspend, clin, reasons, st.booleans()),
     st.builds(c.Resume, clin, reasons),
     st.builds(c.RaiseAlarm, serv, alarm_kinds),
@@ -114,14 +137,26 @@ _ALL: tuple[st.SearchStrategy[c.Command], ...] = (
         reasons,
     ),
     st.builds(c.BeginRefill, clin),
-    st.builds(c.CompleteRefill, clin, volumes, volumes, concentrations),
+    st.builds(c.RecordWithdrawal, clin, volumes),
+    st.builds(c.CompleteRefill, clin, volumes, concentrations),
     st.builds(c.AbortRefill, clin, reasons),
+    st.builds(c.EmptyReservoir, clin, volumes),
+    st.builds(c.BeginMri, clin),
+    st.builds(c.EndMri, clin),
+    st.builds(c.ConfirmPostMri, clin, reasons),
     st.builds(c.Explant, clin, reasons, st.booleans()),
 )
 
 
 BY_NAME: dict[str, st.SearchStrategy[c.Command]] = dict(zip(c.COMMANDS, _ALL, strict=True))
 """One strategy per command, in the order of :data:`itdose.core.commands.COMMANDS`."""
+
+
+def test_strategies_line_up_with_the_commands() -> None:
+    for name, strategy in BY_NAME.items():
+        assert f"c.{c.COMMANDS[name].__name__}" in repr(strategy) or c.COMMANDS[
+            name
+        ].__name__ in repr(strategy), name
 
 
 @given(st.sampled_from(list(Phase)), st.data())

@@ -1,0 +1,582 @@
+"""Dosing programs and their validation at programming time (DECISIONS.md "Limits",
+"Patient-activated bolus", "Time").
+
+A :class:`Program` is a value in base units. :func:`check_program` checks it against the drug
+library entry and the pump model and returns a :class:`ProgramReport`: every violated limit with
+its level, and the figures a clinician must see together (daily dose, worst-case daily dose,
+volume rate, days to the low-reservoir alarm). A program is accepted when it has no hard
+violation and every soft violation carries an override with a reason (REQ-LIB-001). Checks:
+
+- concentration a product strength of the drug allowed by the pump, below the maximum
+  concentration (REQ-LIB-002);
+- a non-zero rate at or above the pump's minimum programmable rate, else rejected with the
+  dilution that would make it deliverable (REQ-DOSE-004);
+- worst-case daily total (basal + max boluses per 24 h x dose) at or below the hard daily maximum,
+  and the soft maximum unless overridden (REQ-DOSE-003);
+- patient bolus only on pumps that allow it for the drug; library bolus and lockout limits
+  (REQ-BOL-005);
+- flex steps tile the 24 h day exactly; a ``wall`` schedule reports the total of its next
+  daylight-saving day (REQ-TIME-003);
+- titration: ziconotide increases and baclofen increases by the library's step and count limits
+  (REQ-TITR-001, REQ-TITR-002); a baclofen stop or a cut of more than 20 % needs a confirmation
+  (REQ-BACL-001);
+- starting range for a first program (soft);
+- unapproved drugs and pumps not labelled for the drug need an override (REQ-LIB-003).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from itdose.core.errors import InvalidInput
+from itdose.core.library import DrugEntry, Level, Library, PumpModel
+from itdose.core.units import (
+    format_amount_ng,
+    format_concentration_ng_per_ml,
+    format_dose_rate_ng_per_day,
+    format_duration_s,
+    format_volume_rate_nl_per_day,
+)
+
+__all__ = [
+    "BACLOFEN_CUT_CONFIRM_BP",
+    "DAY_S",
+    "NL_PER_ML",
+    "Basal",
+    "FlexClock",
+    "FlexStep",
+    "Increase",
+    "PatientBolusProgram",
+    "Program",
+    "ProgramContext",
+    "ProgramReport",
+    "UtcOffset",
+    "Violation",
+    "basal_daily_ng",
+    "check_program",
+    "local_seconds",
+    "max_basal_rate_ng_per_day",
+    "rate_at",
+]
+
+DAY_S = 86_400
+NL_PER_ML = 1_000_000
+BACLOFEN_CUT_CONFIRM_BP = 2_000
+"""A baclofen decrease of more than 20 % in a day needs a confirmation (DECISIONS.md)."""
+
+
+class FlexClock(enum.Enum):
+    """Which clock a flex schedule follows (DECISIONS.md "Time")."""
+
+    ELAPSED = "elapsed"
+    """24 h cycles from the program's start instant."""
+    WALL = "wall"
+    """Local time in a named IANA time zone."""
+
+
+@dataclass(frozen=True)
+class FlexStep:
+    """From ``start_s`` seconds into the (elapsed or local) day, deliver at this rate."""
+
+    start_s: int
+    dose_ng_per_day: int
+
+
+@dataclass(frozen=True)
+class UtcOffset:
+    """From UTC instant ``from_utc_s`` on, local time is UTC + ``offset_s``.
+
+    The shell computes these from the IANA database (the core reads no files); a ``wall``
+    program carries the table for the period it may run.
+    """
+
+    from_utc_s: int
+    offset_s: int
+
+
+@dataclass(frozen=True)
+class Basal:
+    """Continuous (one step at 00:00) or flex (a daily schedule of steps)."""
+
+    steps: tuple[FlexStep, ...]
+    clock: FlexClock = FlexClock.ELAPSED
+    timezone: str = ""
+    utc_offsets: tuple[UtcOffset, ...] = ()
+
+    @staticmethod
+    def continuous(dose_ng_per_day: int) -> Basal:
+        return Basal(steps=(FlexStep(0, dose_ng_per_day),))
+
+    @property
+    def is_flex(self) -> bool:
+        return len(self.steps) > 1 or self.clock is FlexClock.WALL
+
+
+@dataclass(frozen=True)
+class PatientBolusProgram:
+    """A patient-activated bolus: dose, duration, lockout, maximum delivered per rolling 24 h."""
+
+    dose_ng: int
+    duration_s: int
+    lockout_s: int
+    max_per_24h: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """What the pump delivers: drug, concentration in the reservoir, basal, patient bolus."""
+
+    drug: str
+    indication: str
+    concentration_ng_per_ml: int
+    basal: Basal
+    patient_bolus: PatientBolusProgram | None = None
+    opioid_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Increase:
+    """A past daily-dose increase, for the titration limits."""
+
+    at_s: int
+    from_ng_per_day: int
+    to_ng_per_day: int
+
+
+@dataclass(frozen=True)
+class ProgramContext:
+    """What validation needs beyond the program: the program it replaces, recent increases,
+    the time, the overrides given and the baclofen confirmation."""
+
+    previous: Program | None = None
+    increases: tuple[Increase, ...] = ()
+    now_s: int = 0
+    overrides: tuple[tuple[str, str], ...] = ()
+    confirm_withdrawal_risk: bool = False
+    initial: bool = False
+    utc_now_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One limit a program breaks."""
+
+    limit: str
+    level: str
+    field: str
+    value: str
+    bound: str
+    message: str
+    overridden: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """The result of :func:`check_program`, with the figures shown together to the clinician."""
+
+    accepted: bool
+    violations: tuple[Violation, ...]
+    basal_daily_ng: int
+    worst_case_daily_ng: int
+    volume_rate_nl_per_day: int
+    worst_case_volume_nl_per_day: int
+    days_to_low_reservoir: int | None
+    seconds_to_low_reservoir: int | None
+    dst_day_total_ng: int | None = None
+    dst_day_utc_s: int | None = None
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _check_int(value: object, field: str, *, positive: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"expected an int, got {type(value).__name__}", value=value)
+    if value < 0 or (positive and value == 0):
+        raise InvalidInput(
+            field, "must be positive" if positive else "must not be negative", value=value
+        )
+    return value
+
+
+def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
+    return [
+        (s.start_s, steps[i + 1].start_s if i + 1 < len(steps) else DAY_S, s.dose_ng_per_day)
+        for i, s in enumerate(steps)
+    ]
+
+
+def basal_daily_ng(basal: Basal) -> int:
+    """The basal amount over one 24 h schedule day, rounded up (checked against limits)."""
+    return _ceil_div(
+        sum(dose * (end - start) for start, end, dose in _step_ends(basal.steps)), DAY_S
+    )
+
+
+def max_basal_rate_ng_per_day(basal: Basal) -> int:
+    """The highest step rate of the schedule."""
+    return max(s.dose_ng_per_day for s in basal.steps)
+
+
+def _offset_at(basal: Basal, utc_s: int) -> int:
+    offset = 0
+    for change in basal.utc_offsets:
+        if change.from_utc_s <= utc_s:
+            offset = change.offset_s
+    return offset
+
+
+def local_seconds(basal: Basal, utc_s: int) -> int:
+    """Local wall time (seconds since the local epoch) at UTC instant ``utc_s``."""
+    return utc_s + _offset_at(basal, utc_s)
+
+
+def rate_at(basal: Basal, *, seconds_into_day: int) -> tuple[int, int]:
+    """The rate at a moment ``seconds_into_day`` (0..86399) of the schedule day, and the number of
+    seconds until the next step boundary."""
+    for start, end, dose in _step_ends(basal.steps):
+        if start <= seconds_into_day < end:
+            return dose, end - seconds_into_day
+    raise InvalidInput("seconds_into_day", "outside the day", value=seconds_into_day)
+
+
+def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
+    """For a ``wall`` schedule: the UTC start of the next local day that is not 24 h long (a
+    daylight-saving change) and the basal total delivered on it (DECISIONS.md "Time")."""
+    for change in basal.utc_offsets:
+        old = _offset_at(basal, change.from_utc_s - 1)
+        if change.from_utc_s <= utc_now or old == change.offset_s:
+            continue
+        local = change.from_utc_s + change.offset_s
+        day_local = local - local % DAY_S
+        start_utc = day_local - old
+        end_utc = day_local + DAY_S - change.offset_s
+        total = 0
+        t = start_utc
+        while t < end_utc:
+            dose, left = rate_at(basal, seconds_into_day=local_seconds(basal, t) % DAY_S)
+            span = min(left, end_utc - t)
+            total += dose * span
+            t += span
+        return start_utc, _ceil_div(total, DAY_S)
+    return None
+
+
+def _validate_shape(p: Program) -> list[tuple[str, str]]:
+    """Structural problems (field, message); they reject the program as invalid input."""
+    _check_int(p.concentration_ng_per_ml, "concentration", positive=True)
+    steps = p.basal.steps
+    if not steps:
+        raise InvalidInput("basal.steps", "a basal needs at least one step")
+    problems: list[tuple[str, str]] = []
+    for i, s in enumerate(steps):
+        _check_int(s.start_s, f"basal.steps[{i}].start")
+        _check_int(s.dose_ng_per_day, f"basal.steps[{i}].dose")
+        if s.start_s >= DAY_S:
+            raise InvalidInput(f"basal.steps[{i}].start", "must be before 24:00", value=s.start_s)
+    if steps[0].start_s != 0:
+        raise InvalidInput(
+            "basal.steps[0].start",
+            "steps must tile the day from 00:00 (a gap)",
+            value=steps[0].start_s,
+        )
+    for i in range(1, len(steps)):
+        if steps[i].start_s <= steps[i - 1].start_s:
+            raise InvalidInput(
+                f"basal.steps[{i}].start",
+                "steps must start in increasing order (an overlap)",
+                value=steps[i].start_s,
+            )
+    if p.basal.clock is FlexClock.WALL and not p.basal.timezone:
+        raise InvalidInput("basal.timezone", "a wall-clock schedule needs an IANA time zone")
+    if p.basal.clock is FlexClock.ELAPSED and p.basal.utc_offsets:
+        raise InvalidInput("basal.utc_offsets", "only a wall-clock schedule has offsets")
+    if p.opioid_status not in (None, "opioid-naive", "opioid-tolerant"):
+        raise InvalidInput(
+            "opioid_status", "expected 'opioid-naive' or 'opioid-tolerant'", value=p.opioid_status
+        )
+    b = p.patient_bolus
+    if b is not None:
+        _check_int(b.dose_ng, "patient_bolus.dose", positive=True)
+        _check_int(b.duration_s, "patient_bolus.duration", positive=True)
+        _check_int(b.lockout_s, "patient_bolus.lockout", positive=True)
+        _check_int(b.max_per_24h, "patient_bolus.max_per_24h", positive=True)
+        if b.duration_s > b.lockout_s:
+            problems.append(
+                ("patient_bolus.duration", "a bolus may not last longer than its lockout")
+            )
+    return problems
+
+
+class _Collector:
+    def __init__(self, ctx: ProgramContext) -> None:
+        self.ctx = ctx
+        self.items: list[Violation] = []
+
+    def add(
+        self, limit: str, level: Level | str, field: str, value: str, bound: str, message: str
+    ) -> None:
+        lvl = level.value if isinstance(level, Level) else level
+        overridden = lvl == "soft" and any(
+            lid == limit and reason.strip() for lid, reason in self.ctx.overrides
+        )
+        self.items.append(Violation(limit, lvl, field, value, bound, message, overridden))
+
+
+def check_program(
+    program: Program, library: Library, pump_id: str, ctx: ProgramContext | None = None
+) -> ProgramReport:
+    """Validate ``program`` for pump ``pump_id``; see the module docstring for the checks.
+
+    Raises :class:`InvalidInput` for a malformed program (unknown drug or pump, steps that do
+    not tile the day, non-integer fields); returns a report for limit violations.
+    """
+    ctx = ctx or ProgramContext()
+    problems = _validate_shape(program)
+    entry = library.drug(program.drug, program.indication)
+    pump = library.pump(pump_id)
+    out = _Collector(ctx)
+    for field, message in problems:
+        out.add(f"{entry.id}.program_shape", "hard", field, "", "", message)
+    _check_drug_and_pump(program, entry, pump, out)
+    _check_concentration(program, entry, pump, out)
+    basal = basal_daily_ng(program.basal)
+    bolus = program.patient_bolus
+    bolus_daily = bolus.dose_ng * bolus.max_per_24h if bolus else 0
+    worst = basal + bolus_daily
+    _check_rates(program, pump, out)
+    _check_daily(entry, worst, out)
+    _check_bolus(program, entry, pump, out)
+    _check_titration(program, entry, basal, out)
+    _check_start(program, entry, basal, out)
+    c = program.concentration_ng_per_ml
+    volume_rate = _ceil_div(basal * NL_PER_ML, c)
+    worst_volume = _ceil_div(worst * NL_PER_ML, c)
+    usable = pump.reservoir_volume.value - pump.low_reservoir_threshold.value
+    seconds_to_low = usable * DAY_S // worst_volume if worst_volume else None
+    dst = None
+    if program.basal.clock is FlexClock.WALL and ctx.utc_now_s is not None:
+        dst = _dst_day(program.basal, ctx.utc_now_s)
+    accepted = all(v.level == "soft" and v.overridden for v in out.items)
+    return ProgramReport(
+        accepted=accepted,
+        violations=tuple(out.items),
+        basal_daily_ng=basal,
+        worst_case_daily_ng=worst,
+        volume_rate_nl_per_day=volume_rate,
+        worst_case_volume_nl_per_day=worst_volume,
+        days_to_low_reservoir=None if seconds_to_low is None else seconds_to_low // DAY_S,
+        seconds_to_low_reservoir=seconds_to_low,
+        dst_day_total_ng=None if dst is None else dst[1],
+        dst_day_utc_s=None if dst is None else dst[0],
+    )
+
+
+def _check_drug_and_pump(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
+    if not entry.approved_for_intrathecal_pump.value:
+        out.add(
+            f"{entry.id}.unapproved",
+            "soft",
+            "drug",
+            p.drug,
+            "approved drugs only",
+            f"{p.drug} is not approved for intrathecal pumps (FDA 2018)",
+        )
+    if not pump.is_approved_for(p.drug):
+        out.add(
+            f"{pump.id}.approved_drugs",
+            "soft",
+            "drug",
+            p.drug,
+            ", ".join(pump.approved_drugs.names),
+            f"{pump.id} is not labelled for {p.drug}",
+        )
+
+
+def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
+    c = p.concentration_ng_per_ml
+    narrowing = pump.concentration_range(p.drug)
+    allowed = [
+        x
+        for x in entry.product_concentrations.values_ng_per_ml
+        if narrowing is None or narrowing.contains(x)
+    ]
+    shown = format_concentration_ng_per_ml(c)
+    if c not in allowed:
+        out.add(
+            f"{entry.id}.product_concentrations",
+            "soft",
+            "concentration",
+            shown,
+            ", ".join(format_concentration_ng_per_ml(x) for x in allowed) or "none",
+            "not a product strength allowed in this pump (compounded product)",
+        )
+    if narrowing is not None and not narrowing.contains(c):
+        out.add(
+            narrowing.id,
+            "hard",
+            "concentration",
+            shown,
+            f"{format_concentration_ng_per_ml(narrowing.low_ng_per_ml)}.."
+            f"{format_concentration_ng_per_ml(narrowing.high_ng_per_ml)}",
+            f"outside the concentrations {pump.id} accepts for {p.drug}",
+        )
+    cap = entry.max_concentration
+    if cap is not None and c > cap.value:
+        out.add(
+            cap.id, cap.level, "concentration", shown, cap.text(), "above the maximum concentration"
+        )
+
+
+def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
+    if pump.min_rate is None:
+        return
+    minimum = pump.min_rate.value
+    c = p.concentration_ng_per_ml
+    for i, s in enumerate(p.basal.steps):
+        if s.dose_ng_per_day == 0:
+            continue
+        rate_nl = s.dose_ng_per_day * NL_PER_ML // c
+        if rate_nl < minimum:
+            # concentration at which this dose reaches the minimum rate: D * 1e6 / min, floored
+            diluted = s.dose_ng_per_day * NL_PER_ML // minimum
+            out.add(
+                pump.min_rate.id,
+                "hard",
+                f"basal.steps[{i}].dose",
+                format_volume_rate_nl_per_day(rate_nl),
+                format_volume_rate_nl_per_day(minimum),
+                f"below the pump's minimum rate; dilute to at most "
+                f"{format_concentration_ng_per_ml(diluted)} to deliver "
+                f"{format_dose_rate_ng_per_day(s.dose_ng_per_day)}",
+            )
+
+
+def _check_daily(entry: DrugEntry, worst: int, out: _Collector) -> None:
+    shown = format_dose_rate_ng_per_day(worst)
+    if worst > entry.max_daily.value:
+        out.add(
+            entry.max_daily.id,
+            entry.max_daily.level,
+            "worst_case_daily",
+            shown,
+            entry.max_daily.text(),
+            "worst-case daily total (basal + every allowed bolus) above the maximum",
+        )
+    soft = entry.soft_max_daily
+    if soft is not None and worst > soft.value:
+        out.add(
+            soft.id,
+            soft.level,
+            "worst_case_daily",
+            shown,
+            soft.text(),
+            "worst-case daily total above the soft maximum",
+        )
+
+
+def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
+    b = p.patient_bolus
+    if b is None:
+        return
+    if not pump.allows_patient_bolus(p.drug):
+        out.add(
+            pump.patient_bolus.id,
+            "hard",
+            "patient_bolus",
+            p.drug,
+            ", ".join(pump.patient_bolus.names) or "none",
+            f"{pump.id} allows no patient bolus of {p.drug}",
+        )
+    if entry.max_bolus is not None and b.dose_ng > entry.max_bolus.value:
+        out.add(
+            entry.max_bolus.id,
+            entry.max_bolus.level,
+            "patient_bolus.dose",
+            format_amount_ng(b.dose_ng),
+            entry.max_bolus.text(),
+            "bolus dose above maximum",
+        )
+    if entry.min_lockout is not None and b.lockout_s < entry.min_lockout.value:
+        out.add(
+            entry.min_lockout.id,
+            entry.min_lockout.level,
+            "patient_bolus.lockout",
+            format_duration_s(b.lockout_s),
+            entry.min_lockout.text(),
+            "lockout shorter than the minimum",
+        )
+
+
+def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> None:
+    prev = out.ctx.previous
+    if prev is None or prev.drug != p.drug or prev.indication != p.indication:
+        return
+    old = basal_daily_ng(prev.basal)
+    tit = entry.titration
+    if basal > old and tit is not None:
+        step = tit.max_increase
+        if step is not None and basal - old > step.value:
+            out.add(
+                step.id,
+                step.level,
+                "basal",
+                format_dose_rate_ng_per_day(basal - old),
+                step.text(),
+                "increase larger than the titration step",
+            )
+        pct = tit.max_increase_percent
+        if pct is not None and (basal - old) * 10_000 > pct.value * old:
+            out.add(
+                pct.id,
+                pct.level,
+                "basal",
+                f"+{format_dose_rate_ng_per_day(basal - old)} on "
+                f"{format_dose_rate_ng_per_day(old)}",
+                pct.text(),
+                "increase larger than the allowed percentage of the current dose",
+            )
+        count = tit.max_increases
+        if count is not None:
+            now = out.ctx.now_s
+            recent = sum(1 for inc in out.ctx.increases if inc.at_s > now - count.window_s)
+            if recent + 1 > count.count:
+                out.add(
+                    count.id,
+                    count.level,
+                    "basal",
+                    f"{recent + 1} increases",
+                    count.text(),
+                    "too many increases in the rolling window",
+                )
+    if entry.withdrawal_risk.value and basal < old:
+        cut_bp = (old - basal) * 10_000
+        if (basal == 0 or cut_bp > BACLOFEN_CUT_CONFIRM_BP * old) and not (
+            out.ctx.confirm_withdrawal_risk
+        ):
+            out.add(
+                f"{entry.id}.withdrawal_confirmation",
+                "hard",
+                "basal",
+                format_dose_rate_ng_per_day(basal),
+                "confirmation",
+                "stopping or cutting this drug by more than 20 % needs an explicit "
+                "confirmation of the withdrawal risk",
+            )
+
+
+def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> None:
+    if not out.ctx.initial:
+        return
+    rng = entry.starting_range(p.opioid_status or "any")
+    if rng is not None and not rng.contains(basal):
+        out.add(
+            rng.id,
+            rng.level,
+            "basal",
+            format_dose_rate_ng_per_day(basal),
+            rng.text(),
+            "starting dose outside the library's starting range",
+        )
