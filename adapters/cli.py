@@ -69,6 +69,29 @@ def _cmd_drugs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_program(args: argparse.Namespace) -> int:
+    import time
+    from datetime import datetime
+
+    from itdose.adapters.program_file import check_program_file, dumps, report_json, report_text
+    from itdose.specs import load_library
+
+    if args.now:
+        try:
+            now = int(datetime.fromisoformat(args.now).timestamp())
+        except ValueError:
+            print(f"itdose: --now: not an ISO date/time: {args.now!r}", file=sys.stderr)
+            return 2
+    else:
+        now = int(time.time())
+    pf, report = check_program_file(args.file, load_library(), now)
+    if args.json:
+        sys.stdout.write(dumps(report_json(pf, report)))
+    else:
+        sys.stdout.write(report_text(pf, report))
+    return 0 if report.accepted else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="itdose",
@@ -85,6 +108,19 @@ def _parser() -> argparse.ArgumentParser:
     diagram.set_defaults(fn=_cmd_diagram)
     drugs = sub.add_parser("drugs", help="print the drug and pump library with sources")
     drugs.set_defaults(fn=_cmd_drugs)
+    check = sub.add_parser(
+        "check-program",
+        help="validate a program file against the library (exit 0 accepted, 1 rejected by a "
+        "limit, 2 invalid input)",
+    )
+    check.add_argument("file", help="program file (TOML; see the README)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--now",
+        metavar="ISO",
+        help="the date/time to evaluate at (for wall-clock daylight-saving days); default: now",
+    )
+    check.set_defaults(fn=_cmd_check_program)
     return parser
 
 

@@ -257,7 +257,8 @@ def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
         t = start_utc
         while t < end_utc:
             dose, left = rate_at(basal, seconds_into_day=local_seconds(basal, t) % DAY_S)
-            span = min(left, end_utc - t)
+            later = [x.from_utc_s - t for x in basal.utc_offsets if x.from_utc_s > t]
+            span = min(left, end_utc - t, *later)
             total += dose * span
             t += span
         return start_utc, _ceil_div(total, DAY_S)
