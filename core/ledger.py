@@ -49,6 +49,7 @@ is within ``max``" survives each grant, and holds by induction after any number 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -129,10 +130,17 @@ class Ledger:
                     f"buckets[{slot}].amount_ng", "an unused slot must be empty", value=bucket
                 )
 
-    @property
+    @functools.cached_property
     def newest_bucket(self) -> int:
         """Index of the newest bucket written (negative if nothing was ever recorded)."""
         return max(b.index for b in self.buckets)
+
+    @classmethod
+    def _from_checked(cls, buckets: tuple[Bucket, ...]) -> Ledger:
+        """A ledger from a ring built by :meth:`record` from a valid ring (already checked)."""
+        ledger = object.__new__(cls)
+        object.__setattr__(ledger, "buckets", buckets)
+        return ledger
 
     def _check_time(self, t_s: object) -> int:
         t = _check_nonneg("t_s", t_s)
@@ -159,7 +167,7 @@ class Ledger:
             Bucket(index=index, amount_ng=total),
             *self.buckets[slot + 1 :],
         )
-        return Ledger(buckets=ring)
+        return Ledger._from_checked(ring)
 
     def window_total_ng(self, t_s: int) -> int:
         """Sum of every bucket overlapping ``(t_s - 86400, t_s]``: an over-approximation of the

@@ -145,9 +145,19 @@ RULES: Final[tuple[Rule, ...]] = _rows()
 """The lifecycle table."""
 
 
+def _index(rules: tuple[Rule, ...]) -> dict[tuple[str, Phase], tuple[Rule, ...]]:
+    index: dict[tuple[str, Phase], tuple[Rule, ...]] = {}
+    for r in rules:
+        index[(r.trigger, r.source)] = (*index.get((r.trigger, r.source), ()), r)
+    return index
+
+
+_INDEX: Final = _index(RULES)
+
+
 def rules_for(trigger: str, source: Phase) -> tuple[Rule, ...]:
     """The rows for ``trigger`` from ``source``, in table order."""
-    return tuple(r for r in RULES if r.trigger == trigger and r.source is source)
+    return _INDEX.get((trigger, source), ())
 
 
 # --- guards: named pure predicates over (device, command, now, library) ------------------------
