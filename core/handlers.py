@@ -507,6 +507,7 @@ def _check_program_or_raise(
         confirm_withdrawal_risk=confirm,
         initial=d.program is None,
         utc_now_s=utc_now_s,
+        effective_screening_dose_ng=d.trial.effective_dose_ng if d.trial is not None else None,
     )
     report = check_program(program, library, d.implant.pump, ctx)
     open_items = [v for v in report.violations if not (v.level == "soft" and v.overridden)]

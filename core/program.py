@@ -156,6 +156,8 @@ class ProgramContext:
     confirm_withdrawal_risk: bool = False
     initial: bool = False
     utc_now_s: int | None = None
+    effective_screening_dose_ng: int | None = None
+    """Baclofen: the screening dose that produced a response (sets the starting pump dose)."""
 
 
 @dataclass(frozen=True)
@@ -571,6 +573,20 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
 def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> None:
     if not out.ctx.initial:
         return
+    screening, effective = entry.screening, out.ctx.effective_screening_dose_ng
+    if screening is not None and effective is not None:
+        # DECISIONS.md: starting pump dose = 2 x the effective screening dose per 24 h
+        expected = screening.start_dose_multiple * effective
+        if basal != expected:
+            out.add(
+                f"{screening.id}.starting_dose",
+                "soft",
+                "basal",
+                format_dose_rate_ng_per_day(basal),
+                format_dose_rate_ng_per_day(expected),
+                f"the starting pump dose is {screening.start_dose_multiple} x the effective "
+                "screening dose per 24 h",
+            )
     rng = entry.starting_range(p.opioid_status or "any")
     if rng is not None and not rng.contains(basal):
         out.add(

@@ -731,3 +731,26 @@ def test_non_command_and_non_device_are_rejected(library: Library) -> None:
         step({}, c.BeginRefill(C), 0, library)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="library"):
         step(Device(), c.BeginRefill(C), 0, None)  # type: ignore[arg-type]
+
+
+def test_baclofen_starting_dose_is_twice_the_effective_screening_dose(library: Library) -> None:
+    d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, True))
+    d = run(
+        [
+            (c.ConcludeTrial(C), 3 * DAY),
+            (c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200), 4 * DAY),
+            (c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=500_000), 4 * DAY + 60),
+        ],
+        library,
+        d,
+    )
+    wrong = dataclasses.replace(BACLOFEN_PROGRAM, basal=Basal.continuous(100_000))
+    with pytest.raises(LimitViolation) as info:
+        step(d, c.SetProgram(C, wrong), 4 * DAY + 90, library)
+    assert info.value.limit_id.endswith("starting_dose")
+    assert info.value.limit == "150 mcg/day"  # 2 x 75 mcg
+    right = dataclasses.replace(BACLOFEN_PROGRAM, basal=Basal.continuous(150_000))
+    assert step(d, c.SetProgram(C, right), 4 * DAY + 90, library).device.program == right
+    ov = (c.Override(info.value.limit_id, "response lasted over 8 h: label allows 1 x"),)
+    out = step(d, c.SetProgram(C, wrong, overrides=ov), 4 * DAY + 90, library)
+    assert out.device.program == wrong
