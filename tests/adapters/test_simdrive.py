@@ -42,7 +42,9 @@ from itdose.adapters.simdrive import (
     PartialDelivery,
     SimConfig,
     SimEvent,
+    SimTruth,
     SimulatedDrive,
+    TraceEntry,
     random_faults,
 )
 
@@ -597,7 +599,7 @@ def test_random_faults_keep_every_safety_invariant(seed: int, steps: list[int]) 
             pass
 
 
-def _scenario(seed: int) -> tuple[object, ...]:
+def _scenario(seed: int) -> tuple[tuple[TraceEntry, ...], tuple[DriveStatus, ...], SimTruth]:
     rates = FaultRates(
         motor_stall_mean_s=DAY_S,
         mri_mean_s=DAY_S // 2,
