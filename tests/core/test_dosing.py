@@ -588,3 +588,26 @@ def test_rejected_command_leaves_device_untouched(library: Library):
         step(before, c.ClinicianBolus(C, dose_ng=21 * MG, duration_s=900), T0 + 10, library)
     assert sim.d == before
     assert run([], library, before) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the ready_to_prime guard only asks reservoir > dead volume, while the governor "
+    "keeps the 0.5 mL empty threshold: a 0.6 mL fill is accepted for priming, the priming order "
+    "is cut to 0.1 mL and the device is left in 'priming' with the catheter never primed",
+)
+def test_prime_is_refused_or_complete_when_the_fill_cannot_cover_the_dead_volume(
+    library: Library,
+):
+    path = [
+        (cmd if not isinstance(cmd, c.Fill) else dataclasses.replace(cmd, volume_nl=600_000), at)
+        for cmd, at in PATHS[Phase.IMPLANTED]
+    ]
+    d = run(path, library)
+    d = step(d, c.SetProgram(C, MORPHINE_PROGRAM), 7 * DAY + 90, library).device
+    try:
+        out = step(d, c.Prime(C, duration_s=480), 7 * DAY + 120, library)
+    except RejectedCommand:
+        return
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert order.volume_nl == 234_000  # exactly the dead volume, or no priming at all
