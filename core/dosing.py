@@ -188,7 +188,9 @@ def plan_tick(d: Device, now: int, lib: Library) -> TickPlan:
     picks the destination and by the handler that applies it)."""
     kinds: list[AlarmKind] = []
     pump = _pump(d, lib)
-    if pump is not None and d.reservoir is not None:
+    # Reservoir alarms concern delivery: during a refill or an emptied, suspended pump (MRI
+    # preparation) the reservoir is empty on purpose and nothing is delivered.
+    if pump is not None and d.reservoir is not None and d.phase in (Phase.ACTIVE, Phase.PRIMING):
         _, flight_nl = in_flight(d)
         remaining = d.reservoir.volume_nl - flight_nl
         if remaining <= pump.empty_threshold.value:

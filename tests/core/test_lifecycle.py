@@ -109,8 +109,10 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "tick":
         if src is Phase.PRIMING:
             d = run([(_prime_report(), T - 100)], lib, d)
-        if guard == "tick_raises_high":
+        if guard == "tick_raises_high" and src in (Phase.ACTIVE, Phase.PRIMING):
             return _drained(d), c.Tick(S)
+        if guard == "tick_raises_high":  # end of service reached (ERI + 90 days)
+            return dataclasses.replace(d, eos_at_s=T - 10), c.Tick(S)
         return d, c.Tick(S)
     if trig == "drive_report":
         extra = 1 if guard == "report_over_delivers" else 0
@@ -754,3 +756,19 @@ def test_baclofen_starting_dose_is_twice_the_effective_screening_dose(library: L
     ov = (c.Override(info.value.limit_id, "response lasted over 8 h: label allows 1 x"),)
     out = step(d, c.SetProgram(C, wrong, overrides=ov), 4 * DAY + 90, library)
     assert out.device.program == wrong
+
+
+def test_ticks_during_a_refill_raise_no_reservoir_alarm(library: Library) -> None:
+    d = reach(Phase.ACTIVE, library)
+    assert d.reservoir is not None
+    d = run(
+        [(c.BeginRefill(C), T), (c.RecordWithdrawal(C, d.reservoir.volume_nl), T + 60)],
+        library,
+        d,
+    )
+    assert d.reservoir is not None and d.reservoir.volume_nl == 0
+    out = step(d, c.Tick(S), T + 120, library)
+    assert out.device.phase is Phase.REFILL
+    assert not out.device.alarms
+    active = _drained(reach(Phase.ACTIVE, library))
+    assert step(active, c.Tick(S), T, library).device.has_alarm(AlarmKind.EMPTY_RESERVOIR)
