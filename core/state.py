@@ -255,6 +255,16 @@ class Device:
     def high_alarms(self) -> tuple[ActiveAlarm, ...]:
         return tuple(a for a in self.alarms if a.priority is Priority.HIGH)
 
+    def annunciating(self, now_s: int) -> tuple[ActiveAlarm, ...]:
+        """The alarms to annunciate at ``now_s``: not silenced, higher priority first, then in
+        order of occurrence (DECISIONS.md "Priorities"; REQ-ALM-003)."""
+        live = [
+            (i, a)
+            for i, a in enumerate(self.alarms)
+            if a.silenced_until_s is None or a.silenced_until_s <= now_s
+        ]
+        return tuple(a for _, a in sorted(live, key=lambda p: (-p[1].priority, p[0])))
+
     @property
     def drug(self) -> str | None:
         """The drug in the pump, else the drug on trial."""

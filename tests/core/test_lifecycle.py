@@ -772,3 +772,22 @@ def test_ticks_during_a_refill_raise_no_reservoir_alarm(library: Library) -> Non
     assert not out.device.alarms
     active = _drained(reach(Phase.ACTIVE, library))
     assert step(active, c.Tick(S), T, library).device.has_alarm(AlarmKind.EMPTY_RESERVOIR)
+
+
+def test_annunciation_order_and_silencing(library: Library) -> None:
+    d = reach(Phase.ACTIVE, library)
+    kinds = [AlarmKind.ERI, AlarmKind.LOW_RESERVOIR, AlarmKind.MOTOR_STALL, AlarmKind.OCCLUSION]
+    for i, kind in enumerate(kinds):
+        d = step(d, c.RaiseAlarm(S, kind), T + i, library).device
+    order = [a.kind for a in d.annunciating(T + 10)]
+    assert order == [
+        AlarmKind.MOTOR_STALL,
+        AlarmKind.OCCLUSION,
+        AlarmKind.ERI,
+        AlarmKind.LOW_RESERVOIR,
+    ]
+    with pytest.raises(LimitViolation, match="cannot be silenced"):
+        step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=601), T + 10, library)
+    d = step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=600), T + 10, library).device
+    assert AlarmKind.MOTOR_STALL not in [a.kind for a in d.annunciating(T + 609)]
+    assert [a.kind for a in d.annunciating(T + 610)][0] is AlarmKind.MOTOR_STALL
