@@ -266,14 +266,8 @@ def test_wall_schedule_reports_the_instant_of_the_next_dst_day(library: Library)
 
 _SPRING = _utc(2024, 3, 1)
 _AUTUMN = _utc(2024, 6, 1)
-_DST_BUG = (
-    "BUG: program._dst_day spans a whole step in real seconds from the local time at its start "
-    "and never cuts the span at the UTC offset change: on the spring day the 00:00-08:00 step "
-    "is charged 8 real hours (to 09:00 CEST) and the lost hour is taken from the next step"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=_DST_BUG)
 def test_wall_schedule_reports_the_23_hour_spring_day_total(library: Library):
     report = check_program(_wall_program(), library, PROMETRA, ProgramContext(utc_now_s=_SPRING))
     # Local 02:00-03:00 does not exist: the 00:00-08:00 step lasts 7 h (23:00-06:00 UTC), the
