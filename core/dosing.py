@@ -150,7 +150,9 @@ def _basal_plan(d: Device, now: int, lib: Library) -> TickPlan | None:
     if d.bridge is not None:
         pending = d.bridge.volume_nl - d.bridge.delivered_nl
         if nl >= pending:
-            nl, carry, seg = pending, 0, seg
+            # the last piece of the bridge keeps the old rate: a shorter segment, not a slower one
+            seg = max(1, min(seg, -(-pending * denominator // (rate * NL_PER_ML))))
+            nl, carry = pending, 0
     flight_ng, flight_nl = in_flight(d)
     decision = decide_basal(
         now_s=now,

@@ -837,7 +837,9 @@ def _install_program(d: Device, program: Program, utc_now_s: int | None, now: in
 
 
 def _h_start_dosing(d: Device, c: cmd.Command, now: int, library: lib.Library) -> Result:
-    d = dataclasses.replace(d, basal_until_s=now)
+    """Dosing starts (or resumes) now; the first start also begins the elapsed flex cycles."""
+    start = now if isinstance(c, cmd.StartDosing) else d.program_start_s
+    d = dataclasses.replace(d, basal_until_s=now, program_start_s=start)
     return d, (dosing.projection(d, now, library),)
 
 

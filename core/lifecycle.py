@@ -202,12 +202,12 @@ def _trial_failed(d: Device, c: Command, now: int, lib: Library) -> bool:
 
 
 def _ready_to_prime(d: Device, c: Command, now: int, lib: Library) -> bool:
+    if d.implant is None or d.implant.dead_volume_nl is None or d.reservoir is None:
+        return False
+    empty = lib.pump(d.implant.pump).empty_threshold.value
     return (
         not d.primed
-        and d.implant is not None
-        and d.implant.dead_volume_nl is not None
-        and d.reservoir is not None
-        and d.reservoir.volume_nl > d.implant.dead_volume_nl - d.primed_nl
+        and d.reservoir.volume_nl >= d.implant.dead_volume_nl - d.primed_nl + empty
         and not any(o.kind is DeliveryKind.PRIMING for o in d.orders)
     )
 
@@ -316,7 +316,7 @@ GUARD_TEXT: Final[dict[str, str]] = {
     "trial_failed": "the trial failed (pain reduced by less than 50 %, no baclofen response to "
     "100 mcg, or a clinician's conclusion with reason)",
     "ready_to_prime": "the catheter is not primed yet, no priming is running, the dead volume "
-    "is known and the reservoir holds more than it",
+    "is known and the reservoir holds it above the empty threshold",
     "ready_to_dose": "the catheter is primed, a program is set and no MRI step is pending",
     "high_alarm_active": "a HIGH-priority alarm is active",
     "no_high_alarm": "no HIGH-priority alarm is active",

@@ -131,10 +131,11 @@ def test_basal_volume_is_exact_over_days(days: int, library: Library):
     # an order never exceeds 1 h of basal (4166.67 nL); segments end at the schedule day
     assert all(o.duration_s <= HOUR for o in sim.ordered())
     assert all(o.volume_nl <= 4167 for o in sim.ordered())
-    # the ledger counts what was reported: 10 ng per nL at 10 mg/mL
-    assert sim.d.ledger.window_total_ng(sim.now) == 10 * sum(
-        v for t, _, v in sim.reports if t > sim.now - DAY
-    )
+    # the ledger counts what was reported: 10 ng per nL at 10 mg/mL, over-counting at most the
+    # reports of the one bucket that straddles the window's start (REQ-GOV-005)
+    reference = 10 * sum(v for t, _, v in sim.reports if t > sim.now - DAY)
+    straddling = 10 * sum(v for t, _, v in sim.reports if sim.now - DAY - 300 < t <= sim.now - DAY)
+    assert reference <= sim.d.ledger.window_total_ng(sim.now) <= reference + straddling
 
 
 def test_long_gap_is_not_caught_up(library: Library):
@@ -590,12 +591,6 @@ def test_rejected_command_leaves_device_untouched(library: Library):
     assert run([], library, before) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the ready_to_prime guard only asks reservoir > dead volume, while the governor "
-    "keeps the 0.5 mL empty threshold: a 0.6 mL fill is accepted for priming, the priming order "
-    "is cut to 0.1 mL and the device is left in 'priming' with the catheter never primed",
-)
 def test_prime_is_refused_or_complete_when_the_fill_cannot_cover_the_dead_volume(
     library: Library,
 ):
