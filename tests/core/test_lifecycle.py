@@ -790,4 +790,4 @@ def test_annunciation_order_and_silencing(library: Library) -> None:
         step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=601), T + 10, library)
     d = step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=600), T + 10, library).device
     assert AlarmKind.MOTOR_STALL not in [a.kind for a in d.annunciating(T + 609)]
-    assert [a.kind for a in d.annunciating(T + 610)][0] is AlarmKind.MOTOR_STALL
+    assert d.annunciating(T + 610)[0].kind is AlarmKind.MOTOR_STALL
