@@ -1,0 +1,1019 @@
+"""Z3 proof obligations over the live code, each with a seeded broken variant (DESIGN.md section 6).
+
+Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
+functions of :mod:`itdose.core.governor` evaluated on z3 terms
+(:class:`~itdose.proofs.z3ops.Z3Ops`), the ledger's live ``_first_bucket`` / ``BUCKET_S`` /
+``WINDOW_S`` / ``RING_LEN``, the live ``basal_daily_ng``, the live drug and pump library, the
+live lifecycle table. Functions are looked up at call time (``governor.grant_amount``, not a copy
+bound at import), so a change in the core is what the proof sees. Where a line of the runtime
+cannot be evaluated symbolically (it branches in Python), the obligation's
+:attr:`Obligation.model` says exactly what is hand-modelled, and a differential test in
+``tests/proofs/test_obligations.py`` ties the model to the runtime on generated inputs.
+
+A claim is *valid* (``assumptions -> goal`` for all values: the negation is unsatisfiable) or a
+*witness* (``assumptions and goal`` is satisfiable: a bounded trace exists). Each claim's
+assumptions are checked satisfiable on their own, so no proof holds vacuously; each obligation
+also runs its seeded broken variants, which must fail (a counterexample, or no witness).
+Unbounded claims are stated inductively (an invariant before a step implies it after); bounded
+traces are used only for witnesses and for the small symbolic instances named as such.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3  # type: ignore[import-untyped]
+
+from itdose.core import dosing, governor, program
+from itdose.core import ledger as ledger_mod
+from itdose.core.arith import Ops
+from itdose.core.library import Level, Library
+from itdose.core.state import Bridge, Device
+from itdose.core.units import (
+    format_amount_ng,
+    format_concentration_ng_per_ml,
+    format_dose_rate_ng_per_day,
+    format_duration_s,
+    format_volume_nl,
+    format_volume_rate_nl_per_day,
+)
+from itdose.proofs.z3ops import Sym, Z3Ops, ZBool, ZInt
+
+__all__ = [
+    "OBLIGATIONS",
+    "Broken",
+    "BrokenResult",
+    "Claim",
+    "ClaimResult",
+    "Obligation",
+    "ObligationResult",
+    "check_claims",
+    "run_obligation",
+]
+
+TIMEOUT_MS = 20_000
+"""Per solver call; an ``unknown`` answer is a failure, never a pass."""
+
+Shown = tuple[tuple[str, Any, str], ...]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One formula: ``valid`` (assumptions imply goal) or ``witness`` (both satisfiable).
+
+    ``shown`` lists (label, term, unit) rendered in a counterexample or witness; units are
+    ``ng``, ``nL``, ``s``, ``ng/mL``, ``ng/day``, ``nL/day`` or ``""``. ``render`` may turn a
+    witness model into text (e.g. a trace of triggers).
+    """
+
+    name: str
+    assumptions: tuple[ZBool, ...]
+    goal: ZBool
+    shown: Shown = ()
+    kind: str = "valid"
+    render: Callable[[Any], str] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A seeded defect: ``build`` returns the obligation's claims over the broken code."""
+
+    id: str
+    title: str
+    build: Callable[[], list[Claim]]
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """A named proof obligation with its requirement IDs and seeded broken variants."""
+
+    id: str
+    title: str
+    requirements: tuple[str, ...]
+    proves: str
+    model: str
+    build: Callable[[], list[Claim]]
+    broken: tuple[Broken, ...]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    name: str
+    kind: str
+    status: str
+    """``proved`` / ``counterexample`` (valid), ``witness`` / ``no witness``, or ``unknown``."""
+    precondition: str
+    """``sat`` when the assumptions alone are satisfiable; ``unsat`` means vacuous."""
+    seconds: float
+    counterexample: dict[str, str] | None = None
+    witness: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.precondition == "sat" and self.status in ("proved", "witness")
+
+
+@dataclass(frozen=True)
+class BrokenResult:
+    id: str
+    title: str
+    status: str
+    """``caught`` when some claim fails on the broken code, else ``missed``."""
+    seconds: float
+    failed_claim: str = ""
+    counterexample: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ObligationResult:
+    id: str
+    title: str
+    requirements: tuple[str, ...]
+    status: str
+    seconds: float
+    claims: tuple[ClaimResult, ...]
+    broken: tuple[BrokenResult, ...]
+    proves: str
+    model: str
+    detail: str = ""
+
+
+# --- solving ---------------------------------------------------------------------------------
+
+
+def _fmt(value: int, unit: str) -> str:
+    formatters: dict[str, Callable[[int], str]] = {
+        "ng": format_amount_ng,
+        "nL": format_volume_nl,
+        "s": format_duration_s,
+        "ng/mL": format_concentration_ng_per_ml,
+        "ng/day": format_dose_rate_ng_per_day,
+        "nL/day": format_volume_rate_nl_per_day,
+    }
+    fmt = formatters.get(unit)
+    if fmt is None:
+        return str(value) if not unit else f"{value} {unit}"
+    plain = f"{value} {unit}"
+    human = fmt(value)
+    return plain if value == 0 or human == plain else f"{plain} ({human})"
+
+
+def _render(model: Any, shown: Shown) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for label, term, unit in shown:
+        value = model.eval(term, model_completion=True)
+        if z3.is_int_value(value):
+            out[label] = _fmt(value.as_long(), unit)
+        elif z3.is_true(value) or z3.is_false(value):
+            out[label] = "true" if z3.is_true(value) else "false"
+        else:
+            out[label] = str(value)
+    return out
+
+
+def _solver() -> Any:
+    solver = z3.Solver()
+    solver.set("timeout", TIMEOUT_MS)
+    return solver
+
+
+def check_claim(claim: Claim) -> ClaimResult:
+    """Decide one claim and check that its assumptions are satisfiable."""
+    start = time.perf_counter()
+    pre = _solver()
+    pre.add(*claim.assumptions)
+    precondition = str(pre.check())
+    solver = _solver()
+    solver.add(*claim.assumptions)
+    solver.add(z3.Not(claim.goal) if claim.kind == "valid" else claim.goal)
+    answer = solver.check()
+    cex: dict[str, str] | None = None
+    witness = ""
+    if answer == z3.unsat:
+        status = "proved" if claim.kind == "valid" else "no witness"
+    elif answer == z3.sat:
+        model = solver.model()
+        if claim.kind == "valid":
+            status = "counterexample"
+            cex = _render(model, claim.shown)
+        else:
+            status = "witness"
+            witness = claim.render(model) if claim.render else str(_render(model, claim.shown))
+    else:
+        status = "unknown"
+    return ClaimResult(
+        name=claim.name,
+        kind=claim.kind,
+        status=status,
+        precondition=precondition,
+        seconds=time.perf_counter() - start,
+        counterexample=cex,
+        witness=witness,
+    )
+
+
+def check_claims(claims: Sequence[Claim]) -> list[ClaimResult]:
+    """Decide every claim (see :func:`check_claim`)."""
+    return [check_claim(c) for c in claims]
+
+
+def _broken_result(broken: Broken) -> BrokenResult:
+    start = time.perf_counter()
+    for claim in broken.build():
+        result = check_claim(claim)
+        if result.status in ("counterexample", "no witness"):
+            return BrokenResult(
+                id=broken.id,
+                title=broken.title,
+                status="caught",
+                seconds=time.perf_counter() - start,
+                failed_claim=claim.name,
+                counterexample=result.counterexample,
+            )
+    return BrokenResult(broken.id, broken.title, "missed", time.perf_counter() - start)
+
+
+def run_obligation(obligation: Obligation) -> ObligationResult:
+    """Prove ``obligation`` on the live code and run each seeded broken variant."""
+    start = time.perf_counter()
+    try:
+        claims = tuple(check_claims(obligation.build()))
+    except Exception as exc:  # a core change the proof cannot evaluate is a failure
+        return ObligationResult(
+            obligation.id,
+            obligation.title,
+            obligation.requirements,
+            "fail",
+            time.perf_counter() - start,
+            (),
+            (),
+            obligation.proves,
+            obligation.model,
+            detail=f"could not build the claims: {type(exc).__name__}: {exc}",
+        )
+    broken = tuple(_broken_result(b) for b in obligation.broken)
+    problems = [
+        f"{c.name}: {c.status}" + ("" if c.precondition == "sat" else ", assumptions unsat")
+        for c in claims
+        if not c.ok
+    ]
+    problems += [f"broken variant {b.id} missed" for b in broken if b.status != "caught"]
+    return ObligationResult(
+        id=obligation.id,
+        title=obligation.title,
+        requirements=obligation.requirements,
+        status="fail" if problems else "pass",
+        seconds=time.perf_counter() - start,
+        claims=claims,
+        broken=broken,
+        proves=obligation.proves,
+        model=obligation.model,
+        detail="; ".join(problems),
+    )
+
+
+def _nonneg(*terms: ZInt) -> list[ZBool]:
+    return [t >= 0 for t in terms]
+
+
+def _divisions(ops: Z3Ops, assumptions: Sequence[ZBool], shown: Shown) -> Claim:
+    """Every division evaluated had a non-negative dividend and a positive divisor."""
+    return Claim(
+        "division operands in the Ops domain (dividend >= 0, divisor > 0)",
+        tuple(assumptions),
+        z3.And(*ops.side_conditions) if ops.side_conditions else z3.BoolVal(True),
+        shown,
+    )
+
+
+# --- GOV: the governor, inductive ------------------------------------------------------------
+
+GrantFn = Callable[..., Any]
+
+
+def governor_claims(
+    grant_amount: GrantFn | None = None, grant_all_or_nothing: GrantFn | None = None
+) -> list[Claim]:
+    """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default)."""
+    grant_fn = grant_amount or governor.grant_amount
+    aon_fn = grant_all_or_nothing or governor.grant_all_or_nothing
+    ops = Z3Ops()
+    req, w, f, mx, res, fnl, empty, c, reserve = z3.Ints(
+        "requested window_total in_flight hard_max reservoir in_flight_nl empty conc reserve"
+    )
+    d = z3.Bool("delivering")
+    base = [*_nonneg(req, w, f, mx, res, fnl, empty, reserve), c > 0]
+    inv = [*base, w + f <= mx]
+    common = dict(
+        requested_ng=req,
+        window_total_ng=w,
+        in_flight_ng=f,
+        hard_max_ng=mx,
+        reservoir_nl=res,
+        in_flight_nl=fnl,
+        empty_threshold_nl=empty,
+        concentration_ng_per_ml=c,
+        delivering=d,
+    )
+    grant = grant_fn(ops, **common)
+    bolus = aon_fn(ops, reserve_ng=reserve, **common)
+    vol = governor.volume_nl_for(ops, grant, c)
+    bvol = governor.volume_nl_for(ops, bolus, c)
+    shown: Shown = (
+        ("requested", req, "ng"),
+        ("window total", w, "ng"),
+        ("in flight", f, "ng"),
+        ("hard daily max", mx, "ng"),
+        ("reserve", reserve, "ng"),
+        ("reservoir", res, "nL"),
+        ("in flight volume", fnl, "nL"),
+        ("empty threshold", empty, "nL"),
+        ("concentration", c, "ng/mL"),
+        ("delivering", d, ""),
+        ("grant (divisible)", grant, "ng"),
+        ("volume charged", vol, "nL"),
+        ("grant (bolus)", bolus, "ng"),
+        ("bolus volume charged", bvol, "nL"),
+    )
+    res_inv = res - fnl >= empty
+    return [
+        Claim(
+            "grant <= request and grant >= 0 (REQ-GOV-001)",
+            tuple(base),
+            z3.And(grant <= req, grant >= 0),
+            shown,
+        ),
+        Claim(
+            "grant == 0 when not delivering (REQ-GOV-001)",
+            tuple(base),
+            z3.Implies(z3.Not(d), z3.And(grant == 0, bolus == 0)),
+            shown,
+        ),
+        Claim(
+            "window + in flight <= max is inductive: window + in flight + grant <= max "
+            "(REQ-GOV-002)",
+            tuple(inv),
+            w + f + grant <= mx,
+            shown,
+        ),
+        Claim(
+            "reservoir - in flight >= empty is inductive: reservoir - in flight - "
+            "volume(grant) >= empty (REQ-GOV-003)",
+            (*base, res_inv),
+            res - fnl - vol >= empty,
+            shown,
+        ),
+        Claim(
+            "a positive grant never charges volume below the empty threshold (REQ-GOV-003)",
+            tuple(base),
+            z3.Implies(grant > 0, res - fnl - vol >= empty),
+            shown,
+        ),
+        Claim(
+            "bolus is all or nothing: grant in {0, request} (REQ-GOV-008)",
+            tuple(base),
+            z3.Or(bolus == 0, bolus == req),
+            shown,
+        ),
+        Claim(
+            "bolus keeps window + in flight + reserve + grant <= max (REQ-GOV-002, REQ-GOV-008)",
+            tuple(inv),
+            z3.Implies(bolus > 0, w + f + reserve + bolus <= mx),
+            shown,
+        ),
+        Claim(
+            "bolus reservoir invariant (REQ-GOV-003)",
+            (*base, res_inv),
+            res - fnl - bvol >= empty,
+            shown,
+        ),
+        _divisions(ops, base, shown),
+    ]
+
+
+def _grant_without_cap(ops: Ops[Any, Any], **kw: Any) -> Any:
+    room = governor.reservoir_room_ng(
+        ops,
+        reservoir_nl=kw["reservoir_nl"],
+        in_flight_nl=kw["in_flight_nl"],
+        empty_threshold_nl=kw["empty_threshold_nl"],
+        concentration_ng_per_ml=kw["concentration_ng_per_ml"],
+    )
+    return ops.ite(kw["delivering"], ops.min_(kw["requested_ng"], room), ops.lit(0))
+
+
+def _grant_reservoir_without_in_flight(ops: Ops[Any, Any], **kw: Any) -> Any:
+    return governor.grant_amount(ops, **{**kw, "in_flight_nl": ops.lit(0)})
+
+
+def _bolus_partial(ops: Ops[Any, Any], *, reserve_ng: Any, **kw: Any) -> Any:
+    return governor.grant_amount(ops, **kw)
+
+
+# --- LEDGER: conservativeness of the bucketed window -----------------------------------------
+
+
+def ledger_claims(
+    first_bucket: Callable[[Any], Any] | None = None, ring_len: int | None = None
+) -> list[Claim]:
+    """Ledger claims with the live ``_first_bucket`` and constants (unless replaced)."""
+    first_fn: Callable[[Any], Any] = first_bucket or ledger_mod._first_bucket
+    ring = ledger_mod.RING_LEN if ring_len is None else ring_len
+    bucket, window = ledger_mod.BUCKET_S, ledger_mod.WINDOW_S
+
+    def first(t: ZInt) -> ZInt:
+        return first_fn(Sym(t)).term
+
+    def idx(t: ZInt) -> ZInt:
+        return (Sym(t) // bucket).term
+
+    t, s, r, g = z3.Ints("t s r g")
+    shown: Shown = (
+        ("query t", t, "s"),
+        ("delivery s", s, "s"),
+        ("report r", r, "s"),
+        ("grant g", g, "s"),
+        ("first bucket", first(t), ""),
+        ("last bucket", idx(t), ""),
+    )
+    claims = [
+        Claim(
+            "every instant of the real window (t - 86400, t] lies in a summed bucket "
+            "(REQ-GOV-005, REQ-TIME-002)",
+            (*_nonneg(t, s), s <= t, s > t - window),
+            z3.And(first(t) <= idx(s), idx(s) <= idx(t)),
+            shown,
+        ),
+        Claim(
+            "a delivery at s in the window, reported at r (s <= r <= g <= t), is still summed "
+            "at the grant g: the step of the REQ-GOV-004 induction",
+            (*_nonneg(s, r, g, t), s <= r, r <= g, g <= t, s > t - window),
+            z3.And(first(g) <= idx(r), idx(r) <= idx(g)),
+            shown,
+        ),
+        Claim(
+            "the summed buckets fit in the ring: distinct buckets, distinct slots "
+            "(REQ-GOV-005 bounded memory)",
+            (t >= 0,),
+            idx(t) - first(t) + 1 <= ring,
+            shown,
+        ),
+        Claim(
+            "over-count is at most the one oldest bucket (REQ-GOV-005)",
+            (*_nonneg(t, s), s <= t - window, first(t) <= idx(s)),
+            idx(s) == first(t),
+            shown,
+        ),
+    ]
+    # A symbolic ledger of three records against the true window total.
+    times = z3.Ints("s0 s1 s2")
+    amounts = z3.Ints("a0 a1 a2")
+    summed = z3.Sum(
+        *[
+            z3.If(z3.And(first(t) <= idx(x), idx(x) <= idx(t)), a, 0)
+            for x, a in zip(times, amounts, strict=True)
+        ]
+    )
+    true = z3.Sum(*[z3.If(x > t - window, a, 0) for x, a in zip(times, amounts, strict=True)])
+    oldest = z3.Sum(*[z3.If(idx(x) == first(t), a, 0) for x, a in zip(times, amounts, strict=True)])
+    shown3: Shown = (
+        ("query t", t, "s"),
+        *((f"record {i} at", x, "s") for i, x in enumerate(times)),
+        *((f"record {i} amount", a, "ng") for i, a in enumerate(amounts)),
+        ("ledger window total", summed, "ng"),
+        ("true window total", true, "ng"),
+    )
+    claims.append(
+        Claim(
+            "three symbolic records: true total <= ledger total <= true total + oldest bucket "
+            "(REQ-GOV-005)",
+            (t >= 0, *_nonneg(*times, *amounts), *[x <= t for x in times]),
+            z3.And(true <= summed, summed <= true + oldest),
+            shown3,
+        )
+    )
+    return claims
+
+
+# --- BOLUS: lockout and count ----------------------------------------------------------------
+
+
+def bolus_claims(
+    lockout_elapsed: GrantFn | None = None, bolus_permitted: GrantFn | None = None
+) -> list[Claim]:
+    """Patient bolus claims over the live ``lockout_elapsed`` and ``bolus_permitted``."""
+    elapsed_fn = lockout_elapsed or governor.lockout_elapsed
+    permitted_fn = bolus_permitted or governor.bolus_permitted
+    ops = Z3Ops()
+    now, last, lockout, count, mx = z3.Ints("now last_start lockout count max_per_24h")
+    over = elapsed_fn(ops, now_s=now, last_start_s=last, lockout_s=lockout)
+    permitted = permitted_fn(ops, lockout_over=over, starts_in_window=count, max_per_24h=mx)
+    base = (*_nonneg(now, last, lockout, count, mx), now >= last)
+    shown: Shown = (
+        ("now", now, "s"),
+        ("last start", last, "s"),
+        ("lockout", lockout, "s"),
+        ("boluses in window", count, ""),
+        ("max per 24 h", mx, ""),
+        ("permitted", permitted, ""),
+    )
+    req, w, f, hmx, res, fnl, empty, conc, reserve = z3.Ints(
+        "requested window in_flight hard_max reservoir in_flight_nl empty conc reserve"
+    )
+    d = z3.Bool("delivering")
+    grant = governor.grant_all_or_nothing(
+        ops,
+        requested_ng=req,
+        window_total_ng=w,
+        in_flight_ng=f,
+        hard_max_ng=hmx,
+        reserve_ng=reserve,
+        reservoir_nl=res,
+        in_flight_nl=fnl,
+        empty_threshold_nl=empty,
+        concentration_ng_per_ml=conc,
+        delivering=ops.and_(d, permitted),
+    )
+    claims = [
+        Claim(
+            "a permitted bolus is never inside the lockout (REQ-GOV-009, REQ-BOL-001)",
+            base,
+            z3.Implies(permitted, now - last >= lockout),
+            shown,
+        ),
+        Claim(
+            "a request exactly at the end of the lockout passes it; one second earlier not "
+            "(REQ-BOL-001)",
+            (*base, lockout >= 1),
+            z3.And(
+                z3.Implies(now == last + lockout, over),
+                z3.Implies(now == last + lockout - 1, z3.Not(over)),
+            ),
+            shown,
+        ),
+        Claim(
+            "count is inductive: a permitted bolus leaves count + 1 <= max (REQ-BOL-003)",
+            (*base, count <= mx),
+            z3.Implies(permitted, count + 1 <= mx),
+            shown,
+        ),
+        Claim(
+            "a granted patient bolus passed lockout and count (REQ-GOV-009)",
+            (*base, *_nonneg(req, w, f, hmx, res, fnl, empty, reserve), conc > 0),
+            z3.Implies(grant > 0, z3.And(now - last >= lockout, count < mx)),
+            (*shown, ("grant", grant, "ng")),
+        ),
+    ]
+    # Bounded symbolic history: five granted starts; count in every window <= max.
+    n = 5
+    starts = z3.Ints(" ".join(f"start{i}" for i in range(n)))
+    window = ledger_mod.WINDOW_S
+    assumptions: list[ZBool] = [*_nonneg(*starts, lockout), mx >= 1]
+    for i in range(n):
+        prior = (
+            z3.Sum(*[z3.If(starts[j] > starts[i] - window, 1, 0) for j in range(i)])
+            if i
+            else z3.IntVal(0)
+        )
+        was_over = (
+            elapsed_fn(ops, now_s=starts[i], last_start_s=starts[i - 1], lockout_s=lockout)
+            if i
+            else z3.BoolVal(True)
+        )
+        if i:
+            assumptions.append(starts[i] >= starts[i - 1])
+        assumptions.append(
+            permitted_fn(ops, lockout_over=was_over, starts_in_window=prior, max_per_24h=mx)
+        )
+    t = z3.Int("t")
+    in_window = z3.Sum(*[z3.If(z3.And(s > t - window, s <= t), 1, 0) for s in starts])
+    claims.append(
+        Claim(
+            "five granted starts: at most max_per_24h in every rolling window (t - 86400, t] "
+            "(REQ-BOL-003; bounded instance)",
+            (*assumptions, t >= 0),
+            in_window <= mx,
+            (
+                ("t", t, "s"),
+                ("max per 24 h", mx, ""),
+                ("lockout", lockout, "s"),
+                *((f"start {i}", s, "s") for i, s in enumerate(starts)),
+                ("starts in window", in_window, ""),
+            ),
+        )
+    )
+    return claims
+
+
+def _lockout_one_second_early(
+    ops: Ops[Any, Any], *, now_s: Any, last_start_s: Any, lockout_s: Any
+) -> Any:
+    return ops.ge(ops.add(ops.sub(now_s, last_start_s), ops.lit(1)), lockout_s)
+
+
+def _count_off_by_one(
+    ops: Ops[Any, Any], *, lockout_over: Any, starts_in_window: Any, max_per_24h: Any
+) -> Any:
+    return ops.and_(lockout_over, ops.le(starts_in_window, max_per_24h))
+
+
+# --- PROGRAM: worst-case daily total ---------------------------------------------------------
+
+WorstFn = Callable[[program.Basal, Sym, Sym], Sym]
+
+
+def _basal_daily(basal: program.Basal) -> Sym:
+    """The live ``program.basal_daily_ng`` on a basal whose fields are :class:`Sym` values."""
+    fn: Callable[[program.Basal], Any] = program.basal_daily_ng
+    result: Sym = fn(basal)
+    return result
+
+
+def _live_worst(basal: program.Basal, dose: Sym, count: Sym) -> Sym:
+    return _basal_daily(basal) + dose * count
+
+
+def _worst_without_bolus(basal: program.Basal, dose: Sym, count: Sym) -> Sym:
+    return _basal_daily(basal)
+
+
+def program_claims(library: Library | None = None, worst: WorstFn | None = None) -> list[Claim]:
+    """For every library entry and pump: an accepted program's real daily total <= hard max."""
+    from itdose.specs import load_library
+
+    lib = library or load_library()
+    worst_fn = worst or _live_worst
+    day = program.DAY_S
+    s1, s2, d0, d1, d2, dose, count = z3.Ints("start1 start2 dose0 dose1 dose2 bolus n")
+    basal = program.Basal(
+        steps=(
+            program.FlexStep(0, Sym(d0)),  # type: ignore[arg-type]
+            program.FlexStep(Sym(s1), Sym(d1)),  # type: ignore[arg-type]
+            program.FlexStep(Sym(s2), Sym(d2)),  # type: ignore[arg-type]
+        )
+    )
+    worst_term = worst_fn(basal, Sym(dose), Sym(count)).term
+    real = d0 * s1 + d1 * (s2 - s1) + d2 * (day - s2) + day * dose * count
+    claims = []
+    for entry in lib.entries:
+        for pump in lib.pumps:
+            limit = entry.max_daily
+            accepted = (
+                z3.Not(worst_term > limit.value) if limit.level is Level.HARD else z3.BoolVal(True)
+            )
+            bolus_ok = pump.allows_patient_bolus(entry.drug)
+            assumptions = (
+                s1 > 0,
+                s1 < s2,
+                s2 < day,
+                *_nonneg(d0, d1, d2, dose, count),
+                z3.BoolVal(True) if bolus_ok else count == 0,
+                accepted,
+            )
+            claims.append(
+                Claim(
+                    f"{entry.id} in {pump.id}: accepted => basal schedule + n x bolus <= "
+                    f"{limit.text()} per 24 h (REQ-DOSE-002)",
+                    assumptions,
+                    real <= day * limit.value,
+                    (
+                        ("step 1 start", s1, "s"),
+                        ("step 2 start", s2, "s"),
+                        ("dose 0", d0, "ng/day"),
+                        ("dose 1", d1, "ng/day"),
+                        ("dose 2", d2, "ng/day"),
+                        ("bolus dose", dose, "ng"),
+                        ("boluses per 24 h", count, ""),
+                        ("worst case checked", worst_term, "ng/day"),
+                        ("hard max", z3.IntVal(limit.value), "ng/day"),
+                    ),
+                )
+            )
+    return claims
+
+
+# --- RESERVOIR: low alarm before empty -------------------------------------------------------
+
+
+def reservoir_claims(library: Library | None = None, lower_low: bool = False) -> list[Claim]:
+    """With the live pump thresholds: the low alarm comes first, by at least
+    (low - empty) / worst-case daily volume. ``lower_low`` seeds a pump with low == empty."""
+    from itdose.specs import load_library
+
+    lib = library or load_library()
+    day = program.DAY_S
+    claims = []
+    for pump in lib.pumps:
+        empty = pump.empty_threshold.value
+        low = empty if lower_low else pump.low_reservoir_threshold.value
+        a, b, va, vb, rate, vol, now = z3.Ints("a b volume_a volume_b rate volume now")
+        shown: Shown = (
+            ("instant a", a, "s"),
+            ("instant b", b, "s"),
+            ("volume at a", va, "nL"),
+            ("volume at b", vb, "nL"),
+            ("worst-case volume rate", rate, "nL/day"),
+            ("low threshold", z3.IntVal(low), "nL"),
+            ("empty threshold", z3.IntVal(empty), "nL"),
+        )
+        claims.append(
+            Claim(
+                f"{pump.id}: a volume band raises LOW and not EMPTY (low > empty) (REQ-RES-001)",
+                (),
+                z3.IntVal(low) > z3.IntVal(empty),
+                shown,
+            )
+        )
+        claims.append(
+            Claim(
+                f"{pump.id}: no low alarm at a, empty at b, drawing at most the worst-case rate => "
+                "b - a > (low - empty) / rate (REQ-RES-003)",
+                (
+                    a >= 0,
+                    b >= a,
+                    rate > 0,
+                    va > low,
+                    vb <= empty,
+                    vb >= 0,
+                    (va - vb) * day <= rate * (b - a),
+                ),
+                (b - a) * rate > (low - empty) * day,
+                shown,
+            )
+        )
+
+        def at(threshold: int, vol: ZInt = vol, now: ZInt = now, rate: ZInt = rate) -> ZInt:
+            over = z3.If(vol - threshold >= 0, vol - threshold, 0)
+            return now + (over * day) / rate
+
+        claims.append(
+            Claim(
+                f"{pump.id}: projected low-reservoir date precedes empty by >= "
+                "(low - empty) / rate (REQ-RES-003; dosing.projection arithmetic)",
+                (now >= 0, vol >= low, rate > 0),
+                at(empty) - at(low) >= ((low - empty) * day) / rate,
+                (
+                    ("volume", vol, "nL"),
+                    ("rate", rate, "nL/day"),
+                    ("low at", at(low), "s"),
+                    ("empty at", at(empty), "s"),
+                ),
+            )
+        )
+    return claims
+
+
+# --- BRIDGE: old drug in the dead volume -----------------------------------------------------
+
+BridgeRate = Callable[[ZInt, ZInt, ZInt, ZInt], tuple[ZInt, ZInt]]
+
+
+def _live_bridge_rate(d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt) -> tuple[ZInt, ZInt]:
+    """The live rate selection: ``dosing._basal_rate`` on a device with a symbolic bridge."""
+    device = Device(bridge=Bridge(c_old, d_old, 1))
+    rate, conc, _ = dosing._basal_rate(device, 0)
+    return rate, conc
+
+
+def _bridge_at_new_program_rate(
+    d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt
+) -> tuple[ZInt, ZInt]:
+    return d_new, c_new
+
+
+def bridge_claims(rate_fn: BridgeRate | None = None) -> list[Claim]:
+    """Bridge: the dead volume's old drug never gives more than max(old, new) per day."""
+    rate_of = rate_fn or _live_bridge_rate
+    day, nl_per_ml, seg_max = program.DAY_S, program.NL_PER_ML, dosing.SEGMENT_S
+    d_old, c_old, d_new, c_new = z3.Ints("old_dose old_conc new_dose new_conc")
+    rate, conc = rate_of(d_old, c_old, d_new, c_new)
+    total, carry, elapsed, seg = z3.Ints("total_nl carry elapsed seg")
+    base = (*_nonneg(d_old, d_new, total, elapsed), c_old > 0, c_new > 0)
+
+    def inv(tot: ZInt, car: ZInt, el: ZInt) -> ZBool:
+        return z3.And(tot * conc * day + car == rate * nl_per_ml * el, car >= 0, car < conc * day)
+
+    num = rate * nl_per_ml * seg + carry
+    nl = num / (conc * day)
+    new_carry = num % (conc * day)
+    mx = z3.If(d_old >= d_new, d_old, d_new)
+    shown: Shown = (
+        ("old dose", d_old, "ng/day"),
+        ("old concentration", c_old, "ng/mL"),
+        ("new dose", d_new, "ng/day"),
+        ("new concentration", c_new, "ng/mL"),
+        ("bridge volume so far", total, "nL"),
+        ("bridge time", elapsed, "s"),
+        ("segment", seg, "s"),
+        ("segment volume", nl, "nL"),
+    )
+    tau, new_ng, old_ng = z3.Ints("bridge_seconds new_part_ng bridge_part_ng")
+    return [
+        Claim(
+            "segment arithmetic with carry keeps volume * c * 86400 + carry == rate * 1e6 * "
+            "elapsed (inductive; REQ-BRIDGE-002, REQ-UNIT-004)",
+            (*base, seg >= 1, seg <= seg_max, inv(total, carry, elapsed)),
+            inv(total + nl, new_carry, elapsed + seg),
+            shown,
+        ),
+        Claim(
+            "old drug delivered during the bridge <= max(old, new) daily dose x elapsed "
+            "(REQ-BRIDGE-002)",
+            (*base, inv(total, carry, elapsed)),
+            total * c_old * day <= mx * nl_per_ml * elapsed,
+            shown,
+        ),
+        Claim(
+            "a 24 h window spanning bridge and new program holds <= max(old, new) (REQ-BRIDGE-002)",
+            (
+                *base,
+                tau >= 0,
+                tau <= day,
+                *_nonneg(new_ng, old_ng),
+                old_ng * day <= d_old * tau,
+                new_ng * day <= d_new * (day - tau),
+            ),
+            old_ng + new_ng <= mx,
+            (
+                *shown,
+                ("bridge seconds in window", tau, "s"),
+                ("bridge drug", old_ng, "ng"),
+                ("new program drug", new_ng, "ng"),
+            ),
+        ),
+    ]
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+def _lifecycle_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import lifecycle_z3
+
+    return lifecycle_z3.OBLIGATIONS
+
+
+_CORE: tuple[Obligation, ...] = (
+    Obligation(
+        "GOV-Z3",
+        "dose governor is inductive: cap, reservoir, request, phase, all-or-nothing",
+        ("REQ-GOV-001", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007", "REQ-GOV-008", "REQ-UNIT-004"),
+        "For all non-negative integers (any concentration > 0, any request, reserve, "
+        "in-flight amounts) the live grant_amount and grant_all_or_nothing, evaluated on z3 terms, "
+        "never exceed the request, grant 0 when not delivering, keep window + in flight + grant "
+        "<= the hard max whenever window + in flight <= max held before, never charge a volume "
+        "(rounded up) that takes reservoir - in flight below the empty threshold, and grant a "
+        "bolus whole or not at all with its reserve.",
+        "No hand model: the live functions are evaluated. Not covered: that callers pass the true "
+        "window total and in-flight amounts (see LEDGER-Z3 and the property tests).",
+        lambda: governor_claims(),
+        (
+            Broken(
+                "no-cap",
+                "grant_amount without the daily-cap term",
+                lambda: governor_claims(grant_amount=_grant_without_cap),
+            ),
+            Broken(
+                "reservoir-no-in-flight",
+                "reservoir room ignores in-flight volume",
+                lambda: governor_claims(grant_amount=_grant_reservoir_without_in_flight),
+            ),
+            Broken(
+                "partial-bolus",
+                "bolus cut to fit (not all or nothing, reserve ignored)",
+                lambda: governor_claims(grant_all_or_nothing=_bolus_partial),
+            ),
+        ),
+    ),
+    Obligation(
+        "LEDGER-Z3",
+        "bucketed 24 h window over-approximates every real window, by at most one bucket",
+        ("REQ-GOV-004", "REQ-GOV-005", "REQ-TIME-002"),
+        "With the live ledger._first_bucket, BUCKET_S, WINDOW_S and RING_LEN, for all instants: "
+        "every instant of (t - 86400, t] is in a summed bucket; a delivery reported later but "
+        "before a grant is still summed at that grant (the inductive step of the REQ-GOV-004 "
+        "argument in ledger.py); the summed buckets fit the ring; only the oldest summed bucket "
+        "can hold instants outside the window; and for three symbolic records the ledger total "
+        "lies between the true total and the true total plus the oldest bucket.",
+        "Hand model: window_total_ng's selection 'first <= index <= t // 300' over records "
+        "(tied to Ledger.window_total_ng by a hypothesis differential test). The three-record "
+        "instance is bounded; the per-record lemmas are unbounded in time.",
+        lambda: ledger_claims(),
+        (
+            Broken(
+                "first-bucket-off-by-one",
+                "the oldest, partly covered bucket is not summed",
+                lambda: ledger_claims(
+                    first_bucket=lambda t: (
+                        (t + 1) // ledger_mod.BUCKET_S - ledger_mod.BUCKETS_PER_WINDOW + 1
+                    )
+                ),
+            ),
+            Broken(
+                "ring-too-short",
+                "a ring of 288 buckets",
+                lambda: ledger_claims(ring_len=ledger_mod.BUCKETS_PER_WINDOW),
+            ),
+        ),
+    ),
+    Obligation(
+        "BOLUS-Z3",
+        "patient bolus lockout and count can never be violated",
+        ("REQ-GOV-009", "REQ-BOL-001", "REQ-BOL-003", "REQ-GOV-008"),
+        "With the live lockout_elapsed, bolus_permitted and grant_all_or_nothing: a permitted or "
+        "granted bolus starts at least lockout_s after the previous start and with fewer than "
+        "max_per_24h starts in the window; the lockout ends exactly at last + lockout; the "
+        "count bound is inductive; and for five symbolic granted starts every rolling window "
+        "holds at most max_per_24h.",
+        "Hand model: starts_in_window as the count of starts > t - 86400 (tied to "
+        "BolusHistory.count_in_window by a differential test). Five starts is a bounded "
+        "instance; the inductive count claim is unbounded.",
+        lambda: bolus_claims(),
+        (
+            Broken(
+                "lockout-one-second-early",
+                "lockout ends one second early",
+                lambda: bolus_claims(lockout_elapsed=_lockout_one_second_early),
+            ),
+            Broken(
+                "count-off-by-one",
+                "count limit compared with <=",
+                lambda: bolus_claims(bolus_permitted=_count_off_by_one),
+            ),
+        ),
+    ),
+    Obligation(
+        "PROGRAM-Z3",
+        "accepted programs stay under the hard daily maximum (every drug x pump)",
+        ("REQ-DOSE-002", "REQ-LIB-002", "REQ-UNIT-004"),
+        "For every drug/indication entry and pump model of the live library, and every flex "
+        "schedule of up to three steps and patient bolus (dose x count, none where the pump "
+        "allows none): if the worst-case daily check passes against the live hard maximum, the "
+        "schedule's exact drug over 24 h plus every allowed bolus is <= that maximum. The basal "
+        "daily total is the live program.basal_daily_ng evaluated symbolically.",
+        "Hand model: worst = basal_daily_ng + dose x max_per_24h and the rejection "
+        "'worst > max_daily (hard)' as in check_program (tied to check_program by a differential "
+        "test). Schedules of more than three steps are not covered symbolically.",
+        lambda: program_claims(),
+        (
+            Broken(
+                "no-bolus-term",
+                "worst case without the patient boluses",
+                lambda: program_claims(worst=_worst_without_bolus),
+            ),
+        ),
+    ),
+    Obligation(
+        "RESERVOIR-Z3",
+        "low-reservoir alarm precedes empty by (low - empty) / worst-case daily volume",
+        ("REQ-RES-001", "REQ-RES-002", "REQ-RES-003"),
+        "For every pump of the live library: low threshold > empty threshold, so a band of "
+        "volumes raises LOW and not EMPTY; if the volume drawn in any interval is at most the "
+        "worst-case daily volume rate, the last instant without a low alarm and the first empty "
+        "instant are more than (low - empty) / rate apart; the projection's low date precedes "
+        "its empty date by at least that (floored to seconds).",
+        "Hand model: the projection arithmetic of dosing.projection (tied by a differential "
+        "test) and the rate bound on consumption, which is exact for basal but an average for "
+        "boluses (a bolus drawn at once can shorten the gap).",
+        lambda: reservoir_claims(),
+        (
+            Broken(
+                "low-equals-empty",
+                "a pump whose low threshold equals its empty threshold",
+                lambda: reservoir_claims(lower_low=True),
+            ),
+        ),
+    ),
+    Obligation(
+        "BRIDGE-Z3",
+        "bridge bolus never exceeds max(old, new) daily dose",
+        ("REQ-BRIDGE-002", "REQ-UNIT-004"),
+        "The bridge rate is read from the live dosing._basal_rate on a symbolic bridge; the "
+        "segment volume with carried remainder is inductive (volume x c x 86400 + carry == "
+        "rate x 1e6 x elapsed); the old drug it delivers is <= max(old, new) x elapsed; a 24 h "
+        "window spanning the bridge and the new program holds <= max(old, new).",
+        "Hand model: the divmod of dosing._basal_plan (numerator = rate x 1e6 x seg + carry, "
+        "denominator = c x 86400) and the window split. Governor reductions (which only lower "
+        "the volume) and the final partial segment (nl = pending) are not modelled.",
+        lambda: bridge_claims(),
+        (
+            Broken(
+                "new-program-rate",
+                "bridge runs the new program's volume rate with old drug",
+                lambda: bridge_claims(rate_fn=_bridge_at_new_program_rate),
+            ),
+        ),
+    ),
+)
+
+
+def all_obligations() -> tuple[Obligation, ...]:
+    """The governor, ledger, bolus, program, reservoir, bridge and lifecycle obligations."""
+    return (*_CORE, *_lifecycle_obligations())
+
+
+OBLIGATIONS = _CORE
+"""The arithmetic obligations; :func:`all_obligations` adds the lifecycle ones."""
