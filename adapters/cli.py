@@ -6,7 +6,6 @@ Exit codes: 0 success, 1 a check failed or a limit rejected the input, 2 invalid
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,36 +16,16 @@ __all__ = ["main"]
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from itdose.proofs.structure import run_checks
+    from itdose.proofs.runner import print_table, run_verify
 
-    results = run_checks()
-    print(f"{'check':<9} {'result':<6} {'seconds':>8}  {'requirements':<26} title")
-    for r in results:
-        reqs = ",".join(r.requirements)
-        print(f"{r.id:<9} {r.status:<6} {r.seconds:>8.4f}  {reqs:<26} {r.title}")
-        if r.detail:
-            print(f"          {r.detail}")
-    ok = all(r.status == "pass" for r in results)
-    print(
-        f"{sum(r.status == 'pass' for r in results)} passed, "
-        f"{sum(r.status != 'pass' for r in results)} failed"
-    )
+    out_dir = Path(args.out)
+    ok, results = run_verify(out_dir, args.with_tests, stream=sys.stderr)
+    print_table(results)
+    passed = sum(r["status"] == "pass" for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    print(f"reports: {out_dir / 'report.md'}, {out_dir / 'report.json'}")
     if args.json:
-        doc = {
-            "ok": ok,
-            "checks": [
-                {
-                    "id": r.id,
-                    "title": r.title,
-                    "status": r.status,
-                    "seconds": round(r.seconds, 6),
-                    "requirements": list(r.requirements),
-                    "detail": r.detail,
-                }
-                for r in results
-            ],
-        }
-        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        Path(args.json).write_text((out_dir / "report.json").read_text(encoding="utf-8"))
     return 0 if ok else 1
 
 
@@ -99,8 +78,19 @@ def _parser() -> argparse.ArgumentParser:
         "evidence. Not a cleared medical device.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    verify = sub.add_parser("verify", help="run the safety checks and print the results")
-    verify.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    verify = sub.add_parser(
+        "verify",
+        help="run the structural checks and Z3 proofs over the live code; write the evidence",
+    )
+    verify.add_argument(
+        "--out", metavar="DIR", default="evidence", help="report folder (default: evidence/)"
+    )
+    verify.add_argument("--json", metavar="PATH", help="also copy report.json to PATH")
+    verify.add_argument(
+        "--with-tests",
+        action="store_true",
+        help="also run the property tests (tests/properties) and fold them into the evidence",
+    )
     verify.set_defaults(fn=_cmd_verify)
     diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")
     diagram.add_argument("--markdown", action="store_true", help="the docs page, not bare mermaid")

@@ -13,36 +13,40 @@ from itdose.adapters.cli import main
 from itdose.core.diagram import markdown, mermaid
 
 
-def test_verify_prints_a_table_and_writes_json(
+def test_verify_prints_a_table_and_writes_the_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "verify.json"
-    assert main(["verify", "--json", str(out)]) == 0
+    out = tmp_path / "evidence"
+    copy = tmp_path / "verify.json"
+    assert main(["verify", "--out", str(out), "--json", str(copy)]) == 0
     text = capsys.readouterr().out
-    assert "LIFE-S1" in text and "pass" in text
-    doc = json.loads(out.read_text())
+    assert "LIFE-S1" in text and "GOV-Z3" in text and "pass" in text
+    doc = json.loads((out / "report.json").read_text())
+    assert json.loads(copy.read_text()) == doc
     assert doc["ok"] is True
     assert {"id", "status", "seconds", "requirements"} <= set(doc["checks"][0])
     assert all(c["status"] == "pass" for c in doc["checks"])
     assert all(c["requirements"] for c in doc["checks"])
+    assert "REQ-GOV-002" in (out / "report.md").read_text()
 
 
 def test_verify_exits_non_zero_on_a_failed_check(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import itdose.proofs.structure as structure
+    import itdose.proofs.runner as runner
 
-    real = structure.run_checks
-    monkeypatch.setattr(
-        structure,
-        "run_checks",
-        lambda: [
+    real = runner.run_checks
+
+    def broken(*args: object) -> list[object]:
+        return [
             r if r.id != "LIFE-S2" else type(r)(r.id, "fail", 0.0, r.requirements, r.title, "x")
             for r in real()
-        ],
-    )
-    assert main(["verify"]) == 1
+        ]
+
+    monkeypatch.setattr(runner, "run_checks", broken)
+    assert main(["verify", "--out", str(tmp_path)]) == 1
     assert "1 failed" in capsys.readouterr().out
+    assert json.loads((tmp_path / "report.json").read_text())["ok"] is False
 
 
 def test_diagram(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,15 +66,16 @@ def test_drugs_lists_every_drug_with_sources(capsys: pytest.CaptureFixture[str])
     assert "source" in text
 
 
-def test_console_script_runs() -> None:
+def test_console_script_runs(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "itdose.adapters.cli", "verify"],
+        [sys.executable, "-m", "itdose.adapters.cli", "verify", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "7 passed, 0 failed" in done.stdout
+    assert " passed, 0 failed" in done.stdout
+    assert "itdose verify: PASS" in done.stderr
 
 
 def test_unknown_subcommand_is_a_usage_error() -> None:
