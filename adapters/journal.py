@@ -70,6 +70,8 @@ __all__ = [
     "JournalWriteError",
     "ResumePoint",
     "VerifyReport",
+    "encode_command",
+    "encode_effects",
     "fail_safe_device",
     "read_entries",
     "salvage",
@@ -857,6 +859,13 @@ class Journal:
                     "earlier than the journal's last time",
                     value=now_s,
                     limit=f">= {h.last_time_s}",
+                )
+            if result.device.clock_s != now_s:
+                raise InvalidInput(
+                    "result",
+                    "the outcome was not decided at now_s",
+                    value=result.device.clock_s,
+                    limit=f"== {now_s}",
                 )
             state = to_json(result.device)
             self._append(
