@@ -406,7 +406,8 @@ class Controller:
         o.cid, self._active = cid, o
         if result.kind is StartKind.UNCERTAIN:
             self._emit(ControllerEvent(now, "drive", f"start {cid} uncertain: {result.reason}"))
-            self._poll_and_report(now)
+        # Confirm at once: a drive may accept a command and fault as the motor first turns.
+        self._poll_and_report(now)
 
     def _finish(self, now: int, o: _Order, delivered_nl: int) -> None:
         """The order is over: its final report to the core."""
