@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the date/time to evaluate at (for wall-clock daylight-saving days); default: now",
     )
     check.set_defaults(fn=_cmd_check_program)
+    from itdose.adapters import log_cli
+
+    log_cli.add_parser(sub)
     return parser
 
 
