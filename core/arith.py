@@ -124,13 +124,28 @@ def _check_division(a: object, b: object) -> tuple[int, int]:
 
 
 def floor_div(a: int, b: int) -> int:
-    """``floor(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise."""
+    """``floor(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise.
+
+    Contract (PEP 316, checked by CrossHair in tests/properties/test_crosshair.py):
+
+    pre: a >= 0 and b > 0
+    post: __return__ >= 0
+    post: __return__ * b <= a < (__return__ + 1) * b
+    """
     dividend, divisor = _check_division(a, b)
     return dividend // divisor
 
 
 def ceil_div(a: int, b: int) -> int:
-    """``ceil(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise."""
+    """``ceil(a / b)`` for ``a >= 0``, ``b > 0``; :class:`InvalidInput` otherwise.
+
+    Contract (PEP 316, checked by CrossHair in tests/properties/test_crosshair.py):
+
+    pre: a >= 0 and b > 0
+    post: __return__ >= 0
+    post: (__return__ - 1) * b < a <= __return__ * b
+    post: __return__ == floor_div(a, b) + (0 if a % b == 0 else 1)
+    """
     dividend, divisor = _check_division(a, b)
     return -(-dividend // divisor)
 

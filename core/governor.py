@@ -78,6 +78,13 @@ def volume_nl_for(ops: Ops[I, B], amount_ng: I, concentration_ng_per_ml: I) -> I
     """Volume that holds ``amount_ng``, rounded UP (REQ-GOV-003).
 
     Preconditions: ``amount_ng >= 0``, ``concentration_ng_per_ml > 0``.
+
+    Contracts (PEP 316) are checked by CrossHair on :data:`~itdose.core.arith.INT_OPS`
+    (tests/properties/test_crosshair.py):
+
+    pre: amount_ng >= 0 and concentration_ng_per_ml > 0
+    post: __return__ * concentration_ng_per_ml >= amount_ng * NL_PER_ML
+    post: (__return__ - 1) * concentration_ng_per_ml < amount_ng * NL_PER_ML
     """
     return ops.ceil_div(ops.mul(amount_ng, ops.lit(NL_PER_ML)), concentration_ng_per_ml)
 
@@ -86,12 +93,21 @@ def amount_ng_in(ops: Ops[I, B], volume_nl: I, concentration_ng_per_ml: I) -> I:
     """Amount a volume can deliver, rounded DOWN (REQ-GOV-003).
 
     Preconditions: ``volume_nl >= 0``, ``concentration_ng_per_ml > 0``.
+
+    pre: volume_nl >= 0 and concentration_ng_per_ml > 0
+    post: __return__ * NL_PER_ML <= volume_nl * concentration_ng_per_ml
+    post: (__return__ + 1) * NL_PER_ML > volume_nl * concentration_ng_per_ml
     """
     return ops.floor_div(ops.mul(volume_nl, concentration_ng_per_ml), ops.lit(NL_PER_ML))
 
 
 def cap_room_ng(ops: Ops[I, B], *, window_total_ng: I, in_flight_ng: I, hard_max_ng: I) -> I:
-    """Amount that still fits under the hard daily maximum, never negative (REQ-GOV-002)."""
+    """Amount that still fits under the hard daily maximum, never negative (REQ-GOV-002).
+
+    pre: window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
+    post: __return__ >= 0
+    post: __return__ == 0 or window_total_ng + in_flight_ng + __return__ == hard_max_ng
+    """
     used = ops.add(window_total_ng, in_flight_ng)
     return ops.max_(ops.lit(0), ops.sub(hard_max_ng, used))
 
@@ -105,7 +121,13 @@ def reservoir_room_ng(
     concentration_ng_per_ml: I,
 ) -> I:
     """Amount the reservoir holds above the empty threshold, net of in-flight volume, rounded
-    down; zero at or below the threshold (REQ-GOV-003). Precondition: concentration ``> 0``."""
+    down; zero at or below the threshold (REQ-GOV-003). Precondition: concentration ``> 0``.
+
+    pre: reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
+    pre: concentration_ng_per_ml > 0
+    post: __return__ >= 0
+    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
+    """
     above = ops.sub(reservoir_nl, ops.add(in_flight_nl, empty_threshold_nl))
     usable_nl = ops.max_(ops.lit(0), above)
     return amount_ng_in(ops, usable_nl, concentration_ng_per_ml)
@@ -130,6 +152,14 @@ def grant_amount(
 
     ``min(requested, cap room, reservoir room)`` if ``delivering``, else 0. Preconditions: every
     integer argument ``>= 0``, ``concentration_ng_per_ml > 0``.
+
+    pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
+    pre: reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
+    pre: concentration_ng_per_ml > 0
+    post: 0 <= __return__ <= requested_ng
+    post: delivering or __return__ == 0
+    post: __return__ == 0 or window_total_ng + in_flight_ng + __return__ <= hard_max_ng
+    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
     """
     cap_room = cap_room_ng(
         ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
@@ -166,6 +196,14 @@ def grant_all_or_nothing(
     and in the reservoir room. Nothing already granted is cut to make room: a bolus that does not
     fit is denied (DECISIONS.md, "Patient-activated bolus"). Pass ``delivering`` combined with
     :func:`bolus_permitted` for a patient bolus. Preconditions as :func:`grant_amount`.
+
+    pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
+    pre: reserve_ng >= 0 and reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
+    pre: concentration_ng_per_ml > 0
+    post: __return__ in (0, requested_ng)
+    post: delivering or __return__ == 0
+    post: __return__ == 0 or window_total_ng + in_flight_ng + reserve_ng + __return__ <= hard_max_ng
+    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
     """
     cap_room = cap_room_ng(
         ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
@@ -187,13 +225,20 @@ def grant_all_or_nothing(
 
 def lockout_elapsed(ops: Ops[I, B], *, now_s: I, last_start_s: I, lockout_s: I) -> B:
     """The lockout after a bolus started at ``last_start_s`` is over at ``now_s``: true from
-    exactly ``last_start_s + lockout_s`` on (REQ-GOV-009)."""
+    exactly ``last_start_s + lockout_s`` on (REQ-GOV-009).
+
+    pre: lockout_s >= 0
+    post: __return__ == (now_s >= last_start_s + lockout_s)
+    """
     return ops.ge(ops.sub(now_s, last_start_s), lockout_s)
 
 
 def bolus_permitted(ops: Ops[I, B], *, lockout_over: B, starts_in_window: I, max_per_24h: I) -> B:
     """A patient bolus may start: its lockout is over and fewer than ``max_per_24h`` delivered
-    boluses started in the rolling 24 h window (REQ-GOV-009)."""
+    boluses started in the rolling 24 h window (REQ-GOV-009).
+
+    post: __return__ == (lockout_over and starts_in_window < max_per_24h)
+    """
     return ops.and_(lockout_over, ops.lt(starts_in_window, max_per_24h))
 
 

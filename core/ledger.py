@@ -75,7 +75,13 @@ def _check_nonneg(field_name: str, value: object) -> int:
 
 
 def _first_bucket(t_s: int) -> int:
-    """Index of the oldest bucket that overlaps the window ``(t_s - 86400, t_s]``."""
+    """Index of the oldest bucket that overlaps the window ``(t_s - 86400, t_s]``.
+
+    The window's earliest whole instant ``t_s - 86399`` lies in that bucket (CrossHair contract):
+
+    pre: t_s >= 0
+    post: __return__ * BUCKET_S <= t_s - WINDOW_S + 1 < (__return__ + 1) * BUCKET_S
+    """
     return (t_s + 1) // BUCKET_S - BUCKETS_PER_WINDOW
 
 
@@ -155,7 +161,11 @@ class Ledger:
         return t
 
     def record(self, t_s: int, amount_ng: int) -> Ledger:
-        """The ledger with ``amount_ng`` recorded at ``t_s`` (a drive report; see module doc)."""
+        """The ledger with ``amount_ng`` recorded at ``t_s`` (a drive report; see module doc).
+
+        pre: amount_ng >= 0 and t_s >= max(0, self.newest_bucket * BUCKET_S)
+        post: __return__.window_total_ng(t_s) == self.window_total_ng(t_s) + amount_ng
+        """
         t = self._check_time(t_s)
         amount = _check_nonneg("amount_ng", amount_ng)
         index = t // BUCKET_S
@@ -171,7 +181,11 @@ class Ledger:
 
     def window_total_ng(self, t_s: int) -> int:
         """Sum of every bucket overlapping ``(t_s - 86400, t_s]``: an over-approximation of the
-        amount recorded in that window by at most one bucket's deliveries (REQ-GOV-005)."""
+        amount recorded in that window by at most one bucket's deliveries (REQ-GOV-005).
+
+        pre: t_s >= max(0, self.newest_bucket * BUCKET_S)
+        post: 0 <= __return__ <= sum(b.amount_ng for b in self.buckets)
+        """
         t = self._check_time(t_s)
         first = _first_bucket(t)
         last = t // BUCKET_S
@@ -221,7 +235,11 @@ class BolusHistory:
         return t
 
     def count_in_window(self, t_s: int) -> int:
-        """Delivered boluses that started in ``(t_s - 86400, t_s]``."""
+        """Delivered boluses that started in ``(t_s - 86400, t_s]``.
+
+        pre: t_s >= (self.last_start_s or 0)
+        post: 0 <= __return__ <= len(self.starts_s)
+        """
         t = self._check_time(t_s)
         return sum(1 for s in self.starts_s if s > t - WINDOW_S)
 
@@ -229,6 +247,11 @@ class BolusHistory:
         """Seconds until the lockout after the last delivered start ends (0: not locked out).
 
         A request exactly ``lockout_s`` after the last start is not locked out.
+
+        pre: lockout_s >= 0 and t_s >= (self.last_start_s or 0)
+        post: 0 <= __return__ <= lockout_s
+        post: self.last_start_s is not None or __return__ == 0
+        post: self.last_start_s is None or (__return__ > 0) == (t_s < self.last_start_s + lockout_s)
         """
         t = self._check_time(t_s)
         lockout = _check_nonneg("lockout_s", lockout_s)
@@ -241,6 +264,10 @@ class BolusHistory:
 
         Raises :class:`InvalidInput` if the start would make more than ``max_per_24h`` starts in
         the window: the caller recorded a bolus the governor must have denied.
+
+        pre: t_s >= (self.last_start_s or 0) and self.count_in_window(t_s) < max_per_24h
+        post: __return__.last_start_s == t_s
+        post: __return__.count_in_window(t_s) == self.count_in_window(t_s) + 1 <= max_per_24h
         """
         t = self._check_time(t_s)
         limit = _check_nonneg("max_per_24h", max_per_24h)

@@ -154,6 +154,11 @@ def parse_quantity(text: object, field: str, expected: Dimension) -> int:
     or over-long string, a negative number, NaN/inf/exponents, an unknown unit, a unit of another
     dimension, a value that is not a whole number of base units, or a magnitude beyond
     :data:`BOUNDS`.
+
+    Contract (CrossHair; the exceptions are the documented rejections):
+
+    raises: InvalidInput
+    post: 0 <= __return__ <= BOUNDS[expected]
     """
     if not isinstance(text, str):
         raise InvalidInput(
@@ -306,22 +311,46 @@ def format_quantity(value: int, dim: Dimension) -> str:
 
 
 def format_amount_ng(value: int) -> str:
-    """E.g. 2340000 -> '2.34 mg'."""
+    """E.g. 2340000 -> '2.34 mg'.
+
+    Round trip (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.AMOUNT]
+    post: parse_amount_ng(__return__, "value") == value
+    """
     return format_quantity(value, Dimension.AMOUNT)
 
 
 def format_volume_nl(value: int) -> str:
-    """Always in mL, the clinical unit: 234000 -> '0.234 mL'; 40000000 -> '40 mL'."""
+    """Always in mL, the clinical unit: 234000 -> '0.234 mL'; 40000000 -> '40 mL'.
+
+    Round trip (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.VOLUME]
+    post: parse_volume_nl(__return__, "value") == value
+    """
     return format_quantity(value, Dimension.VOLUME)
 
 
 def format_concentration_ng_per_ml(value: int) -> str:
-    """E.g. 25000000 -> '25 mg/mL'."""
+    """E.g. 25000000 -> '25 mg/mL'.
+
+    Round trip (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.CONCENTRATION]
+    post: parse_concentration_ng_per_ml(__return__, "value") == value
+    """
     return format_quantity(value, Dimension.CONCENTRATION)
 
 
 def format_dose_rate_ng_per_day(value: int) -> str:
-    """E.g. 500000 -> '500 mcg/day'."""
+    """E.g. 500000 -> '500 mcg/day'.
+
+    Round trip (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.DOSE_RATE]
+    post: parse_dose_rate_ng_per_day(__return__, "value") == value
+    """
     return format_quantity(value, Dimension.DOSE_RATE)
 
 
@@ -336,12 +365,24 @@ def format_length_mm(value: int) -> str:
 
 
 def format_percent_bp(value: int) -> str:
-    """E.g. 1450 -> '14.5 %'."""
+    """E.g. 1450 -> '14.5 %'.
+
+    Round trip (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.PERCENT]
+    post: parse_percent_bp(__return__, "value") == value
+    """
     return format_quantity(value, Dimension.PERCENT)
 
 
 def format_duration_s(value: int) -> str:
-    """E.g. 202176 -> '2 d 8 h 9 min 36 s'; 0 -> '0 s'."""
+    """E.g. 202176 -> '2 d 8 h 9 min 36 s'; 0 -> '0 s'.
+
+    Each part parses back and the parts add up (CrossHair contract):
+
+    pre: 0 <= value <= BOUNDS[Dimension.DURATION]
+    post: sum(parse_duration_s(p, "") for p in re.findall("[0-9]+ [a-z]+", __return__)) == value
+    """
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("value", "expected an int in s", value=value)
     if value == 0:
