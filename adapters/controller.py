@@ -420,6 +420,9 @@ class Controller:
         self._service_step(c.DriveReport(S, o.order_id, delivered_nl, True))
 
     def _resume_next(self, now: int) -> None:
+        for o in [o for o in self._stack if o.end_s <= now]:
+            # its time is over: the rest is not delivered late (no catch-up, REQ-DOSE-006)
+            self._finish(now, o, o.done_nl)
         while self._active is None and self._stack and not self._stop_pending:
             o = self._stack.pop()
             self._run(o, now)
@@ -573,10 +576,13 @@ class Controller:
             best = min(best, hint)
         if self._active is not None:
             best = min(best, max(self._active.end_s, now + 1), now + self.poll_interval_s)
-        if self._stop_pending or self._stack:
+        if self._stop_pending:
             best = min(best, now + self.poll_interval_s)
-        for o in d.orders:
+        for o in self._stack:
             best = min(best, max(o.end_s, now + 1))
+        for order in d.orders:
+            if order.end_s > now:
+                best = min(best, order.end_s)
         if d.phase is Phase.ACTIVE:
             best = min(best, max(d.basal_until_s, now + 1))
         return max(best, now)

@@ -1026,8 +1026,10 @@ def _commands(
         ]
     if a == "empty_reservoir":
         return [lambda: c.EmptyReservoir(C, truth.withdraw(p.get("withdrawn")))]
-    begin = [lambda: c.BeginRefill(C)]
-    withdraw = [lambda: c.RecordWithdrawal(C, truth.withdraw(p.get("withdrawn")))]
+    begin: list[Callable[[], c.Command]] = [lambda: c.BeginRefill(C)]
+    withdraw: list[Callable[[], c.Command]] = [
+        lambda: c.RecordWithdrawal(C, truth.withdraw(p.get("withdrawn")))
+    ]
 
     def complete() -> c.Command:
         program = prog(p["program"]) if "program" in p else None
@@ -1153,10 +1155,10 @@ def check_expectations(r: RunResult, end: int) -> list[ExpectResult]:
         elif ex.type == "alarm":
             kind = p["alarm"].value
             lo, hi = p.get("after", 0), p.get("before", end)
-            hits = [s for s in r.alarm_spans if s[0] == kind and lo <= s[2] <= hi]
+            spans = [s for s in r.alarm_spans if s[0] == kind and lo <= s[2] <= hi]
             wanted = p.get("raised", True)
-            ok = bool(hits) == wanted
-            detail = f"raised at t={hits[0][2]}" if hits else f"not raised in [{lo}, {hi}]"
+            ok = bool(spans) == wanted
+            detail = f"raised at t={spans[0][2]}" if spans else f"not raised in [{lo}, {hi}]"
         elif ex.type == "bolus_denied":
             n = sum(
                 1
