@@ -1,0 +1,44 @@
+"""Benchmark: peak memory of 1 simulated year against 10 (the controller must stay flat).
+
+Runs :func:`simulate_years.simulate` under tracemalloc for 1 and for 10 years and prints both
+peaks and their ratio. Memory that grows with simulated time shows as a ratio well above 1.
+A benchmark, not a test: nothing here asserts.
+
+    python benchmarks/simulate_memory.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from simulate_years import simulate
+
+
+def peak(years: int) -> tuple[int, dict[str, int]]:
+    tracemalloc.start()
+    counts = simulate(years)
+    _, top = tracemalloc.get_traced_memory()
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    stats = snapshot.statistics("filename")[:5]
+    for s in stats:
+        print(f"    {s.size / 2**20:7.2f} MiB  {s.traceback[0].filename}")
+    return top, counts
+
+
+def main() -> None:
+    print("1 year:")
+    one, c1 = peak(1)
+    print(f"  peak {one / 2**20:.2f} MiB ({c1['steps']} steps)")
+    print("10 years:")
+    ten, c10 = peak(10)
+    print(f"  peak {ten / 2**20:.2f} MiB ({c10['steps']} steps)")
+    print(f"ratio 10 y / 1 y: {ten / one:.2f}")
+
+
+if __name__ == "__main__":
+    main()
