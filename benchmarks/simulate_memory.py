@@ -2,6 +2,9 @@
 
 Runs :func:`simulate_years.simulate` under tracemalloc for 1 and for 10 years and prints both
 peaks and their ratio. Memory that grows with simulated time shows as a ratio well above 1.
+Also prints what is still held at the end outside ``simdrive.py``: the
+:class:`~itdose.adapters.simdrive.SimulatedDrive` keeps its whole trace and every command id it
+ever ran (both grow with simulated time), the controller keeps neither.
 A benchmark, not a test: nothing here asserts.
 
     python benchmarks/simulate_memory.py
@@ -20,13 +23,17 @@ from simulate_years import simulate
 
 def peak(years: int) -> tuple[int, dict[str, int]]:
     tracemalloc.start()
-    counts = simulate(years)
+    alive: list[object] = []
+    counts = simulate(years, keep=alive)
     _, top = tracemalloc.get_traced_memory()
-    snapshot = tracemalloc.take_snapshot()
+    snapshot = tracemalloc.take_snapshot()  # the drive and controller still alive
     tracemalloc.stop()
-    stats = snapshot.statistics("filename")[:5]
-    for s in stats:
-        print(f"    {s.size / 2**20:7.2f} MiB  {s.traceback[0].filename}")
+    for s in snapshot.statistics("lineno")[:4]:
+        frame = s.traceback[0]
+        print(f"    {s.size / 2**20:7.2f} MiB  {frame.filename}:{frame.lineno}")
+    rest = snapshot.filter_traces([tracemalloc.Filter(False, "*simdrive.py")])
+    held = sum(s.size for s in rest.statistics("filename"))
+    print(f"  held at the end outside simdrive.py: {held / 2**20:.2f} MiB")
     return top, counts
 
 

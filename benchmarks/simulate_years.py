@@ -37,8 +37,9 @@ PROGRAM = Program(
 )
 
 
-def simulate(years: int, seed: int = 7) -> dict[str, int]:
-    """Run ``years`` of therapy; returns counters."""
+def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dict[str, int]:
+    """Run ``years`` of therapy; returns counters (``keep`` receives the drive and controller,
+    so that a memory snapshot can see what they hold)."""
     lib = load_library()
     end = 7 * DAY + years * 365 * DAY
     faults = sd.random_faults(
@@ -111,6 +112,8 @@ def simulate(years: int, seed: int = 7) -> dict[str, int]:
         denied += 1
         day += 1
     ctl.run_until(end)
+    if keep is not None:
+        keep.extend((sim, ctl))
     return {
         "steps": ctl.stats.steps,
         "wakeups": ctl.stats.wakeups,
