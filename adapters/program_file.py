@@ -211,7 +211,7 @@ def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
     status = None
     if "opioid_status" in top:
         raw = top["opioid_status"]
-        if raw not in _STATUS:
+        if not isinstance(raw, str) or raw not in _STATUS:
             raise InvalidInput("opioid_status", "expected 'naive' or 'tolerant'", value=raw)
         status = _STATUS[raw]
     overrides = []

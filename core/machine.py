@@ -19,7 +19,7 @@ from itdose.core.effects import Effect, Record, StopDelivery
 from itdose.core.errors import DosingError, InvalidInput, RejectedCommand
 from itdose.core.library import Library
 from itdose.core.lifecycle import DELIVERING, GUARD_TEXT, GUARDS, rules_for
-from itdose.core.state import Device, Phase
+from itdose.core.state import Device, Phase, check_consistent
 
 __all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
 
@@ -59,6 +59,7 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
             limit=f">= {device.clock_s}",
         )
     check_fields(command, "command")
+    check_consistent(device)
 
 
 def step(device: Device, command: Command, now_s: int, library: Library) -> Outcome:

@@ -11,7 +11,7 @@ import json
 
 from itdose.core.codec import decode, encode
 from itdose.core.errors import InvalidInput
-from itdose.core.state import Device
+from itdose.core.state import Device, check_consistent
 
 __all__ = ["SCHEMA_VERSION", "from_json", "to_json"]
 
@@ -56,7 +56,9 @@ def from_json(text: str) -> Device:
         raise InvalidInput(f"state.{extra[0]}", "unknown field")
     if "device" not in doc:
         raise InvalidInput("state.device", "missing field")
-    return decode(Device, doc["device"], "state.device")
+    device = decode(Device, doc["device"], "state.device")
+    check_consistent(device, "state.device")
+    return device
 
 
 def _reject_float(text: str) -> object:

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Ledger
 from itdose.core.program import Increase, Program
 
@@ -29,6 +30,7 @@ __all__ = [
     "Trial",
     "TrialDose",
     "TrialOutcome",
+    "check_consistent",
 ]
 
 
@@ -277,3 +279,55 @@ class Device:
         if self.reservoir is not None:
             return self.reservoir.indication
         return self.trial.indication if self.trial is not None else None
+
+
+_NEEDS: dict[Phase, tuple[str, ...]] = {
+    Phase.SCREENING: (),
+    Phase.TRIAL: ("screening", "trial"),
+    Phase.TRIAL_FAILED: ("trial",),
+    Phase.IMPLANT_READY: ("screening", "trial"),
+    Phase.IMPLANTED: ("trial", "implant"),
+    Phase.PRIMING: ("trial", "implant", "reservoir", "program"),
+    Phase.ACTIVE: ("trial", "implant", "reservoir", "program"),
+    Phase.REFILL: ("trial", "implant", "refill"),
+    Phase.SUSPENDED: ("trial", "implant"),
+    Phase.ALARM: ("trial", "implant"),
+    Phase.EXPLANTED: (),
+}
+"""The records each phase cannot be without (a device state that lacks one is inconsistent)."""
+
+
+def check_consistent(device: Device, path: str = "device") -> None:
+    """Reject a device whose fields contradict its phase (REQ-CORE-004).
+
+    Every state :func:`itdose.core.step` produces passes; a document edited or corrupted outside
+    the core may not, and the core refuses to act on it rather than fail deep inside.
+    """
+    for name in _NEEDS[device.phase]:
+        if getattr(device, name) is None:
+            raise InvalidInput(
+                f"{path}.{name}", f"missing: phase {device.phase.value!r} cannot be without it"
+            )
+    if device.phase is Phase.ACTIVE and not device.primed:
+        raise InvalidInput(f"{path}.primed", "an active device has a primed catheter")
+    if device.implant is not None and device.trial is None:
+        raise InvalidInput(f"{path}.trial", "an implanted device has a trial record")
+    if device.reservoir is not None and device.implant is None:
+        raise InvalidInput(f"{path}.implant", "a filled reservoir needs an implanted pump")
+    if device.reservoir is not None and device.reservoir.volume_nl < 0:
+        raise InvalidInput(f"{path}.reservoir.volume_nl", "must not be negative")
+    if device.program is not None and device.reservoir is None:
+        raise InvalidInput(f"{path}.reservoir", "a program needs a filled reservoir")
+    for i, order in enumerate(device.orders):
+        if order.volume_nl < 0 or order.reported_nl < 0 or order.id >= device.next_order_id:
+            raise InvalidInput(f"{path}.orders[{i}]", "inconsistent order", value=order.id)
+        if order.dose_concentration_ng_per_ml <= 0:
+            raise InvalidInput(
+                f"{path}.orders[{i}].dose_concentration_ng_per_ml", "must be positive"
+            )
+    if device.reservoir is not None and device.reservoir.concentration_ng_per_ml <= 0:
+        raise InvalidInput(f"{path}.reservoir.concentration_ng_per_ml", "must be positive")
+    if device.bridge is not None and (
+        device.bridge.old_concentration_ng_per_ml <= 0 or device.bridge.volume_nl < 0
+    ):
+        raise InvalidInput(f"{path}.bridge", "inconsistent bridge")

@@ -1,10 +1,9 @@
-"""A small run of tools/fuzz.py in CI, and the bugs the fuzzer found, as strict xfails.
+"""A small run of tools/fuzz.py in CI, and regression tests for the bugs the fuzzer found.
 
 ``python tools/fuzz.py --count 100000 --seed 1`` is the long run; here 2000 inputs
 (``ITDOSE_FUZZ_COUNT``) from a fixed seed must end in success, a ``DosingError`` or argparse's usage
-exit, and change nothing when rejected. Known bugs are filtered out of the smoke run by
-:data:`KNOWN` and shown by their own ``xfail(strict=True)`` tests, so that CI turns red when one is
-fixed (remove its entry then).
+exit, and change nothing when rejected. A newly found crash whose fix is pending may be listed in
+:data:`KNOWN` with its own ``xfail(strict=True)`` test; none is open now.
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ from itdose.core.commands import Tick
 
 ROOT = Path(__file__).resolve().parents[2]
 
-KNOWN = ("TypeError: unhashable type", "state_json CRASH AssertionError")
-"""Crash signatures of the bugs below (program_file: a non-string ``opioid_status``; a decoded
-state that is inconsistent crashes ``step``)."""
+KNOWN: tuple[str, ...] = ()
+"""Crash signatures of open bugs (none: the two the fuzzer found, a non-string
+``opioid_status`` and an inconsistent decoded state, are fixed and kept below as regressions)."""
 
 
 def _fuzz() -> ModuleType:
@@ -59,23 +58,13 @@ _PROGRAM = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: program_file.parse_program tests `raw not in _STATUS` on an unhashable "
-    "opioid_status (TOML array or inline table) and raises TypeError, not InvalidInput",
-)
 @pytest.mark.parametrize("status", [["tolerant"], {"a": 1}])
-def test_bug_opioid_status_of_wrong_type_is_invalid_input(status: object) -> None:
+def test_opioid_status_of_wrong_type_is_invalid_input(status: object) -> None:
     with pytest.raises(DosingError):
         parse_program({**_PROGRAM, "opioid_status": status}, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `itdose check-program` crashes with a TypeError traceback on "
-    'opioid_status = ["tolerant"] instead of exiting 2 with the field named',
-)
-def test_bug_cli_exits_2_on_opioid_status_array(tmp_path: Path) -> None:
+def test_cli_exits_2_on_opioid_status_array(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(
         'pump = "prometra-ii-20"\ndrug = "morphine"\nindication = "pain"\n'
@@ -89,13 +78,7 @@ def test_bug_cli_exits_2_on_opioid_status_array(tmp_path: Path) -> None:
     assert code == 2 and "opioid_status" in err.getvalue()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: from_json accepts a state whose fields contradict its phase (phase 'active', "
-    "implant null) and step(Tick) then fails with AssertionError (dosing._basal_plan "
-    "`assert pump is not None`), not a DosingError; found by tools/fuzz.py state_json",
-)
-def test_bug_inconsistent_state_document_is_rejected(library: object) -> None:
+def test_inconsistent_state_document_is_rejected(library: object) -> None:
     from itdose_testkit import reach
 
     device = reach(Phase.ACTIVE, library)  # type: ignore[arg-type]
