@@ -111,9 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         help="the date/time to evaluate at (for wall-clock daylight-saving days); default: now",
     )
     check.set_defaults(fn=_cmd_check_program)
-    from itdose.adapters import log_cli
+    from itdose.adapters import log_cli, simulate
 
     log_cli.add_parser(sub)
+    simulate.add_parser(sub)
     return parser
 
 

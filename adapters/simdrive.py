@@ -40,6 +40,7 @@ occlusion that begins while idle shows at the next start (detected only when the
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import random
@@ -138,6 +139,8 @@ class SimConfig:
     model: str = "itdose-simulated-implant"
     firmware: str = "sim-1"
     address: str = "sim:0"
+    trace_limit: int = 10_000
+    """How many of the latest trace entries are kept: memory stays flat over years of therapy."""
 
     def __post_init__(self) -> None:
         _int("reservoir_capacity_nl", self.reservoir_capacity_nl, 1)
@@ -146,6 +149,7 @@ class SimConfig:
             raise ValueError("reservoir_nl: exceeds reservoir_capacity_nl")
         _int("accuracy_error_ppm", self.accuracy_error_ppm, -PPM + 1)
         _int("start_s", self.start_s, 0)
+        _int("trace_limit", self.trace_limit, 1)
         if self.battery_eri_at_s is not None:
             _int("battery_eri_at_s", self.battery_eri_at_s, 0)
         if self.battery_eos_at_s is not None:
@@ -417,7 +421,7 @@ class SimulatedDrive:
         self._fluid = _Fluid(c.reservoir_nl, c.accuracy_error_ppm)
         self._causes = _Causes()
         self._heap = _Heap()
-        self._trace: list[TraceEntry] = []
+        self._trace: collections.deque[TraceEntry] = collections.deque(maxlen=c.trace_limit)
         self._events = 0
         self._state = DriveState.IDLE
         self._fault: FaultCode | None = None
@@ -470,7 +474,8 @@ class SimulatedDrive:
 
     @property
     def trace(self) -> tuple[TraceEntry, ...]:
-        """Everything that happened, in order (device events and command ends)."""
+        """What happened, in order (device events and command ends): the latest
+        :attr:`SimConfig.trace_limit` entries."""
         return tuple(self._trace)
 
     def schedule(self, event: SimEvent) -> None:
