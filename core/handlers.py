@@ -1087,6 +1087,18 @@ def describe(command: cmd.Command) -> str:
         value = getattr(command, f.name)
         if value in ((), "", None):
             continue
-        shown = value.value if hasattr(value, "value") else value
+        if isinstance(value, Program):
+            shown: object = (
+                f"{value.drug} {format_concentration_ng_per_ml(value.concentration_ng_per_ml)} "
+                f"basal {format_dose_rate_ng_per_day(basal_daily_ng(value.basal))}"
+                + (
+                    f" bolus {format_amount_ng(value.patient_bolus.dose_ng)}"
+                    f" x{value.patient_bolus.max_per_24h}"
+                    if value.patient_bolus
+                    else ""
+                )
+            )
+        else:
+            shown = value.value if hasattr(value, "value") else value
         parts.append(f"{f.name}={shown}")
     return " ".join(parts)
