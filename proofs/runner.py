@@ -2,10 +2,19 @@
 
 :func:`run_verify` runs :func:`itdose.proofs.structure.run_checks` and every Z3 obligation
 (:func:`itdose.proofs.obligations.all_obligations`) with its seeded broken variants, optionally
-the property tests (``python -m pytest -q tests/properties`` in a subprocess), prints progress on
-``stream`` and, given ``out_dir``, writes ``report.json`` (for CI) and ``report.md`` (for people:
-the hazard -> requirement -> evidence matrix of :func:`itdose.specs.trace.traceability`, then
-every check with its result and, on failure, a counterexample in ng, nL and s).
+the test suite, prints progress on ``stream`` and, given ``out_dir``, writes ``report.json`` (for
+CI) and ``report.md`` (for people: the hazard -> requirement -> evidence matrix of
+:func:`itdose.specs.trace.traceability`, then every check with its result and, on failure, a
+counterexample in ng, nL and s).
+
+The test suite (``tests/`` by default) runs in a subprocess with ``--junitxml``. Each test case
+is mapped to the test function it came from (parametrized cases to their function) and that
+function to the requirement IDs it cites (:func:`citations_in_test_file`: its docstring and
+comments, its class's docstring and its module's docstring). A requirement gets the evidence
+``test:<file>::<function>`` from every passing function citing it; if any function citing it
+failed, its test evidence is replaced by ``FAILED test:<file>::<function>``, it counts as
+without evidence, and the run fails. The traceability is therefore computed from what ran, never
+written by hand.
 
 z3 is an optional dependency (extra ``proofs``): it is imported only here, lazily; without it the
 Z3 part is one failing check whose detail says how to install it.
@@ -13,23 +22,40 @@ Z3 part is one failing check whose detail says how to install it.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import io
 import json
+import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+import tokenize
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from itdose.proofs.structure import run_checks
 from itdose.specs.trace import (
     load_specs,
-    requirement_ids_in_code,
     traceability,
     traceability_markdown,
 )
 
-__all__ = ["Z3_MISSING", "print_table", "run_verify"]
+__all__ = [
+    "FAILED_PREFIX",
+    "TEST_PREFIX",
+    "Z3_MISSING",
+    "JunitFold",
+    "citations_in_test_file",
+    "cited_ids",
+    "fold_junit",
+    "print_table",
+    "run_verify",
+]
 
 Z3_MISSING = (
     "z3 is not installed: the Z3 obligations cannot run. Install the 'proofs' extra: "
@@ -37,6 +63,15 @@ Z3_MISSING = (
 )
 
 Result = dict[str, Any]
+
+TEST_PREFIX = "test:"
+"""Evidence from a passing test function: ``test:<file>::<function>``."""
+FAILED_PREFIX = "FAILED "
+"""Marks the evidence of a requirement that a failing test function cites."""
+
+# A citation: one ID, or a range written REQ-GOV-004..006 (both ends in the same group).
+_CITATION = re.compile(r"\bREQ-([A-Z]+)-([0-9]{3})(?:\.\.(?:REQ-\1-)?([0-9]{3}))?\b")
+_MODULE = ""
 
 
 def _structural() -> list[Result]:
@@ -116,25 +151,244 @@ def _z3_results(stream: TextIO) -> list[Result]:
     return results
 
 
-def _tests(tests_dir: Path, known: set[str]) -> Result:
-    start = time.perf_counter()
-    cited = sorted(i for i in requirement_ids_in_code([tests_dir]) if i in known)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", str(tests_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
+# ------------------------------------------------------------------------------------------------
+# Test citations and the junit fold
+# ------------------------------------------------------------------------------------------------
+
+
+def cited_ids(text: str) -> set[str]:
+    """The requirement IDs cited in ``text``; a range ``REQ-GOV-004..006`` cites each ID in it."""
+    found: set[str] = set()
+    for match in _CITATION.finditer(text):
+        group, first, last = match.group(1), int(match.group(2)), match.group(3)
+        end = first if last is None else int(last)
+        for number in range(first, max(first, end) + 1):
+            found.add(f"REQ-{group}-{number:03d}")
+    return found
+
+
+def _comments(source: str) -> list[tuple[int, str]]:
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return []
+    return [(t.start[0], t.string) for t in tokens if t.type == tokenize.COMMENT]
+
+
+def citations_in_test_file(path: Path) -> dict[str, frozenset[str]]:
+    """The requirement IDs each test function in ``path`` cites, by qualified name.
+
+    Keys are ``function`` or ``Class::function`` (nested classes joined by ``::``), plus ``""``
+    for the module itself. A function cites what its docstring and the comments within its lines
+    (decorators included) name, plus its enclosing classes' docstrings and the module docstring.
+    String literals in test code (data, expected output) are not citations.
+    """
+    source = path.read_text(encoding="utf-8", errors="replace")
+    tree = ast.parse(source, filename=str(path))
+    comments = _comments(source)
+    module = frozenset(cited_ids(ast.get_docstring(tree) or ""))
+    result: dict[str, frozenset[str]] = {_MODULE: module}
+
+    def visit(body: Iterable[ast.stmt], prefix: str, inherited: frozenset[str]) -> None:
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                own = cited_ids(ast.get_docstring(node) or "")
+                result[f"{prefix}{node.name}"] = inherited | own
+                visit(node.body, f"{prefix}{node.name}::", inherited | own)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                last = node.end_lineno or node.lineno
+                ids = cited_ids(ast.get_docstring(node) or "")
+                for line, text in comments:
+                    if first <= line <= last:
+                        ids |= cited_ids(text)
+                result[f"{prefix}{node.name}"] = inherited | ids
+
+    visit(tree.body, "", module)
+    return result
+
+
+def _case_outcome(case: ET.Element) -> str:
+    if case.find("failure") is not None or case.find("error") is not None:
+        return "fail"
+    if case.find("skipped") is not None:
+        return "skip"
+    return "pass"
+
+
+def _resolve(file: str, bases: Sequence[Path]) -> Path | None:
+    for base in bases:
+        candidate = base / file
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _case_location(case: ET.Element, bases: Sequence[Path]) -> tuple[Path | None, list[str]]:
+    """The file of a junit test case and the class names inside it."""
+    parts = [p for p in case.get("classname", "").split(".") if p]
+    file = case.get("file")
+    if file:
+        module = [p for p in Path(file).with_suffix("").parts if p not in ("", ".")]
+        # An inherited test method (e.g. a hypothesis state machine's runTest) names the file
+        # that defines it; the classname still names the test module.
+        if parts[: len(module)] == module:
+            return _resolve(file, bases), parts[len(module) :]
+    for cut in range(len(parts), 0, -1):
+        path = _resolve(str(Path(*parts[:cut]).with_suffix(".py")), bases)
+        if path is not None:
+            return path, parts[cut:]
+    return None, []
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@dataclasses.dataclass(frozen=True)
+class JunitFold:
+    """A junit report folded into per-function results and per-requirement evidence.
+
+    ``functions``: one entry per test function (``test``, ``status`` pass / fail / skip,
+    ``cases``, ``failed``, ``requirements``). ``evidence``: requirement -> passing functions
+    citing it. ``failed``: requirement -> failing functions citing it. ``unmapped``: failing
+    cases that map to no function (e.g. a collection error). ``counts``: cases by outcome.
+    """
+
+    functions: tuple[dict[str, Any], ...]
+    evidence: Mapping[str, tuple[str, ...]]
+    failed: Mapping[str, tuple[str, ...]]
+    unmapped: tuple[str, ...]
+    counts: Mapping[str, int]
+
+
+def fold_junit(junit: Path, known: set[str], bases: Sequence[Path]) -> JunitFold:
+    """Fold a pytest junit XML report into evidence for the ``known`` requirement IDs.
+
+    ``bases`` are the folders a case's file is looked up under (the pytest rootdir, the tests
+    folder and its parents), first match wins. A function passes if none of its cases failed
+    and at least one passed; skipped cases are neither evidence nor failure.
+    """
+    root = ET.parse(junit).getroot()
+    citations: dict[Path, dict[str, frozenset[str]]] = {}
+    functions: dict[str, dict[str, Any]] = {}
+    unmapped: list[str] = []
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    for case in root.iter("testcase"):
+        outcome = _case_outcome(case)
+        counts[outcome] += 1
+        name = case.get("name", "").split("[", 1)[0]
+        path, classes = _case_location(case, bases)
+        if path is None or not name:
+            if outcome == "fail":
+                unmapped.append(f"{case.get('classname', '')}::{case.get('name', '')}")
+            continue
+        if path not in citations:
+            try:
+                citations[path] = citations_in_test_file(path)
+            except (OSError, SyntaxError, ValueError):
+                citations[path] = {_MODULE: frozenset()}
+        cited = citations[path]
+        qualname = "::".join([*classes, name])
+        # A function not found by name (e.g. a hypothesis state machine's generated TestCase)
+        # cites what its class, or else its module, cites.
+        ids = cited.get(qualname) or cited.get("::".join(classes)) or cited[_MODULE]
+        test = f"{TEST_PREFIX}{_display(path)}::{qualname}"
+        entry = functions.setdefault(
+            test,
+            {
+                "test": test,
+                "status": "skip",
+                "cases": 0,
+                "failed": 0,
+                "requirements": sorted(i for i in ids if i in known),
+            },
+        )
+        entry["cases"] += 1
+        if outcome == "fail":
+            entry["failed"] += 1
+            entry["status"] = "fail"
+        elif outcome == "pass" and entry["status"] == "skip":
+            entry["status"] = "pass"
+    evidence: dict[str, list[str]] = {}
+    failed: dict[str, list[str]] = {}
+    for entry in functions.values():
+        if entry["status"] == "skip":
+            continue
+        target = evidence if entry["status"] == "pass" else failed
+        for req in entry["requirements"]:
+            target.setdefault(req, []).append(entry["test"])
+    return JunitFold(
+        functions=tuple(functions.values()),
+        evidence={k: tuple(v) for k, v in sorted(evidence.items())},
+        failed={k: tuple(v) for k, v in sorted(failed.items())},
+        unmapped=tuple(unmapped),
+        counts=counts,
     )
+
+
+def _tests(tests_dir: Path, known: set[str], *, crosshair: bool = False) -> Result:
+    """Run pytest on ``tests_dir`` with a junit report and fold the report into evidence."""
+    start = time.perf_counter()
+    env = dict(os.environ)
+    if not crosshair:
+        env["ITDOSE_SKIP_CROSSHAIR"] = "1"
+    fold: JunitFold | None = None
+    with tempfile.TemporaryDirectory(prefix="itdose-verify-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "junit_family=xunit1",
+                f"--junitxml={junit}",
+                str(tests_dir),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        if junit.is_file():
+            bases = [Path.cwd(), tests_dir, *tests_dir.resolve().parents]
+            fold = fold_junit(junit, known, bases)
     tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-    return {
-        "id": "TESTS-PROPERTIES",
+    result: Result = {
+        "id": "TESTS",
         "kind": "tests",
-        "title": f"property tests ({tests_dir})",
-        "status": "pass" if proc.returncode == 0 else "fail",
-        "seconds": round(time.perf_counter() - start, 4),
-        "requirements": cited,
-        "detail": "" if proc.returncode == 0 else tail,
+        "title": f"test suite ({tests_dir})",
+        "status": "fail",
+        "seconds": 0.0,
+        "requirements": [],
+        "detail": tail,
+        "evidence": {},
+        "failed_requirements": {},
+        "functions": [],
     }
+    if fold is None:
+        result["detail"] = f"pytest wrote no junit report (exit {proc.returncode})\n{tail}"
+    else:
+        passed = proc.returncode == 0 and not fold.failed and not fold.unmapped
+        summary = ", ".join(f"{n} {k}" for k, n in fold.counts.items())
+        result |= {
+            "title": f"test suite ({tests_dir}): {summary}",
+            "status": "pass" if passed else "fail",
+            "requirements": sorted(set(fold.evidence) - set(fold.failed)),
+            "detail": "" if passed else tail,
+            "evidence": {k: list(v) for k, v in fold.evidence.items()},
+            "failed_requirements": {k: list(v) for k, v in fold.failed.items()},
+            "functions": list(fold.functions),
+        }
+    result["seconds"] = round(time.perf_counter() - start, 4)
+    return result
 
 
 def _progress(stream: TextIO, result: Result) -> None:
@@ -153,14 +407,35 @@ def _progress(stream: TextIO, result: Result) -> None:
 
 
 def _evidence(results: Sequence[Result], known: set[str]) -> dict[str, list[str]]:
+    """Requirement -> evidence names: passing checks by ID, test functions by name; the test
+    evidence of a requirement that a failing test cites is replaced by the failing tests."""
     evidence: dict[str, list[str]] = {}
     for r in results:
+        if r["kind"] == "tests" and "evidence" in r:
+            failed: Mapping[str, list[str]] = r.get("failed_requirements", {})
+            for req in sorted(set(r["evidence"]) | set(failed)):
+                if req not in known:
+                    continue
+                if req in failed:
+                    names = [f"{FAILED_PREFIX}{t}" for t in failed[req]]
+                else:
+                    names = list(r["evidence"][req])
+                evidence.setdefault(req, []).extend(names)
+            continue
         if r["status"] != "pass":
             continue
         for req in r["requirements"]:
             if req in known:
                 evidence.setdefault(req, []).append(r["id"])
     return evidence
+
+
+def _failed_only(evidence: Mapping[str, Sequence[str]]) -> set[str]:
+    return {
+        req
+        for req, names in evidence.items()
+        if names and all(n.startswith(FAILED_PREFIX) for n in names)
+    }
 
 
 def _cex_lines(cex: dict[str, str] | None) -> list[str]:
@@ -180,9 +455,12 @@ def _markdown(ok: bool, results: Sequence[Result], matrix: str) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
+        reqs = ", ".join(r["requirements"])
+        if r["kind"] == "tests":
+            reqs = f"{len(r['requirements'])} requirements (see the matrix)"
         lines.append(
             f"| {r['id']} | {r['kind']} | {r['status']} | {r['seconds']:.2f} | "
-            f"{', '.join(r['requirements'])} | {r['title']} |"
+            f"{reqs} | {r['title']} |"
         )
     lines += ["", "## Hazards, requirements and evidence", "", matrix]
     lines += ["## Proof obligations", ""]
@@ -217,7 +495,12 @@ def _markdown(ok: bool, results: Sequence[Result], matrix: str) -> str:
     if failed:
         lines += ["## Other failures", ""]
         for r in failed:
-            lines += [f"### {r['id']}", "", "```", r.get("detail", ""), "```", ""]
+            lines += [f"### {r['id']}", ""]
+            for req, tests in sorted(r.get("failed_requirements", {}).items()):
+                lines.append(f"- {req}: failing {', '.join(tests)}")
+            failing = [f["test"] for f in r.get("functions", []) if f["status"] == "fail"]
+            lines += [f"- failing test function: {t}" for t in failing]
+            lines += ["", "```", r.get("detail", ""), "```", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -227,13 +510,16 @@ def run_verify(
     stream: TextIO = sys.stderr,
     *,
     tests_dir: Path | None = None,
+    crosshair: bool = False,
 ) -> tuple[bool, list[Result]]:
     """Run every check; return ``(ok, results)`` and, given ``out_dir``, write the reports.
 
     ``ok`` is true when every check passes (every claim proved or witnessed with satisfiable
-    assumptions and every seeded broken variant caught). ``with_tests`` also runs the property
-    tests in ``tests_dir`` (default ``tests/properties`` under the current directory) if that
-    folder exists, as evidence for the requirement IDs they cite.
+    assumptions and every seeded broken variant caught). ``with_tests`` also runs the test suite
+    in ``tests_dir`` (default ``tests`` under the current directory) if that folder exists, and
+    folds each test function's result in as evidence for the requirement IDs it cites (see the
+    module docstring); a failing test fails the run. The CrossHair tests are skipped
+    (``ITDOSE_SKIP_CROSSHAIR=1``) unless ``crosshair`` is true.
     """
     start = time.perf_counter()
     stream.write("itdose verify: structural checks\n")
@@ -245,23 +531,35 @@ def run_verify(
     specs = load_specs()
     known = set(specs.requirements)
     if with_tests:
-        folder = tests_dir if tests_dir is not None else Path("tests") / "properties"
+        folder = tests_dir if tests_dir is not None else Path("tests")
         if folder.is_dir():
-            stream.write(f"itdose verify: property tests ({folder})\n")
-            result = _tests(folder, known)
+            stream.write(f"itdose verify: test suite ({folder})\n")
+            result = _tests(folder, known, crosshair=crosshair)
             _progress(stream, result)
             results.append(result)
         else:
-            stream.write(f"itdose verify: no {folder} folder, property tests skipped\n")
+            stream.write(f"itdose verify: no {folder} folder, tests skipped\n")
     ok = all(r["status"] == "pass" for r in results)
     stream.write(
         f"itdose verify: {'PASS' if ok else 'FAIL'} in {time.perf_counter() - start:.1f} s\n"
     )
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        report = {"ok": ok, "checks": results}
+        evidence = _evidence(results, known)
+        trace = traceability(evidence, specs)
+        failed_only = _failed_only(evidence)
+        if failed_only:
+            without = dict.fromkeys(trace.without_evidence)
+            without.update(dict.fromkeys(r for r in specs.requirements if r in failed_only))
+            trace = dataclasses.replace(trace, without_evidence=tuple(without))
+        report = {
+            "ok": ok,
+            "checks": results,
+            "evidence": {req: evidence.get(req, []) for req in specs.requirements},
+            "safety_without_evidence": list(trace.without_evidence),
+        }
         (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-        matrix = traceability_markdown(traceability(_evidence(results, known), specs))
+        matrix = traceability_markdown(trace)
         (out_dir / "report.md").write_text(_markdown(ok, results, matrix), "utf-8")
     return ok, results
 
