@@ -69,6 +69,7 @@ def active_controller(
 
 
 def test_priming_and_basal_are_counted_from_drive_reports() -> None:
+    """Delivered drug is counted from drive reports (REQ-DOSE-006)."""
     ctl, sim = active_controller()
     ctl.run_until(START + DAY)
     day1 = ctl.device.delivered_ng
@@ -106,6 +107,8 @@ def test_cost_grows_with_events_not_time() -> None:
 def test_each_fault_stops_delivery_and_alarms_in_the_same_step(
     fault: sd.SimEvent, alarm: AlarmKind
 ) -> None:
+    """Every drive fault is a HIGH alarm that stops delivery in the same step (REQ-ALM-001,
+    REQ-ALM-004)."""
     events: list[ControllerEvent] = []
     ctl, sim = active_controller((fault,), events)
     ctl.wake_at(fault.at_s)
@@ -161,6 +164,7 @@ def test_battery_eri_then_eos() -> None:
 
 
 def test_partial_delivery_reports_the_drive_count_not_the_command() -> None:
+    """The ledger gets the drive's count, not the commanded volume (REQ-DOSE-006)."""
     events: list[ControllerEvent] = []
     at = START + 1800
     ctl, sim = active_controller((sd.PartialDelivery(at),), events)
@@ -183,6 +187,9 @@ def test_partial_delivery_reports_the_drive_count_not_the_command() -> None:
 
 
 def test_reset_counts_the_upper_bound_and_never_reissues_the_remainder() -> None:
+    """After a reset the unconfirmed order counts in full and the loss is recorded
+    (REQ-DOSE-008).
+    """
     events: list[ControllerEvent] = []
     at = START + 1800
     ctl, sim = active_controller((sd.DeviceReset(at),), events)

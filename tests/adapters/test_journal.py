@@ -121,6 +121,7 @@ def history(db: Path, active: Device, library: Library) -> Iterator[Device]:
 def test_round_trip_resume_equals_the_last_state(
     db: Path, active: Device, library: Library
 ) -> None:
+    """Resuming from the journal gives the last state (REQ-PERS-001)."""
     assert active.clock_s is not None
     j = new_journal(db, active)
     tick(j, active.clock_s + MIN, library)
@@ -171,7 +172,10 @@ def test_rejected_commands_are_audited_and_leave_the_state(
 def test_a_crashed_process_loses_nothing_it_recorded(
     db: Path, active: Device, library: Library
 ) -> None:
-    """The writer exits without closing (no checkpoint, the WAL left behind)."""
+    """The writer exits without closing (no checkpoint, the WAL left behind).
+
+    Nothing recorded is lost by a crash (REQ-PERS-001).
+    """
     assert active.clock_s is not None
     new_journal(db, active).close()
     script = f"""
@@ -199,7 +203,10 @@ def test_sigkill_during_writes_keeps_every_committed_decision(
     db: Path, active: Device, library: Library
 ) -> None:
     """A writer killed with SIGKILL at an arbitrary moment: every record it saw committed is
-    there, at most the one in progress is missing, and the journal verifies and resumes."""
+    there, at most the one in progress is missing, and the journal verifies and resumes.
+
+    Power loss keeps every committed decision (REQ-PERS-001).
+    """
     assert active.clock_s is not None
     new_journal(db, active).close()
     script = f"""
@@ -279,6 +286,7 @@ def test_record_checks_the_outcome_time(db: Path, active: Device, library: Libra
 
 
 def test_lockout_survives_a_restart(db: Path, active: Device, library: Library) -> None:
+    """A restart does not reset the lockout (REQ-PERS-001, REQ-TIME-003)."""
     assert active.clock_s is not None
     t = active.clock_s + HOUR
     with new_journal(db, active) as j:
@@ -294,6 +302,7 @@ def test_lockout_survives_a_restart(db: Path, active: Device, library: Library) 
 def test_rolling_24h_totals_and_bolus_count_survive_a_restart(
     db: Path, active: Device, library: Library
 ) -> None:
+    """A restart never resets the 24 h window or the bolus count (REQ-PERS-001, REQ-TIME-003)."""
     assert active.clock_s is not None
     t0 = active.clock_s + HOUR
     with new_journal(db, active) as j:
@@ -317,7 +326,10 @@ def test_a_clock_set_back_never_shortens_a_lockout(
     db: Path, active: Device, library: Library
 ) -> None:
     """A bolus 20 min after a pre-restart bolus (60 min lockout) is denied after reopening,
-    although the wall clock was set back 2 h meanwhile."""
+    although the wall clock was set back 2 h meanwhile.
+
+    Elapsed time only: a clock set back does not shorten a lockout (REQ-TIME-001, REQ-PERS-001).
+    """
     assert active.clock_s is not None
     wall0 = active.clock_s + HOUR  # timeline = wall clock (offset 0) until the set-back
     with new_journal(db, active) as j:
@@ -393,6 +405,7 @@ def test_the_history_fixture_verifies(db: Path, history: Device) -> None:
 
 
 def test_a_modified_record_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute(
             "UPDATE audit SET command = replace(command, 'patient', 'clinician') WHERE seq = 3"
@@ -401,12 +414,14 @@ def test_a_modified_record_is_detected(db: Path, history: Device) -> None:
 
 
 def test_a_deleted_record_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute("DELETE FROM audit WHERE seq = 5")
     expect_broken(db, 5, "record 5 is missing")
 
 
 def test_a_deleted_last_record_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute("DELETE FROM snapshots WHERE seq = 6")
         conn.execute("DELETE FROM audit WHERE seq = 6")
@@ -414,6 +429,7 @@ def test_a_deleted_last_record_is_detected(db: Path, history: Device) -> None:
 
 
 def test_reordered_records_are_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute("UPDATE audit SET seq = -1 WHERE seq = 4")
         conn.execute("UPDATE audit SET seq = 4 WHERE seq = 5")
@@ -422,6 +438,7 @@ def test_reordered_records_are_detected(db: Path, history: Device) -> None:
 
 
 def test_a_modified_snapshot_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute(
             "UPDATE snapshots SET state = replace(state, '\"active\"', '\"suspended\"')"
@@ -431,7 +448,10 @@ def test_a_modified_snapshot_is_detected(db: Path, history: Device) -> None:
 
 
 def test_a_substituted_snapshot_disagrees_with_the_chain(db: Path, history: Device) -> None:
-    """An older, self-consistent snapshot put in place of the newest (e.g. a rolled-back page)."""
+    """An older, self-consistent snapshot put in place of the newest (e.g. a rolled-back page).
+
+    Integrity-checked on load (REQ-PERS-002).
+    """
     with raw(db) as conn:
         old = conn.execute("SELECT state, sha256 FROM snapshots WHERE seq = 2").fetchone()
         conn.execute("UPDATE snapshots SET state = ?, sha256 = ? WHERE seq = 6", old)
@@ -439,7 +459,10 @@ def test_a_substituted_snapshot_disagrees_with_the_chain(db: Path, history: Devi
 
 
 def test_an_unreadable_snapshot_is_detected(db: Path, history: Device) -> None:
-    """Even with the chain recomputed to match, a snapshot the core cannot decode is refused."""
+    """Even with the chain recomputed to match, a snapshot the core cannot decode is refused.
+
+    Integrity-checked on load (REQ-PERS-002).
+    """
     text = '{"schema": 99, "device": {}}'
     sha = hashlib.sha256(text.encode()).hexdigest()
     with raw(db) as conn:
@@ -450,6 +473,7 @@ def test_an_unreadable_snapshot_is_detected(db: Path, history: Device) -> None:
 
 
 def test_a_missing_current_snapshot_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     with raw(db) as conn:
         conn.execute("DELETE FROM snapshots WHERE seq = 6")
     expect_broken(db, 6, "no snapshot of the current state")
@@ -464,6 +488,7 @@ def test_a_newer_schema_version_is_refused(db: Path, history: Device) -> None:
 
 
 def test_a_truncated_file_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     size = db.stat().st_size
     with db.open("r+b") as f:
         f.truncate(size // 2)
@@ -484,7 +509,10 @@ def test_an_overwritten_header_is_detected(db: Path, history: Device) -> None:
 @pytest.mark.parametrize("seed", range(5))
 def test_random_bytes_in_a_record_are_detected(db: Path, history: Device, seed: int) -> None:
     """Random bytes over stored text (a snapshot or an audit record): the chain, the snapshot
-    hashes or SQLite's own checks catch it."""
+    hashes or SQLite's own checks catch it.
+
+    Integrity-checked on load (REQ-PERS-002).
+    """
     data = db.read_bytes()
     rng = random.Random(seed)
     targets = [data.find(b'"request_bolus"'), data.find(b'"ledger"'), data.find(b"RejectedCommand")]
@@ -498,6 +526,7 @@ def test_random_bytes_in_a_record_are_detected(db: Path, history: Device, seed: 
 
 
 def test_a_random_page_overwritten_is_detected(db: Path, history: Device) -> None:
+    """Integrity-checked on load (REQ-PERS-002)."""
     page = 4096
     pages = db.stat().st_size // page
     assert pages >= 3
@@ -514,6 +543,8 @@ def test_a_random_page_overwritten_is_detected(db: Path, history: Device) -> Non
 def test_fail_safe_raises_the_memory_fault_alarm(
     db: Path, history: Device, library: Library
 ) -> None:
+    """An integrity failure fails safe: HIGH alarm, no bolus, no delivery until a clinician
+    (REQ-PERS-002, REQ-ALM-004, REQ-ALM-001)."""
     with raw(db) as conn:
         conn.execute("UPDATE audit SET reason = 'edited' WHERE seq = 4")
     err = expect_broken(db, 4, "hash does not match")

@@ -163,6 +163,7 @@ def test_tick_before_segment_end_orders_nothing_more(library: Library):
     ids=lambda p: p.value,
 )
 def test_nothing_is_ordered_outside_active(phase: Phase, library: Library):
+    """No delivery order outside the delivering phases (REQ-LIFE-005)."""
     d = reach(phase, library)
     t = PATHS[phase][-1][1]
     for k in range(1, 30):
@@ -176,6 +177,8 @@ def test_nothing_is_ordered_outside_active(phase: Phase, library: Library):
 
 @pytest.mark.parametrize("kind", [AlarmKind.OCCLUSION, AlarmKind.MOTOR_STALL])
 def test_high_alarm_stops_delivery_in_the_same_step(kind: AlarmKind, library: Library):
+    """A stall or occlusion is HIGH and stops delivery in the same step; no order in alarm
+    (REQ-ALM-001, REQ-ALM-004, REQ-LIFE-005)."""
     sim = _active(library)
     sim.do(c.Tick(S))
     eff = sim.do(c.RaiseAlarm(S, kind), T0 + 60)
@@ -190,6 +193,7 @@ def test_high_alarm_stops_delivery_in_the_same_step(kind: AlarmKind, library: Li
 
 
 def test_low_alarm_does_not_stop_delivery(library: Library):
+    """ERI (LOW) annunciates while dosing continues (REQ-ALM-002, REQ-BATT-002)."""
     sim = _active(library)
     eff = sim.do(c.RaiseAlarm(S, AlarmKind.ERI))
     assert sim.d.phase is Phase.ACTIVE
@@ -209,6 +213,7 @@ def _one_order(library: Library) -> tuple[Sim, DeliveryOrder]:
 
 
 def test_overdue_report_raises_drive_fault_via_tick(library: Library):
+    """No reply from the drive is a HIGH drive fault that stops delivery (REQ-ALM-004)."""
     sim, order = _one_order(library)
     end = T0 + order.duration_s
     # grace 10 min after the end: still quiet at end + 600 s
@@ -223,6 +228,7 @@ def test_overdue_report_raises_drive_fault_via_tick(library: Library):
 
 @pytest.mark.parametrize("order_id", ["same", 999])
 def test_duplicate_or_unknown_report_changes_nothing(order_id: object, library: Library):
+    """A duplicate or unknown report id is ignored and logged (REQ-DOSE-007)."""
     sim, order = _one_order(library)
     sim.report(order.order_id, order.volume_nl, at=T0 + HOUR)
     before = sim.d
@@ -234,6 +240,8 @@ def test_duplicate_or_unknown_report_changes_nothing(order_id: object, library: 
 
 
 def test_over_delivery_raises_deviation_and_counts_in_full(library: Library):
+    """Delivery beyond the command is a HIGH deviation; the ledger counts what the drive reported
+    (REQ-ALM-004, REQ-DOSE-006)."""
     sim, order = _one_order(library)
     res = sim.d.reservoir.volume_nl  # type: ignore[union-attr]
     window = sim.d.ledger.window_total_ng(T0 + 1800)
@@ -247,6 +255,7 @@ def test_over_delivery_raises_deviation_and_counts_in_full(library: Library):
 
 
 def test_partial_final_report_counts_only_what_was_delivered(library: Library):
+    """The ledger counts what the drive reports delivered, not what was commanded (REQ-DOSE-006)."""
     sim, order = _one_order(library)
     res = sim.d.reservoir.volume_nl  # type: ignore[union-attr]
     sim.report(order.order_id, 1000, final=True, at=T0 + 900)
@@ -257,6 +266,7 @@ def test_partial_final_report_counts_only_what_was_delivered(library: Library):
 
 
 def test_reservoir_decreases_by_reported_volume_only(library: Library):
+    """The tracked reservoir falls by the reported volume only (REQ-DOSE-006, REQ-RES-001)."""
     sim, order = _one_order(library)
     res = sim.d.reservoir.volume_nl  # type: ignore[union-attr]
     # ordering takes nothing from the tracked reservoir
@@ -296,6 +306,7 @@ def _alarm_date_device(library: Library) -> tuple[Sim, tuple[Effect, ...]]:
 
 
 def test_worked_example_alarm_date_projection(library: Library):
+    """The worked low-reservoir and empty projection (REQ-RES-003)."""
     sim, eff = _alarm_date_device(library)
     fill = sim.now
     (proj,) = [e for e in eff if isinstance(e, Projection)]
@@ -326,6 +337,7 @@ def test_worked_example_alarm_date_over_simulated_time(library: Library):
 
 
 def test_empty_reservoir_alarm_from_tick_stops_delivery(library: Library):
+    """An empty reservoir is HIGH and stops delivery in the same step (REQ-RES-002, REQ-ALM-004)."""
     sim = _active(library)
     d = sim.d
     assert d.reservoir is not None
@@ -354,6 +366,8 @@ def test_clear_empty_alarm_refused_until_refilled(library: Library):
 
 def test_flex_elapsed_schedule_delivers_each_step_at_its_time(library: Library):
     # 00:00-06:00 1.2 mg/day, 06:00-06:30 2.4 mg/day, 06:30-24:00 0.48 mg/day from program start
+    """An elapsed flex schedule delivers each step in 24 h cycles from the program start
+    (REQ-TIME-005)."""
     basal = Basal(
         steps=(
             FlexStep(0, 1_200_000),
@@ -403,6 +417,8 @@ def _bolus(sim: Sim, at: int) -> BolusDecision:
 
 
 def test_lockout_exact(library: Library):
+    """Lockout from the previous start, exact at its end; a denial gives the reason and the time
+    remaining (REQ-BOL-001, REQ-BOL-002, REQ-GOV-009)."""
     sim = _active(library)
     first = T0 + 100
     assert _bolus(sim, first).granted
@@ -414,6 +430,8 @@ def test_lockout_exact(library: Library):
 
 
 def test_denied_request_does_not_restart_the_lockout(library: Library):
+    """A denied request orders nothing, is not recorded and does not restart the lockout
+    (REQ-BOL-002, REQ-GOV-006)."""
     sim = _active(library)
     first = T0 + 100
     assert _bolus(sim, first).granted
@@ -438,6 +456,8 @@ def test_granted_bolus_orders_the_dose_volume(library: Library):
 
 
 def test_max_boluses_per_rolling_24h(library: Library):
+    """At most max_per_24h in the half-open rolling window; the denial names the count (REQ-BOL-002,
+    REQ-BOL-003, REQ-GOV-009, REQ-TIME-002)."""
     sim = _active(library)
     first = T0 + 100
     for k in range(4):
@@ -470,6 +490,8 @@ def _high_program(library: Library) -> Sim:
 
 
 def test_bolus_at_daily_cap_is_all_or_nothing_and_basal_not_reduced(library: Library):
+    """Denied whole at the cap with a LOW maximum-dose alarm while basal goes on unreduced
+    (REQ-BOL-004, REQ-BOL-005, REQ-GOV-008, REQ-ALM-002, REQ-ALM-006)."""
     sim = _high_program(library)
     # A clinician bolus of 8.5 mg fits (8.5 + 10 mg of basal in any later window <= 20 mg).
     sim.do(c.ClinicianBolus(C, dose_ng=8_500_000, duration_s=600), T0 + 20)
@@ -522,6 +544,8 @@ def test_clinician_bolus_granted_whole(library: Library):
 
 
 def test_clinician_bolus_that_does_not_fit_is_refused(library: Library):
+    """A clinician bolus that does not fit whole under the hard cap is refused (REQ-GOV-002,
+    REQ-GOV-008, REQ-LIB-002)."""
     sim = _active(library)
     # basal 1 mg/day must stay deliverable: 19.5 mg + 1 mg > 20 mg
     with pytest.raises(LimitViolation):
@@ -542,6 +566,7 @@ def test_clinician_bolus_refused_when_suspended(library: Library):
 
 
 def test_high_alarm_silenced_at_most_10_minutes(library: Library):
+    """A HIGH alarm silence longer than 600 s is rejected (REQ-ALM-008)."""
     d = reach(Phase.ALARM, library)
     out = step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=600), 8 * DAY + 1, library)
     assert out.device.alarms[0].silenced_until_s == 8 * DAY + 601
@@ -557,6 +582,8 @@ def test_low_alarm_silenced_longer(library: Library):
 
 
 def test_eri_sets_eos_90_days_later_and_tick_raises_eos(library: Library):
+    """EOS = ERI + 90 days; ERI lets dosing continue; EOS is HIGH and stops delivery (REQ-BATT-001,
+    REQ-BATT-002, REQ-BATT-003, REQ-ALM-004)."""
     lib = synchromed_library(library)
     sim = Sim(synchromed_active(lib), lib, T0)
     eri = T0 + 50
@@ -583,6 +610,7 @@ def test_prometra_eri_sets_no_eos(library: Library):
 
 
 def test_rejected_command_leaves_device_untouched(library: Library):
+    """A rejected command raises and leaves the device unchanged (REQ-CORE-002)."""
     sim = _active(library)
     before = sim.d
     with pytest.raises(LimitViolation):
@@ -594,6 +622,7 @@ def test_rejected_command_leaves_device_untouched(library: Library):
 def test_prime_is_refused_or_complete_when_the_fill_cannot_cover_the_dead_volume(
     library: Library,
 ):
+    """Priming is exactly the dead volume or nothing (REQ-PRIME-001)."""
     path = [
         (cmd if not isinstance(cmd, c.Fill) else dataclasses.replace(cmd, volume_nl=600_000), at)
         for cmd, at in PATHS[Phase.IMPLANTED]

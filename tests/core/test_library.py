@@ -296,6 +296,7 @@ DRUG_DEFECTS: list[tuple[str, Mutation, str, str]] = [
 def test_malformed_drug_library_names_file_entry_field(
     mutate: Mutation, entry: str, field: str
 ) -> None:
+    """A malformed drug library is rejected naming file, entry and field (REQ-LIB-010)."""
     drugs = copy.deepcopy(_DRUGS_RAW)
     mutate(drugs)
     with pytest.raises(LibraryError) as info:
@@ -438,6 +439,7 @@ PUMP_DEFECTS: list[tuple[str, Mutation, str, str]] = [
 def test_malformed_pump_library_names_file_entry_field(
     mutate: Mutation, entry: str, field: str
 ) -> None:
+    """A malformed pump library is rejected naming file, entry and field (REQ-LIB-010)."""
     pumps = copy.deepcopy(_PUMPS_RAW)
     mutate(pumps)
     with pytest.raises(LibraryError) as info:
@@ -508,6 +510,7 @@ def _catheter(length: str, per_length: str) -> CatheterModel:
 
 
 def test_prometra_catheter_volume() -> None:
+    """Dead volume (110 cm - trimmed) x 0.0026 mL/cm (REQ-PRIME-003)."""
     catheter = load_library().catheter("prometra-catheter")
     assert catheter_volume_nl(catheter, 200) == 234_000  # DECISIONS.md worked example
     assert catheter_volume_nl(catheter, 0) == 286_000  # 110 cm x 0.0026 mL/cm
@@ -534,6 +537,7 @@ def test_bad_trimmed_length_is_invalid_input(trimmed: object) -> None:
     ["medtronic-indura-1p-8709sc", "medtronic-8731sc", "medtronic-ascenda-8780"],
 )
 def test_medtronic_catheter_volume_cannot_be_computed(catheter_id: str) -> None:
+    """No catheter data, no dead volume (never a typed number) (REQ-PRIME-003)."""
     catheter = load_library().catheter(catheter_id)
     with pytest.raises(RejectedCommand, match="volume_per_length") as info:
         catheter_volume_nl(catheter, 0)
@@ -612,6 +616,7 @@ def test_load_library_from_files(tmp_path: Path) -> None:
 
 
 def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
+    """Malformed TOML is rejected naming the file (REQ-LIB-010)."""
     drugs, pumps = _write_shipped(tmp_path)
     pumps.write_text('version = "1"\n[pumps.x\n', encoding="utf-8")
     with pytest.raises(LibraryError) as info:
@@ -640,6 +645,7 @@ def test_non_utf8_file_names_the_file(tmp_path: Path) -> None:
 
 
 def test_defect_in_institution_file_names_path_entry_field(tmp_path: Path) -> None:
+    """A defective institution file is rejected naming path, entry and field (REQ-LIB-010)."""
     drugs, pumps = _write_shipped(tmp_path)
     text = drugs.read_text(encoding="utf-8").replace(
         'max_daily = { value = "19.2 mcg/day", level = "hard"',

@@ -33,6 +33,7 @@ def lib() -> Library:
 
 
 def test_shipped_library_loads_with_every_drug_and_pump(lib: Library) -> None:
+    """The library holds every drug, indication and pump model (REQ-LIB-001)."""
     assert lib.drugs_version and lib.pumps_version
     assert set(lib.drug_names()) == APPROVED | UNAPPROVED
     assert {p.id for p in lib.pumps} == {
@@ -55,6 +56,7 @@ def test_load_library_is_cached(lib: Library) -> None:
 
 
 def test_ziconotide_hard_daily_max_is_label_19_2_mcg(lib: Library) -> None:
+    """Ziconotide hard daily maximum 19.2 mcg/day (REQ-LIB-005)."""
     entry = lib.drug("ziconotide", "pain")
     assert entry.max_daily.value == 19_200
     assert entry.max_daily.level is Level.HARD
@@ -64,6 +66,7 @@ def test_ziconotide_hard_daily_max_is_label_19_2_mcg(lib: Library) -> None:
 
 @pytest.mark.parametrize("indication", ["spasticity-spinal", "spasticity-cerebral"])
 def test_baclofen_2000_hard_1000_soft(lib: Library, indication: str) -> None:
+    """Baclofen 2000 mcg/day hard, 1000 soft (REQ-LIB-005)."""
     entry = lib.drug("baclofen", indication)
     assert entry.max_daily.value == 2000 * MCG
     assert entry.max_daily.level is Level.HARD
@@ -74,6 +77,7 @@ def test_baclofen_2000_hard_1000_soft(lib: Library, indication: str) -> None:
 
 
 def test_morphine_20_hard_15_soft_and_label_starting_ranges(lib: Library) -> None:
+    """Morphine 20 mg/day hard, 15 soft, label starting ranges (REQ-LIB-005)."""
     entry = lib.drug("morphine", "pain")
     assert (entry.max_daily.value, entry.max_daily.level) == (20 * MG, Level.HARD)
     assert entry.soft_max_daily is not None
@@ -95,6 +99,8 @@ def test_non_opioid_starting_range_is_any(lib: Library) -> None:
 
 
 def test_product_and_screening_concentrations(lib: Library) -> None:
+    """Product strengths; baclofen 50 mcg/mL is a screening strength, not a product (REQ-LIB-007,
+    REQ-LIB-008)."""
     morphine = lib.drug("morphine", "pain").product_concentrations.values_ng_per_ml
     assert morphine == (10 * MG, 25 * MG)
     prialt = lib.drug("ziconotide", "pain").product_concentrations.values_ng_per_ml
@@ -137,6 +143,8 @@ def test_baclofen_screening_and_withdrawal_flag(lib: Library) -> None:
 
 
 def test_approval_flags_and_fda_warning(lib: Library) -> None:
+    """Approval flags per drug; every unapproved drug carries the FDA 2018 warning (REQ-LIB-006,
+    REQ-LIB-009)."""
     for entry in lib.entries:
         approved = entry.approved_for_intrathecal_pump.value
         assert approved == (entry.drug in APPROVED), entry.id
@@ -151,6 +159,7 @@ def test_approval_flags_and_fda_warning(lib: Library) -> None:
 
 
 def test_drugs_without_verified_ceiling_use_pacc_as_hard_max_and_say_so(lib: Library) -> None:
+    """A [U] hard maximum only where no [V] ceiling exists, and the entry says so (REQ-LIB-004)."""
     expected = {
         "hydromorphone": 10 * MG,
         "fentanyl": 1000 * MCG,
@@ -179,6 +188,7 @@ def _sources(text: str) -> list[str]:
 
 
 def test_every_limit_has_a_known_source_and_a_tag(lib: Library) -> None:
+    """Every value carries its source and confidence tag (REQ-LIB-001)."""
     seen = 0
     for limit in lib.limits():
         seen += 1
@@ -228,6 +238,9 @@ def _hard_allowed(limit: Limit | RangeLimit | CountLimit) -> bool:
 
 
 def test_hard_limits_are_verified_or_design_values(lib: Library) -> None:
+    """Only [V] (or design) values are hard; other [U] values are soft
+    (REQ-LIB-004, REQ-LIB-002).
+    """
     for limit in lib.limits():
         if limit.level is Level.HARD:
             assert _hard_allowed(limit), limit.id
@@ -238,6 +251,7 @@ def test_hard_limits_are_verified_or_design_values(lib: Library) -> None:
 
 
 def test_soft_never_above_hard(lib: Library) -> None:
+    """A soft limit never sits above its hard limit (REQ-LIB-002)."""
     for entry in lib.entries:
         hard = entry.max_daily.value
         if entry.soft_max_daily is not None:
@@ -252,6 +266,7 @@ def test_soft_never_above_hard(lib: Library) -> None:
 
 
 def test_reservoir_thresholds(lib: Library) -> None:
+    """Low and empty reservoir thresholds per pump (REQ-RES-001)."""
     for pump_id in ("prometra-ii-20", "prometra-ii-40"):
         low = lib.pump(pump_id).low_reservoir_threshold
         assert (low.value, low.tag) == (3 * ML, Tag.V)
@@ -295,6 +310,8 @@ def test_unknown_device_values_stay_absent(lib: Library) -> None:
 
 
 def test_drug_permissions_per_pump(lib: Library) -> None:
+    """Per pump: approval, patient-bolus permission and concentration narrowing (REQ-LIB-009,
+    REQ-LIB-007)."""
     for pump_id in ("prometra-ii-20", "prometra-ii-40"):
         pump = lib.pump(pump_id)
         assert pump.patient_bolus.names == ("morphine",)
@@ -320,6 +337,7 @@ def test_mri_policies(lib: Library) -> None:
 
 
 def test_prometra_catheter_data(lib: Library) -> None:
+    """Prometra catheter data for the dead volume (REQ-PRIME-003)."""
     catheter = lib.catheter("prometra-catheter")
     assert catheter.reference_length is not None and catheter.volume_per_length is not None
     assert catheter.reference_length.value == 1100
@@ -331,7 +349,10 @@ def test_prometra_catheter_data(lib: Library) -> None:
 
 
 def test_worked_bridge_example_catheter_volume(lib: Library) -> None:
-    """Trimmed 20 cm -> 90 cm x 0.0026 mL/cm = 0.234 mL; at 0.1 mL/day: 2.34 days (56.16 h)."""
+    """Trimmed 20 cm -> 90 cm x 0.0026 mL/cm = 0.234 mL; at 0.1 mL/day: 2.34 days (56.16 h).
+
+    Dead volume from catheter data (REQ-PRIME-003).
+    """
     volume = catheter_volume_nl(lib.catheter("prometra-catheter"), 200)
     assert volume == 234_000
     bridge_s = volume * DAY_S // 100_000

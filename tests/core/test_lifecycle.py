@@ -331,6 +331,8 @@ ILLEGAL = [
 def test_every_illegal_pair_is_rejected_and_changes_nothing(
     phase: Phase, name: str, library: Library
 ) -> None:
+    """A command no row names for the phase is rejected and the state is unchanged (REQ-LIFE-001,
+    REQ-CORE-002)."""
     device = reach(phase, library)
     before = to_json(device)
     for role in Role:
@@ -374,6 +376,7 @@ def test_terminal_phases_reject_everything(phase: Phase, library: Library) -> No
 def test_trial_succeeds_at_half_the_baseline(
     baseline: int, score: int, dest: Phase, library: Library
 ) -> None:
+    """Success is a fall of at least 50 % from baseline, in integers (REQ-TRIAL-002)."""
     d = run(
         [
             (c.RecordScreening(C, candidate=True, baseline_pain=baseline), 0),
@@ -387,6 +390,7 @@ def test_trial_succeeds_at_half_the_baseline(
 
 
 def test_trial_without_evidence_needs_a_clinician_conclusion(library: Library) -> None:
+    """Concluding against the criterion needs a reason (REQ-TRIAL-003)."""
     d = reach(Phase.TRIAL, library)
     with pytest.raises(RejectedCommand, match="requires that the trial succeeded"):
         step(d, c.ConcludeTrial(C), T, library)
@@ -398,6 +402,7 @@ def test_trial_without_evidence_needs_a_clinician_conclusion(library: Library) -
 
 
 def test_clinician_may_overrule_the_evidence_with_a_reason(library: Library) -> None:
+    """A reasoned clinician conclusion may overrule the 50 % criterion (REQ-TRIAL-003)."""
     d = _trial_with_pain(7)(library)
     out = step(d, c.ConcludeTrial(C, TrialOutcome.SUCCESS, reason="function improved"), T, library)
     assert out.device.phase is Phase.IMPLANT_READY
@@ -423,6 +428,8 @@ def _baclofen(library: Library, *doses: tuple[int, int, bool]) -> Device:
 
 
 def test_baclofen_screening_sequence_and_spacing(library: Library) -> None:
+    """50, 75, 100 mcg in order, each at least 24 h of elapsed time apart (REQ-BACL-004,
+    REQ-TIME-001)."""
     d = _baclofen(library, (50_000, DAY, False))
     with pytest.raises(LimitViolation) as wrong:
         step(d, c.RecordTrialDose(C, amount_ng=100_000), 2 * DAY, library)
@@ -435,6 +442,7 @@ def test_baclofen_screening_sequence_and_spacing(library: Library) -> None:
 
 
 def test_baclofen_positive_response_gives_the_effective_dose(library: Library) -> None:
+    """A positive response ends screening (REQ-BACL-005)."""
     d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, True))
     with pytest.raises(RejectedCommand, match="positive response"):
         step(d, c.RecordTrialDose(C, amount_ng=100_000), 3 * DAY, library)
@@ -444,6 +452,7 @@ def test_baclofen_positive_response_gives_the_effective_dose(library: Library) -
 
 
 def test_baclofen_no_response_to_100_mcg_is_not_a_candidate(library: Library) -> None:
+    """No response to 100 mcg ends screening as not a candidate (REQ-BACL-005)."""
     d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, False))
     with pytest.raises(RejectedCommand, match="requires that"):
         step(d, c.ConcludeTrial(C), 3 * DAY, library)
@@ -465,6 +474,8 @@ def test_baclofen_screening_needs_a_response_before_the_next_dose(library: Libra
 
 
 def test_trial_dose_outside_range_is_a_soft_limit(library: Library) -> None:
+    """A trial dose outside the range yields only to an override with a non-empty reason
+    (REQ-TRIAL-001, REQ-LIB-003)."""
     d = reach(Phase.TRIAL, library)
     with pytest.raises(LimitViolation) as info:
         step(d, c.RecordTrialDose(C, amount_ng=600_000), T, library)
@@ -479,6 +490,7 @@ def test_trial_dose_outside_range_is_a_soft_limit(library: Library) -> None:
 
 
 def test_unapproved_drug_needs_an_override_and_warns(library: Library) -> None:
+    """An unapproved drug needs an override and carries the FDA warning (REQ-LIB-006)."""
     d = run([(c.RecordScreening(C, candidate=True, baseline_pain=8), 0)], library)
     with pytest.raises(LimitViolation) as info:
         step(d, c.StartTrial(C, "hydromorphone", "pain", plan="bolus"), 60, library)
@@ -488,6 +500,7 @@ def test_unapproved_drug_needs_an_override_and_warns(library: Library) -> None:
 
 
 def test_fill_over_capacity_is_a_hard_limit(library: Library) -> None:
+    """A fill above the reservoir capacity is a hard limit (REQ-LIB-002, REQ-UNIT-003)."""
     d = run(PATHS[Phase.IMPLANTED][:-1], library)
     with pytest.raises(LimitViolation) as info:
         step(d, c.Fill(C, volume_nl=20_000_001, concentration_ng_per_ml=10_000_000), T, library)
@@ -495,6 +508,7 @@ def test_fill_over_capacity_is_a_hard_limit(library: Library) -> None:
 
 
 def test_fill_concentration_must_be_a_product_strength(library: Library) -> None:
+    """A fill concentration must be a product strength (REQ-LIB-007)."""
     d = run(PATHS[Phase.IMPLANTED][:-1], library)
     with pytest.raises(LimitViolation, match="product strength") as info:
         step(d, c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=12_000_000), T, library)
@@ -502,6 +516,7 @@ def test_fill_concentration_must_be_a_product_strength(library: Library) -> None
 
 
 def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
+    """Without pump and catheter data for the dead volume there is no priming (REQ-PRIME-003)."""
     d = reach(Phase.IMPLANT_READY, library)
     out = step(d, c.Implant(C, "synchromed-ii-20", "medtronic-indura-1p-8709sc", 100), T, library)
     assert out.device.implant is not None and out.device.implant.dead_volume_nl is None
@@ -512,6 +527,8 @@ def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
 
 
 def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> None:
+    """Priming is exactly the dead volume from the reservoir, to the catheter, not the patient
+    (REQ-PRIME-001, REQ-PRIME-002)."""
     d = run(PATHS[Phase.PRIMING][:-1], library)
     out = step(d, c.Prime(C, duration_s=480), T, library)
     orders = [e for e in out.effects if isinstance(e, DeliveryOrder)]
@@ -550,6 +567,9 @@ def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
 
 
 def test_high_alarm_stops_delivery_in_the_same_step(library: Library) -> None:
+    """An occlusion stops delivery in the same step and moves to alarm
+    (REQ-ALM-001, REQ-ALM-004).
+    """
     d = reach(Phase.ACTIVE, library)
     out = step(d, c.RaiseAlarm(S, AlarmKind.OCCLUSION, detail="pressure"), T, library)
     assert out.device.phase is Phase.ALARM
@@ -558,6 +578,8 @@ def test_high_alarm_stops_delivery_in_the_same_step(library: Library) -> None:
 
 
 def test_low_alarm_annunciates_while_dosing_goes_on(library: Library) -> None:
+    """A low-reservoir alarm annunciates while dosing continues (REQ-ALM-002, REQ-ALM-006,
+    REQ-RES-001)."""
     d = reach(Phase.ACTIVE, library)
     out = step(d, c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T, library)
     assert out.device.phase is Phase.ACTIVE
@@ -569,6 +591,7 @@ def test_low_alarm_annunciates_while_dosing_goes_on(library: Library) -> None:
 
 
 def test_alarms_keep_their_order_of_occurrence(library: Library) -> None:
+    """Alarms are kept in order of occurrence (REQ-ALM-003)."""
     d = reach(Phase.ACTIVE, library)
     for i, kind in enumerate([AlarmKind.ERI, AlarmKind.LOW_RESERVOIR, AlarmKind.MOTOR_STALL]):
         d = step(d, c.RaiseAlarm(S, kind), T + i, library).device
@@ -580,6 +603,7 @@ def test_alarms_keep_their_order_of_occurrence(library: Library) -> None:
 
 
 def test_end_of_service_cannot_be_cleared(library: Library) -> None:
+    """End of service cannot be cleared (REQ-BATT-003)."""
     d = run([_raise(AlarmKind.END_OF_SERVICE)], library, reach(Phase.ACTIVE, library))
     with pytest.raises(RejectedCommand, match="end of service"):
         step(d, c.ClearAlarm(C, AlarmKind.END_OF_SERVICE, reason="x"), T, library)
@@ -587,6 +611,9 @@ def test_end_of_service_cannot_be_cleared(library: Library) -> None:
 
 
 def test_empty_reservoir_clears_only_after_a_refill(library: Library) -> None:
+    """An empty-reservoir alarm needs a refill and a clinician to clear
+    (REQ-RES-002, REQ-LIFE-007).
+    """
     d = run([_raise(AlarmKind.EMPTY_RESERVOIR)], library, reach(Phase.ACTIVE, library))
     d = dataclasses.replace(
         d,
@@ -611,6 +638,8 @@ def test_empty_reservoir_clears_only_after_a_refill(library: Library) -> None:
 
 
 def test_refill_clears_low_reservoir_and_returns_to_dosing(library: Library) -> None:
+    """Withdrawal first, capacity after withdrawal, a new concentration needs a new program
+    (REQ-REF-001, REQ-REF-004, REQ-BRIDGE-001)."""
     d = run([_raise(AlarmKind.LOW_RESERVOIR)], library, reach(Phase.ACTIVE, library))
     d = step(d, c.BeginRefill(C), T, library).device
     with pytest.raises(RejectedCommand, match="withdrawn residual first"):
@@ -659,6 +688,7 @@ def _baclofen_active(library: Library) -> Device:
 def test_stopping_baclofen_needs_confirmation_and_warns(
     command: type[c.Suspend] | type[c.Explant], library: Library
 ) -> None:
+    """Stopping baclofen needs confirmation and warns of withdrawal (REQ-BACL-001, REQ-BACL-002)."""
     d = _baclofen_active(library)
     assert d.phase is Phase.ACTIVE
     with pytest.raises(RejectedCommand) as info:
@@ -675,6 +705,7 @@ def test_stopping_baclofen_needs_confirmation_and_warns(
 def test_baclofen_alarms_carry_the_withdrawal_warning(
     kind: AlarmKind, warns: bool, library: Library
 ) -> None:
+    """Stall and empty reservoir on baclofen carry the withdrawal warning (REQ-BACL-003)."""
     out = step(_baclofen_active(library), c.RaiseAlarm(S, kind), 4 * DAY, library)
     assert any(getattr(e, "code", "") == "withdrawal_risk" for e in out.effects) is warns
 
@@ -693,6 +724,8 @@ def test_morphine_suspend_needs_no_confirmation(library: Library) -> None:
     ids=["backwards", "negative", "bool", "float"],
 )
 def test_bad_time_is_rejected(now: object, fragment: str, library: Library) -> None:
+    """A time earlier than the last accepted one is rejected naming now_s (REQ-TIME-004,
+    REQ-CORE-004)."""
     d = reach(Phase.SUSPENDED, library)
     assert d.clock_s == LAST_TIME
     with pytest.raises(InvalidInput, match=fragment) as info:
@@ -718,6 +751,8 @@ def test_bad_time_is_rejected(now: object, fragment: str, library: Library) -> N
 def test_malformed_command_fields_are_named(
     command: c.Command, field: str, library: Library
 ) -> None:
+    """Malformed commands are rejected naming the field and leave the state unchanged (REQ-CORE-002,
+    REQ-CORE-004)."""
     d = run(PATHS[Phase.TRIAL], library)
     before = to_json(d)
     with pytest.raises(InvalidInput) as info:
@@ -736,6 +771,7 @@ def test_non_command_and_non_device_are_rejected(library: Library) -> None:
 
 
 def test_baclofen_starting_dose_is_twice_the_effective_screening_dose(library: Library) -> None:
+    """The baclofen starting dose is 2 x the effective screening dose (REQ-BACL-006)."""
     d = _baclofen(library, (50_000, DAY, False), (75_000, 2 * DAY, True))
     d = run(
         [
@@ -775,6 +811,8 @@ def test_ticks_during_a_refill_raise_no_reservoir_alarm(library: Library) -> Non
 
 
 def test_annunciation_order_and_silencing(library: Library) -> None:
+    """Highest priority first, then order of occurrence; a HIGH silence is at most 600 s and re-
+    annunciates (REQ-ALM-007, REQ-ALM-008)."""
     d = reach(Phase.ACTIVE, library)
     kinds = [AlarmKind.ERI, AlarmKind.LOW_RESERVOIR, AlarmKind.MOTOR_STALL, AlarmKind.OCCLUSION]
     for i, kind in enumerate(kinds):

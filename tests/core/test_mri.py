@@ -35,6 +35,8 @@ def _orders(effects) -> list[DeliveryOrder]:
 
 
 def test_synchromed_mri_suspends_and_resumes_by_itself(slib: Library):
+    """MRI stops delivery; post-MRI verification is a MEDIUM alarm until the clinician confirms
+    (REQ-MRI-001, REQ-ALM-005)."""
     d = synchromed_active(slib)
     out = _do(d, c.BeginMri(C), T0 + 10, slib)
     assert out.device.phase is Phase.SUSPENDED
@@ -56,6 +58,7 @@ def test_synchromed_mri_suspends_and_resumes_by_itself(slib: Library):
 def test_synchromed_alarm_at_mri_start_keeps_it_stopped_until_confirmed(
     kind: AlarmKind, slib: Library
 ):
+    """An alarm active at MRI start keeps delivery stopped until confirmation (REQ-MRI-002)."""
     d = synchromed_active(slib)
     d = _do(d, c.RaiseAlarm(S, kind), T0 + 5, slib).device
     d = _do(d, c.BeginMri(C), T0 + 10, slib).device
@@ -71,6 +74,7 @@ def test_synchromed_alarm_at_mri_start_keeps_it_stopped_until_confirmed(
 
 
 def test_synchromed_mri_from_suspended_stays_stopped(slib: Library):
+    """An MRI from suspended stays stopped (REQ-MRI-001)."""
     d = synchromed_active(slib)
     d = _do(d, c.Suspend(C, "planned scan"), T0 + 5, slib).device
     d = _do(d, c.BeginMri(C), T0 + 10, slib).device
@@ -79,6 +83,7 @@ def test_synchromed_mri_from_suspended_stays_stopped(slib: Library):
 
 
 def test_synchromed_zero_rate_program_as_mri_preparation_rejected(slib: Library):
+    """Programming a stopped pump as MRI preparation is rejected (REQ-MRI-003)."""
     d = synchromed_active(slib)
     zero = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(0), patient_bolus=None)
     d = _do(d, c.SetProgram(C, zero), T0 + 5, slib).device
@@ -100,6 +105,7 @@ def test_second_mri_before_confirmation_rejected(slib: Library):
 
 
 def test_prometra_ii_mri_needs_suspension_and_an_empty_reservoir(library: Library):
+    """Empty reservoir and zero rate first; zero until the valve reset is recorded (REQ-MRI-004)."""
     d = reach(Phase.ACTIVE, library)
     with pytest.raises(RejectedCommand):  # dosing
         _do(d, c.BeginMri(C), T0 + 10, library)
@@ -124,6 +130,7 @@ def test_prometra_ii_mri_needs_suspension_and_an_empty_reservoir(library: Librar
 
 
 def test_prometra_i_refuses_mri(library: Library):
+    """Prometra I refuses MRI (REQ-MRI-005)."""
     d = reach(Phase.SUSPENDED, library)
     assert d.implant is not None and d.reservoir is not None
     d = _do(d, c.EmptyReservoir(C, d.reservoir.volume_nl), 8 * DAY + 10, library).device

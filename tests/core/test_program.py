@@ -63,6 +63,7 @@ def _limits(report: ProgramReport) -> dict[str, str]:
 
 @pytest.mark.parametrize("mcg_per_ml", [500, 1000, 2000])
 def test_baclofen_product_strengths_accepted_on_prometra_ii(mcg_per_ml: int, library: Library):
+    """Baclofen product strengths are accepted (REQ-LIB-007)."""
     report = check_program(_baclofen(400 * MCG, mcg_per_ml * MCG), library, PROMETRA)
     assert report.accepted, report.violations
     assert report.violations == ()
@@ -70,6 +71,7 @@ def test_baclofen_product_strengths_accepted_on_prometra_ii(mcg_per_ml: int, lib
 
 @pytest.mark.parametrize("mcg_per_ml", [50, 250, 499, 2001, 3000])
 def test_prometra_ii_narrows_baclofen_to_500_2000_hard(mcg_per_ml: int, library: Library):
+    """A pump model narrows the concentration set (REQ-LIB-007)."""
     prog = _baclofen(400 * MCG, mcg_per_ml * MCG)
     overrides = ("baclofen.spasticity-spinal.product_concentrations",)
     report = check_program(prog, library, PROMETRA, _ctx(*overrides))
@@ -80,6 +82,7 @@ def test_prometra_ii_narrows_baclofen_to_500_2000_hard(mcg_per_ml: int, library:
 
 def test_compounded_baclofen_outside_product_strengths_needs_override_elsewhere(library: Library):
     # 3000 mcg/mL is not a product strength; SynchroMed II does not narrow baclofen.
+    """A non-product strength needs an override (REQ-LIB-007, REQ-LIB-003)."""
     prog = _baclofen(400 * MCG, 3000 * MCG)
     report = check_program(prog, library, SYNCHROMED)
     assert _limits(report) == {"baclofen.spasticity-spinal.product_concentrations": "soft"}
@@ -93,6 +96,7 @@ def test_compounded_baclofen_outside_product_strengths_needs_override_elsewhere(
 
 def test_morphine_25_mg_per_ml_above_soft_max_concentration(library: Library):
     # 25 mg/mL is a product strength but above the 20 mg/mL soft maximum concentration.
+    """A soft limit yields to an override (REQ-LIB-003)."""
     prog = _morphine(1 * MG, 25 * MG)
     report = check_program(prog, library, PROMETRA)
     assert _limits(report) == {"morphine.pain.max_concentration": "soft"}
@@ -101,6 +105,7 @@ def test_morphine_25_mg_per_ml_above_soft_max_concentration(library: Library):
 
 
 def test_override_without_reason_does_not_count(library: Library):
+    """An override needs a non-empty reason (REQ-LIB-003, REQ-DOSE-003)."""
     prog = _morphine(1 * MG, 25 * MG)
     ctx = ProgramContext(overrides=(("morphine.pain.max_concentration", "   "),))
     assert not check_program(prog, library, PROMETRA, ctx).accepted
@@ -112,6 +117,7 @@ def test_override_without_reason_does_not_count(library: Library):
 def test_synchromed_minimum_rate_rejected_with_the_dilution(library: Library):
     # 0.4 mg/day at 10 mg/mL = 0.04 mL/day < 0.048 mL/day. Deliverable at 0.048 mL/day needs
     # at most 0.4 mg / 0.048 mL = 8.3333... mg/mL.
+    """Below the minimum rate is rejected, stating the dilution (REQ-DOSE-004)."""
     report = check_program(_morphine(400_000), library, SYNCHROMED)
     assert not report.accepted
     (v,) = report.violations
@@ -124,6 +130,7 @@ def test_synchromed_minimum_rate_rejected_with_the_dilution(library: Library):
 
 def test_synchromed_minimum_rate_boundary(library: Library):
     # 0.48 mg/day at 10 mg/mL = exactly 0.048 mL/day: accepted; 1 ng/day less: rejected.
+    """The minimum-rate boundary (REQ-DOSE-004)."""
     assert check_program(_morphine(480_000), library, SYNCHROMED).accepted
     assert not check_program(_morphine(479_999), library, SYNCHROMED).accepted
 
@@ -142,6 +149,7 @@ def test_prometra_has_no_minimum_rate(library: Library):
 
 def test_worst_case_daily_above_hard_max_rejected(library: Library):
     # 10 mg/day basal + 4 x 2.5 mg = 20 mg/day: at the hard max (soft 15 mg needs override).
+    """The worst case above the hard maximum is rejected at entry (REQ-DOSE-002, REQ-LIB-002)."""
     bolus = PatientBolusProgram(dose_ng=2_500_000, duration_s=600, lockout_s=3600, max_per_24h=4)
     at_cap = _morphine(10 * MG, bolus=bolus)
     report = check_program(at_cap, library, PROMETRA, _ctx("morphine.pain.soft_max_daily"))
@@ -160,6 +168,7 @@ def test_worst_case_daily_above_hard_max_rejected(library: Library):
 
 def test_worst_case_daily_above_soft_max_needs_override(library: Library):
     # 11 mg/day + 4 x 1 mg = 15 mg: at the soft max, fine; 4 x 1.000001 mg: above it.
+    """The worst case above a soft limit needs an override (REQ-DOSE-003, REQ-LIB-003)."""
     bolus = PatientBolusProgram(dose_ng=1 * MG, duration_s=600, lockout_s=3600, max_per_24h=4)
     assert check_program(_morphine(11 * MG, bolus=bolus), library, PROMETRA).accepted
     bolus = dataclasses.replace(bolus, dose_ng=MG + 1)
@@ -171,6 +180,7 @@ def test_worst_case_daily_above_soft_max_needs_override(library: Library):
 
 
 def test_basal_alone_above_hard_max_rejected(library: Library):
+    """Basal alone above the hard maximum is rejected (REQ-DOSE-002, REQ-LIB-002)."""
     report = check_program(_baclofen(2000 * MCG + 1, 2000 * MCG), library, PROMETRA)
     assert _limits(report)["baclofen.spasticity-spinal.max_daily"] == "hard"
     assert not report.accepted
@@ -180,6 +190,8 @@ def test_basal_alone_above_hard_max_rejected(library: Library):
 
 
 def test_patient_bolus_banned_for_baclofen_on_prometra_ii(library: Library):
+    """Patient bolus for baclofen on Prometra II is rejected, from the library flag (REQ-BOL-006,
+    REQ-LIB-009)."""
     bolus = PatientBolusProgram(dose_ng=50 * MCG, duration_s=600, lockout_s=3600, max_per_24h=2)
     prog = dataclasses.replace(_baclofen(400 * MCG), patient_bolus=bolus)
     report = check_program(prog, library, PROMETRA, _ctx("prometra-ii-20.patient_bolus"))
@@ -208,6 +220,7 @@ def test_bolus_longer_than_lockout_rejected(library: Library):
     ids=["gap", "overlap", "unsorted", "past-midnight"],
 )
 def test_flex_steps_must_tile_the_day(starts: tuple[int, ...], library: Library):
+    """Flex steps must tile the day (REQ-TIME-007)."""
     prog = dataclasses.replace(
         _morphine(MG), basal=Basal(steps=tuple(FlexStep(s, MG) for s in starts))
     )
@@ -224,6 +237,7 @@ def test_flex_daily_total_weights_each_step_by_its_length(library: Library):
 
 
 def test_wall_schedule_needs_a_time_zone(library: Library):
+    """A wall schedule without a zone is rejected (REQ-TIME-005)."""
     basal = Basal(steps=(FlexStep(0, MG),), clock=FlexClock.WALL)
     with pytest.raises(InvalidInput):
         check_program(dataclasses.replace(_morphine(MG), basal=basal), library, PROMETRA)
@@ -254,6 +268,7 @@ def _wall_program() -> Program:
 
 
 def test_wall_schedule_reports_the_instant_of_the_next_dst_day(library: Library):
+    """The next DST day is reported (REQ-TIME-006)."""
     spring = check_program(_wall_program(), library, PROMETRA, ProgramContext(utc_now_s=_SPRING))
     assert spring.accepted
     assert spring.basal_daily_ng == (8 * A + 16 * B) // 24
@@ -269,6 +284,7 @@ _AUTUMN = _utc(2024, 6, 1)
 
 
 def test_wall_schedule_reports_the_23_hour_spring_day_total(library: Library):
+    """The 23 h day total is reported (REQ-TIME-006)."""
     report = check_program(_wall_program(), library, PROMETRA, ProgramContext(utc_now_s=_SPRING))
     # Local 02:00-03:00 does not exist: the 00:00-08:00 step lasts 7 h (23:00-06:00 UTC), the
     # 08:00-24:00 step 16 h: (7 A + 16 B) / 24 = (1.68 + 7.68) mg / 24 = 390 mcg.
@@ -276,6 +292,7 @@ def test_wall_schedule_reports_the_23_hour_spring_day_total(library: Library):
 
 
 def test_wall_schedule_reports_the_25_hour_autumn_day_total(library: Library):
+    """The 25 h day total is reported (REQ-TIME-006)."""
     report = check_program(_wall_program(), library, PROMETRA, ProgramContext(utc_now_s=_AUTUMN))
     # Local 02:00-03:00 happens twice: the first step lasts 9 h: (9 A + 16 B) / 24 = 410 mcg.
     assert report.dst_day_total_ng == (9 * A + 16 * B) // 24 == 410_000
@@ -294,6 +311,7 @@ def test_elapsed_schedule_reports_no_dst_day(library: Library):
 
 
 def test_ziconotide_increase_at_most_2_4_mcg_per_change(library: Library):
+    """Ziconotide increase at most 2.4 mcg/day per change (REQ-TITR-001)."""
     prev = _zic(2_400)
     ok = check_program(_zic(4_800), library, SYNCHROMED, ProgramContext(previous=prev))
     assert ok.accepted, ok.violations
@@ -304,6 +322,8 @@ def test_ziconotide_increase_at_most_2_4_mcg_per_change(library: Library):
 
 
 def test_ziconotide_at_most_three_increases_in_rolling_7_days(library: Library):
+    """At most 3 ziconotide increases in any rolling 7 days of elapsed time (REQ-TITR-002,
+    REQ-TIME-001)."""
     now = 30 * DAY
     prev = _zic(2_400)
     three = (
@@ -335,6 +355,7 @@ def test_ziconotide_at_most_three_increases_in_rolling_7_days(library: Library):
 )
 def test_baclofen_increase_percent(indication: str, limit_dose: int, library: Library):
     # From 200 mcg/day: +30 % spinal = 260 mcg/day, +15 % cerebral = 230 mcg/day.
+    """Baclofen increase at most 30 % spinal or 15 % cerebral (REQ-TITR-003)."""
     prev = _baclofen(200 * MCG, indication=indication)
     ctx = ProgramContext(previous=prev)
     ok = check_program(_baclofen(limit_dose, indication=indication), library, PROMETRA, ctx)
@@ -344,6 +365,7 @@ def test_baclofen_increase_percent(indication: str, limit_dose: int, library: Li
 
 
 def test_baclofen_one_increase_per_24_hours(library: Library):
+    """At most one baclofen increase per rolling 24 h (REQ-TITR-004)."""
     now = 10 * DAY
     prev = _baclofen(200 * MCG)
     recent = (Increase(now - DAY + 1, 180 * MCG, 200 * MCG),)
@@ -365,6 +387,7 @@ def test_baclofen_one_increase_per_24_hours(library: Library):
 def test_baclofen_cut_over_20_percent_or_stop_needs_confirmation(
     new_dose: int, needs_confirmation: bool, library: Library
 ):
+    """A baclofen cut over 20 % or a stop needs confirmation (REQ-BACL-001)."""
     prev = _baclofen(200 * MCG)
     report = check_program(_baclofen(new_dose), library, PROMETRA, ProgramContext(previous=prev))
     limit = "baclofen.spasticity-spinal.withdrawal_confirmation"
@@ -397,6 +420,9 @@ def test_morphine_cut_needs_no_confirmation(library: Library):
 def test_starting_range_is_soft_for_the_first_program(
     status: str, dose: int, inside: bool, library: Library
 ):
+    """The label starting ranges are soft limits for the first program
+    (REQ-DOSE-003, REQ-LIB-005).
+    """
     prog = dataclasses.replace(_morphine(dose), opioid_status=status)
     limit = f"morphine.pain.starting_range.{status}"
     first = check_program(prog, library, PROMETRA, ProgramContext(initial=True))
@@ -417,6 +443,7 @@ def test_report_figures_of_the_morphine_program(library: Library):
     # 1 mg/day basal + 4 x 0.1 mg = 1.4 mg/day worst case, at 10 mg/mL: 0.1 mL/day basal and
     # 0.14 mL/day worst case. Prometra II 20 mL, low alarm at 3.0 mL: 17 mL / 0.14 mL/day =
     # 121.43 days (10 491 428 s, rounded down).
+    """Daily dose, volume and low-reservoir date, assuming every bolus (REQ-RES-003)."""
     report = check_program(MORPHINE_PROGRAM, library, PROMETRA)
     assert report.accepted
     assert report.basal_daily_ng == 1 * MG

@@ -59,6 +59,8 @@ def test_library_tolerances_are_the_decisions_value(library: Library):
     ],
 )
 def test_reconciliation_boundaries(offset: int, finding: str, library: Library):
+    """The +-14.5 % boundaries, exact in integers; a finding is a MEDIUM alarm (REQ-REF-002,
+    REQ-REF-003, REQ-ALM-005)."""
     d, residual = _refill_ready(library)
     assert residual == 19_762_000
     assert 238_000 * TOLERANCE_BP == 34_510 * 10_000
@@ -75,6 +77,7 @@ def test_reconciliation_boundaries(offset: int, finding: str, library: Library):
 
 
 def test_finding_blocks_completion_until_acknowledged(library: Library):
+    """A finding blocks completion until acknowledged with a reason (REQ-REF-003)."""
     d, residual = _refill_ready(library)
     d = _do(d, c.RecordWithdrawal(C, withdrawn_nl=residual - 50_000), T0 + 2000, library).device
     assert d.refill is not None and d.refill.finding == "over-infusion"
@@ -93,12 +96,14 @@ def test_finding_blocks_completion_until_acknowledged(library: Library):
 
 
 def test_completion_needs_the_withdrawal_first(library: Library):
+    """The residual is withdrawn and entered before new drug is accepted (REQ-REF-001)."""
     d, _ = _refill_ready(library)
     with pytest.raises(RejectedCommand):
         _do(d, c.CompleteRefill(C, FILL_NL, 10 * MG), T0 + 2100, library)
 
 
 def test_added_volume_limited_by_capacity(library: Library):
+    """Added volume at most capacity minus what remains after withdrawal (REQ-REF-004)."""
     d, residual = _refill_ready(library)
     d = _do(d, c.RecordWithdrawal(C, withdrawn_nl=residual), T0 + 2000, library).device
     with pytest.raises(LimitViolation):
@@ -143,6 +148,8 @@ def _withdrawn(library: Library) -> Device:
 
 
 def test_concentration_change_needs_a_program(library: Library):
+    """A new concentration needs a new program and starts a bridge at the old dose (REQ-BRIDGE-001,
+    REQ-BRIDGE-002)."""
     d = _withdrawn(library)
     refill = c.CompleteRefill(C, FILL_NL, NEW_CONC, overrides=(MAX_CONC_OVERRIDE,))
     with pytest.raises(RejectedCommand):
@@ -159,6 +166,7 @@ def test_concentration_change_needs_a_program(library: Library):
 
 
 def test_bridge_skip_needs_the_override(library: Library):
+    """Skipping the bridge needs an override with a reason (REQ-BRIDGE-003)."""
     d = _withdrawn(library)
     skip = c.Override("morphine.pain.bridge_skip", "catheter replaced and primed")
     refill = c.CompleteRefill(
@@ -198,6 +206,7 @@ def _bridged(library: Library, bolus: bool = False) -> tuple[Device, int]:
 
 
 def test_worked_example_bridge_bolus(library: Library):
+    """The worked bridge example (REQ-BRIDGE-002)."""
     d, t_refill = _bridged(library)
     now = t_refill
     pending: dict[int, tuple[int, int, str]] = {}
@@ -258,6 +267,7 @@ def test_no_patient_bolus_or_reprogramming_during_the_bridge(library: Library):
 def test_bridge_keeps_the_old_dose_not_the_new_concentration(library: Library):
     # The first order of the bridge is old drug at the old volumetric rate (0.1 mL/day), not the
     # new program's 0.04 mL/day.
+    """The old program never runs at the new concentration (REQ-BRIDGE-001, REQ-BRIDGE-002)."""
     d, t = _bridged(library)
     out = _do(d, c.Tick(S), t, library)
     (o,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]

@@ -64,6 +64,7 @@ VALID = [
 
 @pytest.mark.parametrize(("text", "parser", "expected"), VALID)
 def test_valid_quantities_parse_exactly(text: str, parser: object, expected: int) -> None:
+    """Human quantities parse exactly into integer base units (REQ-UNIT-001, REQ-UNIT-002)."""
     assert callable(parser)
     assert parser(text, "f") == expected
 
@@ -93,6 +94,8 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "fragment"), BAD)
 def test_bad_input_is_rejected_naming_the_field(text: object, fragment: str) -> None:
+    """Inexact, out-of-bound and malformed quantities are rejected naming the field (REQ-UNIT-002,
+    REQ-UNIT-003, REQ-CORE-004)."""
     with pytest.raises(InvalidInput) as info:
         parse_dose_rate_ng_per_day(text, "basal.dose")
     assert info.value.field == "basal.dose"
@@ -101,6 +104,7 @@ def test_bad_input_is_rejected_naming_the_field(text: object, fragment: str) -> 
 
 
 def test_reservoir_over_100_ml_is_beyond_bound() -> None:
+    """A volume beyond any reservoir is rejected (REQ-UNIT-003)."""
     assert parse_volume_nl("100 mL", "reservoir") == 100_000_000
     with pytest.raises(InvalidInput, match="reservoir: is beyond the physical bound"):
         parse_volume_nl("100.001 mL", "reservoir")
@@ -159,6 +163,7 @@ def _pairs(text: str) -> list[tuple[str, str]]:
     st.decimals(min_value=0, max_value=1000, places=6, allow_nan=False, allow_infinity=False),
 )
 def test_parsed_dose_equals_exact_decimal_value(number: Decimal) -> None:
+    """Parsing is exact or rejects; never rounds (REQ-UNIT-002)."""
     text = f"{number} mcg/h"
     exact = number * 1000 * 24
     if exact != exact.to_integral_value():

@@ -85,6 +85,10 @@ ACTIONS = st.one_of(
 def test_dose_limits_hold_against_brute_force_reference(
     program: Program, fill_ml10: int, actions: list[tuple], punctual: bool, library: Library
 ) -> None:
+    """Against the brute-force reference: every real 24 h window under the cap, reservoir never
+    below empty, lockout and count, a denial delivers nothing, orders only while delivering, HIGH
+    alarm only in the alarm phase (REQ-GOV-002, REQ-GOV-003, REQ-GOV-004, REQ-GOV-009, REQ-BOL-002,
+    REQ-BOL-003, REQ-LIFE-005, REQ-ALM-001, REQ-RES-001, REQ-TIME-002)."""
     overrides = _accepted(program, library)
     if overrides is None:
         event("program rejected by a hard limit")

@@ -14,12 +14,13 @@ the core's own accounting:
   drive over-delivery beyond an order's volume is the drive's fault, not a grant, and is left
   out of the reference (it must raise the HIGH delivery-deviation alarm instead);
 - the lifetime total the core counts equals the reference (ids recorded once: a duplicated or
-  unknown report adds nothing; REQ-PERS-002);
+  unknown report adds nothing; REQ-DOSE-007);
 - the reservoir is never negative;
-- a ``DeliveryOrder`` is only issued into a delivering phase; leaving one emits ``StopDelivery``;
-- terminal phases are absorbing: every command is rejected there;
+- a ``DeliveryOrder`` is only issued into a delivering phase; leaving one emits ``StopDelivery``
+  (REQ-LIFE-005);
+- terminal phases are absorbing: every command is rejected there (REQ-LIFE-004);
 - a rejected command leaves the state unchanged (``to_json`` before and after), an accepted one
-  round-trips through JSON and never moves the clock back;
+  round-trips through JSON and never moves the clock back (REQ-CORE-002, REQ-CORE-003);
 - a HIGH alarm active implies a non-delivering phase (REQ-ALM-001);
 - a granted patient bolus respects the lockout from the previous granted start and the maximum
   per rolling 24 h (REQ-GOV-009), comes with exactly one patient-bolus order of the programmed
