@@ -1,0 +1,388 @@
+"""The durable controller: every decision goes through the journal first (DESIGN.md 7, H12).
+
+:class:`DurableController` is the :class:`~itdose.adapters.controller.Controller` loop with its
+memory in a :class:`~itdose.adapters.journal.Journal`:
+
+* **Write-ahead.** Every command (the clinician's, the patient's, and the controller's own drive
+  reports, alarms and ticks) is decided by :func:`itdose.core.step` on the journal's device and
+  recorded with :meth:`Journal.record` (committed, ``synchronous=FULL``) *before* any of its
+  effects is carried out, so no drive order is ever issued for a decision that is not durable.
+  A rejected command is audited too. If the journal cannot record, the decision is dropped, the
+  drive is stopped and :class:`JournalHalt` is raised out of the loop (fail stop: nothing is
+  delivered without a record; the drive's own watchdog stops it if even the stop is lost).
+* **Monotonic time.** The controller's clock is read through :meth:`Journal.monotonic_now`
+  (:class:`JournalClock`): a clock set back is audited and never shortens a lockout.
+* **Restart** (:meth:`DurableController.open`). The journal is opened and verified (an integrity
+  failure raises :class:`~itdose.adapters.journal.JournalIntegrityError`: see
+  :func:`~itdose.adapters.journal.fail_safe_device`), the last device is resumed with its
+  ledger, lockouts, bolus counts, alarms and programs, the downtime is audited, and the orders
+  still in flight (``device.orders``) are reconciled from the drive before anything else runs:
+  the drive is stopped, and each order is closed with a final ``drive_report`` of what the drive
+  says it delivered for that order's commands (:class:`CommandHistory`). If the drive cannot
+  say (no history, a count lost by a reset, the drive unreachable), the conservative bound, the
+  order's whole volume, is reported and the reason is written in the audit record and sent to
+  the observer. Nothing missed is caught up: a finished-early segment is not resumed at a higher
+  rate, and the next tick orders one ordinary basal segment from the restart instant.
+
+The controller's drive command ids are ``"<order id>.<part>"`` (a bolus that preempts a basal
+segment splits it into parts); :class:`CommandHistory` looks commands up by the order's prefix.
+:class:`RecordingSimDrive` is a :class:`~itdose.adapters.simdrive.SimulatedDrive` that keeps that
+history, modelling the persistent delivery log of an implant's drive: a test keeps it alive
+across the controller's restarts (in the parent process, as ``tools/crash_test.py`` does).
+
+Hooks this module would rather have in :class:`Controller` (it subclasses instead, using the
+controller's ``_emit``, ``_carry_out``, ``_after_clear`` and ``_drive_error``): a ``decide``
+callable to route ``step`` through the journal; ``_service_step`` swallowing only rejections, not
+:class:`~itdose.adapters.journal.JournalError`; and a public "orders found in flight at start"
+reconciliation entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from itdose.adapters.controller import Clock, Controller, ControllerEvent, Observer
+from itdose.adapters.drive import (
+    DeliveryOutcome,
+    Drive,
+    DriveError,
+    DriveState,
+    DriveStatus,
+    EndReason,
+    FaultCode,
+)
+from itdose.adapters.journal import Journal, JournalWriteError
+from itdose.adapters.simdrive import SimConfig, SimEvent, SimulatedDrive
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.errors import DosingError
+from itdose.core.library import Library
+from itdose.core.machine import Outcome, step
+from itdose.core.state import Device, Order, Role
+
+__all__ = [
+    "CommandHistory",
+    "DurableController",
+    "JournalClock",
+    "JournalHalt",
+    "Reconciled",
+    "RecordingSimDrive",
+    "WriteStats",
+]
+
+S = Role.SERVICE
+
+
+class JournalHalt(RuntimeError):
+    """The journal could not record a decision: it was not carried out, the drive was told to
+    stop, and the controller must not go on (a clinician must attend; the cause is chained)."""
+
+
+@runtime_checkable
+class CommandHistory(Protocol):
+    """A drive that remembers what each command it ran delivered (a persistent delivery log)."""
+
+    def outcomes(self, prefix: str) -> tuple[DeliveryOutcome, ...]:
+        """The outcomes of every ended command whose id starts with ``prefix``, in start order."""
+        ...
+
+
+class RecordingSimDrive(SimulatedDrive):
+    """A :class:`SimulatedDrive` with a :class:`CommandHistory`: the outcome of every command it
+    ran, as its device side knows it (a count lost by a reset keeps its bounds)."""
+
+    def __init__(self, config: SimConfig | None = None, faults: tuple[SimEvent, ...] = ()) -> None:
+        self._history: dict[str, DeliveryOutcome] = {}
+        super().__init__(config, faults)
+
+    def _end(
+        self,
+        reason: EndReason,
+        fault: FaultCode | None,
+        delivered_nl: int,
+        bounds: tuple[int, int] | None = None,
+    ) -> None:
+        super()._end(reason, fault, delivered_nl, bounds)
+        out = self._outcome
+        assert out is not None
+        self._history[out.command_id] = out
+
+    def outcomes(self, prefix: str) -> tuple[DeliveryOutcome, ...]:
+        return tuple(o for cid, o in self._history.items() if cid.startswith(prefix))
+
+
+class JournalClock:
+    """A :class:`Clock` on the journal's timeline: ``journal.monotonic_now(inner.now_s())``."""
+
+    def __init__(self, journal: Journal, inner: Clock) -> None:
+        self.journal = journal
+        self.inner = inner
+
+    def now_s(self) -> int:
+        return self.journal.monotonic_now(self.inner.now_s())
+
+    def wait_until(self, t_s: int) -> None:
+        self.inner.wait_until(t_s - self.journal.clock_offset_s)
+
+
+@dataclass
+class WriteStats:
+    """Cost of making decisions durable: seconds spent in :meth:`Journal.record` per command."""
+
+    count: int = 0
+    total_s: float = 0.0
+    max_s: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total_s += seconds
+        self.max_s = max(self.max_s, seconds)
+
+    @property
+    def mean_s(self) -> float:
+        return self.total_s / self.count if self.count else 0.0
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """How one order found in flight at a restart was closed."""
+
+    order_id: int
+    kind: str
+    volume_nl: int
+    journaled_nl: int
+    """What the journal had counted before the restart."""
+    reported_nl: int
+    """The final count reported to the core."""
+    exact: bool
+    """False when the drive could not say and the conservative bound was counted."""
+    note: str
+
+
+@dataclass
+class _Restart:
+    downtime_s: int = 0
+    reconciled: list[Reconciled] = field(default_factory=list)
+
+
+class DurableController(Controller):
+    """A :class:`Controller` whose decisions are journaled before they are carried out.
+
+    Build it with :meth:`create` (a new journal, a clinician's explicit act) or :meth:`open`
+    (every start after the first: resume and reconcile). :attr:`journal` is the open journal;
+    :attr:`device` always equals ``journal.device``.
+    """
+
+    def __init__(
+        self,
+        drive: Drive,
+        library: Library,
+        clock: Clock,
+        journal: Journal,
+        *,
+        observer: Observer | None = None,
+        stall_alarm: AlarmKind = AlarmKind.MOTOR_STALL,
+        poll_interval_s: int = 3600,
+        watchdog_s: int | None = 7200,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.journal = journal
+        self.write_stats = WriteStats()
+        self.restart = _Restart()
+        self._timer = timer
+        self._reason = ""
+        super().__init__(
+            drive,
+            library,
+            JournalClock(journal, clock),
+            journal.device,
+            observer=observer,
+            stall_alarm=stall_alarm,
+            poll_interval_s=poll_interval_s,
+            watchdog_s=watchdog_s,
+        )
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        drive: Drive,
+        library: Library,
+        clock: Clock,
+        device: Device | None = None,
+        *,
+        reason: str,
+        observer: Observer | None = None,
+        poll_interval_s: int = 3600,
+        watchdog_s: int | None = 7200,
+    ) -> DurableController:
+        """Start a new journal at ``path`` (never overwritten) and a controller on it."""
+        d = device if device is not None else Device()
+        now = max(clock.now_s(), d.clock_s or 0)
+        journal = Journal.create(path, d, now_s=now, reason=reason, actor=Role.CLINICIAN)
+        return cls(
+            drive,
+            library,
+            clock,
+            journal,
+            observer=observer,
+            poll_interval_s=poll_interval_s,
+            watchdog_s=watchdog_s,
+        )
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        drive: Drive,
+        library: Library,
+        clock: Clock,
+        *,
+        observer: Observer | None = None,
+        reason: str = "controller restart",
+        poll_interval_s: int = 3600,
+        watchdog_s: int | None = 7200,
+    ) -> DurableController:
+        """Restart from the journal at ``path``: verify, resume, audit the downtime, reconcile
+        the orders in flight with the drive. Raises ``JournalIntegrityError`` (see
+        :func:`~itdose.adapters.journal.fail_safe_device`) and :class:`JournalHalt`."""
+        journal = Journal.open(path)
+        point = journal.resume()
+        ctl = cls(
+            drive,
+            library,
+            clock,
+            journal,
+            observer=observer,
+            poll_interval_s=poll_interval_s,
+            watchdog_s=watchdog_s,
+        )
+        now = ctl.clock.now_s()
+        ctl.restart.downtime_s = now - point.last_time_s
+        try:
+            journal.record_downtime(point.last_time_s, now, reason=reason)
+        except JournalWriteError as exc:
+            ctl._halt(now, exc)
+        ctl.reconcile(now)
+        return ctl
+
+    def close(self) -> None:
+        """Close the journal (the drive is the caller's)."""
+        self.journal.close()
+
+    # ------------------------------------------------------------------ write-ahead
+
+    def submit(self, command: c.Command) -> Outcome:
+        """Decide ``command`` now, make the decision durable, then carry out its effects.
+
+        Raises the core's :class:`DosingError` for a rejection (audited; nothing carried out)
+        and :class:`JournalHalt` if the journal cannot record (nothing carried out, drive
+        stopped)."""
+        now = self.clock.now_s()
+        self.stats.steps += 1
+        try:
+            outcome = step(self.journal.device, command, now, self.library)
+        except DosingError as exc:
+            self._record(command, now, exc)
+            self._emit(ControllerEvent(now, "rejected", str(exc), command=command, error=exc))
+            raise
+        self._record(command, now, outcome)
+        self.device = outcome.device
+        self._emit(ControllerEvent(now, "command", command.name, command=command, outcome=outcome))
+        self._carry_out(outcome.effects, now)
+        if isinstance(command, c.ClearAlarm):
+            self._after_clear(now)
+        return outcome
+
+    def _record(self, command: c.Command, now: int, result: Outcome | DosingError) -> None:
+        started = self._timer()
+        try:
+            self.journal.record(command, now, result, reason=self._reason)
+        except JournalWriteError as exc:
+            self._halt(now, exc)
+        self.write_stats.add(self._timer() - started)
+
+    def _halt(self, now: int, exc: JournalWriteError) -> None:
+        """Fail stop: the decision is dropped; stop the drive; leave the loop."""
+        self._emit(ControllerEvent(now, "drive", f"journal cannot record: {exc}; stopping"))
+        try:
+            self.drive.stop()
+        except DriveError as stop_exc:
+            self._emit(ControllerEvent(now, "drive", f"stop failed: {stop_exc}"))
+        self._active = None
+        self._stack.clear()
+        raise JournalHalt(str(exc)) from exc
+
+    # ------------------------------------------------------------------ restart
+
+    def reconcile(self, now: int) -> list[Reconciled]:
+        """Close every order the journal has in flight with what the drive says it delivered.
+
+        The drive is stopped first (a restarted controller never adopts a running command: the
+        rest of a segment is not delivered late). Each order gets a final report, journaled with
+        the reconciliation's reason; the list is also kept in :attr:`restart`."""
+        orders = sorted(self.journal.device.orders, key=lambda o: o.id)
+        status: DriveStatus | None = None
+        if orders:
+            try:
+                status = self.drive.stop()
+            except DriveError as exc:
+                self._emit(ControllerEvent(now, "drive", f"restart: cannot stop the drive: {exc}"))
+                self._drive_error(now, exc)
+        done: list[Reconciled] = []
+        for order in orders:
+            if all(o.id != order.id for o in self.journal.device.orders):
+                continue  # closed meanwhile (an alarm's stop)
+            total, exact, note = self._delivered(order, status)
+            r = Reconciled(
+                order.id, order.kind.value, order.volume_nl, order.reported_nl, total, exact, note
+            )
+            text = f"restart: order {order.id} ({order.kind.value}): {note}"
+            self._emit(ControllerEvent(now, "drive", text))
+            self._reason = text
+            try:
+                self.submit(c.DriveReport(S, order.id, total, True))
+            except DosingError as exc:
+                self._emit(ControllerEvent(now, "drive", f"restart report rejected: {exc}"))
+            finally:
+                self._reason = ""
+            done.append(r)
+        self.restart.reconciled.extend(done)
+        if status is not None and status.fault is not None:
+            self._poll_and_report(now)  # a latched fault raises its alarm as in any step
+        return done
+
+    def _delivered(self, order: Order, status: DriveStatus | None) -> tuple[int, bool, str]:
+        """(volume to report, exact?, explanation) for an order found in flight."""
+        bound = max(order.volume_nl, order.reported_nl)
+        conservative = f"counted the conservative bound {bound} nL (the whole order)"
+        if status is None or status.state is DriveState.UNKNOWN:
+            return bound, False, f"drive unreachable: {conservative}"
+        prefix = f"{order.id}."
+        drive = self.drive
+        if isinstance(drive, CommandHistory):
+            outs = drive.outcomes(prefix)
+            uncertain = [o for o in outs if o.bounds[0] != o.bounds[1]]
+            total = sum(o.bounds[1] for o in outs)
+            if total < order.reported_nl:
+                return (
+                    bound,
+                    False,
+                    f"drive history ({total} nL) below the journaled {order.reported_nl} nL: "
+                    + conservative,
+                )
+            parts = ", ".join(f"{o.command_id}={o.delivered_nl}" for o in outs) or "never started"
+            if uncertain:
+                return total, False, f"drive history {parts}; a count lost by a reset: upper bound"
+            return total, True, f"drive history {parts}: {total} nL delivered"
+        last = status.last_outcome
+        if last is not None and last.command_id == f"{order.id}.1":
+            lo, hi = last.bounds
+            return hi, lo == hi, f"drive's last outcome {last.command_id}: {hi} nL delivered"
+        return bound, False, f"the drive keeps no history for this order: {conservative}"
