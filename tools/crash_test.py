@@ -409,7 +409,7 @@ def run(
     *,
     days: float = 3.0,
     workdir: Path | None = None,
-    mean_requests: int = 25,
+    mean_requests: int = 10,
     verbose: bool = False,
 ) -> Result:
     """Run the crash test; see the module doc."""
@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mean-requests",
         type=int,
-        default=25,
+        default=10,
         help="mean drive/clock requests served between kills",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="keep the journal here")

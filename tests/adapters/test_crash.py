@@ -1,0 +1,276 @@
+"""Crash safety of the durable controller (H12): the SIGKILL crash test at CI size, and the
+restart semantics through :class:`itdose.adapters.durable.DurableController`: write-ahead,
+lockouts and history kept, orders in flight reconciled from the drive, nothing caught up."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from itdose_testkit import DAY, HOUR, PATHS, C, P
+
+from itdose.adapters import simdrive as sd
+from itdose.adapters.controller import ControllerEvent, VirtualClock
+from itdose.adapters.drive import DriveState
+from itdose.adapters.durable import (
+    CommandHistory,
+    DurableController,
+    JournalHalt,
+    RecordingSimDrive,
+)
+from itdose.adapters.journal import Journal, verify_file
+from itdose.core import Device, Phase
+from itdose.core import commands as c
+from itdose.core.effects import BolusDecision, DeliveryOrder
+from itdose.core.state import DeliveryKind
+from itdose.specs import load_library
+
+LIB = load_library()
+START = 8 * DAY
+MIN = 60
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "crash_test.py"
+
+
+def crash_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("itdose_crash_test", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_crash_test_at_ci_size(tmp_path: Path) -> None:
+    """10 SIGKILLs at random points of a morphine program with patient boluses: no violation."""
+    tool = crash_tool()
+    started = time.perf_counter()
+    res = tool.run(10, 1, days=0.5, workdir=tmp_path)
+    assert res.violations == [], res.summary()
+    assert res.kills == 10 and res.restarts == 11
+    assert res.reconciled_restarts >= 1 and res.restart_reports >= 1
+    assert res.granted >= 1
+    assert res.drive_total_nl == res.journal_total_nl
+    assert res.writes > 0 and res.write_max_s > 0
+    assert verify_file(tmp_path / "journal.db").ok
+    assert time.perf_counter() - started < 60
+
+
+# -- restart semantics, in process ----------------------------------------------------------------
+
+
+def implanted_filled() -> Device:
+    """Prometra II, morphine 10 mg/mL 20 mL, program set (0.1 mg boluses, 60 min lockout)."""
+    from itdose_testkit import run
+
+    return run(PATHS[Phase.IMPLANTED] + PATHS[Phase.PRIMING][-2:-1], LIB)
+
+
+def new_drive(cls: type[sd.SimulatedDrive] = RecordingSimDrive) -> sd.SimulatedDrive:
+    return cls(
+        sd.SimConfig(
+            reservoir_capacity_nl=10**9,
+            reservoir_nl=20_000_000,
+            start_s=7 * DAY + 110,
+            min_rate_nl_per_h=1,
+            max_rate_nl_per_h=10**8,
+        )
+    )
+
+
+def first_start(
+    db: Path, sim: sd.SimulatedDrive, events: list[ControllerEvent] | None = None
+) -> DurableController:
+    """A durable controller primed through the drive and dosing from START."""
+
+    def observe(e: ControllerEvent, d: Device) -> None:
+        if events is not None:
+            events.append(e)
+
+    ctl = DurableController.create(
+        db, sim, LIB, VirtualClock(sim), implanted_filled(), reason="test", observer=observe
+    )
+    ctl.submit(c.Prime(C, duration_s=480))
+    ctl.run_until(7 * DAY + 700)
+    ctl.submit(c.StartDosing(C))
+    ctl.run_until(START)
+    assert ctl.device.phase is Phase.ACTIVE
+    return ctl
+
+
+def restart(
+    db: Path, sim: sd.SimulatedDrive, events: list[ControllerEvent] | None = None
+) -> DurableController:
+    def observe(e: ControllerEvent, d: Device) -> None:
+        if events is not None:
+            events.append(e)
+
+    return DurableController.open(db, sim, LIB, VirtualClock(sim), observer=observe)
+
+
+def decision(out_effects: tuple[object, ...]) -> BolusDecision:
+    return next(e for e in out_effects if isinstance(e, BolusDecision))
+
+
+def total_reported(d: Device) -> int:
+    assert d.reservoir is not None
+    return 20_000_000 - d.reservoir.volume_nl
+
+
+def test_every_decision_is_journaled_before_it_is_carried_out(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    ctl = first_start(db, sim)
+    assert ctl.device == ctl.journal.device
+    with Journal.open(db, read_only=True) as reader:  # another process's view
+        assert reader.device == ctl.device
+        names = [e.command for e in reader.entries() if e.command]
+    assert any('"prime"' in n for n in names) and any('"drive_report"' in n for n in names)
+    assert ctl.write_stats.count >= len(names) - 1 and ctl.write_stats.max_s > 0
+    ctl.close()
+
+
+def test_a_bolus_20_minutes_after_a_pre_crash_bolus_is_denied_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    ctl = first_start(db, sim)
+    ctl.run_until(START + 2 * HOUR)
+    t = sim.now_s
+    assert decision(ctl.submit(c.RequestBolus(P)).effects).granted
+    ledger, boluses, alarms = ctl.device.ledger, ctl.device.boluses, ctl.device.alarms
+    del ctl  # the controller dies (nothing closed; every decision is already committed)
+    sim.advance_to(t + 20 * MIN)  # the drive finishes the bolus alone
+    ctl = restart(db, sim)
+    assert ctl.restart.downtime_s == 20 * MIN
+    assert ctl.device.boluses == boluses and ctl.device.alarms == alarms
+    assert ctl.device.ledger.window_total_ng(t + 20 * MIN) >= ledger.window_total_ng(t)
+    assert not ctl.device.orders  # reconciled from the drive
+    denied = decision(ctl.submit(c.RequestBolus(P)).effects)
+    assert not denied.granted and "lockout" in denied.reasons
+    assert denied.lockout_remaining_s == 40 * MIN
+    entries = ctl.journal.entries()
+    assert any(e.kind == "downtime" for e in entries)
+    assert entries[-1].outcome == "accepted" and '"granted":false' in entries[-1].effects
+    ctl.run_until(t + HOUR)  # exactly at the end of the lockout: granted
+    assert decision(ctl.submit(c.RequestBolus(P)).effects).granted
+    ctl.close()
+    assert verify_file(db).ok
+
+
+def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) -> None:
+    """Killed mid-bolus (which preempted a basal segment): each order is closed with what the
+    drive says it delivered, the journal then equals the drive, and nothing is resumed late."""
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    ctl = first_start(db, sim)
+    ctl.run_until(START + 30 * MIN)
+    ctl.submit(c.RequestBolus(P))
+    ctl.run_until(START + 35 * MIN)
+    in_flight = {o.id: o.kind for o in ctl.device.orders}
+    assert sorted(in_flight.values(), key=str) == [DeliveryKind.BASAL, DeliveryKind.PATIENT_BOLUS]
+    del ctl
+    sim.advance_to(START + 37 * MIN)
+    motor = sim.truth().motor_nl
+    events: list[ControllerEvent] = []
+    ctl = restart(db, sim, events)
+    assert isinstance(sim, CommandHistory)
+    rec = {r.order_id: r for r in ctl.restart.reconciled}
+    assert set(rec) == set(in_flight) and all(r.exact for r in rec.values())
+    bolus = next(r for r in rec.values() if r.kind == "patient_bolus")
+    assert 0 < bolus.reported_nl < bolus.volume_nl  # stopped at the restart: a partial bolus
+    assert sim.poll().state is DriveState.IDLE
+    assert total_reported(ctl.device) == sim.truth().motor_nl == motor
+    assert any("restart: order" in e.text for e in events)
+    reasons = [e.reason for e in ctl.journal.entries() if e.reason.startswith("restart: order")]
+    assert len(reasons) == 2 and all("drive history" in r for r in reasons)
+    # the interrupted basal segment is not resumed at a higher rate; basal resumes at its time
+    n = len(events)
+    ctl.run_until(START + 2 * HOUR)
+    orders = [e.effect for e in events[n:] if isinstance(e.effect, DeliveryOrder)]
+    assert orders and all(o.volume_nl <= 100_000 // 24 + 1 for o in orders)
+    assert ctl.device.phase is Phase.ACTIVE
+    ctl.close()
+
+
+def test_a_drive_without_history_gets_the_conservative_bound(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    sim = new_drive(sd.SimulatedDrive)
+    ctl = first_start(db, sim)
+    ctl.run_until(START + 30 * MIN)
+    ctl.submit(c.RequestBolus(P))
+    ctl.run_until(START + 35 * MIN)
+    orders = {o.kind: o for o in ctl.device.orders}
+    del ctl
+    sim.advance_to(START + 50 * MIN)
+    ctl = restart(db, sim)
+    assert not isinstance(sim, CommandHistory)
+    rec = {r.kind: r for r in ctl.restart.reconciled}
+    basal, bolus = rec["basal"], rec["patient_bolus"]
+    # the bolus was the drive's last command: it can say; the preempted basal it cannot
+    assert bolus.exact and bolus.reported_nl == orders[DeliveryKind.PATIENT_BOLUS].volume_nl
+    assert not basal.exact and basal.reported_nl == orders[DeliveryKind.BASAL].volume_nl
+    assert "conservative bound" in basal.note
+    logged = [e.reason for e in ctl.journal.entries() if "conservative bound" in e.reason]
+    assert len(logged) == 1
+    assert total_reported(ctl.device) >= sim.truth().motor_nl  # never under-counted
+    ctl.close()
+
+
+def test_a_long_downtime_is_not_caught_up(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    events: list[ControllerEvent] = []
+    ctl = first_start(db, sim)
+    ctl.run_until(START + HOUR + 10 * MIN)
+    delivered = ctl.device.delivered_ng
+    del ctl
+    sim.advance_to(START + 11 * HOUR)
+    ctl = restart(db, sim, events)
+    assert ctl.restart.downtime_s >= 9 * HOUR
+    ctl.service()
+    orders = [e.effect for e in events if isinstance(e.effect, DeliveryOrder)]
+    assert len(orders) == 1 and orders[0].volume_nl <= 100_000 // 24 + 1
+    assert ctl.device.phase is Phase.ACTIVE  # reconciled first: nothing reported overdue
+    ctl.run_until(START + 12 * HOUR)
+    # about one segment before the crash's end and one after the restart, never the 10 h gap
+    assert ctl.device.delivered_ng - delivered <= 2 * (1_000_000 // 24 + 1000)
+    ctl.close()
+
+
+def test_a_journal_that_cannot_record_halts_before_any_order(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    ctl = first_start(db, sim)
+    ctl.run_until(START + 2 * HOUR)
+    before, seq = ctl.device, ctl.journal.last_seq
+    started = sim.truth().motor_nl
+    ctl.journal._conn.execute("PRAGMA query_only = 1")  # stands in for a full or failed disk
+    with pytest.raises(JournalHalt):
+        ctl.submit(c.RequestBolus(P))
+    assert ctl.device is before and ctl.journal.last_seq == seq
+    assert sim.poll().state is not DriveState.RUNNING  # the drive was told to stop
+    sim.advance_to(START + 3 * HOUR)
+    assert sim.truth().motor_nl == started  # no bolus (nor anything else) was delivered
+    ctl.close()
+    with Journal.open(db) as j:
+        assert j.device == before
+
+
+def test_rejections_are_audited(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    ctl = first_start(db, new_drive())
+    with pytest.raises(Exception, match="not allowed"):
+        ctl.submit(c.Prime(C, duration_s=60))
+    assert ctl.journal.entries()[-1].outcome == "rejected"
+    ctl.close()
+
+
+def test_a_missing_journal_is_never_created_on_restart(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="no such file"):
+        restart(tmp_path / "missing.db", new_drive())
+    assert not (tmp_path / "missing.db").exists()
