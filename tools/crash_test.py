@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from itdose.adapters import drive as dr
 from itdose.adapters.controller import VirtualClock
@@ -144,7 +144,7 @@ def setup(path: Path, sim: RecordingSimDrive, library: Library) -> None:
 # ---------------------------------------------------------------------------- the link
 
 
-def _send(stream: BinaryIO, value: object) -> None:
+def _send(stream: IO[bytes], value: object) -> None:
     pickle.dump(value, stream, protocol=pickle.HIGHEST_PROTOCOL)
     stream.flush()
 
