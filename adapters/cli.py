@@ -89,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--with-tests",
         action="store_true",
-        help="also run the property tests (tests/properties) and fold them into the evidence",
+        help="also run the test suite (tests/) and fold each test's cited requirements into the "
+        "evidence",
     )
     verify.set_defaults(fn=_cmd_verify)
     diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")
