@@ -16,13 +16,15 @@ memory in a :class:`~itdose.adapters.journal.Journal`:
   failure raises :class:`~itdose.adapters.journal.JournalIntegrityError`: see
   :func:`~itdose.adapters.journal.fail_safe_device`), the last device is resumed with its
   ledger, lockouts, bolus counts, alarms and programs, the downtime is audited, and the orders
-  still in flight (``device.orders``) are reconciled from the drive before anything else runs:
-  the drive is stopped, and each order is closed with a final ``drive_report`` of what the drive
-  says it delivered for that order's commands (:class:`CommandHistory`). If the drive cannot
-  say (no history, a count lost by a reset, the drive unreachable), the conservative bound, the
-  order's whole volume, is reported and the reason is written in the audit record and sent to
-  the observer. Nothing missed is caught up: a finished-early segment is not resumed at a higher
-  rate, and the next tick orders one ordinary basal segment from the restart instant.
+  still in flight (``device.orders``) are reconciled from the drive before anything else runs.
+  A command the drive is still running for an order whose time is not over is adopted (it goes
+  on at the rate it was started with). Anything else running is stopped and every other order is
+  closed with a final ``drive_report`` of what the drive says it delivered for that order's
+  commands (:class:`CommandHistory`). If the drive cannot say (no history, a count lost by a
+  reset, the drive unreachable), the conservative bound, the order's whole volume, is reported
+  and the reason is written in the audit record and sent to the observer. Nothing missed is
+  caught up: a stopped segment's rest is not delivered later at a higher rate, and the next tick
+  orders one ordinary basal segment at the segment's planned end.
 
 The controller's drive command ids are ``"<order id>.<part>"`` (a bolus that preempts a basal
 segment splits it into parts); :class:`CommandHistory` looks commands up by the order's prefix.
@@ -31,10 +33,11 @@ history, modelling the persistent delivery log of an implant's drive: a test kee
 across the controller's restarts (in the parent process, as ``tools/crash_test.py`` does).
 
 Hooks this module would rather have in :class:`Controller` (it subclasses instead, using the
-controller's ``_emit``, ``_carry_out``, ``_after_clear`` and ``_drive_error``): a ``decide``
+controller's ``_emit``, ``_carry_out``, ``_after_clear``, ``_drive_error``, ``_poll_and_report``
+and its ``_Order`` bookkeeping): a ``decide``
 callable to route ``step`` through the journal; ``_service_step`` swallowing only rejections, not
 :class:`~itdose.adapters.journal.JournalError`; and a public "orders found in flight at start"
-reconciliation entry point.
+reconciliation entry point (``adopt(order_id, command_id, earlier_parts_nl)``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from itdose.adapters.controller import Clock, Controller, ControllerEvent, Observer
+from itdose.adapters.controller import Clock, Controller, ControllerEvent, Observer, _Order
 from itdose.adapters.drive import (
     DeliveryOutcome,
     Drive,
@@ -114,6 +117,11 @@ class RecordingSimDrive(SimulatedDrive):
     def outcomes(self, prefix: str) -> tuple[DeliveryOutcome, ...]:
         return tuple(o for cid, o in self._history.items() if cid.startswith(prefix))
 
+    @property
+    def running_command_id(self) -> str | None:
+        """The command the device is running (the truth side, for checks; no exchange)."""
+        return self._running.command.command_id if self._running is not None else None
+
 
 class JournalClock:
     """A :class:`Clock` on the journal's timeline: ``journal.monotonic_now(inner.now_s())``."""
@@ -157,7 +165,8 @@ class Reconciled:
     journaled_nl: int
     """What the journal had counted before the restart."""
     reported_nl: int
-    """The final count reported to the core."""
+    """The final count reported to the core (for an adopted order: its earlier parts; the loop
+    reports the running part)."""
     exact: bool
     """False when the drive could not say and the conservative bound was counted."""
     note: str
@@ -322,27 +331,35 @@ class DurableController(Controller):
     # ------------------------------------------------------------------ restart
 
     def reconcile(self, now: int) -> list[Reconciled]:
-        """Close every order the journal has in flight with what the drive says it delivered.
+        """Reconcile every order the journal has in flight with what the drive says.
 
-        The drive is stopped first (a restarted controller never adopts a running command: the
-        rest of a segment is not delivered late). Each order gets a final report, journaled with
-        the reconciliation's reason; the list is also kept in :attr:`restart`."""
+        If the drive is still running a command of an order whose time is not over (a short
+        restart), the controller adopts it: the command goes on at the rate it was started with
+        (nothing is compressed or caught up) and is reported as usual. Anything else running is
+        stopped, and every other order is closed with a final report of what the drive says it
+        delivered for it (the rest of a segment is never delivered late). Each report is
+        journaled with the reconciliation's reason; the list is also kept in :attr:`restart`."""
         orders = sorted(self.journal.device.orders, key=lambda o: o.id)
         status: DriveStatus | None = None
+        adopt: tuple[Order, int, int] | None = None
         if orders:
             try:
-                status = self.drive.stop()
+                status = self.drive.poll()
+                adopt = self._adoptable(orders, status, now)
+                if adopt is None and status.possibly_delivering:
+                    status = self.drive.stop()
             except DriveError as exc:
-                self._emit(ControllerEvent(now, "drive", f"restart: cannot stop the drive: {exc}"))
+                status = None
+                self._emit(ControllerEvent(now, "drive", f"restart: drive not confirmed: {exc}"))
                 self._drive_error(now, exc)
         done: list[Reconciled] = []
         for order in orders:
             if all(o.id != order.id for o in self.journal.device.orders):
                 continue  # closed meanwhile (an alarm's stop)
+            if adopt is not None and adopt[0].id == order.id:
+                done.append(self._adopt(order, adopt[1], adopt[2], now))
+                continue
             total, exact, note = self._delivered(order, status)
-            r = Reconciled(
-                order.id, order.kind.value, order.volume_nl, order.reported_nl, total, exact, note
-            )
             text = f"restart: order {order.id} ({order.kind.value}): {note}"
             self._emit(ControllerEvent(now, "drive", text))
             self._reason = text
@@ -352,11 +369,75 @@ class DurableController(Controller):
                 self._emit(ControllerEvent(now, "drive", f"restart report rejected: {exc}"))
             finally:
                 self._reason = ""
-            done.append(r)
+            done.append(
+                Reconciled(
+                    order.id,
+                    order.kind.value,
+                    order.volume_nl,
+                    order.reported_nl,
+                    total,
+                    exact,
+                    note,
+                )
+            )
         self.restart.reconciled.extend(done)
-        if status is not None and status.fault is not None:
-            self._poll_and_report(now)  # a latched fault raises its alarm as in any step
+        if self._active is not None or (status is not None and status.fault is not None):
+            # report the adopted command's count now; a latched fault raises its alarm
+            self._reason = "restart: first report after adopting the running command"
+            try:
+                self._poll_and_report(now)
+            finally:
+                self._reason = ""
         return done
+
+    def _adoptable(
+        self, orders: list[Order], status: DriveStatus, now: int
+    ) -> tuple[Order, int, int] | None:
+        """(order, part, volume of its earlier parts) if the drive runs a command of an order in
+        flight whose time is not over and whose earlier parts the drive can account for."""
+        cid = status.active_command_id
+        if status.state is not DriveState.RUNNING or cid is None:
+            return None
+        head, _, tail = cid.rpartition(".")
+        order = next((o for o in orders if str(o.id) == head), None)
+        if order is None or order.end_s <= now or not tail.isdigit():
+            return None
+        part = int(tail)
+        drive = self.drive
+        if isinstance(drive, CommandHistory):
+            earlier = [o for o in drive.outcomes(f"{order.id}.") if o.command_id != cid]
+            if any(o.bounds[0] != o.bounds[1] for o in earlier):
+                return None
+            done = sum(o.delivered_nl for o in earlier)
+        elif part == 1:
+            done = 0
+        else:
+            return None
+        if done + status.delivered_nl_this_command < order.reported_nl:
+            return None
+        return order, part, done
+
+    def _adopt(self, order: Order, part: int, done_nl: int, now: int) -> Reconciled:
+        o = _Order(
+            order.id,
+            order.kind.value,
+            order.volume_nl,
+            order.end_s,
+            done_nl=done_nl,
+            parts=part,
+            cid=f"{order.id}.{part}",
+            reported_nl=order.reported_nl,
+        )
+        self._orders[o.order_id] = o
+        self._active = o
+        note = (
+            f"drive still running {o.cid} (earlier parts {done_nl} nL): adopted, it goes on at "
+            f"its rate until {order.end_s} s"
+        )
+        self._emit(ControllerEvent(now, "drive", f"restart: order {order.id}: {note}"))
+        return Reconciled(
+            order.id, order.kind.value, order.volume_nl, order.reported_nl, done_nl, True, note
+        )
 
     def _delivered(self, order: Order, status: DriveStatus | None) -> tuple[int, bool, str]:
         """(volume to report, exact?, explanation) for an order found in flight."""

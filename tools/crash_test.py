@@ -26,7 +26,8 @@ After every kill (child dead) the parent checks, from the journal and the drive 
 * ``accounting``: the journal's total reported volume (fill minus the tracked reservoir) is at
   most the drive's own delivered total, which exceeds it by at most what the journal has in
   flight (plus one stroke, 1 nL); and right after a restart's reconciliation (the child's
-  ``checkpoint``) the two are equal within one stroke and nothing is in flight;
+  ``checkpoint``) the two are equal within one stroke, and the only order left in flight, if
+  any, is the one whose command the drive is running (adopted);
 * ``lockout``: no granted bolus starts within the lockout of the previous granted start, and no
   24 h window holds more than the maximum count, across kills;
 * ``catch_up``: no basal order is larger than the programmed rate over its duration (+1 nL).
@@ -349,6 +350,7 @@ class Result:
     kills: int = 0
     restarts: int = 0
     reconciled_restarts: int = 0
+    adopted: int = 0
     violations: list[str] = field(default_factory=list)
     writes: int = 0
     write_total_s: float = 0.0
@@ -373,7 +375,8 @@ class Result:
         return "\n".join(
             [
                 f"kills: {self.kills}",
-                f"restarts: {self.restarts} ({self.reconciled_restarts} reached reconciliation)",
+                f"restarts: {self.restarts} ({self.reconciled_restarts} reached reconciliation, "
+                f"{self.adopted} adopted a running command)",
                 f"violations found: {len(self.violations)}",
                 f"simulated: {self.simulated_s / DAY:.2f} days after dosing started; "
                 f"{self.records} journal records; wall {self.wall_s:.1f} s",
@@ -443,13 +446,18 @@ def run(
             )
 
     def checkpoint() -> None:
-        counted, in_flight = journal_totals(path)
+        counted, _ = journal_totals(path)
         drive = sim.truth().motor_nl
-        if in_flight or abs(drive - counted) > STROKE_NL:
+        with Journal.open(path, read_only=True) as j:
+            flying = [o.id for o in j.device.orders]
+        running = sim.running_command_id
+        adopted = running is not None and flying == [int(running.split(".")[0])]
+        if abs(drive - counted) > STROKE_NL or (flying and not adopted):
             problems.append(
                 f"accounting after restart {res.restarts}: drive {drive} nL, journal "
-                f"{counted} nL, {in_flight} nL still in flight"
+                f"{counted} nL; in flight {flying}, drive running {running}"
             )
+        res.adopted += adopted
 
     finished = False
     while not finished:

@@ -162,19 +162,48 @@ def test_a_bolus_20_minutes_after_a_pre_crash_bolus_is_denied_after_the_restart(
     assert verify_file(db).ok
 
 
-def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) -> None:
-    """Killed mid-bolus (which preempted a basal segment): each order is closed with what the
-    drive says it delivered, the journal then equals the drive, and nothing is resumed late."""
-    db = tmp_path / "j.db"
-    sim = new_drive()
+def killed_mid_bolus(db: Path, sim: sd.SimulatedDrive) -> dict[int, DeliveryKind]:
+    """A bolus at START + 30 min preempts the basal segment; the controller dies at 35 min."""
     ctl = first_start(db, sim)
     ctl.run_until(START + 30 * MIN)
     ctl.submit(c.RequestBolus(P))
     ctl.run_until(START + 35 * MIN)
     in_flight = {o.id: o.kind for o in ctl.device.orders}
     assert sorted(in_flight.values(), key=str) == [DeliveryKind.BASAL, DeliveryKind.PATIENT_BOLUS]
-    del ctl
+    return in_flight
+
+
+def test_a_short_restart_adopts_the_running_bolus(tmp_path: Path) -> None:
+    """Back at 37 min: the drive still runs the bolus, which is adopted and completes at its
+    rate; the preempted basal is closed with the drive's count for it, not resumed late."""
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    in_flight = killed_mid_bolus(db, sim)
     sim.advance_to(START + 37 * MIN)
+    events: list[ControllerEvent] = []
+    ctl = restart(db, sim, events)
+    rec = {r.kind: r for r in ctl.restart.reconciled}
+    assert {r.order_id for r in rec.values()} == set(in_flight)
+    assert all(r.exact for r in rec.values())
+    assert "adopted" in rec["patient_bolus"].note and "drive history" in rec["basal"].note
+    assert [o.kind for o in ctl.device.orders] == [DeliveryKind.PATIENT_BOLUS]
+    assert sim.poll().state is DriveState.RUNNING
+    assert total_reported(ctl.device) == sim.truth().motor_nl  # reported at once
+    bolus = ctl.device.orders[0]
+    ctl.run_until(bolus.end_s)
+    assert not ctl.device.orders and ctl.device.phase is Phase.ACTIVE
+    assert total_reported(ctl.device) == sim.truth().motor_nl
+    assert len([e for e in ctl.journal.entries() if e.reason.startswith("restart:")]) >= 2
+    ctl.close()
+
+
+def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) -> None:
+    """Back at 47 min, after the bolus ended: each order is closed with what the drive says it
+    delivered, the journal then equals the drive, and nothing is resumed late."""
+    db = tmp_path / "j.db"
+    sim = new_drive()
+    in_flight = killed_mid_bolus(db, sim)
+    sim.advance_to(START + 47 * MIN)
     motor = sim.truth().motor_nl
     events: list[ControllerEvent] = []
     ctl = restart(db, sim, events)
@@ -182,9 +211,12 @@ def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) 
     rec = {r.order_id: r for r in ctl.restart.reconciled}
     assert set(rec) == set(in_flight) and all(r.exact for r in rec.values())
     bolus = next(r for r in rec.values() if r.kind == "patient_bolus")
-    assert 0 < bolus.reported_nl < bolus.volume_nl  # stopped at the restart: a partial bolus
+    assert bolus.reported_nl == bolus.volume_nl  # the drive completed it while we were down
+    basal = next(r for r in rec.values() if r.kind == "basal")
+    assert 0 < basal.reported_nl < basal.volume_nl  # preempted, never resumed
     assert sim.poll().state is DriveState.IDLE
     assert total_reported(ctl.device) == sim.truth().motor_nl == motor
+    assert not ctl.device.orders
     assert any("restart: order" in e.text for e in events)
     reasons = [e.reason for e in ctl.journal.entries() if e.reason.startswith("restart: order")]
     assert len(reasons) == 2 and all("drive history" in r for r in reasons)
