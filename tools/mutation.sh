@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Mutation testing of itdose's core with mutmut 3 (DESIGN.md section 6). NOT part of CI: a full run
+# takes tens of minutes. Results and the equivalent mutants are recorded in docs/mutation.md.
+#
+#   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger
+#
+# MODULE is a file name under core/ without ".py"; default: governor ledger arith units program.
+# Environment: MUT_WORK (work directory, default /tmp/itdose-mutation; deleted and recreated),
+# MUTMUT_VERSION (default 3.8.1), PYTHON (default python3), MUT_JOBS (parallel workers, default
+# the number of CPUs).
+#
+# How it works, and why:
+# - Nothing is written inside the repository: the tracked files of the working tree are copied to
+#   $MUT_WORK, and mutmut runs there (it writes its mutants/ directory next to the config).
+# - The repository maps folders to packages with setuptools package-dir (core/ -> itdose.core).
+#   mutmut 3 derives a mutant's module name from its file path relative to ".", "src" or
+#   "source", and puts mutants/src first on sys.path. So the copy is laid out as src/itdose/core,
+#   src/itdose/specs, ... (itdose is a namespace package), and itdose itself is NOT installed in
+#   the venv (only its dependencies and the test tools): `import itdose.core.governor` then finds
+#   the mutated mutants/src/itdose/core/governor.py, and the trampolines record which tests reach
+#   which function. An editable install of the copy would point at the unmutated folder instead.
+# - Fast test selection: only the tests/core files that exercise the mutated modules, with
+#   HYPOTHESIS_PROFILE=dev, -x (mutmut adds it) and -p no:cacheprovider. mutmut itself runs, per
+#   mutant, only the tests that reached the mutated function.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="${MUT_WORK:-/tmp/itdose-mutation}"
+MUTMUT_VERSION="${MUTMUT_VERSION:-3.8.1}"
+PYTHON="${PYTHON:-python3}"
+JOBS="${MUT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+if [ "$#" -gt 0 ]; then MODULES=("$@"); else MODULES=(governor ledger arith units program); fi
+
+case "$WORK" in
+"$REPO" | "$REPO"/*)
+    echo "MUT_WORK must be outside the repository" >&2
+    exit 2
+    ;;
+esac
+
+echo "== copy $REPO -> $WORK (tracked files of the working tree)"
+rm -rf "$WORK"
+mkdir -p "$WORK/src/itdose"
+(cd "$REPO" && git ls-files -z --cached --others --exclude-standard) |
+    (cd "$REPO" && xargs -0 -I{} sh -c 'test -f "{}" && cp --parents "{}" "'"$WORK"'/" || true')
+for pkg in core specs proofs adapters; do
+    mv "$WORK/$pkg" "$WORK/src/itdose/$pkg"
+done
+
+echo "== venv with mutmut $MUTMUT_VERSION (itdose itself is not installed, see above)"
+"$PYTHON" -m venv "$WORK/.venv"
+"$WORK/.venv/bin/pip" install -q "mutmut==$MUTMUT_VERSION" pytest hypothesis "transitions>=0.9"
+
+# Test files for each module: its own tests plus the ones that drive it through the public API.
+declare -A TESTS=(
+    [governor]="tests/core/test_governor.py tests/core/test_mutation_kills_governor.py"
+    [ledger]="tests/core/test_ledger.py tests/core/test_governor.py tests/core/test_mutation_kills_ledger.py"
+    [arith]="tests/core/test_governor.py tests/core/test_mutation_kills_arith.py"
+    [units]="tests/core/test_units.py tests/core/test_mutation_kills_units.py"
+    [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py"
+    [dosing]="tests/core/test_dosing.py tests/core/test_mutation_kills_dosing.py"
+)
+only=()
+selection=()
+for m in "${MODULES[@]}"; do
+    test -f "$WORK/src/itdose/core/$m.py" || {
+        echo "no such module: core/$m.py" >&2
+        exit 2
+    }
+    only+=("\"src/itdose/core/$m.py\"")
+    for t in ${TESTS[$m]:-tests/core/test_$m.py}; do
+        if [ -f "$WORK/$t" ] && [[ " ${selection[*]-} " != *" \"$t\" "* ]]; then
+            selection+=("\"$t\"")
+        fi
+    done
+done
+join() {
+    local IFS=,
+    echo "$*"
+}
+
+cat >>"$WORK/pyproject.toml" <<EOF
+
+[tool.mutmut]
+source_paths = ["src/itdose"]
+only_mutate = [$(join "${only[@]}")]
+pytest_add_cli_args_test_selection = [$(join "${selection[@]}")]
+pytest_add_cli_args = ["-p", "no:cacheprovider"]
+EOF
+echo "== mutmut config"
+sed -n '/^\[tool.mutmut\]/,$p' "$WORK/pyproject.toml"
+
+echo "== mutmut run (modules: ${MODULES[*]})"
+cd "$WORK"
+export HYPOTHESIS_PROFILE=dev
+start=$(date +%s)
+.venv/bin/mutmut run --max-children "$JOBS" >"$WORK/run.log" 2>&1 || {
+    tail -40 "$WORK/run.log"
+    echo "mutmut run failed; log: $WORK/run.log" >&2
+    exit 1
+}
+echo "   took $(($(date +%s) - start)) s; log: $WORK/run.log"
+
+.venv/bin/mutmut results --all true >"$WORK/results.txt"
+echo "== per-module score (killed includes timeouts; full list: $WORK/results.txt)"
+.venv/bin/python - "$WORK/results.txt" <<'EOF'
+import collections
+import sys
+
+counts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+survivors: list[str] = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    name, sep, status = line.strip().rpartition(": ")
+    if not sep or "__mutmut_" not in name:
+        continue
+    module = name.split(".x_")[0].split(".xǁ")[0]
+    counts[module][status] += 1
+    if status not in ("killed", "timeout"):
+        survivors.append(f"{name}: {status}")
+print(f"{'module':32} {'killed':>7} {'timeout':>8} {'survived':>9} {'other':>6} {'total':>6}")
+for module, c in sorted(counts.items()):
+    total = sum(c.values())
+    other = total - c["killed"] - c["timeout"] - c["survived"]
+    print(f"{module:32} {c['killed']:7} {c['timeout']:8} {c['survived']:9} {other:6} {total:6}")
+print("\nnot killed (inspect with: cd $MUT_WORK && .venv/bin/mutmut show NAME):")
+print("\n".join(survivors) or "  none")
+EOF
