@@ -42,3 +42,45 @@ def test_a_bolus_history_rejects_a_bad_time_naming_t_s(
     with pytest.raises(InvalidInput) as exc:
         query(BolusHistory(), bad)
     assert (exc.value.field, exc.value.message, exc.value.value) == ("t_s", message, bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "message", "value"),
+    [
+        ({"starts_s": [1]}, "starts_s", "must be a tuple", [1]),
+        ({"last_start_s": 5, "starts_s": (-1,)}, "starts_s[0]", "must not be negative", -1),
+        ({"last_start_s": 5, "starts_s": (6, 5)}, "starts_s[1]", "starts must be in time order", 5),
+        ({"starts_s": (5,)}, "last_start_s", "missing while starts_s is not empty", None),
+        (
+            {"last_start_s": 7, "starts_s": (5,)},
+            "last_start_s",
+            "must equal the newest of starts_s",
+            7,
+        ),
+        (
+            {"last_start_s": 90_000, "starts_s": (3_600, 90_000)},
+            "starts_s[0]",
+            "older than 24 h",
+            3_600,
+        ),
+    ],
+)
+def test_an_inconsistent_bolus_history_is_rejected_in_full(
+    kwargs: dict[str, object], field: str, message: str, value: object
+) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        BolusHistory(**kwargs)  # type: ignore[arg-type]
+    assert (exc.value.field, exc.value.message, exc.value.value) == (field, message, value)
+
+
+def test_recording_one_bolus_too_many_is_rejected_in_full() -> None:
+    h = BolusHistory().record_start(100, max_per_24h=1)
+    with pytest.raises(InvalidInput) as exc:
+        h.record_start(200, max_per_24h=1)
+    err = exc.value
+    assert (err.field, err.message, err.value, err.limit) == (
+        "t_s",
+        "a bolus start here exceeds the maximum per 24 h",
+        200,
+        "1 per 24 h",
+    )
