@@ -16,6 +16,8 @@ __all__ = [
     "CancelOrder",
     "DeliveryOrder",
     "Effect",
+    "ProgramComparison",
+    "ProgramFigures",
     "Projection",
     "Record",
     "StopDelivery",
@@ -103,3 +105,22 @@ class CancelOrder(Effect):
 
     order_id: int
     reason: str
+
+
+@dataclass(frozen=True)
+class ProgramFigures:
+    """The figures a clinician checks together for one program (hazard H2): dose per day,
+    volume per day and, from the current reservoir, the projected low-reservoir instant."""
+
+    basal_daily_ng: int
+    worst_case_daily_ng: int
+    volume_rate_nl_per_day: int
+    low_reservoir_at_s: int | None
+
+
+@dataclass(frozen=True)
+class ProgramComparison(Effect):
+    """An accepted program side by side with the one it replaces (REQ-DOSE-005)."""
+
+    previous: ProgramFigures | None
+    new: ProgramFigures

@@ -15,7 +15,15 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.effects import Annunciate, CancelOrder, DeliveryOrder, Effect, Warn
+from itdose.core.effects import (
+    Annunciate,
+    CancelOrder,
+    DeliveryOrder,
+    Effect,
+    ProgramComparison,
+    ProgramFigures,
+    Warn,
+)
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.governor import Decision, decide_bolus
 from itdose.core.program import (
@@ -809,9 +817,26 @@ def _h_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> Result:
     return dosing.priming_order(d, now, c.duration_s, library)
 
 
+def _figures(d: Device, now: int, library: lib.Library) -> ProgramFigures | None:
+    """The side-by-side figures of ``d``'s program (None without one)."""
+    if d.program is None:
+        return None
+    p = d.program
+    basal = basal_daily_ng(p.basal)
+    worst = basal + (
+        p.patient_bolus.dose_ng * p.patient_bolus.max_per_24h if p.patient_bolus else 0
+    )
+    rate = -(-basal * NL_PER_ML // p.concentration_ng_per_ml)
+    low = dosing.projection(d, now, library).low_reservoir_at_s
+    return ProgramFigures(basal, worst, rate, low)
+
+
 def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library) -> Result:
+    before = _figures(d, now, library)
     d = _install_program(d, c.program, c.utc_now_s, now)
-    effects: list[Effect] = []
+    after = _figures(d, now, library)
+    assert after is not None
+    effects: list[Effect] = [ProgramComparison(before, after)]
     for o in d.orders:
         if o.kind in (DeliveryKind.BASAL, DeliveryKind.BRIDGE):
             effects.append(CancelOrder(o.id, "program changed"))

@@ -36,7 +36,13 @@ from itdose.core import (
 )
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import Annunciate, DeliveryOrder, Record, StopDelivery
+from itdose.core.effects import (
+    Annunciate,
+    DeliveryOrder,
+    ProgramComparison,
+    Record,
+    StopDelivery,
+)
 from itdose.core.lifecycle import DELIVERING, RULES, TERMINAL, Rule
 from itdose.core.machine import allowed_triggers
 from itdose.core.program import Basal, Program
@@ -829,3 +835,31 @@ def test_annunciation_order_and_silencing(library: Library) -> None:
     d = step(d, c.SilenceAlarm(C, AlarmKind.MOTOR_STALL, duration_s=600), T + 10, library).device
     assert AlarmKind.MOTOR_STALL not in [a.kind for a in d.annunciating(T + 609)]
     assert d.annunciating(T + 610)[0].kind is AlarmKind.MOTOR_STALL
+
+
+def test_an_accepted_program_is_shown_beside_the_one_it_replaces(library: Library) -> None:
+    """Dose/day, mL/day and the low-reservoir date, old and new side by side (REQ-DOSE-005)."""
+    d = reach(Phase.ACTIVE, library)
+    new = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(2_000_000))
+    out = step(d, c.SetProgram(C, new), T, library)
+    (cmp,) = [e for e in out.effects if isinstance(e, ProgramComparison)]
+    assert cmp.previous is not None
+    assert (cmp.previous.basal_daily_ng, cmp.new.basal_daily_ng) == (1_000_000, 2_000_000)
+    assert (cmp.previous.worst_case_daily_ng, cmp.new.worst_case_daily_ng) == (
+        1_000_000 + 4 * 100_000,
+        2_000_000 + 4 * 100_000,
+    )
+    # 1 and 2 mg/day at 10 mg/mL
+    assert (cmp.previous.volume_rate_nl_per_day, cmp.new.volume_rate_nl_per_day) == (
+        100_000,
+        200_000,
+    )
+    assert d.reservoir is not None
+    # worst-case daily volumes 0.14 and 0.24 mL/day from the same reservoir to the 3.0 mL threshold
+    above = d.reservoir.volume_nl - sum(o.volume_nl - o.reported_nl for o in d.orders) - 3_000_000
+    assert cmp.previous.low_reservoir_at_s == T + above * DAY // 140_000
+    assert cmp.new.low_reservoir_at_s == T + above * DAY // 240_000
+    first = run(PATHS[Phase.IMPLANTED], library)
+    out = step(first, c.SetProgram(C, MORPHINE_PROGRAM), T, library)
+    (cmp,) = [e for e in out.effects if isinstance(e, ProgramComparison)]
+    assert cmp.previous is None and cmp.new.basal_daily_ng == 1_000_000

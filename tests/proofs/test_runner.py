@@ -93,9 +93,17 @@ def test_with_tests_folds_in_cited_requirements(tmp_path: Path) -> None:
 def test_print_table() -> None:
     out = io.StringIO()
     runner.print_table(
-        [{"id": "X", "kind": "z3", "status": "pass", "seconds": 0.5, "requirements": ["REQ-" + "A-001"],
-          "broken": [{"id": "b", "status": "missed"}]}]
-    )  # fmt: skip
+        [
+            {
+                "id": "X",
+                "kind": "z3",
+                "status": "pass",
+                "seconds": 0.5,
+                "requirements": ["REQ-" + "A-001"],
+                "broken": [{"id": "b", "status": "missed"}],
+            }
+        ]
+    )
     runner.print_table(
         [{"id": "X", "kind": "z3", "status": "pass", "seconds": 0.5, "requirements": []}], out
     )
