@@ -63,7 +63,15 @@ from itdose.core.units import (
     parse_duration_s,
 )
 
-__all__ = ["ProgramFile", "check_program_file", "load_program_file", "report_json", "report_text"]
+__all__ = [
+    "ProgramFile",
+    "check_keys",
+    "check_program_file",
+    "load_program_file",
+    "report_json",
+    "report_text",
+    "table_of",
+]
 
 _TOP = {
     "pump",
@@ -88,13 +96,15 @@ class ProgramFile:
     overrides: tuple[tuple[str, str], ...]
 
 
-def _table(data: object, field: str) -> Mapping[str, Any]:
+def table_of(data: object, field: str) -> Mapping[str, Any]:
+    """``data`` as a TOML table, else :class:`InvalidInput` naming ``field``."""
     if not isinstance(data, Mapping):
         raise InvalidInput(field, f"expected a table, got {type(data).__name__}")
     return data
 
 
-def _keys(table: Mapping[str, Any], allowed: set[str], required: set[str], where: str) -> None:
+def check_keys(table: Mapping[str, Any], allowed: set[str], required: set[str], where: str) -> None:
+    """Reject unknown and missing keys, naming ``where`` + the key."""
     for key in table:
         if key not in allowed:
             raise InvalidInput(f"{where}{key}", "unknown field", limit=", ".join(sorted(allowed)))
@@ -152,14 +162,14 @@ def utc_offsets(
 
 
 def _basal(raw: object, now_utc_s: int) -> Basal:
-    b = _table(raw, "basal")
+    b = table_of(raw, "basal")
     mode = b.get("mode")
     if mode == "continuous":
-        _keys(b, {"mode", "dose"}, {"dose"}, "basal.")
+        check_keys(b, {"mode", "dose"}, {"dose"}, "basal.")
         return Basal.continuous(parse_dose_rate_ng_per_day(b["dose"], "basal.dose"))
     if mode != "flex":
         raise InvalidInput("basal.mode", "expected 'continuous' or 'flex'", value=mode)
-    _keys(b, {"mode", "clock", "timezone", "steps"}, {"clock", "steps"}, "basal.")
+    check_keys(b, {"mode", "clock", "timezone", "steps"}, {"clock", "steps"}, "basal.")
     clock_text = b["clock"]
     if clock_text not in ("elapsed", "wall"):
         raise InvalidInput("basal.clock", "expected 'elapsed' or 'wall'", value=clock_text)
@@ -168,8 +178,8 @@ def _basal(raw: object, now_utc_s: int) -> Basal:
         raise InvalidInput("basal.steps", "expected a non-empty list of steps")
     steps = []
     for i, item in enumerate(steps_raw):
-        step = _table(item, f"basal.steps[{i}]")
-        _keys(step, {"start", "dose"}, {"start", "dose"}, f"basal.steps[{i}].")
+        step = table_of(item, f"basal.steps[{i}]")
+        check_keys(step, {"start", "dose"}, {"start", "dose"}, f"basal.steps[{i}].")
         steps.append(
             FlexStep(
                 _clock_time(step["start"], f"basal.steps[{i}].start"),
@@ -188,9 +198,9 @@ def _basal(raw: object, now_utc_s: int) -> Basal:
 
 
 def _bolus(raw: object) -> PatientBolusProgram:
-    b = _table(raw, "patient_bolus")
+    b = table_of(raw, "patient_bolus")
     fields = {"dose", "duration", "lockout", "max_per_24h"}
-    _keys(b, fields, fields, "patient_bolus.")
+    check_keys(b, fields, fields, "patient_bolus.")
     count = b["max_per_24h"]
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:
         raise InvalidInput(
@@ -206,8 +216,8 @@ def _bolus(raw: object) -> PatientBolusProgram:
 
 def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
     """A :class:`ProgramFile` from parsed TOML data; :class:`InvalidInput` names the field."""
-    top = _table(data, "program")
-    _keys(top, _TOP, {"pump", "drug", "indication", "concentration", "basal"}, "")
+    top = table_of(data, "program")
+    check_keys(top, _TOP, {"pump", "drug", "indication", "concentration", "basal"}, "")
     status = None
     if "opioid_status" in top:
         raw = top["opioid_status"]
@@ -219,8 +229,8 @@ def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
     if not isinstance(raw_overrides, list):
         raise InvalidInput("override", "expected [[override]] tables")
     for i, item in enumerate(raw_overrides):
-        o = _table(item, f"override[{i}]")
-        _keys(o, {"limit", "reason"}, {"limit", "reason"}, f"override[{i}].")
+        o = table_of(item, f"override[{i}]")
+        check_keys(o, {"limit", "reason"}, {"limit", "reason"}, f"override[{i}].")
         overrides.append(
             (
                 _string(o, "limit", f"override[{i}].limit"),

@@ -23,7 +23,7 @@ from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
-from itdose.adapters.program_file import parse_program
+from itdose.adapters.program_file import check_keys, parse_program, table_of
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, Record, Warn
@@ -72,19 +72,8 @@ residuals are tracked as an offset (see :class:`_Truth`) and the capacity must n
 # small parsers
 
 
-def _table(raw: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise InvalidInput(where, f"expected a table, got {type(raw).__name__}")
-    return raw
-
-
 def _keys(t: Mapping[str, Any], allowed: set[str], required: set[str], where: str) -> None:
-    for key in t:
-        if key not in allowed:
-            raise InvalidInput(f"{where}.{key}", "unknown field", limit=", ".join(sorted(allowed)))
-    for key in sorted(required):
-        if key not in t:
-            raise InvalidInput(f"{where}.{key}", "missing field")
+    check_keys(t, allowed, required, f"{where}.")
 
 
 def _str(t: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -160,7 +149,7 @@ def _overrides(t: Mapping[str, Any], where: str) -> tuple[c.Override, ...]:
         raise InvalidInput(f"{where}.overrides", "expected a list of {limit, reason} tables")
     out = []
     for i, item in enumerate(raw):
-        o = _table(item, f"{where}.overrides[{i}]")
+        o = table_of(item, f"{where}.overrides[{i}]")
         _keys(o, {"limit", "reason"}, {"limit", "reason"}, f"{where}.overrides[{i}]")
         out.append(
             c.Override(
@@ -331,7 +320,7 @@ def _phase(raw: object, where: str) -> Phase:
 
 def _library_override(raw: object, library: Library) -> Library:
     """Institution values for missing pump tubing / catheter volumes, marked as test values."""
-    t = _table(raw, "library_override")
+    t = table_of(raw, "library_override")
     _keys(t, {"test_values", "pumps", "catheters"}, {"test_values"}, "library_override")
     if t["test_values"] is not True:
         raise InvalidInput(
@@ -339,11 +328,11 @@ def _library_override(raw: object, library: Library) -> Library:
             "must be true: scenario library values are test data, never clinical facts",
         )
     note = "TEST VALUE from a scenario file (library_override); not a clinical fact"
-    pumps_raw = _table(t.get("pumps", {}), "library_override.pumps")
+    pumps_raw = table_of(t.get("pumps", {}), "library_override.pumps")
     pumps = list(library.pumps)
     for pid, entry_raw in pumps_raw.items():
         where = f"library_override.pumps.{pid}"
-        entry = _table(entry_raw, where)
+        entry = table_of(entry_raw, where)
         _keys(entry, {"tubing_volume"}, {"tubing_volume"}, where)
         idx = next((i for i, p in enumerate(pumps) if p.id == pid), None)
         if idx is None:
@@ -351,11 +340,11 @@ def _library_override(raw: object, library: Library) -> Library:
         vol = parse_volume_nl(entry["tubing_volume"], f"{where}.tubing_volume")
         sv = SourcedValue(f"{pid}.tubing_volume", vol, Dimension.VOLUME, "scenario", Tag.D, note)
         pumps[idx] = dataclasses.replace(pumps[idx], tubing_volume=sv)
-    cath_raw = _table(t.get("catheters", {}), "library_override.catheters")
+    cath_raw = table_of(t.get("catheters", {}), "library_override.catheters")
     catheters = list(library.catheters)
     for cid, entry_raw in cath_raw.items():
         where = f"library_override.catheters.{cid}"
-        entry = _table(entry_raw, where)
+        entry = table_of(entry_raw, where)
         _keys(entry, {"volume_per_length"}, {"volume_per_length"}, where)
         idx = next((i for i, k in enumerate(catheters) if k.id == cid), None)
         if idx is None:
@@ -372,7 +361,7 @@ def _library_override(raw: object, library: Library) -> Library:
 
 def _fault(raw: object, i: int) -> sd.SimEvent:
     where = f"fault[{i}]"
-    t = _table(raw, where)
+    t = table_of(raw, where)
     kind = _str(t, "kind", where)
     if kind not in _FAULTS:
         raise InvalidInput(f"{where}.kind", "unknown fault", value=kind, limit=", ".join(_FAULTS))
@@ -408,7 +397,7 @@ def _fault(raw: object, i: int) -> sd.SimEvent:
 
 def _random_faults(raw: object, end_s: int) -> tuple[sd.SimEvent, ...]:
     where = "random_faults"
-    t = _table(raw, where)
+    t = table_of(raw, where)
     means = {
         "motor_stall_mean",
         "mri_mean",
@@ -434,7 +423,7 @@ def _random_faults(raw: object, end_s: int) -> tuple[sd.SimEvent, ...]:
 
 def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     """A :class:`Scenario` from parsed TOML; :class:`InvalidInput` names the offending field."""
-    top = _table(data, "scenario")
+    top = table_of(data, "scenario")
     _keys(top, _TOP, {"schema", "title", "pump", "catheter", "drug", "timeline"}, "scenario")
     schema = top["schema"]
     if schema != SCHEMA:
@@ -443,7 +432,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     description = top.get("description", "")
     if not isinstance(description, str):
         raise InvalidInput("description", "expected a string")
-    patient = _table(top.get("patient", {}), "patient")
+    patient = table_of(top.get("patient", {}), "patient")
     for key, value in patient.items():
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise InvalidInput(f"patient.{key}", "expected a string or a whole number")
@@ -452,7 +441,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     if overridden:
         library = _library_override(top["library_override"], library)
 
-    pump_t = _table(top["pump"], "pump")
+    pump_t = table_of(top["pump"], "pump")
     _keys(
         pump_t,
         {"model", "accuracy_error", "battery_eri", "battery_eos", "min_rate", "max_rate"},
@@ -465,7 +454,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     except DosingError as exc:
         raise InvalidInput("pump.model", exc.message, value=pump) from None
 
-    cat_t = _table(top["catheter"], "catheter")
+    cat_t = table_of(top["catheter"], "catheter")
     _keys(cat_t, {"model", "trimmed"}, {"model"}, "catheter")
     catheter = _str(cat_t, "model", "catheter")
     try:
@@ -474,7 +463,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
         raise InvalidInput("catheter.model", exc.message, value=catheter) from None
     trimmed = parse_length_mm(cat_t["trimmed"], "catheter.trimmed") if "trimmed" in cat_t else 0
 
-    drug_t = _table(top["drug"], "drug")
+    drug_t = table_of(top["drug"], "drug")
     _keys(drug_t, {"name", "indication", "concentration", "opioid_status"}, {"name"}, "drug")
     drug = _str(drug_t, "name", "drug")
     indication = _str(drug_t, "indication", "drug", "pain")
@@ -493,14 +482,14 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
             raise InvalidInput("drug.opioid_status", "expected 'naive' or 'tolerant'")
         status = _STATUS[drug_t["opioid_status"]]
 
-    sim_t = _table(top.get("simulation", {}), "simulation")
+    sim_t = table_of(top.get("simulation", {}), "simulation")
     _keys(sim_t, {"end", "utc_start"}, set(), "simulation")
     utc_start = _int(sim_t, "utc_start", "simulation", 0, 2**40) if "utc_start" in sim_t else 0
 
     programs: dict[str, tuple[Program, tuple[c.Override, ...]]] = {}
-    for name, raw in _table(top.get("programs", {}), "programs").items():
+    for name, raw in table_of(top.get("programs", {}), "programs").items():
         where = f"programs.{name}"
-        pt = dict(_table(raw, where))
+        pt = dict(table_of(raw, where))
         pt.setdefault("pump", pump)
         pt.setdefault("drug", drug)
         pt.setdefault("indication", indication)
@@ -602,7 +591,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
 
 def _timeline_item(raw: object, i: int, programs: Mapping[str, object]) -> list[TimelineItem]:
     where = f"timeline[{i}]"
-    t = _table(raw, where)
+    t = table_of(raw, where)
     action = _str(t, "action", where)
     if action not in _ACTIONS:
         raise InvalidInput(
@@ -684,7 +673,7 @@ def _action_params(
 
 def _expectation(raw: object, i: int) -> Expectation:
     where = f"expect[{i}]"
-    t = _table(raw, where)
+    t = table_of(raw, where)
     kind = _str(t, "type", where)
     if kind not in _EXPECTS:
         raise InvalidInput(
