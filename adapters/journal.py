@@ -985,7 +985,7 @@ class Journal:
         h = self._head
         seq = h.seq + 1
         sha = _sha256(state) if state is not None else h.state_sha256
-        digest = _record_hash(
+        fields = (
             seq,
             kind,
             time_s,
@@ -1000,6 +1000,7 @@ class Journal:
             sha,
             h.hash,
         )
+        digest = _record_hash(*fields)
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -1007,22 +1008,7 @@ class Journal:
                 conn.execute(
                     f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        kind,
-                        time_s,
-                        wall_utc_s,
-                        actor,
-                        command,
-                        outcome,
-                        error,
-                        effects,
-                        reason,
-                        detail,
-                        sha,
-                        h.hash,
-                        digest,
-                    ),
+                    (*fields, digest),
                 )
                 if state is not None:
                     conn.execute(
