@@ -142,10 +142,12 @@ class Ledger:
         return max(b.index for b in self.buckets)
 
     @classmethod
-    def _from_checked(cls, buckets: tuple[Bucket, ...]) -> Ledger:
-        """A ledger from a ring built by :meth:`record` from a valid ring (already checked)."""
+    def _from_checked(cls, buckets: tuple[Bucket, ...], newest: int) -> Ledger:
+        """A ledger from a ring built by :meth:`record` from a valid ring (already checked);
+        ``newest`` is its newest bucket index (cached, as :attr:`newest_bucket` would compute)."""
         ledger = object.__new__(cls)
         object.__setattr__(ledger, "buckets", buckets)
+        ledger.__dict__["newest_bucket"] = newest
         return ledger
 
     def _check_time(self, t_s: object) -> int:
@@ -177,7 +179,7 @@ class Ledger:
             Bucket(index=index, amount_ng=total),
             *self.buckets[slot + 1 :],
         )
-        return Ledger._from_checked(ring)
+        return Ledger._from_checked(ring, max(self.newest_bucket, index))
 
     def window_total_ng(self, t_s: int) -> int:
         """Sum of every bucket overlapping ``(t_s - 86400, t_s]``: an over-approximation of the

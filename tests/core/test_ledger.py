@@ -287,3 +287,14 @@ def test_bolus_history_round_trips_through_json() -> None:
         history = history.record_start(t, max_per_24h=3)
     assert decode(BolusHistory, encode(history)) == history
     assert decode(BolusHistory, encode(BolusHistory())) == BolusHistory()
+
+
+@given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 10**6)), max_size=30))
+def test_cached_newest_bucket_matches_the_ring(steps: list[tuple[int, int]]) -> None:
+    """REQ-GOV-005: the newest bucket a recorded ledger caches (used by the time-order check)
+    is the one a ledger rebuilt from the same ring computes."""
+    ledger, t = Ledger(), 0
+    for gap, amount in steps:
+        t += gap
+        ledger = ledger.record(t, amount)
+        assert ledger.newest_bucket == Ledger(buckets=ledger.buckets).newest_bucket == t // BUCKET_S
