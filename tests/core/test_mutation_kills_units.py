@@ -1,6 +1,7 @@
 """Tests that kill the mutants mutmut left alive in core/units.py (docs/mutation.md): the example
 unit each rejection suggests, the error contract (``field``, ``message``, ``value``, ``limit``),
-whitespace inside a unit, the exact length and display boundaries, and negative durations."""
+whitespace inside a unit, the exact length and display boundaries, and negative durations
+(REQ-UNIT-001, REQ-UNIT-002, REQ-UNIT-003)."""
 
 from __future__ import annotations
 
@@ -135,3 +136,14 @@ def test_formatting_rejects_a_non_int(bad: object) -> None:
     assert (err.field, err.message, err.value) == ("value", "expected an int in ng", bad)
     err = _error(lambda: format_duration_s(bad))  # type: ignore[arg-type]
     assert (err.field, err.message, err.value) == ("value", "expected an int in s", bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0, "0 s"), (90, "1 min 30 s"), (86_400, "1 d"), (-3_600, "-1 h")]
+)
+def test_format_quantity_formats_a_duration_as_days_hours_minutes_seconds(
+    value: int, text: str
+) -> None:
+    """REQ-UNIT-001: a duration in s is shown in d / h / min / s through the generic formatter."""
+    assert format_quantity(value, Dimension.DURATION) == text
+    assert format_quantity(value, Dimension.DURATION) == format_duration_s(value)
