@@ -6,14 +6,20 @@ pumps labelled for morphine and baclofen; SynchroMed II minimum rate 0.048 mL/da
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from itdose.core import InvalidInput, Library
+from itdose.core.library import Level, Limit, Tag
 from itdose.core.program import (
     Basal,
+    FlexClock,
     FlexStep,
+    Increase,
     PatientBolusProgram,
     Program,
+    ProgramContext,
     UtcOffset,
     Violation,
     check_program,
@@ -21,6 +27,7 @@ from itdose.core.program import (
     max_basal_rate_ng_per_day,
     rate_at,
 )
+from itdose.core.units import Dimension
 
 MG = 1_000_000
 MCG = 1_000
@@ -158,3 +165,422 @@ def test_local_time_before_the_first_offset_change_is_utc() -> None:
     basal = Basal(steps=(FlexStep(0, 1),), utc_offsets=(UtcOffset(1_000, 3_600),))
     assert local_seconds(basal, 999) == 999
     assert local_seconds(basal, 1_000) == 4_600
+
+
+# --- input validation: the exact InvalidInput of each malformed field ----------------------------
+
+DAY = 86_400
+HOUR = 3_600
+
+
+def _invalid(program: Program, library: Library) -> tuple[str, str, object, str | None]:
+    with pytest.raises(InvalidInput) as exc:
+        check_program(program, library, "prometra-ii-20")
+    err = exc.value
+    return err.field, err.message, err.value, err.limit
+
+
+@pytest.mark.parametrize(
+    ("conc", "expected"),
+    [
+        ("10", ("concentration", "expected an int, got str", "10", None)),
+        (True, ("concentration", "expected an int, got bool", True, None)),
+        (1.5, ("concentration", "expected an int, got float", 1.5, None)),
+        (0, ("concentration", "must be positive", 0, None)),
+        (-1, ("concentration", "must be positive", -1, None)),
+    ],
+)
+def test_a_malformed_concentration_is_rejected_naming_it(
+    conc: object, expected: tuple[str, str, object, str | None], library: Library
+) -> None:
+    """A concentration that is not a positive int is invalid input, never rounded (REQ-UNIT-001,
+    REQ-UNIT-002)."""
+    assert _invalid(_morphine(conc, Basal.continuous(MG)), library) == expected  # type: ignore[arg-type]
+
+
+def test_a_concentration_of_one_ng_per_ml_is_well_formed(library: Library) -> None:
+    """1 ng/mL is a positive int: limits judge it, the shape check does not (REQ-UNIT-001)."""
+    report = check_program(_morphine(1, Basal.continuous(0)), library, "prometra-ii-20")
+    assert "concentration" in {v.field for v in report.violations}
+    assert report.basal_daily_ng == 0
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        (
+            (FlexStep(0, 5), FlexStep(-5, 5)),
+            ("basal.steps[1].start", "must not be negative", -5, None),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(HOUR, -1)),
+            ("basal.steps[1].dose", "must not be negative", -1, None),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(HOUR, "5")),
+            ("basal.steps[1].dose", "expected an int, got str", "5", None),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(DAY, 5)),
+            ("basal.steps[1].start", "must be before 24:00", DAY, None),
+        ),
+        (
+            (FlexStep(60, 5), FlexStep(HOUR, 5)),
+            ("basal.steps[0].start", "steps must tile the day from 00:00 (a gap)", 60, None),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(HOUR, 5), FlexStep(HOUR, 7)),
+            (
+                "basal.steps[2].start",
+                "steps must start in increasing order (an overlap)",
+                HOUR,
+                None,
+            ),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(2 * HOUR, 5), FlexStep(HOUR, 7)),
+            (
+                "basal.steps[2].start",
+                "steps must start in increasing order (an overlap)",
+                HOUR,
+                None,
+            ),
+        ),
+        (
+            (FlexStep(0, 5), FlexStep(0, 7)),
+            (
+                "basal.steps[1].start",
+                "steps must start in increasing order (an overlap)",
+                0,
+                None,
+            ),
+        ),
+        ((), ("basal.steps", "a basal needs at least one step", None, None)),
+    ],
+)
+def test_a_schedule_that_does_not_tile_the_day_is_rejected_naming_the_step(
+    steps: tuple[FlexStep, ...], expected: tuple[str, str, object, str | None], library: Library
+) -> None:
+    """Flex steps tile the 24 h day exactly: a gap, an overlap, a start at or after 24:00 or a
+    negative value rejects the program, naming the step (REQ-TIME-007)."""
+    assert _invalid(_morphine(10 * MG, Basal(steps=steps)), library) == expected
+
+
+def test_the_last_second_of_the_day_and_a_zero_dose_are_valid_steps(library: Library) -> None:
+    """A step may start at 23:59:59 and deliver nothing (REQ-TIME-007)."""
+    basal = Basal(steps=(FlexStep(0, 0), FlexStep(DAY - 1, DAY)))
+    report = check_program(_morphine(10 * MG, basal), library, "prometra-ii-20")
+    assert report.violations == ()
+    assert report.basal_daily_ng == 1  # DAY ng/day for one second
+
+
+def test_a_wall_schedule_without_zone_and_elapsed_offsets_are_rejected(library: Library) -> None:
+    """A wall schedule names its IANA zone; only a wall schedule carries UTC offsets
+    (REQ-TIME-005)."""
+    wall = Basal(steps=(FlexStep(0, MG),), clock=FlexClock.WALL)
+    assert _invalid(_morphine(10 * MG, wall), library) == (
+        "basal.timezone",
+        "a wall-clock schedule needs an IANA time zone",
+        None,
+        None,
+    )
+    elapsed = Basal(steps=(FlexStep(0, MG),), utc_offsets=(UtcOffset(0, HOUR),))
+    assert _invalid(_morphine(10 * MG, elapsed), library) == (
+        "basal.utc_offsets",
+        "only a wall-clock schedule has offsets",
+        None,
+        None,
+    )
+
+
+def test_an_unknown_opioid_status_is_rejected(library: Library) -> None:
+    """Only the library's opioid statuses select a starting range (REQ-LIB-001)."""
+    prog = Program("morphine", "pain", 10 * MG, Basal.continuous(MG), None, "naive")
+    assert _invalid(prog, library) == (
+        "opioid_status",
+        "expected 'opioid-naive' or 'opioid-tolerant'",
+        "naive",
+        None,
+    )
+    for status in (None, "opioid-naive", "opioid-tolerant"):
+        ok = Program("morphine", "pain", 10 * MG, Basal.continuous(MG), None, status)
+        assert check_program(ok, library, "prometra-ii-20").accepted
+
+
+_BOLUS = PatientBolusProgram(dose_ng=100 * MCG, duration_s=600, lockout_s=HOUR, max_per_24h=4)
+
+
+@pytest.mark.parametrize(
+    ("field", "attr"),
+    [
+        ("patient_bolus.dose", "dose_ng"),
+        ("patient_bolus.duration", "duration_s"),
+        ("patient_bolus.lockout", "lockout_s"),
+        ("patient_bolus.max_per_24h", "max_per_24h"),
+    ],
+)
+def test_every_bolus_field_must_be_a_positive_int(field: str, attr: str, library: Library) -> None:
+    """A patient bolus of zero dose, duration, lockout or count is malformed; one unit of each is
+    well formed (REQ-BOL-003, REQ-UNIT-001)."""
+    for bad, message in ((0, "must be positive"), (-1, "must be positive")):
+        bolus = dataclasses.replace(_BOLUS, **{attr: bad})
+        prog = _morphine(10 * MG, Basal.continuous(MG), bolus)
+        assert _invalid(prog, library) == (field, message, bad, None)
+    bolus = dataclasses.replace(_BOLUS, **{attr: "1"})
+    prog = _morphine(10 * MG, Basal.continuous(MG), bolus)
+    assert _invalid(prog, library) == (field, "expected an int, got str", "1", None)
+    one = dataclasses.replace(_BOLUS, **{"duration_s": 1, attr: 1})
+    report = check_program(_morphine(10 * MG, Basal.continuous(MG), one), library, "prometra-ii-20")
+    assert report.violations == ()
+
+
+def test_a_bolus_lasting_exactly_its_lockout_is_well_formed(library: Library) -> None:
+    """A bolus may last as long as its lockout, not longer (REQ-BOL-001)."""
+    bolus = dataclasses.replace(_BOLUS, duration_s=HOUR)
+    report = check_program(
+        _morphine(10 * MG, Basal.continuous(MG), bolus), library, "prometra-ii-20"
+    )
+    assert report.violations == ()
+    assert report.accepted
+
+
+# --- patient-bolus library limits (no shipped entry has them: a library copy adds them) ----------
+
+
+def _with_bolus_limits(library: Library) -> Library:
+    entry = library.drug("morphine", "pain")
+    limited = dataclasses.replace(
+        entry,
+        max_bolus=Limit(
+            "morphine.pain.max_bolus", Level.SOFT, 500 * MCG, Dimension.AMOUNT, "t", Tag.D
+        ),
+        min_lockout=Limit(
+            "morphine.pain.min_lockout", Level.HARD, 2 * HOUR, Dimension.DURATION, "t", Tag.D
+        ),
+    )
+    entries = tuple(limited if e is entry else e for e in library.entries)
+    return dataclasses.replace(library, entries=entries)
+
+
+def test_bolus_dose_above_the_maximum_and_lockout_below_the_minimum_in_full(
+    library: Library,
+) -> None:
+    """The library's bolus dose maximum and lockout minimum are checked with their level
+    (REQ-LIB-001, REQ-LIB-002, REQ-LIB-003)."""
+    limited = _with_bolus_limits(library)
+    bolus = PatientBolusProgram(500 * MCG + 1, 600, 2 * HOUR - 1, 1)
+    report = check_program(
+        _morphine(10 * MG, Basal.continuous(MG), bolus), limited, "prometra-ii-20"
+    )
+    assert report.violations == (
+        Violation(
+            "morphine.pain.max_bolus",
+            "soft",
+            "patient_bolus.dose",
+            "500.001 mcg",
+            "500 mcg",
+            "bolus dose above maximum",
+        ),
+        Violation(
+            "morphine.pain.min_lockout",
+            "hard",
+            "patient_bolus.lockout",
+            "1 h 59 min 59 s",
+            "2 h",
+            "lockout shorter than the minimum",
+        ),
+    )
+    assert not report.accepted
+
+
+def test_bolus_dose_at_the_maximum_and_lockout_at_the_minimum_pass(library: Library) -> None:
+    """Limits are inclusive: a bolus exactly at the maximum dose and the minimum lockout is
+    accepted (REQ-LIB-002)."""
+    limited = _with_bolus_limits(library)
+    bolus = PatientBolusProgram(500 * MCG, 600, 2 * HOUR, 1)
+    report = check_program(
+        _morphine(10 * MG, Basal.continuous(MG), bolus), limited, "prometra-ii-20"
+    )
+    assert report.violations == ()
+    assert report.accepted
+    assert report.worst_case_daily_ng == MG + 500 * MCG
+
+
+def test_a_soft_bolus_maximum_yields_to_an_override(library: Library) -> None:
+    """Only the soft bolus maximum is overridden; the hard lockout minimum is not
+    (REQ-LIB-003)."""
+    limited = _with_bolus_limits(library)
+    ctx = ProgramContext(overrides=(("morphine.pain.max_bolus", "titrated"),))
+    dose_only = PatientBolusProgram(600 * MCG, 600, 2 * HOUR, 1)
+    prog = _morphine(10 * MG, Basal.continuous(MG), dose_only)
+    report = check_program(prog, limited, "prometra-ii-20", ctx)
+    assert [v.overridden for v in report.violations] == [True]
+    assert report.accepted
+
+
+# --- titration and the baclofen withdrawal confirmation ------------------------------------------
+
+
+def _zic(dose: int) -> Program:
+    return Program("ziconotide", "pain", 25 * MCG, Basal.continuous(dose))
+
+
+def _baclofen(dose: int, indication: str = "spasticity-spinal") -> Program:
+    return Program("baclofen", indication, 500 * MCG, Basal.continuous(dose))
+
+
+def test_ziconotide_step_and_count_violations_in_full(library: Library) -> None:
+    """Ziconotide: at most 2.4 mcg/day per increase and 3 increases per rolling 7 days, hard
+    (REQ-TITR-001, REQ-TITR-002)."""
+    now = 30 * DAY
+    three = tuple(Increase(now - k, 1_000, 2_000) for k in (1, 2, 3))
+    ctx = ProgramContext(previous=_zic(2_400), increases=three, now_s=now)
+    report = check_program(_zic(4_801), library, "synchromed-ii-20", ctx)
+    assert report.violations == (
+        Violation(
+            "ziconotide.pain.titration.max_increase",
+            "hard",
+            "basal",
+            "2.401 mcg/day",
+            "2.4 mcg/day",
+            "increase larger than the titration step",
+        ),
+        Violation(
+            "ziconotide.pain.titration.max_increases",
+            "hard",
+            "basal",
+            "4 increases",
+            "3 per 7 d",
+            "too many increases in the rolling window",
+        ),
+    )
+
+
+def test_two_earlier_increases_leave_room_for_a_third(library: Library) -> None:
+    """Three increases in 7 days are allowed: two recorded plus this one (REQ-TITR-002)."""
+    now = 30 * DAY
+    two = (Increase(now - 1, 1_000, 2_000), Increase(now, 2_000, 2_400))
+    ctx = ProgramContext(previous=_zic(2_400), increases=two, now_s=now)
+    assert check_program(_zic(3_000), library, "synchromed-ii-20", ctx).violations == ()
+
+
+def test_baclofen_percent_increase_violation_in_full(library: Library) -> None:
+    """Baclofen spinal: at most +30 % of the current dose per increase (REQ-TITR-003)."""
+    ctx = ProgramContext(previous=_baclofen(200 * MCG))
+    report = check_program(_baclofen(261 * MCG), library, "prometra-ii-20", ctx)
+    assert report.violations == (
+        Violation(
+            "baclofen.spasticity-spinal.titration.max_increase_percent",
+            "hard",
+            "basal",
+            "+61 mcg/day on 200 mcg/day",
+            "30 %",
+            "increase larger than the allowed percentage of the current dose",
+        ),
+    )
+
+
+def test_titration_compares_only_the_same_drug_and_indication(library: Library) -> None:
+    """A previous program of another indication or drug is no titration base (REQ-TITR-003,
+    REQ-BACL-001)."""
+    other_indication = ProgramContext(previous=_baclofen(100 * MCG, "spasticity-cerebral"))
+    report = check_program(_baclofen(400 * MCG), library, "prometra-ii-20", other_indication)
+    assert report.violations == ()
+    # from morphine 0 to ziconotide 4.801 mcg/day: no ziconotide step limit applies
+    other_drug = ProgramContext(previous=Program("morphine", "pain", 10 * MG, Basal.continuous(0)))
+    assert check_program(_zic(4_801), library, "synchromed-ii-20", other_drug).violations == ()
+    same = ProgramContext(previous=_baclofen(100 * MCG))
+    limits = {
+        v.limit
+        for v in check_program(_baclofen(400 * MCG), library, "prometra-ii-20", same).violations
+    }
+    assert limits == {"baclofen.spasticity-spinal.titration.max_increase_percent"}
+
+
+def test_baclofen_withdrawal_confirmation_violation_in_full(library: Library) -> None:
+    """A baclofen cut of more than 20 % needs a confirmation of the withdrawal risk
+    (REQ-BACL-001)."""
+    ctx = ProgramContext(previous=_baclofen(200 * MCG))
+    report = check_program(_baclofen(150 * MCG), library, "prometra-ii-20", ctx)
+    assert report.violations == (
+        Violation(
+            "baclofen.spasticity-spinal.withdrawal_confirmation",
+            "hard",
+            "basal",
+            "150 mcg/day",
+            "confirmation",
+            "stopping or cutting this drug by more than 20 % needs an explicit confirmation of "
+            "the withdrawal risk",
+        ),
+    )
+
+
+def test_baclofen_staying_at_zero_or_at_the_same_dose_is_no_cut(library: Library) -> None:
+    """Keeping the dose (also a zero dose) is neither a stop nor a cut (REQ-BACL-001)."""
+    for dose in (0, 200 * MCG):
+        ctx = ProgramContext(previous=_baclofen(dose))
+        assert check_program(_baclofen(dose), library, "prometra-ii-20", ctx).violations == ()
+
+
+# --- starting dose of a first program ------------------------------------------------------------
+
+
+def test_baclofen_starting_dose_is_twice_the_screening_dose(library: Library) -> None:
+    """The first baclofen pump dose is 2 x the effective screening dose per 24 h, soft
+    (REQ-BACL-006, REQ-DOSE-003)."""
+    ctx = ProgramContext(initial=True, effective_screening_dose_ng=50 * MCG)
+    report = check_program(_baclofen(120 * MCG), library, "prometra-ii-20", ctx)
+    assert report.violations == (
+        Violation(
+            "baclofen.spasticity-spinal.screening.starting_dose",
+            "soft",
+            "basal",
+            "120 mcg/day",
+            "100 mcg/day",
+            "the starting pump dose is 2 x the effective screening dose per 24 h",
+        ),
+    )
+    assert check_program(_baclofen(100 * MCG), library, "prometra-ii-20", ctx).violations == ()
+    # without a recorded screening dose, or for a later program, nothing to compare with
+    for other in (
+        ProgramContext(initial=True),
+        ProgramContext(effective_screening_dose_ng=50 * MCG),
+    ):
+        assert (
+            check_program(_baclofen(120 * MCG), library, "prometra-ii-20", other).violations == ()
+        )
+
+
+def test_starting_range_violation_in_full(library: Library) -> None:
+    """The label starting range of the opioid status is a soft limit (REQ-DOSE-003,
+    REQ-LIB-005)."""
+    prog = Program("morphine", "pain", 10 * MG, Basal.continuous(100 * MCG), None, "opioid-naive")
+    report = check_program(prog, library, "prometra-ii-20", ProgramContext(initial=True))
+    assert report.violations == (
+        Violation(
+            "morphine.pain.starting_range.opioid-naive",
+            "soft",
+            "basal",
+            "100 mcg/day",
+            "200 mcg/day - 1 mg/day",
+            "starting dose outside the library's starting range",
+        ),
+    )
+
+
+def test_without_an_opioid_status_the_any_starting_range_applies(library: Library) -> None:
+    """A drug with one starting range for any patient checks it when no status is given
+    (REQ-DOSE-003, REQ-LIB-001)."""
+    prog = Program("hydromorphone", "pain", 10 * MG, Basal.continuous(200 * MCG))
+    report = check_program(prog, library, "prometra-ii-20", ProgramContext(initial=True))
+    assert report.violations[-1] == Violation(
+        "hydromorphone.pain.starting_range.any",
+        "soft",
+        "basal",
+        "200 mcg/day",
+        "10 mcg/day - 150 mcg/day",
+        "starting dose outside the library's starting range",
+    )
+    # morphine has ranges per status only: no status, no range to check
+    untyped = Program("morphine", "pain", 10 * MG, Basal.continuous(100 * MCG))
+    assert check_program(untyped, library, "prometra-ii-20", ProgramContext(initial=True)).accepted
