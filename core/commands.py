@@ -178,9 +178,16 @@ class StartDosing(Command):
 
 @dataclass(frozen=True)
 class Tick(Command):
-    """The clock: issue the next basal order, check the reservoir, battery and overdue orders."""
+    """The clock: issue the next basal order, check the reservoir, battery and overdue orders.
+
+    ``max_segment_s`` is the longest basal order the controller asks for (3600 s to 86400 s).
+    Above one hour the core grants the longer segment only when it provably changes nothing a
+    patient can notice (see :func:`itdose.core.dosing.segment_s`); otherwise the order lasts one
+    hour at most, as with the default.
+    """
 
     name: ClassVar[str] = "tick"
+    max_segment_s: int = 3600
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ __all__ = [
     "plan_tick",
     "projection",
     "request_bolus",
+    "segment_s",
     "tick_alarms",
 ]
 
@@ -131,7 +132,58 @@ class TickPlan:
     requested_nl: int = 0
 
 
-def _basal_plan(d: Device, now: int, lib: Library) -> TickPlan | None:
+def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) -> int:
+    """Length of the basal order a tick at ``now`` issues: at most ``left`` (the time to the next
+    rate change) and one hour (:data:`SEGMENT_S`), unless the controller asks for longer
+    (``max_segment_s``) AND the longer order provably changes nothing a patient can notice
+    (REQ-DOSE-009):
+
+    - no bridge is running (its pieces keep the hour) and the end of service is not inside it;
+    - its whole volume, counted as if delivered at once (no trust in the drive's rate), fits
+      under the hard daily maximum together with the rolling window, the drug in flight, the
+      largest basal reserve any later bolus check can ask for and every patient bolus the
+      program allows in 24 h: so no patient bolus is denied for the daily cap because the order
+      is long, and no basal is withheld;
+    - the reservoir minus the drug in flight, the order and the 24 h bolus allowance stays above
+      the low-reservoir threshold: so the reservoir alarms come exactly when they would with
+      hourly orders.
+
+    Otherwise the order lasts one hour at most. The ledger records at report time, so a long
+    order is counted in the rolling window for up to one order longer than it was delivered:
+    conservative, and allowed for by the same check at the next tick.
+    """
+    seg = min(SEGMENT_S, left)
+    longest = min(max_segment_s, left)
+    if d.eos_at_s is not None:
+        longest = min(longest, d.eos_at_s - now)
+    if longest <= seg or d.bridge is not None:
+        return seg
+    assert d.program is not None and d.reservoir is not None
+    pump = _pump(d, lib)
+    assert pump is not None
+    conc = d.reservoir.concentration_ng_per_ml
+    rate = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    volume_nl = _ceil_div(rate * NL_PER_ML * longest + d.basal_carry, conc * DAY_S)
+    pb = d.program.patient_bolus
+    allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
+    reserve_ng = _ceil_div(rate * (DAY_S + BUCKET_S), DAY_S)
+    flight_ng, flight_nl = in_flight(d)
+    cap_used = (
+        d.ledger.window_total_ng(now)
+        + flight_ng
+        + dose_of(volume_nl, conc)
+        + reserve_ng
+        + allowance_ng
+    )
+    reservoir_left = (
+        d.reservoir.volume_nl - flight_nl - volume_nl - _ceil_div(allowance_ng * NL_PER_ML, conc)
+    )
+    if cap_used <= hard_max_ng(d, lib) and reservoir_left > pump.low_reservoir_threshold.value:
+        return longest
+    return seg
+
+
+def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
     if (
         d.phase is not Phase.ACTIVE
         or d.program is None
@@ -143,7 +195,7 @@ def _basal_plan(d: Device, now: int, lib: Library) -> TickPlan | None:
     pump = _pump(d, lib)
     assert pump is not None
     rate, conc, left = _basal_rate(d, now)
-    seg = min(SEGMENT_S, left)
+    seg = segment_s(d, now, lib, left, max_segment_s)
     numerator = rate * NL_PER_ML * seg + d.basal_carry
     denominator = conc * DAY_S
     nl, carry = divmod(numerator, denominator)
@@ -180,14 +232,36 @@ def _basal_plan(d: Device, now: int, lib: Library) -> TickPlan | None:
     return TickPlan(alarms, order, carry, now + seg, reasons, nl)
 
 
-def tick_alarms(d: Device, now: int, lib: Library) -> tuple[AlarmKind, ...]:
+def tick_alarms(
+    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
+) -> tuple[AlarmKind, ...]:
     """New alarm conditions a tick at ``now`` finds (not already active)."""
-    return plan_tick(d, now, lib).alarms
+    return plan_tick(d, now, lib, max_segment_s).alarms
 
 
-def plan_tick(d: Device, now: int, lib: Library) -> TickPlan:
-    """Everything a tick decides, computed once from the state (pure; used by the guard that
-    picks the destination and by the handler that applies it)."""
+_PLAN_MEMO = "_itdose_tick_plan"
+"""Instance-dictionary key of the memo of :func:`plan_tick` (not a dataclass field)."""
+
+
+def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
+    """Everything a tick decides, computed from the state (pure; used by the guard that picks
+    the destination and by the handler that applies it).
+
+    The guard and the handler of one step ask the same question of the same immutable device, so
+    the answer is memoised on that device instance (like ``functools.cached_property``: keyed by
+    ``now``, ``max_segment_s`` and the library object; invisible to equality, encoding and
+    ``dataclasses.replace``, which builds a new instance without it). Same inputs, same plan.
+    """
+    memo = d.__dict__.get(_PLAN_MEMO)
+    if memo is not None and memo[0] == now and memo[1] == max_segment_s and memo[2] is lib:
+        plan: TickPlan = memo[3]
+        return plan
+    plan = _plan_tick(d, now, lib, max_segment_s)
+    d.__dict__[_PLAN_MEMO] = (now, max_segment_s, lib, plan)
+    return plan
+
+
+def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan:
     kinds: list[AlarmKind] = []
     pump = _pump(d, lib)
     # Reservoir alarms concern delivery: during a refill or an emptied, suspended pump (MRI
@@ -205,7 +279,7 @@ def plan_tick(d: Device, now: int, lib: Library) -> TickPlan:
         kinds.append(AlarmKind.DRIVE_FAULT)
     basal = None
     if not any(priority_of(k) is Priority.HIGH for k in kinds):
-        basal = _basal_plan(d, now, lib)
+        basal = _basal_plan(d, now, lib, max_segment_s)
         if basal is not None:
             kinds.extend(basal.alarms)
     new = tuple(dict.fromkeys(k for k in kinds if not d.has_alarm(k)))
@@ -223,9 +297,11 @@ def raise_alarms(d: Device, kinds: tuple[AlarmKind, ...], now: int) -> Device:
     return dataclasses.replace(d, alarms=alarms)
 
 
-def apply_tick(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
+def apply_tick(
+    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
+) -> tuple[Device, tuple[Effect, ...]]:
     """The state and effects of a tick (see :func:`plan_tick`)."""
-    plan = plan_tick(d, now, lib)
+    plan = plan_tick(d, now, lib, max_segment_s)
     effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
     d = raise_alarms(d, plan.alarms, now)
     d = dataclasses.replace(d, basal_carry=plan.carry, basal_until_s=plan.basal_until_s)

@@ -27,6 +27,7 @@ from itdose.core.effects import (
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.governor import Decision, decide_bolus
 from itdose.core.program import (
+    DAY_S,
     NL_PER_ML,
     FlexClock,
     Increase,
@@ -567,6 +568,16 @@ def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
         )
 
 
+def _v_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> None:
+    if not dosing.SEGMENT_S <= c.max_segment_s <= DAY_S:
+        raise InvalidInput(
+            "command.max_segment_s",
+            "must lie between one hour and one day",
+            value=c.max_segment_s,
+            limit=f"{dosing.SEGMENT_S}..{DAY_S} s",
+        )
+
+
 def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> None:
     _non_negative(c.order_id, "command.order_id")
     _non_negative(c.delivered_nl, "command.delivered_nl")
@@ -698,7 +709,7 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "prime": _v_prime,
     "set_program": _v_set_program,
     "start_dosing": _v_none,
-    "tick": _v_none,
+    "tick": _v_tick,
     "drive_report": _v_drive_report,
     "request_bolus": _v_none,
     "clinician_bolus": _v_clinician_bolus,
@@ -869,7 +880,7 @@ def _h_start_dosing(d: Device, c: cmd.Command, now: int, library: lib.Library) -
 
 
 def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Result:
-    return dosing.apply_tick(d, now, library)
+    return dosing.apply_tick(d, now, library, c.max_segment_s)
 
 
 def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Result:

@@ -34,6 +34,7 @@ from itdose.core.commands import (
     ConcludeTrial,
     DriveReport,
     RaiseAlarm,
+    Tick,
 )
 from itdose.core.library import Library
 from itdose.core.state import DeliveryKind, Device, Phase, Role, TrialOutcome
@@ -260,7 +261,10 @@ def _high_alarm_remains(d: Device, c: Command, now: int, lib: Library) -> bool:
 
 
 def _tick_raises_high(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return any(priority_of(k) is Priority.HIGH for k in dosing.tick_alarms(d, now, lib))
+    assert isinstance(c, Tick)
+    return any(
+        priority_of(k) is Priority.HIGH for k in dosing.tick_alarms(d, now, lib, c.max_segment_s)
+    )
 
 
 def _tick_quiet(d: Device, c: Command, now: int, lib: Library) -> bool:
