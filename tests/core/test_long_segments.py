@@ -95,14 +95,14 @@ def test_no_long_segment_during_a_bridge(library: Library) -> None:
 
 
 def test_long_segment_ends_at_end_of_service(library: Library) -> None:
-    """REQ-DOSE-009, REQ-BAT-002: a known end of service ends the long order (the tick there
+    """REQ-DOSE-009, REQ-BATT-003: a known end of service ends the long order (the tick there
     raises the HIGH alarm on time)."""
     d = dataclasses.replace(_active(library), eos_at_s=T0 + 5 * HOUR)
     assert _first_order(d, library, DAY).duration_s == 5 * HOUR
 
 
 def test_long_segment_ends_at_the_next_flex_step(library: Library) -> None:
-    """REQ-DOSE-009, REQ-PROG-004: a long order never spans a rate change."""
+    """REQ-DOSE-009, REQ-TIME-005: a long order never spans a rate change."""
     d = _active(library)
     assert d.program is not None
     flex = Basal(steps=(FlexStep(0, 1 * MG), FlexStep(8 * HOUR, 2 * MG)))
