@@ -584,3 +584,86 @@ def test_without_an_opioid_status_the_any_starting_range_applies(library: Librar
     # morphine has ranges per status only: no status, no range to check
     untyped = Program("morphine", "pain", 10 * MG, Basal.continuous(100 * MCG))
     assert check_program(untyped, library, "prometra-ii-20", ProgramContext(initial=True)).accepted
+
+
+# --- concentration narrowing of a pump ----------------------------------------------------------
+
+
+def test_a_concentration_outside_the_pump_narrowing_in_full(library: Library) -> None:
+    """Prometra II narrows baclofen to 500..2000 mcg/mL (hard); a strength that is no product
+    lists the allowed ones (REQ-LIB-007, REQ-LIB-002)."""
+    prog = Program("baclofen", "spasticity-spinal", 250 * MCG, Basal.continuous(100 * MCG))
+    report = check_program(prog, library, "prometra-ii-20")
+    assert report.violations == (
+        Violation(
+            "baclofen.spasticity-spinal.product_concentrations",
+            "soft",
+            "concentration",
+            "250 mcg/mL",
+            "500 mcg/mL, 1 mg/mL, 2 mg/mL",
+            "not a product strength allowed in this pump (compounded product)",
+        ),
+        Violation(
+            "prometra-ii-20.concentration_ranges.baclofen",
+            "hard",
+            "concentration",
+            "250 mcg/mL",
+            "500 mcg/mL..2 mg/mL",
+            "outside the concentrations prometra-ii-20 accepts for baclofen",
+        ),
+    )
+
+
+# --- the next daylight-saving day of a wall schedule ---------------------------------------------
+
+# Europe/Berlin 2024: CEST from 2024-03-31 01:00 UTC, CET again from 2024-10-27 01:00 UTC.
+SPRING = 1_711_846_800  # 2024-03-31T01:00:00Z
+AUTUMN_DAY = 1_729_980_000  # 2024-10-26T22:00:00Z, local midnight CEST before the autumn change
+SPRING_DAY = SPRING - 2 * HOUR  # 2024-03-30T23:00:00Z, local midnight CET
+BERLIN = (UtcOffset(0, HOUR), UtcOffset(SPRING, 2 * HOUR), UtcOffset(1_729_990_800, HOUR))
+A = 240 * MCG  # ng/day from local 00:00 to 08:00
+B = 480 * MCG  # ng/day from local 08:00 to 24:00
+
+
+def _wall(offsets: tuple[UtcOffset, ...]) -> Program:
+    basal = Basal(
+        steps=(FlexStep(0, A), FlexStep(8 * HOUR, B)),
+        clock=FlexClock.WALL,
+        timezone="Europe/Berlin",
+        utc_offsets=offsets,
+    )
+    return Program("morphine", "pain", 10 * MG, basal, None, "opioid-naive")
+
+
+def test_at_the_change_instant_the_next_dst_day_is_the_following_change(
+    library: Library,
+) -> None:
+    """One second before the spring change the spring day is next; at the change instant it has
+    happened and the autumn day is next (REQ-TIME-006)."""
+    before = check_program(
+        _wall(BERLIN), library, "prometra-ii-20", ProgramContext(utc_now_s=SPRING - 1)
+    )
+    assert (before.dst_day_utc_s, before.dst_day_total_ng) == (SPRING_DAY, (7 * A + 16 * B) // 24)
+    at = check_program(_wall(BERLIN), library, "prometra-ii-20", ProgramContext(utc_now_s=SPRING))
+    assert (at.dst_day_utc_s, at.dst_day_total_ng) == (AUTUMN_DAY, (9 * A + 16 * B) // 24)
+
+
+def test_a_wall_schedule_without_the_current_time_reports_no_dst_day(library: Library) -> None:
+    """The DST day needs the current UTC time; without it none is reported (REQ-TIME-006)."""
+    report = check_program(_wall(BERLIN), library, "prometra-ii-20", ProgramContext())
+    assert (report.dst_day_utc_s, report.dst_day_total_ng) == (None, None)
+    assert report.accepted
+
+
+def test_the_offset_just_before_a_change_sets_the_start_of_its_day(library: Library) -> None:
+    """The local day of a change starts at local midnight in the offset in force one second
+    before the change. Here UTC+1 starts exactly at a local midnight and lasts one second, then
+    UTC+2 follows: the day starts at that midnight (UTC+1) and lasts 23 h: 7 h of A (the lost
+    hour is 01:00:01..01:00 of A) and 16 h of B (REQ-TIME-006)."""
+    k = 20_000  # any day
+    change = k * DAY - HOUR + 1  # local k*DAY + 3601 s in UTC+2
+    offsets = (UtcOffset(0, 0), UtcOffset(change - 1, HOUR), UtcOffset(change, 2 * HOUR))
+    ctx = ProgramContext(utc_now_s=change - 1)
+    report = check_program(_wall(offsets), library, "prometra-ii-20", ctx)
+    assert report.dst_day_utc_s == k * DAY - HOUR == change - 1
+    assert report.dst_day_total_ng == (7 * A + 16 * B) // 24
