@@ -24,7 +24,9 @@ Time: the controller reads and waits on a :class:`Clock`. :class:`VirtualClock` 
 the host's monotonic clock. :meth:`Controller.run_until` is event-driven: it wakes at the earliest
 of the running orders' ends, the next basal segment, the hints given with :meth:`Controller.wake_at`
 (timeline actions, scheduled drive events) and at most ``poll_interval_s`` while a command runs,
-so its cost grows with events, not with simulated time.
+so its cost grows with events, not with simulated time. ``max_segment_s`` (default one hour) is
+passed with every tick: a longer value lets the core issue basal orders of up to that length when
+they change nothing a patient can notice (REQ-DOSE-009), so a long run needs far fewer steps.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from itdose.adapters.drive import (
 )
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.dosing import SEGMENT_S
 from itdose.core.effects import (
     Annunciate,
     CancelOrder,
@@ -253,6 +256,7 @@ class Controller:
         poll_interval_s: int = 3600,
         watchdog_s: int | None = 7200,
         keep_annunciations: int = 1000,
+        max_segment_s: int = SEGMENT_S,
     ) -> None:
         self.drive = drive
         self.library = library
@@ -262,6 +266,7 @@ class Controller:
         self.stall_alarm = stall_alarm
         self.poll_interval_s = poll_interval_s
         self.watchdog_s = watchdog_s
+        self.max_segment_s = max_segment_s
         self.annunciations: list[Annunciation] = []
         self._keep = keep_annunciations
         self._orders: dict[int, _Order] = {}
@@ -559,7 +564,7 @@ class Controller:
         self._poll_and_report(now)
         self._resume_next(now)
         if self.device.phase in IMPLANTED_PHASES:
-            self._service_step(c.Tick(S))
+            self._service_step(c.Tick(S, max_segment_s=self.max_segment_s))
         self._emit(ControllerEvent(now, "step", ""))
 
     def wake_at(self, t_s: int) -> None:

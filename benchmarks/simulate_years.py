@@ -65,7 +65,16 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
         max_rate_nl_per_h=10**8,
     )
     sim = sd.SimulatedDrive(config, faults)
-    ctl = Controller(sim, lib, VirtualClock(sim), Device(), keep_annunciations=100)
+    ctl = Controller(
+        sim,
+        lib,
+        VirtualClock(sim),
+        Device(),
+        keep_annunciations=100,
+        max_segment_s=DAY,
+        poll_interval_s=DAY,
+        watchdog_s=DAY + 3600,
+    )
     for f in faults:
         ctl.wake_at(f.at_s)
     withdrawn = 0

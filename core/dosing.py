@@ -424,21 +424,23 @@ def basal_reserve_ng(d: Device, now: int) -> int:
     else:
         top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     first_now = (now + 1) // BUCKET_S - (WINDOW_S // BUCKET_S)
+    # The window ending at t = now + j * 300 starts at bucket first_now + j, so bucket ``index``
+    # ages out from j = index - first_now + 1 on. Between two agings the aged amount is constant
+    # and the future basal grows with j, so the largest excess is reached at the last j before
+    # each aging, or at j = 288: only those j are evaluated (the others cannot be larger).
     amounts = sorted(
-        (b.index, b.amount_ng) for b in d.ledger.buckets if first_now <= b.index <= now // BUCKET_S
+        (b.index, b.amount_ng)
+        for b in d.ledger.buckets
+        if first_now <= b.index <= now // BUCKET_S and b.amount_ng
     )
     reserve = 0
     aged = 0
-    k = 0
-    for j in range(RING_LEN):
-        t = now + j * BUCKET_S
-        first = (t + 1) // BUCKET_S - (WINDOW_S // BUCKET_S)
-        while k < len(amounts) and amounts[k][0] < first:
-            aged += amounts[k][1]
-            k += 1
-        future = _ceil_div(top * (t - now + BUCKET_S), DAY_S)
-        reserve = max(reserve, future - aged)
-    return reserve
+    for index, amount in amounts:
+        j = index - first_now
+        reserve = max(reserve, _ceil_div(top * (j * BUCKET_S + BUCKET_S), DAY_S) - aged)
+        aged += amount
+    last = RING_LEN - 1
+    return max(reserve, _ceil_div(top * (last * BUCKET_S + BUCKET_S), DAY_S) - aged)
 
 
 def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
