@@ -667,3 +667,35 @@ def test_the_offset_just_before_a_change_sets_the_start_of_its_day(library: Libr
     report = check_program(_wall(offsets), library, "prometra-ii-20", ctx)
     assert report.dst_day_utc_s == k * DAY - HOUR == change - 1
     assert report.dst_day_total_ng == (7 * A + 16 * B) // 24
+
+
+def test_a_pump_bolus_refusal_lists_every_drug_it_allows(library: Library) -> None:
+    """The refusal of a patient bolus names the drugs the pump allows it for (REQ-BOL-006,
+    REQ-LIB-009). A library copy lets prometra-ii-20 allow two drugs, neither baclofen."""
+    pump = library.pump("prometra-ii-20")
+    two = dataclasses.replace(
+        pump, patient_bolus=dataclasses.replace(pump.patient_bolus, names=("morphine", "fentanyl"))
+    )
+    copy = dataclasses.replace(library, pumps=tuple(two if p is pump else p for p in library.pumps))
+    bolus = PatientBolusProgram(dose_ng=50 * MCG, duration_s=600, lockout_s=HOUR, max_per_24h=1)
+    prog = Program("baclofen", "spasticity-spinal", 500 * MCG, Basal.continuous(100 * MCG), bolus)
+    report = check_program(prog, copy, "prometra-ii-20")
+    assert report.violations == (
+        Violation(
+            "prometra-ii-20.patient_bolus",
+            "hard",
+            "patient_bolus",
+            "baclofen",
+            "morphine, fentanyl",
+            "prometra-ii-20 allows no patient bolus of baclofen",
+        ),
+    )
+
+
+def test_an_unchanged_dose_is_not_an_increase(library: Library) -> None:
+    """Reprogramming the same ziconotide dose after three increases in 7 days is no fourth
+    increase (REQ-TITR-002)."""
+    now = 30 * DAY
+    three = tuple(Increase(now - k, 1_000, 2_000) for k in (1, 2, 3))
+    ctx = ProgramContext(previous=_zic(2_400), increases=three, now_s=now)
+    assert check_program(_zic(2_400), library, "synchromed-ii-20", ctx).violations == ()
