@@ -479,3 +479,13 @@ def test_a_maximum_of_zero_boluses_refuses_the_first() -> None:
         "0 per 24 h",
     )
     assert BolusHistory().record_start(0, max_per_24h=1) == BolusHistory(0, (0,))
+
+
+def test_record_hands_over_the_newest_bucket_without_a_rescan() -> None:
+    """REQ-GOV-005 (bounded work per report): a ledger made by ``record`` already holds its
+    newest bucket index (cached at record time), so the next ``_check_time`` does not scan the
+    289 slots again; the cached value equals a scan of the ring."""
+    ledger = Ledger().record(3_000, 1).record(3_300, 2)
+    assert vars(ledger)["newest_bucket"] == 11
+    assert Ledger(buckets=ledger.buckets).newest_bucket == 11
+    assert "newest_bucket" not in vars(Ledger())  # a ring from outside is scanned on demand
