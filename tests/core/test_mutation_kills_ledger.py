@@ -4,6 +4,7 @@ bolus history (REQ-GOV-005, REQ-GOV-006), and the exact buckets a window total s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pytest
@@ -368,7 +369,7 @@ def test_bolus_history_arguments_are_rejected_in_full(
 ) -> None:
     """REQ-GOV-006: times, lockouts and the per-24 h maximum are non-negative ints."""
     for history in (BolusHistory(), BolusHistory(last_start_s=0, starts_s=(0,))):
-        err = _ledger_error(lambda h=history: call(h))
+        err = _ledger_error(functools.partial(call, history))
         assert _contract(err) == (field, message, bad, limit)
 
 
