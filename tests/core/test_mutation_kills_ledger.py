@@ -490,3 +490,23 @@ def test_record_hands_over_the_newest_bucket_without_a_rescan() -> None:
     assert vars(ledger)["newest_bucket"] == 11
     assert Ledger(buckets=ledger.buckets).newest_bucket == 11
     assert "newest_bucket" not in vars(Ledger())  # a ring from outside is scanned on demand
+
+
+@pytest.mark.parametrize("index", [2**60, 2**60 + 1, 10**20 + 7])
+def test_bucket_arithmetic_is_exact_at_any_magnitude(index: int) -> None:
+    """REQ-GOV-005, REQ-UNIT-001: bucket indices are exact integers (``//``), never floats, so
+    neither the newest bucket's own amount nor the time-went-back check depends on how large the
+    clock value is (at these magnitudes ``t / 300`` is no longer exact in a float)."""
+    t = index * BUCKET_S
+    ledger = Ledger().record(t, 5)
+    assert ledger.newest_bucket == index
+    assert ledger.window_total_ng(t) == 5
+    assert ledger.window_total_ng(t + BUCKET_S - 1) == 5
+    assert ledger.record(t + BUCKET_S - 1, 2).window_total_ng(t + BUCKET_S - 1) == 7
+    err = _ledger_error(lambda: ledger.window_total_ng(t - 1))
+    assert _contract(err) == (
+        "t_s",
+        "time went backwards: earlier than the newest recorded bucket",
+        t - 1,
+        f">= {t}",
+    )
