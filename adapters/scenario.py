@@ -26,6 +26,7 @@ from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
 from itdose.adapters.program_file import check_keys, parse_program, table_of
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
+from itdose.core.dosing import SEGMENT_S
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, Record, Warn
 from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.library import Library, SourcedValue, Tag
@@ -211,6 +212,8 @@ class Scenario:
     library: Library
     library_overridden: bool
     utc_start_s: int
+    max_segment_s: int = SEGMENT_S
+    """Longest basal order the controller asks the core for (``[simulation] max_segment``)."""
 
 
 _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
@@ -483,8 +486,18 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
         status = _STATUS[drug_t["opioid_status"]]
 
     sim_t = table_of(top.get("simulation", {}), "simulation")
-    _keys(sim_t, {"end", "utc_start"}, set(), "simulation")
+    _keys(sim_t, {"end", "utc_start", "max_segment"}, set(), "simulation")
     utc_start = _int(sim_t, "utc_start", "simulation", 0, 2**40) if "utc_start" in sim_t else 0
+    max_segment = SEGMENT_S
+    if "max_segment" in sim_t:
+        max_segment = parse_duration_s(sim_t["max_segment"], "simulation.max_segment")
+        if not SEGMENT_S <= max_segment <= DAY_S:
+            raise InvalidInput(
+                "simulation.max_segment",
+                "must lie between one hour and one day",
+                value=sim_t["max_segment"],
+                limit='"1 h" .. "24 h"',
+            )
 
     programs: dict[str, tuple[Program, tuple[c.Override, ...]]] = {}
     for name, raw in table_of(top.get("programs", {}), "programs").items():
@@ -586,6 +599,7 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
         library=library,
         library_overridden=overridden,
         utc_start_s=utc_start,
+        max_segment_s=max_segment,
     )
 
 
@@ -1050,8 +1064,10 @@ def run_scenario(
     until_s: int | None = None,
     verbose: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    max_segment_s: int | None = None,
 ) -> RunResult:
-    """Run ``sc`` on a simulated drive up to its end (or ``until_s``) and check it."""
+    """Run ``sc`` on a simulated drive up to its end (or ``until_s``) and check it;
+    ``max_segment_s`` overrides the scenario's longest basal order."""
     end = sc.end_s if until_s is None else until_s
     sim = sd.SimulatedDrive(sc.sim_config, sc.faults)
     truth = _Truth(sim)
@@ -1059,7 +1075,14 @@ def run_scenario(
     result = RunResult(sc, device)
     result.hard_max_ng = sc.library.drug(sc.drug, sc.indication).max_daily.value
     recorder = _Recorder(result, max(600, end // 4000), verbose)
-    ctl = Controller(sim, sc.library, VirtualClock(sim), device, observer=recorder)
+    ctl = Controller(
+        sim,
+        sc.library,
+        VirtualClock(sim),
+        device,
+        observer=recorder,
+        max_segment_s=sc.max_segment_s if max_segment_s is None else max_segment_s,
+    )
 
     for f in sc.faults:
         ctl.wake_at(f.at_s)

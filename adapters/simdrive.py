@@ -141,6 +141,9 @@ class SimConfig:
     address: str = "sim:0"
     trace_limit: int = 10_000
     """How many of the latest trace entries are kept: memory stays flat over years of therapy."""
+    id_memory: int = 10_000
+    """How many of the latest command ids are remembered, to refuse a re-used id (an id older
+    than that is forgotten, as a device with finite memory would): memory stays flat."""
 
     def __post_init__(self) -> None:
         _int("reservoir_capacity_nl", self.reservoir_capacity_nl, 1)
@@ -150,6 +153,7 @@ class SimConfig:
         _int("accuracy_error_ppm", self.accuracy_error_ppm, -PPM + 1)
         _int("start_s", self.start_s, 0)
         _int("trace_limit", self.trace_limit, 1)
+        _int("id_memory", self.id_memory, 1)
         if self.battery_eri_at_s is not None:
             _int("battery_eri_at_s", self.battery_eri_at_s, 0)
         if self.battery_eos_at_s is not None:
@@ -433,6 +437,7 @@ class SimulatedDrive:
         self._last_command: DeliveryCommand | None = None
         self._outcome: DeliveryOutcome | None = None
         self._used_ids: set[str] = set()
+        self._id_order: collections.deque[str] = collections.deque()
         self._configured = False
         self._watchdog_s: int | None = None
         self._heard_s = c.start_s
@@ -737,8 +742,14 @@ class SimulatedDrive:
             return f"volume_nl {command.volume_nl} not a multiple of {c.volume_resolution_nl}"
         return None
 
+    def _remember_id(self, command_id: str) -> None:
+        self._used_ids.add(command_id)
+        self._id_order.append(command_id)
+        if len(self._id_order) > self.config.id_memory:
+            self._used_ids.discard(self._id_order.popleft())
+
     def _begin(self, command: DeliveryCommand) -> None:
-        self._used_ids.add(command.command_id)
+        self._remember_id(command.command_id)
         self._running = _Running(command, self._now, self._counter)
         self._last_command = command
         self._state = DriveState.RUNNING

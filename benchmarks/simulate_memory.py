@@ -2,9 +2,10 @@
 
 Runs :func:`simulate_years.simulate` under tracemalloc for 1 and for 10 years and prints both
 peaks and their ratio. Memory that grows with simulated time shows as a ratio well above 1.
-Also prints what is still held at the end outside ``simdrive.py``: the
-:class:`~itdose.adapters.simdrive.SimulatedDrive` keeps its whole trace and every command id it
-ever ran (both grow with simulated time), the controller keeps neither.
+Also prints what is still held at the end outside ``simdrive.py``. The
+:class:`~itdose.adapters.simdrive.SimulatedDrive` keeps its latest ``trace_limit`` trace entries
+and ``id_memory`` command ids (1000 each in the benchmark, both reached within the first year);
+the controller keeps a bounded tail of annunciations.
 A benchmark, not a test: nothing here asserts.
 
     python benchmarks/simulate_memory.py

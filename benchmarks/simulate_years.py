@@ -63,6 +63,8 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
         battery_eos_at_s=None,
         min_rate_nl_per_h=1,
         max_rate_nl_per_h=10**8,
+        trace_limit=1000,
+        id_memory=1000,
     )
     sim = sd.SimulatedDrive(config, faults)
     ctl = Controller(

@@ -124,7 +124,18 @@ def check_fields(value: object, path: str) -> None:
     _check(type(value), value, path)
 
 
+@functools.cache
+def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
+    hints = _hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
+
+
 def _check(tp: Any, value: object, path: str) -> None:
+    # fast paths for the common plain values; anything else takes the full route below
+    if tp is int and type(value) is int and -_MAX_INT <= value <= _MAX_INT:
+        return
+    if tp is str and type(value) is str and len(value) <= _MAX_STR:
+        return
     origin = typing.get_origin(tp)
     if tp is type(None):
         if value is not None:
@@ -159,8 +170,10 @@ def _check(tp: Any, value: object, path: str) -> None:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, tp):
             raise InvalidInput(path, f"expected a {tp.__name__}, got {type(value).__name__}")
-        hints = _hints(tp)
-        for f in dataclasses.fields(tp):
-            _check(hints[f.name], getattr(value, f.name), f"{path}.{f.name}")
+        for name, hint in _field_types(tp):
+            field_value = getattr(value, name)
+            if hint is int and type(field_value) is int and -_MAX_INT <= field_value <= _MAX_INT:
+                continue  # the fast path of _check, without building the path text
+            _check(hint, field_value, f"{path}.{name}")
         return
     raise TypeError(f"unsupported type {tp!r}")

@@ -288,13 +288,19 @@ def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPla
     return dataclasses.replace(basal, alarms=new)
 
 
-def raise_alarms(d: Device, kinds: tuple[AlarmKind, ...], now: int) -> Device:
-    """``d`` with the alarm conditions ``kinds`` added in order of occurrence (once each)."""
-    alarms = d.alarms
+def with_alarms(
+    alarms: tuple[ActiveAlarm, ...], kinds: tuple[AlarmKind, ...], now: int
+) -> tuple[ActiveAlarm, ...]:
+    """``alarms`` with the conditions ``kinds`` added in order of occurrence (once each)."""
     for kind in kinds:
         if not any(a.kind is kind for a in alarms):
             alarms = (*alarms, ActiveAlarm(kind, now))
-    return dataclasses.replace(d, alarms=alarms)
+    return alarms
+
+
+def raise_alarms(d: Device, kinds: tuple[AlarmKind, ...], now: int) -> Device:
+    """``d`` with the alarm conditions ``kinds`` added in order of occurrence (once each)."""
+    return dataclasses.replace(d, alarms=with_alarms(d.alarms, kinds, now))
 
 
 def apply_tick(
@@ -303,8 +309,7 @@ def apply_tick(
     """The state and effects of a tick (see :func:`plan_tick`)."""
     plan = plan_tick(d, now, lib, max_segment_s)
     effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
-    d = raise_alarms(d, plan.alarms, now)
-    d = dataclasses.replace(d, basal_carry=plan.carry, basal_until_s=plan.basal_until_s)
+    orders, next_id = d.orders, d.next_order_id
     if plan.withheld_reasons:
         effects.append(
             Record(
@@ -318,8 +323,16 @@ def apply_tick(
         )
     if plan.order is not None:
         o = plan.order
-        d = dataclasses.replace(d, orders=(*d.orders, o), next_order_id=d.next_order_id + 1)
+        orders, next_id = (*orders, o), next_id + 1
         effects.append(DeliveryOrder(o.id, o.kind.value, o.volume_nl, o.end_s - o.start_s))
+    d = dataclasses.replace(
+        d,
+        alarms=with_alarms(d.alarms, plan.alarms, now),
+        basal_carry=plan.carry,
+        basal_until_s=plan.basal_until_s,
+        orders=orders,
+        next_order_id=next_id,
+    )
     return d, tuple(effects)
 
 
@@ -336,7 +349,7 @@ def apply_report(
 
     An unknown or already finished order id changes nothing and is logged (REQ-PERS-002: an id
     is recorded once). Delivery above the order's volume is counted in full and raises the HIGH
-    delivery-deviation alarm.
+    delivery-deviation alarm. The new state is built once, from the fields computed below.
     """
     order = _find(d, order_id)
     if order is None:
@@ -364,19 +377,18 @@ def apply_report(
                 f"({order.reported_nl} -> {delivered_nl} nL); ignored",
             )
         )
-    if delta and d.reservoir is not None:
-        res = dataclasses.replace(d.reservoir, volume_nl=max(0, d.reservoir.volume_nl - delta))
-        d = dataclasses.replace(d, reservoir=res)
+    reservoir, ledger, delivered_ng = d.reservoir, d.ledger, d.delivered_ng
+    bridge, program_start_s, basal_carry = d.bridge, d.program_start_s, d.basal_carry
+    primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
+    if delta and reservoir is not None:
+        reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta))
     if delta and order.to_patient:
         dose = dose_of(delta, order.dose_concentration_ng_per_ml)
-        d = dataclasses.replace(
-            d, ledger=d.ledger.record(now, dose), delivered_ng=d.delivered_ng + dose
-        )
-    if delta and order.kind is DeliveryKind.BRIDGE and d.bridge is not None:
-        delivered = d.bridge.delivered_nl + delta
-        bridge = dataclasses.replace(d.bridge, delivered_nl=delivered)
-        d = dataclasses.replace(d, bridge=None if delivered >= bridge.volume_nl else bridge)
+        ledger, delivered_ng = ledger.record(now, dose), delivered_ng + dose
+    if delta and order.kind is DeliveryKind.BRIDGE and bridge is not None:
+        delivered = bridge.delivered_nl + delta
         if delivered >= bridge.volume_nl:
+            bridge, program_start_s, basal_carry = None, now, 0
             effects.append(
                 Record(
                     "bridge_complete",
@@ -387,15 +399,14 @@ def apply_report(
                     "dead volume flushed: the new program takes over",
                 )
             )
-            d = dataclasses.replace(d, program_start_s=now, basal_carry=0)
+        else:
+            bridge = dataclasses.replace(bridge, delivered_nl=delivered)
     if delta and order.kind is DeliveryKind.PRIMING:
-        primed_nl = d.primed_nl + delta
+        primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
-        d = dataclasses.replace(
-            d, primed_nl=primed_nl, primed=dead is not None and primed_nl >= dead
-        )
+        primed = dead is not None and primed_nl >= dead
     if delivered_nl > order.volume_nl:
-        d = raise_alarms(d, (AlarmKind.DELIVERY_DEVIATION,), now)
+        alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
         effects.append(Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH))
     reported = max(order.reported_nl, delivered_nl)
     if final:
@@ -405,7 +416,20 @@ def apply_report(
             dataclasses.replace(o, reported_nl=reported) if o.id == order_id else o
             for o in d.orders
         )
-    return dataclasses.replace(d, orders=orders), tuple(effects)
+    d = dataclasses.replace(
+        d,
+        reservoir=reservoir,
+        ledger=ledger,
+        delivered_ng=delivered_ng,
+        bridge=bridge,
+        program_start_s=program_start_s,
+        basal_carry=basal_carry,
+        primed_nl=primed_nl,
+        primed=primed,
+        alarms=alarms,
+        orders=orders,
+    )
+    return d, tuple(effects)
 
 
 def basal_reserve_ng(d: Device, now: int) -> int:

@@ -96,7 +96,11 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
         raise DosingError("command", f"ambiguous transition for {command.name!r}")
     rule = enabled[0]
     updated, effects = handlers.apply(device, command, now_s, library)
-    new = dataclasses.replace(updated, phase=rule.dest, clock_s=now_s)
+    stops = device.phase in DELIVERING and rule.dest not in DELIVERING
+    # Delivery stops: the rest of the current basal segment is abandoned (never caught up), so
+    # that dosing that resumes later starts a new segment then, not at the old segment's end.
+    until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
+    new = dataclasses.replace(updated, phase=rule.dest, clock_s=now_s, basal_until_s=until)
     out: list[Effect] = [
         Record(
             event=command.name,
@@ -107,7 +111,7 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
             detail=handlers.describe(command),
         )
     ]
-    if device.phase in DELIVERING and rule.dest not in DELIVERING:
+    if stops:
         out.append(
             StopDelivery(reason=f"{command.name}: {device.phase.value} -> {rule.dest.value}")
         )

@@ -65,6 +65,43 @@ def test_validator_catches_defects(runs: dict[str, RunResult]) -> None:
     assert any("$.ok" in e for e in errors)
 
 
+@pytest.fixture(scope="module")
+def runs_day_orders() -> dict[str, RunResult]:
+    return {p.name: run_scenario(load_scenario(p, LIB), max_segment_s=86_400) for p in EXAMPLES}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_expectations_hold_with_day_long_orders(
+    path: Path, runs: dict[str, RunResult], runs_day_orders: dict[str, RunResult]
+) -> None:
+    """REQ-DOSE-009: asking the core for orders of up to a day changes none of the stories'
+    outcomes (states, alarms, denials, delivered totals within their bounds), needs no more
+    core steps than hourly orders, and delivers the same drug to within one day of basal."""
+    hourly, daily = runs[path.name], runs_day_orders[path.name]
+    failed = [x for x in daily.results if not x.ok]
+    assert not failed, failed
+    assert daily.steps <= hourly.steps
+    assert [(k, p) for k, p, _, _ in daily.alarm_spans] == [
+        (k, p) for k, p, _, _ in hourly.alarm_spans
+    ]
+    assert daily.device.phase is hourly.device.phase
+    assert daily.device.delivered_ng <= hourly.device.delivered_ng + _day_of_basal(hourly)
+
+
+def _day_of_basal(r: RunResult) -> int:
+    d = r.device
+    if d.program is None:
+        return 0
+    return max(step.dose_ng_per_day for step in d.program.basal.steps)
+
+
+def test_scenario_max_segment_is_read() -> None:
+    """REQ-DOSE-009: ``[simulation] max_segment`` reaches the controller's ticks."""
+    sc = parse_scenario({**MINIMAL, "simulation": {"max_segment": "24 h"}}, LIB)
+    assert sc.max_segment_s == 86_400
+    assert parse_scenario(MINIMAL, LIB).max_segment_s == 3600
+
+
 def test_main_story_figures(runs: dict[str, RunResult]) -> None:
     r = runs["04-refill-concentration-change-bridge.toml"]
     # bridge: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (DECISIONS.md worked example)
@@ -151,6 +188,9 @@ MINIMAL: dict[str, Any] = {
             "programs.p.basal.dose",
         ),
         ({"library_override": {"test_values": False}}, "library_override.test_values"),
+        ({"simulation": {"max_segment": "59 min"}}, "simulation.max_segment"),
+        ({"simulation": {"max_segment": "25 h"}}, "simulation.max_segment"),
+        ({"simulation": {"max_segment": "1 mL"}}, "simulation.max_segment"),
     ],
 )
 def test_invalid_files_name_the_field(patch: dict[str, Any], field: str) -> None:

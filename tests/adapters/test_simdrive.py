@@ -682,3 +682,18 @@ def test_scheduling_in_the_past_and_moving_backwards_are_refused() -> None:
 def test_config_is_a_plain_value() -> None:
     c = SimConfig()
     assert dataclasses.replace(c, reservoir_nl=5).reservoir_nl == 5
+
+
+def test_used_command_ids_are_remembered_up_to_id_memory() -> None:
+    """REQ-DOSE-007 at the drive: a re-used id is refused while remembered; the memory holds the
+    latest ``id_memory`` ids, so it stays bounded over years of therapy."""
+    d = make(id_memory=2)
+    for cid in ("a", "b", "c"):
+        start(d, cid, 10)
+        d.advance_by(10)
+    for cid in ("b", "c"):  # the two latest: refused
+        r = d.start(DeliveryCommand(cid, 10, RATE))
+        assert r.kind is StartKind.REJECTED and "already used" in r.reason
+    start(d, "a", 10)  # forgotten: a device with finite memory accepts it again
+    with pytest.raises(ValueError, match="id_memory"):
+        SimConfig(id_memory=0)

@@ -223,3 +223,33 @@ def test_tick_plan_memo_is_keyed_and_invisible(library: Library) -> None:
     assert dosing.plan_tick(d, T0, other) == hour  # recomputed for another library object
     assert encode(d) == before
     assert d == dataclasses.replace(d)
+
+
+@pytest.mark.parametrize("max_segment_s", [HOUR, DAY])
+def test_basal_resumes_at_once_after_a_refill_from_active(
+    library: Library, max_segment_s: int
+) -> None:
+    """REQ-DOSE-009, REQ-DOSE-006: when delivery stops (here for a refill), the rest of the
+    basal segment is abandoned, not caught up; when dosing resumes, the next tick orders at once
+    at the programmed rate instead of waiting for the abandoned segment's end (which, for a day
+    long order, would leave the patient without basal for most of a day)."""
+    d = _active(library)
+    out = step(d, c.Tick(S, max_segment_s=max_segment_s), T0, library)
+    (first,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    d = out.device
+    t = T0 + 1800
+    d = step(d, c.BeginRefill(C), t, library).device
+    assert d.phase is Phase.REFILL
+    d = step(d, c.DriveReport(S, first.order_id, 2083, True), t, library).device
+    assert d.reservoir is not None
+    d = step(d, c.RecordWithdrawal(C, withdrawn_nl=d.reservoir.volume_nl), t + 60, library).device
+    d = step(d, c.CompleteRefill(C, 20_000_000, 10_000_000), t + 120, library).device
+    assert d.phase is Phase.ACTIVE
+    resumed = t + 180
+    out = step(d, c.Tick(S, max_segment_s=max_segment_s), resumed, library)
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert order.kind == "basal"
+    assert out.device.basal_until_s == resumed + order.duration_s
+    # the programmed rate, not a burst: 100 000 nL/day over the order, within the carried nL
+    assert order.volume_nl * DAY <= 100_000 * order.duration_s + DAY
+    assert order.duration_s == min(max_segment_s, DAY - (resumed - T0))
