@@ -254,7 +254,13 @@ def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
         local = change.from_utc_s + change.offset_s
         day_local = local - local % DAY_S
         start_utc = day_local - old
-        end_utc = day_local + DAY_S - change.offset_s
+        # the day ends at the first instant whose local time reaches the next local midnight,
+        # under the offset in force then: a later change inside the day moves that instant
+        midnight = day_local + DAY_S
+        end_utc = midnight - change.offset_s
+        for x in sorted(basal.utc_offsets, key=lambda o: o.from_utc_s):
+            if change.from_utc_s < x.from_utc_s < end_utc:
+                end_utc = max(x.from_utc_s, midnight - x.offset_s)
         total = 0
         t = start_utc
         while t < end_utc:
