@@ -917,25 +917,19 @@ def _effect_detail(eff: object) -> dict[str, Any]:
 
 
 class _Truth:
-    """The simulated reservoir as the clinician sees it at a refill.
-
-    :class:`~itdose.adapters.simdrive.SimulatedDrive` can add drug (``refill``) but has no
-    withdrawal, so withdrawn volume is tracked here as an offset: the reservoir's physical content
-    is ``truth().reservoir_nl - withdrawn``. (The drive's own empty detection therefore only
-    works until the first withdrawal; the core's tracked empty threshold is unaffected.)
-    """
+    """The simulated reservoir as the clinician sees it at a refill: withdrawals and refills act
+    on the :class:`~itdose.adapters.simdrive.SimulatedDrive`'s physical reservoir."""
 
     def __init__(self, sim: sd.SimulatedDrive) -> None:
         self.sim = sim
-        self.withdrawn = 0
 
     def residual(self) -> int:
-        return max(0, self.sim.truth().reservoir_nl - self.withdrawn)
+        return self.sim.truth().reservoir_nl
 
     def withdraw(self, requested: int | None) -> int:
-        available = self.residual()
-        taken = available if requested is None else min(requested, available)
-        self.withdrawn += taken
+        """Withdraw ``requested`` (everything with ``None``); the clinician records the volume
+        asked for, which may exceed what was there (a reconciliation finding)."""
+        taken = self.sim.withdraw(requested)
         return requested if requested is not None else taken
 
     def add(self, volume: int) -> None:

@@ -519,6 +519,18 @@ class SimulatedDrive:
         self._fluid.reservoir_nl += volume_nl
         self._log("refill", str(volume_nl))
 
+    def withdraw(self, volume_nl: int | None = None) -> int:
+        """Take drug out of the reservoir through the fill port (the truth side of a refill or
+        an emptying, not a drive operation): ``volume_nl`` or, with ``None``, everything.
+        Returns the volume actually taken (never more than the reservoir holds)."""
+        if volume_nl is not None:
+            _int("volume_nl", volume_nl, 0)
+        available = self._fluid.reservoir_nl
+        taken = available if volume_nl is None else min(volume_nl, available)
+        self._fluid.reservoir_nl -= taken
+        self._log("withdraw", str(taken))
+        return taken
+
     def truth(self) -> SimTruth:
         """The physical truth, for scenario checks (never for the controller)."""
         f, k = self._fluid, self._causes

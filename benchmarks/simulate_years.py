@@ -79,7 +79,6 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
     )
     for f in faults:
         ctl.wake_at(f.at_s)
-    withdrawn = 0
 
     def at(t: int, command: c.Command) -> bool:
         ctl.run_until(t)
@@ -110,9 +109,8 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
                 at(t + 9 * 3600, c.ClearAlarm(C, a.kind, reason="checked"))
             at(t + 9 * 3600 + 60, c.Resume(C, reason="checked"))
         if day % 90 == 0:  # the refill appointment
-            residual = sim.truth().reservoir_nl - withdrawn
-            withdrawn += residual
             at(t + 10 * 3600, c.BeginRefill(C))
+            residual = sim.withdraw(None)
             at(t + 10 * 3600, c.RecordWithdrawal(C, residual))
             if at(t + 10 * 3600, c.CompleteRefill(C, 20_000_000, 10_000_000, finding_reason="ok")):
                 sim.refill(20_000_000)

@@ -697,3 +697,23 @@ def test_used_command_ids_are_remembered_up_to_id_memory() -> None:
     start(d, "a", 10)  # forgotten: a device with finite memory accepts it again
     with pytest.raises(ValueError, match="id_memory"):
         SimConfig(id_memory=0)
+
+
+def test_withdraw_takes_drug_out_and_the_drive_then_runs_dry_on_what_is_left() -> None:
+    """REQ-REF-001 (truth side of a refill): a withdrawal empties the physical reservoir, never
+    below zero, and the drive's own empty detection then works on what is left."""
+    d = make(reservoir_nl=1000)
+    assert d.withdraw(400) == 400
+    assert d.truth().reservoir_nl == 600
+    start(d, "a", 5000)
+    d.advance_to(599)
+    assert d.poll().state is DriveState.RUNNING
+    d.advance_to(600)
+    s = d.poll()
+    assert (s.state, s.fault) == (DriveState.FAULT, FaultCode.RESERVOIR_EMPTY)
+    assert s.delivered_nl_this_command == 600
+    d.refill(300)
+    assert d.withdraw(None) == 300
+    assert d.withdraw(5) == 0
+    with pytest.raises(ValueError, match="volume_nl"):
+        d.withdraw(-1)
