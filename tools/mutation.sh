@@ -58,7 +58,7 @@ declare -A TESTS=(
     [arith]="tests/core/test_governor.py tests/core/test_mutation_kills_arith.py"
     [units]="tests/core/test_units.py tests/core/test_mutation_kills_units.py"
     [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py"
-    [dosing]="tests/core/test_dosing.py tests/core/test_mutation_kills_dosing.py"
+    [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_mutation_kills_dosing.py"
 )
 only=()
 selection=()
