@@ -151,7 +151,7 @@ _ANY: dict[str, st.SearchStrategy[c.Command]] = {
         c.SetProgram, right_clin, st.sampled_from(PROGRAMS), overrides, st.booleans()
     ),
     "start_dosing": st.builds(c.StartDosing, right_clin),
-    "tick": st.builds(c.Tick, right_serv),
+    "tick": st.builds(c.Tick, right_serv, st.sampled_from([3600, 7200, 86_400, 3599, 86_401])),
     "drive_report": st.builds(
         c.DriveReport,
         right_serv,
@@ -184,6 +184,10 @@ _ANY: dict[str, st.SearchStrategy[c.Command]] = {
     "explant": st.builds(c.Explant, right_clin, reasons, st.booleans()),
 }
 assert set(_ANY) == set(c.COMMANDS)
+
+
+segments = st.sampled_from([3600, 3600, 6 * 3600, 86_400])
+"""The longest basal order a tick asks for (REQ-DOSE-009)."""
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -379,16 +383,17 @@ class LifecycleMachine(RuleBasedStateMachine):
     def advance_time(self, dt: int) -> None:
         self.now += dt
 
-    @rule(role=right_serv, dt=st.sampled_from([0, 0, 1, 60, 600, 3600]))
-    def tick(self, role: Role, dt: int) -> None:
+    @rule(role=right_serv, dt=st.sampled_from([0, 0, 1, 60, 600, 3600]), seg=segments)
+    def tick(self, role: Role, dt: int, seg: int) -> None:
         self.now += dt
-        self._do(c.Tick(role))
+        self._do(c.Tick(role, max_segment_s=seg))
 
-    @rule(role=right_serv, n=st.integers(1, 30))
-    def run_a_while(self, role: Role, n: int) -> None:
-        """A well-behaved drive: tick, then report every open order complete at its end."""
+    @rule(role=right_serv, n=st.integers(1, 30), seg=segments)
+    def run_a_while(self, role: Role, n: int, seg: int) -> None:
+        """A well-behaved drive: tick, then report every open order complete at its end.
+        ``seg`` is the longest basal order asked for (REQ-DOSE-009)."""
         for _ in range(n):
-            self._do(c.Tick(role))
+            self._do(c.Tick(role, max_segment_s=seg))
             for oid, order in sorted(self.open.items()):
                 self._do(c.DriveReport(role, oid, order.volume_nl, final=True))
             self.now += 3600
