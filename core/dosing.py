@@ -144,13 +144,16 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
       largest basal reserve any later bolus check can ask for and every patient bolus the
       program allows in 24 h: so no patient bolus is denied for the daily cap because the order
       is long, and no basal is withheld;
+    - after it ends, the ledger may count its whole volume for up to 24 h more (it records at
+      report time); that volume, a day, two hours and a bucket of other basal and the allowance
+      must still fit under the maximum: so no later bolus check is stricter than with hourly
+      orders either;
     - the reservoir minus the drug in flight, the order and the 24 h bolus allowance stays above
       the low-reservoir threshold: so the reservoir alarms come exactly when they would with
       hourly orders.
 
-    Otherwise the order lasts one hour at most. The ledger records at report time, so a long
-    order is counted in the rolling window for up to one order longer than it was delivered:
-    conservative, and allowed for by the same check at the next tick.
+    Otherwise the order lasts one hour at most. (Clinician boluses are not part of the allowance:
+    like any delivery they take room under the cap.)
     """
     seg = min(SEGMENT_S, left)
     longest = min(max_segment_s, left)
@@ -178,7 +181,23 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     reservoir_left = (
         d.reservoir.volume_nl - flight_nl - volume_nl - _ceil_div(allowance_ng * NL_PER_ML, conc)
     )
-    if cap_used <= hard_max_ng(d, lib) and reservoir_left > pump.low_reservoir_threshold.value:
+    # After the order ends, its whole volume may stay in the window for up to 24 h (recorded at
+    # report time). A later bolus check counts the window plus the reserve (the basal still to
+    # come before each recorded amount ages out): at most that volume, a day of other basal, an
+    # hour recorded late, an hour in flight (a long order in flight is covered by its own
+    # admission) and a bucket, plus the allowance. If that fits, no later bolus check is
+    # stricter than with hourly orders.
+    aftermath = (
+        dose_of(volume_nl, conc)
+        + _ceil_div(rate * (DAY_S + 2 * SEGMENT_S + BUCKET_S), DAY_S)
+        + allowance_ng
+    )
+    hard_max = hard_max_ng(d, lib)
+    if (
+        cap_used <= hard_max
+        and aftermath <= hard_max
+        and reservoir_left > pump.low_reservoir_threshold.value
+    ):
         return longest
     return seg
 
