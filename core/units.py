@@ -102,7 +102,7 @@ BOUNDS: Final[dict[Dimension, int]] = {
 }
 """Physical plausibility bound per dimension, in base units (inclusive)."""
 
-_NUMBER = re.compile(r"^\s*([+-]?)\s*((?:\d+(?:\.\d*)?)|(?:\.\d+))\s*(.*?)\s*$")
+_NUMBER = re.compile(r"^\s*([+-]?)\s*((?:[0-9]+(?:\.[0-9]*)?)|(?:\.[0-9]+))\s*(.*?)\s*$")
 _MAX_TEXT = 64
 
 
@@ -151,7 +151,8 @@ def parse_quantity(text: object, field: str, expected: Dimension) -> int:
     """Parse ``text`` into an exact integer in the base unit of ``expected``.
 
     Raises :class:`InvalidInput` naming ``field`` for: a non-string (floats included), an empty
-    or over-long string, a negative number, NaN/inf/exponents, an unknown unit, a unit of another
+    or over-long string, digits other than ASCII 0-9 (look-alike digits of other scripts), a
+    negative number, NaN/inf/exponents, an unknown unit, a unit of another
     dimension, a value that is not a whole number of base units, or a magnitude beyond
     :data:`BOUNDS`.
 

@@ -147,3 +147,18 @@ def test_format_quantity_formats_a_duration_as_days_hours_minutes_seconds(
     """REQ-UNIT-001: a duration in s is shown in d / h / min / s through the generic formatter."""
     assert format_quantity(value, Dimension.DURATION) == text
     assert format_quantity(value, Dimension.DURATION) == format_duration_s(value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["\u0661\u0660 mg", "\uff11\uff10 mg", "1\u0660 mg", "\u0967 mg", "1.\u0665 mg"],
+)
+def test_only_ascii_digits_are_numbers(text: str) -> None:
+    """REQ-UNIT-002: digits of other scripts (Arabic-Indic, full-width, Devanagari) are refused,
+    naming the field, although Python's Decimal would read them: a dose is never entered with
+    digits that look different from 0-9."""
+    with pytest.raises(InvalidInput) as err:
+        parse_amount_ng(text, "dose")
+    assert err.value.field == "dose"
+    if not text[0].isascii():  # no number at all; otherwise the rest is not a known unit
+        assert err.value.message == "expected a plain decimal number and a unit, e.g. '1 mg'"
