@@ -129,6 +129,14 @@ def test_segment_ends_at_end_of_service_only_when_longer_than_an_hour(library: L
     assert segment_s(_active(library, eos_at_s=T0 + DAY + 5), T0, library, DAY, DAY) == DAY
 
 
+def test_no_long_segment_while_a_bridge_runs(library: Library) -> None:
+    """REQ-DOSE-009, REQ-BRIDGE-002: bridge pieces keep the hour, whatever the time to the next
+    change and the longest segment asked."""
+    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000))
+    assert segment_s(d, T0, library, DAY, DAY) == HOUR
+    assert segment_s(d, T0, library, 1000, DAY) == 1000
+
+
 @pytest.mark.parametrize(("carry", "expected"), [(0, DAY), (1, HOUR)])
 def test_long_segment_reservoir_check_counts_the_carry(
     library: Library, carry: int, expected: int
@@ -312,6 +320,14 @@ def test_basal_cut_by_the_drug_in_flight(library: Library) -> None:
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000, CONC)
     assert plan.withheld_reasons == ("daily_cap",)
+
+
+def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
+    """REQ-GOV-002: 19 ng of cap room hold 1 whole nL (10 ng): it is ordered."""
+    d = _active(library, ledger=Ledger().record(T0 - 100, MAX_NG - 19))
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1, CONC)
+    assert (plan.carry, plan.withheld_reasons) == (0, ("daily_cap",))
 
 
 def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> None:
@@ -569,6 +585,10 @@ def test_partial_reports_are_cumulative(library: Library) -> None:
     assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 1000
     assert d.ledger.window_total_ng(T0 + 600) == 10_000
     assert d.delivered_ng == 10_000
+    assert (d.primed_nl, d.primed) == (234_000, True)  # basal does not prime
+    same, effects = apply_report(d, 2, 1000, False, T0 + 700)  # the same cumulative volume
+    assert effects == ()
+    assert same.orders == d.orders and same.ledger == d.ledger
     d, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
     assert effects == () and d.orders == ()
     assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 4166
@@ -803,6 +823,51 @@ def test_bolus_reserve_keeps_basal_room(library: Library) -> None:
     assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
 
 
+def test_reserve_counts_the_bucket_at_the_window_start(library: Library) -> None:
+    """REQ-GOV-008: at now = 2018 x 300 + 298 the window starts at bucket 2018 - 288 = 1730;
+    2 mg there age out first (after 300 s, when basal has added ceil(1 mg x 300 / 86 400) =
+    3473 ng), so the reserve is 3473 ng, not the full 1 003 473 ng."""
+    now = 2018 * 300 + 298
+    ledger = Ledger().record(1730 * 300, 2 * MG)
+    assert basal_reserve_ng(_active(library, ledger=ledger), now) == 3473
+    # one second later the window starts at bucket 1731: 1730 has aged out, nothing is reserved
+    # against it
+    assert basal_reserve_ng(_active(library, ledger=ledger), now + 1) == 1_003_473
+
+
+def test_reserve_counts_the_current_bucket(library: Library) -> None:
+    """REQ-GOV-008: at now = 2018 x 300 + 299 the current bucket 2018 ages out after 287 more
+    window ends: the reserve is the basal of 288 x 300 s = one day at 1 mg/day, 1 000 000 ng."""
+    now = 2018 * 300 + 299
+    ledger = Ledger().record(now, 5000)
+    assert basal_reserve_ng(_active(library, ledger=ledger), now) == 1_000_000
+
+
+def test_plan_memo_never_answers_another_question(library: Library) -> None:
+    """REQ-CORE-001: the memoised plan equals a fresh computation for every (time, longest
+    segment, library): here a later time equal to the longest segment asked before, and a
+    library whose low-reservoir threshold is 30 mL (so the same device is low with it)."""
+    d = _active(library)
+    first = plan_tick(d, T0, library, T0 + HOUR)
+    assert first.order is not None and first.order.start_s == T0
+    later = plan_tick(d, T0 + HOUR, library, T0 + HOUR)
+    assert later == plan_tick(dataclasses.replace(d), T0 + HOUR, library, T0 + HOUR)
+    assert later.order is not None and later.order.start_s == T0 + HOUR
+    pumps = tuple(
+        dataclasses.replace(
+            p,
+            low_reservoir_threshold=dataclasses.replace(
+                p.low_reservoir_threshold, value=30_000_000
+            ),
+        )
+        for p in library.pumps
+    )
+    big_low = dataclasses.replace(library, pumps=pumps)
+    assert plan_tick(d, T0, library).alarms == ()
+    assert plan_tick(d, T0, big_low).alarms == (AlarmKind.LOW_RESERVOIR,)
+    assert plan_tick(d, T0, library).alarms == ()
+
+
 def test_projection_without_pump_reservoir_program_or_rate(library: Library) -> None:
     """REQ-RES-003: nothing to project without a pump, a reservoir, a program or a rate."""
     d = _active(library)
@@ -875,8 +940,25 @@ def test_priming_limited_by_the_reservoir(library: Library) -> None:
     assert effects == (DeliveryOrder(d.next_order_id, "priming", 100_000, 480),)
     empty = _with_volume(d, EMPTY_NL)
     assert priming_order(empty, 7 * DAY + 120, 480, library) == (empty, ())
+    one = _with_volume(d, EMPTY_NL + 1)
+    _, effects = priming_order(one, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 1, 480),)
     done = dataclasses.replace(_implanted_programmed(library), primed_nl=234_000)
     assert priming_order(done, 7 * DAY + 120, 480, library) == (done, ())
+
+
+def test_priming_volume_rounds_down_to_whole_nanolitres(library: Library) -> None:
+    """REQ-PRIME-001, REQ-GOV-003: at 3 333 333 ng/mL, 100 000 nL above the empty threshold hold
+    333 333 ng, which is 99 999.9999 nL: 99 999 nL are ordered."""
+    d = _implanted_programmed(library)
+    assert d.reservoir is not None
+    reservoir = dataclasses.replace(
+        d.reservoir, concentration_ng_per_ml=3_333_333, volume_nl=EMPTY_NL + 100_000
+    )
+    d = dataclasses.replace(d, reservoir=reservoir)
+    d2, effects = priming_order(d, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 99_999, 480),)
+    assert d2.orders[-1].volume_nl == 99_999
 
 
 # --- MRI ------------------------------------------------------------------------------------------
