@@ -482,7 +482,7 @@ def test_last_bridge_piece_of_one_nanolitre_lasts_one_second(library: Library) -
 
 def test_elapsed_flex_segment_ends_at_the_step(library: Library) -> None:
     """REQ-TIME-005: 100 s into the elapsed day (program started 100 s ago) the 2 mg/day step
-    at 1 h is 3500 s away: 1 mg/day for 3500 s = 4050 nL (carry 86.4 * 10**9 x 5)."""
+    at 1 h is 3500 s away: 1 mg/day for 3500 s = 4050 nL (carry 8 * 10**11)."""
     d = _active(library)
     assert d.program is not None
     flex = Basal(steps=(FlexStep(0, 1 * MG), FlexStep(HOUR, 2 * MG)))
@@ -833,8 +833,8 @@ def test_reserve_counts_the_bucket_at_the_window_start(library: Library) -> None
     now = 2018 * 300 + 298
     ledger = Ledger().record(1730 * 300, 2 * MG)
     assert basal_reserve_ng(_active(library, ledger=ledger), now) == 3473
-    # one second later the window starts at bucket 1731: 1730 has aged out, nothing is reserved
-    # against it
+    # one second later the window starts at bucket 1731: 1730 is out, no aging offsets the
+    # basal still to come, and the full day's 1 003 473 ng are reserved
     assert basal_reserve_ng(_active(library, ledger=ledger), now + 1) == 1_003_473
 
 
