@@ -57,7 +57,7 @@ declare -A TESTS=(
     [ledger]="tests/core/test_ledger.py tests/core/test_governor.py tests/core/test_mutation_kills_ledger.py"
     [arith]="tests/core/test_governor.py tests/core/test_mutation_kills_arith.py"
     [units]="tests/core/test_units.py tests/core/test_mutation_kills_units.py"
-    [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py"
+    [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py tests/core/test_dst_two_changes.py"
     [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_mutation_kills_dosing.py"
 )
 only=()

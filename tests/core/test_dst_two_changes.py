@@ -61,3 +61,12 @@ def test_one_change_gives_the_23_hour_spring_day(library: Library) -> None:
     """The ordinary spring day: 7 h of A and 16 h of B (REQ-TIME-006)."""
     offsets = (UtcOffset(0, HOUR), UtcOffset(SPRING, 2 * HOUR))
     assert _day(offsets, library) == (SPRING_DAY, -(-(7 * A + 16 * B) // 24))
+
+
+def test_a_change_exactly_at_the_day_end_belongs_to_the_next_day(library: Library) -> None:
+    """REQ-TIME-006: the spring day ends at 22:00 UTC (local midnight, CEST); a change back to
+    UTC+1 exactly then starts the next day and does not stretch this one: 23 h, 7 h of A and
+    16 h of B."""
+    end = SPRING + 21 * HOUR
+    offsets = (UtcOffset(0, HOUR), UtcOffset(SPRING, 2 * HOUR), UtcOffset(end, HOUR))
+    assert _day(offsets, library) == (SPRING_DAY, -(-(7 * A + 16 * B) // 24))
