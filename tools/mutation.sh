@@ -4,7 +4,7 @@
 #
 #   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger
 #
-# MODULE is a file name under core/ without ".py"; default: governor ledger arith units program.
+# MODULE is a file name under core/ without ".py"; default: governor ledger arith units program dosing.
 # Environment: MUT_WORK (work directory, default /tmp/itdose-mutation; deleted and recreated),
 # MUTMUT_VERSION (default 3.8.1), PYTHON (default python3), MUT_JOBS (parallel workers, default
 # the number of CPUs).
@@ -29,7 +29,7 @@ WORK="${MUT_WORK:-/tmp/itdose-mutation}"
 MUTMUT_VERSION="${MUTMUT_VERSION:-3.8.1}"
 PYTHON="${PYTHON:-python3}"
 JOBS="${MUT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-if [ "$#" -gt 0 ]; then MODULES=("$@"); else MODULES=(governor ledger arith units program); fi
+if [ "$#" -gt 0 ]; then MODULES=("$@"); else MODULES=(governor ledger arith units program dosing); fi
 
 case "$WORK" in
 "$REPO" | "$REPO"/*)
