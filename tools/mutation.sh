@@ -59,6 +59,12 @@ declare -A TESTS=(
     [units]="tests/core/test_units.py tests/core/test_mutation_kills_units.py"
     [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py tests/core/test_dst_two_changes.py"
     [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_mutation_kills_dosing.py"
+    [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_mutation_kills_handlers.py"
+    [machine]="tests/core/test_lifecycle.py tests/core/test_state_json.py tests/core/test_mutation_kills_machine.py"
+    [lifecycle]="tests/core/test_lifecycle.py tests/core/test_diagram.py tests/core/test_mutation_kills_lifecycle.py"
+    [library]="tests/core/test_library.py tests/core/test_library_data.py tests/core/test_mutation_kills_library.py"
+    [codec]="tests/core/test_state_json.py tests/core/test_mutation_kills_codec.py"
+    [state]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_state.py"
 )
 only=()
 selection=()
