@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import pytest
 
-from itdose.core.errors import InvalidInput, LibraryError
+from itdose.core.errors import InvalidInput, LibraryError, RejectedCommand
 from itdose.core.library import (
+    CatheterModel,
+    ConcentrationRange,
+    CountLimit,
+    Level,
     Library,
+    Limit,
+    MriPolicy,
+    RangeLimit,
+    SourcedNames,
+    SourcedValue,
+    Tag,
+    catheter_volume_nl,
+    dead_volume_nl,
     library_from_mapping,
 )
+from itdose.core.units import Dimension
+from itdose.specs import load_library
 
 DRUGS = "drugs.toml"
 PUMPS = "pumps.toml"
@@ -1607,3 +1622,507 @@ def test_top_level_not_a_table() -> None:
         "must be a table, got str",
         "x",
     )
+
+
+# --- boundaries a valid library may sit on -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [("d", (*M, "soft_max_daily", "value"), "20 mg/day")],
+        [("d", (*M, "trial_bolus_range", "min"), "0.5 mg")],
+        [("d", (*M, "starting_range", "opioid-tolerant", "max"), "20 mg/day")],
+        [("d", (*M, "trial_bolus_range", "max"), "20 mg")],
+        [("d", (*M, "max_bolus"), {"value": "20 mg", "level": "soft", **SRC})],
+        [("d", (*Z, "titration", "max_increase", "value"), "19.2 mcg/day")],
+        [("d", (*B, "screening", "doses"), ["50 mcg", "50.001 mcg", "2000 mcg"])],
+        [
+            ("d", (*M, "max_concentration", "level"), "hard"),
+            ("d", (*M, "max_concentration", "tag"), "V"),
+            ("d", (*M, "max_concentration", "value"), "25 mg/mL"),
+        ],
+        [("d", (*B, "titration", "max_increase_percent", "value"), "100 %")],
+        [("d", (*B, "titration", "max_increases", "count"), 1)],
+        [("p", (*S2, "over_infusion_tolerance", "value"), "100 %")],
+        [("p", (*S2, "low_reservoir_threshold", "value"), "19.999 mL")],
+        [("p", (*S2, "empty_threshold", "value"), "1.999 mL")],
+        [("p", (*S2, "empty_threshold", "value"), "0 mL")],
+        [("p", (*P2, "concentration_ranges", "baclofen", "min"), "1000 mcg/mL")],
+        [("p", (*P2, "concentration_ranges", "baclofen", "max"), "500 mcg/mL")],
+        [
+            ("p", (*P2, "concentration_ranges", "baclofen", "min"), "2000 mcg/mL"),
+            ("p", (*P2, "concentration_ranges", "baclofen", "max"), "2000 mcg/mL"),
+        ],
+        [
+            (
+                "p",
+                (*P2, "concentration_ranges", "hydromorphone"),
+                {"min": "1 mg/mL", "max": "2 mg/mL", **SRC},
+            )
+        ],
+        [("d", (*M, "max_daily", "tag"), "U")],
+        [("d", (*M, "max_daily", "tag"), "D")],
+        [
+            ("d", (*M, "trial_bolus_range", "level"), "hard"),
+            ("d", (*M, "trial_bolus_range", "tag"), "D"),
+        ],
+        [("d", (*B, "titration", "max_increases", "tag"), "D")],
+        [("p", (*S2, "approved_drugs", "drugs"), [])],
+    ],
+    ids=lambda ops: "+".join(f"{'/'.join(o[1][-2:])}={o[2]}" for o in ops),
+)
+def test_values_on_the_boundary_are_accepted(ops: list[Op]) -> None:
+    """REQ-LIB-010, REQ-LIB-004: equal to a bound is within it (soft = hard daily maximum,
+    min = max, a dose equal to the daily maximum, 100 %, a threshold just below the next)."""
+    _build(ops)
+
+
+def test_optional_parts_may_be_absent() -> None:
+    """REQ-LIB-001: absent optional values are unknown (None or empty), never defaulted."""
+    lib = _build(
+        [
+            ("p", ("catheters",), DEL),
+            ("d", (*M, "soft_max_daily"), DEL),
+            ("d", (*M, "starting_range"), DEL),
+            ("d", (*M, "trial_bolus_range"), DEL),
+            ("d", (*M, "max_concentration"), DEL),
+            ("d", ("warnings",), DEL),
+            ("d", ("drugs", "hydromorphone"), DEL),
+            ("d", ("drugs", "fentanyl"), DEL),
+            ("d", ("drugs", "sufentanil"), DEL),
+            ("d", ("drugs", "bupivacaine"), DEL),
+            ("d", ("drugs", "clonidine"), DEL),
+            ("d", (*B, "screening_concentrations"), DEL),
+            ("d", (*B, "screening"), DEL),
+            ("d", (*B, "titration", "max_increases"), DEL),
+        ]
+    )
+    assert lib.catheters == ()
+    assert lib.warnings == ()
+    morphine = lib.drug("morphine", "pain")
+    assert morphine.soft_max_daily is None
+    assert morphine.starting_ranges == ()
+    assert morphine.trial_bolus_range is None
+    assert morphine.max_concentration is None
+    assert morphine.starting_range("opioid-naive") is None
+    baclofen = lib.drug("baclofen", "spasticity-spinal")
+    assert baclofen.screening is None
+    assert baclofen.screening_concentrations is None
+    assert baclofen.titration is not None
+    assert baclofen.titration.max_increases is None
+    assert baclofen.titration.max_increase is None
+    assert [x.id for x in baclofen.limits()] == [
+        "baclofen.spasticity-spinal.max_daily",
+        "baclofen.spasticity-spinal.soft_max_daily",
+        "baclofen.spasticity-spinal.titration.max_increase_percent",
+    ]
+
+
+def test_built_values_are_exact() -> None:
+    """REQ-LIB-001: ids, levels, base-unit values, sources (stripped), tags and notes."""
+    lib = _build(
+        [
+            ("d", (*Z, "max_daily", "source"), "  13, 26 "),
+            ("d", (*Z, "max_daily", "note"), "n"),
+            ("p", (*S2, "min_rate", "source"), " 13 "),
+        ]
+    )
+    z = lib.drug("ziconotide", "pain")
+    assert z.max_daily == Limit(
+        "ziconotide.pain.max_daily", Level.HARD, 19_200, Dimension.DOSE_RATE, "13, 26", Tag.V, "n"
+    )
+    assert z.titration is not None
+    assert z.titration.max_increases == CountLimit(
+        "ziconotide.pain.titration.max_increases",
+        Level.HARD,
+        3,
+        604_800,
+        "13, 27; DECISIONS.md",
+        Tag.D,
+        "Label: 'no more than 2-3 times per week'; DECISIONS.md fixes 3 in any rolling 7 days.",
+    )
+    assert z.titration.max_increase_percent is None
+    assert dict(z.starting_ranges)["any"].id == "ziconotide.pain.starting_range.any"
+    assert z.id == "ziconotide.pain"
+    assert (z.drug, z.indication, z.name, z.opioid) == (
+        "ziconotide",
+        "pain",
+        "Ziconotide (Prialt)",
+        False,
+    )
+    assert z.withdrawal_risk.id == "ziconotide.withdrawal_risk"
+    assert z.withdrawal_risk.value is False
+    assert z.approved_for_intrathecal_pump.id == "ziconotide.pain.approved_for_intrathecal_pump"
+    assert z.approved_for_intrathecal_pump.value is True
+    assert z.warning is None
+    assert z.product_concentrations.id == "ziconotide.pain.product_concentrations"
+    assert z.product_concentrations.values_ng_per_ml == (25_000, 100_000)
+    h = lib.drug("hydromorphone", "pain")
+    assert h.warning is not None and h.warning.id == "fda-2018"
+    assert h.warning is lib.warnings[0]
+    assert h.warning.source == "2, 52, 53"
+    assert h.warning.tag is Tag.V
+    assert h.warning.text.startswith("FDA Safety Communication, 14 Nov 2018")
+    assert h.product_concentrations.values_ng_per_ml == ()
+    assert h.max_daily.note.startswith("No [V] ceiling exists")
+    b = lib.drug("baclofen", "spasticity-spinal")
+    assert b.screening is not None
+    assert (b.screening.id, b.screening.doses_ng, b.screening.min_interval_s) == (
+        "baclofen.spasticity-spinal.screening",
+        (50_000, 75_000, 100_000),
+        86_400,
+    )
+    assert b.screening.start_dose_multiple == 2
+    assert b.screening.source == "29; DECISIONS.md"
+    assert b.screening_concentrations is not None
+    assert b.screening_concentrations.id == "baclofen.spasticity-spinal.screening_concentrations"
+    assert b.screening_concentrations.values_ng_per_ml == (50_000,)
+    assert b.withdrawal_risk.value is True
+    pump = lib.pump("synchromed-ii-20")
+    assert pump.min_rate == SourcedValue(
+        "synchromed-ii-20.min_rate", 48_000, Dimension.VOLUME_RATE, "13", Tag.V
+    )
+    assert pump.reservoir_volume == SourcedValue(
+        "synchromed-ii-20.reservoir_volume", 20_000_000, Dimension.VOLUME, "20", Tag.V
+    )
+    assert pump.over_infusion_tolerance.value == 1450
+    assert pump.eri_to_eos is not None and pump.eri_to_eos.value == 90 * 86_400
+    assert pump.approved_drugs == SourcedNames(
+        "synchromed-ii-20.approved_drugs", ("morphine", "ziconotide", "baclofen"), "3, 20", Tag.V
+    )
+    assert pump.patient_bolus.id == "synchromed-ii-20.patient_bolus"
+    assert pump.patient_bolus.tag is Tag.S
+    assert pump.patient_bolus.note.startswith("The PTM/myPTM sources")
+    assert (pump.name, pump.manufacturer) == ("Medtronic SynchroMed II 8637-20", "Medtronic")
+    assert pump.tubing_volume is None
+    assert pump.concentration_ranges == ()
+    assert pump.mri_policy is MriPolicy.SUSPEND_VERIFY
+    assert pump.mri.id == "synchromed-ii-20.mri_policy"
+    assert pump.mri.source == "6, 7, 9; DECISIONS.md"
+    prometra = lib.pump("prometra-ii-20")
+    assert prometra.concentration_ranges == (
+        ConcentrationRange(
+            "prometra-ii-20.concentration_ranges.baclofen",
+            "baclofen",
+            500_000,
+            2_000_000,
+            "12; DECISIONS.md",
+            Tag.V,
+        ),
+    )
+    assert prometra.mri_policy is MriPolicy.EMPTY_AND_RESET
+    assert lib.pump("prometra-20").mri.note == "Relabelled MR Unsafe (FSN 2019)."
+    catheter = lib.catheter("prometra-catheter")
+    assert catheter.compatible_pumps.id == "prometra-catheter.compatible_pumps"
+    assert catheter.compatible_pumps.names == ("prometra-ii-20", "prometra-ii-40")
+    assert catheter.reference_length == SourcedValue(
+        "prometra-catheter.reference_length", 1100, Dimension.LENGTH, "11; DECISIONS.md", Tag.V
+    )
+    assert catheter.volume_per_length is not None
+    assert catheter.volume_per_length.id == "prometra-catheter.volume_per_length"
+    assert catheter.volume_per_length.value == 260_000  # 0.0026 mL/cm in nl/m
+    assert catheter.note.startswith("Formula from the Prometra II IFU")
+    assert (catheter.name, catheter.manufacturer) == (
+        "Flowonix Prometra intrathecal catheter",
+        "Flowonix",
+    )
+    medtronic = lib.catheter("medtronic-8731sc")
+    assert (medtronic.reference_length, medtronic.volume_per_length) == (None, None)
+    assert (lib.drugs_version, lib.pumps_version, lib.drugs_file, lib.pumps_file) == (
+        "0.1.0",
+        "0.1.0",
+        DRUGS,
+        PUMPS,
+    )
+
+
+def test_unknown_key_hint_names_one_close_match() -> None:
+    """REQ-LIB-010: the hint names the single closest allowed key."""
+    err = _lib_error([("d", (*M, "max_dail"), {})])
+    assert err.message.endswith("; did you mean 'max_daily'?")
+    assert err.value == "max_dail"
+
+
+# --- value types and lookups -------------------------------------------------------------------
+
+
+def _error(fn: Callable[[], object], cls: type[Exception] = InvalidInput) -> Any:
+    with pytest.raises(cls) as exc:
+        fn()
+    assert type(exc.value) is cls
+    return exc.value
+
+
+def _contract(err: Any) -> tuple[str, str, object, str | None]:
+    return (err.field, err.message, err.value, err.limit)
+
+
+DRUG_NAMES = (
+    "morphine, hydromorphone, ziconotide, fentanyl, sufentanil, bupivacaine, clonidine, baclofen"
+)
+
+
+def test_library_lookups_and_their_errors() -> None:
+    """REQ-LIB-001, REQ-CORE-004: lookups name the field, the value and the allowed ids."""
+    lib = load_library()
+    assert lib.version == "0.1.0/0.1.0"
+    assert lib.drug_names() == tuple(DRUG_NAMES.split(", "))
+    assert lib.indications("baclofen") == ("spasticity-spinal", "spasticity-cerebral")
+    assert lib.indications("aspirin") == ()
+    assert lib.drug("baclofen", "spasticity-cerebral").id == "baclofen.spasticity-cerebral"
+    assert lib.drug("baclofen", "spasticity-spinal").id == "baclofen.spasticity-spinal"
+    for bad in ("heroin", 5):
+        assert _contract(_error(lambda bad=bad: lib.drug(bad, "pain"))) == (  # type: ignore[misc]
+            "drug",
+            "is not in the drug library",
+            bad,
+            "one of " + DRUG_NAMES,
+        )
+    for bad in ("headache", 5):
+        assert _contract(_error(lambda bad=bad: lib.drug("morphine", bad))) == (  # type: ignore[misc]
+            "indication",
+            "is not a known indication",
+            bad,
+            "one of pain, spasticity-spinal, spasticity-cerebral",
+        )
+    assert _contract(_error(lambda: lib.drug("baclofen", "pain"), RejectedCommand)) == (
+        "indication",
+        "the drug library has no entry for baclofen in pain",
+        "pain",
+        "one of spasticity-spinal, spasticity-cerebral",
+    )
+    assert lib.pump("prometra-ii-40").id == "prometra-ii-40"
+    assert _contract(_error(lambda: lib.pump("nope"))) == (
+        "pump",
+        "is not a pump model in the library",
+        "nope",
+        "one of synchromed-ii-20, synchromed-ii-40, prometra-20, prometra-ii-20, prometra-ii-40",
+    )
+    assert lib.catheter("medtronic-ascenda-8781").id == "medtronic-ascenda-8781"
+    assert _contract(_error(lambda: lib.catheter("nope"))) == (
+        "catheter",
+        "is not a catheter model in the library",
+        "nope",
+        "one of prometra-catheter, medtronic-indura-1p-8709sc, medtronic-8731sc, "
+        "medtronic-ascenda-8780, medtronic-ascenda-8781",
+    )
+    assert _contract(_error(lambda: lib.limit("nope"))) == (
+        "limit",
+        "is not a limit id in the library",
+        "nope",
+        None,
+    )
+    assert lib.limit("baclofen.spasticity-cerebral.titration.max_increases").id == (
+        "baclofen.spasticity-cerebral.titration.max_increases"
+    )
+    assert lib.limit("morphine.pain.max_daily").value == 20_000_000
+    ids = [x.id for x in lib.limits()]
+    assert len(ids) == len(set(ids))
+    assert ids[:6] == [
+        "morphine.pain.max_concentration",
+        "morphine.pain.max_daily",
+        "morphine.pain.soft_max_daily",
+        "morphine.pain.trial_bolus_range",
+        "morphine.pain.starting_range.opioid-naive",
+        "morphine.pain.starting_range.opioid-tolerant",
+    ]
+    assert ids[-2:] == [
+        "baclofen.spasticity-cerebral.titration.max_increase_percent",
+        "baclofen.spasticity-cerebral.titration.max_increases",
+    ]
+
+
+def test_entry_limits_in_order_with_optional_limits() -> None:
+    """REQ-LIB-001: every limit of an entry, bolus and lockout included."""
+    lib = _build(
+        [
+            ("d", (*Z, "max_bolus"), {"value": "1 mcg", "level": "soft", **SRC}),
+            ("d", (*Z, "min_lockout"), {"value": "1 h", "level": "soft", **SRC}),
+            (
+                "d",
+                (*Z, "titration", "max_increase_percent"),
+                {"value": "10 %", "level": "soft", **SRC},
+            ),
+        ]
+    )
+    z = lib.drug("ziconotide", "pain")
+    assert [x.id for x in z.limits()] == [
+        "ziconotide.pain.max_concentration",
+        "ziconotide.pain.max_daily",
+        "ziconotide.pain.trial_bolus_range",
+        "ziconotide.pain.max_bolus",
+        "ziconotide.pain.min_lockout",
+        "ziconotide.pain.starting_range.any",
+        "ziconotide.pain.titration.max_increase",
+        "ziconotide.pain.titration.max_increase_percent",
+        "ziconotide.pain.titration.max_increases",
+    ]
+    assert z.max_bolus is not None and z.max_bolus.value == 1000
+    assert z.min_lockout is not None and z.min_lockout.value == 3600
+    assert z.titration is not None and z.titration.max_increase_percent is not None
+    assert z.titration.max_increase_percent.value == 1000
+
+
+def test_entry_and_pump_queries() -> None:
+    """REQ-LIB-007, REQ-LIB-009: starting ranges, product strengths and pump flags from data."""
+    lib = load_library()
+    morphine = lib.drug("morphine", "pain")
+    naive = morphine.starting_range("opioid-naive")
+    assert naive is not None and naive.id == "morphine.pain.starting_range.opioid-naive"
+    tolerant = morphine.starting_range("opioid-tolerant")
+    assert tolerant is not None and tolerant.id.endswith("opioid-tolerant")
+    assert morphine.starting_range("any") is None
+    z = lib.drug("ziconotide", "pain")
+    anyr = z.starting_range("opioid-naive")
+    assert anyr is not None and anyr.id == "ziconotide.pain.starting_range.any"
+    assert morphine.is_product_concentration(10_000_000)
+    assert morphine.is_product_concentration(25_000_000)
+    assert not morphine.is_product_concentration(20_000_000)
+    assert not lib.drug("baclofen", "spasticity-spinal").is_product_concentration(50_000)
+    pump = lib.pump("prometra-ii-20")
+    assert pump.is_approved_for("baclofen")
+    assert not pump.is_approved_for("ziconotide")
+    assert pump.allows_patient_bolus("morphine")
+    assert not pump.allows_patient_bolus("baclofen")
+    narrowing = pump.concentration_range("baclofen")
+    assert narrowing is not None and narrowing.drug == "baclofen"
+    assert pump.concentration_range("morphine") is None
+    assert narrowing.contains(500_000)
+    assert narrowing.contains(2_000_000)
+    assert not narrowing.contains(499_999)
+    assert not narrowing.contains(2_000_001)
+    assert [v.id for v in lib.pump("prometra-20").values()] == [
+        "prometra-20.reservoir_volume",
+        "prometra-20.low_reservoir_threshold",
+        "prometra-20.empty_threshold",
+        "prometra-20.over_infusion_tolerance",
+        "prometra-20.under_infusion_tolerance",
+    ]
+    assert [v.id.split(".")[1] for v in lib.pump("synchromed-ii-20").values()] == [
+        "reservoir_volume",
+        "min_rate",
+        "low_reservoir_threshold",
+        "empty_threshold",
+        "over_infusion_tolerance",
+        "under_infusion_tolerance",
+        "eri_to_eos",
+    ]
+    assert [v.id.split(".")[1] for v in pump.values()][3] == "tubing_volume"
+
+
+def test_texts_and_range_bounds() -> None:
+    """REQ-LIB-001: limits shown in display units; ranges are inclusive."""
+    lib = load_library()
+    assert lib.limit("morphine.pain.max_daily").text() == "20 mg/day"
+    naive = lib.limit("morphine.pain.starting_range.opioid-naive")
+    assert isinstance(naive, RangeLimit)
+    assert naive.text() == "200 mcg/day - 1 mg/day"
+    assert naive.contains(200_000)
+    assert naive.contains(1_000_000)
+    assert not naive.contains(199_999)
+    assert not naive.contains(1_000_001)
+    count = lib.limit("ziconotide.pain.titration.max_increases")
+    assert isinstance(count, CountLimit)
+    assert count.text() == "3 per 7 d"
+    assert lib.pump("synchromed-ii-20").reservoir_volume.text() == "20 mL"
+
+
+# --- dead volumes ------------------------------------------------------------------------------
+
+
+def _catheter(length: int | None, per_length: int | None) -> CatheterModel:
+    def value(v: int | None, dim: Dimension) -> SourcedValue | None:
+        return None if v is None else SourcedValue("t", v, dim, "t", Tag.D)
+
+    return CatheterModel(
+        id="test",
+        name="test",
+        manufacturer="test",
+        compatible_pumps=SourcedNames("t", ("prometra-ii-20",), "t", Tag.D),
+        reference_length=value(length, Dimension.LENGTH),
+        volume_per_length=value(per_length, Dimension.VOLUME_PER_LENGTH),
+    )
+
+
+NEVER_GUESSED = (
+    "in the library, so its volume cannot be computed (it is never guessed); load a library with "
+    "the manufacturer's value"
+)
+
+
+@pytest.mark.parametrize(
+    ("length", "per_length", "missing"),
+    [
+        (None, None, "reference_length and no volume_per_length"),
+        (1000, None, "volume_per_length"),
+        (None, 2600, "reference_length"),
+    ],
+)
+def test_catheter_volume_without_data_is_rejected(
+    length: int | None, per_length: int | None, missing: str
+) -> None:
+    """REQ-LIB-001: an unknown catheter value is never guessed; the error names what is missing."""
+    err = _error(lambda: catheter_volume_nl(_catheter(length, per_length), 0), RejectedCommand)
+    assert _contract(err) == (
+        "catheter",
+        f"catheter test has no {missing} {NEVER_GUESSED}",
+        "test",
+        None,
+    )
+
+
+def test_catheter_volume_trimmed_length_contract() -> None:
+    """REQ-CORE-004: the trimmed length is an int in 0 <= trimmed < reference length."""
+    catheter = load_library().catheter("prometra-catheter")
+    assert catheter_volume_nl(catheter, 1099) == 260  # 1 mm x 260 000 nl/m
+    assert catheter_volume_nl(_catheter(1000, 1), 1) == 1  # 0.999 nl rounds up
+    assert catheter_volume_nl(_catheter(1000, 1000), 0) == 1000
+    assert catheter_volume_nl(_catheter(1000, 1001), 0) == 1001
+    for bad in (True, 1.0, "1"):
+        assert _contract(_error(lambda bad=bad: catheter_volume_nl(catheter, bad))) == (
+            "trimmed_mm",
+            "expected an int number of millimetres",
+            bad,
+            None,
+        )
+    for bad in (-1, 1100):
+        assert _contract(_error(lambda bad=bad: catheter_volume_nl(catheter, bad))) == (
+            "trimmed_mm",
+            "must be at least 0 and shorter than the catheter",
+            bad,
+            "0 <= trimmed < 110 cm",
+        )
+
+
+def test_dead_volume_errors() -> None:
+    """REQ-LIB-001: a catheter not listed for the pump, or an unknown tubing volume, is rejected."""
+    lib = load_library()
+    err = _error(
+        lambda: dead_volume_nl(lib.pump("synchromed-ii-20"), lib.catheter("prometra-catheter"), 0),
+        RejectedCommand,
+    )
+    assert _contract(err) == (
+        "catheter",
+        "catheter prometra-catheter is not listed for pump synchromed-ii-20",
+        "prometra-catheter",
+        "one of prometra-ii-20, prometra-ii-40",
+    )
+    no_tubing = _build([("p", (*P2, "tubing_volume"), DEL)])
+    err = _error(
+        lambda: dead_volume_nl(
+            no_tubing.pump("prometra-ii-20"), no_tubing.catheter("prometra-catheter"), 0
+        ),
+        RejectedCommand,
+    )
+    assert _contract(err) == (
+        "pump",
+        "pump prometra-ii-20 has no tubing (internal pathway) volume in the library, so the dead "
+        "volume cannot be computed (it is never guessed); load a library with the "
+        "manufacturer's value",
+        "prometra-ii-20",
+        None,
+    )
+    with_tubing = _build([("p", (*P2, "tubing_volume", "value"), "0.001 mL")])
+    pump = with_tubing.pump("prometra-ii-20")
+    assert dead_volume_nl(pump, with_tubing.catheter("prometra-catheter"), 1099) == 1000 + 260
