@@ -1,0 +1,961 @@
+"""Mutation kills for ``core/handlers.py``: every validator's exact rejection (field, message,
+value, limit, limit id and level) and the exact data and effects of the handlers
+(docs/mutation.md). Requirement IDs are cited per test."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach, run
+
+from itdose.core import (
+    Device,
+    DosingError,
+    Library,
+    Phase,
+    TrialOutcome,
+    step,
+)
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+
+T = 8 * DAY + HOUR
+BACLOFEN = ("baclofen", "spasticity-spinal")
+BLANK = c.Override("x.y", "  ")
+LONG = "x" * 2001
+MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
+
+
+def _screened(lib: Library) -> Device:
+    return run([(c.RecordScreening(C, candidate=True, baseline_pain=8), 0)], lib)
+
+
+def _trial0(lib: Library) -> Device:
+    return run([(c.StartTrial(C, "morphine", "pain", plan="bolus"), 60)], lib, _screened(lib))
+
+
+def _bacl(*responses: bool | None) -> Callable[[Library], Device]:
+    def build(lib: Library) -> Device:
+        steps: list[tuple[c.Command, int]] = [
+            (c.StartTrial(C, *BACLOFEN, plan="screening"), 60),
+        ]
+        for i, response in enumerate(responses):
+            at = (i + 1) * DAY
+            steps.append((c.RecordTrialDose(C, amount_ng=(50_000, 75_000, 100_000)[i]), at))
+            if response is not None:
+                steps.append((c.RecordScreeningResponse(C, positive=response), at + HOUR))
+        return run(steps, lib, _screened(lib))
+
+    return build
+
+
+def _bacl_implanted(lib: Library) -> Device:
+    d = _bacl(True)(lib)
+    return run(
+        [
+            (c.ConcludeTrial(C), 2 * DAY),
+            (c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200), 3 * DAY),
+            (c.Fill(C, volume_nl=20_000_000, concentration_ng_per_ml=2_000_000), 3 * DAY + 60),
+        ],
+        lib,
+        d,
+    )
+
+
+def _zic_ready(lib: Library) -> Device:
+    steps: list[tuple[c.Command, int]] = [
+        (c.StartTrial(C, "ziconotide", "pain", plan="bolus"), 60),
+        (c.RecordTrialDose(C, amount_ng=2_000), 120),
+        (c.RecordPainScore(C, score=3), HOUR),
+        (c.ConcludeTrial(C), 2 * HOUR),
+    ]
+    return run(steps, lib, _screened(lib))
+
+
+def _implant_only(lib: Library) -> Device:
+    implant = c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200)
+    return run([(implant, 7 * DAY)], lib, reach(Phase.IMPLANT_READY, lib))
+
+
+def _phase(phase: Phase) -> Callable[[Library], Device]:
+    return lambda lib: reach(phase, lib)
+
+
+def _refill_withdrawn(lib: Library) -> Device:
+    d = reach(Phase.REFILL, lib)
+    assert d.refill is not None
+    return run([(c.RecordWithdrawal(C, d.refill.expected_residual_nl), T - 60)], lib, d)
+
+
+def _with_alarms(phase: Phase, *kinds: AlarmKind) -> Callable[[Library], Device]:
+    def build(lib: Library) -> Device:
+        d = reach(phase, lib)
+        return run([(c.RaiseAlarm(S, k), T - 100 + i) for i, k in enumerate(kinds)], lib, d)
+
+    return build
+
+
+SETUPS: dict[str, Callable[[Library], Device]] = {
+    "screening": lambda lib: Device(),
+    "screened": _screened,
+    "trial0": _trial0,
+    "trial": _phase(Phase.TRIAL),
+    "bacl0": _bacl(),
+    "bacl1": _bacl(None),
+    "bacl1n": _bacl(False),
+    "bacl1p": _bacl(True),
+    "bacl3n": _bacl(False, False, False),
+    "ready": _phase(Phase.IMPLANT_READY),
+    "implant_only": _implant_only,
+    "zic_ready": _zic_ready,
+    "implanted": _phase(Phase.IMPLANTED),
+    "bacl_implanted": _bacl_implanted,
+    "active": _phase(Phase.ACTIVE),
+    "suspended": _phase(Phase.SUSPENDED),
+    "refill": _phase(Phase.REFILL),
+    "refill_withdrawn": _refill_withdrawn,
+    "alarm": _phase(Phase.ALARM),
+    "active_low": _with_alarms(Phase.ACTIVE, AlarmKind.LOW_RESERVOIR),
+    "suspended_eos": _with_alarms(Phase.SUSPENDED, AlarmKind.END_OF_SERVICE),
+    "suspended_empty": _with_alarms(Phase.SUSPENDED, AlarmKind.EMPTY_RESERVOIR),
+}
+
+Case = tuple[str, str, c.Command, int]
+
+CASES: list[Case] = [
+    # small checks, through the commands that use them
+    ("score_high", "screening", c.RecordScreening(C, True, 11), 0),
+    ("score_low", "screening", c.RecordScreening(C, True, -1), 0),
+    ("note_long", "screening", c.RecordScreening(C, True, 5, LONG), 0),
+    ("plan_blank", "screened", c.StartTrial(C, "morphine", "pain", plan=" \t"), 60),
+    ("plan_long", "screened", c.StartTrial(C, "morphine", "pain", plan=LONG), 60),
+    (
+        "override_blank",
+        "screened",
+        c.StartTrial(C, "morphine", "pain", plan="p", overrides=(c.Override("a", "ok"), BLANK)),
+        60,
+    ),
+    ("opioid_status", "screened", c.StartTrial(C, "morphine", "pain", "p", "naive"), 60),
+    ("unapproved", "screened", c.StartTrial(C, "fentanyl", "pain", plan="p"), 60),
+    (
+        "unapproved_other_override",
+        "screened",
+        c.StartTrial(C, "fentanyl", "pain", "p", overrides=(c.Override("fentanyl.pain.x", "r"),)),
+        60,
+    ),
+    (
+        "unapproved_blank_override",
+        "screened",
+        c.StartTrial(
+            C,
+            "fentanyl",
+            "pain",
+            "p",
+            overrides=(c.Override("fentanyl.pain.unapproved", "r"), c.Override("x", "")),
+        ),
+        60,
+    ),
+    # trial doses
+    ("dose_zero", "trial0", c.RecordTrialDose(C, amount_ng=0), 120),
+    ("dose_daily_max", "trial", c.RecordTrialDose(C, amount_ng=19_700_001), 180),
+    ("dose_out_of_range", "trial0", c.RecordTrialDose(C, amount_ng=600_000), 120),
+    ("dose_below_range", "trial0", c.RecordTrialDose(C, amount_ng=99_999), 120),
+    (
+        "dose_other_override",
+        "trial0",
+        c.RecordTrialDose(C, 600_000, (c.Override("morphine.pain.max_daily", "r"),)),
+        120,
+    ),
+    ("scr_positive", "bacl1p", c.RecordTrialDose(C, amount_ng=75_000), 3 * DAY),
+    ("scr_complete", "bacl3n", c.RecordTrialDose(C, amount_ng=100_000), 5 * DAY),
+    ("scr_pending", "bacl1", c.RecordTrialDose(C, amount_ng=75_000), 3 * DAY),
+    ("scr_wrong_first", "bacl0", c.RecordTrialDose(C, amount_ng=75_000), DAY),
+    ("scr_wrong_second", "bacl1n", c.RecordTrialDose(C, amount_ng=50_000), 3 * DAY),
+    ("scr_spacing", "bacl1n", c.RecordTrialDose(C, amount_ng=75_000), 2 * DAY - 1),
+    ("pain_range", "trial", c.RecordPainScore(C, score=11), HOUR),
+    ("pain_baclofen", "bacl1", c.RecordPainScore(C, score=3), 2 * DAY),
+    ("pain_no_dose", "trial0", c.RecordPainScore(C, score=3), 120),
+    ("resp_not_baclofen", "trial", c.RecordScreeningResponse(C, positive=True), HOUR),
+    ("resp_no_dose", "bacl0", c.RecordScreeningResponse(C, positive=True), HOUR),
+    ("resp_twice", "bacl1n", c.RecordScreeningResponse(C, positive=True), 2 * DAY),
+    ("conclude_blank", "trial", c.ConcludeTrial(C, TrialOutcome.SUCCESS, " "), HOUR),
+    ("conclude_long", "trial", c.ConcludeTrial(C, None, LONG), HOUR),
+    # implant and fill
+    ("trim_negative", "ready", c.Implant(C, "prometra-ii-20", "prometra-catheter", -1), DAY),
+    (
+        "pump_not_approved",
+        "zic_ready",
+        c.Implant(C, "prometra-ii-20", "prometra-catheter", 0, (c.Override("x", "r"),)),
+        3 * DAY,
+    ),
+    ("catheter_mismatch", "ready", c.Implant(C, "prometra-ii-20", "medtronic-8731sc", 0), DAY),
+    ("trim_too_long", "ready", c.Implant(C, "prometra-ii-20", "prometra-catheter", 1100), DAY),
+    ("fill_zero", "implant_only", c.Fill(C, 0, 10_000_000), 7 * DAY + 60),
+    ("fill_twice", "suspended", c.Fill(C, 1_000_000, 10_000_000), T),
+    ("fill_capacity", "implant_only", c.Fill(C, 20_000_001, 10_000_000), 7 * DAY + 60),
+    ("conc_zero", "implant_only", c.Fill(C, 1_000_000, 0), 7 * DAY + 60),
+    ("conc_strength", "implant_only", c.Fill(C, 1_000_000, 12_000_000), 7 * DAY + 60),
+    ("conc_max", "implant_only", c.Fill(C, 1_000_000, 25_000_000), 7 * DAY + 60),
+    ("prime_zero", "implanted", c.Prime(C, duration_s=0), 7 * DAY + 120),
+    ("prime_long", "implanted", c.Prime(C, duration_s=86_401), 7 * DAY + 120),
+    # stopping, alarms
+    ("suspend_blank", "active", c.Suspend(C, reason=""), T),
+    ("resume_long", "suspended", c.Resume(C, reason=LONG), T),
+    ("explant_baclofen", "bacl_implanted", c.Explant(C, reason="infection"), 4 * DAY),
+    ("alarm_detail_long", "active", c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR, LONG), T),
+    ("clear_blank", "alarm", c.ClearAlarm(C, AlarmKind.MOTOR_STALL, " "), T),
+    ("clear_inactive", "alarm", c.ClearAlarm(C, AlarmKind.OCCLUSION, "r"), T),
+    ("clear_eos", "suspended_eos", c.ClearAlarm(C, AlarmKind.END_OF_SERVICE, "r"), T),
+    ("silence_zero", "alarm", c.SilenceAlarm(P, AlarmKind.MOTOR_STALL, 0), T),
+    ("silence_inactive", "alarm", c.SilenceAlarm(P, AlarmKind.OCCLUSION, 60), T),
+    ("silence_high", "alarm", c.SilenceAlarm(P, AlarmKind.MOTOR_STALL, 601), T),
+    ("silence_low", "active_low", c.SilenceAlarm(C, AlarmKind.LOW_RESERVOIR, 86_401), T),
+    ("tick_short", "active", c.Tick(S, max_segment_s=3599), T),
+    ("tick_long", "active", c.Tick(S, max_segment_s=86_401), T),
+    ("report_negative_id", "active", c.DriveReport(S, -1, 0, False), T),
+    ("report_negative_nl", "active", c.DriveReport(S, 1, -1, False), T),
+    # refill
+    ("withdraw_negative", "refill", c.RecordWithdrawal(C, -1), T),
+    ("withdraw_twice", "refill_withdrawn", c.RecordWithdrawal(C, 0), T),
+    ("abort_blank", "refill", c.AbortRefill(C, reason=" "), T),
+    ("complete_zero", "refill_withdrawn", c.CompleteRefill(C, 0, 10_000_000), T),
+    ("complete_unreconciled", "refill", c.CompleteRefill(C, 1_000_000, 10_000_000), T),
+    ("complete_capacity", "refill_withdrawn", c.CompleteRefill(C, 20_000_001, 10_000_000), T),
+    (
+        "complete_no_program",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 25_000_000, overrides=(MAX_CONC,)),
+        T,
+    ),
+    (
+        "complete_wrong_program",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 25_000_000, program=MORPHINE_PROGRAM, overrides=(MAX_CONC,)),
+        T,
+    ),
+    (
+        "complete_drug_not_on_pump",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 25_000, drug="ziconotide", program=MORPHINE_PROGRAM),
+        T,
+    ),
+    ("empty_negative", "suspended", c.EmptyReservoir(C, -1), T),
+    # MRI
+    ("mri_active_prometra", "active", c.BeginMri(C), T),
+    ("mri_suspended_full", "suspended", c.BeginMri(C), T),
+    ("end_mri_none", "suspended", c.EndMri(C), T),
+    ("confirm_mri_none", "suspended", c.ConfirmPostMri(C, reason="r"), T),
+    ("confirm_mri_blank", "suspended", c.ConfirmPostMri(C, reason=" "), T),
+    (
+        "set_program_mismatch",
+        "active",
+        c.SetProgram(C, dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=25_000_000)),
+        T,
+    ),
+    ("clinician_bolus_zero", "active", c.ClinicianBolus(C, dose_ng=0, duration_s=60), T),
+    ("clinician_bolus_duration", "active", c.ClinicianBolus(C, dose_ng=1, duration_s=0), T),
+    (
+        "clinician_bolus_too_big",
+        "active",
+        c.ClinicianBolus(C, dose_ng=20_000_000, duration_s=600),
+        T,
+    ),
+]
+
+
+def _error(lib: Library, setup: str, command: c.Command, at: int) -> tuple[object, ...]:
+    d = SETUPS[setup](lib)
+    with pytest.raises(DosingError) as e:
+        step(d, command, at, lib)
+    err = e.value
+    return (
+        type(err).__name__,
+        err.field,
+        err.message,
+        err.value,
+        err.limit,
+        getattr(err, "limit_id", None),
+        getattr(err, "level", None),
+    )
+
+
+EXPECTED: dict[str, tuple[object, ...]] = {
+    "score_high": (
+        "InvalidInput",
+        "command.baseline_pain",
+        "pain score out of range",
+        11,
+        "0..10",
+        None,
+        None,
+    ),
+    "score_low": (
+        "InvalidInput",
+        "command.baseline_pain",
+        "pain score out of range",
+        -1,
+        "0..10",
+        None,
+        None,
+    ),
+    "note_long": (
+        "InvalidInput",
+        "command.note",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "plan_blank": (
+        "RejectedCommand",
+        "command.plan",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "plan_long": (
+        "InvalidInput",
+        "command.plan",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "override_blank": (
+        "RejectedCommand",
+        "command.overrides[1].reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "opioid_status": (
+        "InvalidInput",
+        "command.opioid_status",
+        "expected 'opioid-naive', 'opioid-tolerant' or none",
+        "naive",
+        None,
+        None,
+        None,
+    ),
+    "unapproved": (
+        "LimitViolation",
+        "command.drug",
+        "fentanyl is not approved for intrathecal pumps; selectable only with an override "
+        "carrying a reason",
+        "fentanyl",
+        None,
+        "fentanyl.pain.unapproved",
+        "soft",
+    ),
+    "unapproved_other_override": (
+        "LimitViolation",
+        "command.drug",
+        "fentanyl is not approved for intrathecal pumps; selectable only with an override "
+        "carrying a reason",
+        "fentanyl",
+        None,
+        "fentanyl.pain.unapproved",
+        "soft",
+    ),
+    "unapproved_blank_override": (
+        "RejectedCommand",
+        "command.overrides[1].reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "dose_zero": (
+        "InvalidInput",
+        "command.amount_ng",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "dose_daily_max": (
+        "LimitViolation",
+        "command.amount_ng",
+        "the trial dose would take the rolling 24 h total above the hard daily maximum",
+        "20.000001 mg",
+        "20 mg/day",
+        "morphine.pain.max_daily",
+        "hard",
+    ),
+    "dose_out_of_range": (
+        "LimitViolation",
+        "command.amount_ng",
+        "trial dose outside the library's trial range",
+        "600 mcg",
+        "100 mcg - 500 mcg",
+        "morphine.pain.trial_bolus_range",
+        "soft",
+    ),
+    "dose_below_range": (
+        "LimitViolation",
+        "command.amount_ng",
+        "trial dose outside the library's trial range",
+        "99.999 mcg",
+        "100 mcg - 500 mcg",
+        "morphine.pain.trial_bolus_range",
+        "soft",
+    ),
+    "dose_other_override": (
+        "LimitViolation",
+        "command.amount_ng",
+        "trial dose outside the library's trial range",
+        "600 mcg",
+        "100 mcg - 500 mcg",
+        "morphine.pain.trial_bolus_range",
+        "soft",
+    ),
+    "scr_positive": (
+        "RejectedCommand",
+        "command",
+        "screening already has a positive response",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "scr_complete": (
+        "RejectedCommand",
+        "command",
+        "screening sequence complete: not a candidate",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "scr_pending": (
+        "RejectedCommand",
+        "command",
+        "record the response to the previous screening dose first",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "scr_wrong_first": (
+        "LimitViolation",
+        "command.amount_ng",
+        "screening dose 1 must be 50 mcg",
+        "75 mcg",
+        "50 mcg",
+        "baclofen.spasticity-spinal.screening_sequence",
+        "hard",
+    ),
+    "scr_wrong_second": (
+        "LimitViolation",
+        "command.amount_ng",
+        "screening dose 2 must be 75 mcg",
+        "50 mcg",
+        "75 mcg",
+        "baclofen.spasticity-spinal.screening_sequence",
+        "hard",
+    ),
+    "scr_spacing": (
+        "LimitViolation",
+        "now_s",
+        "screening doses must be spaced",
+        "23 h 59 min 59 s",
+        ">= 1 d",
+        "baclofen.spasticity-spinal.screening_spacing",
+        "hard",
+    ),
+    "pain_range": (
+        "InvalidInput",
+        "command.score",
+        "pain score out of range",
+        11,
+        "0..10",
+        None,
+        None,
+    ),
+    "pain_baclofen": (
+        "RejectedCommand",
+        "command",
+        "baclofen screening records a response, not a pain score",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "pain_no_dose": (
+        "RejectedCommand",
+        "command",
+        "no trial dose has been given yet",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "resp_not_baclofen": (
+        "RejectedCommand",
+        "command",
+        "only a baclofen screening records a response",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "resp_no_dose": (
+        "RejectedCommand",
+        "command",
+        "no screening dose has been given yet",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "resp_twice": (
+        "RejectedCommand",
+        "command",
+        "the response to this dose is already recorded",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "conclude_blank": (
+        "RejectedCommand",
+        "command.reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "conclude_long": (
+        "InvalidInput",
+        "command.reason",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "trim_negative": (
+        "InvalidInput",
+        "command.trimmed_mm",
+        "must not be negative",
+        -1,
+        None,
+        None,
+        None,
+    ),
+    "pump_not_approved": (
+        "LimitViolation",
+        "command.pump",
+        "prometra-ii-20 is not approved for ziconotide; only with an override and a reason",
+        "prometra-ii-20",
+        "morphine, baclofen",
+        "prometra-ii-20.approved_drugs",
+        "soft",
+    ),
+    "catheter_mismatch": (
+        "RejectedCommand",
+        "command.catheter",
+        "catheter medtronic-8731sc is not listed for pump prometra-ii-20",
+        "medtronic-8731sc",
+        "one of synchromed-ii-20, synchromed-ii-40",
+        None,
+        None,
+    ),
+    "trim_too_long": (
+        "InvalidInput",
+        "command.trimmed_mm",
+        "must be shorter than the catheter",
+        1100,
+        "< 110 cm",
+        None,
+        None,
+    ),
+    "fill_zero": (
+        "InvalidInput",
+        "command.volume_nl",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "fill_twice": (
+        "RejectedCommand",
+        "command",
+        "the reservoir is already filled; use a refill",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "fill_capacity": (
+        "LimitViolation",
+        "command.volume_nl",
+        "fill exceeds the reservoir capacity",
+        "20.000001 mL",
+        "20 mL",
+        "prometra-ii-20.reservoir",
+        "hard",
+    ),
+    "conc_zero": (
+        "InvalidInput",
+        "command.concentration_ng_per_ml",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "conc_strength": (
+        "LimitViolation",
+        "command.concentration_ng_per_ml",
+        "12 mg/mL is not a product strength of morphine allowed in prometra-ii-20 (a compounded "
+        "product needs an override with a reason)",
+        12000000,
+        "10 mg/mL, 25 mg/mL",
+        "morphine.pain.product_concentrations",
+        "soft",
+    ),
+    "conc_max": (
+        "LimitViolation",
+        "command.concentration_ng_per_ml",
+        "above the maximum concentration for morphine",
+        25000000,
+        "20 mg/mL",
+        "morphine.pain.max_concentration",
+        "soft",
+    ),
+    "prime_zero": (
+        "InvalidInput",
+        "command.duration_s",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "prime_long": ("InvalidInput", "command.duration_s", "too long", 86401, "<= 1 d", None, None),
+    "suspend_blank": (
+        "RejectedCommand",
+        "command.reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "resume_long": (
+        "InvalidInput",
+        "command.reason",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "explant_baclofen": (
+        "RejectedCommand",
+        "command.confirm_withdrawal_risk",
+        "stopping baclofen needs an explicit confirmation of the withdrawal risk",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "alarm_detail_long": (
+        "InvalidInput",
+        "command.detail",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "clear_blank": (
+        "RejectedCommand",
+        "command.reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "clear_inactive": (
+        "RejectedCommand",
+        "command.kind",
+        "that alarm is not active",
+        "occlusion",
+        None,
+        None,
+        None,
+    ),
+    "clear_eos": (
+        "RejectedCommand",
+        "command.kind",
+        "end of service cannot be cleared: the pump must be replaced",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "silence_zero": (
+        "InvalidInput",
+        "command.duration_s",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "silence_inactive": (
+        "RejectedCommand",
+        "command.kind",
+        "that alarm is not active",
+        "occlusion",
+        None,
+        None,
+        None,
+    ),
+    "silence_high": (
+        "LimitViolation",
+        "command.duration_s",
+        "a HIGH alarm cannot be silenced that long",
+        "10 min 1 s",
+        "10 min",
+        "alarm.silence",
+        "hard",
+    ),
+    "silence_low": (
+        "LimitViolation",
+        "command.duration_s",
+        "a LOW alarm cannot be silenced that long",
+        "1 d 1 s",
+        "1 d",
+        "alarm.silence",
+        "hard",
+    ),
+    "tick_short": (
+        "InvalidInput",
+        "command.max_segment_s",
+        "must lie between one hour and one day",
+        3599,
+        "3600..86400 s",
+        None,
+        None,
+    ),
+    "tick_long": (
+        "InvalidInput",
+        "command.max_segment_s",
+        "must lie between one hour and one day",
+        86401,
+        "3600..86400 s",
+        None,
+        None,
+    ),
+    "report_negative_id": (
+        "InvalidInput",
+        "command.order_id",
+        "must not be negative",
+        -1,
+        None,
+        None,
+        None,
+    ),
+    "report_negative_nl": (
+        "InvalidInput",
+        "command.delivered_nl",
+        "must not be negative",
+        -1,
+        None,
+        None,
+        None,
+    ),
+    "withdraw_negative": (
+        "InvalidInput",
+        "command.withdrawn_nl",
+        "must not be negative",
+        -1,
+        None,
+        None,
+        None,
+    ),
+    "withdraw_twice": (
+        "RejectedCommand",
+        "command",
+        "the withdrawal of this refill is already recorded",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "abort_blank": (
+        "RejectedCommand",
+        "command.reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "complete_zero": (
+        "InvalidInput",
+        "command.added_nl",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "complete_unreconciled": (
+        "RejectedCommand",
+        "command",
+        "record the withdrawn residual first (reconciliation)",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "complete_capacity": (
+        "LimitViolation",
+        "command.added_nl",
+        "the added volume exceeds the reservoir capacity",
+        "20.000001 mL",
+        "20 mL",
+        "prometra-ii-20.reservoir",
+        "hard",
+    ),
+    "complete_no_program": (
+        "RejectedCommand",
+        "command.program",
+        "a concentration or drug change needs a new program (and a bridge bolus)",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "complete_wrong_program": (
+        "RejectedCommand",
+        "command.program",
+        "the program must be for the drug and concentration filled",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "complete_drug_not_on_pump": (
+        "LimitViolation",
+        "command.drug",
+        "prometra-ii-20 is not labelled for ziconotide",
+        "ziconotide",
+        None,
+        "prometra-ii-20.approved_drugs",
+        "soft",
+    ),
+    "empty_negative": (
+        "InvalidInput",
+        "command.withdrawn_nl",
+        "must not be negative",
+        -1,
+        None,
+        None,
+        None,
+    ),
+    "mri_active_prometra": (
+        "RejectedCommand",
+        "command",
+        "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and empty the "
+        "reservoir first",
+        "19.766 mL",
+        None,
+        None,
+        None,
+    ),
+    "mri_suspended_full": (
+        "RejectedCommand",
+        "command",
+        "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and empty the "
+        "reservoir first",
+        "19.766 mL",
+        None,
+        None,
+        None,
+    ),
+    "end_mri_none": ("RejectedCommand", "command", "no MRI is in progress", None, None, None, None),
+    "confirm_mri_none": (
+        "RejectedCommand",
+        "command",
+        "no MRI awaits its post-MRI confirmation",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "confirm_mri_blank": (
+        "RejectedCommand",
+        "command.reason",
+        "a reason is required",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "set_program_mismatch": (
+        "RejectedCommand",
+        "command.program",
+        "the program must match the drug, indication and concentration in the reservoir (a "
+        "concentration change happens at a refill, with a bridge bolus)",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "clinician_bolus_zero": (
+        "InvalidInput",
+        "command.dose_ng",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "clinician_bolus_duration": (
+        "InvalidInput",
+        "command.duration_s",
+        "must be greater than zero",
+        0,
+        None,
+        None,
+        None,
+    ),
+    "clinician_bolus_too_big": (
+        "LimitViolation",
+        "command.dose_ng",
+        "the bolus does not fit (daily_cap)",
+        "20 mg",
+        "20 mg/day",
+        "morphine.pain.max_daily",
+        "hard",
+    ),
+}
+"""(error type, field, message, value, limit, limit_id, level) of each case."""
+
+
+@pytest.mark.parametrize(("name", "setup", "command", "at"), CASES, ids=[k[0] for k in CASES])
+def test_validator_rejections_are_exact(
+    library: Library, name: str, setup: str, command: c.Command, at: int
+) -> None:
+    """Each rejection names the field, the rule, the value and the limit; limits carry their id
+    and level (REQ-CORE-002, REQ-LIB-004, REQ-TRIAL-001, REQ-BACL-004, REQ-ALM-004,
+    REQ-REF-001, REQ-MRI-004)."""
+    assert _error(library, setup, command, at) == EXPECTED[name]
