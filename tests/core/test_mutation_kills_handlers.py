@@ -8,7 +8,18 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach, run
+from itdose_testkit import (
+    DAY,
+    HOUR,
+    MORPHINE_PROGRAM,
+    C,
+    P,
+    S,
+    reach,
+    run,
+    synchromed_active,
+    synchromed_library,
+)
 
 from itdose.core import (
     Device,
@@ -19,7 +30,19 @@ from itdose.core import (
     step,
 )
 from itdose.core import commands as c
-from itdose.core.alarms import AlarmKind
+from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.effects import Annunciate, DeliveryOrder, Projection, StopDelivery, Warn
+from itdose.core.handlers import WITHDRAWAL_TEXT, describe
+from itdose.core.state import (
+    ActiveAlarm,
+    DeliveryKind,
+    ImplantedSystem,
+    Order,
+    Reservoir,
+    Screening,
+    Trial,
+    TrialDose,
+)
 
 T = 8 * DAY + HOUR
 BACLOFEN = ("baclofen", "spasticity-spinal")
@@ -959,3 +982,159 @@ def test_validator_rejections_are_exact(
     and level (REQ-CORE-002, REQ-LIB-004, REQ-TRIAL-001, REQ-BACL-004, REQ-ALM-004,
     REQ-REF-001, REQ-MRI-004)."""
     assert _error(library, setup, command, at) == EXPECTED[name]
+
+
+# --- handlers: exact data and effects ----------------------------------------------------------
+
+
+def _after(lib: Library, setup: str | Device, command: c.Command, at: int) -> tuple[Device, tuple]:
+    d = SETUPS[setup](lib) if isinstance(setup, str) else setup
+    out = step(d, command, at, lib)
+    return out.device, out.effects[1:]
+
+
+def test_describe_skips_role_and_empty_values() -> None:
+    """The audit detail lists every parameter but the role and empty ones (REQ-PERS-001)."""
+    assert describe(c.Suspend(C, "r")) == "reason=r confirm_withdrawal_risk=False"
+    assert describe(c.SetProgram(C, MORPHINE_PROGRAM)) == (
+        "program=morphine 10 mg/mL basal 1 mg/day bolus 100 mcg x4 confirm_withdrawal_risk=False"
+    )
+    no_bolus = dataclasses.replace(MORPHINE_PROGRAM, patient_bolus=None)
+    assert describe(c.SetProgram(C, no_bolus, utc_now_s=5)) == (
+        "program=morphine 10 mg/mL basal 1 mg/day confirm_withdrawal_risk=False utc_now_s=5"
+    )
+    assert describe(c.Tick(S)) == "max_segment_s=3600"
+    assert describe(c.RaiseAlarm(S, AlarmKind.OCCLUSION)) == "kind=occlusion"
+    assert describe(c.ConcludeTrial(C)) == ""
+    assert describe(c.RecordScreening(C, False, 0)) == "candidate=False baseline_pain=0"
+    assert describe(c.StartTrial(C, "m", "p", "x", overrides=(c.Override("a", "b"),))) == (
+        "drug=m indication=p plan=x overrides=(Override(limit_id='a', reason='b'),)"
+    )
+
+
+def test_record_screening_and_trial_data(library: Library) -> None:
+    """Screening, trial start, doses, pain, response and conclusion are recorded exactly
+    (REQ-TRIAL-001, REQ-BACL-005)."""
+    d = step(Device(), c.RecordScreening(C, True, 7, "note"), 5, library).device
+    assert d.screening == Screening(5, True, 7, "note")
+    fent = c.StartTrial(
+        C,
+        "fentanyl",
+        "pain",
+        "p",
+        "opioid-naive",
+        overrides=(c.Override("fentanyl.pain.unapproved", "r"),),
+    )
+    d, effects = _after(library, d, fent, 60)
+    assert d.trial == Trial("fentanyl", "pain", "p", 7, "opioid-naive")
+    entry = library.drug("fentanyl", "pain")
+    assert entry.warning is not None
+    assert effects == (Warn("unapproved_drug", entry.warning.text),)
+    d, effects = _after(library, "screened", c.StartTrial(C, *BACLOFEN, "p"), 60)
+    assert effects == ()
+    assert d.trial == Trial(*BACLOFEN, "p", 8, None, (50_000, 75_000, 100_000))
+    d, effects = _after(library, "trial", c.RecordTrialDose(C, amount_ng=200_000), 600)
+    assert effects == ()
+    assert d.trial is not None
+    assert d.trial.doses == (TrialDose(120, 300_000), TrialDose(600, 200_000))
+    assert d.delivered_ng == 500_000
+    assert d.ledger.window_total_ng(600) == 500_000
+    d, _ = _after(library, d, c.RecordPainScore(C, score=4), 700)
+    assert d.trial is not None and d.trial.last_pain == 4
+    d, _ = _after(library, d, c.ConcludeTrial(C, TrialOutcome.SUCCESS, "better walk"), 800)
+    assert d.trial is not None
+    assert (d.trial.outcome, d.trial.outcome_reason) == (TrialOutcome.SUCCESS, "better walk")
+
+
+def test_screening_response_sets_the_effective_dose(library: Library) -> None:
+    """A positive response makes the last dose effective; a negative keeps it; a new dose
+    clears the response (REQ-BACL-005)."""
+    d = SETUPS["bacl1n"](library)
+    assert d.trial is not None
+    assert (d.trial.response, d.trial.effective_dose_ng) == (False, None)
+    d, _ = _after(library, d, c.RecordTrialDose(C, amount_ng=75_000), 2 * DAY)
+    assert d.trial is not None and d.trial.response is None
+    d, _ = _after(library, d, c.RecordScreeningResponse(C, positive=True), 2 * DAY + HOUR)
+    assert d.trial is not None
+    assert (d.trial.response, d.trial.effective_dose_ng) == (True, 75_000)
+
+
+def test_implant_records_the_system_and_dead_volume(library: Library) -> None:
+    """The implant fixes the dead volume; without volume data it warns (REQ-PRIME-001)."""
+    cmd = c.Implant(C, "prometra-ii-20", "prometra-catheter", 200)
+    d, effects = _after(library, "ready", cmd, DAY)
+    assert effects == ()
+    assert d.implant == ImplantedSystem("prometra-ii-20", "prometra-catheter", 200, DAY, 234_000)
+    cmd = c.Implant(C, "synchromed-ii-20", "medtronic-8731sc", 0)
+    d, effects = _after(library, "ready", cmd, DAY)
+    assert d.implant == ImplantedSystem("synchromed-ii-20", "medtronic-8731sc", 0, DAY, None)
+    assert effects == (
+        Warn(
+            "dead_volume_unknown",
+            "The library lacks the volume data of synchromed-ii-20 or medtronic-8731sc: the "
+            "dead volume cannot be computed, so priming is refused until the library provides "
+            "it.",
+        ),
+    )
+
+
+def test_fill_records_the_reservoir(library: Library) -> None:
+    """The fill sets the reservoir and the last fill volume (REQ-RES-001)."""
+    d, effects = _after(library, "implant_only", c.Fill(C, 1_000_000, 10_000_000), 7 * DAY + 60)
+    assert effects == ()
+    assert d.reservoir == Reservoir("morphine", "pain", 10_000_000, 1_000_000)
+    assert d.last_fill_nl == 1_000_000
+
+
+def test_raise_alarm_effects(library: Library) -> None:
+    """Annunciation at the priority, the baclofen withdrawal warning for the alarms that stop
+    delivery, no duplicate alarm (REQ-ALM-001, REQ-ALM-002, REQ-BACL-002)."""
+    withdrawal = Warn("withdrawal_risk", WITHDRAWAL_TEXT)
+    for kind, warns in (
+        (AlarmKind.MOTOR_STALL, True),
+        (AlarmKind.EMPTY_RESERVOIR, True),
+        (AlarmKind.END_OF_SERVICE, True),
+        (AlarmKind.OCCLUSION, False),
+        (AlarmKind.LOW_RESERVOIR, False),
+    ):
+        d, effects = _after(library, "bacl_implanted", c.RaiseAlarm(S, kind, "det"), 4 * DAY)
+        assert effects == (Annunciate(kind, priority_of(kind)), *((withdrawal,) if warns else ()))
+        assert d.alarms == (ActiveAlarm(kind, 4 * DAY, "det"),)
+    d, effects = _after(library, "alarm", c.RaiseAlarm(S, AlarmKind.MOTOR_STALL, "again"), T)
+    assert effects == (Annunciate(AlarmKind.MOTOR_STALL, Priority.HIGH),)
+    assert d.alarms == (ActiveAlarm(AlarmKind.MOTOR_STALL, 8 * DAY),)
+    d, effects = _after(library, "active", c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), T)
+    assert effects == (
+        StopDelivery("raise_alarm: active -> alarm"),
+        Annunciate(AlarmKind.MOTOR_STALL, Priority.HIGH),
+    )
+    assert d.eos_at_s is None
+
+
+def test_eri_sets_the_end_of_service_once(library: Library) -> None:
+    """ERI on a pump with a known ERI-to-EOS interval sets the end of service once
+    (REQ-BATT-001)."""
+    slib = synchromed_library(library)
+    d = synchromed_active(slib)
+    d, effects = _after(slib, d, c.RaiseAlarm(S, AlarmKind.ERI, "battery"), T)
+    assert d.eos_at_s == T + 7_776_000 == 8_470_800
+    assert effects == (
+        Annunciate(AlarmKind.ERI, Priority.LOW),
+        Warn("end_of_service", "end of service expected at t=8470800 s"),
+    )
+    d, effects = _after(slib, d, c.RaiseAlarm(S, AlarmKind.ERI, "again"), T + 10)
+    assert d.eos_at_s == 8_470_800
+    assert effects == (Annunciate(AlarmKind.ERI, Priority.LOW),)
+    d, effects = _after(library, "active", c.RaiseAlarm(S, AlarmKind.ERI), T)
+    assert d.eos_at_s is None
+    assert effects == (Annunciate(AlarmKind.ERI, Priority.LOW),)
+
+
+def test_clinician_bolus_order(library: Library) -> None:
+    """A clinician bolus becomes one order of the granted volume (REQ-BOL-001)."""
+    d, effects = _after(library, "active", c.ClinicianBolus(C, 100_000, 600), T)
+    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, T, T + 600, 10_000, 10_000_000)
+    assert d.orders == (order,)
+    assert d.next_order_id == 3
+    assert effects[0] == DeliveryOrder(2, "clinician_bolus", 10_000, 600)
+    assert isinstance(effects[1], Projection) and len(effects) == 2
