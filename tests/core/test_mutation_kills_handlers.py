@@ -25,19 +25,32 @@ from itdose.core import (
     Device,
     DosingError,
     Library,
+    LimitViolation,
     Phase,
     TrialOutcome,
     step,
 )
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.effects import Annunciate, DeliveryOrder, Projection, StopDelivery, Warn
-from itdose.core.handlers import WITHDRAWAL_TEXT, describe
+from itdose.core.effects import (
+    Annunciate,
+    CancelOrder,
+    DeliveryOrder,
+    ProgramComparison,
+    ProgramFigures,
+    Projection,
+    StopDelivery,
+    Warn,
+)
+from itdose.core.handlers import WITHDRAWAL_TEXT, describe, reconcile
+from itdose.core.program import Basal, Increase
 from itdose.core.state import (
     ActiveAlarm,
+    Bridge,
     DeliveryKind,
     ImplantedSystem,
     Order,
+    RefillSession,
     Reservoir,
     Screening,
     Trial,
@@ -1138,3 +1151,242 @@ def test_clinician_bolus_order(library: Library) -> None:
     assert d.next_order_id == 3
     assert effects[0] == DeliveryOrder(2, "clinician_bolus", 10_000, 600)
     assert isinstance(effects[1], Projection) and len(effects) == 2
+
+
+def _fig(f: ProgramFigures | None) -> tuple[int, int, int]:
+    assert f is not None
+    return (f.basal_daily_ng, f.worst_case_daily_ng, f.volume_rate_nl_per_day)
+
+
+def test_reconcile_boundaries_and_rounding() -> None:
+    """Reconciliation: over above +tolerance, under below -tolerance, each with its own
+    tolerance; the deviation in basis points rounds toward zero (REQ-REF-001)."""
+
+    def rec(withdrawn: int, fill: int = 10_000, residual: int = 5_000) -> tuple[str, int]:
+        return reconcile(
+            last_fill_nl=fill,
+            expected_residual_nl=residual,
+            withdrawn_nl=withdrawn,
+            over_bp=1000,
+            under_bp=2000,
+        )
+
+    assert rec(5_000) == ("", 0)
+    assert rec(4_500) == ("", 1000)
+    assert rec(4_499) == ("over-infusion", 1002)
+    assert rec(6_000) == ("", -2000)
+    assert rec(6_001) == ("under-infusion", -2002)
+    assert rec(5_003) == ("", -6)
+    assert rec(1, fill=3, residual=0) == ("under-infusion", -3333)
+    assert rec(0, fill=3, residual=1) == ("over-infusion", 5000)
+    # nothing expected to be delivered: any difference is a finding, without a percentage
+    assert rec(999, fill=1_000, residual=1_000) == ("over-infusion", 0)
+    assert rec(1_001, fill=1_000, residual=1_000) == ("under-infusion", 0)
+    assert rec(1_000, fill=1_000, residual=1_000) == ("", 0)
+    assert rec(1_001, fill=1_000, residual=1_001) == ("", 0)
+    assert rec(1_000, fill=1_000, residual=1_001) == ("over-infusion", 0)
+
+
+def test_withdrawal_records_the_finding(library: Library) -> None:
+    """The withdrawal empties the reservoir, records the finding and its deviation, raises the
+    MEDIUM refill-finding alarm and warns with the signed deviation (REQ-REF-001)."""
+    r = SETUPS["refill"](library)
+    assert r.refill is not None and r.reservoir is not None
+    exp = r.refill.expected_residual_nl
+    assert exp == 19_766_000 == r.reservoir.volume_nl
+    assert r.resume_after_refill is True
+    alarm = ActiveAlarm(AlarmKind.REFILL_FINDING, T)
+    annunciate = Annunciate(AlarmKind.REFILL_FINDING, Priority.MEDIUM)
+    for withdrawn, finding, dev, text in (
+        (exp - 3_000_000, "over-infusion", 128_205, "over-infusion: deviation +1282.05 %"),
+        (exp + 3_000_000, "under-infusion", -128_205, "under-infusion: deviation -1282.05 %"),
+    ):
+        d, effects = _after(library, r, c.RecordWithdrawal(C, withdrawn), T)
+        assert d.refill == RefillSession(exp, withdrawn, finding, dev)
+        assert d.reservoir == Reservoir("morphine", "pain", 10_000_000, 0)
+        assert d.alarms == (alarm,)
+        assert effects == (annunciate, Warn("refill_finding", text))
+    for withdrawn, dev in ((exp, 0), (exp + 1_001, -42), (exp - 1_001, 42)):
+        d, effects = _after(library, r, c.RecordWithdrawal(C, withdrawn), T)
+        assert d.refill == RefillSession(exp, withdrawn, "", dev)
+        assert effects == () and d.alarms == ()
+    # nothing was expected to be delivered since the fill: a deviation of 0 is shown as +0
+    r0 = dataclasses.replace(r, last_fill_nl=exp)
+    d, effects = _after(library, r0, c.RecordWithdrawal(C, exp - 1), T)
+    assert d.refill == RefillSession(exp, exp - 1, "over-infusion", 0)
+    assert effects == (annunciate, Warn("refill_finding", "over-infusion: deviation +0 %"))
+
+
+def test_begin_refill_remembers_where_it_began(library: Library) -> None:
+    """The expected residual is the tracked volume; dosing resumes only if it was dosing
+    (REQ-REF-004)."""
+    d, effects = _after(library, "suspended", c.BeginRefill(C), T)
+    assert effects == ()
+    assert d.refill == RefillSession(19_766_000)
+    assert d.resume_after_refill is False
+    d, _ = _after(library, "active", c.BeginRefill(C), T)
+    assert d.resume_after_refill is True
+    assert d.refill == RefillSession(19_766_000)
+    d, _ = _after(library, d, c.AbortRefill(C, reason="no needle access"), T + 1)
+    assert d.resume_after_refill is False
+    assert d.phase is Phase.SUSPENDED
+
+
+def test_complete_refill_same_drug(library: Library) -> None:
+    """Completion installs the new reservoir, clears the low-reservoir and finding alarms only,
+    and keeps the program (REQ-REF-003)."""
+    r = SETUPS["refill_withdrawn"](library)
+    r = run([(c.RaiseAlarm(S, AlarmKind.ERI), T - 30)], library, r)
+    r = dataclasses.replace(
+        r,
+        alarms=(
+            ActiveAlarm(AlarmKind.LOW_RESERVOIR, T - 50),
+            *r.alarms,
+            ActiveAlarm(AlarmKind.REFILL_FINDING, T - 20),
+        ),
+    )
+    d, effects = _after(
+        library, r, c.CompleteRefill(C, 10_000_000, 10_000_000, None, None, "ok"), T
+    )
+    assert d.reservoir == Reservoir("morphine", "pain", 10_000_000, 10_000_000)
+    assert d.last_fill_nl == 10_000_000
+    assert d.alarms == (ActiveAlarm(AlarmKind.ERI, T - 30),)
+    assert (d.resume_after_refill, d.refill, d.bridge) == (False, None, None)
+    assert d.program == r.program and d.program_start_s == r.program_start_s
+    assert d.phase is Phase.ACTIVE
+    assert len(effects) == 1 and isinstance(effects[0], Projection)
+
+
+def test_complete_refill_new_concentration_starts_a_bridge(library: Library) -> None:
+    """A concentration change installs the new program and a bridge bolus of the dead volume
+    at the old dose (REQ-BRIDGE-001, REQ-BRIDGE-002)."""
+    r = SETUPS["refill_withdrawn"](library)
+    prog25 = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=25_000_000)
+    cmd = c.CompleteRefill(
+        C, 10_000_000, 25_000_000, program=prog25, overrides=(MAX_CONC,), utc_now_s=1000
+    )
+    d, effects = _after(library, r, cmd, T)
+    assert d.reservoir == Reservoir("morphine", "pain", 25_000_000, 10_000_000)
+    assert d.bridge == Bridge(10_000_000, 1_000_000, 234_000)
+    assert d.program == prog25
+    assert (d.program_start_s, d.basal_until_s, d.basal_carry) == (T, T, 0)
+    assert d.utc_minus_mono_s == 1000 - T
+    assert effects[0] == Warn(
+        "bridge_bolus", "bridge bolus: 0.234 mL of the old drug at 1 mg/day before the new program"
+    )
+    assert isinstance(effects[1], Projection) and len(effects) == 2
+    # no bridge without a dead volume to flush or without an old dose
+    for dev in (
+        dataclasses.replace(r, implant=dataclasses.replace(r.implant, dead_volume_nl=0)),
+        dataclasses.replace(
+            r, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(0))
+        ),
+    ):
+        d, effects = _after(library, dev, cmd, T)
+        assert d.bridge is None
+        assert len(effects) == 1 and isinstance(effects[0], Projection)
+    # skipped with the override
+    skip = c.Override("morphine.pain.bridge_skip", "new catheter")
+    d, effects = _after(library, r, dataclasses.replace(cmd, overrides=(MAX_CONC, skip)), T)
+    assert d.bridge is None and len(effects) == 1
+    # a bridge-skip override for another drug does not skip
+    other = c.Override("baclofen.spasticity-spinal.bridge_skip", "x")
+    d, _ = _after(library, r, dataclasses.replace(cmd, overrides=(MAX_CONC, other)), T)
+    assert d.bridge == Bridge(10_000_000, 1_000_000, 234_000)
+
+
+def test_set_program_effects_and_titration_record(library: Library) -> None:
+    """Reprogramming shows old and new figures side by side, cancels the basal and bridge
+    orders, records an increase and drops increases older than 7 days (REQ-DOSE-005,
+    REQ-TITR-001)."""
+    a = SETUPS["active"](library)
+    a = run([(c.Tick(S), T - 600), (c.ClinicianBolus(C, 100_000, 600), T - 500)], library, a)
+    kinds = [(o.id, o.kind) for o in a.orders]
+    assert kinds == [(2, DeliveryKind.BASAL), (3, DeliveryKind.CLINICIAN_BOLUS)]
+    bridge_order = dataclasses.replace(a.orders[0], id=4, kind=DeliveryKind.BRIDGE)
+    old = Increase(T - 7 * DAY, 1, 2)
+    kept = Increase(T - 7 * DAY + 1, 2, 3)
+    a = dataclasses.replace(
+        a, orders=(*a.orders, bridge_order), next_order_id=5, increases=(old, kept)
+    )
+    prog = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(1_200_001))
+    d, effects = _after(library, a, c.SetProgram(C, prog, utc_now_s=1_700_000_000), T)
+    assert d.increases == (kept, Increase(T, 1_000_000, 1_200_001))
+    assert d.utc_minus_mono_s == 1_700_000_000 - T
+    assert (d.program, d.program_start_s, d.basal_until_s, d.basal_carry) == (prog, T, T, 0)
+    comparison = effects[0]
+    assert isinstance(comparison, ProgramComparison)
+    assert comparison.previous is not None
+    assert _fig(comparison.previous) == (1_000_000, 1_400_000, 100_000)
+    assert _fig(comparison.new) == (1_200_001, 1_600_001, 120_001)
+    assert effects[1:3] == (
+        CancelOrder(2, "program changed"),
+        CancelOrder(4, "program changed"),
+    )
+    assert isinstance(effects[3], Projection) and len(effects) == 4
+    assert comparison.new.low_reservoir_at_s == effects[3].low_reservoir_at_s
+    # a decrease records no increase; without utc_now_s the offset is kept
+    lower = dataclasses.replace(
+        MORPHINE_PROGRAM, basal=Basal.continuous(900_000), patient_bolus=None
+    )
+    d2, effects = _after(library, d, c.SetProgram(C, lower), T + 10)
+    assert d2.increases == (Increase(T, 1_000_000, 1_200_001),)  # the 7-day-old one drops
+    assert d2.utc_minus_mono_s == 1_700_000_000 - T
+    assert isinstance(effects[0], ProgramComparison)
+    assert _fig(effects[0].new) == (900_000, 900_000, 90_000)
+    same = step(d2, c.SetProgram(C, lower), T + 20, library).device
+    assert same.increases == d2.increases
+
+
+def test_first_program_has_no_previous_figures(library: Library) -> None:
+    """The first program has nothing to compare with (REQ-DOSE-005)."""
+    d, effects = _after(library, "implanted", c.SetProgram(C, MORPHINE_PROGRAM), 7 * DAY + 90)
+    assert isinstance(effects[0], ProgramComparison)
+    assert effects[0].previous is None
+    assert _fig(effects[0].new) == (1_000_000, 1_400_000, 100_000)
+    assert d.increases == ()
+    assert d.utc_minus_mono_s == 0
+
+
+def test_program_violations_are_reported_together(library: Library) -> None:
+    """The first open violation is raised, the others listed; an overridden soft limit is not
+    open (REQ-DOSE-003, REQ-LIB-004)."""
+    a = SETUPS["active"](library)
+    big = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(25_000_000))
+    with pytest.raises(LimitViolation) as e:
+        step(a, c.SetProgram(C, big), T, library)
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command.program.worst_case_daily",
+        "worst-case daily total (basal + every allowed bolus) above the maximum (also: "
+        "morphine.pain.soft_max_daily: worst-case daily total above the soft maximum)",
+        "25.4 mg/day",
+        "20 mg/day",
+    )
+    assert (e.value.limit_id, e.value.level) == ("morphine.pain.max_daily", "hard")
+    soft = dataclasses.replace(
+        MORPHINE_PROGRAM, basal=Basal.continuous(19_000_000), patient_bolus=None
+    )
+    with pytest.raises(LimitViolation) as e:
+        step(a, c.SetProgram(C, soft), T, library)
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command.program.worst_case_daily",
+        "worst-case daily total above the soft maximum",
+        "19 mg/day",
+        "15 mg/day",
+    )
+    assert (e.value.limit_id, e.value.level) == ("morphine.pain.soft_max_daily", "soft")
+    ok = c.Override("morphine.pain.soft_max_daily", "palliative")
+    assert step(a, c.SetProgram(C, soft, overrides=(ok,)), T, library).device.program == soft
+
+
+def test_start_and_resume_dosing(library: Library) -> None:
+    """Starting dosing starts the program's cycles now; resuming keeps them (REQ-DOSE-001)."""
+    p = reach(Phase.PRIMING, library)
+    p = run([(c.DriveReport(S, 1, 234_000, True), 7 * DAY + 600)], library, p)
+    d, effects = _after(library, p, c.StartDosing(C), 7 * DAY + 700)
+    assert (d.program_start_s, d.basal_until_s) == (7 * DAY + 700, 7 * DAY + 700)
+    assert len(effects) == 1 and isinstance(effects[0], Projection)
+    s = SETUPS["suspended"](library)
+    d, effects = _after(library, s, c.Resume(C, reason="ok"), T)
+    assert (d.program_start_s, d.basal_until_s) == (7 * DAY + 700, T)
+    assert len(effects) == 1 and isinstance(effects[0], Projection)
