@@ -24,9 +24,11 @@ from itdose_testkit import (
 from itdose.core import (
     Device,
     DosingError,
+    InvalidInput,
     Library,
     LimitViolation,
     Phase,
+    RejectedCommand,
     TrialOutcome,
     step,
 )
@@ -43,12 +45,13 @@ from itdose.core.effects import (
     Warn,
 )
 from itdose.core.handlers import WITHDRAWAL_TEXT, describe, reconcile
-from itdose.core.program import Basal, Increase
+from itdose.core.program import Basal, FlexClock, Increase
 from itdose.core.state import (
     ActiveAlarm,
     Bridge,
     DeliveryKind,
     ImplantedSystem,
+    MriSession,
     Order,
     RefillSession,
     Reservoir,
@@ -1390,3 +1393,225 @@ def test_start_and_resume_dosing(library: Library) -> None:
     d, effects = _after(library, s, c.Resume(C, reason="ok"), T)
     assert (d.program_start_s, d.basal_until_s) == (7 * DAY + 700, T)
     assert len(effects) == 1 and isinstance(effects[0], Projection)
+
+
+def _exact(err: pytest.ExceptionInfo[DosingError]) -> tuple[object, ...]:
+    e = err.value
+    return (type(e).__name__, e.field, e.message, e.value, e.limit)
+
+
+def test_synchromed_mri_session(library: Library) -> None:
+    """The MRI session records the policy, the start, the alarms and whether it was dosing;
+    its end raises the post-MRI verification and resumes the basal now; the confirmation
+    clears both (REQ-MRI-001, REQ-MRI-002, REQ-MRI-003)."""
+    slib = synchromed_library(library)
+    sa = synchromed_active(slib)
+    d, effects = _after(slib, sa, c.BeginMri(C), T)
+    assert effects == (StopDelivery("begin_mri: active -> suspended"),)
+    assert d.mri == MriSession("suspend-verify", T, False, True)
+    with pytest.raises(RejectedCommand) as e:
+        step(d, c.BeginMri(C), T + 1, slib)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "an MRI is already in progress or awaiting confirmation",
+        None,
+        None,
+    )
+    d, effects = _after(slib, d, c.EndMri(C), T + 100)
+    assert effects == (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
+    assert d.mri == MriSession("suspend-verify", T, False, True, T + 100)
+    assert d.alarms == (ActiveAlarm(AlarmKind.POST_MRI_VERIFICATION, T + 100),)
+    assert (d.phase, d.basal_until_s) == (Phase.ACTIVE, T + 100)
+    with pytest.raises(RejectedCommand) as e:
+        step(d, c.BeginMri(C), T + 150, slib)
+    assert e.value.message == "an MRI is already in progress or awaiting confirmation"
+    d, effects = _after(slib, d, c.ConfirmPostMri(C, "checked"), T + 200)
+    assert (d.mri, d.alarms, effects) == (None, (), ())
+    # an alarm at the start keeps it stopped and the basal segment where it was
+    al = run([(c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T - 10)], slib, sa)
+    d, _ = _after(slib, al, c.BeginMri(C), T)
+    assert d.mri == MriSession("suspend-verify", T, True, True)
+    until = d.basal_until_s
+    d, _ = _after(slib, d, c.EndMri(C), T + 100)
+    assert (d.phase, d.basal_until_s) == (Phase.SUSPENDED, until)
+    assert until != T + 100
+    with pytest.raises(RejectedCommand) as e:
+        step(d, c.EndMri(C), T + 101, slib)
+    assert _exact(e) == ("RejectedCommand", "command", "no MRI is in progress", None, None)
+
+
+def test_mri_refusals(library: Library) -> None:
+    """Prometra I refuses MRI; a SynchroMed at zero rate is no preparation; a Prometra II
+    needs an empty reservoir and no dosing (REQ-MRI-004, REQ-MRI-005)."""
+    slib = synchromed_library(library)
+    sa = synchromed_active(slib)
+    zero = dataclasses.replace(
+        sa, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(0))
+    )
+    with pytest.raises(RejectedCommand) as e:
+        step(zero, c.BeginMri(C), T, slib)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "a stopped pump (zero rate) as MRI preparation is rejected: it delays the detection "
+        "of an extended motor stall",
+        None,
+        None,
+    )
+    s = SETUPS["suspended"](library)
+    assert s.implant is not None
+    pr1 = dataclasses.replace(s, implant=dataclasses.replace(s.implant, pump="prometra-20"))
+    with pytest.raises(RejectedCommand) as e:
+        step(pr1, c.BeginMri(C), T, library)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "prometra-20 is MR unsafe: MRI refused",
+        None,
+        None,
+    )
+    empty = run([(c.EmptyReservoir(C, 19_000_000), T)], library, s)
+    assert empty.reservoir is not None and empty.reservoir.volume_nl == 0
+    d, effects = _after(library, empty, c.BeginMri(C), T + 1)
+    assert effects == ()
+    assert d.mri == MriSession("empty-and-reset", T + 1, False, False)
+    nearly = dataclasses.replace(empty, reservoir=dataclasses.replace(s.reservoir, volume_nl=1))
+    with pytest.raises(RejectedCommand) as e:
+        step(nearly, c.BeginMri(C), T + 1, library)
+    assert e.value.value == "0.000001 mL"
+
+
+def test_clear_empty_reservoir_needs_volume_above_threshold(library: Library) -> None:
+    """The empty-reservoir alarm clears only above the empty threshold (REQ-RES-002)."""
+    se = SETUPS["suspended_empty"](library)
+    assert se.reservoir is not None
+    cmd = c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, "refilled")
+    at = dataclasses.replace(se, reservoir=dataclasses.replace(se.reservoir, volume_nl=500_000))
+    with pytest.raises(RejectedCommand) as e:
+        step(at, cmd, T, library)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command.kind",
+        "the reservoir is still at or below the empty threshold: refill first",
+        "0.5 mL",
+        "> 0.5 mL",
+    )
+    above = dataclasses.replace(at, reservoir=dataclasses.replace(se.reservoir, volume_nl=500_001))
+    d, effects = _after(library, above, cmd, T)
+    assert (d.phase, d.alarms, effects) == (Phase.SUSPENDED, (), ())
+
+
+def test_silence_and_clear_touch_only_their_alarm(library: Library) -> None:
+    """Silencing sets the silence end of that alarm only; clearing removes that alarm only
+    (REQ-ALM-004, REQ-ALM-005)."""
+    d = run(
+        [(c.RaiseAlarm(S, AlarmKind.OCCLUSION), T - 10), (c.RaiseAlarm(S, AlarmKind.ERI), T - 5)],
+        library,
+        SETUPS["alarm"](library),
+    )
+    d2, effects = _after(library, d, c.SilenceAlarm(P, AlarmKind.OCCLUSION, 600), T)
+    assert effects == ()
+    assert d2.alarms == (
+        ActiveAlarm(AlarmKind.MOTOR_STALL, 8 * DAY),
+        ActiveAlarm(AlarmKind.OCCLUSION, T - 10, "", T + 600),
+        ActiveAlarm(AlarmKind.ERI, T - 5),
+    )
+    d3, _ = _after(library, d, c.SilenceAlarm(C, AlarmKind.ERI, 86_400), T)
+    assert d3.alarms[2] == ActiveAlarm(AlarmKind.ERI, T - 5, "", T + 86_400)
+    d4, effects = _after(library, d, c.ClearAlarm(C, AlarmKind.OCCLUSION, "flushed"), T)
+    assert effects == ()
+    assert d4.alarms == (
+        ActiveAlarm(AlarmKind.MOTOR_STALL, 8 * DAY),
+        ActiveAlarm(AlarmKind.ERI, T - 5),
+    )
+    assert d4.phase is Phase.ALARM
+
+
+def test_empty_reservoir_waits_for_reports(library: Library) -> None:
+    """The reservoir is emptied only when no delivery is outstanding (REQ-MRI-004)."""
+    a = run(
+        [(c.Tick(S), T - 600), (c.Suspend(C, "MRI"), T - 500)], library, SETUPS["active"](library)
+    )
+    assert len(a.orders) == 1
+    with pytest.raises(RejectedCommand) as e:
+        step(a, c.EmptyReservoir(C, 0), T, library)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "deliveries are still being reported: wait for them",
+        None,
+        None,
+    )
+    d, effects = _after(library, "suspended", c.EmptyReservoir(C, 0), T)
+    assert effects == ()
+    assert d.reservoir == Reservoir("morphine", "pain", 10_000_000, 0)
+
+
+def test_programming_preconditions(library: Library) -> None:
+    """A program needs a filled reservoir, no running bridge, and the UTC time for a
+    wall-clock schedule (REQ-DOSE-003, REQ-BRIDGE-002, REQ-TIME-003)."""
+    with pytest.raises(RejectedCommand) as e:
+        step(
+            SETUPS["implant_only"](library),
+            c.SetProgram(C, MORPHINE_PROGRAM),
+            7 * DAY + 100,
+            library,
+        )
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "fill the reservoir before programming",
+        None,
+        None,
+    )
+    a = SETUPS["active"](library)
+    wall = dataclasses.replace(
+        MORPHINE_PROGRAM,
+        basal=dataclasses.replace(
+            Basal.continuous(1_000_000), clock=FlexClock.WALL, timezone="UTC"
+        ),
+    )
+    with pytest.raises(InvalidInput) as e:
+        step(a, c.SetProgram(C, wall), T, library)
+    assert _exact(e) == (
+        "InvalidInput",
+        "command.utc_now_s",
+        "a wall-clock schedule needs the UTC time",
+        None,
+        None,
+    )
+    bridged = dataclasses.replace(a, bridge=Bridge(10_000_000, 1_000_000, 234_000))
+    with pytest.raises(RejectedCommand) as e:
+        step(bridged, c.SetProgram(C, MORPHINE_PROGRAM), T, library)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "a bridge bolus is running: reprogram after it ends",
+        None,
+        None,
+    )
+    with pytest.raises(RejectedCommand) as e:
+        step(bridged, c.ClinicianBolus(C, 100_000, 600), T, library)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command",
+        "a bridge bolus is running: no clinician bolus now",
+        None,
+        None,
+    )
+
+
+def test_withdrawal_warning_on_stopping_baclofen(library: Library) -> None:
+    """Stopping baclofen needs the confirmation and warns; morphine does not warn
+    (REQ-BACL-002)."""
+    d = SETUPS["bacl_implanted"](library)
+    withdrawal = Warn("withdrawal_risk", WITHDRAWAL_TEXT)
+    _, effects = _after(
+        library, d, c.Explant(C, "infection", confirm_withdrawal_risk=True), 4 * DAY
+    )
+    assert effects == (withdrawal,)
+    _, effects = _after(library, "active", c.Suspend(C, "review"), T)
+    assert effects == (StopDelivery("suspend: active -> suspended"),)
+    _, effects = _after(library, "implanted", c.Explant(C, "infection"), T)
+    assert effects == ()
