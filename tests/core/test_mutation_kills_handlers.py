@@ -45,7 +45,7 @@ from itdose.core.effects import (
     Warn,
 )
 from itdose.core.handlers import WITHDRAWAL_TEXT, describe, reconcile
-from itdose.core.program import Basal, FlexClock, Increase
+from itdose.core.program import Basal, FlexClock, Increase, Program
 from itdose.core.state import (
     ActiveAlarm,
     Bridge,
@@ -64,6 +64,10 @@ T = 8 * DAY + HOUR
 BACLOFEN = ("baclofen", "spasticity-spinal")
 BLANK = c.Override("x.y", "  ")
 LONG = "x" * 2001
+STRENGTH = c.Override("morphine.pain.product_concentrations", "compounded")
+PROG25 = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=25_000_000)
+BIG = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(19_000_000), patient_bolus=None)
+ZIC = Program("ziconotide", "pain", 25_000, Basal.continuous(2_400))
 MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
 
 
@@ -136,6 +140,24 @@ def _with_alarms(phase: Phase, *kinds: AlarmKind) -> Callable[[Library], Device]
     return build
 
 
+def _refill_unfilled(lib: Library) -> Device:
+    steps = [
+        (c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 10),
+        (c.BeginRefill(C), 7 * DAY + 20),
+    ]
+    return run(steps, lib, _implant_only(lib))
+
+
+def _refill_finding(lib: Library) -> Device:
+    return run([(c.RecordWithdrawal(C, 16_766_000), T - 60)], lib, reach(Phase.REFILL, lib))
+
+
+def _refill_no_dead(lib: Library) -> Device:
+    d = _refill_withdrawn(lib)
+    assert d.implant is not None
+    return dataclasses.replace(d, implant=dataclasses.replace(d.implant, dead_volume_nl=None))
+
+
 SETUPS: dict[str, Callable[[Library], Device]] = {
     "screening": lambda lib: Device(),
     "screened": _screened,
@@ -159,6 +181,9 @@ SETUPS: dict[str, Callable[[Library], Device]] = {
     "active_low": _with_alarms(Phase.ACTIVE, AlarmKind.LOW_RESERVOIR),
     "suspended_eos": _with_alarms(Phase.SUSPENDED, AlarmKind.END_OF_SERVICE),
     "suspended_empty": _with_alarms(Phase.SUSPENDED, AlarmKind.EMPTY_RESERVOIR),
+    "refill_unfilled": _refill_unfilled,
+    "refill_finding": _refill_finding,
+    "refill_no_dead": _refill_no_dead,
 }
 
 Case = tuple[str, str, c.Command, int]
@@ -300,6 +325,64 @@ CASES: list[Case] = [
         "active",
         c.ClinicianBolus(C, dose_ng=20_000_000, duration_s=600),
         T,
+    ),
+    ("withdraw_unfilled", "refill_unfilled", c.RecordWithdrawal(C, 0), 7 * DAY + 30),
+    ("complete_unfilled", "refill_unfilled", c.CompleteRefill(C, 1000, 10_000_000), 7 * DAY + 30),
+    (
+        "finding_no_reason",
+        "refill_finding",
+        c.CompleteRefill(C, 1000, 10_000_000, finding_reason=" "),
+        T,
+    ),
+    (
+        "finding_long_reason",
+        "refill_finding",
+        c.CompleteRefill(C, 1000, 10_000_000, finding_reason=LONG),
+        T,
+    ),
+    (
+        "long_reason_no_finding",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1000, 10_000_000, finding_reason=LONG),
+        T,
+    ),
+    (
+        "zic_no_program",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 25_000, drug="ziconotide"),
+        T,
+    ),
+    (
+        "zic_other_override",
+        "refill_withdrawn",
+        c.CompleteRefill(
+            C, 1_000_000, 25_000, "ziconotide", ZIC, overrides=(c.Override("x", "y"),)
+        ),
+        T,
+    ),
+    (
+        "no_dead",
+        "refill_no_dead",
+        c.CompleteRefill(C, 1_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,)),
+        T,
+    ),
+    (
+        "same_conc_program_mismatch",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 10_000_000, program=PROG25),
+        T,
+    ),
+    (
+        "same_conc_program_violation",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 10_000_000, program=BIG),
+        T,
+    ),
+    (
+        "conc_above_max_overridden_strength",
+        "implant_only",
+        c.Fill(C, 1_000_000, 20_000_001, (STRENGTH,)),
+        7 * DAY + 60,
     ),
 ]
 
@@ -986,6 +1069,107 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "morphine.pain.max_daily",
         "hard",
     ),
+    "withdraw_unfilled": (
+        "RejectedCommand",
+        "command",
+        "the reservoir was never filled: nothing to withdraw",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "complete_unfilled": (
+        "RejectedCommand",
+        "command",
+        "the reservoir was never filled: abort the refill and use the initial fill",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "finding_no_reason": (
+        "RejectedCommand",
+        "command.finding_reason",
+        "the refill has a finding (over-infusion): a clinician must acknowledge it with a reason "
+        "before the refill completes",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "finding_long_reason": (
+        "InvalidInput",
+        "command.finding_reason",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "long_reason_no_finding": (
+        "InvalidInput",
+        "command.finding_reason",
+        "is too long",
+        None,
+        "2000 characters",
+        None,
+        None,
+    ),
+    "zic_no_program": (
+        "RejectedCommand",
+        "command.program",
+        "a concentration or drug change needs a new program (and a bridge bolus)",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "zic_other_override": (
+        "LimitViolation",
+        "command.drug",
+        "prometra-ii-20 is not labelled for ziconotide",
+        "ziconotide",
+        None,
+        "prometra-ii-20.approved_drugs",
+        "soft",
+    ),
+    "no_dead": (
+        "RejectedCommand",
+        "command",
+        "the dead volume is unknown, so no bridge bolus can be computed; skipping the bridge "
+        "needs the override morphine.pain.bridge_skip with a reason",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "same_conc_program_mismatch": (
+        "RejectedCommand",
+        "command.program",
+        "the program must be for the drug and concentration filled",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "same_conc_program_violation": (
+        "LimitViolation",
+        "command.program.worst_case_daily",
+        "worst-case daily total above the soft maximum",
+        "19 mg/day",
+        "15 mg/day",
+        "morphine.pain.soft_max_daily",
+        "soft",
+    ),
+    "conc_above_max_overridden_strength": (
+        "LimitViolation",
+        "command.concentration_ng_per_ml",
+        "above the maximum concentration for morphine",
+        20000001,
+        "20 mg/mL",
+        "morphine.pain.max_concentration",
+        "soft",
+    ),
 }
 """(error type, field, message, value, limit, limit_id, level) of each case."""
 
@@ -1615,3 +1799,210 @@ def test_withdrawal_warning_on_stopping_baclofen(library: Library) -> None:
     assert effects == (StopDelivery("suspend: active -> suspended"),)
     _, effects = _after(library, "implanted", c.Explant(C, "infection"), T)
     assert effects == ()
+
+
+ACCEPTED: list[tuple[str, str, c.Command, int, Phase]] = [
+    ("tick_one_hour", "active", c.Tick(S, 3600), T, Phase.ACTIVE),
+    ("tick_one_day", "active", c.Tick(S, 86_400), T, Phase.ACTIVE),
+    (
+        "silence_low_a_day",
+        "active_low",
+        c.SilenceAlarm(P, AlarmKind.LOW_RESERVOIR, 86_400),
+        T,
+        Phase.ACTIVE,
+    ),
+    ("silence_high_10_min", "alarm", c.SilenceAlarm(P, AlarmKind.MOTOR_STALL, 600), T, Phase.ALARM),
+    ("prime_a_day", "implanted", c.Prime(C, 86_400), 7 * DAY + 120, Phase.PRIMING),
+    (
+        "trial_dose_to_the_daily_max",
+        "trial",
+        c.RecordTrialDose(C, 19_700_000, (c.Override("morphine.pain.trial_bolus_range", "r"),)),
+        180,
+        Phase.TRIAL,
+    ),
+    (
+        "trial_dose_range_overridden",
+        "trial0",
+        c.RecordTrialDose(C, 600_000, (c.Override("morphine.pain.trial_bolus_range", "r"),)),
+        180,
+        Phase.TRIAL,
+    ),
+    ("trial_dose_top_of_range", "trial0", c.RecordTrialDose(C, 500_000), 180, Phase.TRIAL),
+    ("trial_dose_bottom_of_range", "trial0", c.RecordTrialDose(C, 100_000), 180, Phase.TRIAL),
+    ("screening_dose_a_day_later", "bacl1n", c.RecordTrialDose(C, 75_000), 2 * DAY, Phase.TRIAL),
+    (
+        "trimmed_just_shorter",
+        "ready",
+        c.Implant(C, "prometra-ii-20", "prometra-catheter", 1099),
+        DAY,
+        Phase.IMPLANTED,
+    ),
+    (
+        "no_reference_length",
+        "ready",
+        c.Implant(C, "synchromed-ii-20", "medtronic-8731sc", 5000),
+        DAY,
+        Phase.IMPLANTED,
+    ),
+    (
+        "pump_approval_overridden",
+        "zic_ready",
+        c.Implant(
+            C,
+            "prometra-ii-20",
+            "prometra-catheter",
+            0,
+            (c.Override("prometra-ii-20.approved_drugs", "r"),),
+        ),
+        3 * DAY,
+        Phase.IMPLANTED,
+    ),
+    (
+        "fill_to_capacity",
+        "implant_only",
+        c.Fill(C, 20_000_000, 10_000_000),
+        7 * DAY + 60,
+        Phase.IMPLANTED,
+    ),
+    (
+        "max_concentration_overridden",
+        "implant_only",
+        c.Fill(C, 1_000_000, 25_000_000, (MAX_CONC,)),
+        7 * DAY + 60,
+        Phase.IMPLANTED,
+    ),
+    (
+        "strength_overridden_at_max",
+        "implant_only",
+        c.Fill(C, 1_000_000, 20_000_000, (STRENGTH,)),
+        7 * DAY + 60,
+        Phase.IMPLANTED,
+    ),
+    (
+        "unapproved_drug_overridden",
+        "screened",
+        c.StartTrial(
+            C,
+            "fentanyl",
+            "pain",
+            "p",
+            "opioid-tolerant",
+            (c.Override("fentanyl.pain.unapproved", "r"),),
+        ),
+        60,
+        Phase.TRIAL,
+    ),
+    (
+        "complete_to_capacity",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 20_000_000, 10_000_000),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_finding_acknowledged",
+        "refill_finding",
+        c.CompleteRefill(C, 1000, 10_000_000, finding_reason="checked"),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_drug_change_overridden",
+        "refill_withdrawn",
+        c.CompleteRefill(
+            C,
+            1_000_000,
+            25_000,
+            "ziconotide",
+            ZIC,
+            overrides=(c.Override("prometra-ii-20.approved_drugs", "r"),),
+        ),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_no_dead_skipped",
+        "refill_no_dead",
+        c.CompleteRefill(
+            C,
+            1_000_000,
+            25_000_000,
+            program=PROG25,
+            overrides=(MAX_CONC, c.Override("morphine.pain.bridge_skip", "new catheter")),
+        ),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_same_program",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 10_000_000, program=MORPHINE_PROGRAM),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_soft_overridden",
+        "refill_withdrawn",
+        c.CompleteRefill(
+            C,
+            1_000_000,
+            10_000_000,
+            program=BIG,
+            overrides=(c.Override("morphine.pain.soft_max_daily", "r"),),
+        ),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "complete_strength_overridden",
+        "refill_withdrawn",
+        c.CompleteRefill(
+            C,
+            1_000_000,
+            12_000_000,
+            program=dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=12_000_000),
+            overrides=(STRENGTH,),
+        ),
+        T,
+        Phase.ACTIVE,
+    ),
+    (
+        "clear_with_other_alarm",
+        "alarm",
+        c.ClearAlarm(C, AlarmKind.MOTOR_STALL, "ok"),
+        T,
+        Phase.SUSPENDED,
+    ),
+    (
+        "explant_baclofen_confirmed",
+        "bacl_implanted",
+        c.Explant(C, "infection", True),
+        4 * DAY,
+        Phase.EXPLANTED,
+    ),
+    ("note_at_limit", "screening", c.RecordScreening(C, True, 10, "x" * 2000), 0, Phase.SCREENING),
+    ("score_zero", "trial", c.RecordPainScore(C, 0), HOUR, Phase.TRIAL),
+    (
+        "zero_trim",
+        "ready",
+        c.Implant(C, "prometra-ii-20", "prometra-catheter", 0),
+        DAY,
+        Phase.IMPLANTED,
+    ),
+    ("report_zero", "active", c.DriveReport(S, 0, 0, False), T, Phase.ACTIVE),
+    ("withdraw_zero", "refill", c.RecordWithdrawal(C, 0), T, Phase.REFILL),
+    ("empty_zero", "suspended", c.EmptyReservoir(C, 0), T, Phase.SUSPENDED),
+]
+"""Commands at the edge of what is accepted, and the phase they lead to."""
+
+
+@pytest.mark.parametrize(
+    ("name", "setup", "command", "at", "phase"), ACCEPTED, ids=[k[0] for k in ACCEPTED]
+)
+def test_commands_at_the_edge_are_accepted(
+    library: Library, name: str, setup: str, command: c.Command, at: int, phase: Phase
+) -> None:
+    """The bounds are inclusive where the rules say so, and an override with a reason lets a
+    soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-BRIDGE-003, REQ-TRIAL-001)."""
+    d = SETUPS[setup](library)
+    assert step(d, command, at, library).device.phase is phase
