@@ -33,6 +33,7 @@ from itdose.core import (
     step,
 )
 from itdose.core import commands as c
+from itdose.core import library as lib_mod
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import (
     Annunciate,
@@ -44,7 +45,7 @@ from itdose.core.effects import (
     StopDelivery,
     Warn,
 )
-from itdose.core.handlers import WITHDRAWAL_TEXT, describe, reconcile
+from itdose.core.handlers import WITHDRAWAL_TEXT, describe, pump_concentrations, reconcile
 from itdose.core.program import Basal, FlexClock, Increase, Program
 from itdose.core.state import (
     ActiveAlarm,
@@ -2006,3 +2007,86 @@ def test_commands_at_the_edge_are_accepted(
     soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-BRIDGE-003, REQ-TRIAL-001)."""
     d = SETUPS[setup](library)
     assert step(d, command, at, library).device.phase is phase
+
+
+def _with_morphine(library: Library, **changes: object) -> Library:
+    entries = tuple(
+        dataclasses.replace(e, **changes) if e.id == "morphine.pain" else e for e in library.entries
+    )
+    return dataclasses.replace(library, entries=entries)
+
+
+def test_library_without_a_trial_range(library: Library) -> None:
+    """A drug the library gives no trial range (nor screening) for cannot be trialled
+    (REQ-TRIAL-001, REQ-LIB-001)."""
+    lib = _with_morphine(library, trial_bolus_range=None)
+    with pytest.raises(RejectedCommand) as e:
+        step(SETUPS["screened"](library), c.StartTrial(C, "morphine", "pain", "p"), 60, lib)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command.drug",
+        "the library gives no trial dose range for morphine (pain)",
+        "morphine",
+        None,
+    )
+    with pytest.raises(RejectedCommand) as e:
+        step(SETUPS["trial0"](library), c.RecordTrialDose(C, 200_000), 120, lib)
+    assert _exact(e) == (
+        "RejectedCommand",
+        "command.amount_ng",
+        "no trial dose range in the library",
+        None,
+        None,
+    )
+
+
+def test_hard_limits_do_not_yield_to_overrides(library: Library) -> None:
+    """A hard trial range or concentration cap is not overridable (REQ-LIB-004)."""
+    entry = library.drug("morphine", "pain")
+    assert entry.trial_bolus_range is not None and entry.max_concentration is not None
+    lib = _with_morphine(
+        library,
+        trial_bolus_range=dataclasses.replace(entry.trial_bolus_range, level=lib_mod.Level.HARD),
+        max_concentration=dataclasses.replace(entry.max_concentration, level=lib_mod.Level.HARD),
+    )
+    over = c.Override("morphine.pain.trial_bolus_range", "r")
+    with pytest.raises(LimitViolation) as e:
+        step(SETUPS["trial0"](library), c.RecordTrialDose(C, 600_000, (over,)), 120, lib)
+    assert (e.value.limit_id, e.value.level) == ("morphine.pain.trial_bolus_range", "hard")
+    with pytest.raises(LimitViolation) as e:
+        step(SETUPS["implant_only"](library), c.Fill(C, 1, 25_000_000, (MAX_CONC,)), DAY * 8, lib)
+    assert (e.value.limit_id, e.value.level, e.value.limit) == (
+        "morphine.pain.max_concentration",
+        "hard",
+        "20 mg/mL",
+    )
+    no_cap = _with_morphine(library, max_concentration=None)
+    d = step(SETUPS["implant_only"](library), c.Fill(C, 1, 25_000_000), DAY * 8, no_cap).device
+    assert d.reservoir is not None and d.reservoir.concentration_ng_per_ml == 25_000_000
+    none = _with_morphine(
+        library,
+        product_concentrations=dataclasses.replace(
+            entry.product_concentrations, values_ng_per_ml=()
+        ),
+    )
+    with pytest.raises(LimitViolation) as e:
+        step(SETUPS["implant_only"](library), c.Fill(C, 1, 10_000_000), DAY * 8, none)
+    assert e.value.limit == "none"
+
+
+def test_pump_concentrations_apply_the_pump_narrowing(library: Library) -> None:
+    """A pump's per-drug concentration range narrows the product strengths (REQ-LIB-001)."""
+    pump = library.pump("prometra-ii-20")
+    baclofen = library.drug(*BACLOFEN)
+    morphine = library.drug("morphine", "pain")
+    assert pump_concentrations(baclofen, pump) == (500_000, 1_000_000, 2_000_000)
+    assert pump_concentrations(morphine, pump) == (10_000_000, 25_000_000)
+    (rng,) = pump.concentration_ranges
+    narrow = dataclasses.replace(
+        pump,
+        concentration_ranges=(
+            dataclasses.replace(rng, low_ng_per_ml=500_001, high_ng_per_ml=1_999_999),
+        ),
+    )
+    assert pump_concentrations(baclofen, narrow) == (1_000_000,)
+    assert pump_concentrations(morphine, narrow) == (10_000_000, 25_000_000)
