@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
-from itdose_testkit import DAY, HOUR, LAST_TIME, PATHS, C, P, S, reach
+from itdose_testkit import DAY, HOUR, LAST_TIME, PATHS, C, P, S, reach, run
 
 from itdose.core import (
     Device,
+    DosingError,
     InvalidInput,
     Library,
     Phase,
@@ -21,6 +22,7 @@ from itdose.core import (
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Record, StopDelivery
+from itdose.core.lifecycle import GUARDS
 from itdose.core.machine import MAX_TIME_S, Outcome, allowed_triggers
 
 T = LAST_TIME + HOUR
@@ -267,3 +269,21 @@ def test_allowed_triggers_of_screening_and_terminal() -> None:
     assert allowed_triggers(Phase.SCREENING) == ("record_screening", "start_trial")
     assert allowed_triggers(Phase.EXPLANTED) == ()
     assert set(PATHS) == set(Phase)
+
+
+def test_ambiguous_transition_fails_closed(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should two guards of one trigger ever hold together, the command is refused rather than
+    a row picked (REQ-LIFE-003)."""
+    d = run([(c.RecordPainScore(C, score=3), 4 * HOUR)], library, reach(Phase.TRIAL, library))
+    monkeypatch.setitem(GUARDS, "trial_failed", lambda *_: True)
+    with pytest.raises(DosingError) as e:
+        step(d, c.ConcludeTrial(C), 5 * HOUR, library)
+    assert type(e.value) is DosingError
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command",
+        "ambiguous transition for 'conclude_trial'",
+        None,
+        None,
+    )
