@@ -2090,3 +2090,54 @@ def test_pump_concentrations_apply_the_pump_narrowing(library: Library) -> None:
     )
     assert pump_concentrations(baclofen, narrow) == (1_000_000,)
     assert pump_concentrations(morphine, narrow) == (10_000_000, 25_000_000)
+
+
+def test_bridge_thresholds_and_drug_change(library: Library) -> None:
+    """A bridge is started for any old dose and dead volume above zero; a drug change fills
+    the new drug; without an old program there is nothing to bridge (REQ-BRIDGE-001)."""
+    r = SETUPS["refill_withdrawn"](library)
+    assert r.implant is not None
+    cmd = c.CompleteRefill(C, 10_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,))
+    tiny = dataclasses.replace(
+        r, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(1))
+    )
+    assert _after(library, tiny, cmd, T)[0].bridge == Bridge(10_000_000, 1, 234_000)
+    one_nl = dataclasses.replace(r, implant=dataclasses.replace(r.implant, dead_volume_nl=1))
+    assert _after(library, one_nl, cmd, T)[0].bridge == Bridge(10_000_000, 1_000_000, 1)
+    unprogrammed = dataclasses.replace(r, program=None)
+    d, effects = _after(library, unprogrammed, cmd, T)
+    assert d.bridge is None and d.program == PROG25
+    assert len(effects) == 1 and isinstance(effects[0], Projection)
+    zic = c.CompleteRefill(
+        C,
+        1_000_000,
+        25_000,
+        "ziconotide",
+        ZIC,
+        overrides=(c.Override("prometra-ii-20.approved_drugs", "r"),),
+    )
+    d, _ = _after(library, r, zic, T)
+    assert d.reservoir == Reservoir("ziconotide", "pain", 25_000, 1_000_000)
+    assert d.program == ZIC
+
+
+def test_begin_refill_of_an_unfilled_pump_expects_nothing(library: Library) -> None:
+    """A pump never filled has an expected residual of zero (REQ-REF-001)."""
+    d = SETUPS["refill_unfilled"](library)
+    assert d.refill == RefillSession(0)
+
+
+def test_only_eri_sets_the_end_of_service(library: Library) -> None:
+    """Other alarms leave the end of service unset (REQ-BATT-001)."""
+    slib = synchromed_library(library)
+    d, effects = _after(slib, synchromed_active(slib), c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T)
+    assert d.eos_at_s is None
+    assert effects == (Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),)
+
+
+def test_tick_uses_the_commanded_segment(library: Library) -> None:
+    """A tick plans the basal over the segment the shell asked for (REQ-DOSE-001)."""
+    _, effects = _after(library, "active", c.Tick(S, 86_400), T)
+    assert effects == (DeliveryOrder(2, "basal", 96_643, 83_500),)
+    _, effects = _after(library, "active", c.Tick(S, 3600), T)
+    assert effects == (DeliveryOrder(2, "basal", 4_166, 3600),)
