@@ -1577,6 +1577,42 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "must be a non-empty string",
         "",
     ),
+    (
+        "reservoir not table",
+        [("p", (*S2, "reservoir_volume"), "20 mL")],
+        "pumps.toml",
+        "pumps.synchromed-ii-20",
+        "reservoir_volume",
+        "must be a table, got str",
+        "20 mL",
+    ),
+    (
+        "approved not table",
+        [("p", (*S2, "approved_drugs"), ["morphine"])],
+        "pumps.toml",
+        "pumps.synchromed-ii-20",
+        "approved_drugs",
+        "must be a table, got list",
+        ["morphine"],
+    ),
+    (
+        "approved source blank",
+        [("p", (*S2, "approved_drugs", "source"), " ")],
+        "pumps.toml",
+        "pumps.synchromed-ii-20",
+        "approved_drugs.source",
+        "must be a non-empty string",
+        " ",
+    ),
+    (
+        "range min unit",
+        [("p", (*P2, "concentration_ranges", "baclofen", "min"), "500 mcg")],
+        "pumps.toml",
+        "pumps.prometra-ii-20",
+        "concentration_ranges.baclofen.min",
+        "is a amount, expected a concentration",
+        "500 mcg",
+    ),
 ]
 
 
@@ -1648,6 +1684,7 @@ def test_top_level_not_a_table() -> None:
         [("p", (*S2, "low_reservoir_threshold", "value"), "19.999 mL")],
         [("p", (*S2, "empty_threshold", "value"), "1.999 mL")],
         [("p", (*S2, "empty_threshold", "value"), "0 mL")],
+        [("p", (*S2, "eri_to_eos", "value"), "1 s")],
         [("p", (*P2, "concentration_ranges", "baclofen", "min"), "1000 mcg/mL")],
         [("p", (*P2, "concentration_ranges", "baclofen", "max"), "500 mcg/mL")],
         [
@@ -1726,6 +1763,7 @@ def test_built_values_are_exact() -> None:
             ("d", (*Z, "max_daily", "source"), "  13, 26 "),
             ("d", (*Z, "max_daily", "note"), "n"),
             ("p", (*S2, "min_rate", "source"), " 13 "),
+            ("p", (*P2, "concentration_ranges", "baclofen", "note"), "n"),
         ]
     )
     z = lib.drug("ziconotide", "pain")
@@ -1809,6 +1847,7 @@ def test_built_values_are_exact() -> None:
             2_000_000,
             "12; DECISIONS.md",
             Tag.V,
+            "n",
         ),
     )
     assert prometra.mri_policy is MriPolicy.EMPTY_AND_RESET
