@@ -2141,3 +2141,42 @@ def test_tick_uses_the_commanded_segment(library: Library) -> None:
     assert effects == (DeliveryOrder(2, "basal", 96_643, 83_500),)
     _, effects = _after(library, "active", c.Tick(S, 3600), T)
     assert effects == (DeliveryOrder(2, "basal", 4_166, 3600),)
+
+
+def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) -> None:
+    """A refill's program is checked without the withdrawal confirmation: a baclofen cut of
+    more than 20 % is refused there (set it afterwards, confirmed) (REQ-BACL-002)."""
+    prog = Program(*BACLOFEN, 2_000_000, Basal.continuous(100_000))
+    d = run(
+        [(c.SetProgram(C, prog), 4 * DAY), (c.Prime(C, 480), 4 * DAY + 10)],
+        library,
+        SETUPS["bacl_implanted"](library),
+    )
+    assert d.implant is not None and d.implant.dead_volume_nl is not None
+    d = run(
+        [
+            (c.DriveReport(S, 1, d.implant.dead_volume_nl, True), 4 * DAY + 600),
+            (c.StartDosing(C), 4 * DAY + 700),
+            (c.BeginRefill(C), 5 * DAY),
+        ],
+        library,
+        d,
+    )
+    assert d.refill is not None
+    d = run([(c.RecordWithdrawal(C, d.refill.expected_residual_nl), 5 * DAY + 10)], library, d)
+    cut = dataclasses.replace(prog, basal=Basal.continuous(50_000))
+    with pytest.raises(LimitViolation) as e:
+        step(d, c.CompleteRefill(C, 1_000_000, 2_000_000, program=cut), 5 * DAY + 20, library)
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command.program.basal",
+        "stopping or cutting this drug by more than 20 % needs an explicit confirmation of the "
+        "withdrawal risk",
+        "50 mcg/day",
+        "confirmation",
+    )
+    assert (e.value.limit_id, e.value.level) == (
+        "baclofen.spasticity-spinal.withdrawal_confirmation",
+        "hard",
+    )
+    out = step(d, c.CompleteRefill(C, 1_000_000, 2_000_000), 5 * DAY + 20, library)
+    assert out.device.phase is Phase.ACTIVE
