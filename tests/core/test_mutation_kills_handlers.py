@@ -141,6 +141,12 @@ def _with_alarms(phase: Phase, *kinds: AlarmKind) -> Callable[[Library], Device]
     return build
 
 
+def _active_nearly_empty(lib: Library) -> Device:
+    d = reach(Phase.ACTIVE, lib)
+    assert d.reservoir is not None
+    return dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=510_000))
+
+
 def _refill_unfilled(lib: Library) -> Device:
     steps = [
         (c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 10),
@@ -183,6 +189,7 @@ SETUPS: dict[str, Callable[[Library], Device]] = {
     "suspended_eos": _with_alarms(Phase.SUSPENDED, AlarmKind.END_OF_SERVICE),
     "suspended_empty": _with_alarms(Phase.SUSPENDED, AlarmKind.EMPTY_RESERVOIR),
     "refill_unfilled": _refill_unfilled,
+    "active_nearly_empty": _active_nearly_empty,
     "refill_finding": _refill_finding,
     "refill_no_dead": _refill_no_dead,
 }
@@ -327,6 +334,7 @@ CASES: list[Case] = [
         c.ClinicianBolus(C, dose_ng=20_000_000, duration_s=600),
         T,
     ),
+    ("bolus_two_reasons", "active_nearly_empty", c.ClinicianBolus(C, 20_000_000, 600), T),
     ("withdraw_unfilled", "refill_unfilled", c.RecordWithdrawal(C, 0), 7 * DAY + 30),
     ("complete_unfilled", "refill_unfilled", c.CompleteRefill(C, 1000, 10_000_000), 7 * DAY + 30),
     (
@@ -1170,6 +1178,15 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "20 mg/mL",
         "morphine.pain.max_concentration",
         "soft",
+    ),
+    "bolus_two_reasons": (
+        "LimitViolation",
+        "command.dose_ng",
+        "the bolus does not fit (daily_cap, reservoir)",
+        "20 mg",
+        "20 mg/day",
+        "morphine.pain.max_daily",
+        "hard",
     ),
 }
 """(error type, field, message, value, limit, limit_id, level) of each case."""
