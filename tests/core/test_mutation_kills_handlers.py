@@ -147,6 +147,14 @@ def _active_nearly_empty(lib: Library) -> Device:
     return dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=510_000))
 
 
+def _suspended_unfilled(lib: Library) -> Device:
+    steps = [
+        (c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 10),
+        (c.ClearAlarm(C, AlarmKind.MOTOR_STALL, "checked"), 7 * DAY + 20),
+    ]
+    return run(steps, lib, _implant_only(lib))
+
+
 def _refill_unfilled(lib: Library) -> Device:
     steps = [
         (c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 10),
@@ -189,6 +197,7 @@ SETUPS: dict[str, Callable[[Library], Device]] = {
     "suspended_eos": _with_alarms(Phase.SUSPENDED, AlarmKind.END_OF_SERVICE),
     "suspended_empty": _with_alarms(Phase.SUSPENDED, AlarmKind.EMPTY_RESERVOIR),
     "refill_unfilled": _refill_unfilled,
+    "suspended_unfilled": _suspended_unfilled,
     "active_nearly_empty": _active_nearly_empty,
     "refill_finding": _refill_finding,
     "refill_no_dead": _refill_no_dead,
@@ -335,6 +344,7 @@ CASES: list[Case] = [
         T,
     ),
     ("bolus_two_reasons", "active_nearly_empty", c.ClinicianBolus(C, 20_000_000, 600), T),
+    ("empty_unfilled", "suspended_unfilled", c.EmptyReservoir(C, 0), 7 * DAY + 30),
     ("withdraw_unfilled", "refill_unfilled", c.RecordWithdrawal(C, 0), 7 * DAY + 30),
     ("complete_unfilled", "refill_unfilled", c.CompleteRefill(C, 1000, 10_000_000), 7 * DAY + 30),
     (
@@ -1187,6 +1197,15 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "20 mg/day",
         "morphine.pain.max_daily",
         "hard",
+    ),
+    "empty_unfilled": (
+        "RejectedCommand",
+        "command",
+        "the reservoir was never filled",
+        None,
+        None,
+        None,
+        None,
     ),
 }
 """(error type, field, message, value, limit, limit_id, level) of each case."""
