@@ -2216,3 +2216,27 @@ def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) ->
     )
     out = step(d, c.CompleteRefill(C, 1_000_000, 2_000_000), 5 * DAY + 20, library)
     assert out.device.phase is Phase.ACTIVE
+
+
+def test_baclofen_starting_dose_applies_to_the_first_program_only(library: Library) -> None:
+    """The first baclofen program starts at twice the effective screening dose per 24 h; a
+    later program is not held to it (REQ-BACL-006)."""
+    d = SETUPS["bacl_implanted"](library)
+
+    def program(basal: int) -> c.SetProgram:
+        return c.SetProgram(C, Program(*BACLOFEN, 2_000_000, Basal.continuous(basal)))
+
+    with pytest.raises(LimitViolation) as e:
+        step(d, program(150_000), 4 * DAY, library)
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command.program.basal",
+        "the starting pump dose is 2 x the effective screening dose per 24 h",
+        "150 mcg/day",
+        "100 mcg/day",
+    )
+    assert (e.value.limit_id, e.value.level) == (
+        "baclofen.spasticity-spinal.screening.starting_dose",
+        "soft",
+    )
+    d = step(d, program(100_000), 4 * DAY, library).device
+    assert step(d, program(110_000), 4 * DAY + 10, library).device.program is not None
