@@ -2029,6 +2029,8 @@ ACCEPTED: list[tuple[str, str, c.Command, int, Phase]] = [
     ("report_zero", "active", c.DriveReport(S, 0, 0, False), T, Phase.ACTIVE),
     ("withdraw_zero", "refill", c.RecordWithdrawal(C, 0), T, Phase.REFILL),
     ("empty_zero", "suspended", c.EmptyReservoir(C, 0), T, Phase.SUSPENDED),
+    ("reason_at_limit", "active", c.Suspend(C, "x" * 2000), T, Phase.SUSPENDED),
+    ("plan_at_limit", "screened", c.StartTrial(C, "morphine", "pain", "y" * 2000), 60, Phase.TRIAL),
 ]
 """Commands at the edge of what is accepted, and the phase they lead to."""
 
