@@ -434,3 +434,14 @@ def test_check_fields_optional_none_and_nested_dataclass() -> None:
         -MAX - 1,
         "|x| < 2**63",
     )
+
+
+# Equivalent mutants (mutmut 3.8.1 names, itdose.core.codec.*), not killable by any test:
+# - x_decode__mutmut_3: typing.cast(T, ...) -> typing.cast(None, ...): cast returns its value
+#   unchanged at run time whatever the type argument.
+# - x__check__mutmut_4, 6, 7, 8 (the int fast path disabled or narrowed: type(None) is int,
+#   +_MAX_INT <= value, < instead of <=) and x__check__mutmut_12, 14 (the str fast path:
+#   type(None) is str, len < _MAX_STR): a value the narrowed fast path no longer takes goes the
+#   full route (_decode's int / str checks), which accepts and rejects exactly the same values.
+# - x__check__mutmut_100, 102, 103, 104: the same narrowing of the int fast path inside the
+#   dataclass field loop; the field then goes through _check, with the same outcome.
