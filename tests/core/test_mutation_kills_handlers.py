@@ -68,6 +68,10 @@ LONG = "x" * 2001
 STRENGTH = c.Override("morphine.pain.product_concentrations", "compounded")
 PROG25 = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=25_000_000)
 BIG = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(19_000_000), patient_bolus=None)
+WALL = dataclasses.replace(
+    MORPHINE_PROGRAM,
+    basal=dataclasses.replace(Basal.continuous(1_000_000), clock=FlexClock.WALL, timezone="UTC"),
+)
 ZIC = Program("ziconotide", "pain", 25_000, Basal.continuous(2_400))
 MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
 
@@ -155,6 +159,12 @@ def _suspended_unfilled(lib: Library) -> Device:
     return run(steps, lib, _implant_only(lib))
 
 
+def _alarm_unfilled_empty(lib: Library) -> Device:
+    return run(
+        [(c.RaiseAlarm(S, AlarmKind.EMPTY_RESERVOIR), 7 * DAY + 10)], lib, _implant_only(lib)
+    )
+
+
 def _refill_unfilled(lib: Library) -> Device:
     steps = [
         (c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 10),
@@ -198,6 +208,7 @@ SETUPS: dict[str, Callable[[Library], Device]] = {
     "suspended_empty": _with_alarms(Phase.SUSPENDED, AlarmKind.EMPTY_RESERVOIR),
     "refill_unfilled": _refill_unfilled,
     "suspended_unfilled": _suspended_unfilled,
+    "alarm_unfilled_empty": _alarm_unfilled_empty,
     "active_nearly_empty": _active_nearly_empty,
     "refill_finding": _refill_finding,
     "refill_no_dead": _refill_no_dead,
@@ -345,6 +356,13 @@ CASES: list[Case] = [
     ),
     ("bolus_two_reasons", "active_nearly_empty", c.ClinicianBolus(C, 20_000_000, 600), T),
     ("empty_unfilled", "suspended_unfilled", c.EmptyReservoir(C, 0), 7 * DAY + 30),
+    (
+        "clear_empty_unfilled",
+        "alarm_unfilled_empty",
+        c.ClearAlarm(C, AlarmKind.EMPTY_RESERVOIR, "r"),
+        7 * DAY + 20,
+    ),
+    ("complete_strength", "refill_withdrawn", c.CompleteRefill(C, 1_000_000, 12_000_000), T),
     ("withdraw_unfilled", "refill_unfilled", c.RecordWithdrawal(C, 0), 7 * DAY + 30),
     ("complete_unfilled", "refill_unfilled", c.CompleteRefill(C, 1000, 10_000_000), 7 * DAY + 30),
     (
@@ -1207,6 +1225,25 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         None,
         None,
     ),
+    "clear_empty_unfilled": (
+        "RejectedCommand",
+        "command.kind",
+        "the reservoir is still at or below the empty threshold: refill first",
+        "0 mL",
+        "> 0.5 mL",
+        None,
+        None,
+    ),
+    "complete_strength": (
+        "LimitViolation",
+        "command.concentration_ng_per_ml",
+        "12 mg/mL is not a product strength of morphine allowed in prometra-ii-20 (a "
+        "compounded product needs an override with a reason)",
+        12_000_000,
+        "10 mg/mL, 25 mg/mL",
+        "morphine.pain.product_concentrations",
+        "soft",
+    ),
 }
 """(error type, field, message, value, limit, limit_id, level) of each case."""
 
@@ -1402,6 +1439,7 @@ def test_reconcile_boundaries_and_rounding() -> None:
     assert rec(6_001) == ("under-infusion", -2002)
     assert rec(5_003) == ("", -6)
     assert rec(1, fill=3, residual=0) == ("under-infusion", -3333)
+    assert rec(1, fill=1, residual=0) == ("under-infusion", -10_000)
     assert rec(0, fill=3, residual=1) == ("over-infusion", 5000)
     # nothing expected to be delivered: any difference is a finding, without a percentage
     assert rec(999, fill=1_000, residual=1_000) == ("over-infusion", 0)
@@ -2029,6 +2067,14 @@ ACCEPTED: list[tuple[str, str, c.Command, int, Phase]] = [
     ("report_zero", "active", c.DriveReport(S, 0, 0, False), T, Phase.ACTIVE),
     ("withdraw_zero", "refill", c.RecordWithdrawal(C, 0), T, Phase.REFILL),
     ("empty_zero", "suspended", c.EmptyReservoir(C, 0), T, Phase.SUSPENDED),
+    ("mri_unfilled", "suspended_unfilled", c.BeginMri(C), 7 * DAY + 30, Phase.SUSPENDED),
+    (
+        "complete_wall_clock",
+        "refill_withdrawn",
+        c.CompleteRefill(C, 1_000_000, 10_000_000, program=WALL, utc_now_s=1_700_000_000),
+        T,
+        Phase.ACTIVE,
+    ),
     ("reason_at_limit", "active", c.Suspend(C, "x" * 2000), T, Phase.SUSPENDED),
     ("plan_at_limit", "screened", c.StartTrial(C, "morphine", "pain", "y" * 2000), 60, Phase.TRIAL),
 ]
