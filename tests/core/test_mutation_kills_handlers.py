@@ -2227,10 +2227,12 @@ def test_tick_uses_the_commanded_segment(library: Library) -> None:
     assert effects == (DeliveryOrder(2, "basal", 4_166, 3600),)
 
 
-def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) -> None:
-    """A refill's program is checked without the withdrawal confirmation: a baclofen cut of
-    more than 20 % is refused there (set it afterwards, confirmed) (REQ-BACL-002)."""
-    prog = Program(*BACLOFEN, 2_000_000, Basal.continuous(100_000))
+BACL_PROGRAM = Program(*BACLOFEN, 2_000_000, Basal.continuous(100_000))
+
+
+def _bacl_refill(library: Library) -> Device:
+    """Baclofen dosing at 100 mcg/day, in a reconciled refill at 5 d + 10 s."""
+    prog = BACL_PROGRAM
     d = run(
         [(c.SetProgram(C, prog), 4 * DAY), (c.Prime(C, 480), 4 * DAY + 10)],
         library,
@@ -2248,6 +2250,14 @@ def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) ->
     )
     assert d.refill is not None
     d = run([(c.RecordWithdrawal(C, d.refill.expected_residual_nl), 5 * DAY + 10)], library, d)
+    return d
+
+
+def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) -> None:
+    """A refill's program is checked without the withdrawal confirmation: a baclofen cut of
+    more than 20 % is refused there (set it afterwards, confirmed) (REQ-BACL-002)."""
+    d = _bacl_refill(library)
+    prog = BACL_PROGRAM
     cut = dataclasses.replace(prog, basal=Basal.continuous(50_000))
     with pytest.raises(LimitViolation) as e:
         step(d, c.CompleteRefill(C, 1_000_000, 2_000_000, program=cut), 5 * DAY + 20, library)
@@ -2288,3 +2298,23 @@ def test_baclofen_starting_dose_applies_to_the_first_program_only(library: Libra
     )
     d = step(d, program(100_000), 4 * DAY, library).device
     assert step(d, program(110_000), 4 * DAY + 10, library).device.program is not None
+
+
+def test_titration_count_at_refill_uses_the_time_now(library: Library) -> None:
+    """A refill's new program is held to the titration count over the window ending now
+    (REQ-TITR-001)."""
+    d = _bacl_refill(library)
+    up = c.CompleteRefill(
+        C,
+        1_000_000,
+        2_000_000,
+        program=dataclasses.replace(BACL_PROGRAM, basal=Basal.continuous(110_000)),
+    )
+    now = 5 * DAY + 20
+    old = dataclasses.replace(d, increases=(Increase(now - DAY, 90_000, 100_000),))
+    assert step(old, up, now, library).device.increases == (Increase(now, 100_000, 110_000),)
+    recent = dataclasses.replace(d, increases=(Increase(now - DAY + 1, 90_000, 100_000),))
+    with pytest.raises(LimitViolation) as e:
+        step(recent, up, now, library)
+    assert e.value.field == "command.program.basal"
+    assert e.value.value == "2 increases"
