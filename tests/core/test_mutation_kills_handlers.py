@@ -2312,7 +2312,10 @@ def test_titration_count_at_refill_uses_the_time_now(library: Library) -> None:
     )
     now = 5 * DAY + 20
     old = dataclasses.replace(d, increases=(Increase(now - DAY, 90_000, 100_000),))
-    assert step(old, up, now, library).device.increases == (Increase(now, 100_000, 110_000),)
+    assert step(old, up, now, library).device.increases == (
+        Increase(now - DAY, 90_000, 100_000),
+        Increase(now, 100_000, 110_000),
+    )
     recent = dataclasses.replace(d, increases=(Increase(now - DAY + 1, 90_000, 100_000),))
     with pytest.raises(LimitViolation) as e:
         step(recent, up, now, library)
