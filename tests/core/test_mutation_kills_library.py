@@ -2393,3 +2393,13 @@ def test_dead_volume_errors() -> None:
     with_tubing = _build([("p", (*P2, "tubing_volume", "value"), "0.001 mL")])
     pump = with_tubing.pump("prometra-ii-20")
     assert dead_volume_nl(pump, with_tubing.catheter("prometra-catheter"), 1099) == 1000 + 260
+
+
+# Equivalent mutants (mutmut 3.8.1 names, itdose.core.library.*), not killable by any test:
+# - xǁ_Ctxǁkeys__mutmut_10, 11: get_close_matches(..., n=1) -> default n (3) / n=2: the matches
+#   come best first and only close[0] is used, so the hint is the same.
+# - xǁ_Ctxǁquantity__mutmut_2: parse_quantity(value, None, dim): the InvalidInput it raises is
+#   caught and re-raised as a LibraryError naming `field` itself; parse_quantity's messages and
+#   limits do not contain the field name, so nothing of it reaches the caller.
+# - x__drug_entry__mutmut_118: allow_empty=False -> None, and x__pump__mutmut_68, 78:
+#   positive=False -> None: the flag is only tested for truth, and None is false like False.
