@@ -565,8 +565,10 @@ class _Ctx:
         raise LibraryError(self.file, self.entry, field, message, value=value)
 
     def table(self, value: object, field: str) -> Mapping[str, object]:
-        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        if not isinstance(value, Mapping):
             self.fail(field, f"must be a table, got {type(value).__name__}", value)
+        if not all(isinstance(k, str) for k in value):
+            self.fail(field, "must be a table with text keys", value)
         return value
 
     def keys(
@@ -878,7 +880,8 @@ def _titration(ctx: _Ctx, raw: object, entry_id: str) -> Titration:
         else None
     )
     if percent is not None and percent.value > _PERCENT_MAX_BP:
-        ctx.fail(prefix + "max_increase_percent.value", "must not exceed 100 %", percent.value)
+        raw = ctx.table(table["max_increase_percent"], prefix + "max_increase_percent")["value"]
+        ctx.fail(prefix + "max_increase_percent.value", "must not exceed 100 %", raw)
     count = (
         _count_limit(ctx, table["max_increases"], prefix + "max_increases", base + "max_increases")
         if "max_increases" in table

@@ -94,7 +94,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         TOP,
         "drugs",
-        "must be a table, got dict",
+        "must be a table with text keys",
         {1: {}},
     ),
     (
@@ -103,7 +103,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         TOP,
         "drugs",
-        "must be a table, got dict",
+        "must be a table with text keys",
         {"morphine": {}, 2: {}},
     ),
     (
@@ -971,7 +971,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         BACLOFEN,
         "titration.max_increase_percent.value",
         "must not exceed 100 %",
-        10001,
+        "100.01 %",
     ),
     (
         "titration percent zero",
