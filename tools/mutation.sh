@@ -65,6 +65,12 @@ declare -A TESTS=(
     [library]="tests/core/test_library.py tests/core/test_library_data.py tests/core/test_mutation_kills_library.py"
     [codec]="tests/core/test_state_json.py tests/core/test_mutation_kills_codec.py"
     [state]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_state.py"
+    [alarms]="tests/core/test_lifecycle.py tests/core/test_dosing.py tests/core/test_mutation_kills_small.py"
+    [serialization]="tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
+    [diagram]="tests/core/test_diagram.py tests/core/test_mutation_kills_small.py"
+    [library_report]="tests/core/test_library.py tests/adapters/test_cli.py tests/core/test_mutation_kills_small.py"
+    [commands]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_small.py"
+    [effects]="tests/core/test_dosing.py tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
 )
 only=()
 selection=()
