@@ -46,7 +46,7 @@ from itdose.core.effects import (
     Warn,
 )
 from itdose.core.handlers import WITHDRAWAL_TEXT, describe, pump_concentrations, reconcile
-from itdose.core.program import Basal, FlexClock, Increase, Program
+from itdose.core.program import Basal, FlexClock, Increase, PatientBolusProgram, Program
 from itdose.core.state import (
     ActiveAlarm,
     Bridge,
@@ -2321,3 +2321,52 @@ def test_titration_count_at_refill_uses_the_time_now(library: Library) -> None:
         step(recent, up, now, library)
     assert e.value.field == "command.program.basal"
     assert e.value.value == "2 increases"
+
+
+def test_three_program_violations_are_joined(library: Library) -> None:
+    """Every open violation after the first is listed, separated by semicolons
+    (REQ-DOSE-003)."""
+    bolus = PatientBolusProgram(dose_ng=5_000_000, duration_s=600, lockout_s=60, max_per_24h=48)
+    prog = dataclasses.replace(
+        MORPHINE_PROGRAM, basal=Basal.continuous(25_000_000), patient_bolus=bolus
+    )
+    with pytest.raises(LimitViolation) as e:
+        step(SETUPS["active"](library), c.SetProgram(C, prog), T, library)
+    assert (e.value.field, e.value.message, e.value.value, e.value.limit) == (
+        "command.program.patient_bolus.duration",
+        "a bolus may not last longer than its lockout (also: morphine.pain.max_daily: "
+        "worst-case daily total (basal + every allowed bolus) above the maximum; "
+        "morphine.pain.soft_max_daily: worst-case daily total above the soft maximum)",
+        "",
+        "",
+    )
+    assert (e.value.limit_id, e.value.level) == ("morphine.pain.program_shape", "hard")
+
+
+def _bacl_active(library: Library) -> Device:
+    d = _bacl_refill(library)
+    return step(d, c.CompleteRefill(C, 1_000_000, 2_000_000), 5 * DAY + 20, library).device
+
+
+def test_set_program_passes_the_confirmation_time_and_utc(library: Library) -> None:
+    """Reprogramming is checked with the clinician's withdrawal confirmation, the time now (for
+    the titration count) and the UTC time (REQ-BACL-002, REQ-TITR-001, REQ-TIME-003)."""
+    d = _bacl_active(library)
+    now = 5 * DAY + 30
+    cut = dataclasses.replace(BACL_PROGRAM, basal=Basal.continuous(50_000))
+    with pytest.raises(LimitViolation) as e:
+        step(d, c.SetProgram(C, cut), now, library)
+    assert e.value.limit_id == "baclofen.spasticity-spinal.withdrawal_confirmation"
+    confirmed = c.SetProgram(C, cut, confirm_withdrawal_risk=True)
+    assert step(d, confirmed, now, library).device.program == cut
+    up = c.SetProgram(C, dataclasses.replace(BACL_PROGRAM, basal=Basal.continuous(110_000)))
+    old = dataclasses.replace(d, increases=(Increase(now - DAY, 90_000, 100_000),))
+    assert step(old, up, now, library).device.increases[-1] == Increase(now, 100_000, 110_000)
+    recent = dataclasses.replace(d, increases=(Increase(now - DAY + 1, 90_000, 100_000),))
+    with pytest.raises(LimitViolation) as e:
+        step(recent, up, now, library)
+    assert e.value.value == "2 increases"
+    a = SETUPS["active"](library)
+    out = step(a, c.SetProgram(C, WALL, utc_now_s=1_700_000_000), T, library)
+    assert out.device.program == WALL
+    assert out.device.utc_minus_mono_s == 1_700_000_000 - T
