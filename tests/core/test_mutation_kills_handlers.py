@@ -2370,3 +2370,29 @@ def test_set_program_passes_the_confirmation_time_and_utc(library: Library) -> N
     out = step(a, c.SetProgram(C, WALL, utc_now_s=1_700_000_000), T, library)
     assert out.device.program == WALL
     assert out.device.utc_minus_mono_s == 1_700_000_000 - T
+
+
+# Equivalent mutants (mutmut 3.8.1; no observable change through ``step``):
+# - x__withdrawal_risk__mutmut_2 ("or" -> "and"), _5 (return True when drug or indication is
+#   None): every phase that calls it (implanted phases) has a trial record, so the device always
+#   has a drug and an indication.
+# - x__trial__mutmut_2 .. _9 (field and message of "no trial is in progress"): unreachable; every
+#   command calling _trial starts in a phase whose state check requires the trial record.
+# - x__v_fill__mutmut_18 .. _25 (field and message of "no pump is implanted"): unreachable; the
+#   fill rows start in implanted and suspended, whose state check requires the implant.
+# - x__v_begin_mri__mutmut_24, _25, _26 (the 'this pump' fallback): the MRI rows start in phases
+#   that require the implant, so the pump id is always shown.
+# - x__v_clinician_bolus__mutmut_42, _44 (the "" fallbacks of the drug and indication): the
+#   clinician bolus row starts in active, which requires the reservoir (drug and indication).
+# - x__clinician_decision__mutmut_1, x__h_record_withdrawal__mutmut_1, _2,
+#   x__h_complete_refill__mutmut_1 ("and" -> "or" in an assert): the validator has already
+#   rejected every device for which any operand is None.
+# - x__v_complete_refill__mutmut_150 (confirm None instead of False): both are falsy and the
+#   program check only tests its truth.
+# - x__check_program_or_raise__mutmut_9, _17 (utc_now_s dropped from the ProgramContext): the
+#   program check uses it only for the report's DST-day figures, which the handlers discard (the
+#   violations do not depend on it; the wall-clock check uses the parameter, not the context).
+# - x__check_program_or_raise__mutmut_22 ("d.trial is not None" or True): a device with an
+#   implant always has its trial record (state check), so the fallback None is never taken.
+# - x_reconcile__mutmut_32, _33 (the sign test "diff >= 0" as "> 0" or ">= 1"): they differ only
+#   at diff == 0, where the deviation is 0 whatever its sign.
