@@ -243,12 +243,29 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
     "record_withdrawal": ("clinician", {"withdrawn"}, set()),
     "complete_refill": (
         "clinician",
-        {"volume", "concentration", "drug", "program", "finding_reason", "overrides"},
+        {
+            "volume",
+            "concentration",
+            "drug",
+            "program",
+            "finding_reason",
+            "overrides",
+            "confirm_withdrawal_risk",
+        },
         {"volume"},
     ),
     "refill": (
         "clinician",
-        {"withdrawn", "volume", "concentration", "drug", "program", "finding_reason", "overrides"},
+        {
+            "withdrawn",
+            "volume",
+            "concentration",
+            "drug",
+            "program",
+            "finding_reason",
+            "overrides",
+            "confirm_withdrawal_risk",
+        },
         {"volume"},
     ),
     "abort_refill": ("clinician", {"reason"}, set()),
@@ -1041,6 +1058,7 @@ def _commands(
             p.get("finding_reason", ""),
             (program[1] if program else ov),
             sc.utc_start_s if program else None,
+            p.get("confirm_withdrawal_risk", False),
         )
 
     if a == "begin_refill":

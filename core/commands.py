@@ -281,7 +281,8 @@ class RecordWithdrawal(Command):
 class CompleteRefill(Command):
     """Complete a refill: new drug added. A concentration or drug change needs ``program`` (the
     new program) and starts a bridge bolus unless an override skips it; a reconciliation
-    finding needs ``finding_reason``."""
+    finding needs ``finding_reason``; ``confirm_withdrawal_risk`` confirms a new program that
+    stops or cuts baclofen by more than 20 %, as with :class:`SetProgram`."""
 
     name: ClassVar[str] = "complete_refill"
     added_nl: int
@@ -291,6 +292,7 @@ class CompleteRefill(Command):
     finding_reason: str = ""
     overrides: tuple[Override, ...] = ()
     utc_now_s: int | None = None
+    confirm_withdrawal_risk: bool = False
 
 
 @dataclass(frozen=True)

@@ -495,7 +495,9 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
             raise RejectedCommand(
                 "command.program", "the program must be for the drug and concentration filled"
             )
-        _check_program_or_raise(d, c.program, c.overrides, False, c.utc_now_s, now, library)
+        _check_program_or_raise(
+            d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
+        )
 
 
 def _check_program_or_raise(

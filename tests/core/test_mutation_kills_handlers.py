@@ -2254,8 +2254,8 @@ def _bacl_refill(library: Library) -> Device:
 
 
 def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) -> None:
-    """A refill's program is checked without the withdrawal confirmation: a baclofen cut of
-    more than 20 % is refused there (set it afterwards, confirmed) (REQ-BACL-002)."""
+    """A refill's program is checked with the refill's own withdrawal confirmation, never
+    implicitly: a baclofen cut of more than 20 % is refused without it (REQ-BACL-002)."""
     d = _bacl_refill(library)
     prog = BACL_PROGRAM
     cut = dataclasses.replace(prog, basal=Basal.continuous(50_000))
@@ -2274,6 +2274,10 @@ def test_baclofen_cut_at_refill_is_not_confirmed_implicitly(library: Library) ->
     )
     out = step(d, c.CompleteRefill(C, 1_000_000, 2_000_000), 5 * DAY + 20, library)
     assert out.device.phase is Phase.ACTIVE
+    confirmed = c.CompleteRefill(C, 1_000_000, 2_000_000, program=cut, confirm_withdrawal_risk=True)
+    out = step(d, confirmed, 5 * DAY + 20, library)
+    assert out.device.phase is Phase.ACTIVE
+    assert out.device.program == cut
 
 
 def test_baclofen_starting_dose_applies_to_the_first_program_only(library: Library) -> None:
