@@ -98,6 +98,7 @@ source_paths = ["src/itdose"]
 only_mutate = [$(join "${only[@]}")]
 pytest_add_cli_args_test_selection = [$(join "${selection[@]}")]
 pytest_add_cli_args = ["-p", "no:cacheprovider"]
+also_copy = ["docs"]
 EOF
 echo "== mutmut config"
 sed -n '/^\[tool.mutmut\]/,$p' "$WORK/pyproject.toml"
