@@ -516,10 +516,10 @@ def run_verify(
 
     ``ok`` is true when every check passes (every claim proved or witnessed with satisfiable
     assumptions and every seeded broken variant caught). ``with_tests`` also runs the test suite
-    in ``tests_dir`` (default ``tests`` under the current directory) if that folder exists, and
-    folds each test function's result in as evidence for the requirement IDs it cites (see the
-    module docstring); a failing test fails the run. The CrossHair tests are skipped
-    (``ITDOSE_SKIP_CROSSHAIR=1``) unless ``crosshair`` is true.
+    in ``tests_dir`` (default ``tests`` under the current directory; a missing folder is a
+    failed check, not a skip), and folds each test function's result in as evidence for the
+    requirement IDs it cites (see the module docstring); a failing test fails the run. The
+    CrossHair tests are skipped (``ITDOSE_SKIP_CROSSHAIR=1``) unless ``crosshair`` is true.
     """
     start = time.perf_counter()
     stream.write("itdose verify: structural checks\n")
@@ -537,8 +537,22 @@ def run_verify(
             result = _tests(folder, known, crosshair=crosshair)
             _progress(stream, result)
             results.append(result)
-        else:
-            stream.write(f"itdose verify: no {folder} folder, tests skipped\n")
+        else:  # asked for and impossible: a failed check, never a silent skip
+            result = {
+                "id": "TESTS",
+                "kind": "tests",
+                "title": f"test suite ({folder}): folder not found",
+                "status": "fail",
+                "seconds": 0.0,
+                "requirements": [],
+                "detail": f"no {folder} folder here: run from the repository root "
+                "(or pass tests_dir)",
+                "evidence": {},
+                "failed_requirements": {},
+                "functions": [],
+            }
+            _progress(stream, result)
+            results.append(result)
     ok = all(r["status"] == "pass" for r in results)
     stream.write(
         f"itdose verify: {'PASS' if ok else 'FAIL'} in {time.perf_counter() - start:.1f} s\n"

@@ -77,6 +77,19 @@ def test_a_failure_is_reported_with_a_counterexample(
     assert json.loads((tmp_path / "report.json").read_text())["ok"] is False
 
 
+def test_with_tests_and_no_tests_folder_fails_instead_of_skipping(tmp_path: Path) -> None:
+    """Evidence that was asked for and cannot be produced fails the run; it is
+    never silently left out."""
+    ok, results = runner.run_verify(
+        None, with_tests=True, stream=io.StringIO(), tests_dir=tmp_path / "nowhere"
+    )
+    assert not ok
+    tests = next(r for r in results if r["id"] == "TESTS")
+    assert tests["status"] == "fail"
+    assert "folder not found" in tests["title"]
+    assert all(r["status"] == "pass" for r in results if r["id"] != "TESTS")
+
+
 def test_with_tests_folds_in_cited_requirements(tmp_path: Path) -> None:
     tests = tmp_path / "props"
     tests.mkdir()
