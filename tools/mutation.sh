@@ -68,7 +68,7 @@ declare -A TESTS=(
     [alarms]="tests/core/test_lifecycle.py tests/core/test_dosing.py tests/core/test_mutation_kills_small.py"
     [serialization]="tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
     [diagram]="tests/core/test_diagram.py tests/core/test_mutation_kills_small.py"
-    [library_report]="tests/core/test_library.py tests/adapters/test_cli.py tests/core/test_mutation_kills_small.py"
+    [library_report]="tests/core/test_library.py tests/core/test_mutation_kills_small.py"
     [commands]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_small.py"
     [effects]="tests/core/test_dosing.py tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
 )
