@@ -135,8 +135,9 @@ class TickPlan:
 def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) -> int:
     """Length of the basal order a tick at ``now`` issues: at most ``left`` (the time to the next
     rate change) and one hour (:data:`SEGMENT_S`), unless the controller asks for longer
-    (``max_segment_s``) AND the longer order provably changes nothing a patient can notice
-    (REQ-DOSE-009):
+    (``max_segment_s``) AND the longer order changes nothing a patient can notice
+    (REQ-DOSE-009; the argument for each condition is below, and a differential property test
+    compares it with hourly orders; it is not proved in Z3):
 
     - no bridge is running (its pieces keep the hour) and the end of service is not inside it;
     - its whole volume, counted as if delivered at once (no trust in the drive's rate), fits
