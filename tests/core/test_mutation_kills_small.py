@@ -19,8 +19,10 @@ import json
 import pytest
 
 from itdose.core import Device, InvalidInput, Library, from_json, to_json
+from itdose.core.library import ConcentrationRange, Level, Limit, Tag
 from itdose.core.library_report import drugs_table
 from itdose.core.state import Phase
+from itdose.core.units import Dimension
 
 _MAX_DOCUMENT = 10_000_000
 
@@ -466,6 +468,55 @@ _MEDTRONIC_8731SC = [
 ]
 
 
+_PROMETRA_20 = [
+    "prometra-20: Flowonix Prometra 20 mL (REF 11827/91827)",
+    "  item                      value                     level  tag  source",
+    "  reservoir volume          20 mL                     -      V    10",
+    (
+        "  min programmable rate     unknown                   -      -    gap: not in the "
+        "stored sources"
+    ),
+    "  low-reservoir threshold   3 mL                      -      U    14; DECISIONS.md",
+    "  empty threshold           0.5 mL                    -      D    DECISIONS.md",
+    (
+        "  tubing (dead) volume      unknown                   -      -    gap: not in the "
+        "stored sources"
+    ),
+    "  over-infusion tolerance   14.5 %                    -      D    DECISIONS.md",
+    "  under-infusion tolerance  14.5 %                    -      U    DECISIONS.md",
+    (
+        "  ERI -> EOS                unknown                   -      -    gap: not in the "
+        "stored sources"
+    ),
+    "  approved drugs            morphine, baclofen        -      V    12, 52",
+    "  patient bolus             none                      -      U    14",
+    "  baclofen concentration    500 mcg/mL - 2000 mcg/mL  -      V    12; DECISIONS.md",
+    "  MRI policy                refuse                    -      V    38; DECISIONS.md",
+    (
+        "  note - low-reservoir threshold: The 3.0 mL refill-date volume is documented for the "
+        "Prometra PTC (Prometra II); not confirmed for Prometra (I). Used because it is the "
+        "same product family and the more conservative (earlier) of the known thresholds."
+    ),
+    (
+        "  note - over-infusion tolerance: DECISIONS.md refill rule; Prometra's 85-115 % (src "
+        "11) is a clinical-study endpoint, not a device specification."
+    ),
+    (
+        "  note - under-infusion tolerance: Symmetric lower bound assumed, not verified "
+        "(clinical.md section 6)."
+    ),
+    (
+        "  note - approved drugs: Flowonix brief statements: Infumorph, saline, baclofen; "
+        "Prometra is not approved for Prialt."
+    ),
+    (
+        "  note - patient bolus: The PTC guide (src 14) is not confirmed to apply to Prometra "
+        "(I): no patient bolus until it is."
+    ),
+    "  note - MRI policy: Relabelled MR Unsafe (FSN 2019).",
+]
+
+
 def _blocks(library: Library) -> list[list[str]]:
     return [block.split("\n") for block in drugs_table(library).split("\n\n")]
 
@@ -478,6 +529,7 @@ def _blocks(library: Library) -> list[list[str]]:
         _ZICONOTIDE,
         _BACLOFEN_SPINAL,
         _SYNCHROMED_II_20,
+        _PROMETRA_20,
         _PROMETRA_II_20,
         _PROMETRA_CATHETER,
         _MEDTRONIC_8731SC,
@@ -488,6 +540,7 @@ def _blocks(library: Library) -> list[list[str]]:
         "ziconotide",
         "baclofen-spinal",
         "synchromed-ii-20",
+        "prometra-20",
         "prometra-ii-20",
         "prometra-catheter",
         "medtronic-8731sc",
@@ -523,3 +576,130 @@ def test_drugs_table_layout(library: Library) -> None:
         "July 2014 lot recall (src 37)."
     )
     assert lines[-1] == ""
+
+
+# --- library report: rows and notes the shipped library does not exercise (REQ-LIB-001) --------
+
+
+def _one(library: Library, **changes: object) -> str:
+    """The drugs table of a library reduced to what ``changes`` sets (empty sections otherwise)."""
+    base = {"entries": (), "pumps": (), "catheters": ()}
+    return drugs_table(dataclasses.replace(library, **{**base, **changes}))  # type: ignore[arg-type]
+
+
+def test_entry_shows_max_bolus_min_lockout_and_every_note(library: Library) -> None:
+    """REQ-LIB-001, REQ-LIB-002: a patient-bolus limit and lockout print in the entry's unit
+    with their level, tag and source; a note on any row is printed after the table."""
+    morphine = library.drug("morphine", "pain")
+    assert morphine.soft_max_daily is not None and morphine.trial_bolus_range is not None
+    entry = dataclasses.replace(
+        morphine,
+        soft_max_daily=dataclasses.replace(morphine.soft_max_daily, note="sm note"),
+        trial_bolus_range=dataclasses.replace(morphine.trial_bolus_range, note="tb note"),
+        max_bolus=Limit("mb", Level.HARD, 1_500_000, Dimension.AMOUNT, "src-mb", Tag.S, "mb note"),
+        min_lockout=Limit("ml", Level.SOFT, 3 * 3600, Dimension.DURATION, "src-ml", Tag.D, "ml n"),
+    )
+    lines = _one(library, entries=(entry,)).split("\n")
+    start = lines.index("morphine / pain: Morphine, preservative-free (Infumorph)")
+    block = lines[start : lines.index("PUMPS")]
+    width = len("  starting range (opioid-tolerant)  ")
+    vwidth = len("0.2 mg/day - 1 mg/day  ")
+    assert "  max bolus".ljust(width) + "1.5 mg".ljust(vwidth) + "hard   S    src-mb" in block
+    assert "  min lockout".ljust(width) + "3 h".ljust(vwidth) + "soft   D    src-ml" in block
+    rows = [line.split()[0:2] for line in block[2:11]]
+    assert [r[0] for r in rows] == [
+        "approved",
+        "product",
+        "max",
+        "max",
+        "soft",
+        "starting",
+        "starting",
+        "trial",
+        "max",
+    ]
+    notes = [line for line in block if line.startswith("  note - ")]
+    assert notes[1:] == [
+        "  note - max daily: The label's 'caution with doses > 20 mg/day' threshold, used as a "
+        "conservative hard cap (DECISIONS.md).",
+        "  note - soft max daily: sm note",
+        "  note - trial bolus: tb note",
+        "  note - max bolus: mb note",
+        "  note - min lockout: ml n",
+    ]
+
+
+def test_ziconotide_titration_step_note(library: Library) -> None:
+    """REQ-LIB-001: a note on the absolute titration step is printed."""
+    zico = library.drug("ziconotide", "pain")
+    assert zico.titration is not None and zico.titration.max_increase is not None
+    titration = dataclasses.replace(
+        zico.titration,
+        max_increase=dataclasses.replace(zico.titration.max_increase, note="step note"),
+    )
+    text = _one(library, entries=(dataclasses.replace(zico, titration=titration),))
+    assert "\n  note - titration step: step note\n" in text
+
+
+def test_pump_value_notes_and_mg_concentration_range(library: Library) -> None:
+    """REQ-LIB-001, REQ-LIB-009: notes on any pump value are printed, a narrowing starting at
+    1 mg/mL or more is shown in mg, and an empty patient-bolus list reads ``none``."""
+    pump = library.pumps[0]
+    assert pump.id == "synchromed-ii-20" and pump.min_rate is not None
+    changed = dataclasses.replace(
+        pump,
+        reservoir_volume=dataclasses.replace(pump.reservoir_volume, note="rv"),
+        min_rate=dataclasses.replace(pump.min_rate, note="mr"),
+        empty_threshold=dataclasses.replace(pump.empty_threshold, note="et"),
+        patient_bolus=dataclasses.replace(pump.patient_bolus, names=(), note=""),
+        concentration_ranges=(
+            ConcentrationRange("c1", "morphine", 1_000_000, 25_000_000, "src-c1", Tag.U),
+            ConcentrationRange("c2", "ziconotide", 25_000, 100_000, "src-c2", Tag.V),
+        ),
+        mri=dataclasses.replace(pump.mri, note="mri note"),
+    )
+    lines = _one(library, pumps=(changed,)).split("\n")
+    block = lines[lines.index("synchromed-ii-20: Medtronic SynchroMed II 8637-20") :]
+    width = len("  under-infusion tolerance  ")
+    vwidth = len("morphine, ziconotide, baclofen  ")
+    assert "  patient bolus".ljust(width) + "none".ljust(vwidth) + "-      S    32, 33" in block
+    assert (
+        "  morphine concentration".ljust(width)
+        + "1 mg/mL - 25 mg/mL".ljust(vwidth)
+        + "-      U    src-c1"
+    ) in block
+    assert (
+        "  ziconotide concentration".ljust(width)
+        + "25 mcg/mL - 100 mcg/mL".ljust(vwidth)
+        + "-      V    src-c2"
+    ) in block
+    notes = [line for line in block if line.startswith("  note - ")]
+    assert notes[:3] == [
+        "  note - reservoir volume: rv",
+        "  note - min programmable rate: mr",
+        "  note - low-reservoir threshold: Design default: the real SynchroMed II "
+        "low-reservoir alarm setting was not found.",
+    ]
+    assert "  note - empty threshold: et" in notes
+    assert notes[-1] == "  note - MRI policy: mri note"
+
+
+def test_catheter_value_notes(library: Library) -> None:
+    """REQ-LIB-001: notes on a catheter's length and volume per length are printed, before the
+    catheter's own note."""
+    cath = library.catheters[0]
+    assert cath.id == "prometra-catheter"
+    assert cath.reference_length is not None and cath.volume_per_length is not None
+    changed = dataclasses.replace(
+        cath,
+        reference_length=dataclasses.replace(cath.reference_length, note="len"),
+        volume_per_length=dataclasses.replace(cath.volume_per_length, note="vol"),
+    )
+    lines = _one(library, catheters=(changed,)).split("\n")
+    assert lines[-4:] == [
+        "  note - reference length: len",
+        "  note - volume per length: vol",
+        "  note - Formula from the Prometra II IFU p.33; its use with Prometra (I) is not "
+        "confirmed, so that pump is not listed.",
+        "",
+    ]
