@@ -828,10 +828,18 @@ class _Recorder:
         self.phase = ""
         self.open_alarms: dict[str, int] = {}
         self.last_alarms: tuple[object, ...] = ()
+        self.prev: tuple[int, Device] | None = None
+        """Time and device of the latest event: nothing changes until the next one."""
 
     def __call__(self, e: ControllerEvent, d: Device) -> None:
         r = self.r
         t = e.t_s
+        if self.prev is not None and t - self.prev[0] > self.sample_s:
+            # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
+            t0, d0 = self.prev
+            for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
+                self._sample(ts, d0)
+        self.prev = (t, d)
         if d.delivered_ng != self.delivered:
             day = self._day(t)
             day.delivered_ng += d.delivered_ng - self.delivered

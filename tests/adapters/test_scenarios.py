@@ -102,6 +102,19 @@ def test_scenario_max_segment_is_read() -> None:
     assert parse_scenario(MINIMAL, LIB).max_segment_s == 3600
 
 
+def test_rolling_window_samples_age_in_quiet_stretches(runs: dict[str, RunResult]) -> None:
+    """REQ-GOV-004 as plotted: the trial dose leaves the rolling 24 h window a day later even
+    though nothing happens until the implant a week later (the plot must not hold the value)."""
+    r = runs["04-refill-concentration-change-bridge.toml"]
+    first = next(t for t, _, w in r.samples if w > 0)
+    implant = next(t for t, phase in r.phases if phase == "implanted")
+    # one 300 s bucket of conservative over-count at the window's start (REQ-GOV-005)
+    quiet = [(t, w) for t, _, w in r.samples if first + 86_400 + 300 < t < implant]
+    assert quiet, "samples in the quiet week"
+    assert all(w == 0 for _, w in quiet)
+    assert any(w > 0 for t, _, w in r.samples if first <= t < first + 86_400)
+
+
 def test_main_story_figures(runs: dict[str, RunResult]) -> None:
     r = runs["04-refill-concentration-change-bridge.toml"]
     # bridge: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (DECISIONS.md worked example)
