@@ -29,6 +29,7 @@ class AlarmKind(enum.Enum):
     MAX_DOSE_REACHED = "max_dose_reached"
     REFILL_FINDING = "refill_finding"
     POST_MRI_VERIFICATION = "post_mri_verification"
+    DELIVERY_LIMITED = "delivery_limited"
     EMPTY_RESERVOIR = "empty_reservoir"
     MOTOR_STALL = "motor_stall"
     OCCLUSION = "occlusion"
@@ -45,6 +46,7 @@ ALARM_PRIORITY: Final[dict[AlarmKind, Priority]] = {
     AlarmKind.MAX_DOSE_REACHED: Priority.LOW,
     AlarmKind.REFILL_FINDING: Priority.MEDIUM,
     AlarmKind.POST_MRI_VERIFICATION: Priority.MEDIUM,
+    AlarmKind.DELIVERY_LIMITED: Priority.MEDIUM,
     AlarmKind.EMPTY_RESERVOIR: Priority.HIGH,
     AlarmKind.MOTOR_STALL: Priority.HIGH,
     AlarmKind.OCCLUSION: Priority.HIGH,

@@ -1,16 +1,25 @@
-"""The delivery engine: basal and bridge segments, priming, boluses, drive reports, the clock.
+"""The delivery engine: basal segments, priming, boluses, drive reports, the clock.
 
 Every amount that can leave the reservoir is decided by :mod:`itdose.core.governor` here
 (REQ-GOV-001..003): this module only plans requests and applies the governor's decisions. It is
 pure and integer-only. Orders are prospective: a tick at ``now`` orders the basal volume for the
 next segment ``[now, now + seg)``, so a controller that sleeps simply misses that basal and it is
 never caught up as a burst (REQ-DOSE-006). The ledger counts what the drive reports delivered;
-granted-but-unreported drug is in flight and counted by the governor (REQ-GOV-002, REQ-GOV-004).
+granted-but-unreported volume is in flight and counted by the governor (REQ-GOV-002, REQ-GOV-004).
 
-Basal volume is exact: the numerator ``dose * 10**6 * seconds`` accumulates over segments and
-only whole nanolitres are ordered; the remainder carries to the next segment (REQ-UNIT-004). The
-dose counted for a volume rounds up; a withheld amount is not carried (it was withheld for
-safety, and catching it up later would be a burst).
+Dose at the catheter tip (REQ-TIP-001..004, docs/dosing-rules.md "What reaches the patient"):
+every volume is planned through the fluid path (:mod:`itdose.core.path`). An order is sized by what
+it will push out of the tip after the volume already in flight; every limit counts the drug that
+leaves the tip, per drug. After a change of concentration the rate follows the path's contents,
+so that the tip delivers the programmed daily dose of whatever it holds; after a change of drug
+the old drug leaves the tip at the old program's daily dose. Priming pushes the fluid that fills
+the path out of the tip: no drug, nothing counted, until drug arrives there.
+
+Basal is exact: the target amount ``dose * 10**6 * seconds / 86400`` fg accumulates over segments,
+only whole nanolitres are ordered and the remainder (in fg x s/day) carries to the next segment
+(REQ-UNIT-004). The amount counted for a volume rounds up; a withheld amount is not carried (it
+was withheld for safety, and catching it up later would be a burst) and raises the MEDIUM
+"delivery limited" alarm when the daily cap withheld it (REQ-TIP-004).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.arith import ceil_div
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
@@ -27,9 +37,19 @@ from itdose.core.effects import (
     Projection,
     Record,
 )
-from itdose.core.governor import PatientBolus, decide_basal, decide_bolus
-from itdose.core.ledger import BUCKET_S, RING_LEN, WINDOW_S
+from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
+from itdose.core.ledger import BUCKET_S, RING_LEN, WINDOW_S, Ledger
 from itdose.core.library import Library, PumpModel
+from itdose.core.path import (
+    FG_PER_NG,
+    NO_DRUG,
+    FluidPath,
+    Segment,
+    amount_fg,
+    drugs_in,
+    ng_down,
+    ng_up,
+)
 from itdose.core.program import (
     DAY_S,
     NL_PER_ML,
@@ -38,61 +58,120 @@ from itdose.core.program import (
     local_seconds,
     rate_at,
 )
-from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
 
 __all__ = [
     "ORDER_GRACE_S",
     "SEGMENT_S",
     "TickPlan",
+    "ahead",
     "apply_report",
     "basal_reserve_ng",
-    "dose_of",
     "hard_max_ng",
-    "in_flight",
+    "in_flight_ng",
+    "in_flight_nl",
+    "ledger_of",
     "mri_resumes",
     "over_delivered",
     "plan_tick",
+    "plan_volume",
     "projection",
     "request_bolus",
+    "reservoir_room_ng",
     "segment_s",
     "tick_alarms",
+    "tip_arrival",
 ]
 
 SEGMENT_S = 3600
 """Longest basal order: one hour. Shorter segments end at flex step boundaries."""
 ORDER_GRACE_S = 600
 """An order not reported finished this long after its end is overdue: the drive cannot be
-confirmed, so a HIGH drive-fault alarm stops delivery (DESIGN.md: UNKNOWN = possibly
+confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
 delivering)."""
-_NO_CAP = 10**18
-"""Cap passed for the priming bolus, which fills the catheter and is not dose to the patient."""
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+def _path(d: Device) -> FluidPath:
+    return d.path if d.path is not None else FluidPath()
 
 
-def dose_of(volume_nl: int, concentration_ng_per_ml: int) -> int:
-    """Drug in ``volume_nl`` at a concentration, rounded up (counted against limits)."""
-    return _ceil_div(volume_nl * concentration_ng_per_ml, NL_PER_ML)
+def _fluid(d: Device) -> tuple[str, int]:
+    """The fluid behind the path: the reservoir's drug and concentration."""
+    if d.reservoir is None:
+        return NO_DRUG, 0
+    return d.reservoir.drug, d.reservoir.concentration_ng_per_ml
 
 
-def in_flight(d: Device) -> tuple[int, int]:
-    """Drug to the patient (ng) and volume (nL) granted but not yet reported delivered."""
-    ng = sum(
-        dose_of(o.volume_nl - o.reported_nl, o.dose_concentration_ng_per_ml)
-        for o in d.orders
-        if o.to_patient and o.volume_nl > o.reported_nl
-    )
-    nl = sum(max(0, o.volume_nl - o.reported_nl) for o in d.orders)
-    return ng, nl
+def in_flight_nl(d: Device) -> int:
+    """Volume granted but not yet reported delivered (every order pushes the path)."""
+    return sum(max(0, o.volume_nl - o.reported_nl) for o in d.orders)
 
 
-def hard_max_ng(d: Device, lib: Library) -> int:
-    """The hard daily maximum of the drug in the pump (or on trial)."""
-    if d.drug is None or d.indication is None:
+def ahead(d: Device, skip_nl: int, volume_nl: int) -> tuple[Segment, ...]:
+    """What leaves the tip while ``volume_nl`` is pushed after ``skip_nl`` (REQ-TIP-002)."""
+    drug, conc = _fluid(d)
+    return _path(d).outflow(skip_nl, volume_nl, drug, conc)
+
+
+def in_flight_ng(d: Device, drug: str) -> int:
+    """``drug`` that the volume in flight will push out of the tip, rounded up."""
+    flight = in_flight_nl(d)
+    return ng_up(amount_fg(ahead(d, 0, flight), drug)) if flight else 0
+
+
+def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
+    """``drug`` that the reservoir's usable volume (above the empty threshold, net of the volume
+    in flight) pushes out of the tip, rounded down (REQ-GOV-003)."""
+    if d.reservoir is None:
         return 0
-    return lib.drug(d.drug, d.indication).max_daily.value
+    flight = in_flight_nl(d)
+    usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
+    return ng_down(amount_fg(ahead(d, flight, usable), drug))
+
+
+def ledger_of(d: Device, drug: str) -> Ledger:
+    """The rolling 24 h ledger of ``drug`` leaving the tip."""
+    if drug == d.drug:
+        return d.ledger
+    for entry in d.other_ledgers:
+        if entry.drug == drug:
+            return entry.ledger
+    return Ledger()
+
+
+def _with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+    if drug == d.drug:
+        return dataclasses.replace(d, ledger=ledger)
+    others = tuple(e for e in d.other_ledgers if e.drug != drug)
+    return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
+
+
+def plan_volume(d: Device, skip_nl: int, drug: str, target_fg: int) -> tuple[int, int, bool]:
+    """The largest whole volume, pushed after ``skip_nl``, whose outflow is only ``drug`` and
+    holds at most ``target_fg``: ``(volume_nl, amount_fg, run_ended)``; ``run_ended`` is True
+    when another fluid reaches the tip before the target is met (REQ-TIP-002)."""
+    volume = fg = 0
+    path = _path(d)
+    rest = path.volume_nl - skip_nl
+    pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
+    res_drug, res_conc = _fluid(d)
+    for p in (*pieces, Segment(0, res_drug, res_conc)):
+        if p.drug != drug or p.concentration_ng_per_ml <= 0:
+            return volume, fg, True
+        room = target_fg - fg
+        if p.volume_nl == 0 or p.amount_fg > room:
+            n = room // p.concentration_ng_per_ml
+            return volume + n, fg + n * p.concentration_ng_per_ml, False
+        volume, fg = volume + p.volume_nl, fg + p.amount_fg
+    return volume, fg, True  # pragma: no cover - the reservoir piece always returns
+
+
+def hard_max_ng(d: Device, lib: Library, drug: str | None = None) -> int:
+    """The hard daily maximum of ``drug`` (default: the drug in the pump, or on trial)."""
+    drug = drug if drug is not None else d.drug
+    if drug is None or d.indication is None:
+        return 0
+    return lib.drug(drug, d.indication).max_daily.value
 
 
 def _pump(d: Device, lib: Library) -> PumpModel | None:
@@ -106,18 +185,34 @@ def _find(d: Device, order_id: int) -> Order | None:
     return None
 
 
-def _basal_rate(d: Device, now: int) -> tuple[int, int, int]:
-    """(dose rate ng/day, dose concentration, seconds to the next rate change) at ``now``."""
-    if d.bridge is not None:
-        return d.bridge.old_dose_ng_per_day, d.bridge.old_concentration_ng_per_ml, SEGMENT_S
-    assert d.program is not None and d.reservoir is not None
+def _tip_drug(d: Device) -> str:
+    """The drug the next volume pushes out of the tip (after the volume in flight)."""
+    first = ahead(d, in_flight_nl(d), 1)
+    return first[0].drug if first else NO_DRUG
+
+
+def _homogeneous(d: Device) -> bool:
+    """The path holds only the reservoir's fluid (no concentration or drug change under way)."""
+    drug, conc = _fluid(d)
+    return all((s.drug, s.concentration_ng_per_ml) == (drug, conc) for s in _path(d).segments)
+
+
+def _basal_rate(d: Device, now: int, drug: str) -> tuple[int, int]:
+    """(tip dose rate of ``drug`` in ng/day, seconds to the next rate change) at ``now``: the
+    program's rate for its own drug, the old program's daily dose for a drug still in the path
+    after a drug change (0 when unknown)."""
+    assert d.program is not None
+    if drug != d.program.drug:
+        for f in d.flush_doses:
+            if f.drug == drug:
+                return f.dose_ng_per_day, SEGMENT_S
+        return 0, SEGMENT_S
     basal = d.program.basal
     if basal.clock is FlexClock.WALL:
         second = local_seconds(basal, now + d.utc_minus_mono_s) % DAY_S
     else:
         second = (now - d.program_start_s) % DAY_S
-    rate, left = rate_at(basal, seconds_into_day=second)
-    return rate, d.reservoir.concentration_ng_per_ml, left
+    return rate_at(basal, seconds_into_day=second)
 
 
 @dataclass(frozen=True)
@@ -139,7 +234,8 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     (REQ-DOSE-009; the argument for each condition is below, and a differential property test
     compares it with hourly orders; it is not proved in Z3):
 
-    - no bridge is running (its pieces keep the hour) and the end of service is not inside it;
+    - the fluid path holds only the reservoir's fluid (after a concentration or drug change the
+      rate follows the path's contents, hour by hour) and the end of service is not inside it;
     - its whole volume, counted as if delivered at once (no trust in the drive's rate), fits
       under the hard daily maximum together with the rolling window, the drug in flight, the
       largest basal reserve any later bolus check can ask for and every patient bolus the
@@ -160,27 +256,28 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     longest = min(max_segment_s, left)
     if d.eos_at_s is not None:
         longest = min(longest, d.eos_at_s - now)
-    if longest <= seg or d.bridge is not None:
+    if longest <= seg or not _homogeneous(d):
         return seg
     assert d.program is not None and d.reservoir is not None
     pump = _pump(d, lib)
     assert pump is not None
     conc = d.reservoir.concentration_ng_per_ml
     rate = max(s.dose_ng_per_day for s in d.program.basal.steps)
-    volume_nl = _ceil_div(rate * NL_PER_ML * longest + d.basal_carry, conc * DAY_S)
+    volume_nl = ceil_div(rate * FG_PER_NG * longest + d.basal_carry, conc * DAY_S)
+    order_ng = ng_up(volume_nl * conc)
     pb = d.program.patient_bolus
     allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
-    reserve_ng = _ceil_div(rate * (DAY_S + BUCKET_S), DAY_S)
-    flight_ng, flight_nl = in_flight(d)
+    reserve_ng = ceil_div(rate * (DAY_S + BUCKET_S), DAY_S)
+    flight_nl = in_flight_nl(d)
     cap_used = (
         d.ledger.window_total_ng(now)
-        + flight_ng
-        + dose_of(volume_nl, conc)
+        + in_flight_ng(d, d.reservoir.drug)
+        + order_ng
         + reserve_ng
         + allowance_ng
     )
     reservoir_left = (
-        d.reservoir.volume_nl - flight_nl - volume_nl - _ceil_div(allowance_ng * NL_PER_ML, conc)
+        d.reservoir.volume_nl - flight_nl - volume_nl - ceil_div(allowance_ng * NL_PER_ML, conc)
     )
     # After the order ends, its whole volume may stay in the window for up to 24 h (recorded at
     # report time). A later bolus check counts the window plus the reserve (the basal still to
@@ -188,11 +285,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     # hour recorded late, an hour in flight (a long order in flight is covered by its own
     # admission) and a bucket, plus the allowance. If that fits, no later bolus check is
     # stricter than with hourly orders.
-    aftermath = (
-        dose_of(volume_nl, conc)
-        + _ceil_div(rate * (DAY_S + 2 * SEGMENT_S + BUCKET_S), DAY_S)
-        + allowance_ng
-    )
+    aftermath = order_ng + ceil_div(rate * (DAY_S + 2 * SEGMENT_S + BUCKET_S), DAY_S) + allowance_ng
     hard_max = hard_max_ng(d, lib)
     if (
         cap_used <= hard_max
@@ -209,47 +302,51 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         or d.program is None
         or d.reservoir is None
         or now < d.basal_until_s
-        or any(o.kind in (DeliveryKind.BASAL, DeliveryKind.BRIDGE) for o in d.orders)
+        or any(o.kind is DeliveryKind.BASAL for o in d.orders)
     ):
         return None
     pump = _pump(d, lib)
     assert pump is not None
-    rate, conc, left = _basal_rate(d, now)
+    drug = _tip_drug(d)
+    if drug == NO_DRUG:
+        return None
+    rate, left = _basal_rate(d, now, drug)
     seg = segment_s(d, now, lib, left, max_segment_s)
-    numerator = rate * NL_PER_ML * seg + d.basal_carry
-    denominator = conc * DAY_S
-    nl, carry = divmod(numerator, denominator)
-    if d.bridge is not None:
-        pending = d.bridge.volume_nl - d.bridge.delivered_nl
-        if nl >= pending:
-            # the last piece of the bridge keeps the old rate: a shorter segment, not a slower one
-            seg = max(1, min(seg, -(-pending * denominator // (rate * NL_PER_ML))))
-            nl, carry = pending, 0
-    flight_ng, flight_nl = in_flight(d)
+    flight = in_flight_nl(d)
+    numerator = rate * FG_PER_NG * seg + d.basal_carry
+    target_fg = numerator // DAY_S
+    nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    if ended and rate > 0:
+        # another fluid reaches the tip inside this segment: the segment ends when the run of
+        # this one is delivered at its rate (a shorter segment, never a faster one)
+        seg = max(1, min(seg, ceil_div(fg * DAY_S, rate * FG_PER_NG)))
+        carry = 0
+    else:
+        carry = numerator - fg * DAY_S
+    requested_ng = ng_up(fg)
     decision = decide_basal(
         now_s=now,
-        requested_ng=dose_of(nl, conc),
-        ledger=d.ledger,
-        in_flight_ng=flight_ng,
-        in_flight_nl=flight_nl,
-        hard_max_ng=hard_max_ng(d, lib),
-        reservoir_nl=d.reservoir.volume_nl,
-        empty_threshold_nl=pump.empty_threshold.value,
-        concentration_ng_per_ml=conc,
+        requested_ng=requested_ng,
+        ledger=ledger_of(d, drug),
+        in_flight_ng=in_flight_ng(d, drug),
+        hard_max_ng=hard_max_ng(d, lib, drug),
+        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=True,
     )
-    order_nl = min(nl, decision.granted_ng * NL_PER_ML // conc)
-    reasons = tuple(r.value for r in decision.reasons)
-    if order_nl < nl:
+    order_nl = nl
+    if decision.granted_ng < requested_ng:
+        order_nl, _, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG)
         carry = 0
+    reasons = tuple(r.value for r in decision.reasons)
     order = None
     if order_nl > 0:
-        kind = DeliveryKind.BRIDGE if d.bridge is not None else DeliveryKind.BASAL
-        order = Order(d.next_order_id, kind, now, now + seg, order_nl, conc)
-    alarms: tuple[AlarmKind, ...] = ()
-    if "reservoir" in reasons:
-        alarms = (AlarmKind.EMPTY_RESERVOIR,)
-    return TickPlan(alarms, order, carry, now + seg, reasons, nl)
+        order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + seg, order_nl)
+    alarms: list[AlarmKind] = []
+    if Reason.RESERVOIR in decision.reasons:
+        alarms.append(AlarmKind.EMPTY_RESERVOIR)
+    if Reason.DAILY_CAP in decision.reasons:
+        alarms.append(AlarmKind.DELIVERY_LIMITED)
+    return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
 
 
 def tick_alarms(
@@ -287,8 +384,7 @@ def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPla
     # Reservoir alarms concern delivery: during a refill or an emptied, suspended pump (MRI
     # preparation) the reservoir is empty on purpose and nothing is delivered.
     if pump is not None and d.reservoir is not None and d.phase in (Phase.ACTIVE, Phase.PRIMING):
-        _, flight_nl = in_flight(d)
-        remaining = d.reservoir.volume_nl - flight_nl
+        remaining = d.reservoir.volume_nl - in_flight_nl(d)
         if remaining <= pump.empty_threshold.value:
             kinds.append(AlarmKind.EMPTY_RESERVOIR)
         elif remaining <= pump.low_reservoir_threshold.value:
@@ -362,6 +458,26 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int) -> bool:
     return order is not None and delivered_nl > order.volume_nl
 
 
+def _push(d: Device, delta_nl: int, now: int) -> Device:
+    """``d`` after the drive moved ``delta_nl``: the reservoir gives it, the path takes it in and
+    pushes the same volume out of the tip, and each drug that left is recorded in its ledger,
+    rounded up (REQ-TIP-001, REQ-GOV-004)."""
+    drug, conc = _fluid(d)
+    path, out = _path(d).push(delta_nl, drug, conc)
+    reservoir = d.reservoir
+    if reservoir is not None:
+        reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta_nl))
+    d = dataclasses.replace(d, reservoir=reservoir, path=path if d.path is not None else None)
+    for left in drugs_in(out):
+        dose = ng_up(amount_fg(out, left))
+        d = _with_ledger(d, left, ledger_of(d, left).record(now, dose))
+        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + dose)
+    if d.flush_doses:
+        held = set(drugs_in(_path(d).segments))
+        d = dataclasses.replace(d, flush_doses=tuple(f for f in d.flush_doses if f.drug in held))
+    return d
+
+
 def apply_report(
     d: Device, order_id: int, delivered_nl: int, final: bool, now: int
 ) -> tuple[Device, tuple[Effect, ...]]:
@@ -397,30 +513,9 @@ def apply_report(
                 f"({order.reported_nl} -> {delivered_nl} nL); ignored",
             )
         )
-    reservoir, ledger, delivered_ng = d.reservoir, d.ledger, d.delivered_ng
-    bridge, program_start_s, basal_carry = d.bridge, d.program_start_s, d.basal_carry
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
-    if delta and reservoir is not None:
-        reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta))
-    if delta and order.to_patient:
-        dose = dose_of(delta, order.dose_concentration_ng_per_ml)
-        ledger, delivered_ng = ledger.record(now, dose), delivered_ng + dose
-    if delta and order.kind is DeliveryKind.BRIDGE and bridge is not None:
-        delivered = bridge.delivered_nl + delta
-        if delivered >= bridge.volume_nl:
-            bridge, program_start_s, basal_carry = None, now, 0
-            effects.append(
-                Record(
-                    "bridge_complete",
-                    "service",
-                    now,
-                    d.phase,
-                    d.phase,
-                    "dead volume flushed: the new program takes over",
-                )
-            )
-        else:
-            bridge = dataclasses.replace(bridge, delivered_nl=delivered)
+    if delta:
+        d = _push(d, delta, now)
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
@@ -438,12 +533,6 @@ def apply_report(
         )
     d = dataclasses.replace(
         d,
-        reservoir=reservoir,
-        ledger=ledger,
-        delivered_ng=delivered_ng,
-        bridge=bridge,
-        program_start_s=program_start_s,
-        basal_carry=basal_carry,
         primed_nl=primed_nl,
         primed=primed,
         alarms=alarms,
@@ -463,10 +552,7 @@ def basal_reserve_ng(d: Device, now: int) -> int:
     """
     if d.program is None:
         return 0
-    if d.bridge is not None:
-        top = d.bridge.old_dose_ng_per_day
-    else:
-        top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     first_now = (now + 1) // BUCKET_S - (WINDOW_S // BUCKET_S)
     # The window ending at t = now + j * 300 starts at bucket first_now + j, so bucket ``index``
     # ages out from j = index - first_now + 1 on. Between two agings the aged amount is constant
@@ -481,52 +567,60 @@ def basal_reserve_ng(d: Device, now: int) -> int:
     aged = 0
     for index, amount in amounts:
         j = index - first_now
-        reserve = max(reserve, _ceil_div(top * (j * BUCKET_S + BUCKET_S), DAY_S) - aged)
+        reserve = max(reserve, ceil_div(top * (j * BUCKET_S + BUCKET_S), DAY_S) - aged)
         aged += amount
     last = RING_LEN - 1
-    return max(reserve, _ceil_div(top * (last * BUCKET_S + BUCKET_S), DAY_S) - aged)
+    return max(reserve, ceil_div(top * (last * BUCKET_S + BUCKET_S), DAY_S) - aged)
+
+
+def _bolus_decision(
+    d: Device, now: int, lib: Library, dose_ng: int, patient: PatientBolus | None
+) -> tuple[Decision, int]:
+    """A bolus of ``dose_ng`` at the tip, through the governor, and the volume that delivers it
+    (REQ-TIP-002): the largest whole volume that pushes at most the dose of the program's drug out
+    of the tip, after the volume in flight. While the path's next fluid is another drug (after a
+    drug change) no bolus is delivered."""
+    assert d.program is not None and d.implant is not None
+    drug = d.program.drug
+    pump = lib.pump(d.implant.pump)
+    flight = in_flight_nl(d)
+    volume, _, ended = plan_volume(d, flight, drug, dose_ng * FG_PER_NG)
+    decision = decide_bolus(
+        now_s=now,
+        requested_ng=dose_ng,
+        ledger=ledger_of(d, drug),
+        in_flight_ng=in_flight_ng(d, drug),
+        hard_max_ng=hard_max_ng(d, lib, drug),
+        reserve_ng=basal_reserve_ng(d, now),
+        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
+        delivering=d.phase is Phase.ACTIVE and not ended and volume > 0,
+        patient=patient,
+    )
+    return decision, volume
 
 
 def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
     """A patient's bolus request: all or nothing through the governor (REQ-GOV-008, -009).
 
     A denial delivers nothing, does not restart the lockout and is recorded with its reasons; a
-    denial at the daily cap raises the LOW "maximum dose reached" alarm (DECISIONS.md).
+    denial at the daily cap raises the LOW "maximum dose reached" alarm (docs/dosing-rules.md).
     """
     pb = d.program.patient_bolus if d.program is not None else None
     if pb is None or d.reservoir is None or d.implant is None:
         return d, (BolusDecision(False, 0, ("not_programmed",)),)
-    pump = lib.pump(d.implant.pump)
-    conc = d.reservoir.concentration_ng_per_ml
-    flight_ng, flight_nl = in_flight(d)
-    delivering = d.phase is Phase.ACTIVE and d.bridge is None
-    decision = decide_bolus(
-        now_s=now,
-        requested_ng=pb.dose_ng,
-        ledger=d.ledger,
-        in_flight_ng=flight_ng,
-        in_flight_nl=flight_nl,
-        hard_max_ng=hard_max_ng(d, lib),
-        reserve_ng=basal_reserve_ng(d, now),
-        reservoir_nl=d.reservoir.volume_nl,
-        empty_threshold_nl=pump.empty_threshold.value,
-        concentration_ng_per_ml=conc,
-        delivering=delivering,
-        patient=PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
+    decision, volume = _bolus_decision(
+        d, now, lib, pb.dose_ng, PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h)
     )
     reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
         effects: list[Effect] = [
             BolusDecision(False, pb.dose_ng, reasons, decision.lockout_remaining_s)
         ]
-        if "daily_cap" in reasons and not d.has_alarm(AlarmKind.MAX_DOSE_REACHED):
+        if Reason.DAILY_CAP in decision.reasons and not d.has_alarm(AlarmKind.MAX_DOSE_REACHED):
             d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)
             effects.append(Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW))
         return d, tuple(effects)
-    volume = decision.granted_ng * NL_PER_ML // conc
-    order = Order(
-        d.next_order_id, DeliveryKind.PATIENT_BOLUS, now, now + pb.duration_s, volume, conc
-    )
+    order = Order(d.next_order_id, DeliveryKind.PATIENT_BOLUS, now, now + pb.duration_s, volume)
     d = dataclasses.replace(
         d,
         orders=(*d.orders, order),
@@ -540,6 +634,25 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     )
 
 
+def clinician_bolus(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> tuple[Device, tuple[Effect, ...]]:
+    """A clinician bolus already checked by :func:`clinician_decision` (all or nothing)."""
+    decision, volume = _bolus_decision(d, now, lib, dose_ng, None)
+    assert decision.granted_ng == dose_ng
+    order = Order(d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + duration_s, volume)
+    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
+    return d, (
+        DeliveryOrder(order.id, order.kind.value, volume, duration_s),
+        projection(d, now, lib),
+    )
+
+
+def clinician_decision(d: Device, now: int, lib: Library, dose_ng: int) -> Decision:
+    """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
+    return _bolus_decision(d, now, lib, dose_ng, None)[0]
+
+
 def projection(d: Device, now: int, lib: Library) -> Projection:
     """Worst-case instants of the low-reservoir alarm and of empty: basal plus every allowed
     patient bolus (DECISIONS.md; Prometra PTC "Date of Next Refill")."""
@@ -549,11 +662,10 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
     conc = d.reservoir.concentration_ng_per_ml
     pb = d.program.patient_bolus
     daily = basal_daily_ng(d.program.basal) + (pb.dose_ng * pb.max_per_24h if pb else 0)
-    per_day_nl = _ceil_div(daily * NL_PER_ML, conc)
+    per_day_nl = ceil_div(daily * NL_PER_ML, conc)
     if per_day_nl == 0:
         return Projection(None, None)
-    _, flight_nl = in_flight(d)
-    volume = d.reservoir.volume_nl - flight_nl
+    volume = d.reservoir.volume_nl - in_flight_nl(d)
 
     def at(threshold: int) -> int:
         return now + max(0, volume - threshold) * DAY_S // per_day_nl
@@ -577,37 +689,57 @@ def mri_resumes(d: Device) -> bool:
 def priming_order(
     d: Device, now: int, duration_s: int, lib: Library
 ) -> tuple[Device, tuple[Effect, ...]]:
-    """The priming bolus: the remaining dead volume, to the catheter, through the governor's
-    phase and reservoir checks (not the daily cap: it is not dose to the patient)."""
+    """The priming bolus: the rest of the dead volume, pushed into the path. It pushes out of the
+    tip whatever the path holds (no drug after implant, so nothing is counted); any drug it does
+    push out passes the governor's daily cap like every delivery. The reservoir must hold the
+    volume above the empty threshold (the priming guard checks it)."""
     assert d.implant is not None and d.implant.dead_volume_nl is not None
     assert d.reservoir is not None
     pump = lib.pump(d.implant.pump)
-    conc = d.reservoir.concentration_ng_per_ml
-    volume = d.implant.dead_volume_nl - d.primed_nl
-    flight_ng, flight_nl = in_flight(d)
-    decision = decide_basal(
-        now_s=now,
-        requested_ng=dose_of(volume, conc),
-        ledger=d.ledger,
-        in_flight_ng=flight_ng,
-        in_flight_nl=flight_nl,
-        hard_max_ng=_NO_CAP,
-        reservoir_nl=d.reservoir.volume_nl,
-        empty_threshold_nl=pump.empty_threshold.value,
-        concentration_ng_per_ml=conc,
-        delivering=True,
-    )
-    order_nl = min(volume, decision.granted_ng * NL_PER_ML // conc)
-    if order_nl <= 0:
+    flight = in_flight_nl(d)
+    usable = max(0, d.reservoir.volume_nl - flight - pump.empty_threshold.value)
+    volume = min(d.implant.dead_volume_nl - d.primed_nl, usable)
+    out = ahead(d, flight, volume)
+    for drug in drugs_in(out):
+        requested = ng_up(amount_fg(out, drug))
+        decision = decide_basal(
+            now_s=now,
+            requested_ng=requested,
+            ledger=ledger_of(d, drug),
+            in_flight_ng=in_flight_ng(d, drug),
+            hard_max_ng=hard_max_ng(d, lib, drug),
+            reservoir_room_ng=requested,
+            delivering=True,
+        )
+        if decision.granted_ng < requested:
+            volume = 0
+    if volume <= 0:
         return d, ()
-    order = Order(
-        d.next_order_id,
-        DeliveryKind.PRIMING,
-        now,
-        now + duration_s,
-        order_nl,
-        conc,
-        to_patient=False,
-    )
+    order = Order(d.next_order_id, DeliveryKind.PRIMING, now, now + duration_s, volume)
     d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
-    return d, (DeliveryOrder(order.id, order.kind.value, order_nl, duration_s),)
+    return d, (DeliveryOrder(order.id, order.kind.value, volume, duration_s),)
+
+
+def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
+    """When the reservoir's fluid will reach the tip, and the volume rates before and after
+    (nL/day), at the program's current daily dose: shown at a refill (REQ-TIP-003). ``None``
+    when it never will at the current program (a zero rate)."""
+    if d.program is None or d.reservoir is None:
+        return None, 0, 0
+    drug, conc = _fluid(d)
+    daily = basal_daily_ng(d.program.basal)
+    after = ceil_div(daily * NL_PER_ML, conc) if daily else 0
+    seconds = 0
+    before = after
+    for i, seg in enumerate(_path(d).segments):
+        if (seg.drug, seg.concentration_ng_per_ml) == (drug, conc):
+            break
+        dose = daily
+        if seg.drug != d.program.drug:
+            dose = next((f.dose_ng_per_day for f in d.flush_doses if f.drug == seg.drug), 0)
+        if dose == 0 or seg.concentration_ng_per_ml == 0:
+            return None, before, after
+        if i == 0:
+            before = ceil_div(dose * NL_PER_ML, seg.concentration_ng_per_ml)
+        seconds += ceil_div(seg.amount_fg * DAY_S, dose * FG_PER_NG)
+    return now + seconds, before, after

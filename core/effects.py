@@ -21,6 +21,7 @@ __all__ = [
     "Projection",
     "Record",
     "StopDelivery",
+    "TipChange",
     "Warn",
 ]
 
@@ -124,3 +125,15 @@ class ProgramComparison(Effect):
 
     previous: ProgramFigures | None
     new: ProgramFigures
+
+
+@dataclass(frozen=True)
+class TipChange(Effect):
+    """At a refill that changes the concentration or the drug: when the new fluid reaches the
+    catheter tip (``None``: never at the current program's rate) and the pump's volume rate
+    before and after, so that the tip delivers the programmed daily dose of whatever it holds
+    (REQ-TIP-003)."""
+
+    arrives_at_s: int | None
+    rate_before_nl_per_day: int
+    rate_after_nl_per_day: int

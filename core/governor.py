@@ -1,6 +1,6 @@
-"""The dose governor: the single choke point every delivery of drug passes (DESIGN.md section 2).
+"""The dose governor: the single choke point every delivery of drug passes (docs/architecture.md).
 
-Basal and flex steps, bridge and priming boluses, clinician and patient boluses, trial doses: each
+Basal and flex steps, priming, clinician and patient boluses, trial doses: each
 is granted here and nowhere else. The arithmetic is written once against
 :class:`~itdose.core.arith.Ops` (:func:`grant_amount`, :func:`grant_all_or_nothing` and their
 helpers), so the proofs evaluate exactly the functions the runtime runs, on z3 terms
@@ -23,36 +23,33 @@ Requirements (their text is listed in ``specs/requirements.toml``):
   request exactly at its end is granted; at most ``max_per_24h`` delivered in any rolling 24 h.
 - REQ-GOV-010: every denial or reduction carries an explicit reason.
 
-Units and rounding (DESIGN.md section 3): amount ``ng``, volume ``nL``, concentration ``ng/mL``.
-``volume_nl = amount_ng * 1_000_000 / concentration_ng_per_ml`` (1 mL = 10**6 nL). The volume
-taken from the reservoir for an amount rounds UP (the tracked reservoir is never more than what
-is really left); the amount deliverable from a volume rounds DOWN (never promise drug that is not
-there). Hence ``volume_nl_for(reservoir_room_ng(v)) <= v``: a grant bounded by the reservoir room
-never charges more volume than is usable. Repeated small grants each round their volume up, so
-the tracked reservoir drifts low, never high.
+Units and rounding (docs/architecture.md, "Units and arithmetic"): every amount here is drug
+leaving the catheter tip, in ``ng``. The caller plans volumes through the fluid path
+(:mod:`itdose.core.path`, REQ-TIP-002): an amount counted against a limit is rounded UP from the
+exact femtogram amount, the reservoir room (what the usable volume pushes out of the tip) is
+rounded DOWN. So a grant never counts less than reaches the patient, and never promises drug
+that is not there.
 
 In-flight amounts: the ledger records what the drive reports delivered, at the report time
-(:mod:`itdose.core.ledger`). Drug granted but not yet reported is passed as ``in_flight_ng`` (and
-its volume as ``in_flight_nl``); without it, two grants before one report could together exceed
-the cap. ``reservoir_nl`` is the tracked volume after the reported deliveries only.
+(:mod:`itdose.core.ledger`). Drug granted but not yet reported is passed as ``in_flight_ng``
+(what the volume in flight will push out of the tip); without it, two grants before one report
+could together exceed the cap.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from itdose.core.arith import INT_OPS, Ops
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Ledger
 
 __all__ = [
-    "NL_PER_ML",
     "Decision",
     "PatientBolus",
     "Reason",
-    "amount_ng_in",
     "bolus_permitted",
     "cap_room_ng",
     "decide_basal",
@@ -60,45 +57,12 @@ __all__ = [
     "grant_all_or_nothing",
     "grant_amount",
     "lockout_elapsed",
-    "reservoir_room_ng",
-    "volume_nl_for",
 ]
 
 I = TypeVar("I")  # noqa: E741
 B = TypeVar("B")
 
-NL_PER_ML: Final = 1_000_000
-"""Nanolitres per millilitre."""
-
-
 # --- arithmetic on Ops (ints at run time, z3 terms in proofs) -------------------------------------
-
-
-def volume_nl_for(ops: Ops[I, B], amount_ng: I, concentration_ng_per_ml: I) -> I:
-    """Volume that holds ``amount_ng``, rounded UP (REQ-GOV-003).
-
-    Preconditions: ``amount_ng >= 0``, ``concentration_ng_per_ml > 0``.
-
-    Contracts (PEP 316) are checked by CrossHair on :data:`~itdose.core.arith.INT_OPS`
-    (tests/properties/test_crosshair.py):
-
-    pre: amount_ng >= 0 and concentration_ng_per_ml > 0
-    post: __return__ * concentration_ng_per_ml >= amount_ng * NL_PER_ML
-    post: (__return__ - 1) * concentration_ng_per_ml < amount_ng * NL_PER_ML
-    """
-    return ops.ceil_div(ops.mul(amount_ng, ops.lit(NL_PER_ML)), concentration_ng_per_ml)
-
-
-def amount_ng_in(ops: Ops[I, B], volume_nl: I, concentration_ng_per_ml: I) -> I:
-    """Amount a volume can deliver, rounded DOWN (REQ-GOV-003).
-
-    Preconditions: ``volume_nl >= 0``, ``concentration_ng_per_ml > 0``.
-
-    pre: volume_nl >= 0 and concentration_ng_per_ml > 0
-    post: __return__ * NL_PER_ML <= volume_nl * concentration_ng_per_ml
-    post: (__return__ + 1) * NL_PER_ML > volume_nl * concentration_ng_per_ml
-    """
-    return ops.floor_div(ops.mul(volume_nl, concentration_ng_per_ml), ops.lit(NL_PER_ML))
 
 
 def cap_room_ng(ops: Ops[I, B], *, window_total_ng: I, in_flight_ng: I, hard_max_ng: I) -> I:
@@ -112,27 +76,6 @@ def cap_room_ng(ops: Ops[I, B], *, window_total_ng: I, in_flight_ng: I, hard_max
     return ops.max_(ops.lit(0), ops.sub(hard_max_ng, used))
 
 
-def reservoir_room_ng(
-    ops: Ops[I, B],
-    *,
-    reservoir_nl: I,
-    in_flight_nl: I,
-    empty_threshold_nl: I,
-    concentration_ng_per_ml: I,
-) -> I:
-    """Amount the reservoir holds above the empty threshold, net of in-flight volume, rounded
-    down; zero at or below the threshold (REQ-GOV-003). Precondition: concentration ``> 0``.
-
-    pre: reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
-    pre: concentration_ng_per_ml > 0
-    post: __return__ >= 0
-    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
-    """
-    above = ops.sub(reservoir_nl, ops.add(in_flight_nl, empty_threshold_nl))
-    usable_nl = ops.max_(ops.lit(0), above)
-    return amount_ng_in(ops, usable_nl, concentration_ng_per_ml)
-
-
 def grant_amount(
     ops: Ops[I, B],
     *,
@@ -140,38 +83,29 @@ def grant_amount(
     window_total_ng: I,
     in_flight_ng: I,
     hard_max_ng: I,
-    reservoir_nl: I,
-    in_flight_nl: I,
-    empty_threshold_nl: I,
-    concentration_ng_per_ml: I,
+    reservoir_room_ng: I,
     delivering: B,
 ) -> I:
-    """Grant for a divisible delivery (basal or flex step, bridge, priming): the request cut to
-    what fits under the cap and in the reservoir, or zero when not delivering
+    """Grant for a divisible delivery (basal or flex step, priming): the request cut to what fits
+    under the cap and in the reservoir, or zero when not delivering
     (REQ-GOV-001, REQ-GOV-002, REQ-GOV-003).
 
-    ``min(requested, cap room, reservoir room)`` if ``delivering``, else 0. Preconditions: every
-    integer argument ``>= 0``, ``concentration_ng_per_ml > 0``.
+    ``min(requested, cap room, reservoir room)`` if ``delivering``, else 0. All amounts are drug
+    leaving the catheter tip; ``reservoir_room_ng`` is what the reservoir's usable volume (above
+    the empty threshold, net of the volume in flight) pushes out of the tip, rounded down
+    (:func:`itdose.core.dosing.reservoir_room_ng`). Preconditions: every integer ``>= 0``.
 
     pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
-    pre: reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
-    pre: concentration_ng_per_ml > 0
+    pre: reservoir_room_ng >= 0
     post: 0 <= __return__ <= requested_ng
     post: delivering or __return__ == 0
     post: __return__ == 0 or window_total_ng + in_flight_ng + __return__ <= hard_max_ng
-    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
+    post: __return__ <= reservoir_room_ng
     """
     cap_room = cap_room_ng(
         ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
     )
-    res_room = reservoir_room_ng(
-        ops,
-        reservoir_nl=reservoir_nl,
-        in_flight_nl=in_flight_nl,
-        empty_threshold_nl=empty_threshold_nl,
-        concentration_ng_per_ml=concentration_ng_per_ml,
-    )
-    allowed = ops.min_(requested_ng, ops.min_(cap_room, res_room))
+    allowed = ops.min_(requested_ng, ops.min_(cap_room, reservoir_room_ng))
     return ops.ite(delivering, allowed, ops.lit(0))
 
 
@@ -183,10 +117,7 @@ def grant_all_or_nothing(
     in_flight_ng: I,
     hard_max_ng: I,
     reserve_ng: I,
-    reservoir_nl: I,
-    in_flight_nl: I,
-    empty_threshold_nl: I,
-    concentration_ng_per_ml: I,
+    reservoir_room_ng: I,
     delivering: B,
 ) -> I:
     """Grant for a bolus: the whole request or zero (REQ-GOV-008, REQ-GOV-002, REQ-GOV-003).
@@ -194,31 +125,23 @@ def grant_all_or_nothing(
     The whole request is granted iff ``delivering`` and it fits, together with ``reserve_ng``
     (cap kept free, e.g. for basal scheduled in the next 24 h; 0 for none), under the cap room,
     and in the reservoir room. Nothing already granted is cut to make room: a bolus that does not
-    fit is denied (DECISIONS.md, "Patient-activated bolus"). Pass ``delivering`` combined with
-    :func:`bolus_permitted` for a patient bolus. Preconditions as :func:`grant_amount`.
+    fit is denied (docs/dosing-rules.md, "Patient-activated bolus"). Pass ``delivering`` combined
+    with :func:`bolus_permitted` for a patient bolus. Preconditions as :func:`grant_amount`.
 
     pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
-    pre: reserve_ng >= 0 and reservoir_nl >= 0 and in_flight_nl >= 0 and empty_threshold_nl >= 0
-    pre: concentration_ng_per_ml > 0
+    pre: reserve_ng >= 0 and reservoir_room_ng >= 0
     post: __return__ in (0, requested_ng)
     post: delivering or __return__ == 0
     post: __return__ == 0 or window_total_ng + in_flight_ng + reserve_ng + __return__ <= hard_max_ng
-    post: __return__ == 0 or reservoir_nl > in_flight_nl + empty_threshold_nl
+    post: __return__ <= reservoir_room_ng
     """
     cap_room = cap_room_ng(
         ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
     )
-    res_room = reservoir_room_ng(
-        ops,
-        reservoir_nl=reservoir_nl,
-        in_flight_nl=in_flight_nl,
-        empty_threshold_nl=empty_threshold_nl,
-        concentration_ng_per_ml=concentration_ng_per_ml,
-    )
     fits = ops.and_(
         delivering,
         ops.le(ops.add(requested_ng, reserve_ng), cap_room),
-        ops.le(requested_ng, res_room),
+        ops.le(requested_ng, reservoir_room_ng),
     )
     return ops.ite(fits, requested_ng, ops.lit(0))
 
@@ -265,14 +188,13 @@ class Decision:
     """What the governor grants for one request, and why any part of it is withheld.
 
     ``reasons`` is empty exactly when the whole request is granted; otherwise it lists every
-    condition that alone would withhold the request, in :class:`Reason` order. ``granted_nl`` is
-    the volume charged to the reservoir (rounded up). For patient boluses ``lockout_remaining_s``
-    and ``boluses_in_window`` (delivered starts in the window before this request) are reported.
+    condition that alone would withhold the request, in :class:`Reason` order. For patient
+    boluses ``lockout_remaining_s`` and ``boluses_in_window`` (delivered starts in the window
+    before this request) are reported.
     """
 
     requested_ng: int
     granted_ng: int
-    granted_nl: int
     reasons: tuple[Reason, ...] = ()
     lockout_remaining_s: int = 0
     boluses_in_window: int = 0
@@ -315,10 +237,7 @@ class _Checked:
     window_total_ng: int
     in_flight_ng: int
     hard_max_ng: int
-    reservoir_nl: int
-    in_flight_nl: int
-    empty_threshold_nl: int
-    concentration_ng_per_ml: int
+    reservoir_room_ng: int
     delivering: bool
 
 
@@ -327,11 +246,8 @@ def _check_common(
     now_s: object,
     ledger: object,
     in_flight_ng: object,
-    in_flight_nl: object,
     hard_max_ng: object,
-    reservoir_nl: object,
-    empty_threshold_nl: object,
-    concentration_ng_per_ml: object,
+    reservoir_room_ng: object,
     delivering: object,
 ) -> _Checked:
     now = _nonneg("now_s", now_s)
@@ -348,29 +264,18 @@ def _check_common(
         window_total_ng=window,
         in_flight_ng=_nonneg("in_flight_ng", in_flight_ng),
         hard_max_ng=_nonneg("hard_max_ng", hard_max_ng),
-        reservoir_nl=_nonneg("reservoir_nl", reservoir_nl),
-        in_flight_nl=_nonneg("in_flight_nl", in_flight_nl),
-        empty_threshold_nl=_nonneg("empty_threshold_nl", empty_threshold_nl),
-        concentration_ng_per_ml=_positive("concentration_ng_per_ml", concentration_ng_per_ml),
+        reservoir_room_ng=_nonneg("reservoir_room_ng", reservoir_room_ng),
         delivering=delivering,
     )
 
 
-def _rooms(c: _Checked) -> tuple[int, int]:
-    cap = cap_room_ng(
+def _cap_room(c: _Checked) -> int:
+    return cap_room_ng(
         INT_OPS,
         window_total_ng=c.window_total_ng,
         in_flight_ng=c.in_flight_ng,
         hard_max_ng=c.hard_max_ng,
     )
-    res = reservoir_room_ng(
-        INT_OPS,
-        reservoir_nl=c.reservoir_nl,
-        in_flight_nl=c.in_flight_nl,
-        empty_threshold_nl=c.empty_threshold_nl,
-        concentration_ng_per_ml=c.concentration_ng_per_ml,
-    )
-    return cap, res
 
 
 def decide_basal(
@@ -379,30 +284,24 @@ def decide_basal(
     requested_ng: int,
     ledger: Ledger,
     in_flight_ng: int,
-    in_flight_nl: int,
     hard_max_ng: int,
-    reservoir_nl: int,
-    empty_threshold_nl: int,
-    concentration_ng_per_ml: int,
+    reservoir_room_ng: int,
     delivering: bool,
 ) -> Decision:
-    """Decide a divisible delivery (basal or flex step, bridge, priming) at ``now_s``.
+    """Decide a divisible delivery (basal or flex step, priming) at ``now_s``.
 
     Grants :func:`grant_amount` of the request, with the 24 h window total taken from ``ledger``
-    at ``now_s``. Every argument is validated (non-negative ``int``, not ``bool``; concentration
-    positive; ``now_s`` not before the ledger's newest bucket): :class:`InvalidInput` names the
-    field. Reasons: ``NOT_DELIVERING``, ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
+    at ``now_s``. Every argument is validated (non-negative ``int``, not ``bool``; ``now_s`` not
+    before the ledger's newest record): :class:`InvalidInput` names the field. Reasons:
+    ``NOT_DELIVERING``, ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
     """
     requested = _nonneg("requested_ng", requested_ng)
     c = _check_common(
         now_s=now_s,
         ledger=ledger,
         in_flight_ng=in_flight_ng,
-        in_flight_nl=in_flight_nl,
         hard_max_ng=hard_max_ng,
-        reservoir_nl=reservoir_nl,
-        empty_threshold_nl=empty_threshold_nl,
-        concentration_ng_per_ml=concentration_ng_per_ml,
+        reservoir_room_ng=reservoir_room_ng,
         delivering=delivering,
     )
     granted = grant_amount(
@@ -411,26 +310,17 @@ def decide_basal(
         window_total_ng=c.window_total_ng,
         in_flight_ng=c.in_flight_ng,
         hard_max_ng=c.hard_max_ng,
-        reservoir_nl=c.reservoir_nl,
-        in_flight_nl=c.in_flight_nl,
-        empty_threshold_nl=c.empty_threshold_nl,
-        concentration_ng_per_ml=c.concentration_ng_per_ml,
+        reservoir_room_ng=c.reservoir_room_ng,
         delivering=c.delivering,
     )
-    cap, res = _rooms(c)
     reasons: list[Reason] = []
     if not c.delivering and requested > 0:
         reasons.append(Reason.NOT_DELIVERING)
-    if cap < requested:
+    if _cap_room(c) < requested:
         reasons.append(Reason.DAILY_CAP)
-    if res < requested:
+    if c.reservoir_room_ng < requested:
         reasons.append(Reason.RESERVOIR)
-    return Decision(
-        requested_ng=requested,
-        granted_ng=granted,
-        granted_nl=volume_nl_for(INT_OPS, granted, c.concentration_ng_per_ml),
-        reasons=tuple(reasons),
-    )
+    return Decision(requested_ng=requested, granted_ng=granted, reasons=tuple(reasons))
 
 
 def decide_bolus(
@@ -439,12 +329,9 @@ def decide_bolus(
     requested_ng: int,
     ledger: Ledger,
     in_flight_ng: int,
-    in_flight_nl: int,
     hard_max_ng: int,
     reserve_ng: int,
-    reservoir_nl: int,
-    empty_threshold_nl: int,
-    concentration_ng_per_ml: int,
+    reservoir_room_ng: int,
     delivering: bool,
     patient: PatientBolus | None,
 ) -> Decision:
@@ -466,11 +353,8 @@ def decide_bolus(
         now_s=now_s,
         ledger=ledger,
         in_flight_ng=in_flight_ng,
-        in_flight_nl=in_flight_nl,
         hard_max_ng=hard_max_ng,
-        reservoir_nl=reservoir_nl,
-        empty_threshold_nl=empty_threshold_nl,
-        concentration_ng_per_ml=concentration_ng_per_ml,
+        reservoir_room_ng=reservoir_room_ng,
         delivering=delivering,
     )
     permitted = True
@@ -510,21 +394,16 @@ def decide_bolus(
         in_flight_ng=c.in_flight_ng,
         hard_max_ng=c.hard_max_ng,
         reserve_ng=reserve,
-        reservoir_nl=c.reservoir_nl,
-        in_flight_nl=c.in_flight_nl,
-        empty_threshold_nl=c.empty_threshold_nl,
-        concentration_ng_per_ml=c.concentration_ng_per_ml,
+        reservoir_room_ng=c.reservoir_room_ng,
         delivering=INT_OPS.and_(c.delivering, permitted),
     )
-    cap, res = _rooms(c)
-    if cap < requested + reserve:
+    if _cap_room(c) < requested + reserve:
         reasons.append(Reason.DAILY_CAP)
-    if res < requested:
+    if c.reservoir_room_ng < requested:
         reasons.append(Reason.RESERVOIR)
     return Decision(
         requested_ng=requested,
         granted_ng=granted,
-        granted_nl=volume_nl_for(INT_OPS, granted, c.concentration_ng_per_ml),
         reasons=tuple(reasons),
         lockout_remaining_s=remaining,
         boluses_in_window=count,

@@ -18,14 +18,15 @@ from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import (
     Annunciate,
     CancelOrder,
-    DeliveryOrder,
     Effect,
     ProgramComparison,
     ProgramFigures,
+    TipChange,
     Warn,
 )
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
-from itdose.core.governor import Decision, decide_bolus
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath
 from itdose.core.program import (
     DAY_S,
     NL_PER_ML,
@@ -39,12 +40,12 @@ from itdose.core.program import (
 )
 from itdose.core.state import (
     ActiveAlarm,
-    Bridge,
     DeliveryKind,
     Device,
+    DrugLedger,
+    FlushDose,
     ImplantedSystem,
     MriSession,
-    Order,
     Phase,
     RefillSession,
     Reservoir,
@@ -125,6 +126,12 @@ def _overridden(overrides: tuple[cmd.Override, ...], limit_id: str) -> bool:
 def _check_overrides(overrides: tuple[cmd.Override, ...]) -> None:
     for i, o in enumerate(overrides):
         _reason(o.reason, f"command.overrides[{i}].reason")
+        if o.limit_id.endswith(".bridge_skip"):
+            raise RejectedCommand(
+                f"command.overrides[{i}].limit_id",
+                "there is no bridge to skip: the fluid path is tracked, so the old drug in the "
+                "catheter is always delivered at the programmed dose (REQ-TIP-003)",
+            )
 
 
 def _withdrawal_risk(device: Device, library: lib.Library) -> bool:
@@ -468,7 +475,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
         if c.program is None:
             raise RejectedCommand(
                 "command.program",
-                "a concentration or drug change needs a new program (and a bridge bolus)",
+                "a concentration or drug change needs a new program",
             )
         if not pump.is_approved_for(drug) and not _overridden(
             c.overrides, f"{pump.id}.approved_drugs"
@@ -479,13 +486,6 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
                 limit_id=f"{pump.id}.approved_drugs",
                 level=lib.Level.SOFT.value,
                 value=drug,
-            )
-        skip = _overridden(c.overrides, f"{entry.id}.bridge_skip")
-        if not skip and d.implant.dead_volume_nl is None:
-            raise RejectedCommand(
-                "command",
-                "the dead volume is unknown, so no bridge bolus can be computed; skipping the "
-                f"bridge needs the override {entry.id}.bridge_skip with a reason",
             )
     if c.program is not None:
         if (c.program.drug, c.program.concentration_ng_per_ml) != (
@@ -550,10 +550,8 @@ def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
         raise RejectedCommand(
             "command.program",
             "the program must match the drug, indication and concentration in the reservoir "
-            "(a concentration change happens at a refill, with a bridge bolus)",
+            "(a concentration change happens at a refill)",
         )
-    if d.bridge is not None:
-        raise RejectedCommand("command", "a bridge bolus is running: reprogram after it ends")
     _check_program_or_raise(
         d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
     )
@@ -588,9 +586,7 @@ def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
     _positive(c.dose_ng, "command.dose_ng")
     _positive(c.duration_s, "command.duration_s")
-    if d.bridge is not None:
-        raise RejectedCommand("command", "a bridge bolus is running: no clinician bolus now")
-    decision = _clinician_decision(d, c, now, library)
+    decision = dosing.clinician_decision(d, now, library, c.dose_ng)
     if decision.granted_ng == 0:
         reasons = ", ".join(r.value for r in decision.reasons)
         entry = library.drug(d.drug or "", d.indication or "")
@@ -602,28 +598,6 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
             value=format_amount_ng(c.dose_ng),
             limit=entry.max_daily.text(),
         )
-
-
-def _clinician_decision(
-    d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library
-) -> Decision:
-    assert d.implant is not None and d.reservoir is not None
-    pump = library.pump(d.implant.pump)
-    flight_ng, flight_nl = dosing.in_flight(d)
-    return decide_bolus(
-        now_s=now,
-        requested_ng=c.dose_ng,
-        ledger=d.ledger,
-        in_flight_ng=flight_ng,
-        in_flight_nl=flight_nl,
-        hard_max_ng=dosing.hard_max_ng(d, library),
-        reserve_ng=dosing.basal_reserve_ng(d, now),
-        reservoir_nl=d.reservoir.volume_nl,
-        empty_threshold_nl=pump.empty_threshold.value,
-        concentration_ng_per_ml=d.reservoir.concentration_ng_per_ml,
-        delivering=d.phase is Phase.ACTIVE,
-        patient=None,
-    )
 
 
 def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> None:
@@ -808,6 +782,7 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Res
     except RejectedCommand:
         dead = None
     implant = ImplantedSystem(c.pump, c.catheter, c.trimmed_mm, now, dead)
+    path = FluidPath.empty(dead) if dead is not None else None
     effects: tuple[Effect, ...] = ()
     if dead is None:
         effects = (
@@ -817,7 +792,7 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Res
                 "cannot be computed, so priming is refused until the library provides it.",
             ),
         )
-    return dataclasses.replace(d, implant=implant), effects
+    return dataclasses.replace(d, implant=implant, path=path), effects
 
 
 def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Result:
@@ -851,7 +826,7 @@ def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
     assert after is not None
     effects: list[Effect] = [ProgramComparison(before, after)]
     for o in d.orders:
-        if o.kind in (DeliveryKind.BASAL, DeliveryKind.BRIDGE):
+        if o.kind is DeliveryKind.BASAL:
             effects.append(CancelOrder(o.id, "program changed"))
     effects.append(dosing.projection(d, now, library))
     return d, tuple(effects)
@@ -894,18 +869,7 @@ def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Libr
 
 
 def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Result:
-    decision = _clinician_decision(d, c, now, library)
-    assert d.reservoir is not None
-    conc = d.reservoir.concentration_ng_per_ml
-    volume = decision.granted_ng * NL_PER_ML // conc
-    order = Order(
-        d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + c.duration_s, volume, conc
-    )
-    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
-    return d, (
-        DeliveryOrder(order.id, order.kind.value, volume, c.duration_s),
-        dosing.projection(d, now, library),
-    )
+    return dosing.clinician_bolus(d, now, library, c.dose_ng, c.duration_s)
 
 
 def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> Result:
@@ -1001,29 +965,29 @@ def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Librar
 
 
 def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> Result:
+    """The new fluid goes into the reservoir; the fluid path still holds the old one, which
+    leaves the tip first (REQ-TIP-003). After a drug change the old drug's ledger is kept (its
+    window counts it as it leaves the tip) and the old drug is delivered at the old program's
+    daily dose until it has left; the clinician is shown when the new fluid reaches the tip and
+    the volume rates before and after."""
     assert d.reservoir is not None and d.implant is not None
     old = d.reservoir
     drug = c.drug if c.drug is not None else old.drug
     res = Reservoir(drug, old.indication, c.concentration_ng_per_ml, c.added_nl)
     cleared = (AlarmKind.LOW_RESERVOIR, AlarmKind.REFILL_FINDING)
     alarms = tuple(a for a in d.alarms if a.kind not in cleared)
-    changed = drug != old.drug or c.concentration_ng_per_ml != old.concentration_ng_per_ml
-    effects: list[Effect] = []
-    bridge = None
-    entry = library.drug(drug, old.indication)
-    if changed and not _overridden(c.overrides, f"{entry.id}.bridge_skip"):
-        dead = d.implant.dead_volume_nl
-        assert dead is not None
+    ledger, others, flush = d.ledger, d.other_ledgers, d.flush_doses
+    if drug != old.drug:
+        ledger = next((e.ledger for e in others if e.drug == drug), Ledger())
+        others = (
+            *(e for e in others if e.drug not in (drug, old.drug)),
+            DrugLedger(old.drug, d.ledger),
+        )
         old_dose = basal_daily_ng(d.program.basal) if d.program is not None else 0
-        if old_dose > 0 and dead > 0:
-            bridge = Bridge(old.concentration_ng_per_ml, old_dose, dead)
-            effects.append(
-                Warn(
-                    "bridge_bolus",
-                    f"bridge bolus: {format_volume_nl(dead)} of the old drug at "
-                    f"{format_dose_rate_ng_per_day(old_dose)} before the new program",
-                )
-            )
+        flush = (
+            *(f for f in flush if f.drug not in (drug, old.drug)),
+            FlushDose(old.drug, old_dose),
+        )
     d = dataclasses.replace(
         d,
         reservoir=res,
@@ -1031,10 +995,16 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
         alarms=alarms,
         resume_after_refill=False,
         refill=None,
-        bridge=bridge,
+        ledger=ledger,
+        other_ledgers=others,
+        flush_doses=flush,
     )
     if c.program is not None:
         d = _install_program(d, c.program, c.utc_now_s, now)
+    effects: list[Effect] = []
+    arrives, before, after = dosing.tip_arrival(d, now)
+    if arrives != now:
+        effects.append(TipChange(arrives, before, after))
     effects.append(dosing.projection(d, now, library))
     return d, tuple(effects)
 

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Ledger
+from itdose.core.path import FluidPath
 from itdose.core.program import Increase, Program
 
 __all__ = [
     "ActiveAlarm",
-    "Bridge",
     "DeliveryKind",
     "Device",
+    "DrugLedger",
+    "FlushDose",
     "ImplantedSystem",
     "MriSession",
     "Order",
@@ -149,7 +151,6 @@ class DeliveryKind(enum.Enum):
     """What a delivery order is for; every kind passes the dose governor."""
 
     BASAL = "basal"
-    BRIDGE = "bridge"
     PRIMING = "priming"
     PATIENT_BOLUS = "patient_bolus"
     CLINICIAN_BOLUS = "clinician_bolus"
@@ -159,9 +160,9 @@ class DeliveryKind(enum.Enum):
 class Order:
     """A delivery the governor granted and the drive has not finished reporting.
 
-    ``dose_concentration_ng_per_ml`` is the concentration of the drug that reaches the patient
-    (the old drug during a bridge); ``to_patient`` is False for the priming bolus, which fills
-    the catheter. ``reported_nl`` is the cumulative volume the drive reported so far.
+    Every order pushes reservoir fluid into the fluid path; what it brings to the patient is what
+    its volume pushes out of the catheter tip (:mod:`itdose.core.path`). ``reported_nl`` is the
+    cumulative volume the drive reported so far.
     """
 
     id: int
@@ -169,20 +170,25 @@ class Order:
     start_s: int
     end_s: int
     volume_nl: int
-    dose_concentration_ng_per_ml: int
-    to_patient: bool = True
     reported_nl: int = 0
 
 
 @dataclass(frozen=True)
-class Bridge:
-    """A bridge bolus after a concentration or drug change at refill (DECISIONS.md): the dead
-    volume still holds the old drug, delivered at the old daily dose until flushed."""
+class DrugLedger:
+    """The rolling 24 h ledger of a drug other than the one in the reservoir: after a drug change
+    each drug's window counts that drug as it leaves the tip (docs/dosing-rules.md)."""
 
-    old_concentration_ng_per_ml: int
-    old_dose_ng_per_day: int
-    volume_nl: int
-    delivered_nl: int = 0
+    drug: str
+    ledger: Ledger
+
+
+@dataclass(frozen=True)
+class FlushDose:
+    """After a drug change, the daily dose at which the old drug still in the fluid path is
+    delivered until it has left the tip (the old program's basal daily dose)."""
+
+    drug: str
+    dose_ng_per_day: int
 
 
 @dataclass(frozen=True)
@@ -231,7 +237,13 @@ class Device:
     increases: tuple[Increase, ...] = ()
     """Daily-dose increases of the last 7 days (titration limits)."""
     ledger: Ledger = field(default_factory=Ledger)
-    """Drug reported delivered to the patient, rolling 24 h (never reset)."""
+    """The reservoir drug reported leaving the catheter tip, rolling 24 h (never reset)."""
+    other_ledgers: tuple[DrugLedger, ...] = ()
+    """The rolling 24 h ledgers of other drugs that left the tip (after a drug change)."""
+    path: FluidPath | None = None
+    """The fluid path's contents (tubing + catheter), tip first; None before implant or where
+    the library lacks the dead volume."""
+    flush_doses: tuple[FlushDose, ...] = ()
     boluses: BolusHistory = field(default_factory=BolusHistory)
     """Patient boluses delivered in the last 24 h (never reset)."""
     orders: tuple[Order, ...] = ()
@@ -241,7 +253,6 @@ class Device:
     basal_until_s: int = 0
     """End of the last basal segment ordered: the next one starts no earlier."""
     """Fractional remainder of the basal volume (numerator over ``c * 86400``) carried over."""
-    bridge: Bridge | None = None
     refill: RefillSession | None = None
     mri: MriSession | None = None
     eos_at_s: int | None = None
@@ -249,7 +260,7 @@ class Device:
     last_fill_nl: int = 0
     """Reservoir volume right after the last fill or refill (reconciliation reference)."""
     delivered_ng: int = 0
-    """Lifetime drug reported delivered to the patient (information, not a limit)."""
+    """Lifetime drug reported leaving the tip, every drug (information, not a limit)."""
 
     def has_alarm(self, kind: AlarmKind) -> bool:
         return any(a.kind is kind for a in self.alarms)
@@ -321,13 +332,15 @@ def check_consistent(device: Device, path: str = "device") -> None:
     for i, order in enumerate(device.orders):
         if order.volume_nl < 0 or order.reported_nl < 0 or order.id >= device.next_order_id:
             raise InvalidInput(f"{path}.orders[{i}]", "inconsistent order", value=order.id)
-        if order.dose_concentration_ng_per_ml <= 0:
-            raise InvalidInput(
-                f"{path}.orders[{i}].dose_concentration_ng_per_ml", "must be positive"
-            )
     if device.reservoir is not None and device.reservoir.concentration_ng_per_ml <= 0:
         raise InvalidInput(f"{path}.reservoir.concentration_ng_per_ml", "must be positive")
-    if device.bridge is not None and (
-        device.bridge.old_concentration_ng_per_ml <= 0 or device.bridge.volume_nl < 0
-    ):
-        raise InvalidInput(f"{path}.bridge", "inconsistent bridge")
+    dead = device.implant.dead_volume_nl if device.implant is not None else None
+    if device.path is not None:
+        if dead is None:
+            raise InvalidInput(f"{path}.path", "a fluid path needs an implant with a dead volume")
+        device.path.check(f"{path}.path", dead)
+    elif dead is not None:
+        raise InvalidInput(f"{path}.path", "missing: an implant with a dead volume has a path")
+    drugs = [o.drug for o in device.other_ledgers]
+    if len(set(drugs)) != len(drugs) or (device.drug is not None and device.drug in drugs):
+        raise InvalidInput(f"{path}.other_ledgers", "one ledger per drug")
