@@ -27,7 +27,14 @@ from itdose.adapters.program_file import check_keys, parse_program, table_of
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.dosing import SEGMENT_S
-from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, Record, Warn
+from itdose.core.effects import (
+    Annunciate,
+    BolusDecision,
+    DeliveryOrder,
+    Record,
+    TipChange,
+    Warn,
+)
 from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.library import Library, SourcedValue, Tag
 from itdose.core.program import Program
@@ -859,7 +866,7 @@ class _Recorder:
         elif e.kind == "effect":
             eff = e.effect
             if isinstance(eff, DeliveryOrder):
-                notable = self.verbose or eff.kind not in ("basal", "bridge")
+                notable = self.verbose or eff.kind != "basal"
             elif isinstance(eff, BolusDecision):
                 r.boluses.append((t, eff.granted, eff.reasons))
                 day = self._day(t)
@@ -869,6 +876,8 @@ class _Recorder:
                     day.boluses_denied += 1
             elif isinstance(eff, Warn):
                 r.warnings.append((t, eff.code))
+            elif isinstance(eff, TipChange):
+                r.warnings.append((t, "tip_change"))
             elif isinstance(eff, Record):
                 notable = self.verbose or eff.event not in _QUIET_RECORDS
             elif e.text in ("stop", "cancel"):

@@ -286,6 +286,15 @@ def _line(e: dict[str, Any]) -> str | None:
             text = f"{'deliver':<9} {detail.get('kind')} {volume} over {detail.get('duration_s')} s"
         elif eff in ("StopDelivery", "CancelOrder"):
             text = f"{'stop':<9} {detail.get('reason', '')}"
+        elif eff == "TipChange":
+            at = detail.get("arrives_at_s")
+            before = format_volume_nl(detail.get("rate_before_nl_per_day", 0))
+            after = format_volume_nl(detail.get("rate_after_nl_per_day", 0))
+            when = _when(at) if at is not None else "never at this program"
+            text = (
+                f"{'TIP':<9} new fluid reaches the catheter tip at {when}; "
+                f"pump rate {before}/day until then, {after}/day after"
+            )
         elif eff == "Projection":
             low = detail.get("low_reservoir_at_s")
             text = f"{'projects':<9} low reservoir at {_when(low) if low is not None else '-'}"

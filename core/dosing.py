@@ -146,17 +146,26 @@ def _with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
     return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
 
 
-def plan_volume(d: Device, skip_nl: int, drug: str, target_fg: int) -> tuple[int, int, bool]:
+def plan_volume(
+    d: Device, skip_nl: int, drug: str, target_fg: int, one_concentration: bool = False
+) -> tuple[int, int, bool]:
     """The largest whole volume, pushed after ``skip_nl``, whose outflow is only ``drug`` and
     holds at most ``target_fg``: ``(volume_nl, amount_fg, run_ended)``; ``run_ended`` is True
-    when another fluid reaches the tip before the target is met (REQ-TIP-002)."""
+    when another drug (or, with ``one_concentration``, another concentration) reaches the tip
+    before the target is met (REQ-TIP-002). Basal orders keep one concentration, so that the
+    rate changes exactly when the new fluid reaches the tip."""
     volume = fg = 0
+    first: int | None = None
     path = _path(d)
     rest = path.volume_nl - skip_nl
     pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
     res_drug, res_conc = _fluid(d)
     for p in (*pieces, Segment(0, res_drug, res_conc)):
         if p.drug != drug or p.concentration_ng_per_ml <= 0:
+            return volume, fg, True
+        if first is None:
+            first = p.concentration_ng_per_ml
+        elif one_concentration and p.concentration_ng_per_ml != first:
             return volume, fg, True
         room = target_fg - fg
         if p.volume_nl == 0 or p.amount_fg > room:
@@ -315,7 +324,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     flight = in_flight_nl(d)
     numerator = rate * FG_PER_NG * seg + d.basal_carry
     target_fg = numerator // DAY_S
-    nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
         # this one is delivered at its rate (a shorter segment, never a faster one)
@@ -335,7 +344,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     )
     order_nl = nl
     if decision.granted_ng < requested_ng:
-        order_nl, _, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG)
+        order_nl, _, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
         carry = 0
     reasons = tuple(r.value for r in decision.reasons)
     order = None
