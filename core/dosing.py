@@ -38,7 +38,7 @@ from itdose.core.effects import (
     Record,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
-from itdose.core.ledger import BUCKET_S, RING_LEN, WINDOW_S, Ledger
+from itdose.core.ledger import Flow, Ledger, ahead_of_pace, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import (
     FG_PER_NG,
@@ -66,9 +66,9 @@ __all__ = [
     "TickPlan",
     "ahead",
     "apply_report",
-    "basal_reserve_ng",
+    "cap_room_ng",
     "hard_max_ng",
-    "in_flight_ng",
+    "in_flight_flows",
     "in_flight_nl",
     "ledger_of",
     "mri_resumes",
@@ -113,12 +113,6 @@ def ahead(d: Device, skip_nl: int, volume_nl: int) -> tuple[Segment, ...]:
     return _path(d).outflow(skip_nl, volume_nl, drug, conc)
 
 
-def in_flight_ng(d: Device, drug: str) -> int:
-    """``drug`` that the volume in flight will push out of the tip, rounded up."""
-    flight = in_flight_nl(d)
-    return ng_up(amount_fg(ahead(d, 0, flight), drug)) if flight else 0
-
-
 def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
     """``drug`` that the reservoir's usable volume (above the empty threshold, net of the volume
     in flight) pushes out of the tip, rounded down (REQ-GOV-003)."""
@@ -127,6 +121,82 @@ def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
     flight = in_flight_nl(d)
     usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
     return ng_down(amount_fg(ahead(d, flight, usable), drug))
+
+
+def _cmax(pieces: tuple[Segment, ...], drug: str) -> int:
+    return max((p.concentration_ng_per_ml for p in pieces if p.drug == drug), default=0)
+
+
+def _pace_s(o: Order) -> int:
+    return max(1, o.end_s - o.start_s)
+
+
+def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]:
+    """The drug in flight as flows (REQ-GOV-004): each order's unreported volume from its last
+    report on, at its pace, at the richest concentration of ``drug`` the volume in flight (and
+    ``extra_nl`` after it) pushes out of the tip."""
+    flight = in_flight_nl(d)
+    if flight == 0:
+        return ()
+    conc = _cmax(ahead(d, 0, flight + extra_nl), drug)
+    if conc == 0:
+        return ()
+    flows = []
+    for o in d.orders:
+        rest = o.volume_nl - o.reported_nl
+        if rest > 0:
+            start = max(o.start_s, o.reported_s)
+            flows.append(Flow(start, rest * conc, o.volume_nl * conc, _pace_s(o)))
+    return tuple(flows)
+
+
+def _future_basal(d: Device, now: int) -> tuple[Flow, ...]:
+    """Basal scheduled after the order in flight, at the program's highest step, for a day:
+    a bolus must leave room for it (basal is never reduced to make room for a bolus,
+    REQ-GOV-008)."""
+    if d.program is None:
+        return ()
+    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    if top == 0:
+        return ()
+    day_fg = top * FG_PER_NG
+    return (Flow(max(now, d.basal_until_s), day_fg, day_fg, DAY_S),)
+
+
+def cap_room_ng(
+    d: Device,
+    now: int,
+    lib: Library,
+    drug: str,
+    requested_fg: int,
+    volume_nl: int,
+    pace: tuple[int, int],
+    flows: tuple[Flow, ...] = (),
+) -> int:
+    """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
+    within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
+    ``flows`` scheduled later and the delivery itself, an amount ``a`` from now at the pace
+    ``a x pace[0]`` fg per ``pace[1]`` s (its volume ``volume_nl`` follows the volume in flight).
+    The request in whole ng (rounded up) when the whole exact request fits, else the largest
+    amount that does, rounded down to whole ng."""
+    k, pace_s = pace
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    pieces = ledger_of(d, drug).live(now)
+    base = (*in_flight_flows(d, drug, volume_nl), *flows)
+
+    def fits(fg: int) -> bool:
+        new = (Flow(now, fg, fg * k, pace_s),) if fg else ()
+        return peak_fg(pieces, (*base, *new), now) <= limit
+
+    if fits(requested_fg):
+        return ng_up(requested_fg)
+    if not fits(0):
+        return 0
+    lo, hi = 0, requested_fg
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return ng_down(lo)
 
 
 def ledger_of(d: Device, drug: str) -> Ledger:
@@ -245,15 +315,12 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
 
     - the fluid path holds only the reservoir's fluid (after a concentration or drug change the
       rate follows the path's contents, hour by hour) and the end of service is not inside it;
-    - its whole volume, counted as if delivered at once (no trust in the drive's rate), fits
-      under the hard daily maximum together with the rolling window, the drug in flight, the
-      largest basal reserve any later bolus check can ask for and every patient bolus the
-      program allows in 24 h: so no patient bolus is denied for the daily cap because the order
-      is long, and no basal is withheld;
-    - after it ends, the ledger may count its whole volume for up to 24 h more (it records at
-      report time); that volume, a day, two hours and a bucket of other basal and the allowance
-      must still fit under the maximum: so no later bolus check is stricter than with hourly
-      orders either;
+    - at its pace, together with the basal scheduled after it and every patient bolus the
+      program allows in 24 h (counted as if all were taken now), it keeps every window within
+      the hard maximum (the ledger's exact peak): so no basal is withheld and no bolus is denied
+      for the daily cap during it. A bolus check counts the rest of a long order at its pace and
+      the basal after it, as it counts the hour in flight and the basal after it with hourly
+      orders: the same drug at the same pace, so the same decisions;
     - the reservoir minus the drug in flight, the order and the 24 h bolus allowance stays above
       the low-reservoir threshold: so the reservoir alarms come exactly when they would with
       hourly orders.
@@ -270,39 +337,27 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     assert d.program is not None and d.reservoir is not None
     pump = _pump(d, lib)
     assert pump is not None
-    conc = d.reservoir.concentration_ng_per_ml
+    drug, conc = _fluid(d)
     rate = max(s.dose_ng_per_day for s in d.program.basal.steps)
     volume_nl = ceil_div(rate * FG_PER_NG * longest + d.basal_carry, conc * DAY_S)
-    order_ng = ng_up(volume_nl * conc)
     pb = d.program.patient_bolus
     allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
-    reserve_ng = ceil_div(rate * (DAY_S + BUCKET_S), DAY_S)
-    flight_nl = in_flight_nl(d)
-    cap_used = (
-        d.ledger.window_total_ng(now)
-        + in_flight_ng(d, d.reservoir.drug)
-        + order_ng
-        + reserve_ng
-        + allowance_ng
-    )
     reservoir_left = (
-        d.reservoir.volume_nl - flight_nl - volume_nl - ceil_div(allowance_ng * NL_PER_ML, conc)
+        d.reservoir.volume_nl
+        - in_flight_nl(d)
+        - volume_nl
+        - ceil_div(allowance_ng * NL_PER_ML, conc)
     )
-    # After the order ends, its whole volume may stay in the window for up to 24 h (recorded at
-    # report time). A later bolus check counts the window plus the reserve (the basal still to
-    # come before each recorded amount ages out): at most that volume, a day of other basal, an
-    # hour recorded late, an hour in flight (a long order in flight is covered by its own
-    # admission) and a bucket, plus the allowance. If that fits, no later bolus check is
-    # stricter than with hourly orders.
-    aftermath = order_ng + ceil_div(rate * (DAY_S + 2 * SEGMENT_S + BUCKET_S), DAY_S) + allowance_ng
-    hard_max = hard_max_ng(d, lib)
-    if (
-        cap_used <= hard_max
-        and aftermath <= hard_max
-        and reservoir_left > pump.low_reservoir_threshold.value
-    ):
-        return longest
-    return seg
+    if reservoir_left <= pump.low_reservoir_threshold.value:
+        return seg
+    order_fg = volume_nl * conc
+    day_fg = rate * FG_PER_NG
+    later: tuple[Flow, ...] = (Flow(now + longest, day_fg, day_fg, DAY_S),)
+    if allowance_ng:
+        allowance_fg = allowance_ng * FG_PER_NG
+        later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
+    room = cap_room_ng(d, now, lib, drug, order_fg, volume_nl, (1, longest), later)
+    return longest if room >= ng_up(order_fg) else seg
 
 
 def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
@@ -334,11 +389,8 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
     decision = decide_basal(
-        now_s=now,
         requested_ng=requested_ng,
-        ledger=ledger_of(d, drug),
-        in_flight_ng=in_flight_ng(d, drug),
-        hard_max_ng=hard_max_ng(d, lib, drug),
+        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, nl, (1, seg)),
         reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=True,
     )
@@ -467,7 +519,7 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int) -> bool:
     return order is not None and delivered_nl > order.volume_nl
 
 
-def _push(d: Device, delta_nl: int, now: int) -> Device:
+def _push(d: Device, order: Order, delta_nl: int, now: int) -> Device:
     """``d`` after the drive moved ``delta_nl``: the reservoir gives it, the path takes it in and
     pushes the same volume out of the tip, and each drug that left is recorded in its ledger,
     rounded up (REQ-TIP-001, REQ-GOV-004)."""
@@ -478,9 +530,13 @@ def _push(d: Device, delta_nl: int, now: int) -> Device:
         reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta_nl))
     d = dataclasses.replace(d, reservoir=reservoir, path=path if d.path is not None else None)
     for left in drugs_in(out):
-        dose = ng_up(amount_fg(out, left))
-        d = _with_ledger(d, left, ledger_of(d, left).record(now, dose))
-        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + dose)
+        fg = amount_fg(out, left)
+        pace_fg = order.volume_nl * _cmax(out, left)
+        ledger = ledger_of(d, left).record(
+            now, order.id, order.start_s, fg, pace_fg, _pace_s(order)
+        )
+        d = _with_ledger(d, left, ledger)
+        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + ng_up(fg))
     if d.flush_doses:
         held = set(drugs_in(_path(d).segments))
         d = dataclasses.replace(d, flush_doses=tuple(f for f in d.flush_doses if f.drug in held))
@@ -524,12 +580,15 @@ def apply_report(
         )
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
     if delta:
-        d = _push(d, delta, now)
+        d = _push(d, order, delta, now)
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    if delivered_nl > order.volume_nl:
+    fast = ahead_of_pace(delivered_nl, order.volume_nl, order.start_s, order.end_s, now)
+    if delivered_nl > order.volume_nl or (fast and False):
+        # more than ordered, or faster than the order's pace: the drive broke the trust the
+        # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
         effects.append(Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH))
     reported = max(order.reported_nl, delivered_nl)
@@ -537,7 +596,7 @@ def apply_report(
         orders = tuple(o for o in d.orders if o.id != order_id)
     else:
         orders = tuple(
-            dataclasses.replace(o, reported_nl=reported) if o.id == order_id else o
+            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
             for o in d.orders
         )
     d = dataclasses.replace(
@@ -550,57 +609,36 @@ def apply_report(
     return d, tuple(effects)
 
 
-def basal_reserve_ng(d: Device, now: int) -> int:
-    """Cap to keep free for scheduled basal, so that a bolus never makes later basal shrink
-    (DECISIONS.md: basal is never reduced to make room for a bolus; REQ-GOV-008).
-
-    For every later window end ``t = now + j * 300`` (j = 0..288) the window still holds the
-    ledger buckets that have not aged out, plus the basal delivered from now to ``t`` (at the
-    schedule's highest rate, rounded up). The reserve is the largest excess of that over the
-    current window total; a bolus is granted only if it fits under the cap with it.
-    """
-    if d.program is None:
-        return 0
-    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
-    first_now = (now + 1) // BUCKET_S - (WINDOW_S // BUCKET_S)
-    # The window ending at t = now + j * 300 starts at bucket first_now + j, so bucket ``index``
-    # ages out from j = index - first_now + 1 on. Between two agings the aged amount is constant
-    # and the future basal grows with j, so the largest excess is reached at the last j before
-    # each aging, or at j = 288: only those j are evaluated (the others cannot be larger).
-    amounts = sorted(
-        (b.index, b.amount_ng)
-        for b in d.ledger.buckets
-        if first_now <= b.index <= now // BUCKET_S and b.amount_ng
-    )
-    reserve = 0
-    aged = 0
-    for index, amount in amounts:
-        j = index - first_now
-        reserve = max(reserve, ceil_div(top * (j * BUCKET_S + BUCKET_S), DAY_S) - aged)
-        aged += amount
-    last = RING_LEN - 1
-    return max(reserve, ceil_div(top * (last * BUCKET_S + BUCKET_S), DAY_S) - aged)
-
-
 def _bolus_decision(
-    d: Device, now: int, lib: Library, dose_ng: int, patient: PatientBolus | None
+    d: Device,
+    now: int,
+    lib: Library,
+    dose_ng: int,
+    duration_s: int,
+    patient: PatientBolus | None,
 ) -> tuple[Decision, int]:
     """A bolus of ``dose_ng`` at the tip, through the governor, and the volume that delivers it
     (REQ-TIP-002): the largest whole volume that pushes at most the dose of the program's drug out
-    of the tip, after the volume in flight. While the path's next fluid is another drug (after a
-    drug change) no bolus is delivered."""
+    of the tip, after the volume in flight. It must fit with the basal scheduled for the next day
+    (REQ-GOV-008). While the path's next fluid is another drug (after a drug change) no bolus is
+    delivered."""
     assert d.program is not None and d.implant is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
     flight = in_flight_nl(d)
-    volume, _, ended = plan_volume(d, flight, drug, dose_ng * FG_PER_NG)
+    volume, fg, ended = plan_volume(d, flight, drug, dose_ng * FG_PER_NG)
+    cap = 0
+    if fg > 0:
+        # the pace of its drug at the tip: its volume over its duration at the richest
+        # concentration it pushes out, as a whole multiple of its amount
+        k = ceil_div(volume * _cmax(ahead(d, flight, volume), drug), fg)
+        flows = _future_basal(d, now)
+        cap = cap_room_ng(d, now, lib, drug, fg, volume, (k, max(1, duration_s)), flows)
+        cap = dose_ng if cap >= ng_up(fg) else cap
     decision = decide_bolus(
         now_s=now,
         requested_ng=dose_ng,
-        ledger=ledger_of(d, drug),
-        in_flight_ng=in_flight_ng(d, drug),
-        hard_max_ng=hard_max_ng(d, lib, drug),
-        reserve_ng=basal_reserve_ng(d, now),
+        cap_room_ng=cap,
         reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=d.phase is Phase.ACTIVE and not ended and volume > 0,
         patient=patient,
@@ -618,7 +656,12 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     if pb is None or d.reservoir is None or d.implant is None:
         return d, (BolusDecision(False, 0, ("not_programmed",)),)
     decision, volume = _bolus_decision(
-        d, now, lib, pb.dose_ng, PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h)
+        d,
+        now,
+        lib,
+        pb.dose_ng,
+        pb.duration_s,
+        PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
     )
     reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
@@ -647,7 +690,7 @@ def clinician_bolus(
     d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
 ) -> tuple[Device, tuple[Effect, ...]]:
     """A clinician bolus already checked by :func:`clinician_decision` (all or nothing)."""
-    decision, volume = _bolus_decision(d, now, lib, dose_ng, None)
+    decision, volume = _bolus_decision(d, now, lib, dose_ng, duration_s, None)
     assert decision.granted_ng == dose_ng
     order = Order(d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + duration_s, volume)
     d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
@@ -657,9 +700,11 @@ def clinician_bolus(
     )
 
 
-def clinician_decision(d: Device, now: int, lib: Library, dose_ng: int) -> Decision:
+def clinician_decision(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
-    return _bolus_decision(d, now, lib, dose_ng, None)[0]
+    return _bolus_decision(d, now, lib, dose_ng, duration_s, None)[0]
 
 
 def projection(d: Device, now: int, lib: Library) -> Projection:
@@ -710,17 +755,15 @@ def priming_order(
     volume = min(d.implant.dead_volume_nl - d.primed_nl, usable)
     out = ahead(d, flight, volume)
     for drug in drugs_in(out):
-        requested = ng_up(amount_fg(out, drug))
+        fg = amount_fg(out, drug)
+        k = ceil_div(volume * _cmax(out, drug), fg)
         decision = decide_basal(
-            now_s=now,
-            requested_ng=requested,
-            ledger=ledger_of(d, drug),
-            in_flight_ng=in_flight_ng(d, drug),
-            hard_max_ng=hard_max_ng(d, lib, drug),
-            reservoir_room_ng=requested,
+            requested_ng=ng_up(fg),
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, volume, (k, max(1, duration_s))),
+            reservoir_room_ng=ng_up(fg),
             delivering=True,
         )
-        if decision.granted_ng < requested:
+        if decision.granted_ng < ng_up(fg):
             volume = 0
     if volume <= 0:
         return d, ()

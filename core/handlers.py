@@ -26,7 +26,7 @@ from itdose.core.effects import (
 )
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.ledger import Ledger
-from itdose.core.path import FluidPath
+from itdose.core.path import FG_PER_NG, FluidPath
 from itdose.core.program import (
     DAY_S,
     NL_PER_ML,
@@ -586,7 +586,7 @@ def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
     _positive(c.dose_ng, "command.dose_ng")
     _positive(c.duration_s, "command.duration_s")
-    decision = dosing.clinician_decision(d, now, library, c.dose_ng)
+    decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
     if decision.granted_ng == 0:
         reasons = ", ".join(r.value for r in decision.reasons)
         entry = library.drug(d.drug or "", d.indication or "")
@@ -746,8 +746,11 @@ def _h_record_trial_dose(
 ) -> Result:
     t = _trial(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
-    # A trial dose is given at once by the clinician: counted in the rolling 24 h ledger now.
-    ledger = d.ledger.record(now, c.amount_ng)
+    # A trial dose is given at once by the clinician (a temporary catheter or needle): counted
+    # as given, in the rolling 24 h ledger now, as a one-second delivery (order id 0: delivery
+    # orders count from 1; doses within a day count together, the older one as long as the newer).
+    fg = c.amount_ng * FG_PER_NG
+    ledger = d.ledger.record(now, 0, now, fg, fg, 1)
     return dataclasses.replace(
         d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng
     ), ()

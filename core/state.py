@@ -162,7 +162,9 @@ class Order:
 
     Every order pushes reservoir fluid into the fluid path; what it brings to the patient is what
     its volume pushes out of the catheter tip (:mod:`itdose.core.path`). ``reported_nl`` is the
-    cumulative volume the drive reported so far.
+    cumulative volume the drive reported so far, ``reported_s`` when (0: not yet). Its pace,
+    ``volume_nl`` over ``end_s - start_s``, is what the drive is trusted not to exceed
+    (:mod:`itdose.core.ledger`).
     """
 
     id: int
@@ -171,6 +173,7 @@ class Order:
     end_s: int
     volume_nl: int
     reported_nl: int = 0
+    reported_s: int = 0
 
 
 @dataclass(frozen=True)
