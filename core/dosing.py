@@ -586,7 +586,7 @@ def apply_report(
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
     fast = ahead_of_pace(delivered_nl, order.volume_nl, order.start_s, order.end_s, now)
-    if delivered_nl > order.volume_nl or (fast and False):
+    if delivered_nl > order.volume_nl or fast:
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
