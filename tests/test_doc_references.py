@@ -24,8 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 #: A Markdown file named in any text: a path-like token ending in ``.md``, with an optional anchor.
-#: Tokens inside URLs never match (a token must not follow ``/``, ``.`` or a word character).
-MD_REFERENCE = re.compile(r"(?<![\w./-])(?P<path>\w[\w./-]*\.md)(?:#(?P<anchor>[\w-]+))?\b")
+#: Tokens inside URLs never match (a token must not follow ``/``, ``.`` or a word character); an
+#: anchor written as a template (``#h<n>``, ``#h{n}``) is not checked, only its file.
+MD_REFERENCE = re.compile(
+    r"(?<![\w./-])(?P<path>(?:\.\./)*\w[\w./-]*\.md)(?:#(?P<anchor>[\w-]+)(?![\w<{-]))?\b"
+)
 
 #: A relative Markdown link target: ``[text](target)`` with no scheme and not a pure anchor.
 MD_LINK = re.compile(r"\]\((?P<target>[^)\s#]+)(?:#(?P<anchor>[^)\s]*))?\)")
@@ -147,9 +150,8 @@ def reference_problems(root: Path, files: Iterable[Path]) -> list[Problem]:
             for m in MD_REFERENCE.finditer(line):
                 if Path(m.group("path")).name in OUTPUT_NAMES:
                     continue
-                problems.extend(
-                    _check_target(root, file, number, m.group(0), m.group("path"), m.group("anchor"))
-                )
+                path, anchor = m.group("path"), m.group("anchor")
+                problems.extend(_check_target(root, file, number, m.group(0), path, anchor))
             if not is_markdown:
                 continue
             for m in MD_LINK.finditer(line):
@@ -262,9 +264,12 @@ def test_scanner_accepts_references_relative_to_the_file_or_the_root(tmp_path: P
     files = _tree(
         tmp_path,
         {
-            "docs/rules.md": '# Rules\n<a id="r-1"></a>\n## Time and clocks\nSee [facts](facts.md).\n',
+            "docs/rules.md": (
+                '# Rules\n<a id="r-1"></a>\n## Time and clocks\nSee [facts](facts.md).\n'
+            ),
             "docs/facts.md": "# Facts\n[back](rules.md#r-1) [top](#facts)\n",
-            "core/x.py": '"""Cites docs/rules.md#r-1 and docs/rules.md#time-and-clocks."""\n',
+            "core/x.py": '"""Cites docs/rules.md#r-1, docs/rules.md#time-and-clocks, '
+            'docs/rules.md#r-<n>."""\n',
             "README.md": "[doc](docs/rules.md) and a URL https://example.org/OTHER.md\n",
         },
     )
@@ -283,7 +288,7 @@ def test_scanner_reports_missing_files_anchors_and_links(tmp_path: Path) -> None
     assert sorted((p.file, p.text) for p in problems) == [
         ("core/x.py", "NOTES.md"),
         ("core/x.py", "docs/rules.md#r-9"),
-        ("docs/rules.md", "[nowhere](#nowhere)"),
+        ("docs/rules.md", "](#nowhere)"),
         ("docs/rules.md", "](gone.png)"),
     ]
     assert "core/x.py" in _report(problems) and "docs/rules.md" in _report(problems)

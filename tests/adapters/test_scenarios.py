@@ -117,7 +117,7 @@ def test_rolling_window_samples_age_in_quiet_stretches(runs: dict[str, RunResult
 
 def test_main_story_figures(runs: dict[str, RunResult]) -> None:
     r = runs["04-refill-concentration-change-bridge.toml"]
-    # bridge: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (DECISIONS.md worked example)
+    # bridge: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (docs/dosing-rules.md#example-bridge)
     start = next(t for t, code in r.warnings if code == "bridge_bolus")
     done = next(e["t_s"] for e in r.events if e.get("detail", {}).get("event") == "bridge_complete")
     assert abs((done - start) - 202_176) <= 3600
