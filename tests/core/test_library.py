@@ -669,7 +669,7 @@ def test_drugs_table_shows_every_entry_limit_source_and_gap() -> None:
         assert f"{entry.drug} / {entry.indication}" in text
     for pump in lib.pumps:
         assert pump.id in text
-    assert "19.2 mcg/day" in text and "13, 26, 27; docs/dosing-rules.md" in text
+    assert "19.2 mcg/day" in text and "13, 26, 27; docs/dosing-rules.md#r-lim-3" in text
     assert "2000 mcg/day" in text  # baclofen stays in mcg, never "2 mg/day"
     assert not re.search(r"(?<![\d.])2 mg/day", text)
     assert "0.2 mg/day - 1 mg/day" in text

@@ -181,7 +181,7 @@ def test_no_source_gives_max_bolus_or_min_lockout(lib: Library) -> None:
 
 # --- every limit: source, tag, level, soft <= hard ---------------------------------------------
 
-_SOURCE_TOKEN = re.compile(r"^(?:[1-9]|[1-6][0-9]|70|docs/dosing-rules\.md|PACC 2017)$")
+_SOURCE_TOKEN = re.compile(r"^(?:[1-9]|[1-6][0-9]|70|docs/dosing-rules\.md#[a-z0-9-]+|PACC 2017)$")
 
 
 def _sources(text: str) -> list[str]:

@@ -1404,7 +1404,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         {
             "min": "600 mcg/mL",
             "max": "900 mcg/mL",
-            "source": "12; docs/dosing-rules.md",
+            "source": "12; docs/dosing-rules.md#r-lim-5",
             "tag": "V",
         },
     ),
@@ -2009,7 +2009,7 @@ def test_built_values_are_exact() -> None:
         Level.HARD,
         3,
         604_800,
-        "13, 27; docs/dosing-rules.md",
+        "13, 27; docs/dosing-rules.md#r-lim-9",
         Tag.D,
         (
             "Label: 'no more than 2-3 times per week'; "
@@ -2048,7 +2048,7 @@ def test_built_values_are_exact() -> None:
         86_400,
     )
     assert b.screening.start_dose_multiple == 2
-    assert b.screening.source == "29; docs/dosing-rules.md"
+    assert b.screening.source == "29; docs/dosing-rules.md#r-bacl-2"
     assert b.screening_concentrations is not None
     assert b.screening_concentrations.id == "baclofen.spasticity-spinal.screening_concentrations"
     assert b.screening_concentrations.values_ng_per_ml == (50_000,)
@@ -2073,7 +2073,7 @@ def test_built_values_are_exact() -> None:
     assert pump.concentration_ranges == ()
     assert pump.mri_policy is MriPolicy.SUSPEND_VERIFY
     assert pump.mri.id == "synchromed-ii-20.mri_policy"
-    assert pump.mri.source == "6, 7, 9; docs/dosing-rules.md"
+    assert pump.mri.source == "6, 7, 9; docs/dosing-rules.md#mri"
     prometra = lib.pump("prometra-ii-20")
     assert prometra.concentration_ranges == (
         ConcentrationRange(
@@ -2081,7 +2081,7 @@ def test_built_values_are_exact() -> None:
             "baclofen",
             500_000,
             2_000_000,
-            "12; docs/dosing-rules.md",
+            "12; docs/dosing-rules.md#r-lim-5",
             Tag.V,
             "n",
         ),
@@ -2095,7 +2095,7 @@ def test_built_values_are_exact() -> None:
         "prometra-catheter.reference_length",
         1100,
         Dimension.LENGTH,
-        "11; docs/dosing-rules.md",
+        "11; docs/dosing-rules.md#r-prime-1",
         Tag.V,
     )
     assert catheter.volume_per_length is not None
