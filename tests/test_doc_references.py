@@ -247,6 +247,14 @@ def test_the_rationale_documents_exist_and_define_the_anchors_code_cites() -> No
     } <= architecture
 
 
+def test_every_dosing_rule_has_the_anchor_of_its_id() -> None:
+    text = (REPO / "docs" / "dosing-rules.md").read_text(encoding="utf-8")
+    ids = re.findall(r"\*\*(R-[A-Z]+-[0-9]+) ", text)
+    assert len(ids) >= 40 and len(set(ids)) == len(ids)
+    missing = [i for i in ids if i.lower() not in anchors(text)]
+    assert not missing
+
+
 # ------------------------------------------------------------------------------------------------
 # The scanner itself, on a small tree
 # ------------------------------------------------------------------------------------------------
