@@ -1,4 +1,6 @@
-"""The durable controller: every decision goes through the journal first (DESIGN.md 7, H12).
+"""The durable controller: every decision goes through the journal first.
+
+See docs/architecture.md#adapters and hazard docs/clinical-basis.md#h12.
 
 :class:`DurableController` is the :class:`~itdose.adapters.controller.Controller` loop with its
 memory in a :class:`~itdose.adapters.journal.Journal`:

@@ -1,8 +1,9 @@
-"""The durable journal: state snapshots and a hash-chained audit log in SQLite (DESIGN.md 7).
+"""The durable journal: state snapshots and a hash-chained audit log in SQLite.
 
-Hazard H12 (clinical.md section 3; requirement 4.5 item 9): a restart must never lose the dose
-history, reset the rolling 24 h window, the lockouts or the bolus counts, and a clock set back
-must never shorten a lockout (DECISIONS.md "Time"). This module is the shell's memory:
+See docs/architecture.md#journal. Hazard H12 (docs/clinical-basis.md#h12; derived requirement
+docs/clinical-basis.md#derived-9): a restart must never lose the dose history, reset the rolling 24
+h window, the lockouts or the bolus counts, and a clock set back must never shorten a lockout
+(docs/dosing-rules.md#time). This module is the shell's memory:
 
 * **Write-ahead.** :meth:`Journal.record` (and :meth:`Journal.step`, which calls the core and
   records its answer) commits the decision before it returns: the audit record and the new state

@@ -1,4 +1,6 @@
-"""Z3 proof obligations over the live code, each with a seeded broken variant (DESIGN.md section 6).
+"""Z3 proof obligations over the live code, each with a seeded broken variant.
+
+See docs/architecture.md#evidence.
 
 Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
 functions of :mod:`itdose.core.governor` evaluated on z3 terms

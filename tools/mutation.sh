@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of itdose's core with mutmut 3 (DESIGN.md section 6). NOT part of CI: a full run
+# Mutation testing of itdose's core with mutmut 3 (docs/architecture.md#evidence). NOT part of CI: a full run
 # takes tens of minutes. Results and the equivalent mutants are recorded in docs/mutation.md.
 #
 #   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger

@@ -282,7 +282,7 @@ def test_record_checks_the_outcome_time(db: Path, active: Device, library: Libra
         assert j.last_seq == 1
 
 
-# -- restart semantics (DECISIONS.md "Time") ----------------------------------------------------
+# -- restart semantics (docs/dosing-rules.md#time) -------------------------------------------------
 
 
 def test_lockout_survives_a_restart(db: Path, active: Device, library: Library) -> None:

@@ -117,8 +117,8 @@ def test_rolling_window_samples_age_in_quiet_stretches(runs: dict[str, RunResult
 
 def test_main_story_figures(runs: dict[str, RunResult]) -> None:
     r = runs["04-refill-concentration-change-bridge.toml"]
-    # the old fluid in the path: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (worked example in
-    # docs/dosing-rules.md), shown to the clinician at the refill (REQ-TIP-003)
+    # the old fluid in the path: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (worked example
+    # docs/dosing-rules.md#example-bridge), shown to the clinician at the refill (REQ-TIP-003)
     start = next(t for t, code in r.warnings if code == "tip_change")
     (change,) = [e for e in r.events if e.get("effect") == "TipChange"]
     assert change["detail"]["arrives_at_s"] - start == 202_176

@@ -1,6 +1,6 @@
 """The delivery engine through ``step``: basal ticks, drive reports, boluses, reservoir and alarms.
 
-Expected numbers come from DECISIONS.md and the library (morphine 10 mg/mL at 1 mg/day is
+Expected numbers come from docs/dosing-rules.md and the library (morphine 10 mg/mL at 1 mg/day is
 0.1 mL/day = 100 000 nL/day; Prometra II low alarm 3.0 mL, empty 0.5 mL), worked by hand.
 """
 
@@ -49,7 +49,7 @@ from itdose.core.state import DeliveryKind
 MG = 1_000_000
 ML = 1_000_000
 T0 = 7 * DAY + 700  # start_dosing in PATHS[ACTIVE]
-MAX_NG = 20 * MG  # morphine hard daily maximum (DECISIONS.md)
+MAX_NG = 20 * MG  # morphine hard daily maximum (docs/dosing-rules.md)
 
 
 class Sim:
@@ -282,12 +282,12 @@ def test_reservoir_decreases_by_reported_volume_only(library: Library):
     assert sim.d.ledger.window_total_ng(T0 + HOUR) == 10 * order.volume_nl
 
 
-# --- reservoir alarms and DECISIONS.md worked example (a) ---------------------------------------
+# --- reservoir alarms and docs/dosing-rules.md#example-alarm-date ---------------------------------
 
 
 def _alarm_date_device(library: Library) -> tuple[Sim, tuple[Effect, ...]]:
     """Prometra II refilled to 20.0 mL of morphine 10 mg/mL at 5 mg/day = 0.5 mL/day, no
-    boluses (DECISIONS.md worked example "Alarm date")."""
+    boluses (docs/dosing-rules.md#example-alarm-date)."""
     sim = _active(library)
     res = sim.d.reservoir.volume_nl  # type: ignore[union-attr]
     t = T0 + 60
@@ -312,7 +312,7 @@ def test_worked_example_alarm_date_projection(library: Library):
     (proj,) = [e for e in eff if isinstance(e, Projection)]
     # (20 - 3) / 0.5 = 34 days to the low-reservoir alarm.
     assert proj.low_reservoir_at_s == fill + 34 * DAY
-    # Empty threshold 0.5 mL: (20 - 0.5) / 0.5 = 39 days. DECISIONS.md says "empty after 40
+    # Empty threshold 0.5 mL: (20 - 0.5) / 0.5 = 39 days. docs/dosing-rules.md says "empty after 40
     # days", which is 20 / 0.5, the time to 0 mL; the empty ALARM comes at the 0.5 mL threshold.
     assert proj.empty_at_s == fill + 39 * DAY
 

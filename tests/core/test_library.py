@@ -512,7 +512,7 @@ def _catheter(length: str, per_length: str) -> CatheterModel:
 def test_prometra_catheter_volume() -> None:
     """Dead volume (110 cm - trimmed) x 0.0026 mL/cm (REQ-PRIME-003)."""
     catheter = load_library().catheter("prometra-catheter")
-    assert catheter_volume_nl(catheter, 200) == 234_000  # DECISIONS.md worked example
+    assert catheter_volume_nl(catheter, 200) == 234_000  # docs/dosing-rules.md#example-bridge
     assert catheter_volume_nl(catheter, 0) == 286_000  # 110 cm x 0.0026 mL/cm
     assert catheter_volume_nl(catheter, 25) == 279_500  # 107.5 cm
 
@@ -588,7 +588,7 @@ def _institution_pumps_with_tubing(volume: str) -> dict[str, Any]:
 def test_dead_volume_with_an_institution_tubing_volume() -> None:
     lib = _build(copy.deepcopy(_DRUGS_RAW), _institution_pumps_with_tubing("0 mL"))
     pump, catheter = lib.pump("prometra-ii-20"), lib.catheter("prometra-catheter")
-    assert dead_volume_nl(pump, catheter, 200) == 234_000  # DECISIONS.md: tubing taken as 0
+    assert dead_volume_nl(pump, catheter, 200) == 234_000  # docs/dosing-rules.md: tubing taken as 0
     lib = _build(copy.deepcopy(_DRUGS_RAW), _institution_pumps_with_tubing("0.1 mL"))
     pump = lib.pump("prometra-ii-20")
     assert dead_volume_nl(pump, catheter, 200) == 334_000
@@ -669,7 +669,7 @@ def test_drugs_table_shows_every_entry_limit_source_and_gap() -> None:
         assert f"{entry.drug} / {entry.indication}" in text
     for pump in lib.pumps:
         assert pump.id in text
-    assert "19.2 mcg/day" in text and "13, 26, 27; DECISIONS.md" in text
+    assert "19.2 mcg/day" in text and "13, 26, 27; docs/dosing-rules.md#r-lim-3" in text
     assert "2000 mcg/day" in text  # baclofen stays in mcg, never "2 mg/day"
     assert not re.search(r"(?<![\d.])2 mg/day", text)
     assert "0.2 mg/day - 1 mg/day" in text

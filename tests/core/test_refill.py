@@ -1,5 +1,5 @@
 """Refill: reconciliation findings, capacity, concentration change and the bridge bolus
-(DECISIONS.md "Reservoir, refill and alarms" and the worked "Bridge bolus" example)."""
+(docs/dosing-rules.md#reservoir-refill-and-alarms and the worked "Bridge bolus" example)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ MG = 1_000_000
 ML = 1_000_000
 T0 = 7 * DAY + 700
 FILL_NL = 20 * ML
-PRIMING_NL = 234_000  # (110 - 20) cm x 0.0026 mL/cm, tubing 0 (DECISIONS.md)
-TOLERANCE_BP = 1450  # 14.5 % (DECISIONS.md)
+PRIMING_NL = 234_000  # (110 - 20) cm x 0.0026 mL/cm, tubing 0 (docs/dosing-rules.md)
+TOLERANCE_BP = 1450  # 14.5 % (docs/dosing-rules.md)
 NEW_CONC = 25 * MG
 MAX_CONC_OVERRIDE = c.Override("morphine.pain.max_concentration", "25 mg/mL Infumorph")
 
@@ -193,7 +193,7 @@ def test_concentration_above_soft_max_needs_override_at_refill(library: Library)
         _do(d, c.CompleteRefill(C, FILL_NL, NEW_CONC, program=_new_program()), T0 + 2100, library)
 
 
-# --- DECISIONS.md worked example: the bridge bolus ------------------------------------------------
+# --- docs/dosing-rules.md#example-bridge: the bridge bolus ----------------------------------------
 
 
 def _bridged(library: Library, bolus: bool = False) -> tuple[Device, int]:

@@ -1,6 +1,6 @@
 """Z3 obligations: each passes on the live code, each seeded broken variant is caught, no claim is
 vacuous, the obligations read the live code, and every hand-written model is tied to the runtime
-by a differential test on generated inputs (DESIGN.md section 6)."""
+by a differential test on generated inputs (docs/architecture.md#evidence)."""
 
 from __future__ import annotations
 
