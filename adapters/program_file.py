@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from itdose.adapters.paths import read_input_file
 from itdose.core.errors import InvalidInput
 from itdose.core.library import Library
 from itdose.core.program import (
@@ -252,10 +253,7 @@ def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
 
 def load_program_file(path: str | Path, now_utc_s: int) -> ProgramFile:
     """Read and parse a program file; unreadable or malformed files raise :class:`InvalidInput`."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput("file", f"cannot be read: {exc.strerror}", value=str(path)) from None
+    raw = read_input_file(path, "file")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
