@@ -82,14 +82,14 @@ def test_a_cut_after_every_window_judges_them_all(scenario: Path) -> None:
 def test_fail_lines_give_the_expected_and_the_actual_value(
     scenario: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = scenario.read_text().replace('phase = "trial_failed"\nat_end', 'phase = "active"\nat_end')
+    final = 'phase = "trial_failed"\nat_end'
+    text = scenario.read_text().replace(final, 'phase = "active"\nat_end')
     text = text.replace('by = "day 0 11:00"', 'by = "day 0 09:30"')
     scenario.write_text(text)
     assert main(["simulate", str(scenario)]) == 1
     out = capsys.readouterr().out
     assert (
-        "FAIL expect[0] phase: expected final phase active; actual: final phase trial_failed"
-        in out
+        "FAIL expect[0] phase: expected final phase active; actual: final phase trial_failed" in out
     )
     assert (
         "FAIL expect[2] phase: expected phase trial entered by t=34200; "
