@@ -1230,7 +1230,7 @@ def _horizon(ex: Expectation, scenario_end: int) -> int:
     """The latest time expectation ``ex`` needs to see (its window's end, else the scenario's
     end: a count or a final phase is about the whole run)."""
     p = ex.params
-    times = [p[k] for k in ("by", "after", "before", "from", "to", "at") if k in p]
+    times: list[int] = [p[k] for k in ("by", "after", "before", "from", "to", "at") if k in p]
     upper = any(k in p for k in ("by", "before", "to", "at")) and not p.get("at_end", False)
     return max(times) if upper and times else max([scenario_end, *times])
 

@@ -149,7 +149,8 @@ def third_party_packages() -> dict[str, dict[str, Any]]:
     packages: dict[str, dict[str, Any]] = {}
     for key, dist in sorted(dists.items()):
         meta = dist.metadata
-        license_text = meta.get("License-Expression") or meta.get("License") or ""
+        found = meta.get_all("License-Expression") or meta.get_all("License") or [""]
+        license_text = str(found[0])
         packages[key] = {
             "name": meta["Name"],
             "version": dist.version,
