@@ -1,6 +1,6 @@
 """Errors a newcomer can act on: every bad path, pipe, special or huge file, and every missing
 tool, gives one clear line naming the option and exit 2, before any long run starts; a reader
-that closes the pipe early ends the command quietly. One test per friction point."""
+that closes the pipe early ends the command quietly. One test per friction point (REQ-EVID-003)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The evidence report cannot be misread: report.md opens with the overall line, which never
 says PASS alone while safety requirements lack evidence, and with what was and was not run;
-both reports carry their provenance; each failing check's reason reaches the terminal."""
+both reports carry their provenance; each failing check's reason reaches the terminal
+(REQ-EVID-001, REQ-EVID-002)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The CycloneDX SBOM beside the reports: the installed third-party packages, with versions,
-matching SAFETY.md's SOUP table (the IEC 62304 SOUP list in machine-readable form)."""
+matching SAFETY.md's SOUP table (the IEC 62304 SOUP list in machine-readable form)
+(REQ-EVID-002)."""
 
 from __future__ import annotations
 
