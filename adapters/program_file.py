@@ -335,9 +335,11 @@ def report_text(pf: ProgramFile, report: ProgramReport) -> str:
             if v.overridden
             else ("REJECTED" if v.level == "hard" else "needs override")
         )
-        lines.append(
-            f"  [{v.level} {state}] {v.limit}: {v.message} (value {v.value}, bound {v.bound})"
-        )
+        if v.value or v.bound:
+            what = f"{v.message} (value {v.value}, bound {v.bound})"
+        else:  # a shape problem has no figures: name the field instead of "(value , bound )"
+            what = f"{v.field}: {v.message}"
+        lines.append(f"  [{v.level} {state}] {v.limit}: {what}")
     lines.append("ACCEPTED" if report.accepted else "REJECTED")
     return "\n".join(lines) + "\n"
 
