@@ -73,7 +73,7 @@ Z3_MISSING = (
     "repository root: .venv/bin/pip install -q '.[proofs]' (or pip install z3-solver)."
 )
 PYTEST_MISSING = (
-    "pytest is not installed: --with-tests cannot run the test suite. Install the 'test' extra "
+    "pytest is not installed, so the test suite cannot run. Install the 'test' extra "
     "from the repository root: .venv/bin/pip install -q '.[test]'"
 )
 WITH_TESTS_HINT = "run `itdose verify --with-tests`"
@@ -674,6 +674,7 @@ def run_verify(
         head = summary(ok, results, trace.without_evidence, safety_total, with_tests)
         report = {
             "ok": ok,
+            "complete": not trace.without_evidence,
             "summary": head,
             "provenance": info,
             "sbom": None if sbom_problem else SBOM_NAME,

@@ -42,6 +42,7 @@ def test_report_md_opens_with_an_overall_line_that_names_the_gap(
     md, doc = reports
     gaps = doc["safety_without_evidence"]
     assert isinstance(gaps, list) and gaps  # without the tests, some requirements lack evidence
+    assert doc["ok"] is True and doc["complete"] is False
     lines = md.splitlines()
     overall = next(line for line in lines if line.startswith("Overall:"))
     assert lines.index(overall) <= 3
