@@ -6,13 +6,13 @@ both reports carry their provenance; each failing check's reason reaches the ter
 from __future__ import annotations
 
 import builtins
-import io
 import json
 import re
 import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,10 +26,9 @@ from itdose.specs.trace import load_specs
 SAFETY_TOTAL = sum(1 for r in load_specs().requirements.values() if r.safety)
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, object]]:
-    out = tmp_path_factory.mktemp("evidence")
-    ok, _ = runner.run_verify(out, with_tests=False, stream=io.StringIO())
+@pytest.fixture
+def reports(verified: tuple[bool, list[Any], Path]) -> tuple[str, dict[str, Any]]:
+    ok, _, out = verified
     assert ok
     md = (out / "report.md").read_text(encoding="utf-8")
     doc = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -37,7 +36,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, ob
 
 
 def test_report_md_opens_with_an_overall_line_that_names_the_gap(
-    reports: tuple[str, dict[str, object]],
+    reports: tuple[str, dict[str, Any]],
 ) -> None:
     md, doc = reports
     gaps = doc["safety_without_evidence"]
@@ -51,7 +50,7 @@ def test_report_md_opens_with_an_overall_line_that_names_the_gap(
 
 
 def test_report_md_says_the_tests_were_not_run_before_anything_else(
-    reports: tuple[str, dict[str, object]],
+    reports: tuple[str, dict[str, Any]],
 ) -> None:
     md, doc = reports
     gaps = len(doc["safety_without_evidence"])  # type: ignore[arg-type]
@@ -88,7 +87,7 @@ def test_overall_line_never_says_pass_alone_with_gaps(
     assert head["overall"].startswith("PASS:") == (ok and gaps == 0)
 
 
-def test_both_reports_carry_the_provenance(reports: tuple[str, dict[str, object]]) -> None:
+def test_both_reports_carry_the_provenance(reports: tuple[str, dict[str, Any]]) -> None:
     md, doc = reports
     info = doc["provenance"]
     assert isinstance(info, dict)
@@ -176,6 +175,7 @@ def test_failing_tests_reason_reaches_the_terminal(
         '"""Checks REQ-GOV-002."""\n\ndef test_bad():\n    assert 1 == 2, "the reason"\n'
     )
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "_z3_results", lambda stream: [])  # the proofs are not the point
     assert main(["verify", "--out", str(tmp_path / "ev"), "--with-tests"]) == 1
     out = capsys.readouterr().out
     assert "TESTS failed: REQ-GOV-002: failing test:tests/test_x.py::test_bad" in out
