@@ -1,4 +1,5 @@
-"""The ``itdose`` command line: ``verify``, ``diagram``, ``drugs``.
+"""The ``itdose`` command line: ``verify``, ``diagram``, ``drugs``, ``check-program``, and the
+``log`` and ``simulate`` sub-commands registered by their modules.
 
 Exit codes: 0 success, 1 a check failed or a limit rejected the input, 2 invalid input or usage.
 Every path is checked (:mod:`itdose.adapters.paths`) before any work starts, so a bad path or a
@@ -28,6 +29,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from itdose.proofs.runner import PYTEST_MISSING, print_reasons, print_table, run_verify
 
     out_dir = check_output_dir(args.out, "--out")
+    try:  # now, so that --json may name a file inside a new --out folder
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(
+            "--out", f"cannot create the folder: {exc.strerror}", value=str(out_dir)
+        ) from None
     json_copy = check_output_file(args.json, "--json") if args.json else None
     if args.with_tests and importlib.util.find_spec("pytest") is None:
         raise InvalidInput("--with-tests", PYTEST_MISSING)

@@ -85,6 +85,23 @@ def test_verify_json_in_a_missing_folder(
     assert "--json" in line and "does not exist" in line
 
 
+def test_verify_json_inside_a_new_out_folder_is_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itdose.proofs.runner as runner
+
+    seen: list[Path] = []
+
+    def stop(out_dir: Path, *args: object, **kwargs: object) -> object:
+        seen.append(out_dir)
+        raise InvalidInput("test", "stop here")
+
+    monkeypatch.setattr(runner, "run_verify", stop)
+    new = tmp_path / "new" / "evidence"
+    assert main(["verify", "--out", str(new), "--json", str(new / "r.json")]) == 2
+    assert seen == [new] and new.is_dir()
+
+
 @pytest.mark.usefixtures("no_long_run")
 def test_verify_with_tests_without_pytest_says_how_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
