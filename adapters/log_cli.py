@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from itdose.adapters.journal import AuditEntry, read_entries, verify_file
+from itdose.adapters.paths import check_input_file
 from itdose.core.errors import DosingError, InvalidInput
 
 __all__ = ["add_parser", "format_entry", "main"]
@@ -52,6 +53,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def cmd_verify(args: argparse.Namespace) -> int:
     """``itdose log verify DB``."""
     try:
+        check_input_file(args.db, "journal", max_bytes=None)
         report = verify_file(args.db)
     except InvalidInput as exc:
         print(f"itdose: {exc}", file=sys.stderr)
@@ -150,6 +152,7 @@ def format_entry(entry: AuditEntry) -> str:
 def cmd_show(args: argparse.Namespace) -> int:
     """``itdose log show DB [--limit N]``; also verifies, and exits 1 if the chain is broken."""
     try:
+        check_input_file(args.db, "journal", max_bytes=None)
         report = verify_file(args.db)
         entries = read_entries(args.db, args.limit)
     except InvalidInput as exc:
