@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from itdose_testkit import HOUR, PATHS, C, P, S, run
 
@@ -134,6 +134,7 @@ def test_the_monotonic_clock_cannot_go_back(tmp_path: Path, active: Device) -> N
         assert j.last_seq == seq
 
 
+@settings(max_examples=150)  # each example writes a journal with fsyncs
 @given(
     steps=st.lists(
         st.tuples(
