@@ -345,7 +345,8 @@ class DurableController(Controller):
         delivered total and last order id) is kept in the genesis record for the checks at
         :meth:`open`. ``wall`` reads the wall clock (see :class:`JournalClock`)."""
         d = device if device is not None else Device()
-        now = max((wall or clock.now_s)(), d.clock_s or 0)
+        wall_now = (wall or clock.now_s)()
+        now = max(wall_now, d.clock_s or 0)
         witness = read_drive_witness(drive)
         journal = Journal.create(
             path,
@@ -353,6 +354,7 @@ class DurableController(Controller):
             now_s=now,
             reason=reason,
             actor=Role.CLINICIAN,
+            clock_offset_s=now - wall_now,
             key_path=key_path,
             head_path=head_path,
             drive_witness=witness.as_dict(),

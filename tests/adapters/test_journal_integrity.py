@@ -424,3 +424,28 @@ def test_a_device_key_is_reused_by_its_next_journal(
     ).close()
     assert load_key(default_key_path(db)) == key
     assert verify_file(second, key_path=default_key_path(db)).authenticated
+
+
+def test_a_head_file_that_cannot_be_written_stops_the_caller(
+    tmp_path: Path, active: Device, library: Library
+) -> None:
+    """The head is written after the commit; if it cannot be, the caller is told not to act on
+    the decision (JournalWriteError), and the journal still opens afterwards, one record ahead
+    of its head (REQ-PERS-004)."""
+    assert active.clock_s is not None
+    db = tmp_path / "j.db"
+    heads = tmp_path / "heads"
+    heads.mkdir()
+    head = heads / "j.head"
+    j = Journal.create(db, active, now_s=active.clock_s, reason="t", head_path=head)
+    saved = head.read_bytes()
+    shutil.rmtree(heads)
+    with pytest.raises(JournalWriteError, match="could not write its head file"):
+        j.step(c.Tick(S), active.clock_s + MIN, library)
+    assert j.last_seq == 2  # committed: the database has it
+    j.close()
+    heads.mkdir()
+    head.write_bytes(saved)
+    with Journal.open(db, head_path=head) as again:
+        assert again.last_seq == 2
+    assert read_head(head).seq == 2
