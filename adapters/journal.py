@@ -367,7 +367,8 @@ def _fsync_dir(path: Path) -> None:
 
 def load_key(path: str | os.PathLike[str], journal: str = "?") -> bytes:
     """Read a journal key file (64 hex digits); raises :class:`JournalKeyError` if it is missing,
-    not a regular file, readable or writable by group or others, or malformed."""
+    not a regular file, owned by another user, readable or writable by group or others, or
+    malformed."""
     p = Path(path)
     try:
         st = os.stat(p)
@@ -375,6 +376,10 @@ def load_key(path: str | os.PathLike[str], journal: str = "?") -> bytes:
         raise JournalKeyError(journal, f"journal key {p}: cannot read: {exc.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise JournalKeyError(journal, f"journal key {p}: not a regular file")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise JournalKeyError(
+            journal, f"journal key {p}: owned by another user (uid {st.st_uid}), not this process"
+        )
     if st.st_mode & 0o077:
         raise JournalKeyError(
             journal,

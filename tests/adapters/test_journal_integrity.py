@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -182,6 +183,16 @@ def test_a_key_others_can_read_is_refused(db: Path, history: History) -> None:
     """REQ-PERS-003: a key readable by others is no secret."""
     default_key_path(db).chmod(0o644)
     with pytest.raises(JournalKeyError, match="0644"):
+        Journal.open(db)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_key_owned_by_another_user_is_refused(
+    db: Path, history: History
+) -> None:  # pragma: no cover - depends on the user
+    """REQ-PERS-003: a key file someone else owns may be one they planted."""
+    os.chown(default_key_path(db), 12345, -1)
+    with pytest.raises(JournalKeyError, match="owned by another user"):
         Journal.open(db)
 
 
