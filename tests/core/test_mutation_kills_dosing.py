@@ -2,12 +2,13 @@
 mutation testing (docs/mutation.md) found alive: order volumes and durations, carries, Record
 texts, alarm kinds and projection instants, each worked by hand.
 
-Numbers: morphine 10 mg/mL (10 ng per nL) at 1 mg/day is 100 000 nL/day; one hour of it is
-10**12 * 3600 / (10**7 * 86 400) = 4166 nL with a carry of 576 000 000 000 (the numerator's unit
-is ng/day x nL/mL x s; the denominator 10**7 * 86 400 = 864 000 000 000). Prometra II: low
-reservoir 3.0 mL, empty 0.5 mL. Morphine hard daily maximum 20 mg. The active device of the
-test kit holds 20 mL - 234 000 nL of priming = 19 766 000 nL, has no order in flight and its next
-order id is 2.
+Numbers: morphine 10 mg/mL (10 ng per nL, 10**7 fg per nL) at 1 mg/day is 100 000 nL/day; one
+hour of it at the tip is 10**12 fg/day x 3600 s / 86 400 s/day = 41 666 666 666 fg, which is
+4166 whole nL (41 660 000 000 fg) with a carry of 10**12 * 3600 - 41 660 000 000 * 86 400 =
+576 000 000 000 (fg x s/day). Prometra II: low reservoir 3.0 mL, empty 0.5 mL. Morphine hard
+daily maximum 20 mg. The active device of the test kit holds 20 mL - 234 000 nL of priming =
+19 766 000 nL, its fluid path (234 000 nL) holds 10 mg/mL morphine, it has no order in flight
+and its next order id is 2.
 """
 
 from __future__ import annotations
@@ -23,21 +24,30 @@ from itdose.core.dosing import (
     apply_report,
     apply_tick,
     basal_reserve_ng,
-    dose_of,
     hard_max_ng,
-    in_flight,
+    in_flight_ng,
+    in_flight_nl,
     mri_resumes,
     over_delivered,
     plan_tick,
     priming_order,
     projection,
     request_bolus,
+    reservoir_room_ng,
     segment_s,
 )
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, Projection, Record
 from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
-from itdose.core.state import ActiveAlarm, Bridge, DeliveryKind, MriSession, Order
+from itdose.core.state import (
+    ActiveAlarm,
+    DeliveryKind,
+    DrugLedger,
+    FlushDose,
+    MriSession,
+    Order,
+)
 
 MG = 1_000_000
 T0 = 7 * DAY + 700  # start_dosing in PATHS[ACTIVE]
@@ -65,39 +75,97 @@ def _order(
     kind: DeliveryKind,
     volume_nl: int,
     *,
-    conc: int = CONC,
     reported_nl: int = 0,
-    to_patient: bool = True,
     end_s: int = T0 + HOUR,
 ) -> Order:
-    return Order(oid, kind, T0, end_s, volume_nl, conc, to_patient, reported_nl)
+    return Order(oid, kind, T0, end_s, volume_nl, reported_nl)
+
+
+def _with_path(d: Device, *segments: Segment) -> Device:
+    """``d`` with its fluid path holding ``segments`` (tip first; 234 000 nL in all)."""
+    path = FluidPath(segments)
+    path.check("path", 234_000)
+    return dataclasses.replace(d, path=path)
 
 
 # --- dose_of, in_flight, hard_max_ng ----------------------------------------------------------
 
 
-def test_dose_of_rounds_up_to_the_nanogram() -> None:
-    """REQ-GOV-003, REQ-UNIT-004: the dose counted for a volume rounds UP."""
-    assert dose_of(0, CONC) == 0
-    assert dose_of(1, CONC) == 10
-    assert dose_of(1, 1) == 1  # 10**-6 ng counts as 1 ng
-    assert dose_of(3, 333_333) == 1  # 999 999 / 10**6
-    assert dose_of(3, 333_334) == 2  # 1 000 002 / 10**6
-    assert dose_of(1_000_000, 7) == 7
+def test_in_flight_drug_rounds_up_once_from_the_exact_amount(library: Library) -> None:
+    """REQ-GOV-003, REQ-TIP-001, REQ-UNIT-004: the drug the volume in flight pushes out of the
+    tip is the exact amount (nL x ng/mL = fg) rounded UP to the nanogram, once for the whole
+    volume in flight."""
+    d = _active(library, next_order_id=4)
+    for conc, nl, expected in (
+        (333_334, 3, 2),
+        (333_333, 3, 1),
+        (1, 1, 1),
+        (7, 142_857, 1),
+        (7, 142_858, 2),
+    ):
+        p = _with_path(d, Segment(234_000, "morphine", conc))
+        one = dataclasses.replace(p, orders=(_order(2, DeliveryKind.BASAL, nl),))
+        assert in_flight_ng(one, "morphine") == expected
+    p = _with_path(d, Segment(234_000, "morphine", 333_334))
+    two = dataclasses.replace(
+        p, orders=(_order(2, DeliveryKind.BASAL, 3), _order(3, DeliveryKind.PATIENT_BOLUS, 3))
+    )
+    assert in_flight_ng(two, "morphine") == 3  # 2 000 004 fg, not 2 + 2
+    assert in_flight_ng(two, "baclofen") == 0
+    assert in_flight_ng(d, "morphine") == 0
 
 
-def test_in_flight_counts_unreported_drug_and_volume(library: Library) -> None:
-    """REQ-GOV-002, REQ-GOV-004: granted but unreported drug (to the patient only, rounded up
-    per order) and volume (every order) are in flight; an over-reported order adds nothing."""
+def test_in_flight_counts_unreported_volume_of_every_order(library: Library) -> None:
+    """REQ-GOV-002, REQ-GOV-004, REQ-TIP-001: every order's unreported volume is in flight
+    (priming too: it pushes the path like any order); an over-reported order adds nothing. The
+    drug in flight is what that volume pushes out of the tip: 1103 nL of 10 mg/mL."""
     orders = (
-        _order(2, DeliveryKind.BASAL, 1000, reported_nl=400),  # 600 nL, 6000 ng
-        _order(3, DeliveryKind.PRIMING, 500, to_patient=False),  # 500 nL, not dose
-        _order(4, DeliveryKind.PATIENT_BOLUS, 3, conc=333_334),  # 3 nL, 2 ng (rounded up)
+        _order(2, DeliveryKind.BASAL, 1000, reported_nl=400),  # 600 nL
+        _order(3, DeliveryKind.PRIMING, 500),  # 500 nL
+        _order(4, DeliveryKind.PATIENT_BOLUS, 3),  # 3 nL
         _order(5, DeliveryKind.CLINICIAN_BOLUS, 100, reported_nl=150),  # over-reported: 0
     )
     d = _active(library, orders=orders, next_order_id=6)
-    assert in_flight(d) == (6002, 1103)
-    assert in_flight(_active(library)) == (0, 0)
+    assert in_flight_nl(d) == 1103
+    assert in_flight_ng(d, "morphine") == 11_030
+    assert (in_flight_nl(_active(library)), in_flight_ng(_active(library), "morphine")) == (0, 0)
+
+
+def test_in_flight_drug_is_what_leaves_the_tip_not_the_reservoir_fluid(library: Library) -> None:
+    """REQ-TIP-001, REQ-TIP-002: after a refill to 5 mg/mL the path still holds 10 mg/mL; 1000 nL
+    in flight push 500 nL of 10 mg/mL and 500 nL of 5 mg/mL out of the tip (7500 ng), and the
+    reservoir room is what the usable volume behind them pushes out."""
+    d = _active(library, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    d = _with_path(d, Segment(500, "morphine", CONC), Segment(233_500, "morphine", 5 * MG))
+    assert d.reservoir is not None
+    d = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=MG)
+    )
+    assert in_flight_ng(d, "morphine") == 7_500
+    # usable = 19 766 000 - 1000 - 500 000 nL: behind the 1000 nL in flight the path still
+    # holds 233 000 nL of 5 mg/mL, the rest of the usable volume pushes out 1 mg/mL
+    usable = RES_NL - 1000 - EMPTY_NL
+    assert reservoir_room_ng(d, "morphine", EMPTY_NL) == 233_000 * 5 + (usable - 233_000)
+    assert reservoir_room_ng(d, "baclofen", EMPTY_NL) == 0
+
+
+def test_reservoir_room_rounds_down_and_is_zero_at_the_threshold(library: Library) -> None:
+    """REQ-GOV-003: the reservoir room is the drug the usable volume (above the empty threshold,
+    net of the volume in flight) pushes out of the tip, rounded DOWN; none at or below it."""
+    d = _with_path(_active(library), Segment(234_000, "morphine", 333_334))
+    assert d.reservoir is not None
+    d = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=333_334)
+    )
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL + 3), "morphine", EMPTY_NL) == 1
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL + 2), "morphine", EMPTY_NL) == 0
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL), "morphine", EMPTY_NL) == 0
+    assert reservoir_room_ng(_with_volume(d, 10), "morphine", EMPTY_NL) == 0
+    flying = dataclasses.replace(
+        _with_volume(d, EMPTY_NL + 6), orders=(_order(2, DeliveryKind.BASAL, 3),), next_order_id=3
+    )
+    assert reservoir_room_ng(flying, "morphine", EMPTY_NL) == 1
+    assert reservoir_room_ng(dataclasses.replace(d, reservoir=None), "morphine", 0) == 0
 
 
 def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:
@@ -129,12 +197,15 @@ def test_segment_ends_at_end_of_service_only_when_longer_than_an_hour(library: L
     assert segment_s(_active(library, eos_at_s=T0 + DAY + 5), T0, library, DAY, DAY) == DAY
 
 
-def test_no_long_segment_while_a_bridge_runs(library: Library) -> None:
-    """REQ-DOSE-009, REQ-BRIDGE-002: bridge pieces keep the hour, whatever the time to the next
-    change and the longest segment asked."""
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000))
-    assert segment_s(d, T0, library, DAY, DAY) == HOUR
-    assert segment_s(d, T0, library, 1000, DAY) == 1000
+def test_no_long_segment_while_the_path_holds_another_fluid(library: Library) -> None:
+    """REQ-DOSE-009, REQ-TIP-003: while the path holds another concentration or drug than the
+    reservoir (the rate follows the path's contents) orders keep the hour, whatever the time to
+    the next change and the longest segment asked."""
+    for old in (Segment(200_000, "morphine", 5 * MG), Segment(200_000, "hydromorphone", MG)):
+        d = _with_path(_active(library), old, Segment(34_000, "morphine", CONC))
+        assert segment_s(d, T0, library, DAY, DAY) == HOUR
+        assert segment_s(d, T0, library, 1000, DAY) == 1000
+    assert segment_s(_active(library), T0, library, DAY, DAY) == DAY
 
 
 @pytest.mark.parametrize(("carry", "expected"), [(0, DAY), (1, HOUR)])
@@ -190,7 +261,7 @@ def test_long_segment_reservoir_check_counts_volume_in_flight(
     already gone from the reservoir for the check."""
     d = _active(
         library,
-        orders=(_order(2, DeliveryKind.PRIMING, 7000, to_patient=False),),
+        orders=(_order(2, DeliveryKind.PRIMING, 7000),),
         next_order_id=3,
     )
     d = _with_volume(d, LOW_NL + 7000 + 100_000 + 40_000 + extra)
@@ -234,7 +305,7 @@ def test_hourly_order_and_carry_exact(library: Library) -> None:
     makes the hour exactly 4167 nL with nothing carried."""
     plan = plan_tick(_active(library), T0, library)
     assert plan == dosing.TickPlan(
-        (), Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, CONC), HOUR_CARRY, T0 + HOUR, (), 4166
+        (), Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166), HOUR_CARRY, T0 + HOUR, (), 4166
     )
     plan = plan_tick(_active(library, basal_carry=288_000_000_000), T0, library)
     assert plan.order is not None
@@ -253,22 +324,20 @@ def test_tick_at_the_segment_end_orders_and_before_it_does_not(library: Library)
     ("kind", "ordered"),
     [
         (DeliveryKind.BASAL, False),
-        (DeliveryKind.BRIDGE, False),
         (DeliveryKind.PATIENT_BOLUS, True),
         (DeliveryKind.CLINICIAN_BOLUS, True),
         (DeliveryKind.PRIMING, True),
     ],
 )
-def test_one_basal_or_bridge_order_at_a_time(
-    library: Library, kind: DeliveryKind, ordered: bool
-) -> None:
-    """REQ-DOSE-006: a basal or bridge order in flight blocks the next basal order; a bolus or
-    the priming order does not."""
+def test_one_basal_order_at_a_time(library: Library, kind: DeliveryKind, ordered: bool) -> None:
+    """REQ-DOSE-006: a basal order in flight blocks the next basal order; a bolus or the priming
+    order does not (the next order is sized after their volume: here 100 nL of the same fluid,
+    so the same 4166 nL)."""
     d = _active(library, orders=(_order(2, kind, 100, end_s=T0 + 60),), next_order_id=3)
     plan = plan_tick(d, T0, library)
     assert (plan.order is not None) is ordered
     if ordered:
-        assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, CONC)
+        assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
 
 
 def test_no_basal_order_outside_active(library: Library) -> None:
@@ -280,14 +349,15 @@ def test_no_basal_order_outside_active(library: Library) -> None:
 
 
 def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> None:
-    """REQ-GOV-002, REQ-GOV-010, REQ-DOSE-006: 20 000 ng of cap room left (with 5 ng to spare,
-    rounded down to whole nL): 2000 nL ordered of the 4166 requested, nothing carried; the
-    withheld basal is recorded with the requested volume and the reason."""
+    """REQ-GOV-002, REQ-GOV-010, REQ-DOSE-006, REQ-TIP-004: 20 000 ng of cap room left (with
+    5 ng to spare, rounded down to whole nL): 2000 nL ordered of the 4166 requested, nothing
+    carried; the withheld basal is recorded with the requested volume and the reason, and the
+    MEDIUM "delivery limited" alarm is raised in the same step."""
     d = _active(library, ledger=Ledger().record(T0 - 100, MAX_NG - 20_005), basal_carry=5)
     plan = plan_tick(d, T0, library)
     assert plan == dosing.TickPlan(
-        (),
-        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000, CONC),
+        (AlarmKind.DELIVERY_LIMITED,),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),
         0,
         T0 + HOUR,
         ("daily_cap",),
@@ -295,6 +365,7 @@ def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> N
     )
     d2, effects = apply_tick(d, T0, library)
     assert effects == (
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
         Record(
             "basal_withheld",
             "service",
@@ -305,8 +376,9 @@ def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> N
         ),
         DeliveryOrder(2, "basal", 2000, HOUR),
     )
+    assert d2.alarms == (ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0),)
     assert (d2.basal_carry, d2.basal_until_s, d2.next_order_id) == (0, T0 + HOUR, 3)
-    assert d2.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000, CONC),)
+    assert d2.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),)
 
 
 def test_basal_cut_by_the_drug_in_flight(library: Library) -> None:
@@ -318,7 +390,7 @@ def test_basal_cut_by_the_drug_in_flight(library: Library) -> None:
         next_order_id=3,
     )
     plan = plan_tick(d, T0, library)
-    assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000, CONC)
+    assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000)
     assert plan.withheld_reasons == ("daily_cap",)
 
 
@@ -326,18 +398,24 @@ def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
     """REQ-GOV-002: 19 ng of cap room hold 1 whole nL (10 ng): it is ordered."""
     d = _active(library, ledger=Ledger().record(T0 - 100, MAX_NG - 19))
     plan = plan_tick(d, T0, library)
-    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1, CONC)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1)
     assert (plan.carry, plan.withheld_reasons) == (0, ("daily_cap",))
 
 
 def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> None:
-    """REQ-GOV-002, REQ-DOSE-006: at the cap nothing is ordered, the segment still passes (no
-    catch-up later) and the withheld request is recorded."""
+    """REQ-GOV-002, REQ-DOSE-006, REQ-TIP-004: at the cap nothing is ordered, the segment still
+    passes (no catch-up later), the withheld request is recorded and "delivery limited" is
+    raised once (not again while active)."""
     d = _active(library, ledger=Ledger().record(T0 - 100, MAX_NG), basal_carry=9)
     plan = plan_tick(d, T0, library)
-    assert plan == dosing.TickPlan((), None, 0, T0 + HOUR, ("daily_cap",), 4166)
+    assert plan == dosing.TickPlan(
+        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, ("daily_cap",), 4166
+    )
+    again = dataclasses.replace(d, alarms=(ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0 - 9),))
+    assert plan_tick(again, T0, library).alarms == ()
     d2, effects = apply_tick(d, T0, library)
     assert effects == (
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
         Record(
             "basal_withheld",
             "service",
@@ -361,12 +439,13 @@ def test_basal_cut_by_cap_and_reservoir_names_both_reasons(library: Library) -> 
     )
     d = _with_volume(d, EMPTY_NL + 2000)
     plan = plan_tick(d, T0, library)
-    assert plan.alarms == (AlarmKind.LOW_RESERVOIR,)
-    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1500, CONC)
+    assert plan.alarms == (AlarmKind.LOW_RESERVOIR, AlarmKind.DELIVERY_LIMITED)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1500)
     assert plan.withheld_reasons == ("daily_cap", "reservoir")
     d2, effects = apply_tick(d, T0, library)
     assert effects == (
         Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
         Record(
             "basal_withheld",
             "service",
@@ -380,6 +459,7 @@ def test_basal_cut_by_cap_and_reservoir_names_both_reasons(library: Library) -> 
     assert d2.alarms == (
         ActiveAlarm(AlarmKind.EMPTY_RESERVOIR, T0 - 50),
         ActiveAlarm(AlarmKind.LOW_RESERVOIR, T0),
+        ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0),
     )
 
 
@@ -438,14 +518,17 @@ def test_no_reservoir_alarm_during_a_refill(library: Library) -> None:
     assert plan_tick(d, 8 * DAY + 10, library).alarms == ()
 
 
-def test_bridge_piece_at_the_old_concentration_and_dose(library: Library) -> None:
-    """REQ-BRIDGE-001, REQ-BRIDGE-002: a bridge piece is old drug at the old dose: 1 mg/day at
-    5 mg/mL is 8333 nL an hour (carry 144 * 10**9), at the old concentration."""
-    d = _active(library, bridge=Bridge(5 * MG, 1 * MG, 1_000_000))
+def test_basal_follows_the_old_concentration_in_the_path(library: Library) -> None:
+    """REQ-TIP-002, REQ-TIP-003: after a concentration change the path still holds the old
+    fluid: the hour's 1 mg/day at the tip is 8333 nL of 5 mg/mL (carry 144 * 10**9), sized by
+    what leaves the tip, not by the reservoir's 10 mg/mL."""
+    d = _with_path(
+        _active(library), Segment(200_000, "morphine", 5 * MG), Segment(34_000, "morphine", CONC)
+    )
     plan = plan_tick(d, T0, library)
     assert plan == dosing.TickPlan(
         (),
-        Order(2, DeliveryKind.BRIDGE, T0, T0 + HOUR, 8333, 5 * MG),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 8333),
         144_000_000_000,
         T0 + HOUR,
         (),
@@ -453,31 +536,70 @@ def test_bridge_piece_at_the_old_concentration_and_dose(library: Library) -> Non
     )
 
 
-def test_last_bridge_piece_is_shorter_at_the_old_rate(library: Library) -> None:
-    """REQ-BRIDGE-002: 667 nL left at 100 000 nL/day take ceil(576.288) = 577 s; nothing is
-    carried into the new program."""
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000, 200_000 - 667), basal_carry=3)
+def test_basal_across_a_concentration_boundary_is_exact(library: Library) -> None:
+    """REQ-TIP-002, REQ-UNIT-004: 1000 nL of 5 mg/mL (5 * 10**9 fg = 5000 ng) then 10 mg/mL:
+    the hour's 41 666 666 666 fg are 1000 nL + 3666 nL (41 660 000 000 fg), and the
+    remainder 6 666 666 fg x 86 400 s/day is carried."""
+    d = _with_path(
+        _active(library), Segment(1000, "morphine", 5 * MG), Segment(233_000, "morphine", CONC)
+    )
     plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4666)
+    assert plan.carry == 10**12 * HOUR - 41_660_000_000 * DAY
+    assert (plan.alarms, plan.withheld_reasons, plan.requested_nl) == ((), (), 4666)
+
+
+def _old_drug_first(library: Library, old_nl: int) -> Device:
+    """Morphine 10 mg/mL in the reservoir and program, with ``old_nl`` of hydromorphone
+    10 mg/mL still at the tip (a drug change), delivered at its old 1 mg/day."""
+    d = _with_path(
+        _active(library, basal_carry=3, flush_doses=(FlushDose("hydromorphone", MG),)),
+        Segment(old_nl, "hydromorphone", CONC),
+        Segment(234_000 - old_nl, "morphine", CONC),
+    )
+    return d
+
+
+def test_last_piece_of_an_old_drug_is_shorter_at_the_old_rate(library: Library) -> None:
+    """REQ-TIP-003: 667 nL of the old drug left at 100 000 nL/day take ceil(576.288) = 577 s;
+    the segment ends there (never faster) and nothing is carried into the new drug."""
+    plan = plan_tick(_old_drug_first(library, 667), T0, library)
     assert plan == dosing.TickPlan(
-        (), Order(2, DeliveryKind.BRIDGE, T0, T0 + 577, 667, CONC), 0, T0 + 577, (), 667
+        (), Order(2, DeliveryKind.BASAL, T0, T0 + 577, 667), 0, T0 + 577, (), 667
     )
 
 
-def test_bridge_piece_exactly_the_rest_carries_nothing(library: Library) -> None:
-    """REQ-BRIDGE-002: when an hour's 4166 nL is exactly what is left, it is the last piece:
-    ceil(4166 x 0.864) = 3600 s, and no carry survives the bridge."""
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000, 200_000 - 4166))
-    plan = plan_tick(d, T0, library)
-    assert plan.order == Order(2, DeliveryKind.BRIDGE, T0, T0 + HOUR, 4166, CONC)
+def test_old_drug_piece_exactly_the_rest_carries_nothing(library: Library) -> None:
+    """REQ-TIP-003: when an hour's 4166 nL is exactly what is left of the old drug, it is the
+    last piece: ceil(4166 x 0.864) = 3600 s, and no carry survives."""
+    plan = plan_tick(_old_drug_first(library, 4166), T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
     assert plan.carry == 0
 
 
-def test_last_bridge_piece_of_one_nanolitre_lasts_one_second(library: Library) -> None:
-    """REQ-BRIDGE-002: 1 nL at 100 000 nL/day is 0.864 s: at least one second."""
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000, 200_000 - 1))
-    plan = plan_tick(d, T0, library)
-    assert plan.order == Order(2, DeliveryKind.BRIDGE, T0, T0 + 1, 1, CONC)
+def test_last_old_drug_piece_of_one_nanolitre_lasts_one_second(library: Library) -> None:
+    """REQ-TIP-003: 1 nL at 100 000 nL/day is 0.864 s: at least one second."""
+    plan = plan_tick(_old_drug_first(library, 1), T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 1, 1)
     assert plan.basal_until_s == T0 + 1
+
+
+def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
+    """REQ-TIP-001, REQ-GOV-002: the old drug's window is its own ledger, against its own hard
+    maximum (hydromorphone 10 mg/day); the morphine window does not limit it."""
+    d = _old_drug_first(library, 100_000)
+    full = dataclasses.replace(
+        d,
+        other_ledgers=(DrugLedger("hydromorphone", Ledger().record(T0 - 100, 10 * MG - 20_005)),),
+        ledger=Ledger().record(T0 - 100, MAX_NG),
+    )
+    plan = plan_tick(full, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000)
+    assert plan.withheld_reasons == ("daily_cap",)
+    morphine_full = dataclasses.replace(d, ledger=Ledger().record(T0 - 100, MAX_NG))
+    assert plan_tick(morphine_full, T0, library).order == Order(
+        2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166
+    )
 
 
 def test_elapsed_flex_segment_ends_at_the_step(library: Library) -> None:
@@ -490,7 +612,7 @@ def test_elapsed_flex_segment_ends_at_the_step(library: Library) -> None:
         d, program=dataclasses.replace(d.program, basal=flex), program_start_s=T0 - 100
     )
     plan = plan_tick(d, T0, library)
-    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 3500, 4050, CONC)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 3500, 4050)
     assert plan.carry == 10**12 * 3500 - 4050 * DENOM
     # a day later the schedule day repeats
     later = plan_tick(dataclasses.replace(d, basal_until_s=0), T0 + DAY, library)
@@ -513,7 +635,7 @@ def test_wall_clock_flex_uses_local_time(library: Library) -> None:
         d, program=dataclasses.replace(d.program, basal=flex), utc_minus_mono_s=utc_minus_mono
     )
     plan = plan_tick(d, T0, library)
-    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 100, 115, CONC)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 100, 115)
 
 
 # --- plan_tick: other alarms, the memo ---------------------------------------------------------
@@ -579,9 +701,7 @@ def test_partial_reports_are_cumulative(library: Library) -> None:
     d = _ticked(library)
     d, effects = apply_report(d, 2, 1000, False, T0 + 600)
     assert effects == ()
-    assert d.orders == (
-        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, CONC, True, reported_nl=1000),
-    )
+    assert d.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=1000),)
     assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 1000
     assert d.ledger.window_total_ng(T0 + 600) == 10_000
     assert d.delivered_ng == 10_000
@@ -617,14 +737,16 @@ def test_report_going_down_is_recorded_and_ignored(library: Library) -> None:
     assert d2.delivered_ng == d.delivered_ng == 30_000
 
 
-def test_report_rounds_the_dose_up_at_the_order_concentration(library: Library) -> None:
-    """REQ-GOV-003, REQ-GOV-004: 3 nL of a bolus at 333 334 ng/mL count 2 ng."""
+def test_report_rounds_the_dose_up_at_the_tip_concentration(library: Library) -> None:
+    """REQ-GOV-003, REQ-GOV-004, REQ-TIP-001: 3 nL pushed out of a tip holding 333 334 ng/mL
+    count 2 ng (the reservoir's 10 mg/mL does not matter)."""
     d = _active(
         library,
-        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 10, conc=333_334),),
+        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 10),),
         next_order_id=3,
         delivered_ng=0,
     )
+    d = _with_path(d, Segment(234_000, "morphine", 333_334))
     d, _ = apply_report(d, 2, 3, False, T0 + 10)
     assert d.ledger.window_total_ng(T0 + 10) == 2
     assert d.delivered_ng == 2
@@ -684,53 +806,47 @@ def test_priming_reports_fill_the_catheter_not_the_patient(library: Library) -> 
     assert d.orders == ()
 
 
-def _bridging(library: Library, delivered_nl: int) -> Device:
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000, delivered_nl), basal_carry=77)
-    d, _ = apply_tick(d, T0, library)
-    return d
-
-
-def test_bridge_report_counts_toward_the_dead_volume(library: Library) -> None:
-    """REQ-BRIDGE-002: a bridge report not reaching the volume only advances the bridge."""
-    d = _bridging(library, 0)
+def test_report_pushes_the_path_and_counts_what_leaves_the_tip(library: Library) -> None:
+    """REQ-TIP-001: 4166 nL reported push 4166 nL of the old 5 mg/mL out of the tip (20 830 ng
+    counted) and take 4166 nL of the reservoir's 10 mg/mL in at the pump end."""
+    d = _with_path(
+        _ticked(library), Segment(200_000, "morphine", 5 * MG), Segment(34_000, "morphine", CONC)
+    )
     d2, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
     assert effects == ()
-    assert d2.bridge == Bridge(CONC, 1 * MG, 200_000, 4166)
-    assert (d2.program_start_s, d2.basal_carry) == (d.program_start_s, HOUR_CARRY + 77)
-    assert d2.ledger.window_total_ng(T0 + HOUR) == 41_660
-
-
-def test_bridge_completes_exactly_at_its_volume(library: Library) -> None:
-    """REQ-BRIDGE-002, REQ-BRIDGE-003: the report that reaches the dead volume ends the bridge:
-    the new program starts now, from a zero carry, and this is recorded."""
-    d = _bridging(library, 200_000 - 667)
-    assert d.basal_carry == 0  # the last piece carries nothing
-    d = dataclasses.replace(d, basal_carry=5)  # as if a remainder had been left
-    d2, effects = apply_report(d, 2, 666, False, T0 + 500)
-    assert d2.basal_carry == 5
-    assert d2.bridge == Bridge(CONC, 1 * MG, 200_000, 200_000 - 1)
-    assert effects == ()
-    d3, effects = apply_report(d2, 2, 667, True, T0 + 577)
-    assert effects == (
-        Record(
-            "bridge_complete",
-            "service",
-            T0 + 577,
-            Phase.ACTIVE,
-            Phase.ACTIVE,
-            "dead volume flushed: the new program takes over",
-        ),
+    assert d2.path == FluidPath(
+        (Segment(195_834, "morphine", 5 * MG), Segment(38_166, "morphine", CONC))
     )
-    assert d3.bridge is None
-    assert (d3.program_start_s, d3.basal_carry) == (T0 + 577, 0)
+    assert d2.ledger.window_total_ng(T0 + HOUR) == 20_830
+    assert d2.delivered_ng == 20_830
+    assert d2.reservoir is not None and d2.reservoir.volume_nl == RES_NL - 4166
 
 
-def test_basal_report_does_not_advance_a_bridge(library: Library) -> None:
-    """REQ-BRIDGE-002: only bridge pieces flush the dead volume."""
-    d = _ticked(library)
-    d = dataclasses.replace(d, bridge=Bridge(CONC, 1 * MG, 200_000, 10))
-    d2, _ = apply_report(d, 2, 4166, True, T0 + HOUR)
-    assert d2.bridge == Bridge(CONC, 1 * MG, 200_000, 10)
+def test_old_drug_leaving_the_tip_goes_to_its_own_ledger_and_ends_its_flush(
+    library: Library,
+) -> None:
+    """REQ-TIP-001, REQ-TIP-003: the old drug leaving the tip is counted in its own ledger; its
+    flush dose ends exactly when the last of it has left (666 nL: still there; 667: gone)."""
+    d = dataclasses.replace(_old_drug_first(library, 667), delivered_ng=0)
+    d = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 667),), next_order_id=3)
+    d2, _ = apply_report(d, 2, 666, False, T0 + 500)
+    assert d2.flush_doses == (FlushDose("hydromorphone", MG),)
+    assert dosing.ledger_of(d2, "hydromorphone").window_total_ng(T0 + 500) == 6_660
+    assert d2.ledger.window_total_ng(T0 + 500) == 0
+    d3, _ = apply_report(d2, 2, 667, True, T0 + 577)
+    assert d3.flush_doses == ()
+    assert d3.path == FluidPath((Segment(234_000, "morphine", CONC),))
+    assert dosing.ledger_of(d3, "hydromorphone").window_total_ng(T0 + 577) == 6_670
+    assert d3.ledger.window_total_ng(T0 + 577) == 0
+    assert d3.delivered_ng == 6_670
+    more, _ = apply_report(
+        dataclasses.replace(d3, orders=(_order(3, DeliveryKind.BASAL, 5),), next_order_id=4),
+        3,
+        5,
+        True,
+        T0 + 600,
+    )
+    assert more.ledger.window_total_ng(T0 + 600) == 50
 
 
 # --- request_bolus, projection ------------------------------------------------------------------
@@ -743,7 +859,7 @@ def test_granted_bolus_effects_exact(library: Library) -> None:
     d = _active(library)
     now = T0 + 100
     d2, effects = request_bolus(d, now, library)
-    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_000, CONC)
+    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_000)
     assert d2.orders == (order,)
     assert d2.next_order_id == 3
     assert d2.boluses.last_start_s == now
@@ -804,12 +920,28 @@ def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
     assert d2.alarms == ()
 
 
-def test_bolus_denied_during_a_bridge(library: Library) -> None:
-    """REQ-BRIDGE-002, REQ-BOL-001: no patient bolus while the bridge runs."""
-    d = _active(library, bridge=Bridge(CONC, 1 * MG, 200_000))
+def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
+    """REQ-TIP-002, REQ-BOL-001: no patient bolus while the path's next fluid is another drug
+    (after a drug change)."""
+    d = _old_drug_first(library, 1000)
     d2, effects = request_bolus(d, T0, library)
     assert effects == (BolusDecision(False, 100_000, ("not_delivering",)),)
     assert d2 is d
+
+
+def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
+    """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
+    nL of the reservoir's 10 mg/mL); with 15 000 nL of 5 mg/mL left, 15 000 nL + 2500 nL."""
+    d = _with_path(
+        _active(library), Segment(200_000, "morphine", 5 * MG), Segment(34_000, "morphine", CONC)
+    )
+    _, effects = request_bolus(d, T0 + 100, library)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 20_000, 600)
+    d = _with_path(
+        _active(library), Segment(15_000, "morphine", 5 * MG), Segment(219_000, "morphine", CONC)
+    )
+    _, effects = request_bolus(d, T0 + 100, library)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 17_500, 600)
 
 
 def test_bolus_reserve_keeps_basal_room(library: Library) -> None:
@@ -888,7 +1020,7 @@ def test_projection_exact(library: Library) -> None:
     11 889 874 s; volume in flight is already gone."""
     d = _active(library)
     assert projection(d, T0, library) == Projection(T0 + 10_347_017, T0 + 11_889_874)
-    flying = _active(library, orders=(_order(2, DeliveryKind.PRIMING, 10_000, to_patient=False),))
+    flying = _active(library, orders=(_order(2, DeliveryKind.PRIMING, 10_000),))
     flying = dataclasses.replace(flying, next_order_id=3)
     assert projection(flying, T0, library) == Projection(T0 + 10_340_845, T0 + 11_883_702)
 
@@ -921,9 +1053,7 @@ def test_priming_order_is_the_rest_of_the_dead_volume(library: Library) -> None:
     t = 7 * DAY + 120
     d2, effects = priming_order(d, t, 480, library)
     assert effects == (DeliveryOrder(d.next_order_id, "priming", 134_000, 480),)
-    assert d2.orders == (
-        Order(d.next_order_id, DeliveryKind.PRIMING, t, t + 480, 134_000, CONC, to_patient=False),
-    )
+    assert d2.orders == (Order(d.next_order_id, DeliveryKind.PRIMING, t, t + 480, 134_000),)
     assert d2.next_order_id == d.next_order_id + 1
 
 
@@ -950,9 +1080,10 @@ def test_priming_limited_by_the_reservoir(library: Library) -> None:
     assert priming_order(done, 7 * DAY + 120, 480, library) == (done, ())
 
 
-def test_priming_volume_rounds_down_to_whole_nanolitres(library: Library) -> None:
-    """REQ-PRIME-001, REQ-GOV-003: at 3 333 333 ng/mL, 100 000 nL above the empty threshold hold
-    333 333 ng, which is 99 999.9999 nL: 99 999 nL are ordered."""
+def test_priming_is_a_volume_whatever_the_concentration(library: Library) -> None:
+    """REQ-PRIME-001, REQ-TIP-001: priming fills the path with volume: at 3 333 333 ng/mL the
+    100 000 nL above the empty threshold are ordered whole (the path holds no drug, so nothing
+    reaches the tip to be counted or rounded)."""
     d = _implanted_programmed(library)
     assert d.reservoir is not None
     reservoir = dataclasses.replace(
@@ -960,8 +1091,20 @@ def test_priming_volume_rounds_down_to_whole_nanolitres(library: Library) -> Non
     )
     d = dataclasses.replace(d, reservoir=reservoir)
     d2, effects = priming_order(d, 7 * DAY + 120, 480, library)
-    assert effects == (DeliveryOrder(d.next_order_id, "priming", 99_999, 480),)
-    assert d2.orders[-1].volume_nl == 99_999
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 100_000, 480),)
+    assert d2.orders[-1].volume_nl == 100_000
+
+
+def test_priming_that_pushes_drug_out_passes_the_daily_cap(library: Library) -> None:
+    """REQ-PRIME-001, REQ-TIP-001, REQ-GOV-002: a path already holding drug (a re-prime) pushes
+    it out of the tip: the priming order is refused whole if that drug does not fit under the
+    hard maximum (234 000 nL of 10 mg/mL = 2.34 mg), and ordered if it fits exactly."""
+    d = _with_path(_implanted_programmed(library), Segment(234_000, "morphine", CONC))
+    fits = dataclasses.replace(d, ledger=Ledger().record(7 * DAY + 100, MAX_NG - 2_340_000))
+    _, effects = priming_order(fits, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 234_000, 480),)
+    over = dataclasses.replace(d, ledger=Ledger().record(7 * DAY + 100, MAX_NG - 2_339_999))
+    assert priming_order(over, 7 * DAY + 120, 480, library) == (over, ())
 
 
 # --- MRI ------------------------------------------------------------------------------------------
@@ -994,7 +1137,8 @@ def test_mri_resumes_only_when_all_conditions_hold(
     assert mri_resumes(dataclasses.replace(d, mri=session, alarms=alarms)) is expected
 
 
-# Equivalent mutants (mutmut 3.8.1 names; no observable change on states the core produces):
+# Equivalent mutants (mutmut 3.8.1 names, from the run before the fluid path; no observable change
+# on states the core produces):
 # - _basal_rate__mutmut_2, segment_s__mutmut_21, priming_order__mutmut_1: an `assert a and b`
 #   weakened to `a or b`; the callers only reach it with program, reservoir, implant and dead
 #   volume present, so both forms hold.
@@ -1002,7 +1146,6 @@ def test_mri_resumes_only_when_all_conditions_hold(
 #   ACTIVE (the phase test comes first), which always has both (state.check_consistent).
 # - hard_max_ng__mutmut_1: `drug is None or indication is None` -> `and`: both come from the
 #   reservoir, or both from the trial, so one is None exactly when the other is.
-# - in_flight__mutmut_9: `volume > reported` -> `>=`: an equal order adds dose_of(0) = 0.
 # - apply_report__mutmut_52: `delta and reservoir` -> `or`: with delta 0 the reservoir is
 #   replaced by an equal one (max(0, v - 0) == v for v >= 0).
 # - apply_report__mutmut_116: `... if d.implant is not None else None` -> `or True`: a priming
