@@ -308,8 +308,8 @@ def test_ready_to_prime_boundaries(library: Library) -> None:
     assert _g("ready_to_prime", d, cmd, library) is False
     assert _g("ready_to_prime", _implanted(library, need, primed=True), cmd, library) is False
     assert _g("ready_to_prime", _implanted(library, need, dead=None), cmd, library) is False
-    priming = Order(1, DeliveryKind.PRIMING, 0, 480, 1000, 10_000_000, to_patient=False)
-    basal = Order(1, DeliveryKind.BASAL, 0, 480, 1000, 10_000_000)
+    priming = Order(1, DeliveryKind.PRIMING, 0, 480, 1000)
+    basal = Order(1, DeliveryKind.BASAL, 0, 480, 1000)
     d = _implanted(library, need, orders=(priming,))
     assert _g("ready_to_prime", d, cmd, library) is False
     d = _implanted(library, need, orders=(basal,))

@@ -14,11 +14,13 @@ from itdose_testkit import reach
 from itdose.core import Library
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.errors import InvalidInput
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
 from itdose.core.state import (
     ActiveAlarm,
-    Bridge,
     DeliveryKind,
     Device,
+    DrugLedger,
     Order,
     Phase,
     Reservoir,
@@ -121,10 +123,9 @@ def test_record_dependencies(library: Library) -> None:
     )
     # each record alone, without the later ones, is fine
     check_consistent(dataclasses.replace(full, reservoir=None, program=None))
-    check_consistent(dataclasses.replace(full, implant=None, reservoir=None, program=None))
-    check_consistent(
-        dataclasses.replace(full, trial=None, implant=None, reservoir=None, program=None)
-    )
+    bare = dict(implant=None, reservoir=None, program=None, path=None)
+    check_consistent(dataclasses.replace(full, **bare))  # type: ignore[arg-type]
+    check_consistent(dataclasses.replace(full, trial=None, **bare))  # type: ignore[arg-type]
 
 
 def _reservoir(device: Device, **changes: int) -> Device:
@@ -152,7 +153,7 @@ def test_reservoir_volume_and_concentration(library: Library) -> None:
 
 
 def _order(order_id: int, **changes: int) -> Order:
-    order = Order(order_id, DeliveryKind.BASAL, 0, 300, 10, 1000)
+    order = Order(order_id, DeliveryKind.BASAL, 0, 300, 10)
     return dataclasses.replace(order, **changes)
 
 
@@ -161,11 +162,10 @@ def _with_orders(device: Device, *orders: Order, next_id: int = 5) -> Device:
 
 
 def test_orders_are_consistent(library: Library) -> None:
-    """REQ-CORE-004: an order has non-negative volumes, an id below the next one and a positive
-    concentration; the error names the order's index and gives its id."""
+    """REQ-CORE-004: an order has non-negative volumes and an id below the next one; the error
+    names the order's index and gives its id."""
     full = _full(library)
     check_consistent(_with_orders(full, _order(1), _order(4, volume_nl=0, reported_nl=0)))
-    check_consistent(_with_orders(full, _order(1, dose_concentration_ng_per_ml=1)))
     for bad in (
         _order(3, volume_nl=-1),
         _order(3, reported_nl=-1),
@@ -174,23 +174,71 @@ def test_orders_are_consistent(library: Library) -> None:
     ):
         device = _with_orders(full, _order(1), bad)
         assert _contract(device) == ("d.orders[1]", "inconsistent order", bad.id, None)
-    device = _with_orders(full, _order(1), _order(2, dose_concentration_ng_per_ml=0))
-    assert _contract(device) == (
-        "d.orders[1].dose_concentration_ng_per_ml",
+
+
+def _with_path(device: Device, *segments: Segment) -> Device:
+    return dataclasses.replace(device, path=FluidPath(segments))
+
+
+def test_fluid_path_is_consistent(library: Library) -> None:
+    """REQ-CORE-004, REQ-TIP-001: an implant with a dead volume has a fluid path holding exactly
+    that volume, in positive, merged segments, drug-free fluid at concentration 0 and drug at a
+    positive one; each error names the field."""
+    full = _full(library)
+    assert full.implant is not None and full.implant.dead_volume_nl == 234_000
+    check_consistent(full)
+    check_consistent(_with_path(full, Segment(234_000, "", 0)))
+    check_consistent(_with_path(full, Segment(1, "morphine", 5), Segment(233_999, "morphine", 6)))
+    assert _contract(dataclasses.replace(full, path=None)) == (
+        "d.path",
+        "missing: an implant with a dead volume has a path",
+        None,
+        None,
+    )
+    assert _contract(_with_path(full, Segment(233_999, "morphine", 5))) == (
+        "d.path.volume_nl",
+        "the path holds the dead volume",
+        233_999,
+        "234000",
+    )
+    assert _contract(_with_path(full, Segment(0, "morphine", 5), Segment(234_000, "", 0))) == (
+        "d.path.segments[0].volume_nl",
         "must be positive",
+        None,
+        None,
+    )
+    for bad in (Segment(234_000, "", 5), Segment(234_000, "morphine", 0)):
+        assert _contract(_with_path(full, bad)) == (
+            "d.path.segments[0]",
+            "a segment without drug has concentration 0",
+            None,
+            None,
+        )
+    assert _contract(
+        _with_path(full, Segment(1, "morphine", 5), Segment(233_999, "morphine", 5))
+    ) == ("d.path.segments[1]", "equal neighbours are merged", None, None)
+    trial = reach(Phase.TRIAL, library)
+    assert _contract(dataclasses.replace(trial, path=FluidPath.empty(10))) == (
+        "d.path",
+        "a fluid path needs an implant with a dead volume",
         None,
         None,
     )
 
 
-def test_bridge_is_consistent(library: Library) -> None:
-    """REQ-CORE-004: a bridge has a positive old concentration and a non-negative volume."""
+def test_one_ledger_per_drug(library: Library) -> None:
+    """REQ-CORE-004, REQ-TIP-001: the ledgers of other drugs hold one ledger per drug, none of
+    them the reservoir's drug."""
     full = _full(library)
-    check_consistent(dataclasses.replace(full, bridge=Bridge(1, 100, 0)))
-    for bridge in (Bridge(0, 100, 10), Bridge(1000, 100, -1)):
-        assert _contract(dataclasses.replace(full, bridge=bridge)) == (
-            "d.bridge",
-            "inconsistent bridge",
+    one = (DrugLedger("hydromorphone", Ledger()),)
+    check_consistent(dataclasses.replace(full, other_ledgers=one))
+    for bad in (
+        (*one, DrugLedger("hydromorphone", Ledger())),
+        (DrugLedger("morphine", Ledger()),),
+    ):
+        assert _contract(dataclasses.replace(full, other_ledgers=bad)) == (
+            "d.other_ledgers",
+            "one ledger per drug",
             None,
             None,
         )
