@@ -1,6 +1,7 @@
-"""Mutation kills for ``core/handlers.py``: every validator's exact rejection (field, message,
-value, limit, limit id and level) and the exact data and effects of the handlers
-(docs/mutation.md). Requirement IDs are cited per test."""
+"""Every command, exactly: each validator's exact rejection (field, message, value, limit, limit
+id and level) and the exact data and effects of each handler, refills through the fluid path
+included. Requirement IDs are cited per test. These also kill the mutants mutation testing found
+alive in core/handlers.py (docs/mutation.md)."""
 
 from __future__ import annotations
 
