@@ -2116,7 +2116,7 @@ def test_commands_at_the_edge_are_accepted(
     library: Library, name: str, setup: str, command: c.Command, at: int, phase: Phase
 ) -> None:
     """The bounds are inclusive where the rules say so, and an override with a reason lets a
-    soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-BRIDGE-003, REQ-TRIAL-001)."""
+    soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-TIP-003, REQ-TRIAL-001)."""
     d = SETUPS[setup](library)
     assert step(d, command, at, library).device.phase is phase
 
