@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itdose_testkit import (
     DAY,
     HOUR,
@@ -1795,3 +1797,99 @@ def test_mri_resumes_only_when_all_conditions_hold(
 # - tick_alarms__mutmut_8: max_segment_s dropped (one hour used): the alarms do not depend on
 #   the segment length, because a longer order is chosen only when the cap and reservoir checks
 #   pass for the whole of it, so its basal decision has no reason and adds no alarm.
+
+
+# --- planning through the path, against a brute-force cell model --------------------------------
+
+_PLAN_FLUIDS = [("", 0), ("morphine", 10 * MG), ("morphine", 25 * MG), ("morphine", 333_334)]
+_PLAN_FLUIDS += [("hydromorphone", MG), ("morphine", 1)]
+
+
+def _cells(
+    path: list[tuple[int, tuple[str, int]]], reservoir: tuple[str, int], count: int
+) -> list[tuple[str, int]]:
+    """The first ``count`` nL to leave the tip: the path's cells, then the reservoir's fluid."""
+    cells = [fluid for volume, fluid in path for _ in range(volume)]
+    return (cells + [reservoir] * count)[:count]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    path=st.lists(st.tuples(st.integers(1, 60), st.sampled_from(_PLAN_FLUIDS)), max_size=5),
+    reservoir=st.sampled_from(_PLAN_FLUIDS[1:]),
+    res_nl=st.integers(0, 600),
+    threshold=st.integers(0, 200),
+    orders=st.lists(st.tuples(st.integers(0, 150), st.integers(0, 200)), max_size=3),
+    drug=st.sampled_from(["morphine", "hydromorphone"]),
+    skip=st.integers(0, 400),
+    target_cells=st.integers(0, 500),
+    extra_fg=st.integers(0, 25 * MG),
+)
+def test_planning_through_the_path_matches_a_cell_model(
+    library: Library,
+    path: list[tuple[int, tuple[str, int]]],
+    reservoir: tuple[str, int],
+    res_nl: int,
+    threshold: int,
+    orders: list[tuple[int, int]],
+    drug: str,
+    skip: int,
+    target_cells: int,
+    extra_fg: int,
+) -> None:
+    """REQ-TIP-001, REQ-TIP-002, REQ-GOV-003: the volume in flight, the drug it pushes out of the
+    tip (rounded up), the reservoir room (what the usable volume pushes out after it, rounded
+    down) and the largest volume that brings at most a target of one drug out of the tip, all
+    equal a brute-force count over 1 nL cells leaving the tip one after another."""
+    merged: list[Segment] = []
+    for volume, fluid in path:
+        if merged and (merged[-1].drug, merged[-1].concentration_ng_per_ml) == fluid:
+            merged[-1] = Segment(merged[-1].volume_nl + volume, *fluid)
+        else:
+            merged.append(Segment(volume, *fluid))
+    base = reach(Phase.ACTIVE, library)
+    assert base.reservoir is not None
+    d = dataclasses.replace(
+        base,
+        path=FluidPath(tuple(merged)),
+        reservoir=dataclasses.replace(
+            base.reservoir,
+            drug=reservoir[0],
+            concentration_ng_per_ml=reservoir[1],
+            volume_nl=res_nl,
+        ),
+        orders=tuple(
+            Order(2 + i, DeliveryKind.BASAL, T0, T0 + HOUR, v, r) for i, (v, r) in enumerate(orders)
+        ),
+        next_order_id=2 + len(orders),
+    )
+    flight = sum(max(0, v - r) for v, r in orders)
+    assert in_flight_nl(d) == flight
+
+    def fg(cells: list[tuple[str, int]]) -> int:
+        return sum(conc for name, conc in cells if name == drug)
+
+    assert in_flight_ng(d, drug) == -(-fg(_cells(path, reservoir, flight)) // 10**6)
+    usable = max(0, res_nl - flight - threshold)
+    room_cells = _cells(path, reservoir, flight + usable)[flight:]
+    assert reservoir_room_ng(d, drug, threshold) == fg(room_cells) // 10**6
+    # plan_volume: take whole cells of ``drug`` while they fit under the target
+    target = target_cells * reservoir[1] // 2 + extra_fg
+    ahead = _cells(path, reservoir, skip + sum(v for v, _ in path) + 1)[skip:]
+    n = got = 0
+    while True:
+        if n >= len(ahead):  # only the reservoir's fluid from here: the rest is a division
+            ended = reservoir[0] != drug
+            if not ended:
+                more = (target - got) // reservoir[1]
+                n, got = n + more, got + more * reservoir[1]
+            break
+        name, conc = ahead[n]
+        if name != drug or conc <= 0:
+            ended = True
+            break
+        if got + conc > target:
+            ended = False
+            break
+        n, got = n + 1, got + conc
+    assert dosing.plan_volume(d, skip, drug, target) == (n, got, ended)
