@@ -709,7 +709,7 @@ def clinician_decision(
 
 def projection(d: Device, now: int, lib: Library) -> Projection:
     """Worst-case instants of the low-reservoir alarm and of empty: basal plus every allowed
-    patient bolus (DECISIONS.md; Prometra PTC "Date of Next Refill")."""
+    patient bolus (docs/dosing-rules.md; Prometra PTC "Date of Next Refill")."""
     pump = _pump(d, lib)
     if pump is None or d.reservoir is None or d.program is None:
         return Projection(None, None)
@@ -729,7 +729,7 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
 
 def mri_resumes(d: Device) -> bool:
     """After the scan a SynchroMed II resumes by itself, unless it was not dosing before the scan
-    or an alarm was active when the scan began (DECISIONS.md "MRI")."""
+    or an alarm was active when the scan began (docs/dosing-rules.md#mri)."""
     s = d.mri
     return (
         s is not None

@@ -93,7 +93,7 @@ class BolusDecision(Effect):
 @dataclass(frozen=True)
 class Projection(Effect):
     """Projected low-reservoir alarm and empty instants, worst case (every allowed bolus taken);
-    recomputed at each bolus, program change and refill (DECISIONS.md)."""
+    recomputed at each bolus, program change and refill (docs/dosing-rules.md)."""
 
     low_reservoir_at_s: int | None
     empty_at_s: int | None

@@ -68,7 +68,8 @@ MAX_TEXT = 2000
 MAX_PRIMING_S = 86_400
 """Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
 MAX_SILENCE_HIGH_S = 600
-"""A HIGH alarm cannot be silenced for longer than 10 minutes (DECISIONS.md; REQ-ALM-004)."""
+"""A HIGH alarm cannot be silenced for longer than 10 minutes (docs/dosing-rules.md#r-alm-1;
+REQ-ALM-004)."""
 MAX_SILENCE_S = 86_400
 """A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
 MAX_TITRATION_WINDOW_S = 7 * 86_400
@@ -79,7 +80,8 @@ PAIN_SCALE_MAX = 10
 WITHDRAWAL_ALARMS = frozenset(
     {AlarmKind.EMPTY_RESERVOIR, AlarmKind.MOTOR_STALL, AlarmKind.END_OF_SERVICE}
 )
-"""Alarms that raise the withdrawal-risk warning on a withdrawal-risk drug (DECISIONS.md)."""
+"""Alarms that raise the withdrawal-risk warning on a withdrawal-risk drug
+(docs/dosing-rules.md#baclofen)."""
 
 WITHDRAWAL_TEXT = (
     "Withdrawal risk: abrupt interruption of intrathecal baclofen can cause high fever, altered "
@@ -913,7 +915,7 @@ def _h_record_withdrawal(
 def reconcile(
     *, last_fill_nl: int, expected_residual_nl: int, withdrawn_nl: int, over_bp: int, under_bp: int
 ) -> tuple[str, int]:
-    """Refill reconciliation (DECISIONS.md; REQ-REF-001): with delivered_actual = fill -
+    """Refill reconciliation (docs/dosing-rules.md; REQ-REF-001): with delivered_actual = fill -
     withdrawn and delivered_expected = fill - expected residual, a deviation above +tolerance is
     an over-infusion finding, below -tolerance an under-infusion finding. Returns the finding
     ("" for none) and the deviation in basis points (rounded toward zero)."""

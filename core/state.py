@@ -37,7 +37,7 @@ __all__ = [
 
 
 class Phase(enum.Enum):
-    """Lifecycle states (DESIGN.md section 4)."""
+    """Lifecycle states (docs/architecture.md#lifecycle)."""
 
     SCREENING = "screening"
     TRIAL = "trial"
@@ -206,7 +206,7 @@ class RefillSession:
 
 @dataclass(frozen=True)
 class MriSession:
-    """An MRI in progress or awaiting its post-MRI step (DECISIONS.md "MRI")."""
+    """An MRI in progress or awaiting its post-MRI step (docs/dosing-rules.md#mri)."""
 
     policy: str
     began_at_s: int
@@ -273,7 +273,7 @@ class Device:
 
     def annunciating(self, now_s: int) -> tuple[ActiveAlarm, ...]:
         """The alarms to annunciate at ``now_s``: not silenced, higher priority first, then in
-        order of occurrence (DECISIONS.md "Priorities"; REQ-ALM-003)."""
+        order of occurrence (docs/dosing-rules.md#r-alm-1; REQ-ALM-003)."""
         live = [
             (i, a)
             for i, a in enumerate(self.alarms)

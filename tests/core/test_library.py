@@ -703,9 +703,10 @@ _HEADER_LINES = [
     "itdose library 0.1.0/0.1.0 (drugs.toml, pumps.toml)",
     "Levels: hard = never exceeded, no override; soft = exceeded only with a clinician override "
     "and a reason.",
-    "Tags: V verified, S secondary, U unverified (clinical.md); D design value (DECISIONS.md).",
-    "Sources: numbers refer to clinical.md section 7; 'PACC 2017' is the unretrieved PACC table "
-    "(clinical.md section 2.3).",
+    "Tags: V verified, S secondary, U unverified (docs/clinical-basis.md); D design value "
+    "(docs/dosing-rules.md).",
+    "Sources: numbers refer to docs/clinical-basis.md#sources; 'PACC 2017' is the unretrieved "
+    "PACC table (docs/clinical-basis.md#pacc).",
     "",
     "DRUGS",
     "",
@@ -715,24 +716,39 @@ _MORPHINE = [
     "morphine / pain: Morphine, preservative-free (Infumorph)",
     "  item                              value                  level  tag  source",
     "  approved for IT pump              yes                    -      V    2, 28, 52",
-    "  product concentrations            10 mg/mL, 25 mg/mL     -      V    28; DECISIONS.md",
+    (
+        "  product concentrations            10 mg/mL, 25 mg/mL     -      V    28; "
+        "docs/dosing-rules.md#r-lim-5"
+    ),
     "  max concentration                 20 mg/mL               soft   U    PACC 2017",
-    "  max daily                         20 mg/day              hard   V    28; DECISIONS.md",
+    (
+        "  max daily                         20 mg/day              hard   V    28; "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
     (
         "  soft max daily                    15 mg/day              soft   U    PACC 2017; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-lim-3"
     ),
-    "  starting range (opioid-naive)     0.2 mg/day - 1 mg/day  soft   V    28; DECISIONS.md",
-    "  starting range (opioid-tolerant)  1 mg/day - 10 mg/day   soft   V    28; DECISIONS.md",
+    (
+        "  starting range (opioid-naive)     0.2 mg/day - 1 mg/day  soft   V    28; "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
+    (
+        "  starting range (opioid-tolerant)  1 mg/day - 10 mg/day   soft   V    28; "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
     "  trial bolus                       0.1 mg - 0.5 mg        soft   U    PACC 2017",
-    "  withdrawal risk                   no                     -      D    DECISIONS.md",
+    (
+        "  withdrawal risk                   no                     -      D    "
+        "docs/dosing-rules.md#r-bacl-1"
+    ),
     (
         "  note - max concentration: Below the labelled 25 mg/mL Infumorph strength: a 25 "
         "mg/mL fill needs a soft override until the PACC table is checked."
     ),
     (
         "  note - max daily: The label's 'caution with doses > 20 mg/day' threshold, used as a "
-        "conservative hard cap (DECISIONS.md)."
+        "conservative hard cap (docs/dosing-rules.md)."
     ),
 ]
 
@@ -741,12 +757,21 @@ _HYDROMORPHONE = [
     "hydromorphone / pain: Hydromorphone",
     "  item                    value                      level  tag  source",
     "  approved for IT pump    NO (override required)     -      V    2, 52, 53",
-    "  product concentrations  none                       -      V    2, 52, 53; DECISIONS.md",
+    (
+        "  product concentrations  none                       -      V    2, 52, 53; "
+        "docs/dosing-rules.md#r-lim-4"
+    ),
     "  max concentration       15 mg/mL                   soft   U    PACC 2017",
-    "  max daily               10 mg/day                  hard   U    PACC 2017; DECISIONS.md",
+    (
+        "  max daily               10 mg/day                  hard   U    PACC 2017; "
+        "docs/dosing-rules.md#r-lim-2"
+    ),
     "  starting range (any)    0.01 mg/day - 0.15 mg/day  soft   U    PACC 2017",
     "  trial bolus             0.025 mg - 0.1 mg          soft   U    PACC 2017",
-    "  withdrawal risk         no                         -      D    DECISIONS.md",
+    (
+        "  withdrawal risk         no                         -      D    "
+        "docs/dosing-rules.md#r-bacl-1"
+    ),
     "  WARNING [V; 2, 52, 53]:",
     (
         '    FDA Safety Communication, 14 Nov 2018 ("Use Caution with Implanted Pumps for '
@@ -763,7 +788,7 @@ _HYDROMORPHONE = [
     ),
     (
         "  note - max daily: No [V] ceiling exists: the unverified PACC maximum is used as the "
-        "hard daily maximum (DECISIONS.md)."
+        "hard daily maximum (docs/dosing-rules.md)."
     ),
 ]
 
@@ -772,20 +797,35 @@ _ZICONOTIDE = [
     "ziconotide / pain: Ziconotide (Prialt)",
     "  item                    value                      level  tag  source",
     "  approved for IT pump    yes                        -      V    2, 13, 52",
-    "  product concentrations  25 mcg/mL, 100 mcg/mL      -      V    13, 26, 27; DECISIONS.md",
+    (
+        "  product concentrations  25 mcg/mL, 100 mcg/mL      -      V    13, 26, 27; "
+        "docs/dosing-rules.md#r-lim-5"
+    ),
     "  max concentration       100 mcg/mL                 soft   U    PACC 2017",
-    "  max daily               19.2 mcg/day               hard   V    13, 26, 27; DECISIONS.md",
+    (
+        "  max daily               19.2 mcg/day               hard   V    13, 26, 27; "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
     "  starting range (any)    0.5 mcg/day - 1.2 mcg/day  soft   V    13",
     "  trial bolus             1 mcg - 5 mcg              soft   U    PACC 2017",
-    "  titration step          2.4 mcg/day                hard   V    13, 27; DECISIONS.md",
-    "  titration count         3 per 7 d                  hard   D    13, 27; DECISIONS.md",
-    "  withdrawal risk         no                         -      V    26, 27; DECISIONS.md",
+    (
+        "  titration step          2.4 mcg/day                hard   V    13, 27; "
+        "docs/dosing-rules.md#r-lim-9"
+    ),
+    (
+        "  titration count         3 per 7 d                  hard   D    13, 27; "
+        "docs/dosing-rules.md#r-lim-9"
+    ),
+    (
+        "  withdrawal risk         no                         -      V    26, 27; "
+        "docs/dosing-rules.md#r-bacl-1"
+    ),
     (
         "  note - starting range (any): PACC start range, verified via the Prialt HCP site; "
         "the label allows a start of up to 2.4 mcg/day."
     ),
     (
-        "  note - titration count: Label: 'no more than 2-3 times per week'; DECISIONS.md "
+        "  note - titration count: Label: 'no more than 2-3 times per week'; docs/dosing-rules.md "
         "fixes 3 in any rolling 7 days."
     ),
 ]
@@ -800,29 +840,35 @@ _BACLOFEN_SPINAL = [
     ),
     (
         "  product concentrations  500 mcg/mL, 1000 mcg/mL, 2000 mcg/mL    -      V    29, 30; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-lim-5"
     ),
     (
         "  screening only          50 mcg/mL                               -      V    29, 30; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-lim-5"
     ),
-    "  max daily               2000 mcg/day                            hard   D    DECISIONS.md",
-    "  soft max daily          1000 mcg/day                            soft   D    DECISIONS.md",
+    (
+        "  max daily               2000 mcg/day                            hard   D    "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
+    (
+        "  soft max daily          1000 mcg/day                            soft   D    "
+        "docs/dosing-rules.md#r-lim-3"
+    ),
     (
         "  titration step %        30 %                                    hard   V    15; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-lim-9"
     ),
     (
         "  titration count         1 per 1 d                               hard   V    15; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-lim-9"
     ),
     (
         "  screening doses         50 mcg, 75 mcg, 100 mcg (>= 1 d apart)  -      V    29; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-bacl-2"
     ),
     (
         "  withdrawal risk         YES                                     -      V    29, 50; "
-        "DECISIONS.md"
+        "docs/dosing-rules.md#r-bacl-1"
     ),
     "  note - screening only: Screening bolus only, never a pump fill.",
     (
@@ -845,30 +891,51 @@ _SYNCHROMED_II_20 = [
     "synchromed-ii-20: Medtronic SynchroMed II 8637-20",
     "  item                      value                           level  tag  source",
     "  reservoir volume          20 mL                           -      V    20",
-    "  min programmable rate     0.048 mL/day                    -      V    13; DECISIONS.md",
-    "  low-reservoir threshold   2 mL                            -      U    DECISIONS.md",
-    "  empty threshold           0.5 mL                          -      D    DECISIONS.md",
+    (
+        "  min programmable rate     0.048 mL/day                    -      V    13; "
+        "docs/dosing-rules.md#r-lim-8"
+    ),
+    (
+        "  low-reservoir threshold   2 mL                            -      U    "
+        "docs/dosing-rules.md#r-res-1"
+    ),
+    (
+        "  empty threshold           0.5 mL                          -      D    "
+        "docs/dosing-rules.md#r-res-1"
+    ),
     (
         "  tubing (dead) volume      unknown                         -      -    gap: not in "
         "the stored sources"
     ),
-    "  over-infusion tolerance   14.5 %                          -      V    18, 19; DECISIONS.md",
-    "  under-infusion tolerance  14.5 %                          -      U    DECISIONS.md",
-    "  ERI -> EOS                90 d                            -      V    4, 23; DECISIONS.md",
+    (
+        "  over-infusion tolerance   14.5 %                          -      V    18, 19; "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
+    (
+        "  under-infusion tolerance  14.5 %                          -      U    "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
+    (
+        "  ERI -> EOS                90 d                            -      V    4, 23; "
+        "docs/dosing-rules.md#r-batt-1"
+    ),
     "  approved drugs            morphine, ziconotide, baclofen  -      V    3, 20",
     "  patient bolus             morphine                        -      S    32, 33",
-    "  MRI policy                suspend-verify                  -      V    6, 7, 9; DECISIONS.md",
+    (
+        "  MRI policy                suspend-verify                  -      V    6, 7, 9; "
+        "docs/dosing-rules.md#mri"
+    ),
     (
         "  note - low-reservoir threshold: Design default: the real SynchroMed II "
         "low-reservoir alarm setting was not found."
     ),
     (
         "  note - under-infusion tolerance: Symmetric lower bound assumed, not verified "
-        "(clinical.md section 6)."
+        "(docs/clinical-basis.md#gaps)."
     ),
     (
         "  note - ERI -> EOS: From manufacturer web pages; re-check against the 8637 implant "
-        "manual (clinical.md section 6)."
+        "manual (docs/clinical-basis.md#gaps)."
     ),
     (
         "  note - patient bolus: The PTM/myPTM sources do not name drugs; restricted to the "
@@ -885,33 +952,58 @@ _PROMETRA_II_20 = [
         "  min programmable rate     unknown                   -      -    gap: not in the "
         "stored sources"
     ),
-    "  low-reservoir threshold   3 mL                      -      V    14; DECISIONS.md",
-    "  empty threshold           0.5 mL                    -      D    DECISIONS.md",
-    "  tubing (dead) volume      0 mL                      -      D    DECISIONS.md",
-    "  over-infusion tolerance   14.5 %                    -      D    DECISIONS.md",
-    "  under-infusion tolerance  14.5 %                    -      U    DECISIONS.md",
+    (
+        "  low-reservoir threshold   3 mL                      -      V    14; "
+        "docs/dosing-rules.md#r-res-1"
+    ),
+    (
+        "  empty threshold           0.5 mL                    -      D    "
+        "docs/dosing-rules.md#r-res-1"
+    ),
+    (
+        "  tubing (dead) volume      0 mL                      -      D    "
+        "docs/dosing-rules.md#example-bridge"
+    ),
+    (
+        "  over-infusion tolerance   14.5 %                    -      D    "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
+    (
+        "  under-infusion tolerance  14.5 %                    -      U    "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
     (
         "  ERI -> EOS                unknown                   -      -    gap: not in the "
         "stored sources"
     ),
     "  approved drugs            morphine, baclofen        -      V    12, 52",
-    "  patient bolus             morphine                  -      V    14; DECISIONS.md",
-    "  baclofen concentration    500 mcg/mL - 2000 mcg/mL  -      V    12; DECISIONS.md",
-    "  MRI policy                empty-and-reset           -      V    10, 11, 38; DECISIONS.md",
     (
-        "  note - tubing (dead) volume: Design value from the DECISIONS.md worked bridge "
-        "example (tubing taken as 0). The real Prometra II fluid-pathway volume is in the "
+        "  patient bolus             morphine                  -      V    14; "
+        "docs/dosing-rules.md#r-bol-4"
+    ),
+    (
+        "  baclofen concentration    500 mcg/mL - 2000 mcg/mL  -      V    12; "
+        "docs/dosing-rules.md#r-lim-5"
+    ),
+    (
+        "  MRI policy                empty-and-reset           -      V    10, 11, 38; "
+        "docs/dosing-rules.md#mri"
+    ),
+    (
+        "  note - tubing (dead) volume: Design value from the worked example "
+        "docs/dosing-rules.md#example-bridge (tubing taken as 0). The real Prometra II "
+        "fluid-pathway volume is in the "
         "Supplementary Calculations Guide (src 39), which was not retrievable: replace this "
         "value from it before any clinical use; until then dead volumes, priming and bridge "
         "boluses under-estimate by that pathway volume."
     ),
     (
-        "  note - over-infusion tolerance: DECISIONS.md refill rule; Prometra II's 85-115 % "
+        "  note - over-infusion tolerance: docs/dosing-rules.md#r-ref-1; Prometra II's 85-115 % "
         "(src 11) is a clinical-study endpoint, not a device specification."
     ),
     (
         "  note - under-infusion tolerance: Symmetric lower bound assumed, not verified "
-        "(clinical.md section 6)."
+        "(docs/clinical-basis.md#gaps)."
     ),
     (
         "  note - approved drugs: Flowonix brief statements: Infumorph, saline, baclofen; "
@@ -925,8 +1017,14 @@ _PROMETRA_CATHETER = [
     "prometra-catheter: Flowonix Prometra intrathecal catheter",
     "  item               value                           level  tag  source",
     "  for pumps          prometra-ii-20, prometra-ii-40  -      V    11",
-    "  reference length   110 cm                          -      V    11; DECISIONS.md",
-    "  volume per length  0.0026 mL/cm                    -      V    11; DECISIONS.md",
+    (
+        "  reference length   110 cm                          -      V    11; "
+        "docs/dosing-rules.md#r-prime-1"
+    ),
+    (
+        "  volume per length  0.0026 mL/cm                    -      V    11; "
+        "docs/dosing-rules.md#r-prime-1"
+    ),
     (
         "  note - Formula from the Prometra II IFU p.33; its use with Prometra (I) is not "
         "confirmed, so that pump is not listed."
@@ -958,34 +1056,52 @@ _PROMETRA_20 = [
         "  min programmable rate     unknown                   -      -    gap: not in the "
         "stored sources"
     ),
-    "  low-reservoir threshold   3 mL                      -      U    14; DECISIONS.md",
-    "  empty threshold           0.5 mL                    -      D    DECISIONS.md",
+    (
+        "  low-reservoir threshold   3 mL                      -      U    14; "
+        "docs/dosing-rules.md#r-res-1"
+    ),
+    (
+        "  empty threshold           0.5 mL                    -      D    "
+        "docs/dosing-rules.md#r-res-1"
+    ),
     (
         "  tubing (dead) volume      unknown                   -      -    gap: not in the "
         "stored sources"
     ),
-    "  over-infusion tolerance   14.5 %                    -      D    DECISIONS.md",
-    "  under-infusion tolerance  14.5 %                    -      U    DECISIONS.md",
+    (
+        "  over-infusion tolerance   14.5 %                    -      D    "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
+    (
+        "  under-infusion tolerance  14.5 %                    -      U    "
+        "docs/dosing-rules.md#r-ref-1"
+    ),
     (
         "  ERI -> EOS                unknown                   -      -    gap: not in the "
         "stored sources"
     ),
     "  approved drugs            morphine, baclofen        -      V    12, 52",
     "  patient bolus             none                      -      U    14",
-    "  baclofen concentration    500 mcg/mL - 2000 mcg/mL  -      V    12; DECISIONS.md",
-    "  MRI policy                refuse                    -      V    38; DECISIONS.md",
+    (
+        "  baclofen concentration    500 mcg/mL - 2000 mcg/mL  -      V    12; "
+        "docs/dosing-rules.md#r-lim-5"
+    ),
+    (
+        "  MRI policy                refuse                    -      V    38; "
+        "docs/dosing-rules.md#mri"
+    ),
     (
         "  note - low-reservoir threshold: The 3.0 mL refill-date volume is documented for the "
         "Prometra PTC (Prometra II); not confirmed for Prometra (I). Used because it is the "
         "same product family and the more conservative (earlier) of the known thresholds."
     ),
     (
-        "  note - over-infusion tolerance: DECISIONS.md refill rule; Prometra's 85-115 % (src "
+        "  note - over-infusion tolerance: docs/dosing-rules.md#r-ref-1; Prometra's 85-115 % (src "
         "11) is a clinical-study endpoint, not a device specification."
     ),
     (
         "  note - under-infusion tolerance: Symmetric lower bound assumed, not verified "
-        "(clinical.md section 6)."
+        "(docs/clinical-basis.md#gaps)."
     ),
     (
         "  note - approved drugs: Flowonix brief statements: Infumorph, saline, baclofen; "
@@ -1103,7 +1219,7 @@ def test_entry_shows_max_bolus_min_lockout_and_every_note(library: Library) -> N
     notes = [line for line in block if line.startswith("  note - ")]
     assert notes[1:] == [
         "  note - max daily: The label's 'caution with doses > 20 mg/day' threshold, used as a "
-        "conservative hard cap (DECISIONS.md).",
+        "conservative hard cap (docs/dosing-rules.md).",
         "  note - soft max daily: sm note",
         "  note - trial bolus: tb note",
         "  note - max bolus: mb note",

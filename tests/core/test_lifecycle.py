@@ -992,7 +992,7 @@ TABLE: list[tuple[str, ...]] = [
     ("confirm_post_mri", "alarm", "alarm", C_),
     ("explant", "alarm", "explanted", C_),
 ]
-"""The lifecycle table, row by row in table order (DESIGN.md section 4)."""
+"""The lifecycle table, row by row in table order (docs/architecture.md#lifecycle)."""
 
 
 def _expected() -> tuple[Rule, ...]:

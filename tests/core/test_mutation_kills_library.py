@@ -341,7 +341,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -353,7 +353,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "max_daily.note",
         (
             "a hard daily maximum taken from an unverified [U] value must say so in a note "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         None,
     ),
@@ -447,7 +447,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "an unverified [U] value may be hard only as the daily maximum of a drug with no "
             "verified "
-            "ceiling (DECISIONS.md)"
+            "ceiling (docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -562,7 +562,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         MORPHINE,
         "trial_bolus_range.level",
-        "an unverified [U] range must be soft (DECISIONS.md)",
+        "an unverified [U] range must be soft (docs/dosing-rules.md)",
         "hard",
     ),
     (
@@ -577,7 +577,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -727,7 +727,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "warning",
         (
             "is missing: a drug not approved for intrathecal pumps must carry the FDA 2018 warning "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         None,
     ),
@@ -1015,7 +1015,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         BACLOFEN,
         "titration.max_increases.level",
-        "an unverified [U] limit must be soft (DECISIONS.md)",
+        "an unverified [U] limit must be soft (docs/dosing-rules.md)",
         "hard",
     ),
     (
@@ -1027,7 +1027,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -1067,7 +1067,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "an unverified [U] value may be hard only as the daily maximum of a drug with no "
             "verified "
-            "ceiling (DECISIONS.md)"
+            "ceiling (docs/dosing-rules.md)"
         ),
         "hard",
     ),
