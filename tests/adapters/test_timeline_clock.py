@@ -1,5 +1,6 @@
 """The timeline under wall-clock changes: elapsed time from the monotonic clock while running, the
-wall clock only across restarts (REQ-TIME-008, REQ-TIME-001; docs/dosing-rules.md#clock-and-history).
+wall clock only across restarts (REQ-TIME-008, REQ-TIME-001;
+docs/dosing-rules.md#clock-and-history).
 
 The reference is the real elapsed time (the monotonic readings the test feeds), never the
 journal's own arithmetic: a 1 h lockout (the test program's) must hold for 3600 real seconds
