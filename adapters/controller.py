@@ -202,6 +202,8 @@ class _Order:
     kind: str
     volume_nl: int
     end_s: int
+    pace_nl_per_h: int
+    """The order's pace: the drive never runs it faster (the core's trust, SAFETY.md)."""
     done_nl: int = 0
     parts: int = 0
     cid: str | None = None
@@ -361,7 +363,8 @@ class Controller:
         self._fault(now, alarm_for_fault(exc.fault, self.stall_alarm), str(fault))
 
     def _order(self, order: DeliveryOrder, now: int) -> None:
-        o = _Order(order.order_id, order.kind, order.volume_nl, now + order.duration_s)
+        pace = rate_for_duration(order.volume_nl, order.duration_s) if order.volume_nl else 1
+        o = _Order(order.order_id, order.kind, order.volume_nl, now + order.duration_s, pace)
         self._orders[o.order_id] = o
         self._emit(ControllerEvent(now, "effect", f"deliver {order.kind}", effect=order))
         if self._active is not None and not self._preempt(now):
@@ -391,7 +394,11 @@ class Controller:
         if remaining <= 0 or left_s <= 0:
             self._finish(now, o, o.done_nl)
             return
-        rate = max(rate_for_duration(remaining, left_s), self.min_rate_nl_per_h)
+        # never faster than the order's pace, even after a pause: the rest may end late, and
+        # what is not delivered by the end is not caught up (REQ-DOSE-006, REQ-TIP-004)
+        rate = max(
+            min(rate_for_duration(remaining, left_s), o.pace_nl_per_h), self.min_rate_nl_per_h
+        )
         cid = o.next_cid()
         try:
             if not self._configured:

@@ -72,6 +72,7 @@ from itdose.adapters.simdrive import SimConfig, SimEvent, SimulatedDrive
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.errors import DosingError
+from itdose.core.ledger import pace_nl_per_h
 from itdose.core.library import Library
 from itdose.core.machine import Outcome, step
 from itdose.core.state import Device, Order, Role
@@ -561,6 +562,7 @@ class DurableController(Controller):
             order.kind.value,
             order.volume_nl,
             order.end_s,
+            pace_nl_per_h(order.volume_nl, order.end_s - order.start_s),
             done_nl=done_nl,
             parts=part,
             cid=f"{order.id}.{part}",

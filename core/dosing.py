@@ -25,6 +25,7 @@ was withheld for safety, and catching it up later would be a burst) and raises t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
@@ -32,13 +33,14 @@ from itdose.core.arith import ceil_div
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
+    CancelOrder,
     DeliveryOrder,
     Effect,
     Projection,
     Record,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
-from itdose.core.ledger import Flow, Ledger, ahead_of_pace, peak_fg
+from itdose.core.ledger import Flow, Ledger, ahead_of_pace, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import (
     FG_PER_NG,
@@ -127,8 +129,9 @@ def _cmax(pieces: tuple[Segment, ...], drug: str) -> int:
     return max((p.concentration_ng_per_ml for p in pieces if p.drug == drug), default=0)
 
 
-def _pace_s(o: Order) -> int:
-    return max(1, o.end_s - o.start_s)
+def _pace(o: Order) -> int:
+    """The order's pace, nL per hour (:func:`itdose.core.ledger.pace_nl_per_h`)."""
+    return pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
 
 
 def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]:
@@ -146,7 +149,7 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
         rest = o.volume_nl - o.reported_nl
         if rest > 0:
             start = max(o.start_s, o.reported_s)
-            flows.append(Flow(start, rest * conc, o.volume_nl * conc, _pace_s(o)))
+            flows.append(Flow(start, rest * conc, _pace(o) * conc, 3600))
     return tuple(flows)
 
 
@@ -163,29 +166,35 @@ def _future_basal(d: Device, now: int) -> tuple[Flow, ...]:
     return (Flow(max(now, d.basal_until_s), day_fg, day_fg, DAY_S),)
 
 
+def _basal_flow(now: int, conc: int, seg: int) -> Callable[[int], Flow]:
+    """The flow of a basal order of one concentration over ``seg`` seconds, for an amount."""
+
+    def flow(fg: int) -> Flow:
+        return Flow(now, fg, pace_nl_per_h(ceil_div(fg, conc), seg) * conc, 3600)
+
+    return flow
+
+
 def cap_room_ng(
     d: Device,
     now: int,
     lib: Library,
     drug: str,
     requested_fg: int,
-    volume_nl: int,
-    pace: tuple[int, int],
+    flow_for: Callable[[int], Flow],
     flows: tuple[Flow, ...] = (),
 ) -> int:
     """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
     within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
-    ``flows`` scheduled later and the delivery itself, an amount ``a`` from now at the pace
-    ``a x pace[0]`` fg per ``pace[1]`` s (its volume ``volume_nl`` follows the volume in flight).
-    The request in whole ng (rounded up) when the whole exact request fits, else the largest
-    amount that does, rounded down to whole ng."""
-    k, pace_s = pace
+    ``flows`` scheduled later and the delivery itself, whose flow for an amount is
+    ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
+    fits, else the largest amount that does, rounded down to whole ng."""
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
     pieces = ledger_of(d, drug).live(now)
-    base = (*in_flight_flows(d, drug, volume_nl), *flows)
+    base = (*in_flight_flows(d, drug), *flows)
 
     def fits(fg: int) -> bool:
-        new = (Flow(now, fg, fg * k, pace_s),) if fg else ()
+        new = (flow_for(fg),) if fg else ()
         return peak_fg(pieces, (*base, *new), now) <= limit
 
     if fits(requested_fg):
@@ -356,7 +365,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     if allowance_ng:
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
-    room = cap_room_ng(d, now, lib, drug, order_fg, volume_nl, (1, longest), later)
+    room = cap_room_ng(d, now, lib, drug, order_fg, _basal_flow(now, conc, longest), later)
     return longest if room >= ng_up(order_fg) else seg
 
 
@@ -366,7 +375,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         or d.program is None
         or d.reservoir is None
         or now < d.basal_until_s
-        or any(o.kind is DeliveryKind.BASAL for o in d.orders)
+        or d.orders
     ):
         return None
     pump = _pump(d, lib)
@@ -388,17 +397,25 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
+    conc = ahead(d, flight, 1)[0].concentration_ng_per_ml
     decision = decide_basal(
         requested_ng=requested_ng,
-        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, nl, (1, seg)),
+        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _basal_flow(now, conc, seg)),
         reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=True,
     )
     order_nl = nl
-    if decision.granted_ng < requested_ng:
-        order_nl, _, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
-        carry = 0
     reasons = tuple(r.value for r in decision.reasons)
+    if decision.granted_ng < requested_ng:
+        order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
+        if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
+            # the whole nanolitre the exact bound cannot take is a rounding unit: it carries to
+            # the next segment, nothing is withheld (an accepted program is delivered in full)
+            carry = numerator - order_fg * DAY_S
+            decision = dataclasses.replace(decision, reasons=())
+            reasons = ()
+        else:
+            carry = 0
     order = None
     if order_nl > 0:
         order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + seg, order_nl)
@@ -531,10 +548,8 @@ def _push(d: Device, order: Order, delta_nl: int, now: int) -> Device:
     d = dataclasses.replace(d, reservoir=reservoir, path=path if d.path is not None else None)
     for left in drugs_in(out):
         fg = amount_fg(out, left)
-        pace_fg = order.volume_nl * _cmax(out, left)
-        ledger = ledger_of(d, left).record(
-            now, order.id, order.start_s, fg, pace_fg, _pace_s(order)
-        )
+        pace_fg = _pace(order) * _cmax(out, left)
+        ledger = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
         d = _with_ledger(d, left, ledger)
         d = dataclasses.replace(d, delivered_ng=d.delivered_ng + ng_up(fg))
     if d.flush_doses:
@@ -609,41 +624,114 @@ def apply_report(
     return d, tuple(effects)
 
 
-def _bolus_decision(
+@dataclass(frozen=True)
+class BolusPlan:
+    """A bolus through the governor (REQ-GOV-008, REQ-TIP-002): the decision and, if granted,
+    the one order that delivers it together with the basal due meanwhile, the basal order it
+    replaces (cancelled) and the end of the basal it covers."""
+
+    decision: Decision
+    volume_nl: int
+    basal_nl: int
+    cancel: Order | None
+    basal_until_s: int
+
+
+def _bolus_plan(
     d: Device,
     now: int,
     lib: Library,
     dose_ng: int,
     duration_s: int,
     patient: PatientBolus | None,
-) -> tuple[Decision, int]:
-    """A bolus of ``dose_ng`` at the tip, through the governor, and the volume that delivers it
-    (REQ-TIP-002): the largest whole volume that pushes at most the dose of the program's drug out
-    of the tip, after the volume in flight. It must fit with the basal scheduled for the next day
-    (REQ-GOV-008). While the path's next fluid is another drug (after a drug change) no bolus is
-    delivered."""
-    assert d.program is not None and d.implant is not None
+) -> BolusPlan:
+    """Plan a bolus of ``dose_ng`` at the tip over ``duration_s``.
+
+    The pump delivers basal and bolus together: a bolus order carries the basal due during it (at
+    the program's rate, from now or from the end of the basal already ordered) and replaces the
+    basal order in flight, which is cancelled. So no two orders ever run at once, and every order
+    keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
+    tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
+    holds two concentrations of the drug, sized at the richer one (the dose is never exceeded,
+    whatever part of the basal order in flight was delivered). The whole order must fit under the
+    cap with the basal scheduled for the next day (basal is never reduced to make room for a
+    bolus). While another bolus or priming is in flight, or another drug would reach the tip, no
+    bolus is delivered."""
+    assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
-    flight = in_flight_nl(d)
-    volume, fg, ended = plan_volume(d, flight, drug, dose_ng * FG_PER_NG)
-    cap = 0
-    if fg > 0:
-        # the pace of its drug at the tip: its volume over its duration at the richest
-        # concentration it pushes out, as a whole multiple of its amount
-        k = ceil_div(volume * _cmax(ahead(d, flight, volume), drug), fg)
-        flows = _future_basal(d, now)
-        cap = cap_room_ng(d, now, lib, drug, fg, volume, (k, max(1, duration_s)), flows)
-        cap = dose_ng if cap >= ng_up(fg) else cap
+    dur = max(1, duration_s)
+    basal = next((o for o in d.orders if o.kind is DeliveryKind.BASAL), None)
+    busy = any(o is not basal for o in d.orders)
+    start = now if basal is not None else max(now, d.basal_until_s)
+    rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
+    basal_fg = rate * FG_PER_NG * max(0, now + dur - start) // DAY_S
+    unreported = 0
+    flows: list[Flow] = []
+    others = in_flight_nl(d)
+    if basal is not None:
+        others -= basal.volume_nl - basal.reported_nl
+        since = max(basal.start_s, basal.reported_s)
+        unreported = min(
+            basal.volume_nl - basal.reported_nl, ceil_div(_pace(basal) * max(0, now - since), 3600)
+        )
+    # the concentrations this order can push out of the tip: from the path behind the volume
+    # still to come, as far as the largest volume it could need (sized at the leanest one)
+    rest = _path(d).volume_nl - others
+    leanest = min(
+        (p.concentration_ng_per_ml for p in ahead(d, others, max(0, rest) + 1) if p.drug == drug),
+        default=0,
+    )
+    span = unreported + (dose_ng * FG_PER_NG + basal_fg) // max(1, leanest) + 1
+    reach = ahead(d, others, span)
+    concs = {p.concentration_ng_per_ml for p in reach if p.drug == drug}
+    other_drug = leanest == 0 or any(p.drug != drug for p in reach[:1])
+    cmax = max(concs, default=1)
+    bolus_nl = dose_ng * FG_PER_NG // cmax
+    basal_nl = basal_fg // cmax
+    volume = bolus_nl + basal_nl
+    if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
+        other_drug = True
+    amount = volume * cmax
+    if basal is not None and unreported:
+        flows.append(Flow(since, unreported * cmax, _pace(basal) * cmax, 3600))
+    flows.extend(_future_basal(d, now + dur))
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    new = Flow(now, amount, pace_nl_per_h(volume, dur) * cmax, 3600)
+    fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now) <= limit
+    usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     decision = decide_bolus(
         now_s=now,
         requested_ng=dose_ng,
-        cap_room_ng=cap,
-        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
-        delivering=d.phase is Phase.ACTIVE and not ended and volume > 0,
+        cap_room_ng=dose_ng if fits else 0,
+        reservoir_room_ng=dose_ng if volume <= usable else 0,
+        delivering=d.phase is Phase.ACTIVE and not busy and not other_drug and bolus_nl > 0,
         patient=patient,
     )
-    return decision, volume
+    until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
+    return BolusPlan(decision, volume, basal_nl, basal, until)
+
+
+def _grant_bolus(
+    d: Device, plan: BolusPlan, kind: DeliveryKind, now: int, duration_s: int
+) -> tuple[Device, list[Effect]]:
+    """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
+    first, then the bolus order (with the basal due meanwhile) is given to the drive."""
+    effects: list[Effect] = []
+    if plan.cancel is not None:
+        effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
+    order = Order(d.next_order_id, kind, now, now + max(1, duration_s), plan.volume_nl)
+    effects.append(
+        DeliveryOrder(order.id, kind.value, plan.volume_nl, duration_s, basal_nl=plan.basal_nl)
+    )
+    d = dataclasses.replace(
+        d,
+        orders=(*d.orders, order),
+        next_order_id=d.next_order_id + 1,
+        basal_until_s=plan.basal_until_s,
+        basal_carry=0 if plan.cancel is not None else d.basal_carry,
+    )
+    return d, effects
 
 
 def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
@@ -655,7 +743,7 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     pb = d.program.patient_bolus if d.program is not None else None
     if pb is None or d.reservoir is None or d.implant is None:
         return d, (BolusDecision(False, 0, ("not_programmed",)),)
-    decision, volume = _bolus_decision(
+    plan = _bolus_plan(
         d,
         now,
         lib,
@@ -663,6 +751,7 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
         pb.duration_s,
         PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
     )
+    decision = plan.decision
     reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
         effects: list[Effect] = [
@@ -672,39 +761,26 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
             d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)
             effects.append(Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW))
         return d, tuple(effects)
-    order = Order(d.next_order_id, DeliveryKind.PATIENT_BOLUS, now, now + pb.duration_s, volume)
-    d = dataclasses.replace(
-        d,
-        orders=(*d.orders, order),
-        next_order_id=d.next_order_id + 1,
-        boluses=d.boluses.record_start(now, max_per_24h=pb.max_per_24h),
-    )
-    return d, (
-        BolusDecision(True, pb.dose_ng),
-        DeliveryOrder(order.id, order.kind.value, volume, pb.duration_s),
-        projection(d, now, lib),
-    )
+    d = dataclasses.replace(d, boluses=d.boluses.record_start(now, max_per_24h=pb.max_per_24h))
+    d, granted = _grant_bolus(d, plan, DeliveryKind.PATIENT_BOLUS, now, pb.duration_s)
+    return d, (BolusDecision(True, pb.dose_ng), *granted, projection(d, now, lib))
 
 
 def clinician_bolus(
     d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
 ) -> tuple[Device, tuple[Effect, ...]]:
     """A clinician bolus already checked by :func:`clinician_decision` (all or nothing)."""
-    decision, volume = _bolus_decision(d, now, lib, dose_ng, duration_s, None)
-    assert decision.granted_ng == dose_ng
-    order = Order(d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + duration_s, volume)
-    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
-    return d, (
-        DeliveryOrder(order.id, order.kind.value, volume, duration_s),
-        projection(d, now, lib),
-    )
+    plan = _bolus_plan(d, now, lib, dose_ng, duration_s, None)
+    assert plan.decision.granted_ng == dose_ng
+    d, granted = _grant_bolus(d, plan, DeliveryKind.CLINICIAN_BOLUS, now, duration_s)
+    return d, (*granted, projection(d, now, lib))
 
 
 def clinician_decision(
     d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
 ) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
-    return _bolus_decision(d, now, lib, dose_ng, duration_s, None)[0]
+    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision
 
 
 def projection(d: Device, now: int, lib: Library) -> Projection:
@@ -754,12 +830,17 @@ def priming_order(
     usable = max(0, d.reservoir.volume_nl - flight - pump.empty_threshold.value)
     volume = min(d.implant.dead_volume_nl - d.primed_nl, usable)
     out = ahead(d, flight, volume)
+    pace = pace_nl_per_h(volume, duration_s)
     for drug in drugs_in(out):
         fg = amount_fg(out, drug)
-        k = ceil_div(volume * _cmax(out, drug), fg)
+        cmax = _cmax(out, drug)
+
+        def flow(amount: int, cmax: int = cmax) -> Flow:
+            return Flow(now, amount, pace * cmax, 3600)
+
         decision = decide_basal(
             requested_ng=ng_up(fg),
-            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, volume, (k, max(1, duration_s))),
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
             reservoir_room_ng=ng_up(fg),
             delivering=True,
         )

@@ -10,8 +10,9 @@ is reset by anything: refill, alarm, suspension, reprogramming or restart carry 
 What the drive is trusted for (SAFETY.md, "What the drive is trusted for")
 -----------------------------------------------------------------------------
 The drive moves the fluid of an order no faster than the order's own pace, its volume over its
-duration; it may be slower, and it reports what it really delivered (cumulative, never more than it
-moved). The core checks the pace at every report (:func:`ahead_of_pace`): a report ahead of it is
+duration in whole nanolitres per hour, rounded up (:func:`pace_nl_per_h`: the rate the drive is
+commanded); it may be slower, and it reports what it really delivered (cumulative, never more than
+it moved). The core checks the pace at every report (:func:`ahead_of_pace`): a report ahead of it is
 a HIGH delivery-deviation alarm. Amounts are exact, in femtograms (``nL x ng/mL``).
 
 Pieces and flows
@@ -65,6 +66,7 @@ __all__ = [
     "Ledger",
     "Piece",
     "ahead_of_pace",
+    "pace_nl_per_h",
     "peak_fg",
 ]
 
@@ -82,11 +84,17 @@ def _check_nonneg(field_name: str, value: object) -> int:
     return value
 
 
+def pace_nl_per_h(volume_nl: int, duration_s: int) -> int:
+    """The pace of an order of ``volume_nl`` over ``duration_s``: the whole nanolitres per hour a
+    drive runs it at (rounded up, so that it ends on time; the drive interface's resolution)."""
+    return -(-volume_nl * 3600 // max(1, duration_s))
+
+
 def ahead_of_pace(reported_nl: int, volume_nl: int, start_s: int, end_s: int, now_s: int) -> bool:
     """A drive that reports ``reported_nl`` of an order of ``volume_nl`` over ``[start, end)`` at
     ``now`` moved it faster than the order's pace (the ledger's trust, REQ-TIP-004)."""
     elapsed = max(0, now_s - start_s)
-    return reported_nl * max(1, end_s - start_s) > volume_nl * elapsed
+    return reported_nl * 3600 > pace_nl_per_h(volume_nl, end_s - start_s) * elapsed
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,16 +37,17 @@ def _do(d: Device, command: c.Command, at: int, library: Library):
 
 
 def _refill_ready(library: Library) -> tuple[Device, int]:
-    """Active, one basal order partly delivered (4000 nL, final): delivered since the fill is
-    234 000 + 4 000 = 238 000 nL (a multiple of 200, so 14.5 % of it is whole: 34 510 nL).
+    """Active, one basal order partly delivered (2000 nL by half its hour, at its pace; final):
+    delivered since the fill is 234 000 + 2 000 = 236 000 nL (a multiple of 200, so 14.5 % of it
+    is whole: 34 220 nL).
     Returns the device in ``refill`` and the tracked residual."""
     d = reach(Phase.ACTIVE, library)
     out = _do(d, c.Tick(S), T0, library)
     (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
-    d = _do(out.device, c.DriveReport(S, order.order_id, 4000, True), T0 + 1800, library).device
+    d = _do(out.device, c.DriveReport(S, order.order_id, 2000, True), T0 + 1800, library).device
     out = _do(d, c.BeginRefill(C), T0 + 1900, library)
     assert any(isinstance(e, StopDelivery) for e in out.effects)
-    return out.device, FILL_NL - PRIMING_NL - 4000
+    return out.device, FILL_NL - PRIMING_NL - 2000
 
 
 def test_library_tolerances_are_the_decisions_value(library: Library):
@@ -58,10 +59,10 @@ def test_library_tolerances_are_the_decisions_value(library: Library):
 @pytest.mark.parametrize(
     ("offset", "finding"),
     [
-        (-34_510, ""),  # withdrawn less: delivered +14.5 % exactly, at the tolerance
-        (-34_511, "over-infusion"),  # 1 nL beyond
-        (34_510, ""),  # withdrawn more: delivered -14.5 % exactly
-        (34_511, "under-infusion"),
+        (-34_220, ""),  # withdrawn less: delivered +14.5 % exactly, at the tolerance
+        (-34_221, "over-infusion"),  # 1 nL beyond
+        (34_220, ""),  # withdrawn more: delivered -14.5 % exactly
+        (34_221, "under-infusion"),
         (0, ""),
     ],
 )
@@ -69,8 +70,8 @@ def test_reconciliation_boundaries(offset: int, finding: str, library: Library):
     """The +-14.5 % boundaries, exact in integers; a finding is a MEDIUM alarm (REQ-REF-002,
     REQ-REF-003, REQ-ALM-005)."""
     d, residual = _refill_ready(library)
-    assert residual == 19_762_000
-    assert 238_000 * TOLERANCE_BP == 34_510 * 10_000
+    assert residual == 19_764_000
+    assert 236_000 * TOLERANCE_BP == 34_220 * 10_000
     out = _do(d, c.RecordWithdrawal(C, withdrawn_nl=residual + offset), T0 + 2000, library)
     assert out.device.refill is not None
     assert out.device.refill.finding == finding
@@ -273,8 +274,8 @@ def test_worked_example_bridge_bolus(library: Library):
 
 
 def test_patient_bolus_while_the_path_holds_the_old_concentration(library: Library):
-    """A bolus is sized by what it pushes out of the tip (REQ-TIP-002): 0.5 mg while the path
-    still holds 10 mg/mL is 50 uL, not the 20 uL the reservoir's 25 mg/mL would suggest; the
+    """A bolus is sized by what it pushes out of the tip (REQ-TIP-002): 0.1 mg while the path
+    still holds 10 mg/mL is 10 uL, not the 4 uL the reservoir's 25 mg/mL would suggest; the
     program may change while the old fluid is in the path."""
     d, t = _bridged(library, bolus=True)
     assert d.program is not None and d.program.patient_bolus is not None
@@ -283,7 +284,9 @@ def test_patient_bolus_while_the_path_holds_the_old_concentration(library: Libra
     (decision,) = [e for e in out.effects if isinstance(e, BolusDecision)]
     assert decision.granted
     (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
-    assert order.volume_nl == dose * 1_000_000 // (10 * MG)
+    # the bolus, plus the basal due during its 10 minutes (0.1 mL/day of the old fluid)
+    assert order.volume_nl - order.basal_nl == dose * 1_000_000 // (10 * MG)
+    assert order.basal_nl == 100_000 * 600 // DAY
     out = _do(d, c.SetProgram(C, _new_program(), (MAX_CONC_OVERRIDE,)), t + 60, library)
     assert out.device.program == _new_program()
 
