@@ -175,6 +175,7 @@ def _concentration_allowed(
     cap = entry.max_concentration
     if (
         cap is not None
+        and lib.concentration_cap_applies(entry, concentration_ng_per_ml)
         and concentration_ng_per_ml > cap.value
         and (cap.level is lib.Level.HARD or not _overridden(overrides, cap.id))
     ):

@@ -522,6 +522,15 @@ def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
     return -(-product // 1000)
 
 
+def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) -> bool:
+    """The library's maximum concentration applies to ``concentration_ng_per_ml`` of ``entry``:
+    always, except to a labelled product strength of a drug approved for intrathecal pumps (a
+    [U] maximum below a labelled strength does not apply to that strength; it still applies to a
+    compounded product; docs/dosing-rules.md#r-lim-6)."""
+    labelled = concentration_ng_per_ml in entry.product_concentrations.values_ng_per_ml
+    return not (labelled and entry.approved_for_intrathecal_pump.value)
+
+
 def dead_volume_nl(pump: PumpModel, catheter: CatheterModel, trimmed_mm: int) -> int:
     """Dead volume = pump tubing (internal pathway) volume + implanted catheter volume.
 

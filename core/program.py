@@ -30,7 +30,7 @@ import enum
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
-from itdose.core.library import DrugEntry, Level, Library, PumpModel
+from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
@@ -433,7 +433,7 @@ def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
             f"outside the concentrations {pump.id} accepts for {p.drug}",
         )
     cap = entry.max_concentration
-    if cap is not None and c > cap.value:
+    if cap is not None and concentration_cap_applies(entry, c) and c > cap.value:
         out.add(
             cap.id, cap.level, "concentration", shown, cap.text(), "above the maximum concentration"
         )
