@@ -97,9 +97,10 @@ def test_required_statements() -> None:
         r"IEC 60601-2-24\*\* \(external infusion pumps\) does \*not\* apply", standards
     )
     assumptions = _section(text, "Assumptions")
-    for phrase in ("Trusted Python runtime", "Drive accuracy", "Monotonic clock", "library data"):
+    for phrase in ("Trusted Python runtime", "What the drive is trusted for", "Monotonic clock", "library data"):
         assert phrase in assumptions, phrase
     assert "tubing volume is 0 mL" in assumptions
+    assert "no faster than the order's pace" in assumptions
     evidence = _section(text, "What the evidence covers today")
     assert "Z3 proofs" in evidence and "not yet" in evidence
     rerun = _section(text, "Re-running the evidence")
