@@ -931,6 +931,27 @@ class Journal:
             device=None,
         )
 
+    def note(self, name: str, *, actor: str, reason: str, detail: dict[str, object]) -> None:
+        """Audit a request that changes no state (an operator API request, refused ones too).
+
+        Written as a ``command`` record with outcome ``noted`` at the journal's last time (the
+        chain's times never go back), the request as ``{"name": name, "fields": detail}``.
+        Raises :class:`JournalWriteError` if the commit fails (nothing recorded)."""
+        self._append(
+            kind="command",
+            time_s=self._head.last_time_s,
+            wall_utc_s=None,
+            actor=actor,
+            command=_canonical({"name": name, "fields": detail}),
+            outcome="noted",
+            error="",
+            effects="[]",
+            reason=reason,
+            detail="{}",
+            state=None,
+            device=None,
+        )
+
     def monotonic_now(self, wall_now_s: int) -> int:
         """The time to feed the core for the wall clock reading ``wall_now_s``.
 
