@@ -347,7 +347,19 @@ class Operations:
         rolling = d.ledger.window_total_ng(now)
         hard = lib.drug(*drug).max_daily.value if drug else None
         alarms = sorted(d.alarms, key=lambda a: (-a.priority, a.raised_at_s))
+        system = None
+        if d.implant is not None and res is not None:
+            status = d.program.opioid_status if d.program else None
+            system = {
+                "pump": d.implant.pump,
+                "drug": res.drug,
+                "indication": res.indication,
+                "concentration": format_concentration_ng_per_ml(res.concentration_ng_per_ml),
+                "opioid_status": status.removeprefix("opioid-") if status else None,
+            }
         out: dict[str, Any] = {
+            "role": role.value,
+            "system": system,
             "phase": d.phase.value,
             "time_s": now,
             "utc": self.iso(self.utc(now)),
