@@ -24,9 +24,9 @@ import pytest
 
 pytest.importorskip("serial")
 
-from itdose_runkit import Emulator, Server, fast_setup  # noqa: E402
+from itdose_runkit import Emulator, Server, fast_setup
 
-from itdose.adapters.journal import verify_file  # noqa: E402
+from itdose.adapters.journal import verify_file
 
 PROGRAM = {
     "pump": "prometra-ii-20",
