@@ -168,9 +168,11 @@ def create_credentials(journal: Path, wanted: tuple[tuple[str, Role], ...]) -> d
             {"name": name, "role": role.value, "salt": salt.hex(), "scrypt": digest.hex(), **SCRYPT}
         )
         path = folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = folder / f".{name}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(f"{name}.{secret}\n")
+        os.rename(partial, path)  # a reader never sees half a token
         out[name] = path
     cpath = credentials_path(journal)
     fd = os.open(cpath, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,6 +14,7 @@ import json
 import os
 import ssl
 import sys
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -33,8 +34,11 @@ class ClientError(Exception):
 
 def _token(args: argparse.Namespace) -> str:
     if args.token_file:
+        path = Path(args.token_file)
+        while not path.exists() and time.monotonic() < args.deadline:
+            time.sleep(0.5)  # --wait: the server writes the token files at the end of --init
         try:
-            return Path(args.token_file).read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise ClientError(2, f"--token-file: cannot read {args.token_file}: {exc}") from None
     token = os.environ.get("ITDOSE_TOKEN", "").strip()
@@ -51,17 +55,23 @@ def request(args: argparse.Namespace, method: str, path: str, body: Any = None) 
     if data is not None:
         req.add_header("Content-Type", "application/json")
     ctx = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
-    try:
-        with urllib.request.urlopen(req, timeout=args.timeout, context=ctx) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
+    while True:
         try:
-            message = json.loads(exc.read()).get("error", exc.reason)
-        except ValueError:
-            message = exc.reason
-        raise ClientError(2 if exc.code == 400 else 1, f"{exc.code}: {message}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise ClientError(3, f"cannot reach the pump at {args.url}: {exc}") from None
+            with urllib.request.urlopen(req, timeout=args.timeout, context=ctx) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except ValueError:
+                message = exc.reason
+            raise ClientError(2 if exc.code == 400 else 1, f"{exc.code}: {message}") from None
+        except urllib.error.URLError as exc:
+            refused = isinstance(exc.reason, ConnectionRefusedError)
+            if not refused or time.monotonic() >= args.deadline:
+                raise ClientError(3, f"cannot reach the pump at {args.url}: {exc}") from None
+            time.sleep(0.5)  # --wait: the API starts once the setup has run
+        except OSError as exc:
+            raise ClientError(3, f"cannot reach the pump at {args.url}: {exc}") from None
 
 
 def _print(doc: Any) -> None:
@@ -171,6 +181,10 @@ def _status_text(s: dict[str, Any]) -> None:
 
 
 def pump_command(args: argparse.Namespace) -> int:
+    if not 0 <= args.wait <= 3600:
+        print(f"itdose pump: --wait: expected 0-3600 s, got {args.wait}", file=sys.stderr)
+        return 2
+    args.deadline = time.monotonic() + args.wait
     try:
         result = _cmd(args)
     except ClientError as exc:
@@ -188,6 +202,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--token-file", metavar="FILE", help="credential token file (or ITDOSE_TOKEN)")
     p.add_argument("--cafile", metavar="PEM", help="CA certificate for an https URL")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds (default 20)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="wait up to S seconds for the token file and the API to appear (a starting run)",
+    )
     ops = p.add_subparsers(dest="op", required=True)
     st = ops.add_parser("status", help="phase, reservoir, last 24 h, alarms, next refill")
     st.add_argument("--json", action="store_true", help="the API's JSON")
