@@ -196,6 +196,7 @@ class FailureLimiter:
         self._now = now
         self._lock = threading.Lock()
         self._failures: dict[str, list[float]] = {}
+        self._refused: dict[str, int] = {}
 
     def _recent(self, client: str) -> list[float]:
         cutoff = self._now() - self.window_s
@@ -218,6 +219,20 @@ class FailureLimiter:
         with self._lock:
             self._recent(client)
             self._failures.setdefault(client, []).append(self._now())
+
+    def refused(self, client: str) -> bool:
+        """Count a request refused while the client is blocked; True for the first of them (to
+        audit on its own: the rest are audited as one count, so a flood cannot make the
+        controller's thread write a journal record per request)."""
+        with self._lock:
+            n = self._refused.get(client, 0)
+            self._refused[client] = n + 1
+            return n == 0
+
+    def take_refused(self, client: str) -> int:
+        """How many requests beyond the first were refused while blocked (and reset)."""
+        with self._lock:
+            return max(0, self._refused.pop(client, 0) - 1)
 
 
 def check_bind(host: str, cert: str | None, key: str | None) -> None:
@@ -846,7 +861,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(404, f"no such operation: {method} {path}")
             wait = srv.limiter.blocked_for(client)
             if wait > 0:
-                raise ApiError(429, f"too many failed attempts: wait {int(wait) + 1} s")
+                message = f"too many failed attempts: wait {int(wait) + 1} s"
+                if not srv.limiter.refused(client):
+                    self._send(429, {"error": message})  # counted, audited when unblocked
+                    return
+                raise ApiError(429, message)
+            extra = srv.limiter.take_refused(client)
+            if extra:
+                self._audit_refusal(
+                    "*", "*", client, None, 429, f"{extra} more requests while rate-limited"
+                )
             auth = self.headers.get("Authorization", "")
             token = auth[7:].strip() if auth.startswith("Bearer ") else ""
             who = srv.store.verify(token) if token else None

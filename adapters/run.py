@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from itdose.adapters import scenario as sc_mod
 from itdose.adapters.controller import ControllerEvent, WallClock
 from itdose.adapters.drive import Drive
-from itdose.adapters.durable import DurableController, RecordingSimDrive
+from itdose.adapters.durable import DurableController, JournalHalt, RecordingSimDrive
 from itdose.adapters.simdrive import SimConfig
 from itdose.core import commands as c
 from itdose.core.errors import DosingError, InvalidInput
@@ -367,6 +367,8 @@ class PumpRunner:
             job.result = job.fn()
         except BaseException as exc:  # handed to the requesting thread
             job.error = exc
+            if isinstance(exc, JournalHalt):
+                self.stopping.set()  # the controller must not go on (DurableController)
         finally:
             job.done.set()
 
@@ -374,6 +376,8 @@ class PumpRunner:
         """Run the setup actions in order; wait for the drive to finish each one's deliveries
         (a priming bolus) before the next. A rejected action stops the setup (exit 1)."""
         for item in setup.actions:
+            if self.stopping.is_set():
+                return
             for command in setup_commands(item, setup):
                 self.opened.before_step()
                 self.ctl.submit(command)
@@ -381,7 +385,9 @@ class PumpRunner:
             deadline = time.monotonic() + timeout_s
             wake = self._due()
             while self.ctl.device.orders:
-                if time.monotonic() > deadline or self.stopping.is_set():
+                if self.stopping.is_set():
+                    return
+                if time.monotonic() > deadline:
                     raise InvalidInput(f"setup[{item.index}]", "deliveries did not finish in time")
                 time.sleep(min(0.5, max(0.05, wake - self.now_s())))
                 if self.now_s() >= wake:
@@ -531,15 +537,19 @@ def run_command(args: argparse.Namespace) -> int:
     server = None
     try:
         if setup is not None:
+            tokens = api.create_credentials(journal, setup.credentials)
+            for name, path in tokens.items():
+                log(f"credential {name}: token written to {path}")
             try:
                 runner.run_setup(setup)
             except DosingError as exc:
                 log(f"setup rejected: {exc}")
                 runner.shutdown()
                 return 1
-            tokens = api.create_credentials(journal, setup.credentials)
-            for name, path in tokens.items():
-                log(f"credential {name}: token written to {path}")
+            if runner.stopping.is_set():
+                log("stopped during the setup: drive stopped, state journaled")
+                runner.shutdown()
+                return 0
         store = api.CredentialStore.load(journal)
         server = api.start_server(runner, store, args.host, args.port, args.tls_cert, args.tls_key)
         log(f"operator API on {server.url} (OpenAPI: {server.url}/api/v1/openapi.json)")
@@ -547,6 +557,9 @@ def run_command(args: argparse.Namespace) -> int:
         log("stopping: drive stopped, state journaled")
         runner.shutdown()
         return 0
+    except JournalHalt as exc:
+        log(f"journal cannot record: {exc}; drive stopped, a clinician must attend")
+        return 1
     finally:
         if server is not None:
             server.close()

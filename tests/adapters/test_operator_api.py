@@ -125,6 +125,16 @@ def test_failed_attempts_are_rate_limited_per_client() -> None:
     assert limiter.blocked_for("10.0.0.1") == 0
 
 
+def test_requests_refused_while_blocked_are_audited_first_then_as_a_count() -> None:
+    limiter = api.FailureLimiter(max_failures=1, window_s=60, now=lambda: 0.0)
+    assert limiter.take_refused("a") == 0
+    assert limiter.refused("a") is True  # the first is audited on its own
+    assert [limiter.refused("a") for _ in range(4)] == [False] * 4
+    assert limiter.refused("b") is True
+    assert limiter.take_refused("a") == 4  # audited as one count once the client may try again
+    assert limiter.take_refused("a") == 0
+
+
 def test_api_listens_off_loopback_only_with_tls() -> None:
     for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
         api.check_bind(host, None, None)

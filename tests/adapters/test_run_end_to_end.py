@@ -15,6 +15,7 @@ REQ-PERS-001 (history survives a crash).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ pytest.importorskip("serial")
 
 from itdose_runkit import Emulator, Server, fast_setup
 
-from itdose.adapters.journal import verify_file
+from itdose.adapters.journal import read_entries, verify_file
 
 PROGRAM = {
     "pump": "prometra-ii-20",
@@ -190,10 +191,19 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         assert code in (200, 409)
         assert code == 409 or in_alarm["granted"] is False
 
+        # five failed authentications block the address for the window: even a valid token
+        for _ in range(5):
+            assert server.call("GET", "/status", "clinician.guess")[0] == 401
+        code, limited = server.call("GET", "/status", patient)
+        assert code == 429, limited
+
         assert server.stop() == 0
         server = None  # type: ignore[assignment]
         report = verify_file(journal)
         assert report.ok, report.message
+        noted = [e for e in read_entries(journal) if e.outcome == "noted" and e.command]
+        statuses = [json.loads(e.command)["fields"].get("status") for e in noted]
+        assert statuses.count(401) >= 7 and statuses.count(429) == 1
         assert (
             "stopping: drive stopped, state journaled"
             in Path(sorted(tmp_path.glob("pump.db.*.log"))[-1]).read_text()
