@@ -908,6 +908,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 400, {"error": str(exc), "field": exc.field}
         except DosingError as exc:
             status, payload = 409, {"error": str(exc), "field": exc.field}
+        except Exception as exc:  # a defect: answer, log it, never a silent drop
+            log(f"api: internal error on {method} {path}: {type(exc).__name__}: {exc}")
+            status, payload = 500, {"error": "internal error (see the server's log)"}
         self._send(status, payload)
 
     def _audit_refusal(
@@ -964,6 +967,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if isinstance(exc, ApiError):
                 raise _Audited(exc) from None
+            raise
+        except (JournalHalt, JournalError):
+            raise
+        except Exception as exc:
+            journal.note(
+                "api_request",
+                actor=role.value,
+                reason=f"failed: internal error {type(exc).__name__}"[:500],
+                detail={**detail, "status": 500},
+            )
             raise
         journal.note(
             "api_request", actor=role.value, reason="done", detail={**detail, "status": 200}

@@ -9,6 +9,7 @@ the patient's status view. Requirements: REQ-OPS-001, REQ-OPS-003.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager download anything
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(15)
     try:
