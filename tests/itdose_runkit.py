@@ -125,3 +125,33 @@ class Server:
         code = self.proc.wait(20)
         self._err.close()
         return code
+
+
+def pump_prompt(port: str) -> str:
+    """The emulated pump's status prompt (``I`` infusing, ``S`` stopped, ``P`` paused), asked
+    over its serial port like a second host would (Safe framing, then Basic)."""
+    import serial  # type: ignore[import-untyped]
+
+    from itdose.adapters.newera.codec import (
+        AlarmReply,
+        Framing,
+        ReplyParser,
+        StatusReply,
+        encode_request,
+    )
+
+    with serial.Serial(port, 19200, timeout=0.05) as s:
+        for framing in (Framing.SAFE, Framing.BASIC):
+            parser = ReplyParser(framing=framing, expected_address=0)
+            for _ in range(3):  # a pending alarm is answered first
+                s.write(encode_request("", address=0, framing=framing))
+                deadline = time.monotonic() + 0.5
+                events: list[object] = []
+                while not events and time.monotonic() < deadline:
+                    events = list(parser.feed(s.read(64)))
+                if not events:
+                    break
+                if isinstance(events[0], StatusReply):
+                    return events[0].prompt.value
+                assert isinstance(events[0], AlarmReply), events
+    raise AssertionError(f"the emulator on {port} does not answer")

@@ -25,7 +25,7 @@ import pytest
 
 pytest.importorskip("serial")
 
-from itdose_runkit import Emulator, Server, fast_setup
+from itdose_runkit import Emulator, Server, fast_setup, pump_prompt
 
 from itdose.adapters.journal import read_entries, verify_file
 
@@ -174,7 +174,21 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         assert code == 200 and again["granted"] is False and again["reasons"] == ["lockout"]
 
         # After the restart the interrupted basal segment is not caught up (the next one starts
-        # at its planned end); a clinician bolus moves the motor now.
+        # at its planned end); a clinician bolus moves the motor now. SIGTERM stops it and
+        # journals what it delivered: the next start finds nothing in flight to reconcile.
+        code, cb = server.call(
+            "POST", "/clinician/bolus", clinician, {"dose": "0.05 mg", "duration": "10 min"}
+        )
+        assert code == 200, cb
+        wait_for(server, patient, lambda s: s["delivering"])
+        assert server.stop() == 0
+        assert pump_prompt(emulator.port) in ("S", "P")  # stopped at once, not by its watchdog
+        server = Server(journal, f"newera:{emulator.port}", None)
+        resumed = server.call("GET", "/status", patient)[1]
+        assert resumed["orders_in_flight"] == 0 and resumed["phase"] == "active"
+        assert "restart: order" not in server.log.read_text()  # nothing left to reconcile
+        assert resumed["delivered_lifetime_ng"] >= after["delivered_lifetime_ng"]
+
         code, cb = server.call(
             "POST", "/clinician/bolus", clinician, {"dose": "0.05 mg", "duration": "10 min"}
         )
