@@ -23,12 +23,14 @@ document from it (committed as docs/openapi.json, tested for drift).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
 import ipaddress
 import json
 import os
+import re
 import secrets
 import ssl
 import threading
@@ -789,6 +791,24 @@ def _page() -> bytes:
     return resources.files("itdose.adapters").joinpath("web/index.html").read_bytes()
 
 
+def page_policy(page: bytes) -> str:
+    """Content-Security-Policy of the page: only its own inline script and style (by hash),
+    requests only to this origin, never inside a frame (a bolus button must not be
+    clickjacked)."""
+
+    def hashes(tag: str) -> str:
+        parts = re.findall(rb"<" + tag.encode() + rb">(.*?)</" + tag.encode() + rb">", page, re.S)
+        return " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(p).digest()).decode() + "'" for p in parts
+        )
+
+    return (
+        f"default-src 'none'; script-src {hashes('script')}; style-src {hashes('style')}; "
+        "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     runner: PumpRunner
@@ -809,13 +829,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log(f"api {self.client_address[0]} " + format % args)
 
-    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        payload: Any,
+        content_type: str = "application/json",
+        policy: str = "default-src 'none'; frame-ancestors 'none'",
+    ) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload, indent=1).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Content-Security-Policy", policy)
+        self.send_header("Referrer-Policy", "no-referrer")
         if status == 429:
             self.send_header("Retry-After", "60")
         self.end_headers()
@@ -846,7 +875,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         if method == "GET" and path in ("/", "/index.html"):
-            self._send(200, _page(), "text/html; charset=utf-8")
+            page = _page()
+            self._send(200, page, "text/html; charset=utf-8", page_policy(page))
             return
         if method == "GET" and path == f"{API}/openapi.json":
             self._send(200, openapi_document())

@@ -61,6 +61,15 @@ def test_openapi_document_lists_every_route_once_with_its_roles() -> None:
         assert "role" not in props.get("schema", {}).get("properties", {})
 
 
+def test_page_policy_admits_only_the_pages_own_script_and_no_frame() -> None:
+    page = api._page()
+    policy = api.page_policy(page)
+    assert "frame-ancestors 'none'" in policy and "connect-src 'self'" in policy
+    assert "unsafe-inline" not in policy and policy.count("'sha256-") == 2  # script, style
+    tampered = page.replace(b'"use strict";', b'"use strict"; alert(1);')
+    assert tampered != page and api.page_policy(tampered) != policy
+
+
 # ------------------------------------------------------------------------- credentials
 
 

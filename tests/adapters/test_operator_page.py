@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,11 @@ def test_status_bolus_and_confirmed_program_change_in_a_browser(
     server, driver = running, browser
     patient, clinician = server.token("patient"), server.token("clinician")
 
-    sign_in(driver, server.url, patient)
+    with urllib.request.urlopen(server.url + "/", timeout=10) as resp:
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        policy = resp.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    sign_in(driver, server.url, patient)  # the page's script runs under that policy
     assert text(driver, "rolling").endswith("of at most 20 mg")
     assert "morphine 10 mg/mL" in text(driver, "reservoir")
     assert text(driver, "refill-date")[:2] == "20"  # a date
