@@ -58,7 +58,15 @@ class Emulator:
 class Server:
     """``itdose run`` in a subprocess; :attr:`url` once its API listens."""
 
-    def __init__(self, journal: Path, drive: str, init: Path | None, *, watchdog: int = 6) -> None:
+    def __init__(
+        self,
+        journal: Path,
+        drive: str,
+        init: Path | None,
+        *,
+        watchdog: int = 6,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.journal = journal
         self.log = journal.with_name(journal.name + f".{time.monotonic_ns()}.log")
         args = [
@@ -77,6 +85,7 @@ class Server:
         ]
         if init is not None:
             args += ["--init", str(init)]
+        args += extra
         self._err = self.log.open("w")
         self.proc = subprocess.Popen(
             args,
@@ -89,7 +98,7 @@ class Server:
     def _wait_url(self, timeout_s: float) -> str:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            m = re.search(r"operator API on (http://\S+)", self.log.read_text())
+            m = re.search(r"operator API on (https?://\S+)", self.log.read_text())
             if m:
                 return m[1]
             if self.proc.poll() is not None:
