@@ -295,6 +295,9 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: BaseException | None = None
+    state: str = "pending"
+    """pending -> running (the controller took it) or cancelled (the caller gave up first)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Busy(RuntimeError):
@@ -310,7 +313,6 @@ class PumpRunner:
         self.idle_poll_s = idle_poll_s
         self.stopping = threading.Event()
         self._jobs: queue.Queue[_Job] = queue.Queue()
-        self.started_monotonic = time.monotonic()
 
     def call(self, fn: Callable[[], T], timeout_s: float = 15.0) -> T:
         """Run ``fn`` on the controller's thread and return its result (re-raising its error)."""
@@ -319,7 +321,11 @@ class PumpRunner:
         job = _Job(fn)
         self._jobs.put(job)
         if not job.done.wait(timeout_s):
-            raise Busy("the pump controller did not answer in time")
+            with job.lock:
+                if job.state == "pending":  # never run after the caller was told it was not
+                    job.state = "cancelled"
+                    raise Busy("the pump controller did not answer in time")
+            job.done.wait()  # it is running: its answer is the truth
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
@@ -346,10 +352,9 @@ class PumpRunner:
                 job = self._jobs.get(timeout=timeout) if timeout > 0 else None
             except queue.Empty:
                 job = None
-            if job is not None:
+            if job is not None:  # then the heartbeat if due: a flood of requests cannot starve it
                 self._run_job(job)
                 wake = min(wake, self._due())
-                continue
             if self.now_s() >= wake:
                 self.service()
                 wake = self._due()
@@ -358,10 +363,16 @@ class PumpRunner:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 break
+            with job.lock:
+                job.state = "cancelled"
             job.error = Busy("the pump controller is stopping")
             job.done.set()
 
     def _run_job(self, job: _Job) -> None:
+        with job.lock:
+            if job.state == "cancelled":
+                return
+            job.state = "running"
         self.opened.before_step()
         try:
             job.result = job.fn()

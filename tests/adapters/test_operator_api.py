@@ -244,6 +244,46 @@ def test_idle_loop_polls_at_least_every_watchdog_third() -> None:
     assert max(b - a for a, b in itertools.pairwise(times)) <= 1.6
 
 
+def test_a_flood_of_requests_does_not_starve_the_heartbeat() -> None:
+    ctl = _FakeCtl()
+    runner = run.PumpRunner(ctl, run.OpenedDrive(drive=None, description="fake"), idle_poll_s=1)  # type: ignore[arg-type]
+    loop = threading.Thread(target=runner.loop)
+    start = time.monotonic()
+    loop.start()
+    stop_flood = threading.Event()
+
+    def flood() -> None:
+        while not stop_flood.is_set():
+            runner.call(lambda: time.sleep(0.02))
+
+    flooders = [threading.Thread(target=flood) for _ in range(3)]
+    for f in flooders:
+        f.start()
+    time.sleep(3.6)
+    stop_flood.set()
+    for f in flooders:
+        f.join(5)
+    runner.stopping.set()
+    loop.join(5)
+    times = [start, *ctl.serviced]
+    assert len(ctl.serviced) >= 3
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 1.6
+
+
+def test_a_request_given_up_by_its_caller_never_runs() -> None:
+    ctl = _FakeCtl()
+    runner = run.PumpRunner(ctl, run.OpenedDrive(drive=None, description="fake"), idle_poll_s=1)  # type: ignore[arg-type]
+    ran: list[str] = []
+    with pytest.raises(run.Busy):
+        runner.call(lambda: ran.append("late bolus"), timeout_s=0.05)  # the loop is not running
+    loop = threading.Thread(target=runner.loop)
+    loop.start()
+    assert runner.call(lambda: ran.append("next") or "ok") == "ok"
+    runner.stopping.set()
+    loop.join(5)
+    assert ran == ["next"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
