@@ -28,6 +28,7 @@ pytest.importorskip("serial")
 from itdose_runkit import Emulator, Server, fast_setup, pump_prompt
 
 from itdose.adapters.journal import read_entries, verify_file
+from itdose.specs import load_library
 
 PROGRAM = {
     "pump": "prometra-ii-20",
@@ -97,8 +98,13 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         )
         assert preview["old"]["ml_per_day"] == "0.14 mL/day"  # 1 mg + 4 x 0.1 mg at 10 mg/mL
         assert preview["new"]["ml_per_day"] == "0.16 mL/day"
-        old_days = float(preview["old"]["days_to_low_reservoir"])
-        assert float(preview["new"]["days_to_low_reservoir"]) < old_days
+        # days to the low-reservoir alarm, from the rule: (reservoir - threshold) / worst mL/day
+        threshold = load_library().pump("prometra-ii-20").low_reservoir_threshold.value
+        reservoir = server.call("GET", "/status", clinician)[1]["reservoir"]["volume_nl"]
+        for side, nl_per_day in (("old", 140_000), ("new", 160_000)):
+            expected = (reservoir - threshold) / nl_per_day
+            days = float(preview[side]["days_to_low_reservoir"])
+            assert expected - 0.2 <= days <= expected, (side, days, expected)
         code, refused = server.call("POST", "/clinician/program", clinician, {"program": PROGRAM})
         assert code == 409 and refused["field"] == "confirmation"
         code, refused = server.call(
