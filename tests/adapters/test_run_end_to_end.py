@@ -16,6 +16,7 @@ REQ-PERS-001 (history survives a crash).
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 
 pytest.importorskip("serial")
 
-from itdose_runkit import Emulator, Server, fast_setup, pump_prompt
+from itdose_runkit import ITDOSE, ROOT, Emulator, Server, fast_setup, pump_prompt
 
 from itdose.adapters.journal import read_entries, verify_file
 from itdose.specs import load_library
@@ -120,6 +121,28 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
             {"program": PROGRAM, "confirmation": preview["confirmation"]},
         )
         assert code == 200, sent
+        assert server.call("GET", "/status", patient)[1]["program"]["dose_per_day"] == "1.2 mg/day"
+
+        # the command-line client shows the same comparison and sends nothing without "yes"
+        declined = subprocess.run(
+            [
+                *ITDOSE,
+                "pump",
+                "--url",
+                server.url,
+                "--token-file",
+                str(tmp_path / "pump.db.tokens" / "clinician"),
+                "program",
+                str(ROOT / "examples" / "programs" / "morphine-continuous-bolus.toml"),
+            ],
+            input="no\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert declined.returncode == 1 and "nothing sent" in declined.stderr
+        row = next(x for x in declined.stdout.splitlines() if x.startswith("dose/day"))
+        assert row.split()[1:5] == ["1.2", "mg/day", "1", "mg/day"], row
         assert server.call("GET", "/status", patient)[1]["program"]["dose_per_day"] == "1.2 mg/day"
 
         # patient bolus: granted, then denied by the lockout
