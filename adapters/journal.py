@@ -931,7 +931,15 @@ class Journal:
             device=None,
         )
 
-    def note(self, name: str, *, actor: str, reason: str, detail: dict[str, object]) -> None:
+    def note(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str,
+        detail: dict[str, object],
+        wall_utc_s: int | None = None,
+    ) -> None:
         """Audit a request that changes no state (an operator API request, refused ones too).
 
         Written as a ``command`` record with outcome ``noted`` at the journal's last time (the
@@ -940,7 +948,7 @@ class Journal:
         self._append(
             kind="command",
             time_s=self._head.last_time_s,
-            wall_utc_s=None,
+            wall_utc_s=wall_utc_s,
             actor=actor,
             command=_canonical({"name": name, "fields": detail}),
             outcome="noted",

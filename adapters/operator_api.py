@@ -957,7 +957,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.server.runner.call(
                 lambda: self.server.runner.ctl.journal.note(
-                    "api_request", actor=actor, reason=f"refused: {why}"[:500], detail=detail
+                    "api_request",
+                    actor=actor,
+                    reason=f"refused: {why}"[:500],
+                    detail=detail,
+                    wall_utc_s=int(time.time()),
                 )
             )
         except (Busy, DosingError, JournalHalt):
@@ -994,6 +998,7 @@ class _Handler(BaseHTTPRequestHandler):
                 actor=role.value,
                 reason=f"refused: {exc}"[:500],
                 detail={**detail, "status": status},
+                wall_utc_s=int(time.time()),
             )
             if isinstance(exc, ApiError):
                 raise _Audited(exc) from None
@@ -1006,10 +1011,15 @@ class _Handler(BaseHTTPRequestHandler):
                 actor=role.value,
                 reason=f"failed: internal error {type(exc).__name__}"[:500],
                 detail={**detail, "status": 500},
+                wall_utc_s=int(time.time()),
             )
             raise
         journal.note(
-            "api_request", actor=role.value, reason="done", detail={**detail, "status": 200}
+            "api_request",
+            actor=role.value,
+            reason="done",
+            detail={**detail, "status": 200},
+            wall_utc_s=int(time.time()),
         )
         return result
 
