@@ -468,6 +468,7 @@ def add_parser(sub: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from itdose.adapters import operator_api as api
+    from itdose.adapters import operator_auth as auth
     from itdose.specs import load_library
 
     if not 1 <= args.watchdog <= MAX_WATCHDOG_S:
@@ -480,7 +481,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"itdose: --port: expected 0-65535, got {args.port}", file=sys.stderr)
         return 2
     try:
-        api.check_bind(args.host, args.tls_cert, args.tls_key)
+        auth.check_bind(args.host, args.tls_cert, args.tls_key)
     except InvalidInput as exc:
         print(f"itdose: {exc}", file=sys.stderr)
         return 2
@@ -548,7 +549,7 @@ def run_command(args: argparse.Namespace) -> int:
     server = None
     try:
         if setup is not None:
-            tokens = api.create_credentials(journal, setup.credentials)
+            tokens = auth.create_credentials(journal, setup.credentials)
             for name, path in tokens.items():
                 log(f"credential {name}: token written to {path}")
             try:
@@ -561,7 +562,7 @@ def run_command(args: argparse.Namespace) -> int:
                 log("stopped during the setup: drive stopped, state journaled")
                 runner.shutdown()
                 return 0
-        store = api.CredentialStore.load(journal)
+        store = auth.CredentialStore.load(journal)
         server = api.start_server(runner, store, args.host, args.port, args.tls_cert, args.tls_key)
         log(f"operator API on {server.url} (OpenAPI: {server.url}/api/v1/openapi.json)")
         runner.loop()

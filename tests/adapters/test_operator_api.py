@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from itdose.adapters import operator_api as api
+from itdose.adapters import operator_auth as auth
 from itdose.adapters import run
 from itdose.adapters.cli import main
 from itdose.core.errors import InvalidInput
@@ -76,18 +77,18 @@ def test_page_policy_admits_only_the_pages_own_script_and_no_frame() -> None:
 def test_credentials_are_stored_only_as_salted_hashes(tmp_path: Path) -> None:
     journal = tmp_path / "p.db"
     wanted = ((("alice", Role.PATIENT)), ("bob", Role.CLINICIAN), ("svc", Role.SERVICE))
-    files = api.create_credentials(journal, wanted)
+    files = auth.create_credentials(journal, wanted)
     tokens = {name: path.read_text().strip() for name, path in files.items()}
-    stored = api.credentials_path(journal).read_text()
+    stored = auth.credentials_path(journal).read_text()
     for name, token in tokens.items():
         secret = token.split(".", 1)[1]
         assert len(secret) >= 32 and secret not in stored
         assert stat.S_IMODE(os.stat(files[name]).st_mode) == 0o600
-    assert stat.S_IMODE(os.stat(api.credentials_path(journal)).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(auth.credentials_path(journal)).st_mode) == 0o600
     doc = json.loads(stored)
     salts = {c["salt"] for c in doc["credentials"]}
     assert len(salts) == 3 and all(len(s) == 32 for s in salts)
-    store = api.CredentialStore.load(journal)
+    store = auth.CredentialStore.load(journal)
     for name, role in wanted:
         cred = store.verify(tokens[name])
         assert cred is not None and (cred.name, cred.role) == (name, role)
@@ -96,15 +97,15 @@ def test_credentials_are_stored_only_as_salted_hashes(tmp_path: Path) -> None:
     assert store.verify("mallory." + tokens["alice"].split(".", 1)[1]) is None
     assert store.verify("alice.") is None and store.verify("") is None
     with pytest.raises(FileExistsError):
-        api.create_credentials(journal, wanted)  # never overwritten
+        auth.create_credentials(journal, wanted)  # never overwritten
 
 
 def test_every_presented_token_is_hashed_and_compared_in_constant_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = tmp_path / "p.db"
-    token = api.create_credentials(journal, (("alice", Role.PATIENT),))["alice"].read_text()
-    store = api.CredentialStore.load(journal)
+    token = auth.create_credentials(journal, (("alice", Role.PATIENT),))["alice"].read_text()
+    store = auth.CredentialStore.load(journal)
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
 
@@ -112,7 +113,7 @@ def test_every_presented_token_is_hashed_and_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(api.hmac, "compare_digest", spy)
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
     assert store.verify(token.strip()) is not None
     assert store.verify("nobody.secret") is None  # unknown name: the same hash and comparison
     assert store.verify("alice.wrong") is None
@@ -121,7 +122,7 @@ def test_every_presented_token_is_hashed_and_compared_in_constant_time(
 
 def test_failed_attempts_are_rate_limited_per_client() -> None:
     now = [1000.0]
-    limiter = api.FailureLimiter(max_failures=5, window_s=60, now=lambda: now[0])
+    limiter = auth.FailureLimiter(max_failures=5, window_s=60, now=lambda: now[0])
     for _ in range(4):
         limiter.failed("10.0.0.1")
         assert limiter.blocked_for("10.0.0.1") == 0
@@ -135,7 +136,7 @@ def test_failed_attempts_are_rate_limited_per_client() -> None:
 
 
 def test_requests_refused_while_blocked_are_audited_first_then_as_a_count() -> None:
-    limiter = api.FailureLimiter(max_failures=1, window_s=60, now=lambda: 0.0)
+    limiter = auth.FailureLimiter(max_failures=1, window_s=60, now=lambda: 0.0)
     assert limiter.take_refused("a") == 0
     assert limiter.refused("a") is True  # the first is audited on its own
     assert [limiter.refused("a") for _ in range(4)] == [False] * 4
@@ -146,15 +147,15 @@ def test_requests_refused_while_blocked_are_audited_first_then_as_a_count() -> N
 
 def test_api_listens_off_loopback_only_with_tls() -> None:
     for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
-        api.check_bind(host, None, None)
+        auth.check_bind(host, None, None)
     for host in ("0.0.0.0", "192.168.1.5", "::"):
         with pytest.raises(InvalidInput, match="--host"):
-            api.check_bind(host, None, None)
-        api.check_bind(host, "cert.pem", "key.pem")
+            auth.check_bind(host, None, None)
+        auth.check_bind(host, "cert.pem", "key.pem")
     with pytest.raises(InvalidInput, match="both or neither"):
-        api.check_bind("127.0.0.1", "cert.pem", None)
+        auth.check_bind("127.0.0.1", "cert.pem", None)
     with pytest.raises(InvalidInput, match="IP address"):
-        api.check_bind("pump.example", None, None)
+        auth.check_bind("pump.example", None, None)
 
 
 # ------------------------------------------------------------------------- SETUP files
