@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import queue
 import signal
@@ -232,6 +233,8 @@ class OpenedDrive:
     description: str
     before_step: Callable[[], None] = lambda: None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    stall: Callable[[], None] | None = None
+    """Injects a motor stall (the bundled emulator only: SIGUSR1 of ``itdose run``)."""
 
     def close(self) -> None:
         for fn in reversed(self.closers):
@@ -268,9 +271,11 @@ def open_drive(spec: str, watchdog_s: int, diameter_um: int) -> OpenedDrive:
         emu = PtyEmulator(PumpModel())
         closers.append(emu.close)
         port, what = emu.port, f"bundled New Era emulator on {emu.port}"
+        stall: Callable[[], None] | None = functools.partial(emu.model.inject_stall, 0)
     elif spec.startswith("newera:") and len(spec) > len("newera:"):
         port = spec[len("newera:") :]
         what = f"New Era pump on {port}"
+        stall = None
     else:
         raise InvalidInput("--drive", "expected newera:PORT, emulator or simulated", value=spec)
     try:
@@ -280,8 +285,7 @@ def open_drive(spec: str, watchdog_s: int, diameter_um: int) -> OpenedDrive:
             fn()
         raise InvalidInput("--drive", f"cannot open the pump on {port}: {exc}") from None
     closers.append(drive.close)
-    opened = OpenedDrive(drive, what)
-    opened.closers = closers
+    opened = OpenedDrive(drive, what, closers=closers, stall=stall)
     return opened
 
 
@@ -546,6 +550,15 @@ def run_command(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    stall = opened.stall
+    if stall is not None:
+
+        def on_stall(signum: int, frame: object) -> None:
+            log("emulator: motor stall injected (SIGUSR1)")
+            assert stall is not None
+            stall()
+
+        signal.signal(signal.SIGUSR1, on_stall)
     server = None
     try:
         if setup is not None:

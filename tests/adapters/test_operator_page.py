@@ -1,6 +1,7 @@
 """The operator web page in a real headless browser (Debian's chromium and chromedriver).
 
-``itdose run`` drives the pty emulator; the page is the one its API serves. A patient signs in,
+``itdose run --drive emulator`` drives the bundled emulator on a pseudo-terminal (SIGUSR1 stalls
+its motor); the page is the one its API serves. A patient signs in,
 sees the status and presses the bolus button (granted, visible through the API); a clinician
 reviews a program change: the confirmation screen shows the old and new figures side by side and
 nothing is sent until Confirm (Cancel sends nothing); then a motor stall shows as a HIGH alarm on
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ import pytest
 pytest.importorskip("serial")
 webdriver = pytest.importorskip("selenium.webdriver")
 
-from itdose_runkit import Emulator, Server, fast_setup  # noqa: E402
+from itdose_runkit import Server, fast_setup  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -47,16 +49,11 @@ FLAGS = (
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Server]:
-    emu = Emulator()
-    server = None
+    server = Server(tmp_path / "pump.db", "emulator", fast_setup(tmp_path))
     try:
-        server = Server(tmp_path / "pump.db", f"newera:{emu.port}", fast_setup(tmp_path))
-        server.emulator = emu  # type: ignore[attr-defined]
         yield server
     finally:
-        if server is not None:
-            server.kill()
-        emu.close()
+        server.kill()
 
 
 @pytest.fixture
@@ -146,7 +143,7 @@ def test_status_bolus_and_confirmed_program_change_in_a_browser(
     assert server.call("GET", "/status", clinician)[1]["program"]["dose_per_day"] == "1.2 mg/day"
 
     sign_in(driver, server.url, patient)
-    server.emulator.stall()  # type: ignore[attr-defined]  # the patient bolus is running
+    server.proc.send_signal(signal.SIGUSR1)  # stalls the bundled emulator: the bolus is running
     alarm = wait(
         driver,
         lambda d: d.find_elements(By.CSS_SELECTOR, "#alarms li.alarm.HIGH"),
