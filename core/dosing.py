@@ -366,8 +366,10 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     if allowance_ng:
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
-    room = cap_room_ng(d, now, lib, drug, order_fg, _basal_flow(now, conc, longest), later)
-    return longest if room >= ng_up(order_fg) else seg
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    flows = (*in_flight_flows(d, drug), *later, _basal_flow(now, conc, longest)(order_fg))
+    fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
+    return longest if fits else seg
 
 
 def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
@@ -606,7 +608,15 @@ def apply_report(
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    fast = ahead_of_pace(delivered_nl, order.volume_nl, order.start_s, order.end_s, now)
+    fast = ahead_of_pace(
+        delivered_nl,
+        order.volume_nl,
+        order.start_s,
+        order.end_s,
+        now,
+        order.reported_nl,
+        order.reported_s,
+    )
     if delivered_nl > order.volume_nl or fast:
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
@@ -702,12 +712,13 @@ def _bolus_plan(
     new = Flow(now, amount, pace_nl_per_h(volume, dur) * cmax, 3600)
     fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now, limit) <= limit
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
+    deliverable = not other_drug and bolus_nl > 0
     decision = decide_bolus(
         now_s=now,
         requested_ng=dose_ng,
-        cap_room_ng=dose_ng if fits else 0,
-        reservoir_room_ng=dose_ng if volume <= usable else 0,
-        delivering=d.phase is Phase.ACTIVE and not busy and not other_drug and bolus_nl > 0,
+        cap_room_ng=dose_ng if fits or not deliverable else 0,
+        reservoir_room_ng=dose_ng if volume <= usable or not deliverable else 0,
+        delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
         patient=patient,
     )
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)

@@ -90,11 +90,24 @@ def pace_nl_per_h(volume_nl: int, duration_s: int) -> int:
     return -(-volume_nl * 3600 // max(1, duration_s))
 
 
-def ahead_of_pace(reported_nl: int, volume_nl: int, start_s: int, end_s: int, now_s: int) -> bool:
+def ahead_of_pace(
+    reported_nl: int,
+    volume_nl: int,
+    start_s: int,
+    end_s: int,
+    now_s: int,
+    previous_nl: int = 0,
+    previous_s: int = 0,
+) -> bool:
     """A drive that reports ``reported_nl`` of an order of ``volume_nl`` over ``[start, end)`` at
-    ``now`` moved it faster than the order's pace (the ledger's trust, REQ-TIP-004)."""
-    elapsed = max(0, now_s - start_s)
-    return reported_nl * 3600 > pace_nl_per_h(volume_nl, end_s - start_s) * elapsed
+    ``now`` moved it faster than the order's pace (the ledger's trust, REQ-TIP-004): since the
+    order's start, or since its previous report (``previous_nl`` at ``previous_s``). A burst
+    between two reports that stays within both cannot be seen: that much the pace is trusted."""
+    pace = pace_nl_per_h(volume_nl, end_s - start_s)
+    if reported_nl * 3600 > pace * max(0, now_s - start_s):
+        return True
+    since = max(start_s, previous_s)
+    return previous_s > 0 and (reported_nl - previous_nl) * 3600 > pace * max(0, now_s - since)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,10 +181,8 @@ def peak_fg(
     rough = sum(p.amount_fg for p in live) + sum(f.amount_fg for f in flows)
     if limit_fg is not None and rough <= limit_fg:
         return rough
-    if not live or not flows:
-        if not flows:
-            return _ceil(sum((p.tail(Fraction(now_s - WINDOW_S)) for p in live), Fraction(0)))
-        return rough
+    if not flows:
+        return _ceil(sum((p.tail(Fraction(now_s - WINDOW_S)) for p in live), Fraction(0)))
     candidates = {Fraction(now_s)}
     candidates.update(p.declines_from() for p in live)
     candidates.update(f.full_at() for f in flows)
@@ -190,14 +201,16 @@ def _ceil(x: Fraction) -> int:
 
 
 def _merge(a: Piece, b: Piece) -> Piece:
-    """One piece that bounds both in every window: the later end, the sum, the summed pace."""
+    """One piece that bounds both in every window: the later end, the sum, a pace at least the
+    sum of both (over the shorter of their periods, each rounded up, so integers stay small)."""
+    period = min(a.pace_s, b.pace_s)
     return Piece(
         order_id=min(a.order_id, b.order_id),
         start_s=min(a.start_s, b.start_s),
         end_s=max(a.end_s, b.end_s),
         amount_fg=a.amount_fg + b.amount_fg,
-        pace_fg=a.pace_fg * b.pace_s + b.pace_fg * a.pace_s,
-        pace_s=a.pace_s * b.pace_s,
+        pace_fg=-(-a.pace_fg * period // a.pace_s) + -(-b.pace_fg * period // b.pace_s),
+        pace_s=period,
     )
 
 
