@@ -1448,6 +1448,31 @@ def test_over_delivery_is_a_deviation_but_exact_delivery_is_not(library: Library
     assert again.alarms == over.alarms
 
 
+@pytest.mark.parametrize(
+    ("delivered", "at", "ahead"),
+    [
+        (1041, T0 + 900, False),  # 1041 x 3600 <= 4166 x 900
+        (1042, T0 + 900, True),  # 1042 x 3600 > 4166 x 900: faster than the order's pace
+        (4166, T0 + HOUR - 1, True),
+        (4166, T0 + HOUR, False),
+        (1, T0, True),  # nothing may have moved at the order's start
+        (0, T0, False),
+    ],
+)
+def test_a_report_ahead_of_the_orders_pace_is_a_high_deviation(
+    library: Library, delivered: int, at: int, ahead: bool
+) -> None:
+    """REQ-GOV-004, REQ-ALM-004: the ledger trusts the drive to move an order no faster than its
+    pace (4166 nL over 3600 s); a report of more than that pace allows by its time raises the
+    HIGH delivery-deviation alarm in the same step, and the volume is still counted in full."""
+    d = _ticked(library)
+    d2, effects = apply_report(d, 2, delivered, False, at)
+    deviation = (Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH),)
+    assert effects == (deviation if ahead else ())
+    assert (AlarmKind.DELIVERY_DEVIATION in _alarm_kinds(d2)) is ahead
+    assert d2.delivered_ng == d.delivered_ng + 10 * delivered
+
+
 def test_final_report_removes_only_that_order(library: Library) -> None:
     """REQ-DOSE-006: a final report ends its order; the others stay untouched."""
     bolus = _order(3, DeliveryKind.PATIENT_BOLUS, 10_000, end_s=T0 + 600)
