@@ -508,21 +508,37 @@ def test_memory_stays_bounded_and_merging_never_lowers_a_window() -> None:
         assert peak >= real + sum((in_window(f.worst_at(at), at) for f in flows), Fraction(0))
 
 
-def test_merging_two_pieces_bounds_both_in_every_window() -> None:
-    """REQ-GOV-005: the merged piece (summed amount, summed pace, the later end) bounds the two
-    it replaces in every window (checked on one more than MAX_PIECES pieces)."""
-    ledger = Ledger()
-    for k in range(MAX_PIECES):
-        ledger = ledger.record(1_000 + k, k + 1, 1_000 + k, 0, 1, 1)
-    first_two = Ledger().record(10, 0, 0, 100, 50, 5).pieces[0]
-    assert first_two == Piece(0, 0, 10, 100, 50, 5)
-    full = Ledger(pieces=(first_two, *ledger.pieces[:-1]))
-    merged = full.record(2_000, 99_999, 1_990, 7, 7, 10)
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (Piece(1, 0, 3_600, 3_600, 1, 1), Piece(2, 0, 3_600, 3_600, 1, 1)),  # concurrent
+        (Piece(1, 0, 3_600, 3_600, 3_600, 3_600), Piece(2, 1_800, 3_700, 950, 1, 2)),
+        (Piece(1, 0, 10, 100, 50, 5), Piece(2, 5, 3_000, 7, 7, 3_000)),
+    ],
+)
+def test_merging_two_pieces_bounds_both_in_every_window(a: Piece, b: Piece) -> None:
+    """REQ-GOV-005: when a record takes the ledger past MAX_PIECES, the two oldest pieces merge
+    into one that bounds both in every window: never below the drug both orders, delivered as
+    late as their paces allow, put in any window (checked at every kink of their schedules)."""
+    fillers = tuple(Piece(10 + k, 3_700, 3_700 + k, 0, 1, 1) for k in range(MAX_PIECES - 2))
+    full = Ledger(pieces=(a, b, *fillers))
+    now = fillers[-1].end_s + 1
+    merged = full.record(now, 99_999, now, 0, 1, 1)
     assert len(merged.pieces) == MAX_PIECES
-    head = merged.pieces[0]
-    assert (head.start_s, head.end_s, head.amount_fg) == (0, 1_000, 100)
-    for t in (2_000, 2_000 + DAY - 999, 1_000 + DAY - 1, 10 + DAY - 1):
-        assert merged.window_total_fg(t) >= full.window_total_fg(t) + (7 if t < 2_000 + DAY else 0)
+    assert merged.pieces[0].amount_fg == a.amount_fg + b.amount_fg
+    worst = [
+        as_late(
+            Fraction(p.start_s),
+            Fraction(p.end_s),
+            Fraction(p.amount_fg),
+            Fraction(p.pace_fg, p.pace_s),
+        )
+        for p in (a, b)
+    ]
+    for t in sorted({int(k) for k in kinks(worst)} | {ceil_fraction(k) for k in kinks(worst)}):
+        if t >= now:
+            real = sum((in_window(w, Fraction(t)) for w in worst), Fraction(0))
+            assert merged.window_total_fg(t) >= real
 
 
 # --- errors: time going back, invalid pieces and arguments -----------------------------------
