@@ -42,6 +42,7 @@ class PacedDrive:
     alarms: list[tuple[int, AlarmKind]] = field(default_factory=list)
     effects: list[tuple[int, Effect]] = field(default_factory=list)
     last_tick_s: int = -1
+    max_segment_s: int = 3600
 
     def apply(self, command: c.Command, at: int) -> tuple[Effect, ...]:
         """Step the core and take over the orders it issues."""
@@ -78,7 +79,7 @@ class PacedDrive:
             nxt = min(candidates)
             self._report_due(nxt)
             if self.device.basal_until_s <= nxt and nxt > self.last_tick_s:
-                self.apply(c.Tick(Role.SERVICE), nxt)
+                self.apply(c.Tick(Role.SERVICE, self.max_segment_s), nxt)
                 self.last_tick_s = nxt
         self.now = max(self.now, until)
 
