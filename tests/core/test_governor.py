@@ -1,6 +1,7 @@
 """The dose governor: arithmetic contracts, decisions with reasons at their exact boundaries, the
-whole error contract of every rejected input, and a simulated delivery stream checked against
-every real 24 h window (REQ-GOV-001..010).
+whole error contract of every rejected input, and a closed loop (grants within the ledger's cap
+room, a drive that keeps its orders' paces) checked against every real 24 h window
+(REQ-GOV-001..010).
 
 Every amount the governor sees is drug leaving the catheter tip; the reservoir room is passed in
 as ``reservoir_room_ng`` (what the usable volume pushes out of the tip, rounded down; its
@@ -29,7 +30,7 @@ from itdose.core.governor import (
     grant_all_or_nothing,
     grant_amount,
 )
-from itdose.core.ledger import BUCKET_S, BolusHistory, Ledger
+from itdose.core.ledger import BolusHistory, Flow, Ledger, peak_fg
 
 DAY = 86_400
 NL_PER_ML = 1_000_000
@@ -101,15 +102,13 @@ def test_int_ops_agree_with_python(a: int, b: int, c: bool, d: bool) -> None:
     assert (o.add(a, b), o.sub(a, b), o.mul(a, b), o.lit(a)) == (a + b, a - b, a * b, a)
 
 
-# --- grant arithmetic ----------------------------------------------------------------------------
+# --- grant arithmetic (REQ-GOV-001..003, REQ-GOV-008) --------------------------------------------
 
 
 @dataclass(frozen=True)
 class Inputs:
     requested_ng: int
-    window_total_ng: int
-    in_flight_ng: int
-    hard_max_ng: int
+    cap_room_ng: int
     reservoir_room_ng: int
     delivering: bool
 
@@ -117,128 +116,119 @@ class Inputs:
         return dict(self.__dict__)
 
 
+edges = st.sampled_from([0, 1, 999, 1000, 1001])
 inputs = st.builds(
     Inputs,
-    requested_ng=small,
-    window_total_ng=small,
-    in_flight_ng=st.integers(min_value=0, max_value=10**6),
-    hard_max_ng=small,
-    reservoir_room_ng=st.one_of(small, st.sampled_from([0, 1])),
+    requested_ng=st.one_of(small, edges),
+    cap_room_ng=st.one_of(small, edges),
+    reservoir_room_ng=st.one_of(small, edges),
     delivering=st.booleans(),
 )
 
 
 @settings(max_examples=500)
 @given(x=inputs)
-def test_divisible_grant_is_the_largest_safe_amount(x: Inputs) -> None:
+def test_divisible_grant_is_the_largest_amount_within_every_bound(x: Inputs) -> None:
+    """REQ-GOV-001, REQ-GOV-002, REQ-GOV-003: a divisible grant never exceeds the request, the
+    cap room or the reservoir room, is zero while not delivering, and is the largest such amount
+    (one more nanogram breaks a bound)."""
     g = grant_amount(INT_OPS, **x.kwargs())
     assert 0 <= g <= x.requested_ng
+    assert g <= x.cap_room_ng and g <= x.reservoir_room_ng
     if not x.delivering:
         assert g == 0
         return
-    if g > 0:
-        assert x.window_total_ng + x.in_flight_ng + g <= x.hard_max_ng
-        # the grant is drug the reservoir's usable volume can push out of the tip
-        assert g <= x.reservoir_room_ng
-    if g < x.requested_ng:  # one more nanogram would break the cap or the reservoir
-        nxt = g + 1
-        over_cap = x.window_total_ng + x.in_flight_ng + nxt > x.hard_max_ng
-        over_res = nxt > x.reservoir_room_ng
-        assert over_cap or over_res
+    if g < x.requested_ng:
+        assert g + 1 > x.cap_room_ng or g + 1 > x.reservoir_room_ng
 
 
 @settings(max_examples=500)
-@given(x=inputs, reserve=st.integers(min_value=0, max_value=10**6))
-def test_bolus_grant_is_all_or_nothing(x: Inputs, reserve: int) -> None:
-    g = grant_all_or_nothing(INT_OPS, reserve_ng=reserve, **x.kwargs())
+@given(x=inputs)
+def test_bolus_grant_is_all_or_nothing(x: Inputs) -> None:
+    """REQ-GOV-008, REQ-GOV-002, REQ-GOV-003: the whole request exactly when delivering and it
+    fits both the cap room and the reservoir room, otherwise nothing."""
+    g = grant_all_or_nothing(INT_OPS, **x.kwargs())
     fits = (
-        x.delivering
-        and x.window_total_ng + x.in_flight_ng + reserve + x.requested_ng <= x.hard_max_ng
-        and x.requested_ng <= x.reservoir_room_ng
+        x.delivering and x.requested_ng <= x.cap_room_ng and x.requested_ng <= x.reservoir_room_ng
     )
     assert g == (x.requested_ng if fits else 0)
 
 
-# --- int-level decisions -------------------------------------------------------------------------
+# --- int-level decisions and their reasons (REQ-GOV-010) ----------------------------------------
 
 
-def basal_kwargs(x: Inputs, ledger: Ledger, now: int) -> dict[str, Any]:
-    kw = x.kwargs()
-    del kw["window_total_ng"]
-    return {**kw, "ledger": ledger, "now_s": now}
-
-
-@settings(max_examples=300)
-@given(
-    x=inputs,
-    deliveries=st.lists(st.tuples(st.integers(0, DAY), st.integers(0, 10**6)), max_size=10),
-    now_after=st.integers(0, DAY),
-)
-def test_decide_basal_reasons_explain_every_reduction(
-    x: Inputs, deliveries: list[tuple[int, int]], now_after: int
-) -> None:
-    ledger = Ledger()
-    t = 0
-    for gap, amount in deliveries:
-        t += gap
-        ledger = ledger.record(t, amount)
-    now = t + now_after
-    window = ledger.window_total_ng(now)
-    d = decide_basal(**basal_kwargs(x, ledger, now))
-    expected = grant_amount(INT_OPS, **{**x.kwargs(), "window_total_ng": window})
+@settings(max_examples=500)
+@given(x=inputs)
+def test_decide_basal_grants_and_explains_every_reduction(x: Inputs) -> None:
+    """REQ-GOV-001..003, REQ-GOV-010: ``decide_basal`` grants min(request, cap room, reservoir
+    room) while delivering and names every bound below the request, in Reason order."""
+    d = decide_basal(**x.kwargs())
+    expected = min(x.requested_ng, x.cap_room_ng, x.reservoir_room_ng) if x.delivering else 0
     assert d.granted_ng == expected
     assert d.requested_ng == x.requested_ng
+    reasons = []
+    if not x.delivering and x.requested_ng > 0:
+        reasons.append(Reason.NOT_DELIVERING)
+    if x.cap_room_ng < x.requested_ng:
+        reasons.append(Reason.DAILY_CAP)
+    if x.reservoir_room_ng < x.requested_ng:
+        reasons.append(Reason.RESERVOIR)
+    assert d.reasons == tuple(reasons)
     assert (d.reasons == ()) == (d.granted_ng == x.requested_ng)
-    assert list(d.reasons) == sorted(set(d.reasons), key=list(Reason).index)
-    cap_binds = x.requested_ng > max(0, x.hard_max_ng - window - x.in_flight_ng)
-    res_binds = x.requested_ng > x.reservoir_room_ng
-    assert (Reason.DAILY_CAP in d.reasons) == cap_binds
-    assert (Reason.RESERVOIR in d.reasons) == res_binds
-    assert (Reason.NOT_DELIVERING in d.reasons) == (not x.delivering and x.requested_ng > 0)
-    assert Reason.LOCKOUT not in d.reasons and Reason.BOLUS_COUNT not in d.reasons
+    assert (d.lockout_remaining_s, d.boluses_in_window) == (0, 0)
+
+
+@settings(max_examples=500)
+@given(x=inputs, now=st.integers(0, 10**7))
+def test_decide_clinician_bolus_is_all_or_nothing_with_reasons(x: Inputs, now: int) -> None:
+    """REQ-GOV-008, REQ-GOV-010: a clinician bolus (no lockout, no count) is granted whole or
+    denied, with every reason that alone denies it."""
+    requested = max(1, x.requested_ng)
+    d = decide_bolus(now_s=now, patient=None, **{**x.kwargs(), "requested_ng": requested})
+    fits = x.delivering and requested <= x.cap_room_ng and requested <= x.reservoir_room_ng
+    assert d.granted_ng == (requested if fits else 0)
+    reasons = []
+    if not x.delivering:
+        reasons.append(Reason.NOT_DELIVERING)
+    if x.cap_room_ng < requested:
+        reasons.append(Reason.DAILY_CAP)
+    if x.reservoir_room_ng < requested:
+        reasons.append(Reason.RESERVOIR)
+    assert d.reasons == tuple(reasons)
+    assert (d.lockout_remaining_s, d.boluses_in_window) == (0, 0)
 
 
 def bolus(
     now: int,
     requested: int,
     *,
-    ledger: Ledger | None = None,
-    hard_max: int = 10**9,
+    cap: int = 10**9,
     room: int = 10**9,
     delivering: bool = True,
     patient: PatientBolus | None = None,
-    reserve: int = 0,
-    in_flight_ng: int = 0,
 ) -> Decision:
     return decide_bolus(
         now_s=now,
         requested_ng=requested,
-        ledger=ledger if ledger is not None else Ledger(),
-        in_flight_ng=in_flight_ng,
-        hard_max_ng=hard_max,
-        reserve_ng=reserve,
+        cap_room_ng=cap,
         reservoir_room_ng=room,
         delivering=delivering,
         patient=patient,
     )
 
 
-@given(
-    last=st.integers(0, 10**7),
-    lockout=st.integers(1, DAY),
-    dose=st.integers(1, 10**5),
-)
+@given(last=st.integers(0, 10**7), lockout=st.integers(1, DAY), dose=st.integers(1, 10**5))
 def test_lockout_boundary_is_exact(last: int, lockout: int, dose: int) -> None:
+    """REQ-GOV-009: the lockout runs from the last delivered start; a request exactly at its end
+    is granted, one second earlier it is denied (and the denial restarts nothing)."""
     history = BolusHistory().record_start(last, max_per_24h=100)
     rule = PatientBolus(history=history, lockout_s=lockout, max_per_24h=100)
-    ledger = Ledger().record(last, dose)
-    at = bolus(last + lockout, dose, ledger=ledger, patient=rule)
+    at = bolus(last + lockout, dose, patient=rule)
     assert at.granted_ng == dose and at.reasons == () and at.lockout_remaining_s == 0
-    early = bolus(last + lockout - 1, dose, ledger=ledger, patient=rule)
+    early = bolus(last + lockout - 1, dose, patient=rule)
     assert early.granted_ng == 0
     assert early.reasons == (Reason.LOCKOUT,) and early.lockout_remaining_s == 1
-    # a denial records nothing, so the lockout still ends at last + lockout
-    again = bolus(last + lockout, dose, ledger=ledger, patient=rule)
+    again = bolus(last + lockout, dose, patient=rule)
     assert again.granted_ng == dose
 
 
@@ -249,6 +239,8 @@ def test_lockout_boundary_is_exact(last: int, lockout: int, dose: int) -> None:
     dose=st.integers(1, 10**4),
 )
 def test_bolus_count_per_rolling_24h(max_per_24h: int, lockout: int, t0: int, dose: int) -> None:
+    """REQ-GOV-009: at most ``max_per_24h`` delivered patient boluses start in any rolling 24 h;
+    the first start leaves the window exactly 24 h after it."""
     history = BolusHistory()
     for i in range(max_per_24h):
         t = t0 + i * lockout
@@ -261,25 +253,8 @@ def test_bolus_count_per_rolling_24h(max_per_24h: int, lockout: int, t0: int, do
     d = bolus(full, dose, patient=rule)
     assert d.granted_ng == 0 and d.reasons == (Reason.BOLUS_COUNT,)
     assert d.boluses_in_window == max_per_24h
-    # the first start leaves the window (t - 86400, t] exactly 24 h after it
     assert bolus(t0 + DAY - 1, dose, patient=rule).reasons == (Reason.BOLUS_COUNT,)
     assert bolus(t0 + DAY, dose, patient=rule).granted_ng == dose
-
-
-@given(
-    window_amount=st.integers(0, 10**6),
-    requested=st.integers(1, 10**6),
-    hard_max=st.integers(0, 2 * 10**6),
-    reserve=st.integers(0, 10**6),
-)
-def test_bolus_denied_whole_when_it_does_not_fit_the_cap(
-    window_amount: int, requested: int, hard_max: int, reserve: int
-) -> None:
-    ledger = Ledger().record(1000, window_amount)
-    d = bolus(2000, requested, ledger=ledger, hard_max=hard_max, reserve=reserve)
-    fits = window_amount + reserve + requested <= hard_max
-    assert d.granted_ng == (requested if fits else 0)
-    assert (Reason.DAILY_CAP in d.reasons) == (not fits)
 
 
 @given(
@@ -291,11 +266,12 @@ def test_bolus_denied_whole_when_it_does_not_fit_the_cap(
 def test_bolus_never_takes_the_reservoir_below_empty(
     reservoir: int, threshold: int, requested: int, conc: int
 ) -> None:
+    """REQ-GOV-003: with the reservoir room computed from exact rationals (rounded down), a
+    granted bolus's least volume leaves the reservoir at or above the empty threshold."""
     room = ref_room(reservoir, 0, threshold, conc)
     d = bolus(0, requested, room=room)
     assert d.granted_ng in (0, requested)
     if d.granted_ng:
-        # the least volume that holds the bolus leaves the reservoir at or above the threshold
         assert reservoir - ref_volume_for(requested, conc) >= threshold
     else:
         assert d.reasons == (Reason.RESERVOIR,)
@@ -303,9 +279,10 @@ def test_bolus_never_takes_the_reservoir_below_empty(
 
 
 def test_not_delivering_denies_a_bolus_and_lists_every_other_reason() -> None:
+    """REQ-GOV-010: every condition that alone denies the request is listed, in Reason order."""
     history = BolusHistory().record_start(0, max_per_24h=1)
     rule = PatientBolus(history=history, lockout_s=600, max_per_24h=1)
-    d = bolus(10, 10**9, delivering=False, patient=rule, hard_max=10, room=0)
+    d = bolus(10, 10**9, delivering=False, patient=rule, cap=10, room=0)
     assert d.granted_ng == 0
     assert d.reasons == (
         Reason.NOT_DELIVERING,
@@ -314,339 +291,35 @@ def test_not_delivering_denies_a_bolus_and_lists_every_other_reason() -> None:
         Reason.DAILY_CAP,
         Reason.RESERVOIR,
     )
+    assert (d.lockout_remaining_s, d.boluses_in_window) == (590, 1)
 
 
-GOOD: dict[str, Any] = dict(
-    now_s=100,
-    requested_ng=1000,
-    ledger=Ledger(),
-    in_flight_ng=0,
-    hard_max_ng=10**6,
-    reservoir_room_ng=10**6,
-    delivering=True,
-)
-INT_FIELDS = ["now_s", "requested_ng", "in_flight_ng", "hard_max_ng", "reservoir_room_ng"]
+def test_boundaries_of_the_cap_and_reservoir_rooms() -> None:
+    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-008: a request exactly equal to the cap room or the
+    reservoir room is granted whole and without reason; one more nanogram is cut (basal) or
+    denied (bolus), naming the bound."""
+    kw: dict[str, Any] = {"cap_room_ng": 700, "reservoir_room_ng": 10**6, "delivering": True}
+    assert decide_basal(requested_ng=700, **kw) == Decision(700, 700)
+    assert decide_basal(requested_ng=701, **kw) == Decision(701, 700, (Reason.DAILY_CAP,))
+    assert bolus(5, 700, cap=700) == Decision(700, 700)
+    assert bolus(5, 701, cap=700) == Decision(701, 0, (Reason.DAILY_CAP,))
+    assert bolus(5, 700, room=700) == Decision(700, 700)
+    assert bolus(5, 701, room=700) == Decision(701, 0, (Reason.RESERVOIR,))
+    both = decide_basal(requested_ng=900, cap_room_ng=600, reservoir_room_ng=650, delivering=True)
+    assert both == Decision(900, 600, (Reason.DAILY_CAP, Reason.RESERVOIR))
+    zero = decide_basal(requested_ng=0, cap_room_ng=0, reservoir_room_ng=0, delivering=False)
+    assert zero == Decision(0, 0)
 
 
-@pytest.mark.parametrize("decide", ["basal", "bolus"])
-@pytest.mark.parametrize("name", [*INT_FIELDS, "reserve_ng"])
-@pytest.mark.parametrize("bad", [-1, True, 1.5, "1", None])
-def test_invalid_inputs_name_the_field(decide: str, name: str, bad: object) -> None:
-    if decide == "basal" and name == "reserve_ng":
-        return
-    kw = dict(GOOD)
-    if decide == "bolus":
-        kw.update(reserve_ng=0, patient=None)
-    kw[name] = bad
-    fn: Callable[..., Decision] = decide_basal if decide == "basal" else decide_bolus
-    with pytest.raises(InvalidInput) as exc:
-        fn(**kw)
-    assert exc.value.field == name
+# --- the whole error contract ---------------------------------------------------------------------
 
-
-@pytest.mark.parametrize(
-    ("changes", "field"),
-    [
-        ({"delivering": 1}, "delivering"),
-        ({"ledger": None}, "ledger"),
-        ({"ledger": Ledger().record(10 * BUCKET_S, 1)}, "now_s"),  # now before the newest bucket
-    ],
-)
-def test_invalid_context_names_the_field(changes: dict[str, Any], field: str) -> None:
-    with pytest.raises(InvalidInput) as exc:
-        decide_basal(**{**GOOD, **changes})
-    assert exc.value.field == field
-
-
-def test_bolus_specific_validation() -> None:
-    kw = {**GOOD, "reserve_ng": 0, "patient": None, "requested_ng": 0}
-    with pytest.raises(InvalidInput) as exc:
-        decide_bolus(**kw)
-    assert exc.value.field == "requested_ng"
-    kw["requested_ng"] = 5
-    with pytest.raises(InvalidInput) as exc:
-        decide_bolus(**{**kw, "patient": "patient"})
-    assert exc.value.field == "patient"
-    for name, value in [("lockout_s", -1), ("max_per_24h", True), ("history", None)]:
-        args: dict[str, Any] = {"history": BolusHistory(), "lockout_s": 1, "max_per_24h": 1}
-        args[name] = value
-        with pytest.raises(InvalidInput) as exc:
-            PatientBolus(**args)
-        assert exc.value.field == name
-    late = BolusHistory().record_start(500, max_per_24h=1)
-    with pytest.raises(InvalidInput) as exc:
-        decide_bolus(**{**kw, "patient": PatientBolus(late, 1, 1)})
-    assert exc.value.field == "now_s"
-
-
-# --- simulated delivery stream: every real 24 h window stays under the cap -----------------------
-
-
-@dataclass
-class Grant:
-    granted_ng: int
-    charged_nl: int
-    pieces: list[tuple[int, int]]  # physical (instant, ng)
-    reports: list[tuple[int, int]]  # (report instant, ng), report instant >= piece instant
-    reported_ng: int = 0
-
-
-@dataclass
-class Sim:
-    hard_max_ng: int
-    conc: int
-    threshold_nl: int
-    reservoir_nl: int
-    lockout_s: int
-    max_per_24h: int
-    count_in_flight: bool = True
-    ledger: Ledger = field(default_factory=Ledger)
-    history: BolusHistory = field(default_factory=BolusHistory)
-    grants: list[Grant] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    last_report_s: int = 0
-
-    def room(self, in_flight_nl: int) -> int:
-        return ref_room(self.reservoir_nl, in_flight_nl, self.threshold_nl, self.conc)
-
-    def in_flight(self) -> tuple[int, int]:
-        open_ = [g for g in self.grants if g.reported_ng < g.granted_ng]
-        ng = sum(g.granted_ng - g.reported_ng for g in open_)
-        nl = sum(g.charged_nl for g in open_)
-        return (ng, nl) if self.count_in_flight else (0, 0)
-
-    def process_reports(self, now: int) -> None:
-        due = sorted(
-            (r, i, j)
-            for i, g in enumerate(self.grants)
-            for j, r in enumerate(g.reports)
-            if r[0] <= now and r[0] >= 0
-        )
-        for (t, ng), i, j in due:
-            self.ledger = self.ledger.record(t, ng)
-            g = self.grants[i]
-            g.reports[j] = (-1, 0)  # consumed
-            g.reported_ng += ng
-            if g.reported_ng == g.granted_ng:
-                self.reservoir_nl -= g.charged_nl
-
-    def step(self, now: int, kind: str, requested: int, duration: int, lag: int, on: bool) -> None:
-        self.process_reports(now)
-        ng, nl = self.in_flight()
-        common: dict[str, Any] = dict(
-            now_s=now,
-            requested_ng=requested,
-            ledger=self.ledger,
-            in_flight_ng=ng,
-            hard_max_ng=self.hard_max_ng,
-            reservoir_room_ng=self.room(nl),
-            delivering=on,
-        )
-        if kind == "basal":
-            d = decide_basal(**common)
-            assert d.granted_ng <= requested
-        else:
-            patient = (
-                PatientBolus(self.history, self.lockout_s, self.max_per_24h)
-                if kind == "patient"
-                else None
-            )
-            d = decide_bolus(**common, reserve_ng=0, patient=patient)
-            assert d.granted_ng in (0, requested)
-            if d.granted_ng and patient is not None:
-                self.history = self.history.record_start(now, max_per_24h=self.max_per_24h)
-                self.starts.append(now)
-        if not on:
-            assert d.granted_ng == 0
-        if d.granted_ng == 0:
-            return
-        # the reservoir, net of everything granted (each grant charged the least volume that
-        # holds it), stays at or above the empty threshold
-        charged_nl = ref_volume_for(d.granted_ng, self.conc)
-        assert self.reservoir_nl - (nl + charged_nl) >= self.threshold_nl
-        n = min(d.granted_ng, 4)
-        pieces = [
-            (now + duration * k // n, d.granted_ng // n + (1 if k < d.granted_ng % n else 0))
-            for k in range(n)
-        ]
-        reports = [(t + lag, a) for t, a in pieces]
-        self.grants.append(Grant(d.granted_ng, charged_nl, pieces, reports))
-
-    def deliveries(self) -> list[tuple[int, int]]:
-        return [p for g in self.grants for p in g.pieces]
-
-
-def worst_window(deliveries: list[tuple[int, int]]) -> int:
-    """Largest real total over windows (t - 86400, t] ending at each delivery instant and at the
-    bucket boundaries around them (the maximum is reached at a delivery instant)."""
-    ends = {t for t, _ in deliveries}
-    ends |= {
-        (t // BUCKET_S + k) * BUCKET_S + e for t, _ in deliveries for k in (0, 1) for e in (-1, 0)
-    }
-    best = 0
-    for t in ends:
-        best = max(best, sum(a for s, a in deliveries if t - DAY < s <= t))
-    return best
-
-
-actions = st.lists(
-    st.tuples(
-        st.one_of(st.sampled_from([0, 1, 299, 300, DAY - 1, DAY, DAY + 1]), st.integers(0, 30_000)),
-        st.sampled_from(["basal", "basal", "patient", "clinician"]),
-        st.integers(1, 4000),
-        st.sampled_from([0, 1, 60, 299, 300, 301, 3600]),
-        st.sampled_from([0, 1, 120, 600, 3600]),
-        st.booleans(),
-    ),
-    max_size=40,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    hard_max=st.integers(1, 20_000),
-    conc=st.sampled_from([10**6, 10**7, 25 * 10**6, 500_000]),
-    reservoir=st.integers(0, 2 * 10**5),
-    threshold=st.integers(0, 10**4),
-    lockout=st.integers(0, 7200),
-    max_per_24h=st.integers(1, 6),
-    start=st.integers(0, 10**7),
-    steps=actions,
-)
-def test_no_real_24h_window_ever_exceeds_the_hard_max(
-    hard_max: int,
-    conc: int,
-    reservoir: int,
-    threshold: int,
-    lockout: int,
-    max_per_24h: int,
-    start: int,
-    steps: list[tuple[int, str, int, int, int, bool]],
-) -> None:
-    sim = Sim(hard_max, conc, threshold, reservoir, lockout, max_per_24h)
-    now = start
-    for gap, kind, requested, duration, lag, on in steps:
-        now += gap
-        sim.step(now, kind, requested, duration, lag, on)
-    assert worst_window(sim.deliveries()) <= hard_max
-    for i, s in enumerate(sim.starts):
-        assert sum(1 for u in sim.starts[: i + 1] if u > s - DAY) <= max_per_24h
-        assert i == 0 or s - sim.starts[i - 1] >= lockout
-    assert len(sim.history.starts_s) <= max_per_24h
-
-
-def test_the_window_check_can_fail_when_in_flight_drug_is_ignored() -> None:
-    """The stream check is not vacuous: a governor that forgets drug granted but not yet reported
-    lets a real 24 h window exceed the cap."""
-    broken = Sim(1000, 10**6, 0, 10**7, 0, 10, count_in_flight=False)
-    for now, kind in ((0, "clinician"), (10, "clinician")):
-        broken.step(now, kind, 1000, 600, 600, True)
-    assert worst_window(broken.deliveries()) > 1000
-    sound = Sim(1000, 10**6, 0, 10**7, 0, 10)
-    for now, kind in ((0, "clinician"), (10, "clinician")):
-        sound.step(now, kind, 1000, 600, 600, True)
-    assert worst_window(sound.deliveries()) == 1000
-
-
-@pytest.mark.parametrize("offset", [0, 1, 150, 299])
-@pytest.mark.parametrize("bucket", [0, 7, 100_000])
-def test_cap_holds_at_the_24h_boundary_through_the_ledger(offset: int, bucket: int) -> None:
-    s = bucket * BUCKET_S + offset
-    cap = 5000
-    ledger = Ledger().record(s, cap)  # the whole daily maximum, delivered and reported at s
-    kw = {**GOOD, "ledger": ledger, "hard_max_ng": cap, "requested_ng": 10}
-    last_inside = decide_basal(**{**kw, "now_s": s + DAY - 1})  # (s - 1, s + 86399] holds s
-    assert last_inside.granted_ng == 0 and last_inside.reasons == (Reason.DAILY_CAP,)
-    bucket_gone = s + DAY + (BUCKET_S - 1 - offset)  # s's whole bucket is out of the window
-    assert decide_basal(**{**kw, "now_s": bucket_gone}).granted_ng == 10
-
-
-# --- reasons at their exact boundaries and the whole error contract (REQ-GOV-010) ----------------
-
-
-def _basal(**over: Any) -> dict[str, Any]:
-    kw: dict[str, Any] = {
-        "now_s": 10_000,
-        "requested_ng": 100,
-        "ledger": Ledger(),
-        "in_flight_ng": 0,
-        "hard_max_ng": 10**9,
-        "reservoir_room_ng": 10**9,
-        "delivering": True,
-    }
-    kw.update(over)
-    return kw
-
-
-def _bolus(**over: Any) -> dict[str, Any]:
-    kw = _basal(reserve_ng=0, patient=None)
-    kw.update(over)
-    return kw
-
-
-def test_basal_of_one_ng_while_not_delivering_says_not_delivering() -> None:
-    d = decide_basal(**_basal(requested_ng=1, delivering=False))
-    assert d.granted_ng == 0
-    assert d.reasons == (Reason.NOT_DELIVERING,)
-
-
-def test_basal_exactly_filling_the_reservoir_room_is_granted_whole() -> None:
-    d = decide_basal(**_basal(requested_ng=700, reservoir_room_ng=700))
-    assert (d.granted_ng, d.reasons) == (700, ())
-    cut = decide_basal(**_basal(requested_ng=701, reservoir_room_ng=700))
-    assert (cut.granted_ng, cut.reasons) == (700, (Reason.RESERVOIR,))
-
-
-def test_basal_cut_by_the_cap_and_the_room_takes_the_smaller() -> None:
-    ledger = Ledger().record(9_000, 300)
-    d = decide_basal(
-        **_basal(
-            ledger=ledger,
-            in_flight_ng=100,
-            hard_max_ng=1_000,
-            reservoir_room_ng=650,
-            requested_ng=900,
-        )
-    )
-    # cap room 1000 - 300 - 100 = 600 < room 650 < request 900
-    assert (d.granted_ng, d.reasons) == (600, (Reason.DAILY_CAP, Reason.RESERVOIR))
-
-
-def test_bolus_exactly_filling_the_cap_room_with_its_reserve_is_granted_without_reason() -> None:
-    # cap room = 1000 - 300 = 700 = request 500 + reserve 200
-    ledger = Ledger().record(9_000, 300)
-    d = decide_bolus(**_bolus(ledger=ledger, requested_ng=500, reserve_ng=200, hard_max_ng=1_000))
-    assert (d.requested_ng, d.granted_ng, d.reasons) == (500, 500, ())
-    one_more = decide_bolus(
-        **_bolus(ledger=ledger, requested_ng=501, reserve_ng=200, hard_max_ng=1_000)
-    )
-    assert (one_more.granted_ng, one_more.reasons) == (0, (Reason.DAILY_CAP,))
-
-
-def test_bolus_exactly_filling_the_reservoir_room_is_granted_without_reason() -> None:
-    # reservoir room = (2000 - 200 in flight - 300 threshold) nL at 1 ng/nL = 1500 ng
-    room = ref_room(2_000, 200, 300, 1_000_000)
-    assert room == 1_500
-    d = decide_bolus(**_bolus(reservoir_room_ng=room, requested_ng=1_500))
-    assert (d.requested_ng, d.granted_ng, d.reasons) == (1_500, 1_500, ())
-    one_more = decide_bolus(**_bolus(reservoir_room_ng=room, requested_ng=1_501))
-    assert (one_more.granted_ng, one_more.reasons) == (0, (Reason.RESERVOIR,))
-
-
-def test_clinician_bolus_reports_no_lockout_and_no_count() -> None:
-    d = decide_bolus(**_bolus(requested_ng=250))
-    assert d.requested_ng == 250
-    assert d.lockout_remaining_s == 0
-    assert d.boluses_in_window == 0
-    denied = decide_bolus(**_bolus(requested_ng=250, delivering=False))
-    assert (denied.lockout_remaining_s, denied.boluses_in_window) == (0, 0)
-    assert denied.reasons == (Reason.NOT_DELIVERING,)
-
-
-def test_decisions_echo_the_request() -> None:
-    assert decide_basal(**_basal(requested_ng=77)).requested_ng == 77
-    assert decide_bolus(**_bolus(requested_ng=78)).requested_ng == 78
-    assert decide_bolus(**_bolus(requested_ng=79, delivering=False)).requested_ng == 79
+BASAL: dict[str, Any] = {
+    "requested_ng": 100,
+    "cap_room_ng": 10**9,
+    "reservoir_room_ng": 10**9,
+    "delivering": True,
+}
+BOLUS: dict[str, Any] = {**BASAL, "now_s": 10_000, "patient": None}
 
 
 def _error(fn: Any, kw: dict[str, Any]) -> InvalidInput:
@@ -655,66 +328,248 @@ def _error(fn: Any, kw: dict[str, Any]) -> InvalidInput:
     return exc.value
 
 
+@pytest.mark.parametrize("decide", [decide_basal, decide_bolus])
+@pytest.mark.parametrize("name", ["requested_ng", "cap_room_ng", "reservoir_room_ng", "now_s"])
 @pytest.mark.parametrize(
-    ("field", "bad", "message", "limit"),
+    ("bad", "message", "limit"),
     [
-        ("in_flight_ng", 1.5, "must be an integer", None),
-        ("in_flight_ng", True, "must be an integer", None),
-        ("reservoir_room_ng", -3, "must not be negative", ">= 0"),
-        ("reservoir_room_ng", "1", "must be an integer", None),
-        ("hard_max_ng", -1, "must not be negative", ">= 0"),
-        ("ledger", "not a ledger", "must be a Ledger", None),
-        ("delivering", 1, "must be a bool", None),
+        (-1, "must not be negative", ">= 0"),
+        (True, "must be an integer", None),
+        (1.5, "must be an integer", None),
+        ("1", "must be an integer", None),
+        (None, "must be an integer", None),
     ],
 )
-def test_basal_input_errors_carry_field_message_value_and_limit(
-    field: str, bad: object, message: str, limit: str | None
+def test_invalid_amounts_and_times_name_the_field(
+    decide: Callable[..., Decision], name: str, bad: object, message: str, limit: str | None
 ) -> None:
-    err = _error(decide_basal, _basal(**{field: bad}))
-    assert (err.field, err.message, err.value, err.limit) == (field, message, bad, limit)
-    assert type(err.value) is type(bad)
+    """REQ-GOV-010: every amount and time is a non-negative int (not a bool); the error names
+    the field, the value and the limit."""
+    if decide is decide_basal and name == "now_s":
+        return
+    kw = dict(BASAL if decide is decide_basal else BOLUS)
+    kw[name] = bad
+    err = _error(decide, kw)
+    if name == "requested_ng" and decide is decide_bolus and bad == -1:
+        message, limit = "must not be negative", ">= 0"
+    assert (err.field, err.message, err.value, err.limit) == (name, message, bad, limit)
 
 
-@pytest.mark.parametrize(
-    ("field", "bad", "message", "limit"),
-    [
-        ("requested_ng", 0, "must be positive", "> 0"),
-        ("reserve_ng", -5, "must not be negative", ">= 0"),
-        ("patient", "nobody", "must be a PatientBolus or None", None),
-    ],
-)
-def test_bolus_input_errors_carry_field_message_value_and_limit(
-    field: str, bad: object, message: str, limit: str | None
-) -> None:
-    err = _error(decide_bolus, _bolus(**{field: bad}))
-    assert (err.field, err.message, err.value, err.limit) == (field, message, bad, limit)
+@pytest.mark.parametrize("decide", [decide_basal, decide_bolus])
+@pytest.mark.parametrize("bad", [1, 0, None, "yes"])
+def test_delivering_must_be_a_bool(decide: Callable[..., Decision], bad: object) -> None:
+    """REQ-GOV-010: ``delivering`` is a bool, not a truthy value."""
+    kw = dict(BASAL if decide is decide_basal else BOLUS)
+    err = _error(decide, {**kw, "delivering": bad})
+    assert (err.field, err.message, err.value) == ("delivering", "must be a bool", bad)
 
 
-def test_patient_bolus_rejects_a_history_that_is_not_one() -> None:
-    with pytest.raises(InvalidInput) as exc:
-        PatientBolus(history=(1, 2), lockout_s=60, max_per_24h=4)  # type: ignore[arg-type]
-    err = exc.value
+def test_bolus_specific_validation() -> None:
+    """REQ-GOV-008: a bolus request is positive; ``patient`` is a PatientBolus or None; a
+    PatientBolus validates its own fields; a request before the last start is an error on
+    ``now_s``."""
+    err = _error(decide_bolus, {**BOLUS, "requested_ng": 0})
+    assert (err.field, err.message, err.limit) == ("requested_ng", "must be positive", "> 0")
+    err = _error(decide_bolus, {**BOLUS, "patient": "nobody"})
+    assert (err.field, err.message) == ("patient", "must be a PatientBolus or None")
+    for name, value in [("lockout_s", -1), ("max_per_24h", True), ("history", None)]:
+        args: dict[str, Any] = {"history": BolusHistory(), "lockout_s": 1, "max_per_24h": 1}
+        args[name] = value
+        with pytest.raises(InvalidInput) as exc:
+            PatientBolus(**args)
+        assert exc.value.field == name
+    history = BolusHistory(last_start_s=5_000, starts_s=(5_000,))
+    patient = PatientBolus(history=history, lockout_s=600, max_per_24h=4)
+    err = _error(decide_bolus, {**BOLUS, "now_s": 4_000, "patient": patient})
     assert (err.field, err.message, err.value, err.limit) == (
-        "history",
-        "must be a BolusHistory",
-        (1, 2),
-        None,
+        "now_s",
+        "time went backwards: before the last bolus start",
+        4_000,
+        ">= 5000",
     )
 
 
-def test_a_query_before_the_newest_ledger_bucket_is_an_error_on_now_s() -> None:
-    ledger = Ledger().record(1_000, 5)  # bucket 3: [900, 1200)
-    for fn, kw in ((decide_basal, _basal(ledger=ledger)), (decide_bolus, _bolus(ledger=ledger))):
-        err = _error(fn, {**kw, "now_s": 899})
-        assert err.field == "now_s"
-        assert err.message == "time went backwards: earlier than the newest recorded bucket"
-        assert (err.value, err.limit) == (899, ">= 900")
+# --- closed loop: grants within the ledger's cap room keep every real window under the max ------
 
 
-def test_a_patient_bolus_before_the_last_bolus_start_is_an_error_on_now_s() -> None:
-    history = BolusHistory(last_start_s=5_000, starts_s=(5_000,))
-    patient = PatientBolus(history=history, lockout_s=600, max_per_24h=4)
-    err = _error(decide_bolus, _bolus(now_s=4_000, patient=patient))
-    assert err.field == "now_s"
-    assert err.message == "time went backwards: before the last bolus start"
-    assert (err.value, err.limit) == (4_000, ">= 5000")
+@dataclass
+class Grant:
+    oid: int
+    start: int
+    duration: int
+    amount_fg: int
+    report_at: int
+    schedule: list[tuple[Fraction, Fraction, Fraction]]
+    reported: bool = False
+
+
+@dataclass
+class Sim:
+    """A governor fed by the ledger's peak, and a drive that delivers each granted order at any
+    pace up to the order's (uniform, as early or as late as possible, in bursts) and reports it
+    in full ``lag`` seconds after its end. The real windows are integrated from the drive's
+    schedules, independently of the ledger."""
+
+    hard_max_ng: int
+    lockout_s: int
+    max_per_24h: int
+    count_in_flight: bool = True
+    ledger: Ledger = field(default_factory=Ledger)
+    history: BolusHistory = field(default_factory=BolusHistory)
+    grants: list[Grant] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+
+    def process_reports(self, now: int) -> None:
+        for g in sorted(self.grants, key=lambda g: g.report_at):
+            if not g.reported and g.report_at <= now:
+                t = max(g.report_at, self.ledger.newest_s)
+                self.ledger = self.ledger.record(
+                    t, g.oid, g.start, g.amount_fg, g.amount_fg, g.duration
+                )
+                g.reported = True
+
+    def flows(self) -> tuple[Flow, ...]:
+        if not self.count_in_flight:
+            return ()
+        return tuple(
+            Flow(g.start, g.amount_fg, g.amount_fg, g.duration)
+            for g in self.grants
+            if not g.reported
+        )
+
+    def cap_room(self, now: int, requested: int, duration: int) -> int:
+        """The largest whole ng (up to the request) whose order keeps the peak under the max."""
+        limit = self.hard_max_ng * FG
+        pieces = self.ledger.live(now)
+
+        def fits(ng: int) -> bool:
+            new = (Flow(now, ng * FG, ng * FG, duration),) if ng else ()
+            return peak_fg(pieces, (*self.flows(), *new), now) <= limit
+
+        lo, hi = 0, requested
+        if fits(hi):
+            return hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+        return lo
+
+    def step(
+        self, now: int, kind: str, requested: int, duration: int, how: tuple[int, int]
+    ) -> None:
+        self.process_reports(now)
+        cap = self.cap_room(now, requested, duration)
+        common: dict[str, Any] = dict(
+            requested_ng=requested, cap_room_ng=cap, reservoir_room_ng=10**12, delivering=True
+        )
+        if kind == "basal":
+            d = decide_basal(**common)
+        else:
+            patient = (
+                PatientBolus(self.history, self.lockout_s, self.max_per_24h)
+                if kind == "patient"
+                else None
+            )
+            d = decide_bolus(now_s=now, patient=patient, **common)
+            assert d.granted_ng in (0, requested)
+            if d.granted_ng and patient is not None:
+                self.history = self.history.record_start(now, max_per_24h=self.max_per_24h)
+                self.starts.append(now)
+        assert d.granted_ng <= min(requested, cap)
+        if d.granted_ng == 0:
+            return
+        shape, lag = how
+        amount = d.granted_ng * FG
+        rate = Fraction(amount, duration)
+        lo, hi = Fraction(now), Fraction(now + duration + lag)
+        busy = Fraction(amount) / rate
+        idle = hi - lo - busy
+        schedule = [
+            [(lo, lo + busy, rate)],  # as early as possible (at the order's pace: uniform)
+            [(hi - busy, hi, rate)],  # as late as the lag allows
+            [(lo + idle / 3, lo + idle / 3 + busy / 2, rate), (hi - busy / 2, hi, rate)],
+            [(lo, hi, Fraction(amount) / (hi - lo))],  # slower than its pace, evenly
+        ][shape]
+        oid = len(self.grants) + 1
+        self.grants.append(Grant(oid, now, duration, amount, now + duration + lag, schedule))
+
+    def worst_window_fg(self) -> Fraction:
+        schedules = [g.schedule for g in self.grants]
+        ends = {e for s in schedules for a, b, _ in s for e in (a, b, a + DAY, b + DAY)}
+        best = Fraction(0)
+        for t in ends:
+            total = sum(
+                (
+                    r * max(Fraction(0), min(b, t) - max(a, t - DAY))
+                    for s in schedules
+                    for a, b, r in s
+                ),
+                Fraction(0),
+            )
+            best = max(best, total)
+        return best
+
+
+FG = 1_000_000
+
+loop_actions = st.lists(
+    st.tuples(
+        st.sampled_from([0, 1, 600, 3600, DAY - 1, DAY, DAY + 1]) | st.integers(0, 30_000),
+        st.sampled_from(["basal", "basal", "patient", "clinician"]),
+        st.integers(1, 4000),
+        st.sampled_from([1, 60, 600, 3600]),
+        st.tuples(st.integers(0, 3), st.sampled_from([0, 1, 120, 600])),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hard_max=st.integers(1, 20_000),
+    lockout=st.integers(0, 7200),
+    max_per_24h=st.integers(1, 6),
+    start=st.integers(0, 10**7),
+    steps=loop_actions,
+)
+def test_no_real_24h_window_ever_exceeds_the_hard_max(
+    hard_max: int,
+    lockout: int,
+    max_per_24h: int,
+    start: int,
+    steps: list[tuple[int, str, int, int, tuple[int, int]]],
+) -> None:
+    """REQ-GOV-002, REQ-GOV-004, REQ-GOV-009: whatever the drive does within its orders' paces
+    (early, late, in bursts, slow, reported late), no real 24 h window of delivered drug exceeds
+    the hard maximum, and the bolus lockout and count hold."""
+    sim = Sim(hard_max, lockout, max_per_24h)
+    now = start
+    for gap, kind, requested, duration, how in steps:
+        now += gap
+        sim.step(now, kind, requested, duration, how)
+    assert sim.worst_window_fg() <= hard_max * FG
+    for i, s in enumerate(sim.starts):
+        assert sum(1 for u in sim.starts[: i + 1] if u > s - DAY) <= max_per_24h
+        assert i == 0 or s - sim.starts[i - 1] >= lockout
+
+
+def test_the_window_check_can_fail_when_in_flight_drug_is_ignored() -> None:
+    """The closed-loop check is not vacuous: a governor that forgets drug granted but not yet
+    reported lets a real window exceed the cap; the sound one fills it exactly."""
+    broken = Sim(1000, 0, 10, count_in_flight=False)
+    sound = Sim(1000, 0, 10)
+    for sim in (broken, sound):
+        for now in (0, 10):
+            sim.step(now, "clinician", 1000, 600, (0, 0))
+    assert broken.worst_window_fg() > 1000 * FG
+    assert sound.worst_window_fg() == 1000 * FG
+
+
+def test_hourly_basal_at_the_hard_max_is_granted_in_full_every_hour() -> None:
+    """REQ-GOV-002 (exactness): back-to-back hourly basal at exactly the hard maximum per day,
+    each order delivered at its pace and reported at its end, is never cut."""
+    sim = Sim(24_000, 0, 1)
+    for k in range(24 * 3):
+        sim.step(k * 3600, "basal", 1000, 3600, (0, 0))
+    assert all(g.amount_fg == 1000 * FG for g in sim.grants) and len(sim.grants) == 72
+    assert sim.worst_window_fg() == 24_000 * FG
