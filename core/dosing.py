@@ -41,7 +41,7 @@ from itdose.core.effects import (
     Record,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
-from itdose.core.ledger import Flow, Ledger, ahead_of_pace, pace_nl_per_h, peak_fg
+from itdose.core.ledger import Flow, Ledger, Piece, ahead_of_pace, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import (
     FG_PER_NG,
@@ -154,17 +154,16 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
     return tuple(flows)
 
 
-def _future_basal(d: Device, now: int) -> tuple[Flow, ...]:
-    """Basal scheduled after the order in flight, at the program's highest step, for a day:
-    a bolus must leave room for it (basal is never reduced to make room for a bolus,
-    REQ-GOV-008)."""
+def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
+    """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
+    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008)."""
     if d.program is None:
         return ()
     top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     if top == 0:
         return ()
     day_fg = top * FG_PER_NG
-    return (Flow(max(now, d.basal_until_s), day_fg, day_fg, DAY_S),)
+    return (Flow(start, day_fg, day_fg, DAY_S),)
 
 
 def _basal_flow(now: int, conc: int, seg: int) -> Callable[[int], Flow]:
@@ -647,6 +646,8 @@ class BolusPlan:
     basal_nl: int
     cancel: Order | None
     basal_until_s: int
+    basal_carry: int
+    """The basal target's remainder below one nanolitre, carried to the next segment."""
 
 
 def _bolus_plan(
@@ -677,7 +678,9 @@ def _bolus_plan(
     busy = any(o is not basal for o in d.orders)
     start = now if basal is not None else max(now, d.basal_until_s)
     rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
-    basal_fg = rate * FG_PER_NG * max(0, now + dur - start) // DAY_S
+    carried = 0 if basal is not None else d.basal_carry
+    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
+    basal_fg = numerator // DAY_S
     unreported = 0
     flows: list[Flow] = []
     others = in_flight_nl(d)
@@ -704,13 +707,17 @@ def _bolus_plan(
     volume = bolus_nl + basal_nl
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
-    amount = volume * cmax
+    pieces = ledger_of(d, drug).live(now)
     if basal is not None and unreported:
-        flows.append(Flow(since, unreported * cmax, _pace(basal) * cmax, 3600))
-    flows.extend(_future_basal(d, now + dur))
+        # what the cancelled basal order may have moved since its last report: it stops now
+        part = Piece(basal.id, since, now, unreported * cmax, _pace(basal) * cmax, 3600)
+        pieces = (*pieces, part)
+    # the basal due from ``start`` on (inside this order first, then the next basal orders) is a
+    # day at the top step; the bolus itself at its own pace
+    flows.extend(_future_basal(d, start))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    new = Flow(now, amount, pace_nl_per_h(volume, dur) * cmax, 3600)
-    fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now, limit) <= limit
+    new = Flow(now, bolus_nl * cmax, pace_nl_per_h(bolus_nl, dur) * cmax, 3600)
+    fits = peak_fg(pieces, (*flows, new), now, limit) <= limit
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     deliverable = not other_drug and bolus_nl > 0
     decision = decide_bolus(
@@ -722,7 +729,8 @@ def _bolus_plan(
         patient=patient,
     )
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
-    return BolusPlan(decision, volume, basal_nl, basal, until)
+    carry = numerator - basal_nl * cmax * DAY_S if now + dur > start else d.basal_carry
+    return BolusPlan(decision, volume, basal_nl, basal, until, carry)
 
 
 def _grant_bolus(
@@ -742,7 +750,7 @@ def _grant_bolus(
         orders=(*d.orders, order),
         next_order_id=d.next_order_id + 1,
         basal_until_s=plan.basal_until_s,
-        basal_carry=0 if plan.cancel is not None else d.basal_carry,
+        basal_carry=plan.basal_carry,
     )
     return d, effects
 

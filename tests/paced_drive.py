@@ -16,7 +16,7 @@ from fractions import Fraction
 from itdose.core import Device, Library, Role, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import Annunciate, DeliveryOrder, Effect
+from itdose.core.effects import Annunciate, CancelOrder, DeliveryOrder, Effect
 
 DAY = 86_400
 
@@ -52,6 +52,8 @@ class PacedDrive:
         self.device = out.device
         for e in out.effects:
             self.effects.append((at, e))
+            if isinstance(e, CancelOrder) and e.order_id in self.pending:
+                self._cancel(e.order_id, at)
             if isinstance(e, DeliveryOrder):
                 self.pending[e.order_id] = Delivered(
                     e.order_id, e.kind, at, at + e.duration_s, e.volume_nl
@@ -59,6 +61,33 @@ class PacedDrive:
             if isinstance(e, Annunciate):
                 self.alarms.append((at, e.kind))
         return out.effects
+
+    def _cancel(self, order_id: int, at: int) -> None:
+        """Stop an order now: what it moved at its pace so far (whole nL, rounded down) is
+        reported, final, and kept as delivered over ``[start, at)``."""
+        order = self.pending.pop(order_id)
+        span = order.end_s - order.start_s
+        moved = order.volume_nl * (at - order.start_s) // span if span else order.volume_nl
+        done = Delivered(order.order_id, order.kind, order.start_s, at, moved)
+        if moved and at > order.start_s:
+            # evenly over [start, at) is at the order's pace only if moved is exact; keep the
+            # record at the pace: the part moved ends where the pace puts it
+            done = Delivered(
+                order.order_id,
+                order.kind,
+                order.start_s,
+                order.start_s + -(-moved * span // order.volume_nl),
+                moved,
+            )
+        self.delivered.append(done)
+        out = step(
+            self.device, c.DriveReport(Role.SERVICE, order_id, moved, final=True), at, self.library
+        )
+        self.device = out.device
+        for e in out.effects:
+            self.effects.append((at, e))
+            if isinstance(e, Annunciate):
+                self.alarms.append((at, e.kind))
 
     def _report_due(self, at: int) -> None:
         for oid in sorted(o for o, d in self.pending.items() if d.end_s <= at):

@@ -12,7 +12,6 @@ fits when no window ending now or later holds more than the hard maximum.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from fractions import Fraction
 
 import pytest
@@ -208,18 +207,9 @@ def test_the_basal_reserve_denies_a_bolus_the_window_alone_would_allow(library: 
     assert clinician_decision(bare, now, lib3, 600_010, 600).granted_ng == 600_010
 
 
-OVERLAP = pytest.mark.xfail(
-    strict=True,
-    reason="core over-count: the bolus check counts the basal order in flight as a flow that never "
-    "ages out AND a day of basal from that order's scheduled end, so a window starting inside the "
-    "order counts its early part twice (no next basal order is issued while one is in flight): "
-    "denied by order pace x (window start - order start), 27.8 ng at 1 s, 0.05 mg at 1800 s",
-)
-
-
 @pytest.mark.parametrize(
     "offset",
-    [0, pytest.param(1, marks=OVERLAP), pytest.param(1800, marks=OVERLAP), 3000, 3599],
+    [0, 1, 1800, 3000, 3599],
 )
 def test_the_bolus_that_fills_the_window_exactly_to_the_maximum_is_granted(
     library: Library, offset: int
@@ -227,12 +217,13 @@ def test_the_bolus_that_fills_the_window_exactly_to_the_maximum_is_granted(
     """REQ-GOV-002, REQ-GOV-008 (the issue's case): hard maximum 3.0 mg/day, basal 2.4 mg/day
     (10 000 nL of 10 mg/mL an hour, delivered at its pace and reported at its end), clinician
     boluses of 0.2 mg over 10 min. After two days of basal the first three boluses are granted,
-    the third bringing the window exactly to 3.0 mg; the fourth (and even 10 ng more) is denied
-    for the daily cap. Basal is never cut afterwards (no delivery-limited alarm), and no real
+    the third bringing the window to 3.0 mg (to the nanolitre each bolus's replaced basal order
+    may leave unmoved); the fourth (and even 70 ng more) is denied for the daily cap. Basal is
+    never cut afterwards (no delivery-limited alarm), and no real
     24 h window of the drive's own delivery record exceeds 3.0 mg; one reaches it exactly.
     ``offset``: seconds after an hourly tick at which the boluses start (with 3000 and 3599 the
     third comes after the next tick; with 1 and 1800 all three come while one basal order is in
-    flight, and the first starts after that order began: the core denies the third)."""
+    flight)."""
     lib3 = with_max_daily(library, "morphine.pain", 3_000_000)
     d = reach(Phase.ACTIVE, lib3)
     program = dataclasses.replace(
@@ -242,7 +233,7 @@ def test_the_bolus_that_fills_the_window_exactly_to_the_maximum_is_granted(
     drive.apply(c.SetProgram(C, program), drive.now + 60)
     start = drive.now
     drive.run_until(start + 2 * DAY + offset)
-    assert {o.volume_nl for o in drive.delivered if o.kind == "basal"} == {10_000}
+    assert {o.volume_nl for o in drive.delivered if o.kind == "basal"} == {10_000}  # no bolus yet
     granted = []
     for _ in range(4):
         decision = clinician_decision(drive.device, drive.now, lib3, 200_000, 600)
@@ -253,15 +244,20 @@ def test_the_bolus_that_fills_the_window_exactly_to_the_maximum_is_granted(
             assert decision.reasons == (Reason.DAILY_CAP,)
         drive.run_until(drive.now + 700)
     assert granted == [200_000, 200_000, 200_000, 0]
-    assert clinician_decision(drive.device, drive.now, lib3, 10, 600).granted_ng == 0
+    # each bolus replaces the basal order in flight, whose partial count is whole nanolitres:
+    # at most two nanolitres (20 ng here) of basal per bolus are not moved; more than that for
+    # the three does not fit
+    assert clinician_decision(drive.device, drive.now, lib3, 70, 600).granted_ng == 0
     drive.run_until(drive.now + 2 * DAY)
-    basal = [o for o in drive.delivered if o.kind == "basal"]
-    assert {o.volume_nl for o in basal} == {10_000}
-    assert all(b.start_s == a.end_s for a, b in itertools.pairwise(basal))
+    # basal goes on inside each bolus (a bolus replaces the basal order in flight), and the day
+    # after the boluses holds the program's whole basal (to the nanolitre each bolus may cost)
+    last_day = drive.in_window_nl(Fraction(drive.now))
+    assert 240_000 - 6 <= last_day <= 240_000
     assert AlarmKind.DELIVERY_LIMITED not in {k for _, k in drive.alarms}
     assert drive.device.path is not None
     assert {(s.drug, s.concentration_ng_per_ml) for s in drive.device.path.segments} == {
         ("morphine", CONC)
     }
     worst_nl = max(drive.in_window_nl(Fraction(t)) for t in drive.window_ends())
-    assert worst_nl * CONC == 3_000_000 * FG
+    assert worst_nl * CONC <= 3_000_000 * FG
+    assert worst_nl * CONC >= 3_000_000 * FG - 6 * CONC
