@@ -278,7 +278,7 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
     ),
     "abort_refill": ("clinician", {"reason"}, set()),
     "empty_reservoir": ("clinician", {"withdrawn"}, set()),
-    "begin_mri": ("clinician", set(), set()),
+    "begin_mri": ("clinician", {"emergency", "reason"}, set()),
     "end_mri": ("clinician", set(), set()),
     "confirm_mri": ("clinician", {"reason"}, set()),
     "explant": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
@@ -669,7 +669,7 @@ def _action_params(
     for key in ("reason", "plan", "note", "finding_reason", "drug"):
         if key in t:
             p[key] = _str(t, key, where)
-    for key in ("candidate", "positive", "confirm_withdrawal_risk"):
+    for key in ("candidate", "positive", "confirm_withdrawal_risk", "emergency"):
         if key in t:
             p[key] = _bool(t, key, where, False)
     if "baseline_pain" in t:
@@ -1063,7 +1063,7 @@ def _commands(
     if a == "abort_refill":
         return [lambda: c.AbortRefill(C, p.get("reason", "abandoned"))]
     if a == "begin_mri":
-        return [lambda: c.BeginMri(C)]
+        return [lambda: c.BeginMri(C, p.get("emergency", False), p.get("reason", ""))]
     if a == "end_mri":
         return [lambda: c.EndMri(C)]
     if a == "confirm_mri":
