@@ -244,7 +244,7 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
     "bolus": ("patient", set(), set()),
     "clinician_bolus": ("clinician", {"dose", "duration"}, {"dose", "duration"}),
     "suspend": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
-    "resume": ("clinician", {"reason"}, set()),
+    "resume": ("clinician", {"reason", "restart_reason"}, set()),
     "clear_alarm": ("clinician", {"alarm", "reason"}, {"alarm"}),
     "silence_alarm": ("clinician", {"alarm", "duration"}, {"alarm", "duration"}),
     "begin_refill": ("clinician", set(), set()),
@@ -666,7 +666,7 @@ def _action_params(
 ) -> dict[str, Any]:
     """The action's fields parsed into base units (validated now, used when it runs)."""
     p: dict[str, Any] = {}
-    for key in ("reason", "plan", "note", "finding_reason", "drug"):
+    for key in ("reason", "plan", "note", "finding_reason", "drug", "restart_reason"):
         if key in t:
             p[key] = _str(t, key, where)
     for key in ("candidate", "positive", "confirm_withdrawal_risk", "emergency"):
@@ -1055,7 +1055,7 @@ def _commands(
             )
         ]
     if a == "resume":
-        return [lambda: c.Resume(C, p.get("reason", "clinician"))]
+        return [lambda: c.Resume(C, p.get("reason", "clinician"), p.get("restart_reason", ""))]
     if a == "clear_alarm":
         return [lambda: c.ClearAlarm(C, p["alarm"], p.get("reason", "cause resolved"))]
     if a == "silence_alarm":
