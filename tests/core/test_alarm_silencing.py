@@ -8,6 +8,8 @@ again when its pause ends; every silence is recorded with its role.
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itdose_testkit import DAY, C, P, S, reach, run
 
 from itdose.core import Device, Library, LimitViolation, Phase, Priority, RejectedCommand, step
@@ -110,3 +112,49 @@ def test_the_patient_limit_is_per_alarm_and_for_high_alarms_only(library: Librar
     d = step(d, c.RaiseAlarm(S, STALL), t + 2, library).device
     d = step(d, c.SilenceAlarm(P, STALL, TEN_MIN), t + 3, library).device
     assert _stall(d).patient_silences == 1
+
+
+_EVENT = st.tuples(
+    st.sampled_from(["patient", "clinician", "tick"]),
+    st.integers(min_value=0, max_value=900),
+    st.integers(min_value=1, max_value=700),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(events=st.lists(_EVENT, min_size=1, max_size=25))
+def test_random_silences_follow_an_independent_model(events, library: Library) -> None:
+    """Over random silences by both roles and clock steps, the core accepts exactly what a model
+    of the rule accepts: a pause of at most 600 s from its start, at most 3 patient silences; the
+    alarm stays active throughout and annunciates exactly when no pause covers the instant
+    (REQ-ALM-008, REQ-ALM-009, REQ-ALM-010)."""
+    d = _stalled(library)
+    t = T
+    pause_start = pause_end = 0  # model: the current pause [start, end)
+    patient = 0
+    for kind, gap, duration in events:
+        t += gap
+        if kind == "tick":
+            d = step(d, c.Tick(S), t, library).device
+        else:
+            role = P if kind == "patient" else C
+            start = pause_start if pause_end > t else t
+            allowed = (
+                duration <= TEN_MIN
+                and not (role is P and patient >= PATIENT_LIMIT)
+                and t + duration <= start + TEN_MIN
+            )
+            try:
+                d = step(d, c.SilenceAlarm(role, STALL, duration), t, library).device
+                accepted = True
+            except (RejectedCommand, LimitViolation):
+                accepted = False
+            assert accepted is allowed, (kind, t, duration, pause_start, pause_end, patient)
+            if accepted:
+                pause_start, pause_end = start, t + duration
+                patient += role is P
+        assert d.phase is Phase.ALARM and d.has_alarm(STALL)
+        assert (STALL in [a.kind for a in d.annunciating(t)]) is (pause_end <= t)
+        assert _stall(d).patient_silences == patient
