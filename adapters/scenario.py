@@ -240,7 +240,7 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
         {"program"},
     ),
     "prime": ("clinician", {"duration"}, set()),
-    "start": ("clinician", set(), set()),
+    "start": ("clinician", {"restart_reason"}, set()),
     "bolus": ("patient", set(), set()),
     "clinician_bolus": ("clinician", {"dose", "duration"}, {"dose", "duration"}),
     "suspend": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
@@ -1043,7 +1043,7 @@ def _commands(
     if a == "prime":
         return [lambda: c.Prime(C, p.get("duration", 480))]
     if a == "start":
-        return [lambda: c.StartDosing(C)]
+        return [lambda: c.StartDosing(C, p.get("restart_reason", ""))]
     if a == "bolus":
         return [lambda: c.RequestBolus(P)]
     if a == "clinician_bolus":

@@ -173,9 +173,12 @@ class SetProgram(Command):
 
 @dataclass(frozen=True)
 class StartDosing(Command):
-    """Start dosing once the catheter is primed and a program is set."""
+    """Start dosing once the catheter is primed and a program is set; after a re-priming more
+    than 24 h after the last delivery the restart needs ``restart_reason``
+    (docs/dosing-rules.md#r-lim-10)."""
 
     name: ClassVar[str] = "start_dosing"
+    restart_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -456,6 +456,10 @@ def _v_resume(d: Device, c: cmd.Resume, now: int, library: lib.Library) -> None:
     _check_restart(d, now, d.program, c.restart_reason)
 
 
+def _v_start_dosing(d: Device, c: cmd.StartDosing, now: int, library: lib.Library) -> None:
+    _check_restart(d, now, d.program, c.restart_reason)
+
+
 def _v_stop_with_risk(
     d: Device, c: cmd.Suspend | cmd.Explant, now: int, library: lib.Library
 ) -> None:
@@ -812,7 +816,7 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "fill": _v_fill,
     "prime": _v_prime,
     "set_program": _v_set_program,
-    "start_dosing": _v_none,
+    "start_dosing": _v_start_dosing,
     "tick": _v_tick,
     "drive_report": _v_drive_report,
     "request_bolus": _v_none,

@@ -171,3 +171,23 @@ def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Librar
     ok = dataclasses.replace(complete, restart_reason="refill delayed; dose reviewed")
     assert step(d, ok, 9 * DAY + 1, library).device.phase is Phase.ACTIVE
     assert step(d, complete, 9 * DAY, library).device.phase is Phase.ACTIVE
+
+
+def test_start_after_a_re_priming_more_than_24_h_later_needs_a_reason(library: Library) -> None:
+    """A catheter re-primed after a long stop restarts delivery at start_dosing: more than 24 h
+    after the last delivery it needs the restart reason (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "catheter revision"), 8 * DAY, library).device
+    # the revision leaves an unprimed catheter of the same volume, holding no drug
+    assert d.path is not None
+    d = dataclasses.replace(d, primed=False, primed_nl=0, path=type(d.path).empty(d.path.volume_nl))
+    d = step(d, c.Prime(C, duration_s=480), 9 * DAY, library).device
+    order = d.orders[-1]
+    d = step(d, c.DriveReport(S, order.id, order.volume_nl, final=True), 9 * DAY + 600, library)
+    d = d.device
+    assert d.phase is Phase.PRIMING and d.primed
+    with pytest.raises(RejectedCommand) as info:
+        step(d, c.StartDosing(C), 9 * DAY + 700, library)
+    assert info.value.field == "command.restart_reason"
+    ok = c.StartDosing(C, restart_reason="revision done; dose reviewed")
+    assert step(d, ok, 9 * DAY + 700, library).device.phase is Phase.ACTIVE
