@@ -240,11 +240,11 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
         {"program"},
     ),
     "prime": ("clinician", {"duration"}, set()),
-    "start": ("clinician", set(), set()),
+    "start": ("clinician", {"restart_reason"}, set()),
     "bolus": ("patient", set(), set()),
     "clinician_bolus": ("clinician", {"dose", "duration"}, {"dose", "duration"}),
     "suspend": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
-    "resume": ("clinician", {"reason"}, set()),
+    "resume": ("clinician", {"reason", "restart_reason"}, set()),
     "clear_alarm": ("clinician", {"alarm", "reason"}, {"alarm"}),
     "silence_alarm": ("clinician", {"alarm", "duration"}, {"alarm", "duration"}),
     "begin_refill": ("clinician", set(), set()),
@@ -278,7 +278,7 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
     ),
     "abort_refill": ("clinician", {"reason"}, set()),
     "empty_reservoir": ("clinician", {"withdrawn"}, set()),
-    "begin_mri": ("clinician", set(), set()),
+    "begin_mri": ("clinician", {"emergency", "reason"}, set()),
     "end_mri": ("clinician", set(), set()),
     "confirm_mri": ("clinician", {"reason"}, set()),
     "explant": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
@@ -666,10 +666,10 @@ def _action_params(
 ) -> dict[str, Any]:
     """The action's fields parsed into base units (validated now, used when it runs)."""
     p: dict[str, Any] = {}
-    for key in ("reason", "plan", "note", "finding_reason", "drug"):
+    for key in ("reason", "plan", "note", "finding_reason", "drug", "restart_reason"):
         if key in t:
             p[key] = _str(t, key, where)
-    for key in ("candidate", "positive", "confirm_withdrawal_risk"):
+    for key in ("candidate", "positive", "confirm_withdrawal_risk", "emergency"):
         if key in t:
             p[key] = _bool(t, key, where, False)
     if "baseline_pain" in t:
@@ -1043,7 +1043,7 @@ def _commands(
     if a == "prime":
         return [lambda: c.Prime(C, p.get("duration", 480))]
     if a == "start":
-        return [lambda: c.StartDosing(C)]
+        return [lambda: c.StartDosing(C, p.get("restart_reason", ""))]
     if a == "bolus":
         return [lambda: c.RequestBolus(P)]
     if a == "clinician_bolus":
@@ -1055,7 +1055,7 @@ def _commands(
             )
         ]
     if a == "resume":
-        return [lambda: c.Resume(C, p.get("reason", "clinician"))]
+        return [lambda: c.Resume(C, p.get("reason", "clinician"), p.get("restart_reason", ""))]
     if a == "clear_alarm":
         return [lambda: c.ClearAlarm(C, p["alarm"], p.get("reason", "cause resolved"))]
     if a == "silence_alarm":
@@ -1063,7 +1063,7 @@ def _commands(
     if a == "abort_refill":
         return [lambda: c.AbortRefill(C, p.get("reason", "abandoned"))]
     if a == "begin_mri":
-        return [lambda: c.BeginMri(C)]
+        return [lambda: c.BeginMri(C, p.get("emergency", False), p.get("reason", ""))]
     if a == "end_mri":
         return [lambda: c.EndMri(C)]
     if a == "confirm_mri":

@@ -159,7 +159,8 @@ class SetProgram(Command):
 
     ``utc_now_s`` (UTC seconds at this command, from the shell) is needed for ``wall`` flex
     schedules; ``overrides`` carry the reasons for soft limits; ``confirm_withdrawal_risk`` is
-    the explicit confirmation a baclofen stop or cut needs.
+    the explicit confirmation a baclofen stop or cut needs; ``restart_reason`` is the clinician's
+    confirmation of a restart after more than 24 h without delivery (docs/dosing-rules.md#r-lim-10).
     """
 
     name: ClassVar[str] = "set_program"
@@ -167,13 +168,17 @@ class SetProgram(Command):
     overrides: tuple[Override, ...] = ()
     confirm_withdrawal_risk: bool = False
     utc_now_s: int | None = None
+    restart_reason: str = ""
 
 
 @dataclass(frozen=True)
 class StartDosing(Command):
-    """Start dosing once the catheter is primed and a program is set."""
+    """Start dosing once the catheter is primed and a program is set; after a re-priming more
+    than 24 h after the last delivery the restart needs ``restart_reason``
+    (docs/dosing-rules.md#r-lim-10)."""
 
     name: ClassVar[str] = "start_dosing"
+    restart_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -238,10 +243,12 @@ class Suspend(Command):
 
 @dataclass(frozen=True)
 class Resume(Command):
-    """Resume delivery after a suspension."""
+    """Resume delivery after a suspension; after more than 24 h without delivery the restart
+    needs ``restart_reason`` (docs/dosing-rules.md#r-lim-10)."""
 
     name: ClassVar[str] = "resume"
     reason: str
+    restart_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,8 @@ class CompleteRefill(Command):
     """Complete a refill: new drug added. A concentration or drug change needs ``program`` (the
     new program (the old fluid in the fluid path leaves the catheter tip first); a reconciliation
     finding needs ``finding_reason``; ``confirm_withdrawal_risk`` confirms a new program that
-    stops or cuts baclofen by more than 20 %, as with :class:`SetProgram`."""
+    stops or cuts baclofen by more than 20 %, as with :class:`SetProgram`; ``restart_reason``
+    confirms a restart after more than 24 h without delivery (docs/dosing-rules.md#r-lim-10)."""
 
     name: ClassVar[str] = "complete_refill"
     added_nl: int
@@ -293,6 +301,7 @@ class CompleteRefill(Command):
     overrides: tuple[Override, ...] = ()
     utc_now_s: int | None = None
     confirm_withdrawal_risk: bool = False
+    restart_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -305,9 +314,13 @@ class EmptyReservoir(Command):
 
 @dataclass(frozen=True)
 class BeginMri(Command):
-    """An MRI scan begins (pump-family workflow per docs/dosing-rules.md)."""
+    """An MRI scan begins (pump-family workflow per docs/dosing-rules.md#mri). ``emergency``: a
+    Prometra II scan with drug in the reservoir, with the clinician's ``reason``
+    (docs/dosing-rules.md#r-mri-5)."""
 
     name: ClassVar[str] = "begin_mri"
+    emergency: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True)

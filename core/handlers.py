@@ -26,7 +26,7 @@ from itdose.core.effects import (
 )
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.ledger import Ledger
-from itdose.core.path import FG_PER_NG, FluidPath
+from itdose.core.path import FG_PER_NG, FluidPath, drugs_in, ng_up
 from itdose.core.program import (
     DAY_S,
     NL_PER_ML,
@@ -37,6 +37,7 @@ from itdose.core.program import (
     ProgramReport,
     basal_daily_ng,
     check_program,
+    titration_base,
 )
 from itdose.core.state import (
     ActiveAlarm,
@@ -45,10 +46,12 @@ from itdose.core.state import (
     DrugLedger,
     FlushDose,
     ImplantedSystem,
+    LastDelivery,
     MriSession,
     Phase,
     RefillSession,
     Reservoir,
+    Role,
     Screening,
     Trial,
     TrialDose,
@@ -72,6 +75,15 @@ MAX_SILENCE_HIGH_S = 600
 REQ-ALM-004)."""
 MAX_SILENCE_S = 86_400
 """A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
+MAX_PATIENT_SILENCES_HIGH = 3
+"""The patient may silence the same HIGH alarm at most 3 times; after that only a clinician can
+(a design value, docs/dosing-rules.md#r-alm-3; REQ-ALM-010)."""
+RESTART_CONFIRM_S = 86_400
+"""A restart after more than 24 h without delivery needs a clinician's reason (a design value:
+tolerance may have fallen; docs/dosing-rules.md#r-lim-10; REQ-TITR-006)."""
+EMERGENCY_MRI_NL = 10_000
+"""The labelled worst case of a Prometra II emergency scan with drug in the reservoir: 10 uL
+counted as delivered (docs/dosing-rules.md#r-mri-5; REQ-MRI-006)."""
 MAX_TITRATION_WINDOW_S = 7 * 86_400
 """Increases older than the longest titration window are dropped from the state."""
 PAIN_SCALE_MAX = 10
@@ -197,6 +209,53 @@ def pump_concentrations(entry: lib.DrugEntry, pump: lib.PumpModel) -> tuple[int,
         for c in entry.product_concentrations.values_ng_per_ml
         if narrowing is None or narrowing.contains(c)
     )
+
+
+# --- restart (docs/dosing-rules.md#r-lim-10) --------------------------------------------------
+
+
+def _delivering(d: Device) -> bool:
+    """Basal is being delivered: the device is active with a non-zero program."""
+    return d.phase is Phase.ACTIVE and d.program is not None and basal_daily_ng(d.program.basal) > 0
+
+
+def _note_delivery(d: Device, now: int) -> Device:
+    """``d`` with the program it is delivering noted as the restart reference (every accepted
+    command passes here first, so the reference holds the dose and the last instant before a
+    stop)."""
+    if not _delivering(d) or d.drug is None:
+        return d
+    assert d.program is not None
+    last = LastDelivery(d.drug, basal_daily_ng(d.program.basal), now)
+    return d if d.last_delivery == last else dataclasses.replace(d, last_delivery=last)
+
+
+def _restart_from(d: Device) -> int | None:
+    """While delivery is stopped, the last daily dose of the drug in the pump delivered before
+    the stop (a restart may return to it without titration); None while delivering or when that
+    drug was never delivered (REQ-TITR-005)."""
+    last = d.last_delivery
+    if _delivering(d) or last is None or last.drug != d.drug:
+        return None
+    return last.dose_ng_per_day
+
+
+def _check_restart(d: Device, now: int, program: Program | None, reason: str) -> None:
+    """A command that restarts delivery (``program`` non-zero) more than 24 h after delivery was
+    last seen needs the clinician's ``restart_reason`` (REQ-TITR-006)."""
+    _text(reason, "command.restart_reason")
+    last = d.last_delivery
+    if program is None or basal_daily_ng(program.basal) == 0 or _delivering(d) or last is None:
+        return
+    if now - last.at_s > RESTART_CONFIRM_S and not reason.strip():
+        raise RejectedCommand(
+            "command.restart_reason",
+            f"delivery has been stopped for {format_duration_s(now - last.at_s)}: a restart after "
+            "more than 24 h without delivery needs a clinician's confirmation with a reason "
+            "(tolerance may have fallen)",
+            value=format_duration_s(now - last.at_s),
+            limit=f"<= {format_duration_s(RESTART_CONFIRM_S)} without a reason",
+        )
 
 
 # --- validators ------------------------------------------------------------------------------
@@ -388,10 +447,17 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     )
 
 
-def _v_reason_only(
-    d: Device, c: cmd.Resume | cmd.AbortRefill, now: int, library: lib.Library
-) -> None:
+def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> None:
     _reason(c.reason, "command.reason")
+
+
+def _v_resume(d: Device, c: cmd.Resume, now: int, library: lib.Library) -> None:
+    _reason(c.reason, "command.reason")
+    _check_restart(d, now, d.program, c.restart_reason)
+
+
+def _v_start_dosing(d: Device, c: cmd.StartDosing, now: int, library: lib.Library) -> None:
+    _check_restart(d, now, d.program, c.restart_reason)
 
 
 def _v_stop_with_risk(
@@ -501,6 +567,9 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
         _check_program_or_raise(
             d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
         )
+    resumes = d.resume_after_refill and not d.high_alarms()
+    program = c.program if c.program is not None else d.program
+    _check_restart(d, now, program if resumes else None, c.restart_reason)
 
 
 def _check_program_or_raise(
@@ -522,6 +591,7 @@ def _check_program_or_raise(
         initial=d.program is None,
         utc_now_s=utc_now_s,
         effective_screening_dose_ng=d.trial.effective_dose_ng if d.trial is not None else None,
+        restart_from_ng_per_day=_restart_from(d),
     )
     report = check_program(program, library, d.implant.pump, ctx)
     open_items = [v for v in report.violations if not (v.level == "soft" and v.overridden)]
@@ -558,6 +628,8 @@ def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
     _check_program_or_raise(
         d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
     )
+    # a program change while active restarts delivery when the pump ran at zero rate
+    _check_restart(d, now, c.program if d.phase is Phase.ACTIVE else None, c.restart_reason)
 
 
 def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
@@ -603,11 +675,28 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
         )
 
 
+def _silence_start(a: ActiveAlarm, now: int) -> int:
+    """Start of the pause a silence at ``now`` belongs to: the current pause if the alarm is
+    still silenced, else now."""
+    if (
+        a.silenced_until_s is not None
+        and a.silenced_until_s > now
+        and a.silenced_from_s is not None
+    ):
+        return a.silenced_from_s
+    return now
+
+
 def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> None:
+    """Any role may silence; a HIGH alarm's pause never exceeds 10 minutes, renewed or not, and
+    the patient may silence the same HIGH alarm at most 3 times (docs/dosing-rules.md#silencing;
+    REQ-ALM-008, REQ-ALM-009, REQ-ALM-010)."""
     _positive(c.duration_s, "command.duration_s")
-    if not d.has_alarm(c.kind):
+    alarm = next((a for a in d.alarms if a.kind is c.kind), None)
+    if alarm is None:
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
-    bound = MAX_SILENCE_HIGH_S if priority_of(c.kind) is Priority.HIGH else MAX_SILENCE_S
+    high = priority_of(c.kind) is Priority.HIGH
+    bound = MAX_SILENCE_HIGH_S if high else MAX_SILENCE_S
     if c.duration_s > bound:
         raise LimitViolation(
             "command.duration_s",
@@ -616,6 +705,27 @@ def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Libr
             level=lib.Level.HARD.value,
             value=format_duration_s(c.duration_s),
             limit=format_duration_s(bound),
+        )
+    if not high:
+        return
+    if c.role is Role.PATIENT and alarm.patient_silences >= MAX_PATIENT_SILENCES_HIGH:
+        raise RejectedCommand(
+            "command.role",
+            f"the patient has silenced this HIGH alarm {alarm.patient_silences} times: only a "
+            "clinician can silence it now",
+            value=c.role.value,
+            limit=f"{MAX_PATIENT_SILENCES_HIGH} patient silences",
+        )
+    start = _silence_start(alarm, now)
+    if now + c.duration_s > start + MAX_SILENCE_HIGH_S:
+        raise LimitViolation(
+            "command.duration_s",
+            f"a HIGH alarm cannot stay silenced longer than {format_duration_s(MAX_SILENCE_HIGH_S)}"
+            f": it has been silenced since {format_duration_s(now - start)} ago",
+            limit_id="alarm.silence",
+            level=lib.Level.HARD.value,
+            value=format_duration_s(now + c.duration_s - start),
+            limit=format_duration_s(MAX_SILENCE_HIGH_S),
         )
 
 
@@ -633,6 +743,7 @@ def _mri_policy(d: Device, library: lib.Library) -> lib.MriPolicy:
 
 
 def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> None:
+    _text(c.reason, "command.reason")
     if d.mri is not None:
         raise RejectedCommand("command", "an MRI is already in progress or awaiting confirmation")
     policy = _mri_policy(d, library)
@@ -640,13 +751,31 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         raise RejectedCommand(
             "command", f"{d.implant.pump if d.implant else 'this pump'} is MR unsafe: MRI refused"
         )
+    if c.emergency and policy is not lib.MriPolicy.EMPTY_AND_RESET:
+        raise RejectedCommand(
+            "command.emergency",
+            "an emergency scan with drug in the reservoir applies to a pump with a Flow "
+            "Activated Valve (Prometra II); this pump's own MRI workflow applies",
+        )
     if policy is lib.MriPolicy.SUSPEND_VERIFY:
+        # docs/dosing-rules.md#r-mri-2 (REQ-MRI-003): both delay the detection of an extended
+        # motor stall; the scan itself stops the rotor and the core suspends delivery then.
         if d.program is not None and basal_daily_ng(d.program.basal) == 0:
             raise RejectedCommand(
                 "command",
                 "a stopped pump (zero rate) as MRI preparation is rejected: it delays the "
                 "detection of an extended motor stall",
             )
+        if d.phase is Phase.SUSPENDED:
+            raise RejectedCommand(
+                "command",
+                "a suspended pump as MRI preparation is rejected: it delays the detection of an "
+                "extended motor stall; resume delivery before the scan (the scan suspends it)",
+            )
+        return
+    if c.emergency:
+        # docs/dosing-rules.md#r-mri-5 (REQ-MRI-006): drug in the reservoir, no time to empty it
+        _reason(c.reason, "command.reason")
         return
     # EMPTY_AND_RESET: an empty reservoir and zero rate first
     volume = d.reservoir.volume_nl if d.reservoir is not None else 0
@@ -654,7 +783,7 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         raise RejectedCommand(
             "command",
             "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and "
-            "empty the reservoir first",
+            "empty the reservoir first (or record an emergency scan with a reason)",
             value=format_volume_nl(volume),
         )
 
@@ -687,7 +816,7 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "fill": _v_fill,
     "prime": _v_prime,
     "set_program": _v_set_program,
-    "start_dosing": _v_none,
+    "start_dosing": _v_start_dosing,
     "tick": _v_tick,
     "drive_report": _v_drive_report,
     "request_bolus": _v_none,
@@ -699,7 +828,7 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "end_mri": _v_end_mri,
     "confirm_post_mri": _v_confirm_post_mri,
     "suspend": _v_stop_with_risk,
-    "resume": _v_reason_only,
+    "resume": _v_resume,
     "raise_alarm": _v_raise_alarm,
     "clear_alarm": _v_clear_alarm,
     "begin_refill": _v_none,
@@ -841,7 +970,9 @@ def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
 def _install_program(d: Device, program: Program, utc_now_s: int | None, now: int) -> Device:
     increases = tuple(i for i in d.increases if i.at_s > now - MAX_TITRATION_WINDOW_S)
     if d.program is not None:
-        old, new = basal_daily_ng(d.program.basal), basal_daily_ng(program.basal)
+        # a restart up to the last delivered dose is not an increase (REQ-TITR-005)
+        old = titration_base(basal_daily_ng(d.program.basal), _restart_from(d))
+        new = basal_daily_ng(program.basal)
         if new > old:
             increases = (*increases, Increase(now, old, new))
     return dataclasses.replace(
@@ -863,7 +994,9 @@ def _h_start_dosing(d: Device, c: cmd.Command, now: int, library: lib.Library) -
 
 
 def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Result:
-    return dosing.apply_tick(d, now, library, c.max_segment_s)
+    d, effects = dosing.apply_tick(d, now, library, c.max_segment_s)
+    d, resounded = _resound(d, now)
+    return d, (*effects, *resounded)
 
 
 def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Result:
@@ -879,11 +1012,34 @@ def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
 
 
 def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> Result:
+    """Only the sound pauses: the alarm stays active (the audit record of the command records
+    every silence, with its role; REQ-ALM-009)."""
+    patient = 1 if c.role is Role.PATIENT else 0
     alarms = tuple(
-        dataclasses.replace(a, silenced_until_s=now + c.duration_s) if a.kind is c.kind else a
+        dataclasses.replace(
+            a,
+            silenced_until_s=now + c.duration_s,
+            silenced_from_s=_silence_start(a, now),
+            patient_silences=a.patient_silences + patient,
+        )
+        if a.kind is c.kind
+        else a
         for a in d.alarms
     )
     return dataclasses.replace(d, alarms=alarms), ()
+
+
+def _resound(d: Device, now: int) -> Result:
+    """Alarms whose silence has ended sound again (REQ-ALM-009)."""
+    ended = [a for a in d.alarms if a.silenced_until_s is not None and a.silenced_until_s <= now]
+    if not ended:
+        return d, ()
+    alarms = tuple(
+        dataclasses.replace(a, silenced_until_s=None, silenced_from_s=None) if a in ended else a
+        for a in d.alarms
+    )
+    effects = tuple(Annunciate(a.kind, a.priority) for a in ended)
+    return dataclasses.replace(d, alarms=alarms), effects
 
 
 def _h_record_withdrawal(
@@ -1027,8 +1183,51 @@ def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,
+        emergency=c.emergency,
+        reason=c.reason,
     )
-    return dataclasses.replace(d, mri=session), ()
+    d = dataclasses.replace(d, mri=session)
+    if not c.emergency:
+        return d, ()
+    return _count_emergency_scan(d, now)
+
+
+def _count_emergency_scan(d: Device, now: int) -> Result:
+    """The Flow Activated Valve closes; the labelled worst case, 10 uL at the concentration
+    leaving the catheter tip, is counted as delivered at the scan start, in the 24 h window of
+    each drug it can carry (REQ-MRI-006). The volume is the next 10 uL the tip would deliver
+    after the volume in flight, each drug at its richest concentration there (never less than
+    the exact outflow). The fluid path is not moved: nothing is known to have left."""
+    ahead = dosing.ahead(d, dosing.in_flight_nl(d), EMERGENCY_MRI_NL)
+    order_id = d.next_order_id
+    total_fg = 0
+    shown: list[str] = []
+    for drug in drugs_in(ahead):
+        conc = max(p.concentration_ng_per_ml for p in ahead if p.drug == drug)
+        fg = EMERGENCY_MRI_NL * conc
+        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1)
+        d = _set_ledger(d, drug, ledger)
+        total_fg += fg
+        shown.append(
+            f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
+        )
+    d = dataclasses.replace(
+        d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg)
+    )
+    text = (
+        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        + (", ".join(shown) if shown else "no drug")
+        + ". After the scan delivery stays at zero until the valve reset is recorded."
+    )
+    return d, (Warn("emergency_mri", text),)
+
+
+def _set_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+    if drug == d.drug:
+        return dataclasses.replace(d, ledger=ledger)
+    others = tuple(e for e in d.other_ledgers if e.drug != drug)
+    return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
 
 
 def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Result:
@@ -1036,6 +1235,15 @@ def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Resu
     d = dataclasses.replace(d, mri=dataclasses.replace(d.mri, ended_at_s=now))
     d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
     effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
+    if d.mri is not None and d.mri.emergency:
+        effects = (
+            *effects,
+            Warn(
+                "valve_reset_required",
+                "After the emergency scan delivery stays at zero until the Flow Activated Valve "
+                "reset is recorded (confirm the post-MRI step), then resume.",
+            ),
+        )
     if dosing.mri_resumes(d):
         d = dataclasses.replace(d, basal_until_s=now)
     return d, effects
@@ -1089,6 +1297,7 @@ _HANDLERS: dict[str, Callable[..., Result]] = {
 
 def apply(device: Device, command: cmd.Command, now_s: int, library: lib.Library) -> Result:
     """The updated device data and effects of an accepted, validated command."""
+    device = _note_delivery(device, now_s)
     return _HANDLERS[command.name](device, command, now_s, library)
 
 

@@ -18,8 +18,9 @@ violation and every soft violation carries an override with a reason (REQ-LIB-00
 - flex steps tile the 24 h day exactly; a ``wall`` schedule reports the total of its next
   daylight-saving day (REQ-TIME-003);
 - titration: ziconotide increases and baclofen increases by the library's step and count limits
-  (REQ-TITR-001, REQ-TITR-002); a baclofen stop or a cut of more than 20 % needs a confirmation
-  (REQ-BACL-001);
+  (REQ-TITR-001, REQ-TITR-002), counted while delivery is stopped from the last daily dose
+  delivered before the stop (restart is not titration, REQ-TITR-005); a baclofen stop or a cut
+  of more than 20 % needs a confirmation (REQ-BACL-001);
 - starting range for a first program (soft);
 - unapproved drugs and pumps not labelled for the drug need an override (REQ-LIB-003).
 """
@@ -58,6 +59,7 @@ __all__ = [
     "local_seconds",
     "max_basal_rate_ng_per_day",
     "rate_at",
+    "titration_base",
 ]
 
 DAY_S = 86_400
@@ -158,6 +160,10 @@ class ProgramContext:
     utc_now_s: int | None = None
     effective_screening_dose_ng: int | None = None
     """Baclofen: the screening dose that produced a response (sets the starting pump dose)."""
+    restart_from_ng_per_day: int | None = None
+    """Set while delivery is stopped (suspended, zero rate, alarm): the last daily dose delivered
+    before the stop. A restart may return to it; only the part above it is a titration step
+    (docs/dosing-rules.md#r-lim-10)."""
 
 
 @dataclass(frozen=True)
@@ -524,26 +530,29 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
     if prev is None or prev.drug != p.drug or prev.indication != p.indication:
         return
     old = basal_daily_ng(prev.basal)
+    # Restart is not titration (docs/dosing-rules.md#r-lim-10): the steps count from the last daily
+    # dose delivered before the stop when that is above the program being replaced.
+    base = titration_base(old, out.ctx.restart_from_ng_per_day)
     tit = entry.titration
-    if basal > old and tit is not None:
+    if basal > base and tit is not None:
         step = tit.max_increase
-        if step is not None and basal - old > step.value:
+        if step is not None and basal - base > step.value:
             out.add(
                 step.id,
                 step.level,
                 "basal",
-                format_dose_rate_ng_per_day(basal - old),
+                format_dose_rate_ng_per_day(basal - base),
                 step.text(),
                 "increase larger than the titration step",
             )
         pct = tit.max_increase_percent
-        if pct is not None and (basal - old) * 10_000 > pct.value * old:
+        if pct is not None and (basal - base) * 10_000 > pct.value * base:
             out.add(
                 pct.id,
                 pct.level,
                 "basal",
-                f"+{format_dose_rate_ng_per_day(basal - old)} on "
-                f"{format_dose_rate_ng_per_day(old)}",
+                f"+{format_dose_rate_ng_per_day(basal - base)} on "
+                f"{format_dose_rate_ng_per_day(base)}",
                 pct.text(),
                 "increase larger than the allowed percentage of the current dose",
             )
@@ -574,6 +583,15 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
                 "stopping or cutting this drug by more than 20 % needs an explicit "
                 "confirmation of the withdrawal risk",
             )
+
+
+def titration_base(previous_ng_per_day: int, restart_from_ng_per_day: int | None) -> int:
+    """The daily dose titration steps count from: the program being replaced, or while delivery
+    is stopped the last daily dose delivered before the stop if that is higher
+    (docs/dosing-rules.md#r-lim-10)."""
+    if restart_from_ng_per_day is None:
+        return previous_ng_per_day
+    return max(previous_ng_per_day, restart_from_ng_per_day)
 
 
 def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> None:

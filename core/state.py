@@ -22,6 +22,7 @@ __all__ = [
     "DrugLedger",
     "FlushDose",
     "ImplantedSystem",
+    "LastDelivery",
     "MriSession",
     "Order",
     "Phase",
@@ -141,6 +142,11 @@ class ActiveAlarm:
     raised_at_s: int
     detail: str = ""
     silenced_until_s: int | None = None
+    silenced_from_s: int | None = None
+    """Start of the current silence pause: a HIGH alarm's pause never outlasts 10 minutes from
+    here, however often it is renewed (docs/dosing-rules.md#r-alm-2)."""
+    patient_silences: int = 0
+    """How often the patient silenced this alarm (docs/dosing-rules.md#r-alm-3)."""
 
     @property
     def priority(self) -> Priority:
@@ -213,6 +219,22 @@ class MriSession:
     alarm_active_at_start: bool
     resume_to_active: bool
     ended_at_s: int | None = None
+    emergency: bool = False
+    """A Prometra II scan with drug in the reservoir (docs/dosing-rules.md#r-mri-5)."""
+    reason: str = ""
+    """The clinician's reason for an emergency scan."""
+
+
+@dataclass(frozen=True)
+class LastDelivery:
+    """The daily dose of the program last seen delivering (phase ``active``, non-zero basal) and
+    the last instant it was seen: after a stop, a restart may return to that dose without
+    titration, and a restart more than 24 h later needs a clinician's reason
+    (docs/dosing-rules.md#r-lim-10)."""
+
+    drug: str
+    dose_ng_per_day: int
+    at_s: int
 
 
 @dataclass(frozen=True)
@@ -264,6 +286,8 @@ class Device:
     """Reservoir volume right after the last fill or refill (reconciliation reference)."""
     delivered_ng: int = 0
     """Lifetime drug reported leaving the tip, every drug (information, not a limit)."""
+    last_delivery: LastDelivery | None = None
+    """The program last seen delivering, the restart reference (None: never delivered)."""
 
     def has_alarm(self, kind: AlarmKind) -> bool:
         return any(a.kind is kind for a in self.alarms)

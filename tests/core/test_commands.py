@@ -1057,7 +1057,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "RejectedCommand",
         "command",
         "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and empty the "
-        "reservoir first",
+        "reservoir first (or record an emergency scan with a reason)",
         "19.766 mL",
         None,
         None,
@@ -1067,7 +1067,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "RejectedCommand",
         "command",
         "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and empty the "
-        "reservoir first",
+        "reservoir first (or record an emergency scan with a reason)",
         "19.766 mL",
         None,
         None,
@@ -1812,11 +1812,11 @@ def test_silence_and_clear_touch_only_their_alarm(library: Library) -> None:
     assert effects == ()
     assert d2.alarms == (
         ActiveAlarm(AlarmKind.MOTOR_STALL, 8 * DAY),
-        ActiveAlarm(AlarmKind.OCCLUSION, T - 10, "", T + 600),
+        ActiveAlarm(AlarmKind.OCCLUSION, T - 10, "", T + 600, T, 1),
         ActiveAlarm(AlarmKind.ERI, T - 5),
     )
     d3, _ = _after(library, d, c.SilenceAlarm(C, AlarmKind.ERI, 86_400), T)
-    assert d3.alarms[2] == ActiveAlarm(AlarmKind.ERI, T - 5, "", T + 86_400)
+    assert d3.alarms[2] == ActiveAlarm(AlarmKind.ERI, T - 5, "", T + 86_400, T, 0)
     d4, effects = _after(library, d, c.ClearAlarm(C, AlarmKind.OCCLUSION, "flushed"), T)
     assert effects == ()
     assert d4.alarms == (

@@ -73,13 +73,19 @@ def test_synchromed_alarm_at_mri_start_keeps_it_stopped_until_confirmed(
     assert d.phase is Phase.ACTIVE
 
 
-def test_synchromed_mri_from_suspended_stays_stopped(slib: Library):
-    """An MRI from suspended stays stopped (REQ-MRI-001)."""
+def test_synchromed_suspend_as_mri_preparation_rejected(slib: Library):
+    """Suspending a SynchroMed II as MRI preparation is refused, like a zero-rate program: it
+    delays the detection of an extended motor stall; once resumed the scan proceeds and
+    suspends delivery itself (REQ-MRI-003, REQ-MRI-001)."""
     d = synchromed_active(slib)
-    d = _do(d, c.Suspend(C, "planned scan"), T0 + 5, slib).device
-    d = _do(d, c.BeginMri(C), T0 + 10, slib).device
-    d = _do(d, c.EndMri(C), T0 + HOUR, slib).device
-    assert d.phase is Phase.SUSPENDED
+    suspended = _do(d, c.Suspend(C, "planned scan"), T0 + 5, slib).device
+    with pytest.raises(RejectedCommand) as exc:
+        _do(suspended, c.BeginMri(C), T0 + 10, slib)
+    assert "suspended pump as MRI preparation is rejected" in exc.value.message
+    assert "extended motor stall" in exc.value.message
+    resumed = _do(suspended, c.Resume(C, "scan today"), T0 + 20, slib).device
+    d = _do(resumed, c.BeginMri(C), T0 + 30, slib).device
+    assert d.phase is Phase.SUSPENDED and d.mri is not None
 
 
 def test_synchromed_zero_rate_program_as_mri_preparation_rejected(slib: Library):

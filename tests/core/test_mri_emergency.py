@@ -1,0 +1,124 @@
+"""Prometra II emergency MRI with drug in the reservoir (docs/dosing-rules.md#r-mri-5).
+
+The expected count is computed here from the rule and the catheter's contents: 10 uL (10 000 nL)
+times the concentration at the catheter tip, in ng (nL x ng/mL / 10^6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, S, reach, synchromed_active
+from itdose_testkit import synchromed_library as _synchromed_library
+
+from itdose.core import Library, Phase, Priority, RejectedCommand, step
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.effects import Annunciate, DeliveryOrder, StopDelivery, Warn
+from itdose.core.state import Device
+
+T = 8 * DAY
+WORST_CASE_NL = 10_000
+MORPHINE_10 = 10_000_000
+MORPHINE_25 = 25_000_000
+
+
+def _expected_ng(concentration_ng_per_ml: int) -> int:
+    return WORST_CASE_NL * concentration_ng_per_ml // 1_000_000
+
+
+def _emergency(reason: str = "trauma: spine imaging cannot wait") -> c.BeginMri:
+    return c.BeginMri(C, emergency=True, reason=reason)
+
+
+def _orders(d: Device, at: int, library: Library) -> list[DeliveryOrder]:
+    out = step(d, c.Tick(S), at, library)
+    return [e for e in out.effects if isinstance(e, DeliveryOrder)]
+
+
+def test_emergency_scan_needs_a_reason_and_counts_10_ul(library: Library) -> None:
+    """Drug in the reservoir while dosing: refused without a reason; with one the pump stops and
+    10 uL at the tip's concentration enters the 24 h window at the scan start (REQ-MRI-006)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.reservoir is not None and d.reservoir.volume_nl > 0
+    with pytest.raises(RejectedCommand) as info:
+        step(d, _emergency(reason="  "), T, library)
+    assert info.value.field == "command.reason"
+    before = d.ledger.window_total_ng(T)
+    out = step(d, _emergency(), T, library)
+    new = out.device
+    assert new.phase is Phase.SUSPENDED
+    assert any(isinstance(e, StopDelivery) for e in out.effects)
+    assert any(isinstance(e, Warn) and e.code == "emergency_mri" for e in out.effects)
+    assert new.mri is not None and new.mri.emergency and new.mri.reason
+    counted = _expected_ng(MORPHINE_10)
+    assert counted == 100_000  # 0.1 mg
+    assert new.ledger.window_total_ng(T) == before + counted
+    # it stays in every window that contains the scan start, and leaves after 24 h
+    assert new.ledger.window_total_ng(T + DAY - 1) - d.ledger.window_total_ng(T + DAY - 1) == (
+        counted
+    )
+    assert new.ledger.window_total_ng(T + DAY) == d.ledger.window_total_ng(T + DAY)
+    assert new.delivered_ng == d.delivered_ng + counted
+    assert new.next_order_id == d.next_order_id + 1
+    # the reservoir and the path are not touched: nothing is known to have left
+    assert (new.reservoir, new.path) == (d.reservoir, d.path)
+
+
+def test_after_the_scan_delivery_stays_at_zero_until_the_valve_reset(library: Library) -> None:
+    """MEDIUM post-MRI alarm pending, no order and no resume until the valve reset is recorded
+    (REQ-MRI-006, REQ-MRI-004)."""
+    d = step(reach(Phase.ACTIVE, library), _emergency(), T, library).device
+    assert not _orders(d, T + 60, library)
+    out = step(d, c.EndMri(C), T + HOUR, library)
+    d = out.device
+    assert d.phase is Phase.SUSPENDED
+    assert Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM) in out.effects
+    assert any(isinstance(e, Warn) and e.code == "valve_reset_required" for e in out.effects)
+    assert d.has_alarm(AlarmKind.POST_MRI_VERIFICATION)
+    assert not _orders(d, T + HOUR + 60, library)
+    with pytest.raises(RejectedCommand):
+        step(d, c.Resume(C, "after scan"), T + HOUR + 120, library)
+    d = step(d, c.ConfirmPostMri(C, "valve reset recorded"), T + HOUR + 180, library).device
+    assert not d.has_alarm(AlarmKind.POST_MRI_VERIFICATION) and d.mri is None
+    assert d.phase is Phase.SUSPENDED
+    d = step(d, c.Resume(C, "valve reset"), T + HOUR + 240, library).device
+    assert d.phase is Phase.ACTIVE
+    assert _orders(d, T + HOUR + 300, library)
+
+
+def test_the_count_uses_the_concentration_at_the_tip_not_the_reservoir(library: Library) -> None:
+    """Right after a refill to 25 mg/mL the catheter still holds 10 mg/mL: the scan counts
+    10 uL at 10 mg/mL (REQ-MRI-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.BeginRefill(C), T, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), T + 60, library).device
+    program = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=MORPHINE_25)
+    d = step(d, c.CompleteRefill(C, 20_000_000, MORPHINE_25, program=program), T + 120, library)
+    d = d.device
+    assert d.path is not None and d.path.segments[0].concentration_ng_per_ml == MORPHINE_10
+    before = d.ledger.window_total_ng(T + 200)
+    new = step(d, _emergency(), T + 200, library).device
+    assert new.ledger.window_total_ng(T + 200) - before == _expected_ng(MORPHINE_10)
+
+
+def test_emergency_flag_is_refused_on_a_synchromed(library: Library) -> None:
+    """A SynchroMed II has its own MRI workflow: no emergency count (REQ-MRI-006)."""
+    slib = _synchromed_library(library)
+    d = synchromed_active(slib)
+    with pytest.raises(RejectedCommand) as info:
+        step(d, _emergency(), 7 * DAY + 800, slib)
+    assert info.value.field == "command.emergency"
+
+
+def test_a_planned_prometra_ii_scan_counts_nothing(library: Library) -> None:
+    """The planned workflow (empty reservoir, suspended) records no worst-case amount
+    (REQ-MRI-004, REQ-MRI-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "MRI"), T, library).device
+    assert d.reservoir is not None
+    d = step(d, c.EmptyReservoir(C, d.reservoir.volume_nl), T + 60, library).device
+    new = step(d, c.BeginMri(C), T + 120, library).device
+    assert new.ledger == d.ledger and new.mri is not None and not new.mri.emergency
