@@ -27,11 +27,10 @@ from typing import Any
 
 import z3  # type: ignore[import-untyped]
 
-from itdose.core import dosing, governor, program
+from itdose.core import governor, program
 from itdose.core import ledger as ledger_mod
 from itdose.core.arith import Ops
 from itdose.core.library import Level, Library
-from itdose.core.state import Bridge, Device
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
@@ -46,6 +45,7 @@ __all__ = [
     "OBLIGATIONS",
     "Broken",
     "BrokenResult",
+    "Case",
     "Claim",
     "ClaimResult",
     "Obligation",
@@ -75,6 +75,19 @@ class Claim:
     shown: Shown = ()
     kind: str = "valid"
     render: Callable[[Any], str] | None = field(default=None, compare=False)
+    cases: tuple[Case, ...] = ()
+    """For a ``valid`` claim: more goals, each under its own condition, decided one by one
+    (the claim is ``assumptions -> goal and (condition_i -> goal_i for every i)``). Each case's
+    condition must be satisfiable with the assumptions, so no case holds vacuously."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a :class:`Claim`: ``condition -> goal``, with its own rendered terms."""
+
+    condition: ZBool
+    goal: ZBool
+    shown: Shown = ()
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,26 @@ def _solver() -> Any:
     return solver
 
 
+_SAT_MEMO: dict[tuple[int, ...], tuple[tuple[Any, ...], bool]] = {}
+"""Case conditions (with the claim's assumptions) already decided: z3 terms are hash-consed, so
+equal terms have equal ids; the terms are kept so that their ids are not reused."""
+
+
+def _satisfiable(solver: Any, assumptions: tuple[ZBool, ...], condition: ZBool) -> bool:
+    """Whether ``solver`` (holding exactly ``assumptions`` and ``condition``) is satisfiable;
+    memoised for a condition shared by several claims (one per property of a path)."""
+    terms = (*assumptions, condition)
+    key = tuple(t.get_id() for t in terms)
+    hit = _SAT_MEMO.get(key)
+    if hit is not None and all(a.eq(b) for a, b in zip(hit[0], terms, strict=True)):
+        return hit[1]
+    ok = bool(solver.check() == z3.sat)
+    if len(_SAT_MEMO) > 20_000:
+        _SAT_MEMO.clear()
+    _SAT_MEMO[key] = (terms, ok)
+    return ok
+
+
 def check_claim(claim: Claim) -> ClaimResult:
     """Decide one claim and check that its assumptions are satisfiable."""
     start = time.perf_counter()
@@ -192,13 +225,28 @@ def check_claim(claim: Claim) -> ClaimResult:
     answer = solver.check()
     cex: dict[str, str] | None = None
     witness = ""
+    shown = claim.shown
+    if answer == z3.unsat and claim.kind == "valid" and claim.cases:
+        solver = _solver()
+        solver.add(*claim.assumptions)
+        for case in claim.cases:
+            solver.push()
+            solver.add(case.condition)
+            if not _satisfiable(solver, claim.assumptions, case.condition):
+                precondition = "unsat"
+            solver.add(z3.Not(case.goal))
+            answer = solver.check()
+            if answer != z3.unsat:
+                shown = case.shown or claim.shown
+                break
+            solver.pop()
     if answer == z3.unsat:
         status = "proved" if claim.kind == "valid" else "no witness"
     elif answer == z3.sat:
         model = solver.model()
         if claim.kind == "valid":
             status = "counterexample"
-            cex = _render(model, claim.shown)
+            cex = _render(model, shown)
         else:
             status = "witness"
             witness = claim.render(model) if claim.render else str(_render(model, claim.shown))
@@ -297,53 +345,46 @@ GrantFn = Callable[..., Any]
 def governor_claims(
     grant_amount: GrantFn | None = None, grant_all_or_nothing: GrantFn | None = None
 ) -> list[Claim]:
-    """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default)."""
+    """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default).
+
+    Every amount is drug leaving the catheter tip; ``reservoir room`` is what the usable
+    reservoir volume pushes out of the tip, rounded down (``dosing.reservoir_room_ng``; the
+    path claims of :mod:`itdose.proofs.path_z3` show how the path plans it)."""
     grant_fn = grant_amount or governor.grant_amount
     aon_fn = grant_all_or_nothing or governor.grant_all_or_nothing
     ops = Z3Ops()
-    req, w, f, mx, res, fnl, empty, c, reserve = z3.Ints(
-        "requested window_total in_flight hard_max reservoir in_flight_nl empty conc reserve"
+    req, w, f, mx, room, reserve = z3.Ints(
+        "requested window_total in_flight hard_max reservoir_room reserve"
     )
     d = z3.Bool("delivering")
-    base = [*_nonneg(req, w, f, mx, res, fnl, empty, reserve), c > 0]
+    base = _nonneg(req, w, f, mx, room, reserve)
     inv = [*base, w + f <= mx]
     common = dict(
         requested_ng=req,
         window_total_ng=w,
         in_flight_ng=f,
         hard_max_ng=mx,
-        reservoir_nl=res,
-        in_flight_nl=fnl,
-        empty_threshold_nl=empty,
-        concentration_ng_per_ml=c,
+        reservoir_room_ng=room,
         delivering=d,
     )
     grant = grant_fn(ops, **common)
     bolus = aon_fn(ops, reserve_ng=reserve, **common)
-    vol = governor.volume_nl_for(ops, grant, c)
-    bvol = governor.volume_nl_for(ops, bolus, c)
     shown: Shown = (
         ("requested", req, "ng"),
         ("window total", w, "ng"),
         ("in flight", f, "ng"),
         ("hard daily max", mx, "ng"),
         ("reserve", reserve, "ng"),
-        ("reservoir", res, "nL"),
-        ("in flight volume", fnl, "nL"),
-        ("empty threshold", empty, "nL"),
-        ("concentration", c, "ng/mL"),
+        ("reservoir room", room, "ng"),
         ("delivering", d, ""),
         ("grant (divisible)", grant, "ng"),
-        ("volume charged", vol, "nL"),
         ("grant (bolus)", bolus, "ng"),
-        ("bolus volume charged", bvol, "nL"),
     )
-    res_inv = res - fnl >= empty
     return [
         Claim(
             "grant <= request and grant >= 0 (REQ-GOV-001)",
             tuple(base),
-            z3.And(grant <= req, grant >= 0),
+            z3.And(grant <= req, grant >= 0, bolus <= req, bolus >= 0),
             shown,
         ),
         Claim(
@@ -360,16 +401,20 @@ def governor_claims(
             shown,
         ),
         Claim(
-            "reservoir - in flight >= empty is inductive: reservoir - in flight - "
-            "volume(grant) >= empty (REQ-GOV-003)",
-            (*base, res_inv),
-            res - fnl - vol >= empty,
+            "a grant never exceeds what the usable reservoir volume pushes out of the tip: "
+            "grant <= reservoir room (REQ-GOV-003)",
+            tuple(base),
+            z3.And(grant <= room, bolus <= room),
             shown,
         ),
         Claim(
-            "a positive grant never charges volume below the empty threshold (REQ-GOV-003)",
-            tuple(base),
-            z3.Implies(grant > 0, res - fnl - vol >= empty),
+            "the whole request is granted when it fits: delivering, request <= cap room and "
+            "<= reservoir room => grant == request (REQ-GOV-001, REQ-TIP-004)",
+            tuple(inv),
+            z3.And(
+                z3.Implies(z3.And(d, w + f + req <= mx, req <= room), grant == req),
+                z3.Implies(z3.And(d, w + f + reserve + req <= mx, req <= room), bolus == req),
+            ),
             shown,
         ),
         Claim(
@@ -384,33 +429,28 @@ def governor_claims(
             z3.Implies(bolus > 0, w + f + reserve + bolus <= mx),
             shown,
         ),
-        Claim(
-            "bolus reservoir invariant (REQ-GOV-003)",
-            (*base, res_inv),
-            res - fnl - bvol >= empty,
-            shown,
-        ),
         _divisions(ops, base, shown),
     ]
 
 
 def _grant_without_cap(ops: Ops[Any, Any], **kw: Any) -> Any:
-    room = governor.reservoir_room_ng(
-        ops,
-        reservoir_nl=kw["reservoir_nl"],
-        in_flight_nl=kw["in_flight_nl"],
-        empty_threshold_nl=kw["empty_threshold_nl"],
-        concentration_ng_per_ml=kw["concentration_ng_per_ml"],
-    )
-    return ops.ite(kw["delivering"], ops.min_(kw["requested_ng"], room), ops.lit(0))
+    allowed = ops.min_(kw["requested_ng"], kw["reservoir_room_ng"])
+    return ops.ite(kw["delivering"], allowed, ops.lit(0))
 
 
-def _grant_reservoir_without_in_flight(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "in_flight_nl": ops.lit(0)})
+def _grant_ignoring_reservoir(ops: Ops[Any, Any], **kw: Any) -> Any:
+    return governor.grant_amount(ops, **{**kw, "reservoir_room_ng": kw["requested_ng"]})
 
 
 def _bolus_partial(ops: Ops[Any, Any], *, reserve_ng: Any, **kw: Any) -> Any:
     return governor.grant_amount(ops, **kw)
+
+
+def _grant_one_short(ops: Ops[Any, Any], **kw: Any) -> Any:
+    """A conservative over-count: the cap room one ng smaller than it is."""
+    return governor.grant_amount(
+        ops, **{**kw, "hard_max_ng": ops.max_(ops.lit(0), ops.sub(kw["hard_max_ng"], ops.lit(1)))}
+    )
 
 
 # --- LEDGER: conservativeness of the bucketed window -----------------------------------------
@@ -520,8 +560,8 @@ def bolus_claims(
         ("max per 24 h", mx, ""),
         ("permitted", permitted, ""),
     )
-    req, w, f, hmx, res, fnl, empty, conc, reserve = z3.Ints(
-        "requested window in_flight hard_max reservoir in_flight_nl empty conc reserve"
+    req, w, f, hmx, room, reserve = z3.Ints(
+        "requested window in_flight hard_max reservoir_room reserve"
     )
     d = z3.Bool("delivering")
     grant = governor.grant_all_or_nothing(
@@ -531,10 +571,7 @@ def bolus_claims(
         in_flight_ng=f,
         hard_max_ng=hmx,
         reserve_ng=reserve,
-        reservoir_nl=res,
-        in_flight_nl=fnl,
-        empty_threshold_nl=empty,
-        concentration_ng_per_ml=conc,
+        reservoir_room_ng=room,
         delivering=ops.and_(d, permitted),
     )
     claims = [
@@ -562,7 +599,7 @@ def bolus_claims(
         ),
         Claim(
             "a granted patient bolus passed lockout and count (REQ-GOV-009)",
-            (*base, *_nonneg(req, w, f, hmx, res, fnl, empty, reserve), conc > 0),
+            (*base, *_nonneg(req, w, f, hmx, room, reserve)),
             z3.Implies(grant > 0, z3.And(now - last >= lockout, count < mx)),
             (*shown, ("grant", grant, "ng")),
         ),
@@ -766,87 +803,6 @@ def reservoir_claims(library: Library | None = None, lower_low: bool = False) ->
     return claims
 
 
-# --- BRIDGE: old drug in the dead volume -----------------------------------------------------
-
-BridgeRate = Callable[[ZInt, ZInt, ZInt, ZInt], tuple[ZInt, ZInt]]
-
-
-def _live_bridge_rate(d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt) -> tuple[ZInt, ZInt]:
-    """The live rate selection: ``dosing._basal_rate`` on a device with a symbolic bridge."""
-    device = Device(bridge=Bridge(c_old, d_old, 1))
-    rate, conc, _ = dosing._basal_rate(device, 0)
-    return rate, conc
-
-
-def _bridge_at_new_program_rate(
-    d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt
-) -> tuple[ZInt, ZInt]:
-    return d_new, c_new
-
-
-def bridge_claims(rate_fn: BridgeRate | None = None) -> list[Claim]:
-    """Bridge: the dead volume's old drug never gives more than max(old, new) per day."""
-    rate_of = rate_fn or _live_bridge_rate
-    day, nl_per_ml, seg_max = program.DAY_S, program.NL_PER_ML, dosing.SEGMENT_S
-    d_old, c_old, d_new, c_new = z3.Ints("old_dose old_conc new_dose new_conc")
-    rate, conc = rate_of(d_old, c_old, d_new, c_new)
-    total, carry, elapsed, seg = z3.Ints("total_nl carry elapsed seg")
-    base = (*_nonneg(d_old, d_new, total, elapsed), c_old > 0, c_new > 0)
-
-    def inv(tot: ZInt, car: ZInt, el: ZInt) -> ZBool:
-        return z3.And(tot * conc * day + car == rate * nl_per_ml * el, car >= 0, car < conc * day)
-
-    num = rate * nl_per_ml * seg + carry
-    nl = num / (conc * day)
-    new_carry = num % (conc * day)
-    mx = z3.If(d_old >= d_new, d_old, d_new)
-    shown: Shown = (
-        ("old dose", d_old, "ng/day"),
-        ("old concentration", c_old, "ng/mL"),
-        ("new dose", d_new, "ng/day"),
-        ("new concentration", c_new, "ng/mL"),
-        ("bridge volume so far", total, "nL"),
-        ("bridge time", elapsed, "s"),
-        ("segment", seg, "s"),
-        ("segment volume", nl, "nL"),
-    )
-    tau, new_ng, old_ng = z3.Ints("bridge_seconds new_part_ng bridge_part_ng")
-    return [
-        Claim(
-            "segment arithmetic with carry keeps volume * c * 86400 + carry == rate * 1e6 * "
-            "elapsed (inductive; REQ-BRIDGE-002, REQ-UNIT-004)",
-            (*base, seg >= 1, seg <= seg_max, inv(total, carry, elapsed)),
-            inv(total + nl, new_carry, elapsed + seg),
-            shown,
-        ),
-        Claim(
-            "old drug delivered during the bridge <= max(old, new) daily dose x elapsed "
-            "(REQ-BRIDGE-002)",
-            (*base, inv(total, carry, elapsed)),
-            total * c_old * day <= mx * nl_per_ml * elapsed,
-            shown,
-        ),
-        Claim(
-            "a 24 h window spanning bridge and new program holds <= max(old, new) (REQ-BRIDGE-002)",
-            (
-                *base,
-                tau >= 0,
-                tau <= day,
-                *_nonneg(new_ng, old_ng),
-                old_ng * day <= d_old * tau,
-                new_ng * day <= d_new * (day - tau),
-            ),
-            old_ng + new_ng <= mx,
-            (
-                *shown,
-                ("bridge seconds in window", tau, "s"),
-                ("bridge drug", old_ng, "ng"),
-                ("new program drug", new_ng, "ng"),
-            ),
-        ),
-    ]
-
-
 # --- the registry ----------------------------------------------------------------------------
 
 
@@ -856,19 +812,27 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _path_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import path_z3
+
+    return path_z3.obligations()
+
+
 _CORE: tuple[Obligation, ...] = (
     Obligation(
         "GOV-Z3",
         "dose governor is inductive: cap, reservoir, request, phase, all-or-nothing",
         ("REQ-GOV-001", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007", "REQ-GOV-008", "REQ-UNIT-004"),
-        "For all non-negative integers (any concentration > 0, any request, reserve, "
-        "in-flight amounts) the live grant_amount and grant_all_or_nothing, evaluated on z3 terms, "
-        "never exceed the request, grant 0 when not delivering, keep window + in flight + grant "
-        "<= the hard max whenever window + in flight <= max held before, never charge a volume "
-        "(rounded up) that takes reservoir - in flight below the empty threshold, and grant a "
-        "bolus whole or not at all with its reserve.",
+        "For all non-negative integers (any request, reserve, in-flight amount, window and "
+        "reservoir room, all amounts leaving the catheter tip) the live grant_amount and "
+        "grant_all_or_nothing, evaluated on z3 terms, never exceed the request, grant 0 when not "
+        "delivering, keep window + in flight + grant <= the hard max whenever window + in "
+        "flight <= max held before, never exceed the reservoir room (what the usable volume "
+        "pushes out of the tip), grant the whole request whenever it fits exactly (no "
+        "conservative margin), and grant a bolus whole or not at all with its reserve.",
         "No hand model: the live functions are evaluated. Not covered: that callers pass the true "
-        "window total and in-flight amounts (see LEDGER-Z3 and the property tests).",
+        "window total, in-flight amount and reservoir room (see LEDGER-Z3, PATH-Z3-PLAN, "
+        "PATH-Z3-CAP and the property tests).",
         lambda: governor_claims(),
         (
             Broken(
@@ -877,9 +841,14 @@ _CORE: tuple[Obligation, ...] = (
                 lambda: governor_claims(grant_amount=_grant_without_cap),
             ),
             Broken(
-                "reservoir-no-in-flight",
-                "reservoir room ignores in-flight volume",
-                lambda: governor_claims(grant_amount=_grant_reservoir_without_in_flight),
+                "reservoir-ignored",
+                "grant_amount ignores the reservoir room",
+                lambda: governor_claims(grant_amount=_grant_ignoring_reservoir),
+            ),
+            Broken(
+                "over-count",
+                "a conservative margin: the cap room taken 1 ng smaller",
+                lambda: governor_claims(grant_amount=_grant_one_short),
             ),
             Broken(
                 "partial-bolus",
@@ -987,33 +956,13 @@ _CORE: tuple[Obligation, ...] = (
             ),
         ),
     ),
-    Obligation(
-        "BRIDGE-Z3",
-        "bridge bolus never exceeds max(old, new) daily dose",
-        ("REQ-BRIDGE-002", "REQ-UNIT-004"),
-        "The bridge rate is read from the live dosing._basal_rate on a symbolic bridge; the "
-        "segment volume with carried remainder is inductive (volume x c x 86400 + carry == "
-        "rate x 1e6 x elapsed); the old drug it delivers is <= max(old, new) x elapsed; a 24 h "
-        "window spanning the bridge and the new program holds <= max(old, new).",
-        "Hand model: the divmod of dosing._basal_plan (numerator = rate x 1e6 x seg + carry, "
-        "denominator = c x 86400) and the window split. Governor reductions (which only lower "
-        "the volume) and the final partial segment (nl = pending) are not modelled.",
-        lambda: bridge_claims(),
-        (
-            Broken(
-                "new-program-rate",
-                "bridge runs the new program's volume rate with old drug",
-                lambda: bridge_claims(rate_fn=_bridge_at_new_program_rate),
-            ),
-        ),
-    ),
 )
 
 
 def all_obligations() -> tuple[Obligation, ...]:
-    """The governor, ledger, bolus, program, reservoir, bridge and lifecycle obligations."""
-    return (*_CORE, *_lifecycle_obligations())
+    """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
+    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
 
 
 OBLIGATIONS = _CORE
-"""The arithmetic obligations; :func:`all_obligations` adds the lifecycle ones."""
+"""The arithmetic obligations; :func:`all_obligations` adds the fluid path and lifecycle ones."""

@@ -14,14 +14,16 @@ from itdose_testkit import C, S, reach
 
 pytest.importorskip("z3")
 
-from itdose.core import Device, Library, Phase, governor, lifecycle
+from itdose.core import Device, Library, Phase, dosing, governor, lifecycle
 from itdose.core import ledger as ledger_mod
+from itdose.core import path as path_mod
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.commands import ClearAlarm, ConcludeTrial, DriveReport, RaiseAlarm, Tick
 from itdose.core.dosing import projection
 from itdose.core.ledger import WINDOW_S, BolusHistory, Ledger
 from itdose.core.library import Level
 from itdose.core.lifecycle import GUARDS, Rule
+from itdose.core.path import FluidPath
 from itdose.core.program import (
     DAY_S,
     Basal,
@@ -73,7 +75,10 @@ def test_valid_claims_of_broken_variants_give_counterexamples_in_domain_units() 
     broken = {b.id: b for b in _result("GOV-Z3").broken}["no-cap"]
     assert broken.counterexample is not None
     assert broken.counterexample["hard daily max"].split()[1] == "ng"
-    assert broken.counterexample["reservoir"].split()[1] == "nL"
+    assert broken.counterexample["reservoir room"].split()[1] == "ng"
+    path = {b.id: b for b in _result("PATH-Z3").broken}["keeps-outflow"]
+    assert path.counterexample is not None
+    assert path.counterexample["pushed"].split()[1] == "nL"
 
 
 def test_every_obligation_has_known_requirements_and_a_broken_variant() -> None:
@@ -86,7 +91,8 @@ def test_every_obligation_has_known_requirements_and_a_broken_variant() -> None:
 
 def test_obligations_cover_the_issue() -> None:
     required = {
-        "GOV-Z3", "LEDGER-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3", "BRIDGE-Z3",
+        "GOV-Z3", "LEDGER-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3",
+        "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-CAP",
         "LIFE-Z3-TERMINAL", "LIFE-Z3-DELIVERY", "LIFE-Z3-EXPLANT", "LIFE-Z3-GUARDS",
         "LIFE-Z3-STOP", "LIFE-Z3-BMC",
     }  # fmt: skip
@@ -121,6 +127,35 @@ def test_ledger_obligation_reads_the_live_first_bucket(monkeypatch: pytest.Monke
 def test_bolus_obligation_reads_the_live_lockout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(governor, "lockout_elapsed", obligations._lockout_one_second_early)
     assert _fresh(OBLIGATIONS["BOLUS-Z3"]).status == "fail"
+
+
+def test_path_obligations_read_the_live_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQ-TIP-001, REQ-TIP-002: a defect in the live FluidPath or plan_volume fails the proofs."""
+    live_push = FluidPath.push
+
+    def leaky(self: FluidPath, volume_nl: int, drug: str, conc: int) -> object:
+        new, out = live_push(self, volume_nl, drug, conc)
+        return new, out[:-1]  # the last piece never reaches the patient's count
+
+    monkeypatch.setattr(FluidPath, "push", leaky)
+    result = _fresh(OBLIGATIONS["PATH-Z3"])
+    assert result.status == "fail"
+    assert any(c.status == "counterexample" for c in result.claims)
+    monkeypatch.undo()
+    live_plan = dosing.plan_volume
+
+    def greedy(d: Device, skip_nl: int, drug: str, target_fg: int) -> tuple[int, int, bool]:
+        volume, fg, ended = live_plan(d, skip_nl, drug, target_fg)
+        return volume + (0 if ended else 1), fg, ended
+
+    monkeypatch.setattr(dosing, "plan_volume", greedy)
+    assert _fresh(OBLIGATIONS["PATH-Z3-PLAN"]).status == "fail"
+
+
+def test_cap_obligation_reads_the_live_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQ-TIP-002, REQ-UNIT-004: the ledger's rounding is the live ng_up."""
+    monkeypatch.setattr(path_mod, "ng_up", path_mod.ng_down)
+    assert _fresh(OBLIGATIONS["PATH-Z3-CAP"]).status == "fail"
 
 
 def test_lifecycle_obligations_read_the_live_table(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -273,7 +308,7 @@ def test_guard_model_matches_the_live_guards(
     now: int,
 ) -> None:
     library = load_library()
-    order = Order(1, DeliveryKind.BASAL, 0, now + 10_000, order_nl, 10_000_000)
+    order = Order(1, DeliveryKind.BASAL, 0, now + 10_000, order_nl)
     device = Device(
         phase=Phase.REFILL,
         alarms=tuple(ActiveAlarm(k, 0) for k in alarms),

@@ -1,0 +1,624 @@
+"""Z3 obligations for the fluid path and the cap on drug leaving the tip (REQ-TIP-001..003).
+
+The fluid path (:mod:`itdose.core.path`) is plain-int code that branches in Python, so it is not
+written against :class:`~itdose.core.arith.Ops`. It is evaluated *unchanged* by symbolic
+execution (:class:`~itdose.proofs.explore.Explorer`): the live ``FluidPath.push``,
+``FluidPath.outflow``, ``FluidPath.check``, ``dosing.plan_volume`` and ``path.ng_up`` run on
+symbolic volumes, concentrations, skips and targets, every feasible branch is followed, and each
+claim is stated on every path's result. A coverage claim shows that the explored paths cover
+every input. The number of segments is fixed per shape (0 to 3 segments, every pattern of two
+drugs, plus paths holding no-drug fluid at the tip after implant); volumes and concentrations
+are symbolic, so each shape covers every path of that many segments.
+
+The claims compare the code with an independent reference written from the rules
+(docs/dosing-rules.md, "What reaches the patient"), not with the core's own helpers: the fluid at
+position ``x`` nL from the tip is segment ``i`` when ``P_i <= x < P_i + v_i`` (``P_i`` the
+volume before it), and the reservoir's fluid beyond the path's volume; the amount of a drug in a
+range is the sum of overlap x concentration, in femtograms (nL x ng/mL).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import z3  # type: ignore[import-untyped]
+
+from itdose.core import dosing, governor
+from itdose.core import path as path_mod
+from itdose.core.path import NO_DRUG, FluidPath, Segment
+from itdose.core.state import Device, Reservoir
+from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
+from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
+
+if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
+    from itdose.proofs.obligations import Case, Claim, Shown
+
+__all__ = [
+    "SHAPES",
+    "cap_claims",
+    "obligations",
+    "path_claims",
+    "plan_claims",
+]
+
+FG_PER_NG = path_mod.FG_PER_NG
+
+Shape = tuple[tuple[str, ...], str]
+"""The drugs of the path's segments, tip first, and the reservoir's drug."""
+
+
+def _shapes() -> tuple[Shape, ...]:
+    out: list[Shape] = []
+    for n in range(3):
+        for labels in itertools.product("ab", repeat=n + 1):
+            if labels[0] == "a":  # "a" and "b" are interchangeable: one of each mirror pair
+                out.append((labels[:-1], labels[-1]))
+    # three segments: a drug change and back, and a second refill during a change
+    out += [(("a", "b", "a"), "b"), (("a", "a", "a"), "a"), (("a", "a", "b"), "b")]
+    # after implant the path holds fluid without drug; priming pushes the drug in behind it
+    out += [((NO_DRUG,), "a"), ((NO_DRUG, "a"), "a"), ((NO_DRUG, "a"), "b")]
+    return tuple(out)
+
+
+SHAPES: tuple[Shape, ...] = _shapes()
+DRUGS = ("a", "b")
+
+
+@dataclass
+class _Sym:
+    """A symbolic path of one shape and the reservoir fluid behind it."""
+
+    ex: Explorer
+    labels: tuple[str, ...]
+    vols: tuple[SymInt, ...]
+    concs: tuple[SymInt | int, ...]
+    res_drug: str
+    res_conc: SymInt | int
+
+    @property
+    def path(self) -> FluidPath:
+        return FluidPath(
+            tuple(
+                Segment(v, d, c) for v, d, c in zip(self.vols, self.labels, self.concs, strict=True)
+            )
+        )
+
+    @property
+    def total(self) -> ZInt:
+        return z3.Sum(*[v.term for v in self.vols]) if self.vols else z3.IntVal(0)
+
+    def domain(self) -> list[ZBool]:
+        """A valid merged path: positive volumes, drug iff positive concentration, equal
+        neighbours merged (what ``FluidPath.check`` accepts, stated independently)."""
+        out: list[ZBool] = [v.term > 0 for v in self.vols]
+        out += [term(c) > 0 for d, c in zip(self.labels, self.concs, strict=True) if d != NO_DRUG]
+        out += [term(self.res_conc) > 0] if self.res_drug != NO_DRUG else []
+        for i in range(1, len(self.labels)):
+            if self.labels[i] == self.labels[i - 1]:
+                out.append(term(self.concs[i]) != term(self.concs[i - 1]))
+        return out
+
+    # --- the reference: what is where, from the rules ---------------------------------------
+
+    def _pieces(self) -> list[tuple[ZInt, ZInt | None, str, ZInt]]:
+        """(start, end or None for the reservoir, drug, concentration) of each fluid."""
+        out: list[tuple[ZInt, ZInt | None, str, ZInt]] = []
+        pos: ZInt = z3.IntVal(0)
+        for v, d, c in zip(self.vols, self.labels, self.concs, strict=True):
+            out.append((pos, pos + v.term, d, term(c)))
+            pos = pos + v.term
+        out.append((pos, None, self.res_drug, term(self.res_conc)))
+        return out
+
+    def ref_amount(self, lo: ZInt, hi: ZInt, drug: str) -> ZInt:
+        """Exact fg of ``drug`` at positions [lo, hi) of path + reservoir."""
+        total: ZInt = z3.IntVal(0)
+        for start, end, d, c in self._pieces():
+            if d == drug:
+                total = total + _overlap(lo, hi, start, end) * c
+        return total
+
+    def ref_other_volume(self, lo: ZInt, hi: ZInt, drug: str) -> ZInt:
+        """nL at positions [lo, hi) holding anything but ``drug`` at a positive concentration."""
+        total: ZInt = z3.IntVal(0)
+        for start, end, d, c in self._pieces():
+            other = z3.BoolVal(d != drug) if d != drug else c <= 0
+            total = total + z3.If(other, _overlap(lo, hi, start, end), 0)
+        return total
+
+    def max_conc(self) -> ZInt:
+        out = term(self.res_conc)
+        for c in self.concs:
+            out = z3.If(term(c) > out, term(c), out)
+        return out
+
+    def shown(self) -> Shown:
+        rows: list[tuple[str, Any, str]] = []
+        for i, (v, d, c) in enumerate(zip(self.vols, self.labels, self.concs, strict=True)):
+            name = d or "no drug"
+            rows += [(f"segment {i} ({name}) volume", v.term, "nL")]
+            rows += [(f"segment {i} ({name}) concentration", term(c), "ng/mL")]
+        rows += [(f"reservoir ({self.res_drug}) concentration", term(self.res_conc), "ng/mL")]
+        return tuple(rows)
+
+
+def _overlap(lo: ZInt, hi: ZInt, start: ZInt, end: ZInt | None) -> ZInt:
+    a = z3.If(lo >= start, lo, start)
+    b = hi if end is None else z3.If(hi <= end, hi, end)
+    return z3.If(b > a, b - a, 0)
+
+
+def _sym(shape: Shape, ex: Explorer) -> _Sym:
+    labels, res_drug = shape
+    vols = tuple(ex.fresh(f"v{i}") for i in range(len(labels)))
+    concs: tuple[SymInt | int, ...] = tuple(
+        ex.fresh(f"c{i}") if d != NO_DRUG else 0 for i, d in enumerate(labels)
+    )
+    res_conc: SymInt | int = ex.fresh("c_reservoir") if res_drug != NO_DRUG else 0
+    s = _Sym(ex, labels, vols, concs, res_drug, res_conc)
+    ex.assume(*s.domain())
+    return s
+
+
+def _volume(pieces: Sequence[Segment]) -> ZInt:
+    return z3.Sum(*[term(p.volume_nl) for p in pieces]) if pieces else z3.IntVal(0)
+
+
+def _amount(pieces: Sequence[Segment], drug: str) -> ZInt:
+    """fg of ``drug`` in ``pieces`` (written here, not the core's ``amount_fg``)."""
+    terms = [term(p.volume_nl) * term(p.concentration_ng_per_ml) for p in pieces if p.drug == drug]
+    return z3.Sum(*terms) if terms else z3.IntVal(0)
+
+
+def _per_leaf(
+    domain: ZBool, leaves: Sequence[Leaf], goal: Callable[[Leaf], ZBool], shown: Shown
+) -> list[Case]:
+    """One case per explored path: its condition implies the goal on its result."""
+    from itdose.proofs.obligations import Case
+
+    return [Case(z3.And(domain, leaf.pc), goal(leaf), shown) for leaf in leaves]
+
+
+def _cover(domain: ZBool, leaves: Sequence[Leaf], shown: Shown) -> Case:
+    from itdose.proofs.obligations import Case
+
+    return Case(domain, covered(leaves), shown)
+
+
+def _claims(names: dict[str, str], cases: dict[str, list[Case]]) -> list[Claim]:
+    from itdose.proofs.obligations import Claim
+
+    return [Claim(names[k], (), z3.BoolVal(True), (), cases=tuple(c)) for k, c in cases.items()]
+
+
+# --- PATH-Z3: push -------------------------------------------------------------------------
+
+PushFn = Callable[[FluidPath, Any, str, Any], tuple[FluidPath, tuple[Segment, ...]]]
+
+
+def _live_push(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    return path_mod.FluidPath.push(p, volume, drug, conc)
+
+
+def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) -> list[Claim]:
+    """Push claims on every shape: volume and drug conserved, the new path valid, FIFO."""
+
+    push_fn = push or _live_push
+    cases: dict[str, list[Case]] = {k: [] for k in ("cover", "volume", "drug", "valid", "fifo")}
+    for shape in shapes:
+        ex = Explorer()
+        s = _sym(shape, ex)
+        pushed = ex.fresh("pushed")
+        ex.assume(pushed.term >= 0)
+        before = s.path
+
+        def run(s: _Sym = s, before: FluidPath = before, pushed: SymInt = pushed) -> Any:
+            new, out = push_fn(before, pushed, s.res_drug, s.res_conc)
+            new.check("path", before.volume_nl)  # the live consistency check: raises if not
+            return new, out
+
+        leaves = ex.run(run)
+        domain = z3.And(*ex.assumptions)
+        v, t = pushed.term, s.total
+        shown = (*s.shown(), ("pushed", v, "nL"))
+
+        def ok(leaf: Leaf) -> ZBool:
+            return z3.BoolVal(leaf.error is None)
+
+        def vol(leaf: Leaf, v: ZInt = v, t: ZInt = t) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            new, out = leaf.result
+            return z3.And(_volume(new.segments) == t, _volume(out) == v)
+
+        def drug(leaf: Leaf, s: _Sym = s, v: ZInt = v) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            new, out = leaf.result
+            before = s.path.segments
+            return z3.And(
+                *[
+                    _amount(before, d) + (v * term(s.res_conc) if s.res_drug == d else 0)
+                    == _amount(new.segments, d) + _amount(out, d)
+                    for d in DRUGS
+                ]
+            )
+
+        def fifo(leaf: Leaf, s: _Sym = s, v: ZInt = v, t: ZInt = t) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            new, out = leaf.result
+            return z3.And(
+                *[
+                    z3.And(
+                        _amount(out, d) == s.ref_amount(z3.IntVal(0), v, d),
+                        _amount(new.segments, d) == s.ref_amount(v, v + t, d),
+                    )
+                    for d in DRUGS
+                ]
+            )
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        for key, fn in (("volume", vol), ("drug", drug), ("valid", ok), ("fifo", fifo)):
+            cases[key] += _per_leaf(domain, leaves, fn, shown)
+    names = {
+        "cover": "the explored paths of the live push cover every input (every shape)",
+        "volume": "a push keeps the path's volume and pushes out exactly the volume pushed in "
+        "(REQ-TIP-001)",
+        "drug": "a push conserves each drug exactly: in path + pushed in == in path after + out "
+        "of the tip, in fg (REQ-TIP-001)",
+        "valid": "the path after a push passes the live FluidPath.check: positive volumes, equal "
+        "neighbours merged, the dead volume held (REQ-TIP-001)",
+        "fifo": "first in, first out: the tip gives the path's first V nL, the reservoir's fluid "
+        "only after the whole path volume; the path then holds [V, V + volume) (REQ-TIP-001, "
+        "REQ-TIP-003)",
+    }
+    return _claims(names, cases)
+
+
+def _push_keeps_outflow(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    _, out = _live_push(p, volume, drug, conc)
+    return FluidPath((*p.segments, Segment(volume, drug, conc))), out
+
+
+def _push_drops_tip_piece(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    new, out = _live_push(p, volume, drug, conc)
+    return new, out[1:]
+
+
+# --- PATH-Z3-PLAN: outflow and plan_volume ---------------------------------------------------
+
+OutflowFn = Callable[[FluidPath, Any, Any, str, Any], tuple[Segment, ...]]
+PlanFn = Callable[[Device, Any, str, Any], tuple[Any, Any, bool]]
+
+
+def _live_outflow(
+    p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
+) -> tuple[Segment, ...]:
+    return path_mod.FluidPath.outflow(p, skip, volume, drug, conc)
+
+
+def _live_plan(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, bool]:
+    return dosing.plan_volume(d, skip, drug, target)
+
+
+def plan_claims(
+    outflow: OutflowFn | None = None,
+    plan_volume: PlanFn | None = None,
+    shapes: Sequence[Shape] = SHAPES,
+) -> list[Claim]:
+    """Planning through the path: the live outflow is the path's contents in the range; the
+    live plan_volume pushes out only the drug, exactly the amount it reports, at most the target,
+    and is the largest such volume."""
+
+    outflow_fn = outflow or _live_outflow
+    plan_fn = plan_volume or _live_plan
+    cases: dict[str, list[Case]] = {k: [] for k in ("cover", "range", "bound", "plan", "largest")}
+    for shape in shapes:
+        # outflow of [skip, skip + volume)
+        ex = Explorer()
+        s = _sym(shape, ex)
+        skip, vol = ex.fresh("skip"), ex.fresh("volume")
+        ex.assume(skip.term >= 0, vol.term >= 0)
+        p = s.path
+        leaves = ex.run(
+            lambda s=s, p=p, skip=skip, vol=vol: outflow_fn(p, skip, vol, s.res_drug, s.res_conc)
+        )
+        domain = z3.And(*ex.assumptions)
+        lo, hi = skip.term, skip.term + vol.term
+        shown = (*s.shown(), ("skip", lo, "nL"), ("volume", vol.term, "nL"))
+
+        def in_range(leaf: Leaf, s: _Sym = s, lo: ZInt = lo, hi: ZInt = hi) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            out = leaf.result
+            return z3.And(
+                _volume(out) == hi - lo,
+                *[_amount(out, d) == s.ref_amount(lo, hi, d) for d in DRUGS],
+            )
+
+        def bound(leaf: Leaf, s: _Sym = s, v: ZInt = vol.term) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            return z3.And(*[_amount(leaf.result, d) <= v * s.max_conc() for d in DRUGS])
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        cases["range"] += _per_leaf(domain, leaves, in_range, shown)
+        cases["bound"] += _per_leaf(domain, leaves, bound, shown)
+        # plan_volume: the largest whole volume after skip pushing out only drug "a", <= target
+        ex = Explorer()
+        s = _sym(shape, ex)
+        skip, target = ex.fresh("skip"), ex.fresh("target_fg")
+        ex.assume(skip.term >= 0, target.term >= 0)
+        device = Device(reservoir=Reservoir(s.res_drug, "x", s.res_conc, 0), path=s.path)
+        leaves = ex.run(
+            lambda device=device, skip=skip, target=target: plan_fn(device, skip, "a", target)
+        )
+        domain = z3.And(*ex.assumptions)
+        shown = (*s.shown(), ("skip", skip.term, "nL"), ("target (fg)", target.term, ""))
+
+        def plan(
+            leaf: Leaf, s: _Sym = s, skip: ZInt = skip.term, target: ZInt = target.term
+        ) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            v, fg = term(leaf.result[0]), term(leaf.result[1])
+            return z3.And(
+                v >= 0,
+                fg >= 0,
+                fg <= target,
+                fg == s.ref_amount(skip, skip + v, "a"),
+                s.ref_other_volume(skip, skip + v, "a") == 0,
+            )
+
+        def largest(
+            leaf: Leaf, s: _Sym = s, skip: ZInt = skip.term, target: ZInt = target.term
+        ) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            v, ended = term(leaf.result[0]), leaf.result[2]
+            nxt = skip + v
+            if ended:  # another fluid is next at the tip
+                return s.ref_other_volume(nxt, nxt + 1, "a") == 1
+            return s.ref_amount(skip, nxt + 1, "a") > target
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        cases["plan"] += _per_leaf(domain, leaves, plan, shown)
+        cases["largest"] += _per_leaf(domain, leaves, largest, shown)
+    names = {
+        "cover": "the explored paths of the live outflow and plan_volume cover every input",
+        "range": "outflow(skip, V) is exactly the path + reservoir contents in [skip, skip + V), "
+        "per drug in fg (REQ-TIP-002)",
+        "bound": "the tip amount of a push of V nL is at most V x the highest concentration "
+        "present (REQ-TIP-002)",
+        "plan": "plan_volume's volume pushes out only the planned drug, exactly the amount it "
+        "reports, and at most the target (REQ-TIP-002)",
+        "largest": "plan_volume's volume is the largest: one more nL exceeds the target, or "
+        "another fluid is next at the tip (REQ-TIP-002)",
+    }
+    return _claims(names, cases)
+
+
+def _outflow_ignores_skip(
+    p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
+) -> tuple[Segment, ...]:
+    return _live_outflow(p, 0, volume, drug, conc)
+
+
+def _plan_one_more(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, bool]:
+    volume, fg, ended = _live_plan(d, skip, drug, target)
+    return volume + 1, fg, ended
+
+
+# --- PATH-Z3-CAP: the cap on drug leaving the tip, by induction over a step ------------------
+
+NgFn = Callable[[Any], Any]
+
+
+def _live_ng_up(fg: Any) -> Any:
+    return path_mod.ng_up(fg)
+
+
+def _ng_down(fg: Any) -> Any:
+    return path_mod.ng_down(fg)
+
+
+def _rounded(fg: ZInt, fn: NgFn) -> ZInt:
+    """``fn(fg)`` evaluated symbolically (every path), as one term."""
+    ex = Explorer([fg >= 0])
+    leaves = ex.run(lambda: fn(ex.wrap(fg)))
+    return fold(leaves, term)
+
+
+def cap_claims(record: NgFn | None = None, in_flight: NgFn | None = None) -> list[Claim]:
+    """One step of the cap induction on amounts leaving the tip, over the live governor and the
+    live rounding ``ng_up`` (the ledger's record and the in-flight amount)."""
+    from itdose.proofs.obligations import Claim
+
+    record_fn = record or _live_ng_up
+    flight_fn = in_flight or _live_ng_up
+    ops = Z3Ops()
+    w, true_w, fg_flight, fg_order, fg_bolus, req, mx, room, reserve = z3.Ints(
+        "window_ng window_true_fg flight_fg order_fg bolus_fg requested hard_max room reserve"
+    )
+    delivering = z3.Bool("delivering")
+    f = _rounded(fg_flight, flight_fn)
+    common = dict(
+        requested_ng=req,
+        window_total_ng=w,
+        in_flight_ng=f,
+        hard_max_ng=mx,
+        reservoir_room_ng=room,
+        delivering=delivering,
+    )
+    grant = governor.grant_amount(ops, **common)
+    bolus = governor.grant_all_or_nothing(ops, reserve_ng=reserve, **common)
+    rec_order, rec_bolus, rec_flight = (
+        _rounded(fg_order, record_fn),
+        _rounded(fg_bolus, record_fn),
+        _rounded(fg_flight, record_fn),
+    )
+    base = (
+        *[x >= 0 for x in (w, true_w, fg_flight, fg_order, fg_bolus, req, mx, room, reserve)],
+        true_w <= w * FG_PER_NG,  # the ledger never under-counts the window (hypothesis)
+        w + f <= mx,  # the cap invariant before the step (hypothesis)
+        fg_order <= grant * FG_PER_NG,  # the order is planned within the grant (PATH-Z3-PLAN)
+        fg_bolus <= bolus * FG_PER_NG,
+    )
+    shown: Shown = (
+        ("window (ledger)", w, "ng"),
+        ("window (exact)", true_w, ""),
+        ("in flight (exact fg)", fg_flight, ""),
+        ("in flight counted", f, "ng"),
+        ("hard max", mx, "ng"),
+        ("requested", req, "ng"),
+        ("reservoir room", room, "ng"),
+        ("reserve", reserve, "ng"),
+        ("delivering", delivering, ""),
+        ("grant", grant, "ng"),
+        ("order out of the tip (fg)", fg_order, ""),
+        ("recorded for the order", rec_order, "ng"),
+        ("bolus grant", bolus, "ng"),
+        ("bolus out of the tip (fg)", fg_bolus, ""),
+    )
+    return [
+        Claim(
+            "exact drug leaving the tip in the window after a granted order and the flight "
+            "<= hard max (fg; REQ-TIP-002, REQ-GOV-002)",
+            base,
+            z3.And(
+                true_w + fg_flight + fg_order <= mx * FG_PER_NG,
+                z3.Implies(
+                    bolus > 0,
+                    true_w + fg_flight + fg_bolus + reserve * FG_PER_NG <= mx * FG_PER_NG,
+                ),
+            ),
+            shown,
+        ),
+        Claim(
+            "the ledger records what left the tip rounded up: never less than the exact amount "
+            "(REQ-TIP-002, REQ-UNIT-004)",
+            base,
+            z3.And(
+                rec_order * FG_PER_NG >= fg_order,
+                rec_bolus * FG_PER_NG >= fg_bolus,
+                rec_flight * FG_PER_NG >= fg_flight,
+                rec_order * FG_PER_NG < fg_order + FG_PER_NG,
+            ),
+            shown,
+        ),
+        Claim(
+            "the cap invariant is inductive on tip amounts: window + recorded flight + recorded "
+            "order <= hard max (REQ-TIP-002, REQ-GOV-002)",
+            base,
+            z3.And(
+                w + rec_flight + rec_order <= mx,
+                z3.Implies(bolus > 0, w + rec_flight + rec_bolus + reserve <= mx),
+            ),
+            shown,
+        ),
+    ]
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+def obligations() -> tuple[Any, ...]:
+    from itdose.proofs.obligations import Broken, Obligation
+
+    return (
+        Obligation(
+            "PATH-Z3",
+            "fluid path: a push conserves volume and each drug, stays valid, first in first out",
+            ("REQ-TIP-001", "REQ-TIP-003"),
+            "The live FluidPath.push and FluidPath.check, executed symbolically on every path of "
+            f"{len(SHAPES)} shapes (0 to 3 segments, every pattern of two drugs, no-drug fluid "
+            "after implant) with symbolic volumes, concentrations and pushed volume: the path's "
+            "volume is unchanged and exactly the pushed volume leaves the tip; for each drug, "
+            "path before + pushed in == path after + out of the tip, exactly in fg; the new path "
+            "passes the live consistency check; the tip gives the first V nL of the path and the "
+            "reservoir's fluid only after the whole path volume (new fluid reaches the tip only "
+            "when the old has left), and the path then holds the next dead volume.",
+            "No hand model of the path: the live code runs on symbolic integers "
+            "(itdose.proofs.explore), tied to the runtime by tests/proofs/test_path_model.py. "
+            "Paths of more than 3 segments and more than two drugs are not covered symbolically "
+            "(the code treats each segment alike; the property tests cover longer paths).",
+            lambda: path_claims(),
+            (
+                Broken(
+                    "keeps-outflow",
+                    "a push that keeps the outflow in the path (the path grows)",
+                    lambda: path_claims(push=_push_keeps_outflow),
+                ),
+                Broken(
+                    "drops-tip-piece",
+                    "a push that drops the first piece leaving the tip",
+                    lambda: path_claims(push=_push_drops_tip_piece),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-PLAN",
+            "planning through the path: outflow is the path's contents; plan_volume is exact",
+            ("REQ-TIP-002",),
+            "The live FluidPath.outflow and dosing.plan_volume, executed symbolically on every "
+            "shape with symbolic skip, volume and target: the outflow of V nL after a skip is "
+            "exactly the contents of that range of path + reservoir, per drug; a push's tip "
+            "amount is at most V x the highest concentration present; plan_volume's volume "
+            "pushes out only the planned drug, exactly the amount it reports, at most the "
+            "target, and it is the largest whole volume that does.",
+            "No hand model: the reference is the position-wise contents written from the rules. "
+            "The device around plan_volume holds only the path and the reservoir fluid.",
+            lambda: plan_claims(),
+            (
+                Broken(
+                    "outflow-ignores-skip",
+                    "outflow planned from the tip, ignoring the volume already in flight",
+                    lambda: plan_claims(outflow=_outflow_ignores_skip),
+                ),
+                Broken(
+                    "plan-one-more-nl",
+                    "plan_volume orders one nL more than it accounts for",
+                    lambda: plan_claims(plan_volume=_plan_one_more),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-CAP",
+            "the hard daily maximum holds on drug leaving the tip, by induction over a step",
+            ("REQ-TIP-002", "REQ-GOV-002", "REQ-UNIT-004"),
+            "With the live grant_amount and grant_all_or_nothing (on z3 terms) and the live "
+            "ng_up (executed symbolically): if window + in flight <= max before the step, the "
+            "ledger over-approximates the exact window, in flight is the flight's exact tip "
+            "amount rounded up and the order's tip amount is within its grant (PATH-Z3-PLAN), "
+            "then the exact drug leaving the tip stays <= the hard max (a bolus also keeps its "
+            "reserve), the ledger records each amount rounded up (never less than exact, by "
+            "less than 1 ng), and window + recorded amounts <= max: the invariant holds again.",
+            "Hand model: the step (grant, push, report) as the hypotheses above; dosing calls "
+            "the functions in that order (the property tests check the whole runtime). A report "
+            "split into k parts rounds each up: the ledger may then count up to k - 1 ng more "
+            "than the invariant's single record (safe: an over-count).",
+            lambda: cap_claims(),
+            (
+                Broken(
+                    "record-ng-down",
+                    "the ledger records the tip amount rounded down",
+                    lambda: cap_claims(record=_ng_down),
+                ),
+                Broken(
+                    "in-flight-ng-down",
+                    "the amount in flight counted rounded down",
+                    lambda: cap_claims(in_flight=_ng_down),
+                ),
+            ),
+        ),
+    )
