@@ -822,14 +822,23 @@ _CORE: tuple[Obligation, ...] = (
     Obligation(
         "GOV-Z3",
         "dose governor is inductive: cap, reservoir, request, phase, all-or-nothing",
-        ("REQ-GOV-001", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007", "REQ-GOV-008", "REQ-UNIT-004"),
+        (
+            "REQ-GOV-001",
+            "REQ-GOV-002",
+            "REQ-GOV-003",
+            "REQ-GOV-007",
+            "REQ-GOV-008",
+            "REQ-UNIT-004",
+            "REQ-TIP-004",
+        ),
         "For all non-negative integers (any request, reserve, in-flight amount, window and "
         "reservoir room, all amounts leaving the catheter tip) the live grant_amount and "
         "grant_all_or_nothing, evaluated on z3 terms, never exceed the request, grant 0 when not "
         "delivering, keep window + in flight + grant <= the hard max whenever window + in "
         "flight <= max held before, never exceed the reservoir room (what the usable volume "
-        "pushes out of the tip), grant the whole request whenever it fits exactly (no "
-        "conservative margin), and grant a bolus whole or not at all with its reserve.",
+        "pushes out of the tip), grant the whole request whenever it fits, up to exactly the "
+        "hard max (no conservative margin: REQ-TIP-004's bolus that brings the window exactly "
+        "to the maximum), and grant a bolus whole or not at all with its reserve.",
         "No hand model: the live functions are evaluated. Not covered: that callers pass the true "
         "window total, in-flight amount and reservoir room (see LEDGER-Z3, PATH-Z3-PLAN, "
         "PATH-Z3-CAP and the property tests).",
