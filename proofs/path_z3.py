@@ -19,6 +19,7 @@ range is the sum of overlap x concentration, in femtograms (nL x ng/mL).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ import z3  # type: ignore[import-untyped]
 from itdose.core import dosing, governor
 from itdose.core import path as path_mod
 from itdose.core.path import NO_DRUG, FluidPath, Segment
-from itdose.core.state import Device, Reservoir
+from itdose.core.state import DeliveryKind, Device, Order, Reservoir
 from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
@@ -291,6 +292,13 @@ def _push_keeps_outflow(
     return FluidPath((*p.segments, Segment(volume, drug, conc))), out
 
 
+def _push_drops_segment(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    new, out = _live_push(p, volume, drug, conc)
+    return FluidPath(new.segments[:-1] or new.segments), out
+
+
 def _push_drops_tip_piece(
     p: FluidPath, volume: Any, drug: str, conc: Any
 ) -> tuple[FluidPath, tuple[Segment, ...]]:
@@ -314,10 +322,34 @@ def _live_plan(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, 
     return dosing.plan_volume(d, skip, drug, target)
 
 
+RoomFn = Callable[[Device, str, Any], Any]
+FlightFn = Callable[[Device, str], Any]
+
+
+def _live_room(d: Device, drug: str, empty_threshold_nl: Any) -> Any:
+    return dosing.reservoir_room_ng(d, drug, empty_threshold_nl)
+
+
+def _live_in_flight(d: Device, drug: str) -> Any:
+    return dosing.in_flight_ng(d, drug)
+
+
+def _room_and_flight(
+    room_fn: RoomFn, flight_fn: FlightFn, d: Device, empty_threshold_nl: Any
+) -> tuple[Any, Any]:
+    return room_fn(d, "a", empty_threshold_nl), flight_fn(d, "a")
+
+
+def _room_ignoring_flight(d: Device, drug: str, empty_threshold_nl: Any) -> Any:
+    return _live_room(dataclasses.replace(d, orders=()), drug, empty_threshold_nl)
+
+
 def plan_claims(
     outflow: OutflowFn | None = None,
     plan_volume: PlanFn | None = None,
     shapes: Sequence[Shape] = SHAPES,
+    reservoir_room: RoomFn | None = None,
+    in_flight: FlightFn | None = None,
 ) -> list[Claim]:
     """Planning through the path: the live outflow is the path's contents in the range; the
     live plan_volume pushes out only the drug, exactly the amount it reports, at most the target,
@@ -325,7 +357,10 @@ def plan_claims(
 
     outflow_fn = outflow or _live_outflow
     plan_fn = plan_volume or _live_plan
-    cases: dict[str, list[Case]] = {k: [] for k in ("cover", "range", "bound", "plan", "largest")}
+    room_fn = reservoir_room or _live_room
+    flight_fn = in_flight or _live_in_flight
+    keys = ("cover", "range", "bound", "plan", "largest", "inputs")
+    cases: dict[str, list[Case]] = {k: [] for k in keys}
     for shape in shapes:
         # outflow of [skip, skip + volume)
         ex = Explorer()
@@ -393,6 +428,48 @@ def plan_claims(
         cases["cover"].append(_cover(domain, leaves, shown))
         cases["plan"] += _per_leaf(domain, leaves, plan, shown)
         cases["largest"] += _per_leaf(domain, leaves, largest, shown)
+        # the governor's inputs: the reservoir room and the amount in flight, at the tip
+        ex = Explorer()
+        s = _sym(shape, ex)
+        res_nl, empty, ordered, reported = (
+            ex.fresh("reservoir_nl"),
+            ex.fresh("empty_threshold_nl"),
+            ex.fresh("ordered_nl"),
+            ex.fresh("reported_nl"),
+        )
+        ex.assume(*[x.term >= 0 for x in (res_nl, empty, ordered, reported)])
+        order = Order(1, DeliveryKind.BASAL, 0, 1, ordered, reported)
+        device = Device(
+            reservoir=Reservoir(s.res_drug, "x", s.res_conc, res_nl), path=s.path, orders=(order,)
+        )
+        leaves = ex.run(functools.partial(_room_and_flight, room_fn, flight_fn, device, empty))
+        domain = z3.And(*ex.assumptions)
+        flight = z3.If(ordered.term > reported.term, ordered.term - reported.term, 0)
+        usable_raw = res_nl.term - flight - empty.term
+        usable = z3.If(usable_raw > 0, usable_raw, 0)
+        shown = (
+            *s.shown(),
+            ("reservoir", res_nl.term, "nL"),
+            ("empty threshold", empty.term, "nL"),
+            ("ordered", ordered.term, "nL"),
+            ("reported", reported.term, "nL"),
+        )
+
+        def inputs(leaf: Leaf, s: _Sym = s, flight: ZInt = flight, usable: ZInt = usable) -> ZBool:
+            if leaf.error is not None:
+                return z3.BoolVal(False)
+            room, in_flight = term(leaf.result[0]), term(leaf.result[1])
+            usable_fg = s.ref_amount(flight, flight + usable, "a")
+            flight_fg = s.ref_amount(z3.IntVal(0), flight, "a")
+            return z3.And(
+                room * FG_PER_NG <= usable_fg,
+                usable_fg < (room + 1) * FG_PER_NG,
+                in_flight * FG_PER_NG >= flight_fg,
+                in_flight * FG_PER_NG < flight_fg + FG_PER_NG,
+            )
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        cases["inputs"] += _per_leaf(domain, leaves, inputs, shown)
     names = {
         "cover": "the explored paths of the live outflow and plan_volume cover every input",
         "range": "outflow(skip, V) is exactly the path + reservoir contents in [skip, skip + V), "
@@ -403,6 +480,9 @@ def plan_claims(
         "reports, and at most the target (REQ-TIP-002)",
         "largest": "plan_volume's volume is the largest: one more nL exceeds the target, or "
         "another fluid is next at the tip (REQ-TIP-002)",
+        "inputs": "the governor's inputs are tip amounts: reservoir_room_ng is the drug the usable "
+        "volume pushes out after the volume in flight, rounded down; in_flight_ng is the drug "
+        "the volume in flight pushes out, rounded up (REQ-GOV-003, REQ-TIP-002)",
     }
     return _claims(names, cases)
 
@@ -559,6 +639,11 @@ def obligations() -> tuple[Any, ...]:
                     lambda: path_claims(push=_push_keeps_outflow, shapes=SMALL_SHAPES),
                 ),
                 Broken(
+                    "drops-segment",
+                    "a push that drops the last segment of the new path",
+                    lambda: path_claims(push=_push_drops_segment, shapes=SMALL_SHAPES),
+                ),
+                Broken(
                     "drops-tip-piece",
                     "a push that drops the first piece leaving the tip",
                     lambda: path_claims(push=_push_drops_tip_piece, shapes=SMALL_SHAPES),
@@ -568,13 +653,17 @@ def obligations() -> tuple[Any, ...]:
         Obligation(
             "PATH-Z3-PLAN",
             "planning through the path: outflow is the path's contents; plan_volume is exact",
-            ("REQ-TIP-002",),
+            ("REQ-TIP-002", "REQ-GOV-003"),
             "The live FluidPath.outflow and dosing.plan_volume, executed symbolically on every "
             "shape with symbolic skip, volume and target: the outflow of V nL after a skip is "
             "exactly the contents of that range of path + reservoir, per drug; a push's tip "
             "amount is at most V x the highest concentration present; plan_volume's volume "
             "pushes out only the planned drug, exactly the amount it reports, at most the "
-            "target, and it is the largest whole volume that does.",
+            "target, and it is the largest whole volume that does; the governor's inputs "
+            "dosing.reservoir_room_ng and dosing.in_flight_ng (with one order in flight, "
+            "symbolic ordered and reported volumes, reservoir volume and empty threshold) are the "
+            "drug the usable volume and the volume in flight push out of the tip, rounded down "
+            "and up respectively.",
             "No hand model: the reference is the position-wise contents written from the rules. "
             "The device around plan_volume holds only the path and the reservoir fluid.",
             lambda: plan_claims(),
@@ -583,6 +672,11 @@ def obligations() -> tuple[Any, ...]:
                     "outflow-ignores-skip",
                     "outflow planned from the tip, ignoring the volume already in flight",
                     lambda: plan_claims(outflow=_outflow_ignores_skip, shapes=SMALL_SHAPES),
+                ),
+                Broken(
+                    "room-ignores-flight",
+                    "the reservoir room counted from the tip, ignoring the volume in flight",
+                    lambda: plan_claims(reservoir_room=_room_ignoring_flight, shapes=SMALL_SHAPES),
                 ),
                 Broken(
                     "plan-one-more-nl",
@@ -602,8 +696,12 @@ def obligations() -> tuple[Any, ...]:
             "then the exact drug leaving the tip stays <= the hard max (a bolus also keeps its "
             "reserve), the ledger records each amount rounded up (never less than exact, by "
             "less than 1 ng), and window + recorded amounts <= max: the invariant holds again.",
-            "Hand model: the step (grant, push, report) as the hypotheses above; dosing calls "
-            "the functions in that order (the property tests check the whole runtime). A report "
+            "Hand model: the step (grant, push, report) as the hypotheses above, each "
+            "discharged on the live code elsewhere: the order's tip amount within its grant and "
+            "the in-flight amount rounded up by PATH-Z3-PLAN (plan_volume with the target "
+            "grant x 10**6 fg, in_flight_ng), the exact window under the ledger by this claim's "
+            "own rounding step; that dosing calls them in this order is checked by the property "
+            "tests, not proved. A report "
             "split into k parts rounds each up: the ledger may then count up to k - 1 ng more "
             "than the invariant's single record (safe: an over-count).",
             lambda: cap_claims(),

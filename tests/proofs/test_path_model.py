@@ -23,7 +23,7 @@ z3 = pytest.importorskip("z3")
 from itdose.core import dosing  # noqa: E402
 from itdose.core.errors import InvalidInput  # noqa: E402
 from itdose.core.path import NO_DRUG, FluidPath, Segment, ng_down, ng_up  # noqa: E402
-from itdose.core.state import Device, Reservoir  # noqa: E402
+from itdose.core.state import DeliveryKind, Device, Order, Reservoir  # noqa: E402
 from itdose.proofs.explore import POISON, Explorer, Leaf, SymInt, term  # noqa: E402
 
 Labels = tuple[tuple[str, ...], str]
@@ -104,6 +104,23 @@ class _Symbolic:
         return self.ex.run(lambda: self.path.outflow(self.a, self.b, self.res_drug, self.res_conc))
 
     @functools.cached_property
+    def inputs(self) -> list[Leaf]:
+        self.res_nl, self.empty = self.ex.fresh("res_nl"), self.ex.fresh("empty")
+        self.ordered, self.reported = self.ex.fresh("ordered"), self.ex.fresh("reported")
+        self.ex.assume(
+            *[x.term >= 0 for x in (self.res_nl, self.empty, self.ordered, self.reported)]
+        )
+        order = Order(1, DeliveryKind.BASAL, 0, 1, self.ordered, self.reported)
+        reservoir = Reservoir(self.res_drug, "x", self.res_conc, self.res_nl)
+        device = Device(reservoir=reservoir, path=self.path, orders=(order,))
+        return self.ex.run(
+            lambda: (
+                dosing.reservoir_room_ng(device, "a", self.empty),
+                dosing.in_flight_ng(device, "a"),
+            )
+        )
+
+    @functools.cached_property
     def plan(self) -> list[Leaf]:
         device = Device(reservoir=Reservoir(self.res_drug, "x", self.res_conc, 0), path=self.path)
         return self.ex.run(lambda: dosing.plan_volume(device, self.a, "a", self.b))
@@ -180,6 +197,36 @@ def test_symbolic_plan_volume_equals_the_runtime(
         fg,
         ended,
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    _paths(),
+    st.integers(0, 2_000_000),
+    st.integers(0, 100_000),
+    st.integers(0, 1_000_000),
+    st.integers(0, 1_000_000),
+)
+def test_symbolic_reservoir_room_and_in_flight_equal_the_runtime(
+    case: tuple[Labels, FluidPath, int], res_nl: int, empty: int, ordered: int, reported: int
+) -> None:
+    labels, path, res_conc = case
+    sym = _symbolic(labels)
+    leaves = sym.inputs  # creates the symbolic reservoir and order inputs
+    subst = [
+        *sym.subst(path, res_conc, 0, 0),
+        (sym.res_nl.term, z3.IntVal(res_nl)),
+        (sym.empty.term, z3.IntVal(empty)),
+        (sym.ordered.term, z3.IntVal(ordered)),
+        (sym.reported.term, z3.IntVal(reported)),
+    ]
+    leaf = _leaf(leaves, subst)
+    order = Order(1, DeliveryKind.BASAL, 0, 1, ordered, reported)
+    device = Device(
+        reservoir=Reservoir(labels[1], "x", res_conc, res_nl), path=path, orders=(order,)
+    )
+    room, flight = dosing.reservoir_room_ng(device, "a", empty), dosing.in_flight_ng(device, "a")
+    assert (_value(leaf.result[0], subst), _value(leaf.result[1], subst)) == (room, flight)
 
 
 @given(st.integers(0, 10**15))
