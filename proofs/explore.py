@@ -70,11 +70,11 @@ class Explorer:
 
     def fresh(self, name: str) -> SymInt:
         """A fresh symbolic integer named ``name``."""
-        return SymInt(z3.Int(name), self)
+        return SymInt(z3.Int(name))
 
     def wrap(self, t: ZInt) -> SymInt:
-        """A symbolic integer for the z3 term ``t``."""
-        return SymInt(t, self)
+        """A symbolic integer for the z3 term ``t`` (e.g. a folded result of another run)."""
+        return SymInt(t)
 
     def _check(self, cond: ZBool) -> tuple[bool, Any]:
         """Whether ``cond`` is feasible on this path, and a model witnessing it (None if the
@@ -144,6 +144,7 @@ class Explorer:
             self._choices, self._pc = [], []
             if self._solver.num_scopes():
                 self._solver.pop(self._solver.num_scopes())
+            _RUNNING.append(self)
             try:
                 result = fn()
             except (DosingError, ArithmeticError, ValueError, LookupError, AssertionError) as exc:
@@ -151,6 +152,8 @@ class Explorer:
                 leaves.append(Leaf(tuple(self._pc), None, exc))
             else:
                 leaves.append(Leaf(tuple(self._pc), result, None))
+            finally:
+                _RUNNING.pop()
             if len(leaves) > MAX_PATHS:
                 raise RuntimeError("too many paths to explore")
         return leaves
@@ -178,11 +181,14 @@ def term(value: object) -> ZInt:
     return z3.IntVal(value)
 
 
-def _explorer(*values: object) -> Explorer:
-    for v in values:
-        if isinstance(v, SymInt):
-            return v.explorer
-    raise TypeError("no symbolic operand")  # pragma: no cover - one operand is always a SymInt
+_RUNNING: list[Explorer] = []
+"""The explorer whose :meth:`Explorer.run` is executing: it decides every branch."""
+
+
+def _decide(cond: ZBool) -> bool:
+    if not _RUNNING:
+        raise TypeError("a symbolic value can only be branched on inside Explorer.run")
+    return _RUNNING[-1].decide(cond)
 
 
 def _operand(value: object) -> ZInt | None:
@@ -197,12 +203,10 @@ class SymInt(int):
     """A z3 integer term that passes ``isinstance(x, int)``; never read as a number."""
 
     term: ZInt
-    explorer: Explorer
 
-    def __new__(cls, t: ZInt, explorer: Explorer) -> SymInt:
+    def __new__(cls, t: ZInt) -> SymInt:
         obj = super().__new__(cls, POISON)
         obj.term = t
-        obj.explorer = explorer
         return obj
 
     # --- arithmetic -------------------------------------------------------------------------
@@ -212,7 +216,7 @@ class SymInt(int):
         if o is None:
             return NotImplemented
         a, b = (o, self.term) if reflected else (self.term, o)
-        return SymInt(op(a, b), self.explorer)
+        return SymInt(op(a, b))
 
     def __add__(self, other: object) -> Any:
         return self._bin(other, lambda a, b: a + b, False)
@@ -233,19 +237,18 @@ class SymInt(int):
         return self._bin(other, lambda a, b: a * b, True)
 
     def __neg__(self) -> SymInt:
-        return SymInt(-self.term, self.explorer)
+        return SymInt(-self.term)
 
     def __pos__(self) -> SymInt:
         return self
 
     def __abs__(self) -> SymInt:
-        return SymInt(z3.If(self.term >= 0, self.term, -self.term), self.explorer)
+        return SymInt(z3.If(self.term >= 0, self.term, -self.term))
 
     def _floordiv(self, a: ZInt, b: ZInt) -> ZInt:
-        ex = self.explorer
-        if ex.decide(b > 0):
+        if _decide(b > 0):
             return a / b
-        if ex.decide(b < 0):
+        if _decide(b < 0):
             return (-a) / (-b)
         raise ZeroDivisionError("integer division by zero")
 
@@ -253,25 +256,25 @@ class SymInt(int):
         o = _operand(other)
         if o is None:
             return NotImplemented
-        return SymInt(self._floordiv(self.term, o), self.explorer)
+        return SymInt(self._floordiv(self.term, o))
 
     def __rfloordiv__(self, other: object) -> Any:
         o = _operand(other)
         if o is None:
             return NotImplemented
-        return SymInt(self._floordiv(o, self.term), self.explorer)
+        return SymInt(self._floordiv(o, self.term))
 
     def __mod__(self, other: object) -> Any:
         o = _operand(other)
         if o is None:
             return NotImplemented
-        return SymInt(self.term - o * self._floordiv(self.term, o), self.explorer)
+        return SymInt(self.term - o * self._floordiv(self.term, o))
 
     def __rmod__(self, other: object) -> Any:
         o = _operand(other)
         if o is None:
             return NotImplemented
-        return SymInt(o - self.term * self._floordiv(o, self.term), self.explorer)
+        return SymInt(o - self.term * self._floordiv(o, self.term))
 
     def __divmod__(self, other: object) -> Any:
         return self.__floordiv__(other), self.__mod__(other)
@@ -285,7 +288,7 @@ class SymInt(int):
         o = _operand(other)
         if o is None:
             return NotImplemented
-        return self.explorer.decide(op(self.term, o))
+        return _decide(op(self.term, o))
 
     def __lt__(self, other: object) -> Any:
         return self._cmp(other, lambda a, b: a < b)
@@ -306,7 +309,7 @@ class SymInt(int):
         return self._cmp(other, lambda a, b: a != b)
 
     def __bool__(self) -> bool:
-        return self.explorer.decide(self.term != 0)
+        return _decide(self.term != 0)
 
     __hash__ = None  # type: ignore[assignment]
 

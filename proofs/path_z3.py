@@ -30,8 +30,9 @@ import z3  # type: ignore[import-untyped]
 
 from itdose.core import dosing, governor
 from itdose.core import path as path_mod
+from itdose.core.ledger import Ledger
 from itdose.core.path import NO_DRUG, FluidPath, Segment
-from itdose.core.state import DeliveryKind, Device, Order, Reservoir
+from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir
 from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
@@ -44,6 +45,7 @@ __all__ = [
     "obligations",
     "path_claims",
     "plan_claims",
+    "step_claims",
 ]
 
 FG_PER_NG = path_mod.FG_PER_NG
@@ -608,6 +610,180 @@ def cap_claims(record: NgFn | None = None, in_flight: NgFn | None = None) -> lis
     ]
 
 
+# --- PATH-Z3-STEP: one basal step through the runtime code ------------------------------------
+
+STEP_SHAPES: tuple[Shape, ...] = (((), "a"), ((NO_DRUG,), "a"))
+"""The shapes of the end-to-end step: a path of no volume, and the path after implant (no drug
+in it, drug arriving behind it). Each further shape costs seconds to tens of seconds."""
+_NOW = 10 * 86_400
+_STEP_KEYS = ("cover", "cap", "recorded", "exact", "reservoir")
+DecideFn = Callable[..., Any]
+
+
+def _live_decide(**kw: Any) -> Any:
+    return governor.decide_basal(**kw)
+
+
+def _decide_without_flight(**kw: Any) -> Any:
+    return governor.decide_basal(**{**kw, "in_flight_ng": 0})
+
+
+def _item(i: int, result: Any) -> ZInt:
+    return term(result[i])
+
+
+def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
+    """The step's cases for one shape (see :func:`step_claims`)."""
+    from itdose.proofs.obligations import Case
+
+    cases: dict[str, list[Case]] = {k: [] for k in _STEP_KEYS}
+    ex = Explorer()
+    s = _sym(shape, ex)
+    res, empty, flight, w, mx, req = (
+        ex.fresh(n)
+        for n in ("reservoir_nl", "empty_nl", "flight_nl", "window_ng", "hard_max", "req")
+    )
+    ex.assume(*[x.term >= 0 for x in (res, empty, flight, w, mx, req)])
+    defs: list[ZBool] = []
+    covers: list[ZBool] = []
+
+    def device(
+        extra: tuple[Order, ...] = (),
+        s: _Sym = s,
+        res: SymInt = res,
+        flight: SymInt = flight,
+        w: SymInt = w,
+    ) -> Device:
+        ledger = Ledger().record(_NOW - 3_600, w)
+        order = Order(1, DeliveryKind.BASAL, _NOW - 100, _NOW + 100, flight)
+        reservoir = Reservoir(s.res_drug, "x", s.res_conc, res)
+        ledgers = (
+            {"ledger": ledger}
+            if s.res_drug == "a"
+            else {"other_ledgers": (DrugLedger("a", ledger),)}
+        )
+        return Device(
+            reservoir=reservoir,
+            path=s.path,
+            orders=(order, *extra),
+            next_order_id=3,
+            **ledgers,
+        )
+
+    def explore(
+        fn: Callable[[], tuple[Any, ...]], names: tuple[str, ...], ex: Explorer = ex
+    ) -> tuple[list[Leaf], list[SymInt]]:
+        sub = Explorer((*ex.assumptions, *defs))
+        leaves = sub.run(fn)
+        covers.append(covered(leaves))
+        out = []
+        for i, name in enumerate(names):
+            v = z3.Int(name)
+            defs.append(v == fold(leaves, functools.partial(_item, i)))
+            out.append(ex.wrap(v))
+        return leaves, out
+
+    _, (f, room) = explore(
+        lambda: (
+            dosing.in_flight_ng(device(), "a"),
+            dosing.reservoir_room_ng(device(), "a", empty),
+        ),
+        ("in_flight_ng", "reservoir_room_ng"),
+    )
+    _, (granted,) = explore(
+        lambda: (
+            decide_fn(
+                now_s=_NOW,
+                requested_ng=req,
+                ledger=dosing.ledger_of(device(), "a"),
+                in_flight_ng=f,
+                hard_max_ng=mx,
+                reservoir_room_ng=room,
+                delivering=True,
+            ).granted_ng,
+        ),
+        ("granted_ng",),
+    )
+    _, (volume,) = explore(
+        lambda: (dosing.plan_volume(device(), flight, "a", granted * FG_PER_NG)[0],),
+        ("order_nl",),
+    )
+
+    def reports(volume: SymInt = volume) -> tuple[Any, Any]:
+        d = device((Order(2, DeliveryKind.BASAL, _NOW, _NOW + 3_600, volume),))
+        d, _ = dosing.apply_report(d, 1, flight, True, _NOW)
+        d, _ = dosing.apply_report(d, 2, volume, True, _NOW)
+        assert d.reservoir is not None
+        return dosing.ledger_of(d, "a").window_total_ng(_NOW), d.reservoir.volume_nl
+
+    after, _ = explore(reports, ())
+    domain = z3.And(*ex.assumptions, *defs)
+    inv = z3.And(domain, w.term + f.term <= mx.term)
+    shown = (
+        *s.shown(),
+        ("reservoir", res.term, "nL"),
+        ("empty threshold", empty.term, "nL"),
+        ("in flight", flight.term, "nL"),
+        ("window before", w.term, "ng"),
+        ("hard max", mx.term, "ng"),
+        ("requested", req.term, "ng"),
+        ("in flight counted", f.term, "ng"),
+        ("reservoir room", room.term, "ng"),
+        ("granted", granted.term, "ng"),
+        ("order volume", volume.term, "nL"),
+    )
+    cases["cover"].append(Case(domain, z3.And(*covers), shown))
+    out_fg = s.ref_amount(z3.IntVal(0), flight.term + volume.term, "a")
+    for leaf in after:
+        if leaf.error is not None:
+            for key in ("cap", "recorded", "reservoir"):
+                cases[key].append(Case(z3.And(domain, leaf.pc), z3.BoolVal(False), shown))
+            continue
+        window, left = term(leaf.result[0]), term(leaf.result[1])
+        cases["cap"].append(Case(z3.And(inv, leaf.pc), window <= mx.term, shown))
+        cases["recorded"].append(
+            Case(
+                z3.And(domain, leaf.pc),
+                window * FG_PER_NG >= w.term * FG_PER_NG + out_fg,
+                shown,
+            )
+        )
+        cases["reservoir"].append(
+            Case(z3.And(domain, leaf.pc), z3.Or(volume.term == 0, left >= empty.term), shown)
+        )
+    cases["exact"].append(Case(inv, out_fg <= (mx.term - w.term) * FG_PER_NG, shown))
+    return cases
+
+
+def step_claims(
+    decide: DecideFn | None = None, shapes: Sequence[Shape] = STEP_SHAPES
+) -> list[Claim]:
+    """One basal step through the live runtime functions on symbolic integers: the in-flight
+    amount and reservoir room (dosing), the decision (governor.decide_basal on the runtime
+    integer operations), the planned volume (dosing.plan_volume), then the drive's reports of
+    the order in flight and of the new order (dosing.apply_report: the path pushed, the
+    reservoir charged, the ledger recording the tip outflow with Ledger.record). Each function
+    is explored on its own; its result enters the next as a named value defined by the explored
+    paths (a coverage claim shows no input is left out)."""
+
+    decide_fn = decide or _live_decide
+    cases: dict[str, list[Case]] = {k: [] for k in _STEP_KEYS}
+    for shape in shapes:
+        for key, more in _step_cases(shape, decide_fn).items():
+            cases[key] += more
+    names = {
+        "cover": "the explored paths of every runtime function of the step cover every input",
+        "cap": "after the step (window + in flight <= max before) the ledger's window of the drug "
+        "leaving the tip is <= the hard max (REQ-TIP-002, REQ-GOV-002)",
+        "recorded": "the ledger records at least the exact drug that left the tip in the step "
+        "(the order in flight and the new order; REQ-TIP-002, REQ-UNIT-004)",
+        "exact": "the exact drug that left the tip in the step fits in what the window left "
+        "under the hard max (fg; REQ-TIP-002)",
+        "reservoir": "an order never takes the reservoir below the empty threshold (REQ-GOV-003)",
+    }
+    return _claims(names, cases)
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 
@@ -682,6 +858,33 @@ def obligations() -> tuple[Any, ...]:
                     "plan-one-more-nl",
                     "plan_volume orders one nL more than it accounts for",
                     lambda: plan_claims(plan_volume=_plan_one_more, shapes=SMALL_SHAPES),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-STEP",
+            "one basal step through the runtime code keeps the cap on drug leaving the tip",
+            ("REQ-TIP-002", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007"),
+            "The runtime functions of a basal step, executed symbolically on the runtime "
+            "integer operations (no z3 Ops): dosing.in_flight_ng and reservoir_room_ng, "
+            "governor.decide_basal (INT_OPS), dosing.plan_volume with the granted amount, then "
+            "dosing.apply_report for the order in flight and for the new order (the path "
+            "pushed, the reservoir charged, Ledger.record of the tip outflow rounded up) and "
+            "Ledger.window_total_ng. For symbolic reservoir volume, empty threshold, volume in "
+            "flight, window, hard max and request: if window + in flight <= max before, the "
+            "window after the step is <= max; the ledger records at least the exact drug that "
+            "left the tip; that exact drug fits under the max; the reservoir never goes below "
+            "the empty threshold.",
+            "No hand model of the step; its scope is small: a path of no volume and the path "
+            "after implant (no drug, drug arriving behind it), one order in flight reported in "
+            "one report, the window as one ledger record. The steady state (a path holding the "
+            "reservoir's drug) also proves but takes tens of seconds, too long for verify.",
+            lambda: step_claims(),
+            (
+                Broken(
+                    "decide-without-flight",
+                    "the basal decision made without the drug in flight",
+                    lambda: step_claims(decide=_decide_without_flight, shapes=(((), "a"),)),
                 ),
             ),
         ),

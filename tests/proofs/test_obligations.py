@@ -92,7 +92,7 @@ def test_every_obligation_has_known_requirements_and_a_broken_variant() -> None:
 def test_obligations_cover_the_issue() -> None:
     required = {
         "GOV-Z3", "LEDGER-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3",
-        "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-CAP",
+        "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-CAP", "PATH-Z3-STEP",
         "LIFE-Z3-TERMINAL", "LIFE-Z3-DELIVERY", "LIFE-Z3-EXPLANT", "LIFE-Z3-GUARDS",
         "LIFE-Z3-STOP", "LIFE-Z3-BMC",
     }  # fmt: skip
@@ -150,6 +150,25 @@ def test_path_obligations_read_the_live_path(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(dosing, "plan_volume", greedy)
     assert _fresh(OBLIGATIONS["PATH-Z3-PLAN"]).status == "fail"
+
+
+def test_step_obligation_reads_the_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQ-TIP-002, REQ-GOV-007: the step runs the runtime decide_basal and apply_report."""
+    live_decide = governor.decide_basal
+
+    def forgetful(**kw: object) -> governor.Decision:
+        return live_decide(**{**kw, "in_flight_ng": 0})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(governor, "decide_basal", forgetful)
+    assert _fresh(OBLIGATIONS["PATH-Z3-STEP"]).status == "fail"
+    monkeypatch.undo()
+    live_report = dosing.apply_report
+
+    def lossy(d: Device, order_id: int, delivered_nl: int, final: bool, now: int) -> object:
+        return live_report(d, order_id, delivered_nl if order_id == 1 else 0, final, now)
+
+    monkeypatch.setattr(dosing, "apply_report", lossy)
+    assert _fresh(OBLIGATIONS["PATH-Z3-STEP"]).status == "fail"
 
 
 def test_cap_obligation_reads_the_live_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
