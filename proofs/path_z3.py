@@ -430,7 +430,10 @@ def plan_claims(
         cases["cover"].append(_cover(domain, leaves, shown))
         cases["plan"] += _per_leaf(domain, leaves, plan, shown)
         cases["largest"] += _per_leaf(domain, leaves, largest, shown)
-        # the governor's inputs: the reservoir room and the amount in flight, at the tip
+        # the governor's inputs: the reservoir room and the amount in flight, at the tip (paths
+        # of up to two segments: the functions only call outflow, proved above for three)
+        if len(shape[0]) > 2:
+            continue
         ex = Explorer()
         s = _sym(shape, ex)
         res_nl, empty, ordered, reported = (
@@ -836,7 +839,8 @@ def obligations() -> tuple[Any, ...]:
             "amount is at most V x the highest concentration present; plan_volume's volume "
             "pushes out only the planned drug, exactly the amount it reports, at most the "
             "target, and it is the largest whole volume that does; the governor's inputs "
-            "dosing.reservoir_room_ng and dosing.in_flight_ng (with one order in flight, "
+            "dosing.reservoir_room_ng and dosing.in_flight_ng (paths of up to 2 segments, one "
+            "order in flight, "
             "symbolic ordered and reported volumes, reservoir volume and empty threshold) are the "
             "drug the usable volume and the volume in flight push out of the tip, rounded down "
             "and up respectively.",
