@@ -1,40 +1,68 @@
-"""The ``itdose`` command line: ``verify``, ``diagram``, ``drugs``.
+"""The ``itdose`` command line: ``verify``, ``diagram``, ``drugs``, ``check-program``, and the
+``log`` and ``simulate`` sub-commands registered by their modules.
 
 Exit codes: 0 success, 1 a check failed or a limit rejected the input, 2 invalid input or usage.
+Every path is checked (:mod:`itdose.adapters.paths`) before any work starts, so a bad path or a
+missing tool costs one line and exit 2 at once. A reader that closes the output early
+(``itdose log show DB | head``) ends the command quietly with exit 141, as a process stopped by
+SIGPIPE would.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from itdose.core.errors import DosingError
+from itdose.adapters.paths import check_output_dir, check_output_file
+from itdose.core.errors import DosingError, InvalidInput
 
-__all__ = ["main"]
+__all__ = ["EXIT_BROKEN_PIPE", "main"]
+
+EXIT_BROKEN_PIPE = 141
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from itdose.proofs.runner import print_table, run_verify
+    from itdose.proofs.runner import PYTEST_MISSING, print_reasons, print_table, run_verify
 
-    out_dir = Path(args.out)
+    out_dir = check_output_dir(args.out, "--out")
+    try:  # now, so that --json may name a file inside a new --out folder
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(
+            "--out", f"cannot create the folder: {exc.strerror}", value=str(out_dir)
+        ) from None
+    json_copy = check_output_file(args.json, "--json") if args.json else None
+    if args.with_tests and importlib.util.find_spec("pytest") is None:
+        raise InvalidInput("--with-tests", PYTEST_MISSING)
     ok, results = run_verify(out_dir, args.with_tests, stream=sys.stderr)
     print_table(results)
+    print_reasons(results)
     passed = sum(r["status"] == "pass" for r in results)
     print(f"{passed} passed, {len(results) - passed} failed")
-    print(f"reports: {out_dir / 'report.md'}, {out_dir / 'report.json'}")
-    if args.json:
-        Path(args.json).write_text((out_dir / "report.json").read_text(encoding="utf-8"))
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    print(f"overall: {report['summary']['overall']}")
+    for line in report["summary"]["not_run"]:
+        print(f"  {line}")
+    if report["sbom_problem"]:
+        print(report["sbom_problem"])
+    print(f"reports: {out_dir / 'report.md'}, {out_dir / 'report.json'}", end="")
+    print(f", {out_dir / report['sbom']}" if report["sbom"] else "")
+    if json_copy is not None:
+        json_copy.write_text((out_dir / "report.json").read_text(encoding="utf-8"))
     return 0 if ok else 1
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
     from itdose.core.diagram import markdown, mermaid
 
+    out = check_output_file(args.out, "--out") if args.out else None
     text = markdown() if args.markdown else mermaid()
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
@@ -124,9 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         code: int = args.fn(args)
+        sys.stdout.flush()
     except DosingError as exc:
         print(f"itdose: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader is gone: point stdout at /dev/null so the interpreter's final flush
+        # cannot raise again, and stop without a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     return code
 
 

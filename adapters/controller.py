@@ -1,7 +1,7 @@
 """The controller loop: the imperative shell that runs the pure core against a drive and a clock.
 
-DESIGN.md section 2: ``step`` decides, this module does the I/O. One *controller step*
-(:meth:`Controller.service`) at the current time:
+docs/architecture.md#functional-core: ``step`` decides, this module does the I/O. One
+*controller step* (:meth:`Controller.service`) at the current time:
 
 1. polls the drive and feeds what it reports back to the core as commands: a
    :class:`~itdose.core.commands.DriveReport` with the volume the **drive** reports delivered for
@@ -17,7 +17,7 @@ Effects are carried out as soon as the step that produced them returns, so a fau
 poll stops delivery in the same controller step (REQ-ALM-001 at the shell). Drive-level
 exceptions are converted once, here, with :func:`~itdose.adapters.drive.to_drive_fault` and fed
 to the core as a HIGH ``DRIVE_FAULT`` alarm. After a device reset nothing is re-issued: the core
-is in ``alarm`` and issues no order until a clinician clears it (hardware.md 5.4).
+is in ``alarm`` and issues no order until a clinician clears it (docs/hardware.md#fault-mapping).
 
 Time: the controller reads and waits on a :class:`Clock`. :class:`VirtualClock` moves a
 :class:`~itdose.adapters.simdrive.SimulatedDrive`'s virtual clock; :class:`WallClock` sleeps on
@@ -96,10 +96,10 @@ FAULT_ALARMS: dict[FaultCode, AlarmKind] = {
     FaultCode.END_OF_SERVICE: AlarmKind.END_OF_SERVICE,
 }
 """The core alarm for each drive fault (all HIGH: delivery stops). A drive cannot tell a stalled
-motor from an occluded catheter (hardware.md table 5.4): ``OCCLUSION_OR_STALL`` maps to
+motor from an occluded catheter (docs/hardware.md#fault-mapping): ``OCCLUSION_OR_STALL`` maps to
 ``MOTOR_STALL`` by default, the kind that also raises the baclofen withdrawal warning; pass
 ``stall_alarm=AlarmKind.OCCLUSION`` to :class:`Controller` to change it. A partial delivery is a
-delivery deviating from its command (DECISIONS.md: HIGH ``DELIVERY_DEVIATION``)."""
+delivery deviating from its command (docs/dosing-rules.md: HIGH ``DELIVERY_DEVIATION``)."""
 
 
 def alarm_for_fault(fault: FaultCode, stall_alarm: AlarmKind = AlarmKind.MOTOR_STALL) -> AlarmKind:
@@ -202,6 +202,8 @@ class _Order:
     kind: str
     volume_nl: int
     end_s: int
+    pace_nl_per_h: int
+    """The order's pace: the drive never runs it faster (the core's trust, SAFETY.md)."""
     done_nl: int = 0
     parts: int = 0
     cid: str | None = None
@@ -355,13 +357,14 @@ class Controller:
             self._service_step(c.RaiseAlarm(S, kind, detail=detail[:500]))
 
     def _drive_error(self, now: int, exc: DriveError) -> None:
-        """The one conversion point of drive-level exceptions (DESIGN.md section 8)."""
+        """The one conversion point of drive-level exceptions (docs/architecture.md#conventions)."""
         self.stats.drive_errors += 1
         fault: DriveFault = to_drive_fault(exc)
         self._fault(now, alarm_for_fault(exc.fault, self.stall_alarm), str(fault))
 
     def _order(self, order: DeliveryOrder, now: int) -> None:
-        o = _Order(order.order_id, order.kind, order.volume_nl, now + order.duration_s)
+        pace = rate_for_duration(order.volume_nl, order.duration_s) if order.volume_nl else 1
+        o = _Order(order.order_id, order.kind, order.volume_nl, now + order.duration_s, pace)
         self._orders[o.order_id] = o
         self._emit(ControllerEvent(now, "effect", f"deliver {order.kind}", effect=order))
         if self._active is not None and not self._preempt(now):
@@ -391,7 +394,11 @@ class Controller:
         if remaining <= 0 or left_s <= 0:
             self._finish(now, o, o.done_nl)
             return
-        rate = max(rate_for_duration(remaining, left_s), self.min_rate_nl_per_h)
+        # never faster than the order's pace, even after a pause: the rest may end late, and
+        # what is not delivered by the end is not caught up (REQ-DOSE-006, REQ-TIP-004)
+        rate = max(
+            min(rate_for_duration(remaining, left_s), o.pace_nl_per_h), self.min_rate_nl_per_h
+        )
         cid = o.next_cid()
         try:
             if not self._configured:
@@ -488,7 +495,7 @@ class Controller:
         """Feed the drive's count for the active order to the core (cumulative over its parts).
 
         A count lost by a reset has bounds; the upper bound is counted, so the rolling 24 h
-        ledger and the reservoir count the most that may have been delivered (DESIGN.md
+        ledger and the reservoir count the most that may have been delivered (docs/architecture.md
         section 3: an amount checked against a limit rounds toward safety)."""
         o = self._active
         if o is None or o.cid is None:

@@ -2,7 +2,8 @@
 
 The core issues intent (a :class:`DeliveryCommand` with an id) and consumes observations
 (:class:`DriveStatus` snapshots); a drive adapter only translates and reports, it never decides
-dosing (``domain/hardware.md`` section 5, DESIGN.md section 7). The rules that shape these types:
+dosing (docs/hardware.md#drive-interface, docs/architecture.md#adapters). The rules that shape
+these types:
 
 * Every quantity is an exact integer in a named project unit: volumes in nanolitres (``_nl``),
   rates in nanolitres per hour (``_nl_per_h``), the adapter's monotonic contact clock in
@@ -83,7 +84,7 @@ class DriveState(enum.Enum):
 
 
 class FaultCode(enum.Enum):
-    """Typed drive faults (``domain/hardware.md`` table 5.4, plus two the implant model needs)."""
+    """Typed drive faults (docs/hardware.md#fault-mapping, plus two the implant model needs)."""
 
     OCCLUSION_OR_STALL = "occlusion_or_stall"
     COMM_TIMEOUT = "comm_timeout"
@@ -99,12 +100,12 @@ class FaultCode(enum.Enum):
     models its reservoir reports it separately so the core can raise ``EMPTY_RESERVOIR``."""
     END_OF_SERVICE = "end_of_service"
     """Not in table 5.4: the battery reached end of service and the drive stopped for good
-    (clinical.md 1.1: the pump stops 90 days after ERI)."""
+    (docs/clinical-basis.md#synchromed-ii: the pump stops 90 days after ERI)."""
 
 
 class BatteryStatus(enum.Enum):
-    """Battery condition as the device reports it (clinical.md 1.1: ERI is non-critical, EOS is
-    critical and the pump stops)."""
+    """Battery condition as the device reports it (docs/clinical-basis.md#synchromed-ii: ERI is
+    non-critical, EOS is critical and the pump stops)."""
 
     OK = "ok"
     ERI = "elective_replacement"
@@ -170,7 +171,7 @@ class DeliveryCommand:
     """Deliver ``volume_nl`` at ``rate_nl_per_h``, identified by ``command_id``.
 
     The id makes the command idempotent: a drive executes an id at most once, so a retry after a
-    lost reply cannot deliver twice (hardware.md 5.1 rule 4).
+    lost reply cannot deliver twice (docs/hardware.md#drive-rules rule 4).
     """
 
     command_id: str
@@ -421,7 +422,7 @@ def to_json(value: object) -> JsonValue:
 
 @runtime_checkable
 class Drive(Protocol):
-    """A drive adapter (hardware.md 5.2): synchronous, one command at a time.
+    """A drive adapter (docs/hardware.md#drive-operations): synchronous, one command at a time.
 
     ``start`` validates against the capabilities before touching the device; ``stop`` is
     idempotent and callable in any state; ``acknowledge`` clears a latched fault after the core has

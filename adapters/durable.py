@@ -1,4 +1,6 @@
-"""The durable controller: every decision goes through the journal first (DESIGN.md 7, H12).
+"""The durable controller: every decision goes through the journal first.
+
+See docs/architecture.md#adapters and hazard docs/clinical-basis.md#h12.
 
 :class:`DurableController` is the :class:`~itdose.adapters.controller.Controller` loop with its
 memory in a :class:`~itdose.adapters.journal.Journal`:
@@ -11,10 +13,17 @@ memory in a :class:`~itdose.adapters.journal.Journal`:
   drive is stopped and :class:`JournalHalt` is raised out of the loop (fail stop: nothing is
   delivered without a record; the drive's own watchdog stops it if even the stop is lost).
 * **Monotonic time.** The controller's clock is read through :meth:`Journal.monotonic_now`
-  (:class:`JournalClock`): a clock set back is audited and never shortens a lockout.
-* **Restart** (:meth:`DurableController.open`). The journal is opened and verified (an integrity
-  failure raises :class:`~itdose.adapters.journal.JournalIntegrityError`: see
-  :func:`~itdose.adapters.journal.fail_safe_device`), the last device is resumed with its
+  (:class:`JournalClock`): elapsed time comes from the monotonic clock the controller waits on;
+  the wall clock only bridges a restart. A wall clock set back, set forward or corrected while
+  the controller runs is audited and moves nothing on the timeline (REQ-TIME-008).
+* **Restart** (:meth:`DurableController.open`). The journal is opened and verified against its
+  key and head file, and the drive's own command ids and delivered total are checked against it
+  (:func:`check_drive_witness`; REQ-PERS-004). An integrity failure raises
+  :class:`~itdose.adapters.journal.JournalIntegrityError` (a lost tail or an older copy:
+  :class:`~itdose.adapters.journal.JournalRollbackError`); the caller fails safe with
+  :func:`~itdose.adapters.journal.salvage` and :func:`~itdose.adapters.journal.fail_safe_device`
+  (a HIGH memory fault, no patient boluses until a clinician clears it; nothing is rebuilt).
+  Otherwise the last device is resumed with its
   ledger, lockouts, bolus counts, alarms and programs, the downtime is audited, and the orders
   still in flight (``device.orders``) are reconciled from the drive before anything else runs.
   A command the drive is still running for an order whose time is not over is adopted (it goes
@@ -58,23 +67,27 @@ from itdose.adapters.drive import (
     EndReason,
     FaultCode,
 )
-from itdose.adapters.journal import Journal, JournalWriteError
+from itdose.adapters.journal import Journal, JournalRollbackError, JournalWriteError
 from itdose.adapters.simdrive import SimConfig, SimEvent, SimulatedDrive
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.errors import DosingError
+from itdose.core.ledger import pace_nl_per_h
 from itdose.core.library import Library
 from itdose.core.machine import Outcome, step
 from itdose.core.state import Device, Order, Role
 
 __all__ = [
     "CommandHistory",
+    "DriveWitness",
     "DurableController",
     "JournalClock",
     "JournalHalt",
     "Reconciled",
     "RecordingSimDrive",
     "WriteStats",
+    "check_drive_witness",
+    "read_drive_witness",
 ]
 
 S = Role.SERVICE
@@ -124,17 +137,112 @@ class RecordingSimDrive(SimulatedDrive):
 
 
 class JournalClock:
-    """A :class:`Clock` on the journal's timeline: ``journal.monotonic_now(inner.now_s())``."""
+    """A :class:`Clock` on the journal's timeline:
+    ``journal.monotonic_now(wall(), mono_s=inner.now_s())``.
 
-    def __init__(self, journal: Journal, inner: Clock) -> None:
+    ``inner`` is the monotonic clock the controller waits on (:class:`WallClock` reads
+    ``time.monotonic``; a simulation's :class:`VirtualClock`); ``wall`` reads the wall clock in
+    whole seconds (default: ``inner`` itself, as in a simulation, where the virtual clock is
+    both). Elapsed time comes from ``inner`` only; ``wall`` bridges restarts.
+    """
+
+    def __init__(
+        self, journal: Journal, inner: Clock, wall: Callable[[], int] | None = None
+    ) -> None:
         self.journal = journal
         self.inner = inner
+        self.wall = wall if wall is not None else inner.now_s
 
     def now_s(self) -> int:
-        return self.journal.monotonic_now(self.inner.now_s())
+        return self.journal.monotonic_now(self.wall(), mono_s=self.inner.now_s())
 
     def wait_until(self, t_s: int) -> None:
-        self.inner.wait_until(t_s - self.journal.clock_offset_s)
+        mono = self.journal.mono_for(t_s)
+        if mono is None:
+            self.now_s()
+            mono = self.journal.mono_for(t_s)
+            assert mono is not None
+        self.inner.wait_until(mono)
+
+
+@dataclass(frozen=True)
+class DriveWitness:
+    """What the drive says it has done: its adapter's delivered total and the highest order id
+    among the command ids it reports (``"<order id>.<part>"``), each None when it cannot say."""
+
+    delivered_nl_total: int | None
+    max_order_id: int | None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {"delivered_nl_total": self.delivered_nl_total, "max_order_id": self.max_order_id}
+
+
+def _order_id(command_id: str | None) -> int | None:
+    if not command_id:
+        return None
+    head, sep, tail = command_id.partition(".")
+    if not sep or not head.isdigit() or not tail.isdigit():
+        return None
+    return int(head)
+
+
+def read_drive_witness(drive: Drive) -> DriveWitness:
+    """Poll ``drive`` for its delivered total and the command ids it knows (the running one,
+    the last to end, and with a :class:`CommandHistory` every one it ran). Never raises: an
+    unreachable drive gives a witness of Nones with the reason in ``note``."""
+    try:
+        status = drive.poll()
+    except DriveError as exc:
+        return DriveWitness(None, None, f"drive not readable: {exc}")
+    ids = [status.active_command_id]
+    if status.last_outcome is not None:
+        ids.append(status.last_outcome.command_id)
+    if isinstance(drive, CommandHistory):
+        ids.extend(o.command_id for o in drive.outcomes(""))
+    orders = [i for i in (_order_id(cid) for cid in ids) if i is not None]
+    total = None if status.state is DriveState.UNKNOWN else status.delivered_nl_total
+    return DriveWitness(total, max(orders) if orders else None)
+
+
+def check_drive_witness(journal: Journal, drive: Drive) -> DriveWitness:
+    """Check the drive's own record against the journal (REQ-PERS-004); raise
+    :class:`~itdose.adapters.journal.JournalRollbackError` if the drive has done what the journal
+    never ordered, which means the journal lost its tail (or is an older copy):
+
+    * **command counter**: the drive ran a command of order ``n`` (its ids are
+      ``"<order id>.<part>"``) but the journal's next order id is at most ``n``, and ``n`` is
+      newer than what the drive had run when the journal began;
+    * **delivered total**: the drive's adapter counted more since the journal began than the
+      journal ever ordered (:meth:`Journal.ordered_nl_total`; a delivered total is owned by the
+      adapter and never decreases, so a drive that restarts its count only weakens the check).
+
+    What the drive cannot say is skipped (the reason is in the returned witness's ``note``).
+    """
+    seen = read_drive_witness(drive)
+    base = journal.drive_witness or {}
+    next_id = journal.device.next_order_id
+    base_order = base.get("max_order_id")
+    newer = seen.max_order_id is not None and (base_order is None or seen.max_order_id > base_order)
+    if newer and seen.max_order_id is not None and seen.max_order_id >= next_id:
+        raise JournalRollbackError(
+            str(journal.path),
+            f"the drive has run a command of order {seen.max_order_id} but the journal's "
+            f"last order is {next_id - 1}: the journal lost the records of its tail (or is "
+            "an older copy)",
+        )
+    base_total = base.get("delivered_nl_total")
+    if seen.delivered_nl_total is not None and base_total is not None:
+        counted = seen.delivered_nl_total - base_total
+        ordered = journal.ordered_nl_total()
+        if counted > ordered:
+            raise JournalRollbackError(
+                str(journal.path),
+                f"the drive counted {counted} nL delivered since the journal began but the "
+                f"journal ordered only {ordered} nL: the journal lost the records of its tail "
+                "(or is an older copy)",
+            )
+    return seen
 
 
 @dataclass
@@ -198,6 +306,7 @@ class DurableController(Controller):
         poll_interval_s: int = 3600,
         watchdog_s: int | None = 7200,
         timer: Callable[[], float] = time.perf_counter,
+        wall: Callable[[], int] | None = None,
     ) -> None:
         self.journal = journal
         self.write_stats = WriteStats()
@@ -207,7 +316,7 @@ class DurableController(Controller):
         super().__init__(
             drive,
             library,
-            JournalClock(journal, clock),
+            JournalClock(journal, clock, wall),
             journal.device,
             observer=observer,
             stall_alarm=stall_alarm,
@@ -230,11 +339,29 @@ class DurableController(Controller):
         observer: Observer | None = None,
         poll_interval_s: int = 3600,
         watchdog_s: int | None = 7200,
+        wall: Callable[[], int] | None = None,
+        key_path: str | os.PathLike[str] | None = None,
+        head_path: str | os.PathLike[str] | None = None,
     ) -> DurableController:
-        """Start a new journal at ``path`` (never overwritten) and a controller on it."""
+        """Start a new journal at ``path`` (never overwritten; its key and head file as in
+        :meth:`Journal.create`) and a controller on it. What the drive had already done (its
+        delivered total and last order id) is kept in the genesis record for the checks at
+        :meth:`open`. ``wall`` reads the wall clock (see :class:`JournalClock`)."""
         d = device if device is not None else Device()
-        now = max(clock.now_s(), d.clock_s or 0)
-        journal = Journal.create(path, d, now_s=now, reason=reason, actor=Role.CLINICIAN)
+        wall_now = (wall or clock.now_s)()
+        now = max(wall_now, d.clock_s or 0)
+        witness = read_drive_witness(drive)
+        journal = Journal.create(
+            path,
+            d,
+            now_s=now,
+            reason=reason,
+            actor=Role.CLINICIAN,
+            clock_offset_s=now - wall_now,
+            key_path=key_path,
+            head_path=head_path,
+            drive_witness=witness.as_dict(),
+        )
         return cls(
             drive,
             library,
@@ -243,6 +370,7 @@ class DurableController(Controller):
             observer=observer,
             poll_interval_s=poll_interval_s,
             watchdog_s=watchdog_s,
+            wall=wall,
         )
 
     @classmethod
@@ -257,12 +385,22 @@ class DurableController(Controller):
         reason: str = "controller restart",
         poll_interval_s: int = 3600,
         watchdog_s: int | None = 7200,
+        wall: Callable[[], int] | None = None,
+        key_path: str | os.PathLike[str] | None = None,
+        head_path: str | os.PathLike[str] | None = None,
     ) -> DurableController:
-        """Restart from the journal at ``path``: verify, resume, audit the downtime, reconcile
-        the orders in flight with the drive. Raises ``JournalIntegrityError`` (see
-        :func:`~itdose.adapters.journal.fail_safe_device`) and :class:`JournalHalt`."""
-        journal = Journal.open(path)
-        point = journal.resume()
+        """Restart from the journal at ``path``: verify it (key, head file) and check it against
+        the drive (:func:`check_drive_witness`), resume, audit the downtime, reconcile the orders
+        in flight with the drive. Raises ``JournalIntegrityError`` (``JournalRollbackError`` for
+        a lost tail; see :func:`~itdose.adapters.journal.fail_safe_device`) and
+        :class:`JournalHalt`."""
+        journal = Journal.open(path, key_path=key_path, head_path=head_path)
+        try:
+            check_drive_witness(journal, drive)
+            point = journal.resume()
+        except BaseException:
+            journal.close()
+            raise
         ctl = cls(
             drive,
             library,
@@ -271,6 +409,7 @@ class DurableController(Controller):
             observer=observer,
             poll_interval_s=poll_interval_s,
             watchdog_s=watchdog_s,
+            wall=wall,
         )
         now = ctl.clock.now_s()
         ctl.restart.downtime_s = now - point.last_time_s
@@ -423,6 +562,7 @@ class DurableController(Controller):
             order.kind.value,
             order.volume_nl,
             order.end_s,
+            pace_nl_per_h(order.volume_nl, order.end_s - order.start_s),
             done_nl=done_nl,
             parts=part,
             cid=f"{order.id}.{part}",

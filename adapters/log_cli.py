@@ -1,8 +1,17 @@
 """``itdose log verify DB`` and ``itdose log show DB [--limit N]``: the journal from the shell.
 
-The main CLI registers these with :func:`add_parser`. Exit codes (as ``itdose``): 0 the journal is
-intact, 1 its chain is broken or any integrity check failed (the first bad record is named),
-2 invalid input (no such file, bad arguments).
+The main CLI registers these with :func:`add_parser`. ``log verify`` exit codes:
+
+* 0 **authentic**: every record's HMAC and the head file verified with the journal key;
+* 1 **broken**: a check failed (the first bad record is named: a modified or forged record, a
+  missing or rolled-back tail, a missing head file, a wrong key);
+* 2 invalid input: no such file, a directory, an explicitly given key or head file missing,
+  bad arguments (one line on stderr);
+* 3 **intact but unkeyed**: no key file, so only the structure was checked (links, head file,
+  snapshots); authenticity was NOT checked.
+
+The key defaults to ``<journal>.key`` and the head file to ``<journal>.head`` (``--key``,
+``--head``). ``log show`` exits 0 if the journal verifies (authentic or unkeyed), 1 if broken.
 """
 
 from __future__ import annotations
@@ -12,9 +21,11 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from itdose.adapters.journal import AuditEntry, read_entries, verify_file
+from itdose.adapters.journal import AuditEntry, VerifyReport, read_entries, verify_file
+from itdose.adapters.paths import check_input_file
 from itdose.core.errors import DosingError, InvalidInput
 
 __all__ = ["add_parser", "format_entry", "main"]
@@ -38,29 +49,50 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     sub = log.add_subparsers(dest="log_command", required=True)
     verify = sub.add_parser(
         "verify",
-        help="check the hash chain and snapshots (exit 0 intact, 1 broken, 2 invalid input)",
+        help="check the keyed chain, the head file and the snapshots (exit 0 authentic, "
+        "1 broken, 2 invalid input, 3 intact but unkeyed: authenticity not checked)",
     )
     verify.add_argument("db", help="journal file")
+    _key_options(verify)
     verify.set_defaults(fn=cmd_verify)
     show = sub.add_parser("show", help="print the audit records (time, actor, command, outcome)")
     show.add_argument("db", help="journal file")
+    _key_options(show)
     show.add_argument("--limit", type=_positive, metavar="N", help="only the last N records")
     show.set_defaults(fn=cmd_show)
     return log
 
 
+def _key_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key", metavar="FILE", help="journal key file (default: the journal's path + .key)"
+    )
+    parser.add_argument(
+        "--head", metavar="FILE", help="head witness file (default: the journal's path + .head)"
+    )
+
+
+def _verify(args: argparse.Namespace) -> VerifyReport:
+    for name in ("key", "head"):
+        value = getattr(args, name, None)
+        if value is not None and not Path(value).is_file():
+            raise InvalidInput(name, "no such file (or not a regular file)", value=value)
+    return verify_file(args.db, key_path=args.key, head_path=args.head)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``itdose log verify DB``."""
+    """``itdose log verify DB [--key FILE] [--head FILE]``."""
     try:
-        report = verify_file(args.db)
+        check_input_file(args.db, "journal", max_bytes=None)
+        report = _verify(args)
     except InvalidInput as exc:
         print(f"itdose: {exc}", file=sys.stderr)
         return 2
     if report.ok:
         print(f"{args.db}: {report.message}")
-        return 0
-    where = f" first bad record: {report.first_bad_seq};" if report.first_bad_seq else ""
-    print(f"{args.db}: BROKEN:{where} {report.message}")
+        return 0 if report.authenticated else 3
+    where = f" at record {report.first_bad_seq}" if report.first_bad_seq else ""
+    print(f"{args.db}: BROKEN{where}: {report.message}")
     return 1
 
 
@@ -150,7 +182,8 @@ def format_entry(entry: AuditEntry) -> str:
 def cmd_show(args: argparse.Namespace) -> int:
     """``itdose log show DB [--limit N]``; also verifies, and exits 1 if the chain is broken."""
     try:
-        report = verify_file(args.db)
+        check_input_file(args.db, "journal", max_bytes=None)
+        report = _verify(args)
         entries = read_entries(args.db, args.limit)
     except InvalidInput as exc:
         print(f"itdose: {exc}", file=sys.stderr)
@@ -164,8 +197,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if report.ok:
         print(f"chain: {report.message}")
         return 0
-    where = f" first bad record: {report.first_bad_seq};" if report.first_bad_seq else ""
-    print(f"chain: BROKEN:{where} {report.message}")
+    where = f" at record {report.first_bad_seq}" if report.first_bad_seq else ""
+    print(f"chain: BROKEN{where}: {report.message}")
     return 1
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from itdose.adapters.paths import read_input_file
 from itdose.core.errors import InvalidInput
 from itdose.core.library import Library
 from itdose.core.program import (
@@ -252,10 +253,7 @@ def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
 
 def load_program_file(path: str | Path, now_utc_s: int) -> ProgramFile:
     """Read and parse a program file; unreadable or malformed files raise :class:`InvalidInput`."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput("file", f"cannot be read: {exc.strerror}", value=str(path)) from None
+    raw = read_input_file(path, "file")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -337,9 +335,11 @@ def report_text(pf: ProgramFile, report: ProgramReport) -> str:
             if v.overridden
             else ("REJECTED" if v.level == "hard" else "needs override")
         )
-        lines.append(
-            f"  [{v.level} {state}] {v.limit}: {v.message} (value {v.value}, bound {v.bound})"
-        )
+        if v.value or v.bound:
+            what = f"{v.message} (value {v.value}, bound {v.bound})"
+        else:  # a shape problem has no figures: name the field instead of "(value , bound )"
+            what = f"{v.field}: {v.message}"
+        lines.append(f"  [{v.level} {state}] {v.limit}: {what}")
     lines.append("ACCEPTED" if report.accepted else "REJECTED")
     return "\n".join(lines) + "\n"
 

@@ -23,11 +23,19 @@ from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
+from itdose.adapters.paths import read_input_file
 from itdose.adapters.program_file import check_keys, parse_program, table_of
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.dosing import SEGMENT_S
-from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, Record, Warn
+from itdose.core.effects import (
+    Annunciate,
+    BolusDecision,
+    DeliveryOrder,
+    Record,
+    TipChange,
+    Warn,
+)
 from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.library import Library, SourcedValue, Tag
 from itdose.core.program import Program
@@ -444,6 +452,12 @@ def _random_faults(raw: object, end_s: int) -> tuple[sd.SimEvent, ...]:
 def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     """A :class:`Scenario` from parsed TOML; :class:`InvalidInput` names the offending field."""
     top = table_of(data, "scenario")
+    if "timeline" not in top and "schema" not in top and ("basal" in top or "indication" in top):
+        raise InvalidInput(
+            "file",
+            "this is a program file (it has a basal program and no timeline), not a scenario; "
+            "check it with: itdose check-program FILE",
+        )
     _keys(top, _TOP, {"schema", "title", "pump", "catheter", "drug", "timeline"}, "scenario")
     schema = top["schema"]
     if schema != SCHEMA:
@@ -742,10 +756,7 @@ def _expectation(raw: object, i: int) -> Expectation:
 
 def load_scenario(path: str | Path, library: Library) -> Scenario:
     """Read and parse a scenario file; unreadable or malformed files raise InvalidInput."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput("file", f"cannot be read: {exc.strerror}", value=str(path)) from None
+    raw = read_input_file(path, "file")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -773,12 +784,26 @@ class DayFigures:
 
 @dataclass(frozen=True)
 class ExpectResult:
-    """The verdict on one expectation (or on one timeline item's ``expect``)."""
+    """The verdict on one expectation (or on one timeline item's ``expect``).
+
+    ``detail`` is what the run showed, ``expected`` what the scenario asked for. An expectation
+    judged after the end of a shortened run (``--until``) is not ``reached``: neither held nor
+    failed (``ok`` is False, and :attr:`RunResult.ok` ignores it).
+    """
 
     source: str
     type: str
     ok: bool
     detail: str
+    expected: str = ""
+    reached: bool = True
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``FAIL`` or ``not reached``."""
+        if not self.reached:
+            return "not reached"
+        return "ok" if self.ok else "FAIL"
 
 
 @dataclass
@@ -807,7 +832,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        """No expectation that was reached failed."""
+        return all(r.ok or not r.reached for r in self.results)
 
 
 _ROUTINE = frozenset({c.Tick.name, c.DriveReport.name})
@@ -859,7 +885,7 @@ class _Recorder:
         elif e.kind == "effect":
             eff = e.effect
             if isinstance(eff, DeliveryOrder):
-                notable = self.verbose or eff.kind not in ("basal", "bridge")
+                notable = self.verbose or eff.kind != "basal"
             elif isinstance(eff, BolusDecision):
                 r.boluses.append((t, eff.granted, eff.reasons))
                 day = self._day(t)
@@ -869,6 +895,8 @@ class _Recorder:
                     day.boluses_denied += 1
             elif isinstance(eff, Warn):
                 r.warnings.append((t, eff.code))
+            elif isinstance(eff, TipChange):
+                r.warnings.append((t, "tip_change"))
             elif isinstance(eff, Record):
                 notable = self.verbose or eff.event not in _QUIET_RECORDS
             elif e.text in ("stop", "cancel"):
@@ -1136,7 +1164,7 @@ def run_scenario(
     result.wakeups = ctl.stats.wakeups
     result.drive_events = sim.events_processed
     recorder._sample(end, ctl.device)
-    result.results.extend(check_expectations(result, end))
+    result.results.extend(check_expectations(result, end, None if until_s is None else sc.end_s))
     return result
 
 
@@ -1157,23 +1185,85 @@ def _run_item(
     if error is not None:
         result.rejected.append((item.at_s, item.action, str(error)))
         if item.expect == "accepted":
-            result.results.append(ExpectResult(where, "accepted", False, f"rejected: {error}"))
+            result.results.append(
+                ExpectResult(where, "accepted", False, f"rejected: {error}", "accepted")
+            )
         else:
-            result.results.append(ExpectResult(where, "rejected", True, str(error)))
+            result.results.append(ExpectResult(where, "rejected", True, str(error), "rejected"))
     elif item.expect == "rejected":
-        result.results.append(ExpectResult(where, "rejected", False, "accepted"))
+        result.results.append(ExpectResult(where, "rejected", False, "accepted", "rejected"))
 
 
 def _count_ok(n: int, p: Mapping[str, Any]) -> bool:
     return n >= p.get("min_count", 1) and ("max_count" not in p or n <= p["max_count"])
 
 
-def check_expectations(r: RunResult, end: int) -> list[ExpectResult]:
-    """Check every ``[[expect]]`` item against a finished run."""
+def _counts(p: Mapping[str, Any]) -> str:
+    if p.get("max_count") == p.get("min_count", 1):
+        return f"exactly {p['max_count']}"
+    text = f"at least {p.get('min_count', 1)}"
+    return text + (f" and at most {p['max_count']}" if "max_count" in p else "")
+
+
+def _range(p: Mapping[str, Any], unit: str) -> str:
+    text = f"at least {p.get('min', 0)} {unit}"
+    return text + (f" and at most {p['max']} {unit}" if "max" in p else "")
+
+
+def expected_text(ex: Expectation, end: int) -> str:
+    """What expectation ``ex`` asks for, in words (``end``: the end of the run)."""
+    p = ex.params
+    if ex.type == "phase":
+        if p.get("at_end", False):
+            return f"final phase {p['phase'].value}"
+        return f"phase {p['phase'].value} entered by t={p.get('by', end)}"
+    if ex.type == "alarm":
+        window = f"[{p.get('after', 0)}, {p.get('before', end)}]"
+        raised = p.get("raised", True)
+        return f"alarm {p['alarm'].value} {'raised' if raised else 'not raised'} in {window}"
+    if ex.type == "bolus_denied":
+        why = f" for {p['reason']}" if "reason" in p else ""
+        return f"{_counts(p)} boluses denied{why}"
+    if ex.type == "bolus_granted":
+        return f"{_counts(p)} boluses granted"
+    if ex.type == "delivered":
+        return f"{_range(p, 'ng')} delivered in [{p.get('from', 0)}, {p.get('to', end)}]"
+    if ex.type == "warning":
+        return f"{_counts(p)} x {p['code']}"
+    if ex.type == "rejected":
+        return f"{_counts(p)} rejected {p['action']}"
+    return f"reservoir {_range(p, 'nL')} at t={p.get('at', end)}"
+
+
+def _horizon(ex: Expectation, scenario_end: int) -> int:
+    """The latest time expectation ``ex`` needs to see (its window's end, else the scenario's
+    end: a count or a final phase is about the whole run)."""
+    p = ex.params
+    times: list[int] = [p[k] for k in ("by", "after", "before", "from", "to", "at") if k in p]
+    upper = any(k in p for k in ("by", "before", "to", "at")) and not p.get("at_end", False)
+    return max(times) if upper and times else max([scenario_end, *times])
+
+
+def check_expectations(
+    r: RunResult, end: int, scenario_end: int | None = None
+) -> list[ExpectResult]:
+    """Check every ``[[expect]]`` item against a run that ended at ``end``.
+
+    Given ``scenario_end`` (the scenario's own end) after ``end``, an expectation whose window
+    reaches past ``end`` (or that concerns the whole run) is reported as not reached.
+    """
     out: list[ExpectResult] = []
     for ex in r.scenario.expectations:
         p = ex.params
         src = f"expect[{ex.index}]"
+        expected = expected_text(ex, end if scenario_end is None else scenario_end)
+        if scenario_end is not None and _horizon(ex, scenario_end) > end:
+            out.append(
+                ExpectResult(
+                    src, ex.type, False, f"the run stopped at t={end}", expected, reached=False
+                )
+            )
+            continue
         if ex.type == "phase":
             target = p["phase"].value
             if p.get("at_end", False):
@@ -1226,5 +1316,5 @@ def check_expectations(r: RunResult, end: int) -> list[ExpectResult]:
             )
             ok = vol >= p.get("min", 0) and ("max" not in p or vol <= p["max"])
             detail = f"reservoir {vol} nL at t={t}"
-        out.append(ExpectResult(src, ex.type, ok, detail))
+        out.append(ExpectResult(src, ex.type, ok, detail, expected))
     return out

@@ -1,10 +1,11 @@
-"""A deterministic simulated implant drive on a virtual clock (DESIGN.md section 7).
+"""A deterministic simulated implant drive on a virtual clock (docs/architecture.md#adapters).
 
 :class:`SimulatedDrive` implements :class:`itdose.adapters.drive.Drive` with the physics of an
-implanted pump's reservoir, motor, battery and catheter, and the faults of ``domain/hardware.md``
-table 5.4 and ``domain/clinical.md`` 1.1, injected at given times (:mod:`SimEvent` values) or drawn
-in advance from ``random.Random(seed)`` (:func:`random_faults`). The caller owns the clock:
-:meth:`SimulatedDrive.advance_to` moves it; nothing reads the wall clock or sleeps.
+implanted pump's reservoir, motor, battery and catheter, and the faults of
+docs/hardware.md#fault-mapping and docs/clinical-basis.md#synchromed-ii, injected at given times
+(:mod:`SimEvent` values) or drawn in advance from ``random.Random(seed)`` (:func:`random_faults`).
+The caller owns the clock: :meth:`SimulatedDrive.advance_to` moves it; nothing reads the wall clock
+or sleeps.
 
 Event-driven: between two events the state is a closed-form function of time, so advancing costs
 O(events), not O(seconds); :attr:`SimulatedDrive.events_processed` counts them. The next event is
@@ -16,7 +17,7 @@ Arithmetic, all integers:
 * Motor (nominal) volume of a command ``t`` seconds after its start:
   ``min(volume, floor(rate_nl_per_h * t / 3600))``; the command completes at
   ``start + ceil(volume * 3600 / rate)``. The drive counts nominal volume: like a real pump it
-  cannot see its own accuracy error (clinical.md 1.1: over-infusion shows only as a refill
+  cannot see its own accuracy error (docs/clinical-basis.md#over-infusion: it shows only as a refill
   discrepancy), so the status reports nominal volumes and :meth:`SimulatedDrive.truth` the fluid.
 * Fluid drawn from the reservoir: nominal volume times ``(10**6 + accuracy_error_ppm) / 10**6``,
   rounded down with the remainder carried (in millionths of a nanolitre) to the next increment, so
@@ -33,9 +34,10 @@ last read count with bounds ``(last read, commanded)``, ``counter_epoch`` increm
 catheter is invisible to the drive; only :meth:`SimulatedDrive.truth` shows it.
 
 Departures from the real SynchroMed II, on purpose: after an MRI stall the motor recovers (after
-the 2-24 h delay of clinical.md 1.1) but the drive does not resume the interrupted command by
-itself: commands are one-shot and a remainder is never re-issued (hardware.md 5.4). A stall or
-occlusion that begins while idle shows at the next start (detected only when the motor turns).
+the 2-24 h delay of docs/clinical-basis.md#synchromed-mri) but the drive does not resume the
+interrupted command by itself: commands are one-shot and a remainder is never re-issued
+(docs/hardware.md#fault-mapping). A stall or occlusion that begins while idle shows at the next
+start (detected only when the motor turns).
 """
 
 from __future__ import annotations
@@ -97,12 +99,12 @@ DAY_S = 86_400
 YEAR_S = 365 * DAY_S
 """A 365-day year: the battery dates are design values, not calendar dates."""
 ERI_TO_EOS_S = 90 * DAY_S
-"""clinical.md 1.1: if not replaced, the pump stops 90 days after ERI."""
+"""docs/clinical-basis.md#battery: if not replaced, the pump stops 90 days after ERI."""
 MAX_SERVICE_S = 7 * YEAR_S
-"""clinical.md 1.1: maximum battery life 7 years."""
+"""docs/clinical-basis.md#battery: maximum battery life 7 years."""
 MRI_RECOVERY_MIN_S = 2 * HOUR_S
 MRI_RECOVERY_MAX_S = 24 * HOUR_S
-"""clinical.md 1.1: a 2-24 h delay in motor recovery after MRI has been reported."""
+"""docs/clinical-basis.md#synchromed-mri: a 2-24 h delay in motor recovery after MRI is reported."""
 
 
 def _int(name: str, value: object, minimum: int | None = None) -> int:
@@ -122,8 +124,9 @@ class SimConfig:
     """Physical parameters of a simulated drive.
 
     Defaults: a 40 mL reservoir, full; minimum rate 2000 nl/h (SynchroMed II's 0.048 mL/day,
-    clinical.md 1.1); maximum rate 1 mL/h (an assumption: the source gives none); battery EOS at
-    the 7-year maximum and ERI 90 days before it. ``None`` battery dates mean no depletion (a bench
+    docs/clinical-basis.md#min-rate); maximum rate 1 mL/h (an assumption: the source gives none);
+    battery EOS at the 7-year maximum and ERI 90 days before it. ``None`` battery dates mean no
+    depletion (a bench
     supply). ``accuracy_error_ppm`` is signed: +145000 is the 14.5 % over-infusion threshold.
     """
 
@@ -174,8 +177,8 @@ class SimConfig:
 
 @dataclass(frozen=True)
 class MotorStall:
-    """The motor stalls (shaft wear, shorting, gear corrosion: clinical.md 1.1); it recovers
-    ``recovers_after_s`` later, or never (``None``)."""
+    """The motor stalls (shaft wear, shorting, gear corrosion: docs/clinical-basis.md#motor-stall);
+    it recovers ``recovers_after_s`` later, or never (``None``)."""
 
     at_s: int
     recovers_after_s: int | None = None
@@ -184,7 +187,7 @@ class MotorStall:
 @dataclass(frozen=True)
 class MriStall:
     """An MR scan stops the rotor; it recovers ``scan_s + recovery_delay_s`` after ``at_s``
-    (clinical.md 1.1: a 2-24 h recovery delay is possible)."""
+    (docs/clinical-basis.md#synchromed-ii: a 2-24 h recovery delay is possible)."""
 
     at_s: int
     scan_s: int = HOUR_S
@@ -932,7 +935,9 @@ class SimulatedDrive:
                 self._latch(FaultCode.END_OF_SERVICE)
 
     def _reset(self) -> None:
-        """Power loss: the unread part of the counter is lost; never resume (hardware.md 5.4)."""
+        """Power loss: the unread part of the counter is lost; never resume.
+
+        See docs/hardware.md#fault-mapping (``DEVICE_RESET``)."""
         if self._battery is BatteryStatus.EOS:
             self._log("device_reset", "ignored: battery at end of service")
             return

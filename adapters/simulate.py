@@ -11,11 +11,12 @@ The CLI registers the sub-command with :func:`add_parser`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
+from itdose.adapters.paths import check_output_file
 from itdose.adapters.scenario import RunResult, load_scenario, parse_time, run_scenario
 from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.units import format_amount_ng, format_volume_nl
@@ -135,11 +136,13 @@ JSON_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["source", "type", "ok", "detail"],
+                "required": ["source", "type", "status", "ok", "expected", "detail"],
                 "properties": {
                     "source": _STR,
                     "type": _STR,
+                    "status": {"enum": ["ok", "FAIL", "not reached"]},
                     "ok": {"type": "boolean"},
+                    "expected": _STR,
                     "detail": _STR,
                 },
             },
@@ -235,7 +238,15 @@ def result_json(r: RunResult, end_s: int) -> dict[str, Any]:
             for k, p, t0, t1 in r.alarm_spans
         ],
         "expectations": [
-            {"source": x.source, "type": x.type, "ok": x.ok, "detail": x.detail} for x in r.results
+            {
+                "source": x.source,
+                "type": x.type,
+                "status": x.status,
+                "ok": x.ok,
+                "expected": x.expected,
+                "detail": x.detail,
+            }
+            for x in r.results
         ],
         "stats": {
             "steps": r.steps,
@@ -286,6 +297,15 @@ def _line(e: dict[str, Any]) -> str | None:
             text = f"{'deliver':<9} {detail.get('kind')} {volume} over {detail.get('duration_s')} s"
         elif eff in ("StopDelivery", "CancelOrder"):
             text = f"{'stop':<9} {detail.get('reason', '')}"
+        elif eff == "TipChange":
+            at = detail.get("arrives_at_s")
+            before = format_volume_nl(detail.get("rate_before_nl_per_day", 0))
+            after = format_volume_nl(detail.get("rate_after_nl_per_day", 0))
+            when = _when(at) if at is not None else "never at this program"
+            text = (
+                f"{'TIP':<9} new fluid reaches the catheter tip at {when}; "
+                f"pump rate {before}/day until then, {after}/day after"
+            )
         elif eff == "Projection":
             low = detail.get("low_reservoir_at_s")
             text = f"{'projects':<9} low reservoir at {_when(low) if low is not None else '-'}"
@@ -316,13 +336,20 @@ def timeline_text(r: RunResult, out: TextIO) -> None:
     )
     out.write(f"({r.steps} core steps, {r.wakeups} wake-ups, {r.drive_events} drive events)\n\n")
     for x in r.results:
-        out.write(f"{'ok  ' if x.ok else 'FAIL'} {x.source} {x.type}: {x.detail}\n")
-    n_fail = sum(not x.ok for x in r.results)
-    out.write(
-        f"{len(r.results) - n_fail} expectations held, {n_fail} failed\n"
-        if r.results
-        else "no expectations\n"
-    )
+        if x.status == "ok":
+            out.write(f"ok   {x.source} {x.type}: {x.detail}\n")
+        elif x.status == "FAIL":
+            out.write(f"FAIL {x.source} {x.type}: expected {x.expected}; actual: {x.detail}\n")
+        else:
+            out.write(f"not reached {x.source} {x.type}: {x.expected} ({x.detail})\n")
+    n_fail = sum(x.status == "FAIL" for x in r.results)
+    n_open = sum(x.status == "not reached" for x in r.results)
+    held = len(r.results) - n_fail - n_open
+    if not r.results:
+        out.write("no expectations\n")
+    else:
+        tail = f", {n_open} not reached (after --until)" if n_open else ""
+        out.write(f"{held} expectations held, {n_fail} failed{tail}\n")
 
 
 class _Progress:
@@ -347,6 +374,14 @@ def run(args: argparse.Namespace) -> int:
     from itdose.specs import load_library
 
     try:
+        json_out = check_output_file(args.json, "--json") if args.json else None
+        plot_out = check_output_file(args.plot, "--plot") if args.plot else None
+        if plot_out is not None and importlib.util.find_spec("matplotlib") is None:
+            raise InvalidInput(
+                "--plot",
+                "plotting needs matplotlib: .venv/bin/pip install -q '.[plot]' "
+                "(or pip install matplotlib)",
+            )
         sc = load_scenario(args.file, load_library())
         until = parse_time(args.until, "--until") if args.until else None
     except InvalidInput as exc:
@@ -368,14 +403,14 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.done()
     timeline_text(result, sys.stdout)
-    if args.json:
+    if json_out is not None:
         doc = result_json(result, end)
-        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    if args.plot:
+        json_out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    if plot_out is not None:
         from itdose.adapters.plot import PlotUnavailable, plot_run
 
         try:
-            plot_run(result, args.plot)
+            plot_run(result, str(plot_out))
         except PlotUnavailable as exc:
             print(f"itdose simulate: {exc}", file=sys.stderr)
             return 2

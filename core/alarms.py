@@ -1,4 +1,4 @@
-"""Alarm conditions and their priorities (DECISIONS.md "Priorities", IEC 60601-1-8 levels).
+"""Alarm conditions and their priorities (docs/dosing-rules.md#r-alm-1, IEC 60601-1-8 levels).
 
 HIGH alarms stop delivery in the same step and move the device to ``alarm`` (REQ-ALM-001); MEDIUM
 and LOW alarms annunciate while dosing goes on (REQ-ALM-002). Alarms are kept in order of
@@ -56,7 +56,7 @@ ALARM_PRIORITY: Final[dict[AlarmKind, Priority]] = {
     AlarmKind.DELIVERY_DEVIATION: Priority.HIGH,
     AlarmKind.DRIVE_FAULT: Priority.HIGH,
 }
-"""Priority of each alarm kind, per DECISIONS.md. ``DRIVE_FAULT`` covers a drive that cannot
+"""Priority of each alarm kind, per docs/dosing-rules.md. ``DRIVE_FAULT`` covers a drive that cannot
 confirm its state (communication loss, protocol error, reset): treated as possibly still
 delivering, hence HIGH."""
 

@@ -5,7 +5,7 @@ protocol, so that the runtime evaluates it on ``int``/``bool`` (:data:`INT_OPS`)
 evaluate the very same function on z3 terms (an ``Ops`` implementation supplied by
 ``itdose.proofs``; z3 stays out of the core).
 
-Rules for code written against :class:`Ops` (DESIGN.md section 6):
+Rules for code written against :class:`Ops` (docs/architecture.md#evidence):
 
 - never branch with Python ``if``, ``and``, ``or``, ``not``, ``is`` or ``==`` on a value that may
   be a term; use :meth:`Ops.ite`, :meth:`Ops.and_`, :meth:`Ops.or_`, :meth:`Ops.not_`,

@@ -280,7 +280,7 @@ class RecordWithdrawal(Command):
 @dataclass(frozen=True)
 class CompleteRefill(Command):
     """Complete a refill: new drug added. A concentration or drug change needs ``program`` (the
-    new program) and starts a bridge bolus unless an override skips it; a reconciliation
+    new program (the old fluid in the fluid path leaves the catheter tip first); a reconciliation
     finding needs ``finding_reason``; ``confirm_withdrawal_risk`` confirms a new program that
     stops or cuts baclofen by more than 20 %, as with :class:`SetProgram`."""
 
@@ -305,7 +305,7 @@ class EmptyReservoir(Command):
 
 @dataclass(frozen=True)
 class BeginMri(Command):
-    """An MRI scan begins (pump-family workflow per DECISIONS.md)."""
+    """An MRI scan begins (pump-family workflow per docs/dosing-rules.md)."""
 
     name: ClassVar[str] = "begin_mri"
 

@@ -25,6 +25,7 @@ was withheld for safety, and catching it up later would be a burst) and raises t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
@@ -32,13 +33,14 @@ from itdose.core.arith import ceil_div
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
+    CancelOrder,
     DeliveryOrder,
     Effect,
     Projection,
     Record,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
-from itdose.core.ledger import BUCKET_S, RING_LEN, WINDOW_S, Ledger
+from itdose.core.ledger import Flow, Ledger, ahead_of_pace, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import (
     FG_PER_NG,
@@ -66,9 +68,9 @@ __all__ = [
     "TickPlan",
     "ahead",
     "apply_report",
-    "basal_reserve_ng",
+    "cap_room_ng",
     "hard_max_ng",
-    "in_flight_ng",
+    "in_flight_flows",
     "in_flight_nl",
     "ledger_of",
     "mri_resumes",
@@ -113,12 +115,6 @@ def ahead(d: Device, skip_nl: int, volume_nl: int) -> tuple[Segment, ...]:
     return _path(d).outflow(skip_nl, volume_nl, drug, conc)
 
 
-def in_flight_ng(d: Device, drug: str) -> int:
-    """``drug`` that the volume in flight will push out of the tip, rounded up."""
-    flight = in_flight_nl(d)
-    return ng_up(amount_fg(ahead(d, 0, flight), drug)) if flight else 0
-
-
 def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
     """``drug`` that the reservoir's usable volume (above the empty threshold, net of the volume
     in flight) pushes out of the tip, rounded down (REQ-GOV-003)."""
@@ -127,6 +123,89 @@ def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
     flight = in_flight_nl(d)
     usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
     return ng_down(amount_fg(ahead(d, flight, usable), drug))
+
+
+def _cmax(pieces: tuple[Segment, ...], drug: str) -> int:
+    return max((p.concentration_ng_per_ml for p in pieces if p.drug == drug), default=0)
+
+
+def _pace(o: Order) -> int:
+    """The order's pace, nL per hour (:func:`itdose.core.ledger.pace_nl_per_h`)."""
+    return pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
+
+
+def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]:
+    """The drug in flight as flows (REQ-GOV-004): each order's unreported volume from its last
+    report on, at its pace, at the richest concentration of ``drug`` the volume in flight (and
+    ``extra_nl`` after it) pushes out of the tip."""
+    flight = in_flight_nl(d)
+    if flight == 0:
+        return ()
+    conc = _cmax(ahead(d, 0, flight + extra_nl), drug)
+    if conc == 0:
+        return ()
+    flows = []
+    for o in d.orders:
+        rest = o.volume_nl - o.reported_nl
+        if rest > 0:
+            start = max(o.start_s, o.reported_s)
+            flows.append(Flow(start, rest * conc, _pace(o) * conc, 3600))
+    return tuple(flows)
+
+
+def _future_basal(d: Device, now: int) -> tuple[Flow, ...]:
+    """Basal scheduled after the order in flight, at the program's highest step, for a day:
+    a bolus must leave room for it (basal is never reduced to make room for a bolus,
+    REQ-GOV-008)."""
+    if d.program is None:
+        return ()
+    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    if top == 0:
+        return ()
+    day_fg = top * FG_PER_NG
+    return (Flow(max(now, d.basal_until_s), day_fg, day_fg, DAY_S),)
+
+
+def _basal_flow(now: int, conc: int, seg: int) -> Callable[[int], Flow]:
+    """The flow of a basal order of one concentration over ``seg`` seconds, for an amount."""
+
+    def flow(fg: int) -> Flow:
+        return Flow(now, fg, pace_nl_per_h(ceil_div(fg, conc), seg) * conc, 3600)
+
+    return flow
+
+
+def cap_room_ng(
+    d: Device,
+    now: int,
+    lib: Library,
+    drug: str,
+    requested_fg: int,
+    flow_for: Callable[[int], Flow],
+    flows: tuple[Flow, ...] = (),
+) -> int:
+    """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
+    within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
+    ``flows`` scheduled later and the delivery itself, whose flow for an amount is
+    ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
+    fits, else the largest amount that does, rounded down to whole ng."""
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    pieces = ledger_of(d, drug).live(now)
+    base = (*in_flight_flows(d, drug), *flows)
+
+    def fits(fg: int) -> bool:
+        new = (flow_for(fg),) if fg else ()
+        return peak_fg(pieces, (*base, *new), now) <= limit
+
+    if fits(requested_fg):
+        return ng_up(requested_fg)
+    if not fits(0):
+        return 0
+    lo, hi = 0, requested_fg
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return ng_down(lo)
 
 
 def ledger_of(d: Device, drug: str) -> Ledger:
@@ -146,17 +225,26 @@ def _with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
     return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
 
 
-def plan_volume(d: Device, skip_nl: int, drug: str, target_fg: int) -> tuple[int, int, bool]:
+def plan_volume(
+    d: Device, skip_nl: int, drug: str, target_fg: int, one_concentration: bool = False
+) -> tuple[int, int, bool]:
     """The largest whole volume, pushed after ``skip_nl``, whose outflow is only ``drug`` and
     holds at most ``target_fg``: ``(volume_nl, amount_fg, run_ended)``; ``run_ended`` is True
-    when another fluid reaches the tip before the target is met (REQ-TIP-002)."""
+    when another drug (or, with ``one_concentration``, another concentration) reaches the tip
+    before the target is met (REQ-TIP-002). Basal orders keep one concentration, so that the
+    rate changes exactly when the new fluid reaches the tip."""
     volume = fg = 0
+    first: int | None = None
     path = _path(d)
     rest = path.volume_nl - skip_nl
     pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
     res_drug, res_conc = _fluid(d)
     for p in (*pieces, Segment(0, res_drug, res_conc)):
         if p.drug != drug or p.concentration_ng_per_ml <= 0:
+            return volume, fg, True
+        if first is None:
+            first = p.concentration_ng_per_ml
+        elif one_concentration and p.concentration_ng_per_ml != first:
             return volume, fg, True
         room = target_fg - fg
         if p.volume_nl == 0 or p.amount_fg > room:
@@ -236,15 +324,12 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
 
     - the fluid path holds only the reservoir's fluid (after a concentration or drug change the
       rate follows the path's contents, hour by hour) and the end of service is not inside it;
-    - its whole volume, counted as if delivered at once (no trust in the drive's rate), fits
-      under the hard daily maximum together with the rolling window, the drug in flight, the
-      largest basal reserve any later bolus check can ask for and every patient bolus the
-      program allows in 24 h: so no patient bolus is denied for the daily cap because the order
-      is long, and no basal is withheld;
-    - after it ends, the ledger may count its whole volume for up to 24 h more (it records at
-      report time); that volume, a day, two hours and a bucket of other basal and the allowance
-      must still fit under the maximum: so no later bolus check is stricter than with hourly
-      orders either;
+    - at its pace, together with the basal scheduled after it and every patient bolus the
+      program allows in 24 h (counted as if all were taken now), it keeps every window within
+      the hard maximum (the ledger's exact peak): so no basal is withheld and no bolus is denied
+      for the daily cap during it. A bolus check counts the rest of a long order at its pace and
+      the basal after it, as it counts the hour in flight and the basal after it with hourly
+      orders: the same drug at the same pace, so the same decisions;
     - the reservoir minus the drug in flight, the order and the 24 h bolus allowance stays above
       the low-reservoir threshold: so the reservoir alarms come exactly when they would with
       hourly orders.
@@ -261,39 +346,27 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     assert d.program is not None and d.reservoir is not None
     pump = _pump(d, lib)
     assert pump is not None
-    conc = d.reservoir.concentration_ng_per_ml
+    drug, conc = _fluid(d)
     rate = max(s.dose_ng_per_day for s in d.program.basal.steps)
     volume_nl = ceil_div(rate * FG_PER_NG * longest + d.basal_carry, conc * DAY_S)
-    order_ng = ng_up(volume_nl * conc)
     pb = d.program.patient_bolus
     allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
-    reserve_ng = ceil_div(rate * (DAY_S + BUCKET_S), DAY_S)
-    flight_nl = in_flight_nl(d)
-    cap_used = (
-        d.ledger.window_total_ng(now)
-        + in_flight_ng(d, d.reservoir.drug)
-        + order_ng
-        + reserve_ng
-        + allowance_ng
-    )
     reservoir_left = (
-        d.reservoir.volume_nl - flight_nl - volume_nl - ceil_div(allowance_ng * NL_PER_ML, conc)
+        d.reservoir.volume_nl
+        - in_flight_nl(d)
+        - volume_nl
+        - ceil_div(allowance_ng * NL_PER_ML, conc)
     )
-    # After the order ends, its whole volume may stay in the window for up to 24 h (recorded at
-    # report time). A later bolus check counts the window plus the reserve (the basal still to
-    # come before each recorded amount ages out): at most that volume, a day of other basal, an
-    # hour recorded late, an hour in flight (a long order in flight is covered by its own
-    # admission) and a bucket, plus the allowance. If that fits, no later bolus check is
-    # stricter than with hourly orders.
-    aftermath = order_ng + ceil_div(rate * (DAY_S + 2 * SEGMENT_S + BUCKET_S), DAY_S) + allowance_ng
-    hard_max = hard_max_ng(d, lib)
-    if (
-        cap_used <= hard_max
-        and aftermath <= hard_max
-        and reservoir_left > pump.low_reservoir_threshold.value
-    ):
-        return longest
-    return seg
+    if reservoir_left <= pump.low_reservoir_threshold.value:
+        return seg
+    order_fg = volume_nl * conc
+    day_fg = rate * FG_PER_NG
+    later: tuple[Flow, ...] = (Flow(now + longest, day_fg, day_fg, DAY_S),)
+    if allowance_ng:
+        allowance_fg = allowance_ng * FG_PER_NG
+        later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
+    room = cap_room_ng(d, now, lib, drug, order_fg, _basal_flow(now, conc, longest), later)
+    return longest if room >= ng_up(order_fg) else seg
 
 
 def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
@@ -302,7 +375,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         or d.program is None
         or d.reservoir is None
         or now < d.basal_until_s
-        or any(o.kind is DeliveryKind.BASAL for o in d.orders)
+        or d.orders
     ):
         return None
     pump = _pump(d, lib)
@@ -315,7 +388,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     flight = in_flight_nl(d)
     numerator = rate * FG_PER_NG * seg + d.basal_carry
     target_fg = numerator // DAY_S
-    nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
         # this one is delivered at its rate (a shorter segment, never a faster one)
@@ -324,20 +397,25 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
+    conc = ahead(d, flight, 1)[0].concentration_ng_per_ml
     decision = decide_basal(
-        now_s=now,
         requested_ng=requested_ng,
-        ledger=ledger_of(d, drug),
-        in_flight_ng=in_flight_ng(d, drug),
-        hard_max_ng=hard_max_ng(d, lib, drug),
+        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _basal_flow(now, conc, seg)),
         reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=True,
     )
     order_nl = nl
-    if decision.granted_ng < requested_ng:
-        order_nl, _, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG)
-        carry = 0
     reasons = tuple(r.value for r in decision.reasons)
+    if decision.granted_ng < requested_ng:
+        order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
+        if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
+            # the whole nanolitre the exact bound cannot take is a rounding unit: it carries to
+            # the next segment, nothing is withheld (an accepted program is delivered in full)
+            carry = numerator - order_fg * DAY_S
+            decision = dataclasses.replace(decision, reasons=())
+            reasons = ()
+        else:
+            carry = 0
     order = None
     if order_nl > 0:
         order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + seg, order_nl)
@@ -458,7 +536,7 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int) -> bool:
     return order is not None and delivered_nl > order.volume_nl
 
 
-def _push(d: Device, delta_nl: int, now: int) -> Device:
+def _push(d: Device, order: Order, delta_nl: int, now: int) -> Device:
     """``d`` after the drive moved ``delta_nl``: the reservoir gives it, the path takes it in and
     pushes the same volume out of the tip, and each drug that left is recorded in its ledger,
     rounded up (REQ-TIP-001, REQ-GOV-004)."""
@@ -469,9 +547,11 @@ def _push(d: Device, delta_nl: int, now: int) -> Device:
         reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta_nl))
     d = dataclasses.replace(d, reservoir=reservoir, path=path if d.path is not None else None)
     for left in drugs_in(out):
-        dose = ng_up(amount_fg(out, left))
-        d = _with_ledger(d, left, ledger_of(d, left).record(now, dose))
-        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + dose)
+        fg = amount_fg(out, left)
+        pace_fg = _pace(order) * _cmax(out, left)
+        ledger = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
+        d = _with_ledger(d, left, ledger)
+        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + ng_up(fg))
     if d.flush_doses:
         held = set(drugs_in(_path(d).segments))
         d = dataclasses.replace(d, flush_doses=tuple(f for f in d.flush_doses if f.drug in held))
@@ -515,12 +595,15 @@ def apply_report(
         )
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
     if delta:
-        d = _push(d, delta, now)
+        d = _push(d, order, delta, now)
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    if delivered_nl > order.volume_nl:
+    fast = ahead_of_pace(delivered_nl, order.volume_nl, order.start_s, order.end_s, now)
+    if delivered_nl > order.volume_nl or fast:
+        # more than ordered, or faster than the order's pace: the drive broke the trust the
+        # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
         effects.append(Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH))
     reported = max(order.reported_nl, delivered_nl)
@@ -528,7 +611,7 @@ def apply_report(
         orders = tuple(o for o in d.orders if o.id != order_id)
     else:
         orders = tuple(
-            dataclasses.replace(o, reported_nl=reported) if o.id == order_id else o
+            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
             for o in d.orders
         )
     d = dataclasses.replace(
@@ -541,62 +624,114 @@ def apply_report(
     return d, tuple(effects)
 
 
-def basal_reserve_ng(d: Device, now: int) -> int:
-    """Cap to keep free for scheduled basal, so that a bolus never makes later basal shrink
-    (DECISIONS.md: basal is never reduced to make room for a bolus; REQ-GOV-008).
+@dataclass(frozen=True)
+class BolusPlan:
+    """A bolus through the governor (REQ-GOV-008, REQ-TIP-002): the decision and, if granted,
+    the one order that delivers it together with the basal due meanwhile, the basal order it
+    replaces (cancelled) and the end of the basal it covers."""
 
-    For every later window end ``t = now + j * 300`` (j = 0..288) the window still holds the
-    ledger buckets that have not aged out, plus the basal delivered from now to ``t`` (at the
-    schedule's highest rate, rounded up). The reserve is the largest excess of that over the
-    current window total; a bolus is granted only if it fits under the cap with it.
-    """
-    if d.program is None:
-        return 0
-    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
-    first_now = (now + 1) // BUCKET_S - (WINDOW_S // BUCKET_S)
-    # The window ending at t = now + j * 300 starts at bucket first_now + j, so bucket ``index``
-    # ages out from j = index - first_now + 1 on. Between two agings the aged amount is constant
-    # and the future basal grows with j, so the largest excess is reached at the last j before
-    # each aging, or at j = 288: only those j are evaluated (the others cannot be larger).
-    amounts = sorted(
-        (b.index, b.amount_ng)
-        for b in d.ledger.buckets
-        if first_now <= b.index <= now // BUCKET_S and b.amount_ng
-    )
-    reserve = 0
-    aged = 0
-    for index, amount in amounts:
-        j = index - first_now
-        reserve = max(reserve, ceil_div(top * (j * BUCKET_S + BUCKET_S), DAY_S) - aged)
-        aged += amount
-    last = RING_LEN - 1
-    return max(reserve, ceil_div(top * (last * BUCKET_S + BUCKET_S), DAY_S) - aged)
+    decision: Decision
+    volume_nl: int
+    basal_nl: int
+    cancel: Order | None
+    basal_until_s: int
 
 
-def _bolus_decision(
-    d: Device, now: int, lib: Library, dose_ng: int, patient: PatientBolus | None
-) -> tuple[Decision, int]:
-    """A bolus of ``dose_ng`` at the tip, through the governor, and the volume that delivers it
-    (REQ-TIP-002): the largest whole volume that pushes at most the dose of the program's drug out
-    of the tip, after the volume in flight. While the path's next fluid is another drug (after a
-    drug change) no bolus is delivered."""
-    assert d.program is not None and d.implant is not None
+def _bolus_plan(
+    d: Device,
+    now: int,
+    lib: Library,
+    dose_ng: int,
+    duration_s: int,
+    patient: PatientBolus | None,
+) -> BolusPlan:
+    """Plan a bolus of ``dose_ng`` at the tip over ``duration_s``.
+
+    The pump delivers basal and bolus together: a bolus order carries the basal due during it (at
+    the program's rate, from now or from the end of the basal already ordered) and replaces the
+    basal order in flight, which is cancelled. So no two orders ever run at once, and every order
+    keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
+    tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
+    holds two concentrations of the drug, sized at the richer one (the dose is never exceeded,
+    whatever part of the basal order in flight was delivered). The whole order must fit under the
+    cap with the basal scheduled for the next day (basal is never reduced to make room for a
+    bolus). While another bolus or priming is in flight, or another drug would reach the tip, no
+    bolus is delivered."""
+    assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
-    flight = in_flight_nl(d)
-    volume, _, ended = plan_volume(d, flight, drug, dose_ng * FG_PER_NG)
+    dur = max(1, duration_s)
+    basal = next((o for o in d.orders if o.kind is DeliveryKind.BASAL), None)
+    busy = any(o is not basal for o in d.orders)
+    start = now if basal is not None else max(now, d.basal_until_s)
+    rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
+    basal_fg = rate * FG_PER_NG * max(0, now + dur - start) // DAY_S
+    unreported = 0
+    flows: list[Flow] = []
+    others = in_flight_nl(d)
+    if basal is not None:
+        others -= basal.volume_nl - basal.reported_nl
+        since = max(basal.start_s, basal.reported_s)
+        unreported = min(
+            basal.volume_nl - basal.reported_nl, ceil_div(_pace(basal) * max(0, now - since), 3600)
+        )
+    # the concentrations this order can push out of the tip: from the path behind the volume
+    # still to come, as far as the largest volume it could need (sized at the leanest one)
+    rest = _path(d).volume_nl - others
+    leanest = min(
+        (p.concentration_ng_per_ml for p in ahead(d, others, max(0, rest) + 1) if p.drug == drug),
+        default=0,
+    )
+    span = unreported + (dose_ng * FG_PER_NG + basal_fg) // max(1, leanest) + 1
+    reach = ahead(d, others, span)
+    concs = {p.concentration_ng_per_ml for p in reach if p.drug == drug}
+    other_drug = leanest == 0 or any(p.drug != drug for p in reach[:1])
+    cmax = max(concs, default=1)
+    bolus_nl = dose_ng * FG_PER_NG // cmax
+    basal_nl = basal_fg // cmax
+    volume = bolus_nl + basal_nl
+    if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
+        other_drug = True
+    amount = volume * cmax
+    if basal is not None and unreported:
+        flows.append(Flow(since, unreported * cmax, _pace(basal) * cmax, 3600))
+    flows.extend(_future_basal(d, now + dur))
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    new = Flow(now, amount, pace_nl_per_h(volume, dur) * cmax, 3600)
+    fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now) <= limit
+    usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     decision = decide_bolus(
         now_s=now,
         requested_ng=dose_ng,
-        ledger=ledger_of(d, drug),
-        in_flight_ng=in_flight_ng(d, drug),
-        hard_max_ng=hard_max_ng(d, lib, drug),
-        reserve_ng=basal_reserve_ng(d, now),
-        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
-        delivering=d.phase is Phase.ACTIVE and not ended and volume > 0,
+        cap_room_ng=dose_ng if fits else 0,
+        reservoir_room_ng=dose_ng if volume <= usable else 0,
+        delivering=d.phase is Phase.ACTIVE and not busy and not other_drug and bolus_nl > 0,
         patient=patient,
     )
-    return decision, volume
+    until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
+    return BolusPlan(decision, volume, basal_nl, basal, until)
+
+
+def _grant_bolus(
+    d: Device, plan: BolusPlan, kind: DeliveryKind, now: int, duration_s: int
+) -> tuple[Device, list[Effect]]:
+    """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
+    first, then the bolus order (with the basal due meanwhile) is given to the drive."""
+    effects: list[Effect] = []
+    if plan.cancel is not None:
+        effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
+    order = Order(d.next_order_id, kind, now, now + max(1, duration_s), plan.volume_nl)
+    effects.append(
+        DeliveryOrder(order.id, kind.value, plan.volume_nl, duration_s, basal_nl=plan.basal_nl)
+    )
+    d = dataclasses.replace(
+        d,
+        orders=(*d.orders, order),
+        next_order_id=d.next_order_id + 1,
+        basal_until_s=plan.basal_until_s,
+        basal_carry=0 if plan.cancel is not None else d.basal_carry,
+    )
+    return d, effects
 
 
 def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
@@ -608,9 +743,15 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     pb = d.program.patient_bolus if d.program is not None else None
     if pb is None or d.reservoir is None or d.implant is None:
         return d, (BolusDecision(False, 0, ("not_programmed",)),)
-    decision, volume = _bolus_decision(
-        d, now, lib, pb.dose_ng, PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h)
+    plan = _bolus_plan(
+        d,
+        now,
+        lib,
+        pb.dose_ng,
+        pb.duration_s,
+        PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
     )
+    decision = plan.decision
     reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
         effects: list[Effect] = [
@@ -620,42 +761,31 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
             d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)
             effects.append(Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW))
         return d, tuple(effects)
-    order = Order(d.next_order_id, DeliveryKind.PATIENT_BOLUS, now, now + pb.duration_s, volume)
-    d = dataclasses.replace(
-        d,
-        orders=(*d.orders, order),
-        next_order_id=d.next_order_id + 1,
-        boluses=d.boluses.record_start(now, max_per_24h=pb.max_per_24h),
-    )
-    return d, (
-        BolusDecision(True, pb.dose_ng),
-        DeliveryOrder(order.id, order.kind.value, volume, pb.duration_s),
-        projection(d, now, lib),
-    )
+    d = dataclasses.replace(d, boluses=d.boluses.record_start(now, max_per_24h=pb.max_per_24h))
+    d, granted = _grant_bolus(d, plan, DeliveryKind.PATIENT_BOLUS, now, pb.duration_s)
+    return d, (BolusDecision(True, pb.dose_ng), *granted, projection(d, now, lib))
 
 
 def clinician_bolus(
     d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
 ) -> tuple[Device, tuple[Effect, ...]]:
     """A clinician bolus already checked by :func:`clinician_decision` (all or nothing)."""
-    decision, volume = _bolus_decision(d, now, lib, dose_ng, None)
-    assert decision.granted_ng == dose_ng
-    order = Order(d.next_order_id, DeliveryKind.CLINICIAN_BOLUS, now, now + duration_s, volume)
-    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
-    return d, (
-        DeliveryOrder(order.id, order.kind.value, volume, duration_s),
-        projection(d, now, lib),
-    )
+    plan = _bolus_plan(d, now, lib, dose_ng, duration_s, None)
+    assert plan.decision.granted_ng == dose_ng
+    d, granted = _grant_bolus(d, plan, DeliveryKind.CLINICIAN_BOLUS, now, duration_s)
+    return d, (*granted, projection(d, now, lib))
 
 
-def clinician_decision(d: Device, now: int, lib: Library, dose_ng: int) -> Decision:
+def clinician_decision(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
-    return _bolus_decision(d, now, lib, dose_ng, None)[0]
+    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision
 
 
 def projection(d: Device, now: int, lib: Library) -> Projection:
     """Worst-case instants of the low-reservoir alarm and of empty: basal plus every allowed
-    patient bolus (DECISIONS.md; Prometra PTC "Date of Next Refill")."""
+    patient bolus (docs/dosing-rules.md; Prometra PTC "Date of Next Refill")."""
     pump = _pump(d, lib)
     if pump is None or d.reservoir is None or d.program is None:
         return Projection(None, None)
@@ -675,7 +805,7 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
 
 def mri_resumes(d: Device) -> bool:
     """After the scan a SynchroMed II resumes by itself, unless it was not dosing before the scan
-    or an alarm was active when the scan began (DECISIONS.md "MRI")."""
+    or an alarm was active when the scan began (docs/dosing-rules.md#mri)."""
     s = d.mri
     return (
         s is not None
@@ -700,18 +830,21 @@ def priming_order(
     usable = max(0, d.reservoir.volume_nl - flight - pump.empty_threshold.value)
     volume = min(d.implant.dead_volume_nl - d.primed_nl, usable)
     out = ahead(d, flight, volume)
+    pace = pace_nl_per_h(volume, duration_s)
     for drug in drugs_in(out):
-        requested = ng_up(amount_fg(out, drug))
+        fg = amount_fg(out, drug)
+        cmax = _cmax(out, drug)
+
+        def flow(amount: int, cmax: int = cmax) -> Flow:
+            return Flow(now, amount, pace * cmax, 3600)
+
         decision = decide_basal(
-            now_s=now,
-            requested_ng=requested,
-            ledger=ledger_of(d, drug),
-            in_flight_ng=in_flight_ng(d, drug),
-            hard_max_ng=hard_max_ng(d, lib, drug),
-            reservoir_room_ng=requested,
+            requested_ng=ng_up(fg),
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
+            reservoir_room_ng=ng_up(fg),
             delivering=True,
         )
-        if decision.granted_ng < requested:
+        if decision.granted_ng < ng_up(fg):
             volume = 0
     if volume <= 0:
         return d, ()

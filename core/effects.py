@@ -71,13 +71,17 @@ class DeliveryOrder(Effect):
     """Command the drive: deliver ``volume_nl`` over ``duration_s`` for order ``order_id``.
 
     Granted by the dose governor; the drive reports back with ``drive_report`` commands, and only
-    what it reports delivered is counted (REQ-GOV-004).
+    what it reports delivered is counted (REQ-GOV-004). The drive must not run it faster than its
+    pace, ``volume_nl`` over ``duration_s`` in whole nL/h rounded up (SAFETY.md, "What the drive is
+    trusted for"). A bolus order carries the basal due during it (``basal_nl`` of its volume): the
+    pump delivers them together, so that no two orders ever run at once.
     """
 
     order_id: int
     kind: str
     volume_nl: int
     duration_s: int
+    basal_nl: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class BolusDecision(Effect):
 @dataclass(frozen=True)
 class Projection(Effect):
     """Projected low-reservoir alarm and empty instants, worst case (every allowed bolus taken);
-    recomputed at each bolus, program change and refill (DECISIONS.md)."""
+    recomputed at each bolus, program change and refill (docs/dosing-rules.md)."""
 
     low_reservoir_at_s: int | None
     empty_at_s: int | None

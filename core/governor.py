@@ -11,8 +11,8 @@ every denial or reduction an explicit :class:`Reason`.
 Requirements (their text is listed in ``specs/requirements.toml``):
 
 - REQ-GOV-001: a grant never exceeds the request; it is zero while delivery is not allowed.
-- REQ-GOV-002: a grant never lets the 24 h total (window total + in-flight + grant) exceed the
-  hard daily maximum.
+- REQ-GOV-002: a grant never exceeds the cap room: the most that keeps every rolling 24 h window
+  of drug leaving the tip within the hard daily maximum (computed exactly by the ledger's peak).
 - REQ-GOV-003: a grant never takes the reservoir, net of in-flight volume, below the empty
   threshold; the volume charged for a grant rounds up, the amount a volume can give rounds down.
 - REQ-GOV-004..006: the ledger's bound on every real 24 h window, its conservatism, and the
@@ -30,10 +30,8 @@ exact femtogram amount, the reservoir room (what the usable volume pushes out of
 rounded DOWN. So a grant never counts less than reaches the patient, and never promises drug
 that is not there.
 
-In-flight amounts: the ledger records what the drive reports delivered, at the report time
-(:mod:`itdose.core.ledger`). Drug granted but not yet reported is passed as ``in_flight_ng``
-(what the volume in flight will push out of the tip); without it, two grants before one report
-could together exceed the cap.
+The cap room comes from :func:`itdose.core.ledger.peak_fg`: the recorded drug, the drug in
+flight and the requested delivery, each bounded by the drive's pace, over every later window.
 """
 
 from __future__ import annotations
@@ -44,14 +42,13 @@ from typing import TypeVar
 
 from itdose.core.arith import INT_OPS, Ops
 from itdose.core.errors import InvalidInput
-from itdose.core.ledger import BolusHistory, Ledger
+from itdose.core.ledger import BolusHistory
 
 __all__ = [
     "Decision",
     "PatientBolus",
     "Reason",
     "bolus_permitted",
-    "cap_room_ng",
     "decide_basal",
     "decide_bolus",
     "grant_all_or_nothing",
@@ -65,24 +62,11 @@ B = TypeVar("B")
 # --- arithmetic on Ops (ints at run time, z3 terms in proofs) -------------------------------------
 
 
-def cap_room_ng(ops: Ops[I, B], *, window_total_ng: I, in_flight_ng: I, hard_max_ng: I) -> I:
-    """Amount that still fits under the hard daily maximum, never negative (REQ-GOV-002).
-
-    pre: window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
-    post: __return__ >= 0
-    post: __return__ == 0 or window_total_ng + in_flight_ng + __return__ == hard_max_ng
-    """
-    used = ops.add(window_total_ng, in_flight_ng)
-    return ops.max_(ops.lit(0), ops.sub(hard_max_ng, used))
-
-
 def grant_amount(
     ops: Ops[I, B],
     *,
     requested_ng: I,
-    window_total_ng: I,
-    in_flight_ng: I,
-    hard_max_ng: I,
+    cap_room_ng: I,
     reservoir_room_ng: I,
     delivering: B,
 ) -> I:
@@ -91,21 +75,18 @@ def grant_amount(
     (REQ-GOV-001, REQ-GOV-002, REQ-GOV-003).
 
     ``min(requested, cap room, reservoir room)`` if ``delivering``, else 0. All amounts are drug
-    leaving the catheter tip; ``reservoir_room_ng`` is what the reservoir's usable volume (above
-    the empty threshold, net of the volume in flight) pushes out of the tip, rounded down
-    (:func:`itdose.core.dosing.reservoir_room_ng`). Preconditions: every integer ``>= 0``.
+    leaving the catheter tip. ``cap_room_ng`` is the most of this delivery that keeps every 24 h
+    window within the hard daily maximum (:func:`itdose.core.dosing.cap_room_ng`, from the
+    ledger's exact peak); ``reservoir_room_ng`` is what the reservoir's usable volume (above the
+    empty threshold, net of the volume in flight) pushes out of the tip, rounded down.
 
-    pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
-    pre: reservoir_room_ng >= 0
+    pre: requested_ng >= 0 and cap_room_ng >= 0 and reservoir_room_ng >= 0
     post: 0 <= __return__ <= requested_ng
     post: delivering or __return__ == 0
-    post: __return__ == 0 or window_total_ng + in_flight_ng + __return__ <= hard_max_ng
+    post: __return__ <= cap_room_ng
     post: __return__ <= reservoir_room_ng
     """
-    cap_room = cap_room_ng(
-        ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
-    )
-    allowed = ops.min_(requested_ng, ops.min_(cap_room, reservoir_room_ng))
+    allowed = ops.min_(requested_ng, ops.min_(cap_room_ng, reservoir_room_ng))
     return ops.ite(delivering, allowed, ops.lit(0))
 
 
@@ -113,34 +94,27 @@ def grant_all_or_nothing(
     ops: Ops[I, B],
     *,
     requested_ng: I,
-    window_total_ng: I,
-    in_flight_ng: I,
-    hard_max_ng: I,
-    reserve_ng: I,
+    cap_room_ng: I,
     reservoir_room_ng: I,
     delivering: B,
 ) -> I:
     """Grant for a bolus: the whole request or zero (REQ-GOV-008, REQ-GOV-002, REQ-GOV-003).
 
-    The whole request is granted iff ``delivering`` and it fits, together with ``reserve_ng``
-    (cap kept free, e.g. for basal scheduled in the next 24 h; 0 for none), under the cap room,
-    and in the reservoir room. Nothing already granted is cut to make room: a bolus that does not
-    fit is denied (docs/dosing-rules.md, "Patient-activated bolus"). Pass ``delivering`` combined
-    with :func:`bolus_permitted` for a patient bolus. Preconditions as :func:`grant_amount`.
+    The whole request is granted iff ``delivering`` and it fits under the cap room (which already
+    keeps room for the basal scheduled in the next 24 h: basal is never reduced to make room for
+    a bolus) and in the reservoir room. Nothing already granted is cut to make room: a bolus that
+    does not fit is denied (docs/dosing-rules.md, "Patient-activated bolus"). Pass ``delivering``
+    combined with :func:`bolus_permitted` for a patient bolus.
 
-    pre: requested_ng >= 0 and window_total_ng >= 0 and in_flight_ng >= 0 and hard_max_ng >= 0
-    pre: reserve_ng >= 0 and reservoir_room_ng >= 0
+    pre: requested_ng >= 0 and cap_room_ng >= 0 and reservoir_room_ng >= 0
     post: __return__ in (0, requested_ng)
     post: delivering or __return__ == 0
-    post: __return__ == 0 or window_total_ng + in_flight_ng + reserve_ng + __return__ <= hard_max_ng
+    post: __return__ <= cap_room_ng
     post: __return__ <= reservoir_room_ng
     """
-    cap_room = cap_room_ng(
-        ops, window_total_ng=window_total_ng, in_flight_ng=in_flight_ng, hard_max_ng=hard_max_ng
-    )
     fits = ops.and_(
         delivering,
-        ops.le(ops.add(requested_ng, reserve_ng), cap_room),
+        ops.le(requested_ng, cap_room_ng),
         ops.le(requested_ng, reservoir_room_ng),
     )
     return ops.ite(fits, requested_ng, ops.lit(0))
@@ -231,94 +205,37 @@ def _positive(field: str, value: object) -> int:
     return checked
 
 
-@dataclass(frozen=True)
-class _Checked:
-    now_s: int
-    window_total_ng: int
-    in_flight_ng: int
-    hard_max_ng: int
-    reservoir_room_ng: int
-    delivering: bool
-
-
-def _check_common(
-    *,
-    now_s: object,
-    ledger: object,
-    in_flight_ng: object,
-    hard_max_ng: object,
-    reservoir_room_ng: object,
-    delivering: object,
-) -> _Checked:
-    now = _nonneg("now_s", now_s)
-    if not isinstance(ledger, Ledger):
-        raise InvalidInput("ledger", "must be a Ledger", value=ledger)
-    if not isinstance(delivering, bool):
-        raise InvalidInput("delivering", "must be a bool", value=delivering)
-    try:
-        window = ledger.window_total_ng(now)
-    except InvalidInput as exc:
-        raise InvalidInput("now_s", exc.message, value=now, limit=exc.limit) from exc
-    return _Checked(
-        now_s=now,
-        window_total_ng=window,
-        in_flight_ng=_nonneg("in_flight_ng", in_flight_ng),
-        hard_max_ng=_nonneg("hard_max_ng", hard_max_ng),
-        reservoir_room_ng=_nonneg("reservoir_room_ng", reservoir_room_ng),
-        delivering=delivering,
-    )
-
-
-def _cap_room(c: _Checked) -> int:
-    return cap_room_ng(
-        INT_OPS,
-        window_total_ng=c.window_total_ng,
-        in_flight_ng=c.in_flight_ng,
-        hard_max_ng=c.hard_max_ng,
-    )
-
-
 def decide_basal(
     *,
-    now_s: int,
     requested_ng: int,
-    ledger: Ledger,
-    in_flight_ng: int,
-    hard_max_ng: int,
+    cap_room_ng: int,
     reservoir_room_ng: int,
     delivering: bool,
 ) -> Decision:
-    """Decide a divisible delivery (basal or flex step, priming) at ``now_s``.
+    """Decide a divisible delivery (basal or flex step, priming).
 
-    Grants :func:`grant_amount` of the request, with the 24 h window total taken from ``ledger``
-    at ``now_s``. Every argument is validated (non-negative ``int``, not ``bool``; ``now_s`` not
-    before the ledger's newest record): :class:`InvalidInput` names the field. Reasons:
-    ``NOT_DELIVERING``, ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
+    Grants :func:`grant_amount` of the request. Every argument is validated (non-negative
+    ``int``, not ``bool``): :class:`InvalidInput` names the field. Reasons: ``NOT_DELIVERING``,
+    ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
     """
     requested = _nonneg("requested_ng", requested_ng)
-    c = _check_common(
-        now_s=now_s,
-        ledger=ledger,
-        in_flight_ng=in_flight_ng,
-        hard_max_ng=hard_max_ng,
-        reservoir_room_ng=reservoir_room_ng,
-        delivering=delivering,
-    )
+    cap = _nonneg("cap_room_ng", cap_room_ng)
+    room = _nonneg("reservoir_room_ng", reservoir_room_ng)
+    if not isinstance(delivering, bool):
+        raise InvalidInput("delivering", "must be a bool", value=delivering)
     granted = grant_amount(
         INT_OPS,
         requested_ng=requested,
-        window_total_ng=c.window_total_ng,
-        in_flight_ng=c.in_flight_ng,
-        hard_max_ng=c.hard_max_ng,
-        reservoir_room_ng=c.reservoir_room_ng,
-        delivering=c.delivering,
+        cap_room_ng=cap,
+        reservoir_room_ng=room,
+        delivering=delivering,
     )
     reasons: list[Reason] = []
-    if not c.delivering and requested > 0:
+    if not delivering and requested > 0:
         reasons.append(Reason.NOT_DELIVERING)
-    if _cap_room(c) < requested:
+    if cap < requested:
         reasons.append(Reason.DAILY_CAP)
-    if c.reservoir_room_ng < requested:
+    if room < requested:
         reasons.append(Reason.RESERVOIR)
     return Decision(requested_ng=requested, granted_ng=granted, reasons=tuple(reasons))
 
@@ -327,10 +244,7 @@ def decide_bolus(
     *,
     now_s: int,
     requested_ng: int,
-    ledger: Ledger,
-    in_flight_ng: int,
-    hard_max_ng: int,
-    reserve_ng: int,
+    cap_room_ng: int,
     reservoir_room_ng: int,
     delivering: bool,
     patient: PatientBolus | None,
@@ -338,44 +252,40 @@ def decide_bolus(
     """Decide a bolus at ``now_s``: all or nothing (REQ-GOV-008).
 
     ``patient`` carries a patient-activated bolus's history, lockout and count limit
-    (REQ-GOV-009); ``None`` for a clinician bolus, which has neither. ``reserve_ng`` is cap kept
-    free for delivery already scheduled (0 for none). ``requested_ng`` must be positive. Reasons:
-    ``NOT_DELIVERING``, ``LOCKOUT``, ``BOLUS_COUNT``, ``DAILY_CAP``, ``RESERVOIR``; a
+    (REQ-GOV-009); ``None`` for a clinician bolus, which has neither. ``cap_room_ng`` already
+    keeps room for the basal scheduled in the next 24 h. ``requested_ng`` must be positive.
+    Reasons: ``NOT_DELIVERING``, ``LOCKOUT``, ``BOLUS_COUNT``, ``DAILY_CAP``, ``RESERVOIR``; a
     ``DAILY_CAP`` denial of a patient bolus is the "maximum dose reached" case. On a grant of a
     patient bolus the caller records the start with :meth:`BolusHistory.record_start`; a denial
     records nothing and does not restart the lockout.
     """
+    now = _nonneg("now_s", now_s)
     requested = _positive("requested_ng", requested_ng)
-    reserve = _nonneg("reserve_ng", reserve_ng)
+    cap = _nonneg("cap_room_ng", cap_room_ng)
+    room = _nonneg("reservoir_room_ng", reservoir_room_ng)
+    if not isinstance(delivering, bool):
+        raise InvalidInput("delivering", "must be a bool", value=delivering)
     if patient is not None and not isinstance(patient, PatientBolus):
         raise InvalidInput("patient", "must be a PatientBolus or None", value=patient)
-    c = _check_common(
-        now_s=now_s,
-        ledger=ledger,
-        in_flight_ng=in_flight_ng,
-        hard_max_ng=hard_max_ng,
-        reservoir_room_ng=reservoir_room_ng,
-        delivering=delivering,
-    )
     permitted = True
     remaining = 0
     count = 0
     reasons: list[Reason] = []
-    if not c.delivering:
+    if not delivering:
         reasons.append(Reason.NOT_DELIVERING)
     if patient is not None:
         history = patient.history
         try:
-            count = history.count_in_window(c.now_s)
-            remaining = history.lockout_remaining_s(c.now_s, patient.lockout_s)
+            count = history.count_in_window(now)
+            remaining = history.lockout_remaining_s(now, patient.lockout_s)
         except InvalidInput as exc:
-            raise InvalidInput("now_s", exc.message, value=c.now_s, limit=exc.limit) from exc
+            raise InvalidInput("now_s", exc.message, value=now, limit=exc.limit) from exc
         over = (
             True
             if history.last_start_s is None
             else lockout_elapsed(
                 INT_OPS,
-                now_s=c.now_s,
+                now_s=now,
                 last_start_s=history.last_start_s,
                 lockout_s=patient.lockout_s,
             )
@@ -390,16 +300,13 @@ def decide_bolus(
     granted = grant_all_or_nothing(
         INT_OPS,
         requested_ng=requested,
-        window_total_ng=c.window_total_ng,
-        in_flight_ng=c.in_flight_ng,
-        hard_max_ng=c.hard_max_ng,
-        reserve_ng=reserve,
-        reservoir_room_ng=c.reservoir_room_ng,
-        delivering=INT_OPS.and_(c.delivering, permitted),
+        cap_room_ng=cap,
+        reservoir_room_ng=room,
+        delivering=INT_OPS.and_(delivering, permitted),
     )
-    if _cap_room(c) < requested + reserve:
+    if cap < requested:
         reasons.append(Reason.DAILY_CAP)
-    if c.reservoir_room_ng < requested:
+    if room < requested:
         reasons.append(Reason.RESERVOIR)
     return Decision(
         requested_ng=requested,

@@ -26,7 +26,7 @@ from itdose.core.effects import (
 )
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.ledger import Ledger
-from itdose.core.path import FluidPath
+from itdose.core.path import FG_PER_NG, FluidPath
 from itdose.core.program import (
     DAY_S,
     NL_PER_ML,
@@ -68,7 +68,8 @@ MAX_TEXT = 2000
 MAX_PRIMING_S = 86_400
 """Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
 MAX_SILENCE_HIGH_S = 600
-"""A HIGH alarm cannot be silenced for longer than 10 minutes (DECISIONS.md; REQ-ALM-004)."""
+"""A HIGH alarm cannot be silenced for longer than 10 minutes (docs/dosing-rules.md#r-alm-1;
+REQ-ALM-004)."""
 MAX_SILENCE_S = 86_400
 """A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
 MAX_TITRATION_WINDOW_S = 7 * 86_400
@@ -79,7 +80,8 @@ PAIN_SCALE_MAX = 10
 WITHDRAWAL_ALARMS = frozenset(
     {AlarmKind.EMPTY_RESERVOIR, AlarmKind.MOTOR_STALL, AlarmKind.END_OF_SERVICE}
 )
-"""Alarms that raise the withdrawal-risk warning on a withdrawal-risk drug (DECISIONS.md)."""
+"""Alarms that raise the withdrawal-risk warning on a withdrawal-risk drug
+(docs/dosing-rules.md#baclofen)."""
 
 WITHDRAWAL_TEXT = (
     "Withdrawal risk: abrupt interruption of intrathecal baclofen can cause high fever, altered "
@@ -173,6 +175,7 @@ def _concentration_allowed(
     cap = entry.max_concentration
     if (
         cap is not None
+        and lib.concentration_cap_applies(entry, concentration_ng_per_ml)
         and concentration_ng_per_ml > cap.value
         and (cap.level is lib.Level.HARD or not _overridden(overrides, cap.id))
     ):
@@ -586,7 +589,7 @@ def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
     _positive(c.dose_ng, "command.dose_ng")
     _positive(c.duration_s, "command.duration_s")
-    decision = dosing.clinician_decision(d, now, library, c.dose_ng)
+    decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
     if decision.granted_ng == 0:
         reasons = ", ".join(r.value for r in decision.reasons)
         entry = library.drug(d.drug or "", d.indication or "")
@@ -746,8 +749,11 @@ def _h_record_trial_dose(
 ) -> Result:
     t = _trial(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
-    # A trial dose is given at once by the clinician: counted in the rolling 24 h ledger now.
-    ledger = d.ledger.record(now, c.amount_ng)
+    # A trial dose is given at once by the clinician (a temporary catheter or needle): counted
+    # as given, in the rolling 24 h ledger now, as a one-second delivery (order id 0: delivery
+    # orders count from 1; doses within a day count together, the older one as long as the newer).
+    fg = c.amount_ng * FG_PER_NG
+    ledger = d.ledger.record(now, 0, now, fg, fg, 1)
     return dataclasses.replace(
         d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng
     ), ()
@@ -910,7 +916,7 @@ def _h_record_withdrawal(
 def reconcile(
     *, last_fill_nl: int, expected_residual_nl: int, withdrawn_nl: int, over_bp: int, under_bp: int
 ) -> tuple[str, int]:
-    """Refill reconciliation (DECISIONS.md; REQ-REF-001): with delivered_actual = fill -
+    """Refill reconciliation (docs/dosing-rules.md; REQ-REF-001): with delivered_actual = fill -
     withdrawn and delivered_expected = fill - expected residual, a deviation above +tolerance is
     an over-infusion finding, below -tolerance an under-infusion finding. Returns the finding
     ("" for none) and the deviation in basis points (rounded toward zero)."""

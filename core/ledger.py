@@ -1,69 +1,79 @@
-"""Rolling 24 h accounting with bounded memory (REQ-GOV-004, REQ-GOV-005, REQ-GOV-006).
+"""Rolling 24 h accounting, exact at the catheter tip, with bounded memory (REQ-GOV-004,
+REQ-GOV-005, REQ-GOV-006, REQ-TIP-004).
 
-:class:`Ledger` holds the drug delivered in the last 24 h, per fixed bucket; :class:`BolusHistory`
-holds the start times of the patient boluses delivered in the last 24 h. Both are immutable values
-with JSON-friendly fields (ints and tuples) and pure methods that return a new value. Neither is
-reset by anything: refill, alarm, suspension, reprogramming or restart carry them over
-(DECISIONS.md, "Time").
+:class:`Ledger` holds, per delivery order, the drug that left the catheter tip in the last 24 h;
+:class:`BolusHistory` holds the start times of the patient boluses delivered in the last 24 h. Both
+are immutable values with JSON-friendly fields and pure methods that return a new value. Neither
+is reset by anything: refill, alarm, suspension, reprogramming or restart carry them over
+(docs/dosing-rules.md, "Time").
 
-Granularity and conservatism
-----------------------------
-Time is cut into buckets of :data:`BUCKET_S` = 300 s; bucket ``k`` is the half-open interval
-``[k * 300, (k + 1) * 300)`` and an amount recorded at ``t_s`` goes to bucket ``t_s // 300``.
-:data:`WINDOW_S` = 86400 is 288 buckets. The rolling window at ``t`` is ``(t - 86400, t]``
-(DECISIONS.md); its integer instants ``t - 86399 .. t`` overlap the buckets
-``(t + 1) // 300 - 288 .. t // 300``: 288 buckets when ``t + 1`` is a bucket boundary, 289
-otherwise. The ring keeps :data:`RING_LEN` = 289 buckets, so memory is constant however long the
-therapy runs.
+What the drive is trusted for (SAFETY.md, "What the drive is trusted for")
+-----------------------------------------------------------------------------
+The drive moves the fluid of an order no faster than the order's own pace, its volume over its
+duration in whole nanolitres per hour, rounded up (:func:`pace_nl_per_h`: the rate the drive is
+commanded); it may be slower, and it reports what it really delivered (cumulative, never more than
+it moved). The core checks the pace at every report (:func:`ahead_of_pace`): a report ahead of it is
+a HIGH delivery-deviation alarm. Amounts are exact, in femtograms (``nL x ng/mL``).
 
-:meth:`Ledger.window_total_ng` sums every bucket that overlaps the window. It is never less than
-the total recorded in ``(t - 86400, t]``, and exceeds it by at most what was recorded in the one
-oldest bucket at instants ``<= t - 86400`` (the bucket holding ``t - 86400``), so by at most one
-bucket's deliveries; when the window is bucket-aligned it is exact.
+Pieces and flows
+----------------
+A :class:`Piece` is drug that has left the tip for one order: ``amount_fg`` between the order's
+start and the last report ``end_s``, at most ``pace_fg`` per ``pace_s`` seconds. Of it, the window
+``(t - 86400, t]`` can hold at most ``min(amount, pace x (end - (t - 86400)))``: the drug that left
+in the last ``end - (t - 86400)`` seconds before ``end`` (:meth:`Piece.tail`). A :class:`Flow` is
+drug that may still leave the tip: an order in flight (from its last report), the order being
+decided (from now), or basal scheduled in the next 24 h; by ``t`` at most
+``min(amount, pace x (t - start))`` of it has left (:meth:`Flow.by`).
 
-Recording rule
---------------
-A delivery is recorded when the drive reports it, at the report time, which is never earlier than
-the instant the drug left the pump: what the drive reports delivered, never what was commanded
-(DESIGN.md section 5). No splitting at bucket boundaries is needed for safety: an amount recorded
-later than it was delivered stays in the window longer, which only over-counts. (Reporting at
-least once per bucket while delivering keeps the over-count small.) Amount granted but not yet
-reported is *in flight*: the governor adds it to the window total (REQ-GOV-002).
+Why the peak bounds every real window (REQ-GOV-004)
+---------------------------------------------------
+:func:`peak_fg` is the largest, over every later window end ``t >= now``, of the tails of the
+recorded pieces plus what the flows can have delivered by ``t``. Each term bounds the drug of one
+order in the window ``(t - 86400, t]``: a recorded piece by the pace argument above (a drive that
+kept the pace cannot have moved more in the last seconds), a flow by the pace from its start. So
+the peak bounds every window ending at or after ``now`` while no other delivery is granted, and a
+grant is admitted only if the peak with it is within the hard maximum. Fix any window end ``t``
+and let ``g`` be the last grant at or before ``t``: every drug in that window was recorded before
+``g`` (a piece at ``g``), in flight at ``g`` (a flow at ``g``) or granted at ``g`` (the new
+flow), so the window holds at most the peak computed at ``g``, which was at most the maximum.
+By induction over the grants, no real 24 h window ever exceeds the hard maximum.
 
-Why ``window_total(t) + in_flight + a <= max`` at every grant bounds every real window
-------------------------------------------------------------------------------------------
-Claim (REQ-GOV-004): if every grant ``a`` at time ``g`` satisfies ``W(g) + F(g) + a <= max``,
-where ``W`` is :meth:`Ledger.window_total_ng` and ``F(g)`` the amount granted before ``g`` and not
-yet recorded, and the drive never delivers more than granted, then the drug physically delivered
-in EVERY real window ``(t - 86400, t]`` is at most ``max``. Proof: fix ``t``
-and let ``g*`` be the last grant at or before ``t`` (with none, nothing was delivered). Every
-delivery in the window came from a grant at or before ``g*``. Such a delivery at instant
-``s > t - 86400`` either was recorded before the grant at ``g*``, at a report time
-``s <= r <= g*``, hence in a bucket from ``(t - 86399) // 300 >= (g* - 86399) // 300`` to
-``g* // 300``, which the ring still holds, so it is counted in ``W(g*)``; or it was not yet
-recorded at ``g*`` and is counted in ``F(g*)``; or it belongs to the grant made at ``g*`` itself,
-``a*``. Amounts are non-negative, so the window's real total is at most
-``W(g*) + F(g*) + a* <= max``. So the invariant "every window ending at or before the next grant
-is within ``max``" survives each grant, and holds by induction after any number of them.
+The peak is exact, not an over-count: with a drive that keeps its pace, the tail of the order
+leaving the window and the head of the order entering it add up to exactly one order, so a
+program accepted at the hard maximum is delivered in full, and a bolus that brings the window
+exactly to the maximum fits (REQ-TIP-004). The largest value of the piecewise-linear sum is
+reached at ``now`` or where a term stops rising or starts falling: only those instants are
+evaluated, in exact fractions; the result is rounded up to a whole femtogram, which against an
+integer maximum loses nothing.
+
+Memory: pieces older than 24 h are dropped; past :data:`MAX_PIECES` the two oldest merge into one
+with the summed pace, which bounds both (never less).
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from itdose.core.errors import InvalidInput
 
-__all__ = ["BUCKET_S", "RING_LEN", "WINDOW_S", "BolusHistory", "Bucket", "Ledger"]
+__all__ = [
+    "MAX_PIECES",
+    "WINDOW_S",
+    "BolusHistory",
+    "Flow",
+    "Ledger",
+    "Piece",
+    "ahead_of_pace",
+    "pace_nl_per_h",
+    "peak_fg",
+]
 
 WINDOW_S: Final = 86_400
 """Length of the rolling window: 24 h."""
-BUCKET_S: Final = 300
-"""Ledger granularity: 5 minutes (divides :data:`WINDOW_S`)."""
-BUCKETS_PER_WINDOW: Final = WINDOW_S // BUCKET_S
-RING_LEN: Final = BUCKETS_PER_WINDOW + 1
-"""Buckets kept: the most a window can overlap (289)."""
+MAX_PIECES: Final = 512
+"""Most pieces a ledger keeps (far above the orders of a day); beyond, the oldest merge."""
 
 
 def _check_nonneg(field_name: str, value: object) -> int:
@@ -74,124 +84,189 @@ def _check_nonneg(field_name: str, value: object) -> int:
     return value
 
 
-def _first_bucket(t_s: int) -> int:
-    """Index of the oldest bucket that overlaps the window ``(t_s - 86400, t_s]``.
-
-    The window's earliest whole instant ``t_s - 86399`` lies in that bucket (CrossHair contract):
-
-    pre: t_s >= 0
-    post: __return__ * BUCKET_S <= t_s - WINDOW_S + 1 < (__return__ + 1) * BUCKET_S
-    """
-    return (t_s + 1) // BUCKET_S - BUCKETS_PER_WINDOW
+def pace_nl_per_h(volume_nl: int, duration_s: int) -> int:
+    """The pace of an order of ``volume_nl`` over ``duration_s``: the whole nanolitres per hour a
+    drive runs it at (rounded up, so that it ends on time; the drive interface's resolution)."""
+    return -(-volume_nl * 3600 // max(1, duration_s))
 
 
-@dataclass(frozen=True)
-class Bucket:
-    """The amount recorded in bucket ``index``, i.e. at instants ``[index*300, index*300+300)``.
+def ahead_of_pace(reported_nl: int, volume_nl: int, start_s: int, end_s: int, now_s: int) -> bool:
+    """A drive that reports ``reported_nl`` of an order of ``volume_nl`` over ``[start, end)`` at
+    ``now`` moved it faster than the order's pace (the ledger's trust, REQ-TIP-004)."""
+    elapsed = max(0, now_s - start_s)
+    return reported_nl * 3600 > pace_nl_per_h(volume_nl, end_s - start_s) * elapsed
 
-    A negative index marks a slot that has never been used (its amount is 0).
-    """
 
-    index: int
-    amount_ng: int
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Drug of order ``order_id`` that left the tip: ``amount_fg`` from ``start_s`` to ``end_s``
+    (the last report), at most ``pace_fg`` fg per ``pace_s`` s."""
+
+    order_id: int
+    start_s: int
+    end_s: int
+    amount_fg: int
+    pace_fg: int
+    pace_s: int
 
     def __post_init__(self) -> None:
-        if isinstance(self.index, bool) or not isinstance(self.index, int):
-            raise InvalidInput("index", "must be an integer", value=self.index)
-        _check_nonneg("amount_ng", self.amount_ng)
+        for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
+            _check_nonneg(name, getattr(self, name))
+        if _check_nonneg("pace_s", self.pace_s) == 0:
+            raise InvalidInput("pace_s", "must be positive", value=self.pace_s)
+        if self.end_s < self.start_s:
+            raise InvalidInput("end_s", "before the start", value=self.end_s)
+
+    def tail(self, t0: Fraction) -> Fraction:
+        """The most of it that can lie after ``t0`` (in the window that starts at ``t0``)."""
+        if self.end_s <= t0:
+            return Fraction(0)
+        return min(
+            Fraction(self.amount_fg), Fraction(self.pace_fg, self.pace_s) * (self.end_s - t0)
+        )
+
+    def declines_from(self) -> Fraction:
+        """The window end from which its tail shrinks (it has left the window by ``end + W``)."""
+        return self.end_s + WINDOW_S - Fraction(self.amount_fg * self.pace_s, max(1, self.pace_fg))
 
 
-def _empty_ring() -> tuple[Bucket, ...]:
-    return tuple(Bucket(index=slot - RING_LEN, amount_ng=0) for slot in range(RING_LEN))
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """Drug that may leave the tip from ``start_s`` on: ``amount_fg`` in all, at most ``pace_fg``
+    fg per ``pace_s`` s."""
+
+    start_s: int
+    amount_fg: int
+    pace_fg: int
+    pace_s: int
+
+    def by(self, t: Fraction) -> Fraction:
+        """The most of it in the window ending at ``t`` (it never ages out: conservative)."""
+        if t <= self.start_s:
+            return Fraction(0)
+        span = min(t - self.start_s, Fraction(WINDOW_S))
+        return min(Fraction(self.amount_fg), Fraction(self.pace_fg, self.pace_s) * span)
+
+    def full_at(self) -> Fraction:
+        """The window end from which it no longer rises."""
+        if self.pace_fg == 0:
+            return Fraction(self.start_s)
+        need = Fraction(self.amount_fg * self.pace_s, self.pace_fg)
+        return self.start_s + min(need, Fraction(WINDOW_S))
+
+
+def peak_fg(pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now_s: int) -> int:
+    """The most drug any 24 h window ending at or after ``now_s`` can hold: the recorded pieces'
+    tails plus what the flows can have delivered, rounded up to a whole fg (see module doc)."""
+    live = tuple(p for p in pieces if p.end_s > now_s - WINDOW_S)
+    rough = sum(p.amount_fg for p in live) + sum(f.amount_fg for f in flows)
+    if not live or not flows:
+        if not flows:
+            return _ceil(sum((p.tail(Fraction(now_s - WINDOW_S)) for p in live), Fraction(0)))
+        return rough
+    candidates = {Fraction(now_s)}
+    candidates.update(p.declines_from() for p in live)
+    candidates.update(f.full_at() for f in flows)
+    best = Fraction(0)
+    for t in candidates:
+        if t < now_s:
+            continue
+        total = sum((p.tail(t - WINDOW_S) for p in live), Fraction(0))
+        total += sum((f.by(t) for f in flows), Fraction(0))
+        best = max(best, total)
+    return _ceil(best)
+
+
+def _ceil(x: Fraction) -> int:
+    return -(-x.numerator // x.denominator)
+
+
+def _merge(a: Piece, b: Piece) -> Piece:
+    """One piece that bounds both in every window: the later end, the sum, the summed pace."""
+    return Piece(
+        order_id=min(a.order_id, b.order_id),
+        start_s=min(a.start_s, b.start_s),
+        end_s=max(a.end_s, b.end_s),
+        amount_fg=a.amount_fg + b.amount_fg,
+        pace_fg=a.pace_fg * b.pace_s + b.pace_fg * a.pace_s,
+        pace_s=a.pace_s * b.pace_s,
+    )
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """Drug recorded per 300 s bucket over the last 24 h, in a ring of :data:`RING_LEN` slots.
+    """The pieces of drug that left the tip in the last 24 h, oldest end first.
 
-    Slot ``i`` holds the bucket whose index is ``i`` modulo :data:`RING_LEN`. Time may not go back:
-    recording or querying at an instant whose bucket is older than the newest recorded bucket
-    raises :class:`InvalidInput` (an older bucket may already have been overwritten).
+    Time may not go back: recording or querying before the newest recorded end raises
+    :class:`InvalidInput`.
     """
 
-    buckets: tuple[Bucket, ...] = field(default_factory=_empty_ring)
+    pieces: tuple[Piece, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.buckets, tuple) or len(self.buckets) != RING_LEN:
-            raise InvalidInput(
-                "buckets", f"must be a tuple of {RING_LEN} buckets", limit=f"{RING_LEN}"
-            )
-        for slot, bucket in enumerate(self.buckets):
-            if not isinstance(bucket, Bucket):
-                raise InvalidInput(f"buckets[{slot}]", "must be a Bucket", value=bucket)
-            if bucket.index % RING_LEN != slot:
-                raise InvalidInput(
-                    f"buckets[{slot}].index",
-                    "bucket is in the wrong slot",
-                    value=bucket.index,
-                    limit=f"index % {RING_LEN} == {slot}",
-                )
-            if bucket.index < 0 and bucket.amount_ng != 0:
-                raise InvalidInput(
-                    f"buckets[{slot}].amount_ng", "an unused slot must be empty", value=bucket
-                )
+        if not isinstance(self.pieces, tuple) or len(self.pieces) > MAX_PIECES:
+            raise InvalidInput("pieces", f"must be a tuple of at most {MAX_PIECES} pieces")
+        for i, piece in enumerate(self.pieces):
+            if not isinstance(piece, Piece):
+                raise InvalidInput(f"pieces[{i}]", "must be a Piece", value=piece)
+            if i and piece.end_s < self.pieces[i - 1].end_s:
+                raise InvalidInput(f"pieces[{i}].end_s", "pieces must be in time order")
 
-    @functools.cached_property
-    def newest_bucket(self) -> int:
-        """Index of the newest bucket written (negative if nothing was ever recorded)."""
-        return max(b.index for b in self.buckets)
-
-    @classmethod
-    def _from_checked(cls, buckets: tuple[Bucket, ...], newest: int) -> Ledger:
-        """A ledger from a ring built by :meth:`record` from a valid ring (already checked);
-        ``newest`` is its newest bucket index (cached, as :attr:`newest_bucket` would compute)."""
-        ledger = object.__new__(cls)
-        object.__setattr__(ledger, "buckets", buckets)
-        ledger.__dict__["newest_bucket"] = newest
-        return ledger
+    @property
+    def newest_s(self) -> int:
+        """The newest recorded end (0 when empty)."""
+        return self.pieces[-1].end_s if self.pieces else 0
 
     def _check_time(self, t_s: object) -> int:
         t = _check_nonneg("t_s", t_s)
-        newest = self.newest_bucket
-        if t // BUCKET_S < newest:
+        if t < self.newest_s:
             raise InvalidInput(
                 "t_s",
-                "time went backwards: earlier than the newest recorded bucket",
+                "time went backwards: earlier than the newest record",
                 value=t,
-                limit=f">= {newest * BUCKET_S}",
+                limit=f">= {self.newest_s}",
             )
         return t
 
-    def record(self, t_s: int, amount_ng: int) -> Ledger:
-        """The ledger with ``amount_ng`` recorded at ``t_s`` (a drive report; see module doc).
+    def record(
+        self, t_s: int, order_id: int, start_s: int, amount_fg: int, pace_fg: int, pace_s: int
+    ) -> Ledger:
+        """The ledger with ``amount_fg`` of order ``order_id`` recorded as having left the tip by
+        ``t_s`` (a drive report). A later report of the same order adds to its piece; its pace is
+        the larger of the two.
 
-        pre: amount_ng >= 0 and t_s >= max(0, self.newest_bucket * BUCKET_S)
-        post: __return__.window_total_ng(t_s) == self.window_total_ng(t_s) + amount_ng
+        post: __return__.newest_s == t_s
         """
         t = self._check_time(t_s)
-        amount = _check_nonneg("amount_ng", amount_ng)
-        index = t // BUCKET_S
-        slot = index % RING_LEN
-        old = self.buckets[slot]
-        total = old.amount_ng + amount if old.index == index else amount
-        ring = (
-            *self.buckets[:slot],
-            Bucket(index=index, amount_ng=total),
-            *self.buckets[slot + 1 :],
-        )
-        return Ledger._from_checked(ring, max(self.newest_bucket, index))
+        _check_nonneg("amount_fg", amount_fg)
+        live = [p for p in self.pieces if p.end_s > t - WINDOW_S]
+        kept = [p for p in live if p.order_id != order_id]
+        old = next((p for p in live if p.order_id == order_id), None)
+        total = amount_fg + (old.amount_fg if old is not None else 0)
+        start = min(start_s, old.start_s) if old is not None else start_s
+        if old is not None and old.pace_fg * pace_s > pace_fg * old.pace_s:
+            pace_fg, pace_s = old.pace_fg, old.pace_s
+        kept.append(Piece(order_id, start, t, total, pace_fg, pace_s))
+        while len(kept) > MAX_PIECES:
+            kept[0:2] = [_merge(kept[0], kept[1])]
+        return Ledger(tuple(kept))
+
+    def live(self, t_s: int) -> tuple[Piece, ...]:
+        """The pieces that can still lie in the window ending at ``t_s``."""
+        return tuple(p for p in self.pieces if p.end_s > t_s - WINDOW_S)
+
+    def window_total_fg(self, t_s: int) -> int:
+        """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a
+        whole fg (REQ-GOV-005): exact for a drive that kept its pace.
+
+        post: 0 <= __return__ <= sum(p.amount_fg for p in self.pieces)
+        """
+        t = self._check_time(t_s)
+        return peak_fg(self.pieces, (), t)
 
     def window_total_ng(self, t_s: int) -> int:
-        """Sum of every bucket overlapping ``(t_s - 86400, t_s]``: an over-approximation of the
-        amount recorded in that window by at most one bucket's deliveries (REQ-GOV-005).
-
-        pre: t_s >= max(0, self.newest_bucket * BUCKET_S)
-        post: 0 <= __return__ <= sum(b.amount_ng for b in self.buckets)
-        """
-        t = self._check_time(t_s)
-        first = _first_bucket(t)
-        last = t // BUCKET_S
-        return sum(b.amount_ng for b in self.buckets if first <= b.index <= last)
+        """:meth:`window_total_fg` in whole ng, rounded up."""
+        return -(-self.window_total_fg(t_s) // 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -199,7 +274,7 @@ class BolusHistory:
     """Start times of the patient boluses delivered in the last 24 h (REQ-GOV-006).
 
     ``last_start_s`` is the start of the most recent delivered bolus (``None`` before the first);
-    the lockout runs from it (DECISIONS.md: from the START of the previous delivered bolus).
+    the lockout runs from it (docs/dosing-rules.md: from the START of the previous delivered bolus).
     ``starts_s`` lists, oldest first, the delivered starts still inside the window
     ``(newest - 86400, newest]``; older ones are dropped on each :meth:`record_start`, so the
     tuple never holds more than ``max_per_24h`` entries. Denied requests are never recorded.

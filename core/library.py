@@ -1,13 +1,13 @@
 """The drug, pump and catheter library: validated, sourced limits as integer base units.
 
-Rules (DECISIONS.md, "Limits"; DESIGN.md section 5):
+Rules (docs/dosing-rules.md#limits; docs/architecture.md#dosing):
 
 * Every limit is ``hard`` (never exceeded, no override) or ``soft`` (exceeded only with a clinician
   override carrying a reason). Every value carries its ``source`` (numbered sources of
-  ``clinical.md`` and/or ``DECISIONS.md``) and a ``tag``: ``V`` verified, ``S`` secondary, ``U``
-  unverified, ``D`` a DECISIONS.md design value.
+  ``docs/clinical-basis.md`` and/or ``docs/dosing-rules.md``) and a ``tag``: ``V`` verified,
+  ``S`` secondary, ``U`` unverified, ``D`` a docs/dosing-rules.md design value.
 * A hard limit must be ``V`` or ``D``. A ``U`` value may be hard only as a daily maximum of a drug
-  with no verified ceiling (DECISIONS.md), and then the entry's ``note`` must say so.
+  with no verified ceiling (docs/dosing-rules.md), and then the entry's ``note`` must say so.
 * An absent value is unknown. Nothing here substitutes a guess: a computation that needs an
   unknown value (e.g. a dead volume without the pump's tubing volume) raises
   :class:`~itdose.core.errors.RejectedCommand`.
@@ -63,7 +63,7 @@ OPIOID_STATUSES: tuple[str, ...] = ("opioid-naive", "opioid-tolerant", "any")
 
 
 class Level(enum.Enum):
-    """How a limit yields (DECISIONS.md, Limits)."""
+    """How a limit yields (docs/dosing-rules.md#limits)."""
 
     HARD = "hard"
     """Never exceeded; no override."""
@@ -72,7 +72,8 @@ class Level(enum.Enum):
 
 
 class Tag(enum.Enum):
-    """Confidence of a value (clinical.md tags plus ``D`` for DECISIONS.md design values)."""
+    """Confidence of a value (docs/clinical-basis.md tags plus ``D`` for docs/dosing-rules.md
+    design values)."""
 
     V = "V"
     S = "S"
@@ -81,7 +82,7 @@ class Tag(enum.Enum):
 
 
 class MriPolicy(enum.Enum):
-    """Per-pump MRI workflow (DECISIONS.md, MRI)."""
+    """Per-pump MRI workflow (docs/dosing-rules.md#mri)."""
 
     SUSPEND_VERIFY = "suspend-verify"
     """SynchroMed II: delivery suspends; post-MRI verification by a clinician before resuming."""
@@ -481,10 +482,11 @@ def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
 
     Prometra: ``(110 cm - trimmed) x 0.0026 mL/cm`` [V, src 11]. The exact product is in
     nl x mm / m, so it is divided by 1000; a remainder is rounded UP. Why up: the volume is what
-    a priming bolus must fill and how long a bridge bolus must keep the old drug flowing.
-    Underestimating it recreates the hazard the bridge exists for (old drug pushed at the new
-    volumetric rate, clinical.md 1.5) and leaves the catheter tip unprimed; overestimating it by
-    under 1 nl only prolongs the old, already prescribed dose by that sub-nanolitre amount.
+    a priming bolus must fill and the volume of old fluid that leaves the tip after a refill.
+    Underestimating it makes the core believe the new fluid reaches the catheter tip before it
+    does (old drug pushed at the new volumetric rate, docs/clinical-basis.md#dead-volume) and
+    leaves the catheter tip unprimed; overestimating it by under 1 nl only prolongs the old,
+    already prescribed dose by that sub-nanolitre amount.
 
     Raises :class:`RejectedCommand` when the catheter's length or volume per length is unknown
     (all Medtronic catheters: a gap in the sources) and :class:`InvalidInput` for a trimmed length
@@ -520,12 +522,21 @@ def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
     return -(-product // 1000)
 
 
+def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) -> bool:
+    """The library's maximum concentration applies to ``concentration_ng_per_ml`` of ``entry``:
+    always, except to a labelled product strength of a drug approved for intrathecal pumps (a
+    [U] maximum below a labelled strength does not apply to that strength; it still applies to a
+    compounded product; docs/dosing-rules.md#r-lim-6)."""
+    labelled = concentration_ng_per_ml in entry.product_concentrations.values_ng_per_ml
+    return not (labelled and entry.approved_for_intrathecal_pump.value)
+
+
 def dead_volume_nl(pump: PumpModel, catheter: CatheterModel, trimmed_mm: int) -> int:
     """Dead volume = pump tubing (internal pathway) volume + implanted catheter volume.
 
-    Used for the priming and bridge boluses (DECISIONS.md: never a free-typed number). Raises
+    Used for the fluid path and priming (docs/dosing-rules.md: never a free-typed number). Raises
     :class:`RejectedCommand` when the catheter is not listed for the pump or when any volume is
-    unknown (the shipped library knows no pump's tubing volume: clinical.md sections 1.1, 1.2).
+    unknown (the shipped library knows no pump's tubing volume: docs/clinical-basis.md#pumps).
     """
     if pump.id not in catheter.compatible_pumps.names:
         raise RejectedCommand(
@@ -649,7 +660,7 @@ def _level(ctx: _Ctx, table: Mapping[str, object], prefix: str, tag: Tag) -> Lev
         ctx.fail(
             prefix + "level",
             f"a [{tag.value}] value cannot be a hard limit: hard limits must be verified [V] or "
-            "design [D] values (DECISIONS.md)",
+            "design [D] values (docs/dosing-rules.md)",
             raw,
         )
     return level
@@ -675,14 +686,14 @@ def _limit(
             ctx.fail(
                 prefix + "level",
                 "an unverified [U] value may be hard only as the daily maximum of a drug with no "
-                "verified ceiling (DECISIONS.md)",
+                "verified ceiling (docs/dosing-rules.md)",
                 "hard",
             )
         if not note:
             ctx.fail(
                 prefix + "note",
                 "a hard daily maximum taken from an unverified [U] value must say so in a note "
-                "(DECISIONS.md)",
+                "(docs/dosing-rules.md)",
             )
     value = ctx.quantity(table["value"], prefix + "value", dim)
     if value <= 0:
@@ -697,7 +708,9 @@ def _range(ctx: _Ctx, raw: object, field: str, limit_id: str, dim: Dimension) ->
     source, tag = ctx.source_tag(table, prefix)
     level = _level(ctx, table, prefix, tag)
     if level is Level.HARD and tag is Tag.U:
-        ctx.fail(prefix + "level", "an unverified [U] range must be soft (DECISIONS.md)", "hard")
+        ctx.fail(
+            prefix + "level", "an unverified [U] range must be soft (docs/dosing-rules.md)", "hard"
+        )
     low = ctx.quantity(table["min"], prefix + "min", dim)
     high = ctx.quantity(table["max"], prefix + "max", dim)
     if high <= 0:
@@ -715,7 +728,9 @@ def _count_limit(ctx: _Ctx, raw: object, field: str, limit_id: str) -> CountLimi
     source, tag = ctx.source_tag(table, prefix)
     level = _level(ctx, table, prefix, tag)
     if level is Level.HARD and tag is Tag.U:
-        ctx.fail(prefix + "level", "an unverified [U] limit must be soft (DECISIONS.md)", "hard")
+        ctx.fail(
+            prefix + "level", "an unverified [U] limit must be soft (docs/dosing-rules.md)", "hard"
+        )
     count = ctx.count(table, "count", prefix)
     window_s = ctx.quantity(table["window"], prefix + "window", Dimension.DURATION)
     if window_s <= 0:
@@ -954,7 +969,7 @@ def _drug_entry(
         ctx.fail(
             "warning",
             "is missing: a drug not approved for intrathecal pumps must carry the FDA 2018 "
-            "warning (DECISIONS.md)",
+            "warning (docs/dosing-rules.md)",
         )
     products = _concentrations(
         ctx,

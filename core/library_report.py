@@ -1,12 +1,13 @@
 """Plain-text rendering of the library with its sources (for ``itdose drugs``).
 
 Pure: returns a string. Every row shows the value, its level (hard/soft, for dosing limits), its
-tag and its source, so that a reviewer can trace each number back to clinical.md or DECISIONS.md.
+tag and its source, so that a reviewer can trace each number back to docs/clinical-basis.md or
+docs/dosing-rules.md.
 Unknown values are printed as ``unknown`` rather than left out, so a gap is visible.
 
 All amounts of one drug entry are shown in ONE mass unit (mg when the entry's hard daily maximum
 is at least 10 mg/day, else mcg), never mixed: "500 mcg/mL, 1 mg/mL" next to each other invites
-the mg/mcg misreading that is a classic programming error (clinical.md H2).
+the mg/mcg misreading that is a classic programming error (docs/clinical-basis.md#h2).
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ _UNKNOWN = ("unknown", "-", "-", "gap: not in the stored sources")
 _LEGEND = (
     "Levels: hard = never exceeded, no override; soft = exceeded only with a clinician override "
     "and a reason.",
-    "Tags: V verified, S secondary, U unverified (clinical.md); D design value (DECISIONS.md).",
-    "Sources: numbers refer to clinical.md section 7; 'PACC 2017' is the unretrieved PACC table "
-    "(clinical.md section 2.3).",
+    "Tags: V verified, S secondary, U unverified (docs/clinical-basis.md); D design value "
+    "(docs/dosing-rules.md).",
+    "Sources: numbers refer to docs/clinical-basis.md#sources; 'PACC 2017' is the unretrieved "
+    "PACC table "
+    "(docs/clinical-basis.md#pacc).",
 )
 
 Row = tuple[str, str, str, str, str]

@@ -1,4 +1,5 @@
-"""The device lifecycle: one declarative table, the single source of truth (DESIGN.md section 4).
+"""The device lifecycle: one declarative table, the single source of truth
+(docs/architecture.md#lifecycle).
 
 Rules (read these before the table):
 
@@ -175,7 +176,7 @@ def _evidence(d: Device) -> TrialOutcome | None:
         return None
     if t.screening_sequence_ng:
         # Baclofen: a positive response ends screening; no response to the last dose of the
-        # sequence ends it as "not a candidate" (DECISIONS.md "Baclofen").
+        # sequence ends it as "not a candidate" (docs/dosing-rules.md#baclofen).
         if t.response is True:
             return TrialOutcome.SUCCESS
         if t.response is False and len(t.doses) >= len(t.screening_sequence_ng):
@@ -183,7 +184,7 @@ def _evidence(d: Device) -> TrialOutcome | None:
         return None
     if t.last_pain is None:
         return None
-    # Success at a pain reduction of at least 50 % from baseline (DECISIONS.md "Trial").
+    # Success at a pain reduction of at least 50 % from baseline (docs/dosing-rules.md#trial).
     if t.baseline_pain > 0 and 2 * t.last_pain <= t.baseline_pain:
         return TrialOutcome.SUCCESS
     return TrialOutcome.FAILURE

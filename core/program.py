@@ -1,4 +1,4 @@
-"""Dosing programs and their validation at programming time (DECISIONS.md "Limits",
+"""Dosing programs and their validation at programming time (docs/dosing-rules.md#limits,
 "Patient-activated bolus", "Time").
 
 A :class:`Program` is a value in base units. :func:`check_program` checks it against the drug
@@ -30,7 +30,7 @@ import enum
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
-from itdose.core.library import DrugEntry, Level, Library, PumpModel
+from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
@@ -63,11 +63,11 @@ __all__ = [
 DAY_S = 86_400
 NL_PER_ML = 1_000_000
 BACLOFEN_CUT_CONFIRM_BP = 2_000
-"""A baclofen decrease of more than 20 % in a day needs a confirmation (DECISIONS.md)."""
+"""A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
 
 
 class FlexClock(enum.Enum):
-    """Which clock a flex schedule follows (DECISIONS.md "Time")."""
+    """Which clock a flex schedule follows (docs/dosing-rules.md#time)."""
 
     ELAPSED = "elapsed"
     """24 h cycles from the program's start instant."""
@@ -246,7 +246,7 @@ def rate_at(basal: Basal, *, seconds_into_day: int) -> tuple[int, int]:
 
 def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
     """For a ``wall`` schedule: the UTC start of the next local day that is not 24 h long (a
-    daylight-saving change) and the basal total delivered on it (DECISIONS.md "Time")."""
+    daylight-saving change) and the basal total delivered on it (docs/dosing-rules.md#time)."""
     for change in basal.utc_offsets:
         old = _offset_at(basal, change.from_utc_s - 1)
         if change.from_utc_s <= utc_now or old == change.offset_s:
@@ -433,7 +433,7 @@ def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
             f"outside the concentrations {pump.id} accepts for {p.drug}",
         )
     cap = entry.max_concentration
-    if cap is not None and c > cap.value:
+    if cap is not None and concentration_cap_applies(entry, c) and c > cap.value:
         out.add(
             cap.id, cap.level, "concentration", shown, cap.text(), "above the maximum concentration"
         )
@@ -581,7 +581,7 @@ def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> N
         return
     screening, effective = entry.screening, out.ctx.effective_screening_dose_ng
     if screening is not None and effective is not None:
-        # DECISIONS.md: starting pump dose = 2 x the effective screening dose per 24 h
+        # docs/dosing-rules.md: starting pump dose = 2 x the effective screening dose per 24 h
         expected = screening.start_dose_multiple * effective
         if basal != expected:
             out.add(

@@ -37,7 +37,7 @@ __all__ = [
 
 
 class Phase(enum.Enum):
-    """Lifecycle states (DESIGN.md section 4)."""
+    """Lifecycle states (docs/architecture.md#lifecycle)."""
 
     SCREENING = "screening"
     TRIAL = "trial"
@@ -162,7 +162,9 @@ class Order:
 
     Every order pushes reservoir fluid into the fluid path; what it brings to the patient is what
     its volume pushes out of the catheter tip (:mod:`itdose.core.path`). ``reported_nl`` is the
-    cumulative volume the drive reported so far.
+    cumulative volume the drive reported so far, ``reported_s`` when (0: not yet). Its pace,
+    ``volume_nl`` over ``end_s - start_s``, is what the drive is trusted not to exceed
+    (:mod:`itdose.core.ledger`).
     """
 
     id: int
@@ -171,6 +173,7 @@ class Order:
     end_s: int
     volume_nl: int
     reported_nl: int = 0
+    reported_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ class RefillSession:
 
 @dataclass(frozen=True)
 class MriSession:
-    """An MRI in progress or awaiting its post-MRI step (DECISIONS.md "MRI")."""
+    """An MRI in progress or awaiting its post-MRI step (docs/dosing-rules.md#mri)."""
 
     policy: str
     began_at_s: int
@@ -270,7 +273,7 @@ class Device:
 
     def annunciating(self, now_s: int) -> tuple[ActiveAlarm, ...]:
         """The alarms to annunciate at ``now_s``: not silenced, higher priority first, then in
-        order of occurrence (DECISIONS.md "Priorities"; REQ-ALM-003)."""
+        order of occurrence (docs/dosing-rules.md#r-alm-1; REQ-ALM-003)."""
         live = [
             (i, a)
             for i, a in enumerate(self.alarms)

@@ -1,4 +1,5 @@
-"""Exact quantities in named integer base units (DESIGN.md section 3, REQ-UNIT-001..004).
+"""Exact quantities in named integer base units (docs/architecture.md#units-and-arithmetic,
+REQ-UNIT-001..004).
 
 Base units, carried as name suffixes everywhere in itdose:
 

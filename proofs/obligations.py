@@ -1,11 +1,14 @@
-"""Z3 proof obligations over the live code, each with a seeded broken variant (DESIGN.md section 6).
+"""Z3 proof obligations over the live code, each with a seeded broken variant.
+
+See docs/architecture.md#evidence.
 
 Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
 functions of :mod:`itdose.core.governor` evaluated on z3 terms
-(:class:`~itdose.proofs.z3ops.Z3Ops`), the ledger's live ``_first_bucket`` / ``BUCKET_S`` /
-``WINDOW_S`` / ``RING_LEN``, the live ``basal_daily_ng``, the live drug and pump library, the
-live lifecycle table. Functions are looked up at call time (``governor.grant_amount``, not a copy
-bound at import), so a change in the core is what the proof sees. Where a line of the runtime
+(:class:`~itdose.proofs.z3ops.Z3Ops`), the fluid path and the dosing functions executed
+symbolically (:mod:`itdose.proofs.path_z3`), the ledger's live ``WINDOW_S``, the live
+``basal_daily_ng``, the live drug and pump library, the live lifecycle table. Functions are
+looked up at call time (``governor.grant_amount``, not a copy bound at import), so a change in
+the core is what the proof sees. Where a line of the runtime
 cannot be evaluated symbolically (it branches in Python), the obligation's
 :attr:`Obligation.model` says exactly what is hand-modelled, and a differential test in
 ``tests/proofs/test_obligations.py`` ties the model to the runtime on generated inputs.
@@ -77,8 +80,10 @@ class Claim:
     render: Callable[[Any], str] | None = field(default=None, compare=False)
     cases: tuple[Case, ...] = ()
     """For a ``valid`` claim: more goals, each under its own condition, decided one by one
-    (the claim is ``assumptions -> goal and (condition_i -> goal_i for every i)``). Each case's
-    condition must be satisfiable with the assumptions, so no case holds vacuously."""
+    (the claim is ``assumptions -> goal and (condition_i -> goal_i for every i)``). At least one
+    case's condition must be satisfiable with the assumptions, or the claim is vacuous. A case
+    whose condition is unsatisfiable is a branch the symbolic execution kept because the solver
+    could not rule it out in time (it explores more, never less): it holds vacuously."""
 
 
 @dataclass(frozen=True)
@@ -229,17 +234,20 @@ def check_claim(claim: Claim) -> ClaimResult:
     if answer == z3.unsat and claim.kind == "valid" and claim.cases:
         solver = _solver()
         solver.add(*claim.assumptions)
+        feasible = 0
         for case in claim.cases:
             solver.push()
             solver.add(case.condition)
-            if not _satisfiable(solver, claim.assumptions, case.condition):
-                precondition = "unsat"
+            if _satisfiable(solver, claim.assumptions, case.condition):
+                feasible += 1
             solver.add(z3.Not(case.goal))
             answer = solver.check()
             if answer != z3.unsat:
                 shown = case.shown or claim.shown
                 break
             solver.pop()
+        if feasible == 0:
+            precondition = "unsat"
     if answer == z3.unsat:
         status = "proved" if claim.kind == "valid" else "no witness"
     elif answer == z3.sat:
@@ -347,34 +355,22 @@ def governor_claims(
 ) -> list[Claim]:
     """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default).
 
-    Every amount is drug leaving the catheter tip; ``reservoir room`` is what the usable
-    reservoir volume pushes out of the tip, rounded down (``dosing.reservoir_room_ng``; the
-    path claims of :mod:`itdose.proofs.path_z3` show how the path plans it)."""
+    Every amount is drug leaving the catheter tip. ``cap room`` is the most of the delivery that
+    keeps every 24 h window within the hard maximum (``dosing.cap_room_ng``, from the ledger's
+    exact peak); ``reservoir room`` is what the usable reservoir volume pushes out of the tip,
+    rounded down (``dosing.reservoir_room_ng``; PATH-Z3-PLAN proves it at the tip)."""
     grant_fn = grant_amount or governor.grant_amount
     aon_fn = grant_all_or_nothing or governor.grant_all_or_nothing
     ops = Z3Ops()
-    req, w, f, mx, room, reserve = z3.Ints(
-        "requested window_total in_flight hard_max reservoir_room reserve"
-    )
+    req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
-    base = _nonneg(req, w, f, mx, room, reserve)
-    inv = [*base, w + f <= mx]
-    common = dict(
-        requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=f,
-        hard_max_ng=mx,
-        reservoir_room_ng=room,
-        delivering=d,
-    )
+    base = _nonneg(req, cap, room)
+    common = dict(requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=d)
     grant = grant_fn(ops, **common)
-    bolus = aon_fn(ops, reserve_ng=reserve, **common)
+    bolus = aon_fn(ops, **common)
     shown: Shown = (
         ("requested", req, "ng"),
-        ("window total", w, "ng"),
-        ("in flight", f, "ng"),
-        ("hard daily max", mx, "ng"),
-        ("reserve", reserve, "ng"),
+        ("cap room", cap, "ng"),
         ("reservoir room", room, "ng"),
         ("delivering", d, ""),
         ("grant (divisible)", grant, "ng"),
@@ -394,10 +390,10 @@ def governor_claims(
             shown,
         ),
         Claim(
-            "window + in flight <= max is inductive: window + in flight + grant <= max "
-            "(REQ-GOV-002)",
-            tuple(inv),
-            w + f + grant <= mx,
+            "a grant never exceeds the cap room, so every 24 h window stays within the hard "
+            "maximum (REQ-GOV-002)",
+            tuple(base),
+            z3.And(grant <= cap, bolus <= cap),
             shown,
         ),
         Claim(
@@ -409,24 +405,23 @@ def governor_claims(
         ),
         Claim(
             "the whole request is granted when it fits: delivering, request <= cap room and "
-            "<= reservoir room => grant == request (REQ-GOV-001, REQ-TIP-004)",
-            tuple(inv),
-            z3.And(
-                z3.Implies(z3.And(d, w + f + req <= mx, req <= room), grant == req),
-                z3.Implies(z3.And(d, w + f + reserve + req <= mx, req <= room), bolus == req),
-            ),
+            "<= reservoir room => grant == request, up to exactly the cap (REQ-GOV-001, "
+            "REQ-TIP-004)",
+            tuple(base),
+            z3.Implies(z3.And(d, req <= cap, req <= room), z3.And(grant == req, bolus == req)),
+            shown,
+        ),
+        Claim(
+            "a divisible delivery is cut, never denied: grant == min(request, cap room, "
+            "reservoir room) while delivering (REQ-GOV-001)",
+            tuple(base),
+            z3.Implies(d, z3.Or(grant == req, grant == cap, grant == room)),
             shown,
         ),
         Claim(
             "bolus is all or nothing: grant in {0, request} (REQ-GOV-008)",
             tuple(base),
             z3.Or(bolus == 0, bolus == req),
-            shown,
-        ),
-        Claim(
-            "bolus keeps window + in flight + reserve + grant <= max (REQ-GOV-002, REQ-GOV-008)",
-            tuple(inv),
-            z3.Implies(bolus > 0, w + f + reserve + bolus <= mx),
             shown,
         ),
         _divisions(ops, base, shown),
@@ -442,100 +437,14 @@ def _grant_ignoring_reservoir(ops: Ops[Any, Any], **kw: Any) -> Any:
     return governor.grant_amount(ops, **{**kw, "reservoir_room_ng": kw["requested_ng"]})
 
 
-def _bolus_partial(ops: Ops[Any, Any], *, reserve_ng: Any, **kw: Any) -> Any:
+def _bolus_partial(ops: Ops[Any, Any], **kw: Any) -> Any:
     return governor.grant_amount(ops, **kw)
 
 
 def _grant_one_short(ops: Ops[Any, Any], **kw: Any) -> Any:
-    """A conservative over-count: the cap room one ng smaller than it is."""
-    return governor.grant_amount(
-        ops, **{**kw, "hard_max_ng": ops.max_(ops.lit(0), ops.sub(kw["hard_max_ng"], ops.lit(1)))}
-    )
-
-
-# --- LEDGER: conservativeness of the bucketed window -----------------------------------------
-
-
-def ledger_claims(
-    first_bucket: Callable[[Any], Any] | None = None, ring_len: int | None = None
-) -> list[Claim]:
-    """Ledger claims with the live ``_first_bucket`` and constants (unless replaced)."""
-    first_fn: Callable[[Any], Any] = first_bucket or ledger_mod._first_bucket
-    ring = ledger_mod.RING_LEN if ring_len is None else ring_len
-    bucket, window = ledger_mod.BUCKET_S, ledger_mod.WINDOW_S
-
-    def first(t: ZInt) -> ZInt:
-        return first_fn(Sym(t)).term
-
-    def idx(t: ZInt) -> ZInt:
-        return (Sym(t) // bucket).term
-
-    t, s, r, g = z3.Ints("t s r g")
-    shown: Shown = (
-        ("query t", t, "s"),
-        ("delivery s", s, "s"),
-        ("report r", r, "s"),
-        ("grant g", g, "s"),
-        ("first bucket", first(t), ""),
-        ("last bucket", idx(t), ""),
-    )
-    claims = [
-        Claim(
-            "every instant of the real window (t - 86400, t] lies in a summed bucket "
-            "(REQ-GOV-005, REQ-TIME-002)",
-            (*_nonneg(t, s), s <= t, s > t - window),
-            z3.And(first(t) <= idx(s), idx(s) <= idx(t)),
-            shown,
-        ),
-        Claim(
-            "a delivery at s in the window, reported at r (s <= r <= g <= t), is still summed "
-            "at the grant g: the step of the REQ-GOV-004 induction",
-            (*_nonneg(s, r, g, t), s <= r, r <= g, g <= t, s > t - window),
-            z3.And(first(g) <= idx(r), idx(r) <= idx(g)),
-            shown,
-        ),
-        Claim(
-            "the summed buckets fit in the ring: distinct buckets, distinct slots "
-            "(REQ-GOV-005 bounded memory)",
-            (t >= 0,),
-            idx(t) - first(t) + 1 <= ring,
-            shown,
-        ),
-        Claim(
-            "over-count is at most the one oldest bucket (REQ-GOV-005)",
-            (*_nonneg(t, s), s <= t - window, first(t) <= idx(s)),
-            idx(s) == first(t),
-            shown,
-        ),
-    ]
-    # A symbolic ledger of three records against the true window total.
-    times = z3.Ints("s0 s1 s2")
-    amounts = z3.Ints("a0 a1 a2")
-    summed = z3.Sum(
-        *[
-            z3.If(z3.And(first(t) <= idx(x), idx(x) <= idx(t)), a, 0)
-            for x, a in zip(times, amounts, strict=True)
-        ]
-    )
-    true = z3.Sum(*[z3.If(x > t - window, a, 0) for x, a in zip(times, amounts, strict=True)])
-    oldest = z3.Sum(*[z3.If(idx(x) == first(t), a, 0) for x, a in zip(times, amounts, strict=True)])
-    shown3: Shown = (
-        ("query t", t, "s"),
-        *((f"record {i} at", x, "s") for i, x in enumerate(times)),
-        *((f"record {i} amount", a, "ng") for i, a in enumerate(amounts)),
-        ("ledger window total", summed, "ng"),
-        ("true window total", true, "ng"),
-    )
-    claims.append(
-        Claim(
-            "three symbolic records: true total <= ledger total <= true total + oldest bucket "
-            "(REQ-GOV-005)",
-            (t >= 0, *_nonneg(*times, *amounts), *[x <= t for x in times]),
-            z3.And(true <= summed, summed <= true + oldest),
-            shown3,
-        )
-    )
-    return claims
+    """A conservative over-count: the cap room taken one ng smaller than it is."""
+    smaller = ops.max_(ops.lit(0), ops.sub(kw["cap_room_ng"], ops.lit(1)))
+    return governor.grant_amount(ops, **{**kw, "cap_room_ng": smaller})
 
 
 # --- BOLUS: lockout and count ----------------------------------------------------------------
@@ -560,17 +469,12 @@ def bolus_claims(
         ("max per 24 h", mx, ""),
         ("permitted", permitted, ""),
     )
-    req, w, f, hmx, room, reserve = z3.Ints(
-        "requested window in_flight hard_max reservoir_room reserve"
-    )
+    req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
     grant = governor.grant_all_or_nothing(
         ops,
         requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=f,
-        hard_max_ng=hmx,
-        reserve_ng=reserve,
+        cap_room_ng=cap,
         reservoir_room_ng=room,
         delivering=ops.and_(d, permitted),
     )
@@ -599,7 +503,7 @@ def bolus_claims(
         ),
         Claim(
             "a granted patient bolus passed lockout and count (REQ-GOV-009)",
-            (*base, *_nonneg(req, w, f, hmx, room, reserve)),
+            (*base, *_nonneg(req, cap, room)),
             z3.Implies(grant > 0, z3.And(now - last >= lockout, count < mx)),
             (*shown, ("grant", grant, "ng")),
         ),
@@ -831,17 +735,17 @@ _CORE: tuple[Obligation, ...] = (
             "REQ-UNIT-004",
             "REQ-TIP-004",
         ),
-        "For all non-negative integers (any request, reserve, in-flight amount, window and "
-        "reservoir room, all amounts leaving the catheter tip) the live grant_amount and "
-        "grant_all_or_nothing, evaluated on z3 terms, never exceed the request, grant 0 when not "
-        "delivering, keep window + in flight + grant <= the hard max whenever window + in "
-        "flight <= max held before, never exceed the reservoir room (what the usable volume "
-        "pushes out of the tip), grant the whole request whenever it fits, up to exactly the "
-        "hard max (no conservative margin: REQ-TIP-004's bolus that brings the window exactly "
-        "to the maximum), and grant a bolus whole or not at all with its reserve.",
-        "No hand model: the live functions are evaluated. Not covered: that callers pass the true "
-        "window total, in-flight amount and reservoir room (see LEDGER-Z3, PATH-Z3-PLAN, "
-        "PATH-Z3-CAP and the property tests).",
+        "For all non-negative integers (any request, cap room and reservoir room, all amounts "
+        "leaving the catheter tip) the live grant_amount and grant_all_or_nothing, evaluated "
+        "on z3 terms, never exceed the request, grant 0 when not delivering, never exceed the "
+        "cap room (what keeps every 24 h window within the hard maximum) nor the reservoir "
+        "room (what the usable volume pushes out of the tip), cut a divisible delivery to "
+        "exactly the smallest of the three, grant the whole request whenever it fits, up to "
+        "exactly the cap (no conservative margin: REQ-TIP-004's bolus that brings the window "
+        "exactly to the maximum), and grant a bolus whole or not at all.",
+        "No hand model: the live functions are evaluated. Not covered: that callers pass the "
+        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the cap room, "
+        "dosing.cap_room_ng over the ledger's exact peak: property tests only).",
         lambda: governor_claims(),
         (
             Broken(
@@ -861,39 +765,8 @@ _CORE: tuple[Obligation, ...] = (
             ),
             Broken(
                 "partial-bolus",
-                "bolus cut to fit (not all or nothing, reserve ignored)",
+                "bolus cut to fit (not all or nothing)",
                 lambda: governor_claims(grant_all_or_nothing=_bolus_partial),
-            ),
-        ),
-    ),
-    Obligation(
-        "LEDGER-Z3",
-        "bucketed 24 h window over-approximates every real window, by at most one bucket",
-        ("REQ-GOV-004", "REQ-GOV-005", "REQ-TIME-002"),
-        "With the live ledger._first_bucket, BUCKET_S, WINDOW_S and RING_LEN, for all instants: "
-        "every instant of (t - 86400, t] is in a summed bucket; a delivery reported later but "
-        "before a grant is still summed at that grant (the inductive step of the REQ-GOV-004 "
-        "argument in ledger.py); the summed buckets fit the ring; only the oldest summed bucket "
-        "can hold instants outside the window; and for three symbolic records the ledger total "
-        "lies between the true total and the true total plus the oldest bucket.",
-        "Hand model: window_total_ng's selection 'first <= index <= t // 300' over records "
-        "(tied to Ledger.window_total_ng by a hypothesis differential test). The three-record "
-        "instance is bounded; the per-record lemmas are unbounded in time.",
-        lambda: ledger_claims(),
-        (
-            Broken(
-                "first-bucket-off-by-one",
-                "the oldest, partly covered bucket is not summed",
-                lambda: ledger_claims(
-                    first_bucket=lambda t: (
-                        (t + 1) // ledger_mod.BUCKET_S - ledger_mod.BUCKETS_PER_WINDOW + 1
-                    )
-                ),
-            ),
-            Broken(
-                "ring-too-short",
-                "a ring of 288 buckets",
-                lambda: ledger_claims(ring_len=ledger_mod.BUCKETS_PER_WINDOW),
             ),
         ),
     ),

@@ -30,18 +30,16 @@ import z3  # type: ignore[import-untyped]
 
 from itdose.core import dosing, governor
 from itdose.core import path as path_mod
-from itdose.core.ledger import Ledger
 from itdose.core.path import NO_DRUG, FluidPath, Segment
-from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir
+from itdose.core.state import DeliveryKind, Device, Order, Reservoir
 from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
-from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
+from itdose.proofs.z3ops import ZBool, ZInt
 
 if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
     from itdose.proofs.obligations import Case, Claim, Shown
 
 __all__ = [
     "SHAPES",
-    "cap_claims",
     "obligations",
     "path_claims",
     "plan_claims",
@@ -325,21 +323,10 @@ def _live_plan(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, 
 
 
 RoomFn = Callable[[Device, str, Any], Any]
-FlightFn = Callable[[Device, str], Any]
 
 
 def _live_room(d: Device, drug: str, empty_threshold_nl: Any) -> Any:
     return dosing.reservoir_room_ng(d, drug, empty_threshold_nl)
-
-
-def _live_in_flight(d: Device, drug: str) -> Any:
-    return dosing.in_flight_ng(d, drug)
-
-
-def _room_and_flight(
-    room_fn: RoomFn, flight_fn: FlightFn, d: Device, empty_threshold_nl: Any
-) -> tuple[Any, Any]:
-    return room_fn(d, "a", empty_threshold_nl), flight_fn(d, "a")
 
 
 def _room_ignoring_flight(d: Device, drug: str, empty_threshold_nl: Any) -> Any:
@@ -351,7 +338,6 @@ def plan_claims(
     plan_volume: PlanFn | None = None,
     shapes: Sequence[Shape] = SHAPES,
     reservoir_room: RoomFn | None = None,
-    in_flight: FlightFn | None = None,
 ) -> list[Claim]:
     """Planning through the path: the live outflow is the path's contents in the range; the
     live plan_volume pushes out only the drug, exactly the amount it reports, at most the target,
@@ -360,7 +346,6 @@ def plan_claims(
     outflow_fn = outflow or _live_outflow
     plan_fn = plan_volume or _live_plan
     room_fn = reservoir_room or _live_room
-    flight_fn = in_flight or _live_in_flight
     keys = ("cover", "range", "bound", "plan", "largest", "inputs")
     cases: dict[str, list[Case]] = {k: [] for k in keys}
     for shape in shapes:
@@ -447,7 +432,7 @@ def plan_claims(
         device = Device(
             reservoir=Reservoir(s.res_drug, "x", s.res_conc, res_nl), path=s.path, orders=(order,)
         )
-        leaves = ex.run(functools.partial(_room_and_flight, room_fn, flight_fn, device, empty))
+        leaves = ex.run(functools.partial(room_fn, device, "a", empty))
         domain = z3.And(*ex.assumptions)
         flight = z3.If(ordered.term > reported.term, ordered.term - reported.term, 0)
         usable_raw = res_nl.term - flight - empty.term
@@ -463,15 +448,9 @@ def plan_claims(
         def inputs(leaf: Leaf, s: _Sym = s, flight: ZInt = flight, usable: ZInt = usable) -> ZBool:
             if leaf.error is not None:
                 return z3.BoolVal(False)
-            room, in_flight = term(leaf.result[0]), term(leaf.result[1])
+            room = term(leaf.result)
             usable_fg = s.ref_amount(flight, flight + usable, "a")
-            flight_fg = s.ref_amount(z3.IntVal(0), flight, "a")
-            return z3.And(
-                room * FG_PER_NG <= usable_fg,
-                usable_fg < (room + 1) * FG_PER_NG,
-                in_flight * FG_PER_NG >= flight_fg,
-                in_flight * FG_PER_NG < flight_fg + FG_PER_NG,
-            )
+            return z3.And(room * FG_PER_NG <= usable_fg, usable_fg < (room + 1) * FG_PER_NG)
 
         cases["cover"].append(_cover(domain, leaves, shown))
         cases["inputs"] += _per_leaf(domain, leaves, inputs, shown)
@@ -485,9 +464,9 @@ def plan_claims(
         "reports, and at most the target (REQ-TIP-002)",
         "largest": "plan_volume's volume is the largest: one more nL exceeds the target, or "
         "another fluid is next at the tip (REQ-TIP-002)",
-        "inputs": "the governor's inputs are tip amounts: reservoir_room_ng is the drug the usable "
-        "volume pushes out after the volume in flight, rounded down; in_flight_ng is the drug "
-        "the volume in flight pushes out, rounded up (REQ-GOV-003, REQ-TIP-002)",
+        "inputs": "the governor's reservoir room is a tip amount: reservoir_room_ng is the drug "
+        "the usable volume pushes out after the volume in flight, rounded down (REQ-GOV-003, "
+        "REQ-TIP-002)",
     }
     return _claims(names, cases)
 
@@ -503,123 +482,13 @@ def _plan_one_more(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, A
     return volume + 1, fg, ended
 
 
-# --- PATH-Z3-CAP: the cap on drug leaving the tip, by induction over a step ------------------
-
-NgFn = Callable[[Any], Any]
-
-
-def _live_ng_up(fg: Any) -> Any:
-    return path_mod.ng_up(fg)
-
-
-def _ng_down(fg: Any) -> Any:
-    return path_mod.ng_down(fg)
-
-
-def _rounded(fg: ZInt, fn: NgFn) -> ZInt:
-    """``fn(fg)`` evaluated symbolically (every path), as one term."""
-    ex = Explorer([fg >= 0])
-    leaves = ex.run(lambda: fn(ex.wrap(fg)))
-    return fold(leaves, term)
-
-
-def cap_claims(record: NgFn | None = None, in_flight: NgFn | None = None) -> list[Claim]:
-    """One step of the cap induction on amounts leaving the tip, over the live governor and the
-    live rounding ``ng_up`` (the ledger's record and the in-flight amount)."""
-    from itdose.proofs.obligations import Claim
-
-    record_fn = record or _live_ng_up
-    flight_fn = in_flight or _live_ng_up
-    ops = Z3Ops()
-    w, true_w, fg_flight, fg_order, fg_bolus, req, mx, room, reserve = z3.Ints(
-        "window_ng window_true_fg flight_fg order_fg bolus_fg requested hard_max room reserve"
-    )
-    delivering = z3.Bool("delivering")
-    f = _rounded(fg_flight, flight_fn)
-    common = dict(
-        requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=f,
-        hard_max_ng=mx,
-        reservoir_room_ng=room,
-        delivering=delivering,
-    )
-    grant = governor.grant_amount(ops, **common)
-    bolus = governor.grant_all_or_nothing(ops, reserve_ng=reserve, **common)
-    rec_order, rec_bolus, rec_flight = (
-        _rounded(fg_order, record_fn),
-        _rounded(fg_bolus, record_fn),
-        _rounded(fg_flight, record_fn),
-    )
-    base = (
-        *[x >= 0 for x in (w, true_w, fg_flight, fg_order, fg_bolus, req, mx, room, reserve)],
-        true_w <= w * FG_PER_NG,  # the ledger never under-counts the window (hypothesis)
-        w + f <= mx,  # the cap invariant before the step (hypothesis)
-        fg_order <= grant * FG_PER_NG,  # the order is planned within the grant (PATH-Z3-PLAN)
-        fg_bolus <= bolus * FG_PER_NG,
-    )
-    shown: Shown = (
-        ("window (ledger)", w, "ng"),
-        ("window exact (fg)", true_w, ""),
-        ("in flight exact (fg)", fg_flight, ""),
-        ("in flight counted", f, "ng"),
-        ("hard max", mx, "ng"),
-        ("requested", req, "ng"),
-        ("reservoir room", room, "ng"),
-        ("reserve", reserve, "ng"),
-        ("delivering", delivering, ""),
-        ("grant", grant, "ng"),
-        ("order out of the tip (fg)", fg_order, ""),
-        ("recorded for the order", rec_order, "ng"),
-        ("bolus grant", bolus, "ng"),
-        ("bolus out of the tip (fg)", fg_bolus, ""),
-    )
-    return [
-        Claim(
-            "exact drug leaving the tip in the window after a granted order and the flight "
-            "<= hard max (fg; REQ-TIP-002, REQ-GOV-002)",
-            base,
-            z3.And(
-                true_w + fg_flight + fg_order <= mx * FG_PER_NG,
-                z3.Implies(
-                    bolus > 0,
-                    true_w + fg_flight + fg_bolus + reserve * FG_PER_NG <= mx * FG_PER_NG,
-                ),
-            ),
-            shown,
-        ),
-        Claim(
-            "the ledger records what left the tip rounded up: never less than the exact amount "
-            "(REQ-TIP-002, REQ-UNIT-004)",
-            base,
-            z3.And(
-                rec_order * FG_PER_NG >= fg_order,
-                rec_bolus * FG_PER_NG >= fg_bolus,
-                rec_flight * FG_PER_NG >= fg_flight,
-                rec_order * FG_PER_NG < fg_order + FG_PER_NG,
-            ),
-            shown,
-        ),
-        Claim(
-            "the cap invariant is inductive on tip amounts: window + recorded flight + recorded "
-            "order <= hard max (REQ-TIP-002, REQ-GOV-002)",
-            base,
-            z3.And(
-                w + rec_flight + rec_order <= mx,
-                z3.Implies(bolus > 0, w + rec_flight + rec_bolus + reserve <= mx),
-            ),
-            shown,
-        ),
-    ]
-
-
 # --- PATH-Z3-STEP: one basal step through the runtime code ------------------------------------
 
-STEP_SHAPES: tuple[Shape, ...] = (((), "a"), ((NO_DRUG,), "a"))
-"""The shapes of the end-to-end step: a path of no volume, and the path after implant (no drug
-in it, drug arriving behind it). Each further shape costs seconds to tens of seconds."""
+STEP_SHAPES: tuple[Shape, ...] = (((), "a"), ((NO_DRUG,), "a"), (("a",), "b"))
+"""The shapes of the end-to-end step: a path of no volume, the path after implant (no drug in it,
+drug arriving behind it) and a drug change. Each further shape costs seconds."""
 _NOW = 10 * 86_400
-_STEP_KEYS = ("cover", "cap", "recorded", "exact", "reservoir")
+_STEP_KEYS = ("cover", "recorded", "cap", "reservoir")
 DecideFn = Callable[..., Any]
 
 
@@ -627,8 +496,8 @@ def _live_decide(**kw: Any) -> Any:
     return governor.decide_basal(**kw)
 
 
-def _decide_without_flight(**kw: Any) -> Any:
-    return governor.decide_basal(**{**kw, "in_flight_ng": 0})
+def _decide_without_cap(**kw: Any) -> Any:
+    return governor.decide_basal(**{**kw, "cap_room_ng": kw["requested_ng"]})
 
 
 def _item(i: int, result: Any) -> ZInt:
@@ -642,11 +511,10 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {k: [] for k in _STEP_KEYS}
     ex = Explorer()
     s = _sym(shape, ex)
-    res, empty, flight, w, mx, req = (
-        ex.fresh(n)
-        for n in ("reservoir_nl", "empty_nl", "flight_nl", "window_ng", "hard_max", "req")
+    res, empty, flight, cap, req = (
+        ex.fresh(n) for n in ("reservoir_nl", "empty_nl", "flight_nl", "cap_room", "requested")
     )
-    ex.assume(*[x.term >= 0 for x in (res, empty, flight, w, mx, req)])
+    ex.assume(*[x.term >= 0 for x in (res, empty, flight, cap, req)])
     defs: list[ZBool] = []
     covers: list[ZBool] = []
 
@@ -655,23 +523,10 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         s: _Sym = s,
         res: SymInt = res,
         flight: SymInt = flight,
-        w: SymInt = w,
     ) -> Device:
-        ledger = Ledger().record(_NOW - 3_600, w)
-        order = Order(1, DeliveryKind.BASAL, _NOW - 100, _NOW + 100, flight)
+        order = Order(1, DeliveryKind.BASAL, _NOW - 3_600, _NOW, flight)
         reservoir = Reservoir(s.res_drug, "x", s.res_conc, res)
-        ledgers = (
-            {"ledger": ledger}
-            if s.res_drug == "a"
-            else {"other_ledgers": (DrugLedger("a", ledger),)}
-        )
-        return Device(
-            reservoir=reservoir,
-            path=s.path,
-            orders=(order, *extra),
-            next_order_id=3,
-            **ledgers,
-        )
+        return Device(reservoir=reservoir, path=s.path, orders=(order, *extra), next_order_id=3)
 
     def explore(
         fn: Callable[[], tuple[Any, ...]], names: tuple[str, ...], ex: Explorer = ex
@@ -686,23 +541,13 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
             out.append(ex.wrap(v))
         return leaves, out
 
-    _, (f, room) = explore(
-        lambda: (
-            dosing.in_flight_ng(device(), "a"),
-            dosing.reservoir_room_ng(device(), "a", empty),
-        ),
-        ("in_flight_ng", "reservoir_room_ng"),
+    _, (room,) = explore(
+        lambda: (dosing.reservoir_room_ng(device(), "a", empty),), ("reservoir_room_ng",)
     )
     _, (granted,) = explore(
         lambda: (
             decide_fn(
-                now_s=_NOW,
-                requested_ng=req,
-                ledger=dosing.ledger_of(device(), "a"),
-                in_flight_ng=f,
-                hard_max_ng=mx,
-                reservoir_room_ng=room,
-                delivering=True,
+                requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=True
             ).granted_ng,
         ),
         ("granted_ng",),
@@ -715,59 +560,51 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
     def reports(volume: SymInt = volume) -> tuple[Any, Any]:
         d = device((Order(2, DeliveryKind.BASAL, _NOW, _NOW + 3_600, volume),))
         d, _ = dosing.apply_report(d, 1, flight, True, _NOW)
-        d, _ = dosing.apply_report(d, 2, volume, True, _NOW)
+        d, _ = dosing.apply_report(d, 2, volume, True, _NOW + 3_600)
         assert d.reservoir is not None
-        return dosing.ledger_of(d, "a").window_total_ng(_NOW), d.reservoir.volume_nl
+        recorded = sum(p.amount_fg for p in dosing.ledger_of(d, "a").pieces)
+        return recorded, d.reservoir.volume_nl
 
     after, _ = explore(reports, ())
     domain = z3.And(*ex.assumptions, *defs)
-    inv = z3.And(domain, w.term + f.term <= mx.term)
     shown = (
         *s.shown(),
         ("reservoir", res.term, "nL"),
         ("empty threshold", empty.term, "nL"),
         ("in flight", flight.term, "nL"),
-        ("window before", w.term, "ng"),
-        ("hard max", mx.term, "ng"),
         ("requested", req.term, "ng"),
-        ("in flight counted", f.term, "ng"),
+        ("cap room", cap.term, "ng"),
         ("reservoir room", room.term, "ng"),
         ("granted", granted.term, "ng"),
         ("order volume", volume.term, "nL"),
     )
     cases["cover"].append(Case(domain, z3.And(*covers), shown))
     out_fg = s.ref_amount(z3.IntVal(0), flight.term + volume.term, "a")
+    order_fg = s.ref_amount(flight.term, flight.term + volume.term, "a")
+    cases["cap"].append(Case(domain, order_fg <= cap.term * FG_PER_NG, shown))
     for leaf in after:
         if leaf.error is not None:
-            for key in ("cap", "recorded", "reservoir"):
+            for key in ("recorded", "reservoir"):
                 cases[key].append(Case(z3.And(domain, leaf.pc), z3.BoolVal(False), shown))
             continue
-        window, left = term(leaf.result[0]), term(leaf.result[1])
-        cases["cap"].append(Case(z3.And(inv, leaf.pc), window <= mx.term, shown))
-        cases["recorded"].append(
-            Case(
-                z3.And(domain, leaf.pc),
-                window * FG_PER_NG >= w.term * FG_PER_NG + out_fg,
-                shown,
-            )
-        )
+        recorded, left = term(leaf.result[0]), term(leaf.result[1])
+        cases["recorded"].append(Case(z3.And(domain, leaf.pc), recorded == out_fg, shown))
         cases["reservoir"].append(
             Case(z3.And(domain, leaf.pc), z3.Or(volume.term == 0, left >= empty.term), shown)
         )
-    cases["exact"].append(Case(inv, out_fg <= (mx.term - w.term) * FG_PER_NG, shown))
     return cases
 
 
 def step_claims(
     decide: DecideFn | None = None, shapes: Sequence[Shape] = STEP_SHAPES
 ) -> list[Claim]:
-    """One basal step through the live runtime functions on symbolic integers: the in-flight
-    amount and reservoir room (dosing), the decision (governor.decide_basal on the runtime
-    integer operations), the planned volume (dosing.plan_volume), then the drive's reports of
-    the order in flight and of the new order (dosing.apply_report: the path pushed, the
-    reservoir charged, the ledger recording the tip outflow with Ledger.record). Each function
-    is explored on its own; its result enters the next as a named value defined by the explored
-    paths (a coverage claim shows no input is left out)."""
+    """One basal step through the live runtime functions on symbolic integers: the reservoir
+    room (dosing), the decision (governor.decide_basal on the runtime integer operations) with a
+    symbolic cap room, the planned volume (dosing.plan_volume), then the drive's reports of the
+    order in flight and of the new order (dosing.apply_report: the path pushed, the reservoir
+    charged, Ledger.record of the tip outflow). Each function is explored on its own; its result
+    enters the next as a named value defined by the explored paths (a coverage claim shows no
+    input is left out)."""
 
     decide_fn = decide or _live_decide
     cases: dict[str, list[Case]] = {k: [] for k in _STEP_KEYS}
@@ -776,12 +613,10 @@ def step_claims(
             cases[key] += more
     names = {
         "cover": "the explored paths of every runtime function of the step cover every input",
-        "cap": "after the step (window + in flight <= max before) the ledger's window of the drug "
-        "leaving the tip is <= the hard max (REQ-TIP-002, REQ-GOV-002)",
-        "recorded": "the ledger records at least the exact drug that left the tip in the step "
-        "(the order in flight and the new order; REQ-TIP-002, REQ-UNIT-004)",
-        "exact": "the exact drug that left the tip in the step fits in what the window left "
-        "under the hard max (fg; REQ-TIP-002)",
+        "recorded": "the ledger records exactly the drug that left the tip in the step (the order "
+        "in flight and the new order, in fg; REQ-TIP-001, REQ-TIP-002)",
+        "cap": "the new order's drug leaving the tip is at most the cap room the ledger's peak "
+        "admitted (REQ-TIP-002, REQ-GOV-002)",
         "reservoir": "an order never takes the reservoir below the empty threshold (REQ-GOV-003)",
     }
     return _claims(names, cases)
@@ -838,12 +673,10 @@ def obligations() -> tuple[Any, ...]:
             "exactly the contents of that range of path + reservoir, per drug; a push's tip "
             "amount is at most V x the highest concentration present; plan_volume's volume "
             "pushes out only the planned drug, exactly the amount it reports, at most the "
-            "target, and it is the largest whole volume that does; the governor's inputs "
-            "dosing.reservoir_room_ng and dosing.in_flight_ng (paths of up to 2 segments, one "
-            "order in flight, "
-            "symbolic ordered and reported volumes, reservoir volume and empty threshold) are the "
-            "drug the usable volume and the volume in flight push out of the tip, rounded down "
-            "and up respectively.",
+            "target, and it is the largest whole volume that does; the governor's input "
+            "dosing.reservoir_room_ng (paths of up to 2 segments, one order in flight, symbolic "
+            "ordered and reported volumes, reservoir volume and empty threshold) is the drug the "
+            "usable volume pushes out of the tip after the volume in flight, rounded down.",
             "No hand model: the reference is the position-wise contents written from the rules. "
             "The device around plan_volume holds only the path and the reservoir fluid.",
             lambda: plan_claims(),
@@ -867,61 +700,28 @@ def obligations() -> tuple[Any, ...]:
         ),
         Obligation(
             "PATH-Z3-STEP",
-            "one basal step through the runtime code keeps the cap on drug leaving the tip",
-            ("REQ-TIP-002", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007"),
+            "one basal step through the runtime code: the tip amount is recorded exactly and "
+            "stays within the cap room",
+            ("REQ-TIP-001", "REQ-TIP-002", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007"),
             "The runtime functions of a basal step, executed symbolically on the runtime "
-            "integer operations (no z3 Ops): dosing.in_flight_ng and reservoir_room_ng, "
-            "governor.decide_basal (INT_OPS), dosing.plan_volume with the granted amount, then "
-            "dosing.apply_report for the order in flight and for the new order (the path "
-            "pushed, the reservoir charged, Ledger.record of the tip outflow rounded up) and "
-            "Ledger.window_total_ng. For symbolic reservoir volume, empty threshold, volume in "
-            "flight, window, hard max and request: if window + in flight <= max before, the "
-            "window after the step is <= max; the ledger records at least the exact drug that "
-            "left the tip; that exact drug fits under the max; the reservoir never goes below "
-            "the empty threshold.",
-            "No hand model of the step; its scope is small: a path of no volume and the path "
-            "after implant (no drug, drug arriving behind it), one order in flight reported in "
-            "one report, the window as one ledger record. The steady state (a path holding the "
-            "reservoir's drug) also proves but takes tens of seconds, too long for verify.",
+            "integer operations (no z3 Ops): dosing.reservoir_room_ng, governor.decide_basal "
+            "(INT_OPS) with a symbolic cap room, dosing.plan_volume with the granted amount, then "
+            "dosing.apply_report for the order in flight and for the new order (the path pushed, "
+            "the reservoir charged, Ledger.record of the tip outflow). For symbolic reservoir "
+            "volume, empty threshold, volume in flight, cap room and request: the ledger records "
+            "exactly the drug that left the tip; the new order's drug at the tip is at most the "
+            "cap room; the reservoir never goes below the empty threshold.",
+            "No hand model of the step. Not covered: the cap room itself (dosing.cap_room_ng, "
+            "the ledger's exact peak over pieces and flows in fractions) is symbolic here, not "
+            "computed; its proof is still to be written (see the report). Scope: a path of no "
+            "volume, the path after implant and a drug change, one order in flight; the steady "
+            "state (a path holding the reservoir's drug) takes tens of seconds.",
             lambda: step_claims(),
             (
                 Broken(
-                    "decide-without-flight",
-                    "the basal decision made without the drug in flight",
-                    lambda: step_claims(decide=_decide_without_flight, shapes=(((), "a"),)),
-                ),
-            ),
-        ),
-        Obligation(
-            "PATH-Z3-CAP",
-            "the hard daily maximum holds on drug leaving the tip, by induction over a step",
-            ("REQ-TIP-002", "REQ-GOV-002", "REQ-UNIT-004"),
-            "With the live grant_amount and grant_all_or_nothing (on z3 terms) and the live "
-            "ng_up (executed symbolically): if window + in flight <= max before the step, the "
-            "ledger over-approximates the exact window, in flight is the flight's exact tip "
-            "amount rounded up and the order's tip amount is within its grant (PATH-Z3-PLAN), "
-            "then the exact drug leaving the tip stays <= the hard max (a bolus also keeps its "
-            "reserve), the ledger records each amount rounded up (never less than exact, by "
-            "less than 1 ng), and window + recorded amounts <= max: the invariant holds again.",
-            "Hand model: the step (grant, push, report) as the hypotheses above, each "
-            "discharged on the live code elsewhere: the order's tip amount within its grant and "
-            "the in-flight amount rounded up by PATH-Z3-PLAN (plan_volume with the target "
-            "grant x 10**6 fg, in_flight_ng), the exact window under the ledger by this claim's "
-            "own rounding step; that dosing calls them in this order is checked by the property "
-            "tests, not proved. A report "
-            "split into k parts rounds each up: the ledger may then count up to k - 1 ng more "
-            "than the invariant's single record (safe: an over-count).",
-            lambda: cap_claims(),
-            (
-                Broken(
-                    "record-ng-down",
-                    "the ledger records the tip amount rounded down",
-                    lambda: cap_claims(record=_ng_down),
-                ),
-                Broken(
-                    "in-flight-ng-down",
-                    "the amount in flight counted rounded down",
-                    lambda: cap_claims(in_flight=_ng_down),
+                    "decide-without-cap",
+                    "the basal decision made without the cap room",
+                    lambda: step_claims(decide=_decide_without_cap, shapes=(((), "a"),)),
                 ),
             ),
         ),

@@ -17,13 +17,21 @@ without evidence, and the run fails. The traceability is therefore computed from
 written by hand.
 
 z3 is an optional dependency (extra ``proofs``): it is imported only here, lazily; without it the
-Z3 part is one failing check whose detail says how to install it.
+Z3 part is one failing check whose detail says how to install it. Likewise ``with_tests``
+without pytest is one failing check saying how to install it.
+
+Neither report can be misread: report.md opens with the overall line, which says in the same
+line when safety requirements lack evidence ("PASS, INCOMPLETE"), then what was and was not run
+(the tests, the Z3 obligations), then the provenance (:mod:`itdose.proofs.provenance`); a
+CycloneDX SBOM of the installed packages is written beside the reports. report.json carries the
+same as ``summary``, ``run`` and ``provenance``.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.util
 import io
 import json
 import os
@@ -47,20 +55,28 @@ from itdose.specs.trace import (
 
 __all__ = [
     "FAILED_PREFIX",
+    "PYTEST_MISSING",
     "TEST_PREFIX",
     "Z3_MISSING",
     "JunitFold",
     "citations_in_test_file",
     "cited_ids",
     "fold_junit",
+    "print_reasons",
     "print_table",
     "run_verify",
+    "summary",
 ]
 
 Z3_MISSING = (
-    "z3 is not installed: the Z3 obligations cannot run. Install the 'proofs' extra: "
-    "pip install 'itdose[proofs]' (or pip install z3-solver)."
+    "z3 is not installed: the Z3 obligations cannot run. Install the 'proofs' extra from the "
+    "repository root: .venv/bin/pip install -q '.[proofs]' (or pip install z3-solver)."
 )
+PYTEST_MISSING = (
+    "pytest is not installed, so the test suite cannot run. Install the 'test' extra "
+    "from the repository root: .venv/bin/pip install -q '.[test]'"
+)
+WITH_TESTS_HINT = "run `itdose verify --with-tests`"
 
 Result = dict[str, Any]
 
@@ -130,17 +146,17 @@ def _z3_results(stream: TextIO) -> list[Result]:
     try:
         import z3  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
-        return [
-            {
-                "id": "Z3",
-                "kind": "z3",
-                "title": "Z3 proof obligations",
-                "status": "fail",
-                "seconds": 0.0,
-                "requirements": [],
-                "detail": Z3_MISSING,
-            }
-        ]
+        missing: Result = {
+            "id": "Z3",
+            "kind": "z3",
+            "title": "Z3 proof obligations: not run, z3 is not installed",
+            "status": "fail",
+            "seconds": 0.0,
+            "requirements": [],
+            "detail": Z3_MISSING,
+        }
+        _progress(stream, missing)
+        return [missing]
     from itdose.proofs.obligations import all_obligations, run_obligation
 
     results = []
@@ -332,6 +348,19 @@ def fold_junit(junit: Path, known: set[str], bases: Sequence[Path]) -> JunitFold
 
 def _tests(tests_dir: Path, known: set[str], *, crosshair: bool = False) -> Result:
     """Run pytest on ``tests_dir`` with a junit report and fold the report into evidence."""
+    if importlib.util.find_spec("pytest") is None:
+        return {
+            "id": "TESTS",
+            "kind": "tests",
+            "title": f"test suite ({tests_dir}): not run, pytest is not installed",
+            "status": "fail",
+            "seconds": 0.0,
+            "requirements": [],
+            "detail": PYTEST_MISSING,
+            "evidence": {},
+            "failed_requirements": {},
+            "functions": [],
+        }
     start = time.perf_counter()
     env = dict(os.environ)
     if not crosshair:
@@ -442,12 +471,81 @@ def _cex_lines(cex: dict[str, str] | None) -> list[str]:
     return [f"    - {k}: {v}" for k, v in (cex or {}).items()]
 
 
-def _markdown(ok: bool, results: Sequence[Result], matrix: str) -> str:
+def summary(
+    ok: bool,
+    results: Sequence[Result],
+    without_evidence: Sequence[str],
+    safety_total: int,
+    with_tests: bool,
+) -> dict[str, Any]:
+    """The opening of both reports: ``overall`` (one line that never says PASS alone while a
+    safety requirement lacks evidence), ``ran`` and ``not_run`` (what was and was not run,
+    each with what to do about it)."""
+    gaps = len(without_evidence)
+    failing = [r for r in results if r["status"] != "pass"]
+    if failing:
+        overall = f"FAIL: {len(failing)} of {len(results)} checks fail"
+        if gaps:
+            overall += f"; {gaps} of {safety_total} safety requirements have no evidence"
+    elif gaps:
+        overall = (
+            f"PASS, INCOMPLETE: all {len(results)} checks that ran pass, but {gaps} of "
+            f"{safety_total} safety requirements have no evidence in this report"
+        )
+    else:
+        overall = (
+            f"PASS: all {len(results)} checks pass and all {safety_total} safety requirements "
+            "have evidence"
+        )
+    ran: list[str] = []
+    not_run: list[str] = []
+    for kind, label in (("structural", "structural checks"), ("z3", "Z3 obligations")):
+        group = [r for r in results if r["kind"] == kind and "not run" not in r["title"]]
+        if group:
+            passed = sum(r["status"] == "pass" for r in group)
+            ran.append(f"{label}: {passed} of {len(group)} pass")
+    z3_missing = [r for r in results if r["kind"] == "z3" and "not run" in r["title"]]
+    if z3_missing:
+        not_run.append(f"Z3 obligations not run: {z3_missing[0]['detail']}")
+    tests = [r for r in results if r["kind"] == "tests"]
+    if not with_tests:
+        not_run.append(
+            f"tests not run: {gaps} requirements have no evidence in this report; {WITH_TESTS_HINT}"
+        )
+    for r in tests:
+        if "not run" in r["title"] or "not found" in r["title"]:
+            not_run.append(f"tests not run: {r['detail']}")
+        else:
+            ran.append(f"{r['title']} ({r['status']})")
+    if ok and gaps and with_tests and tests:
+        not_run.append(
+            f"{gaps} safety requirements have no evidence from any check or test: see "
+            "'Safety requirements without evidence' in report.md"
+        )
+    return {"overall": overall, "ran": ran, "not_run": not_run}
+
+
+def _markdown(
+    results: Sequence[Result],
+    matrix: str,
+    head: Mapping[str, Any],
+    info: Mapping[str, str],
+    sbom: str,
+) -> str:
     lines = [
         "# itdose verification report",
         "",
-        f"Overall: **{'PASS' if ok else 'FAIL'}** "
-        f"({sum(r['status'] == 'pass' for r in results)} of {len(results)} checks pass).",
+        f"Overall: **{head['overall']}**.",
+        "",
+        *(f"- Not run: {line}" for line in head["not_run"]),
+        *(f"- Ran: {line}" for line in head["ran"]),
+        "",
+        "## Provenance",
+        "",
+        "| what | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in info.items()),
+        f"| SBOM (CycloneDX) | {sbom} |",
         "",
         "## Checks",
         "",
@@ -558,7 +656,13 @@ def run_verify(
         f"itdose verify: {'PASS' if ok else 'FAIL'} in {time.perf_counter() - start:.1f} s\n"
     )
     if out_dir is not None:
+        from itdose.proofs.provenance import SBOM_NAME, provenance, write_sbom
+
         out_dir.mkdir(parents=True, exist_ok=True)
+        info = provenance()
+        sbom_problem = write_sbom(out_dir / SBOM_NAME, info)
+        sbom = sbom_problem or f"{SBOM_NAME} (beside this report)"
+        stream.write(f"itdose verify: {sbom_problem or 'SBOM: ' + str(out_dir / SBOM_NAME)}\n")
         evidence = _evidence(results, known)
         trace = traceability(evidence, specs)
         failed_only = _failed_only(evidence)
@@ -566,16 +670,52 @@ def run_verify(
             without = dict.fromkeys(trace.without_evidence)
             without.update(dict.fromkeys(r for r in specs.requirements if r in failed_only))
             trace = dataclasses.replace(trace, without_evidence=tuple(without))
+        safety_total = sum(1 for r in specs.requirements.values() if r.safety)
+        head = summary(ok, results, trace.without_evidence, safety_total, with_tests)
         report = {
             "ok": ok,
+            "complete": not trace.without_evidence,
+            "summary": head,
+            "provenance": info,
+            "sbom": None if sbom_problem else SBOM_NAME,
+            "sbom_problem": sbom_problem,
             "checks": results,
             "evidence": {req: evidence.get(req, []) for req in specs.requirements},
             "safety_without_evidence": list(trace.without_evidence),
         }
         (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
         matrix = traceability_markdown(trace)
-        (out_dir / "report.md").write_text(_markdown(ok, results, matrix), "utf-8")
+        (out_dir / "report.md").write_text(_markdown(results, matrix, head, info, sbom), "utf-8")
     return ok, results
+
+
+def _reason(r: Result) -> str:
+    """Why a check failed, in a few lines."""
+    parts: list[str] = []
+    for c in r.get("claims", []):
+        if c["status"] not in ("proved", "witness") or c["precondition"] != "sat":
+            parts.append(f"claim {c['status']}: {c['name']}")
+    for b in r.get("broken", []):
+        if b["status"] != "caught":
+            parts.append(f"seeded broken variant {b['id']} was not caught ({b['status']})")
+    for req, tests in sorted(r.get("failed_requirements", {}).items()):
+        parts.append(f"{req}: failing {', '.join(tests)}")
+    detail = str(r.get("detail") or "").strip()
+    if detail:
+        parts.append(detail if len(detail) <= 1500 else detail[:1500] + " ...")
+    return "\n".join(parts) or "failed (no detail recorded)"
+
+
+def print_reasons(results: Sequence[Result], stream: TextIO | None = None) -> None:
+    """Each failing check with its reason (for the CLI, after the table)."""
+    out = sys.stdout if stream is None else stream
+    for r in results:
+        if r["status"] == "pass":
+            continue
+        lines = _reason(r).splitlines()
+        out.write(f"{r['id']} failed: {lines[0]}\n")
+        for line in lines[1:]:
+            out.write(f"    {line}\n")
 
 
 def print_table(results: Sequence[Result], stream: TextIO | None = None) -> None:

@@ -3,7 +3,7 @@
 ``specs/requirements.toml`` and ``specs/hazards.toml`` are the single source of every requirement
 ID and hazard ID. This module loads and validates them, finds the requirement IDs that code and
 tests cite, and builds the hazard -> requirement -> evidence matrix that ``itdose verify`` reports
-(DESIGN.md section 6). It also renders the hazard table that SAFETY.md embeds between
+(docs/architecture.md#evidence). It also renders the hazard table that SAFETY.md embeds between
 :data:`HAZARD_TABLE_START` and :data:`HAZARD_TABLE_END`; a test keeps the two identical.
 
 Validation is strict, because reviewers rely on the links: an unknown key, a missing or mistyped
@@ -66,10 +66,13 @@ REQ_ID_PATTERN: Final = re.compile(r"\bREQ-[A-Z]+-[0-9]+\b")
 _REQ_ID: Final = re.compile(r"^REQ-[A-Z]+-[0-9]{3}$")
 _HAZ_ID: Final = re.compile(r"^HAZ-[0-9]{2}$")
 
-# Sources: this file, the design, a clinical.md hazard row H1..H12, a clinical.md 4.5 derived
-# requirement, or a numbered clinical.md section 7 source.
+# Sources: a binding dosing rule or section (docs/dosing-rules.md#...), a section of the
+# architecture (docs/architecture.md#...), a hazard row H1..H12 or a derived requirement 1..12 of
+# docs/clinical-basis.md, or one of its numbered sources. That each anchor exists in its document
+# is checked by tests/test_doc_references.py.
 _SOURCE: Final = re.compile(
-    r"^(?:DECISIONS\.md|DESIGN\.md|clinical\.md H(?P<h>[0-9]+)|clinical\.md 4\.5\.(?P<d>[0-9]+)"
+    r"^(?:docs/dosing-rules\.md#[a-z0-9-]+|docs/architecture\.md#[a-z0-9-]+"
+    r"|docs/clinical-basis\.md#h(?P<h>[0-9]+)|docs/clinical-basis\.md#derived-(?P<d>[0-9]+)"
     r"|src (?P<s>[0-9]+))$"
 )
 _CLINICAL_HAZARD_ROWS: Final = 12
@@ -215,8 +218,9 @@ def _sources(file: str, entry: str, value: object) -> tuple[str, ...]:
                 file,
                 entry,
                 "source",
-                f"{source!r} is not 'DECISIONS.md', 'DESIGN.md', 'clinical.md H<n>', "
-                "'clinical.md 4.5.<n>' or 'src <n>'",
+                f"{source!r} is not 'docs/dosing-rules.md#<anchor>', "
+                "'docs/architecture.md#<anchor>', 'docs/clinical-basis.md#h<n>', "
+                "'docs/clinical-basis.md#derived-<n>' or 'src <n>'",
             )
         for group, limit in (
             ("h", _CLINICAL_HAZARD_ROWS),
@@ -226,7 +230,10 @@ def _sources(file: str, entry: str, value: object) -> tuple[str, ...]:
             number = match.group(group)
             if number is not None and not 1 <= int(number) <= limit:
                 raise SpecError(
-                    file, entry, "source", f"{source!r}: clinical.md has no such item (1..{limit})"
+                    file,
+                    entry,
+                    "source",
+                    f"{source!r}: docs/clinical-basis.md has no such item (1..{limit})",
                 )
     return sources
 

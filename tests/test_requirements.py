@@ -58,7 +58,7 @@ FROZEN_IDS = {
     "REQ-GOV-010": "reason",
 }
 
-# Every DECISIONS.md section becomes requirements in these families.
+# Every docs/dosing-rules.md section becomes requirements in these families.
 DECISION_FAMILIES = (
     "TIME",
     "LIB",
@@ -154,29 +154,30 @@ def test_ids_are_numbered_without_gaps(specs: Specs) -> None:
     assert numbers == list(range(1, len(numbers) + 1))
 
 
-def test_every_decision_family_has_decisions_md_requirements(specs: Specs) -> None:
+def test_every_dosing_rule_family_cites_the_dosing_rules(specs: Specs) -> None:
     for family in DECISION_FAMILIES:
         sourced = [
             r
             for r in specs.requirements.values()
-            if _family(r.id) == family and "DECISIONS.md" in r.source
+            if _family(r.id) == family
+            and any(s.startswith("docs/dosing-rules.md#") for s in r.source)
         ]
-        assert sourced, f"no REQ-{family} requirement has DECISIONS.md as source"
+        assert sourced, f"no REQ-{family} requirement has docs/dosing-rules.md as source"
 
 
 def test_clinical_hazards_h1_to_h12_are_haz_01_to_12(specs: Specs) -> None:
     for n in range(1, 13):
-        assert f"clinical.md H{n}" in specs.hazards[f"HAZ-{n:02d}"].source
+        assert f"docs/clinical-basis.md#h{n}" in specs.hazards[f"HAZ-{n:02d}"].source
 
 
-def test_every_derived_requirement_of_clinical_4_5_is_covered(specs: Specs) -> None:
+def test_every_derived_requirement_of_the_clinical_basis_is_covered(specs: Specs) -> None:
     cited = {s for r in specs.requirements.values() for s in r.source}
-    missing = [n for n in range(1, 13) if f"clinical.md 4.5.{n}" not in cited]
+    missing = [n for n in range(1, 13) if f"docs/clinical-basis.md#derived-{n}" not in cited]
     assert not missing
 
 
 def test_decision_numbers_are_in_the_requirements(specs: Specs) -> None:
-    # Spot checks that the exact values of DECISIONS.md made it into the text.
+    # Spot checks that the exact values of docs/dosing-rules.md made it into the text.
     text = {k: r.text for k, r in specs.requirements.items()}
     assert "14.5 %" in text["REQ-REF-002"]
     assert "600 s" in text["REQ-ALM-008"]
@@ -349,6 +350,36 @@ MALFORMED: list[tuple[str, Mutation, str, str, str]] = [
         lambda r, h: r["REQ-TIME-001"].__setitem__("source", ["wikipedia"]),
         "req",
         "REQ-TIME-001",
+        "source",
+    ),
+    (
+        "source outside the repository",
+        lambda r, h: r["REQ-TIME-002"].__setitem__("source", ["DECISIONS" + ".md"]),
+        "req",
+        "REQ-TIME-002",
+        "source",
+    ),
+    (
+        "dosing-rules source without an anchor",
+        lambda r, h: r["REQ-TIME-003"].__setitem__("source", ["docs/dosing-rules.md"]),
+        "req",
+        "REQ-TIME-003",
+        "source",
+    ),
+    (
+        "hazard row out of range",
+        lambda r, h: h["HAZ-03"].__setitem__("source", ["docs/clinical-basis.md#" + "h13"]),
+        "haz",
+        "HAZ-03",
+        "source",
+    ),
+    (
+        "derived requirement out of range",
+        lambda r, h: r["REQ-TIME-004"].__setitem__(
+            "source", ["docs/clinical-basis.md#" + "derived-0"]
+        ),
+        "req",
+        "REQ-TIME-004",
         "source",
     ),
     (

@@ -97,9 +97,15 @@ def test_required_statements() -> None:
         r"IEC 60601-2-24\*\* \(external infusion pumps\) does \*not\* apply", standards
     )
     assumptions = _section(text, "Assumptions")
-    for phrase in ("Trusted Python runtime", "Drive accuracy", "Monotonic clock", "library data"):
+    for phrase in (
+        "Trusted Python runtime",
+        "What the drive is trusted for",
+        "Monotonic clock",
+        "library data",
+    ):
         assert phrase in assumptions, phrase
     assert "tubing volume is 0 mL" in assumptions
+    assert "no faster than the order's pace" in assumptions
     evidence = _section(text, "What the evidence covers today")
     assert "Z3 proofs" in evidence and "not yet" in evidence
     rerun = _section(text, "Re-running the evidence")
@@ -135,3 +141,22 @@ def test_safety_doc_cites_only_defined_ids() -> None:
         assert req_id in specs.requirements, req_id
     for haz_id in set(re.findall(r"\bHAZ-[0-9]+\b", text)):
         assert haz_id in specs.hazards, haz_id
+
+
+def test_rerun_recipe_installs_what_with_tests_needs() -> None:
+    """The recipe never asks for ``--with-tests`` in a virtual environment that lacks pytest:
+    the ``test`` extra is installed in the same command or an earlier one."""
+    rerun = _section(_safety_text(), "Re-running the evidence")
+    commands = [
+        line
+        for block in re.findall(r"```\n(.*?)```", rerun, re.DOTALL)
+        for line in block.splitlines()
+    ]
+    with_tests = [i for i, line in enumerate(commands) if "--with-tests" in line]
+    assert with_tests, "the recipe shows how to run itdose verify --with-tests"
+    first = with_tests[0]
+    installs = [i for i, line in enumerate(commands) if "install -q '.[test]'" in line]
+    assert installs and installs[0] <= first
+    line = commands[installs[0]]
+    if installs[0] == first:
+        assert line.index("'.[test]'") < line.index("--with-tests")

@@ -33,7 +33,8 @@ After every kill (child dead) the parent checks, from the journal and the drive 
 * ``catch_up``: no basal order is larger than the programmed rate over its duration (+1 nL).
 
 It prints the counts (kills, restarts, reconciled restarts, violations) and the journal write
-cost per command (time in ``Journal.record``: encoding, hashing, SQLite commit with fsync), and
+cost per command (time in ``Journal.record``: encoding, HMAC, SQLite commit with fsync, head
+file replaced with fsync), and
 exits 1 if any violation was found.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of itdose's core with mutmut 3 (DESIGN.md section 6). NOT part of CI: a full run
+# Mutation testing of itdose's core with mutmut 3 (docs/architecture.md#evidence). NOT part of CI: a full run
 # takes tens of minutes. Results and the equivalent mutants are recorded in docs/mutation.md.
 #
 #   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger
@@ -53,24 +53,25 @@ echo "== venv with mutmut $MUTMUT_VERSION (itdose itself is not installed, see a
 
 # Test files for each module: its own tests plus the ones that drive it through the public API.
 declare -A TESTS=(
-    [governor]="tests/core/test_governor.py tests/core/test_mutation_kills_governor.py"
+    [governor]="tests/core/test_governor.py"
     [ledger]="tests/core/test_ledger.py tests/core/test_governor.py tests/core/test_mutation_kills_ledger.py"
     [arith]="tests/core/test_governor.py tests/core/test_mutation_kills_arith.py"
     [units]="tests/core/test_units.py tests/core/test_mutation_kills_units.py"
     [program]="tests/core/test_program.py tests/core/test_mutation_kills_program.py tests/core/test_dst_two_changes.py"
-    [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_mutation_kills_dosing.py"
-    [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_mutation_kills_handlers.py"
+    [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
+    [path]="tests/core/test_fluid_path.py tests/core/test_dosing.py"
+    [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_commands.py"
     [machine]="tests/core/test_lifecycle.py tests/core/test_state_json.py tests/core/test_mutation_kills_machine.py"
-    [lifecycle]="tests/core/test_lifecycle.py tests/core/test_diagram.py tests/core/test_mutation_kills_lifecycle.py"
+    [lifecycle]="tests/core/test_lifecycle.py tests/core/test_diagram.py"
     [library]="tests/core/test_library.py tests/core/test_library_data.py tests/core/test_mutation_kills_library.py"
     [codec]="tests/core/test_state_json.py tests/core/test_mutation_kills_codec.py"
-    [state]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_state.py"
-    [alarms]="tests/core/test_lifecycle.py tests/core/test_dosing.py tests/core/test_mutation_kills_small.py"
-    [serialization]="tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
-    [diagram]="tests/core/test_diagram.py tests/core/test_mutation_kills_small.py"
-    [library_report]="tests/core/test_library.py tests/core/test_mutation_kills_small.py"
-    [commands]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_mutation_kills_small.py"
-    [effects]="tests/core/test_dosing.py tests/core/test_state_json.py tests/core/test_mutation_kills_small.py"
+    [state]="tests/core/test_state_json.py tests/core/test_lifecycle.py"
+    [alarms]="tests/core/test_lifecycle.py tests/core/test_dosing.py tests/core/test_state_json.py"
+    [serialization]="tests/core/test_state_json.py"
+    [diagram]="tests/core/test_diagram.py tests/core/test_state_json.py tests/core/test_library.py"
+    [library_report]="tests/core/test_library.py"
+    [commands]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_library.py"
+    [effects]="tests/core/test_dosing.py tests/core/test_state_json.py tests/core/test_library.py"
 )
 only=()
 selection=()

@@ -1,4 +1,6 @@
-"""Sans-IO codec for the New Era NE-1000 family RS-232 protocol (see ``domain/hardware.md`` §1).
+"""Sans-IO codec for the New Era NE-1000 family RS-232 protocol.
+
+The protocol facts it relies on, with their sources: docs/hardware.md#protocol-facts.
 
 No I/O and no threads: callers hand in bytes and get bytes or typed values back.
 

@@ -1,5 +1,5 @@
 """A :class:`~itdose.adapters.drive.Drive` for a New Era NE-1000 family syringe pump on a serial
-port (``domain/hardware.md`` sections 1, 5.4 and 5.5).
+port (docs/hardware.md#protocol-facts, #fault-mapping and #drive-operations).
 
 :class:`NewEraDrive` binds the sans-IO codec (:mod:`itdose.adapters.newera.codec`) to a pyserial
 port: a device path (``/dev/ttyUSB0``, ``/dev/pts/N``) or a pyserial URL (``socket://host:port``,
@@ -126,7 +126,7 @@ __all__ = [
 ]
 
 MAX_WATCHDOG_S = 255
-"""``SAF n`` accepts 1-255 s (hardware.md 1.2)."""
+"""``SAF n`` accepts 1-255 s (docs/hardware.md#protocol-framing)."""
 ALARM_FAULTS: dict[Alarm, FaultCode] = {
     Alarm.STALL: FaultCode.OCCLUSION_OR_STALL,
     Alarm.RESET: FaultCode.DEVICE_RESET,
@@ -134,10 +134,10 @@ ALARM_FAULTS: dict[Alarm, FaultCode] = {
     Alarm.PROGRAM_ERROR: FaultCode.DEVICE_PROGRAM_ERROR,
     Alarm.OUT_OF_RANGE: FaultCode.DEVICE_PROGRAM_ERROR,
 }
-"""The drive fault for each New Era alarm (hardware.md table 5.4)."""
+"""The drive fault for each New Era alarm (docs/hardware.md#fault-mapping)."""
 
-# NE-1000 plunger speed limits (manual 12.5 as quoted by labmcp; hardware.md 1.7), in um/h:
-# 0.004205 cm/h and 5.1005 cm/min.
+# NE-1000 plunger speed limits (manual 12.5 as quoted by labmcp; docs/hardware.md#protocol-rates),
+# in um/h: 0.004205 cm/h and 5.1005 cm/min.
 _MIN_SPEED_UM_H = Decimal("42.05")
 _MAX_SPEED_UM_H = Decimal("3060300")
 _PI = Decimal("3.14159265358979323846")

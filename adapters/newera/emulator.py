@@ -7,9 +7,10 @@
   emulator) with one thread on the master side. Clients open :attr:`PtyEmulator.port` like a real
   serial port.
 
-Behaviour that no manual page documents is marked [A] in ``domain/hardware.md``; here it follows
-that document: STP while running pauses and a second STP stops, a command with no address prefix
-is for address 0, Basic packets are ignored while in Safe mode, a Safe packet in Basic mode is
+Behaviour that no manual page documents is marked [A] in docs/hardware.md#protocol-facts; here it
+follows that document: STP while running pauses and a second STP stops, a command with no address
+prefix is for address 0, Basic packets are ignored while in Safe mode, a Safe packet in Basic mode
+is
 accepted and the reply is framed in the mode in force *after* the command (so ``SAF 0`` sent in
 Safe framing is answered in Basic framing).
 """

@@ -15,7 +15,7 @@ NOW = "2026-11-25T12:00:00+00:00"
 
 EXPECTED = {
     "morphine-continuous-bolus.toml": 0,
-    "morphine-25-with-override.toml": 0,
+    "morphine-25-labelled-strength.toml": 0,
     "morphine-over-maximum.toml": 1,
     "baclofen-bolus-on-prometra-ii.toml": 1,
     "ziconotide-below-min-rate.toml": 1,

@@ -26,7 +26,12 @@ from itdose.adapters.journal import (
     Journal,
     JournalIntegrityError,
     JournalWriteError,
+    _head_tag,
+    default_head_path,
+    default_key_path,
     fail_safe_device,
+    load_key,
+    read_head,
     salvage,
     verify_file,
 )
@@ -86,13 +91,14 @@ def raw(db: Path) -> sqlite3.Connection:
     return conn
 
 
-def rechain(conn: sqlite3.Connection) -> None:
-    """Recompute every hash and the head (what only a deliberate forger would do)."""
+def rechain(conn: sqlite3.Connection, key: bytes) -> None:
+    """Recompute every MAC and the head in the database (what only a forger holding the key
+    would do; the head file is left as it was)."""
     prev = GENESIS_HASH
     rows = conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
     for row in rows:
         e = dataclasses.replace(AuditEntry(*row), prev_hash=prev)
-        h = e.expected_hash()
+        h = e.expected_hash(key)
         conn.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, e.seq))
         prev = h
     conn.execute("UPDATE meta SET value = ? WHERE key = 'head_hash'", (prev,))
@@ -282,7 +288,7 @@ def test_record_checks_the_outcome_time(db: Path, active: Device, library: Libra
         assert j.last_seq == 1
 
 
-# -- restart semantics (DECISIONS.md "Time") ----------------------------------------------------
+# -- restart semantics (docs/dosing-rules.md#time) -------------------------------------------------
 
 
 def test_lockout_survives_a_restart(db: Path, active: Device, library: Library) -> None:
@@ -333,34 +339,40 @@ def test_a_clock_set_back_never_shortens_a_lockout(
     assert active.clock_s is not None
     wall0 = active.clock_s + HOUR  # timeline = wall clock (offset 0) until the set-back
     with new_journal(db, active) as j:
-        now = j.monotonic_now(wall0)
+        now = j.monotonic_now(wall0, mono_s=500)
         assert now == wall0
         assert bolus(j, now, library).granted
         last = j.last_time_s
     with Journal.open(db) as j:
         wall = wall0 + 20 * MIN - 2 * HOUR  # 20 minutes later, on a clock set back 2 h
-        now = j.monotonic_now(wall)
+        now = j.monotonic_now(wall, mono_s=17)  # a new process: another monotonic origin
         assert now == last  # never back
         entry = j.entries()[-1]
-        assert entry.kind == "clock_set_back" and "set back" in entry.reason
+        assert entry.kind == "wall_clock_step" and "set back" in entry.reason
         assert j.clock_offset_s == last - wall
         decision = bolus(j, now, library)
         assert not decision.granted and "lockout" in decision.reasons
         assert decision.lockout_remaining_s >= 40 * MIN  # not shortened (here: lengthened)
     with Journal.open(db) as j:  # the offset is in the chain: time advances from there
         assert j.clock_offset_s == last - wall
-        later = j.monotonic_now(wall + HOUR)
-        assert later == last + HOUR and j.entries()[-1].kind != "clock_set_back"
+        later = j.monotonic_now(wall + HOUR, mono_s=3)
+        assert later == last + HOUR and j.entries()[-1].kind != "wall_clock_step"
         assert bolus(j, later, library).granted
 
 
 def test_monotonic_now_passes_a_normal_clock_through(db: Path, active: Device) -> None:
     assert active.clock_s is not None
     with new_journal(db, active) as j:
-        assert j.monotonic_now(active.clock_s + 5) == active.clock_s + 5
+        assert j.monotonic_now(active.clock_s + 5, mono_s=0) == active.clock_s + 5
+        assert j.monotonic_now(active.clock_s + 65, mono_s=60) == active.clock_s + 65
         assert j.last_seq == 1
         with pytest.raises(InvalidInput):
-            j.monotonic_now(1.5)  # type: ignore[arg-type]
+            j.monotonic_now(1.5, mono_s=61)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput):
+            j.monotonic_now(active.clock_s + 66, mono_s=1.5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="backwards"):
+            j.monotonic_now(active.clock_s + 66, mono_s=59)
+        assert j.last_seq == 1
 
 
 def test_downtime_is_audited_and_checked(db: Path, active: Device) -> None:
@@ -468,7 +480,14 @@ def test_an_unreadable_snapshot_is_detected(db: Path, history: Device) -> None:
     with raw(db) as conn:
         conn.execute("UPDATE snapshots SET state = ?, sha256 = ? WHERE seq = 6", (text, sha))
         conn.execute("UPDATE audit SET state_sha256 = ? WHERE seq = 6", (sha,))
-        rechain(conn)
+        rechain(conn, load_key(default_key_path(db)))
+    head = read_head(default_head_path(db))
+    doc = json.loads(default_head_path(db).read_text())
+    last_mac = sqlite3.connect(db).execute("SELECT hash FROM audit WHERE seq = 6").fetchone()[0]
+    assert head.seq == 6 and head.mac != last_mac  # the forger must rewrite the head too
+    doc["mac"] = last_mac
+    doc["tag"] = _head_tag(load_key(default_key_path(db)), head.journal_id, 6, last_mac)
+    default_head_path(db).write_text(json.dumps(doc))
     expect_broken(db, 6, "unreadable")
 
 
@@ -656,12 +675,12 @@ def log(argv: list[str]) -> int:
 
 def test_log_verify(db: Path, history: Device, capsys: pytest.CaptureFixture[str]) -> None:
     assert log(["log", "verify", str(db)]) == 0
-    assert "chain intact" in capsys.readouterr().out
+    assert "authentic: 6 records" in capsys.readouterr().out
     with raw(db) as conn:
         conn.execute("UPDATE audit SET time_s = time_s + 1 WHERE seq = 4")
     assert log(["log", "verify", str(db)]) == 1
     out = capsys.readouterr().out
-    assert "BROKEN" in out and "first bad record: 4" in out
+    assert "BROKEN at record 4" in out
     assert log(["log", "verify", str(db.with_name("nope.db"))]) == 2
 
 
@@ -679,7 +698,7 @@ def test_log_show(db: Path, history: Device, capsys: pytest.CaptureFixture[str])
     with raw(db) as conn:
         conn.execute("DELETE FROM audit WHERE seq = 2")
     assert log(["log", "show", str(db)]) == 1
-    assert "BROKEN: first bad record: 2" in capsys.readouterr().out
+    assert "BROKEN at record 2" in capsys.readouterr().out
 
 
 def test_log_show_of_garbage_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -190,7 +190,8 @@ def test_safe_mode_with_heartbeat_and_back_to_basic(pump: Any, emu: PtyEmulator)
 
 @pytest.mark.parametrize("trailing_point", [True, False])
 def test_nesp_lib_requires_the_trailing_point(clock: ManualClock, trailing_point: bool) -> None:
-    # hardware.md §1.6: nesp-lib's reply regex needs "6000.UH"; our decoder takes both forms.
+    # docs/hardware.md#protocol-numbers: nesp-lib's reply regex needs "6000.UH"; our decoder takes
+    # both forms.
     with PtyEmulator(PumpModel(clock=clock, trailing_point=trailing_point)) as emu:
         port = guarded(lambda: nesp_lib.Port(emu.port, 19200))
         try:

@@ -117,10 +117,18 @@ def test_rolling_window_samples_age_in_quiet_stretches(runs: dict[str, RunResult
 
 def test_main_story_figures(runs: dict[str, RunResult]) -> None:
     r = runs["04-refill-concentration-change-bridge.toml"]
-    # bridge: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (DECISIONS.md worked example)
-    start = next(t for t, code in r.warnings if code == "bridge_bolus")
-    done = next(e["t_s"] for e in r.events if e.get("detail", {}).get("event") == "bridge_complete")
-    assert abs((done - start) - 202_176) <= 3600
+    # the old fluid in the path: 0.234 mL at 0.1 mL/day = 2.34 days = 56.16 h (worked example
+    # docs/dosing-rules.md#example-bridge), shown to the clinician at the refill (REQ-TIP-003)
+    start = next(t for t, code in r.warnings if code == "tip_change")
+    (change,) = [e for e in r.events if e.get("effect") == "TipChange"]
+    assert change["detail"]["arrives_at_s"] - start == 202_176
+    assert (
+        change["detail"]["rate_before_nl_per_day"],
+        change["detail"]["rate_after_nl_per_day"],
+    ) == (
+        100_000,
+        40_000,
+    )
     late = runs["06-late-refill-low-and-empty.toml"]
     assert any(k == "empty_reservoir" and p == "high" for k, p, _, _ in late.alarm_spans)
 

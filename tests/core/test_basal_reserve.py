@@ -14,7 +14,6 @@ from itdose.core import Library, Phase
 from itdose.core.dosing import basal_reserve_ng
 from itdose.core.ledger import Ledger
 from itdose.core.program import Basal, FlexStep
-from itdose.core.state import Bridge
 
 BUCKET = 300
 
@@ -39,14 +38,12 @@ def reference(ledger: Ledger, top: int, now: int) -> int:
     records=st.lists(st.tuples(st.integers(0, 2 * DAY), st.integers(0, 5_000_000)), max_size=40),
     after=st.integers(0, 2 * DAY),
     rates=st.lists(st.integers(0, 30_000_000), min_size=1, max_size=3),
-    bridge_rate=st.none() | st.integers(0, 30_000_000),
 )
 def test_basal_reserve_matches_the_reference(
     library: Library,
     records: list[tuple[int, int]],
     after: int,
     rates: list[int],
-    bridge_rate: int | None,
 ) -> None:
     """REQ-GOV-008: the same reserve as the definition, for any ledger, time and schedule."""
     ledger = Ledger()
@@ -58,9 +55,8 @@ def test_basal_reserve_matches_the_reference(
     d = reach(Phase.ACTIVE, library)
     steps = tuple(FlexStep(k * 3600, rate) for k, rate in enumerate(rates))
     program = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal(steps=steps))
-    bridge = None if bridge_rate is None else Bridge(10_000_000, bridge_rate, 100_000)
-    d = dataclasses.replace(d, ledger=ledger, program=program, bridge=bridge)
-    top = bridge_rate if bridge_rate is not None else max(rates)
+    d = dataclasses.replace(d, ledger=ledger, program=program)
+    top = max(rates)
     assert basal_reserve_ng(d, now) == reference(ledger, top, now)
 
 

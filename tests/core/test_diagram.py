@@ -8,7 +8,7 @@ from itdose.core.diagram import markdown, mermaid
 from itdose.core.lifecycle import RULES
 from itdose.core.state import Phase
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs/lifecycle.md"
 
 
 def test_committed_diagram_matches_the_table() -> None:

@@ -1,7 +1,18 @@
 """The delivery engine through ``step``: basal ticks, drive reports, boluses, reservoir and alarms.
 
-Expected numbers come from DECISIONS.md and the library (morphine 10 mg/mL at 1 mg/day is
+Expected numbers come from docs/dosing-rules.md and the library (morphine 10 mg/mL at 1 mg/day is
 0.1 mL/day = 100 000 nL/day; Prometra II low alarm 3.0 mL, empty 0.5 mL), worked by hand.
+
+The engine's functions (core/dosing.py) are also tested directly, each figure worked by hand
+(order volumes and durations, carries, Record texts, alarm kinds, projection instants, the
+volume in flight and the reservoir room through the fluid path); these also kill the mutants
+mutation testing found alive (docs/mutation.md). Numbers: morphine 10 mg/mL (10 ng per nL,
+10**7 fg per nL) at 1 mg/day is 100 000 nL/day; one hour of it at the tip is 10**12 fg/day x
+3600 s / 86 400 s/day = 41 666 666 666 fg, which is 4166 whole nL (41 660 000 000 fg) with a
+carry of 10**12 * 3600 - 41 660 000 000 * 86 400 = 576 000 000 000 (fg x s/day). Morphine hard
+daily maximum 20 mg. The active device of the test kit holds 20 mL - 234 000 nL of priming =
+19 766 000 nL, its fluid path (234 000 nL) holds 10 mg/mL morphine, it has no order in flight
+and its next order id is 2.
 """
 
 from __future__ import annotations
@@ -9,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itdose_testkit import (
     DAY,
     HOUR,
@@ -30,10 +43,27 @@ from itdose.core import (
     Phase,
     Priority,
     RejectedCommand,
+    dosing,
     step,
 )
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
+from itdose.core.dosing import (
+    apply_report,
+    apply_tick,
+    basal_reserve_ng,
+    hard_max_ng,
+    in_flight_ng,
+    in_flight_nl,
+    mri_resumes,
+    over_delivered,
+    plan_tick,
+    priming_order,
+    projection,
+    request_bolus,
+    reservoir_room_ng,
+    segment_s,
+)
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
@@ -43,13 +73,22 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
-from itdose.core.program import Basal, FlexStep, PatientBolusProgram
-from itdose.core.state import DeliveryKind
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
+from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
+from itdose.core.state import (
+    ActiveAlarm,
+    DeliveryKind,
+    DrugLedger,
+    FlushDose,
+    MriSession,
+    Order,
+)
 
 MG = 1_000_000
 ML = 1_000_000
 T0 = 7 * DAY + 700  # start_dosing in PATHS[ACTIVE]
-MAX_NG = 20 * MG  # morphine hard daily maximum (DECISIONS.md)
+MAX_NG = 20 * MG  # morphine hard daily maximum (docs/dosing-rules.md)
 
 
 class Sim:
@@ -282,12 +321,12 @@ def test_reservoir_decreases_by_reported_volume_only(library: Library):
     assert sim.d.ledger.window_total_ng(T0 + HOUR) == 10 * order.volume_nl
 
 
-# --- reservoir alarms and DECISIONS.md worked example (a) ---------------------------------------
+# --- reservoir alarms and docs/dosing-rules.md#example-alarm-date ---------------------------------
 
 
 def _alarm_date_device(library: Library) -> tuple[Sim, tuple[Effect, ...]]:
     """Prometra II refilled to 20.0 mL of morphine 10 mg/mL at 5 mg/day = 0.5 mL/day, no
-    boluses (DECISIONS.md worked example "Alarm date")."""
+    boluses (docs/dosing-rules.md#example-alarm-date)."""
     sim = _active(library)
     res = sim.d.reservoir.volume_nl  # type: ignore[union-attr]
     t = T0 + 60
@@ -312,7 +351,7 @@ def test_worked_example_alarm_date_projection(library: Library):
     (proj,) = [e for e in eff if isinstance(e, Projection)]
     # (20 - 3) / 0.5 = 34 days to the low-reservoir alarm.
     assert proj.low_reservoir_at_s == fill + 34 * DAY
-    # Empty threshold 0.5 mL: (20 - 0.5) / 0.5 = 39 days. DECISIONS.md says "empty after 40
+    # Empty threshold 0.5 mL: (20 - 0.5) / 0.5 = 39 days. docs/dosing-rules.md says "empty after 40
     # days", which is 20 / 0.5, the time to 0 mL; the empty ALARM comes at the 0.5 mL threshold.
     assert proj.empty_at_s == fill + 39 * DAY
 
@@ -635,3 +674,1222 @@ def test_prime_is_refused_or_complete_when_the_fill_cannot_cover_the_dead_volume
         return
     (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
     assert order.volume_nl == 234_000  # exactly the dead volume, or no priming at all
+
+
+# --- the engine's functions, exact ---------------------------------------------------------------
+
+CONC = 10 * MG
+RES_NL = 19_766_000
+LOW_NL = 3_000_000
+EMPTY_NL = 500_000
+DENOM = CONC * DAY  # 864 000 000 000
+HOUR_CARRY = 576_000_000_000  # 10**12 * 3600 - 4166 * DENOM
+
+
+def _active_device(library: Library, **changes: object) -> Device:
+    d = reach(Phase.ACTIVE, library)
+    return dataclasses.replace(d, **changes) if changes else d  # type: ignore[arg-type]
+
+
+def _with_volume(d: Device, volume_nl: int) -> Device:
+    assert d.reservoir is not None
+    return dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=volume_nl))
+
+
+def _order(
+    oid: int,
+    kind: DeliveryKind,
+    volume_nl: int,
+    *,
+    reported_nl: int = 0,
+    end_s: int = T0 + HOUR,
+) -> Order:
+    return Order(oid, kind, T0, end_s, volume_nl, reported_nl)
+
+
+def _with_path(d: Device, *segments: Segment) -> Device:
+    """``d`` with its fluid path holding ``segments`` (tip first; 234 000 nL in all)."""
+    path = FluidPath(segments)
+    path.check("path", 234_000)
+    return dataclasses.replace(d, path=path)
+
+
+# --- in flight, reservoir room, hard_max_ng ---------------------------------------------------
+
+
+def test_in_flight_drug_rounds_up_once_from_the_exact_amount(library: Library) -> None:
+    """REQ-GOV-003, REQ-TIP-001, REQ-UNIT-004: the drug the volume in flight pushes out of the
+    tip is the exact amount (nL x ng/mL = fg) rounded UP to the nanogram, once for the whole
+    volume in flight."""
+    d = _active_device(library, next_order_id=4)
+    for conc, nl, expected in (
+        (333_334, 3, 2),
+        (333_333, 3, 1),
+        (1, 1, 1),
+        (7, 142_857, 1),
+        (7, 142_858, 2),
+    ):
+        p = _with_path(d, Segment(234_000, "morphine", conc))
+        one = dataclasses.replace(p, orders=(_order(2, DeliveryKind.BASAL, nl),))
+        assert in_flight_ng(one, "morphine") == expected
+    p = _with_path(d, Segment(234_000, "morphine", 333_334))
+    two = dataclasses.replace(
+        p, orders=(_order(2, DeliveryKind.BASAL, 3), _order(3, DeliveryKind.PATIENT_BOLUS, 3))
+    )
+    assert in_flight_ng(two, "morphine") == 3  # 2 000 004 fg, not 2 + 2
+    assert in_flight_ng(two, "baclofen") == 0
+    assert in_flight_ng(d, "morphine") == 0
+
+
+def test_in_flight_counts_unreported_volume_of_every_order(library: Library) -> None:
+    """REQ-GOV-002, REQ-GOV-004, REQ-TIP-001: every order's unreported volume is in flight
+    (priming too: it pushes the path like any order); an over-reported order adds nothing. The
+    drug in flight is what that volume pushes out of the tip: 1103 nL of 10 mg/mL."""
+    orders = (
+        _order(2, DeliveryKind.BASAL, 1000, reported_nl=400),  # 600 nL
+        _order(3, DeliveryKind.PRIMING, 500),  # 500 nL
+        _order(4, DeliveryKind.PATIENT_BOLUS, 3),  # 3 nL
+        _order(5, DeliveryKind.CLINICIAN_BOLUS, 100, reported_nl=150),  # over-reported: 0
+    )
+    d = _active_device(library, orders=orders, next_order_id=6)
+    assert in_flight_nl(d) == 1103
+    assert in_flight_ng(d, "morphine") == 11_030
+    assert (
+        in_flight_nl(_active_device(library)),
+        in_flight_ng(_active_device(library), "morphine"),
+    ) == (0, 0)
+
+
+def test_in_flight_drug_is_what_leaves_the_tip_not_the_reservoir_fluid(library: Library) -> None:
+    """REQ-TIP-001, REQ-TIP-002: after a refill to 5 mg/mL the path still holds 10 mg/mL; 1000 nL
+    in flight push 500 nL of 10 mg/mL and 500 nL of 5 mg/mL out of the tip (7500 ng), and the
+    reservoir room is what the usable volume behind them pushes out."""
+    d = _active_device(library, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    d = _with_path(d, Segment(500, "morphine", CONC), Segment(233_500, "morphine", 5 * MG))
+    assert d.reservoir is not None
+    d = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=MG)
+    )
+    assert in_flight_ng(d, "morphine") == 7_500
+    # usable = 19 766 000 - 1000 - 500 000 nL: behind the 1000 nL in flight the path still
+    # holds 233 000 nL of 5 mg/mL, the rest of the usable volume pushes out 1 mg/mL
+    usable = RES_NL - 1000 - EMPTY_NL
+    assert reservoir_room_ng(d, "morphine", EMPTY_NL) == 233_000 * 5 + (usable - 233_000)
+    assert reservoir_room_ng(d, "baclofen", EMPTY_NL) == 0
+
+
+def test_reservoir_room_rounds_down_and_is_zero_at_the_threshold(library: Library) -> None:
+    """REQ-GOV-003: the reservoir room is the drug the usable volume (above the empty threshold,
+    net of the volume in flight) pushes out of the tip, rounded DOWN; none at or below it."""
+    d = _with_path(_active_device(library), Segment(234_000, "morphine", 333_334))
+    assert d.reservoir is not None
+    d = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=333_334)
+    )
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL + 3), "morphine", EMPTY_NL) == 1
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL + 2), "morphine", EMPTY_NL) == 0
+    assert reservoir_room_ng(_with_volume(d, EMPTY_NL), "morphine", EMPTY_NL) == 0
+    assert reservoir_room_ng(_with_volume(d, 10), "morphine", EMPTY_NL) == 0
+    flying = dataclasses.replace(
+        _with_volume(d, EMPTY_NL + 6), orders=(_order(2, DeliveryKind.BASAL, 3),), next_order_id=3
+    )
+    assert reservoir_room_ng(flying, "morphine", EMPTY_NL) == 1
+    assert reservoir_room_ng(dataclasses.replace(d, reservoir=None), "morphine", 0) == 0
+
+
+def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:
+    """REQ-GOV-002, REQ-LIB-002: the hard daily maximum of the drug in the pump; no drug, no
+    dose."""
+    assert hard_max_ng(_active_device(library), library) == MAX_NG
+    assert hard_max_ng(Device(), library) == 0
+
+
+# --- segment_s (REQ-DOSE-009) -----------------------------------------------------------------
+
+
+def test_segment_is_the_time_to_the_next_change_when_shorter_than_an_hour(
+    library: Library,
+) -> None:
+    """REQ-DOSE-009, REQ-TIME-005: never past the next rate change; an hour without asking."""
+    d = _active_device(library)
+    assert segment_s(d, T0, library, 3000, DAY) == 3000
+    assert segment_s(d, T0, library, 5000, HOUR) == HOUR
+    assert segment_s(d, T0, library, 5000, DAY) == 5000
+    assert segment_s(d, T0, library, DAY, 7 * HOUR) == 7 * HOUR
+
+
+def test_segment_ends_at_end_of_service_only_when_longer_than_an_hour(library: Library) -> None:
+    """REQ-DOSE-009, REQ-BATT-003: a known end of service bounds a long order; inside the hour
+    the hourly order stands (the tick at the end raises the alarm)."""
+    assert segment_s(_active_device(library, eos_at_s=T0 + 2 * HOUR), T0, library, DAY, DAY) == 7200
+    assert segment_s(_active_device(library, eos_at_s=T0 + 1800), T0, library, DAY, DAY) == HOUR
+    assert segment_s(_active_device(library, eos_at_s=T0 + DAY + 5), T0, library, DAY, DAY) == DAY
+
+
+def test_no_long_segment_while_the_path_holds_another_fluid(library: Library) -> None:
+    """REQ-DOSE-009, REQ-TIP-003: while the path holds another concentration or drug than the
+    reservoir (the rate follows the path's contents) orders keep the hour, whatever the time to
+    the next change and the longest segment asked."""
+    for old in (Segment(200_000, "morphine", 5 * MG), Segment(200_000, "hydromorphone", MG)):
+        d = _with_path(_active_device(library), old, Segment(34_000, "morphine", CONC))
+        assert segment_s(d, T0, library, DAY, DAY) == HOUR
+        assert segment_s(d, T0, library, 1000, DAY) == 1000
+    assert segment_s(_active_device(library), T0, library, DAY, DAY) == DAY
+
+
+@pytest.mark.parametrize(("carry", "expected"), [(0, DAY), (1, HOUR)])
+def test_long_segment_reservoir_check_counts_the_carry(
+    library: Library, carry: int, expected: int
+) -> None:
+    """REQ-DOSE-009, REQ-UNIT-004: the day's volume includes the carried remainder (rounded up:
+    100 001 nL with any carry), so the reservoir check is exact with it."""
+    d = _with_volume(_active_device(library, basal_carry=carry), LOW_NL + 100_000 + 40_000 + 1)
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])
+def test_long_segment_cap_check_uses_the_highest_step(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009, REQ-GOV-008: with steps of 1 and 2 mg/day the order, the reserve and the
+    check use 2 mg/day: order 2 mg, reserve ceil(2 mg x 86 700 / 86 400) = 2 006 945 ng, bolus
+    allowance 0.4 mg."""
+    d = _active_device(library)
+    assert d.program is not None
+    flex = Basal(steps=(FlexStep(0, 1 * MG), FlexStep(12 * HOUR, 2 * MG)))
+    window = MAX_NG - 2 * MG - 2_006_945 - 400_000 + extra
+    d = dataclasses.replace(
+        d,
+        program=dataclasses.replace(d.program, basal=flex),
+        ledger=Ledger().record(T0 - 100, window),
+    )
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])
+def test_long_segment_cap_check_counts_drug_in_flight(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009, REQ-GOV-002: a bolus in flight (10 000 nL = 0.1 mg) counts against the cap
+    (1 003 473 ng is the reserve at 1 mg/day)."""
+    window = MAX_NG - 1 * MG - 1_003_473 - 400_000 - 100_000 + extra
+    d = _active_device(
+        library,
+        ledger=Ledger().record(T0 - 100, window),
+        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 10_000),),
+        next_order_id=3,
+    )
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(1, DAY), (0, HOUR)])
+def test_long_segment_reservoir_check_counts_volume_in_flight(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009, REQ-RES-002: volume in flight (here 7000 nL, also not to the patient) is
+    already gone from the reservoir for the check."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.PRIMING, 7000),),
+        next_order_id=3,
+    )
+    d = _with_volume(d, LOW_NL + 7000 + 100_000 + 40_000 + extra)
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])
+def test_long_segment_without_patient_bolus_has_no_allowance(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009: no patient bolus programmed, no allowance in the cap check."""
+    d = _active_device(library)
+    assert d.program is not None
+    window = MAX_NG - 1 * MG - 1_003_473 + extra
+    d = dataclasses.replace(
+        d,
+        program=dataclasses.replace(d.program, patient_bolus=None),
+        ledger=Ledger().record(T0 - 100, window),
+    )
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+@pytest.mark.parametrize(("extra", "expected"), [(1, DAY), (0, HOUR)])
+def test_long_segment_bolus_allowance_volume_rounds_up(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009: 4 boluses of 100 001 ng are 400 004 ng = 40 000.4 nL, counted 40 001 nL."""
+    d = _active_device(library)
+    assert d.program is not None
+    pb = PatientBolusProgram(dose_ng=100_001, duration_s=600, lockout_s=3600, max_per_24h=4)
+    d = dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=pb))
+    d = _with_volume(d, LOW_NL + 100_000 + 40_001 + extra)
+    assert segment_s(d, T0, library, DAY, DAY) == expected
+
+
+# --- plan_tick: the basal order ---------------------------------------------------------------
+
+
+def test_hourly_order_and_carry_exact(library: Library) -> None:
+    """REQ-UNIT-004, REQ-DOSE-006: 4166 nL with 576 * 10**9 carried; a carry of 288 * 10**9 in
+    makes the hour exactly 4167 nL with nothing carried."""
+    plan = plan_tick(_active_device(library), T0, library)
+    assert plan == dosing.TickPlan(
+        (), Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166), HOUR_CARRY, T0 + HOUR, (), 4166
+    )
+    plan = plan_tick(_active_device(library, basal_carry=288_000_000_000), T0, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.carry, plan.requested_nl) == (4167, 0, 4167)
+
+
+def test_tick_at_the_segment_end_orders_and_before_it_does_not(library: Library) -> None:
+    """REQ-DOSE-006: the next basal order is due exactly at the end of the previous segment."""
+    at_end = plan_tick(_active_device(library, basal_until_s=T0), T0, library)
+    assert at_end.order is not None and at_end.basal_until_s == T0 + HOUR
+    early = plan_tick(_active_device(library, basal_until_s=T0 + 1, basal_carry=7), T0, library)
+    assert early == dosing.TickPlan((), None, 7, T0 + 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "ordered"),
+    [
+        (DeliveryKind.BASAL, False),
+        (DeliveryKind.PATIENT_BOLUS, True),
+        (DeliveryKind.CLINICIAN_BOLUS, True),
+        (DeliveryKind.PRIMING, True),
+    ],
+)
+def test_one_basal_order_at_a_time(library: Library, kind: DeliveryKind, ordered: bool) -> None:
+    """REQ-DOSE-006: a basal order in flight blocks the next basal order; a bolus or the priming
+    order does not (the next order is sized after their volume: here 100 nL of the same fluid,
+    so the same 4166 nL)."""
+    d = _active_device(library, orders=(_order(2, kind, 100, end_s=T0 + 60),), next_order_id=3)
+    plan = plan_tick(d, T0, library)
+    assert (plan.order is not None) is ordered
+    if ordered:
+        assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
+
+
+def test_no_basal_order_outside_active(library: Library) -> None:
+    """REQ-LIFE-005: a suspended device orders no basal, whatever the time."""
+    d = reach(Phase.SUSPENDED, library)
+    plan = plan_tick(d, 9 * DAY, library)
+    assert plan.order is None
+    assert plan.basal_until_s == d.basal_until_s
+
+
+def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> None:
+    """REQ-GOV-002, REQ-GOV-010, REQ-DOSE-006, REQ-TIP-004: 20 000 ng of cap room left (with
+    5 ng to spare, rounded down to whole nL): 2000 nL ordered of the 4166 requested, nothing
+    carried; the withheld basal is recorded with the requested volume and the reason, and the
+    MEDIUM "delivery limited" alarm is raised in the same step."""
+    d = _active_device(library, ledger=Ledger().record(T0 - 100, MAX_NG - 20_005), basal_carry=5)
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan(
+        (AlarmKind.DELIVERY_LIMITED,),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),
+        0,
+        T0 + HOUR,
+        ("daily_cap",),
+        4166,
+    )
+    d2, effects = apply_tick(d, T0, library)
+    assert effects == (
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
+        Record(
+            "basal_withheld",
+            "service",
+            T0,
+            Phase.ACTIVE,
+            Phase.ACTIVE,
+            "requested 4166 nL; reasons: daily_cap",
+        ),
+        DeliveryOrder(2, "basal", 2000, HOUR),
+    )
+    assert d2.alarms == (ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0),)
+    assert (d2.basal_carry, d2.basal_until_s, d2.next_order_id) == (0, T0 + HOUR, 3)
+    assert d2.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),)
+
+
+def test_basal_cut_by_the_drug_in_flight(library: Library) -> None:
+    """REQ-GOV-002: a bolus in flight (1000 nL = 10 000 ng) takes cap room from basal."""
+    d = _active_device(
+        library,
+        ledger=Ledger().record(T0 - 100, MAX_NG - 20_000),
+        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 1000, end_s=T0 + 600),),
+        next_order_id=3,
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000)
+    assert plan.withheld_reasons == ("daily_cap",)
+
+
+def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
+    """REQ-GOV-002: 19 ng of cap room hold 1 whole nL (10 ng): it is ordered."""
+    d = _active_device(library, ledger=Ledger().record(T0 - 100, MAX_NG - 19))
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1)
+    assert (plan.carry, plan.withheld_reasons) == (0, ("daily_cap",))
+
+
+def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> None:
+    """REQ-GOV-002, REQ-DOSE-006, REQ-TIP-004: at the cap nothing is ordered, the segment still
+    passes (no catch-up later), the withheld request is recorded and "delivery limited" is
+    raised once (not again while active)."""
+    d = _active_device(library, ledger=Ledger().record(T0 - 100, MAX_NG), basal_carry=9)
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan(
+        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, ("daily_cap",), 4166
+    )
+    again = dataclasses.replace(d, alarms=(ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0 - 9),))
+    assert plan_tick(again, T0, library).alarms == ()
+    d2, effects = apply_tick(d, T0, library)
+    assert effects == (
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
+        Record(
+            "basal_withheld",
+            "service",
+            T0,
+            Phase.ACTIVE,
+            Phase.ACTIVE,
+            "requested 4166 nL; reasons: daily_cap",
+        ),
+    )
+    assert (d2.orders, d2.next_order_id, d2.basal_until_s, d2.basal_carry) == ((), 2, T0 + HOUR, 0)
+
+
+def test_basal_cut_by_cap_and_reservoir_names_both_reasons(library: Library) -> None:
+    """REQ-GOV-010, REQ-RES-002: with the empty alarm already raised (so not new) and the LOW
+    one new, a basal cut by both the cap (15 000 ng room) and the reservoir (2000 nL above the
+    empty threshold) names both reasons, comma separated."""
+    d = _active_device(
+        library,
+        ledger=Ledger().record(T0 - 100, MAX_NG - 15_000),
+        alarms=(ActiveAlarm(AlarmKind.EMPTY_RESERVOIR, T0 - 50),),
+    )
+    d = _with_volume(d, EMPTY_NL + 2000)
+    plan = plan_tick(d, T0, library)
+    assert plan.alarms == (AlarmKind.LOW_RESERVOIR, AlarmKind.DELIVERY_LIMITED)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1500)
+    assert plan.withheld_reasons == ("daily_cap", "reservoir")
+    d2, effects = apply_tick(d, T0, library)
+    assert effects == (
+        Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),
+        Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM),
+        Record(
+            "basal_withheld",
+            "service",
+            T0,
+            Phase.ACTIVE,
+            Phase.ACTIVE,
+            "requested 4166 nL; reasons: daily_cap, reservoir",
+        ),
+        DeliveryOrder(2, "basal", 1500, HOUR),
+    )
+    assert d2.alarms == (
+        ActiveAlarm(AlarmKind.EMPTY_RESERVOIR, T0 - 50),
+        ActiveAlarm(AlarmKind.LOW_RESERVOIR, T0),
+        ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0),
+    )
+
+
+def test_basal_short_of_reservoir_raises_empty_and_orders_nothing(library: Library) -> None:
+    """REQ-RES-002, REQ-ALM-004: 2000 nL above the empty threshold cannot hold the hour: the
+    HIGH empty alarm (with the LOW one), no order, carry and segment end unchanged."""
+    d = _with_volume(_active_device(library, basal_carry=11), EMPTY_NL + 2000)
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan(
+        (AlarmKind.LOW_RESERVOIR, AlarmKind.EMPTY_RESERVOIR), None, 11, T0
+    )
+    d2, effects = apply_tick(d, T0, library)
+    assert effects == (
+        Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),
+        Annunciate(AlarmKind.EMPTY_RESERVOIR, Priority.HIGH),
+    )
+    assert [a.kind for a in d2.alarms] == [AlarmKind.LOW_RESERVOIR, AlarmKind.EMPTY_RESERVOIR]
+    assert (d2.orders, d2.basal_carry, d2.basal_until_s) == ((), 11, T0)
+
+
+def test_low_reservoir_alarm_with_the_order(library: Library) -> None:
+    """REQ-RES-002, REQ-ALM-002: at exactly the low threshold the LOW alarm comes with the
+    order; 1 nL above, none; an alarm already active is not raised again."""
+    at = plan_tick(_with_volume(_active_device(library), LOW_NL), T0, library)
+    assert at.alarms == (AlarmKind.LOW_RESERVOIR,)
+    assert at.order is not None and at.order.volume_nl == 4166
+    above = plan_tick(_with_volume(_active_device(library), LOW_NL + 1), T0, library)
+    assert above.alarms == ()
+    again = _active_device(library, alarms=(ActiveAlarm(AlarmKind.LOW_RESERVOIR, T0 - 5),))
+    assert plan_tick(_with_volume(again, LOW_NL), T0, library).alarms == ()
+
+
+@pytest.mark.parametrize(
+    ("volume", "alarms"),
+    [
+        (234_000 + EMPTY_NL, (AlarmKind.EMPTY_RESERVOIR,)),
+        (234_000 + EMPTY_NL + 1, (AlarmKind.LOW_RESERVOIR,)),
+        (234_000 + LOW_NL, (AlarmKind.LOW_RESERVOIR,)),
+        (234_000 + LOW_NL + 1, ()),
+    ],
+)
+def test_reservoir_alarms_while_priming_count_the_volume_in_flight(
+    library: Library, volume: int, alarms: tuple[AlarmKind, ...]
+) -> None:
+    """REQ-RES-002, REQ-PRIME-001: while priming, the reservoir net of the priming order in
+    flight (234 000 nL) is checked against the thresholds."""
+    d = _with_volume(reach(Phase.PRIMING, library), volume)
+    plan = plan_tick(d, 7 * DAY + 130, library)
+    assert plan.alarms == alarms
+    assert plan.order is None
+
+
+def test_no_reservoir_alarm_during_a_refill(library: Library) -> None:
+    """REQ-REF-001, REQ-RES-002: the reservoir is empty on purpose during a refill."""
+    d = _with_volume(reach(Phase.REFILL, library), 0)
+    assert plan_tick(d, 8 * DAY + 10, library).alarms == ()
+
+
+def test_basal_follows_the_old_concentration_in_the_path(library: Library) -> None:
+    """REQ-TIP-002, REQ-TIP-003: after a concentration change the path still holds the old
+    fluid: the hour's 1 mg/day at the tip is 8333 nL of 5 mg/mL (carry 144 * 10**9), sized by
+    what leaves the tip, not by the reservoir's 10 mg/mL."""
+    d = _with_path(
+        _active_device(library),
+        Segment(200_000, "morphine", 5 * MG),
+        Segment(34_000, "morphine", CONC),
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan(
+        (),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 8333),
+        144_000_000_000,
+        T0 + HOUR,
+        (),
+        8333,
+    )
+
+
+def test_basal_across_a_concentration_boundary_is_exact(library: Library) -> None:
+    """REQ-TIP-002, REQ-UNIT-004: 1000 nL of 5 mg/mL (5 * 10**9 fg = 5000 ng) then 10 mg/mL:
+    the hour's 41 666 666 666 fg are 1000 nL + 3666 nL (41 660 000 000 fg), and the
+    remainder 6 666 666 fg x 86 400 s/day is carried."""
+    d = _with_path(
+        _active_device(library),
+        Segment(1000, "morphine", 5 * MG),
+        Segment(233_000, "morphine", CONC),
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4666)
+    assert plan.carry == 10**12 * HOUR - 41_660_000_000 * DAY
+    assert (plan.alarms, plan.withheld_reasons, plan.requested_nl) == ((), (), 4666)
+
+
+def _old_drug_first(library: Library, old_nl: int) -> Device:
+    """Morphine 10 mg/mL in the reservoir and program, with ``old_nl`` of hydromorphone
+    10 mg/mL still at the tip (a drug change), delivered at its old 1 mg/day."""
+    d = _with_path(
+        _active_device(library, basal_carry=3, flush_doses=(FlushDose("hydromorphone", MG),)),
+        Segment(old_nl, "hydromorphone", CONC),
+        Segment(234_000 - old_nl, "morphine", CONC),
+    )
+    return d
+
+
+def test_last_piece_of_an_old_drug_is_shorter_at_the_old_rate(library: Library) -> None:
+    """REQ-TIP-003: 667 nL of the old drug left at 100 000 nL/day take ceil(576.288) = 577 s;
+    the segment ends there (never faster) and nothing is carried into the new drug."""
+    plan = plan_tick(_old_drug_first(library, 667), T0, library)
+    assert plan == dosing.TickPlan(
+        (), Order(2, DeliveryKind.BASAL, T0, T0 + 577, 667), 0, T0 + 577, (), 667
+    )
+
+
+def test_old_drug_piece_exactly_the_rest_carries_nothing(library: Library) -> None:
+    """REQ-TIP-003: when an hour's 4166 nL is exactly what is left of the old drug, it is the
+    last piece: ceil(4166 x 0.864) = 3600 s, and no carry survives."""
+    plan = plan_tick(_old_drug_first(library, 4166), T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
+    assert plan.carry == 0
+
+
+def test_last_old_drug_piece_of_one_nanolitre_lasts_one_second(library: Library) -> None:
+    """REQ-TIP-003: 1 nL at 100 000 nL/day is 0.864 s: at least one second."""
+    plan = plan_tick(_old_drug_first(library, 1), T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 1, 1)
+    assert plan.basal_until_s == T0 + 1
+
+
+def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
+    """REQ-TIP-001, REQ-GOV-002: the old drug's window is its own ledger, against its own hard
+    maximum (hydromorphone 10 mg/day); the morphine window does not limit it."""
+    d = _old_drug_first(library, 100_000)
+    full = dataclasses.replace(
+        d,
+        other_ledgers=(DrugLedger("hydromorphone", Ledger().record(T0 - 100, 10 * MG - 20_005)),),
+        ledger=Ledger().record(T0 - 100, MAX_NG),
+    )
+    plan = plan_tick(full, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000)
+    assert plan.withheld_reasons == ("daily_cap",)
+    morphine_full = dataclasses.replace(d, ledger=Ledger().record(T0 - 100, MAX_NG))
+    assert plan_tick(morphine_full, T0, library).order == Order(
+        2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166
+    )
+
+
+def test_elapsed_flex_segment_ends_at_the_step(library: Library) -> None:
+    """REQ-TIME-005: 100 s into the elapsed day (program started 100 s ago) the 2 mg/day step
+    at 1 h is 3500 s away: 1 mg/day for 3500 s = 4050 nL (carry 8 * 10**11)."""
+    d = _active_device(library)
+    assert d.program is not None
+    flex = Basal(steps=(FlexStep(0, 1 * MG), FlexStep(HOUR, 2 * MG)))
+    d = dataclasses.replace(
+        d, program=dataclasses.replace(d.program, basal=flex), program_start_s=T0 - 100
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 3500, 4050)
+    assert plan.carry == 10**12 * 3500 - 4050 * DENOM
+    # a day later the schedule day repeats
+    later = plan_tick(dataclasses.replace(d, basal_until_s=0), T0 + DAY, library)
+    assert later.basal_until_s == T0 + DAY + 3500
+
+
+def test_wall_clock_flex_uses_local_time(library: Library) -> None:
+    """REQ-TIME-005, REQ-TIME-003: a wall schedule follows local time = monotonic + (UTC -
+    monotonic) + offset; here local 11:58:20, so the 12:00 step is 100 s away."""
+    d = _active_device(library)
+    assert d.program is not None
+    flex = Basal(
+        steps=(FlexStep(0, 1 * MG), FlexStep(12 * HOUR, 2 * MG)),
+        clock=FlexClock.WALL,
+        timezone="Etc/GMT-1",
+        utc_offsets=(UtcOffset(0, HOUR),),
+    )
+    utc_minus_mono = 12 * HOUR - 100 - HOUR - T0 % DAY + 3 * DAY
+    d = dataclasses.replace(
+        d, program=dataclasses.replace(d.program, basal=flex), utc_minus_mono_s=utc_minus_mono
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 100, 115)
+
+
+# --- plan_tick: other alarms, the memo ---------------------------------------------------------
+
+
+def test_high_alarm_keeps_carry_and_segment(library: Library) -> None:
+    """REQ-ALM-004, REQ-BATT-003: at the end of service no order; carry and segment end stay."""
+    d = _active_device(library, eos_at_s=T0, basal_carry=42, basal_until_s=T0 - 5)
+    assert plan_tick(d, T0, library) == dosing.TickPlan(
+        (AlarmKind.END_OF_SERVICE,), None, 42, T0 - 5
+    )
+    before = plan_tick(_active_device(library, eos_at_s=T0 + 1), T0, library)
+    assert before.alarms == () and before.order is not None
+
+
+def test_overdue_order_is_a_drive_fault(library: Library) -> None:
+    """REQ-ALM-004: an order unreported 600 s after its end is a HIGH drive fault."""
+    d = _active_device(library, orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 100, end_s=T0),))
+    d = dataclasses.replace(d, next_order_id=3)
+    assert plan_tick(d, T0 + 600, library).alarms == ()
+    assert dosing.tick_alarms(d, T0 + 601, library) == (AlarmKind.DRIVE_FAULT,)
+
+
+def test_plan_memo_is_keyed_by_the_longest_segment(library: Library) -> None:
+    """REQ-CORE-001: the memo answers only the same question."""
+    d = _active_device(library)
+    assert plan_tick(d, T0, library, DAY).basal_until_s == T0 + DAY
+    assert plan_tick(d, T0, library, 2 * HOUR).basal_until_s == T0 + 2 * HOUR
+    assert plan_tick(d, T0, library, 2 * HOUR).basal_until_s == T0 + 2 * HOUR
+    assert plan_tick(d, T0 + 1, library, 2 * HOUR).basal_until_s == T0 + 1 + 2 * HOUR
+
+
+# --- apply_report ------------------------------------------------------------------------------
+
+
+def _ticked(library: Library) -> Device:
+    """Active with the first hourly basal order (id 2, 4166 nL) in flight; the lifetime total
+    (0.3 mg of trial dose) set to zero so that what reports add shows."""
+    d, _ = apply_tick(_active_device(library, delivered_ng=0), T0, library)
+    return d
+
+
+def test_unknown_report_is_logged_and_changes_nothing(library: Library) -> None:
+    """REQ-DOSE-007, REQ-PERS-002: an unknown id changes nothing; the Record says why."""
+    d = _ticked(library)
+    d2, effects = apply_report(d, 999, 10, True, T0 + 5)
+    assert d2 is d
+    assert effects == (
+        Record(
+            "report_ignored",
+            "service",
+            T0 + 5,
+            Phase.ACTIVE,
+            Phase.ACTIVE,
+            "order 999: unknown or already finished (duplicate report)",
+        ),
+    )
+
+
+def test_partial_reports_are_cumulative(library: Library) -> None:
+    """REQ-DOSE-006, REQ-GOV-004: a non-final report counts the increase and keeps the order
+    with its reported volume; the drug counted is rounded up per report."""
+    d = _ticked(library)
+    d, effects = apply_report(d, 2, 1000, False, T0 + 600)
+    assert effects == ()
+    assert d.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=1000),)
+    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 1000
+    assert d.ledger.window_total_ng(T0 + 600) == 10_000
+    assert d.delivered_ng == 10_000
+    assert (d.primed_nl, d.primed) == (234_000, True)  # basal does not prime
+    same, effects = apply_report(d, 2, 1000, False, T0 + 700)  # the same cumulative volume
+    assert effects == ()
+    assert same.orders == d.orders and same.ledger == d.ledger
+    d, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
+    assert effects == () and d.orders == ()
+    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 4166
+    assert d.ledger.window_total_ng(T0 + HOUR) == 41_660
+    assert d.delivered_ng == 41_660
+
+
+def test_report_going_down_is_recorded_and_ignored(library: Library) -> None:
+    """REQ-DOSE-006: a cumulative volume that goes down counts nothing and is recorded."""
+    d = _ticked(library)
+    d, _ = apply_report(d, 2, 3000, False, T0 + 600)
+    d2, effects = apply_report(d, 2, 1000, False, T0 + 700)
+    assert effects == (
+        Record(
+            "report_inconsistent",
+            "service",
+            T0 + 700,
+            Phase.ACTIVE,
+            Phase.ACTIVE,
+            "order 2: cumulative volume went down (3000 -> 1000 nL); ignored",
+        ),
+    )
+    assert d2.orders == d.orders  # still 3000 reported
+    assert d2.reservoir == d.reservoir
+    assert d2.ledger == d.ledger
+    assert d2.delivered_ng == d.delivered_ng == 30_000
+
+
+def test_report_rounds_the_dose_up_at_the_tip_concentration(library: Library) -> None:
+    """REQ-GOV-003, REQ-GOV-004, REQ-TIP-001: 3 nL pushed out of a tip holding 333 334 ng/mL
+    count 2 ng (the reservoir's 10 mg/mL does not matter)."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 10),),
+        next_order_id=3,
+        delivered_ng=0,
+    )
+    d = _with_path(d, Segment(234_000, "morphine", 333_334))
+    d, _ = apply_report(d, 2, 3, False, T0 + 10)
+    assert d.ledger.window_total_ng(T0 + 10) == 2
+    assert d.delivered_ng == 2
+
+
+def test_reservoir_never_goes_below_zero(library: Library) -> None:
+    """REQ-RES-001: the tracked reservoir falls by the reported volume, floored at zero."""
+    d = _with_volume(_ticked(library), 1000)
+    d, _ = apply_report(d, 2, 3000, False, T0 + 600)
+    assert d.reservoir is not None and d.reservoir.volume_nl == 0
+    assert d.ledger.window_total_ng(T0 + 600) == 30_000
+
+
+def test_over_delivery_is_a_deviation_but_exact_delivery_is_not(library: Library) -> None:
+    """REQ-ALM-004, REQ-DOSE-006: exactly the ordered volume is no deviation; 1 nL more raises
+    the HIGH delivery-deviation alarm once and is counted in full."""
+    d = _ticked(library)
+    assert not over_delivered(d, 2, 4166)
+    assert over_delivered(d, 2, 4167)
+    assert not over_delivered(d, 999, 10**9)
+    exact, effects = apply_report(d, 2, 4166, False, T0 + 600)
+    assert effects == () and exact.alarms == ()
+    over, effects = apply_report(exact, 2, 4167, False, T0 + 700)
+    assert effects == (Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH),)
+    assert over.alarms == (ActiveAlarm(AlarmKind.DELIVERY_DEVIATION, T0 + 700),)
+    assert over.orders[0].reported_nl == 4167
+    assert over.delivered_ng == 41_670
+    again, _ = apply_report(over, 2, 4200, True, T0 + 800)
+    assert again.alarms == over.alarms
+
+
+def test_final_report_removes_only_that_order(library: Library) -> None:
+    """REQ-DOSE-006: a final report ends its order; the others stay untouched."""
+    bolus = _order(3, DeliveryKind.PATIENT_BOLUS, 10_000, end_s=T0 + 600)
+    d = _ticked(library)
+    d = dataclasses.replace(d, orders=(*d.orders, bolus), next_order_id=4)
+    d2, _ = apply_report(d, 3, 500, False, T0 + 100)
+    assert d2.orders == (d.orders[0], dataclasses.replace(bolus, reported_nl=500))
+    d3, _ = apply_report(d2, 3, 10_000, True, T0 + 600)
+    assert d3.orders == (d.orders[0],)
+
+
+def test_priming_reports_fill_the_catheter_not_the_patient(library: Library) -> None:
+    """REQ-PRIME-001, REQ-PRIME-002: priming counts toward the dead volume (234 000 nL), takes
+    from the reservoir, and is not dose to the patient."""
+    d = dataclasses.replace(reach(Phase.PRIMING, library), delivered_ng=0)
+    t = 7 * DAY + 200
+    d, effects = apply_report(d, 1, 233_999, False, t)
+    assert effects == ()
+    assert (d.primed_nl, d.primed) == (233_999, False)
+    assert d.reservoir is not None and d.reservoir.volume_nl == 20_000_000 - 233_999
+    assert d.ledger.window_total_ng(t) == 0
+    assert d.delivered_ng == 0
+    d, _ = apply_report(d, 1, 234_000, True, t + 100)
+    assert (d.primed_nl, d.primed) == (234_000, True)
+    assert d.ledger.window_total_ng(t + 100) == 0
+    assert d.orders == ()
+
+
+def test_report_pushes_the_path_and_counts_what_leaves_the_tip(library: Library) -> None:
+    """REQ-TIP-001: 4166 nL reported push 4166 nL of the old 5 mg/mL out of the tip (20 830 ng
+    counted) and take 4166 nL of the reservoir's 10 mg/mL in at the pump end."""
+    d = _with_path(
+        _ticked(library), Segment(200_000, "morphine", 5 * MG), Segment(34_000, "morphine", CONC)
+    )
+    d2, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
+    assert effects == ()
+    assert d2.path == FluidPath(
+        (Segment(195_834, "morphine", 5 * MG), Segment(38_166, "morphine", CONC))
+    )
+    assert d2.ledger.window_total_ng(T0 + HOUR) == 20_830
+    assert d2.delivered_ng == 20_830
+    assert d2.reservoir is not None and d2.reservoir.volume_nl == RES_NL - 4166
+
+
+def test_old_drug_leaving_the_tip_goes_to_its_own_ledger_and_ends_its_flush(
+    library: Library,
+) -> None:
+    """REQ-TIP-001, REQ-TIP-003: the old drug leaving the tip is counted in its own ledger; its
+    flush dose ends exactly when the last of it has left (666 nL: still there; 667: gone)."""
+    d = dataclasses.replace(_old_drug_first(library, 667), delivered_ng=0)
+    d = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 667),), next_order_id=3)
+    d2, _ = apply_report(d, 2, 666, False, T0 + 500)
+    assert d2.flush_doses == (FlushDose("hydromorphone", MG),)
+    assert dosing.ledger_of(d2, "hydromorphone").window_total_ng(T0 + 500) == 6_660
+    assert d2.ledger.window_total_ng(T0 + 500) == 0
+    d3, _ = apply_report(d2, 2, 667, True, T0 + 577)
+    assert d3.flush_doses == ()
+    assert d3.path == FluidPath((Segment(234_000, "morphine", CONC),))
+    assert dosing.ledger_of(d3, "hydromorphone").window_total_ng(T0 + 577) == 6_670
+    assert d3.ledger.window_total_ng(T0 + 577) == 0
+    assert d3.delivered_ng == 6_670
+    more, _ = apply_report(
+        dataclasses.replace(d3, orders=(_order(3, DeliveryKind.BASAL, 5),), next_order_id=4),
+        3,
+        5,
+        True,
+        T0 + 600,
+    )
+    assert more.ledger.window_total_ng(T0 + 600) == 50
+
+
+# --- request_bolus, projection ------------------------------------------------------------------
+
+
+def test_granted_bolus_effects_exact(library: Library) -> None:
+    """REQ-BOL-001, REQ-GOV-008, REQ-RES-003: a granted bolus orders its volume, starts the
+    lockout and projects the low and empty instants with it in flight: (19 756 000 - 3 000 000)
+    nL at 140 000 nL/day (1 mg basal + 4 x 0.1 mg) = 10 340 845 s; to 0.5 mL 11 883 702 s."""
+    d = _active_device(library)
+    now = T0 + 100
+    d2, effects = request_bolus(d, now, library)
+    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_000)
+    assert d2.orders == (order,)
+    assert d2.next_order_id == 3
+    assert d2.boluses.last_start_s == now
+    assert effects == (
+        BolusDecision(True, 100_000),
+        DeliveryOrder(2, "patient_bolus", 10_000, 600),
+        Projection(now + 10_340_845, now + 11_883_702),
+    )
+
+
+def test_bolus_volume_is_rounded_down(library: Library) -> None:
+    """REQ-GOV-003: 100 005 ng at 10 mg/mL is 10 000.5 nL: 10 000 nL ordered."""
+    d = _active_device(library)
+    assert d.program is not None
+    pb = PatientBolusProgram(dose_ng=100_005, duration_s=300, lockout_s=3600, max_per_24h=4)
+    d = dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=pb))
+    _, effects = request_bolus(d, T0 + 100, library)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_000, 300)
+
+
+def test_bolus_without_program_reservoir_or_implant(library: Library) -> None:
+    """REQ-BOL-001: no bolus programmed (or nothing to deliver it from): not programmed."""
+    d = _active_device(library)
+    assert d.program is not None
+    expected = (BolusDecision(False, 0, ("not_programmed",)),)
+    for changed in (
+        dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=None)),
+        dataclasses.replace(d, program=None),
+        dataclasses.replace(d, reservoir=None),
+        dataclasses.replace(d, implant=None),
+    ):
+        out, effects = request_bolus(changed, T0 + 100, library)
+        assert out is changed
+        assert effects == expected
+
+
+def test_bolus_denied_at_the_cap_raises_max_dose_once(library: Library) -> None:
+    """REQ-BOL-004, REQ-ALM-006, REQ-GOV-009: a denial at the cap raises the LOW maximum-dose
+    alarm once; the denial names the reason and does not start the lockout."""
+    d = _active_device(library, ledger=Ledger().record(T0 - 100, MAX_NG - 1_000_000))
+    d2, effects = request_bolus(d, T0, library)
+    assert effects == (
+        BolusDecision(False, 100_000, ("daily_cap",)),
+        Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW),
+    )
+    assert d2.alarms == (ActiveAlarm(AlarmKind.MAX_DOSE_REACHED, T0),)
+    assert d2.orders == () and d2.boluses == d.boluses
+    d3, effects = request_bolus(d2, T0 + 10, library)
+    assert effects == (BolusDecision(False, 100_000, ("daily_cap",)),)
+    assert d3.alarms == d2.alarms
+
+
+def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
+    """REQ-BOL-002, REQ-GOV-009: no maximum-dose alarm for a lockout denial."""
+    d, _ = request_bolus(_active_device(library), T0, library)
+    d2, effects = request_bolus(d, T0 + 1000, library)
+    assert effects == (BolusDecision(False, 100_000, ("lockout",), 2600),)
+    assert d2.alarms == ()
+
+
+def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
+    """REQ-TIP-002, REQ-BOL-001: no patient bolus while the path's next fluid is another drug
+    (after a drug change)."""
+    d = _old_drug_first(library, 1000)
+    d2, effects = request_bolus(d, T0, library)
+    assert effects == (BolusDecision(False, 100_000, ("not_delivering",)),)
+    assert d2 is d
+
+
+def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
+    """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
+    nL of the reservoir's 10 mg/mL); with 15 000 nL of 5 mg/mL left, 15 000 nL + 2500 nL."""
+    d = _with_path(
+        _active_device(library),
+        Segment(200_000, "morphine", 5 * MG),
+        Segment(34_000, "morphine", CONC),
+    )
+    _, effects = request_bolus(d, T0 + 100, library)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 20_000, 600)
+    d = _with_path(
+        _active_device(library),
+        Segment(15_000, "morphine", 5 * MG),
+        Segment(219_000, "morphine", CONC),
+    )
+    _, effects = request_bolus(d, T0 + 100, library)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 17_500, 600)
+
+
+def test_bolus_reserve_keeps_basal_room(library: Library) -> None:
+    """REQ-GOV-008: the bolus must fit with the basal reserve (1 003 473 ng at 1 mg/day, the
+    window's one bucket aging out only after the last later window end): window + 0.1 mg +
+    reserve <= 20 mg exactly."""
+    room = MAX_NG - 100_000 - 1_003_473
+    fits = _active_device(library, ledger=Ledger().record(T0 - 100, room))
+    assert basal_reserve_ng(fits, T0) == 1_003_473
+    _, effects = request_bolus(fits, T0, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    over = _active_device(library, ledger=Ledger().record(T0 - 100, room + 1))
+    _, effects = request_bolus(over, T0, library)
+    assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
+
+
+def test_reserve_counts_the_bucket_at_the_window_start(library: Library) -> None:
+    """REQ-GOV-008: at now = 2018 x 300 + 298 the window starts at bucket 2018 - 288 = 1730;
+    2 mg there age out first (after 300 s, when basal has added ceil(1 mg x 300 / 86 400) =
+    3473 ng), so the reserve is 3473 ng, not the full 1 003 473 ng."""
+    now = 2018 * 300 + 298
+    ledger = Ledger().record(1730 * 300, 2 * MG)
+    assert basal_reserve_ng(_active_device(library, ledger=ledger), now) == 3473
+    # one second later the window starts at bucket 1731: 1730 is out, no aging offsets the
+    # basal still to come, and the full day's 1 003 473 ng are reserved
+    assert basal_reserve_ng(_active_device(library, ledger=ledger), now + 1) == 1_003_473
+
+
+def test_reserve_counts_the_current_bucket(library: Library) -> None:
+    """REQ-GOV-008: at now = 2018 x 300 + 299 the current bucket 2018 ages out after 287 more
+    window ends: the reserve is the basal of 288 x 300 s = one day at 1 mg/day, 1 000 000 ng."""
+    now = 2018 * 300 + 299
+    ledger = Ledger().record(now, 5000)
+    assert basal_reserve_ng(_active_device(library, ledger=ledger), now) == 1_000_000
+
+
+def test_plan_memo_never_answers_another_question(library: Library) -> None:
+    """REQ-CORE-001: the memoised plan equals a fresh computation for every (time, longest
+    segment, library): here a later time equal to the longest segment asked before, and a
+    library whose low-reservoir threshold is 30 mL (so the same device is low with it)."""
+    d = _active_device(library)
+    first = plan_tick(d, T0, library, T0 + HOUR)
+    assert first.order is not None and first.order.start_s == T0
+    later = plan_tick(d, T0 + HOUR, library, T0 + HOUR)
+    assert later == plan_tick(dataclasses.replace(d), T0 + HOUR, library, T0 + HOUR)
+    assert later.order is not None and later.order.start_s == T0 + HOUR
+    pumps = tuple(
+        dataclasses.replace(
+            p,
+            low_reservoir_threshold=dataclasses.replace(
+                p.low_reservoir_threshold, value=30_000_000
+            ),
+        )
+        for p in library.pumps
+    )
+    big_low = dataclasses.replace(library, pumps=pumps)
+    assert plan_tick(d, T0, library).alarms == ()
+    assert plan_tick(d, T0, big_low).alarms == (AlarmKind.LOW_RESERVOIR,)
+    assert plan_tick(d, T0, library).alarms == ()
+
+
+def test_projection_without_pump_reservoir_program_or_rate(library: Library) -> None:
+    """REQ-RES-003: nothing to project without a pump, a reservoir, a program or a rate."""
+    d = _active_device(library)
+    assert d.program is not None
+    none = Projection(None, None)
+    assert projection(dataclasses.replace(d, implant=None), T0, library) == none
+    assert projection(dataclasses.replace(d, reservoir=None), T0, library) == none
+    assert projection(dataclasses.replace(d, program=None), T0, library) == none
+    zero = dataclasses.replace(d.program, basal=Basal.continuous(0), patient_bolus=None)
+    assert projection(dataclasses.replace(d, program=zero), T0, library) == none
+
+
+def test_projection_exact(library: Library) -> None:
+    """REQ-RES-003: (19 766 000 - 3 000 000) nL at 140 000 nL/day = 10 347 017 s; to 0.5 mL
+    11 889 874 s; volume in flight is already gone."""
+    d = _active_device(library)
+    assert projection(d, T0, library) == Projection(T0 + 10_347_017, T0 + 11_889_874)
+    flying = _active_device(library, orders=(_order(2, DeliveryKind.PRIMING, 10_000),))
+    flying = dataclasses.replace(flying, next_order_id=3)
+    assert projection(flying, T0, library) == Projection(T0 + 10_340_845, T0 + 11_883_702)
+
+
+def test_projection_at_one_nanolitre_a_day_and_below_the_thresholds(library: Library) -> None:
+    """REQ-RES-003: 10 ng/day at 10 mg/mL is 1 nL/day; a reservoir below a threshold projects
+    that alarm now."""
+    d = _active_device(library)
+    assert d.program is not None
+    tiny = dataclasses.replace(d.program, basal=Basal.continuous(10), patient_bolus=None)
+    d = _with_volume(dataclasses.replace(d, program=tiny), LOW_NL + 2)
+    assert projection(d, T0, library) == Projection(T0 + 2 * DAY, T0 + 2_500_002 * DAY)
+    low = _with_volume(d, LOW_NL - 1)
+    assert projection(low, T0, library) == Projection(T0, T0 + 2_499_999 * DAY)
+    empty = _with_volume(d, 100)
+    assert projection(empty, T0, library) == Projection(T0, T0)
+
+
+# --- priming -------------------------------------------------------------------------------------
+
+
+def _implanted_programmed(library: Library) -> Device:
+    d = reach(Phase.IMPLANTED, library)
+    return dataclasses.replace(d, program=MORPHINE_PROGRAM)
+
+
+def test_priming_order_is_the_rest_of_the_dead_volume(library: Library) -> None:
+    """REQ-PRIME-001: the priming bolus is the dead volume not yet primed, not to the patient."""
+    d = dataclasses.replace(_implanted_programmed(library), primed_nl=100_000)
+    t = 7 * DAY + 120
+    d2, effects = priming_order(d, t, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 134_000, 480),)
+    assert d2.orders == (Order(d.next_order_id, DeliveryKind.PRIMING, t, t + 480, 134_000),)
+    assert d2.next_order_id == d.next_order_id + 1
+
+
+def test_priming_ignores_the_daily_cap(library: Library) -> None:
+    """REQ-PRIME-001: priming fills the catheter; it is not dose and not held to the cap."""
+    d = _implanted_programmed(library)
+    d = dataclasses.replace(d, ledger=Ledger().record(7 * DAY + 100, MAX_NG))
+    _, effects = priming_order(d, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 234_000, 480),)
+
+
+def test_priming_limited_by_the_reservoir(library: Library) -> None:
+    """REQ-PRIME-001, REQ-RES-002: only what is above the empty threshold can be ordered; none
+    above it, no order."""
+    d = _with_volume(_implanted_programmed(library), EMPTY_NL + 100_000)
+    _, effects = priming_order(d, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 100_000, 480),)
+    empty = _with_volume(d, EMPTY_NL)
+    assert priming_order(empty, 7 * DAY + 120, 480, library) == (empty, ())
+    one = _with_volume(d, EMPTY_NL + 1)
+    _, effects = priming_order(one, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 1, 480),)
+    done = dataclasses.replace(_implanted_programmed(library), primed_nl=234_000)
+    assert priming_order(done, 7 * DAY + 120, 480, library) == (done, ())
+
+
+def test_priming_is_a_volume_whatever_the_concentration(library: Library) -> None:
+    """REQ-PRIME-001, REQ-TIP-001: priming fills the path with volume: at 3 333 333 ng/mL the
+    100 000 nL above the empty threshold are ordered whole (the path holds no drug, so nothing
+    reaches the tip to be counted or rounded)."""
+    d = _implanted_programmed(library)
+    assert d.reservoir is not None
+    reservoir = dataclasses.replace(
+        d.reservoir, concentration_ng_per_ml=3_333_333, volume_nl=EMPTY_NL + 100_000
+    )
+    d = dataclasses.replace(d, reservoir=reservoir)
+    d2, effects = priming_order(d, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 100_000, 480),)
+    assert d2.orders[-1].volume_nl == 100_000
+
+
+def test_priming_that_pushes_drug_out_passes_the_daily_cap(library: Library) -> None:
+    """REQ-PRIME-001, REQ-TIP-001, REQ-GOV-002: a path already holding drug (a re-prime) pushes
+    it out of the tip: the priming order is refused whole if that drug does not fit under the
+    hard maximum (234 000 nL of 10 mg/mL = 2.34 mg), and ordered if it fits exactly."""
+    d = _with_path(_implanted_programmed(library), Segment(234_000, "morphine", CONC))
+    fits = dataclasses.replace(d, ledger=Ledger().record(7 * DAY + 100, MAX_NG - 2_340_000))
+    _, effects = priming_order(fits, 7 * DAY + 120, 480, library)
+    assert effects == (DeliveryOrder(d.next_order_id, "priming", 234_000, 480),)
+    over = dataclasses.replace(d, ledger=Ledger().record(7 * DAY + 100, MAX_NG - 2_339_999))
+    assert priming_order(over, 7 * DAY + 120, 480, library) == (over, ())
+
+
+# --- MRI ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "resume", "alarm_at_start", "high_now", "expected"),
+    [
+        ("suspend-verify", True, False, False, True),
+        ("suspend-verify", False, False, False, False),
+        ("suspend-verify", True, True, False, False),
+        ("suspend-verify", True, False, True, False),
+        ("empty-and-reset", True, False, False, False),
+    ],
+)
+def test_mri_resumes_only_when_all_conditions_hold(
+    library: Library,
+    policy: str,
+    resume: bool,
+    alarm_at_start: bool,
+    high_now: bool,
+    expected: bool,
+) -> None:
+    """REQ-MRI-002, REQ-MRI-003: a SynchroMed resumes by itself only if it was dosing, no alarm
+    was active at the start and no HIGH alarm is active now."""
+    d = _active_device(library)
+    assert not mri_resumes(d)
+    alarms = (ActiveAlarm(AlarmKind.MOTOR_STALL, T0),) if high_now else ()
+    session = MriSession(policy, T0, alarm_at_start, resume)
+    assert mri_resumes(dataclasses.replace(d, mri=session, alarms=alarms)) is expected
+
+
+# Equivalent mutants (mutmut 3.8.1 names, from the run before the fluid path; no observable change
+# on states the core produces):
+# - _basal_rate__mutmut_2, segment_s__mutmut_21, priming_order__mutmut_1: an `assert a and b`
+#   weakened to `a or b`; the callers only reach it with program, reservoir, implant and dead
+#   volume present, so both forms hold.
+# - _basal_plan__mutmut_3: `program is None or reservoir is None` -> `and`: reached only in
+#   ACTIVE (the phase test comes first), which always has both (state.check_consistent).
+# - hard_max_ng__mutmut_1: `drug is None or indication is None` -> `and`: both come from the
+#   reservoir, or both from the trial, so one is None exactly when the other is.
+# - apply_report__mutmut_52: `delta and reservoir` -> `or`: with delta 0 the reservoir is
+#   replaced by an equal one (max(0, v - 0) == v for v >= 0).
+# - apply_report__mutmut_116: `... if d.implant is not None else None` -> `or True`: a priming
+#   order exists only in phases that have an implant.
+# - basal_reserve_ng__mutmut_18: `index <= now // 300` -> `now / 300`: for an int index the two
+#   hold together (as ledger window_total_ng mutmut_6 in docs/mutation.md).
+# - plan_tick__mutmut_1, _2, _9, _11, _24: the memo is never read (None, wrong key, an index that
+#   never equals) or never stored: every call recomputes, and the plan is a pure function of the
+#   same inputs, so the answers are identical (only slower).
+# - segment_s__mutmut_19: `longest <= seg` -> `<`: when equal the function returns `longest`,
+#   which is `seg`.
+# - tick_alarms__mutmut_8: max_segment_s dropped (one hour used): the alarms do not depend on
+#   the segment length, because a longer order is chosen only when the cap and reservoir checks
+#   pass for the whole of it, so its basal decision has no reason and adds no alarm.
+
+
+# --- planning through the path, against a brute-force cell model --------------------------------
+
+_PLAN_FLUIDS = [("", 0), ("morphine", 10 * MG), ("morphine", 25 * MG), ("morphine", 333_334)]
+_PLAN_FLUIDS += [("hydromorphone", MG), ("morphine", 1)]
+
+
+def _cells(
+    path: list[tuple[int, tuple[str, int]]], reservoir: tuple[str, int], count: int
+) -> list[tuple[str, int]]:
+    """The first ``count`` nL to leave the tip: the path's cells, then the reservoir's fluid."""
+    cells = [fluid for volume, fluid in path for _ in range(volume)]
+    return (cells + [reservoir] * count)[:count]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    path=st.lists(st.tuples(st.integers(1, 60), st.sampled_from(_PLAN_FLUIDS)), max_size=5),
+    reservoir=st.sampled_from(_PLAN_FLUIDS[1:]),
+    res_nl=st.integers(0, 600),
+    threshold=st.integers(0, 200),
+    orders=st.lists(st.tuples(st.integers(0, 150), st.integers(0, 200)), max_size=3),
+    drug=st.sampled_from(["morphine", "hydromorphone"]),
+    skip=st.integers(0, 400),
+    target_cells=st.integers(0, 500),
+    extra_fg=st.integers(0, 25 * MG),
+)
+def test_planning_through_the_path_matches_a_cell_model(
+    library: Library,
+    path: list[tuple[int, tuple[str, int]]],
+    reservoir: tuple[str, int],
+    res_nl: int,
+    threshold: int,
+    orders: list[tuple[int, int]],
+    drug: str,
+    skip: int,
+    target_cells: int,
+    extra_fg: int,
+) -> None:
+    """REQ-TIP-001, REQ-TIP-002, REQ-GOV-003: the volume in flight, the drug it pushes out of the
+    tip (rounded up), the reservoir room (what the usable volume pushes out after it, rounded
+    down) and the largest volume that brings at most a target of one drug out of the tip, all
+    equal a brute-force count over 1 nL cells leaving the tip one after another."""
+    merged: list[Segment] = []
+    for volume, fluid in path:
+        if merged and (merged[-1].drug, merged[-1].concentration_ng_per_ml) == fluid:
+            merged[-1] = Segment(merged[-1].volume_nl + volume, *fluid)
+        else:
+            merged.append(Segment(volume, *fluid))
+    base = reach(Phase.ACTIVE, library)
+    assert base.reservoir is not None
+    d = dataclasses.replace(
+        base,
+        path=FluidPath(tuple(merged)),
+        reservoir=dataclasses.replace(
+            base.reservoir,
+            drug=reservoir[0],
+            concentration_ng_per_ml=reservoir[1],
+            volume_nl=res_nl,
+        ),
+        orders=tuple(
+            Order(2 + i, DeliveryKind.BASAL, T0, T0 + HOUR, v, r) for i, (v, r) in enumerate(orders)
+        ),
+        next_order_id=2 + len(orders),
+    )
+    flight = sum(max(0, v - r) for v, r in orders)
+    assert in_flight_nl(d) == flight
+
+    def fg(cells: list[tuple[str, int]]) -> int:
+        return sum(conc for name, conc in cells if name == drug)
+
+    assert in_flight_ng(d, drug) == -(-fg(_cells(path, reservoir, flight)) // 10**6)
+    usable = max(0, res_nl - flight - threshold)
+    room_cells = _cells(path, reservoir, flight + usable)[flight:]
+    assert reservoir_room_ng(d, drug, threshold) == fg(room_cells) // 10**6
+    # plan_volume: take whole cells of ``drug`` while they fit under the target
+    target = target_cells * reservoir[1] // 2 + extra_fg
+    ahead = _cells(path, reservoir, skip + sum(v for v, _ in path) + 1)[skip:]
+    n = got = 0
+    while True:
+        if n >= len(ahead):  # only the reservoir's fluid from here: the rest is a division
+            ended = reservoir[0] != drug
+            if not ended:
+                more = (target - got) // reservoir[1]
+                n, got = n + more, got + more * reservoir[1]
+            break
+        name, conc = ahead[n]
+        if name != drug or conc <= 0:
+            ended = True
+            break
+        if got + conc > target:
+            ended = False
+            break
+        n, got = n + 1, got + conc
+    assert dosing.plan_volume(d, skip, drug, target) == (n, got, ended)

@@ -1,5 +1,10 @@
-"""The dose governor: arithmetic contracts, decisions with reasons, and a simulated delivery
-stream checked against every real 24 h window (REQ-GOV-001..010)."""
+"""The dose governor: arithmetic contracts, decisions with reasons at their exact boundaries, the
+whole error contract of every rejected input, and a simulated delivery stream checked against
+every real 24 h window (REQ-GOV-001..010).
+
+Every amount the governor sees is drug leaving the catheter tip; the reservoir room is passed in
+as ``reservoir_room_ng`` (what the usable volume pushes out of the tip, rounded down; its
+computation through the fluid path is tested with the delivery engine)."""
 
 from __future__ import annotations
 
@@ -16,20 +21,18 @@ from hypothesis import strategies as st
 from itdose.core.arith import INT_OPS, ceil_div, floor_div
 from itdose.core.errors import InvalidInput
 from itdose.core.governor import (
-    NL_PER_ML,
     Decision,
     PatientBolus,
     Reason,
-    amount_ng_in,
     decide_basal,
     decide_bolus,
     grant_all_or_nothing,
     grant_amount,
-    volume_nl_for,
 )
 from itdose.core.ledger import BUCKET_S, BolusHistory, Ledger
 
 DAY = 86_400
+NL_PER_ML = 1_000_000
 
 nonneg = st.integers(min_value=0, max_value=10**12)
 small = st.integers(min_value=0, max_value=10**7)
@@ -39,9 +42,12 @@ concentrations = st.one_of(
 )
 
 
-def ref_amount_in(volume_nl: int, conc: int) -> int:
-    """Reference: largest amount whose volume fits, from exact rationals."""
-    return floor(Fraction(volume_nl * conc, NL_PER_ML))
+def ref_room(reservoir_nl: int, in_flight_nl: int, threshold_nl: int, conc: int) -> int:
+    """Reference reservoir room with the path holding the reservoir's fluid: the amount the usable
+    volume (above the threshold, net of the volume in flight) pushes out of the tip, rounded
+    down, from exact rationals."""
+    usable = max(0, reservoir_nl - in_flight_nl - threshold_nl)
+    return floor(Fraction(usable * conc, NL_PER_ML))
 
 
 def ref_volume_for(amount_ng: int, conc: int) -> int:
@@ -95,23 +101,6 @@ def test_int_ops_agree_with_python(a: int, b: int, c: bool, d: bool) -> None:
     assert (o.add(a, b), o.sub(a, b), o.mul(a, b), o.lit(a)) == (a + b, a - b, a * b, a)
 
 
-# --- conversions ---------------------------------------------------------------------------------
-
-
-@given(amount=nonneg, volume=nonneg, conc=concentrations)
-def test_volume_rounds_up_and_amount_rounds_down(amount: int, volume: int, conc: int) -> None:
-    v = volume_nl_for(INT_OPS, amount, conc)
-    assert v == ref_volume_for(amount, conc)
-    assert v * conc >= amount * NL_PER_ML  # the charged volume holds at least the amount
-    assert v == 0 or (v - 1) * conc < amount * NL_PER_ML  # and is the least such volume
-    a = amount_ng_in(INT_OPS, volume, conc)
-    assert a == ref_amount_in(volume, conc)
-    assert a * NL_PER_ML <= volume * conc
-    assert (a + 1) * NL_PER_ML > volume * conc
-    # round trip: what a volume can give never needs more than that volume
-    assert volume_nl_for(INT_OPS, a, conc) <= volume
-
-
 # --- grant arithmetic ----------------------------------------------------------------------------
 
 
@@ -121,10 +110,7 @@ class Inputs:
     window_total_ng: int
     in_flight_ng: int
     hard_max_ng: int
-    reservoir_nl: int
-    in_flight_nl: int
-    empty_threshold_nl: int
-    concentration_ng_per_ml: int
+    reservoir_room_ng: int
     delivering: bool
 
     def kwargs(self) -> dict[str, Any]:
@@ -137,16 +123,9 @@ inputs = st.builds(
     window_total_ng=small,
     in_flight_ng=st.integers(min_value=0, max_value=10**6),
     hard_max_ng=small,
-    reservoir_nl=small,
-    in_flight_nl=st.integers(min_value=0, max_value=10**6),
-    empty_threshold_nl=st.integers(min_value=0, max_value=10**6),
-    concentration_ng_per_ml=concentrations,
+    reservoir_room_ng=st.one_of(small, st.sampled_from([0, 1])),
     delivering=st.booleans(),
 )
-
-
-def usable_nl(x: Inputs) -> int:
-    return x.reservoir_nl - x.in_flight_nl - x.empty_threshold_nl
 
 
 @settings(max_examples=500)
@@ -159,12 +138,12 @@ def test_divisible_grant_is_the_largest_safe_amount(x: Inputs) -> None:
         return
     if g > 0:
         assert x.window_total_ng + x.in_flight_ng + g <= x.hard_max_ng
-        # the volume charged for g leaves the reservoir at or above the empty threshold
-        assert volume_nl_for(INT_OPS, g, x.concentration_ng_per_ml) <= usable_nl(x)
+        # the grant is drug the reservoir's usable volume can push out of the tip
+        assert g <= x.reservoir_room_ng
     if g < x.requested_ng:  # one more nanogram would break the cap or the reservoir
         nxt = g + 1
         over_cap = x.window_total_ng + x.in_flight_ng + nxt > x.hard_max_ng
-        over_res = ref_volume_for(nxt, x.concentration_ng_per_ml) > usable_nl(x)
+        over_res = nxt > x.reservoir_room_ng
         assert over_cap or over_res
 
 
@@ -175,7 +154,7 @@ def test_bolus_grant_is_all_or_nothing(x: Inputs, reserve: int) -> None:
     fits = (
         x.delivering
         and x.window_total_ng + x.in_flight_ng + reserve + x.requested_ng <= x.hard_max_ng
-        and ref_volume_for(x.requested_ng, x.concentration_ng_per_ml) <= max(0, usable_nl(x))
+        and x.requested_ng <= x.reservoir_room_ng
     )
     assert g == (x.requested_ng if fits else 0)
 
@@ -209,11 +188,10 @@ def test_decide_basal_reasons_explain_every_reduction(
     expected = grant_amount(INT_OPS, **{**x.kwargs(), "window_total_ng": window})
     assert d.granted_ng == expected
     assert d.requested_ng == x.requested_ng
-    assert d.granted_nl == ref_volume_for(d.granted_ng, x.concentration_ng_per_ml)
     assert (d.reasons == ()) == (d.granted_ng == x.requested_ng)
     assert list(d.reasons) == sorted(set(d.reasons), key=list(Reason).index)
     cap_binds = x.requested_ng > max(0, x.hard_max_ng - window - x.in_flight_ng)
-    res_binds = ref_volume_for(x.requested_ng, x.concentration_ng_per_ml) > max(0, usable_nl(x))
+    res_binds = x.requested_ng > x.reservoir_room_ng
     assert (Reason.DAILY_CAP in d.reasons) == cap_binds
     assert (Reason.RESERVOIR in d.reasons) == res_binds
     assert (Reason.NOT_DELIVERING in d.reasons) == (not x.delivering and x.requested_ng > 0)
@@ -226,26 +204,20 @@ def bolus(
     *,
     ledger: Ledger | None = None,
     hard_max: int = 10**9,
-    reservoir_nl: int = 10**7,
-    threshold_nl: int = 500_000,
-    conc: int = 10**6,
+    room: int = 10**9,
     delivering: bool = True,
     patient: PatientBolus | None = None,
     reserve: int = 0,
     in_flight_ng: int = 0,
-    in_flight_nl: int = 0,
 ) -> Decision:
     return decide_bolus(
         now_s=now,
         requested_ng=requested,
         ledger=ledger if ledger is not None else Ledger(),
         in_flight_ng=in_flight_ng,
-        in_flight_nl=in_flight_nl,
         hard_max_ng=hard_max,
         reserve_ng=reserve,
-        reservoir_nl=reservoir_nl,
-        empty_threshold_nl=threshold_nl,
-        concentration_ng_per_ml=conc,
+        reservoir_room_ng=room,
         delivering=delivering,
         patient=patient,
     )
@@ -263,7 +235,7 @@ def test_lockout_boundary_is_exact(last: int, lockout: int, dose: int) -> None:
     at = bolus(last + lockout, dose, ledger=ledger, patient=rule)
     assert at.granted_ng == dose and at.reasons == () and at.lockout_remaining_s == 0
     early = bolus(last + lockout - 1, dose, ledger=ledger, patient=rule)
-    assert early.granted_ng == 0 and early.granted_nl == 0
+    assert early.granted_ng == 0
     assert early.reasons == (Reason.LOCKOUT,) and early.lockout_remaining_s == 1
     # a denial records nothing, so the lockout still ends at last + lockout
     again = bolus(last + lockout, dose, ledger=ledger, patient=rule)
@@ -319,10 +291,12 @@ def test_bolus_denied_whole_when_it_does_not_fit_the_cap(
 def test_bolus_never_takes_the_reservoir_below_empty(
     reservoir: int, threshold: int, requested: int, conc: int
 ) -> None:
-    d = bolus(0, requested, reservoir_nl=reservoir, threshold_nl=threshold, conc=conc)
+    room = ref_room(reservoir, 0, threshold, conc)
+    d = bolus(0, requested, room=room)
     assert d.granted_ng in (0, requested)
     if d.granted_ng:
-        assert reservoir - d.granted_nl >= threshold
+        # the least volume that holds the bolus leaves the reservoir at or above the threshold
+        assert reservoir - ref_volume_for(requested, conc) >= threshold
     else:
         assert d.reasons == (Reason.RESERVOIR,)
         assert reservoir - ref_volume_for(requested, conc) < threshold
@@ -331,7 +305,7 @@ def test_bolus_never_takes_the_reservoir_below_empty(
 def test_not_delivering_denies_a_bolus_and_lists_every_other_reason() -> None:
     history = BolusHistory().record_start(0, max_per_24h=1)
     rule = PatientBolus(history=history, lockout_s=600, max_per_24h=1)
-    d = bolus(10, 10**9, delivering=False, patient=rule, hard_max=10, reservoir_nl=0)
+    d = bolus(10, 10**9, delivering=False, patient=rule, hard_max=10, room=0)
     assert d.granted_ng == 0
     assert d.reasons == (
         Reason.NOT_DELIVERING,
@@ -347,23 +321,11 @@ GOOD: dict[str, Any] = dict(
     requested_ng=1000,
     ledger=Ledger(),
     in_flight_ng=0,
-    in_flight_nl=0,
     hard_max_ng=10**6,
-    reservoir_nl=10**6,
-    empty_threshold_nl=0,
-    concentration_ng_per_ml=10**6,
+    reservoir_room_ng=10**6,
     delivering=True,
 )
-INT_FIELDS = [
-    "now_s",
-    "requested_ng",
-    "in_flight_ng",
-    "in_flight_nl",
-    "hard_max_ng",
-    "reservoir_nl",
-    "empty_threshold_nl",
-    "concentration_ng_per_ml",
-]
+INT_FIELDS = ["now_s", "requested_ng", "in_flight_ng", "hard_max_ng", "reservoir_room_ng"]
 
 
 @pytest.mark.parametrize("decide", ["basal", "bolus"])
@@ -385,7 +347,6 @@ def test_invalid_inputs_name_the_field(decide: str, name: str, bad: object) -> N
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"concentration_ng_per_ml": 0}, "concentration_ng_per_ml"),
         ({"delivering": 1}, "delivering"),
         ({"ledger": None}, "ledger"),
         ({"ledger": Ledger().record(10 * BUCKET_S, 1)}, "now_s"),  # now before the newest bucket
@@ -445,6 +406,9 @@ class Sim:
     starts: list[int] = field(default_factory=list)
     last_report_s: int = 0
 
+    def room(self, in_flight_nl: int) -> int:
+        return ref_room(self.reservoir_nl, in_flight_nl, self.threshold_nl, self.conc)
+
     def in_flight(self) -> tuple[int, int]:
         open_ = [g for g in self.grants if g.reported_ng < g.granted_ng]
         ng = sum(g.granted_ng - g.reported_ng for g in open_)
@@ -474,11 +438,8 @@ class Sim:
             requested_ng=requested,
             ledger=self.ledger,
             in_flight_ng=ng,
-            in_flight_nl=nl,
             hard_max_ng=self.hard_max_ng,
-            reservoir_nl=self.reservoir_nl,
-            empty_threshold_nl=self.threshold_nl,
-            concentration_ng_per_ml=self.conc,
+            reservoir_room_ng=self.room(nl),
             delivering=on,
         )
         if kind == "basal":
@@ -499,15 +460,17 @@ class Sim:
             assert d.granted_ng == 0
         if d.granted_ng == 0:
             return
-        # the reservoir, net of everything granted, stays at or above the empty threshold
-        assert self.reservoir_nl - (nl + d.granted_nl) >= self.threshold_nl
+        # the reservoir, net of everything granted (each grant charged the least volume that
+        # holds it), stays at or above the empty threshold
+        charged_nl = ref_volume_for(d.granted_ng, self.conc)
+        assert self.reservoir_nl - (nl + charged_nl) >= self.threshold_nl
         n = min(d.granted_ng, 4)
         pieces = [
             (now + duration * k // n, d.granted_ng // n + (1 if k < d.granted_ng % n else 0))
             for k in range(n)
         ]
         reports = [(t + lag, a) for t, a in pieces]
-        self.grants.append(Grant(d.granted_ng, d.granted_nl, pieces, reports))
+        self.grants.append(Grant(d.granted_ng, charged_nl, pieces, reports))
 
     def deliveries(self) -> list[tuple[int, int]]:
         return [p for g in self.grants for p in g.pieces]
@@ -596,3 +559,162 @@ def test_cap_holds_at_the_24h_boundary_through_the_ledger(offset: int, bucket: i
     assert last_inside.granted_ng == 0 and last_inside.reasons == (Reason.DAILY_CAP,)
     bucket_gone = s + DAY + (BUCKET_S - 1 - offset)  # s's whole bucket is out of the window
     assert decide_basal(**{**kw, "now_s": bucket_gone}).granted_ng == 10
+
+
+# --- reasons at their exact boundaries and the whole error contract (REQ-GOV-010) ----------------
+
+
+def _basal(**over: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "now_s": 10_000,
+        "requested_ng": 100,
+        "ledger": Ledger(),
+        "in_flight_ng": 0,
+        "hard_max_ng": 10**9,
+        "reservoir_room_ng": 10**9,
+        "delivering": True,
+    }
+    kw.update(over)
+    return kw
+
+
+def _bolus(**over: Any) -> dict[str, Any]:
+    kw = _basal(reserve_ng=0, patient=None)
+    kw.update(over)
+    return kw
+
+
+def test_basal_of_one_ng_while_not_delivering_says_not_delivering() -> None:
+    d = decide_basal(**_basal(requested_ng=1, delivering=False))
+    assert d.granted_ng == 0
+    assert d.reasons == (Reason.NOT_DELIVERING,)
+
+
+def test_basal_exactly_filling_the_reservoir_room_is_granted_whole() -> None:
+    d = decide_basal(**_basal(requested_ng=700, reservoir_room_ng=700))
+    assert (d.granted_ng, d.reasons) == (700, ())
+    cut = decide_basal(**_basal(requested_ng=701, reservoir_room_ng=700))
+    assert (cut.granted_ng, cut.reasons) == (700, (Reason.RESERVOIR,))
+
+
+def test_basal_cut_by_the_cap_and_the_room_takes_the_smaller() -> None:
+    ledger = Ledger().record(9_000, 300)
+    d = decide_basal(
+        **_basal(
+            ledger=ledger,
+            in_flight_ng=100,
+            hard_max_ng=1_000,
+            reservoir_room_ng=650,
+            requested_ng=900,
+        )
+    )
+    # cap room 1000 - 300 - 100 = 600 < room 650 < request 900
+    assert (d.granted_ng, d.reasons) == (600, (Reason.DAILY_CAP, Reason.RESERVOIR))
+
+
+def test_bolus_exactly_filling_the_cap_room_with_its_reserve_is_granted_without_reason() -> None:
+    # cap room = 1000 - 300 = 700 = request 500 + reserve 200
+    ledger = Ledger().record(9_000, 300)
+    d = decide_bolus(**_bolus(ledger=ledger, requested_ng=500, reserve_ng=200, hard_max_ng=1_000))
+    assert (d.requested_ng, d.granted_ng, d.reasons) == (500, 500, ())
+    one_more = decide_bolus(
+        **_bolus(ledger=ledger, requested_ng=501, reserve_ng=200, hard_max_ng=1_000)
+    )
+    assert (one_more.granted_ng, one_more.reasons) == (0, (Reason.DAILY_CAP,))
+
+
+def test_bolus_exactly_filling_the_reservoir_room_is_granted_without_reason() -> None:
+    # reservoir room = (2000 - 200 in flight - 300 threshold) nL at 1 ng/nL = 1500 ng
+    room = ref_room(2_000, 200, 300, 1_000_000)
+    assert room == 1_500
+    d = decide_bolus(**_bolus(reservoir_room_ng=room, requested_ng=1_500))
+    assert (d.requested_ng, d.granted_ng, d.reasons) == (1_500, 1_500, ())
+    one_more = decide_bolus(**_bolus(reservoir_room_ng=room, requested_ng=1_501))
+    assert (one_more.granted_ng, one_more.reasons) == (0, (Reason.RESERVOIR,))
+
+
+def test_clinician_bolus_reports_no_lockout_and_no_count() -> None:
+    d = decide_bolus(**_bolus(requested_ng=250))
+    assert d.requested_ng == 250
+    assert d.lockout_remaining_s == 0
+    assert d.boluses_in_window == 0
+    denied = decide_bolus(**_bolus(requested_ng=250, delivering=False))
+    assert (denied.lockout_remaining_s, denied.boluses_in_window) == (0, 0)
+    assert denied.reasons == (Reason.NOT_DELIVERING,)
+
+
+def test_decisions_echo_the_request() -> None:
+    assert decide_basal(**_basal(requested_ng=77)).requested_ng == 77
+    assert decide_bolus(**_bolus(requested_ng=78)).requested_ng == 78
+    assert decide_bolus(**_bolus(requested_ng=79, delivering=False)).requested_ng == 79
+
+
+def _error(fn: Any, kw: dict[str, Any]) -> InvalidInput:
+    with pytest.raises(InvalidInput) as exc:
+        fn(**kw)
+    return exc.value
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "message", "limit"),
+    [
+        ("in_flight_ng", 1.5, "must be an integer", None),
+        ("in_flight_ng", True, "must be an integer", None),
+        ("reservoir_room_ng", -3, "must not be negative", ">= 0"),
+        ("reservoir_room_ng", "1", "must be an integer", None),
+        ("hard_max_ng", -1, "must not be negative", ">= 0"),
+        ("ledger", "not a ledger", "must be a Ledger", None),
+        ("delivering", 1, "must be a bool", None),
+    ],
+)
+def test_basal_input_errors_carry_field_message_value_and_limit(
+    field: str, bad: object, message: str, limit: str | None
+) -> None:
+    err = _error(decide_basal, _basal(**{field: bad}))
+    assert (err.field, err.message, err.value, err.limit) == (field, message, bad, limit)
+    assert type(err.value) is type(bad)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad", "message", "limit"),
+    [
+        ("requested_ng", 0, "must be positive", "> 0"),
+        ("reserve_ng", -5, "must not be negative", ">= 0"),
+        ("patient", "nobody", "must be a PatientBolus or None", None),
+    ],
+)
+def test_bolus_input_errors_carry_field_message_value_and_limit(
+    field: str, bad: object, message: str, limit: str | None
+) -> None:
+    err = _error(decide_bolus, _bolus(**{field: bad}))
+    assert (err.field, err.message, err.value, err.limit) == (field, message, bad, limit)
+
+
+def test_patient_bolus_rejects_a_history_that_is_not_one() -> None:
+    with pytest.raises(InvalidInput) as exc:
+        PatientBolus(history=(1, 2), lockout_s=60, max_per_24h=4)  # type: ignore[arg-type]
+    err = exc.value
+    assert (err.field, err.message, err.value, err.limit) == (
+        "history",
+        "must be a BolusHistory",
+        (1, 2),
+        None,
+    )
+
+
+def test_a_query_before_the_newest_ledger_bucket_is_an_error_on_now_s() -> None:
+    ledger = Ledger().record(1_000, 5)  # bucket 3: [900, 1200)
+    for fn, kw in ((decide_basal, _basal(ledger=ledger)), (decide_bolus, _bolus(ledger=ledger))):
+        err = _error(fn, {**kw, "now_s": 899})
+        assert err.field == "now_s"
+        assert err.message == "time went backwards: earlier than the newest recorded bucket"
+        assert (err.value, err.limit) == (899, ">= 900")
+
+
+def test_a_patient_bolus_before_the_last_bolus_start_is_an_error_on_now_s() -> None:
+    history = BolusHistory(last_start_s=5_000, starts_s=(5_000,))
+    patient = PatientBolus(history=history, lockout_s=600, max_per_24h=4)
+    err = _error(decide_bolus, _bolus(now_s=4_000, patient=patient))
+    assert err.field == "now_s"
+    assert err.message == "time went backwards: before the last bolus start"
+    assert (err.value, err.limit) == (4_000, ">= 5000")

@@ -1,4 +1,5 @@
-"""The shipped library (specs/drugs.toml, specs/pumps.toml) against DECISIONS.md and clinical.md."""
+"""The shipped library (specs/drugs.toml, specs/pumps.toml) against the dosing rules and the
+clinical facts (docs/dosing-rules.md, docs/clinical-basis.md)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_load_library_is_cached(lib: Library) -> None:
     assert load_library() is lib
 
 
-# --- DECISIONS.md spot checks ------------------------------------------------------------------
+# --- docs/dosing-rules.md spot checks -------------------------------------------------------------
 
 
 def test_ziconotide_hard_daily_max_is_label_19_2_mcg(lib: Library) -> None:
@@ -180,7 +181,7 @@ def test_no_source_gives_max_bolus_or_min_lockout(lib: Library) -> None:
 
 # --- every limit: source, tag, level, soft <= hard ---------------------------------------------
 
-_SOURCE_TOKEN = re.compile(r"^(?:[1-9]|[1-6][0-9]|70|DECISIONS\.md|PACC 2017)$")
+_SOURCE_TOKEN = re.compile(r"^(?:[1-9]|[1-6][0-9]|70|docs/dosing-rules\.md#[a-z0-9-]+|PACC 2017)$")
 
 
 def _sources(text: str) -> list[str]:
@@ -292,10 +293,10 @@ def test_synchromed_min_rate_and_battery(lib: Library) -> None:
 
 
 def test_unknown_device_values_stay_absent(lib: Library) -> None:
-    """Gaps in clinical.md stay gaps: adding a value needs a source, not a guess."""
+    """Gaps in docs/clinical-basis.md stay gaps: adding a value needs a source, not a guess."""
     for pump in lib.pumps:
         if pump.id.startswith("prometra-ii"):
-            # DECISIONS.md worked example "tubing taken as 0": a design value, tagged as such.
+            # docs/dosing-rules.md#example-bridge "tubing taken as 0": a design value, tagged so.
             tv = pump.tubing_volume
             assert tv is not None and tv.value == 0 and tv.tag is Tag.D, pump.id
             assert "src 39" in tv.note and "replace" in tv.note
@@ -345,7 +346,7 @@ def test_prometra_catheter_data(lib: Library) -> None:
     assert catheter.volume_per_length.tag is Tag.V
 
 
-# --- DECISIONS.md worked examples, from library data -------------------------------------------
+# --- docs/dosing-rules.md#worked-examples, from library data --------------------------------------
 
 
 def test_worked_bridge_example_catheter_volume(lib: Library) -> None:

@@ -20,8 +20,8 @@ from itdose.core import Device, InvalidInput, Library, Phase, step
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision, DeliveryOrder, Effect
 from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexStep
-from itdose.core.state import Bridge
 
 MG = 1_000_000
 T0 = 7 * DAY + 700  # start_dosing in PATHS[ACTIVE]
@@ -100,12 +100,15 @@ def test_aftermath_boundary_is_exact(library: Library, extra: int, expected: int
     assert _first_order(d, library, DAY).duration_s == expected
 
 
-def test_no_long_segment_during_a_bridge(library: Library) -> None:
-    """REQ-DOSE-009, REQ-BRIDGE-002: bridge pieces keep the hour."""
+def test_no_long_segment_while_the_path_holds_another_concentration(library: Library) -> None:
+    """REQ-DOSE-009, REQ-TIP-003: while the fluid path still holds an older concentration the
+    rate follows its contents hour by hour."""
     d = _active(library)
-    d = dataclasses.replace(d, bridge=Bridge(10 * MG, 1 * MG, 200_000))
+    assert d.path is not None and d.reservoir is not None
+    old = Segment(d.path.volume_nl, d.reservoir.drug, d.reservoir.concentration_ng_per_ml // 2)
+    d = dataclasses.replace(d, path=FluidPath((old,)))
     order = _first_order(d, library, DAY)
-    assert (order.kind, order.duration_s) == ("bridge", HOUR)
+    assert (order.kind, order.duration_s) == ("basal", HOUR)
 
 
 def test_long_segment_ends_at_end_of_service(library: Library) -> None:

@@ -1,4 +1,4 @@
-"""MRI workflows per pump family (DECISIONS.md "MRI")."""
+"""MRI workflows per pump family (docs/dosing-rules.md#mri)."""
 
 from __future__ import annotations
 

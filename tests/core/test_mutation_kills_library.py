@@ -341,7 +341,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -353,7 +353,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "max_daily.note",
         (
             "a hard daily maximum taken from an unverified [U] value must say so in a note "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         None,
     ),
@@ -447,7 +447,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "an unverified [U] value may be hard only as the daily maximum of a drug with no "
             "verified "
-            "ceiling (DECISIONS.md)"
+            "ceiling (docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -562,7 +562,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         MORPHINE,
         "trial_bolus_range.level",
-        "an unverified [U] range must be soft (DECISIONS.md)",
+        "an unverified [U] range must be soft (docs/dosing-rules.md)",
         "hard",
     ),
     (
@@ -577,7 +577,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -727,7 +727,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "warning",
         (
             "is missing: a drug not approved for intrathecal pumps must carry the FDA 2018 warning "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         None,
     ),
@@ -1015,7 +1015,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "drugs.toml",
         BACLOFEN,
         "titration.max_increases.level",
-        "an unverified [U] limit must be soft (DECISIONS.md)",
+        "an unverified [U] limit must be soft (docs/dosing-rules.md)",
         "hard",
     ),
     (
@@ -1027,7 +1027,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "a [S] value cannot be a hard limit: hard limits must be verified [V] or design [D] "
             "values "
-            "(DECISIONS.md)"
+            "(docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -1067,7 +1067,7 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         (
             "an unverified [U] value may be hard only as the daily maximum of a drug with no "
             "verified "
-            "ceiling (DECISIONS.md)"
+            "ceiling (docs/dosing-rules.md)"
         ),
         "hard",
     ),
@@ -1401,7 +1401,12 @@ DEFECTS: list[tuple[str, list[Op], str, str, str, str, object]] = [
         "pumps.prometra-ii-20",
         "concentration_ranges.baclofen",
         "admits none of the drug's product strengths",
-        {"min": "600 mcg/mL", "max": "900 mcg/mL", "source": "12; DECISIONS.md", "tag": "V"},
+        {
+            "min": "600 mcg/mL",
+            "max": "900 mcg/mL",
+            "source": "12; docs/dosing-rules.md#r-lim-5",
+            "tag": "V",
+        },
     ),
     (
         "range note blank",
@@ -2004,9 +2009,12 @@ def test_built_values_are_exact() -> None:
         Level.HARD,
         3,
         604_800,
-        "13, 27; DECISIONS.md",
+        "13, 27; docs/dosing-rules.md#r-lim-9",
         Tag.D,
-        "Label: 'no more than 2-3 times per week'; DECISIONS.md fixes 3 in any rolling 7 days.",
+        (
+            "Label: 'no more than 2-3 times per week'; "
+            "docs/dosing-rules.md fixes 3 in any rolling 7 days."
+        ),
     )
     assert z.titration.max_increase_percent is None
     assert dict(z.starting_ranges)["any"].id == "ziconotide.pain.starting_range.any"
@@ -2040,7 +2048,7 @@ def test_built_values_are_exact() -> None:
         86_400,
     )
     assert b.screening.start_dose_multiple == 2
-    assert b.screening.source == "29; DECISIONS.md"
+    assert b.screening.source == "29; docs/dosing-rules.md#r-bacl-2"
     assert b.screening_concentrations is not None
     assert b.screening_concentrations.id == "baclofen.spasticity-spinal.screening_concentrations"
     assert b.screening_concentrations.values_ng_per_ml == (50_000,)
@@ -2065,7 +2073,7 @@ def test_built_values_are_exact() -> None:
     assert pump.concentration_ranges == ()
     assert pump.mri_policy is MriPolicy.SUSPEND_VERIFY
     assert pump.mri.id == "synchromed-ii-20.mri_policy"
-    assert pump.mri.source == "6, 7, 9; DECISIONS.md"
+    assert pump.mri.source == "6, 7, 9; docs/dosing-rules.md#mri"
     prometra = lib.pump("prometra-ii-20")
     assert prometra.concentration_ranges == (
         ConcentrationRange(
@@ -2073,7 +2081,7 @@ def test_built_values_are_exact() -> None:
             "baclofen",
             500_000,
             2_000_000,
-            "12; DECISIONS.md",
+            "12; docs/dosing-rules.md#r-lim-5",
             Tag.V,
             "n",
         ),
@@ -2084,7 +2092,11 @@ def test_built_values_are_exact() -> None:
     assert catheter.compatible_pumps.id == "prometra-catheter.compatible_pumps"
     assert catheter.compatible_pumps.names == ("prometra-ii-20", "prometra-ii-40")
     assert catheter.reference_length == SourcedValue(
-        "prometra-catheter.reference_length", 1100, Dimension.LENGTH, "11; DECISIONS.md", Tag.V
+        "prometra-catheter.reference_length",
+        1100,
+        Dimension.LENGTH,
+        "11; docs/dosing-rules.md#r-prime-1",
+        Tag.V,
     )
     assert catheter.volume_per_length is not None
     assert catheter.volume_per_length.id == "prometra-catheter.volume_per_length"

@@ -1,8 +1,8 @@
 """Tests that kill mutants mutmut left alive in core/program.py (docs/mutation.md): the complete
 content of the violations a clinician sees (limit, level, field, value, bound, message), and the
-boundaries of the schedule helpers. Expected values follow DECISIONS.md and the shipped library
-(morphine 20 mg/day hard, 15 mg/day soft, 20 mg/mL soft; hydromorphone not approved; Prometra
-pumps labelled for morphine and baclofen; SynchroMed II minimum rate 0.048 mL/day)."""
+boundaries of the schedule helpers. Expected values follow docs/dosing-rules.md and the shipped
+library (morphine 20 mg/day hard, 15 mg/day soft, 20 mg/mL soft; hydromorphone not approved;
+Prometra pumps labelled for morphine and baclofen; SynchroMed II minimum rate 0.048 mL/day)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Programs: check_program against DECISIONS.md "Limits", "Patient-activated bolus" and "Time".
+"""Programs: check_program against the dosing rules (docs/dosing-rules.md#limits,
+#patient-activated-bolus and #time).
 
-Expected numbers are derived by hand from DECISIONS.md and the shipped library (specs/), never
-copied from the implementation's output.
+Expected numbers are derived by hand from docs/dosing-rules.md and the shipped library (specs/),
+never copied from the implementation's output.
 """
 
 from __future__ import annotations
@@ -455,7 +456,7 @@ def test_report_figures_of_the_morphine_program(library: Library):
 
 
 def test_report_figures_of_the_alarm_date_example(library: Library):
-    # DECISIONS.md worked example: 0.5 mL/day, no boluses: (20 - 3) / 0.5 = 34 days.
+    # docs/dosing-rules.md#example-alarm-date: 0.5 mL/day, no boluses: (20 - 3) / 0.5 = 34 days.
     report = check_program(_morphine(5 * MG), library, PROMETRA)
     assert report.volume_rate_nl_per_day == 500_000
     assert report.days_to_low_reservoir == 34

@@ -1,5 +1,5 @@
 """Refill: reconciliation findings, capacity, concentration change and the bridge bolus
-(DECISIONS.md "Reservoir, refill and alarms" and the worked "Bridge bolus" example)."""
+(docs/dosing-rules.md#reservoir-refill-and-alarms and the worked "Bridge bolus" example)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach
 from itdose.core import Library, LimitViolation, Phase, Priority, RejectedCommand, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, StopDelivery, Warn
+from itdose.core.effects import (
+    Annunciate,
+    BolusDecision,
+    DeliveryOrder,
+    StopDelivery,
+    TipChange,
+    Warn,
+)
 from itdose.core.program import Basal, Program
 from itdose.core.state import Device
 
@@ -19,8 +26,8 @@ MG = 1_000_000
 ML = 1_000_000
 T0 = 7 * DAY + 700
 FILL_NL = 20 * ML
-PRIMING_NL = 234_000  # (110 - 20) cm x 0.0026 mL/cm, tubing 0 (DECISIONS.md)
-TOLERANCE_BP = 1450  # 14.5 % (DECISIONS.md)
+PRIMING_NL = 234_000  # (110 - 20) cm x 0.0026 mL/cm, tubing 0 (docs/dosing-rules.md)
+TOLERANCE_BP = 1450  # 14.5 % (docs/dosing-rules.md)
 NEW_CONC = 25 * MG
 MAX_CONC_OVERRIDE = c.Override("morphine.pain.max_concentration", "25 mg/mL Infumorph")
 
@@ -30,16 +37,17 @@ def _do(d: Device, command: c.Command, at: int, library: Library):
 
 
 def _refill_ready(library: Library) -> tuple[Device, int]:
-    """Active, one basal order partly delivered (4000 nL, final): delivered since the fill is
-    234 000 + 4 000 = 238 000 nL (a multiple of 200, so 14.5 % of it is whole: 34 510 nL).
+    """Active, one basal order partly delivered (2000 nL by half its hour, at its pace; final):
+    delivered since the fill is 234 000 + 2 000 = 236 000 nL (a multiple of 200, so 14.5 % of it
+    is whole: 34 220 nL).
     Returns the device in ``refill`` and the tracked residual."""
     d = reach(Phase.ACTIVE, library)
     out = _do(d, c.Tick(S), T0, library)
     (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
-    d = _do(out.device, c.DriveReport(S, order.order_id, 4000, True), T0 + 1800, library).device
+    d = _do(out.device, c.DriveReport(S, order.order_id, 2000, True), T0 + 1800, library).device
     out = _do(d, c.BeginRefill(C), T0 + 1900, library)
     assert any(isinstance(e, StopDelivery) for e in out.effects)
-    return out.device, FILL_NL - PRIMING_NL - 4000
+    return out.device, FILL_NL - PRIMING_NL - 2000
 
 
 def test_library_tolerances_are_the_decisions_value(library: Library):
@@ -51,10 +59,10 @@ def test_library_tolerances_are_the_decisions_value(library: Library):
 @pytest.mark.parametrize(
     ("offset", "finding"),
     [
-        (-34_510, ""),  # withdrawn less: delivered +14.5 % exactly, at the tolerance
-        (-34_511, "over-infusion"),  # 1 nL beyond
-        (34_510, ""),  # withdrawn more: delivered -14.5 % exactly
-        (34_511, "under-infusion"),
+        (-34_220, ""),  # withdrawn less: delivered +14.5 % exactly, at the tolerance
+        (-34_221, "over-infusion"),  # 1 nL beyond
+        (34_220, ""),  # withdrawn more: delivered -14.5 % exactly
+        (34_221, "under-infusion"),
         (0, ""),
     ],
 )
@@ -62,8 +70,8 @@ def test_reconciliation_boundaries(offset: int, finding: str, library: Library):
     """The +-14.5 % boundaries, exact in integers; a finding is a MEDIUM alarm (REQ-REF-002,
     REQ-REF-003, REQ-ALM-005)."""
     d, residual = _refill_ready(library)
-    assert residual == 19_762_000
-    assert 238_000 * TOLERANCE_BP == 34_510 * 10_000
+    assert residual == 19_764_000
+    assert 236_000 * TOLERANCE_BP == 34_220 * 10_000
     out = _do(d, c.RecordWithdrawal(C, withdrawn_nl=residual + offset), T0 + 2000, library)
     assert out.device.refill is not None
     assert out.device.refill.finding == finding
@@ -148,8 +156,9 @@ def _withdrawn(library: Library) -> Device:
 
 
 def test_concentration_change_needs_a_program(library: Library):
-    """A new concentration needs a new program and starts a bridge at the old dose (REQ-BRIDGE-001,
-    REQ-BRIDGE-002)."""
+    """A new concentration needs a new program; the path still holds the old fluid, and the
+    clinician is shown when the new one reaches the tip and the rates before and after
+    (REQ-BRIDGE-001, REQ-TIP-003; worked example: 0.234 mL at 0.1 mL/day = 56.16 h)."""
     d = _withdrawn(library)
     refill = c.CompleteRefill(C, FILL_NL, NEW_CONC, overrides=(MAX_CONC_OVERRIDE,))
     with pytest.raises(RejectedCommand):
@@ -158,30 +167,25 @@ def test_concentration_change_needs_a_program(library: Library):
     with pytest.raises(RejectedCommand):
         _do(d, dataclasses.replace(refill, program=MORPHINE_PROGRAM), T0 + 2100, library)
     out = _do(d, dataclasses.replace(refill, program=_new_program()), T0 + 2100, library)
-    bridge = out.device.bridge
-    assert bridge is not None
-    assert (bridge.old_concentration_ng_per_ml, bridge.old_dose_ng_per_day) == (10 * MG, MG)
-    assert bridge.volume_nl == PRIMING_NL
-    assert any(isinstance(e, Warn) and e.code == "bridge_bolus" for e in out.effects)
+    path = out.device.path
+    assert path is not None
+    assert [(s.volume_nl, s.concentration_ng_per_ml) for s in path.segments] == [
+        (PRIMING_NL, 10 * MG)
+    ]
+    (change,) = [e for e in out.effects if isinstance(e, TipChange)]
+    assert change == TipChange(T0 + 2100 + 202_176, 100_000, 40_000)
 
 
-def test_bridge_skip_needs_the_override(library: Library):
-    """Skipping the bridge needs an override with a reason (REQ-BRIDGE-003)."""
+def test_bridge_skip_override_is_rejected(library: Library):
+    """There is no bridge to skip: an override that would change the accounting of the drug in
+    the catheter is refused (REQ-TIP-003)."""
     d = _withdrawn(library)
     skip = c.Override("morphine.pain.bridge_skip", "catheter replaced and primed")
     refill = c.CompleteRefill(
         C, FILL_NL, NEW_CONC, program=_new_program(), overrides=(MAX_CONC_OVERRIDE, skip)
     )
-    out = _do(d, refill, T0 + 2100, library)
-    assert out.device.bridge is None
-    empty_reason = c.Override("morphine.pain.bridge_skip", " ")
-    with pytest.raises(RejectedCommand):
-        _do(
-            d,
-            dataclasses.replace(refill, overrides=(MAX_CONC_OVERRIDE, empty_reason)),
-            T0 + 2100,
-            library,
-        )
+    with pytest.raises(RejectedCommand, match="no bridge to skip"):
+        _do(d, refill, T0 + 2100, library)
 
 
 def test_concentration_above_soft_max_needs_override_at_refill(library: Library):
@@ -190,7 +194,7 @@ def test_concentration_above_soft_max_needs_override_at_refill(library: Library)
         _do(d, c.CompleteRefill(C, FILL_NL, NEW_CONC, program=_new_program()), T0 + 2100, library)
 
 
-# --- DECISIONS.md worked example: the bridge bolus ------------------------------------------------
+# --- docs/dosing-rules.md#example-bridge: the bridge bolus ----------------------------------------
 
 
 def _bridged(library: Library, bolus: bool = False) -> tuple[Device, int]:
@@ -205,90 +209,121 @@ def _bridged(library: Library, bolus: bool = False) -> tuple[Device, int]:
     return out.device, t
 
 
-def test_worked_example_bridge_bolus(library: Library):
-    """The worked bridge example (REQ-BRIDGE-002)."""
-    d, t_refill = _bridged(library)
-    now = t_refill
-    pending: dict[int, tuple[int, int, str]] = {}
+def _run(d: Device, start: int, until: int, library: Library):
+    """Tick and report every order in full at its end, from ``start`` to ``until``."""
+    now = start
+    pending: dict[int, tuple[int, int]] = {}
     orders: list[tuple[int, DeliveryOrder]] = []
-    reported: list[tuple[int, str, int]] = []
-    while now <= t_refill + 4 * DAY:
-        for oid, (vol, end, kind) in sorted(pending.items()):
+    while now <= until:
+        for oid, (vol, end) in sorted(pending.items()):
             if end <= now:
                 d = _do(d, c.DriveReport(S, oid, vol, True), now, library).device
-                reported.append((now, kind, vol))
                 del pending[oid]
         out = _do(d, c.Tick(S), now, library)
         d = out.device
         for e in out.effects:
             if isinstance(e, DeliveryOrder):
-                pending[e.order_id] = (e.volume_nl, now + e.duration_s, e.kind)
+                pending[e.order_id] = (e.volume_nl, now + e.duration_s)
                 orders.append((now, e))
         now = d.basal_until_s if d.basal_until_s > now else now + HOUR
+    return d, orders
+
+
+def _tip_amounts(path: list[list[int]], orders: list[tuple[int, DeliveryOrder]], fill_conc: int):
+    """An independent first-in-first-out catheter: ``path`` is [[volume_nl, ng/mL], ...], tip
+    first; each order pushes its volume of ``fill_conc`` in. Returns the amount (fg) each order
+    pushes out of the tip and the instant the last of the first fluid leaves."""
+    amounts = []
+    for _, o in orders:
+        left, fg = o.volume_nl, 0
+        while left:
+            take = min(left, path[0][0])
+            fg += take * path[0][1]
+            path[0][0] -= take
+            left -= take
+            if path[0][0] == 0:
+                path.pop(0)
+        path.append([o.volume_nl, fill_conc])
+        amounts.append(fg)
+    return amounts
+
+
+def test_worked_example_bridge_bolus(library: Library):
+    """The worked example (REQ-BRIDGE-002, REQ-TIP-003): 0.234 mL of 10 mg/mL in the path leaves
+    the tip at 0.1 mL/day (1 mg/day) for 56.16 h, then the new 25 mg/mL at 0.04 mL/day; every
+    order pushes exactly 1 mg/day out of the tip (checked with an independent FIFO catheter)."""
+    d, t_refill = _bridged(library)
+    d, orders = _run(d, t_refill, t_refill + 4 * DAY, library)
     assert d.phase is Phase.ACTIVE
-    bridge = [(t, o) for t, o in orders if o.kind == "bridge"]
-    basal = [(t, o) for t, o in orders if o.kind == "basal"]
-    # 0.234 mL of the old drug, delivered as the bridge, at 10 mg/mL = 2.34 mg
-    assert sum(o.volume_nl for _, o in bridge) == 234_000
-    assert sum(v for _, k, v in reported if k == "bridge") == 234_000
-    bridge_ng = sum(v * 10 for _, k, v in reported if k == "bridge")
-    assert bridge_ng == 2_340_000
-    # at the old volumetric rate 0.1 mL/day (every order but the last, which is the remainder)
-    for _, o in bridge[:-1]:
-        assert abs(o.volume_nl - 100_000 * o.duration_s / DAY) < 1
-    # the bridge lasts 0.234 / 0.1 = 2.34 days = 56.16 h; the new program starts within one
-    # segment of that
     ideal = t_refill + 202_176
-    switch = basal[0][0]
-    assert all(t < switch for t, _ in bridge)
-    assert ideal <= switch <= ideal + HOUR
-    # then 1 mg/day at 25 mg/mL = 0.04 mL/day
-    for _, o in basal:
-        assert abs(o.volume_nl - 40_000 * o.duration_s / DAY) < 1
-    first_day = [o for t, o in basal if t < switch + DAY]
-    assert abs(sum(o.volume_nl for o in first_day) - 40_000) <= 1700
-    assert d.bridge is None
+    amounts = _tip_amounts([[PRIMING_NL, 10 * MG]], orders, NEW_CONC)
+    for (_, o), fg in zip(orders, amounts, strict=True):
+        # the dose of the segment, to one nanolitre of the richer fluid
+        assert abs(fg - MG * o.duration_s * 1_000_000 // DAY) <= NEW_CONC
+    before = [o for t, o in orders if t < ideal]
+    after = [o for t, o in orders if t >= ideal]
+    # the old fluid goes at the old volumetric rate, the last piece a shorter segment ending at
+    # the moment the path holds only the new fluid
+    assert sum(o.volume_nl for o in before) == PRIMING_NL
+    for o in before:
+        assert abs(o.volume_nl - 100_000 * o.duration_s / DAY) <= 1
+    for o in after:
+        assert abs(o.volume_nl - 40_000 * o.duration_s / DAY) <= 1
+    assert d.path is not None
+    assert {s.concentration_ng_per_ml for s in d.path.segments} == {NEW_CONC}
 
 
-def test_no_patient_bolus_or_reprogramming_during_the_bridge(library: Library):
+def test_patient_bolus_while_the_path_holds_the_old_concentration(library: Library):
+    """A bolus is sized by what it pushes out of the tip (REQ-TIP-002): 0.1 mg while the path
+    still holds 10 mg/mL is 10 uL, not the 4 uL the reservoir's 25 mg/mL would suggest; the
+    program may change while the old fluid is in the path."""
     d, t = _bridged(library, bolus=True)
-    assert d.bridge is not None
+    assert d.program is not None and d.program.patient_bolus is not None
+    dose = d.program.patient_bolus.dose_ng
     out = _do(d, c.RequestBolus(P), t + 60, library)
     (decision,) = [e for e in out.effects if isinstance(e, BolusDecision)]
-    assert not decision.granted
-    assert "not_delivering" in decision.reasons
-    assert not [e for e in out.effects if isinstance(e, DeliveryOrder)]
-    with pytest.raises(RejectedCommand):
-        _do(d, c.SetProgram(C, _new_program()), t + 60, library)
-    with pytest.raises(RejectedCommand):
-        _do(d, c.ClinicianBolus(C, dose_ng=MG, duration_s=600), t + 60, library)
+    assert decision.granted
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    # the bolus, plus the basal due during its 10 minutes (0.1 mL/day of the old fluid)
+    assert order.volume_nl - order.basal_nl == dose * 1_000_000 // (10 * MG)
+    assert order.basal_nl == 100_000 * 600 // DAY
+    out = _do(d, c.SetProgram(C, _new_program(), (MAX_CONC_OVERRIDE,)), t + 60, library)
+    assert out.device.program == _new_program()
 
 
 def test_bridge_keeps_the_old_dose_not_the_new_concentration(library: Library):
-    # The first order of the bridge is old drug at the old volumetric rate (0.1 mL/day), not the
-    # new program's 0.04 mL/day.
-    """The old program never runs at the new concentration (REQ-BRIDGE-001, REQ-BRIDGE-002)."""
+    """The old fluid is delivered at the programmed dose, i.e. the old volumetric rate
+    (0.1 mL/day), not the new program's 0.04 mL/day (REQ-BRIDGE-001, REQ-TIP-003)."""
     d, t = _bridged(library)
     out = _do(d, c.Tick(S), t, library)
     (o,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
-    assert o.kind == "bridge"
+    assert o.kind == "basal"
     assert abs(o.volume_nl - 100_000 * o.duration_s / DAY) < 1
     assert d.program is not None
     assert d.program.basal == Basal.continuous(MG)
 
 
-def test_last_bridge_order_keeps_the_old_rate(library: Library):
+def test_refill_during_the_flush_keeps_the_tip_exact(library: Library):
+    """A second refill while the old fluid is still in the path (issue: refills during a bridge)
+    leaves the path's contents in place: 10 mg/mL first, then what entered since, and the tip
+    dose stays at the program's rate (REQ-TIP-002, REQ-TIP-003; worked example, second refill
+    one day later)."""
     d, t = _bridged(library)
-    now = t
-    last = None
-    while d.bridge is not None:
-        out = _do(d, c.Tick(S), now, library)
-        d = out.device
-        (o,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
-        last = o
-        now += o.duration_s
-        d = _do(d, c.DriveReport(S, o.order_id, o.volume_nl, True), now, library).device
-    assert last is not None and last.kind == "bridge"
-    # 0.1 mL/day: the remaining 667 nL take 576 s
-    assert abs(last.volume_nl - 100_000 * last.duration_s / DAY) < 1
-    assert now <= t + 202_176 + 1
+    d, _ = _run(d, t, t + DAY, library)
+    now = d.basal_until_s
+    for o in d.orders:
+        d = _do(d, c.DriveReport(S, o.id, o.volume_nl, True), now, library).device
+    assert d.path is not None and d.reservoir is not None
+    old_left = d.path.segments[0].volume_nl
+    assert d.path.segments[0].concentration_ng_per_ml == 10 * MG
+    assert abs(old_left - 134_000) <= 4_200  # one day, give or take an hourly order
+    d = _do(d, c.BeginRefill(C), now, library).device
+    d = _do(d, c.RecordWithdrawal(C, withdrawn_nl=d.reservoir.volume_nl), now, library).device
+    d = _do(
+        d, c.CompleteRefill(C, FILL_NL, NEW_CONC, overrides=(MAX_CONC_OVERRIDE,)), now, library
+    ).device
+    assert d.path is not None and d.path.segments[0].volume_nl == old_left
+    start = [[seg.volume_nl, seg.concentration_ng_per_ml] for seg in d.path.segments]
+    d, orders = _run(d, now, now + 3 * DAY, library)
+    for (_, o), fg in zip(orders, _tip_amounts(start, orders, NEW_CONC), strict=True):
+        assert abs(fg - MG * o.duration_s * 1_000_000 // DAY) <= NEW_CONC

@@ -16,17 +16,6 @@ from itdose.proofs.obligations import all_obligations
 from itdose.proofs.structure import CHECKS
 
 
-@pytest.fixture(scope="module")
-def verified(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[bool, list[dict[str, object]], Path]:
-    out = tmp_path_factory.mktemp("verify")
-    stream = io.StringIO()
-    ok, results = runner.run_verify(out, with_tests=False, stream=stream)
-    assert "GOV-Z3" in stream.getvalue()
-    return ok, results, out
-
-
 def test_run_verify_passes_and_lists_every_check(verified: tuple[bool, list, Path]) -> None:
     ok, results, _ = verified
     assert ok

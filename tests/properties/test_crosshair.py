@@ -1,19 +1,21 @@
-"""Symbolic checks with CrossHair: the contracts of the arithmetic, the ledger and the governor.
+"""Symbolic checks with CrossHair: the contracts of the arithmetic, the ledger, the governor and
+the fluid path's rounding and conservation.
 
 The contracts are PEP 316 ``pre:`` / ``post:`` lines in the docstrings of
 :mod:`itdose.core.arith` (floor and ceiling division), :mod:`itdose.core.units` (format -> parse
 round trips, parse bounds), :mod:`itdose.core.ledger` (first bucket of a window, window total
-bounds, record, bolus history) and :mod:`itdose.core.governor` (``volume_nl_for``,
-``amount_ng_in``, ``cap_room_ng``, ``reservoir_room_ng``, ``grant_amount``,
-``grant_all_or_nothing``, ``lockout_elapsed``, ``bolus_permitted``).
+bounds, record, bolus history) and :mod:`itdose.core.governor` (``cap_room_ng``,
+``grant_amount``, ``grant_all_or_nothing``, ``lockout_elapsed``, ``bolus_permitted``).
 
 The governor functions take an :class:`~itdose.core.arith.Ops` and type-variable operands (so
 that the proofs can run them on z3 terms); CrossHair cannot invent an ``Ops`` or pick ``int`` for
 a type variable, so this test generates a small module of int-typed wrappers that call the real
 functions with :data:`~itdose.core.arith.INT_OPS` and carry the governor's own ``pre:`` / ``post:``
-lines, copied from its docstrings (one source of truth), plus a few test-side conditions
-(:data:`EXTRA`) too long for a docstring line. The same module holds a ledger wrapper that checks
-the window-total bounds of REQ-GOV-005 on ledgers built from two symbolic records.
+lines, copied from its docstrings (one source of truth). The same module holds a ledger wrapper
+that checks the window-total bounds of REQ-GOV-005 on ledgers built from two symbolic records,
+and test-side contracts of :mod:`itdose.core.path`: ``ng_up`` / ``ng_down`` are the least upper
+and greatest lower whole nanogram of a femtogram amount (REQ-GOV-003), and a push into a path of
+two symbolic segments keeps its volume and conserves the drug exactly (REQ-TIP-001).
 
 ``crosshair check`` runs in two subprocesses in parallel, with ``--per_condition_timeout``
 (:data:`PER_CONDITION_S`) and a total budget (:data:`BUDGET_S`) that fits CI; the test fails on any
@@ -41,7 +43,7 @@ from hypothesis import strategies as st
 
 from itdose.core import governor
 from itdose.core.arith import INT_OPS
-from itdose.core.governor import NL_PER_ML, grant_all_or_nothing, grant_amount
+from itdose.core.governor import grant_all_or_nothing, grant_amount
 from itdose.core.ledger import WINDOW_S, Ledger
 from itdose.core.units import format_amount_ng, parse_amount_ng
 
@@ -51,30 +53,12 @@ BUDGET_S = float(os.environ.get("ITDOSE_CROSSHAIR_BUDGET_S", "170"))
 """Wall-clock budget of each ``crosshair check`` subprocess (they run in parallel)."""
 
 GOVERNOR_FUNCTIONS = (
-    "volume_nl_for",
-    "amount_ng_in",
     "cap_room_ng",
-    "reservoir_room_ng",
     "grant_amount",
     "grant_all_or_nothing",
     "lockout_elapsed",
     "bolus_permitted",
 )
-
-_RESERVOIR = (
-    "post: __return__ == 0 or in_flight_nl + empty_threshold_nl"
-    " + volume_nl_for(INT_OPS, __return__, concentration_ng_per_ml) <= reservoir_nl"
-)
-EXTRA: dict[str, tuple[str, ...]] = {
-    "grant_amount": (_RESERVOIR,),
-    "grant_all_or_nothing": (_RESERVOIR,),
-    "reservoir_room_ng": (
-        "post: volume_nl_for(INT_OPS, __return__, concentration_ng_per_ml)"
-        " <= max(0, reservoir_nl - in_flight_nl - empty_threshold_nl)",
-    ),
-}
-"""Test-side conditions: the volume charged for a grant (rounded up) fits in the reservoir above
-the empty threshold, net of in-flight volume (REQ-GOV-003)."""
 
 _LEDGER_WRAPPER = '''
 def ledger_window_total(t1: int, a1: int, t2: int, a2: int, t: int) -> int:
@@ -88,6 +72,43 @@ def ledger_window_total(t1: int, a1: int, t2: int, a2: int, t: int) -> int:
     return Ledger().record(t1, a1).record(t2, a2).window_total_ng(t)
 '''
 
+_PATH_WRAPPERS = '''
+def path_ng_up(fg: int) -> int:
+    """The least whole ng holding ``fg`` (counted against a limit, REQ-GOV-003).
+
+    pre: fg >= 0
+    post: __return__ * 1_000_000 >= fg
+    post: (__return__ - 1) * 1_000_000 < fg
+    """
+    return ng_up(fg)
+
+
+def path_ng_down(fg: int) -> int:
+    """The greatest whole ng within ``fg`` (what may be delivered, REQ-GOV-003).
+
+    pre: fg >= 0
+    post: __return__ * 1_000_000 <= fg
+    post: (__return__ + 1) * 1_000_000 > fg
+    """
+    return ng_down(fg)
+
+
+def path_push_conserves(v1: int, c1: int, v2: int, c2: int, push: int, c: int) -> int:
+    """A push keeps the path's volume, sends out exactly the pushed volume and conserves the
+    drug: what is left plus what left the tip is what was there plus what came in
+    (REQ-TIP-001).
+
+    pre: 0 < v1 <= 10**6 and 0 < v2 <= 10**6 and 0 <= push <= 3 * 10**6
+    pre: 0 < c1 <= 10**8 and 0 < c2 <= 10**8 and 0 < c <= 10**8 and c1 != c2
+    post: __return__ == v1 * c1 + v2 * c2 + push * c
+    """
+    path = FluidPath((Segment(v1, "d", c1), Segment(v2, "d", c2)))
+    new, out = path.push(push, "d", c)
+    if new.volume_nl != v1 + v2 or sum(p.volume_nl for p in out) != push:
+        raise AssertionError("volume not conserved")
+    return amount_fg(new.segments, "d") + amount_fg(out, "d")
+'''
+
 
 def _conditions(doc: str) -> list[str]:
     return [ln.strip() for ln in doc.splitlines() if re.match(r"\s*(pre|post):", ln)]
@@ -98,15 +119,15 @@ def wrapper_source() -> str:
     out = [
         "from itdose.core.arith import INT_OPS",
         "from itdose.core.governor import *  # noqa: F403",
-        "from itdose.core.governor import NL_PER_ML",
         "from itdose.core.ledger import WINDOW_S, Ledger",
+        "from itdose.core.path import FluidPath, Segment, amount_fg, ng_down, ng_up",
         "from itdose.core import governor as _g",
         "",
     ]
     for name in GOVERNOR_FUNCTIONS:
         fn = getattr(governor, name)
         params = list(inspect.signature(fn).parameters.values())[1:]  # drop ops
-        conds = _conditions(inspect.getdoc(fn) or "") + list(EXTRA.get(name, ()))
+        conds = _conditions(inspect.getdoc(fn) or "")
         assert conds, f"{name} has no contract"
         typed = ", ".join(
             f"{p.name}: {'bool' if p.name in ('delivering', 'lockout_over') else 'int'}"
@@ -120,6 +141,7 @@ def wrapper_source() -> str:
             f"    return _g.{name}(INT_OPS, {call})\n"
         )
     out.append(_LEDGER_WRAPPER)
+    out.append(_PATH_WRAPPERS)
     return "\n".join(out)
 
 
@@ -190,7 +212,9 @@ def test_wrapper_module_compiles_and_carries_the_contracts() -> None:
     compile(source, "governor_int_contracts.py", "exec")
     for name in GOVERNOR_FUNCTIONS:
         assert f"def int_{name}(" in source
-    assert source.count("post:") >= 20
+    for name in ("path_ng_up", "path_ng_down", "path_push_conserves"):
+        assert f"def {name}(" in source
+    assert source.count("post:") >= 16
 
 
 # --- hypothesis on the crosshair backend -------------------------------------------------------
@@ -232,15 +256,16 @@ def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
     conc: int,
     delivering: bool,
 ) -> None:
+    """REQ-GOV-002, REQ-GOV-003: with the path holding the reservoir's fluid, the room is what
+    the usable volume pushes out of the tip, rounded down; the least volume holding a grant then
+    fits in the usable volume."""
+    room = max(0, reservoir - flight_nl - empty) * conc // 1_000_000
     kw = {
         "requested_ng": requested,
         "window_total_ng": window,
         "in_flight_ng": flight,
         "hard_max_ng": cap,
-        "reservoir_nl": reservoir,
-        "in_flight_nl": flight_nl,
-        "empty_threshold_nl": empty,
-        "concentration_ng_per_ml": conc,
+        "reservoir_room_ng": room,
         "delivering": delivering,
     }
     g = grant_amount(INT_OPS, **kw)
@@ -250,7 +275,7 @@ def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
         if granted:
             assert delivering
             assert window + flight + granted <= cap
-            assert flight_nl + empty + -(-granted * NL_PER_ML // conc) <= reservoir
+            assert flight_nl + empty + -(-granted * 1_000_000 // conc) <= reservoir
     assert b in (0, requested)
     assert b <= g
 

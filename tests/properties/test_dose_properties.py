@@ -2,8 +2,8 @@
 against an independent brute-force account of what the simulated drive reported.
 
 The reference is a plain list of (report time, ng) and (report time, nL): the rolling 24 h window
-at t is (t - 86400, t] (DECISIONS.md "Time"), summed from scratch at every report time. Profiles
-(dev, ci) set the number of examples.
+at t is (t - 86400, t] (docs/dosing-rules.md#r-time-2), summed from scratch at every report time.
+Profiles (dev, ci) set the number of examples.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from itdose.core.program import (
 )
 
 CONC = 10_000_000  # morphine 10 mg/mL
-HARD_MAX_NG = 20_000_000  # morphine hard daily maximum (DECISIONS.md)
+HARD_MAX_NG = 20_000_000  # morphine hard daily maximum (docs/dosing-rules.md)
 EMPTY_NL = 500_000  # Prometra II empty threshold
 DEAD_NL = 234_000
 

@@ -3,18 +3,24 @@
 Rules issue every command (valid and invalid, from every role), advance the clock by seconds to
 months, tick, report on the orders the core issued (complete, partial, late, duplicated, 1 nL
 over, unknown ids), request patient and clinician boluses, refill with random withdrawn volumes
-and concentrations (findings and their acknowledgement, bridge boluses), raise and clear alarms.
+and concentrations (findings and their acknowledgement, the old fluid still in the catheter),
+raise and clear alarms.
 
 After every step the invariants are checked against references written here, independently of
 the core's own accounting:
 
-- no rolling 24 h window ``(t - 86400, t]`` of drug the drive reported delivered to the patient
-  (plus trial doses) holds more than the drug's hard daily maximum: a brute-force sum, in exact
-  fractions of a nanogram, over a plain list of ``(report time, ng)`` (REQ-GOV-002, REQ-GOV-004);
+- what reaches the patient is what leaves the catheter tip: a reference catheter, first in,
+  first out (a plain list of ``[volume, drug, concentration]`` pieces, tip first, holding the
+  implant's dead volume of drug-free fluid), takes every reported volume in from the reservoir
+  and pushes the same volume out of the tip (REQ-TIP-001); the core's fluid path, with equal
+  neighbours merged, equals it after every step;
+- no rolling 24 h window ``(t - 86400, t]`` of a drug leaving the tip (plus trial doses) holds
+  more than that drug's hard daily maximum: a brute-force sum, in exact fractions of a
+  nanogram, over a plain list of ``(report time, drug, ng)`` (REQ-GOV-002, REQ-GOV-004);
   drive over-delivery beyond an order's volume is the drive's fault, not a grant, and is left
-  out of the reference (it must raise the HIGH delivery-deviation alarm instead);
-- the lifetime total the core counts equals the reference (ids recorded once: a duplicated or
-  unknown report adds nothing; REQ-DOSE-007);
+  out of the window reference (it must raise the HIGH delivery-deviation alarm instead);
+- the lifetime total the core counts equals the reference, each drug leaving the tip in a report
+  rounded up (ids recorded once: a duplicated or unknown report adds nothing; REQ-DOSE-007);
 - the reservoir is never negative;
 - a ``DeliveryOrder`` is only issued into a delivering phase; leaving one emits ``StopDelivery``
   (REQ-LIFE-005);
@@ -23,8 +29,9 @@ the core's own accounting:
   round-trips through JSON and never moves the clock back (REQ-CORE-002, REQ-CORE-003);
 - a HIGH alarm active implies a non-delivering phase (REQ-ALM-001);
 - a granted patient bolus respects the lockout from the previous granted start and the maximum
-  per rolling 24 h (REQ-GOV-009), comes with exactly one patient-bolus order of the programmed
-  dose; a denial orders nothing.
+  per rolling 24 h (REQ-GOV-009), comes with exactly one patient-bolus order: the largest whole
+  volume that, pushed after the volume in flight, brings only the program's drug out of the tip
+  and at most the programmed dose (REQ-TIP-002); a denial orders nothing.
 
 Profiles (tests/conftest.py): ``dev`` runs a few dozen examples; ``ci`` runs 2000 per machine
 (derandomized; ``print_blob`` prints a ``@reproduce_failure`` line to replay a failure).
@@ -62,6 +69,7 @@ LIB = load_library()
 DAY = 86_400
 NL_PER_ML = 1_000_000
 SOFT_DAILY = c.Override("morphine.pain.soft_max_daily", "pain not controlled")
+MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
 
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 _THOROUGH = _PROFILE.startswith("ci")
@@ -113,9 +121,7 @@ volumes = st.one_of(
     st.sampled_from([0, 1, 500_000, 20_000_000, 20_000_001]),
     st.integers(0, 20_000_000),
 )
-overrides = st.sampled_from(
-    [(), (SOFT_DAILY,), (SOFT_DAILY,), (c.Override("morphine.pain.bridge_skip", "flushed"),)]
-)
+overrides = st.sampled_from([(), (SOFT_DAILY,), (SOFT_DAILY,), (MAX_CONC,), (SOFT_DAILY, MAX_CONC)])
 
 _ANY: dict[str, st.SearchStrategy[c.Command]] = {
     "record_screening": st.builds(
@@ -194,18 +200,59 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+Piece = list[Any]
+"""``[volume_nl, drug, concentration_ng_per_ml]``; drug ``""`` at 0 is fluid without drug."""
+
+
+def ref_push(catheter: list[Piece] | None, volume: int, drug: str, conc: int) -> list[Piece]:
+    """Push ``volume`` of reservoir fluid into the reference catheter (tip first, changed in
+    place) and return what leaves the tip, in order. Without a catheter (dead volume unknown)
+    the fluid leaves as it is."""
+    if volume <= 0:
+        return []
+    if catheter is None:
+        return [[volume, drug, conc]]
+    catheter.append([volume, drug, conc])
+    out: list[Piece] = []
+    need = volume
+    while need:
+        head = catheter[0]
+        take = min(need, head[0])
+        out.append([take, head[1], head[2]])
+        head[0] -= take
+        need -= take
+        if head[0] == 0:
+            catheter.pop(0)
+    return out
+
+
+def ref_merged(catheter: list[Piece]) -> list[tuple[int, str, int]]:
+    """The reference catheter with equal neighbouring fluids joined."""
+    merged: list[tuple[int, str, int]] = []
+    for volume, drug, conc in catheter:
+        if merged and merged[-1][1:] == (drug, conc):
+            merged[-1] = (merged[-1][0] + volume, drug, conc)
+        elif volume:
+            merged.append((volume, drug, conc))
+    return merged
+
+
+def fg_of(pieces: list[Piece]) -> dict[str, int]:
+    """Exact amount of each drug in ``pieces`` (nL x ng/mL = fg)."""
+    amounts: dict[str, int] = {}
+    for volume, drug, conc in pieces:
+        if drug:
+            amounts[drug] = amounts.get(drug, 0) + volume * conc
+    return amounts
+
+
 @dataclasses.dataclass
 class _RefOrder:
     """What the test knows about an order from the ``DeliveryOrder`` effect that issued it."""
 
     kind: str
     volume_nl: int
-    concentration_ng_per_ml: int
     reported_nl: int = 0
-
-    @property
-    def to_patient(self) -> bool:
-        return self.kind != "priming"
 
 
 _REF_FIELDS = (
@@ -216,7 +263,8 @@ _REF_FIELDS = (
     "closed",
     "reports",
     "counted_ng",
-    "limit_ng",
+    "limits",
+    "catheter",
     "granted_boluses",
     "window_dirty",
 )
@@ -235,11 +283,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.now = 0
         self.open: dict[int, _RefOrder] = {}
         self.closed: set[int] = set()
-        self.reports: list[tuple[int, Fraction]] = []
-        """(report time, exact ng) of drug reported delivered to the patient, trial doses too."""
+        self.reports: list[tuple[int, str, Fraction]] = []
+        """(report time, drug, exact ng) of drug leaving the tip, trial doses too."""
         self.counted_ng = 0
-        """The same, rounded up per report as the core counts it (full over-delivery included)."""
-        self.limit_ng: int | None = None
+        """The same, rounded up per report and drug as the core counts it (full over-delivery
+        included)."""
+        self.limits: dict[str, int] = {}
+        """The hard daily maximum of every drug counted."""
+        self.catheter: list[Piece] | None = None
+        """The reference catheter (pump tubing + catheter), tip first; None before implant."""
         self.granted_boluses: list[int] = []
         self.window_dirty = False
         self.device_json = to_json(self.device)
@@ -291,7 +343,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             for reason in decision.reasons:
                 event(f"patient bolus denied: {reason}")
             return
-        assert before.phase is Phase.ACTIVE and before.bridge is None
+        assert before.phase is Phase.ACTIVE
         assert before.program is not None and before.reservoir is not None
         pb = before.program.patient_bolus
         assert pb is not None
@@ -301,10 +353,24 @@ class LifecycleMachine(RuleBasedStateMachine):
         in_window = sum(1 for t in self.granted_boluses if t > at - DAY) + 1
         assert in_window <= pb.max_per_24h, f"{in_window} boluses in 24 h (max {pb.max_per_24h})"
         assert len(orders) == 1 and orders[0].kind == "patient_bolus"
-        assert (
-            orders[0].volume_nl
-            == pb.dose_ng * NL_PER_ML // before.reservoir.concentration_ng_per_ml
-        )
+        # the largest volume that, after the volume in flight, brings at most the dose of the
+        # program's drug (and nothing else) out of the tip
+        volume = orders[0].volume_nl
+        drug = before.program.drug
+        fluid = (before.reservoir.drug, before.reservoir.concentration_ng_per_ml)
+        flight = sum(max(0, o.volume_nl - o.reported_nl) for o in self.open.values())
+
+        def ahead(n: int) -> list[Piece]:
+            catheter = copy.deepcopy(self.catheter)
+            ref_push(catheter, flight, *fluid)
+            return ref_push(catheter, n, *fluid)
+
+        dose_fg = pb.dose_ng * NL_PER_ML
+        out = ahead(volume)
+        assert volume > 0 and all(p[1] == drug for p in out), out
+        assert fg_of(out)[drug] <= dose_fg
+        more = ahead(volume + 1)
+        assert any(p[1] != drug for p in more) or fg_of(more)[drug] > dose_fg
         self.granted_boluses.append(at)
         event("patient bolus granted")
 
@@ -314,15 +380,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         for e in effects:
             if isinstance(e, DeliveryOrder):
                 assert e.order_id not in self.open and e.order_id not in self.closed
-                if e.kind == "bridge":
-                    assert before.bridge is not None
-                    conc = before.bridge.old_concentration_ng_per_ml
-                else:
-                    assert before.reservoir is not None
-                    conc = before.reservoir.concentration_ng_per_ml
-                self.open[e.order_id] = _RefOrder(e.kind, e.volume_nl, conc)
+                self.open[e.order_id] = _RefOrder(e.kind, e.volume_nl)
+        if isinstance(command, c.Implant):
+            assert after.implant is not None
+            dead = after.implant.dead_volume_nl
+            self.catheter = None if dead is None else [[dead, "", 0]]
         if isinstance(command, c.RecordTrialDose):
-            self._count(at, Fraction(command.amount_ng), command.amount_ng, after)
+            assert after.drug is not None
+            self._count(at, after.drug, Fraction(command.amount_ng), command.amount_ng, after)
         if isinstance(command, c.DriveReport):
             order = self.open.get(command.order_id)
             if order is None:
@@ -338,21 +403,32 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert after.has_alarm(AlarmKind.DELIVERY_DEVIATION)
                 event("over-delivery reported")
             order.reported_nl = max(order.reported_nl, command.delivered_nl)
-            if order.to_patient and delta:
-                exact = Fraction(within * order.concentration_ng_per_ml, NL_PER_ML)
-                counted = _ceil_div(delta * order.concentration_ng_per_ml, NL_PER_ML)
-                self._count(at, exact, counted, after)
+            if delta:
+                # the drive moved ``delta`` of the reservoir's fluid: the part within the order
+                # first, then any over-delivery
+                assert before.reservoir is not None
+                fluid = (before.reservoir.drug, before.reservoir.concentration_ng_per_ml)
+                granted = ref_push(self.catheter, within, *fluid)
+                extra = ref_push(self.catheter, delta - within, *fluid)
+                exact = fg_of(granted)
+                for drug, fg in fg_of(granted + extra).items():
+                    self._count(
+                        at,
+                        drug,
+                        Fraction(exact.get(drug, 0), NL_PER_ML),
+                        _ceil_div(fg, NL_PER_ML),
+                        after,
+                    )
             if command.final:
                 del self.open[command.order_id]
                 self.closed.add(command.order_id)
 
-    def _count(self, at: int, exact: Fraction, counted: int, after: Device) -> None:
-        assert after.drug is not None and after.indication is not None
-        limit = LIB.drug(after.drug, after.indication).max_daily.value
-        self.limit_ng = limit if self.limit_ng is None else min(self.limit_ng, limit)
+    def _count(self, at: int, drug: str, exact: Fraction, counted: int, after: Device) -> None:
+        assert after.indication is not None
+        self.limits[drug] = LIB.drug(drug, after.indication).max_daily.value
         self.counted_ng += counted
         if exact:
-            self.reports.append((at, exact))
+            self.reports.append((at, drug, exact))
             self.window_dirty = True
 
     # --- start ---------------------------------------------------------------------------------
@@ -518,6 +594,29 @@ class LifecycleMachine(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        added=st.integers(1_000_000, 20_000_000),
+        conc=st.sampled_from([10_000_000, 25_000_000]),
+        data=st.data(),
+        abort=st.booleans(),
+    )
+    def refill_cycle(self, added: int, conc: int, data: st.DataObject, abort: bool) -> None:
+        """A whole refill, usually with a change of concentration: the catheter then holds the
+        old fluid ahead of the new one (REQ-TIP-003); sometimes aborted after the withdrawal."""
+        if not self._do(c.BeginRefill(C)):
+            return
+        refill = self.device.refill
+        assert refill is not None
+        self._do(c.RecordWithdrawal(C, refill.expected_residual_nl))
+        if abort:
+            self._do(c.AbortRefill(C, "clinical review"))
+            return
+        matching = [p for p in PROGRAMS if p.concentration_ng_per_ml == conc]
+        program = data.draw(st.sampled_from(matching), label="refill program")
+        self._do(
+            c.CompleteRefill(C, added, conc, program=program, overrides=(SOFT_DAILY, MAX_CONC))
+        )
+
     @rule(role=right_clin, reason=reasons)
     def abort_refill(self, role: Role, reason: str) -> None:
         self._do(c.AbortRefill(role, reason))
@@ -563,23 +662,38 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert self.device.delivered_ng == self.counted_ng
 
     @invariant()
+    def fluid_path_matches_the_reference_catheter(self) -> None:
+        path = self.device.path
+        if self.catheter is None:
+            assert path is None
+            return
+        assert path is not None
+        got = [(p.volume_nl, p.drug, p.concentration_ng_per_ml) for p in path.segments]
+        assert got == ref_merged(self.catheter)
+        if len(got) > 1:
+            event("the path holds two or more fluids")
+
+    def _window(self, drug: str, t: int) -> Fraction:
+        return sum((ng for r, d, ng in self.reports if d == drug and t - DAY < r <= t), Fraction(0))
+
+    @invariant()
     def no_window_above_the_hard_maximum(self) -> None:
         if not self.window_dirty:
             return
         self.window_dirty = False
-        assert self.limit_ng is not None
         t = self.reports[-1][0]
-        total = sum((ng for r, ng in self.reports if t - DAY < r <= t), Fraction(0))
-        assert total <= self.limit_ng, f"{float(total)} ng in the 24 h window ending at t={t}"
-        if 10 * total >= 9 * self.limit_ng:
-            event("a 24 h window reached 90 % of the hard maximum")
+        for drug, limit in self.limits.items():
+            total = self._window(drug, t)
+            assert total <= limit, f"{float(total)} ng of {drug} in the 24 h window ending at t={t}"
+            if 10 * total >= 9 * limit:
+                event("a 24 h window reached 90 % of the hard maximum")
 
     def teardown(self) -> None:
         assert from_json(self.device_json) == self.device
         # the full brute force once per run: every window that ends at a report
-        for t, _ in self.reports:
-            total = sum((ng for r, ng in self.reports if t - DAY < r <= t), Fraction(0))
-            assert self.limit_ng is not None and total <= self.limit_ng, (t, total)
+        for t, drug, _ in self.reports:
+            total = self._window(drug, t)
+            assert total <= self.limits[drug], (t, drug, total)
 
 
 class DosingMachine(LifecycleMachine):

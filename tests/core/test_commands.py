@@ -1,6 +1,7 @@
-"""Mutation kills for ``core/handlers.py``: every validator's exact rejection (field, message,
-value, limit, limit id and level) and the exact data and effects of the handlers
-(docs/mutation.md). Requirement IDs are cited per test."""
+"""Every command, exactly: each validator's exact rejection (field, message, value, limit, limit
+id and level) and the exact data and effects of each handler, refills through the fluid path
+included. Requirement IDs are cited per test. These also kill the mutants mutation testing found
+alive in core/handlers.py (docs/mutation.md)."""
 
 from __future__ import annotations
 
@@ -43,14 +44,18 @@ from itdose.core.effects import (
     ProgramFigures,
     Projection,
     StopDelivery,
+    TipChange,
     Warn,
 )
 from itdose.core.handlers import WITHDRAWAL_TEXT, describe, pump_concentrations, reconcile
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, Increase, PatientBolusProgram, Program
 from itdose.core.state import (
     ActiveAlarm,
-    Bridge,
     DeliveryKind,
+    DrugLedger,
+    FlushDose,
     ImplantedSystem,
     MriSession,
     Order,
@@ -178,9 +183,11 @@ def _refill_finding(lib: Library) -> Device:
 
 
 def _refill_no_dead(lib: Library) -> Device:
+    """As :func:`_refill_withdrawn`, with an implant whose dead volume is unknown (so no path)."""
     d = _refill_withdrawn(lib)
     assert d.implant is not None
-    return dataclasses.replace(d, implant=dataclasses.replace(d.implant, dead_volume_nl=None))
+    implant = dataclasses.replace(d.implant, dead_volume_nl=None)
+    return dataclasses.replace(d, implant=implant, path=None)
 
 
 SETUPS: dict[str, Callable[[Library], Device]] = {
@@ -400,7 +407,23 @@ CASES: list[Case] = [
     (
         "no_dead",
         "refill_no_dead",
-        c.CompleteRefill(C, 1_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,)),
+        c.CompleteRefill(
+            C,
+            1_000_000,
+            25_000_000,
+            program=PROG25,
+            overrides=(MAX_CONC, c.Override("morphine.pain.bridge_skip", "new catheter")),
+        ),
+        T,
+    ),
+    (
+        "bridge_skip_any_drug",
+        "active",
+        c.SetProgram(
+            C,
+            MORPHINE_PROGRAM,
+            overrides=(c.Override("baclofen.spasticity-spinal.bridge_skip", "x"),),
+        ),
         T,
     ),
     (
@@ -997,7 +1020,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
     "complete_no_program": (
         "RejectedCommand",
         "command.program",
-        "a concentration or drug change needs a new program (and a bridge bolus)",
+        "a concentration or drug change needs a new program",
         None,
         None,
         None,
@@ -1073,7 +1096,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "RejectedCommand",
         "command.program",
         "the program must match the drug, indication and concentration in the reservoir (a "
-        "concentration change happens at a refill, with a bridge bolus)",
+        "concentration change happens at a refill)",
         None,
         None,
         None,
@@ -1155,7 +1178,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
     "zic_no_program": (
         "RejectedCommand",
         "command.program",
-        "a concentration or drug change needs a new program (and a bridge bolus)",
+        "a concentration or drug change needs a new program",
         None,
         None,
         None,
@@ -1172,9 +1195,19 @@ EXPECTED: dict[str, tuple[object, ...]] = {
     ),
     "no_dead": (
         "RejectedCommand",
-        "command",
-        "the dead volume is unknown, so no bridge bolus can be computed; skipping the bridge "
-        "needs the override morphine.pain.bridge_skip with a reason",
+        "command.overrides[1].limit_id",
+        "there is no bridge to skip: the fluid path is tracked, so the old drug in the catheter "
+        "is always delivered at the programmed dose (REQ-TIP-003)",
+        None,
+        None,
+        None,
+        None,
+    ),
+    "bridge_skip_any_drug": (
+        "RejectedCommand",
+        "command.overrides[0].limit_id",
+        "there is no bridge to skip: the fluid path is tracked, so the old drug in the catheter "
+        "is always delivered at the programmed dose (REQ-TIP-003)",
         None,
         None,
         None,
@@ -1407,7 +1440,7 @@ def test_eri_sets_the_end_of_service_once(library: Library) -> None:
 def test_clinician_bolus_order(library: Library) -> None:
     """A clinician bolus becomes one order of the granted volume (REQ-BOL-001)."""
     d, effects = _after(library, "active", c.ClinicianBolus(C, 100_000, 600), T)
-    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, T, T + 600, 10_000, 10_000_000)
+    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, T, T + 600, 10_000)
     assert d.orders == (order,)
     assert d.next_order_id == 3
     assert effects[0] == DeliveryOrder(2, "clinician_bolus", 10_000, 600)
@@ -1513,63 +1546,69 @@ def test_complete_refill_same_drug(library: Library) -> None:
     assert d.reservoir == Reservoir("morphine", "pain", 10_000_000, 10_000_000)
     assert d.last_fill_nl == 10_000_000
     assert d.alarms == (ActiveAlarm(AlarmKind.ERI, T - 30),)
-    assert (d.resume_after_refill, d.refill, d.bridge) == (False, None, None)
+    assert (d.resume_after_refill, d.refill) == (False, None)
+    assert (d.path, d.flush_doses, d.other_ledgers, d.ledger) == (r.path, (), (), r.ledger)
     assert d.program == r.program and d.program_start_s == r.program_start_s
     assert d.phase is Phase.ACTIVE
     assert len(effects) == 1 and isinstance(effects[0], Projection)
 
 
-def test_complete_refill_new_concentration_starts_a_bridge(library: Library) -> None:
-    """A concentration change installs the new program and a bridge bolus of the dead volume
-    at the old dose (REQ-BRIDGE-001, REQ-BRIDGE-002)."""
+def test_complete_refill_new_concentration_shows_when_it_reaches_the_tip(
+    library: Library,
+) -> None:
+    """A concentration change installs the new program; the path still holds the old fluid
+    (delivered first, at the programmed dose), and the clinician is shown when the new fluid
+    reaches the tip and the volume rates before and after: 234 000 nL of 10 mg/mL at 1 mg/day
+    take ceil(2.34 mg / 1 mg/day) = 202 176 s, at 100 000 nL/day, then 40 000 nL/day
+    (REQ-TIP-003)."""
     r = SETUPS["refill_withdrawn"](library)
-    prog25 = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=25_000_000)
+    assert r.path == FluidPath((Segment(234_000, "morphine", 10_000_000),))
     cmd = c.CompleteRefill(
-        C, 10_000_000, 25_000_000, program=prog25, overrides=(MAX_CONC,), utc_now_s=1000
+        C, 10_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,), utc_now_s=1000
     )
     d, effects = _after(library, r, cmd, T)
     assert d.reservoir == Reservoir("morphine", "pain", 25_000_000, 10_000_000)
-    assert d.bridge == Bridge(10_000_000, 1_000_000, 234_000)
-    assert d.program == prog25
+    assert d.path == r.path
+    assert (d.flush_doses, d.other_ledgers, d.ledger) == ((), (), r.ledger)
+    assert d.program == PROG25
     assert (d.program_start_s, d.basal_until_s, d.basal_carry) == (T, T, 0)
     assert d.utc_minus_mono_s == 1000 - T
-    assert effects[0] == Warn(
-        "bridge_bolus", "bridge bolus: 0.234 mL of the old drug at 1 mg/day before the new program"
-    )
+    assert effects[0] == TipChange(T + 202_176, 100_000, 40_000)
     assert isinstance(effects[1], Projection) and len(effects) == 2
-    # no bridge without a dead volume to flush or without an old dose
-    for dev in (
-        dataclasses.replace(r, implant=dataclasses.replace(r.implant, dead_volume_nl=0)),
-        dataclasses.replace(
-            r, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(0))
-        ),
-    ):
-        d, effects = _after(library, dev, cmd, T)
-        assert d.bridge is None
-        assert len(effects) == 1 and isinstance(effects[0], Projection)
-    # skipped with the override
-    skip = c.Override("morphine.pain.bridge_skip", "new catheter")
-    d, effects = _after(library, r, dataclasses.replace(cmd, overrides=(MAX_CONC, skip)), T)
-    assert d.bridge is None and len(effects) == 1
-    # a bridge-skip override for another drug does not skip
-    other = c.Override("baclofen.spasticity-spinal.bridge_skip", "x")
-    d, _ = _after(library, r, dataclasses.replace(cmd, overrides=(MAX_CONC, other)), T)
-    assert d.bridge == Bridge(10_000_000, 1_000_000, 234_000)
+    # no path to flush: the new fluid is at the tip now, nothing to show
+    empty = dataclasses.replace(
+        r,
+        implant=dataclasses.replace(r.implant, dead_volume_nl=0),
+        path=FluidPath.empty(0),
+    )
+    d, effects = _after(library, empty, cmd, T)
+    assert d.path == FluidPath(())
+    assert len(effects) == 1 and isinstance(effects[0], Projection)
+    # a zero rate never brings the new fluid to the tip
+    stopped = dataclasses.replace(PROG25, basal=Basal.continuous(0), patient_bolus=None)
+    d, effects = _after(library, r, dataclasses.replace(cmd, program=stopped), T)
+    assert effects[0] == TipChange(None, 0, 0)
+    # a bridge-skip override, for this drug or another, is refused and changes nothing
+    for limit_id in ("morphine.pain.bridge_skip", "baclofen.spasticity-spinal.bridge_skip"):
+        skip = c.Override(limit_id, "new catheter")
+        with pytest.raises(RejectedCommand) as e:
+            step(r, dataclasses.replace(cmd, overrides=(MAX_CONC, skip)), T, library)
+        assert e.value.field == "command.overrides[1].limit_id"
 
 
 def test_set_program_effects_and_titration_record(library: Library) -> None:
-    """Reprogramming shows old and new figures side by side, cancels the basal and bridge
-    orders, records an increase and drops increases older than 7 days (REQ-DOSE-005,
+    """Reprogramming shows old and new figures side by side, cancels the basal order (not a
+    bolus), records an increase and drops increases older than 7 days (REQ-DOSE-005,
     REQ-TITR-001)."""
     a = SETUPS["active"](library)
     a = run([(c.Tick(S), T - 600), (c.ClinicianBolus(C, 100_000, 600), T - 500)], library, a)
     kinds = [(o.id, o.kind) for o in a.orders]
     assert kinds == [(2, DeliveryKind.BASAL), (3, DeliveryKind.CLINICIAN_BOLUS)]
-    bridge_order = dataclasses.replace(a.orders[0], id=4, kind=DeliveryKind.BRIDGE)
+    second_basal = dataclasses.replace(a.orders[0], id=4)
     old = Increase(T - 7 * DAY, 1, 2)
     kept = Increase(T - 7 * DAY + 1, 2, 3)
     a = dataclasses.replace(
-        a, orders=(*a.orders, bridge_order), next_order_id=5, increases=(old, kept)
+        a, orders=(*a.orders, second_basal), next_order_id=5, increases=(old, kept)
     )
     prog = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(1_200_001))
     d, effects = _after(library, a, c.SetProgram(C, prog, utc_now_s=1_700_000_000), T)
@@ -1808,8 +1847,9 @@ def test_empty_reservoir_waits_for_reports(library: Library) -> None:
 
 
 def test_programming_preconditions(library: Library) -> None:
-    """A program needs a filled reservoir, no running bridge, and the UTC time for a
-    wall-clock schedule (REQ-DOSE-003, REQ-BRIDGE-002, REQ-TIME-003)."""
+    """A program needs a filled reservoir and the UTC time for a wall-clock schedule; while
+    another drug is at the tip a clinician bolus is refused (REQ-DOSE-003, REQ-TIP-002,
+    REQ-TIME-003)."""
     with pytest.raises(RejectedCommand) as e:
         step(
             SETUPS["implant_only"](library),
@@ -1840,25 +1880,19 @@ def test_programming_preconditions(library: Library) -> None:
         None,
         None,
     )
-    bridged = dataclasses.replace(a, bridge=Bridge(10_000_000, 1_000_000, 234_000))
-    with pytest.raises(RejectedCommand) as e:
-        step(bridged, c.SetProgram(C, MORPHINE_PROGRAM), T, library)
-    assert _exact(e) == (
-        "RejectedCommand",
-        "command",
-        "a bridge bolus is running: reprogram after it ends",
-        None,
-        None,
+    old_drug = dataclasses.replace(
+        a,
+        path=FluidPath(
+            (Segment(1000, "hydromorphone", 1_000_000), Segment(233_000, "morphine", 10_000_000))
+        ),
+        flush_doses=(FlushDose("hydromorphone", 1_000_000),),
     )
-    with pytest.raises(RejectedCommand) as e:
-        step(bridged, c.ClinicianBolus(C, 100_000, 600), T, library)
-    assert _exact(e) == (
-        "RejectedCommand",
-        "command",
-        "a bridge bolus is running: no clinician bolus now",
-        None,
-        None,
-    )
+    with pytest.raises(LimitViolation) as lv:
+        step(old_drug, c.ClinicianBolus(C, 100_000, 600), T, library)
+    assert lv.value.field == "command.dose_ng"
+    assert "not_delivering" in lv.value.message
+    # the same bolus with the path holding the program's drug is accepted
+    assert step(a, c.ClinicianBolus(C, 100_000, 600), T, library).device.orders
 
 
 def test_withdrawal_warning_on_stopping_baclofen(library: Library) -> None:
@@ -1996,15 +2030,9 @@ ACCEPTED: list[tuple[str, str, c.Command, int, Phase]] = [
         Phase.ACTIVE,
     ),
     (
-        "complete_no_dead_skipped",
+        "complete_no_dead",
         "refill_no_dead",
-        c.CompleteRefill(
-            C,
-            1_000_000,
-            25_000_000,
-            program=PROG25,
-            overrides=(MAX_CONC, c.Override("morphine.pain.bridge_skip", "new catheter")),
-        ),
+        c.CompleteRefill(C, 1_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,)),
         T,
         Phase.ACTIVE,
     ),
@@ -2088,7 +2116,7 @@ def test_commands_at_the_edge_are_accepted(
     library: Library, name: str, setup: str, command: c.Command, at: int, phase: Phase
 ) -> None:
     """The bounds are inclusive where the rules say so, and an override with a reason lets a
-    soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-BRIDGE-003, REQ-TRIAL-001)."""
+    soft limit yield (REQ-LIB-004, REQ-ALM-004, REQ-REF-001, REQ-TIP-003, REQ-TRIAL-001)."""
     d = SETUPS[setup](library)
     assert step(d, command, at, library).device.phase is phase
 
@@ -2176,22 +2204,11 @@ def test_pump_concentrations_apply_the_pump_narrowing(library: Library) -> None:
     assert pump_concentrations(morphine, narrow) == (10_000_000, 25_000_000)
 
 
-def test_bridge_thresholds_and_drug_change(library: Library) -> None:
-    """A bridge is started for any old dose and dead volume above zero; a drug change fills
-    the new drug; without an old program there is nothing to bridge (REQ-BRIDGE-001)."""
+def test_drug_change_keeps_the_old_drug_and_its_ledger(library: Library) -> None:
+    """A drug change fills the new drug; the old drug stays in the path, is delivered at the
+    old program's daily dose until it has left the tip (its flush dose) and keeps its own
+    rolling ledger; the new drug starts from its own (empty) ledger (REQ-TIP-001, REQ-TIP-003)."""
     r = SETUPS["refill_withdrawn"](library)
-    assert r.implant is not None
-    cmd = c.CompleteRefill(C, 10_000_000, 25_000_000, program=PROG25, overrides=(MAX_CONC,))
-    tiny = dataclasses.replace(
-        r, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(1))
-    )
-    assert _after(library, tiny, cmd, T)[0].bridge == Bridge(10_000_000, 1, 234_000)
-    one_nl = dataclasses.replace(r, implant=dataclasses.replace(r.implant, dead_volume_nl=1))
-    assert _after(library, one_nl, cmd, T)[0].bridge == Bridge(10_000_000, 1_000_000, 1)
-    unprogrammed = dataclasses.replace(r, program=None)
-    d, effects = _after(library, unprogrammed, cmd, T)
-    assert d.bridge is None and d.program == PROG25
-    assert len(effects) == 1 and isinstance(effects[0], Projection)
     zic = c.CompleteRefill(
         C,
         1_000_000,
@@ -2200,9 +2217,64 @@ def test_bridge_thresholds_and_drug_change(library: Library) -> None:
         ZIC,
         overrides=(c.Override("prometra-ii-20.approved_drugs", "r"),),
     )
-    d, _ = _after(library, r, zic, T)
+    d, effects = _after(library, r, zic, T)
     assert d.reservoir == Reservoir("ziconotide", "pain", 25_000, 1_000_000)
     assert d.program == ZIC
+    assert d.path == r.path
+    assert d.flush_doses == (FlushDose("morphine", 1_000_000),)
+    assert d.other_ledgers == (DrugLedger("morphine", r.ledger),)
+    assert d.ledger == Ledger()
+    # 2.34 mg of morphine at 1 mg/day: 202 176 s at 100 000 nL/day; then ziconotide 2.4 mcg/day
+    # at 25 mcg/mL: 96 000 nL/day
+    assert effects[0] == TipChange(T + 202_176, 100_000, 96_000)
+
+
+ZIC_START = dataclasses.replace(ZIC, basal=Basal.continuous(1_200))
+"""Ziconotide 1.2 mcg/day: inside the library's starting range."""
+
+
+def test_drug_change_without_an_old_program_never_flushes(library: Library) -> None:
+    """Without an old program the old drug's flush dose is 0: it never leaves the tip at that
+    rate, so the new drug never arrives (``None``) (REQ-TIP-003)."""
+    r = dataclasses.replace(SETUPS["refill_withdrawn"](library), program=None)
+    zic = c.CompleteRefill(
+        C,
+        1_000_000,
+        25_000,
+        "ziconotide",
+        ZIC_START,
+        overrides=(c.Override("prometra-ii-20.approved_drugs", "r"),),
+    )
+    d, effects = _after(library, r, zic, T)
+    assert d.flush_doses == (FlushDose("morphine", 0),)
+    assert isinstance(effects[0], TipChange) and effects[0].arrives_at_s is None
+    assert effects[0].rate_after_nl_per_day == 48_000  # 1.2 mcg/day at 25 mcg/mL
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core bug: dosing.tip_arrival returns the rate AFTER as the rate before when the "
+    "fluid at the tip has no dose (flush dose 0): the clinician is shown 48 000 nL/day "
+    "while the pump will deliver nothing",
+)
+def test_tip_change_shows_a_zero_rate_before_when_the_old_drug_has_no_dose(
+    library: Library,
+) -> None:
+    """REQ-TIP-003: the rate before is the rate at which the pump moves the fluid now at the
+    tip: 0 when that fluid's daily dose is 0 (here the old morphine program was stopped at
+    0 mg/day before a change to ziconotide)."""
+    stopped = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(0), patient_bolus=None)
+    r = dataclasses.replace(SETUPS["refill_withdrawn"](library), program=stopped)
+    zic = c.CompleteRefill(
+        C,
+        1_000_000,
+        25_000,
+        "ziconotide",
+        ZIC_START,
+        overrides=(c.Override("prometra-ii-20.approved_drugs", "r"),),
+    )
+    _, effects = _after(library, r, zic, T)
+    assert effects[0] == TipChange(None, 0, 48_000)
 
 
 def test_begin_refill_of_an_unfilled_pump_expects_nothing(library: Library) -> None:
