@@ -144,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
 
     log_cli.add_parser(sub)
     simulate.add_parser(sub)
+    from itdose.adapters import pump_client, run
+
+    run.add_parser(sub)
+    pump_client.add_parser(sub)
     return parser
 
 

@@ -1513,6 +1513,35 @@ class Journal:
             device=None,
         )
 
+    def note(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str,
+        detail: dict[str, object],
+        wall_utc_s: int | None = None,
+    ) -> None:
+        """Audit a request that changes no state (an operator API request, refused ones too).
+
+        Written as a ``command`` record with outcome ``noted`` at the journal's last time (the
+        chain's times never go back), the request as ``{"name": name, "fields": detail}``.
+        Raises :class:`JournalWriteError` if the commit fails (nothing recorded)."""
+        self._append(
+            kind="command",
+            time_s=self._head.last_time_s,
+            wall_utc_s=wall_utc_s,
+            actor=actor,
+            command=_canonical({"name": name, "fields": detail}),
+            outcome="noted",
+            error="",
+            effects="[]",
+            reason=reason,
+            detail="{}",
+            state=None,
+            device=None,
+        )
+
     def monotonic_now(self, wall_now_s: int, *, mono_s: int) -> int:
         """The time to feed the core, from a wall clock reading and a monotonic one.
 

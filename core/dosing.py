@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.arith import ceil_div
@@ -195,7 +196,7 @@ def cap_room_ng(
 
     def fits(fg: int) -> bool:
         new = (flow_for(fg),) if fg else ()
-        return peak_fg(pieces, (*base, *new), now) <= limit
+        return peak_fg(pieces, (*base, *new), now, limit) <= limit
 
     if fits(requested_fg):
         return ng_up(requested_fg)
@@ -536,26 +537,32 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int) -> bool:
     return order is not None and delivered_nl > order.volume_nl
 
 
-def _push(d: Device, order: Order, delta_nl: int, now: int) -> Device:
-    """``d`` after the drive moved ``delta_nl``: the reservoir gives it, the path takes it in and
-    pushes the same volume out of the tip, and each drug that left is recorded in its ledger,
-    rounded up (REQ-TIP-001, REQ-GOV-004)."""
+def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
+    """The fields of ``d`` that change when the drive moved ``delta_nl``: the reservoir gives
+    it, the path takes it in and pushes the same volume out of the tip, and each drug that left
+    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004)."""
     drug, conc = _fluid(d)
     path, out = _path(d).push(delta_nl, drug, conc)
-    reservoir = d.reservoir
-    if reservoir is not None:
-        reservoir = dataclasses.replace(reservoir, volume_nl=max(0, reservoir.volume_nl - delta_nl))
-    d = dataclasses.replace(d, reservoir=reservoir, path=path if d.path is not None else None)
+    fields: dict[str, Any] = {"path": path if d.path is not None else None}
+    if d.reservoir is not None:
+        volume = max(0, d.reservoir.volume_nl - delta_nl)
+        fields["reservoir"] = dataclasses.replace(d.reservoir, volume_nl=volume)
+    delivered = d.delivered_ng
+    ledger, others = d.ledger, d.other_ledgers
     for left in drugs_in(out):
         fg = amount_fg(out, left)
         pace_fg = _pace(order) * _cmax(out, left)
-        ledger = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
-        d = _with_ledger(d, left, ledger)
-        d = dataclasses.replace(d, delivered_ng=d.delivered_ng + ng_up(fg))
+        recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
+        if left == d.drug:
+            ledger = recorded
+        else:
+            others = (*(e for e in others if e.drug != left), DrugLedger(left, recorded))
+        delivered += ng_up(fg)
+    fields.update(ledger=ledger, other_ledgers=others, delivered_ng=delivered)
     if d.flush_doses:
-        held = set(drugs_in(_path(d).segments))
-        d = dataclasses.replace(d, flush_doses=tuple(f for f in d.flush_doses if f.drug in held))
-    return d
+        held = set(drugs_in(path.segments))
+        fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
+    return fields
 
 
 def apply_report(
@@ -594,8 +601,7 @@ def apply_report(
             )
         )
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
-    if delta:
-        d = _push(d, order, delta, now)
+    pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
@@ -615,11 +621,7 @@ def apply_report(
             for o in d.orders
         )
     d = dataclasses.replace(
-        d,
-        primed_nl=primed_nl,
-        primed=primed,
-        alarms=alarms,
-        orders=orders,
+        d, primed_nl=primed_nl, primed=primed, alarms=alarms, orders=orders, **pushed
     )
     return d, tuple(effects)
 
@@ -698,7 +700,7 @@ def _bolus_plan(
     flows.extend(_future_basal(d, now + dur))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
     new = Flow(now, amount, pace_nl_per_h(volume, dur) * cmax, 3600)
-    fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now) <= limit
+    fits = peak_fg(ledger_of(d, drug).live(now), (*flows, new), now, limit) <= limit
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     decision = decide_bolus(
         now_s=now,

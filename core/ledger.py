@@ -155,11 +155,19 @@ class Flow:
         return self.start_s + min(need, Fraction(WINDOW_S))
 
 
-def peak_fg(pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now_s: int) -> int:
+def peak_fg(
+    pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now_s: int, limit_fg: int | None = None
+) -> int:
     """The most drug any 24 h window ending at or after ``now_s`` can hold: the recorded pieces'
-    tails plus what the flows can have delivered, rounded up to a whole fg (see module doc)."""
+    tails plus what the flows can have delivered, rounded up to a whole fg (see module doc).
+
+    With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
+    live amount when that sum is already within it (an upper bound of the peak: the same answer,
+    without the exact evaluation)."""
     live = tuple(p for p in pieces if p.end_s > now_s - WINDOW_S)
     rough = sum(p.amount_fg for p in live) + sum(f.amount_fg for f in flows)
+    if limit_fg is not None and rough <= limit_fg:
+        return rough
     if not live or not flows:
         if not flows:
             return _ceil(sum((p.tail(Fraction(now_s - WINDOW_S)) for p in live), Fraction(0)))

@@ -126,12 +126,23 @@ class FluidPath:
     def volume_nl(self) -> int:
         return sum(s.volume_nl for s in self.segments)
 
+    def _only(self, drug: str, concentration_ng_per_ml: int) -> bool:
+        """The path holds one fluid and it is the one behind it (the common case: pushing changes
+        nothing in the path)."""
+        segs = self.segments
+        return len(segs) == 1 and (segs[0].drug, segs[0].concentration_ng_per_ml) == (
+            drug,
+            concentration_ng_per_ml,
+        )
+
     def outflow(
         self, skip_nl: int, volume_nl: int, drug: str, concentration_ng_per_ml: int
     ) -> tuple[Segment, ...]:
         """What leaves the tip while ``volume_nl`` is pushed, after ``skip_nl`` has been pushed
         first, with the reservoir holding ``drug`` at ``concentration_ng_per_ml`` behind the path
         (the state does not change). Used to plan an order through the volume in flight."""
+        if self._only(drug, concentration_ng_per_ml):
+            return (Segment(volume_nl, drug, concentration_ng_per_ml),) if volume_nl > 0 else ()
         pieces, beyond = _take(self.segments, skip_nl, volume_nl)
         _append(pieces, Segment(beyond, drug, concentration_ng_per_ml))
         return tuple(pieces)
@@ -144,6 +155,8 @@ class FluidPath:
             raise InvalidInput("volume_nl", "must not be negative", value=volume_nl)
         if volume_nl == 0:
             return self, ()
+        if self._only(drug, concentration_ng_per_ml):
+            return self, (Segment(volume_nl, drug, concentration_ng_per_ml),)
         total = self.volume_nl
         if total == 0:
             return self, (Segment(volume_nl, drug, concentration_ng_per_ml),)

@@ -97,12 +97,8 @@ def test_required_statements() -> None:
         r"IEC 60601-2-24\*\* \(external infusion pumps\) does \*not\* apply", standards
     )
     assumptions = _section(text, "Assumptions")
-    for phrase in (
-        "Trusted Python runtime",
-        "What the drive is trusted for",
-        "Monotonic clock",
-        "library data",
-    ):
+    phrases = ("Trusted Python runtime", "What the drive is trusted for", "Monotonic clock")
+    for phrase in (*phrases, "library data"):
         assert phrase in assumptions, phrase
     assert "tubing volume is 0 mL" in assumptions
     assert "no faster than the order's pace" in assumptions

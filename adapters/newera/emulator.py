@@ -152,7 +152,14 @@ _COMMANDS = (
     "FUN",
     "ADR",
     "RESET",
+    "TRG",
+    "OUT",
+    "IN",
 )
+TRIGGER_MODES = ("FT", "FH", "F2", "LE", "ST", "T2", "SP", "P2", "RL", "RH", "SL", "SH", "ET", "BT")
+"""``TRG`` modes of the DB-9 TTL I/O table (NE-500 manual, pin 2)."""
+TTL_INPUT_PINS = (2, 3, 4, 6)
+TTL_OUTPUT_PINS = (5,)
 _RATE_RE = re.compile(r"([0-9.]+)(UM|MM|UH|MH)?")
 
 
@@ -227,6 +234,10 @@ class PumpModel:
         self._wd_armed = False
         self._last_valid = 0.0
         self._outbox: list[bytes] = []
+        self.trigger_mode = "FT"
+        # [A] Unconnected TTL inputs read high (pulled up to the Vcc reference of pin 1).
+        self.ttl_inputs: dict[int, int] = dict.fromkeys(TTL_INPUT_PINS, 1)
+        self.ttl_outputs: dict[int, int] = dict.fromkeys(TTL_OUTPUT_PINS, 0)
 
     # ---------------------------------------------------------------- observation helpers
 
@@ -716,6 +727,33 @@ class PumpModel:
         self.address = int(m[1])
         return None
 
+    def _cmd_trg(self, arg: str) -> str | None:
+        """Operational trigger mode (DB-9 pin 2). Stored and reported; the emulator has no TTL
+        edges, so no mode ever starts or stops a program [A]."""
+        if arg == "":
+            return self.trigger_mode
+        if arg not in TRIGGER_MODES:
+            return "?OOR"
+        self.trigger_mode = arg
+        return None
+
+    def _cmd_in(self, arg: str) -> str | None:
+        """``IN n``: the TTL level (1 high, 0 low) of input pin n (2, 3, 4 or 6)."""
+        value = self._int_arg(arg, 0, 9)
+        if value is None or value not in self.ttl_inputs:
+            return "?OOR"
+        return str(self.ttl_inputs[value])
+
+    def _cmd_out(self, arg: str) -> str | None:
+        """``OUT n {0|1}``: set output pin n (5, the program output) [A: query form ``OUT 5``]."""
+        m = re.fullmatch(r"(\d)([01])?", arg)
+        if m is None or int(m[1]) not in self.ttl_outputs:
+            return "?OOR"
+        if m[2] is None:
+            return str(self.ttl_outputs[int(m[1])])
+        self.ttl_outputs[int(m[1])] = int(m[2])
+        return None
+
     def _cmd_reset(self, arg: str) -> str | None:
         if arg:
             return "?OOR"
@@ -830,3 +868,66 @@ class PtyEmulator:
                 self._parser.expire()
             for data in self.model.take_outbox():
                 self._write(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m itdose.adapters.newera.emulator``: serve one emulated pump on a pty.
+
+    Prints the port path on the first line of stdout, then serves until SIGINT or SIGTERM.
+    SIGUSR1 injects a motor stall (``A?S``) and SIGUSR2 a power cycle (``A?R``), so that a
+    test or a person can try a fault on a running emulator.
+    """
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m itdose.adapters.newera.emulator",
+        description="Emulated New Era NE-1000 pump on a pseudo-terminal (prints its port).",
+    )
+    parser.add_argument("--address", type=int, default=0, help="network address 0-99")
+    parser.add_argument(
+        "--speed", type=int, default=1, help="pumping clock speed-up (1: real time)"
+    )
+    parser.add_argument(
+        "--diameter", default="4.699", help="syringe inside diameter in mm (default 4.699)"
+    )
+    args = parser.parse_args(argv)
+    diameter = parse_sent_number(args.diameter)
+    if not 0 <= args.address <= 99 or args.speed < 1 or diameter is None or diameter <= 0:
+        print(
+            "emulator: --address 0-99, --speed >= 1, --diameter a positive number", file=sys.stderr
+        )
+        return 2
+    model = PumpModel(address=args.address, clock=ScaledClock(args.speed), diameter_mm=diameter)
+    stop = threading.Event()
+
+    def on_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    def on_stall(signum: int, frame: object) -> None:
+        model.inject_stall(0)
+        print("emulator: motor stall injected", file=sys.stderr, flush=True)
+
+    def on_power(signum: int, frame: object) -> None:
+        model.power_cycle()
+        print("emulator: power cycled", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGUSR1, on_stall)
+    signal.signal(signal.SIGUSR2, on_power)
+    with PtyEmulator(model) as emu:
+        print(emu.port, flush=True)
+        print(
+            f"emulator: NE-{model.model_number} at address {model.address} on {emu.port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.wait(0.2):
+            pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
