@@ -230,23 +230,12 @@ def delivery_claims(
     grant_fn = grant_amount or governor.grant_amount
     s, trig, role, f, d = _vars(c)
     ops = Z3Ops()
-    req, w, fl, mx, res, fnl, empty, conc = z3.Ints(
-        "requested window in_flight hard_max reservoir in_flight_nl empty conc"
-    )
+    req, cap, room = z3.Ints("requested cap_room reservoir_room")
     delivering = c.in_set(d, lifecycle.DELIVERING)
     grant = grant_fn(
-        ops,
-        requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=fl,
-        hard_max_ng=mx,
-        reservoir_nl=res,
-        in_flight_nl=fnl,
-        empty_threshold_nl=empty,
-        concentration_ng_per_ml=conc,
-        delivering=delivering,
+        ops, requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=delivering
     )
-    domain = [x >= 0 for x in (req, w, fl, mx, res, fnl, empty)] + [conc > 0]
+    domain = [x >= 0 for x in (req, cap, room)]
     return [
         Claim(
             "after any transition into a phase outside DELIVERING the live governor grants 0 "

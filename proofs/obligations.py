@@ -4,10 +4,11 @@ See docs/architecture.md#evidence.
 
 Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
 functions of :mod:`itdose.core.governor` evaluated on z3 terms
-(:class:`~itdose.proofs.z3ops.Z3Ops`), the ledger's live ``_first_bucket`` / ``BUCKET_S`` /
-``WINDOW_S`` / ``RING_LEN``, the live ``basal_daily_ng``, the live drug and pump library, the
-live lifecycle table. Functions are looked up at call time (``governor.grant_amount``, not a copy
-bound at import), so a change in the core is what the proof sees. Where a line of the runtime
+(:class:`~itdose.proofs.z3ops.Z3Ops`), the fluid path and the dosing functions executed
+symbolically (:mod:`itdose.proofs.path_z3`), the ledger's live ``WINDOW_S``, the live
+``basal_daily_ng``, the live drug and pump library, the live lifecycle table. Functions are
+looked up at call time (``governor.grant_amount``, not a copy bound at import), so a change in
+the core is what the proof sees. Where a line of the runtime
 cannot be evaluated symbolically (it branches in Python), the obligation's
 :attr:`Obligation.model` says exactly what is hand-modelled, and a differential test in
 ``tests/proofs/test_obligations.py`` ties the model to the runtime on generated inputs.
@@ -29,11 +30,10 @@ from typing import Any
 
 import z3  # type: ignore[import-untyped]
 
-from itdose.core import dosing, governor, program
+from itdose.core import governor, program
 from itdose.core import ledger as ledger_mod
 from itdose.core.arith import Ops
 from itdose.core.library import Level, Library
-from itdose.core.state import Bridge, Device
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
@@ -48,6 +48,7 @@ __all__ = [
     "OBLIGATIONS",
     "Broken",
     "BrokenResult",
+    "Case",
     "Claim",
     "ClaimResult",
     "Obligation",
@@ -77,6 +78,21 @@ class Claim:
     shown: Shown = ()
     kind: str = "valid"
     render: Callable[[Any], str] | None = field(default=None, compare=False)
+    cases: tuple[Case, ...] = ()
+    """For a ``valid`` claim: more goals, each under its own condition, decided one by one
+    (the claim is ``assumptions -> goal and (condition_i -> goal_i for every i)``). At least one
+    case's condition must be satisfiable with the assumptions, or the claim is vacuous. A case
+    whose condition is unsatisfiable is a branch the symbolic execution kept because the solver
+    could not rule it out in time (it explores more, never less): it holds vacuously."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case of a :class:`Claim`: ``condition -> goal``, with its own rendered terms."""
+
+    condition: ZBool
+    goal: ZBool
+    shown: Shown = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,26 @@ def _solver() -> Any:
     return solver
 
 
+_SAT_MEMO: dict[tuple[int, ...], tuple[tuple[Any, ...], bool]] = {}
+"""Case conditions (with the claim's assumptions) already decided: z3 terms are hash-consed, so
+equal terms have equal ids; the terms are kept so that their ids are not reused."""
+
+
+def _satisfiable(solver: Any, assumptions: tuple[ZBool, ...], condition: ZBool) -> bool:
+    """Whether ``solver`` (holding exactly ``assumptions`` and ``condition``) is satisfiable;
+    memoised for a condition shared by several claims (one per property of a path)."""
+    terms = (*assumptions, condition)
+    key = tuple(t.get_id() for t in terms)
+    hit = _SAT_MEMO.get(key)
+    if hit is not None and all(a.eq(b) for a, b in zip(hit[0], terms, strict=True)):
+        return hit[1]
+    ok = bool(solver.check() == z3.sat)
+    if len(_SAT_MEMO) > 20_000:
+        _SAT_MEMO.clear()
+    _SAT_MEMO[key] = (terms, ok)
+    return ok
+
+
 def check_claim(claim: Claim) -> ClaimResult:
     """Decide one claim and check that its assumptions are satisfiable."""
     start = time.perf_counter()
@@ -194,13 +230,31 @@ def check_claim(claim: Claim) -> ClaimResult:
     answer = solver.check()
     cex: dict[str, str] | None = None
     witness = ""
+    shown = claim.shown
+    if answer == z3.unsat and claim.kind == "valid" and claim.cases:
+        solver = _solver()
+        solver.add(*claim.assumptions)
+        feasible = 0
+        for case in claim.cases:
+            solver.push()
+            solver.add(case.condition)
+            if _satisfiable(solver, claim.assumptions, case.condition):
+                feasible += 1
+            solver.add(z3.Not(case.goal))
+            answer = solver.check()
+            if answer != z3.unsat:
+                shown = case.shown or claim.shown
+                break
+            solver.pop()
+        if feasible == 0:
+            precondition = "unsat"
     if answer == z3.unsat:
         status = "proved" if claim.kind == "valid" else "no witness"
     elif answer == z3.sat:
         model = solver.model()
         if claim.kind == "valid":
             status = "counterexample"
-            cex = _render(model, claim.shown)
+            cex = _render(model, shown)
         else:
             status = "witness"
             witness = claim.render(model) if claim.render else str(_render(model, claim.shown))
@@ -299,53 +353,34 @@ GrantFn = Callable[..., Any]
 def governor_claims(
     grant_amount: GrantFn | None = None, grant_all_or_nothing: GrantFn | None = None
 ) -> list[Claim]:
-    """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default)."""
+    """The governor claims over ``grant_amount`` / ``grant_all_or_nothing`` (live by default).
+
+    Every amount is drug leaving the catheter tip. ``cap room`` is the most of the delivery that
+    keeps every 24 h window within the hard maximum (``dosing.cap_room_ng``, from the ledger's
+    exact peak); ``reservoir room`` is what the usable reservoir volume pushes out of the tip,
+    rounded down (``dosing.reservoir_room_ng``; PATH-Z3-PLAN proves it at the tip)."""
     grant_fn = grant_amount or governor.grant_amount
     aon_fn = grant_all_or_nothing or governor.grant_all_or_nothing
     ops = Z3Ops()
-    req, w, f, mx, res, fnl, empty, c, reserve = z3.Ints(
-        "requested window_total in_flight hard_max reservoir in_flight_nl empty conc reserve"
-    )
+    req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
-    base = [*_nonneg(req, w, f, mx, res, fnl, empty, reserve), c > 0]
-    inv = [*base, w + f <= mx]
-    common = dict(
-        requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=f,
-        hard_max_ng=mx,
-        reservoir_nl=res,
-        in_flight_nl=fnl,
-        empty_threshold_nl=empty,
-        concentration_ng_per_ml=c,
-        delivering=d,
-    )
+    base = _nonneg(req, cap, room)
+    common = dict(requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=d)
     grant = grant_fn(ops, **common)
-    bolus = aon_fn(ops, reserve_ng=reserve, **common)
-    vol = governor.volume_nl_for(ops, grant, c)
-    bvol = governor.volume_nl_for(ops, bolus, c)
+    bolus = aon_fn(ops, **common)
     shown: Shown = (
         ("requested", req, "ng"),
-        ("window total", w, "ng"),
-        ("in flight", f, "ng"),
-        ("hard daily max", mx, "ng"),
-        ("reserve", reserve, "ng"),
-        ("reservoir", res, "nL"),
-        ("in flight volume", fnl, "nL"),
-        ("empty threshold", empty, "nL"),
-        ("concentration", c, "ng/mL"),
+        ("cap room", cap, "ng"),
+        ("reservoir room", room, "ng"),
         ("delivering", d, ""),
         ("grant (divisible)", grant, "ng"),
-        ("volume charged", vol, "nL"),
         ("grant (bolus)", bolus, "ng"),
-        ("bolus volume charged", bvol, "nL"),
     )
-    res_inv = res - fnl >= empty
     return [
         Claim(
             "grant <= request and grant >= 0 (REQ-GOV-001)",
             tuple(base),
-            z3.And(grant <= req, grant >= 0),
+            z3.And(grant <= req, grant >= 0, bolus <= req, bolus >= 0),
             shown,
         ),
         Claim(
@@ -355,23 +390,32 @@ def governor_claims(
             shown,
         ),
         Claim(
-            "window + in flight <= max is inductive: window + in flight + grant <= max "
-            "(REQ-GOV-002)",
-            tuple(inv),
-            w + f + grant <= mx,
-            shown,
-        ),
-        Claim(
-            "reservoir - in flight >= empty is inductive: reservoir - in flight - "
-            "volume(grant) >= empty (REQ-GOV-003)",
-            (*base, res_inv),
-            res - fnl - vol >= empty,
-            shown,
-        ),
-        Claim(
-            "a positive grant never charges volume below the empty threshold (REQ-GOV-003)",
+            "a grant never exceeds the cap room, so every 24 h window stays within the hard "
+            "maximum (REQ-GOV-002)",
             tuple(base),
-            z3.Implies(grant > 0, res - fnl - vol >= empty),
+            z3.And(grant <= cap, bolus <= cap),
+            shown,
+        ),
+        Claim(
+            "a grant never exceeds what the usable reservoir volume pushes out of the tip: "
+            "grant <= reservoir room (REQ-GOV-003)",
+            tuple(base),
+            z3.And(grant <= room, bolus <= room),
+            shown,
+        ),
+        Claim(
+            "the whole request is granted when it fits: delivering, request <= cap room and "
+            "<= reservoir room => grant == request, up to exactly the cap (REQ-GOV-001, "
+            "REQ-TIP-004)",
+            tuple(base),
+            z3.Implies(z3.And(d, req <= cap, req <= room), z3.And(grant == req, bolus == req)),
+            shown,
+        ),
+        Claim(
+            "a divisible delivery is cut, never denied: grant == min(request, cap room, "
+            "reservoir room) while delivering (REQ-GOV-001)",
+            tuple(base),
+            z3.Implies(d, z3.Or(grant == req, grant == cap, grant == room)),
             shown,
         ),
         Claim(
@@ -380,124 +424,27 @@ def governor_claims(
             z3.Or(bolus == 0, bolus == req),
             shown,
         ),
-        Claim(
-            "bolus keeps window + in flight + reserve + grant <= max (REQ-GOV-002, REQ-GOV-008)",
-            tuple(inv),
-            z3.Implies(bolus > 0, w + f + reserve + bolus <= mx),
-            shown,
-        ),
-        Claim(
-            "bolus reservoir invariant (REQ-GOV-003)",
-            (*base, res_inv),
-            res - fnl - bvol >= empty,
-            shown,
-        ),
         _divisions(ops, base, shown),
     ]
 
 
 def _grant_without_cap(ops: Ops[Any, Any], **kw: Any) -> Any:
-    room = governor.reservoir_room_ng(
-        ops,
-        reservoir_nl=kw["reservoir_nl"],
-        in_flight_nl=kw["in_flight_nl"],
-        empty_threshold_nl=kw["empty_threshold_nl"],
-        concentration_ng_per_ml=kw["concentration_ng_per_ml"],
-    )
-    return ops.ite(kw["delivering"], ops.min_(kw["requested_ng"], room), ops.lit(0))
+    allowed = ops.min_(kw["requested_ng"], kw["reservoir_room_ng"])
+    return ops.ite(kw["delivering"], allowed, ops.lit(0))
 
 
-def _grant_reservoir_without_in_flight(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "in_flight_nl": ops.lit(0)})
+def _grant_ignoring_reservoir(ops: Ops[Any, Any], **kw: Any) -> Any:
+    return governor.grant_amount(ops, **{**kw, "reservoir_room_ng": kw["requested_ng"]})
 
 
-def _bolus_partial(ops: Ops[Any, Any], *, reserve_ng: Any, **kw: Any) -> Any:
+def _bolus_partial(ops: Ops[Any, Any], **kw: Any) -> Any:
     return governor.grant_amount(ops, **kw)
 
 
-# --- LEDGER: conservativeness of the bucketed window -----------------------------------------
-
-
-def ledger_claims(
-    first_bucket: Callable[[Any], Any] | None = None, ring_len: int | None = None
-) -> list[Claim]:
-    """Ledger claims with the live ``_first_bucket`` and constants (unless replaced)."""
-    first_fn: Callable[[Any], Any] = first_bucket or ledger_mod._first_bucket
-    ring = ledger_mod.RING_LEN if ring_len is None else ring_len
-    bucket, window = ledger_mod.BUCKET_S, ledger_mod.WINDOW_S
-
-    def first(t: ZInt) -> ZInt:
-        return first_fn(Sym(t)).term
-
-    def idx(t: ZInt) -> ZInt:
-        return (Sym(t) // bucket).term
-
-    t, s, r, g = z3.Ints("t s r g")
-    shown: Shown = (
-        ("query t", t, "s"),
-        ("delivery s", s, "s"),
-        ("report r", r, "s"),
-        ("grant g", g, "s"),
-        ("first bucket", first(t), ""),
-        ("last bucket", idx(t), ""),
-    )
-    claims = [
-        Claim(
-            "every instant of the real window (t - 86400, t] lies in a summed bucket "
-            "(REQ-GOV-005, REQ-TIME-002)",
-            (*_nonneg(t, s), s <= t, s > t - window),
-            z3.And(first(t) <= idx(s), idx(s) <= idx(t)),
-            shown,
-        ),
-        Claim(
-            "a delivery at s in the window, reported at r (s <= r <= g <= t), is still summed "
-            "at the grant g: the step of the REQ-GOV-004 induction",
-            (*_nonneg(s, r, g, t), s <= r, r <= g, g <= t, s > t - window),
-            z3.And(first(g) <= idx(r), idx(r) <= idx(g)),
-            shown,
-        ),
-        Claim(
-            "the summed buckets fit in the ring: distinct buckets, distinct slots "
-            "(REQ-GOV-005 bounded memory)",
-            (t >= 0,),
-            idx(t) - first(t) + 1 <= ring,
-            shown,
-        ),
-        Claim(
-            "over-count is at most the one oldest bucket (REQ-GOV-005)",
-            (*_nonneg(t, s), s <= t - window, first(t) <= idx(s)),
-            idx(s) == first(t),
-            shown,
-        ),
-    ]
-    # A symbolic ledger of three records against the true window total.
-    times = z3.Ints("s0 s1 s2")
-    amounts = z3.Ints("a0 a1 a2")
-    summed = z3.Sum(
-        *[
-            z3.If(z3.And(first(t) <= idx(x), idx(x) <= idx(t)), a, 0)
-            for x, a in zip(times, amounts, strict=True)
-        ]
-    )
-    true = z3.Sum(*[z3.If(x > t - window, a, 0) for x, a in zip(times, amounts, strict=True)])
-    oldest = z3.Sum(*[z3.If(idx(x) == first(t), a, 0) for x, a in zip(times, amounts, strict=True)])
-    shown3: Shown = (
-        ("query t", t, "s"),
-        *((f"record {i} at", x, "s") for i, x in enumerate(times)),
-        *((f"record {i} amount", a, "ng") for i, a in enumerate(amounts)),
-        ("ledger window total", summed, "ng"),
-        ("true window total", true, "ng"),
-    )
-    claims.append(
-        Claim(
-            "three symbolic records: true total <= ledger total <= true total + oldest bucket "
-            "(REQ-GOV-005)",
-            (t >= 0, *_nonneg(*times, *amounts), *[x <= t for x in times]),
-            z3.And(true <= summed, summed <= true + oldest),
-            shown3,
-        )
-    )
-    return claims
+def _grant_one_short(ops: Ops[Any, Any], **kw: Any) -> Any:
+    """A conservative over-count: the cap room taken one ng smaller than it is."""
+    smaller = ops.max_(ops.lit(0), ops.sub(kw["cap_room_ng"], ops.lit(1)))
+    return governor.grant_amount(ops, **{**kw, "cap_room_ng": smaller})
 
 
 # --- BOLUS: lockout and count ----------------------------------------------------------------
@@ -522,21 +469,13 @@ def bolus_claims(
         ("max per 24 h", mx, ""),
         ("permitted", permitted, ""),
     )
-    req, w, f, hmx, res, fnl, empty, conc, reserve = z3.Ints(
-        "requested window in_flight hard_max reservoir in_flight_nl empty conc reserve"
-    )
+    req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
     grant = governor.grant_all_or_nothing(
         ops,
         requested_ng=req,
-        window_total_ng=w,
-        in_flight_ng=f,
-        hard_max_ng=hmx,
-        reserve_ng=reserve,
-        reservoir_nl=res,
-        in_flight_nl=fnl,
-        empty_threshold_nl=empty,
-        concentration_ng_per_ml=conc,
+        cap_room_ng=cap,
+        reservoir_room_ng=room,
         delivering=ops.and_(d, permitted),
     )
     claims = [
@@ -564,7 +503,7 @@ def bolus_claims(
         ),
         Claim(
             "a granted patient bolus passed lockout and count (REQ-GOV-009)",
-            (*base, *_nonneg(req, w, f, hmx, res, fnl, empty, reserve), conc > 0),
+            (*base, *_nonneg(req, cap, room)),
             z3.Implies(grant > 0, z3.And(now - last >= lockout, count < mx)),
             (*shown, ("grant", grant, "ng")),
         ),
@@ -768,87 +707,6 @@ def reservoir_claims(library: Library | None = None, lower_low: bool = False) ->
     return claims
 
 
-# --- BRIDGE: old drug in the dead volume -----------------------------------------------------
-
-BridgeRate = Callable[[ZInt, ZInt, ZInt, ZInt], tuple[ZInt, ZInt]]
-
-
-def _live_bridge_rate(d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt) -> tuple[ZInt, ZInt]:
-    """The live rate selection: ``dosing._basal_rate`` on a device with a symbolic bridge."""
-    device = Device(bridge=Bridge(c_old, d_old, 1))
-    rate, conc, _ = dosing._basal_rate(device, 0)
-    return rate, conc
-
-
-def _bridge_at_new_program_rate(
-    d_old: ZInt, c_old: ZInt, d_new: ZInt, c_new: ZInt
-) -> tuple[ZInt, ZInt]:
-    return d_new, c_new
-
-
-def bridge_claims(rate_fn: BridgeRate | None = None) -> list[Claim]:
-    """Bridge: the dead volume's old drug never gives more than max(old, new) per day."""
-    rate_of = rate_fn or _live_bridge_rate
-    day, nl_per_ml, seg_max = program.DAY_S, program.NL_PER_ML, dosing.SEGMENT_S
-    d_old, c_old, d_new, c_new = z3.Ints("old_dose old_conc new_dose new_conc")
-    rate, conc = rate_of(d_old, c_old, d_new, c_new)
-    total, carry, elapsed, seg = z3.Ints("total_nl carry elapsed seg")
-    base = (*_nonneg(d_old, d_new, total, elapsed), c_old > 0, c_new > 0)
-
-    def inv(tot: ZInt, car: ZInt, el: ZInt) -> ZBool:
-        return z3.And(tot * conc * day + car == rate * nl_per_ml * el, car >= 0, car < conc * day)
-
-    num = rate * nl_per_ml * seg + carry
-    nl = num / (conc * day)
-    new_carry = num % (conc * day)
-    mx = z3.If(d_old >= d_new, d_old, d_new)
-    shown: Shown = (
-        ("old dose", d_old, "ng/day"),
-        ("old concentration", c_old, "ng/mL"),
-        ("new dose", d_new, "ng/day"),
-        ("new concentration", c_new, "ng/mL"),
-        ("bridge volume so far", total, "nL"),
-        ("bridge time", elapsed, "s"),
-        ("segment", seg, "s"),
-        ("segment volume", nl, "nL"),
-    )
-    tau, new_ng, old_ng = z3.Ints("bridge_seconds new_part_ng bridge_part_ng")
-    return [
-        Claim(
-            "segment arithmetic with carry keeps volume * c * 86400 + carry == rate * 1e6 * "
-            "elapsed (inductive; REQ-BRIDGE-002, REQ-UNIT-004)",
-            (*base, seg >= 1, seg <= seg_max, inv(total, carry, elapsed)),
-            inv(total + nl, new_carry, elapsed + seg),
-            shown,
-        ),
-        Claim(
-            "old drug delivered during the bridge <= max(old, new) daily dose x elapsed "
-            "(REQ-BRIDGE-002)",
-            (*base, inv(total, carry, elapsed)),
-            total * c_old * day <= mx * nl_per_ml * elapsed,
-            shown,
-        ),
-        Claim(
-            "a 24 h window spanning bridge and new program holds <= max(old, new) (REQ-BRIDGE-002)",
-            (
-                *base,
-                tau >= 0,
-                tau <= day,
-                *_nonneg(new_ng, old_ng),
-                old_ng * day <= d_old * tau,
-                new_ng * day <= d_new * (day - tau),
-            ),
-            old_ng + new_ng <= mx,
-            (
-                *shown,
-                ("bridge seconds in window", tau, "s"),
-                ("bridge drug", old_ng, "ng"),
-                ("new program drug", new_ng, "ng"),
-            ),
-        ),
-    ]
-
-
 # --- the registry ----------------------------------------------------------------------------
 
 
@@ -858,19 +716,36 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _path_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import path_z3
+
+    return path_z3.obligations()
+
+
 _CORE: tuple[Obligation, ...] = (
     Obligation(
         "GOV-Z3",
         "dose governor is inductive: cap, reservoir, request, phase, all-or-nothing",
-        ("REQ-GOV-001", "REQ-GOV-002", "REQ-GOV-003", "REQ-GOV-007", "REQ-GOV-008", "REQ-UNIT-004"),
-        "For all non-negative integers (any concentration > 0, any request, reserve, "
-        "in-flight amounts) the live grant_amount and grant_all_or_nothing, evaluated on z3 terms, "
-        "never exceed the request, grant 0 when not delivering, keep window + in flight + grant "
-        "<= the hard max whenever window + in flight <= max held before, never charge a volume "
-        "(rounded up) that takes reservoir - in flight below the empty threshold, and grant a "
-        "bolus whole or not at all with its reserve.",
-        "No hand model: the live functions are evaluated. Not covered: that callers pass the true "
-        "window total and in-flight amounts (see LEDGER-Z3 and the property tests).",
+        (
+            "REQ-GOV-001",
+            "REQ-GOV-002",
+            "REQ-GOV-003",
+            "REQ-GOV-007",
+            "REQ-GOV-008",
+            "REQ-UNIT-004",
+            "REQ-TIP-004",
+        ),
+        "For all non-negative integers (any request, cap room and reservoir room, all amounts "
+        "leaving the catheter tip) the live grant_amount and grant_all_or_nothing, evaluated "
+        "on z3 terms, never exceed the request, grant 0 when not delivering, never exceed the "
+        "cap room (what keeps every 24 h window within the hard maximum) nor the reservoir "
+        "room (what the usable volume pushes out of the tip), cut a divisible delivery to "
+        "exactly the smallest of the three, grant the whole request whenever it fits, up to "
+        "exactly the cap (no conservative margin: REQ-TIP-004's bolus that brings the window "
+        "exactly to the maximum), and grant a bolus whole or not at all.",
+        "No hand model: the live functions are evaluated. Not covered: that callers pass the "
+        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the cap room, "
+        "dosing.cap_room_ng over the ledger's exact peak: property tests only).",
         lambda: governor_claims(),
         (
             Broken(
@@ -879,45 +754,19 @@ _CORE: tuple[Obligation, ...] = (
                 lambda: governor_claims(grant_amount=_grant_without_cap),
             ),
             Broken(
-                "reservoir-no-in-flight",
-                "reservoir room ignores in-flight volume",
-                lambda: governor_claims(grant_amount=_grant_reservoir_without_in_flight),
+                "reservoir-ignored",
+                "grant_amount ignores the reservoir room",
+                lambda: governor_claims(grant_amount=_grant_ignoring_reservoir),
+            ),
+            Broken(
+                "over-count",
+                "a conservative margin: the cap room taken 1 ng smaller",
+                lambda: governor_claims(grant_amount=_grant_one_short),
             ),
             Broken(
                 "partial-bolus",
-                "bolus cut to fit (not all or nothing, reserve ignored)",
+                "bolus cut to fit (not all or nothing)",
                 lambda: governor_claims(grant_all_or_nothing=_bolus_partial),
-            ),
-        ),
-    ),
-    Obligation(
-        "LEDGER-Z3",
-        "bucketed 24 h window over-approximates every real window, by at most one bucket",
-        ("REQ-GOV-004", "REQ-GOV-005", "REQ-TIME-002"),
-        "With the live ledger._first_bucket, BUCKET_S, WINDOW_S and RING_LEN, for all instants: "
-        "every instant of (t - 86400, t] is in a summed bucket; a delivery reported later but "
-        "before a grant is still summed at that grant (the inductive step of the REQ-GOV-004 "
-        "argument in ledger.py); the summed buckets fit the ring; only the oldest summed bucket "
-        "can hold instants outside the window; and for three symbolic records the ledger total "
-        "lies between the true total and the true total plus the oldest bucket.",
-        "Hand model: window_total_ng's selection 'first <= index <= t // 300' over records "
-        "(tied to Ledger.window_total_ng by a hypothesis differential test). The three-record "
-        "instance is bounded; the per-record lemmas are unbounded in time.",
-        lambda: ledger_claims(),
-        (
-            Broken(
-                "first-bucket-off-by-one",
-                "the oldest, partly covered bucket is not summed",
-                lambda: ledger_claims(
-                    first_bucket=lambda t: (
-                        (t + 1) // ledger_mod.BUCKET_S - ledger_mod.BUCKETS_PER_WINDOW + 1
-                    )
-                ),
-            ),
-            Broken(
-                "ring-too-short",
-                "a ring of 288 buckets",
-                lambda: ledger_claims(ring_len=ledger_mod.BUCKETS_PER_WINDOW),
             ),
         ),
     ),
@@ -989,33 +838,13 @@ _CORE: tuple[Obligation, ...] = (
             ),
         ),
     ),
-    Obligation(
-        "BRIDGE-Z3",
-        "bridge bolus never exceeds max(old, new) daily dose",
-        ("REQ-BRIDGE-002", "REQ-UNIT-004"),
-        "The bridge rate is read from the live dosing._basal_rate on a symbolic bridge; the "
-        "segment volume with carried remainder is inductive (volume x c x 86400 + carry == "
-        "rate x 1e6 x elapsed); the old drug it delivers is <= max(old, new) x elapsed; a 24 h "
-        "window spanning the bridge and the new program holds <= max(old, new).",
-        "Hand model: the divmod of dosing._basal_plan (numerator = rate x 1e6 x seg + carry, "
-        "denominator = c x 86400) and the window split. Governor reductions (which only lower "
-        "the volume) and the final partial segment (nl = pending) are not modelled.",
-        lambda: bridge_claims(),
-        (
-            Broken(
-                "new-program-rate",
-                "bridge runs the new program's volume rate with old drug",
-                lambda: bridge_claims(rate_fn=_bridge_at_new_program_rate),
-            ),
-        ),
-    ),
 )
 
 
 def all_obligations() -> tuple[Obligation, ...]:
-    """The governor, ledger, bolus, program, reservoir, bridge and lifecycle obligations."""
-    return (*_CORE, *_lifecycle_obligations())
+    """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
+    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
 
 
 OBLIGATIONS = _CORE
-"""The arithmetic obligations; :func:`all_obligations` adds the lifecycle ones."""
+"""The arithmetic obligations; :func:`all_obligations` adds the fluid path and lifecycle ones."""
