@@ -1,0 +1,344 @@
+"""Dose at the catheter tip: every limit holds on what reaches the patient, across refills, and a
+program accepted at entry is delivered in full (DECISIONS.md "What reaches the patient",
+"Limits", "Patient-activated bolus", "MRI").
+
+Judged by the independent physical reference of ``itdose_physics`` (a first-in-first-out fluid
+path, a drive that executes every order exactly, exact fractions), never by the core's own
+accounting. The attack sequences are the ones of the issue that introduced the tip model: on the
+core that counted drug at the reservoir concentration they let 22-23 mg of morphine leave the tip
+in 24 h against the 20 mg/day hard maximum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import pytest
+from itdose_physics import (
+    DAY_S,
+    HOUR_S,
+    MG,
+    MODES,
+    Bench,
+    Cumulative,
+    Fluid,
+    FluidPath,
+    Mode,
+    Push,
+    Segment,
+    greedy_clinician_boluses,
+    implanted_and_dosing,
+    max_clinician_bolus_ng,
+    refill,
+    sweep,
+    tip_history,
+    window_extremes,
+)
+
+from itdose.core import DosingError, Library, Phase, Priority, Role
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder
+from itdose.core.program import Basal, PatientBolusProgram, Program
+
+C = Role.CLINICIAN
+P = Role.PATIENT
+
+MORPHINE_25 = Program(
+    "morphine", "pain", 25 * MG, Basal.continuous(10 * MG), None, "opioid-tolerant"
+)
+"""Infumorph 25 mg/mL at 10 mg/day (0.4 mL/day)."""
+MORPHINE_10 = dataclasses.replace(MORPHINE_25, concentration_ng_per_ml=10 * MG)
+"""Infumorph 10 mg/mL at 10 mg/day (1 mL/day)."""
+DEAD_NL = Fraction(234_000)
+"""Prometra II (tubing 0) with the Prometra catheter trimmed 20 cm: 90 cm x 0.0026 mL/cm."""
+BRIDGE_SKIP = c.Override("morphine.pain.bridge_skip", "catheter flushed")
+
+
+def _morphine_max_ng(library: Library) -> int:
+    value = library.drug("morphine", "pain").max_daily.value
+    assert value == 20 * MG
+    return value
+
+
+# --- the reference itself ------------------------------------------------------------------------
+
+
+def test_reference_worked_bridge_example():
+    """DECISIONS.md worked example: 0.234 mL of 10 mg/mL pushed at 0.1 mL/day by 25 mg/mL takes
+    2.34 days and delivers 2.34 mg, then 1.0 mg/day; the reference reproduces it exactly."""
+    path = FluidPath(DEAD_NL)
+    old = path.push(Segment(DEAD_NL, Fluid.of("morphine", 10 * MG).amounts(DEAD_NL)))
+    assert old == [Segment(DEAD_NL, {})]  # saline out, the path holds 10 mg/mL
+    pushes = [
+        Push(Fraction(0), Fraction(DEAD_NL), DEAD_NL, Fluid.of("morphine", 10 * MG)),  # prime
+        Push(
+            Fraction(DEAD_NL),
+            Fraction(DEAD_NL) + 10 * DAY_S,
+            Fraction(400_000),
+            Fluid.of("morphine", 25 * MG),
+        ),  # 0.04 mL/day for 10 days
+    ]
+    tip = tip_history(DEAD_NL, pushes)
+    cum = Cumulative(tip, "morphine")
+    start = Fraction(DEAD_NL)
+    # 0.04 mL/day x 25 mg/mL = 1 mg/day once the 25 mg/mL arrives, 0.4 mg/day before
+    assert cum.at(start) == 0
+    ex = window_extremes(tip, "morphine", min_from=start + 7 * DAY_S, min_to=start + 10 * DAY_S)
+    assert ex.max_ng == MG and ex.min_ng == MG
+    # the 10 mg/mL slug (2.34 mg) takes 0.234 / 0.04 = 5.85 days to leave
+    assert cum.at(start + Fraction(585, 100) * DAY_S) == Fraction(2_340_000)
+
+
+def test_reference_conserves_volume_and_drug():
+    """Drug pushed in = drug out of the tip + drug still in the path (exact)."""
+    fluid_a, fluid_b = Fluid.of("morphine", 25 * MG), Fluid.of("baclofen", 2 * MG)
+    pushes = [
+        Push(Fraction(0), Fraction(100), Fraction(150_000), fluid_a),
+        Push(Fraction(50), Fraction(50), Fraction(30_000), fluid_b),
+        Push(Fraction(70), Fraction(400), Fraction(200_001), fluid_b),
+        Push(Fraction(90), Fraction(95), Fraction(7), fluid_a),
+    ]
+    tip, path = sweep(DEAD_NL, pushes)
+    assert sum(seg.volume_nl for seg in path.segments) == DEAD_NL
+    for drug in ("morphine", "baclofen"):
+        pushed = sum(
+            (p.fluid.amounts(p.volume_nl).get(drug, Fraction(0)) for p in pushes), Fraction(0)
+        )
+        left = sum((x.ng.get(drug, Fraction(0)) for x in tip), Fraction(0))
+        held = sum((seg.ng.get(drug, Fraction(0)) for seg in path.segments), Fraction(0))
+        assert left > 0
+        assert left + held == pushed
+    # the saline that filled the path leaves first: the first 234 000 nL out carry no drug
+    first = min(x.t0 for x in tip)
+    assert first > 0
+
+
+def test_reference_agrees_with_the_core_in_the_plain_case(library: Library):
+    """One drug, no change of concentration: what the core counts equals what left the tip
+    (within rounding), so the reference and the harness are calibrated."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_25)
+    b.advance(t0 + 3 * DAY_S)
+    tip = b.tip()
+    left = sum((p.ng.get("morphine", Fraction(0)) for p in tip), Fraction(0))
+    trial = Fraction(300_000)
+    reports = sum(1 for _, cmd, _ in b.log if isinstance(cmd, c.DriveReport))
+    assert 0 <= b.device.delivered_ng - left <= reports
+    assert left > trial  # drug reached the patient
+    ex = b.extremes(
+        "morphine", min_from=Fraction(t0 + DAY_S + HOUR_S), min_to=Fraction(t0 + 3 * DAY_S)
+    )
+    assert ex.max_ng == 10 * MG
+    assert ex.min_ng is not None and ex.min_ng >= 10 * MG - 25
+
+
+# --- attacks on the hard daily maximum -----------------------------------------------------------
+
+
+def _attack(library: Library, case: str, mode: Mode) -> Bench:
+    b = Bench(library, mode=mode)
+    t0 = implanted_and_dosing(b, MORPHINE_25)
+    t1 = t0 + 3 * DAY_S + 1800  # steady state, a basal order half done
+    if case == "double-refill-same":
+        refill(b, t1, 10 * MG, program=MORPHINE_10)
+        refill(b, t1 + 60, 10 * MG)
+    elif case == "double-refill-back":
+        refill(b, t1, 10 * MG, program=MORPHINE_10)
+        refill(b, t1 + 60, 25 * MG, program=MORPHINE_25)
+    else:
+        raise AssertionError(case)
+    greedy_clinician_boluses(b, t1 + 120, t1 + DAY_S, 600, 600, 20 * MG)
+    b.advance(t1 + 2 * DAY_S)
+    return b
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", ["double-refill-same", "double-refill-back"])
+def test_double_refill_with_greedy_clinician_boluses_stays_under_the_hard_maximum(
+    case: str, mode: Mode, library: Library
+):
+    """Morphine 25 mg/mL at 10 mg/day, Prometra II, catheter trimmed 20 cm; refill to 10 mg/mL at
+    10 mg/day, then at once a second refill (the same 10 mg/mL without a program, or back to
+    25 mg/mL with one); clinician boluses every 10 min as large as the core accepts. No rolling
+    24 h window of morphine leaving the tip exceeds 20 mg (REQ-GOV-002, REQ-BRIDGE-002)."""
+    b = _attack(library, case, mode)
+    ex = b.extremes("morphine")
+    assert not b.anomalies
+    assert ex.max_ng <= _morphine_max_ng(library), (
+        f"{float(ex.max_ng) / MG:.4f} mg left the tip in the 24 h ending at t={float(ex.max_at_s)}"
+    )
+
+
+def _bridge_skip_run(library: Library, skip: bool) -> tuple[Bench, DosingError | None]:
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_25)
+    t1 = t0 + 3 * DAY_S + 1800
+    try:
+        refill(b, t1, 10 * MG, program=MORPHINE_10, overrides=(BRIDGE_SKIP,) if skip else ())
+    except DosingError as exc:
+        return b, exc
+    greedy_clinician_boluses(b, t1 + 120, t1 + DAY_S, 600, 600, 20 * MG)
+    b.advance(t1 + 2 * DAY_S)
+    return b, None
+
+
+def test_bridge_skip_override_cannot_defeat_the_hard_maximum(library: Library):
+    """A soft override (``bridge_skip``) never lets tip amounts exceed a hard limit: it is either
+    refused, or accepted with no effect on what the drive is ordered (REQ-BRIDGE-003,
+    REQ-GOV-002)."""
+    b, refused = _bridge_skip_run(library, skip=True)
+    if refused is not None:
+        return  # the override no longer exists: refusing it is the other acceptable answer
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= _morphine_max_ng(library), (
+        f"{float(ex.max_ng) / MG:.4f} mg left the tip in the 24 h ending at t={float(ex.max_at_s)}"
+    )
+    plain, err = _bridge_skip_run(library, skip=False)
+    assert err is None
+
+    def orders(bench: Bench) -> list[tuple[int, int, int]]:
+        return [
+            (t, e.volume_nl, e.duration_s)
+            for t, _, effects in bench.log
+            for e in effects
+            if isinstance(e, DeliveryOrder)
+        ]
+
+    assert orders(b) == orders(plain)
+
+
+# --- accepted programs are delivered in full -----------------------------------------------------
+
+BACLOFEN_MAX = Program(
+    "baclofen", "spasticity-spinal", 2 * MG, Basal.continuous(2 * MG), None, None
+)
+"""Baclofen 2000 mcg/mL at 2000 mcg/day: exactly its hard daily maximum (1 mL/day)."""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_baclofen_at_its_hard_maximum_is_delivered_in_full(mode: Mode, library: Library):
+    """A program accepted at entry delivers its whole basal in every 24 h window: baclofen at
+    its 2000 mcg/day hard maximum delivers 2000 mcg in every window after the first day (minus
+    at most one rounding unit, 1 nL = 2 ng) and never more, with no alarm (REQ-GOV-008,
+    REQ-GOV-002)."""
+    assert library.drug("baclofen", "spasticity-spinal").max_daily.value == 2 * MG
+    b = Bench(library, mode=mode)
+    t0 = implanted_and_dosing(b, BACLOFEN_MAX)
+    b.advance(t0 + 4 * DAY_S)
+    ex = b.extremes("baclofen", min_from=Fraction(t0 + DAY_S), min_to=Fraction(t0 + 4 * DAY_S))
+    assert ex.max_ng <= 2 * MG
+    assert ex.min_ng is not None
+    assert ex.min_ng >= 2 * MG - 2, (
+        f"only {float(ex.min_ng)} ng in the 24 h ending at t={float(ex.min_at_s)}"
+    )
+    assert b.device.phase is Phase.ACTIVE
+    assert not b.device.alarms
+    assert not b.anomalies
+
+
+def _capped(library: Library, cap_ng: int) -> Library:
+    """TEST DATA ONLY: the shipped library with morphine's hard daily maximum set to ``cap_ng``."""
+    entries = tuple(
+        dataclasses.replace(e, max_daily=dataclasses.replace(e.max_daily, value=cap_ng))
+        if (e.drug, e.indication) == ("morphine", "pain")
+        else e
+        for e in library.entries
+    )
+    return dataclasses.replace(library, entries=entries)
+
+
+CAP3 = 3 * MG
+MORPHINE_CAP3 = Program(
+    "morphine",
+    "pain",
+    10 * MG,
+    Basal.continuous(2_400_000),
+    PatientBolusProgram(dose_ng=200_000, duration_s=600, lockout_s=HOUR_S, max_per_24h=3),
+    "opioid-tolerant",
+)
+"""2.4 mg/day basal + 3 x 0.2 mg boluses: worst case exactly 3.0 mg/day."""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bolus_bringing_the_window_exactly_to_the_cap_is_granted(mode: Mode, library: Library):
+    """A 3.0 mg/day cap, 2.4 mg/day basal and 0.2 mg boluses (lockout 1 h, 3 per 24 h): in
+    steady state the third bolus brings the window exactly to 3.0 mg and is granted; the tip
+    never exceeds 3.0 mg (REQ-GOV-009, REQ-GOV-002)."""
+    lib3 = _capped(library, CAP3)
+    b = Bench(lib3, mode=mode)
+    t0 = implanted_and_dosing(b, MORPHINE_CAP3)
+    t = t0 + 3 * DAY_S + 1800
+    decisions = []
+    for k in range(4):
+        out = b.submit(c.RequestBolus(P), t + k * HOUR_S)  # exactly at the lockout's end
+        (d,) = [e for e in out.effects if isinstance(e, BolusDecision)]
+        decisions.append(d)
+    assert [d.granted for d in decisions[:3]] == [True, True, True], decisions
+    assert not decisions[3].granted  # the fourth: count per 24 h
+    b.advance(t + 2 * DAY_S)
+    ex = b.extremes("morphine", min_from=Fraction(t0 + DAY_S), min_to=Fraction(t + 2 * DAY_S))
+    assert ex.max_ng <= CAP3
+    assert ex.max_ng >= CAP3 - 10  # the window did reach the cap (within 1 nL at 10 mg/mL)
+    assert ex.min_ng is not None and ex.min_ng >= 2_400_000 - 10
+    assert not b.anomalies
+
+
+# --- Prometra II emergency MRI -------------------------------------------------------------------
+
+
+def _mri_run(library: Library, emergency: bool, after_refill: bool) -> tuple[Bench, int, int]:
+    """Dosing 25 mg/mL (optionally refilled to 10 mg/mL just before: the path still holds
+    25 mg/mL); an emergency MRI (or, as the control, a suspension) at the same instants; then
+    the largest clinician bolus the core accepts. Returns the bench, that bolus, and the MRI
+    instant."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_25)
+    t = t0 + 2 * DAY_S + 1800
+    if after_refill:
+        refill(b, t, 10 * MG, program=MORPHINE_10)
+    t_mri = t + 60
+    if emergency:
+        begin = c.BeginMri(C, emergency=True, reason="trauma: no time to empty the reservoir")  # type: ignore[call-arg]
+        b.submit(begin, t_mri)
+        b.submit(c.EndMri(C), t_mri + 1200)
+        assert b.device.phase is not Phase.ACTIVE  # delivery held until the valve reset
+        assert any(a.priority is Priority.MEDIUM for a in b.device.alarms)
+        b.submit(c.ConfirmPostMri(C, "valve reset recorded"), t_mri + 1300)
+    else:
+        b.submit(c.Suspend(C, reason="control"), t_mri)
+        b.advance(t_mri + 1300)
+    if b.device.phase is Phase.SUSPENDED:
+        b.submit(c.Resume(C, "valve reset"), t_mri + 1310)
+    b.advance(t_mri + 1400)
+    return b, max_clinician_bolus_ng(b, 600, 20 * MG), t_mri
+
+
+@pytest.mark.parametrize("after_refill", [False, True])
+def test_prometra_emergency_mri_counts_ten_microlitres_at_the_tip_concentration(
+    after_refill: bool, library: Library
+):
+    """Prometra II emergency MRI with drug in the reservoir: 10 uL at the concentration leaving
+    the tip (25 mg/mL = 0.25 mg, even when the reservoir was just refilled to 10 mg/mL) enters
+    the 24 h window; no delivery until the valve reset (REQ-MRI-004, REQ-GOV-002)."""
+    mri, room_mri, t_mri = _mri_run(library, emergency=True, after_refill=after_refill)
+    _, room_ctrl, _ = _mri_run(library, emergency=False, after_refill=after_refill)
+    held = [
+        e
+        for t, _, effects in mri.log
+        if t_mri <= t < t_mri + 1300
+        for e in effects
+        if isinstance(e, DeliveryOrder)
+    ]
+    assert not held
+    assert room_ctrl - room_mri >= 250_000 - 25, (room_ctrl, room_mri)
+    # and the room left is safe: fill it, the tip stays under the cap
+    greedy_clinician_boluses(mri, mri.now, mri.now + 6 * HOUR_S, 1800, 600, 20 * MG)
+    mri.advance(mri.now + DAY_S)
+    assert mri.extremes("morphine").max_ng <= _morphine_max_ng(library)
+    assert not any(
+        isinstance(e, Annunciate) and e.kind is AlarmKind.DELIVERY_DEVIATION
+        for _, _, effects in mri.log
+        for e in effects
+    )
