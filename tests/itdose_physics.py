@@ -50,6 +50,11 @@ MRI_WORST_CASE_NL = 10_000
 S = Role.SERVICE
 C = Role.CLINICIAN
 
+TICKED = frozenset(
+    {Phase.IMPLANTED, Phase.PRIMING, Phase.ACTIVE, Phase.SUSPENDED, Phase.REFILL, Phase.ALARM}
+)
+"""Phases in which the bench ticks the device."""
+
 Mode = Literal["uniform", "start", "end"]
 MODES: tuple[Mode, ...] = ("uniform", "start", "end")
 
@@ -166,11 +171,19 @@ class Push:
 
 @dataclass(frozen=True)
 class TipPiece:
-    """Drug that left the tip uniformly over [t0, t1] (at once when t0 == t1)."""
+    """Fluid that left the tip uniformly over [t0, t1] (at once when t0 == t1): its volume and
+    the amount of each drug in it (none for saline)."""
 
     t0: Fraction
     t1: Fraction
     ng: dict[str, Fraction]
+    volume_nl: Fraction = Fraction(0)
+
+    def is_only(self, fluid: Fluid) -> bool:
+        """True when this piece is exactly ``fluid`` (one drug at one concentration)."""
+        return self.volume_nl > 0 and {d: a for d, a in self.ng.items() if a} == fluid.amounts(
+            self.volume_nl
+        )
 
 
 def tip_history(dead_volume_nl: Fraction, pushes: Iterable[Push]) -> list[TipPiece]:
@@ -196,8 +209,7 @@ def sweep(dead_volume_nl: Fraction, pushes: Iterable[Push]) -> tuple[list[TipPie
     for i, a in enumerate(points):
         for p in impulses.get(a, ()):
             for s in path.push(Segment(p.volume_nl, p.fluid.amounts(p.volume_nl))):
-                if s.ng:
-                    pieces.append(TipPiece(a, a, s.ng))
+                pieces.append(TipPiece(a, a, s.ng, s.volume_nl))
         if i + 1 == len(points):
             break
         b = points[i + 1]
@@ -217,14 +229,14 @@ def sweep(dead_volume_nl: Fraction, pushes: Iterable[Push]) -> tuple[list[TipPie
         t = a
         for s in path.push(Segment(volume, ng)):
             dt = (b - a) * s.volume_nl / volume
-            if any(s.ng.values()):
-                pieces.append(TipPiece(t, t + dt, s.ng))
+            pieces.append(TipPiece(t, t + dt, s.ng, s.volume_nl))
             t += dt
     return pieces, path
 
 
 class Cumulative:
-    """The amount of one drug that has left the tip by time t (exact, right-continuous)."""
+    """The amount of one drug that has left the tip by time t (exact, right-continuous), with a
+    float twin used only to find the candidate instants worth evaluating exactly."""
 
     def __init__(self, pieces: Sequence[TipPiece], drug: str) -> None:
         flows = [(p.t0, p.t1, p.ng[drug]) for p in pieces if p.t1 > p.t0 and p.ng.get(drug)]
@@ -241,6 +253,11 @@ class Cumulative:
             self.jump_prefix.append(self.jump_prefix[-1] + a)
         for (_, e, _), (s, _, _) in itertools.pairwise(flows):
             assert e <= s, "tip flows overlap"
+        self.f_flows = [(float(s), float(e), float(a)) for s, e, a in flows]
+        self.f_ends = [float(e) for e in self.flow_ends]
+        self.f_prefix = [float(x) for x in self.flow_prefix]
+        self.f_jump_times = [float(t) for t in self.jump_times]
+        self.f_jump_prefix = [float(x) for x in self.jump_prefix]
 
     def breakpoints(self) -> set[Fraction]:
         return {f[0] for f in self.flows} | set(self.flow_ends) | set(self.jump_times)
@@ -260,6 +277,49 @@ class Cumulative:
         """Amount in the rolling window (t - 24 h, t] (``left``: its limit from the left)."""
         return self.at(t, left=left) - self.at(t - DAY_S, left=left)
 
+    def _at_f(self, t: float, left: bool) -> float:
+        k = bisect.bisect_left(self.f_ends, t)
+        total = self.f_prefix[k]
+        if k < len(self.f_flows):
+            s, e, a = self.f_flows[k]
+            if s < t:
+                total += a * (min(t, e) - s) / (e - s)
+        n = (bisect.bisect_left if left else bisect.bisect_right)(self.f_jump_times, t)
+        return total + self.f_jump_prefix[n]
+
+    def window_f(self, t: float, left: bool) -> float:
+        return self._at_f(t, left) - self._at_f(t - DAY_S, left)
+
+
+_MARGIN_NG = 0.01
+"""Float evaluations are within far less than this of the exact value (sums of at most a few
+thousand terms below 1e9 ng); candidates within it of the float extreme are evaluated exactly."""
+
+
+def _extreme(
+    cum: Cumulative, points: list[tuple[Fraction, bool]], largest: bool
+) -> tuple[Fraction, Fraction] | None:
+    """The exact largest (or smallest) window among ``points`` (instant, from the left)."""
+    if not points:
+        return None
+    floats = sorted({float(t) for t, _ in points} | {float(t) - DAY_S for t, _ in points})
+    faithful = all(b - a > 1e-6 for a, b in itertools.pairwise(floats))
+    if faithful:
+        values = [cum.window_f(float(t), left) for t, left in points]
+        target = max(values) if largest else min(values)
+        tol = _MARGIN_NG + 1e-12 * abs(target)
+        points = [
+            pt
+            for pt, v in zip(points, values, strict=True)
+            if (v >= target - tol if largest else v <= target + tol)
+        ]
+    best: tuple[Fraction, Fraction] | None = None
+    for t, left in points:
+        w = cum.window(t, left=left)
+        if best is None or (w > best[0] if largest else w < best[0]):
+            best = (w, t)
+    return best
+
 
 @dataclass(frozen=True)
 class Extremes:
@@ -276,27 +336,29 @@ def window_extremes(
     *,
     min_from: Fraction | None = None,
     min_to: Fraction | None = None,
+    with_max: bool = True,
 ) -> Extremes:
     """The largest 24 h window of ``drug`` over the whole history and, when ``[min_from,
     min_to]`` is given, the smallest window ending in that range (both as suprema/infima over
-    every real instant: breakpoints and breakpoints + 24 h, from both sides)."""
+    every real instant: breakpoints and breakpoints + 24 h, from both sides; the windows are
+    exact fractions, floats only pick which candidates to evaluate exactly)."""
     cum = Cumulative(pieces, drug)
     bps = cum.breakpoints()
     candidates = sorted(bps | {b + DAY_S for b in bps})
     best, best_at = Fraction(0), Fraction(0)
-    for t in candidates:
-        for left in (False, True):
-            w = cum.window(t, left=left)
-            if w > best:
-                best, best_at = w, t
+    if with_max:
+        found = _extreme(cum, [(t, left) for t in candidates for left in (False, True)], True)
+        if found is not None and found[0] > 0:
+            best, best_at = found
     low: Fraction | None = None
     low_at: Fraction | None = None
     if min_from is not None and min_to is not None:
-        for t in [min_from, *[x for x in candidates if min_from < x < min_to], min_to]:
-            for left in (False, True) if t > min_from else (False,):
-                w = cum.window(t, left=left)
-                if low is None or w < low:
-                    low, low_at = w, t
+        inner = [x for x in candidates if min_from < x < min_to]
+        points = [(min_from, False)]
+        points += [(t, left) for t in [*inner, min_to] for left in (False, True)]
+        found = _extreme(cum, points, False)
+        assert found is not None
+        low, low_at = found
     return Extremes(drug, best, best_at, low, low_at)
 
 
@@ -337,6 +399,8 @@ class Bench:
     given: list[TipPiece] = field(default_factory=list)
     running: dict[int, _Running] = field(default_factory=dict)
     log: list[tuple[int, c.Command, tuple[Effect, ...]]] = field(default_factory=list)
+    phases: list[tuple[int, Phase, Any]] = field(default_factory=list)
+    """After every accepted command: (time, phase, program)."""
     anomalies: list[str] = field(default_factory=list)
     _last_tick: int = -1
 
@@ -348,6 +412,11 @@ class Bench:
             self.advance(at)
         out = step(self.device, command, self.now, self.library)
         self._accepted(command, out)
+        if command.name in DISRUPTIVE and self.device.phase in TICKED:
+            # a controller ticks at once after a command that may make basal due
+            self._last_tick = self.now
+            tick = c.Tick(S, self.max_segment_s)
+            self._accepted(tick, step(self.device, tick, self.now, self.library))
         return out
 
     def attempt(self, command: c.Command, at: int | None = None) -> Outcome | DosingError:
@@ -387,12 +456,14 @@ class Bench:
     def _accepted(self, command: c.Command, out: Outcome) -> None:
         self.device = out.device
         self.log.append((self.now, command, out.effects))
+        self.phases.append((self.now, out.device.phase, out.device.program))
         if isinstance(command, c.StartTrial):
             self.drug, self.indication = command.drug, command.indication
         elif isinstance(command, c.RecordTrialDose):
             assert self.drug is not None
             t = Fraction(self.now)
-            self.given.append(TipPiece(t, t, {self.drug: Fraction(command.amount_ng)}))
+            amount = {self.drug: Fraction(command.amount_ng)}
+            self.given.append(TipPiece(t, t, amount))
         elif isinstance(command, c.Implant):
             self.dead_volume_nl = catheter_dead_volume_nl(
                 self.library, command.pump, command.catheter, command.trimmed_mm
@@ -454,35 +525,45 @@ class Bench:
     def _finish(self, order_id: int, at: int) -> int:
         """Stop order ``order_id`` at ``at``; record its push; return the volume delivered."""
         r = self.running.pop(order_id)
+        push = self._delivered(r, at, whole_nl=True)
+        if push is None:
+            return 0
+        self._push(push)
+        return int(push.volume_nl)
+
+    def _delivered(self, r: _Running, at: int, *, whole_nl: bool) -> Push | None:
+        """What the drive has pushed for running order ``r`` by ``at`` (``whole_nl``: the drive
+        stops on a whole nanolitre, as it reports; otherwise the exact volume so far)."""
         volume, start, end = r.order.volume_nl, Fraction(r.start), Fraction(r.end)
         t = Fraction(min(at, r.end))
         rate = self.max_rate
         mode = self._mode(r.order)
+        kind = r.order.kind
+        done: Fraction
         if mode == "uniform" or (rate is not None and volume / rate >= end - start):
-            done = volume if end == start else volume * (t - start) // (end - start)
-            self._push(
-                Push(start, start if end == start else t, Fraction(done), r.fluid, r.order.kind)
-            )
-            return int(done)
+            if end == start or t == end:
+                return Push(start, end, Fraction(volume), r.fluid, kind)
+            done = volume * (t - start) / (end - start)
+            if whole_nl:
+                done = Fraction(int(done))
+            return Push(start, t, done, r.fluid, kind)
         if mode == "start":
             if rate is None:
-                self._push(Push(start, start, Fraction(volume), r.fluid, r.order.kind))
-                return volume
-            done = min(volume, int(rate * (t - start)))
-            self._push(Push(start, start + done / rate, Fraction(done), r.fluid, r.order.kind))
-            return done
+                return Push(start, start, Fraction(volume), r.fluid, kind)
+            done = min(Fraction(volume), rate * (t - start))
+            if whole_nl:
+                done = Fraction(int(done))
+            return Push(start, start + done / rate, done, r.fluid, kind)
         # "end"
         if rate is None:
-            if t < end:
-                return 0
-            self._push(Push(end, end, Fraction(volume), r.fluid, r.order.kind))
-            return volume
+            return Push(end, end, Fraction(volume), r.fluid, kind) if t >= end else None
         begin = end - volume / rate
-        done = max(0, min(volume, int(rate * (t - begin)))) if t > begin else 0
-        self._push(
-            Push(begin, begin + Fraction(done) / rate, Fraction(done), r.fluid, r.order.kind)
-        )
-        return done
+        if t <= begin:
+            return None
+        done = min(Fraction(volume), rate * (t - begin))
+        if whole_nl:
+            done = Fraction(int(done))
+        return Push(begin, begin + done / rate, done, r.fluid, kind)
 
     # -- the clock
 
@@ -505,18 +586,7 @@ class Bench:
         for oid in sorted(self.running, key=lambda i: (self.running[i].end, i)):
             if oid in self.running and self.running[oid].end <= self.now:
                 self._report(oid, self._finish(oid, self.now))
-        if (
-            self.device.phase
-            in (
-                Phase.PRIMING,
-                Phase.ACTIVE,
-                Phase.SUSPENDED,
-                Phase.REFILL,
-                Phase.ALARM,
-                Phase.IMPLANTED,
-            )
-            and self._last_tick != self.now
-        ):
+        if self.device.phase in TICKED and self._last_tick != self.now:
             self._last_tick = self.now
             try:
                 self.submit(c.Tick(S, self.max_segment_s))
@@ -526,9 +596,13 @@ class Bench:
     # -- results
 
     def tip(self) -> list[TipPiece]:
+        """Everything that left the tip up to now (trial doses included as given), counting
+        what the running orders have pushed so far."""
         pieces = list(self.given)
         if self.dead_volume_nl is not None:
-            pieces += tip_history(self.dead_volume_nl, self.pushes)
+            running = [self._delivered(r, self.now, whole_nl=False) for r in self.running.values()]
+            pushes = self.pushes + [p for p in running if p is not None]
+            pieces += tip_history(self.dead_volume_nl, pushes)
         return pieces
 
     def drugs(self) -> set[str]:
@@ -540,6 +614,99 @@ class Bench:
     def hard_max_ng(self, drug: str) -> int:
         assert self.indication is not None
         return self.library.drug(drug, self.indication).max_daily.value
+
+
+DISRUPTIVE = frozenset(
+    {
+        "fill",
+        "prime",
+        "start_dosing",
+        "set_program",
+        "suspend",
+        "resume",
+        "begin_refill",
+        "record_withdrawal",
+        "complete_refill",
+        "abort_refill",
+        "empty_reservoir",
+        "begin_mri",
+        "end_mri",
+        "confirm_post_mri",
+        "raise_alarm",
+        "clear_alarm",
+        "explant",
+    }
+)
+"""Commands after which a program's steady delivery is judged afresh."""
+DELIVERY_LIMITED = "delivery_limited"
+"""The MEDIUM alarm the core raises when it withholds scheduled basal (DECISIONS.md); the name
+(``AlarmKind`` value) is an assumption."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """An interval in which one program ran in ``active`` with no disruptive command."""
+
+    start: int
+    end: int
+    program: Any
+    limited: bool
+    """The core annunciated "delivery limited" in the period (basal may then be withheld)."""
+
+
+def steady_periods(b: Bench) -> list[Period]:
+    """The periods of the bench's history in which one accepted program ran undisturbed."""
+    periods: list[Period] = []
+    open_at: int | None = None
+    program: Any = None
+    limited = False
+    for (t, command, effects), (_, phase, prog) in zip(b.log, b.phases, strict=True):
+        flagged = any(
+            getattr(getattr(e, "kind", None), "value", None) == DELIVERY_LIMITED for e in effects
+        )
+        disrupted = command.name in DISRUPTIVE or phase is not Phase.ACTIVE or prog != program
+        if open_at is not None and disrupted:
+            periods.append(Period(open_at, t, program, limited or flagged))
+            open_at = None
+        if open_at is None and phase is Phase.ACTIVE and prog is not None and disrupted:
+            open_at, limited = t, False
+        limited = limited or flagged
+        program = prog
+    if open_at is not None:
+        periods.append(Period(open_at, b.now, program, limited))
+    return periods
+
+
+def basal_shortfalls(b: Bench) -> list[str]:
+    """Every steady period in which, once the tip delivers only the program's drug at its
+    concentration, some full 24 h window holds less than the programmed daily basal minus one
+    rounding unit (1 nL at that concentration), although no "delivery limited" alarm came."""
+    tip = b.tip()
+    found = []
+    for p in steady_periods(b):
+        steps = p.program.basal.steps
+        if len(steps) != 1 or p.limited:
+            continue
+        daily = steps[0].dose_ng_per_day
+        if daily == 0:
+            continue
+        fluid = Fluid.of(p.program.drug, p.program.concentration_ng_per_ml)
+        pure_from = Fraction(p.start)
+        for x in tip:
+            if x.t1 > p.start and x.t0 < p.end and not x.is_only(fluid):
+                pure_from = max(pure_from, x.t1)
+        lo, hi = pure_from + DAY_S, Fraction(p.end)
+        if lo > hi:
+            continue
+        ex = window_extremes(tip, p.program.drug, min_from=lo, min_to=hi, with_max=False)
+        unit = Fraction(p.program.concentration_ng_per_ml, NL_PER_ML)
+        assert ex.min_ng is not None
+        if ex.min_ng < daily - unit:
+            found.append(
+                f"{p.program.drug} {daily} ng/day from t={p.start}: only {float(ex.min_ng)} ng "
+                f"in the 24 h ending at t={float(ex.min_at_s or 0)} (pure from {float(pure_from)})"
+            )
+    return found
 
 
 def run(sequence: Iterable[tuple[int, c.Command]], library: Library, **bench: Any) -> Bench:
