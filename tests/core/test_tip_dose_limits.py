@@ -135,6 +135,34 @@ def test_reference_agrees_with_the_core_in_the_plain_case(library: Library):
     assert ex.min_ng is not None and ex.min_ng >= 10 * MG - 25
 
 
+def test_reference_window_search_is_exhaustive(library: Library):
+    """The extreme windows found equal an exact evaluation at every candidate instant (both
+    sides), on a history with refills, boluses and all three drive schedules."""
+    for mode in MODES:
+        b = Bench(library, mode=mode)
+        t0 = implanted_and_dosing(b, MORPHINE_25)
+        refill(b, t0 + DAY_S + 1800, 10 * MG, program=MORPHINE_10)
+        refill(b, t0 + DAY_S + 1860, 10 * MG)
+        greedy_clinician_boluses(b, t0 + DAY_S + 1900, t0 + DAY_S + 4 * HOUR_S, 3600, 600, 5 * MG)
+        b.advance(t0 + 3 * DAY_S)
+        tip = b.tip()
+        cum = Cumulative(tip, "morphine")
+        bps = cum.breakpoints()
+        every = [
+            cum.window(t, left=left) for t in bps | {x + DAY_S for x in bps} for left in (0, 1)
+        ]
+        lo, hi = Fraction(t0 + DAY_S), Fraction(t0 + 3 * DAY_S)
+        inner = [
+            cum.window(t, left=left)
+            for t in bps | {x + DAY_S for x in bps} | {hi}
+            if lo < t <= hi
+            for left in (0, 1)
+        ]
+        ex = window_extremes(tip, "morphine", min_from=lo, min_to=hi)
+        assert ex.max_ng == max(every)
+        assert ex.min_ng == min([cum.window(lo), *inner])
+
+
 # --- attacks on the hard daily maximum -----------------------------------------------------------
 
 
