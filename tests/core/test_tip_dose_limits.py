@@ -371,3 +371,53 @@ def test_prometra_emergency_mri_counts_ten_microlitres_at_the_tip_concentration(
         for _, _, effects in mri.log
         for e in effects
     )
+
+
+# --- DECISIONS.md worked example: refilled again during the bridge -------------------------------
+
+MORPHINE_1_AT_10 = Program(
+    "morphine", "pain", 10 * MG, Basal.continuous(MG), None, "opioid-tolerant"
+)
+MORPHINE_1_AT_25 = dataclasses.replace(MORPHINE_1_AT_10, concentration_ng_per_ml=25 * MG)
+
+
+def test_worked_example_refilled_again_during_the_bridge(library: Library):
+    """DECISIONS.md: morphine 10 mg/mL at 1.0 mg/day refilled with 25 mg/mL at 1.0 mg/day, then
+    again with 25 mg/mL one day later. The path then holds 0.134 mL of 10 mg/mL followed by
+    0.1 mL of 25 mg/mL; the pump runs at 0.1 mL/day until the 25 mg/mL reaches the tip (2.34
+    days after the first refill), then at 0.04 mL/day; the tip delivers 1.0 mg/day throughout
+    (REQ-BRIDGE-002, REQ-GOV-008). A uniform drive: with a drive that delivers a whole order
+    at its start or at its end, the order a refill cancels is all or nothing, which shifts a
+    window by up to one hourly order (judged by the properties instead)."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_1_AT_10)
+    t1 = t0 + 2 * DAY_S
+    refill(b, t1, 25 * MG, program=MORPHINE_1_AT_25)
+    b.advance(t1 + DAY_S)
+    refill(b, t1 + DAY_S, 25 * MG)
+    # the path as the physics has it (exact), at the second refill
+    _, path = sweep(DEAD_NL, b.pushes)
+    contents = path.contents()
+    assert sum(v for v, _ in contents) == DEAD_NL
+    ten = sum((v for v, k in contents if k == {"morphine": Fraction(10)}), Fraction(0))
+    assert abs(ten - 134_000) <= 4_200  # 0.134 mL of 10 mg/mL (within one hourly order)
+    b.advance(t1 + 6 * DAY_S)
+    # rates: 0.1 mL/day until the 25 mg/mL reaches the tip, 0.04 mL/day after
+    switch = t1 + 202_176  # 2.34 days
+
+    def pushed(a: int, z: int) -> Fraction:
+        """Volume the drive pushed within [a, z)."""
+        total = Fraction(0)
+        for p in b.pushes:
+            if p.t1 == p.t0:
+                total += p.volume_nl if a <= p.t0 < z else 0
+            elif p.t1 > a and p.t0 < z:
+                total += p.volume_nl * (min(p.t1, z) - max(p.t0, a)) / (p.t1 - p.t0)
+        return total
+
+    assert abs(pushed(t1, switch) - 234_000) <= 4_200
+    assert abs(pushed(switch + HOUR_S, switch + HOUR_S + DAY_S) - 40_000) <= 1_700
+    ex = b.extremes("morphine", min_from=Fraction(t0 + DAY_S), min_to=Fraction(t1 + 6 * DAY_S))
+    assert ex.min_ng is not None
+    assert ex.min_ng >= MG - 25, f"only {float(ex.min_ng)} ng by t={float(ex.min_at_s or 0)}"
+    assert ex.max_ng <= MG + 25, f"{float(ex.max_ng)} ng by t={float(ex.max_at_s)}"
