@@ -1,7 +1,7 @@
 """An independent physical reference of what reaches the patient, and a bench that drives a device.
 
 This module shares NO code with the core's accounting (no ledger, governor, dosing, path or tip
-module is imported). It is written from the rules in docs (DECISIONS.md "What reaches the
+module is imported). It is written from the rules of DECISIONS.md ("What reaches the
 patient", "Limits") and from library DATA only (pump tubing volume, catheter volume per length
 and reference length, the drugs' hard daily maxima). Everything is exact: volumes in nanolitres,
 amounts in nanograms and times in seconds, all as :class:`fractions.Fraction`.

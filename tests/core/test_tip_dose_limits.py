@@ -65,6 +65,41 @@ def _morphine_max_ng(library: Library) -> int:
 # --- the reference itself ------------------------------------------------------------------------
 
 
+def test_reference_shares_no_code_with_the_core_accounting():
+    """The reference imports only the core's public API (step, commands, effects, errors, state
+    and library data types), never its accounting (ledger, governor, dosing, path, tip...)."""
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parent.parent / "itdose_physics.py"
+    modules: set[str] = set()
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            if node.module == "itdose.core":
+                names.update(a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            modules.update(a.name for a in node.names)
+    core = {m for m in modules if m.startswith("itdose")}
+    assert core <= {
+        "itdose.core",
+        "itdose.core.commands",
+        "itdose.core.effects",
+        "itdose.core.library",
+    }
+    assert names <= {
+        "Device",
+        "DosingError",
+        "LimitViolation",
+        "Outcome",
+        "Phase",
+        "Role",
+        "step",
+        "commands",
+    }
+
+
 def test_reference_worked_bridge_example():
     """DECISIONS.md worked example: 0.234 mL of 10 mg/mL pushed at 0.1 mL/day by 25 mg/mL takes
     2.34 days and delivers 2.34 mg, then 1.0 mg/day; the reference reproduces it exactly."""
