@@ -273,6 +273,34 @@ def test_bridge_skip_override_cannot_defeat_the_hard_maximum(library: Library):
     assert orders(b) == orders(plain)
 
 
+MORPHINE_19 = dataclasses.replace(MORPHINE_25, basal=Basal.continuous(19 * MG))
+HYDROMORPHONE_10 = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(10 * MG), None, None)
+"""Compounded hydromorphone 2 mg/mL at its 10 mg/day hard maximum (soft limits overridden)."""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_drug_change_and_back_keeps_each_drug_under_its_hard_maximum(mode: Mode, library: Library):
+    """Morphine 25 mg/mL at 19 mg/day; refill with hydromorphone 2 mg/mL at 10 mg/day, then at
+    once back to morphine 25 mg/mL at 19 mg/day. Each drug's window counts that drug as it
+    leaves the tip: the 0.234 mL of morphine in the path (5.85 mg) may not be flushed at the
+    hydromorphone volume rate on top of a full morphine day (REQ-GOV-002, REQ-BRIDGE-002)."""
+    b = Bench(library, mode=mode)
+    t0 = implanted_and_dosing(b, MORPHINE_19)
+    t1 = t0 + 3 * DAY_S + 1800
+    refill(b, t1, 2 * MG, program=HYDROMORPHONE_10, drug="hydromorphone")
+    refill(b, t1 + 60, 25 * MG, program=MORPHINE_19, drug="morphine")
+    b.advance(t1 + 2 * DAY_S)
+    assert not b.anomalies
+    tip = b.tip()
+    for drug, cap in (("morphine", 20 * MG), ("hydromorphone", 10 * MG)):
+        assert library.drug(drug, "pain").max_daily.value == cap
+        ex = window_extremes(tip, drug)
+        assert ex.max_ng <= cap, (
+            f"{float(ex.max_ng) / MG:.4f} mg of {drug} left the tip in the 24 h ending at "
+            f"t={float(ex.max_at_s)}"
+        )
+
+
 # --- accepted programs are delivered in full -----------------------------------------------------
 
 BACLOFEN_MAX = Program(
