@@ -680,15 +680,41 @@ def steady_periods(b: Bench) -> list[Period]:
     return periods
 
 
+def _has_cause(b: Bench, tip: Sequence[TipPiece], p: Period, pure_from: Fraction) -> bool:
+    """True when other drug could share the windows of period ``p``: any drug leaving the tip
+    in the day before the period, a bolus pushed during it, or old fluid flushed at its
+    start."""
+    if pure_from > p.start:
+        return True
+    before = p.start - DAY_S
+    if any(x.t1 > before and x.t0 < p.start and any(x.ng.values()) for x in tip):
+        return True
+    return any(
+        push.label not in ("basal", "bridge") and push.t1 >= p.start and push.t0 <= p.end
+        for push in b.pushes
+    )
+
+
 def basal_shortfalls(b: Bench) -> list[str]:
     """Every steady period in which, once the tip delivers only the program's drug at its
     concentration, some full 24 h window holds less than the programmed daily basal minus one
-    rounding unit (1 nL at that concentration), although no "delivery limited" alarm came."""
+    rounding unit (1 nL at that concentration).
+
+    A "delivery limited" alarm excuses a shortfall only when something could have made it
+    necessary (:func:`_has_cause`): a program accepted at entry running alone never needs it,
+    since its worst case fits under the hard maximum (accounting margins are the core's to
+    remove, not the patient's to absorb: DECISIONS.md "What reaches the patient").
+
+    With a drive that delivers whole orders at once (``start``/``end``), a window holds whole
+    orders, so orders of unequal length (a segment cut at a day boundary, say) shift it by up
+    to one order: the margin then also allows the largest basal order of the period. The
+    uniform drive is the exact check."""
     tip = b.tip()
     found = []
+    whole_orders = b.mode != "uniform" or b.mode_of is not None
     for p in steady_periods(b):
         steps = p.program.basal.steps
-        if len(steps) != 1 or p.limited:
+        if len(steps) != 1:
             continue
         daily = steps[0].dose_ng_per_day
         if daily == 0:
@@ -701,10 +727,24 @@ def basal_shortfalls(b: Bench) -> list[str]:
         lo, hi = pure_from + DAY_S, Fraction(p.end)
         if lo > hi:
             continue
+        if p.limited and _has_cause(b, tip, p, pure_from):
+            continue
         ex = window_extremes(tip, p.program.drug, min_from=lo, min_to=hi, with_max=False)
         unit = Fraction(p.program.concentration_ng_per_ml, NL_PER_ML)
+        margin = unit
+        if whole_orders:
+            margin += unit * max(
+                (
+                    e.volume_nl
+                    for t, _, effects in b.log
+                    if p.start <= t < p.end
+                    for e in effects
+                    if isinstance(e, DeliveryOrder) and e.kind in ("basal", "bridge")
+                ),
+                default=0,
+            )
         assert ex.min_ng is not None
-        if ex.min_ng < daily - unit:
+        if ex.min_ng < daily - margin:
             found.append(
                 f"{p.program.drug} {daily} ng/day from t={p.start}: only {float(ex.min_ng)} ng "
                 f"in the 24 h ending at t={float(ex.min_at_s or 0)} (pure from {float(pure_from)})"
