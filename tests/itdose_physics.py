@@ -827,15 +827,19 @@ def refill(
 
 
 def max_clinician_bolus_ng(b: Bench, duration_s: int, hi: int) -> int:
-    """The largest clinician bolus (ng) the core accepts now, by bisection (0: none)."""
+    """The largest clinician bolus (ng, at most ``hi``) the core accepts now (0: none): halving
+    from ``hi`` until one is accepted (a dose too small for a whole nanolitre may be refused),
+    then bisecting between it and the smallest refused dose above it."""
 
     def ok(dose: int) -> bool:
         return not isinstance(b.probe(c.ClinicianBolus(C, dose, duration_s)), DosingError)
 
-    if not ok(1):
+    lo = hi
+    while lo >= 1 and not ok(lo):
+        hi, lo = lo, lo // 2
+    if lo < 1:
         return 0
-    lo = 1
-    if ok(hi):
+    if lo == hi:
         return hi
     while hi - lo > 1:
         mid = (lo + hi) // 2

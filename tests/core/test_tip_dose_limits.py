@@ -233,6 +233,8 @@ def test_double_refill_with_greedy_clinician_boluses_stays_under_the_hard_maximu
     assert ex.max_ng <= _morphine_max_ng(library), (
         f"{float(ex.max_ng) / MG:.4f} mg left the tip in the 24 h ending at t={float(ex.max_at_s)}"
     )
+    # the attack had teeth: the core granted boluses up to (nearly) the cap
+    assert ex.max_ng >= 19 * MG, f"only {float(ex.max_ng) / MG:.4f} mg: the boluses were refused"
 
 
 def _bridge_skip_run(library: Library, skip: bool) -> tuple[Bench, DosingError | None]:
