@@ -19,7 +19,10 @@ Judged by ``itdose_physics`` (FIFO path, exact fractions, every instant), never 
 - a program accepted at entry delivers its basal in full: in every steady period (one program,
   active, no disruptive command), once the tip delivers only that program's drug at its
   concentration, every full 24 h window holds at least the programmed daily dose minus one
-  rounding unit (1 nL at that concentration), unless the core annunciated "delivery limited";
+  rounding unit (1 nL at that concentration; a drive delivering whole orders at once also
+  gets one basal order of margin). A "delivery limited" alarm excuses a shortfall only when
+  other drug could share the window (a bolus, old fluid, drug in the day before): a program
+  accepted at entry running alone never needs one;
 - the drive was never asked for more than the reservoir held.
 
 Profiles (tests/conftest.py): ``dev`` runs a few dozen histories, ``ci`` a few hundred
@@ -351,8 +354,8 @@ def test_tip_amounts_stay_under_the_hard_maximum(history: dict[str, Any]):
 def test_accepted_basal_is_delivered_in_full(history: dict[str, Any]):
     """A program accepted at entry delivers its whole basal: once the tip delivers only its
     drug at its concentration, every full 24 h window of a steady period holds the programmed
-    daily dose minus at most one rounding unit, unless the core annunciated "delivery
-    limited" (REQ-GOV-008)."""
+    daily dose minus at most one rounding unit; a "delivery limited" alarm excuses a shortfall
+    only when other drug could share the window (REQ-GOV-008)."""
     b = _simulate(history)
     shortfalls = basal_shortfalls(b)
     assert not shortfalls, shortfalls
