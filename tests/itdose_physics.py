@@ -367,6 +367,10 @@ def window_extremes(
 # --- the bench: a device, a drive, a reservoir and the path --------------------------------------
 
 
+class Runaway(AssertionError):
+    """The simulated history exploded (the core keeps issuing orders without progress)."""
+
+
 @dataclass
 class _Running:
     order: DeliveryOrder
@@ -395,6 +399,12 @@ class Bench:
     indication: str | None = None
     dead_volume_nl: Fraction | None = None
     max_rate: Fraction | None = None
+    max_steps: int = 20_000
+    """More accepted commands than this is a runaway (e.g. an endless stream of tiny orders):
+    the bench stops with :class:`Runaway` instead of simulating it."""
+    delivers: Fraction = Fraction(1)
+    """The share of each order the drive really moves (reported truthfully): below 1, a drive
+    that under-delivers within whatever tolerance the core allows."""
     reservoir: Fluid = SALINE
     reservoir_nl: Fraction = Fraction(0)
     pushes: list[Push] = field(default_factory=list)
@@ -458,6 +468,14 @@ class Bench:
     def _accepted(self, command: c.Command, out: Outcome) -> None:
         self.device = out.device
         self.log.append((self.now, command, out.effects))
+        if len(self.log) > self.max_steps:
+            orders = sum(
+                1 for _, _, fx in self.log[-1000:] for e in fx if isinstance(e, DeliveryOrder)
+            )
+            raise Runaway(
+                f"more than {self.max_steps} commands by t={self.now} ({orders} orders in the "
+                f"last 1000): the core never settles"
+            )
         self.phases.append((self.now, out.device.phase, out.device.program))
         if isinstance(command, c.StartTrial):
             self.drug, self.indication = command.drug, command.indication
@@ -536,7 +554,10 @@ class Bench:
     def _delivered(self, r: _Running, at: int, *, whole_nl: bool) -> Push | None:
         """What the drive has pushed for running order ``r`` by ``at`` (``whole_nl``: the drive
         stops on a whole nanolitre, as it reports; otherwise the exact volume so far)."""
-        volume, start, end = r.order.volume_nl, Fraction(r.start), Fraction(r.end)
+        volume: Fraction = r.order.volume_nl * self.delivers
+        if whole_nl:
+            volume = Fraction(int(volume))
+        start, end = Fraction(r.start), Fraction(r.end)
         t = Fraction(min(at, r.end))
         rate = self.max_rate
         mode = self._mode(r.order)
@@ -544,25 +565,25 @@ class Bench:
         done: Fraction
         if mode == "uniform" or (rate is not None and volume / rate >= end - start):
             if end == start or t == end:
-                return Push(start, end, Fraction(volume), r.fluid, kind)
+                return Push(start, end, volume, r.fluid, kind)
             done = volume * (t - start) / (end - start)
             if whole_nl:
                 done = Fraction(int(done))
             return Push(start, t, done, r.fluid, kind)
         if mode == "start":
             if rate is None:
-                return Push(start, start, Fraction(volume), r.fluid, kind)
-            done = min(Fraction(volume), rate * (t - start))
+                return Push(start, start, volume, r.fluid, kind)
+            done = min(volume, rate * (t - start))
             if whole_nl:
                 done = Fraction(int(done))
             return Push(start, start + done / rate, done, r.fluid, kind)
         # "end"
         if rate is None:
-            return Push(end, end, Fraction(volume), r.fluid, kind) if t >= end else None
+            return Push(end, end, volume, r.fluid, kind) if t >= end else None
         begin = end - volume / rate
         if t <= begin:
             return None
-        done = min(Fraction(volume), rate * (t - begin))
+        done = min(volume, rate * (t - begin))
         if whole_nl:
             done = Fraction(int(done))
         return Push(begin, begin + done / rate, done, r.fluid, kind)

@@ -38,7 +38,7 @@ from itdose_physics import (
 
 from itdose.core import DosingError, Library, Phase, Priority, Role
 from itdose.core import commands as c
-from itdose.core.alarms import AlarmKind
+from itdose.core.alarms import AlarmKind, priority_of
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder
 from itdose.core.program import Basal, PatientBolusProgram, Program
 
@@ -486,3 +486,37 @@ def test_worked_example_refilled_again_during_the_bridge(library: Library):
     assert ex.min_ng is not None
     assert ex.min_ng >= MG - 25, f"only {float(ex.min_ng)} ng by t={float(ex.min_at_s or 0)}"
     assert ex.max_ng <= MG + 25, f"{float(ex.max_ng)} ng by t={float(ex.max_at_s)}"
+
+
+# --- a drive that moves less than ordered (and says so) -----------------------------------------
+
+
+@pytest.mark.parametrize(("before", "after"), [(25, 10), (10, 25)])
+def test_under_delivering_drive_never_stalls_basal_silently(
+    before: int, after: int, library: Library
+):
+    """A drive that moves only 90 % of every order and reports exactly what it moved, through a
+    change of concentration: the core keeps delivering (at least 80 % of the basal in the last
+    24 h) or raises an alarm; it never chases the fluid boundary with ever smaller orders that
+    move nothing (silent under-infusion; REQ-GOV-004, REQ-BRIDGE-002)."""
+    first = dataclasses.replace(
+        MORPHINE_25, concentration_ng_per_ml=before * MG, basal=Basal.continuous(5 * MG)
+    )
+    second = dataclasses.replace(first, concentration_ng_per_ml=after * MG)
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, first)
+    b.delivers = Fraction(9, 10)
+    t1 = t0 + 2 * DAY_S
+    refill(b, t1, after * MG, program=second)
+    start = len(b.log)
+    b.advance(t1 + 3 * DAY_S)
+    orders = [e for _, _, fx in b.log[start:] for e in fx if isinstance(e, DeliveryOrder)]
+    assert len(orders) <= 3 * 24 * 4, f"{len(orders)} orders in 3 days"
+    alarmed = any(
+        isinstance(e, Annunciate) and priority_of(e.kind) >= Priority.MEDIUM
+        for _, _, fx in b.log[start:]
+        for e in fx
+    )
+    cum = Cumulative(b.tip(), "morphine")
+    last_day = cum.window(Fraction(b.now))
+    assert alarmed or last_day >= Fraction(4 * MG), f"{float(last_day)} ng in the last 24 h"

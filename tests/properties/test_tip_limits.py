@@ -10,7 +10,8 @@ clinician boluses as large as the core accepts (bisected: exactly at the cap), o
 30 min for hours. Every soft limit
 the core names is overridden with a reason. The drive executes every order exactly, uniformly,
 all at the start or all at the end (one mode per history), and each tick may ask for one-hour or
-one-day basal orders.
+one-day basal orders. In some histories the drive moves only 99 % or 90 % of every order after
+dosing starts and reports exactly what it moved (the core's path must follow the reports).
 
 Judged by ``itdose_physics`` (FIFO path, exact fractions, every instant), never by the core:
 
@@ -174,6 +175,7 @@ histories = st.fixed_dictionaries(
         "segment": st.sampled_from([3600, 3600, DAY_S]),
         "initial": st.integers(0, len(MORPHINE) - 1),
         "actions": st.lists(actions, min_size=2, max_size=16),
+        "delivers": st.sampled_from([Fraction(1)] * 4 + [Fraction(99, 100), Fraction(9, 10)]),
     }
 )
 
@@ -323,6 +325,7 @@ _SETTINGS = settings(
 
 def _simulate(history: dict[str, Any]) -> Bench:
     run = _Run(history["mode"], history["segment"], MORPHINE[history["initial"]])
+    run.b.delivers = history["delivers"]  # from here on: a drive may under-deliver, truthfully
     for action in history["actions"]:
         run.apply(action)
     b = run.b
@@ -357,5 +360,7 @@ def test_accepted_basal_is_delivered_in_full(history: dict[str, Any]):
     daily dose minus at most one rounding unit; a "delivery limited" alarm excuses a shortfall
     only when other drug could share the window (REQ-GOV-008)."""
     b = _simulate(history)
+    if b.delivers != 1:
+        return  # the drive, not the core, fell short
     shortfalls = basal_shortfalls(b)
     assert not shortfalls, shortfalls
