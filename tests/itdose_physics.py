@@ -411,8 +411,8 @@ class Bench:
     given: list[TipPiece] = field(default_factory=list)
     running: dict[int, _Running] = field(default_factory=dict)
     log: list[tuple[int, c.Command, tuple[Effect, ...]]] = field(default_factory=list)
-    phases: list[tuple[int, Phase, Any]] = field(default_factory=list)
-    """After every accepted command: (time, phase, program)."""
+    phases: list[tuple[int, Phase, Any, frozenset[str]]] = field(default_factory=list)
+    """After every accepted command: (time, phase, program, active alarm kinds)."""
     anomalies: list[str] = field(default_factory=list)
     _last_tick: int = -1
 
@@ -476,7 +476,8 @@ class Bench:
                 f"more than {self.max_steps} commands by t={self.now} ({orders} orders in the "
                 f"last 1000): the core never settles"
             )
-        self.phases.append((self.now, out.device.phase, out.device.program))
+        alarms = frozenset(a.kind.value for a in out.device.alarms)
+        self.phases.append((self.now, out.device.phase, out.device.program, alarms))
         if isinstance(command, c.StartTrial):
             self.drug, self.indication = command.drug, command.indication
         elif isinstance(command, c.RecordTrialDose):
@@ -675,7 +676,7 @@ class Period:
     end: int
     program: Any
     limited: bool
-    """The core annunciated "delivery limited" in the period (basal may then be withheld)."""
+    """The "delivery limited" alarm was annunciated or active in the period."""
 
 
 def steady_periods(b: Bench) -> list[Period]:
@@ -684,8 +685,8 @@ def steady_periods(b: Bench) -> list[Period]:
     open_at: int | None = None
     program: Any = None
     limited = False
-    for (t, command, effects), (_, phase, prog) in zip(b.log, b.phases, strict=True):
-        flagged = any(
+    for (t, command, effects), (_, phase, prog, alarms) in zip(b.log, b.phases, strict=True):
+        flagged = DELIVERY_LIMITED in alarms or any(
             getattr(getattr(e, "kind", None), "value", None) == DELIVERY_LIMITED for e in effects
         )
         disrupted = command.name in DISRUPTIVE or phase is not Phase.ACTIVE or prog != program
