@@ -7,11 +7,11 @@ back, the same concentration with or without a new program, back-to-back refills
 during a bridge, refills aborted before or after the withdrawal, the bridge-skip override),
 programs, suspensions and resumptions, patient boluses exactly at the lockout's end, and
 clinician boluses as large as the core accepts (bisected: exactly at the cap), once or every
-30 min for hours. Every soft limit
-the core names is overridden with a reason. The drive executes every order exactly, uniformly,
-all at the start or all at the end (one mode per history), and each tick may ask for one-hour or
-one-day basal orders. In some histories the drive moves only 99 % or 90 % of every order after
-dosing starts and reports exactly what it moved (the core's path must follow the reports).
+30 min for hours. Every soft limit the core names is overridden with a reason. The drive
+(:data:`DRIVE_MODES`) executes every order uniformly, all at the start or all at the end (one
+mode per history), and each tick may ask for one-hour or one-day basal orders. In some
+histories (:data:`DRIVE_SHARES`) the drive moves only 99 % or 90 % of every order once dosing
+has started and reports exactly what it moved: the core's path must follow the reports.
 
 Judged by ``itdose_physics`` (FIFO path, exact fractions, every instant), never by the core:
 
@@ -24,7 +24,8 @@ Judged by ``itdose_physics`` (FIFO path, exact fractions, every instant), never 
   gets one basal order of margin). A "delivery limited" alarm excuses a shortfall only when
   other drug could share the window (a bolus, old fluid, drug in the day before): a program
   accepted at entry running alone never needs one;
-- the drive was never asked for more than the reservoir held.
+- the drive was never asked for more than the reservoir held, and the history never runs away
+  (an endless stream of ever smaller orders fails the example: basal would stall silently).
 
 Profiles (tests/conftest.py): ``dev`` runs a few dozen histories, ``ci`` a few hundred
 (derandomized), within about two minutes.
@@ -63,6 +64,11 @@ from itdose.specs import load_library
 LIB = load_library()
 C = Role.CLINICIAN
 P = Role.PATIENT
+
+DRIVE_MODES: tuple[Mode, ...] = MODES
+"""How the drive spreads an order: uniformly, all at its start, all at its end."""
+DRIVE_SHARES = (Fraction(1),) * 4 + (Fraction(99, 100), Fraction(9, 10))
+"""The share of each order the drive moves once dosing has started (reported truthfully)."""
 
 _THOROUGH = os.environ.get("HYPOTHESIS_PROFILE", "dev").startswith("ci")
 MAX_HISTORY_S = 12 * DAY_S
@@ -171,11 +177,11 @@ actions = st.one_of(
 """Weighted towards what attacks a tip limit: refills, back-to-back refills and boluses."""
 histories = st.fixed_dictionaries(
     {
-        "mode": st.sampled_from(MODES),
+        "mode": st.sampled_from(DRIVE_MODES),
         "segment": st.sampled_from([3600, 3600, DAY_S]),
         "initial": st.integers(0, len(MORPHINE) - 1),
         "actions": st.lists(actions, min_size=2, max_size=16),
-        "delivers": st.sampled_from([Fraction(1)] * 4 + [Fraction(99, 100), Fraction(9, 10)]),
+        "delivers": st.sampled_from(DRIVE_SHARES),
     }
 )
 
