@@ -45,6 +45,7 @@ from itdose.core.effects import CancelOrder, DeliveryOrder, Effect, StopDelivery
 from itdose.core.library import Library
 
 DAY_S = 86_400
+HOUR_S = 3600
 NL_PER_ML = 1_000_000
 MRI_WORST_CASE_NL = 10_000
 """Prometra II emergency MRI: the labelled worst case, 10 uL, leaves the tip (DECISIONS.md)."""
@@ -402,6 +403,8 @@ class Bench:
     max_steps: int = 20_000
     """More accepted commands than this is a runaway (e.g. an endless stream of tiny orders):
     the bench stops with :class:`Runaway` instead of simulating it."""
+    max_orders_per_hour: int = 200
+    """More orders than this within an hour is a runaway too (a normal history issues a few)."""
     delivers: Fraction = Fraction(1)
     """The share of each order the drive really moves (reported truthfully): below 1, a drive
     that under-delivers within whatever tolerance the core allows."""
@@ -415,6 +418,7 @@ class Bench:
     """After every accepted command: (time, phase, program, active alarm kinds)."""
     anomalies: list[str] = field(default_factory=list)
     _last_tick: int = -1
+    _issued: list[int] = field(default_factory=list)
 
     # -- commands
 
@@ -511,6 +515,14 @@ class Bench:
         finished: list[tuple[int, int]] = []
         for e in effects:
             if isinstance(e, DeliveryOrder):
+                self._issued.append(self.now)
+                while self._issued[0] <= self.now - HOUR_S:
+                    self._issued.pop(0)
+                if len(self._issued) > self.max_orders_per_hour:
+                    raise Runaway(
+                        f"{len(self._issued)} orders within the hour before t={self.now} "
+                        f"(the last: {e}): the core never settles"
+                    )
                 if e.order_id in self.running:
                     self.anomalies.append(f"order id {e.order_id} reused at {self.now}")
                 self.running[e.order_id] = _Running(
@@ -786,7 +798,6 @@ def run(sequence: Iterable[tuple[int, c.Command]], library: Library, **bench: An
 
 # --- scenario building blocks (public commands only) ---------------------------------------------
 
-HOUR_S = 3600
 MG = 1_000_000
 ML = 1_000_000
 IMPLANT_AT = 7 * DAY_S
