@@ -67,11 +67,16 @@ def test_long_segment_capped_by_the_longest_asked(library: Library) -> None:
 
 @pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])
 def test_cap_boundary_is_exact(library: Library, extra: int, expected: int) -> None:
-    """REQ-DOSE-009: window + in flight + order + reserve + bolus allowance <= hard maximum,
-    with the order counted as if delivered at once; one nanogram more and the order is hourly."""
+    """REQ-DOSE-009, REQ-GOV-002: drug that left the tip at once just now + the day's order at its
+    pace (1 mg, done before the window moves past the drug already given) + the 24 h bolus
+    allowance taken now <= hard maximum; one nanogram more and the order is hourly. (The order
+    is counted at its pace, so no basal reserve beyond the day is needed: the basal after it
+    only enters windows the earlier drug has left.)"""
     d = _active(library)
-    window = MAX_NG - 1 * MG - RESERVE_NG - ALLOWANCE_NG + extra
-    d = dataclasses.replace(d, ledger=Ledger().record(T0, window))
+    window = MAX_NG - 1 * MG - ALLOWANCE_NG + extra
+    # order 1 (the priming) has left the ledger's concern; a piece that left all at once at T0
+    ledger = Ledger().record(T0, 1, T0 - 1, window * 1_000_000, window * 1_000_000, 1)
+    d = dataclasses.replace(d, ledger=ledger)
     assert _first_order(d, library, DAY).duration_s == expected
 
 
@@ -88,13 +93,14 @@ def test_reservoir_boundary_is_exact(library: Library, extra: int, expected: int
 
 @pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])
 def test_aftermath_boundary_is_exact(library: Library, extra: int, expected: int) -> None:
-    """REQ-DOSE-009: after the order, its volume may stay counted for 24 h; it must fit with a
-    day, two hours and a bucket of other basal and the allowance. 6 mg/day: order 6 000 000 +
-    ceil(6 mg x 93 900 / 86 400) = 6 520 834, so a bolus allowance of 7 479 166 ng fills 20 mg
-    exactly (the in-flight check needs only 19.5 mg); one nanogram more and it is hourly."""
+    """REQ-DOSE-009, REQ-GOV-002: 6 mg/day is 600 000 nL/day, a pace of exactly 25 000 nL/h. The
+    check counts drug still to leave (the order, the day of basal scheduled after it, the bolus
+    allowance taken now) in every later window, without letting it age out (conservative): 6 mg
+    + 6 mg + 8 mg fills 20 mg exactly, so a bolus allowance of 8 mg gives the day's order; one
+    nanogram more and the order is hourly."""
     d = _active(library)
     assert d.program is not None and d.program.patient_bolus is not None
-    bolus = dataclasses.replace(d.program.patient_bolus, dose_ng=7_479_166 + extra, max_per_24h=1)
+    bolus = dataclasses.replace(d.program.patient_bolus, dose_ng=8 * MG + extra, max_per_24h=1)
     program = dataclasses.replace(d.program, basal=Basal.continuous(6 * MG), patient_bolus=bolus)
     d = dataclasses.replace(d, program=program)
     assert _first_order(d, library, DAY).duration_s == expected
