@@ -18,7 +18,6 @@ from itdose.core import (
     Phase,
     dosing,
     from_json,
-    handlers,
     step,
     to_json,
 )
