@@ -2,9 +2,9 @@
 them and they change nothing a patient can notice; otherwise hourly, as by default.
 
 Numbers (worked by hand): morphine 10 mg/mL at 1 mg/day is 100 000 nL/day; the program allows
-4 patient boluses of 0.1 mg (0.4 mg = 40 000 nL per 24 h); the largest basal reserve a bolus
-check can ask for is ceil(1 mg x 86 700 / 86 400) = 1 003 473 ng; Prometra II low-reservoir
-threshold 3.0 mL; morphine hard daily maximum 20 mg.
+4 patient boluses of 0.1 mg (0.4 mg = 40 000 nL per 24 h); Prometra II low-reservoir threshold
+3.0 mL; morphine hard daily maximum 20 mg. Orders are counted at their pace (whole nL/h, rounded
+up), the drive's only trust.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from itdose.core.program import Basal, FlexStep
 MG = 1_000_000
 T0 = 7 * DAY + 700  # start_dosing in PATHS[ACTIVE]
 MAX_NG = 20 * MG
-RESERVE_NG = 1_003_473
 ALLOWANCE_NG = 400_000
 ALLOWANCE_NL = 40_000
 LOW_NL = 3_000_000
