@@ -20,7 +20,7 @@ from itdose.adapters.drive import DriveState, FaultCode
 from itdose.core import Device, Phase, Role, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import DeliveryOrder
+from itdose.core.effects import CancelOrder, DeliveryOrder
 from itdose.core.state import DeliveryKind
 from itdose.specs import load_library
 
@@ -200,8 +200,12 @@ def test_reset_counts_the_upper_bound_and_never_reissues_the_remainder() -> None
     assert lost, "the uncertainty is recorded"
     finals = [e.command for e in events if isinstance(e.command, c.DriveReport) and e.command.final]
     orders = [e.effect for e in events if isinstance(e.effect, DeliveryOrder)]
-    # conservative: the upper bound (the whole order) is counted against the limits
+    # conservative: the upper bound (the whole order) is counted against the limits; counted
+    # mid-order, it is ahead of the order's pace, which the core flags as a HIGH deviation
+    # (REQ-TIP-004) besides the drive fault
     assert finals[-1].delivered_nl == orders[-1].volume_nl
+    assert ctl.device.has_alarm(AlarmKind.DRIVE_FAULT)
+    assert ctl.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
     started = sim.truth().motor_nl
     n_orders = len(orders)
     ctl.run_until(at + DAY)
@@ -209,39 +213,72 @@ def test_reset_counts_the_upper_bound_and_never_reissues_the_remainder() -> None
     assert len([e for e in events if isinstance(e.effect, DeliveryOrder)]) == n_orders
     # the clinician clears, the drive is acknowledged and configured again, dosing resumes
     ctl.submit(c.ClearAlarm(C, AlarmKind.DRIVE_FAULT, reason="reset investigated"))
+    ctl.submit(c.ClearAlarm(C, AlarmKind.DELIVERY_DEVIATION, reason="the reset's upper bound"))
     ctl.submit(c.Resume(C, reason="checked"))
     ctl.run_until(at + 2 * DAY)
     assert ctl.device.phase is Phase.ACTIVE
     assert sim.truth().motor_nl > started
 
 
-def test_bolus_preempts_basal_and_basal_remainder_resumes() -> None:
+def test_bolus_replaces_the_basal_order_and_basal_goes_on() -> None:
+    """A bolus mid-segment carries the basal due during it and replaces the basal order in
+    flight: the core cancels that order first, the drive stops it and reports what it moved
+    (never ahead of its pace), then runs the bolus; no two orders are ever in flight at once
+    and the basal goes on after the bolus (REQ-DOSE-006, REQ-BOL-001, REQ-TIP-002)."""
     events: list[ControllerEvent] = []
     ctl, _ = active_controller((), events)
-    basal_end = next(o.end_s for o in ctl.device.orders if o.kind is DeliveryKind.BASAL)
-    ctl.run_until(basal_end - 2400)  # mid-segment: the bolus ends 30 min before the basal
+    basal = next(o for o in ctl.device.orders if o.kind is DeliveryKind.BASAL)
+    ctl.run_until(basal.end_s - 2400)  # mid-segment
     before = ctl.device.delivered_ng
+    n = len(events)
     ctl.submit(c.RequestBolus(P))
-    ctl.run_until(basal_end - 2400 + DAY)
+    asked = ctl.clock.now_s()
+    ctl.run_until(basal.end_s - 2400 + DAY)
     assert ctl.stats.wakeups < 80
     assert ctl.device.phase is Phase.ACTIVE
     assert not any(e.kind == "rejected" for e in events)
-    # the preempted basal segment resumed: every basal order was delivered in full
-    ordered = {
-        e.effect.order_id: e.effect.volume_nl
-        for e in events
-        if isinstance(e.effect, DeliveryOrder) and e.effect.kind == "basal"
-    }
+    after = events[n:]
+    cancels = [i for i, e in enumerate(after) if isinstance(e.effect, CancelOrder)]
+    boluses = [
+        i
+        for i, e in enumerate(after)
+        if isinstance(e.effect, DeliveryOrder) and e.effect.kind == "patient_bolus"
+    ]
+    assert len(cancels) == len(boluses) == 1 and cancels[0] < boluses[0]
+    cancel = after[cancels[0]].effect
+    bolus = after[boluses[0]].effect
+    assert isinstance(cancel, CancelOrder) and isinstance(bolus, DeliveryOrder)
+    assert cancel.order_id == basal.id
+    # 0.1 mg at 10 mg/mL = 10 000 nL, and 1 mg/day (100 000 nL/day) over its 600 s
+    assert bolus.basal_nl == 100_000 * 600 // DAY == 694
+    assert bolus.volume_nl == 10_000 + 694
     finals = {
-        e.command.order_id: e.command.delivered_nl
+        e.command.order_id: (e.t_s, e.command.delivered_nl)
         for e in events
         if isinstance(e.command, c.DriveReport) and e.command.final
     }
-    assert all(finals[k] == v for k, v in ordered.items() if k in finals)
-    partials = [
-        e.command for e in events if isinstance(e.command, c.DriveReport) and not e.command.final
-    ]
-    assert partials, "the basal was preempted (a non-final report) and then resumed"
+    stopped_at, stopped_nl = finals[basal.id]
+    pace = -(-basal.volume_nl * 3600 // (basal.end_s - basal.start_s))
+    assert stopped_at == asked
+    assert 0 < stopped_nl < basal.volume_nl
+    assert stopped_nl * 3600 <= pace * (stopped_at - basal.start_s)  # never ahead of its pace
+    # one order at a time: every order is finally reported before the next one is given
+    open_: set[int] = set()
+    for e in events:
+        if isinstance(e.effect, DeliveryOrder):
+            assert not open_, f"order {e.effect.order_id} given while {open_} in flight"
+            open_.add(e.effect.order_id)
+        if isinstance(e.command, c.DriveReport) and e.command.final:
+            open_.discard(e.command.order_id)
+    # every other basal order was delivered in full, and the basal went on after the bolus
+    ordered = {
+        e.effect.order_id: e.effect.volume_nl
+        for e in after
+        if isinstance(e.effect, DeliveryOrder) and e.effect.kind == "basal"
+    }
+    assert ordered and min(ordered) > bolus.order_id
+    assert all(finals[k][1] == v for k, v in ordered.items() if k in finals)
+    assert finals[bolus.order_id][1] == bolus.volume_nl
     assert 1_050_000 <= ctl.device.delivered_ng - before <= 1_150_000
 
 

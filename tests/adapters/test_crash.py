@@ -162,47 +162,72 @@ def test_a_bolus_20_minutes_after_a_pre_crash_bolus_is_denied_after_the_restart(
     assert verify_file(db).ok
 
 
-def killed_mid_bolus(db: Path, sim: sd.SimulatedDrive) -> dict[int, DeliveryKind]:
-    """A bolus at START + 30 min preempts the basal segment; the controller dies at 35 min."""
+def killed_mid_bolus(
+    db: Path, sim: sd.SimulatedDrive
+) -> tuple[dict[int, DeliveryKind], tuple[int, int, int]]:
+    """A bolus at START + 30 min replaces the basal order in flight (stopped and closed with the
+    drive's count at once); the controller dies at 35 min with the bolus alone in flight.
+    Returns the orders in flight and the replaced basal (id, volume, reported)."""
     ctl = first_start(db, sim)
     ctl.run_until(START + 30 * MIN)
+    (basal,) = ctl.device.orders
+    assert basal.kind is DeliveryKind.BASAL
     ctl.submit(c.RequestBolus(P))
     ctl.run_until(START + 35 * MIN)
     in_flight = {o.id: o.kind for o in ctl.device.orders}
-    assert sorted(in_flight.values(), key=str) == [DeliveryKind.BASAL, DeliveryKind.PATIENT_BOLUS]
-    return in_flight
+    assert list(in_flight.values()) == [DeliveryKind.PATIENT_BOLUS]
+    finals = [
+        e
+        for e in ctl.journal.entries()
+        if e.command and '"drive_report"' in e.command and f'"order_id":{basal.id},' in e.command
+    ]
+    assert finals, "the replaced basal was closed with the drive's count before the crash"
+    stopped = next(o for o in sim_outcomes(sim, basal.id))
+    return in_flight, (basal.id, basal.volume_nl, stopped)
+
+
+def sim_outcomes(sim: sd.SimulatedDrive, order_id: int) -> list[int]:
+    """What the drive says it delivered for each command of ``order_id``."""
+    assert isinstance(sim, CommandHistory)
+    return [o.delivered_nl for o in sim.outcomes(f"{order_id}.")]
 
 
 def test_a_short_restart_adopts_the_running_bolus(tmp_path: Path) -> None:
     """Back at 37 min: the drive still runs the bolus, which is adopted and completes at its
-    rate; the preempted basal is closed with the drive's count for it, not resumed late."""
+    rate; the basal it replaced was closed before the crash and is not resumed late."""
     db = tmp_path / "j.db"
     sim = new_drive()
-    in_flight = killed_mid_bolus(db, sim)
+    in_flight, (basal_id, _, _) = killed_mid_bolus(db, sim)
     sim.advance_to(START + 37 * MIN)
     events: list[ControllerEvent] = []
     ctl = restart(db, sim, events)
     rec = {r.kind: r for r in ctl.restart.reconciled}
     assert {r.order_id for r in rec.values()} == set(in_flight)
     assert all(r.exact for r in rec.values())
-    assert "adopted" in rec["patient_bolus"].note and "drive history" in rec["basal"].note
+    assert "adopted" in rec["patient_bolus"].note
     assert [o.kind for o in ctl.device.orders] == [DeliveryKind.PATIENT_BOLUS]
     assert sim.poll().state is DriveState.RUNNING
     assert total_reported(ctl.device) == sim.truth().motor_nl  # reported at once
     bolus = ctl.device.orders[0]
     ctl.run_until(bolus.end_s)
-    assert not ctl.device.orders and ctl.device.phase is Phase.ACTIVE
+    # the bolus is closed; the basal goes on with a new order from the bolus's end
+    assert [(o.kind, o.start_s) for o in ctl.device.orders] == [(DeliveryKind.BASAL, bolus.end_s)]
+    assert ctl.device.orders[0].id > bolus.id and ctl.device.phase is Phase.ACTIVE
     assert total_reported(ctl.device) == sim.truth().motor_nl
-    assert len([e for e in ctl.journal.entries() if e.reason.startswith("restart:")]) >= 2
+    assert len([e for e in ctl.journal.entries() if e.reason.startswith("restart:")]) >= 1
+    assert not any(
+        isinstance(e.effect, DeliveryOrder) and e.effect.order_id == basal_id for e in events
+    )
     ctl.close()
 
 
 def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) -> None:
-    """Back at 47 min, after the bolus ended: each order is closed with what the drive says it
-    delivered, the journal then equals the drive, and nothing is resumed late."""
+    """Back at 47 min, after the bolus ended: the order in flight is closed with what the drive
+    says it delivered, the journal then equals the drive, and nothing is resumed late."""
     db = tmp_path / "j.db"
     sim = new_drive()
-    in_flight = killed_mid_bolus(db, sim)
+    in_flight, (basal_id, basal_nl, stopped_nl) = killed_mid_bolus(db, sim)
+    assert 0 < stopped_nl < basal_nl  # the replaced basal was stopped, never resumed
     sim.advance_to(START + 47 * MIN)
     motor = sim.truth().motor_nl
     events: list[ControllerEvent] = []
@@ -210,16 +235,16 @@ def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) 
     assert isinstance(sim, CommandHistory)
     rec = {r.order_id: r for r in ctl.restart.reconciled}
     assert set(rec) == set(in_flight) and all(r.exact for r in rec.values())
-    bolus = next(r for r in rec.values() if r.kind == "patient_bolus")
+    (bolus,) = rec.values()
+    assert bolus.kind == "patient_bolus"
     assert bolus.reported_nl == bolus.volume_nl  # the drive completed it while we were down
-    basal = next(r for r in rec.values() if r.kind == "basal")
-    assert 0 < basal.reported_nl < basal.volume_nl  # preempted, never resumed
+    assert sim_outcomes(sim, basal_id) == [stopped_nl]
     assert sim.poll().state is DriveState.IDLE
     assert total_reported(ctl.device) == sim.truth().motor_nl == motor
     assert not ctl.device.orders
     assert any("restart: order" in e.text for e in events)
     reasons = [e.reason for e in ctl.journal.entries() if e.reason.startswith("restart: order")]
-    assert len(reasons) == 2 and all("drive history" in r for r in reasons)
+    assert len(reasons) == 1 and all("drive history" in r for r in reasons)
     # the interrupted basal segment is not resumed at a higher rate; basal resumes at its time
     n = len(events)
     ctl.run_until(START + 2 * HOUR)
@@ -229,26 +254,40 @@ def test_orders_in_flight_are_reconciled_from_the_drive_history(tmp_path: Path) 
     ctl.close()
 
 
+class _Killed(Exception):
+    """The controller dies between making a decision durable and carrying it out."""
+
+
 def test_a_drive_without_history_gets_the_conservative_bound(tmp_path: Path) -> None:
+    """Killed after the bolus (which replaces the basal order) was journaled and before it was
+    carried out: the bolus never reached the drive, and a drive without history cannot say so,
+    so the whole bolus is counted (REQ-DOSE-008)."""
     db = tmp_path / "j.db"
     sim = new_drive(sd.SimulatedDrive)
     ctl = first_start(db, sim)
     ctl.run_until(START + 30 * MIN)
-    ctl.submit(c.RequestBolus(P))
-    ctl.run_until(START + 35 * MIN)
+
+    def die(*_: object) -> None:
+        raise _Killed
+
+    ctl._carry_out = die  # type: ignore[method-assign]
+    with pytest.raises(_Killed):
+        ctl.submit(c.RequestBolus(P))
     orders = {o.kind: o for o in ctl.device.orders}
+    assert set(orders) == {DeliveryKind.BASAL, DeliveryKind.PATIENT_BOLUS}
+    motor = sim.truth().motor_nl
     del ctl
-    sim.advance_to(START + 50 * MIN)
+    sim.advance_to(START + 32 * MIN)
     ctl = restart(db, sim)
     assert not isinstance(sim, CommandHistory)
     rec = {r.kind: r for r in ctl.restart.reconciled}
     basal, bolus = rec["basal"], rec["patient_bolus"]
-    # the bolus was the drive's last command: it can say; the preempted basal it cannot
-    assert bolus.exact and bolus.reported_nl == orders[DeliveryKind.PATIENT_BOLUS].volume_nl
-    assert not basal.exact and basal.reported_nl == orders[DeliveryKind.BASAL].volume_nl
-    assert "conservative bound" in basal.note
+    assert basal.order_id == orders[DeliveryKind.BASAL].id  # the drive's running command
+    assert not bolus.exact and bolus.reported_nl == orders[DeliveryKind.PATIENT_BOLUS].volume_nl
+    assert "conservative bound" in bolus.note
     logged = [e.reason for e in ctl.journal.entries() if "conservative bound" in e.reason]
     assert len(logged) == 1
+    assert sim.truth().motor_nl - motor <= 2 * 100_000 * 2 * MIN // DAY + 1  # the bolus never ran
     assert total_reported(ctl.device) >= sim.truth().motor_nl  # never under-counted
     ctl.close()
 

@@ -85,5 +85,5 @@ def test_a_bad_path_is_one_line_and_exit_2(db: Path, case: str) -> None:
     assert res.returncode == 2, res
     assert res.stdout == "" and len(res.stderr.strip().splitlines()) == 1
     assert "Traceback" not in res.stderr
-    expected = "is a directory" if case == "directory" else "no such file"
+    expected = "is a folder, not a file" if case == "directory" else "no such file"
     assert expected in res.stderr

@@ -1438,12 +1438,17 @@ def test_eri_sets_the_end_of_service_once(library: Library) -> None:
 
 
 def test_clinician_bolus_order(library: Library) -> None:
-    """A clinician bolus becomes one order of the granted volume (REQ-BOL-001)."""
+    """A clinician bolus becomes one order of the granted volume, carrying the basal due during
+    it; with no basal order in flight nothing is cancelled (REQ-BOL-001, REQ-TIP-002)."""
     d, effects = _after(library, "active", c.ClinicianBolus(C, 100_000, 600), T)
-    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, T, T + 600, 10_000)
+    # 0.1 mg at 10 mg/mL = 10 uL; the basal of 1 mg/day (100 uL/day) over 600 s, whole nL down
+    basal_nl = 100_000 * 600 // DAY
+    assert basal_nl == 694
+    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, T, T + 600, 10_000 + basal_nl)
     assert d.orders == (order,)
     assert d.next_order_id == 3
-    assert effects[0] == DeliveryOrder(2, "clinician_bolus", 10_000, 600)
+    assert d.basal_until_s == T + 600
+    assert effects[0] == DeliveryOrder(2, "clinician_bolus", 10_694, 600, basal_nl=694)
     assert isinstance(effects[1], Projection) and len(effects) == 2
 
 
