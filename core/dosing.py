@@ -532,10 +532,22 @@ def apply_tick(
     return d, tuple(effects)
 
 
-def over_delivered(d: Device, order_id: int, delivered_nl: int) -> bool:
-    """True when a report says the drive delivered more than the order's volume."""
+def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
+    """True when a report says the drive delivered more than the order's volume, or moved it
+    faster than the order's pace (the trust the limits rest on, REQ-TIP-004): a HIGH deviation
+    that stops delivery in the same step (REQ-ALM-001)."""
     order = _find(d, order_id)
-    return order is not None and delivered_nl > order.volume_nl
+    if order is None:
+        return False
+    return delivered_nl > order.volume_nl or ahead_of_pace(
+        delivered_nl,
+        order.volume_nl,
+        order.start_s,
+        order.end_s,
+        now,
+        order.reported_nl,
+        order.reported_s,
+    )
 
 
 def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
@@ -607,16 +619,7 @@ def apply_report(
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    fast = ahead_of_pace(
-        delivered_nl,
-        order.volume_nl,
-        order.start_s,
-        order.end_s,
-        now,
-        order.reported_nl,
-        order.reported_s,
-    )
-    if delivered_nl > order.volume_nl or fast:
+    if over_delivered(d, order_id, delivered_nl, now):
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)

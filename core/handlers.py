@@ -226,8 +226,11 @@ def _note_delivery(d: Device, now: int) -> Device:
     if not _delivering(d) or d.drug is None:
         return d
     assert d.program is not None
-    last = LastDelivery(d.drug, basal_daily_ng(d.program.basal), now)
-    return d if d.last_delivery == last else dataclasses.replace(d, last_delivery=last)
+    dose = basal_daily_ng(d.program.basal)
+    last = d.last_delivery
+    if last is not None and (last.drug, last.dose_ng_per_day) == (d.drug, dose):
+        return d  # the same dose goes on: nothing to note (a no-op command changes nothing)
+    return dataclasses.replace(d, last_delivery=LastDelivery(d.drug, dose, now))
 
 
 def _restart_from(d: Device) -> int | None:
@@ -247,7 +250,10 @@ def _check_restart(d: Device, now: int, program: Program | None, reason: str) ->
     last = d.last_delivery
     if program is None or basal_daily_ng(program.basal) == 0 or _delivering(d) or last is None:
         return
-    if now - last.at_s > RESTART_CONFIRM_S and not reason.strip():
+    # when the drug last left the tip (the ledger keeps a day): longer ago, or never since the
+    # dose was noted, needs the clinician's reason
+    seen = max(last.at_s, dosing.ledger_of(d, last.drug).newest_s)
+    if now - seen > RESTART_CONFIRM_S and not reason.strip():
         raise RejectedCommand(
             "command.restart_reason",
             f"delivery has been stopped for {format_duration_s(now - last.at_s)}: a restart after "

@@ -274,7 +274,7 @@ def _tick_quiet(d: Device, c: Command, now: int, lib: Library) -> bool:
 
 def _report_over_delivers(d: Device, c: Command, now: int, lib: Library) -> bool:
     assert isinstance(c, DriveReport)
-    return dosing.over_delivered(d, c.order_id, c.delivered_nl)
+    return dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
 
 
 def _report_within_order(d: Device, c: Command, now: int, lib: Library) -> bool:

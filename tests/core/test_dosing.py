@@ -1434,9 +1434,12 @@ def test_over_delivery_is_a_deviation_but_exact_delivery_is_not(library: Library
     """REQ-ALM-004, REQ-DOSE-006: exactly the ordered volume is no deviation; 1 nL more raises
     the HIGH delivery-deviation alarm once and is counted in full."""
     d = _ticked(library)
-    assert not over_delivered(d, 2, 4166)
-    assert over_delivered(d, 2, 4167)
-    assert not over_delivered(d, 999, 10**9)
+    assert not over_delivered(d, 2, 4166, T0 + HOUR)
+    assert over_delivered(d, 2, 4167, T0 + HOUR)
+    assert not over_delivered(d, 999, 10**9, T0 + HOUR)
+    # ahead of the order's pace: half its volume a quarter into its hour
+    assert over_delivered(d, 2, 2083, T0 + HOUR // 4)
+    assert not over_delivered(d, 2, 1041, T0 + HOUR // 4)
     exact, effects = apply_report(d, 2, 4166, False, T0 + HOUR)
     assert effects == () and exact.alarms == ()
     over, effects = apply_report(exact, 2, 4167, False, T0 + HOUR + 100)
