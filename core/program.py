@@ -279,13 +279,13 @@ def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
     return None
 
 
-def _validate_shape(p: Program) -> list[tuple[str, str]]:
-    """Structural problems (field, message); they reject the program as invalid input."""
+def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
+    """Structural problems (field, message, value, bound); they reject the program."""
     _check_int(p.concentration_ng_per_ml, "concentration", positive=True)
     steps = p.basal.steps
     if not steps:
         raise InvalidInput("basal.steps", "a basal needs at least one step")
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str, str]] = []
     for i, s in enumerate(steps):
         _check_int(s.start_s, f"basal.steps[{i}].start")
         _check_int(s.dose_ng_per_day, f"basal.steps[{i}].dose")
@@ -320,7 +320,12 @@ def _validate_shape(p: Program) -> list[tuple[str, str]]:
         _check_int(b.max_per_24h, "patient_bolus.max_per_24h", positive=True)
         if b.duration_s > b.lockout_s:
             problems.append(
-                ("patient_bolus.duration", "a bolus may not last longer than its lockout")
+                (
+                    "patient_bolus.duration",
+                    "a bolus may not last longer than its lockout",
+                    format_duration_s(b.duration_s),
+                    f"<= lockout {format_duration_s(b.lockout_s)}",
+                )
             )
     return problems
 
@@ -353,8 +358,8 @@ def check_program(
     entry = library.drug(program.drug, program.indication)
     pump = library.pump(pump_id)
     out = _Collector(ctx)
-    for field, message in problems:
-        out.add(f"{entry.id}.program_shape", "hard", field, "", "", message)
+    for field, message, value, bound in problems:
+        out.add(f"{entry.id}.program_shape", "hard", field, value, bound, message)
     _check_drug_and_pump(program, entry, pump, out)
     _check_concentration(program, entry, pump, out)
     basal = basal_daily_ng(program.basal)

@@ -179,15 +179,15 @@ def test_check_program_on_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_bolus_longer_than_its_lockout_names_the_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The rejection names the field instead of printing an empty value and bound. (The values
-    themselves come from the core's violation; see the proposed core change in the report.)"""
+    """The rejection shows the bolus's duration against its lockout, never an empty value and
+    bound."""
     program = tmp_path / "p.toml"
     program.write_text(PROGRAM.read_text().replace('duration = "10 min"', 'duration = "2 h"'))
     assert 'duration = "2 h"' in program.read_text() and 'lockout = "1 h"' in program.read_text()
     assert main(["check-program", str(program)]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "longer than its lockout" in x)
-    assert "patient_bolus.duration" in line
+    assert "(value 2 h, bound <= lockout 1 h)" in line
     assert "(value , bound )" not in line
 
 

@@ -72,18 +72,11 @@ def test_unapproved_unlabelled_compounded_drug_violations_in_full(library: Libra
 
 
 def test_concentration_and_daily_maximum_violations_in_full(library: Library) -> None:
-    """Maximum concentration and the hard and soft daily maxima (REQ-DOSE-002, REQ-DOSE-003,
-    REQ-LIB-005)."""
+    """The hard and soft daily maxima; the labelled 25 mg/mL strength is not above the maximum
+    concentration, which does not apply to it (REQ-DOSE-002, REQ-DOSE-003, REQ-LIB-005,
+    REQ-LIB-007)."""
     report = check_program(_morphine(25 * MG, Basal.continuous(30 * MG)), library, "prometra-ii-20")
     assert report.violations == (
-        Violation(
-            "morphine.pain.max_concentration",
-            "soft",
-            "concentration",
-            "25 mg/mL",
-            "20 mg/mL",
-            "above the maximum concentration",
-        ),
         Violation(
             "morphine.pain.max_daily",
             "hard",
@@ -120,8 +113,8 @@ def test_bolus_shape_and_pump_bolus_violations_in_full(library: Library) -> None
             "morphine.pain.program_shape",
             "hard",
             "patient_bolus.duration",
-            "",
-            "",
+            "10 min",
+            "<= lockout 1 min",
             "a bolus may not last longer than its lockout",
         ),
         Violation(

@@ -95,20 +95,27 @@ def test_compounded_baclofen_outside_product_strengths_needs_override_elsewhere(
     assert all(v.overridden for v in ok.violations)
 
 
-def test_morphine_25_mg_per_ml_above_soft_max_concentration(library: Library):
-    # 25 mg/mL is a product strength but above the 20 mg/mL soft maximum concentration.
-    """A soft limit yields to an override (REQ-LIB-003)."""
-    prog = _morphine(1 * MG, 25 * MG)
-    report = check_program(prog, library, PROMETRA)
-    assert _limits(report) == {"morphine.pain.max_concentration": "soft"}
-    assert not report.accepted
-    assert check_program(prog, library, PROMETRA, _ctx("morphine.pain.max_concentration")).accepted
+def test_a_labelled_strength_is_never_above_the_maximum_concentration(library: Library):
+    # 25 mg/mL Infumorph is a labelled strength above the [U] 20 mg/mL soft maximum, which does
+    # not apply to it; a compounded 30 mg/mL still meets that maximum (and needs overrides).
+    """A labelled product strength needs no override; the soft maximum still applies to a
+    compounded product and yields to an override (REQ-LIB-007, REQ-LIB-003)."""
+    assert check_program(_morphine(1 * MG, 25 * MG), library, PROMETRA).accepted
+    compounded = _morphine(1 * MG, 30 * MG)
+    report = check_program(compounded, library, PROMETRA)
+    assert _limits(report) == {
+        "morphine.pain.product_concentrations": "soft",
+        "morphine.pain.max_concentration": "soft",
+    }
+    ctx = _ctx("morphine.pain.product_concentrations", "morphine.pain.max_concentration")
+    assert check_program(compounded, library, PROMETRA, ctx).accepted
 
 
 def test_override_without_reason_does_not_count(library: Library):
     """An override needs a non-empty reason (REQ-LIB-003, REQ-DOSE-003)."""
-    prog = _morphine(1 * MG, 25 * MG)
-    ctx = ProgramContext(overrides=(("morphine.pain.max_concentration", "   "),))
+    prog = _morphine(16 * MG, 25 * MG)
+    assert check_program(prog, library, PROMETRA, _ctx("morphine.pain.soft_max_daily")).accepted
+    ctx = ProgramContext(overrides=(("morphine.pain.soft_max_daily", "   "),))
     assert not check_program(prog, library, PROMETRA, ctx).accepted
 
 
