@@ -1,4 +1,4 @@
-"""Tests that kill the mutants mutmut left alive in core/codec.py (docs/mutation.md): the exact
+"""The state codec (core/codec.py): the exact
 encoding of each value kind, the error contract of the decoder and of ``check_fields``
 (``field``, ``message``, ``value``, ``limit``), the integer and string bounds, and the unsupported
 type errors (REQ-CORE-003, REQ-CORE-004)."""

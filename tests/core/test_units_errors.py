@@ -1,4 +1,4 @@
-"""Tests that kill the mutants mutmut left alive in core/units.py (docs/mutation.md): the example
+"""Unit parsing and formatting errors (core/units.py): the example
 unit each rejection suggests, the error contract (``field``, ``message``, ``value``, ``limit``),
 whitespace inside a unit, the exact length and display boundaries, and negative durations
 (REQ-UNIT-001, REQ-UNIT-002, REQ-UNIT-003)."""

@@ -1,4 +1,4 @@
-"""Tests that kill mutants mutmut left alive in core/program.py (docs/mutation.md): the complete
+"""Program checks (core/program.py): the complete
 content of the violations a clinician sees (limit, level, field, value, bound, message), and the
 boundaries of the schedule helpers. Expected values follow docs/dosing-rules.md and the shipped
 library (morphine 20 mg/day hard, 15 mg/day soft, 20 mg/mL soft; hydromorphone not approved;

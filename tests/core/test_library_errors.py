@@ -1,4 +1,4 @@
-"""Tests that kill the mutants mutmut left alive in core/library.py (docs/mutation.md): the full
+"""The library loader's errors (core/library.py): the full
 error contract of every library defect (file, entry, field, message, value of the LibraryError),
 the boundaries of each rule (equal values, zero, 100 %), the values a valid file builds, the
 lookups' errors and the dead-volume helpers' errors (REQ-LIB-001, REQ-LIB-002, REQ-LIB-004,

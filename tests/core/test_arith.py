@@ -1,4 +1,4 @@
-"""Tests that kill the mutants mutmut left alive in core/arith.py (docs/mutation.md): the error
+"""Integer arithmetic (core/arith.py): the error
 contract (``field``, ``message``, ``value``, ``limit``) of the division rule and of ``IntOps``,
 and each runtime operation of :data:`INT_OPS` on concrete ints (REQ-GOV-007, REQ-UNIT-004)."""
 

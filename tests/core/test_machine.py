@@ -1,4 +1,4 @@
-"""Mutation kills for ``core/machine.py``: the exact input checks, rejections, audit record and
+"""``step`` (core/machine.py): the exact input checks, rejections, audit record and
 stop effect of ``step`` (docs/mutation.md). Each test asserts behaviour a mutant changes."""
 
 from __future__ import annotations
