@@ -39,20 +39,15 @@ def test_a_report_at_its_pace_raises_nothing(library: Library, final: bool) -> N
 @pytest.mark.parametrize("final", [True, False])
 def test_a_report_ahead_of_its_pace_is_a_high_deviation(library: Library, final: bool) -> None:
     """REQ-TIP-004: the whole order 10 s after it started (4 166 nL where the pace allows
-    ceil(4 166 x 10 / 3600) = 12) raises the HIGH delivery deviation; one nL past the pace at
-    half time (2 084 > 2 083) too."""
+    4 166 x 11 / 3600 = 12.7, one second of report granularity included) raises the HIGH
+    delivery deviation; past the pace at half time (the pace allows 4 166 x 1801 / 3600 =
+    2 084.2: 2 085 is ahead) too."""
     d, order = _ordered(library)
-    volume, at = (order.volume_nl, T + 10) if final else (2_084, T + HOUR // 2)
+    volume, at = (order.volume_nl, T + 10) if final else (2_085, T + HOUR // 2)
     out = step(d, c.DriveReport(S, order.id, volume, final), at, library)
     assert out.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core defect: a drive report ahead of pace raises the HIGH delivery deviation in "
-    "apply_report, but the step stays in 'active' with no StopDelivery; after a final report "
-    "the next tick even orders more basal (after a non-final one it stops only then)",
-)
 @pytest.mark.parametrize("final", [True, False])
 def test_a_report_ahead_of_its_pace_stops_delivery_in_the_same_step(
     library: Library, final: bool
