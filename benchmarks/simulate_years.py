@@ -107,7 +107,7 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
         if d.phase is Phase.ALARM:  # the clinician sees the alarm the next morning
             for a in d.high_alarms():
                 at(t + 9 * 3600, c.ClearAlarm(C, a.kind, reason="checked"))
-            at(t + 9 * 3600 + 60, c.Resume(C, reason="checked"))
+            at(t + 9 * 3600 + 60, c.Resume(C, reason="checked", restart_reason="seen next morning"))
         if day % 90 == 0:  # the refill appointment
             at(t + 10 * 3600, c.BeginRefill(C))
             residual = sim.withdraw(None)
@@ -115,7 +115,7 @@ def simulate(years: int, seed: int = 7, keep: list[object] | None = None) -> dic
             if at(t + 10 * 3600, c.CompleteRefill(C, 20_000_000, 10_000_000, finding_reason="ok")):
                 sim.refill(20_000_000)
             if ctl.device.phase is Phase.SUSPENDED:
-                at(t + 10 * 3600 + 60, c.Resume(C, reason="after refill"))
+                at(t + 10 * 3600 + 60, c.Resume(C, reason="after refill", restart_reason="refill"))
         at(t + 8 * 3600, c.RequestBolus(P))
         at(t + 8 * 3600 + 1200, c.RequestBolus(P))  # inside the lockout: denied
         denied += 1
