@@ -79,6 +79,9 @@ WALL = dataclasses.replace(
 )
 ZIC = Program("ziconotide", "pain", 25_000, Basal.continuous(2_400))
 MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
+COMPOUNDED = c.Override("morphine.pain.product_concentrations", "compounded 30 mg/mL")
+"""A compounded strength: the [U] maximum concentration applies to it (not to the labelled
+25 mg/mL, REQ-LIB-007)."""
 
 
 def _screened(lib: Library) -> Device:
@@ -296,7 +299,12 @@ CASES: list[Case] = [
     ("fill_capacity", "implant_only", c.Fill(C, 20_000_001, 10_000_000), 7 * DAY + 60),
     ("conc_zero", "implant_only", c.Fill(C, 1_000_000, 0), 7 * DAY + 60),
     ("conc_strength", "implant_only", c.Fill(C, 1_000_000, 12_000_000), 7 * DAY + 60),
-    ("conc_max", "implant_only", c.Fill(C, 1_000_000, 25_000_000), 7 * DAY + 60),
+    (
+        "conc_max",
+        "implant_only",
+        c.Fill(C, 1_000_000, 30_000_000, (COMPOUNDED,)),
+        7 * DAY + 60,
+    ),
     ("prime_zero", "implanted", c.Prime(C, duration_s=0), 7 * DAY + 120),
     ("prime_long", "implanted", c.Prime(C, duration_s=86_401), 7 * DAY + 120),
     # stopping, alarms
@@ -813,7 +821,7 @@ EXPECTED: dict[str, tuple[object, ...]] = {
         "LimitViolation",
         "command.concentration_ng_per_ml",
         "above the maximum concentration for morphine",
-        25000000,
+        30000000,
         "20 mg/mL",
         "morphine.pain.max_concentration",
         "soft",
@@ -2171,7 +2179,8 @@ def test_hard_limits_do_not_yield_to_overrides(library: Library) -> None:
         step(SETUPS["trial0"](library), c.RecordTrialDose(C, 600_000, (over,)), 120, lib)
     assert (e.value.limit_id, e.value.level) == ("morphine.pain.trial_bolus_range", "hard")
     with pytest.raises(LimitViolation) as e:
-        step(SETUPS["implant_only"](library), c.Fill(C, 1, 25_000_000, (MAX_CONC,)), DAY * 8, lib)
+        fill = c.Fill(C, 1, 30_000_000, (MAX_CONC, COMPOUNDED))
+        step(SETUPS["implant_only"](library), fill, DAY * 8, lib)
     assert (e.value.limit_id, e.value.level, e.value.limit) == (
         "morphine.pain.max_concentration",
         "hard",
@@ -2418,8 +2427,8 @@ def test_three_program_violations_are_joined(library: Library) -> None:
         "a bolus may not last longer than its lockout (also: morphine.pain.max_daily: "
         "worst-case daily total (basal + every allowed bolus) above the maximum; "
         "morphine.pain.soft_max_daily: worst-case daily total above the soft maximum)",
-        "",
-        "",
+        "10 min",
+        "<= lockout 1 min",
     )
     assert (e.value.limit_id, e.value.level) == ("morphine.pain.program_shape", "hard")
 

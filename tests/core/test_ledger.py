@@ -421,11 +421,6 @@ def test_a_flow_longer_than_a_day_counts_what_fits_in_a_window_with_pieces_recor
     assert peak_fg(ledger.pieces, (flow,), 100) == DAY
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="peak_fg over-counts a flow longer than 24 h when no recorded piece is live: the "
-    "shortcut for an empty ledger returns the sum of the flows' amounts, not what fits in a window",
-)
 def test_a_flow_longer_than_a_day_with_an_empty_ledger_counts_what_fits_in_a_window() -> None:
     """REQ-GOV-005: an order of two days at 1 fg/s (172 800 fg) can put at most 86 400 fg in any
     24 h window, whether or not the ledger holds anything."""

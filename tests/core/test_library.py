@@ -743,8 +743,8 @@ _MORPHINE = [
         "docs/dosing-rules.md#r-bacl-1"
     ),
     (
-        "  note - max concentration: Below the labelled 25 mg/mL Infumorph strength: a 25 "
-        "mg/mL fill needs a soft override until the PACC table is checked."
+        "  note - max concentration: Below the labelled 25 mg/mL Infumorph strength, to which it "
+        "does not apply (docs/dosing-rules.md#r-lim-6); it applies to compounded products."
     ),
     (
         "  note - max daily: The label's 'caution with doses > 20 mg/day' threshold, used as a "

@@ -205,13 +205,13 @@ def _drained(d: Device) -> Device:
 def _with_order(d: Device, lib: Library) -> Device:
     """``d`` with one granted basal order in flight (taken while active, then back to ``d``)."""
     active = reach(Phase.ACTIVE, lib)
-    ordered = step(active, c.Tick(S), T - 200, lib).device
+    ordered = step(active, c.Tick(S), T - 3600, lib).device  # ends at T: a report then is on pace
     assert ordered.orders, "a tick while active orders basal"
     return dataclasses.replace(
         d,
         orders=ordered.orders,
         next_order_id=ordered.next_order_id,
-        clock_s=max(d.clock_s or 0, T - 200),
+        clock_s=max(d.clock_s or 0, T - 3600),
     )
 
 
@@ -561,20 +561,23 @@ def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> Non
     d = out.device
     assert d.reservoir is not None
     before = d.reservoir.volume_nl
-    half = step(d, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL // 2, False), T + 1, library)
+    # half at half its time, all at its end: at its pace (REQ-TIP-004)
+    half = step(
+        d, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL // 2, False), T + 240, library
+    )
     assert not half.device.primed
     with pytest.raises(RejectedCommand, match="catheter is primed"):
-        step(half.device, c.StartDosing(C), T + 2, library)
+        step(half.device, c.StartDosing(C), T + 241, library)
     done = step(
-        half.device, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL, True), T + 3, library
+        half.device, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL, True), T + 480, library
     ).device
     assert done.primed and not done.orders
     assert done.reservoir is not None and done.reservoir.volume_nl == before - DEAD_VOLUME_NL
     # to the catheter, not to the patient: the 24 h ledger holds only the trial dose
-    assert done.ledger.window_total_ng(T + 3) == 0
+    assert done.ledger.window_total_ng(T + 480) == 0
     assert done.delivered_ng == d.delivered_ng
     with pytest.raises(RejectedCommand, match="not primed yet"):
-        step(dataclasses.replace(done, phase=Phase.SUSPENDED), c.Prime(C, 60), T + 4, library)
+        step(dataclasses.replace(done, phase=Phase.SUSPENDED), c.Prime(C, 60), T + 481, library)
 
 
 def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
@@ -585,7 +588,7 @@ def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
     d = run([(c.SetProgram(C, MORPHINE_PROGRAM), T)], library, d)
     d = step(d, c.Prime(C, duration_s=300), T, library).device
     assert d.phase is Phase.PRIMING
-    primed = run([(_prime_report(), T + 60), (c.StartDosing(C), T + 120)], library, d)
+    primed = run([(_prime_report(), T + 300), (c.StartDosing(C), T + 360)], library, d)
     assert primed.phase is Phase.ACTIVE
 
 
@@ -671,11 +674,9 @@ def test_refill_clears_low_reservoir_and_returns_to_dosing(library: Library) -> 
     d = step(d, c.RecordWithdrawal(C, withdrawn_nl=d.reservoir.volume_nl), T, library).device
     with pytest.raises(LimitViolation, match="capacity"):
         step(d, c.CompleteRefill(C, 20_000_001, 10_000_000), T, library)
-    with pytest.raises(LimitViolation, match="maximum concentration") as info:
-        step(d, c.CompleteRefill(C, 20_000_000, 25_000_000), T, library)
-    ov = (c.Override(info.value.limit_id, "label strength 25 mg/mL"),)
+    # the labelled 25 mg/mL needs no override (REQ-LIB-007), but a new program (REQ-BRIDGE-001)
     with pytest.raises(RejectedCommand, match="new program"):
-        step(d, c.CompleteRefill(C, 20_000_000, 25_000_000, overrides=ov), T, library)
+        step(d, c.CompleteRefill(C, 20_000_000, 25_000_000), T, library)
     out = step(d, c.CompleteRefill(C, 20_000_000, 10_000_000), T, library)
     assert out.device.phase is Phase.ACTIVE
     assert not out.device.alarms
@@ -1249,13 +1250,22 @@ def test_clear_alarm_guards(library: Library) -> None:
 
 
 def test_report_guards(library: Library) -> None:
-    """A report above the order's volume goes to the alarm phase; equal stays (REQ-ALM-001)."""
-    order = Order(3, DeliveryKind.BASAL, 0, 600, 1000, 10_000_000)
+    """A report above the order's volume, or ahead of its pace, goes to the alarm phase; equal
+    stays (REQ-ALM-001, REQ-TIP-004). The order: 1000 nL over 600 s, a pace of 6000 nL/h: at
+    its end 1000 is within it; at 299 s (300 s with the report's second) 500 is the pace, 501
+    ahead of it."""
+    order = Order(3, DeliveryKind.BASAL, 0, 600, 1000)
     d = Device(orders=(order,), next_order_id=4)
-    for delivered, over in ((999, False), (1000, False), (1001, True)):
+    for delivered, at, over in (
+        (999, 600, False),
+        (1000, 600, False),
+        (1001, 600, True),
+        (500, 299, False),
+        (501, 299, True),
+    ):
         cmd = c.DriveReport(S, order_id=3, delivered_nl=delivered, final=False)
-        assert _g("report_over_delivers", d, cmd, library) is over
-        assert _g("report_within_order", d, cmd, library) is (not over)
+        assert _g("report_over_delivers", d, cmd, library, at) is over
+        assert _g("report_within_order", d, cmd, library, at) is (not over)
     unknown = c.DriveReport(S, order_id=9, delivered_nl=5000, final=False)
     assert _g("report_over_delivers", d, unknown, library) is False
     assert _g("report_within_order", d, unknown, library) is True

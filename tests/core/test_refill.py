@@ -189,9 +189,22 @@ def test_bridge_skip_override_is_rejected(library: Library):
 
 
 def test_concentration_above_soft_max_needs_override_at_refill(library: Library):
+    """The [U] maximum concentration applies to a compounded strength, not to the labelled
+    25 mg/mL (REQ-LIB-003, REQ-LIB-007)."""
     d = _withdrawn(library)
-    with pytest.raises(LimitViolation):
-        _do(d, c.CompleteRefill(C, FILL_NL, NEW_CONC, program=_new_program()), T0 + 2100, library)
+    labelled = _do(
+        d, c.CompleteRefill(C, FILL_NL, NEW_CONC, program=_new_program()), T0 + 2100, library
+    )
+    assert labelled.device.reservoir is not None
+    compounded = dataclasses.replace(_new_program(), concentration_ng_per_ml=30 * MG)
+    product = c.Override("morphine.pain.product_concentrations", "compounded 30 mg/mL")
+    with pytest.raises(LimitViolation, match="maximum concentration"):
+        _do(
+            d,
+            c.CompleteRefill(C, FILL_NL, 30 * MG, program=compounded, overrides=(product,)),
+            T0 + 2100,
+            library,
+        )
 
 
 # --- docs/dosing-rules.md#example-bridge: the bridge bolus ----------------------------------------

@@ -422,7 +422,7 @@ def test_to_json_of_a_fresh_device_is_sorted_exact_text() -> None:
         '{"device": {"alarms": [], "basal_carry": 0, "basal_until_s": 0, '
         '"boluses": {"last_start_s": null, "starts_s": []}, "clock_s": null, '
         '"delivered_ng": 0, "eos_at_s": null, "flush_doses": [], "implant": null, '
-        '"increases": [], '
+        '"increases": [], "last_delivery": null, '
         '"last_fill_nl": 0, "ledger": {"pieces": []}, "mri": null, "next_order_id": 1, '
         '"orders": [], '
         '"other_ledgers": [], "path": null, "phase": "screening", "primed": false, '
