@@ -108,6 +108,11 @@ def test_every_itdose_command_runs_as_written(
     expected_exit = {"check-program examples/programs/morphine-over-maximum.toml": 1}
     for command in _commands():
         argv = shlex.split(command)[1:]
+        if argv[0] in ("run", "pump"):
+            # "Run a pump" starts a server in the background and talks to it: run as written by
+            # tests/adapters/test_readme_run_a_pump.py
+            assert argv[0] == "pump" or argv[-1] == "&", command
+            continue
         args = cli._parser().parse_args(argv)  # every command parses
         if argv[0] == "verify":
             assert args.fn is cli._cmd_verify
