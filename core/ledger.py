@@ -102,14 +102,17 @@ def ahead_of_pace(
     """A drive that reports ``reported_nl`` of an order of ``volume_nl`` over ``[start, end)`` at
     ``now`` moved it faster than the order's pace (the ledger's trust, REQ-TIP-004): since the
     order's start, or since its previous report (``previous_nl`` at ``previous_s``). Times are
-    whole seconds, so each span is allowed one second more (a report in the second an order
-    starts may already count that second's fluid). A burst between two reports that stays within
+    whole seconds and counts whole nanolitres, so each span is allowed one second more (a report
+    in the second an order starts may already count that second's fluid) and a growth between two
+    reports one nanolitre more (the earlier count was rounded down). A burst between two reports that stays within
     both cannot be seen: that much the pace is trusted."""
     pace = pace_nl_per_h(volume_nl, end_s - start_s)
     if reported_nl * 3600 > pace * (max(0, now_s - start_s) + 1):
         return True
+    # a drive reports whole nanolitres (rounded down): between two reports the count can grow
+    # by one more than the fluid moved
     since = max(start_s, previous_s)
-    grown = (reported_nl - previous_nl) * 3600
+    grown = (reported_nl - previous_nl - 1) * 3600
     return previous_s > 0 and grown > pace * (max(0, now_s - since) + 1)
 
 
