@@ -104,8 +104,8 @@ def ahead_of_pace(
     order's start, or since its previous report (``previous_nl`` at ``previous_s``). Times are
     whole seconds and counts whole nanolitres, so each span is allowed one second more (a report
     in the second an order starts may already count that second's fluid) and a growth between two
-    reports one nanolitre more (the earlier count was rounded down). A burst between two reports that stays within
-    both cannot be seen: that much the pace is trusted."""
+    reports one nanolitre more (the earlier count was rounded down). A burst between two reports
+    that stays within both cannot be seen: that much the pace is trusted."""
     pace = pace_nl_per_h(volume_nl, end_s - start_s)
     if reported_nl * 3600 > pace * (max(0, now_s - start_s) + 1):
         return True
