@@ -126,6 +126,7 @@ def summarise(
             "deny_reasons": dict(sorted(reasons.items())),
         },
         "rejected_actions": sum(r["rejected_actions"] for r in ok),
+        "unstoppable_after_high_nl": sum(r["unstoppable_after_high_nl"] for r in ok),
         "cpu_s": round(cpu, 3),
         "cpu_s_per_patient_year": round(cpu / float(patient_years), 3) if n else 0.0,
         "wall_s": round(wall_s, 3),

@@ -338,6 +338,20 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     trim_mm = rp.randint(trim[0] // 10, trim[1] // 10) * 10
     capacity_nl = lib.pump(pump_id).reservoir_volume.value
 
+    bolus: dict[str, Any] | None = None
+    rb = stream(seed, index, "bolus")
+    if th.patient_bolus and lib.pump(pump_id).allows_patient_bolus(th.drug):
+        bd = cohort.bolus
+        bolus = {
+            "dose": f"{max(1000, hard * rb.randint(*bd['dose']) // 10_000 // 1000 * 1000)} ng",
+            "duration": f"{bd['duration']} s",
+            "lockout": f"{rb.randint(*bd['lockout']) // 60 * 60} s",
+            "max_per_24h": rb.randint(*bd["max_per_24h"]),
+        }
+        # the worst case (basal + every allowed bolus) stays within the hard maximum
+        worst = int(bolus["dose"].split()[0]) * bolus["max_per_24h"]
+        dose_ng = max(1000, min(dose_ng, (hard - worst) // 1000 * 1000))
+
     overrides = []
     starting = dict(entry.starting_ranges)
     status_key = {"naive": "opioid-naive", "tolerant": "opioid-tolerant"}.get(
@@ -352,17 +366,6 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         )
     if entry.soft_max_daily is not None and dose_ng > entry.soft_max_daily.value:
         overrides.append({"limit": entry.soft_max_daily.id, "reason": "cohort: near the limit"})
-
-    bolus: dict[str, Any] | None = None
-    rb = stream(seed, index, "bolus")
-    if th.patient_bolus and lib.pump(pump_id).allows_patient_bolus(th.drug):
-        bd = cohort.bolus
-        bolus = {
-            "dose": f"{max(1000, hard * rb.randint(*bd['dose']) // 10_000 // 1000 * 1000)} ng",
-            "duration": f"{bd['duration']} s",
-            "lockout": f"{rb.randint(*bd['lockout']) // 60 * 60} s",
-            "max_per_24h": rb.randint(*bd["max_per_24h"]),
-        }
 
     def program(c_ng_per_ml: int) -> dict[str, Any]:
         if flex:

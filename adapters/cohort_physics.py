@@ -26,7 +26,9 @@ Checks (hazard kinds, :data:`HAZARDS`):
 * ``lockout``, ``bolus_count``: granted patient boluses closer than the lockout, more than the
   maximum in any rolling 24 h.
 * ``delivery_after_high``: fluid moved while a HIGH alarm was active (after it was raised,
-  before it was cleared).
+  before it was cleared) by a command started after the raise. Fluid of a command started
+  before the raise that the controller could not stop (a communication loss: the drive finishes
+  its command or its watchdog stops it) is not counted as a hazard but reported in nL.
 * ``reservoir_negative``: the drive drew more fluid than the reservoir held.
 """
 
@@ -88,11 +90,13 @@ class WithdrawEvent:
 
 @dataclass(frozen=True)
 class PumpEvent:
-    """The drive drew ``volume_nl`` of fluid from the reservoir, uniformly over ``[t0_s, t1_s]``."""
+    """The drive drew ``volume_nl`` of fluid from the reservoir, uniformly over ``[t0_s, t1_s]``,
+    for a command it started at ``command_s`` (``None``: not known, taken as ``t0_s``)."""
 
     t0_s: int
     t1_s: int
     volume_nl: int
+    command_s: int | None = None
 
 
 Delivery = FillEvent | WithdrawEvent | PumpEvent
@@ -218,6 +222,7 @@ class Reference:
     pieces: dict[str, list[Piece]] = field(default_factory=dict)
     pumped: list[PumpEvent] = field(default_factory=list)
     negative: int = 0
+    unstoppable_nl: Fraction = Fraction(0)
     catheter: Catheter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -269,17 +274,25 @@ def bolus_hazards(grants: Iterable[int], lockout_s: int, max_per_24h: int) -> tu
 
 def high_alarm_hazards(
     pumped: Iterable[PumpEvent], spans: Iterable[tuple[int, int | None]], end_s: int
-) -> tuple[int, Fraction]:
-    """(events, nL) of fluid moved strictly inside a HIGH alarm span ``(raised, cleared)``."""
-    events, volume = 0, Fraction(0)
+) -> tuple[int, Fraction, Fraction]:
+    """Fluid moved strictly inside a HIGH alarm span ``(raised, cleared)``: (intervals of commands
+    started at or after the raise, their nL, nL of commands started before it that the
+    controller could not stop, e.g. during a communication loss, until the drive's own end or
+    watchdog)."""
+    events, volume, unstoppable = 0, Fraction(0), Fraction(0)
     windows = [(r, end_s if c is None else c) for r, c in spans]
     for e in pumped:
         for r, c in windows:
             lo, hi = max(e.t0_s, r), min(e.t1_s, c)
             if hi > lo and e.t1_s > e.t0_s:
-                events += 1
-                volume += Fraction(e.volume_nl * (hi - lo), e.t1_s - e.t0_s)
-    return events, volume
+                moved = Fraction(e.volume_nl * (hi - lo), e.t1_s - e.t0_s)
+                started = e.t0_s if e.command_s is None else e.command_s
+                if started >= r:
+                    events += 1
+                    volume += moved
+                else:
+                    unstoppable += moved
+    return events, volume, unstoppable
 
 
 def check_patient(
@@ -306,6 +319,8 @@ def check_patient(
         counts["tip_over_hard_max"] += w.episodes_over
     if lockout_s is not None and max_per_24h is not None:
         counts["lockout"], counts["bolus_count"] = bolus_hazards(grants, lockout_s, max_per_24h)
-    counts["delivery_after_high"] = high_alarm_hazards(ref.pumped, high_spans, end_s)[0]
+    counts["delivery_after_high"], _, ref.unstoppable_nl = high_alarm_hazards(
+        ref.pumped, high_spans, end_s
+    )
     counts["reservoir_negative"] = ref.negative
     return counts, windows, ref

@@ -78,10 +78,11 @@ class RecordingDrive(sd.SimulatedDrive):
 
     def _integrate_to(self, t_s: int) -> None:
         t0, before = self._now, self._fluid.pumped_nl
+        started = self._running.start_s if self._running is not None else None
         super()._integrate_to(t_s)
         moved = self._fluid.pumped_nl - before
         if moved > 0:
-            self.log.events.append(PumpEvent(t0, t_s, moved))
+            self.log.events.append(PumpEvent(t0, t_s, moved, started))
 
     def refill(self, volume_nl: int) -> None:
         super().refill(volume_nl)
@@ -181,6 +182,7 @@ def run_patient(
             "rejected_actions": sum(1 for _, a, _ in result.rejected if a != "clear_alarm"),
             "delivered_ng": result.device.delivered_ng,
             "pumped_nl": sum(e.volume_nl for e in ref.pumped),
+            "unstoppable_after_high_nl": int(ref.unstoppable_nl),
             "steps": result.steps,
         }
     except Exception as e:
