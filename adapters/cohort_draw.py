@@ -164,7 +164,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
     seed = data["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInput("seed", "expected a non-negative integer", value=seed)
-    max_segment = _dur(data.get("max_segment", "24 h"), "max_segment")
+    max_segment = _dur(data.get("max_segment", "1 h"), "max_segment")
     therapies = []
     raw_t = data["therapy"]
     if not isinstance(raw_t, list) or not raw_t:

@@ -229,7 +229,8 @@ def run_cohort(
             if progress is not None:
                 progress(len(results), patients)
         return results
-    chunks = [list(range(i, min(i + 4, patients))) for i in range(0, patients, 4)]
+    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
+    chunks = [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_batch, cohort, ch, horizon_s, cpu_budget_s) for ch in chunks]
         for fut in concurrent.futures.as_completed(futures):

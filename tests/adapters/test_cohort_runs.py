@@ -26,7 +26,7 @@ TINY = """
 schema = "itdose-cohort/1"
 title = "tiny test cohort"
 seed = 7
-max_segment = "24 h"
+max_segment = "1 h"
 
 [[therapy]]
 drug = "morphine"
