@@ -131,7 +131,7 @@ def run_patient(
     out: dict[str, Any] = {"index": index, "seed": cohort.seed, "error": None}
     started = time.process_time()
     timer = cpu_budget_s is not None and threading.current_thread() is threading.main_thread()
-    if timer:
+    if cpu_budget_s is not None and timer:
         previous = signal.signal(signal.SIGVTALRM, _on_timeout)
         signal.setitimer(signal.ITIMER_VIRTUAL, cpu_budget_s)
     try:

@@ -60,4 +60,5 @@ def per_year_upper(p_upper: Fraction, years: Fraction) -> float:
     which is conservative)."""
     if years <= 1:
         return float(p_upper)
-    return 1.0 - (1.0 - float(p_upper)) ** (1.0 / float(years))
+    keep: float = (1.0 - float(p_upper)) ** (1.0 / float(years))
+    return 1.0 - keep

@@ -17,7 +17,7 @@ from itdose.adapters import cohort_run
 from itdose.adapters.cli import main
 from itdose.adapters.cohort_draw import draw_patient, parse_cohort, stream
 from itdose.adapters.cohort_run import run_cohort, run_patient
-from itdose.adapters.scenario import parse_scenario
+from itdose.adapters.scenario import load_scenario, parse_scenario
 from itdose.specs import load_library
 
 DAY_S = 86_400
@@ -174,6 +174,23 @@ def test_json_report_and_failed_patient_files(
     assert [f["index"] for f in report["failed_patients"]] == [0, 1]
     assert "planted" in report["failed_patients"][0]["error"]
     assert (rep / "patient-1.toml").read_text().startswith('schema = "itdose-scenario/1"')
+    replay = load_scenario(rep / "patient-1.toml", load_library())  # replayable as written
+    assert replay.patient == {"cohort_seed": 7, "index": 1}
+
+
+def test_a_patient_over_its_cpu_budget_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cohort = _cohort(tmp_path)
+
+    def spin(*args: Any, **kwargs: Any) -> Any:
+        while True:
+            pass
+
+    monkeypatch.setattr(cohort_run, "run_scenario", spin)
+    result = run_patient(cohort, 0, DAY_S, cpu_budget_s=1)
+    assert result["error"] is not None and "CPU time budget" in result["error"]
+    assert result["index"] == 0 and result["seed"] == 7
 
 
 @pytest.mark.parametrize(
