@@ -2,7 +2,7 @@
 worker count, a planted over-delivering drive caught by the reference, the JSON report, input
 errors (docs/cohort-schema.md).
 
-Requirements: REQ-TIP-001, REQ-GOV-004 (checked by the independent reference over whole runs)."""
+Requirements: REQ-GOV-004 (checked by the independent reference over whole runs)."""
 
 from __future__ import annotations
 
