@@ -1,8 +1,8 @@
 """The cohort's independent physical reference: FIFO catheter, rolling 24 h windows at the tip,
 bolus lockouts and counts, delivery after a HIGH alarm (docs/cohort-schema.md, "Checks").
 
-Requirements: REQ-GOV-004 (no
-rolling 24 h window above the hard maximum) - checked here from the physics, not the core."""
+Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), checked here from the
+physics, not from the core."""
 
 from __future__ import annotations
 
