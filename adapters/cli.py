@@ -140,10 +140,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the date/time to evaluate at (for wall-clock daylight-saving days); default: now",
     )
     check.set_defaults(fn=_cmd_check_program)
-    from itdose.adapters import log_cli, simulate
+    from itdose.adapters import cohort, log_cli, simulate
 
     log_cli.add_parser(sub)
     simulate.add_parser(sub)
+    cohort.add_parser(sub)
     from itdose.adapters import pump_client, run
 
     run.add_parser(sub)

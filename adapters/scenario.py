@@ -1113,22 +1113,34 @@ def run_scenario(
     verbose: bool = False,
     progress: Callable[[int, int], None] | None = None,
     max_segment_s: int | None = None,
+    drive_factory: Callable[[sd.SimConfig, tuple[sd.SimEvent, ...]], sd.SimulatedDrive]
+    | None = None,
+    observer: Callable[[ControllerEvent, Device], None] | None = None,
 ) -> RunResult:
     """Run ``sc`` on a simulated drive up to its end (or ``until_s``) and check it;
-    ``max_segment_s`` overrides the scenario's longest basal order."""
+    ``max_segment_s`` overrides the scenario's longest basal order. ``drive_factory`` builds the
+    simulated drive (e.g. one that records its true delivery), ``observer`` also receives every
+    controller event (after the timeline recorder)."""
     end = sc.end_s if until_s is None else until_s
-    sim = sd.SimulatedDrive(sc.sim_config, sc.faults)
+    make = sd.SimulatedDrive if drive_factory is None else drive_factory
+    sim = make(sc.sim_config, sc.faults)
     truth = _Truth(sim)
     device = Device()
     result = RunResult(sc, device)
     result.hard_max_ng = sc.library.drug(sc.drug, sc.indication).max_daily.value
     recorder = _Recorder(result, max(600, end // 4000), verbose)
+
+    def observe(e: ControllerEvent, d: Device) -> None:
+        recorder(e, d)
+        if observer is not None:
+            observer(e, d)
+
     ctl = Controller(
         sim,
         sc.library,
         VirtualClock(sim),
         device,
-        observer=recorder,
+        observer=recorder if observer is None else observe,
         max_segment_s=sc.max_segment_s if max_segment_s is None else max_segment_s,
     )
 

@@ -1,0 +1,270 @@
+"""``itdose cohort``: seeded virtual patients checked by an independent physical reference.
+
+``itdose cohort FILE --patients N --years Y [--workers K] [--json PATH] [--report DIR]`` draws
+``N`` patients from the cohort file (:mod:`itdose.adapters.cohort_draw`), runs each for ``Y``
+years after the start of dosing through the core, the controller and the simulated drive
+(:mod:`itdose.adapters.cohort_run`), checks it with :mod:`itdose.adapters.cohort_physics`, and
+summarises hazard counts, per patient-year rates with exact Clopper-Pearson bounds
+(:mod:`itdose.adapters.cohort_stats`), the worst 24 h windows, time in each state and the bolus
+decisions (:func:`summarise`; fields in docs/cohort-schema.md, "JSON report"). A patient that
+fails (an exception, a CPU budget exceeded, or any hazard) is listed with its seed and index, and
+with ``--report DIR`` its scenario is written there as a replayable ``itdose simulate`` file.
+
+Exit codes: 0 no hazard and no failed patient, 1 otherwise, 2 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from itdose.adapters.cohort_draw import Cohort, draw_patient, load_cohort, to_toml
+from itdose.adapters.cohort_physics import HAZARDS
+from itdose.adapters.cohort_run import run_cohort
+from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
+from itdose.core.errors import InvalidInput
+
+__all__ = ["REPORT_SCHEMA", "add_parser", "markdown", "run", "summarise"]
+
+REPORT_SCHEMA = "itdose-cohort-report/1"
+YEAR_S = 365 * 86_400
+_BINS = (50, 80, 90, 95, 99, 100)
+"""Upper edges (percent of the hard maximum) of the worst-window histogram; the last bin is
+"above 100 %"."""
+
+
+def _years(text: str) -> Fraction:
+    try:
+        y = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidInput(
+            "--years", "expected a number of years, e.g. 1 or 0.25", value=text
+        ) from None
+    if y <= 0 or y > 100:
+        raise InvalidInput("--years", "must be above 0 and at most 100", value=text)
+    return y
+
+
+def summarise(
+    cohort: Cohort, results: list[dict[str, Any]], years: Fraction, wall_s: float, workers: int
+) -> dict[str, Any]:
+    """The cohort report (schema ``itdose-cohort-report/1``) from per-patient results."""
+    n = len(results)
+    patient_years = n * years
+    hazards: dict[str, Any] = {}
+    for kind in HAZARDS:
+        events = sum(r["hazards"][kind] for r in results)
+        k = sum(1 for r in results if r["hazards"][kind] > 0)
+        p_up = clopper_pearson_upper(k, n) if n else Fraction(1)
+        hazards[kind] = {
+            "events": events,
+            "patients_with_event": k,
+            "rate_per_patient_year": float(events / patient_years) if n else 0.0,
+            "patient_upper_95": float(p_up),
+            "patient_year_upper_95": per_year_upper(p_up, years),
+        }
+    ok = [r for r in results if r["error"] is None]
+    worst = sorted(ok, key=lambda r: -r["max_window_fraction"])[:10]
+    hist = [0] * (len(_BINS) + 1)
+    for r in ok:
+        pct = r["max_window_fraction"] * 100
+        hist[next((i for i, edge in enumerate(_BINS) if pct <= edge), len(_BINS))] += 1
+    states: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for r in ok:
+        for s, v in r["time_in_state_s"].items():
+            states[s] = states.get(s, 0) + v
+        for s, v in r["deny_reasons"].items():
+            reasons[s] = reasons.get(s, 0) + v
+    failed = [
+        {
+            "index": r["index"],
+            "seed": r["seed"],
+            "error": r["error"],
+            "hazards": {k: v for k, v in r["hazards"].items() if v},
+        }
+        for r in results
+        if r["error"] is not None or any(r["hazards"].values())
+    ]
+    cpu = sum(r["cpu_s"] for r in results)
+    return {
+        "schema": REPORT_SCHEMA,
+        "cohort": {"title": cohort.title, "seed": cohort.seed},
+        "patients": n,
+        "years_per_patient": str(years),
+        "patient_years": float(patient_years),
+        "workers": workers,
+        "ok": not failed,
+        "hazards": hazards,
+        "errors": sum(1 for r in results if r["error"] is not None),
+        "failed_patients": failed,
+        "worst_windows": [
+            {
+                "index": r["index"],
+                "drug": r["drug"],
+                "fraction_of_hard_max": r["max_window_fraction"],
+                "amount_ng": r["max_window_ng"],
+                "hard_max_ng": r["hard_max_ng"],
+                "window_end_s": r["max_window_at_s"],
+            }
+            for r in worst
+        ],
+        "max_window_histogram": {
+            "upper_edges_percent": list(_BINS),
+            "counts": hist,
+        },
+        "time_in_state_s": dict(sorted(states.items())),
+        "boluses": {
+            "granted": sum(r["boluses_granted"] for r in ok),
+            "denied": sum(r["boluses_denied"] for r in ok),
+            "deny_reasons": dict(sorted(reasons.items())),
+        },
+        "rejected_actions": sum(r["rejected_actions"] for r in ok),
+        "unstoppable_after_high_nl": sum(r["unstoppable_after_high_nl"] for r in ok),
+        "cpu_s": round(cpu, 3),
+        "cpu_s_per_patient_year": round(cpu / float(patient_years), 3) if n else 0.0,
+        "wall_s": round(wall_s, 3),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown."""
+    lines = [
+        f"# Cohort report: {report['cohort']['title']}",
+        "",
+        f"Seed {report['cohort']['seed']}, {report['patients']} patients x "
+        f"{report['years_per_patient']} years = {report['patient_years']:g} patient-years; "
+        f"{report['errors']} patients failed to run. Result: "
+        f"{'no hazard' if report['ok'] else 'HAZARDS OR FAILURES'}.",
+        "",
+        "| hazard | events | patients | per patient-year | 95 % upper (patient) "
+        "| 95 % upper (patient-year) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, h in report["hazards"].items():
+        lines.append(
+            f"| {kind} | {h['events']} | {h['patients_with_event']} | "
+            f"{h['rate_per_patient_year']:.3g} | {h['patient_upper_95']:.3g} | "
+            f"{h['patient_year_upper_95']:.3g} |"
+        )
+    lines += [
+        "",
+        "## Worst 24 h windows at the catheter tip",
+        "",
+        "| patient | drug | % of hard max |",
+        "|---|---|---|",
+    ]
+    for w in report["worst_windows"]:
+        lines.append(f"| {w['index']} | {w['drug']} | {100 * w['fraction_of_hard_max']:.2f} |")
+    lines += ["", "## Failed patients", ""]
+    for f in report["failed_patients"]:
+        lines.append(f"- patient {f['index']} (seed {f['seed']}): {f['error'] or f['hazards']}")
+    if not report["failed_patients"]:
+        lines.append("none")
+    b = report["boluses"]
+    lines += ["", f"Boluses: {b['granted']} granted, {b['denied']} denied {b['deny_reasons']}.", ""]
+    lines.append(
+        f"CPU {report['cpu_s']} s ({report['cpu_s_per_patient_year']} s per patient-year)."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _out_path(raw: str | None, field: str) -> Path | None:
+    if raw is None:
+        return None
+    p = Path(raw)
+    if not p.parent.is_dir() or p.is_dir():
+        raise InvalidInput(field, "the folder does not exist or the path is a folder", value=raw)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``itdose cohort``."""
+    if args.scheduler is not None:
+        print(
+            "error: --scheduler: a distributed scheduler is not implemented yet; run with local "
+            "--workers",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        from itdose.specs import load_library
+
+        cohort = load_cohort(args.file, load_library())
+        years = _years(args.years)
+        if args.patients < 1 or args.patients > 10**7:
+            raise InvalidInput("--patients", "must be 1 to 10000000", value=args.patients)
+        workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+        if workers < 1 or workers > 256:
+            raise InvalidInput("--workers", "must be 1 to 256", value=workers)
+        json_path = _out_path(args.json, "--json")
+        report_dir = Path(args.report) if args.report is not None else None
+        if report_dir is not None and not report_dir.parent.is_dir():
+            raise InvalidInput("--report", "the parent folder does not exist", value=args.report)
+        if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
+            raise InvalidInput("--report", "exists and is not a folder", value=args.report)
+    except InvalidInput as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    horizon = int(years * YEAR_S)
+    show = not args.no_progress
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            print(f"\rcohort: {done}/{total} patients", end="", file=sys.stderr, flush=True)
+
+    t0 = time.monotonic()
+    results = run_cohort(cohort, args.patients, horizon, workers, progress, args.cpu_budget)
+    if show:
+        print(file=sys.stderr)
+    report = summarise(cohort, results, years, time.monotonic() - t0, workers)
+    if report_dir is not None:
+        report_dir.mkdir(exist_ok=True)
+        for f in report["failed_patients"]:
+            path = report_dir / f"patient-{f['index']}.toml"
+            path.write_text(to_toml(draw_patient(cohort, f["index"], horizon)))
+            f["scenario_file"] = path.name
+        (report_dir / "report.md").write_text(markdown(report))
+        (report_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(markdown(report))
+    return 0 if report["ok"] else 1
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``cohort`` on the ``itdose`` sub-parsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "cohort",
+        help="run seeded virtual patients checked by an independent physical reference (exit 0 "
+        "no hazard, 1 a hazard or a failed patient, 2 invalid input)",
+    )
+    p.add_argument("file", help="cohort file (TOML; see docs/cohort-schema.md)")
+    p.add_argument("--patients", type=int, required=True, help="number of patients")
+    p.add_argument("--years", required=True, help="years of dosing per patient (e.g. 1, 0.25)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="distributed scheduler: NOT IMPLEMENTED YET (exit 2)"
+    )
+    p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.md, report.json and failing patients' scenarios",
+    )
+    p.add_argument(
+        "--cpu-budget",
+        type=int,
+        default=600,
+        metavar="SECONDS",
+        help="CPU seconds a patient may use before it is stopped and reported (default 600)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    p.set_defaults(fn=run)
+    return p

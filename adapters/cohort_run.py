@@ -1,0 +1,240 @@
+"""Running cohort patients: one patient through the controller, the core and the simulated drive,
+checked by the independent reference (:mod:`itdose.adapters.cohort_physics`); many patients on
+local worker processes.
+
+:func:`run_patient` draws the patient (:func:`itdose.adapters.cohort_draw.draw_patient`), runs its
+scenario with :class:`RecordingDrive` (a :class:`~itdose.adapters.simdrive.SimulatedDrive` that
+logs every interval of fluid it truly draws from the reservoir, and every fill and withdrawal), and
+hands that log to the reference. The result is a plain JSON-friendly dict: it never raises; an
+exception is a result with ``error`` set (the patient is reported, never dropped).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from itdose.adapters import simdrive as sd
+from itdose.adapters.cohort_draw import Cohort, draw_patient
+from itdose.adapters.cohort_physics import (
+    HAZARDS,
+    Delivery,
+    FillEvent,
+    PumpEvent,
+    WithdrawEvent,
+    check_patient,
+)
+from itdose.adapters.controller import ControllerEvent
+from itdose.adapters.scenario import parse_scenario, run_scenario
+from itdose.core import commands as c
+from itdose.core.state import Device
+
+__all__ = [
+    "PatientTimeout",
+    "RecordingDrive",
+    "TrueLog",
+    "dead_volume_nl",
+    "run_cohort",
+    "run_patient",
+]
+
+
+@dataclass
+class TrueLog:
+    """What physically happened to the reservoir, in order, and what was put in it."""
+
+    events: list[Delivery] = field(default_factory=list)
+    fills: list[tuple[str, int]] = field(default_factory=list)
+    """(drug, concentration) of each accepted fill or refill, in order (from the observer)."""
+    drug: str = ""
+    used: int = 0
+
+    def observer(self, e: ControllerEvent, d: Device) -> None:
+        """Controller observer: remembers what the clinician put into the reservoir."""
+        if e.kind != "command" or e.command is None:
+            return
+        cmd = e.command
+        if isinstance(cmd, c.Fill):
+            self.fills.append((self.drug, cmd.concentration_ng_per_ml))
+        elif isinstance(cmd, c.CompleteRefill):
+            if cmd.drug is not None:
+                self.drug = cmd.drug
+            self.fills.append((self.drug, cmd.concentration_ng_per_ml))
+
+
+class RecordingDrive(sd.SimulatedDrive):
+    """A simulated drive that logs the true fluid it draws (per closed-form interval), refills
+    and withdrawals into ``log``."""
+
+    log: TrueLog
+
+    def _integrate_to(self, t_s: int) -> None:
+        t0, before = self._now, self._fluid.pumped_nl
+        started = self._running.start_s if self._running is not None else None
+        super()._integrate_to(t_s)
+        moved = self._fluid.pumped_nl - before
+        if moved > 0:
+            self.log.events.append(PumpEvent(t0, t_s, moved, started))
+
+    def refill(self, volume_nl: int) -> None:
+        super().refill(volume_nl)
+        log = self.log
+        drug, conc = log.fills[log.used] if log.used < len(log.fills) else ("?", 0)
+        log.used += 1
+        self.log.events.append(FillEvent(self._now, volume_nl, drug, conc))
+
+    def withdraw(self, volume_nl: int | None = None) -> int:
+        taken = super().withdraw(volume_nl)
+        if taken:
+            self.log.events.append(WithdrawEvent(self._now, taken))
+        return taken
+
+
+def dead_volume_nl(cohort: Cohort, pump: str, catheter: str, trimmed_mm: int) -> Fraction:
+    """The fluid path's volume from the library's data, exactly (the reference's own arithmetic:
+    tubing + (reference length - trimmed) x volume per length; mL/cm data is nL/m x mm / 1000)."""
+    lib = cohort.library
+    p, cat = lib.pump(pump), lib.catheter(catheter)
+    if p.tubing_volume is None or cat.reference_length is None or cat.volume_per_length is None:
+        raise ValueError(f"the library has no dead volume data for {pump} with {catheter}")
+    length_mm = cat.reference_length.value - trimmed_mm
+    return p.tubing_volume.value + Fraction(length_mm * cat.volume_per_length.value, 1000)
+
+
+def _mm(text: str) -> int:
+    value, unit = text.split()
+    return int(value) if unit == "mm" else int(value) * 10
+
+
+class PatientTimeout(Exception):
+    """A patient used more than its CPU budget (the run is stopped and reported)."""
+
+
+def _on_timeout(signum: int, frame: object) -> None:
+    raise PatientTimeout("CPU time budget exceeded (the run did not finish)")
+
+
+def run_patient(
+    cohort: Cohort, index: int, horizon_s: int, cpu_budget_s: int | None = None
+) -> dict[str, Any]:
+    """One patient: its result dict (see docs/cohort-schema.md, "JSON report"). With
+    ``cpu_budget_s`` (main thread only), a patient that uses more CPU time is stopped and
+    reported with ``error`` set."""
+    out: dict[str, Any] = {"index": index, "seed": cohort.seed, "error": None}
+    started = time.process_time()
+    timer = cpu_budget_s is not None and threading.current_thread() is threading.main_thread()
+    if cpu_budget_s is not None and timer:
+        previous = signal.signal(signal.SIGVTALRM, _on_timeout)
+        signal.setitimer(signal.ITIMER_VIRTUAL, cpu_budget_s)
+    try:
+        doc = draw_patient(cohort, index, horizon_s)
+        out["drug"] = doc["drug"]["name"]
+        out["pump"] = doc["pump"]["model"]
+        sc = parse_scenario(doc, cohort.library)
+        log = TrueLog(drug=sc.drug)
+
+        def make(config: sd.SimConfig, faults: tuple[sd.SimEvent, ...]) -> sd.SimulatedDrive:
+            drive = RecordingDrive.__new__(RecordingDrive)
+            drive.log = log
+            RecordingDrive.__init__(drive, config, faults)
+            return drive
+
+        result = run_scenario(sc, drive_factory=make, observer=log.observer)
+        bolus = sc.programs[next(iter(sc.programs))][0].patient_bolus
+        grants = [t for t, granted, _ in result.boluses if granted]
+        high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
+        entry = cohort.library.drug(sc.drug, sc.indication)
+        dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
+        counts, windows, ref = check_patient(
+            dv,
+            log.events,
+            {sc.drug: entry.max_daily.value},
+            grants,
+            bolus.lockout_s if bolus else None,
+            bolus.max_per_24h if bolus else None,
+            high,
+            sc.end_s,
+        )
+        phases = [*result.phases, (sc.end_s, "")]
+        time_in: dict[str, int] = {}
+        for (t0, ph), (t1, _) in itertools.pairwise(phases):
+            time_in[ph] = time_in.get(ph, 0) + t1 - t0
+        w = windows.get(sc.drug)
+        hard_fg = entry.max_daily.value * 10**6
+        out |= {
+            "hazards": counts,
+            "max_window_fraction": float(w.max_fg / hard_fg) if w else 0.0,
+            "max_window_ng": int(w.max_fg // 10**6) if w else 0,
+            "max_window_at_s": int(w.at_s) if w else 0,
+            "hard_max_ng": entry.max_daily.value,
+            "time_in_state_s": time_in,
+            "boluses_granted": len(grants),
+            "boluses_denied": sum(1 for _, g, _ in result.boluses if not g),
+            "deny_reasons": _reasons(result.boluses),
+            "rejected_actions": sum(1 for _, a, _ in result.rejected if a != "clear_alarm"),
+            "delivered_ng": result.device.delivered_ng,
+            "pumped_nl": sum(e.volume_nl for e in ref.pumped),
+            "unstoppable_after_high_nl": int(ref.unstoppable_nl),
+            "steps": result.steps,
+        }
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+        out["traceback"] = traceback.format_exc(limit=8)
+        out["hazards"] = dict.fromkeys(HAZARDS, 0)
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            signal.signal(signal.SIGVTALRM, previous)
+    out["cpu_s"] = round(time.process_time() - started, 3)
+    return out
+
+
+def _reasons(boluses: Iterable[tuple[int, bool, tuple[str, ...]]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for _, granted, reasons in boluses:
+        if not granted:
+            key = reasons[0] if reasons else "unknown"
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def _batch(
+    cohort: Cohort, indices: list[int], horizon_s: int, budget: int | None
+) -> list[dict[str, Any]]:
+    return [run_patient(cohort, i, horizon_s, budget) for i in indices]
+
+
+def run_cohort(
+    cohort: Cohort,
+    patients: int,
+    horizon_s: int,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    cpu_budget_s: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every patient ``0 .. patients - 1``, on ``workers`` local processes (1: in this process);
+    results sorted by index, whatever the worker count."""
+    results: list[dict[str, Any]] = []
+    if workers <= 1:
+        for i in range(patients):
+            results.append(run_patient(cohort, i, horizon_s, cpu_budget_s))
+            if progress is not None:
+                progress(len(results), patients)
+        return results
+    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
+    chunks = [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_batch, cohort, ch, horizon_s, cpu_budget_s) for ch in chunks]
+        for fut in concurrent.futures.as_completed(futures):
+            results.extend(fut.result())
+            if progress is not None:
+                progress(len(results), patients)
+    return sorted(results, key=lambda r: r["index"])

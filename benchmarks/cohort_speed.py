@@ -1,0 +1,47 @@
+"""Benchmark: cost per patient-year of ``itdose cohort`` and the scaling from 1 to 2 local workers.
+
+Runs the default cohort (``examples/cohorts/default.toml``) for ``PATIENTS`` patients of
+``YEARS`` years with 1 and then 2 worker processes and prints the wall time, the CPU seconds per
+patient-year and whether both runs gave the same per-patient results. Issue target: 10,000
+patient-years on 2 cores in under 10 minutes (0.12 CPU s per patient-year).
+A benchmark, not a test: nothing here asserts.
+
+    python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from itdose.adapters.cohort_draw import load_cohort
+from itdose.adapters.cohort_run import run_cohort
+from itdose.specs import load_library
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    patients = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+    years = Fraction(sys.argv[2]) if len(sys.argv) > 2 else Fraction(1, 10)
+    cohort = load_cohort(ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    horizon = int(years * 365 * 86_400)
+    runs = {}
+    for workers in (1, 2):
+        t0 = time.monotonic()
+        results = run_cohort(cohort, patients, horizon, workers, cpu_budget_s=600)
+        wall = time.monotonic() - t0
+        cpu = sum(r["cpu_s"] for r in results)
+        runs[workers] = [{k: v for k, v in r.items() if k != "cpu_s"} for r in results]
+        print(
+            f"workers {workers}: wall {wall:.1f} s, CPU {cpu:.1f} s, "
+            f"{cpu / float(patients * years):.2f} CPU s per patient-year, "
+            f"{wall / float(patients * years):.2f} wall s per patient-year"
+        )
+    print("same results with 1 and 2 workers:", runs[1] == runs[2])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The cohort's independent physical reference: FIFO catheter, rolling 24 h windows at the tip,
+bolus lockouts and counts, delivery after a HIGH alarm (docs/cohort-schema.md, "Checks").
+
+Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), checked here from the
+physics, not from the core."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import pytest
+
+from itdose.adapters.cohort_physics import (
+    DAY_S,
+    Catheter,
+    FillEvent,
+    Piece,
+    PumpEvent,
+    WithdrawEvent,
+    bolus_hazards,
+    check_patient,
+    high_alarm_hazards,
+    max_window_brute,
+    max_windows,
+)
+
+MG = 10**6  # ng
+MG_PER_ML = 10**6  # ng/mL
+
+
+def test_catheter_delivers_old_fluid_first_and_nothing_at_implant() -> None:
+    cat = Catheter(Fraction(100))
+    out = cat.push(Fraction(100), {"m": Fraction(100 * 10)})  # priming: pushes out no drug
+    assert sum(sum(c.values(), Fraction(0)) for _, _, c in out) == 0
+    out = cat.push(Fraction(40), {"m": Fraction(40 * 25)})  # a richer fluid enters
+    assert [(lo, hi, c["m"]) for lo, hi, c in out] == [(0, 40, 400)]  # old fluid leaves
+
+
+def _basal(dose_ng_per_day: int, conc: int, days: int, seg_s: int = 5400) -> list[PumpEvent]:
+    nl_per_seg = dose_ng_per_day * seg_s * 10**6 // (conc * DAY_S)
+    return [PumpEvent(t, t + seg_s, nl_per_seg) for t in range(0, days * DAY_S, seg_s)]
+
+
+def _log(conc: int, pumps: list[PumpEvent], dead: int = 0) -> list[object]:
+    prime = [PumpEvent(-600, -1, dead)] if dead else []
+    return [FillEvent(-3600, 20_000_000, "m", conc), *prime, *pumps]
+
+
+def test_program_at_the_maximum_fills_the_window_exactly() -> None:
+    log = _log(10 * MG_PER_ML, _basal(20 * MG, 10 * MG_PER_ML, 3), dead=234_000)
+    counts, windows, _ = check_patient(
+        Fraction(234_000), log, {"m": 20 * MG}, [], None, None, [], 3 * DAY_S
+    )
+    assert counts["tip_over_hard_max"] == 0
+    assert windows["m"].max_fg == 20 * MG * 10**6
+
+
+def test_planted_over_delivery_is_caught() -> None:
+    """A trace with one extra 0.1 mL push (1 mg at 10 mg/mL) over a program at the maximum."""
+    pumps = _basal(20 * MG, 10 * MG_PER_ML, 3)
+    pumps.insert(30, PumpEvent(pumps[29].t1_s, pumps[29].t1_s + 60, 100_000))
+    pumps = [
+        p if i <= 30 else PumpEvent(p.t0_s + 60, p.t1_s + 60, p.volume_nl)
+        for i, p in enumerate(pumps)
+    ]
+    counts, windows, _ = check_patient(
+        Fraction(0), _log(10 * MG_PER_ML, pumps), {"m": 20 * MG}, [], None, None, [], 4 * DAY_S
+    )
+    assert counts["tip_over_hard_max"] >= 1
+    assert windows["m"].max_fg > 20 * MG * 10**6
+
+
+def test_refill_during_a_flush_counts_the_old_richer_fluid() -> None:
+    """25 mg/mL in the catheter, 10 mg/mL in the reservoir: pushing at the 10 mg/mL rate for the
+    hard maximum delivers 2.5 x the maximum while the old fluid leaves (the issue-12 attack)."""
+    dead = 234_000
+    log = [
+        FillEvent(0, 20_000_000, "m", 25 * MG_PER_ML),
+        PumpEvent(10, 600, dead),
+        WithdrawEvent(700, 20_000_000 - dead),
+        FillEvent(800, 20_000_000, "m", 10 * MG_PER_ML),
+        *[
+            PumpEvent(p.t0_s + 1000, p.t1_s + 1000, p.volume_nl)
+            for p in _basal(20 * MG, 10 * MG_PER_ML, 2)
+        ],
+    ]
+    counts, windows, _ = check_patient(
+        Fraction(dead), log, {"m": 20 * MG}, [], None, None, [], 3 * DAY_S
+    )
+    assert counts["tip_over_hard_max"] == 1
+    assert windows["m"].max_fg > 20 * MG * 10**6
+
+
+def test_sweep_equals_brute_force_on_random_pieces() -> None:
+    rng = random.Random(12)
+    for _ in range(60):
+        t, pieces = Fraction(0), []
+        for _ in range(rng.randint(1, 12)):
+            t += rng.randint(0, 40_000)
+            length = Fraction(rng.randint(0, 50_000), rng.randint(1, 3))
+            pieces.append(Piece(t, t + length, Fraction(rng.randint(1, 10**6))))
+            t += length
+        assert max_windows(pieces, 10**9).max_fg == max_window_brute(pieces)
+
+
+def test_reservoir_shortfall_is_counted() -> None:
+    log = [FillEvent(0, 1000, "m", 1), PumpEvent(10, 20, 1500)]
+    counts, _, _ = check_patient(Fraction(0), log, {"m": 10**9}, [], None, None, [], DAY_S)
+    assert counts["reservoir_negative"] == 1
+
+
+def test_bolus_lockout_and_count() -> None:
+    assert bolus_hazards([0, 3600, 7200], 3600, 4) == (0, 0)
+    assert bolus_hazards([0, 3599], 3600, 4) == (1, 0)
+    assert bolus_hazards([0, 3600, 7200], 3600, 2) == (0, 1)
+    assert bolus_hazards([0, 3600, DAY_S + 3600], 3600, 2) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("spans", "events"),
+    [([(100, 200)], 0), ([(50, 200)], 0), ([(300, None)], 1), ([(0, 60)], 1)],
+)
+def test_delivery_inside_a_high_alarm(spans: list[tuple[int, int | None]], events: int) -> None:
+    pumped = [PumpEvent(40, 100, 60), PumpEvent(400, 460, 60)]
+    assert high_alarm_hazards(pumped, spans, 1000)[0] == events
+
+
+def test_a_command_the_controller_could_not_stop_is_reported_not_counted() -> None:
+    """Started before the HIGH alarm (e.g. a communication loss): its fluid is reported in nL."""
+    pumped = [PumpEvent(100, 200, 100, command_s=0)]
+    events, volume, unstoppable = high_alarm_hazards(pumped, [(150, None)], 1000)
+    assert (events, volume, unstoppable) == (0, 0, 50)
