@@ -64,6 +64,7 @@ from itdose.core.program import (
 from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
 
 __all__ = [
+    "MIN_RUN_S",
     "ORDER_GRACE_S",
     "SEGMENT_S",
     "TickPlan",
@@ -88,6 +89,9 @@ __all__ = [
 
 SEGMENT_S = 3600
 """Longest basal order: one hour. Shorter segments end at flex step boundaries."""
+MIN_RUN_S = 60
+"""A basal order stops at a change of concentration only if at least this much of the old one is
+left; a smaller remnant is delivered together with what follows it."""
 ORDER_GRACE_S = 600
 """An order not reported finished this long after its end is overdue: the drive cannot be
 confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
@@ -171,6 +175,17 @@ def _basal_flow(now: int, conc: int, seg: int) -> Callable[[int], Flow]:
 
     def flow(fg: int) -> Flow:
         return Flow(now, fg, pace_nl_per_h(ceil_div(fg, conc), seg) * conc, 3600)
+
+    return flow
+
+
+def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
+    """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
+    amount up to its own (at the whole order's pace: never less than a smaller order's)."""
+    pace_fg = pace_nl_per_h(volume_nl, seg) * conc
+
+    def flow(fg: int) -> Flow:
+        return Flow(now, fg, pace_fg, 3600)
 
     return flow
 
@@ -391,6 +406,11 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     numerator = rate * FG_PER_NG * seg + d.basal_carry
     target_fg = numerator // DAY_S
     nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
+    if ended and rate > 0 and fg * DAY_S < rate * FG_PER_NG * MIN_RUN_S:
+        # less than a minute of the old concentration is left before the next one (a drive that
+        # moves a little less than ordered leaves such remnants): one order across the boundary,
+        # still exact at the tip, rather than ever shorter orders chasing it
+        nl, fg, ended = plan_volume(d, flight, drug, target_fg)
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
         # this one is delivered at its rate (a shorter segment, never a faster one)
@@ -399,10 +419,10 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
-    conc = ahead(d, flight, 1)[0].concentration_ng_per_ml
+    conc = _cmax(ahead(d, flight, max(1, nl)), drug)
     decision = decide_basal(
         requested_ng=requested_ng,
-        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _basal_flow(now, conc, seg)),
+        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
         reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
         delivering=True,
     )
