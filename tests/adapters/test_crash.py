@@ -25,6 +25,7 @@ from itdose.adapters.durable import (
 from itdose.adapters.journal import Journal, verify_file
 from itdose.core import Device, Phase
 from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision, DeliveryOrder
 from itdose.core.state import DeliveryKind
 from itdose.specs import load_library
@@ -285,10 +286,50 @@ def test_a_drive_without_history_gets_the_conservative_bound(tmp_path: Path) -> 
     assert basal.order_id == orders[DeliveryKind.BASAL].id  # the drive's running command
     assert not bolus.exact and bolus.reported_nl == orders[DeliveryKind.PATIENT_BOLUS].volume_nl
     assert "conservative bound" in bolus.note
-    logged = [e.reason for e in ctl.journal.entries() if "conservative bound" in e.reason]
+    # One report of the bound, for the bolus order only: that report is ahead of the bolus's pace
+    # and its HIGH deviation stops delivery inside the reconciliation (see the strict xfail
+    # below), so the adopted basal's closing reports are journaled under the same reason.
+    logged = [
+        e.reason
+        for e in ctl.journal.entries()
+        if "conservative bound" in e.reason
+        and e.command is not None
+        and f'"order_id":{bolus.order_id},' in e.command
+    ]
     assert len(logged) == 1
     assert sim.truth().motor_nl - motor <= 2 * 100_000 * 2 * MIN // DAY + 1  # the bolus never ran
     assert total_reported(ctl.device) >= sim.truth().motor_nl  # never under-counted
+    ctl.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: the conservative bound counted at restart (the whole order, for a "
+    "drive without history) is a report ahead of the order's pace, so the core raises a HIGH "
+    "delivery deviation and stops delivery, although the drive did not run fast (docs/run.md: "
+    "the next segment starts at its planned end)",
+)
+def test_the_conservative_bound_at_restart_does_not_stop_delivery(tmp_path: Path) -> None:
+    """A restart that counts an interrupted order whole (the drive cannot say what it delivered)
+    over-counts, which is safe for the 24 h limits (REQ-DOSE-008); it is not a drive ahead of its
+    pace (REQ-ALM-004), so delivery goes on with no delivery-deviation alarm."""
+    db = tmp_path / "j.db"
+    sim = new_drive(sd.SimulatedDrive)
+    ctl = first_start(db, sim)
+    ctl.run_until(START + 30 * MIN)
+
+    def die(*_: object) -> None:
+        raise _Killed
+
+    ctl._carry_out = die  # type: ignore[method-assign]
+    with pytest.raises(_Killed):
+        ctl.submit(c.RequestBolus(P))
+    del ctl
+    sim.advance_to(START + 32 * MIN)
+    ctl = restart(db, sim)
+    assert any("conservative bound" in r.note for r in ctl.restart.reconciled)
+    assert not ctl.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
+    assert ctl.device.phase is Phase.ACTIVE
     ctl.close()
 
 

@@ -150,7 +150,10 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         assert code == 200 and first["granted"] is True, first
         code, second = server.call("POST", "/bolus", patient, {})
         assert code == 200 and second["granted"] is False
-        assert second["reasons"] == ["lockout"] and 3500 < second["lockout_remaining_s"] <= 3600
+        # changed by design: the first bolus (10 min) is still the order in flight, and no two
+        # orders run at once, so the second is also "not delivering" (no bolus during a bolus)
+        assert second["reasons"] == ["not_delivering", "lockout"], second
+        assert 3500 < second["lockout_remaining_s"] <= 3600
 
         # refill: withdraw what the pump holds, add 20 mL
         status = server.call("GET", "/status", clinician)[1]
@@ -189,12 +192,36 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         code, _ = server.call("GET", "/audit", patient)
         assert code == 403  # the patient cannot read the audit log
 
-        before = wait_for(server, patient, lambda s: s["delivered_lifetime_ng"] > 0)
+        # killed while an order is in flight (the drive runs it)
+        before = wait_for(
+            server, patient, lambda s: s["delivered_lifetime_ng"] > 0 and s["delivering"]
+        )
         server.kill()  # kill -9: no chance to stop the drive or journal anything
 
         server = Server(journal, f"newera:{emulator.port}", None)
         after = server.call("GET", "/status", patient)[1]
-        assert after["phase"] == "active"
+        # Changed by the pace check (REQ-ALM-004): a New Era pump keeps no per-command history,
+        # so the order in flight is counted whole (the conservative bound), a report ahead of
+        # its pace: a HIGH delivery deviation that stops delivery; a clinician clears it and
+        # resumes. (Known defect: test_crash's strict xfail, the bound stops delivery.)
+        assert "counted the conservative bound" in server.log.read_text()
+        assert after["phase"] == "alarm", after
+        assert [(a["kind"], a["priority"]) for a in after["alarms"]] == [
+            ("delivery_deviation", "HIGH")
+        ]
+        code, cleared = server.call(
+            "POST",
+            "/clinician/clear-alarm",
+            clinician,
+            {"alarm": "delivery_deviation", "reason": "conservative bound counted at restart"},
+        )
+        assert code == 200 and cleared["phase"] == "suspended", cleared
+        code, resumed = server.call(
+            "POST", "/clinician/resume", clinician, {"reason": "deviation reviewed"}
+        )
+        assert code == 200, resumed
+        after = server.call("GET", "/status", patient)[1]
+        assert after["phase"] == "active", after
         assert after["program"]["dose_per_day"] == "1.2 mg/day"
         assert after["delivered_lifetime_ng"] >= before["delivered_lifetime_ng"]
         assert after["rolling_24h"]["delivered_ng"] >= before["rolling_24h"]["delivered_ng"]

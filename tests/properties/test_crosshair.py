@@ -3,16 +3,17 @@ the fluid path's rounding and conservation.
 
 The contracts are PEP 316 ``pre:`` / ``post:`` lines in the docstrings of
 :mod:`itdose.core.arith` (floor and ceiling division), :mod:`itdose.core.units` (format -> parse
-round trips, parse bounds), :mod:`itdose.core.ledger` (first bucket of a window, window total
-bounds, record, bolus history) and :mod:`itdose.core.governor` (``cap_room_ng``,
-``grant_amount``, ``grant_all_or_nothing``, ``lockout_elapsed``, ``bolus_permitted``).
+round trips, parse bounds), :mod:`itdose.core.ledger` (window total, record, bolus history) and
+:mod:`itdose.core.governor` (``grant_amount``, ``grant_all_or_nothing``, ``lockout_elapsed``,
+``bolus_permitted``).
 
 The governor functions take an :class:`~itdose.core.arith.Ops` and type-variable operands (so
 that the proofs can run them on z3 terms); CrossHair cannot invent an ``Ops`` or pick ``int`` for
 a type variable, so this test generates a small module of int-typed wrappers that call the real
 functions with :data:`~itdose.core.arith.INT_OPS` and carry the governor's own ``pre:`` / ``post:``
 lines, copied from its docstrings (one source of truth). The same module holds a ledger wrapper
-that checks the window-total bounds of REQ-GOV-005 on ledgers built from two symbolic records,
+that checks the window-total bounds of REQ-GOV-005 on ledgers built from two symbolic reports of
+two orders that kept their pace (REQ-TIP-004),
 and test-side contracts of :mod:`itdose.core.path`: ``ng_up`` / ``ng_down`` are the least upper
 and greatest lower whole nanogram of a femtogram amount (REQ-GOV-003), and a push into a path of
 two symbolic segments keeps its volume and conserves the drug exactly (REQ-TIP-001).
@@ -28,9 +29,11 @@ Three hypothesis properties also run on the ``hypothesis-crosshair`` backend, bo
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import re
+import site
 import subprocess
 import sys
 import textwrap
@@ -53,7 +56,6 @@ BUDGET_S = float(os.environ.get("ITDOSE_CROSSHAIR_BUDGET_S", "170"))
 """Wall-clock budget of each ``crosshair check`` subprocess (they run in parallel)."""
 
 GOVERNOR_FUNCTIONS = (
-    "cap_room_ng",
     "grant_amount",
     "grant_all_or_nothing",
     "lockout_elapsed",
@@ -61,15 +63,26 @@ GOVERNOR_FUNCTIONS = (
 )
 
 _LEDGER_WRAPPER = '''
-def ledger_window_total(t1: int, a1: int, t2: int, a2: int, t: int) -> int:
-    """Window total after two records: never less than the real window, never more than the real
-    window plus what lies in the one oldest bucket (REQ-GOV-005).
+W = WINDOW_S
 
-    pre: 0 <= t1 <= t2 <= t and a1 >= 0 and a2 >= 0
-    post: __return__ >= sum(a for s, a in ((t1, a1), (t2, a2)) if t - WINDOW_S < s <= t)
-    post: __return__ <= sum(a for s, a in ((t1, a1), (t2, a2)) if t - WINDOW_S - 300 < s <= t)
+
+def ledger_window_total(
+    s1: int, t1: int, a1: int, p1: int, s2: int, t2: int, a2: int, p2: int, t: int
+) -> int:
+    """Window total (fg) after two reports of two orders that kept their pace (``p`` fg/h from
+    their start ``s`` to their report ``t``): never less than the drug of an order that started
+    inside the window (all of it lies there), never more than the drug of the orders that ended
+    inside it, nor, rounded up, than what each could have moved inside it at its pace
+    (REQ-GOV-005, REQ-TIP-004).
+
+    pre: 0 <= s1 <= t1 <= t2 <= t and 0 <= s2 <= t2 and p1 > 0 and p2 > 0
+    pre: 0 <= a1 and a1 * 3600 <= p1 * (t1 - s1) and 0 <= a2 and a2 * 3600 <= p2 * (t2 - s2)
+    post: __return__ >= sum(a for s, a in ((s1, a1), (s2, a2)) if s >= t - W)
+    post: __return__ <= sum(a for e, a in ((t1, a1), (t2, a2)) if e > t - W)
+    post: (__return__ - 1) * 3600 < sum(p * max(0, e - t + W) for e, p in ((t1, p1), (t2, p2)))
     """
-    return Ledger().record(t1, a1).record(t2, a2).window_total_ng(t)
+    ledger = Ledger().record(t1, 1, s1, a1, p1, 3600).record(t2, 2, s2, a2, p2, 3600)
+    return ledger.window_total_fg(t)
 '''
 
 _PATH_WRAPPERS = '''
@@ -145,9 +158,34 @@ def wrapper_source() -> str:
     return "\n".join(out)
 
 
-def _run_crosshair(targets: list[str], cwd: Path) -> subprocess.Popen[str]:
+def _interpreter(work: Path) -> tuple[list[str], dict[str, str] | None]:
+    """The interpreter flags and environment CrossHair runs with.
+
+    An editable install serves the namespace package ``itdose`` through a path-hook entry that is
+    not a directory, which ``importlib.resources`` (read by CrossHair for package directives)
+    refuses with ``NotADirectoryError``; a regular install works as is. For an editable install
+    the subprocess sees the same sources through a tree of links instead, with the site packages
+    on ``PYTHONPATH`` and ``-S`` so that the editable finder's ``.pth`` is not run."""
+    spec = importlib.util.find_spec("itdose")
+    assert spec is not None and spec.submodule_search_locations is not None
+    if all(os.path.isdir(p) for p in spec.submodule_search_locations):
+        return [], None
+    tree = work / "tree" / "itdose"
+    tree.mkdir(parents=True)
+    for sub in ("core", "specs", "proofs", "adapters"):
+        found = importlib.util.find_spec(f"itdose.{sub}")
+        assert found is not None and found.submodule_search_locations is not None
+        (tree / sub).symlink_to(Path(next(iter(found.submodule_search_locations))))
+    paths = [str(tree.parent), *site.getsitepackages(), os.environ.get("PYTHONPATH", "")]
+    return ["-S"], {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+
+def _run_crosshair(
+    targets: list[str], cwd: Path, flags: list[str], env: dict[str, str] | None
+) -> subprocess.Popen[str]:
     cmd = [
         sys.executable,
+        *flags,
         "-m",
         "crosshair",
         "check",
@@ -157,7 +195,7 @@ def _run_crosshair(targets: list[str], cwd: Path) -> subprocess.Popen[str]:
         *targets,
     ]
     return subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 
@@ -176,16 +214,29 @@ def summarize(output: str) -> dict[str, list[str]]:
     return kinds
 
 
-@pytest.mark.skipif(
-    os.environ.get("ITDOSE_SKIP_CROSSHAIR") == "1", reason="ITDOSE_SKIP_CROSSHAIR=1"
+KNOWN_LEDGER_GAPS = re.compile(
+    r"ledger\.py:\d+: error: InvalidInput: .* when calling (record|window_total_fg)\("
 )
-def test_crosshair_finds_no_counterexample(tmp_path: Path) -> None:
+"""Counterexamples CrossHair finds in :mod:`itdose.core.ledger`'s own contracts: ``Ledger.record``
+and ``Ledger.window_total_fg`` reject bad input with their documented :class:`InvalidInput` (a
+start after the end, a negative time) but their docstrings declare no ``pre:`` (or ``raises:``)
+for it. A gap in the contracts, not in the arithmetic; see the strict xfail below."""
+
+
+@pytest.fixture(scope="module")
+def crosshair_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """One CrossHair run over the core modules' contracts and the generated wrappers."""
+    if os.environ.get("ITDOSE_SKIP_CROSSHAIR") == "1":
+        pytest.skip("ITDOSE_SKIP_CROSSHAIR=1")
     pytest.importorskip("crosshair")
-    (tmp_path / "governor_int_contracts.py").write_text(wrapper_source(), encoding="utf-8")
+    work = tmp_path_factory.mktemp("crosshair")
+    (work / "governor_int_contracts.py").write_text(wrapper_source(), encoding="utf-8")
+    flags, env = _interpreter(work)
     start = time.monotonic()
+    core = ["itdose.core.arith", "itdose.core.ledger", "itdose.core.units"]
     jobs = [
-        _run_crosshair(["itdose.core.arith", "itdose.core.ledger", "itdose.core.units"], tmp_path),
-        _run_crosshair(["governor_int_contracts.py"], tmp_path),
+        _run_crosshair(core, work, flags, env),
+        _run_crosshair(["governor_int_contracts.py"], work, flags, env),
     ]
     outputs = []
     for job in jobs:
@@ -198,13 +249,40 @@ def test_crosshair_finds_no_counterexample(tmp_path: Path) -> None:
         outputs.append(out)
     text = "\n".join(outputs)
     kinds = summarize(text)
+    kinds["text"] = [text]
     print(f"crosshair: {time.monotonic() - start:.0f} s")
     for kind, lines in kinds.items():
+        if kind == "text":
+            continue
         print(f"{kind}: {len(lines)}")
         for line in lines:
-            print("   ", line.replace(str(tmp_path), "<generated>"))
-    assert not kinds["error"], "CrossHair found a counterexample:\n" + text
-    assert kinds["confirmed"] or kinds["not_confirmed"], "CrossHair checked nothing:\n" + text
+            print("   ", line.replace(str(work), "<generated>"))
+    return kinds
+
+
+def test_crosshair_finds_no_counterexample(crosshair_report: dict[str, list[str]]) -> None:
+    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-005, REQ-TIP-001: no counterexample to any contract
+    (apart from the known gaps of the ledger's declared preconditions)."""
+    errors = [e for e in crosshair_report["error"] if not KNOWN_LEDGER_GAPS.search(e)]
+    text = crosshair_report["text"][0]
+    assert not errors, "CrossHair found a counterexample:\n" + text
+    assert crosshair_report["confirmed"] or crosshair_report["not_confirmed"], (
+        "CrossHair checked nothing:\n" + text
+    )
+    confirmed = "\n".join(crosshair_report["confirmed"])
+    assert "governor_int_contracts.py" in confirmed  # the generated wrappers were checked
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: core/ledger.py's Ledger.record and Ledger.window_total_fg declare no pre: "
+    "(or raises:) for the input they reject with InvalidInput, so CrossHair reports it",
+)
+def test_ledger_contracts_declare_what_they_reject(
+    crosshair_report: dict[str, list[str]],
+) -> None:
+    gaps = [e for e in crosshair_report["error"] if KNOWN_LEDGER_GAPS.search(e)]
+    assert not gaps, "\n".join(gaps)
 
 
 def test_wrapper_module_compiles_and_carries_the_contracts() -> None:
@@ -236,8 +314,6 @@ nonneg = st.integers(min_value=0, max_value=10**12)
 @_SYMBOLIC
 @given(
     requested=nonneg,
-    window=nonneg,
-    flight=nonneg,
     cap=nonneg,
     reservoir=nonneg,
     flight_nl=nonneg,
@@ -247,8 +323,6 @@ nonneg = st.integers(min_value=0, max_value=10**12)
 )
 def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
     requested: int,
-    window: int,
-    flight: int,
     cap: int,
     reservoir: int,
     flight_nl: int,
@@ -256,25 +330,24 @@ def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
     conc: int,
     delivering: bool,
 ) -> None:
-    """REQ-GOV-002, REQ-GOV-003: with the path holding the reservoir's fluid, the room is what
-    the usable volume pushes out of the tip, rounded down; the least volume holding a grant then
-    fits in the usable volume."""
+    """REQ-GOV-002, REQ-GOV-003: nothing beyond the cap room (the ledger's peak keeps every 24 h
+    window within the hard maximum); with the path holding the reservoir's fluid, the reservoir
+    room is what the usable volume pushes out of the tip, rounded down; the least volume holding
+    a grant then fits in the usable volume."""
     room = max(0, reservoir - flight_nl - empty) * conc // 1_000_000
     kw = {
         "requested_ng": requested,
-        "window_total_ng": window,
-        "in_flight_ng": flight,
-        "hard_max_ng": cap,
+        "cap_room_ng": cap,
         "reservoir_room_ng": room,
         "delivering": delivering,
     }
     g = grant_amount(INT_OPS, **kw)
-    b = grant_all_or_nothing(INT_OPS, reserve_ng=0, **kw)
+    b = grant_all_or_nothing(INT_OPS, **kw)
     for granted in (g, b):
         assert 0 <= granted <= requested
         if granted:
             assert delivering
-            assert window + flight + granted <= cap
+            assert granted <= cap
             assert flight_nl + empty + -(-granted * 1_000_000 // conc) <= reservoir
     assert b in (0, requested)
     assert b <= g
@@ -285,18 +358,34 @@ def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
 )
 @_SYMBOLIC
 @given(
-    t1=st.integers(0, 10**7),
+    s1=st.integers(0, 10**7),
+    d1=st.integers(0, WINDOW_S),
+    r1=st.integers(0, 10**6),
+    r2=st.integers(0, 10**6),
+    s2=st.integers(0, 10**7),
     d2=st.integers(0, 3 * WINDOW_S),
     d=st.integers(0, 3 * WINDOW_S),
-    a1=st.integers(0, 10**9),
-    a2=st.integers(0, 10**9),
+    p1=st.integers(1, 10**9),
+    p2=st.integers(1, 10**9),
 )
-def test_symbolic_window_total_bounds(t1: int, d2: int, d: int, a1: int, a2: int) -> None:
-    t2, t = t1 + d2, t1 + d2 + d
-    total = Ledger().record(t1, a1).record(t2, a2).window_total_ng(t)
-    real = sum(a for s, a in ((t1, a1), (t2, a2)) if t - WINDOW_S < s <= t)
-    loose = sum(a for s, a in ((t1, a1), (t2, a2)) if t - WINDOW_S - 300 < s <= t)
-    assert real <= total <= loose
+def test_symbolic_window_total_bounds(
+    s1: int, d1: int, r1: int, r2: int, s2: int, d2: int, d: int, p1: int, p2: int
+) -> None:
+    """REQ-GOV-005, REQ-TIP-004: two orders reported at their pace (or slower): the window total
+    holds all of an order that started in the window, nothing of one that ended before it, and
+    no more than each could have moved in it at its pace."""
+    t1 = s1 + d1
+    t2 = t1 + d2
+    s2 = min(s2, t2)
+    t = t2 + d
+    a1 = p1 * (t1 - s1) // 3600 * r1 // 10**6  # a fraction of what the pace allows
+    a2 = p2 * (t2 - s2) // 3600 * r2 // 10**6
+    ledger = Ledger().record(t1, 1, s1, a1, p1, 3600).record(t2, 2, s2, a2, p2, 3600)
+    total = ledger.window_total_fg(t)
+    t0 = t - WINDOW_S
+    assert total >= sum(a for s, a in ((s1, a1), (s2, a2)) if s >= t0)
+    assert total <= sum(a for e, a in ((t1, a1), (t2, a2)) if e > t0)
+    assert (total - 1) * 3600 < sum(p * max(0, e - t0) for e, p in ((t1, p1), (t2, p2)))
 
 
 @pytest.mark.skipif(

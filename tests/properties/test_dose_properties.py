@@ -18,7 +18,7 @@ from itdose_testkit import DAY, HOUR, PATHS, C, P, S, run
 from itdose.core import DosingError, Library, Phase, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.effects import BolusDecision, DeliveryOrder
+from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, StopDelivery
 from itdose.core.lifecycle import DELIVERING
 from itdose.core.program import (
     Basal,
@@ -115,31 +115,50 @@ def test_dose_limits_hold_against_brute_force_reference(
     reports: list[tuple[int, Fraction]] = []  # the drive's reports: (time, ng)
     reported_nl = 0
     grants: list[int] = []  # granted patient bolus starts
-    pending: dict[int, list[int]] = {}  # order id -> [volume, reported, end]
+    # order id -> [volume, reported, end, start, last report time]
+    pending: dict[int, list[int]] = {}
     pb = program.patient_bolus
+
+    def allowed(oid: int) -> int:
+        """What a drive that keeps the order's pace (its volume over its duration, whole nL/h
+        rounded up: the trusted drive of SAFETY.md) can have moved of it by now: since its start,
+        and since its last report (a drive that was slow does not catch up faster)."""
+        vol, done, end, start, last = pending[oid]
+        pace = -(-vol * 3600 // max(1, end - start))
+        return min(vol, pace * (now - start) // 3600, done + pace * (now - last) // 3600)
 
     def apply(command: c.Command) -> tuple:
         nonlocal d
         before = d
         out = step(d, command, now, library)
         d = out.device
+        stopped: list[int] = []
         for e in out.effects:
             if isinstance(e, DeliveryOrder):
                 # nothing is ordered outside the delivering phases
                 assert before.phase in DELIVERING and d.phase is Phase.ACTIVE, (before.phase, e)
-                pending[e.order_id] = [e.volume_nl, 0, now + e.duration_s]
+                pending[e.order_id] = [e.volume_nl, 0, now + e.duration_s, now, now]
+            elif isinstance(e, CancelOrder) and e.order_id in pending:
+                stopped.append(e.order_id)  # e.g. the basal order a bolus replaces
+            elif isinstance(e, StopDelivery):
+                stopped.extend(sorted(pending))
+        # the drive stops them now and reports what it moved at its pace, as final
+        for oid in dict.fromkeys(stopped):
+            if oid in pending:
+                drive(oid, allowed(oid), True)
         return out.effects
 
     def drive(oid: int, delivered: int, final: bool) -> None:
         nonlocal reported_nl
-        _, done, _ = pending[oid]
-        apply(c.DriveReport(S, oid, delivered, final))
+        done = pending[oid][1]
         delta = delivered - done
         reported_nl += delta
         reports.append((now, Fraction(delta * CONC, 1_000_000)))
         pending[oid][1] = delivered
+        pending[oid][4] = now
         if final:
             del pending[oid]
+        apply(c.DriveReport(S, oid, delivered, final))  # may stop the orders still in flight
         # the brute-force reference: every window ending at a report time
         window = sum(ng for t, ng in reports if now - DAY < t <= now)
         assert window <= HARD_MAX_NG, (now, window)
@@ -158,11 +177,11 @@ def test_dose_limits_hold_against_brute_force_reference(
             # a punctual drive reports each order in full at its end; else reports come only
             # when the action list says so (late, partial)
             while punctual and pending:
-                oid, (vol, _, end) = min(pending.items(), key=lambda kv: kv[1][2])
+                oid, (_, _, end, _, _) = min(pending.items(), key=lambda kv: kv[1][2])
                 if end > target:
                     break
                 now = max(now, end)
-                drive(oid, vol, True)
+                drive(oid, allowed(oid), True)  # all of it, unless it was slow before
             now = target
             apply(c.Tick(S))  # the controller ticks when it wakes
         elif kind == "tick":
@@ -189,8 +208,9 @@ def test_dose_limits_hold_against_brute_force_reference(
             if not pending:
                 continue
             oid = sorted(pending)[action[1] % len(pending)]
-            vol, done, _ = pending[oid]
-            delivered = done + (vol - done) * action[2] // 4
+            done = pending[oid][1]
+            # late and partial, but never ahead of the order's pace (the drive's trust)
+            delivered = done + (allowed(oid) - done) * action[2] // 4
             drive(oid, delivered, action[3])
         elif kind == "recover":
             for a in d.high_alarms():
@@ -209,7 +229,9 @@ def test_dose_limits_hold_against_brute_force_reference(
     event(f"reports: {min(len(reports) // 10, 3) * 10}+")
     if len(grants) > 1:
         event("two or more patient boluses granted")
-    # whatever is still in flight, reported now in full, keeps every window within the cap
-    for oid in sorted(pending):
-        drive(oid, pending[oid][0], True)
+    # whatever is still in flight, reported at its end with all the pace allows, keeps every
+    # window within the cap
+    for oid in sorted(pending, key=lambda o: pending[o][2]):
+        now = max(now, pending[oid][2])
+        drive(oid, allowed(oid), True)
     assert AlarmKind.DELIVERY_DEVIATION not in [a.kind for a in d.alarms]

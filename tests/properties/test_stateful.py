@@ -354,8 +354,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert in_window <= pb.max_per_24h, f"{in_window} boluses in 24 h (max {pb.max_per_24h})"
         assert len(orders) == 1 and orders[0].kind == "patient_bolus"
         # the largest volume that, after the volume in flight, brings at most the dose of the
-        # program's drug (and nothing else) out of the tip
-        volume = orders[0].volume_nl
+        # program's drug (and nothing else) out of the tip. Changed by design: the bolus order
+        # carries the basal due during it (``basal_nl``, it replaces the basal order in flight),
+        # so the bolus part held to the dose is the order's volume less that basal
+        assert 0 <= orders[0].basal_nl < orders[0].volume_nl
+        volume = orders[0].volume_nl - orders[0].basal_nl
         drug = before.program.drug
         fluid = (before.reservoir.drug, before.reservoir.concentration_ng_per_ml)
         flight = sum(max(0, o.volume_nl - o.reported_nl) for o in self.open.values())
