@@ -520,12 +520,18 @@ class Controller:
         lo, hi = out.bounds
         part = hi if hi != lo else out.delivered_nl
         if hi != lo:
+            # the most the drive can have moved: the upper bound, or less if the order's pace
+            # (the drive's trust, SAFETY.md) cannot have moved that much by now
+            placed = next((x for x in self.device.orders if x.id == o.order_id), None)
+            if placed is not None:
+                by_pace = o.pace_nl_per_h * (max(0, now - placed.start_s) + 1) // 3600
+                part = max(lo, min(hi, by_pace - o.done_nl))
             self._emit(
                 ControllerEvent(
                     now,
                     "drive",
                     f"order {o.order_id}: count lost by a reset, between {lo} and {hi} nL: "
-                    f"{hi} nL counted",
+                    f"{part} nL counted",
                 )
             )
         o.done_nl += part

@@ -498,7 +498,7 @@ class DurableController(Controller):
             if adopt is not None and adopt[0].id == order.id:
                 done.append(self._adopt(order, adopt[1], adopt[2], now))
                 continue
-            total, exact, note = self._delivered(order, status)
+            total, exact, note = self._delivered(order, status, now)
             text = f"restart: order {order.id} ({order.kind.value}): {note}"
             self._emit(ControllerEvent(now, "drive", text))
             self._reason = text
@@ -579,10 +579,19 @@ class DurableController(Controller):
             order.id, order.kind.value, order.volume_nl, order.reported_nl, done_nl, True, note
         )
 
-    def _delivered(self, order: Order, status: DriveStatus | None) -> tuple[int, bool, str]:
-        """(volume to report, exact?, explanation) for an order found in flight."""
-        bound = max(order.volume_nl, order.reported_nl)
-        conservative = f"counted the conservative bound {bound} nL (the whole order)"
+    def _delivered(
+        self, order: Order, status: DriveStatus | None, now: int
+    ) -> tuple[int, bool, str]:
+        """(volume to report, exact?, explanation) for an order found in flight. Without the
+        drive's count, the most it can have moved: the whole order, or less if its pace (the
+        drive's trust, SAFETY.md) cannot have moved that much by now."""
+        pace = pace_nl_per_h(order.volume_nl, order.end_s - order.start_s)
+        by_pace = pace * (max(0, now - order.start_s) + 1) // 3600
+        bound = max(min(order.volume_nl, by_pace), order.reported_nl)
+        conservative = (
+            f"counted the conservative bound {bound} nL (the whole order, or what its pace "
+            "can have moved by now)"
+        )
         if status is None or status.state is DriveState.UNKNOWN:
             return bound, False, f"drive unreachable: {conservative}"
         prefix = f"{order.id}."
