@@ -1409,21 +1409,22 @@ def test_unknown_report_is_logged_and_changes_nothing(library: Library) -> None:
 
 def test_partial_reports_are_cumulative(library: Library) -> None:
     """REQ-DOSE-006, REQ-GOV-004: a non-final report counts the increase and keeps the order
-    with its reported volume; the drug counted is rounded up per report."""
+    with its reported volume; the drug counted is rounded up per report. The drive keeps the
+    order's pace (4166 nL/h): half of it, 2083 nL, at half its hour, the rest at its end."""
     d = _ticked(library)
-    d, effects = apply_report(d, 2, 1000, False, T0 + 900)
+    d, effects = apply_report(d, 2, 2083, False, T0 + 1800)
     assert effects == ()
     assert d.orders == (
-        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=1000, reported_s=T0 + 900),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=2083, reported_s=T0 + 1800),
     )
-    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 1000
-    assert d.ledger.window_total_ng(T0 + 900) == 10_000
-    assert d.delivered_ng == 10_000
+    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 2083
+    assert d.ledger.window_total_ng(T0 + 1800) == 20_830
+    assert d.delivered_ng == 20_830
     assert (d.primed_nl, d.primed) == (234_000, True)  # basal does not prime
-    same, effects = apply_report(d, 2, 1000, False, T0 + 1000)  # the same cumulative volume
+    same, effects = apply_report(d, 2, 2083, False, T0 + 2000)  # the same cumulative volume
     assert effects == ()
     assert same.ledger == d.ledger
-    assert same.orders == (dataclasses.replace(d.orders[0], reported_s=T0 + 1000),)
+    assert same.orders == (dataclasses.replace(d.orders[0], reported_s=T0 + 2000),)
     d, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
     assert effects == () and d.orders == ()
     assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 4166
@@ -1599,31 +1600,34 @@ def test_old_drug_leaving_the_tip_goes_to_its_own_ledger_and_ends_its_flush(
 
 
 def test_granted_bolus_effects_exact(library: Library) -> None:
-    """REQ-BOL-001, REQ-GOV-008, REQ-RES-003: a granted bolus orders its volume, starts the
-    lockout and projects the low and empty instants with it in flight: (19 756 000 - 3 000 000)
-    nL at 140 000 nL/day (1 mg basal + 4 x 0.1 mg) = 10 340 845 s; to 0.5 mL 11 883 702 s."""
+    """REQ-BOL-001, REQ-GOV-008, REQ-RES-003: a granted bolus orders its volume (10 000 nL and
+    the 694 nL of basal due in its 600 s: 10**12 fg/day x 600 / 86 400 = 6 944 444 444 fg), starts
+    the lockout and projects the low and empty instants with it in flight: (19 766 000 - 10 694 -
+    3 000 000) nL at 140 000 nL/day (1 mg basal + 4 x 0.1 mg) = 16 755 306 x 86 400 / 140 000 =
+    10 340 417.6 s, 10 340 417; to 0.5 mL 19 255 306 x 86 400 / 140 000 = 11 883 274.6 s."""
     d = _active_device(library)
     now = T0 + 100
     d2, effects = request_bolus(d, now, library)
-    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_000)
+    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_694)
     assert d2.orders == (order,)
     assert d2.next_order_id == 3
     assert d2.boluses.last_start_s == now
     assert effects == (
         BolusDecision(True, 100_000),
-        DeliveryOrder(2, "patient_bolus", 10_000, 600),
-        Projection(now + 10_340_845, now + 11_883_702),
+        DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694),
+        Projection(now + 10_340_417, now + 11_883_274),
     )
 
 
 def test_bolus_volume_is_rounded_down(library: Library) -> None:
-    """REQ-GOV-003: 100 005 ng at 10 mg/mL is 10 000.5 nL: 10 000 nL ordered."""
+    """REQ-GOV-003: 100 005 ng at 10 mg/mL is 10 000.5 nL: 10 000 nL ordered; the basal due in
+    its 300 s, 10**12 fg/day x 300 / 86 400 = 3 472 222 222 fg = 347.2 nL, is 347 nL."""
     d = _active_device(library)
     assert d.program is not None
     pb = PatientBolusProgram(dose_ng=100_005, duration_s=300, lockout_s=3600, max_per_24h=4)
     d = dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=pb))
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_000, 300)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_347, 300, basal_nl=347)
 
 
 def test_bolus_without_program_reservoir_or_implant(library: Library) -> None:
@@ -1659,19 +1663,16 @@ def test_bolus_denied_at_the_cap_raises_max_dose_once(library: Library) -> None:
 
 
 def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
-    """REQ-BOL-002, REQ-GOV-009: no maximum-dose alarm for a lockout denial."""
+    """REQ-BOL-002, REQ-GOV-009: no maximum-dose alarm for a lockout denial (the first bolus,
+    10 694 nL, reported delivered at its end: nothing in flight)."""
     d, _ = request_bolus(_active_device(library), T0, library)
+    d, _ = apply_report(d, 2, 10_694, True, T0 + 600)
+    assert d.orders == ()
     d2, effects = request_bolus(d, T0 + 1000, library)
     assert effects == (BolusDecision(False, 100_000, ("lockout",), 2600),)
     assert d2.alarms == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: with another drug next at the tip plan_volume gives 0 nL, _bolus_decision leaves "
-    "the cap room at 0, so the denial also says daily_cap and raises MAX_DOSE_REACHED (LOW), "
-    "though no limit was reached",
-)
 def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
     """REQ-TIP-002, REQ-BOL-001: no patient bolus while the path's next fluid is another drug
     (after a drug change)."""
@@ -1683,21 +1684,24 @@ def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
 
 def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
     """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
-    nL of the reservoir's 10 mg/mL); with 15 000 nL of 5 mg/mL left, 15 000 nL + 2500 nL."""
+    nL of the reservoir's 10 mg/mL), and the basal of its 600 s at 1 mg/day, 6 944 444 444 fg, is
+    1388 nL of 5 mg/mL (5 x 10**6 fg/nL): 21 388 nL. With 15 000 nL of 5 mg/mL left, the order
+    (up to 21 389 nL at the leaner fluid) reaches the 10 mg/mL behind it: two concentrations, so
+    it is sized at the richer one (its dose at the tip is never exceeded): 10 000 + 694 nL."""
     d = _with_path(
         _active_device(library),
         Segment(200_000, "morphine", 5 * MG),
         Segment(34_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 20_000, 600)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 21_388, 600, basal_nl=1388)
     d = _with_path(
         _active_device(library),
         Segment(15_000, "morphine", 5 * MG),
         Segment(219_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 17_500, 600)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694)
 
 
 def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
@@ -1714,12 +1718,15 @@ def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
     assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
 
 
-def test_the_basal_day_reserved_starts_after_the_basal_order_in_flight(library: Library) -> None:
-    """REQ-GOV-008: with the hour's basal order (4166 nL, 41 660 ng) in flight from T0, the day
-    of basal a bolus leaves room for starts at T0 + 1 h: in the window ending at T0 - 101 +
-    86 400 it holds 82 699 s of 1 mg/day, 957 164.35 ng; with the order in flight and the bolus,
-    window + 41 660 + 100 000 + 957 164.35 ng <= 20 mg: 18 901 175 ng fits, one more does not."""
-    room = 18_901_175
+def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
+    """REQ-GOV-008, REQ-TIP-004: with the hour's basal order (4166 nL) in flight from T0, a bolus
+    at T0 + 1 cancels it (the drive stops it and reports what it moved) and carries the basal
+    from then on; the day of basal it leaves room for starts at T0 + 1. The cancelled order can
+    have moved, at its pace of 4166 nL/h, ceil(4166 / 3600) = 2 nL (20 ng) by T0 + 1. In the
+    window ending at T0 - 101 + 86 400: the record, those 20 ng, the whole 0.1 mg bolus and
+    86 298 s of 1 mg/day (10**12 x 86 298 / 86 400 fg = 998 819.44 ng): window <= 20 mg - 20 -
+    100 000 - 998 819.44 ng = 18 901 160.56 ng: 18 901 160 ng fits, one more does not."""
+    room = 18_901_160
     order = _order(2, DeliveryKind.BASAL, 4166)
     for window, granted in ((room, True), (room + 1, False)):
         d = _active_device(
@@ -1732,6 +1739,12 @@ def test_the_basal_day_reserved_starts_after_the_basal_order_in_flight(library: 
         _, effects = request_bolus(d, T0 + 1, library)
         assert isinstance(effects[0], BolusDecision)
         assert effects[0].granted is granted
+        cancels = [e for e in effects if isinstance(e, CancelOrder)]
+        assert [e.order_id for e in cancels] == ([2] if granted else [])
+        if granted:  # the cancel comes before the bolus order
+            assert effects.index(cancels[0]) < next(
+                i for i, e in enumerate(effects) if isinstance(e, DeliveryOrder)
+            )
 
 
 def test_plan_memo_never_answers_another_question(library: Library) -> None:
