@@ -6,9 +6,10 @@ Judged by the independent physical reference of ``itdose_physics`` (a first-in-f
 path, a drive that keeps each order's pace as SAFETY.md "What the drive is trusted for" states:
 evenly, at the pace, slower, or pausing then at the pace; exact fractions), never by the core's
 own accounting. A drive ahead of its pace breaks that trust: no core could keep every window
-within the maximum with it, so it is tested only for being caught. The attack sequences are the ones of the issue that introduced the tip model: on the
-core that counted drug at the reservoir concentration they let 22-23 mg of morphine leave the tip
-in 24 h against the 20 mg/day hard maximum.
+within the maximum with it, so it is tested only for being caught. The attack sequences are the
+ones of the issue that introduced the tip model: on the core that counted drug at the reservoir
+concentration they let 22-23 mg of morphine leave the tip in 24 h against the 20 mg/day hard
+maximum.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from fractions import Fraction
 
 import pytest
 from itdose_physics import (
-    DAY_S,
-    HOUR_S,
     AHEAD,
+    DAY_S,
     FULL_MODES,
+    HOUR_S,
     MG,
     MODES,
     Bench,
