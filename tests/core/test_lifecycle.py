@@ -146,7 +146,11 @@ def _witness(rule: Rule, lib: Library) -> Witness:
             d = dataclasses.replace(d, phase=Phase.IMPLANTED)
         d = _with_order(d, lib)
         order = d.orders[-1]
-        return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
+        if extra:
+            return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
+        # stopped at T: what it moved at its pace since its start (whole nL, rounded down)
+        moved = order.volume_nl * (T - order.start_s) // (order.end_s - order.start_s)
+        return d, c.DriveReport(S, order.id, moved, final=True)
     if trig == "request_bolus":
         return d, c.RequestBolus(P)
     if trig == "clinician_bolus":
