@@ -555,7 +555,8 @@ def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
 
 def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> None:
     """Priming is exactly the dead volume from the reservoir, to the catheter, not the patient
-    (REQ-PRIME-001, REQ-PRIME-002)."""
+    (REQ-PRIME-001, REQ-PRIME-002). The drive keeps the order's pace (234 000 nL over 480 s):
+    half of it at half its time, all of it at its end."""
     d = run(PATHS[Phase.PRIMING][:-1], library)
     out = step(d, c.Prime(C, duration_s=480), T, library)
     orders = [e for e in out.effects if isinstance(e, DeliveryOrder)]
@@ -565,20 +566,22 @@ def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> Non
     d = out.device
     assert d.reservoir is not None
     before = d.reservoir.volume_nl
-    half = step(d, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL // 2, False), T + 1, library)
+    half = step(
+        d, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL // 2, False), T + 240, library
+    )
     assert not half.device.primed
     with pytest.raises(RejectedCommand, match="catheter is primed"):
-        step(half.device, c.StartDosing(C), T + 2, library)
+        step(half.device, c.StartDosing(C), T + 241, library)
     done = step(
-        half.device, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL, True), T + 3, library
+        half.device, c.DriveReport(S, orders[0].order_id, DEAD_VOLUME_NL, True), T + 480, library
     ).device
     assert done.primed and not done.orders
     assert done.reservoir is not None and done.reservoir.volume_nl == before - DEAD_VOLUME_NL
     # to the catheter, not to the patient: the 24 h ledger holds only the trial dose
-    assert done.ledger.window_total_ng(T + 3) == 0
+    assert done.ledger.window_total_ng(T + 480) == 0
     assert done.delivered_ng == d.delivered_ng
     with pytest.raises(RejectedCommand, match="not primed yet"):
-        step(dataclasses.replace(done, phase=Phase.SUSPENDED), c.Prime(C, 60), T + 4, library)
+        step(dataclasses.replace(done, phase=Phase.SUSPENDED), c.Prime(C, 60), T + 481, library)
 
 
 def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
