@@ -1256,13 +1256,21 @@ def test_clear_alarm_guards(library: Library) -> None:
 
 
 def test_report_guards(library: Library) -> None:
-    """A report above the order's volume goes to the alarm phase; equal stays (REQ-ALM-001)."""
+    """A report above the order's volume goes to the alarm phase; equal stays (REQ-ALM-001);
+    so does one ahead of the order's pace (REQ-TIP-004): 1000 nL over 600 s is 6000 nL/h, so
+    at its end (600 s) up to 1000 nL, at 300 s up to 500 nL."""
     order = Order(3, DeliveryKind.BASAL, 0, 600, 1000, 10_000_000)
     d = Device(orders=(order,), next_order_id=4)
-    for delivered, over in ((999, False), (1000, False), (1001, True)):
+    for delivered, now, over in (
+        (999, 600, False),
+        (1000, 600, False),
+        (1001, 600, True),
+        (500, 300, False),
+        (501, 300, True),
+    ):
         cmd = c.DriveReport(S, order_id=3, delivered_nl=delivered, final=False)
-        assert _g("report_over_delivers", d, cmd, library) is over
-        assert _g("report_within_order", d, cmd, library) is (not over)
+        assert _g("report_over_delivers", d, cmd, library, now) is over
+        assert _g("report_within_order", d, cmd, library, now) is (not over)
     unknown = c.DriveReport(S, order_id=9, delivered_nl=5000, final=False)
     assert _g("report_over_delivers", d, unknown, library) is False
     assert _g("report_within_order", d, unknown, library) is True
