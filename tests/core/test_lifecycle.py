@@ -592,7 +592,8 @@ def test_an_alarm_before_priming_can_be_recovered(library: Library) -> None:
     d = run([(c.SetProgram(C, MORPHINE_PROGRAM), T)], library, d)
     d = step(d, c.Prime(C, duration_s=300), T, library).device
     assert d.phase is Phase.PRIMING
-    primed = run([(_prime_report(), T + 60), (c.StartDosing(C), T + 120)], library, d)
+    # the whole dead volume reported at the priming order's end (at its pace)
+    primed = run([(_prime_report(), T + 300), (c.StartDosing(C), T + 320)], library, d)
     assert primed.phase is Phase.ACTIVE
 
 
