@@ -15,11 +15,18 @@ The physics:
   segments that leave.
 - The reservoir is well mixed: a refill withdraws the residual first, so after it the reservoir
   holds only the new drug at the new concentration; a withdrawal without a refill leaves it empty.
-- The drive executes every ``DeliveryOrder`` exactly: its whole volume, over the order's duration,
-  either uniformly, or as fast as it may at the start, or as fast as it may at the end (its
-  declared maximum rate, or at once when the library declares none). A ``CancelOrder`` or
-  ``StopDelivery`` stops it where it is; every order ends with a final ``DriveReport`` of what
-  was really pushed. Concurrent orders add their flows.
+- The drive keeps the trust SAFETY.md states ("What the drive is trusted for"): it moves each
+  ``DeliveryOrder`` no faster than the order's pace (its volume over its duration, in whole nL
+  per hour rounded up; computed here from that rule, not by the core's helper), and reports
+  truthfully what it moved. Its behaviours (:data:`MODES`): ``uniform`` (the whole volume evenly
+  over the duration), ``pace`` (at the pace itself from the start, so it may finish a little
+  early), ``slow`` (evenly, 99 % of the order: slower than the pace), ``pause`` (idle for the
+  first third of the order, then at the pace until the volume or the end: what it misses is not
+  caught up). ``ahead`` (:data:`AHEAD`) breaks the trust on purpose (the whole order at its start)
+  to show that the core catches it when the controller polls (``poll_every_s``). A
+  ``CancelOrder`` stops an order now and ``StopDelivery`` stops them all; each stopped or ended
+  order gets a final ``DriveReport`` of the whole nanolitres really pushed. Concurrent orders
+  would add their flows (the core never issues them: the bench notes it as an anomaly).
 - The amount leaving the tip is a non-decreasing function of time, linear between the ends of
   the pushes (and of the tip pieces they split into) with jumps at instantaneous pushes. The
   rolling 24 h window ``(t - 86400, t]`` is therefore largest (and smallest) at a breakpoint or a
@@ -58,8 +65,23 @@ TICKED = frozenset(
 )
 """Phases in which the bench ticks the device."""
 
-Mode = Literal["uniform", "start", "end"]
-MODES: tuple[Mode, ...] = ("uniform", "start", "end")
+Mode = Literal["uniform", "pace", "slow", "pause", "ahead"]
+MODES: tuple[Mode, ...] = ("uniform", "pace", "slow", "pause")
+"""The drive behaviours that keep the pace (see the module doc)."""
+FULL_MODES: tuple[Mode, ...] = ("uniform", "pace")
+"""Those that move every order whole (a program can be delivered in full only with these)."""
+AHEAD: Mode = "ahead"
+"""A drive ahead of its pace (all of an order at its start): it breaks the stated trust."""
+SLOW_SHARE = Fraction(99, 100)
+"""The share of each order the ``slow`` drive moves."""
+
+
+def pace_nl_per_s(volume_nl: int, duration_s: int) -> Fraction:
+    """The pace an order may be moved at (SAFETY.md): ``volume x 3600 / duration`` nL per hour,
+    rounded up to a whole nL per hour, here per second."""
+    per_hour = -(-volume_nl * HOUR_S // max(1, duration_s))
+    return Fraction(per_hour, HOUR_S)
+
 
 # --- fluids and the path -------------------------------------------------------------------------
 
@@ -146,15 +168,6 @@ def catheter_dead_volume_nl(
     assert cath.reference_length is not None and cath.volume_per_length is not None
     metres = Fraction(cath.reference_length.value - trimmed_mm, 1000)  # mm -> m
     return Fraction(pump.tubing_volume.value) + metres * cath.volume_per_length.value
-
-
-def declared_max_rate_nl_per_s(library: Library, pump_id: str) -> Fraction | None:
-    """The drive's declared maximum rate, if the library declares one (``max_rate``, nL/day,
-    an assumed field name); None: the drive may deliver a whole order at once."""
-    value = getattr(library.pump(pump_id), "max_rate", None)
-    if value is None:
-        return None
-    return Fraction(value.value, DAY_S)
 
 
 # --- pushes and the tip --------------------------------------------------------------------------
@@ -386,7 +399,8 @@ class Bench:
 
     Every order is executed by the drive in ``mode`` (or ``mode_of(order)``), reported final at
     its end (or when cancelled/stopped), and the device is ticked at every order end, every
-    basal boundary and at least every ``tick_every_s``.
+    basal boundary and at least every ``tick_every_s``. With ``poll_every_s`` the controller
+    also polls the drive that often and reports each running order's progress (not final).
     """
 
     library: Library
@@ -394,12 +408,12 @@ class Bench:
     mode_of: Callable[[DeliveryOrder], Mode] | None = None
     max_segment_s: int = 3600
     tick_every_s: int = 3600
+    poll_every_s: int | None = None
     device: Device = field(default_factory=Device)
     now: int = 0
     drug: str | None = None
     indication: str | None = None
     dead_volume_nl: Fraction | None = None
-    max_rate: Fraction | None = None
     max_steps: int = 20_000
     """More accepted commands than this is a runaway (e.g. an endless stream of tiny orders):
     the bench stops with :class:`Runaway` instead of simulating it."""
@@ -419,6 +433,7 @@ class Bench:
     anomalies: list[str] = field(default_factory=list)
     _last_tick: int = -1
     _issued: list[int] = field(default_factory=list)
+    _polled: dict[int, int] = field(default_factory=dict)
 
     # -- commands
 
@@ -493,7 +508,6 @@ class Bench:
             self.dead_volume_nl = catheter_dead_volume_nl(
                 self.library, command.pump, command.catheter, command.trimmed_mm
             )
-            self.max_rate = declared_max_rate_nl_per_s(self.library, command.pump)
         elif isinstance(command, c.Fill):
             assert self.drug is not None
             self.reservoir = Fluid.of(self.drug, command.concentration_ng_per_ml)
@@ -525,6 +539,10 @@ class Bench:
                     )
                 if e.order_id in self.running:
                     self.anomalies.append(f"order id {e.order_id} reused at {self.now}")
+                elif self.running:
+                    self.anomalies.append(
+                        f"order {e.order_id} issued at {self.now} while {sorted(self.running)} run"
+                    )
                 self.running[e.order_id] = _Running(
                     e, self.now, self.now + e.duration_s, self.reservoir
                 )
@@ -566,39 +584,43 @@ class Bench:
 
     def _delivered(self, r: _Running, at: int, *, whole_nl: bool) -> Push | None:
         """What the drive has pushed for running order ``r`` by ``at`` (``whole_nl``: the drive
-        stops on a whole nanolitre, as it reports; otherwise the exact volume so far)."""
-        volume: Fraction = r.order.volume_nl * self.delivers
-        if whole_nl:
-            volume = Fraction(int(volume))
+        stops on a whole nanolitre, as it reports; otherwise the exact volume so far).
+
+        Every mode is "idle for ``delay``, then at ``rate`` until ``target`` is moved or the
+        order ends"; the rate never exceeds the order's pace except in ``ahead``."""
+        ordered = r.order.volume_nl
+        target: Fraction = ordered * self.delivers
         start, end = Fraction(r.start), Fraction(r.end)
         t = Fraction(min(at, r.end))
-        rate = self.max_rate
         mode = self._mode(r.order)
         kind = r.order.kind
-        done: Fraction
-        if mode == "uniform" or (rate is not None and volume / rate >= end - start):
-            if end == start or t == end:
-                return Push(start, end, volume, r.fluid, kind)
-            done = volume * (t - start) / (end - start)
+        pace = pace_nl_per_s(ordered, r.end - r.start)
+        delay = Fraction(0)
+        if mode == "ahead" or end == start:
+            done = target  # all of it at once, at the start
             if whole_nl:
                 done = Fraction(int(done))
-            return Push(start, t, done, r.fluid, kind)
-        if mode == "start":
-            if rate is None:
-                return Push(start, start, volume, r.fluid, kind)
-            done = min(volume, rate * (t - start))
-            if whole_nl:
-                done = Fraction(int(done))
-            return Push(start, start + done / rate, done, r.fluid, kind)
-        # "end"
-        if rate is None:
-            return Push(end, end, volume, r.fluid, kind) if t >= end else None
-        begin = end - volume / rate
-        if t <= begin:
+            return Push(start, start, done, r.fluid, kind) if done else None
+        if mode == "uniform":
+            rate = target / (end - start)
+        elif mode == "slow":
+            target *= SLOW_SHARE
+            rate = target / (end - start)
+        elif mode == "pace":
+            rate = pace
+        elif mode == "pause":
+            delay, rate = (end - start) / 3, pace
+        else:  # pragma: no cover - Mode is a closed set
+            raise AssertionError(mode)
+        assert rate <= pace
+        begin = start + delay
+        if t <= begin or rate == 0:
             return None
-        done = min(volume, rate * (t - begin))
+        done = min(target, rate * (t - begin))
         if whole_nl:
             done = Fraction(int(done))
+        if done <= 0:
+            return None
         return Push(begin, begin + done / rate, done, r.fluid, kind)
 
     # -- the clock
@@ -613,6 +635,8 @@ class Bench:
             if due > self.now:
                 nxt.append(due)
             nxt.append(self.now + self.tick_every_s)
+            if self.poll_every_s is not None and self.running:
+                nxt.append(self.now + self.poll_every_s)
             t = min(min(nxt), to)
             self.now = t
             self._events()
@@ -623,6 +647,17 @@ class Bench:
         for oid in sorted(self.running, key=lambda i: (self.running[i].end, i)):
             if oid in self.running and self.running[oid].end <= self.now:
                 self._report(oid, self._finish(oid, self.now))
+        if self.poll_every_s is not None:
+            for oid in sorted(self.running):
+                r = self.running.get(oid)
+                if r is None or not r.start < self.now < r.end:
+                    continue
+                push = self._delivered(r, self.now, whole_nl=True)
+                moved = int(push.volume_nl) if push is not None else 0
+                if moved > self._polled.get(oid, 0):
+                    self._polled[oid] = moved
+                    command = c.DriveReport(S, oid, moved, False)
+                    self._accepted(command, step(self.device, command, self.now, self.library))
         if self.device.phase in TICKED and self._last_tick != self.now:
             self._last_tick = self.now
             try:
@@ -739,13 +774,15 @@ def basal_shortfalls(b: Bench) -> list[str]:
     since its worst case fits under the hard maximum (accounting margins are the core's to
     remove, not the patient's to absorb: DECISIONS.md "What reaches the patient").
 
-    With a drive that delivers whole orders at once (``start``/``end``), a window holds whole
-    orders, so orders of unequal length (a segment cut at a day boundary, say) shift it by up
-    to one order: the margin then also allows the largest basal order of the period. The
-    uniform drive is the exact check."""
+    Only a drive that moves every order whole (:data:`FULL_MODES`, all of each order) can deliver
+    a program in full; the others find nothing here. A drive at the ``pace`` (rounded up to a
+    whole nL/h) moves each order a little early: a window's start and end each shift by less
+    than 1 nL, so it gets one more unit of margin. The uniform drive is the exact check."""
     tip = b.tip()
     found = []
-    whole_orders = b.mode != "uniform" or b.mode_of is not None
+    if b.delivers != 1 or b.mode_of is not None or b.mode not in FULL_MODES:
+        return found
+    early = b.mode == "pace"
     for p in steady_periods(b):
         steps = p.program.basal.steps
         if len(steps) != 1:
@@ -765,18 +802,7 @@ def basal_shortfalls(b: Bench) -> list[str]:
             continue
         ex = window_extremes(tip, p.program.drug, min_from=lo, min_to=hi, with_max=False)
         unit = Fraction(p.program.concentration_ng_per_ml, NL_PER_ML)
-        margin = unit
-        if whole_orders:
-            margin += unit * max(
-                (
-                    e.volume_nl
-                    for t, _, effects in b.log
-                    if p.start <= t < p.end
-                    for e in effects
-                    if isinstance(e, DeliveryOrder) and e.kind in ("basal", "bridge")
-                ),
-                default=0,
-            )
+        margin = 2 * unit if early else unit
         assert ex.min_ng is not None
         if ex.min_ng < daily - margin:
             found.append(
@@ -830,8 +856,12 @@ def implanted_and_dosing(
         assert abs(b.device.implant.dead_volume_nl - b.dead_volume_nl) < 1
     b.submit_overriding(c.Fill(C, fill_nl, program.concentration_ng_per_ml), IMPLANT_AT + 60)
     b.submit_overriding(c.SetProgram(C, program), IMPLANT_AT + 90)
+    # priming runs on an even drive that moves it whole (the drive's behaviour applies to
+    # dosing: a drive that moved less would leave the catheter unprimed and dosing unstarted)
+    mode, b.mode = b.mode, "uniform"
     b.submit(c.Prime(C, duration_s=480), IMPLANT_AT + 120)
     b.advance(IMPLANT_AT + 700)
+    b.mode = mode
     assert not b.running, "the priming order should be done"
     b.submit(c.StartDosing(C))
     return b.now

