@@ -148,8 +148,10 @@ def _witness(rule: Rule, lib: Library) -> Witness:
         order = d.orders[-1]
         if extra:
             return d, c.DriveReport(S, order.id, order.volume_nl + extra, final=True)
-        # stopped at T: what it moved at its pace since its start (whole nL, rounded down)
-        moved = order.volume_nl * (T - order.start_s) // (order.end_s - order.start_s)
+        # reported at T: what it moved at its pace since its start (whole nL, rounded down; all
+        # of it once its end has passed)
+        span = order.end_s - order.start_s
+        moved = order.volume_nl * min(T - order.start_s, span) // span
         return d, c.DriveReport(S, order.id, moved, final=True)
     if trig == "request_bolus":
         return d, c.RequestBolus(P)

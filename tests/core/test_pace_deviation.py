@@ -63,14 +63,6 @@ def test_a_report_ahead_of_its_pace_stops_delivery_in_the_same_step(
     assert any(isinstance(e, StopDelivery) for e in out.effects)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core defect: ahead_of_pace's since-the-previous-report check takes the previous "
-    "report as exact, but a truthful drive reports whole nL rounded down (never more than it "
-    "moved); at exactly the pace it has moved 1041.5 nL at 900 s, reports 1041, then 4166 at the "
-    "end: 3125 nL in 2700 s > 4166 x 2700 / 3600 = 3124.5, a false HIGH deviation that stops "
-    "delivery. The check since the previous report needs one nL of slack for its rounding.",
-)
 def test_a_truthful_drive_at_its_pace_reporting_whole_nanolitres_raises_nothing(
     library: Library,
 ) -> None:
