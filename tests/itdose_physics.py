@@ -1,7 +1,7 @@
 """An independent physical reference of what reaches the patient, and a bench that drives a device.
 
 This module shares NO code with the core's accounting (no ledger, governor, dosing, path or tip
-module is imported). It is written from the rules of DECISIONS.md ("What reaches the
+module is imported). It is written from the rules of docs/dosing-rules.md ("What reaches the
 patient", "Limits") and from library DATA only (pump tubing volume, catheter volume per length
 and reference length, the drugs' hard daily maxima). Everything is exact: volumes in nanolitres,
 amounts in nanograms and times in seconds, all as :class:`fractions.Fraction`.
@@ -55,7 +55,8 @@ DAY_S = 86_400
 HOUR_S = 3600
 NL_PER_ML = 1_000_000
 MRI_WORST_CASE_NL = 10_000
-"""Prometra II emergency MRI: the labelled worst case, 10 uL, leaves the tip (DECISIONS.md)."""
+"""Prometra II emergency MRI: the labelled worst case, 10 uL, leaves the tip
+(docs/dosing-rules.md)."""
 
 S = Role.SERVICE
 C = Role.CLINICIAN
@@ -711,8 +712,8 @@ DISRUPTIVE = frozenset(
 )
 """Commands after which a program's steady delivery is judged afresh."""
 DELIVERY_LIMITED = "delivery_limited"
-"""The MEDIUM alarm the core raises when it withholds scheduled basal (DECISIONS.md); the name
-(``AlarmKind`` value) is an assumption."""
+"""The MEDIUM alarm the core raises when it withholds scheduled basal (docs/dosing-rules.md);
+the name (``AlarmKind`` value) is an assumption."""
 
 
 @dataclass(frozen=True)
@@ -772,7 +773,7 @@ def basal_shortfalls(b: Bench) -> list[str]:
     A "delivery limited" alarm excuses a shortfall only when something could have made it
     necessary (:func:`_has_cause`): a program accepted at entry running alone never needs it,
     since its worst case fits under the hard maximum (accounting margins are the core's to
-    remove, not the patient's to absorb: DECISIONS.md "What reaches the patient").
+    remove, not the patient's to absorb: docs/dosing-rules.md "What reaches the patient").
 
     Only a drive that moves every order whole (:data:`FULL_MODES`, all of each order) can deliver
     a program in full; the others find nothing here. A drive at the ``pace`` (rounded up to a

@@ -200,26 +200,10 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
 
         server = Server(journal, f"newera:{emulator.port}", None)
         after = server.call("GET", "/status", patient)[1]
-        # Changed by the pace check (REQ-ALM-004): a New Era pump keeps no per-command history,
-        # so the order in flight is counted whole (the conservative bound), a report ahead of
-        # its pace: a HIGH delivery deviation that stops delivery; a clinician clears it and
-        # resumes. (Known defect: test_crash's strict xfail, the bound stops delivery.)
+        # A New Era pump keeps no per-command history, so the order in flight is counted with
+        # the conservative bound: the whole order, or what its pace can have moved by now (the
+        # drive's trust, REQ-TIP-004): no deviation, dosing goes on
         assert "counted the conservative bound" in server.log.read_text()
-        assert after["phase"] == "alarm", after
-        assert [(a["kind"], a["priority"]) for a in after["alarms"]] == [
-            ("delivery_deviation", "HIGH")
-        ]
-        code, cleared = server.call(
-            "POST",
-            "/clinician/clear-alarm",
-            clinician,
-            {"alarm": "delivery_deviation", "reason": "conservative bound counted at restart"},
-        )
-        assert code == 200 and cleared["phase"] == "suspended", cleared
-        code, resumed = server.call(
-            "POST", "/clinician/resume", clinician, {"reason": "deviation reviewed"}
-        )
-        assert code == 200, resumed
         after = server.call("GET", "/status", patient)[1]
         assert after["phase"] == "active", after
         assert after["program"]["dose_per_day"] == "1.2 mg/day"

@@ -1500,12 +1500,13 @@ def test_over_delivery_is_a_deviation_but_exact_delivery_is_not(library: Library
 @pytest.mark.parametrize(
     ("delivered", "at", "ahead"),
     [
-        (1041, T0 + 900, False),  # 1041 x 3600 <= 4166 x 900
-        (1042, T0 + 900, True),  # 1042 x 3600 > 4166 x 900: faster than the order's pace
-        (4166, T0 + HOUR - 1, True),
-        (4166, T0 + HOUR, False),
-        (1, T0, True),  # nothing may have moved at the order's start
-        (0, T0, False),
+        # the pace allows 4166 x (elapsed + 1 s) / 3600 (one second of report granularity)
+        (1042, T0 + 900, False),  # 1042 x 3600 <= 4166 x 901
+        (1043, T0 + 900, True),  # 1043 x 3600 > 4166 x 901: faster than the order's pace
+        (4166, T0 + HOUR - 2, True),  # 4166 x 3600 > 4166 x 3599
+        (4166, T0 + HOUR - 1, False),
+        (1, T0, False),  # within the second the order starts: 1 x 3600 <= 4166 x 1
+        (2, T0, True),
     ],
 )
 def test_a_report_ahead_of_the_orders_pace_is_a_high_deviation(

@@ -19,7 +19,7 @@ with it no core can keep every window within the maximum; a directed test shows 
 Judged by ``itdose_physics`` (FIFO path, exact fractions, every instant), never by the core:
 
 - every rolling 24 h window of each drug leaving the tip stays at or under that drug's hard
-  daily maximum (DECISIONS.md "What reaches the patient", "Limits");
+  daily maximum (docs/dosing-rules.md "What reaches the patient", "Limits");
 - a program accepted at entry delivers its basal in full: in every steady period (one program,
   active, no disruptive command), once the tip delivers only that program's drug at its
   concentration, every full 24 h window holds at least the programmed daily dose minus one
