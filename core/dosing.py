@@ -915,7 +915,9 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
         if seg.drug != d.program.drug:
             dose = next((f.dose_ng_per_day for f in d.flush_doses if f.drug == seg.drug), 0)
         if dose == 0 or seg.concentration_ng_per_ml == 0:
-            return None, before, after
+            # nothing pushes this fluid out at the current program: the rate before is zero when
+            # it is the fluid at the tip
+            return None, 0 if i == 0 else before, after
         if i == 0:
             before = ceil_div(dose * NL_PER_ML, seg.concentration_ng_per_ml)
         seconds += ceil_div(seg.amount_fg * DAY_S, dose * FG_PER_NG)

@@ -2265,12 +2265,6 @@ def test_drug_change_without_an_old_program_never_flushes(library: Library) -> N
     assert effects[0].rate_after_nl_per_day == 48_000  # 1.2 mcg/day at 25 mcg/mL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: dosing.tip_arrival returns the rate AFTER as the rate before when the "
-    "fluid at the tip has no dose (flush dose 0): the clinician is shown 48 000 nL/day "
-    "while the pump will deliver nothing",
-)
 def test_tip_change_shows_a_zero_rate_before_when_the_old_drug_has_no_dose(
     library: Library,
 ) -> None:
