@@ -170,15 +170,6 @@ def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
     return (Flow(start, day_fg, day_fg, DAY_S),)
 
 
-def _basal_flow(now: int, conc: int, seg: int) -> Callable[[int], Flow]:
-    """The flow of a basal order of one concentration over ``seg`` seconds, for an amount."""
-
-    def flow(fg: int) -> Flow:
-        return Flow(now, fg, pace_nl_per_h(ceil_div(fg, conc), seg) * conc, 3600)
-
-    return flow
-
-
 def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
     """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
     amount up to its own (at the whole order's pace: never less than a smaller order's)."""
@@ -381,7 +372,8 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    flows = (*in_flight_flows(d, drug), *later, _basal_flow(now, conc, longest)(order_fg))
+    order = _order_flow(now, volume_nl, conc, longest)(order_fg)
+    flows = (*in_flight_flows(d, drug), *later, order)
     fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
     return longest if fits else seg
 
