@@ -69,6 +69,7 @@ __all__ = [
     "SEGMENT_S",
     "TickPlan",
     "ahead",
+    "apply_plan",
     "apply_report",
     "cap_room_ng",
     "hard_max_ng",
@@ -448,26 +449,10 @@ def tick_alarms(
     return plan_tick(d, now, lib, max_segment_s).alarms
 
 
-_PLAN_MEMO = "_itdose_tick_plan"
-"""Instance-dictionary key of the memo of :func:`plan_tick` (not a dataclass field)."""
-
-
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
-    """Everything a tick decides, computed from the state (pure; used by the guard that picks
-    the destination and by the handler that applies it).
-
-    The guard and the handler of one step ask the same question of the same immutable device, so
-    the answer is memoised on that device instance (like ``functools.cached_property``: keyed by
-    ``now``, ``max_segment_s`` and the library object; invisible to equality, encoding and
-    ``dataclasses.replace``, which builds a new instance without it). Same inputs, same plan.
-    """
-    memo = d.__dict__.get(_PLAN_MEMO)
-    if memo is not None and memo[0] == now and memo[1] == max_segment_s and memo[2] is lib:
-        plan: TickPlan = memo[3]
-        return plan
-    plan = _plan_tick(d, now, lib, max_segment_s)
-    d.__dict__[_PLAN_MEMO] = (now, max_segment_s, lib, plan)
-    return plan
+    """Everything a tick decides, computed from the state (pure; computed once per tick, by its
+    handler: no guard plans a delivery)."""
+    return _plan_tick(d, now, lib, max_segment_s)
 
 
 def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan:
@@ -515,7 +500,11 @@ def apply_tick(
     d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
 ) -> tuple[Device, tuple[Effect, ...]]:
     """The state and effects of a tick (see :func:`plan_tick`)."""
-    plan = plan_tick(d, now, lib, max_segment_s)
+    return apply_plan(d, now, plan_tick(d, now, lib, max_segment_s))
+
+
+def apply_plan(d: Device, now: int, plan: TickPlan) -> tuple[Device, tuple[Effect, ...]]:
+    """The state and effects of a tick whose plan is ``plan``."""
     effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
     orders, next_id = d.orders, d.next_order_id
     if plan.withheld_reasons:
