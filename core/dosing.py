@@ -61,7 +61,7 @@ from itdose.core.program import (
     local_seconds,
     rate_at,
 )
-from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase, evolve
 
 __all__ = [
     "MIN_RUN_S",
@@ -522,7 +522,7 @@ def apply_plan(d: Device, now: int, plan: TickPlan) -> tuple[Device, tuple[Effec
         o = plan.order
         orders, next_id = (*orders, o), next_id + 1
         effects.append(DeliveryOrder(o.id, o.kind.value, o.volume_nl, o.end_s - o.start_s))
-    d = dataclasses.replace(
+    d = evolve(
         d,
         alarms=with_alarms(d.alarms, plan.alarms, now),
         basal_carry=plan.carry,

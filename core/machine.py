@@ -22,7 +22,6 @@ that would pass is repeated; it never changes a decision.
 
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from dataclasses import dataclass
 from typing import Final
@@ -36,7 +35,7 @@ from itdose.core.handlers import HANDLERS, describe
 from itdose.core.handlers.dosing import note_delivery
 from itdose.core.library import Library
 from itdose.core.lifecycle import DELIVERING, rules_for
-from itdose.core.state import Device, Phase, check_consistent
+from itdose.core.state import Device, Phase, check_consistent, evolve
 
 __all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
 
@@ -121,7 +120,7 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     # Delivery stops: the rest of the current basal segment is abandoned (never caught up), so
     # that dosing that resumes later starts a new segment then, not at the old segment's end.
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
-    new = dataclasses.replace(updated, phase=dest, clock_s=now_s, basal_until_s=until)
+    new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
     out: list[Effect] = [
         Record(
             event=command.name,

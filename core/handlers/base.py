@@ -11,6 +11,7 @@ each validator and handler against the command it is registered for.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
@@ -117,13 +118,17 @@ def trial_of(device: Device) -> Trial:
     return device.trial
 
 
+@functools.cache
+def _parameters(cls: type) -> tuple[str, ...]:
+    """The parameter names of a command class, role left out (once per class)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "role")
+
+
 def describe(command: cmd.Command) -> str:
     """One line for the audit record: the command's parameters other than the role."""
     parts = []
-    for f in dataclasses.fields(command):
-        if f.name == "role":
-            continue
-        value = getattr(command, f.name)
+    for name in _parameters(type(command)):
+        value = getattr(command, name)
         if value in ((), "", None):
             continue
         if isinstance(value, Program):
@@ -139,5 +144,5 @@ def describe(command: cmd.Command) -> str:
             )
         else:
             shown = value.value if hasattr(value, "value") else value
-        parts.append(f"{f.name}={shown}")
+        parts.append(f"{name}={shown}")
     return " ".join(parts)
