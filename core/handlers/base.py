@@ -127,7 +127,8 @@ def _parameters(cls: type) -> tuple[str, ...]:
 def describe(command: cmd.Command) -> str:
     """One line for the audit record: the command's parameters other than the role."""
     parts = []
-    for name in _parameters(type(command)):
+    cls: type = type(command)
+    for name in _parameters(cls):
         value = getattr(command, name)
         if value in ((), "", None):
             continue
