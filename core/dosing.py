@@ -84,7 +84,6 @@ __all__ = [
     "request_bolus",
     "reservoir_room_ng",
     "segment_s",
-    "tick_alarms",
     "tip_arrival",
 ]
 
@@ -440,13 +439,6 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     if Reason.DAILY_CAP in decision.reasons:
         alarms.append(AlarmKind.DELIVERY_LIMITED)
     return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
-
-
-def tick_alarms(
-    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
-) -> tuple[AlarmKind, ...]:
-    """New alarm conditions a tick at ``now`` finds (not already active)."""
-    return plan_tick(d, now, lib, max_segment_s).alarms
 
 
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
