@@ -57,8 +57,6 @@ from itdose.core.units import (
 RESTART_CONFIRM_S = 86_400
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
 tolerance may have fallen; docs/dosing-rules.md#r-lim-10; REQ-TITR-006)."""
-
-
 MAX_TITRATION_WINDOW_S = 7 * 86_400
 """Increases older than the longest titration window are dropped from the state."""
 
