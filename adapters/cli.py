@@ -57,7 +57,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
-    from itdose.core.diagram import markdown, mermaid
+    from itdose.adapters.diagram import markdown, mermaid
 
     out = check_output_file(args.out, "--out") if args.out else None
     text = markdown() if args.markdown else mermaid()

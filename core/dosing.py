@@ -61,7 +61,7 @@ from itdose.core.program import (
     local_seconds,
     rate_at,
 )
-from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase, evolve
 
 __all__ = [
     "MIN_RUN_S",
@@ -69,6 +69,7 @@ __all__ = [
     "SEGMENT_S",
     "TickPlan",
     "ahead",
+    "apply_plan",
     "apply_report",
     "cap_room_ng",
     "hard_max_ng",
@@ -83,7 +84,6 @@ __all__ = [
     "request_bolus",
     "reservoir_room_ng",
     "segment_s",
-    "tick_alarms",
     "tip_arrival",
 ]
 
@@ -441,33 +441,10 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
 
 
-def tick_alarms(
-    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
-) -> tuple[AlarmKind, ...]:
-    """New alarm conditions a tick at ``now`` finds (not already active)."""
-    return plan_tick(d, now, lib, max_segment_s).alarms
-
-
-_PLAN_MEMO = "_itdose_tick_plan"
-"""Instance-dictionary key of the memo of :func:`plan_tick` (not a dataclass field)."""
-
-
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
-    """Everything a tick decides, computed from the state (pure; used by the guard that picks
-    the destination and by the handler that applies it).
-
-    The guard and the handler of one step ask the same question of the same immutable device, so
-    the answer is memoised on that device instance (like ``functools.cached_property``: keyed by
-    ``now``, ``max_segment_s`` and the library object; invisible to equality, encoding and
-    ``dataclasses.replace``, which builds a new instance without it). Same inputs, same plan.
-    """
-    memo = d.__dict__.get(_PLAN_MEMO)
-    if memo is not None and memo[0] == now and memo[1] == max_segment_s and memo[2] is lib:
-        plan: TickPlan = memo[3]
-        return plan
-    plan = _plan_tick(d, now, lib, max_segment_s)
-    d.__dict__[_PLAN_MEMO] = (now, max_segment_s, lib, plan)
-    return plan
+    """Everything a tick decides, computed from the state (pure; computed once per tick, by its
+    handler: no guard plans a delivery)."""
+    return _plan_tick(d, now, lib, max_segment_s)
 
 
 def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan:
@@ -515,7 +492,11 @@ def apply_tick(
     d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
 ) -> tuple[Device, tuple[Effect, ...]]:
     """The state and effects of a tick (see :func:`plan_tick`)."""
-    plan = plan_tick(d, now, lib, max_segment_s)
+    return apply_plan(d, now, plan_tick(d, now, lib, max_segment_s))
+
+
+def apply_plan(d: Device, now: int, plan: TickPlan) -> tuple[Device, tuple[Effect, ...]]:
+    """The state and effects of a tick whose plan is ``plan``."""
     effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
     orders, next_id = d.orders, d.next_order_id
     if plan.withheld_reasons:
@@ -533,7 +514,7 @@ def apply_tick(
         o = plan.order
         orders, next_id = (*orders, o), next_id + 1
         effects.append(DeliveryOrder(o.id, o.kind.value, o.volume_nl, o.end_s - o.start_s))
-    d = dataclasses.replace(
+    d = evolve(
         d,
         alarms=with_alarms(d.alarms, plan.alarms, now),
         basal_carry=plan.carry,

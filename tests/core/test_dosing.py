@@ -1350,7 +1350,7 @@ def test_wall_clock_flex_uses_local_time(library: Library) -> None:
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 100, 115)
 
 
-# --- plan_tick: other alarms, the memo ---------------------------------------------------------
+# --- plan_tick: other alarms, purity ----------------------------------------------------------
 
 
 def test_high_alarm_keeps_carry_and_segment(library: Library) -> None:
@@ -1368,11 +1368,11 @@ def test_overdue_order_is_a_drive_fault(library: Library) -> None:
     d = _active_device(library, orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 100, end_s=T0),))
     d = dataclasses.replace(d, next_order_id=3)
     assert plan_tick(d, T0 + 600, library).alarms == ()
-    assert dosing.tick_alarms(d, T0 + 601, library) == (AlarmKind.DRIVE_FAULT,)
+    assert plan_tick(d, T0 + 601, library).alarms == (AlarmKind.DRIVE_FAULT,)
 
 
-def test_plan_memo_is_keyed_by_the_longest_segment(library: Library) -> None:
-    """REQ-CORE-001: the memo answers only the same question."""
+def test_plan_answers_the_longest_segment_asked(library: Library) -> None:
+    """REQ-CORE-001: the plan is a function of the question asked (here the longest segment)."""
     d = _active_device(library)
     assert plan_tick(d, T0, library, DAY).basal_until_s == T0 + DAY
     assert plan_tick(d, T0, library, 2 * HOUR).basal_until_s == T0 + 2 * HOUR
@@ -1748,9 +1748,9 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
             )
 
 
-def test_plan_memo_never_answers_another_question(library: Library) -> None:
-    """REQ-CORE-001: the memoised plan equals a fresh computation for every (time, longest
-    segment, library): here a later time equal to the longest segment asked before, and a
+def test_plan_never_answers_another_question(library: Library) -> None:
+    """REQ-CORE-001: the plan equals a fresh computation for every (time, longest segment,
+    library): here a later time equal to the longest segment asked before, and a
     library whose low-reservoir threshold is 30 mL (so the same device is low with it)."""
     d = _active_device(library)
     first = plan_tick(d, T0, library, T0 + HOUR)
@@ -1920,14 +1920,8 @@ def test_mri_resumes_only_when_all_conditions_hold(
 #   replaced by an equal one (max(0, v - 0) == v for v >= 0).
 # - apply_report__mutmut_116: `... if d.implant is not None else None` -> `or True`: a priming
 #   order exists only in phases that have an implant.
-# - plan_tick__mutmut_1, _2, _9, _11, _24: the memo is never read (None, wrong key, an index that
-#   never equals) or never stored: every call recomputes, and the plan is a pure function of the
-#   same inputs, so the answers are identical (only slower).
 # - segment_s__mutmut_19: `longest <= seg` -> `<`: when equal the function returns `longest`,
 #   which is `seg`.
-# - tick_alarms__mutmut_8: max_segment_s dropped (one hour used): the alarms do not depend on
-#   the segment length, because a longer order is chosen only when the cap and reservoir checks
-#   pass for the whole of it, so its basal decision has no reason and adds no alarm.
 
 
 # --- planning through the path, against a brute-force cell model --------------------------------
