@@ -59,6 +59,7 @@ declare -A TESTS=(
     [arith]="tests/core/test_governor.py tests/core/test_arith.py"
     [units]="tests/core/test_units.py tests/core/test_units_errors.py"
     [program]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
+    [schedule]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
     [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
     [path]="tests/core/test_fluid_path.py tests/core/test_dosing.py"
     [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_commands.py"
