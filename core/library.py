@@ -12,10 +12,11 @@ Rules (docs/dosing-rules.md#limits; docs/architecture.md#dosing):
   unknown value (e.g. a dead volume without the pump's tubing volume) raises
   :class:`~itdose.core.errors.RejectedCommand`.
 
-This module holds the library's value types and lookups only. Reading and validating the TOML
-files (every defect a :class:`~itdose.core.errors.LibraryError` naming the file, the entry and the
-field) is done outside the core, by :mod:`itdose.specs.library_schema`; the dead-volume arithmetic
-is in :mod:`itdose.core.dead_volume`.
+This module holds the library's value types and lookups only. Building them from the TOML files
+(every defect a :class:`~itdose.core.errors.LibraryError` naming the file, the entry and the
+field) is done outside the core: :mod:`itdose.specs` reads the files and
+:mod:`itdose.specs.library_schema` validates them. The dead-volume arithmetic is
+:mod:`itdose.core.dead_volume`.
 """
 
 from __future__ import annotations
