@@ -69,7 +69,7 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_drugs(args: argparse.Namespace) -> int:
-    from itdose.core.library_report import drugs_table
+    from itdose.adapters.library_report import drugs_table
     from itdose.specs import load_library
 
     sys.stdout.write(drugs_table(load_library()))
