@@ -195,26 +195,25 @@ def common_period(*periods: int) -> int:
     return math.lcm(*periods)
 
 
-def tail(ops: Ops[I, B], term: tuple[I, I, I], t0_num: I, den: I, period: int) -> I:
-    """``period * den`` times the most of a recorded piece that can lie after
+def tail(ops: Ops[I, B], term: tuple[I, I, I], t0_num: I, den: I, scale: I, zero: I) -> I:
+    """``scale = period x den`` times the most of a recorded piece that can lie after
     ``t0 = t0_num / den`` (in the window that starts at ``t0``): none if it ended by ``t0``,
     else ``min(amount, rate x (end - t0) / period)`` (a drive that kept the pace cannot have
-    moved more in the last ``end - t0`` seconds before ``end``)."""
+    moved more in the last ``end - t0`` seconds before ``end``). ``zero`` is ``ops.lit(0)``."""
     end, amount, rate = term
     after = ops.sub(ops.mul(end, den), t0_num)
-    most = ops.min_(ops.mul(amount, ops.mul(ops.lit(period), den)), ops.mul(rate, after))
-    return ops.ite(ops.gt(after, ops.lit(0)), most, ops.lit(0))
+    most = ops.min_(ops.mul(amount, scale), ops.mul(rate, after))
+    return ops.ite(ops.gt(after, zero), most, zero)
 
 
-def head(ops: Ops[I, B], term: tuple[I, I, I], t_num: I, den: I, period: int) -> I:
-    """``period * den`` times the most of a flow in the window that ends at ``t = t_num / den``:
-    none before its start, else ``min(amount, rate x min(t - start, 86400) / period)`` (it never
-    ages out of the window: conservative)."""
+def head(ops: Ops[I, B], term: tuple[I, I, I], t_num: I, den: I, scale: I, window: I, zero: I) -> I:
+    """``scale = period x den`` times the most of a flow in the window that ends at
+    ``t = t_num / den``: none before its start, else ``min(amount, rate x min(t - start, 86400)
+    / period)`` (it never ages out of the window: conservative). ``window`` is ``86400 x den``."""
     start, amount, rate = term
     since = ops.sub(t_num, ops.mul(start, den))
-    span = ops.min_(since, ops.mul(ops.lit(WINDOW_S), den))
-    most = ops.min_(ops.mul(amount, ops.mul(ops.lit(period), den)), ops.mul(rate, span))
-    return ops.ite(ops.gt(since, ops.lit(0)), most, ops.lit(0))
+    most = ops.min_(ops.mul(amount, scale), ops.mul(rate, ops.min_(since, window)))
+    return ops.ite(ops.gt(since, zero), most, zero)
 
 
 def total_at(
@@ -223,29 +222,32 @@ def total_at(
     flows: Sequence[tuple[I, I, I]],
     t_num: I,
     den: I,
-    period: int,
+    period: I,
 ) -> I:
-    """``period * den`` times the most the window ending at ``t_num / den`` can hold: every
+    """``period x den`` times the most the window ending at ``t_num / den`` can hold: every
     piece's :func:`tail` after ``t - 86400`` plus every flow's :func:`head` by ``t``."""
-    t0_num = ops.sub(t_num, ops.mul(ops.lit(WINDOW_S), den))
-    total = ops.lit(0)
+    zero = ops.lit(0)
+    scale = ops.mul(period, den)
+    window = ops.mul(ops.lit(WINDOW_S), den)
+    t0_num = ops.sub(t_num, window)
+    total = zero
     for p in pieces:
-        total = ops.add(total, tail(ops, p, t0_num, den, period))
+        total = ops.add(total, tail(ops, p, t0_num, den, scale, zero))
     for f in flows:
-        total = ops.add(total, head(ops, f, t_num, den, period))
+        total = ops.add(total, head(ops, f, t_num, den, scale, window, zero))
     return total
 
 
-def window_total(ops: Ops[I, B], pieces: Sequence[tuple[I, I, I]], t: I, period: int) -> I:
+def window_total(ops: Ops[I, B], pieces: Sequence[tuple[I, I, I]], t: I, period: I) -> I:
     """The most of the recorded pieces that can lie in ``(t - 86400, t]``, in fg, rounded up."""
-    return ops.ceil_div(total_at(ops, pieces, (), t, ops.lit(1), period), ops.lit(period))
+    return ops.ceil_div(total_at(ops, pieces, (), t, ops.lit(1), period), period)
 
 
 def candidates(
     ops: Ops[I, B],
     pieces: Sequence[tuple[I, I, I]],
     flows: Sequence[tuple[I, I, I]],
-    period: int,
+    period: I,
 ) -> list[tuple[I, I]]:
     """The window ends ``(num, den)`` where a term's slope falls: a piece's tail starts to shrink
     (``end + 86400 - amount x period / rate``) or a flow stops rising (``start + min(amount x
@@ -255,10 +257,10 @@ def candidates(
     out: list[tuple[I, I]] = []
     for end, amount, rate in pieces:
         den = ops.max_(rate, one)
-        out.append((ops.sub(ops.mul(ops.add(end, w), den), ops.mul(amount, ops.lit(period))), den))
+        out.append((ops.sub(ops.mul(ops.add(end, w), den), ops.mul(amount, period)), den))
     for start, amount, rate in flows:
         den = ops.max_(rate, one)
-        rise = ops.min_(ops.mul(amount, ops.lit(period)), ops.mul(w, den))
+        rise = ops.min_(ops.mul(amount, period), ops.mul(w, den))
         out.append((ops.add(ops.mul(start, den), rise), den))
     return out
 
@@ -268,7 +270,7 @@ def peak(
     pieces: Sequence[tuple[I, I, I]],
     flows: Sequence[tuple[I, I, I]],
     now: I,
-    period: int,
+    period: I,
 ) -> I:
     """The most any 24 h window ending at or after ``now`` can hold, in fg, rounded up.
 
@@ -278,12 +280,12 @@ def peak(
     :func:`candidates`): between two such instants the sum is linear or rises, and after the last
     one it cannot rise. Without flows the sum never rises: ``now`` alone decides. Each candidate
     before ``now`` counts as zero (the value at ``now`` is never negative)."""
-    one, zero, p = ops.lit(1), ops.lit(0), ops.lit(period)
-    best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), p)
+    one, zero = ops.lit(1), ops.lit(0)
+    best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
     if not flows:
         return best
     for num, den in candidates(ops, pieces, flows, period):
-        value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(p, den))
+        value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
         best = ops.max_(best, ops.ite(ops.ge(num, ops.mul(now, den)), value, zero))
     return best
 
