@@ -716,6 +716,12 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _ledger_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import ledger_z3
+
+    return ledger_z3.obligations()
+
+
 def _path_obligations() -> tuple[Obligation, ...]:
     from itdose.proofs import path_z3
 
@@ -843,7 +849,7 @@ _CORE: tuple[Obligation, ...] = (
 
 def all_obligations() -> tuple[Obligation, ...]:
     """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
-    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
+    return (*_CORE, *_ledger_obligations(), *_path_obligations(), *_lifecycle_obligations())
 
 
 OBLIGATIONS = _CORE
