@@ -57,7 +57,6 @@ both (never less).
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -337,10 +336,6 @@ def _merge(a: Piece, b: Piece) -> Piece:
     )
 
 
-def _end(p: Piece) -> int:
-    return p.end_s
-
-
 @dataclass(frozen=True)
 class Ledger:
     """The pieces of drug that left the tip in the last 24 h, oldest end first.
@@ -386,9 +381,14 @@ class Ledger:
         return t
 
     def _first_live(self, t: int) -> int:
-        """Index of the first piece that can still lie in the window ending at ``t`` (pieces are
-        in order of their ends, so the pieces that aged out are a prefix)."""
-        return bisect.bisect_right(self.pieces, t - WINDOW_S, key=_end)
+        """Index of the first piece that can still lie in the window ending at ``t``: pieces are
+        in order of their ends, so the pieces that aged out are a prefix (usually empty or one
+        piece long, since every record drops them)."""
+        pieces, horizon = self.pieces, t - WINDOW_S
+        first = 0
+        while first < len(pieces) and pieces[first].end_s <= horizon:
+            first += 1
+        return first
 
     def record(
         self, t_s: int, order_id: int, start_s: int, amount_fg: int, pace_fg: int, pace_s: int
