@@ -20,10 +20,10 @@ Pieces and flows
 A :class:`Piece` is drug that has left the tip for one order: ``amount_fg`` between the order's
 start and the last report ``end_s``, at most ``pace_fg`` per ``pace_s`` seconds. Of it, the window
 ``(t - 86400, t]`` can hold at most ``min(amount, pace x (end - (t - 86400)))``: the drug that left
-in the last ``end - (t - 86400)`` seconds before ``end`` (:meth:`Piece.tail`). A :class:`Flow` is
+in the last ``end - (t - 86400)`` seconds before ``end`` (:func:`tail`). A :class:`Flow` is
 drug that may still leave the tip: an order in flight (from its last report), the order being
 decided (from now), or basal scheduled in the next 24 h; by ``t`` at most
-``min(amount, pace x (t - start))`` of it has left (:meth:`Flow.by`).
+``min(amount, pace x (t - start))`` of it has left (:func:`head`).
 
 Why the peak bounds every real window (REQ-GOV-004)
 ---------------------------------------------------

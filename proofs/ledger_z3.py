@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run ti
 
 __all__ = [
     "PEAK_SHAPES",
+    "merge_claims",
     "obligations",
     "peak_claims",
     "record_claims",
@@ -422,6 +423,74 @@ def record_claims(record: RecordFn | None = None) -> list[Claim]:
     ]
 
 
+MergeFn = Callable[[Piece, Piece], Piece]
+MERGE_PACES: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((5, HOUR), (7, HOUR)),
+    ((5, HOUR), (3, 60)),  # different periods: each pace rounded up to the shorter one
+)
+
+
+def _live_merge(a: Piece, b: Piece) -> Piece:
+    return ledger_mod._merge(a, b)
+
+
+def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
+    """The live merge past ``MAX_PIECES`` on two symbolic pieces: the merged piece bounds both in
+    every window (the model's drug of both pieces is within what the ledger reads of the merged
+    one), so memory is bounded by over-counting only."""
+    from itdose.proofs.obligations import Claim
+
+    merge_fn = merge or _live_merge
+    cases: list[Case] = []
+    for paces in MERGE_PACES:
+        ex = Explorer()
+        raw, domain = _pieces(ex, paces)
+        t = z3.Real("window_end")
+        t0 = t - W
+        held = []
+        for i, p in enumerate(raw):
+            c = z3.Real(f"piece{i}_in_window_fg")
+            end, amount, fg, s = term(p[2]), term(p[3]), p[4], p[5]
+            domain += [
+                c >= 0,
+                c <= _real(amount),
+                z3.Implies(_real(end) <= t0, c == 0),
+                z3.Implies(_real(end) > t0, c * s <= fg * (_real(end) - t0)),
+            ]
+            held.append(c)
+        ex.assume(*domain)
+        def run(raw: list[Any] = raw) -> Piece:
+            return merge_fn(Piece(*raw[0]), Piece(*raw[1]))
+
+        leaves = ex.run(run)
+        shown: Shown = (
+            ("window end", t, ""),
+            *(
+                (f"piece {i} {n}", term(p[k]), "")
+                for i, p in enumerate(raw)
+                for k, n in ((2, "end"), (3, "amount (fg)"))
+            ),
+            *((f"piece {i} in the window (fg)", c, "") for i, c in enumerate(held)),
+        )
+
+        def goal(leaf: Leaf, t: Any = t, held: list[Any] = held) -> ZBool:
+            m: Piece = leaf.result
+            bound = _latest_tail(term(m.end_s), term(m.amount_fg), (m.pace_fg, m.pace_s), t)
+            return held[0] + held[1] <= bound
+
+        cases += _cases(z3.And(*ex.assumptions), leaves, goal, shown)
+    return [
+        Claim(
+            "two pieces merged past MAX_PIECES: the merged piece bounds the drug of both in "
+            "every window (memory is bounded by over-counting only, REQ-GOV-005)",
+            (),
+            z3.BoolVal(True),
+            (),
+            cases=tuple(cases),
+        )
+    ]
+
+
 # --- seeded broken variants ----------------------------------------------------------------------
 
 
@@ -488,11 +557,19 @@ def _record_drops_other_orders(ledger: Ledger, *args: Any) -> Ledger:
     return Ledger(new.pieces[-2:])
 
 
+def _merge_larger_pace(a: Piece, b: Piece) -> Piece:
+    """The merged piece at the larger of the two paces instead of their sum."""
+    m = ledger_mod._merge(a, b)
+    fast = a if a.pace_fg * b.pace_s >= b.pace_fg * a.pace_s else b
+    return dataclasses.replace(m, pace_fg=fast.pace_fg, pace_s=fast.pace_s)
+
+
 def _all_claims(**kw: Any) -> list[Claim]:
     return [
         *peak_claims(kw.get("peak"), shapes=kw.get("shapes", PEAK_SHAPES)),
         *window_claims(kw.get("window")),
         *record_claims(kw.get("record")),
+        *merge_claims(kw.get("merge")),
     ]
 
 
@@ -517,7 +594,8 @@ def obligations() -> tuple[Obligation, ...]:
             "pieces can hold in (t - 86400, t] (rounded up by less than 1 fg), counts a piece "
             "delivered inside the window in full and nothing of one that ended by its start; "
             "the live Ledger.record adds exactly the reported amount to the order's own piece "
-            "(or a new one), ending at the report.",
+            "(or a new one), ending at the report; the live merge past MAX_PIECES gives a piece "
+            "that bounds the drug of both in every window.",
             "No hand model of the code: the live functions are evaluated. The model of the "
             "deliveries (a piece's drug in the window at most its pace times the time it was "
             "still leaving; a flow zero before its start, monotone, at most its amount and its "
@@ -525,8 +603,8 @@ def obligations() -> tuple[Obligation, ...]:
             "shape (one or two pieces, one or two flows; PEAK_SHAPES), the rest symbolic; the "
             "window total and record claims are on ledgers of two pieces. Not covered here: the "
             "int-only wrapper peak_fg's filter of aged-out pieces and its fast path (the fast "
-            "path's bound is the rough claim), the merge past MAX_PIECES, and that dosing passes "
-            "the true flows (unit, property and stateful tests).",
+            "path's bound is the rough claim), and that dosing passes the true pieces and flows "
+            "(unit, property and stateful tests).",
             lambda: _all_claims(),
             (
                 Broken(
@@ -569,6 +647,11 @@ def obligations() -> tuple[Obligation, ...]:
                     "record-drops-pieces",
                     "a record keeps only the newest other piece",
                     lambda: record_claims(record=_record_drops_other_orders),
+                ),
+                Broken(
+                    "merge-larger-pace",
+                    "two pieces merged at the larger of their paces instead of the sum",
+                    lambda: merge_claims(merge=_merge_larger_pace),
                 ),
             ),
         ),
