@@ -276,9 +276,11 @@ def peak(
     The window amount is a sum of piecewise-linear terms of its end ``t``: a piece's tail is
     constant, then falls to nothing; a flow's head is nothing, then rises, then is constant. So
     its largest value on ``t >= now`` is at ``now`` or where some term's slope falls (the
-    :func:`candidates`): between two such instants the sum is linear or rises, and after the last
-    one it cannot rise. Without flows the sum never rises: ``now`` alone decides. Each candidate
-    before ``now`` counts as zero (the value at ``now`` is never negative)."""
+    :func:`candidates`): between two such instants no slope falls, so the sum is convex there and
+    largest at one of the two; after the last one it is convex and bounded, so it does not rise.
+    Without flows the sum never rises: ``now`` alone decides. Each candidate before ``now``
+    counts as zero (the value at ``now`` is never negative). LEDGER-Z3 proves the result against
+    a model of pace-keeping deliveries."""
     one, zero = ops.lit(1), ops.lit(0)
     best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
     if not flows:
@@ -289,10 +291,11 @@ def peak(
     return best
 
 
-def rough(ops: Ops[I, B], pieces: Sequence[tuple[I, I, I]], flows: Sequence[tuple[I, I, I]]) -> I:
-    """Every amount summed: never less than :func:`peak` (each term is at most its amount)."""
+def rough(ops: Ops[I, B], amounts: Sequence[I]) -> I:
+    """The amounts of every piece and flow summed: never less than :func:`peak` (each term is at
+    most its amount)."""
     total = ops.lit(0)
-    for _, amount, _ in (*pieces, *flows):
+    for amount in amounts:
         total = ops.add(total, amount)
     return total
 
@@ -309,7 +312,7 @@ def peak_fg(
     the same answer, without the exact evaluation)."""
     horizon = now_s - WINDOW_S
     live = [p for p in pieces if p.end_s > horizon]
-    total = sum(p.amount_fg for p in live) + sum(f.amount_fg for f in flows)
+    total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
     period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))

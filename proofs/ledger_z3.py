@@ -184,7 +184,7 @@ def _live_peak(ops: Ops[Any, Any], pieces: Any, flows: Any, now: Any, period: An
 
 
 def _live_rough(ops: Ops[Any, Any], pieces: Any, flows: Any) -> Any:
-    return ledger_mod.rough(ops, pieces, flows)
+    return ledger_mod.rough(ops, [amount for _, amount, _ in (*pieces, *flows)])
 
 
 def _divisions(ops: Z3Ops) -> ZBool:
@@ -459,6 +459,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
             ]
             held.append(c)
         ex.assume(*domain)
+
         def run(raw: list[Any] = raw) -> Piece:
             return merge_fn(Piece(*raw[0]), Piece(*raw[1]))
 
@@ -514,6 +515,11 @@ def _peak_flows_age_out(ops: Ops[Any, Any], pieces: Any, flows: Any, now: Any, p
     over-count, which the exactness claim must refuse (no accounting margin, REQ-TIP-004)."""
     early = [(ops.lit(0), a, r) for _, a, r in flows]
     return ledger_mod.peak(ops, pieces, early, now, period)
+
+
+def _rough_without_flows(ops: Ops[Any, Any], pieces: Any, flows: Any) -> Any:
+    """The fast path's sum without the drug in flight."""
+    return ledger_mod.rough(ops, [amount for _, amount, _ in pieces])
 
 
 def _window_short(ledger: Ledger, t: Any) -> Any:
@@ -621,6 +627,11 @@ def obligations() -> tuple[Obligation, ...]:
                     "peak-over-count",
                     "a conservative margin: flows counted from now instead of their start",
                     lambda: peak_claims(peak=_peak_flows_age_out, shapes=small),
+                ),
+                Broken(
+                    "rough-without-flows",
+                    "the within-the-limit fast path sums the recorded pieces only",
+                    lambda: peak_claims(rough=_rough_without_flows, shapes=small),
                 ),
                 Broken(
                     "window-short",

@@ -39,6 +39,7 @@ def test_the_ledger_obligation_passes_and_each_defect_gives_a_counterexample() -
         "peak-now-only",
         "peak-rounded-down",
         "peak-over-count",
+        "rough-without-flows",
         "window-short",
         "window-bound-inclusive",
         "window-rounded-down",
