@@ -5,7 +5,8 @@ See docs/architecture.md#evidence.
 Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
 functions of :mod:`itdose.core.governor` evaluated on z3 terms
 (:class:`~itdose.proofs.z3ops.Z3Ops`), the fluid path and the dosing functions executed
-symbolically (:mod:`itdose.proofs.path_z3`), the ledger's live ``WINDOW_S``, the live
+symbolically (:mod:`itdose.proofs.path_z3`), the ledger's peak and bookkeeping
+(:mod:`itdose.proofs.ledger_z3`), the live
 ``basal_daily_ng``, the live drug and pump library, the live lifecycle table. Functions are
 looked up at call time (``governor.grant_amount``, not a copy bound at import), so a change in
 the core is what the proof sees. Where a line of the runtime
@@ -716,6 +717,12 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _ledger_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import ledger_z3
+
+    return ledger_z3.obligations()
+
+
 def _path_obligations() -> tuple[Obligation, ...]:
     from itdose.proofs import path_z3
 
@@ -744,8 +751,9 @@ _CORE: tuple[Obligation, ...] = (
         "exactly the cap (no conservative margin: REQ-TIP-004's bolus that brings the window "
         "exactly to the maximum), and grant a bolus whole or not at all.",
         "No hand model: the live functions are evaluated. Not covered: that callers pass the "
-        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the cap room, "
-        "dosing.cap_room_ng over the ledger's exact peak: property tests only).",
+        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the ledger's exact "
+        "peak the cap room comes from: LEDGER-Z3; dosing.cap_room_ng's search over it: property "
+        "tests only).",
         lambda: governor_claims(),
         (
             Broken(
@@ -843,7 +851,7 @@ _CORE: tuple[Obligation, ...] = (
 
 def all_obligations() -> tuple[Obligation, ...]:
     """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
-    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
+    return (*_CORE, *_ledger_obligations(), *_path_obligations(), *_lifecycle_obligations())
 
 
 OBLIGATIONS = _CORE

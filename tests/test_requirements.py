@@ -50,7 +50,7 @@ FROZEN_IDS = {
     "REQ-GOV-002": "hard daily maximum",
     "REQ-GOV-003": "empty threshold",
     "REQ-GOV-004": "every real rolling window",
-    "REQ-GOV-005": "one bucket",
+    "REQ-GOV-005": "less than 1 fg",
     "REQ-GOV-006": "bolus history",
     "REQ-GOV-007": "z3 terms",
     "REQ-GOV-008": "all or nothing",

@@ -89,7 +89,7 @@ def test_every_obligation_has_known_requirements_and_a_broken_variant() -> None:
 
 def test_obligations_cover_the_issue() -> None:
     required = {
-        "GOV-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3",
+        "GOV-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3", "LEDGER-Z3",
         "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP",
         "LIFE-Z3-TERMINAL", "LIFE-Z3-DELIVERY", "LIFE-Z3-EXPLANT", "LIFE-Z3-GUARDS",
         "LIFE-Z3-STOP", "LIFE-Z3-BMC",
