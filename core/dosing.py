@@ -40,7 +40,14 @@ from itdose.core.effects import (
     Projection,
     Record,
 )
-from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
+from itdose.core.governor import (
+    Decision,
+    PatientBolus,
+    Reason,
+    Request,
+    decide_basal,
+    decide_bolus,
+)
 from itdose.core.ledger import Flow, Ledger, Piece, ahead_of_pace, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import (
@@ -317,7 +324,7 @@ class TickPlan:
     order: Order | None
     carry: int
     basal_until_s: int
-    withheld_reasons: tuple[str, ...] = ()
+    withheld_reasons: tuple[Reason, ...] = ()
     requested_nl: int = 0
 
 
@@ -413,13 +420,15 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     requested_ng = ng_up(fg)
     conc = _cmax(ahead(d, flight, max(1, nl)), drug)
     decision = decide_basal(
-        requested_ng=requested_ng,
-        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
-        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
-        delivering=True,
+        Request(
+            requested_ng=requested_ng,
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
+            reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
+            delivering=True,
+        )
     )
     order_nl = nl
-    reasons = tuple(r.value for r in decision.reasons)
+    reasons = decision.reasons
     if decision.granted_ng < requested_ng:
         order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
         if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
@@ -526,7 +535,8 @@ def apply_tick(
                 now,
                 d.phase,
                 d.phase,
-                f"requested {plan.requested_nl} nL; reasons: " + ", ".join(plan.withheld_reasons),
+                f"requested {plan.requested_nl} nL; reasons: "
+                + ", ".join(r.value for r in plan.withheld_reasons),
             )
         )
     if plan.order is not None:
@@ -735,12 +745,16 @@ def _bolus_plan(
     fits = peak_fg(pieces, (*flows, new), now, limit) <= limit
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     deliverable = not other_drug and bolus_nl > 0
+    # an order that cannot deliver the drug (another drug at the tip, under a nanolitre) is
+    # denied for that alone: no cap or reservoir room applies to it
     decision = decide_bolus(
+        Request(
+            requested_ng=dose_ng,
+            cap_room_ng=(dose_ng if fits else 0) if deliverable else None,
+            reservoir_room_ng=(dose_ng if volume <= usable else 0) if deliverable else None,
+            delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
+        ),
         now_s=now,
-        requested_ng=dose_ng,
-        cap_room_ng=dose_ng if fits or not deliverable else 0,
-        reservoir_room_ng=dose_ng if volume <= usable or not deliverable else 0,
-        delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
         patient=patient,
     )
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
@@ -874,11 +888,14 @@ def priming_order(
         def flow(amount: int, cmax: int = cmax) -> Flow:
             return Flow(now, amount, pace * cmax, 3600)
 
+        # the reservoir holds the whole priming volume (the priming guard checked it)
         decision = decide_basal(
-            requested_ng=ng_up(fg),
-            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
-            reservoir_room_ng=ng_up(fg),
-            delivering=True,
+            Request(
+                requested_ng=ng_up(fg),
+                cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
+                reservoir_room_ng=None,
+                delivering=True,
+            )
         )
         if decision.granted_ng < ng_up(fg):
             volume = 0

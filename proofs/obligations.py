@@ -23,6 +23,7 @@ traces are used only for witnesses and for the small symbolic instances named as
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -365,9 +366,9 @@ def governor_claims(
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
     base = _nonneg(req, cap, room)
-    common = dict(requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=d)
-    grant = grant_fn(ops, **common)
-    bolus = aon_fn(ops, **common)
+    request = governor.Request(req, cap, room, d)
+    grant = grant_fn(ops, request)
+    bolus = aon_fn(ops, request)
     shown: Shown = (
         ("requested", req, "ng"),
         ("cap room", cap, "ng"),
@@ -428,23 +429,24 @@ def governor_claims(
     ]
 
 
-def _grant_without_cap(ops: Ops[Any, Any], **kw: Any) -> Any:
-    allowed = ops.min_(kw["requested_ng"], kw["reservoir_room_ng"])
-    return ops.ite(kw["delivering"], allowed, ops.lit(0))
+def _grant_without_cap(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    room = request.reservoir_room_ng
+    allowed = request.requested_ng if room is None else ops.min_(request.requested_ng, room)
+    return ops.ite(request.delivering, allowed, ops.lit(0))
 
 
-def _grant_ignoring_reservoir(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "reservoir_room_ng": kw["requested_ng"]})
+def _grant_ignoring_reservoir(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    return governor.grant_amount(ops, dataclasses.replace(request, reservoir_room_ng=None))
 
 
-def _bolus_partial(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **kw)
+def _bolus_partial(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    return governor.grant_amount(ops, request)
 
 
-def _grant_one_short(ops: Ops[Any, Any], **kw: Any) -> Any:
+def _grant_one_short(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
     """A conservative over-count: the cap room taken one ng smaller than it is."""
-    smaller = ops.max_(ops.lit(0), ops.sub(kw["cap_room_ng"], ops.lit(1)))
-    return governor.grant_amount(ops, **{**kw, "cap_room_ng": smaller})
+    smaller = ops.max_(ops.lit(0), ops.sub(request.cap_room_ng, ops.lit(1)))
+    return governor.grant_amount(ops, dataclasses.replace(request, cap_room_ng=smaller))
 
 
 # --- BOLUS: lockout and count ----------------------------------------------------------------
@@ -471,13 +473,7 @@ def bolus_claims(
     )
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
-    grant = governor.grant_all_or_nothing(
-        ops,
-        requested_ng=req,
-        cap_room_ng=cap,
-        reservoir_room_ng=room,
-        delivering=ops.and_(d, permitted),
-    )
+    grant = governor.grant_all_or_nothing(ops, governor.Request(req, cap, room, d), permitted)
     claims = [
         Claim(
             "a permitted bolus is never inside the lockout (REQ-GOV-009, REQ-BOL-001)",
