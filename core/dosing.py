@@ -49,9 +49,8 @@ from itdose.core.governor import (
     decide_bolus,
 )
 from itdose.core.ledger import Flow, Ledger, Piece, ahead_of_pace, pace_nl_per_h, peak_fg
-from itdose.core.library import Library, PumpModel
+from itdose.core.library import Library, MriPolicy, PumpModel
 from itdose.core.path import (
-    FG_PER_NG,
     NO_DRUG,
     FluidPath,
     Segment,
@@ -61,14 +60,13 @@ from itdose.core.path import (
     ng_up,
 )
 from itdose.core.program import (
-    DAY_S,
-    NL_PER_ML,
     FlexClock,
     basal_daily_ng,
     local_seconds,
     rate_at,
 )
 from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
+from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
     "MIN_RUN_S",
@@ -365,10 +363,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     pb = d.program.patient_bolus
     allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
     reservoir_left = (
-        d.reservoir.volume_nl
-        - in_flight_nl(d)
-        - volume_nl
-        - ceil_div(allowance_ng * NL_PER_ML, conc)
+        d.reservoir.volume_nl - in_flight_nl(d) - volume_nl - volume_nl_for(allowance_ng, conc)
     )
     if reservoir_left <= pump.low_reservoir_threshold.value:
         return seg
@@ -842,7 +837,7 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
     conc = d.reservoir.concentration_ng_per_ml
     pb = d.program.patient_bolus
     daily = basal_daily_ng(d.program.basal) + (pb.dose_ng * pb.max_per_24h if pb else 0)
-    per_day_nl = ceil_div(daily * NL_PER_ML, conc)
+    per_day_nl = volume_nl_for(daily, conc)
     if per_day_nl == 0:
         return Projection(None, None)
     volume = d.reservoir.volume_nl - in_flight_nl(d)
@@ -859,7 +854,7 @@ def mri_resumes(d: Device) -> bool:
     s = d.mri
     return (
         s is not None
-        and s.policy == "suspend-verify"
+        and s.policy == MriPolicy.SUSPEND_VERIFY.value
         and s.resume_to_active
         and not s.alarm_active_at_start
         and not d.high_alarms()
@@ -914,7 +909,7 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
         return None, 0, 0
     drug, conc = _fluid(d)
     daily = basal_daily_ng(d.program.basal)
-    after = ceil_div(daily * NL_PER_ML, conc) if daily else 0
+    after = volume_nl_for(daily, conc) if daily else 0
     seconds = 0
     before = after
     for i, seg in enumerate(_path(d).segments):
@@ -928,6 +923,6 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
             # it is the fluid at the tip
             return None, 0 if i == 0 else before, after
         if i == 0:
-            before = ceil_div(dose * NL_PER_ML, seg.concentration_ng_per_ml)
+            before = volume_nl_for(dose, seg.concentration_ng_per_ml)
         seconds += ceil_div(seg.amount_fg * DAY_S, dose * FG_PER_NG)
     return now + seconds, before, after

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from itdose.core.errors import InvalidInput
 from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
 from itdose.core.units import (
+    DAY_S,
+    NL_PER_ML,
     format_amount_ng,
     format_concentration_ng_per_ml,
     format_dose_rate_ng_per_day,
@@ -62,8 +64,6 @@ __all__ = [
     "titration_base",
 ]
 
-DAY_S = 86_400
-NL_PER_ML = 1_000_000
 BACLOFEN_CUT_CONFIRM_BP = 2_000
 """A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
 
