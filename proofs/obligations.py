@@ -712,6 +712,12 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _decision_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import decisions_z3
+
+    return decisions_z3.obligations()
+
+
 def _path_obligations() -> tuple[Obligation, ...]:
     from itdose.proofs import path_z3
 
@@ -838,8 +844,9 @@ _CORE: tuple[Obligation, ...] = (
 
 
 def all_obligations() -> tuple[Obligation, ...]:
-    """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
-    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
+    """The governor, bolus, arithmetic, decision, conversion, program, reservoir, fluid path
+    and lifecycle obligations."""
+    return (*_CORE, *_decision_obligations(), *_path_obligations(), *_lifecycle_obligations())
 
 
 OBLIGATIONS = _CORE
