@@ -140,7 +140,8 @@ class BrokenResult:
     id: str
     title: str
     status: str
-    """``caught`` when some claim fails on the broken code, else ``missed``."""
+    """``caught`` when some claim fails on the broken code, ``missed`` when none does,
+    ``error`` when the variant could not be built (e.g. its snippet is no longer in the code)."""
     seconds: float
     failed_claim: str = ""
     counterexample: dict[str, str] | None = None
@@ -279,7 +280,16 @@ def check_claims(claims: Sequence[Claim]) -> list[ClaimResult]:
 
 def _broken_result(broken: Broken) -> BrokenResult:
     start = time.perf_counter()
-    for claim in broken.build():
+    try:
+        claims = broken.build()
+    except Exception as exc:  # the variant no longer applies to the code: not caught
+        return BrokenResult(
+            broken.id,
+            f"{broken.title} (could not be built: {type(exc).__name__}: {exc})",
+            "error",
+            time.perf_counter() - start,
+        )
+    for claim in claims:
         result = check_claim(claim)
         if result.status in ("counterexample", "no witness"):
             return BrokenResult(
@@ -317,7 +327,11 @@ def run_obligation(obligation: Obligation) -> ObligationResult:
         for c in claims
         if not c.ok
     ]
-    problems += [f"broken variant {b.id} missed" for b in broken if b.status != "caught"]
+    problems += [
+        f"broken variant {b.id} {'missed' if b.status == 'missed' else 'could not be built'}"
+        for b in broken
+        if b.status != "caught"
+    ]
     return ObligationResult(
         id=obligation.id,
         title=obligation.title,

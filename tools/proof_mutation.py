@@ -229,7 +229,8 @@ def mutants(module: str, source: bytes) -> list[Mutant]:
             if span is not None:
                 add(*span, line, other, f"{token} -> {other}")
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
-            start, operand = pos.start(node), pos.start(node.operand)
+            start = pos.start(node)
+            operand = start + (1 if isinstance(node.op, ast.USub) else 3)  # the token alone
             add(
                 start,
                 operand,

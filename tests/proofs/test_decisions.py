@@ -108,3 +108,21 @@ def test_int_ops_equal_z3_ops_on_concrete_values(a: int, b: int, c: bool) -> Non
     if a >= 0 and b > 0:
         assert ints.floor_div(a, b) == value(terms.floor_div(za, zb))
         assert ints.ceil_div(a, b) == value(terms.ceil_div(za, zb))
+
+
+def test_a_variant_that_no_longer_applies_fails_its_obligation_and_keeps_the_claims() -> None:
+    """A seeded variant whose snippet left the code is reported (status ``error``), the
+    obligation fails, and the claims on the live code are still decided and shown."""
+    import dataclasses
+
+    from itdose.proofs.obligations import Broken
+
+    gone = Broken(
+        "gone",
+        "a snippet that is not there",
+        lambda: [decisions_z3.mutated(units.volume_nl_for, "@@", "")],
+    )
+    result = run_obligation(dataclasses.replace(OBLIGATIONS["CONVERT-Z3"], broken=(gone,)))
+    assert result.status == "fail" and "could not be built" in result.detail
+    assert result.claims and all(c.status == "proved" for c in result.claims)
+    assert result.broken[0].status == "error"
