@@ -656,42 +656,50 @@ def reservoir_claims(library: Library | None = None, lower_low: bool = False) ->
 
     lib = library or load_library()
     day = program.DAY_S
-    claims = []
+    # the gap claim once for every pair of thresholds low > empty (the per-pump constants make
+    # the non-linear claim seconds slower each); each pump's thresholds are checked below
+    a, b, va, vb, rate, low_t, empty_t = z3.Ints("a b volume_a volume_b rate low empty")
+    claims = [
+        Claim(
+            "every pump with low > empty: no low alarm at a, empty at b, drawing at most the "
+            "worst-case rate => b - a > (low - empty) / rate (REQ-RES-003)",
+            (
+                low_t > empty_t,
+                empty_t >= 0,
+                a >= 0,
+                b >= a,
+                rate > 0,
+                va > low_t,
+                vb <= empty_t,
+                vb >= 0,
+                (va - vb) * day <= rate * (b - a),
+            ),
+            (b - a) * rate > (low_t - empty_t) * day,
+            (
+                ("instant a", a, "s"),
+                ("instant b", b, "s"),
+                ("volume at a", va, "nL"),
+                ("volume at b", vb, "nL"),
+                ("worst-case volume rate", rate, "nL/day"),
+                ("low threshold", low_t, "nL"),
+                ("empty threshold", empty_t, "nL"),
+            ),
+        )
+    ]
     for pump in lib.pumps:
         empty = pump.empty_threshold.value
         low = empty if lower_low else pump.low_reservoir_threshold.value
-        a, b, va, vb, rate, vol, now = z3.Ints("a b volume_a volume_b rate volume now")
+        rate, vol, now = z3.Ints("rate volume now")
         shown: Shown = (
-            ("instant a", a, "s"),
-            ("instant b", b, "s"),
-            ("volume at a", va, "nL"),
-            ("volume at b", vb, "nL"),
-            ("worst-case volume rate", rate, "nL/day"),
             ("low threshold", z3.IntVal(low), "nL"),
             ("empty threshold", z3.IntVal(empty), "nL"),
         )
         claims.append(
             Claim(
-                f"{pump.id}: a volume band raises LOW and not EMPTY (low > empty) (REQ-RES-001)",
+                f"{pump.id}: a volume band raises LOW and not EMPTY (low > empty >= 0), so the "
+                "gap claim above holds for it (REQ-RES-001, REQ-RES-003)",
                 (),
-                z3.IntVal(low) > z3.IntVal(empty),
-                shown,
-            )
-        )
-        claims.append(
-            Claim(
-                f"{pump.id}: no low alarm at a, empty at b, drawing at most the worst-case rate => "
-                "b - a > (low - empty) / rate (REQ-RES-003)",
-                (
-                    a >= 0,
-                    b >= a,
-                    rate > 0,
-                    va > low,
-                    vb <= empty,
-                    vb >= 0,
-                    (va - vb) * day <= rate * (b - a),
-                ),
-                (b - a) * rate > (low - empty) * day,
+                z3.And(z3.IntVal(low) > z3.IntVal(empty), z3.IntVal(empty) >= 0),
                 shown,
             )
         )
