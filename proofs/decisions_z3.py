@@ -29,6 +29,7 @@ function's own module namespace), so a variant is the code a careless edit would
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -42,6 +43,7 @@ import z3  # type: ignore[import-untyped]
 from itdose.core import arith, governor, units
 from itdose.core import ledger as ledger_mod
 from itdose.core import path as path_mod
+from itdose.core.errors import InvalidInput
 from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, term
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
@@ -87,6 +89,40 @@ def _on_leaves(leaves: Sequence[Leaf], goal: Callable[[Leaf], ZBool]) -> ZBool:
     return z3.And(covered(leaves), *[z3.Implies(leaf.pc, goal(leaf)) for leaf in leaves])
 
 
+def explore(fn: Callable[[], Any], assumptions: Sequence[ZBool] = ()) -> list[Leaf]:
+    """Every feasible path of ``fn()``, with ANY exception it raises as the leaf's error (the
+    explorer itself keeps only the core's documented failures): a ``TypeError`` or an
+    ``AttributeError`` on a path is a defect a claim can show with a counterexample. Only a
+    limit of the symbolic evaluation (a symbolic value used as a concrete one, too many paths)
+    propagates: the proof cannot be built."""
+
+    def guarded() -> Any:
+        try:
+            return fn()
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, TypeError) and "symbolic" in str(exc):
+                raise
+            return _Raised(exc)
+
+    leaves = Explorer(assumptions).run(guarded)
+    return [
+        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
+        for leaf in leaves
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Raised:
+    exc: Exception
+
+
+def _rejected(leaf: Leaf) -> bool:
+    """The path ended in the documented rejection (:class:`InvalidInput`)."""
+    return isinstance(leaf.error, InvalidInput)
+
+
 def _call(ops_type: type[Any], name: str, *args: Any) -> Any:
     """``ops_type().name(*args)``."""
     return getattr(ops_type(), name)(*args)
@@ -121,14 +157,14 @@ def arith_claims(int_ops_type: type[Any] | None = None) -> list[Any]:
         a, b = ex.fresh("a"), ex.fresh("b")
         z3_ops = Z3Ops()
         expected = getattr(z3_ops, name)(a.term, b.term)
-        leaves = ex.run(functools.partial(_call, ops_type, name, a, b))
+        leaves = explore(functools.partial(_call, ops_type, name, a, b))
         domain = z3.And(a.term >= 0, b.term > 0) if name in _DIVISIONS else z3.BoolVal(True)
 
         def goal(
             leaf: Leaf, name: str = name, expected: ZInt = expected, domain: ZBool = domain
         ) -> ZBool:
-            if leaf.error is not None:
-                return z3.Not(domain)  # a rejection only outside the Ops domain
+            if leaf.error is not None:  # InvalidInput, and only outside the Ops domain
+                return z3.And(z3.Not(domain), z3.BoolVal(_rejected(leaf)))
             result = leaf.result
             got = _bool_term(result) if name in _BOOL_RESULT else term(result)
             return z3.And(domain, got == expected)
@@ -146,7 +182,7 @@ def arith_claims(int_ops_type: type[Any] | None = None) -> list[Any]:
     a, b = ex.fresh("a"), ex.fresh("b")
     goals = []
     for cond in (True, False):
-        leaves = ex.run(functools.partial(_call, ops_type, "ite", cond, a, b))
+        leaves = explore(functools.partial(_call, ops_type, "ite", cond, a, b))
         want = Z3Ops().ite(z3.BoolVal(cond), a.term, b.term)
         goals.append(_on_leaves(leaves, functools.partial(_result_is, want)))
     claims.append(
@@ -215,12 +251,14 @@ def basal_decision_claims(decide: Callable[..., Any] | None = None) -> list[Any]
         c = cap if has_cap else None
         r = room if has_room else None
         request: governor.Request[int, bool] = governor.Request(req, c, r, delivering)
-        leaves = Explorer().run(functools.partial(decide_fn, request))
+        leaves = explore(functools.partial(decide_fn, request))
         rooms = [x.term for x in (c, r) if x is not None]
         valid = z3.And(req.term >= 0, *[x >= 0 for x in rooms])
 
         def validity(leaf: Leaf, valid: ZBool = valid) -> ZBool:
-            return z3.Not(valid) if leaf.error is not None else valid
+            if leaf.error is not None:  # InvalidInput, and only on invalid inputs
+                return z3.And(z3.Not(valid), z3.BoolVal(_rejected(leaf)))
+            return valid
 
         goals["valid"].append(_on_leaves(leaves, validity))
         ok = [leaf for leaf in leaves if leaf.error is None]
@@ -236,6 +274,8 @@ def basal_decision_claims(decide: Callable[..., Any] | None = None) -> list[Any]
                 *[g <= x for x in rooms],
                 z3.BoolVal(True) if delivering else g == 0,
                 term(leaf.result.requested_ng) == req.term,
+                term(leaf.result.lockout_remaining_s) == 0,
+                term(leaf.result.boluses_in_window) == 0,
             )
 
         def largest(leaf: Leaf, rooms: list[ZInt] = rooms, delivering: bool = delivering) -> ZBool:
@@ -391,7 +431,7 @@ def bolus_decision_claims(
                 after = patient.history.record_start(now, max_per_24h=mx)
             return decision, after, after.count_in_window(now) if after is not None else None
 
-        leaves = Explorer().run(run)
+        leaves = explore(run)
         last_t = (
             None
             if not patient_bolus or shape == "no bolus yet"
@@ -431,7 +471,9 @@ def bolus_decision_claims(
         )
 
         def validity(leaf: Leaf, valid: ZBool = valid) -> ZBool:
-            return z3.Not(valid) if leaf.error is not None else valid
+            if leaf.error is not None:  # InvalidInput, and only on invalid inputs
+                return z3.And(z3.Not(valid), z3.BoolVal(_rejected(leaf)))
+            return valid
 
         goals["valid"].append(_on_leaves(leaves, validity))
         for leaf in leaves:
@@ -565,7 +607,7 @@ def conversion_claims(fns: ConvertFns | None = None) -> list[Any]:
     )
 
     def leaves_of(fn: Callable[[], Any], *assume: ZBool) -> list[Leaf]:
-        return Explorer(assume).run(fn)
+        return explore(fn, assume)
 
     # volume for an amount: the least whole nL holding it (charged for a grant: up)
     a, c = amount.term, conc.term

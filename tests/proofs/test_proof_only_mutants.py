@@ -67,9 +67,14 @@ def test_a_mutant_that_breaks_a_claim_is_killed_by_the_claim() -> None:
     assert outcome.detail.startswith("ARITH-Z3: IntOps.sub")
 
 
-def test_an_equivalent_mutant_survives_and_a_raising_one_is_a_crash() -> None:
+def test_an_equivalent_mutant_survives_and_an_unreadable_one_is_a_crash() -> None:
     mutant, source = _hand_mutant(b"return a + b", "return b + a")
     assert tool.run_mutant(mutant, source, ["ARITH-Z3"], timeout=300).verdict == "survived"
-    mutant, source = _hand_mutant(b"return a + b", "return a + b.nothing")
+    # code the symbolic evaluation cannot read (a concrete conversion) is a crash, not a claim
+    mutant, source = _hand_mutant(b"return a + b", "return int(a) + b")
     outcome = tool.run_mutant(mutant, source, ["ARITH-Z3"], timeout=300)
     assert outcome.verdict == "crash" and "could not build" in outcome.detail, outcome
+    # an exception the runtime would raise on a valid input is a counterexample
+    mutant, source = _hand_mutant(b"return a + b", "return a + b.nothing")
+    outcome = tool.run_mutant(mutant, source, ["ARITH-Z3"], timeout=300)
+    assert outcome.verdict == "claim" and "IntOps.add" in outcome.detail, outcome
