@@ -15,7 +15,7 @@ import pytest
 
 from itdose.adapters import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SET_UP = 2  # the first two shell blocks are the set-up commands themselves
 

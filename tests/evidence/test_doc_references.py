@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 #: A Markdown file named in any text: a path-like token ending in ``.md``, with an optional anchor.
 #: Tokens inside URLs never match (a token must not follow ``/``, ``.`` or a word character); an
