@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 py=${1:-.venv/bin/python}
 
 rm -f .coverage .coverage.*
-HYPOTHESIS_PROFILE=dev ITDOSE_SKIP_CROSSHAIR=1 "$py" -m coverage run -m pytest -q -n auto \
+HYPOTHESIS_PROFILE=dev ITDOSE_SKIP_CROSSHAIR=1 "$py" -m coverage run -m pytest -q -n auto --dist loadfile \
     -p no:cacheprovider tests/core tests/properties tests/evidence/test_requirements_coverage.py
 "$py" -m coverage combine -q
 "$py" -m coverage report

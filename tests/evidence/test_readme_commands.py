@@ -71,10 +71,11 @@ def test_no_command_assumes_an_activated_virtual_environment() -> None:
 
 def test_the_test_command_runs_on_every_core_with_the_plugin_it_installs() -> None:
     """The README test command (the one CI runs) spreads the suite over every core with ``-n
-    auto``; that option exists only with pytest-xdist, so the ``test`` extra it installs must hold
-    it, and coverage.py for ``tools/coverage.sh``."""
+    auto``, a file per worker (``--dist loadfile``: a module's shared fixture is built once);
+    those options exist only with pytest-xdist, so the ``test`` extra it installs must hold it,
+    and coverage.py for ``tools/coverage.sh``."""
     command = _shell_blocks()[1][0]
-    assert command.endswith(".venv/bin/python -m pytest -n auto"), command
+    assert command.endswith(".venv/bin/python -m pytest -n auto --dist loadfile"), command
     test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
         "optional-dependencies"
     ]["test"]
