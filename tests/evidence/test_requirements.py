@@ -18,7 +18,7 @@ import pytest
 from itdose.specs import trace
 from itdose.specs.trace import SpecError, Specs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REQ_FILE = REPO / "specs" / "requirements.toml"
 HAZ_FILE = REPO / "specs" / "hazards.toml"
 
