@@ -1,9 +1,11 @@
 """``itdose cohort``: seeded virtual patients checked by an independent physical reference.
 
-``itdose cohort FILE --patients N --years Y [--workers K] [--json PATH] [--report DIR]`` draws
+``itdose cohort FILE --patients N --years Y [--workers K | --scheduler ADDRESS] [--json PATH]
+[--report DIR]`` draws
 ``N`` patients from the cohort file (:mod:`itdose.adapters.cohort_draw`), runs each for ``Y``
 years after the start of dosing through the core, the controller and the simulated drive
-(:mod:`itdose.adapters.cohort_run`), checks it with :mod:`itdose.adapters.cohort_physics`, and
+(:mod:`itdose.adapters.cohort_run`; local processes, or a Dask distributed scheduler), checks
+it with :mod:`itdose.adapters.cohort_physics`, and
 summarises hazard counts, per patient-year rates with exact Clopper-Pearson bounds
 (:mod:`itdose.adapters.cohort_stats`), the worst 24 h windows, time in each state and the bolus
 decisions (:func:`summarise`; fields in docs/cohort-schema.md, "JSON report"). A patient that
@@ -26,7 +28,7 @@ from typing import Any
 
 from itdose.adapters.cohort_draw import Cohort, draw_patient, load_cohort, to_toml
 from itdose.adapters.cohort_physics import HAZARDS
-from itdose.adapters.cohort_run import run_cohort
+from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on_scheduler
 from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
 from itdose.core.errors import InvalidInput
 
@@ -186,13 +188,6 @@ def _out_path(raw: str | None, field: str) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``itdose cohort``."""
-    if args.scheduler is not None:
-        print(
-            "error: --scheduler: a distributed scheduler is not implemented yet; run with local "
-            "--workers",
-            file=sys.stderr,
-        )
-        return 2
     try:
         from itdose.specs import load_library
 
@@ -203,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
         if workers < 1 or workers > 256:
             raise InvalidInput("--workers", "must be 1 to 256", value=workers)
+        if args.scheduler is not None and args.workers is not None:
+            raise InvalidInput(
+                "--scheduler", "give either --workers or --scheduler", value=args.scheduler
+            )
         json_path = _out_path(args.json, "--json")
         report_dir = Path(args.report) if args.report is not None else None
         if report_dir is not None and not report_dir.parent.is_dir():
@@ -215,12 +214,26 @@ def run(args: argparse.Namespace) -> int:
     horizon = int(years * YEAR_S)
     show = not args.no_progress
 
+    shown: list[bool] = []  # a progress line was written
+
     def progress(done: int, total: int) -> None:
         if show:
+            shown[:] = [True]
             print(f"\rcohort: {done}/{total} patients", end="", file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
-    results = run_cohort(cohort, args.patients, horizon, workers, progress, args.cpu_budget)
+    if args.scheduler is not None:
+        try:
+            results, workers = run_cohort_on_scheduler(
+                cohort, args.patients, horizon, args.scheduler, progress, args.cpu_budget
+            )
+        except SchedulerError as e:
+            if shown:
+                print(file=sys.stderr)
+            print(f"error: --scheduler: {e}", file=sys.stderr)
+            return 2
+    else:
+        results = run_cohort(cohort, args.patients, horizon, workers, progress, args.cpu_budget)
     if show:
         print(file=sys.stderr)
     report = summarise(cohort, results, years, time.monotonic() - t0, workers)
@@ -250,7 +263,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--years", required=True, help="years of dosing per patient (e.g. 1, 0.25)")
     p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     p.add_argument(
-        "--scheduler", metavar="ADDRESS", help="distributed scheduler: NOT IMPLEMENTED YET (exit 2)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the patients on this Dask distributed scheduler (e.g. tcp://host:8786; the "
+        "optional extra 'cluster') instead of local processes",
     )
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument(

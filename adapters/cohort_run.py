@@ -12,8 +12,10 @@ exception is a result with ``error`` set (the patient is reported, never dropped
 from __future__ import annotations
 
 import concurrent.futures
+import importlib
 import itertools
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -40,9 +42,11 @@ from itdose.core.state import Device
 __all__ = [
     "PatientTimeout",
     "RecordingDrive",
+    "SchedulerError",
     "TrueLog",
     "dead_volume_nl",
     "run_cohort",
+    "run_cohort_on_scheduler",
     "run_patient",
 ]
 
@@ -212,6 +216,11 @@ def _batch(
     return [run_patient(cohort, i, horizon_s, budget) for i in indices]
 
 
+def _chunks(patients: int, workers: int) -> list[list[int]]:
+    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
+    return [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+
+
 def run_cohort(
     cohort: Cohort,
     patients: int,
@@ -229,8 +238,7 @@ def run_cohort(
             if progress is not None:
                 progress(len(results), patients)
         return results
-    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
-    chunks = [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+    chunks = _chunks(patients, workers)
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_batch, cohort, ch, horizon_s, cpu_budget_s) for ch in chunks]
         for fut in concurrent.futures.as_completed(futures):
@@ -238,3 +246,91 @@ def run_cohort(
             if progress is not None:
                 progress(len(results), patients)
     return sorted(results, key=lambda r: r["index"])
+
+
+class SchedulerError(Exception):
+    """The distributed scheduler cannot be used (no such address, unreachable, the optional
+    extra missing); the message is one line for the user."""
+
+
+def _reachable(address: str, timeout_s: float) -> None:
+    """Fail fast, with one clear reason, on an address that is malformed, of an unknown scheme
+    or that refuses connections (the Dask client would retry until its timeout and print a
+    traceback when it is collected)."""
+    comm: Any = importlib.import_module("distributed.comm")
+    parse_address, backends = comm.parse_address, comm.registry.backends
+    get_address_host_port = comm.addressing.get_address_host_port
+    global_manager = comm.inproc.global_manager
+
+    try:
+        scheme, location = parse_address(address)
+    except (ValueError, TypeError) as e:
+        raise SchedulerError(f"not a scheduler address ({e})") from None
+    if scheme not in backends or scheme == "ucx":
+        raise SchedulerError(
+            f"unknown address scheme {scheme!r} in {address!r} (expected tcp://HOST:PORT, "
+            "tls://, ws:// or wss://)"
+        )
+    if scheme == "inproc":  # a scheduler in this very process (tests)
+        try:
+            listener = global_manager.get_listener_for(location)
+        except ValueError as e:
+            raise SchedulerError(f"not a scheduler address ({e})") from None
+        if listener is None:
+            raise SchedulerError(f"no scheduler in this process at {address}")
+        return
+    try:
+        host, port = get_address_host_port(address if "://" in address else f"tcp://{address}")
+    except ValueError as e:
+        raise SchedulerError(f"not a scheduler address ({e})") from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except (OSError, OverflowError) as e:
+        raise SchedulerError(f"cannot reach {address}: {e}") from None
+
+
+def run_cohort_on_scheduler(
+    cohort: Cohort,
+    patients: int,
+    horizon_s: int,
+    address: str,
+    progress: Callable[[int, int], None] | None = None,
+    cpu_budget_s: int | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Every patient ``0 .. patients - 1`` on the Dask distributed scheduler at ``address``
+    (the optional extra ``cluster``); results sorted by index and equal to :func:`run_cohort`'s,
+    with the number of workers the scheduler had. A patient is a pure function of (cohort,
+    index, horizon), so where it runs changes nothing. The CPU budget is enforced only where a
+    task runs on a worker's main thread (Dask runs tasks on threads: elsewhere it is not)."""
+    try:
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise SchedulerError(
+            "needs the optional extra 'cluster' (pip install 'itdose[cluster]')"
+        ) from None
+    _reachable(address, timeout_s)
+    try:
+        client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
+    except (OSError, ValueError, TypeError) as e:
+        raise SchedulerError(f"cannot connect to {address}: {e}") from None
+    results: list[dict[str, Any]] = []
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        if workers == 0:
+            client.wait_for_workers(1, timeout=timeout_s)
+            workers = len(client.scheduler_info().get("workers", {}))
+        futures = [
+            client.submit(_batch, cohort, ch, horizon_s, cpu_budget_s, pure=False)
+            for ch in _chunks(patients, max(1, workers))
+        ]
+        for fut in distributed.as_completed(futures, loop=client.loop):
+            results.extend(fut.result())
+            if progress is not None:
+                progress(len(results), patients)
+    except TimeoutError as e:
+        raise SchedulerError(f"no worker joined {address} in {timeout_s:g} s ({e})") from None
+    finally:
+        client.close()
+    return sorted(results, key=lambda r: r["index"]), workers

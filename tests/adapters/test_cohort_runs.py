@@ -12,69 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from itdose_cohortkit import DAY_S, TINY, make_cohort, stable
 
 from itdose.adapters import cohort_run
 from itdose.adapters.cli import main
-from itdose.adapters.cohort_draw import draw_patient, parse_cohort, stream
+from itdose.adapters.cohort_draw import draw_patient, stream
 from itdose.adapters.cohort_run import run_cohort, run_patient
 from itdose.adapters.scenario import load_scenario, parse_scenario
 from itdose.specs import load_library
 
-DAY_S = 86_400
-
-TINY = """
-schema = "itdose-cohort/1"
-title = "tiny test cohort"
-seed = 7
-max_segment = "1 h"
-
-[[therapy]]
-drug = "morphine"
-indication = "pain"
-opioid_status = "tolerant"
-concentrations = ["10 mg/mL", "25 mg/mL"]
-dose = ["%(lo)s", "100 %%"]
-patient_bolus = true
-
-[[pump]]
-model = "prometra-ii-20"
-catheter = "prometra-catheter"
-trim = ["0 cm", "40 cm"]
-
-[bolus]
-dose = ["1 %%", "3 %%"]
-lockout = ["1 h", "2 h"]
-max_per_24h = [2, 4]
-requests_per_day = [2, 6]
-burst_share = "50 %%"
-
-[refill]
-reservoir_use = ["%(use)s", "%(use)s"]
-repeat_share = "30 %%"
-change_share = "50 %%"
-flush_share = "50 %%"
-
-[faults]
-comm_loss_mean = "2 days"
-partial_delivery_mean = "3 days"
-response = ["1 h", "6 h"]
-"""
-
-
-def _cohort(tmp_path: Path, lo: str = "20 %", use: str = "2 %") -> Any:
-    import tomllib
-
-    text = TINY % {"lo": lo, "use": use}
-    (tmp_path / "tiny.toml").write_text(text)
-    return parse_cohort(tomllib.loads(text), load_library())
-
-
-def _stable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "cpu_s"} for r in results]
-
 
 def test_patients_are_reproducible_and_streams_independent(tmp_path: Path) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
     a, b = draw_patient(cohort, 3, 5 * DAY_S), draw_patient(cohort, 3, 5 * DAY_S)
     assert a == b
     assert draw_patient(cohort, 4, 5 * DAY_S) != a
@@ -90,10 +39,10 @@ def test_patients_are_reproducible_and_streams_independent(tmp_path: Path) -> No
 
 
 def test_same_results_with_one_or_two_workers(tmp_path: Path) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
     one = run_cohort(cohort, 3, 2 * DAY_S, workers=1)
     two = run_cohort(cohort, 3, 2 * DAY_S, workers=2)
-    assert _stable(one) == _stable(two)
+    assert stable(one) == stable(two)
     assert [r["index"] for r in two] == [0, 1, 2]
     assert all(r["error"] is None for r in one), [r["error"] for r in one]
     assert sum(r["boluses_granted"] for r in one) > 0
@@ -105,7 +54,7 @@ def test_an_over_delivering_drive_is_caught(
 ) -> None:
     """A planted defect the core cannot see between refills (no refill in these 3 days): the
     drive moves 30 % more fluid than it reports."""
-    cohort = _cohort(tmp_path, lo="95 %", use="100 %")
+    cohort = make_cohort(tmp_path, lo="95 %", use="100 %")
     clean = run_patient(cohort, 0, 3 * DAY_S)
     assert clean["error"] is None and clean["hazards"]["tip_over_hard_max"] == 0
     init = cohort_run.RecordingDrive.__init__
@@ -123,7 +72,7 @@ def test_an_over_delivering_drive_is_caught(
 def test_json_report_and_failed_patient_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _cohort(tmp_path)
+    make_cohort(tmp_path)
     out = tmp_path / "r.json"
     code = main(
         [
@@ -181,7 +130,7 @@ def test_json_report_and_failed_patient_files(
 def test_a_patient_over_its_cpu_budget_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
 
     def spin(*args: Any, **kwargs: Any) -> Any:
         while True:
@@ -198,14 +147,14 @@ def test_a_patient_over_its_cpu_budget_is_reported(
     [
         ["--years", "0"],
         ["--years", "x"],
-        ["--years", "1", "--scheduler", "tcp://localhost:8786"],
+        ["--years", "1", "--scheduler", "no-port"],
         ["--years", "1", "--json", "/nonexistent-dir/r.json"],
     ],
 )
 def test_bad_input_exits_2(
     tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _cohort(tmp_path)
+    make_cohort(tmp_path)
     assert main(["cohort", str(tmp_path / "tiny.toml"), "--patients", "1", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
