@@ -27,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from itdose.adapters.cohort_draw import Cohort, draw_patient, load_cohort, to_toml
-from itdose.adapters.cohort_physics import HAZARDS
+from itdose.adapters.cohort_physics import (
+    HAZARDS,
+    LATENCY_LIMIT_STEPS,
+    UNDER_DELIVERY_ALLOWANCE,
+)
 from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on_scheduler
 from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
 from itdose.core.errors import InvalidInput
@@ -95,6 +99,11 @@ def summarise(
         if r["error"] is not None or any(r["hazards"].values())
     ]
     cpu = sum(r["cpu_s"] for r in results)
+    latency: dict[str, int] = {}
+    for r in ok:
+        for x in r["alarm_latency_steps"]:
+            latency[str(x)] = latency.get(str(x), 0) + 1
+    lowest = sorted(ok, key=lambda r: r["min_delivered_ratio"])[:10]
     return {
         "schema": REPORT_SCHEMA,
         "cohort": {"title": cohort.title, "seed": cohort.seed},
@@ -129,6 +138,18 @@ def summarise(
         },
         "rejected_actions": sum(r["rejected_actions"] for r in ok),
         "unstoppable_after_high_nl": sum(r["unstoppable_after_high_nl"] for r in ok),
+        "alarm_latency": {
+            "limit_steps": LATENCY_LIMIT_STEPS,
+            "faults_by_steps": dict(sorted(latency.items(), key=lambda kv: int(kv[0]))),
+            "never_raised": sum(r["alarms_missing"] for r in ok),
+        },
+        "under_delivery": {
+            "allowance": float(UNDER_DELIVERY_ALLOWANCE),
+            "lowest_ratios": [
+                {"index": r["index"], "drug": r["drug"], "ratio": r["min_delivered_ratio"]}
+                for r in lowest
+            ],
+        },
         "cpu_s": round(cpu, 3),
         "cpu_s_per_patient_year": round(cpu / float(patient_years), 3) if n else 0.0,
         "wall_s": round(wall_s, 3),
@@ -164,6 +185,26 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for w in report["worst_windows"]:
         lines.append(f"| {w['index']} | {w['drug']} | {100 * w['fraction_of_hard_max']:.2f} |")
+    lat = report["alarm_latency"]
+    lines += [
+        "",
+        "## Alarm latency (drive fault to HIGH alarm, controller steps while dosing)",
+        "",
+        f"Limit {lat['limit_steps']}; faults by steps (0: a HIGH alarm was already active): "
+        f"{lat['faults_by_steps'] or 'no fault drawn'}; never raised: {lat['never_raised']}.",
+        "",
+        "## Under-delivery (quiet 24 h windows, tip amount / accepted program)",
+        "",
+        f"Allowance {100 * report['under_delivery']['allowance']:g} %; lowest: "
+        + (
+            ", ".join(
+                f"patient {x['index']} {x['ratio']:.5f}"
+                for x in report["under_delivery"]["lowest_ratios"][:5]
+            )
+            or "none"
+        )
+        + ".",
+    ]
     lines += ["", "## Failed patients", ""]
     for f in report["failed_patients"]:
         lines.append(f"- patient {f['index']} (seed {f['seed']}): {f['error'] or f['hazards']}")

@@ -28,6 +28,7 @@ from itdose.adapters import simdrive as sd
 from itdose.adapters.cohort_draw import Cohort, draw_patient
 from itdose.adapters.cohort_physics import (
     HAZARDS,
+    BasalPeriod,
     Delivery,
     FillEvent,
     PumpEvent,
@@ -37,7 +38,10 @@ from itdose.adapters.cohort_physics import (
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.scenario import parse_scenario, run_scenario
 from itdose.core import commands as c
-from itdose.core.state import Device
+from itdose.core.alarms import Priority
+from itdose.core.state import Device, Phase
+
+_DOSING = frozenset({Phase.ACTIVE, Phase.ALARM})
 
 __all__ = [
     "PatientTimeout",
@@ -60,12 +64,38 @@ class TrueLog:
     """(drug, concentration) of each accepted fill or refill, in order (from the observer)."""
     drug: str = ""
     used: int = 0
+    dosing_steps: list[int] = field(default_factory=list)
+    """Instants of the controller steps taken while dosing (phase active or alarm)."""
+    programs: list[BasalPeriod] = field(default_factory=list)
+    """The accepted programs, as the clinician entered them (not the core's accounting)."""
+    high_raises: list[tuple[int, int]] = field(default_factory=list)
+    """Each HIGH alarm raised: its instant and the number of dosing steps ended before it."""
+    _alarms: object = None
+    _high: frozenset[str] = frozenset()
 
     def observer(self, e: ControllerEvent, d: Device) -> None:
-        """Controller observer: remembers what the clinician put into the reservoir."""
+        """Controller observer: remembers what the clinician put into the reservoir and the
+        programs accepted, and when the controller stepped while dosing."""
+        if d.alarms is not self._alarms:
+            self._alarms = d.alarms
+            high = frozenset(a.kind.value for a in d.alarms if a.priority is Priority.HIGH)
+            if high - self._high:
+                self.high_raises.append((e.t_s, len(self.dosing_steps)))
+            self._high = high
+        if e.kind == "step":
+            if d.phase in _DOSING:
+                self.dosing_steps.append(e.t_s)
+            return
         if e.kind != "command" or e.command is None:
             return
         cmd = e.command
+        prog = cmd.program if isinstance(cmd, c.SetProgram | c.CompleteRefill) else None
+        if prog is not None:
+            steps = tuple((s.start_s, s.dose_ng_per_day) for s in prog.basal.steps)
+            pb = prog.patient_bolus
+            self.programs.append(
+                BasalPeriod(e.t_s, steps, (pb.dose_ng, pb.duration_s) if pb else None)
+            )
         if isinstance(cmd, c.Fill):
             self.fills.append((self.drug, cmd.concentration_ng_per_ml))
         elif isinstance(cmd, c.CompleteRefill):
@@ -118,6 +148,46 @@ def _mm(text: str) -> int:
     return int(value) if unit == "mm" else int(value) * 10
 
 
+_NOT_FAULTS = (sd.MriStall,)
+"""Scheduled drive events that are not faults of the drive (an MRI scan stops the rotor by
+design, under the clinician's MRI procedure)."""
+
+
+def quiet_stretches(
+    phases: list[tuple[int, str]],
+    alarm_spans: list[tuple[str, str, int, int | None]],
+    faults: tuple[sd.SimEvent, ...],
+    end_s: int,
+) -> list[tuple[int, int]]:
+    """Stretches ``(a, b)`` in phase ``active`` with no alarm of any priority and no drive fault
+    (a fault's instant, a communication loss's duration): where the accepted program alone says
+    what must leave the tip."""
+    cuts: list[tuple[int, int]] = []
+    for _, _, raised, cleared in alarm_spans:
+        cuts.append((raised, end_s if cleared is None else cleared))
+    for f in faults:
+        cuts.append((f.at_s, f.at_s + (f.duration_s if isinstance(f, sd.CommLoss) else 0)))
+    out: list[tuple[int, int]] = []
+    marks = [*phases, (end_s, "")]
+    for (a, ph), (b, _) in itertools.pairwise(marks):
+        if ph != "active" or b <= a:
+            continue
+        pieces = [(a, b)]
+        for lo, hi in cuts:
+            nxt: list[tuple[int, int]] = []
+            for x, y in pieces:
+                if hi < x or lo > y:
+                    nxt.append((x, y))
+                    continue
+                if lo > x:
+                    nxt.append((x, lo))
+                if hi < y:
+                    nxt.append((hi, y))
+            pieces = nxt
+        out.extend(pieces)
+    return out
+
+
 class PatientTimeout(Exception):
     """A patient used more than its CPU budget (the run is stopped and reported)."""
 
@@ -157,6 +227,7 @@ def run_patient(
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
         entry = cohort.library.drug(sc.drug, sc.indication)
         dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
+        fault_at = [f.at_s for f in sc.faults if not isinstance(f, _NOT_FAULTS)]
         counts, windows, ref = check_patient(
             dv,
             log.events,
@@ -166,6 +237,12 @@ def run_patient(
             bolus.max_per_24h if bolus else None,
             high,
             sc.end_s,
+            faults=fault_at,
+            dosing_steps=log.dosing_steps,
+            high_raises=log.high_raises,
+            programs=log.programs,
+            quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s),
+            drug=sc.drug,
         )
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
@@ -187,6 +264,9 @@ def run_patient(
             "delivered_ng": result.device.delivered_ng,
             "pumped_nl": sum(e.volume_nl for e in ref.pumped),
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
+            "alarm_latency_steps": [x for x in ref.latencies if x is not None],
+            "alarms_missing": sum(1 for x in ref.latencies if x is None),
+            "min_delivered_ratio": float(ref.delivered_ratio),
             "steps": result.steps,
         }
     except Exception as e:

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import distributed
 import pytest
 from itdose_cohortkit import DAY_S, make_cohort, stable
 
 from itdose.adapters.cli import main
 from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on_scheduler
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")

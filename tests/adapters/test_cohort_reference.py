@@ -1,8 +1,10 @@
 """The cohort's independent physical reference: FIFO catheter, rolling 24 h windows at the tip,
-bolus lockouts and counts, delivery after a HIGH alarm (docs/cohort-schema.md, "Checks").
+bolus lockouts and counts, delivery after a HIGH alarm, alarm latency, under-delivery against the
+accepted program (docs/cohort-schema.md, "Checks").
 
-Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), checked here from the
-physics, not from the core."""
+Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), REQ-ALM-001 and
+REQ-ALM-004 (a drive fault raises a HIGH alarm in the step that sees it), REQ-TIP-004 (a program
+accepted at entry is delivered in full), checked here from the physics, not from the core."""
 
 from __future__ import annotations
 
@@ -13,16 +15,21 @@ import pytest
 
 from itdose.adapters.cohort_physics import (
     DAY_S,
+    LATENCY_LIMIT_STEPS,
+    UNDER_DELIVERY_ALLOWANCE,
+    BasalPeriod,
     Catheter,
     FillEvent,
     Piece,
     PumpEvent,
     WithdrawEvent,
+    alarm_latencies,
     bolus_hazards,
     check_patient,
     high_alarm_hazards,
     max_window_brute,
     max_windows,
+    under_delivery_windows,
 )
 
 MG = 10**6  # ng
@@ -131,3 +138,61 @@ def test_a_command_the_controller_could_not_stop_is_reported_not_counted() -> No
     pumped = [PumpEvent(100, 200, 100, command_s=0)]
     events, volume, unstoppable = high_alarm_hazards(pumped, [(150, None)], 1000)
     assert (events, volume, unstoppable) == (0, 0, 50)
+
+
+def test_alarm_latency_counts_dosing_steps_from_the_fault() -> None:
+    """REQ-ALM-001, REQ-ALM-004: the step at a fault's instant must raise the HIGH alarm."""
+    steps = [50, 100, 100, 160, 220]
+    # raised during the first step at the fault's instant (1 step had ended before it)
+    assert alarm_latencies([100], steps, [(100, 1)], [(100, None)]) == [1]
+    # raised two steps later
+    assert alarm_latencies([100], steps, [(160, 3)], [(160, None)]) == [3]
+    # already in a HIGH alarm: nothing to raise; never raised: None
+    assert alarm_latencies([100], steps, [(60, 1)], [(60, None)]) == [0]
+    assert alarm_latencies([230], steps, [(60, 1)], [(60, 70)]) == [None]
+    counts, _, ref = check_patient(
+        Fraction(0),
+        [],
+        {},
+        [],
+        None,
+        None,
+        [(160, None)],
+        300,
+        faults=[100],
+        dosing_steps=steps,
+        high_raises=[(160, 3)],
+    )
+    assert ref.latencies == [3] and counts["alarm_latency"] == 1
+    assert LATENCY_LIMIT_STEPS < 3
+
+
+def _continuous(dose: int, start: int = 0) -> BasalPeriod:
+    return BasalPeriod(start, ((0, dose),), (MG // 10, 600))
+
+
+def test_under_delivery_against_the_accepted_program() -> None:
+    """REQ-TIP-004: a quiet 24 h window holds the whole basal plus the granted boluses."""
+    conc = 10 * MG_PER_ML
+    full = _basal(20 * MG, conc, 4)
+    pieces = [Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc)) for p in full]
+    quiet = [(0, 4 * DAY_S)]
+    assert under_delivery_windows(pieces, [_continuous(20 * MG)], [], quiet) == (0, 1)
+    # a granted bolus that did not reach the tip is a shortfall of 0.1 mg in 20 mg: within the
+    # allowance; every tenth segment missing is not
+    n, ratio = under_delivery_windows(pieces, [_continuous(20 * MG)], [DAY_S * 2], quiet)
+    assert n == 0 and ratio < 1
+    skipped = [p for i, p in enumerate(pieces) if i % 10 != 9]
+    n, ratio = under_delivery_windows(skipped, [_continuous(20 * MG)], [], quiet)
+    assert n == 1 and ratio < 1 - UNDER_DELIVERY_ALLOWANCE
+    # outside quiet stretches nothing is judged; a lower program later is prorated
+    assert under_delivery_windows(skipped, [_continuous(20 * MG)], [], [(0, DAY_S - 1)]) == (0, 1)
+    halved = [p if p.b <= 2 * DAY_S else Piece(p.a, p.b, p.amount_fg / 2) for p in pieces]
+    periods = [_continuous(20 * MG), _continuous(10 * MG, 2 * DAY_S)]
+    assert under_delivery_windows(halved, periods, [], quiet)[0] == 0
+    assert under_delivery_windows(halved, periods[:1], [], quiet)[0] == 1
+
+
+def test_flex_program_daily_amount() -> None:
+    flex = BasalPeriod(0, ((0, 3 * MG), (8 * 3600, 4 * MG), (20 * 3600, 3 * MG)), None)
+    assert flex.daily_ng() == Fraction(3 * MG * 12 + 4 * MG * 12, 24)

@@ -1,24 +1,28 @@
 """``itdose cohort``: patients drawn reproducibly from (seed, index), the same results whatever the
 worker count, a planted over-delivering drive caught by the reference, the JSON report, input
-errors (docs/cohort-schema.md).
+errors, planted defects caught by the alarm latency and under-delivery checks
+(docs/cohort-schema.md).
 
-Requirements: REQ-GOV-004 (checked by the independent reference over whole runs)."""
+Requirements: REQ-GOV-004, REQ-ALM-001, REQ-ALM-004, REQ-TIP-004 (checked by the independent
+reference over whole runs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from itdose_cohortkit import DAY_S, TINY, make_cohort, stable
 
-from itdose.adapters import cohort_run
+from itdose.adapters import cohort_run, controller
 from itdose.adapters.cli import main
-from itdose.adapters.cohort_draw import draw_patient, stream
+from itdose.adapters.cohort_draw import draw_patient, parse_cohort, stream
 from itdose.adapters.cohort_run import run_cohort, run_patient
 from itdose.adapters.scenario import load_scenario, parse_scenario
+from itdose.core.alarms import AlarmKind
 from itdose.specs import load_library
 
 
@@ -166,3 +170,49 @@ def test_bad_cohort_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     assert main(["cohort", str(tmp_path / "bad.toml"), "--patients", "1", "--years", "1"]) == 2
     assert "therapy[0].concentrations[0]" in capsys.readouterr().err
+
+
+def test_a_controller_that_ignores_a_stall_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQ-ALM-001, REQ-ALM-004: planted defect, the controller drops the drive's stall; the core
+    raises a HIGH alarm only a step later, from the order's count: the latency check sees it."""
+    extra = 'motor_stall_mean = "2 days"\n'
+    make_cohort(tmp_path, use="60 %")
+    text = (tmp_path / "tiny.toml").read_text().replace("[faults]\n", "[faults]\n" + extra)
+    cohort = parse_cohort(tomllib.loads(text), load_library())
+    clean = [run_patient(cohort, i, 6 * DAY_S) for i in range(2)]
+    assert all(r["error"] is None for r in clean)
+    assert all(r["hazards"]["alarm_latency"] == 0 for r in clean)
+    assert sum(len(r["alarm_latency_steps"]) for r in clean) >= 3  # stalls were drawn
+    real = controller.Controller._fault
+
+    def deaf(self: Any, now: int, kind: AlarmKind, detail: str) -> None:
+        if kind is not AlarmKind.MOTOR_STALL:
+            real(self, now, kind, detail)
+
+    monkeypatch.setattr(controller.Controller, "_fault", deaf)
+    bad = [run_patient(cohort, i, 6 * DAY_S) for i in range(2)]
+    assert all(r["error"] is None for r in bad)
+    assert sum(r["hazards"]["alarm_latency"] for r in bad) >= 1
+
+
+def test_a_silently_under_delivering_drive_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQ-TIP-004: planted defect, the drive moves 10 % less than it reports (the core cannot
+    see it between refills): the tip falls short of the accepted program in quiet windows."""
+    cohort = make_cohort(tmp_path, use="60 %")
+    clean = run_patient(cohort, 0, 4 * DAY_S)
+    assert clean["error"] is None and clean["hazards"]["under_delivery"] == 0
+    assert 1 - 1 / 200 < clean["min_delivered_ratio"] < 1.0001
+    init = cohort_run.RecordingDrive.__init__
+
+    def short(self: Any, config: Any, faults: Any = ()) -> None:
+        init(self, dataclasses.replace(config, accuracy_error_ppm=-100_000), faults)
+
+    monkeypatch.setattr(cohort_run.RecordingDrive, "__init__", short)
+    bad = run_patient(cohort, 0, 4 * DAY_S)
+    assert bad["error"] is None
+    assert bad["hazards"]["under_delivery"] >= 1
+    assert bad["min_delivered_ratio"] < 0.95
