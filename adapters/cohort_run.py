@@ -11,6 +11,7 @@ exception is a result with ``error`` set (the patient is reported, never dropped
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
 import importlib
 import itertools
@@ -150,7 +151,14 @@ def _mm(text: str) -> int:
 
 _NOT_FAULTS = (sd.MriStall,)
 """Scheduled drive events that are not faults of the drive (an MRI scan stops the rotor by
-design, under the clinician's MRI procedure)."""
+design, under the clinician's MRI procedure). A partial delivery acts only on a running command:
+it counts for the alarm latency only when drawn while dosing (phase ``active``)."""
+
+
+def _phase_at(phases: list[tuple[int, str]], t: int) -> str:
+    """The phase just before instant ``t`` (before the actions at ``t``)."""
+    k = bisect.bisect_left(phases, (t, ""))
+    return phases[k - 1][1] if k > 0 else ""
 
 
 def quiet_stretches(
@@ -227,7 +235,15 @@ def run_patient(
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
         entry = cohort.library.drug(sc.drug, sc.indication)
         dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
-        fault_at = [f.at_s for f in sc.faults if not isinstance(f, _NOT_FAULTS)]
+        fault_at = [
+            f.at_s
+            for f in sc.faults
+            if not isinstance(f, _NOT_FAULTS)
+            and (
+                not isinstance(f, sd.PartialDelivery)
+                or _phase_at(result.phases, f.at_s) == "active"
+            )
+        ]
         counts, windows, ref = check_patient(
             dv,
             log.events,
