@@ -304,7 +304,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
         garbled_reply_mean_s=means["garbled_reply"],
     )
     response = _range(faults.get("response", ["2 h", "2 days"]), "faults.response", _dur)
-    titration = None
+    titration: dict[str, Any] | None = None
     if "titration" in data:
         tt = _table(data["titration"], "titration")
         check_keys(tt, {"interval", "step", "increase_share"}, {"interval", "step"}, "titration.")
@@ -317,7 +317,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
             raise InvalidInput("titration.interval", "at least 1 day", value=tt["interval"])
         if titration["step"][1] > 5_000:
             raise InvalidInput("titration.step", "at most 50 %", value=tt["step"])
-    mri = None
+    mri: dict[str, Any] | None = None
     if "mri" in data:
         tm = _table(data["mri"], "mri")
         check_keys(tm, {"mean_interval", "emergency_share", "scan"}, {"mean_interval"}, "mri.")
