@@ -32,6 +32,7 @@ from itdose.adapters.cohort_physics import (
     LATENCY_LIMIT_STEPS,
     UNDER_DELIVERY_ALLOWANCE,
 )
+from itdose.adapters.cohort_plot import PlotUnavailable, write_plots
 from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on_scheduler
 from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
 from itdose.core.errors import InvalidInput
@@ -205,6 +206,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
         + ".",
     ]
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]
     lines += ["", "## Failed patients", ""]
     for f in report["failed_patients"]:
         lines.append(f"- patient {f['index']} (seed {f['seed']}): {f['error'] or f['hazards']}")
@@ -284,6 +287,11 @@ def run(args: argparse.Namespace) -> int:
             path = report_dir / f"patient-{f['index']}.toml"
             path.write_text(to_toml(draw_patient(cohort, f["index"], horizon)))
             f["scenario_file"] = path.name
+        try:
+            report["plots"] = [p.name for p in write_plots(report, results, report_dir)]
+        except PlotUnavailable as e:  # the plot extra is not installed: say so, keep the report
+            report["plots"] = []
+            print(f"warning: --report: no plots ({e})", file=sys.stderr)
         (report_dir / "report.md").write_text(markdown(report))
         (report_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if json_path is not None:
