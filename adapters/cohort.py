@@ -37,7 +37,16 @@ from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on
 from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
 from itdose.core.errors import InvalidInput
 
-__all__ = ["REPORT_SCHEMA", "add_parser", "markdown", "run", "summarise"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "VERIFY_COHORT",
+    "VERIFY_REQUIREMENTS",
+    "add_parser",
+    "markdown",
+    "run",
+    "summarise",
+    "verify_check",
+]
 
 REPORT_SCHEMA = "itdose-cohort-report/1"
 YEAR_S = 365 * 86_400
@@ -219,6 +228,54 @@ def markdown(report: dict[str, Any]) -> str:
         f"CPU {report['cpu_s']} s ({report['cpu_s_per_patient_year']} s per patient-year)."
     )
     return "\n".join(lines) + "\n"
+
+
+VERIFY_COHORT = ("examples/cohorts/default.toml", 16, Fraction(1, 4))
+"""The cohort ``itdose verify --with-cohort`` runs: the default cohort file (from the repository
+root, as the tests), 16 patients x 0.25 years = 4 patient-years."""
+VERIFY_REQUIREMENTS = ("REQ-GOV-004", "REQ-ALM-001", "REQ-ALM-004", "REQ-TIP-004")
+"""What the cohort's reference checks over whole runs (docs/cohort-schema.md, "Checks")."""
+
+
+def verify_check(stream: Any, workers: int | None = None) -> dict[str, Any]:
+    """The cohort as an ``itdose verify`` check (kind ``cohort``): passes when every patient ran
+    and the reference found no hazard; ``summary_md`` is the cohort report for report.md."""
+    from itdose.specs import load_library
+
+    path, patients, years = VERIFY_COHORT
+    start = time.perf_counter()
+    title = f"cohort {path}: {patients} patients x {years} years"
+    base: dict[str, Any] = {
+        "id": "COHORT",
+        "kind": "cohort",
+        "title": title,
+        "requirements": list(VERIFY_REQUIREMENTS),
+    }
+    try:
+        cohort = load_cohort(path, load_library())
+    except InvalidInput as e:  # asked for and impossible: a failed check, never a silent skip
+        return base | {
+            "status": "fail",
+            "seconds": 0.0,
+            "detail": f"{e} (run from the repository root)",
+        }
+    k = workers if workers is not None else (os.cpu_count() or 1)
+    results = run_cohort(cohort, patients, int(years * YEAR_S), k, None, 600)
+    wall = time.perf_counter() - start
+    report = summarise(cohort, results, years, wall, k)
+    md = markdown(report).split("\n", 1)[1].lstrip("\n")
+    hazards = {kind: h["events"] for kind, h in report["hazards"].items() if h["events"]}
+    detail = (
+        f"{report['patient_years']:g} patient-years, {report['errors']} failed patients, "
+        f"hazards {hazards or 'none'}"
+    )
+    return base | {
+        "status": "pass" if report["ok"] else "fail",
+        "seconds": round(wall, 4),
+        "detail": detail,
+        "summary_md": md,
+        "cohort": {k_: report[k_] for k_ in ("patients", "patient_years", "ok", "hazards")},
+    }
 
 
 def _out_path(raw: str | None, field: str) -> Path | None:
