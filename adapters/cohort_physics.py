@@ -70,6 +70,7 @@ __all__ = [
     "high_alarm_hazards",
     "max_window_brute",
     "max_windows",
+    "max_windows_exact",
     "under_delivery_windows",
 ]
 
@@ -201,8 +202,9 @@ def _cum(
     return total
 
 
-def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
-    """The largest amount in any window ``(T - 86400, T]`` over sorted, non-overlapping pieces."""
+def max_windows_exact(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
+    """:func:`max_windows` in exact arithmetic at every candidate (the slow reference of the
+    fast path, and the path taken when a piece has no duration)."""
     ps = sorted(pieces, key=lambda p: (p.a, p.b))
     if not ps:
         return WindowResult(Fraction(0), Fraction(0), 0)
@@ -217,6 +219,79 @@ def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
         if w > best:
             best, best_t = w, t
         now_over = w > limit_fg
+        if now_over and not over:
+            episodes += 1
+        over = now_over
+    return WindowResult(best, best_t, episodes)
+
+
+def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
+    """The largest amount in any window ``(T - 86400, T]`` over sorted, non-overlapping pieces,
+    and the runs of candidate window ends above ``limit_fg``.
+
+    Exact where it matters, fast elsewhere: every candidate is first evaluated in floating point
+    (two pointers over the pieces); a candidate whose value is within a bound of the float error
+    of the limit or of the largest value is evaluated again exactly, so the over/under decision
+    of every candidate and the maximum are those of :func:`max_windows_exact`. Candidates are
+    ordered exactly (by ``(float(t), t)``: rounding to float is monotone)."""
+    ps = sorted(pieces, key=lambda p: (p.a, p.b))
+    if not ps:
+        return WindowResult(Fraction(0), Fraction(0), 0)
+    if any(p.a == p.b for p in ps):
+        return max_windows_exact(ps, limit_fg)
+    fa = [float(p.a) for p in ps]
+    fb = [float(p.b) for p in ps]
+    fw = [float(p.amount_fg) for p in ps]
+    fprefix = [0.0]
+    for w in fw:
+        fprefix.append(fprefix[-1] + w)
+    cands = [(x, p.b) for x, p in zip(fb, ps, strict=True)]
+    cands += [(x + DAY_S, p.a + DAY_S) for x, p in zip(fa, ps, strict=True)]
+    cands.sort()
+    tol = 1e-9 * (fprefix[-1] + limit_fg) + 1e4
+    n = len(ps)
+
+    def sweep() -> list[float]:
+        out = []
+        j = k = 0  # pieces [0, j) ended by t, [0, k) ended by t - DAY
+        for t, _ in cands:
+            while j < n and fb[j] <= t:
+                j += 1
+            hi = fprefix[j]
+            if j < n and fa[j] < t:
+                hi += fw[j] * (t - fa[j]) / (fb[j] - fa[j])
+            u = t - DAY_S
+            while k < n and fb[k] <= u:
+                k += 1
+            lo = fprefix[k]
+            if k < n and fa[k] < u:
+                lo += fw[k] * (u - fa[k]) / (fb[k] - fa[k])
+            out.append(hi - lo)
+        return out
+
+    approx = sweep()
+    ends = [p.b for p in ps]
+    prefix = [Fraction(0)]
+    for p in ps:
+        prefix.append(prefix[-1] + p.amount_fg)
+
+    def exact(t: Fraction) -> Fraction:
+        return _cum(ps, ends, prefix, t) - _cum(ps, ends, prefix, t - DAY_S)
+
+    top = max(approx)
+    best, best_t = Fraction(-1), Fraction(0)
+    episodes, over = 0, False
+    for (_, t), w in zip(cands, approx, strict=True):
+        value: Fraction | None = None
+        if w >= top - tol:
+            value = exact(t)
+            if value > best:
+                best, best_t = value, t
+        if abs(w - limit_fg) <= tol:
+            value = exact(t) if value is None else value
+            now_over = value > limit_fg
+        else:
+            now_over = w > limit_fg
         if now_over and not over:
             episodes += 1
         over = now_over

@@ -29,6 +29,7 @@ from itdose.adapters.cohort_physics import (
     high_alarm_hazards,
     max_window_brute,
     max_windows,
+    max_windows_exact,
     under_delivery_windows,
 )
 
@@ -109,6 +110,32 @@ def test_sweep_equals_brute_force_on_random_pieces() -> None:
             pieces.append(Piece(t, t + length, Fraction(rng.randint(1, 10**6))))
             t += length
         assert max_windows(pieces, 10**9).max_fg == max_window_brute(pieces)
+
+
+def test_fast_window_sweep_equals_the_exact_one() -> None:
+    """The float-screened sweep decides every candidate as the exact one, with limits placed
+    exactly on window values (where only the exact re-evaluation can decide)."""
+    rng = random.Random(5)
+    for case in range(80):
+        t, pieces = Fraction(rng.randint(0, 10**6)), []
+        for _ in range(rng.randint(1, 40)):
+            t += Fraction(rng.randint(0, 20_000), rng.choice((1, 3, 7)))
+            length = Fraction(rng.randint(1, 90_000), rng.randint(1, 4))
+            amount = Fraction(rng.randint(1, 10**12), rng.choice((1, 3)))
+            pieces.append(Piece(t, t + length, amount))
+            t += length
+        exact = max_windows_exact(pieces, 0)
+        limits = [0, int(exact.max_fg), int(exact.max_fg) - 1, int(exact.max_fg * 3 / 4)]
+        if case % 4 == 0:  # identical pieces a day apart: many windows exactly at one value
+            pieces = [
+                Piece(p.a + k * DAY_S, p.b + k * DAY_S, pieces[0].amount_fg)
+                for k in range(3)
+                for p in pieces[:1]
+            ]
+            limits.append(int(pieces[0].amount_fg))
+        for limit in limits:
+            fast, slow = max_windows(pieces, limit), max_windows_exact(pieces, limit)
+            assert fast == slow, (case, limit)
 
 
 def test_reservoir_shortfall_is_counted() -> None:
