@@ -37,8 +37,10 @@ Checks (hazard kinds, :data:`HAZARDS`):
   (:func:`alarm_latencies`). A fault while a HIGH alarm is already active needs none.
 * ``under_delivery``: a rolling 24 h window, wholly inside a quiet stretch (phase ``active``,
   no alarm of any priority, no drawn fault), in which less drug left the tip than the accepted
-  program asks for (its basal over the window plus the patient boluses granted in it), beyond
-  :data:`UNDER_DELIVERY_ALLOWANCE` (:func:`under_delivery_windows`).
+  program asks for (its basal over the window plus the patient boluses granted in it; a bolus
+  granted while the fluid path holds two concentrations at the lean / rich share of its dose,
+  as the core sizes it at the richer one), beyond :data:`UNDER_DELIVERY_ALLOWANCE`
+  (:func:`under_delivery_windows`).
 """
 
 from __future__ import annotations
@@ -331,6 +333,9 @@ class Reference:
     """Per drawn drive fault: controller steps to its HIGH alarm (:func:`alarm_latencies`)."""
     delivered_ratio: Fraction = Fraction(1)
     """The smallest tip amount / programmed amount over the quiet 24 h windows."""
+    lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
+    """From each instant on, the leanest / richest concentration of drug in the fluid path (1
+    while it holds one): the share of its dose a bolus granted then is planned to deliver."""
     catheter: Catheter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -355,6 +360,16 @@ class Reference:
                 for drug, fg in moved.items():
                     if fg > 0:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))
+            concs = {
+                fg / vol
+                for vol, c in self.catheter.segments
+                if vol > 0
+                for fg in c.values()
+                if fg > 0
+            }
+            ratio = min(concs) / max(concs) if concs else Fraction(1)
+            if not self.lean_rich or self.lean_rich[-1][1] != ratio:
+                self.lean_rich.append((event.t1_s, ratio))
 
     def _draw(self, v: Fraction) -> dict[str, Fraction]:
         """Take ``v`` nL of the mixture out of the reservoir (a shortfall is counted)."""
@@ -451,7 +466,7 @@ def check_patient(
     if drug is not None and programs:
         grants_sorted = sorted(grants_list)
         counts["under_delivery"], ref.delivered_ratio = under_delivery_windows(
-            ref.pieces.get(drug, []), programs, grants_sorted, quiet
+            ref.pieces.get(drug, []), programs, grants_sorted, quiet, lean_rich=ref.lean_rich
         )
     return counts, windows, ref
 
@@ -502,10 +517,16 @@ class BasalPeriod:
 
 
 def _programmed(
-    periods: Sequence[BasalPeriod], grants: Sequence[int], lo: int, hi: int
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: int,
+    hi: int,
+    lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> Fraction | None:
     """The accepted programs' basal over ``(lo, hi]`` (``hi - lo`` is a day) plus the granted
-    boluses' share in it; ``None`` when a flex schedule changes inside (its phase is unknown)."""
+    boluses' share in it; ``None`` when a flex schedule changes inside (its phase is unknown).
+    A bolus granted while the fluid path holds two concentrations is sized at the richer one
+    (the dose is never exceeded): it counts at ``lean_rich`` of its dose."""
     starts = [p.start_s for p in periods]
     i = bisect.bisect_right(starts, lo) - 1
     if i < 0:
@@ -525,12 +546,14 @@ def _programmed(
         bolus = periods[j].bolus if j >= 0 else None
         if bolus is None:
             continue
-        dose, dur = bolus
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        dose = bolus[0] * (lean_rich[k][1] if k >= 0 else Fraction(1))
+        dur = bolus[1]
         a, b = max(g, lo), min(g + dur, hi)
         if dur == 0:
             total += dose if lo < g <= hi else 0
         elif b > a:
-            total += Fraction(dose * (b - a), dur)
+            total += dose * (b - a) / dur
     return total
 
 
@@ -540,6 +563,7 @@ def under_delivery_windows(
     grants: Sequence[int],
     quiet: Iterable[tuple[int, int]],
     step_s: int = 3600,
+    lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> tuple[int, Fraction]:
     """Quiet 24 h windows ``(T - 24 h, T]`` (``T`` every ``step_s`` inside each quiet stretch
     ``(a, b)``) in which the drug at the tip fell short of the program by more than
@@ -553,7 +577,7 @@ def under_delivery_windows(
     episodes, worst, short = 0, Fraction(1), False
     for a, b in quiet:
         for t in range(a + DAY_S, b + 1, step_s):
-            want = _programmed(periods, gs, t - DAY_S, t)
+            want = _programmed(periods, gs, t - DAY_S, t, lean_rich)
             if want is None or want <= 0:
                 continue
             got = _cum(ps, ends, prefix, Fraction(t)) - _cum(ps, ends, prefix, Fraction(t - DAY_S))

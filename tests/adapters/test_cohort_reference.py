@@ -223,3 +223,35 @@ def test_under_delivery_against_the_accepted_program() -> None:
 def test_flex_program_daily_amount() -> None:
     flex = BasalPeriod(0, ((0, 3 * MG), (8 * 3600, 4 * MG), (20 * 3600, 3 * MG)), None)
     assert flex.daily_ng() == Fraction(3 * MG * 12 + 4 * MG * 12, 24)
+
+
+def test_a_bolus_during_a_change_of_concentration_is_expected_at_the_lean_share() -> None:
+    """REQ-TIP-004 with the core's rule for a bolus while the fluid path holds two
+    concentrations (sized at the richer one, so its dose is never exceeded): the reference
+    expects lean / rich of its dose, from its own catheter."""
+    conc = 10 * MG_PER_ML
+    pieces = [
+        Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
+        for p in _basal(20 * MG, conc, 3)
+    ]
+    grant = DAY_S + 3600
+    pieces.append(Piece(Fraction(grant), Fraction(grant + 600), Fraction(2 * MG * 10**6 * 2, 5)))
+    periods = [BasalPeriod(0, ((0, 20 * MG),), (2 * MG, 600))]
+    quiet = [(0, 3 * DAY_S)]
+    assert under_delivery_windows(pieces, periods, [grant], quiet)[0] == 1
+    mixed = [(0, Fraction(1)), (DAY_S, Fraction(2, 5)), (DAY_S + 7200, Fraction(1))]
+    n, ratio = under_delivery_windows(pieces, periods, [grant], quiet, lean_rich=mixed)
+    assert n == 0 and ratio >= 1 - UNDER_DELIVERY_ALLOWANCE
+
+
+def test_reference_records_the_lean_rich_share_of_its_catheter() -> None:
+    log = [
+        FillEvent(0, 20_000_000, "m", 10 * MG_PER_ML),
+        PumpEvent(10, 600, 1000),  # the path (1000 nL) fills with 10 mg/mL
+        WithdrawEvent(700, 20_000_000 - 1000),
+        FillEvent(800, 20_000_000, "m", 25 * MG_PER_ML),
+        PumpEvent(900, 1000, 400),  # 400 nL of 25 mg/mL behind 600 nL of 10 mg/mL
+        PumpEvent(1000, 1100, 600),  # the old fluid has left
+    ]
+    _, _, ref = check_patient(Fraction(1000), log, {"m": 10**15}, [], None, None, [], 2000)
+    assert ref.lean_rich == [(600, Fraction(1)), (1000, Fraction(2, 5)), (1100, Fraction(1))]
