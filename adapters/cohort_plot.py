@@ -52,7 +52,7 @@ def write_plots(report: dict[str, Any], results: list[dict[str, Any]], folder: P
     ratios = [100 * r["min_delivered_ratio"] for r in ok]
     floor = 100 * (1 - report["under_delivery"]["allowance"])
     lo = min([*ratios, floor]) - 0.5
-    ax.hist(ratios, bins=40, range=(lo, max(100.5, *ratios)), color="#2ca02c", edgecolor="white")
+    ax.hist(ratios, bins=40, range=(lo, max([100.5, *ratios])), color="#2ca02c", edgecolor="white")
     ax.axvline(floor, color="#d62728", linestyle="--", label="under-delivery limit")
     ax.set_xlabel("lowest tip amount / accepted program over a quiet 24 h window, %")
     ax.set_ylabel("patients")
