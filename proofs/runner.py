@@ -22,9 +22,9 @@ without pytest is one failing check saying how to install it.
 
 Neither report can be misread: report.md opens with the overall line, which says in the same
 line when safety requirements lack evidence ("PASS, INCOMPLETE"), then what was and was not run
-(the tests, the Z3 obligations), then the provenance (:mod:`itdose.proofs.provenance`); a
-CycloneDX SBOM of the installed packages is written beside the reports. report.json carries the
-same as ``summary``, ``run`` and ``provenance``.
+(the tests, the Z3 obligations, the cohort of virtual patients), then the provenance
+(:mod:`itdose.proofs.provenance`); a CycloneDX SBOM of the installed packages is written beside
+the reports. report.json carries the same as ``summary``, ``run`` and ``provenance``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import tempfile
 import time
 import tokenize
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -83,6 +83,7 @@ MAX_Z3_JOBS = 2
 SLOW_FIRST = ("PATH-Z3-PLAN", "LEDGER-Z3", "PATH-Z3-STEP", "DECIDE-Z3", "LIFE-Z3-BMC", "PATH-Z3")
 """Obligations started first in parallel runs (the longest, measured), so that the short ones
 fill the gaps; the report keeps the registry's order."""
+WITH_COHORT_HINT = "run `itdose verify --with-cohort`"
 
 Result = dict[str, Any]
 
@@ -556,6 +557,14 @@ def summary(
             not_run.append(f"tests not run: {r['detail']}")
         else:
             ran.append(f"{r['title']} ({r['status']})")
+    cohorts = [r for r in results if r["kind"] == "cohort"]
+    if not cohorts:
+        not_run.append(
+            "cohort not run: no virtual patients were checked against the independent physical "
+            f"reference in this report; {WITH_COHORT_HINT}"
+        )
+    for r in cohorts:
+        ran.append(f"{r['title']} ({r['status']})")
     if ok and gaps and with_tests and tests:
         not_run.append(
             f"{gaps} safety requirements have no evidence from any check or test: see "
@@ -599,6 +608,10 @@ def _markdown(
             f"| {r['id']} | {r['kind']} | {r['status']} | {r['seconds']:.2f} | "
             f"{reqs} | {r['title']} |"
         )
+    for r in results:
+        if r["kind"] == "cohort" and r.get("summary_md"):
+            lines += ["", "## Cohort: virtual patients against the physical reference", ""]
+            lines += [r["summary_md"].rstrip("\n")]
     lines += ["", "## Hazards, requirements and evidence", "", matrix]
     lines += ["## Proof obligations", ""]
     for r in results:
@@ -648,6 +661,7 @@ def run_verify(
     *,
     tests_dir: Path | None = None,
     crosshair: bool = False,
+    cohort: Callable[[TextIO], Result] | None = None,
 ) -> tuple[bool, list[Result]]:
     """Run every check; return ``(ok, results)`` and, given ``out_dir``, write the reports.
 
@@ -657,6 +671,9 @@ def run_verify(
     failed check, not a skip), and folds each test function's result in as evidence for the
     requirement IDs it cites (see the module docstring); a failing test fails the run. The
     CrossHair tests are skipped (``ITDOSE_SKIP_CROSSHAIR=1``) unless ``crosshair`` is true.
+    ``cohort`` (the shell's cohort check, kind ``cohort``; ``itdose verify --with-cohort``) runs
+    virtual patients against the independent physical reference; without it both reports say
+    the cohort was not run.
     """
     start = time.perf_counter()
     stream.write("itdose verify: structural checks\n")
@@ -690,6 +707,11 @@ def run_verify(
             }
             _progress(stream, result)
             results.append(result)
+    if cohort is not None:
+        stream.write("itdose verify: cohort of virtual patients\n")
+        result = cohort(stream)
+        _progress(stream, result)
+        results.append(result)
     ok = all(r["status"] == "pass" for r in results)
     stream.write(
         f"itdose verify: {'PASS' if ok else 'FAIL'} in {time.perf_counter() - start:.1f} s\n"
