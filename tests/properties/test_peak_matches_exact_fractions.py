@@ -95,7 +95,9 @@ def pieces_and_flows(draw: st.DrawFn) -> tuple[tuple[Piece, ...], tuple[Flow, ..
     ends = sorted(
         draw(
             st.lists(
-                st.sampled_from([max(0, x) for x in (now, now - W, now - W + 1, now - 1, now - W - 1)])
+                st.sampled_from(
+                    [max(0, x) for x in (now, now - W, now - W + 1, now - 1, now - W - 1)]
+                )
                 | st.integers(max(0, now - 2 * W), now),
                 max_size=5,
             )
