@@ -60,7 +60,7 @@ def _unprime_copy(d: Device) -> Device:
 
 
 def _unprime_pickle(d: Device) -> Device:
-    return pickle.loads(pickle.dumps(dataclasses.replace(d, primed=False)))  # noqa: S301
+    return pickle.loads(pickle.dumps(dataclasses.replace(d, primed=False)))
 
 
 def _unprime_evolve(d: Device) -> Device:
