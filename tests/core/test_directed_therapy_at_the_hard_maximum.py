@@ -83,15 +83,17 @@ def test_one_second_clinician_boluses_into_a_full_window(duration_s: int, librar
     _judge(b, "morphine", CAP_MORPHINE, reach=Fraction(CAP_MORPHINE - 1000))
 
 
+@pytest.mark.parametrize("max_segment_s", [HOUR_S, DAY_S])
 def test_patient_boluses_exactly_at_the_lockout_end_with_basal_at_the_rest_of_the_cap(
-    library: Library,
+    max_segment_s: int, library: Library
 ):
     """REQ-GOV-002, REQ-GOV-009, REQ-TIP-004: 14 mg/day basal and six 1 mg boluses (lockout
     30 min, 6 per 24 h): worst case exactly 20 mg. Every request exactly at the lockout's end
     for three days: six granted per day (the seventh denied for the count), the window reaches
-    20 mg and never exceeds it, the basal is never cut."""
+    20 mg and never exceeds it, the basal is never cut; with hourly or one-day basal orders
+    (each bolus cancels the basal order in flight)."""
     bolus = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=1800, max_per_24h=6)
-    b = Bench(library)
+    b = Bench(library, max_segment_s=max_segment_s)
     t0 = implanted_and_dosing(b, _morphine(10, Basal.continuous(14 * MG), bolus))
     t = t0 + DAY_S + 600
     granted = 0
