@@ -32,7 +32,6 @@ database (``zoneinfo``) for the 400 days after ``now`` and hands them to the pur
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from itdose.adapters.paths import read_input_file
+from itdose.adapters.toml_files import read_toml_file
 from itdose.core.errors import InvalidInput
 from itdose.core.library import Library
 from itdose.core.program import (
@@ -253,14 +252,7 @@ def parse_program(data: Mapping[str, Any], now_utc_s: int) -> ProgramFile:
 
 def load_program_file(path: str | Path, now_utc_s: int) -> ProgramFile:
     """Read and parse a program file; unreadable or malformed files raise :class:`InvalidInput`."""
-    raw = read_input_file(path, "file")
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidInput("file", "is not UTF-8 text", value=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput("file", f"is not valid TOML: {exc}", value=str(path)) from None
-    return parse_program(data, now_utc_s)
+    return parse_program(read_toml_file(path, "file"), now_utc_s)
 
 
 def check_program_file(

@@ -23,16 +23,32 @@ violation and every soft violation carries an override with a reason (REQ-LIB-00
   of more than 20 % needs a confirmation (REQ-BACL-001);
 - starting range for a first program (soft);
 - unapproved drugs and pumps not labelled for the drug need an override (REQ-LIB-003).
+
+The basal schedule (:class:`Basal`, its steps and clocks, and its arithmetic) is
+:mod:`itdose.core.schedule`; its names are re-exported here, as a program's basal is part of the
+program's API.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
 from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
+from itdose.core.schedule import (
+    Basal,
+    FlexClock,
+    FlexStep,
+    UtcOffset,
+    basal_daily_ng,
+    dst_day,
+    local_seconds,
+    max_basal_rate_ng_per_day,
+    rate_at,
+)
 from itdose.core.units import (
+    DAY_S,
+    NL_PER_ML,
     format_amount_ng,
     format_concentration_ng_per_ml,
     format_dose_rate_ng_per_day,
@@ -62,57 +78,8 @@ __all__ = [
     "titration_base",
 ]
 
-DAY_S = 86_400
-NL_PER_ML = 1_000_000
 BACLOFEN_CUT_CONFIRM_BP = 2_000
 """A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
-
-
-class FlexClock(enum.Enum):
-    """Which clock a flex schedule follows (docs/dosing-rules.md#time)."""
-
-    ELAPSED = "elapsed"
-    """24 h cycles from the program's start instant."""
-    WALL = "wall"
-    """Local time in a named IANA time zone."""
-
-
-@dataclass(frozen=True)
-class FlexStep:
-    """From ``start_s`` seconds into the (elapsed or local) day, deliver at this rate."""
-
-    start_s: int
-    dose_ng_per_day: int
-
-
-@dataclass(frozen=True)
-class UtcOffset:
-    """From UTC instant ``from_utc_s`` on, local time is UTC + ``offset_s``.
-
-    The shell computes these from the IANA database (the core reads no files); a ``wall``
-    program carries the table for the period it may run.
-    """
-
-    from_utc_s: int
-    offset_s: int
-
-
-@dataclass(frozen=True)
-class Basal:
-    """Continuous (one step at 00:00) or flex (a daily schedule of steps)."""
-
-    steps: tuple[FlexStep, ...]
-    clock: FlexClock = FlexClock.ELAPSED
-    timezone: str = ""
-    utc_offsets: tuple[UtcOffset, ...] = ()
-
-    @staticmethod
-    def continuous(dose_ng_per_day: int) -> Basal:
-        return Basal(steps=(FlexStep(0, dose_ng_per_day),))
-
-    @property
-    def is_flex(self) -> bool:
-        return len(self.steps) > 1 or self.clock is FlexClock.WALL
 
 
 @dataclass(frozen=True)
@@ -207,76 +174,6 @@ def _check_int(value: object, field: str, *, positive: bool = False) -> int:
             field, "must be positive" if positive else "must not be negative", value=value
         )
     return value
-
-
-def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
-    return [
-        (s.start_s, steps[i + 1].start_s if i + 1 < len(steps) else DAY_S, s.dose_ng_per_day)
-        for i, s in enumerate(steps)
-    ]
-
-
-def basal_daily_ng(basal: Basal) -> int:
-    """The basal amount over one 24 h schedule day, rounded up (checked against limits)."""
-    return _ceil_div(
-        sum(dose * (end - start) for start, end, dose in _step_ends(basal.steps)), DAY_S
-    )
-
-
-def max_basal_rate_ng_per_day(basal: Basal) -> int:
-    """The highest step rate of the schedule."""
-    return max(s.dose_ng_per_day for s in basal.steps)
-
-
-def _offset_at(basal: Basal, utc_s: int) -> int:
-    offset = 0
-    for change in basal.utc_offsets:
-        if change.from_utc_s <= utc_s:
-            offset = change.offset_s
-    return offset
-
-
-def local_seconds(basal: Basal, utc_s: int) -> int:
-    """Local wall time (seconds since the local epoch) at UTC instant ``utc_s``."""
-    return utc_s + _offset_at(basal, utc_s)
-
-
-def rate_at(basal: Basal, *, seconds_into_day: int) -> tuple[int, int]:
-    """The rate at a moment ``seconds_into_day`` (0..86399) of the schedule day, and the number of
-    seconds until the next step boundary."""
-    for start, end, dose in _step_ends(basal.steps):
-        if start <= seconds_into_day < end:
-            return dose, end - seconds_into_day
-    raise InvalidInput("seconds_into_day", "outside the day", value=seconds_into_day)
-
-
-def _dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
-    """For a ``wall`` schedule: the UTC start of the next local day that is not 24 h long (a
-    daylight-saving change) and the basal total delivered on it (docs/dosing-rules.md#time)."""
-    for change in basal.utc_offsets:
-        old = _offset_at(basal, change.from_utc_s - 1)
-        if change.from_utc_s <= utc_now or old == change.offset_s:
-            continue
-        local = change.from_utc_s + change.offset_s
-        day_local = local - local % DAY_S
-        start_utc = day_local - old
-        # the day ends at the first instant whose local time reaches the next local midnight,
-        # under the offset in force then: a later change inside the day moves that instant
-        midnight = day_local + DAY_S
-        end_utc = midnight - change.offset_s
-        for x in sorted(basal.utc_offsets, key=lambda o: o.from_utc_s):
-            if change.from_utc_s < x.from_utc_s < end_utc:
-                end_utc = max(x.from_utc_s, midnight - x.offset_s)
-        total = 0
-        t = start_utc
-        while t < end_utc:
-            dose, left = rate_at(basal, seconds_into_day=local_seconds(basal, t) % DAY_S)
-            later = [x.from_utc_s - t for x in basal.utc_offsets if x.from_utc_s > t]
-            span = min(left, end_utc - t, *later)
-            total += dose * span
-            t += span
-        return start_utc, _ceil_div(total, DAY_S)
-    return None
 
 
 def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
@@ -378,7 +275,7 @@ def check_program(
     seconds_to_low = usable * DAY_S // worst_volume if worst_volume else None
     dst = None
     if program.basal.clock is FlexClock.WALL and ctx.utc_now_s is not None:
-        dst = _dst_day(program.basal, ctx.utc_now_s)
+        dst = dst_day(program.basal, ctx.utc_now_s)
     accepted = all(v.level == "soft" and v.overridden for v in out.items)
     return ProgramReport(
         accepted=accepted,

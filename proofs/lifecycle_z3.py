@@ -248,9 +248,7 @@ def delivery_claims(
     ops = Z3Ops()
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     delivering = c.in_set(d, lifecycle.DELIVERING)
-    grant = grant_fn(
-        ops, requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=delivering
-    )
+    grant = grant_fn(ops, governor.Request(req, cap, room, delivering))
     domain = [x >= 0 for x in (req, cap, room)]
     return [
         Claim(
@@ -485,8 +483,8 @@ def _replace(pred: Callable[[Rule], bool], make: Callable[[Rule], Rule | None]) 
     return tuple(out)
 
 
-def _grant_ignoring_phase(ops: Any, **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "delivering": z3.BoolVal(True)})
+def _grant_ignoring_phase(ops: Any, request: Any) -> Any:
+    return governor.grant_amount(ops, dataclasses.replace(request, delivering=z3.BoolVal(True)))
 
 
 OBLIGATIONS: tuple[Obligation, ...] = (

@@ -2,8 +2,10 @@
 
 :func:`load_library` reads the packaged ``drugs.toml`` and ``pumps.toml`` (cached: the shipped
 files do not change while the process runs); :func:`load_library_from` reads an institution's own
-files. Both validate through :func:`itdose.core.library.library_from_mapping`, so every defect,
-including malformed TOML or an unreadable file, is a :class:`~itdose.core.errors.LibraryError`
+files through the project's one TOML file reader (:mod:`itdose.adapters.toml_files`, shared with
+program and scenario files). Both validate through
+:func:`itdose.specs.library_schema.library_from_mapping`, so every defect, including malformed
+TOML or an unreadable, special or oversized file, is a :class:`~itdose.core.errors.LibraryError`
 naming the file.
 """
 
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from importlib import resources
 from typing import Any
 
+from itdose.adapters.toml_files import TomlFileError, parse_toml_text, read_toml_file
 from itdose.core.errors import LibraryError
-from itdose.core.library import Library, library_from_mapping
+from itdose.core.library import Library
+from itdose.specs.library_schema import library_from_mapping
 
 __all__ = ["DRUGS_FILE", "PUMPS_FILE", "load_library", "load_library_from"]
 
@@ -25,25 +28,22 @@ PUMPS_FILE = "pumps.toml"
 _WHOLE_FILE = "<file>"
 
 
+def _library_error(exc: TomlFileError) -> LibraryError:
+    return LibraryError(exc.path, _WHOLE_FILE, exc.problem, exc.message)
+
+
 def _parse(text: str, file: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise LibraryError(file, _WHOLE_FILE, "toml", f"is not valid TOML: {exc}") from None
+        return parse_toml_text(text, file)
+    except TomlFileError as exc:
+        raise _library_error(exc) from None
 
 
 def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-    file = os.fspath(path)
     try:
-        with open(file, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise LibraryError(file, _WHOLE_FILE, "file", f"cannot be read: {exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LibraryError(file, _WHOLE_FILE, "encoding", f"is not UTF-8: {exc}") from None
-    return _parse(text, file)
+        return read_toml_file(path)
+    except TomlFileError as exc:
+        raise _library_error(exc) from None
 
 
 @functools.cache

@@ -4,7 +4,8 @@
 #
 #   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger
 #
-# MODULE is a file name under core/ without ".py"; default: governor ledger arith units program dosing.
+# MODULE is a file name under core/ without ".py", or PACKAGE/NAME for a module of another package
+# (specs/library_schema, adapters/library_report); default: governor ledger arith units program dosing.
 # Environment: MUT_WORK (work directory, default /tmp/itdose-mutation; deleted and recreated),
 # MUTMUT_VERSION (default 3.8.1), PYTHON (default python3), MUT_JOBS (parallel workers, default
 # the number of CPUs).
@@ -22,9 +23,18 @@
 # - Fast test selection: only the tests/core files that exercise the mutated modules, with
 #   HYPOTHESIS_PROFILE=dev, -x (mutmut adds it) and -p no:cacheprovider. mutmut itself runs, per
 #   mutant, only the tests that reached the mutated function.
+#
+#   tools/mutation.sh --proofs-only [--modules arith governor] [...]
+#
+# runs the proof-only mutation instead (tools/proof_mutation.py: the Z3 obligations are the only
+# tests; no mutmut, nothing copied); every option after --proofs-only goes to that tool.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${1:-}" = "--proofs-only" ]; then
+    shift
+    exec "${PYTHON:-python3}" "$REPO/tools/proof_mutation.py" "$@"
+fi
 WORK="${MUT_WORK:-/tmp/itdose-mutation}"
 MUTMUT_VERSION="${MUTMUT_VERSION:-3.8.1}"
 PYTHON="${PYTHON:-python3}"
@@ -58,29 +68,33 @@ declare -A TESTS=(
     [arith]="tests/core/test_governor.py tests/core/test_arith.py"
     [units]="tests/core/test_units.py tests/core/test_units_errors.py"
     [program]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
+    [schedule]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
     [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
     [path]="tests/core/test_fluid_path.py tests/core/test_dosing.py"
     [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_commands.py"
     [machine]="tests/core/test_lifecycle.py tests/core/test_state_json.py tests/core/test_machine.py"
     [lifecycle]="tests/core/test_lifecycle.py tests/core/test_diagram.py"
-    [library]="tests/core/test_library.py tests/core/test_library_data.py tests/core/test_library_errors.py"
+    [library]="tests/core/test_library.py tests/core/test_dead_volume.py tests/specs/test_library_data.py"
+    [dead_volume]="tests/core/test_dead_volume.py tests/specs/test_library_data.py"
+    [specs/library_schema]="tests/specs/test_library_files.py tests/specs/test_library_file_errors.py tests/specs/test_library_data.py"
     [codec]="tests/core/test_state_json.py tests/core/test_codec.py"
     [state]="tests/core/test_state_json.py tests/core/test_lifecycle.py"
     [alarms]="tests/core/test_lifecycle.py tests/core/test_dosing.py tests/core/test_state_json.py"
     [serialization]="tests/core/test_state_json.py"
     [diagram]="tests/core/test_diagram.py tests/core/test_state_json.py tests/core/test_library.py"
-    [library_report]="tests/core/test_library.py"
+    [adapters/library_report]="tests/adapters/test_drugs_report.py"
     [commands]="tests/core/test_state_json.py tests/core/test_lifecycle.py tests/core/test_library.py"
     [effects]="tests/core/test_dosing.py tests/core/test_state_json.py tests/core/test_library.py"
 )
 only=()
 selection=()
 for m in "${MODULES[@]}"; do
-    test -f "$WORK/src/itdose/core/$m.py" || {
-        echo "no such module: core/$m.py" >&2
+    case "$m" in */*) file="$m.py" ;; *) file="core/$m.py" ;; esac
+    test -f "$WORK/src/itdose/$file" || {
+        echo "no such module: $file" >&2
         exit 2
     }
-    only+=("\"src/itdose/core/$m.py\"")
+    only+=("\"src/itdose/$file\"")
     for t in ${TESTS[$m]:-tests/core/test_$m.py}; do
         if [ -f "$WORK/$t" ] && [[ " ${selection[*]-} " != *" \"$t\" "* ]]; then
             selection+=("\"$t\"")

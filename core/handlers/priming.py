@@ -9,6 +9,7 @@ from typing import Final
 from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
+from itdose.core.dead_volume import dead_volume_nl
 from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
@@ -116,7 +117,7 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> App
     pump = library.pump(c.pump)
     catheter = library.catheter(c.catheter)
     try:
-        dead: int | None = lib.dead_volume_nl(pump, catheter, c.trimmed_mm)
+        dead: int | None = dead_volume_nl(pump, catheter, c.trimmed_mm)
     except RejectedCommand:
         dead = None
     implant = ImplantedSystem(c.pump, c.catheter, c.trimmed_mm, now, dead)

@@ -75,6 +75,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
+from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
@@ -1051,7 +1052,7 @@ def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> N
         Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),
         0,
         T0 + HOUR,
-        ("daily_cap",),
+        (Reason.DAILY_CAP,),
         4166,
     )
     d2, effects = apply_tick(d, T0, library)
@@ -1091,7 +1092,7 @@ def test_basal_cut_by_the_bolus_before_it(library: Library) -> None:
     assert effects == ()
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000)
-    assert plan.withheld_reasons == ("daily_cap",)
+    assert plan.withheld_reasons == (Reason.DAILY_CAP,)
 
 
 def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
@@ -1099,7 +1100,7 @@ def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG - 19))
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1)
-    assert (plan.carry, plan.withheld_reasons) == (0, ("daily_cap",))
+    assert (plan.carry, plan.withheld_reasons) == (0, (Reason.DAILY_CAP,))
 
 
 def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> None:
@@ -1109,7 +1110,7 @@ def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> Non
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG), basal_carry=9)
     plan = plan_tick(d, T0, library)
     assert plan == dosing.TickPlan(
-        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, ("daily_cap",), 4166
+        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, (Reason.DAILY_CAP,), 4166
     )
     again = dataclasses.replace(d, alarms=(ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0 - 9),))
     assert plan_tick(again, T0, library).alarms == ()
@@ -1141,7 +1142,7 @@ def test_basal_cut_by_cap_and_reservoir_names_both_reasons(library: Library) -> 
     plan = plan_tick(d, T0, library)
     assert plan.alarms == (AlarmKind.LOW_RESERVOIR, AlarmKind.DELIVERY_LIMITED)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1500)
-    assert plan.withheld_reasons == ("daily_cap", "reservoir")
+    assert plan.withheld_reasons == (Reason.DAILY_CAP, Reason.RESERVOIR)
     d2, effects = apply_tick(d, T0, library)
     assert effects == (
         Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),
@@ -1307,7 +1308,7 @@ def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
     )
     plan = plan_tick(full, T0, library)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000)
-    assert plan.withheld_reasons == ("daily_cap",)
+    assert plan.withheld_reasons == (Reason.DAILY_CAP,)
     morphine_full = dataclasses.replace(d, ledger=_recorded(T0 - 100, MAX_NG))
     assert plan_tick(morphine_full, T0, library).order == Order(
         2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166

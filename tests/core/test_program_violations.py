@@ -704,7 +704,8 @@ def test_an_unchanged_dose_is_not_an_increase(library: Library) -> None:
     assert check_program(_zic(2_400), library, "synchromed-ii-20", ctx).violations == ()
 
 
-# Survivors of `tools/mutation.sh program` that no test can kill (equivalent mutants):
+# Survivors of `tools/mutation.sh program` that no test can kill (equivalent mutants; _dst_day
+# is now schedule.dst_day):
 # - _check_titration `basal == 0 or cut_bp > ...` -> `basal == 1 or ...`: with basal < old, any
 #   basal of 0 or 1 is already a cut of more than 20 % (old >= 1, resp. old >= 2), so the
 #   disjunct decides nothing.

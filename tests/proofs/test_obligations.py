@@ -89,7 +89,7 @@ def test_every_obligation_has_known_requirements_and_a_broken_variant() -> None:
 
 def test_obligations_cover_the_issue() -> None:
     required = {
-        "GOV-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3",
+        "GOV-Z3", "BOLUS-Z3", "PROGRAM-Z3", "RESERVOIR-Z3", "LEDGER-Z3",
         "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP",
         "LIFE-Z3-TERMINAL", "LIFE-Z3-DELIVERY", "LIFE-Z3-EXPLANT", "LIFE-Z3-GUARDS",
         "LIFE-Z3-STOP", "LIFE-Z3-BMC",
@@ -145,8 +145,8 @@ def test_step_obligation_reads_the_live_runtime(monkeypatch: pytest.MonkeyPatch)
     """REQ-TIP-002, REQ-GOV-007: the step runs the runtime decide_basal and apply_report."""
     live_decide = governor.decide_basal
 
-    def capless(**kw: object) -> governor.Decision:
-        return live_decide(**{**kw, "cap_room_ng": kw["requested_ng"]})  # type: ignore[arg-type]
+    def capless(request: governor.Request[int, bool]) -> governor.Decision:
+        return live_decide(dataclasses.replace(request, cap_room_ng=request.requested_ng))
 
     monkeypatch.setattr(governor, "decide_basal", capless)
     assert _fresh(OBLIGATIONS["PATH-Z3-STEP"]).status == "fail"
@@ -181,10 +181,10 @@ def test_program_obligation_reads_the_live_library() -> None:
 def test_a_code_path_that_branches_on_a_term_is_a_failure_not_a_pass(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def branching(ops: object, **kw: object) -> object:
-        if kw["requested_ng"]:  # Python `if` on a symbolic value
-            return kw["requested_ng"]
-        return kw["requested_ng"]
+    def branching(ops: object, request: governor.Request[object, object]) -> object:
+        if request.requested_ng:  # Python `if` on a symbolic value
+            return request.requested_ng
+        return request.requested_ng
 
     monkeypatch.setattr(governor, "grant_amount", branching)
     result = _fresh(OBLIGATIONS["GOV-Z3"])

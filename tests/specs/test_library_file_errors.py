@@ -1,38 +1,31 @@
-"""The library loader's errors (core/library.py): the full
-error contract of every library defect (file, entry, field, message, value of the LibraryError),
-the boundaries of each rule (equal values, zero, 100 %), the values a valid file builds, the
-lookups' errors and the dead-volume helpers' errors (REQ-LIB-001, REQ-LIB-002, REQ-LIB-004,
-REQ-LIB-009, REQ-LIB-010, REQ-CORE-004)."""
+"""The library schema's errors (specs/library_schema.py): the full error contract of every
+library defect (file, entry, field, message, value of the LibraryError), the boundaries of each
+rule (equal values, zero, 100 %) and the values a valid file builds (REQ-LIB-001, REQ-LIB-002,
+REQ-LIB-004, REQ-LIB-009, REQ-LIB-010, REQ-CORE-004)."""
 
 from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
 import pytest
 
-from itdose.core.errors import InvalidInput, LibraryError, RejectedCommand
+from itdose.core.errors import InvalidInput, LibraryError
 from itdose.core.library import (
-    CatheterModel,
     ConcentrationRange,
     CountLimit,
     Level,
     Library,
     Limit,
     MriPolicy,
-    RangeLimit,
     SourcedNames,
     SourcedValue,
     Tag,
-    catheter_volume_nl,
-    dead_volume_nl,
-    library_from_mapping,
 )
 from itdose.core.units import Dimension
-from itdose.specs import load_library
+from itdose.specs.library_schema import library_from_mapping
 
 DRUGS = "drugs.toml"
 PUMPS = "pumps.toml"
@@ -2123,291 +2116,7 @@ def test_unknown_key_hint_names_one_close_match() -> None:
     assert err.value == "max_dail"
 
 
-# --- value types and lookups -------------------------------------------------------------------
-
-
-def _error(fn: Callable[[], object], cls: type[Exception] = InvalidInput) -> Any:
-    with pytest.raises(cls) as exc:
-        fn()
-    assert type(exc.value) is cls
-    return exc.value
-
-
-def _contract(err: Any) -> tuple[str, str, object, str | None]:
-    return (err.field, err.message, err.value, err.limit)
-
-
-DRUG_NAMES = (
-    "morphine, hydromorphone, ziconotide, fentanyl, sufentanil, bupivacaine, clonidine, baclofen"
-)
-
-
-def test_library_lookups_and_their_errors() -> None:
-    """REQ-LIB-001, REQ-CORE-004: lookups name the field, the value and the allowed ids."""
-    lib = load_library()
-    assert lib.version == "0.1.0/0.1.0"
-    assert lib.drug_names() == tuple(DRUG_NAMES.split(", "))
-    assert lib.indications("baclofen") == ("spasticity-spinal", "spasticity-cerebral")
-    assert lib.indications("aspirin") == ()
-    assert lib.drug("baclofen", "spasticity-cerebral").id == "baclofen.spasticity-cerebral"
-    assert lib.drug("baclofen", "spasticity-spinal").id == "baclofen.spasticity-spinal"
-    for bad in ("heroin", 5):
-        assert _contract(_error(lambda bad=bad: lib.drug(bad, "pain"))) == (  # type: ignore[misc]
-            "drug",
-            "is not in the drug library",
-            bad,
-            "one of " + DRUG_NAMES,
-        )
-    for bad in ("headache", 5):
-        assert _contract(_error(lambda bad=bad: lib.drug("morphine", bad))) == (  # type: ignore[misc]
-            "indication",
-            "is not a known indication",
-            bad,
-            "one of pain, spasticity-spinal, spasticity-cerebral",
-        )
-    assert _contract(_error(lambda: lib.drug("baclofen", "pain"), RejectedCommand)) == (
-        "indication",
-        "the drug library has no entry for baclofen in pain",
-        "pain",
-        "one of spasticity-spinal, spasticity-cerebral",
-    )
-    assert lib.pump("prometra-ii-40").id == "prometra-ii-40"
-    assert _contract(_error(lambda: lib.pump("nope"))) == (
-        "pump",
-        "is not a pump model in the library",
-        "nope",
-        "one of synchromed-ii-20, synchromed-ii-40, prometra-20, prometra-ii-20, prometra-ii-40",
-    )
-    assert lib.catheter("medtronic-ascenda-8781").id == "medtronic-ascenda-8781"
-    assert _contract(_error(lambda: lib.catheter("nope"))) == (
-        "catheter",
-        "is not a catheter model in the library",
-        "nope",
-        "one of prometra-catheter, medtronic-indura-1p-8709sc, medtronic-8731sc, "
-        "medtronic-ascenda-8780, medtronic-ascenda-8781",
-    )
-    assert _contract(_error(lambda: lib.limit("nope"))) == (
-        "limit",
-        "is not a limit id in the library",
-        "nope",
-        None,
-    )
-    assert lib.limit("baclofen.spasticity-cerebral.titration.max_increases").id == (
-        "baclofen.spasticity-cerebral.titration.max_increases"
-    )
-    assert lib.limit("morphine.pain.max_daily").value == 20_000_000
-    ids = [x.id for x in lib.limits()]
-    assert len(ids) == len(set(ids))
-    assert ids[:6] == [
-        "morphine.pain.max_concentration",
-        "morphine.pain.max_daily",
-        "morphine.pain.soft_max_daily",
-        "morphine.pain.trial_bolus_range",
-        "morphine.pain.starting_range.opioid-naive",
-        "morphine.pain.starting_range.opioid-tolerant",
-    ]
-    assert ids[-2:] == [
-        "baclofen.spasticity-cerebral.titration.max_increase_percent",
-        "baclofen.spasticity-cerebral.titration.max_increases",
-    ]
-
-
-def test_entry_limits_in_order_with_optional_limits() -> None:
-    """REQ-LIB-001: every limit of an entry, bolus and lockout included."""
-    lib = _build(
-        [
-            ("d", (*Z, "max_bolus"), {"value": "1 mcg", "level": "soft", **SRC}),
-            ("d", (*Z, "min_lockout"), {"value": "1 h", "level": "soft", **SRC}),
-            (
-                "d",
-                (*Z, "titration", "max_increase_percent"),
-                {"value": "10 %", "level": "soft", **SRC},
-            ),
-        ]
-    )
-    z = lib.drug("ziconotide", "pain")
-    assert [x.id for x in z.limits()] == [
-        "ziconotide.pain.max_concentration",
-        "ziconotide.pain.max_daily",
-        "ziconotide.pain.trial_bolus_range",
-        "ziconotide.pain.max_bolus",
-        "ziconotide.pain.min_lockout",
-        "ziconotide.pain.starting_range.any",
-        "ziconotide.pain.titration.max_increase",
-        "ziconotide.pain.titration.max_increase_percent",
-        "ziconotide.pain.titration.max_increases",
-    ]
-    assert z.max_bolus is not None and z.max_bolus.value == 1000
-    assert z.min_lockout is not None and z.min_lockout.value == 3600
-    assert z.titration is not None and z.titration.max_increase_percent is not None
-    assert z.titration.max_increase_percent.value == 1000
-
-
-def test_entry_and_pump_queries() -> None:
-    """REQ-LIB-007, REQ-LIB-009: starting ranges, product strengths and pump flags from data."""
-    lib = load_library()
-    morphine = lib.drug("morphine", "pain")
-    naive = morphine.starting_range("opioid-naive")
-    assert naive is not None and naive.id == "morphine.pain.starting_range.opioid-naive"
-    tolerant = morphine.starting_range("opioid-tolerant")
-    assert tolerant is not None and tolerant.id.endswith("opioid-tolerant")
-    assert morphine.starting_range("any") is None
-    z = lib.drug("ziconotide", "pain")
-    anyr = z.starting_range("opioid-naive")
-    assert anyr is not None and anyr.id == "ziconotide.pain.starting_range.any"
-    assert morphine.is_product_concentration(10_000_000)
-    assert morphine.is_product_concentration(25_000_000)
-    assert not morphine.is_product_concentration(20_000_000)
-    assert not lib.drug("baclofen", "spasticity-spinal").is_product_concentration(50_000)
-    pump = lib.pump("prometra-ii-20")
-    assert pump.is_approved_for("baclofen")
-    assert not pump.is_approved_for("ziconotide")
-    assert pump.allows_patient_bolus("morphine")
-    assert not pump.allows_patient_bolus("baclofen")
-    narrowing = pump.concentration_range("baclofen")
-    assert narrowing is not None and narrowing.drug == "baclofen"
-    assert pump.concentration_range("morphine") is None
-    assert narrowing.contains(500_000)
-    assert narrowing.contains(2_000_000)
-    assert not narrowing.contains(499_999)
-    assert not narrowing.contains(2_000_001)
-    assert [v.id for v in lib.pump("prometra-20").values()] == [
-        "prometra-20.reservoir_volume",
-        "prometra-20.low_reservoir_threshold",
-        "prometra-20.empty_threshold",
-        "prometra-20.over_infusion_tolerance",
-        "prometra-20.under_infusion_tolerance",
-    ]
-    assert [v.id.split(".")[1] for v in lib.pump("synchromed-ii-20").values()] == [
-        "reservoir_volume",
-        "min_rate",
-        "low_reservoir_threshold",
-        "empty_threshold",
-        "over_infusion_tolerance",
-        "under_infusion_tolerance",
-        "eri_to_eos",
-    ]
-    assert [v.id.split(".")[1] for v in pump.values()][3] == "tubing_volume"
-
-
-def test_texts_and_range_bounds() -> None:
-    """REQ-LIB-001: limits shown in display units; ranges are inclusive."""
-    lib = load_library()
-    assert lib.limit("morphine.pain.max_daily").text() == "20 mg/day"
-    naive = lib.limit("morphine.pain.starting_range.opioid-naive")
-    assert isinstance(naive, RangeLimit)
-    assert naive.text() == "200 mcg/day - 1 mg/day"
-    assert naive.contains(200_000)
-    assert naive.contains(1_000_000)
-    assert not naive.contains(199_999)
-    assert not naive.contains(1_000_001)
-    count = lib.limit("ziconotide.pain.titration.max_increases")
-    assert isinstance(count, CountLimit)
-    assert count.text() == "3 per 7 d"
-    assert lib.pump("synchromed-ii-20").reservoir_volume.text() == "20 mL"
-
-
-# --- dead volumes ------------------------------------------------------------------------------
-
-
-def _catheter(length: int | None, per_length: int | None) -> CatheterModel:
-    def value(v: int | None, dim: Dimension) -> SourcedValue | None:
-        return None if v is None else SourcedValue("t", v, dim, "t", Tag.D)
-
-    return CatheterModel(
-        id="test",
-        name="test",
-        manufacturer="test",
-        compatible_pumps=SourcedNames("t", ("prometra-ii-20",), "t", Tag.D),
-        reference_length=value(length, Dimension.LENGTH),
-        volume_per_length=value(per_length, Dimension.VOLUME_PER_LENGTH),
-    )
-
-
-NEVER_GUESSED = (
-    "in the library, so its volume cannot be computed (it is never guessed); load a library with "
-    "the manufacturer's value"
-)
-
-
-@pytest.mark.parametrize(
-    ("length", "per_length", "missing"),
-    [
-        (None, None, "reference_length and no volume_per_length"),
-        (1000, None, "volume_per_length"),
-        (None, 2600, "reference_length"),
-    ],
-)
-def test_catheter_volume_without_data_is_rejected(
-    length: int | None, per_length: int | None, missing: str
-) -> None:
-    """REQ-LIB-001: an unknown catheter value is never guessed; the error names what is missing."""
-    err = _error(lambda: catheter_volume_nl(_catheter(length, per_length), 0), RejectedCommand)
-    assert _contract(err) == (
-        "catheter",
-        f"catheter test has no {missing} {NEVER_GUESSED}",
-        "test",
-        None,
-    )
-
-
-def test_catheter_volume_trimmed_length_contract() -> None:
-    """REQ-CORE-004: the trimmed length is an int in 0 <= trimmed < reference length."""
-    catheter = load_library().catheter("prometra-catheter")
-    assert catheter_volume_nl(catheter, 1099) == 260  # 1 mm x 260 000 nl/m
-    assert catheter_volume_nl(_catheter(1000, 1), 1) == 1  # 0.999 nl rounds up
-    assert catheter_volume_nl(_catheter(1000, 1000), 0) == 1000
-    assert catheter_volume_nl(_catheter(1000, 1001), 0) == 1001
-    for bad in (True, 1.0, "1"):
-        assert _contract(_error(lambda bad=bad: catheter_volume_nl(catheter, bad))) == (
-            "trimmed_mm",
-            "expected an int number of millimetres",
-            bad,
-            None,
-        )
-    for bad in (-1, 1100):
-        assert _contract(_error(lambda bad=bad: catheter_volume_nl(catheter, bad))) == (
-            "trimmed_mm",
-            "must be at least 0 and shorter than the catheter",
-            bad,
-            "0 <= trimmed < 110 cm",
-        )
-
-
-def test_dead_volume_errors() -> None:
-    """REQ-LIB-001: a catheter not listed for the pump, or an unknown tubing volume, is rejected."""
-    lib = load_library()
-    err = _error(
-        lambda: dead_volume_nl(lib.pump("synchromed-ii-20"), lib.catheter("prometra-catheter"), 0),
-        RejectedCommand,
-    )
-    assert _contract(err) == (
-        "catheter",
-        "catheter prometra-catheter is not listed for pump synchromed-ii-20",
-        "prometra-catheter",
-        "one of prometra-ii-20, prometra-ii-40",
-    )
-    no_tubing = _build([("p", (*P2, "tubing_volume"), DEL)])
-    err = _error(
-        lambda: dead_volume_nl(
-            no_tubing.pump("prometra-ii-20"), no_tubing.catheter("prometra-catheter"), 0
-        ),
-        RejectedCommand,
-    )
-    assert _contract(err) == (
-        "pump",
-        "pump prometra-ii-20 has no tubing (internal pathway) volume in the library, so the dead "
-        "volume cannot be computed (it is never guessed); load a library with the "
-        "manufacturer's value",
-        "prometra-ii-20",
-        None,
-    )
-    with_tubing = _build([("p", (*P2, "tubing_volume", "value"), "0.001 mL")])
-    pump = with_tubing.pump("prometra-ii-20")
-    assert dead_volume_nl(pump, with_tubing.catheter("prometra-catheter"), 1099) == 1000 + 260
-
-
-# Equivalent mutants (mutmut 3.8.1 names, itdose.core.library.*), not killable by any test:
+# Equivalent mutants (mutmut 3.8.1 names, itdose.specs.library_schema.*), not killable by any test:
 # - xǁ_Ctxǁkeys__mutmut_10, 11: get_close_matches(..., n=1) -> default n (3) / n=2: the matches
 #   come best first and only close[0] is used, so the hint is the same.
 # - xǁ_Ctxǁquantity__mutmut_2: parse_quantity(value, None, dim): the InvalidInput it raises is

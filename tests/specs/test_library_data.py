@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from itdose.core.dead_volume import catheter_volume_nl
 from itdose.core.library import (
     CountLimit,
     Level,
@@ -15,7 +16,6 @@ from itdose.core.library import (
     MriPolicy,
     RangeLimit,
     Tag,
-    catheter_volume_nl,
 )
 from itdose.specs import load_library
 
