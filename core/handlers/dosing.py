@@ -89,10 +89,10 @@ def check_restart(d: Device, now: int, program: Program | None, reason: str) -> 
     if now - seen > RESTART_CONFIRM_S and not reason.strip():
         raise RejectedCommand(
             "command.restart_reason",
-            f"delivery has been stopped for {format_duration_s(now - last.at_s)}: a restart after "
+            f"delivery has been stopped for {format_duration_s(now - seen)}: a restart after "
             "more than 24 h without delivery needs a clinician's confirmation with a reason "
             "(tolerance may have fallen)",
-            value=format_duration_s(now - last.at_s),
+            value=format_duration_s(now - seen),
             limit=f"<= {format_duration_s(RESTART_CONFIRM_S)} without a reason",
         )
 
