@@ -38,7 +38,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     json_copy = check_output_file(args.json, "--json") if args.json else None
     if args.with_tests and importlib.util.find_spec("pytest") is None:
         raise InvalidInput("--with-tests", PYTEST_MISSING)
-    ok, results = run_verify(out_dir, args.with_tests, stream=sys.stderr)
+    cohort_check = None
+    if args.with_cohort:
+        from itdose.adapters.cohort import verify_check
+
+        cohort_check = verify_check
+    ok, results = run_verify(out_dir, args.with_tests, stream=sys.stderr, cohort=cohort_check)
     print_table(results)
     print_reasons(results)
     passed = sum(r["status"] == "pass" for r in results)
@@ -57,7 +62,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_diagram(args: argparse.Namespace) -> int:
-    from itdose.core.diagram import markdown, mermaid
+    from itdose.adapters.diagram import markdown, mermaid
 
     out = check_output_file(args.out, "--out") if args.out else None
     text = markdown() if args.markdown else mermaid()
@@ -119,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the test suite (tests/) and fold each test's cited requirements into the "
         "evidence",
+    )
+    verify.add_argument(
+        "--with-cohort",
+        action="store_true",
+        help="also run the small default cohort (examples/cohorts/default.toml, 16 patients x "
+        "0.25 years) against the independent physical reference and fold it into the evidence",
     )
     verify.set_defaults(fn=_cmd_verify)
     diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")

@@ -1,9 +1,11 @@
 """``itdose cohort``: seeded virtual patients checked by an independent physical reference.
 
-``itdose cohort FILE --patients N --years Y [--workers K] [--json PATH] [--report DIR]`` draws
+``itdose cohort FILE --patients N --years Y [--workers K | --scheduler ADDRESS] [--json PATH]
+[--report DIR]`` draws
 ``N`` patients from the cohort file (:mod:`itdose.adapters.cohort_draw`), runs each for ``Y``
 years after the start of dosing through the core, the controller and the simulated drive
-(:mod:`itdose.adapters.cohort_run`), checks it with :mod:`itdose.adapters.cohort_physics`, and
+(:mod:`itdose.adapters.cohort_run`; local processes, or a Dask distributed scheduler), checks
+it with :mod:`itdose.adapters.cohort_physics`, and
 summarises hazard counts, per patient-year rates with exact Clopper-Pearson bounds
 (:mod:`itdose.adapters.cohort_stats`), the worst 24 h windows, time in each state and the bolus
 decisions (:func:`summarise`; fields in docs/cohort-schema.md, "JSON report"). A patient that
@@ -25,12 +27,26 @@ from pathlib import Path
 from typing import Any
 
 from itdose.adapters.cohort_draw import Cohort, draw_patient, load_cohort, to_toml
-from itdose.adapters.cohort_physics import HAZARDS
-from itdose.adapters.cohort_run import run_cohort
+from itdose.adapters.cohort_physics import (
+    HAZARDS,
+    LATENCY_LIMIT_STEPS,
+    UNDER_DELIVERY_ALLOWANCE,
+)
+from itdose.adapters.cohort_plot import PlotUnavailable, write_plots
+from itdose.adapters.cohort_run import SchedulerError, run_cohort, run_cohort_on_scheduler
 from itdose.adapters.cohort_stats import clopper_pearson_upper, per_year_upper
 from itdose.core.errors import InvalidInput
 
-__all__ = ["REPORT_SCHEMA", "add_parser", "markdown", "run", "summarise"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "VERIFY_COHORT",
+    "VERIFY_REQUIREMENTS",
+    "add_parser",
+    "markdown",
+    "run",
+    "summarise",
+    "verify_check",
+]
 
 REPORT_SCHEMA = "itdose-cohort-report/1"
 YEAR_S = 365 * 86_400
@@ -93,6 +109,11 @@ def summarise(
         if r["error"] is not None or any(r["hazards"].values())
     ]
     cpu = sum(r["cpu_s"] for r in results)
+    latency: dict[str, int] = {}
+    for r in ok:
+        for x in r["alarm_latency_steps"]:
+            latency[str(x)] = latency.get(str(x), 0) + 1
+    lowest = sorted(ok, key=lambda r: r["min_delivered_ratio"])[:10]
     return {
         "schema": REPORT_SCHEMA,
         "cohort": {"title": cohort.title, "seed": cohort.seed},
@@ -127,6 +148,18 @@ def summarise(
         },
         "rejected_actions": sum(r["rejected_actions"] for r in ok),
         "unstoppable_after_high_nl": sum(r["unstoppable_after_high_nl"] for r in ok),
+        "alarm_latency": {
+            "limit_steps": LATENCY_LIMIT_STEPS,
+            "faults_by_steps": dict(sorted(latency.items(), key=lambda kv: int(kv[0]))),
+            "never_raised": sum(r["alarms_missing"] for r in ok),
+        },
+        "under_delivery": {
+            "allowance": float(UNDER_DELIVERY_ALLOWANCE),
+            "lowest_ratios": [
+                {"index": r["index"], "drug": r["drug"], "ratio": r["min_delivered_ratio"]}
+                for r in lowest
+            ],
+        },
         "cpu_s": round(cpu, 3),
         "cpu_s_per_patient_year": round(cpu / float(patient_years), 3) if n else 0.0,
         "wall_s": round(wall_s, 3),
@@ -162,6 +195,28 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for w in report["worst_windows"]:
         lines.append(f"| {w['index']} | {w['drug']} | {100 * w['fraction_of_hard_max']:.2f} |")
+    lat = report["alarm_latency"]
+    lines += [
+        "",
+        "## Alarm latency (drive fault to HIGH alarm, controller steps while dosing)",
+        "",
+        f"Limit {lat['limit_steps']}; faults by steps (0: a HIGH alarm was already active): "
+        f"{lat['faults_by_steps'] or 'no fault drawn'}; never raised: {lat['never_raised']}.",
+        "",
+        "## Under-delivery (quiet 24 h windows, tip amount / accepted program)",
+        "",
+        f"Allowance {100 * report['under_delivery']['allowance']:g} %; lowest: "
+        + (
+            ", ".join(
+                f"patient {x['index']} {x['ratio']:.5f}"
+                for x in report["under_delivery"]["lowest_ratios"][:5]
+            )
+            or "none"
+        )
+        + ".",
+    ]
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in report["plots"]]
     lines += ["", "## Failed patients", ""]
     for f in report["failed_patients"]:
         lines.append(f"- patient {f['index']} (seed {f['seed']}): {f['error'] or f['hazards']}")
@@ -175,6 +230,54 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+VERIFY_COHORT = ("examples/cohorts/default.toml", 16, Fraction(1, 4))
+"""The cohort ``itdose verify --with-cohort`` runs: the default cohort file (from the repository
+root, as the tests), 16 patients x 0.25 years = 4 patient-years."""
+VERIFY_REQUIREMENTS = ("REQ-GOV-004", "REQ-ALM-001", "REQ-ALM-004", "REQ-TIP-004")
+"""What the cohort's reference checks over whole runs (docs/cohort-schema.md, "Checks")."""
+
+
+def verify_check(stream: Any, workers: int | None = None) -> dict[str, Any]:
+    """The cohort as an ``itdose verify`` check (kind ``cohort``): passes when every patient ran
+    and the reference found no hazard; ``summary_md`` is the cohort report for report.md."""
+    from itdose.specs import load_library
+
+    path, patients, years = VERIFY_COHORT
+    start = time.perf_counter()
+    title = f"cohort {path}: {patients} patients x {years} years"
+    base: dict[str, Any] = {
+        "id": "COHORT",
+        "kind": "cohort",
+        "title": title,
+        "requirements": list(VERIFY_REQUIREMENTS),
+    }
+    try:
+        cohort = load_cohort(path, load_library())
+    except InvalidInput as e:  # asked for and impossible: a failed check, never a silent skip
+        return base | {
+            "status": "fail",
+            "seconds": 0.0,
+            "detail": f"{e} (run from the repository root)",
+        }
+    k = workers if workers is not None else (os.cpu_count() or 1)
+    results = run_cohort(cohort, patients, int(years * YEAR_S), k, None, 600)
+    wall = time.perf_counter() - start
+    report = summarise(cohort, results, years, wall, k)
+    md = markdown(report).split("\n", 1)[1].lstrip("\n")
+    hazards = {kind: h["events"] for kind, h in report["hazards"].items() if h["events"]}
+    detail = (
+        f"{report['patient_years']:g} patient-years, {report['errors']} failed patients, "
+        f"hazards {hazards or 'none'}"
+    )
+    return base | {
+        "status": "pass" if report["ok"] else "fail",
+        "seconds": round(wall, 4),
+        "detail": detail,
+        "summary_md": md,
+        "cohort": {k_: report[k_] for k_ in ("patients", "patient_years", "ok", "hazards")},
+    }
+
+
 def _out_path(raw: str | None, field: str) -> Path | None:
     if raw is None:
         return None
@@ -186,13 +289,6 @@ def _out_path(raw: str | None, field: str) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``itdose cohort``."""
-    if args.scheduler is not None:
-        print(
-            "error: --scheduler: a distributed scheduler is not implemented yet; run with local "
-            "--workers",
-            file=sys.stderr,
-        )
-        return 2
     try:
         from itdose.specs import load_library
 
@@ -203,6 +299,10 @@ def run(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
         if workers < 1 or workers > 256:
             raise InvalidInput("--workers", "must be 1 to 256", value=workers)
+        if args.scheduler is not None and args.workers is not None:
+            raise InvalidInput(
+                "--scheduler", "give either --workers or --scheduler", value=args.scheduler
+            )
         json_path = _out_path(args.json, "--json")
         report_dir = Path(args.report) if args.report is not None else None
         if report_dir is not None and not report_dir.parent.is_dir():
@@ -215,12 +315,26 @@ def run(args: argparse.Namespace) -> int:
     horizon = int(years * YEAR_S)
     show = not args.no_progress
 
+    shown: list[bool] = []  # a progress line was written
+
     def progress(done: int, total: int) -> None:
         if show:
+            shown[:] = [True]
             print(f"\rcohort: {done}/{total} patients", end="", file=sys.stderr, flush=True)
 
     t0 = time.monotonic()
-    results = run_cohort(cohort, args.patients, horizon, workers, progress, args.cpu_budget)
+    if args.scheduler is not None:
+        try:
+            results, workers = run_cohort_on_scheduler(
+                cohort, args.patients, horizon, args.scheduler, progress, args.cpu_budget
+            )
+        except SchedulerError as e:
+            if shown:
+                print(file=sys.stderr)
+            print(f"error: --scheduler: {e}", file=sys.stderr)
+            return 2
+    else:
+        results = run_cohort(cohort, args.patients, horizon, workers, progress, args.cpu_budget)
     if show:
         print(file=sys.stderr)
     report = summarise(cohort, results, years, time.monotonic() - t0, workers)
@@ -230,6 +344,11 @@ def run(args: argparse.Namespace) -> int:
             path = report_dir / f"patient-{f['index']}.toml"
             path.write_text(to_toml(draw_patient(cohort, f["index"], horizon)))
             f["scenario_file"] = path.name
+        try:
+            report["plots"] = [p.name for p in write_plots(report, results, report_dir)]
+        except PlotUnavailable as e:  # the plot extra is not installed: say so, keep the report
+            report["plots"] = []
+            print(f"warning: --report: no plots ({e})", file=sys.stderr)
         (report_dir / "report.md").write_text(markdown(report))
         (report_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if json_path is not None:
@@ -250,7 +369,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--years", required=True, help="years of dosing per patient (e.g. 1, 0.25)")
     p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     p.add_argument(
-        "--scheduler", metavar="ADDRESS", help="distributed scheduler: NOT IMPLEMENTED YET (exit 2)"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the patients on this Dask distributed scheduler (e.g. tcp://host:8786; the "
+        "optional extra 'cluster') instead of local processes",
     )
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
     p.add_argument(

@@ -100,6 +100,10 @@ class Cohort:
     faults: sd.FaultRates
     response_s: tuple[int, int]
     library: Library
+    titration: Mapping[str, Any] | None = None
+    """``[titration]``: ``interval`` (s range), ``step`` (bp range), ``increase`` (bp share)."""
+    mri: Mapping[str, Any] | None = None
+    """``[mri]``: ``mean`` (s), ``emergency`` (bp share), ``scan`` (s range)."""
 
 
 def _range(raw: object, where: str, parse: Any) -> tuple[int, int]:
@@ -152,7 +156,19 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
     """Validate a cohort document; every defect is an :class:`InvalidInput` naming the field."""
     check_keys(
         data,
-        {"schema", "title", "seed", "max_segment", "therapy", "pump", "bolus", "refill", "faults"},
+        {
+            "schema",
+            "title",
+            "seed",
+            "max_segment",
+            "therapy",
+            "pump",
+            "bolus",
+            "refill",
+            "faults",
+            "titration",
+            "mri",
+        },
         {"schema", "title", "seed", "therapy", "pump"},
         "cohort.",
     )
@@ -288,8 +304,45 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
         garbled_reply_mean_s=means["garbled_reply"],
     )
     response = _range(faults.get("response", ["2 h", "2 days"]), "faults.response", _dur)
+    titration: dict[str, Any] | None = None
+    if "titration" in data:
+        tt = _table(data["titration"], "titration")
+        check_keys(tt, {"interval", "step", "increase_share"}, {"interval", "step"}, "titration.")
+        titration = {
+            "interval": _range(tt["interval"], "titration.interval", _dur),
+            "step": _range(tt["step"], "titration.step", _pct),
+            "increase": _share(tt, "increase_share", "titration", 5_000),
+        }
+        if titration["interval"][0] < DAY_S:
+            raise InvalidInput("titration.interval", "at least 1 day", value=tt["interval"])
+        if titration["step"][1] > 5_000:
+            raise InvalidInput("titration.step", "at most 50 %", value=tt["step"])
+    mri: dict[str, Any] | None = None
+    if "mri" in data:
+        tm = _table(data["mri"], "mri")
+        check_keys(tm, {"mean_interval", "emergency_share", "scan"}, {"mean_interval"}, "mri.")
+        mri = {
+            "mean": _dur(tm["mean_interval"], "mri.mean_interval"),
+            "emergency": _share(tm, "emergency_share", "mri"),
+            "scan": _range(tm.get("scan", ["20 min", "90 min"]), "mri.scan", _dur),
+        }
+        if mri["mean"] < DAY_S:
+            raise InvalidInput("mri.mean_interval", "at least 1 day", value=tm["mean_interval"])
+        if mri["scan"][0] < 60 or mri["scan"][1] > 6 * HOUR_S:
+            raise InvalidInput("mri.scan", "1 min to 6 h", value=tm.get("scan"))
     return Cohort(
-        title, seed, max_segment, tuple(therapies), tuple(pumps), b, r, rates, response, library
+        title,
+        seed,
+        max_segment,
+        tuple(therapies),
+        tuple(pumps),
+        b,
+        r,
+        rates,
+        response,
+        library,
+        titration,
+        mri,
     )
 
 
@@ -352,45 +405,90 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         worst = int(bolus["dose"].split()[0]) * bolus["max_per_24h"]
         dose_ng = max(1000, min(dose_ng, (hard - worst) // 1000 * 1000))
 
-    overrides = []
     starting = dict(entry.starting_ranges)
     status_key = {"naive": "opioid-naive", "tolerant": "opioid-tolerant"}.get(
         th.opioid_status or "", ""
     )
     rng_start = starting.get(status_key) or (starting.get("any") if "any" in starting else None)
-    if rng_start is not None and not rng_start.low <= dose_ng <= rng_start.high:
-        overrides.append({"limit": rng_start.id, "reason": "cohort: established patient"})
-    if entry.screening is not None and dose_ng != entry.screening.start_dose_multiple * 50_000:
-        overrides.append(
-            {"limit": f"{entry.screening.id}.starting_dose", "reason": "cohort: titrated"}
-        )
-    if entry.soft_max_daily is not None and dose_ng > entry.soft_max_daily.value:
-        overrides.append({"limit": entry.soft_max_daily.id, "reason": "cohort: near the limit"})
 
-    def program(c_ng_per_ml: int) -> dict[str, Any]:
+    def overrides_for(dose: int) -> list[dict[str, str]]:
+        out = []
+        if rng_start is not None and not rng_start.low <= dose <= rng_start.high:
+            out.append({"limit": rng_start.id, "reason": "cohort: established patient"})
+        if entry.screening is not None and dose != entry.screening.start_dose_multiple * 50_000:
+            out.append(
+                {"limit": f"{entry.screening.id}.starting_dose", "reason": "cohort: titrated"}
+            )
+        if entry.soft_max_daily is not None and dose > entry.soft_max_daily.value:
+            out.append({"limit": entry.soft_max_daily.id, "reason": "cohort: near the limit"})
+        return out
+
+    programs: dict[str, dict[str, Any]] = {}
+
+    def program(c_ng_per_ml: int, dose: int) -> str:
+        """The name of the program at this concentration and daily dose (made on first use)."""
+        name = f"c{c_ng_per_ml}" if dose == dose_ng else f"c{c_ng_per_ml}_d{dose // 1000}"
+        if name in programs:
+            return name
         if flex:
             steps = [
-                {"start": "00:00", "dose": f"{dose_ng * 3 // 4 // 1000} mcg/day"},
-                {"start": "08:00", "dose": f"{dose_ng // 1000} mcg/day"},
-                {"start": "20:00", "dose": f"{dose_ng * 3 // 4 // 1000} mcg/day"},
+                {"start": "00:00", "dose": f"{dose * 3 // 4 // 1000} mcg/day"},
+                {"start": "08:00", "dose": f"{dose // 1000} mcg/day"},
+                {"start": "20:00", "dose": f"{dose * 3 // 4 // 1000} mcg/day"},
             ]
             basal: dict[str, Any] = {"mode": "flex", "clock": "elapsed", "steps": steps}
         else:
-            basal = {"mode": "continuous", "dose": f"{dose_ng // 1000} mcg/day"}
+            basal = {"mode": "continuous", "dose": f"{dose // 1000} mcg/day"}
         p: dict[str, Any] = {"concentration": f"{c_ng_per_ml} ng/mL", "basal": basal}
         if bolus is not None:
             p["patient_bolus"] = dict(bolus)
-        if overrides:
-            p["override"] = [dict(o) for o in overrides]
-        return p
+        ov = overrides_for(dose)
+        if ov:
+            p["override"] = ov
+        programs[name] = p
+        return name
 
-    programs = {f"c{c}": program(c) for c in th.concentrations}
+    for c_ in th.concentrations:
+        program(c_, dose_ng)
     end_s = START_S + horizon_s
     timeline: list[dict[str, Any]] = []
 
     def act(at: int, action: str, **kw: Any) -> None:
         if at < end_s:
             timeline.append({"at": at, "action": action, **kw})
+
+    # titration: program changes at drawn visits, within the therapy's dose range, the bolus
+    # worst case and the library's titration steps
+    doses: list[tuple[int, int]] = [(0, dose_ng)]
+    if cohort.titration is not None:
+        tz = cohort.titration
+        rz = stream(seed, index, "titration")
+        lo = max(1000, hard * th.dose_bp[0] // 10_000 // 1000 * 1000)
+        worst_bolus = int(bolus["dose"].split()[0]) * bolus["max_per_24h"] if bolus else 0
+        hi = max(lo, min(hard * th.dose_bp[1] // 10_000, hard - worst_bolus) // 1000 * 1000)
+        tit = entry.titration
+        t = START_S
+        while True:
+            t += rz.randint(*tz["interval"])
+            if t >= end_s:
+                break
+            up = rz.randrange(10_000) < tz["increase"]
+            bp = rz.randint(*tz["step"])
+            cur = doses[-1][1]
+            if up:
+                if tit is not None and tit.max_increase_percent is not None:
+                    bp = min(bp, tit.max_increase_percent.value - 100)  # a margin for rounding
+                new = cur + cur * bp // 10_000
+                if tit is not None and tit.max_increase is not None:
+                    new = min(new, cur + tit.max_increase.value)
+                new = min(hi, new // 1000 * 1000)
+            else:
+                new = max(lo, -(-(cur - cur * bp // 10_000) // 1000) * 1000)
+            if new != cur:
+                doses.append((t, new))
+
+    def dose_at(t: int) -> int:
+        return next(d for at, d in reversed(doses) if at <= t)
 
     if th.drug == "baclofen":
         act(9 * HOUR_S, "screening", baseline_pain=0)
@@ -399,15 +497,15 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         act(16 * HOUR_S, "screening_response", positive=True)
         act(17 * HOUR_S, "conclude_trial")
     else:
-        lo = entry.trial_bolus_range.low if entry.trial_bolus_range is not None else 100_000
+        lo_trial = entry.trial_bolus_range.low if entry.trial_bolus_range is not None else 100_000
         act(9 * HOUR_S, "screening", baseline_pain=8)
         act(10 * HOUR_S, "start_trial", plan="single intrathecal bolus")
-        act(10 * HOUR_S + 900, "trial_dose", dose=f"{lo} ng")
+        act(10 * HOUR_S + 900, "trial_dose", dose=f"{lo_trial} ng")
         act(16 * HOUR_S, "pain_score", score=3)
         act(17 * HOUR_S, "conclude_trial")
     act(IMPLANT_S, "implant")
     act(IMPLANT_S + HOUR_S, "fill", volume=f"{capacity_nl} nL", concentration=f"{conc} ng/mL")
-    act(IMPLANT_S + HOUR_S + 300, "set_program", program=f"c{conc}")
+    act(IMPLANT_S + HOUR_S + 300, "set_program", program=program(conc, dose_ng))
     act(IMPLANT_S + HOUR_S + 600, "prime", duration="8 min")
     act(START_S, "start")
 
@@ -415,8 +513,9 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     rr = stream(seed, index, "refill")
     rf = cohort.refill
     t, current = START_S, conc
+    concs: list[tuple[int, int]] = [(0, conc)]
     while True:
-        daily_nl = dose_ng * 10**6 // current if current else 1
+        daily_nl = dose_at(t) * 10**6 // current if current else 1
         days_full = Fraction(capacity_nl, max(1, daily_nl))
         use = rr.randint(*rf["use"])
         interval = min(int(days_full * DAY_S * use / 10_000), rf["max_interval"])
@@ -428,11 +527,12 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             new = rr.choice([c for c in th.concentrations if c != current])
         item: dict[str, Any] = {"volume": f"{capacity_nl} nL", "withdrawn": "auto"}
         if new != current:
-            item |= {"concentration": f"{new} ng/mL", "program": f"c{new}"}
+            item |= {"concentration": f"{new} ng/mL", "program": program(new, dose_at(t))}
+            concs.append((t, new))
         act(t, "refill", **item)
         if use > 10_000:  # a late refill: the reservoir ran low or empty before it
             act(t + 300, "clear_alarm", alarm="empty_reservoir", reason="refilled")
-            act(t + 360, "resume", reason="refilled")
+            act(t + 360, "resume", reason="refilled", restart_reason="cohort: reassessed")
         if rr.randrange(10_000) < rf["repeat"]:
             t += rr.randint(60, 6 * HOUR_S)
             act(t, "refill", volume=f"{capacity_nl} nL", withdrawn="auto")
@@ -444,10 +544,61 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
                 volume=f"{capacity_nl} nL",
                 withdrawn="auto",
                 concentration=f"{current} ng/mL",
-                program=f"c{current}",
+                program=program(current, dose_at(t)),
             )
+            concs.append((t, current))
             new = current
         current = new
+
+    def conc_at(t: int) -> int:
+        return next(c_ for at, c_ in reversed(concs) if at <= t)
+
+    for at, d in doses[1:]:
+        cut = d < next(x for a_, x in reversed(doses) if a_ < at)
+        act(at, "set_program", program=program(conc_at(at), d), confirm_withdrawal_risk=cut)
+
+    # MRIs: planned (the pump's MRI workflow) or, for a share, emergency scans
+    mri_faults: list[dict[str, Any]] = []
+    policy = lib.pump(pump_id).mri_policy.value
+    if cohort.mri is not None and policy != "refuse":
+        rm = stream(seed, index, "mri")
+        t = START_S
+        while True:
+            t += max(HOUR_S, int(rm.expovariate(1 / cohort.mri["mean"])))
+            if t >= end_s:
+                break
+            scan = rm.randint(*cohort.mri["scan"])
+            verify = rm.randint(10 * 60, 2 * HOUR_S)
+            emergency = (
+                policy == "empty-and-reset" and rm.randrange(10_000) < cohort.mri["emergency"]
+            )
+            if policy == "empty-and-reset" and not emergency:
+                act(t, "suspend", reason="MRI preparation", confirm_withdrawal_risk=True)
+                act(t + 300, "empty_reservoir", withdrawn="auto")
+                begin = t + 1800
+                act(begin, "begin_mri")
+            elif emergency:
+                begin = t
+                act(begin, "begin_mri", emergency=True, reason="cohort: imaging cannot wait")
+            else:  # suspend-verify: the field stalls the rotor for the scan and a recovery delay
+                begin = t
+                act(begin, "begin_mri")
+                mri_faults.append({"at": begin + 60, "kind": "mri_stall", "scan": f"{scan} s"})
+            act(begin + scan, "end_mri")
+            done = begin + scan + 2 * HOUR_S + verify  # after the rotor's recovery delay
+            act(done, "confirm_mri", reason="cohort: valve reset / rotor checked")
+            if policy == "empty-and-reset" and not emergency:
+                act(
+                    done + 300,
+                    "refill",
+                    volume=f"{capacity_nl} nL",
+                    withdrawn="auto",
+                    concentration=f"{conc_at(done)} ng/mL",
+                )
+            if policy == "suspend-verify":
+                act(done + 450, "clear_alarm", alarm="motor_stall", reason="MRI stall recovered")
+            act(done + 600, "resume", reason="after MRI")
+            t = done + 600
 
     # patient boluses: requests at random times, bursts at the lockout boundary
     if bolus is not None:
@@ -490,7 +641,8 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         visit = f.at_s + delay + 60
         for k, alarm in enumerate(_HIGH_ALARMS):
             act(visit + k, "clear_alarm", alarm=alarm, reason="cause resolved")
-        act(visit + len(_HIGH_ALARMS), "resume", reason="checked")
+        late = {"restart_reason": "cohort: patient reassessed"} if delay > 20 * HOUR_S else {}
+        act(visit + len(_HIGH_ALARMS), "resume", reason="checked", **late)
 
     for item in timeline:
         item.setdefault("expect", "accepted")
@@ -509,6 +661,8 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     }
     if th.opioid_status is not None:
         doc["drug"]["opioid_status"] = th.opioid_status
+    faults.extend(mri_faults)
+    faults.sort(key=lambda f: f["at"])
     if faults:
         doc["fault"] = faults
     return doc

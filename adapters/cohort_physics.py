@@ -30,6 +30,17 @@ Checks (hazard kinds, :data:`HAZARDS`):
   before the raise that the controller could not stop (a communication loss: the drive finishes
   its command or its watchdog stops it) is not counted as a hazard but reported in nL.
 * ``reservoir_negative``: the drive drew more fluid than the reservoir held.
+* ``alarm_latency``: a drive fault injected by the drawn schedule (stall, occlusion, reset,
+  communication loss, partial delivery, garbled reply) not followed by a HIGH alarm within
+  :data:`LATENCY_LIMIT_STEPS` controller steps taken while dosing (phase ``active`` or
+  ``alarm``), counted from the fault's instant to the step that raised the alarm, inclusive
+  (:func:`alarm_latencies`). A fault while a HIGH alarm is already active needs none.
+* ``under_delivery``: a rolling 24 h window, wholly inside a quiet stretch (phase ``active``,
+  no alarm of any priority, no drawn fault), in which less drug left the tip than the accepted
+  program asks for (its basal over the window plus the patient boluses granted in it; a bolus
+  granted while the fluid path holds two concentrations at the lean / rich share of its dose,
+  as the core sizes it at the richer one), beyond :data:`UNDER_DELIVERY_ALLOWANCE`
+  (:func:`under_delivery_windows`).
 """
 
 from __future__ import annotations
@@ -44,6 +55,9 @@ from fractions import Fraction
 __all__ = [
     "DAY_S",
     "HAZARDS",
+    "LATENCY_LIMIT_STEPS",
+    "UNDER_DELIVERY_ALLOWANCE",
+    "BasalPeriod",
     "Catheter",
     "Delivery",
     "FillEvent",
@@ -52,11 +66,14 @@ __all__ = [
     "Reference",
     "WindowResult",
     "WithdrawEvent",
+    "alarm_latencies",
     "bolus_hazards",
     "check_patient",
     "high_alarm_hazards",
     "max_window_brute",
     "max_windows",
+    "max_windows_exact",
+    "under_delivery_windows",
 ]
 
 DAY_S = 86_400
@@ -66,6 +83,8 @@ HAZARDS = (
     "bolus_count",
     "delivery_after_high",
     "reservoir_negative",
+    "alarm_latency",
+    "under_delivery",
 )
 """Every hazard kind the reference counts, in report order."""
 
@@ -100,6 +119,19 @@ class PumpEvent:
 
 
 Delivery = FillEvent | WithdrawEvent | PumpEvent
+
+
+LATENCY_LIMIT_STEPS = 1
+"""A drive fault must raise a HIGH alarm within this many controller steps while dosing: the
+step at the fault's instant polls the drive (a fault is a wake-up) and must raise it
+(REQ-ALM-001, REQ-ALM-004): a controller that misses the fault and raises an alarm only when the
+order's count falls behind takes 2 or more."""
+
+UNDER_DELIVERY_ALLOWANCE = Fraction(1, 200)
+"""Share of the programmed amount a quiet 24 h window may fall short by: the drive's whole-
+nanolitre counts, the orders' rounding down (carried to the next order) and a remnant of old fluid
+moved with the next order after a concentration change. The fault model's own shortfalls (a
+partial delivery, a lost count, a stall) come with an alarm and are outside quiet windows."""
 
 
 @dataclass(frozen=True)
@@ -172,8 +204,9 @@ def _cum(
     return total
 
 
-def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
-    """The largest amount in any window ``(T - 86400, T]`` over sorted, non-overlapping pieces."""
+def max_windows_exact(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
+    """:func:`max_windows` in exact arithmetic at every candidate (the slow reference of the
+    fast path, and the path taken when a piece has no duration)."""
     ps = sorted(pieces, key=lambda p: (p.a, p.b))
     if not ps:
         return WindowResult(Fraction(0), Fraction(0), 0)
@@ -188,6 +221,79 @@ def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
         if w > best:
             best, best_t = w, t
         now_over = w > limit_fg
+        if now_over and not over:
+            episodes += 1
+        over = now_over
+    return WindowResult(best, best_t, episodes)
+
+
+def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
+    """The largest amount in any window ``(T - 86400, T]`` over sorted, non-overlapping pieces,
+    and the runs of candidate window ends above ``limit_fg``.
+
+    Exact where it matters, fast elsewhere: every candidate is first evaluated in floating point
+    (two pointers over the pieces); a candidate whose value is within a bound of the float error
+    of the limit or of the largest value is evaluated again exactly, so the over/under decision
+    of every candidate and the maximum are those of :func:`max_windows_exact`. Candidates are
+    ordered exactly (by ``(float(t), t)``: rounding to float is monotone)."""
+    ps = sorted(pieces, key=lambda p: (p.a, p.b))
+    if not ps:
+        return WindowResult(Fraction(0), Fraction(0), 0)
+    if any(p.a == p.b for p in ps):
+        return max_windows_exact(ps, limit_fg)
+    fa = [float(p.a) for p in ps]
+    fb = [float(p.b) for p in ps]
+    fw = [float(p.amount_fg) for p in ps]
+    fprefix = [0.0]
+    for w in fw:
+        fprefix.append(fprefix[-1] + w)
+    cands = [(x, p.b) for x, p in zip(fb, ps, strict=True)]
+    cands += [(x + DAY_S, p.a + DAY_S) for x, p in zip(fa, ps, strict=True)]
+    cands.sort()
+    tol = 1e-9 * (fprefix[-1] + limit_fg) + 1e4
+    n = len(ps)
+
+    def sweep() -> list[float]:
+        out = []
+        j = k = 0  # pieces [0, j) ended by t, [0, k) ended by t - DAY
+        for t, _ in cands:
+            while j < n and fb[j] <= t:
+                j += 1
+            hi = fprefix[j]
+            if j < n and fa[j] < t:
+                hi += fw[j] * (t - fa[j]) / (fb[j] - fa[j])
+            u = t - DAY_S
+            while k < n and fb[k] <= u:
+                k += 1
+            lo = fprefix[k]
+            if k < n and fa[k] < u:
+                lo += fw[k] * (u - fa[k]) / (fb[k] - fa[k])
+            out.append(hi - lo)
+        return out
+
+    approx = sweep()
+    ends = [p.b for p in ps]
+    prefix = [Fraction(0)]
+    for p in ps:
+        prefix.append(prefix[-1] + p.amount_fg)
+
+    def exact(t: Fraction) -> Fraction:
+        return _cum(ps, ends, prefix, t) - _cum(ps, ends, prefix, t - DAY_S)
+
+    top = max(approx)
+    best, best_t = Fraction(-1), Fraction(0)
+    episodes, over = 0, False
+    for (_, t), w in zip(cands, approx, strict=True):
+        value: Fraction | None = None
+        if w >= top - tol:
+            value = exact(t)
+            if value > best:
+                best, best_t = value, t
+        if abs(w - limit_fg) <= tol:
+            value = exact(t) if value is None else value
+            now_over = value > limit_fg
+        else:
+            now_over = w > limit_fg
         if now_over and not over:
             episodes += 1
         over = now_over
@@ -223,6 +329,13 @@ class Reference:
     pumped: list[PumpEvent] = field(default_factory=list)
     negative: int = 0
     unstoppable_nl: Fraction = Fraction(0)
+    latencies: list[int | None] = field(default_factory=list)
+    """Per drawn drive fault: controller steps to its HIGH alarm (:func:`alarm_latencies`)."""
+    delivered_ratio: Fraction = Fraction(1)
+    """The smallest tip amount / programmed amount over the quiet 24 h windows."""
+    lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
+    """From each instant on, the leanest / richest concentration of drug in the fluid path (1
+    while it holds one): the share of its dose a bolus granted then is planned to deliver."""
     catheter: Catheter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +360,16 @@ class Reference:
                 for drug, fg in moved.items():
                     if fg > 0:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))
+            concs = {
+                fg / vol
+                for vol, c in self.catheter.segments
+                if vol > 0
+                for fg in c.values()
+                if fg > 0
+            }
+            ratio = min(concs) / max(concs) if concs else Fraction(1)
+            if not self.lean_rich or self.lean_rich[-1][1] != ratio:
+                self.lean_rich.append((event.t1_s, ratio))
 
     def _draw(self, v: Fraction) -> dict[str, Fraction]:
         """Take ``v`` nL of the mixture out of the reservoir (a shortfall is counted)."""
@@ -304,23 +427,165 @@ def check_patient(
     max_per_24h: int | None,
     high_spans: Iterable[tuple[int, int | None]],
     end_s: int,
+    *,
+    faults: Sequence[int] = (),
+    dosing_steps: Sequence[int] = (),
+    high_raises: Sequence[tuple[int, int]] = (),
+    programs: Sequence[BasalPeriod] = (),
+    quiet: Sequence[tuple[int, int]] = (),
+    drug: str | None = None,
 ) -> tuple[dict[str, int], dict[str, WindowResult], Reference]:
     """Run the reference over one patient's true delivery log; hazard counts per kind, the
-    largest window per drug, and the final reference state."""
+    largest window per drug, and the final reference state. ``faults`` (drawn drive fault
+    instants), ``dosing_steps`` and ``high_raises`` (:func:`alarm_latencies`) feed the alarm
+    latency check; ``programs`` (the accepted
+    programs of ``drug``, in order) and ``quiet`` (stretches without alarms, faults or a phase
+    other than ``active``) the under-delivery check."""
     ref = Reference(dead_volume_nl)
+    grants_list = list(grants)
+    spans = list(high_spans)
     for event in log:
         ref.apply(event)
     counts = dict.fromkeys(HAZARDS, 0)
     windows: dict[str, WindowResult] = {}
-    for drug, pieces in ref.pieces.items():
-        limit_fg = hard_max_ng[drug] * 10**6
+    for d, pieces in ref.pieces.items():
+        limit_fg = hard_max_ng[d] * 10**6
         w = max_windows(pieces, limit_fg)
-        windows[drug] = w
+        windows[d] = w
         counts["tip_over_hard_max"] += w.episodes_over
     if lockout_s is not None and max_per_24h is not None:
-        counts["lockout"], counts["bolus_count"] = bolus_hazards(grants, lockout_s, max_per_24h)
+        counts["lockout"], counts["bolus_count"] = bolus_hazards(
+            grants_list, lockout_s, max_per_24h
+        )
     counts["delivery_after_high"], _, ref.unstoppable_nl = high_alarm_hazards(
-        ref.pumped, high_spans, end_s
+        ref.pumped, spans, end_s
     )
     counts["reservoir_negative"] = ref.negative
+    ref.latencies = alarm_latencies(faults, dosing_steps, high_raises, spans)
+    counts["alarm_latency"] = sum(1 for x in ref.latencies if x is None or x > LATENCY_LIMIT_STEPS)
+    if drug is not None and programs:
+        grants_sorted = sorted(grants_list)
+        counts["under_delivery"], ref.delivered_ratio = under_delivery_windows(
+            ref.pieces.get(drug, []), programs, grants_sorted, quiet, lean_rich=ref.lean_rich
+        )
     return counts, windows, ref
+
+
+def alarm_latencies(
+    faults: Iterable[int],
+    dosing_steps: Sequence[int],
+    raises: Sequence[tuple[int, int]],
+    high_spans: Iterable[tuple[int, int | None]],
+) -> list[int | None]:
+    """For each drive fault at an instant in ``faults``: the controller steps taken while dosing
+    from the fault to the one that raised a HIGH alarm, inclusive (``dosing_steps``: the sorted
+    instants at which such steps ended; ``raises``: each HIGH alarm raised, as its instant and
+    the number of dosing steps ended before it); 0 if a HIGH alarm was already active;
+    ``None`` if none was raised after it."""
+    spans = list(high_spans)
+    at = [r for r, _ in raises]
+    out: list[int | None] = []
+    for t in faults:
+        if any(r < t and (c is None or c > t) for r, c in spans):
+            out.append(0)
+            continue
+        k = bisect.bisect_left(at, t)
+        if k == len(at):
+            out.append(None)
+            continue
+        out.append(max(1, raises[k][1] - bisect.bisect_left(dosing_steps, t) + 1))
+    return out
+
+
+@dataclass(frozen=True)
+class BasalPeriod:
+    """An accepted program in effect from ``start_s``: its basal schedule as ``(offset_s,
+    ng_per_day)`` steps over a day (one step: continuous), and its patient bolus
+    ``(dose_ng, duration_s)`` if any."""
+
+    start_s: int
+    steps: tuple[tuple[int, int], ...]
+    bolus: tuple[int, int] | None
+
+    def daily_ng(self) -> Fraction:
+        """Drug the schedule delivers over any 24 h (a daily schedule repeats)."""
+        bounds = [s for s, _ in self.steps] + [DAY_S]
+        return sum(
+            (Fraction(d * (bounds[i + 1] - s), DAY_S) for i, (s, d) in enumerate(self.steps)),
+            Fraction(0),
+        )
+
+
+def _programmed(
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: int,
+    hi: int,
+    lean_rich: Sequence[tuple[int, Fraction]] = (),
+) -> Fraction | None:
+    """The accepted programs' basal over ``(lo, hi]`` (``hi - lo`` is a day) plus the granted
+    boluses' share in it; ``None`` when a flex schedule changes inside (its phase is unknown).
+    A bolus granted while the fluid path holds two concentrations is sized at the richer one
+    (the dose is never exceeded): it counts at ``lean_rich`` of its dose."""
+    starts = [p.start_s for p in periods]
+    i = bisect.bisect_right(starts, lo) - 1
+    if i < 0:
+        return None
+    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
+    active = [periods[i], *inside]
+    if not inside:
+        total = active[0].daily_ng()
+    elif any(len(p.steps) != 1 for p in active):
+        return None
+    else:
+        total = Fraction(0)
+        for p, nxt in zip(active, [*[q.start_s for q in inside], hi], strict=True):
+            total += Fraction(p.steps[0][1] * (nxt - max(lo, p.start_s)), DAY_S)
+    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is None:
+            continue
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        dose = bolus[0] * (lean_rich[k][1] if k >= 0 else Fraction(1))
+        dur = bolus[1]
+        a, b = max(g, lo), min(g + dur, hi)
+        if dur == 0:
+            total += dose if lo < g <= hi else 0
+        elif b > a:
+            total += dose * (b - a) / dur
+    return total
+
+
+def under_delivery_windows(
+    pieces: Sequence[Piece],
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    quiet: Iterable[tuple[int, int]],
+    step_s: int = 3600,
+    lean_rich: Sequence[tuple[int, Fraction]] = (),
+) -> tuple[int, Fraction]:
+    """Quiet 24 h windows ``(T - 24 h, T]`` (``T`` every ``step_s`` inside each quiet stretch
+    ``(a, b)``) in which the drug at the tip fell short of the program by more than
+    :data:`UNDER_DELIVERY_ALLOWANCE`: (episodes, the smallest ratio delivered / programmed)."""
+    ps = sorted(pieces, key=lambda p: (p.a, p.b))
+    ends = [p.b for p in ps]
+    prefix = [Fraction(0)]
+    for p in ps:
+        prefix.append(prefix[-1] + p.amount_fg)
+    gs = sorted(grants)
+    episodes, worst, short = 0, Fraction(1), False
+    for a, b in quiet:
+        for t in range(a + DAY_S, b + 1, step_s):
+            want = _programmed(periods, gs, t - DAY_S, t, lean_rich)
+            if want is None or want <= 0:
+                continue
+            got = _cum(ps, ends, prefix, Fraction(t)) - _cum(ps, ends, prefix, Fraction(t - DAY_S))
+            ratio = got / (want * 10**6)
+            worst = min(worst, ratio)
+            now_short = ratio < 1 - UNDER_DELIVERY_ALLOWANCE
+            if now_short and not short:
+                episodes += 1
+            short = now_short
+        short = False
+    return episodes, worst

@@ -11,9 +11,12 @@ exception is a result with ``error`` set (the patient is reported, never dropped
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures
+import importlib
 import itertools
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -26,6 +29,7 @@ from itdose.adapters import simdrive as sd
 from itdose.adapters.cohort_draw import Cohort, draw_patient
 from itdose.adapters.cohort_physics import (
     HAZARDS,
+    BasalPeriod,
     Delivery,
     FillEvent,
     PumpEvent,
@@ -35,14 +39,19 @@ from itdose.adapters.cohort_physics import (
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.scenario import parse_scenario, run_scenario
 from itdose.core import commands as c
-from itdose.core.state import Device
+from itdose.core.alarms import Priority
+from itdose.core.state import Device, Phase
+
+_DOSING = frozenset({Phase.ACTIVE, Phase.ALARM})
 
 __all__ = [
     "PatientTimeout",
     "RecordingDrive",
+    "SchedulerError",
     "TrueLog",
     "dead_volume_nl",
     "run_cohort",
+    "run_cohort_on_scheduler",
     "run_patient",
 ]
 
@@ -56,12 +65,38 @@ class TrueLog:
     """(drug, concentration) of each accepted fill or refill, in order (from the observer)."""
     drug: str = ""
     used: int = 0
+    dosing_steps: list[int] = field(default_factory=list)
+    """Instants of the controller steps taken while dosing (phase active or alarm)."""
+    programs: list[BasalPeriod] = field(default_factory=list)
+    """The accepted programs, as the clinician entered them (not the core's accounting)."""
+    high_raises: list[tuple[int, int]] = field(default_factory=list)
+    """Each HIGH alarm raised: its instant and the number of dosing steps ended before it."""
+    _alarms: object = None
+    _high: frozenset[str] = frozenset()
 
     def observer(self, e: ControllerEvent, d: Device) -> None:
-        """Controller observer: remembers what the clinician put into the reservoir."""
+        """Controller observer: remembers what the clinician put into the reservoir and the
+        programs accepted, and when the controller stepped while dosing."""
+        if d.alarms is not self._alarms:
+            self._alarms = d.alarms
+            high = frozenset(a.kind.value for a in d.alarms if a.priority is Priority.HIGH)
+            if high - self._high:
+                self.high_raises.append((e.t_s, len(self.dosing_steps)))
+            self._high = high
+        if e.kind == "step":
+            if d.phase in _DOSING:
+                self.dosing_steps.append(e.t_s)
+            return
         if e.kind != "command" or e.command is None:
             return
         cmd = e.command
+        prog = cmd.program if isinstance(cmd, c.SetProgram | c.CompleteRefill) else None
+        if prog is not None:
+            steps = tuple((s.start_s, s.dose_ng_per_day) for s in prog.basal.steps)
+            pb = prog.patient_bolus
+            self.programs.append(
+                BasalPeriod(e.t_s, steps, (pb.dose_ng, pb.duration_s) if pb else None)
+            )
         if isinstance(cmd, c.Fill):
             self.fills.append((self.drug, cmd.concentration_ng_per_ml))
         elif isinstance(cmd, c.CompleteRefill):
@@ -114,6 +149,53 @@ def _mm(text: str) -> int:
     return int(value) if unit == "mm" else int(value) * 10
 
 
+_NOT_FAULTS = (sd.MriStall,)
+"""Scheduled drive events that are not faults of the drive (an MRI scan stops the rotor by
+design, under the clinician's MRI procedure). A partial delivery acts only on a running command:
+it counts for the alarm latency only when drawn while dosing (phase ``active``)."""
+
+
+def _phase_at(phases: list[tuple[int, str]], t: int) -> str:
+    """The phase just before instant ``t`` (before the actions at ``t``)."""
+    k = bisect.bisect_left(phases, (t, ""))
+    return phases[k - 1][1] if k > 0 else ""
+
+
+def quiet_stretches(
+    phases: list[tuple[int, str]],
+    alarm_spans: list[tuple[str, str, int, int | None]],
+    faults: tuple[sd.SimEvent, ...],
+    end_s: int,
+) -> list[tuple[int, int]]:
+    """Stretches ``(a, b)`` in phase ``active`` with no alarm of any priority and no drive fault
+    (a fault's instant, a communication loss's duration): where the accepted program alone says
+    what must leave the tip."""
+    cuts: list[tuple[int, int]] = []
+    for _, _, raised, cleared in alarm_spans:
+        cuts.append((raised, end_s if cleared is None else cleared))
+    for f in faults:
+        cuts.append((f.at_s, f.at_s + (f.duration_s if isinstance(f, sd.CommLoss) else 0)))
+    out: list[tuple[int, int]] = []
+    marks = [*phases, (end_s, "")]
+    for (a, ph), (b, _) in itertools.pairwise(marks):
+        if ph != "active" or b <= a:
+            continue
+        pieces = [(a, b)]
+        for lo, hi in cuts:
+            nxt: list[tuple[int, int]] = []
+            for x, y in pieces:
+                if hi < x or lo > y:
+                    nxt.append((x, y))
+                    continue
+                if lo > x:
+                    nxt.append((x, lo))
+                if hi < y:
+                    nxt.append((hi, y))
+            pieces = nxt
+        out.extend(pieces)
+    return out
+
+
 class PatientTimeout(Exception):
     """A patient used more than its CPU budget (the run is stopped and reported)."""
 
@@ -153,6 +235,15 @@ def run_patient(
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
         entry = cohort.library.drug(sc.drug, sc.indication)
         dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
+        fault_at = [
+            f.at_s
+            for f in sc.faults
+            if not isinstance(f, _NOT_FAULTS)
+            and (
+                not isinstance(f, sd.PartialDelivery)
+                or _phase_at(result.phases, f.at_s) == "active"
+            )
+        ]
         counts, windows, ref = check_patient(
             dv,
             log.events,
@@ -162,6 +253,12 @@ def run_patient(
             bolus.max_per_24h if bolus else None,
             high,
             sc.end_s,
+            faults=fault_at,
+            dosing_steps=log.dosing_steps,
+            high_raises=log.high_raises,
+            programs=log.programs,
+            quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s),
+            drug=sc.drug,
         )
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
@@ -183,6 +280,9 @@ def run_patient(
             "delivered_ng": result.device.delivered_ng,
             "pumped_nl": sum(e.volume_nl for e in ref.pumped),
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
+            "alarm_latency_steps": [x for x in ref.latencies if x is not None],
+            "alarms_missing": sum(1 for x in ref.latencies if x is None),
+            "min_delivered_ratio": float(ref.delivered_ratio),
             "steps": result.steps,
         }
     except Exception as e:
@@ -212,6 +312,11 @@ def _batch(
     return [run_patient(cohort, i, horizon_s, budget) for i in indices]
 
 
+def _chunks(patients: int, workers: int) -> list[list[int]]:
+    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
+    return [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+
+
 def run_cohort(
     cohort: Cohort,
     patients: int,
@@ -229,8 +334,7 @@ def run_cohort(
             if progress is not None:
                 progress(len(results), patients)
         return results
-    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
-    chunks = [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+    chunks = _chunks(patients, workers)
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_batch, cohort, ch, horizon_s, cpu_budget_s) for ch in chunks]
         for fut in concurrent.futures.as_completed(futures):
@@ -238,3 +342,91 @@ def run_cohort(
             if progress is not None:
                 progress(len(results), patients)
     return sorted(results, key=lambda r: r["index"])
+
+
+class SchedulerError(Exception):
+    """The distributed scheduler cannot be used (no such address, unreachable, the optional
+    extra missing); the message is one line for the user."""
+
+
+def _reachable(address: str, timeout_s: float) -> None:
+    """Fail fast, with one clear reason, on an address that is malformed, of an unknown scheme
+    or that refuses connections (the Dask client would retry until its timeout and print a
+    traceback when it is collected)."""
+    comm: Any = importlib.import_module("distributed.comm")
+    parse_address, backends = comm.parse_address, comm.registry.backends
+    get_address_host_port = comm.addressing.get_address_host_port
+    global_manager = comm.inproc.global_manager
+
+    try:
+        scheme, location = parse_address(address)
+    except (ValueError, TypeError) as e:
+        raise SchedulerError(f"not a scheduler address ({e})") from None
+    if scheme not in backends or scheme == "ucx":
+        raise SchedulerError(
+            f"unknown address scheme {scheme!r} in {address!r} (expected tcp://HOST:PORT, "
+            "tls://, ws:// or wss://)"
+        )
+    if scheme == "inproc":  # a scheduler in this very process (tests)
+        try:
+            listener = global_manager.get_listener_for(location)
+        except ValueError as e:
+            raise SchedulerError(f"not a scheduler address ({e})") from None
+        if listener is None:
+            raise SchedulerError(f"no scheduler in this process at {address}")
+        return
+    try:
+        host, port = get_address_host_port(address if "://" in address else f"tcp://{address}")
+    except ValueError as e:
+        raise SchedulerError(f"not a scheduler address ({e})") from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except (OSError, OverflowError) as e:
+        raise SchedulerError(f"cannot reach {address}: {e}") from None
+
+
+def run_cohort_on_scheduler(
+    cohort: Cohort,
+    patients: int,
+    horizon_s: int,
+    address: str,
+    progress: Callable[[int, int], None] | None = None,
+    cpu_budget_s: int | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Every patient ``0 .. patients - 1`` on the Dask distributed scheduler at ``address``
+    (the optional extra ``cluster``); results sorted by index and equal to :func:`run_cohort`'s,
+    with the number of workers the scheduler had. A patient is a pure function of (cohort,
+    index, horizon), so where it runs changes nothing. The CPU budget is enforced only where a
+    task runs on a worker's main thread (Dask runs tasks on threads: elsewhere it is not)."""
+    try:
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise SchedulerError(
+            "needs the optional extra 'cluster' (pip install 'itdose[cluster]')"
+        ) from None
+    _reachable(address, timeout_s)
+    try:
+        client = distributed.Client(address, timeout=timeout_s, set_as_default=False)
+    except (OSError, ValueError, TypeError) as e:
+        raise SchedulerError(f"cannot connect to {address}: {e}") from None
+    results: list[dict[str, Any]] = []
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        if workers == 0:
+            client.wait_for_workers(1, timeout=timeout_s)
+            workers = len(client.scheduler_info().get("workers", {}))
+        futures = [
+            client.submit(_batch, cohort, ch, horizon_s, cpu_budget_s, pure=False)
+            for ch in _chunks(patients, max(1, workers))
+        ]
+        for fut in distributed.as_completed(futures, loop=client.loop):
+            results.extend(fut.result())
+            if progress is not None:
+                progress(len(results), patients)
+    except TimeoutError as e:
+        raise SchedulerError(f"no worker joined {address} in {timeout_s:g} s ({e})") from None
+    finally:
+        client.close()
+    return sorted(results, key=lambda r: r["index"]), workers

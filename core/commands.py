@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from itdose.core.alarms import AlarmKind
 from itdose.core.program import Program
@@ -305,6 +305,14 @@ class CompleteRefill(Command):
 
 
 @dataclass(frozen=True)
+class AbortRefill(Command):
+    """Abandon a refill; nothing is added."""
+
+    name: ClassVar[str] = "abort_refill"
+    reason: str
+
+
+@dataclass(frozen=True)
 class EmptyReservoir(Command):
     """Withdraw the whole reservoir (MRI preparation of a valve-gated pump)."""
 
@@ -340,14 +348,6 @@ class ConfirmPostMri(Command):
 
 
 @dataclass(frozen=True)
-class AbortRefill(Command):
-    """Abandon a refill; nothing is added."""
-
-    name: ClassVar[str] = "abort_refill"
-    reason: str
-
-
-@dataclass(frozen=True)
 class Explant(Command):
     """Remove the system; baclofen needs ``confirm_withdrawal_risk``."""
 
@@ -356,41 +356,9 @@ class Explant(Command):
     confirm_withdrawal_risk: bool = False
 
 
-COMMANDS: dict[str, type[Command]] = {
-    cls.name: cls
-    for cls in (
-        RecordScreening,
-        StartTrial,
-        RecordTrialDose,
-        RecordPainScore,
-        RecordScreeningResponse,
-        ConcludeTrial,
-        Implant,
-        Fill,
-        Prime,
-        SetProgram,
-        StartDosing,
-        Tick,
-        DriveReport,
-        RequestBolus,
-        ClinicianBolus,
-        SilenceAlarm,
-        Suspend,
-        Resume,
-        RaiseAlarm,
-        ClearAlarm,
-        BeginRefill,
-        RecordWithdrawal,
-        CompleteRefill,
-        AbortRefill,
-        EmptyReservoir,
-        BeginMri,
-        EndMri,
-        ConfirmPostMri,
-        Explant,
-    )
-}
-"""Every command class by its trigger name."""
+COMMANDS: Final[dict[str, type[Command]]] = {cls.name: cls for cls in Command.__subclasses__()}
+"""Every command class by its trigger name, in the order defined above (an index of the classes
+for decoding a command by name; how each is handled is :data:`itdose.core.handlers.HANDLERS`)."""
 
 
 def command_fields(cls: type[Command]) -> tuple[str, ...]:

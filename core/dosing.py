@@ -40,11 +40,17 @@ from itdose.core.effects import (
     Projection,
     Record,
 )
-from itdose.core.governor import Decision, PatientBolus, Reason, decide_basal, decide_bolus
+from itdose.core.governor import (
+    Decision,
+    PatientBolus,
+    Reason,
+    Request,
+    decide_basal,
+    decide_bolus,
+)
 from itdose.core.ledger import Flow, Ledger, Piece, ahead_of_pace, pace_nl_per_h, peak_fg
-from itdose.core.library import Library, PumpModel
+from itdose.core.library import Library, MriPolicy, PumpModel
 from itdose.core.path import (
-    FG_PER_NG,
     NO_DRUG,
     FluidPath,
     Segment,
@@ -54,14 +60,13 @@ from itdose.core.path import (
     ng_up,
 )
 from itdose.core.program import (
-    DAY_S,
-    NL_PER_ML,
     FlexClock,
     basal_daily_ng,
     local_seconds,
     rate_at,
 )
-from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, DrugLedger, Order, Phase, evolve
+from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
     "MIN_RUN_S",
@@ -69,6 +74,7 @@ __all__ = [
     "SEGMENT_S",
     "TickPlan",
     "ahead",
+    "apply_plan",
     "apply_report",
     "cap_room_ng",
     "hard_max_ng",
@@ -83,7 +89,6 @@ __all__ = [
     "request_bolus",
     "reservoir_room_ng",
     "segment_s",
-    "tick_alarms",
     "tip_arrival",
 ]
 
@@ -317,7 +322,7 @@ class TickPlan:
     order: Order | None
     carry: int
     basal_until_s: int
-    withheld_reasons: tuple[str, ...] = ()
+    withheld_reasons: tuple[Reason, ...] = ()
     requested_nl: int = 0
 
 
@@ -358,10 +363,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     pb = d.program.patient_bolus
     allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
     reservoir_left = (
-        d.reservoir.volume_nl
-        - in_flight_nl(d)
-        - volume_nl
-        - ceil_div(allowance_ng * NL_PER_ML, conc)
+        d.reservoir.volume_nl - in_flight_nl(d) - volume_nl - volume_nl_for(allowance_ng, conc)
     )
     if reservoir_left <= pump.low_reservoir_threshold.value:
         return seg
@@ -413,13 +415,15 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     requested_ng = ng_up(fg)
     conc = _cmax(ahead(d, flight, max(1, nl)), drug)
     decision = decide_basal(
-        requested_ng=requested_ng,
-        cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
-        reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
-        delivering=True,
+        Request(
+            requested_ng=requested_ng,
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
+            reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
+            delivering=True,
+        )
     )
     order_nl = nl
-    reasons = tuple(r.value for r in decision.reasons)
+    reasons = decision.reasons
     if decision.granted_ng < requested_ng:
         order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
         if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
@@ -441,33 +445,10 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
 
 
-def tick_alarms(
-    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
-) -> tuple[AlarmKind, ...]:
-    """New alarm conditions a tick at ``now`` finds (not already active)."""
-    return plan_tick(d, now, lib, max_segment_s).alarms
-
-
-_PLAN_MEMO = "_itdose_tick_plan"
-"""Instance-dictionary key of the memo of :func:`plan_tick` (not a dataclass field)."""
-
-
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
-    """Everything a tick decides, computed from the state (pure; used by the guard that picks
-    the destination and by the handler that applies it).
-
-    The guard and the handler of one step ask the same question of the same immutable device, so
-    the answer is memoised on that device instance (like ``functools.cached_property``: keyed by
-    ``now``, ``max_segment_s`` and the library object; invisible to equality, encoding and
-    ``dataclasses.replace``, which builds a new instance without it). Same inputs, same plan.
-    """
-    memo = d.__dict__.get(_PLAN_MEMO)
-    if memo is not None and memo[0] == now and memo[1] == max_segment_s and memo[2] is lib:
-        plan: TickPlan = memo[3]
-        return plan
-    plan = _plan_tick(d, now, lib, max_segment_s)
-    d.__dict__[_PLAN_MEMO] = (now, max_segment_s, lib, plan)
-    return plan
+    """Everything a tick decides, computed from the state (pure; computed once per tick, by its
+    handler: no guard plans a delivery)."""
+    return _plan_tick(d, now, lib, max_segment_s)
 
 
 def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan:
@@ -515,7 +496,11 @@ def apply_tick(
     d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
 ) -> tuple[Device, tuple[Effect, ...]]:
     """The state and effects of a tick (see :func:`plan_tick`)."""
-    plan = plan_tick(d, now, lib, max_segment_s)
+    return apply_plan(d, now, plan_tick(d, now, lib, max_segment_s))
+
+
+def apply_plan(d: Device, now: int, plan: TickPlan) -> tuple[Device, tuple[Effect, ...]]:
+    """The state and effects of a tick whose plan is ``plan``."""
     effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
     orders, next_id = d.orders, d.next_order_id
     if plan.withheld_reasons:
@@ -526,14 +511,15 @@ def apply_tick(
                 now,
                 d.phase,
                 d.phase,
-                f"requested {plan.requested_nl} nL; reasons: " + ", ".join(plan.withheld_reasons),
+                f"requested {plan.requested_nl} nL; reasons: "
+                + ", ".join(r.value for r in plan.withheld_reasons),
             )
         )
     if plan.order is not None:
         o = plan.order
         orders, next_id = (*orders, o), next_id + 1
         effects.append(DeliveryOrder(o.id, o.kind.value, o.volume_nl, o.end_s - o.start_s))
-    d = dataclasses.replace(
+    d = evolve(
         d,
         alarms=with_alarms(d.alarms, plan.alarms, now),
         basal_carry=plan.carry,
@@ -735,12 +721,16 @@ def _bolus_plan(
     fits = peak_fg(pieces, (*flows, new), now, limit) <= limit
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     deliverable = not other_drug and bolus_nl > 0
+    # an order that cannot deliver the drug (another drug at the tip, under a nanolitre) is
+    # denied for that alone: no cap or reservoir room applies to it
     decision = decide_bolus(
+        Request(
+            requested_ng=dose_ng,
+            cap_room_ng=(dose_ng if fits else 0) if deliverable else None,
+            reservoir_room_ng=(dose_ng if volume <= usable else 0) if deliverable else None,
+            delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
+        ),
         now_s=now,
-        requested_ng=dose_ng,
-        cap_room_ng=dose_ng if fits or not deliverable else 0,
-        reservoir_room_ng=dose_ng if volume <= usable or not deliverable else 0,
-        delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
         patient=patient,
     )
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
@@ -828,7 +818,7 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
     conc = d.reservoir.concentration_ng_per_ml
     pb = d.program.patient_bolus
     daily = basal_daily_ng(d.program.basal) + (pb.dose_ng * pb.max_per_24h if pb else 0)
-    per_day_nl = ceil_div(daily * NL_PER_ML, conc)
+    per_day_nl = volume_nl_for(daily, conc)
     if per_day_nl == 0:
         return Projection(None, None)
     volume = d.reservoir.volume_nl - in_flight_nl(d)
@@ -845,7 +835,7 @@ def mri_resumes(d: Device) -> bool:
     s = d.mri
     return (
         s is not None
-        and s.policy == "suspend-verify"
+        and s.policy == MriPolicy.SUSPEND_VERIFY.value
         and s.resume_to_active
         and not s.alarm_active_at_start
         and not d.high_alarms()
@@ -874,11 +864,14 @@ def priming_order(
         def flow(amount: int, cmax: int = cmax) -> Flow:
             return Flow(now, amount, pace * cmax, 3600)
 
+        # the reservoir holds the whole priming volume (the priming guard checked it)
         decision = decide_basal(
-            requested_ng=ng_up(fg),
-            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
-            reservoir_room_ng=ng_up(fg),
-            delivering=True,
+            Request(
+                requested_ng=ng_up(fg),
+                cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
+                reservoir_room_ng=None,
+                delivering=True,
+            )
         )
         if decision.granted_ng < ng_up(fg):
             volume = 0
@@ -897,7 +890,7 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
         return None, 0, 0
     drug, conc = _fluid(d)
     daily = basal_daily_ng(d.program.basal)
-    after = ceil_div(daily * NL_PER_ML, conc) if daily else 0
+    after = volume_nl_for(daily, conc) if daily else 0
     seconds = 0
     before = after
     for i, seg in enumerate(_path(d).segments):
@@ -911,6 +904,6 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
             # it is the fluid at the tip
             return None, 0 if i == 0 else before, after
         if i == 0:
-            before = ceil_div(dose * NL_PER_ML, seg.concentration_ng_per_ml)
+            before = volume_nl_for(dose, seg.concentration_ng_per_ml)
         seconds += ceil_div(seg.amount_fg * DAY_S, dose * FG_PER_NG)
     return now + seconds, before, after

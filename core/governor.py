@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from itdose.core.arith import INT_OPS, Ops
 from itdose.core.errors import InvalidInput
@@ -48,6 +48,7 @@ __all__ = [
     "Decision",
     "PatientBolus",
     "Reason",
+    "Request",
     "bolus_permitted",
     "decide_basal",
     "decide_bolus",
@@ -59,65 +60,78 @@ __all__ = [
 I = TypeVar("I")  # noqa: E741
 B = TypeVar("B")
 
+
+@dataclass(frozen=True, slots=True)
+class Request(Generic[I, B]):
+    """The governor's inputs for one decision, built once by the caller (REQ-GOV-001..003).
+
+    Every amount is drug leaving the catheter tip, in ng; ``I`` and ``B`` are ``int`` and ``bool``
+    at run time and z3 terms in the proofs.
+
+    - ``requested_ng``: the amount asked for.
+    - ``cap_room_ng``: the most of this delivery that keeps every 24 h window within the hard
+      daily maximum (:func:`itdose.core.dosing.cap_room_ng`, from the ledger's exact peak), or
+      ``None`` when no cap check applies because nothing can be delivered (the request is denied
+      for ``delivering`` alone).
+    - ``reservoir_room_ng``: what the reservoir's usable volume (above the empty threshold, net
+      of the volume in flight) pushes out of the tip, rounded down; ``None`` when the reservoir
+      was checked for this delivery elsewhere (the priming guard) or nothing can be delivered.
+    - ``delivering``: delivery is allowed now (phase, suspension, high-priority alarm).
+
+    ``None`` is an explicit "this limit does not apply here", never a large sentinel amount.
+    """
+
+    requested_ng: I
+    cap_room_ng: I | None
+    reservoir_room_ng: I | None
+    delivering: B
+
+    def limits(self) -> tuple[I, ...]:
+        """The rooms that apply, cap first."""
+        return tuple(r for r in (self.cap_room_ng, self.reservoir_room_ng) if r is not None)
+
+
 # --- arithmetic on Ops (ints at run time, z3 terms in proofs) -------------------------------------
 
 
-def grant_amount(
-    ops: Ops[I, B],
-    *,
-    requested_ng: I,
-    cap_room_ng: I,
-    reservoir_room_ng: I,
-    delivering: B,
-) -> I:
+def grant_amount(ops: Ops[I, B], request: Request[I, B]) -> I:
     """Grant for a divisible delivery (basal or flex step, priming): the request cut to what fits
     under the cap and in the reservoir, or zero when not delivering
     (REQ-GOV-001, REQ-GOV-002, REQ-GOV-003).
 
-    ``min(requested, cap room, reservoir room)`` if ``delivering``, else 0. All amounts are drug
-    leaving the catheter tip. ``cap_room_ng`` is the most of this delivery that keeps every 24 h
-    window within the hard daily maximum (:func:`itdose.core.dosing.cap_room_ng`, from the
-    ledger's exact peak); ``reservoir_room_ng`` is what the reservoir's usable volume (above the
-    empty threshold, net of the volume in flight) pushes out of the tip, rounded down.
+    ``min(requested, cap room, reservoir room)`` (over the rooms that apply) if ``delivering``,
+    else 0.
 
-    pre: requested_ng >= 0 and cap_room_ng >= 0 and reservoir_room_ng >= 0
-    post: 0 <= __return__ <= requested_ng
-    post: delivering or __return__ == 0
-    post: __return__ <= cap_room_ng
-    post: __return__ <= reservoir_room_ng
+    pre: request.requested_ng >= 0 and all(r >= 0 for r in request.limits())
+    post: 0 <= __return__ <= request.requested_ng
+    post: request.delivering or __return__ == 0
+    post: all(__return__ <= r for r in request.limits())
     """
-    allowed = ops.min_(requested_ng, ops.min_(cap_room_ng, reservoir_room_ng))
-    return ops.ite(delivering, allowed, ops.lit(0))
+    allowed = request.requested_ng
+    for room in request.limits():
+        allowed = ops.min_(allowed, room)
+    return ops.ite(request.delivering, allowed, ops.lit(0))
 
 
-def grant_all_or_nothing(
-    ops: Ops[I, B],
-    *,
-    requested_ng: I,
-    cap_room_ng: I,
-    reservoir_room_ng: I,
-    delivering: B,
-) -> I:
+def grant_all_or_nothing(ops: Ops[I, B], request: Request[I, B], permitted: B | None = None) -> I:
     """Grant for a bolus: the whole request or zero (REQ-GOV-008, REQ-GOV-002, REQ-GOV-003).
 
-    The whole request is granted iff ``delivering`` and it fits under the cap room (which already
-    keeps room for the basal scheduled in the next 24 h: basal is never reduced to make room for
-    a bolus) and in the reservoir room. Nothing already granted is cut to make room: a bolus that
-    does not fit is denied (docs/dosing-rules.md, "Patient-activated bolus"). Pass ``delivering``
-    combined with :func:`bolus_permitted` for a patient bolus.
+    The whole request is granted iff ``delivering``, ``permitted`` (a patient bolus's
+    :func:`bolus_permitted`; ``None`` for a bolus without lockout or count) and it fits under
+    the cap room (which already keeps room for the basal scheduled in the next 24 h: basal is
+    never reduced to make room for a bolus) and in the reservoir room. Nothing already granted is
+    cut to make room: a bolus that does not fit is denied (docs/dosing-rules.md,
+    "Patient-activated bolus").
 
-    pre: requested_ng >= 0 and cap_room_ng >= 0 and reservoir_room_ng >= 0
-    post: __return__ in (0, requested_ng)
-    post: delivering or __return__ == 0
-    post: __return__ <= cap_room_ng
-    post: __return__ <= reservoir_room_ng
+    pre: request.requested_ng >= 0 and all(r >= 0 for r in request.limits())
+    post: __return__ in (0, request.requested_ng)
+    post: request.delivering or __return__ == 0
+    post: permitted is not False or __return__ == 0
+    post: all(__return__ <= r for r in request.limits())
     """
-    fits = ops.and_(
-        delivering,
-        ops.le(requested_ng, cap_room_ng),
-        ops.le(requested_ng, reservoir_room_ng),
-    )
-    return ops.ite(fits, requested_ng, ops.lit(0))
+    conds = [request.delivering] if permitted is None else [request.delivering, permitted]
+    conds += [ops.le(request.requested_ng, room) for room in request.limits()]
+    return ops.ite(ops.and_(*conds), request.requested_ng, ops.lit(0))
 
 
 def lockout_elapsed(ops: Ops[I, B], *, now_s: I, last_start_s: I, lockout_s: I) -> B:
@@ -205,73 +219,70 @@ def _positive(field: str, value: object) -> int:
     return checked
 
 
-def decide_basal(
-    *,
-    requested_ng: int,
-    cap_room_ng: int,
-    reservoir_room_ng: int,
-    delivering: bool,
-) -> Decision:
+def _checked(request: object, *, positive: bool) -> Request[int, bool]:
+    """``request`` with every field validated (:class:`InvalidInput` names the field)."""
+    if not isinstance(request, Request):
+        raise InvalidInput("request", "must be a governor Request", value=request)
+    check = _positive if positive else _nonneg
+    check("requested_ng", request.requested_ng)
+    if request.cap_room_ng is not None:
+        _nonneg("cap_room_ng", request.cap_room_ng)
+    if request.reservoir_room_ng is not None:
+        _nonneg("reservoir_room_ng", request.reservoir_room_ng)
+    if not isinstance(request.delivering, bool):
+        raise InvalidInput("delivering", "must be a bool", value=request.delivering)
+    return request
+
+
+def _limit_reasons(request: Request[int, bool]) -> list[Reason]:
+    """``DAILY_CAP`` / ``RESERVOIR`` for each room that applies and is below the request."""
+    reasons: list[Reason] = []
+    requested = request.requested_ng
+    if request.cap_room_ng is not None and request.cap_room_ng < requested:
+        reasons.append(Reason.DAILY_CAP)
+    if request.reservoir_room_ng is not None and request.reservoir_room_ng < requested:
+        reasons.append(Reason.RESERVOIR)
+    return reasons
+
+
+def decide_basal(request: Request[int, bool]) -> Decision:
     """Decide a divisible delivery (basal or flex step, priming).
 
-    Grants :func:`grant_amount` of the request. Every argument is validated (non-negative
-    ``int``, not ``bool``): :class:`InvalidInput` names the field. Reasons: ``NOT_DELIVERING``,
-    ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
+    Grants :func:`grant_amount` of the request. Every field is validated (non-negative ``int``,
+    not ``bool``; ``delivering`` a ``bool``): :class:`InvalidInput` names the field. Reasons:
+    ``NOT_DELIVERING``, ``DAILY_CAP``, ``RESERVOIR`` (REQ-GOV-010).
     """
-    requested = _nonneg("requested_ng", requested_ng)
-    cap = _nonneg("cap_room_ng", cap_room_ng)
-    room = _nonneg("reservoir_room_ng", reservoir_room_ng)
-    if not isinstance(delivering, bool):
-        raise InvalidInput("delivering", "must be a bool", value=delivering)
-    granted = grant_amount(
-        INT_OPS,
-        requested_ng=requested,
-        cap_room_ng=cap,
-        reservoir_room_ng=room,
-        delivering=delivering,
-    )
+    req = _checked(request, positive=False)
+    granted = grant_amount(INT_OPS, req)
     reasons: list[Reason] = []
-    if not delivering and requested > 0:
+    if not req.delivering and req.requested_ng > 0:
         reasons.append(Reason.NOT_DELIVERING)
-    if cap < requested:
-        reasons.append(Reason.DAILY_CAP)
-    if room < requested:
-        reasons.append(Reason.RESERVOIR)
-    return Decision(requested_ng=requested, granted_ng=granted, reasons=tuple(reasons))
+    reasons += _limit_reasons(req)
+    return Decision(requested_ng=req.requested_ng, granted_ng=granted, reasons=tuple(reasons))
 
 
 def decide_bolus(
-    *,
-    now_s: int,
-    requested_ng: int,
-    cap_room_ng: int,
-    reservoir_room_ng: int,
-    delivering: bool,
-    patient: PatientBolus | None,
+    request: Request[int, bool], *, now_s: int, patient: PatientBolus | None
 ) -> Decision:
     """Decide a bolus at ``now_s``: all or nothing (REQ-GOV-008).
 
     ``patient`` carries a patient-activated bolus's history, lockout and count limit
-    (REQ-GOV-009); ``None`` for a clinician bolus, which has neither. ``cap_room_ng`` already
-    keeps room for the basal scheduled in the next 24 h. ``requested_ng`` must be positive.
-    Reasons: ``NOT_DELIVERING``, ``LOCKOUT``, ``BOLUS_COUNT``, ``DAILY_CAP``, ``RESERVOIR``; a
-    ``DAILY_CAP`` denial of a patient bolus is the "maximum dose reached" case. On a grant of a
-    patient bolus the caller records the start with :meth:`BolusHistory.record_start`; a denial
-    records nothing and does not restart the lockout.
+    (REQ-GOV-009); ``None`` for a clinician bolus, which has neither. The request's cap room
+    already keeps room for the basal scheduled in the next 24 h; its ``requested_ng`` must be
+    positive. Reasons: ``NOT_DELIVERING``, ``LOCKOUT``, ``BOLUS_COUNT``, ``DAILY_CAP``,
+    ``RESERVOIR``; a ``DAILY_CAP`` denial of a patient bolus is the "maximum dose reached" case.
+    On a grant of a patient bolus the caller records the start with
+    :meth:`BolusHistory.record_start`; a denial records nothing and does not restart the lockout.
     """
     now = _nonneg("now_s", now_s)
-    requested = _positive("requested_ng", requested_ng)
-    cap = _nonneg("cap_room_ng", cap_room_ng)
-    room = _nonneg("reservoir_room_ng", reservoir_room_ng)
-    if not isinstance(delivering, bool):
-        raise InvalidInput("delivering", "must be a bool", value=delivering)
+    req = _checked(request, positive=True)
     if patient is not None and not isinstance(patient, PatientBolus):
         raise InvalidInput("patient", "must be a PatientBolus or None", value=patient)
-    permitted = True
+    permitted: bool | None = None
     remaining = 0
     count = 0
     reasons: list[Reason] = []
-    if not delivering:
+    if not req.delivering:
         reasons.append(Reason.NOT_DELIVERING)
     if patient is not None:
         history = patient.history
@@ -297,19 +308,10 @@ def decide_bolus(
             reasons.append(Reason.LOCKOUT)
         if count >= patient.max_per_24h:
             reasons.append(Reason.BOLUS_COUNT)
-    granted = grant_all_or_nothing(
-        INT_OPS,
-        requested_ng=requested,
-        cap_room_ng=cap,
-        reservoir_room_ng=room,
-        delivering=INT_OPS.and_(delivering, permitted),
-    )
-    if cap < requested:
-        reasons.append(Reason.DAILY_CAP)
-    if room < requested:
-        reasons.append(Reason.RESERVOIR)
+    granted = grant_all_or_nothing(INT_OPS, req, permitted)
+    reasons += _limit_reasons(req)
     return Decision(
-        requested_ng=requested,
+        requested_ng=req.requested_ng,
         granted_ng=granted,
         reasons=tuple(reasons),
         lockout_remaining_s=remaining,

@@ -20,10 +20,10 @@ Pieces and flows
 A :class:`Piece` is drug that has left the tip for one order: ``amount_fg`` between the order's
 start and the last report ``end_s``, at most ``pace_fg`` per ``pace_s`` seconds. Of it, the window
 ``(t - 86400, t]`` can hold at most ``min(amount, pace x (end - (t - 86400)))``: the drug that left
-in the last ``end - (t - 86400)`` seconds before ``end`` (:meth:`Piece.tail`). A :class:`Flow` is
+in the last ``end - (t - 86400)`` seconds before ``end`` (:func:`tail`). A :class:`Flow` is
 drug that may still leave the tip: an order in flight (from its last report), the order being
 decided (from now), or basal scheduled in the next 24 h; by ``t`` at most
-``min(amount, pace x (t - start))`` of it has left (:meth:`Flow.by`).
+``min(amount, pace x (t - start))`` of it has left (:func:`head`).
 
 Why the peak bounds every real window (REQ-GOV-004)
 ---------------------------------------------------
@@ -43,19 +43,26 @@ leaving the window and the head of the order entering it add up to exactly one o
 program accepted at the hard maximum is delivered in full, and a bolus that brings the window
 exactly to the maximum fits (REQ-TIP-004). The largest value of the piecewise-linear sum is
 reached at ``now`` or where a term stops rising or starts falling: only those instants are
-evaluated, in exact fractions; the result is rounded up to a whole femtogram, which against an
-integer maximum loses nothing.
+evaluated. The arithmetic is exact and integer (cross-multiplied: every pace per one common
+period, every instant a fraction ``num / den`` of seconds, every amount scaled by ``period x
+den``), written once against :class:`~itdose.core.arith.Ops` (:func:`peak`, :func:`window_total`)
+so that the proofs evaluate the same functions on z3 terms (proofs/ledger_z3.py, LEDGER-Z3). The
+only rounding is the final one, up to a whole femtogram (never below the exact value; against an
+integer maximum it loses nothing).
 
-Memory: pieces older than 24 h are dropped; past :data:`MAX_PIECES` the two oldest merge into one
-with the summed pace, which bounds both (never less).
+Memory: pieces older than 24 h are dropped (they are a prefix: pieces are kept in order of their
+ends); past :data:`MAX_PIECES` the two oldest merge into one with the summed pace, which bounds
+both (never less).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Final
+from typing import Final, TypeVar
 
+from itdose.core.arith import INT_OPS, Ops
 from itdose.core.errors import InvalidInput
 
 __all__ = [
@@ -66,9 +73,20 @@ __all__ = [
     "Ledger",
     "Piece",
     "ahead_of_pace",
+    "candidates",
+    "common_period",
+    "head",
     "pace_nl_per_h",
+    "peak",
     "peak_fg",
+    "rough",
+    "tail",
+    "total_at",
+    "window_total",
 ]
+
+I = TypeVar("I")  # noqa: E741
+B = TypeVar("B")
 
 WINDOW_S: Final = 86_400
 """Length of the rolling window: 24 h."""
@@ -136,17 +154,10 @@ class Piece:
         if self.end_s < self.start_s:
             raise InvalidInput("end_s", "before the start", value=self.end_s)
 
-    def tail(self, t0: Fraction) -> Fraction:
-        """The most of it that can lie after ``t0`` (in the window that starts at ``t0``)."""
-        if self.end_s <= t0:
-            return Fraction(0)
-        return min(
-            Fraction(self.amount_fg), Fraction(self.pace_fg, self.pace_s) * (self.end_s - t0)
-        )
-
-    def declines_from(self) -> Fraction:
-        """The window end from which its tail shrinks (it has left the window by ``end + W``)."""
-        return self.end_s + WINDOW_S - Fraction(self.amount_fg * self.pace_s, max(1, self.pace_fg))
+    def term(self, period: int) -> tuple[int, int, int]:
+        """``(end_s, amount_fg, rate)``, the rate in fg per ``period`` s (a multiple of
+        ``pace_s``): the piece as :func:`tail` reads it."""
+        return self.end_s, self.amount_fg, self.pace_fg * (period // self.pace_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,51 +170,159 @@ class Flow:
     pace_fg: int
     pace_s: int
 
-    def by(self, t: Fraction) -> Fraction:
-        """The most of it in the window ending at ``t`` (it never ages out: conservative)."""
-        if t <= self.start_s:
-            return Fraction(0)
-        span = min(t - self.start_s, Fraction(WINDOW_S))
-        return min(Fraction(self.amount_fg), Fraction(self.pace_fg, self.pace_s) * span)
+    def term(self, period: int) -> tuple[int, int, int]:
+        """``(start_s, amount_fg, rate)``, the rate in fg per ``period`` s (a multiple of
+        ``pace_s``): the flow as :func:`head` reads it."""
+        return self.start_s, self.amount_fg, self.pace_fg * (period // self.pace_s)
 
-    def full_at(self) -> Fraction:
-        """The window end from which it no longer rises."""
-        if self.pace_fg == 0:
-            return Fraction(self.start_s)
-        need = Fraction(self.amount_fg * self.pace_s, self.pace_fg)
-        return self.start_s + min(need, Fraction(WINDOW_S))
+
+# --- the exact arithmetic, once, on Ops (ints at run time, z3 terms in proofs) ----------------
+#
+# A term is ``(time, amount, rate)``: a piece's end or a flow's start, its amount in fg, its pace
+# in fg per ``period`` seconds, where ``period`` is one whole number of seconds common to every
+# term of a computation (a multiple of each pace's own period: :func:`common_period`), so that
+# every pace is an integer per the same period. An instant is a fraction ``num / den`` of seconds
+# with ``den >= 1`` (the window ends where a term's slope changes are fractions). Every amount
+# below is exact, scaled by ``period * den``: no intermediate result is rounded; the only
+# rounding is the final ceiling to a whole fg, up (toward safety: a peak or a window total is
+# never less than the exact value, and against an integer limit in fg the ceiling loses nothing).
+
+
+def common_period(*periods: int) -> int:
+    """The least common multiple of the pace periods (1 for none): every pace is a whole number
+    of fg per it."""
+    return math.lcm(*periods)
+
+
+def tail(ops: Ops[I, B], term: tuple[I, I, I], t0_num: I, den: I, scale: I, zero: I) -> I:
+    """``scale = period x den`` times the most of a recorded piece that can lie after
+    ``t0 = t0_num / den`` (in the window that starts at ``t0``): none if it ended by ``t0``,
+    else ``min(amount, rate x (end - t0) / period)`` (a drive that kept the pace cannot have
+    moved more in the last ``end - t0`` seconds before ``end``). ``zero`` is ``ops.lit(0)``."""
+    end, amount, rate = term
+    after = ops.sub(ops.mul(end, den), t0_num)
+    most = ops.min_(ops.mul(amount, scale), ops.mul(rate, after))
+    return ops.ite(ops.gt(after, zero), most, zero)
+
+
+def head(ops: Ops[I, B], term: tuple[I, I, I], t_num: I, den: I, scale: I, window: I, zero: I) -> I:
+    """``scale = period x den`` times the most of a flow in the window that ends at
+    ``t = t_num / den``: none before its start, else ``min(amount, rate x min(t - start, 86400)
+    / period)`` (it never ages out of the window: conservative). ``window`` is ``86400 x den``."""
+    start, amount, rate = term
+    since = ops.sub(t_num, ops.mul(start, den))
+    most = ops.min_(ops.mul(amount, scale), ops.mul(rate, ops.min_(since, window)))
+    return ops.ite(ops.gt(since, zero), most, zero)
+
+
+def total_at(
+    ops: Ops[I, B],
+    pieces: Sequence[tuple[I, I, I]],
+    flows: Sequence[tuple[I, I, I]],
+    t_num: I,
+    den: I,
+    period: I,
+) -> I:
+    """``period x den`` times the most the window ending at ``t_num / den`` can hold: every
+    piece's :func:`tail` after ``t - 86400`` plus every flow's :func:`head` by ``t``."""
+    zero = ops.lit(0)
+    scale = ops.mul(period, den)
+    window = ops.mul(ops.lit(WINDOW_S), den)
+    t0_num = ops.sub(t_num, window)
+    total = zero
+    for p in pieces:
+        total = ops.add(total, tail(ops, p, t0_num, den, scale, zero))
+    for f in flows:
+        total = ops.add(total, head(ops, f, t_num, den, scale, window, zero))
+    return total
+
+
+def window_total(ops: Ops[I, B], pieces: Sequence[tuple[I, I, I]], t: I, period: I) -> I:
+    """The most of the recorded pieces that can lie in ``(t - 86400, t]``, in fg, rounded up."""
+    return ops.ceil_div(total_at(ops, pieces, (), t, ops.lit(1), period), period)
+
+
+def candidates(
+    ops: Ops[I, B],
+    pieces: Sequence[tuple[I, I, I]],
+    flows: Sequence[tuple[I, I, I]],
+    period: I,
+) -> list[tuple[I, I]]:
+    """The window ends ``(num, den)`` where a term's slope falls: a piece's tail starts to shrink
+    (``end + 86400 - amount x period / rate``) or a flow stops rising (``start + min(amount x
+    period / rate, 86400)``). A term with no pace never rises nor falls; its candidate is then
+    some other instant, which can only be another valid window end (harmless)."""
+    one, w = ops.lit(1), ops.lit(WINDOW_S)
+    out: list[tuple[I, I]] = []
+    for end, amount, rate in pieces:
+        den = ops.max_(rate, one)
+        out.append((ops.sub(ops.mul(ops.add(end, w), den), ops.mul(amount, period)), den))
+    for start, amount, rate in flows:
+        den = ops.max_(rate, one)
+        rise = ops.min_(ops.mul(amount, period), ops.mul(w, den))
+        out.append((ops.add(ops.mul(start, den), rise), den))
+    return out
+
+
+def peak(
+    ops: Ops[I, B],
+    pieces: Sequence[tuple[I, I, I]],
+    flows: Sequence[tuple[I, I, I]],
+    now: I,
+    period: I,
+) -> I:
+    """The most any 24 h window ending at or after ``now`` can hold, in fg, rounded up.
+
+    The window amount is a sum of piecewise-linear terms of its end ``t``: a piece's tail is
+    constant, then falls to nothing; a flow's head is nothing, then rises, then is constant. So
+    its largest value on ``t >= now`` is at ``now`` or where some term's slope falls (the
+    :func:`candidates`): between two such instants no slope falls, so the sum is convex there and
+    largest at one of the two; after the last one it is convex and bounded, so it does not rise.
+    Without flows the sum never rises: ``now`` alone decides. Each candidate before ``now``
+    counts as zero (the value at ``now`` is never negative). LEDGER-Z3 proves the result against
+    a model of pace-keeping deliveries."""
+    one, zero = ops.lit(1), ops.lit(0)
+    best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
+    if not flows:
+        return best
+    for num, den in candidates(ops, pieces, flows, period):
+        value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
+        best = ops.max_(best, ops.ite(ops.ge(num, ops.mul(now, den)), value, zero))
+    return best
+
+
+def rough(ops: Ops[I, B], amounts: Sequence[I]) -> I:
+    """The amounts of every piece and flow summed: never less than :func:`peak` (each term is at
+    most its amount)."""
+    total = ops.lit(0)
+    for amount in amounts:
+        total = ops.add(total, amount)
+    return total
 
 
 def peak_fg(
     pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now_s: int, limit_fg: int | None = None
 ) -> int:
     """The most drug any 24 h window ending at or after ``now_s`` can hold: the recorded pieces'
-    tails plus what the flows can have delivered, rounded up to a whole fg (see module doc).
+    tails plus what the flows can have delivered, rounded up to a whole fg (:func:`peak` on
+    ints; see the module doc).
 
     With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
-    live amount when that sum is already within it (an upper bound of the peak: the same answer,
-    without the exact evaluation)."""
-    live = tuple(p for p in pieces if p.end_s > now_s - WINDOW_S)
-    rough = sum(p.amount_fg for p in live) + sum(f.amount_fg for f in flows)
-    if limit_fg is not None and rough <= limit_fg:
-        return rough
-    if not flows:
-        return _ceil(sum((p.tail(Fraction(now_s - WINDOW_S)) for p in live), Fraction(0)))
-    candidates = {Fraction(now_s)}
-    candidates.update(p.declines_from() for p in live)
-    candidates.update(f.full_at() for f in flows)
-    best = Fraction(0)
-    for t in candidates:
-        if t < now_s:
-            continue
-        total = sum((p.tail(t - WINDOW_S) for p in live), Fraction(0))
-        total += sum((f.by(t) for f in flows), Fraction(0))
-        best = max(best, total)
-    return _ceil(best)
-
-
-def _ceil(x: Fraction) -> int:
-    return -(-x.numerator // x.denominator)
+    live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
+    the same answer, without the exact evaluation)."""
+    horizon = now_s - WINDOW_S
+    live = [p for p in pieces if p.end_s > horizon]
+    total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
+    if limit_fg is not None and total <= limit_fg:
+        return total
+    period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))
+    return peak(
+        INT_OPS,
+        [p.term(period) for p in live],
+        [f.term(period) for f in flows],
+        now_s,
+        period,
+    )
 
 
 def _merge(a: Piece, b: Piece) -> Piece:
@@ -225,7 +344,9 @@ class Ledger:
     """The pieces of drug that left the tip in the last 24 h, oldest end first.
 
     Time may not go back: recording or querying before the newest recorded end raises
-    :class:`InvalidInput`.
+    :class:`InvalidInput`. A ledger built from outside (``Ledger(pieces)``, decoding) is
+    validated; :meth:`record` builds its result from checked parts without re-validating the
+    pieces it keeps.
     """
 
     pieces: tuple[Piece, ...] = ()
@@ -238,6 +359,13 @@ class Ledger:
                 raise InvalidInput(f"pieces[{i}]", "must be a Piece", value=piece)
             if i and piece.end_s < self.pieces[i - 1].end_s:
                 raise InvalidInput(f"pieces[{i}].end_s", "pieces must be in time order")
+
+    @classmethod
+    def _of(cls, pieces: tuple[Piece, ...]) -> Ledger:
+        """A ledger of pieces already known valid and in time order (no re-validation)."""
+        ledger = object.__new__(cls)
+        object.__setattr__(ledger, "pieces", pieces)
+        return ledger
 
     @property
     def newest_s(self) -> int:
@@ -255,41 +383,62 @@ class Ledger:
             )
         return t
 
+    def _first_live(self, t: int) -> int:
+        """Index of the first piece that can still lie in the window ending at ``t``: pieces are
+        in order of their ends, so the pieces that aged out are a prefix (usually empty or one
+        piece long, since every record drops them)."""
+        pieces, horizon = self.pieces, t - WINDOW_S
+        first = 0
+        while first < len(pieces) and pieces[first].end_s <= horizon:
+            first += 1
+        return first
+
     def record(
         self, t_s: int, order_id: int, start_s: int, amount_fg: int, pace_fg: int, pace_s: int
     ) -> Ledger:
         """The ledger with ``amount_fg`` of order ``order_id`` recorded as having left the tip by
         ``t_s`` (a drive report). A later report of the same order adds to its piece; its pace is
-        the larger of the two.
+        the larger of the two. Pieces that aged out of the window are dropped.
 
         post: __return__.newest_s == t_s
         """
         t = self._check_time(t_s)
         _check_nonneg("amount_fg", amount_fg)
-        live = [p for p in self.pieces if p.end_s > t - WINDOW_S]
-        kept = [p for p in live if p.order_id != order_id]
-        old = next((p for p in live if p.order_id == order_id), None)
-        total = amount_fg + (old.amount_fg if old is not None else 0)
-        start = min(start_s, old.start_s) if old is not None else start_s
-        if old is not None and old.pace_fg * pace_s > pace_fg * old.pace_s:
-            pace_fg, pace_s = old.pace_fg, old.pace_s
-        kept.append(Piece(order_id, start, t, total, pace_fg, pace_s))
-        while len(kept) > MAX_PIECES:
-            kept[0:2] = [_merge(kept[0], kept[1])]
-        return Ledger(tuple(kept))
+        pieces = self.pieces
+        first = self._first_live(t)
+        at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
+        if at is None:
+            new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s)
+            kept = (*pieces[first:], new)
+        else:
+            old = pieces[at]
+            if old.pace_fg * pace_s > pace_fg * old.pace_s:
+                pace_fg, pace_s = old.pace_fg, old.pace_s
+            start = min(start_s, old.start_s)
+            new = Piece(order_id, start, t, old.amount_fg + amount_fg, pace_fg, pace_s)
+            kept = (*pieces[first:at], *pieces[at + 1 :], new)
+        if len(kept) > MAX_PIECES:
+            merged = list(kept)
+            while len(merged) > MAX_PIECES:
+                merged[0:2] = [_merge(merged[0], merged[1])]
+            kept = tuple(merged)
+        return Ledger._of(kept)
 
     def live(self, t_s: int) -> tuple[Piece, ...]:
         """The pieces that can still lie in the window ending at ``t_s``."""
-        return tuple(p for p in self.pieces if p.end_s > t_s - WINDOW_S)
+        return self.pieces[self._first_live(t_s) :]
 
     def window_total_fg(self, t_s: int) -> int:
         """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a
-        whole fg (REQ-GOV-005): exact for a drive that kept its pace.
+        whole fg (REQ-GOV-005): exact for a drive that kept its pace (:func:`window_total` on
+        ints).
 
         post: 0 <= __return__ <= sum(p.amount_fg for p in self.pieces)
         """
         t = self._check_time(t_s)
-        return peak_fg(self.pieces, (), t)
+        live = self.live(t)
+        period = common_period(*(p.pace_s for p in live))
+        return window_total(INT_OPS, [p.term(period) for p in live], t, period)
 
     def window_total_ng(self, t_s: int) -> int:
         """:meth:`window_total_fg` in whole ng, rounded up."""

@@ -8,17 +8,21 @@ Rules (read these before the table):
    changes (REQ-LIFE-001, REQ-LIFE-002).
 2. Where several rows share a trigger and a source, each has a guard, the guards are mutually
    exclusive, and exactly one must hold; if none holds the command is rejected (REQ-LIFE-003).
-   Guards are named pure predicates over the device and the command (:data:`GUARDS`).
+   Guards are named pure predicates over the device before the command and the command
+   (:data:`GUARDS`); none of them plans a delivery.
 3. ``trial_failed`` and ``explanted`` are terminal: no row leaves them (REQ-LIFE-004).
 4. Drug leaves the pump only in the delivering phases :data:`DELIVERING` (REQ-LIFE-005). Every
    delivering phase has a row to a non-delivering phase (REQ-LIFE-006).
-5. A HIGH-priority alarm moves the device to ``alarm`` in the same step from any phase where it
-   can occur; ``alarm`` is fail-closed: only a clinician's ``clear_alarm`` of the last HIGH alarm
-   leaves it, to ``suspended`` (REQ-ALM-001, REQ-LIFE-007).
+5. One state-triggered rule, applied after every handler (:data:`HIGH_ALARM_STOPS`,
+   :func:`after_handler`): a step that raises a HIGH-priority alarm (a ``raise_alarm`` of a HIGH
+   kind, a ``tick`` that finds a new HIGH condition, a ``drive_report`` of over-delivery) ends in
+   ``alarm`` when its row ends in an implanted phase. ``alarm`` is fail-closed: only a clinician's
+   ``clear_alarm`` of the last HIGH alarm, a refill or an explant leaves it, never to a delivering
+   phase (REQ-ALM-001, REQ-LIFE-007).
 
-The core's :func:`itdose.core.step` interprets this table; the diagram generator draws it; the
-proofs compile it into a Z3 transition relation; the tests run it a second time on the
-``transitions`` library and require both engines to agree.
+The core's :func:`itdose.core.step` interprets this table; ``itdose diagram`` draws it; the proofs
+compile it into a Z3 transition relation; the tests run it a second time on the ``transitions``
+library and require both engines to agree.
 """
 
 from __future__ import annotations
@@ -29,37 +33,39 @@ from typing import Final
 
 from itdose.core import dosing
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.commands import (
-    ClearAlarm,
-    Command,
-    ConcludeTrial,
-    DriveReport,
-    RaiseAlarm,
-    Tick,
-)
+from itdose.core.commands import ClearAlarm, Command, ConcludeTrial
 from itdose.core.library import Library
 from itdose.core.state import DeliveryKind, Device, Phase, Role, TrialOutcome
 
 __all__ = [
     "DELIVERING",
     "GUARDS",
-    "GUARD_TEXT",
+    "HIGH_ALARM_STOPS",
     "IMPLANTED_PHASES",
     "RULES",
     "TERMINAL",
+    "Guard",
     "Rule",
+    "StateRule",
+    "after_handler",
     "rules_for",
 ]
 
-C: Final = frozenset({Role.CLINICIAN})
-S: Final = frozenset({Role.SERVICE})
-PATIENT: Final = frozenset({Role.PATIENT})
-PC: Final = frozenset({Role.PATIENT, Role.CLINICIAN})
 
-P = Phase
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A named pure predicate over (device before the command, command, now, library), with
+    what it requires in words (for rejections and the diagram legend)."""
+
+    name: str
+    text: str
+    holds: Callable[[Device, Command, int, Library], bool]
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One row: ``trigger`` moves ``source`` to ``dest`` when ``guard`` holds (or always)."""
 
@@ -67,8 +73,24 @@ class Rule:
     source: Phase
     dest: Phase
     roles: frozenset[Role]
-    guard: str | None = None
+    guard: Guard | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class StateRule:
+    """A state-triggered rule: after the handler, a step whose row ends in one of ``sources``
+    and that raised an alarm of ``priority`` ends in ``dest`` instead (rule 5)."""
+
+    name: str
+    text: str
+    priority: Priority
+    sources: frozenset[Phase]
+    dest: Phase
+
+
+# --- phase sets --------------------------------------------------------------------------------
+
+P = Phase
 
 DELIVERING: Final = frozenset({P.TRIAL, P.PRIMING, P.ACTIVE})
 """Phases in which the dose governor may grant any drug."""
@@ -80,93 +102,7 @@ IMPLANTED_PHASES: Final = (P.IMPLANTED, P.PRIMING, P.ACTIVE, P.REFILL, P.SUSPEND
 """Phases with a pump in the patient: alarms can occur and explant is possible."""
 
 
-def _rows() -> tuple[Rule, ...]:
-    rows: list[Rule] = [
-        Rule("record_screening", P.SCREENING, P.SCREENING, C),
-        Rule("start_trial", P.SCREENING, P.TRIAL, C, "screened_candidate"),
-        Rule("record_trial_dose", P.TRIAL, P.TRIAL, C),
-        Rule("record_pain_score", P.TRIAL, P.TRIAL, C),
-        Rule("record_screening_response", P.TRIAL, P.TRIAL, C),
-        Rule("conclude_trial", P.TRIAL, P.IMPLANT_READY, C, "trial_succeeded"),
-        Rule("conclude_trial", P.TRIAL, P.TRIAL_FAILED, C, "trial_failed"),
-        Rule("implant", P.IMPLANT_READY, P.IMPLANTED, C),
-        Rule("fill", P.IMPLANTED, P.IMPLANTED, C),
-        Rule("fill", P.SUSPENDED, P.SUSPENDED, C),
-        Rule("prime", P.IMPLANTED, P.PRIMING, C, "ready_to_prime"),
-        Rule("prime", P.SUSPENDED, P.PRIMING, C, "ready_to_prime"),
-        Rule("start_dosing", P.PRIMING, P.ACTIVE, C, "ready_to_dose"),
-        Rule("suspend", P.ACTIVE, P.SUSPENDED, C),
-        Rule("resume", P.SUSPENDED, P.ACTIVE, C, "ready_to_dose"),
-        Rule("clinician_bolus", P.ACTIVE, P.ACTIVE, C),
-        Rule("begin_refill", P.ACTIVE, P.REFILL, C),
-        Rule("begin_refill", P.SUSPENDED, P.REFILL, C),
-        Rule("begin_refill", P.ALARM, P.REFILL, C),
-        Rule("record_withdrawal", P.REFILL, P.REFILL, C),
-        Rule("complete_refill", P.REFILL, P.ACTIVE, C, "refill_resumes_dosing"),
-        Rule("complete_refill", P.REFILL, P.SUSPENDED, C, "refill_stays_stopped"),
-        Rule("complete_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
-        Rule("abort_refill", P.REFILL, P.SUSPENDED, C, "no_high_alarm"),
-        Rule("abort_refill", P.REFILL, P.ALARM, C, "high_alarm_active"),
-        Rule("empty_reservoir", P.SUSPENDED, P.SUSPENDED, C),
-        Rule("begin_mri", P.ACTIVE, P.SUSPENDED, C),
-        Rule("begin_mri", P.SUSPENDED, P.SUSPENDED, C),
-        Rule("begin_mri", P.ALARM, P.ALARM, C),
-        Rule("end_mri", P.SUSPENDED, P.ACTIVE, C, "mri_resumes_dosing"),
-        Rule("end_mri", P.SUSPENDED, P.SUSPENDED, C, "mri_stays_stopped"),
-        Rule("end_mri", P.ALARM, P.ALARM, C),
-        Rule("clear_alarm", P.ALARM, P.SUSPENDED, C, "clears_last_high_alarm"),
-        Rule("clear_alarm", P.ALARM, P.ALARM, C, "high_alarm_remains"),
-    ]
-    for phase in IMPLANTED_PHASES:
-        if phase is not P.ALARM:
-            rows.append(Rule("raise_alarm", phase, phase, S, "alarm_not_high"))
-            rows.append(Rule("tick", phase, phase, S, "tick_quiet"))
-            rows.append(Rule("drive_report", phase, phase, S, "report_within_order"))
-            rows.append(Rule("clear_alarm", phase, phase, C))
-        else:
-            rows.append(Rule("tick", phase, phase, S))
-            rows.append(Rule("drive_report", phase, phase, S))
-        if phase is P.ALARM:
-            rows.append(Rule("raise_alarm", phase, P.ALARM, S))
-        else:
-            rows.append(Rule("raise_alarm", phase, P.ALARM, S, "alarm_is_high"))
-        if phase is not P.ALARM:
-            rows.append(Rule("tick", phase, P.ALARM, S, "tick_raises_high"))
-            rows.append(Rule("drive_report", phase, P.ALARM, S, "report_over_delivers"))
-        rows.append(Rule("request_bolus", phase, phase, PATIENT))
-        rows.append(Rule("silence_alarm", phase, phase, PC))
-        if phase is not P.REFILL:
-            rows.append(Rule("set_program", phase, phase, C))
-        if phase in (P.ACTIVE, P.SUSPENDED, P.REFILL, P.ALARM):
-            rows.append(Rule("confirm_post_mri", phase, phase, C))
-        rows.append(Rule("explant", phase, P.EXPLANTED, C))
-    return tuple(rows)
-
-
-RULES: Final[tuple[Rule, ...]] = _rows()
-"""The lifecycle table."""
-
-
-def _index(rules: tuple[Rule, ...]) -> dict[tuple[str, Phase], tuple[Rule, ...]]:
-    index: dict[tuple[str, Phase], tuple[Rule, ...]] = {}
-    for r in rules:
-        index[(r.trigger, r.source)] = (*index.get((r.trigger, r.source), ()), r)
-    return index
-
-
-_INDEX: Final = _index(RULES)
-
-
-def rules_for(trigger: str, source: Phase) -> tuple[Rule, ...]:
-    """The rows for ``trigger`` from ``source``, in table order."""
-    return _INDEX.get((trigger, source), ())
-
-
-# --- guards: named pure predicates over (device, command, now, library) ------------------------
-
-
-def _screened_candidate(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return d.screening is not None and d.screening.candidate
+# --- guards: one record each ---------------------------------------------------------------------
 
 
 def _evidence(d: Device) -> TrialOutcome | None:
@@ -195,14 +131,6 @@ def _conclusion(d: Device, c: Command) -> TrialOutcome | None:
     return c.outcome if c.outcome is not None else _evidence(d)
 
 
-def _trial_succeeded(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return _conclusion(d, c) is TrialOutcome.SUCCESS
-
-
-def _trial_failed(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return _conclusion(d, c) is TrialOutcome.FAILURE
-
-
 def _ready_to_prime(d: Device, c: Command, now: int, lib: Library) -> bool:
     if d.implant is None or d.implant.dead_volume_nl is None or d.reservoir is None:
         return False
@@ -223,122 +151,241 @@ def _ready_to_dose(d: Device, c: Command, now: int, lib: Library) -> bool:
     )
 
 
-def _high_alarm_active(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return bool(d.high_alarms())
-
-
-def _no_high_alarm(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not d.high_alarms()
-
-
-def _refill_resumes_dosing(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return d.resume_after_refill and not d.high_alarms()
-
-
-def _refill_stays_stopped(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not d.resume_after_refill and not d.high_alarms()
-
-
-def _alarm_is_high(d: Device, c: Command, now: int, lib: Library) -> bool:
-    assert isinstance(c, RaiseAlarm)
-    return priority_of(c.kind) is Priority.HIGH
-
-
-def _alarm_not_high(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not _alarm_is_high(d, c, now, lib)
-
-
 def _high_after_clear(d: Device, c: Command) -> int:
     assert isinstance(c, ClearAlarm)
     return sum(1 for a in d.high_alarms() if a.kind is not c.kind)
 
 
-def _clears_last_high_alarm(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return _high_after_clear(d, c) == 0
-
-
-def _high_alarm_remains(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return _high_after_clear(d, c) > 0
-
-
-def _tick_raises_high(d: Device, c: Command, now: int, lib: Library) -> bool:
-    assert isinstance(c, Tick)
-    return any(
-        priority_of(k) is Priority.HIGH for k in dosing.tick_alarms(d, now, lib, c.max_segment_s)
-    )
-
-
-def _tick_quiet(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not _tick_raises_high(d, c, now, lib)
-
-
-def _report_over_delivers(d: Device, c: Command, now: int, lib: Library) -> bool:
-    assert isinstance(c, DriveReport)
-    return dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
-
-
-def _report_within_order(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not _report_over_delivers(d, c, now, lib)
-
-
-def _mri_resumes_dosing(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return dosing.mri_resumes(d)
-
-
-def _mri_stays_stopped(d: Device, c: Command, now: int, lib: Library) -> bool:
-    return not dosing.mri_resumes(d)
-
-
-Guard = Callable[[Device, Command, int, Library], bool]
+SCREENED_CANDIDATE: Final = Guard(
+    "screened_candidate",
+    "a screening assessment finding the patient a candidate is recorded",
+    lambda d, c, now, lib: d.screening is not None and d.screening.candidate,
+)
+TRIAL_SUCCEEDED: Final = Guard(
+    "trial_succeeded",
+    "the trial succeeded (pain reduced by at least 50 %, a positive baclofen response, or a "
+    "clinician's conclusion with reason)",
+    lambda d, c, now, lib: _conclusion(d, c) is TrialOutcome.SUCCESS,
+)
+TRIAL_FAILED: Final = Guard(
+    "trial_failed",
+    "the trial failed (pain reduced by less than 50 %, no baclofen response to 100 mcg, or a "
+    "clinician's conclusion with reason)",
+    lambda d, c, now, lib: _conclusion(d, c) is TrialOutcome.FAILURE,
+)
+READY_TO_PRIME: Final = Guard(
+    "ready_to_prime",
+    "the catheter is not primed yet, no priming is running, the dead volume is known and the "
+    "reservoir holds it above the empty threshold",
+    _ready_to_prime,
+)
+READY_TO_DOSE: Final = Guard(
+    "ready_to_dose",
+    "the catheter is primed, a program is set and no MRI step is pending",
+    _ready_to_dose,
+)
+HIGH_ALARM_ACTIVE: Final = Guard(
+    "high_alarm_active",
+    "a HIGH-priority alarm is active",
+    lambda d, c, now, lib: bool(d.high_alarms()),
+)
+NO_HIGH_ALARM: Final = Guard(
+    "no_high_alarm",
+    "no HIGH-priority alarm is active",
+    lambda d, c, now, lib: not d.high_alarms(),
+)
+REFILL_RESUMES_DOSING: Final = Guard(
+    "refill_resumes_dosing",
+    "the refill began during dosing and no HIGH alarm is active",
+    lambda d, c, now, lib: d.resume_after_refill and not d.high_alarms(),
+)
+REFILL_STAYS_STOPPED: Final = Guard(
+    "refill_stays_stopped",
+    "the refill began while delivery was stopped and no HIGH alarm is active",
+    lambda d, c, now, lib: not d.resume_after_refill and not d.high_alarms(),
+)
+CLEARS_LAST_HIGH_ALARM: Final = Guard(
+    "clears_last_high_alarm",
+    "no other HIGH-priority alarm remains",
+    lambda d, c, now, lib: _high_after_clear(d, c) == 0,
+)
+HIGH_ALARM_REMAINS: Final = Guard(
+    "high_alarm_remains",
+    "another HIGH-priority alarm remains",
+    lambda d, c, now, lib: _high_after_clear(d, c) > 0,
+)
+MRI_RESUMES_DOSING: Final = Guard(
+    "mri_resumes_dosing",
+    "the pump resumes by itself after the MRI (SynchroMed II, dosing before the scan, no alarm "
+    "at its start)",
+    lambda d, c, now, lib: dosing.mri_resumes(d),
+)
+MRI_STAYS_STOPPED: Final = Guard(
+    "mri_stays_stopped",
+    "delivery stays stopped after the MRI until a clinician acts",
+    lambda d, c, now, lib: not dosing.mri_resumes(d),
+)
 
 GUARDS: Final[dict[str, Guard]] = {
-    "screened_candidate": _screened_candidate,
-    "trial_succeeded": _trial_succeeded,
-    "trial_failed": _trial_failed,
-    "ready_to_prime": _ready_to_prime,
-    "ready_to_dose": _ready_to_dose,
-    "high_alarm_active": _high_alarm_active,
-    "no_high_alarm": _no_high_alarm,
-    "refill_resumes_dosing": _refill_resumes_dosing,
-    "refill_stays_stopped": _refill_stays_stopped,
-    "alarm_is_high": _alarm_is_high,
-    "alarm_not_high": _alarm_not_high,
-    "clears_last_high_alarm": _clears_last_high_alarm,
-    "high_alarm_remains": _high_alarm_remains,
-    "tick_raises_high": _tick_raises_high,
-    "tick_quiet": _tick_quiet,
-    "report_over_delivers": _report_over_delivers,
-    "report_within_order": _report_within_order,
-    "mri_resumes_dosing": _mri_resumes_dosing,
-    "mri_stays_stopped": _mri_stays_stopped,
+    g.name: g
+    for g in (
+        SCREENED_CANDIDATE,
+        TRIAL_SUCCEEDED,
+        TRIAL_FAILED,
+        READY_TO_PRIME,
+        READY_TO_DOSE,
+        HIGH_ALARM_ACTIVE,
+        NO_HIGH_ALARM,
+        REFILL_RESUMES_DOSING,
+        REFILL_STAYS_STOPPED,
+        CLEARS_LAST_HIGH_ALARM,
+        HIGH_ALARM_REMAINS,
+        MRI_RESUMES_DOSING,
+        MRI_STAYS_STOPPED,
+    )
 }
-"""Every guard named in :data:`RULES`."""
+"""Every guard of :data:`RULES`, by name (an index of the records above, not a second list)."""
 
-GUARD_TEXT: Final[dict[str, str]] = {
-    "screened_candidate": "a screening assessment finding the patient a candidate is recorded",
-    "trial_succeeded": "the trial succeeded (pain reduced by at least 50 %, a positive baclofen "
-    "response, or a clinician's conclusion with reason)",
-    "trial_failed": "the trial failed (pain reduced by less than 50 %, no baclofen response to "
-    "100 mcg, or a clinician's conclusion with reason)",
-    "ready_to_prime": "the catheter is not primed yet, no priming is running, the dead volume "
-    "is known and the reservoir holds it above the empty threshold",
-    "ready_to_dose": "the catheter is primed, a program is set and no MRI step is pending",
-    "high_alarm_active": "a HIGH-priority alarm is active",
-    "no_high_alarm": "no HIGH-priority alarm is active",
-    "refill_resumes_dosing": "the refill began during dosing and no HIGH alarm is active",
-    "refill_stays_stopped": "the refill began while delivery was stopped and no HIGH alarm is "
-    "active",
-    "alarm_is_high": "the alarm is HIGH priority",
-    "alarm_not_high": "the alarm is LOW or MEDIUM priority",
-    "clears_last_high_alarm": "no other HIGH-priority alarm remains",
-    "high_alarm_remains": "another HIGH-priority alarm remains",
-    "tick_raises_high": "the clock finds a HIGH condition (empty reservoir, end of service, an "
-    "overdue delivery report)",
-    "tick_quiet": "the clock finds no new HIGH condition",
-    "report_over_delivers": "the drive reports more than the order's volume",
-    "report_within_order": "the drive reports no more than the order's volume",
-    "mri_resumes_dosing": "the pump resumes by itself after the MRI (SynchroMed II, dosing "
-    "before the scan, no alarm at its start)",
-    "mri_stays_stopped": "delivery stays stopped after the MRI until a clinician acts",
-}
-"""What each guard requires, in words, for rejections and the diagram legend."""
+
+# --- the table -----------------------------------------------------------------------------------
+
+C: Final = frozenset({Role.CLINICIAN})
+S: Final = frozenset({Role.SERVICE})
+PATIENT: Final = frozenset({Role.PATIENT})
+PC: Final = frozenset({Role.PATIENT, Role.CLINICIAN})
+
+SCREENING, TRIAL, TRIAL_FAILED_ = P.SCREENING, P.TRIAL, P.TRIAL_FAILED
+IMPLANT_READY, IMPLANTED, PRIMING, ACTIVE = P.IMPLANT_READY, P.IMPLANTED, P.PRIMING, P.ACTIVE
+REFILL, SUSPENDED, ALARM, EXPLANTED = P.REFILL, P.SUSPENDED, P.ALARM, P.EXPLANTED
+
+# fmt: off
+RULES: Final[tuple[Rule, ...]] = (
+    #     trigger                     source         destination    roles  guard
+    # trial and screening
+    Rule("record_screening",          SCREENING,     SCREENING,     C),
+    Rule("start_trial",               SCREENING,     TRIAL,         C,     SCREENED_CANDIDATE),
+    Rule("record_trial_dose",         TRIAL,         TRIAL,         C),
+    Rule("record_pain_score",         TRIAL,         TRIAL,         C),
+    Rule("record_screening_response", TRIAL,         TRIAL,         C),
+    Rule("conclude_trial",            TRIAL,         IMPLANT_READY, C,     TRIAL_SUCCEEDED),
+    Rule("conclude_trial",            TRIAL,         TRIAL_FAILED_, C,     TRIAL_FAILED),
+    # implant and priming
+    Rule("implant",                   IMPLANT_READY, IMPLANTED,     C),
+    Rule("fill",                      IMPLANTED,     IMPLANTED,     C),
+    Rule("fill",                      SUSPENDED,     SUSPENDED,     C),
+    Rule("prime",                     IMPLANTED,     PRIMING,       C,     READY_TO_PRIME),
+    Rule("prime",                     SUSPENDED,     PRIMING,       C,     READY_TO_PRIME),
+    Rule("start_dosing",              PRIMING,       ACTIVE,        C,     READY_TO_DOSE),
+    # dosing
+    Rule("suspend",                   ACTIVE,        SUSPENDED,     C),
+    Rule("resume",                    SUSPENDED,     ACTIVE,        C,     READY_TO_DOSE),
+    Rule("clinician_bolus",           ACTIVE,        ACTIVE,        C),
+    Rule("request_bolus",             IMPLANTED,     IMPLANTED,     PATIENT),
+    Rule("request_bolus",             PRIMING,       PRIMING,       PATIENT),
+    Rule("request_bolus",             ACTIVE,        ACTIVE,        PATIENT),
+    Rule("request_bolus",             REFILL,        REFILL,        PATIENT),
+    Rule("request_bolus",             SUSPENDED,     SUSPENDED,     PATIENT),
+    Rule("request_bolus",             ALARM,         ALARM,         PATIENT),
+    Rule("set_program",               IMPLANTED,     IMPLANTED,     C),
+    Rule("set_program",               PRIMING,       PRIMING,       C),
+    Rule("set_program",               ACTIVE,        ACTIVE,        C),
+    Rule("set_program",               SUSPENDED,     SUSPENDED,     C),
+    Rule("set_program",               ALARM,         ALARM,         C),
+    # the clock and the drive (rule 5 moves a step that raises a HIGH alarm to alarm)
+    Rule("tick",                      IMPLANTED,     IMPLANTED,     S),
+    Rule("tick",                      PRIMING,       PRIMING,       S),
+    Rule("tick",                      ACTIVE,        ACTIVE,        S),
+    Rule("tick",                      REFILL,        REFILL,        S),
+    Rule("tick",                      SUSPENDED,     SUSPENDED,     S),
+    Rule("tick",                      ALARM,         ALARM,         S),
+    Rule("drive_report",              IMPLANTED,     IMPLANTED,     S),
+    Rule("drive_report",              PRIMING,       PRIMING,       S),
+    Rule("drive_report",              ACTIVE,        ACTIVE,        S),
+    Rule("drive_report",              REFILL,        REFILL,        S),
+    Rule("drive_report",              SUSPENDED,     SUSPENDED,     S),
+    Rule("drive_report",              ALARM,         ALARM,         S),
+    # refill
+    Rule("begin_refill",              ACTIVE,        REFILL,        C),
+    Rule("begin_refill",              SUSPENDED,     REFILL,        C),
+    Rule("begin_refill",              ALARM,         REFILL,        C),
+    Rule("record_withdrawal",         REFILL,        REFILL,        C),
+    Rule("complete_refill",           REFILL,        ACTIVE,        C,     REFILL_RESUMES_DOSING),
+    Rule("complete_refill",           REFILL,        SUSPENDED,     C,     REFILL_STAYS_STOPPED),
+    Rule("complete_refill",           REFILL,        ALARM,         C,     HIGH_ALARM_ACTIVE),
+    Rule("abort_refill",              REFILL,        SUSPENDED,     C,     NO_HIGH_ALARM),
+    Rule("abort_refill",              REFILL,        ALARM,         C,     HIGH_ALARM_ACTIVE),
+    # MRI
+    Rule("empty_reservoir",           SUSPENDED,     SUSPENDED,     C),
+    Rule("begin_mri",                 ACTIVE,        SUSPENDED,     C),
+    Rule("begin_mri",                 SUSPENDED,     SUSPENDED,     C),
+    Rule("begin_mri",                 ALARM,         ALARM,         C),
+    Rule("end_mri",                   SUSPENDED,     ACTIVE,        C,     MRI_RESUMES_DOSING),
+    Rule("end_mri",                   SUSPENDED,     SUSPENDED,     C,     MRI_STAYS_STOPPED),
+    Rule("end_mri",                   ALARM,         ALARM,         C),
+    Rule("confirm_post_mri",          ACTIVE,        ACTIVE,        C),
+    Rule("confirm_post_mri",          REFILL,        REFILL,        C),
+    Rule("confirm_post_mri",          SUSPENDED,     SUSPENDED,     C),
+    Rule("confirm_post_mri",          ALARM,         ALARM,         C),
+    # alarms
+    Rule("raise_alarm",               IMPLANTED,     IMPLANTED,     S),
+    Rule("raise_alarm",               PRIMING,       PRIMING,       S),
+    Rule("raise_alarm",               ACTIVE,        ACTIVE,        S),
+    Rule("raise_alarm",               REFILL,        REFILL,        S),
+    Rule("raise_alarm",               SUSPENDED,     SUSPENDED,     S),
+    Rule("raise_alarm",               ALARM,         ALARM,         S),
+    Rule("silence_alarm",             IMPLANTED,     IMPLANTED,     PC),
+    Rule("silence_alarm",             PRIMING,       PRIMING,       PC),
+    Rule("silence_alarm",             ACTIVE,        ACTIVE,        PC),
+    Rule("silence_alarm",             REFILL,        REFILL,        PC),
+    Rule("silence_alarm",             SUSPENDED,     SUSPENDED,     PC),
+    Rule("silence_alarm",             ALARM,         ALARM,         PC),
+    Rule("clear_alarm",               IMPLANTED,     IMPLANTED,     C),
+    Rule("clear_alarm",               PRIMING,       PRIMING,       C),
+    Rule("clear_alarm",               ACTIVE,        ACTIVE,        C),
+    Rule("clear_alarm",               REFILL,        REFILL,        C),
+    Rule("clear_alarm",               SUSPENDED,     SUSPENDED,     C),
+    Rule("clear_alarm",               ALARM,         SUSPENDED,     C,     CLEARS_LAST_HIGH_ALARM),
+    Rule("clear_alarm",               ALARM,         ALARM,         C,     HIGH_ALARM_REMAINS),
+    # explant
+    Rule("explant",                   IMPLANTED,     EXPLANTED,     C),
+    Rule("explant",                   PRIMING,       EXPLANTED,     C),
+    Rule("explant",                   ACTIVE,        EXPLANTED,     C),
+    Rule("explant",                   REFILL,        EXPLANTED,     C),
+    Rule("explant",                   SUSPENDED,     EXPLANTED,     C),
+    Rule("explant",                   ALARM,         EXPLANTED,     C),
+)
+"""The lifecycle table."""
+# fmt: on
+
+HIGH_ALARM_STOPS: Final = StateRule(
+    "high_alarm_raised",
+    "the step raised a HIGH-priority alarm",
+    Priority.HIGH,
+    frozenset(IMPLANTED_PHASES),
+    ALARM,
+)
+"""Rule 5, the one state-triggered rule (REQ-ALM-001)."""
+
+
+def after_handler(dest: Phase, raised: tuple[AlarmKind, ...]) -> Phase:
+    """The phase a step ends in: the row's ``dest``, unless rule 5 applies to the alarms the
+    handler ``raised`` (as h11 fires its state-triggered transitions after every event)."""
+    rule = HIGH_ALARM_STOPS
+    if dest in rule.sources and any(priority_of(k) >= rule.priority for k in raised):
+        return rule.dest
+    return dest
+
+
+def _index(rules: tuple[Rule, ...]) -> dict[tuple[str, Phase], tuple[Rule, ...]]:
+    index: dict[tuple[str, Phase], tuple[Rule, ...]] = {}
+    for r in rules:
+        index[(r.trigger, r.source)] = (*index.get((r.trigger, r.source), ()), r)
+    return index
+
+
+_INDEX: Final = _index(RULES)
+
+
+def rules_for(trigger: str, source: Phase) -> tuple[Rule, ...]:
+    """The rows for ``trigger`` from ``source``, in table order."""
+    return _INDEX.get((trigger, source), ())

@@ -1,25 +1,41 @@
 """``step``: the small pure interpreter of the lifecycle table (REQ-CORE-001, REQ-CORE-002).
 
-``step(device, command, now_s, library)`` checks the input types, the phase and role against
-:data:`itdose.core.lifecycle.RULES`, the command's own data (its validator), selects the single
-row whose guard holds, and applies the command's handler. It returns an :class:`Outcome` (the new
-device and the effects for the shell) or raises a :class:`~itdose.core.errors.DosingError`; in
-that case the device passed in is untouched (it is immutable) and nothing was decided.
+``step(device, command, now_s, library)`` checks the inputs at the trust boundary, the phase and
+role against :data:`itdose.core.lifecycle.RULES`, the command's own data (its validator), selects
+the single row whose guard holds, applies the command's handler, then the state-triggered rule
+(lifecycle rule 5). It returns an :class:`Outcome` (the new device and the effects for the shell)
+or raises a :class:`~itdose.core.errors.DosingError`; in that case the device passed in is
+untouched (it is immutable) and nothing was decided.
+
+Validation at the trust boundary: every command comes from outside and is checked (types of every
+field, :func:`~itdose.core.codec.check_fields`). A device is checked for consistency with its
+phase (:func:`~itdose.core.state.check_consistent`) unless it is one this module returned from
+``step`` itself: such a device was built by the handlers from a checked device and a checked
+command, and every state ``step`` produces passes the check (tests check this on every phase and
+on generated runs), so checking it again proves nothing new. The record of what ``step`` returned
+is kept by identity (a weak map from ``id`` to the device itself, so an id reused after a device
+is freed never matches another object); a device built or changed outside the core
+(``dataclasses.replace``, a constructor, :func:`~itdose.core.serialization.from_json`, which
+checks it on its own) is a different object and is checked. The map only decides whether a check
+that would pass is repeated; it never changes a decision.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import weakref
 from dataclasses import dataclass
+from typing import Final
 
-from itdose.core import handlers
+from itdose.core import lifecycle
 from itdose.core.codec import check_fields
 from itdose.core.commands import COMMANDS, Command
 from itdose.core.effects import Effect, Record, StopDelivery
 from itdose.core.errors import DosingError, InvalidInput, RejectedCommand
+from itdose.core.handlers import HANDLERS, describe
+from itdose.core.handlers.dosing import note_delivery
 from itdose.core.library import Library
-from itdose.core.lifecycle import DELIVERING, GUARD_TEXT, GUARDS, rules_for
-from itdose.core.state import Device, Phase, check_consistent
+from itdose.core.lifecycle import DELIVERING, rules_for
+from itdose.core.state import Device, Phase, check_consistent, evolve
 
 __all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
 
@@ -35,6 +51,10 @@ class Outcome:
     effects: tuple[Effect, ...]
 
 
+_PRODUCED: Final[weakref.WeakValueDictionary[int, Device]] = weakref.WeakValueDictionary()
+"""The devices ``step`` returned and that are still alive, by ``id`` (see the module docstring)."""
+
+
 def allowed_triggers(phase: Phase) -> tuple[str, ...]:
     """Trigger names that have a row from ``phase`` (regardless of role and guards)."""
     return tuple(name for name in COMMANDS if rules_for(name, phase))
@@ -43,7 +63,7 @@ def allowed_triggers(phase: Phase) -> tuple[str, ...]:
 def _check_inputs(device: object, command: object, now_s: object, library: object) -> None:
     if not isinstance(device, Device):
         raise InvalidInput("device", f"expected a Device, got {type(device).__name__}")
-    if not isinstance(command, Command) or type(command) not in COMMANDS.values():
+    if type(command) not in HANDLERS:
         raise InvalidInput("command", f"expected a command, got {type(command).__name__}")
     if not isinstance(library, Library):
         raise InvalidInput("library", f"expected a Library, got {type(library).__name__}")
@@ -59,7 +79,8 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
             limit=f">= {device.clock_s}",
         )
     check_fields(command, "command")
-    check_consistent(device)
+    if _PRODUCED.get(id(device)) is not device:
+        check_consistent(device)
 
 
 def step(device: Device, command: Command, now_s: int, library: Library) -> Outcome:
@@ -85,35 +106,33 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
             value=command.role.value,
             limit=f"roles: {allowed}",
         )
-    handlers.validate(device, command, now_s, library)
-    enabled = [
-        r for r in rows if r.guard is None or GUARDS[r.guard](device, command, now_s, library)
-    ]
+    handler = HANDLERS[type(command)]
+    handler.validate(device, command, now_s, library)
+    enabled = [r for r in rows if r.guard is None or r.guard.holds(device, command, now_s, library)]
     if not enabled:
-        needs = " or ".join(GUARD_TEXT[r.guard] for r in rows if r.guard is not None)
+        needs = " or ".join(r.guard.text for r in rows if r.guard is not None)
         raise RejectedCommand("command", f"{command.name!r} requires that {needs}")
     if len(enabled) > 1:  # excluded by the guard-determinism proof; fail closed if it happens
         raise DosingError("command", f"ambiguous transition for {command.name!r}")
-    rule = enabled[0]
-    updated, effects = handlers.apply(device, command, now_s, library)
-    stops = device.phase in DELIVERING and rule.dest not in DELIVERING
+    updated, effects, raised = handler.apply(note_delivery(device, now_s), command, now_s, library)
+    dest = lifecycle.after_handler(enabled[0].dest, raised)
+    stops = device.phase in DELIVERING and dest not in DELIVERING
     # Delivery stops: the rest of the current basal segment is abandoned (never caught up), so
     # that dosing that resumes later starts a new segment then, not at the old segment's end.
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
-    new = dataclasses.replace(updated, phase=rule.dest, clock_s=now_s, basal_until_s=until)
+    new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
     out: list[Effect] = [
         Record(
             event=command.name,
             role=command.role.value,
             at_s=now_s,
             source=device.phase,
-            dest=rule.dest,
-            detail=handlers.describe(command),
+            dest=dest,
+            detail=describe(command),
         )
     ]
     if stops:
-        out.append(
-            StopDelivery(reason=f"{command.name}: {device.phase.value} -> {rule.dest.value}")
-        )
+        out.append(StopDelivery(reason=f"{command.name}: {device.phase.value} -> {dest.value}"))
     out.extend(effects)
+    _PRODUCED[id(new)] = new
     return Outcome(device=new, effects=tuple(out))

@@ -24,6 +24,7 @@ from typing import Final
 
 from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
+from itdose.core.units import FG_PER_NG
 
 __all__ = [
     "FG_PER_NG",
@@ -36,8 +37,6 @@ __all__ = [
     "ng_up",
 ]
 
-FG_PER_NG: Final = 1_000_000
-"""Femtograms per nanogram: ``nL x ng/mL`` is an amount in fg."""
 NO_DRUG: Final = ""
 """The drug name of fluid without drug (the path at implant, before priming)."""
 

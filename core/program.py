@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from itdose.core.errors import InvalidInput
 from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
 from itdose.core.schedule import (
-    DAY_S,
     Basal,
     FlexClock,
     FlexStep,
@@ -48,6 +47,8 @@ from itdose.core.schedule import (
     rate_at,
 )
 from itdose.core.units import (
+    DAY_S,
+    NL_PER_ML,
     format_amount_ng,
     format_concentration_ng_per_ml,
     format_dose_rate_ng_per_day,
@@ -77,7 +78,6 @@ __all__ = [
     "titration_base",
 ]
 
-NL_PER_ML = 1_000_000
 BACLOFEN_CUT_CONFIRM_BP = 2_000
 """A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
 

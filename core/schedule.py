@@ -14,9 +14,9 @@ import enum
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
+from itdose.core.units import DAY_S
 
 __all__ = [
-    "DAY_S",
     "Basal",
     "FlexClock",
     "FlexStep",
@@ -27,8 +27,6 @@ __all__ = [
     "max_basal_rate_ng_per_day",
     "rate_at",
 ]
-
-DAY_S = 86_400
 
 
 class FlexClock(enum.Enum):

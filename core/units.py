@@ -33,10 +33,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Final
 
+from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 
 __all__ = [
     "BOUNDS",
+    "DAY_S",
+    "FG_PER_NG",
+    "NL_PER_ML",
     "Dimension",
     "format_amount_ng",
     "format_concentration_ng_per_ml",
@@ -57,7 +61,26 @@ __all__ = [
     "parse_volume_nl",
     "parse_volume_per_length_nl_per_m",
     "parse_volume_rate_nl_per_day",
+    "volume_nl_for",
 ]
+
+NL_PER_ML: Final = 1_000_000
+"""Nanolitres per millilitre."""
+FG_PER_NG: Final = 1_000_000
+"""Femtograms per nanogram: ``nL x ng/mL`` is an amount in fg."""
+DAY_S: Final = 86_400
+"""Seconds per day (the rolling window and the schedule day)."""
+
+
+def volume_nl_for(amount_ng: int, concentration_ng_per_ml: int) -> int:
+    """The least whole volume holding ``amount_ng`` at ``concentration_ng_per_ml``: rounded UP,
+    so a volume charged for an amount never holds less than it (REQ-GOV-003).
+
+    pre: amount_ng >= 0 and concentration_ng_per_ml > 0
+    post: __return__ * concentration_ng_per_ml >= amount_ng * 1_000_000
+    post: (__return__ - 1) * concentration_ng_per_ml < amount_ng * 1_000_000
+    """
+    return ceil_div(amount_ng * NL_PER_ML, concentration_ng_per_ml)
 
 
 class Dimension(enum.Enum):
@@ -75,7 +98,7 @@ class Dimension(enum.Enum):
 
 
 _AMOUNT: Final = {"g": 10**9, "mg": 10**6, "mcg": 10**3, "ug": 10**3, "µg": 10**3, "ng": 1}
-_VOLUME: Final = {"ml": 10**6, "ul": 10**3, "µl": 10**3, "nl": 1}
+_VOLUME: Final = {"ml": NL_PER_ML, "ul": 10**3, "µl": 10**3, "nl": 1}
 _TIME: Final = {
     "s": 1,
     "sec": 1,
@@ -84,9 +107,9 @@ _TIME: Final = {
     "hr": 3600,
     "hour": 3600,
     "hours": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
+    "d": DAY_S,
+    "day": DAY_S,
+    "days": DAY_S,
 }
 _LENGTH: Final = {"m": 1000, "cm": 10, "mm": 1}
 

@@ -3,8 +3,12 @@
 :func:`compile_rules` turns :data:`itdose.core.lifecycle.RULES` (read at call time) into
 ``T(source, trigger, role, guard features, dest)``: phases, triggers and roles are z3 enumeration
 sorts, and each row contributes ``source == row.source and trigger == row.trigger and role in
-row.roles and guard(features) and dest == row.dest``. A rejected command changes nothing and is
-not part of ``T``.
+row.roles and guard(features) and dest == rule5(row.dest)``, where the one state-triggered rule
+(:data:`itdose.core.lifecycle.HIGH_ALARM_STOPS`) is modelled once, in :meth:`Compiled.after`:
+``rule5(m) = alarm if the step raised a HIGH alarm and m is one of its sources, else m``. Whether
+the step raised a HIGH alarm is a free feature ``R`` of every step, whatever its trigger (the
+handlers decide it at run time; leaving it free over-approximates them). A rejected command
+changes nothing and is not part of ``T``.
 
 Guards are abstracted to the features they decide on (:data:`GUARD_MODEL`): for example
 ``high_alarm_active`` is the boolean ``H`` (some HIGH alarm is active) and ``no_high_alarm`` is
@@ -25,6 +29,7 @@ phase from ``screening``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from collections.abc import Callable, Sequence
@@ -34,7 +39,8 @@ from typing import Any
 import z3  # type: ignore[import-untyped]
 
 from itdose.core import governor, lifecycle
-from itdose.core.lifecycle import Rule
+from itdose.core.alarms import Priority
+from itdose.core.lifecycle import Rule, StateRule
 from itdose.core.state import Phase, Role
 from itdose.proofs.obligations import Broken, Claim, GrantFn, Obligation
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
@@ -55,7 +61,14 @@ BMC_STEPS = 8
 RECOVERY_TRIGGERS = ("clear_alarm", "begin_refill", "explant")
 """The clinician commands that may leave ``alarm`` (REQ-LIFE-007)."""
 
+_RAISING = ("raise_alarm", "tick", "drive_report")
+"""The triggers whose handlers raise HIGH alarms (a raised kind, a clock finding, an
+over-delivery report); the claim is that a HIGH alarm they raise ends in alarm."""
+
 _counter = itertools.count()
+
+_LIVE_RULE5: StateRule = StateRule("live", "", Priority.HIGH, frozenset(), Phase.ALARM)
+"""Marker default of :func:`compile_rules`: use the live rule 5 (read at call time)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +77,9 @@ class Features:
 
     high_alarm: ZBool
     resume_after_refill: ZBool
-    alarm_is_high: ZBool
+    raised_high: ZBool
+    """The handler raised a HIGH alarm (what rule 5 reads)."""
     high_after_clear: ZInt
-    tick_high: ZBool
-    over_delivers: ZBool
     mri_resumes: ZBool
     conclusion: ZInt
     """0: the evidence or the clinician says success, 1: failure, 2: nothing yet."""
@@ -81,10 +93,8 @@ class Features:
         return Features(
             high_alarm=b("high_alarm_active"),
             resume_after_refill=b("resume_after_refill"),
-            alarm_is_high=b("alarm_is_high"),
+            raised_high=b("raised_high_alarm"),
             high_after_clear=z3.Int(f"{prefix}high_after_clear"),
-            tick_high=b("tick_finds_high"),
-            over_delivers=b("report_over_delivers"),
             mri_resumes=b("mri_resumes"),
             conclusion=z3.Int(f"{prefix}trial_conclusion"),
             free={},
@@ -112,14 +122,8 @@ GUARD_MODEL: dict[str, Callable[[Features], ZBool]] = {
     "no_high_alarm": lambda f: z3.Not(f.high_alarm),
     "refill_resumes_dosing": lambda f: z3.And(f.resume_after_refill, z3.Not(f.high_alarm)),
     "refill_stays_stopped": lambda f: z3.And(z3.Not(f.resume_after_refill), z3.Not(f.high_alarm)),
-    "alarm_is_high": lambda f: f.alarm_is_high,
-    "alarm_not_high": lambda f: z3.Not(f.alarm_is_high),
     "clears_last_high_alarm": lambda f: f.high_after_clear == 0,
     "high_alarm_remains": lambda f: f.high_after_clear > 0,
-    "tick_raises_high": lambda f: f.tick_high,
-    "tick_quiet": lambda f: z3.Not(f.tick_high),
-    "report_over_delivers": lambda f: f.over_delivers,
-    "report_within_order": lambda f: z3.Not(f.over_delivers),
     "mri_resumes_dosing": lambda f: f.mri_resumes,
     "mri_stays_stopped": lambda f: z3.Not(f.mri_resumes),
 }
@@ -139,18 +143,26 @@ class Compiled:
     trigger: dict[str, Any]
     role_sort: Any
     role: dict[Role, Any]
+    rule5: StateRule | None
 
     def in_set(self, term: Any, phases: Sequence[Phase] | frozenset[Phase]) -> ZBool:
         return z3.Or(*[term == self.phase[p] for p in phases]) if phases else z3.BoolVal(False)
 
+    def after(self, dest: Phase, f: Features) -> Any:
+        """The phase a step whose row ends in ``dest`` ends in: rule 5, modelled once."""
+        rule = self.rule5
+        if rule is None or dest not in rule.sources:
+            return self.phase[dest]
+        return z3.If(f.raised_high, self.phase[rule.dest], self.phase[dest])
+
     def row(self, r: Rule, s: Any, trig: Any, role: Any, f: Features, d: Any) -> ZBool:
-        guard = z3.BoolVal(True) if r.guard is None else f.guard(r.guard)
+        guard = z3.BoolVal(True) if r.guard is None else f.guard(r.guard.name)
         return z3.And(
             s == self.phase[r.source],
             trig == self.trigger[r.trigger],
             z3.Or(*[role == self.role[x] for x in r.roles]) if r.roles else z3.BoolVal(False),
             guard,
-            d == self.phase[r.dest],
+            d == self.after(r.dest, f),
         )
 
     def step(self, s: Any, trig: Any, role: Any, f: Features, d: Any) -> ZBool:
@@ -164,9 +176,14 @@ class Compiled:
         return str(value)
 
 
-def compile_rules(rules: Sequence[Rule] | None = None) -> Compiled:
-    """The live table (default) or ``rules`` as z3 sorts and a transition relation."""
+def compile_rules(
+    rules: Sequence[Rule] | None = None, rule5: StateRule | None = _LIVE_RULE5
+) -> Compiled:
+    """The live table (default) or ``rules``, with the live rule 5 (default), ``rule5`` or none,
+    as z3 sorts and a transition relation."""
     table = tuple(lifecycle.RULES if rules is None else rules)
+    if rule5 is _LIVE_RULE5:
+        rule5 = lifecycle.HIGH_ALARM_STOPS
     n = next(_counter)
     phases = list(Phase)
     phase_sort, phase_consts = z3.EnumSort(f"Phase{n}", [p.value for p in phases])
@@ -182,6 +199,7 @@ def compile_rules(rules: Sequence[Rule] | None = None) -> Compiled:
         trigger=dict(zip(triggers, trigger_consts, strict=True)),
         role_sort=role_sort,
         role=dict(zip(roles, role_consts, strict=True)),
+        rule5=rule5,
     )
 
 
@@ -200,9 +218,7 @@ def _shown(s: Any, trig: Any, role: Any, f: Features, d: Any) -> tuple[tuple[str
         ("role", role, ""),
         ("dest", d, ""),
         ("HIGH alarm active", f.high_alarm, ""),
-        ("raised alarm is HIGH", f.alarm_is_high, ""),
-        ("tick finds HIGH", f.tick_high, ""),
-        ("report over-delivers", f.over_delivers, ""),
+        ("step raised a HIGH alarm", f.raised_high, ""),
         ("HIGH alarms left after clear", f.high_after_clear, ""),
     )
 
@@ -232,9 +248,7 @@ def delivery_claims(
     ops = Z3Ops()
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     delivering = c.in_set(d, lifecycle.DELIVERING)
-    grant = grant_fn(
-        ops, requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=delivering
-    )
+    grant = grant_fn(ops, governor.Request(req, cap, room, delivering))
     domain = [x >= 0 for x in (req, cap, room)]
     return [
         Claim(
@@ -310,7 +324,7 @@ def determinism_claims(rules: Sequence[Rule] | None = None) -> list[Claim]:
     for (trigger, source), rows in groups.items():
         if len(rows) < 2:
             continue
-        enabled = [z3.BoolVal(True) if r.guard is None else f.guard(r.guard) for r in rows]
+        enabled = [z3.BoolVal(True) if r.guard is None else f.guard(r.guard.name) for r in rows]
         shown = tuple((f"guard {r.guard} holds", g, "") for r, g in zip(rows, enabled, strict=True))
         claims.append(
             Claim(
@@ -328,19 +342,14 @@ def determinism_claims(rules: Sequence[Rule] | None = None) -> list[Claim]:
     return claims
 
 
-def stop_claims(rules: Sequence[Rule] | None = None) -> list[Claim]:
-    c = compile_rules(rules)
+def stop_claims(
+    rules: Sequence[Rule] | None = None, rule5: StateRule | None = _LIVE_RULE5
+) -> list[Claim]:
+    c = compile_rules(rules, rule5)
     s, trig, role, f, d = _vars(c)
-    high_event = z3.Or(
-        z3.And(trig == c.trigger["raise_alarm"], f.alarm_is_high)
-        if "raise_alarm" in c.trigger
-        else z3.BoolVal(False),
-        z3.And(trig == c.trigger["tick"], f.tick_high)
-        if "tick" in c.trigger
-        else z3.BoolVal(False),
-        z3.And(trig == c.trigger["drive_report"], f.over_delivers)
-        if "drive_report" in c.trigger
-        else z3.BoolVal(False),
+    high_event = z3.And(
+        f.raised_high,
+        z3.Or(*[trig == c.trigger[t] for t in _RAISING if t in c.trigger], z3.BoolVal(False)),
     )
     claims = [
         Claim(
@@ -359,7 +368,7 @@ def stop_claims(rules: Sequence[Rule] | None = None) -> list[Claim]:
         claims.append(
             Claim(
                 f"a HIGH alarm raised in {p.value} is accepted (REQ-ALM-001)",
-                (*f2.domain(), s2 == c.phase[p], f2.alarm_is_high),
+                (*f2.domain(), s2 == c.phase[p], f2.raised_high),
                 z3.And(
                     trig2 == c.trigger["raise_alarm"]
                     if "raise_alarm" in c.trigger
@@ -474,8 +483,8 @@ def _replace(pred: Callable[[Rule], bool], make: Callable[[Rule], Rule | None]) 
     return tuple(out)
 
 
-def _grant_ignoring_phase(ops: Any, **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "delivering": z3.BoolVal(True)})
+def _grant_ignoring_phase(ops: Any, request: Any) -> Any:
+    return governor.grant_amount(ops, dataclasses.replace(request, delivering=z3.BoolVal(True)))
 
 
 OBLIGATIONS: tuple[Obligation, ...] = (
@@ -551,7 +560,9 @@ OBLIGATIONS: tuple[Obligation, ...] = (
                 lambda: determinism_claims(
                     _replace(
                         lambda r: r.trigger == "complete_refill" and r.dest is Phase.SUSPENDED,
-                        lambda r: Rule(r.trigger, r.source, r.dest, r.roles, "no_high_alarm"),
+                        lambda r: Rule(
+                            r.trigger, r.source, r.dest, r.roles, lifecycle.NO_HIGH_ALARM
+                        ),
                     )
                 ),
             ),
@@ -566,24 +577,27 @@ OBLIGATIONS: tuple[Obligation, ...] = (
         "LIFE-Z3-STOP",
         "a HIGH alarm stops delivery in the same step; delivery can always stop",
         ("REQ-ALM-001", "REQ-LIFE-006"),
-        "Every accepted raise_alarm with a HIGH alarm, tick finding a HIGH condition, or "
-        "over-delivering drive report leads to alarm (not delivering); a HIGH raise_alarm is "
-        "accepted in every implanted phase; every delivering phase has a row to a "
-        "non-delivering phase.",
-        "Which alarm kinds are HIGH and when the clock finds one are features here "
-        "(alarms.py and dosing.plan_tick decide them at run time).",
+        "Every accepted raise_alarm, tick or drive_report whose handler raised a HIGH alarm "
+        "ends in alarm (not delivering), through the table and rule 5 compiled together; a "
+        "HIGH raise_alarm is accepted in every implanted phase; every delivering phase has a "
+        "row to a non-delivering phase.",
+        "Whether a step raised a HIGH alarm is a feature here (the handlers report it at run "
+        "time: alarms.py says which kinds are HIGH, dosing.plan_tick what the clock finds; "
+        "tests check the handlers' reports).",
         lambda: stop_claims(),
         (
             Broken(
                 "high-alarm-keeps-dosing",
-                "a HIGH alarm in active stays in active",
+                "no state-triggered HIGH-alarm rule (a HIGH alarm in active stays in active)",
+                lambda: stop_claims(rule5=None),
+            ),
+            Broken(
+                "rule5-misses-active",
+                "rule 5 does not apply to active",
                 lambda: stop_claims(
-                    _replace(
-                        lambda r: (
-                            (r.trigger, r.source, r.guard)
-                            == ("raise_alarm", Phase.ACTIVE, "alarm_is_high")
-                        ),
-                        lambda r: Rule(r.trigger, r.source, Phase.ACTIVE, r.roles, r.guard),
+                    rule5=dataclasses.replace(
+                        lifecycle.HIGH_ALARM_STOPS,
+                        sources=lifecycle.HIGH_ALARM_STOPS.sources - {Phase.ACTIVE},
                     )
                 ),
             ),

@@ -5,7 +5,8 @@ See docs/architecture.md#evidence.
 Every :class:`Obligation` builds its claims from the code the runtime runs: the governor
 functions of :mod:`itdose.core.governor` evaluated on z3 terms
 (:class:`~itdose.proofs.z3ops.Z3Ops`), the fluid path and the dosing functions executed
-symbolically (:mod:`itdose.proofs.path_z3`), the ledger's live ``WINDOW_S``, the live
+symbolically (:mod:`itdose.proofs.path_z3`), the ledger's peak and bookkeeping
+(:mod:`itdose.proofs.ledger_z3`), the live
 ``basal_daily_ng``, the live drug and pump library, the live lifecycle table. Functions are
 looked up at call time (``governor.grant_amount``, not a copy bound at import), so a change in
 the core is what the proof sees. Where a line of the runtime
@@ -23,6 +24,7 @@ traces are used only for witnesses and for the small symbolic instances named as
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,7 +141,8 @@ class BrokenResult:
     id: str
     title: str
     status: str
-    """``caught`` when some claim fails on the broken code, else ``missed``."""
+    """``caught`` when some claim fails on the broken code, ``missed`` when none does,
+    ``error`` when the variant could not be built (e.g. its snippet is no longer in the code)."""
     seconds: float
     failed_claim: str = ""
     counterexample: dict[str, str] | None = None
@@ -278,7 +281,16 @@ def check_claims(claims: Sequence[Claim]) -> list[ClaimResult]:
 
 def _broken_result(broken: Broken) -> BrokenResult:
     start = time.perf_counter()
-    for claim in broken.build():
+    try:
+        claims = broken.build()
+    except Exception as exc:  # the variant no longer applies to the code: not caught
+        return BrokenResult(
+            broken.id,
+            f"{broken.title} (could not be built: {type(exc).__name__}: {exc})",
+            "error",
+            time.perf_counter() - start,
+        )
+    for claim in claims:
         result = check_claim(claim)
         if result.status in ("counterexample", "no witness"):
             return BrokenResult(
@@ -316,7 +328,11 @@ def run_obligation(obligation: Obligation) -> ObligationResult:
         for c in claims
         if not c.ok
     ]
-    problems += [f"broken variant {b.id} missed" for b in broken if b.status != "caught"]
+    problems += [
+        f"broken variant {b.id} {'missed' if b.status == 'missed' else 'could not be built'}"
+        for b in broken
+        if b.status != "caught"
+    ]
     return ObligationResult(
         id=obligation.id,
         title=obligation.title,
@@ -365,9 +381,9 @@ def governor_claims(
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
     base = _nonneg(req, cap, room)
-    common = dict(requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=d)
-    grant = grant_fn(ops, **common)
-    bolus = aon_fn(ops, **common)
+    request = governor.Request(req, cap, room, d)
+    grant = grant_fn(ops, request)
+    bolus = aon_fn(ops, request)
     shown: Shown = (
         ("requested", req, "ng"),
         ("cap room", cap, "ng"),
@@ -428,23 +444,24 @@ def governor_claims(
     ]
 
 
-def _grant_without_cap(ops: Ops[Any, Any], **kw: Any) -> Any:
-    allowed = ops.min_(kw["requested_ng"], kw["reservoir_room_ng"])
-    return ops.ite(kw["delivering"], allowed, ops.lit(0))
+def _grant_without_cap(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    room = request.reservoir_room_ng
+    allowed = request.requested_ng if room is None else ops.min_(request.requested_ng, room)
+    return ops.ite(request.delivering, allowed, ops.lit(0))
 
 
-def _grant_ignoring_reservoir(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **{**kw, "reservoir_room_ng": kw["requested_ng"]})
+def _grant_ignoring_reservoir(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    return governor.grant_amount(ops, dataclasses.replace(request, reservoir_room_ng=None))
 
 
-def _bolus_partial(ops: Ops[Any, Any], **kw: Any) -> Any:
-    return governor.grant_amount(ops, **kw)
+def _bolus_partial(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
+    return governor.grant_amount(ops, request)
 
 
-def _grant_one_short(ops: Ops[Any, Any], **kw: Any) -> Any:
+def _grant_one_short(ops: Ops[Any, Any], request: governor.Request[Any, Any]) -> Any:
     """A conservative over-count: the cap room taken one ng smaller than it is."""
-    smaller = ops.max_(ops.lit(0), ops.sub(kw["cap_room_ng"], ops.lit(1)))
-    return governor.grant_amount(ops, **{**kw, "cap_room_ng": smaller})
+    smaller = ops.max_(ops.lit(0), ops.sub(request.cap_room_ng, ops.lit(1)))
+    return governor.grant_amount(ops, dataclasses.replace(request, cap_room_ng=smaller))
 
 
 # --- BOLUS: lockout and count ----------------------------------------------------------------
@@ -471,13 +488,7 @@ def bolus_claims(
     )
     req, cap, room = z3.Ints("requested cap_room reservoir_room")
     d = z3.Bool("delivering")
-    grant = governor.grant_all_or_nothing(
-        ops,
-        requested_ng=req,
-        cap_room_ng=cap,
-        reservoir_room_ng=room,
-        delivering=ops.and_(d, permitted),
-    )
+    grant = governor.grant_all_or_nothing(ops, governor.Request(req, cap, room, d), permitted)
     claims = [
         Claim(
             "a permitted bolus is never inside the lockout (REQ-GOV-009, REQ-BOL-001)",
@@ -646,42 +657,50 @@ def reservoir_claims(library: Library | None = None, lower_low: bool = False) ->
 
     lib = library or load_library()
     day = program.DAY_S
-    claims = []
+    # the gap claim once for every pair of thresholds low > empty (the per-pump constants make
+    # the non-linear claim seconds slower each); each pump's thresholds are checked below
+    a, b, va, vb, rate, low_t, empty_t = z3.Ints("a b volume_a volume_b rate low empty")
+    claims = [
+        Claim(
+            "every pump with low > empty: no low alarm at a, empty at b, drawing at most the "
+            "worst-case rate => b - a > (low - empty) / rate (REQ-RES-003)",
+            (
+                low_t > empty_t,
+                empty_t >= 0,
+                a >= 0,
+                b >= a,
+                rate > 0,
+                va > low_t,
+                vb <= empty_t,
+                vb >= 0,
+                (va - vb) * day <= rate * (b - a),
+            ),
+            (b - a) * rate > (low_t - empty_t) * day,
+            (
+                ("instant a", a, "s"),
+                ("instant b", b, "s"),
+                ("volume at a", va, "nL"),
+                ("volume at b", vb, "nL"),
+                ("worst-case volume rate", rate, "nL/day"),
+                ("low threshold", low_t, "nL"),
+                ("empty threshold", empty_t, "nL"),
+            ),
+        )
+    ]
     for pump in lib.pumps:
         empty = pump.empty_threshold.value
         low = empty if lower_low else pump.low_reservoir_threshold.value
-        a, b, va, vb, rate, vol, now = z3.Ints("a b volume_a volume_b rate volume now")
+        rate, vol, now = z3.Ints("rate volume now")
         shown: Shown = (
-            ("instant a", a, "s"),
-            ("instant b", b, "s"),
-            ("volume at a", va, "nL"),
-            ("volume at b", vb, "nL"),
-            ("worst-case volume rate", rate, "nL/day"),
             ("low threshold", z3.IntVal(low), "nL"),
             ("empty threshold", z3.IntVal(empty), "nL"),
         )
         claims.append(
             Claim(
-                f"{pump.id}: a volume band raises LOW and not EMPTY (low > empty) (REQ-RES-001)",
+                f"{pump.id}: a volume band raises LOW and not EMPTY (low > empty >= 0), so the "
+                "gap claim above holds for it (REQ-RES-001, REQ-RES-003)",
                 (),
-                z3.IntVal(low) > z3.IntVal(empty),
-                shown,
-            )
-        )
-        claims.append(
-            Claim(
-                f"{pump.id}: no low alarm at a, empty at b, drawing at most the worst-case rate => "
-                "b - a > (low - empty) / rate (REQ-RES-003)",
-                (
-                    a >= 0,
-                    b >= a,
-                    rate > 0,
-                    va > low,
-                    vb <= empty,
-                    vb >= 0,
-                    (va - vb) * day <= rate * (b - a),
-                ),
-                (b - a) * rate > (low - empty) * day,
+                z3.And(z3.IntVal(low) > z3.IntVal(empty), z3.IntVal(empty) >= 0),
                 shown,
             )
         )
@@ -716,6 +735,18 @@ def _lifecycle_obligations() -> tuple[Obligation, ...]:
     return lifecycle_z3.OBLIGATIONS
 
 
+def _ledger_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import ledger_z3
+
+    return ledger_z3.obligations()
+
+
+def _decision_obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import decisions_z3
+
+    return decisions_z3.obligations()
+
+
 def _path_obligations() -> tuple[Obligation, ...]:
     from itdose.proofs import path_z3
 
@@ -744,8 +775,9 @@ _CORE: tuple[Obligation, ...] = (
         "exactly the cap (no conservative margin: REQ-TIP-004's bolus that brings the window "
         "exactly to the maximum), and grant a bolus whole or not at all.",
         "No hand model: the live functions are evaluated. Not covered: that callers pass the "
-        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the cap room, "
-        "dosing.cap_room_ng over the ledger's exact peak: property tests only).",
+        "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the ledger's exact "
+        "peak the cap room comes from: LEDGER-Z3; dosing.cap_room_ng's search over it: property "
+        "tests only).",
         lambda: governor_claims(),
         (
             Broken(
@@ -842,8 +874,15 @@ _CORE: tuple[Obligation, ...] = (
 
 
 def all_obligations() -> tuple[Obligation, ...]:
-    """The governor, ledger, bolus, program, reservoir, fluid path and lifecycle obligations."""
-    return (*_CORE, *_path_obligations(), *_lifecycle_obligations())
+    """The governor, ledger, bolus, arithmetic, decision, conversion, program, reservoir, fluid path
+    and lifecycle obligations."""
+    return (
+        *_CORE,
+        *_ledger_obligations(),
+        *_decision_obligations(),
+        *_path_obligations(),
+        *_lifecycle_obligations(),
+    )
 
 
 OBLIGATIONS = _CORE

@@ -492,12 +492,12 @@ _STEP_KEYS = ("cover", "recorded", "cap", "reservoir")
 DecideFn = Callable[..., Any]
 
 
-def _live_decide(**kw: Any) -> Any:
-    return governor.decide_basal(**kw)
+def _live_decide(request: Any) -> Any:
+    return governor.decide_basal(request)
 
 
-def _decide_without_cap(**kw: Any) -> Any:
-    return governor.decide_basal(**{**kw, "cap_room_ng": kw["requested_ng"]})
+def _decide_without_cap(request: Any) -> Any:
+    return governor.decide_basal(dataclasses.replace(request, cap_room_ng=request.requested_ng))
 
 
 def _item(i: int, result: Any) -> ZInt:
@@ -547,7 +547,9 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
     _, (granted,) = explore(
         lambda: (
             decide_fn(
-                requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=True
+                governor.Request(
+                    requested_ng=req, cap_room_ng=cap, reservoir_room_ng=room, delivering=True
+                )
             ).granted_ng,
         ),
         ("granted_ng",),

@@ -22,9 +22,9 @@ without pytest is one failing check saying how to install it.
 
 Neither report can be misread: report.md opens with the overall line, which says in the same
 line when safety requirements lack evidence ("PASS, INCOMPLETE"), then what was and was not run
-(the tests, the Z3 obligations), then the provenance (:mod:`itdose.proofs.provenance`); a
-CycloneDX SBOM of the installed packages is written beside the reports. report.json carries the
-same as ``summary``, ``run`` and ``provenance``.
+(the tests, the Z3 obligations, the cohort of virtual patients), then the provenance
+(:mod:`itdose.proofs.provenance`); a CycloneDX SBOM of the installed packages is written beside
+the reports. report.json carries the same as ``summary``, ``run`` and ``provenance``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import dataclasses
 import importlib.util
 import io
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -42,7 +43,7 @@ import tempfile
 import time
 import tokenize
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,6 +78,12 @@ PYTEST_MISSING = (
     "from the repository root: .venv/bin/pip install -q '.[test]'"
 )
 WITH_TESTS_HINT = "run `itdose verify --with-tests`"
+MAX_Z3_JOBS = 2
+"""Most processes the Z3 obligations run in (the obligations are independent)."""
+SLOW_FIRST = ("PATH-Z3-PLAN", "LEDGER-Z3", "PATH-Z3-STEP", "DECIDE-Z3", "LIFE-Z3-BMC", "PATH-Z3")
+"""Obligations started first in parallel runs (the longest, measured), so that the short ones
+fill the gaps; the report keeps the registry's order."""
+WITH_COHORT_HINT = "run `itdose verify --with-cohort`"
 
 Result = dict[str, Any]
 
@@ -157,14 +164,47 @@ def _z3_results(stream: TextIO) -> list[Result]:
         }
         _progress(stream, missing)
         return [missing]
+    from itdose.proofs.obligations import all_obligations
+
+    count = len(all_obligations())
+    jobs = min(z3_jobs(), count)
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        results = []
+        for index in range(count):
+            result = _run_obligation(index)[1]
+            _progress(stream, result)
+            results.append(result)
+        return results
+    # independent obligations in parallel processes; forked, so that a child sees the code the
+    # parent sees (including a change made in this process, as the tests make)
+    ids = [o.id for o in all_obligations()]
+    slow = [ids.index(i) for i in SLOW_FIRST if i in ids]
+    order = [*slow, *(i for i in range(count) if i not in slow)]
+    done: dict[int, Result] = {}
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for index, result in pool.imap_unordered(_run_obligation, order):
+            _progress(stream, result)
+            done[index] = result
+    return [done[i] for i in range(count)]
+
+
+def z3_jobs() -> int:
+    """Processes for the Z3 obligations: ``ITDOSE_VERIFY_JOBS``, else the CPUs this process may
+    use, at most :data:`MAX_Z3_JOBS`."""
+    configured = os.environ.get("ITDOSE_VERIFY_JOBS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_Z3_JOBS))
+
+
+def _run_obligation(index: int) -> tuple[int, Result]:
     from itdose.proofs.obligations import all_obligations, run_obligation
 
-    results = []
-    for obligation in all_obligations():
-        result = _obligation_dict(run_obligation(obligation))
-        _progress(stream, result)
-        results.append(result)
-    return results
+    return index, _obligation_dict(run_obligation(all_obligations()[index]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -517,6 +557,14 @@ def summary(
             not_run.append(f"tests not run: {r['detail']}")
         else:
             ran.append(f"{r['title']} ({r['status']})")
+    cohorts = [r for r in results if r["kind"] == "cohort"]
+    if not cohorts:
+        not_run.append(
+            "cohort not run: no virtual patients were checked against the independent physical "
+            f"reference in this report; {WITH_COHORT_HINT}"
+        )
+    for r in cohorts:
+        ran.append(f"{r['title']} ({r['status']})")
     if ok and gaps and with_tests and tests:
         not_run.append(
             f"{gaps} safety requirements have no evidence from any check or test: see "
@@ -560,6 +608,10 @@ def _markdown(
             f"| {r['id']} | {r['kind']} | {r['status']} | {r['seconds']:.2f} | "
             f"{reqs} | {r['title']} |"
         )
+    for r in results:
+        if r["kind"] == "cohort" and r.get("summary_md"):
+            lines += ["", "## Cohort: virtual patients against the physical reference", ""]
+            lines += [r["summary_md"].rstrip("\n")]
     lines += ["", "## Hazards, requirements and evidence", "", matrix]
     lines += ["## Proof obligations", ""]
     for r in results:
@@ -609,6 +661,7 @@ def run_verify(
     *,
     tests_dir: Path | None = None,
     crosshair: bool = False,
+    cohort: Callable[[TextIO], Result] | None = None,
 ) -> tuple[bool, list[Result]]:
     """Run every check; return ``(ok, results)`` and, given ``out_dir``, write the reports.
 
@@ -618,6 +671,9 @@ def run_verify(
     failed check, not a skip), and folds each test function's result in as evidence for the
     requirement IDs it cites (see the module docstring); a failing test fails the run. The
     CrossHair tests are skipped (``ITDOSE_SKIP_CROSSHAIR=1``) unless ``crosshair`` is true.
+    ``cohort`` (the shell's cohort check, kind ``cohort``; ``itdose verify --with-cohort``) runs
+    virtual patients against the independent physical reference; without it both reports say
+    the cohort was not run.
     """
     start = time.perf_counter()
     stream.write("itdose verify: structural checks\n")
@@ -651,6 +707,11 @@ def run_verify(
             }
             _progress(stream, result)
             results.append(result)
+    if cohort is not None:
+        stream.write("itdose verify: cohort of virtual patients\n")
+        result = cohort(stream)
+        _progress(stream, result)
+        results.append(result)
     ok = all(r["status"] == "pass" for r in results)
     stream.write(
         f"itdose verify: {'PASS' if ok else 'FAIL'} in {time.perf_counter() - start:.1f} s\n"

@@ -11,7 +11,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from itdose.core.lifecycle import DELIVERING, GUARDS, RULES, TERMINAL, Rule
+from itdose.core.lifecycle import (
+    DELIVERING,
+    GUARDS,
+    HIGH_ALARM_STOPS,
+    RULES,
+    TERMINAL,
+    Rule,
+    StateRule,
+)
 from itdose.core.state import Phase
 
 __all__ = ["CHECKS", "CheckResult", "StructuralCheck", "run_checks"]
@@ -40,9 +48,12 @@ class StructuralCheck:
 
 
 def _successors(rules: Iterable[Rule]) -> dict[Phase, set[Phase]]:
+    """Where each phase can go: a row's destination, or rule 5's from a row's destination."""
     succ: dict[Phase, set[Phase]] = {p: set() for p in Phase}
     for r in rules:
         succ[r.source].add(r.dest)
+        if r.dest in HIGH_ALARM_STOPS.sources:
+            succ[r.source].add(HIGH_ALARM_STOPS.dest)
     return succ
 
 
@@ -91,7 +102,7 @@ def _guards_well_formed(rules: Sequence[Rule]) -> list[str]:
     problems = [
         f"{r.trigger} from {r.source.value}: unknown guard {r.guard!r}"
         for r in rules
-        if r.guard is not None and r.guard not in GUARDS
+        if r.guard is not None and GUARDS.get(r.guard.name) is not r.guard
     ]
     groups: dict[tuple[str, Phase], list[Rule]] = {}
     for r in rules:
@@ -99,7 +110,7 @@ def _guards_well_formed(rules: Sequence[Rule]) -> list[str]:
     for (trigger, source), rows in groups.items():
         if len(rows) < 2:
             continue
-        guards = [r.guard for r in rows]
+        guards = [r.guard.name if r.guard is not None else None for r in rows]
         if None in guards or len(set(guards)) != len(guards):
             problems.append(
                 f"{trigger} from {source.value}: {len(rows)} rows need distinct guards, "
@@ -120,16 +131,19 @@ def _roles_consistent(rules: Sequence[Rule]) -> list[str]:
     return problems
 
 
-def _high_alarm_stops(rules: Sequence[Rule]) -> list[str]:
+def _high_alarm_stops(rules: Sequence[Rule], rule5: StateRule = HIGH_ALARM_STOPS) -> list[str]:
+    """Rule 5 takes every raise_alarm, tick and drive_report row to alarm (a HIGH alarm they
+    raise stops delivery in the same step); alarm is left only by a clinician's recovery."""
     problems = []
-    for p in Phase:
-        alarm_rows = [r for r in rules if r.trigger == "raise_alarm" and r.source is p]
-        if not alarm_rows:
-            continue
-        high = [r for r in alarm_rows if r.guard in ("alarm_is_high", None)]
-        if not high or any(r.dest is not Phase.ALARM for r in high):
-            problems.append(f"a HIGH alarm in {p.value} does not lead to alarm")
+    if rule5.dest is not Phase.ALARM or rule5.dest in DELIVERING:
+        problems.append(f"rule 5 ends in {rule5.dest.value}, not in alarm")
     for r in rules:
+        raises = r.trigger in ("raise_alarm", "tick", "drive_report")
+        if raises and r.dest not in rule5.sources:
+            problems.append(
+                f"a HIGH alarm raised by {r.trigger} in {r.source.value} does not "
+                f"lead to alarm (the row ends in {r.dest.value})"
+            )
         if r.source is Phase.ALARM and r.dest in DELIVERING:
             problems.append(f"alarm is left for delivering {r.dest.value} by {r.trigger}")
         recovery = r.trigger in ("clear_alarm", "begin_refill", "explant")

@@ -69,7 +69,7 @@ _HAZ_ID: Final = re.compile(r"^HAZ-[0-9]{2}$")
 # Sources: a binding dosing rule or section (docs/dosing-rules.md#...), a section of the
 # architecture (docs/architecture.md#...), a hazard row H1..H12 or a derived requirement 1..12 of
 # docs/clinical-basis.md, or one of its numbered sources. That each anchor exists in its document
-# is checked by tests/test_doc_references.py.
+# is checked by tests/evidence/test_doc_references.py.
 _SOURCE: Final = re.compile(
     r"^(?:docs/dosing-rules\.md#[a-z0-9-]+|docs/architecture\.md#[a-z0-9-]+"
     r"|docs/clinical-basis\.md#h(?P<h>[0-9]+)|docs/clinical-basis\.md#derived-(?P<d>[0-9]+)"

@@ -7,6 +7,12 @@ CI job, e.g. ``HYPOTHESIS_PROFILE=ci-random python -m pytest tests/properties``)
 profiles print a ``@reproduce_failure`` blob to replay a failure. Hypothesis would load its own
 built-in ``ci`` profile when the ``CI`` environment variable is set; ours is registered and
 loaded explicitly so the choice is deliberate.
+
+The stateful machines (tests/properties/test_stateful.py) take their budget from the matching
+``<profile>-stateful`` profile registered here: ``dev`` 25 runs a machine, ``ci`` 500 (a fixed
+seed: every CI run replays the same 500 runs of 40 steps, about 20,000 steps a machine),
+``ci-random`` 2000 with fresh examples (the deep search, for a scheduled or manual job). A
+stateful run costs far more than an ordinary example, hence its own, bounded budget.
 """
 
 from __future__ import annotations
@@ -30,6 +36,17 @@ settings.register_profile(
 )
 settings.register_profile("ci-random", settings.get_profile("ci"), derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+STATEFUL_RUNS = {"dev": 25, "ci": 500, "ci-random": 2000}
+"""Runs of each stateful machine per profile (see the module docstring)."""
+for _name, _runs in STATEFUL_RUNS.items():
+    settings.register_profile(
+        f"{_name}-stateful",
+        settings.get_profile(_name),
+        max_examples=_runs,
+        stateful_step_count=40,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
 
 
 @pytest.fixture(scope="session")

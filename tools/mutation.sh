@@ -23,9 +23,18 @@
 # - Fast test selection: only the tests/core files that exercise the mutated modules, with
 #   HYPOTHESIS_PROFILE=dev, -x (mutmut adds it) and -p no:cacheprovider. mutmut itself runs, per
 #   mutant, only the tests that reached the mutated function.
+#
+#   tools/mutation.sh --proofs-only [--modules arith governor] [...]
+#
+# runs the proof-only mutation instead (tools/proof_mutation.py: the Z3 obligations are the only
+# tests; no mutmut, nothing copied); every option after --proofs-only goes to that tool.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${1:-}" = "--proofs-only" ]; then
+    shift
+    exec "${PYTHON:-python3}" "$REPO/tools/proof_mutation.py" "$@"
+fi
 WORK="${MUT_WORK:-/tmp/itdose-mutation}"
 MUTMUT_VERSION="${MUTMUT_VERSION:-3.8.1}"
 PYTHON="${PYTHON:-python3}"

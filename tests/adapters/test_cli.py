@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from itdose.adapters.cli import main
-from itdose.core.diagram import markdown, mermaid
+from itdose.adapters.diagram import markdown, mermaid
 
 
 def test_verify_prints_a_table_and_writes_the_reports(

@@ -1,8 +1,10 @@
 """The cohort's independent physical reference: FIFO catheter, rolling 24 h windows at the tip,
-bolus lockouts and counts, delivery after a HIGH alarm (docs/cohort-schema.md, "Checks").
+bolus lockouts and counts, delivery after a HIGH alarm, alarm latency, under-delivery against the
+accepted program (docs/cohort-schema.md, "Checks").
 
-Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), checked here from the
-physics, not from the core."""
+Requirements: REQ-GOV-004 (no rolling 24 h window above the hard maximum), REQ-ALM-001 and
+REQ-ALM-004 (a drive fault raises a HIGH alarm in the step that sees it), REQ-TIP-004 (a program
+accepted at entry is delivered in full), checked here from the physics, not from the core."""
 
 from __future__ import annotations
 
@@ -13,16 +15,22 @@ import pytest
 
 from itdose.adapters.cohort_physics import (
     DAY_S,
+    LATENCY_LIMIT_STEPS,
+    UNDER_DELIVERY_ALLOWANCE,
+    BasalPeriod,
     Catheter,
     FillEvent,
     Piece,
     PumpEvent,
     WithdrawEvent,
+    alarm_latencies,
     bolus_hazards,
     check_patient,
     high_alarm_hazards,
     max_window_brute,
     max_windows,
+    max_windows_exact,
+    under_delivery_windows,
 )
 
 MG = 10**6  # ng
@@ -104,6 +112,32 @@ def test_sweep_equals_brute_force_on_random_pieces() -> None:
         assert max_windows(pieces, 10**9).max_fg == max_window_brute(pieces)
 
 
+def test_fast_window_sweep_equals_the_exact_one() -> None:
+    """The float-screened sweep decides every candidate as the exact one, with limits placed
+    exactly on window values (where only the exact re-evaluation can decide)."""
+    rng = random.Random(5)
+    for case in range(80):
+        t, pieces = Fraction(rng.randint(0, 10**6)), []
+        for _ in range(rng.randint(1, 40)):
+            t += Fraction(rng.randint(0, 20_000), rng.choice((1, 3, 7)))
+            length = Fraction(rng.randint(1, 90_000), rng.randint(1, 4))
+            amount = Fraction(rng.randint(1, 10**12), rng.choice((1, 3)))
+            pieces.append(Piece(t, t + length, amount))
+            t += length
+        exact = max_windows_exact(pieces, 0)
+        limits = [0, int(exact.max_fg), int(exact.max_fg) - 1, int(exact.max_fg * 3 / 4)]
+        if case % 4 == 0:  # identical pieces a day apart: many windows exactly at one value
+            pieces = [
+                Piece(p.a + k * DAY_S, p.b + k * DAY_S, pieces[0].amount_fg)
+                for k in range(3)
+                for p in pieces[:1]
+            ]
+            limits.append(int(pieces[0].amount_fg))
+        for limit in limits:
+            fast, slow = max_windows(pieces, limit), max_windows_exact(pieces, limit)
+            assert fast == slow, (case, limit)
+
+
 def test_reservoir_shortfall_is_counted() -> None:
     log = [FillEvent(0, 1000, "m", 1), PumpEvent(10, 20, 1500)]
     counts, _, _ = check_patient(Fraction(0), log, {"m": 10**9}, [], None, None, [], DAY_S)
@@ -131,3 +165,93 @@ def test_a_command_the_controller_could_not_stop_is_reported_not_counted() -> No
     pumped = [PumpEvent(100, 200, 100, command_s=0)]
     events, volume, unstoppable = high_alarm_hazards(pumped, [(150, None)], 1000)
     assert (events, volume, unstoppable) == (0, 0, 50)
+
+
+def test_alarm_latency_counts_dosing_steps_from_the_fault() -> None:
+    """REQ-ALM-001, REQ-ALM-004: the step at a fault's instant must raise the HIGH alarm."""
+    steps = [50, 100, 100, 160, 220]
+    # raised during the first step at the fault's instant (1 step had ended before it)
+    assert alarm_latencies([100], steps, [(100, 1)], [(100, None)]) == [1]
+    # raised two steps later
+    assert alarm_latencies([100], steps, [(160, 3)], [(160, None)]) == [3]
+    # already in a HIGH alarm: nothing to raise; never raised: None
+    assert alarm_latencies([100], steps, [(60, 1)], [(60, None)]) == [0]
+    assert alarm_latencies([230], steps, [(60, 1)], [(60, 70)]) == [None]
+    counts, _, ref = check_patient(
+        Fraction(0),
+        [],
+        {},
+        [],
+        None,
+        None,
+        [(160, None)],
+        300,
+        faults=[100],
+        dosing_steps=steps,
+        high_raises=[(160, 3)],
+    )
+    assert ref.latencies == [3] and counts["alarm_latency"] == 1
+    assert LATENCY_LIMIT_STEPS < 3
+
+
+def _continuous(dose: int, start: int = 0) -> BasalPeriod:
+    return BasalPeriod(start, ((0, dose),), (MG // 10, 600))
+
+
+def test_under_delivery_against_the_accepted_program() -> None:
+    """REQ-TIP-004: a quiet 24 h window holds the whole basal plus the granted boluses."""
+    conc = 10 * MG_PER_ML
+    full = _basal(20 * MG, conc, 4)
+    pieces = [Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc)) for p in full]
+    quiet = [(0, 4 * DAY_S)]
+    assert under_delivery_windows(pieces, [_continuous(20 * MG)], [], quiet) == (0, 1)
+    # a granted bolus that did not reach the tip is a shortfall of 0.1 mg in 20 mg: within the
+    # allowance; every tenth segment missing is not
+    n, ratio = under_delivery_windows(pieces, [_continuous(20 * MG)], [DAY_S * 2], quiet)
+    assert n == 0 and ratio < 1
+    skipped = [p for i, p in enumerate(pieces) if i % 10 != 9]
+    n, ratio = under_delivery_windows(skipped, [_continuous(20 * MG)], [], quiet)
+    assert n == 1 and ratio < 1 - UNDER_DELIVERY_ALLOWANCE
+    # outside quiet stretches nothing is judged; a lower program later is prorated
+    assert under_delivery_windows(skipped, [_continuous(20 * MG)], [], [(0, DAY_S - 1)]) == (0, 1)
+    halved = [p if p.b <= 2 * DAY_S else Piece(p.a, p.b, p.amount_fg / 2) for p in pieces]
+    periods = [_continuous(20 * MG), _continuous(10 * MG, 2 * DAY_S)]
+    assert under_delivery_windows(halved, periods, [], quiet)[0] == 0
+    assert under_delivery_windows(halved, periods[:1], [], quiet)[0] == 1
+
+
+def test_flex_program_daily_amount() -> None:
+    flex = BasalPeriod(0, ((0, 3 * MG), (8 * 3600, 4 * MG), (20 * 3600, 3 * MG)), None)
+    assert flex.daily_ng() == Fraction(3 * MG * 12 + 4 * MG * 12, 24)
+
+
+def test_a_bolus_during_a_change_of_concentration_is_expected_at_the_lean_share() -> None:
+    """REQ-TIP-004 with the core's rule for a bolus while the fluid path holds two
+    concentrations (sized at the richer one, so its dose is never exceeded): the reference
+    expects lean / rich of its dose, from its own catheter."""
+    conc = 10 * MG_PER_ML
+    pieces = [
+        Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
+        for p in _basal(20 * MG, conc, 3)
+    ]
+    grant = DAY_S + 3600
+    pieces.append(Piece(Fraction(grant), Fraction(grant + 600), Fraction(2 * MG * 10**6 * 2, 5)))
+    periods = [BasalPeriod(0, ((0, 20 * MG),), (2 * MG, 600))]
+    quiet = [(0, 3 * DAY_S)]
+    assert under_delivery_windows(pieces, periods, [grant], quiet)[0] == 1
+    mixed = [(0, Fraction(1)), (DAY_S, Fraction(2, 5)), (DAY_S + 7200, Fraction(1))]
+    n, ratio = under_delivery_windows(pieces, periods, [grant], quiet, lean_rich=mixed)
+    assert n == 0 and ratio >= 1 - UNDER_DELIVERY_ALLOWANCE
+
+
+def test_reference_records_the_lean_rich_share_of_its_catheter() -> None:
+    log = [
+        FillEvent(0, 20_000_000, "m", 10 * MG_PER_ML),
+        PumpEvent(10, 600, 1000),  # the path (1000 nL) fills with 10 mg/mL
+        WithdrawEvent(700, 20_000_000 - 1000),
+        FillEvent(800, 20_000_000, "m", 25 * MG_PER_ML),
+        PumpEvent(900, 1000, 400),  # 400 nL of 25 mg/mL behind 600 nL of 10 mg/mL
+        PumpEvent(1000, 1100, 600),  # the old fluid has left
+    ]
+    _, _, ref = check_patient(Fraction(1000), log, {"m": 10**15}, [], None, None, [], 2000)
+    assert ref.lean_rich == [(600, Fraction(1)), (1000, Fraction(2, 5)), (1100, Fraction(1))]

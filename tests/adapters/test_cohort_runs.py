@@ -1,80 +1,33 @@
 """``itdose cohort``: patients drawn reproducibly from (seed, index), the same results whatever the
 worker count, a planted over-delivering drive caught by the reference, the JSON report, input
-errors (docs/cohort-schema.md).
+errors, planted defects caught by the alarm latency and under-delivery checks
+(docs/cohort-schema.md).
 
-Requirements: REQ-GOV-004 (checked by the independent reference over whole runs)."""
+Requirements: REQ-GOV-004, REQ-ALM-001, REQ-ALM-004, REQ-TIP-004 (checked by the independent
+reference over whole runs)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from itdose_cohortkit import DAY_S, TINY, make_cohort, stable
 
-from itdose.adapters import cohort_run
+from itdose.adapters import cohort_run, controller
 from itdose.adapters.cli import main
 from itdose.adapters.cohort_draw import draw_patient, parse_cohort, stream
 from itdose.adapters.cohort_run import run_cohort, run_patient
 from itdose.adapters.scenario import load_scenario, parse_scenario
+from itdose.core.alarms import AlarmKind
 from itdose.specs import load_library
-
-DAY_S = 86_400
-
-TINY = """
-schema = "itdose-cohort/1"
-title = "tiny test cohort"
-seed = 7
-max_segment = "1 h"
-
-[[therapy]]
-drug = "morphine"
-indication = "pain"
-opioid_status = "tolerant"
-concentrations = ["10 mg/mL", "25 mg/mL"]
-dose = ["%(lo)s", "100 %%"]
-patient_bolus = true
-
-[[pump]]
-model = "prometra-ii-20"
-catheter = "prometra-catheter"
-trim = ["0 cm", "40 cm"]
-
-[bolus]
-dose = ["1 %%", "3 %%"]
-lockout = ["1 h", "2 h"]
-max_per_24h = [2, 4]
-requests_per_day = [2, 6]
-burst_share = "50 %%"
-
-[refill]
-reservoir_use = ["%(use)s", "%(use)s"]
-repeat_share = "30 %%"
-change_share = "50 %%"
-flush_share = "50 %%"
-
-[faults]
-comm_loss_mean = "2 days"
-partial_delivery_mean = "3 days"
-response = ["1 h", "6 h"]
-"""
-
-
-def _cohort(tmp_path: Path, lo: str = "20 %", use: str = "2 %") -> Any:
-    import tomllib
-
-    text = TINY % {"lo": lo, "use": use}
-    (tmp_path / "tiny.toml").write_text(text)
-    return parse_cohort(tomllib.loads(text), load_library())
-
-
-def _stable(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "cpu_s"} for r in results]
 
 
 def test_patients_are_reproducible_and_streams_independent(tmp_path: Path) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
     a, b = draw_patient(cohort, 3, 5 * DAY_S), draw_patient(cohort, 3, 5 * DAY_S)
     assert a == b
     assert draw_patient(cohort, 4, 5 * DAY_S) != a
@@ -90,10 +43,10 @@ def test_patients_are_reproducible_and_streams_independent(tmp_path: Path) -> No
 
 
 def test_same_results_with_one_or_two_workers(tmp_path: Path) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
     one = run_cohort(cohort, 3, 2 * DAY_S, workers=1)
     two = run_cohort(cohort, 3, 2 * DAY_S, workers=2)
-    assert _stable(one) == _stable(two)
+    assert stable(one) == stable(two)
     assert [r["index"] for r in two] == [0, 1, 2]
     assert all(r["error"] is None for r in one), [r["error"] for r in one]
     assert sum(r["boluses_granted"] for r in one) > 0
@@ -105,7 +58,7 @@ def test_an_over_delivering_drive_is_caught(
 ) -> None:
     """A planted defect the core cannot see between refills (no refill in these 3 days): the
     drive moves 30 % more fluid than it reports."""
-    cohort = _cohort(tmp_path, lo="95 %", use="100 %")
+    cohort = make_cohort(tmp_path, lo="95 %", use="100 %")
     clean = run_patient(cohort, 0, 3 * DAY_S)
     assert clean["error"] is None and clean["hazards"]["tip_over_hard_max"] == 0
     init = cohort_run.RecordingDrive.__init__
@@ -123,7 +76,7 @@ def test_an_over_delivering_drive_is_caught(
 def test_json_report_and_failed_patient_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _cohort(tmp_path)
+    make_cohort(tmp_path)
     out = tmp_path / "r.json"
     code = main(
         [
@@ -181,7 +134,7 @@ def test_json_report_and_failed_patient_files(
 def test_a_patient_over_its_cpu_budget_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cohort = _cohort(tmp_path)
+    cohort = make_cohort(tmp_path)
 
     def spin(*args: Any, **kwargs: Any) -> Any:
         while True:
@@ -198,14 +151,14 @@ def test_a_patient_over_its_cpu_budget_is_reported(
     [
         ["--years", "0"],
         ["--years", "x"],
-        ["--years", "1", "--scheduler", "tcp://localhost:8786"],
+        ["--years", "1", "--scheduler", "no-port"],
         ["--years", "1", "--json", "/nonexistent-dir/r.json"],
     ],
 )
 def test_bad_input_exits_2(
     tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _cohort(tmp_path)
+    make_cohort(tmp_path)
     assert main(["cohort", str(tmp_path / "tiny.toml"), "--patients", "1", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
@@ -217,3 +170,49 @@ def test_bad_cohort_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     assert main(["cohort", str(tmp_path / "bad.toml"), "--patients", "1", "--years", "1"]) == 2
     assert "therapy[0].concentrations[0]" in capsys.readouterr().err
+
+
+def test_a_controller_that_ignores_a_stall_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQ-ALM-001, REQ-ALM-004: planted defect, the controller drops the drive's stall; the core
+    raises a HIGH alarm only a step later, from the order's count: the latency check sees it."""
+    extra = 'motor_stall_mean = "2 days"\n'
+    make_cohort(tmp_path, use="60 %")
+    text = (tmp_path / "tiny.toml").read_text().replace("[faults]\n", "[faults]\n" + extra)
+    cohort = parse_cohort(tomllib.loads(text), load_library())
+    clean = [run_patient(cohort, i, 6 * DAY_S) for i in range(2)]
+    assert all(r["error"] is None for r in clean)
+    assert all(r["hazards"]["alarm_latency"] == 0 for r in clean)
+    assert sum(len(r["alarm_latency_steps"]) for r in clean) >= 3  # stalls were drawn
+    real = controller.Controller._fault
+
+    def deaf(self: Any, now: int, kind: AlarmKind, detail: str) -> None:
+        if kind is not AlarmKind.MOTOR_STALL:
+            real(self, now, kind, detail)
+
+    monkeypatch.setattr(controller.Controller, "_fault", deaf)
+    bad = [run_patient(cohort, i, 6 * DAY_S) for i in range(2)]
+    assert all(r["error"] is None for r in bad)
+    assert sum(r["hazards"]["alarm_latency"] for r in bad) >= 1
+
+
+def test_a_silently_under_delivering_drive_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQ-TIP-004: planted defect, the drive moves 10 % less than it reports (the core cannot
+    see it between refills): the tip falls short of the accepted program in quiet windows."""
+    cohort = make_cohort(tmp_path, use="60 %")
+    clean = run_patient(cohort, 0, 4 * DAY_S)
+    assert clean["error"] is None and clean["hazards"]["under_delivery"] == 0
+    assert 1 - 1 / 200 < clean["min_delivered_ratio"] < 1.0001
+    init = cohort_run.RecordingDrive.__init__
+
+    def short(self: Any, config: Any, faults: Any = ()) -> None:
+        init(self, dataclasses.replace(config, accuracy_error_ppm=-100_000), faults)
+
+    monkeypatch.setattr(cohort_run.RecordingDrive, "__init__", short)
+    bad = run_patient(cohort, 0, 4 * DAY_S)
+    assert bad["error"] is None
+    assert bad["hazards"]["under_delivery"] >= 1
+    assert bad["min_delivered_ratio"] < 0.95

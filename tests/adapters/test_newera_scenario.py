@@ -26,6 +26,7 @@ import pytest
 pytest.importorskip("serial")
 
 from itdose.adapters import scenario as sc_mod
+from itdose.adapters import scenario_run
 from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller
 from itdose.adapters.newera.drive import NewEraDrive
@@ -109,7 +110,7 @@ def run_on_emulator(scenario: sc_mod.Scenario, emu: PtyEmulator, clock: ManualCl
         result.hard_max_ng = scenario.library.drug(
             scenario.drug, scenario.indication
         ).max_daily.value
-        recorder = sc_mod._Recorder(result, max(600, end // 4000), False)
+        recorder = scenario_run._Recorder(result, max(600, end // 4000), False)
         eclock = EmulatorClock(clock, emu.model, scenario.faults)
         # watchdog_s is the pump's own (real seconds, at most 255): the run takes < 1 s of
         # real time between exchanges, so SAF 10 never fires; polls as on the simulated drive.
@@ -136,7 +137,7 @@ def run_on_emulator(scenario: sc_mod.Scenario, emu: PtyEmulator, clock: ManualCl
                 res = d.reservoir.volume_nl if d.reservoir is not None else 0
                 result.probes[t] = (d.delivered_ng, res, d.phase.value)
             for item in by_time.get(t, []):
-                sc_mod._run_item(ctl, item, scenario, truth, result)  # type: ignore[arg-type]
+                scenario_run._run_item(ctl, item, scenario, truth, result)  # type: ignore[arg-type]
             if by_time.get(t):
                 ctl.service()
         result.device = ctl.device

@@ -1,7 +1,7 @@
 """Every command, exactly: each validator's exact rejection (field, message, value, limit, limit
 id and level) and the exact data and effects of each handler, refills through the fluid path
 included. Requirement IDs are cited per test. These also kill the mutants mutation testing found
-alive in core/handlers.py (docs/mutation.md)."""
+alive in core/handlers/ (docs/mutation.md)."""
 
 from __future__ import annotations
 
@@ -2480,3 +2480,14 @@ def test_set_program_passes_the_confirmation_time_and_utc(library: Library) -> N
 #   implant always has its trial record (state check), so the fallback None is never taken.
 # - x_reconcile__mutmut_32, _33 (the sign test "diff >= 0" as "> 0" or ">= 1"): they differ only
 #   at diff == 0, where the deviation is 0 whatever its sign.
+
+
+def test_one_handler_record_per_command_class() -> None:
+    """The dispatch mapping holds every command class once, keyed by its own class, and the
+    name index decodes every trigger name to it (REQ-CORE-001)."""
+    from itdose.core.handlers import HANDLERS
+
+    assert set(HANDLERS) == set(c.COMMANDS.values())
+    assert all(h.command is cls for cls, h in HANDLERS.items())
+    assert all(cls.name == name for name, cls in c.COMMANDS.items())
+    assert len(c.COMMANDS) == 29

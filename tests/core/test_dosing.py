@@ -75,6 +75,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
+from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
@@ -1051,7 +1052,7 @@ def test_basal_withheld_at_the_cap_is_cut_and_not_carried(library: Library) -> N
         Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000),
         0,
         T0 + HOUR,
-        ("daily_cap",),
+        (Reason.DAILY_CAP,),
         4166,
     )
     d2, effects = apply_tick(d, T0, library)
@@ -1091,7 +1092,7 @@ def test_basal_cut_by_the_bolus_before_it(library: Library) -> None:
     assert effects == ()
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(3, DeliveryKind.BASAL, T0, T0 + HOUR, 1000)
-    assert plan.withheld_reasons == ("daily_cap",)
+    assert plan.withheld_reasons == (Reason.DAILY_CAP,)
 
 
 def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
@@ -1099,7 +1100,7 @@ def test_basal_cut_to_one_nanolitre_is_still_ordered(library: Library) -> None:
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG - 19))
     plan = plan_tick(d, T0, library)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1)
-    assert (plan.carry, plan.withheld_reasons) == (0, ("daily_cap",))
+    assert (plan.carry, plan.withheld_reasons) == (0, (Reason.DAILY_CAP,))
 
 
 def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> None:
@@ -1109,7 +1110,7 @@ def test_basal_withheld_whole_at_the_cap_orders_nothing(library: Library) -> Non
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG), basal_carry=9)
     plan = plan_tick(d, T0, library)
     assert plan == dosing.TickPlan(
-        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, ("daily_cap",), 4166
+        (AlarmKind.DELIVERY_LIMITED,), None, 0, T0 + HOUR, (Reason.DAILY_CAP,), 4166
     )
     again = dataclasses.replace(d, alarms=(ActiveAlarm(AlarmKind.DELIVERY_LIMITED, T0 - 9),))
     assert plan_tick(again, T0, library).alarms == ()
@@ -1141,7 +1142,7 @@ def test_basal_cut_by_cap_and_reservoir_names_both_reasons(library: Library) -> 
     plan = plan_tick(d, T0, library)
     assert plan.alarms == (AlarmKind.LOW_RESERVOIR, AlarmKind.DELIVERY_LIMITED)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 1500)
-    assert plan.withheld_reasons == ("daily_cap", "reservoir")
+    assert plan.withheld_reasons == (Reason.DAILY_CAP, Reason.RESERVOIR)
     d2, effects = apply_tick(d, T0, library)
     assert effects == (
         Annunciate(AlarmKind.LOW_RESERVOIR, Priority.LOW),
@@ -1307,7 +1308,7 @@ def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
     )
     plan = plan_tick(full, T0, library)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 2000)
-    assert plan.withheld_reasons == ("daily_cap",)
+    assert plan.withheld_reasons == (Reason.DAILY_CAP,)
     morphine_full = dataclasses.replace(d, ledger=_recorded(T0 - 100, MAX_NG))
     assert plan_tick(morphine_full, T0, library).order == Order(
         2, DeliveryKind.BASAL, T0, T0 + HOUR, 4166
@@ -1350,7 +1351,7 @@ def test_wall_clock_flex_uses_local_time(library: Library) -> None:
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 100, 115)
 
 
-# --- plan_tick: other alarms, the memo ---------------------------------------------------------
+# --- plan_tick: other alarms, purity ----------------------------------------------------------
 
 
 def test_high_alarm_keeps_carry_and_segment(library: Library) -> None:
@@ -1368,11 +1369,11 @@ def test_overdue_order_is_a_drive_fault(library: Library) -> None:
     d = _active_device(library, orders=(_order(2, DeliveryKind.PATIENT_BOLUS, 100, end_s=T0),))
     d = dataclasses.replace(d, next_order_id=3)
     assert plan_tick(d, T0 + 600, library).alarms == ()
-    assert dosing.tick_alarms(d, T0 + 601, library) == (AlarmKind.DRIVE_FAULT,)
+    assert plan_tick(d, T0 + 601, library).alarms == (AlarmKind.DRIVE_FAULT,)
 
 
-def test_plan_memo_is_keyed_by_the_longest_segment(library: Library) -> None:
-    """REQ-CORE-001: the memo answers only the same question."""
+def test_plan_answers_the_longest_segment_asked(library: Library) -> None:
+    """REQ-CORE-001: the plan is a function of the question asked (here the longest segment)."""
     d = _active_device(library)
     assert plan_tick(d, T0, library, DAY).basal_until_s == T0 + DAY
     assert plan_tick(d, T0, library, 2 * HOUR).basal_until_s == T0 + 2 * HOUR
@@ -1748,9 +1749,9 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
             )
 
 
-def test_plan_memo_never_answers_another_question(library: Library) -> None:
-    """REQ-CORE-001: the memoised plan equals a fresh computation for every (time, longest
-    segment, library): here a later time equal to the longest segment asked before, and a
+def test_plan_never_answers_another_question(library: Library) -> None:
+    """REQ-CORE-001: the plan equals a fresh computation for every (time, longest segment,
+    library): here a later time equal to the longest segment asked before, and a
     library whose low-reservoir threshold is 30 mL (so the same device is low with it)."""
     d = _active_device(library)
     first = plan_tick(d, T0, library, T0 + HOUR)
@@ -1920,14 +1921,8 @@ def test_mri_resumes_only_when_all_conditions_hold(
 #   replaced by an equal one (max(0, v - 0) == v for v >= 0).
 # - apply_report__mutmut_116: `... if d.implant is not None else None` -> `or True`: a priming
 #   order exists only in phases that have an implant.
-# - plan_tick__mutmut_1, _2, _9, _11, _24: the memo is never read (None, wrong key, an index that
-#   never equals) or never stored: every call recomputes, and the plan is a pure function of the
-#   same inputs, so the answers are identical (only slower).
 # - segment_s__mutmut_19: `longest <= seg` -> `<`: when equal the function returns `longest`,
 #   which is `seg`.
-# - tick_alarms__mutmut_8: max_segment_s dropped (one hour used): the alarms do not depend on
-#   the segment length, because a longer order is chosen only when the cap and reservoir checks
-#   pass for the whole of it, so its basal decision has no reason and adds no alarm.
 
 
 # --- planning through the path, against a brute-force cell model --------------------------------

@@ -25,6 +25,7 @@ from itdose.core.governor import (
     Decision,
     PatientBolus,
     Reason,
+    Request,
     decide_basal,
     decide_bolus,
     grant_all_or_nothing,
@@ -102,6 +103,25 @@ def test_int_ops_agree_with_python(a: int, b: int, c: bool, d: bool) -> None:
     assert (o.add(a, b), o.sub(a, b), o.mul(a, b), o.lit(a)) == (a + b, a - b, a * b, a)
 
 
+def _request(kw: dict[str, Any]) -> Request[Any, Any]:
+    return Request(
+        requested_ng=kw["requested_ng"],
+        cap_room_ng=kw["cap_room_ng"],
+        reservoir_room_ng=kw["reservoir_room_ng"],
+        delivering=kw["delivering"],
+    )
+
+
+def basal_decision(**kw: Any) -> Decision:
+    """``decide_basal`` on the request built from keyword fields."""
+    return decide_basal(_request(kw))
+
+
+def bolus_decision(*, now_s: Any, patient: Any, **kw: Any) -> Decision:
+    """``decide_bolus`` on the request built from keyword fields."""
+    return decide_bolus(_request(kw), now_s=now_s, patient=patient)
+
+
 # --- grant arithmetic (REQ-GOV-001..003, REQ-GOV-008) --------------------------------------------
 
 
@@ -132,7 +152,7 @@ def test_divisible_grant_is_the_largest_amount_within_every_bound(x: Inputs) -> 
     """REQ-GOV-001, REQ-GOV-002, REQ-GOV-003: a divisible grant never exceeds the request, the
     cap room or the reservoir room, is zero while not delivering, and is the largest such amount
     (one more nanogram breaks a bound)."""
-    g = grant_amount(INT_OPS, **x.kwargs())
+    g = grant_amount(INT_OPS, Request(**x.kwargs()))
     assert 0 <= g <= x.requested_ng
     assert g <= x.cap_room_ng and g <= x.reservoir_room_ng
     if not x.delivering:
@@ -147,7 +167,7 @@ def test_divisible_grant_is_the_largest_amount_within_every_bound(x: Inputs) -> 
 def test_bolus_grant_is_all_or_nothing(x: Inputs) -> None:
     """REQ-GOV-008, REQ-GOV-002, REQ-GOV-003: the whole request exactly when delivering and it
     fits both the cap room and the reservoir room, otherwise nothing."""
-    g = grant_all_or_nothing(INT_OPS, **x.kwargs())
+    g = grant_all_or_nothing(INT_OPS, Request(**x.kwargs()))
     fits = (
         x.delivering and x.requested_ng <= x.cap_room_ng and x.requested_ng <= x.reservoir_room_ng
     )
@@ -162,7 +182,7 @@ def test_bolus_grant_is_all_or_nothing(x: Inputs) -> None:
 def test_decide_basal_grants_and_explains_every_reduction(x: Inputs) -> None:
     """REQ-GOV-001..003, REQ-GOV-010: ``decide_basal`` grants min(request, cap room, reservoir
     room) while delivering and names every bound below the request, in Reason order."""
-    d = decide_basal(**x.kwargs())
+    d = basal_decision(**x.kwargs())
     expected = min(x.requested_ng, x.cap_room_ng, x.reservoir_room_ng) if x.delivering else 0
     assert d.granted_ng == expected
     assert d.requested_ng == x.requested_ng
@@ -184,7 +204,7 @@ def test_decide_clinician_bolus_is_all_or_nothing_with_reasons(x: Inputs, now: i
     """REQ-GOV-008, REQ-GOV-010: a clinician bolus (no lockout, no count) is granted whole or
     denied, with every reason that alone denies it."""
     requested = max(1, x.requested_ng)
-    d = decide_bolus(now_s=now, patient=None, **{**x.kwargs(), "requested_ng": requested})
+    d = bolus_decision(now_s=now, patient=None, **{**x.kwargs(), "requested_ng": requested})
     fits = x.delivering and requested <= x.cap_room_ng and requested <= x.reservoir_room_ng
     assert d.granted_ng == (requested if fits else 0)
     reasons = []
@@ -207,14 +227,7 @@ def bolus(
     delivering: bool = True,
     patient: PatientBolus | None = None,
 ) -> Decision:
-    return decide_bolus(
-        now_s=now,
-        requested_ng=requested,
-        cap_room_ng=cap,
-        reservoir_room_ng=room,
-        delivering=delivering,
-        patient=patient,
-    )
+    return decide_bolus(Request(requested, cap, room, delivering), now_s=now, patient=patient)
 
 
 @given(last=st.integers(0, 10**7), lockout=st.integers(1, DAY), dose=st.integers(1, 10**5))
@@ -299,16 +312,38 @@ def test_boundaries_of_the_cap_and_reservoir_rooms() -> None:
     reservoir room is granted whole and without reason; one more nanogram is cut (basal) or
     denied (bolus), naming the bound."""
     kw: dict[str, Any] = {"cap_room_ng": 700, "reservoir_room_ng": 10**6, "delivering": True}
-    assert decide_basal(requested_ng=700, **kw) == Decision(700, 700)
-    assert decide_basal(requested_ng=701, **kw) == Decision(701, 700, (Reason.DAILY_CAP,))
+    assert basal_decision(requested_ng=700, **kw) == Decision(700, 700)
+    assert basal_decision(requested_ng=701, **kw) == Decision(701, 700, (Reason.DAILY_CAP,))
     assert bolus(5, 700, cap=700) == Decision(700, 700)
     assert bolus(5, 701, cap=700) == Decision(701, 0, (Reason.DAILY_CAP,))
     assert bolus(5, 700, room=700) == Decision(700, 700)
     assert bolus(5, 701, room=700) == Decision(701, 0, (Reason.RESERVOIR,))
-    both = decide_basal(requested_ng=900, cap_room_ng=600, reservoir_room_ng=650, delivering=True)
+    both = basal_decision(requested_ng=900, cap_room_ng=600, reservoir_room_ng=650, delivering=True)
     assert both == Decision(900, 600, (Reason.DAILY_CAP, Reason.RESERVOIR))
-    zero = decide_basal(requested_ng=0, cap_room_ng=0, reservoir_room_ng=0, delivering=False)
+    zero = basal_decision(requested_ng=0, cap_room_ng=0, reservoir_room_ng=0, delivering=False)
     assert zero == Decision(0, 0)
+
+
+def test_a_limit_that_does_not_apply_is_none_not_a_large_amount() -> None:
+    """REQ-GOV-001, REQ-GOV-010: a room of ``None`` (the limit is checked elsewhere or nothing can
+    be delivered) bounds nothing and gives no reason; every room that applies still does."""
+    assert decide_basal(Request(10**15, None, None, True)) == Decision(10**15, 10**15)
+    assert decide_basal(Request(900, None, 650, True)) == Decision(900, 650, (Reason.RESERVOIR,))
+    assert decide_basal(Request(900, 600, None, True)) == Decision(900, 600, (Reason.DAILY_CAP,))
+    assert decide_bolus(Request(900, None, 899, True), now_s=0, patient=None) == Decision(
+        900, 0, (Reason.RESERVOIR,)
+    )
+    denied = decide_bolus(Request(900, None, None, False), now_s=0, patient=None)
+    assert denied == Decision(900, 0, (Reason.NOT_DELIVERING,))
+
+
+def test_the_decisions_take_a_request_record() -> None:
+    """REQ-GOV-010: the governor's inputs arrive as one :class:`Request`; anything else is
+    refused with the field named."""
+    for decide in (decide_basal, lambda r: decide_bolus(r, now_s=0, patient=None)):
+        with pytest.raises(InvalidInput) as exc:
+            decide({"requested_ng": 1})  # type: ignore[operator]
+        assert (exc.value.field, exc.value.message) == ("request", "must be a governor Request")
 
 
 # --- the whole error contract ---------------------------------------------------------------------
@@ -328,7 +363,7 @@ def _error(fn: Any, kw: dict[str, Any]) -> InvalidInput:
     return exc.value
 
 
-@pytest.mark.parametrize("decide", [decide_basal, decide_bolus])
+@pytest.mark.parametrize("decide", [basal_decision, bolus_decision])
 @pytest.mark.parametrize("name", ["requested_ng", "cap_room_ng", "reservoir_room_ng", "now_s"])
 @pytest.mark.parametrize(
     ("bad", "message", "limit"),
@@ -345,21 +380,23 @@ def test_invalid_amounts_and_times_name_the_field(
 ) -> None:
     """REQ-GOV-010: every amount and time is a non-negative int (not a bool); the error names
     the field, the value and the limit."""
-    if decide is decide_basal and name == "now_s":
+    if decide is basal_decision and name == "now_s":
         return
-    kw = dict(BASAL if decide is decide_basal else BOLUS)
+    if bad is None and name in ("cap_room_ng", "reservoir_room_ng"):
+        return  # a room of None is a limit that does not apply (tested above)
+    kw = dict(BASAL if decide is basal_decision else BOLUS)
     kw[name] = bad
     err = _error(decide, kw)
-    if name == "requested_ng" and decide is decide_bolus and bad == -1:
+    if name == "requested_ng" and decide is bolus_decision and bad == -1:
         message, limit = "must not be negative", ">= 0"
     assert (err.field, err.message, err.value, err.limit) == (name, message, bad, limit)
 
 
-@pytest.mark.parametrize("decide", [decide_basal, decide_bolus])
+@pytest.mark.parametrize("decide", [basal_decision, bolus_decision])
 @pytest.mark.parametrize("bad", [1, 0, None, "yes"])
 def test_delivering_must_be_a_bool(decide: Callable[..., Decision], bad: object) -> None:
     """REQ-GOV-010: ``delivering`` is a bool, not a truthy value."""
-    kw = dict(BASAL if decide is decide_basal else BOLUS)
+    kw = dict(BASAL if decide is basal_decision else BOLUS)
     err = _error(decide, {**kw, "delivering": bad})
     assert (err.field, err.message, err.value) == ("delivering", "must be a bool", bad)
 
@@ -368,9 +405,9 @@ def test_bolus_specific_validation() -> None:
     """REQ-GOV-008: a bolus request is positive; ``patient`` is a PatientBolus or None; a
     PatientBolus validates its own fields; a request before the last start is an error on
     ``now_s``."""
-    err = _error(decide_bolus, {**BOLUS, "requested_ng": 0})
+    err = _error(bolus_decision, {**BOLUS, "requested_ng": 0})
     assert (err.field, err.message, err.limit) == ("requested_ng", "must be positive", "> 0")
-    err = _error(decide_bolus, {**BOLUS, "patient": "nobody"})
+    err = _error(bolus_decision, {**BOLUS, "patient": "nobody"})
     assert (err.field, err.message) == ("patient", "must be a PatientBolus or None")
     for name, value in [("lockout_s", -1), ("max_per_24h", True), ("history", None)]:
         args: dict[str, Any] = {"history": BolusHistory(), "lockout_s": 1, "max_per_24h": 1}
@@ -380,7 +417,7 @@ def test_bolus_specific_validation() -> None:
         assert exc.value.field == name
     history = BolusHistory(last_start_s=5_000, starts_s=(5_000,))
     patient = PatientBolus(history=history, lockout_s=600, max_per_24h=4)
-    err = _error(decide_bolus, {**BOLUS, "now_s": 4_000, "patient": patient})
+    err = _error(bolus_decision, {**BOLUS, "now_s": 4_000, "patient": patient})
     assert (err.field, err.message, err.value, err.limit) == (
         "now_s",
         "time went backwards: before the last bolus start",
@@ -463,14 +500,14 @@ class Sim:
             requested_ng=requested, cap_room_ng=cap, reservoir_room_ng=10**12, delivering=True
         )
         if kind == "basal":
-            d = decide_basal(**common)
+            d = basal_decision(**common)
         else:
             patient = (
                 PatientBolus(self.history, self.lockout_s, self.max_per_24h)
                 if kind == "patient"
                 else None
             )
-            d = decide_bolus(now_s=now, patient=patient, **common)
+            d = bolus_decision(now_s=now, patient=patient, **common)
             assert d.granted_ng in (0, requested)
             if d.granted_ng and patient is not None:
                 self.history = self.history.record_start(now, max_per_24h=self.max_per_24h)

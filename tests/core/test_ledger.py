@@ -448,6 +448,17 @@ def test_reports_of_one_order_add_to_its_piece() -> None:
     assert ledger.newest_s == 1_200 and slower.newest_s == 1_300
 
 
+def test_a_record_keeps_every_other_piece_of_a_decoded_ledger() -> None:
+    """REQ-GOV-005: a ledger from outside may hold two pieces of one order id (the record's one
+    piece per order is not a validity rule); a report of that order adds to the oldest of them
+    and keeps the other: no recorded drug is ever dropped from the window."""
+    ledger = Ledger(pieces=(Piece(4, 0, 100, 30, 30, 100), Piece(4, 50, 200, 20, 20, 150)))
+    after = ledger.record(300, 4, 0, 5, 30, 100)
+    assert after.pieces == (Piece(4, 50, 200, 20, 20, 150), Piece(4, 0, 300, 35, 30, 100))
+    assert sum(p.amount_fg for p in after.live(300)) == 30 + 20 + 5
+    assert after.window_total_fg(300) == 55
+
+
 def test_record_is_pure() -> None:
     """REQ-GOV-005: recording returns a new ledger and leaves the old one as it was."""
     ledger = Ledger().record(600, 1, 0, 1_000, 1_000, 600)

@@ -2,8 +2,9 @@
 
 The table is also pinned row by row as written here, with its index and every guard at its
 boundaries (these also kill the mutants mutation testing found alive in core/lifecycle.py,
-docs/mutation.md). The table is built once at import; the test also rebuilds it (``_rows``) so
-that a changed row builder is caught.
+docs/mutation.md). The table in lifecycle.py is written out literally; the copy here is
+independent of it. Rule 5 (a HIGH alarm raised by a step ends it in alarm) is checked on every row
+whose handler can raise one.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from itdose.core import (
     RejectedCommand,
     Role,
     TrialOutcome,
+    handlers,
     step,
     to_json,
 )
@@ -50,7 +52,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
-from itdose.core.lifecycle import DELIVERING, GUARD_TEXT, GUARDS, RULES, TERMINAL, Rule, rules_for
+from itdose.core.lifecycle import DELIVERING, GUARDS, RULES, TERMINAL, Rule, rules_for
 from itdose.core.machine import allowed_triggers
 from itdose.core.program import Basal, Program
 from itdose.core.state import (
@@ -82,9 +84,11 @@ def _raise(kind: AlarmKind, at: int = T - 60) -> tuple[c.Command, int]:
     return c.RaiseAlarm(S, kind), at
 
 
-def _witness(rule: Rule, lib: Library) -> Witness:
-    """A device in ``rule.source`` and a command that takes exactly ``rule``."""
-    src, trig, guard = rule.source, rule.trigger, rule.guard
+def _witness(rule: Rule, lib: Library, high: bool = False) -> Witness:
+    """A device in ``rule.source`` and a command that takes exactly ``rule``; with ``high``, a
+    command whose handler raises a HIGH alarm (rule 5 then ends the step in alarm)."""
+    src, trig = rule.source, rule.trigger
+    guard = rule.guard.name if rule.guard is not None else None
     d = reach(src, lib)
     if trig == "record_screening":
         return d, c.RecordScreening(C, candidate=True, baseline_pain=6)
@@ -132,13 +136,13 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig == "tick":
         if src is Phase.PRIMING:
             d = run([(_prime_report(), T - 100)], lib, d)
-        if guard == "tick_raises_high" and src in (Phase.ACTIVE, Phase.PRIMING):
+        if high and src in (Phase.ACTIVE, Phase.PRIMING):
             return _drained(d), c.Tick(S)
-        if guard == "tick_raises_high":  # end of service reached (ERI + 90 days)
+        if high:  # end of service reached (ERI + 90 days)
             return dataclasses.replace(d, eos_at_s=T - 10), c.Tick(S)
         return d, c.Tick(S)
     if trig == "drive_report":
-        extra = 1 if guard == "report_over_delivers" else 0
+        extra = 1 if high else 0
         if src is Phase.PRIMING:
             return d, c.DriveReport(S, order_id=1, delivered_nl=DEAD_VOLUME_NL + extra, final=True)
         if src is Phase.IMPLANTED:
@@ -183,7 +187,7 @@ def _witness(rule: Rule, lib: Library) -> Witness:
     if trig in ("begin_mri", "end_mri", "confirm_post_mri"):
         return _mri_witness(rule, lib)
     if trig == "raise_alarm":
-        kind = AlarmKind.OCCLUSION if guard == "alarm_is_high" else AlarmKind.LOW_RESERVOIR
+        kind = AlarmKind.OCCLUSION if high else AlarmKind.LOW_RESERVOIR
         return d, c.RaiseAlarm(S, kind)
     if trig == "clear_alarm":
         if src is Phase.ALARM and guard == "high_alarm_remains":
@@ -224,7 +228,8 @@ def _with_order(d: Device, lib: Library) -> Device:
 def _mri_witness(rule: Rule, lib: Library) -> Witness:
     """MRI rows: SynchroMed II (suspend-verify) from active, Prometra II (empty-and-reset) from
     suspended with an empty reservoir."""
-    src, trig, guard = rule.source, rule.trigger, rule.guard
+    src, trig = rule.source, rule.trigger
+    guard = rule.guard.name if rule.guard is not None else None
     slib = synchromed_library(lib)
     sync = synchromed_active(slib)
     if trig == "begin_mri":
@@ -271,7 +276,8 @@ def _suspended_before_priming(d: Device, lib: Library) -> Device:
 
 
 def _rule_id(rule: Rule) -> str:
-    return f"{rule.trigger}:{rule.source.value}->{rule.dest.value}[{rule.guard}]"
+    guard = rule.guard.name if rule.guard is not None else None
+    return f"{rule.trigger}:{rule.source.value}->{rule.dest.value}[{guard}]"
 
 
 @pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
@@ -308,6 +314,27 @@ def test_every_row_rejects_the_roles_it_does_not_name(rule: Rule, library: Libra
         assert info.value.field == "command.role"
         assert role.value in str(info.value)
         assert to_json(device) == before
+
+
+RAISING = [r for r in RULES if r.trigger in ("raise_alarm", "tick", "drive_report")]
+"""The rows whose handlers can raise a HIGH alarm (a raised kind, a clock finding, a report)."""
+
+
+@pytest.mark.parametrize("rule", RAISING, ids=_rule_id)
+def test_a_high_alarm_raised_by_a_row_ends_in_alarm(rule: Rule, library: Library) -> None:
+    """Rule 5, applied after the handler: a HIGH alarm the step raises ends it in alarm, in the
+    same step, whatever phase the row ends in; delivery stops (REQ-ALM-001, REQ-LIFE-005)."""
+    library = synchromed_library(library)
+    device, command = _witness(rule, library, high=True)
+    outcome = step(device, command, T, library)
+    assert outcome.device.phase is Phase.ALARM
+    assert outcome.device.high_alarms()
+    record = outcome.effects[0]
+    assert isinstance(record, Record)
+    assert (record.event, record.source, record.dest) == (rule.trigger, rule.source, Phase.ALARM)
+    stops = [e for e in outcome.effects if isinstance(e, StopDelivery)]
+    assert bool(stops) == (rule.source in DELIVERING)
+    assert all(e.reason.endswith("-> alarm") for e in stops)
 
 
 SAMPLES: dict[str, c.Command] = {
@@ -934,58 +961,43 @@ TABLE: list[tuple[str, ...]] = [
     ("end_mri", "alarm", "alarm", C_),
     ("clear_alarm", "alarm", "suspended", C_, "clears_last_high_alarm"),
     ("clear_alarm", "alarm", "alarm", C_, "high_alarm_remains"),
-    ("raise_alarm", "implanted", "implanted", S_, "alarm_not_high"),
-    ("tick", "implanted", "implanted", S_, "tick_quiet"),
-    ("drive_report", "implanted", "implanted", S_, "report_within_order"),
+    ("raise_alarm", "implanted", "implanted", S_),
+    ("tick", "implanted", "implanted", S_),
+    ("drive_report", "implanted", "implanted", S_),
     ("clear_alarm", "implanted", "implanted", C_),
-    ("raise_alarm", "implanted", "alarm", S_, "alarm_is_high"),
-    ("tick", "implanted", "alarm", S_, "tick_raises_high"),
-    ("drive_report", "implanted", "alarm", S_, "report_over_delivers"),
     ("request_bolus", "implanted", "implanted", PAT),
     ("silence_alarm", "implanted", "implanted", PC),
     ("set_program", "implanted", "implanted", C_),
     ("explant", "implanted", "explanted", C_),
-    ("raise_alarm", "priming", "priming", S_, "alarm_not_high"),
-    ("tick", "priming", "priming", S_, "tick_quiet"),
-    ("drive_report", "priming", "priming", S_, "report_within_order"),
+    ("raise_alarm", "priming", "priming", S_),
+    ("tick", "priming", "priming", S_),
+    ("drive_report", "priming", "priming", S_),
     ("clear_alarm", "priming", "priming", C_),
-    ("raise_alarm", "priming", "alarm", S_, "alarm_is_high"),
-    ("tick", "priming", "alarm", S_, "tick_raises_high"),
-    ("drive_report", "priming", "alarm", S_, "report_over_delivers"),
     ("request_bolus", "priming", "priming", PAT),
     ("silence_alarm", "priming", "priming", PC),
     ("set_program", "priming", "priming", C_),
     ("explant", "priming", "explanted", C_),
-    ("raise_alarm", "active", "active", S_, "alarm_not_high"),
-    ("tick", "active", "active", S_, "tick_quiet"),
-    ("drive_report", "active", "active", S_, "report_within_order"),
+    ("raise_alarm", "active", "active", S_),
+    ("tick", "active", "active", S_),
+    ("drive_report", "active", "active", S_),
     ("clear_alarm", "active", "active", C_),
-    ("raise_alarm", "active", "alarm", S_, "alarm_is_high"),
-    ("tick", "active", "alarm", S_, "tick_raises_high"),
-    ("drive_report", "active", "alarm", S_, "report_over_delivers"),
     ("request_bolus", "active", "active", PAT),
     ("silence_alarm", "active", "active", PC),
     ("set_program", "active", "active", C_),
     ("confirm_post_mri", "active", "active", C_),
     ("explant", "active", "explanted", C_),
-    ("raise_alarm", "refill", "refill", S_, "alarm_not_high"),
-    ("tick", "refill", "refill", S_, "tick_quiet"),
-    ("drive_report", "refill", "refill", S_, "report_within_order"),
+    ("raise_alarm", "refill", "refill", S_),
+    ("tick", "refill", "refill", S_),
+    ("drive_report", "refill", "refill", S_),
     ("clear_alarm", "refill", "refill", C_),
-    ("raise_alarm", "refill", "alarm", S_, "alarm_is_high"),
-    ("tick", "refill", "alarm", S_, "tick_raises_high"),
-    ("drive_report", "refill", "alarm", S_, "report_over_delivers"),
     ("request_bolus", "refill", "refill", PAT),
     ("silence_alarm", "refill", "refill", PC),
     ("confirm_post_mri", "refill", "refill", C_),
     ("explant", "refill", "explanted", C_),
-    ("raise_alarm", "suspended", "suspended", S_, "alarm_not_high"),
-    ("tick", "suspended", "suspended", S_, "tick_quiet"),
-    ("drive_report", "suspended", "suspended", S_, "report_within_order"),
+    ("raise_alarm", "suspended", "suspended", S_),
+    ("tick", "suspended", "suspended", S_),
+    ("drive_report", "suspended", "suspended", S_),
     ("clear_alarm", "suspended", "suspended", C_),
-    ("raise_alarm", "suspended", "alarm", S_, "alarm_is_high"),
-    ("tick", "suspended", "alarm", S_, "tick_raises_high"),
-    ("drive_report", "suspended", "alarm", S_, "report_over_delivers"),
     ("request_bolus", "suspended", "suspended", PAT),
     ("silence_alarm", "suspended", "suspended", PC),
     ("set_program", "suspended", "suspended", C_),
@@ -1005,7 +1017,7 @@ TABLE: list[tuple[str, ...]] = [
 
 def _expected() -> tuple[Rule, ...]:
     return tuple(
-        Rule(t, Phase(src), Phase(dst), _ROLES[roles], guard[0] if guard else None)
+        Rule(t, Phase(src), Phase(dst), _ROLES[roles], GUARDS[guard[0]] if guard else None)
         for t, src, dst, roles, *guard in TABLE
     )
 
@@ -1013,8 +1025,10 @@ def _expected() -> tuple[Rule, ...]:
 def test_table_is_exactly_the_specified_rows() -> None:
     """Every row: trigger, source, destination, roles and guard (REQ-LIFE-001, REQ-LIFE-002,
     REQ-LIFE-003, REQ-LIFE-004, REQ-ALM-001)."""
-    assert lc._rows() == _expected()
-    assert _expected() == RULES
+    assert len(set(RULES)) == len(RULES) == len(_expected())
+    assert set(_expected()) == set(RULES)
+    # rows sharing a trigger and source keep their order (it orders a rejection's text)
+    assert lc._index(_expected()) == lc._index(RULES)
 
 
 def test_index_groups_rows_in_table_order() -> None:
@@ -1037,13 +1051,15 @@ def test_index_groups_rows_in_table_order() -> None:
 
 
 def _g(name: str, d: Device, cmd: c.Command, lib: Library, now: int = 0) -> bool:
-    return GUARDS[name](d, cmd, now, lib)
+    return GUARDS[name].holds(d, cmd, now, lib)
 
 
 def test_every_guard_has_a_text() -> None:
     """Every guard named in the table exists and has its words (REQ-LIFE-003)."""
-    named = {r.guard for r in RULES if r.guard is not None}
-    assert named == set(GUARDS) == set(GUARD_TEXT)
+    named = {r.guard.name for r in RULES if r.guard is not None}
+    assert named == set(GUARDS)
+    assert all(name == g.name and g.text for name, g in GUARDS.items())
+    assert {r.guard for r in RULES if r.guard is not None} == set(GUARDS.values())
 
 
 def test_screened_candidate(library: Library) -> None:
@@ -1224,8 +1240,9 @@ def test_refill_and_alarm_guards(library: Library) -> None:
 
 
 @pytest.mark.parametrize("kind", list(AlarmKind))
-def test_alarm_priority_guards(library: Library, kind: AlarmKind) -> None:
-    """A HIGH alarm goes to the alarm phase, LOW and MEDIUM stay (REQ-ALM-001)."""
+def test_rule_5_reads_the_priority_of_the_raised_alarm(library: Library, kind: AlarmKind) -> None:
+    """A HIGH alarm raised ends the step in alarm from every implanted phase; LOW and MEDIUM
+    stay; a raised alarm never moves a phase without a pump (REQ-ALM-001)."""
     high = kind.value in {
         "empty_reservoir",
         "motor_stall",
@@ -1236,9 +1253,14 @@ def test_alarm_priority_guards(library: Library, kind: AlarmKind) -> None:
         "delivery_deviation",
         "drive_fault",
     }
-    cmd = c.RaiseAlarm(S, kind)
-    assert _g("alarm_is_high", Device(), cmd, library) is high
-    assert _g("alarm_not_high", Device(), cmd, library) is (not high)
+    implanted = {"implanted", "priming", "active", "refill", "suspended", "alarm"}
+    for phase in Phase:
+        expected = Phase.ALARM if high and phase.value in implanted else phase
+        assert lc.after_handler(phase, (kind,)) is expected, phase
+        assert lc.after_handler(phase, ()) is phase
+        assert lc.after_handler(phase, (AlarmKind.ERI, kind)) is expected
+    applied = handlers.apply(Device(), c.RaiseAlarm(S, kind), 0, library)
+    assert applied.raised == (kind,)
 
 
 def test_clear_alarm_guards(library: Library) -> None:
@@ -1256,11 +1278,15 @@ def test_clear_alarm_guards(library: Library) -> None:
         assert _g("high_alarm_remains", d, stall, library) is (not last), kinds
 
 
-def test_report_guards(library: Library) -> None:
-    """A report above the order's volume, or ahead of its pace, goes to the alarm phase; equal
-    stays (REQ-ALM-001, REQ-TIP-004). The order: 1000 nL over 600 s, a pace of 6000 nL/h: at
-    its end 1000 is within it; at 299 s (300 s with the report's second) 500 is the pace, 501
-    ahead of it."""
+def _raised(d: Device, cmd: c.Command, lib: Library, now: int) -> tuple[AlarmKind, ...]:
+    return handlers.apply(d, cmd, now, lib).raised
+
+
+def test_an_over_delivering_report_raises_the_deviation(library: Library) -> None:
+    """A report above the order's volume, or ahead of its pace, raises the HIGH deviation alarm
+    (rule 5 then ends the step in alarm); equal does not (REQ-ALM-001, REQ-TIP-004). The order:
+    1000 nL over 600 s, a pace of 6000 nL/h: at its end 1000 is within it; at 299 s (300 s with
+    the report's second) 500 is the pace, 501 ahead of it."""
     order = Order(3, DeliveryKind.BASAL, 0, 600, 1000)
     d = Device(orders=(order,), next_order_id=4)
     for delivered, at, over in (
@@ -1271,22 +1297,20 @@ def test_report_guards(library: Library) -> None:
         (501, 299, True),
     ):
         cmd = c.DriveReport(S, order_id=3, delivered_nl=delivered, final=False)
-        assert _g("report_over_delivers", d, cmd, library, at) is over
-        assert _g("report_within_order", d, cmd, library, at) is (not over)
+        expected = (AlarmKind.DELIVERY_DEVIATION,) if over else ()
+        assert _raised(d, cmd, library, at) == expected, (delivered, at)
     unknown = c.DriveReport(S, order_id=9, delivered_nl=5000, final=False)
-    assert _g("report_over_delivers", d, unknown, library) is False
-    assert _g("report_within_order", d, unknown, library) is True
+    assert _raised(d, unknown, library, 0) == ()
 
 
-def test_tick_guards(library: Library) -> None:
-    """A tick that finds a HIGH condition goes to the alarm phase (REQ-ALM-001, REQ-RES-002)."""
+def test_a_tick_raises_what_the_clock_finds(library: Library) -> None:
+    """A tick that finds a HIGH condition raises it and goes to the alarm phase (REQ-ALM-001,
+    REQ-RES-002)."""
     d = reach(Phase.SUSPENDED, library)
     t = 9 * DAY
-    assert _g("tick_raises_high", d, c.Tick(S), library, t) is False
-    assert _g("tick_quiet", d, c.Tick(S), library, t) is True
+    assert _raised(d, c.Tick(S), library, t) == ()
     eos = dataclasses.replace(d, eos_at_s=t - 10)
-    assert _g("tick_raises_high", eos, c.Tick(S), library, t) is True
-    assert _g("tick_quiet", eos, c.Tick(S), library, t) is False
+    assert _raised(eos, c.Tick(S), library, t) == (AlarmKind.END_OF_SERVICE,)
     out = step(eos, c.Tick(S), t, library)
     assert out.device.phase is Phase.ALARM
     assert out.device.has_alarm(AlarmKind.END_OF_SERVICE)
@@ -1314,12 +1338,5 @@ def test_conclude_trial_takes_the_guarded_rows(library: Library) -> None:
 
 
 # Equivalent mutants (mutmut 3.8.1; no observable change):
-# - x__alarm_not_high__mutmut_2, _4, _5: pass None for the device, time or library to
-#   _alarm_is_high, which reads only the command's alarm kind.
-# - x__report_within_order__mutmut_4, _5: pass None for the time or library to
-#   _report_over_delivers, which reads only the device's orders and the command.
 # - x__high_after_clear__mutmut_2: counts 2 per remaining HIGH alarm instead of 1; both guards
 #   compare the count with 0 only.
-# - x__tick_raises_high__mutmut_11: drops max_segment_s (default one hour); by design
-#   (dosing.segment_s, REQ-DOSE-009) a longer segment is issued only when it changes no alarm,
-#   so the HIGH conditions a tick finds do not depend on it.

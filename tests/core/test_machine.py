@@ -17,12 +17,15 @@ from itdose.core import (
     Library,
     Phase,
     RejectedCommand,
+    from_json,
+    machine,
     step,
+    to_json,
 )
 from itdose.core import commands as c
+from itdose.core import lifecycle as lc
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Record, StopDelivery
-from itdose.core.lifecycle import GUARDS
 from itdose.core.machine import MAX_TIME_S, Outcome, allowed_triggers
 
 T = LAST_TIME + HOUR
@@ -280,7 +283,15 @@ def test_ambiguous_transition_fails_closed(
     """Should two guards of one trigger ever hold together, the command is refused rather than
     a row picked (REQ-LIFE-003)."""
     d = run([(c.RecordPainScore(C, score=3), 4 * HOUR)], library, reach(Phase.TRIAL, library))
-    monkeypatch.setitem(GUARDS, "trial_failed", lambda *_: True)
+    always = lc.Guard("always", "always", lambda *_: True)
+
+    def rows(trigger: str, phase: Phase) -> tuple[lc.Rule, ...]:
+        live = lc.rules_for(trigger, phase)
+        return tuple(
+            dataclasses.replace(r, guard=always) if r.guard is lc.TRIAL_FAILED else r for r in live
+        )
+
+    monkeypatch.setattr(machine, "rules_for", rows)
     with pytest.raises(DosingError) as e:
         step(d, c.ConcludeTrial(C), 5 * HOUR, library)
     assert type(e.value) is DosingError
@@ -293,3 +304,38 @@ def test_ambiguous_transition_fails_closed(
 
 
 # Equivalent mutants: none (all 210 machine mutants are killed).
+
+
+def test_only_devices_from_outside_the_core_are_checked(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation at the trust boundary: a device ``step`` returned is not checked again; one
+    built or changed outside the core, or decoded from JSON, is (REQ-CORE-004)."""
+    checked: list[Device] = []
+    live = machine.check_consistent
+
+    def spy(device: Device, path: str = "device") -> None:
+        checked.append(device)
+        live(device, path)
+
+    monkeypatch.setattr(machine, "check_consistent", spy)
+    first = step(Device(), _screen(), 0, library).device
+    assert len(checked) == 1
+    second = step(first, _screen(), 1, library).device
+    assert len(checked) == 1
+    copy = dataclasses.replace(second)
+    third = step(copy, _screen(), 2, library).device
+    assert checked[-1] is copy and len(checked) == 2
+    decoded = from_json(to_json(third))
+    step(decoded, _screen(), 3, library)
+    assert checked[-1] is decoded and len(checked) == 3
+
+
+def test_a_changed_copy_of_a_core_device_is_refused(library: Library) -> None:
+    """Changing a device the core produced makes it a device from outside: an inconsistent one
+    is refused (REQ-CORE-004)."""
+    d = reach(Phase.IMPLANTED, library)
+    step(d, c.Tick(S), 8 * DAY, library)  # d itself is accepted as it is
+    with pytest.raises(InvalidInput) as e:
+        step(dataclasses.replace(d, phase=Phase.ACTIVE), c.Tick(S), 8 * DAY, library)
+    assert e.value.field == "device.program"

@@ -12,7 +12,7 @@ import pytest
 import itdose.core
 
 CORE = Path(itdose.core.__file__).parent
-FILES = sorted(CORE.glob("*.py"))
+FILES = sorted(CORE.rglob("*.py"))
 
 BANNED_MODULES = {
     "os", "io", "pathlib", "shutil", "socket", "subprocess", "sqlite3", "random", "secrets",
@@ -38,7 +38,7 @@ def _imports(tree: ast.AST) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORE)))
 def test_core_imports_only_the_standard_library(path: Path) -> None:
     for name in _imports(ast.parse(path.read_text(encoding="utf-8"))):
         top = name.split(".")[0]
@@ -49,7 +49,7 @@ def test_core_imports_only_the_standard_library(path: Path) -> None:
         assert top not in BANNED_MODULES, f"{path.name} imports {name} (I/O, clock or randomness)"
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORE)))
 def test_core_has_no_floats_and_no_io_calls(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):

@@ -178,3 +178,31 @@ def test_format_rejects_non_int() -> None:
         format_quantity(True, Dimension.AMOUNT)
     with pytest.raises(InvalidInput):
         format_duration_s(1.0)  # type: ignore[arg-type]
+
+
+@given(
+    amount=st.integers(min_value=0, max_value=10 * 10**9),
+    conc=st.integers(min_value=1, max_value=100 * 10**6),
+)
+def test_volume_for_an_amount_is_the_least_whole_volume_holding_it(amount: int, conc: int) -> None:
+    """REQ-GOV-003: the volume charged for an amount rounds UP: the least whole nL whose drug at
+    the concentration is at least the amount (1 mL = 10**6 nL, written from the unit)."""
+    from fractions import Fraction
+    from math import ceil
+
+    from itdose.core.units import volume_nl_for
+
+    exact = Fraction(amount * 10**6, conc)
+    assert volume_nl_for(amount, conc) == ceil(exact)
+    assert volume_nl_for(1, 10**6) == 1 and volume_nl_for(10**6 + 1, 10**6) == 10**6 + 1
+
+
+def test_one_set_of_unit_constants() -> None:
+    """REQ-UNIT-001: the conversion constants have one home (the units module); the modules that
+    use them hold the same objects, equal to the units' own definitions."""
+    from itdose.core import path, program, units
+
+    assert (units.NL_PER_ML, units.FG_PER_NG, units.DAY_S) == (10**6, 10**6, 24 * 3600)
+    assert program.NL_PER_ML is units.NL_PER_ML and program.DAY_S is units.DAY_S
+    assert path.FG_PER_NG is units.FG_PER_NG
+    assert units.parse_volume_nl("1 mL", "v") == units.NL_PER_ML

@@ -124,3 +124,19 @@ def test_missing_z3_gives_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> No
     results = runner._z3_results(io.StringIO())
     assert results[0]["status"] == "fail"
     assert "pip install" in results[0]["detail"]
+
+
+def test_obligations_run_in_parallel_processes_and_report_in_registry_order(
+    verified: tuple[bool, list, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Z3 obligations are independent: ``itdose verify`` runs them in up to
+    ``MAX_Z3_JOBS`` processes (``ITDOSE_VERIFY_JOBS`` overrides), and the report lists them in
+    the registry's order whatever order they finished in."""
+    _, results, _ = verified
+    z3_ids = [r["id"] for r in results if r["kind"] == "z3"]
+    assert z3_ids == [o.id for o in all_obligations()]
+    monkeypatch.setenv("ITDOSE_VERIFY_JOBS", "3")
+    assert runner.z3_jobs() == 3
+    monkeypatch.setenv("ITDOSE_VERIFY_JOBS", "")
+    assert 1 <= runner.z3_jobs() <= runner.MAX_Z3_JOBS
+    assert set(runner.SLOW_FIRST) & set(z3_ids)

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from itdose.core.lifecycle import RULES, Rule
+from itdose.core.lifecycle import HIGH_ALARM_STOPS, RULES, Rule
 from itdose.core.state import Phase, Role
-from itdose.proofs.structure import CHECKS, run_checks
+from itdose.proofs.structure import CHECKS, _high_alarm_stops, run_checks
 
 
 def test_all_checks_pass_on_the_live_table() -> None:
@@ -40,10 +40,11 @@ BROKEN: dict[str, tuple[Rule, ...]] = {
     "LIFE-S5": (*RULES, Rule("suspend", Phase.ACTIVE, Phase.ALARM, C)),
     # a trigger whose rows disagree on roles
     "LIFE-S6": (*RULES, Rule("suspend", Phase.PRIMING, Phase.SUSPENDED, frozenset({Role.PATIENT}))),
-    # a HIGH alarm that does not stop delivery
+    # a HIGH alarm that does not stop delivery: raise_alarm from active ends outside the phases
+    # rule 5 applies to
     "LIFE-S7": tuple(
-        dataclasses.replace(r, dest=Phase.ACTIVE)
-        if (r.trigger, r.source, r.guard) == ("raise_alarm", Phase.ACTIVE, "alarm_is_high")
+        dataclasses.replace(r, dest=Phase.IMPLANT_READY)
+        if (r.trigger, r.source) == ("raise_alarm", Phase.ACTIVE)
         else r
         for r in RULES
     ),
@@ -59,3 +60,16 @@ def test_each_check_catches_its_seeded_defect(check_id: str) -> None:
 
 def test_every_check_has_a_seeded_defect() -> None:
     assert set(BROKEN) == {c.id for c in CHECKS}
+
+
+def test_high_alarm_check_reads_rule_5() -> None:
+    """LIFE-S7 fails when rule 5 ends anywhere but alarm (REQ-ALM-001)."""
+    rule5 = dataclasses.replace(HIGH_ALARM_STOPS, dest=Phase.SUSPENDED)
+    assert _high_alarm_stops(RULES, rule5) == ["rule 5 ends in suspended, not in alarm"]
+    assert _high_alarm_stops(RULES) == []
+
+
+def test_reachability_follows_rule_5() -> None:
+    """Without the rows that lead to alarm, alarm is still reached through rule 5 (LIFE-S1)."""
+    rows = _without(lambda r: r.dest is Phase.ALARM)
+    assert {r.id: r.status for r in run_checks(rows)}["LIFE-S1"] == "pass"

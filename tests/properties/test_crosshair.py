@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 
 from itdose.core import governor
 from itdose.core.arith import INT_OPS
-from itdose.core.governor import grant_all_or_nothing, grant_amount
+from itdose.core.governor import Request, grant_all_or_nothing, grant_amount
 from itdose.core.ledger import WINDOW_S, Ledger
 from itdose.core.units import format_amount_ng, parse_amount_ng
 
@@ -123,6 +123,15 @@ def path_push_conserves(v1: int, c1: int, v2: int, c2: int, push: int, c: int) -
 '''
 
 
+_REQUEST_FIELDS = ("requested_ng", "cap_room_ng", "reservoir_room_ng", "delivering")
+
+
+def _on_fields(condition: str) -> str:
+    """A governor contract on ``request`` restated on the wrapper's field parameters."""
+    out = condition.replace("request.limits()", "(cap_room_ng, reservoir_room_ng)")
+    return re.sub(r"\brequest\.", "", out)
+
+
 def _conditions(doc: str) -> list[str]:
     return [ln.strip() for ln in doc.splitlines() if re.match(r"\s*(pre|post):", ln)]
 
@@ -139,15 +148,21 @@ def wrapper_source() -> str:
     ]
     for name in GOVERNOR_FUNCTIONS:
         fn = getattr(governor, name)
-        params = list(inspect.signature(fn).parameters.values())[1:]  # drop ops
+        names = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]  # no ops
         conds = _conditions(inspect.getdoc(fn) or "")
         assert conds, f"{name} has no contract"
-        typed = ", ".join(
-            f"{p.name}: {'bool' if p.name in ('delivering', 'lockout_over') else 'int'}"
-            for p in params
-        )
+        call = ", ".join(f"{n}={n}" for n in names)
+        if names[0] == "request":
+            # a Request's fields as int/bool parameters (both rooms applying), its contract
+            # read on them
+            names = [*_REQUEST_FIELDS, *names[1:]]
+            call = f"_g.Request({', '.join(_REQUEST_FIELDS)})" + "".join(
+                f", {n}={n}" for n in names[len(_REQUEST_FIELDS) :]
+            )
+            conds = [_on_fields(c) for c in conds]
+        bools = ("delivering", "lockout_over", "permitted")
+        typed = ", ".join(f"{n}: {'bool' if n in bools else 'int'}" for n in names)
         returns = "bool" if name in ("lockout_elapsed", "bolus_permitted") else "int"
-        call = ", ".join(f"{p.name}={p.name}" for p in params)
         body = "\n".join(f"    {c}" for c in conds)
         out.append(
             f'def int_{name}({typed}) -> {returns}:\n    """\n{body}\n    """\n'
@@ -335,14 +350,9 @@ def test_symbolic_grant_never_exceeds_the_cap_or_the_reservoir(
     room is what the usable volume pushes out of the tip, rounded down; the least volume holding
     a grant then fits in the usable volume."""
     room = max(0, reservoir - flight_nl - empty) * conc // 1_000_000
-    kw = {
-        "requested_ng": requested,
-        "cap_room_ng": cap,
-        "reservoir_room_ng": room,
-        "delivering": delivering,
-    }
-    g = grant_amount(INT_OPS, **kw)
-    b = grant_all_or_nothing(INT_OPS, **kw)
+    request = Request(requested, cap, room, delivering)
+    g = grant_amount(INT_OPS, request)
+    b = grant_all_or_nothing(INT_OPS, request)
     for granted in (g, b):
         assert 0 <= granted <= requested
         if granted:

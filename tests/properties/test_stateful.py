@@ -33,8 +33,9 @@ the core's own accounting:
   volume that, pushed after the volume in flight, brings only the program's drug out of the tip
   and at most the programmed dose (REQ-TIP-002); a denial orders nothing.
 
-Profiles (tests/conftest.py): ``dev`` runs a few dozen examples; ``ci`` runs 2000 per machine
-(derandomized; ``print_blob`` prints a ``@reproduce_failure`` line to replay a failure).
+Profiles (tests/conftest.py): ``dev`` runs a few dozen examples; ``ci`` runs 500 per machine
+(derandomized; ``print_blob`` prints a ``@reproduce_failure`` line to replay a failure);
+``ci-random`` 2000 with fresh examples.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import os
 from fractions import Fraction
 from typing import Any
 
-from hypothesis import HealthCheck, event, note, settings
+from hypothesis import event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -72,7 +73,6 @@ SOFT_DAILY = c.Override("morphine.pain.soft_max_daily", "pain not controlled")
 MAX_CONC = c.Override("morphine.pain.max_concentration", "Infumorph 25 mg/mL")
 
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-_THOROUGH = _PROFILE.startswith("ci")
 
 # --- strategies --------------------------------------------------------------------------------
 
@@ -711,12 +711,8 @@ class DosingMachine(LifecycleMachine):
 
 
 def _settings() -> settings:
-    return settings(
-        max_examples=2000 if _THOROUGH else 25,
-        stateful_step_count=40,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
+    """The stateful budget of the loaded profile (``<profile>-stateful``, tests/conftest.py)."""
+    return settings.get_profile(f"{_PROFILE}-stateful")
 
 
 TestLifecycle = LifecycleMachine.TestCase

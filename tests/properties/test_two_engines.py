@@ -2,13 +2,16 @@
 independent engine; on every generated command sequence both must agree at every step
 (REQ-LIFE-001..003).
 
-The second engine shares the table, the role sets, the command validators and the named guards
-(the data the table refers to), but none of the core's dispatch: row lookup, role check, guard
-selection and the state update are done by ``transitions`` itself.
+The second engine shares the table, the role sets, the command validators, the named guards and
+the alarm conditions the handlers report (the data the table and rule 5 refer to), but none of
+the core's dispatch: row lookup, role check, guard selection, the state-triggered rule and the
+state update are done by ``transitions`` itself (rule 5 as a trigger of its own, fired after
+every accepted command, as h11 fires its state-triggered transitions).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -19,9 +22,9 @@ from transitions import Machine, MachineError
 
 from itdose.core import DosingError, Phase, Role, TrialOutcome, step
 from itdose.core import commands as c
-from itdose.core.alarms import AlarmKind
-from itdose.core.handlers import validate
-from itdose.core.lifecycle import GUARDS, RULES, Rule
+from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.handlers import apply, validate
+from itdose.core.lifecycle import HIGH_ALARM_STOPS, RULES, Rule
 from itdose.core.machine import allowed_triggers
 from itdose.core.program import Basal
 from itdose.specs import load_library
@@ -46,7 +49,7 @@ def _condition(rule: Rule) -> Any:
         except DosingError:
             return False
         now, library = event.kwargs["now"], event.kwargs["library"]
-        return rule.guard is None or GUARDS[rule.guard](device, command, now, library)
+        return rule.guard is None or rule.guard.holds(device, command, now, library)
 
     return holds
 
@@ -66,6 +69,14 @@ def second_engine(initial: Phase) -> _Model:
                 "conditions": [_condition(r)],
             }
             for r in RULES
+        ]
+        + [
+            {
+                "trigger": HIGH_ALARM_STOPS.name,
+                "source": p.value,
+                "dest": HIGH_ALARM_STOPS.dest.value,
+            }
+            for p in HIGH_ALARM_STOPS.sources
         ],
         auto_transitions=False,
         ignore_invalid_triggers=False,
@@ -188,9 +199,21 @@ def test_both_engines_agree_at_every_step(start: Phase, data: st.DataObject) -> 
             )
         except MachineError:
             theirs = False
+        if theirs:
+            fire_state_rules(model, device, command, now)
         assert ours == theirs, (command, device.phase)
         assert model.state == device_after.phase.value, (command, device.phase)
         device = device_after
+
+
+def fire_state_rules(model: _Model, device: Any, command: c.Command, now: int) -> None:
+    """Rule 5 on the second engine: the alarms the handler raised, read from its report; a HIGH
+    one fires the rule's own trigger, which ``transitions`` takes from the phases it names."""
+    raised = apply(device, command, now, LIB).raised
+    if any(priority_of(k) >= Priority.HIGH for k in raised):
+        # MachineError: the phase the row ended in is not one the rule applies to
+        with contextlib.suppress(MachineError):
+            model.trigger(HIGH_ALARM_STOPS.name)
 
 
 def test_second_engine_rejects_what_the_table_does_not_allow() -> None:
@@ -215,5 +238,8 @@ def test_second_engine_honours_roles_and_guards() -> None:
     assert model.state == "active"
     assert model.trigger("raise_alarm", command=c.RaiseAlarm(S, AlarmKind.ERI), **kw)
     assert model.state == "active"
-    assert model.trigger("raise_alarm", command=c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), **kw)
+    stall = c.RaiseAlarm(S, AlarmKind.MOTOR_STALL)
+    assert model.trigger("raise_alarm", command=stall, **kw)
+    assert model.state == "active"  # the row; rule 5 comes after the handler
+    fire_state_rules(model, device, stall, 10**7)
     assert model.state == "alarm"

@@ -21,7 +21,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 
 #: A Markdown file named in any text: a path-like token ending in ``.md``, with an optional anchor.
 #: Tokens inside URLs never match (a token must not follow ``/``, ``.`` or a word character); an
@@ -43,7 +45,10 @@ OUTSIDE = tuple(
 )
 
 #: Folders never scanned when the tree is walked instead of asking git.
-SKIP_DIRS = frozenset({"__pycache__", "build", "dist", "evidence", "typecheck", "mutants"})
+SKIP_DIRS = frozenset({"__pycache__", "build", "dist", "typecheck", "mutants"})
+
+#: Output folders at the top of the checkout only (``tests/evidence`` holds tests).
+SKIP_TOP_DIRS = frozenset({"evidence"})
 
 _EXPLICIT_ANCHOR = re.compile(r"""<a\s+(?:id|name)=["'](?P<id>[^"']+)["']""")
 _HEADING = re.compile(r"^#{1,6}\s+(?P<text>.+?)\s*#*\s*$")
@@ -74,6 +79,7 @@ def tracked_files(root: Path) -> list[Path]:
             p
             for p in sorted(root.rglob("*"))
             if p.is_file()
+            and p.relative_to(root).parts[0] not in SKIP_TOP_DIRS
             and not any(
                 part.startswith(".") or part in SKIP_DIRS or part.endswith(".egg-info")
                 for part in p.relative_to(root).parts[:-1]
@@ -322,3 +328,22 @@ def test_heading_slugs_follow_the_github_rule() -> None:
     assert heading_slug("5. Dosing") == "5-dosing"
     assert heading_slug("Reservoir, refill and alarms") == "reservoir-refill-and-alarms"
     assert anchors("```\n# not a heading\n```\n# Real one\n") == {"real-one"}
+
+
+def test_without_git_the_walk_skips_outputs_but_keeps_the_evidence_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a git checkout every file is scanned except build outputs: the top-level
+    ``evidence/`` report folder is skipped, ``tests/evidence`` (tests) is not."""
+    _tree(
+        tmp_path,
+        {
+            "README.md": "x\n",
+            "evidence/report.md": "x\n",
+            "build/lib/a.md": "x\n",
+            "tests/evidence/test_a.py": "x\n",
+        },
+    )
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # not a git checkout
+    names = {p.relative_to(tmp_path).as_posix() for p in tracked_files(tmp_path)}
+    assert names == {"README.md", "tests/evidence/test_a.py"}

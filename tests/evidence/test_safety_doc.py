@@ -11,7 +11,7 @@ import pytest
 
 from itdose.specs import trace
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAFETY = REPO / "SAFETY.md"
 REQ_FILE = REPO / "specs" / "requirements.toml"
 HAZ_FILE = REPO / "specs" / "hazards.toml"

@@ -15,7 +15,7 @@ import pytest
 
 from itdose.adapters import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SET_UP = 2  # the first two shell blocks are the set-up commands themselves
 
@@ -67,6 +67,20 @@ def test_no_command_assumes_an_activated_virtual_environment() -> None:
                 words = part.split()
                 cmd = next((w for w in words if "=" not in w), "")
                 assert cmd not in tools, f"README command needs an activated venv: {line!r}"
+
+
+def test_the_test_command_runs_on_every_core_with_the_plugin_it_installs() -> None:
+    """The README test command (the one CI runs) spreads the suite over every core with ``-n
+    auto``, a file per worker (``--dist loadfile``: a module's shared fixture is built once);
+    those options exist only with pytest-xdist, so the ``test`` extra it installs must hold it,
+    and coverage.py for ``tools/coverage.sh``."""
+    command = _shell_blocks()[1][0]
+    assert command.endswith(".venv/bin/python -m pytest -n auto --dist loadfile"), command
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]["test"]
+    names = {re.split(r"[<>=!~ \[]", req, maxsplit=1)[0] for req in test_extra}
+    assert {"pytest", "pytest-xdist", "coverage"} <= names, names
 
 
 def test_every_extra_the_readme_installs_exists() -> None:

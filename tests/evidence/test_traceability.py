@@ -16,7 +16,7 @@ from itdose.proofs import runner
 from itdose.proofs.structure import CHECKS
 from itdose.specs.trace import load_specs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 PROOF_FILES = [ROOT / "proofs" / "obligations.py", ROOT / "proofs" / "lifecycle_z3.py"]
 # Built so that this file cites no undefined ID itself.

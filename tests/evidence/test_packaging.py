@@ -9,7 +9,7 @@ from pathlib import Path
 import itdose.core
 import itdose.specs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_embedding_example_runs() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from itdose.core.diagram import markdown, mermaid
-from itdose.core.lifecycle import RULES
+from itdose.adapters.diagram import markdown, mermaid
+from itdose.core.lifecycle import GUARDS, HIGH_ALARM_STOPS, RULES
 from itdose.core.state import Phase
 
 DOCS = Path(__file__).resolve().parents[2] / "docs/lifecycle.md"
@@ -24,5 +24,14 @@ def test_diagram_has_every_phase_and_trigger() -> None:
         assert phase.value in text
     for rule in RULES:
         assert rule.trigger in text
-        if rule.guard:
-            assert f"[{rule.guard}]" in text
+        if rule.guard is not None:
+            assert f"[{rule.guard.name}]" in text
+    # rule 5: one edge to alarm from every implanted phase but alarm itself (REQ-ALM-001)
+    for phase in HIGH_ALARM_STOPS.sources - {Phase.ALARM}:
+        assert f"{phase.value} --> alarm : high_alarm_raised (rule 5)" in text
+
+
+def test_legend_says_what_each_guard_requires() -> None:
+    text = markdown()
+    for guard in GUARDS.values():
+        assert f"- `{guard.name}`: {guard.text}\n" in text

@@ -74,9 +74,9 @@ def test_every_delivery_order_passes_the_governor(
     calls: list[str] = []
 
     def recording(name: str, real):  # type: ignore[no-untyped-def]
-        def wrapper(**kwargs):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
             calls.append(name)
-            return real(**kwargs)
+            return real(*args, **kwargs)
 
         return wrapper
 

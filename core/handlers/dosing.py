@@ -1,0 +1,327 @@
+"""Dosing: programming, starting, suspending and resuming, the clock, drive reports, boluses and
+the explant; with the restart rule (docs/dosing-rules.md#r-lim-10)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+from itdose.core import commands as cmd
+from itdose.core import dosing
+from itdose.core import library as lib
+from itdose.core.alarms import AlarmKind
+from itdose.core.effects import (
+    CancelOrder,
+    Effect,
+    ProgramComparison,
+    ProgramFigures,
+    Warn,
+)
+from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
+from itdose.core.handlers.alarms import resound
+from itdose.core.handlers.base import (
+    WITHDRAWAL_TEXT,
+    Applied,
+    Handler,
+    check_non_negative,
+    check_overrides,
+    check_positive,
+    check_text,
+    no_check,
+    require_reason,
+    withdrawal_risk,
+)
+from itdose.core.program import (
+    DAY_S,
+    NL_PER_ML,
+    FlexClock,
+    Increase,
+    Program,
+    ProgramContext,
+    ProgramReport,
+    basal_daily_ng,
+    check_program,
+    titration_base,
+)
+from itdose.core.state import (
+    DeliveryKind,
+    Device,
+    LastDelivery,
+    Phase,
+)
+from itdose.core.units import (
+    format_amount_ng,
+    format_duration_s,
+)
+
+RESTART_CONFIRM_S = 86_400
+"""A restart after more than 24 h without delivery needs a clinician's reason (a design value:
+tolerance may have fallen; docs/dosing-rules.md#r-lim-10; REQ-TITR-006)."""
+MAX_TITRATION_WINDOW_S = 7 * 86_400
+"""Increases older than the longest titration window are dropped from the state."""
+
+
+def delivering(d: Device) -> bool:
+    """Basal is being delivered: the device is active with a non-zero program."""
+    return d.phase is Phase.ACTIVE and d.program is not None and basal_daily_ng(d.program.basal) > 0
+
+
+def note_delivery(d: Device, now: int) -> Device:
+    """``d`` with the program it is delivering noted as the restart reference (every accepted
+    command passes here first, so the reference holds the dose and the last instant before a
+    stop)."""
+    if not delivering(d) or d.drug is None:
+        return d
+    assert d.program is not None
+    dose = basal_daily_ng(d.program.basal)
+    last = d.last_delivery
+    if last is not None and (last.drug, last.dose_ng_per_day) == (d.drug, dose):
+        return d  # the same dose goes on: nothing to note (a no-op command changes nothing)
+    return dataclasses.replace(d, last_delivery=LastDelivery(d.drug, dose, now))
+
+
+def restart_from(d: Device) -> int | None:
+    """While delivery is stopped, the last daily dose of the drug in the pump delivered before
+    the stop (a restart may return to it without titration); None while delivering or when that
+    drug was never delivered (REQ-TITR-005)."""
+    last = d.last_delivery
+    if delivering(d) or last is None or last.drug != d.drug:
+        return None
+    return last.dose_ng_per_day
+
+
+def check_restart(d: Device, now: int, program: Program | None, reason: str) -> None:
+    """A command that restarts delivery (``program`` non-zero) more than 24 h after delivery was
+    last seen needs the clinician's ``restart_reason`` (REQ-TITR-006)."""
+    check_text(reason, "command.restart_reason")
+    last = d.last_delivery
+    if program is None or basal_daily_ng(program.basal) == 0 or delivering(d) or last is None:
+        return
+    # when the drug last left the tip (the ledger keeps a day): longer ago, or never since the
+    # dose was noted, needs the clinician's reason
+    seen = max(last.at_s, dosing.ledger_of(d, last.drug).newest_s)
+    if now - seen > RESTART_CONFIRM_S and not reason.strip():
+        raise RejectedCommand(
+            "command.restart_reason",
+            f"delivery has been stopped for {format_duration_s(now - last.at_s)}: a restart after "
+            "more than 24 h without delivery needs a clinician's confirmation with a reason "
+            "(tolerance may have fallen)",
+            value=format_duration_s(now - last.at_s),
+            limit=f"<= {format_duration_s(RESTART_CONFIRM_S)} without a reason",
+        )
+
+
+def check_program_or_raise(
+    d: Device,
+    program: Program,
+    overrides: tuple[cmd.Override, ...],
+    confirm: bool,
+    utc_now_s: int | None,
+    now: int,
+    library: lib.Library,
+) -> ProgramReport:
+    assert d.implant is not None
+    ctx = ProgramContext(
+        previous=d.program,
+        increases=d.increases,
+        now_s=now,
+        overrides=tuple((o.limit_id, o.reason) for o in overrides),
+        confirm_withdrawal_risk=confirm,
+        initial=d.program is None,
+        utc_now_s=utc_now_s,
+        effective_screening_dose_ng=d.trial.effective_dose_ng if d.trial is not None else None,
+        restart_from_ng_per_day=restart_from(d),
+    )
+    report = check_program(program, library, d.implant.pump, ctx)
+    open_items = [v for v in report.violations if not (v.level == "soft" and v.overridden)]
+    if open_items:
+        first = open_items[0]
+        rest = "; ".join(f"{v.limit}: {v.message}" for v in open_items[1:])
+        raise LimitViolation(
+            f"command.program.{first.field}",
+            first.message + (f" (also: {rest})" if rest else ""),
+            limit_id=first.limit,
+            level=first.level,
+            value=first.value,
+            limit=first.bound,
+        )
+    if program.basal.clock is FlexClock.WALL and utc_now_s is None:
+        raise InvalidInput("command.utc_now_s", "a wall-clock schedule needs the UTC time")
+    return report
+
+
+def install_program(d: Device, program: Program, utc_now_s: int | None, now: int) -> Device:
+    increases = tuple(i for i in d.increases if i.at_s > now - MAX_TITRATION_WINDOW_S)
+    if d.program is not None:
+        # a restart up to the last delivered dose is not an increase (REQ-TITR-005)
+        old = titration_base(basal_daily_ng(d.program.basal), restart_from(d))
+        new = basal_daily_ng(program.basal)
+        if new > old:
+            increases = (*increases, Increase(now, old, new))
+    return dataclasses.replace(
+        d,
+        program=program,
+        program_start_s=now,
+        basal_until_s=now,
+        basal_carry=0,
+        increases=increases,
+        utc_minus_mono_s=utc_now_s - now if utc_now_s is not None else d.utc_minus_mono_s,
+    )
+
+
+def _figures(d: Device, now: int, library: lib.Library) -> ProgramFigures | None:
+    """The side-by-side figures of ``d``'s program (None without one)."""
+    if d.program is None:
+        return None
+    p = d.program
+    basal = basal_daily_ng(p.basal)
+    worst = basal + (
+        p.patient_bolus.dose_ng * p.patient_bolus.max_per_24h if p.patient_bolus else 0
+    )
+    rate = -(-basal * NL_PER_ML // p.concentration_ng_per_ml)
+    low = dosing.projection(d, now, library).low_reservoir_at_s
+    return ProgramFigures(basal, worst, rate, low)
+
+
+def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library) -> None:
+    check_overrides(c.overrides)
+    if d.implant is None or d.reservoir is None:
+        raise RejectedCommand("command", "fill the reservoir before programming")
+    if (c.program.drug, c.program.indication, c.program.concentration_ng_per_ml) != (
+        d.reservoir.drug,
+        d.reservoir.indication,
+        d.reservoir.concentration_ng_per_ml,
+    ):
+        raise RejectedCommand(
+            "command.program",
+            "the program must match the drug, indication and concentration in the reservoir "
+            "(a concentration change happens at a refill)",
+        )
+    check_program_or_raise(
+        d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
+    )
+    # a program change while active restarts delivery when the pump ran at zero rate
+    check_restart(d, now, c.program if d.phase is Phase.ACTIVE else None, c.restart_reason)
+
+
+def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library) -> Applied:
+    before = _figures(d, now, library)
+    d = install_program(d, c.program, c.utc_now_s, now)
+    after = _figures(d, now, library)
+    assert after is not None
+    effects: list[Effect] = [ProgramComparison(before, after)]
+    for o in d.orders:
+        if o.kind is DeliveryKind.BASAL:
+            effects.append(CancelOrder(o.id, "program changed"))
+    effects.append(dosing.projection(d, now, library))
+    return Applied(d, tuple(effects))
+
+
+def _v_start_dosing(d: Device, c: cmd.StartDosing, now: int, library: lib.Library) -> None:
+    check_restart(d, now, d.program, c.restart_reason)
+
+
+def _v_resume(d: Device, c: cmd.Resume, now: int, library: lib.Library) -> None:
+    require_reason(c.reason, "command.reason")
+    check_restart(d, now, d.program, c.restart_reason)
+
+
+def _h_start_dosing(
+    d: Device, c: cmd.StartDosing | cmd.Resume, now: int, library: lib.Library
+) -> Applied:
+    """Dosing starts (or resumes) now; the first start also begins the elapsed flex cycles."""
+    start = now if isinstance(c, cmd.StartDosing) else d.program_start_s
+    d = dataclasses.replace(d, basal_until_s=now, program_start_s=start)
+    return Applied(d, (dosing.projection(d, now, library),))
+
+
+def _v_stop_with_risk(
+    d: Device, c: cmd.Suspend | cmd.Explant, now: int, library: lib.Library
+) -> None:
+    require_reason(c.reason, "command.reason")
+    if withdrawal_risk(d, library) and not c.confirm_withdrawal_risk:
+        raise RejectedCommand(
+            "command.confirm_withdrawal_risk",
+            f"stopping {d.drug} needs an explicit confirmation of the withdrawal risk",
+        )
+
+
+def _h_withdrawal_warning(
+    d: Device, c: cmd.Suspend | cmd.Explant, now: int, library: lib.Library
+) -> Applied:
+    if withdrawal_risk(d, library):
+        return Applied(d, (Warn("withdrawal_risk", WITHDRAWAL_TEXT),))
+    return Applied(d)
+
+
+def _v_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> None:
+    if not dosing.SEGMENT_S <= c.max_segment_s <= DAY_S:
+        raise InvalidInput(
+            "command.max_segment_s",
+            "must lie between one hour and one day",
+            value=c.max_segment_s,
+            limit=f"{dosing.SEGMENT_S}..{DAY_S} s",
+        )
+
+
+def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Applied:
+    """The clock's plan is made once, here (no guard plans a delivery); the alarm conditions it
+    finds are what the step raised."""
+    plan = dosing.plan_tick(d, now, library, c.max_segment_s)
+    d, effects = dosing.apply_plan(d, now, plan)
+    resounded = resound(d, now)
+    return Applied(resounded.device, (*effects, *resounded.effects), plan.alarms)
+
+
+def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> None:
+    check_non_negative(c.order_id, "command.order_id")
+    check_non_negative(c.delivered_nl, "command.delivered_nl")
+
+
+def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Applied:
+    """An over-delivering report raises the HIGH delivery-deviation alarm (REQ-TIP-004)."""
+    over = dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
+    d, effects = dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now)
+    return Applied(d, effects, (AlarmKind.DELIVERY_DEVIATION,) if over else ())
+
+
+def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Library) -> Applied:
+    after, effects = dosing.request_bolus(d, now, library)
+    limited = after.has_alarm(AlarmKind.MAX_DOSE_REACHED) and not d.has_alarm(
+        AlarmKind.MAX_DOSE_REACHED
+    )
+    return Applied(after, effects, (AlarmKind.MAX_DOSE_REACHED,) if limited else ())
+
+
+def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
+    check_positive(c.dose_ng, "command.dose_ng")
+    check_positive(c.duration_s, "command.duration_s")
+    decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
+    if decision.granted_ng == 0:
+        reasons = ", ".join(r.value for r in decision.reasons)
+        entry = library.drug(d.drug or "", d.indication or "")
+        raise LimitViolation(
+            "command.dose_ng",
+            f"the bolus does not fit ({reasons})",
+            limit_id=entry.max_daily.id,
+            level=lib.Level.HARD.value,
+            value=format_amount_ng(c.dose_ng),
+            limit=entry.max_daily.text(),
+        )
+
+
+def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Applied:
+    return Applied(*dosing.clinician_bolus(d, now, library, c.dose_ng, c.duration_s))
+
+
+HANDLERS: Final = (
+    Handler(cmd.SetProgram, _v_set_program, _h_set_program),
+    Handler(cmd.StartDosing, _v_start_dosing, _h_start_dosing),
+    Handler(cmd.Resume, _v_resume, _h_start_dosing),
+    Handler(cmd.Suspend, _v_stop_with_risk, _h_withdrawal_warning),
+    Handler(cmd.Tick, _v_tick, _h_tick),
+    Handler(cmd.DriveReport, _v_drive_report, _h_drive_report),
+    Handler(cmd.RequestBolus, no_check, _h_request_bolus),
+    Handler(cmd.ClinicianBolus, _v_clinician_bolus, _h_clinician_bolus),
+    Handler(cmd.Explant, _v_stop_with_risk, _h_withdrawal_warning),
+)

@@ -1,0 +1,208 @@
+"""MRI: emptying the reservoir, the scan (pump-family workflows, the emergency scan) and the
+post-MRI confirmation (docs/dosing-rules.md#mri)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+from itdose.core import commands as cmd
+from itdose.core import dosing
+from itdose.core import library as lib
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.effects import (
+    Annunciate,
+    Effect,
+    Warn,
+)
+from itdose.core.errors import RejectedCommand
+from itdose.core.handlers.base import (
+    Applied,
+    Handler,
+    check_non_negative,
+    check_text,
+    require_reason,
+)
+from itdose.core.ledger import Ledger
+from itdose.core.path import drugs_in, ng_up
+from itdose.core.program import (
+    basal_daily_ng,
+)
+from itdose.core.state import (
+    Device,
+    DrugLedger,
+    MriSession,
+    Phase,
+)
+from itdose.core.units import (
+    format_amount_ng,
+    format_concentration_ng_per_ml,
+    format_volume_nl,
+)
+
+EMERGENCY_MRI_NL = 10_000
+"""The labelled worst case of a Prometra II emergency scan with drug in the reservoir: 10 uL
+counted as delivered (docs/dosing-rules.md#r-mri-5; REQ-MRI-006)."""
+
+
+def _v_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> None:
+    check_non_negative(c.withdrawn_nl, "command.withdrawn_nl")
+    if d.reservoir is None:
+        raise RejectedCommand("command", "the reservoir was never filled")
+    if d.orders:
+        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
+
+
+def _h_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> Applied:
+    assert d.reservoir is not None
+    return Applied(dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)))
+
+
+def _mri_policy(d: Device, library: lib.Library) -> lib.MriPolicy:
+    assert d.implant is not None
+    return library.pump(d.implant.pump).mri_policy
+
+
+def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> None:
+    check_text(c.reason, "command.reason")
+    if d.mri is not None:
+        raise RejectedCommand("command", "an MRI is already in progress or awaiting confirmation")
+    policy = _mri_policy(d, library)
+    if policy is lib.MriPolicy.REFUSE:
+        raise RejectedCommand(
+            "command", f"{d.implant.pump if d.implant else 'this pump'} is MR unsafe: MRI refused"
+        )
+    if c.emergency and policy is not lib.MriPolicy.EMPTY_AND_RESET:
+        raise RejectedCommand(
+            "command.emergency",
+            "an emergency scan with drug in the reservoir applies to a pump with a Flow "
+            "Activated Valve (Prometra II); this pump's own MRI workflow applies",
+        )
+    if policy is lib.MriPolicy.SUSPEND_VERIFY:
+        # docs/dosing-rules.md#r-mri-2 (REQ-MRI-003): both delay the detection of an extended
+        # motor stall; the scan itself stops the rotor and the core suspends delivery then.
+        if d.program is not None and basal_daily_ng(d.program.basal) == 0:
+            raise RejectedCommand(
+                "command",
+                "a stopped pump (zero rate) as MRI preparation is rejected: it delays the "
+                "detection of an extended motor stall",
+            )
+        if d.phase is Phase.SUSPENDED:
+            raise RejectedCommand(
+                "command",
+                "a suspended pump as MRI preparation is rejected: it delays the detection of an "
+                "extended motor stall; resume delivery before the scan (the scan suspends it)",
+            )
+        return
+    if c.emergency:
+        # docs/dosing-rules.md#r-mri-5 (REQ-MRI-006): drug in the reservoir, no time to empty it
+        require_reason(c.reason, "command.reason")
+        return
+    # EMPTY_AND_RESET: an empty reservoir and zero rate first
+    volume = d.reservoir.volume_nl if d.reservoir is not None else 0
+    if d.phase is Phase.ACTIVE or volume > 0:
+        raise RejectedCommand(
+            "command",
+            "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and "
+            "empty the reservoir first (or record an emergency scan with a reason)",
+            value=format_volume_nl(volume),
+        )
+
+
+def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
+    policy = _mri_policy(d, library)
+    session = MriSession(
+        policy=policy.value,
+        began_at_s=now,
+        alarm_active_at_start=bool(d.alarms),
+        resume_to_active=d.phase is Phase.ACTIVE,
+        emergency=c.emergency,
+        reason=c.reason,
+    )
+    d = dataclasses.replace(d, mri=session)
+    if not c.emergency:
+        return Applied(d)
+    return _count_emergency_scan(d, now)
+
+
+def _count_emergency_scan(d: Device, now: int) -> Applied:
+    """The Flow Activated Valve closes; the labelled worst case, 10 uL at the concentration
+    leaving the catheter tip, is counted as delivered at the scan start, in the 24 h window of
+    each drug it can carry (REQ-MRI-006). The volume is the next 10 uL the tip would deliver
+    after the volume in flight, each drug at its richest concentration there (never less than
+    the exact outflow). The fluid path is not moved: nothing is known to have left."""
+    ahead = dosing.ahead(d, dosing.in_flight_nl(d), EMERGENCY_MRI_NL)
+    order_id = d.next_order_id
+    total_fg = 0
+    shown: list[str] = []
+    for drug in drugs_in(ahead):
+        conc = max(p.concentration_ng_per_ml for p in ahead if p.drug == drug)
+        fg = EMERGENCY_MRI_NL * conc
+        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1)
+        d = _set_ledger(d, drug, ledger)
+        total_fg += fg
+        shown.append(
+            f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
+        )
+    d = dataclasses.replace(
+        d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg)
+    )
+    text = (
+        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        + (", ".join(shown) if shown else "no drug")
+        + ". After the scan delivery stays at zero until the valve reset is recorded."
+    )
+    return Applied(d, (Warn("emergency_mri", text),))
+
+
+def _set_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+    if drug == d.drug:
+        return dataclasses.replace(d, ledger=ledger)
+    others = tuple(e for e in d.other_ledgers if e.drug != drug)
+    return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
+
+
+def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None:
+    if d.mri is None or d.mri.ended_at_s is not None:
+        raise RejectedCommand("command", "no MRI is in progress")
+
+
+def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Applied:
+    assert d.mri is not None
+    d = dataclasses.replace(d, mri=dataclasses.replace(d.mri, ended_at_s=now))
+    d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
+    effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
+    if d.mri is not None and d.mri.emergency:
+        effects = (
+            *effects,
+            Warn(
+                "valve_reset_required",
+                "After the emergency scan delivery stays at zero until the Flow Activated Valve "
+                "reset is recorded (confirm the post-MRI step), then resume.",
+            ),
+        )
+    if dosing.mri_resumes(d):
+        d = dataclasses.replace(d, basal_until_s=now)
+    return Applied(d, effects, (AlarmKind.POST_MRI_VERIFICATION,))
+
+
+def _v_confirm_post_mri(d: Device, c: cmd.ConfirmPostMri, now: int, library: lib.Library) -> None:
+    require_reason(c.reason, "command.reason")
+    if d.mri is None or d.mri.ended_at_s is None:
+        raise RejectedCommand("command", "no MRI awaits its post-MRI confirmation")
+
+
+def _h_confirm_post_mri(
+    d: Device, c: cmd.ConfirmPostMri, now: int, library: lib.Library
+) -> Applied:
+    alarms = tuple(a for a in d.alarms if a.kind is not AlarmKind.POST_MRI_VERIFICATION)
+    return Applied(dataclasses.replace(d, mri=None, alarms=alarms))
+
+
+HANDLERS: Final = (
+    Handler(cmd.EmptyReservoir, _v_empty_reservoir, _h_empty_reservoir),
+    Handler(cmd.BeginMri, _v_begin_mri, _h_begin_mri),
+    Handler(cmd.EndMri, _v_end_mri, _h_end_mri),
+    Handler(cmd.ConfirmPostMri, _v_confirm_post_mri, _h_confirm_post_mri),
+)

@@ -1,0 +1,197 @@
+"""Implant and priming: the implant (which fixes the dead volume), the initial fill and the
+priming bolus."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Final
+
+from itdose.core import commands as cmd
+from itdose.core import dosing
+from itdose.core import library as lib
+from itdose.core.dead_volume import dead_volume_nl
+from itdose.core.effects import (
+    Effect,
+    Warn,
+)
+from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
+from itdose.core.handlers.base import (
+    Applied,
+    Handler,
+    check_non_negative,
+    check_overrides,
+    check_positive,
+    overridden,
+    trial_of,
+)
+from itdose.core.path import FluidPath
+from itdose.core.state import (
+    Device,
+    ImplantedSystem,
+    Reservoir,
+)
+from itdose.core.units import (
+    format_concentration_ng_per_ml,
+    format_duration_s,
+    format_volume_nl,
+)
+
+MAX_PRIMING_S = 86_400
+"""Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
+
+
+def check_concentration(
+    entry: lib.DrugEntry,
+    pump: lib.PumpModel,
+    concentration_ng_per_ml: int,
+    overrides: tuple[cmd.Override, ...],
+    field: str,
+) -> None:
+    """Concentration is a product strength of the drug allowed by the pump, or overridden."""
+    check_positive(concentration_ng_per_ml, field)
+    allowed = pump_concentrations(entry, pump)
+    limit_id = f"{entry.drug}.{entry.indication}.product_concentrations"
+    if concentration_ng_per_ml not in allowed and not overridden(overrides, limit_id):
+        shown = ", ".join(format_concentration_ng_per_ml(c) for c in allowed) or "none"
+        raise LimitViolation(
+            field,
+            f"{format_concentration_ng_per_ml(concentration_ng_per_ml)} is not a product strength "
+            f"of {entry.drug} allowed in {pump.id} (a compounded product needs an override "
+            "with a reason)",
+            limit_id=limit_id,
+            level=lib.Level.SOFT.value,
+            value=concentration_ng_per_ml,
+            limit=shown,
+        )
+    cap = entry.max_concentration
+    if (
+        cap is not None
+        and lib.concentration_cap_applies(entry, concentration_ng_per_ml)
+        and concentration_ng_per_ml > cap.value
+        and (cap.level is lib.Level.HARD or not overridden(overrides, cap.id))
+    ):
+        raise LimitViolation(
+            field,
+            f"above the maximum concentration for {entry.drug}",
+            limit_id=cap.id,
+            level=cap.level.value,
+            value=concentration_ng_per_ml,
+            limit=format_concentration_ng_per_ml(cap.value),
+        )
+
+
+def pump_concentrations(entry: lib.DrugEntry, pump: lib.PumpModel) -> tuple[int, ...]:
+    """The drug's product strengths that ``pump`` accepts (its per-drug narrowing applied)."""
+    narrowing = pump.concentration_range(entry.drug)
+    return tuple(
+        c
+        for c in entry.product_concentrations.values_ng_per_ml
+        if narrowing is None or narrowing.contains(c)
+    )
+
+
+def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> None:
+    check_non_negative(c.trimmed_mm, "command.trimmed_mm")
+    pump = library.pump(c.pump)
+    catheter = library.catheter(c.catheter)
+    t = trial_of(d)
+    check_overrides(c.overrides)
+    if not pump.is_approved_for(t.drug):
+        limit_id = f"{pump.id}.approved_drugs"
+        if not overridden(c.overrides, limit_id):
+            raise LimitViolation(
+                "command.pump",
+                f"{pump.id} is not approved for {t.drug}; only with an override and a reason",
+                limit_id=limit_id,
+                level=lib.Level.SOFT.value,
+                value=c.pump,
+                limit=", ".join(pump.approved_drugs.names),
+            )
+    if pump.id not in catheter.compatible_pumps.names:
+        raise RejectedCommand(
+            "command.catheter",
+            f"catheter {catheter.id} is not listed for pump {pump.id}",
+            value=c.catheter,
+            limit="one of " + ", ".join(catheter.compatible_pumps.names),
+        )
+    ref = catheter.reference_length
+    if ref is not None and c.trimmed_mm >= ref.value:
+        raise InvalidInput(
+            "command.trimmed_mm",
+            "must be shorter than the catheter",
+            value=c.trimmed_mm,
+            limit=f"< {ref.text()}",
+        )
+
+
+def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Applied:
+    pump = library.pump(c.pump)
+    catheter = library.catheter(c.catheter)
+    try:
+        dead: int | None = dead_volume_nl(pump, catheter, c.trimmed_mm)
+    except RejectedCommand:
+        dead = None
+    implant = ImplantedSystem(c.pump, c.catheter, c.trimmed_mm, now, dead)
+    path = FluidPath.empty(dead) if dead is not None else None
+    effects: tuple[Effect, ...] = ()
+    if dead is None:
+        effects = (
+            Warn(
+                "dead_volume_unknown",
+                f"The library lacks the volume data of {c.pump} or {c.catheter}: the dead volume "
+                "cannot be computed, so priming is refused until the library provides it.",
+            ),
+        )
+    return Applied(dataclasses.replace(d, implant=implant, path=path), effects)
+
+
+def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
+    check_overrides(c.overrides)
+    check_positive(c.volume_nl, "command.volume_nl")
+    if d.reservoir is not None:
+        raise RejectedCommand("command", "the reservoir is already filled; use a refill")
+    if d.implant is None:  # fill rows start in implanted phases only; defensive
+        raise RejectedCommand("command", "no pump is implanted")
+    pump = library.pump(d.implant.pump)
+    t = trial_of(d)
+    entry = library.drug(t.drug, t.indication)
+    if c.volume_nl > pump.reservoir_volume.value:
+        raise LimitViolation(
+            "command.volume_nl",
+            "fill exceeds the reservoir capacity",
+            limit_id=f"{pump.id}.reservoir",
+            level=lib.Level.HARD.value,
+            value=format_volume_nl(c.volume_nl),
+            limit=format_volume_nl(pump.reservoir_volume.value),
+        )
+    check_concentration(
+        entry, pump, c.concentration_ng_per_ml, c.overrides, "command.concentration_ng_per_ml"
+    )
+
+
+def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Applied:
+    t = trial_of(d)
+    res = Reservoir(t.drug, t.indication, c.concentration_ng_per_ml, c.volume_nl)
+    return Applied(dataclasses.replace(d, reservoir=res, last_fill_nl=c.volume_nl))
+
+
+def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
+    check_positive(c.duration_s, "command.duration_s")
+    if c.duration_s > MAX_PRIMING_S:
+        raise InvalidInput(
+            "command.duration_s",
+            "too long",
+            value=c.duration_s,
+            limit=f"<= {format_duration_s(MAX_PRIMING_S)}",
+        )
+
+
+def _h_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> Applied:
+    return Applied(*dosing.priming_order(d, now, c.duration_s, library))
+
+
+HANDLERS: Final = (
+    Handler(cmd.Implant, _v_implant, _h_implant),
+    Handler(cmd.Fill, _v_fill, _h_fill),
+    Handler(cmd.Prime, _v_prime, _h_prime),
+)
