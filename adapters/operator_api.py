@@ -49,6 +49,7 @@ from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.program import Program, basal_daily_ng
 from itdose.core.state import Device, Role
 from itdose.core.units import (
+    DAY_S,
     format_amount_ng,
     format_concentration_ng_per_ml,
     format_duration_s,
@@ -57,13 +58,12 @@ from itdose.core.units import (
     parse_concentration_ng_per_ml,
     parse_duration_s,
     parse_volume_nl,
+    volume_nl_for,
 )
 
 __all__ = ["ROUTES", "openapi_document", "page_policy", "start_server"]
 
 API = "/api/v1"
-DAY_S = 86_400
-NL_PER_ML = 1_000_000
 MAX_BODY = 65_536
 P, C, S = Role.PATIENT, Role.CLINICIAN, Role.SERVICE
 
@@ -142,7 +142,7 @@ class Operations:
         pb = program.patient_bolus
         worst = basal + (pb.dose_ng * pb.max_per_24h if pb else 0)
         conc = program.concentration_ng_per_ml
-        per_day_nl = -(-worst * NL_PER_ML // conc)
+        per_day_nl = volume_nl_for(worst, conc)
         out: dict[str, Any] = {
             "dose_per_day": format_amount_ng(basal) + "/day",
             "dose_per_day_ng": basal,

@@ -17,7 +17,7 @@ from transitions import Machine
 
 from itdose.core import Device, Role, step
 from itdose.core import commands as c
-from itdose.core.effects import DeliveryOrder
+from itdose.core.effects import CancelOrder, DeliveryOrder
 from itdose.core.program import Basal, PatientBolusProgram, Program
 from itdose.specs import load_library
 
@@ -54,32 +54,45 @@ def active_device() -> tuple[Device, int]:
     return d, DAY + 700
 
 
-def run_core(days: int) -> tuple[int, float]:
+def run_core(days: int) -> tuple[int, float, Device]:
+    """Steps of ``days`` simulated days: the drive reports each order complete at its end (on
+    its pace), a cancelled order with what it moved at its pace until then."""
     lib = load_library()
     d, now = active_device()
     end = now + days * DAY
     count = 0
     next_bolus = now + 4 * 3600
-    started = time.perf_counter()
-    while now < end:
-        out = step(d, c.Tick(S), now, lib)
+    pending: dict[int, tuple[int, int, int]] = {}  # order id -> start, end, volume
+
+    def take(command: c.Command, at: int) -> None:
+        nonlocal d, count
+        out = step(d, command, at, lib)
         d = out.device
         count += 1
         for e in out.effects:
-            if isinstance(e, DeliveryOrder):
-                d = step(d, c.DriveReport(S, e.order_id, e.volume_nl, True), now, lib).device
+            if isinstance(e, CancelOrder) and e.order_id in pending:
+                start, stop, volume = pending.pop(e.order_id)
+                moved = volume * (at - start) // (stop - start)
+                d = step(d, c.DriveReport(S, e.order_id, moved, True), at, lib).device
                 count += 1
+            elif isinstance(e, DeliveryOrder):
+                pending[e.order_id] = (at, at + e.duration_s, e.volume_nl)
+
+    started = time.perf_counter()
+    while now < end:
+        for order_id, (_, stop, volume) in sorted(pending.items()):
+            if stop <= now:
+                del pending[order_id]
+                take(c.DriveReport(S, order_id, volume, True), now)
+        take(c.Tick(S), now)
         if now >= next_bolus:
-            out = step(d, c.RequestBolus(P), now, lib)
-            d = out.device
-            count += 1
-            for e in out.effects:
-                if isinstance(e, DeliveryOrder):
-                    d = step(d, c.DriveReport(S, e.order_id, e.volume_nl, True), now, lib).device
-                    count += 1
+            take(c.RequestBolus(P), now)
             next_bolus += 4 * 3600
-        now = d.basal_until_s if d.basal_until_s > now else now + 60
-    return count, time.perf_counter() - started
+        due = [stop for (_, stop, _) in pending.values()]
+        if d.basal_until_s > now:
+            due.append(d.basal_until_s)
+        now = min(due) if due else now + 60
+    return count, time.perf_counter() - started, d
 
 
 class _Model:
@@ -110,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
     args = parser.parse_args()
-    steps, seconds = run_core(args.days)
+    steps, seconds, device = run_core(args.days)
     core_rate = steps / seconds
     t_seconds = run_transitions(steps)
     t_rate = steps / t_seconds
@@ -118,6 +131,7 @@ def main() -> None:
     print(f"transitions trigger: {steps} triggers in {t_seconds:.3f} s = {t_rate:,.0f} /s")
     print(f"ratio (core / bare transitions): {core_rate / t_rate:.3f}")
     print(f"simulated {args.days} days: {args.days * DAY / seconds:,.0f} simulated s per wall s")
+    print(f"ends in phase {device.phase.value} with {device.delivered_ng:,} ng delivered")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,11 @@ def check_fields(value: object, path: str) -> None:
     Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
     expected, a string where an enum or a number belongs, naming the field.
     """
-    _check(type(value), value, path)
+    cls = type(value)
+    if dataclasses.is_dataclass(cls):
+        _check_dataclass(cls, value, path)
+    else:
+        _check(cls, value, path)
 
 
 @functools.cache
@@ -168,12 +172,21 @@ def _check(tp: Any, value: object, path: str) -> None:
         _decode(tp, value, path)
         return
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, tp):
-            raise InvalidInput(path, f"expected a {tp.__name__}, got {type(value).__name__}")
-        for name, hint in _field_types(tp):
-            field_value = getattr(value, name)
-            if hint is int and type(field_value) is int and -_MAX_INT <= field_value <= _MAX_INT:
-                continue  # the fast path of _check, without building the path text
-            _check(hint, field_value, f"{path}.{name}")
+        _check_dataclass(tp, value, path)
         return
     raise TypeError(f"unsupported type {tp!r}")
+
+
+def _check_dataclass(tp: type, value: object, path: str) -> None:
+    if not isinstance(value, tp):
+        raise InvalidInput(path, f"expected a {tp.__name__}, got {type(value).__name__}")
+    for name, hint in _field_types(tp):
+        field_value = getattr(value, name)
+        kind = type(field_value)
+        # the fast paths of _check, without building the path text: an int in range, and a
+        # value whose type is exactly the annotated bool or enum
+        if hint is int and kind is int and -_MAX_INT <= field_value <= _MAX_INT:
+            continue
+        if kind is hint and (hint is bool or isinstance(hint, enum.EnumMeta)):
+            continue
+        _check(hint, field_value, f"{path}.{name}")

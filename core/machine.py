@@ -9,22 +9,22 @@ untouched (it is immutable) and nothing was decided.
 
 Validation at the trust boundary: every command comes from outside and is checked (types of every
 field, :func:`~itdose.core.codec.check_fields`). A device is checked for consistency with its
-phase (:func:`~itdose.core.state.check_consistent`) unless it is one this module returned from
-``step`` itself: such a device was built by the handlers from a checked device and a checked
-command, and every state ``step`` produces passes the check (tests check this on every phase and
-on generated runs), so checking it again proves nothing new. The record of what ``step`` returned
-is kept by identity (a weak map from ``id`` to the device itself, so an id reused after a device
-is freed never matches another object); a device built or changed outside the core
+phase (:func:`~itdose.core.state.check_consistent`) unless it is the very object the latest
+``step`` returned: that device was built by the handlers from a checked device and a checked
+command, and every state ``step`` produces passes the check (tests check this on every phase, on
+generated runs and on the replay corpus), so checking it again proves nothing new. The latest
+result is remembered by a weak reference and compared by identity, so it never keeps a device
+alive and never matches another object; a device built or changed outside the core
 (``dataclasses.replace``, a constructor, :func:`~itdose.core.serialization.from_json`, which
-checks it on its own) is a different object and is checked. The map only decides whether a check
-that would pass is repeated; it never changes a decision.
+checks it on its own) is a different object and is checked, as is an older result when several
+devices are stepped in turn. The reference only decides whether a check that would pass is
+repeated; it never changes a decision.
 """
 
 from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Final
 
 from itdose.core import lifecycle
 from itdose.core.codec import check_fields
@@ -51,8 +51,8 @@ class Outcome:
     effects: tuple[Effect, ...]
 
 
-_PRODUCED: Final[weakref.WeakValueDictionary[int, Device]] = weakref.WeakValueDictionary()
-"""The devices ``step`` returned and that are still alive, by ``id`` (see the module docstring)."""
+_latest: weakref.ref[Device] | None = None
+"""The device the latest ``step`` returned (see the module docstring)."""
 
 
 def allowed_triggers(phase: Phase) -> tuple[str, ...]:
@@ -79,7 +79,7 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
             limit=f">= {device.clock_s}",
         )
     check_fields(command, "command")
-    if _PRODUCED.get(id(device)) is not device:
+    if _latest is None or _latest() is not device:
         check_consistent(device)
 
 
@@ -134,5 +134,6 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     if stops:
         out.append(StopDelivery(reason=f"{command.name}: {device.phase.value} -> {dest.value}"))
     out.extend(effects)
-    _PRODUCED[id(new)] = new
+    global _latest
+    _latest = weakref.ref(new)
     return Outcome(device=new, effects=tuple(out))

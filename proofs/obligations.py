@@ -44,7 +44,7 @@ from itdose.core.units import (
     format_volume_nl,
     format_volume_rate_nl_per_day,
 )
-from itdose.proofs.z3ops import Sym, Z3Ops, ZBool, ZInt
+from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
 __all__ = [
     "OBLIGATIONS",
@@ -574,22 +574,35 @@ def _count_off_by_one(
 
 # --- PROGRAM: worst-case daily total ---------------------------------------------------------
 
-WorstFn = Callable[[program.Basal, Sym, Sym], Sym]
+WorstFn = Callable[[ZInt, ZInt, ZInt], ZInt]
+"""(basal daily total, bolus dose, boluses per 24 h) -> the worst case the program check uses."""
 
 
-def _basal_daily(basal: program.Basal) -> Sym:
-    """The live ``program.basal_daily_ng`` on a basal whose fields are :class:`Sym` values."""
-    fn: Callable[[program.Basal], Any] = program.basal_daily_ng
-    result: Sym = fn(basal)
-    return result
+def _basal_daily(steps: Sequence[tuple[ZInt, ZInt]], assumptions: Sequence[ZBool]) -> Any:
+    """The live ``program.basal_daily_ng`` executed symbolically on a schedule of ``steps``
+    (start, dose) under ``assumptions``: one term over every feasible path, and the coverage
+    of those paths (itdose.proofs.explore; the code may use any integer helper of the core)."""
+    from itdose.proofs.explore import Explorer, SymInt, covered, fold, term
+
+    def run() -> Any:
+        basal = program.Basal(
+            steps=tuple(
+                program.FlexStep(start if isinstance(start, int) else SymInt(start), SymInt(dose))
+                for start, dose in steps
+            )
+        )
+        return program.basal_daily_ng(basal)
+
+    leaves = Explorer(assumptions).run(run)
+    return fold(leaves, term), covered(leaves)
 
 
-def _live_worst(basal: program.Basal, dose: Sym, count: Sym) -> Sym:
-    return _basal_daily(basal) + dose * count
+def _live_worst(basal: ZInt, dose: ZInt, count: ZInt) -> ZInt:
+    return basal + dose * count
 
 
-def _worst_without_bolus(basal: program.Basal, dose: Sym, count: Sym) -> Sym:
-    return _basal_daily(basal)
+def _worst_without_bolus(basal: ZInt, dose: ZInt, count: ZInt) -> ZInt:
+    return basal
 
 
 def program_claims(library: Library | None = None, worst: WorstFn | None = None) -> list[Claim]:
@@ -600,16 +613,19 @@ def program_claims(library: Library | None = None, worst: WorstFn | None = None)
     worst_fn = worst or _live_worst
     day = program.DAY_S
     s1, s2, d0, d1, d2, dose, count = z3.Ints("start1 start2 dose0 dose1 dose2 bolus n")
-    basal = program.Basal(
-        steps=(
-            program.FlexStep(0, Sym(d0)),  # type: ignore[arg-type]
-            program.FlexStep(Sym(s1), Sym(d1)),  # type: ignore[arg-type]
-            program.FlexStep(Sym(s2), Sym(d2)),  # type: ignore[arg-type]
-        )
-    )
-    worst_term = worst_fn(basal, Sym(dose), Sym(count)).term
+    schedule = (s1 > 0, s1 < s2, s2 < day, *_nonneg(d0, d1, d2))
+    basal_term, cover = _basal_daily(((0, d0), (s1, d1), (s2, d2)), schedule)
+    worst_term = worst_fn(basal_term, dose, count)
     real = d0 * s1 + d1 * (s2 - s1) + d2 * (day - s2) + day * dose * count
-    claims = []
+    claims = [
+        Claim(
+            "the explored paths of the live basal_daily_ng cover every schedule of three steps "
+            "(REQ-DOSE-002)",
+            schedule,
+            cover,
+            (("step 1 start", s1, "s"), ("step 2 start", s2, "s")),
+        )
+    ]
     for entry in lib.entries:
         for pump in lib.pumps:
             limit = entry.max_daily
@@ -836,7 +852,9 @@ _CORE: tuple[Obligation, ...] = (
         "schedule of up to three steps and patient bolus (dose x count, none where the pump "
         "allows none): if the worst-case daily check passes against the live hard maximum, the "
         "schedule's exact drug over 24 h plus every allowed bolus is <= that maximum. The basal "
-        "daily total is the live program.basal_daily_ng evaluated symbolically.",
+        "daily total is the live program.basal_daily_ng executed symbolically on every "
+        "feasible path (itdose.proofs.explore), with a claim that the paths cover every "
+        "schedule.",
         "Hand model: worst = basal_daily_ng + dose x max_per_24h and the rejection "
         "'worst > max_daily (hard)' as in check_program (tied to check_program by a differential "
         "test). Schedules of more than three steps are not covered symbolically.",

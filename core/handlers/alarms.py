@@ -8,11 +8,7 @@ from typing import Final
 from itdose.core import commands as cmd
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.effects import (
-    Annunciate,
-    Effect,
-    Warn,
-)
+from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
     WITHDRAWAL_TEXT,
@@ -23,15 +19,8 @@ from itdose.core.handlers.base import (
     require_reason,
     withdrawal_risk,
 )
-from itdose.core.state import (
-    ActiveAlarm,
-    Device,
-    Role,
-)
-from itdose.core.units import (
-    format_duration_s,
-    format_volume_nl,
-)
+from itdose.core.state import ActiveAlarm, Device, Role
+from itdose.core.units import format_duration_s, format_volume_nl
 
 MAX_SILENCE_HIGH_S = 600
 """A HIGH alarm cannot be silenced for longer than 10 minutes (docs/dosing-rules.md#r-alm-1;

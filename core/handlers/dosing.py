@@ -10,13 +10,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import (
-    CancelOrder,
-    Effect,
-    ProgramComparison,
-    ProgramFigures,
-    Warn,
-)
+from itdose.core.effects import CancelOrder, Effect, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.alarms import resound
 from itdose.core.handlers.base import (
@@ -43,16 +37,8 @@ from itdose.core.program import (
     check_program,
     titration_base,
 )
-from itdose.core.state import (
-    DeliveryKind,
-    Device,
-    LastDelivery,
-    Phase,
-)
-from itdose.core.units import (
-    format_amount_ng,
-    format_duration_s,
-)
+from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase
+from itdose.core.units import format_amount_ng, format_duration_s
 
 RESTART_CONFIRM_S = 86_400
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
@@ -103,10 +89,10 @@ def check_restart(d: Device, now: int, program: Program | None, reason: str) -> 
     if now - seen > RESTART_CONFIRM_S and not reason.strip():
         raise RejectedCommand(
             "command.restart_reason",
-            f"delivery has been stopped for {format_duration_s(now - last.at_s)}: a restart after "
+            f"delivery has been stopped for {format_duration_s(now - seen)}: a restart after "
             "more than 24 h without delivery needs a clinician's confirmation with a reason "
             "(tolerance may have fallen)",
-            value=format_duration_s(now - last.at_s),
+            value=format_duration_s(now - seen),
             limit=f"<= {format_duration_s(RESTART_CONFIRM_S)} without a reason",
         )
 

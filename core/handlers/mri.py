@@ -10,11 +10,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority
-from itdose.core.effects import (
-    Annunciate,
-    Effect,
-    Warn,
-)
+from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import RejectedCommand
 from itdose.core.handlers.base import (
     Applied,
@@ -25,20 +21,9 @@ from itdose.core.handlers.base import (
 )
 from itdose.core.ledger import Ledger
 from itdose.core.path import drugs_in, ng_up
-from itdose.core.program import (
-    basal_daily_ng,
-)
-from itdose.core.state import (
-    Device,
-    DrugLedger,
-    MriSession,
-    Phase,
-)
-from itdose.core.units import (
-    format_amount_ng,
-    format_concentration_ng_per_ml,
-    format_volume_nl,
-)
+from itdose.core.program import basal_daily_ng
+from itdose.core.state import Device, DrugLedger, MriSession, Phase
+from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
 EMERGENCY_MRI_NL = 10_000
 """The labelled worst case of a Prometra II emergency scan with drug in the reservoir: 10 uL

@@ -10,10 +10,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.dead_volume import dead_volume_nl
-from itdose.core.effects import (
-    Effect,
-    Warn,
-)
+from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
     Applied,
@@ -25,16 +22,8 @@ from itdose.core.handlers.base import (
     trial_of,
 )
 from itdose.core.path import FluidPath
-from itdose.core.state import (
-    Device,
-    ImplantedSystem,
-    Reservoir,
-)
-from itdose.core.units import (
-    format_concentration_ng_per_ml,
-    format_duration_s,
-    format_volume_nl,
-)
+from itdose.core.state import Device, ImplantedSystem, Reservoir
+from itdose.core.units import format_concentration_ng_per_ml, format_duration_s, format_volume_nl
 
 MAX_PRIMING_S = 86_400
 """Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""

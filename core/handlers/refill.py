@@ -10,12 +10,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority
-from itdose.core.effects import (
-    Annunciate,
-    Effect,
-    TipChange,
-    Warn,
-)
+from itdose.core.effects import Annunciate, Effect, TipChange, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
     Applied,
@@ -31,21 +26,9 @@ from itdose.core.handlers.base import (
 from itdose.core.handlers.dosing import check_program_or_raise, check_restart, install_program
 from itdose.core.handlers.priming import check_concentration
 from itdose.core.ledger import Ledger
-from itdose.core.program import (
-    basal_daily_ng,
-)
-from itdose.core.state import (
-    Device,
-    DrugLedger,
-    FlushDose,
-    Phase,
-    RefillSession,
-    Reservoir,
-)
-from itdose.core.units import (
-    format_percent_bp,
-    format_volume_nl,
-)
+from itdose.core.program import basal_daily_ng
+from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir
+from itdose.core.units import format_percent_bp, format_volume_nl
 
 
 def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Applied:
@@ -154,8 +137,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     if changed:
         if c.program is None:
             raise RejectedCommand(
-                "command.program",
-                "a concentration or drug change needs a new program",
+                "command.program", "a concentration or drug change needs a new program"
             )
         if not pump.is_approved_for(drug) and not overridden(
             c.overrides, f"{pump.id}.approved_drugs"
@@ -168,10 +150,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
                 value=drug,
             )
     if c.program is not None:
-        if (c.program.drug, c.program.concentration_ng_per_ml) != (
-            drug,
-            c.concentration_ng_per_ml,
-        ):
+        if (c.program.drug, c.program.concentration_ng_per_ml) != (drug, c.concentration_ng_per_ml):
             raise RejectedCommand(
                 "command.program", "the program must be for the drug and concentration filled"
             )

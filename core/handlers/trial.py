@@ -8,10 +8,7 @@ from typing import Final
 
 from itdose.core import commands as cmd
 from itdose.core import library as lib
-from itdose.core.effects import (
-    Effect,
-    Warn,
-)
+from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
     Applied,
@@ -24,16 +21,8 @@ from itdose.core.handlers.base import (
     trial_of,
 )
 from itdose.core.path import FG_PER_NG
-from itdose.core.state import (
-    Device,
-    Screening,
-    Trial,
-    TrialDose,
-)
-from itdose.core.units import (
-    format_amount_ng,
-    format_duration_s,
-)
+from itdose.core.state import Device, Screening, Trial, TrialDose
+from itdose.core.units import format_amount_ng, format_duration_s
 
 PAIN_SCALE_MAX = 10
 """Pain scores are on the 0-10 numeric rating scale."""

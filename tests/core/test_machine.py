@@ -309,8 +309,9 @@ def test_ambiguous_transition_fails_closed(
 def test_only_devices_from_outside_the_core_are_checked(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Validation at the trust boundary: a device ``step`` returned is not checked again; one
-    built or changed outside the core, or decoded from JSON, is (REQ-CORE-004)."""
+    """Validation at the trust boundary: the device the latest ``step`` returned is not checked
+    again; one built or changed outside the core, decoded from JSON, or an older result, is
+    (REQ-CORE-004)."""
     checked: list[Device] = []
     live = machine.check_consistent
 
@@ -329,6 +330,8 @@ def test_only_devices_from_outside_the_core_are_checked(
     decoded = from_json(to_json(third))
     step(decoded, _screen(), 3, library)
     assert checked[-1] is decoded and len(checked) == 3
+    step(first, _screen(), 4, library)  # an older result: another device may have been stepped
+    assert checked[-1] is first and len(checked) == 4
 
 
 def test_a_changed_copy_of_a_core_device_is_refused(library: Library) -> None:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_testkit import DAY, DEAD_VOLUME_NL, HOUR, MORPHINE_PROGRAM, C, S, reach, run
+from paced_drive import PacedDrive
 
 from itdose.core import Device, Library, LimitViolation, Phase, RejectedCommand, step
 from itdose.core import commands as c
@@ -155,6 +156,27 @@ def test_resume_after_more_than_24_h_needs_a_reason_for_every_drug(library: Libr
         d, c.Resume(C, "back", restart_reason="opioid tolerance reassessed"), 9 * DAY + 1, library
     )
     assert out.device.phase is Phase.ACTIVE
+
+
+def test_the_refusal_names_the_time_since_the_drug_last_left_the_tip(library: Library) -> None:
+    """The dose noted when dosing begins goes on being delivered for four days until a
+    suspension; a resume 25 h after the last delivery is refused, and the refusal says 25 h, not
+    the five days since the dose was noted (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.clock_s is not None
+    t0 = d.clock_s + 60
+    drive = PacedDrive(d, library, now=t0)
+    drive.apply(c.Tick(S), t0)  # the dose is noted here
+    drive.run_until(t0 + 4 * DAY)
+    drive.apply(c.Suspend(C, "review"), t0 + 4 * DAY)
+    suspended = drive.device
+    assert suspended.last_delivery is not None and suspended.last_delivery.at_s == t0
+    last_end = max(o.end_s for o in drive.delivered)
+    assert last_end > t0 + 4 * DAY - 2 * HOUR
+    with pytest.raises(RejectedCommand) as info:
+        step(suspended, c.Resume(C, "back"), last_end + DAY + HOUR, library)
+    assert info.value.field == "command.restart_reason"
+    assert "stopped for 1 d 1 h:" in str(info.value), str(info.value)
 
 
 def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Library) -> None:

@@ -2122,5 +2122,8 @@ def test_unknown_key_hint_names_one_close_match() -> None:
 # - xǁ_Ctxǁquantity__mutmut_2: parse_quantity(value, None, dim): the InvalidInput it raises is
 #   caught and re-raised as a LibraryError naming `field` itself; parse_quantity's messages and
 #   limits do not contain the field name, so nothing of it reaches the caller.
-# - x__drug_entry__mutmut_118: allow_empty=False -> None, and x__pump__mutmut_68, 78:
-#   positive=False -> None: the flag is only tested for truth, and None is false like False.
+# - x__titration__mutmut_88, 94, 95: the field of the ctx.table call that re-reads
+#   max_increase_percent: _limit has already accepted that table, so the call cannot fail.
+# - x__drug_entry__mutmut_117 (118 before the split): allow_empty=False -> None, and
+#   x__pump__mutmut_68, 78: positive=False -> None: the flag is only tested for truth, and None
+#   is false like False.
