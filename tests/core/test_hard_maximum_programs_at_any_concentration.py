@@ -47,10 +47,10 @@ CASES = [
             "baclofen 2000 mcg/day (its hard maximum) at 1500 mcg/mL, nothing else: 93 600 s "
             "after dosing starts the core raises delivery_limited and cuts the hourly order; "
             "the 24 h ending 100 800 s after the start holds 1 944 442.5 ng (55.6 mcg, 2.8 % "
-            "short) while no window exceeds 2 000 000 ng (the mechanism traced on the same cut "
-            "after a refill: the exact peak with the full order is a fraction of a ng over, from "
-            "the recorded pieces' whole-nL/h paces, and cap_room_ng keeps the full order's "
-            "pace for smaller amounts, so only a far shorter order fits)"
+            "short) while no window exceeds 2 000 000 ng: the hourly order of 55 556 nL is cut "
+            "to 18 518 nL because the exact peak with the full order is under 1 ng over the cap "
+            "(the recorded pieces' whole-nL/h paces) and cap_room_ng keeps the full order's "
+            "pace for every smaller amount, so only a far shorter order fits"
         ),
     ),
     pytest.param("morphine", "pain", 10 * MG, id="morphine-10mg-per-mL"),
