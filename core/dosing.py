@@ -177,11 +177,22 @@ def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
 
 def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
     """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
-    amount up to its own (at the whole order's pace: never less than a smaller order's)."""
+    amount up to its own.
+
+    The whole amount flows at the whole order's pace. A smaller amount is what a cut order
+    delivers: the basal plan cuts to one concentration ``c <= conc`` over the same ``seg``, a
+    volume ``V`` with ``V * c`` at most the amount, whose drug moves at most at
+    ``ceil(V * 3600 / seg) * c < amount * 3600 / seg + c`` fg/h; so the smaller amount flows at
+    ``ceil(amount * 3600 / seg) + conc`` fg/h, or the whole order's pace if that is less. Keeping
+    the whole order's pace for every smaller amount cut programs at the hard maximum far below
+    the rounding unit that did not fit (docs/dosing-rules.md#r-tip-4)."""
+    whole_fg = volume_nl * conc
     pace_fg = pace_nl_per_h(volume_nl, seg) * conc
 
     def flow(fg: int) -> Flow:
-        return Flow(now, fg, pace_fg, 3600)
+        if fg >= whole_fg:
+            return Flow(now, fg, pace_fg, 3600)
+        return Flow(now, fg, min(pace_fg, ceil_div(fg * 3600, seg) + conc), 3600)
 
     return flow
 

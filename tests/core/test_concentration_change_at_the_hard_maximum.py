@@ -44,10 +44,6 @@ def _windows(
     return ex.max_ng, ex.min_ng, cap
 
 
-def _short(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 @pytest.mark.parametrize(
     ("drug", "indication", "concs", "gap_s"),
     [
@@ -59,15 +55,6 @@ def _short(reason: str) -> pytest.MarkDecorator:
             (2 * MG, MG // 2),
             0,
             id="baclofen-2000-to-500",
-            marks=_short(
-                "baclofen 2000 mcg/day (its hard maximum) at 2000 mcg/mL refilled to 500 mcg/mL "
-                "at 2000 mcg/day: 108 000 s after the refill the ledger's exact peak with the "
-                "full hourly order (166 667 nL) is 2 000 000.195 ng (0.195 ng over, from the "
-                "whole-nL/h pace of the recorded pieces); cap_room_ng keeps the full order's pace "
-                "for any smaller amount, so the largest amount that fits is 37 592 nL: 64.5 mcg "
-                "withheld (not carried, delivery_limited) to remove 0.2 ng; the 24 h ending "
-                "115 200 s after the refill holds 1 935 462.2 ng (3.2 % short)"
-            ),
         ),
         pytest.param(
             "baclofen",
@@ -75,11 +62,6 @@ def _short(reason: str) -> pytest.MarkDecorator:
             (MG // 2, 2 * MG),
             0,
             id="baclofen-500-to-2000",
-            marks=_short(
-                "baclofen 2000 mcg/day at 500 mcg/mL refilled to 2000 mcg/mL: delivery_limited "
-                "90 000 s after the refill; the 24 h ending 172 800 s after it holds 1 999 302 ng "
-                "(698 ng short; the same cut as baclofen-2000-to-500, by its numbers)"
-            ),
         ),
         pytest.param(
             "morphine",
@@ -87,12 +69,6 @@ def _short(reason: str) -> pytest.MarkDecorator:
             (10 * MG, 25 * MG, 10 * MG),
             2 * HOUR_S,
             id="morphine-10-25-10",
-            marks=_short(
-                "morphine 20 mg/day (the hard maximum) at 10 mg/mL refilled to 25 mg/mL and 2 h "
-                "later back to 10 mg/mL: delivery_limited 118 800 s after the first refill; the "
-                "24 h ending 125 309 s after it holds 19 421 976.9 ng (0.578 mg, 2.9 % short; "
-                "by its numbers the same cut as baclofen-2000-to-500)"
-            ),
         ),
     ],
 )

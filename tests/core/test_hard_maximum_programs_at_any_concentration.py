@@ -44,13 +44,12 @@ CASES = [
         3 * MG // 2,
         id="baclofen-1500mcg-per-mL",
         marks=_cut(
-            "baclofen 2000 mcg/day (its hard maximum) at 1500 mcg/mL, nothing else: 93 600 s "
-            "after dosing starts the core raises delivery_limited and cuts the hourly order; "
-            "the 24 h ending 100 800 s after the start holds 1 944 442.5 ng (55.6 mcg, 2.8 % "
-            "short) while no window exceeds 2 000 000 ng: the hourly order of 55 556 nL is cut "
-            "to 18 518 nL because the exact peak with the full order is under 1 ng over the cap "
-            "(the recorded pieces' whole-nL/h paces) and cap_room_ng keeps the full order's "
-            "pace for every smaller amount, so only a far shorter order fits"
+            "baclofen 2000 mcg/day (its hard maximum) at 1500 mcg/mL, nothing else: once, "
+            "93 600 s after dosing starts, the core cuts an hourly order by a few nL and raises "
+            "delivery_limited (the cut is more than the one nL that carries to the next "
+            "segment); the 24 h ending 100 800 s after the start holds 1 999 996.5 ng (3.5 ng "
+            "short, more than one 1.5 ng rounding unit); no window above 2 000 000 ng. Before "
+            "the cap search gave a cut order its own pace the same run was 55.6 mcg short"
         ),
     ),
     pytest.param("morphine", "pain", 10 * MG, id="morphine-10mg-per-mL"),
@@ -62,8 +61,10 @@ CASES = [
         id="morphine-15mg-per-mL",
         marks=_cut(
             "morphine 20 mg/day (the hard maximum) at 15 mg/mL, nothing else: delivery_limited "
-            "93 600 s after dosing starts; the 24 h ending 100 800 s after the start holds "
-            "19 444 425 ng (0.556 mg, 2.8 % short), no window above 20 000 000 ng"
+            "once, 93 600 s after dosing starts (a cut of a few nL); the 24 h ending 100 800 s "
+            "after the start holds 19 999 965 ng (35 ng short, more than one 15 ng rounding "
+            "unit); no window above 20 000 000 ng. Before the cap search gave a cut order its "
+            "own pace the same run was 0.556 mg short"
         ),
     ),
 ]
