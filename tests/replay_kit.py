@@ -169,6 +169,8 @@ class Corpus:
 
     libraries: dict[str, Any]
     steps: list[dict[str, Any]]
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Deliberate decision changes since recording: each a reason and the steps re-recorded."""
 
     def decoded_libraries(self) -> dict[str, Library]:
         return {key: decode_library(data) for key, data in self.libraries.items()}
@@ -177,7 +179,8 @@ class Corpus:
 def write_corpus(path: Path, corpus: Corpus) -> None:
     """One JSON line of libraries, then one line per step, gzip-compressed."""
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as out:
-        out.write(json.dumps({"libraries": corpus.libraries}, sort_keys=True) + "\n")
+        head = {"libraries": corpus.libraries, "history": corpus.history}
+        out.write(json.dumps(head, sort_keys=True) + "\n")
         for s in corpus.steps:
             out.write(json.dumps(s, sort_keys=True) + "\n")
 
@@ -190,4 +193,8 @@ def _lines(path: Path) -> Iterator[str]:
 def read_corpus(path: Path) -> Corpus:
     lines = _lines(path)
     head = json.loads(next(lines))
-    return Corpus(libraries=head["libraries"], steps=[json.loads(line) for line in lines])
+    return Corpus(
+        libraries=head["libraries"],
+        steps=[json.loads(line) for line in lines],
+        history=head.get("history", []),
+    )

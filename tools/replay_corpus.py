@@ -7,6 +7,7 @@ Usage (from the repository root, with the test extra installed)::
     python tools/replay_corpus.py sample CORPUS.jsonl.gz tests/data/replay_sample.jsonl.gz
     python tools/replay_corpus.py replay CORPUS.jsonl.gz
     python tools/replay_corpus.py merge OUT.jsonl.gz CORPUS.jsonl.gz ...
+    python tools/replay_corpus.py rebaseline CORPUS.jsonl.gz REASON COMMAND_CLASS ...
 
 ``record`` runs pytest in this process with :func:`itdose.core.step` wrapped, so every step a
 test, an example scenario, a stateful machine, the crash test or a simulation takes is written
@@ -17,6 +18,9 @@ process and drops the steps whose outcome the recorded data does not determine (
 a test had planted a broken function into the core); it prints how many. ``sample`` keeps a
 stratified sample (every command class and outcome kind) for the committed replay test.
 ``replay`` replays a corpus through today's core and lists every step that differs.
+``rebaseline`` records a deliberate decision change: the steps that now differ are re-recorded
+only if each is one of the named command classes (otherwise nothing is written), and the reason
+with the step indices is kept in the corpus's history.
 """
 
 from __future__ import annotations
@@ -204,8 +208,37 @@ def merge(out: Path, parts: list[Path]) -> int:
     return 0
 
 
+def rebaseline(path: Path, reason: str, allowed: set[str]) -> int:
+    from itdose.core import step
+
+    corpus = replay_kit.read_corpus(path)
+    libraries = corpus.decoded_libraries()
+    changed: list[tuple[int, dict[str, Any]]] = []
+    for i, entry in enumerate(corpus.steps):
+        now = replay_kit.replay_step(entry, libraries, step)
+        if now != entry["outcome"]:
+            changed.append((i, now))
+    others = [i for i, _ in changed if corpus.steps[i]["command"][0] not in allowed]
+    if others:
+        for i in others[:20]:
+            s = corpus.steps[i]
+            print(f"step {i} ({s['command'][0]}, from {s['test']}) differs and is not allowed")
+        print(f"{len(others)} steps of other commands differ: nothing written")
+        return 1
+    for i, outcome in changed:
+        corpus.steps[i]["outcome"] = outcome
+    counts = collections.Counter(corpus.steps[i]["command"][0] for i, _ in changed)
+    corpus.history.append(
+        {"reason": reason, "steps": [i for i, _ in changed], "commands": dict(counts)}
+    )
+    replay_kit.write_corpus(path, corpus)
+    print(f"re-recorded {len(changed)} steps ({dict(counts)}): {reason}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in {"record", "filter", "sample", "replay", "merge"}:
+    commands = {"record", "filter", "sample", "replay", "merge", "rebaseline"}
+    if len(argv) < 2 or argv[0] not in commands:
         print(__doc__, file=sys.stderr)
         return 2
     cmd, path = argv[0], Path(argv[1])
@@ -220,6 +253,11 @@ def main(argv: list[str]) -> int:
         return sample(path, Path(argv[2]))
     if cmd == "merge":
         return merge(path, [Path(p) for p in argv[2:]])
+    if cmd == "rebaseline":
+        if len(argv) < 4:
+            print("rebaseline needs CORPUS, REASON and at least one command class", file=sys.stderr)
+            return 2
+        return rebaseline(path, argv[2], set(argv[3:]))
     return replay(path)
 
 
