@@ -20,7 +20,7 @@ from itdose.core.handlers.base import (
     require_reason,
 )
 from itdose.core.ledger import Ledger
-from itdose.core.path import drugs_in, ng_up
+from itdose.core.path import FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, DrugLedger, MriSession, Phase
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
@@ -115,15 +115,28 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     leaving the catheter tip, is counted as delivered at the scan start, in the 24 h window of
     each drug it can carry (REQ-MRI-006). The volume is the next 10 uL the tip would deliver
     after the volume in flight, each drug at its richest concentration there (never less than
-    the exact outflow). The fluid path is not moved: nothing is known to have left."""
-    ahead = dosing.ahead(d, dosing.in_flight_nl(d), EMERGENCY_MRI_NL)
+    the exact outflow), recorded as an instant: in full in every window that contains the scan
+    start (:class:`~itdose.core.ledger.Piece`; a one-second delivery ending at the scan start
+    would leave the window a second early).
+
+    The fluid path moves on with the worst case (:func:`_path_after_scan`): if 10 uL left the
+    tip, whatever leaves it afterwards is 10 uL further along the path, and during a
+    concentration or drug change a path that did not move would let the richer fluid behind the
+    boundary leave counted as the leaner fluid ahead of it. The 10 uL counted are exactly the
+    10 uL taken out of the path, counted at their richest concentration, and the reservoir gives
+    the fluid that enters behind them. If the 10 uL did not leave, the core counts fluid as
+    further along than it is: the count stays at or above the truth either way (the next fluid
+    counted is the one behind the boundary, at least as rich when the concentration rose; when
+    it fell, the 10 uL of richer fluid already counted at the scan cover it)."""
+    skip = dosing.in_flight_nl(d)
+    ahead = dosing.ahead(d, skip, EMERGENCY_MRI_NL)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
     for drug in drugs_in(ahead):
         conc = max(p.concentration_ng_per_ml for p in ahead if p.drug == drug)
         fg = EMERGENCY_MRI_NL * conc
-        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1)
+        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1, instant=True)
         d = _set_ledger(d, drug, ledger)
         total_fg += fg
         shown.append(
@@ -132,6 +145,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     d = dataclasses.replace(
         d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg)
     )
+    d = _path_after_scan(d, skip)
     text = (
         f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
         f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
@@ -139,6 +153,37 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
         + ". After the scan delivery stays at zero until the valve reset is recorded."
     )
     return Applied(d, (Warn("emergency_mri", text),))
+
+
+def _path_after_scan(d: Device, skip_nl: int) -> Device:
+    """The path and reservoir once the scan's 10 uL left the tip after the volume in flight
+    ``skip_nl`` (REQ-MRI-006): the 10 uL behind the fluid in flight leave the path, the fluid
+    behind them moves up, and the reservoir gives as much (no more than it holds beyond the
+    volume in flight: what it cannot give cannot have moved). The fluid in flight stays at the
+    tip: the orders' reports push it out as before."""
+    if d.reservoir is None or d.path is None:
+        return d
+    moved = min(EMERGENCY_MRI_NL, max(0, d.reservoir.volume_nl - skip_nl))
+    total = d.path.volume_nl
+    reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - moved)
+    if moved == 0 or skip_nl >= total:
+        # the path after the fluid in flight is already reservoir fluid: it does not change
+        return dataclasses.replace(d, reservoir=reservoir)
+    drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
+    front = d.path.outflow(0, skip_nl, drug, conc)
+    rest = d.path.outflow(skip_nl + moved, total - skip_nl, drug, conc)
+    segments: list[Segment] = []
+    for seg in (*front, *rest):
+        if seg.volume_nl <= 0:
+            continue
+        if segments and segments[-1].same_fluid(seg):
+            segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
+        else:
+            segments.append(seg)
+    path = FluidPath(tuple(segments))
+    held = set(drugs_in(path.segments))
+    flush = tuple(f for f in d.flush_doses if f.drug in held)
+    return dataclasses.replace(d, reservoir=reservoir, path=path, flush_doses=flush)
 
 
 def _set_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
