@@ -538,7 +538,9 @@ def instant_claims(record: InstantRecordFn | None = None) -> list[Claim]:
             ("instant in the window (fg)", held, ""),
         )
 
-        def goal(leaf: Leaf, inst: _PeakInstance = inst, model: Any = model) -> ZBool:
+        def goal(
+            leaf: Leaf, inst: _PeakInstance = inst, model: Any = model, period: int = period
+        ) -> ZBool:
             ledger: Ledger = leaf.result
             terms = []
             for piece in ledger.pieces:
