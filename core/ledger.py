@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from itdose.core.arith import INT_OPS, Ops
@@ -155,7 +155,7 @@ class Piece:
     amount_fg: int
     pace_fg: int
     pace_s: int
-    instant: bool = False
+    instant: bool = field(default=False, metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
         for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
