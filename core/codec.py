@@ -29,9 +29,15 @@ _MAX_STR = 10_000
 
 
 def encode(value: object) -> Any:
-    """Plain JSON data (dict, list, str, int, bool, None) for a core value."""
+    """Plain JSON data (dict, list, str, int, bool, None) for a core value. A field marked
+    ``metadata={"omit_default": True}`` is left out while it holds its default (a field added
+    later: documents written before it stay as they were; decoding fills the default in)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple):

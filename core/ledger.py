@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from itdose.core.arith import INT_OPS, Ops
@@ -137,7 +137,17 @@ def ahead_of_pace(
 @dataclass(frozen=True, slots=True)
 class Piece:
     """Drug of order ``order_id`` that left the tip: ``amount_fg`` from ``start_s`` to ``end_s``
-    (the last report), at most ``pace_fg`` fg per ``pace_s`` s."""
+    (the last report), at most ``pace_fg`` fg per ``pace_s`` s.
+
+    An ``instant`` piece is an amount counted at the instant ``end_s`` (the emergency-MRI worst
+    case, a trial dose: REQ-GOV-005): it is in every window ``(t - 86400, t]`` with
+    ``t < end_s + 86400``, in full. A pace cannot say that (a finite pace lets part of it leave
+    the window before ``end_s + 86400``), so :meth:`term` reads it as a delivery of at most
+    ``pace_fg`` per ``pace_s`` ending one second later, at ``end_s + 1``: with a pace of at least
+    the amount per second, its tail is the whole amount for every window start before ``end_s``
+    and falls to nothing over the next second (at most one second of over-count, never an
+    under-count). ``end_s`` itself, the ledger's order and :attr:`Ledger.newest_s` stay at the
+    instant, so a drive report in the same second is still in time."""
 
     order_id: int
     start_s: int
@@ -145,6 +155,7 @@ class Piece:
     amount_fg: int
     pace_fg: int
     pace_s: int
+    instant: bool = field(default=False, metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
         for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
@@ -153,11 +164,18 @@ class Piece:
             raise InvalidInput("pace_s", "must be positive", value=self.pace_s)
         if self.end_s < self.start_s:
             raise InvalidInput("end_s", "before the start", value=self.end_s)
+        if not isinstance(self.instant, bool):
+            raise InvalidInput("instant", "must be true or false", value=self.instant)
+
+    @property
+    def last_s(self) -> int:
+        """The end the window arithmetic reads: ``end_s``, one second later for an instant."""
+        return self.end_s + 1 if self.instant else self.end_s
 
     def term(self, period: int) -> tuple[int, int, int]:
-        """``(end_s, amount_fg, rate)``, the rate in fg per ``period`` s (a multiple of
+        """``(last_s, amount_fg, rate)``, the rate in fg per ``period`` s (a multiple of
         ``pace_s``): the piece as :func:`tail` reads it."""
-        return self.end_s, self.amount_fg, self.pace_fg * (period // self.pace_s)
+        return self.last_s, self.amount_fg, self.pace_fg * (period // self.pace_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +329,7 @@ def peak_fg(
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation)."""
     horizon = now_s - WINDOW_S
-    live = [p for p in pieces if p.end_s > horizon]
+    live = [p for p in pieces if p.last_s > horizon]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
@@ -327,7 +345,8 @@ def peak_fg(
 
 def _merge(a: Piece, b: Piece) -> Piece:
     """One piece that bounds both in every window: the later end, the sum, a pace at least the
-    sum of both (over the shorter of their periods, each rounded up, so integers stay small)."""
+    sum of both (over the shorter of their periods, each rounded up, so integers stay small);
+    an instant if either is (its end read one second later: a later end never holds less)."""
     period = min(a.pace_s, b.pace_s)
     return Piece(
         order_id=min(a.order_id, b.order_id),
@@ -336,6 +355,7 @@ def _merge(a: Piece, b: Piece) -> Piece:
         amount_fg=a.amount_fg + b.amount_fg,
         pace_fg=-(-a.pace_fg * period // a.pace_s) + -(-b.pace_fg * period // b.pace_s),
         pace_s=period,
+        instant=a.instant or b.instant,
     )
 
 
@@ -389,16 +409,26 @@ class Ledger:
         piece long, since every record drops them)."""
         pieces, horizon = self.pieces, t - WINDOW_S
         first = 0
-        while first < len(pieces) and pieces[first].end_s <= horizon:
+        while first < len(pieces) and pieces[first].last_s <= horizon:
             first += 1
         return first
 
     def record(
-        self, t_s: int, order_id: int, start_s: int, amount_fg: int, pace_fg: int, pace_s: int
+        self,
+        t_s: int,
+        order_id: int,
+        start_s: int,
+        amount_fg: int,
+        pace_fg: int,
+        pace_s: int,
+        *,
+        instant: bool = False,
     ) -> Ledger:
         """The ledger with ``amount_fg`` of order ``order_id`` recorded as having left the tip by
-        ``t_s`` (a drive report). A later report of the same order adds to its piece; its pace is
-        the larger of the two. Pieces that aged out of the window are dropped.
+        ``t_s`` (a drive report), or, with ``instant``, at the instant ``t_s`` (an amount counted
+        at once: :class:`Piece`; give it a pace of at least the amount per second). A later
+        report of the same order adds to its piece; its pace is the larger of the two, and it
+        stays an instant if either was. Pieces that aged out of the window are dropped.
 
         post: __return__.newest_s == t_s
         """
@@ -408,14 +438,15 @@ class Ledger:
         first = self._first_live(t)
         at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
         if at is None:
-            new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s)
+            new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s, instant)
             kept = (*pieces[first:], new)
         else:
             old = pieces[at]
             if old.pace_fg * pace_s > pace_fg * old.pace_s:
                 pace_fg, pace_s = old.pace_fg, old.pace_s
             start = min(start_s, old.start_s)
-            new = Piece(order_id, start, t, old.amount_fg + amount_fg, pace_fg, pace_s)
+            both = instant or old.instant
+            new = Piece(order_id, start, t, old.amount_fg + amount_fg, pace_fg, pace_s, both)
             kept = (*pieces[first:at], *pieces[at + 1 :], new)
         if len(kept) > MAX_PIECES:
             merged = list(kept)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run ti
 
 __all__ = [
     "PEAK_SHAPES",
+    "instant_claims",
     "merge_claims",
     "obligations",
     "peak_claims",
@@ -492,6 +493,77 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
     ]
 
 
+InstantRecordFn = Callable[..., Ledger]
+INSTANT_PACE = 9
+"""The pace an instant is recorded with in the instant claims: ``INSTANT_PACE`` fg per second,
+its amount symbolic up to it (the handlers record an instant at its own amount per second)."""
+INSTANT_FLOWS: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((1, 1),),  # a bolus paced per second given in the last second before the instant leaves
+    ((3, HOUR),),
+)
+"""The paces of the flows beside the instant, one shape each."""
+
+
+def _live_instant(ledger: Ledger, *args: Any) -> Ledger:
+    return ledger.record(*args, instant=True)
+
+
+def instant_claims(record: InstantRecordFn | None = None) -> list[Claim]:
+    """An amount counted at an instant (the emergency-MRI worst case, a trial dose): the live
+    ``Ledger.record(..., instant=True)`` is executed on a symbolic instant and amount, and the
+    live ``ledger.peak`` (z3 terms) of its piece and of a flow bounds, for every real window end
+    ``t >= now``, the model written from the rules: the whole amount while the window contains
+    the instant (``t - 86400 < instant``), nothing after, plus the flow's drug."""
+    from itdose.proofs.obligations import Claim
+
+    record_fn = record or _live_instant
+    cases: list[Case] = []
+    for flow_paces in INSTANT_FLOWS:
+        inst = _instance(((), flow_paces))
+        period = ledger_mod.common_period(1, inst.period)
+        ex = Explorer()
+        at, amount = ex.fresh("instant_s"), ex.fresh("instant_amount_fg")
+        ex.assume(at.term >= 0, amount.term >= 0, amount.term <= INSTANT_PACE)
+
+        def run(at: Any = at, amount: Any = amount) -> Ledger:
+            return record_fn(Ledger(), at, 1, at, amount, INSTANT_PACE, 1)
+
+        leaves = ex.run(run)
+        held = z3.If(_real(at.term) > inst.t - W, _real(amount.term), z3.RealVal(0))
+        model = held + z3.Sum(*inst.contents)
+        shown: Shown = (
+            *inst.shown,
+            ("instant", at.term, "s"),
+            ("instant amount (fg)", amount.term, ""),
+            ("instant in the window (fg)", held, ""),
+        )
+
+        def goal(
+            leaf: Leaf, inst: _PeakInstance = inst, model: Any = model, period: int = period
+        ) -> ZBool:
+            ledger: Ledger = leaf.result
+            terms = []
+            for piece in ledger.pieces:
+                last, amt, rate = piece.term(period)
+                terms.append((term(last), term(amt), z3.IntVal(rate)))
+            value = ledger_mod.peak(Z3Ops(), terms, inst.flows, inst.now, z3.IntVal(period))
+            return model <= _real(value)
+
+        domain = z3.And(*ex.assumptions, *inst.assumptions, at.term <= inst.now)
+        cases += _cases(domain, leaves, goal, shown)
+    return [
+        Claim(
+            "an amount counted at an instant stays in full in every 24 h window that contains "
+            "the instant: the peak of its recorded piece and a flow bounds every window ending "
+            "at or after now (REQ-GOV-005, REQ-MRI-006, REQ-GOV-002)",
+            (),
+            z3.BoolVal(True),
+            (),
+            cases=tuple(cases),
+        )
+    ]
+
+
 # --- seeded broken variants ----------------------------------------------------------------------
 
 
@@ -570,12 +642,19 @@ def _merge_larger_pace(a: Piece, b: Piece) -> Piece:
     return dataclasses.replace(m, pace_fg=fast.pace_fg, pace_s=fast.pace_s)
 
 
+def _instant_as_one_second(ledger: Ledger, *args: Any) -> Ledger:
+    """An instant recorded as a one-second delivery ending at it (its piece read as ending at
+    the instant: part of it leaves the window in the second before instant + 24 h)."""
+    return ledger.record(*args)
+
+
 def _all_claims(**kw: Any) -> list[Claim]:
     return [
         *peak_claims(kw.get("peak"), shapes=kw.get("shapes", PEAK_SHAPES)),
         *window_claims(kw.get("window")),
         *record_claims(kw.get("record")),
         *merge_claims(kw.get("merge")),
+        *instant_claims(kw.get("instant")),
     ]
 
 
@@ -601,7 +680,10 @@ def obligations() -> tuple[Obligation, ...]:
             "delivered inside the window in full and nothing of one that ended by its start; "
             "the live Ledger.record adds exactly the reported amount to the order's own piece "
             "(or a new one), ending at the report; the live merge past MAX_PIECES gives a piece "
-            "that bounds the drug of both in every window.",
+            "that bounds the drug of both in every window. The live Ledger.record of an amount "
+            "counted at an instant (instant=True), executed on a symbolic instant and amount, "
+            "gives a piece whose live peak with a flow bounds every window ending at any real "
+            "t >= now, the instant's amount in full while the window contains the instant.",
             "No hand model of the code: the live functions are evaluated. The model of the "
             "deliveries (a piece's drug in the window at most its pace times the time it was "
             "still leaving; a flow zero before its start, monotone, at most its amount and its "
@@ -658,6 +740,12 @@ def obligations() -> tuple[Obligation, ...]:
                     "record-drops-pieces",
                     "a record keeps only the newest other piece",
                     lambda: record_claims(record=_record_drops_other_orders),
+                ),
+                Broken(
+                    "instant-as-one-second",
+                    "an amount counted at an instant recorded as a one-second delivery ending at "
+                    "the instant",
+                    lambda: instant_claims(record=_instant_as_one_second),
                 ),
                 Broken(
                     "merge-larger-pace",

@@ -4,6 +4,7 @@ post-MRI confirmation (docs/dosing-rules.md#mri)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Final
 
 from itdose.core import commands as cmd
@@ -20,7 +21,7 @@ from itdose.core.handlers.base import (
     require_reason,
 )
 from itdose.core.ledger import Ledger
-from itdose.core.path import drugs_in, ng_up
+from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, DrugLedger, MriSession, Phase
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
@@ -115,15 +116,28 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     leaving the catheter tip, is counted as delivered at the scan start, in the 24 h window of
     each drug it can carry (REQ-MRI-006). The volume is the next 10 uL the tip would deliver
     after the volume in flight, each drug at its richest concentration there (never less than
-    the exact outflow). The fluid path is not moved: nothing is known to have left."""
-    ahead = dosing.ahead(d, dosing.in_flight_nl(d), EMERGENCY_MRI_NL)
+    the exact outflow), recorded as an instant: in full in every window that contains the scan
+    start (:class:`~itdose.core.ledger.Piece`; a one-second delivery ending at the scan start
+    would leave the window a second early).
+
+    The fluid path moves on with the worst case (:func:`_path_after_scan`): if 10 uL left the
+    tip, whatever leaves it afterwards is up to 10 uL further along the path, and during a
+    concentration change a path that did not move would let the richer fluid behind the
+    boundary leave counted as the leaner fluid ahead of it (0.15 mg of morphine after a refill
+    from 10 to 25 mg/mL). How much left is not known (0 to 10 uL), so behind the fluid in flight
+    the path holds, at each position, the richest fluid any of those amounts can have brought
+    there; the reservoir gives the 10 uL. The 10 uL themselves are counted now, at their richest
+    concentration.
+    """
+    skip = dosing.in_flight_nl(d)
+    ahead = dosing.ahead(d, skip, EMERGENCY_MRI_NL)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
     for drug in drugs_in(ahead):
         conc = max(p.concentration_ng_per_ml for p in ahead if p.drug == drug)
         fg = EMERGENCY_MRI_NL * conc
-        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1)
+        ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1, instant=True)
         d = _set_ledger(d, drug, ledger)
         total_fg += fg
         shown.append(
@@ -132,6 +146,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     d = dataclasses.replace(
         d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg)
     )
+    d = _path_after_scan(d, skip)
     text = (
         f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
         f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
@@ -139,6 +154,74 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
         + ". After the scan delivery stays at zero until the valve reset is recorded."
     )
     return Applied(d, (Warn("emergency_mri", text),))
+
+
+def _path_after_scan(d: Device, skip_nl: int) -> Device:
+    """The path and reservoir after the scan (REQ-MRI-006). Between 0 and 10 uL left the tip
+    after the volume in flight ``skip_nl``: the fluid behind it has moved up by an unknown ``x``
+    in ``[0, moved]`` (``moved``: 10 uL, no more than the reservoir holds beyond the volume in
+    flight). The fluid in flight stays at the tip (the orders' reports push it out as before);
+    behind it each position holds the richest fluid any ``x`` can have brought there (a sliding
+    maximum over the next ``moved`` nL, :func:`_richest_ahead`), so that whatever leaves the tip
+    later is never counted leaner than it is: when the concentration rose the richer fluid is
+    counted ``moved`` early (all 10 uL left), when it fell the richer fluid is counted until it
+    would have left had nothing left. The reservoir gives ``moved`` (its low and empty alarms
+    come no later). With two drugs within reach of one position (a drug change under way) the
+    path cannot hold both: it moves on by ``moved`` (all 10 uL left, as counted)."""
+    if d.reservoir is None or d.path is None:
+        return d
+    moved = min(EMERGENCY_MRI_NL, max(0, d.reservoir.volume_nl - skip_nl))
+    total = d.path.volume_nl
+    reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - moved)
+    if moved == 0 or skip_nl >= total:
+        # the path after the fluid in flight is already reservoir fluid: it does not change
+        return dataclasses.replace(d, reservoir=reservoir)
+    drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
+    front = d.path.outflow(0, skip_nl, drug, conc)
+    behind = d.path.outflow(skip_nl, total - skip_nl + moved, drug, conc)
+    rest = _richest_ahead(behind, total - skip_nl, moved)
+    if rest is None:
+        rest = d.path.outflow(skip_nl + moved, total - skip_nl, drug, conc)
+    segments: list[Segment] = []
+    for seg in (*front, *rest):
+        if seg.volume_nl <= 0:
+            continue
+        if segments and segments[-1].same_fluid(seg):
+            segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
+        else:
+            segments.append(seg)
+    path = FluidPath(tuple(segments))
+    held = set(drugs_in(path.segments))
+    flush = tuple(f for f in d.flush_doses if f.drug in held)
+    return dataclasses.replace(d, reservoir=reservoir, path=path, flush_doses=flush)
+
+
+def _richest_ahead(
+    behind: tuple[Segment, ...], length_nl: int, reach_nl: int
+) -> tuple[Segment, ...] | None:
+    """The first ``length_nl`` of ``behind`` (tip first) where each position ``q`` holds the
+    richest fluid of ``behind`` in ``[q, q + reach_nl]``; ``None`` when two different drugs are
+    within reach of one position (fluid without drug counts as the leanest of any drug)."""
+    spans: list[tuple[int, int, Segment]] = []
+    pos = 0
+    for seg in behind:
+        spans.append((pos, pos + seg.volume_nl, seg))
+        pos += seg.volume_nl
+    cuts = sorted(
+        {0, length_nl, *(max(0, a - reach_nl) for a, _, _ in spans), *(b for _, b, _ in spans)}
+    )
+    cuts = [c for c in cuts if c <= length_nl]
+    out: list[Segment] = []
+    for lo, hi in itertools.pairwise(cuts):
+        if hi <= lo:
+            continue
+        reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
+        drugs = {seg.drug for seg in reached if seg.drug != NO_DRUG}
+        if len(drugs) > 1:
+            return None
+        best = max(reached, key=lambda seg: seg.concentration_ng_per_ml)
+        out.append(best.with_volume(hi - lo))
+    return tuple(out)
 
 
 def _set_ledger(d: Device, drug: str, ledger: Ledger) -> Device:

@@ -164,10 +164,11 @@ def _h_record_trial_dose(
     t = trial_of(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
     # A trial dose is given at once by the clinician (a temporary catheter or needle): counted
-    # as given, in the rolling 24 h ledger now, as a one-second delivery (order id 0: delivery
-    # orders count from 1; doses within a day count together, the older one as long as the newer).
+    # as given, in the rolling 24 h ledger now, as an instant: in full in every window that
+    # contains now (REQ-GOV-005; order id 0: delivery orders count from 1; doses within a day
+    # count together, the older one as long as the newer).
     fg = c.amount_ng * FG_PER_NG
-    ledger = d.ledger.record(now, 0, now, fg, fg, 1)
+    ledger = d.ledger.record(now, 0, now, fg, fg, 1, instant=True)
     return Applied(
         dataclasses.replace(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng)
     )

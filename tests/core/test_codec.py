@@ -445,3 +445,27 @@ def test_check_fields_optional_none_and_nested_dataclass() -> None:
 #   full route (_decode's int / str checks), which accepts and rejects exactly the same values.
 # - x__check__mutmut_100, 102, 103, 104: the same narrowing of the int fast path inside the
 #   dataclass field loop; the field then goes through _check, with the same outcome.
+
+
+def test_an_instant_piece_round_trips_and_a_paced_one_is_written_as_before() -> None:
+    """REQ-CORE-003, REQ-GOV-005: ``Piece.instant`` is written only when true (documents
+    without instants stay as they were) and read back either way; a non-boolean is refused."""
+    from itdose.core.ledger import Piece
+
+    paced = Piece(1, 0, 10, 5, 5, 1)
+    instant = Piece(2, 10, 10, 7, 7, 1, instant=True)
+    ledger = Ledger((paced, instant))
+    data = encode(ledger)
+    assert data["pieces"][0] == {
+        "order_id": 1,
+        "start_s": 0,
+        "end_s": 10,
+        "amount_fg": 5,
+        "pace_fg": 5,
+        "pace_s": 1,
+    }
+    assert data["pieces"][1]["instant"] is True
+    assert decode(Ledger, data) == ledger
+    data["pieces"][1]["instant"] = 1
+    with pytest.raises(InvalidInput):
+        decode(Ledger, data)

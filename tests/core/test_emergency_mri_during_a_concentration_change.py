@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 from itdose_physics import (
     DAY_S,
     HOUR_S,
@@ -59,17 +58,6 @@ def _run(library: Library, emergency: bool) -> Bench:
     return b
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the core counts the scan's 10 uL (0.25 mg) at the scan but does not move its fluid path "
-        "(core/handlers/mri.py), so when the 10 -> 25 mg/mL boundary later leaves the tip its "
-        "ledger records 10 uL of 10 mg/mL where the worst case pushed out 25 mg/mL: 0.15 mg "
-        "uncounted; clinician boluses then fill the window to the cap and the 24 h ending "
-        "176 400 s after the scan holds 20 149 910.4 ng of morphine at the tip (hard maximum "
-        "20 000 000 ng; the control without the scan: 19 999 980.4 ng)"
-    ),
-)
 def test_windows_after_an_emergency_scan_during_a_flush_stay_within_the_cap(library: Library):
     """REQ-MRI-006, REQ-GOV-002: with the scan's worst case (10 uL left), no window of
     morphine at the tip exceeds 20 mg."""

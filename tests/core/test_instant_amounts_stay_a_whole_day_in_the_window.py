@@ -56,17 +56,6 @@ def _bolus_in_the_last_second(library: Library, duration_s: int) -> tuple[Bench,
     return b, dose, t_mri
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the ledger records the emergency-MRI 10 uL as a piece of 250 ug ending at the scan "
-        "start T with a pace of 250 ug per 1 s (core/handlers/mri.py), so for window ends in "
-        "(T + 86399, T + 86400) it counts only part of it; at T + 86399 the core accepts a "
-        "9 999 999 ng clinician bolus over 1 s and the window ending just before T + 86400 "
-        "holds 20 098 325 ng of morphine at the tip (hard maximum 20 000 000 ng: 98 325 ng over; "
-        "the 250 000 ng less the 151 675 ng of basal held during the scan)"
-    ),
-)
 def test_a_one_second_bolus_just_before_the_scan_leaves_the_window_stays_under_the_cap(
     library: Library,
 ):
@@ -116,17 +105,6 @@ def _trial_then_dosing_within_the_day(library: Library, monkeypatch: pytest.Monk
     return b
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a trial dose is recorded as a piece of 300 ug ending at its instant t_d with a pace of "
-        "300 ug per 1 s (core/handlers/trial.py), so for window ends in (t_d + 86399, t_d + "
-        "86400) the ledger counts only part of it; with dosing from 6 h after the trial dose "
-        "(0.5 mg/day, greedy 60 s clinician boluses: 19 328 359 ng), a 1 s clinician bolus of "
-        "171 649 ng is accepted at t_d + 86399 and the window ending just before t_d + 86400 "
-        "holds 20 171 620 ng of morphine (hard maximum 20 000 000 ng)"
-    ),
-)
 def test_a_trial_dose_stays_in_the_window_until_a_day_after_it(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ):

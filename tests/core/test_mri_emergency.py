@@ -55,15 +55,21 @@ def test_emergency_scan_needs_a_reason_and_counts_10_ul(library: Library) -> Non
     counted = _expected_ng(MORPHINE_10)
     assert counted == 100_000  # 0.1 mg
     assert new.ledger.window_total_ng(T) == before + counted
-    # it stays in every window that contains the scan start, and leaves after 24 h
+    # it stays in every window that contains the scan start, and leaves after 24 h (an instant
+    # is read as ending one second later: the window ending at T + 24 h, which no longer holds
+    # the scan start, still counts it; the next second it is gone)
     assert new.ledger.window_total_ng(T + DAY - 1) - d.ledger.window_total_ng(T + DAY - 1) == (
         counted
     )
-    assert new.ledger.window_total_ng(T + DAY) == d.ledger.window_total_ng(T + DAY)
+    assert new.ledger.window_total_ng(T + DAY) - d.ledger.window_total_ng(T + DAY) == counted
+    assert new.ledger.window_total_ng(T + DAY + 1) == d.ledger.window_total_ng(T + DAY + 1)
     assert new.delivered_ng == d.delivered_ng + counted
     assert new.next_order_id == d.next_order_id + 1
-    # the reservoir and the path are not touched: nothing is known to have left
-    assert (new.reservoir, new.path) == (d.reservoir, d.path)
+    # the worst case moved the fluid on: the reservoir gave the 10 uL; the path holds only the
+    # reservoir's fluid, so its contents are the same
+    assert d.reservoir is not None and new.reservoir is not None
+    assert new.reservoir.volume_nl == d.reservoir.volume_nl - 10_000
+    assert new.path == d.path
 
 
 def test_after_the_scan_delivery_stays_at_zero_until_the_valve_reset(library: Library) -> None:
@@ -102,6 +108,41 @@ def test_the_count_uses_the_concentration_at_the_tip_not_the_reservoir(library: 
     before = d.ledger.window_total_ng(T + 200)
     new = step(d, _emergency(), T + 200, library).device
     assert new.ledger.window_total_ng(T + 200) - before == _expected_ng(MORPHINE_10)
+    # the worst case moved the path on: 10 uL less of the old 10 mg/mL fluid (behind the volume
+    # in flight), 10 uL more of the 25 mg/mL fluid behind it, the dead volume unchanged
+    assert new.path is not None and d.reservoir is not None and new.reservoir is not None
+    old_10 = sum(s.volume_nl for s in d.path.segments if s.concentration_ng_per_ml == MORPHINE_10)
+    new_10 = sum(s.volume_nl for s in new.path.segments if s.concentration_ng_per_ml == MORPHINE_10)
+    assert old_10 - new_10 == 10_000
+    assert new.path.volume_nl == d.path.volume_nl
+    assert new.reservoir.volume_nl == d.reservoir.volume_nl - 10_000
+
+
+def test_after_a_refill_to_a_leaner_concentration_the_richer_fluid_is_not_moved_on(
+    library: Library,
+) -> None:
+    """REQ-MRI-006: the worst case is 10 uL; if fewer left, the old, richer fluid leaves the tip
+    later than a path moved by 10 uL says. Refilled from 10 to 5 mg/mL, the scan keeps all the
+    10 mg/mL fluid in the path (it is counted as 10 mg/mL until it would have left had nothing
+    left at the scan), while the reservoir still gives the 10 uL (its alarms come no later)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.BeginRefill(C), T, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), T + 60, library).device
+    leaner = MORPHINE_10 // 2
+    program = dataclasses.replace(MORPHINE_PROGRAM, concentration_ng_per_ml=leaner)
+    compounded = (c.Override("morphine.pain.product_concentrations", "compounded 5 mg/mL"),)
+    refill = c.CompleteRefill(C, 20_000_000, leaner, program=program, overrides=compounded)
+    d = step(d, refill, T + 120, library).device
+    assert d.path is not None and d.reservoir is not None
+    old_10 = sum(s.volume_nl for s in d.path.segments if s.concentration_ng_per_ml == MORPHINE_10)
+    assert old_10 > 10_000
+    new = step(d, _emergency(), T + 200, library).device
+    assert new.path is not None and new.reservoir is not None
+    new_10 = sum(s.volume_nl for s in new.path.segments if s.concentration_ng_per_ml == MORPHINE_10)
+    assert new_10 == old_10
+    assert new.path.volume_nl == d.path.volume_nl
+    assert new.reservoir.volume_nl == d.reservoir.volume_nl - 10_000
 
 
 def test_emergency_flag_is_refused_on_a_synchromed(library: Library) -> None:

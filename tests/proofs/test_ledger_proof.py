@@ -46,6 +46,7 @@ def test_the_ledger_obligation_passes_and_each_defect_gives_a_counterexample() -
         "record-overwrites",
         "record-drops-pieces",
         "merge-larger-pace",
+        "instant-as-one-second",
     }
     for broken in caught.values():
         assert broken.status == "caught", broken.id
@@ -84,6 +85,24 @@ def test_the_proof_reads_the_live_record(monkeypatch: pytest.MonkeyPatch) -> Non
     from itdose.proofs.obligations import check_claim
 
     assert any(check_claim(c).status == "counterexample" for c in claims)
+
+
+def test_the_proof_reads_the_live_instant_piece(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQ-GOV-005: the instant claim evaluates the live ``Piece.term`` of the recorded instant:
+    an instant read as ending at its instant (not a second later) is caught."""
+    from itdose.proofs.obligations import check_claim
+
+    monkeypatch.setattr(Piece, "last_s", property(lambda self: self.end_s))
+    claims = ledger_z3.instant_claims()
+    assert any(check_claim(c).status == "counterexample" for c in claims)
+
+
+def test_the_instant_claim_shows_the_window_that_loses_part_of_the_amount() -> None:
+    """REQ-GOV-005: the seeded one-second encoding's counterexample is a window that still
+    contains the instant (its end within 24 h after it) and holds more than the peak."""
+    broken = {b.id: b for b in _result().broken}["instant-as-one-second"]
+    assert broken.counterexample is not None
+    assert "instant" in broken.failed_claim
 
 
 # --- the same arithmetic on ints and on z3 terms ---------------------------------------------
