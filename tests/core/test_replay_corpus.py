@@ -75,3 +75,13 @@ def test_states_in_the_sample_are_the_core_documents() -> None:
         first = json.loads(next(f))
     assert set(first["state"]) == {"schema", "device"}
     assert "phase" in first["state"]["device"]
+
+
+def test_every_deliberate_change_is_recorded_with_its_reason(corpus: replay_kit.Corpus) -> None:
+    """A fix that changes decisions on purpose re-records only the steps of the commands it
+    names, with its reason kept beside the corpus (tools/replay_corpus.py rebaseline)."""
+    for change in corpus.history:
+        assert change["reason"].strip()
+        assert change["steps"]
+        named = {corpus.steps[i]["command"][0] for i in change["steps"]}
+        assert named == set(change["commands"])
