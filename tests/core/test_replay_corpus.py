@@ -1,7 +1,7 @@
 """Restructuring the core changes no decision (REQ-CORE-001, REQ-CORE-002).
 
 ``tests/data/replay_sample.jsonl.gz`` holds a stratified sample (every command class and outcome
-kind) of a corpus of more than 100,000 core steps recorded before the core was restructured: the
+kind) of a corpus of 53,702 core steps recorded before the core was restructured: the
 test suite's directed and random sequences near the limits, the stateful machines, every example
 scenario, the crash test and simulations, each written down as (state, command, time, library) ->
 outcome (tools/replay_corpus.py; docs/architecture.md#decision-replay). Replayed through today's
