@@ -5,7 +5,8 @@
 #   tools/mutation.sh [MODULE ...]      e.g. tools/mutation.sh governor ledger
 #
 # MODULE is a file name under core/ without ".py", or PACKAGE/NAME for a module of another package
-# (specs/library_schema, adapters/library_report); default: governor ledger arith units program dosing.
+# (specs/library_schema, adapters/library_report); default: governor ledger arith units program and
+# the delivery engine (dosing flight basal bolus drive_reports).
 # Environment: MUT_WORK (work directory, default /tmp/itdose-mutation; deleted and recreated),
 # MUTMUT_VERSION (default 3.8.1), PYTHON (default python3), MUT_JOBS (parallel workers, default
 # the number of CPUs).
@@ -39,7 +40,7 @@ WORK="${MUT_WORK:-/tmp/itdose-mutation}"
 MUTMUT_VERSION="${MUTMUT_VERSION:-3.8.1}"
 PYTHON="${PYTHON:-python3}"
 JOBS="${MUT_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-if [ "$#" -gt 0 ]; then MODULES=("$@"); else MODULES=(governor ledger arith units program dosing); fi
+if [ "$#" -gt 0 ]; then MODULES=("$@"); else MODULES=(governor ledger arith units program dosing flight basal bolus drive_reports); fi
 
 case "$WORK" in
 "$REPO" | "$REPO"/*)
@@ -70,6 +71,10 @@ declare -A TESTS=(
     [program]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
     [schedule]="tests/core/test_program.py tests/core/test_program_violations.py tests/core/test_dst_two_changes.py"
     [dosing]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
+    [flight]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
+    [basal]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
+    [bolus]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
+    [drive_reports]="tests/core/test_dosing.py tests/core/test_long_segments.py tests/core/test_basal_reserve.py tests/core/test_refill.py tests/core/test_fluid_path.py"
     [path]="tests/core/test_fluid_path.py tests/core/test_dosing.py"
     [handlers]="tests/core/test_lifecycle.py tests/core/test_refill.py tests/core/test_mri.py tests/core/test_dosing.py tests/core/test_commands.py"
     [machine]="tests/core/test_lifecycle.py tests/core/test_state_json.py tests/core/test_machine.py"

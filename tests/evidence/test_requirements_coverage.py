@@ -21,6 +21,8 @@ from itdose.core import (
     step,
     to_json,
 )
+from itdose.core import basal as basal_engine
+from itdose.core import bolus as bolus_engine
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision, DeliveryOrder
@@ -80,8 +82,10 @@ def test_every_delivery_order_passes_the_governor(
 
         return wrapper
 
+    # each engine module calls the governor through its own import of it
     monkeypatch.setattr(dosing, "decide_basal", recording("basal", dosing.decide_basal))
-    monkeypatch.setattr(dosing, "decide_bolus", recording("bolus", dosing.decide_bolus))
+    monkeypatch.setattr(basal_engine, "decide_basal", recording("basal", basal_engine.decide_basal))
+    monkeypatch.setattr(bolus_engine, "decide_bolus", recording("bolus", bolus_engine.decide_bolus))
 
     kinds: set[str] = set()
 

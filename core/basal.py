@@ -1,0 +1,295 @@
+"""The basal plan and the clock's tick (part of the delivery engine, :mod:`itdose.core.dosing`):
+the length of the next basal order, the exact basal target and its carry, the governor's decision
+on it, the reservoir, end-of-service and overdue-order alarms a tick finds, and the state and
+effects of the tick's plan (REQ-DOSE-006, REQ-DOSE-009, REQ-UNIT-004, REQ-TIP-004). Pure and
+integer-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.arith import ceil_div
+from itdose.core.effects import Annunciate, DeliveryOrder, Effect, Record
+from itdose.core.flight import (
+    _cmax,
+    _fluid,
+    _homogeneous,
+    _order_flow,
+    _pump,
+    _tip_drug,
+    ahead,
+    cap_room_ng,
+    hard_max_ng,
+    in_flight_flows,
+    in_flight_nl,
+    ledger_of,
+    plan_volume,
+    reservoir_room_ng,
+)
+from itdose.core.governor import Reason, Request, decide_basal
+from itdose.core.ledger import Flow, peak_fg
+from itdose.core.library import Library
+from itdose.core.path import NO_DRUG, ng_up
+from itdose.core.program import FlexClock, local_seconds, rate_at
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, evolve
+from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
+
+__all__ = [
+    "MIN_RUN_S",
+    "ORDER_GRACE_S",
+    "SEGMENT_S",
+    "TickPlan",
+    "apply_plan",
+    "apply_tick",
+    "plan_tick",
+    "raise_alarms",
+    "segment_s",
+    "with_alarms",
+]
+
+SEGMENT_S = 3600
+"""Longest basal order: one hour. Shorter segments end at flex step boundaries."""
+MIN_RUN_S = 60
+"""A basal order stops at a change of concentration only if at least this much of the old one is
+left; a smaller remnant is delivered together with what follows it."""
+ORDER_GRACE_S = 600
+"""An order not reported finished this long after its end is overdue: the drive cannot be
+confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
+delivering)."""
+
+
+def _basal_rate(d: Device, now: int, drug: str) -> tuple[int, int]:
+    """(tip dose rate of ``drug`` in ng/day, seconds to the next rate change) at ``now``: the
+    program's rate for its own drug, the old program's daily dose for a drug still in the path
+    after a drug change (0 when unknown)."""
+    assert d.program is not None
+    if drug != d.program.drug:
+        for f in d.flush_doses:
+            if f.drug == drug:
+                return f.dose_ng_per_day, SEGMENT_S
+        return 0, SEGMENT_S
+    basal = d.program.basal
+    if basal.clock is FlexClock.WALL:
+        second = local_seconds(basal, now + d.utc_minus_mono_s) % DAY_S
+    else:
+        second = (now - d.program_start_s) % DAY_S
+    return rate_at(basal, seconds_into_day=second)
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    """What a tick at ``now`` does: alarms to raise, and the basal order (if any)."""
+
+    alarms: tuple[AlarmKind, ...]
+    order: Order | None
+    carry: int
+    basal_until_s: int
+    withheld_reasons: tuple[Reason, ...] = ()
+    requested_nl: int = 0
+
+
+def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) -> int:
+    """Length of the basal order a tick at ``now`` issues: at most ``left`` (the time to the next
+    rate change) and one hour (:data:`SEGMENT_S`), unless the controller asks for longer
+    (``max_segment_s``) AND the longer order changes nothing a patient can notice
+    (REQ-DOSE-009; the argument for each condition is below, and a differential property test
+    compares it with hourly orders; it is not proved in Z3):
+
+    - the fluid path holds only the reservoir's fluid (after a concentration or drug change the
+      rate follows the path's contents, hour by hour) and the end of service is not inside it;
+    - at its pace, together with the basal scheduled after it and every patient bolus the
+      program allows in 24 h (counted as if all were taken now), it keeps every window within
+      the hard maximum (the ledger's exact peak): so no basal is withheld and no bolus is denied
+      for the daily cap during it. A bolus check counts the rest of a long order at its pace and
+      the basal after it, as it counts the hour in flight and the basal after it with hourly
+      orders: the same drug at the same pace, so the same decisions;
+    - the reservoir minus the drug in flight, the order and the 24 h bolus allowance stays above
+      the low-reservoir threshold: so the reservoir alarms come exactly when they would with
+      hourly orders.
+
+    Otherwise the order lasts one hour at most. (Clinician boluses are not part of the allowance:
+    like any delivery they take room under the cap.)
+    """
+    seg = min(SEGMENT_S, left)
+    longest = min(max_segment_s, left)
+    if d.eos_at_s is not None:
+        longest = min(longest, d.eos_at_s - now)
+    if longest <= seg or not _homogeneous(d):
+        return seg
+    assert d.program is not None and d.reservoir is not None
+    pump = _pump(d, lib)
+    assert pump is not None
+    drug, conc = _fluid(d)
+    rate = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    volume_nl = ceil_div(rate * FG_PER_NG * longest + d.basal_carry, conc * DAY_S)
+    pb = d.program.patient_bolus
+    allowance_ng = pb.dose_ng * pb.max_per_24h if pb is not None else 0
+    reservoir_left = (
+        d.reservoir.volume_nl - in_flight_nl(d) - volume_nl - volume_nl_for(allowance_ng, conc)
+    )
+    if reservoir_left <= pump.low_reservoir_threshold.value:
+        return seg
+    order_fg = volume_nl * conc
+    day_fg = rate * FG_PER_NG
+    later: tuple[Flow, ...] = (Flow(now + longest, day_fg, day_fg, DAY_S),)
+    if allowance_ng:
+        allowance_fg = allowance_ng * FG_PER_NG
+        later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    order = _order_flow(now, volume_nl, conc, longest)(order_fg)
+    flows = (*in_flight_flows(d, drug), *later, order)
+    fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
+    return longest if fits else seg
+
+
+def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
+    if (
+        d.phase is not Phase.ACTIVE
+        or d.program is None
+        or d.reservoir is None
+        or now < d.basal_until_s
+        or d.orders
+    ):
+        return None
+    pump = _pump(d, lib)
+    assert pump is not None
+    drug = _tip_drug(d)
+    if drug == NO_DRUG:
+        return None
+    rate, left = _basal_rate(d, now, drug)
+    seg = segment_s(d, now, lib, left, max_segment_s)
+    flight = in_flight_nl(d)
+    numerator = rate * FG_PER_NG * seg + d.basal_carry
+    target_fg = numerator // DAY_S
+    nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
+    if ended and rate > 0 and fg * DAY_S < rate * FG_PER_NG * MIN_RUN_S:
+        # less than a minute of the old concentration is left before the next one (a drive that
+        # moves a little less than ordered leaves such remnants): one order across the boundary,
+        # still exact at the tip, rather than ever shorter orders chasing it
+        nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    if ended and rate > 0:
+        # another fluid reaches the tip inside this segment: the segment ends when the run of
+        # this one is delivered at its rate (a shorter segment, never a faster one)
+        seg = max(1, min(seg, ceil_div(fg * DAY_S, rate * FG_PER_NG)))
+        carry = 0
+    else:
+        carry = numerator - fg * DAY_S
+    requested_ng = ng_up(fg)
+    conc = _cmax(ahead(d, flight, max(1, nl)), drug)
+    decision = decide_basal(
+        Request(
+            requested_ng=requested_ng,
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
+            reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
+            delivering=True,
+        )
+    )
+    order_nl = nl
+    reasons = decision.reasons
+    if decision.granted_ng < requested_ng:
+        order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
+        if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
+            # the whole nanolitre the exact bound cannot take is a rounding unit: it carries to
+            # the next segment, nothing is withheld (an accepted program is delivered in full)
+            carry = numerator - order_fg * DAY_S
+            decision = dataclasses.replace(decision, reasons=())
+            reasons = ()
+        else:
+            carry = 0
+    order = None
+    if order_nl > 0:
+        order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + seg, order_nl)
+    alarms: list[AlarmKind] = []
+    if Reason.RESERVOIR in decision.reasons:
+        alarms.append(AlarmKind.EMPTY_RESERVOIR)
+    if Reason.DAILY_CAP in decision.reasons:
+        alarms.append(AlarmKind.DELIVERY_LIMITED)
+    return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
+
+
+def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
+    """Everything a tick decides, computed from the state (pure; computed once per tick, by its
+    handler: no guard plans a delivery)."""
+    return _plan_tick(d, now, lib, max_segment_s)
+
+
+def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan:
+    kinds: list[AlarmKind] = []
+    pump = _pump(d, lib)
+    # Reservoir alarms concern delivery: during a refill or an emptied, suspended pump (MRI
+    # preparation) the reservoir is empty on purpose and nothing is delivered.
+    if pump is not None and d.reservoir is not None and d.phase in (Phase.ACTIVE, Phase.PRIMING):
+        remaining = d.reservoir.volume_nl - in_flight_nl(d)
+        if remaining <= pump.empty_threshold.value:
+            kinds.append(AlarmKind.EMPTY_RESERVOIR)
+        elif remaining <= pump.low_reservoir_threshold.value:
+            kinds.append(AlarmKind.LOW_RESERVOIR)
+    if d.eos_at_s is not None and now >= d.eos_at_s:
+        kinds.append(AlarmKind.END_OF_SERVICE)
+    if any(now > o.end_s + ORDER_GRACE_S for o in d.orders):
+        kinds.append(AlarmKind.DRIVE_FAULT)
+    basal = None
+    if not any(priority_of(k) is Priority.HIGH for k in kinds):
+        basal = _basal_plan(d, now, lib, max_segment_s)
+        if basal is not None:
+            kinds.extend(basal.alarms)
+    new = tuple(dict.fromkeys(k for k in kinds if not d.has_alarm(k)))
+    if any(priority_of(k) is Priority.HIGH for k in new) or basal is None:
+        return TickPlan(new, None, d.basal_carry, d.basal_until_s)
+    return dataclasses.replace(basal, alarms=new)
+
+
+def with_alarms(
+    alarms: tuple[ActiveAlarm, ...], kinds: tuple[AlarmKind, ...], now: int
+) -> tuple[ActiveAlarm, ...]:
+    """``alarms`` with the conditions ``kinds`` added in order of occurrence (once each)."""
+    for kind in kinds:
+        if not any(a.kind is kind for a in alarms):
+            alarms = (*alarms, ActiveAlarm(kind, now))
+    return alarms
+
+
+def raise_alarms(d: Device, kinds: tuple[AlarmKind, ...], now: int) -> Device:
+    """``d`` with the alarm conditions ``kinds`` added in order of occurrence (once each)."""
+    return dataclasses.replace(d, alarms=with_alarms(d.alarms, kinds, now))
+
+
+def apply_tick(
+    d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S
+) -> tuple[Device, tuple[Effect, ...]]:
+    """The state and effects of a tick (see :func:`plan_tick`)."""
+    return apply_plan(d, now, plan_tick(d, now, lib, max_segment_s))
+
+
+def apply_plan(d: Device, now: int, plan: TickPlan) -> tuple[Device, tuple[Effect, ...]]:
+    """The state and effects of a tick whose plan is ``plan``."""
+    effects: list[Effect] = [Annunciate(k, priority_of(k)) for k in plan.alarms]
+    orders, next_id = d.orders, d.next_order_id
+    if plan.withheld_reasons:
+        effects.append(
+            Record(
+                "basal_withheld",
+                "service",
+                now,
+                d.phase,
+                d.phase,
+                f"requested {plan.requested_nl} nL; reasons: "
+                + ", ".join(r.value for r in plan.withheld_reasons),
+            )
+        )
+    if plan.order is not None:
+        o = plan.order
+        orders, next_id = (*orders, o), next_id + 1
+        effects.append(DeliveryOrder(o.id, o.kind.value, o.volume_nl, o.end_s - o.start_s))
+    d = evolve(
+        d,
+        alarms=with_alarms(d.alarms, plan.alarms, now),
+        basal_carry=plan.carry,
+        basal_until_s=plan.basal_until_s,
+        orders=orders,
+        next_order_id=next_id,
+    )
+    return d, tuple(effects)

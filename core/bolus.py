@@ -1,0 +1,205 @@
+"""Boluses (part of the delivery engine, :mod:`itdose.core.dosing`): the plan of a patient or
+clinician bolus through the governor, all or nothing (REQ-GOV-008, REQ-GOV-009, REQ-TIP-002),
+and the one order that delivers it together with the basal due meanwhile. Pure and integer-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.arith import ceil_div
+from itdose.core.basal import _basal_rate, raise_alarms
+from itdose.core.effects import Annunciate, BolusDecision, CancelOrder, DeliveryOrder, Effect
+from itdose.core.flight import (
+    _future_basal,
+    _pace,
+    _path,
+    _tip_drug,
+    ahead,
+    hard_max_ng,
+    in_flight_nl,
+    ledger_of,
+    projection,
+)
+from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
+from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
+from itdose.core.library import Library
+from itdose.core.state import DeliveryKind, Device, Order, Phase
+from itdose.core.units import DAY_S, FG_PER_NG
+
+__all__ = ["BolusPlan", "clinician_bolus", "clinician_decision", "request_bolus"]
+
+
+@dataclass(frozen=True)
+class BolusPlan:
+    """A bolus through the governor (REQ-GOV-008, REQ-TIP-002): the decision and, if granted,
+    the one order that delivers it together with the basal due meanwhile, the basal order it
+    replaces (cancelled) and the end of the basal it covers."""
+
+    decision: Decision
+    volume_nl: int
+    basal_nl: int
+    cancel: Order | None
+    basal_until_s: int
+    basal_carry: int
+    """The basal target's remainder below one nanolitre, carried to the next segment."""
+
+
+def _bolus_plan(
+    d: Device,
+    now: int,
+    lib: Library,
+    dose_ng: int,
+    duration_s: int,
+    patient: PatientBolus | None,
+) -> BolusPlan:
+    """Plan a bolus of ``dose_ng`` at the tip over ``duration_s``.
+
+    The pump delivers basal and bolus together: a bolus order carries the basal due during it (at
+    the program's rate, from now or from the end of the basal already ordered) and replaces the
+    basal order in flight, which is cancelled. So no two orders ever run at once, and every order
+    keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
+    tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
+    holds two concentrations of the drug, sized at the richer one (the dose is never exceeded,
+    whatever part of the basal order in flight was delivered). The whole order must fit under the
+    cap with the basal scheduled for the next day (basal is never reduced to make room for a
+    bolus). While another bolus or priming is in flight, or another drug would reach the tip, no
+    bolus is delivered."""
+    assert d.program is not None and d.implant is not None and d.reservoir is not None
+    drug = d.program.drug
+    pump = lib.pump(d.implant.pump)
+    dur = max(1, duration_s)
+    basal = next((o for o in d.orders if o.kind is DeliveryKind.BASAL), None)
+    busy = any(o is not basal for o in d.orders)
+    start = now if basal is not None else max(now, d.basal_until_s)
+    rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
+    carried = 0 if basal is not None else d.basal_carry
+    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
+    basal_fg = numerator // DAY_S
+    unreported = 0
+    flows: list[Flow] = []
+    others = in_flight_nl(d)
+    if basal is not None:
+        others -= basal.volume_nl - basal.reported_nl
+        since = max(basal.start_s, basal.reported_s)
+        unreported = min(
+            basal.volume_nl - basal.reported_nl, ceil_div(_pace(basal) * max(0, now - since), 3600)
+        )
+    # the concentrations this order can push out of the tip: from the path behind the volume
+    # still to come, as far as the largest volume it could need (sized at the leanest one)
+    rest = _path(d).volume_nl - others
+    leanest = min(
+        (p.concentration_ng_per_ml for p in ahead(d, others, max(0, rest) + 1) if p.drug == drug),
+        default=0,
+    )
+    span = unreported + (dose_ng * FG_PER_NG + basal_fg) // max(1, leanest) + 1
+    reach = ahead(d, others, span)
+    concs = {p.concentration_ng_per_ml for p in reach if p.drug == drug}
+    other_drug = leanest == 0 or any(p.drug != drug for p in reach[:1])
+    cmax = max(concs, default=1)
+    bolus_nl = dose_ng * FG_PER_NG // cmax
+    basal_nl = basal_fg // cmax
+    volume = bolus_nl + basal_nl
+    if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
+        other_drug = True
+    pieces = ledger_of(d, drug).live(now)
+    if basal is not None and unreported:
+        # what the cancelled basal order may have moved since its last report: it stops now
+        part = Piece(basal.id, since, now, unreported * cmax, _pace(basal) * cmax, 3600)
+        pieces = (*pieces, part)
+    # the basal due from ``start`` on (inside this order first, then the next basal orders) is a
+    # day at the top step; the bolus itself at its own pace
+    flows.extend(_future_basal(d, start))
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    new = Flow(now, bolus_nl * cmax, pace_nl_per_h(bolus_nl, dur) * cmax, 3600)
+    fits = peak_fg(pieces, (*flows, new), now, limit) <= limit
+    usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
+    deliverable = not other_drug and bolus_nl > 0
+    # an order that cannot deliver the drug (another drug at the tip, under a nanolitre) is
+    # denied for that alone: no cap or reservoir room applies to it
+    decision = decide_bolus(
+        Request(
+            requested_ng=dose_ng,
+            cap_room_ng=(dose_ng if fits else 0) if deliverable else None,
+            reservoir_room_ng=(dose_ng if volume <= usable else 0) if deliverable else None,
+            delivering=d.phase is Phase.ACTIVE and not busy and deliverable,
+        ),
+        now_s=now,
+        patient=patient,
+    )
+    until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
+    carry = numerator - basal_nl * cmax * DAY_S if now + dur > start else d.basal_carry
+    return BolusPlan(decision, volume, basal_nl, basal, until, carry)
+
+
+def _grant_bolus(
+    d: Device, plan: BolusPlan, kind: DeliveryKind, now: int, duration_s: int
+) -> tuple[Device, list[Effect]]:
+    """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
+    first, then the bolus order (with the basal due meanwhile) is given to the drive."""
+    effects: list[Effect] = []
+    if plan.cancel is not None:
+        effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
+    order = Order(d.next_order_id, kind, now, now + max(1, duration_s), plan.volume_nl)
+    effects.append(
+        DeliveryOrder(order.id, kind.value, plan.volume_nl, duration_s, basal_nl=plan.basal_nl)
+    )
+    d = dataclasses.replace(
+        d,
+        orders=(*d.orders, order),
+        next_order_id=d.next_order_id + 1,
+        basal_until_s=plan.basal_until_s,
+        basal_carry=plan.basal_carry,
+    )
+    return d, effects
+
+
+def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effect, ...]]:
+    """A patient's bolus request: all or nothing through the governor (REQ-GOV-008, -009).
+
+    A denial delivers nothing, does not restart the lockout and is recorded with its reasons; a
+    denial at the daily cap raises the LOW "maximum dose reached" alarm (docs/dosing-rules.md).
+    """
+    pb = d.program.patient_bolus if d.program is not None else None
+    if pb is None or d.reservoir is None or d.implant is None:
+        return d, (BolusDecision(False, 0, ("not_programmed",)),)
+    plan = _bolus_plan(
+        d,
+        now,
+        lib,
+        pb.dose_ng,
+        pb.duration_s,
+        PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
+    )
+    decision = plan.decision
+    reasons = tuple(r.value for r in decision.reasons)
+    if decision.granted_ng == 0:
+        effects: list[Effect] = [
+            BolusDecision(False, pb.dose_ng, reasons, decision.lockout_remaining_s)
+        ]
+        if Reason.DAILY_CAP in decision.reasons and not d.has_alarm(AlarmKind.MAX_DOSE_REACHED):
+            d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)
+            effects.append(Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW))
+        return d, tuple(effects)
+    d = dataclasses.replace(d, boluses=d.boluses.record_start(now, max_per_24h=pb.max_per_24h))
+    d, granted = _grant_bolus(d, plan, DeliveryKind.PATIENT_BOLUS, now, pb.duration_s)
+    return d, (BolusDecision(True, pb.dose_ng), *granted, projection(d, now, lib))
+
+
+def clinician_bolus(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> tuple[Device, tuple[Effect, ...]]:
+    """A clinician bolus already checked by :func:`clinician_decision` (all or nothing)."""
+    plan = _bolus_plan(d, now, lib, dose_ng, duration_s, None)
+    assert plan.decision.granted_ng == dose_ng
+    d, granted = _grant_bolus(d, plan, DeliveryKind.CLINICIAN_BOLUS, now, duration_s)
+    return d, (*granted, projection(d, now, lib))
+
+
+def clinician_decision(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> Decision:
+    """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
+    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision

@@ -1,0 +1,127 @@
+"""The drive's reports (part of the delivery engine, :mod:`itdose.core.dosing`): what a report
+of an order's delivered volume does to the reservoir, the fluid path, the per-drug ledgers and the
+priming count, and the HIGH delivery-deviation alarm for a drive that moved more than ordered or
+faster than the order's pace (REQ-TIP-001, REQ-TIP-004, REQ-GOV-004, REQ-PERS-002). Pure and
+integer-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.basal import with_alarms
+from itdose.core.effects import Annunciate, Effect, Record
+from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ledger_of
+from itdose.core.ledger import ahead_of_pace
+from itdose.core.path import amount_fg, drugs_in, ng_up
+from itdose.core.state import DeliveryKind, Device, DrugLedger, Order
+
+__all__ = ["apply_report", "over_delivered"]
+
+
+def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
+    """True when a report says the drive delivered more than the order's volume, or moved it
+    faster than the order's pace (the trust the limits rest on, REQ-TIP-004): a HIGH deviation
+    that stops delivery in the same step (REQ-ALM-001)."""
+    order = _find(d, order_id)
+    if order is None:
+        return False
+    return delivered_nl > order.volume_nl or ahead_of_pace(
+        delivered_nl,
+        order.volume_nl,
+        order.start_s,
+        order.end_s,
+        now,
+        order.reported_nl,
+        order.reported_s,
+    )
+
+
+def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
+    """The fields of ``d`` that change when the drive moved ``delta_nl``: the reservoir gives
+    it, the path takes it in and pushes the same volume out of the tip, and each drug that left
+    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004)."""
+    drug, conc = _fluid(d)
+    path, out = _path(d).push(delta_nl, drug, conc)
+    fields: dict[str, Any] = {"path": path if d.path is not None else None}
+    if d.reservoir is not None:
+        volume = max(0, d.reservoir.volume_nl - delta_nl)
+        fields["reservoir"] = dataclasses.replace(d.reservoir, volume_nl=volume)
+    delivered = d.delivered_ng
+    ledger, others = d.ledger, d.other_ledgers
+    for left in drugs_in(out):
+        fg = amount_fg(out, left)
+        pace_fg = _pace(order) * _cmax(out, left)
+        recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
+        if left == d.drug:
+            ledger = recorded
+        else:
+            others = (*(e for e in others if e.drug != left), DrugLedger(left, recorded))
+        delivered += ng_up(fg)
+    fields.update(ledger=ledger, other_ledgers=others, delivered_ng=delivered)
+    if d.flush_doses:
+        held = set(drugs_in(path.segments))
+        fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
+    return fields
+
+
+def apply_report(
+    d: Device, order_id: int, delivered_nl: int, final: bool, now: int
+) -> tuple[Device, tuple[Effect, ...]]:
+    """Count what the drive reports delivered for an order (cumulative ``delivered_nl``).
+
+    An unknown or already finished order id changes nothing and is logged (REQ-PERS-002: an id
+    is recorded once). Delivery above the order's volume is counted in full and raises the HIGH
+    delivery-deviation alarm. The new state is built once, from the fields computed below.
+    """
+    order = _find(d, order_id)
+    if order is None:
+        return d, (
+            Record(
+                "report_ignored",
+                "service",
+                now,
+                d.phase,
+                d.phase,
+                f"order {order_id}: unknown or already finished (duplicate report)",
+            ),
+        )
+    effects: list[Effect] = []
+    delta = max(0, delivered_nl - order.reported_nl)
+    if delivered_nl < order.reported_nl:
+        effects.append(
+            Record(
+                "report_inconsistent",
+                "service",
+                now,
+                d.phase,
+                d.phase,
+                f"order {order_id}: cumulative volume went down "
+                f"({order.reported_nl} -> {delivered_nl} nL); ignored",
+            )
+        )
+    primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
+    pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
+    if delta and order.kind is DeliveryKind.PRIMING:
+        primed_nl += delta
+        dead = d.implant.dead_volume_nl if d.implant is not None else None
+        primed = dead is not None and primed_nl >= dead
+    if over_delivered(d, order_id, delivered_nl, now):
+        # more than ordered, or faster than the order's pace: the drive broke the trust the
+        # limits rest on (REQ-TIP-004); counted in full, and delivery stops
+        alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
+        effects.append(Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH))
+    reported = max(order.reported_nl, delivered_nl)
+    if final:
+        orders = tuple(o for o in d.orders if o.id != order_id)
+    else:
+        orders = tuple(
+            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
+            for o in d.orders
+        )
+    d = dataclasses.replace(
+        d, primed_nl=primed_nl, primed=primed, alarms=alarms, orders=orders, **pushed
+    )
+    return d, tuple(effects)

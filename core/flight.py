@@ -1,0 +1,257 @@
+"""The fluid in flight and the room for a delivery (part of the delivery engine,
+:mod:`itdose.core.dosing`): what a volume pushes out of the catheter tip after the volume already
+in flight (REQ-TIP-002), the drug in flight as flows (REQ-GOV-004), the room under the hard daily
+maximum (REQ-GOV-002) and in the reservoir (REQ-GOV-003), the per-drug ledgers, the largest
+volume that holds a target at the tip, and the worst-case reservoir projection. Pure and
+integer-only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from itdose.core.arith import ceil_div
+from itdose.core.effects import Projection
+from itdose.core.ledger import Flow, Ledger, pace_nl_per_h, peak_fg
+from itdose.core.library import Library, PumpModel
+from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, ng_down, ng_up
+from itdose.core.program import basal_daily_ng
+from itdose.core.state import Device, DrugLedger, Order
+from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
+
+__all__ = [
+    "ahead",
+    "cap_room_ng",
+    "hard_max_ng",
+    "in_flight_flows",
+    "in_flight_nl",
+    "ledger_of",
+    "plan_volume",
+    "projection",
+    "reservoir_room_ng",
+]
+
+
+def _path(d: Device) -> FluidPath:
+    return d.path if d.path is not None else FluidPath()
+
+
+def _fluid(d: Device) -> tuple[str, int]:
+    """The fluid behind the path: the reservoir's drug and concentration."""
+    if d.reservoir is None:
+        return NO_DRUG, 0
+    return d.reservoir.drug, d.reservoir.concentration_ng_per_ml
+
+
+def in_flight_nl(d: Device) -> int:
+    """Volume granted but not yet reported delivered (every order pushes the path)."""
+    return sum(max(0, o.volume_nl - o.reported_nl) for o in d.orders)
+
+
+def ahead(d: Device, skip_nl: int, volume_nl: int) -> tuple[Segment, ...]:
+    """What leaves the tip while ``volume_nl`` is pushed after ``skip_nl`` (REQ-TIP-002)."""
+    drug, conc = _fluid(d)
+    return _path(d).outflow(skip_nl, volume_nl, drug, conc)
+
+
+def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
+    """``drug`` that the reservoir's usable volume (above the empty threshold, net of the volume
+    in flight) pushes out of the tip, rounded down (REQ-GOV-003)."""
+    if d.reservoir is None:
+        return 0
+    flight = in_flight_nl(d)
+    usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
+    return ng_down(amount_fg(ahead(d, flight, usable), drug))
+
+
+def _cmax(pieces: tuple[Segment, ...], drug: str) -> int:
+    return max((p.concentration_ng_per_ml for p in pieces if p.drug == drug), default=0)
+
+
+def _pace(o: Order) -> int:
+    """The order's pace, nL per hour (:func:`itdose.core.ledger.pace_nl_per_h`)."""
+    return pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
+
+
+def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]:
+    """The drug in flight as flows (REQ-GOV-004): each order's unreported volume from its last
+    report on, at its pace, at the richest concentration of ``drug`` the volume in flight (and
+    ``extra_nl`` after it) pushes out of the tip."""
+    flight = in_flight_nl(d)
+    if flight == 0:
+        return ()
+    conc = _cmax(ahead(d, 0, flight + extra_nl), drug)
+    if conc == 0:
+        return ()
+    flows = []
+    for o in d.orders:
+        rest = o.volume_nl - o.reported_nl
+        if rest > 0:
+            start = max(o.start_s, o.reported_s)
+            flows.append(Flow(start, rest * conc, _pace(o) * conc, 3600))
+    return tuple(flows)
+
+
+def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
+    """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
+    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008)."""
+    if d.program is None:
+        return ()
+    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    if top == 0:
+        return ()
+    day_fg = top * FG_PER_NG
+    return (Flow(start, day_fg, day_fg, DAY_S),)
+
+
+def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
+    """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
+    amount up to its own.
+
+    The whole amount flows at the whole order's pace. A smaller amount is what a cut order
+    delivers: the basal plan cuts to one concentration ``c <= conc`` over the same ``seg``, a
+    volume ``V`` with ``V * c`` at most the amount, whose drug moves at most at
+    ``ceil(V * 3600 / seg) * c < amount * 3600 / seg + c`` fg/h; so the smaller amount flows at
+    ``ceil(amount * 3600 / seg) + conc`` fg/h, or the whole order's pace if that is less. Keeping
+    the whole order's pace for every smaller amount cut programs at the hard maximum far below
+    the rounding unit that did not fit (docs/dosing-rules.md#r-tip-4)."""
+    whole_fg = volume_nl * conc
+    pace_fg = pace_nl_per_h(volume_nl, seg) * conc
+
+    def flow(fg: int) -> Flow:
+        if fg >= whole_fg:
+            return Flow(now, fg, pace_fg, 3600)
+        return Flow(now, fg, min(pace_fg, ceil_div(fg * 3600, seg) + conc), 3600)
+
+    return flow
+
+
+def cap_room_ng(
+    d: Device,
+    now: int,
+    lib: Library,
+    drug: str,
+    requested_fg: int,
+    flow_for: Callable[[int], Flow],
+    flows: tuple[Flow, ...] = (),
+) -> int:
+    """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
+    within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
+    ``flows`` scheduled later and the delivery itself, whose flow for an amount is
+    ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
+    fits, else the largest amount that does, rounded down to whole ng."""
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    pieces = ledger_of(d, drug).live(now)
+    base = (*in_flight_flows(d, drug), *flows)
+
+    def fits(fg: int) -> bool:
+        new = (flow_for(fg),) if fg else ()
+        return peak_fg(pieces, (*base, *new), now, limit) <= limit
+
+    if fits(requested_fg):
+        return ng_up(requested_fg)
+    if not fits(0):
+        return 0
+    lo, hi = 0, requested_fg
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return ng_down(lo)
+
+
+def ledger_of(d: Device, drug: str) -> Ledger:
+    """The rolling 24 h ledger of ``drug`` leaving the tip."""
+    if drug == d.drug:
+        return d.ledger
+    for entry in d.other_ledgers:
+        if entry.drug == drug:
+            return entry.ledger
+    return Ledger()
+
+
+def _with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+    if drug == d.drug:
+        return dataclasses.replace(d, ledger=ledger)
+    others = tuple(e for e in d.other_ledgers if e.drug != drug)
+    return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
+
+
+def plan_volume(
+    d: Device, skip_nl: int, drug: str, target_fg: int, one_concentration: bool = False
+) -> tuple[int, int, bool]:
+    """The largest whole volume, pushed after ``skip_nl``, whose outflow is only ``drug`` and
+    holds at most ``target_fg``: ``(volume_nl, amount_fg, run_ended)``; ``run_ended`` is True
+    when another drug (or, with ``one_concentration``, another concentration) reaches the tip
+    before the target is met (REQ-TIP-002). Basal orders keep one concentration, so that the
+    rate changes exactly when the new fluid reaches the tip."""
+    volume = fg = 0
+    first: int | None = None
+    path = _path(d)
+    rest = path.volume_nl - skip_nl
+    pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
+    res_drug, res_conc = _fluid(d)
+    for p in (*pieces, Segment(0, res_drug, res_conc)):
+        if p.drug != drug or p.concentration_ng_per_ml <= 0:
+            return volume, fg, True
+        if first is None:
+            first = p.concentration_ng_per_ml
+        elif one_concentration and p.concentration_ng_per_ml != first:
+            return volume, fg, True
+        room = target_fg - fg
+        if p.volume_nl == 0 or p.amount_fg > room:
+            n = room // p.concentration_ng_per_ml
+            return volume + n, fg + n * p.concentration_ng_per_ml, False
+        volume, fg = volume + p.volume_nl, fg + p.amount_fg
+    return volume, fg, True  # pragma: no cover - the reservoir piece always returns
+
+
+def hard_max_ng(d: Device, lib: Library, drug: str | None = None) -> int:
+    """The hard daily maximum of ``drug`` (default: the drug in the pump, or on trial)."""
+    drug = drug if drug is not None else d.drug
+    if drug is None or d.indication is None:
+        return 0
+    return lib.drug(drug, d.indication).max_daily.value
+
+
+def _pump(d: Device, lib: Library) -> PumpModel | None:
+    return lib.pump(d.implant.pump) if d.implant is not None else None
+
+
+def _find(d: Device, order_id: int) -> Order | None:
+    for o in d.orders:
+        if o.id == order_id:
+            return o
+    return None
+
+
+def _tip_drug(d: Device) -> str:
+    """The drug the next volume pushes out of the tip (after the volume in flight)."""
+    first = ahead(d, in_flight_nl(d), 1)
+    return first[0].drug if first else NO_DRUG
+
+
+def _homogeneous(d: Device) -> bool:
+    """The path holds only the reservoir's fluid (no concentration or drug change under way)."""
+    drug, conc = _fluid(d)
+    return all((s.drug, s.concentration_ng_per_ml) == (drug, conc) for s in _path(d).segments)
+
+
+def projection(d: Device, now: int, lib: Library) -> Projection:
+    """Worst-case instants of the low-reservoir alarm and of empty: basal plus every allowed
+    patient bolus (docs/dosing-rules.md; Prometra PTC "Date of Next Refill")."""
+    pump = _pump(d, lib)
+    if pump is None or d.reservoir is None or d.program is None:
+        return Projection(None, None)
+    conc = d.reservoir.concentration_ng_per_ml
+    pb = d.program.patient_bolus
+    daily = basal_daily_ng(d.program.basal) + (pb.dose_ng * pb.max_per_24h if pb else 0)
+    per_day_nl = volume_nl_for(daily, conc)
+    if per_day_nl == 0:
+        return Projection(None, None)
+    volume = d.reservoir.volume_nl - in_flight_nl(d)
+
+    def at(threshold: int) -> int:
+        return now + max(0, volume - threshold) * DAY_S // per_day_nl
+
+    return Projection(at(pump.low_reservoir_threshold.value), at(pump.empty_threshold.value))
