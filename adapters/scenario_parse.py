@@ -1,20 +1,18 @@
 """Scenario parsing: a TOML scenario file (schema ``itdose-scenario/1``) into a :class:`Scenario`.
 
 All validation happens here, before anything runs; the file's schema is documented in
-``docs/scenario-schema.md``. The file loader (:func:`_load_toml`) is kept small and apart so it
-can be replaced by a loader shared with program files.
+``docs/scenario-schema.md``. Files are read by the TOML file reader shared with library and
+program files (:func:`itdose.adapters.toml_files.read_toml_file`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from itdose.adapters import simdrive as sd
-from itdose.adapters.paths import read_input_file
 from itdose.adapters.program_file import parse_program, table_of
 from itdose.adapters.scenario_fields import (
     _STATUS,
@@ -29,6 +27,7 @@ from itdose.adapters.scenario_fields import (
     parse_time,
 )
 from itdose.adapters.scenario_model import DAY_S, SCHEMA, Expectation, Scenario, TimelineItem
+from itdose.adapters.toml_files import read_toml_file
 from itdose.core import commands as c
 from itdose.core.dosing import SEGMENT_S
 from itdose.core.errors import DosingError, InvalidInput
@@ -305,18 +304,6 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
     )
 
 
-def _load_toml(path: str | Path) -> Mapping[str, Any]:
-    """The parsed TOML of the file at ``path``; unreadable, non-UTF-8 or malformed files raise
-    InvalidInput naming ``file``."""
-    raw = read_input_file(path, "file")
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidInput("file", "is not UTF-8 text", value=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput("file", f"is not valid TOML: {exc}", value=str(path)) from None
-
-
 def load_scenario(path: str | Path, library: Library) -> Scenario:
     """Read and parse a scenario file; unreadable or malformed files raise InvalidInput."""
-    return parse_scenario(_load_toml(path), library)
+    return parse_scenario(read_toml_file(path), library)
