@@ -30,6 +30,7 @@ __all__ = [
     "plan_volume",
     "projection",
     "reservoir_room_ng",
+    "with_ledger",
 ]
 
 
@@ -170,7 +171,8 @@ def ledger_of(d: Device, drug: str) -> Ledger:
     return Ledger()
 
 
-def _with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+def with_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
+    """``d`` with ``ledger`` as the rolling 24 h ledger of ``drug``."""
     if drug == d.drug:
         return dataclasses.replace(d, ledger=ledger)
     others = tuple(e for e in d.other_ledgers if e.drug != drug)

@@ -13,6 +13,7 @@ from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import RejectedCommand
+from itdose.core.flight import with_ledger
 from itdose.core.handlers.base import (
     Applied,
     Handler,
@@ -20,10 +21,9 @@ from itdose.core.handlers.base import (
     check_text,
     require_reason,
 )
-from itdose.core.ledger import Ledger
 from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import Device, DrugLedger, MriSession, Phase
+from itdose.core.state import Device, MriSession, Phase
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
 EMERGENCY_MRI_NL = 10_000
@@ -138,7 +138,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
         conc = max(p.concentration_ng_per_ml for p in ahead if p.drug == drug)
         fg = EMERGENCY_MRI_NL * conc
         ledger = dosing.ledger_of(d, drug).record(now, order_id, now, fg, fg, 1, instant=True)
-        d = _set_ledger(d, drug, ledger)
+        d = with_ledger(d, drug, ledger)
         total_fg += fg
         shown.append(
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
@@ -222,13 +222,6 @@ def _richest_ahead(
         best = max(reached, key=lambda seg: seg.concentration_ng_per_ml)
         out.append(best.with_volume(hi - lo))
     return tuple(out)
-
-
-def _set_ledger(d: Device, drug: str, ledger: Ledger) -> Device:
-    if drug == d.drug:
-        return dataclasses.replace(d, ledger=ledger)
-    others = tuple(e for e in d.other_ledgers if e.drug != drug)
-    return dataclasses.replace(d, other_ledgers=(*others, DrugLedger(drug, ledger)))
 
 
 def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None:
