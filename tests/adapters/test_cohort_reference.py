@@ -230,12 +230,25 @@ def test_a_bolus_during_a_change_of_concentration_is_expected_at_the_lean_share(
     concentrations (sized at the richer one, so its dose is never exceeded): the reference
     expects lean / rich of its dose, from its own catheter."""
     conc = 10 * MG_PER_ML
-    pieces = [
-        Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
-        for p in _basal(20 * MG, conc, 3)
-    ]
     grant = DAY_S + 3600
-    pieces.append(Piece(Fraction(grant), Fraction(grant + 600), Fraction(2 * MG * 10**6 * 2, 5)))
+    pieces = []
+    for p in _basal(20 * MG, conc, 3):
+        piece = Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
+        if not p.t0_s < grant < p.t1_s:
+            pieces.append(piece)
+            continue
+        # the bolus (at 2/5 of its dose) leaves in the basal piece's stream: the pieces at the
+        # tip never overlap (one drive command at a time)
+        share = piece.amount_fg / (piece.b - piece.a)
+        pieces += [
+            Piece(piece.a, Fraction(grant), share * (grant - piece.a)),
+            Piece(
+                Fraction(grant),
+                Fraction(grant + 600),
+                share * 600 + Fraction(2 * MG * 10**6 * 2, 5),
+            ),
+            Piece(Fraction(grant + 600), piece.b, share * (piece.b - grant - 600)),
+        ]
     periods = [BasalPeriod(0, ((0, 20 * MG),), (2 * MG, 600))]
     quiet = [(0, 3 * DAY_S)]
     assert under_delivery_windows(pieces, periods, [grant], quiet)[0] == 1
