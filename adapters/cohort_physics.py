@@ -570,6 +570,46 @@ def _programmed(
     return total
 
 
+def _programmed_float(
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: Fraction | int,
+    hi: Fraction | int,
+    lean_rich: Sequence[tuple[int, Fraction]],
+) -> float | None:
+    """:func:`_programmed` in floating point (which windows are judged is decided exactly)."""
+    starts = [p.start_s for p in periods]
+    i = bisect.bisect_right(starts, lo) - 1
+    if i < 0:
+        return None
+    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
+    active = [periods[i], *inside]
+    flo, fhi = float(lo), float(hi)
+    if not inside:
+        total = float(active[0].daily_ng())
+    elif any(len(p.steps) != 1 for p in active):
+        return None
+    else:
+        total = 0.0
+        for p, nxt in zip(active, [*[q.start_s for q in inside], fhi], strict=True):
+            total += p.steps[0][1] * (nxt - max(flo, p.start_s)) / DAY_S
+    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is None:
+            continue
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        dose = bolus[0] * (float(lean_rich[k][1]) if k >= 0 else 1.0)
+        dur = bolus[1]
+        if dur == 0:
+            total += dose if lo < g <= hi else 0.0
+        else:
+            a, b = max(g, flo), min(g + dur, fhi)
+            if b > a:
+                total += dose * (b - a) / dur
+    return total
+
+
 def _float_cums(
     ps: Sequence[Piece],
     fa: list[float],
@@ -641,11 +681,11 @@ def under_delivery_windows(
         {x for p in ps for x in (p.a, p.b, p.a + DAY_S, p.b + DAY_S)}, key=lambda x: (float(x), x)
     )
     pkeys = [float(x) for x in pbreaks]
-    wanted: dict[Fraction | int, Fraction | None] = {}
+    wanted: dict[Fraction | int, float | None] = {}
 
-    def want_at(t: Fraction | int) -> Fraction | None:
+    def want_at(t: Fraction | int) -> float | None:
         if t not in wanted:
-            wanted[t] = _programmed(periods, gs, t - DAY_S, t, lean_rich)
+            wanted[t] = _programmed_float(periods, gs, t - DAY_S, t, lean_rich)
         return wanted[t]
 
     allow = 1 - UNDER_DELIVERY_ALLOWANCE
@@ -675,57 +715,53 @@ def under_delivery_windows(
                 strict=True,
             )
         ]
-        # the programmed amount at each candidate: exact at the bounds, linear between them
+        # the programmed amount at each candidate: at the bounds, and linear between them
         k = 0
-        wants: list[tuple[Fraction | None, float]] = []
-        for t in hs:
+        wants: list[float | None] = []
+        for t, ft in zip(hs, fts, strict=True):
             while k + 1 < len(bounds) and bounds[k + 1] <= t:
                 k += 1
             if t == bounds[k] or instant:
-                v = want_at(t)
-                wants.append((v, float(v) if v is not None else 0.0))
+                wants.append(want_at(t))
                 continue
             w1, w2 = bounds[k], bounds[k + 1]
-            if (
-                flex
-                and _programmed(
-                    periods, gs, Fraction(w1 + w2, 2) - DAY_S, Fraction(w1 + w2, 2), lean_rich
-                )
-                is None
-            ):
-                wants.append((None, 0.0))
+            mid = Fraction(w1 + w2, 2)
+            if flex and _programmed_float(periods, gs, mid - DAY_S, mid, lean_rich) is None:
+                wants.append(None)
                 continue
             v1, v2 = want_at(w1), want_at(w2)
             assert v1 is not None and v2 is not None
-            exact = v1 + (v2 - v1) * (t - w1) / (w2 - w1)
-            wants.append((exact, float(exact)))
+            wants.append(v1 + (v2 - v1) * (ft - w1) / (w2 - w1))
         top = min(
             (
                 got_t / (want_t * 1e6)
-                for got_t, (v, want_t) in zip(got_f, wants, strict=True)
-                if v is not None and want_t > 0
+                for got_t, want_t in zip(got_f, wants, strict=True)
+                if want_t is not None and want_t > 0
             ),
             default=2.0,
         )
         short = False
-        for t, got_t, (v, want_t) in zip(hs, got_f, wants, strict=True):
-            if v is None or v <= 0:
+        for t, got_t, want_t in zip(hs, got_f, wants, strict=True):
+            if want_t is None or want_t <= -tol:
                 continue
             want_fg = want_t * 1e6
-            got_exact: Fraction | None = None
-            if got_t / want_fg <= top + tol / want_fg:
-                got_exact = _cum(ps, ends, prefix, Fraction(t)) - _cum(
-                    ps, ends, prefix, Fraction(t) - DAY_S
-                )
-                worst = min(worst, got_exact / (v * 10**6))
-            if abs(got_t - fallow * want_fg) <= tol:
-                if got_exact is None:
-                    got_exact = _cum(ps, ends, prefix, Fraction(t)) - _cum(
-                        ps, ends, prefix, Fraction(t) - DAY_S
-                    )
-                now_short = got_exact < allow * v * 10**6
-            else:
-                now_short = got_t < fallow * want_fg
+            near_top = got_t <= (top + 1e-9) * want_fg + tol
+            near_limit = abs(got_t - fallow * want_fg) <= tol
+            if not (near_top or near_limit):
+                if want_t > 0:
+                    now_short = got_t < fallow * want_fg
+                    if now_short and not short:
+                        episodes += 1
+                    short = now_short
+                continue
+            v = _programmed(periods, gs, t - DAY_S, t, lean_rich)
+            if v is None or v <= 0:
+                continue
+            got_exact = _cum(ps, ends, prefix, Fraction(t)) - _cum(
+                ps, ends, prefix, Fraction(t) - DAY_S
+            )
+            worst = min(worst, got_exact / (v * 10**6))
+            now_short = got_exact < allow * v * 10**6
             if now_short and not short:
                 episodes += 1
             short = now_short
