@@ -12,6 +12,7 @@ A benchmark, not a test: nothing here asserts.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from fractions import Fraction
@@ -36,8 +37,10 @@ def main() -> None:
         wall = time.monotonic() - t0
         cpu = sum(r["cpu_s"] for r in results)
         runs[workers] = [{k: v for k, v in r.items() if k != "cpu_s"} for r in results]
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"workers {workers}: wall {wall:.1f} s, CPU {cpu:.1f} s, "
+            f"workers {workers}: load average {load} at the end, wall {wall:.1f} s, "
+            f"CPU {cpu:.1f} s, "
             f"{cpu / float(patients * years):.2f} CPU s per patient-year, "
             f"{wall / float(patients * years):.2f} wall s per patient-year"
         )
