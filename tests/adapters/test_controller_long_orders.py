@@ -18,8 +18,8 @@ import pytest
 from itdose.adapters.cohort_draw import draw_patient, parse_cohort
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.scenario import parse_scenario, run_scenario
-from itdose.core.errors import InvalidInput
 from itdose.core.effects import DeliveryOrder
+from itdose.core.errors import InvalidInput
 from itdose.core.state import Device
 from itdose.specs import load_library
 
