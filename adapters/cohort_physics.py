@@ -40,7 +40,7 @@ Checks (hazard kinds, :data:`HAZARDS`):
   program asks for (its basal over the window plus the patient boluses granted in it; a bolus
   granted while the fluid path holds two concentrations at the lean / rich share of its dose,
   as the core sizes it at the richer one), beyond :data:`UNDER_DELIVERY_ALLOWANCE`
-  (:func:`under_delivery_windows`).
+  (:func:`under_delivery_windows`: every window end, exactly, not a sample).
 """
 
 from __future__ import annotations
