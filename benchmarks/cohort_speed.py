@@ -3,9 +3,18 @@
 Runs the default cohort (``examples/cohorts/default.toml``) for ``PATIENTS`` patients of
 ``YEARS`` years with 1 and then 2 worker processes and prints the wall time, the CPU seconds per
 patient-year, whether both runs gave the same per-patient results, and what 1,000 and 10,000
-patient-years would take at that cost. Issue target: 10,000
+patient-years would take at that cost, with the load average at the end of each run (the CPU
+time per patient-year is the figure to compare on a shared machine). Issue target: 10,000
 patient-years on 2 cores in under 10 minutes (0.12 CPU s per patient-year).
 A benchmark, not a test: nothing here asserts.
+
+Measured (``32 1``, the default cohort with day-long orders and daily polls, a 2-core machine
+shared with other work): 1 worker 1.90 CPU s per patient-year (load average 7.7 9.6 8.9), 2
+workers 1.93 (10.9 10.3 9.4), the same per-patient results; wall 276 s and 269 s: no scaling at
+that load. Before the day-long orders, daily polls and the exact reference windows, the same
+32 patient-years took 4.00 CPU s per patient-year (load average 9.0 10.1 10.5). At 1.9 CPU s,
+10,000 patient-years are about 2.6 h on 2 fully available cores (16 times the target);
+docs/cohort-schema.md ("Speed") says where the time goes.
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
 """
