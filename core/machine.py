@@ -122,13 +122,8 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
     new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
     out: list[Effect] = [
-        Record(
-            event=command.name,
-            role=command.role.value,
-            at_s=now_s,
-            source=device.phase,
-            dest=dest,
-            detail=describe(command),
+        Record.deferred(
+            command.name, command.role.value, now_s, device.phase, dest, describe, command
         )
     ]
     if stops:
