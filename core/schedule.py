@@ -89,6 +89,11 @@ def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
 
 def basal_daily_ng(basal: Basal) -> int:
     """The basal amount over one 24 h schedule day, rounded up (checked against limits)."""
+    steps = basal.steps
+    if len(steps) == 1 and steps[0].start_s == 0:
+        # one step over the whole day (a continuous basal; asked on every step): the sum below
+        # is dose x 86400, and its ceiling over 86400 is the dose itself
+        return steps[0].dose_ng_per_day
     return _ceil_div(
         sum(dose * (end - start) for start, end, dose in _step_ends(basal.steps)), DAY_S
     )
