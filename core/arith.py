@@ -132,6 +132,8 @@ def floor_div(a: int, b: int) -> int:
     post: __return__ >= 0
     post: __return__ * b <= a < (__return__ + 1) * b
     """
+    if type(a) is int and type(b) is int and a >= 0 and b > 0:
+        return a // b  # the checked case, without building the checks' values
     dividend, divisor = _check_division(a, b)
     return dividend // divisor
 
@@ -146,6 +148,8 @@ def ceil_div(a: int, b: int) -> int:
     post: (__return__ - 1) * b < a <= __return__ * b
     post: __return__ == floor_div(a, b) + (0 if a % b == 0 else 1)
     """
+    if type(a) is int and type(b) is int and a >= 0 and b > 0:
+        return -(-a // b)  # the checked case, without building the checks' values
     dividend, divisor = _check_division(a, b)
     return -(-dividend // divisor)
 
