@@ -40,7 +40,13 @@ __all__ = [
 
 
 class Phase(enum.Enum):
-    """Lifecycle states (docs/architecture.md#lifecycle)."""
+    """Lifecycle states (docs/architecture.md#lifecycle).
+
+    Hashed by identity (as the members compare): ``Enum`` hashes the member's name in Python on
+    every set or dict lookup, and every step looks phases up. Nothing depends on the hash
+    itself: the name's hash differs from one process to the next already."""
+
+    __hash__ = object.__hash__
 
     SCREENING = "screening"
     TRIAL = "trial"
@@ -56,7 +62,10 @@ class Phase(enum.Enum):
 
 
 class Role(enum.Enum):
-    """Who issues a command; the lifecycle table says which roles may issue which command."""
+    """Who issues a command; the lifecycle table says which roles may issue which command.
+    Hashed by identity, as :class:`Phase`."""
+
+    __hash__ = object.__hash__
 
     PATIENT = "patient"
     CLINICIAN = "clinician"
