@@ -358,13 +358,13 @@ def evolve(device: Device, **changes: Any) -> Device:
     object is built here and never changed after it is returned. An unknown name raises
     ``TypeError``, as ``replace`` does.
     """
-    unknown = changes.keys() - _DEVICE_FIELDS
-    if unknown:
+    if not _DEVICE_FIELDS.issuperset(changes):
+        unknown = changes.keys() - _DEVICE_FIELDS
         raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")
-    new = object.__new__(Device)
-    state = new.__dict__
-    state.update(device.__dict__)
+    state = device.__dict__.copy()
     state.update(changes)
+    new = object.__new__(Device)
+    object.__setattr__(new, "__dict__", state)
     return new
 
 
