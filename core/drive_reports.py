@@ -14,7 +14,7 @@ from itdose.core.basal import with_alarms
 from itdose.core.effects import Annunciate, Effect, Record
 from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ledger_of
 from itdose.core.ledger import ahead_of_pace
-from itdose.core.path import amount_fg, drugs_in, ng_up
+from itdose.core.path import NO_DRUG, amount_fg, drugs_in, ng_up
 from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
 
 __all__ = ["apply_report", "over_delivered"]
@@ -54,9 +54,12 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
-    for left in drugs_in(out):
-        fg = amount_fg(out, left)
-        pace_fg = _pace(order) * _cmax(out, left)
+    if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
+        lefts = ((out[0].drug, out[0].amount_fg, out[0].concentration_ng_per_ml),)
+    else:
+        lefts = tuple((left, amount_fg(out, left), _cmax(out, left)) for left in drugs_in(out))
+    for left, fg, richest in lefts:
+        pace_fg = _pace(order) * richest
         recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
         if left == d.drug:
             ledger = recorded
