@@ -95,6 +95,8 @@ MAX_PIECES: Final = 512
 
 
 def _check_nonneg(field_name: str, value: object) -> int:
+    if type(value) is int and value >= 0:
+        return value  # the valid case, checked without the error branches
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field_name, "must be an integer", value=value)
     if value < 0:
