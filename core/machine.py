@@ -128,9 +128,8 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     # that dosing that resumes later starts a new segment then, not at the old segment's end.
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
     new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
-    record = Record.deferred(
-        command.name, command.role.value, now_s, source, dest, describe, command
-    )
+    role: str = command.role._value_  # .value, without the enum property's call
+    record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
         stop = StopDelivery(reason=f"{command.name}: {source.value} -> {dest.value}")
         out: tuple[Effect, ...] = (record, stop, *effects)
