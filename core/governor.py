@@ -88,7 +88,10 @@ class Request(Generic[I, B]):
 
     def limits(self) -> tuple[I, ...]:
         """The rooms that apply, cap first."""
-        return tuple(r for r in (self.cap_room_ng, self.reservoir_room_ng) if r is not None)
+        cap, reservoir = self.cap_room_ng, self.reservoir_room_ng
+        if cap is None:
+            return () if reservoir is None else (reservoir,)
+        return (cap,) if reservoir is None else (cap, reservoir)
 
 
 # --- arithmetic on Ops (ints at run time, z3 terms in proofs) -------------------------------------
