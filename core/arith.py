@@ -108,6 +108,8 @@ class Ops(Protocol[IntT, BoolT]):
 
 
 def _check_int(field: str, value: object) -> int:
+    if type(value) is int:
+        return value  # the valid case, without the error branch
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, "must be an integer", value=value)
     return value
