@@ -55,7 +55,9 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
     if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
-        lefts = ((out[0].drug, out[0].amount_fg, out[0].concentration_ng_per_ml),)
+        lefts: tuple[tuple[str, int, int], ...] = (
+            (out[0].drug, out[0].amount_fg, out[0].concentration_ng_per_ml),
+        )
     else:
         lefts = tuple((left, amount_fg(out, left), _cmax(out, left)) for left in drugs_in(out))
     for left, fg, richest in lefts:
