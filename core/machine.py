@@ -131,7 +131,7 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     role: str = command.role._value_  # .value, without the enum property's call
     record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
-        stop = StopDelivery(reason=f"{command.name}: {source.value} -> {dest.value}")
+        stop = StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
         out: tuple[Effect, ...] = (record, stop, *effects)
     else:
         out = (record, *effects)
