@@ -128,10 +128,14 @@ def check_fields(value: object, path: str) -> None:
     expected, a string where an enum or a number belongs, naming the field.
     """
     cls = type(value)
-    if dataclasses.is_dataclass(cls):
+    if _is_dataclass(cls):
         _check_dataclass(cls, value, path)
     else:
         _check(cls, value, path)
+
+
+_is_dataclass = functools.cache(dataclasses.is_dataclass)
+"""Whether a class is a dataclass (once per class: every command is checked on every step)."""
 
 
 @functools.cache
