@@ -11,8 +11,8 @@ cProfile entries. A benchmark, not a test: nothing here asserts a time.
 
 Figures (issue 14 asks for 10 years under 1 s). On the shared 2-core development machine at a
 load average of about 10, best of two runs in CPU time, before and after alternated in the same
-minutes: 2.9-3.4 s before this round of optimisation of the core step, 2.3-2.4 s after (40,292
-core steps; this script's own wall-clock output in one run at load 9.6: 7.0 s). The target is
+minutes: 2.9-3.4 s before this round of optimisation of the core step, 2.3-2.5 s after (40,292
+core steps; this script's own wall-clock output in runs at load 9.5-10: 7.0 s). The target is
 not reached: the core step is about three quarters of the profile (the basal and bolus plans
 above all, see benchmarks/step_throughput.py), the controller and the simulated drive the rest.
 """

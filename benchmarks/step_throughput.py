@@ -13,10 +13,11 @@ a lifecycle command at most 1x, a ratio of at least 1.0). Measured on the shared
 development machine at a load average of about 10, so each figure is the best of several runs in
 CPU time, before and after alternated in the same minutes:
 
-- mixed run (ticks, drive reports, bolus requests): 0.12-0.13 before, 0.18-0.20 after (about
-  55-60 us of CPU per step before, 37-40 us after; a trigger costs about 7 us). This script's
-  own wall-clock output in one run at load 9.6: ratio 0.195, lifecycle ratio 0.98.
-- lifecycle command: 0.37-0.38 before, 0.80-0.92 after (18-19 us per command before, 9 us after).
+- mixed run (ticks, drive reports, bolus requests): 0.12-0.13 before, 0.17-0.20 after (about
+  55-60 us of CPU per step before, 37-42 us after; a trigger costs about 7 us). This script's
+  own wall-clock output in runs at load 9.5-10: ratio 0.195-0.201.
+- lifecycle command: 0.37-0.38 before, 0.80-0.92 after (18-19 us per command before, 8.4-9 us
+  after); this script's wall-clock output at load 9.5-10: 0.72-0.98.
 
 Neither target is reached. What a step costs now (CPU, same conditions): a tick about 45 us, of
 which the basal plan is about 31 (the cap room through the ledger's exact peak 8, the volume
