@@ -71,10 +71,6 @@ class Basal:
     def continuous(dose_ng_per_day: int) -> Basal:
         return Basal(steps=(FlexStep(0, dose_ng_per_day),))
 
-    @property
-    def is_flex(self) -> bool:
-        return len(self.steps) > 1 or self.clock is FlexClock.WALL
-
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
