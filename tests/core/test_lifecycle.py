@@ -370,6 +370,16 @@ SAMPLES: dict[str, c.Command] = {
 }
 
 
+def test_a_guarded_row_prints_with_its_guard_name() -> None:
+    """A row reads as a line of the table: its guard shows by name, not as a predicate object
+    (how a row shows in an assertion message or a debugger)."""
+    row = next(r for r in RULES if r.trigger == "start_dosing")
+    assert row.guard is GUARDS["ready_to_dose"]
+    text = repr(row)
+    assert text.endswith("guard=ready_to_dose)")
+    assert "function" not in text and "lambda" not in text
+
+
 def test_samples_cover_every_command() -> None:
     assert set(SAMPLES) == set(c.COMMANDS)
     assert all(type(cmd) is c.COMMANDS[name] for name, cmd in SAMPLES.items())
