@@ -77,7 +77,7 @@ from itdose.core.effects import (
 )
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
-from itdose.core.path import FluidPath, Segment
+from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
 from itdose.core.state import (
     ActiveAlarm,
@@ -1295,6 +1295,75 @@ def test_last_old_drug_piece_of_one_nanolitre_lasts_one_second(library: Library)
     plan = plan_tick(_old_drug_first(library, 1), T0, library)
     assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 1, 1)
     assert plan.basal_until_s == T0 + 1
+
+
+def test_an_old_drug_runs_at_its_own_flush_dose_among_several(library: Library) -> None:
+    """REQ-TIP-003: with the flush doses of two old drugs recorded (a second drug change), the
+    drug at the tip runs at its own: 667 nL of hydromorphone at 1 mg/day (100 000 nL/day) take
+    ceil(576.288) = 577 s, whatever the other old drug's dose."""
+    flush = (FlushDose("ziconotide", 2_400), FlushDose("hydromorphone", MG))
+    d = dataclasses.replace(_old_drug_first(library, 667), flush_doses=flush)
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 577, 667)
+    assert plan.carry == 0
+
+
+@pytest.mark.parametrize(
+    "flush", [(), (FlushDose("ziconotide", 2_400),)], ids=["none", "another-drug"]
+)
+def test_an_old_drug_of_unknown_dose_at_the_tip_is_not_delivered(
+    flush: tuple[FlushDose, ...], library: Library
+) -> None:
+    """REQ-TIP-003: a state from outside whose old drug at the tip has no recorded dose (every
+    drug change records one): its rate is unknown, so none of it is ordered (rate zero); the
+    segment still ends an hour later and the carry is kept."""
+    d = dataclasses.replace(_old_drug_first(library, 667), flush_doses=flush)
+    plan = plan_tick(d, T0, library)
+    assert plan.order is None and plan.requested_nl == 0
+    assert (plan.carry, plan.basal_until_s, plan.alarms) == (3, T0 + HOUR, ())
+
+
+def test_no_basal_is_planned_while_no_drug_is_at_the_tip(library: Library) -> None:
+    """REQ-TIP-002: a state from outside marked primed whose catheter still holds the implant's
+    no-drug fluid at the tip: there is no drug whose rate could size a basal order, so none is
+    planned and the segment does not advance."""
+    d = _with_path(
+        _active_device(library, basal_carry=3),
+        Segment(667, NO_DRUG, 0),
+        Segment(234_000 - 667, "morphine", CONC),
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan((), None, 3, d.basal_until_s)
+    assert d.basal_until_s <= T0
+
+
+@pytest.mark.parametrize(
+    ("room_ng", "order_nl", "carry", "reasons", "alarms"),
+    [
+        # 2 ng short of 4166 nL (41 660 ng): 4165 nL fit and the last nL is a rounding unit,
+        # carried: 10**12 x 3600 - 4165 x 10**7 x 86 400
+        (41_658, 4165, 1_440_000_000_000, (), ()),
+        # 12 ng short: 4164 nL fit, two short of the request: withheld, nothing carried
+        (41_648, 4164, 0, (Reason.DAILY_CAP,), (AlarmKind.DELIVERY_LIMITED,)),
+    ],
+)
+def test_one_nanolitre_the_cap_cannot_take_carries_and_more_is_withheld(
+    room_ng: int,
+    order_nl: int,
+    carry: int,
+    reasons: tuple[Reason, ...],
+    alarms: tuple[AlarmKind, ...],
+    library: Library,
+) -> None:
+    """REQ-GOV-002, REQ-TIP-004: the window already holds 20 mg minus ``room_ng`` of morphine
+    (a second ago). An hour's basal (4166 nL) does not fit: one nL less is a rounding unit that
+    carries to the next segment with nothing withheld and no alarm (an accepted program is
+    delivered in full); two nL less is a cut by the daily cap, which withholds and alarms."""
+    d = _active_device(library, ledger=_recorded(T0 - 1, 20 * MG - room_ng))
+    plan = plan_tick(d, T0, library)
+    assert plan.requested_nl == 4166
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, order_nl)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (carry, reasons, alarms)
 
 
 def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
