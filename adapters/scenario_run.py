@@ -16,7 +16,6 @@ from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
 from itdose.adapters.scenario_check import check_expectations
 from itdose.adapters.scenario_model import (
-    DAY_S,
     DayFigures,
     ExpectResult,
     RunResult,
@@ -35,6 +34,7 @@ from itdose.core.effects import (
 from itdose.core.errors import DosingError
 from itdose.core.program import Program
 from itdose.core.state import Device, Role
+from itdose.core.units import DAY_S
 
 C, S, P = Role.CLINICIAN, Role.SERVICE, Role.PATIENT
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 from itdose.core.units import DAY_S
 
@@ -72,10 +73,6 @@ class Basal:
         return Basal(steps=(FlexStep(0, dose_ng_per_day),))
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
     return [
         (s.start_s, steps[i + 1].start_s if i + 1 < len(steps) else DAY_S, s.dose_ng_per_day)
@@ -85,7 +82,7 @@ def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
 
 def basal_daily_ng(basal: Basal) -> int:
     """The basal amount over one 24 h schedule day, rounded up (checked against limits)."""
-    return _ceil_div(
+    return ceil_div(
         sum(dose * (end - start) for start, end, dose in _step_ends(basal.steps)), DAY_S
     )
 
@@ -142,5 +139,5 @@ def dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
             span = min(left, end_utc - t, *later)
             total += dose * span
             t += span
-        return start_utc, _ceil_div(total, DAY_S)
+        return start_utc, ceil_div(total, DAY_S)
     return None
