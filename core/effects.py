@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.governor import Reason
 from itdose.core.state import Phase
 
 __all__ = [
@@ -90,7 +91,7 @@ class BolusDecision(Effect):
 
     granted: bool
     dose_ng: int
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     lockout_remaining_s: int = 0
 
 

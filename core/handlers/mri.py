@@ -98,7 +98,7 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
     policy = _mri_policy(d, library)
     session = MriSession(
-        policy=policy.value,
+        policy=policy,
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,

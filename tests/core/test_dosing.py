@@ -77,6 +77,7 @@ from itdose.core.effects import (
 )
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
+from itdose.core.library import MriPolicy
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
 from itdose.core.state import (
@@ -491,7 +492,7 @@ def test_lockout_exact(library: Library):
     sim.report_due()  # the 600 s bolus order ended long ago: nothing is in flight
     early = _bolus(sim, first + 3599)
     assert not early.granted
-    assert early.reasons == ("lockout",)
+    assert early.reasons == (Reason.LOCKOUT,)
     assert early.lockout_remaining_s == 1
     assert _bolus(sim, first + 3600).granted
 
@@ -507,7 +508,7 @@ def test_denied_request_does_not_restart_the_lockout(library: Library):
     orders = sim.d.orders
     denied = _bolus(sim, first + 1800)
     assert not denied.granted
-    assert denied.reasons == ("lockout",)
+    assert denied.reasons == (Reason.LOCKOUT,)
     assert denied.lockout_remaining_s == 1800
     assert denied.dose_ng == 100_000
     assert sim.d.orders == orders  # nothing ordered
@@ -542,7 +543,7 @@ def test_max_boluses_per_rolling_24h(library: Library):
     sim.report_due()
     fifth = _bolus(sim, first + 4 * HOUR)
     assert not fifth.granted
-    assert fifth.reasons == ("bolus_count",)
+    assert fifth.reasons == (Reason.BOLUS_COUNT,)
     sim.now = first + DAY - 1
     sim.report_due()
     assert not _bolus(sim, first + DAY - 1).granted  # the first is still in (t - 24 h, t]
@@ -575,7 +576,7 @@ def test_bolus_at_daily_cap_is_all_or_nothing_and_basal_not_reduced(library: Lib
     # 8.5 + 2 + ~10 mg of basal = 20.5 mg > 20 mg. Denied whole.
     denied = _bolus(sim, sim.now)
     assert not denied.granted
-    assert "daily_cap" in denied.reasons
+    assert Reason.DAILY_CAP in denied.reasons
     assert AlarmKind.MAX_DOSE_REACHED in _alarm_kinds(sim.d)
     assert sim.d.phase is Phase.ACTIVE
     assert (sim.now, Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW)) in sim.effects
@@ -593,7 +594,7 @@ def test_bolus_denied_while_suspended(library: Library):
     sim = Sim(reach(Phase.SUSPENDED, library), library, 8 * DAY)
     decision = _bolus(sim, 8 * DAY + 10)
     assert not decision.granted
-    assert "not_delivering" in decision.reasons
+    assert Reason.NOT_DELIVERING in decision.reasons
     assert sim.d.boluses.last_start_s is None
 
 
@@ -603,7 +604,7 @@ def test_bolus_not_programmed(library: Library):
     sim.do(c.SetProgram(C, prog), T0 + 10)
     decision = _bolus(sim, T0 + 20)
     assert not decision.granted
-    assert decision.reasons == ("not_programmed",)
+    assert decision.reasons == (Reason.NOT_PROGRAMMED,)
 
 
 # --- clinician bolus ----------------------------------------------------------------------------
@@ -1705,7 +1706,7 @@ def test_bolus_without_program_reservoir_or_implant(library: Library) -> None:
     """REQ-BOL-001: no bolus programmed (or nothing to deliver it from): not programmed."""
     d = _active_device(library)
     assert d.program is not None
-    expected = (BolusDecision(False, 0, ("not_programmed",)),)
+    expected = (BolusDecision(False, 0, (Reason.NOT_PROGRAMMED,)),)
     for changed in (
         dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=None)),
         dataclasses.replace(d, program=None),
@@ -1723,13 +1724,13 @@ def test_bolus_denied_at_the_cap_raises_max_dose_once(library: Library) -> None:
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG - 1_000_000))
     d2, effects = request_bolus(d, T0, library)
     assert effects == (
-        BolusDecision(False, 100_000, ("daily_cap",)),
+        BolusDecision(False, 100_000, (Reason.DAILY_CAP,)),
         Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW),
     )
     assert d2.alarms == (ActiveAlarm(AlarmKind.MAX_DOSE_REACHED, T0),)
     assert d2.orders == () and d2.boluses == d.boluses
     d3, effects = request_bolus(d2, T0 + 10, library)
-    assert effects == (BolusDecision(False, 100_000, ("daily_cap",)),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.DAILY_CAP,)),)
     assert d3.alarms == d2.alarms
 
 
@@ -1740,7 +1741,7 @@ def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
     d, _ = apply_report(d, 2, 10_694, True, T0 + 600)
     assert d.orders == ()
     d2, effects = request_bolus(d, T0 + 1000, library)
-    assert effects == (BolusDecision(False, 100_000, ("lockout",), 2600),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.LOCKOUT,), 2600),)
     assert d2.alarms == ()
 
 
@@ -1749,7 +1750,7 @@ def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
     (after a drug change)."""
     d = _old_drug_first(library, 1000)
     d2, effects = request_bolus(d, T0, library)
-    assert effects == (BolusDecision(False, 100_000, ("not_delivering",)),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.NOT_DELIVERING,)),)
     assert d2 is d
 
 
@@ -1786,7 +1787,7 @@ def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
     assert effects[0] == BolusDecision(True, 100_000)
     over = _active_device(library, ledger=_recorded(T0 - 100, room + 1))
     _, effects = request_bolus(over, T0, library)
-    assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
+    assert effects[0] == BolusDecision(False, 100_000, (Reason.DAILY_CAP,))
 
 
 def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
@@ -1953,16 +1954,16 @@ def test_priming_that_pushes_drug_out_passes_the_daily_cap(library: Library) -> 
 @pytest.mark.parametrize(
     ("policy", "resume", "alarm_at_start", "high_now", "expected"),
     [
-        ("suspend-verify", True, False, False, True),
-        ("suspend-verify", False, False, False, False),
-        ("suspend-verify", True, True, False, False),
-        ("suspend-verify", True, False, True, False),
-        ("empty-and-reset", True, False, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, False, False, True),
+        (MriPolicy.SUSPEND_VERIFY, False, False, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, True, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, False, True, False),
+        (MriPolicy.EMPTY_AND_RESET, True, False, False, False),
     ],
 )
 def test_mri_resumes_only_when_all_conditions_hold(
     library: Library,
-    policy: str,
+    policy: MriPolicy,
     resume: bool,
     alarm_at_start: bool,
     high_now: bool,
