@@ -28,6 +28,7 @@ from itdose.core.errors import InvalidInput
 from itdose.core.library import Library
 from itdose.core.units import (
     DAY_S,
+    NL_PER_ML,
     parse_concentration_ng_per_ml,
     parse_duration_s,
     parse_length_mm,
@@ -516,7 +517,7 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     t, current = START_S, conc
     concs: list[tuple[int, int]] = [(0, conc)]
     while True:
-        daily_nl = dose_at(t) * 10**6 // current if current else 1
+        daily_nl = dose_at(t) * NL_PER_ML // current if current else 1
         days_full = Fraction(capacity_nl, max(1, daily_nl))
         use = rr.randint(*rf["use"])
         interval = min(int(days_full * DAY_S * use / 10_000), rf["max_interval"])
