@@ -111,7 +111,7 @@ def mri_resumes(d: Device) -> bool:
     s = d.mri
     return (
         s is not None
-        and s.policy == MriPolicy.SUSPEND_VERIFY.value
+        and s.policy is MriPolicy.SUSPEND_VERIFY
         and s.resume_to_active
         and not s.alarm_active_at_start
         and not d.high_alarms()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.governor import Reason
 from itdose.core.state import Phase
 
 __all__ = [
@@ -136,7 +137,7 @@ class BolusDecision(Effect):
 
     granted: bool
     dose_ng: int
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     lockout_remaining_s: int = 0
 
 

@@ -172,6 +172,9 @@ class Reason(enum.Enum):
     """The request does not fit under the hard daily maximum ("maximum dose reached")."""
     RESERVOIR = "reservoir"
     """The reservoir above the empty threshold does not hold the request."""
+    NOT_PROGRAMMED = "not_programmed"
+    """No patient bolus is programmed (or nothing is implanted and filled): the answer to a
+    patient's request that never reaches the governor, which itself never returns it."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any, Final
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Ledger
+from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath
 from itdose.core.program import Increase, Program
 
@@ -225,7 +226,7 @@ class RefillSession:
 class MriSession:
     """An MRI in progress or awaiting its post-MRI step (docs/dosing-rules.md#mri)."""
 
-    policy: str
+    policy: MriPolicy
     began_at_s: int
     alarm_active_at_start: bool
     resume_to_active: bool

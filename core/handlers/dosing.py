@@ -26,7 +26,6 @@ from itdose.core.handlers.base import (
 )
 from itdose.core.program import (
     DAY_S,
-    NL_PER_ML,
     FlexClock,
     Increase,
     Program,
@@ -37,7 +36,7 @@ from itdose.core.program import (
     titration_base,
 )
 from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase, evolve
-from itdose.core.units import format_amount_ng, format_duration_s
+from itdose.core.units import format_amount_ng, format_duration_s, volume_nl_for
 
 RESTART_CONFIRM_S = 86_400
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
@@ -166,7 +165,7 @@ def _figures(d: Device, now: int, library: lib.Library) -> ProgramFigures | None
     worst = basal + (
         p.patient_bolus.dose_ng * p.patient_bolus.max_per_24h if p.patient_bolus else 0
     )
-    rate = -(-basal * NL_PER_ML // p.concentration_ng_per_ml)
+    rate = volume_nl_for(basal, p.concentration_ng_per_ml)
     low = dosing.projection(d, now, library).low_reservoir_at_s
     return ProgramFigures(basal, worst, rate, low)
 

@@ -98,7 +98,7 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
     policy = _mri_policy(d, library)
     session = MriSession(
-        policy=policy.value,
+        policy=policy,
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,
@@ -182,8 +182,6 @@ def _path_after_scan(d: Device, skip_nl: int) -> Device:
         rest = d.path.outflow(skip_nl + moved, total - skip_nl, drug, conc)
     segments: list[Segment] = []
     for seg in (*front, *rest):
-        if seg.volume_nl <= 0:
-            continue
         if segments and segments[-1].same_fluid(seg):
             segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
         else:
@@ -211,8 +209,6 @@ def _richest_ahead(
     cuts = [c for c in cuts if c <= length_nl]
     out: list[Segment] = []
     for lo, hi in itertools.pairwise(cuts):
-        if hi <= lo:
-            continue
         reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
         drugs = {seg.drug for seg in reached if seg.drug != NO_DRUG}
         if len(drugs) > 1:

@@ -138,8 +138,8 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     check_positive(c.volume_nl, "command.volume_nl")
     if d.reservoir is not None:
         raise RejectedCommand("command", "the reservoir is already filled; use a refill")
-    if d.implant is None:  # fill rows start in implanted phases only; defensive
-        raise RejectedCommand("command", "no pump is implanted")
+    # fill rows start in implanted phases only, which have an implant (state.check_consistent)
+    assert d.implant is not None
     pump = library.pump(d.implant.pump)
     t = trial_of(d)
     entry = library.drug(t.drug, t.indication)
