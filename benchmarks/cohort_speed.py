@@ -12,9 +12,10 @@ Measured (``32 1``, the default cohort with day-long orders and daily polls, a 2
 shared with other work): 1 worker 1.90 CPU s per patient-year (load average 7.7 9.6 8.9), 2
 workers 1.93 (10.9 10.3 9.4), the same per-patient results; wall 276 s and 269 s: no scaling at
 that load. Before the day-long orders, daily polls and the exact reference windows, the same
-32 patient-years took 4.00 CPU s per patient-year (load average 9.0 10.1 10.5). At 1.9 CPU s,
-10,000 patient-years are about 2.6 h on 2 fully available cores (16 times the target);
-docs/cohort-schema.md ("Speed") says where the time goes.
+32 patient-years took 4.00 CPU s per patient-year (load average 9.0 10.1 10.5). With the faster
+core steps of main merged: 1 worker 1.60 (6.8 8.1 9.4), 2 workers 1.66 (6.2 7.5 9.1), wall 133 s
+and 111 s (1.19x). At 1.6 CPU s, 10,000 patient-years are about 2.2 h on 2 fully available cores
+(13 times the target); docs/cohort-schema.md ("Speed") says where the time goes.
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
 """
