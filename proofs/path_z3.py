@@ -30,16 +30,19 @@ import z3  # type: ignore[import-untyped]
 
 from itdose.core import dosing, governor
 from itdose.core import path as path_mod
+from itdose.core.errors import InvalidInput
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Reservoir
-from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
+from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, run_any, term
 from itdose.proofs.z3ops import ZBool, ZInt
 
 if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
     from itdose.proofs.obligations import Case, Claim, Shown
 
 __all__ = [
+    "CHECK_SHAPES",
     "SHAPES",
+    "input_claims",
     "obligations",
     "path_claims",
     "plan_claims",
@@ -68,6 +71,8 @@ def _shapes() -> tuple[Shape, ...]:
 SHAPES: tuple[Shape, ...] = _shapes()
 SMALL_SHAPES: tuple[Shape, ...] = tuple(s for s in SHAPES if len(s[0]) <= 1)
 """The shapes a seeded broken variant is run on: enough for a counterexample, and fast."""
+ZERO_PIECE_SHAPES: tuple[Shape, ...] = (((), "a"),)
+"""The one shape a seeded empty piece or a negative push is shown on (a path of no volume)."""
 DRUGS = ("a", "b")
 
 
@@ -171,6 +176,16 @@ def _volume(pieces: Sequence[Segment]) -> ZInt:
     return z3.Sum(*[term(p.volume_nl) for p in pieces]) if pieces else z3.IntVal(0)
 
 
+def _pieces_ok(pieces: Sequence[Segment]) -> ZBool:
+    """Every piece has a positive volume and no two neighbours hold the same fluid (written
+    here, not the core's ``same_fluid``)."""
+    out: list[ZBool] = [term(p.volume_nl) > 0 for p in pieces]
+    for a, b in itertools.pairwise(pieces):
+        if a.drug == b.drug:
+            out.append(term(a.concentration_ng_per_ml) != term(b.concentration_ng_per_ml))
+    return z3.And(*out) if out else z3.BoolVal(True)
+
+
 def _amount(pieces: Sequence[Segment], drug: str) -> ZInt:
     """fg of ``drug`` in ``pieces`` (written here, not the core's ``amount_fg``)."""
     terms = [term(p.volume_nl) * term(p.concentration_ng_per_ml) for p in pieces if p.drug == drug]
@@ -226,7 +241,7 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             new.check("path", before.volume_nl)  # the live consistency check: raises if not
             return new, out
 
-        leaves = ex.run(run)
+        leaves = run_any(ex, run)
         domain = z3.And(*ex.assumptions)
         v, t = pushed.term, s.total
         shown = (*s.shown(), ("pushed", v, "nL"))
@@ -238,7 +253,7 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             if leaf.error is not None:
                 return z3.BoolVal(False)
             new, out = leaf.result
-            return z3.And(_volume(new.segments) == t, _volume(out) == v)
+            return z3.And(_volume(new.segments) == t, _volume(out) == v, _pieces_ok(out))
 
         def drug(leaf: Leaf, s: _Sym = s, v: ZInt = v) -> ZBool:
             if leaf.error is not None:
@@ -272,8 +287,9 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             cases[key] += _per_leaf(domain, leaves, fn, shown)
     names = {
         "cover": "the explored paths of the live push cover every input (every shape)",
-        "volume": "a push keeps the path's volume and pushes out exactly the volume pushed in "
-        "(REQ-TIP-001)",
+        "volume": "a push keeps the path's volume and pushes out exactly the volume pushed in, "
+        "in pieces of positive volume with equal neighbours merged (nothing for a push of 0 nL; "
+        "REQ-TIP-001)",
         "drug": "a push conserves each drug exactly: in path + pushed in == in path after + out "
         "of the tip, in fg (REQ-TIP-001)",
         "valid": "the path after a push passes the live FluidPath.check: positive volumes, equal "
@@ -304,6 +320,183 @@ def _push_drops_tip_piece(
 ) -> tuple[FluidPath, tuple[Segment, ...]]:
     new, out = _live_push(p, volume, drug, conc)
     return new, out[1:]
+
+
+def _push_zero_piece(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    new, out = _live_push(p, volume, drug, conc)
+    return new, (*out, Segment(0, drug, conc))
+
+
+# --- PATH-Z3-INPUT: the path's input checks ---------------------------------------------------
+
+EmptyFn = Callable[[Any], FluidPath]
+CheckFn = Callable[[FluidPath, str, Any], None]
+
+CHECK_SHAPES: tuple[tuple[str, ...], ...] = (
+    (),
+    (NO_DRUG,),
+    ("a",),
+    ("a", "a"),
+    ("a", "b"),
+    (NO_DRUG, "a"),
+    (NO_DRUG, NO_DRUG),
+    ("a", "a", "a"),
+)
+"""The segment drugs of the paths given to ``FluidPath.check``: every volume and every
+concentration symbolic and unconstrained (negative, zero, equal neighbours included)."""
+
+
+def _live_empty(volume: Any) -> FluidPath:
+    return path_mod.FluidPath.empty(volume)
+
+
+def _live_check(p: FluidPath, name: str, volume: Any) -> None:
+    p.check(name, volume)
+
+
+def _rejected(leaf: Leaf, field: str) -> bool:
+    """The path ended in the documented rejection, naming ``field``."""
+    return isinstance(leaf.error, InvalidInput) and leaf.error.field == field
+
+
+def _check_reference(
+    labels: tuple[str, ...], vols: Sequence[ZInt], concs: Sequence[ZInt], dead: ZInt
+) -> tuple[dict[str, ZBool], ZBool]:
+    """The rules a path must keep (docs/dosing-rules.md, "What reaches the patient"), written
+    from REQ-TIP-001: per field the condition under which that field is at fault, and the
+    validity of the whole path."""
+    faults: dict[str, ZBool] = {}
+    for i, (d, v, c) in enumerate(zip(labels, vols, concs, strict=True)):
+        fluid = c != 0 if d == NO_DRUG else c <= 0  # no drug exactly at concentration 0
+        merged = (
+            c == concs[i - 1] if i and labels[i - 1] == d else z3.BoolVal(False)
+        )  # equal neighbours are one segment
+        faults[f"path.segments[{i}].volume_nl"] = v <= 0
+        faults[f"path.segments[{i}]"] = z3.Or(fluid, merged)
+    total = z3.Sum(*vols) if vols else z3.IntVal(0)
+    faults["path.volume_nl"] = total != dead
+    return faults, z3.Not(z3.Or(*faults.values()))
+
+
+def input_claims(
+    empty: EmptyFn | None = None,
+    push: PushFn | None = None,
+    check: CheckFn | None = None,
+    shapes: Sequence[Shape] = SHAPES,
+    check_shapes: Sequence[tuple[str, ...]] = CHECK_SHAPES,
+) -> list[Claim]:
+    """The path's input checks on symbolic inputs, invalid ones included: ``FluidPath.empty``
+    and ``FluidPath.push`` reject a negative volume, ``FluidPath.check`` accepts exactly the
+    valid paths; every rejection is the documented InvalidInput naming the field at fault."""
+
+    empty_fn = empty or _live_empty
+    push_fn = push or _live_push
+    check_fn = check or _live_check
+    cases: dict[str, list[Case]] = {k: [] for k in ("cover", "empty", "push", "check")}
+    # FluidPath.empty(V) for every integer V
+    ex = Explorer()
+    v = ex.fresh("volume")
+    leaves = run_any(ex, functools.partial(empty_fn, v))
+    shown: Shown = (("volume", v.term, "nL"),)
+
+    def empty_goal(leaf: Leaf, v: ZInt = v.term) -> ZBool:
+        if leaf.error is not None:
+            return z3.And(v < 0, z3.BoolVal(_rejected(leaf, "path.volume_nl")))
+        segs = leaf.result.segments
+        no_drug = [z3.BoolVal(p.drug == NO_DRUG) for p in segs]
+        return z3.And(
+            v >= 0,
+            _volume(segs) == v,
+            _pieces_ok(segs),
+            *no_drug,
+            *[term(p.concentration_ng_per_ml) == 0 for p in segs],
+        )
+
+    cases["cover"].append(_cover(z3.BoolVal(True), leaves, shown))
+    cases["empty"] += _per_leaf(z3.BoolVal(True), leaves, empty_goal, shown)
+    # a push of a negative volume, on every shape (PATH-Z3 proves every other volume accepted)
+    for shape in shapes:
+        ex = Explorer()
+        s = _sym(shape, ex)
+        pushed = ex.fresh("pushed")
+        ex.assume(pushed.term < 0)
+        leaves = run_any(ex, functools.partial(push_fn, s.path, pushed, s.res_drug, s.res_conc))
+        domain = z3.And(*ex.assumptions)
+        shown = (*s.shown(), ("pushed", pushed.term, "nL"))
+
+        def push_goal(leaf: Leaf) -> ZBool:
+            return z3.BoolVal(_rejected(leaf, "volume_nl"))
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        cases["push"] += _per_leaf(domain, leaves, push_goal, shown)
+    # FluidPath.check on paths of every volume and concentration, against a dead volume
+    for labels in check_shapes:
+        ex = Explorer()
+        vols = [ex.fresh(f"v{i}") for i in range(len(labels))]
+        concs = [ex.fresh(f"c{i}") for i in range(len(labels))]
+        dead = ex.fresh("dead_volume")
+        p = FluidPath(
+            tuple(Segment(vv, d, c) for vv, d, c in zip(vols, labels, concs, strict=True))
+        )
+        leaves = run_any(ex, functools.partial(check_fn, p, "path", dead))
+        faults, valid = _check_reference(
+            labels, [x.term for x in vols], [x.term for x in concs], dead.term
+        )
+        rows: list[tuple[str, Any, str]] = []
+        for i, (d, vv, c) in enumerate(zip(labels, vols, concs, strict=True)):
+            rows += [(f"segment {i} ({d or 'no drug'}) volume", vv.term, "nL")]
+            rows += [(f"segment {i} ({d or 'no drug'}) concentration", c.term, "ng/mL")]
+        shown = (*rows, ("dead volume", dead.term, "nL"))
+
+        def check_goal(
+            leaf: Leaf, faults: dict[str, ZBool] = faults, valid: ZBool = valid
+        ) -> ZBool:
+            if leaf.error is None:
+                return valid
+            err = leaf.error
+            if not isinstance(err, InvalidInput) or err.field not in faults:
+                return z3.BoolVal(False)
+            return faults[err.field]
+
+        cases["cover"].append(_cover(z3.BoolVal(True), leaves, shown))
+        cases["check"] += _per_leaf(z3.BoolVal(True), leaves, check_goal, shown)
+    names = {
+        "cover": "the explored paths of the live FluidPath.empty, push and check cover every "
+        "input (negative, zero and equal values included)",
+        "empty": "FluidPath.empty(V) is a merged path of exactly V nL holding only fluid without "
+        "drug for every V >= 0, and raises InvalidInput naming path.volume_nl for every V < 0 "
+        "(REQ-TIP-001, REQ-CORE-004)",
+        "push": "a push of a negative volume raises InvalidInput naming volume_nl, on every "
+        "shape (REQ-CORE-004)",
+        "check": "FluidPath.check accepts exactly the valid paths (positive volumes, "
+        "concentration 0 exactly when without drug, equal neighbours merged, the dead volume "
+        "held) and rejects every other with InvalidInput naming a field at fault (REQ-TIP-001, "
+        "REQ-CORE-004)",
+    }
+    return _claims(names, cases)
+
+
+def _empty_accepts_negative(volume: Any) -> FluidPath:
+    return FluidPath((Segment(volume, NO_DRUG, 0),) if volume else ())
+
+
+def _push_accepts_negative(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    if volume < 0:
+        return p, ()
+    return _live_push(p, volume, drug, conc)
+
+
+def _check_skips_empty_segments(p: FluidPath, name: str, volume: Any) -> None:
+    _live_check(FluidPath(tuple(s for s in p.segments if s.volume_nl != 0)), name, volume)
+
+
+def _check_ignores_no_drug_concentration(p: FluidPath, name: str, volume: Any) -> None:
+    segs = tuple(s if s.drug != NO_DRUG else Segment(s.volume_nl, NO_DRUG, 0) for s in p.segments)
+    _live_check(FluidPath(segs), name, volume)
 
 
 # --- PATH-Z3-PLAN: outflow and plan_volume ---------------------------------------------------
@@ -355,7 +548,7 @@ def plan_claims(
         skip, vol = ex.fresh("skip"), ex.fresh("volume")
         ex.assume(skip.term >= 0, vol.term >= 0)
         p = s.path
-        leaves = ex.run(functools.partial(outflow_fn, p, skip, vol, s.res_drug, s.res_conc))
+        leaves = run_any(ex, functools.partial(outflow_fn, p, skip, vol, s.res_drug, s.res_conc))
         domain = z3.And(*ex.assumptions)
         lo, hi = skip.term, skip.term + vol.term
         shown = (*s.shown(), ("skip", lo, "nL"), ("volume", vol.term, "nL"))
@@ -366,6 +559,7 @@ def plan_claims(
             out = leaf.result
             return z3.And(
                 _volume(out) == hi - lo,
+                _pieces_ok(out),
                 *[_amount(out, d) == s.ref_amount(lo, hi, d) for d in DRUGS],
             )
 
@@ -383,7 +577,7 @@ def plan_claims(
         skip, target = ex.fresh("skip"), ex.fresh("target_fg")
         ex.assume(skip.term >= 0, target.term >= 0)
         device = Device(reservoir=Reservoir(s.res_drug, "x", s.res_conc, 0), path=s.path)
-        leaves = ex.run(functools.partial(plan_fn, device, skip, "a", target))
+        leaves = run_any(ex, functools.partial(plan_fn, device, skip, "a", target))
         domain = z3.And(*ex.assumptions)
         shown = (*s.shown(), ("skip", skip.term, "nL"), ("target (fg)", target.term, ""))
 
@@ -432,7 +626,7 @@ def plan_claims(
         device = Device(
             reservoir=Reservoir(s.res_drug, "x", s.res_conc, res_nl), path=s.path, orders=(order,)
         )
-        leaves = ex.run(functools.partial(room_fn, device, "a", empty))
+        leaves = run_any(ex, functools.partial(room_fn, device, "a", empty))
         domain = z3.And(*ex.assumptions)
         flight = z3.If(ordered.term > reported.term, ordered.term - reported.term, 0)
         usable_raw = res_nl.term - flight - empty.term
@@ -457,7 +651,8 @@ def plan_claims(
     names = {
         "cover": "the explored paths of the live outflow and plan_volume cover every input",
         "range": "outflow(skip, V) is exactly the path + reservoir contents in [skip, skip + V), "
-        "per drug in fg (REQ-TIP-002)",
+        "per drug in fg, in pieces of positive volume with equal neighbours merged (nothing for "
+        "V = 0; REQ-TIP-002)",
         "bound": "the tip amount of a push of V nL is at most V x the highest concentration "
         "present (REQ-TIP-002)",
         "plan": "plan_volume's volume pushes out only the planned drug, exactly the amount it "
@@ -475,6 +670,12 @@ def _outflow_ignores_skip(
     p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
 ) -> tuple[Segment, ...]:
     return _live_outflow(p, 0, volume, drug, conc)
+
+
+def _outflow_zero_piece(
+    p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
+) -> tuple[Segment, ...]:
+    return (*_live_outflow(p, skip, volume, drug, conc), Segment(0, drug, conc))
 
 
 def _plan_one_more(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, bool]:
@@ -664,6 +865,61 @@ def obligations() -> tuple[Any, ...]:
                     "a push that drops the first piece leaving the tip",
                     lambda: path_claims(push=_push_drops_tip_piece, shapes=SMALL_SHAPES),
                 ),
+                Broken(
+                    "push-zero-piece",
+                    "a push that reports an empty piece leaving the tip",
+                    lambda: path_claims(push=_push_zero_piece, shapes=ZERO_PIECE_SHAPES),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-INPUT",
+            "the path's input checks: a negative volume is rejected; FluidPath.check accepts "
+            "exactly the valid paths",
+            ("REQ-TIP-001", "REQ-CORE-004"),
+            "The live FluidPath.empty, FluidPath.push and FluidPath.check, executed "
+            "symbolically on inputs that include the invalid ones, every exception kept as the "
+            "path's result: FluidPath.empty(V) is a merged path of exactly V nL without drug "
+            "for every V >= 0 and raises InvalidInput naming path.volume_nl for every V < 0; a "
+            f"push of a negative volume raises InvalidInput naming volume_nl on each of the "
+            f"{len(SHAPES)} shapes (PATH-Z3: no other volume is rejected); FluidPath.check on "
+            f"{len(CHECK_SHAPES)} shapes of 0 to 3 segments with every volume, concentration and "
+            "dead volume symbolic and unconstrained accepts exactly the paths of positive "
+            "volumes, concentration 0 exactly without drug, equal neighbours merged and the dead "
+            "volume held, and otherwise raises InvalidInput naming a field that is at fault.",
+            "No hand model: the reference is the list of rules written from REQ-TIP-001. Not "
+            "proved: the message and value of each error (the tests check them); paths of more "
+            "than 3 segments (the check treats each segment alike).",
+            lambda: input_claims(),
+            (
+                Broken(
+                    "empty-accepts-negative",
+                    "FluidPath.empty without its check: a path of negative volume",
+                    lambda: input_claims(empty=_empty_accepts_negative, shapes=(), check_shapes=()),
+                ),
+                Broken(
+                    "push-accepts-negative",
+                    "a push of a negative volume that moves nothing instead of raising",
+                    lambda: input_claims(
+                        push=_push_accepts_negative, shapes=ZERO_PIECE_SHAPES, check_shapes=()
+                    ),
+                ),
+                Broken(
+                    "check-allows-empty-segment",
+                    "FluidPath.check that skips segments of no volume",
+                    lambda: input_claims(
+                        check=_check_skips_empty_segments, shapes=(), check_shapes=(("a",),)
+                    ),
+                ),
+                Broken(
+                    "check-ignores-no-drug-concentration",
+                    "FluidPath.check that takes fluid without drug at any concentration",
+                    lambda: input_claims(
+                        check=_check_ignores_no_drug_concentration,
+                        shapes=(),
+                        check_shapes=((NO_DRUG,),),
+                    ),
+                ),
             ),
         ),
         Obligation(
@@ -692,6 +948,11 @@ def obligations() -> tuple[Any, ...]:
                     "room-ignores-flight",
                     "the reservoir room counted from the tip, ignoring the volume in flight",
                     lambda: plan_claims(reservoir_room=_room_ignoring_flight, shapes=SMALL_SHAPES),
+                ),
+                Broken(
+                    "outflow-zero-piece",
+                    "outflow that reports an empty piece at the end",
+                    lambda: plan_claims(outflow=_outflow_zero_piece, shapes=ZERO_PIECE_SHAPES),
                 ),
                 Broken(
                     "plan-one-more-nl",
