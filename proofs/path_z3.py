@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import z3  # type: ignore[import-untyped]
 
-from itdose.core import dosing, governor
+from itdose.core import dosing, flight, governor
 from itdose.core import path as path_mod
 from itdose.core.errors import InvalidInput
+from itdose.core.ledger import Flow
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Reservoir
 from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, run_any, term
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run ti
 __all__ = [
     "CHECK_SHAPES",
     "SHAPES",
+    "cap_search_claims",
     "input_claims",
     "obligations",
     "path_claims",
@@ -825,6 +827,104 @@ def step_claims(
     return _claims(names, cases)
 
 
+# --- PATH-Z3-CAP: dosing.cap_room_ng's search -------------------------------------------------
+
+CapRoomFn = Callable[..., int]
+_CAP_NOW = 10 * 86_400
+SMALL_REQUESTS = 24
+"""Requests of 0 to this many fg are run against every threshold from -1 to the request + 1."""
+LARGE_REQUESTS: tuple[int, ...] = (
+    FG_PER_NG - 1,
+    FG_PER_NG,
+    FG_PER_NG + 1,
+    7 * FG_PER_NG + 3,
+    20_000_000 * FG_PER_NG + 1,
+    3 * 10**13 + 17,
+)
+"""Requests around whole ng and around the largest hard maxima (20 mg = 2 * 10**13 fg)."""
+
+
+def _live_cap_room(*args: Any) -> int:
+    return flight.cap_room_ng(*args)
+
+
+def _thresholds(request: int) -> list[int]:
+    if request <= SMALL_REQUESTS:
+        return list(range(-1, request + 2))
+    near = (0, 1, FG_PER_NG - 1, FG_PER_NG, FG_PER_NG + 1, request // 3, request // 2)
+    near += (request - FG_PER_NG - 1, request - FG_PER_NG, request - 2, request - 1)
+    near += (request, request + 1, -1)
+    return sorted({t for t in near if t >= -1})
+
+
+def _search_reference(request: int, threshold: int) -> int:
+    """What the search must return when exactly the amounts up to ``threshold`` fg fit (any
+    monotone "fits" is such a threshold): the request in whole ng rounded up when it fits, else
+    the largest amount that fits rounded down to whole ng, 0 when nothing fits. Written from
+    REQ-GOV-002 and REQ-TIP-004, with the rounding written out (not the core's helpers)."""
+    if request <= threshold:
+        return (request + FG_PER_NG - 1) // FG_PER_NG
+    return max(threshold, 0) // FG_PER_NG
+
+
+def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
+    """The live ``flight.cap_room_ng`` against :func:`_search_reference`, on enumerated requests
+    and thresholds (see PATH-Z3-CAP)."""
+    from itdose.proofs.obligations import Claim
+    from itdose.specs import load_library
+
+    room_fn = cap_room or _live_cap_room
+    lib = load_library()
+    entry = lib.entries[0]
+    device = Device(reservoir=Reservoir(entry.drug, entry.indication, 1, 0))
+    over = entry.max_daily.value * FG_PER_NG + 1  # more than the hard maximum: never fits
+    wrong: list[tuple[int, int, int, int]] = []
+    runs = 0
+    for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS):
+        for t in _thresholds(request):
+            asked: list[int] = []
+
+            def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
+                # the delivery of fg fits exactly when fg <= t: nothing, or more than the limit
+                asked.append(fg)
+                amount = 0 if fg <= t else over
+                return Flow(_CAP_NOW, amount, max(amount, 1), 3600)
+
+            # a threshold below 0: the drug already due (a flow of more than the limit) does
+            # not fit even with no delivery
+            base = (Flow(_CAP_NOW, over, over, 3600),) if t < 0 else ()
+            got = room_fn(device, _CAP_NOW, lib, entry.drug, request, flow_for, base)
+            runs += 1
+            want = _search_reference(request, t)
+            outside = [x for x in asked if not 0 <= x <= request]
+            if got != want or outside:
+                wrong.append((request, t, got, want))
+    first = wrong[0] if wrong else (0, 0, 0, 0)
+    shown = (
+        ("request (fg)", z3.IntVal(first[0]), ""),
+        ("largest amount that fits (fg)", z3.IntVal(first[1]), ""),
+        ("cap_room_ng", z3.IntVal(first[2]), "ng"),
+        ("reference", z3.IntVal(first[3]), "ng"),
+    )
+    name = (
+        "cap_room_ng's search returns the whole request in ng rounded up when it fits, else the "
+        "largest amount that fits (it fits, 1 fg more does not) rounded down to whole ng, 0 "
+        f"when nothing fits; it asks only about amounts from 0 to the request: {runs} runs, "
+        f"every threshold of every request of 0 to {SMALL_REQUESTS} fg and the thresholds "
+        "around whole ng, a third, a half and the end of requests up to 3 * 10**13 fg "
+        "(REQ-GOV-002, REQ-TIP-004)"
+    )
+    if wrong:
+        name += f" (differs on {len(wrong)}, first: request {first[0]} fg, threshold {first[1]})"
+    return [Claim(name, (), z3.BoolVal(not wrong), shown)]
+
+
+def _cap_room_seeded(old: str, new: str) -> CapRoomFn:
+    from itdose.proofs.decisions_z3 import mutated
+
+    return mutated(flight.cap_room_ng, old, new)
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 
@@ -962,6 +1062,47 @@ def obligations() -> tuple[Any, ...]:
             ),
         ),
         Obligation(
+            "PATH-Z3-CAP",
+            "dosing.cap_room_ng's search finds the largest amount that fits under the cap",
+            ("REQ-GOV-002", "REQ-TIP-004"),
+            "The live flight.cap_room_ng (the binary search over the ledger's exact peak that "
+            "gives the governor its cap room), run with a delivery whose amounts up to a "
+            "threshold fit and the rest do not (any 'fits' that is monotone in the amount is "
+            "such a threshold), the ledger's live peak_fg deciding each: it returns the request "
+            "in whole ng rounded up when the request fits, else the largest amount that fits "
+            "(it fits, 1 fg more does not) rounded down to whole ng, and 0 when nothing fits; "
+            "it asks only about amounts between 0 and the request. Checked on enumerated "
+            f"inputs: every threshold from -1 to the request + 1 for requests of 0 to "
+            f"{SMALL_REQUESTS} fg, and thresholds around whole ng, a third, a half and the end "
+            f"of {len(LARGE_REQUESTS)} requests up to 3 * 10**13 fg (20 mg and more).",
+            "Enumerated, not symbolic: the search loops log2(request) times and each loop "
+            "forks on 'fits', so symbolic execution has about 2 ** (k + 1) paths for requests "
+            "below 2 ** k fg. The delivery's flows are the proof's own (nothing, or more than "
+            "the limit), on an empty ledger with nothing in flight: that dosing passes the true "
+            "ledger, flows and delivery is checked by the property tests; the peak itself by "
+            "LEDGER-Z3.",
+            lambda: cap_search_claims(),
+            (
+                Broken(
+                    "search-stops-early",
+                    "the search stops while two amounts remain (lo may be 1 fg short)",
+                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 2")),
+                ),
+                Broken(
+                    "search-returns-hi",
+                    "the search returns the smallest amount that does not fit",
+                    lambda: cap_search_claims(_cap_room_seeded("ng_down(lo)", "ng_down(hi)")),
+                ),
+                Broken(
+                    "whole-request-rounded-down",
+                    "a request that fits returned rounded down to whole ng",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded("ng_up(requested_fg)", "ng_down(requested_fg)")
+                    ),
+                ),
+            ),
+        ),
+        Obligation(
             "PATH-Z3-STEP",
             "one basal step through the runtime code: the tip amount is recorded exactly and "
             "stays within the cap room",
@@ -976,7 +1117,8 @@ def obligations() -> tuple[Any, ...]:
             "cap room; the reservoir never goes below the empty threshold.",
             "No hand model of the step. Not covered: the cap room itself (dosing.cap_room_ng, "
             "the ledger's exact peak over pieces and flows in fractions) is symbolic here, not "
-            "computed; its proof is still to be written (see the report). Scope: a path of no "
+            "computed (its search: PATH-Z3-CAP, on enumerated requests; the peak: LEDGER-Z3). "
+            "Scope: a path of no "
             "volume, the path after implant and a drug change, one order in flight; the steady "
             "state (a path holding the reservoir's drug) takes tens of seconds.",
             lambda: step_claims(),
