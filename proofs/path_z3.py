@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import z3  # type: ignore[import-untyped]
 
-from itdose.core import dosing, flight, governor
+from itdose.core import dosing, governor
+from itdose.core import flight as flight_mod
 from itdose.core import path as path_mod
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import Flow
@@ -720,6 +721,7 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
     ex.assume(*[x.term >= 0 for x in (res, empty, flight, cap, req)])
     defs: list[ZBool] = []
     covers: list[ZBool] = []
+    raised: list[Leaf] = []
 
     def device(
         extra: tuple[Order, ...] = (),
@@ -735,12 +737,17 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         fn: Callable[[], tuple[Any, ...]], names: tuple[str, ...], ex: Explorer = ex
     ) -> tuple[list[Leaf], list[SymInt]]:
         sub = Explorer((*ex.assumptions, *defs))
-        leaves = sub.run(fn)
+        leaves = run_any(sub, fn)
         covers.append(covered(leaves))
+        # a path that raises is a counterexample of the coverage claim; the value is defined by
+        # the others (sound: the claims fail if a raising path is feasible)
+        ok = [leaf for leaf in leaves if leaf.error is None]
+        raised.extend(leaf for leaf in leaves if leaf.error is not None)
         out = []
         for i, name in enumerate(names):
             v = z3.Int(name)
-            defs.append(v == fold(leaves, functools.partial(_item, i)))
+            if ok:
+                defs.append(v == fold(ok, functools.partial(_item, i)))
             out.append(ex.wrap(v))
         return leaves, out
 
@@ -784,6 +791,7 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         ("order volume", volume.term, "nL"),
     )
     cases["cover"].append(Case(domain, z3.And(*covers), shown))
+    cases["cover"] += [Case(z3.And(domain, leaf.pc), z3.BoolVal(False), shown) for leaf in raised]
     out_fg = s.ref_amount(z3.IntVal(0), flight.term + volume.term, "a")
     order_fg = s.ref_amount(flight.term, flight.term + volume.term, "a")
     cases["cap"].append(Case(domain, order_fg <= cap.term * FG_PER_NG, shown))
@@ -817,7 +825,8 @@ def step_claims(
         for key, more in _step_cases(shape, decide_fn).items():
             cases[key] += more
     names = {
-        "cover": "the explored paths of every runtime function of the step cover every input",
+        "cover": "the explored paths of every runtime function of the step cover every input, "
+        "and none raises on a valid input",
         "recorded": "the ledger records exactly the drug that left the tip in the step (the order "
         "in flight and the new order, in fg; REQ-TIP-001, REQ-TIP-002)",
         "cap": "the new order's drug leaving the tip is at most the cap room the ledger's peak "
@@ -845,7 +854,7 @@ LARGE_REQUESTS: tuple[int, ...] = (
 
 
 def _live_cap_room(*args: Any) -> int:
-    return flight.cap_room_ng(*args)
+    return flight_mod.cap_room_ng(*args)
 
 
 def _thresholds(request: int) -> list[int]:
@@ -922,7 +931,7 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
 def _cap_room_seeded(old: str, new: str) -> CapRoomFn:
     from itdose.proofs.decisions_z3 import mutated
 
-    return mutated(flight.cap_room_ng, old, new)
+    return mutated(flight_mod.cap_room_ng, old, new)
 
 
 # --- the registry ----------------------------------------------------------------------------

@@ -204,3 +204,20 @@ def test_explored_check_equals_the_runtime_check(
     leaf = _explored(labels).leaf(vols, concs, dead)
     got = leaf.error.field if isinstance(leaf.error, InvalidInput) else leaf.error
     assert got == field
+
+
+def test_an_exception_in_the_step_is_a_counterexample_not_a_crash() -> None:
+    """REQ-TIP-002, REQ-GOV-007: a runtime function of PATH-Z3-STEP that raises (here the
+    decision, on requests above 5 ng) fails the step's coverage claim with such a request."""
+    from itdose.core import governor
+
+    def raising(request: governor.Request[int, bool]) -> governor.Decision:
+        if request.requested_ng > 5:
+            raise TypeError("a dropped argument")
+        return governor.decide_basal(request)
+
+    results = check_claims(path_z3.step_claims(decide=raising, shapes=(((), "a"),)))
+    failed = [r for r in results if r.status == "counterexample"]
+    assert failed and failed[0].name.startswith("the explored paths of every runtime function")
+    assert failed[0].counterexample is not None
+    assert _number(failed[0].counterexample["requested"]) > 5
