@@ -886,7 +886,8 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
     lib = load_library()
     entry = lib.entries[0]
     device = Device(reservoir=Reservoir(entry.drug, entry.indication, 1, 0))
-    over = entry.max_daily.value * FG_PER_NG + 1  # more than the hard maximum: never fits
+    limit = entry.max_daily.value * FG_PER_NG
+    over = limit + 1  # more than the hard maximum: never fits
     wrong: list[tuple[int, int, int, int]] = []
     runs = 0
     for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS):
@@ -894,10 +895,11 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
             asked: list[int] = []
 
             def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
-                # the delivery of fg fits exactly when fg <= t: nothing, or more than the limit
+                # the delivery of fg fits exactly when fg <= t: exactly the hard maximum (which
+                # fits, REQ-TIP-004), or 1 fg more
                 asked.append(fg)
-                amount = 0 if fg <= t else over
-                return Flow(_CAP_NOW, amount, max(amount, 1), 3600)
+                amount = limit if fg <= t else over
+                return Flow(_CAP_NOW, amount, amount, 3600)
 
             # a threshold below 0: the drug already due (a flow of more than the limit) does
             # not fit even with no delivery
@@ -1086,10 +1088,10 @@ def obligations() -> tuple[Any, ...]:
             f"of {len(LARGE_REQUESTS)} requests up to 3 * 10**13 fg (20 mg and more).",
             "Enumerated, not symbolic: the search loops log2(request) times and each loop "
             "forks on 'fits', so symbolic execution has about 2 ** (k + 1) paths for requests "
-            "below 2 ** k fg. The delivery's flows are the proof's own (nothing, or more than "
-            "the limit), on an empty ledger with nothing in flight: that dosing passes the true "
-            "ledger, flows and delivery is checked by the property tests; the peak itself by "
-            "LEDGER-Z3.",
+            "below 2 ** k fg. The delivery's flows are the proof's own (exactly the hard "
+            "maximum, or 1 fg more), on an empty ledger with nothing in flight: that dosing "
+            "passes the true ledger, flows and delivery is checked by the property tests; the "
+            "peak itself by LEDGER-Z3.",
             lambda: cap_search_claims(),
             (
                 Broken(

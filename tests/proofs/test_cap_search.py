@@ -62,16 +62,17 @@ def test_the_check_reads_the_live_search(monkeypatch: pytest.MonkeyPatch) -> Non
 @settings(max_examples=60, deadline=None)
 @given(st.integers(-1, 3 * 10**13), st.integers(0, 3 * 10**13))
 def test_a_delivery_fits_exactly_up_to_the_threshold(threshold: int, amount: int) -> None:
-    """REQ-GOV-002: the deliveries of the check, decided by the ledger's live peak against the
-    hard maximum as cap_room_ng decides them, fit exactly when the amount is at most the
-    threshold (and not at all below a threshold of 0)."""
+    """REQ-GOV-002, REQ-TIP-004: the deliveries of the check (exactly the hard maximum, or 1 fg
+    more), decided by the ledger's live peak against the hard maximum as cap_room_ng decides
+    them, fit exactly when the amount is at most the threshold (and not at all below a
+    threshold of 0)."""
     lib = load_library()
     entry = lib.entries[0]
     limit = entry.max_daily.value * FG_PER_NG
     over = limit + 1
     base = (Flow(NOW, over, over, 3600),) if threshold < 0 else ()
-    value = 0 if amount <= threshold else over
-    new = (Flow(NOW, value, max(value, 1), 3600),) if amount else ()
+    value = limit if amount <= threshold else over
+    new = (Flow(NOW, value, value, 3600),) if amount else ()
     fits = peak_fg((), (*base, *new), NOW, limit) <= limit
     assert fits == (amount <= threshold)
 
