@@ -19,10 +19,11 @@ range is the sum of overlap x concentration, in femtograms (nL x ng/mL).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -876,6 +877,50 @@ def _search_reference(request: int, threshold: int) -> int:
     return max(threshold, 0) // FG_PER_NG
 
 
+class _TooManyQuestions(Exception):
+    """The search asked about more amounts than a binary search needs (a loop that does not
+    narrow, which would never end)."""
+
+
+@contextlib.contextmanager
+def _questions_counted(room_fn: Any, most: int) -> Iterator[None]:
+    """While the search runs, each question "does this amount fit?" (one call of the ledger's
+    ``peak_fg``, which the search's ``fits`` makes) is counted, and the question after ``most``
+    raises :class:`_TooManyQuestions`: a search that does not narrow is a counterexample, not a
+    proof that never ends. The live ``peak_fg`` answers every question unchanged."""
+    spaces = [vars(flight_mod)]
+    own = getattr(room_fn, "__globals__", None)
+    if isinstance(own, dict) and "peak_fg" in own and own is not spaces[0]:
+        spaces.append(own)  # a seeded variant compiled in a copy of the module's namespace
+    live = spaces[0]["peak_fg"]
+    asked = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        asked[0] += 1
+        if asked[0] > most:
+            raise _TooManyQuestions
+        return live(*args, **kwargs)
+
+    saved = [space["peak_fg"] for space in spaces]
+    for space in spaces:
+        space["peak_fg"] = counted
+    try:
+        yield
+    finally:
+        for space, old in zip(spaces, saved, strict=True):
+            space["peak_fg"] = old
+
+
+def _two_drugs(lib: Any) -> tuple[Any, Any]:
+    """Two library entries of one indication with different hard maxima: the drug planned and
+    the reservoir's (after a drug change the old drug is counted against its own maximum)."""
+    for a in lib.entries:
+        for b in lib.entries:
+            if a.indication == b.indication and a.max_daily.value != b.max_daily.value:
+                return a, b
+    raise ValueError("the library has no two drugs of one indication with different maxima")
+
+
 def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
     """The live ``flight.cap_room_ng`` against :func:`_search_reference`, on enumerated requests
     and thresholds (see PATH-Z3-CAP)."""
@@ -884,15 +929,17 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
 
     room_fn = cap_room or _live_cap_room
     lib = load_library()
-    entry = lib.entries[0]
-    device = Device(reservoir=Reservoir(entry.drug, entry.indication, 1, 0))
-    limit = entry.max_daily.value * FG_PER_NG
-    over = limit + 1  # more than the hard maximum: never fits
-    wrong: list[tuple[int, int, int, int]] = []
+    planned, other = _two_drugs(lib)
+    # the reservoir holds the other drug: the planned one is still in the path (a drug change)
+    device = Device(reservoir=Reservoir(other.drug, other.indication, 1, 0))
+    limit = planned.max_daily.value * FG_PER_NG
+    over = limit + 1  # more than the planned drug's hard maximum: never fits
+    wrong: list[tuple[int, int, int, int, str]] = []
     runs = 0
     for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS):
         for t in _thresholds(request):
             asked: list[int] = []
+            most = 2 + request.bit_length()  # the request, nothing, then one per halving
 
             def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
                 # the delivery of fg fits exactly when fg <= t: exactly the hard maximum (which
@@ -904,29 +951,42 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
             # a threshold below 0: the drug already due (a flow of more than the limit) does
             # not fit even with no delivery
             base = (Flow(_CAP_NOW, over, over, 3600),) if t < 0 else ()
-            got = room_fn(device, _CAP_NOW, lib, entry.drug, request, flow_for, base)
-            runs += 1
             want = _search_reference(request, t)
+            runs += 1
+            try:
+                with _questions_counted(room_fn, most):
+                    got = room_fn(device, _CAP_NOW, lib, planned.drug, request, flow_for, base)
+            except _TooManyQuestions:
+                wrong.append((request, t, -1, want, f"asked about more than {most} amounts"))
+                continue
+            except Exception as exc:  # a defect of the search: a counterexample, not a crash
+                wrong.append((request, t, -1, want, f"raised {type(exc).__name__}"))
+                continue
             outside = [x for x in asked if not 0 <= x <= request]
             if got != want or outside:
-                wrong.append((request, t, got, want))
-    first = wrong[0] if wrong else (0, 0, 0, 0)
+                why = f"asked about {outside[0]} fg" if outside else f"returned {got} ng"
+                wrong.append((request, t, got, want, why))
+    first = wrong[0] if wrong else (0, 0, 0, 0, "")
     shown = (
         ("request (fg)", z3.IntVal(first[0]), ""),
         ("largest amount that fits (fg)", z3.IntVal(first[1]), ""),
-        ("cap_room_ng", z3.IntVal(first[2]), "ng"),
+        ("cap_room_ng (-1: none)", z3.IntVal(first[2]), "ng"),
         ("reference", z3.IntVal(first[3]), "ng"),
     )
     name = (
         "cap_room_ng's search returns the whole request in ng rounded up when it fits, else the "
         "largest amount that fits (it fits, 1 fg more does not) rounded down to whole ng, 0 "
-        f"when nothing fits; it asks only about amounts from 0 to the request: {runs} runs, "
-        f"every threshold of every request of 0 to {SMALL_REQUESTS} fg and the thresholds "
-        "around whole ng, a third, a half and the end of requests up to 3 * 10**13 fg "
-        "(REQ-GOV-002, REQ-TIP-004)"
+        "when nothing fits, against the planned drug's own maximum; it asks only about amounts "
+        "from 0 to the request, at most 2 + log2(request) times: "
+        f"{runs} runs, every threshold of every request of 0 to {SMALL_REQUESTS} fg and the "
+        "thresholds around whole ng, a third, a half and the end of requests up to 3 * 10**13 "
+        "fg (REQ-GOV-002, REQ-TIP-004)"
     )
     if wrong:
-        name += f" (differs on {len(wrong)}, first: request {first[0]} fg, threshold {first[1]})"
+        name += (
+            f" (differs on {len(wrong)}, first: request {first[0]} fg, threshold {first[1]} "
+            f"fg: {first[4]})"
+        )
     return [Claim(name, (), z3.BoolVal(not wrong), shown)]
 
 
@@ -1082,7 +1142,9 @@ def obligations() -> tuple[Any, ...]:
             "such a threshold), the ledger's live peak_fg deciding each: it returns the request "
             "in whole ng rounded up when the request fits, else the largest amount that fits "
             "(it fits, 1 fg more does not) rounded down to whole ng, and 0 when nothing fits; "
-            "it asks only about amounts between 0 and the request. Checked on enumerated "
+            "it asks only about amounts between 0 and the request, at most 2 + log2(request) "
+            "of them (it ends), and counts the drug planned against that drug's own maximum "
+            "while the reservoir holds another. Checked on enumerated "
             f"inputs: every threshold from -1 to the request + 1 for requests of 0 to "
             f"{SMALL_REQUESTS} fg, and thresholds around whole ng, a third, a half and the end "
             f"of {len(LARGE_REQUESTS)} requests up to 3 * 10**13 fg (20 mg and more).",
@@ -1103,6 +1165,19 @@ def obligations() -> tuple[Any, ...]:
                     "search-returns-hi",
                     "the search returns the smallest amount that does not fit",
                     lambda: cap_search_claims(_cap_room_seeded("ng_down(lo)", "ng_down(hi)")),
+                ),
+                Broken(
+                    "search-never-ends",
+                    "a search that keeps asking once one amount remains (it would never end)",
+                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 0")),
+                ),
+                Broken(
+                    "reservoir-drug-maximum",
+                    "the room of the drug in the path counted against the reservoir drug's "
+                    "maximum (after a drug change)",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded("hard_max_ng(d, lib, drug)", "hard_max_ng(d, lib)")
+                    ),
                 ),
                 Broken(
                     "whole-request-rounded-down",

@@ -31,19 +31,25 @@ NOW = 10 * 86_400
 
 def test_the_cap_search_check_passes_and_catches_each_seeded_defect() -> None:
     """REQ-GOV-002, REQ-TIP-004: PATH-Z3-CAP holds on the live search, and a search that stops
-    one step early, returns the first amount that does not fit, or rounds a fitting request
-    down is caught, naming a request and threshold where it differs."""
+    one step early, returns the first amount that does not fit, never ends, counts the drug in
+    the path against the reservoir drug's maximum, or rounds a fitting request down is caught,
+    naming a request and threshold where it differs."""
     result = run_obligation(OBLIGATIONS["PATH-Z3-CAP"])
     assert result.status == "pass", result.detail
     assert {b.id for b in result.broken} == {
         "search-stops-early",
         "search-returns-hi",
+        "search-never-ends",
+        "reservoir-drug-maximum",
         "whole-request-rounded-down",
     }
     for broken in result.broken:
         assert broken.status == "caught", broken
         cex = broken.counterexample
-        assert cex is not None and cex["cap_room_ng"] != cex["reference"]
+        assert cex is not None and cex["cap_room_ng (-1: none)"] != cex["reference"]
+    never_ends = {b.id: b for b in result.broken}["search-never-ends"]
+    assert "asked about more than" in never_ends.failed_claim
+    assert flight.peak_fg is peak_fg  # the counting of questions is undone
 
 
 def test_the_check_reads_the_live_search(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,9 +72,8 @@ def test_a_delivery_fits_exactly_up_to_the_threshold(threshold: int, amount: int
     more), decided by the ledger's live peak against the hard maximum as cap_room_ng decides
     them, fit exactly when the amount is at most the threshold (and not at all below a
     threshold of 0)."""
-    lib = load_library()
-    entry = lib.entries[0]
-    limit = entry.max_daily.value * FG_PER_NG
+    planned, _ = path_z3._two_drugs(load_library())
+    limit = planned.max_daily.value * FG_PER_NG
     over = limit + 1
     base = (Flow(NOW, over, over, 3600),) if threshold < 0 else ()
     value = limit if amount <= threshold else over
