@@ -861,9 +861,9 @@ def _live_cap_room(*args: Any) -> int:
 def _thresholds(request: int) -> list[int]:
     if request <= SMALL_REQUESTS:
         return list(range(-1, request + 2))
-    near = (0, 1, FG_PER_NG - 1, FG_PER_NG, FG_PER_NG + 1, request // 3, request // 2)
-    near += (request - FG_PER_NG - 1, request - FG_PER_NG, request - 2, request - 1)
-    near += (request, request + 1, -1)
+    near = [-1, 0, 1, FG_PER_NG - 1, FG_PER_NG, FG_PER_NG + 1, request // 3, request // 2]
+    near += [request - FG_PER_NG - 1, request - FG_PER_NG, request - 2, request - 1]
+    near += [request, request + 1]
     return sorted({t for t in near if t >= -1})
 
 
