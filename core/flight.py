@@ -106,23 +106,37 @@ def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
     return (Flow(start, day_fg, day_fg, DAY_S),)
 
 
-def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
+def _order_flow(
+    now: int,
+    volume_nl: int,
+    conc: int,
+    seg: int,
+    cut: Callable[[int], tuple[int, int]] | None = None,
+    whole_fg: int | None = None,
+) -> Callable[[int], Flow]:
     """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
-    amount up to its own.
+    amount up to its own (``whole_fg``, default ``volume_nl * conc``).
 
-    The whole amount flows at the whole order's pace. A smaller amount is what a cut order
-    delivers: the basal plan cuts to one concentration ``c <= conc`` over the same ``seg``, a
-    volume ``V`` with ``V * c`` at most the amount, whose drug moves at most at
-    ``ceil(V * 3600 / seg) * c < amount * 3600 / seg + c`` fg/h; so the smaller amount flows at
-    ``ceil(amount * 3600 / seg) + conc`` fg/h, or the whole order's pace if that is less. Keeping
-    the whole order's pace for every smaller amount cut programs at the hard maximum far below
-    the rounding unit that did not fit (docs/dosing-rules.md#r-tip-4)."""
-    whole_fg = volume_nl * conc
+    The whole amount flows at the whole order's pace at ``conc``. A smaller amount is what a cut
+    order delivers. With ``cut`` (an amount -> the ``(volume_nl, amount_fg)`` of the order the
+    plan cuts to for it, all of one concentration ``c``: ``amount = volume * c``) it is exactly
+    that order: its amount at its own pace, ``ceil(volume * 3600 / seg) * c`` fg/h (the drive's
+    trust), so the cap search finds the largest order that really fits, to the nanolitre.
+    Without ``cut``, the basal plan's cut is bounded: one concentration ``c <= conc`` over the
+    same ``seg``, a volume ``V`` with ``V * c`` at most the amount, whose drug moves at most at
+    ``ceil(V * 3600 / seg) * c < amount * 3600 / seg + c`` fg/h. Keeping the whole order's pace
+    for every smaller amount cut programs at the hard maximum far below the rounding unit that
+    did not fit (docs/dosing-rules.md#r-tip-4)."""
+    whole = volume_nl * conc if whole_fg is None else whole_fg
     pace_fg = pace_nl_per_h(volume_nl, seg) * conc
 
     def flow(fg: int) -> Flow:
-        if fg >= whole_fg:
+        if fg >= whole:
             return Flow(now, fg, pace_fg, 3600)
+        if cut is not None:
+            v, amount = cut(fg)
+            c = amount // v if v else 0
+            return Flow(now, amount, pace_nl_per_h(v, seg) * c, 3600)
         return Flow(now, fg, min(pace_fg, ceil_div(fg * 3600, seg) + conc), 3600)
 
     return flow
