@@ -281,7 +281,7 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     """
     pb = d.program.patient_bolus if d.program is not None else None
     if pb is None or d.reservoir is None or d.implant is None:
-        return d, (BolusDecision(False, 0, ("not_programmed",)),)
+        return d, (BolusDecision(False, 0, (Reason.NOT_PROGRAMMED,)),)
     plan = _bolus_plan(
         d,
         now,
@@ -291,10 +291,9 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
         PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
     )
     decision = plan.decision
-    reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
         effects: list[Effect] = [
-            BolusDecision(False, pb.dose_ng, reasons, decision.lockout_remaining_s)
+            BolusDecision(False, pb.dose_ng, decision.reasons, decision.lockout_remaining_s)
         ]
         if Reason.DAILY_CAP in decision.reasons and not d.has_alarm(AlarmKind.MAX_DOSE_REACHED):
             d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)

@@ -96,9 +96,9 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
 
 def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
     """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
-    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008)."""
-    if d.program is None:
-        return ()
+    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008). Only a bolus
+    plan asks, and a bolus is planned only under a program."""
+    assert d.program is not None
     top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     if top == 0:
         return ()

@@ -411,6 +411,10 @@ class Library:
         Raises :class:`InvalidInput` for an unknown drug or indication and
         :class:`RejectedCommand` for a known drug that has no entry for that indication.
         """
+        if type(name) is str and type(indication) is str and indication in INDICATIONS:
+            for entry in self.entries:  # the lookup of every step: the entry, if there is one
+                if entry.drug == name and entry.indication == indication:
+                    return entry
         if not isinstance(name, str) or name not in self.drug_names():
             raise InvalidInput(
                 "drug",
