@@ -30,7 +30,7 @@ from itdose.core.flight import (
     reservoir_room_ng,
 )
 from itdose.core.governor import Reason, Request, decide_basal
-from itdose.core.ledger import Flow, peak_fg
+from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
 from itdose.core.path import NO_DRUG, ng_up
 from itdose.core.program import FlexClock, local_seconds, rate_at
@@ -139,7 +139,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    order = _order_flow(now, volume_nl, conc, longest)(order_fg)
+    order = Flow(now, order_fg, pace_nl_per_h(volume_nl, longest) * conc, 3600)
     flows = (*in_flight_flows(d, drug), *later, order)
     fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
     return longest if fits else seg
@@ -217,9 +217,9 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     elif junction:
         assert d.program is not None
         top = max(step.dose_ng_per_day for step in d.program.basal.steps)
-        if (hard_max_ng(d, lib, drug) - top) * FG_PER_NG * DAY_S >= junction:
-            carry = junction
-        elif junction > nxt[0].concentration_ng_per_ml * DAY_S:
+        room = (hard_max_ng(d, lib, drug) - top) * FG_PER_NG * DAY_S >= junction
+        carry = junction if room else 0
+        if not room and junction > nxt[0].concentration_ng_per_ml * DAY_S:
             # at the hard maximum a deficit can never be made up in a later window (the window
             # from the deficit on would hold the whole maximum and the makeup): more than one
             # rounding unit at the next concentration is withheld basal, with the alarm

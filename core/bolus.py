@@ -235,18 +235,16 @@ def _fluid_flows(
     if all(a >= b for a, b in itertools.pairwise(along)):
         out = ahead(d, skip_nl, volume_nl)
         upto = 0
+        # the concentrations fall from one fluid to the next: every step is positive
         for p, after in zip(out, (*out[1:], None), strict=True):
             upto += p.volume_nl
             step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
-            if step > 0:
-                flows.append(Flow(now, upto * step, pace * step, 3600))
+            flows.append(Flow(now, upto * step, pace * step, 3600))
         return part, tuple(flows)
     at = 0
     for p in ahead(d, skip_nl + unknown_nl, volume_nl):
-        if p.concentration_ng_per_ml > 0:
-            delay = at * 3600 // pace
-            amount = p.volume_nl * p.concentration_ng_per_ml
-            flows.append(Flow(now + delay, amount, pace * p.concentration_ng_per_ml, 3600))
+        conc = p.concentration_ng_per_ml * (p.drug == drug)
+        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
         at += p.volume_nl
     return part, tuple(flows)
 
