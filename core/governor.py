@@ -211,9 +211,7 @@ class PatientBolus:
 
 
 def _nonneg(field: str, value: object) -> int:
-    if type(value) is int and value >= 0:
-        return value  # the valid case, checked without the error branches
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(field, "must be an integer", value=value)
     if value < 0:
         raise InvalidInput(field, "must not be negative", value=value, limit=">= 0")

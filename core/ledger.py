@@ -95,9 +95,7 @@ MAX_PIECES: Final = 512
 
 
 def _check_nonneg(field_name: str, value: object) -> int:
-    if type(value) is int and value >= 0:
-        return value  # the valid case, checked without the error branches
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(field_name, "must be an integer", value=value)
     if value < 0:
         raise InvalidInput(field_name, "must not be negative", value=value, limit=">= 0")

@@ -48,7 +48,8 @@ OBLIGATIONS: dict[str, tuple[str, ...]] = {
     "arith": ("ARITH-Z3", "CONVERT-Z3", "GOV-Z3", "BOLUS-Z3", "DECIDE-Z3"),
     "governor": ("GOV-Z3", "BOLUS-Z3", "LIFE-Z3-DELIVERY", "DECIDE-Z3", "PATH-Z3-STEP"),
     "ledger": ("CONVERT-Z3", "BOLUS-Z3", "DECIDE-Z3", "LEDGER*", "PATH-Z3-STEP"),
-    "path": ("CONVERT-Z3", "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
+    "path": ("CONVERT-Z3", "PATH-Z3-INPUT", "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
+    "flight": ("PATH-Z3-CAP", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
 }
 """Obligations per module, cheapest first; ``X*`` is every obligation whose id starts with X."""
 

@@ -1758,8 +1758,11 @@ def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
     """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
     nL of the reservoir's 10 mg/mL), and the basal of its 600 s at 1 mg/day, 6 944 444 444 fg, is
     1388 nL of 5 mg/mL (5 x 10**6 fg/nL): 21 388 nL. With 15 000 nL of 5 mg/mL left, the order
-    (up to 21 389 nL at the leaner fluid) reaches the 10 mg/mL behind it: two concentrations, so
-    it is sized at the richer one (its dose at the tip is never exceeded): 10 000 + 694 nL."""
+    reaches the 10 mg/mL behind it and is sized to both (no basal order in flight: nothing
+    unknown): the 15 000 nL hold 75 000 ng, and the rest of 100 000 ng + 6 944 444 444 fg is
+    31 944 444 444 fg, 3194 whole nL of 10 mg/mL: 18 194 nL, its basal share in proportion
+    (18 194 x 6 944 444 444 // 106 944 444 444 = 1181 nL). Sized at the richer concentration
+    (10 694 nL, as before) it pushed out only 53 470 ng of the 106 944 ng."""
     d = _with_path(
         _active_device(library),
         Segment(200_000, "morphine", 5 * MG),
@@ -1773,7 +1776,7 @@ def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
         Segment(219_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 18_194, 600, basal_nl=1181)
 
 
 def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
