@@ -206,9 +206,18 @@ def peak_claims(
     for shape in shapes:
         inst = _instance(shape)
         ops = Z3Ops()
-        value = peak_fn(ops, inst.pieces, inst.flows, inst.now, z3.IntVal(inst.period))
-        total = rough_fn(ops, inst.pieces, inst.flows)
         domain = z3.And(*inst.assumptions)
+        try:
+            value = peak_fn(ops, inst.pieces, inst.flows, inst.now, z3.IntVal(inst.period))
+            total = rough_fn(ops, inst.pieces, inst.flows)
+            z3.And(value >= 0, total >= 0, _divisions(ops))
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:  # the peak raised on every input of this shape
+            raised: Shown = (*inst.shown, ("raised", z3.StringVal(repr(exc)[:200]), ""))
+            for k in cases:
+                cases[k].append(Case(domain, z3.BoolVal(False), raised))
+            continue
         shown: Shown = (*inst.shown, ("peak (fg)", value, ""), ("rough sum (fg)", total, ""))
         held = z3.Sum(*inst.contents) if inst.contents else z3.RealVal(0)
         cases["bound"].append(Case(domain, held <= _real(value), shown))
@@ -267,9 +276,45 @@ def _cases(
 
     out = [Case(domain, covered(leaves), shown)]
     for leaf in leaves:
-        ok = z3.BoolVal(False) if leaf.error is not None else goal(leaf)
+        ok = z3.BoolVal(False) if leaf.error is not None else _safe(goal, leaf)
         out.append(Case(z3.And(domain, leaf.pc), ok, shown))
     return out
+
+
+def _safe(goal: Callable[[Leaf], ZBool], leaf: Leaf) -> ZBool:
+    """``goal(leaf)``, or false when the path's result cannot be read as the goal needs (a
+    result of the wrong shape or type is a defect on that path)."""
+    try:
+        return goal(leaf)
+    except Exception:
+        return z3.BoolVal(False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Raised:
+    exc: Exception
+
+
+def _run(ex: Explorer, fn: Callable[[], Any]) -> list[Leaf]:
+    """Every feasible path of ``fn()`` with ANY exception it raises as the path's error (as
+    :func:`itdose.proofs.decisions_z3.explore`): a valid input on which the ledger raises is a
+    claim failure with a counterexample. Only a limit of the symbolic evaluation (a symbolic
+    value used as a concrete one, too many paths) propagates."""
+
+    def guarded() -> Any:
+        try:
+            return fn()
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, TypeError) and "symbolic" in str(exc):
+                raise
+            return _Raised(exc)
+
+    return [
+        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
+        for leaf in ex.run(guarded)
+    ]
 
 
 WindowFn = Callable[[Ledger, Any], Any]
@@ -304,7 +349,7 @@ def window_claims(window: WindowFn | None = None) -> list[Claim]:
     def run() -> Any:
         return window_fn(Ledger(tuple(Piece(*p) for p in raw)), t)
 
-    leaves = ex.run(run)
+    leaves = _run(ex, run)
     t0 = t.term - W
     shown: Shown = (
         ("t", t.term, "s"),
@@ -373,7 +418,7 @@ def _record_cases(record_fn: RecordFn, order_id: int) -> list[Case]:
         before = Ledger(tuple(Piece(*p) for p in raw))
         return record_fn(before, t, order_id, start, amount, pace, HOUR)
 
-    leaves = ex.run(run)
+    leaves = _run(ex, run)
     t0 = t.term - W
     live_before = z3.Sum(*[z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw])
     mine = [z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw if p[0] == order_id]
@@ -464,7 +509,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
         def run(raw: list[Any] = raw) -> Piece:
             return merge_fn(Piece(*raw[0]), Piece(*raw[1]))
 
-        leaves = ex.run(run)
+        leaves = _run(ex, run)
         shown: Shown = (
             ("window end", t, ""),
             *(
@@ -528,7 +573,7 @@ def instant_claims(record: InstantRecordFn | None = None) -> list[Claim]:
         def run(at: Any = at, amount: Any = amount) -> Ledger:
             return record_fn(Ledger(), at, 1, at, amount, INSTANT_PACE, 1)
 
-        leaves = ex.run(run)
+        leaves = _run(ex, run)
         held = z3.If(_real(at.term) > inst.t - W, _real(amount.term), z3.RealVal(0))
         model = held + z3.Sum(*inst.contents)
         shown: Shown = (
@@ -659,6 +704,7 @@ def _all_claims(**kw: Any) -> list[Claim]:
 
 
 def obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import ledger_book_z3
     from itdose.proofs.obligations import Broken, Obligation
 
     small = SMALL_PEAK_SHAPES
@@ -754,4 +800,5 @@ def obligations() -> tuple[Obligation, ...]:
                 ),
             ),
         ),
+        *ledger_book_z3.obligations(),
     )
