@@ -40,7 +40,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import z3  # type: ignore[import-untyped]
 
@@ -126,6 +126,11 @@ def _accepts_exactly(
         return _first(bad, leaf.error.field)
 
     return goal
+
+
+def _refused(name: str, exc: Exception) -> Claim:
+    """A claim that fails: the code raised on the valid input the claim is built from."""
+    return _claim(name, [], z3.BoolVal(False), [("raised", z3.StringVal(repr(exc)[:200]), "")])
 
 
 def _raises(fn: Callable[[], Any], field: str) -> bool:
@@ -617,7 +622,10 @@ def merge_at_bound_claims(record: RecordFn | None = None) -> list[Claim]:
     raw, facts = _three("old", ((5, HOUR, False), (3, 60, False), (1, 1, False)))
     raw = raw[:2]
     base_end = 10 * DAY
-    tail = tuple(Piece(100 + k, base_end, base_end + k, 1_000, 1, 1) for k in range(KEPT - 2))
+    try:
+        tail = tuple(Piece(100 + k, base_end, base_end + k, 1_000, 1, 1) for k in range(KEPT - 2))
+    except Exception as exc:  # a valid piece refused: the claim fails
+        return [_refused("at 512 pieces a record merges exactly the two oldest (REQ-GOV-011)", exc)]
     ends = [term(p[2]) for p in raw]
     t = _sym("t")
     newest = base_end + KEPT - 3
@@ -712,26 +720,49 @@ def merge_at_bound_claims(record: RecordFn | None = None) -> list[Claim]:
 # --- LEDGER-Z3-BOOK: peak_fg at a symbolic now ----------------------------------------------------
 
 PeakFgFn = Callable[..., Any]
-PeakCase = tuple[tuple[Piece, ...], tuple[Flow, ...]]
+
+
+class _P(NamedTuple):
+    """A piece as plain numbers (the model reads these, the code gets ``Piece(*p)``)."""
+
+    order_id: int
+    start_s: int
+    end_s: int
+    amount_fg: int
+    pace_fg: int
+    pace_s: int
+    instant: bool
+
+
+class _F(NamedTuple):
+    """A flow as plain numbers (the code gets ``Flow(*f)``)."""
+
+    start_s: int
+    amount_fg: int
+    pace_fg: int
+    pace_s: int
+
+
+PeakCase = tuple[tuple[_P, ...], tuple[_F, ...]]
 PEAK_FG_CASES: tuple[PeakCase, ...] = (
     (
         (
-            Piece(1, 0, 10 * DAY, 40_000, 5, HOUR),
-            Piece(2, 10 * DAY, 10 * DAY + 900, 700, 7, 60),
-            Piece(3, 10 * DAY, 10 * DAY + 1_000, 90_000, 2, DAY),
+            _P(1, 0, 10 * DAY, 40_000, 5, HOUR, False),
+            _P(2, 10 * DAY, 10 * DAY + 900, 700, 7, 60, False),
+            _P(3, 10 * DAY, 10 * DAY + 1_000, 90_000, 2, DAY, False),
         ),
-        (Flow(10 * DAY + 1_000, 30_000, 5, HOUR), Flow(10 * DAY + 2_000, 500, 1, 1)),
+        (_F(10 * DAY + 1_000, 30_000, 5, HOUR), _F(10 * DAY + 2_000, 500, 1, 1)),
     ),
     (
-        (Piece(1, 0, 10 * DAY, 3_600, 1, 1), Piece(2, 0, 10 * DAY + 50, 900, 9, 60)),
-        (Flow(10 * DAY + 100, 48_000, 2_000, HOUR),),
+        (_P(1, 0, 10 * DAY, 3_600, 1, 1, False), _P(2, 0, 10 * DAY + 50, 900, 9, 60, False)),
+        (_F(10 * DAY + 100, 48_000, 2_000, HOUR),),
     ),
     (
         (
-            Piece(1, 0, 10 * DAY, 3_600, 1, 1),
-            Piece(2, 10 * DAY + 10, 10 * DAY + 10, 500, 500, 1, True),
+            _P(1, 0, 10 * DAY, 3_600, 1, 1, False),
+            _P(2, 10 * DAY + 10, 10 * DAY + 10, 500, 500, 1, True),
         ),
-        (Flow(10 * DAY + 20, 7_200, 1, 1),),
+        (_F(10 * DAY + 20, 7_200, 1, 1),),
     ),
 )
 """Ledgers (paces of three periods, pieces that age out at different instants) and flows whose
@@ -742,7 +773,7 @@ def _live_peak_fg(*args: Any, **kw: Any) -> Any:
     return ledger_mod.peak_fg(*args, **kw)
 
 
-def _tail_at(p: Piece, t: Any) -> Any:
+def _tail_at(p: _P, t: Any) -> Any:
     """The most of piece ``p`` in the window ending at real ``t`` (its drug left at its pace up
     to its end); an instant counts in full until the window no longer contains it."""
     if p.instant:
@@ -754,7 +785,7 @@ def _tail_at(p: Piece, t: Any) -> Any:
     return z3.If(left > 0, z3.If(most < p.amount_fg, most, z3.RealVal(p.amount_fg)), z3.RealVal(0))
 
 
-def _head_at(f: Flow, t: Any) -> Any:
+def _head_at(f: _F, t: Any) -> Any:
     since = t - f.start_s
     since = z3.If(since < DAY, since, z3.RealVal(DAY))
     most = z3.RealVal(Fraction(f.pace_fg, f.pace_s)) * since
@@ -789,8 +820,10 @@ def peak_fg_claims(
     for pieces, flows in cases:
         dom = [now.term >= pieces[-1].end_s, limit.term >= 0]
 
-        def run(pieces: Any = pieces, flows: Any = flows) -> Any:
-            return peak_fn(pieces, flows, now), peak_fn(pieces, flows, now, limit)
+        def run(raw_p: Any = pieces, raw_f: Any = flows) -> Any:
+            ps = tuple(Piece(*p) for p in raw_p)
+            fs = tuple(Flow(*f) for f in raw_f)
+            return peak_fn(ps, fs, now), peak_fn(ps, fs, now, limit)
 
         def total(x: Any, pieces: Any = pieces, flows: Any = flows) -> Any:
             parts = [_tail_at(p, x) for p in pieces] + [_head_at(f, x) for f in flows]
