@@ -52,7 +52,7 @@ from itdose.proofs.explore import Leaf, SymInt, covered, term
 from itdose.proofs.z3ops import ZBool, ZInt
 
 if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
-    from itdose.proofs.obligations import Claim, Obligation, Shown
+    from itdose.proofs.obligations import Claim, Obligation
 
 __all__ = [
     "book_claims",
@@ -96,7 +96,9 @@ def _on_leaves(leaves: Sequence[Leaf], fn: Callable[[Leaf], ZBool]) -> ZBool:
     return z3.And(covered(leaves), *[z3.Implies(leaf.pc, _goal(leaf, fn)) for leaf in leaves])
 
 
-def _claim(name: str, assumptions: Sequence[ZBool], goal: ZBool, shown: Shown) -> Claim:
+def _claim(
+    name: str, assumptions: Sequence[ZBool], goal: ZBool, shown: Sequence[tuple[str, Any, str]]
+) -> Claim:
     from itdose.proofs.obligations import Claim
 
     return Claim(name, tuple(assumptions), goal, tuple(shown))
@@ -197,7 +199,7 @@ def _pace_only(pace_fn: PaceFn) -> list[Claim]:
     volume = _sym("volume_nl")
     pace_goals = []
     for d in PACE_DURATIONS:
-        leaves = explore(lambda d=d: pace_fn(volume, d), [volume.term >= 0])
+        leaves = explore(functools.partial(pace_fn, volume, d), [volume.term >= 0])
         span = max(d, 1)
 
         def rounded_up(leaf: Leaf, span: int = span) -> ZBool:
@@ -320,9 +322,9 @@ def _piece_claims(piece_fn: PieceFn) -> list[Claim]:
     for i, f in enumerate(FIELDS):
         for wrong in WRONG_TYPES:
             bad_args = [*GOOD[:i], wrong, *GOOD[i + 1 :]]
-            concrete.append(_raises(lambda a=bad_args: piece_fn(*a), f))
+            concrete.append(_raises(functools.partial(piece_fn, *bad_args), f))
     for wrong in (1, 0, "yes", None):
-        concrete.append(_raises(lambda w=wrong: piece_fn(*GOOD, instant=w), "instant"))
+        concrete.append(_raises(functools.partial(piece_fn, *GOOD, instant=wrong), "instant"))
     return [
         _claim(
             "a piece is accepted exactly when its order id, times, amount and pace are "
@@ -940,7 +942,7 @@ def _ahead_no_slack(*args: Any, **kw: Any) -> Any:
 
 def _piece_accepting_bools(*args: Any, **kw: Any) -> Piece:
     """A piece whose integer check lets a bool through (True is 1)."""
-    clean = [int(a) if isinstance(a, bool) else a for a in args]
+    clean: list[Any] = [int(a) if isinstance(a, bool) else a for a in args]
     piece = Piece(*clean, **kw)
     for name, a in zip(FIELDS, args, strict=False):
         if isinstance(a, bool):
