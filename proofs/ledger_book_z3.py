@@ -46,7 +46,7 @@ import z3  # type: ignore[import-untyped]
 
 from itdose.core import ledger as ledger_mod
 from itdose.core.errors import InvalidInput
-from itdose.core.ledger import Flow, Ledger, Piece
+from itdose.core.ledger import BolusHistory, Flow, Ledger, Piece
 from itdose.proofs.decisions_z3 import explore, mutated
 from itdose.proofs.explore import Leaf, SymInt, covered, term
 from itdose.proofs.z3ops import ZBool, ZInt
@@ -446,6 +446,57 @@ def _bound_claims(ledger_fn: LedgerFn) -> list[Claim]:
     ]
 
 
+HistoryFn = Callable[..., BolusHistory]
+
+
+def _history_claims(history: HistoryFn) -> list[Claim]:
+    """The bolus history's checks of input of the wrong type or shape (DECIDE-Z3 proves the
+    valid and invalid integer inputs symbolically)."""
+    ok = history
+    late = DAY + 5
+    concrete = {
+        "starts as a list": _raises(lambda: ok(None, [1]), "starts_s"),
+        "a bool start": _raises(lambda: ok(None, (True,)), "starts_s[0]"),
+        "a float start": _raises(lambda: ok(1, (1.0,)), "starts_s[0]"),
+        "starts out of order": _raises(lambda: ok(5, (3, 2)), "starts_s[1]"),
+        "starts without a last start": _raises(lambda: ok(None, (1,)), "last_start_s"),
+        "a bool last start": _raises(lambda: ok(True, ()), "last_start_s"),
+        "a last start that is not the newest": _raises(lambda: ok(5, (4,)), "last_start_s"),
+        "a start 24 h before the last": _raises(lambda: ok(late, (5, late)), "starts_s[0]"),
+        "a start within 24 h of the last": _returns(
+            lambda: ok(late, (6, late)), lambda h: h.starts_s == (6, late)
+        ),
+        "a time of the wrong type": _raises(lambda: ok(5, (5,)).count_in_window("9"), "t_s"),
+        "a negative lockout": _raises(lambda: ok(5, (5,)).lockout_remaining_s(9, -1), "lockout_s"),
+        "a negative maximum": _raises(
+            lambda: ok(5, (5,)).record_start(9, max_per_24h=-1), "max_per_24h"
+        ),
+        "no last start: no lockout": _returns(
+            lambda: ok().lockout_remaining_s(9, 60), lambda r: r == 0
+        ),
+    }
+    return [
+        _claim(
+            "the bolus history refuses starts that are not a tuple of ordered non-negative "
+            "integers within 24 h of the last start, a missing or wrong last start, and a time, "
+            "lockout or maximum of the wrong type or sign, each with InvalidInput naming the "
+            "field (REQ-GOV-006, REQ-GOV-011)",
+            [],
+            z3.BoolVal(all(concrete.values())),
+            [(k, z3.BoolVal(v), "") for k, v in concrete.items()],
+        )
+    ]
+
+
+def _history_accepting_lists(*args: Any, **kw: Any) -> BolusHistory:
+    """A history that takes a list of starts as it is."""
+    if len(args) > 1 and isinstance(args[1], list):
+        h = BolusHistory(args[0], tuple(args[1]))
+        object.__setattr__(h, "starts_s", args[1])
+        return h
+    return BolusHistory(*args, **kw)
+
+
 def input_claims(
     piece: PieceFn | None = None,
     ledger: LedgerFn | None = None,
@@ -457,6 +508,7 @@ def input_claims(
     return [
         *_piece_claims(piece or _live_piece),
         *_ledger_claims(ledger or _live_ledger, record or _live_record, window or _live_window),
+        *_history_claims(BolusHistory),
     ]
 
 
@@ -1035,7 +1087,7 @@ def obligations() -> tuple[Obligation, ...]:
             "LEDGER-Z3-INPUTS",
             "the ledger accepts exactly valid pieces, ledgers, times and amounts; everything "
             "else raises InvalidInput naming the field",
-            ("REQ-GOV-011", "REQ-TIME-004"),
+            ("REQ-GOV-011", "REQ-GOV-006", "REQ-TIME-004"),
             "Piece on six symbolic fields (instant given or not) is accepted exactly when every "
             "field is non-negative, the pace period positive and the end not before the start, "
             "and keeps the fields; else InvalidInput names the first bad field; a field of the "
@@ -1045,7 +1097,9 @@ def obligations() -> tuple[Obligation, ...]:
             "Ledger.window_total_fg at a symbolic time of any sign, with a symbolic start and "
             "amount of any sign, raise InvalidInput naming t_s, amount_fg, start_s or end_s "
             "exactly when the time is before the newest end or negative, the amount negative or "
-            "the piece's start outside [0, t].",
+            "the piece's start outside [0, t]. BolusHistory refuses starts that are not a tuple of "
+            "ordered non-negative integers within 24 h of the last start, a missing, wrong or "
+            "non-integer last start, and a time, lockout or maximum of the wrong type or sign.",
             "The validity conditions written out from the documented checks; the wrong-type "
             "inputs are concrete (a proof's values are integers). Scope: paces of the report "
             "non-negative (a negative pace of a kept order is replaced by the larger one).",
@@ -1060,6 +1114,11 @@ def obligations() -> tuple[Obligation, ...]:
                     "piece-end-before-start",
                     "a piece ending before its start accepted",
                     lambda: _piece_claims(_piece_end_before_start),
+                ),
+                Broken(
+                    "history-accepts-a-list",
+                    "a bolus history that keeps a list of starts",
+                    lambda: _history_claims(_history_accepting_lists),
                 ),
                 Broken(
                     "ledger-unbounded",

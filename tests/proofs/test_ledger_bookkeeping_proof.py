@@ -20,7 +20,12 @@ from itdose.proofs.obligations import ObligationResult, check_claim, run_obligat
 OBLIGATIONS = {o.id: o for o in ledger_book_z3.obligations()}
 SEEDED = {
     "LEDGER-Z3-PACE": {"pace-rounded-down", "ahead-no-nl-slack", "ahead-no-slack"},
-    "LEDGER-Z3-INPUTS": {"piece-accepts-bool", "piece-end-before-start", "ledger-unbounded"},
+    "LEDGER-Z3-INPUTS": {
+        "piece-accepts-bool",
+        "piece-end-before-start",
+        "history-accepts-a-list",
+        "ledger-unbounded",
+    },
     "LEDGER-Z3-BOOK": {
         "record-keeps-reported-pace",
         "record-merges-one-more",
