@@ -248,15 +248,17 @@ def peak_claims(
             cases["exact"].append(
                 Case(domain, z3.And(best <= _real(value), _real(value) < best + 1), shown)
             )
-        cases["rough"].append(Case(domain, value <= total, shown))
+        amounts = [a for _, a, _ in (*inst.pieces, *inst.flows)]
+        plain = z3.Sum(*amounts) if amounts else z3.IntVal(0)
+        cases["rough"].append(Case(domain, z3.And(value <= total, total == plain), shown))
         cases["division"].append(Case(domain, _divisions(ops), shown))
     names = {
         "bound": "the peak bounds the drug in every 24 h window ending at or after now, for every "
         "delivery that keeps each order's pace (REQ-GOV-004, REQ-GOV-002)",
         "exact": "the peak is exact: the latest pace-keeping deliveries reach it at now or where a "
         "term's slope falls, and it is rounded up by less than 1 fg (REQ-TIP-004)",
-        "rough": "the plain sum of the amounts is never below the peak (the within-the-limit fast "
-        "path is sound, REQ-GOV-002)",
+        "rough": "the fast path's sum is exactly the plain sum of the amounts, never below the "
+        "peak (the within-the-limit fast path is sound, REQ-GOV-002)",
         "division": "every division in the peak has a non-negative dividend and a positive divisor",
     }
     return [Claim(names[k], (), z3.BoolVal(True), (), cases=tuple(c)) for k, c in cases.items()]
