@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import z3  # type: ignore[import-untyped]
@@ -522,10 +524,32 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
             *((f"piece {i} in the window (fg)", c, "") for i, c in enumerate(held)),
         )
 
-        def goal(leaf: Leaf, t: Any = t, held: list[Any] = held) -> ZBool:
+        fa, pa, fb, pb = raw[0][4], raw[0][5], raw[1][4], raw[1][5]
+        short = min(pa, pb)
+        # the merged pace: both rates over the shorter period, each rounded up to a whole fg
+        pace = math.ceil(Fraction(fa * short, pa)) + math.ceil(Fraction(fb * short, pb))
+
+        def goal(
+            leaf: Leaf,
+            t: Any = t,
+            held: list[Any] = held,
+            short: int = short,
+            pace: int = pace,
+            raw: list[Any] = raw,
+        ) -> ZBool:
             m: Piece = leaf.result
             bound = _latest_tail(term(m.end_s), term(m.amount_fg), (m.pace_fg, m.pace_s), t)
-            return held[0] + held[1] <= bound
+            a, b = raw[0], raw[1]
+            first = z3.If(term(a[1]) <= term(b[1]), term(a[1]), term(b[1]))
+            last = z3.If(term(a[2]) >= term(b[2]), term(a[2]), term(b[2]))
+            return z3.And(
+                held[0] + held[1] <= bound,
+                z3.BoolVal(m.order_id == min(a[0], b[0]) and m.pace_s == short),
+                z3.BoolVal(m.pace_fg == pace),
+                term(m.start_s) == first,
+                term(m.end_s) == last,
+                term(m.amount_fg) == term(a[3]) + term(b[3]),
+            )
 
         cases += _cases(z3.And(*ex.assumptions), leaves, goal, shown)
     return [
