@@ -376,7 +376,7 @@ def _ledger_claims(ledger_fn: LedgerFn, record: RecordFn, window: WindowFn) -> l
     t, start, amount, pace = (_sym(n) for n in ("t", "start", "amount_fg", "pace_fg"))
     ordered = [ends[0] <= ends[1], ends[1] <= ends[2]]
     dom = [*facts, *ordered, pace.term >= 0]
-    goals = [order_goal]
+    goals = []
     newest = ends[2]
     late = z3.Or(t.term < 0, t.term < newest)
     for order in (1, 4):
@@ -410,10 +410,16 @@ def _ledger_claims(ledger_fn: LedgerFn, record: RecordFn, window: WindowFn) -> l
     ]
     return [
         _claim(
-            "a ledger is accepted exactly when its pieces are in order of their ends; record and "
-            "window_total_fg accept exactly a time at or after the newest end (never negative), "
-            "a non-negative amount and a start between 0 and the report; otherwise InvalidInput "
-            "names the field (REQ-GOV-011, REQ-TIME-004)",
+            "a ledger is accepted exactly when its pieces are in order of their ends; otherwise "
+            "InvalidInput names the first piece out of order (REQ-GOV-011)",
+            facts,
+            order_goal,
+            [(f"piece {i} end", e, "s") for i, e in enumerate(ends)],
+        ),
+        _claim(
+            "record and window_total_fg accept exactly a time at or after the newest end (never "
+            "negative), a non-negative amount and a start between 0 and the report; otherwise "
+            "InvalidInput names the field (REQ-GOV-011, REQ-TIME-004)",
             dom,
             z3.And(*goals),
             shown,

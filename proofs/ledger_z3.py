@@ -488,7 +488,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
     """The live merge past ``MAX_PIECES`` on two symbolic pieces: the merged piece bounds both in
     every window (the model's drug of both pieces is within what the ledger reads of the merged
     one), so memory is bounded by over-counting only."""
-    from itdose.proofs.obligations import Claim
+    from itdose.proofs.obligations import Case, Claim
 
     merge_fn = merge or _live_merge
     cases: list[Case] = []
@@ -552,6 +552,14 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
             )
 
         cases += _cases(z3.And(*ex.assumptions), leaves, goal, shown)
+    # an instant merged with a paced piece stays an instant (its end read one second later)
+    try:
+        flag = merge_fn(Piece(1, 0, 5, 1, 1, 1, True), Piece(2, 0, 6, 1, 1, 1)).instant is True
+    except Exception:
+        flag = False
+    cases.append(
+        Case(z3.BoolVal(True), z3.BoolVal(flag), (("instant kept", z3.BoolVal(flag), ""),))
+    )
     return [
         Claim(
             "two pieces merged past MAX_PIECES: the merged piece bounds the drug of both in "
