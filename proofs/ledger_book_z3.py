@@ -477,6 +477,13 @@ def _history_claims(history: HistoryFn) -> list[Claim]:
         "a negative maximum": _raises(
             lambda: ok(5, (5,)).record_start(9, max_per_24h=-1), "max_per_24h"
         ),
+        "a start beyond the maximum": _raises(
+            lambda: ok(5, (5,)).record_start(9, max_per_24h=1), "t_s"
+        ),
+        "a start within the maximum": _returns(
+            lambda: ok(5, (5,)).record_start(9, max_per_24h=2),
+            lambda h: h.starts_s == (5, 9) and h.last_start_s == 9,
+        ),
         "no last start: no lockout": _returns(
             lambda: ok().lockout_remaining_s(9, 60), lambda r: r == 0
         ),
@@ -485,8 +492,8 @@ def _history_claims(history: HistoryFn) -> list[Claim]:
         _claim(
             "the bolus history refuses starts that are not a tuple of ordered non-negative "
             "integers within 24 h of the last start, a missing or wrong last start, and a time, "
-            "lockout or maximum of the wrong type or sign, each with InvalidInput naming the "
-            "field (REQ-GOV-006, REQ-GOV-011)",
+            "lockout or maximum of the wrong type or sign, and a start beyond the maximum per "
+            "24 h, each with InvalidInput naming the field (REQ-GOV-006, REQ-GOV-011)",
             [],
             z3.BoolVal(all(concrete.values())),
             [(k, z3.BoolVal(v), "") for k, v in concrete.items()],
@@ -526,7 +533,7 @@ BOOK_PACES: tuple[tuple[int, int, bool], ...] = ((5, HOUR, False), (7, 60, True)
 """The three pieces' paces ``(pace_fg, pace_s, instant)``: an hourly order, an instant paced per
 minute, a day of basal."""
 REPORT_PACE_S = 60
-RECORD_REPORTS: tuple[tuple[int, bool | None], ...] = ((1, None), (2, True), (3, None), (4, None))
+RECORD_REPORTS: tuple[tuple[int, bool | None], ...] = ((1, True), (2, None), (3, None), (4, None))
 """The reports the record claim is decided on: ``(order, instant)`` (``None``: not given);
 orders 1 to 3 have pieces, 4 is new."""
 
