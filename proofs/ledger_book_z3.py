@@ -934,9 +934,17 @@ def peak_fg_claims(
     ]
 
 
+NG_PACES: tuple[tuple[int, int, bool], ...] = (
+    (10**9, HOUR, False),
+    (7 * 10**6, 60, True),
+    (2 * 10**9, DAY, False),
+)
+"""Paces of whole micrograms per hour and more: window totals of many ng."""
+
+
 def window_ng_claims(window: WindowFn | None = None) -> list[Claim]:
     """The live ``window_total_ng`` is the live ``window_total_fg`` in ng, rounded up."""
-    raw, facts = _three("piece", BOOK_PACES)
+    raw, facts = _three("piece", NG_PACES)
     t = _sym("t")
     ends = [term(p[2]) for p in raw]
     dom = [*facts, ends[0] <= ends[1], ends[1] <= ends[2], t.term >= ends[2]]
