@@ -455,6 +455,10 @@ def _bound_claims(ledger_fn: LedgerFn) -> list[Claim]:
 HistoryFn = Callable[..., BolusHistory]
 
 
+_text_9: Any = "9"
+"""A time of the wrong type (a string)."""
+
+
 def _history_claims(history: HistoryFn) -> list[Claim]:
     """The bolus history's checks of input of the wrong type or shape (DECIDE-Z3 proves the
     valid and invalid integer inputs symbolically)."""
@@ -472,7 +476,7 @@ def _history_claims(history: HistoryFn) -> list[Claim]:
         "a start within 24 h of the last": _returns(
             lambda: ok(late, (6, late)), lambda h: h.starts_s == (6, late)
         ),
-        "a time of the wrong type": _raises(lambda: ok(5, (5,)).count_in_window("9"), "t_s"),
+        "a time of the wrong type": _raises(lambda: ok(5, (5,)).count_in_window(_text_9), "t_s"),
         "a negative lockout": _raises(lambda: ok(5, (5,)).lockout_remaining_s(9, -1), "lockout_s"),
         "a negative maximum": _raises(
             lambda: ok(5, (5,)).record_start(9, max_per_24h=-1), "max_per_24h"
