@@ -23,9 +23,12 @@ from typing import Any
 from itdose.adapters import simdrive as sd
 from itdose.adapters.paths import read_input_file
 from itdose.adapters.program_file import check_keys
+from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 from itdose.core.library import Library
 from itdose.core.units import (
+    DAY_S,
+    NL_PER_ML,
     parse_concentration_ng_per_ml,
     parse_duration_s,
     parse_length_mm,
@@ -44,7 +47,6 @@ __all__ = [
 ]
 
 SCHEMA = "itdose-cohort/1"
-DAY_S = 86_400
 HOUR_S = 3600
 IMPLANT_S = 7 * DAY_S + 8 * HOUR_S
 """Implant on day 7 at 08:00, after the trial on day 0 (as in the example scenarios)."""
@@ -483,7 +485,7 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
                     new = min(new, cur + tit.max_increase.value)
                 new = min(hi, new // 1000 * 1000)
             else:
-                new = max(lo, -(-(cur - cur * bp // 10_000) // 1000) * 1000)
+                new = max(lo, ceil_div(cur - cur * bp // 10_000, 1000) * 1000)
             if new != cur:
                 doses.append((t, new))
 
@@ -515,7 +517,7 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     t, current = START_S, conc
     concs: list[tuple[int, int]] = [(0, conc)]
     while True:
-        daily_nl = dose_at(t) * 10**6 // current if current else 1
+        daily_nl = dose_at(t) * NL_PER_ML // current if current else 1
         days_full = Fraction(capacity_nl, max(1, daily_nl))
         use = rr.randint(*rf["use"])
         interval = min(int(days_full * DAY_S * use / 10_000), rf["max_interval"])

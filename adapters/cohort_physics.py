@@ -52,6 +52,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from itdose.core.units import DAY_S
+
 __all__ = [
     "DAY_S",
     "HAZARDS",
@@ -76,7 +78,6 @@ __all__ = [
     "under_delivery_windows",
 ]
 
-DAY_S = 86_400
 HAZARDS = (
     "tip_over_hard_max",
     "lockout",

@@ -41,6 +41,7 @@ from itdose.adapters.scenario import parse_scenario, run_scenario
 from itdose.core import commands as c
 from itdose.core.alarms import Priority
 from itdose.core.state import Device, Phase
+from itdose.core.units import FG_PER_NG
 
 _DOSING = frozenset({Phase.ACTIVE, Phase.ALARM})
 
@@ -265,11 +266,11 @@ def run_patient(
         for (t0, ph), (t1, _) in itertools.pairwise(phases):
             time_in[ph] = time_in.get(ph, 0) + t1 - t0
         w = windows.get(sc.drug)
-        hard_fg = entry.max_daily.value * 10**6
+        hard_fg = entry.max_daily.value * FG_PER_NG
         out |= {
             "hazards": counts,
             "max_window_fraction": float(w.max_fg / hard_fg) if w else 0.0,
-            "max_window_ng": int(w.max_fg // 10**6) if w else 0,
+            "max_window_ng": int(w.max_fg // FG_PER_NG) if w else 0,
             "max_window_at_s": int(w.at_s) if w else 0,
             "hard_max_ng": entry.max_daily.value,
             "time_in_state_s": time_in,

@@ -29,6 +29,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias, runtime_checkable
 
+from itdose.core.arith import ceil_div
 from itdose.core.errors import DriveFault
 
 __all__ = [
@@ -187,7 +188,7 @@ class DeliveryCommand:
     @property
     def duration_s(self) -> int:
         """Seconds the drive needs at the nominal rate, rounded up (the last partial second)."""
-        return -(-self.volume_nl * SECONDS_PER_HOUR // self.rate_nl_per_h)
+        return ceil_div(self.volume_nl * SECONDS_PER_HOUR, self.rate_nl_per_h)
 
 
 def rate_for_duration(volume_nl: int, duration_s: int) -> int:
@@ -199,7 +200,7 @@ def rate_for_duration(volume_nl: int, duration_s: int) -> int:
     """
     _check_int("volume_nl", volume_nl, minimum=1)
     _check_int("duration_s", duration_s, minimum=1)
-    return -(-volume_nl * SECONDS_PER_HOUR // duration_s)
+    return ceil_div(volume_nl * SECONDS_PER_HOUR, duration_s)
 
 
 class StartKind(enum.Enum):

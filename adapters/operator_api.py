@@ -268,7 +268,7 @@ class Operations:
         return {
             "granted": decision.granted,
             "dose": format_amount_ng(decision.dose_ng),
-            "reasons": list(decision.reasons),
+            "reasons": [r.value for r in decision.reasons],
             "lockout_remaining_s": decision.lockout_remaining_s,
         }
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from itdose.adapters.scenario import RunResult
+from itdose.core.units import DAY_S
 
 __all__ = ["PlotUnavailable", "plot_run"]
 
-DAY_S = 86_400
 _COLOURS = {"high": "#d62728", "medium": "#ff7f0e", "low": "#bcbd22"}
 
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.program_file import check_keys, table_of
-from itdose.adapters.scenario_model import DAY_S, Expectation, TimelineItem
+from itdose.adapters.scenario_model import Expectation, TimelineItem
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.errors import InvalidInput
 from itdose.core.state import Phase, TrialOutcome
 from itdose.core.units import (
+    DAY_S,
     parse_amount_ng,
     parse_concentration_ng_per_ml,
     parse_duration_s,

@@ -20,7 +20,6 @@ from itdose.core.program import Program
 from itdose.core.state import Device
 
 SCHEMA = "itdose-scenario/1"
-DAY_S = 86_400
 
 
 @dataclass(frozen=True)

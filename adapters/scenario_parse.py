@@ -26,14 +26,16 @@ from itdose.adapters.scenario_fields import (
     _timeline_item,
     parse_time,
 )
-from itdose.adapters.scenario_model import DAY_S, SCHEMA, Expectation, Scenario, TimelineItem
+from itdose.adapters.scenario_model import SCHEMA, Expectation, Scenario, TimelineItem
 from itdose.adapters.toml_files import read_toml_file
 from itdose.core import commands as c
+from itdose.core.arith import ceil_div
 from itdose.core.dosing import SEGMENT_S
 from itdose.core.errors import DosingError, InvalidInput
 from itdose.core.library import Library, SourcedValue, Tag
 from itdose.core.program import Program
 from itdose.core.units import (
+    DAY_S,
     Dimension,
     parse_concentration_ng_per_ml,
     parse_duration_s,
@@ -249,9 +251,9 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
             )
     min_rate = 1
     if "min_rate" in pump_t:
-        min_rate = -(-parse_volume_rate_nl_per_day(pump_t["min_rate"], "pump.min_rate") // 24)
+        min_rate = ceil_div(parse_volume_rate_nl_per_day(pump_t["min_rate"], "pump.min_rate"), 24)
     elif model.min_rate is not None:
-        min_rate = -(-model.min_rate.value // 24)
+        min_rate = ceil_div(model.min_rate.value, 24)
     max_rate = _DEFAULT_MAX_RATE_NL_PER_H
     if "max_rate" in pump_t:
         max_rate = parse_volume_rate_nl_per_day(pump_t["max_rate"], "pump.max_rate") // 24

@@ -9,6 +9,7 @@ figures and plot samples, and returns a :class:`RunResult` with the expectations
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,6 @@ from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
 from itdose.adapters.scenario_check import check_expectations
 from itdose.adapters.scenario_model import (
-    DAY_S,
     DayFigures,
     ExpectResult,
     RunResult,
@@ -35,6 +35,7 @@ from itdose.core.effects import (
 from itdose.core.errors import DosingError
 from itdose.core.program import Program
 from itdose.core.state import Device, Role
+from itdose.core.units import DAY_S
 
 C, S, P = Role.CLINICIAN, Role.SERVICE, Role.PATIENT
 
@@ -89,7 +90,7 @@ class _Recorder:
             if isinstance(eff, DeliveryOrder):
                 notable = self.verbose or eff.kind != "basal"
             elif isinstance(eff, BolusDecision):
-                r.boluses.append((t, eff.granted, eff.reasons))
+                r.boluses.append((t, eff.granted, tuple(why.value for why in eff.reasons)))
                 day = self._day(t)
                 if eff.granted:
                     day.boluses_granted += 1
@@ -166,7 +167,7 @@ def _effect_detail(eff: object) -> dict[str, Any]:
         if hasattr(v, "value") and not isinstance(v, int):
             v = v.value
         if isinstance(v, tuple):
-            v = list(v)
+            v = [x.value if isinstance(x, enum.Enum) else x for x in v]
         out[f.name] = v
     return out
 

@@ -68,6 +68,8 @@ from itdose.adapters.drive import (
     FaultCode,
     StartResult,
 )
+from itdose.core.arith import ceil_div
+from itdose.core.units import DAY_S
 
 __all__ = [
     "DAY_S",
@@ -95,7 +97,6 @@ __all__ = [
 
 PPM = 1_000_000
 HOUR_S = 3600
-DAY_S = 86_400
 YEAR_S = 365 * DAY_S
 """A 365-day year: the battery dates are design values, not calendar dates."""
 ERI_TO_EOS_S = 90 * DAY_S
@@ -113,10 +114,6 @@ def _int(name: str, value: object, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}: {value} is below the minimum {minimum}")
     return value
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True)
@@ -843,11 +840,11 @@ class SimulatedDrive:
         if r is None:
             return None
         cmd = r.command
-        best = (r.start_s + _ceil_div(cmd.volume_nl * HOUR_S, cmd.rate_nl_per_h), "complete")
+        best = (r.start_s + ceil_div(cmd.volume_nl * HOUR_S, cmd.rate_nl_per_h), "complete")
         need = f.reservoir_nl * PPM - f.remainder
-        nominal_to_empty = r.done_nl + _ceil_div(need, PPM + f.ppm) if need > 0 else r.done_nl
+        nominal_to_empty = r.done_nl + ceil_div(need, PPM + f.ppm) if need > 0 else r.done_nl
         if nominal_to_empty < cmd.volume_nl:
-            t_empty = r.start_s + _ceil_div(nominal_to_empty * HOUR_S, cmd.rate_nl_per_h)
+            t_empty = r.start_s + ceil_div(nominal_to_empty * HOUR_S, cmd.rate_nl_per_h)
             best = min(best, (max(t_empty, self._now), "empty"))
         if self._watchdog_s is not None:
             best = min(best, (max(self._heard_s + self._watchdog_s, self._now), "watchdog"))

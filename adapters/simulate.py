@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from itdose.adapters.paths import check_output_file
 from itdose.adapters.scenario import RunResult, load_scenario, parse_time, run_scenario
 from itdose.core.errors import DosingError, InvalidInput
-from itdose.core.units import format_amount_ng, format_volume_nl
+from itdose.core.units import DAY_S, format_amount_ng, format_volume_nl
 
 __all__ = [
     "JSON_SCHEMA",
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 JSON_SCHEMA_ID = "itdose-simulate/1"
-DAY_S = 86_400
 _PROGRESS_MIN_S = 60 * DAY_S
 """Runs longer than this (simulated) show a progress bar on stderr when it is a terminal."""
 

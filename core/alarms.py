@@ -22,7 +22,10 @@ class Priority(enum.IntEnum):
 
 
 class AlarmKind(enum.Enum):
-    """Every alarm condition the core knows."""
+    """Every alarm condition the core knows. Hashed by identity (as the members compare; the
+    priority is looked up on every step): see :class:`itdose.core.state.Phase`."""
+
+    __hash__ = object.__hash__
 
     LOW_RESERVOIR = "low_reservoir"
     ERI = "elective_replacement"

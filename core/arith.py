@@ -108,7 +108,8 @@ class Ops(Protocol[IntT, BoolT]):
 
 
 def _check_int(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    # ``type(value) is int`` first: the valid case of every call decides without the isinstance
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(field, "must be an integer", value=value)
     return value
 
@@ -132,8 +133,9 @@ def floor_div(a: int, b: int) -> int:
     post: __return__ >= 0
     post: __return__ * b <= a < (__return__ + 1) * b
     """
-    dividend, divisor = _check_division(a, b)
-    return dividend // divisor
+    if type(a) is not int or type(b) is not int or a < 0 or b <= 0:
+        a, b = _check_division(a, b)  # raises unless an int subclass makes a valid division
+    return a // b
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -146,8 +148,9 @@ def ceil_div(a: int, b: int) -> int:
     post: (__return__ - 1) * b < a <= __return__ * b
     post: __return__ == floor_div(a, b) + (0 if a % b == 0 else 1)
     """
-    dividend, divisor = _check_division(a, b)
-    return -(-dividend // divisor)
+    if type(a) is not int or type(b) is not int or a < 0 or b <= 0:
+        a, b = _check_division(a, b)  # raises unless an int subclass makes a valid division
+    return -(-a // b)
 
 
 class IntOps:

@@ -30,7 +30,7 @@ from itdose.core.flight import (
     reservoir_room_ng,
 )
 from itdose.core.governor import Reason, Request, decide_basal
-from itdose.core.ledger import Flow, peak_fg
+from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
 from itdose.core.path import NO_DRUG, ng_up
 from itdose.core.program import FlexClock, local_seconds, rate_at
@@ -139,7 +139,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    order = _order_flow(now, volume_nl, conc, longest)(order_fg)
+    order = Flow(now, order_fg, pace_nl_per_h(volume_nl, longest) * conc, 3600)
     flows = (*in_flight_flows(d, drug), *later, order)
     fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
     return longest if fits else seg
@@ -170,19 +170,34 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         # moves a little less than ordered leaves such remnants): one order across the boundary,
         # still exact at the tip, rather than ever shorter orders chasing it
         nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    junction = 0
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
-        # this one is delivered at its rate (a shorter segment, never a faster one)
-        seg = max(1, min(seg, ceil_div(fg * DAY_S, rate * FG_PER_NG)))
+        # this one is delivered at its rate (a shorter segment, never a faster one), less the
+        # carry its orders owe already (a run of exactly whole seconds of basal ends on time)
+        need = max(0, fg * DAY_S - d.basal_carry)
+        seg = max(1, min(seg, ceil_div(need, rate * FG_PER_NG)))
         carry = 0
+        nxt = ahead(d, flight + nl, 1)
+        if nxt and nxt[0].drug == drug and nxt[0].concentration_ng_per_ml > 0:
+            # the basal of the segment's last, partial second that the run does not hold:
+            # carried to the next concentration of the drug when the program leaves room for
+            # it under the hard maximum, else withheld with the alarm (below)
+            junction = rate * FG_PER_NG * seg + d.basal_carry - fg * DAY_S
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
     conc = _cmax(ahead(d, flight, max(1, nl)), drug)
+
+    def cut(amount_fg: int) -> tuple[int, int]:
+        # the order a cut to ``amount_fg`` plans (below): one concentration, whole nL
+        return plan_volume(d, flight, drug, amount_fg, True)[:2]
+
+    flow = _order_flow(now, nl, conc, seg, cut, fg)
     decision = decide_basal(
         Request(
             requested_ng=requested_ng,
-            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, _order_flow(now, nl, conc, seg)),
+            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
             reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
             delivering=True,
         )
@@ -199,6 +214,18 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
             reasons = ()
         else:
             carry = 0
+    elif junction:
+        assert d.program is not None
+        top = max(step.dose_ng_per_day for step in d.program.basal.steps)
+        room = (hard_max_ng(d, lib, drug) - top) * FG_PER_NG * DAY_S >= junction
+        carry = junction if room else 0
+        if not room and junction > nxt[0].concentration_ng_per_ml * DAY_S:
+            # at the hard maximum a deficit can never be made up in a later window (the window
+            # from the deficit on would hold the whole maximum and the makeup): more than one
+            # rounding unit at the next concentration is withheld basal, with the alarm
+            # (docs/dosing-rules.md#r-tip-4)
+            decision = dataclasses.replace(decision, reasons=(Reason.DAILY_CAP,))
+            reasons = decision.reasons
     order = None
     if order_nl > 0:
         order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + seg, order_nl)

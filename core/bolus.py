@@ -6,6 +6,7 @@ and the one order that delivers it together with the basal due meanwhile. Pure a
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority
@@ -26,6 +27,7 @@ from itdose.core.flight import (
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
+from itdose.core.path import amount_fg
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 from itdose.core.units import DAY_S, FG_PER_NG
 
@@ -62,11 +64,12 @@ def _bolus_plan(
     basal order in flight, which is cancelled. So no two orders ever run at once, and every order
     keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
     tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
-    holds two concentrations of the drug, sized at the richer one (the dose is never exceeded,
-    whatever part of the basal order in flight was delivered). The whole order must fit under the
-    cap with the basal scheduled for the next day (basal is never reduced to make room for a
-    bolus). While another bolus or priming is in flight, or another drug would reach the tip, no
-    bolus is delivered."""
+    holds two concentrations of the drug within reach, sized to the path's contents for the most
+    drug it can push out whatever part of the cancelled basal order was delivered (the dose is
+    never exceeded; it is exact when that order has moved nothing since its last report or the
+    richer fluid lies behind). The whole order must fit under the cap with the basal scheduled
+    for the next day (basal is never reduced to make room for a bolus). While another bolus or
+    priming is in flight, or another drug would reach the tip, no bolus is delivered."""
     assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
@@ -102,19 +105,47 @@ def _bolus_plan(
     bolus_nl = dose_ng * FG_PER_NG // cmax
     basal_nl = basal_fg // cmax
     volume = bolus_nl + basal_nl
+    along = [p.concentration_ng_per_ml for p in reach]
+    falling = all(a >= b for a, b in itertools.pairwise(along))
+    rising = all(a <= b for a, b in itertools.pairwise(along))
+    mixed = len(concs) > 1 and not other_drug and (unreported == 0 or rising or falling)
+    if mixed:
+        # two concentrations within reach: the largest volume whose drug at the tip is at most
+        # the dose and the basal target wherever the cancelled basal order stopped (sized at
+        # the richer one, a bolus pushing out the leaner fluid would under-deliver); while the
+        # concentration both rises and falls within reach and that order may have moved, it
+        # still is
+        volume = _mixed_volume(d, drug, others, unreported, dose_ng * FG_PER_NG + basal_fg)
+        basal_nl = volume * basal_fg // max(1, dose_ng * FG_PER_NG + basal_fg)
+        bolus_nl = volume - basal_nl
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
     pieces = ledger_of(d, drug).live(now)
-    if basal is not None and unreported:
-        # what the cancelled basal order may have moved since its last report: it stops now
-        part = Piece(basal.id, since, now, unreported * cmax, _pace(basal) * cmax, 3600)
-        pieces = (*pieces, part)
-    # the basal due from ``start`` on (inside this order first, then the next basal orders) is a
-    # day at the top step; the bolus itself at its own pace
-    flows.extend(_future_basal(d, start))
+    # what the cancelled basal order may have moved since its last report (it stops now):
+    # its id, the instant of that report and its pace (nL/h)
+    moved = (basal.id, since, _pace(basal)) if basal is not None and unreported else None
+    until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    new = Flow(now, bolus_nl * cmax, pace_nl_per_h(bolus_nl, dur) * cmax, 3600)
-    fits = peak_fg(pieces, (*flows, new), now, limit) <= limit
+    if mixed:
+        # the whole order (its basal too), fluid by fluid, then the basal after it: a day at
+        # the top step less the basal inside the order (which the order's flows count)
+        flows.extend(
+            Flow(f.start_s, max(0, f.amount_fg - basal_fg), f.pace_fg, f.pace_s)
+            for f in _future_basal(d, until)
+        )
+        choices = (_fluid_flows(d, drug, now, others, unreported, volume, dur, moved),)
+    else:
+        # the basal due from ``start`` on (inside this order first, then the next basal orders)
+        # is a day at the top step; the bolus itself at its own pace
+        flows.extend(_future_basal(d, start))
+        part: tuple[Piece, ...] = ()
+        if moved is not None:
+            part = (Piece(moved[0], moved[1], now, unreported * cmax, moved[2] * cmax, 3600),)
+        bolus = Flow(now, bolus_nl * cmax, pace_nl_per_h(bolus_nl, dur) * cmax, 3600)
+        choices = ((part, (bolus,)),)
+    fits = all(
+        peak_fg((*pieces, *part), (*flows, *news), now, limit) <= limit for part, news in choices
+    )
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     deliverable = not other_drug and bolus_nl > 0
     # an order that cannot deliver the drug (another drug at the tip, under a nanolitre) is
@@ -129,9 +160,93 @@ def _bolus_plan(
         now_s=now,
         patient=patient,
     )
-    until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
-    carry = numerator - basal_nl * cmax * DAY_S if now + dur > start else d.basal_carry
+    if now + dur <= start:
+        carry = d.basal_carry
+    elif mixed:
+        # the order holds the whole basal target (the nanolitre short of it is the bolus's)
+        carry = numerator - basal_fg * DAY_S
+    else:
+        carry = numerator - basal_nl * cmax * DAY_S
     return BolusPlan(decision, volume, basal_nl, basal, until, carry)
+
+
+def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
+    """The largest whole volume, pushed after ``skip_nl`` and an unknown ``0..unknown_nl`` more
+    (what the cancelled basal order moved since its last report), whose drug at the tip is at
+    most ``target_fg`` whatever that unknown volume is (REQ-TIP-002). The drug pushed out after
+    ``s`` is piecewise linear in ``s``: its largest value over ``0..unknown_nl`` is at an end or
+    where ``s`` or ``s + volume`` meets a boundary of the path's fluids."""
+    edges = [0]
+    for p in ahead(d, skip_nl, _path(d).volume_nl + unknown_nl + 1):
+        edges.append(edges[-1] + p.volume_nl)
+
+    def most(volume: int) -> int:
+        shifts = {0, unknown_nl}
+        for e in edges:
+            shifts.update(x for x in (e, e - volume) if 0 <= x <= unknown_nl)
+        return max(amount_fg(ahead(d, skip_nl + x, volume), drug) for x in shifts)
+
+    leanest = min(
+        (p.concentration_ng_per_ml for p in ahead(d, skip_nl, edges[-1] + 1) if p.drug == drug),
+        default=1,
+    )
+    lo, hi = 0, target_fg // max(1, leanest) + 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if most(mid) <= target_fg else (lo, mid)
+    return lo
+
+
+def _fluid_flows(
+    d: Device,
+    drug: str,
+    now: int,
+    skip_nl: int,
+    unknown_nl: int,
+    volume_nl: int,
+    dur: int,
+    moved: tuple[int, int, int] | None,
+) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
+    """The drug that leaves the tip from the last report of the cancelled basal order on, for
+    a bolus order of ``volume_nl`` over ``dur`` seconds pushed after ``skip_nl`` and the unknown
+    ``x`` in ``0..u`` (``u = unknown_nl``) that order moved (``moved``: its id, last report and
+    pace, nL/h), while the path within reach holds more than one concentration (REQ-GOV-004):
+    the cancelled part as a piece, the order as flows. ``u`` is 0 or the concentration only
+    rises or only falls within reach.
+
+    ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
+    w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
+    of the part can still be in the window (at the cancelled order's pace at the richest it
+    pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
+    ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
+    excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
+    Otherwise the order is pushed after ``u``, the largest ``F(x + w) - F(x)`` when it rises
+    (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
+    have moved what lies before it (rounded down to a whole second, sooner)."""
+    pace = max(1, pace_nl_per_h(volume_nl, dur))
+    first = ahead(d, skip_nl, unknown_nl)
+    moved_fg = amount_fg(first, drug)
+    part: tuple[Piece, ...] = ()
+    if moved is not None and moved_fg > 0:
+        richest = max(p.concentration_ng_per_ml for p in first)
+        part = (Piece(moved[0], moved[1], now, moved_fg, moved[2] * richest, 3600),)
+    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
+    flows: list[Flow] = []
+    if all(a >= b for a, b in itertools.pairwise(along)):
+        out = ahead(d, skip_nl, volume_nl)
+        upto = 0
+        # the concentrations fall from one fluid to the next: every step is positive
+        for p, after in zip(out, (*out[1:], None), strict=True):
+            upto += p.volume_nl
+            step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
+            flows.append(Flow(now, upto * step, pace * step, 3600))
+        return part, tuple(flows)
+    at = 0
+    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
+        conc = p.concentration_ng_per_ml * (p.drug == drug)
+        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
+        at += p.volume_nl
+    return part, tuple(flows)
 
 
 def _grant_bolus(
@@ -164,7 +279,7 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
     """
     pb = d.program.patient_bolus if d.program is not None else None
     if pb is None or d.reservoir is None or d.implant is None:
-        return d, (BolusDecision(False, 0, ("not_programmed",)),)
+        return d, (BolusDecision(False, 0, (Reason.NOT_PROGRAMMED,)),)
     plan = _bolus_plan(
         d,
         now,
@@ -174,10 +289,9 @@ def request_bolus(d: Device, now: int, lib: Library) -> tuple[Device, tuple[Effe
         PatientBolus(d.boluses, pb.lockout_s, pb.max_per_24h),
     )
     decision = plan.decision
-    reasons = tuple(r.value for r in decision.reasons)
     if decision.granted_ng == 0:
         effects: list[Effect] = [
-            BolusDecision(False, pb.dose_ng, reasons, decision.lockout_remaining_s)
+            BolusDecision(False, pb.dose_ng, decision.reasons, decision.lockout_remaining_s)
         ]
         if Reason.DAILY_CAP in decision.reasons and not d.has_alarm(AlarmKind.MAX_DOSE_REACHED):
             d = raise_alarms(d, (AlarmKind.MAX_DOSE_REACHED,), now)

@@ -127,11 +127,17 @@ def check_fields(value: object, path: str) -> None:
     Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
     expected, a string where an enum or a number belongs, naming the field.
     """
-    cls = type(value)
-    if dataclasses.is_dataclass(cls):
+    cls: type = type(value)
+    if _is_dataclass(cls):
         _check_dataclass(cls, value, path)
     else:
         _check(cls, value, path)
+
+
+@functools.cache
+def _is_dataclass(cls: type) -> bool:
+    """Whether ``cls`` is a dataclass (once per class: every command is checked on every step)."""
+    return dataclasses.is_dataclass(cls)
 
 
 @functools.cache
@@ -183,16 +189,42 @@ def _check(tp: Any, value: object, path: str) -> None:
     raise TypeError(f"unsupported type {tp!r}")
 
 
+_INT, _EXACT, _STR, _OTHER = range(4)
+"""How :func:`_check_dataclass` checks a field first: an ``int`` in range, a value of exactly
+the annotated ``bool`` or enum type, a ``str`` within its length; anything else (and any value
+that fails the first check) takes :func:`_check`, which names the field."""
+
+
+@functools.cache
+def _field_plan(cls: type) -> tuple[tuple[str, Any, int], ...]:
+    """Each field's name, annotated type and first check (once per class)."""
+    plan = []
+    for name, hint in _field_types(cls):
+        if hint is int:
+            first = _INT
+        elif hint is bool or isinstance(hint, enum.EnumMeta):
+            first = _EXACT
+        elif hint is str:
+            first = _STR
+        else:
+            first = _OTHER
+        plan.append((name, hint, first))
+    return tuple(plan)
+
+
 def _check_dataclass(tp: type, value: object, path: str) -> None:
     if not isinstance(value, tp):
         raise InvalidInput(path, f"expected a {tp.__name__}, got {type(value).__name__}")
-    for name, hint in _field_types(tp):
+    for name, hint, first in _field_plan(tp):
         field_value = getattr(value, name)
-        kind = type(field_value)
-        # the fast paths of _check, without building the path text: an int in range, and a
-        # value whose type is exactly the annotated bool or enum
-        if hint is int and kind is int and -_MAX_INT <= field_value <= _MAX_INT:
-            continue
-        if kind is hint and (hint is bool or isinstance(hint, enum.EnumMeta)):
-            continue
-        _check(hint, field_value, f"{path}.{name}")
+        # the fast paths of _check, without building the path text
+        if first == _INT:
+            passed = type(field_value) is int and -_MAX_INT <= field_value <= _MAX_INT
+        elif first == _EXACT:
+            passed = type(field_value) is hint
+        elif first == _STR:
+            passed = type(field_value) is str and len(field_value) <= _MAX_STR
+        else:
+            passed = False
+        if not passed:
+            _check(hint, field_value, f"{path}.{name}")

@@ -7,7 +7,6 @@ are checked by :func:`itdose.core.step` before anything else (REQ-CORE-004).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -359,8 +358,3 @@ class Explant(Command):
 COMMANDS: Final[dict[str, type[Command]]] = {cls.name: cls for cls in Command.__subclasses__()}
 """Every command class by its trigger name, in the order defined above (an index of the classes
 for decoding a command by name; how each is handled is :data:`itdose.core.handlers.HANDLERS`)."""
-
-
-def command_fields(cls: type[Command]) -> tuple[str, ...]:
-    """The parameter names of a command class (role first)."""
-    return tuple(f.name for f in dataclasses.fields(cls))

@@ -9,6 +9,7 @@ typed in and never guessed: an unknown value raises
 
 from __future__ import annotations
 
+from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.library import CatheterModel, PumpModel
 from itdose.core.units import Dimension, format_quantity
@@ -58,7 +59,7 @@ def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
             limit=f"0 <= trimmed < {format_quantity(reference_mm, Dimension.LENGTH)}",
         )
     product = (reference_mm - trimmed_mm) * catheter.volume_per_length.value
-    return -(-product // 1000)
+    return ceil_div(product, 1000)
 
 
 def dead_volume_nl(pump: PumpModel, catheter: CatheterModel, trimmed_mm: int) -> int:

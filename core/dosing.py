@@ -35,8 +35,6 @@ the whole engine:
 
 from __future__ import annotations
 
-import dataclasses
-
 from itdose.core.arith import ceil_div
 from itdose.core.basal import (
     MIN_RUN_S,
@@ -72,7 +70,7 @@ from itdose.core.ledger import Flow, pace_nl_per_h
 from itdose.core.library import Library, MriPolicy
 from itdose.core.path import amount_fg, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import DeliveryKind, Device, Order
+from itdose.core.state import DeliveryKind, Device, Order, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
@@ -113,7 +111,7 @@ def mri_resumes(d: Device) -> bool:
     s = d.mri
     return (
         s is not None
-        and s.policy == MriPolicy.SUSPEND_VERIFY.value
+        and s.policy is MriPolicy.SUSPEND_VERIFY
         and s.resume_to_active
         and not s.alarm_active_at_start
         and not d.high_alarms()
@@ -156,7 +154,7 @@ def priming_order(
     if volume <= 0:
         return d, ()
     order = Order(d.next_order_id, DeliveryKind.PRIMING, now, now + duration_s, volume)
-    d = dataclasses.replace(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
+    d = evolve(d, orders=(*d.orders, order), next_order_id=d.next_order_id + 1)
     return d, (DeliveryOrder(order.id, order.kind.value, volume, duration_s),)
 
 

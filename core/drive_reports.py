@@ -7,7 +7,6 @@ integer-only.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from itdose.core.alarms import AlarmKind, Priority
@@ -15,8 +14,8 @@ from itdose.core.basal import with_alarms
 from itdose.core.effects import Annunciate, Effect, Record
 from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ledger_of
 from itdose.core.ledger import ahead_of_pace
-from itdose.core.path import amount_fg, drugs_in, ng_up
-from itdose.core.state import DeliveryKind, Device, DrugLedger, Order
+from itdose.core.path import NO_DRUG, amount_fg, drugs_in, ng_up
+from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
 
 __all__ = ["apply_report", "over_delivered"]
 
@@ -26,8 +25,11 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> boo
     faster than the order's pace (the trust the limits rest on, REQ-TIP-004): a HIGH deviation
     that stops delivery in the same step (REQ-ALM-001)."""
     order = _find(d, order_id)
-    if order is None:
-        return False
+    return order is not None and _over(order, delivered_nl, now)
+
+
+def _over(order: Order, delivered_nl: int, now: int) -> bool:
+    """:func:`over_delivered` for the order found."""
     return delivered_nl > order.volume_nl or ahead_of_pace(
         delivered_nl,
         order.volume_nl,
@@ -48,12 +50,18 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
     fields: dict[str, Any] = {"path": path if d.path is not None else None}
     if d.reservoir is not None:
         volume = max(0, d.reservoir.volume_nl - delta_nl)
-        fields["reservoir"] = dataclasses.replace(d.reservoir, volume_nl=volume)
+        r = d.reservoir
+        fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
-    for left in drugs_in(out):
-        fg = amount_fg(out, left)
-        pace_fg = _pace(order) * _cmax(out, left)
+    if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
+        lefts: tuple[tuple[str, int, int], ...] = (
+            (out[0].drug, out[0].amount_fg, out[0].concentration_ng_per_ml),
+        )
+    else:
+        lefts = tuple((left, amount_fg(out, left), _cmax(out, left)) for left in drugs_in(out))
+    for left, fg, richest in lefts:
+        pace_fg = _pace(order) * richest
         recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
         if left == d.drug:
             ledger = recorded
@@ -108,7 +116,7 @@ def apply_report(
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    if over_delivered(d, order_id, delivered_nl, now):
+    if _over(order, delivered_nl, now):
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
@@ -118,10 +126,10 @@ def apply_report(
         orders = tuple(o for o in d.orders if o.id != order_id)
     else:
         orders = tuple(
-            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
+            Order(o.id, o.kind, o.start_s, o.end_s, o.volume_nl, reported, now)
+            if o.id == order_id
+            else o
             for o in d.orders
         )
-    d = dataclasses.replace(
-        d, primed_nl=primed_nl, primed=primed, alarms=alarms, orders=orders, **pushed
-    )
+    d = evolve(d, primed_nl=primed_nl, primed=primed, alarms=alarms, orders=orders, **pushed)
     return d, tuple(effects)

@@ -5,9 +5,12 @@ The core never does I/O; it returns these values and the shell carries them out 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, overload
 
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.governor import Reason
 from itdose.core.state import Phase
 
 __all__ = [
@@ -31,16 +34,60 @@ class Effect:
     """Base of every effect."""
 
 
+class _Detail:
+    """The ``detail`` of a :class:`Record`: the text given to the constructor, or, for a record
+    made by :meth:`Record.deferred`, the text built from what it kept, when it is read.
+
+    A non-data descriptor: a record built by the constructor holds its text in its own instance
+    dictionary, which takes precedence; a deferred record has none there and builds the same text
+    on every read (from a frozen command and a pure function, so always the same text). Read on
+    the class, it is the field's default, the empty text."""
+
+    @overload
+    def __get__(self, record: None, owner: type[Record]) -> str: ...
+    @overload
+    def __get__(self, record: Record, owner: type[Record] | None = None) -> str: ...
+    def __get__(self, record: Record | None, owner: type[Record] | None = None) -> str:
+        if record is None:
+            return ""
+        text, of = record.__dict__["_detail_of"]
+        return text(of)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Record(Effect):
-    """An audit record of an accepted command: what, who, when, and the phase change."""
+    """An audit record of an accepted command: what, who, when, and the phase change.
+
+    ``detail`` is built only where it is read (the journal, a scenario's expectations): a step
+    makes its record with :meth:`deferred`, which keeps the command and builds the one-line text
+    on demand; the text, equality, hash and encoding are those of a record built with the text.
+    """
 
     event: str
     role: str
     at_s: int
     source: Phase
     dest: Phase
-    detail: str = ""
+    detail: str = _Detail()  # type: ignore[assignment]
+
+    @classmethod
+    def deferred(
+        cls,
+        event: str,
+        role: str,
+        at_s: int,
+        source: Phase,
+        dest: Phase,
+        text: Callable[[Any], str],
+        of: object,
+    ) -> Record:
+        """The record whose ``detail`` is ``text(of)``, built when it is read (``text`` must be
+        pure and ``of`` immutable, so that every read gives the same text)."""
+        record = object.__new__(cls)
+        record.__dict__.update(
+            event=event, role=role, at_s=at_s, source=source, dest=dest, _detail_of=(text, of)
+        )
+        return record
 
 
 @dataclass(frozen=True)
@@ -90,7 +137,7 @@ class BolusDecision(Effect):
 
     granted: bool
     dose_ng: int
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     lockout_remaining_s: int = 0
 
 

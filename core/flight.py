@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from itdose.core.arith import ceil_div
 from itdose.core.effects import Projection
 from itdose.core.ledger import Flow, Ledger, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
@@ -96,9 +95,9 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
 
 def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
     """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
-    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008)."""
-    if d.program is None:
-        return ()
+    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008). Only a bolus
+    plan asks, and a bolus is planned only under a program."""
+    assert d.program is not None
     top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     if top == 0:
         return ()
@@ -106,24 +105,33 @@ def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
     return (Flow(start, day_fg, day_fg, DAY_S),)
 
 
-def _order_flow(now: int, volume_nl: int, conc: int, seg: int) -> Callable[[int], Flow]:
-    """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, for any
-    amount up to its own.
+def _order_flow(
+    now: int,
+    volume_nl: int,
+    conc: int,
+    seg: int,
+    cut: Callable[[int], tuple[int, int]],
+    whole_fg: int,
+) -> Callable[[int], Flow]:
+    """The flow of an order of ``volume_nl`` over ``seg`` seconds at up to ``conc``, holding
+    ``whole_fg``, for any amount up to its own.
 
-    The whole amount flows at the whole order's pace. A smaller amount is what a cut order
-    delivers: the basal plan cuts to one concentration ``c <= conc`` over the same ``seg``, a
-    volume ``V`` with ``V * c`` at most the amount, whose drug moves at most at
-    ``ceil(V * 3600 / seg) * c < amount * 3600 / seg + c`` fg/h; so the smaller amount flows at
-    ``ceil(amount * 3600 / seg) + conc`` fg/h, or the whole order's pace if that is less. Keeping
-    the whole order's pace for every smaller amount cut programs at the hard maximum far below
-    the rounding unit that did not fit (docs/dosing-rules.md#r-tip-4)."""
-    whole_fg = volume_nl * conc
+    The whole amount flows at the whole order's pace at ``conc``. A smaller amount is what a cut
+    order delivers: ``cut`` gives, for an amount, the ``(volume_nl, amount_fg)`` of the order the
+    plan cuts to, all of one concentration ``c`` (``amount = volume * c``); it flows exactly as
+    that order, its amount at its own pace, ``ceil(volume * 3600 / seg) * c`` fg/h (the drive's
+    trust), so the cap search finds the largest order that really fits, to the nanolitre.
+    Keeping the whole order's pace for every smaller amount cut programs at the hard maximum far
+    below the rounding unit that did not fit, and a bound one nL/h faster still cut them by a few
+    nL (docs/dosing-rules.md#r-tip-4)."""
     pace_fg = pace_nl_per_h(volume_nl, seg) * conc
 
     def flow(fg: int) -> Flow:
         if fg >= whole_fg:
             return Flow(now, fg, pace_fg, 3600)
-        return Flow(now, fg, min(pace_fg, ceil_div(fg * 3600, seg) + conc), 3600)
+        v, amount = cut(fg)
+        c = amount // v if v else 0
+        return Flow(now, amount, pace_nl_per_h(v, seg) * c, 3600)
 
     return flow
 

@@ -88,7 +88,10 @@ class Request(Generic[I, B]):
 
     def limits(self) -> tuple[I, ...]:
         """The rooms that apply, cap first."""
-        return tuple(r for r in (self.cap_room_ng, self.reservoir_room_ng) if r is not None)
+        cap, reservoir = self.cap_room_ng, self.reservoir_room_ng
+        if cap is None:
+            return () if reservoir is None else (reservoir,)
+        return (cap,) if reservoir is None else (cap, reservoir)
 
 
 # --- arithmetic on Ops (ints at run time, z3 terms in proofs) -------------------------------------
@@ -169,6 +172,9 @@ class Reason(enum.Enum):
     """The request does not fit under the hard daily maximum ("maximum dose reached")."""
     RESERVOIR = "reservoir"
     """The reservoir above the empty threshold does not hold the request."""
+    NOT_PROGRAMMED = "not_programmed"
+    """No patient bolus is programmed (or nothing is implanted and filled): the answer to a
+    patient's request that never reaches the governor, which itself never returns it."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ class PatientBolus:
 
 
 def _nonneg(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(field, "must be an integer", value=value)
     if value < 0:
         raise InvalidInput(field, "must not be negative", value=value, limit=">= 0")

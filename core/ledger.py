@@ -95,7 +95,7 @@ MAX_PIECES: Final = 512
 
 
 def _check_nonneg(field_name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(field_name, "must be an integer", value=value)
     if value < 0:
         raise InvalidInput(field_name, "must not be negative", value=value, limit=">= 0")
@@ -329,7 +329,7 @@ def peak_fg(
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation)."""
     horizon = now_s - WINDOW_S
-    live = [p for p in pieces if p.last_s > horizon]
+    live = [p for p in pieces if (p.end_s + 1 if p.instant else p.end_s) > horizon]  # last_s
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total

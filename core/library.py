@@ -411,6 +411,10 @@ class Library:
         Raises :class:`InvalidInput` for an unknown drug or indication and
         :class:`RejectedCommand` for a known drug that has no entry for that indication.
         """
+        if isinstance(name, str) and isinstance(indication, str) and indication in INDICATIONS:
+            for entry in self.entries:  # the lookup of every step: the entry, if there is one
+                if entry.drug == name and entry.indication == indication:
+                    return entry
         if not isinstance(name, str) or name not in self.drug_names():
             raise InvalidInput(
                 "drug",
@@ -425,9 +429,6 @@ class Library:
                 value=indication,
                 limit="one of " + ", ".join(INDICATIONS),
             )
-        for entry in self.entries:
-            if entry.drug == name and entry.indication == indication:
-                return entry
         raise RejectedCommand(
             "indication",
             f"the drug library has no entry for {name} in {indication}",

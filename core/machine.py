@@ -108,32 +108,33 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
         )
     handler = HANDLERS[type(command)]
     handler.validate(device, command, now_s, library)
-    enabled = [r for r in rows if r.guard is None or r.guard.holds(device, command, now_s, library)]
-    if not enabled:
-        needs = " or ".join(r.guard.text for r in rows if r.guard is not None)
-        raise RejectedCommand("command", f"{command.name!r} requires that {needs}")
-    if len(enabled) > 1:  # excluded by the guard-determinism proof; fail closed if it happens
-        raise DosingError("command", f"ambiguous transition for {command.name!r}")
+    if len(rows) == 1 and rows[0].guard is None:
+        row = rows[0]  # the common row: one, unguarded, always enabled
+    else:
+        enabled = [
+            r for r in rows if r.guard is None or r.guard.holds(device, command, now_s, library)
+        ]
+        if not enabled:
+            needs = " or ".join(r.guard.text for r in rows if r.guard is not None)
+            raise RejectedCommand("command", f"{command.name!r} requires that {needs}")
+        if len(enabled) > 1:  # excluded by the guard-determinism proof; fail closed if it happens
+            raise DosingError("command", f"ambiguous transition for {command.name!r}")
+        row = enabled[0]
     updated, effects, raised = handler.apply(note_delivery(device, now_s), command, now_s, library)
-    dest = lifecycle.after_handler(enabled[0].dest, raised)
-    stops = device.phase in DELIVERING and dest not in DELIVERING
+    source = device.phase
+    dest = lifecycle.after_handler(row.dest, raised)
+    stops = source in DELIVERING and dest not in DELIVERING
     # Delivery stops: the rest of the current basal segment is abandoned (never caught up), so
     # that dosing that resumes later starts a new segment then, not at the old segment's end.
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
     new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
-    out: list[Effect] = [
-        Record(
-            event=command.name,
-            role=command.role.value,
-            at_s=now_s,
-            source=device.phase,
-            dest=dest,
-            detail=describe(command),
-        )
-    ]
+    role: str = command.role._value_  # .value, without the enum property's call
+    record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
-        out.append(StopDelivery(reason=f"{command.name}: {device.phase.value} -> {dest.value}"))
-    out.extend(effects)
+        stop = StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
+        out: tuple[Effect, ...] = (record, stop, *effects)
+    else:
+        out = (record, *effects)
     global _latest
     _latest = weakref.ref(new)
-    return Outcome(device=new, effects=tuple(out))
+    return Outcome(new, out)

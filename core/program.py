@@ -54,6 +54,7 @@ from itdose.core.units import (
     format_dose_rate_ng_per_day,
     format_duration_s,
     format_volume_rate_nl_per_day,
+    volume_nl_for,
 )
 
 __all__ = [
@@ -162,10 +163,6 @@ class ProgramReport:
     dst_day_utc_s: int | None = None
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _check_int(value: object, field: str, *, positive: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, f"expected an int, got {type(value).__name__}", value=value)
@@ -269,8 +266,8 @@ def check_program(
     _check_titration(program, entry, basal, out)
     _check_start(program, entry, basal, out)
     c = program.concentration_ng_per_ml
-    volume_rate = _ceil_div(basal * NL_PER_ML, c)
-    worst_volume = _ceil_div(worst * NL_PER_ML, c)
+    volume_rate = volume_nl_for(basal, c)
+    worst_volume = volume_nl_for(worst, c)
     usable = pump.reservoir_volume.value - pump.low_reservoir_threshold.value
     seconds_to_low = usable * DAY_S // worst_volume if worst_volume else None
     dst = None

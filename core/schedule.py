@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 from itdose.core.units import DAY_S
 
@@ -71,14 +72,6 @@ class Basal:
     def continuous(dose_ng_per_day: int) -> Basal:
         return Basal(steps=(FlexStep(0, dose_ng_per_day),))
 
-    @property
-    def is_flex(self) -> bool:
-        return len(self.steps) > 1 or self.clock is FlexClock.WALL
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
 
 def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
     return [
@@ -89,7 +82,12 @@ def _step_ends(steps: tuple[FlexStep, ...]) -> list[tuple[int, int, int]]:
 
 def basal_daily_ng(basal: Basal) -> int:
     """The basal amount over one 24 h schedule day, rounded up (checked against limits)."""
-    return _ceil_div(
+    steps = basal.steps
+    if len(steps) == 1 and steps[0].start_s == 0:
+        # one step over the whole day (a continuous basal; asked on every step): the sum below
+        # is dose x 86400, and its ceiling over 86400 is the dose itself
+        return steps[0].dose_ng_per_day
+    return ceil_div(
         sum(dose * (end - start) for start, end, dose in _step_ends(basal.steps)), DAY_S
     )
 
@@ -146,5 +144,5 @@ def dst_day(basal: Basal, utc_now: int) -> tuple[int, int] | None:
             span = min(left, end_utc - t, *later)
             total += dose * span
             t += span
-        return start_utc, _ceil_div(total, DAY_S)
+        return start_utc, ceil_div(total, DAY_S)
     return None

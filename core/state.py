@@ -13,6 +13,7 @@ from typing import Any, Final
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Ledger
+from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath
 from itdose.core.program import Increase, Program
 
@@ -40,7 +41,13 @@ __all__ = [
 
 
 class Phase(enum.Enum):
-    """Lifecycle states (docs/architecture.md#lifecycle)."""
+    """Lifecycle states (docs/architecture.md#lifecycle).
+
+    Hashed by identity (as the members compare): ``Enum`` hashes the member's name in Python on
+    every set or dict lookup, and every step looks phases up. Nothing depends on the hash
+    itself: the name's hash differs from one process to the next already."""
+
+    __hash__ = object.__hash__
 
     SCREENING = "screening"
     TRIAL = "trial"
@@ -56,7 +63,10 @@ class Phase(enum.Enum):
 
 
 class Role(enum.Enum):
-    """Who issues a command; the lifecycle table says which roles may issue which command."""
+    """Who issues a command; the lifecycle table says which roles may issue which command.
+    Hashed by identity, as :class:`Phase`."""
+
+    __hash__ = object.__hash__
 
     PATIENT = "patient"
     CLINICIAN = "clinician"
@@ -216,7 +226,7 @@ class RefillSession:
 class MriSession:
     """An MRI in progress or awaiting its post-MRI step (docs/dosing-rules.md#mri)."""
 
-    policy: str
+    policy: MriPolicy
     began_at_s: int
     alarm_active_at_start: bool
     resume_to_active: bool
@@ -349,13 +359,13 @@ def evolve(device: Device, **changes: Any) -> Device:
     object is built here and never changed after it is returned. An unknown name raises
     ``TypeError``, as ``replace`` does.
     """
-    unknown = changes.keys() - _DEVICE_FIELDS
-    if unknown:
+    if not _DEVICE_FIELDS.issuperset(changes):
+        unknown = changes.keys() - _DEVICE_FIELDS
         raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")
-    new = object.__new__(Device)
-    state = new.__dict__
-    state.update(device.__dict__)
+    state = device.__dict__.copy()
     state.update(changes)
+    new = object.__new__(Device)
+    object.__setattr__(new, "__dict__", state)
     return new
 
 

@@ -29,7 +29,6 @@ function's own module namespace), so a variant is the code a careless edit would
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import itertools
@@ -44,7 +43,7 @@ from itdose.core import arith, governor, units
 from itdose.core import ledger as ledger_mod
 from itdose.core import path as path_mod
 from itdose.core.errors import InvalidInput
-from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, term
+from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, run_any, term
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
 __all__ = [
@@ -90,32 +89,9 @@ def _on_leaves(leaves: Sequence[Leaf], goal: Callable[[Leaf], ZBool]) -> ZBool:
 
 
 def explore(fn: Callable[[], Any], assumptions: Sequence[ZBool] = ()) -> list[Leaf]:
-    """Every feasible path of ``fn()``, with ANY exception it raises as the leaf's error (the
-    explorer itself keeps only the core's documented failures): a ``TypeError`` or an
-    ``AttributeError`` on a path is a defect a claim can show with a counterexample. Only a
-    limit of the symbolic evaluation (a symbolic value used as a concrete one, too many paths)
-    propagates: the proof cannot be built."""
-
-    def guarded() -> Any:
-        try:
-            return fn()
-        except (RuntimeError, RecursionError):
-            raise
-        except Exception as exc:
-            if isinstance(exc, TypeError) and "symbolic" in str(exc):
-                raise
-            return _Raised(exc)
-
-    leaves = Explorer(assumptions).run(guarded)
-    return [
-        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
-        for leaf in leaves
-    ]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Raised:
-    exc: Exception
+    """Every feasible path of ``fn()``, with ANY exception it raises as the leaf's error
+    (:func:`~itdose.proofs.explore.run_any`)."""
+    return run_any(Explorer(assumptions), fn)
 
 
 def _rejected(leaf: Leaf) -> bool:

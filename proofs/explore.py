@@ -38,7 +38,7 @@ import z3  # type: ignore[import-untyped]
 from itdose.core.errors import DosingError
 from itdose.proofs.z3ops import ZBool, ZInt
 
-__all__ = ["POISON", "Explorer", "Leaf", "SymInt", "covered", "fold", "term"]
+__all__ = ["POISON", "Explorer", "Leaf", "SymInt", "covered", "fold", "run_any", "term"]
 
 FEASIBILITY_TIMEOUT_MS = 2_000
 """Per feasibility check; an ``unknown`` answer counts as feasible (explores more, never less)."""
@@ -170,6 +170,34 @@ class Leaf:
     @functools.cached_property
     def pc(self) -> ZBool:
         return z3.And(*self.condition) if self.condition else z3.BoolVal(True)
+
+
+def run_any(ex: Explorer, fn: Callable[[], Any]) -> list[Leaf]:
+    """Every feasible path of ``fn()`` under ``ex``, with ANY exception it raises as the leaf's
+    error (:meth:`Explorer.run` keeps only the core's documented failures): a ``TypeError`` or an
+    ``AttributeError`` on a path is a defect a claim can show with a counterexample. Only a
+    limit of the symbolic evaluation (a symbolic value used as a concrete one, too many paths)
+    propagates: the proof cannot be built."""
+
+    def guarded() -> Any:
+        try:
+            return fn()
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, TypeError) and "symbolic" in str(exc):
+                raise
+            return _Raised(exc)
+
+    return [
+        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
+        for leaf in ex.run(guarded)
+    ]
+
+
+@dataclass(frozen=True)
+class _Raised:
+    exc: Exception
 
 
 def term(value: object) -> ZInt:

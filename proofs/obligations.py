@@ -792,8 +792,8 @@ _CORE: tuple[Obligation, ...] = (
         "exactly to the maximum), and grant a bolus whole or not at all.",
         "No hand model: the live functions are evaluated. Not covered: that callers pass the "
         "true cap room and reservoir room (the reservoir room: PATH-Z3-PLAN; the ledger's exact "
-        "peak the cap room comes from: LEDGER-Z3; dosing.cap_room_ng's search over it: property "
-        "tests only).",
+        "peak the cap room comes from: LEDGER-Z3; dosing.cap_room_ng's search over it: "
+        "PATH-Z3-CAP, on enumerated requests).",
         lambda: governor_claims(),
         (
             Broken(

@@ -19,27 +19,34 @@ range is the sum of overlap x concentration, in femtograms (nL x ng/mL).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import z3  # type: ignore[import-untyped]
 
 from itdose.core import dosing, governor
+from itdose.core import flight as flight_mod
 from itdose.core import path as path_mod
+from itdose.core.errors import InvalidInput
+from itdose.core.ledger import Flow
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Reservoir
-from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, term
+from itdose.proofs.explore import Explorer, Leaf, SymInt, covered, fold, run_any, term
 from itdose.proofs.z3ops import ZBool, ZInt
 
 if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
     from itdose.proofs.obligations import Case, Claim, Shown
 
 __all__ = [
+    "CHECK_SHAPES",
     "SHAPES",
+    "cap_search_claims",
+    "input_claims",
     "obligations",
     "path_claims",
     "plan_claims",
@@ -68,6 +75,8 @@ def _shapes() -> tuple[Shape, ...]:
 SHAPES: tuple[Shape, ...] = _shapes()
 SMALL_SHAPES: tuple[Shape, ...] = tuple(s for s in SHAPES if len(s[0]) <= 1)
 """The shapes a seeded broken variant is run on: enough for a counterexample, and fast."""
+ZERO_PIECE_SHAPES: tuple[Shape, ...] = (((), "a"),)
+"""The one shape a seeded empty piece or a negative push is shown on (a path of no volume)."""
 DRUGS = ("a", "b")
 
 
@@ -171,6 +180,16 @@ def _volume(pieces: Sequence[Segment]) -> ZInt:
     return z3.Sum(*[term(p.volume_nl) for p in pieces]) if pieces else z3.IntVal(0)
 
 
+def _pieces_ok(pieces: Sequence[Segment]) -> ZBool:
+    """Every piece has a positive volume and no two neighbours hold the same fluid (written
+    here, not the core's ``same_fluid``)."""
+    out: list[ZBool] = [term(p.volume_nl) > 0 for p in pieces]
+    for a, b in itertools.pairwise(pieces):
+        if a.drug == b.drug:
+            out.append(term(a.concentration_ng_per_ml) != term(b.concentration_ng_per_ml))
+    return z3.And(*out) if out else z3.BoolVal(True)
+
+
 def _amount(pieces: Sequence[Segment], drug: str) -> ZInt:
     """fg of ``drug`` in ``pieces`` (written here, not the core's ``amount_fg``)."""
     terms = [term(p.volume_nl) * term(p.concentration_ng_per_ml) for p in pieces if p.drug == drug]
@@ -226,7 +245,7 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             new.check("path", before.volume_nl)  # the live consistency check: raises if not
             return new, out
 
-        leaves = ex.run(run)
+        leaves = run_any(ex, run)
         domain = z3.And(*ex.assumptions)
         v, t = pushed.term, s.total
         shown = (*s.shown(), ("pushed", v, "nL"))
@@ -238,7 +257,7 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             if leaf.error is not None:
                 return z3.BoolVal(False)
             new, out = leaf.result
-            return z3.And(_volume(new.segments) == t, _volume(out) == v)
+            return z3.And(_volume(new.segments) == t, _volume(out) == v, _pieces_ok(out))
 
         def drug(leaf: Leaf, s: _Sym = s, v: ZInt = v) -> ZBool:
             if leaf.error is not None:
@@ -272,8 +291,9 @@ def path_claims(push: PushFn | None = None, shapes: Sequence[Shape] = SHAPES) ->
             cases[key] += _per_leaf(domain, leaves, fn, shown)
     names = {
         "cover": "the explored paths of the live push cover every input (every shape)",
-        "volume": "a push keeps the path's volume and pushes out exactly the volume pushed in "
-        "(REQ-TIP-001)",
+        "volume": "a push keeps the path's volume and pushes out exactly the volume pushed in, "
+        "in pieces of positive volume with equal neighbours merged (nothing for a push of 0 nL; "
+        "REQ-TIP-001)",
         "drug": "a push conserves each drug exactly: in path + pushed in == in path after + out "
         "of the tip, in fg (REQ-TIP-001)",
         "valid": "the path after a push passes the live FluidPath.check: positive volumes, equal "
@@ -304,6 +324,183 @@ def _push_drops_tip_piece(
 ) -> tuple[FluidPath, tuple[Segment, ...]]:
     new, out = _live_push(p, volume, drug, conc)
     return new, out[1:]
+
+
+def _push_zero_piece(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    new, out = _live_push(p, volume, drug, conc)
+    return new, (*out, Segment(0, drug, conc))
+
+
+# --- PATH-Z3-INPUT: the path's input checks ---------------------------------------------------
+
+EmptyFn = Callable[[Any], FluidPath]
+CheckFn = Callable[[FluidPath, str, Any], None]
+
+CHECK_SHAPES: tuple[tuple[str, ...], ...] = (
+    (),
+    (NO_DRUG,),
+    ("a",),
+    ("a", "a"),
+    ("a", "b"),
+    (NO_DRUG, "a"),
+    (NO_DRUG, NO_DRUG),
+    ("a", "a", "a"),
+)
+"""The segment drugs of the paths given to ``FluidPath.check``: every volume and every
+concentration symbolic and unconstrained (negative, zero, equal neighbours included)."""
+
+
+def _live_empty(volume: Any) -> FluidPath:
+    return path_mod.FluidPath.empty(volume)
+
+
+def _live_check(p: FluidPath, name: str, volume: Any) -> None:
+    p.check(name, volume)
+
+
+def _rejected(leaf: Leaf, field: str) -> bool:
+    """The path ended in the documented rejection, naming ``field``."""
+    return isinstance(leaf.error, InvalidInput) and leaf.error.field == field
+
+
+def _check_reference(
+    labels: tuple[str, ...], vols: Sequence[ZInt], concs: Sequence[ZInt], dead: ZInt
+) -> tuple[dict[str, ZBool], ZBool]:
+    """The rules a path must keep (docs/dosing-rules.md, "What reaches the patient"), written
+    from REQ-TIP-001: per field the condition under which that field is at fault, and the
+    validity of the whole path."""
+    faults: dict[str, ZBool] = {}
+    for i, (d, v, c) in enumerate(zip(labels, vols, concs, strict=True)):
+        fluid = c != 0 if d == NO_DRUG else c <= 0  # no drug exactly at concentration 0
+        merged = (
+            c == concs[i - 1] if i and labels[i - 1] == d else z3.BoolVal(False)
+        )  # equal neighbours are one segment
+        faults[f"path.segments[{i}].volume_nl"] = v <= 0
+        faults[f"path.segments[{i}]"] = z3.Or(fluid, merged)
+    total = z3.Sum(*vols) if vols else z3.IntVal(0)
+    faults["path.volume_nl"] = total != dead
+    return faults, z3.Not(z3.Or(*faults.values()))
+
+
+def input_claims(
+    empty: EmptyFn | None = None,
+    push: PushFn | None = None,
+    check: CheckFn | None = None,
+    shapes: Sequence[Shape] = SHAPES,
+    check_shapes: Sequence[tuple[str, ...]] = CHECK_SHAPES,
+) -> list[Claim]:
+    """The path's input checks on symbolic inputs, invalid ones included: ``FluidPath.empty``
+    and ``FluidPath.push`` reject a negative volume, ``FluidPath.check`` accepts exactly the
+    valid paths; every rejection is the documented InvalidInput naming the field at fault."""
+
+    empty_fn = empty or _live_empty
+    push_fn = push or _live_push
+    check_fn = check or _live_check
+    cases: dict[str, list[Case]] = {k: [] for k in ("cover", "empty", "push", "check")}
+    # FluidPath.empty(V) for every integer V
+    ex = Explorer()
+    v = ex.fresh("volume")
+    leaves = run_any(ex, functools.partial(empty_fn, v))
+    shown: Shown = (("volume", v.term, "nL"),)
+
+    def empty_goal(leaf: Leaf, v: ZInt = v.term) -> ZBool:
+        if leaf.error is not None:
+            return z3.And(v < 0, z3.BoolVal(_rejected(leaf, "path.volume_nl")))
+        segs = leaf.result.segments
+        no_drug = [z3.BoolVal(p.drug == NO_DRUG) for p in segs]
+        return z3.And(
+            v >= 0,
+            _volume(segs) == v,
+            _pieces_ok(segs),
+            *no_drug,
+            *[term(p.concentration_ng_per_ml) == 0 for p in segs],
+        )
+
+    cases["cover"].append(_cover(z3.BoolVal(True), leaves, shown))
+    cases["empty"] += _per_leaf(z3.BoolVal(True), leaves, empty_goal, shown)
+    # a push of a negative volume, on every shape (PATH-Z3 proves every other volume accepted)
+    for shape in shapes:
+        ex = Explorer()
+        s = _sym(shape, ex)
+        pushed = ex.fresh("pushed")
+        ex.assume(pushed.term < 0)
+        leaves = run_any(ex, functools.partial(push_fn, s.path, pushed, s.res_drug, s.res_conc))
+        domain = z3.And(*ex.assumptions)
+        shown = (*s.shown(), ("pushed", pushed.term, "nL"))
+
+        def push_goal(leaf: Leaf) -> ZBool:
+            return z3.BoolVal(_rejected(leaf, "volume_nl"))
+
+        cases["cover"].append(_cover(domain, leaves, shown))
+        cases["push"] += _per_leaf(domain, leaves, push_goal, shown)
+    # FluidPath.check on paths of every volume and concentration, against a dead volume
+    for labels in check_shapes:
+        ex = Explorer()
+        vols = [ex.fresh(f"v{i}") for i in range(len(labels))]
+        concs = [ex.fresh(f"c{i}") for i in range(len(labels))]
+        dead = ex.fresh("dead_volume")
+        p = FluidPath(
+            tuple(Segment(vv, d, c) for vv, d, c in zip(vols, labels, concs, strict=True))
+        )
+        leaves = run_any(ex, functools.partial(check_fn, p, "path", dead))
+        faults, valid = _check_reference(
+            labels, [x.term for x in vols], [x.term for x in concs], dead.term
+        )
+        rows: list[tuple[str, Any, str]] = []
+        for i, (d, vv, c) in enumerate(zip(labels, vols, concs, strict=True)):
+            rows += [(f"segment {i} ({d or 'no drug'}) volume", vv.term, "nL")]
+            rows += [(f"segment {i} ({d or 'no drug'}) concentration", c.term, "ng/mL")]
+        shown = (*rows, ("dead volume", dead.term, "nL"))
+
+        def check_goal(
+            leaf: Leaf, faults: dict[str, ZBool] = faults, valid: ZBool = valid
+        ) -> ZBool:
+            if leaf.error is None:
+                return valid
+            err = leaf.error
+            if not isinstance(err, InvalidInput) or err.field not in faults:
+                return z3.BoolVal(False)
+            return faults[err.field]
+
+        cases["cover"].append(_cover(z3.BoolVal(True), leaves, shown))
+        cases["check"] += _per_leaf(z3.BoolVal(True), leaves, check_goal, shown)
+    names = {
+        "cover": "the explored paths of the live FluidPath.empty, push and check cover every "
+        "input (negative, zero and equal values included)",
+        "empty": "FluidPath.empty(V) is a merged path of exactly V nL holding only fluid without "
+        "drug for every V >= 0, and raises InvalidInput naming path.volume_nl for every V < 0 "
+        "(REQ-TIP-001, REQ-CORE-004)",
+        "push": "a push of a negative volume raises InvalidInput naming volume_nl, on every "
+        "shape (REQ-CORE-004)",
+        "check": "FluidPath.check accepts exactly the valid paths (positive volumes, "
+        "concentration 0 exactly when without drug, equal neighbours merged, the dead volume "
+        "held) and rejects every other with InvalidInput naming a field at fault (REQ-TIP-001, "
+        "REQ-CORE-004)",
+    }
+    return _claims(names, cases)
+
+
+def _empty_accepts_negative(volume: Any) -> FluidPath:
+    return FluidPath((Segment(volume, NO_DRUG, 0),) if volume else ())
+
+
+def _push_accepts_negative(
+    p: FluidPath, volume: Any, drug: str, conc: Any
+) -> tuple[FluidPath, tuple[Segment, ...]]:
+    if volume < 0:
+        return p, ()
+    return _live_push(p, volume, drug, conc)
+
+
+def _check_skips_empty_segments(p: FluidPath, name: str, volume: Any) -> None:
+    _live_check(FluidPath(tuple(s for s in p.segments if s.volume_nl != 0)), name, volume)
+
+
+def _check_ignores_no_drug_concentration(p: FluidPath, name: str, volume: Any) -> None:
+    segs = tuple(s if s.drug != NO_DRUG else Segment(s.volume_nl, NO_DRUG, 0) for s in p.segments)
+    _live_check(FluidPath(segs), name, volume)
 
 
 # --- PATH-Z3-PLAN: outflow and plan_volume ---------------------------------------------------
@@ -355,7 +552,7 @@ def plan_claims(
         skip, vol = ex.fresh("skip"), ex.fresh("volume")
         ex.assume(skip.term >= 0, vol.term >= 0)
         p = s.path
-        leaves = ex.run(functools.partial(outflow_fn, p, skip, vol, s.res_drug, s.res_conc))
+        leaves = run_any(ex, functools.partial(outflow_fn, p, skip, vol, s.res_drug, s.res_conc))
         domain = z3.And(*ex.assumptions)
         lo, hi = skip.term, skip.term + vol.term
         shown = (*s.shown(), ("skip", lo, "nL"), ("volume", vol.term, "nL"))
@@ -366,6 +563,7 @@ def plan_claims(
             out = leaf.result
             return z3.And(
                 _volume(out) == hi - lo,
+                _pieces_ok(out),
                 *[_amount(out, d) == s.ref_amount(lo, hi, d) for d in DRUGS],
             )
 
@@ -383,7 +581,7 @@ def plan_claims(
         skip, target = ex.fresh("skip"), ex.fresh("target_fg")
         ex.assume(skip.term >= 0, target.term >= 0)
         device = Device(reservoir=Reservoir(s.res_drug, "x", s.res_conc, 0), path=s.path)
-        leaves = ex.run(functools.partial(plan_fn, device, skip, "a", target))
+        leaves = run_any(ex, functools.partial(plan_fn, device, skip, "a", target))
         domain = z3.And(*ex.assumptions)
         shown = (*s.shown(), ("skip", skip.term, "nL"), ("target (fg)", target.term, ""))
 
@@ -432,7 +630,7 @@ def plan_claims(
         device = Device(
             reservoir=Reservoir(s.res_drug, "x", s.res_conc, res_nl), path=s.path, orders=(order,)
         )
-        leaves = ex.run(functools.partial(room_fn, device, "a", empty))
+        leaves = run_any(ex, functools.partial(room_fn, device, "a", empty))
         domain = z3.And(*ex.assumptions)
         flight = z3.If(ordered.term > reported.term, ordered.term - reported.term, 0)
         usable_raw = res_nl.term - flight - empty.term
@@ -457,7 +655,8 @@ def plan_claims(
     names = {
         "cover": "the explored paths of the live outflow and plan_volume cover every input",
         "range": "outflow(skip, V) is exactly the path + reservoir contents in [skip, skip + V), "
-        "per drug in fg (REQ-TIP-002)",
+        "per drug in fg, in pieces of positive volume with equal neighbours merged (nothing for "
+        "V = 0; REQ-TIP-002)",
         "bound": "the tip amount of a push of V nL is at most V x the highest concentration "
         "present (REQ-TIP-002)",
         "plan": "plan_volume's volume pushes out only the planned drug, exactly the amount it "
@@ -475,6 +674,12 @@ def _outflow_ignores_skip(
     p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
 ) -> tuple[Segment, ...]:
     return _live_outflow(p, 0, volume, drug, conc)
+
+
+def _outflow_zero_piece(
+    p: FluidPath, skip: Any, volume: Any, drug: str, conc: Any
+) -> tuple[Segment, ...]:
+    return (*_live_outflow(p, skip, volume, drug, conc), Segment(0, drug, conc))
 
 
 def _plan_one_more(d: Device, skip: Any, drug: str, target: Any) -> tuple[Any, Any, bool]:
@@ -517,6 +722,7 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
     ex.assume(*[x.term >= 0 for x in (res, empty, flight, cap, req)])
     defs: list[ZBool] = []
     covers: list[ZBool] = []
+    raised: list[Leaf] = []
 
     def device(
         extra: tuple[Order, ...] = (),
@@ -532,12 +738,17 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         fn: Callable[[], tuple[Any, ...]], names: tuple[str, ...], ex: Explorer = ex
     ) -> tuple[list[Leaf], list[SymInt]]:
         sub = Explorer((*ex.assumptions, *defs))
-        leaves = sub.run(fn)
+        leaves = run_any(sub, fn)
         covers.append(covered(leaves))
+        # a path that raises is a counterexample of the coverage claim; the value is defined by
+        # the others (sound: the claims fail if a raising path is feasible)
+        ok = [leaf for leaf in leaves if leaf.error is None]
+        raised.extend(leaf for leaf in leaves if leaf.error is not None)
         out = []
         for i, name in enumerate(names):
             v = z3.Int(name)
-            defs.append(v == fold(leaves, functools.partial(_item, i)))
+            if ok:
+                defs.append(v == fold(ok, functools.partial(_item, i)))
             out.append(ex.wrap(v))
         return leaves, out
 
@@ -581,6 +792,7 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         ("order volume", volume.term, "nL"),
     )
     cases["cover"].append(Case(domain, z3.And(*covers), shown))
+    cases["cover"] += [Case(z3.And(domain, leaf.pc), z3.BoolVal(False), shown) for leaf in raised]
     out_fg = s.ref_amount(z3.IntVal(0), flight.term + volume.term, "a")
     order_fg = s.ref_amount(flight.term, flight.term + volume.term, "a")
     cases["cap"].append(Case(domain, order_fg <= cap.term * FG_PER_NG, shown))
@@ -614,7 +826,8 @@ def step_claims(
         for key, more in _step_cases(shape, decide_fn).items():
             cases[key] += more
     names = {
-        "cover": "the explored paths of every runtime function of the step cover every input",
+        "cover": "the explored paths of every runtime function of the step cover every input, "
+        "and none raises on a valid input",
         "recorded": "the ledger records exactly the drug that left the tip in the step (the order "
         "in flight and the new order, in fg; REQ-TIP-001, REQ-TIP-002)",
         "cap": "the new order's drug leaving the tip is at most the cap room the ledger's peak "
@@ -622,6 +835,165 @@ def step_claims(
         "reservoir": "an order never takes the reservoir below the empty threshold (REQ-GOV-003)",
     }
     return _claims(names, cases)
+
+
+# --- PATH-Z3-CAP: dosing.cap_room_ng's search -------------------------------------------------
+
+CapRoomFn = Callable[..., int]
+_CAP_NOW = 10 * 86_400
+SMALL_REQUESTS = 24
+"""Requests of 0 to this many fg are run against every threshold from -1 to the request + 1."""
+LARGE_REQUESTS: tuple[int, ...] = (
+    FG_PER_NG - 1,
+    FG_PER_NG,
+    FG_PER_NG + 1,
+    7 * FG_PER_NG + 3,
+    20_000_000 * FG_PER_NG + 1,
+    3 * 10**13 + 17,
+)
+"""Requests around whole ng and around the largest hard maxima (20 mg = 2 * 10**13 fg)."""
+
+
+def _live_cap_room(*args: Any) -> int:
+    return flight_mod.cap_room_ng(*args)
+
+
+def _thresholds(request: int) -> list[int]:
+    if request <= SMALL_REQUESTS:
+        return list(range(-1, request + 2))
+    near = [-1, 0, 1, FG_PER_NG - 1, FG_PER_NG, FG_PER_NG + 1, request // 3, request // 2]
+    near += [request - FG_PER_NG - 1, request - FG_PER_NG, request - 2, request - 1]
+    near += [request, request + 1]
+    return sorted({t for t in near if t >= -1})
+
+
+def _search_reference(request: int, threshold: int) -> int:
+    """What the search must return when exactly the amounts up to ``threshold`` fg fit (any
+    monotone "fits" is such a threshold): the request in whole ng rounded up when it fits, else
+    the largest amount that fits rounded down to whole ng, 0 when nothing fits. Written from
+    REQ-GOV-002 and REQ-TIP-004, with the rounding written out (not the core's helpers)."""
+    if request <= threshold:
+        return (request + FG_PER_NG - 1) // FG_PER_NG
+    return max(threshold, 0) // FG_PER_NG
+
+
+class _TooManyQuestions(Exception):
+    """The search asked about more amounts than a binary search needs (a loop that does not
+    narrow, which would never end)."""
+
+
+@contextlib.contextmanager
+def _questions_counted(room_fn: Any, most: int) -> Iterator[None]:
+    """While the search runs, each question "does this amount fit?" (one call of the ledger's
+    ``peak_fg``, which the search's ``fits`` makes) is counted, and the question after ``most``
+    raises :class:`_TooManyQuestions`: a search that does not narrow is a counterexample, not a
+    proof that never ends. The live ``peak_fg`` answers every question unchanged."""
+    spaces = [vars(flight_mod)]
+    own = getattr(room_fn, "__globals__", None)
+    if isinstance(own, dict) and "peak_fg" in own and own is not spaces[0]:
+        spaces.append(own)  # a seeded variant compiled in a copy of the module's namespace
+    live = spaces[0]["peak_fg"]
+    asked = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        asked[0] += 1
+        if asked[0] > most:
+            raise _TooManyQuestions
+        return live(*args, **kwargs)
+
+    saved = [space["peak_fg"] for space in spaces]
+    for space in spaces:
+        space["peak_fg"] = counted
+    try:
+        yield
+    finally:
+        for space, old in zip(spaces, saved, strict=True):
+            space["peak_fg"] = old
+
+
+def _two_drugs(lib: Any) -> tuple[Any, Any]:
+    """Two library entries of one indication with different hard maxima: the drug planned and
+    the reservoir's (after a drug change the old drug is counted against its own maximum)."""
+    for a in lib.entries:
+        for b in lib.entries:
+            if a.indication == b.indication and a.max_daily.value != b.max_daily.value:
+                return a, b
+    raise ValueError("the library has no two drugs of one indication with different maxima")
+
+
+def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
+    """The live ``flight.cap_room_ng`` against :func:`_search_reference`, on enumerated requests
+    and thresholds (see PATH-Z3-CAP)."""
+    from itdose.proofs.obligations import Claim
+    from itdose.specs import load_library
+
+    room_fn = cap_room or _live_cap_room
+    lib = load_library()
+    planned, other = _two_drugs(lib)
+    # the reservoir holds the other drug: the planned one is still in the path (a drug change)
+    device = Device(reservoir=Reservoir(other.drug, other.indication, 1, 0))
+    limit = planned.max_daily.value * FG_PER_NG
+    over = limit + 1  # more than the planned drug's hard maximum: never fits
+    wrong: list[tuple[int, int, int, int, str]] = []
+    runs = 0
+    for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS):
+        for t in _thresholds(request):
+            asked: list[int] = []
+            most = 2 + request.bit_length()  # the request, nothing, then one per halving
+
+            def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
+                # the delivery of fg fits exactly when fg <= t: exactly the hard maximum (which
+                # fits, REQ-TIP-004), or 1 fg more
+                asked.append(fg)
+                amount = limit if fg <= t else over
+                return Flow(_CAP_NOW, amount, amount, 3600)
+
+            # a threshold below 0: the drug already due (a flow of more than the limit) does
+            # not fit even with no delivery
+            base = (Flow(_CAP_NOW, over, over, 3600),) if t < 0 else ()
+            want = _search_reference(request, t)
+            runs += 1
+            try:
+                with _questions_counted(room_fn, most):
+                    got = room_fn(device, _CAP_NOW, lib, planned.drug, request, flow_for, base)
+            except _TooManyQuestions:
+                wrong.append((request, t, -1, want, f"asked about more than {most} amounts"))
+                continue
+            except Exception as exc:  # a defect of the search: a counterexample, not a crash
+                wrong.append((request, t, -1, want, f"raised {type(exc).__name__}"))
+                continue
+            outside = [x for x in asked if not 0 <= x <= request]
+            if got != want or outside:
+                why = f"asked about {outside[0]} fg" if outside else f"returned {got} ng"
+                wrong.append((request, t, got, want, why))
+    first = wrong[0] if wrong else (0, 0, 0, 0, "")
+    shown = (
+        ("request (fg)", z3.IntVal(first[0]), ""),
+        ("largest amount that fits (fg)", z3.IntVal(first[1]), ""),
+        ("cap_room_ng (-1: none)", z3.IntVal(first[2]), "ng"),
+        ("reference", z3.IntVal(first[3]), "ng"),
+    )
+    name = (
+        "cap_room_ng's search returns the whole request in ng rounded up when it fits, else the "
+        "largest amount that fits (it fits, 1 fg more does not) rounded down to whole ng, 0 "
+        "when nothing fits, against the planned drug's own maximum; it asks only about amounts "
+        "from 0 to the request, at most 2 + log2(request) times: "
+        f"{runs} runs, every threshold of every request of 0 to {SMALL_REQUESTS} fg and the "
+        "thresholds around whole ng, a third, a half and the end of requests up to 3 * 10**13 "
+        "fg (REQ-GOV-002, REQ-TIP-004)"
+    )
+    if wrong:
+        name += (
+            f" (differs on {len(wrong)}, first: request {first[0]} fg, threshold {first[1]} "
+            f"fg: {first[4]})"
+        )
+    return [Claim(name, (), z3.BoolVal(not wrong), shown)]
+
+
+def _cap_room_seeded(old: str, new: str) -> CapRoomFn:
+    from itdose.proofs.decisions_z3 import mutated
+
+    return mutated(flight_mod.cap_room_ng, old, new)
 
 
 # --- the registry ----------------------------------------------------------------------------
@@ -664,6 +1036,61 @@ def obligations() -> tuple[Any, ...]:
                     "a push that drops the first piece leaving the tip",
                     lambda: path_claims(push=_push_drops_tip_piece, shapes=SMALL_SHAPES),
                 ),
+                Broken(
+                    "push-zero-piece",
+                    "a push that reports an empty piece leaving the tip",
+                    lambda: path_claims(push=_push_zero_piece, shapes=ZERO_PIECE_SHAPES),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-INPUT",
+            "the path's input checks: a negative volume is rejected; FluidPath.check accepts "
+            "exactly the valid paths",
+            ("REQ-TIP-001", "REQ-CORE-004"),
+            "The live FluidPath.empty, FluidPath.push and FluidPath.check, executed "
+            "symbolically on inputs that include the invalid ones, every exception kept as the "
+            "path's result: FluidPath.empty(V) is a merged path of exactly V nL without drug "
+            "for every V >= 0 and raises InvalidInput naming path.volume_nl for every V < 0; a "
+            f"push of a negative volume raises InvalidInput naming volume_nl on each of the "
+            f"{len(SHAPES)} shapes (PATH-Z3: no other volume is rejected); FluidPath.check on "
+            f"{len(CHECK_SHAPES)} shapes of 0 to 3 segments with every volume, concentration and "
+            "dead volume symbolic and unconstrained accepts exactly the paths of positive "
+            "volumes, concentration 0 exactly without drug, equal neighbours merged and the dead "
+            "volume held, and otherwise raises InvalidInput naming a field that is at fault.",
+            "No hand model: the reference is the list of rules written from REQ-TIP-001. Not "
+            "proved: the message and value of each error (the tests check them); paths of more "
+            "than 3 segments (the check treats each segment alike).",
+            lambda: input_claims(),
+            (
+                Broken(
+                    "empty-accepts-negative",
+                    "FluidPath.empty without its check: a path of negative volume",
+                    lambda: input_claims(empty=_empty_accepts_negative, shapes=(), check_shapes=()),
+                ),
+                Broken(
+                    "push-accepts-negative",
+                    "a push of a negative volume that moves nothing instead of raising",
+                    lambda: input_claims(
+                        push=_push_accepts_negative, shapes=ZERO_PIECE_SHAPES, check_shapes=()
+                    ),
+                ),
+                Broken(
+                    "check-allows-empty-segment",
+                    "FluidPath.check that skips segments of no volume",
+                    lambda: input_claims(
+                        check=_check_skips_empty_segments, shapes=(), check_shapes=(("a",),)
+                    ),
+                ),
+                Broken(
+                    "check-ignores-no-drug-concentration",
+                    "FluidPath.check that takes fluid without drug at any concentration",
+                    lambda: input_claims(
+                        check=_check_ignores_no_drug_concentration,
+                        shapes=(),
+                        check_shapes=((NO_DRUG,),),
+                    ),
+                ),
             ),
         ),
         Obligation(
@@ -694,9 +1121,70 @@ def obligations() -> tuple[Any, ...]:
                     lambda: plan_claims(reservoir_room=_room_ignoring_flight, shapes=SMALL_SHAPES),
                 ),
                 Broken(
+                    "outflow-zero-piece",
+                    "outflow that reports an empty piece at the end",
+                    lambda: plan_claims(outflow=_outflow_zero_piece, shapes=ZERO_PIECE_SHAPES),
+                ),
+                Broken(
                     "plan-one-more-nl",
                     "plan_volume orders one nL more than it accounts for",
                     lambda: plan_claims(plan_volume=_plan_one_more, shapes=SMALL_SHAPES),
+                ),
+            ),
+        ),
+        Obligation(
+            "PATH-Z3-CAP",
+            "dosing.cap_room_ng's search finds the largest amount that fits under the cap",
+            ("REQ-GOV-002", "REQ-TIP-004"),
+            "The live flight.cap_room_ng (the binary search over the ledger's exact peak that "
+            "gives the governor its cap room), run with a delivery whose amounts up to a "
+            "threshold fit and the rest do not (any 'fits' that is monotone in the amount is "
+            "such a threshold), the ledger's live peak_fg deciding each: it returns the request "
+            "in whole ng rounded up when the request fits, else the largest amount that fits "
+            "(it fits, 1 fg more does not) rounded down to whole ng, and 0 when nothing fits; "
+            "it asks only about amounts between 0 and the request, at most 2 + log2(request) "
+            "of them (it ends), and counts the drug planned against that drug's own maximum "
+            "while the reservoir holds another. Checked on enumerated "
+            f"inputs: every threshold from -1 to the request + 1 for requests of 0 to "
+            f"{SMALL_REQUESTS} fg, and thresholds around whole ng, a third, a half and the end "
+            f"of {len(LARGE_REQUESTS)} requests up to 3 * 10**13 fg (20 mg and more).",
+            "Enumerated, not symbolic: the search loops log2(request) times and each loop "
+            "forks on 'fits', so symbolic execution has about 2 ** (k + 1) paths for requests "
+            "below 2 ** k fg. The delivery's flows are the proof's own (exactly the hard "
+            "maximum, or 1 fg more), on an empty ledger with nothing in flight: that dosing "
+            "passes the true ledger, flows and delivery is checked by the property tests; the "
+            "peak itself by LEDGER-Z3.",
+            lambda: cap_search_claims(),
+            (
+                Broken(
+                    "search-stops-early",
+                    "the search stops while two amounts remain (lo may be 1 fg short)",
+                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 2")),
+                ),
+                Broken(
+                    "search-returns-hi",
+                    "the search returns the smallest amount that does not fit",
+                    lambda: cap_search_claims(_cap_room_seeded("ng_down(lo)", "ng_down(hi)")),
+                ),
+                Broken(
+                    "search-never-ends",
+                    "a search that keeps asking once one amount remains (it would never end)",
+                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 0")),
+                ),
+                Broken(
+                    "reservoir-drug-maximum",
+                    "the room of the drug in the path counted against the reservoir drug's "
+                    "maximum (after a drug change)",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded("hard_max_ng(d, lib, drug)", "hard_max_ng(d, lib)")
+                    ),
+                ),
+                Broken(
+                    "whole-request-rounded-down",
+                    "a request that fits returned rounded down to whole ng",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded("ng_up(requested_fg)", "ng_down(requested_fg)")
+                    ),
                 ),
             ),
         ),
@@ -715,7 +1203,8 @@ def obligations() -> tuple[Any, ...]:
             "cap room; the reservoir never goes below the empty threshold.",
             "No hand model of the step. Not covered: the cap room itself (dosing.cap_room_ng, "
             "the ledger's exact peak over pieces and flows in fractions) is symbolic here, not "
-            "computed; its proof is still to be written (see the report). Scope: a path of no "
+            "computed (its search: PATH-Z3-CAP, on enumerated requests; the peak: LEDGER-Z3). "
+            "Scope: a path of no "
             "volume, the path after implant and a drug change, one order in flight; the steady "
             "state (a path holding the reservoir's drug) takes tens of seconds.",
             lambda: step_claims(),

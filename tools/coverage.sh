@@ -5,7 +5,8 @@
 # (the property tests' long simulations under the tracer cost CI about 4 minutes for 8 statements), on the fast `dev` hypothesis profile, on all cores
 # (pytest-xdist workers are measured through coverage's subprocess patch). The symbolic CrossHair
 # run is left out here (ITDOSE_SKIP_CROSSHAIR=1): it runs in the test phase, and under a tracer it
-# would only slow down. Prints the per-module table (the figures in docs/coverage.md).
+# would only slow down. Prints the per-module table (the figures in docs/coverage.md) and fails
+# (exit 2) when core/ is under 100 % (fail_under in pyproject.toml: the CI gate).
 #
 # usage: tools/coverage.sh [PYTHON]   (default .venv/bin/python; run from anywhere)
 set -euo pipefail

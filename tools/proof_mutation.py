@@ -56,7 +56,8 @@ OBLIGATIONS: dict[str, tuple[str, ...]] = {
         "LEDGER*",
         "PATH-Z3-STEP",
     ),
-    "path": ("CONVERT-Z3", "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
+    "path": ("CONVERT-Z3", "PATH-Z3-INPUT", "PATH-Z3", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
+    "flight": ("PATH-Z3-CAP", "PATH-Z3-PLAN", "PATH-Z3-STEP"),
 }
 """Obligations per module, cheapest first; ``X*`` is every obligation whose id starts with X."""
 

@@ -21,7 +21,7 @@ from itdose.core.handlers.priming import pump_concentrations as pump_concentrati
 from itdose.core.handlers.refill import reconcile as reconcile
 from itdose.core.state import Device
 
-__all__ = ["HANDLERS", "Applied", "Handler", "apply", "describe", "validate"]
+__all__ = ["HANDLERS", "Applied", "Handler", "apply", "describe"]
 
 HANDLERS: Final[Mapping[type[cmd.Command], Handler[Any]]] = {
     h.command: h
@@ -35,11 +35,6 @@ HANDLERS: Final[Mapping[type[cmd.Command], Handler[Any]]] = {
     )
 }
 """Every command class and how the core handles it."""
-
-
-def validate(device: Device, command: cmd.Command, now_s: int, library: lib.Library) -> None:
-    """Raise if ``command``'s data is not acceptable for ``device`` now."""
-    HANDLERS[type(command)].validate(device, command, now_s, library)
 
 
 def apply(device: Device, command: cmd.Command, now_s: int, library: lib.Library) -> Applied:

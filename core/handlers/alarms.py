@@ -19,7 +19,7 @@ from itdose.core.handlers.base import (
     require_reason,
     withdrawal_risk,
 )
-from itdose.core.state import ActiveAlarm, Device, Role
+from itdose.core.state import ActiveAlarm, Device, Role, evolve
 from itdose.core.units import format_duration_s, format_volume_nl
 
 MAX_SILENCE_HIGH_S = 600
@@ -112,7 +112,7 @@ def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Libr
         else a
         for a in d.alarms
     )
-    return Applied(dataclasses.replace(d, alarms=alarms))
+    return Applied(evolve(d, alarms=alarms))
 
 
 def resound(d: Device, now: int) -> Applied:
@@ -125,7 +125,7 @@ def resound(d: Device, now: int) -> Applied:
         for a in d.alarms
     )
     effects = tuple(Annunciate(a.kind, a.priority) for a in ended)
-    return Applied(dataclasses.replace(d, alarms=alarms), effects)
+    return Applied(evolve(d, alarms=alarms), effects)
 
 
 def _v_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library) -> None:
@@ -145,7 +145,7 @@ def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library)
         if interval is not None:
             eos = now + interval.value
             effects.append(Warn("end_of_service", f"end of service expected at t={eos} s"))
-    return Applied(dataclasses.replace(d, alarms=alarms, eos_at_s=eos), tuple(effects), (c.kind,))
+    return Applied(evolve(d, alarms=alarms, eos_at_s=eos), tuple(effects), (c.kind,))
 
 
 def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> None:
@@ -170,9 +170,7 @@ def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library)
 
 
 def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> Applied:
-    return Applied(
-        dataclasses.replace(d, alarms=tuple(a for a in d.alarms if a.kind is not c.kind))
-    )
+    return Applied(evolve(d, alarms=tuple(a for a in d.alarms if a.kind is not c.kind)))
 
 
 HANDLERS: Final = (

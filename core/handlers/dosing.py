@@ -3,7 +3,6 @@ the explant; with the restart rule (docs/dosing-rules.md#r-lim-10)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Final
 
 from itdose.core import commands as cmd
@@ -27,7 +26,6 @@ from itdose.core.handlers.base import (
 )
 from itdose.core.program import (
     DAY_S,
-    NL_PER_ML,
     FlexClock,
     Increase,
     Program,
@@ -37,8 +35,8 @@ from itdose.core.program import (
     check_program,
     titration_base,
 )
-from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase
-from itdose.core.units import format_amount_ng, format_duration_s
+from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase, evolve
+from itdose.core.units import format_amount_ng, format_duration_s, volume_nl_for
 
 RESTART_CONFIRM_S = 86_400
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
@@ -56,14 +54,17 @@ def note_delivery(d: Device, now: int) -> Device:
     """``d`` with the program it is delivering noted as the restart reference (every accepted
     command passes here first, so the reference holds the dose and the last instant before a
     stop)."""
-    if not delivering(d) or d.drug is None:
+    program = d.program
+    if d.phase is not Phase.ACTIVE or program is None:
         return d
-    assert d.program is not None
-    dose = basal_daily_ng(d.program.basal)
+    dose = basal_daily_ng(program.basal)  # once: delivering(d) is this phase, program and dose
+    drug = d.drug
+    if dose <= 0 or drug is None:
+        return d
     last = d.last_delivery
-    if last is not None and (last.drug, last.dose_ng_per_day) == (d.drug, dose):
+    if last is not None and last.drug == drug and last.dose_ng_per_day == dose:
         return d  # the same dose goes on: nothing to note (a no-op command changes nothing)
-    return dataclasses.replace(d, last_delivery=LastDelivery(d.drug, dose, now))
+    return evolve(d, last_delivery=LastDelivery(drug, dose, now))
 
 
 def restart_from(d: Device) -> int | None:
@@ -144,7 +145,7 @@ def install_program(d: Device, program: Program, utc_now_s: int | None, now: int
         new = basal_daily_ng(program.basal)
         if new > old:
             increases = (*increases, Increase(now, old, new))
-    return dataclasses.replace(
+    return evolve(
         d,
         program=program,
         program_start_s=now,
@@ -164,7 +165,7 @@ def _figures(d: Device, now: int, library: lib.Library) -> ProgramFigures | None
     worst = basal + (
         p.patient_bolus.dose_ng * p.patient_bolus.max_per_24h if p.patient_bolus else 0
     )
-    rate = -(-basal * NL_PER_ML // p.concentration_ng_per_ml)
+    rate = volume_nl_for(basal, p.concentration_ng_per_ml)
     low = dosing.projection(d, now, library).low_reservoir_at_s
     return ProgramFigures(basal, worst, rate, low)
 
@@ -217,7 +218,7 @@ def _h_start_dosing(
 ) -> Applied:
     """Dosing starts (or resumes) now; the first start also begins the elapsed flex cycles."""
     start = now if isinstance(c, cmd.StartDosing) else d.program_start_s
-    d = dataclasses.replace(d, basal_until_s=now, program_start_s=start)
+    d = evolve(d, basal_until_s=now, program_start_s=start)
     return Applied(d, (dosing.projection(d, now, library),))
 
 

@@ -23,7 +23,7 @@ from itdose.core.handlers.base import (
 )
 from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import Device, MriSession, Phase
+from itdose.core.state import Device, MriSession, Phase, evolve
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
 EMERGENCY_MRI_NL = 10_000
@@ -41,7 +41,7 @@ def _v_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.
 
 def _h_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> Applied:
     assert d.reservoir is not None
-    return Applied(dataclasses.replace(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)))
+    return Applied(evolve(d, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)))
 
 
 def _mri_policy(d: Device, library: lib.Library) -> lib.MriPolicy:
@@ -98,14 +98,14 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
     policy = _mri_policy(d, library)
     session = MriSession(
-        policy=policy.value,
+        policy=policy,
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,
         emergency=c.emergency,
         reason=c.reason,
     )
-    d = dataclasses.replace(d, mri=session)
+    d = evolve(d, mri=session)
     if not c.emergency:
         return Applied(d)
     return _count_emergency_scan(d, now)
@@ -143,9 +143,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
         shown.append(
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
         )
-    d = dataclasses.replace(
-        d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg)
-    )
+    d = evolve(d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg))
     d = _path_after_scan(d, skip)
     text = (
         f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
@@ -175,7 +173,7 @@ def _path_after_scan(d: Device, skip_nl: int) -> Device:
     reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - moved)
     if moved == 0 or skip_nl >= total:
         # the path after the fluid in flight is already reservoir fluid: it does not change
-        return dataclasses.replace(d, reservoir=reservoir)
+        return evolve(d, reservoir=reservoir)
     drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
     front = d.path.outflow(0, skip_nl, drug, conc)
     behind = d.path.outflow(skip_nl, total - skip_nl + moved, drug, conc)
@@ -184,8 +182,6 @@ def _path_after_scan(d: Device, skip_nl: int) -> Device:
         rest = d.path.outflow(skip_nl + moved, total - skip_nl, drug, conc)
     segments: list[Segment] = []
     for seg in (*front, *rest):
-        if seg.volume_nl <= 0:
-            continue
         if segments and segments[-1].same_fluid(seg):
             segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
         else:
@@ -193,7 +189,7 @@ def _path_after_scan(d: Device, skip_nl: int) -> Device:
     path = FluidPath(tuple(segments))
     held = set(drugs_in(path.segments))
     flush = tuple(f for f in d.flush_doses if f.drug in held)
-    return dataclasses.replace(d, reservoir=reservoir, path=path, flush_doses=flush)
+    return evolve(d, reservoir=reservoir, path=path, flush_doses=flush)
 
 
 def _richest_ahead(
@@ -213,8 +209,6 @@ def _richest_ahead(
     cuts = [c for c in cuts if c <= length_nl]
     out: list[Segment] = []
     for lo, hi in itertools.pairwise(cuts):
-        if hi <= lo:
-            continue
         reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
         drugs = {seg.drug for seg in reached if seg.drug != NO_DRUG}
         if len(drugs) > 1:
@@ -231,7 +225,7 @@ def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None
 
 def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Applied:
     assert d.mri is not None
-    d = dataclasses.replace(d, mri=dataclasses.replace(d.mri, ended_at_s=now))
+    d = evolve(d, mri=dataclasses.replace(d.mri, ended_at_s=now))
     d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
     effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
     if d.mri is not None and d.mri.emergency:
@@ -244,7 +238,7 @@ def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Appl
             ),
         )
     if dosing.mri_resumes(d):
-        d = dataclasses.replace(d, basal_until_s=now)
+        d = evolve(d, basal_until_s=now)
     return Applied(d, effects, (AlarmKind.POST_MRI_VERIFICATION,))
 
 
@@ -258,7 +252,7 @@ def _h_confirm_post_mri(
     d: Device, c: cmd.ConfirmPostMri, now: int, library: lib.Library
 ) -> Applied:
     alarms = tuple(a for a in d.alarms if a.kind is not AlarmKind.POST_MRI_VERIFICATION)
-    return Applied(dataclasses.replace(d, mri=None, alarms=alarms))
+    return Applied(evolve(d, mri=None, alarms=alarms))
 
 
 HANDLERS: Final = (

@@ -3,7 +3,6 @@ priming bolus."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Final
 
 from itdose.core import commands as cmd
@@ -22,7 +21,7 @@ from itdose.core.handlers.base import (
     trial_of,
 )
 from itdose.core.path import FluidPath
-from itdose.core.state import Device, ImplantedSystem, Reservoir
+from itdose.core.state import Device, ImplantedSystem, Reservoir, evolve
 from itdose.core.units import format_concentration_ng_per_ml, format_duration_s, format_volume_nl
 
 MAX_PRIMING_S = 86_400
@@ -131,7 +130,7 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> App
                 "cannot be computed, so priming is refused until the library provides it.",
             ),
         )
-    return Applied(dataclasses.replace(d, implant=implant, path=path), effects)
+    return Applied(evolve(d, implant=implant, path=path), effects)
 
 
 def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
@@ -139,8 +138,8 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     check_positive(c.volume_nl, "command.volume_nl")
     if d.reservoir is not None:
         raise RejectedCommand("command", "the reservoir is already filled; use a refill")
-    if d.implant is None:  # fill rows start in implanted phases only; defensive
-        raise RejectedCommand("command", "no pump is implanted")
+    # fill rows start in implanted phases only, which have an implant (state.check_consistent)
+    assert d.implant is not None
     pump = library.pump(d.implant.pump)
     t = trial_of(d)
     entry = library.drug(t.drug, t.indication)
@@ -161,7 +160,7 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
 def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Applied:
     t = trial_of(d)
     res = Reservoir(t.drug, t.indication, c.concentration_ng_per_ml, c.volume_nl)
-    return Applied(dataclasses.replace(d, reservoir=res, last_fill_nl=c.volume_nl))
+    return Applied(evolve(d, reservoir=res, last_fill_nl=c.volume_nl))
 
 
 def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:

@@ -27,14 +27,22 @@ from itdose.core.handlers.dosing import check_program_or_raise, check_restart, i
 from itdose.core.handlers.priming import check_concentration
 from itdose.core.ledger import Ledger
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir
+from itdose.core.state import (
+    Device,
+    DrugLedger,
+    FlushDose,
+    Phase,
+    RefillSession,
+    Reservoir,
+    evolve,
+)
 from itdose.core.units import format_percent_bp, format_volume_nl
 
 
 def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Applied:
     expected = d.reservoir.volume_nl if d.reservoir is not None else 0
     return Applied(
-        dataclasses.replace(
+        evolve(
             d,
             resume_after_refill=d.phase is Phase.ACTIVE,
             refill=RefillSession(expected_residual_nl=expected),
@@ -67,9 +75,7 @@ def _h_record_withdrawal(
     refill = dataclasses.replace(
         d.refill, withdrawn_nl=c.withdrawn_nl, finding=finding, deviation_bp=deviation
     )
-    d = dataclasses.replace(
-        d, refill=refill, reservoir=dataclasses.replace(d.reservoir, volume_nl=0)
-    )
+    d = evolve(d, refill=refill, reservoir=dataclasses.replace(d.reservoir, volume_nl=0))
     effects: list[Effect] = []
     if finding:
         d = dosing.raise_alarms(d, (AlarmKind.REFILL_FINDING,), now)
@@ -186,7 +192,7 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
             *(f for f in flush if f.drug not in (drug, old.drug)),
             FlushDose(old.drug, old_dose),
         )
-    d = dataclasses.replace(
+    d = evolve(
         d,
         reservoir=res,
         last_fill_nl=c.added_nl,
@@ -212,7 +218,7 @@ def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library
 
 
 def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> Applied:
-    return Applied(dataclasses.replace(d, resume_after_refill=False))
+    return Applied(evolve(d, resume_after_refill=False))
 
 
 HANDLERS: Final = (

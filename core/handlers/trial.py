@@ -21,7 +21,7 @@ from itdose.core.handlers.base import (
     trial_of,
 )
 from itdose.core.path import FG_PER_NG
-from itdose.core.state import Device, Screening, Trial, TrialDose
+from itdose.core.state import Device, Screening, Trial, TrialDose, evolve
 from itdose.core.units import format_amount_ng, format_duration_s
 
 PAIN_SCALE_MAX = 10
@@ -41,9 +41,7 @@ def _v_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: li
 def _h_record_screening(
     d: Device, c: cmd.RecordScreening, now: int, library: lib.Library
 ) -> Applied:
-    return Applied(
-        dataclasses.replace(d, screening=Screening(now, c.candidate, c.baseline_pain, c.note))
-    )
+    return Applied(evolve(d, screening=Screening(now, c.candidate, c.baseline_pain, c.note)))
 
 
 def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> None:
@@ -89,7 +87,7 @@ def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
     effects: tuple[Effect, ...] = ()
     if entry.warning is not None:
         effects = (Warn("unapproved_drug", entry.warning.text),)
-    return Applied(dataclasses.replace(d, trial=trial), effects)
+    return Applied(evolve(d, trial=trial), effects)
 
 
 def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: lib.Library) -> None:
@@ -169,9 +167,7 @@ def _h_record_trial_dose(
     # count together, the older one as long as the newer).
     fg = c.amount_ng * FG_PER_NG
     ledger = d.ledger.record(now, 0, now, fg, fg, 1, instant=True)
-    return Applied(
-        dataclasses.replace(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng)
-    )
+    return Applied(evolve(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng))
 
 
 def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library) -> None:
@@ -186,9 +182,7 @@ def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: l
 def _h_record_pain_score(
     d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library
 ) -> Applied:
-    return Applied(
-        dataclasses.replace(d, trial=dataclasses.replace(trial_of(d), last_pain=c.score))
-    )
+    return Applied(evolve(d, trial=dataclasses.replace(trial_of(d), last_pain=c.score)))
 
 
 def _v_record_screening_response(
@@ -209,7 +203,7 @@ def _h_record_screening_response(
     t = trial_of(d)
     effective = t.doses[-1].amount_ng if c.positive else t.effective_dose_ng
     t = dataclasses.replace(t, response=c.positive, effective_dose_ng=effective)
-    return Applied(dataclasses.replace(d, trial=t))
+    return Applied(evolve(d, trial=t))
 
 
 def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> None:
@@ -222,7 +216,7 @@ def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Li
 def _h_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, outcome=c.outcome, outcome_reason=c.reason)
-    return Applied(dataclasses.replace(d, trial=t))
+    return Applied(evolve(d, trial=t))
 
 
 HANDLERS: Final = (

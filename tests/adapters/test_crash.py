@@ -27,6 +27,7 @@ from itdose.core import Device, Phase
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision, DeliveryOrder
+from itdose.core.governor import Reason
 from itdose.core.state import DeliveryKind
 from itdose.specs import load_library
 
@@ -152,7 +153,7 @@ def test_a_bolus_20_minutes_after_a_pre_crash_bolus_is_denied_after_the_restart(
     assert ctl.device.ledger.window_total_ng(t + 20 * MIN) >= ledger.window_total_ng(t)
     assert not ctl.device.orders  # reconciled from the drive
     denied = decision(ctl.submit(c.RequestBolus(P)).effects)
-    assert not denied.granted and "lockout" in denied.reasons
+    assert not denied.granted and Reason.LOCKOUT in denied.reasons
     assert denied.lockout_remaining_s == 40 * MIN
     entries = ctl.journal.entries()
     assert any(e.kind == "downtime" for e in entries)

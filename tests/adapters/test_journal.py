@@ -42,6 +42,7 @@ from itdose.core.codec import decode
 from itdose.core.commands import COMMANDS
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, StopDelivery
 from itdose.core.errors import InvalidInput, RejectedCommand, SafeAction
+from itdose.core.governor import Reason
 
 MIN = 60
 
@@ -302,7 +303,7 @@ def test_lockout_survives_a_restart(db: Path, active: Device, library: Library) 
         j.record_downtime(rp.last_time_s, t + 20 * MIN, reason="power loss")
         decision = bolus(j, t + 20 * MIN, library)
     assert not decision.granted
-    assert "lockout" in decision.reasons and decision.lockout_remaining_s == 40 * MIN
+    assert Reason.LOCKOUT in decision.reasons and decision.lockout_remaining_s == 40 * MIN
 
 
 def test_rolling_24h_totals_and_bolus_count_survive_a_restart(
@@ -325,7 +326,7 @@ def test_rolling_24h_totals_and_bolus_count_survive_a_restart(
         later = rp.last_time_s + 2 * HOUR
         j.record_downtime(rp.last_time_s, later)
         decision = bolus(j, later, library)
-    assert not decision.granted and "bolus_count" in decision.reasons
+    assert not decision.granted and Reason.BOLUS_COUNT in decision.reasons
 
 
 def test_a_clock_set_back_never_shortens_a_lockout(
@@ -351,7 +352,7 @@ def test_a_clock_set_back_never_shortens_a_lockout(
         assert entry.kind == "wall_clock_step" and "set back" in entry.reason
         assert j.clock_offset_s == last - wall
         decision = bolus(j, now, library)
-        assert not decision.granted and "lockout" in decision.reasons
+        assert not decision.granted and Reason.LOCKOUT in decision.reasons
         assert decision.lockout_remaining_s >= 40 * MIN  # not shortened (here: lengthened)
     with Journal.open(db) as j:  # the offset is in the chain: time advances from there
         assert j.clock_offset_s == last - wall

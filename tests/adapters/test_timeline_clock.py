@@ -24,6 +24,7 @@ from itdose.core import Device, Library, Phase
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision
 from itdose.core.errors import RejectedCommand
+from itdose.core.governor import Reason
 
 LOCKOUT_S = 3600
 """The test program's patient-bolus lockout (itdose_testkit.MORPHINE_PROGRAM)."""
@@ -77,7 +78,7 @@ def test_set_back_then_corrected_does_not_shorten_the_lockout(
         assert t3 == t1 + 120  # not t1 + 7260
         assert "set forward by 7200 s" in j.entries()[-1].reason
         denied = bolus(j, t3, library)
-        assert not denied.granted and "lockout" in denied.reasons
+        assert not denied.granted and Reason.LOCKOUT in denied.reasons
         assert denied.lockout_remaining_s == LOCKOUT_S - 120
         # one real second before the lockout's end: still denied; at its end: granted
         t4 = j.monotonic_now(w0 + 59 + LOCKOUT_S, mono_s=M0 + 59 + LOCKOUT_S)
@@ -229,7 +230,7 @@ def test_the_durable_controller_times_lockouts_by_the_monotonic_clock(
         assert sim.now_s - real_first == 60 * len(jumps)
         assert ctl.clock.now_s() == t_first + 60 * len(jumps)
         again = press()
-        assert not again.granted and "lockout" in again.reasons
+        assert not again.granted and Reason.LOCKOUT in again.reasons
         ctl.run_until(ctl.clock.now_s() + LOCKOUT_S)  # the drive runs on; real time passes
     steps = [e for e in ctl.journal.entries() if e.kind == "wall_clock_step"]
     assert len(steps) == 3

@@ -14,6 +14,7 @@ concentration in the path, the controls, is 50 ng short).
 
 from __future__ import annotations
 
+import copy
 from fractions import Fraction
 
 import pytest
@@ -23,13 +24,15 @@ from itdose_physics import (
     MG,
     Bench,
     Cumulative,
+    Segment,
     implanted_and_dosing,
     refill,
+    sweep,
 )
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
-from itdose.core.effects import BolusDecision
+from itdose.core.effects import BolusDecision, DeliveryOrder
 from itdose.core.program import Basal, PatientBolusProgram, Program
 
 P = Role.PATIENT
@@ -64,29 +67,28 @@ def _flush(reason: str) -> pytest.MarkDecorator:
         pytest.param(AT_10, AT_25, 3 * HOUR_S, id="10-to-25-path-all-lean"),
         pytest.param(AT_10, AT_25, 12 * HOUR_S, id="10-to-25-flushed"),
         pytest.param(AT_25, AT_10, 20 * HOUR_S, id="25-to-10-path-all-rich"),
+        # the bolus order crosses the boundary of the two fluids: sized to the path's contents,
+        # not at the richer concentration (before: 610 475 ng and 475 410 ng short, silently)
+        pytest.param(AT_10, AT_25, 9 * HOUR_S, id="10-to-25-bolus-pushes-the-old-fluid"),
+        pytest.param(AT_25, AT_10, 27 * HOUR_S, id="25-to-10-bolus-reaches-the-new-fluid"),
+        # half an hour into the basal order it cancels: the richer fluid lies behind, so the
+        # order is sized as if that basal order had moved all its pace allows (the most drug)
         pytest.param(
-            AT_10,
-            AT_25,
-            9 * HOUR_S,
-            id="10-to-25-bolus-pushes-the-old-fluid",
-            marks=_flush(
-                "refill 10 -> 25 mg/mL, bolus 9 h later: the core orders 40 694 nL (40 000 nL of "
-                "bolus + 694 nL of basal, sized at 25 mg/mL) but the volume pushes out 10 mg/mL "
-                "fluid: the tip gets 10 389 525 ng in the 2 days after the request instead of "
-                "11 000 000 ng (610 475 ng short: about 0.41 mg of the 1 mg dose, and 10 ug of "
-                "the basal inside the order, silently)"
-            ),
+            AT_10, AT_25, 9 * HOUR_S + 1800, id="10-to-25-mid-order-bolus-pushes-the-old-fluid"
         ),
         pytest.param(
             AT_25,
             AT_10,
-            27 * HOUR_S,
-            id="25-to-10-bolus-reaches-the-new-fluid",
+            27 * HOUR_S + 1800,
+            id="25-to-10-mid-order-bolus-reaches-the-new-fluid",
             marks=_flush(
-                "refill 25 -> 10 mg/mL, bolus 27 h later: the core orders 40 694 nL sized at "
-                "25 mg/mL, but less than that is left of the 25 mg/mL fluid: the rest leaves "
-                "at 10 mg/mL and the tip gets 10 524 590 ng in the 2 days after the request "
-                "instead of 11 000 000 ng (475 410 ng short)"
+                "refill 25 -> 10 mg/mL, bolus 27.5 h later, half an hour into an hourly basal "
+                "order that it cancels: that order may have moved 0 to 4 167 nL since its last "
+                "report, and the bolus is sized for the most drug it can push out (the basal "
+                "order stopped at once: more of the richer fluid; the dose is never exceeded). "
+                "The drive in fact kept its pace: the tip gets 10 937 505 ng in the 2 days after "
+                "the request instead of 11 000 000 ng (62 495 ng short, silently: 15 ng/nL x "
+                "4 167 nL; sized at the richer concentration throughout, before, 537 905 ng)"
             ),
         ),
     ],
@@ -99,3 +101,55 @@ def test_a_bolus_during_a_concentration_change_is_delivered_in_full_at_the_tip(
     expected = 10 * MG + MG
     assert got <= expected  # never more than the program (sanity of the reference run)
     assert got >= expected - ALLOWANCE_NG, float(got)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "delay_s"),
+    [
+        pytest.param(AT_10, AT_25, 9 * HOUR_S, id="10-to-25"),
+        pytest.param(AT_25, AT_10, 27 * HOUR_S, id="25-to-10"),
+        pytest.param(AT_10, AT_25, 9 * HOUR_S + 1800, id="10-to-25-mid-order"),
+        pytest.param(AT_25, AT_10, 27 * HOUR_S + 1800, id="25-to-10-mid-order"),
+        pytest.param(AT_25, AT_10, 26 * HOUR_S + 2400, id="25-to-10-mid-order-earlier"),
+    ],
+)
+def test_a_bolus_during_a_concentration_change_never_exceeds_its_dose(
+    before: Program, after: Program, delay_s: int, library: Library
+):
+    """REQ-TIP-002, REQ-GOV-008: the bolus order the core gives pushes out of the tip at most
+    the dose plus the basal due during it, wherever the basal order it cancels stopped: any
+    volume from nothing to what that order's pace allows by now (the drive may be slower),
+    judged on the FIFO reference path (tests/itdose_physics.py), at every shift where the drug
+    pushed out can be largest (the ends, and where the shift or the shift plus the order meets
+    a boundary of the fluids)."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, before)
+    t_refill = t0 + 2 * DAY_S
+    refill(b, t_refill, after.concentration_ng_per_ml, program=after)
+    t_bolus = t_refill + delay_s
+    b.advance(t_bolus)
+    ((basal_id, running),) = b.running.items()
+    ordered, seconds = running.order.volume_nl, running.end - running.start
+    pace = -(-ordered * HOUR_S // seconds)
+    most = min(ordered, -(-pace * (t_bolus - running.start) // HOUR_S))
+    out = b.probe(c.RequestBolus(P))
+    assert not isinstance(out, Exception)
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert order.order_id != basal_id and order.duration_s == BOLUS.duration_s
+    assert order.volume_nl > 0
+    _, path = sweep(b.dead_volume_nl or Fraction(0), b.pushes)
+    edges, at = [], Fraction(0)
+    for volume, _ in path.contents():
+        at += volume
+        edges.append(at)
+    shifts = {Fraction(0), Fraction(most)} | {
+        x for e in edges for x in (e, e - order.volume_nl) if 0 <= x <= most
+    }
+    allowed = Fraction(BOLUS.dose_ng) + Fraction(5 * MG * BOLUS.duration_s, DAY_S)
+    for x in sorted(shifts):
+        trial = copy.deepcopy(path)
+        for volume in (x, Fraction(order.volume_nl)):
+            fluid = running.fluid if volume is x else b.reservoir
+            left = trial.push(Segment(volume, fluid.amounts(volume)))
+        pushed = sum(s.ng.get("morphine", Fraction(0)) for s in left)
+        assert pushed <= allowed, (x, float(pushed), float(allowed))

@@ -410,6 +410,26 @@ def test_check_plain_values_and_none() -> None:
     )
 
 
+def test_check_fields_of_a_plain_value_checks_it_against_its_own_type() -> None:
+    """REQ-CORE-004: a plain top-level value (not a dataclass) is checked as its own type: in
+    range, or refused naming the path; a boolean passes as a boolean."""
+    check_fields(True, "c")
+    check_fields(MAX, "c")
+    check_fields("a" * 10_000, "c")
+    assert _contract(_error(lambda: check_fields(MAX + 1, "c"))) == (
+        "c",
+        "integer out of range",
+        MAX + 1,
+        "|x| < 2**63",
+    )
+    assert _contract(_error(lambda: check_fields("a" * 10_001, "c"))) == (
+        "c",
+        "string too long",
+        None,
+        "10000 characters",
+    )
+
+
 def test_check_fields_refuses_unsupported_types() -> None:
     """REQ-CORE-003: unions other than ``X | None`` and unknown types are programming errors."""
     with pytest.raises(TypeError, match=r"^unsupported union "):

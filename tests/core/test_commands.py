@@ -49,6 +49,7 @@ from itdose.core.effects import (
 )
 from itdose.core.handlers import WITHDRAWAL_TEXT, describe, pump_concentrations, reconcile
 from itdose.core.ledger import Ledger
+from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, Increase, PatientBolusProgram, Program
 from itdose.core.state import (
@@ -1719,7 +1720,7 @@ def test_synchromed_mri_session(library: Library) -> None:
     sa = synchromed_active(slib)
     d, effects = _after(slib, sa, c.BeginMri(C), T)
     assert effects == (StopDelivery("begin_mri: active -> suspended"),)
-    assert d.mri == MriSession("suspend-verify", T, False, True)
+    assert d.mri == MriSession(MriPolicy.SUSPEND_VERIFY, T, False, True)
     with pytest.raises(RejectedCommand) as e:
         step(d, c.BeginMri(C), T + 1, slib)
     assert _exact(e) == (
@@ -1731,7 +1732,7 @@ def test_synchromed_mri_session(library: Library) -> None:
     )
     d, effects = _after(slib, d, c.EndMri(C), T + 100)
     assert effects == (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
-    assert d.mri == MriSession("suspend-verify", T, False, True, T + 100)
+    assert d.mri == MriSession(MriPolicy.SUSPEND_VERIFY, T, False, True, T + 100)
     assert d.alarms == (ActiveAlarm(AlarmKind.POST_MRI_VERIFICATION, T + 100),)
     assert (d.phase, d.basal_until_s) == (Phase.ACTIVE, T + 100)
     with pytest.raises(RejectedCommand) as e:
@@ -1742,7 +1743,7 @@ def test_synchromed_mri_session(library: Library) -> None:
     # an alarm at the start keeps it stopped and the basal segment where it was
     al = run([(c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), T - 10)], slib, sa)
     d, _ = _after(slib, al, c.BeginMri(C), T)
-    assert d.mri == MriSession("suspend-verify", T, True, True)
+    assert d.mri == MriSession(MriPolicy.SUSPEND_VERIFY, T, True, True)
     until = d.basal_until_s
     d, _ = _after(slib, d, c.EndMri(C), T + 100)
     assert (d.phase, d.basal_until_s) == (Phase.SUSPENDED, until)
@@ -1786,7 +1787,7 @@ def test_mri_refusals(library: Library) -> None:
     assert empty.reservoir is not None and empty.reservoir.volume_nl == 0
     d, effects = _after(library, empty, c.BeginMri(C), T + 1)
     assert effects == ()
-    assert d.mri == MriSession("empty-and-reset", T + 1, False, False)
+    assert d.mri == MriSession(MriPolicy.EMPTY_AND_RESET, T + 1, False, False)
     nearly = dataclasses.replace(empty, reservoir=dataclasses.replace(s.reservoir, volume_nl=1))
     with pytest.raises(RejectedCommand) as e:
         step(nearly, c.BeginMri(C), T + 1, library)

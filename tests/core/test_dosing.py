@@ -77,7 +77,8 @@ from itdose.core.effects import (
 )
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
-from itdose.core.path import FluidPath, Segment
+from itdose.core.library import MriPolicy
+from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
 from itdose.core.state import (
     ActiveAlarm,
@@ -491,7 +492,7 @@ def test_lockout_exact(library: Library):
     sim.report_due()  # the 600 s bolus order ended long ago: nothing is in flight
     early = _bolus(sim, first + 3599)
     assert not early.granted
-    assert early.reasons == ("lockout",)
+    assert early.reasons == (Reason.LOCKOUT,)
     assert early.lockout_remaining_s == 1
     assert _bolus(sim, first + 3600).granted
 
@@ -507,7 +508,7 @@ def test_denied_request_does_not_restart_the_lockout(library: Library):
     orders = sim.d.orders
     denied = _bolus(sim, first + 1800)
     assert not denied.granted
-    assert denied.reasons == ("lockout",)
+    assert denied.reasons == (Reason.LOCKOUT,)
     assert denied.lockout_remaining_s == 1800
     assert denied.dose_ng == 100_000
     assert sim.d.orders == orders  # nothing ordered
@@ -542,7 +543,7 @@ def test_max_boluses_per_rolling_24h(library: Library):
     sim.report_due()
     fifth = _bolus(sim, first + 4 * HOUR)
     assert not fifth.granted
-    assert fifth.reasons == ("bolus_count",)
+    assert fifth.reasons == (Reason.BOLUS_COUNT,)
     sim.now = first + DAY - 1
     sim.report_due()
     assert not _bolus(sim, first + DAY - 1).granted  # the first is still in (t - 24 h, t]
@@ -575,7 +576,7 @@ def test_bolus_at_daily_cap_is_all_or_nothing_and_basal_not_reduced(library: Lib
     # 8.5 + 2 + ~10 mg of basal = 20.5 mg > 20 mg. Denied whole.
     denied = _bolus(sim, sim.now)
     assert not denied.granted
-    assert "daily_cap" in denied.reasons
+    assert Reason.DAILY_CAP in denied.reasons
     assert AlarmKind.MAX_DOSE_REACHED in _alarm_kinds(sim.d)
     assert sim.d.phase is Phase.ACTIVE
     assert (sim.now, Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW)) in sim.effects
@@ -593,7 +594,7 @@ def test_bolus_denied_while_suspended(library: Library):
     sim = Sim(reach(Phase.SUSPENDED, library), library, 8 * DAY)
     decision = _bolus(sim, 8 * DAY + 10)
     assert not decision.granted
-    assert "not_delivering" in decision.reasons
+    assert Reason.NOT_DELIVERING in decision.reasons
     assert sim.d.boluses.last_start_s is None
 
 
@@ -603,7 +604,7 @@ def test_bolus_not_programmed(library: Library):
     sim.do(c.SetProgram(C, prog), T0 + 10)
     decision = _bolus(sim, T0 + 20)
     assert not decision.granted
-    assert decision.reasons == ("not_programmed",)
+    assert decision.reasons == (Reason.NOT_PROGRAMMED,)
 
 
 # --- clinician bolus ----------------------------------------------------------------------------
@@ -1297,6 +1298,75 @@ def test_last_old_drug_piece_of_one_nanolitre_lasts_one_second(library: Library)
     assert plan.basal_until_s == T0 + 1
 
 
+def test_an_old_drug_runs_at_its_own_flush_dose_among_several(library: Library) -> None:
+    """REQ-TIP-003: with the flush doses of two old drugs recorded (a second drug change), the
+    drug at the tip runs at its own: 667 nL of hydromorphone at 1 mg/day (100 000 nL/day) take
+    ceil(576.288) = 577 s, whatever the other old drug's dose."""
+    flush = (FlushDose("ziconotide", 2_400), FlushDose("hydromorphone", MG))
+    d = dataclasses.replace(_old_drug_first(library, 667), flush_doses=flush)
+    plan = plan_tick(d, T0, library)
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 577, 667)
+    assert plan.carry == 0
+
+
+@pytest.mark.parametrize(
+    "flush", [(), (FlushDose("ziconotide", 2_400),)], ids=["none", "another-drug"]
+)
+def test_an_old_drug_of_unknown_dose_at_the_tip_is_not_delivered(
+    flush: tuple[FlushDose, ...], library: Library
+) -> None:
+    """REQ-TIP-003: a state from outside whose old drug at the tip has no recorded dose (every
+    drug change records one): its rate is unknown, so none of it is ordered (rate zero); the
+    segment still ends an hour later and the carry is kept."""
+    d = dataclasses.replace(_old_drug_first(library, 667), flush_doses=flush)
+    plan = plan_tick(d, T0, library)
+    assert plan.order is None and plan.requested_nl == 0
+    assert (plan.carry, plan.basal_until_s, plan.alarms) == (3, T0 + HOUR, ())
+
+
+def test_no_basal_is_planned_while_no_drug_is_at_the_tip(library: Library) -> None:
+    """REQ-TIP-002: a state from outside marked primed whose catheter still holds the implant's
+    no-drug fluid at the tip: there is no drug whose rate could size a basal order, so none is
+    planned and the segment does not advance."""
+    d = _with_path(
+        _active_device(library, basal_carry=3),
+        Segment(667, NO_DRUG, 0),
+        Segment(234_000 - 667, "morphine", CONC),
+    )
+    plan = plan_tick(d, T0, library)
+    assert plan == dosing.TickPlan((), None, 3, d.basal_until_s)
+    assert d.basal_until_s <= T0
+
+
+@pytest.mark.parametrize(
+    ("room_ng", "order_nl", "carry", "reasons", "alarms"),
+    [
+        # 2 ng short of 4166 nL (41 660 ng): 4165 nL fit and the last nL is a rounding unit,
+        # carried: 10**12 x 3600 - 4165 x 10**7 x 86 400
+        (41_658, 4165, 1_440_000_000_000, (), ()),
+        # 12 ng short: 4164 nL fit, two short of the request: withheld, nothing carried
+        (41_648, 4164, 0, (Reason.DAILY_CAP,), (AlarmKind.DELIVERY_LIMITED,)),
+    ],
+)
+def test_one_nanolitre_the_cap_cannot_take_carries_and_more_is_withheld(
+    room_ng: int,
+    order_nl: int,
+    carry: int,
+    reasons: tuple[Reason, ...],
+    alarms: tuple[AlarmKind, ...],
+    library: Library,
+) -> None:
+    """REQ-GOV-002, REQ-TIP-004: the window already holds 20 mg minus ``room_ng`` of morphine
+    (a second ago). An hour's basal (4166 nL) does not fit: one nL less is a rounding unit that
+    carries to the next segment with nothing withheld and no alarm (an accepted program is
+    delivered in full); two nL less is a cut by the daily cap, which withholds and alarms."""
+    d = _active_device(library, ledger=_recorded(T0 - 1, 20 * MG - room_ng))
+    plan = plan_tick(d, T0, library)
+    assert plan.requested_nl == 4166
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, order_nl)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (carry, reasons, alarms)
+
+
 def test_old_drug_is_held_to_its_own_daily_cap(library: Library) -> None:
     """REQ-TIP-001, REQ-GOV-002: the old drug's window is its own ledger, against its own hard
     maximum (hydromorphone 10 mg/day); the morphine window does not limit it."""
@@ -1636,7 +1706,7 @@ def test_bolus_without_program_reservoir_or_implant(library: Library) -> None:
     """REQ-BOL-001: no bolus programmed (or nothing to deliver it from): not programmed."""
     d = _active_device(library)
     assert d.program is not None
-    expected = (BolusDecision(False, 0, ("not_programmed",)),)
+    expected = (BolusDecision(False, 0, (Reason.NOT_PROGRAMMED,)),)
     for changed in (
         dataclasses.replace(d, program=dataclasses.replace(d.program, patient_bolus=None)),
         dataclasses.replace(d, program=None),
@@ -1654,13 +1724,13 @@ def test_bolus_denied_at_the_cap_raises_max_dose_once(library: Library) -> None:
     d = _active_device(library, ledger=_recorded(T0 - 100, MAX_NG - 1_000_000))
     d2, effects = request_bolus(d, T0, library)
     assert effects == (
-        BolusDecision(False, 100_000, ("daily_cap",)),
+        BolusDecision(False, 100_000, (Reason.DAILY_CAP,)),
         Annunciate(AlarmKind.MAX_DOSE_REACHED, Priority.LOW),
     )
     assert d2.alarms == (ActiveAlarm(AlarmKind.MAX_DOSE_REACHED, T0),)
     assert d2.orders == () and d2.boluses == d.boluses
     d3, effects = request_bolus(d2, T0 + 10, library)
-    assert effects == (BolusDecision(False, 100_000, ("daily_cap",)),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.DAILY_CAP,)),)
     assert d3.alarms == d2.alarms
 
 
@@ -1671,7 +1741,7 @@ def test_bolus_denied_in_lockout_gives_the_time_left(library: Library) -> None:
     d, _ = apply_report(d, 2, 10_694, True, T0 + 600)
     assert d.orders == ()
     d2, effects = request_bolus(d, T0 + 1000, library)
-    assert effects == (BolusDecision(False, 100_000, ("lockout",), 2600),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.LOCKOUT,), 2600),)
     assert d2.alarms == ()
 
 
@@ -1680,7 +1750,7 @@ def test_bolus_denied_while_an_old_drug_is_at_the_tip(library: Library) -> None:
     (after a drug change)."""
     d = _old_drug_first(library, 1000)
     d2, effects = request_bolus(d, T0, library)
-    assert effects == (BolusDecision(False, 100_000, ("not_delivering",)),)
+    assert effects == (BolusDecision(False, 100_000, (Reason.NOT_DELIVERING,)),)
     assert d2 is d
 
 
@@ -1688,8 +1758,11 @@ def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
     """REQ-TIP-002, REQ-GOV-003: 0.1 mg at a tip holding 5 mg/mL is 20 000 nL (not the 10 000
     nL of the reservoir's 10 mg/mL), and the basal of its 600 s at 1 mg/day, 6 944 444 444 fg, is
     1388 nL of 5 mg/mL (5 x 10**6 fg/nL): 21 388 nL. With 15 000 nL of 5 mg/mL left, the order
-    (up to 21 389 nL at the leaner fluid) reaches the 10 mg/mL behind it: two concentrations, so
-    it is sized at the richer one (its dose at the tip is never exceeded): 10 000 + 694 nL."""
+    reaches the 10 mg/mL behind it and is sized to both (no basal order in flight: nothing
+    unknown): the 15 000 nL hold 75 000 ng, and the rest of 100 000 ng + 6 944 444 444 fg is
+    31 944 444 444 fg, 3194 whole nL of 10 mg/mL: 18 194 nL, its basal share in proportion
+    (18 194 x 6 944 444 444 // 106 944 444 444 = 1181 nL). Sized at the richer concentration
+    (10 694 nL, as before) it pushed out only 53 470 ng of the 106 944 ng."""
     d = _with_path(
         _active_device(library),
         Segment(200_000, "morphine", 5 * MG),
@@ -1703,7 +1776,7 @@ def test_bolus_volume_is_sized_through_the_path(library: Library) -> None:
         Segment(219_000, "morphine", CONC),
     )
     _, effects = request_bolus(d, T0 + 100, library)
-    assert effects[1] == DeliveryOrder(2, "patient_bolus", 10_694, 600, basal_nl=694)
+    assert effects[1] == DeliveryOrder(2, "patient_bolus", 18_194, 600, basal_nl=1181)
 
 
 def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
@@ -1717,7 +1790,7 @@ def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
     assert effects[0] == BolusDecision(True, 100_000)
     over = _active_device(library, ledger=_recorded(T0 - 100, room + 1))
     _, effects = request_bolus(over, T0, library)
-    assert effects[0] == BolusDecision(False, 100_000, ("daily_cap",))
+    assert effects[0] == BolusDecision(False, 100_000, (Reason.DAILY_CAP,))
 
 
 def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
@@ -1884,16 +1957,16 @@ def test_priming_that_pushes_drug_out_passes_the_daily_cap(library: Library) -> 
 @pytest.mark.parametrize(
     ("policy", "resume", "alarm_at_start", "high_now", "expected"),
     [
-        ("suspend-verify", True, False, False, True),
-        ("suspend-verify", False, False, False, False),
-        ("suspend-verify", True, True, False, False),
-        ("suspend-verify", True, False, True, False),
-        ("empty-and-reset", True, False, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, False, False, True),
+        (MriPolicy.SUSPEND_VERIFY, False, False, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, True, False, False),
+        (MriPolicy.SUSPEND_VERIFY, True, False, True, False),
+        (MriPolicy.EMPTY_AND_RESET, True, False, False, False),
     ],
 )
 def test_mri_resumes_only_when_all_conditions_hold(
     library: Library,
-    policy: str,
+    policy: MriPolicy,
     resume: bool,
     alarm_at_start: bool,
     high_now: bool,

@@ -599,6 +599,8 @@ def test_time_may_not_go_back_before_the_newest_report(newest: int, back: int) -
         (lambda: Piece(1, 10, 9, 1, 1, 1), "end_s"),
         (lambda: Piece("1", 0, 9, 1, 1, 1), "order_id"),
         (lambda: Piece(1, 0, 9, None, 1, 1), "amount_fg"),
+        (lambda: Piece(1, 0, 9, 1, 1, 1, instant=1), "instant"),
+        (lambda: Piece(1, 0, 9, 1, 1, 1, instant="yes"), "instant"),
         (lambda: Ledger(pieces=[]), "pieces"),
         (lambda: Ledger(pieces=(Piece(1, 0, 9, 1, 1, 1),) * (MAX_PIECES + 1)), "pieces"),
         (lambda: Ledger(pieces=((1, 0, 9, 1, 1, 1),)), "pieces[0]"),
@@ -610,7 +612,8 @@ def test_time_may_not_go_back_before_the_newest_report(newest: int, back: int) -
 )
 def test_invalid_inputs_name_the_field(call: Callable[[], object], field: str) -> None:
     """REQ-GOV-005: a bad time, amount or piece is refused with the field at fault; nothing
-    negative, fractional, boolean or out of order enters the ledger."""
+    negative, fractional, boolean or out of order enters the ledger, and an instant piece is
+    flagged by a boolean, not a number or text."""
     assert _error(call).field == field
 
 
@@ -621,6 +624,7 @@ def test_valid_edges_are_accepted() -> None:
     assert two.window_total_fg(9) == 2
     assert Ledger(pieces=(Piece(1, 0, 9, 1, 1, 1),) * MAX_PIECES).newest_s == 9
     assert Ledger().newest_s == 0
+    assert Piece(1, 0, 9, 1, 1, 1, instant=True).instant is True
 
 
 # --- JSON round trip ------------------------------------------------------------------------

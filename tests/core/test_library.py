@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from itdose.core.errors import InvalidInput, RejectedCommand
+from itdose.core.errors import InvalidInput, LibraryError, RejectedCommand
 from itdose.core.library import CountLimit, Library, RangeLimit
 from itdose.specs import load_library
 from itdose.specs.library_schema import library_from_mapping
@@ -70,6 +70,21 @@ def test_known_drug_without_that_indication_is_rejected() -> None:
         load_library().drug("baclofen", "pain")
     assert "baclofen" in info.value.message
     assert info.value.limit is not None and "spasticity-spinal" in info.value.limit
+
+
+def test_a_library_error_names_the_file_entry_and_field_in_one_line() -> None:
+    """A library file that does not validate is bad input (exit 2, no traceback): its error says
+    the file, the entry and the field in one line, with the offending value (REQ-LIB-001)."""
+    err = LibraryError("drugs.toml", "morphine/pain", "max_daily", "must be positive", value=-1)
+    assert isinstance(err, InvalidInput)
+    assert (err.file, err.entry, err.field) == (
+        "drugs.toml",
+        "morphine/pain",
+        "drugs.toml: morphine/pain: max_daily",
+    )
+    assert (err.message, err.value) == ("must be positive", -1)
+    assert str(err) == "drugs.toml: morphine/pain: max_daily: must be positive (value -1)"
+    assert "\n" not in str(err)
 
 
 @pytest.mark.parametrize("lookup", ["pump", "catheter", "limit"])

@@ -52,6 +52,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
+from itdose.core.library import MriPolicy
 from itdose.core.lifecycle import DELIVERING, GUARDS, RULES, TERMINAL, Rule, rules_for
 from itdose.core.machine import allowed_triggers
 from itdose.core.program import Basal, Program
@@ -368,6 +369,16 @@ SAMPLES: dict[str, c.Command] = {
     "confirm_post_mri": c.ConfirmPostMri(C, reason="x"),
     "explant": c.Explant(C, reason="x"),
 }
+
+
+def test_a_guarded_row_prints_with_its_guard_name() -> None:
+    """A row reads as a line of the table: its guard shows by name, not as a predicate object
+    (how a row shows in an assertion message or a debugger)."""
+    row = next(r for r in RULES if r.trigger == "start_dosing")
+    assert row.guard is GUARDS["ready_to_dose"]
+    text = repr(row)
+    assert text.endswith("guard=ready_to_dose)")
+    assert "function" not in text and "lambda" not in text
 
 
 def test_samples_cover_every_command() -> None:
@@ -1211,7 +1222,7 @@ def test_ready_to_dose(library: Library) -> None:
     assert _g("ready_to_dose", d, cmd, library) is True
     assert _g("ready_to_dose", dataclasses.replace(d, primed=False), cmd, library) is False
     assert _g("ready_to_dose", dataclasses.replace(d, program=None), cmd, library) is False
-    mri = MriSession("suspend-verify", 0, False, True)
+    mri = MriSession(MriPolicy.SUSPEND_VERIFY, 0, False, True)
     assert _g("ready_to_dose", dataclasses.replace(d, mri=mri), cmd, library) is False
     alarm = (ActiveAlarm(AlarmKind.POST_MRI_VERIFICATION, 0),)
     assert _g("ready_to_dose", dataclasses.replace(d, alarms=alarm), cmd, library) is False
@@ -1319,8 +1330,8 @@ def test_a_tick_raises_what_the_clock_finds(library: Library) -> None:
 def test_mri_guards(library: Library) -> None:
     """After the scan a SynchroMed II dosing before it resumes by itself (REQ-MRI-002)."""
     cmd = c.EndMri(C)
-    resumes = Device(mri=MriSession("suspend-verify", 0, False, True))
-    stays = Device(mri=MriSession("suspend-verify", 0, True, True))
+    resumes = Device(mri=MriSession(MriPolicy.SUSPEND_VERIFY, 0, False, True))
+    stays = Device(mri=MriSession(MriPolicy.SUSPEND_VERIFY, 0, True, True))
     for d, r in ((resumes, True), (stays, False), (Device(), False)):
         assert _g("mri_resumes_dosing", d, cmd, library) is r
         assert _g("mri_stays_stopped", d, cmd, library) is (not r)

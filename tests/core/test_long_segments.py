@@ -20,6 +20,7 @@ from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach
 from itdose.core import Device, InvalidInput, Library, Phase, step
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect
+from itdose.core.governor import Reason
 from itdose.core.ledger import Ledger
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexStep
@@ -310,7 +311,7 @@ def test_long_segments_deliver_the_same_basal_and_never_break_the_cap(
         assert by_hourly >= programmed_nl - 2 * boluses - 2, (k, by_hourly, programmed_nl)
     for _, decision, long_in_flight in long.decisions:
         if long_in_flight:
-            assert not {"daily_cap", "reservoir"} & set(decision.reasons), decision
+            assert not {Reason.DAILY_CAP, Reason.RESERVOIR} & set(decision.reasons), decision
     assert _worst_window_ng(long.orders) <= MAX_NG
     assert _worst_window_ng(hourly.orders) <= MAX_NG
     if rate <= 4 * MG:  # a day's order fits: the long mode really is exercised

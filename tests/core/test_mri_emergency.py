@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, S, reach, synchromed_active
+from itdose_physics import MG, Bench, implanted_and_dosing, refill
+from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, S, reach, run, synchromed_active
 from itdose_testkit import synchromed_library as _synchromed_library
 
 from itdose.core import Library, Phase, Priority, RejectedCommand, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Annunciate, DeliveryOrder, StopDelivery, Warn
+from itdose.core.path import Segment
+from itdose.core.program import Basal, Program
 from itdose.core.state import Device
 
 T = 8 * DAY
@@ -163,3 +166,87 @@ def test_a_planned_prometra_ii_scan_counts_nothing(library: Library) -> None:
     d = step(d, c.EmptyReservoir(C, d.reservoir.volume_nl), T + 60, library).device
     new = step(d, c.BeginMri(C), T + 120, library).device
     assert new.ledger == d.ledger and new.mri is not None and not new.mri.emergency
+
+
+def test_an_emergency_scan_after_the_reservoir_was_emptied_moves_nothing(library: Library) -> None:
+    """REQ-MRI-006: with the reservoir emptied (an emergency declared during the planned
+    preparation) the worst case still counts 10 uL of the catheter's fluid, 10 mg/mL; an empty
+    reservoir pushes nothing, so the path and the reservoir stay as they were."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "MRI"), T, library).device
+    assert d.reservoir is not None
+    d = step(d, c.EmptyReservoir(C, d.reservoir.volume_nl), T + 60, library).device
+    new = step(d, _emergency(), T + 120, library).device
+    counted = _expected_ng(MORPHINE_10)
+    assert new.ledger.window_total_ng(T + 120) == d.ledger.window_total_ng(T + 120) + counted
+    assert new.delivered_ng == d.delivered_ng + counted
+    assert new.reservoir is not None and new.reservoir.volume_nl == 0
+    assert new.path == d.path
+
+
+def test_an_emergency_scan_before_the_first_fill_counts_no_drug(library: Library) -> None:
+    """REQ-MRI-006: a pump implanted but never filled, in alarm (a drive fault before the fill):
+    nothing but the implant's no-drug fluid is in the catheter and there is no reservoir, so the
+    scan counts nothing and moves nothing, and says so."""
+    d = run(
+        [(c.Implant(C, "prometra-ii-20", "prometra-catheter", trimmed_mm=200), 7 * DAY)],
+        library,
+        reach(Phase.IMPLANT_READY, library),
+    )
+    d = step(d, c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), 7 * DAY + 60, library).device
+    assert d.phase is Phase.ALARM and d.reservoir is None and d.path is not None
+    out = step(d, _emergency(), 7 * DAY + 120, library)
+    new = out.device
+    assert new.mri is not None and new.mri.emergency
+    assert (new.ledger, new.other_ledgers, new.delivered_ng) == (d.ledger, (), d.delivered_ng)
+    assert (new.path, new.reservoir) == (d.path, None)
+    warn = next(e for e in out.effects if isinstance(e, Warn) and e.code == "emergency_mri")
+    assert "counted as delivered now: no drug." in warn.text
+
+
+HYDROMORPHONE_2 = 2_000_000
+
+
+def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_on(
+    library: Library,
+) -> None:
+    """REQ-MRI-006, REQ-TIP-002: morphine 25 mg/mL refilled with hydromorphone 2 mg/mL; the
+    scan comes when less than 10 uL of morphine is left before the hydromorphone. Each drug
+    that can leave in the next 10 uL is counted in its own window as 10 uL at its
+    concentration (0.25 mg of morphine, 0.02 mg of hydromorphone). The path cannot hold both
+    drugs within reach of one position, so it moves on by the whole 10 uL: no morphine is left
+    in it, and the morphine's flush dose is gone with it."""
+    b = Bench(library)
+    morphine = Program(
+        "morphine", "pain", 25 * MG, Basal.continuous(19 * MG), None, "opioid-tolerant"
+    )
+    hydromorphone = Program(
+        "hydromorphone", "pain", HYDROMORPHONE_2, Basal.continuous(10 * MG), None, None
+    )
+    t0 = implanted_and_dosing(b, morphine)
+    refill(b, t0 + DAY, HYDROMORPHONE_2, program=hydromorphone, drug="hydromorphone")
+    # 234 uL of morphine at 0.76 mL/day: stop about 4 uL before the hydromorphone reaches the tip
+    b.submit(c.Suspend(C, reason="scan"), t0 + DAY + 7 * HOUR + 15 * 60)
+    d = b.device
+    assert d.path is not None and d.reservoir is not None and not d.orders
+    first = d.path.segments[0]
+    assert first.drug == "morphine" and 0 < first.volume_nl < WORST_CASE_NL
+    assert d.path.segments[1].drug == "hydromorphone"
+    assert d.flush_doses and d.flush_doses[0].drug == "morphine"
+    at = b.now + 10
+    out = step(d, _emergency(), at, library)
+    new = out.device
+
+    def window(dev: Device, drug: str) -> int:
+        if dev.drug == drug:
+            return dev.ledger.window_total_ng(at)
+        return next(e.ledger for e in dev.other_ledgers if e.drug == drug).window_total_ng(at)
+
+    assert new.drug == "hydromorphone"
+    assert window(new, "morphine") - window(d, "morphine") == _expected_ng(25 * MG) == 250_000
+    assert window(new, "hydromorphone") - window(d, "hydromorphone") == 20_000
+    assert new.delivered_ng == d.delivered_ng + 270_000
+    assert new.path is not None and new.reservoir is not None
+    assert new.path.segments == (Segment(d.path.volume_nl, "hydromorphone", HYDROMORPHONE_2),)
+    assert new.reservoir.volume_nl == d.reservoir.volume_nl - WORST_CASE_NL
+    assert new.flush_doses == ()

@@ -357,6 +357,34 @@ def test_ziconotide_at_most_three_increases_in_rolling_7_days(library: Library):
     assert down.accepted
 
 
+def test_without_a_count_limit_increases_are_limited_only_by_their_size(library: Library):
+    """A titration rule without a count of increases per window (an edited library) limits each
+    increase by its size only: a fourth increase within 7 days passes, a step over 2.4 mcg/day
+    still does not (REQ-TITR-001, REQ-TITR-002)."""
+    entries = tuple(
+        dataclasses.replace(e, titration=dataclasses.replace(e.titration, max_increases=None))
+        if e.drug == "ziconotide" and e.titration is not None
+        else e
+        for e in library.entries
+    )
+    edited = dataclasses.replace(library, entries=entries)
+    now = 30 * DAY
+    prev = _zic(2_400)
+    three = (
+        Increase(now - 3 * DAY, 1_200, 1_500),
+        Increase(now - 2 * DAY, 1_500, 2_000),
+        Increase(now - DAY, 2_000, 2_400),
+    )
+    ctx = ProgramContext(previous=prev, increases=three, now_s=now)
+    assert _limits(check_program(_zic(3_000), library, SYNCHROMED, ctx)) == {
+        "ziconotide.pain.titration.max_increases": "hard"
+    }
+    fourth = check_program(_zic(3_000), edited, SYNCHROMED, ctx)
+    assert fourth.accepted, fourth.violations
+    too_big = check_program(_zic(4_801), edited, SYNCHROMED, ctx)
+    assert _limits(too_big) == {"ziconotide.pain.titration.max_increase": "hard"}
+
+
 @pytest.mark.parametrize(
     ("indication", "limit_dose"),
     [("spasticity-spinal", 260 * MCG), ("spasticity-cerebral", 230 * MCG)],

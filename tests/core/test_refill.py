@@ -144,6 +144,32 @@ def test_refill_from_suspended_stays_suspended(library: Library):
     )
 
 
+def test_a_refill_before_any_program_shows_the_fluid_never_reaching_the_tip(library: Library):
+    """REQ-TIP-003: filled, never programmed, stopped by an alarm that was cleared: a refill
+    then has no program to push the fluid, so the clinician is shown that the new fluid never
+    reaches the tip and that both volume rates are zero; a refill of a programmed pump at the
+    same concentration shows no change at all."""
+    d = reach(Phase.IMPLANTED, library)
+    assert d.program is None and d.reservoir is not None
+    t = 8 * DAY
+    d = _do(d, c.RaiseAlarm(S, AlarmKind.MOTOR_STALL), t, library).device
+    d = _do(d, c.ClearAlarm(C, AlarmKind.MOTOR_STALL, reason="drive checked"), t + 10, library)
+    d = _do(d.device, c.BeginRefill(C), t + 20, library).device
+    assert d.phase is Phase.REFILL and d.reservoir is not None
+    d = _do(d, c.RecordWithdrawal(C, d.reservoir.volume_nl), t + 30, library).device
+    out = _do(d, c.CompleteRefill(C, FILL_NL, 10 * MG), t + 40, library)
+    assert out.device.phase is Phase.SUSPENDED
+    assert [e for e in out.effects if isinstance(e, TipChange)] == [TipChange(None, 0, 0)]
+    programmed = reach(Phase.SUSPENDED, library)
+    programmed = _do(programmed, c.BeginRefill(C), t, library).device
+    assert programmed.reservoir is not None
+    programmed = _do(
+        programmed, c.RecordWithdrawal(C, programmed.reservoir.volume_nl), t + 10, library
+    ).device
+    same = _do(programmed, c.CompleteRefill(C, FILL_NL, 10 * MG), t + 20, library)
+    assert not [e for e in same.effects if isinstance(e, TipChange)]
+
+
 def _new_program() -> Program:
     return dataclasses.replace(
         MORPHINE_PROGRAM, concentration_ng_per_ml=NEW_CONC, patient_bolus=None

@@ -19,12 +19,17 @@ from itdose_testkit import reach
 
 from itdose.core import Device, InvalidInput, Library, Phase, from_json, to_json
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.codec import decode, encode
+from itdose.core.effects import BolusDecision
+from itdose.core.governor import Reason
 from itdose.core.ledger import Ledger
+from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath, Segment
 from itdose.core.state import (
     ActiveAlarm,
     DeliveryKind,
     DrugLedger,
+    MriSession,
     Order,
     Reservoir,
     check_consistent,
@@ -60,6 +65,27 @@ def _set(doc: dict[str, object], path: list[str | int], value: object) -> str:
         node = node[key]  # type: ignore[index]
     node[path[-1]] = value  # type: ignore[index]
     return json.dumps(doc)
+
+
+def test_enum_fields_keep_their_json_text() -> None:
+    """REQ-CORE-004: an MRI session's policy and a bolus answer's reasons are enums in Python and
+    the same text in JSON as when they were strings, so saved states and journals written
+    before read back unchanged; an unknown policy is refused naming the field."""
+    session = MriSession(MriPolicy.SUSPEND_VERIFY, 100, False, True)
+    doc = json.loads(to_json(Device(mri=session)))
+    assert doc["device"]["mri"]["policy"] == "suspend-verify"
+    assert from_json(json.dumps(doc)).mri == session
+    doc["device"]["mri"]["policy"] = "empty-and-reset"
+    back = from_json(json.dumps(doc)).mri
+    assert back is not None and back.policy is MriPolicy.EMPTY_AND_RESET
+    doc["device"]["mri"]["policy"] = "suspend"
+    with pytest.raises(InvalidInput) as info:
+        from_json(json.dumps(doc))
+    assert info.value.field == "state.device.mri.policy"
+    answer = BolusDecision(False, 100_000, (Reason.LOCKOUT, Reason.NOT_PROGRAMMED), 60)
+    text = encode(answer)
+    assert text["reasons"] == ["lockout", "not_programmed"]
+    assert decode(BolusDecision, text) == answer
 
 
 @pytest.mark.parametrize(

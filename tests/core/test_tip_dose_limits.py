@@ -15,6 +15,7 @@ maximum.
 from __future__ import annotations
 
 import dataclasses
+import math
 from fractions import Fraction
 
 import pytest
@@ -323,6 +324,45 @@ def test_drug_change_and_back_keeps_each_drug_under_its_hard_maximum(mode: Mode,
             f"{float(ex.max_ng) / MG:.4f} mg of {drug} left the tip in the 24 h ending at "
             f"t={float(ex.max_at_s)}"
         )
+
+
+ZICONOTIDE_2_4 = Program("ziconotide", "pain", 25_000, Basal.continuous(2_400), None, None)
+"""Ziconotide 25 mcg/mL at 2.4 mcg/day (its starting dose)."""
+
+
+def test_two_drug_changes_in_a_row_count_each_drug_as_it_leaves_the_tip(library: Library):
+    """Morphine 25 mg/mL at 19 mg/day; refill with hydromorphone 2 mg/mL, and ten minutes later
+    with ziconotide 25 mcg/mL: the path holds morphine, then a little hydromorphone, then
+    ziconotide. Each drug's own window counts exactly what of it left the tip (the physical
+    reference, rounded up to a whole ng), and no drug exceeds its hard maximum
+    (REQ-GOV-002, REQ-TIP-001, REQ-BRIDGE-002)."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, MORPHINE_19)
+    t1 = t0 + DAY_S
+    refill(b, t1, 2 * MG, program=HYDROMORPHONE_10, drug="hydromorphone")
+    refill(b, t1 + 600, 25_000, program=ZICONOTIDE_2_4, drug="ziconotide")
+    path = b.device.path
+    assert path is not None
+    assert [s.drug for s in path.segments] == ["morphine", "hydromorphone"]
+    t = t1 + 12 * HOUR_S  # both old drugs have left the tip (0.234 mL at 0.76 mL/day)
+    b.advance(t)
+    d = b.device
+    assert not b.anomalies
+    tip = b.tip()
+
+    def window_ng(drug: str) -> int:
+        if d.drug == drug:
+            return d.ledger.window_total_ng(t)
+        return next(e.ledger for e in d.other_ledgers if e.drug == drug).window_total_ng(t)
+
+    for drug in ("morphine", "hydromorphone"):
+        physical = Cumulative(tip, drug).window(Fraction(t))
+        assert physical > 0
+        assert window_ng(drug) == math.ceil(physical), drug
+    b.advance(t1 + 2 * DAY_S)
+    tip = b.tip()
+    for drug in ("morphine", "hydromorphone", "ziconotide"):
+        assert window_extremes(tip, drug).max_ng <= library.drug(drug, "pain").max_daily.value
 
 
 # --- accepted programs are delivered in full -----------------------------------------------------

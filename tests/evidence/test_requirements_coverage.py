@@ -26,6 +26,7 @@ from itdose.core import bolus as bolus_engine
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision, DeliveryOrder
+from itdose.core.governor import Reason
 from itdose.core.program import Basal, Program
 
 T = 8 * DAY
@@ -204,7 +205,7 @@ def test_lockout_window_and_count_carry_across_suspension_alarm_refill_and_repro
     assert d.ledger.window_total_ng(t + 20) >= window
     # still inside the 1 h lockout from the first bolus: denied, with the time remaining
     d, early = _bolus(d, first + HOUR - 1, library)
-    assert not early.granted and early.reasons == ("lockout",)
+    assert not early.granted and early.reasons == (Reason.LOCKOUT,)
     assert early.lockout_remaining_s == 1
     d, later = _bolus(d, first + HOUR, library)
     assert later.granted

@@ -197,7 +197,7 @@ def test_dose_limits_hold_against_brute_force_reference(
                 grants.append(now)
                 assert sum(1 for g in grants if now - DAY < g <= now) <= pb.max_per_24h
             else:
-                event("bolus denied: " + ",".join(decision.reasons))
+                event("bolus denied: " + ",".join(r.value for r in decision.reasons))
                 # a denied request delivers nothing
                 assert d.orders == orders_before
                 assert not [e for e in effects if isinstance(e, DeliveryOrder)]

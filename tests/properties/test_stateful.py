@@ -341,7 +341,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not decision.granted:
             assert not orders, "a denied bolus ordered drug"
             for reason in decision.reasons:
-                event(f"patient bolus denied: {reason}")
+                event(f"patient bolus denied: {reason.value}")
             return
         assert before.phase is Phase.ACTIVE
         assert before.program is not None and before.reservoir is not None

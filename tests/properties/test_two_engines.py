@@ -23,7 +23,7 @@ from transitions import Machine, MachineError
 from itdose.core import DosingError, Phase, Role, TrialOutcome, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority, priority_of
-from itdose.core.handlers import apply, validate
+from itdose.core.handlers import HANDLERS, apply
 from itdose.core.lifecycle import HIGH_ALARM_STOPS, RULES, Rule
 from itdose.core.machine import allowed_triggers
 from itdose.core.program import Basal
@@ -45,7 +45,9 @@ def _condition(rule: Rule) -> Any:
         if command.role not in rule.roles:
             return False
         try:
-            validate(device, command, event.kwargs["now"], event.kwargs["library"])
+            HANDLERS[type(command)].validate(
+                device, command, event.kwargs["now"], event.kwargs["library"]
+            )
         except DosingError:
             return False
         now, library = event.kwargs["now"], event.kwargs["library"]
