@@ -407,11 +407,11 @@ class Ledger:
         """Index of the first piece that can still lie in the window ending at ``t``: pieces are
         in order of their ends, so the pieces that aged out are a prefix (usually empty or one
         piece long, since every record drops them)."""
-        pieces, horizon = self.pieces, t - WINDOW_S
-        first = 0
-        while first < len(pieces) and pieces[first].last_s <= horizon:
-            first += 1
-        return first
+        horizon = t - WINDOW_S
+        for i, piece in enumerate(self.pieces):
+            if piece.last_s > horizon:
+                return i
+        return len(self.pieces)
 
     def record(
         self,
@@ -450,7 +450,7 @@ class Ledger:
             kept = (*pieces[first:at], *pieces[at + 1 :], new)
         if len(kept) > MAX_PIECES:
             merged = list(kept)
-            while len(merged) > MAX_PIECES:
+            for _ in range(len(kept) - MAX_PIECES):  # a bounded loop: one merge per extra piece
                 merged[0:2] = [_merge(merged[0], merged[1])]
             kept = tuple(merged)
         return Ledger._of(kept)
