@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 DAY = 86_400
 Extreme = tuple[Fraction, Fraction, bool]
@@ -132,3 +133,18 @@ def windows(
             if worst is None or w < worst[0]:
                 worst = (w, t, left)
     return best, worst
+
+
+def moved_by(pushes: Iterable[Any]) -> list[Moved]:
+    """The drive's record of a bench (tests/itdose_physics.py ``Bench.pushes``: each push's
+    interval, volume and fluid, one drug at most) as :class:`Moved` (data only, no code of its
+    path or windows)."""
+    out = []
+    for p in pushes:
+        drugs = [(d, k) for d, k in p.fluid.ng_per_nl if k]
+        assert len(drugs) <= 1
+        drug, k = drugs[0] if drugs else ("", Fraction(0))
+        conc = k * 1_000_000
+        assert conc.denominator == 1
+        out.append(Moved(p.t0, p.t1, p.volume_nl, drug, int(conc)))
+    return out

@@ -175,7 +175,7 @@ def _refilled_in_the_flush(
 ) -> tuple[Fraction, Fraction, set[str]]:
     """(the largest window, the smallest window ending a day or more after the first refill,
     the alarms raised from the first refill on), by the minimal FIFO reference."""
-    from fifo_window_reference import Moved, tip, windows
+    from fifo_window_reference import moved_by, tip, windows
 
     programs = [
         Program("morphine", "pain", k, Basal.continuous(daily_ng), None, "opioid-tolerant")
@@ -190,13 +190,9 @@ def _refilled_in_the_flush(
     assert not b.anomalies
     # the order still running at the end is not in the drive's record: judge up to its start
     end = min((r.start for r in b.running.values()), default=b.now)
-    moved = []
-    for p in b.pushes:
-        drug, k = next(((d, k) for d, k in p.fluid.ng_per_nl if k), ("", Fraction(0)))
-        moved.append(Moved(p.t0, p.t1, p.volume_nl, drug, int(k * 1_000_000)))
     dead_nl = Fraction((1100 - trimmed_mm) * 260)  # Prometra catheter, 0.0026 mL/cm, no tubing
     assert dead_nl == b.dead_volume_nl
-    pieces = tip(dead_nl, moved)
+    pieces = tip(dead_nl, moved_by(b.pushes))
     most, _ = windows(pieces, "morphine")
     _, least = windows(pieces, "morphine", Fraction(first + DAY_S), Fraction(end))
     assert most is not None and least is not None
