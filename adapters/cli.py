@@ -11,6 +11,7 @@ SIGPIPE would.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -39,10 +40,22 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.with_tests and importlib.util.find_spec("pytest") is None:
         raise InvalidInput("--with-tests", PYTEST_MISSING)
     cohort_check = None
+    sized = args.cohort_patients is not None or args.cohort_years is not None
+    if sized and not args.with_cohort:
+        flag = "--cohort-patients" if args.cohort_patients is not None else "--cohort-years"
+        raise InvalidInput(flag, "only with --with-cohort")
     if args.with_cohort:
-        from itdose.adapters.cohort import verify_check
+        from itdose.adapters.cohort import parse_years, verify_check
 
-        cohort_check = verify_check
+        patients = args.cohort_patients
+        if patients is not None and not 1 <= patients <= 10**7:
+            raise InvalidInput("--cohort-patients", "must be 1 to 10000000", value=patients)
+        years = (
+            parse_years(args.cohort_years, "--cohort-years")
+            if args.cohort_years is not None
+            else None
+        )
+        cohort_check = functools.partial(verify_check, patients=patients, years=years)
     ok, results = run_verify(out_dir, args.with_tests, stream=sys.stderr, cohort=cohort_check)
     print_table(results)
     print_reasons(results)
@@ -130,6 +143,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the small default cohort (examples/cohorts/default.toml, 16 patients x "
         "0.25 years) against the independent physical reference and fold it into the evidence",
+    )
+    verify.add_argument(
+        "--cohort-patients",
+        type=int,
+        metavar="N",
+        help="with --with-cohort: this many patients (default 16)",
+    )
+    verify.add_argument(
+        "--cohort-years",
+        metavar="Y",
+        help="with --with-cohort: years per patient (default 0.25)",
     )
     verify.set_defaults(fn=_cmd_verify)
     diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")

@@ -43,6 +43,7 @@ __all__ = [
     "VERIFY_REQUIREMENTS",
     "add_parser",
     "markdown",
+    "parse_years",
     "run",
     "summarise",
     "verify_check",
@@ -55,15 +56,17 @@ _BINS = (50, 80, 90, 95, 99, 100)
 "above 100 %"."""
 
 
-def _years(text: str) -> Fraction:
+def parse_years(text: str, field: str = "--years") -> Fraction:
+    """A number of years per patient from the command line (exact), or an error naming
+    ``field``."""
     try:
         y = Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise InvalidInput(
-            "--years", "expected a number of years, e.g. 1 or 0.25", value=text
+            field, "expected a number of years, e.g. 1 or 0.25", value=text
         ) from None
     if y <= 0 or y > 100:
-        raise InvalidInput("--years", "must be above 0 and at most 100", value=text)
+        raise InvalidInput(field, "must be above 0 and at most 100", value=text)
     return y
 
 
@@ -237,12 +240,21 @@ VERIFY_REQUIREMENTS = ("REQ-GOV-004", "REQ-ALM-001", "REQ-ALM-004", "REQ-TIP-004
 """What the cohort's reference checks over whole runs (docs/cohort-schema.md, "Checks")."""
 
 
-def verify_check(stream: Any, workers: int | None = None) -> dict[str, Any]:
+def verify_check(
+    stream: Any,
+    workers: int | None = None,
+    patients: int | None = None,
+    years: Fraction | None = None,
+) -> dict[str, Any]:
     """The cohort as an ``itdose verify`` check (kind ``cohort``): passes when every patient ran
-    and the reference found no hazard; ``summary_md`` is the cohort report for report.md."""
+    and the reference found no hazard; ``summary_md`` is the cohort report for report.md.
+    ``patients`` and ``years`` replace :data:`VERIFY_COHORT`'s (``--cohort-patients``,
+    ``--cohort-years``)."""
     from itdose.specs import load_library
 
-    path, patients, years = VERIFY_COHORT
+    path, default_patients, default_years = VERIFY_COHORT
+    patients = default_patients if patients is None else patients
+    years = default_years if years is None else years
     start = time.perf_counter()
     title = f"cohort {path}: {patients} patients x {years} years"
     base: dict[str, Any] = {
@@ -293,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
         from itdose.specs import load_library
 
         cohort = load_cohort(args.file, load_library())
-        years = _years(args.years)
+        years = parse_years(args.years)
         if args.patients < 1 or args.patients > 10**7:
             raise InvalidInput("--patients", "must be 1 to 10000000", value=args.patients)
         workers = args.workers if args.workers is not None else (os.cpu_count() or 1)

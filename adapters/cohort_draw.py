@@ -106,6 +106,8 @@ class Cohort:
     """``[titration]``: ``interval`` (s range), ``step`` (bp range), ``increase`` (bp share)."""
     mri: Mapping[str, Any] | None = None
     """``[mri]``: ``mean`` (s), ``emergency`` (bp share), ``scan`` (s range)."""
+    poll_s: int = HOUR_S
+    """The controller's longest wait between drive polls while a command runs."""
 
 
 def _range(raw: object, where: str, parse: Any) -> tuple[int, int]:
@@ -163,6 +165,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
             "title",
             "seed",
             "max_segment",
+            "poll",
             "therapy",
             "pump",
             "bolus",
@@ -183,6 +186,11 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInput("seed", "expected a non-negative integer", value=seed)
     max_segment = _dur(data.get("max_segment", "1 h"), "max_segment")
+    if not HOUR_S <= max_segment <= DAY_S:
+        raise InvalidInput("max_segment", "1 h to 24 h", value=data.get("max_segment"))
+    poll = _dur(data.get("poll", "1 h"), "poll")
+    if not 60 <= poll <= DAY_S:
+        raise InvalidInput("poll", "1 min to 24 h", value=data.get("poll"))
     therapies = []
     raw_t = data["therapy"]
     if not isinstance(raw_t, list) or not raw_t:
@@ -345,6 +353,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
         library,
         titration,
         mri,
+        poll,
     )
 
 
@@ -659,7 +668,13 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         "drug": {"name": th.drug, "indication": th.indication, "concentration": f"{conc} ng/mL"},
         "programs": programs,
         "timeline": timeline,
-        "simulation": {"end": end_s, "max_segment": f"{cohort.max_segment_s} s"},
+        "simulation": {
+            "end": end_s,
+            "max_segment": f"{cohort.max_segment_s} s",
+            "poll": f"{cohort.poll_s} s",
+            "drive_wakeups": True,
+            "segment_backoff": True,
+        },
     }
     if th.opioid_status is not None:
         doc["drug"]["opioid_status"] = th.opioid_status

@@ -40,7 +40,7 @@ Checks (hazard kinds, :data:`HAZARDS`):
   program asks for (its basal over the window plus the patient boluses granted in it; a bolus
   granted while the fluid path holds two concentrations at the lean / rich share of its dose,
   as the core sizes it at the richer one), beyond :data:`UNDER_DELIVERY_ALLOWANCE`
-  (:func:`under_delivery_windows`).
+  (:func:`under_delivery_windows`: every window end, exactly, not a sample).
 """
 
 from __future__ import annotations
@@ -164,7 +164,20 @@ class Catheter:
         out: list[tuple[Fraction, Fraction, dict[str, Fraction]]] = []
         if self.volume_nl == 0:
             return [(Fraction(0), volume, dict(composition))] if volume else []
-        self.segments.append((volume, dict(composition)))
+        last = self.segments[-1] if self.segments else None
+        if (
+            last is not None
+            and last[1].keys() == composition.keys()
+            and all(fg * last[0] == last[1][d] * volume for d, fg in composition.items())
+        ):
+            # the same concentrations as the fluid last pushed: one segment (a FIFO of uniform
+            # fluid is the same whatever its segments; this keeps the queue short)
+            self.segments[-1] = (
+                last[0] + volume,
+                {d: fg + composition[d] for d, fg in last[1].items()},
+            )
+        else:
+            self.segments.append((volume, dict(composition)))
         left, pos = volume, Fraction(0)
         while left > 0:
             v, comp = self.segments[0]
@@ -520,8 +533,8 @@ class BasalPeriod:
 def _programmed(
     periods: Sequence[BasalPeriod],
     grants: Sequence[int],
-    lo: int,
-    hi: int,
+    lo: Fraction | int,
+    hi: Fraction | int,
     lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> Fraction | None:
     """The accepted programs' basal over ``(lo, hi]`` (``hi - lo`` is a day) plus the granted
@@ -558,35 +571,199 @@ def _programmed(
     return total
 
 
+def _programmed_float(
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: Fraction | int,
+    hi: Fraction | int,
+    lean_rich: Sequence[tuple[int, Fraction]],
+) -> float | None:
+    """:func:`_programmed` in floating point (which windows are judged is decided exactly)."""
+    starts = [p.start_s for p in periods]
+    i = bisect.bisect_right(starts, lo) - 1
+    if i < 0:
+        return None
+    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
+    active = [periods[i], *inside]
+    flo, fhi = float(lo), float(hi)
+    if not inside:
+        total = float(active[0].daily_ng())
+    elif any(len(p.steps) != 1 for p in active):
+        return None
+    else:
+        total = 0.0
+        for p, nxt in zip(active, [*[q.start_s for q in inside], fhi], strict=True):
+            total += p.steps[0][1] * (nxt - max(flo, p.start_s)) / DAY_S
+    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is None:
+            continue
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        dose = bolus[0] * (float(lean_rich[k][1]) if k >= 0 else 1.0)
+        dur = bolus[1]
+        if dur == 0:
+            total += dose if lo < g <= hi else 0.0
+        else:
+            a, b = max(g, flo), min(g + dur, fhi)
+            if b > a:
+                total += dose * (b - a) / dur
+    return total
+
+
+def _float_cums(
+    ps: Sequence[Piece],
+    fa: list[float],
+    fb: list[float],
+    fw: list[float],
+    fprefix: list[float],
+    ts: Iterable[float],
+) -> list[float]:
+    """Drug that left by each of the ascending instants ``ts``, in floating point (one pass)."""
+    out = []
+    n, j = len(ps), 0
+    for t in ts:
+        while j < n and fb[j] <= t:
+            j += 1
+        v = fprefix[j]
+        if j < n and fa[j] < t:
+            v += fw[j] * (t - fa[j]) / (fb[j] - fa[j])
+        out.append(v)
+    return out
+
+
 def under_delivery_windows(
     pieces: Sequence[Piece],
     periods: Sequence[BasalPeriod],
     grants: Sequence[int],
     quiet: Iterable[tuple[int, int]],
-    step_s: int = 3600,
     lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> tuple[int, Fraction]:
-    """Quiet 24 h windows ``(T - 24 h, T]`` (``T`` every ``step_s`` inside each quiet stretch
+    """Every quiet 24 h window ``(T - 24 h, T]`` (``a + 24 h <= T <= b`` for each quiet stretch
     ``(a, b)``) in which the drug at the tip fell short of the program by more than
-    :data:`UNDER_DELIVERY_ALLOWANCE`: (episodes, the smallest ratio delivered / programmed)."""
+    :data:`UNDER_DELIVERY_ALLOWANCE`: (episodes, the smallest ratio delivered / programmed).
+
+    Exact, not sampled: both the tip amount and the programmed amount of a window are piecewise
+    linear in ``T`` (the pieces are uniform; a continuous program is prorated, a bolus counts
+    over its duration), with breakpoints where ``T`` or ``T - 24 h`` meets a piece's start or
+    end, a program's start or a bolus's start or end. Between two breakpoints the shortfall
+    ``delivered - (1 - allowance) x programmed`` is linear and the ratio monotone, so the
+    breakpoints decide every window: an episode is a run of consecutive breakpoints whose window
+    is short (windows the program does not judge, a change of flex program inside, are
+    skipped). Each breakpoint is evaluated in floating point first and again exactly (fractions)
+    where the float value is within a bound of its error of the allowance or of the smallest
+    ratio, so the decisions and the smallest ratio are the exact ones."""
     ps = sorted(pieces, key=lambda p: (p.a, p.b))
     ends = [p.b for p in ps]
     prefix = [Fraction(0)]
     for p in ps:
         prefix.append(prefix[-1] + p.amount_fg)
+    fa = [float(p.a) for p in ps]
+    fb = [float(p.b) for p in ps]
+    fw = [float(p.amount_fg) for p in ps]
+    fprefix = [0.0]
+    for amount in fw:
+        fprefix.append(fprefix[-1] + amount)
     gs = sorted(grants)
-    episodes, worst, short = 0, Fraction(1), False
+    starts = [p.start_s for p in periods]
+    flex = any(len(p.steps) != 1 for p in periods)
+    # the programmed amount's breakpoints (window ends): a program's start, a bolus's start and
+    # end, as the window's end or its start
+    wset: set[int] = set(starts)
+    instant = False
+    for g in gs:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is not None:
+            wset.update((g, g + bolus[1]))
+            instant = instant or bolus[1] == 0
+    wpoints = sorted({x for x0 in wset for x in (x0, x0 + DAY_S)})
+    pbreaks = sorted(
+        {x for p in ps for x in (p.a, p.b, p.a + DAY_S, p.b + DAY_S)}, key=lambda x: (float(x), x)
+    )
+    pkeys = [float(x) for x in pbreaks]
+    wanted: dict[Fraction | int, float | None] = {}
+
+    def want_at(t: Fraction | int) -> float | None:
+        if t not in wanted:
+            wanted[t] = _programmed_float(periods, gs, t - DAY_S, t, lean_rich)
+        return wanted[t]
+
+    allow = 1 - UNDER_DELIVERY_ALLOWANCE
+    fallow = float(allow)
+    tol = 1e-9 * (fprefix[-1] if fprefix else 0.0) + 1e4
+    episodes, worst = 0, Fraction(1)
     for a, b in quiet:
-        for t in range(a + DAY_S, b + 1, step_s):
-            want = _programmed(periods, gs, t - DAY_S, t, lean_rich)
-            if want is None or want <= 0:
+        lo, hi = a + DAY_S, b
+        if hi < lo:
+            continue
+        bounds = [lo, *wpoints[bisect.bisect_right(wpoints, lo) : bisect.bisect_left(wpoints, hi)]]
+        bounds.append(hi)
+        cands: list[tuple[float, Fraction | int]] = [
+            (float(x), x)
+            for x in pbreaks[bisect.bisect_left(pkeys, lo) : bisect.bisect_right(pkeys, hi)]
+            if lo < x < hi
+        ]
+        cands += [(float(x), x) for x in bounds]
+        cands.sort()
+        hs = [t for _, t in cands]
+        fts = [f for f, _ in cands]
+        got_f = [
+            x - y
+            for x, y in zip(
+                _float_cums(ps, fa, fb, fw, fprefix, fts),
+                _float_cums(ps, fa, fb, fw, fprefix, [f - DAY_S for f in fts]),
+                strict=True,
+            )
+        ]
+        # the programmed amount at each candidate: at the bounds, and linear between them
+        k = 0
+        wants: list[float | None] = []
+        for t, ft in zip(hs, fts, strict=True):
+            while k + 1 < len(bounds) and bounds[k + 1] <= t:
+                k += 1
+            if t == bounds[k] or instant:
+                wants.append(want_at(t))
                 continue
-            got = _cum(ps, ends, prefix, Fraction(t)) - _cum(ps, ends, prefix, Fraction(t - DAY_S))
-            ratio = got / (want * 10**6)
-            worst = min(worst, ratio)
-            now_short = ratio < 1 - UNDER_DELIVERY_ALLOWANCE
+            w1, w2 = bounds[k], bounds[k + 1]
+            mid = Fraction(w1 + w2, 2)
+            if flex and _programmed_float(periods, gs, mid - DAY_S, mid, lean_rich) is None:
+                wants.append(None)
+                continue
+            v1, v2 = want_at(w1), want_at(w2)
+            assert v1 is not None and v2 is not None
+            wants.append(v1 + (v2 - v1) * (ft - w1) / (w2 - w1))
+        top = min(
+            (
+                got_t / (want_t * 1e6)
+                for got_t, want_t in zip(got_f, wants, strict=True)
+                if want_t is not None and want_t > 0
+            ),
+            default=2.0,
+        )
+        short = False
+        for t, got_t, want_t in zip(hs, got_f, wants, strict=True):
+            if want_t is None or want_t <= -tol:
+                continue
+            want_fg = want_t * 1e6
+            near_top = got_t <= (top + 1e-9) * want_fg + tol
+            near_limit = abs(got_t - fallow * want_fg) <= tol
+            if not (near_top or near_limit):
+                if want_t > 0:
+                    now_short = got_t < fallow * want_fg
+                    if now_short and not short:
+                        episodes += 1
+                    short = now_short
+                continue
+            v = _programmed(periods, gs, t - DAY_S, t, lean_rich)
+            if v is None or v <= 0:
+                continue
+            got_exact = _cum(ps, ends, prefix, Fraction(t)) - _cum(
+                ps, ends, prefix, Fraction(t) - DAY_S
+            )
+            worst = min(worst, got_exact / (v * 10**6))
+            now_short = got_exact < allow * v * 10**6
             if now_short and not short:
                 episodes += 1
             short = now_short
-        short = False
     return episodes, worst

@@ -230,7 +230,7 @@ def run_patient(
             RecordingDrive.__init__(drive, config, faults)
             return drive
 
-        result = run_scenario(sc, drive_factory=make, observer=log.observer)
+        result = run_scenario(sc, drive_factory=make, observer=log.observer, samples=False)
         bolus = sc.programs[next(iter(sc.programs))][0].patient_bolus
         grants = [t for t, granted, _ in result.boluses if granted]
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]

@@ -27,6 +27,12 @@ of the running orders' ends, the next basal segment, the hints given with :meth:
 so its cost grows with events, not with simulated time. ``max_segment_s`` (default one hour) is
 passed with every tick: a longer value lets the core issue basal orders of up to that length when
 they change nothing a patient can notice (REQ-DOSE-009), so a long run needs far fewer steps.
+With ``segment_backoff`` the controller asks for shorter orders for a while after the core
+refused a long one (see :meth:`Controller._after_long_ask`). ``retry_interval_s`` (default
+``poll_interval_s``) is how soon a stop that could not be confirmed is tried again, so a long poll
+interval does not delay it. ``VirtualClock(sim, drive_wakeups=True)`` also wakes the loop at the
+instant the simulated drive stops on its own (reservoir empty, watchdog), as a drive's interrupt
+line would, so a long poll interval does not delay those alarms.
 """
 
 from __future__ import annotations
@@ -81,6 +87,8 @@ __all__ = [
 ]
 
 S = Role.SERVICE
+_BACKOFF_FIRST_S = 86_400
+_BACKOFF_MAX_S = 8 * 86_400
 
 FAULT_ALARMS: dict[FaultCode, AlarmKind] = {
     FaultCode.OCCLUSION_OR_STALL: AlarmKind.MOTOR_STALL,
@@ -129,16 +137,24 @@ class _Advancing(Protocol):
 
 
 class VirtualClock:
-    """The virtual clock of a simulated drive: waiting advances the simulation."""
+    """The virtual clock of a simulated drive: waiting advances the simulation. With
+    ``drive_wakeups``, a wait ends early at the instant the drive stops a command on its own
+    (``next_drive_stop_s``: reservoir empty, watchdog), as a drive's interrupt line would end it."""
 
-    def __init__(self, sim: _Advancing) -> None:
+    def __init__(self, sim: _Advancing, drive_wakeups: bool = False) -> None:
         self._sim = sim
+        self._wakeups = drive_wakeups
 
     def now_s(self) -> int:
         return self._sim.now_s
 
     def wait_until(self, t_s: int) -> None:
-        if t_s > self._sim.now_s:
+        now = self._sim.now_s
+        if t_s > now:
+            if self._wakeups:
+                stop = getattr(self._sim, "next_drive_stop_s", lambda: None)()
+                if stop is not None and now < stop < t_s:
+                    t_s = stop
             self._sim.advance_to(t_s)
 
 
@@ -259,6 +275,8 @@ class Controller:
         watchdog_s: int | None = 7200,
         keep_annunciations: int = 1000,
         max_segment_s: int = SEGMENT_S,
+        retry_interval_s: int | None = None,
+        segment_backoff: bool = False,
     ) -> None:
         self.drive = drive
         self.library = library
@@ -269,6 +287,13 @@ class Controller:
         self.poll_interval_s = poll_interval_s
         self.watchdog_s = watchdog_s
         self.max_segment_s = max_segment_s
+        self.retry_interval_s = poll_interval_s if retry_interval_s is None else retry_interval_s
+        self.segment_backoff = segment_backoff
+        self._ask_s = max_segment_s
+        """With ``segment_backoff``: the basal order length asked for now."""
+        self._retry_at_s = 0
+        self._probing = False
+        self._backoff_s = _BACKOFF_FIRST_S
         self.annunciations: list[Annunciation] = []
         self._keep = keep_annunciations
         self._orders: dict[int, _Order] = {}
@@ -577,8 +602,44 @@ class Controller:
         self._poll_and_report(now)
         self._resume_next(now)
         if self.device.phase in IMPLANTED_PHASES:
-            self._service_step(c.Tick(S, max_segment_s=self.max_segment_s))
+            ask = self._segment_ask(now)
+            outcome = self._service_step(c.Tick(S, max_segment_s=ask))
+            if outcome is not None and self.segment_backoff and ask > SEGMENT_S:
+                self._after_long_ask(now, outcome)
         self._emit(ControllerEvent(now, "step", ""))
+
+    def _segment_ask(self, now: int) -> int:
+        """The longest basal order to ask the core for now: ``max_segment_s``, or with
+        ``segment_backoff`` the length found to be granted (see :meth:`_after_long_ask`)."""
+        if not self.segment_backoff:
+            return self.max_segment_s
+        self._probing = now >= self._retry_at_s and self._ask_s < self.max_segment_s
+        if self._probing:
+            self._ask_s = min(self.max_segment_s, 2 * self._ask_s)
+        return self._ask_s
+
+    def _after_long_ask(self, now: int, outcome: Outcome) -> None:
+        """With ``segment_backoff``: a basal order of exactly one hour after asking for longer is
+        the core's refusal (the longer order would change something a patient can notice, or the
+        reservoir or the daily cap is near, REQ-DOSE-009; the core counts an order's drug as
+        possibly leaving the tip late, so at a daily dose of a share ``f`` of the hard maximum
+        an order of up to about ``(1 - f) x 24 h`` fits). The controller then asks for half as
+        long from the next tick on (never less than an hour) until an order is granted, and
+        tries twice as long again a day later; a refused try waits twice as long before the
+        next (at most eight days), a granted one tries again at the next tick. So a patient near
+        the maximum costs one refused check every few days instead of one every hour. Only the
+        cost changes: the core decides every order's length and amount, and any ask from one
+        hour to ``max_segment_s`` is valid."""
+        for effect in outcome.effects:
+            if isinstance(effect, DeliveryOrder) and effect.kind == "basal":
+                if effect.duration_s == SEGMENT_S:
+                    self._ask_s = max(SEGMENT_S, self._ask_s // 2)
+                    self._retry_at_s = now + self._backoff_s
+                    if self._probing:
+                        self._backoff_s = min(2 * self._backoff_s, _BACKOFF_MAX_S)
+                elif self._probing and effect.duration_s == self._ask_s:
+                    self._backoff_s = _BACKOFF_FIRST_S
+                    self._retry_at_s = now
 
     def wake_at(self, t_s: int) -> None:
         """Make sure the loop wakes at ``t_s`` (a timeline action, a scheduled drive event)."""
@@ -595,7 +656,7 @@ class Controller:
         if self._active is not None:
             best = min(best, max(self._active.end_s, now + 1), now + self.poll_interval_s)
         if self._stop_pending:
-            best = min(best, now + self.poll_interval_s)
+            best = min(best, now + self.retry_interval_s)
         for o in self._stack:
             best = min(best, max(o.end_s, now + 1))
         for order in d.orders:

@@ -71,6 +71,13 @@ class Scenario:
     utc_start_s: int
     max_segment_s: int = SEGMENT_S
     """Longest basal order the controller asks the core for (``[simulation] max_segment``)."""
+    poll_s: int = SEGMENT_S
+    """The controller's longest wait between drive polls while a command runs (``poll``); the
+    drive's watchdog is twice that."""
+    drive_wakeups: bool = False
+    """The simulated drive wakes the controller when it stops a command on its own."""
+    segment_backoff: bool = False
+    """The controller asks for hourly orders for a while after the core refused a longer one."""
 
 
 @dataclass

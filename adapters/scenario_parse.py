@@ -17,6 +17,7 @@ from itdose.adapters.program_file import parse_program, table_of
 from itdose.adapters.scenario_fields import (
     _STATUS,
     _TOP,
+    _bool,
     _expectation,
     _fault,
     _int,
@@ -189,7 +190,12 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
         status = _STATUS[drug_t["opioid_status"]]
 
     sim_t = table_of(top.get("simulation", {}), "simulation")
-    _keys(sim_t, {"end", "utc_start", "max_segment"}, set(), "simulation")
+    _keys(
+        sim_t,
+        {"end", "utc_start", "max_segment", "poll", "drive_wakeups", "segment_backoff"},
+        set(),
+        "simulation",
+    )
     utc_start = _int(sim_t, "utc_start", "simulation", 0, 2**40) if "utc_start" in sim_t else 0
     max_segment = SEGMENT_S
     if "max_segment" in sim_t:
@@ -201,6 +207,18 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
                 value=sim_t["max_segment"],
                 limit='"1 h" .. "24 h"',
             )
+    poll = SEGMENT_S
+    if "poll" in sim_t:
+        poll = parse_duration_s(sim_t["poll"], "simulation.poll")
+        if not 60 <= poll <= DAY_S:
+            raise InvalidInput(
+                "simulation.poll",
+                "must lie between one minute and one day",
+                value=sim_t["poll"],
+                limit='"1 min" .. "24 h"',
+            )
+    drive_wakeups = _bool(sim_t, "drive_wakeups", "simulation", False)
+    segment_backoff = _bool(sim_t, "segment_backoff", "simulation", False)
 
     programs: dict[str, tuple[Program, tuple[c.Override, ...]]] = {}
     for name, raw in table_of(top.get("programs", {}), "programs").items():
@@ -303,6 +321,9 @@ def parse_scenario(data: Mapping[str, Any], library: Library) -> Scenario:
         library_overridden=overridden,
         utc_start_s=utc_start,
         max_segment_s=max_segment,
+        poll_s=poll,
+        drive_wakeups=drive_wakeups,
+        segment_backoff=segment_backoff,
     )
 
 

@@ -24,6 +24,7 @@ from itdose.adapters.scenario_model import (
     TimelineItem,
 )
 from itdose.core import commands as c
+from itdose.core.dosing import SEGMENT_S
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
@@ -48,8 +49,11 @@ command event) and the routine basal withholding while the reservoir runs low.""
 class _Recorder:
     """The controller's observer: keeps notable events, daily figures and plot samples."""
 
-    def __init__(self, result: RunResult, sample_s: int, verbose: bool) -> None:
+    def __init__(
+        self, result: RunResult, sample_s: int, verbose: bool, samples: bool = True
+    ) -> None:
         self.r = result
+        self.samples = samples
         self.sample_s = sample_s
         self.verbose = verbose
         self.last_sample = -sample_s
@@ -63,7 +67,7 @@ class _Recorder:
     def __call__(self, e: ControllerEvent, d: Device) -> None:
         r = self.r
         t = e.t_s
-        if self.prev is not None and t - self.prev[0] > self.sample_s:
+        if self.samples and self.prev is not None and t - self.prev[0] > self.sample_s:
             # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
             t0, d0 = self.prev
             for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
@@ -119,6 +123,8 @@ class _Recorder:
         return day
 
     def _sample(self, t: int, d: Device) -> None:
+        if not self.samples:
+            return
         self.last_sample = t
         res = d.reservoir.volume_nl if d.reservoir is not None else 0
         window = d.ledger.window_total_ng(t) if d.clock_s is not None else 0
@@ -319,11 +325,15 @@ def run_scenario(
     drive_factory: Callable[[sd.SimConfig, tuple[sd.SimEvent, ...]], sd.SimulatedDrive]
     | None = None,
     observer: Callable[[ControllerEvent, Device], None] | None = None,
+    samples: bool = True,
 ) -> RunResult:
     """Run ``sc`` on a simulated drive up to its end (or ``until_s``) and check it;
     ``max_segment_s`` overrides the scenario's longest basal order. ``drive_factory`` builds the
     simulated drive (e.g. one that records its true delivery), ``observer`` also receives every
-    controller event (after the timeline recorder)."""
+    controller event (after the timeline recorder). ``samples=False`` leaves out the plot samples
+    and the per-day largest 24 h window (``RunResult.samples``, ``DayFigures.max_window_ng``):
+    they read the core's ledger at every sample and only the plots and the timeline use them;
+    nothing else in the run changes."""
     end = sc.end_s if until_s is None else until_s
     make = sd.SimulatedDrive if drive_factory is None else drive_factory
     sim = make(sc.sim_config, sc.faults)
@@ -331,7 +341,7 @@ def run_scenario(
     device = Device()
     result = RunResult(sc, device)
     result.hard_max_ng = sc.library.drug(sc.drug, sc.indication).max_daily.value
-    recorder = _Recorder(result, max(600, end // 4000), verbose)
+    recorder = _Recorder(result, max(600, end // 4000), verbose, samples)
 
     def observe(e: ControllerEvent, d: Device) -> None:
         recorder(e, d)
@@ -341,10 +351,14 @@ def run_scenario(
     ctl = Controller(
         sim,
         sc.library,
-        VirtualClock(sim),
+        VirtualClock(sim, drive_wakeups=sc.drive_wakeups),
         device,
         observer=recorder if observer is None else observe,
         max_segment_s=sc.max_segment_s if max_segment_s is None else max_segment_s,
+        poll_interval_s=sc.poll_s,
+        watchdog_s=2 * sc.poll_s,
+        retry_interval_s=min(sc.poll_s, SEGMENT_S),
+        segment_backoff=sc.segment_backoff,
     )
 
     for f in sc.faults:

@@ -504,6 +504,13 @@ class SimulatedDrive:
         _int("t_s", t_s, self._now)
         self._run_until(t_s)
 
+    def next_drive_stop_s(self) -> int | None:
+        """When the running command would be stopped by the drive itself (reservoir empty,
+        watchdog) if nothing else happened first; ``None`` if not (no command, or it completes
+        first). For a virtual clock that wakes its controller at that instant."""
+        nxt = self._next_internal()
+        return nxt[0] if nxt is not None and nxt[1] != "complete" else None
+
     def advance_by(self, dt_s: int) -> None:
         """Move the virtual clock forward by ``dt_s`` seconds."""
         self.advance_to(self._now + _int("dt_s", dt_s, 0))

@@ -3,15 +3,26 @@
 Runs the default cohort (``examples/cohorts/default.toml``) for ``PATIENTS`` patients of
 ``YEARS`` years with 1 and then 2 worker processes and prints the wall time, the CPU seconds per
 patient-year, whether both runs gave the same per-patient results, and what 1,000 and 10,000
-patient-years would take at that cost. Issue target: 10,000
+patient-years would take at that cost, with the load average at the end of each run (the CPU
+time per patient-year is the figure to compare on a shared machine). Issue target: 10,000
 patient-years on 2 cores in under 10 minutes (0.12 CPU s per patient-year).
 A benchmark, not a test: nothing here asserts.
+
+Measured (``32 1``, the default cohort with day-long orders and daily polls, a 2-core machine
+shared with other work): 1 worker 1.90 CPU s per patient-year (load average 7.7 9.6 8.9), 2
+workers 1.93 (10.9 10.3 9.4), the same per-patient results; wall 276 s and 269 s: no scaling at
+that load. Before the day-long orders, daily polls and the exact reference windows, the same
+32 patient-years took 4.00 CPU s per patient-year (load average 9.0 10.1 10.5). With the faster
+core steps of main merged: 1 worker 1.60 (6.8 8.1 9.4), 2 workers 1.66 (6.2 7.5 9.1), wall 133 s
+and 111 s (1.19x). At 1.6 CPU s, 10,000 patient-years are about 2.2 h on 2 fully available cores
+(13 times the target); docs/cohort-schema.md ("Speed") says where the time goes.
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from fractions import Fraction
@@ -36,8 +47,10 @@ def main() -> None:
         wall = time.monotonic() - t0
         cpu = sum(r["cpu_s"] for r in results)
         runs[workers] = [{k: v for k, v in r.items() if k != "cpu_s"} for r in results]
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(
-            f"workers {workers}: wall {wall:.1f} s, CPU {cpu:.1f} s, "
+            f"workers {workers}: load average {load} at the end, wall {wall:.1f} s, "
+            f"CPU {cpu:.1f} s, "
             f"{cpu / float(patients * years):.2f} CPU s per patient-year, "
             f"{wall / float(patients * years):.2f} wall s per patient-year"
         )

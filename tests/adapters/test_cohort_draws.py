@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from itdose_cohortkit import DAY_S, make_cohort
+from itdose_cohortkit import DAY_S, TINY, make_cohort
 
 from itdose.adapters import simdrive as sd
-from itdose.adapters.cohort_draw import draw_patient
+from itdose.adapters.cohort_draw import draw_patient, parse_cohort
 from itdose.adapters.cohort_run import run_patient
+from itdose.adapters.scenario import parse_scenario
 from itdose.core.errors import InvalidInput
+from itdose.specs import load_library
 
 OVER_TIME = """
 [titration]
@@ -144,3 +147,34 @@ def test_a_patient_over_time_runs_clean(tmp_path: Path) -> None:
 def test_bad_over_time_fields_are_named(tmp_path: Path, extra: str, field: str) -> None:
     with pytest.raises(InvalidInput, match=field.replace(".", r"\.")):
         make_cohort(tmp_path, extra=extra)
+
+
+def test_drawn_scenarios_carry_the_controller_settings() -> None:
+    """A drawn scenario holds the cohort's ``max_segment`` and ``poll`` and the drive wake-ups
+    and segment backoff, so a failed patient's scenario file replays the same controller; bad
+    values are named."""
+    lib = load_library()
+    data = tomllib.loads(TINY % {"lo": "20 %", "use": "2 %"})
+    cohort = parse_cohort({**data, "max_segment": "24 h", "poll": "6 h"}, lib)
+    doc = draw_patient(cohort, 0, 2 * DAY_S)
+    assert {k: v for k, v in doc["simulation"].items() if k != "end"} == {
+        "max_segment": "86400 s",
+        "poll": "21600 s",
+        "drive_wakeups": True,
+        "segment_backoff": True,
+    }
+    sc = parse_scenario(doc, lib)
+    assert (sc.max_segment_s, sc.poll_s, sc.drive_wakeups, sc.segment_backoff) == (
+        86_400,
+        21_600,
+        True,
+        True,
+    )
+    for key, value in (
+        ("poll", "30 s"),
+        ("poll", "2 days"),
+        ("max_segment", "30 min"),
+        ("max_segment", "2 days"),
+    ):
+        with pytest.raises(InvalidInput, match=key):
+            parse_cohort({**data, key: value}, lib)

@@ -8,6 +8,7 @@ accepted at entry is delivered in full), checked here from the physics, not from
 
 from __future__ import annotations
 
+import itertools
 import random
 from fractions import Fraction
 
@@ -32,6 +33,7 @@ from itdose.adapters.cohort_physics import (
     max_windows_exact,
     under_delivery_windows,
 )
+from itdose.adapters.cohort_physics import _programmed as programmed
 
 MG = 10**6  # ng
 MG_PER_ML = 10**6  # ng/mL
@@ -230,12 +232,25 @@ def test_a_bolus_during_a_change_of_concentration_is_expected_at_the_lean_share(
     concentrations (sized at the richer one, so its dose is never exceeded): the reference
     expects lean / rich of its dose, from its own catheter."""
     conc = 10 * MG_PER_ML
-    pieces = [
-        Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
-        for p in _basal(20 * MG, conc, 3)
-    ]
     grant = DAY_S + 3600
-    pieces.append(Piece(Fraction(grant), Fraction(grant + 600), Fraction(2 * MG * 10**6 * 2, 5)))
+    pieces = []
+    for p in _basal(20 * MG, conc, 3):
+        piece = Piece(Fraction(p.t0_s), Fraction(p.t1_s), Fraction(p.volume_nl * conc))
+        if not p.t0_s < grant < p.t1_s:
+            pieces.append(piece)
+            continue
+        # the bolus (at 2/5 of its dose) leaves in the basal piece's stream: the pieces at the
+        # tip never overlap (one drive command at a time)
+        share = piece.amount_fg / (piece.b - piece.a)
+        pieces += [
+            Piece(piece.a, Fraction(grant), share * (grant - piece.a)),
+            Piece(
+                Fraction(grant),
+                Fraction(grant + 600),
+                share * 600 + Fraction(2 * MG * 10**6 * 2, 5),
+            ),
+            Piece(Fraction(grant + 600), piece.b, share * (piece.b - grant - 600)),
+        ]
     periods = [BasalPeriod(0, ((0, 20 * MG),), (2 * MG, 600))]
     quiet = [(0, 3 * DAY_S)]
     assert under_delivery_windows(pieces, periods, [grant], quiet)[0] == 1
@@ -255,3 +270,110 @@ def test_reference_records_the_lean_rich_share_of_its_catheter() -> None:
     ]
     _, _, ref = check_patient(Fraction(1000), log, {"m": 10**15}, [], None, None, [], 2000)
     assert ref.lean_rich == [(600, Fraction(1)), (1000, Fraction(2, 5)), (1100, Fraction(1))]
+
+
+def _window_fg(pieces: list[Piece], t: Fraction) -> Fraction:
+    """Drug of ``pieces`` in ``(t - 24 h, t]``, summed piece by piece (uniform pieces)."""
+    total = Fraction(0)
+    for p in pieces:
+        a, b = max(p.a, t - DAY_S), min(p.b, t)
+        if b > a:
+            total += p.amount_fg * (b - a) / (p.b - p.a)
+    return total
+
+
+def _under_delivery_brute(
+    pieces: list[Piece],
+    periods: list[BasalPeriod],
+    grants: list[int],
+    quiet: list[tuple[int, int]],
+    lean_rich: list[tuple[int, Fraction]],
+) -> tuple[int, Fraction]:
+    """Test oracle: every window end where a piece, a program or a bolus starts or ends (as the
+    window's end or its start), and every midpoint between two of them, evaluated exactly."""
+    marks: set[Fraction] = set()
+    for p in pieces:
+        marks |= {p.a, p.b}
+    for q in periods:
+        marks.add(Fraction(q.start_s))
+    for g in grants:
+        marks |= {Fraction(g), Fraction(g + 600)}
+    marks |= {m + DAY_S for m in marks}
+    episodes, worst = 0, Fraction(1)
+    for a, b in quiet:
+        ends = sorted({Fraction(a + DAY_S), Fraction(b)} | {m for m in marks if a + DAY_S < m < b})
+        if b < a + DAY_S:
+            continue
+        ts = sorted({*ends, *((x + y) / 2 for x, y in itertools.pairwise(ends))})
+        short = False
+        for t in ts:
+            want = programmed(periods, sorted(grants), t - DAY_S, t, lean_rich)
+            if want is None or want <= 0:
+                continue
+            ratio = _window_fg(pieces, t) / (want * 10**6)
+            worst = min(worst, ratio)
+            now_short = ratio < 1 - UNDER_DELIVERY_ALLOWANCE
+            episodes += now_short and not short
+            short = now_short
+    return episodes, worst
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_under_delivery_is_exact_at_every_window_end(seed: int) -> None:
+    """REQ-TIP-004: the under-delivery check judges every window, not a sample: against an
+    oracle that evaluates every breakpoint and every midpoint between two exactly (a window
+    short only between two hourly samples, a bolus half inside a window, a program change)."""
+    rng = random.Random(seed)
+    dose = rng.choice([2, 20]) * MG
+    periods = [BasalPeriod(0, ((0, dose),), (dose // 20, 600))]
+    if rng.random() < 0.5:
+        periods.append(BasalPeriod(rng.randrange(DAY_S, 3 * DAY_S), ((0, dose // 2),), None))
+    if rng.random() < 0.3:
+        steps = ((0, dose // 2), (8 * 3600, dose))
+        periods.append(BasalPeriod(rng.randrange(3 * DAY_S, 4 * DAY_S), steps, None))
+    grants = sorted(rng.sample(range(3600, 4 * DAY_S, 60), rng.randrange(0, 12)))
+    pieces: list[Piece] = []
+    t = Fraction(0)
+    while t < 5 * DAY_S:
+        length = Fraction(rng.randrange(600, 4 * 3600), rng.choice([1, 3, 7]))
+        rate = Fraction(dose * 10**6, DAY_S) * Fraction(rng.choice([100, 100, 100, 98, 90, 0]), 100)
+        if rng.random() < 0.2:
+            rate *= 3  # a bolus-like burst
+        if rate > 0:
+            pieces.append(Piece(t, t + length, rate * length))
+        t += length
+    quiet = [(0, 5 * DAY_S)] if rng.random() < 0.5 else [(0, 2 * DAY_S), (DAY_S // 2, 5 * DAY_S)]
+    lean_rich = [(0, Fraction(1)), (2 * DAY_S, Fraction(1, 2)), (2 * DAY_S + 7200, Fraction(1))]
+    got = under_delivery_windows(pieces, periods, grants, quiet, lean_rich=lean_rich)
+    assert got == _under_delivery_brute(pieces, periods, grants, quiet, lean_rich)
+
+
+def test_catheter_merges_only_fluid_of_the_same_concentrations() -> None:
+    """The merged FIFO queue delivers what a queue of every push would, push by push."""
+    rng = random.Random(5)
+    merged = Catheter(Fraction(5000))
+    plain: list[tuple[Fraction, dict[str, Fraction]]] = [(Fraction(5000), {})]
+    for _ in range(300):
+        conc = rng.choice([{"m": 10}, {"m": 25}, {"m": 10, "b": 3}])
+        volume = Fraction(rng.randrange(1, 900))
+        comp = {d: volume * c for d, c in conc.items()}
+        out = merged.push(volume, comp)
+        plain.append((volume, dict(comp)))
+        want: dict[str, Fraction] = {}
+        left = volume
+        while left > 0:
+            v, c = plain[0]
+            take = min(v, left)
+            for d, fg in c.items():
+                want[d] = want.get(d, Fraction(0)) + fg * take / v
+            if take == v:
+                plain.pop(0)
+            else:
+                plain[0] = (v - take, {d: fg * (v - take) / v for d, fg in c.items()})
+            left -= take
+        got: dict[str, Fraction] = {}
+        for _, _, c in out:
+            for d, fg in c.items():
+                got[d] = got.get(d, Fraction(0)) + fg
+        assert {d: x for d, x in got.items() if x} == {d: x for d, x in want.items() if x}
+    assert len(merged.segments) < 300

@@ -94,3 +94,30 @@ def test_verify_without_cohort_says_it_was_not_run(
     assert f"- Not run: {line}" in md and md.index(line) < md.index("## Checks")
     assert not any(r["kind"] == "cohort" for r in doc["checks"])
     assert line in capsys.readouterr().out
+
+
+def test_verify_cohort_size_from_the_command_line(
+    tiny: Path, no_proofs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--cohort-patients`` and ``--cohort-years`` size the cohort (CI runs a larger one);
+    without ``--with-cohort`` or with a bad value: one line naming the option, exit 2."""
+    out = tiny / "evidence"
+    args = ["verify", "--with-cohort", "--out", str(out), "--cohort-patients", "3"]
+    assert main([*args, "--cohort-years", "0.002"]) == 0
+    check = next(
+        r for r in json.loads((out / "report.json").read_text())["checks"] if r["kind"] == "cohort"
+    )
+    assert check["cohort"]["patients"] == 3
+    assert check["cohort"]["patient_years"] == pytest.approx(0.006)
+    assert "3 patients x 1/500 years" in check["title"]
+    capsys.readouterr()
+    for bad, field in (
+        (["verify", "--out", str(out), "--cohort-patients", "3"], "--cohort-patients"),
+        (["verify", "--out", str(out), "--cohort-years", "1"], "--cohort-years"),
+        ([*args[:-1], "0"], "--cohort-patients"),
+        ([*args, "--cohort-years", "-1"], "--cohort-years"),
+        ([*args, "--cohort-years", "x"], "--cohort-years"),
+    ):
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and field in err[0], err
