@@ -430,6 +430,7 @@ class Ledger:
         report of the same order adds to its piece; its pace is the larger of the two, and it
         stays an instant if either was. Pieces that aged out of the window are dropped.
 
+        raises: InvalidInput
         post: __return__.newest_s == t_s
         """
         t = self._check_time(t_s)
@@ -462,8 +463,10 @@ class Ledger:
     def window_total_fg(self, t_s: int) -> int:
         """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a
         whole fg (REQ-GOV-005): exact for a drive that kept its pace (:func:`window_total` on
-        ints).
+        ints). An invalid time (negative, or before the newest report) raises
+        :class:`InvalidInput`.
 
+        raises: InvalidInput
         post: 0 <= __return__ <= sum(p.amount_fg for p in self.pieces)
         """
         t = self._check_time(t_s)
