@@ -276,8 +276,7 @@ def crosshair_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
 
 
 def test_crosshair_finds_no_counterexample(crosshair_report: dict[str, list[str]]) -> None:
-    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-005, REQ-TIP-001: no counterexample to any contract
-    """
+    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-005, REQ-TIP-001: no counterexample to any contract"""
     errors = crosshair_report["error"]
     text = crosshair_report["text"][0]
     assert not errors, "CrossHair found a counterexample:\n" + text
