@@ -95,6 +95,23 @@ def test_ceil_division_on_the_edges(div: Callable[[object, object], int]) -> Non
     assert div(1, 3) == 1
 
 
+class _Count(int):
+    """An int subclass other than bool (as an ``IntEnum`` member is): an integer all the same."""
+
+
+def test_an_int_subclass_divides_as_its_int_value() -> None:
+    """REQ-GOV-007: the rule is on values, not on the exact class: an int subclass other than
+    bool (which is rejected above) divides as its int value, through the checked path."""
+    assert floor_div(_Count(7), 2) == 3
+    assert floor_div(7, _Count(2)) == 3
+    assert ceil_div(_Count(7), 2) == 4
+    assert ceil_div(7, _Count(2)) == 4
+    with pytest.raises(InvalidInput):
+        floor_div(_Count(-7), 2)
+    with pytest.raises(InvalidInput):
+        ceil_div(7, _Count(0))
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [(1.0, "must be an integer"), (True, "must be an integer"), (None, "must be an integer")],
