@@ -407,11 +407,11 @@ class Ledger:
         """Index of the first piece that can still lie in the window ending at ``t``: pieces are
         in order of their ends, so the pieces that aged out are a prefix (usually empty or one
         piece long, since every record drops them)."""
-        pieces, horizon = self.pieces, t - WINDOW_S
-        first = 0
-        while first < len(pieces) and pieces[first].last_s <= horizon:
-            first += 1
-        return first
+        horizon = t - WINDOW_S
+        for i, piece in enumerate(self.pieces):
+            if piece.last_s > horizon:
+                return i
+        return len(self.pieces)
 
     def record(
         self,
@@ -430,6 +430,7 @@ class Ledger:
         report of the same order adds to its piece; its pace is the larger of the two, and it
         stays an instant if either was. Pieces that aged out of the window are dropped.
 
+        raises: InvalidInput
         post: __return__.newest_s == t_s
         """
         t = self._check_time(t_s)
@@ -450,7 +451,7 @@ class Ledger:
             kept = (*pieces[first:at], *pieces[at + 1 :], new)
         if len(kept) > MAX_PIECES:
             merged = list(kept)
-            while len(merged) > MAX_PIECES:
+            for _ in range(len(kept) - MAX_PIECES):  # a bounded loop: one merge per extra piece
                 merged[0:2] = [_merge(merged[0], merged[1])]
             kept = tuple(merged)
         return Ledger._of(kept)
@@ -462,8 +463,10 @@ class Ledger:
     def window_total_fg(self, t_s: int) -> int:
         """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a
         whole fg (REQ-GOV-005): exact for a drive that kept its pace (:func:`window_total` on
-        ints).
+        ints). An invalid time (negative, or before the newest report) raises
+        :class:`InvalidInput`.
 
+        raises: InvalidInput
         post: 0 <= __return__ <= sum(p.amount_fg for p in self.pieces)
         """
         t = self._check_time(t_s)

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import z3  # type: ignore[import-untyped]
@@ -206,9 +208,18 @@ def peak_claims(
     for shape in shapes:
         inst = _instance(shape)
         ops = Z3Ops()
-        value = peak_fn(ops, inst.pieces, inst.flows, inst.now, z3.IntVal(inst.period))
-        total = rough_fn(ops, inst.pieces, inst.flows)
         domain = z3.And(*inst.assumptions)
+        try:
+            value = peak_fn(ops, inst.pieces, inst.flows, inst.now, z3.IntVal(inst.period))
+            total = rough_fn(ops, inst.pieces, inst.flows)
+            z3.And(value >= 0, total >= 0, _divisions(ops))
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:  # the peak raised on every input of this shape
+            raised: Shown = (*inst.shown, ("raised", z3.StringVal(repr(exc)[:200]), ""))
+            for k in cases:
+                cases[k].append(Case(domain, z3.BoolVal(False), raised))
+            continue
         shown: Shown = (*inst.shown, ("peak (fg)", value, ""), ("rough sum (fg)", total, ""))
         held = z3.Sum(*inst.contents) if inst.contents else z3.RealVal(0)
         cases["bound"].append(Case(domain, held <= _real(value), shown))
@@ -239,15 +250,17 @@ def peak_claims(
             cases["exact"].append(
                 Case(domain, z3.And(best <= _real(value), _real(value) < best + 1), shown)
             )
-        cases["rough"].append(Case(domain, value <= total, shown))
+        amounts = [a for _, a, _ in (*inst.pieces, *inst.flows)]
+        plain = z3.Sum(*amounts) if amounts else z3.IntVal(0)
+        cases["rough"].append(Case(domain, z3.And(value <= total, total == plain), shown))
         cases["division"].append(Case(domain, _divisions(ops), shown))
     names = {
         "bound": "the peak bounds the drug in every 24 h window ending at or after now, for every "
         "delivery that keeps each order's pace (REQ-GOV-004, REQ-GOV-002)",
         "exact": "the peak is exact: the latest pace-keeping deliveries reach it at now or where a "
         "term's slope falls, and it is rounded up by less than 1 fg (REQ-TIP-004)",
-        "rough": "the plain sum of the amounts is never below the peak (the within-the-limit fast "
-        "path is sound, REQ-GOV-002)",
+        "rough": "the fast path's sum is exactly the plain sum of the amounts, never below the "
+        "peak (the within-the-limit fast path is sound, REQ-GOV-002)",
         "division": "every division in the peak has a non-negative dividend and a positive divisor",
     }
     return [Claim(names[k], (), z3.BoolVal(True), (), cases=tuple(c)) for k, c in cases.items()]
@@ -267,9 +280,45 @@ def _cases(
 
     out = [Case(domain, covered(leaves), shown)]
     for leaf in leaves:
-        ok = z3.BoolVal(False) if leaf.error is not None else goal(leaf)
+        ok = z3.BoolVal(False) if leaf.error is not None else _safe(goal, leaf)
         out.append(Case(z3.And(domain, leaf.pc), ok, shown))
     return out
+
+
+def _safe(goal: Callable[[Leaf], ZBool], leaf: Leaf) -> ZBool:
+    """``goal(leaf)``, or false when the path's result cannot be read as the goal needs (a
+    result of the wrong shape or type is a defect on that path)."""
+    try:
+        return goal(leaf)
+    except Exception:
+        return z3.BoolVal(False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Raised:
+    exc: Exception
+
+
+def _run(ex: Explorer, fn: Callable[[], Any]) -> list[Leaf]:
+    """Every feasible path of ``fn()`` with ANY exception it raises as the path's error (as
+    :func:`itdose.proofs.decisions_z3.explore`): a valid input on which the ledger raises is a
+    claim failure with a counterexample. Only a limit of the symbolic evaluation (a symbolic
+    value used as a concrete one, too many paths) propagates."""
+
+    def guarded() -> Any:
+        try:
+            return fn()
+        except (RuntimeError, RecursionError):
+            raise
+        except Exception as exc:
+            if isinstance(exc, TypeError) and "symbolic" in str(exc):
+                raise
+            return _Raised(exc)
+
+    return [
+        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
+        for leaf in ex.run(guarded)
+    ]
 
 
 WindowFn = Callable[[Ledger, Any], Any]
@@ -304,7 +353,7 @@ def window_claims(window: WindowFn | None = None) -> list[Claim]:
     def run() -> Any:
         return window_fn(Ledger(tuple(Piece(*p) for p in raw)), t)
 
-    leaves = ex.run(run)
+    leaves = _run(ex, run)
     t0 = t.term - W
     shown: Shown = (
         ("t", t.term, "s"),
@@ -373,7 +422,7 @@ def _record_cases(record_fn: RecordFn, order_id: int) -> list[Case]:
         before = Ledger(tuple(Piece(*p) for p in raw))
         return record_fn(before, t, order_id, start, amount, pace, HOUR)
 
-    leaves = ex.run(run)
+    leaves = _run(ex, run)
     t0 = t.term - W
     live_before = z3.Sum(*[z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw])
     mine = [z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw if p[0] == order_id]
@@ -439,7 +488,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
     """The live merge past ``MAX_PIECES`` on two symbolic pieces: the merged piece bounds both in
     every window (the model's drug of both pieces is within what the ledger reads of the merged
     one), so memory is bounded by over-counting only."""
-    from itdose.proofs.obligations import Claim
+    from itdose.proofs.obligations import Case, Claim
 
     merge_fn = merge or _live_merge
     cases: list[Case] = []
@@ -464,7 +513,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
         def run(raw: list[Any] = raw) -> Piece:
             return merge_fn(Piece(*raw[0]), Piece(*raw[1]))
 
-        leaves = ex.run(run)
+        leaves = _run(ex, run)
         shown: Shown = (
             ("window end", t, ""),
             *(
@@ -475,12 +524,42 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
             *((f"piece {i} in the window (fg)", c, "") for i, c in enumerate(held)),
         )
 
-        def goal(leaf: Leaf, t: Any = t, held: list[Any] = held) -> ZBool:
+        fa, pa, fb, pb = raw[0][4], raw[0][5], raw[1][4], raw[1][5]
+        short = min(pa, pb)
+        # the merged pace: both rates over the shorter period, each rounded up to a whole fg
+        pace = math.ceil(Fraction(fa * short, pa)) + math.ceil(Fraction(fb * short, pb))
+
+        def goal(
+            leaf: Leaf,
+            t: Any = t,
+            held: list[Any] = held,
+            short: int = short,
+            pace: int = pace,
+            raw: list[Any] = raw,
+        ) -> ZBool:
             m: Piece = leaf.result
             bound = _latest_tail(term(m.end_s), term(m.amount_fg), (m.pace_fg, m.pace_s), t)
-            return held[0] + held[1] <= bound
+            a, b = raw[0], raw[1]
+            first = z3.If(term(a[1]) <= term(b[1]), term(a[1]), term(b[1]))
+            last = z3.If(term(a[2]) >= term(b[2]), term(a[2]), term(b[2]))
+            return z3.And(
+                held[0] + held[1] <= bound,
+                z3.BoolVal(m.order_id == min(a[0], b[0]) and m.pace_s == short),
+                z3.BoolVal(m.pace_fg == pace),
+                term(m.start_s) == first,
+                term(m.end_s) == last,
+                term(m.amount_fg) == term(a[3]) + term(b[3]),
+            )
 
         cases += _cases(z3.And(*ex.assumptions), leaves, goal, shown)
+    # an instant merged with a paced piece stays an instant (its end read one second later)
+    try:
+        flag = merge_fn(Piece(1, 0, 5, 1, 1, 1, True), Piece(2, 0, 6, 1, 1, 1)).instant is True
+    except Exception:
+        flag = False
+    cases.append(
+        Case(z3.BoolVal(True), z3.BoolVal(flag), (("instant kept", z3.BoolVal(flag), ""),))
+    )
     return [
         Claim(
             "two pieces merged past MAX_PIECES: the merged piece bounds the drug of both in "
@@ -528,7 +607,7 @@ def instant_claims(record: InstantRecordFn | None = None) -> list[Claim]:
         def run(at: Any = at, amount: Any = amount) -> Ledger:
             return record_fn(Ledger(), at, 1, at, amount, INSTANT_PACE, 1)
 
-        leaves = ex.run(run)
+        leaves = _run(ex, run)
         held = z3.If(_real(at.term) > inst.t - W, _real(amount.term), z3.RealVal(0))
         model = held + z3.Sum(*inst.contents)
         shown: Shown = (
@@ -659,6 +738,7 @@ def _all_claims(**kw: Any) -> list[Claim]:
 
 
 def obligations() -> tuple[Obligation, ...]:
+    from itdose.proofs import ledger_book_z3
     from itdose.proofs.obligations import Broken, Obligation
 
     small = SMALL_PEAK_SHAPES
@@ -754,4 +834,5 @@ def obligations() -> tuple[Obligation, ...]:
                 ),
             ),
         ),
+        *ledger_book_z3.obligations(),
     )

@@ -232,10 +232,10 @@ def summarize(output: str) -> dict[str, list[str]]:
 KNOWN_LEDGER_GAPS = re.compile(
     r"ledger\.py:\d+: error: InvalidInput: .* when calling (record|window_total_fg)\("
 )
-"""Counterexamples CrossHair finds in :mod:`itdose.core.ledger`'s own contracts: ``Ledger.record``
-and ``Ledger.window_total_fg`` reject bad input with their documented :class:`InvalidInput` (a
-start after the end, a negative time) but their docstrings declare no ``pre:`` (or ``raises:``)
-for it. A gap in the contracts, not in the arithmetic; see the strict xfail below."""
+"""The counterexamples CrossHair reported in :mod:`itdose.core.ledger`'s own contracts while
+``Ledger.record`` and ``Ledger.window_total_fg`` rejected bad input (a start after the end, a
+negative time) with an :class:`InvalidInput` their docstrings did not declare. They now declare
+it (``raises: InvalidInput``), and the test below checks that none is reported."""
 
 
 @pytest.fixture(scope="module")
@@ -276,9 +276,8 @@ def crosshair_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list
 
 
 def test_crosshair_finds_no_counterexample(crosshair_report: dict[str, list[str]]) -> None:
-    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-005, REQ-TIP-001: no counterexample to any contract
-    (apart from the known gaps of the ledger's declared preconditions)."""
-    errors = [e for e in crosshair_report["error"] if not KNOWN_LEDGER_GAPS.search(e)]
+    """REQ-GOV-002, REQ-GOV-003, REQ-GOV-005, REQ-TIP-001: no counterexample to any contract"""
+    errors = crosshair_report["error"]
     text = crosshair_report["text"][0]
     assert not errors, "CrossHair found a counterexample:\n" + text
     assert crosshair_report["confirmed"] or crosshair_report["not_confirmed"], (
@@ -288,14 +287,12 @@ def test_crosshair_finds_no_counterexample(crosshair_report: dict[str, list[str]
     assert "governor_int_contracts.py" in confirmed  # the generated wrappers were checked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: core/ledger.py's Ledger.record and Ledger.window_total_fg declare no pre: "
-    "(or raises:) for the input they reject with InvalidInput, so CrossHair reports it",
-)
 def test_ledger_contracts_declare_what_they_reject(
     crosshair_report: dict[str, list[str]],
 ) -> None:
+    """REQ-GOV-011: ``Ledger.record`` and ``Ledger.window_total_fg`` declare (``raises:``) the
+    :class:`InvalidInput` they raise for a bad time or amount, so CrossHair reports no
+    counterexample for it (before the declaration it did, when it reached one in its budget)."""
     gaps = [e for e in crosshair_report["error"] if KNOWN_LEDGER_GAPS.search(e)]
     assert not gaps, "\n".join(gaps)
 
