@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from itdose.proofs import mutation_record
 from itdose.proofs.structure import run_checks
 from itdose.specs.trace import (
     load_specs,
@@ -622,7 +623,8 @@ def _markdown(
         if r["kind"] == "cohort" and r.get("summary_md"):
             lines += ["", "## Cohort: virtual patients against the physical reference", ""]
             lines += [r["summary_md"].rstrip("\n")]
-    lines += ["", "## Hazards, requirements and evidence", "", matrix]
+    lines += ["", *mutation_record.markdown()]
+    lines += ["## Hazards, requirements and evidence", "", matrix]
     lines += ["## Proof obligations", ""]
     for r in results:
         if r["kind"] != "z3" or "claims" not in r:
@@ -753,6 +755,7 @@ def run_verify(
             "checks": results,
             "evidence": {req: evidence.get(req, []) for req in specs.requirements},
             "safety_without_evidence": list(trace.without_evidence),
+            "proof_only_mutation": mutation_record.summary(),
         }
         (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
         matrix = traceability_markdown(trace)
