@@ -102,8 +102,11 @@ class NoReservoirTruth:
 def run_on_emulator(scenario: sc_mod.Scenario, emu: PtyEmulator, clock: ManualClock) -> Any:
     """``run_scenario`` with the New Era drive in place of the simulated one."""
     end = scenario.end_s
+    # The reply time-out is real time: 2 s (not the 0.2 s of a quick bench) so that an emulator
+    # thread held up on a loaded machine is not taken for a lost pump (it once failed so, with a
+    # communication alarm at the end); no exchange of this scenario is meant to time out.
     drive = NewEraDrive.open(
-        emu.port, reply_timeout_s=0.2, retries=2, watchdog_s=10, syringe_diameter_um=4699
+        emu.port, reply_timeout_s=2.0, retries=2, watchdog_s=10, syringe_diameter_um=4699
     )
     try:
         result = sc_mod.RunResult(scenario, Device())
