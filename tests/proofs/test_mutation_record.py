@@ -13,7 +13,7 @@ import pytest
 
 from itdose.proofs import mutation_record
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "mutation.md"
+DOC = Path(__file__).resolve().parents[2] / "docs/mutation.md"
 
 
 def test_the_recorded_figures_are_those_of_docs_mutation() -> None:
