@@ -41,7 +41,7 @@ import z3  # type: ignore[import-untyped]
 from itdose.core import ledger as ledger_mod
 from itdose.core.arith import INT_OPS, Ops
 from itdose.core.ledger import Ledger, Piece
-from itdose.proofs.explore import Explorer, Leaf, covered, term
+from itdose.proofs.explore import Explorer, Leaf, covered, run_any, term
 from itdose.proofs.z3ops import Z3Ops, ZBool, ZInt
 
 if TYPE_CHECKING:  # the registry imports this module lazily: no cycle at run time
@@ -294,33 +294,6 @@ def _safe(goal: Callable[[Leaf], ZBool], leaf: Leaf) -> ZBool:
         return z3.BoolVal(False)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Raised:
-    exc: Exception
-
-
-def _run(ex: Explorer, fn: Callable[[], Any]) -> list[Leaf]:
-    """Every feasible path of ``fn()`` with ANY exception it raises as the path's error (as
-    :func:`itdose.proofs.decisions_z3.explore`): a valid input on which the ledger raises is a
-    claim failure with a counterexample. Only a limit of the symbolic evaluation (a symbolic
-    value used as a concrete one, too many paths) propagates."""
-
-    def guarded() -> Any:
-        try:
-            return fn()
-        except (RuntimeError, RecursionError):
-            raise
-        except Exception as exc:
-            if isinstance(exc, TypeError) and "symbolic" in str(exc):
-                raise
-            return _Raised(exc)
-
-    return [
-        Leaf(leaf.condition, None, leaf.result.exc) if isinstance(leaf.result, _Raised) else leaf
-        for leaf in ex.run(guarded)
-    ]
-
-
 WindowFn = Callable[[Ledger, Any], Any]
 
 
@@ -353,7 +326,7 @@ def window_claims(window: WindowFn | None = None) -> list[Claim]:
     def run() -> Any:
         return window_fn(Ledger(tuple(Piece(*p) for p in raw)), t)
 
-    leaves = _run(ex, run)
+    leaves = run_any(ex, run)
     t0 = t.term - W
     shown: Shown = (
         ("t", t.term, "s"),
@@ -422,7 +395,7 @@ def _record_cases(record_fn: RecordFn, order_id: int) -> list[Case]:
         before = Ledger(tuple(Piece(*p) for p in raw))
         return record_fn(before, t, order_id, start, amount, pace, HOUR)
 
-    leaves = _run(ex, run)
+    leaves = run_any(ex, run)
     t0 = t.term - W
     live_before = z3.Sum(*[z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw])
     mine = [z3.If(term(p[2]) > t0, term(p[3]), 0) for p in raw if p[0] == order_id]
@@ -513,7 +486,7 @@ def merge_claims(merge: MergeFn | None = None) -> list[Claim]:
         def run(raw: list[Any] = raw) -> Piece:
             return merge_fn(Piece(*raw[0]), Piece(*raw[1]))
 
-        leaves = _run(ex, run)
+        leaves = run_any(ex, run)
         shown: Shown = (
             ("window end", t, ""),
             *(
@@ -607,7 +580,7 @@ def instant_claims(record: InstantRecordFn | None = None) -> list[Claim]:
         def run(at: Any = at, amount: Any = amount) -> Ledger:
             return record_fn(Ledger(), at, 1, at, amount, INSTANT_PACE, 1)
 
-        leaves = _run(ex, run)
+        leaves = run_any(ex, run)
         held = z3.If(_real(at.term) > inst.t - W, _real(amount.term), z3.RealVal(0))
         model = held + z3.Sum(*inst.contents)
         shown: Shown = (
