@@ -1,5 +1,6 @@
 """The evidence report shows what the proofs alone catch: the recorded proof-only runs of
-proofs/mutation_record.py; the figures agree with docs/mutation.md, and a module changed since its run is said to be.
+proofs/mutation_record.py; the figures agree with docs/mutation.md, and a module changed since
+its run is said to be.
 
 Requirements: REQ-CORE-004."""
 
