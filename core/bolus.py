@@ -292,8 +292,9 @@ def _grant_bolus(
     """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
     first, then the bolus order (with the basal due meanwhile) is given to the drive. A plan
     that is short of its dose for a drive that kept the pace of the cancelled order
-    (:attr:`BolusPlan.short_fg`) raises the MEDIUM delivery-limited alarm in the same step and
-    records by how much: under-delivery is never silent (docs/dosing-rules.md#r-tip-4)."""
+    (:attr:`BolusPlan.short_fg`) raises the MEDIUM delivery-limited alarm in the same step
+    (annunciated when it was not active yet) and records by how much: under-delivery is never
+    silent (docs/dosing-rules.md#r-tip-4)."""
     effects: list[Effect] = []
     if plan.cancel is not None:
         effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
@@ -309,8 +310,9 @@ def _grant_bolus(
         basal_carry=plan.basal_carry,
     )
     if plan.short_fg:
-        d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
-        effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+        if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+            d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
+            effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
         effects.append(
             Record(
                 "bolus_limited",

@@ -209,7 +209,10 @@ def _given_at_tip(b: Bench, start: int, end: int) -> Fraction:
     )
 
 
-def test_a_bolus_that_cannot_be_sized_in_full_is_announced_and_bounded(library: Library):
+@pytest.mark.parametrize("already_active", [False, True])
+def test_a_bolus_that_cannot_be_sized_in_full_is_announced_and_bounded(
+    already_active: bool, library: Library
+):
     """REQ-TIP-004, REQ-TIP-002, REQ-GOV-008: the case of the expected failure above (refill
     25 -> 10 mg/mL, bolus 27.5 h later, half an hour into the hourly basal order it cancels). The
     core cannot know how far that order got since its last report (0 to 4 167 nL): the bolus is
@@ -219,7 +222,9 @@ def test_a_bolus_that_cannot_be_sized_in_full_is_announced_and_bounded(library: 
     before). Judged by the minimal FIFO reference during the order: the tip gets the due amount
     less the announced shortfall (100 ng allowance), and the shortfall is at most what that order
     may have moved times the difference of the concentrations (15 ng/nL x 4 167 nL), plus one
-    nanolitre at 25 mg/mL."""
+    nanolitre at 25 mg/mL. With the delivery-limited alarm already active, the shortfall is
+    recorded all the same and the alarm is not annunciated again (alarms are annunciated when
+    raised)."""
     b = Bench(library)
     t0 = implanted_and_dosing(b, AT_25)
     t_refill = t0 + 2 * DAY_S
@@ -229,10 +234,13 @@ def test_a_bolus_that_cannot_be_sized_in_full_is_announced_and_bounded(library: 
     ((_, running),) = b.running.items()
     pace = -(-running.order.volume_nl * HOUR_S // (running.end - running.start))
     moved_at_most = min(running.order.volume_nl, -(-pace * (t_bolus - running.start) // HOUR_S))
+    if already_active:
+        b.submit(c.RaiseAlarm(Role.SERVICE, AlarmKind.DELIVERY_LIMITED, "an earlier limit"))
     out = b.submit(c.RequestBolus(P), t_bolus)
     assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
-    assert Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in out.effects
-    assert AlarmKind.DELIVERY_LIMITED in {a.kind for a in out.device.alarms}
+    announced_now = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in out.effects
+    assert announced_now is not already_active
+    assert [a.kind for a in out.device.alarms].count(AlarmKind.DELIVERY_LIMITED) == 1
     (record,) = [e for e in out.effects if isinstance(e, Record) and e.event == "bolus_limited"]
     announced = int(record.detail.split(": ")[1].split(" ng short")[0])
     assert announced == 62_507
