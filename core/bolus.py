@@ -76,12 +76,15 @@ def _bolus_plan(
     basal order in flight, which is cancelled. So no two orders ever run at once, and every order
     keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
     tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
-    holds two concentrations of the drug within reach, sized to the path's contents for the most
-    drug it can push out whatever part of the cancelled basal order was delivered (the dose is
-    never exceeded; it is exact when that order has moved nothing since its last report or the
-    richer fluid lies behind). The whole order must fit under the cap with the basal scheduled
-    for the next day (basal is never reduced to make room for a bolus). While another bolus or
-    priming is in flight, or another drug would reach the tip, no bolus is delivered."""
+    holds two or more concentrations of the drug within reach, in any order (rising, falling, a
+    slug of one between two others), sized to the path's contents for the most drug it can push
+    out whatever part of the cancelled basal order was delivered (the dose is never exceeded; it
+    is exact when that order has moved nothing since its last report, or for a drive that kept
+    that order's pace unless a richer fluid lies ahead of a leaner one within reach: then the
+    shortfall such a drive leaves, beyond one nanolitre, is announced). The whole order must fit
+    under the cap with the basal scheduled for the next day (basal is never reduced to make room
+    for a bolus). While another bolus or priming is in flight, or another drug would reach the
+    tip, no bolus is delivered."""
     assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
