@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from fifo_window_reference import moved_by, tip, windows
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 
@@ -43,9 +43,7 @@ scenarios = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=100, deadline=None)  # about 0.07 s an example
 @given(scenarios)
 def test_a_bolus_over_random_refills_never_exceeds_its_dose_nor_falls_short_silently(
     library: Library, scenario: dict[str, object]
