@@ -31,6 +31,7 @@ from itdose.core.units import Dimension, format_quantity
 __all__ = [
     "INDICATIONS",
     "OPIOID_STATUSES",
+    "AnyLimit",
     "CatheterModel",
     "ConcentrationRange",
     "Concentrations",
@@ -144,6 +145,10 @@ class CountLimit:
 
     def text(self) -> str:
         return f"{self.count} per {format_quantity(self.window_s, Dimension.DURATION)}"
+
+
+AnyLimit = Limit | RangeLimit | CountLimit
+"""A dosing limit of any shape: each has an ``id``, a ``level`` and its ``text()``."""
 
 
 @dataclass(frozen=True)
@@ -292,7 +297,7 @@ class DrugEntry:
         """True for a library product strength for a pump fill (not a screening strength)."""
         return concentration_ng_per_ml in self.product_concentrations.values_ng_per_ml
 
-    def limits(self) -> Iterator[Limit | RangeLimit | CountLimit]:
+    def limits(self) -> Iterator[AnyLimit]:
         """Every limit of the entry."""
         for single in (
             self.max_concentration,
@@ -460,12 +465,12 @@ class Library:
             limit="one of " + ", ".join(c.id for c in self.catheters),
         )
 
-    def limits(self) -> Iterator[Limit | RangeLimit | CountLimit]:
+    def limits(self) -> Iterator[AnyLimit]:
         """Every dosing limit of every entry."""
         for entry in self.entries:
             yield from entry.limits()
 
-    def limit(self, limit_id: str) -> Limit | RangeLimit | CountLimit:
+    def limit(self, limit_id: str) -> AnyLimit:
         """The limit with the stable id ``limit_id`` (e.g. ``"morphine.pain.max_daily"``)."""
         for limit in self.limits():
             if limit.id == limit_id:

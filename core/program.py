@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
-from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
+from itdose.core.library import AnyLimit, DrugEntry, Library, PumpModel, concentration_cap_applies
 from itdose.core.schedule import (
     Basal,
     FlexClock,
@@ -229,14 +229,15 @@ class _Collector:
         self.ctx = ctx
         self.items: list[Violation] = []
 
-    def add(
-        self, limit: str, level: Level | str, field: str, value: str, bound: str, message: str
-    ) -> None:
-        lvl = level.value if isinstance(level, Level) else level
-        overridden = lvl == "soft" and any(
+    def add(self, limit: str, level: str, field: str, value: str, bound: str, message: str) -> None:
+        overridden = level == "soft" and any(
             lid == limit and reason.strip() for lid, reason in self.ctx.overrides
         )
-        self.items.append(Violation(limit, lvl, field, value, bound, message, overridden))
+        self.items.append(Violation(limit, level, field, value, bound, message, overridden))
+
+    def breach(self, limit: AnyLimit, field: str, value: str, why: str) -> None:
+        """A violation of a library limit, at its own level, with its own text as the bound."""
+        self.add(limit.id, limit.level.value, field, value, limit.text(), why)
 
 
 def check_program(
@@ -339,9 +340,7 @@ def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
         )
     cap = entry.max_concentration
     if cap is not None and concentration_cap_applies(entry, c) and c > cap.value:
-        out.add(
-            cap.id, cap.level, "concentration", shown, cap.text(), "above the maximum concentration"
-        )
+        out.breach(cap, "concentration", shown, "above the maximum concentration")
 
 
 def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
@@ -371,24 +370,11 @@ def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
 def _check_daily(entry: DrugEntry, worst: int, out: _Collector) -> None:
     shown = format_dose_rate_ng_per_day(worst)
     if worst > entry.max_daily.value:
-        out.add(
-            entry.max_daily.id,
-            entry.max_daily.level,
-            "worst_case_daily",
-            shown,
-            entry.max_daily.text(),
-            "worst-case daily total (basal + every allowed bolus) above the maximum",
-        )
+        why = "worst-case daily total (basal + every allowed bolus) above the maximum"
+        out.breach(entry.max_daily, "worst_case_daily", shown, why)
     soft = entry.soft_max_daily
     if soft is not None and worst > soft.value:
-        out.add(
-            soft.id,
-            soft.level,
-            "worst_case_daily",
-            shown,
-            soft.text(),
-            "worst-case daily total above the soft maximum",
-        )
+        out.breach(soft, "worst_case_daily", shown, "worst-case daily total above the soft maximum")
 
 
 def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
@@ -405,22 +391,12 @@ def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector)
             f"{pump.id} allows no patient bolus of {p.drug}",
         )
     if entry.max_bolus is not None and b.dose_ng > entry.max_bolus.value:
-        out.add(
-            entry.max_bolus.id,
-            entry.max_bolus.level,
-            "patient_bolus.dose",
-            format_amount_ng(b.dose_ng),
-            entry.max_bolus.text(),
-            "bolus dose above maximum",
-        )
+        shown = format_amount_ng(b.dose_ng)
+        out.breach(entry.max_bolus, "patient_bolus.dose", shown, "bolus dose above maximum")
     if entry.min_lockout is not None and b.lockout_s < entry.min_lockout.value:
-        out.add(
-            entry.min_lockout.id,
-            entry.min_lockout.level,
-            "patient_bolus.lockout",
-            format_duration_s(b.lockout_s),
-            entry.min_lockout.text(),
-            "lockout shorter than the minimum",
+        shown = format_duration_s(b.lockout_s)
+        out.breach(
+            entry.min_lockout, "patient_bolus.lockout", shown, "lockout shorter than the minimum"
         )
 
 
@@ -434,40 +410,21 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
     base = titration_base(old, out.ctx.restart_from_ng_per_day)
     tit = entry.titration
     if basal > base and tit is not None:
-        step = tit.max_increase
+        step, up = tit.max_increase, format_dose_rate_ng_per_day(basal - base)
         if step is not None and basal - base > step.value:
-            out.add(
-                step.id,
-                step.level,
-                "basal",
-                format_dose_rate_ng_per_day(basal - base),
-                step.text(),
-                "increase larger than the titration step",
-            )
+            out.breach(step, "basal", up, "increase larger than the titration step")
         pct = tit.max_increase_percent
         if pct is not None and (basal - base) * 10_000 > pct.value * base:
-            out.add(
-                pct.id,
-                pct.level,
-                "basal",
-                f"+{format_dose_rate_ng_per_day(basal - base)} on "
-                f"{format_dose_rate_ng_per_day(base)}",
-                pct.text(),
-                "increase larger than the allowed percentage of the current dose",
-            )
+            shown = f"+{up} on {format_dose_rate_ng_per_day(base)}"
+            why = "increase larger than the allowed percentage of the current dose"
+            out.breach(pct, "basal", shown, why)
         count = tit.max_increases
         if count is not None:
             now = out.ctx.now_s
             recent = sum(1 for inc in out.ctx.increases if inc.at_s > now - count.window_s)
             if recent + 1 > count.count:
-                out.add(
-                    count.id,
-                    count.level,
-                    "basal",
-                    f"{recent + 1} increases",
-                    count.text(),
-                    "too many increases in the rolling window",
-                )
+                why = "too many increases in the rolling window"
+                out.breach(count, "basal", f"{recent + 1} increases", why)
     if entry.withdrawal_risk.value and basal < old:
         cut_bp = (old - basal) * 10_000
         if (basal == 0 or cut_bp > BACLOFEN_CUT_CONFIRM_BP * old) and not (
@@ -512,11 +469,5 @@ def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> N
             )
     rng = entry.starting_range(p.opioid_status or "any")
     if rng is not None and not rng.contains(basal):
-        out.add(
-            rng.id,
-            rng.level,
-            "basal",
-            format_dose_rate_ng_per_day(basal),
-            rng.text(),
-            "starting dose outside the library's starting range",
-        )
+        why = "starting dose outside the library's starting range"
+        out.breach(rng, "basal", format_dose_rate_ng_per_day(basal), why)
