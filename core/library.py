@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.units import Dimension, format_quantity
@@ -299,26 +300,17 @@ class DrugEntry:
 
     def limits(self) -> Iterator[AnyLimit]:
         """Every limit of the entry."""
-        for single in (
+        t = self.titration
+        yield from _present(
             self.max_concentration,
             self.max_daily,
             self.soft_max_daily,
             self.trial_bolus_range,
             self.max_bolus,
             self.min_lockout,
-        ):
-            if single is not None:
-                yield single
-        for _, start in self.starting_ranges:
-            yield start
-        if self.titration is not None:
-            for step in (
-                self.titration.max_increase,
-                self.titration.max_increase_percent,
-                self.titration.max_increases,
-            ):
-                if step is not None:
-                    yield step
+            *(start for _, start in self.starting_ranges),
+            *((t.max_increase, t.max_increase_percent, t.max_increases) if t else ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -359,7 +351,8 @@ class PumpModel:
         return None
 
     def values(self) -> Iterator[SourcedValue]:
-        for value in (
+        """Every sourced parameter the library gives for the pump."""
+        yield from _present(
             self.reservoir_volume,
             self.min_rate,
             self.low_reservoir_threshold,
@@ -368,9 +361,7 @@ class PumpModel:
             self.over_infusion_tolerance,
             self.under_infusion_tolerance,
             self.eri_to_eos,
-        ):
-            if value is not None:
-                yield value
+        )
 
 
 @dataclass(frozen=True)
@@ -443,27 +434,11 @@ class Library:
 
     def pump(self, pump_id: str) -> PumpModel:
         """The pump model ``pump_id``; :class:`InvalidInput` if unknown."""
-        for pump in self.pumps:
-            if pump.id == pump_id:
-                return pump
-        raise InvalidInput(
-            "pump",
-            "is not a pump model in the library",
-            value=pump_id,
-            limit="one of " + ", ".join(p.id for p in self.pumps),
-        )
+        return _by_id(self.pumps, pump_id, "pump")
 
     def catheter(self, catheter_id: str) -> CatheterModel:
         """The catheter model ``catheter_id``; :class:`InvalidInput` if unknown."""
-        for catheter in self.catheters:
-            if catheter.id == catheter_id:
-                return catheter
-        raise InvalidInput(
-            "catheter",
-            "is not a catheter model in the library",
-            value=catheter_id,
-            limit="one of " + ", ".join(c.id for c in self.catheters),
-        )
+        return _by_id(self.catheters, catheter_id, "catheter")
 
     def limits(self) -> Iterator[AnyLimit]:
         """Every dosing limit of every entry."""
@@ -485,3 +460,23 @@ def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) ->
     compounded product; docs/dosing-rules.md#r-lim-6)."""
     labelled = concentration_ng_per_ml in entry.product_concentrations.values_ng_per_ml
     return not (labelled and entry.approved_for_intrathecal_pump.value)
+
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", PumpModel, CatheterModel)
+
+
+def _present(*items: _T | None) -> Iterator[_T]:
+    return (item for item in items if item is not None)
+
+
+def _by_id(models: tuple[_M, ...], model_id: str, kind: str) -> _M:
+    for model in models:
+        if model.id == model_id:
+            return model
+    raise InvalidInput(
+        kind,
+        f"is not a {kind} model in the library",
+        value=model_id,
+        limit="one of " + ", ".join(m.id for m in models),
+    )
