@@ -1,22 +1,10 @@
 """The drug, pump and catheter library: validated, sourced limits as integer base units.
 
-Rules (docs/dosing-rules.md#limits; docs/architecture.md#dosing):
-
-* Every limit is ``hard`` (never exceeded, no override) or ``soft`` (exceeded only with a clinician
-  override carrying a reason). Every value carries its ``source`` (numbered sources of
-  ``docs/clinical-basis.md`` and/or ``docs/dosing-rules.md``) and a ``tag``: ``V`` verified,
-  ``S`` secondary, ``U`` unverified, ``D`` a docs/dosing-rules.md design value.
-* A hard limit must be ``V`` or ``D``. A ``U`` value may be hard only as a daily maximum of a drug
-  with no verified ceiling (docs/dosing-rules.md), and then the entry's ``note`` must say so.
-* An absent value is unknown. Nothing here substitutes a guess: a computation that needs an
-  unknown value (e.g. a dead volume without the pump's tubing volume) raises
-  :class:`~itdose.core.errors.RejectedCommand`.
-
-This module holds the library's value types and lookups only. Building them from the TOML files
-(every defect a :class:`~itdose.core.errors.LibraryError` naming the file, the entry and the
-field) is done outside the core: :mod:`itdose.specs` reads the files and
-:mod:`itdose.specs.library_schema` validates them. The dead-volume arithmetic is
-:mod:`itdose.core.dead_volume`.
+Every limit is ``hard`` or ``soft`` and every value carries its ``source`` and confidence ``tag``
+(docs/dosing-rules.md#r-lim-1, docs/dosing-rules.md#r-lim-2). An absent value is unknown and never
+guessed: a computation that needs it raises :class:`~itdose.core.errors.RejectedCommand`. This
+module holds the value types and lookups only; the files are read and validated outside the core
+(:mod:`itdose.specs.library_schema`, docs/architecture.md#outside-the-core).
 """
 
 from __future__ import annotations

@@ -1,32 +1,17 @@
-"""Dosing programs and their validation at programming time (docs/dosing-rules.md#limits,
-"Patient-activated bolus", "Time").
+"""Dosing programs and their validation at programming time.
 
 A :class:`Program` is a value in base units. :func:`check_program` checks it against the drug
 library entry and the pump model and returns a :class:`ProgramReport`: every violated limit with
 its level, and the figures a clinician must see together (daily dose, worst-case daily dose,
-volume rate, days to the low-reservoir alarm). A program is accepted when it has no hard
-violation and every soft violation carries an override with a reason (REQ-LIB-001). Checks:
-
-- concentration a product strength of the drug allowed by the pump, below the maximum
-  concentration (REQ-LIB-002);
-- a non-zero rate at or above the pump's minimum programmable rate, else rejected with the
-  dilution that would make it deliverable (REQ-DOSE-004);
-- worst-case daily total (basal + max boluses per 24 h x dose) at or below the hard daily maximum,
-  and the soft maximum unless overridden (REQ-DOSE-003);
-- patient bolus only on pumps that allow it for the drug; library bolus and lockout limits
-  (REQ-BOL-005);
-- flex steps tile the 24 h day exactly; a ``wall`` schedule reports the total of its next
-  daylight-saving day (REQ-TIME-003);
-- titration: ziconotide increases and baclofen increases by the library's step and count limits
-  (REQ-TITR-001, REQ-TITR-002), counted while delivery is stopped from the last daily dose
-  delivered before the stop (restart is not titration, REQ-TITR-005); a baclofen stop or a cut
-  of more than 20 % needs a confirmation (REQ-BACL-001);
-- starting range for a first program (soft);
-- unapproved drugs and pumps not labelled for the drug need an override (REQ-LIB-003).
-
-The basal schedule (:class:`Basal`, its steps and clocks, and its arithmetic) is
-:mod:`itdose.core.schedule`; its names are re-exported here, as a program's basal is part of the
-program's API.
+volume rate, days to the low-reservoir alarm). It is accepted when no hard violation remains and
+every soft one carries an override with a reason (REQ-LIB-001). The rules it checks are those of
+docs/dosing-rules.md: limits (product strength and maximum concentration, REQ-LIB-002, REQ-LIB-003;
+minimum rate, rejected with the dilution, REQ-DOSE-004; worst case at entry, REQ-DOSE-003;
+titration, REQ-TITR-001, REQ-TITR-002), restart is not titration (REQ-TITR-005), patient bolus
+(REQ-BOL-005), time (flex steps tile the day; the total of a ``wall`` schedule's next
+daylight-saving day, REQ-TIME-003) and baclofen (a stop or a cut of more than 20 % needs a
+confirmation, REQ-BACL-001; the starting dose). The basal schedule is :mod:`itdose.core.schedule`,
+its names re-exported here as part of the program's API.
 """
 
 from __future__ import annotations
