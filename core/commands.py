@@ -62,13 +62,14 @@ class Override:
 @dataclass(frozen=True)
 class Command:
     """Base of every command. ``name``, the trigger in the lifecycle table, is the class name in
-    snake case (``RecordPainScore``: ``record_pain_score``)."""
+    snake case (``RecordPainScore``: ``record_pain_score``) unless the class sets its own."""
 
     name: ClassVar[str] = ""
     role: Role
 
     def __init_subclass__(cls) -> None:
-        cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+        if "name" not in vars(cls):
+            cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 @dataclass(frozen=True)
