@@ -86,30 +86,14 @@ def apply_report(
     """
     order = _find(d, order_id)
     if order is None:
-        return d, (
-            Record(
-                "report_ignored",
-                "service",
-                now,
-                d.phase,
-                d.phase,
-                f"order {order_id}: unknown or already finished (duplicate report)",
-            ),
-        )
+        text = f"order {order_id}: unknown or already finished (duplicate report)"
+        return d, (Record("report_ignored", "service", now, d.phase, d.phase, text),)
     effects: list[Effect] = []
     delta = max(0, delivered_nl - order.reported_nl)
     if delivered_nl < order.reported_nl:
-        effects.append(
-            Record(
-                "report_inconsistent",
-                "service",
-                now,
-                d.phase,
-                d.phase,
-                f"order {order_id}: cumulative volume went down "
-                f"({order.reported_nl} -> {delivered_nl} nL); ignored",
-            )
-        )
+        went = f"({order.reported_nl} -> {delivered_nl} nL)"
+        text = f"order {order_id}: cumulative volume went down {went}; ignored"
+        effects.append(Record("report_inconsistent", "service", now, d.phase, d.phase, text))
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
     pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:
