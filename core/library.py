@@ -41,6 +41,7 @@ __all__ = [
     "Titration",
     "Warning",
     "concentration_cap_applies",
+    "pump_concentrations",
 ]
 
 INDICATIONS: tuple[str, ...] = ("pain", "spasticity-spinal", "spasticity-cerebral")
@@ -439,6 +440,16 @@ class Library:
             if limit.id == limit_id:
                 return limit
         raise InvalidInput("limit", "is not a limit id in the library", value=limit_id)
+
+
+def pump_concentrations(entry: DrugEntry, pump: PumpModel) -> tuple[int, ...]:
+    """The drug's product strengths (ng/mL) that ``pump`` accepts (its per-drug narrowing)."""
+    narrowing = pump.concentration_range(entry.drug)
+    return tuple(
+        c
+        for c in entry.product_concentrations.values_ng_per_ml
+        if narrowing is None or narrowing.contains(c)
+    )
 
 
 def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) -> bool:

@@ -19,7 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
-from itdose.core.library import AnyLimit, DrugEntry, Library, PumpModel, concentration_cap_applies
+from itdose.core.library import (
+    AnyLimit,
+    DrugEntry,
+    Library,
+    PumpModel,
+    concentration_cap_applies,
+    pump_concentrations,
+)
 from itdose.core.schedule import (
     Basal,
     FlexClock,
@@ -298,11 +305,7 @@ def _check_drug_and_pump(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
 def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
     c = p.concentration_ng_per_ml
     narrowing = pump.concentration_range(p.drug)
-    allowed = [
-        x
-        for x in entry.product_concentrations.values_ng_per_ml
-        if narrowing is None or narrowing.contains(x)
-    ]
+    allowed = pump_concentrations(entry, pump)
     shown = format_concentration_ng_per_ml(c)
     if c not in allowed:
         out.add(
