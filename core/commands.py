@@ -15,41 +15,6 @@ from itdose.core.alarms import AlarmKind
 from itdose.core.program import Program
 from itdose.core.state import Role, TrialOutcome
 
-__all__ = [
-    "COMMANDS",
-    "AbortRefill",
-    "BeginMri",
-    "BeginRefill",
-    "ClearAlarm",
-    "ClinicianBolus",
-    "Command",
-    "CompleteRefill",
-    "ConcludeTrial",
-    "ConfirmPostMri",
-    "DriveReport",
-    "EmptyReservoir",
-    "EndMri",
-    "Explant",
-    "Fill",
-    "Implant",
-    "Override",
-    "Prime",
-    "RaiseAlarm",
-    "RecordPainScore",
-    "RecordScreening",
-    "RecordScreeningResponse",
-    "RecordTrialDose",
-    "RecordWithdrawal",
-    "RequestBolus",
-    "Resume",
-    "SetProgram",
-    "SilenceAlarm",
-    "StartDosing",
-    "StartTrial",
-    "Suspend",
-    "Tick",
-]
-
 
 @dataclass(frozen=True)
 class Override:

@@ -12,8 +12,6 @@ from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.library import CatheterModel, PumpModel
 from itdose.core.units import Dimension, format_quantity
 
-__all__ = ["catheter_volume_nl", "dead_volume_nl"]
-
 
 def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
     """Implanted catheter volume: ``(reference length - trimmed_mm) x volume per length``.

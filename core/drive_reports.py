@@ -17,8 +17,6 @@ from itdose.core.ledger import ahead_of_pace
 from itdose.core.path import NO_DRUG, amount_fg, drugs_in, ng_up
 from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
 
-__all__ = ["apply_report", "over_delivered"]
-
 
 def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
     """True when a report says the drive delivered more than the order's volume, or moved it

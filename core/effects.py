@@ -13,21 +13,6 @@ from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.governor import Reason
 from itdose.core.state import Phase
 
-__all__ = [
-    "Annunciate",
-    "BolusDecision",
-    "CancelOrder",
-    "DeliveryOrder",
-    "Effect",
-    "ProgramComparison",
-    "ProgramFigures",
-    "Projection",
-    "Record",
-    "StopDelivery",
-    "TipChange",
-    "Warn",
-]
-
 
 @dataclass(frozen=True)
 class Effect:

@@ -10,16 +10,6 @@ from __future__ import annotations
 
 import enum
 
-__all__ = [
-    "DosingError",
-    "DriveFault",
-    "InvalidInput",
-    "LibraryError",
-    "LimitViolation",
-    "RejectedCommand",
-    "SafeAction",
-]
-
 
 class SafeAction(enum.Enum):
     """What the caller must do about delivery when it receives the error."""

@@ -17,33 +17,6 @@ from typing import TypeVar
 from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.units import Dimension, format_quantity
 
-__all__ = [
-    "INDICATIONS",
-    "OPIOID_STATUSES",
-    "AnyLimit",
-    "CatheterModel",
-    "ConcentrationRange",
-    "Concentrations",
-    "CountLimit",
-    "DrugEntry",
-    "Level",
-    "Library",
-    "Limit",
-    "MriPolicy",
-    "PumpModel",
-    "RangeLimit",
-    "Screening",
-    "SourcedFlag",
-    "SourcedNames",
-    "SourcedPolicy",
-    "SourcedValue",
-    "Tag",
-    "Titration",
-    "Warning",
-    "concentration_cap_applies",
-    "pump_concentrations",
-]
-
 INDICATIONS: tuple[str, ...] = ("pain", "spasticity-spinal", "spasticity-cerebral")
 """Indications a drug entry may be keyed by."""
 

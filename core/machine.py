@@ -24,8 +24,6 @@ from itdose.core.library import Library
 from itdose.core.lifecycle import DELIVERING, rules_for
 from itdose.core.state import Device, Phase, check_consistent, evolve
 
-__all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
-
 MAX_TIME_S = 2**40
 """Largest accepted time on the monotonic timeline (about 34 800 years)."""
 

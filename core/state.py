@@ -17,28 +17,6 @@ from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath
 from itdose.core.program import Increase, Program
 
-__all__ = [
-    "ActiveAlarm",
-    "DeliveryKind",
-    "Device",
-    "DrugLedger",
-    "FlushDose",
-    "ImplantedSystem",
-    "LastDelivery",
-    "MriSession",
-    "Order",
-    "Phase",
-    "RefillSession",
-    "Reservoir",
-    "Role",
-    "Screening",
-    "Trial",
-    "TrialDose",
-    "TrialOutcome",
-    "check_consistent",
-    "evolve",
-]
-
 
 class Phase(enum.Enum):
     """Lifecycle states (docs/architecture.md#lifecycle)."""

@@ -17,34 +17,6 @@ from typing import Final
 from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 
-__all__ = [
-    "BOUNDS",
-    "DAY_S",
-    "FG_PER_NG",
-    "NL_PER_ML",
-    "Dimension",
-    "format_amount_ng",
-    "format_concentration_ng_per_ml",
-    "format_dose_rate_ng_per_day",
-    "format_duration_s",
-    "format_length_mm",
-    "format_percent_bp",
-    "format_quantity",
-    "format_volume_nl",
-    "format_volume_rate_nl_per_day",
-    "parse_amount_ng",
-    "parse_concentration_ng_per_ml",
-    "parse_dose_rate_ng_per_day",
-    "parse_duration_s",
-    "parse_length_mm",
-    "parse_percent_bp",
-    "parse_quantity",
-    "parse_volume_nl",
-    "parse_volume_per_length_nl_per_m",
-    "parse_volume_rate_nl_per_day",
-    "volume_nl_for",
-]
-
 NL_PER_ML: Final = 1_000_000
 """Nanolitres per millilitre."""
 FG_PER_NG: Final = 1_000_000
