@@ -165,13 +165,12 @@ def _check_int(value: object, field: str, *, positive: bool = False) -> int:
     return value
 
 
-def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
-    """Structural problems (field, message, value, bound); they reject the program."""
+def _validate_shape(p: Program) -> None:
+    """Raise :class:`InvalidInput` for a malformed program (before any library lookup)."""
     _check_int(p.concentration_ng_per_ml, "concentration", positive=True)
     steps = p.basal.steps
     if not steps:
         raise InvalidInput("basal.steps", "a basal needs at least one step")
-    problems: list[tuple[str, str, str, str]] = []
     for i, s in enumerate(steps):
         _check_int(s.start_s, f"basal.steps[{i}].start")
         _check_int(s.dose_ng_per_day, f"basal.steps[{i}].dose")
@@ -204,16 +203,6 @@ def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
         _check_int(b.duration_s, "patient_bolus.duration", positive=True)
         _check_int(b.lockout_s, "patient_bolus.lockout", positive=True)
         _check_int(b.max_per_24h, "patient_bolus.max_per_24h", positive=True)
-        if b.duration_s > b.lockout_s:
-            problems.append(
-                (
-                    "patient_bolus.duration",
-                    "a bolus may not last longer than its lockout",
-                    format_duration_s(b.duration_s),
-                    f"<= lockout {format_duration_s(b.lockout_s)}",
-                )
-            )
-    return problems
 
 
 class _Collector:
@@ -241,18 +230,26 @@ def check_program(
     not tile the day, non-integer fields); returns a report for limit violations.
     """
     ctx = ctx or ProgramContext()
-    problems = _validate_shape(program)
+    _validate_shape(program)
     entry = library.drug(program.drug, program.indication)
     pump = library.pump(pump_id)
     out = _Collector(ctx)
-    for field, message, value, bound in problems:
-        out.add(f"{entry.id}.program_shape", "hard", field, value, bound, message)
+    b = program.patient_bolus
+    if b is not None and b.duration_s > b.lockout_s:
+        shown, bound = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
+        why = "a bolus may not last longer than its lockout"
+        out.add(
+            f"{entry.id}.program_shape",
+            "hard",
+            "patient_bolus.duration",
+            shown,
+            f"<= lockout {bound}",
+            why,
+        )
     _check_drug_and_pump(program, entry, pump, out)
     _check_concentration(program, entry, pump, out)
     basal = basal_daily_ng(program.basal)
-    bolus = program.patient_bolus
-    bolus_daily = bolus.dose_ng * bolus.max_per_24h if bolus else 0
-    worst = basal + bolus_daily
+    worst = basal + (b.dose_ng * b.max_per_24h if b else 0)
     _check_rates(program, pump, out)
     _check_daily(entry, worst, out)
     _check_bolus(program, entry, pump, out)
