@@ -38,7 +38,7 @@ def check_concentration(
     """Concentration is a product strength of the drug allowed by the pump, or overridden."""
     check_positive(concentration_ng_per_ml, field)
     allowed = lib.pump_concentrations(entry, pump)
-    limit_id = f"{entry.drug}.{entry.indication}.product_concentrations"
+    limit_id = f"{entry.id}.product_concentrations"
     if concentration_ng_per_ml not in allowed and not overridden(overrides, limit_id):
         shown = ", ".join(format_concentration_ng_per_ml(c) for c in allowed) or "none"
         raise LimitViolation(
