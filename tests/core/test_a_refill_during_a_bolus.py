@@ -293,3 +293,16 @@ def test_commands_that_do_not_stop_delivery_leave_the_bolus_whole(library: Libra
     b.submit(c.RaiseAlarm(S, AlarmKind.LOW_RESERVOIR), granted_at + 200)
     got = _two_days_after(b, granted_at)
     assert _due(AT_25) - 25 <= got <= _due(AT_25), float(_due(AT_25) - got)
+
+
+def test_a_cut_bolus_under_an_active_delivery_limited_alarm_is_recorded_once_annunciated(
+    library: Library,
+):
+    """REQ-BOL-008: with the delivery-limited alarm already active, a suspension that cuts the
+    bolus records bolus_cut and does not annunciate the alarm again (it is still active)."""
+    b, granted_at = _fresh(library, AT_25)
+    b.submit(c.RaiseAlarm(S, AlarmKind.DELIVERY_LIMITED), granted_at + 100)
+    out = b.submit(c.Suspend(C, reason="clinical review"), granted_at + 157)
+    assert [e for e in out.effects if isinstance(e, Record) and e.event == "bolus_cut"]
+    assert not any(isinstance(e, Annunciate) for e in out.effects)
+    assert b.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
