@@ -329,7 +329,7 @@ def peak_fg(
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation)."""
     horizon = now_s - WINDOW_S
-    live = [p for p in pieces if (p.end_s + 1 if p.instant else p.end_s) > horizon]  # last_s
+    live = [p for p in pieces if p.last_s > horizon]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
