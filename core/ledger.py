@@ -296,16 +296,23 @@ def peak(
     its largest value on ``t >= now`` is at ``now`` or where some term's slope falls (the
     :func:`candidates`): between two such instants no slope falls, so the sum is convex there and
     largest at one of the two; after the last one it is convex and bounded, so it does not rise.
-    Without flows the sum never rises: ``now`` alone decides. Each candidate before ``now``
-    counts as zero (the value at ``now`` is never negative). LEDGER-Z3 proves the result against
-    a model of pace-keeping deliveries."""
+    After the last flow's candidate no term rises (every head is constant, every tail never
+    rises): a piece's candidate later than every flow's holds no more than that flow's candidate
+    or ``now``, so only the pieces' candidates at or before some flow's are evaluated (without
+    flows, ``now`` alone decides). Each candidate before ``now`` counts as zero (the value at
+    ``now`` is never negative); a candidate that does not count is not evaluated when that is
+    decided (plain ints). LEDGER-Z3 proves the result against a model of pace-keeping
+    deliveries."""
     one, zero = ops.lit(1), ops.lit(0)
     best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
-    if not flows:
-        return best
-    for num, den in candidates(ops, pieces, flows, period):
+    rises = candidates(ops, (), flows, period)
+    for num, den in [*candidates(ops, pieces, (), period), *rises]:
+        rising = ops.or_(*(ops.le(ops.mul(num, d), ops.mul(n, den)) for n, d in rises))
+        counted = ops.and_(ops.ge(num, ops.mul(now, den)), rising)
+        if counted is False:  # decided (plain ints): its value would count as zero
+            continue
         value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
-        best = ops.max_(best, ops.ite(ops.ge(num, ops.mul(now, den)), value, zero))
+        best = ops.max_(best, ops.ite(counted, value, zero))
     return best
 
 
