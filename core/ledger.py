@@ -335,8 +335,7 @@ def peak_fg(
     With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation)."""
-    horizon = now_s - WINDOW_S
-    live = [p for p in pieces if p.last_s > horizon]
+    live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
@@ -348,6 +347,18 @@ def peak_fg(
         now_s,
         period,
     )
+
+
+def _first_live(pieces: Sequence[Piece], t: int) -> int:
+    """Index of the first piece that can still lie in a window ending at or after ``t``: in a
+    ledger's order (of their ends) the pieces that aged out are a prefix, usually empty or one
+    piece long since every record drops them (a piece out of that order after it is kept, and
+    holds nothing of such a window)."""
+    horizon = t - WINDOW_S
+    for i, piece in enumerate(pieces):
+        if piece.last_s > horizon:
+            return i
+    return len(pieces)
 
 
 def _merge(a: Piece, b: Piece) -> Piece:
@@ -410,16 +421,6 @@ class Ledger:
             )
         return t
 
-    def _first_live(self, t: int) -> int:
-        """Index of the first piece that can still lie in the window ending at ``t``: pieces are
-        in order of their ends, so the pieces that aged out are a prefix (usually empty or one
-        piece long, since every record drops them)."""
-        horizon = t - WINDOW_S
-        for i, piece in enumerate(self.pieces):
-            if piece.last_s > horizon:
-                return i
-        return len(self.pieces)
-
     def record(
         self,
         t_s: int,
@@ -443,7 +444,7 @@ class Ledger:
         t = self._check_time(t_s)
         _check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
-        first = self._first_live(t)
+        first = _first_live(pieces, t)
         at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
         if at is None:
             new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s, instant)
@@ -465,7 +466,7 @@ class Ledger:
 
     def live(self, t_s: int) -> tuple[Piece, ...]:
         """The pieces that can still lie in the window ending at ``t_s``."""
-        return self.pieces[self._first_live(t_s) :]
+        return self.pieces[_first_live(self.pieces, t_s) :]
 
     def window_total_fg(self, t_s: int) -> int:
         """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a

@@ -1063,7 +1063,9 @@ def _record_merges_one_more(ledger: Ledger, *args: Any, **kw: Any) -> Ledger:
 
 def _peak_fg_keeps_now_window(*args: Any, **kw: Any) -> Any:
     """Pieces filtered against now + 24 h instead of now - 24 h (every piece dropped)."""
-    fn = _seeded("peak_fg", "horizon = now_s - WINDOW_S", "horizon = now_s + WINDOW_S")
+    fn = _seeded(
+        "peak_fg", "_first_live(pieces, now_s)", "_first_live(pieces, now_s + 2 * WINDOW_S)"
+    )
     return fn(*args, **kw)
 
 
