@@ -14,6 +14,7 @@ from itdose.core.arith import ceil_div
 from itdose.core.basal import _basal_rate, raise_alarms
 from itdose.core.effects import Annunciate, BolusDecision, CancelOrder, DeliveryOrder, Effect
 from itdose.core.flight import (
+    _fluid_flows,
     _future_basal,
     _pace,
     _path,
@@ -195,58 +196,6 @@ def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if most(mid) <= target_fg else (lo, mid)
     return lo
-
-
-def _fluid_flows(
-    d: Device,
-    drug: str,
-    now: int,
-    skip_nl: int,
-    unknown_nl: int,
-    volume_nl: int,
-    dur: int,
-    moved: tuple[int, int, int] | None,
-) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
-    """The drug that leaves the tip from the last report of the cancelled basal order on, for
-    a bolus order of ``volume_nl`` over ``dur`` seconds pushed after ``skip_nl`` and the unknown
-    ``x`` in ``0..u`` (``u = unknown_nl``) that order moved (``moved``: its id, last report and
-    pace, nL/h), while the path within reach holds more than one concentration (REQ-GOV-004):
-    the cancelled part as a piece, the order as flows. ``u`` is 0 or the concentration only
-    rises or only falls within reach.
-
-    ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
-    w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
-    of the part can still be in the window (at the cancelled order's pace at the richest it
-    pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
-    ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
-    excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
-    Otherwise the order is pushed after ``u``, the largest ``F(x + w) - F(x)`` when it rises
-    (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
-    have moved what lies before it (rounded down to a whole second, sooner)."""
-    pace = max(1, pace_nl_per_h(volume_nl, dur))
-    first = ahead(d, skip_nl, unknown_nl)
-    moved_fg = amount_fg(first, drug)
-    part: tuple[Piece, ...] = ()
-    if moved is not None and moved_fg > 0:
-        richest = max(p.concentration_ng_per_ml for p in first)
-        part = (Piece(moved[0], moved[1], now, moved_fg, moved[2] * richest, 3600),)
-    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
-    flows: list[Flow] = []
-    if all(a >= b for a, b in itertools.pairwise(along)):
-        out = ahead(d, skip_nl, volume_nl)
-        upto = 0
-        # the concentrations fall from one fluid to the next: every step is positive
-        for p, after in zip(out, (*out[1:], None), strict=True):
-            upto += p.volume_nl
-            step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
-            flows.append(Flow(now, upto * step, pace * step, 3600))
-        return part, tuple(flows)
-    at = 0
-    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
-        conc = p.concentration_ng_per_ml * (p.drug == drug)
-        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
-        at += p.volume_nl
-    return part, tuple(flows)
 
 
 def _grant_bolus(

@@ -9,10 +9,11 @@ integer-only.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 
 from itdose.core.effects import Projection
-from itdose.core.ledger import Flow, Ledger, pace_nl_per_h, peak_fg
+from itdose.core.ledger import Flow, Ledger, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, ng_down, ng_up
 from itdose.core.program import basal_daily_ng
@@ -134,6 +135,59 @@ def _order_flow(
         return Flow(now, amount, pace_nl_per_h(v, seg) * c, 3600)
 
     return flow
+
+
+def _fluid_flows(
+    d: Device,
+    drug: str,
+    now: int,
+    skip_nl: int,
+    unknown_nl: int,
+    volume_nl: int,
+    dur: int,
+    moved: tuple[int, int, int] | None,
+) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
+    """The drug that leaves the tip from the last report of the cancelled basal order on, for
+    a bolus order (or, with ``unknown_nl`` 0 and no ``moved``, a basal order across a change of
+    concentration, :mod:`itdose.core.basal`) of ``volume_nl`` over ``dur`` seconds pushed after
+    ``skip_nl`` and the unknown ``x`` in ``0..u`` (``u = unknown_nl``) that order moved
+    (``moved``: its id, last report and pace, nL/h), while the path within reach holds more than
+    one concentration (REQ-GOV-004): the cancelled part as a piece, the order as flows. ``u`` is
+    0 or the concentration only rises or only falls within reach.
+
+    ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
+    w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
+    of the part can still be in the window (at the cancelled order's pace at the richest it
+    pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
+    ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
+    excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
+    Otherwise the order is pushed after ``u``, the largest ``F(x + w) - F(x)`` when it rises
+    (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
+    have moved what lies before it (rounded down to a whole second, sooner)."""
+    pace = max(1, pace_nl_per_h(volume_nl, dur))
+    first = ahead(d, skip_nl, unknown_nl)
+    moved_fg = amount_fg(first, drug)
+    part: tuple[Piece, ...] = ()
+    if moved is not None and moved_fg > 0:
+        richest = max(p.concentration_ng_per_ml for p in first)
+        part = (Piece(moved[0], moved[1], now, moved_fg, moved[2] * richest, 3600),)
+    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
+    flows: list[Flow] = []
+    if all(a >= b for a, b in itertools.pairwise(along)):
+        out = ahead(d, skip_nl, volume_nl)
+        upto = 0
+        # the concentrations fall from one fluid to the next: every step is positive
+        for p, after in zip(out, (*out[1:], None), strict=True):
+            upto += p.volume_nl
+            step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
+            flows.append(Flow(now, upto * step, pace * step, 3600))
+        return part, tuple(flows)
+    at = 0
+    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
+        conc = p.concentration_ng_per_ml * (p.drug == drug)
+        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
+        at += p.volume_nl
+    return part, tuple(flows)
 
 
 def cap_room_ng(
