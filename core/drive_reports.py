@@ -176,7 +176,7 @@ def _owed(order: Order, reported_nl: int, now: int, after: Device) -> int:
     (never more than one nanolitre: a drive slower than its order is not made up here)."""
     span = order.end_s - order.start_s
     owed = order.volume_nl * (now - order.start_s) - reported_nl * span
-    tip = ahead(after, in_flight_nl(after), 1)
-    if owed <= 0 or not tip:
+    if owed <= 0:
         return 0
-    return min(owed, span) * tip[0].concentration_ng_per_ml * DAY_S // span
+    conc = ahead(after, in_flight_nl(after), 1)[0].concentration_ng_per_ml
+    return min(owed, span) * conc * DAY_S // span

@@ -19,6 +19,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 
 from itdose.core import Library
@@ -182,9 +184,11 @@ def _refilled_in_the_flush(
     gap_s: int,
     concs: tuple[int, int, int] = (10 * MG, 25 * MG, 10 * MG),
     drug: str = "morphine",
+    days: int = 4,
 ) -> tuple[Fraction, Fraction, set[str]]:
     """(the largest window, the smallest window ending a day or more after the first refill,
-    the alarms raised from the first refill on), by the minimal FIFO reference."""
+    the alarms raised from the first refill on), by the minimal FIFO reference, ``days`` after
+    the second refill."""
     from fifo_window_reference import moved_by, tip, windows
 
     indication, status = (
@@ -198,7 +202,7 @@ def _refilled_in_the_flush(
     first = t0 + DAY_S + 1234
     refill(b, first, concs[1], program=programs[1])
     refill(b, first + gap_s, concs[2], program=programs[2])
-    b.advance(first + gap_s + 4 * DAY_S)
+    b.advance(first + gap_s + days * DAY_S)
     assert not b.anomalies
     # the order still running at the end is not in the drive's record: judge up to its start
     end = min((r.start for r in b.running.values()), default=b.now)
@@ -286,3 +290,90 @@ def test_baclofen_at_the_hard_maximum_refilled_in_the_flush_loses_no_hour(librar
     most, least, _ = _refilled_in_the_flush(library, cap, 200, 7201, concs, "baclofen")
     assert most <= cap
     assert least >= cap - 2 * Fraction(cap, DAY_S) - 2, float(cap - least)
+
+
+# --- two refills at any gap: directed near the limits, then at random --------------------------
+#
+# Gaps around the run of under a minute (1 s to 61 s of pumping) and around two hourly orders
+# (7199-7201 s: the second refill stops an order just before, at or just after its start), at the
+# hard maximum and below it, morphine and baclofen, the richer and the leaner fluid in the middle;
+# judged by the minimal FIFO reference (tests/fifo_window_reference.py) over two days.
+
+GAPS = [1, 30, 59, 60, 61, 7199, 7200, 7201]
+AT_THE_MAXIMUM = [
+    pytest.param("morphine", 20 * MG, (10 * MG, 25 * MG, 10 * MG), id="morphine-20mg-10-25-10"),
+    pytest.param("baclofen", 2 * MG, (2 * MG, MG, 2 * MG), id="baclofen-2000-1000-2000"),
+]
+BELOW_THE_MAXIMUM = [
+    pytest.param("morphine", 15 * MG, (25 * MG, 10 * MG, 25 * MG), id="morphine-15mg-25-10-25"),
+    pytest.param("baclofen", 1500 * MG // 1000, (MG, 2 * MG, MG), id="baclofen-1500-1000-2000"),
+]
+
+
+def _cap(library: Library, drug: str) -> int:
+    indication = "pain" if drug == "morphine" else "spasticity-spinal"
+    return library.drug(drug, indication).max_daily.value
+
+
+@pytest.mark.parametrize("gap_s", GAPS)
+@pytest.mark.parametrize(("drug", "daily_ng", "concs"), AT_THE_MAXIMUM)
+def test_two_refills_at_the_hard_maximum_lose_at_most_the_partial_seconds(
+    library: Library, drug: str, daily_ng: int, concs: tuple[int, int, int], gap_s: int
+):
+    """REQ-GOV-004, REQ-TIP-004, REQ-BRIDGE-001: at the hard maximum, two refills any gap apart
+    never put more than the maximum in a window, and lose at most the partial second of each
+    of the two runs they end (R-TIP-3) and one rounding unit; a window more than one unit short
+    comes with the delivery-limited alarm. Measured (FIFO reference, trimmed 203 mm): morphine
+    up to 345 ng short (two partial seconds: 463 ng), baclofen up to 44 ng (46 ng)."""
+    assert daily_ng == _cap(library, drug)
+    most, least, alarms = _refilled_in_the_flush(library, daily_ng, 203, gap_s, concs, drug, days=2)
+    unit = Fraction(max(concs), 1_000_000)
+    assert most <= daily_ng
+    assert least >= daily_ng - 2 * Fraction(daily_ng, DAY_S) - unit, float(daily_ng - least)
+    if least < daily_ng - unit:
+        assert "delivery_limited" in alarms, float(daily_ng - least)
+
+
+@pytest.mark.parametrize("gap_s", GAPS)
+@pytest.mark.parametrize(("drug", "daily_ng", "concs"), BELOW_THE_MAXIMUM)
+def test_two_refills_below_the_hard_maximum_deliver_the_program(
+    library: Library, drug: str, daily_ng: int, concs: tuple[int, int, int], gap_s: int
+):
+    """REQ-TIP-004, REQ-BRIDGE-001, REQ-GOV-004: below the hard maximum, two refills any gap
+    apart deliver the program in every window to one rounding unit (1 nL at the richer
+    fluid), with no alarm, and never more than the program plus one second of basal (R-TIP-3:
+    the carried partial second) and one unit. Measured (trimmed 203 mm): morphine at most
+    20 ng short and 156 ng above (one second: 174 ng), baclofen at most 1 ng short and 11 ng
+    above (one second: 17 ng)."""
+    most, least, alarms = _refilled_in_the_flush(library, daily_ng, 203, gap_s, concs, drug, days=2)
+    unit = Fraction(max(concs), 1_000_000)
+    assert least >= daily_ng - unit, float(daily_ng - least)
+    assert most <= daily_ng + Fraction(daily_ng, DAY_S) + unit, float(most - daily_ng)
+    assert "delivery_limited" not in alarms
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    concs=st.tuples(*[st.sampled_from([10 * MG, 15 * MG, 20 * MG, 25 * MG])] * 3),
+    gap_s=st.integers(1, 7300),
+    below_ng=st.sampled_from([0, 0, 231, 10_000, 1 * MG]),
+    trimmed_mm=st.integers(150, 300),
+)
+def test_two_refills_near_the_hard_maximum_at_random(
+    library: Library, concs: tuple[int, int, int], gap_s: int, below_ng: int, trimmed_mm: int
+):
+    """REQ-GOV-004, REQ-TIP-004, REQ-BRIDGE-001: morphine at or just under its hard maximum
+    (20 mg/day, less 0 to 1 mg), two refills at random concentrations (10 to 25 mg/mL) and a
+    random gap (up to two hours), a random catheter length: never above the maximum in any
+    window; at most the partial second of each run ended and one rounding unit short; more
+    than one unit short only with the delivery-limited alarm (FIFO reference)."""
+    cap = 20 * MG
+    daily = cap - below_ng
+    most, least, alarms = _refilled_in_the_flush(library, daily, trimmed_mm, gap_s, concs, days=2)
+    unit = Fraction(max(concs), 1_000_000)
+    assert most <= cap, float(most - cap)
+    assert least >= daily - 2 * Fraction(daily, DAY_S) - unit, float(daily - least)
+    if "delivery_limited" not in alarms:
+        assert least >= daily - unit, float(daily - least)
