@@ -323,7 +323,7 @@ def test_two_refills_at_the_hard_maximum_lose_at_most_the_partial_seconds(
     """REQ-GOV-004, REQ-TIP-004, REQ-BRIDGE-001: at the hard maximum, two refills any gap apart
     never put more than the maximum in a window, and lose at most the partial second of each
     of the two runs they end (R-TIP-3) and one rounding unit; a window more than one unit short
-    comes with the delivery-limited alarm. Measured (FIFO reference, trimmed 203 mm): morphine
+    comes with the delivery-limited alarm. Measured over four days (trimmed 203 mm): morphine
     up to 345 ng short (two partial seconds: 463 ng), baclofen up to 44 ng (46 ng)."""
     assert daily_ng == _cap(library, drug)
     most, least, alarms = _refilled_in_the_flush(library, daily_ng, 203, gap_s, concs, drug, days=2)
@@ -342,9 +342,9 @@ def test_two_refills_below_the_hard_maximum_deliver_the_program(
     """REQ-TIP-004, REQ-BRIDGE-001, REQ-GOV-004: below the hard maximum, two refills any gap
     apart deliver the program in every window to one rounding unit (1 nL at the richer
     fluid), with no alarm, and never more than the program plus one second of basal (R-TIP-3:
-    the carried partial second) and one unit. Measured (trimmed 203 mm): morphine at most
-    20 ng short and 156 ng above (one second: 174 ng), baclofen at most 1 ng short and 11 ng
-    above (one second: 17 ng)."""
+    the carried partial second) and one unit. Measured over four days (trimmed 203 mm):
+    morphine at most 20 ng short and 156 ng above (one second: 174 ng), baclofen at most 1 ng
+    short and 11 ng above (one second: 17 ng)."""
     most, least, alarms = _refilled_in_the_flush(library, daily_ng, 203, gap_s, concs, drug, days=2)
     unit = Fraction(max(concs), 1_000_000)
     assert least >= daily_ng - unit, float(daily_ng - least)
