@@ -6,16 +6,23 @@ and the one order that delivers it together with the basal due meanwhile. Pure a
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.arith import ceil_div
 from itdose.core.basal import _basal_rate, raise_alarms
-from itdose.core.effects import Annunciate, BolusDecision, CancelOrder, DeliveryOrder, Effect
+from itdose.core.effects import (
+    Annunciate,
+    BolusDecision,
+    CancelOrder,
+    DeliveryOrder,
+    Effect,
+    Record,
+)
 from itdose.core.flight import (
     _fluid_flows,
     _future_basal,
+    _most_fg,
     _pace,
     _path,
     _tip_drug,
@@ -28,7 +35,7 @@ from itdose.core.flight import (
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
-from itdose.core.path import amount_fg
+from itdose.core.path import amount_fg, ng_up
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 from itdose.core.units import DAY_S, FG_PER_NG
 
@@ -48,6 +55,11 @@ class BolusPlan:
     basal_until_s: int
     basal_carry: int
     """The basal target's remainder below one nanolitre, carried to the next segment."""
+    short_fg: int = 0
+    """What the order is short of the dose and the basal inside it, when the basal order it
+    cancels kept its pace, if more than one nanolitre of the richest fluid within reach: a
+    bolus that cannot be sized in full without knowing where that order stopped (announced:
+    docs/dosing-rules.md#r-tip-4); 0 otherwise."""
 
 
 def _bolus_plan(
@@ -65,12 +77,15 @@ def _bolus_plan(
     basal order in flight, which is cancelled. So no two orders ever run at once, and every order
     keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
     tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
-    holds two concentrations of the drug within reach, sized to the path's contents for the most
-    drug it can push out whatever part of the cancelled basal order was delivered (the dose is
-    never exceeded; it is exact when that order has moved nothing since its last report or the
-    richer fluid lies behind). The whole order must fit under the cap with the basal scheduled
-    for the next day (basal is never reduced to make room for a bolus). While another bolus or
-    priming is in flight, or another drug would reach the tip, no bolus is delivered."""
+    holds two or more concentrations of the drug within reach, in any order (rising, falling, a
+    slug of one between two others), sized to the path's contents for the most drug it can push
+    out whatever part of the cancelled basal order was delivered (the dose is never exceeded; it
+    is exact when that order has moved nothing since its last report, or for a drive that kept
+    that order's pace unless a richer fluid lies ahead of a leaner one within reach: then the
+    shortfall such a drive leaves, beyond one nanolitre, is announced). The whole order must fit
+    under the cap with the basal scheduled for the next day (basal is never reduced to make room
+    for a bolus). While another bolus or priming is in flight, or another drug would reach the
+    tip, no bolus is delivered."""
     assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
@@ -106,19 +121,21 @@ def _bolus_plan(
     bolus_nl = dose_ng * FG_PER_NG // cmax
     basal_nl = basal_fg // cmax
     volume = bolus_nl + basal_nl
-    along = [p.concentration_ng_per_ml for p in reach]
-    falling = all(a >= b for a, b in itertools.pairwise(along))
-    rising = all(a <= b for a, b in itertools.pairwise(along))
-    mixed = len(concs) > 1 and not other_drug and (unreported == 0 or rising or falling)
+    mixed = len(concs) > 1 and not other_drug
+    short_fg = 0
     if mixed:
-        # two concentrations within reach: the largest volume whose drug at the tip is at most
-        # the dose and the basal target wherever the cancelled basal order stopped (sized at
-        # the richer one, a bolus pushing out the leaner fluid would under-deliver); while the
-        # concentration both rises and falls within reach and that order may have moved, it
-        # still is
-        volume = _mixed_volume(d, drug, others, unreported, dose_ng * FG_PER_NG + basal_fg)
-        basal_nl = volume * basal_fg // max(1, dose_ng * FG_PER_NG + basal_fg)
+        # two or more concentrations within reach: the largest volume whose drug at the tip is
+        # at most the dose and the basal target wherever the cancelled basal order stopped
+        # (sized at the richest one, a bolus pushing out a leaner fluid would under-deliver)
+        target = dose_ng * FG_PER_NG + basal_fg
+        volume = _mixed_volume(d, drug, others, unreported, target)
+        basal_nl = volume * basal_fg // max(1, target)
         bolus_nl = volume - basal_nl
+        # what is short when that order kept its pace (the drive's normal case): more than one
+        # nanolitre of the richest fluid within reach is a bolus the core cannot size in full
+        # without knowing where that order stopped, announced (docs/dosing-rules.md#r-tip-4)
+        paced = amount_fg(ahead(d, others + unreported, volume), drug)
+        short_fg = target - paced if target - paced > cmax else 0
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
     pieces = ledger_of(d, drug).live(now)
@@ -168,33 +185,29 @@ def _bolus_plan(
         carry = numerator - basal_fg * DAY_S
     else:
         carry = numerator - basal_nl * cmax * DAY_S
-    return BolusPlan(decision, volume, basal_nl, basal, until, carry)
+    return BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
 
 
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
     """The largest whole volume, pushed after ``skip_nl`` and an unknown ``0..unknown_nl`` more
     (what the cancelled basal order moved since its last report), whose drug at the tip is at
-    most ``target_fg`` whatever that unknown volume is (REQ-TIP-002). The drug pushed out after
-    ``s`` is piecewise linear in ``s``: its largest value over ``0..unknown_nl`` is at an end or
-    where ``s`` or ``s + volume`` meets a boundary of the path's fluids."""
-    edges = [0]
-    for p in ahead(d, skip_nl, _path(d).volume_nl + unknown_nl + 1):
-        edges.append(edges[-1] + p.volume_nl)
-
-    def most(volume: int) -> int:
-        shifts = {0, unknown_nl}
-        for e in edges:
-            shifts.update(x for x in (e, e - volume) if 0 <= x <= unknown_nl)
-        return max(amount_fg(ahead(d, skip_nl + x, volume), drug) for x in shifts)
-
+    most ``target_fg`` whatever that unknown volume is (REQ-TIP-002), for any order of the
+    concentrations along the path (rising, falling, a slug of one fluid between two others):
+    :func:`_most_fg`, searched by bisection (it never falls as the volume grows)."""
     leanest = min(
-        (p.concentration_ng_per_ml for p in ahead(d, skip_nl, edges[-1] + 1) if p.drug == drug),
+        (
+            p.concentration_ng_per_ml
+            for p in ahead(d, skip_nl, _path(d).volume_nl + unknown_nl + 1)
+            if p.drug == drug
+        ),
         default=1,
     )
     lo, hi = 0, target_fg // max(1, leanest) + 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if most(mid) <= target_fg else (lo, mid)
+        lo, hi = (
+            (mid, hi) if _most_fg(d, drug, skip_nl, unknown_nl, mid) <= target_fg else (lo, mid)
+        )
     return lo
 
 
@@ -202,7 +215,11 @@ def _grant_bolus(
     d: Device, plan: BolusPlan, kind: DeliveryKind, now: int, duration_s: int
 ) -> tuple[Device, list[Effect]]:
     """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
-    first, then the bolus order (with the basal due meanwhile) is given to the drive."""
+    first, then the bolus order (with the basal due meanwhile) is given to the drive. A plan
+    that is short of its dose for a drive that kept the pace of the cancelled order
+    (:attr:`BolusPlan.short_fg`) raises the MEDIUM delivery-limited alarm in the same step
+    (annunciated when it was not active yet) and records by how much: under-delivery is never
+    silent (docs/dosing-rules.md#r-tip-4)."""
     effects: list[Effect] = []
     if plan.cancel is not None:
         effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
@@ -217,6 +234,22 @@ def _grant_bolus(
         basal_until_s=plan.basal_until_s,
         basal_carry=plan.basal_carry,
     )
+    if plan.short_fg:
+        if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+            d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
+            effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+        effects.append(
+            Record(
+                "bolus_limited",
+                "service",
+                now,
+                d.phase,
+                d.phase,
+                f"order {order.id}: {ng_up(plan.short_fg)} ng short of the dose and the basal "
+                "inside it if the basal order it cancels kept its pace (the fluid path holds a "
+                "richer fluid at the tip than behind it; that order's stop is not yet reported)",
+            )
+        )
     return d, effects
 
 

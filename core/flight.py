@@ -137,6 +137,28 @@ def _order_flow(
     return flow
 
 
+def _shifts(d: Device, skip_nl: int, unknown_nl: int, volume_nl: int) -> set[int]:
+    """The shifts ``x`` in ``0..unknown_nl`` at which the drug that ``volume_nl`` pushes out of
+    the tip after ``skip_nl + x`` can be largest or smallest: the drug pushed out is piecewise
+    linear in ``x``, so its extremes are at an end or where ``x`` or ``x + volume_nl`` meets a
+    boundary of the path's fluids."""
+    shifts = {0, unknown_nl}
+    edge = 0
+    for p in ahead(d, skip_nl, unknown_nl + volume_nl):
+        edge += p.volume_nl
+        shifts.update(x for x in (edge, edge - volume_nl) if 0 <= x <= unknown_nl)
+    return shifts
+
+
+def _most_fg(d: Device, drug: str, skip_nl: int, unknown_nl: int, volume_nl: int) -> int:
+    """The most ``drug`` that ``volume_nl`` pushes out of the tip after ``skip_nl`` and any
+    ``0..unknown_nl`` more (REQ-TIP-002)."""
+    return max(
+        amount_fg(ahead(d, skip_nl + x, volume_nl), drug)
+        for x in _shifts(d, skip_nl, unknown_nl, volume_nl)
+    )
+
+
 def _fluid_flows(
     d: Device,
     drug: str,
@@ -152,8 +174,7 @@ def _fluid_flows(
     concentration, :mod:`itdose.core.basal`) of ``volume_nl`` over ``dur`` seconds pushed after
     ``skip_nl`` and the unknown ``x`` in ``0..u`` (``u = unknown_nl``) that order moved
     (``moved``: its id, last report and pace, nL/h), while the path within reach holds more than
-    one concentration (REQ-GOV-004): the cancelled part as a piece, the order as flows. ``u`` is
-    0 or the concentration only rises or only falls within reach.
+    one concentration (REQ-GOV-004): the cancelled part as a piece, the order as flows.
 
     ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
     w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
@@ -161,9 +182,12 @@ def _fluid_flows(
     pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
     ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
     excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
-    Otherwise the order is pushed after ``u``, the largest ``F(x + w) - F(x)`` when it rises
-    (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
-    have moved what lies before it (rounded down to a whole second, sooner)."""
+    When it rises, or ``u = 0``, the order is pushed after ``u``, the largest ``F(x + w) -
+    F(x)`` (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
+    have moved what lies before it (rounded down to a whole second, sooner). When it both rises
+    and falls within reach (a slug of one fluid between two others) and ``u > 0``, the order is
+    one flow from now at the pace of the richest fluid within reach, of the most it can push out
+    whatever ``x`` is (:func:`_most_fg`): ``F(x + w) - F(x)`` is at most both."""
     pace = max(1, pace_nl_per_h(volume_nl, dur))
     first = ahead(d, skip_nl, unknown_nl)
     moved_fg = amount_fg(first, drug)
@@ -182,6 +206,9 @@ def _fluid_flows(
             step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
             flows.append(Flow(now, upto * step, pace * step, 3600))
         return part, tuple(flows)
+    if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
+        most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
+        return part, (Flow(now, most, pace * max(along), 3600),)
     at = 0
     for p in ahead(d, skip_nl + unknown_nl, volume_nl):
         conc = p.concentration_ng_per_ml * (p.drug == drug)
