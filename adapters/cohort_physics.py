@@ -52,6 +52,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from itdose.adapters.cohort_drive import DriveInterval, max_windows_of_drive
 from itdose.core.units import DAY_S
 
 __all__ = [
@@ -110,13 +111,23 @@ class WithdrawEvent:
 
 @dataclass(frozen=True)
 class PumpEvent:
-    """The drive drew ``volume_nl`` of fluid from the reservoir, uniformly over ``[t0_s, t1_s]``,
-    for a command it started at ``command_s`` (``None``: not known, taken as ``t0_s``)."""
+    """The drive drew ``volume_nl`` of fluid from the reservoir over ``[t0_s, t1_s]``, for a
+    command it started at ``command_s`` (``None``: not known, taken as ``t0_s``).
+
+    With ``rate_nl_per_h`` (the simulated drive's log), the drive's own steps: by whole second
+    ``n`` the command had turned ``floor(rate x (n - command_s) / 3600)`` nominal nL, ``done_nl``
+    of them before ``t0_s``, and drew that times ``(10**6 + ppm) / 10**6`` of fluid, rounded
+    down with the remainder carried (``carry`` millionths of a nL at ``t0_s``). Without it, the
+    fluid moves uniformly over the interval (an idealised drive)."""
 
     t0_s: int
     t1_s: int
     volume_nl: int
     command_s: int | None = None
+    rate_nl_per_h: int | None = None
+    done_nl: int = 0
+    ppm: int = 0
+    carry: int = 0
 
 
 Delivery = FillEvent | WithdrawEvent | PumpEvent
@@ -350,6 +361,10 @@ class Reference:
     lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
     """From each instant on, the leanest / richest concentration of drug in the fluid path (1
     while it holds one): the share of its dose a bolus granted then is planned to deliver."""
+    intervals: list[DriveInterval] = field(default_factory=list)
+    """The drive's intervals with their own whole-nanolitre steps and what they drew."""
+    stepped: bool = True
+    """Every interval came with the drive's steps (``PumpEvent.rate_nl_per_h``)."""
     catheter: Catheter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -367,6 +382,22 @@ class Reference:
             self.pumped.append(event)
             v = Fraction(event.volume_nl)
             comp = self._draw(v)
+            if event.rate_nl_per_h is None or event.command_s is None:
+                self.stepped = False
+            else:
+                self.intervals.append(
+                    DriveInterval(
+                        event.t0_s,
+                        event.t1_s,
+                        event.volume_nl,
+                        event.command_s,
+                        event.rate_nl_per_h,
+                        event.done_nl,
+                        event.ppm,
+                        event.carry,
+                        comp,
+                    )
+                )
             dt = event.t1_s - event.t0_s
             for lo, hi, moved in self.catheter.push(v, comp):
                 a = event.t0_s + dt * lo / v
@@ -464,7 +495,11 @@ def check_patient(
     windows: dict[str, WindowResult] = {}
     for d, pieces in ref.pieces.items():
         limit_fg = hard_max_ng[d] * 10**6
-        w = max_windows(pieces, limit_fg)
+        if ref.stepped:
+            top, at, over = max_windows_of_drive(ref.intervals, dead_volume_nl, d, limit_fg)
+            w = WindowResult(top, Fraction(at), over)
+        else:
+            w = max_windows(pieces, limit_fg)
         windows[d] = w
         counts["tip_over_hard_max"] += w.episodes_over
     if lockout_s is not None and max_per_24h is not None:

@@ -114,11 +114,20 @@ class RecordingDrive(sd.SimulatedDrive):
 
     def _integrate_to(self, t_s: int) -> None:
         t0, before = self._now, self._fluid.pumped_nl
-        started = self._running.start_s if self._running is not None else None
+        r, fluid = self._running, self._fluid
+        law = (
+            (r.start_s, r.command.rate_nl_per_h, r.done_nl, fluid.ppm, fluid.remainder)
+            if r is not None
+            else None
+        )
         super()._integrate_to(t_s)
         moved = self._fluid.pumped_nl - before
         if moved > 0:
-            self.log.events.append(PumpEvent(t0, t_s, moved, started))
+            if law is None:  # not from a command (never in this drive): evenly
+                self.log.events.append(PumpEvent(t0, t_s, moved))
+            else:
+                start, rate, done, ppm, carry = law
+                self.log.events.append(PumpEvent(t0, t_s, moved, start, rate, done, ppm, carry))
 
     def refill(self, volume_nl: int) -> None:
         super().refill(volume_nl)
