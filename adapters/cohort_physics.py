@@ -565,6 +565,61 @@ class BasalPeriod:
         )
 
 
+_Terms = tuple[
+    Fraction | None,
+    list[tuple[int, Fraction | int]],
+    list[tuple[int, Fraction, Fraction | int, int]],
+]
+
+
+def _program_terms(
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: Fraction | int,
+    hi: Fraction | int,
+    lean_rich: Sequence[tuple[int, Fraction]],
+) -> _Terms | None:
+    """What the accepted programs ask for over ``(lo, hi]`` (``hi - lo`` is a day), as terms:
+    the daily amount of the one program in effect (or ``None``), the basal ``(ng per day,
+    seconds)`` of each continuous program in effect, and each granted bolus's ``(dose, share,
+    seconds of it inside, duration)`` (an instant bolus inside: ``(dose, share, 1, 1)``).
+    ``None`` when a flex schedule changes inside (its phase is unknown). A bolus granted while
+    the fluid path holds two concentrations is sized at the richer one (the dose is never
+    exceeded): its share is ``lean_rich`` there."""
+    starts = [p.start_s for p in periods]
+    i = bisect.bisect_right(starts, lo) - 1
+    if i < 0:
+        return None
+    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
+    active = [periods[i], *inside]
+    daily: Fraction | None = None
+    basal: list[tuple[int, Fraction | int]] = []
+    if not inside:
+        daily = active[0].daily_ng()
+    elif any(len(p.steps) != 1 for p in active):
+        return None
+    else:
+        for p, nxt in zip(active, [*[q.start_s for q in inside], hi], strict=True):
+            basal.append((p.steps[0][1], nxt - max(lo, p.start_s)))
+    boluses: list[tuple[int, Fraction, Fraction | int, int]] = []
+    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is None:
+            continue
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        share = lean_rich[k][1] if k >= 0 else Fraction(1)
+        dose, dur = bolus
+        if dur == 0:
+            if lo < g <= hi:
+                boluses.append((dose, share, 1, 1))
+            continue
+        a, b = max(g, lo), min(g + dur, hi)
+        if b > a:
+            boluses.append((dose, share, b - a, dur))
+    return daily, basal, boluses
+
+
 def _programmed(
     periods: Sequence[BasalPeriod],
     grants: Sequence[int],
@@ -573,36 +628,17 @@ def _programmed(
     lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> Fraction | None:
     """The accepted programs' basal over ``(lo, hi]`` (``hi - lo`` is a day) plus the granted
-    boluses' share in it; ``None`` when a flex schedule changes inside (its phase is unknown).
-    A bolus granted while the fluid path holds two concentrations is sized at the richer one
-    (the dose is never exceeded): it counts at ``lean_rich`` of its dose."""
-    starts = [p.start_s for p in periods]
-    i = bisect.bisect_right(starts, lo) - 1
-    if i < 0:
+    boluses' share in it, exactly; ``None`` when a flex schedule changes inside
+    (:func:`_program_terms`)."""
+    terms = _program_terms(periods, grants, lo, hi, lean_rich)
+    if terms is None:
         return None
-    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
-    active = [periods[i], *inside]
-    if not inside:
-        total = active[0].daily_ng()
-    elif any(len(p.steps) != 1 for p in active):
-        return None
-    else:
-        total = Fraction(0)
-        for p, nxt in zip(active, [*[q.start_s for q in inside], hi], strict=True):
-            total += Fraction(p.steps[0][1] * (nxt - max(lo, p.start_s)), DAY_S)
-    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
-        j = bisect.bisect_right(starts, g) - 1
-        bolus = periods[j].bolus if j >= 0 else None
-        if bolus is None:
-            continue
-        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
-        dose = bolus[0] * (lean_rich[k][1] if k >= 0 else Fraction(1))
-        dur = bolus[1]
-        a, b = max(g, lo), min(g + dur, hi)
-        if dur == 0:
-            total += dose if lo < g <= hi else 0
-        elif b > a:
-            total += dose * (b - a) / dur
+    daily, basal, boluses = terms
+    total = daily if daily is not None else Fraction(0)
+    for ng_per_day, seconds in basal:
+        total += Fraction(ng_per_day * seconds, DAY_S)
+    for dose, share, part, dur in boluses:
+        total += dose * share * Fraction(part, dur)
     return total
 
 
@@ -614,35 +650,15 @@ def _programmed_float(
     lean_rich: Sequence[tuple[int, Fraction]],
 ) -> float | None:
     """:func:`_programmed` in floating point (which windows are judged is decided exactly)."""
-    starts = [p.start_s for p in periods]
-    i = bisect.bisect_right(starts, lo) - 1
-    if i < 0:
+    terms = _program_terms(periods, grants, lo, hi, lean_rich)
+    if terms is None:
         return None
-    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
-    active = [periods[i], *inside]
-    flo, fhi = float(lo), float(hi)
-    if not inside:
-        total = float(active[0].daily_ng())
-    elif any(len(p.steps) != 1 for p in active):
-        return None
-    else:
-        total = 0.0
-        for p, nxt in zip(active, [*[q.start_s for q in inside], fhi], strict=True):
-            total += p.steps[0][1] * (nxt - max(flo, p.start_s)) / DAY_S
-    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
-        j = bisect.bisect_right(starts, g) - 1
-        bolus = periods[j].bolus if j >= 0 else None
-        if bolus is None:
-            continue
-        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
-        dose = bolus[0] * (float(lean_rich[k][1]) if k >= 0 else 1.0)
-        dur = bolus[1]
-        if dur == 0:
-            total += dose if lo < g <= hi else 0.0
-        else:
-            a, b = max(g, flo), min(g + dur, fhi)
-            if b > a:
-                total += dose * (b - a) / dur
+    daily, basal, boluses = terms
+    total = float(daily) if daily is not None else 0.0
+    for ng_per_day, seconds in basal:
+        total += ng_per_day * float(seconds) / DAY_S
+    for dose, share, part, dur in boluses:
+        total += dose * float(share) * float(part) / dur
     return total
 
 
