@@ -206,6 +206,45 @@ def quiet_stretches(
     return out
 
 
+def _union_length(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
+    """Seconds of ``(lo, hi)`` covered by the union of ``spans``."""
+    total, reach = 0, lo
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in spans if b > lo and a < hi):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
+def excused_seconds(
+    phases: list[tuple[int, str]],
+    alarm_spans: list[tuple[str, str, int, int | None]],
+    faults: tuple[sd.SimEvent, ...],
+    end_s: int,
+) -> dict[str, int]:
+    """Seconds in phase ``active`` that :func:`quiet_stretches` leaves out of the under-delivery
+    check, by cause: ``alarm_PRIORITY`` (an alarm of that priority active, the highest when
+    several are), then ``comm_loss`` (a drawn communication loss, no alarm). The rules let
+    delivery fall short there (a HIGH alarm stops it, R-ALM-1), or the shortfall is announced."""
+    marks = [*phases, (end_s, "")]
+    out: dict[str, int] = {}
+    for (a, ph), (b, _) in itertools.pairwise(marks):
+        if ph != "active" or b <= a:
+            continue
+        seen: list[tuple[int, int]] = []
+        for prio in ("high", "medium", "low"):
+            spans = [(r, end_s if c is None else c) for _, p, r, c in alarm_spans if p == prio]
+            covered = _union_length(seen + spans, a, b) - _union_length(seen, a, b)
+            if covered:
+                out[f"alarm_{prio}"] = out.get(f"alarm_{prio}", 0) + covered
+            seen += spans
+        losses = [(f.at_s, f.at_s + f.duration_s) for f in faults if isinstance(f, sd.CommLoss)]
+        covered = _union_length(seen + losses, a, b) - _union_length(seen, a, b)
+        if covered:
+            out["comm_loss"] = out.get("comm_loss", 0) + covered
+    return out
+
+
 class PatientTimeout(Exception):
     """A patient used more than its CPU budget (the run is stopped and reported)."""
 
@@ -293,6 +332,9 @@ def run_patient(
             "alarm_latency_steps": [x for x in ref.latencies if x is not None],
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
             "min_delivered_ratio": float(ref.delivered_ratio),
+            "under_delivery_excused_s": excused_seconds(
+                result.phases, result.alarm_spans, sc.faults, sc.end_s
+            ),
             "steps": result.steps,
         }
     except Exception as e:
