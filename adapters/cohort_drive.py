@@ -298,7 +298,8 @@ def _stretch_max(
     c1, s1, _ = r1.line
     c2, s2f, w2 = r2.line
     quick = c1 + s1 * (hi if s1 > s2f else lo) - c2 - s2f * ((hi if s1 > s2f else lo) - DAY_S)
-    floor_f = float(min(best, limit))
+    floor_at = min(best, Fraction(limit))
+    floor_f = float(floor_at)
     if quick + w2 + 1e-9 * (abs(c1) + abs(c2) + abs(quick)) + 1.0 < floor_f:
         return None
     a1, b1, _ = r1.bounds()
@@ -310,7 +311,7 @@ def _stretch_max(
     def bound(t: int) -> Fraction:
         return c0 + slope * t + slack
 
-    if bound(hi if slope > 0 else lo) <= min(best, limit):
+    if bound(hi if slope > 0 else lo) <= floor_at:
         return None
 
     def w(t: int) -> Fraction:
