@@ -13,14 +13,14 @@ volume]``. ``G`` is piecewise linear in ``P`` (one piece per run of fluid of one
 ones and its amount is ``G(P(T)) - G(P(T - 24 h))``.
 
 Every whole second is judged, not sampled, without visiting each: the seconds are cut into
-stretches in which ``T`` and ``T - 24 h`` each lie in one logged interval of the drive and one
-piece of ``G``, where the amount is ``A + r1 floor((a1 T + b1) / 3600) - r2 floor((a2 T + b2) /
-3600)`` (an interval with an accuracy error: two nested floors). Its largest value on the stretch
-is found exactly: a bound from the floors' real values skips a stretch that cannot reach the
-limit or the largest window so far; with one rate and one concentration at both ends (a steady
-program) the largest value is that of the floor of a difference, decided by counting residues
-(:func:`floor_sum`); otherwise the seconds are visited from the stretch's better end until the
-bound falls below the best value found.
+stretches in which ``T`` and ``T - 24 h`` each lie in one logged interval and one piece of ``G``,
+where the amount is ``A + r1 floor((a1 T + b1) / 3600) - r2 floor((a2 T + b2) / 3600)`` (an
+interval with an accuracy error: two nested floors). Its largest value on the stretch is found
+exactly: a bound from the floors' real values skips a stretch that cannot reach the limit or the
+largest window so far; with one density at both ends the window is ``floor(s(T))`` or one more
+with ``s`` linear, decided by two floor sums (:func:`floor_sum`); with two densities (or an
+accuracy error) the seconds are visited from the stretch's better end until the bound falls to
+the best value found (one hour of them when the bound has no slope: the floors repeat hourly).
 """
 
 from __future__ import annotations

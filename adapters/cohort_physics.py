@@ -8,21 +8,24 @@ first-in-first-out catheter. Everything is exact (:class:`fractions.Fraction`): 
 well-mixed volume (a withdrawal takes its mixture, a fill adds fluid), the catheter a queue of
 segments, tip first, holding no drug at implant.
 
-Model of one delivery interval: the drive moves ``volume_nl`` uniformly over ``[t0, t1]`` (its
-commanded rate; the simulated drive integrates in closed form between events, so an interval
-never spans a change of rate). The fluid that leaves the tip during it is the head of the catheter,
-so one interval can leave as several pieces, each with one composition, over consecutive parts of
-``[t0, t1]``. Known approximation: the simulated drive counts whole nanolitres (its cumulative is
-``floor(rate x t)``), so a real window can hold up to 1 nL more than the uniform model at the
-window's start edge; the reference does not add that nanolitre (stated in the report).
+Model of one delivery interval: the drive moves ``volume_nl`` over ``[t0, t1]`` (the simulated
+drive integrates in closed form between events, so an interval never spans a change of rate).
+The fluid that leaves the tip during it is the head of the catheter, so one interval can leave as
+several pieces, each with one composition. The pieces spread each interval evenly (the
+under-delivery and delivery-after-HIGH checks: within 1 nL of the drive at a window's edges,
+inside their allowance); the hard maximum is judged on the drive's own whole-nanolitre steps
+(:mod:`itdose.adapters.cohort_drive`, from the command's law that each logged interval carries).
 
 Checks (hazard kinds, :data:`HAZARDS`):
 
 * ``tip_over_hard_max``: for each drug, every rolling 24 h window ``(T - 86400, T]`` of drug
-  leaving the tip against the drug's hard daily maximum. The window amount is piecewise linear in
-  ``T``; it is largest where a piece ends (``T = b``) or where the window's start passes a piece's
-  start (``T = a + 86400``): every such instant is evaluated (:func:`max_windows`), and a brute
-  force over the same instants (:func:`max_window_brute`) is the test oracle.
+  leaving the tip against the drug's hard daily maximum, at every whole second ``T`` of the
+  drive's steps (:func:`itdose.adapters.cohort_drive.max_windows_of_drive`). A log without the
+  drive's law (an idealised drive in tests) is spread evenly: the window amount is then
+  piecewise linear in ``T``, largest where a piece ends (``T = b``) or where the window's start
+  passes a piece's start (``T = a + 86400``): every such instant is evaluated
+  (:func:`max_windows`), and a brute force over the same instants (:func:`max_window_brute`) is
+  its test oracle.
 * ``lockout``, ``bolus_count``: granted patient boluses closer than the lockout, more than the
   maximum in any rolling 24 h.
 * ``delivery_after_high``: fluid moved while a HIGH alarm was active (after it was raised,
