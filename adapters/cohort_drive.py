@@ -326,14 +326,13 @@ def _stretch_max(
         if r1.rho == r2.rho:
             return _same_density_max(r1, r2, f1, f2, lo, hi, best)
         return _two_densities_max(r1, r2, f1, f2, lo, hi)
-    # visit seconds from the better end until the bound falls to the best value found: the
-    # bound drops by |slope| a second; with no slope, two floors repeat every hour
+    # an accuracy error at an end (two nested floors): visit seconds from the better end until
+    # the bound, which drops by |slope| a second, falls to the best value found (with no slope,
+    # every second)
     step = -1 if slope > 0 else 1
     t = hi if slope > 0 else lo
     top, top_t = w(t), t
     last = hi if step > 0 else lo
-    if slope == 0 and f1 is not None and f2 is not None:
-        last = t + step * min(HOUR_S - 1, hi - lo)
     while t != last:
         t += step
         if slope != 0 and bound(t) <= top:

@@ -17,7 +17,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from itdose.adapters import simdrive as sd
-from itdose.adapters.cohort_drive import DriveInterval, floor_sum, max_windows_of_drive
+from itdose.adapters.cohort_drive import (
+    DriveInterval,
+    _Run,
+    _stretch_max,
+    floor_sum,
+    max_windows_of_drive,
+)
 from itdose.adapters.cohort_physics import PumpEvent
 from itdose.adapters.cohort_run import RecordingDrive, TrueLog
 from itdose.adapters.drive import DeliveryCommand, DriveConfig
@@ -81,7 +87,11 @@ def _brute(log: list[DriveInterval], dead: Fraction) -> Fraction:
     edges: list[tuple[int, int, Fraction]] = []
     position = 0
     for iv in log:
-        edges.append((position, position + iv.volume_nl, iv.drug_fg["m"] / iv.volume_nl))
+        k = iv.drug_fg["m"] / iv.volume_nl
+        if edges and edges[-1][2] == k:  # one run of one density
+            edges[-1] = (edges[-1][0], position + iv.volume_nl, k)
+        else:
+            edges.append((position, position + iv.volume_nl, k))
         position += iv.volume_nl
 
     def drug_out(total: int) -> Fraction:
@@ -163,6 +173,74 @@ def test_steady_windows_of_the_drive_equal_a_brute_force_over_every_second() -> 
         assert top == brute, seed
         assert cum[at] - cum[at - DAY_S] == top
         assert episodes == 0 and max_windows_of_drive(log, Fraction(dead), "m", brute - 1)[2] >= 1
+
+
+def test_a_concentration_change_at_the_same_dose_equals_a_brute_force() -> None:
+    """REQ-GOV-004: orders of a rich fluid, then of one half as rich at twice the rate (the
+    same dose, as after a refill that changes the concentration), with the path's old fluid
+    leaving across the windows: at both ends of a window the same drug per second, so the
+    floors decide; the largest window is the brute force's."""
+    for seed in range(2):
+        rng = random.Random(seed)
+        rate = rng.randint(20_000, 60_000)
+        log, t = [], 0
+        while t < 2 * DAY_S + 7200:
+            rich = t < DAY_S + rng.randint(0, 3600)
+            r, conc = (rate, 20) if rich else (2 * rate, 10)
+            length = rng.choice([3600, rng.randint(100, 3600)])
+            volume = r * length // 3600
+            end = t + -(-volume * 3600 // r)
+            fg = {"m": Fraction(conc * volume)}
+            log.append(DriveInterval(t, end, volume, t, r, 0, 0, 0, fg))
+            t = end
+        dead = Fraction(rng.randint(rate * 2, rate * 20))
+        top, _, _ = max_windows_of_drive(log, dead, "m", 10**15)
+        assert top == _brute(log, dead), seed
+
+
+def _run(rng: random.Random, lo: int) -> _Run:
+    """A stretch of one interval: a random rate, start, count, accuracy error and density."""
+    rate = rng.choice([rng.randint(1, 400_000), 3600, 7200, 31_920, 166_666])
+    start = lo - rng.randint(0, 5000)
+    ppm = rng.choice([0, 0, 0, rng.randint(-50_000, 150_000)])
+    iv = DriveInterval(
+        start - 1, 10**9, 10**12, start, rate, 0, ppm, rng.randint(0, PPM - 1) if ppm else 0, {}
+    )
+    rho = Fraction(rng.choice([0, 1, 2, 5, 10, 25]), rng.choice([1, 2, 3]))
+    return _Run(lo - 10**6, 10**9 - 1, Fraction(rng.randint(0, 10**9)), rho, iv if rho else None)
+
+
+def test_each_stretch_has_the_brute_force_maximum() -> None:
+    """REQ-GOV-004: on one stretch (the window's end in one interval, its start in another),
+    the largest window and the second it ends are those of a visit to every second, and a
+    stretch is skipped only when no window there exceeds both the limit and the best so far:
+    one density or two, one rate or two, the same drug per second at both ends (no slope), an
+    accuracy error."""
+    rng = random.Random(5)
+    for case in range(300):
+        lo = rng.randint(DAY_S, 10 * DAY_S)
+        hi = lo + rng.choice([0, 1, rng.randint(0, 400), rng.randint(0, 8000)])
+        r1 = _run(rng, lo)
+        r2 = _run(rng, lo - DAY_S)
+        if case % 3 == 0 and r1.interval is not None and r2.interval is not None:
+            # the same drug per second at both ends: rho1 a1 = rho2 a2
+            iv2 = DriveInterval(
+                **{**r2.interval.__dict__, "rate_nl_per_h": 2 * r1.interval.rate_nl_per_h}
+            )
+            r1 = _Run(r1.lo, r1.hi, r1.base, 2 * r1.rho, r1.interval)
+            r2 = _Run(r2.lo, r2.hi, r2.base, r1.rho / 2, iv2)
+        values = [r1.at(t) - r2.at(t - DAY_S) for t in range(lo, hi + 1)]
+        top = max(values)
+        found = _stretch_max(r1, r2, lo, hi, Fraction(-(10**30)), -(10**30))
+        assert found is not None and found[0] == top, case
+        assert values[found[1] - lo] == top, case
+        # a best or a limit at the top: nothing above either, so skipped or not above
+        for best, limit in ((top, int(top) + 1), (top + 1, int(top))):
+            again = _stretch_max(r1, r2, lo, hi, best, limit)
+            assert again is None or again[0] == top, case
+        # just below both: never skipped
+        again = _stretch_max(r1, r2, lo, hi, top - Fraction(1, 7), int(top) - 1)
+        assert again is not None and again[0] == top, case
 
 
 def test_a_window_a_nanolitre_above_the_limit_is_one_episode() -> None:
