@@ -15,7 +15,11 @@ that load. Before the day-long orders, daily polls and the exact reference windo
 32 patient-years took 4.00 CPU s per patient-year (load average 9.0 10.1 10.5). With the faster
 core steps of main merged: 1 worker 1.60 (6.8 8.1 9.4), 2 workers 1.66 (6.2 7.5 9.1), wall 133 s
 and 111 s (1.19x). At 1.6 CPU s, 10,000 patient-years are about 2.2 h on 2 fully available cores
-(13 times the target); docs/cohort-schema.md ("Speed") says where the time goes.
+(13 times the target); docs/cohort-schema.md ("Speed") says where the time goes. The exact
+peak's pruning (a piece's candidate evaluated only while a flow still rises), ``12 1/4``,
+alternated runs at a load average of 8.5 to 10.7: 1 worker 3.48 and 3.21 CPU s per patient-year
+before, 1.72 and 2.03 after; 2 workers 3.66 and 3.44 before, 1.77 and 1.69 after. The default
+``6 1/10`` draws no patient near the hard maximum and is unchanged (1.07 to 1.19 both ways).
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
 """

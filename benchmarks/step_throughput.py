@@ -25,6 +25,12 @@ planned through the fluid path 4, the governor's decision 3, the reservoir room 
 drug 1.5); a drive report about 19 us, of which the ledger record and the path push are most;
 a bolus request about 65 us (the bolus plan's search for the cap room); the step machinery
 itself (input checks, table lookup, restart reference, new state, audit record) about 6 us.
+
+This run never evaluates the exact peak: its program is far below the hard maximum, so every cap
+question is answered by the plain sum of the amounts (the fast path of ``peak_fg``). The exact
+peak's pruning therefore leaves the tick as it was: 50 to 53 us of CPU before and
+after (best of 7 runs, per command class, load average 6.8 to 7.4); the cohort's patients at the
+hard maximum are where it counts (docs/cohort-schema.md, "Speed").
 """
 
 from __future__ import annotations

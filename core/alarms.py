@@ -10,8 +10,6 @@ from __future__ import annotations
 import enum
 from typing import Final
 
-__all__ = ["ALARM_PRIORITY", "AlarmKind", "Priority", "priority_of"]
-
 
 class Priority(enum.IntEnum):
     """IEC 60601-1-8 alarm priority; a larger value is annunciated first."""

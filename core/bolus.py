@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.arith import ceil_div
 from itdose.core.basal import _basal_rate, raise_alarms
-from itdose.core.effects import Annunciate, BolusDecision, CancelOrder, DeliveryOrder, Effect
+from itdose.core.effects import (
+    Annunciate,
+    BolusDecision,
+    CancelOrder,
+    DeliveryOrder,
+    Effect,
+    Record,
+)
 from itdose.core.flight import (
     _future_basal,
     _pace,
@@ -27,7 +34,7 @@ from itdose.core.flight import (
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
-from itdose.core.path import amount_fg
+from itdose.core.path import amount_fg, ng_up
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 from itdose.core.units import DAY_S, FG_PER_NG
 
@@ -47,6 +54,11 @@ class BolusPlan:
     basal_until_s: int
     basal_carry: int
     """The basal target's remainder below one nanolitre, carried to the next segment."""
+    short_fg: int = 0
+    """What the order is short of the dose and the basal inside it, when the basal order it
+    cancels kept its pace, if more than one nanolitre of the richest fluid within reach: a
+    bolus that cannot be sized in full without knowing where that order stopped (announced:
+    docs/dosing-rules.md#r-tip-4); 0 otherwise."""
 
 
 def _bolus_plan(
@@ -64,12 +76,15 @@ def _bolus_plan(
     basal order in flight, which is cancelled. So no two orders ever run at once, and every order
     keeps its pace (the ledger's trust). The volume is the largest whole volume whose drug at the
     tip is at most the dose (and the basal target): exact while the path holds one fluid; while it
-    holds two concentrations of the drug within reach, sized to the path's contents for the most
-    drug it can push out whatever part of the cancelled basal order was delivered (the dose is
-    never exceeded; it is exact when that order has moved nothing since its last report or the
-    richer fluid lies behind). The whole order must fit under the cap with the basal scheduled
-    for the next day (basal is never reduced to make room for a bolus). While another bolus or
-    priming is in flight, or another drug would reach the tip, no bolus is delivered."""
+    holds two or more concentrations of the drug within reach, in any order (rising, falling, a
+    slug of one between two others), sized to the path's contents for the most drug it can push
+    out whatever part of the cancelled basal order was delivered (the dose is never exceeded; it
+    is exact when that order has moved nothing since its last report, or for a drive that kept
+    that order's pace unless a richer fluid lies ahead of a leaner one within reach: then the
+    shortfall such a drive leaves, beyond one nanolitre, is announced). The whole order must fit
+    under the cap with the basal scheduled for the next day (basal is never reduced to make room
+    for a bolus). While another bolus or priming is in flight, or another drug would reach the
+    tip, no bolus is delivered."""
     assert d.program is not None and d.implant is not None and d.reservoir is not None
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
@@ -105,19 +120,21 @@ def _bolus_plan(
     bolus_nl = dose_ng * FG_PER_NG // cmax
     basal_nl = basal_fg // cmax
     volume = bolus_nl + basal_nl
-    along = [p.concentration_ng_per_ml for p in reach]
-    falling = all(a >= b for a, b in itertools.pairwise(along))
-    rising = all(a <= b for a, b in itertools.pairwise(along))
-    mixed = len(concs) > 1 and not other_drug and (unreported == 0 or rising or falling)
+    mixed = len(concs) > 1 and not other_drug
+    short_fg = 0
     if mixed:
-        # two concentrations within reach: the largest volume whose drug at the tip is at most
-        # the dose and the basal target wherever the cancelled basal order stopped (sized at
-        # the richer one, a bolus pushing out the leaner fluid would under-deliver); while the
-        # concentration both rises and falls within reach and that order may have moved, it
-        # still is
-        volume = _mixed_volume(d, drug, others, unreported, dose_ng * FG_PER_NG + basal_fg)
-        basal_nl = volume * basal_fg // max(1, dose_ng * FG_PER_NG + basal_fg)
+        # two or more concentrations within reach: the largest volume whose drug at the tip is
+        # at most the dose and the basal target wherever the cancelled basal order stopped
+        # (sized at the richest one, a bolus pushing out a leaner fluid would under-deliver)
+        target = dose_ng * FG_PER_NG + basal_fg
+        volume = _mixed_volume(d, drug, others, unreported, target)
+        basal_nl = volume * basal_fg // max(1, target)
         bolus_nl = volume - basal_nl
+        # what is short when that order kept its pace (the drive's normal case): more than one
+        # nanolitre of the richest fluid within reach is a bolus the core cannot size in full
+        # without knowing where that order stopped, announced (docs/dosing-rules.md#r-tip-4)
+        paced = amount_fg(ahead(d, others + unreported, volume), drug)
+        short_fg = target - paced if target - paced > cmax else 0
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
     pieces = ledger_of(d, drug).live(now)
@@ -167,33 +184,51 @@ def _bolus_plan(
         carry = numerator - basal_fg * DAY_S
     else:
         carry = numerator - basal_nl * cmax * DAY_S
-    return BolusPlan(decision, volume, basal_nl, basal, until, carry)
+    return BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
+
+
+def _shifts(d: Device, skip_nl: int, unknown_nl: int, volume_nl: int) -> set[int]:
+    """The shifts ``x`` in ``0..unknown_nl`` at which the drug that ``volume_nl`` pushes out of
+    the tip after ``skip_nl + x`` can be largest or smallest: the drug pushed out is piecewise
+    linear in ``x``, so its extremes are at an end or where ``x`` or ``x + volume_nl`` meets a
+    boundary of the path's fluids."""
+    shifts = {0, unknown_nl}
+    edge = 0
+    for p in ahead(d, skip_nl, unknown_nl + volume_nl):
+        edge += p.volume_nl
+        shifts.update(x for x in (edge, edge - volume_nl) if 0 <= x <= unknown_nl)
+    return shifts
+
+
+def _most_fg(d: Device, drug: str, skip_nl: int, unknown_nl: int, volume_nl: int) -> int:
+    """The most ``drug`` that ``volume_nl`` pushes out of the tip after ``skip_nl`` and any
+    ``0..unknown_nl`` more (REQ-TIP-002)."""
+    return max(
+        amount_fg(ahead(d, skip_nl + x, volume_nl), drug)
+        for x in _shifts(d, skip_nl, unknown_nl, volume_nl)
+    )
 
 
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
     """The largest whole volume, pushed after ``skip_nl`` and an unknown ``0..unknown_nl`` more
     (what the cancelled basal order moved since its last report), whose drug at the tip is at
-    most ``target_fg`` whatever that unknown volume is (REQ-TIP-002). The drug pushed out after
-    ``s`` is piecewise linear in ``s``: its largest value over ``0..unknown_nl`` is at an end or
-    where ``s`` or ``s + volume`` meets a boundary of the path's fluids."""
-    edges = [0]
-    for p in ahead(d, skip_nl, _path(d).volume_nl + unknown_nl + 1):
-        edges.append(edges[-1] + p.volume_nl)
-
-    def most(volume: int) -> int:
-        shifts = {0, unknown_nl}
-        for e in edges:
-            shifts.update(x for x in (e, e - volume) if 0 <= x <= unknown_nl)
-        return max(amount_fg(ahead(d, skip_nl + x, volume), drug) for x in shifts)
-
+    most ``target_fg`` whatever that unknown volume is (REQ-TIP-002), for any order of the
+    concentrations along the path (rising, falling, a slug of one fluid between two others):
+    :func:`_most_fg`, searched by bisection (it never falls as the volume grows)."""
     leanest = min(
-        (p.concentration_ng_per_ml for p in ahead(d, skip_nl, edges[-1] + 1) if p.drug == drug),
+        (
+            p.concentration_ng_per_ml
+            for p in ahead(d, skip_nl, _path(d).volume_nl + unknown_nl + 1)
+            if p.drug == drug
+        ),
         default=1,
     )
     lo, hi = 0, target_fg // max(1, leanest) + 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if most(mid) <= target_fg else (lo, mid)
+        lo, hi = (
+            (mid, hi) if _most_fg(d, drug, skip_nl, unknown_nl, mid) <= target_fg else (lo, mid)
+        )
     return lo
 
 
@@ -211,8 +246,7 @@ def _fluid_flows(
     a bolus order of ``volume_nl`` over ``dur`` seconds pushed after ``skip_nl`` and the unknown
     ``x`` in ``0..u`` (``u = unknown_nl``) that order moved (``moved``: its id, last report and
     pace, nL/h), while the path within reach holds more than one concentration (REQ-GOV-004):
-    the cancelled part as a piece, the order as flows. ``u`` is 0 or the concentration only
-    rises or only falls within reach.
+    the cancelled part as a piece, the order as flows.
 
     ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
     w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
@@ -220,9 +254,12 @@ def _fluid_flows(
     pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
     ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
     excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
-    Otherwise the order is pushed after ``u``, the largest ``F(x + w) - F(x)`` when it rises
-    (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
-    have moved what lies before it (rounded down to a whole second, sooner)."""
+    When it rises, or ``u = 0``, the order is pushed after ``u``, the largest ``F(x + w) -
+    F(x)`` (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
+    have moved what lies before it (rounded down to a whole second, sooner). When it both rises
+    and falls within reach (a slug of one fluid between two others) and ``u > 0``, the order is
+    one flow from now at the pace of the richest fluid within reach, of the most it can push out
+    whatever ``x`` is (:func:`_most_fg`): ``F(x + w) - F(x)`` is at most both."""
     pace = max(1, pace_nl_per_h(volume_nl, dur))
     first = ahead(d, skip_nl, unknown_nl)
     moved_fg = amount_fg(first, drug)
@@ -241,6 +278,9 @@ def _fluid_flows(
             step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
             flows.append(Flow(now, upto * step, pace * step, 3600))
         return part, tuple(flows)
+    if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
+        most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
+        return part, (Flow(now, most, pace * max(along), 3600),)
     at = 0
     for p in ahead(d, skip_nl + unknown_nl, volume_nl):
         conc = p.concentration_ng_per_ml * (p.drug == drug)
@@ -253,7 +293,11 @@ def _grant_bolus(
     d: Device, plan: BolusPlan, kind: DeliveryKind, now: int, duration_s: int
 ) -> tuple[Device, list[Effect]]:
     """The state and effects of a granted bolus plan: the basal order it replaces is cancelled
-    first, then the bolus order (with the basal due meanwhile) is given to the drive."""
+    first, then the bolus order (with the basal due meanwhile) is given to the drive. A plan
+    that is short of its dose for a drive that kept the pace of the cancelled order
+    (:attr:`BolusPlan.short_fg`) raises the MEDIUM delivery-limited alarm in the same step
+    (annunciated when it was not active yet) and records by how much: under-delivery is never
+    silent (docs/dosing-rules.md#r-tip-4)."""
     effects: list[Effect] = []
     if plan.cancel is not None:
         effects.append(CancelOrder(plan.cancel.id, "bolus: the basal goes on inside it"))
@@ -268,6 +312,22 @@ def _grant_bolus(
         basal_until_s=plan.basal_until_s,
         basal_carry=plan.basal_carry,
     )
+    if plan.short_fg:
+        if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+            d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
+            effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+        effects.append(
+            Record(
+                "bolus_limited",
+                "service",
+                now,
+                d.phase,
+                d.phase,
+                f"order {order.id}: {ng_up(plan.short_fg)} ng short of the dose and the basal "
+                "inside it if the basal order it cancels kept its pace (the fluid path holds a "
+                "richer fluid at the tip than behind it; that order's stop is not yet reported)",
+            )
+        )
     return d, effects
 
 

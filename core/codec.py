@@ -52,6 +52,15 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+@functools.cache
+def _optional_of(tp: Any) -> Any:
+    """``X`` of ``X | None``, the only union a core value may use."""
+    others = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(others) != 1:
+        raise TypeError(f"unsupported union {tp}")
+    return others[0]
+
+
 def decode(cls: type[T], data: object, path: str = "state") -> T:
     """The ``cls`` value that ``data`` encodes; :class:`InvalidInput` naming the path if not."""
     return typing.cast(T, _decode(cls, data, path))
@@ -64,13 +73,8 @@ def _decode(tp: Any, data: object, path: str) -> Any:
             raise InvalidInput(path, "expected null", value=data)
         return None
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if data is None and type(None) in args:
-            return None
-        others = [a for a in args if a is not type(None)]
-        if len(others) != 1:
-            raise TypeError(f"unsupported union {tp}")
-        return _decode(others[0], data, path)
+        inner = _optional_of(tp)
+        return None if data is None else _decode(inner, data, path)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) != 2 or args[1] is not Ellipsis:
@@ -140,12 +144,6 @@ def _is_dataclass(cls: type) -> bool:
     return dataclasses.is_dataclass(cls)
 
 
-@functools.cache
-def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
-    hints = _hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
-
-
 def _check(tp: Any, value: object, path: str) -> None:
     # fast paths for the common plain values; anything else takes the full route below
     if tp is int and type(value) is int and -_MAX_INT <= value <= _MAX_INT:
@@ -158,13 +156,9 @@ def _check(tp: Any, value: object, path: str) -> None:
             raise InvalidInput(path, f"expected None, got {type(value).__name__}", value=value)
         return
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return
-        others = [a for a in args if a is not type(None)]
-        if len(others) != 1:
-            raise TypeError(f"unsupported union {tp}")
-        _check(others[0], value, path)
+        inner = _optional_of(tp)
+        if value is not None:
+            _check(inner, value, path)
         return
     if origin is tuple:
         if not isinstance(value, tuple):
@@ -199,7 +193,8 @@ that fails the first check) takes :func:`_check`, which names the field."""
 def _field_plan(cls: type) -> tuple[tuple[str, Any, int], ...]:
     """Each field's name, annotated type and first check (once per class)."""
     plan = []
-    for name, hint in _field_types(cls):
+    hints = _hints(cls)
+    for name, hint in ((f.name, hints[f.name]) for f in dataclasses.fields(cls)):
         if hint is int:
             first = _INT
         elif hint is bool or isinstance(hint, enum.EnumMeta):

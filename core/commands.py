@@ -1,53 +1,19 @@
 """Commands: what clinicians, patients and the device's own service layer ask of the core.
 
 Each command is an immutable value carrying the acting :class:`~itdose.core.state.Role` and its
-parameters in integer base units. Its ``name`` is the trigger in the lifecycle table. Field types
-are checked by :func:`itdose.core.step` before anything else (REQ-CORE-004).
+parameters in integer base units; :func:`itdose.core.step` checks its field types before anything
+else (REQ-CORE-004).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from itdose.core.alarms import AlarmKind
 from itdose.core.program import Program
 from itdose.core.state import Role, TrialOutcome
-
-__all__ = [
-    "COMMANDS",
-    "AbortRefill",
-    "BeginMri",
-    "BeginRefill",
-    "ClearAlarm",
-    "ClinicianBolus",
-    "Command",
-    "CompleteRefill",
-    "ConcludeTrial",
-    "ConfirmPostMri",
-    "DriveReport",
-    "EmptyReservoir",
-    "EndMri",
-    "Explant",
-    "Fill",
-    "Implant",
-    "Override",
-    "Prime",
-    "RaiseAlarm",
-    "RecordPainScore",
-    "RecordScreening",
-    "RecordScreeningResponse",
-    "RecordTrialDose",
-    "RecordWithdrawal",
-    "RequestBolus",
-    "Resume",
-    "SetProgram",
-    "SilenceAlarm",
-    "StartDosing",
-    "StartTrial",
-    "Suspend",
-    "Tick",
-]
 
 
 @dataclass(frozen=True)
@@ -60,17 +26,21 @@ class Override:
 
 @dataclass(frozen=True)
 class Command:
-    """Base of every command."""
+    """Base of every command. ``name``, the trigger in the lifecycle table, is the class name in
+    snake case (``RecordPainScore``: ``record_pain_score``) unless the class sets its own."""
 
     name: ClassVar[str] = ""
     role: Role
+
+    def __init_subclass__(cls) -> None:
+        if "name" not in vars(cls):
+            cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
 
 
 @dataclass(frozen=True)
 class RecordScreening(Command):
     """The screening assessment: candidate or not, and the baseline pain score (0-10)."""
 
-    name: ClassVar[str] = "record_screening"
     candidate: bool
     baseline_pain: int
     note: str = ""
@@ -80,7 +50,6 @@ class RecordScreening(Command):
 class StartTrial(Command):
     """Begin a trial (or baclofen screening) of ``drug`` for ``indication``."""
 
-    name: ClassVar[str] = "start_trial"
     drug: str
     indication: str
     plan: str
@@ -92,7 +61,6 @@ class StartTrial(Command):
 class RecordTrialDose(Command):
     """A trial or screening dose given (baclofen: 50, 75, 100 mcg at >= 24 h spacing)."""
 
-    name: ClassVar[str] = "record_trial_dose"
     amount_ng: int
     overrides: tuple[Override, ...] = ()
 
@@ -101,7 +69,6 @@ class RecordTrialDose(Command):
 class RecordPainScore(Command):
     """A pain score (0-10) after a trial dose."""
 
-    name: ClassVar[str] = "record_pain_score"
     score: int
 
 
@@ -109,7 +76,6 @@ class RecordPainScore(Command):
 class RecordScreeningResponse(Command):
     """Baclofen: whether the latest screening dose produced a positive response."""
 
-    name: ClassVar[str] = "record_screening_response"
     positive: bool
 
 
@@ -117,7 +83,6 @@ class RecordScreeningResponse(Command):
 class ConcludeTrial(Command):
     """Conclude the trial from the evidence, or by a clinician's outcome with a reason."""
 
-    name: ClassVar[str] = "conclude_trial"
     outcome: TrialOutcome | None = None
     reason: str = ""
 
@@ -126,7 +91,6 @@ class ConcludeTrial(Command):
 class Implant(Command):
     """The pump and catheter are implanted; the trimmed catheter length fixes the dead volume."""
 
-    name: ClassVar[str] = "implant"
     pump: str
     catheter: str
     trimmed_mm: int
@@ -137,7 +101,6 @@ class Implant(Command):
 class Fill(Command):
     """The initial fill of the reservoir after implant."""
 
-    name: ClassVar[str] = "fill"
     volume_nl: int
     concentration_ng_per_ml: int
     overrides: tuple[Override, ...] = ()
@@ -148,7 +111,6 @@ class Prime(Command):
     """Start the priming bolus: exactly the (remaining) dead volume, to the catheter, over
     ``duration_s`` (the programmer's priming duration)."""
 
-    name: ClassVar[str] = "prime"
     duration_s: int
 
 
@@ -162,7 +124,6 @@ class SetProgram(Command):
     confirmation of a restart after more than 24 h without delivery (docs/dosing-rules.md#r-lim-10).
     """
 
-    name: ClassVar[str] = "set_program"
     program: Program
     overrides: tuple[Override, ...] = ()
     confirm_withdrawal_risk: bool = False
@@ -176,7 +137,6 @@ class StartDosing(Command):
     than 24 h after the last delivery the restart needs ``restart_reason``
     (docs/dosing-rules.md#r-lim-10)."""
 
-    name: ClassVar[str] = "start_dosing"
     restart_reason: str = ""
 
 
@@ -190,7 +150,6 @@ class Tick(Command):
     hour at most, as with the default.
     """
 
-    name: ClassVar[str] = "tick"
     max_segment_s: int = 3600
 
 
@@ -199,7 +158,6 @@ class DriveReport(Command):
     """What the drive delivered for order ``order_id`` so far (cumulative) and whether the order
     has ended. A repeated report changes nothing (ids are recorded once)."""
 
-    name: ClassVar[str] = "drive_report"
     order_id: int
     delivered_nl: int
     final: bool
@@ -210,14 +168,11 @@ class RequestBolus(Command):
     """The patient asks for the programmed bolus. A denial is not an error: it is recorded with
     its reason and delivers nothing."""
 
-    name: ClassVar[str] = "request_bolus"
-
 
 @dataclass(frozen=True)
 class ClinicianBolus(Command):
     """A clinician bolus: ``dose_ng`` over ``duration_s``, all or nothing."""
 
-    name: ClassVar[str] = "clinician_bolus"
     dose_ng: int
     duration_s: int
 
@@ -226,7 +181,6 @@ class ClinicianBolus(Command):
 class SilenceAlarm(Command):
     """Silence an alarm's annunciation for ``duration_s`` (a HIGH one for at most 10 min)."""
 
-    name: ClassVar[str] = "silence_alarm"
     kind: AlarmKind
     duration_s: int
 
@@ -235,7 +189,6 @@ class SilenceAlarm(Command):
 class Suspend(Command):
     """Stop delivery for a reason; baclofen needs ``confirm_withdrawal_risk``."""
 
-    name: ClassVar[str] = "suspend"
     reason: str
     confirm_withdrawal_risk: bool = False
 
@@ -245,7 +198,6 @@ class Resume(Command):
     """Resume delivery after a suspension; after more than 24 h without delivery the restart
     needs ``restart_reason`` (docs/dosing-rules.md#r-lim-10)."""
 
-    name: ClassVar[str] = "resume"
     reason: str
     restart_reason: str = ""
 
@@ -254,7 +206,6 @@ class Resume(Command):
 class RaiseAlarm(Command):
     """An alarm condition detected by the device (drive report, self-test, battery)."""
 
-    name: ClassVar[str] = "raise_alarm"
     kind: AlarmKind
     detail: str = ""
 
@@ -263,7 +214,6 @@ class RaiseAlarm(Command):
 class ClearAlarm(Command):
     """A clinician clears an alarm whose cause is resolved."""
 
-    name: ClassVar[str] = "clear_alarm"
     kind: AlarmKind
     reason: str
 
@@ -272,26 +222,20 @@ class ClearAlarm(Command):
 class BeginRefill(Command):
     """Begin a refill: delivery stops while the reservoir is accessed."""
 
-    name: ClassVar[str] = "begin_refill"
-
 
 @dataclass(frozen=True)
 class RecordWithdrawal(Command):
     """The residual volume withdrawn at a refill, reconciled against the tracked residual."""
 
-    name: ClassVar[str] = "record_withdrawal"
     withdrawn_nl: int
 
 
 @dataclass(frozen=True)
 class CompleteRefill(Command):
-    """Complete a refill: new drug added. A concentration or drug change needs ``program`` (the
-    new program (the old fluid in the fluid path leaves the catheter tip first); a reconciliation
-    finding needs ``finding_reason``; ``confirm_withdrawal_risk`` confirms a new program that
-    stops or cuts baclofen by more than 20 %, as with :class:`SetProgram`; ``restart_reason``
-    confirms a restart after more than 24 h without delivery (docs/dosing-rules.md#r-lim-10)."""
+    """Complete a refill: new drug added. A concentration or drug (``drug``) change needs the new
+    ``program`` (the old fluid in the fluid path leaves the catheter tip first); a reconciliation
+    finding needs ``finding_reason``; the other fields are those of :class:`SetProgram`."""
 
-    name: ClassVar[str] = "complete_refill"
     added_nl: int
     concentration_ng_per_ml: int
     drug: str | None = None
@@ -307,7 +251,6 @@ class CompleteRefill(Command):
 class AbortRefill(Command):
     """Abandon a refill; nothing is added."""
 
-    name: ClassVar[str] = "abort_refill"
     reason: str
 
 
@@ -315,7 +258,6 @@ class AbortRefill(Command):
 class EmptyReservoir(Command):
     """Withdraw the whole reservoir (MRI preparation of a valve-gated pump)."""
 
-    name: ClassVar[str] = "empty_reservoir"
     withdrawn_nl: int
 
 
@@ -325,7 +267,6 @@ class BeginMri(Command):
     Prometra II scan with drug in the reservoir, with the clinician's ``reason``
     (docs/dosing-rules.md#r-mri-5)."""
 
-    name: ClassVar[str] = "begin_mri"
     emergency: bool = False
     reason: str = ""
 
@@ -334,15 +275,12 @@ class BeginMri(Command):
 class EndMri(Command):
     """The MRI scan has ended."""
 
-    name: ClassVar[str] = "end_mri"
-
 
 @dataclass(frozen=True)
 class ConfirmPostMri(Command):
     """A clinician confirms the pump recovered after the MRI (SynchroMed: interrogation; Prometra
     II: the valve reset is recorded)."""
 
-    name: ClassVar[str] = "confirm_post_mri"
     reason: str
 
 
@@ -350,7 +288,6 @@ class ConfirmPostMri(Command):
 class Explant(Command):
     """Remove the system; baclofen needs ``confirm_withdrawal_risk``."""
 
-    name: ClassVar[str] = "explant"
     reason: str
     confirm_withdrawal_risk: bool = False
 

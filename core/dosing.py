@@ -1,36 +1,13 @@
-"""The delivery engine: basal segments, priming, boluses, drive reports, the clock.
+"""The delivery engine (docs/architecture.md#delivery-engine): priming, the arrival of new fluid
+at the tip and the resumption after an MRI here; the rest of the engine (:mod:`~itdose.core.flight`,
+:mod:`~itdose.core.basal`, :mod:`~itdose.core.bolus`, :mod:`~itdose.core.drive_reports`)
+re-exported, so that ``itdose.core.dosing`` names the whole engine.
 
-Every amount that can leave the reservoir is decided by :mod:`itdose.core.governor` here
-(REQ-GOV-001..003): the engine only plans requests and applies the governor's decisions. It is
-pure and integer-only. Orders are prospective: a tick at ``now`` orders the basal volume for the
-next segment ``[now, now + seg)``, so a controller that sleeps simply misses that basal and it is
-never caught up as a burst (REQ-DOSE-006). The ledger counts what the drive reports delivered;
-granted-but-unreported volume is in flight and counted by the governor (REQ-GOV-002, REQ-GOV-004).
-
-Dose at the catheter tip (REQ-TIP-001..004, docs/dosing-rules.md "What reaches the patient"):
-every volume is planned through the fluid path (:mod:`itdose.core.path`). An order is sized by what
-it will push out of the tip after the volume already in flight; every limit counts the drug that
-leaves the tip, per drug. After a change of concentration the rate follows the path's contents,
-so that the tip delivers the programmed daily dose of whatever it holds; after a change of drug
-the old drug leaves the tip at the old program's daily dose. Priming pushes the fluid that fills
-the path out of the tip: no drug, nothing counted, until drug arrives there.
-
-Basal is exact: the target amount ``dose * 10**6 * seconds / 86400`` fg accumulates over segments,
-only whole nanolitres are ordered and the remainder (in fg x s/day) carries to the next segment
-(REQ-UNIT-004). The amount counted for a volume rounds up; a withheld amount is not carried (it
-was withheld for safety, and catching it up later would be a burst) and raises the MEDIUM
-"delivery limited" alarm when the daily cap withheld it (REQ-TIP-004).
-
-The engine is split by responsibility; this module holds priming, the arrival of new fluid at the
-tip and the resumption after an MRI, and re-exports the rest, so that ``itdose.core.dosing`` names
-the whole engine:
-
-- :mod:`itdose.core.flight`: the fluid in flight and the room for a delivery (what leaves the tip,
-  flows in flight, cap and reservoir room, the per-drug ledgers, ``plan_volume``, the projection);
-- :mod:`itdose.core.basal`: the basal plan and the clock's tick (``segment_s``, ``plan_tick``,
-  ``apply_plan``, the alarms a tick raises);
-- :mod:`itdose.core.bolus`: patient and clinician boluses through the governor;
-- :mod:`itdose.core.drive_reports`: the drive's reports (``apply_report``, ``over_delivered``).
+Its rules, in full in that section: every amount that can leave the reservoir is decided by the
+governor (REQ-GOV-001..003); orders are prospective and a missed basal is never caught up as a
+burst (REQ-DOSE-006); only what the drive reports is counted, what is in flight is counted by the
+governor (REQ-GOV-002, REQ-GOV-004); every limit counts the drug leaving the catheter tip, per
+drug (REQ-TIP-001..004); basal is exact, its remainder carried (REQ-UNIT-004).
 """
 
 from __future__ import annotations

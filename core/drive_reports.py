@@ -17,8 +17,6 @@ from itdose.core.ledger import ahead_of_pace
 from itdose.core.path import NO_DRUG, amount_fg, drugs_in, ng_up
 from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
 
-__all__ = ["apply_report", "over_delivered"]
-
 
 def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
     """True when a report says the drive delivered more than the order's volume, or moved it
@@ -86,30 +84,14 @@ def apply_report(
     """
     order = _find(d, order_id)
     if order is None:
-        return d, (
-            Record(
-                "report_ignored",
-                "service",
-                now,
-                d.phase,
-                d.phase,
-                f"order {order_id}: unknown or already finished (duplicate report)",
-            ),
-        )
+        text = f"order {order_id}: unknown or already finished (duplicate report)"
+        return d, (Record("report_ignored", "service", now, d.phase, d.phase, text),)
     effects: list[Effect] = []
     delta = max(0, delivered_nl - order.reported_nl)
     if delivered_nl < order.reported_nl:
-        effects.append(
-            Record(
-                "report_inconsistent",
-                "service",
-                now,
-                d.phase,
-                d.phase,
-                f"order {order_id}: cumulative volume went down "
-                f"({order.reported_nl} -> {delivered_nl} nL); ignored",
-            )
-        )
+        went = f"({order.reported_nl} -> {delivered_nl} nL)"
+        text = f"order {order_id}: cumulative volume went down {went}; ignored"
+        effects.append(Record("report_inconsistent", "service", now, d.phase, d.phase, text))
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
     pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:

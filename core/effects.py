@@ -13,21 +13,6 @@ from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.governor import Reason
 from itdose.core.state import Phase
 
-__all__ = [
-    "Annunciate",
-    "BolusDecision",
-    "CancelOrder",
-    "DeliveryOrder",
-    "Effect",
-    "ProgramComparison",
-    "ProgramFigures",
-    "Projection",
-    "Record",
-    "StopDelivery",
-    "TipChange",
-    "Warn",
-]
-
 
 @dataclass(frozen=True)
 class Effect:
@@ -35,13 +20,9 @@ class Effect:
 
 
 class _Detail:
-    """The ``detail`` of a :class:`Record`: the text given to the constructor, or, for a record
-    made by :meth:`Record.deferred`, the text built from what it kept, when it is read.
-
-    A non-data descriptor: a record built by the constructor holds its text in its own instance
-    dictionary, which takes precedence; a deferred record has none there and builds the same text
-    on every read (from a frozen command and a pure function, so always the same text). Read on
-    the class, it is the field's default, the empty text."""
+    """The ``detail`` of a :class:`Record`: a non-data descriptor, so the text a constructor stored
+    in the instance takes precedence; a :meth:`Record.deferred` record builds it on every read (the
+    same text each time); read on the class, it is the field's default, the empty text."""
 
     @overload
     def __get__(self, record: None, owner: type[Record]) -> str: ...

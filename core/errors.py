@@ -1,28 +1,14 @@
-"""Errors raised by the dosing core.
+"""Errors raised by the dosing core (docs/architecture.md#errors).
 
-Every error the core raises is a :class:`DosingError`. A rejected command leaves the state exactly
-as it was (REQ-CORE-002), so a caller that catches a ``DosingError`` may keep using the state it
-passed in. Like wsproto's ``event_hint``, each error carries :attr:`DosingError.safe_action`: what
-the caller must do about delivery (nothing, stop the drive, stop and annunciate an alarm).
-
-Errors the caller caused (bad input, a command not allowed now, a limit) are split from faults a
-drive reported (:class:`DriveFault`); adapters convert drive-level exceptions into the latter once,
-at the adapter boundary.
+Every error is a :class:`DosingError`, and a rejected command leaves the state exactly as it was
+(REQ-CORE-002), so a caller may keep using the state it passed in. Each error carries
+:attr:`DosingError.safe_action`, what the caller must do about delivery. Faults a drive reported
+(:class:`DriveFault`) are apart from errors the caller caused.
 """
 
 from __future__ import annotations
 
 import enum
-
-__all__ = [
-    "DosingError",
-    "DriveFault",
-    "InvalidInput",
-    "LibraryError",
-    "LimitViolation",
-    "RejectedCommand",
-    "SafeAction",
-]
 
 
 class SafeAction(enum.Enum):

@@ -296,16 +296,23 @@ def peak(
     its largest value on ``t >= now`` is at ``now`` or where some term's slope falls (the
     :func:`candidates`): between two such instants no slope falls, so the sum is convex there and
     largest at one of the two; after the last one it is convex and bounded, so it does not rise.
-    Without flows the sum never rises: ``now`` alone decides. Each candidate before ``now``
-    counts as zero (the value at ``now`` is never negative). LEDGER-Z3 proves the result against
-    a model of pace-keeping deliveries."""
+    After the last flow's candidate no term rises (every head is constant, every tail never
+    rises): a piece's candidate later than every flow's holds no more than that flow's candidate
+    or ``now``, so only the pieces' candidates at or before some flow's are evaluated (without
+    flows, ``now`` alone decides). Each candidate before ``now`` counts as zero (the value at
+    ``now`` is never negative); a candidate that does not count is not evaluated when that is
+    decided (plain ints). LEDGER-Z3 proves the result against a model of pace-keeping
+    deliveries."""
     one, zero = ops.lit(1), ops.lit(0)
     best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
-    if not flows:
-        return best
-    for num, den in candidates(ops, pieces, flows, period):
+    rises = candidates(ops, (), flows, period)
+    for num, den in [*candidates(ops, pieces, (), period), *rises]:
+        rising = ops.or_(*(ops.le(ops.mul(num, d), ops.mul(n, den)) for n, d in rises))
+        counted = ops.and_(ops.ge(num, ops.mul(now, den)), rising)
+        if counted is False:  # decided (plain ints): its value would count as zero
+            continue
         value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
-        best = ops.max_(best, ops.ite(ops.ge(num, ops.mul(now, den)), value, zero))
+        best = ops.max_(best, ops.ite(counted, value, zero))
     return best
 
 
@@ -328,8 +335,7 @@ def peak_fg(
     With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation)."""
-    horizon = now_s - WINDOW_S
-    live = [p for p in pieces if (p.end_s + 1 if p.instant else p.end_s) > horizon]  # last_s
+    live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
@@ -341,6 +347,18 @@ def peak_fg(
         now_s,
         period,
     )
+
+
+def _first_live(pieces: Sequence[Piece], t: int) -> int:
+    """Index of the first piece that can still lie in a window ending at or after ``t``: in a
+    ledger's order (of their ends) the pieces that aged out are a prefix, usually empty or one
+    piece long since every record drops them (a piece out of that order after it is kept, and
+    holds nothing of such a window)."""
+    horizon = t - WINDOW_S
+    for i, piece in enumerate(pieces):
+        if piece.last_s > horizon:
+            return i
+    return len(pieces)
 
 
 def _merge(a: Piece, b: Piece) -> Piece:
@@ -403,16 +421,6 @@ class Ledger:
             )
         return t
 
-    def _first_live(self, t: int) -> int:
-        """Index of the first piece that can still lie in the window ending at ``t``: pieces are
-        in order of their ends, so the pieces that aged out are a prefix (usually empty or one
-        piece long, since every record drops them)."""
-        horizon = t - WINDOW_S
-        for i, piece in enumerate(self.pieces):
-            if piece.last_s > horizon:
-                return i
-        return len(self.pieces)
-
     def record(
         self,
         t_s: int,
@@ -436,7 +444,7 @@ class Ledger:
         t = self._check_time(t_s)
         _check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
-        first = self._first_live(t)
+        first = _first_live(pieces, t)
         at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
         if at is None:
             new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s, instant)
@@ -458,7 +466,7 @@ class Ledger:
 
     def live(self, t_s: int) -> tuple[Piece, ...]:
         """The pieces that can still lie in the window ending at ``t_s``."""
-        return self.pieces[self._first_live(t_s) :]
+        return self.pieces[_first_live(self.pieces, t_s) :]
 
     def window_total_fg(self, t_s: int) -> int:
         """The most of the recorded drug that can lie in ``(t_s - 86400, t_s]``, rounded up to a

@@ -1,22 +1,10 @@
 """The drug, pump and catheter library: validated, sourced limits as integer base units.
 
-Rules (docs/dosing-rules.md#limits; docs/architecture.md#dosing):
-
-* Every limit is ``hard`` (never exceeded, no override) or ``soft`` (exceeded only with a clinician
-  override carrying a reason). Every value carries its ``source`` (numbered sources of
-  ``docs/clinical-basis.md`` and/or ``docs/dosing-rules.md``) and a ``tag``: ``V`` verified,
-  ``S`` secondary, ``U`` unverified, ``D`` a docs/dosing-rules.md design value.
-* A hard limit must be ``V`` or ``D``. A ``U`` value may be hard only as a daily maximum of a drug
-  with no verified ceiling (docs/dosing-rules.md), and then the entry's ``note`` must say so.
-* An absent value is unknown. Nothing here substitutes a guess: a computation that needs an
-  unknown value (e.g. a dead volume without the pump's tubing volume) raises
-  :class:`~itdose.core.errors.RejectedCommand`.
-
-This module holds the library's value types and lookups only. Building them from the TOML files
-(every defect a :class:`~itdose.core.errors.LibraryError` naming the file, the entry and the
-field) is done outside the core: :mod:`itdose.specs` reads the files and
-:mod:`itdose.specs.library_schema` validates them. The dead-volume arithmetic is
-:mod:`itdose.core.dead_volume`.
+Every limit is ``hard`` or ``soft`` and every value carries its ``source`` and confidence ``tag``
+(docs/dosing-rules.md#r-lim-1, docs/dosing-rules.md#r-lim-2). An absent value is unknown and never
+guessed: a computation that needs it raises :class:`~itdose.core.errors.RejectedCommand`. This
+module holds the value types and lookups only; the files are read and validated outside the core
+(:mod:`itdose.specs.library_schema`, docs/architecture.md#outside-the-core).
 """
 
 from __future__ import annotations
@@ -24,34 +12,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.units import Dimension, format_quantity
-
-__all__ = [
-    "INDICATIONS",
-    "OPIOID_STATUSES",
-    "CatheterModel",
-    "ConcentrationRange",
-    "Concentrations",
-    "CountLimit",
-    "DrugEntry",
-    "Level",
-    "Library",
-    "Limit",
-    "MriPolicy",
-    "PumpModel",
-    "RangeLimit",
-    "Screening",
-    "SourcedFlag",
-    "SourcedNames",
-    "SourcedPolicy",
-    "SourcedValue",
-    "Tag",
-    "Titration",
-    "Warning",
-    "concentration_cap_applies",
-]
 
 INDICATIONS: tuple[str, ...] = ("pain", "spasticity-spinal", "spasticity-cerebral")
 """Indications a drug entry may be keyed by."""
@@ -144,6 +108,10 @@ class CountLimit:
 
     def text(self) -> str:
         return f"{self.count} per {format_quantity(self.window_s, Dimension.DURATION)}"
+
+
+AnyLimit = Limit | RangeLimit | CountLimit
+"""A dosing limit of any shape: each has an ``id``, a ``level`` and its ``text()``."""
 
 
 @dataclass(frozen=True)
@@ -292,28 +260,19 @@ class DrugEntry:
         """True for a library product strength for a pump fill (not a screening strength)."""
         return concentration_ng_per_ml in self.product_concentrations.values_ng_per_ml
 
-    def limits(self) -> Iterator[Limit | RangeLimit | CountLimit]:
+    def limits(self) -> Iterator[AnyLimit]:
         """Every limit of the entry."""
-        for single in (
+        t = self.titration
+        yield from _present(
             self.max_concentration,
             self.max_daily,
             self.soft_max_daily,
             self.trial_bolus_range,
             self.max_bolus,
             self.min_lockout,
-        ):
-            if single is not None:
-                yield single
-        for _, start in self.starting_ranges:
-            yield start
-        if self.titration is not None:
-            for step in (
-                self.titration.max_increase,
-                self.titration.max_increase_percent,
-                self.titration.max_increases,
-            ):
-                if step is not None:
-                    yield step
+            *(start for _, start in self.starting_ranges),
+            *((t.max_increase, t.max_increase_percent, t.max_increases) if t else ()),
+        )
 
 
 @dataclass(frozen=True)
@@ -354,7 +313,8 @@ class PumpModel:
         return None
 
     def values(self) -> Iterator[SourcedValue]:
-        for value in (
+        """Every sourced parameter the library gives for the pump."""
+        yield from _present(
             self.reservoir_volume,
             self.min_rate,
             self.low_reservoir_threshold,
@@ -363,9 +323,7 @@ class PumpModel:
             self.over_infusion_tolerance,
             self.under_infusion_tolerance,
             self.eri_to_eos,
-        ):
-            if value is not None:
-                yield value
+        )
 
 
 @dataclass(frozen=True)
@@ -438,39 +396,33 @@ class Library:
 
     def pump(self, pump_id: str) -> PumpModel:
         """The pump model ``pump_id``; :class:`InvalidInput` if unknown."""
-        for pump in self.pumps:
-            if pump.id == pump_id:
-                return pump
-        raise InvalidInput(
-            "pump",
-            "is not a pump model in the library",
-            value=pump_id,
-            limit="one of " + ", ".join(p.id for p in self.pumps),
-        )
+        return _by_id(self.pumps, pump_id, "pump")
 
     def catheter(self, catheter_id: str) -> CatheterModel:
         """The catheter model ``catheter_id``; :class:`InvalidInput` if unknown."""
-        for catheter in self.catheters:
-            if catheter.id == catheter_id:
-                return catheter
-        raise InvalidInput(
-            "catheter",
-            "is not a catheter model in the library",
-            value=catheter_id,
-            limit="one of " + ", ".join(c.id for c in self.catheters),
-        )
+        return _by_id(self.catheters, catheter_id, "catheter")
 
-    def limits(self) -> Iterator[Limit | RangeLimit | CountLimit]:
+    def limits(self) -> Iterator[AnyLimit]:
         """Every dosing limit of every entry."""
         for entry in self.entries:
             yield from entry.limits()
 
-    def limit(self, limit_id: str) -> Limit | RangeLimit | CountLimit:
+    def limit(self, limit_id: str) -> AnyLimit:
         """The limit with the stable id ``limit_id`` (e.g. ``"morphine.pain.max_daily"``)."""
         for limit in self.limits():
             if limit.id == limit_id:
                 return limit
         raise InvalidInput("limit", "is not a limit id in the library", value=limit_id)
+
+
+def pump_concentrations(entry: DrugEntry, pump: PumpModel) -> tuple[int, ...]:
+    """The drug's product strengths (ng/mL) that ``pump`` accepts (its per-drug narrowing)."""
+    narrowing = pump.concentration_range(entry.drug)
+    return tuple(
+        c
+        for c in entry.product_concentrations.values_ng_per_ml
+        if narrowing is None or narrowing.contains(c)
+    )
 
 
 def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) -> bool:
@@ -480,3 +432,23 @@ def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) ->
     compounded product; docs/dosing-rules.md#r-lim-6)."""
     labelled = concentration_ng_per_ml in entry.product_concentrations.values_ng_per_ml
     return not (labelled and entry.approved_for_intrathecal_pump.value)
+
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", PumpModel, CatheterModel)
+
+
+def _present(*items: _T | None) -> Iterator[_T]:
+    return (item for item in items if item is not None)
+
+
+def _by_id(models: tuple[_M, ...], model_id: str, kind: str) -> _M:
+    for model in models:
+        if model.id == model_id:
+            return model
+    raise InvalidInput(
+        kind,
+        f"is not a {kind} model in the library",
+        value=model_id,
+        limit="one of " + ", ".join(m.id for m in models),
+    )

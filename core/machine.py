@@ -1,24 +1,11 @@
 """``step``: the small pure interpreter of the lifecycle table (REQ-CORE-001, REQ-CORE-002).
 
-``step(device, command, now_s, library)`` checks the inputs at the trust boundary, the phase and
-role against :data:`itdose.core.lifecycle.RULES`, the command's own data (its validator), selects
-the single row whose guard holds, applies the command's handler, then the state-triggered rule
-(lifecycle rule 5). It returns an :class:`Outcome` (the new device and the effects for the shell)
-or raises a :class:`~itdose.core.errors.DosingError`; in that case the device passed in is
-untouched (it is immutable) and nothing was decided.
-
-Validation at the trust boundary: every command comes from outside and is checked (types of every
-field, :func:`~itdose.core.codec.check_fields`). A device is checked for consistency with its
-phase (:func:`~itdose.core.state.check_consistent`) unless it is the very object the latest
-``step`` returned: that device was built by the handlers from a checked device and a checked
-command, and every state ``step`` produces passes the check (tests check this on every phase, on
-generated runs and on the replay corpus), so checking it again proves nothing new. The latest
-result is remembered by a weak reference and compared by identity, so it never keeps a device
-alive and never matches another object; a device built or changed outside the core
-(``dataclasses.replace``, a constructor, :func:`~itdose.core.serialization.from_json`, which
-checks it on its own) is a different object and is checked, as is an older result when several
-devices are stepped in turn. The reference only decides whether a check that would pass is
-repeated; it never changes a decision.
+``step`` checks the inputs at the trust boundary, the phase and role against
+:data:`itdose.core.lifecycle.RULES`, the command's own data (its validator), selects the single row
+whose guard holds, applies the command's handler, then the state-triggered rule (lifecycle rule 5).
+It returns an :class:`Outcome` or raises a :class:`~itdose.core.errors.DosingError`, the device
+passed in untouched. Every command is checked; a device is checked for consistency with its phase
+unless it is the very object the latest ``step`` returned (docs/architecture.md#latest-result).
 """
 
 from __future__ import annotations
@@ -37,8 +24,6 @@ from itdose.core.library import Library
 from itdose.core.lifecycle import DELIVERING, rules_for
 from itdose.core.state import Device, Phase, check_consistent, evolve
 
-__all__ = ["MAX_TIME_S", "Outcome", "allowed_triggers", "step"]
-
 MAX_TIME_S = 2**40
 """Largest accepted time on the monotonic timeline (about 34 800 years)."""
 
@@ -52,7 +37,7 @@ class Outcome:
 
 
 _latest: weakref.ref[Device] | None = None
-"""The device the latest ``step`` returned (see the module docstring)."""
+"""The device the latest ``step`` returned (docs/architecture.md#latest-result)."""
 
 
 def allowed_triggers(phase: Phase) -> tuple[str, ...]:

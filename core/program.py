@@ -1,32 +1,17 @@
-"""Dosing programs and their validation at programming time (docs/dosing-rules.md#limits,
-"Patient-activated bolus", "Time").
+"""Dosing programs and their validation at programming time.
 
 A :class:`Program` is a value in base units. :func:`check_program` checks it against the drug
 library entry and the pump model and returns a :class:`ProgramReport`: every violated limit with
 its level, and the figures a clinician must see together (daily dose, worst-case daily dose,
-volume rate, days to the low-reservoir alarm). A program is accepted when it has no hard
-violation and every soft violation carries an override with a reason (REQ-LIB-001). Checks:
-
-- concentration a product strength of the drug allowed by the pump, below the maximum
-  concentration (REQ-LIB-002);
-- a non-zero rate at or above the pump's minimum programmable rate, else rejected with the
-  dilution that would make it deliverable (REQ-DOSE-004);
-- worst-case daily total (basal + max boluses per 24 h x dose) at or below the hard daily maximum,
-  and the soft maximum unless overridden (REQ-DOSE-003);
-- patient bolus only on pumps that allow it for the drug; library bolus and lockout limits
-  (REQ-BOL-005);
-- flex steps tile the 24 h day exactly; a ``wall`` schedule reports the total of its next
-  daylight-saving day (REQ-TIME-003);
-- titration: ziconotide increases and baclofen increases by the library's step and count limits
-  (REQ-TITR-001, REQ-TITR-002), counted while delivery is stopped from the last daily dose
-  delivered before the stop (restart is not titration, REQ-TITR-005); a baclofen stop or a cut
-  of more than 20 % needs a confirmation (REQ-BACL-001);
-- starting range for a first program (soft);
-- unapproved drugs and pumps not labelled for the drug need an override (REQ-LIB-003).
-
-The basal schedule (:class:`Basal`, its steps and clocks, and its arithmetic) is
-:mod:`itdose.core.schedule`; its names are re-exported here, as a program's basal is part of the
-program's API.
+volume rate, days to the low-reservoir alarm). It is accepted when no hard violation remains and
+every soft one carries an override with a reason (REQ-LIB-001). The rules it checks are those of
+docs/dosing-rules.md: limits (product strength and maximum concentration, REQ-LIB-002, REQ-LIB-003;
+minimum rate, rejected with the dilution, REQ-DOSE-004; worst case at entry, REQ-DOSE-003;
+titration, REQ-TITR-001, REQ-TITR-002), restart is not titration (REQ-TITR-005), patient bolus
+(REQ-BOL-005), time (flex steps tile the day; the total of a ``wall`` schedule's next
+daylight-saving day, REQ-TIME-003) and baclofen (a stop or a cut of more than 20 % needs a
+confirmation, REQ-BACL-001; the starting dose). The basal schedule is :mod:`itdose.core.schedule`,
+its names re-exported here as part of the program's API.
 """
 
 from __future__ import annotations
@@ -34,7 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from itdose.core.errors import InvalidInput
-from itdose.core.library import DrugEntry, Level, Library, PumpModel, concentration_cap_applies
+from itdose.core.library import (
+    AnyLimit,
+    DrugEntry,
+    Library,
+    PumpModel,
+    concentration_cap_applies,
+    pump_concentrations,
+)
 from itdose.core.schedule import (
     Basal,
     FlexClock,
@@ -173,13 +165,12 @@ def _check_int(value: object, field: str, *, positive: bool = False) -> int:
     return value
 
 
-def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
-    """Structural problems (field, message, value, bound); they reject the program."""
+def _validate_shape(p: Program) -> None:
+    """Raise :class:`InvalidInput` for a malformed program (before any library lookup)."""
     _check_int(p.concentration_ng_per_ml, "concentration", positive=True)
     steps = p.basal.steps
     if not steps:
         raise InvalidInput("basal.steps", "a basal needs at least one step")
-    problems: list[tuple[str, str, str, str]] = []
     for i, s in enumerate(steps):
         _check_int(s.start_s, f"basal.steps[{i}].start")
         _check_int(s.dose_ng_per_day, f"basal.steps[{i}].dose")
@@ -212,16 +203,6 @@ def _validate_shape(p: Program) -> list[tuple[str, str, str, str]]:
         _check_int(b.duration_s, "patient_bolus.duration", positive=True)
         _check_int(b.lockout_s, "patient_bolus.lockout", positive=True)
         _check_int(b.max_per_24h, "patient_bolus.max_per_24h", positive=True)
-        if b.duration_s > b.lockout_s:
-            problems.append(
-                (
-                    "patient_bolus.duration",
-                    "a bolus may not last longer than its lockout",
-                    format_duration_s(b.duration_s),
-                    f"<= lockout {format_duration_s(b.lockout_s)}",
-                )
-            )
-    return problems
 
 
 class _Collector:
@@ -229,14 +210,15 @@ class _Collector:
         self.ctx = ctx
         self.items: list[Violation] = []
 
-    def add(
-        self, limit: str, level: Level | str, field: str, value: str, bound: str, message: str
-    ) -> None:
-        lvl = level.value if isinstance(level, Level) else level
-        overridden = lvl == "soft" and any(
+    def add(self, limit: str, level: str, field: str, value: str, bound: str, message: str) -> None:
+        overridden = level == "soft" and any(
             lid == limit and reason.strip() for lid, reason in self.ctx.overrides
         )
-        self.items.append(Violation(limit, lvl, field, value, bound, message, overridden))
+        self.items.append(Violation(limit, level, field, value, bound, message, overridden))
+
+    def breach(self, limit: AnyLimit, field: str, value: str, why: str) -> None:
+        """A violation of a library limit, at its own level, with its own text as the bound."""
+        self.add(limit.id, limit.level.value, field, value, limit.text(), why)
 
 
 def check_program(
@@ -248,18 +230,26 @@ def check_program(
     not tile the day, non-integer fields); returns a report for limit violations.
     """
     ctx = ctx or ProgramContext()
-    problems = _validate_shape(program)
+    _validate_shape(program)
     entry = library.drug(program.drug, program.indication)
     pump = library.pump(pump_id)
     out = _Collector(ctx)
-    for field, message, value, bound in problems:
-        out.add(f"{entry.id}.program_shape", "hard", field, value, bound, message)
+    b = program.patient_bolus
+    if b is not None and b.duration_s > b.lockout_s:
+        shown, bound = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
+        why = "a bolus may not last longer than its lockout"
+        out.add(
+            f"{entry.id}.program_shape",
+            "hard",
+            "patient_bolus.duration",
+            shown,
+            f"<= lockout {bound}",
+            why,
+        )
     _check_drug_and_pump(program, entry, pump, out)
     _check_concentration(program, entry, pump, out)
     basal = basal_daily_ng(program.basal)
-    bolus = program.patient_bolus
-    bolus_daily = bolus.dose_ng * bolus.max_per_24h if bolus else 0
-    worst = basal + bolus_daily
+    worst = basal + (b.dose_ng * b.max_per_24h if b else 0)
     _check_rates(program, pump, out)
     _check_daily(entry, worst, out)
     _check_bolus(program, entry, pump, out)
@@ -312,11 +302,7 @@ def _check_drug_and_pump(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
 def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
     c = p.concentration_ng_per_ml
     narrowing = pump.concentration_range(p.drug)
-    allowed = [
-        x
-        for x in entry.product_concentrations.values_ng_per_ml
-        if narrowing is None or narrowing.contains(x)
-    ]
+    allowed = pump_concentrations(entry, pump)
     shown = format_concentration_ng_per_ml(c)
     if c not in allowed:
         out.add(
@@ -339,9 +325,7 @@ def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
         )
     cap = entry.max_concentration
     if cap is not None and concentration_cap_applies(entry, c) and c > cap.value:
-        out.add(
-            cap.id, cap.level, "concentration", shown, cap.text(), "above the maximum concentration"
-        )
+        out.breach(cap, "concentration", shown, "above the maximum concentration")
 
 
 def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
@@ -371,24 +355,11 @@ def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
 def _check_daily(entry: DrugEntry, worst: int, out: _Collector) -> None:
     shown = format_dose_rate_ng_per_day(worst)
     if worst > entry.max_daily.value:
-        out.add(
-            entry.max_daily.id,
-            entry.max_daily.level,
-            "worst_case_daily",
-            shown,
-            entry.max_daily.text(),
-            "worst-case daily total (basal + every allowed bolus) above the maximum",
-        )
+        why = "worst-case daily total (basal + every allowed bolus) above the maximum"
+        out.breach(entry.max_daily, "worst_case_daily", shown, why)
     soft = entry.soft_max_daily
     if soft is not None and worst > soft.value:
-        out.add(
-            soft.id,
-            soft.level,
-            "worst_case_daily",
-            shown,
-            soft.text(),
-            "worst-case daily total above the soft maximum",
-        )
+        out.breach(soft, "worst_case_daily", shown, "worst-case daily total above the soft maximum")
 
 
 def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
@@ -405,22 +376,12 @@ def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector)
             f"{pump.id} allows no patient bolus of {p.drug}",
         )
     if entry.max_bolus is not None and b.dose_ng > entry.max_bolus.value:
-        out.add(
-            entry.max_bolus.id,
-            entry.max_bolus.level,
-            "patient_bolus.dose",
-            format_amount_ng(b.dose_ng),
-            entry.max_bolus.text(),
-            "bolus dose above maximum",
-        )
+        shown = format_amount_ng(b.dose_ng)
+        out.breach(entry.max_bolus, "patient_bolus.dose", shown, "bolus dose above maximum")
     if entry.min_lockout is not None and b.lockout_s < entry.min_lockout.value:
-        out.add(
-            entry.min_lockout.id,
-            entry.min_lockout.level,
-            "patient_bolus.lockout",
-            format_duration_s(b.lockout_s),
-            entry.min_lockout.text(),
-            "lockout shorter than the minimum",
+        shown = format_duration_s(b.lockout_s)
+        out.breach(
+            entry.min_lockout, "patient_bolus.lockout", shown, "lockout shorter than the minimum"
         )
 
 
@@ -434,40 +395,21 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
     base = titration_base(old, out.ctx.restart_from_ng_per_day)
     tit = entry.titration
     if basal > base and tit is not None:
-        step = tit.max_increase
+        step, up = tit.max_increase, format_dose_rate_ng_per_day(basal - base)
         if step is not None and basal - base > step.value:
-            out.add(
-                step.id,
-                step.level,
-                "basal",
-                format_dose_rate_ng_per_day(basal - base),
-                step.text(),
-                "increase larger than the titration step",
-            )
+            out.breach(step, "basal", up, "increase larger than the titration step")
         pct = tit.max_increase_percent
         if pct is not None and (basal - base) * 10_000 > pct.value * base:
-            out.add(
-                pct.id,
-                pct.level,
-                "basal",
-                f"+{format_dose_rate_ng_per_day(basal - base)} on "
-                f"{format_dose_rate_ng_per_day(base)}",
-                pct.text(),
-                "increase larger than the allowed percentage of the current dose",
-            )
+            shown = f"+{up} on {format_dose_rate_ng_per_day(base)}"
+            why = "increase larger than the allowed percentage of the current dose"
+            out.breach(pct, "basal", shown, why)
         count = tit.max_increases
         if count is not None:
             now = out.ctx.now_s
             recent = sum(1 for inc in out.ctx.increases if inc.at_s > now - count.window_s)
             if recent + 1 > count.count:
-                out.add(
-                    count.id,
-                    count.level,
-                    "basal",
-                    f"{recent + 1} increases",
-                    count.text(),
-                    "too many increases in the rolling window",
-                )
+                why = "too many increases in the rolling window"
+                out.breach(count, "basal", f"{recent + 1} increases", why)
     if entry.withdrawal_risk.value and basal < old:
         cut_bp = (old - basal) * 10_000
         if (basal == 0 or cut_bp > BACLOFEN_CUT_CONFIRM_BP * old) and not (
@@ -512,11 +454,5 @@ def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> N
             )
     rng = entry.starting_range(p.opioid_status or "any")
     if rng is not None and not rng.contains(basal):
-        out.add(
-            rng.id,
-            rng.level,
-            "basal",
-            format_dose_rate_ng_per_day(basal),
-            rng.text(),
-            "starting dose outside the library's starting range",
-        )
+        why = "starting dose outside the library's starting range"
+        out.breach(rng, "basal", format_dose_rate_ng_per_day(basal), why)

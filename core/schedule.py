@@ -17,18 +17,6 @@ from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 from itdose.core.units import DAY_S
 
-__all__ = [
-    "Basal",
-    "FlexClock",
-    "FlexStep",
-    "UtcOffset",
-    "basal_daily_ng",
-    "dst_day",
-    "local_seconds",
-    "max_basal_rate_ng_per_day",
-    "rate_at",
-]
-
 
 class FlexClock(enum.Enum):
     """Which clock a flex schedule follows (docs/dosing-rules.md#time)."""

@@ -13,8 +13,6 @@ from itdose.core.codec import decode, encode
 from itdose.core.errors import InvalidInput
 from itdose.core.state import Device, check_consistent
 
-__all__ = ["SCHEMA_VERSION", "from_json", "to_json"]
-
 SCHEMA_VERSION = 1
 """Version of the state document; a document from a newer version is refused."""
 

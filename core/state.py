@@ -17,37 +17,11 @@ from itdose.core.library import MriPolicy
 from itdose.core.path import FluidPath
 from itdose.core.program import Increase, Program
 
-__all__ = [
-    "ActiveAlarm",
-    "DeliveryKind",
-    "Device",
-    "DrugLedger",
-    "FlushDose",
-    "ImplantedSystem",
-    "LastDelivery",
-    "MriSession",
-    "Order",
-    "Phase",
-    "RefillSession",
-    "Reservoir",
-    "Role",
-    "Screening",
-    "Trial",
-    "TrialDose",
-    "TrialOutcome",
-    "check_consistent",
-    "evolve",
-]
-
 
 class Phase(enum.Enum):
-    """Lifecycle states (docs/architecture.md#lifecycle).
+    """Lifecycle states (docs/architecture.md#lifecycle)."""
 
-    Hashed by identity (as the members compare): ``Enum`` hashes the member's name in Python on
-    every set or dict lookup, and every step looks phases up. Nothing depends on the hash
-    itself: the name's hash differs from one process to the next already."""
-
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # as the members compare; Enum's own hashes the name, every lookup
 
     SCREENING = "screening"
     TRIAL = "trial"
@@ -63,10 +37,9 @@ class Phase(enum.Enum):
 
 
 class Role(enum.Enum):
-    """Who issues a command; the lifecycle table says which roles may issue which command.
-    Hashed by identity, as :class:`Phase`."""
+    """Who issues a command; the lifecycle table says which roles may issue which command."""
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # as Phase
 
     PATIENT = "patient"
     CLINICIAN = "clinician"
@@ -287,9 +260,9 @@ class Device:
     """Granted deliveries not yet fully reported by the drive (in flight)."""
     next_order_id: int = 1
     basal_carry: int = 0
+    """Fractional remainder of the basal volume (numerator over ``c * 86400``) carried over."""
     basal_until_s: int = 0
     """End of the last basal segment ordered: the next one starts no earlier."""
-    """Fractional remainder of the basal volume (numerator over ``c * 86400``) carried over."""
     refill: RefillSession | None = None
     mri: MriSession | None = None
     eos_at_s: int | None = None
@@ -351,14 +324,10 @@ _DEVICE_FIELDS: Final = frozenset(f.name for f in fields(Device))
 
 
 def evolve(device: Device, **changes: Any) -> Device:
-    """``dataclasses.replace(device, **changes)`` for the core's every-step path, without its cost.
-
-    ``replace`` calls ``fields()`` and the generated ``__init__`` for all 26 fields; a Device has
-    no ``__post_init__`` and its ``__init__`` only stores each value, so copying the instance
-    dictionary and storing the changes builds the same value (equal, same encoding). The new
-    object is built here and never changed after it is returned. An unknown name raises
-    ``TypeError``, as ``replace`` does.
-    """
+    """``dataclasses.replace(device, **changes)`` without its cost on the every-step path: a
+    Device's ``__init__`` only stores each value, so a copy of the instance dictionary with the
+    changes is the same value (docs/architecture.md#trust-boundary). An unknown name raises
+    ``TypeError``, as ``replace`` does."""
     if not _DEVICE_FIELDS.issuperset(changes):
         unknown = changes.keys() - _DEVICE_FIELDS
         raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")

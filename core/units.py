@@ -1,28 +1,9 @@
-"""Exact quantities in named integer base units (docs/architecture.md#units-and-arithmetic,
-REQ-UNIT-001..004).
+"""Exact quantities in named integer base units (REQ-UNIT-001..004).
 
-Base units, carried as name suffixes everywhere in itdose:
-
-=================  ==================  ===========================
-dimension          base unit           suffix
-=================  ==================  ===========================
-amount of drug     nanogram            ``_ng``
-volume             nanolitre           ``_nl``
-concentration      nanogram per mL     ``_ng_per_ml``
-duration / time    second              ``_s``
-dose rate          nanogram per day    ``_ng_per_day``
-volume rate        nanolitre per day   ``_nl_per_day``
-length             millimetre          ``_mm``
-volume per length  nanolitre per metre ``_nl_per_m``
-percentage         basis point         ``_bp`` (14.5 % = 1450)
-=================  ==================  ===========================
-
-Human text ("0.5 mg/day", "20.83 mcg/h", "40 mL") is parsed with :class:`decimal.Decimal` and
-:class:`fractions.Fraction`, exactly; a value that is not a whole number of base units is rejected
-rather than rounded, because a silent rounding of a programmed dose is a hazard (REQ-UNIT-002).
-Floats are rejected as input: a float cannot carry "0.1" exactly. Magnitudes beyond the physical
-plausibility bounds in :data:`BOUNDS` are rejected (REQ-UNIT-003); these bounds are design bounds
-on what a device can hold or deliver, not clinical limits (those live in the drug library).
+The base units and their name suffixes (``_ng``, ``_nl``, ``_ng_per_ml``, ``_s``, ``_ng_per_day``,
+``_nl_per_day``, ``_mm``, ``_nl_per_m``, ``_bp``), why text is parsed exactly and never rounded
+(REQ-UNIT-002) and what the plausibility :data:`BOUNDS` are (REQ-UNIT-003): see
+docs/architecture.md, section "Units and arithmetic" (docs/architecture.md#base-units).
 """
 
 from __future__ import annotations
@@ -35,34 +16,6 @@ from typing import Final
 
 from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
-
-__all__ = [
-    "BOUNDS",
-    "DAY_S",
-    "FG_PER_NG",
-    "NL_PER_ML",
-    "Dimension",
-    "format_amount_ng",
-    "format_concentration_ng_per_ml",
-    "format_dose_rate_ng_per_day",
-    "format_duration_s",
-    "format_length_mm",
-    "format_percent_bp",
-    "format_quantity",
-    "format_volume_nl",
-    "format_volume_rate_nl_per_day",
-    "parse_amount_ng",
-    "parse_concentration_ng_per_ml",
-    "parse_dose_rate_ng_per_day",
-    "parse_duration_s",
-    "parse_length_mm",
-    "parse_percent_bp",
-    "parse_quantity",
-    "parse_volume_nl",
-    "parse_volume_per_length_nl_per_m",
-    "parse_volume_rate_nl_per_day",
-    "volume_nl_for",
-]
 
 NL_PER_ML: Final = 1_000_000
 """Nanolitres per millilitre."""
@@ -99,18 +52,11 @@ class Dimension(enum.Enum):
 
 _AMOUNT: Final = {"g": 10**9, "mg": 10**6, "mcg": 10**3, "ug": 10**3, "µg": 10**3, "ng": 1}
 _VOLUME: Final = {"ml": NL_PER_ML, "ul": 10**3, "µl": 10**3, "nl": 1}
-_TIME: Final = {
-    "s": 1,
-    "sec": 1,
-    "min": 60,
-    "h": 3600,
-    "hr": 3600,
-    "hour": 3600,
-    "hours": 3600,
-    "d": DAY_S,
-    "day": DAY_S,
-    "days": DAY_S,
-}
+_TIME: Final = (
+    {"s": 1, "sec": 1, "min": 60}
+    | dict.fromkeys(("h", "hr", "hour", "hours"), 3600)
+    | dict.fromkeys(("d", "day", "days"), DAY_S)
+)
 _LENGTH: Final = {"m": 1000, "cm": 10, "mm": 1}
 
 BOUNDS: Final[dict[Dimension, int]] = {
@@ -125,6 +71,15 @@ BOUNDS: Final[dict[Dimension, int]] = {
     Dimension.PERCENT: 100_000,  # 1000 %
 }
 """Physical plausibility bound per dimension, in base units (inclusive)."""
+
+_RATIOS: Final = {
+    # numerator / denominator -> the quotient, and the denominator's base units in the quotient's
+    # (1 mL = 10**6 nL, 1 day = 86400 s, 1 m = 1000 mm)
+    (Dimension.AMOUNT, Dimension.VOLUME): (Dimension.CONCENTRATION, NL_PER_ML),
+    (Dimension.AMOUNT, Dimension.DURATION): (Dimension.DOSE_RATE, DAY_S),
+    (Dimension.VOLUME, Dimension.DURATION): (Dimension.VOLUME_RATE, DAY_S),
+    (Dimension.VOLUME, Dimension.LENGTH): (Dimension.VOLUME_PER_LENGTH, 1000),
+}
 
 _NUMBER = re.compile(r"^\s*([+-]?)\s*((?:[0-9]+(?:\.[0-9]*)?)|(?:\.[0-9]+))\s*(.*?)\s*$")
 _MAX_TEXT = 64
@@ -160,15 +115,12 @@ def _unit_factor(unit_text: str, field: str) -> tuple[Dimension, Fraction]:
     if num is None or den is None:
         raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
     (ndim, nf), (ddim, df) = num, den
-    if ndim is Dimension.AMOUNT and ddim is Dimension.VOLUME:
-        return Dimension.CONCENTRATION, Fraction(nf * 10**6, df)
-    if ndim is Dimension.AMOUNT and ddim is Dimension.DURATION:
-        return Dimension.DOSE_RATE, Fraction(nf * 86400, df)
-    if ndim is Dimension.VOLUME and ddim is Dimension.DURATION:
-        return Dimension.VOLUME_RATE, Fraction(nf * 86400, df)
-    if ndim is Dimension.VOLUME and ddim is Dimension.LENGTH:
-        return Dimension.VOLUME_PER_LENGTH, Fraction(nf * 1000, df)
-    raise InvalidInput(field, f"unit {unit_text!r} is not a supported quantity", value=unit_text)
+    if (ndim, ddim) not in _RATIOS:
+        raise InvalidInput(
+            field, f"unit {unit_text!r} is not a supported quantity", value=unit_text
+        )
+    dim, per = _RATIOS[ndim, ddim]
+    return dim, Fraction(nf * per, df)
 
 
 def parse_quantity(text: object, field: str, expected: Dimension) -> int:
@@ -240,17 +192,8 @@ def parse_quantity(text: object, field: str, expected: Dimension) -> int:
 
 
 def _example(dim: Dimension) -> str:
-    return {
-        Dimension.AMOUNT: "mg",
-        Dimension.VOLUME: "mL",
-        Dimension.CONCENTRATION: "mg/mL",
-        Dimension.DURATION: "h",
-        Dimension.DOSE_RATE: "mg/day",
-        Dimension.VOLUME_RATE: "mL/day",
-        Dimension.LENGTH: "cm",
-        Dimension.VOLUME_PER_LENGTH: "mL/cm",
-        Dimension.PERCENT: "%",
-    }[dim]
+    """The unit an error message suggests: the largest display unit (hours for a duration)."""
+    return "h" if dim is Dimension.DURATION else _DISPLAY[dim][0][0]
 
 
 def parse_amount_ng(text: object, field: str) -> int:
@@ -336,9 +279,7 @@ def format_quantity(value: int, dim: Dimension) -> str:
 
 
 def format_amount_ng(value: int) -> str:
-    """E.g. 2340000 -> '2.34 mg'.
-
-    Round trip (CrossHair contract):
+    """E.g. 2340000 -> '2.34 mg'; parses back exactly (CrossHair).
 
     pre: 0 <= value <= BOUNDS[Dimension.AMOUNT]
     post: parse_amount_ng(__return__, "value") == value
@@ -347,9 +288,7 @@ def format_amount_ng(value: int) -> str:
 
 
 def format_volume_nl(value: int) -> str:
-    """Always in mL, the clinical unit: 234000 -> '0.234 mL'; 40000000 -> '40 mL'.
-
-    Round trip (CrossHair contract):
+    """Always in mL, the clinical unit: 234000 -> '0.234 mL'; parses back exactly (CrossHair).
 
     pre: 0 <= value <= BOUNDS[Dimension.VOLUME]
     post: parse_volume_nl(__return__, "value") == value
@@ -358,9 +297,7 @@ def format_volume_nl(value: int) -> str:
 
 
 def format_concentration_ng_per_ml(value: int) -> str:
-    """E.g. 25000000 -> '25 mg/mL'.
-
-    Round trip (CrossHair contract):
+    """E.g. 25000000 -> '25 mg/mL'; parses back exactly (CrossHair).
 
     pre: 0 <= value <= BOUNDS[Dimension.CONCENTRATION]
     post: parse_concentration_ng_per_ml(__return__, "value") == value
@@ -369,9 +306,7 @@ def format_concentration_ng_per_ml(value: int) -> str:
 
 
 def format_dose_rate_ng_per_day(value: int) -> str:
-    """E.g. 500000 -> '500 mcg/day'.
-
-    Round trip (CrossHair contract):
+    """E.g. 500000 -> '500 mcg/day'; parses back exactly (CrossHair).
 
     pre: 0 <= value <= BOUNDS[Dimension.DOSE_RATE]
     post: parse_dose_rate_ng_per_day(__return__, "value") == value
@@ -390,9 +325,7 @@ def format_length_mm(value: int) -> str:
 
 
 def format_percent_bp(value: int) -> str:
-    """E.g. 1450 -> '14.5 %'.
-
-    Round trip (CrossHair contract):
+    """E.g. 1450 -> '14.5 %'; parses back exactly (CrossHair).
 
     pre: 0 <= value <= BOUNDS[Dimension.PERCENT]
     post: parse_percent_bp(__return__, "value") == value
@@ -401,9 +334,7 @@ def format_percent_bp(value: int) -> str:
 
 
 def format_duration_s(value: int) -> str:
-    """E.g. 202176 -> '2 d 8 h 9 min 36 s'; 0 -> '0 s'.
-
-    Each part parses back and the parts add up (CrossHair contract):
+    """E.g. 202176 -> '2 d 8 h 9 min 36 s'; 0 -> '0 s'; each part parses back, and they add up.
 
     pre: 0 <= value <= BOUNDS[Dimension.DURATION]
     post: sum(parse_duration_s(p, "") for p in re.findall("[0-9]+ [a-z]+", __return__)) == value

@@ -294,11 +294,11 @@ def _live_ledger(pieces: Any) -> Ledger:
     return Ledger(pieces)
 
 
-def _piece_bad(s: dict[str, SymInt]) -> list[tuple[str, ZBool]]:
-    """The checks of a piece, in the order the code makes them."""
-    bad = [(f, s[f].term < 0) for f in FIELDS[:5]]
-    bad.append(("pace_s", s["pace_s"].term <= 0))
-    bad.append(("end_s", s["end_s"].term < s["start_s"].term))
+def _piece_bad(s: dict[str, ZInt]) -> list[tuple[str, ZBool]]:
+    """The checks of a piece with fields ``s``, in the order the code makes them."""
+    bad = [(f, s[f] < 0) for f in FIELDS[:5]]
+    bad.append(("pace_s", s["pace_s"] <= 0))
+    bad.append(("end_s", s["end_s"] < s["start_s"]))
     return bad
 
 
@@ -318,7 +318,8 @@ def _piece_claims(piece_fn: PieceFn) -> list[Claim]:
                 return z3.BoolVal(False)
             return z3.And(*[term(getattr(p, f)) == s[f].term for f in FIELDS])
 
-        goals.append(_on_leaves(explore(run), _accepts_exactly(_piece_bad(s), same)))
+        bad = _piece_bad({f: s[f].term for f in FIELDS})
+        goals.append(_on_leaves(explore(run), _accepts_exactly(bad, same)))
     shown = [(f, s[f].term, "") for f in FIELDS]
     concrete = []
     for i, f in enumerate(FIELDS):
@@ -390,11 +391,14 @@ def _ledger_claims(ledger_fn: LedgerFn, record: RecordFn, window: WindowFn) -> l
             before = Ledger(tuple(Piece(*p) for p in raw))
             return record(before, t, order, start, amount, pace, HOUR)
 
+        # the time and the amount, then the checks of the order's new piece (its start the
+        # earlier of the report's and the live piece's, its end the report)
+        summed = amount.term + z3.If(live, term(old[3]), 0)
+        fields = (z3.IntVal(order), first_start, t.term, summed, pace.term, z3.IntVal(HOUR))
         rec_bad = [
             ("t_s", late),
             ("amount_fg", amount.term < 0),
-            ("start_s", first_start < 0),
-            ("end_s", first_start > t.term),
+            *_piece_bad(dict(zip(FIELDS, fields, strict=True))),
         ]
         goals.append(_on_leaves(explore(run, dom), _accepts_exactly(rec_bad)))
 
@@ -555,6 +559,13 @@ def _last(p: Any) -> ZInt:
     return term(p[2]) + (1 if p[6] else 0)
 
 
+def _paced_after(end: Any, amount: Any, rate: Any, t0: Any) -> Any:
+    """The most of ``amount`` that left by ``end`` at no more than ``rate`` (fg per s) can have
+    left after ``t0`` (reals): nothing if ``end <= t0``, else ``min(amount, rate x (end - t0))``."""
+    left = end - t0
+    return z3.If(left > 0, z3.If(rate * left < amount, rate * left, amount), z3.RealVal(0))
+
+
 def record_claims(
     record: RecordFn | None = None, orders: Sequence[tuple[int, bool | None]] = RECORD_REPORTS
 ) -> list[Claim]:
@@ -603,13 +614,15 @@ def record_claims(
                 ]
                 in_order = [term(a.end_s) <= term(b.end_s) for a, b in itertools.pairwise(got)]
                 fg, ps = term(new.pace_fg), new.pace_s
+                # a piece of the report alone (a new order, or one whose piece aged out)
+                fresh = z3.And(
+                    term(new.start_s) == start.term,
+                    term(new.amount_fg) == amount.term,
+                    fg == pace.term,
+                    z3.BoolVal(ps == REPORT_PACE_S and new.instant is instant),
+                )
                 if old is None:
-                    piece_ok = z3.And(
-                        term(new.start_s) == start.term,
-                        term(new.amount_fg) == amount.term,
-                        fg == pace.term,
-                        z3.BoolVal(ps == REPORT_PACE_S and new.instant is instant),
-                    )
+                    piece_ok = fresh
                 else:
                     o_start, o_amount, o_fg, o_s, o_inst = (
                         term(old[1]),
@@ -636,12 +649,7 @@ def record_claims(
                             larger,
                             z3.BoolVal(new.instant is (instant or o_inst)),
                         ),
-                        z3.And(
-                            term(new.start_s) == start.term,
-                            term(new.amount_fg) == amount.term,
-                            fg == pace.term,
-                            z3.BoolVal(ps == REPORT_PACE_S and new.instant is instant),
-                        ),
+                        fresh,
                     )
                 return z3.And(
                     z3.BoolVal(new.order_id == order and isinstance(after, Ledger)),
@@ -747,11 +755,8 @@ def merge_at_bound_claims(record: RecordFn | None = None) -> list[Claim]:
                 ]
             )
             m = got[0]
-            end, amt = z3.ToReal(term(m.end_s)), z3.ToReal(term(m.amount_fg))
-            left = end - t0
             rate = z3.ToReal(term(m.pace_fg)) / z3.ToReal(term(m.pace_s))
-            most = z3.If(amt <= rate * left, amt, rate * left)
-            bound = z3.If(left > 0, most, z3.RealVal(0))
+            bound = _paced_after(z3.ToReal(term(m.end_s)), z3.ToReal(term(m.amount_fg)), rate, t0)
             joined = z3.And(
                 z3.BoolVal(
                     len(got) == KEPT and all(a is b for a, b in zip(got[1:-1], rest, strict=True))
@@ -844,11 +849,8 @@ def _tail_at(p: _P, t: Any) -> Any:
     to its end); an instant counts in full until the window no longer contains it."""
     if p.instant:
         return z3.If(t - DAY < p.end_s, z3.RealVal(p.amount_fg), z3.RealVal(0))
-    after = t - DAY
-    left = z3.RealVal(p.end_s) - after
-    rate = Fraction(p.pace_fg, p.pace_s)
-    most = z3.RealVal(rate) * left
-    return z3.If(left > 0, z3.If(most < p.amount_fg, most, z3.RealVal(p.amount_fg)), z3.RealVal(0))
+    rate = z3.RealVal(Fraction(p.pace_fg, p.pace_s))
+    return _paced_after(z3.RealVal(p.end_s), z3.RealVal(p.amount_fg), rate, t - DAY)
 
 
 def _head_at(f: _F, t: Any) -> Any:
@@ -1061,7 +1063,9 @@ def _record_merges_one_more(ledger: Ledger, *args: Any, **kw: Any) -> Ledger:
 
 def _peak_fg_keeps_now_window(*args: Any, **kw: Any) -> Any:
     """Pieces filtered against now + 24 h instead of now - 24 h (every piece dropped)."""
-    fn = _seeded("peak_fg", "horizon = now_s - WINDOW_S", "horizon = now_s + WINDOW_S")
+    fn = _seeded(
+        "peak_fg", "_first_live(pieces, now_s)", "_first_live(pieces, now_s + 2 * WINDOW_S)"
+    )
     return fn(*args, **kw)
 
 

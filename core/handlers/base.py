@@ -1,11 +1,9 @@
 """The typed handler record and the small checks every episode uses.
 
 A :class:`Handler` binds one command class to its ``validate`` (raise a
-:class:`~itdose.core.errors.DosingError` naming the field if the command's data is not acceptable
-for the device now) and its ``apply`` (the updated device data, the effects and the alarm
-conditions it raised: an :class:`Applied`). Both are pure, and neither decides the phase: that is
-the lifecycle table's job. The record is generic in the command class, so the type checker checks
-each validator and handler against the command it is registered for.
+:class:`~itdose.core.errors.DosingError` naming the field) and its ``apply`` (an :class:`Applied`);
+both are pure, and the phase is the lifecycle table's job. The record is generic in the command
+class, so the type checker checks each function against the command it is registered for.
 """
 
 from __future__ import annotations
@@ -71,8 +69,7 @@ WITHDRAWAL_TEXT = (
 def require_reason(text: str, field: str) -> None:
     if not text.strip():
         raise RejectedCommand(field, "a reason is required")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(field, "is too long", limit=f"{MAX_TEXT} characters")
+    check_text(text, field)
 
 
 def check_text(text: str, field: str) -> None:

@@ -112,23 +112,11 @@ def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
 
 
 def _count_emergency_scan(d: Device, now: int) -> Applied:
-    """The Flow Activated Valve closes; the labelled worst case, 10 uL at the concentration
-    leaving the catheter tip, is counted as delivered at the scan start, in the 24 h window of
-    each drug it can carry (REQ-MRI-006). The volume is the next 10 uL the tip would deliver
-    after the volume in flight, each drug at its richest concentration there (never less than
-    the exact outflow), recorded as an instant: in full in every window that contains the scan
-    start (:class:`~itdose.core.ledger.Piece`; a one-second delivery ending at the scan start
-    would leave the window a second early).
-
-    The fluid path moves on with the worst case (:func:`_path_after_scan`): if 10 uL left the
-    tip, whatever leaves it afterwards is up to 10 uL further along the path, and during a
-    concentration change a path that did not move would let the richer fluid behind the
-    boundary leave counted as the leaner fluid ahead of it (0.15 mg of morphine after a refill
-    from 10 to 25 mg/mL). How much left is not known (0 to 10 uL), so behind the fluid in flight
-    the path holds, at each position, the richest fluid any of those amounts can have brought
-    there; the reservoir gives the 10 uL. The 10 uL themselves are counted now, at their richest
-    concentration.
-    """
+    """The Flow Activated Valve closes; the labelled worst case, the next 10 uL the tip would
+    deliver after the volume in flight, each drug at its richest concentration there, is counted
+    as an instant at the scan start in each drug's 24 h window, and the fluid path moves on with
+    the worst case (:func:`_path_after_scan`). Why each: docs/dosing-rules.md#r-mri-5
+    (REQ-MRI-006)."""
     skip = dosing.in_flight_nl(d)
     ahead = dosing.ahead(d, skip, EMERGENCY_MRI_NL)
     order_id = d.next_order_id
@@ -155,17 +143,12 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
 
 
 def _path_after_scan(d: Device, skip_nl: int) -> Device:
-    """The path and reservoir after the scan (REQ-MRI-006). Between 0 and 10 uL left the tip
-    after the volume in flight ``skip_nl``: the fluid behind it has moved up by an unknown ``x``
-    in ``[0, moved]`` (``moved``: 10 uL, no more than the reservoir holds beyond the volume in
-    flight). The fluid in flight stays at the tip (the orders' reports push it out as before);
-    behind it each position holds the richest fluid any ``x`` can have brought there (a sliding
-    maximum over the next ``moved`` nL, :func:`_richest_ahead`), so that whatever leaves the tip
-    later is never counted leaner than it is: when the concentration rose the richer fluid is
-    counted ``moved`` early (all 10 uL left), when it fell the richer fluid is counted until it
-    would have left had nothing left. The reservoir gives ``moved`` (its low and empty alarms
-    come no later). With two drugs within reach of one position (a drug change under way) the
-    path cannot hold both: it moves on by ``moved`` (all 10 uL left, as counted)."""
+    """The path and reservoir after the scan (docs/dosing-rules.md#r-mri-5, REQ-MRI-006): between
+    0 and ``moved`` nL (10 uL, no more than the reservoir holds beyond the volume in flight
+    ``skip_nl``) left the tip. The fluid in flight stays at the tip; behind it each position holds
+    the richest fluid any of those amounts can have brought there (:func:`_richest_ahead`), or,
+    with two drugs within reach of one position, the path moves on by ``moved``. The reservoir
+    gives ``moved``."""
     if d.reservoir is None or d.path is None:
         return d
     moved = min(EMERGENCY_MRI_NL, max(0, d.reservoir.volume_nl - skip_nl))

@@ -37,8 +37,8 @@ def check_concentration(
 ) -> None:
     """Concentration is a product strength of the drug allowed by the pump, or overridden."""
     check_positive(concentration_ng_per_ml, field)
-    allowed = pump_concentrations(entry, pump)
-    limit_id = f"{entry.drug}.{entry.indication}.product_concentrations"
+    allowed = lib.pump_concentrations(entry, pump)
+    limit_id = f"{entry.id}.product_concentrations"
     if concentration_ng_per_ml not in allowed and not overridden(overrides, limit_id):
         shown = ", ".join(format_concentration_ng_per_ml(c) for c in allowed) or "none"
         raise LimitViolation(
@@ -66,16 +66,6 @@ def check_concentration(
             value=concentration_ng_per_ml,
             limit=format_concentration_ng_per_ml(cap.value),
         )
-
-
-def pump_concentrations(entry: lib.DrugEntry, pump: lib.PumpModel) -> tuple[int, ...]:
-    """The drug's product strengths that ``pump`` accepts (its per-drug narrowing applied)."""
-    narrowing = pump.concentration_range(entry.drug)
-    return tuple(
-        c
-        for c in entry.product_concentrations.values_ng_per_ml
-        if narrowing is None or narrowing.contains(c)
-    )
 
 
 def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> None:

@@ -55,7 +55,7 @@ def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
             value=c.opioid_status,
         )
     if not entry.approved_for_intrathecal_pump.value:
-        limit_id = f"{entry.drug}.{entry.indication}.unapproved"
+        limit_id = f"{entry.id}.unapproved"
         if not overridden(c.overrides, limit_id):
             raise LimitViolation(
                 "command.drug",
@@ -127,7 +127,7 @@ def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: l
 def _v_screening_dose(t: Trial, entry: lib.DrugEntry, c: cmd.RecordTrialDose, now: int) -> None:
     seq = t.screening_sequence_ng
     n = len(t.doses)
-    limit_id = f"{entry.drug}.{entry.indication}.screening_sequence"
+    limit_id = f"{entry.id}.screening_sequence"
     if t.response is True:
         raise RejectedCommand("command", "screening already has a positive response")
     if n >= len(seq):
@@ -149,7 +149,7 @@ def _v_screening_dose(t: Trial, entry: lib.DrugEntry, c: cmd.RecordTrialDose, no
         raise LimitViolation(
             "now_s",
             "screening doses must be spaced",
-            limit_id=f"{entry.drug}.{entry.indication}.screening_spacing",
+            limit_id=f"{entry.id}.screening_spacing",
             level=lib.Level.HARD.value,
             value=format_duration_s(now - t.doses[-1].at_s),
             limit=f">= {format_duration_s(spacing)}",
@@ -161,10 +161,9 @@ def _h_record_trial_dose(
 ) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
-    # A trial dose is given at once by the clinician (a temporary catheter or needle): counted
-    # as given, in the rolling 24 h ledger now, as an instant: in full in every window that
-    # contains now (REQ-GOV-005; order id 0: delivery orders count from 1; doses within a day
-    # count together, the older one as long as the newer).
+    # Given at once through a temporary catheter or needle: counted as given, as an instant in
+    # full in every window containing now (docs/dosing-rules.md#r-tip-2, the end of
+    # docs/dosing-rules.md#r-mri-5; REQ-GOV-005; order id 0: delivery orders count from 1).
     fg = c.amount_ng * FG_PER_NG
     ledger = d.ledger.record(now, 0, now, fg, fg, 1, instant=True)
     return Applied(evolve(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng))

@@ -412,6 +412,20 @@ def test_peak_is_never_below_real_delivery_of_recorded_and_flowing_drug(
     )
 
 
+def test_the_peak_can_be_where_a_piece_starts_to_fall_while_a_slower_flow_still_rises() -> None:
+    """REQ-GOV-004, REQ-TIP-004: 36 000 fg left the tip over the first hour at 10 fg/s; from
+    ``now`` = 4 600 s a day of drug flows at 4 fg/s. Until t = 86 400 the whole piece is in the
+    window and the flow adds 4 fg/s; then the piece leaves at 10 fg/s while the flow adds only 4,
+    so the largest window ends exactly where the piece starts to leave it, before the flow stops
+    rising: 36 000 + 4 x (86 400 - 4 600) = 363 200 fg (not at ``now``: 36 000; not at the flow's
+    end, 91 000: 345 600)."""
+    ledger = Ledger().record(3_600, 1, 0, 36_000, 10, 1)
+    flow = Flow(4_600, 4 * DAY, 4, 1)
+    assert peak_fg(ledger.pieces, (flow,), 4_600) == 363_200
+    # without the flow nothing rises: the window at now decides
+    assert peak_fg(ledger.pieces, (), 4_600) == 36_000
+
+
 def test_a_flow_longer_than_a_day_counts_what_fits_in_a_window_with_pieces_recorded() -> None:
     """REQ-GOV-005: an order of two days at 1 fg/s puts at most one day (86 400 fg) in a window;
     with a recorded piece beside it the peak counts exactly that."""
