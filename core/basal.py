@@ -16,6 +16,7 @@ from itdose.core.effects import Annunciate, DeliveryOrder, Effect, Record
 from itdose.core.flight import (
     _cmax,
     _fluid,
+    _fluid_flows,
     _homogeneous,
     _order_flow,
     _pump,
@@ -38,7 +39,7 @@ from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, e
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
-    "MIN_RUN_S",
+    "MIN_RUN_NL",
     "ORDER_GRACE_S",
     "SEGMENT_S",
     "TickPlan",
@@ -52,9 +53,13 @@ __all__ = [
 
 SEGMENT_S = 3600
 """Longest basal order: one hour. Shorter segments end at flex step boundaries."""
-MIN_RUN_S = 60
-"""A basal order stops at a change of concentration only if at least this much of the old one is
-left; a smaller remnant is delivered together with what follows it."""
+MIN_RUN_NL = 2
+"""A basal order stops at a change of concentration when at least this much of the old one is
+left, however short a time it lasts (R-TIP-3: the rate follows the fluid at the tip). A single
+nanolitre, what a drive that moves a little less than ordered leaves (and would leave again of a
+one-nanolitre order, without end), goes with the fluid behind it when that order, counted fluid
+by fluid, fits under the hard maximum: leaving the tip at the other fluid's pace, it is at most
+one rounding unit early or late."""
 ORDER_GRACE_S = 600
 """An order not reported finished this long after its end is overdue: the drive cannot be
 confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
@@ -145,6 +150,17 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     return longest if fits else seg
 
 
+def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, seg: int) -> bool:
+    """An order of ``nl`` over ``seg`` seconds, pushed after ``flight``, across a change of
+    concentration keeps every 24 h window within the hard maximum, counted fluid by fluid (as a
+    bolus is, :func:`itdose.core.flight._fluid_flows`: each fluid at its own concentration, not
+    the whole order at the richest; REQ-GOV-004)."""
+    _, flows = _fluid_flows(d, drug, now, flight, 0, nl, seg, None)
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    due = (*in_flight_flows(d, drug), *flows)
+    return peak_fg(ledger_of(d, drug).live(now), due, now, limit) <= limit
+
+
 def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
     if (
         d.phase is not Phase.ACTIVE
@@ -165,11 +181,15 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     numerator = rate * FG_PER_NG * seg + d.basal_carry
     target_fg = numerator // DAY_S
     nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
-    if ended and rate > 0 and fg * DAY_S < rate * FG_PER_NG * MIN_RUN_S:
-        # less than a minute of the old concentration is left before the next one (a drive that
-        # moves a little less than ordered leaves such remnants): one order across the boundary,
-        # still exact at the tip, rather than ever shorter orders chasing it
-        nl, fg, ended = plan_volume(d, flight, drug, target_fg)
+    merged = False
+    if ended and rate > 0 and nl < MIN_RUN_NL:
+        # one nanolitre of the old concentration is left before the next one: one order across
+        # the boundary, still exact at the tip, rather than one-nanolitre orders chasing it
+        # (MIN_RUN_NL), when it fills the segment and fits under the hard maximum
+        across = plan_volume(d, flight, drug, target_fg)
+        merged = not across[2] and _fits(d, now, lib, drug, flight, across[0], seg)
+        if merged:
+            nl, fg, ended = across
     junction = 0
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
@@ -187,17 +207,21 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
-    conc = _cmax(ahead(d, flight, max(1, nl)), drug)
+    if merged:
+        cap_room = requested_ng  # the whole order fits (above)
+    else:
+        conc = _cmax(ahead(d, flight, max(1, nl)), drug)
 
-    def cut(amount_fg: int) -> tuple[int, int]:
-        # the order a cut to ``amount_fg`` plans (below): one concentration, whole nL
-        return plan_volume(d, flight, drug, amount_fg, True)[:2]
+        def cut(amount_fg: int) -> tuple[int, int]:
+            # the order a cut to ``amount_fg`` plans (below): one concentration, whole nL
+            return plan_volume(d, flight, drug, amount_fg, True)[:2]
 
-    flow = _order_flow(now, nl, conc, seg, cut, fg)
+        flow = _order_flow(now, nl, conc, seg, cut, fg)
+        cap_room = cap_room_ng(d, now, lib, drug, fg, flow)
     decision = decide_basal(
         Request(
             requested_ng=requested_ng,
-            cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
+            cap_room_ng=cap_room,
             reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
             delivering=True,
         )

@@ -6,7 +6,6 @@ and the one order that delivers it together with the basal due meanwhile. Pure a
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority
@@ -21,7 +20,9 @@ from itdose.core.effects import (
     Record,
 )
 from itdose.core.flight import (
+    _fluid_flows,
     _future_basal,
+    _most_fg,
     _pace,
     _path,
     _tip_drug,
@@ -187,28 +188,6 @@ def _bolus_plan(
     return BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
 
 
-def _shifts(d: Device, skip_nl: int, unknown_nl: int, volume_nl: int) -> set[int]:
-    """The shifts ``x`` in ``0..unknown_nl`` at which the drug that ``volume_nl`` pushes out of
-    the tip after ``skip_nl + x`` can be largest or smallest: the drug pushed out is piecewise
-    linear in ``x``, so its extremes are at an end or where ``x`` or ``x + volume_nl`` meets a
-    boundary of the path's fluids."""
-    shifts = {0, unknown_nl}
-    edge = 0
-    for p in ahead(d, skip_nl, unknown_nl + volume_nl):
-        edge += p.volume_nl
-        shifts.update(x for x in (edge, edge - volume_nl) if 0 <= x <= unknown_nl)
-    return shifts
-
-
-def _most_fg(d: Device, drug: str, skip_nl: int, unknown_nl: int, volume_nl: int) -> int:
-    """The most ``drug`` that ``volume_nl`` pushes out of the tip after ``skip_nl`` and any
-    ``0..unknown_nl`` more (REQ-TIP-002)."""
-    return max(
-        amount_fg(ahead(d, skip_nl + x, volume_nl), drug)
-        for x in _shifts(d, skip_nl, unknown_nl, volume_nl)
-    )
-
-
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
     """The largest whole volume, pushed after ``skip_nl`` and an unknown ``0..unknown_nl`` more
     (what the cancelled basal order moved since its last report), whose drug at the tip is at
@@ -230,63 +209,6 @@ def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg
             (mid, hi) if _most_fg(d, drug, skip_nl, unknown_nl, mid) <= target_fg else (lo, mid)
         )
     return lo
-
-
-def _fluid_flows(
-    d: Device,
-    drug: str,
-    now: int,
-    skip_nl: int,
-    unknown_nl: int,
-    volume_nl: int,
-    dur: int,
-    moved: tuple[int, int, int] | None,
-) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
-    """The drug that leaves the tip from the last report of the cancelled basal order on, for
-    a bolus order of ``volume_nl`` over ``dur`` seconds pushed after ``skip_nl`` and the unknown
-    ``x`` in ``0..u`` (``u = unknown_nl``) that order moved (``moved``: its id, last report and
-    pace, nL/h), while the path within reach holds more than one concentration (REQ-GOV-004):
-    the cancelled part as a piece, the order as flows.
-
-    ``F(p)``: the drug in the first ``p`` nL. A window holds at most ``min(F(x), tail) + F(x +
-    w) - F(x)`` of them, ``w`` what the order has moved (at most its pace allows), ``tail`` what
-    of the part can still be in the window (at the cancelled order's pace at the richest it
-    pushed). The part is counted as ``F(u)``. When the concentration falls, ``F`` is concave:
-    ``F(x + w) - F(x) <= F(w)``, the order pushed after 0, as layers that all start now (the
-    excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
-    When it rises, or ``u = 0``, the order is pushed after ``u``, the largest ``F(x + w) -
-    F(x)`` (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
-    have moved what lies before it (rounded down to a whole second, sooner). When it both rises
-    and falls within reach (a slug of one fluid between two others) and ``u > 0``, the order is
-    one flow from now at the pace of the richest fluid within reach, of the most it can push out
-    whatever ``x`` is (:func:`_most_fg`): ``F(x + w) - F(x)`` is at most both."""
-    pace = max(1, pace_nl_per_h(volume_nl, dur))
-    first = ahead(d, skip_nl, unknown_nl)
-    moved_fg = amount_fg(first, drug)
-    part: tuple[Piece, ...] = ()
-    if moved is not None and moved_fg > 0:
-        richest = max(p.concentration_ng_per_ml for p in first)
-        part = (Piece(moved[0], moved[1], now, moved_fg, moved[2] * richest, 3600),)
-    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
-    flows: list[Flow] = []
-    if all(a >= b for a, b in itertools.pairwise(along)):
-        out = ahead(d, skip_nl, volume_nl)
-        upto = 0
-        # the concentrations fall from one fluid to the next: every step is positive
-        for p, after in zip(out, (*out[1:], None), strict=True):
-            upto += p.volume_nl
-            step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
-            flows.append(Flow(now, upto * step, pace * step, 3600))
-        return part, tuple(flows)
-    if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
-        most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
-        return part, (Flow(now, most, pace * max(along), 3600),)
-    at = 0
-    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
-        conc = p.concentration_ng_per_ml * (p.drug == drug)
-        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
-        at += p.volume_nl
-    return part, tuple(flows)
 
 
 def _grant_bolus(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from itdose.core.arith import ceil_div
 from itdose.core.basal import (
-    MIN_RUN_S,
+    MIN_RUN_NL,
     ORDER_GRACE_S,
     SEGMENT_S,
     TickPlan,
@@ -51,7 +51,7 @@ from itdose.core.state import DeliveryKind, Device, Order, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
-    "MIN_RUN_S",
+    "MIN_RUN_NL",
     "ORDER_GRACE_S",
     "SEGMENT_S",
     "BolusPlan",

@@ -7,15 +7,18 @@ integer-only.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.arith import ceil_div
 from itdose.core.basal import with_alarms
 from itdose.core.effects import Annunciate, Effect, Record
-from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ledger_of
+from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ahead, in_flight_nl, ledger_of
 from itdose.core.ledger import ahead_of_pace
-from itdose.core.path import NO_DRUG, amount_fg, drugs_in, ng_up
+from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
 from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
+from itdose.core.units import DAY_S
 
 
 def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
@@ -52,14 +55,24 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
+    pace = _pace(order)
     if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
         lefts: tuple[tuple[str, int, int], ...] = (
-            (out[0].drug, out[0].amount_fg, out[0].concentration_ng_per_ml),
+            (out[0].drug, out[0].amount_fg, pace * out[0].concentration_ng_per_ml),
         )
+    elif _falling(out):
+        # one drug, its concentration falling from the first nanolitre out to the last (an
+        # order across a change to a leaner fluid): the drug in the last ``w`` nL out is convex
+        # in ``w``, so at most ``w`` times the average, and the drive moves at most its pace:
+        # the average at the order's pace bounds what left in any last seconds (REQ-GOV-004;
+        # the richest would count it, for a day, as leaving up to the richest's pace)
+        fg = amount_fg(out, out[0].drug)
+        lefts = ((out[0].drug, fg, ceil_div(pace * fg, delta_nl)),)
     else:
-        lefts = tuple((left, amount_fg(out, left), _cmax(out, left)) for left in drugs_in(out))
-    for left, fg, richest in lefts:
-        pace_fg = _pace(order) * richest
+        lefts = tuple(
+            (left, amount_fg(out, left), pace * _cmax(out, left)) for left in drugs_in(out)
+        )
+    for left, fg, pace_fg in lefts:
         recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
         if left == d.drug:
             ledger = recorded
@@ -71,6 +84,14 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         held = set(drugs_in(path.segments))
         fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
     return fields
+
+
+def _falling(out: tuple[Segment, ...]) -> bool:
+    """``out`` holds one drug, at a concentration that never rises from one fluid to the next."""
+    return out[0].drug != NO_DRUG and all(
+        b.drug == a.drug and b.concentration_ng_per_ml <= a.concentration_ng_per_ml
+        for a, b in itertools.pairwise(out)
+    )
 
 
 def apply_report(
@@ -104,8 +125,11 @@ def apply_report(
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
         effects.append(Annunciate(AlarmKind.DELIVERY_DEVIATION, Priority.HIGH))
     reported = max(order.reported_nl, delivered_nl)
+    carry = d.basal_carry
     if final:
         orders = tuple(o for o in d.orders if o.id != order_id)
+        if order.kind is DeliveryKind.BASAL and now < order.end_s and d.basal_until_s <= now:
+            carry += _owed(order, reported, now, evolve(d, orders=orders, **pushed))
     else:
         orders = tuple(
             Order(o.id, o.kind, o.start_s, o.end_s, o.volume_nl, reported, now)
@@ -113,5 +137,28 @@ def apply_report(
             else o
             for o in d.orders
         )
-    d = evolve(d, primed_nl=primed_nl, primed=primed, alarms=alarms, orders=orders, **pushed)
+    d = evolve(
+        d,
+        primed_nl=primed_nl,
+        primed=primed,
+        alarms=alarms,
+        orders=orders,
+        basal_carry=carry,
+        **pushed,
+    )
     return d, tuple(effects)
+
+
+def _owed(order: Order, reported_nl: int, now: int, after: Device) -> int:
+    """The basal a stopped order's pace still owed (REQ-TIP-004), as basal carry (fg x s/day):
+    delivery stopped at ``now``, before the order's end, and its segment with it (the next one
+    starts when dosing does); the drive stops on a whole nanolitre, so up to one nanolitre of
+    what the order's even pace had moved by ``now`` was not. That fraction, of the fluid now at
+    the tip (``after``: the device with the report counted), is carried to the next basal order
+    (never more than one nanolitre: a drive slower than its order is not made up here)."""
+    span = order.end_s - order.start_s
+    owed = order.volume_nl * (now - order.start_s) - reported_nl * span
+    if owed <= 0:
+        return 0
+    conc = ahead(after, in_flight_nl(after), 1)[0].concentration_ng_per_ml
+    return min(owed, span) * conc * DAY_S // span

@@ -65,6 +65,7 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
         )
     check_fields(command, "command")
     if _latest is None or _latest() is not device:
+        check_fields(device, "device")
         check_consistent(device)
 
 

@@ -181,6 +181,7 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     cleared = (AlarmKind.LOW_RESERVOIR, AlarmKind.REFILL_FINDING)
     alarms = tuple(a for a in d.alarms if a.kind not in cleared)
     ledger, others, flush = d.ledger, d.other_ledgers, d.flush_doses
+    carry = d.basal_carry
     if drug != old.drug:
         ledger = next((e.ledger for e in others if e.drug == drug), Ledger())
         others = (
@@ -205,6 +206,10 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     )
     if c.program is not None:
         d = install_program(d, c.program, c.utc_now_s, now)
+        if drug == old.drug:
+            # the basal the old program still owed (under a nanolitre or two of the fluid at
+            # the tip, which a refill does not change) goes on to the new one (REQ-TIP-004)
+            d = evolve(d, basal_carry=carry)
     effects: list[Effect] = []
     arrives, before, after = dosing.tip_arrival(d, now)
     if arrives != now:

@@ -1,0 +1,126 @@
+"""What a drive report records in the rolling 24 h ledger when the order pushed out more than one
+concentration of the drug (REQ-GOV-004, REQ-TIP-001): when the concentration falls from the first
+nanolitre out to the last, the piece's pace is the order's pace at the average concentration;
+otherwise at the richest. Either way it must bound the drug that can have left the tip in any
+last seconds before the report, for a drive that keeps the order's pace (the ledger's trust,
+SAFETY.md "What the drive is trusted for"). The bound is checked against the fluids written out
+here from the path, second by second, with exact fractions: not the core's own helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itdose_testkit import reach
+
+from itdose.core import Library
+from itdose.core.dosing import apply_report
+from itdose.core.path import FluidPath, Segment
+from itdose.core.state import DeliveryKind, Device, Order, Phase
+
+DEAD_NL = 234_000
+MG = 1_000_000
+CONCS = [10 * MG, 15 * MG, 20 * MG, 25 * MG]
+
+
+def _reported(
+    library: Library, fluids: list[tuple[int, int]], volume_nl: int, duration_s: int
+) -> tuple[Device, Order]:
+    """The kit's active morphine device (10 mg/mL behind the path) with ``fluids`` (volume,
+    concentration; the last one fills the dead volume) in its path and one basal order of
+    ``volume_nl`` over ``duration_s``, reported whole at its end."""
+    d = reach(Phase.ACTIVE, library)
+    path = FluidPath(tuple(Segment(v, "morphine", k) for v, k in fluids))
+    path.check("path", DEAD_NL)
+    start = d.clock_s or 0
+    order = Order(d.next_order_id, DeliveryKind.BASAL, start, start + duration_s, volume_nl)
+    d = dataclasses.replace(d, path=path, orders=(order,), next_order_id=order.id + 1)
+    d, _ = apply_report(d, order.id, volume_nl, True, order.end_s)
+    return d, order
+
+
+def _out(fluids: list[tuple[int, int]], volume_nl: int) -> list[tuple[int, int]]:
+    """The fluids (volume, ng/mL) the first ``volume_nl`` pushes out of the tip, tip first,
+    then 10 mg/mL from the reservoir."""
+    out, left = [], volume_nl
+    for v, k in [*fluids, (volume_nl, 10 * MG)]:
+        take = min(v, left)
+        if take:
+            out.append((take, k))
+        left -= take
+    return out
+
+
+def _last(out: list[tuple[int, int]], w: Fraction) -> Fraction:
+    """The drug (fg) in the last ``w`` nL of ``out``."""
+    total = Fraction(0)
+    for v, k in reversed(out):
+        take = min(Fraction(v), w)
+        total += take * k
+        w -= take
+        if w <= 0:
+            break
+    return total
+
+
+def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, dur: int) -> None:
+    d, order = _reported(library, fluids, volume, dur)
+    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
+    out = _out(fluids, volume)
+    assert piece.amount_fg == sum(v * k for v, k in out)
+    pace_nl_per_h = -(-volume * 3600 // dur)  # the drive's commanded pace, rounded up
+    for s in range(dur + 1):
+        moved = min(Fraction(volume), Fraction(pace_nl_per_h * s, 3600))
+        bound = min(Fraction(piece.amount_fg), Fraction(piece.pace_fg * s, piece.pace_s))
+        assert _last(out, moved) <= bound, (s, float(_last(out, moved) - bound))
+
+
+def test_a_report_across_a_leaner_fluid_is_recorded_at_the_average(library: Library) -> None:
+    """REQ-GOV-004: 1 nL of 25 mg/mL then 3599 nL of 10 mg/mL over an hour: recorded at the
+    order's pace (3600 nL/h) times the average, 10.004 ng/nL, not 25 (which would count the
+    hour as leaving in 24 minutes, and cut the basal a day later by most of an hour)."""
+    fluids = [(1, 25 * MG), (DEAD_NL - 1, 10 * MG)]
+    d, order = _reported(library, fluids, 3600, 3600)
+    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
+    amount = 25 * MG + 3599 * 10 * MG
+    assert (piece.amount_fg, piece.pace_fg, piece.pace_s) == (amount, amount, 3600)
+    _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_across_a_richer_fluid_is_recorded_at_the_richest(library: Library) -> None:
+    """REQ-GOV-004: 1 nL of 10 mg/mL then 25 mg/mL: the richer fluid left last, so the piece
+    keeps the richest concentration at the order's pace (3600 nL/h x 25 ng/nL)."""
+    fluids = [(1, 10 * MG), (DEAD_NL - 1, 25 * MG)]
+    d, order = _reported(library, fluids, 3600, 3600)
+    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
+    assert (piece.pace_fg, piece.pace_s) == (3600 * 25 * MG, 3600)
+    _check_bound(library, fluids, 3600, 3600)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    concs=st.lists(st.sampled_from(CONCS), min_size=1, max_size=3),
+    heads=st.lists(st.integers(1, 3000), min_size=2, max_size=2),
+    volume=st.integers(1, 8000),
+    dur=st.integers(1, 400),
+)
+def test_a_recorded_piece_bounds_the_drug_of_any_last_seconds(
+    library: Library, concs: list[int], heads: list[int], volume: int, dur: int
+) -> None:
+    """REQ-GOV-004, REQ-TIP-001: whatever the fluids in the path (falling, rising or both),
+    the piece a report records holds exactly the drug that left, and at its pace bounds the drug
+    in the last ``w`` nL for every ``w`` a drive at the order's pace can move in the last ``s``
+    seconds, every whole ``s`` of the order."""
+    fluids = [(heads[i], k) for i, k in enumerate(concs[:-1])]
+    fluids.append((DEAD_NL - sum(v for v, _ in fluids), concs[-1]))
+    merged: list[tuple[int, int]] = []
+    for v, k in fluids:  # a valid path merges equal neighbours
+        if merged and merged[-1][1] == k:
+            merged[-1] = (merged[-1][0] + v, k)
+        else:
+            merged.append((v, k))
+    _check_bound(library, merged, volume, dur)

@@ -1,0 +1,94 @@
+"""The end of a run of one concentration (REQ-TIP-004, REQ-BRIDGE-001, REQ-GOV-004): a run of two
+nanolitres or more is its own basal order however short; a single nanolitre goes out with the
+fluid behind it in one order when that order, counted fluid by fluid, fits under the hard maximum,
+else alone (basal.MIN_RUN_NL; docs/dosing-rules.md#r-tip-3). The device is the active morphine
+device of the test kit (10 mg/mL, 1 mg/day, hard maximum 20 mg/day) with a path whose tip holds
+a little 25 mg/mL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from itdose_testkit import reach
+
+from itdose.core import Library
+from itdose.core.basal import MIN_RUN_NL, plan_tick
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
+from itdose.core.state import Device, Phase
+
+DAY = 86_400
+MG = 1_000_000
+RICH, LEAN = 25 * MG, 10 * MG
+RATE_NG_PER_DAY = MG  # the kit's program: 1 mg/day
+FG_PER_NG = 1_000_000
+
+
+def _device(library: Library, *segments: Segment) -> Device:
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None and d.program.basal.steps[0].dose_ng_per_day == RATE_NG_PER_DAY
+    path = FluidPath(segments)
+    path.check("path", 234_000)
+    return dataclasses.replace(d, path=path)
+
+
+def _now(d: Device) -> int:
+    return max(d.basal_until_s, d.clock_s or 0)
+
+
+def test_a_single_nanolitre_goes_with_the_fluid_behind_it(library: Library) -> None:
+    """REQ-TIP-004, REQ-BRIDGE-001: 1 nL of 25 mg/mL at the tip, 10 mg/mL behind it: one hourly
+    order across the boundary, exact at the tip (25 ng + 4164 nL x 10 ng/nL = 41 665 ng of the
+    hour's 41 666.7 ng), not a one-nanolitre order a drive moving 99 % would leave again."""
+    assert MIN_RUN_NL == 2
+    d = _device(library, Segment(1, "morphine", RICH), Segment(233_999, "morphine", LEAN))
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (4165, 3600)
+    hour_fg = RATE_NG_PER_DAY * FG_PER_NG * 3600
+    assert plan.carry == hour_fg - (RICH + 4164 * LEAN) * DAY
+
+
+def test_two_nanolitres_are_their_own_order(library: Library) -> None:
+    """REQ-TIP-004, REQ-BRIDGE-001 (R-TIP-3: the rate follows the fluid at the tip): 2 nL of
+    25 mg/mL (50 ng, 4.32 s of basal at 1 mg/day) are ordered alone over the next whole second
+    (5 s); the basal of the partial second carries to the 10 mg/mL behind them."""
+    d = _device(library, Segment(2, "morphine", RICH), Segment(233_998, "morphine", LEAN))
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (2, 5)
+    assert plan.carry == RATE_NG_PER_DAY * FG_PER_NG * 5 + d.basal_carry - 2 * RICH * DAY
+
+
+def test_a_single_nanolitre_that_does_not_fit_across_the_boundary_goes_alone(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, REQ-TIP-004: with 1000 ng of room left under the hard maximum the hour's
+    order across the boundary (41 665 ng) does not fit; the nanolitre of 25 mg/mL goes alone,
+    over the next whole second of its basal (25 ng: 3 s), and fits."""
+    d = _device(library, Segment(1, "morphine", RICH), Segment(233_999, "morphine", LEAN))
+    now = _now(d)
+    fg = (20 * MG - 1000) * FG_PER_NG
+    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
+    d = dataclasses.replace(d, ledger=full)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3)
+
+
+def test_a_single_nanolitre_before_another_drug_goes_alone(library: Library) -> None:
+    """REQ-TIP-002, REQ-BRIDGE-002: when another drug reaches the tip within the order across
+    the boundary (1 nL of 25 mg/mL, 100 nL of 10 mg/mL, then hydromorphone), the nanolitre is
+    ordered alone: an order never pushes two drugs (the run of 10 mg/mL is its own order next)."""
+    d = _device(
+        library,
+        Segment(1, "morphine", RICH),
+        Segment(100, "morphine", LEAN),
+        Segment(233_899, "hydromorphone", 2 * MG),
+    )
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3)

@@ -1,0 +1,74 @@
+"""When delivery stops, the basal order in flight stops with it and the drive stops on a whole
+nanolitre: the fraction of a nanolitre the order's even pace still owed is carried to the next
+basal order (REQ-TIP-004; docs/dosing-rules.md#r-tip-3). At most one nanolitre: a drive slower
+than its order is not made up here. The kit's active morphine device: 10 mg/mL, 1 mg/day."""
+
+from __future__ import annotations
+
+from itdose_testkit import DAY, C, S, reach
+
+from itdose.core import Library, Role, step
+from itdose.core import commands as c
+from itdose.core.effects import DeliveryOrder
+from itdose.core.state import Device, Phase
+
+CONC = 10_000_000  # ng/mL: fg per nL
+P = Role.PATIENT
+
+
+def _ordered(library: Library) -> tuple[Device, DeliveryOrder, int]:
+    d = reach(Phase.ACTIVE, library)
+    now = d.basal_until_s
+    out = step(d, c.Tick(S), now, library)
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    return out.device, order, now
+
+
+def _stopped(library: Library, after_s: int, moved_nl: int) -> tuple[Device, Device, int, int]:
+    """(the device before the stop, after the stop and the final report, the order's volume and
+    duration)."""
+    d, order, start = _ordered(library)
+    stopped = step(d, c.BeginRefill(C), start + after_s, library).device
+    reported = step(
+        stopped, c.DriveReport(S, order.order_id, moved_nl, True), start + after_s, library
+    ).device
+    return d, reported, order.volume_nl, order.duration_s
+
+
+def test_the_fraction_a_stop_leaves_is_carried(library: Library) -> None:
+    """REQ-TIP-004: stopped 1234 s into an hourly order of 4166 nL, the drive moved 1428 nL
+    (the whole nanolitres of 1428.01): the 0.01 nL its pace owed, at 10 mg/mL, is added to the
+    carry exactly (fg x s/day)."""
+    before, after, volume, dur = _stopped(library, 1234, 1428)
+    assert (volume, dur) == (4166, 3600)
+    owed = volume * 1234 - 1428 * dur  # nL x s: 0.012 nL
+    assert 0 < owed < dur
+    assert after.basal_carry == before.basal_carry + owed * CONC * DAY // dur
+    assert after.phase is Phase.REFILL  # delivery stopped for the refill
+
+
+def test_a_drive_slower_than_its_order_is_not_made_up(library: Library) -> None:
+    """REQ-TIP-004: a drive that moved 1000 nL where the pace owed 1428.01 is carried one
+    nanolitre at most (its own shortfall is the drive's: the refill reconciliation finds it)."""
+    before, after, _, _ = _stopped(library, 1234, 1000)
+    assert after.basal_carry == before.basal_carry + CONC * DAY
+
+
+def test_a_stop_at_the_pace_carries_nothing_more(library: Library) -> None:
+    """REQ-TIP-004: a drive that moved what the pace owed (rounded up: 1429 nL) owes nothing."""
+    before, after, _, _ = _stopped(library, 1234, 1429)
+    assert after.basal_carry == before.basal_carry
+
+
+def test_an_order_cancelled_for_a_bolus_carries_nothing(library: Library) -> None:
+    """REQ-TIP-004, REQ-GOV-008: a bolus cancels the basal order in flight and carries the basal
+    due from now inside it: the basal segment goes on, so the cancelled order's final report
+    adds nothing to the carry (the bolus plan set it)."""
+    d, order, start = _ordered(library)
+    out = step(d, c.RequestBolus(P), start + 1234, library)
+    assert any(isinstance(e, DeliveryOrder) for e in out.effects)
+    carry = out.device.basal_carry
+    after = step(
+        out.device, c.DriveReport(S, order.order_id, 1428, True), start + 1234, library
+    ).device
+    assert after.basal_carry == carry
