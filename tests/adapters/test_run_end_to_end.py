@@ -155,16 +155,23 @@ def test_init_program_bolus_refill_refusals_crash_restart_stall(
         assert second["reasons"] == ["not_delivering", "lockout"], second
         assert 3500 < second["lockout_remaining_s"] <= 3600
 
-        # refill: withdraw what the pump holds, add 20 mL
+        # refill: withdraw what the pump holds, add 20 mL. The bolus (10 min) is still in flight:
+        # a refill would cut it, so it is refused, naming when the bolus ends (R-BOL-5); the
+        # clinician suspends first (the cut is announced), refills and resumes
         status = server.call("GET", "/status", clinician)[1]
-        code, refill = server.call(
-            "POST",
-            "/clinician/refill",
-            clinician,
-            {"withdrawn": status["reservoir"]["volume"], "volume": "20 mL"},
-        )
+        body = {"withdrawn": status["reservoir"]["volume"], "volume": "20 mL"}
+        code, refused = server.call("POST", "/clinician/refill", clinician, body)
+        assert code == 409 and "in flight until" in refused["error"], refused
+        code, suspended = server.call("POST", "/clinician/suspend", clinician, {"reason": "refill"})
+        assert code == 200, suspended
+        status = server.call("GET", "/status", clinician)[1]
+        assert "delivery_limited" in str(status["alarms"]), status["alarms"]
+        body = {"withdrawn": status["reservoir"]["volume"], "volume": "20 mL"}
+        code, refill = server.call("POST", "/clinician/refill", clinician, body)
         assert code == 200, refill
         assert refill["reservoir"] == "20 mL"
+        code, resumed = server.call("POST", "/clinician/resume", clinician, {"reason": "refilled"})
+        assert code == 200, resumed
 
         # a wrong credential and a patient credential on a clinician command: refused, audited
         code, _ = server.call("GET", "/status", "patient.wrong-secret")
