@@ -117,6 +117,10 @@ def summarise(
         for x in r["alarm_latency_steps"]:
             latency[str(x)] = latency.get(str(x), 0) + 1
     lowest = sorted(ok, key=lambda r: r["min_delivered_ratio"])[:10]
+    excused: dict[str, int] = {}
+    for r in ok:
+        for cause, seconds in r["under_delivery_excused_s"].items():
+            excused[cause] = excused.get(cause, 0) + seconds
     return {
         "schema": REPORT_SCHEMA,
         "cohort": {"title": cohort.title, "seed": cohort.seed},
@@ -158,6 +162,7 @@ def summarise(
         },
         "under_delivery": {
             "allowance": float(UNDER_DELIVERY_ALLOWANCE),
+            "excused_active_s": dict(sorted(excused.items())),
             "lowest_ratios": [
                 {"index": r["index"], "drug": r["drug"], "ratio": r["min_delivered_ratio"]}
                 for r in lowest
@@ -215,6 +220,14 @@ def markdown(report: dict[str, Any]) -> str:
                 for x in report["under_delivery"]["lowest_ratios"][:5]
             )
             or "none"
+        )
+        + ". Not judged while dosing (phase active): "
+        + (
+            ", ".join(
+                f"{cause} {seconds} s"
+                for cause, seconds in report["under_delivery"]["excused_active_s"].items()
+            )
+            or "nothing"
         )
         + ".",
     ]

@@ -8,21 +8,24 @@ first-in-first-out catheter. Everything is exact (:class:`fractions.Fraction`): 
 well-mixed volume (a withdrawal takes its mixture, a fill adds fluid), the catheter a queue of
 segments, tip first, holding no drug at implant.
 
-Model of one delivery interval: the drive moves ``volume_nl`` uniformly over ``[t0, t1]`` (its
-commanded rate; the simulated drive integrates in closed form between events, so an interval
-never spans a change of rate). The fluid that leaves the tip during it is the head of the catheter,
-so one interval can leave as several pieces, each with one composition, over consecutive parts of
-``[t0, t1]``. Known approximation: the simulated drive counts whole nanolitres (its cumulative is
-``floor(rate x t)``), so a real window can hold up to 1 nL more than the uniform model at the
-window's start edge; the reference does not add that nanolitre (stated in the report).
+Model of one delivery interval: the drive moves ``volume_nl`` over ``[t0, t1]`` (the simulated
+drive integrates in closed form between events, so an interval never spans a change of rate).
+The fluid that leaves the tip during it is the head of the catheter, so one interval can leave as
+several pieces, each with one composition. The pieces spread each interval evenly (the
+under-delivery and delivery-after-HIGH checks: within 1 nL of the drive at a window's edges,
+inside their allowance); the hard maximum is judged on the drive's own whole-nanolitre steps
+(:mod:`itdose.adapters.cohort_drive`, from the command's law that each logged interval carries).
 
 Checks (hazard kinds, :data:`HAZARDS`):
 
 * ``tip_over_hard_max``: for each drug, every rolling 24 h window ``(T - 86400, T]`` of drug
-  leaving the tip against the drug's hard daily maximum. The window amount is piecewise linear in
-  ``T``; it is largest where a piece ends (``T = b``) or where the window's start passes a piece's
-  start (``T = a + 86400``): every such instant is evaluated (:func:`max_windows`), and a brute
-  force over the same instants (:func:`max_window_brute`) is the test oracle.
+  leaving the tip against the drug's hard daily maximum, at every whole second ``T`` of the
+  drive's steps (:func:`itdose.adapters.cohort_drive.max_windows_of_drive`). A log without the
+  drive's law (an idealised drive in tests) is spread evenly: the window amount is then
+  piecewise linear in ``T``, largest where a piece ends (``T = b``) or where the window's start
+  passes a piece's start (``T = a + 86400``): every such instant is evaluated
+  (:func:`max_windows`), and a brute force over the same instants (:func:`max_window_brute`) is
+  its test oracle.
 * ``lockout``, ``bolus_count``: granted patient boluses closer than the lockout, more than the
   maximum in any rolling 24 h.
 * ``delivery_after_high``: fluid moved while a HIGH alarm was active (after it was raised,
@@ -52,6 +55,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from itdose.adapters.cohort_drive import DriveInterval, max_windows_of_drive
 from itdose.core.units import DAY_S
 
 __all__ = [
@@ -110,13 +114,23 @@ class WithdrawEvent:
 
 @dataclass(frozen=True)
 class PumpEvent:
-    """The drive drew ``volume_nl`` of fluid from the reservoir, uniformly over ``[t0_s, t1_s]``,
-    for a command it started at ``command_s`` (``None``: not known, taken as ``t0_s``)."""
+    """The drive drew ``volume_nl`` of fluid from the reservoir over ``[t0_s, t1_s]``, for a
+    command it started at ``command_s`` (``None``: not known, taken as ``t0_s``).
+
+    With ``rate_nl_per_h`` (the simulated drive's log), the drive's own steps: by whole second
+    ``n`` the command had turned ``floor(rate x (n - command_s) / 3600)`` nominal nL, ``done_nl``
+    of them before ``t0_s``, and drew that times ``(10**6 + ppm) / 10**6`` of fluid, rounded
+    down with the remainder carried (``carry`` millionths of a nL at ``t0_s``). Without it, the
+    fluid moves uniformly over the interval (an idealised drive)."""
 
     t0_s: int
     t1_s: int
     volume_nl: int
     command_s: int | None = None
+    rate_nl_per_h: int | None = None
+    done_nl: int = 0
+    ppm: int = 0
+    carry: int = 0
 
 
 Delivery = FillEvent | WithdrawEvent | PumpEvent
@@ -350,6 +364,10 @@ class Reference:
     lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
     """From each instant on, the leanest / richest concentration of drug in the fluid path (1
     while it holds one): the share of its dose a bolus granted then is planned to deliver."""
+    intervals: list[DriveInterval] = field(default_factory=list)
+    """The drive's intervals with their own whole-nanolitre steps and what they drew."""
+    stepped: bool = True
+    """Every interval came with the drive's steps (``PumpEvent.rate_nl_per_h``)."""
     catheter: Catheter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -367,6 +385,22 @@ class Reference:
             self.pumped.append(event)
             v = Fraction(event.volume_nl)
             comp = self._draw(v)
+            if event.rate_nl_per_h is None or event.command_s is None:
+                self.stepped = False
+            else:
+                self.intervals.append(
+                    DriveInterval(
+                        event.t0_s,
+                        event.t1_s,
+                        event.volume_nl,
+                        event.command_s,
+                        event.rate_nl_per_h,
+                        event.done_nl,
+                        event.ppm,
+                        event.carry,
+                        comp,
+                    )
+                )
             dt = event.t1_s - event.t0_s
             for lo, hi, moved in self.catheter.push(v, comp):
                 a = event.t0_s + dt * lo / v
@@ -464,7 +498,11 @@ def check_patient(
     windows: dict[str, WindowResult] = {}
     for d, pieces in ref.pieces.items():
         limit_fg = hard_max_ng[d] * 10**6
-        w = max_windows(pieces, limit_fg)
+        if ref.stepped:
+            top, at, over = max_windows_of_drive(ref.intervals, dead_volume_nl, d, limit_fg)
+            w = WindowResult(top, Fraction(at), over)
+        else:
+            w = max_windows(pieces, limit_fg)
         windows[d] = w
         counts["tip_over_hard_max"] += w.episodes_over
     if lockout_s is not None and max_per_24h is not None:
@@ -530,6 +568,61 @@ class BasalPeriod:
         )
 
 
+_Terms = tuple[
+    Fraction | None,
+    list[tuple[int, Fraction | int]],
+    list[tuple[int, Fraction, Fraction | int, int]],
+]
+
+
+def _program_terms(
+    periods: Sequence[BasalPeriod],
+    grants: Sequence[int],
+    lo: Fraction | int,
+    hi: Fraction | int,
+    lean_rich: Sequence[tuple[int, Fraction]],
+) -> _Terms | None:
+    """What the accepted programs ask for over ``(lo, hi]`` (``hi - lo`` is a day), as terms:
+    the daily amount of the one program in effect (or ``None``), the basal ``(ng per day,
+    seconds)`` of each continuous program in effect, and each granted bolus's ``(dose, share,
+    seconds of it inside, duration)`` (an instant bolus inside: ``(dose, share, 1, 1)``).
+    ``None`` when a flex schedule changes inside (its phase is unknown). A bolus granted while
+    the fluid path holds two concentrations is sized at the richer one (the dose is never
+    exceeded): its share is ``lean_rich`` there."""
+    starts = [p.start_s for p in periods]
+    i = bisect.bisect_right(starts, lo) - 1
+    if i < 0:
+        return None
+    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
+    active = [periods[i], *inside]
+    daily: Fraction | None = None
+    basal: list[tuple[int, Fraction | int]] = []
+    if not inside:
+        daily = active[0].daily_ng()
+    elif any(len(p.steps) != 1 for p in active):
+        return None
+    else:
+        for p, nxt in zip(active, [*[q.start_s for q in inside], hi], strict=True):
+            basal.append((p.steps[0][1], nxt - max(lo, p.start_s)))
+    boluses: list[tuple[int, Fraction, Fraction | int, int]] = []
+    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
+        j = bisect.bisect_right(starts, g) - 1
+        bolus = periods[j].bolus if j >= 0 else None
+        if bolus is None:
+            continue
+        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
+        share = lean_rich[k][1] if k >= 0 else Fraction(1)
+        dose, dur = bolus
+        if dur == 0:
+            if lo < g <= hi:
+                boluses.append((dose, share, 1, 1))
+            continue
+        a, b = max(g, lo), min(g + dur, hi)
+        if b > a:
+            boluses.append((dose, share, b - a, dur))
+    return daily, basal, boluses
+
+
 def _programmed(
     periods: Sequence[BasalPeriod],
     grants: Sequence[int],
@@ -538,36 +631,17 @@ def _programmed(
     lean_rich: Sequence[tuple[int, Fraction]] = (),
 ) -> Fraction | None:
     """The accepted programs' basal over ``(lo, hi]`` (``hi - lo`` is a day) plus the granted
-    boluses' share in it; ``None`` when a flex schedule changes inside (its phase is unknown).
-    A bolus granted while the fluid path holds two concentrations is sized at the richer one
-    (the dose is never exceeded): it counts at ``lean_rich`` of its dose."""
-    starts = [p.start_s for p in periods]
-    i = bisect.bisect_right(starts, lo) - 1
-    if i < 0:
+    boluses' share in it, exactly; ``None`` when a flex schedule changes inside
+    (:func:`_program_terms`)."""
+    terms = _program_terms(periods, grants, lo, hi, lean_rich)
+    if terms is None:
         return None
-    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
-    active = [periods[i], *inside]
-    if not inside:
-        total = active[0].daily_ng()
-    elif any(len(p.steps) != 1 for p in active):
-        return None
-    else:
-        total = Fraction(0)
-        for p, nxt in zip(active, [*[q.start_s for q in inside], hi], strict=True):
-            total += Fraction(p.steps[0][1] * (nxt - max(lo, p.start_s)), DAY_S)
-    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
-        j = bisect.bisect_right(starts, g) - 1
-        bolus = periods[j].bolus if j >= 0 else None
-        if bolus is None:
-            continue
-        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
-        dose = bolus[0] * (lean_rich[k][1] if k >= 0 else Fraction(1))
-        dur = bolus[1]
-        a, b = max(g, lo), min(g + dur, hi)
-        if dur == 0:
-            total += dose if lo < g <= hi else 0
-        elif b > a:
-            total += dose * (b - a) / dur
+    daily, basal, boluses = terms
+    total = daily if daily is not None else Fraction(0)
+    for ng_per_day, seconds in basal:
+        total += Fraction(ng_per_day * seconds, DAY_S)
+    for dose, share, part, dur in boluses:
+        total += dose * share * Fraction(part, dur)
     return total
 
 
@@ -579,35 +653,15 @@ def _programmed_float(
     lean_rich: Sequence[tuple[int, Fraction]],
 ) -> float | None:
     """:func:`_programmed` in floating point (which windows are judged is decided exactly)."""
-    starts = [p.start_s for p in periods]
-    i = bisect.bisect_right(starts, lo) - 1
-    if i < 0:
+    terms = _program_terms(periods, grants, lo, hi, lean_rich)
+    if terms is None:
         return None
-    inside = [p for p in periods[i + 1 :] if p.start_s < hi]
-    active = [periods[i], *inside]
-    flo, fhi = float(lo), float(hi)
-    if not inside:
-        total = float(active[0].daily_ng())
-    elif any(len(p.steps) != 1 for p in active):
-        return None
-    else:
-        total = 0.0
-        for p, nxt in zip(active, [*[q.start_s for q in inside], fhi], strict=True):
-            total += p.steps[0][1] * (nxt - max(flo, p.start_s)) / DAY_S
-    for g in grants[bisect.bisect_right(grants, lo - 86_400) : bisect.bisect_right(grants, hi)]:
-        j = bisect.bisect_right(starts, g) - 1
-        bolus = periods[j].bolus if j >= 0 else None
-        if bolus is None:
-            continue
-        k = bisect.bisect_right(lean_rich, (g, Fraction(2))) - 1
-        dose = bolus[0] * (float(lean_rich[k][1]) if k >= 0 else 1.0)
-        dur = bolus[1]
-        if dur == 0:
-            total += dose if lo < g <= hi else 0.0
-        else:
-            a, b = max(g, flo), min(g + dur, fhi)
-            if b > a:
-                total += dose * (b - a) / dur
+    daily, basal, boluses = terms
+    total = float(daily) if daily is not None else 0.0
+    for ng_per_day, seconds in basal:
+        total += ng_per_day * float(seconds) / DAY_S
+    for dose, share, part, dur in boluses:
+        total += dose * float(share) * float(part) / dur
     return total
 
 

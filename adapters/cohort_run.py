@@ -114,11 +114,20 @@ class RecordingDrive(sd.SimulatedDrive):
 
     def _integrate_to(self, t_s: int) -> None:
         t0, before = self._now, self._fluid.pumped_nl
-        started = self._running.start_s if self._running is not None else None
+        r, fluid = self._running, self._fluid
+        law = (
+            (r.start_s, r.command.rate_nl_per_h, r.done_nl, fluid.ppm, fluid.remainder)
+            if r is not None
+            else None
+        )
         super()._integrate_to(t_s)
         moved = self._fluid.pumped_nl - before
         if moved > 0:
-            self.log.events.append(PumpEvent(t0, t_s, moved, started))
+            if law is None:  # not from a command (never in this drive): evenly
+                self.log.events.append(PumpEvent(t0, t_s, moved))
+            else:
+                start, rate, done, ppm, carry = law
+                self.log.events.append(PumpEvent(t0, t_s, moved, start, rate, done, ppm, carry))
 
     def refill(self, volume_nl: int) -> None:
         super().refill(volume_nl)
@@ -194,6 +203,45 @@ def quiet_stretches(
                     nxt.append((hi, y))
             pieces = nxt
         out.extend(pieces)
+    return out
+
+
+def _union_length(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
+    """Seconds of ``(lo, hi)`` covered by the union of ``spans``."""
+    total, reach = 0, lo
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in spans if b > lo and a < hi):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
+def excused_seconds(
+    phases: list[tuple[int, str]],
+    alarm_spans: list[tuple[str, str, int, int | None]],
+    faults: tuple[sd.SimEvent, ...],
+    end_s: int,
+) -> dict[str, int]:
+    """Seconds in phase ``active`` that :func:`quiet_stretches` leaves out of the under-delivery
+    check, by cause: ``alarm_PRIORITY`` (an alarm of that priority active, the highest when
+    several are), then ``comm_loss`` (a drawn communication loss, no alarm). The rules let
+    delivery fall short there (a HIGH alarm stops it, R-ALM-1), or the shortfall is announced."""
+    marks = [*phases, (end_s, "")]
+    out: dict[str, int] = {}
+    for (a, ph), (b, _) in itertools.pairwise(marks):
+        if ph != "active" or b <= a:
+            continue
+        seen: list[tuple[int, int]] = []
+        for prio in ("high", "medium", "low"):
+            spans = [(r, end_s if c is None else c) for _, p, r, c in alarm_spans if p == prio]
+            covered = _union_length(seen + spans, a, b) - _union_length(seen, a, b)
+            if covered:
+                out[f"alarm_{prio}"] = out.get(f"alarm_{prio}", 0) + covered
+            seen += spans
+        losses = [(f.at_s, f.at_s + f.duration_s) for f in faults if isinstance(f, sd.CommLoss)]
+        covered = _union_length(seen + losses, a, b) - _union_length(seen, a, b)
+        if covered:
+            out["comm_loss"] = out.get("comm_loss", 0) + covered
     return out
 
 
@@ -284,6 +332,9 @@ def run_patient(
             "alarm_latency_steps": [x for x in ref.latencies if x is not None],
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
             "min_delivered_ratio": float(ref.delivered_ratio),
+            "under_delivery_excused_s": excused_seconds(
+                result.phases, result.alarm_spans, sc.faults, sc.end_s
+            ),
             "steps": result.steps,
         }
     except Exception as e:

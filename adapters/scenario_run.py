@@ -24,7 +24,7 @@ from itdose.adapters.scenario_model import (
     TimelineItem,
 )
 from itdose.core import commands as c
-from itdose.core.dosing import SEGMENT_S
+from itdose.core.dosing import SEGMENT_S, bolus_in_flight
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
@@ -401,6 +401,12 @@ def _run_item(
     ctl: Controller, item: TimelineItem, sc: Scenario, truth: _Truth, result: RunResult
 ) -> None:
     error: DosingError | None = None
+    if item.action == "refill":
+        # the clinician waits for a bolus in flight to end: a refill cannot begin before
+        # (docs/dosing-rules.md#r-bol-5); the one-step begin_refill is submitted as written
+        bolus = bolus_in_flight(ctl.device, ctl.clock.now_s())
+        if bolus is not None:
+            ctl.run_until(bolus.end_s)
     for build in _commands(item, sc, truth, ctl):
         command = build()
         try:

@@ -37,9 +37,16 @@ from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
 from itdose.core.path import amount_fg, ng_up
 from itdose.core.state import DeliveryKind, Device, Order, Phase
-from itdose.core.units import DAY_S, FG_PER_NG
+from itdose.core.units import DAY_S, FG_PER_NG, format_duration_s, format_volume_nl
 
-__all__ = ["BolusPlan", "clinician_bolus", "clinician_decision", "request_bolus"]
+__all__ = [
+    "BolusPlan",
+    "announce_cut_bolus",
+    "bolus_in_flight",
+    "clinician_bolus",
+    "clinician_decision",
+    "request_bolus",
+]
 
 
 @dataclass(frozen=True)
@@ -300,3 +307,48 @@ def clinician_decision(
 ) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
     return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision
+
+
+BOLUS_KINDS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
+
+
+def bolus_in_flight(d: Device, now: int) -> Order | None:
+    """The bolus order (patient or clinician) that a drive keeping its pace is still delivering
+    at ``now``: delivery is under way and ``now`` is before the order's end. None otherwise (a
+    bolus whose end has come is delivered by a drive that kept its pace, whether or not its final
+    report has arrived) (docs/dosing-rules.md#r-bol-5)."""
+    if d.phase is not Phase.ACTIVE:
+        return None
+    return next((o for o in d.orders if o.kind in BOLUS_KINDS and o.end_s > now), None)
+
+
+def announce_cut_bolus(d: Device, now: int) -> tuple[Device, tuple[Effect, ...]]:
+    """A step that stops delivery while a bolus is in flight (``d``: the state before the stop;
+    the phase is still the delivering one) cuts that bolus: the rest of its dose is not delivered
+    later. Under-delivery is never silent: the MEDIUM delivery-limited alarm is raised in the same
+    step (annunciated when it was not active yet) and the order, the time it had left and the
+    volume a drive that kept its pace had still to move are recorded (docs/dosing-rules.md#r-bol-5;
+    REQ-BOL-008). Nothing happens when no bolus is in flight."""
+    order = bolus_in_flight(d, now)
+    if order is None:
+        return d, ()
+    effects: list[Effect] = []
+    if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+        d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
+        effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+    span = order.end_s - order.start_s
+    left_nl = order.volume_nl * (order.end_s - now) // span
+    effects.append(
+        Record(
+            "bolus_cut",
+            "service",
+            now,
+            d.phase,
+            d.phase,
+            f"order {order.id} ({order.kind.value}) stopped {format_duration_s(order.end_s - now)} "
+            f"before its end: about {format_volume_nl(left_nl)} of its "
+            f"{format_volume_nl(order.volume_nl)} (the dose and the basal inside it) not "
+            "delivered; the rest of the bolus is not given later",
+        )
+    )
+    return d, tuple(effects)

@@ -25,7 +25,14 @@ from itdose.core.basal import (
     segment_s,
     with_alarms,
 )
-from itdose.core.bolus import BolusPlan, clinician_bolus, clinician_decision, request_bolus
+from itdose.core.bolus import (
+    BolusPlan,
+    announce_cut_bolus,
+    bolus_in_flight,
+    clinician_bolus,
+    clinician_decision,
+    request_bolus,
+)
 from itdose.core.drive_reports import apply_report, over_delivered
 from itdose.core.effects import DeliveryOrder, Effect
 from itdose.core.flight import (
@@ -57,9 +64,11 @@ __all__ = [
     "BolusPlan",
     "TickPlan",
     "ahead",
+    "announce_cut_bolus",
     "apply_plan",
     "apply_report",
     "apply_tick",
+    "bolus_in_flight",
     "cap_room_ng",
     "clinician_bolus",
     "clinician_decision",

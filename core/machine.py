@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass
 
 from itdose.core import lifecycle
+from itdose.core.bolus import announce_cut_bolus
 from itdose.core.codec import check_fields
 from itdose.core.commands import COMMANDS, Command
 from itdose.core.effects import Effect, Record, StopDelivery
@@ -65,6 +66,7 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
         )
     check_fields(command, "command")
     if _latest is None or _latest() is not device:
+        check_fields(device, "device")
         check_consistent(device)
 
 
@@ -112,12 +114,16 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     # Delivery stops: the rest of the current basal segment is abandoned (never caught up), so
     # that dosing that resumes later starts a new segment then, not at the old segment's end.
     until = min(updated.basal_until_s, now_s) if stops else updated.basal_until_s
+    cut: tuple[Effect, ...] = ()
+    if stops and dest is not Phase.EXPLANTED:
+        # a bolus in flight is cut by the stop: announced, never silent (REQ-BOL-008)
+        updated, cut = announce_cut_bolus(updated, now_s)
     new = evolve(updated, phase=dest, clock_s=now_s, basal_until_s=until)
     role: str = command.role._value_  # .value, without the enum property's call
     record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
         stop = StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
-        out: tuple[Effect, ...] = (record, stop, *effects)
+        out: tuple[Effect, ...] = (record, stop, *effects, *cut)
     else:
         out = (record, *effects)
     global _latest

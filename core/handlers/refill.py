@@ -19,7 +19,6 @@ from itdose.core.handlers.base import (
     check_overrides,
     check_positive,
     check_text,
-    no_check,
     overridden,
     require_reason,
 )
@@ -36,7 +35,24 @@ from itdose.core.state import (
     Reservoir,
     evolve,
 )
-from itdose.core.units import format_percent_bp, format_volume_nl
+from itdose.core.units import format_duration_s, format_percent_bp, format_volume_nl
+
+
+def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> None:
+    """A refill stops delivery; it cannot begin while a bolus is in flight, which it would cut
+    (docs/dosing-rules.md#r-bol-5; REQ-BOL-007). Nothing is urgent then: a bolus runs only while
+    delivering, never under a HIGH alarm (an empty reservoir is one); suspending first stays
+    possible, and announces the cut bolus (REQ-BOL-008)."""
+    order = dosing.bolus_in_flight(d, now)
+    if order is not None:
+        raise RejectedCommand(
+            "command",
+            f"a {order.kind.value.replace('_', ' ')} is in flight until t={order.end_s} s "
+            f"({format_duration_s(order.end_s - now)} from now): begin the refill when it ends, "
+            "or suspend first (the rest of the bolus is then not delivered, and announced)",
+            value=f"t={now} s",
+            limit=f">= t={order.end_s} s",
+        )
 
 
 def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Applied:
@@ -227,7 +243,7 @@ def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: lib.Librar
 
 
 HANDLERS: Final = (
-    Handler(cmd.BeginRefill, no_check, _h_begin_refill),
+    Handler(cmd.BeginRefill, _v_begin_refill, _h_begin_refill),
     Handler(cmd.RecordWithdrawal, _v_record_withdrawal, _h_record_withdrawal),
     Handler(cmd.CompleteRefill, _v_complete_refill, _h_complete_refill),
     Handler(cmd.AbortRefill, _v_reason_only, _h_abort_refill),

@@ -12,10 +12,10 @@ The skip (core/machine.py) rests on two claims, attacked here:
 
 Not covered by the check, by design: an object changed in place (``object.__setattr__`` on the
 frozen dataclass, its ``__dict__``) is the same object and is not re-checked; a caller that does
-that bypasses immutability on purpose. One case an honest but untyped caller can reach is pinned
-as a strict xfail: a device built with a list where a tuple is declared is accepted, and the
-device ``step`` returns shares that list, so a later in-place change of the caller's own list
-changes a device ``step`` trusts.
+that bypasses immutability on purpose. One case an honest but untyped caller can reach: a device
+built with a list where a tuple is declared. It is rejected at the boundary (every field of a
+device from outside has its declared type, ``device.orders: expected a tuple``), so no device
+``step`` returns shares a container the caller still holds.
 """
 
 from __future__ import annotations
@@ -96,16 +96,6 @@ def test_a_device_changed_outside_the_core_is_checked(
     step(d, c.Tick(S, 3600), now, lib)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a device built with orders=[] (a list; a tuple is declared) passes the boundary, and "
-        "the device step returns after a suspension holds the very same list; appending "
-        "Order(id=next_order_id + 5, volume -1 nL) to the caller's list afterwards changes that "
-        "device, and step resumes it without the consistency check (a fresh copy of it is "
-        "rejected: device.orders[0] inconsistent order)"
-    ),
-)
 def test_a_device_step_returned_cannot_be_changed_through_a_list_the_caller_kept(
     library: Library,
 ):
@@ -179,3 +169,19 @@ def test_every_device_step_returns_passes_the_check(library: Library):
     b.advance(t0 + 8 * DAY_S)
     assert b.checked > 300
     assert not b.anomalies
+
+
+def test_a_device_with_a_list_where_a_tuple_is_declared_is_rejected_naming_the_field(
+    library: Library,
+):
+    """REQ-CORE-004: a device from outside has its declared field types, checked like a
+    command's: a list of orders is rejected with ``device.orders`` named, and the same device
+    with the tuple is accepted."""
+    d, lib = _produced(library)
+    now = (d.clock_s or 0) + 60
+    listed = dataclasses.replace(d, orders=list(d.orders))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as err:
+        step(listed, c.Suspend(C, reason="attack"), now, lib)
+    assert err.value.field == "device.orders"
+    assert "expected a tuple" in str(err.value)
+    step(dataclasses.replace(d), c.Suspend(C, reason="attack"), now, lib)
