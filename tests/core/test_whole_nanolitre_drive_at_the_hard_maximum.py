@@ -140,3 +140,35 @@ def test_the_reference_drive_is_never_ahead_and_under_a_nanolitre_behind(
     for t in range(100, int(p.t1) + 3):
         line = min(Fraction(volume), Fraction(pace * (t - 100), HOUR_S))
         assert line - 1 < moved_at(p, t) <= line
+
+
+@pytest.mark.parametrize("boluses", [False, True])
+def test_a_program_change_fast_to_slow_at_the_hard_maximum_on_whole_nanolitre_steps(
+    library: Library, boluses: bool
+) -> None:
+    """REQ-TIP-005, REQ-GOV-004: one concentration (25 mg/mL), no fall: 20 mg/day continuous,
+    reprogrammed 5 h 17 min into a day to a flex schedule of 24 mg/day for 12 h then 16 mg/day
+    (20 mg a day, the hard maximum: fast, then slow, its orders at other phases than the old
+    program's), with clinician boluses as large as accepted every 3 h on the next day or
+    without: every window over every whole second within the maximum."""
+    from itdose_physics import C, greedy_clinician_boluses
+
+    from itdose.core import commands as c
+    from itdose.core.schedule import FlexStep
+
+    def morphine(basal: Basal) -> Program:
+        return Program("morphine", "pain", 25 * MG, basal, None, "opioid-tolerant")
+
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, morphine(Basal.continuous(20 * MG)))
+    flex = Basal(steps=(FlexStep(0, 24 * MG), FlexStep(12 * HOUR_S, 16 * MG)))
+    b.advance(t0 + DAY_S + 19_020)
+    b.submit_overriding(c.SetProgram(C, morphine(flex)), b.now)
+    if boluses:
+        greedy_clinician_boluses(b, b.now + DAY_S, b.now + 2 * DAY_S, 3 * HOUR_S, 60, 10 * MG)
+    b.advance(b.now + 3 * DAY_S)
+    assert not b.anomalies
+    assert b.dead_volume_nl is not None
+    end = min((r.start for r in b.running.values()), default=b.now)
+    most, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
+    assert most <= 20 * MG, float(most - 20 * MG)
