@@ -94,8 +94,20 @@ def emu() -> Iterator[PtyEmulator]:
         yield e
 
 
-def test_new_era_client_constructor_trigger_and_ttl(emu: PtyEmulator) -> None:
+def test_new_era_client_constructor_trigger_and_ttl(
+    emu: PtyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     new_era = pytest.importorskip("new_era.peristaltic_pump")
+
+    def one_frame(self: Any) -> str:
+        # The client sleeps a fixed 30 ms and reads whatever has arrived: on a loaded machine the
+        # emulator's thread may not have answered yet. Read up to the reply's ETX instead (the
+        # emulator answers every command with one frame), so the test checks the answers, not
+        # the scheduler.
+        self.ser.timeout = 2.0
+        return str(self.ser.read_until(b"\x03").decode(self.STANDARD_ENCODING))
+
+    monkeypatch.setattr(new_era.PeristalticPump, "_readline", one_frame)
     pump = guarded(lambda: new_era.PeristalticPump(emu.port))
     try:
         assert guarded(pump.get_trigger) == ("rising", "falling")  # TRG LE from the constructor
