@@ -26,8 +26,8 @@ from itdose.core.flight import (
     hard_max_ng,
     in_flight_flows,
     in_flight_nl,
-    ledger_of,
     plan_volume,
+    recorded_terms,
     reservoir_room_ng,
 )
 from itdose.core.governor import Reason, Request, decide_basal
@@ -145,8 +145,9 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
     order = Flow(now, order_fg, pace_nl_per_h(volume_nl, longest) * conc, 3600)
-    flows = (*in_flight_flows(d, drug), *later, order)
-    fits = peak_fg(ledger_of(d, drug).live(now), flows, now, limit) <= limit
+    pieces, lags = recorded_terms(d, drug, now)
+    flows = (*in_flight_flows(d, drug), *lags, *later, order)
+    fits = peak_fg(pieces, flows, now, limit) <= limit
     return longest if fits else seg
 
 
@@ -157,8 +158,9 @@ def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, se
     the whole order at the richest; REQ-GOV-004)."""
     _, flows = _fluid_flows(d, drug, now, flight, 0, nl, seg, None)
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    due = (*in_flight_flows(d, drug), *flows)
-    return peak_fg(ledger_of(d, drug).live(now), due, now, limit) <= limit
+    pieces, lags = recorded_terms(d, drug, now)
+    due = (*in_flight_flows(d, drug), *lags, *flows)
+    return peak_fg(pieces, due, now, limit) <= limit
 
 
 def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
@@ -177,6 +179,12 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         return None
     rate, left = _basal_rate(d, now, drug)
     seg = segment_s(d, now, lib, left, max_segment_s)
+    if recorded_terms(d, drug, now)[1]:
+        # a richer fluid's last nanolitre left in this second and may have lagged its pace by
+        # up to one nanolitre (R-TIP-5): the first second after it is an order of its own, the
+        # one the cap search cuts to make room for it (at its pace over an hour, a cut would
+        # cost that nanolitre's share of every second of the hour)
+        seg = 1
     flight = in_flight_nl(d)
     numerator = rate * FG_PER_NG * seg + d.basal_carry
     target_fg = numerator // DAY_S

@@ -29,8 +29,8 @@ from itdose.core.flight import (
     ahead,
     hard_max_ng,
     in_flight_nl,
-    ledger_of,
     projection,
+    recorded_terms,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
@@ -145,7 +145,8 @@ def _bolus_plan(
         short_fg = target - paced if target - paced > cmax else 0
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
-    pieces = ledger_of(d, drug).live(now)
+    pieces, lags = recorded_terms(d, drug, now)
+    flows.extend(lags)
     # what the cancelled basal order may have moved since its last report (it stops now):
     # its id, the instant of that report and its pace (nL/h)
     moved = (basal.id, since, _pace(basal)) if basal is not None and unreported else None

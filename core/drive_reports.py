@@ -14,7 +14,17 @@ from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.arith import ceil_div
 from itdose.core.basal import with_alarms
 from itdose.core.effects import Annunciate, Effect, Record
-from itdose.core.flight import _cmax, _find, _fluid, _pace, _path, ahead, in_flight_nl, ledger_of
+from itdose.core.flight import (
+    LAG_ORDER_ID,
+    _cmax,
+    _find,
+    _fluid,
+    _pace,
+    _path,
+    ahead,
+    in_flight_nl,
+    ledger_of,
+)
 from itdose.core.ledger import ahead_of_pace
 from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
 from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
@@ -72,13 +82,29 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         lefts = tuple(
             (left, amount_fg(out, left), pace * _cmax(out, left)) for left in drugs_in(out)
         )
+    books = {e.drug: e.ledger for e in others}
+    if d.drug is not None:
+        books[d.drug] = ledger
     for left, fg, pace_fg in lefts:
-        recorded = ledger_of(d, left).record(now, order.id, order.start_s, fg, pace_fg, 3600)
-        if left == d.drug:
-            ledger = recorded
-        else:
-            others = (*(e for e in others if e.drug != left), DrugLedger(left, recorded))
+        books[left] = books.get(left, ledger_of(d, left)).record(
+            now, order.id, order.start_s, fg, pace_fg, 3600
+        )
         delivered += ng_up(fg)
+    after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
+    for left in drugs_in(out):
+        richest = _cmax(out, left)
+        if richest > (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
+            # a richer fluid of ``left`` ends here: a drive on whole nanolitres may move up to
+            # one nanolitre of it later than its pace says, so that nanolitre is counted once
+            # more, at once, in every window that starts before now (R-TIP-5)
+            books[left] = books[left].record(
+                now, LAG_ORDER_ID, now, richest, richest, 1, instant=True
+            )
+    for left in drugs_in(out):
+        if left == d.drug:
+            ledger = books[left]
+        else:
+            others = (*(e for e in others if e.drug != left), DrugLedger(left, books[left]))
     fields.update(ledger=ledger, other_ledgers=others, delivered_ng=delivered)
     if d.flush_doses:
         held = set(drugs_in(path.segments))

@@ -21,6 +21,7 @@ from itdose.core.state import Device, DrugLedger, Order
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
+    "LAG_ORDER_ID",
     "ahead",
     "cap_room_ng",
     "hard_max_ng",
@@ -29,6 +30,7 @@ __all__ = [
     "ledger_of",
     "plan_volume",
     "projection",
+    "recorded_terms",
     "reservoir_room_ng",
     "with_ledger",
 ]
@@ -232,8 +234,8 @@ def cap_room_ng(
     ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
     fits, else the largest amount that does, rounded down to whole ng."""
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
-    pieces = ledger_of(d, drug).live(now)
-    base = (*in_flight_flows(d, drug), *flows)
+    pieces, lags = recorded_terms(d, drug, now)
+    base = (*in_flight_flows(d, drug), *lags, *flows)
 
     def fits(fg: int) -> bool:
         new = (flow_for(fg),) if fg else ()
@@ -248,6 +250,28 @@ def cap_room_ng(
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return ng_down(lo)
+
+
+LAG_ORDER_ID = 2**62
+"""The id of the ledger piece that counts the last nanolitre of a richer fluid once more
+(R-TIP-5): no order has it (order ids count up from 1)."""
+
+
+def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
+    """The recorded drug of ``drug`` that can lie in a window ending at or after ``now``, as the
+    peak reads it (REQ-GOV-004): the ledger's live pieces, and the one-nanolitre lag term of a
+    richer fluid that ended within the last day (R-TIP-5). That term belongs to the windows that
+    start before the richer fluid's end ``e`` and end after it (a window ending at ``e`` holds
+    none of the fluid behind it): as a piece it is counted in every window that starts before
+    ``e``, which from ``now > e`` on are just those; at ``now == e`` (the tick in the second the
+    report arrives) it is read as a flow from ``e``, counted in every window that ends after
+    ``e`` (those that also start after ``e`` hold only what is still to come, far below it)."""
+    pieces = ledger_of(d, drug).live(now)
+    lags = tuple(p for p in pieces if p.order_id == LAG_ORDER_ID and p.end_s >= now)
+    if not lags:
+        return pieces, ()
+    kept = tuple(p for p in pieces if p.order_id != LAG_ORDER_ID or p.end_s < now)
+    return kept, tuple(Flow(p.end_s, p.amount_fg, p.amount_fg, 1) for p in lags)
 
 
 def ledger_of(d: Device, drug: str) -> Ledger:

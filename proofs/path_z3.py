@@ -33,6 +33,7 @@ from itdose.core import dosing, governor
 from itdose.core import flight as flight_mod
 from itdose.core import path as path_mod
 from itdose.core.errors import InvalidInput
+from itdose.core.flight import LAG_ORDER_ID
 from itdose.core.ledger import Flow
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Reservoir
@@ -775,7 +776,9 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         d, _ = dosing.apply_report(d, 1, flight, True, _NOW)
         d, _ = dosing.apply_report(d, 2, volume, True, _NOW + 3_600)
         assert d.reservoir is not None
-        recorded = sum(p.amount_fg for p in dosing.ledger_of(d, "a").pieces)
+        # the drug that left; the lag term of a richer fluid's end (R-TIP-5) is no drug
+        pieces = dosing.ledger_of(d, "a").pieces
+        recorded = sum(p.amount_fg for p in pieces if p.order_id != LAG_ORDER_ID)
         return recorded, d.reservoir.volume_nl
 
     after, _ = explore(reports, ())
@@ -829,7 +832,8 @@ def step_claims(
         "cover": "the explored paths of every runtime function of the step cover every input, "
         "and none raises on a valid input",
         "recorded": "the ledger records exactly the drug that left the tip in the step (the order "
-        "in flight and the new order, in fg; REQ-TIP-001, REQ-TIP-002)",
+        "in flight and the new order, in fg, besides the lag term of a richer fluid's end, "
+        "R-TIP-5; REQ-TIP-001, REQ-TIP-002)",
         "cap": "the new order's drug leaving the tip is at most the cap room the ledger's peak "
         "admitted (REQ-TIP-002, REQ-GOV-002)",
         "reservoir": "an order never takes the reservoir below the empty threshold (REQ-GOV-003)",

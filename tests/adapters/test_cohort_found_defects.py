@@ -179,22 +179,13 @@ def test_a_refill_during_a_patient_bolus_delivers_the_granted_dose() -> None:
             assert got >= due - 25, f"{float(due - got)} ng short, alarms {alarms}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open core defect found by the default cohort with the reference on the drive's "
-    "whole-nanolitre steps: patient 63 (baclofen, refilled from 2,000 to 500 mcg/mL at "
-    "t = 10,638,962 s, at the 2 mg hard maximum) gets 2,000,000.5 ng at the tip in windows such "
-    "as (10,658,730 s, 10,745,130 s]: at its start the drive had moved 20,455 of the bridge "
-    "order's 20,467 nL (its pace: 20,455.87 nL), so the order's last 12 nL, the end of the "
-    "2,000 mcg/mL fluid, left in the window's first second; counted at each order's pace the "
-    "window holds 1,999,999.65 ng. The ledger trusts the pace; a drive that moves whole "
-    "nanolitres at whole seconds lags it by under 1 nL, and where the fluid at the window's "
-    "start is richer than at its end that lag exceeds the hard maximum (by 0.5 ng here)",
-)
 def test_default_cohort_patient_63_stays_within_the_hard_maximum() -> None:
-    """REQ-GOV-004: no rolling 24 h window at the tip above the hard maximum, judged by the
-    reference on the simulated drive's own whole-nanolitre steps (126 days of patient 63)."""
+    """REQ-GOV-004, REQ-TIP-005: no rolling 24 h window at the tip above the hard maximum,
+    judged by the reference on the simulated drive's own whole-nanolitre steps (126 days of
+    patient 63, baclofen refilled from 2,000 to 500 mcg/mL at the 2 mg maximum). It got
+    2,000,000.5 ng in (10,658,730 s, 10,745,130 s]: the last 12 nL of the 2,000 mcg/mL fluid
+    left in the window's first second, the drive 0.87 nL behind its pace line there, until the
+    last nanolitre of a richer fluid was counted once more (R-TIP-5)."""
     index, days, drug = 63, 126, "baclofen"
     cohort = load_cohort(DEFAULT, load_library())
     r = run_patient(cohort, index, days * DAY_S)

@@ -162,7 +162,9 @@ def test_a_refill_when_the_bolus_ends_delivers_the_granted_dose_within_the_maxim
     ended (at the same or another concentration, the bolus then bringing a window to exactly
     the hard maximum or not) leaves the tip with the basal and the whole granted bolus over the
     two days after the grant, at most one nanolitre of the richer concentration short (25 ng;
-    the no-refill control is exact), and no 24 h window above the hard maximum."""
+    the no-refill control is exact), and no 24 h window above the hard maximum. At the hard
+    maximum a change to a leaner fluid may cost one nanolitre of the richer fluid more
+    (REQ-TIP-005, R-TIP-5: the lag of its last nanolitre; measured 36.7 ng)."""
     b, granted_at = _fresh(library, before)
     changed = after.concentration_ng_per_ml != before.concentration_ng_per_ml
     refill(
@@ -173,7 +175,9 @@ def test_a_refill_when_the_bolus_ends_delivers_the_granted_dose_within_the_maxim
     )
     got = _two_days_after(b, granted_at)
     due = _due(before)
-    assert due - 25 <= got <= due, float(due - got)
+    falls = after.concentration_ng_per_ml < before.concentration_ng_per_ml
+    lag = 25 if falls and before is MAX_AT_25 else 0
+    assert due - 25 - lag <= got <= due, float(due - got)
     most, _ = windows(_morphine(b), "morphine")
     assert most is not None and most[0] <= HARD_MAX_NG, most
 

@@ -1655,7 +1655,9 @@ def test_old_drug_leaving_the_tip_goes_to_its_own_ledger_and_ends_its_flush(
     d3, _ = apply_report(d2, 2, 667, True, T0 + 577)
     assert d3.flush_doses == ()
     assert d3.path == FluidPath((Segment(234_000, "morphine", CONC),))
-    assert dosing.ledger_of(d3, "hydromorphone").window_total_ng(T0 + 577) == 6_670
+    # 6,670 ng left, and its last nanolitre (10 ng) is counted once more: the fluid behind it
+    # holds no hydromorphone (REQ-TIP-005)
+    assert dosing.ledger_of(d3, "hydromorphone").window_total_ng(T0 + 577) == 6_680
     assert d3.ledger.window_total_ng(T0 + 577) == 0
     assert d3.delivered_ng == 6_670
     more, _ = apply_report(
