@@ -211,3 +211,41 @@ def test_default_cohort_patient_28_stays_within_the_hard_maximum() -> None:
     assert r["drug"] == "morphine" and r["hard_max_ng"] == 20_000_000
     assert r["hazards"]["tip_over_hard_max"] == 0, r["max_window_ng"]
     assert r["max_window_ng"] == 20_000_000  # at the maximum, so the check could fail
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="open, not analysed: default cohort patient 198 (morphine, prometra-ii-20, at the "
+    "20 mg hard maximum) gets 20,000,005 ng at the tip in the window ending at t = 19,709,884 s "
+    "on the simulated drive's whole-nanolitre steps (3 episodes in 229 days; 0.2 nL at 25 "
+    "mg/mL), found by the first 1,000 patient-year run after R-TIP-5",
+)
+def test_default_cohort_patient_198_stays_within_the_hard_maximum() -> None:
+    """REQ-GOV-004: no rolling 24 h window at the tip above the hard maximum, judged by the
+    reference on the simulated drive's own whole-nanolitre steps (229 days of patient 198)."""
+    cohort = load_cohort(DEFAULT, load_library())
+    r = run_patient(cohort, 198, 229 * DAY_S)
+    if r["error"] is not None:
+        raise RuntimeError(r["error"])
+    assert r["drug"] == "morphine" and r["hard_max_ng"] == 20_000_000
+    assert r["hazards"]["tip_over_hard_max"] == 0, (r["max_window_ng"], r["max_window_at_s"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="open, not analysed: default cohort patient 386 (morphine) has one drive fault "
+    "whose HIGH alarm came 19 steps after it (the other four: 0 or 1 step); the patient spends "
+    "15,418,524 s of the year in the refill phase and 9,868,608 s suspended, found by the first "
+    "1,000 patient-year run",
+)
+def test_default_cohort_patient_386_alarms_every_fault_promptly() -> None:
+    """REQ-ALM-001, REQ-ALM-004 (docs/cohort-schema.md, ``alarm_latency``): every drawn drive
+    fault is followed by its HIGH alarm within one controller step while dosing (a year of
+    patient 386)."""
+    cohort = load_cohort(DEFAULT, load_library())
+    r = run_patient(cohort, 386, 365 * DAY_S)
+    if r["error"] is not None:
+        raise RuntimeError(r["error"])
+    assert r["hazards"]["alarm_latency"] == 0, r["alarm_latency_steps"]
