@@ -269,37 +269,14 @@ def max_windows(pieces: Sequence[Piece], limit_fg: int) -> WindowResult:
         return WindowResult(Fraction(0), Fraction(0), 0)
     if any(p.a == p.b for p in ps):
         return max_windows_exact(ps, limit_fg)
-    fa = [float(p.a) for p in ps]
-    fb = [float(p.b) for p in ps]
-    fw = [float(p.amount_fg) for p in ps]
-    fprefix = [0.0]
-    for w in fw:
-        fprefix.append(fprefix[-1] + w)
+    fa, fb, fw, fprefix = _float_table(ps)
     cands = [(x, p.b) for x, p in zip(fb, ps, strict=True)]
     cands += [(x + DAY_S, p.a + DAY_S) for x, p in zip(fa, ps, strict=True)]
     cands.sort()
     tol = 1e-9 * (fprefix[-1] + limit_fg) + 1e4
-    n = len(ps)
-
-    def sweep() -> list[float]:
-        out = []
-        j = k = 0  # pieces [0, j) ended by t, [0, k) ended by t - DAY
-        for t, _ in cands:
-            while j < n and fb[j] <= t:
-                j += 1
-            hi = fprefix[j]
-            if j < n and fa[j] < t:
-                hi += fw[j] * (t - fa[j]) / (fb[j] - fa[j])
-            u = t - DAY_S
-            while k < n and fb[k] <= u:
-                k += 1
-            lo = fprefix[k]
-            if k < n and fa[k] < u:
-                lo += fw[k] * (u - fa[k]) / (fb[k] - fa[k])
-            out.append(hi - lo)
-        return out
-
-    approx = sweep()
+    his = _float_cums(ps, fa, fb, fw, fprefix, (t for t, _ in cands))
+    los = _float_cums(ps, fa, fb, fw, fprefix, (t - DAY_S for t, _ in cands))
+    approx = [hi - lo for hi, lo in zip(his, los, strict=True)]
     ends = [p.b for p in ps]
     prefix = [Fraction(0)]
     for p in ps:
@@ -665,6 +642,19 @@ def _programmed_float(
     return total
 
 
+def _float_table(
+    ps: Sequence[Piece],
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Starts, ends, amounts and the prefix sums of the amounts of sorted pieces, as floats."""
+    fa = [float(p.a) for p in ps]
+    fb = [float(p.b) for p in ps]
+    fw = [float(p.amount_fg) for p in ps]
+    fprefix = [0.0]
+    for amount in fw:
+        fprefix.append(fprefix[-1] + amount)
+    return fa, fb, fw, fprefix
+
+
 def _float_cums(
     ps: Sequence[Piece],
     fa: list[float],
@@ -712,12 +702,7 @@ def under_delivery_windows(
     prefix = [Fraction(0)]
     for p in ps:
         prefix.append(prefix[-1] + p.amount_fg)
-    fa = [float(p.a) for p in ps]
-    fb = [float(p.b) for p in ps]
-    fw = [float(p.amount_fg) for p in ps]
-    fprefix = [0.0]
-    for amount in fw:
-        fprefix.append(fprefix[-1] + amount)
+    fa, fb, fw, fprefix = _float_table(ps)
     gs = sorted(grants)
     starts = [p.start_s for p in periods]
     flex = any(len(p.steps) != 1 for p in periods)
