@@ -163,7 +163,9 @@ def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, se
     return peak_fg(pieces, due, now, limit) <= limit
 
 
-def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPlan | None:
+def _basal_plan(
+    d: Device, now: int, lib: Library, max_segment_s: int, one_second: bool = False
+) -> TickPlan | None:
     if (
         d.phase is not Phase.ACTIVE
         or d.program is None
@@ -179,7 +181,7 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
         return None
     rate, left = _basal_rate(d, now, drug)
     seg = segment_s(d, now, lib, left, max_segment_s)
-    if recorded_terms(d, drug, now)[1]:
+    if one_second or recorded_terms(d, drug, now)[1]:
         # a richer fluid's last nanolitre left in this second and may have lagged its pace by
         # up to one nanolitre (R-TIP-5): the first second after it is an order of its own, the
         # one the cap search cuts to make room for it (at its pace over an hour, a cut would
@@ -246,6 +248,10 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
             reasons = ()
         else:
             carry = 0
+            if seg > 1 and not one_second and Reason.DAILY_CAP in decision.reasons:
+                first = _confined(d, now, lib, max_segment_s, drug, nl, seg)
+                if first is not None:
+                    return first
     elif junction:
         assert d.program is not None
         top = max(step.dose_ng_per_day for step in d.program.basal.steps)
@@ -267,6 +273,35 @@ def _basal_plan(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPl
     if Reason.DAILY_CAP in decision.reasons:
         alarms.append(AlarmKind.DELIVERY_LIMITED)
     return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
+
+
+def _confined(
+    d: Device, now: int, lib: Library, max_segment_s: int, drug: str, nl: int, seg: int
+) -> TickPlan | None:
+    """The plan of a one-second order, when an order of ``nl`` over ``seg`` seconds is cut by
+    more than a rounding unit for the hard maximum but fits whole one second later, after that
+    one-second order (REQ-TIP-004, R-TIP-5): the room a window takes at the very start of the
+    order is then taken from that second alone. A cut order runs at a slower pace for all of its
+    segment, so a window over the maximum only in the order's first fraction of a second (where
+    a window's start passes the end of a recorded order's pace-rounding, or the lag term of a
+    richer fluid a day earlier) cut a whole hour to the pace that fraction allows (a third of
+    an hour's basal, withheld; where the window ending now already holds the maximum, no order
+    at all fitted and the hour was withheld whole). That second may hold no order at all (the
+    same window leaves no room for any pace). ``None`` when the order does not fit whole one
+    second later either: the cut stands (a window at the maximum for the whole segment, as
+    after a bolus)."""
+    first = _basal_plan(d, now, lib, max_segment_s, one_second=True)
+    if first is None:
+        return None  # pragma: no cover - the same state planned an order a moment ago
+    orders = (*d.orders, first.order) if first.order is not None else d.orders
+    after = evolve(d, orders=orders)
+    conc = _cmax(ahead(after, in_flight_nl(after), max(1, nl)), drug)
+    pace = pace_nl_per_h(nl, seg) * conc
+    rest = Flow(now + 1, nl * conc, pace, 3600)
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    pieces, lags = recorded_terms(d, drug, now)
+    flows = (*in_flight_flows(after, drug), *lags, rest)
+    return first if peak_fg(pieces, flows, now, limit) <= limit else None
 
 
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:
