@@ -280,28 +280,49 @@ def _confined(
 ) -> TickPlan | None:
     """The plan of a one-second order, when an order of ``nl`` over ``seg`` seconds is cut by
     more than a rounding unit for the hard maximum but fits whole one second later, after that
-    one-second order (REQ-TIP-004, R-TIP-5): the room a window takes at the very start of the
-    order is then taken from that second alone. A cut order runs at a slower pace for all of its
-    segment, so a window over the maximum only in the order's first fraction of a second (where
-    a window's start passes the end of a recorded order's pace-rounding, or the lag term of a
-    richer fluid a day earlier) cut a whole hour to the pace that fraction allows (a third of
-    an hour's basal, withheld; where the window ending now already holds the maximum, no order
-    at all fitted and the hour was withheld whole). That second may hold no order at all (the
-    same window leaves no room for any pace). ``None`` when the order does not fit whole one
-    second later either: the cut stands (a window at the maximum for the whole segment, as
-    after a bolus)."""
+    one-second order, cut as far as needed (REQ-TIP-004, R-TIP-5): the room a window takes
+    early in the order is then taken from that second alone. A cut order runs at a slower pace
+    for all of its segment, and a window ``t`` seconds into it gains only ``t / seg`` of what
+    the cut takes: a window over the maximum by a few ng early in the order (where a window's
+    start passes the end of a recorded order's pace rounding, or the lag term of a richer fluid
+    a day earlier) cut the hour by ``seg / t`` times that (a third of an hour's basal 0.07 s in;
+    the whole hour where the window ending now already held the maximum; 430 ng 107 s in). The
+    window holds all of the one-second order, so each ng cut from it is a ng out of the window.
+    The second may hold no order at all. Whatever the second's order is cut by is withheld with
+    the delivery-limited alarm (the hour's cut would have been). ``None`` when the order does
+    not fit whole one second later even after an empty second: the cut stands (a window at the
+    maximum for the whole segment, as after a bolus)."""
     first = _basal_plan(d, now, lib, max_segment_s, one_second=True)
     if first is None:
         return None  # pragma: no cover - the same state planned an order a moment ago
-    orders = (*d.orders, first.order) if first.order is not None else d.orders
-    after = evolve(d, orders=orders)
-    conc = _cmax(ahead(after, in_flight_nl(after), max(1, nl)), drug)
-    pace = pace_nl_per_h(nl, seg) * conc
-    rest = Flow(now + 1, nl * conc, pace, 3600)
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
     pieces, lags = recorded_terms(d, drug, now)
-    flows = (*in_flight_flows(after, drug), *lags, rest)
-    return first if peak_fg(pieces, flows, now, limit) <= limit else None
+
+    def rest_fits(volume_nl: int) -> bool:
+        """The order fits whole from the next second, after a one-second order of
+        ``volume_nl``."""
+        one = Order(d.next_order_id, DeliveryKind.BASAL, now, now + 1, volume_nl)
+        after = evolve(d, orders=(*d.orders, one)) if volume_nl else d
+        conc = _cmax(ahead(after, in_flight_nl(after), max(1, nl)), drug)
+        rest = Flow(now + 1, nl * conc, pace_nl_per_h(nl, seg) * conc, 3600)
+        flows = (*in_flight_flows(after, drug), *lags, rest)
+        return peak_fg(pieces, flows, now, limit) <= limit
+
+    granted = first.order.volume_nl if first.order is not None else 0
+    if rest_fits(granted):
+        return first
+    if not rest_fits(0):
+        return None
+    lo, hi = 0, granted
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if rest_fits(mid) else (lo, mid)
+    order = None
+    if lo > 0:
+        order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + 1, lo)
+    reasons = (*(r for r in first.withheld_reasons if r is not Reason.DAILY_CAP), Reason.DAILY_CAP)
+    alarms = tuple(dict.fromkeys((*first.alarms, AlarmKind.DELIVERY_LIMITED)))
+    return TickPlan(alarms, order, 0, now + 1, reasons, first.requested_nl)
 
 
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:

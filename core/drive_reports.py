@@ -96,10 +96,11 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         if richest > (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
             # a richer fluid of ``left`` ends here: a drive on whole nanolitres may move up to
             # one nanolitre of it later than its pace says, so that nanolitre is counted once
-            # more, at once, in every window that starts before now (R-TIP-5)
-            books[left] = books[left].record(
-                now, LAG_ORDER_ID, now, richest, richest, 1, instant=True
-            )
+            # more in every window that starts at a whole second before now (R-TIP-5), as a
+            # piece of one second ending now: an instant (read as ending a second later) also
+            # counted it in the windows that start now, which hold none of it, and at the hard
+            # maximum a day later that second cut the order running through it by its pace
+            books[left] = books[left].record(now, LAG_ORDER_ID + order.id, now, richest, richest, 1)
     for left in drugs_in(out):
         if left == d.drug:
             ledger = books[left]

@@ -27,6 +27,7 @@ __all__ = [
     "hard_max_ng",
     "in_flight_flows",
     "in_flight_nl",
+    "is_lag",
     "ledger_of",
     "plan_volume",
     "projection",
@@ -253,8 +254,17 @@ def cap_room_ng(
 
 
 LAG_ORDER_ID = 2**62
-"""The id of the ledger piece that counts the last nanolitre of a richer fluid once more
-(R-TIP-5): no order has it (order ids count up from 1)."""
+"""The ids of the ledger pieces that count the last nanolitre of a richer fluid once more
+(R-TIP-5) start here: the lag term of a report of order ``n`` is ``LAG_ORDER_ID + n``, so that
+no order has it (order ids count up from 1) and two terms are two pieces: one id would add the
+second fall's nanolitre to the first one's piece, moving it to the second fall (counted, in
+every window that starts between the two falls, where it cannot lie: a cut of up to 490 ng at
+the hard maximum a day later)."""
+
+
+def is_lag(piece: Piece) -> bool:
+    """``piece`` is a lag term of R-TIP-5 (:data:`LAG_ORDER_ID`), not drug an order moved."""
+    return piece.order_id >= LAG_ORDER_ID
 
 
 def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], tuple[Flow, ...]]:
@@ -267,10 +277,10 @@ def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], t
     report arrives) it is read as a flow from ``e``, counted in every window that ends after
     ``e`` (those that also start after ``e`` hold only what is still to come, far below it)."""
     pieces = ledger_of(d, drug).live(now)
-    lags = tuple(p for p in pieces if p.order_id == LAG_ORDER_ID and p.end_s >= now)
+    lags = tuple(p for p in pieces if is_lag(p) and p.end_s >= now)
     if not lags:
         return pieces, ()
-    kept = tuple(p for p in pieces if p.order_id != LAG_ORDER_ID or p.end_s < now)
+    kept = tuple(p for p in pieces if not is_lag(p) or p.end_s < now)
     return kept, tuple(Flow(p.end_s, p.amount_fg, p.amount_fg, 1) for p in lags)
 
 

@@ -33,7 +33,7 @@ from itdose.core import dosing, governor
 from itdose.core import flight as flight_mod
 from itdose.core import path as path_mod
 from itdose.core.errors import InvalidInput
-from itdose.core.flight import LAG_ORDER_ID
+from itdose.core.flight import is_lag
 from itdose.core.ledger import Flow
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Reservoir
@@ -778,7 +778,7 @@ def _step_cases(shape: Shape, decide_fn: DecideFn) -> dict[str, list[Case]]:
         assert d.reservoir is not None
         # the drug that left; the lag term of a richer fluid's end (R-TIP-5) is no drug
         pieces = dosing.ledger_of(d, "a").pieces
-        recorded = sum(p.amount_fg for p in pieces if p.order_id != LAG_ORDER_ID)
+        recorded = sum(p.amount_fg for p in pieces if not is_lag(p))
         return recorded, d.reservoir.volume_nl
 
     after, _ = explore(reports, ())

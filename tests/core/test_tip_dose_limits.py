@@ -47,7 +47,7 @@ from itdose.core import DosingError, Library, Phase, Priority, Role
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, priority_of
 from itdose.core.effects import Annunciate, BolusDecision, DeliveryOrder, StopDelivery
-from itdose.core.flight import LAG_ORDER_ID, ledger_of
+from itdose.core.flight import is_lag, ledger_of
 from itdose.core.ledger import Ledger
 from itdose.core.program import Basal, PatientBolusProgram, Program
 
@@ -355,7 +355,7 @@ def test_two_drug_changes_in_a_row_count_each_drug_as_it_leaves_the_tip(library:
     def window_ng(drug: str) -> int:
         ledger = ledger_of(d, drug)
         # the drug that left, without the lag term of its last nanolitre (checked below)
-        drug_only = Ledger(tuple(p for p in ledger.pieces if p.order_id != LAG_ORDER_ID))
+        drug_only = Ledger(tuple(p for p in ledger.pieces if not is_lag(p)))
         return drug_only.window_total_ng(t)
 
     for drug in ("morphine", "hydromorphone"):
@@ -363,7 +363,7 @@ def test_two_drug_changes_in_a_row_count_each_drug_as_it_leaves_the_tip(library:
         assert physical > 0
         assert window_ng(drug) == math.ceil(physical), drug
         # REQ-TIP-005: each drug's last nanolitre counted once more when the next fluid held none
-        lag = [p for p in ledger_of(d, drug).pieces if p.order_id == LAG_ORDER_ID]
+        lag = [p for p in ledger_of(d, drug).pieces if is_lag(p)]
         conc = {"morphine": MORPHINE_19, "hydromorphone": HYDROMORPHONE_10}[drug]
         assert [p.amount_fg for p in lag] == [conc.concentration_ng_per_ml], drug
     b.advance(t1 + 2 * DAY_S)
