@@ -392,7 +392,7 @@ def test_two_refills_one_second_apart_after_a_fall_at_the_hard_maximum(library: 
     already counts there); a day later an hourly order starts exactly there, and the window
     0.07 s into it was over the maximum whatever the order's volume, only by its pace: the cut
     took a third of the hour (305,174 ng short, 51 ng before R-TIP-5). Now that second is an
-    order of its own, cut alone (basal._confined): measured 121 ng short, with the
+    order of its own, cut alone (basal.py ``_confined``): measured 51 ng short, with the
     delivery-limited alarm."""
     concs = (20 * MG, 10 * MG, 10 * MG)
     most, least, alarms = _refilled_in_the_flush(library, 20 * MG, 150, 1, concs, days=2)
@@ -402,11 +402,14 @@ def test_two_refills_one_second_apart_after_a_fall_at_the_hard_maximum(library: 
     assert "delivery_limited" in alarms
 
 
-# Around it: refills 0 to 60 s apart after a fall or a rise at the hard maximum, one to three of
+# Around it: refills 0 to 60 s apart after a fall or a rise at the hard maximum, two or three of
 # them, morphine and baclofen, two catheter lengths. Before the fix, 150 mm: morphine 20 -> 10
-# mg/mL lost an hour of basal (833,333 ng, no order fitted in the window that already held the
-# maximum) at gaps 0, 2 and 60 s, and a third of an hour at 1 s; baclofen 2000 -> 1000 mcg/mL an
-# hour (83,333 ng) at 0, 2 and 60 s; three refills 20 -> 10 -> 10 -> 10 at 3 s an hour.
+# mg/mL lost an hour of basal (833,333 ng: no order fitted in the window that already held the
+# maximum) at gaps 0, 2 and 60 s, 305,174 ng at 1 s and 183,437 ng at 3 s; baclofen 2000 -> 1000
+# mcg/mL likewise (83,333 ng at 0, 2 and 60 s, 30,517 and 18,344 ng at 1 and 3 s); three refills
+# 20 -> 10 -> 10 -> 10 (and 2000 -> 1000 -> 1000 -> 1000) 3 s apart an hour. Measured now: at
+# most 279 ng short (morphine: an empty second and 48 ng) and 28 ng (baclofen), never above the
+# maximum.
 CLOSE_GAPS = [0, 1, 2, 3, 60]
 CLOSE_REFILLS = [
     pytest.param("morphine", 20 * MG, (20 * MG, 10 * MG, 10 * MG), id="morphine-20-10-10"),
@@ -442,3 +445,23 @@ def test_refills_seconds_apart_at_the_hard_maximum_lose_at_most_the_partial_seco
     assert least >= daily_ng - 2 * Fraction(daily_ng, DAY_S) - unit, float(daily_ng - least)
     if least < daily_ng - unit:
         assert "delivery_limited" in alarms, float(daily_ng - least)
+
+
+def test_two_falls_minutes_apart_one_second_under_the_hard_maximum(library: Library):
+    """REQ-TIP-004, REQ-TIP-005: found by the random test above: morphine one second of basal
+    under its 20 mg maximum (19,999,769 ng/day), refilled 20 -> 15 -> 10 mg/mL 336 s apart,
+    catheter trimmed 279 mm. The windows that start at the first fall's last whole second hold
+    its lag term (R-TIP-5) and both carried partial seconds (R-TIP-3); a day later the hourly
+    order through them was over by 13 ng 107 s in, and its cut took 3,600 / 107 times that:
+    504 ng short (9 ng before R-TIP-5). Both lag terms also shared one piece, which counted the
+    first fall's at the second. Now the one-second order before the hour takes the cut:
+    measured 29 ng short, with the delivery-limited alarm; never above the maximum (FIFO
+    reference)."""
+    daily = 20 * MG - 231
+    concs = (20 * MG, 15 * MG, 10 * MG)
+    most, least, alarms = _refilled_in_the_flush(library, daily, 279, 336, concs, days=2)
+    unit = Fraction(max(concs), 1_000_000)
+    assert most <= 20 * MG, float(most - 20 * MG)
+    assert least >= daily - 2 * Fraction(daily, DAY_S) - unit, float(daily - least)
+    if "delivery_limited" not in alarms:
+        assert least >= daily - unit, float(daily - least)
