@@ -60,10 +60,11 @@ def test_a_stop_at_the_pace_carries_nothing_more(library: Library) -> None:
     assert after.basal_carry == before.basal_carry
 
 
-def test_an_order_cancelled_for_a_bolus_carries_nothing(library: Library) -> None:
+def test_an_order_cancelled_for_a_bolus_carries_what_its_pace_owed(library: Library) -> None:
     """REQ-TIP-004, REQ-GOV-008: a bolus cancels the basal order in flight and carries the basal
-    due from now inside it: the basal segment goes on, so the cancelled order's final report
-    adds nothing to the carry (the bolus plan set it)."""
+    due from now inside it; the basal before now is the cancelled order's, and the drive stops
+    it on a whole nanolitre: its final report adds the fraction its pace still owed (0.01 nL
+    here), as any stop does (it added nothing, and about 1 nL per bolus was lost, silently)."""
     d, order, start = _ordered(library)
     out = step(d, c.RequestBolus(P), start + 1234, library)
     assert any(isinstance(e, DeliveryOrder) for e in out.effects)
@@ -71,4 +72,29 @@ def test_an_order_cancelled_for_a_bolus_carries_nothing(library: Library) -> Non
     after = step(
         out.device, c.DriveReport(S, order.order_id, 1428, True), start + 1234, library
     ).device
-    assert after.basal_carry == carry
+    owed = order.volume_nl * 1234 - 1428 * order.duration_s
+    assert 0 < owed < order.duration_s
+    assert after.basal_carry == carry + owed * CONC * DAY // order.duration_s
+
+
+def test_a_bolus_after_a_cancelled_order_leaves_exactly_the_basal_not_yet_delivered(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, REQ-GOV-008: the basal due from the cancelled order's start to the bolus's
+    end (the program's rate, plus the carry before that order) less the basal delivered (what
+    the drive moved of the cancelled order, and the basal inside the bolus order) is the carry
+    after the cancelled order's final report, to the femtogram (rounded down, never up). The
+    carry the cancelled order's plan left was dropped at the bolus (about half a nanolitre per
+    bolus, silently), and the fraction its pace owed too."""
+    carry_in = reach(Phase.ACTIVE, library).basal_carry
+    d, order, start = _ordered(library)
+    out = step(d, c.RequestBolus(P), start + 1234, library)
+    (bolus,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    after = step(
+        out.device, c.DriveReport(S, order.order_id, 1428, True), start + 1234, library
+    ).device
+    rate_fg_per_day = 1_000_000 * 1_000_000  # the kit's program: 1 mg/day
+    due = rate_fg_per_day * (1234 + bolus.duration_s) + carry_in  # fg x s/day
+    delivered = (1428 + bolus.basal_nl) * CONC * DAY
+    assert 0 <= due - delivered - after.basal_carry <= 2, due - delivered - after.basal_carry
+    assert after.basal_carry > CONC * DAY // 10  # more than a tenth of a nanolitre is carried
