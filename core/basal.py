@@ -45,7 +45,6 @@ __all__ = [
     "TickPlan",
     "apply_plan",
     "apply_tick",
-    "cancelled_carry",
     "plan_tick",
     "raise_alarms",
     "segment_s",
@@ -324,25 +323,6 @@ def _confined(
     reasons = (*(r for r in first.withheld_reasons if r is not Reason.DAILY_CAP), Reason.DAILY_CAP)
     alarms = tuple(dict.fromkeys((*first.alarms, AlarmKind.DELIVERY_LIMITED)))
     return TickPlan(alarms, order, 0, now + 1, reasons, first.requested_nl)
-
-
-def cancelled_carry(d: Device, order: Order, now: int, rate_ng_per_day: int) -> int:
-    """The basal carry a bolus takes over when it cancels basal order ``order`` at ``now``
-    (REQ-TIP-004, REQ-GOV-008), before the order's final report adds what its pace still owed
-    (:mod:`itdose.core.drive_reports`). The order was planned to hold its segment's basal plus
-    the carry before it, less the carry after it (``d.basal_carry``); its segment ends at the
-    bolus, whose order holds the basal from now on. So the carry after it, plus the drug its
-    pace line held for the rest of the segment, less the basal of that rest: with the pace owed
-    at the report, exactly the basal due up to now less what the drive moved (the carry after
-    the order was dropped, about half a nanolitre per bolus, silently). Never below 0: a cut
-    order's withheld basal stays withheld. Rounded down."""
-    seg = max(1, order.end_s - order.start_s)
-    left = max(0, order.end_s - now)
-    others = in_flight_nl(d) - max(0, order.volume_nl - order.reported_nl)
-    first = ahead(d, max(0, others), 1)
-    conc = first[0].concentration_ng_per_ml if first else 0
-    line = order.volume_nl * conc * DAY_S * left // seg
-    return max(0, d.basal_carry + line - rate_ng_per_day * FG_PER_NG * left)
 
 
 def plan_tick(d: Device, now: int, lib: Library, max_segment_s: int = SEGMENT_S) -> TickPlan:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.arith import ceil_div
-from itdose.core.basal import _basal_rate, cancelled_carry, raise_alarms
+from itdose.core.basal import _basal_rate, raise_alarms
 from itdose.core.effects import (
     Annunciate,
     BolusDecision,
@@ -101,7 +101,7 @@ def _bolus_plan(
     busy = any(o is not basal for o in d.orders)
     start = now if basal is not None else max(now, d.basal_until_s)
     rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
-    carried = d.basal_carry if basal is None else cancelled_carry(d, basal, now, rate)
+    carried = 0 if basal is not None else d.basal_carry
     numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
     basal_fg = numerator // DAY_S
     unreported = 0
