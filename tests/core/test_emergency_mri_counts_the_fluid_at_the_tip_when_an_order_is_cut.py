@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 from fifo_window_reference import moved_by, tip
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
 
@@ -30,16 +29,6 @@ def _program(conc: int) -> Program:
     return Program("morphine", "pain", conc, Basal.continuous(14 * MG), None, "opioid-tolerant")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the scan is counted from the fluid behind the whole volume in flight (273 722 nL, the "
-        "bolus order it cuts after one second), at 10 mg/mL: 100 000 ng; what leaves the tip is "
-        "the 10 uL right behind the few hundred nL that moved, 25 mg/mL fluid: 250 000 ng "
-        "(150 000 ng uncounted at the scan start; in this history the later fluid is counted "
-        "richer than it is and the largest window stays at 19 997 070 ng of 20 mg)"
-    ),
-)
 def test_an_emergency_scan_cutting_a_bolus_counts_what_leaves_the_tip(library: Library):
     """REQ-MRI-006, REQ-GOV-005: the instant counted at the scan is at least the drug that left
     the tip at that instant."""
