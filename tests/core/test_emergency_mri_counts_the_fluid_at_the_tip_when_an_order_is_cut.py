@@ -1,55 +1,186 @@
 """An emergency MRI counts, in the drug's 24 h ledger, at least the drug that leaves the catheter
-tip at the scan, also when it cuts an order in flight (REQ-MRI-006, REQ-GOV-005), judged by the
-minimal first-in-first-out reference (tests/fifo_window_reference.py) from the drive's record
-alone.
+tip at the scan, also when it cuts an order in flight, and the ledger never counts less than
+what leaves the tip afterwards (REQ-MRI-006, REQ-GOV-005, REQ-GOV-002), judged by the minimal
+first-in-first-out reference (tests/fifo_window_reference.py) from the drive's record alone.
 
-Morphine 14 mg/day at 25 mg/mL on a Prometra II with the Prometra catheter trimmed 20 cm (dead
-volume 0.234 mL), refilled to 10 mg/mL (same daily dose) after two days; 32 400 s later, while
-24 000 nL of the 25 mg/mL fluid are still at the tip, a clinician bolus of 3 mg over 10 min is
-granted (273 722 nL in flight), and one second later the emergency scan closes the valve: the
-drive stops the bolus order at once (a few hundred nL moved) and the labelled 10 uL leave the tip
-from the fluid right behind what moved, all of it at 25 mg/mL.
+The scan stops every order in flight: the drive moved only part of what the order was granted,
+and the labelled 10 uL leave the tip right behind what moved. The core counts them at the scan,
+before the drive reports what moved, so it cannot count them from the grant (an order cut after
+one second moved a few hundred nL of a grant of 273 722 nL).
+
+Morphine 14 mg/day on a Prometra II with the Prometra catheter trimmed 20 cm (dead volume
+0.234 mL), refilled after two days to another concentration (same daily dose): falling, 25 ->
+10 mg/mL (0.234 mL of the richer fluid take about 10 h to leave), or rising, 10 -> 25 mg/mL
+(about 4 h). The scan cuts a clinician bolus (3 mg over 10 min), a patient bolus (1 mg over
+10 min) or an hourly basal order, at its first second, one second in, with the boundary between
+the two fluids within the scan's 10 uL, in the middle, or in its last second.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
-from fifo_window_reference import moved_by, tip
-from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
+import pytest
+from fifo_window_reference import Left, moved_by, tip, window_at, windows
+from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 
-from itdose.core import Library, Role
+from itdose.core import Library, Phase, Role, dosing
 from itdose.core import commands as c
-from itdose.core.program import Basal, Program
+from itdose.core.program import Basal, PatientBolusProgram, Program
 
 C = Role.CLINICIAN
+CAP = 20 * MG
 
 
 def _program(conc: int) -> Program:
-    return Program("morphine", "pain", conc, Basal.continuous(14 * MG), None, "opioid-tolerant")
+    bolus = PatientBolusProgram(dose_ng=MG, duration_s=600, lockout_s=3600, max_per_24h=4)
+    return Program("morphine", "pain", conc, Basal.continuous(14 * MG), bolus, "opioid-tolerant")
 
 
-def test_an_emergency_scan_cutting_a_bolus_counts_what_leaves_the_tip(library: Library):
-    """REQ-MRI-006, REQ-GOV-005: the instant counted at the scan is at least the drug that left
-    the tip at that instant."""
+@dataclass(frozen=True)
+class Scan:
+    """The reference's view of a scan that cut an order, and the core's count at it."""
+
+    bench: Bench
+    at: int
+    counted_ng: Fraction
+    left: list[Left]
+
+    def left_at_scan_ng(self) -> Fraction:
+        return sum(
+            (p.ng for p in self.left if p.t0 == p.t1 == self.at and p.drug == "morphine"),
+            Fraction(0),
+        )
+
+
+def _scan(library: Library, kind: str, before: int, after: int, lead_s: int, cut_s: int) -> Scan:
+    """Dosing at ``before`` mg/mL, refilled to ``after`` mg/mL; ``lead_s`` after the refill the
+    order is granted (a bolus) or the next basal order starts, and the scan comes ``cut_s``
+    after that order's start."""
     b = Bench(library)
-    t0 = implanted_and_dosing(b, _program(25 * MG))
-    refill(b, t0 + 2 * DAY_S, 10 * MG, program=_program(10 * MG))
-    t_bolus = t0 + 2 * DAY_S + 32_400
-    b.submit(c.ClinicianBolus(C, 3 * MG, 600), t_bolus)
-    assert b.device.path is not None
-    assert b.device.path.segments[0].concentration_ng_per_ml == 25 * MG
-    t_scan = t_bolus + 1
-    b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), t_scan)
-    counted_fg = sum(p.amount_fg for p in b.device.ledger.pieces if p.instant and p.end_s == t_scan)
+    t0 = implanted_and_dosing(b, _program(before * MG))
+    t_refill = t0 + 2 * DAY_S
+    refill(b, t_refill, after * MG, program=_program(after * MG))
+    if kind == "basal":
+        b.advance(t_refill + lead_s)
+        (running,) = b.running.values()
+        b.advance(running.end)  # the next order starts at this one's end
+    elif kind == "clinician bolus":
+        b.submit(c.ClinicianBolus(C, 3 * MG, 600), t_refill + lead_s)
+    else:
+        b.submit(c.RequestBolus(Role.PATIENT), t_refill + lead_s)
+    (running,) = b.running.values()
+    assert running.order.kind == kind.replace(" ", "_")
+    assert running.end - running.start > cut_s  # the scan cuts it
+    at = running.start + cut_s
+    b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
+    counted_fg = sum(p.amount_fg for p in b.device.ledger.pieces if p.instant and p.end_s == at)
     assert b.dead_volume_nl is not None
-    left_ng = sum(
-        (
-            p.ng
-            for p in tip(b.dead_volume_nl, moved_by(b.pushes))
-            if p.t0 == p.t1 == t_scan and p.drug == "morphine"
-        ),
-        Fraction(0),
-    )
-    assert left_ng > 0  # the reference saw the scan's 10 uL leave
-    assert Fraction(counted_fg, 10**6) >= left_ng, (counted_fg, float(left_ng))
+    return Scan(b, at, Fraction(counted_fg, 10**6), tip(b.dead_volume_nl, moved_by(b.pushes)))
+
+
+CASES = [
+    # falling, 25 -> 10 mg/mL: 24 000 nL of the 25 mg/mL fluid at the tip at 32 400 s
+    ("clinician bolus", 25, 10, 32_400, 0),
+    ("clinician bolus", 25, 10, 32_400, 30),  # the boundary about 10 uL from the tip
+    ("clinician bolus", 25, 10, 32_400, 50),  # the boundary within the 10 uL
+    ("clinician bolus", 25, 10, 32_400, 300),
+    ("clinician bolus", 25, 10, 32_400, 599),
+    ("patient bolus", 25, 10, 32_400, 0),
+    ("patient bolus", 25, 10, 32_400, 1),
+    ("patient bolus", 25, 10, 32_400, 300),
+    ("basal", 25, 10, 30_600, 0),
+    ("basal", 25, 10, 30_600, 1),
+    ("basal", 25, 10, 30_600, 1800),
+    ("basal", 25, 10, 30_600, 3599),  # 667 nL of 25 mg/mL left ahead of the scan's 10 uL
+    # rising, 10 -> 25 mg/mL: 59 000 nL of the 10 mg/mL fluid at the tip at 10 800 s
+    ("clinician bolus", 10, 25, 12_600, 0),
+    ("clinician bolus", 10, 25, 12_600, 1),
+    ("clinician bolus", 10, 25, 12_600, 120),  # the boundary within the 10 uL
+    ("clinician bolus", 10, 25, 12_600, 599),
+    ("patient bolus", 10, 25, 12_600, 1),
+    ("basal", 10, 25, 9_000, 0),
+    ("basal", 10, 25, 9_000, 1),
+    ("basal", 10, 25, 9_000, 1800),
+    ("basal", 10, 25, 9_000, 3599),  # 667 nL of 10 mg/mL left ahead of the scan's 10 uL
+]
+
+
+@pytest.mark.parametrize(("kind", "before", "after", "lead_s", "cut_s"), CASES)
+def test_an_emergency_scan_cutting_an_order_counts_at_least_what_leaves_the_tip(
+    library: Library, kind: str, before: int, after: int, lead_s: int, cut_s: int
+):
+    """REQ-MRI-006, REQ-GOV-005, REQ-GOV-002: the instant counted at the scan is at least the
+    drug that left the tip at that instant; for 30 h after it (the valve reset and dosing
+    resumed 11 min after the scan) the ledger's window at each order's end is at least the drug that
+    left the tip in it, and no window of morphine at the tip exceeds 20 mg."""
+    s = _scan(library, kind, before, after, lead_s, cut_s)
+    b = s.bench
+    left = s.left_at_scan_ng()
+    assert left > 0  # the reference saw the scan's 10 uL leave
+    assert s.counted_ng >= left, (float(s.counted_ng), float(left))
+    # never more than 10 uL of the richest fluid and the one nanolitre a drive may lag (R-TIP-5)
+    assert s.counted_ng <= 10_000 * max(before, after) + max(before, after)
+    b.submit(c.EndMri(C), s.at + 600)
+    b.submit(c.ConfirmPostMri(C, "valve reset recorded"), s.at + 660)
+    if b.device.phase is Phase.SUSPENDED:
+        b.submit(c.Resume(C, "valve reset"), s.at + 670)
+    assert b.dead_volume_nl is not None
+    # the ledger's window at every order's end (the drive has reported all it moved by then),
+    # judged afterwards by the reference
+    counted: dict[int, Fraction] = {}
+    while b.now < s.at + 30 * HOUR_S:
+        ends = [r.end for r in b.running.values() if r.end > b.now]
+        b.advance(min(ends) if ends else b.now + 900)
+        if not b.running or min(r.start for r in b.running.values()) >= b.now:
+            window_fg = dosing.ledger_of(b.device, "morphine").window_total_fg(b.now)
+            counted[b.now] = Fraction(window_fg, 10**6)
+    assert len(counted) >= 30
+    pieces = tip(b.dead_volume_nl, moved_by(b.pushes))
+    short = [
+        (t - s.at, float(window_at(pieces, "morphine", Fraction(t)) - n))
+        for t, n in counted.items()
+        if n < window_at(pieces, "morphine", Fraction(t))
+    ]
+    assert not short, short  # (seconds after the scan, ng uncounted)
+    largest, _ = windows(pieces, "morphine", lo=Fraction(s.at))
+    assert largest is not None and largest[0] <= CAP
+    assert not b.anomalies
+
+
+def test_an_emergency_scan_cutting_a_bolus_one_second_in_counts_the_fluid_behind_what_moved(
+    library: Library,
+):
+    """REQ-MRI-006, REQ-GOV-005: the pinned attack: 24 000 nL of the 25 mg/mL fluid at the tip
+    ahead of 10 mg/mL, a 3 mg clinician bolus granted (273 722 nL in flight) and the scan one
+    second later. The 10 uL that leave are 25 mg/mL (250 000 ng); counted from behind the whole
+    grant they were 10 mg/mL (100 000 ng, 150 000 ng uncounted)."""
+    s = _scan(library, "clinician bolus", 25, 10, 32_400, 1)
+    assert s.left_at_scan_ng() == 250_000
+    assert s.counted_ng >= 250_000
+
+
+def test_after_an_emergency_scan_cutting_a_bolus_the_greedy_boluses_stay_within_the_cap(
+    library: Library,
+):
+    """REQ-GOV-002, REQ-MRI-006: after the pinned scan (the richer fluid at the tip, a bolus cut
+    one second in), the valve reset and dosing resumed, the largest clinician bolus the core
+    accepts every 2 h for a day brings a window of morphine at the tip to within 0.5 mg of 20
+    mg (the attack has teeth) and none over it."""
+    from itdose_physics import greedy_clinician_boluses
+
+    s = _scan(library, "clinician bolus", 25, 10, 32_400, 1)
+    b = s.bench
+    b.submit(c.EndMri(C), s.at + 600)
+    b.submit(c.ConfirmPostMri(C, "valve reset recorded"), s.at + 660)
+    if b.device.phase is Phase.SUSPENDED:
+        b.submit(c.Resume(C, "valve reset"), s.at + 670)
+    given = greedy_clinician_boluses(b, s.at + HOUR_S, s.at + DAY_S, 2 * HOUR_S, 60, CAP)
+    assert given
+    b.advance(s.at + 3 * DAY_S)
+    assert b.dead_volume_nl is not None
+    largest, _ = windows(tip(b.dead_volume_nl, moved_by(b.pushes)), "morphine")
+    assert largest is not None
+    assert CAP - MG // 2 <= largest[0] <= CAP, float(largest[0])
+    assert not b.anomalies
