@@ -23,11 +23,24 @@ from fractions import Fraction
 
 import pytest
 from fifo_window_reference import Left, moved_by, tip, window_at, windows
-from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from itdose_physics import (
+    DAY_S,
+    HOUR_S,
+    MG,
+    Bench,
+    greedy_clinician_boluses,
+    implanted_and_dosing,
+    refill,
+)
 
 from itdose.core import Library, Phase, Role, dosing
 from itdose.core import commands as c
+from itdose.core.handlers.mri import movable_nl
+from itdose.core.ledger import ahead_of_pace
 from itdose.core.program import Basal, PatientBolusProgram, Program
+from itdose.core.state import DeliveryKind, Device, Order
 
 C = Role.CLINICIAN
 CAP = 20 * MG
@@ -168,8 +181,6 @@ def test_after_an_emergency_scan_cutting_a_bolus_the_greedy_boluses_stay_within_
     one second in), the valve reset and dosing resumed, the largest clinician bolus the core
     accepts every 2 h for a day brings a window of morphine at the tip to within 0.5 mg of 20
     mg (the attack has teeth) and none over it."""
-    from itdose_physics import greedy_clinician_boluses
-
     s = _scan(library, "clinician bolus", 25, 10, 32_400, 1)
     b = s.bench
     b.submit(c.EndMri(C), s.at + 600)
@@ -184,3 +195,33 @@ def test_after_an_emergency_scan_cutting_a_bolus_the_greedy_boluses_stay_within_
     assert largest is not None
     assert CAP - MG // 2 <= largest[0] <= CAP, float(largest[0])
     assert not b.anomalies
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    volume=st.integers(1, 400_000),
+    duration=st.integers(1, 7200),
+    elapsed=st.integers(0, 8000),
+    share=st.fractions(0, 1),
+    reported_at=st.integers(0, 8000),
+)
+def test_what_an_order_can_have_moved_by_the_scan_is_what_its_pace_allows(
+    volume: int, duration: int, elapsed: int, share: Fraction, reported_at: int
+):
+    """REQ-MRI-006, REQ-TIP-004: the volume the scan counts behind is what the orders in flight
+    can have moved beyond their reports by the scan: one nanolitre more would be ahead of the
+    order's pace (the drive-report rule of itdose.core.ledger.ahead_of_pace, which raises the
+    HIGH deviation alarm), and it never exceeds the rest of the grant."""
+    start = 10_000
+    now = start + elapsed
+    reported_s = 0 if reported_at > elapsed else start + reported_at
+    reported = int(share * volume) if reported_s else 0
+    if reported_s and ahead_of_pace(reported, volume, start, start + duration, reported_s):
+        return  # such a report raised the deviation alarm: not an order the pace can judge
+    order = Order(1, DeliveryKind.BASAL, start, start + duration, volume, reported, reported_s)
+    most = movable_nl(Device(orders=(order,)), now)
+    assert 0 <= most <= volume - reported
+    moved = reported + most
+    assert not ahead_of_pace(moved, volume, start, start + duration, now, reported, reported_s)
+    if moved < volume:
+        assert ahead_of_pace(moved + 1, volume, start, start + duration, now, reported, reported_s)
