@@ -153,7 +153,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
         )
     d = evolve(d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg))
-    d = _path_after_scan(d, movable)
+    d = _path_after_scan(d)
     text = (
         f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
         f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
@@ -163,31 +163,23 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     return Applied(d, (Warn("emergency_mri", text),))
 
 
-def _path_after_scan(d: Device, movable_nl: int) -> Device:
+def _path_after_scan(d: Device) -> Device:
     """The path and reservoir after the scan (docs/dosing-rules.md#r-mri-5, REQ-MRI-006). The
-    orders in flight moved ``m`` nL (0 to ``movable_nl``; their reports will take it from the
-    tip), then between 0 and ``reach`` nL (10 uL, no more than the reservoir holds) left the
-    tip: each position of the path, the volume in flight included, holds the richest fluid any
-    of those amounts can have brought there (:func:`_richest_ahead`), so that neither the
-    orders' reports nor the fluid after them are counted leaner than they can be. With two
-    drugs within reach of one position the path cannot: it keeps the ``movable_nl`` the orders
-    can have moved and moves on by ``reach`` behind it. The reservoir gives ``reach``."""
+    orders in flight moved some nL (their reports will take it from the tip), then between 0 and
+    ``reach`` nL (10 uL, no more than the reservoir holds) left the tip: each position of the
+    path, the volume in flight included, holds the richest fluid any of those amounts can have
+    brought there (:func:`_richest_ahead`), so that neither the orders' reports nor the fluid
+    after them are counted leaner than they can be. The reservoir gives ``reach``."""
     if d.reservoir is None or d.path is None:
         return d
     reach = min(EMERGENCY_MRI_NL, d.reservoir.volume_nl)
     reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - reach)
-    total = d.path.volume_nl
     if reach == 0:
         return evolve(d, reservoir=reservoir)
     drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
-    behind = d.path.outflow(0, total + reach, drug, conc)
-    rest = _richest_ahead(behind, total, reach)
-    if rest is None:
-        kept = min(movable_nl, total)
-        front = d.path.outflow(0, kept, drug, conc)
-        rest = (*front, *d.path.outflow(kept + reach, total - kept, drug, conc))
+    total = d.path.volume_nl
     segments: list[Segment] = []
-    for seg in rest:
+    for seg in _richest_ahead(d.path.outflow(0, total + reach, drug, conc), total, reach):
         if segments and segments[-1].same_fluid(seg):
             segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
         else:
@@ -200,10 +192,12 @@ def _path_after_scan(d: Device, movable_nl: int) -> Device:
 
 def _richest_ahead(
     behind: tuple[Segment, ...], length_nl: int, reach_nl: int
-) -> tuple[Segment, ...] | None:
+) -> tuple[Segment, ...]:
     """The first ``length_nl`` of ``behind`` (tip first) where each position ``q`` holds the
-    richest fluid of ``behind`` in ``[q, q + reach_nl]``; ``None`` when two different drugs are
-    within reach of one position (fluid without drug counts as the leanest of any drug)."""
+    richest fluid of ``behind`` in ``[q, q + reach_nl]`` (fluid without drug counts as the
+    leanest of any drug). With two drugs within reach of ``q`` (a drug change under way) it
+    holds the richest fluid of the drug furthest from the tip, the newer one: the path moves on
+    for the old drug, never later for the new one (docs/dosing-rules.md#r-mri-5)."""
     spans: list[tuple[int, int, Segment]] = []
     pos = 0
     for seg in behind:
@@ -216,9 +210,9 @@ def _richest_ahead(
     out: list[Segment] = []
     for lo, hi in itertools.pairwise(cuts):
         reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
-        drugs = {seg.drug for seg in reached if seg.drug != NO_DRUG}
-        if len(drugs) > 1:
-            return None
+        drugs = [seg.drug for seg in reached if seg.drug != NO_DRUG]
+        if len(set(drugs)) > 1:
+            reached = [seg for seg in reached if seg.drug == drugs[-1]]
         best = max(reached, key=lambda seg: seg.concentration_ng_per_ml)
         out.append(best.with_volume(hi - lo))
     return tuple(out)
