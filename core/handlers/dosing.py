@@ -11,6 +11,7 @@ from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import CancelOrder, Effect, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
+from itdose.core.governor import Reason
 from itdose.core.handlers.alarms import resound
 from itdose.core.handlers.base import (
     WITHDRAWAL_TEXT,
@@ -284,6 +285,8 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
     check_positive(c.dose_ng, "command.dose_ng")
     check_positive(c.duration_s, "command.duration_s")
     decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
+    if decision.granted_ng == 0 and Reason.NOT_DELIVERING in decision.reasons:
+        _refuse_during_a_bolus(d, now)
     if decision.granted_ng == 0:
         reasons = ", ".join(r.value for r in decision.reasons)
         entry = library.drug(d.drug or "", d.indication or "")
@@ -295,6 +298,31 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
             value=format_amount_ng(c.dose_ng),
             limit=entry.max_daily.text(),
         )
+
+
+def _refuse_during_a_bolus(d: Device, now: int) -> None:
+    """A clinician bolus asked while another bolus is in flight, or ended but not yet reported,
+    is refused naming that bolus and when it ends (docs/dosing-rules.md#r-bol-5): one order at a
+    time, and nothing changes."""
+    order = next((o for o in d.orders if o.kind in _BOLUS_KINDS), None)
+    if order is None:
+        return
+    what = f"a {order.kind.value.replace('_', ' ')} (order {order.id})"
+    if order.end_s > now:
+        text = (
+            f"{what} is in flight until t={order.end_s} s "
+            f"({format_duration_s(order.end_s - now)} from now): give the clinician bolus when "
+            "it ends"
+        )
+    else:
+        text = (
+            f"{what} ended at t={order.end_s} s and its final drive report is awaited: give the "
+            "clinician bolus once it is reported"
+        )
+    raise RejectedCommand("command", text, value=f"t={now} s", limit=f">= t={order.end_s} s")
+
+
+_BOLUS_KINDS: Final = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
 
 
 def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Applied:
