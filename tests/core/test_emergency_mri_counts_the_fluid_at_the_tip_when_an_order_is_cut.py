@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import pytest
 from fifo_window_reference import Left, moved_by, tip, windows
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_physics import (
     DAY_S,
@@ -74,12 +74,13 @@ def _scan(
     before: int,
     after: int,
     lead_s: int,
-    cut_s: int,
+    cut_s: int | Fraction,
     scan_nl: int = 10_000,
 ) -> Scan:
     """Dosing at ``before`` mg/mL, refilled to ``after`` mg/mL; ``lead_s`` after the refill the
     order is granted (a bolus) or the next basal order starts, and the scan comes ``cut_s``
-    after that order's start, moving ``scan_nl`` (the labelled worst case, or less)."""
+    after that order's start (a :class:`Fraction`: that share of the order's duration), moving
+    ``scan_nl`` (the labelled worst case, or less)."""
     b = Bench(library, mri_nl=Fraction(scan_nl))
     t0 = implanted_and_dosing(b, _program(before * MG))
     t_refill = t0 + 2 * DAY_S
@@ -94,6 +95,8 @@ def _scan(
         b.submit(c.RequestBolus(Role.PATIENT), t_refill + lead_s)
     (running,) = b.running.values()
     assert running.order.kind == kind.replace(" ", "_")
+    if isinstance(cut_s, Fraction):
+        cut_s = int(cut_s * (running.end - running.start))
     assert running.end - running.start > cut_s  # the scan cuts it
     at = running.start + cut_s
     b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
@@ -151,13 +154,41 @@ def test_an_emergency_scan_cutting_an_order_counts_at_least_what_leaves_the_tip(
     minute around 24 h after the scan is at least the drug that
     left the tip in it, and no window of morphine at the tip exceeds 20 mg; also when the scan
     moved less than the labelled 10 uL."""
-    s = _scan(library, kind, before, after, lead_s, cut_s, scan_nl)
+    _judge(_scan(library, kind, before, after, lead_s, cut_s, scan_nl), max(before, after))
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["clinician bolus", "patient bolus", "basal"]),
+    falling=st.booleans(),
+    lead_s=st.integers(0, 9_000),
+    cut_share=st.integers(0, 999).map(lambda n: Fraction(n, 1000)),
+    scan_nl=st.integers(0, 10_000),
+)
+def test_a_random_emergency_scan_cutting_an_order_counts_at_least_what_leaves_the_tip(
+    library: Library, kind: str, falling: bool, lead_s: int, cut_share: Fraction, scan_nl: int
+):
+    """REQ-MRI-006, REQ-GOV-005, REQ-GOV-002: as the directed cases, at random: the order and
+    the instant it is cut, while the boundary of the two concentrations nears and passes the
+    tip (from 28 000 s after a refill from 25 to 10 mg/mL, from 6 000 s after one from 10 to
+    25 mg/mL, over 9 000 s), and
+    the volume the scan moves."""
+    before, after, base = (25, 10, 28_000) if falling else (10, 25, 6_000)
+    _judge(
+        _scan(library, kind, before, after, base + lead_s, cut_share, scan_nl), max(before, after)
+    )
+
+
+def _judge(s: Scan, richest: int) -> None:
+    """The scan's count, then 30 h of dosing judged by the reference."""
     b = s.bench
     left = s.left_at_scan_ng()
-    assert (left > 0) == (scan_nl > 0)  # the reference saw the scan's volume leave
+    assert (left > 0) == (b.mri_nl > 0)  # the reference saw the scan's volume leave
     assert s.counted_ng >= left, (float(s.counted_ng), float(left))
     # never more than 10 uL of the richest fluid and the one nanolitre a drive may lag (R-TIP-5)
-    assert s.counted_ng <= 10_000 * max(before, after) + max(before, after)
+    assert s.counted_ng <= 10_000 * richest + richest
     b.submit(c.EndMri(C), s.at + 600)
     b.submit(c.ConfirmPostMri(C, "valve reset recorded"), s.at + 660)
     if b.device.phase is Phase.SUSPENDED:
