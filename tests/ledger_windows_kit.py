@@ -17,22 +17,25 @@ from itdose.core import dosing
 def ledger_shortfalls(
     b: Bench, until: int, drugs: Sequence[str], extra: Iterable[int] = ()
 ) -> dict[str, list[tuple[int, Fraction]]]:
-    """Run ``b`` to ``until``, sampling at every order's end, at least every 15 min and at each
-    instant of ``extra``; for each drug, the samples (time, ng) where the ledger's window is
-    less than what left the tip in it."""
-    samples: list[tuple[int, int, dict[str, Fraction]]] = []
+    """Run ``b`` to ``until``, sampling at every order's end, every 15 min while no order runs
+    and at each instant of ``extra``; for each drug, the samples (time, ng) where the ledger's
+    window is less than what left the tip in it."""
+    samples: list[tuple[int, int | None, dict[str, Fraction]]] = []
     more = sorted(extra)
     while b.now < until:
         ends = [r.end for r in b.running.values() if r.end > b.now]
-        b.advance(min([*ends, *(t for t in more if t > b.now), b.now + 900, until]))
+        idle = [] if ends else [b.now + 900]
+        b.advance(min([*ends, *(t for t in more if t > b.now), *idle, until]))
         counted = {
             drug: Fraction(dosing.ledger_of(b.device, drug).window_total_fg(b.now), 10**6)
             for drug in drugs
         }
-        samples.append((b.now, len(b.pushes), counted))
+        # an order running since before now has moved fluid the reference must not count yet
+        running = any(r.start < b.now for r in b.running.values())
+        samples.append((b.now, len(b.pushes) if running else None, counted))
     assert b.dead_volume_nl is not None
     short: dict[str, list[tuple[int, Fraction]]] = {drug: [] for drug in drugs}
-    reported: dict[int, list[Left]] = {}
+    reported: dict[int | None, list[Left]] = {None: tip(b.dead_volume_nl, moved_by(b.pushes))}
     for t, n, counted in samples:
         if n not in reported:
             reported[n] = tip(b.dead_volume_nl, moved_by(b.pushes[:n]))

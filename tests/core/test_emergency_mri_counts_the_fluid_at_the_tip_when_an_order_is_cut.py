@@ -150,10 +150,9 @@ def test_an_emergency_scan_cutting_an_order_counts_at_least_what_leaves_the_tip(
 ):
     """REQ-MRI-006, REQ-GOV-005, REQ-GOV-002: the instant counted at the scan is at least the
     drug that left the tip at that instant; for 30 h after it (the valve reset and dosing
-    resumed 11 min after the scan) the ledger's window at each order's end, every 15 min and every
-    minute around 24 h after the scan is at least the drug that
-    left the tip in it, and no window of morphine at the tip exceeds 20 mg; also when the scan
-    moved less than the labelled 10 uL."""
+    resumed 11 min after the scan) the ledger's window at each order's end and every minute
+    around 24 h after the scan is at least the drug that left the tip in it, and no window of
+    morphine at the tip exceeds 20 mg; also when the scan moved less than the labelled 10 uL."""
     _judge(_scan(library, kind, before, after, lead_s, cut_s, scan_nl), max(before, after))
 
 

@@ -63,9 +63,9 @@ def _scan(library: Library, change: str, cut_s: int, scan_nl: int) -> tuple[Benc
 
 
 def _after(b: Bench, at: int) -> dict[str, list[tuple[int, float]]]:
-    """Valve reset and dosing resumed 11 min after the scan; for 30 h, at every order's end, every
-    15 min and every minute from 2 min before to 40 min after 24 h after the scan, the ledger's
-    window of each drug, judged by the reference (tests/ledger_windows_kit.py): (seconds after
+    """Valve reset and dosing resumed 11 min after the scan; for 30 h, at every order's end and
+    every minute from 2 min before to 40 min after 24 h after the scan, the ledger's window of
+    each drug, judged by the reference (tests/ledger_windows_kit.py): (seconds after
     the scan, ng uncounted) for each drug."""
     b.submit(c.EndMri(C), at + 600)
     b.submit(c.ConfirmPostMri(C, "valve reset recorded"), at + 660)
