@@ -214,24 +214,44 @@ def test_an_emergency_scan_cutting_a_bolus_one_second_in_counts_the_fluid_behind
     assert s.counted_ng >= 250_000
 
 
-def test_after_an_emergency_scan_cutting_a_bolus_the_greedy_boluses_stay_within_the_cap(
+@pytest.mark.parametrize(
+    ("kind", "before", "after", "lead_s", "cut_s", "from_h", "every_min"),
+    [
+        # the pinned scan: the richer fluid at the tip, a bolus cut one second in
+        ("clinician bolus", 25, 10, 32_400, 1, 1, 120),
+        # a rise: counted behind the grant, the 10 mg/mL fluid kept at the tip left as 25 mg/mL
+        # fluid a day later, uncounted: the same attack reached 20,006,359 ng
+        ("clinician bolus", 10, 25, 12_600, 1, 1, 120),
+        # and, from 20 h after the scan every 30 min, 20,139,937 ng (0.14 mg over the maximum)
+        ("basal", 10, 25, 9_000, 0, 20, 30),
+    ],
+)
+def test_after_an_emergency_scan_cutting_an_order_the_greedy_boluses_stay_within_the_cap(
     library: Library,
+    kind: str,
+    before: int,
+    after: int,
+    lead_s: int,
+    cut_s: int,
+    from_h: int,
+    every_min: int,
 ):
-    """REQ-GOV-002, REQ-MRI-006: after the pinned scan (the richer fluid at the tip, a bolus cut
-    one second in), the valve reset and dosing resumed, the largest clinician bolus the core
-    accepts every 2 h for a day brings a window of morphine at the tip to within 0.5 mg of 20
-    mg (the attack has teeth) and none over it."""
-    s = _scan(library, "clinician bolus", 25, 10, 32_400, 1)
+    """REQ-GOV-002, REQ-MRI-006: after a scan that cut an order, the valve reset and dosing
+    resumed, the largest clinician bolus (60 s) the core accepts, every ``every_min`` minutes
+    from ``from_h`` hours after the scan to two days after it, brings a window of morphine at
+    the tip to within 0.5 mg of 20 mg (the attack has teeth) and none over it."""
+    s = _scan(library, kind, before, after, lead_s, cut_s)
     b = s.bench
     b.submit(c.EndMri(C), s.at + 600)
     b.submit(c.ConfirmPostMri(C, "valve reset recorded"), s.at + 660)
     if b.device.phase is Phase.SUSPENDED:
         b.submit(c.Resume(C, "valve reset"), s.at + 670)
-    given = greedy_clinician_boluses(b, s.at + HOUR_S, s.at + DAY_S, 2 * HOUR_S, 60, CAP)
+    start = s.at + from_h * HOUR_S
+    given = greedy_clinician_boluses(b, start, s.at + 2 * DAY_S, every_min * 60, 60, CAP)
     assert given
     b.advance(s.at + 3 * DAY_S)
     assert b.dead_volume_nl is not None
-    largest, _ = windows(tip(b.dead_volume_nl, moved_by(b.pushes)), "morphine")
+    largest, _ = windows(tip(b.dead_volume_nl, moved_by(b.pushes)), "morphine", lo=Fraction(s.at))
     assert largest is not None
     assert CAP - MG // 2 <= largest[0] <= CAP, float(largest[0])
     assert not b.anomalies
