@@ -23,6 +23,7 @@ from itdose.core.handlers.base import (
     check_text,
     no_check,
     require_reason,
+    trial_of,
     withdrawal_risk,
 )
 from itdose.core.program import (
@@ -31,7 +32,6 @@ from itdose.core.program import (
     Increase,
     Program,
     ProgramContext,
-    ProgramReport,
     basal_daily_ng,
     check_program,
     titration_base,
@@ -102,22 +102,23 @@ def check_restart(d: Device, now: int, program: Program | None, reason: str) -> 
 def check_program_or_raise(
     d: Device,
     program: Program,
-    overrides: tuple[cmd.Override, ...],
-    confirm: bool,
-    utc_now_s: int | None,
+    c: cmd.SetProgram | cmd.CompleteRefill,
     now: int,
     library: lib.Library,
-) -> ProgramReport:
+) -> None:
+    """``program``, given with ``c``'s overrides, confirmation and UTC time, passes
+    :func:`~itdose.core.program.check_program` (else the first open violation is raised)."""
     assert d.implant is not None
     ctx = ProgramContext(
         previous=d.program,
         increases=d.increases,
         now_s=now,
-        overrides=tuple((o.limit_id, o.reason) for o in overrides),
-        confirm_withdrawal_risk=confirm,
+        overrides=tuple((o.limit_id, o.reason) for o in c.overrides),
+        confirm_withdrawal_risk=c.confirm_withdrawal_risk,
         initial=d.program is None,
-        utc_now_s=utc_now_s,
-        effective_screening_dose_ng=d.trial.effective_dose_ng if d.trial is not None else None,
+        utc_now_s=c.utc_now_s,
+        # an implanted device has a trial (state.check_consistent)
+        effective_screening_dose_ng=trial_of(d).effective_dose_ng,
         restart_from_ng_per_day=restart_from(d),
     )
     report = check_program(program, library, d.implant.pump, ctx)
@@ -133,9 +134,8 @@ def check_program_or_raise(
             value=first.value,
             limit=first.bound,
         )
-    if program.basal.clock is FlexClock.WALL and utc_now_s is None:
+    if program.basal.clock is FlexClock.WALL and c.utc_now_s is None:
         raise InvalidInput("command.utc_now_s", "a wall-clock schedule needs the UTC time")
-    return report
 
 
 def install_program(d: Device, program: Program, utc_now_s: int | None, now: int) -> Device:
@@ -185,9 +185,7 @@ def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
             "the program must match the drug, indication and concentration in the reservoir "
             "(a concentration change happens at a refill)",
         )
-    check_program_or_raise(
-        d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
-    )
+    check_program_or_raise(d, c.program, c, now, library)
     # a program change while active restarts delivery when the pump ran at zero rate
     check_restart(d, now, c.program if d.phase is Phase.ACTIVE else None, c.restart_reason)
 
