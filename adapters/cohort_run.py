@@ -51,6 +51,7 @@ __all__ = [
     "SchedulerError",
     "TrueLog",
     "dead_volume_nl",
+    "faults_to_alarm",
     "run_cohort",
     "run_cohort_on_scheduler",
     "run_patient",
@@ -161,14 +162,52 @@ def _mm(text: str) -> int:
 
 _NOT_FAULTS = (sd.MriStall,)
 """Scheduled drive events that are not faults of the drive (an MRI scan stops the rotor by
-design, under the clinician's MRI procedure). A partial delivery acts only on a running command:
-it counts for the alarm latency only when drawn while dosing (phase ``active``)."""
+design, under the clinician's MRI procedure)."""
 
 
 def _phase_at(phases: list[tuple[int, str]], t: int) -> str:
     """The phase just before instant ``t`` (before the actions at ``t``)."""
     k = bisect.bisect_left(phases, (t, ""))
     return phases[k - 1][1] if k > 0 else ""
+
+
+def _active_during(phases: list[tuple[int, str]], a: int, b: int) -> bool:
+    """Whether the phase is ``active`` at some instant of ``[a, b)``."""
+    if _phase_at(phases, a) == "active":
+        return True
+    for t, ph in itertools.islice(phases, bisect.bisect_left(phases, (a, "")), None):
+        if t >= b:
+            return False
+        if ph == "active":
+            return True
+    return False
+
+
+def faults_to_alarm(
+    faults: Iterable[sd.SimEvent], phases: list[tuple[int, str]], end_s: int
+) -> list[int]:
+    """The instants of the drawn drive faults that the alarm latency check holds the controller
+    to (REQ-ALM-001, REQ-ALM-004; docs/cohort-schema.md, ``alarm_latency``). A drive sees a
+    partial delivery, a motor stall or an occlusion only while it moves fluid: a partial delivery
+    counts only when drawn while dosing (phase ``active``), a stall or an occlusion only when
+    the phase is ``active`` at some instant before it clears (a stall drawn while the pump is
+    suspended or held in a refill, and over before delivery resumes, stops nothing and cannot be
+    detected; one still there when delivery resumes stops the first order, and its latency is
+    counted in dosing steps from its instant as before). Communication losses, garbled replies
+    and resets reach the controller whatever the phase."""
+    out: list[int] = []
+    for f in faults:
+        if isinstance(f, _NOT_FAULTS):
+            continue
+        if isinstance(f, sd.PartialDelivery) and _phase_at(phases, f.at_s) != "active":
+            continue
+        if isinstance(f, sd.MotorStall | sd.Occlusion):
+            lasts = f.recovers_after_s if isinstance(f, sd.MotorStall) else f.clears_after_s
+            clear = end_s if lasts is None else f.at_s + lasts
+            if not _active_during(phases, f.at_s, max(clear, f.at_s + 1)):
+                continue
+        out.append(f.at_s)
+    return out
 
 
 def quiet_stretches(
@@ -284,15 +323,7 @@ def run_patient(
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
         entry = cohort.library.drug(sc.drug, sc.indication)
         dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
-        fault_at = [
-            f.at_s
-            for f in sc.faults
-            if not isinstance(f, _NOT_FAULTS)
-            and (
-                not isinstance(f, sd.PartialDelivery)
-                or _phase_at(result.phases, f.at_s) == "active"
-            )
-        ]
+        fault_at = faults_to_alarm(sc.faults, result.phases, sc.end_s)
         counts, windows, ref = check_patient(
             dv,
             log.events,
