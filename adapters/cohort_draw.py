@@ -430,7 +430,10 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             out.append(
                 {"limit": f"{entry.screening.id}.starting_dose", "reason": "cohort: titrated"}
             )
-        if entry.soft_max_daily is not None and dose > entry.soft_max_daily.value:
+        # the soft maximum is checked on the worst case, as the hard one (R-LIM-7): basal (its
+        # largest step, for a flex schedule) and every allowed bolus
+        bolus_worst = int(bolus["dose"].split()[0]) * bolus["max_per_24h"] if bolus else 0
+        if entry.soft_max_daily is not None and dose + bolus_worst > entry.soft_max_daily.value:
             out.append({"limit": entry.soft_max_daily.id, "reason": "cohort: near the limit"})
         return out
 
