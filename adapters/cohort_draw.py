@@ -528,11 +528,18 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     rf = cohort.refill
     t, current = START_S, conc
     concs: list[tuple[int, int]] = [(0, conc)]
+    usable_nl = capacity_nl - lib.pump(pump_id).empty_threshold.value
+    bolus_worst_ng = int(bolus["dose"].split()[0]) * bolus["max_per_24h"] if bolus else 0
     while True:
         daily_nl = dose_at(t) * NL_PER_ML // current if current else 1
         days_full = Fraction(capacity_nl, max(1, daily_nl))
         use = rr.randint(*rf["use"])
         interval = min(int(days_full * DAY_S * use / 10_000), rf["max_interval"])
+        # the patient's boluses draw on the reservoir too: with every allowed one taken, it may
+        # reach its empty threshold (a HIGH alarm) before this refill, which the clinician
+        # then answers (R-RES-1, R-RES-2)
+        worst_nl = (dose_at(t) + bolus_worst_ng) * NL_PER_ML // current if current else 1
+        may_empty = max(HOUR_S, interval) * worst_nl >= usable_nl * DAY_S
         t += max(HOUR_S, interval)
         if t >= end_s:
             break
@@ -544,7 +551,7 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             item |= {"concentration": f"{new} ng/mL", "program": program(new, dose_at(t))}
             concs.append((t, new))
         act(t, "refill", **item)
-        if use > 10_000:  # a late refill: the reservoir ran low or empty before it
+        if use > 10_000 or may_empty:  # a late refill: the reservoir may have run empty
             act(t + 300, "clear_alarm", alarm="empty_reservoir", reason="refilled")
             act(t + 360, "resume", reason="refilled", restart_reason="cohort: reassessed")
         if rr.randrange(10_000) < rf["repeat"]:

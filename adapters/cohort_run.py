@@ -356,7 +356,7 @@ def run_patient(
             "boluses_granted": len(grants),
             "boluses_denied": sum(1 for _, g, _ in result.boluses if not g),
             "deny_reasons": _reasons(result.boluses),
-            "rejected_actions": sum(1 for _, a, _ in result.rejected if a != "clear_alarm"),
+            "rejected_actions": _refused(result.rejected, result.phases),
             "delivered_ng": result.device.delivered_ng,
             "pumped_nl": sum(e.volume_nl for e in ref.pumped),
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
@@ -378,6 +378,17 @@ def run_patient(
             signal.signal(signal.SIGVTALRM, previous)
     out["cpu_s"] = round(time.process_time() - started, 3)
     return out
+
+
+def _refused(rejected: Iterable[tuple[int, str, str]], phases: list[tuple[int, str]]) -> int:
+    """Drawn clinician actions the core refused, other than the answers to an alarm that did
+    not come: a clear of an alarm not active, a resume of a pump already delivering (the
+    answer drawn after a refill at which the reservoir may have run empty)."""
+    return sum(
+        1
+        for at, a, _ in rejected
+        if a != "clear_alarm" and not (a == "resume" and _phase_at(phases, at) == "active")
+    )
 
 
 def _reasons(boluses: Iterable[tuple[int, bool, tuple[str, ...]]]) -> dict[str, int]:
