@@ -131,17 +131,7 @@ def check_fields(value: object, path: str) -> None:
     Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
     expected, a string where an enum or a number belongs, naming the field.
     """
-    cls: type = type(value)
-    if _is_dataclass(cls):
-        _check_dataclass(cls, value, path)
-    else:
-        _check(cls, value, path)
-
-
-@functools.cache
-def _is_dataclass(cls: type) -> bool:
-    """Whether ``cls`` is a dataclass (once per class: every command is checked on every step)."""
-    return dataclasses.is_dataclass(cls)
+    _check(type(value), value, path)
 
 
 def _check(tp: Any, value: object, path: str) -> None:

@@ -1,13 +1,7 @@
-"""The delivery engine (docs/architecture.md#delivery-engine): priming, the arrival of new fluid
-at the tip and the resumption after an MRI here; the rest of the engine (:mod:`~itdose.core.flight`,
-:mod:`~itdose.core.basal`, :mod:`~itdose.core.bolus`, :mod:`~itdose.core.drive_reports`)
-re-exported, so that ``itdose.core.dosing`` names the whole engine.
-
-Its rules, in full in that section: every amount that can leave the reservoir is decided by the
-governor (REQ-GOV-001..003); orders are prospective and a missed basal is never caught up as a
-burst (REQ-DOSE-006); only what the drive reports is counted, what is in flight is counted by the
-governor (REQ-GOV-002, REQ-GOV-004); every limit counts the drug leaving the catheter tip, per
-drug (REQ-TIP-001..004); basal is exact, its remainder carried (REQ-UNIT-004).
+"""The delivery engine: priming, the arrival of new fluid at the tip and the resumption after an
+MRI; the rest of the engine (flight, basal, bolus, drive_reports) is re-exported, so that
+``itdose.core.dosing`` names it all. Its rules (the governor decides every amount, orders are
+prospective, only reports count, limits count the tip): docs/architecture.md#delivery-engine.
 """
 
 from __future__ import annotations

@@ -2,16 +2,11 @@
 
 A :class:`Program` is a value in base units. :func:`check_program` checks it against the drug
 library entry and the pump model and returns a :class:`ProgramReport`: every violated limit with
-its level, and the figures a clinician must see together (daily dose, worst-case daily dose,
-volume rate, days to the low-reservoir alarm). It is accepted when no hard violation remains and
-every soft one carries an override with a reason (REQ-LIB-001). The rules it checks are those of
-docs/dosing-rules.md: limits (product strength and maximum concentration, REQ-LIB-002, REQ-LIB-003;
-minimum rate, rejected with the dilution, REQ-DOSE-004; worst case at entry, REQ-DOSE-003;
-titration, REQ-TITR-001, REQ-TITR-002), restart is not titration (REQ-TITR-005), patient bolus
-(REQ-BOL-005), time (flex steps tile the day; the total of a ``wall`` schedule's next
-daylight-saving day, REQ-TIME-003) and baclofen (a stop or a cut of more than 20 % needs a
-confirmation, REQ-BACL-001; the starting dose). The basal schedule is :mod:`itdose.core.schedule`,
-its names re-exported here as part of the program's API.
+its level, and the figures a clinician must see together. It is accepted when no hard violation
+remains and every soft one carries an override with a reason (REQ-LIB-001). The rules are those of
+docs/dosing-rules.md (REQ-LIB-002, REQ-LIB-003, REQ-DOSE-003, REQ-DOSE-004, REQ-TITR-001,
+REQ-TITR-002, REQ-TITR-005, REQ-BOL-005, REQ-TIME-003, REQ-BACL-001). The basal schedule is
+:mod:`itdose.core.schedule`, its names re-exported here.
 """
 
 from __future__ import annotations

@@ -148,3 +148,9 @@ def moved_by(pushes: Iterable[Any]) -> list[Moved]:
         assert conc.denominator == 1
         out.append(Moved(p.t0, p.t1, p.volume_nl, drug, int(conc)))
     return out
+
+
+def window_at(pieces: Sequence[Left], drug: str, t: Fraction) -> Fraction:
+    """The amount of ``drug`` that left in the window ``(t - 86400, t]``."""
+    mine = [p for p in pieces if p.drug == drug]
+    return _cum(mine, t, False) - _cum(mine, t - DAY, False)

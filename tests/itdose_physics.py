@@ -423,6 +423,8 @@ class Bench:
     delivers: Fraction = Fraction(1)
     """The share of each order the drive really moves (reported truthfully): below 1, a drive
     that under-delivers within whatever tolerance the core allows."""
+    mri_nl: Fraction = Fraction(MRI_WORST_CASE_NL)
+    """The volume an emergency MRI pushes out of the tip: the labelled worst case, or less."""
     reservoir: Fluid = SALINE
     reservoir_nl: Fraction = Fraction(0)
     pushes: list[Push] = field(default_factory=list)
@@ -523,7 +525,7 @@ class Bench:
             self.reservoir_nl = Fraction(command.added_nl)
         elif isinstance(command, c.BeginMri) and getattr(command, "emergency", False):
             t = Fraction(self.now)
-            self._push(Push(t, t, Fraction(MRI_WORST_CASE_NL), self.reservoir, "mri"))
+            self._push(Push(t, t, self.mri_nl, self.reservoir, "mri"))
         self._effects(out.effects)
 
     def _effects(self, effects: Iterable[Effect]) -> None:

@@ -14,11 +14,8 @@ from typing import Any, Final
 from itdose.core import commands as cmd
 from itdose.core import library as lib
 from itdose.core.handlers import alarms, dosing, mri, priming, refill, trial
-from itdose.core.handlers.base import WITHDRAWAL_TEXT as WITHDRAWAL_TEXT
 from itdose.core.handlers.base import Applied, Handler, describe
 from itdose.core.handlers.dosing import note_delivery
-from itdose.core.handlers.refill import reconcile as reconcile
-from itdose.core.library import pump_concentrations as pump_concentrations
 from itdose.core.state import Device
 
 __all__ = ["HANDLERS", "Applied", "Handler", "apply", "describe"]

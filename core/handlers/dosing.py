@@ -11,6 +11,7 @@ from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import CancelOrder, Effect, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
+from itdose.core.governor import Reason
 from itdose.core.handlers.alarms import resound
 from itdose.core.handlers.base import (
     WITHDRAWAL_TEXT,
@@ -22,6 +23,7 @@ from itdose.core.handlers.base import (
     check_text,
     no_check,
     require_reason,
+    trial_of,
     withdrawal_risk,
 )
 from itdose.core.program import (
@@ -30,7 +32,6 @@ from itdose.core.program import (
     Increase,
     Program,
     ProgramContext,
-    ProgramReport,
     basal_daily_ng,
     check_program,
     titration_base,
@@ -101,22 +102,23 @@ def check_restart(d: Device, now: int, program: Program | None, reason: str) -> 
 def check_program_or_raise(
     d: Device,
     program: Program,
-    overrides: tuple[cmd.Override, ...],
-    confirm: bool,
-    utc_now_s: int | None,
+    c: cmd.SetProgram | cmd.CompleteRefill,
     now: int,
     library: lib.Library,
-) -> ProgramReport:
+) -> None:
+    """``program``, given with ``c``'s overrides, confirmation and UTC time, passes
+    :func:`~itdose.core.program.check_program` (else the first open violation is raised)."""
     assert d.implant is not None
     ctx = ProgramContext(
         previous=d.program,
         increases=d.increases,
         now_s=now,
-        overrides=tuple((o.limit_id, o.reason) for o in overrides),
-        confirm_withdrawal_risk=confirm,
+        overrides=tuple((o.limit_id, o.reason) for o in c.overrides),
+        confirm_withdrawal_risk=c.confirm_withdrawal_risk,
         initial=d.program is None,
-        utc_now_s=utc_now_s,
-        effective_screening_dose_ng=d.trial.effective_dose_ng if d.trial is not None else None,
+        utc_now_s=c.utc_now_s,
+        # an implanted device has a trial (state.check_consistent)
+        effective_screening_dose_ng=trial_of(d).effective_dose_ng,
         restart_from_ng_per_day=restart_from(d),
     )
     report = check_program(program, library, d.implant.pump, ctx)
@@ -132,9 +134,8 @@ def check_program_or_raise(
             value=first.value,
             limit=first.bound,
         )
-    if program.basal.clock is FlexClock.WALL and utc_now_s is None:
+    if program.basal.clock is FlexClock.WALL and c.utc_now_s is None:
         raise InvalidInput("command.utc_now_s", "a wall-clock schedule needs the UTC time")
-    return report
 
 
 def install_program(d: Device, program: Program, utc_now_s: int | None, now: int) -> Device:
@@ -184,9 +185,7 @@ def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
             "the program must match the drug, indication and concentration in the reservoir "
             "(a concentration change happens at a refill)",
         )
-    check_program_or_raise(
-        d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
-    )
+    check_program_or_raise(d, c.program, c, now, library)
     # a program change while active restarts delivery when the pump ran at zero rate
     check_restart(d, now, c.program if d.phase is Phase.ACTIVE else None, c.restart_reason)
 
@@ -284,6 +283,8 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
     check_positive(c.dose_ng, "command.dose_ng")
     check_positive(c.duration_s, "command.duration_s")
     decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
+    if decision.granted_ng == 0 and Reason.NOT_DELIVERING in decision.reasons:
+        _refuse_during_a_bolus(d, now)
     if decision.granted_ng == 0:
         reasons = ", ".join(r.value for r in decision.reasons)
         entry = library.drug(d.drug or "", d.indication or "")
@@ -295,6 +296,31 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
             value=format_amount_ng(c.dose_ng),
             limit=entry.max_daily.text(),
         )
+
+
+def _refuse_during_a_bolus(d: Device, now: int) -> None:
+    """A clinician bolus asked while another bolus is in flight, or ended but not yet reported,
+    is refused naming that bolus and when it ends (docs/dosing-rules.md#r-bol-5): one order at a
+    time, and nothing changes."""
+    order = next((o for o in d.orders if o.kind in _BOLUS_KINDS), None)
+    if order is None:
+        return
+    what = f"a {order.kind.value.replace('_', ' ')} (order {order.id})"
+    if order.end_s > now:
+        text = (
+            f"{what} is in flight until t={order.end_s} s "
+            f"({format_duration_s(order.end_s - now)} from now): give the clinician bolus when "
+            "it ends"
+        )
+    else:
+        text = (
+            f"{what} ended at t={order.end_s} s and its final drive report is awaited: give the "
+            "clinician bolus once it is reported"
+        )
+    raise RejectedCommand("command", text, value=f"t={now} s", limit=f">= t={order.end_s} s")
+
+
+_BOLUS_KINDS: Final = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
 
 
 def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Applied:

@@ -21,6 +21,7 @@ from itdose.core.handlers.base import (
     check_text,
     require_reason,
 )
+from itdose.core.ledger import pace_nl_per_h
 from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, MriSession, Phase, evolve
@@ -111,14 +112,34 @@ def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
     return _count_emergency_scan(d, now)
 
 
+def movable_nl(d: Device, now: int) -> int:
+    """The most the orders in flight can have moved beyond their last reports by ``now``: each
+    order's volume, its pace since its start and since its last report (the trust a drive report
+    is held to, :func:`itdose.core.ledger.ahead_of_pace`; more raises the HIGH deviation alarm).
+    Every order in flight at an emergency scan is stopped by it (or was stopped before), so what
+    it moved is at most this, whatever it was granted (REQ-MRI-006)."""
+    total = 0
+    for o in d.orders:
+        if o.volume_nl <= o.reported_nl:
+            continue
+        pace = pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
+        most = pace * (max(0, now - o.start_s) + 1) // 3600
+        if o.reported_s > 0:
+            since = max(o.start_s, o.reported_s)
+            most = min(most, o.reported_nl + 1 + pace * (max(0, now - since) + 1) // 3600)
+        total += max(0, min(o.volume_nl, most) - o.reported_nl)
+    return total
+
+
 def _count_emergency_scan(d: Device, now: int) -> Applied:
-    """The Flow Activated Valve closes; the labelled worst case, the next 10 uL the tip would
-    deliver after the volume in flight, each drug at its richest concentration there, is counted
-    as an instant at the scan start in each drug's 24 h window, and the fluid path moves on with
-    the worst case (:func:`_path_after_scan`). Why each: docs/dosing-rules.md#r-mri-5
-    (REQ-MRI-006)."""
-    skip = dosing.in_flight_nl(d)
-    ahead = dosing.ahead(d, skip, EMERGENCY_MRI_NL)
+    """The Flow Activated Valve closes and stops every order in flight; the labelled worst case,
+    10 uL leaving the tip right behind whatever the orders moved (0 up to :func:`movable_nl`
+    beyond their reports, never the rest of their grants), each drug at its richest concentration
+    there, is counted as an instant at the scan start in each drug's 24 h window, and the fluid
+    path moves on with the worst case (:func:`_path_after_scan`). Why each:
+    docs/dosing-rules.md#r-mri-5 (REQ-MRI-006)."""
+    movable = movable_nl(d, now)
+    ahead = dosing.ahead(d, 0, movable + EMERGENCY_MRI_NL)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
@@ -132,7 +153,7 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
         )
     d = evolve(d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg))
-    d = _path_after_scan(d, skip)
+    d = _path_after_scan(d)
     text = (
         f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
         f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
@@ -142,29 +163,23 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     return Applied(d, (Warn("emergency_mri", text),))
 
 
-def _path_after_scan(d: Device, skip_nl: int) -> Device:
-    """The path and reservoir after the scan (docs/dosing-rules.md#r-mri-5, REQ-MRI-006): between
-    0 and ``moved`` nL (10 uL, no more than the reservoir holds beyond the volume in flight
-    ``skip_nl``) left the tip. The fluid in flight stays at the tip; behind it each position holds
-    the richest fluid any of those amounts can have brought there (:func:`_richest_ahead`), or,
-    with two drugs within reach of one position, the path moves on by ``moved``. The reservoir
-    gives ``moved``."""
+def _path_after_scan(d: Device) -> Device:
+    """The path and reservoir after the scan (docs/dosing-rules.md#r-mri-5, REQ-MRI-006). The
+    orders in flight moved some nL (their reports will take it from the tip), then between 0 and
+    ``reach`` nL (10 uL, no more than the reservoir holds) left the tip: each position of the
+    path, the volume in flight included, holds the richest fluid any of those amounts can have
+    brought there (:func:`_richest_ahead`), so that neither the orders' reports nor the fluid
+    after them are counted leaner than they can be. The reservoir gives ``reach``."""
     if d.reservoir is None or d.path is None:
         return d
-    moved = min(EMERGENCY_MRI_NL, max(0, d.reservoir.volume_nl - skip_nl))
-    total = d.path.volume_nl
-    reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - moved)
-    if moved == 0 or skip_nl >= total:
-        # the path after the fluid in flight is already reservoir fluid: it does not change
+    reach = min(EMERGENCY_MRI_NL, d.reservoir.volume_nl)
+    reservoir = dataclasses.replace(d.reservoir, volume_nl=d.reservoir.volume_nl - reach)
+    if reach == 0:
         return evolve(d, reservoir=reservoir)
     drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
-    front = d.path.outflow(0, skip_nl, drug, conc)
-    behind = d.path.outflow(skip_nl, total - skip_nl + moved, drug, conc)
-    rest = _richest_ahead(behind, total - skip_nl, moved)
-    if rest is None:
-        rest = d.path.outflow(skip_nl + moved, total - skip_nl, drug, conc)
+    total = d.path.volume_nl
     segments: list[Segment] = []
-    for seg in (*front, *rest):
+    for seg in _richest_ahead(d.path.outflow(0, total + reach, drug, conc), total, reach):
         if segments and segments[-1].same_fluid(seg):
             segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
         else:
@@ -177,10 +192,12 @@ def _path_after_scan(d: Device, skip_nl: int) -> Device:
 
 def _richest_ahead(
     behind: tuple[Segment, ...], length_nl: int, reach_nl: int
-) -> tuple[Segment, ...] | None:
+) -> tuple[Segment, ...]:
     """The first ``length_nl`` of ``behind`` (tip first) where each position ``q`` holds the
-    richest fluid of ``behind`` in ``[q, q + reach_nl]``; ``None`` when two different drugs are
-    within reach of one position (fluid without drug counts as the leanest of any drug)."""
+    richest fluid of ``behind`` in ``[q, q + reach_nl]`` (fluid without drug counts as the
+    leanest of any drug). With two drugs within reach of ``q`` (a drug change under way) it
+    holds the richest fluid of the drug furthest from the tip, the newer one: the path moves on
+    for the old drug, never later for the new one (docs/dosing-rules.md#r-mri-5)."""
     spans: list[tuple[int, int, Segment]] = []
     pos = 0
     for seg in behind:
@@ -193,9 +210,9 @@ def _richest_ahead(
     out: list[Segment] = []
     for lo, hi in itertools.pairwise(cuts):
         reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
-        drugs = {seg.drug for seg in reached if seg.drug != NO_DRUG}
-        if len(drugs) > 1:
-            return None
+        drugs = [seg.drug for seg in reached if seg.drug != NO_DRUG]
+        if len(set(drugs)) > 1:
+            reached = [seg for seg in reached if seg.drug == drugs[-1]]
         best = max(reached, key=lambda seg: seg.concentration_ng_per_ml)
         out.append(best.with_volume(hi - lo))
     return tuple(out)

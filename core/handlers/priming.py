@@ -33,9 +33,10 @@ def check_concentration(
     pump: lib.PumpModel,
     concentration_ng_per_ml: int,
     overrides: tuple[cmd.Override, ...],
-    field: str,
 ) -> None:
-    """Concentration is a product strength of the drug allowed by the pump, or overridden."""
+    """The ``concentration_ng_per_ml`` of a fill or refill is a product strength of the drug
+    allowed by the pump, or overridden."""
+    field = "command.concentration_ng_per_ml"
     check_positive(concentration_ng_per_ml, field)
     allowed = lib.pump_concentrations(entry, pump)
     limit_id = f"{entry.id}.product_concentrations"
@@ -142,9 +143,7 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
             value=format_volume_nl(c.volume_nl),
             limit=format_volume_nl(pump.reservoir_volume.value),
         )
-    check_concentration(
-        entry, pump, c.concentration_ng_per_ml, c.overrides, "command.concentration_ng_per_ml"
-    )
+    check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)
 
 
 def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Applied:

@@ -150,9 +150,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
         )
     drug = c.drug if c.drug is not None else d.reservoir.drug
     entry = library.drug(drug, d.reservoir.indication)
-    check_concentration(
-        entry, pump, c.concentration_ng_per_ml, c.overrides, "command.concentration_ng_per_ml"
-    )
+    check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)
     changed = (
         drug != d.reservoir.drug or c.concentration_ng_per_ml != d.reservoir.concentration_ng_per_ml
     )
@@ -176,9 +174,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
             raise RejectedCommand(
                 "command.program", "the program must be for the drug and concentration filled"
             )
-        check_program_or_raise(
-            d, c.program, c.overrides, c.confirm_withdrawal_risk, c.utc_now_s, now, library
-        )
+        check_program_or_raise(d, c.program, c, now, library)
     resumes = d.resume_after_refill and not d.high_alarms()
     program = c.program if c.program is not None else d.program
     check_restart(d, now, program if resumes else None, c.restart_reason)

@@ -20,9 +20,8 @@ from itdose.core.handlers.base import (
     require_reason,
     trial_of,
 )
-from itdose.core.path import FG_PER_NG
 from itdose.core.state import Device, Screening, Trial, TrialDose, evolve
-from itdose.core.units import format_amount_ng, format_duration_s
+from itdose.core.units import FG_PER_NG, format_amount_ng, format_duration_s
 
 PAIN_SCALE_MAX = 10
 """Pain scores are on the 0-10 numeric rating scale."""

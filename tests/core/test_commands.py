@@ -47,9 +47,11 @@ from itdose.core.effects import (
     TipChange,
     Warn,
 )
-from itdose.core.handlers import WITHDRAWAL_TEXT, describe, pump_concentrations, reconcile
+from itdose.core.handlers import describe
+from itdose.core.handlers.base import WITHDRAWAL_TEXT
+from itdose.core.handlers.refill import reconcile
 from itdose.core.ledger import Ledger
-from itdose.core.library import MriPolicy
+from itdose.core.library import MriPolicy, pump_concentrations
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, Increase, PatientBolusProgram, Program
 from itdose.core.state import (
