@@ -53,9 +53,9 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from itdose.adapters.cohort_drive import DriveInterval, max_windows_of_drive
+from itdose.adapters.cohort_fraction import Fraction
 from itdose.core.units import DAY_S
 
 __all__ = [
@@ -328,15 +328,15 @@ class Reference:
     """The reference state of one patient: reservoir mixture, catheter, pieces per drug."""
 
     dead_volume_nl: Fraction
-    reservoir_nl: Fraction = Fraction(0)
+    reservoir_nl: Fraction = field(default_factory=lambda: Fraction(0))
     reservoir_fg: dict[str, Fraction] = field(default_factory=dict)
     pieces: dict[str, list[Piece]] = field(default_factory=dict)
     pumped: list[PumpEvent] = field(default_factory=list)
     negative: int = 0
-    unstoppable_nl: Fraction = Fraction(0)
+    unstoppable_nl: Fraction = field(default_factory=lambda: Fraction(0))
     latencies: list[int | None] = field(default_factory=list)
     """Per drawn drive fault: controller steps to its HIGH alarm (:func:`alarm_latencies`)."""
-    delivered_ratio: Fraction = Fraction(1)
+    delivered_ratio: Fraction = field(default_factory=lambda: Fraction(1))
     """The smallest tip amount / programmed amount over the quiet 24 h windows."""
     lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
     """From each instant on, the leanest / richest concentration of drug in the fluid path (1

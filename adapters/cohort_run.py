@@ -22,11 +22,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.cohort_draw import Cohort, draw_patient
+from itdose.adapters.cohort_fraction import Fraction
 from itdose.adapters.cohort_physics import (
     HAZARDS,
     BasalPeriod,
