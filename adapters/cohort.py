@@ -246,9 +246,11 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-VERIFY_COHORT = ("examples/cohorts/default.toml", 16, Fraction(1, 4))
-"""The cohort ``itdose verify --with-cohort`` runs: the default cohort file (from the repository
-root, as the tests), 16 patients x 0.25 years = 4 patient-years."""
+VERIFY_COHORT = ("examples/cohorts/default.toml", 150, Fraction(1))
+"""The cohort ``itdose verify --with-cohort`` runs (and CI, .ci/run): the default cohort file (from
+the repository root, as the tests), patients 0-149 x 1 year = 150 patient-years, about 170 to
+220 CPU s (under 2 minutes on 2 idle cores). 1,000 patient-years would take 19 to 25 CPU minutes
+(docs/cohort-schema.md, "Speed")."""
 VERIFY_REQUIREMENTS = ("REQ-GOV-004", "REQ-ALM-001", "REQ-ALM-004", "REQ-TIP-004")
 """What the cohort's reference checks over whole runs (docs/cohort-schema.md, "Checks")."""
 
