@@ -154,6 +154,11 @@ def summarise(
             "deny_reasons": dict(sorted(reasons.items())),
         },
         "rejected_actions": sum(r["rejected_actions"] for r in ok),
+        "restarts": {
+            "count": sum(r.get("restarts", 0) for r in ok),
+            "patients": sum(1 for r in ok if r.get("restarts", 0)),
+            "max_lag_s": max((r.get("restart_lag_s", 0) for r in ok), default=0),
+        },
         "unstoppable_after_high_nl": sum(r["unstoppable_after_high_nl"] for r in ok),
         "alarm_latency": {
             "limit_steps": LATENCY_LIMIT_STEPS,
@@ -239,7 +244,14 @@ def markdown(report: dict[str, Any]) -> str:
     if not report["failed_patients"]:
         lines.append("none")
     b = report["boluses"]
-    lines += ["", f"Boluses: {b['granted']} granted, {b['denied']} denied {b['deny_reasons']}.", ""]
+    lines += ["", f"Boluses: {b['granted']} granted, {b['denied']} denied {b['deny_reasons']}."]
+    rs = report["restarts"]
+    if rs["count"]:
+        lines.append(
+            f"Controller restarts: {rs['count']} in {rs['patients']} patients; the largest lag "
+            f"of a controller's timeline behind the drive's clock {rs['max_lag_s']} s."
+        )
+    lines.append("")
     lines.append(
         f"CPU {report['cpu_s']} s ({report['cpu_s_per_patient_year']} s per patient-year)."
     )
