@@ -400,8 +400,9 @@ def run_scenario(
                 if item.action == "restart":
                     steps += ctl.stats.steps
                     wakeups += ctl.stats.wakeups
+                    crash = sim.now_s
                     ctl = _restart(ctl, item, sc, sim, Path(work), lag, observe)
-                    result.restarts.append((item.at_s, sim.now_s, lag[0]))
+                    result.restarts.append((crash, sim.now_s, lag[0]))
                     continue
                 _run_item(ctl, item, sc, truth, result)
             if by_time.get(t):
@@ -456,7 +457,8 @@ def _restart(
     controller starts again (set back while it was down), until ``clock_fixed_after`` later it
     is corrected: the timeline never goes back (it holds at the last journaled time) and the
     correction does not move it (R-CLK-1), so the controller's timeline then runs behind the
-    drive's clock by the hidden downtime (``lag``, in the observer's event times removed)."""
+    drive's clock by the hidden downtime (``lag``, in the observer's event times removed).
+    Timeline actions that fall inside the downtime run when the controller is back."""
     p = item.params
     down = p.get("downtime", 60)
     back = p.get("clock_back", 0)
