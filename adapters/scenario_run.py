@@ -457,7 +457,8 @@ def _restart(
     controller starts again (set back while it was down), until ``clock_fixed_after`` later it
     is corrected: the timeline never goes back (it holds at the last journaled time) and the
     correction does not move it (R-CLK-1), so the controller's timeline then runs behind the
-    drive's clock by the hidden downtime (``lag``, in the observer's event times removed).
+    drive's clock by the hidden downtime (``lag``, added back to the times of the events the
+    observer receives).
     Timeline actions that fall inside the downtime run when the controller is back."""
     p = item.params
     down = p.get("downtime", 60)
