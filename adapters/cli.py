@@ -141,8 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--with-cohort",
         action="store_true",
-        help="also run the default cohort (examples/cohorts/default.toml, 150 patients x 1 year, "
-        "as CI does) against the independent physical reference and fold it into the evidence",
+        help="also run the default cohort with controller restarts "
+        "(examples/cohorts/restarts.toml, 150 patients x 1 year, as CI does) against the "
+        "independent physical reference and fold it into the evidence",
     )
     verify.add_argument(
         "--cohort-patients",

@@ -15,6 +15,7 @@ patient and the totals per component. A benchmark, not a test: nothing here asse
     python benchmarks/cohort_profile.py [PATIENTS] [YEARS]      # default: patients 0-11, 1 year
     python benchmarks/cohort_profile.py 3,17,40 1               # chosen patients
     python benchmarks/cohort_profile.py 12 1 --cprofile         # and the top cProfile entries
+    python benchmarks/cohort_profile.py 12 1 --cohort=examples/cohorts/restarts.toml
 
 Figures: docs/cohort-schema.md, "Speed".
 """
@@ -88,7 +89,9 @@ def main() -> None:
     arg = args[0] if args else "12"
     indices = [int(x) for x in arg.split(",")] if "," in arg else list(range(int(arg)))
     years = Fraction(args[1]) if len(args) > 1 else Fraction(1)
-    cohort = load_cohort(ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    path = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--cohort=")), None)
+    path = path or str(ROOT / "examples" / "cohorts" / "default.toml")
+    cohort = load_cohort(path, load_library())
     horizon = int(years * 365 * 86_400)
     install()
     prof = cProfile.Profile() if "--cprofile" in sys.argv else None
