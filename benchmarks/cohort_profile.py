@@ -30,9 +30,9 @@ Figures (docs/cohort-schema.md, "Speed"), ``12 1`` on a 2-core machine shared wi
 | total | 1.31 | 1.13 to 1.15 |
 
 With ``--cohort=examples/cohorts/restarts.toml`` (controller restarts): 1.21 (the journal
-written, opened and verified at each restart, in the controller's share: 0.26). Patients at the
-hard maximum (hourly orders, the core's rule) cost 2.4 to 3.5 s a year, two thirds of it the
-core's steps; patients far from it 0.36 to 0.38 s.
+written, opened and verified at each restart, in the controller's share: 0.26). After: patients
+at the hard maximum (hourly orders, the core's rule) cost 2.0 to 3.2 s a year, 54 to 69 % of it
+the core's steps; patients far from it 0.28 to 0.29 s.
 """
 
 from __future__ import annotations
