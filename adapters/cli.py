@@ -141,19 +141,20 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--with-cohort",
         action="store_true",
-        help="also run the small default cohort (examples/cohorts/default.toml, 16 patients x "
-        "0.25 years) against the independent physical reference and fold it into the evidence",
+        help="also run the default cohort with controller restarts "
+        "(examples/cohorts/restarts.toml, 150 patients x 1 year, as CI does) against the "
+        "independent physical reference and fold it into the evidence",
     )
     verify.add_argument(
         "--cohort-patients",
         type=int,
         metavar="N",
-        help="with --with-cohort: this many patients (default 16)",
+        help="with --with-cohort: this many patients (default 150)",
     )
     verify.add_argument(
         "--cohort-years",
         metavar="Y",
-        help="with --with-cohort: years per patient (default 0.25)",
+        help="with --with-cohort: years per patient (default 1)",
     )
     verify.set_defaults(fn=_cmd_verify)
     diagram = sub.add_parser("diagram", help="print the lifecycle as a mermaid diagram")

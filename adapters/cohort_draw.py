@@ -11,6 +11,7 @@ changing how one aspect is drawn leaves the others unchanged. Nothing here decid
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import random
 import tomllib
@@ -108,6 +109,9 @@ class Cohort:
     """``[mri]``: ``mean`` (s), ``emergency`` (bp share), ``scan`` (s range)."""
     poll_s: int = HOUR_S
     """The controller's longest wait between drive polls while a command runs."""
+    restarts: Mapping[str, Any] | None = None
+    """``[restarts]``: ``mean`` (s), ``downtime`` (s range), ``clock_back`` (bp share, s range),
+    ``clock_fixed_after`` (s range), ``after_bolus`` (bp share)."""
 
 
 def _range(raw: object, where: str, parse: Any) -> tuple[int, int]:
@@ -173,6 +177,7 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
             "faults",
             "titration",
             "mri",
+            "restarts",
         },
         {"schema", "title", "seed", "therapy", "pump"},
         "cohort.",
@@ -354,7 +359,42 @@ def parse_cohort(data: Mapping[str, Any], library: Library) -> Cohort:
         titration,
         mri,
         poll,
+        _restarts(data["restarts"]) if "restarts" in data else None,
     )
+
+
+def _restarts(raw: object) -> dict[str, Any]:
+    """The ``[restarts]`` table (docs/cohort-schema.md)."""
+    t = _table(raw, "restarts")
+    check_keys(
+        t,
+        {
+            "mean_interval",
+            "downtime",
+            "clock_back_share",
+            "clock_back",
+            "clock_fixed_after",
+            "after_bolus_share",
+        },
+        {"mean_interval"},
+        "restarts.",
+    )
+    out = {
+        "mean": _dur(t["mean_interval"], "restarts.mean_interval"),
+        "downtime": _range(t.get("downtime", ["10 s", "30 min"]), "restarts.downtime", _dur),
+        "clock_back_share": _share(t, "clock_back_share", "restarts"),
+        "clock_back": _range(t.get("clock_back", ["1 min", "2 h"]), "restarts.clock_back", _dur),
+        "clock_fixed_after": _range(
+            t.get("clock_fixed_after", ["10 min", "2 days"]), "restarts.clock_fixed_after", _dur
+        ),
+        "after_bolus": _share(t, "after_bolus_share", "restarts"),
+    }
+    if out["mean"] < HOUR_S:
+        raise InvalidInput("restarts.mean_interval", "at least 1 h", value=t["mean_interval"])
+    for key in ("downtime", "clock_back"):
+        if out[key][0] < 1 or out[key][1] > 7 * DAY_S:
+            raise InvalidInput(f"restarts.{key}", "1 s to 7 days", value=t.get(key))
+    return out
 
 
 def load_cohort(path: str | Path, library: Library) -> Cohort:
@@ -430,7 +470,10 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             out.append(
                 {"limit": f"{entry.screening.id}.starting_dose", "reason": "cohort: titrated"}
             )
-        if entry.soft_max_daily is not None and dose > entry.soft_max_daily.value:
+        # the soft maximum is checked on the worst case, as the hard one (R-LIM-7): basal (its
+        # largest step, for a flex schedule) and every allowed bolus
+        bolus_worst = int(bolus["dose"].split()[0]) * bolus["max_per_24h"] if bolus else 0
+        if entry.soft_max_daily is not None and dose + bolus_worst > entry.soft_max_daily.value:
             out.append({"limit": entry.soft_max_daily.id, "reason": "cohort: near the limit"})
         return out
 
@@ -525,12 +568,22 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
     rf = cohort.refill
     t, current = START_S, conc
     concs: list[tuple[int, int]] = [(0, conc)]
+    usable_nl = capacity_nl - lib.pump(pump_id).empty_threshold.value
+    bolus_worst_ng = int(bolus["dose"].split()[0]) * bolus["max_per_24h"] if bolus else 0
     while True:
         daily_nl = dose_at(t) * NL_PER_ML // current if current else 1
         days_full = Fraction(capacity_nl, max(1, daily_nl))
         use = rr.randint(*rf["use"])
         interval = min(int(days_full * DAY_S * use / 10_000), rf["max_interval"])
-        t += max(HOUR_S, interval)
+        # the patient's boluses draw on the reservoir too: with every allowed one taken, at the
+        # largest daily dose a titration sets before it, it may reach its empty threshold (a
+        # HIGH alarm) before this refill, which the clinician then answers (R-RES-1, R-RES-2);
+        # within 2 % of it too (default cohort patient 388 reached it 0.15 % sooner than its
+        # daily rate says)
+        last, t = t, t + max(HOUR_S, interval)
+        peak = max([dose_at(last)] + [x for at, x in doses if last < at <= t])
+        worst_nl = (peak + bolus_worst_ng) * NL_PER_ML // current if current else 1
+        may_empty = (t - last) * worst_nl * 100 >= usable_nl * DAY_S * 98
         if t >= end_s:
             break
         new = current
@@ -541,7 +594,7 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             item |= {"concentration": f"{new} ng/mL", "program": program(new, dose_at(t))}
             concs.append((t, new))
         act(t, "refill", **item)
-        if use > 10_000:  # a late refill: the reservoir ran low or empty before it
+        if use > 10_000 or may_empty:  # a late refill: the reservoir may have run empty
             act(t + 300, "clear_alarm", alarm="empty_reservoir", reason="refilled")
             act(t + 360, "resume", reason="refilled", restart_reason="cohort: reassessed")
         if rr.randrange(10_000) < rf["repeat"]:
@@ -654,6 +707,42 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             act(visit + k, "clear_alarm", alarm=alarm, reason="cause resolved")
         late = {"restart_reason": "cohort: patient reassessed"} if delay > 20 * HOUR_S else {}
         act(visit + len(_HIGH_ALARMS), "resume", reason="checked", **late)
+
+    # controller restarts: the process stops and starts again from its journal, the drive
+    # running on; a share with the wall clock set back while it was down (corrected later), a
+    # share just after a patient bolus request with another request inside its lockout after it
+    if cohort.restarts is not None:
+        rs = cohort.restarts
+        rx = stream(seed, index, "restarts")
+        requests = sorted(x["at"] for x in timeline if x["action"] == "bolus")
+        lockout_s = int(bolus["lockout"].split()[0]) if bolus is not None else 0
+        t = START_S + HOUR_S
+        while True:
+            t += 1 + int(rx.expovariate(1 / rs["mean"]))
+            if t >= end_s:
+                break
+            down = rx.randint(*rs["downtime"])
+            at = t
+            follow: int | None = None
+            if requests and lockout_s and rx.randrange(10_000) < rs["after_bolus"]:
+                k = bisect.bisect_left(requests, t)
+                if k < len(requests):
+                    at = requests[k] + rx.randint(30, 600)  # often with the bolus in flight
+                    follow = at + down + rx.randint(1, max(1, lockout_s // 2))
+            extra: dict[str, Any] = {}
+            if rx.randrange(10_000) < rs["clock_back_share"]:
+                extra["clock_back"] = f"{rx.randint(*rs['clock_back'])} s"
+                extra["clock_fixed_after"] = f"{rx.randint(*rs['clock_fixed_after'])} s"
+            act(at, "restart", downtime=f"{down} s", **extra)
+            if follow is not None:
+                act(follow, "bolus", note="inside the lockout, after a restart")
+            delay = rx.randint(*cohort.response_s)
+            visit = at + down + delay
+            for k, alarm in enumerate(_HIGH_ALARMS):  # whichever HIGH alarm the restart raised
+                act(visit + k, "clear_alarm", alarm=alarm, reason="checked after a restart")
+            late = {"restart_reason": "cohort: patient reassessed"} if delay > 20 * HOUR_S else {}
+            act(visit + len(_HIGH_ALARMS), "resume", reason="checked after a restart", **late)
+            t = max(t, at + down)
 
     for item in timeline:
         item.setdefault("expect", "accepted")

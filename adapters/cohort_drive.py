@@ -28,7 +28,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+
+from itdose.adapters.cohort_fraction import Fraction
 
 __all__ = ["DriveInterval", "floor_sum", "max_windows_of_drive"]
 

@@ -38,6 +38,10 @@ Checks (hazard kinds, :data:`HAZARDS`):
   :data:`LATENCY_LIMIT_STEPS` controller steps taken while dosing (phase ``active`` or
   ``alarm``), counted from the fault's instant to the step that raised the alarm, inclusive
   (:func:`alarm_latencies`). A fault while a HIGH alarm is already active needs none.
+* ``count_lost``: an order closed with a final count below what the drive's own log of its
+  commands says they delivered (:func:`lost_counts`): what the core counts must never be less
+  than what the drive moved, across a controller restart above all (the orders found in flight
+  are reconciled from the drive, REQ-PERS-004).
 * ``under_delivery``: a rolling 24 h window, wholly inside a quiet stretch (phase ``active``,
   no alarm of any priority, no drawn fault), in which less drug left the tip than the accepted
   program asks for (its basal over the window plus the patient boluses granted in it; a bolus
@@ -53,9 +57,9 @@ import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from itdose.adapters.cohort_drive import DriveInterval, max_windows_of_drive
+from itdose.adapters.cohort_fraction import Fraction
 from itdose.core.units import DAY_S
 
 __all__ = [
@@ -76,6 +80,7 @@ __all__ = [
     "bolus_hazards",
     "check_patient",
     "high_alarm_hazards",
+    "lost_counts",
     "max_window_brute",
     "max_windows",
     "max_windows_exact",
@@ -90,6 +95,7 @@ HAZARDS = (
     "reservoir_negative",
     "alarm_latency",
     "under_delivery",
+    "count_lost",
 )
 """Every hazard kind the reference counts, in report order."""
 
@@ -328,15 +334,15 @@ class Reference:
     """The reference state of one patient: reservoir mixture, catheter, pieces per drug."""
 
     dead_volume_nl: Fraction
-    reservoir_nl: Fraction = Fraction(0)
+    reservoir_nl: Fraction = field(default_factory=lambda: Fraction(0))
     reservoir_fg: dict[str, Fraction] = field(default_factory=dict)
     pieces: dict[str, list[Piece]] = field(default_factory=dict)
     pumped: list[PumpEvent] = field(default_factory=list)
     negative: int = 0
-    unstoppable_nl: Fraction = Fraction(0)
+    unstoppable_nl: Fraction = field(default_factory=lambda: Fraction(0))
     latencies: list[int | None] = field(default_factory=list)
     """Per drawn drive fault: controller steps to its HIGH alarm (:func:`alarm_latencies`)."""
-    delivered_ratio: Fraction = Fraction(1)
+    delivered_ratio: Fraction = field(default_factory=lambda: Fraction(1))
     """The smallest tip amount / programmed amount over the quiet 24 h windows."""
     lean_rich: list[tuple[int, Fraction]] = field(default_factory=list)
     """From each instant on, the leanest / richest concentration of drug in the fluid path (1
@@ -498,6 +504,12 @@ def check_patient(
             ref.pieces.get(drug, []), programs, grants_sorted, quiet, lean_rich=ref.lean_rich
         )
     return counts, windows, ref
+
+
+def lost_counts(final: dict[int, int], drive_counts: dict[int, int]) -> int:
+    """Orders whose final count (``final``: order id -> nL the core was told) is below the
+    drive's own count of the order's commands (``drive_counts``: order id -> nL)."""
+    return sum(1 for order, nl in final.items() if drive_counts.get(order, 0) > nl)
 
 
 def alarm_latencies(

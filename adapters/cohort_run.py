@@ -22,11 +22,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.cohort_draw import Cohort, draw_patient
+from itdose.adapters.cohort_fraction import Fraction
 from itdose.adapters.cohort_physics import (
     HAZARDS,
     BasalPeriod,
@@ -35,8 +35,10 @@ from itdose.adapters.cohort_physics import (
     PumpEvent,
     WithdrawEvent,
     check_patient,
+    lost_counts,
 )
 from itdose.adapters.controller import ControllerEvent
+from itdose.adapters.durable import RecordingSimDrive
 from itdose.adapters.scenario import parse_scenario, run_scenario
 from itdose.core import commands as c
 from itdose.core.alarms import Priority
@@ -51,6 +53,7 @@ __all__ = [
     "SchedulerError",
     "TrueLog",
     "dead_volume_nl",
+    "faults_to_alarm",
     "run_cohort",
     "run_cohort_on_scheduler",
     "run_patient",
@@ -72,6 +75,8 @@ class TrueLog:
     """The accepted programs, as the clinician entered them (not the core's accounting)."""
     high_raises: list[tuple[int, int]] = field(default_factory=list)
     """Each HIGH alarm raised: its instant and the number of dosing steps ended before it."""
+    final_nl: dict[int, int] = field(default_factory=dict)
+    """The final count the core accepted for each order (order id -> nL)."""
     _alarms: object = None
     _high: frozenset[str] = frozenset()
 
@@ -91,6 +96,10 @@ class TrueLog:
         if e.kind != "command" or e.command is None:
             return
         cmd = e.command
+        if isinstance(cmd, c.DriveReport):
+            if cmd.final:
+                self.final_nl[cmd.order_id] = cmd.delivered_nl
+            return
         prog = cmd.program if isinstance(cmd, c.SetProgram | c.CompleteRefill) else None
         if prog is not None:
             steps = tuple((s.start_s, s.dose_ng_per_day) for s in prog.basal.steps)
@@ -106,9 +115,20 @@ class TrueLog:
             self.fills.append((self.drug, cmd.concentration_ng_per_ml))
 
 
-class RecordingDrive(sd.SimulatedDrive):
+class RecordingDrive(RecordingSimDrive):
     """A simulated drive that logs the true fluid it draws (per closed-form interval), refills
-    and withdrawals into ``log``."""
+    and withdrawals into ``log``, and keeps the outcome of every command it ran (its own
+    delivery log: what a restarted controller reconciles from, and the ``count_lost`` check's
+    oracle)."""
+
+    def counts_by_order(self) -> dict[int, int]:
+        """nL the drive counted for each order's ended commands (ids ``"<order>.<part>"``)."""
+        out: dict[int, int] = {}
+        for o in self.outcomes(""):
+            head, _, _ = o.command_id.partition(".")
+            if head.isdigit():
+                out[int(head)] = out.get(int(head), 0) + o.delivered_nl
+        return out
 
     log: TrueLog
 
@@ -161,8 +181,7 @@ def _mm(text: str) -> int:
 
 _NOT_FAULTS = (sd.MriStall,)
 """Scheduled drive events that are not faults of the drive (an MRI scan stops the rotor by
-design, under the clinician's MRI procedure). A partial delivery acts only on a running command:
-it counts for the alarm latency only when drawn while dosing (phase ``active``)."""
+design, under the clinician's MRI procedure)."""
 
 
 def _phase_at(phases: list[tuple[int, str]], t: int) -> str:
@@ -171,16 +190,57 @@ def _phase_at(phases: list[tuple[int, str]], t: int) -> str:
     return phases[k - 1][1] if k > 0 else ""
 
 
+def _active_during(phases: list[tuple[int, str]], a: int, b: int) -> bool:
+    """Whether the phase is ``active`` at some instant of ``[a, b)``."""
+    if _phase_at(phases, a) == "active":
+        return True
+    for t, ph in itertools.islice(phases, bisect.bisect_left(phases, (a, "")), None):
+        if t >= b:
+            return False
+        if ph == "active":
+            return True
+    return False
+
+
+def faults_to_alarm(
+    faults: Iterable[sd.SimEvent], phases: list[tuple[int, str]], end_s: int
+) -> list[int]:
+    """The instants of the drawn drive faults that the alarm latency check holds the controller
+    to (REQ-ALM-001, REQ-ALM-004; docs/cohort-schema.md, ``alarm_latency``). A drive sees a
+    partial delivery, a motor stall or an occlusion only while it moves fluid: a partial delivery
+    counts only when drawn while dosing (phase ``active``), a stall or an occlusion only when
+    the phase is ``active`` at some instant before it clears (a stall drawn while the pump is
+    suspended or held in a refill, and over before delivery resumes, stops nothing and cannot be
+    detected; one still there when delivery resumes stops the first order, and its latency is
+    counted in dosing steps from its instant as before). Communication losses, garbled replies
+    and resets reach the controller whatever the phase."""
+    out: list[int] = []
+    for f in faults:
+        if isinstance(f, _NOT_FAULTS):
+            continue
+        if isinstance(f, sd.PartialDelivery) and _phase_at(phases, f.at_s) != "active":
+            continue
+        if isinstance(f, sd.MotorStall | sd.Occlusion):
+            lasts = f.recovers_after_s if isinstance(f, sd.MotorStall) else f.clears_after_s
+            clear = end_s if lasts is None else f.at_s + lasts
+            if not _active_during(phases, f.at_s, max(clear, f.at_s + 1)):
+                continue
+        out.append(f.at_s)
+    return out
+
+
 def quiet_stretches(
     phases: list[tuple[int, str]],
     alarm_spans: list[tuple[str, str, int, int | None]],
     faults: tuple[sd.SimEvent, ...],
     end_s: int,
+    restarts: Iterable[tuple[int, int]] = (),
 ) -> list[tuple[int, int]]:
-    """Stretches ``(a, b)`` in phase ``active`` with no alarm of any priority and no drive fault
-    (a fault's instant, a communication loss's duration): where the accepted program alone says
-    what must leave the tip."""
-    cuts: list[tuple[int, int]] = []
+    """Stretches ``(a, b)`` in phase ``active`` with no alarm of any priority, no drive fault
+    (a fault's instant, a communication loss's duration) and no controller restart (from the
+    stop to the start again: nothing missed while no controller ran is caught up): where the
+    accepted program alone says what must leave the tip."""
+    cuts: list[tuple[int, int]] = list(restarts)
     for _, _, raised, cleared in alarm_spans:
         cuts.append((raised, end_s if cleared is None else cleared))
     for f in faults:
@@ -221,11 +281,14 @@ def excused_seconds(
     alarm_spans: list[tuple[str, str, int, int | None]],
     faults: tuple[sd.SimEvent, ...],
     end_s: int,
+    restarts: Iterable[tuple[int, int]] = (),
 ) -> dict[str, int]:
     """Seconds in phase ``active`` that :func:`quiet_stretches` leaves out of the under-delivery
     check, by cause: ``alarm_PRIORITY`` (an alarm of that priority active, the highest when
-    several are), then ``comm_loss`` (a drawn communication loss, no alarm). The rules let
-    delivery fall short there (a HIGH alarm stops it, R-ALM-1), or the shortfall is announced."""
+    several are), then ``comm_loss`` (a drawn communication loss, no alarm), then ``restart``
+    (a controller restart's downtime). The rules let delivery fall short there (a HIGH alarm
+    stops it, R-ALM-1; nothing missed is caught up), or the shortfall is announced."""
+    down = list(restarts)
     marks = [*phases, (end_s, "")]
     out: dict[str, int] = {}
     for (a, ph), (b, _) in itertools.pairwise(marks):
@@ -242,6 +305,9 @@ def excused_seconds(
         covered = _union_length(seen + losses, a, b) - _union_length(seen, a, b)
         if covered:
             out["comm_loss"] = out.get("comm_loss", 0) + covered
+        covered = _union_length(seen + losses + down, a, b) - _union_length(seen + losses, a, b)
+        if covered:
+            out["restart"] = out.get("restart", 0) + covered
     return out
 
 
@@ -272,10 +338,13 @@ def run_patient(
         sc = parse_scenario(doc, cohort.library)
         log = TrueLog(drug=sc.drug)
 
+        drives: list[RecordingDrive] = []
+
         def make(config: sd.SimConfig, faults: tuple[sd.SimEvent, ...]) -> sd.SimulatedDrive:
             drive = RecordingDrive.__new__(RecordingDrive)
             drive.log = log
             RecordingDrive.__init__(drive, config, faults)
+            drives.append(drive)
             return drive
 
         result = run_scenario(sc, drive_factory=make, observer=log.observer, samples=False)
@@ -284,15 +353,8 @@ def run_patient(
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
         entry = cohort.library.drug(sc.drug, sc.indication)
         dv = dead_volume_nl(cohort, sc.pump, sc.catheter, sc.trimmed_mm)
-        fault_at = [
-            f.at_s
-            for f in sc.faults
-            if not isinstance(f, _NOT_FAULTS)
-            and (
-                not isinstance(f, sd.PartialDelivery)
-                or _phase_at(result.phases, f.at_s) == "active"
-            )
-        ]
+        fault_at = faults_to_alarm(sc.faults, result.phases, sc.end_s)
+        restarts = [(stop, start) for stop, start, _ in result.restarts]
         counts, windows, ref = check_patient(
             dv,
             log.events,
@@ -306,9 +368,10 @@ def run_patient(
             dosing_steps=log.dosing_steps,
             high_raises=log.high_raises,
             programs=log.programs,
-            quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s),
+            quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts),
             drug=sc.drug,
         )
+        counts["count_lost"] = lost_counts(log.final_nl, drives[0].counts_by_order())
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
         for (t0, ph), (t1, _) in itertools.pairwise(phases):
@@ -325,7 +388,7 @@ def run_patient(
             "boluses_granted": len(grants),
             "boluses_denied": sum(1 for _, g, _ in result.boluses if not g),
             "deny_reasons": _reasons(result.boluses),
-            "rejected_actions": sum(1 for _, a, _ in result.rejected if a != "clear_alarm"),
+            "rejected_actions": _refused(result.rejected, result.phases),
             "delivered_ng": result.device.delivered_ng,
             "pumped_nl": sum(e.volume_nl for e in ref.pumped),
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
@@ -333,9 +396,11 @@ def run_patient(
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
             "min_delivered_ratio": float(ref.delivered_ratio),
             "under_delivery_excused_s": excused_seconds(
-                result.phases, result.alarm_spans, sc.faults, sc.end_s
+                result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts
             ),
             "steps": result.steps,
+            "restarts": len(result.restarts),
+            "restart_lag_s": result.restarts[-1][2] if result.restarts else 0,
         }
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
@@ -347,6 +412,17 @@ def run_patient(
             signal.signal(signal.SIGVTALRM, previous)
     out["cpu_s"] = round(time.process_time() - started, 3)
     return out
+
+
+def _refused(rejected: Iterable[tuple[int, str, str]], phases: list[tuple[int, str]]) -> int:
+    """Drawn clinician actions the core refused, other than the answers to an alarm that did
+    not come: a clear of an alarm not active, a resume of a pump already delivering (the
+    answer drawn after a refill at which the reservoir may have run empty)."""
+    return sum(
+        1
+        for at, a, _ in rejected
+        if a != "clear_alarm" and not (a == "resume" and _phase_at(phases, at) == "active")
+    )
 
 
 def _reasons(boluses: Iterable[tuple[int, bool, tuple[str, ...]]]) -> dict[str, int]:

@@ -175,6 +175,7 @@ _ACTIONS: dict[str, tuple[str, set[str], set[str]]] = {
     "end_mri": ("clinician", set(), set()),
     "confirm_mri": ("clinician", {"reason"}, set()),
     "explant": ("clinician", {"reason", "confirm_withdrawal_risk"}, set()),
+    "restart": ("service", {"downtime", "clock_back", "clock_fixed_after"}, set()),
 }
 """Every timeline action: its role and fields (``docs/scenario-schema.md``)."""
 
@@ -321,6 +322,9 @@ def _action_params(
         p["dose"] = parse_amount_ng(t["dose"], f"{where}.dose")
     if "duration" in t:
         p["duration"] = parse_duration_s(t["duration"], f"{where}.duration")
+    for key in ("downtime", "clock_back", "clock_fixed_after"):
+        if key in t:
+            p[key] = parse_duration_s(t[key], f"{where}.{key}")
     if "volume" in t:
         p["volume"] = parse_volume_nl(t["volume"], f"{where}.volume")
     if "concentration" in t:

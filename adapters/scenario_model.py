@@ -135,6 +135,9 @@ class RunResult:
     probes: dict[int, tuple[int, int, str]] = field(default_factory=dict)
     """t_s -> (lifetime delivered ng, reservoir nL, phase) at that instant."""
     results: list[ExpectResult] = field(default_factory=list)
+    restarts: list[tuple[int, int, int]] = field(default_factory=list)
+    """Controller restarts: (stopped at, started again at, the controller's timeline behind the
+    drive's clock from then on), in seconds on the drive's clock."""
     hard_max_ng: int = 0
     steps: int = 0
     wakeups: int = 0

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from itdose.adapters import simdrive as sd
 from itdose.adapters.controller import Controller, ControllerEvent, VirtualClock
+from itdose.adapters.durable import DurableController
+from itdose.adapters.journal import Journal
 from itdose.adapters.scenario_check import check_expectations
 from itdose.adapters.scenario_model import (
     DayFigures,
@@ -342,8 +346,14 @@ def run_scenario(
     result = RunResult(sc, device)
     result.hard_max_ng = sc.library.drug(sc.drug, sc.indication).max_daily.value
     recorder = _Recorder(result, max(600, end // 4000), verbose, samples)
+    restarts = any(x.action == "restart" for x in sc.timeline if x.at_s <= end)
+    lag = [0]
+    """Seconds the controller's timeline runs behind the drive's clock: the downtime of restarts
+    that the wall clock, set back while the controller was down, hid (R-CLK-1)."""
 
     def observe(e: ControllerEvent, d: Device) -> None:
+        if lag[0]:  # events on the drive's clock, as the drive's own faults and log are
+            e = dataclasses.replace(e, t_s=e.t_s + lag[0])
         recorder(e, d)
         if observer is not None:
             observer(e, d)
@@ -353,7 +363,7 @@ def run_scenario(
         sc.library,
         VirtualClock(sim, drive_wakeups=sc.drive_wakeups),
         device,
-        observer=recorder if observer is None else observe,
+        observer=recorder if observer is None and not restarts else observe,
         max_segment_s=sc.max_segment_s if max_segment_s is None else max_segment_s,
         poll_interval_s=sc.poll_s,
         watchdog_s=2 * sc.poll_s,
@@ -376,25 +386,132 @@ def run_scenario(
     by_time: dict[int, list[TimelineItem]] = {}
     for x in timeline:
         by_time.setdefault(x.at_s, []).append(x)
-    for t in times:
-        ctl.run_until(t)
-        if progress is not None:
-            progress(t, end)
-        if t in probe_times:
-            d = ctl.device
-            res = d.reservoir.volume_nl if d.reservoir is not None else 0
-            result.probes[t] = (d.delivered_ng, res, d.phase.value)
-        for item in by_time.get(t, []):
-            _run_item(ctl, item, sc, truth, result)
-        if by_time.get(t):
-            ctl.service()
+    steps = wakeups = 0
+    with tempfile.TemporaryDirectory(prefix="itdose-restart-") if restarts else _NoDir() as work:
+        for t in times:
+            ctl.run_until(t - lag[0])
+            if progress is not None:
+                progress(t, end)
+            if t in probe_times:
+                d = ctl.device
+                res = d.reservoir.volume_nl if d.reservoir is not None else 0
+                result.probes[t] = (d.delivered_ng, res, d.phase.value)
+            for item in by_time.get(t, []):
+                if item.action == "restart":
+                    steps += ctl.stats.steps
+                    wakeups += ctl.stats.wakeups
+                    crash = sim.now_s
+                    ctl = _restart(ctl, item, sc, sim, Path(work), lag, observe)
+                    result.restarts.append((crash, sim.now_s, lag[0]))
+                    continue
+                _run_item(ctl, item, sc, truth, result)
+            if by_time.get(t):
+                ctl.service()
+        if isinstance(ctl, DurableController):
+            ctl.close()
     result.device = ctl.device
-    result.steps = ctl.stats.steps
-    result.wakeups = ctl.stats.wakeups
+    result.steps = steps + ctl.stats.steps
+    result.wakeups = wakeups + ctl.stats.wakeups
     result.drive_events = sim.events_processed
     recorder._sample(end, ctl.device)
     result.results.extend(check_expectations(result, end, None if until_s is None else sc.end_s))
     return result
+
+
+class _Restarted(DurableController):
+    """The controller started again from its journal: it journals the restart (verification,
+    downtime, the reconciliation of the orders in flight), then runs on as the plain
+    :class:`Controller` (``journaling`` False; the next restart journals the device afresh), so
+    a long simulation does not pay a committed journal write per step."""
+
+    journaling = True
+
+    def submit(self, command: c.Command) -> Any:
+        if self.journaling:
+            return super().submit(command)
+        return Controller.submit(self, command)
+
+
+class _NoDir:
+    def __enter__(self) -> str:
+        return ""
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _restart(
+    ctl: Controller,
+    item: TimelineItem,
+    sc: Scenario,
+    sim: sd.SimulatedDrive,
+    work: Path,
+    lag: list[int],
+    observe: Callable[[ControllerEvent, Device], None],
+) -> _Restarted:
+    """The controller process stops at ``item.at_s`` and starts again ``downtime`` later from its
+    journal (:meth:`DurableController.open`: verified, resumed, orders in flight reconciled with
+    the drive), the drive running on meanwhile. The journal holds the device as the controller
+    had last recorded it (the write-ahead order itself is checked by the crash test,
+    tools/crash_test.py). With ``clock_back`` the wall clock reads that much earlier when the
+    controller starts again (set back while it was down), until ``clock_fixed_after`` later it
+    is corrected: the timeline never goes back (it holds at the last journaled time) and the
+    correction does not move it (R-CLK-1), so the controller's timeline then runs behind the
+    drive's clock by the hidden downtime (``lag``, added back to the times of the events the
+    observer receives).
+    Timeline actions that fall inside the downtime run when the controller is back."""
+    p = item.params
+    down = p.get("downtime", 60)
+    back = p.get("clock_back", 0)
+    fixed = p.get("clock_fixed_after")
+    now_c = ctl.clock.now_s()
+    crash = sim.now_s
+    path = work / f"journal-{len(list(work.glob('journal-*.db')))}.db"
+    Journal.create(
+        path,
+        ctl.device,
+        now_s=now_c,
+        reason=f"the controller's journal as it stood at t={crash} s (scenario restart)",
+        clock_offset_s=now_c - crash,
+    ).close()
+    if isinstance(ctl, DurableController):
+        ctl.close()
+    up = crash + down
+
+    def wall() -> int:
+        now = sim.now_s
+        return now - (back if fixed is None or now < up + fixed else 0)
+
+    lag[0] = up - max(now_c, now_c + down - back)
+    sim.advance_to(up)  # the drive runs on (or its watchdog stops it) while nothing controls it
+    new = _Restarted.open(
+        path,
+        sim,
+        sc.library,
+        VirtualClock(sim, drive_wakeups=sc.drive_wakeups),
+        observer=observe,
+        reason=f"scenario restart after {down} s",
+        poll_interval_s=ctl.poll_interval_s,
+        watchdog_s=ctl.watchdog_s,
+        wall=wall,
+    )
+    if sim.now_s - new.clock.now_s() != lag[0]:
+        raise RuntimeError(
+            f"restart at {crash} s: the controller's timeline is {new.clock.now_s()} s, "
+            f"expected {sim.now_s - lag[0]} s"
+        )
+    assert isinstance(new, _Restarted)
+    new.journaling = False
+    new.max_segment_s = ctl.max_segment_s
+    new.segment_backoff = ctl.segment_backoff
+    new.retry_interval_s = ctl.retry_interval_s
+    for f in sc.faults:
+        if f.at_s > up:
+            new.wake_at(f.at_s - lag[0])
+    for t in (sc.sim_config.battery_eri_at_s, sc.sim_config.battery_eos_at_s):
+        if t is not None and t > up:
+            new.wake_at(t - lag[0])
+    return new
 
 
 def _run_item(

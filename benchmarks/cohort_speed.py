@@ -20,6 +20,11 @@ peak's pruning (a piece's candidate evaluated only while a flow still rises), ``
 alternated runs at a load average of 8.5 to 10.7: 1 worker 3.48 and 3.21 CPU s per patient-year
 before, 1.72 and 2.03 after; 2 workers 3.66 and 3.44 before, 1.77 and 1.69 after. The default
 ``6 1/10`` draws no patient near the hard maximum and is unchanged (1.07 to 1.19 both ways).
+With the reference on ``quicktions.Fraction`` (the extra ``cohort``; benchmarks/cohort_profile.py
+splits the time by component): ``itdose cohort --patients 32 --years 0.5`` at a load average of
+6.2 to 7.4, 1 worker 1.57 and 2 workers 1.63 CPU s per patient-year, wall 55 s and 54 s (the run
+had about half a core either way: the machine's load, not the pool); 150 patients x 1 year on
+2 workers 1.48 (load 6.8 to 7.6), no hazard.
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
 """

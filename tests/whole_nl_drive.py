@@ -63,6 +63,9 @@ def tip_by_second(
     moved = [0] * (hi - lo + 1)
     for p in pushes:
         first, _, t1, _ = _line(p)
+        if math.ceil(t1) < lo:  # all of it moved before ``lo``: it counts at ``lo``
+            moved[0] += moved_at(p, math.ceil(t1))
+            continue
         last = min(hi, math.ceil(t1))
         prev = 0  # what it moved before ``lo`` counts at ``lo``
         for t in range(max(lo, first), last + 1):
