@@ -155,12 +155,7 @@ def apply_report(
     carry = d.basal_carry
     if final:
         orders = tuple(o for o in d.orders if o.id != order_id)
-        # a basal order stopped by the core before its end: delivery stopped (the basal ahead
-        # waits for dosing), or a bolus cancelled it (the only time another order is in flight
-        # beside a basal one; the bolus carries the basal due from its grant on, not this)
-        cancelled = any(o.kind is not DeliveryKind.BASAL for o in orders)
-        stopped = d.basal_until_s <= now or cancelled
-        if order.kind is DeliveryKind.BASAL and now < order.end_s and stopped:
+        if order.kind is DeliveryKind.BASAL and now < order.end_s and d.basal_until_s <= now:
             carry += _owed(order, reported, now, evolve(d, orders=orders, **pushed))
     else:
         orders = tuple(

@@ -72,13 +72,14 @@ def _windows(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "each bolus cancels the basal order in flight and starts the basal from now: the carry "
-        "that order's plan left (under 1 nL) is dropped. The fraction its pace owed is carried "
-        "now (as for any stop): 10 mg/mL at 5 or 14 mg/day, 1 mg boluses 30 min apart, 38 ng "
-        "short (was 40); 25 mg/mL at 14 mg/day, boluses 1 h apart, 71 ng short (was 175; "
-        "the delivery-limited alarm is not raised). Taking the plan's carry over too makes the "
-        "first two exact (0 and 8 ng short) but denies boluses that bring a window exactly to "
-        "the hard maximum by under 1 nL (the third case's sixth bolus by 21 ng): open"
+        "each bolus cancels the basal order in flight, which the drive stops on a whole "
+        "nanolitre; neither the fraction of a nanolitre its pace owed nor the carry its plan "
+        "left is carried into the bolus order or the next basal order: 10 mg/mL at 5 or 14 "
+        "mg/day, 1 mg boluses 30 min apart, 40 ng short (4 nL), silently; 25 mg/mL at 14 "
+        "mg/day, boluses 1 h apart, 175 ng short (7 nL). Carrying the fraction alone: 38 and "
+        "71 ng (it changes the cohort's pinned histories, see SAFETY.md); taking the plan's "
+        "carry over too: 0 and 8 ng, but boluses that bring a window exactly to the hard "
+        "maximum are then denied by under 1 nL (the third case's sixth bolus by 21 ng): open"
     ),
 )
 def test_six_boluses_a_day_leave_the_basal_in_full_or_announced(
@@ -106,12 +107,12 @@ def test_six_boluses_a_day_leave_the_basal_in_full_or_announced(
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "the same loss per cancelled basal order, once per clinician bolus (the plan's carry "
-        "dropped; the fraction its pace owed is carried now): 46 boluses of 100 ug in a day at "
-        "5 mg/day leave the window that holds them 300 ng short at 10 mg/mL (was 308; 60 s "
-        "boluses every 1800 s) and 1 121 ng short at 25 mg/mL (was 1 125; 600 s boluses every "
-        "1801 s), with no delivery-limited alarm; the control window without boluses is exact. "
-        "Taking the plan's carry over: 0 ng short in both"
+        "the same loss per cancelled basal order, once per clinician bolus: 46 boluses of "
+        "100 ug in a day at 5 mg/day leave the window that holds them 308 ng short at 10 mg/mL "
+        "(31 nL; 60 s boluses every 1800 s) and 1 125 ng short at 25 mg/mL (45 nL; 600 s "
+        "boluses every 1801 s), with no delivery-limited alarm; the control window without "
+        "boluses is exact. Carrying the fraction alone: 300 and 1 121 ng; taking the plan's "
+        "carry over too: 0 ng in both"
     ),
 )
 def test_clinician_boluses_every_half_hour_leave_the_basal_in_full_or_announced(
