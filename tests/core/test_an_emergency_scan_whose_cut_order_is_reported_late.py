@@ -15,7 +15,8 @@ Measured (morphine 14 mg/day, Prometra II, catheter trimmed 20 cm; refilled 10 -
 3 mg clinician bolus over 600 s granted 8 000 s after the refill, 186 510 nL; the scan 300 s in;
 the drive at 6/5 of the pace, 111 906 nL moved; ``movable_nl`` 93 565 nL; the report 61 s
 later): counted at the scan 100 000 ng, left the tip at the scan 250 000 ng (150 000 ng
-uncounted at the scan instant).
+uncounted at the scan instant). The parent of this session's MRI change (7a582a9) counted
+behind the whole grant and counted 250 000 ng here (the under-count is new with ``movable_nl``).
 
 What holds (the test below passes): the path after the scan holds the richest fluid within
 10 uL, so the late report takes the richer fluid from the tip: for 30 h the ledger's windows are
