@@ -1,0 +1,62 @@
+"""A seeded broken controller restart that forgets the alarms present (the journal keeps the
+device in phase ``alarm`` with none) must be caught by the cohort's reference (REQ-PERS-001: the
+alarm state survives a restart; REQ-ALM-001).
+
+Measured on patients 0-39 of examples/cohorts/restarts.toml for a year each: the defect changed
+the run of 4 patients (7, 13, 31, 38) and the reference flagged none. Patient 31 (baclofen):
+a restart at 19 115 331 s during a HIGH drive fault forgets it; the clinician's clear is refused
+("that alarm is not active"), resume is not allowed in phase ``alarm``, and the pump stays
+stopped with no alarm present until the refill at 21 331 632 s: 2 100 267 s (24.3 days) more in
+phase ``alarm`` than the clean run (which resumed at 19 231 365 s), 3 actions refused, no hazard;
+over its first 250 days (the test) 3 261 960 s (37.8 days) more in phase ``alarm``, no hazard.
+The under-delivery check looks at phase ``active`` only and the alarm checks at faults and their
+first HIGH alarm, so a silent stop in phase ``alarm`` is not seen. The core accepts such a
+device (tests/core/test_a_device_in_alarm_without_an_alarm_is_refused.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from itdose.adapters.cohort_draw import load_cohort
+from itdose.adapters.cohort_run import run_patient
+from itdose.adapters.journal import Journal
+from itdose.specs import load_library
+
+ROOT = Path(__file__).resolve().parents[2] / "examples" / "cohorts"
+DAY_S = 86_400
+LIB = load_library()
+COHORT = load_cohort(ROOT / "restarts.toml", LIB)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "open: the reference has no hazard for a pump stopped in phase 'alarm' with no alarm "
+        "present: patient 31 (baclofen), 250 days: 37.8 days more stopped after restarts that "
+        "forgot HIGH alarms (24.3 days after one drive fault), hazards all 0"
+    ),
+)
+def test_a_restart_that_forgets_the_alarms_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REQ-PERS-001, REQ-ALM-001: patient 31, 250 days: clean as it is; with the journal seeded
+    to forget the alarms at each restart, the pump is stopped in phase ``alarm`` for weeks
+    longer (the premise, measured), and the reference flags a hazard."""
+    clean = run_patient(COHORT, 31, 250 * DAY_S)
+    assert clean["error"] is None and clean["restarts"] >= 1
+    assert not any(clean["hazards"].values()), clean["hazards"]
+    real = Journal.create.__func__  # type: ignore[attr-defined]
+
+    def forgetful(cls: type[Journal], path: Any, device: Any, **kw: Any) -> Journal:
+        out: Journal = real(cls, path, dataclasses.replace(device, alarms=()), **kw)
+        return out
+
+    monkeypatch.setattr(Journal, "create", classmethod(forgetful))
+    broken = run_patient(COHORT, 31, 250 * DAY_S)
+    assert broken["error"] is None and broken["drug"] == "baclofen"
+    more = broken["time_in_state_s"]["alarm"] - clean["time_in_state_s"]["alarm"]
+    assert more >= 20 * DAY_S, more
+    assert any(broken["hazards"].values()), (more, broken["hazards"])

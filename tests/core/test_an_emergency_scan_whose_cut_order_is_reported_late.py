@@ -1,0 +1,272 @@
+"""An emergency MRI that cuts an order whose drive reports it only some time after the scan
+(REQ-MRI-006, REQ-TIP-004, REQ-GOV-002, REQ-GOV-005), judged by the minimal first-in-first-out
+reference (tests/fifo_window_reference.py) from the drive's record alone.
+
+The core counts the scan's 10 uL behind the most the cut order can have moved by its pace by the
+scan (``movable_nl``), holding that a drive that moved more "raises the HIGH delivery-deviation
+alarm" (docs/dosing-rules.md#r-mri-5). But a drive report is judged against the pace at the
+instant it arrives (``ledger.ahead_of_pace(..., now_s=report time)``), not at the scan that
+stopped the order: a drive 20 % faster than its pace, cut half way through a bolus and reported
+61 s after the scan, moved 18 341 nL more than ``movable_nl`` and raises nothing. The 10 uL that
+left behind it were the richer fluid of a rise (10 -> 25 mg/mL) while the core counted the leaner
+one at the scan.
+
+Measured (morphine 14 mg/day, Prometra II, catheter trimmed 20 cm; refilled 10 -> 25 mg/mL; a
+3 mg clinician bolus over 600 s granted 8 000 s after the refill, 186 510 nL; the scan 300 s in;
+the drive at 6/5 of the pace, 111 906 nL moved; ``movable_nl`` 93 565 nL; the report 61 s
+later): counted at the scan 100 000 ng, left the tip at the scan 250 000 ng (150 000 ng
+uncounted at the scan instant). The parent of this session's MRI change (7a582a9) counted
+behind the whole grant and counted 250 000 ng here (the under-count is new with ``movable_nl``).
+
+What holds (the test below passes): the path after the scan holds the richest fluid within
+10 uL, so the late report takes the richer fluid from the tip: for 30 h the ledger's windows are
+never short of the reference's, and greedy clinician boluses after the valve reset bring the
+largest window at the tip to 19 999 953 ng, within the 20 mg hard maximum. The under-count is
+of the instant the rules promise, not (measured) of any window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from fifo_window_reference import moved_by, tip, windows
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from itdose_physics import (
+    DAY_S,
+    HOUR_S,
+    MG,
+    Bench,
+    Push,
+    S,
+    greedy_clinician_boluses,
+    implanted_and_dosing,
+    refill,
+)
+from ledger_windows_kit import ledger_shortfalls
+
+from itdose.core import Library, Phase, Role
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.handlers.mri import movable_nl
+from itdose.core.ledger import ahead_of_pace
+from itdose.core.program import Basal, PatientBolusProgram, Program
+
+C = Role.CLINICIAN
+CAP = 20 * MG
+
+
+def _program(conc: int) -> Program:
+    bolus = PatientBolusProgram(dose_ng=MG, duration_s=600, lockout_s=3600, max_per_24h=4)
+    return Program("morphine", "pain", conc, Basal.continuous(14 * MG), bolus, "opioid-tolerant")
+
+
+@dataclass
+class LateBench(Bench):
+    """A bench whose drive ran the order ``burst_id`` faster than its pace (``burst_nl`` moved
+    evenly from its start to ``burst_until``) and whose final report of it is held back until
+    :meth:`report_late` (the controller hears of the stopped order after the scan)."""
+
+    burst_id: int = -1
+    burst_nl: int = 0
+    burst_until: int = 0
+    held: list[int] = field(default_factory=list)
+
+    def _delivered(self, r: Any, at: int, *, whole_nl: bool) -> Push | None:
+        if r.order.order_id != self.burst_id:
+            return super()._delivered(r, at, whole_nl=whole_nl)
+        t0, t1 = Fraction(r.start), Fraction(self.burst_until)
+        return Push(t0, t1, Fraction(self.burst_nl), r.fluid, "burst")
+
+    def _report(self, order_id: int, volume: int) -> None:
+        if order_id == self.burst_id:
+            self.held.append(volume)
+            return
+        super()._report(order_id, volume)
+
+    def report_late(self, at: int) -> None:
+        self.advance(at)
+        (volume,) = self.held
+        self.submit(c.DriveReport(S, self.burst_id, volume, True))
+
+
+@dataclass(frozen=True)
+class Scan:
+    bench: LateBench
+    at: int
+    movable_nl: int
+    moved_nl: int
+    counted_ng: Fraction
+    left_ng: Fraction
+
+
+def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: int) -> Scan:
+    """Morphine refilled 10 -> 25 mg/mL; ``lead_s`` later a 3 mg clinician bolus over 600 s;
+    the drive runs it at ``speed`` times its pace; the scan ``cut_s`` into it; its final report
+    ``delay_s`` after the scan (checked: not ahead of the pace at that instant)."""
+    b = LateBench(library)
+    t0 = implanted_and_dosing(b, _program(10 * MG))
+    t_refill = t0 + 2 * DAY_S
+    refill(b, t_refill, 25 * MG, program=_program(25 * MG))
+    b.submit(c.ClinicianBolus(C, 3 * MG, 600), t_refill + lead_s)
+    (running,) = b.running.values()
+    at = running.start + cut_s
+    b.advance(at)
+    (order,) = b.device.orders
+    moved = int(speed * order.volume_nl * cut_s / (order.end_s - order.start_s))
+    assert moved <= order.volume_nl
+    # the drive's report, when it comes, is within the pace rule (no HIGH alarm)
+    report_at = at + delay_s
+    assert not ahead_of_pace(moved, order.volume_nl, order.start_s, order.end_s, report_at)
+    most = movable_nl(b.device, at)
+    b.burst_id, b.burst_nl, b.burst_until = running.order.order_id, moved, at
+    b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
+    counted_fg = sum(p.amount_fg for p in b.device.ledger.pieces if p.instant and p.end_s == at)
+    b.report_late(report_at)
+    assert not [a for a in b.device.alarms if priority_of(a.kind) is Priority.HIGH]
+    assert AlarmKind.DELIVERY_DEVIATION not in {a.kind for a in b.device.alarms}
+    assert b.dead_volume_nl is not None
+    left = sum(
+        (
+            p.ng
+            for p in tip(b.dead_volume_nl, moved_by(b.pushes))
+            if p.t0 == p.t1 == at and p.drug == "morphine"
+        ),
+        Fraction(0),
+    )
+    return Scan(b, at, most, moved, Fraction(counted_fg, 10**6), left)
+
+
+def _resume(s: Scan) -> None:
+    b = s.bench
+    b.submit(c.EndMri(C), s.at + 600)
+    b.submit(c.ConfirmPostMri(C, "valve reset recorded"), s.at + 660)
+    if b.device.phase is Phase.SUSPENDED:
+        b.submit(c.Resume(C, "valve reset"), s.at + 670)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "open: a cut order's report after the scan is judged against the pace at its own "
+        "instant, so a drive 20 % ahead of its pace, reported 61 s after the scan, moved 18 341 "
+        "nL beyond movable_nl unflagged; the 10 uL that left behind it were 25 mg/mL "
+        "(250 000 ng), counted at the scan as 10 mg/mL (100 000 ng)"
+    ),
+)
+def test_a_scan_counts_what_left_the_tip_when_the_cut_order_is_reported_late(
+    library: Library,
+) -> None:
+    """REQ-MRI-006, REQ-TIP-004: the instant counted at the scan is at least what left the tip
+    at it, whenever the drive's final report of the cut order comes (it raised no HIGH alarm)."""
+    s = _scan(library, 8_000, 300, Fraction(6, 5), 61)
+    assert s.moved_nl > s.movable_nl  # the drive ran ahead of what the core holds possible
+    assert s.left_ng == 250_000
+    assert s.counted_ng >= s.left_ng, (float(s.counted_ng), float(s.left_ng))
+
+
+@pytest.mark.parametrize(("lead_s", "delay_s"), [(8_000, 61), (7_000, 61)])
+def test_after_a_late_reported_cut_order_no_window_is_short_or_over_the_cap(
+    library: Library, lead_s: int, delay_s: int
+) -> None:
+    """REQ-MRI-006, REQ-GOV-002, REQ-GOV-005: with the late report above, the path's richest
+    fluid within reach makes up for the lean instant: for 30 h the ledger's window at each
+    order end and every minute around 24 h after the scan is at least the reference's; then
+    greedy clinician boluses (60 s, every 2 h from 1 h to 2 days after the scan) bring the
+    largest window at the tip to within 0.5 mg of 20 mg and none over it."""
+    s = _scan(library, lead_s, 300, Fraction(6, 5), delay_s)
+    assert s.moved_nl > s.movable_nl and s.left_ng > s.counted_ng  # the attack's premise
+    _resume(s)
+    b = s.bench
+    dense = range(s.at + DAY_S - 120, s.at + DAY_S + 2400, 60)
+    short = ledger_shortfalls(b, s.at + 30 * HOUR_S, ("morphine",), dense)["morphine"]
+    assert not short, [(t - s.at, float(n)) for t, n in short]
+    s2 = _scan(library, lead_s, 300, Fraction(6, 5), delay_s)
+    _resume(s2)
+    b2 = s2.bench
+    assert greedy_clinician_boluses(b2, s2.at + HOUR_S, s2.at + 2 * DAY_S, 2 * HOUR_S, 60, CAP)
+    b2.advance(s2.at + 3 * DAY_S)
+    assert b2.dead_volume_nl is not None
+    pieces = tip(b2.dead_volume_nl, moved_by(b2.pushes))
+    largest, _ = windows(pieces, "morphine", lo=Fraction(s2.at))
+    assert largest is not None
+    assert CAP - MG // 2 <= largest[0] <= CAP, float(largest[0])
+    assert not b2.anomalies
+
+
+def _random_scan(
+    library: Library, falling: bool, kind: str, lead_s: int, share: Fraction, speed: Fraction,
+    delay_s: int, scan_nl: int,
+) -> Scan | None:  # fmt: skip
+    """As :func:`_scan`, for any order kind, direction of the change and scan volume; ``None``
+    where the drive's report would be ahead of the pace at its instant (the HIGH alarm's case)."""
+    before, after = (25, 10) if falling else (10, 25)
+    b = LateBench(library, mri_nl=Fraction(scan_nl))
+    t0 = implanted_and_dosing(b, _program(before * MG))
+    t_refill = t0 + 2 * DAY_S
+    refill(b, t_refill, after * MG, program=_program(after * MG))
+    if kind == "basal":
+        b.advance(t_refill + lead_s)
+        (running,) = b.running.values()
+        b.advance(running.end)
+    elif kind == "clinician bolus":
+        b.submit(c.ClinicianBolus(C, 3 * MG, 600), t_refill + lead_s)
+    else:
+        b.submit(c.RequestBolus(Role.PATIENT), t_refill + lead_s)
+    (running,) = b.running.values()
+    cut_s = int(share * (running.end - running.start))
+    at = running.start + cut_s
+    b.advance(at)
+    (order,) = b.device.orders
+    moved = min(
+        order.volume_nl, int(speed * order.volume_nl * cut_s / (order.end_s - order.start_s))
+    )
+    if ahead_of_pace(moved, order.volume_nl, order.start_s, order.end_s, at + delay_s):
+        return None
+    most = movable_nl(b.device, at)
+    b.burst_id, b.burst_nl, b.burst_until = running.order.order_id, moved, at
+    b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
+    b.report_late(at + delay_s)
+    assert AlarmKind.DELIVERY_DEVIATION not in {a.kind for a in b.device.alarms}
+    return Scan(b, at, most, moved, Fraction(0), Fraction(0))
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    falling=st.booleans(),
+    kind=st.sampled_from(["clinician bolus", "patient bolus", "basal"]),
+    lead_s=st.integers(0, 9_000),
+    share=st.integers(0, 999).map(lambda n: Fraction(n, 1000)),
+    speed=st.integers(100, 150).map(lambda n: Fraction(n, 100)),
+    delay_s=st.integers(0, 900),
+    scan_nl=st.sampled_from([0, 5_000, 10_000]),
+)
+def test_after_a_random_late_reported_cut_order_no_window_is_short(
+    library: Library, falling: bool, kind: str, lead_s: int, share: Fraction, speed: Fraction,
+    delay_s: int, scan_nl: int,
+) -> None:  # fmt: skip
+    """REQ-MRI-006, REQ-GOV-005: at random (the change's direction, the order, where it is cut,
+    a drive up to 50 % ahead of its pace, its report up to 15 min after the scan, the scan's
+    volume), for 30 h after the scan the ledger's windows are never short of the reference's
+    (measured locally: 103 random runs and 26 greedy-bolus runs, none short or over; 3 of 129
+    instants under-counted, by up to 150 000 ng)."""
+    base = 28_000 if falling else 6_000
+    s = _random_scan(library, falling, kind, base + lead_s, share, speed, delay_s, scan_nl)
+    if s is None:
+        return
+    b = s.bench
+    report_at = s.at + delay_s
+    b.submit(c.EndMri(C), max(report_at, s.at + 600))
+    b.submit(c.ConfirmPostMri(C, "valve reset recorded"), max(report_at, s.at + 600) + 60)
+    if b.device.phase is Phase.SUSPENDED:
+        b.submit(c.Resume(C, "valve reset"), max(report_at, s.at + 600) + 70)
+    dense = range(s.at + DAY_S - 120, s.at + DAY_S + 2400, 60)
+    short = ledger_shortfalls(b, s.at + 30 * HOUR_S, ("morphine",), dense)["morphine"]
+    assert not short, [(t - s.at, float(n)) for t, n in short]
+    assert not b.anomalies
