@@ -93,10 +93,13 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
     for left in drugs_in(out):
         richest = _cmax(out, left)
-        if richest > (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
-            # a richer fluid of ``left`` ends here: a drive on whole nanolitres may move up to
-            # one nanolitre of it later than its pace says, so that nanolitre is counted once
-            # more in every window that starts at a whole second before now (R-TIP-5), as a
+        if richest != (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
+            # a fluid of ``left`` ends here and another concentration follows (leaner, richer or
+            # none of the drug): a drive on whole nanolitres may move up to one nanolitre of it
+            # later than its pace says, so that nanolitre is counted once more in every window
+            # that starts at a whole second before now (R-TIP-5: after a fall the window ending
+            # in the leaner fluid holds it; before a rise the window starting in the leaner
+            # fluid does, which a multiple of one concentration does not cover), as a
             # piece of one second ending now: an instant (read as ending a second later) also
             # counted it in the windows that start now, which hold none of it, and at the hard
             # maximum a day later that second cut the order running through it by its pace

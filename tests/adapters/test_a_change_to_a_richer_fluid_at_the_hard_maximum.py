@@ -25,10 +25,10 @@ The sequence below is the patient's last 3.4 days cut down (delta debugging on t
 checker) to four patient boluses and the two refills, the controller and the simulated drive as
 the cohort runs them. It is judged twice, by the cohort's reference on the drive's whole
 nanolitre steps (adapters/cohort_drive.py) and by a brute force over every whole second of the
-drive's own trace (tests/whole_nl_drive.py). Pinned strict until the fix in the drive reports
-(core/drive_reports.py): count the lag term of R-TIP-5 at every change of concentration at the
-tip, not only at a fall (a report whose fluid is followed by fluid of another concentration
-counts one nanolitre of its richest fluid once more, at once, in the windows across it).
+drive's own trace (tests/whole_nl_drive.py). The fix (core/drive_reports.py): the lag term of
+R-TIP-5 is counted at every change of concentration at the tip, not only at a fall (a report
+whose fluid is followed by fluid of another concentration counts one nanolitre of its richest
+fluid once more, in the windows across it); the window is now within the maximum.
 
 Requirements: REQ-TIP-005, REQ-GOV-004."""
 
@@ -203,12 +203,6 @@ def _run(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], list[_Push], 
     return r, pushes, captured["dead_nl"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: R-TIP-5 counts the lag term only at a fall; across a rise 10 -> 25 mg/mL at "
-    "the hard maximum the window holds 5 ng more than the maximum (fix: core/drive_reports.py)",
-)
 def test_a_rise_to_a_richer_fluid_at_the_hard_maximum_stays_within_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

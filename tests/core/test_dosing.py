@@ -1243,8 +1243,11 @@ def test_basal_follows_the_old_concentration_in_the_path(library: Library) -> No
 def test_basal_across_a_concentration_boundary_is_exact(library: Library) -> None:
     """REQ-TIP-002, REQ-UNIT-004: a basal order keeps one concentration. 1000 nL of 5 mg/mL
     (5000 ng) then 10 mg/mL: the first order is those 1000 nL over the 432 s that 5000 ng last at
-    1 mg/day (nothing carried); once reported, the next tick orders the hour of 10 mg/mL
-    (4166 nL, carry 576 * 10**9) from the instant the new fluid reaches the tip."""
+    1 mg/day (nothing carried); once reported (with R-TIP-5's lag term, one nanolitre of the
+    5 mg/mL fluid, in the windows across the change), the next tick orders the first second of
+    10 mg/mL alone (1 nL, carry 0.136 nL), then the hour (4166 nL, carry 0.712 nL): 4167 nL of
+    the 4167.36 nL an hour and a second hold at 1 mg/day, from the instant the new fluid reaches
+    the tip."""
     d = _with_path(
         _active_device(library),
         Segment(1000, "morphine", 5 * MG),
@@ -1257,10 +1260,15 @@ def test_basal_across_a_concentration_boundary_is_exact(library: Library) -> Non
     d2, _ = apply_tick(d, T0, library)
     d3, effects = apply_report(d2, 2, 1000, True, T0 + 432)
     assert effects == ()
-    assert d3.ledger.window_total_ng(T0 + 432) == 5000
+    assert d3.ledger.window_total_ng(T0 + 432) == 5000 + 5  # the lag term
     nxt = plan_tick(d3, T0 + 432, library)
-    assert nxt.order == Order(3, DeliveryKind.BASAL, T0 + 432, T0 + 432 + HOUR, 4166)
-    assert (nxt.carry, nxt.alarms, nxt.withheld_reasons) == (HOUR_CARRY, (), ())
+    assert nxt.order == Order(3, DeliveryKind.BASAL, T0 + 432, T0 + 433, 1)
+    assert (nxt.carry, nxt.alarms, nxt.withheld_reasons) == (136 * 10**9, (), ())
+    d4, _ = apply_tick(d3, T0 + 432, library)
+    d5, _ = apply_report(d4, 3, 1, True, T0 + 433)
+    hour = plan_tick(d5, T0 + 433, library)
+    assert hour.order == Order(4, DeliveryKind.BASAL, T0 + 433, T0 + 433 + HOUR, 4166)
+    assert (hour.carry, hour.alarms, hour.withheld_reasons) == (712 * 10**9, (), ())
 
 
 def _old_drug_first(library: Library, old_nl: int) -> Device:
