@@ -351,6 +351,10 @@ def check_consistent(device: Device, path: str = "device") -> None:
             )
     if device.phase is Phase.ACTIVE and not device.primed:
         raise InvalidInput(f"{path}.primed", "an active device has a primed catheter")
+    if device.phase is Phase.ALARM and not device.high_alarms():
+        # the core leaves phase alarm with its last HIGH alarm (the lifecycle's clear_alarm):
+        # without one the pump would stay stopped, nothing annunciated, no clear or resume
+        raise InvalidInput(f"{path}.alarms", "phase 'alarm' needs a HIGH alarm present")
     if device.implant is not None and device.trial is None:
         raise InvalidInput(f"{path}.trial", "an implanted device has a trial record")
     if device.reservoir is not None and device.implant is None:
