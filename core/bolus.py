@@ -90,7 +90,7 @@ def _bolus_plan(
     plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, True)
     if plan.debt_fg_s and (plan.mixed or not plan.fits):
         plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, False)
-    if not plan.fits and plan.plan.cancel is not None:
+    if plan.near and plan.plan.cancel is not None:
         # a window at the hard maximum exactly, counted over it by less than a nanolitre or two
         # (the cancelled order counted up to its pace rounded up, the carry a day earlier): the
         # basal inside the order, counted as it is (not as a day of basal from now), held back
@@ -115,6 +115,9 @@ class _Planned:
     debt_fg_s: int
     mixed: bool
     """Sized for two or more concentrations within reach (the debt is then carried)."""
+    near: bool
+    """Over the hard maximum by no more than what a bolus may hold back and one nanolitre more
+    (of the richest fluid within reach), as the ledger counts it: worth holding back."""
 
 
 def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, drug: str) -> int:
@@ -272,9 +275,13 @@ def _plan_with(
             3600,
         )
         choices = ((part, (bolus,)),)
-    fits = all(
-        peak_fg((*pieces, *part), (*flows, *news), now, limit) <= limit for part, news in choices
-    )
+    # the most over the limit (0 when it fits; the exact peak is known once over it)
+    over = 0
+    for part, news in choices:
+        over = max(over, peak_fg((*pieces, *part), (*flows, *news), now, limit) - limit)
+        if over > (HOLD_NL + 1) * cmax:
+            break  # beyond what a bolus may hold back: no need to know how far
+    fits = over <= 0
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
     deliverable = not other_drug and bolus_nl > 0
     # an order that cannot deliver the drug (another drug at the tip, under a nanolitre) is
@@ -299,7 +306,8 @@ def _plan_with(
     if not with_debt:
         carry += debt  # paid by the next basal order, under the hard maximum (see above)
     plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
-    return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed)
+    near = 0 < over <= (HOLD_NL + 1) * cmax and not mixed
+    return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, near)
 
 
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
