@@ -88,7 +88,7 @@ def _bolus_plan(
     delivery-limited alarm): a bolus that brings a window exactly to the hard maximum is granted
     (R-TIP-4), never denied for basal owed."""
     plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, True)
-    if plan.debt_fg_s and (plan.mixed or not plan.fits):
+    if plan.debt_fg_s and (plan.mixed or not (plan.fits or plan.far)):
         plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, False)
     if plan.near and plan.plan.cancel is not None:
         # a window at the hard maximum exactly, counted over it by less than a nanolitre or two
@@ -115,6 +115,9 @@ class _Planned:
     debt_fg_s: int
     mixed: bool
     """Sized for two or more concentrations within reach (the debt is then carried)."""
+    far: bool
+    """Over the hard maximum by more than the debt inside it, what a bolus may hold back and one
+    nanolitre, with room in the reservoir: no plan of this bolus can fit (a denial as it is)."""
     near: bool
     """Over the hard maximum by no more than what a bolus may hold back and one nanolitre more
     (of the richest fluid within reach), as the ledger counts it: worth holding back."""
@@ -244,6 +247,7 @@ def _plan_with(
         )
         choices = (_fluid_flows(d, drug, now, others, unreported, volume, dur, moved),)
     part: tuple[Piece, ...] = ()
+    extra_nl = 0
     if moved is not None and not mixed:
         part = (Piece(moved[0], moved[1], now, unreported * cmax, moved[2] * cmax, 3600),)
     if mixed:
@@ -265,7 +269,6 @@ def _plan_with(
         flows.extend(_future_basal(d, start))
         # with the basal the cancel owes inside the order, above the program's (the flow from
         # ``start`` holds the program's only), at the order's own pace
-        extra_nl = 0
         if basal is not None and carried:
             extra_nl = max(0, basal_nl - rate * FG_PER_NG * dur // DAY_S // cmax)
         bolus = Flow(
@@ -279,7 +282,7 @@ def _plan_with(
     over = 0
     for part, news in choices:
         over = max(over, peak_fg((*pieces, *part), (*flows, *news), now, limit) - limit)
-        if over > (HOLD_NL + 1) * cmax:
+        if over > (extra_nl + HOLD_NL + 1) * cmax:
             break  # beyond what a bolus may hold back: no need to know how far
     fits = over <= 0
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
@@ -307,7 +310,8 @@ def _plan_with(
         carry += debt  # paid by the next basal order, under the hard maximum (see above)
     plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
     near = 0 < over <= (HOLD_NL + 1) * cmax and not mixed
-    return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, near)
+    far = over > (extra_nl + HOLD_NL + 1) * cmax and volume <= usable and not mixed
+    return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, far, near)
 
 
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:
