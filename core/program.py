@@ -11,8 +11,6 @@ REQ-TITR-002, REQ-TITR-005, REQ-BOL-005, REQ-TIME-003, REQ-BACL-001). The basal 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from itdose.core.errors import InvalidInput
 from itdose.core.library import (
     AnyLimit,
@@ -43,6 +41,7 @@ from itdose.core.units import (
     format_volume_rate_nl_per_day,
     volume_nl_for,
 )
+from itdose.core.value import Value
 
 __all__ = [
     "BACLOFEN_CUT_CONFIRM_BP",
@@ -70,8 +69,7 @@ BACLOFEN_CUT_CONFIRM_BP = 2_000
 """A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
 
 
-@dataclass(frozen=True)
-class PatientBolusProgram:
+class PatientBolusProgram(Value):
     """A patient-activated bolus: dose, duration, lockout, maximum delivered per rolling 24 h."""
 
     dose_ng: int
@@ -80,8 +78,7 @@ class PatientBolusProgram:
     max_per_24h: int
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(Value):
     """What the pump delivers: drug, concentration in the reservoir, basal, patient bolus."""
 
     drug: str
@@ -92,8 +89,7 @@ class Program:
     opioid_status: str | None = None
 
 
-@dataclass(frozen=True)
-class Increase:
+class Increase(Value):
     """A past daily-dose increase, for the titration limits."""
 
     at_s: int
@@ -101,8 +97,7 @@ class Increase:
     to_ng_per_day: int
 
 
-@dataclass(frozen=True)
-class ProgramContext:
+class ProgramContext(Value):
     """What validation needs beyond the program: the program it replaces, recent increases,
     the time, the overrides given and the baclofen confirmation."""
 
@@ -121,8 +116,7 @@ class ProgramContext:
     (docs/dosing-rules.md#r-lim-10)."""
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(Value):
     """One limit a program breaks."""
 
     limit: str
@@ -134,8 +128,7 @@ class Violation:
     overridden: bool = False
 
 
-@dataclass(frozen=True)
-class ProgramReport:
+class ProgramReport(Value):
     """The result of :func:`check_program`, with the figures shown together to the clinician."""
 
     accepted: bool
