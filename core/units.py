@@ -172,11 +172,7 @@ def parse_quantity(text: object, field: str, expected: Dimension) -> int:
         )
     exact = Fraction(number) * factor
     if exact.denominator != 1:
-        raise InvalidInput(
-            field,
-            f"cannot be represented exactly in {expected.value}",
-            value=text,
-        )
+        raise InvalidInput(field, f"cannot be represented exactly in {expected.value}", value=text)
     value = exact.numerator
     bound = BOUNDS[expected]
     if value > bound:

@@ -26,15 +26,7 @@ from itdose.core.handlers.dosing import check_program_or_raise, check_restart, i
 from itdose.core.handlers.priming import check_concentration
 from itdose.core.ledger import Ledger
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import (
-    Device,
-    DrugLedger,
-    FlushDose,
-    Phase,
-    RefillSession,
-    Reservoir,
-    evolve,
-)
+from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir, evolve
 from itdose.core.units import format_duration_s, format_percent_bp, format_volume_nl
 
 
