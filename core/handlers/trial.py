@@ -11,6 +11,8 @@ from itdose.core import library as lib
 from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
+    SOFT,
     Applied,
     Handler,
     check_overrides,
@@ -48,28 +50,18 @@ def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
     require_reason(c.plan, "command.plan")
     entry = library.drug(c.drug, c.indication)
     if c.opioid_status not in (None, "opioid-naive", "opioid-tolerant"):
-        raise InvalidInput(
-            "command.opioid_status",
-            "expected 'opioid-naive', 'opioid-tolerant' or none",
-            value=c.opioid_status,
+        why = "expected 'opioid-naive', 'opioid-tolerant' or none"
+        raise InvalidInput("command.opioid_status", why, value=c.opioid_status)
+    limit_id = f"{entry.id}.unapproved"
+    if not entry.approved_for_intrathecal_pump.value and not overridden(c.overrides, limit_id):
+        why = (
+            f"{entry.drug} is not approved for intrathecal pumps; selectable only with an "
+            "override carrying a reason"
         )
-    if not entry.approved_for_intrathecal_pump.value:
-        limit_id = f"{entry.id}.unapproved"
-        if not overridden(c.overrides, limit_id):
-            raise LimitViolation(
-                "command.drug",
-                f"{entry.drug} is not approved for intrathecal pumps; selectable only with an "
-                "override carrying a reason",
-                limit_id=limit_id,
-                level=lib.Level.SOFT.value,
-                value=c.drug,
-            )
+        raise LimitViolation("command.drug", why, limit_id=limit_id, level=SOFT, value=c.drug)
     if entry.trial_bolus_range is None and entry.screening is None:
-        raise RejectedCommand(
-            "command.drug",
-            f"the library gives no trial dose range for {entry.drug} ({entry.indication})",
-            value=c.drug,
-        )
+        why = f"the library gives no trial dose range for {entry.drug} ({entry.indication})"
+        raise RejectedCommand("command.drug", why, value=c.drug)
 
 
 def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> Applied:
@@ -96,13 +88,10 @@ def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: l
     entry = library.drug(t.drug, t.indication)
     window = d.ledger.window_total_ng(now)
     if window + c.amount_ng > entry.max_daily.value:
+        why = "the trial dose would take the rolling 24 h total above the hard daily maximum"
+        shown, cap = format_amount_ng(window + c.amount_ng), entry.max_daily
         raise LimitViolation(
-            "command.amount_ng",
-            "the trial dose would take the rolling 24 h total above the hard daily maximum",
-            limit_id=entry.max_daily.id,
-            level=lib.Level.HARD.value,
-            value=format_amount_ng(window + c.amount_ng),
-            limit=entry.max_daily.text(),
+            "command.amount_ng", why, limit_id=cap.id, level=HARD, value=shown, limit=cap.text()
         )
     if t.screening_sequence_ng:
         _v_screening_dose(t, entry, c, now)
@@ -113,13 +102,10 @@ def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: l
     if not rng.contains(c.amount_ng) and (
         rng.level is lib.Level.HARD or not overridden(c.overrides, rng.id)
     ):
+        why, shown = "trial dose outside the library's trial range", format_amount_ng(c.amount_ng)
+        level, bound = rng.level.value, rng.text()
         raise LimitViolation(
-            "command.amount_ng",
-            "trial dose outside the library's trial range",
-            limit_id=rng.id,
-            level=rng.level.value,
-            value=format_amount_ng(c.amount_ng),
-            limit=rng.text(),
+            "command.amount_ng", why, limit_id=rng.id, level=level, value=shown, limit=bound
         )
 
 
@@ -134,24 +120,18 @@ def _v_screening_dose(t: Trial, entry: lib.DrugEntry, c: cmd.RecordTrialDose, no
     if n > 0 and t.response is None:
         raise RejectedCommand("command", "record the response to the previous screening dose first")
     if c.amount_ng != seq[n]:
+        shown, bound = format_amount_ng(c.amount_ng), format_amount_ng(seq[n])
+        why = f"screening dose {n + 1} must be {bound}"
         raise LimitViolation(
-            "command.amount_ng",
-            f"screening dose {n + 1} must be {format_amount_ng(seq[n])}",
-            limit_id=limit_id,
-            level=lib.Level.HARD.value,
-            value=format_amount_ng(c.amount_ng),
-            limit=format_amount_ng(seq[n]),
+            "command.amount_ng", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
         )
     assert entry.screening is not None
     spacing = entry.screening.min_interval_s
     if n > 0 and now - t.doses[-1].at_s < spacing:
+        spacing_id, why = f"{entry.id}.screening_spacing", "screening doses must be spaced"
+        shown, bound = format_duration_s(now - t.doses[-1].at_s), f">= {format_duration_s(spacing)}"
         raise LimitViolation(
-            "now_s",
-            "screening doses must be spaced",
-            limit_id=f"{entry.id}.screening_spacing",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(now - t.doses[-1].at_s),
-            limit=f">= {format_duration_s(spacing)}",
+            "now_s", why, limit_id=spacing_id, level=HARD, value=shown, limit=bound
         )
 
 
