@@ -11,6 +11,7 @@ from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
     WITHDRAWAL_TEXT,
     Applied,
     Handler,
@@ -59,41 +60,38 @@ def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Libr
     """Any role may silence; a HIGH alarm's pause never exceeds 10 minutes, renewed or not, and
     the patient may silence the same HIGH alarm at most 3 times (docs/dosing-rules.md#silencing;
     REQ-ALM-008, REQ-ALM-009, REQ-ALM-010)."""
-    check_positive(c.duration_s, "command.duration_s")
+    field = "command.duration_s"
+    check_positive(c.duration_s, field)
     alarm = next((a for a in d.alarms if a.kind is c.kind), None)
     if alarm is None:
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
     high = priority_of(c.kind) is Priority.HIGH
     bound = MAX_SILENCE_HIGH_S if high else MAX_SILENCE_S
     if c.duration_s > bound:
+        why = f"a {priority_of(c.kind).name} alarm cannot be silenced that long"
+        shown, limit = format_duration_s(c.duration_s), format_duration_s(bound)
         raise LimitViolation(
-            "command.duration_s",
-            f"a {priority_of(c.kind).name} alarm cannot be silenced that long",
-            limit_id="alarm.silence",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(c.duration_s),
-            limit=format_duration_s(bound),
+            field, why, limit_id="alarm.silence", level=HARD, value=shown, limit=limit
         )
     if not high:
         return
     if c.role is Role.PATIENT and alarm.patient_silences >= MAX_PATIENT_SILENCES_HIGH:
-        raise RejectedCommand(
-            "command.role",
+        why = (
             f"the patient has silenced this HIGH alarm {alarm.patient_silences} times: only a "
-            "clinician can silence it now",
-            value=c.role.value,
-            limit=f"{MAX_PATIENT_SILENCES_HIGH} patient silences",
+            "clinician can silence it now"
         )
+        limit = f"{MAX_PATIENT_SILENCES_HIGH} patient silences"
+        raise RejectedCommand("command.role", why, value=c.role.value, limit=limit)
     start = _silence_start(alarm, now)
     if now + c.duration_s > start + MAX_SILENCE_HIGH_S:
+        shown = format_duration_s(now + c.duration_s - start)
+        limit = format_duration_s(MAX_SILENCE_HIGH_S)
+        why = (
+            f"a HIGH alarm cannot stay silenced longer than {limit}"
+            f": it has been silenced since {format_duration_s(now - start)} ago"
+        )
         raise LimitViolation(
-            "command.duration_s",
-            f"a HIGH alarm cannot stay silenced longer than {format_duration_s(MAX_SILENCE_HIGH_S)}"
-            f": it has been silenced since {format_duration_s(now - start)} ago",
-            limit_id="alarm.silence",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(now + c.duration_s - start),
-            limit=format_duration_s(MAX_SILENCE_HIGH_S),
+            field, why, limit_id="alarm.silence", level=HARD, value=shown, limit=limit
         )
 
 
@@ -153,20 +151,16 @@ def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library)
     if not d.has_alarm(c.kind):
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
     if c.kind is AlarmKind.END_OF_SERVICE:
-        raise RejectedCommand(
-            "command.kind", "end of service cannot be cleared: the pump must be replaced"
-        )
+        why = "end of service cannot be cleared: the pump must be replaced"
+        raise RejectedCommand("command.kind", why)
     if c.kind is AlarmKind.EMPTY_RESERVOIR:
         assert d.implant is not None
         pump = library.pump(d.implant.pump)
         volume = d.reservoir.volume_nl if d.reservoir is not None else 0
         if volume <= pump.empty_threshold.value:
-            raise RejectedCommand(
-                "command.kind",
-                "the reservoir is still at or below the empty threshold: refill first",
-                value=format_volume_nl(volume),
-                limit=f"> {format_volume_nl(pump.empty_threshold.value)}",
-            )
+            why = "the reservoir is still at or below the empty threshold: refill first"
+            shown, limit = format_volume_nl(volume), format_volume_nl(pump.empty_threshold.value)
+            raise RejectedCommand("command.kind", why, value=shown, limit=f"> {limit}")
 
 
 def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> Applied:
