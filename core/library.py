@@ -10,7 +10,7 @@ module holds the value types and lookups only; the files are read and validated 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from itdose.core.errors import InvalidInput, RejectedCommand
@@ -358,24 +358,14 @@ class Library(Value):
                 if entry.drug == name and entry.indication == indication:
                     return entry
         if not isinstance(name, str) or name not in self.drug_names():
-            raise InvalidInput(
-                "drug",
-                "is not in the drug library",
-                value=name,
-                limit="one of " + ", ".join(self.drug_names()),
-            )
+            known = one_of(self.drug_names())
+            raise InvalidInput("drug", "is not in the drug library", value=name, limit=known)
         if not isinstance(indication, str) or indication not in INDICATIONS:
-            raise InvalidInput(
-                "indication",
-                "is not a known indication",
-                value=indication,
-                limit="one of " + ", ".join(INDICATIONS),
-            )
+            why, known = "is not a known indication", one_of(INDICATIONS)
+            raise InvalidInput("indication", why, value=indication, limit=known)
+        why = f"the drug library has no entry for {name} in {indication}"
         raise RejectedCommand(
-            "indication",
-            f"the drug library has no entry for {name} in {indication}",
-            value=indication,
-            limit="one of " + ", ".join(self.indications(name)),
+            "indication", why, value=indication, limit=one_of(self.indications(name))
         )
 
     def pump(self, pump_id: str) -> PumpModel:
@@ -430,9 +420,10 @@ def _by_id(models: tuple[_M, ...], model_id: str, kind: str) -> _M:
     for model in models:
         if model.id == model_id:
             return model
-    raise InvalidInput(
-        kind,
-        f"is not a {kind} model in the library",
-        value=model_id,
-        limit="one of " + ", ".join(m.id for m in models),
-    )
+    known = one_of(m.id for m in models)
+    raise InvalidInput(kind, f"is not a {kind} model in the library", value=model_id, limit=known)
+
+
+def one_of(names: Iterable[str]) -> str:
+    """``"one of a, b, c"``: the bound of an error that names the values allowed."""
+    return "one of " + ", ".join(names)

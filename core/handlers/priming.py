@@ -81,7 +81,7 @@ def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Non
         )
     if pump.id not in catheter.compatible_pumps.names:
         why = f"catheter {catheter.id} is not listed for pump {pump.id}"
-        listed = "one of " + ", ".join(catheter.compatible_pumps.names)
+        listed = lib.one_of(catheter.compatible_pumps.names)
         raise RejectedCommand("command.catheter", why, value=c.catheter, limit=listed)
     ref = catheter.reference_length
     if ref is not None and c.trimmed_mm >= ref.value:
