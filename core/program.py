@@ -216,16 +216,9 @@ def check_program(
     out = _Collector(ctx)
     b = program.patient_bolus
     if b is not None and b.duration_s > b.lockout_s:
-        shown, bound = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
-        why = "a bolus may not last longer than its lockout"
-        out.add(
-            f"{entry.id}.program_shape",
-            "hard",
-            "patient_bolus.duration",
-            shown,
-            f"<= lockout {bound}",
-            why,
-        )
+        shown, lockout = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
+        why, limit_id = "a bolus may not last longer than its lockout", f"{entry.id}.program_shape"
+        out.add(limit_id, "hard", "patient_bolus.duration", shown, f"<= lockout {lockout}", why)
     _check_drug_and_pump(program, entry, pump, out)
     _check_concentration(program, entry, pump, out)
     basal = basal_daily_ng(program.basal)

@@ -21,14 +21,14 @@ from itdose.core.handlers.base import (
     withdrawal_risk,
 )
 from itdose.core.state import ActiveAlarm, Device, Role, evolve
-from itdose.core.units import format_duration_s, format_volume_nl
+from itdose.core.units import DAY_S, format_duration_s, format_volume_nl
 
 MAX_SILENCE_HIGH_S = 600
 """A HIGH alarm cannot be silenced for longer than 10 minutes (docs/dosing-rules.md#r-alm-1;
 REQ-ALM-004)."""
 
 
-MAX_SILENCE_S = 86_400
+MAX_SILENCE_S = DAY_S
 """A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
 
 
