@@ -6,7 +6,6 @@ import dataclasses
 from typing import Final
 
 from itdose.core import commands as cmd
-from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
@@ -20,6 +19,7 @@ from itdose.core.handlers.base import (
     require_reason,
     withdrawal_risk,
 )
+from itdose.core.library import Library
 from itdose.core.state import ActiveAlarm, Device, Role, evolve
 from itdose.core.units import DAY_S, format_duration_s, format_volume_nl
 
@@ -56,7 +56,7 @@ def _silence_start(a: ActiveAlarm, now: int) -> int:
     return now
 
 
-def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> None:
+def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: Library) -> None:
     """Any role may silence; a HIGH alarm's pause never exceeds 10 minutes, renewed or not, and
     the patient may silence the same HIGH alarm at most 3 times (docs/dosing-rules.md#silencing;
     REQ-ALM-008, REQ-ALM-009, REQ-ALM-010)."""
@@ -95,7 +95,7 @@ def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Libr
         )
 
 
-def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> Applied:
+def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: Library) -> Applied:
     """Only the sound pauses: the alarm stays active (the audit record of the command records
     every silence, with its role; REQ-ALM-009)."""
     patient = 1 if c.role is Role.PATIENT else 0
@@ -126,11 +126,11 @@ def resound(d: Device, now: int) -> Applied:
     return Applied(evolve(d, alarms=alarms), effects)
 
 
-def _v_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library) -> None:
+def _v_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: Library) -> None:
     check_text(c.detail, "command.detail")
 
 
-def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library) -> Applied:
+def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: Library) -> Applied:
     effects: list[Effect] = [Annunciate(c.kind, priority_of(c.kind))]
     alarms = d.alarms
     if not d.has_alarm(c.kind):
@@ -146,7 +146,7 @@ def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library)
     return Applied(evolve(d, alarms=alarms, eos_at_s=eos), tuple(effects), (c.kind,))
 
 
-def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> None:
+def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: Library) -> None:
     require_reason(c.reason, "command.reason")
     if not d.has_alarm(c.kind):
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
@@ -163,7 +163,7 @@ def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library)
             raise RejectedCommand("command.kind", why, value=shown, limit=f"> {limit}")
 
 
-def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> Applied:
+def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: Library) -> Applied:
     return Applied(evolve(d, alarms=tuple(a for a in d.alarms if a.kind is not c.kind)))
 
 

@@ -22,6 +22,7 @@ from itdose.core.handlers.base import (
     overridden,
     trial_of,
 )
+from itdose.core.library import Library
 from itdose.core.path import FluidPath
 from itdose.core.state import Device, ImplantedSystem, Reservoir, evolve
 from itdose.core.units import format_concentration_ng_per_ml, format_duration_s, format_volume_nl
@@ -66,7 +67,7 @@ def check_concentration(
         )
 
 
-def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> None:
+def _v_implant(d: Device, c: cmd.Implant, now: int, library: Library) -> None:
     check_non_negative(c.trimmed_mm, "command.trimmed_mm")
     pump = library.pump(c.pump)
     catheter = library.catheter(c.catheter)
@@ -89,7 +90,7 @@ def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Non
         raise InvalidInput("command.trimmed_mm", why, value=c.trimmed_mm, limit=bound)
 
 
-def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Applied:
+def _h_implant(d: Device, c: cmd.Implant, now: int, library: Library) -> Applied:
     pump = library.pump(c.pump)
     catheter = library.catheter(c.catheter)
     try:
@@ -108,7 +109,7 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> App
     return Applied(evolve(d, implant=implant, path=path), effects)
 
 
-def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
+def _v_fill(d: Device, c: cmd.Fill, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.volume_nl, "command.volume_nl")
     if d.reservoir is not None:
@@ -127,20 +128,20 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)
 
 
-def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Applied:
+def _h_fill(d: Device, c: cmd.Fill, now: int, library: Library) -> Applied:
     t = trial_of(d)
     res = Reservoir(t.drug, t.indication, c.concentration_ng_per_ml, c.volume_nl)
     return Applied(evolve(d, reservoir=res, last_fill_nl=c.volume_nl))
 
 
-def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
+def _v_prime(d: Device, c: cmd.Prime, now: int, library: Library) -> None:
     check_positive(c.duration_s, "command.duration_s")
     if c.duration_s > MAX_PRIMING_S:
         bound = f"<= {format_duration_s(MAX_PRIMING_S)}"
         raise InvalidInput("command.duration_s", "too long", value=c.duration_s, limit=bound)
 
 
-def _h_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> Applied:
+def _h_prime(d: Device, c: cmd.Prime, now: int, library: Library) -> Applied:
     return Applied(*dosing.priming_order(d, now, c.duration_s, library))
 
 

@@ -8,7 +8,6 @@ from typing import Final
 
 from itdose.core import commands as cmd
 from itdose.core import dosing
-from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.effects import Annunciate, Effect, TipChange, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
@@ -27,12 +26,13 @@ from itdose.core.handlers.base import (
 from itdose.core.handlers.dosing import check_program_or_raise, check_restart, install_program
 from itdose.core.handlers.priming import check_concentration
 from itdose.core.ledger import Ledger
+from itdose.core.library import Library
 from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir, evolve
 from itdose.core.units import format_duration_s, format_percent_bp, format_volume_nl
 
 
-def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> None:
+def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: Library) -> None:
     """A refill stops delivery; it cannot begin while a bolus is in flight, which it would cut
     (docs/dosing-rules.md#r-bol-5; REQ-BOL-007). Nothing is urgent then: a bolus runs only while
     delivering, never under a HIGH alarm (an empty reservoir is one); suspending first stays
@@ -47,15 +47,13 @@ def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Librar
         raise RejectedCommand("command", why, value=f"t={now} s", limit=f">= t={order.end_s} s")
 
 
-def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Applied:
+def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: Library) -> Applied:
     expected = d.reservoir.volume_nl if d.reservoir is not None else 0
     refill = RefillSession(expected_residual_nl=expected)
     return Applied(evolve(d, resume_after_refill=d.phase is Phase.ACTIVE, refill=refill))
 
 
-def _v_record_withdrawal(
-    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
-) -> None:
+def _v_record_withdrawal(d: Device, c: cmd.RecordWithdrawal, now: int, library: Library) -> None:
     check_non_negative(c.withdrawn_nl, "command.withdrawn_nl")
     if d.refill is None or d.reservoir is None:
         raise RejectedCommand("command", "the reservoir was never filled: nothing to withdraw")
@@ -63,9 +61,7 @@ def _v_record_withdrawal(
         raise RejectedCommand("command", "the withdrawal of this refill is already recorded")
 
 
-def _h_record_withdrawal(
-    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
-) -> Applied:
+def _h_record_withdrawal(d: Device, c: cmd.RecordWithdrawal, now: int, library: Library) -> Applied:
     assert d.refill is not None and d.reservoir is not None and d.implant is not None
     pump = library.pump(d.implant.pump)
     finding, deviation = reconcile(
@@ -109,7 +105,7 @@ def reconcile(
     return "", deviation
 
 
-def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> None:
+def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.added_nl, "command.added_nl")
     if d.implant is None or d.reservoir is None or d.refill is None:
@@ -155,7 +151,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     check_restart(d, now, program if resumes else None, c.restart_reason)
 
 
-def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> Applied:
+def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Library) -> Applied:
     """The new fluid goes into the reservoir; the fluid path still holds the old one, which
     leaves the tip first (REQ-TIP-003). After a drug change the old drug's ledger is kept (its
     window counts it as it leaves the tip) and the old drug is delivered at the old program's
@@ -205,11 +201,11 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     return Applied(d, tuple(effects))
 
 
-def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> None:
+def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: Library) -> None:
     require_reason(c.reason, "command.reason")
 
 
-def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> Applied:
+def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: Library) -> Applied:
     return Applied(evolve(d, resume_after_refill=False))
 
 

@@ -22,6 +22,7 @@ from itdose.core.handlers.base import (
     require_reason,
     trial_of,
 )
+from itdose.core.library import Library
 from itdose.core.state import Device, Screening, Trial, TrialDose, evolve
 from itdose.core.units import FG_PER_NG, format_amount_ng, format_duration_s
 
@@ -34,18 +35,16 @@ def _score(value: int, field: str) -> None:
         raise InvalidInput(field, "pain score out of range", value=value, limit="0..10")
 
 
-def _v_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: lib.Library) -> None:
+def _v_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: Library) -> None:
     _score(c.baseline_pain, "command.baseline_pain")
     check_text(c.note, "command.note")
 
 
-def _h_record_screening(
-    d: Device, c: cmd.RecordScreening, now: int, library: lib.Library
-) -> Applied:
+def _h_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: Library) -> Applied:
     return Applied(evolve(d, screening=Screening(now, c.candidate, c.baseline_pain, c.note)))
 
 
-def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> None:
+def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     require_reason(c.plan, "command.plan")
     entry = library.drug(c.drug, c.indication)
@@ -64,7 +63,7 @@ def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
         raise RejectedCommand("command.drug", why, value=c.drug)
 
 
-def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> Applied:
+def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: Library) -> Applied:
     entry = library.drug(c.drug, c.indication)
     assert d.screening is not None
     trial = Trial(
@@ -81,7 +80,7 @@ def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
     return Applied(evolve(d, trial=trial), effects)
 
 
-def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: lib.Library) -> None:
+def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.amount_ng, "command.amount_ng")
     t = trial_of(d)
@@ -135,9 +134,7 @@ def _v_screening_dose(t: Trial, entry: lib.DrugEntry, c: cmd.RecordTrialDose, no
         )
 
 
-def _h_record_trial_dose(
-    d: Device, c: cmd.RecordTrialDose, now: int, library: lib.Library
-) -> Applied:
+def _h_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: Library) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
     # Given at once through a temporary catheter or needle: counted as given, as an instant in
@@ -148,7 +145,7 @@ def _h_record_trial_dose(
     return Applied(evolve(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng))
 
 
-def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library) -> None:
+def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: Library) -> None:
     _score(c.score, "command.score")
     t = trial_of(d)
     if t.screening_sequence_ng:
@@ -157,14 +154,12 @@ def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: l
         raise RejectedCommand("command", "no trial dose has been given yet")
 
 
-def _h_record_pain_score(
-    d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library
-) -> Applied:
+def _h_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: Library) -> Applied:
     return Applied(evolve(d, trial=dataclasses.replace(trial_of(d), last_pain=c.score)))
 
 
 def _v_record_screening_response(
-    d: Device, c: cmd.RecordScreeningResponse, now: int, library: lib.Library
+    d: Device, c: cmd.RecordScreeningResponse, now: int, library: Library
 ) -> None:
     t = trial_of(d)
     if not t.screening_sequence_ng:
@@ -176,7 +171,7 @@ def _v_record_screening_response(
 
 
 def _h_record_screening_response(
-    d: Device, c: cmd.RecordScreeningResponse, now: int, library: lib.Library
+    d: Device, c: cmd.RecordScreeningResponse, now: int, library: Library
 ) -> Applied:
     t = trial_of(d)
     effective = t.doses[-1].amount_ng if c.positive else t.effective_dose_ng
@@ -184,14 +179,14 @@ def _h_record_screening_response(
     return Applied(evolve(d, trial=t))
 
 
-def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> None:
+def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: Library) -> None:
     if c.outcome is not None:
         require_reason(c.reason, "command.reason")
     else:
         check_text(c.reason, "command.reason")
 
 
-def _h_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> Applied:
+def _h_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: Library) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, outcome=c.outcome, outcome_reason=c.reason)
     return Applied(evolve(d, trial=t))
