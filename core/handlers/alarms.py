@@ -47,12 +47,9 @@ WITHDRAWAL_ALARMS = frozenset(
 def _silence_start(a: ActiveAlarm, now: int) -> int:
     """Start of the pause a silence at ``now`` belongs to: the current pause if the alarm is
     still silenced, else now."""
-    if (
-        a.silenced_until_s is not None
-        and a.silenced_until_s > now
-        and a.silenced_from_s is not None
-    ):
-        return a.silenced_from_s
+    until, since = a.silenced_until_s, a.silenced_from_s
+    if until is not None and until > now and since is not None:
+        return since
     return now
 
 
