@@ -36,6 +36,7 @@ from itdose.adapters.cohort_physics import (
     WithdrawEvent,
     check_patient,
     lost_counts,
+    silent_stops,
 )
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.durable import RecordingSimDrive
@@ -75,8 +76,9 @@ class TrueLog:
     """The accepted programs, as the clinician entered them (not the core's accounting)."""
     high_raises: list[tuple[int, int]] = field(default_factory=list)
     """Each HIGH alarm raised: its instant and the number of dosing steps ended before it."""
-    final_nl: dict[int, int] = field(default_factory=dict)
-    """The final count the core accepted for each order (order id -> nL)."""
+    counted_nl: dict[int, int] = field(default_factory=dict)
+    """The largest count the core accepted for each order, final or not (order id -> nL: the
+    reports are cumulative): what the core counts of what the drive moved for it."""
     _alarms: object = None
     _high: frozenset[str] = frozenset()
 
@@ -97,8 +99,8 @@ class TrueLog:
             return
         cmd = e.command
         if isinstance(cmd, c.DriveReport):
-            if cmd.final:
-                self.final_nl[cmd.order_id] = cmd.delivered_nl
+            before = self.counted_nl.get(cmd.order_id, 0)
+            self.counted_nl[cmd.order_id] = max(before, cmd.delivered_nl)
             return
         prog = cmd.program if isinstance(cmd, c.SetProgram | c.CompleteRefill) else None
         if prog is not None:
@@ -371,7 +373,8 @@ def run_patient(
             quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts),
             drug=sc.drug,
         )
-        counts["count_lost"] = lost_counts(log.final_nl, drives[0].counts_by_order())
+        counts["count_lost"] = lost_counts(log.counted_nl, drives[0].counts_by_order())
+        counts["silent_stop"], silent_longest_s = silent_stops(result.phases, high, sc.end_s)
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
         for (t0, ph), (t1, _) in itertools.pairwise(phases):
@@ -394,6 +397,7 @@ def run_patient(
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
             "alarm_latency_steps": [x for x in ref.latencies if x is not None],
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
+            "silent_stop_longest_s": silent_longest_s,
             "min_delivered_ratio": float(ref.delivered_ratio),
             "under_delivery_excused_s": excused_seconds(
                 result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts
