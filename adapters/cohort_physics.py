@@ -44,8 +44,8 @@ Checks (hazard kinds, :data:`HAZARDS`):
   core counts must never be less than what the drive moved, across a controller restart above
   all (the orders found in flight are reconciled from the drive, REQ-PERS-004).
 * ``silent_stop``: a stop the clinician did not choose (phase ``alarm``, or ``suspended``
-  entered from it) with no HIGH alarm present for more than :data:`SILENT_STOP_LIMIT_S`
-  (:func:`silent_stops`).
+  entered from it) with no HIGH alarm sounding (none present, or each one silenced) for more
+  than :data:`SILENT_STOP_LIMIT_S` (:func:`silent_stops`, :func:`sounding_spans`).
 * ``under_delivery``: a rolling 24 h window, wholly inside a quiet stretch (phase ``active``,
   no alarm of any priority, no drawn fault), in which less drug left the tip than the accepted
   program asks for (its basal over the window plus the patient boluses granted in it; a bolus
@@ -90,6 +90,7 @@ __all__ = [
     "max_windows",
     "max_windows_exact",
     "silent_stops",
+    "sounding_spans",
     "under_delivery_windows",
 ]
 
@@ -529,6 +530,28 @@ def lost_counts(counted: dict[int, int], drive_counts: dict[int, int]) -> int:
     return sum(1 for order, nl in drive_counts.items() if nl > counted.get(order, 0))
 
 
+def sounding_spans(
+    marks: Sequence[tuple[int, tuple[int, ...] | None]], end_s: int
+) -> list[tuple[int, int]]:
+    """Where a HIGH alarm sounds: ``marks`` are the changes of the alarms present, each as its
+    instant and, per HIGH alarm present, the instant from which it sounds (the instant itself,
+    or the end of its silence; ``None`` or empty: no HIGH alarm). A HIGH alarm silenced sounds
+    again when its pause ends (R-ALM-3), so between two marks the sound starts at the earliest
+    of those instants. Returns merged ``(from, to)`` spans up to ``end_s``."""
+    out: list[tuple[int, int]] = []
+    for (t, sound), (nxt, _) in itertools.pairwise([*marks, (end_s, None)]):
+        if not sound:
+            continue
+        a = max(t, min(sound))
+        if a >= nxt:
+            continue
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], nxt)
+        else:
+            out.append((a, nxt))
+    return out
+
+
 def silent_stops(
     phases: Sequence[tuple[int, str]],
     high_spans: Iterable[tuple[int, int | None]],
@@ -539,12 +562,13 @@ def silent_stops(
 
     A stop the clinician did not choose is one in phase ``alarm`` (delivery halted by a
     critical condition) or in phase ``suspended`` entered from ``alarm`` (the clear of its last
-    HIGH alarm, before the clinician's resume); ``phases`` are ``(instant, phase)`` changes.
-    It is silent where no HIGH alarm is present (``high_spans``: ``(raised, cleared)``, ``None``:
-    still active at ``end_s``). Abrupt baclofen withdrawal is dangerous and the pump's alarms are
-    its prevention (docs/clinical-basis.md, H6): a pump stopped with nothing sounding is a
-    patient left without drug unannounced (R-ALM-1, R-BACL-1). A deliberate stop (a suspension,
-    a refill, an MRI, each confirmed by the clinician) is not judged."""
+    HIGH alarm, before the clinician's resume); ``phases`` are ``(instant, phase)`` changes. It
+    is silent where no HIGH alarm sounds (``high_spans``: ``(from, to)``, ``None``: to
+    ``end_s``; :func:`sounding_spans`: none present, or each one silenced). Abrupt baclofen
+    withdrawal is dangerous and the pump's alarms are its prevention (docs/clinical-basis.md,
+    H6): a pump stopped with nothing sounding is a patient left without drug unannounced
+    (R-ALM-1, R-BACL-1). A deliberate stop (a suspension, a refill, an MRI, each confirmed by the
+    clinician) is not judged."""
     marks = [*phases, (end_s, "")]
     stops: list[tuple[int, int]] = []
     before = ""

@@ -37,6 +37,7 @@ from itdose.adapters.cohort_physics import (
     check_patient,
     lost_counts,
     silent_stops,
+    sounding_spans,
 )
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.durable import RecordingSimDrive
@@ -79,6 +80,9 @@ class TrueLog:
     counted_nl: dict[int, int] = field(default_factory=dict)
     """The largest count the core accepted for each order, final or not (order id -> nL: the
     reports are cumulative): what the core counts of what the drive moved for it."""
+    sound_marks: list[tuple[int, tuple[int, ...] | None]] = field(default_factory=list)
+    """Each change of the alarms present: its instant and, per HIGH alarm, the instant from
+    which it sounds (now, or the end of its silence, on the drive's clock)."""
     _alarms: object = None
     _high: frozenset[str] = frozenset()
 
@@ -91,6 +95,22 @@ class TrueLog:
             if high - self._high:
                 self.high_raises.append((e.t_s, len(self.dosing_steps)))
             self._high = high
+            # a silence's end is on the controller's timeline; the alarms change only with an
+            # accepted command, at the device's clock: the offset to the drive's clock is exact
+            off = e.t_s - (d.clock_s if d.clock_s is not None else e.t_s)
+            self.sound_marks.append(
+                (
+                    e.t_s,
+                    tuple(
+                        e.t_s
+                        if a.silenced_until_s is None or a.silenced_until_s + off <= e.t_s
+                        else a.silenced_until_s + off
+                        for a in d.alarms
+                        if a.priority is Priority.HIGH
+                    )
+                    or None,
+                )
+            )
         if e.kind == "step":
             if d.phase in _DOSING:
                 self.dosing_steps.append(e.t_s)
@@ -374,7 +394,8 @@ def run_patient(
             drug=sc.drug,
         )
         counts["count_lost"] = lost_counts(log.counted_nl, drives[0].counts_by_order())
-        counts["silent_stop"], silent_longest_s = silent_stops(result.phases, high, sc.end_s)
+        sounding = sounding_spans(log.sound_marks, sc.end_s)
+        counts["silent_stop"], silent_longest_s = silent_stops(result.phases, sounding, sc.end_s)
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
         for (t0, ph), (t1, _) in itertools.pairwise(phases):

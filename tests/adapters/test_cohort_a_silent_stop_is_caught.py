@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from itdose.adapters.cohort_draw import load_cohort
-from itdose.adapters.cohort_physics import SILENT_STOP_LIMIT_S, silent_stops
+from itdose.adapters.cohort_physics import SILENT_STOP_LIMIT_S, silent_stops, sounding_spans
 from itdose.adapters.cohort_run import run_patient
 from itdose.adapters.journal import Journal
 from itdose.core import machine, serialization
@@ -61,6 +61,29 @@ def test_stops_without_a_high_alarm_are_counted_beyond_the_limit() -> None:
     gap = [active, (100, "alarm")]
     assert silent_stops(gap, [(100, 200), (200 + limit + 1, None)], 9000) == (1, limit + 1)
     assert silent_stops(gap, [(100, 200), (200 + limit, None)], 9000) == (0, limit)
+
+
+def test_a_silenced_high_alarm_does_not_sound_until_its_pause_ends() -> None:
+    """REQ-ALM-008, REQ-ALM-009: a HIGH alarm sounds from its raise, or from the end of its
+    silence; two present sound from the earlier; none present, or cleared, sounds not. A stop
+    under a HIGH alarm silenced longer than the rules allow (a core without R-ALM-2's bound) is
+    a silent stop; one silenced for the 600 s the rules allow is not."""
+    limit = SILENT_STOP_LIMIT_S
+    assert sounding_spans([(100, (100,)), (900, None)], 2000) == [(100, 900)]
+    assert sounding_spans([(100, (100,)), (300, (900,)), (1200, None)], 2000) == [
+        (100, 300),
+        (900, 1200),
+    ]
+    assert sounding_spans([(100, (700, 400))], 2000) == [(400, 2000)]
+    assert sounding_spans([(100, (5000,)), (200, None)], 2000) == []
+    assert sounding_spans([(0, None), (100, ())], 2000) == []
+    # the same alarm marked again unsilenced: one span
+    assert sounding_spans([(100, (100,)), (300, (300,))], 2000) == [(100, 2000)]
+    phases = [(0, "active"), (100, "alarm")]
+    allowed = sounding_spans([(100, (100,)), (200, (200 + limit,))], 9000)
+    assert silent_stops(phases, allowed, 9000) == (0, limit)
+    unbounded = sounding_spans([(100, (100,)), (200, (200 + 86_400,))], 90_000)
+    assert silent_stops(phases, unbounded, 90_000) == (1, 86_400)
 
 
 def _without_the_alarm_rule(real: Any) -> Any:
