@@ -121,6 +121,9 @@ def summarise(
     silent = sorted(
         (r for r in ok if r["silent_stop_longest_s"]), key=lambda r: -r["silent_stop_longest_s"]
     )[:10]
+    stopped = sorted(
+        (r for r in ok if r["alarm_stop_longest_s"]), key=lambda r: -r["alarm_stop_longest_s"]
+    )[:10]
     excused: dict[str, int] = {}
     for r in ok:
         for cause, seconds in r["under_delivery_excused_s"].items():
@@ -174,6 +177,12 @@ def summarise(
             "longest": [
                 {"index": r["index"], "drug": r["drug"], "seconds": r["silent_stop_longest_s"]}
                 for r in silent
+            ],
+        },
+        "alarm_stops": {
+            "longest": [
+                {"index": r["index"], "drug": r["drug"], "seconds": r["alarm_stop_longest_s"]}
+                for r in stopped
             ],
         },
         "under_delivery": {
@@ -234,6 +243,14 @@ def markdown(report: dict[str, Any]) -> str:
             ", ".join(
                 f"patient {x['index']} {x['seconds']} s"
                 for x in report["silent_stop"]["longest"][:5]
+            )
+            or "none"
+        )
+        + ". Longest stops under a HIGH alarm (phase alarm, announced): "
+        + (
+            ", ".join(
+                f"patient {x['index']} ({x['drug']}) {x['seconds']} s"
+                for x in report["alarm_stops"]["longest"][:5]
             )
             or "none"
         )

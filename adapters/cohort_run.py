@@ -398,8 +398,11 @@ def run_patient(
         counts["silent_stop"], silent_longest_s = silent_stops(result.phases, sounding, sc.end_s)
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
+        alarm_stop_s = 0
         for (t0, ph), (t1, _) in itertools.pairwise(phases):
             time_in[ph] = time_in.get(ph, 0) + t1 - t0
+            if ph == "alarm":
+                alarm_stop_s = max(alarm_stop_s, t1 - t0)
         w = windows.get(sc.drug)
         hard_fg = entry.max_daily.value * FG_PER_NG
         out |= {
@@ -419,6 +422,7 @@ def run_patient(
             "alarm_latency_steps": [x for x in ref.latencies if x is not None],
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
             "silent_stop_longest_s": silent_longest_s,
+            "alarm_stop_longest_s": alarm_stop_s,
             "min_delivered_ratio": float(ref.delivered_ratio),
             "under_delivery_excused_s": excused_seconds(
                 result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts

@@ -121,3 +121,5 @@ def test_a_stop_with_its_alarms_forgotten_is_caught(monkeypatch: pytest.MonkeyPa
     assert broken["error"] is None, broken["error"]
     assert broken["hazards"]["silent_stop"] >= 1, broken["hazards"]
     assert broken["silent_stop_longest_s"] > 20 * DAY_S
+    # the report's longest stretch in phase alarm (announced or not): 153,769 s clean
+    assert 0 < clean["alarm_stop_longest_s"] < 2 * DAY_S < broken["alarm_stop_longest_s"]

@@ -63,6 +63,14 @@ def test_every_report_field_is_documented(tmp_path: Path) -> None:
             assert f"`{key}`" in hazard_row, key
     missing = [k for k in report if k != "hazards" and k not in rows]
     assert not missing, missing
-    for key in ("cohort", "boluses", "restarts", "alarm_latency", "under_delivery", "silent_stop"):
+    for key in (
+        "cohort",
+        "boluses",
+        "restarts",
+        "alarm_latency",
+        "under_delivery",
+        "silent_stop",
+        "alarm_stops",
+    ):
         for sub in report[key]:
             assert f"`{sub}`" in rows[key], (key, sub)
