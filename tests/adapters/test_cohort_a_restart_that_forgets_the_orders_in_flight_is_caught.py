@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cohort_spies import forget_at_each_restart
 
 from itdose.adapters.cohort_draw import load_cohort
 from itdose.adapters.cohort_physics import lost_counts
 from itdose.adapters.cohort_run import run_patient
-from itdose.adapters.journal import Journal
 from itdose.specs import load_library
 
 ROOT = Path(__file__).resolve().parents[2] / "examples" / "cohorts"
@@ -47,13 +46,7 @@ def test_a_restart_that_forgets_the_orders_in_flight_is_caught(
     clean = run_patient(COHORT, 11, 365 * DAY_S)
     assert clean["error"] is None and clean["restarts"] >= 1
     assert not any(clean["hazards"].values()), clean["hazards"]
-    real = Journal.create.__func__  # type: ignore[attr-defined]
-
-    def forgetful(cls: type[Journal], path: Any, device: Any, **kw: Any) -> Journal:
-        out: Journal = real(cls, path, dataclasses.replace(device, orders=()), **kw)
-        return out
-
-    monkeypatch.setattr(Journal, "create", classmethod(forgetful))
+    forget_at_each_restart(monkeypatch, lambda d: dataclasses.replace(d, orders=()))
     broken = run_patient(COHORT, 11, 365 * DAY_S)
     assert broken["error"] is None
     assert broken["pumped_nl"] == clean["pumped_nl"]
