@@ -7,6 +7,7 @@ integer-only.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -40,22 +41,28 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> boo
 
 
 def _over(order: Order, delivered_nl: int, now: int) -> bool:
-    """:func:`over_delivered` for the order found."""
+    """:func:`over_delivered` for the order found. An order an emergency scan stopped moved
+    nothing after the scan: a report of it, however late, is judged at the scan's instant
+    (``stopped_s``; docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
     return delivered_nl > order.volume_nl or ahead_of_pace(
         delivered_nl,
         order.volume_nl,
         order.start_s,
         order.end_s,
-        now,
+        min(now, order.stopped_s) if order.stopped_s else now,
         order.reported_nl,
         order.reported_s,
     )
 
 
-def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
+def _pushed(
+    d: Device, order: Order, delta_nl: int, now: int, at_once: bool = False
+) -> dict[str, Any]:
     """The fields of ``d`` that change when the drive moved ``delta_nl``: the reservoir gives
     it, the path takes it in and pushes the same volume out of the tip, and each drug that left
-    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004)."""
+    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004). ``at_once``: the drive
+    broke the pace the ledger's timing rests on, so what left is recorded as an instant now
+    (in full in every window that contains the report)."""
     drug, conc = _fluid(d)
     path, out = _path(d).push(delta_nl, drug, conc)
     fields: dict[str, Any] = {"path": path if d.path is not None else None}
@@ -86,9 +93,11 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
     if d.drug is not None:
         books[d.drug] = ledger
     for left, fg, pace_fg in lefts:
-        books[left] = books.get(left, ledger_of(d, left)).record(
-            now, order.id, order.start_s, fg, pace_fg, 3600
-        )
+        book = books.get(left, ledger_of(d, left))
+        if at_once:
+            books[left] = book.record(now, order.id, order.start_s, fg, fg, 1, instant=True)
+        else:
+            books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
         delivered += ng_up(fg)
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
     for left in drugs_in(out):
@@ -144,12 +153,17 @@ def apply_report(
         text = f"order {order_id}: cumulative volume went down {went}; ignored"
         effects.append(Record("report_inconsistent", "service", now, d.phase, d.phase, text))
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
-    pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
+    over = _over(order, delivered_nl, now)
+    # an order an emergency scan stopped that moved more than its pace allowed by the scan: when
+    # it moved is unknown, so what it moved counts in full in every window holding the report
+    # (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)
+    at_once = over and order.stopped_s > 0
+    pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    if _over(order, delivered_nl, now):
+    if over:
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
@@ -162,9 +176,7 @@ def apply_report(
             carry += _owed(order, reported, now, evolve(d, orders=orders, **pushed))
     else:
         orders = tuple(
-            Order(o.id, o.kind, o.start_s, o.end_s, o.volume_nl, reported, now)
-            if o.id == order_id
-            else o
+            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
             for o in d.orders
         )
     d = evolve(

@@ -165,6 +165,10 @@ class Order:
     volume_nl: int
     reported_nl: int = 0
     reported_s: int = 0
+    stopped_s: int = field(default=0, metadata={"omit_default": True})
+    """The instant an emergency scan stopped it (0: none): it moved nothing after that instant,
+    so every later report is judged against its pace at that instant
+    (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
 
 
 @dataclass(frozen=True)

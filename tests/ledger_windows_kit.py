@@ -11,7 +11,9 @@ from fractions import Fraction
 from fifo_window_reference import Left, moved_by, tip, window_at
 from itdose_physics import Bench
 
-from itdose.core import dosing
+from itdose.core import Phase, Role, dosing
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
 
 
 def ledger_shortfalls(
@@ -44,3 +46,19 @@ def ledger_shortfalls(
             if gap > 0:
                 short[drug].append((t, gap))
     return short
+
+
+def reset_valve_and_resume(b: Bench, at: int, after_s: int = 600) -> None:
+    """After an emergency scan at ``at``: the scan ends ``after_s`` later, the valve reset is
+    recorded a minute after that, a HIGH delivery-deviation alarm (a drive that moved more than
+    its pace by the scan) is cleared, and dosing resumes unless another HIGH alarm holds it (the
+    shared post-scan steps of the emergency MRI tests)."""
+    end = at + after_s
+    b.submit(c.EndMri(Role.CLINICIAN), end)
+    b.submit(c.ConfirmPostMri(Role.CLINICIAN, "valve reset recorded"), end + 60)
+    if b.device.has_alarm(AlarmKind.DELIVERY_DEVIATION):
+        b.submit(
+            c.ClearAlarm(Role.CLINICIAN, AlarmKind.DELIVERY_DEVIATION, "drive checked"), end + 65
+        )
+    if b.device.phase is Phase.SUSPENDED:  # any other HIGH alarm keeps it stopped
+        b.submit(c.Resume(Role.CLINICIAN, "valve reset"), end + 70)

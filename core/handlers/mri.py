@@ -122,11 +122,12 @@ def movable_nl(d: Device, now: int) -> int:
     for o in d.orders:
         if o.volume_nl <= o.reported_nl:
             continue
+        at = min(now, o.stopped_s) if o.stopped_s else now  # stopped by an earlier scan
         pace = pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
-        most = pace * (max(0, now - o.start_s) + 1) // 3600
+        most = pace * (max(0, at - o.start_s) + 1) // 3600
         if o.reported_s > 0:
             since = max(o.start_s, o.reported_s)
-            most = min(most, o.reported_nl + 1 + pace * (max(0, now - since) + 1) // 3600)
+            most = min(most, o.reported_nl + 1 + pace * (max(0, at - since) + 1) // 3600)
         total += max(0, min(o.volume_nl, most) - o.reported_nl)
     return total
 
@@ -138,8 +139,22 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     there, is counted as an instant at the scan start in each drug's 24 h window, and the fluid
     path moves on with the worst case (:func:`_path_after_scan`). Why each:
     docs/dosing-rules.md#r-mri-5 (REQ-MRI-006)."""
-    movable = movable_nl(d, now)
-    ahead = dosing.ahead(d, 0, movable + EMERGENCY_MRI_NL)
+    d, shown = _count_instant(d, movable_nl(d, now), now)
+    stopped = tuple(o if o.stopped_s else dataclasses.replace(o, stopped_s=now) for o in d.orders)
+    d = _path_after_scan(evolve(d, orders=stopped))
+    text = (
+        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        + (", ".join(shown) if shown else "no drug")
+        + ". After the scan delivery stays at zero until the valve reset is recorded."
+    )
+    return Applied(d, (Warn("emergency_mri", text),))
+
+
+def _count_instant(d: Device, behind_nl: int, now: int) -> tuple[Device, list[str]]:
+    """The labelled worst case counted as an instant at ``now``: each drug at its richest
+    concentration from the tip to 10 uL behind ``behind_nl`` (REQ-MRI-006); and its text."""
+    ahead = dosing.ahead(d, 0, behind_nl + EMERGENCY_MRI_NL)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
@@ -153,14 +168,35 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
         )
     d = evolve(d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg))
-    d = _path_after_scan(d)
+    return d, shown
+
+
+def count_beyond_the_scan(
+    d: Device, order_id: int, delivered_nl: int, now: int
+) -> tuple[Device, tuple[Effect, ...]]:
+    """A report of an order an emergency scan stopped that says it moved more than its pace
+    allows by the scan (judged at the scan's instant, however late the report comes: the HIGH
+    delivery-deviation alarm, :func:`itdose.core.dosing.over_delivered`): the 10 uL counted at
+    the scan were counted behind less than the orders moved, so they can have been richer. They
+    are counted again, as an instant now, each drug at its richest from the tip to 10 uL behind
+    all that the orders in flight can still move (never less than what left at the scan; the
+    windows that end between the scan and now are past). Call it before the report is counted
+    (the path still holds what the report takes from the tip). docs/dosing-rules.md#r-mri-5,
+    REQ-MRI-006."""
+    order = next((o for o in d.orders if o.id == order_id), None)
+    if order is None or not order.stopped_s:
+        return d, ()
+    if not dosing.over_delivered(d, order_id, delivered_nl, now):
+        return d, ()
+    d, shown = _count_instant(d, dosing.in_flight_nl(d), now)
     text = (
-        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
-        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        f"Order {order_id}, stopped by the emergency MRI, moved more than its pace allows by the "
+        "scan: the labelled worst case, "
+        f"{format_volume_nl(EMERGENCY_MRI_NL)}, is counted again behind it: "
         + (", ".join(shown) if shown else "no drug")
-        + ". After the scan delivery stays at zero until the valve reset is recorded."
+        + "."
     )
-    return Applied(d, (Warn("emergency_mri", text),))
+    return d, (Warn("emergency_mri_recounted", text),)
 
 
 def _path_after_scan(d: Device) -> Device:
