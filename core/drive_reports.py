@@ -28,7 +28,15 @@ from itdose.core.flight import (
 )
 from itdose.core.ledger import ahead_of_pace
 from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
-from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
+from itdose.core.state import (
+    DeliveryKind,
+    Device,
+    DrugLedger,
+    Order,
+    Reservoir,
+    Shadow,
+    evolve,
+)
 from itdose.core.units import DAY_S
 
 
@@ -70,13 +78,21 @@ def _pushed(
         volume = max(0, d.reservoir.volume_nl - delta_nl)
         r = d.reservoir
         fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
+    shadows, ghost = _shadows_pushed(d.shadows, delta_nl)
+    if d.shadows:
+        fields["shadows"] = shadows
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
     pace = _pace(order)
-    if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
-        lefts: tuple[tuple[str, int, int], ...] = (
-            (out[0].drug, out[0].amount_fg, pace * out[0].concentration_ng_per_ml),
+    if ghost:
+        # after an emergency scan the path may hold other drugs where it says one: each is
+        # counted too, at the richest of it that left (docs/dosing-rules.md#r-mri-5)
+        out = (*out, *ghost)
+        lefts: tuple[tuple[str, int, int], ...] = tuple(
+            (left, amount_fg(out, left), pace * _cmax(out, left)) for left in drugs_in(out)
         )
+    elif len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
+        lefts = ((out[0].drug, out[0].amount_fg, pace * out[0].concentration_ng_per_ml),)
     elif _falling(out):
         # one drug, its concentration falling from the first nanolitre out to the last (an
         # order across a change to a leaner fluid): the drug in the last ``w`` nL out is convex
@@ -100,9 +116,10 @@ def _pushed(
             books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
         delivered += ng_up(fg)
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
+    after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)
     for left in drugs_in(out):
         richest = _cmax(out, left)
-        if richest != (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
+        if richest != _cmax(after, left):
             # a fluid of ``left`` ends here and another concentration follows (leaner, richer or
             # none of the drug): a drive on whole nanolitres may move up to one nanolitre of it
             # later than its pace says, so that nanolitre is counted once more in every window
@@ -123,6 +140,23 @@ def _pushed(
         held = set(drugs_in(path.segments))
         fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
     return fields
+
+
+def _shadows_pushed(
+    shadows: tuple[Shadow, ...], delta_nl: int
+) -> tuple[tuple[Shadow, ...], tuple[Segment, ...]]:
+    """The shadows after ``delta_nl`` more left the tip, and what of them left
+    (:class:`itdose.core.state.Shadow`)."""
+    kept: list[Shadow] = []
+    gone: list[Segment] = []
+    for s in shadows:
+        end = s.start_nl + s.volume_nl
+        if s.start_nl < delta_nl:
+            gone.append(Segment(min(end, delta_nl) - s.start_nl, s.drug, s.concentration_ng_per_ml))
+        if end > delta_nl:
+            lo = max(s.start_nl, delta_nl)
+            kept.append(Shadow(lo - delta_nl, end - lo, s.drug, s.concentration_ng_per_ml))
+    return tuple(kept), tuple(gone)
 
 
 def _falling(out: tuple[Segment, ...]) -> bool:
