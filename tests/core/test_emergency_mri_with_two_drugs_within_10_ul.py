@@ -133,3 +133,28 @@ def test_the_old_drug_is_counted_when_the_scan_moved_less_than_10_ul(library: Li
     assert judged.short["morphine"] == []
     # the shadow's morphine counted as it leaves: 10 uL in all, 6 181 nL of it real
     assert 250_000 - 154_525 <= judged.over_ng["morphine"] <= _over_bound_ng("morphine")
+
+
+def test_a_second_scan_before_the_shadow_left_counts_it_again(library: Library):
+    """REQ-GOV-005, REQ-MRI-006: morphine -> hydromorphone, the scan above moving nothing, and a
+    second emergency scan right after the valve reset, before any delivery pushed the shadow of
+    morphine out (moving nothing again): the second scan counts the shadow's morphine in its
+    instant, widens the shadow by its own reach, and afterwards neither drug's window is ever
+    short of what left."""
+    b, at = _scan(library, "morphine -> hydromorphone", 700, 0)
+    (first,) = b.device.shadows
+    b.submit(c.EndMri(C), at + 600)
+    b.submit(c.ConfirmPostMri(C, "valve reset recorded"), at + 660)
+    assert b.device.shadows == (first,) and not b.running
+    again = at + 700
+    b.submit(c.BeginMri(C, emergency=True, reason="second trauma scan"), again)
+    instant = sum(
+        p.amount_fg
+        for p in dosing.ledger_of(b.device, "morphine").pieces
+        if p.instant and p.end_s == again
+    )
+    assert instant == 10_000 * 25 * MG  # the shadow's morphine, 10 uL at its richest
+    (second,) = b.device.shadows
+    assert second.drug == "morphine" and second.volume_nl == first.volume_nl  # from the tip
+    judged = _judged(b, again)
+    assert judged.short == {"morphine": [], "hydromorphone": []}, judged.short
