@@ -20,6 +20,7 @@ catheters): the largest window is the hard maximum exactly in every run.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
@@ -187,3 +188,42 @@ def test_a_program_change_fast_to_slow_at_the_hard_maximum_on_whole_nanolitre_st
     end = min((r.start for r in b.running.values()), default=b.now)
     most, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert most <= 20 * MG, float(most - 20 * MG)
+
+
+def test_a_one_second_order_cut_to_nothing_leaves_that_second_empty_and_announced(
+    library: Library,
+) -> None:
+    """REQ-TIP-005, REQ-TIP-004: ziconotide at its 19.2 ug maximum, refilled 100 -> 25 -> 25
+    ug/mL two seconds apart (found by a search over the grid of the tests above). A day later
+    the hourly order would be cut by more than a rounding unit, so a one-second order goes
+    first (basal.py ``_confined``), and the window ending in that second leaves it no whole
+    nanolitre: that second holds no order (the only second without one after dosing starts;
+    the refills stop orders a fraction of a second early), the delivery-limited alarm announces
+    it at that instant, the hour after it runs whole, and no window over any whole second
+    exceeds the maximum."""
+    ug = 1000
+    programs = [
+        Program("ziconotide", "pain", k, Basal.continuous(19_200), None, None)
+        for k in (100 * ug, 25 * ug, 25 * ug)
+    ]
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, programs[0], trimmed_mm=200, trial_ng=2_000)
+    first = t = t0 + DAY_S + 1234
+    for program in programs[1:]:
+        refill(b, t, program.concentration_ng_per_ml, program=program)
+        t += 2
+    b.advance(t + 3 * DAY_S)
+    assert not b.anomalies and b.dead_volume_nl is not None
+    dosing = sorted((p for p in b.pushes if p.t0 >= t0), key=lambda p: p.t0)
+    gaps = [(a.t1, n.t0) for a, n in pairwise(dosing) if n.t0 - a.t1 >= 1]
+    assert len(gaps) == 1, gaps
+    ((empty_from, empty_to),) = gaps
+    assert empty_from > first + DAY_S and empty_to - empty_from == 1
+    after = next(p for p in dosing if p.t0 == empty_to)
+    assert after.t1 - after.t0 == HOUR_S  # the hour after the empty second runs whole
+    assert any(at == empty_from and "delivery_limited" in kinds for at, _, _, kinds in b.phases), (
+        "the empty second is announced"
+    )
+    end = min((r.start for r in b.running.values()), default=b.now)
+    most, _ = largest_window(b.dead_volume_nl, b.pushes, "ziconotide", (t0, end))
+    assert most <= 19_200, float(most - 19_200)
