@@ -39,6 +39,8 @@ from itdose.core.state import (
 )
 from itdose.core.units import DAY_S
 
+BOLUS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
+
 
 def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
     """True when a report says the drive delivered more than the order's volume, or moved it
@@ -206,8 +208,15 @@ def apply_report(
     carry = d.basal_carry
     if final:
         orders = tuple(o for o in d.orders if o.id != order_id)
-        if order.kind is DeliveryKind.BASAL and now < order.end_s and d.basal_until_s <= now:
-            carry += _owed(order, reported, now, evolve(d, orders=orders, **pushed))
+        # a basal order stopped before its end: delivery stopped (the basal ahead waits for
+        # dosing), or a bolus cancelled it (the only order that runs beside a basal one: the
+        # bolus holds the basal due from its grant on, and what the order's plan owed beyond
+        # its pace line by then, not this fraction)
+        bolus = next((o for o in orders if o.kind in BOLUS), None)
+        stopped = d.basal_until_s <= now or bolus is not None
+        at = min(now, bolus.start_s) if bolus is not None else now
+        if order.kind is DeliveryKind.BASAL and at < order.end_s and stopped:
+            carry += _owed(order, reported, at, evolve(d, orders=orders, **pushed))
     else:
         orders = tuple(
             dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
