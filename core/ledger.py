@@ -58,7 +58,7 @@ both (never less).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
@@ -288,6 +288,8 @@ def peak(
     flows: Sequence[tuple[I, I, I]],
     now: I,
     period: I,
+    total: Callable[[Ops[I, B], Sequence[tuple[I, I, I]], Sequence[tuple[I, I, I]], I, I, I], I]
+    | None = None,
 ) -> I:
     """The most any 24 h window ending at or after ``now`` can hold, in fg, rounded up.
 
@@ -302,16 +304,18 @@ def peak(
     flows, ``now`` alone decides). Each candidate before ``now`` counts as zero (the value at
     ``now`` is never negative); a candidate that does not count is not evaluated when that is
     decided (plain ints). LEDGER-Z3 proves the result against a model of pace-keeping
-    deliveries."""
+    deliveries. ``total`` computes each window total (default :func:`total_at`; on ints
+    :func:`peak_fg` gives :func:`_total_split`, the same values with fewer terms)."""
+    total = total or total_at
     one, zero = ops.lit(1), ops.lit(0)
-    best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
+    best = ops.ceil_div(total(ops, pieces, flows, now, one, period), period)
     rises = candidates(ops, (), flows, period)
     for num, den in [*candidates(ops, pieces, (), period), *rises]:
         rising = ops.or_(*(ops.le(ops.mul(num, d), ops.mul(n, den)) for n, d in rises))
         counted = ops.and_(ops.ge(num, ops.mul(now, den)), rising)
         if counted is False:  # decided (plain ints): its value would count as zero
             continue
-        value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
+        value = ops.ceil_div(total(ops, pieces, flows, num, den, period), ops.mul(period, den))
         best = ops.max_(best, ops.ite(counted, value, zero))
     return best
 
@@ -346,7 +350,40 @@ def peak_fg(
         [f.term(period) for f in flows],
         now_s,
         period,
+        _total_split,
     )
+
+
+def _total_split(
+    ops: Ops[int, bool],
+    pieces: Sequence[tuple[int, int, int]],
+    flows: Sequence[tuple[int, int, int]],
+    t_num: int,
+    den: int,
+    period: int,
+) -> int:
+    """:func:`total_at` on plain ints, with each recorded piece that lies whole in the window, or
+    not at all, counted without the general term (a window of a tick at the hard maximum cuts one
+    or two of its 24 or so pieces; the others are whole in it): the same integer.
+
+    A piece ``(end, amount, rate)`` that ended by the window's start ``t0 = t - 86400``
+    (``end * den <= t0_num``) has a :func:`tail` of 0. One with a pace whose tail has not started
+    to shrink by ``t`` (``t`` at or before its candidate ``end + 86400 - amount x period /
+    rate``: ``rate x (end - t0) >= amount x period``, and ``end > t0``) has a tail of
+    ``amount x scale``, ``scale = period x den``. Every other piece goes through :func:`tail`,
+    as every flow through :func:`head` (:func:`total_at`)."""
+    whole = 0
+    cut = []
+    for term in pieces:
+        end, amount, rate = term
+        out = (end + WINDOW_S) * den
+        if out <= t_num:
+            continue
+        if rate and t_num * rate <= out * rate - amount * period * den:
+            whole += amount
+        else:
+            cut.append(term)
+    return whole * period * den + total_at(ops, cut, flows, t_num, den, period)
 
 
 def _first_live(pieces: Sequence[Piece], t: int) -> int:
