@@ -33,6 +33,7 @@ __all__ = [
     "projection",
     "recorded_terms",
     "reservoir_room_ng",
+    "whole_fg",
     "with_ledger",
 ]
 
@@ -218,6 +219,15 @@ def _fluid_flows(
         flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
         at += p.volume_nl
     return part, tuple(flows)
+
+
+def whole_fg(flows: tuple[Flow, ...]) -> int:
+    """A lower bound of the peak of any recorded pieces with ``flows`` and more (from a ``now`` at
+    or before the latest start): the window ending a day after the latest start holds each
+    flow's head at its most, ``min(amount, pace x 1 day)``, every other term at least nothing
+    (:func:`itdose.core.ledger.head`; rounded down here). More than a limit means the peak is
+    over it, without the exact peak (a long basal segment that cannot fit, REQ-DOSE-009)."""
+    return sum(min(f.amount_fg, f.pace_fg * DAY_S // f.pace_s) for f in flows)
 
 
 def cap_room_ng(
