@@ -287,7 +287,13 @@ def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], t
     report arrives) it is read as a flow from ``e``, counted in every window that ends after
     ``e`` (those that also start after ``e`` hold only what is still to come, far below it)."""
     pieces = ledger_of(d, drug).live(now)
-    lags = tuple(p for p in pieces if is_lag(p) and p.end_s >= now)
+    # the pieces ending at or after now are the ledger's last (in the order of their ends)
+    first = len(pieces)
+    for p in reversed(pieces):  # a bounded loop
+        if p.end_s < now:
+            break
+        first -= 1
+    lags = tuple(p for p in pieces[first:] if is_lag(p))
     if not lags:
         return pieces, ()
     kept = tuple(p for p in pieces if not is_lag(p) or p.end_s < now)
