@@ -357,7 +357,8 @@ def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPla
     new = tuple(dict.fromkeys(k for k in kinds if not d.has_alarm(k)))
     if any(priority_of(k) is Priority.HIGH for k in new) or basal is None:
         return TickPlan(new, None, d.basal_carry, d.basal_until_s)
-    return dataclasses.replace(basal, alarms=new)
+    b = basal  # the plan with the new alarms (dataclasses.replace, without its cost per tick)
+    return TickPlan(new, b.order, b.carry, b.basal_until_s, b.withheld_reasons, b.requested_nl)
 
 
 def with_alarms(
