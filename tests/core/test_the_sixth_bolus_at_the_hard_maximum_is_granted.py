@@ -39,11 +39,14 @@ def test_six_boluses_an_hour_and_a_second_apart_are_all_granted(library: Library
     """R-TIP-4, REQ-TIP-004: measured, the sixth bolus is denied (reason daily_cap); the largest
     window at the tip is then 370,982 ng (one bolus) below the maximum. Also denied: a basal 1 ng
     lower, and irregular gaps from 3601 s to 11,663 s. Granted in full (largest window under 7 ng
-    below the maximum): the boluses exactly 3600 s apart (basal 1 ng lower), the irregular gaps at
-    25 or 10 mg/mL, or 1 mg boluses on 14 mg/day. Suspected mechanism: the ledger counts
-    the window more than the one nanolitre a bolus may hold back (bolus.HOLD_NL) above what the
-    basal orders can deliver at this concentration (17,774,000 ng/day is 37,029.1 nL an hour:
-    each hourly order rounds, and the carry and the cancelled orders' makeup stack up)."""
+    below the maximum): the boluses exactly 3600 s apart (basal 1 ng lower), the irregular gaps
+    at 25 or 10 mg/mL, or 1 mg boluses on 14 mg/day. New with the basal made up around boluses:
+    the core before it (8eff693) grants all six here. Suspected mechanism: the ledger counts the
+    window the sixth bolus brings to the maximum between one and two nanolitres above it (the
+    cancelled orders counted to their pace rounded up, and the makeup of the basal they owed
+    inside the earlier boluses), more than the one nanolitre a bolus may hold back: with
+    bolus.HOLD_NL at 2 (an experiment, not a fix) all six are granted and the largest window is
+    2.3 ng below the maximum."""
     b = Bench(library, mode="pace")
     implanted_and_dosing(b, PROGRAM)
     t = b.now + DAY_S + 1420
