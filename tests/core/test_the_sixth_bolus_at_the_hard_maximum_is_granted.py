@@ -10,7 +10,7 @@ one-hour lockout; 10 mg/mL, 17,408,000 ng/day and six 432,000 ng boluses over 35
 3599 s lockout. Each: basal + 6 x dose = 20,000,000 ng. That search (whole-nanolitre doses of
 100 ug to 1 mg at 10, 20 or 25 mg/mL, 1 s to 3599 s long, lockouts to 1 h, gaps from the end of
 the lockout to 3 h more, hourly to daily basal segments, paced or even drives, progress polls or
-none) found the sixth bolus denied in 5 of 107 programs, never a window over the maximum; the
+none) found the sixth bolus denied in 5 of 120 programs, never a window over the maximum; the
 core before the basal made up around boluses (8eff693) granted all six in each of the 4 checked
 (then 29 ng to 140 ng short, the shortfall that change removed).
 """
