@@ -32,6 +32,7 @@ import pytest
 from fifo_window_reference import moved_by, tip
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 from ledger_windows_kit import AfterScan, judged_after_scan
+from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role, dosing
 from itdose.core import commands as c
@@ -133,6 +134,10 @@ def test_the_old_drug_is_counted_when_the_scan_moved_less_than_10_ul(library: Li
     assert judged.short["morphine"] == []
     # the shadow's morphine counted as it leaves: 10 uL in all, 6 181 nL of it real
     assert 250_000 - 154_525 <= judged.over_ng["morphine"] <= _over_bound_ng("morphine")
+    # no window at any whole second over the maximum by the whole-nanolitre drive's reference
+    assert b.dead_volume_nl is not None
+    most, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (at, at + DAY_S + 2400))
+    assert most <= 20 * MG, float(most)
 
 
 def test_a_second_scan_before_the_shadow_left_counts_it_again(library: Library):
