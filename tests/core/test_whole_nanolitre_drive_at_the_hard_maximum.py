@@ -23,8 +23,16 @@ from fractions import Fraction
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
-from whole_nl_drive import largest_window, moved_at
+from whole_nl_drive import (
+    largest_window,
+    moved_at,
+    moved_at_fn,
+    tip_by_second,
+    tip_by_second_scaled,
+)
 
 from itdose.core import Library
 from itdose.core.program import Basal, Program
@@ -153,9 +161,56 @@ def test_the_reference_drive_is_never_ahead_and_under_a_nanolitre_behind(
     """REQ-TIP-005 (the drive contract the reference models): at every whole second the whole
     nanolitres moved are at most the pace line and more than it less one nanolitre."""
     p = _Push(100, 100 + Fraction(volume * HOUR_S, pace), volume)
-    for t in range(100, int(p.t1) + 3):
-        line = min(Fraction(volume), Fraction(pace * (t - 100), HOUR_S))
+    fast = moved_at_fn(p)
+    for t in range(98, int(p.t1) + 3):
+        line = max(Fraction(0), min(Fraction(volume), Fraction(pace * (t - 100), HOUR_S)))
         assert line - 1 < moved_at(p, t) <= line
+        assert fast(t) == moved_at(p, t)  # the integer reading the windows use
+
+
+class _Fluid:
+    def __init__(self, drug: str, k: Fraction) -> None:
+        self.ng_per_nl = ((drug, k),)
+
+
+class _FluidPush(_Push):
+    def __init__(self, t0: Fraction, t1: Fraction, volume: Fraction, fluid: _Fluid) -> None:
+        self.t0, self.t1, self.volume_nl, self.fluid = t0, t1, volume, fluid
+
+
+_FRACTIONS = st.fractions(min_value=0, max_value=400, max_denominator=7)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    dead=st.fractions(min_value=0, max_value=50, max_denominator=4),
+    pushes=st.lists(
+        st.tuples(
+            _FRACTIONS,
+            st.fractions(min_value=0, max_value=60, max_denominator=3),
+            st.fractions(min_value=0, max_value=80, max_denominator=3),
+            st.sampled_from(["m", "h"]),
+            st.fractions(min_value=0, max_value=30, max_denominator=4),
+        ),
+        max_size=6,
+    ),
+    lo=st.integers(0, 300),
+    span=st.integers(0, 300),
+)
+def test_the_integer_reading_of_the_reference_equals_its_definition(
+    dead: Fraction,
+    pushes: list[tuple[Fraction, Fraction, Fraction, str, Fraction]],
+    lo: int,
+    span: int,
+) -> None:
+    """REQ-TIP-005 (the reference itself): the windows are read in integers times a common
+    denominator (fast enough to judge days at every second); on random pushes (fractional
+    starts, durations, volumes and concentrations, instantaneous ones, overlapping ones, two
+    drugs) and ranges, they equal the plain definition in exact fractions at every second."""
+    ps = [_FluidPush(t0, t0 + d, v, _Fluid(drug, k)) for t0, d, v, drug, k in pushes]
+    plain = tip_by_second(dead, ps, "m", lo, lo + span)
+    scaled, scale = tip_by_second_scaled(dead, ps, "m", lo, lo + span)
+    assert [Fraction(x, scale) for x in scaled] == plain
 
 
 @pytest.mark.parametrize("boluses", [False, True])
