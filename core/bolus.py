@@ -77,6 +77,85 @@ def _bolus_plan(
     duration_s: int,
     patient: PatientBolus | None,
 ) -> BolusPlan:
+    """Plan a bolus of ``dose_ng`` at the tip over ``duration_s`` (:func:`_plan_with`), the basal
+    its cancel of the basal order in flight owes inside it (:func:`_cancelled_debt`): exact, the
+    basal due from that order's start on less that order's pace line, so the basal of every
+    window around boluses is delivered in full (REQ-TIP-004). Where the order with that debt
+    inside it does not fit under the hard maximum (the debt is paid later than due, so a window
+    from its due instant on can hold a day of basal and the debt) or in the reservoir, the bolus
+    is planned as without it and the debt is carried to the next basal order, whose plan fits it
+    under the hard maximum exactly (a rounding unit carried on, more withheld with the
+    delivery-limited alarm): a bolus that brings a window exactly to the hard maximum is granted
+    (R-TIP-4), never denied for basal owed."""
+    plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, True)
+    if plan.debt_fg_s and (plan.mixed or not plan.fits):
+        plan = _plan_with(d, now, lib, dose_ng, duration_s, patient, False)
+    if not plan.fits and plan.plan.cancel is not None:
+        # a window at the hard maximum exactly, counted over it by less than a nanolitre or two
+        # (the cancelled order counted up to its pace rounded up, the carry a day earlier): the
+        # basal inside the order, counted as it is (not as a day of basal from now), held back
+        # by up to HOLD_NL whole nanolitres, carried to the next basal order (R-TIP-4: a
+        # rounding unit carried, not basal cut for a bolus)
+        for hold in range(HOLD_NL + 1):
+            held = _plan_with(d, now, lib, dose_ng, duration_s, patient, False, hold)
+            if held.fits:
+                return held.plan
+    return plan.plan
+
+
+HOLD_NL = 1
+"""The most basal a bolus at the hard maximum holds back (whole nanolitres, carried)."""
+
+
+@dataclass(frozen=True)
+class _Planned:
+    plan: BolusPlan
+    fits: bool
+    """The whole order fits under the hard maximum and in the reservoir."""
+    debt_fg_s: int
+    mixed: bool
+    """Sized for two or more concentrations within reach (the debt is then carried)."""
+
+
+def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, drug: str) -> int:
+    """The basal the basal order in flight still owes at ``now``, beyond its pace line, as basal
+    carry (fg x s/day) (REQ-TIP-004): the order was planned to hold its segment's basal plus the
+    carry before it, less the carry after it (``d.basal_carry``), evenly over its segment; the
+    bolus cancels it at ``now`` and holds the basal from ``now`` on. So the basal due from the
+    order's start to ``now`` less its pace line by ``now``: the carry after it, plus what its
+    pace line held for the rest of the segment, less that rest's basal (the fraction of a
+    nanolitre the drive's whole-nanolitre stop leaves below the line is carried at its final
+    report, :mod:`itdose.core.drive_reports`). Rounded down; never below 0 (a cut order's
+    withheld basal stays withheld); 0 unless the order is the basal order of the segment
+    (``basal_until_s`` at its end: not an order a program change or a stop already cancelled)
+    and its rest lies in one fluid of the drug; at most two nanolitres of it (what a carry can
+    be)."""
+    if rate == 0 or d.basal_until_s != basal.end_s or now < basal.start_s:
+        return 0
+    rest = ahead(d, others, max(1, basal.volume_nl - basal.reported_nl))
+    fluids = {(p.drug, p.concentration_ng_per_ml) for p in rest}
+    if len(fluids) != 1:
+        return 0
+    ((fluid, conc),) = fluids
+    if fluid != drug or conc == 0:
+        return 0
+    seg = max(1, basal.end_s - basal.start_s)
+    left = max(0, basal.end_s - now)
+    line = basal.volume_nl * conc * DAY_S * left // seg
+    owed = d.basal_carry + line - rate * FG_PER_NG * left
+    return max(0, min(owed, 2 * conc * DAY_S))
+
+
+def _plan_with(
+    d: Device,
+    now: int,
+    lib: Library,
+    dose_ng: int,
+    duration_s: int,
+    patient: PatientBolus | None,
+    with_debt: bool,
+    hold_nl: int | None = None,
+) -> _Planned:
     """Plan a bolus of ``dose_ng`` at the tip over ``duration_s``.
 
     The pump delivers basal and bolus together: a bolus order carries the basal due during it (at
@@ -101,10 +180,7 @@ def _bolus_plan(
     busy = any(o is not basal for o in d.orders)
     start = now if basal is not None else max(now, d.basal_until_s)
     rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
-    carried = 0 if basal is not None else d.basal_carry
-    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
-    basal_fg = numerator // DAY_S
-    unreported = 0
+    unreported = debt = 0
     flows: list[Flow] = []
     others = in_flight_nl(d)
     if basal is not None:
@@ -113,6 +189,10 @@ def _bolus_plan(
         unreported = min(
             basal.volume_nl - basal.reported_nl, ceil_div(_pace(basal) * max(0, now - since), 3600)
         )
+        debt = _cancelled_debt(d, basal, now, rate, others, drug)
+    carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
+    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
+    basal_fg = numerator // DAY_S
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
     rest = _path(d).volume_nl - others
@@ -160,14 +240,37 @@ def _bolus_plan(
             for f in _future_basal(d, until)
         )
         choices = (_fluid_flows(d, drug, now, others, unreported, volume, dur, moved),)
+    part: tuple[Piece, ...] = ()
+    if moved is not None and not mixed:
+        part = (Piece(moved[0], moved[1], now, unreported * cmax, moved[2] * cmax, 3600),)
+    if mixed:
+        pass
+    elif hold_nl is not None:
+        # the whole order at its pace with the basal inside it (less ``hold_nl``), then the
+        # basal after it: a day at the top step less the basal inside the order
+        basal_nl = max(0, basal_nl - hold_nl)
+        volume = bolus_nl + basal_nl
+        flows.extend(
+            Flow(f.start_s, max(0, f.amount_fg - basal_nl * cmax), f.pace_fg, f.pace_s)
+            for f in _future_basal(d, until)
+        )
+        order = Flow(now, volume * cmax, pace_nl_per_h(volume, dur) * cmax, 3600)
+        choices = ((part, (order,)),)
     else:
         # the basal due from ``start`` on (inside this order first, then the next basal orders)
         # is a day at the top step; the bolus itself at its own pace
         flows.extend(_future_basal(d, start))
-        part: tuple[Piece, ...] = ()
-        if moved is not None:
-            part = (Piece(moved[0], moved[1], now, unreported * cmax, moved[2] * cmax, 3600),)
-        bolus = Flow(now, bolus_nl * cmax, pace_nl_per_h(bolus_nl, dur) * cmax, 3600)
+        # with the basal the cancel owes inside the order, above the program's (the flow from
+        # ``start`` holds the program's only), at the order's own pace
+        extra_nl = 0
+        if basal is not None and carried:
+            extra_nl = max(0, basal_nl - rate * FG_PER_NG * dur // DAY_S // cmax)
+        bolus = Flow(
+            now,
+            (bolus_nl + extra_nl) * cmax,
+            pace_nl_per_h(bolus_nl + extra_nl, dur) * cmax,
+            3600,
+        )
         choices = ((part, (bolus,)),)
     fits = all(
         peak_fg((*pieces, *part), (*flows, *news), now, limit) <= limit for part, news in choices
@@ -193,7 +296,10 @@ def _bolus_plan(
         carry = numerator - basal_fg * DAY_S
     else:
         carry = numerator - basal_nl * cmax * DAY_S
-    return BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
+    if not with_debt:
+        carry += debt  # paid by the next basal order, under the hard maximum (see above)
+    plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
+    return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed)
 
 
 def _mixed_volume(d: Device, drug: str, skip_nl: int, unknown_nl: int, target_fg: int) -> int:

@@ -5,7 +5,6 @@ than its order is not made up here. The kit's active morphine device: 10 mg/mL, 
 
 from __future__ import annotations
 
-import pytest
 from itdose_testkit import DAY, C, S, reach
 
 from itdose.core import Library, Role, step
@@ -61,22 +60,11 @@ def test_a_stop_at_the_pace_carries_nothing_more(library: Library) -> None:
     assert after.basal_carry == before.basal_carry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a bolus's cancel carries nothing (drive_reports._owed's condition basal_until_s <= now "
-        "excludes it). Carrying it (a basal order reported final beside a bolus was cancelled by "
-        "it) is safe, but it changes the default cohort's histories: patient 89's pinned "
-        "window, patient 198 and its reduction (a rise at the hard maximum, R-TIP-5) no longer "
-        "reproduce, so the pins of the rise defect would be lost; not merged until they are "
-        "re-reduced"
-    ),
-)
 def test_an_order_cancelled_for_a_bolus_carries_what_its_pace_owed(library: Library) -> None:
     """REQ-TIP-004, REQ-GOV-008: a bolus cancels the basal order in flight and carries the basal
     due from now inside it; the basal before now is the cancelled order's, and the drive stops
-    it on a whole nanolitre: its final report should add the fraction its pace still owed (0.01
-    nL here), as any stop does (about 1 nL per bolus is lost, silently)."""
+    it on a whole nanolitre: its final report adds the fraction its pace still owed (0.01 nL
+    here), as any stop does."""
     d, order, start = _ordered(library)
     out = step(d, c.RequestBolus(P), start + 1234, library)
     assert any(isinstance(e, DeliveryOrder) for e in out.effects)
@@ -89,27 +77,15 @@ def test_an_order_cancelled_for_a_bolus_carries_what_its_pace_owed(library: Libr
     assert after.basal_carry == carry + owed * CONC * DAY // order.duration_s
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "neither the fraction the cancelled order's pace owed nor the carry its plan left "
-        "(0.23 nL here) is carried: the bolus plan starts its basal from now. Taking the carry "
-        "over (the carry after the order, plus what its pace line held for the rest of its "
-        "segment, less that rest's basal) makes the basal exact, but a window can then hold "
-        "a day of basal and a debt paid late, and a bolus that brings a window exactly to the "
-        "hard maximum (R-TIP-4) is denied by under a nanolitre (10 tests of tests/core fail): "
-        "which rule yields is open"
-    ),
-)
 def test_a_bolus_after_a_cancelled_order_leaves_exactly_the_basal_not_yet_delivered(
     library: Library,
 ) -> None:
     """REQ-TIP-004, REQ-GOV-008: the basal due from the cancelled order's start to the bolus's
     end (the program's rate, plus the carry before that order) less the basal delivered (what
     the drive moved of the cancelled order, and the basal inside the bolus order) is the carry
-    after the cancelled order's final report, to the femtogram (rounded down, never up). The
-    carry the cancelled order's plan left was dropped at the bolus (about half a nanolitre per
-    bolus, silently), and the fraction its pace owed too."""
+    after the cancelled order's final report, to the femtogram (rounded down, never up): the
+    bolus holds what the cancelled order's plan owed beyond its pace line, the report the
+    fraction its pace owed."""
     carry_in = reach(Phase.ACTIVE, library).basal_carry
     d, order, start = _ordered(library)
     out = step(d, c.RequestBolus(P), start + 1234, library)

@@ -69,19 +69,6 @@ def _windows(
         pytest.param(25 * MG, 14 * MG, HOUR_S, id="25-mg-per-ml-at-the-hard-maximum"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "each bolus cancels the basal order in flight, which the drive stops on a whole "
-        "nanolitre; neither the fraction of a nanolitre its pace owed nor the carry its plan "
-        "left is carried into the bolus order or the next basal order: 10 mg/mL at 5 or 14 "
-        "mg/day, 1 mg boluses 30 min apart, 40 ng short (4 nL), silently; 25 mg/mL at 14 "
-        "mg/day, boluses 1 h apart, 175 ng short (7 nL). Carrying the fraction alone: 38 and "
-        "71 ng (it changes the cohort's pinned histories, see SAFETY.md); taking the plan's "
-        "carry over too: 0 and 8 ng, but boluses that bring a window exactly to the hard "
-        "maximum are then denied by under 1 nL (the third case's sixth bolus by 21 ng): open"
-    ),
-)
 def test_six_boluses_a_day_leave_the_basal_in_full_or_announced(
     conc: int, basal: int, lockout_s: int, library: Library
 ):
@@ -103,17 +90,6 @@ def test_six_boluses_a_day_leave_the_basal_in_full_or_announced(
         pytest.param(10 * MG, 1800, 60, id="10-mg-per-ml-every-30-min"),
         pytest.param(25 * MG, 1801, 600, id="25-mg-per-ml-every-30-min"),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the same loss per cancelled basal order, once per clinician bolus: 46 boluses of "
-        "100 ug in a day at 5 mg/day leave the window that holds them 308 ng short at 10 mg/mL "
-        "(31 nL; 60 s boluses every 1800 s) and 1 125 ng short at 25 mg/mL (45 nL; 600 s "
-        "boluses every 1801 s), with no delivery-limited alarm; the control window without "
-        "boluses is exact. Carrying the fraction alone: 300 and 1 121 ng; taking the plan's "
-        "carry over too: 0 ng in both"
-    ),
 )
 def test_clinician_boluses_every_half_hour_leave_the_basal_in_full_or_announced(
     conc: int, every_s: int, duration_s: int, library: Library

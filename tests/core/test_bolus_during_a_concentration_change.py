@@ -105,7 +105,10 @@ def test_a_bolus_during_a_concentration_change_is_delivered_in_full_at_the_tip(
     """REQ-TIP-004, REQ-GOV-008: basal + the granted bolus leave the tip in full."""
     got = _tip_after_bolus(library, before, after, delay_s)
     expected = 10 * MG + MG
-    assert got <= expected  # never more than the program (sanity of the reference run)
+    # never more than the program and the basal owed when the bolus is requested, which the
+    # bolus makes up: what the basal order it cancels owed beyond its pace line and below it
+    # (each under one nanolitre, of the 25 mg/mL fluid at most)
+    assert got < expected + 2 * 25, float(got - expected)
     assert got >= expected - ALLOWANCE_NG, float(got)
 
 

@@ -252,7 +252,9 @@ def test_the_bolus_that_fills_the_window_exactly_to_the_maximum_is_granted(
     # basal goes on inside each bolus (a bolus replaces the basal order in flight), and the day
     # after the boluses holds the program's whole basal (to the nanolitre each bolus may cost)
     last_day = drive.in_window_nl(Fraction(drive.now))
-    assert 240_000 - 6 <= last_day <= 240_000
+    # (or up to the basal owed at its start more, made up: under two nanolitres a bolus that
+    # brought a window to the maximum could not hold, carried until the window left room)
+    assert 240_000 - 6 <= last_day < 240_000 + 2
     assert AlarmKind.DELIVERY_LIMITED not in {k for _, k in drive.alarms}
     assert drive.device.path is not None
     assert {(s.drug, s.concentration_ng_per_ml) for s in drive.device.path.segments} == {

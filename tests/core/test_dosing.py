@@ -1804,14 +1804,18 @@ def test_bolus_leaves_room_for_a_day_of_basal(library: Library) -> None:
 
 
 def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
-    """REQ-GOV-008, REQ-TIP-004: with the hour's basal order (4166 nL) in flight from T0, a bolus
-    at T0 + 1 cancels it (the drive stops it and reports what it moved) and carries the basal
-    from then on; the day of basal it leaves room for starts at T0 + 1. The cancelled order can
-    have moved, at its pace of 4166 nL/h, ceil(4166 / 3600) = 2 nL (20 ng) by T0 + 1. In the
+    """REQ-GOV-008, REQ-TIP-004, R-TIP-4: with the hour's basal order (4166 nL) in flight from T0,
+    a bolus at T0 + 1 cancels it (the drive stops it and reports what it moved) and carries the
+    basal from then on; the day of basal it leaves room for starts at T0 + 1. The cancelled order
+    can have moved, at its pace of 4166 nL/h, ceil(4166 / 3600) = 2 nL (20 ng) by T0 + 1. In the
     window ending at T0 - 101 + 86 400: the record, those 20 ng, the whole 0.1 mg bolus and
     86 298 s of 1 mg/day (10**12 x 86 298 / 86 400 fg = 998 819.44 ng): window <= 20 mg - 20 -
-    100 000 - 998 819.44 ng = 18 901 160.56 ng: 18 901 160 ng fits, one more does not."""
-    room = 18_901_160
+    100 000 - 998 819.44 ng = 18 901 160.56 ng. Above that, the bolus is granted still when the
+    order, counted with the basal it holds (694 nL in 600 s: 6 940 ng) less one nanolitre held
+    back (carried to the next basal order: a rounding unit, docs/dosing-rules.md#r-tip-4), and
+    the basal after it (85 698 s: 991 875 ng) fit: 20 mg - 20 - 100 000 - 6 930 - 991 875 =
+    18 901 175 ng fits, one more does not."""
+    room = 18_901_175
     order = _order(2, DeliveryKind.BASAL, 4166)
     for window, granted in ((room, True), (room + 1, False)):
         d = _active_device(

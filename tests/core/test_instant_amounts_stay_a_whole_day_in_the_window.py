@@ -24,7 +24,6 @@ from itdose_physics import (
     HOUR_S,
     MG,
     Bench,
-    greedy_clinician_boluses,
     implanted_and_dosing,
     max_clinician_bolus_ng,
 )
@@ -85,8 +84,8 @@ TRIAL_AT_S = 120
 
 def _trial_then_dosing_within_the_day(library: Library, monkeypatch: pytest.MonkeyPatch) -> Bench:
     """Morphine 0.5 mg/day at 10 mg/mL, the pump implanted 6 h after the trial dose and dosing
-    at once; clinician boluses (60 s) as large as accepted every 2 h, then, in the last second
-    before trial dose + 24 h, the largest one-second clinician bolus accepted."""
+    at once; a clinician bolus (60 s) 1,000 ng below the largest accepted, then, in the last
+    second before trial dose + 24 h, the largest one-second clinician bolus accepted."""
     monkeypatch.setattr(itdose_physics, "IMPLANT_AT", 6 * HOUR_S)
     program = Program(
         "morphine", "pain", 10 * MG, Basal.continuous(MG // 2), None, "opioid-tolerant"
@@ -95,7 +94,14 @@ def _trial_then_dosing_within_the_day(library: Library, monkeypatch: pytest.Monk
     t0 = implanted_and_dosing(b, program)
     assert t0 < TRIAL_AT_S + DAY_S - 2 * HOUR_S
     end = TRIAL_AT_S + DAY_S
-    assert greedy_clinician_boluses(b, t0 + 600, end - 2 * HOUR_S, 2 * HOUR_S, 60, 20 * MG)
+    # 1,000 ng below the largest accepted: with the basal delivered in full around boluses
+    # (R-TIP-4) the largest fills the window to the cap for the rest of the day, and the last
+    # second's bolus must have room to be accepted (it must fit with the trial dose still in the
+    # window); the basal orders it cancels and the ones after it run meanwhile
+    b.advance(t0 + 600)
+    first = max_clinician_bolus_ng(b, 60, 20 * MG)
+    assert first > 10 * MG
+    b.submit(c.ClinicianBolus(C, first - 1000, 60))
     b.advance(end - 1)
     dose = max_clinician_bolus_ng(b, 1, 20 * MG)
     assert dose > 0
