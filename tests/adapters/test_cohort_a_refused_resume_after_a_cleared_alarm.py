@@ -1,5 +1,5 @@
-"""What ``silent_stop`` found in examples/cohorts/restarts.toml (patients 0-415, a year each):
-3 patients left stopped with nothing sounding, each the same way. A HIGH alarm stops delivery;
+"""What ``silent_stop`` found in examples/cohorts/restarts.toml (patients 0-479, a year each):
+5 patients left stopped with nothing sounding, each the same way. A HIGH alarm stops delivery;
 the drawn clinician's answer clears it (the core moves the pump to ``suspended``) and resumes,
 but the stop has lasted more than 24 h and the resume carries no restart reason, so the core
 refuses it (R-LIM-10 of docs/dosing-rules.md: a restart after more than 24 h without delivery
@@ -8,7 +8,8 @@ drawn response delay is over 20 h, not when the stop is long (it began earlier: 
 reservoir, then a drive fault; or a restart). The pump then stays suspended, no alarm present,
 until another visit's resume or a refill: baclofen patient 298 for 9,291 s (2.6 h, from
 t = 10,555,832 s), baclofen patient 253 for 14,022 s (3.9 h), morphine patient 157 for
-2,746,075 s (31.8 days, until its next refill). Patients 0-149 (CI's cohort) hold none of them.
+2,746,075 s (31.8 days, until its next refill), 437 for 45,578 s (12.7 h), 469 for 40,858 s
+(11.3 h). Patients 0-149 (CI's cohort) hold none of them.
 
 Open, pinned: in the cohort, a clinician who walks away after a refused resume (the draw: the
 answer's resume could carry the reason whenever the programmer asks for one); for the rules, a
