@@ -7,48 +7,13 @@ are immutable values with JSON-friendly fields and pure methods that return a ne
 is reset by anything: refill, alarm, suspension, reprogramming or restart carry them over
 (docs/dosing-rules.md, "Time").
 
-What the drive is trusted for (SAFETY.md, "What the drive is trusted for")
------------------------------------------------------------------------------
-The drive moves the fluid of an order no faster than the order's own pace, its volume over its
-duration in whole nanolitres per hour, rounded up (:func:`pace_nl_per_h`: the rate the drive is
-commanded); it may be slower, and it reports what it really delivered (cumulative, never more than
-it moved). The core checks the pace at every report (:func:`ahead_of_pace`): a report ahead of it is
-a HIGH delivery-deviation alarm. Amounts are exact, in femtograms (``nL x ng/mL``).
-
-Pieces and flows
-----------------
-A :class:`Piece` is drug that has left the tip for one order: ``amount_fg`` between the order's
-start and the last report ``end_s``, at most ``pace_fg`` per ``pace_s`` seconds. Of it, the window
-``(t - 86400, t]`` can hold at most ``min(amount, pace x (end - (t - 86400)))``: the drug that left
-in the last ``end - (t - 86400)`` seconds before ``end`` (:func:`tail`). A :class:`Flow` is
-drug that may still leave the tip: an order in flight (from its last report), the order being
-decided (from now), or basal scheduled in the next 24 h; by ``t`` at most
-``min(amount, pace x (t - start))`` of it has left (:func:`head`).
-
-Why the peak bounds every real window (REQ-GOV-004)
----------------------------------------------------
-:func:`peak_fg` is the largest, over every later window end ``t >= now``, of the tails of the
-recorded pieces plus what the flows can have delivered by ``t``. Each term bounds the drug of one
-order in the window ``(t - 86400, t]``: a recorded piece by the pace argument above (a drive that
-kept the pace cannot have moved more in the last seconds), a flow by the pace from its start. So
-the peak bounds every window ending at or after ``now`` while no other delivery is granted, and a
-grant is admitted only if the peak with it is within the hard maximum. Fix any window end ``t``
-and let ``g`` be the last grant at or before ``t``: every drug in that window was recorded before
-``g`` (a piece at ``g``), in flight at ``g`` (a flow at ``g``) or granted at ``g`` (the new
-flow), so the window holds at most the peak computed at ``g``, which was at most the maximum.
-By induction over the grants, no real 24 h window ever exceeds the hard maximum.
-
-The peak is exact, not an over-count: with a drive that keeps its pace, the tail of the order
-leaving the window and the head of the order entering it add up to exactly one order, so a
-program accepted at the hard maximum is delivered in full, and a bolus that brings the window
-exactly to the maximum fits (REQ-TIP-004). The largest value of the piecewise-linear sum is
-reached at ``now`` or where a term stops rising or starts falling: only those instants are
-evaluated. The arithmetic is exact and integer (cross-multiplied: every pace per one common
-period, every instant a fraction ``num / den`` of seconds, every amount scaled by ``period x
-den``), written once against :class:`~itdose.core.arith.Ops` (:func:`peak`, :func:`window_total`)
-so that the proofs evaluate the same functions on z3 terms (proofs/ledger_z3.py, LEDGER-Z3). The
-only rounding is the final one, up to a whole femtogram (never below the exact value; against an
-integer maximum it loses nothing).
+Why the peak bounds every real window (REQ-GOV-004), what the drive is trusted for, and why the
+peak is exact (a program accepted at the hard maximum is delivered in full, REQ-TIP-004):
+docs/ledger.md. In short: a :class:`Piece` is drug that has left the tip for one order (at most
+its pace in any window, :func:`tail`); a :class:`Flow` is drug that may still leave it (at most its
+pace from its start, :func:`head`); :func:`peak_fg` is the largest sum over every later window end,
+evaluated exactly in integers where a term changes slope (:func:`peak`, written once against
+:class:`~itdose.core.arith.Ops` so the proofs evaluate it on z3 terms: LEDGER-Z3).
 
 Memory: pieces older than 24 h are dropped (they are a prefix: pieces are kept in order of their
 ends); past :data:`MAX_PIECES` the two oldest merge into one with the summed pace, which bounds
@@ -347,11 +312,9 @@ def peak_fg(
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
     the same answer, without the exact evaluation).
 
-    Otherwise :func:`peak` runs with as ``pieces`` only the pieces whose candidates it counts (at
-    or after ``now``, at or before the latest flow's candidate: the others it would skip) and the
-    window totals of the whole ledger from :func:`_total_split`: the same instants, the same
-    totals, so the same peak, with a few terms per window instead of every piece (a tick at the
-    hard maximum keeps about 24 pieces; the windows of its next hour cut one or two)."""
+    Otherwise :func:`peak` runs on the pieces whose candidates it counts (the others it would
+    skip) with the window totals of the whole ledger from :func:`_total_split`: the same peak,
+    with a few terms per window instead of every piece."""
     live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
@@ -387,9 +350,8 @@ def _total_split(
 ) -> int:
     """:func:`total_at` of the recorded pieces and ``flows`` on plain ints, with each piece that
     lies whole in the window, or not at all, counted without the general term (a window of a
-    tick at the hard maximum cuts one or two of its 24 or so pieces; the others are whole in
-    it): the same integer. Each piece comes as ``(end + 86400, rate, amount x period, amount,
-    term)``.
+    tick at the hard maximum cuts one or two of its 24 or so pieces): the same integer. Each
+    piece comes as ``(end + 86400, rate, amount x period, amount, term)``.
 
     A piece ``(end, amount, rate)`` that ended by the window's start ``t0 = t - 86400``
     (``(end + 86400) x den <= t_num``) has a :func:`tail` of 0. One with a pace whose tail has

@@ -18,7 +18,7 @@ from itdose.adapters.cohort import summarise
 from itdose.adapters.cohort_physics import HAZARDS
 from itdose.adapters.cohort_run import run_cohort
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "cohort-schema.md"
+DOC = Path(__file__).resolve().parents[2] / "docs/cohort-schema.md"
 
 
 def _section(text: str, title: str) -> str:
