@@ -12,7 +12,9 @@ delivered), with every hazard 0 (patient 9 pumped 1.42 mL more, counted 27.6 mg 
 hazard). A patient at the hard maximum would have a window over it that its ledger does not
 hold. ``count_lost`` now compares every order the drive's own log says it moved fluid for with
 the largest count the core accepted for it (none: 0); patient 11's three forgotten orders
-(46, 96, 187: 219 500, 215 555 and 235 500 nL moved, nothing counted) are each flagged. Over
+(46, 96, 187: the drive moved 219 500, 215 555 and 235 500 nL for them; the core counted
+150 250, 54 068 and 78 097 nL, its reports before the restart, and never closed them) are each
+flagged. Over
 patients 0-34 for a year each: every clean run has no hazard, every run with the defect is
 flagged ``count_lost`` (1 to 8 orders each; patients 12 and 19, at the hard maximum, also
 ``tip_over_hard_max``)."""

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cohort_spies import forget_at_each_restart
 
 from itdose.adapters.cohort_draw import load_cohort
 from itdose.adapters.cohort_physics import SILENT_STOP_LIMIT_S, silent_stops, sounding_spans
 from itdose.adapters.cohort_run import run_patient
-from itdose.adapters.journal import Journal
 from itdose.core import machine, serialization
 from itdose.core.state import Device, Phase
 from itdose.specs import load_library
@@ -110,13 +110,7 @@ def test_a_stop_with_its_alarms_forgotten_is_caught(monkeypatch: pytest.MonkeyPa
         monkeypatch.setattr(
             module, "check_consistent", _without_the_alarm_rule(module.check_consistent)
         )
-    real = Journal.create.__func__  # type: ignore[attr-defined]
-
-    def forgetful(cls: type[Journal], path: Any, device: Any, **kw: Any) -> Journal:
-        out: Journal = real(cls, path, dataclasses.replace(device, alarms=()), **kw)
-        return out
-
-    monkeypatch.setattr(Journal, "create", classmethod(forgetful))
+    forget_at_each_restart(monkeypatch, lambda d: dataclasses.replace(d, alarms=()))
     broken = run_patient(COHORT, 31, 250 * DAY_S)
     assert broken["error"] is None, broken["error"]
     assert broken["hazards"]["silent_stop"] >= 1, broken["hazards"]
