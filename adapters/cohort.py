@@ -30,6 +30,7 @@ from itdose.adapters.cohort_draw import Cohort, draw_patient, load_cohort, to_to
 from itdose.adapters.cohort_physics import (
     HAZARDS,
     LATENCY_LIMIT_STEPS,
+    SILENT_STOP_LIMIT_S,
     UNDER_DELIVERY_ALLOWANCE,
 )
 from itdose.adapters.cohort_plot import PlotUnavailable, write_plots
@@ -117,6 +118,12 @@ def summarise(
         for x in r["alarm_latency_steps"]:
             latency[str(x)] = latency.get(str(x), 0) + 1
     lowest = sorted(ok, key=lambda r: r["min_delivered_ratio"])[:10]
+    silent = sorted(
+        (r for r in ok if r["silent_stop_longest_s"]), key=lambda r: -r["silent_stop_longest_s"]
+    )[:10]
+    stopped = sorted(
+        (r for r in ok if r["alarm_stop_longest_s"]), key=lambda r: -r["alarm_stop_longest_s"]
+    )[:10]
     excused: dict[str, int] = {}
     for r in ok:
         for cause, seconds in r["under_delivery_excused_s"].items():
@@ -164,6 +171,19 @@ def summarise(
             "limit_steps": LATENCY_LIMIT_STEPS,
             "faults_by_steps": dict(sorted(latency.items(), key=lambda kv: int(kv[0]))),
             "never_raised": sum(r["alarms_missing"] for r in ok),
+        },
+        "silent_stop": {
+            "limit_s": SILENT_STOP_LIMIT_S,
+            "longest": [
+                {"index": r["index"], "drug": r["drug"], "seconds": r["silent_stop_longest_s"]}
+                for r in silent
+            ],
+        },
+        "alarm_stops": {
+            "longest": [
+                {"index": r["index"], "drug": r["drug"], "seconds": r["alarm_stop_longest_s"]}
+                for r in stopped
+            ],
         },
         "under_delivery": {
             "allowance": float(UNDER_DELIVERY_ALLOWANCE),
@@ -216,6 +236,26 @@ def markdown(report: dict[str, Any]) -> str:
         f"Limit {lat['limit_steps']}; faults by steps (0: a HIGH alarm was already active): "
         f"{lat['faults_by_steps'] or 'no fault drawn'}; never raised: {lat['never_raised']}.",
         "",
+        "## Silent stops (delivery halted, not chosen by the clinician, no HIGH alarm present)",
+        "",
+        f"Limit {report['silent_stop']['limit_s']} s; longest: "
+        + (
+            ", ".join(
+                f"patient {x['index']} {x['seconds']} s"
+                for x in report["silent_stop"]["longest"][:5]
+            )
+            or "none"
+        )
+        + ". Longest stops under a HIGH alarm (phase alarm, announced): "
+        + (
+            ", ".join(
+                f"patient {x['index']} ({x['drug']}) {x['seconds']} s"
+                for x in report["alarm_stops"]["longest"][:5]
+            )
+            or "none"
+        )
+        + ".",
+        "",
         "## Under-delivery (quiet 24 h windows, tip amount / accepted program)",
         "",
         f"Allowance {100 * report['under_delivery']['allowance']:g} %; lowest: "
@@ -262,7 +302,8 @@ VERIFY_COHORT = ("examples/cohorts/restarts.toml", 150, Fraction(1))
 """The cohort ``itdose verify --with-cohort`` runs (and CI, .ci/run): the default cohort with
 controller restarts (from the repository root, as the tests), patients 0-149 x 1 year = 150
 patient-years, about 170 to 230 CPU s (under 2 minutes on 2 idle cores). 1,000 patient-years
-would take 19 to 25 CPU minutes (docs/cohort-schema.md, "Speed")."""
+(``--cohort-patients 1000``) take 19 to 40 CPU minutes and, in patients 150 to 479, hold 5 with
+a ``silent_stop`` not yet fixed (docs/cohort-schema.md, "In the evidence report")."""
 VERIFY_REQUIREMENTS = (
     "REQ-GOV-004",
     "REQ-ALM-001",

@@ -62,6 +62,10 @@ _FAULT_KINDS = (
     "partial_delivery",
     "garbled_reply",
 )
+# The restart reason of every resume that answers a HIGH alarm (R-LIM-10 of docs/dosing-rules.md:
+# a resume after more than 24 h without delivery needs one; the core takes it on a shorter stop
+# without effect).
+_REASSESSED = "cohort: patient reassessed"
 _HIGH_ALARMS = ("motor_stall", "occlusion", "drive_fault", "delivery_deviation")
 
 
@@ -705,8 +709,9 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
         visit = f.at_s + delay + 60
         for k, alarm in enumerate(_HIGH_ALARMS):
             act(visit + k, "clear_alarm", alarm=alarm, reason="cause resolved")
-        late = {"restart_reason": "cohort: patient reassessed"} if delay > 20 * HOUR_S else {}
-        act(visit + len(_HIGH_ALARMS), "resume", reason="checked", **late)
+        # the clinician answers a stop of over 24 h as R-LIM-10 asks (a reason), whenever it
+        # began: an earlier fault or an empty reservoir may have stopped delivery long before
+        act(visit + len(_HIGH_ALARMS), "resume", reason="checked", restart_reason=_REASSESSED)
 
     # controller restarts: the process stops and starts again from its journal, the drive
     # running on; a share with the wall clock set back while it was down (corrected later), a
@@ -740,8 +745,12 @@ def draw_patient(cohort: Cohort, index: int, horizon_s: int) -> dict[str, Any]:
             visit = at + down + delay
             for k, alarm in enumerate(_HIGH_ALARMS):  # whichever HIGH alarm the restart raised
                 act(visit + k, "clear_alarm", alarm=alarm, reason="checked after a restart")
-            late = {"restart_reason": "cohort: patient reassessed"} if delay > 20 * HOUR_S else {}
-            act(visit + len(_HIGH_ALARMS), "resume", reason="checked after a restart", **late)
+            act(
+                visit + len(_HIGH_ALARMS),
+                "resume",
+                reason="checked after a restart",
+                restart_reason=_REASSESSED,
+            )
             t = max(t, at + down)
 
     for item in timeline:

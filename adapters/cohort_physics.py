@@ -38,10 +38,14 @@ Checks (hazard kinds, :data:`HAZARDS`):
   :data:`LATENCY_LIMIT_STEPS` controller steps taken while dosing (phase ``active`` or
   ``alarm``), counted from the fault's instant to the step that raised the alarm, inclusive
   (:func:`alarm_latencies`). A fault while a HIGH alarm is already active needs none.
-* ``count_lost``: an order closed with a final count below what the drive's own log of its
-  commands says they delivered (:func:`lost_counts`): what the core counts must never be less
-  than what the drive moved, across a controller restart above all (the orders found in flight
-  are reconciled from the drive, REQ-PERS-004).
+* ``count_lost``: an order the drive's own log of its commands says it moved fluid for, of
+  which the core counts less (:func:`lost_counts`: the largest count the core accepted for it,
+  final or not; an order the core never counted, forgotten at a restart, counts as 0): what the
+  core counts must never be less than what the drive moved, across a controller restart above
+  all (the orders found in flight are reconciled from the drive, REQ-PERS-004).
+* ``silent_stop``: a stop the clinician did not choose (phase ``alarm``, or ``suspended``
+  entered from it) with no HIGH alarm sounding (none present, or each one silenced) for more
+  than :data:`SILENT_STOP_LIMIT_S` (:func:`silent_stops`, :func:`sounding_spans`).
 * ``under_delivery``: a rolling 24 h window, wholly inside a quiet stretch (phase ``active``,
   no alarm of any priority, no drawn fault), in which less drug left the tip than the accepted
   program asks for (its basal over the window plus the patient boluses granted in it; a bolus
@@ -66,6 +70,7 @@ __all__ = [
     "DAY_S",
     "HAZARDS",
     "LATENCY_LIMIT_STEPS",
+    "SILENT_STOP_LIMIT_S",
     "UNDER_DELIVERY_ALLOWANCE",
     "BasalPeriod",
     "Catheter",
@@ -84,6 +89,8 @@ __all__ = [
     "max_window_brute",
     "max_windows",
     "max_windows_exact",
+    "silent_stops",
+    "sounding_spans",
     "under_delivery_windows",
 ]
 
@@ -96,6 +103,7 @@ HAZARDS = (
     "alarm_latency",
     "under_delivery",
     "count_lost",
+    "silent_stop",
 )
 """Every hazard kind the reference counts, in report order."""
 
@@ -153,6 +161,13 @@ UNDER_DELIVERY_ALLOWANCE = Fraction(1, 200)
 nanolitre counts, the orders' rounding down (carried to the next order) and a remnant of old fluid
 moved with the next order after a concentration change. The fault model's own shortfalls (a
 partial delivery, a lost count, a stall) come with an alarm and are outside quiet windows."""
+
+
+SILENT_STOP_LIMIT_S = 600
+"""The longest a stop the clinician did not choose may go without a HIGH alarm present: the
+rules' bound on a HIGH alarm's silence (R-ALM-2, 10 minutes). A clinician who clears the last
+HIGH alarm and resumes at the same visit leaves the pump stopped, attended, for the seconds
+between the two (the cohort's answers: at most 150 s)."""
 
 
 @dataclass(frozen=True)
@@ -506,10 +521,85 @@ def check_patient(
     return counts, windows, ref
 
 
-def lost_counts(final: dict[int, int], drive_counts: dict[int, int]) -> int:
-    """Orders whose final count (``final``: order id -> nL the core was told) is below the
-    drive's own count of the order's commands (``drive_counts``: order id -> nL)."""
-    return sum(1 for order, nl in final.items() if drive_counts.get(order, 0) > nl)
+def lost_counts(counted: dict[int, int], drive_counts: dict[int, int]) -> int:
+    """Orders the drive moved fluid for (``drive_counts``: order id -> nL its ended commands
+    delivered, from the drive's own log) of which the core counts less (``counted``: order id
+    -> the largest cumulative count the core accepted for it, final or not). An order the core
+    never counted (forgotten at a restart: no report, no final count) counts as 0, so it is
+    lost if the drive moved anything for it."""
+    return sum(1 for order, nl in drive_counts.items() if nl > counted.get(order, 0))
+
+
+def sounding_spans(
+    marks: Sequence[tuple[int, tuple[int, ...] | None]], end_s: int
+) -> list[tuple[int, int]]:
+    """Where a HIGH alarm sounds: ``marks`` are the changes of the alarms present, each as its
+    instant and, per HIGH alarm present, the instant from which it sounds (the instant itself,
+    or the end of its silence; ``None`` or empty: no HIGH alarm). A HIGH alarm silenced sounds
+    again when its pause ends (R-ALM-3), so between two marks the sound starts at the earliest
+    of those instants. Returns merged ``(from, to)`` spans up to ``end_s``."""
+    out: list[tuple[int, int]] = []
+    for (t, sound), (nxt, _) in itertools.pairwise([*marks, (end_s, None)]):
+        if not sound:
+            continue
+        a = max(t, min(sound))
+        if a >= nxt:
+            continue
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], nxt)
+        else:
+            out.append((a, nxt))
+    return out
+
+
+def silent_stops(
+    phases: Sequence[tuple[int, str]],
+    high_spans: Iterable[tuple[int, int | None]],
+    end_s: int,
+    limit_s: int = SILENT_STOP_LIMIT_S,
+) -> tuple[int, int]:
+    """Stops no alarm announces: (episodes longer than ``limit_s``, the longest in seconds).
+
+    A stop the clinician did not choose is one in phase ``alarm`` (delivery halted by a
+    critical condition) or in phase ``suspended`` entered from ``alarm`` (the clear of its last
+    HIGH alarm, before the clinician's resume); ``phases`` are ``(instant, phase)`` changes. It
+    is silent where no HIGH alarm sounds (``high_spans``: ``(from, to)``, ``None``: to
+    ``end_s``; :func:`sounding_spans`: none present, or each one silenced). Abrupt baclofen
+    withdrawal is dangerous and the pump's alarms are its prevention (docs/clinical-basis.md,
+    H6): a pump stopped with nothing sounding is a patient left without drug unannounced
+    (R-ALM-1, R-BACL-1). A deliberate stop (a suspension, a refill, an MRI, each confirmed by the
+    clinician) is not judged."""
+    marks = [*phases, (end_s, "")]
+    stops: list[tuple[int, int]] = []
+    before = ""
+    for (a, ph), (b, _) in itertools.pairwise(marks):
+        if b > a and (ph == "alarm" or (ph == "suspended" and before == "alarm")):
+            stops.append((a, b))
+        before = ph
+    highs = sorted((r, end_s if c is None else c) for r, c in high_spans)
+    silent: list[tuple[int, int]] = []
+    for a, b in stops:
+        pos = a
+        for r, c in highs:
+            if c <= pos or r >= b:
+                continue
+            if r > pos:
+                silent.append((pos, r))
+            pos = max(pos, c)
+            if pos >= b:
+                break
+        if pos < b:
+            silent.append((pos, b))
+    merged: list[tuple[int, int]] = []
+    for a, b in silent:
+        if merged and merged[-1][1] == a:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return (
+        sum(1 for a, b in merged if b - a > limit_s),
+        max((b - a for a, b in merged), default=0),
+    )
 
 
 def alarm_latencies(

@@ -36,6 +36,8 @@ from itdose.adapters.cohort_physics import (
     WithdrawEvent,
     check_patient,
     lost_counts,
+    silent_stops,
+    sounding_spans,
 )
 from itdose.adapters.controller import ControllerEvent
 from itdose.adapters.durable import RecordingSimDrive
@@ -75,8 +77,12 @@ class TrueLog:
     """The accepted programs, as the clinician entered them (not the core's accounting)."""
     high_raises: list[tuple[int, int]] = field(default_factory=list)
     """Each HIGH alarm raised: its instant and the number of dosing steps ended before it."""
-    final_nl: dict[int, int] = field(default_factory=dict)
-    """The final count the core accepted for each order (order id -> nL)."""
+    counted_nl: dict[int, int] = field(default_factory=dict)
+    """The largest count the core accepted for each order, final or not (order id -> nL: the
+    reports are cumulative): what the core counts of what the drive moved for it."""
+    sound_marks: list[tuple[int, tuple[int, ...] | None]] = field(default_factory=list)
+    """Each change of the alarms present: its instant and, per HIGH alarm, the instant from
+    which it sounds (now, or the end of its silence, on the drive's clock)."""
     _alarms: object = None
     _high: frozenset[str] = frozenset()
 
@@ -89,6 +95,22 @@ class TrueLog:
             if high - self._high:
                 self.high_raises.append((e.t_s, len(self.dosing_steps)))
             self._high = high
+            # a silence's end is on the controller's timeline; the alarms change only with an
+            # accepted command, at the device's clock: the offset to the drive's clock is exact
+            off = e.t_s - (d.clock_s if d.clock_s is not None else e.t_s)
+            self.sound_marks.append(
+                (
+                    e.t_s,
+                    tuple(
+                        e.t_s
+                        if a.silenced_until_s is None or a.silenced_until_s + off <= e.t_s
+                        else a.silenced_until_s + off
+                        for a in d.alarms
+                        if a.priority is Priority.HIGH
+                    )
+                    or None,
+                )
+            )
         if e.kind == "step":
             if d.phase in _DOSING:
                 self.dosing_steps.append(e.t_s)
@@ -97,8 +119,8 @@ class TrueLog:
             return
         cmd = e.command
         if isinstance(cmd, c.DriveReport):
-            if cmd.final:
-                self.final_nl[cmd.order_id] = cmd.delivered_nl
+            before = self.counted_nl.get(cmd.order_id, 0)
+            self.counted_nl[cmd.order_id] = max(before, cmd.delivered_nl)
             return
         prog = cmd.program if isinstance(cmd, c.SetProgram | c.CompleteRefill) else None
         if prog is not None:
@@ -371,11 +393,16 @@ def run_patient(
             quiet=quiet_stretches(result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts),
             drug=sc.drug,
         )
-        counts["count_lost"] = lost_counts(log.final_nl, drives[0].counts_by_order())
+        counts["count_lost"] = lost_counts(log.counted_nl, drives[0].counts_by_order())
+        sounding = sounding_spans(log.sound_marks, sc.end_s)
+        counts["silent_stop"], silent_longest_s = silent_stops(result.phases, sounding, sc.end_s)
         phases = [*result.phases, (sc.end_s, "")]
         time_in: dict[str, int] = {}
+        alarm_stop_s = 0
         for (t0, ph), (t1, _) in itertools.pairwise(phases):
             time_in[ph] = time_in.get(ph, 0) + t1 - t0
+            if ph == "alarm":
+                alarm_stop_s = max(alarm_stop_s, t1 - t0)
         w = windows.get(sc.drug)
         hard_fg = entry.max_daily.value * FG_PER_NG
         out |= {
@@ -394,6 +421,8 @@ def run_patient(
             "unstoppable_after_high_nl": int(ref.unstoppable_nl),
             "alarm_latency_steps": [x for x in ref.latencies if x is not None],
             "alarms_missing": sum(1 for x in ref.latencies if x is None),
+            "silent_stop_longest_s": silent_longest_s,
+            "alarm_stop_longest_s": alarm_stop_s,
             "min_delivered_ratio": float(ref.delivered_ratio),
             "under_delivery_excused_s": excused_seconds(
                 result.phases, result.alarm_spans, sc.faults, sc.end_s, restarts

@@ -29,6 +29,7 @@ from itdose.core.flight import (
     plan_volume,
     recorded_terms,
     reservoir_room_ng,
+    whole_fg,
 )
 from itdose.core.governor import Reason, Request, decide_basal
 from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
@@ -145,6 +146,8 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
     limit = hard_max_ng(d, lib, drug) * FG_PER_NG
     order = Flow(now, order_fg, pace_nl_per_h(volume_nl, longest) * conc, 3600)
+    if whole_fg((*later, order)) > limit:
+        return seg  # the peak is at least that (a lower bound, without the ledger's peak)
     pieces, lags = recorded_terms(d, drug, now)
     flows = (*in_flight_flows(d, drug), *lags, *later, order)
     fits = peak_fg(pieces, flows, now, limit) <= limit
@@ -354,7 +357,8 @@ def _plan_tick(d: Device, now: int, lib: Library, max_segment_s: int) -> TickPla
     new = tuple(dict.fromkeys(k for k in kinds if not d.has_alarm(k)))
     if any(priority_of(k) is Priority.HIGH for k in new) or basal is None:
         return TickPlan(new, None, d.basal_carry, d.basal_until_s)
-    return dataclasses.replace(basal, alarms=new)
+    b = basal  # the plan with the new alarms (dataclasses.replace, without its cost per tick)
+    return TickPlan(new, b.order, b.carry, b.basal_until_s, b.withheld_reasons, b.requested_nl)
 
 
 def with_alarms(

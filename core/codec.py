@@ -90,9 +90,8 @@ def _decode(tp: Any, data: object, path: str) -> Any:
         raise InvalidInput(path, f"expected one of {allowed}", value=data)
     if tp is bool:
         if not isinstance(data, bool):
-            raise InvalidInput(
-                path, f"expected true or false, got {type(data).__name__}", value=data
-            )
+            got = type(data).__name__
+            raise InvalidInput(path, f"expected true or false, got {got}", value=data)
         return data
     if tp is int:
         if isinstance(data, bool) or not isinstance(data, int):
@@ -159,9 +158,8 @@ def _check(tp: Any, value: object, path: str) -> None:
         return
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         if not isinstance(value, tp):
-            raise InvalidInput(
-                path, f"expected a {tp.__name__}, got {type(value).__name__}", value=value
-            )
+            why = f"expected a {tp.__name__}, got {type(value).__name__}"
+            raise InvalidInput(path, why, value=value)
         return
     if tp in (int, str, bool):
         # reuse the decoder's checks for plain values (type and range)

@@ -8,36 +8,34 @@ else (REQ-CORE-004).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from itdose.core.alarms import AlarmKind
 from itdose.core.program import Program
 from itdose.core.state import Role, TrialOutcome
+from itdose.core.value import Value
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(Value):
     """A clinician's override of one soft limit, with the reason that is recorded with it."""
 
     limit_id: str
     reason: str
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(Value):
     """Base of every command. ``name``, the trigger in the lifecycle table, is the class name in
     snake case (``RecordPainScore``: ``record_pain_score``) unless the class sets its own."""
 
     name: ClassVar[str] = ""
     role: Role
 
-    def __init_subclass__(cls) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         if "name" not in vars(cls):
             cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+        super().__init_subclass__(**kwargs)
 
 
-@dataclass(frozen=True)
 class RecordScreening(Command):
     """The screening assessment: candidate or not, and the baseline pain score (0-10)."""
 
@@ -46,7 +44,6 @@ class RecordScreening(Command):
     note: str = ""
 
 
-@dataclass(frozen=True)
 class StartTrial(Command):
     """Begin a trial (or baclofen screening) of ``drug`` for ``indication``."""
 
@@ -57,7 +54,6 @@ class StartTrial(Command):
     overrides: tuple[Override, ...] = ()
 
 
-@dataclass(frozen=True)
 class RecordTrialDose(Command):
     """A trial or screening dose given (baclofen: 50, 75, 100 mcg at >= 24 h spacing)."""
 
@@ -65,21 +61,18 @@ class RecordTrialDose(Command):
     overrides: tuple[Override, ...] = ()
 
 
-@dataclass(frozen=True)
 class RecordPainScore(Command):
     """A pain score (0-10) after a trial dose."""
 
     score: int
 
 
-@dataclass(frozen=True)
 class RecordScreeningResponse(Command):
     """Baclofen: whether the latest screening dose produced a positive response."""
 
     positive: bool
 
 
-@dataclass(frozen=True)
 class ConcludeTrial(Command):
     """Conclude the trial from the evidence, or by a clinician's outcome with a reason."""
 
@@ -87,7 +80,6 @@ class ConcludeTrial(Command):
     reason: str = ""
 
 
-@dataclass(frozen=True)
 class Implant(Command):
     """The pump and catheter are implanted; the trimmed catheter length fixes the dead volume."""
 
@@ -97,7 +89,6 @@ class Implant(Command):
     overrides: tuple[Override, ...] = ()
 
 
-@dataclass(frozen=True)
 class Fill(Command):
     """The initial fill of the reservoir after implant."""
 
@@ -106,7 +97,6 @@ class Fill(Command):
     overrides: tuple[Override, ...] = ()
 
 
-@dataclass(frozen=True)
 class Prime(Command):
     """Start the priming bolus: exactly the (remaining) dead volume, to the catheter, over
     ``duration_s`` (the programmer's priming duration)."""
@@ -114,7 +104,6 @@ class Prime(Command):
     duration_s: int
 
 
-@dataclass(frozen=True)
 class SetProgram(Command):
     """Program the pump (validated against the library and pump; REQ-DOSE-003).
 
@@ -131,7 +120,6 @@ class SetProgram(Command):
     restart_reason: str = ""
 
 
-@dataclass(frozen=True)
 class StartDosing(Command):
     """Start dosing once the catheter is primed and a program is set; after a re-priming more
     than 24 h after the last delivery the restart needs ``restart_reason``
@@ -140,7 +128,6 @@ class StartDosing(Command):
     restart_reason: str = ""
 
 
-@dataclass(frozen=True)
 class Tick(Command):
     """The clock: issue the next basal order, check the reservoir, battery and overdue orders.
 
@@ -153,7 +140,6 @@ class Tick(Command):
     max_segment_s: int = 3600
 
 
-@dataclass(frozen=True)
 class DriveReport(Command):
     """What the drive delivered for order ``order_id`` so far (cumulative) and whether the order
     has ended. A repeated report changes nothing (ids are recorded once)."""
@@ -163,13 +149,11 @@ class DriveReport(Command):
     final: bool
 
 
-@dataclass(frozen=True)
 class RequestBolus(Command):
     """The patient asks for the programmed bolus. A denial is not an error: it is recorded with
     its reason and delivers nothing."""
 
 
-@dataclass(frozen=True)
 class ClinicianBolus(Command):
     """A clinician bolus: ``dose_ng`` over ``duration_s``, all or nothing."""
 
@@ -177,7 +161,6 @@ class ClinicianBolus(Command):
     duration_s: int
 
 
-@dataclass(frozen=True)
 class SilenceAlarm(Command):
     """Silence an alarm's annunciation for ``duration_s`` (a HIGH one for at most 10 min)."""
 
@@ -185,7 +168,6 @@ class SilenceAlarm(Command):
     duration_s: int
 
 
-@dataclass(frozen=True)
 class Suspend(Command):
     """Stop delivery for a reason; baclofen needs ``confirm_withdrawal_risk``."""
 
@@ -193,7 +175,6 @@ class Suspend(Command):
     confirm_withdrawal_risk: bool = False
 
 
-@dataclass(frozen=True)
 class Resume(Command):
     """Resume delivery after a suspension; after more than 24 h without delivery the restart
     needs ``restart_reason`` (docs/dosing-rules.md#r-lim-10)."""
@@ -202,7 +183,6 @@ class Resume(Command):
     restart_reason: str = ""
 
 
-@dataclass(frozen=True)
 class RaiseAlarm(Command):
     """An alarm condition detected by the device (drive report, self-test, battery)."""
 
@@ -210,7 +190,6 @@ class RaiseAlarm(Command):
     detail: str = ""
 
 
-@dataclass(frozen=True)
 class ClearAlarm(Command):
     """A clinician clears an alarm whose cause is resolved."""
 
@@ -218,19 +197,16 @@ class ClearAlarm(Command):
     reason: str
 
 
-@dataclass(frozen=True)
 class BeginRefill(Command):
     """Begin a refill: delivery stops while the reservoir is accessed."""
 
 
-@dataclass(frozen=True)
 class RecordWithdrawal(Command):
     """The residual volume withdrawn at a refill, reconciled against the tracked residual."""
 
     withdrawn_nl: int
 
 
-@dataclass(frozen=True)
 class CompleteRefill(Command):
     """Complete a refill: new drug added. A concentration or drug (``drug``) change needs the new
     ``program`` (the old fluid in the fluid path leaves the catheter tip first); a reconciliation
@@ -247,21 +223,18 @@ class CompleteRefill(Command):
     restart_reason: str = ""
 
 
-@dataclass(frozen=True)
 class AbortRefill(Command):
     """Abandon a refill; nothing is added."""
 
     reason: str
 
 
-@dataclass(frozen=True)
 class EmptyReservoir(Command):
     """Withdraw the whole reservoir (MRI preparation of a valve-gated pump)."""
 
     withdrawn_nl: int
 
 
-@dataclass(frozen=True)
 class BeginMri(Command):
     """An MRI scan begins (pump-family workflow per docs/dosing-rules.md#mri). ``emergency``: a
     Prometra II scan with drug in the reservoir, with the clinician's ``reason``
@@ -271,12 +244,10 @@ class BeginMri(Command):
     reason: str = ""
 
 
-@dataclass(frozen=True)
 class EndMri(Command):
     """The MRI scan has ended."""
 
 
-@dataclass(frozen=True)
 class ConfirmPostMri(Command):
     """A clinician confirms the pump recovered after the MRI (SynchroMed: interrogation; Prometra
     II: the valve reset is recorded)."""
@@ -284,7 +255,6 @@ class ConfirmPostMri(Command):
     reason: str
 
 
-@dataclass(frozen=True)
 class Explant(Command):
     """Remove the system; baclofen needs ``confirm_withdrawal_risk``."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput, RejectedCommand
-from itdose.core.library import CatheterModel, PumpModel
+from itdose.core.library import CatheterModel, PumpModel, one_of
 from itdose.core.units import Dimension, format_quantity
 
 
@@ -28,22 +28,18 @@ def catheter_volume_nl(catheter: CatheterModel, trimmed_mm: int) -> int:
     reference, per_length = catheter.reference_length, catheter.volume_per_length
     if reference is None or per_length is None:
         known = (("reference_length", reference), ("volume_per_length", per_length))
-        raise RejectedCommand(
-            "catheter",
+        why = (
             f"catheter {catheter.id} has no {' and no '.join(n for n, v in known if v is None)} "
             "in the library, so its volume cannot be computed (it is never guessed); load a "
-            "library with the manufacturer's value",
-            value=catheter.id,
+            "library with the manufacturer's value"
         )
+        raise RejectedCommand("catheter", why, value=catheter.id)
     if isinstance(trimmed_mm, bool) or not isinstance(trimmed_mm, int):
         raise InvalidInput("trimmed_mm", "expected an int number of millimetres", value=trimmed_mm)
     if trimmed_mm < 0 or trimmed_mm >= reference.value:
-        raise InvalidInput(
-            "trimmed_mm",
-            "must be at least 0 and shorter than the catheter",
-            value=trimmed_mm,
-            limit=f"0 <= trimmed < {format_quantity(reference.value, Dimension.LENGTH)}",
-        )
+        why = "must be at least 0 and shorter than the catheter"
+        bound = f"0 <= trimmed < {format_quantity(reference.value, Dimension.LENGTH)}"
+        raise InvalidInput("trimmed_mm", why, value=trimmed_mm, limit=bound)
     return ceil_div((reference.value - trimmed_mm) * per_length.value, 1000)
 
 
@@ -54,18 +50,14 @@ def dead_volume_nl(pump: PumpModel, catheter: CatheterModel, trimmed_mm: int) ->
     is unknown (the shipped library knows no pump's tubing volume: docs/clinical-basis.md#pumps).
     """
     if pump.id not in catheter.compatible_pumps.names:
-        raise RejectedCommand(
-            "catheter",
-            f"catheter {catheter.id} is not listed for pump {pump.id}",
-            value=catheter.id,
-            limit="one of " + ", ".join(catheter.compatible_pumps.names),
-        )
+        why = f"catheter {catheter.id} is not listed for pump {pump.id}"
+        listed = one_of(catheter.compatible_pumps.names)
+        raise RejectedCommand("catheter", why, value=catheter.id, limit=listed)
     if pump.tubing_volume is None:
-        raise RejectedCommand(
-            "pump",
+        why = (
             f"pump {pump.id} has no tubing (internal pathway) volume in the library, so the dead "
             "volume cannot be computed (it is never guessed); load a library with the "
-            "manufacturer's value",
-            value=pump.id,
+            "manufacturer's value"
         )
+        raise RejectedCommand("pump", why, value=pump.id)
     return pump.tubing_volume.value + catheter_volume_nl(catheter, trimmed_mm)

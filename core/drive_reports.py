@@ -7,6 +7,7 @@ integer-only.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -27,7 +28,15 @@ from itdose.core.flight import (
 )
 from itdose.core.ledger import ahead_of_pace
 from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
-from itdose.core.state import DeliveryKind, Device, DrugLedger, Order, Reservoir, evolve
+from itdose.core.state import (
+    DeliveryKind,
+    Device,
+    DrugLedger,
+    Order,
+    Reservoir,
+    Shadow,
+    evolve,
+)
 from itdose.core.units import DAY_S
 
 BOLUS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
@@ -42,22 +51,28 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> boo
 
 
 def _over(order: Order, delivered_nl: int, now: int) -> bool:
-    """:func:`over_delivered` for the order found."""
+    """:func:`over_delivered` for the order found. An order an emergency scan stopped moved
+    nothing after the scan: a report of it, however late, is judged at the scan's instant
+    (``stopped_s``; docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
     return delivered_nl > order.volume_nl or ahead_of_pace(
         delivered_nl,
         order.volume_nl,
         order.start_s,
         order.end_s,
-        now,
+        min(now, order.stopped_s) if order.stopped_s else now,
         order.reported_nl,
         order.reported_s,
     )
 
 
-def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
+def _pushed(
+    d: Device, order: Order, delta_nl: int, now: int, at_once: bool = False
+) -> dict[str, Any]:
     """The fields of ``d`` that change when the drive moved ``delta_nl``: the reservoir gives
     it, the path takes it in and pushes the same volume out of the tip, and each drug that left
-    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004)."""
+    is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004). ``at_once``: the drive
+    broke the pace the ledger's timing rests on, so what left is recorded as an instant now
+    (in full in every window that contains the report)."""
     drug, conc = _fluid(d)
     path, out = _path(d).push(delta_nl, drug, conc)
     fields: dict[str, Any] = {"path": path if d.path is not None else None}
@@ -65,13 +80,21 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         volume = max(0, d.reservoir.volume_nl - delta_nl)
         r = d.reservoir
         fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
+    shadows, ghost = _shadows_pushed(d.shadows, delta_nl)
+    if d.shadows:
+        fields["shadows"] = shadows
     delivered = d.delivered_ng
     ledger, others = d.ledger, d.other_ledgers
     pace = _pace(order)
-    if len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
-        lefts: tuple[tuple[str, int, int], ...] = (
-            (out[0].drug, out[0].amount_fg, pace * out[0].concentration_ng_per_ml),
+    if ghost:
+        # after an emergency scan the path may hold other drugs where it says one: each is
+        # counted too, at the richest of it that left (docs/dosing-rules.md#r-mri-5)
+        out = (*out, *ghost)
+        lefts: tuple[tuple[str, int, int], ...] = tuple(
+            (left, amount_fg(out, left), pace * _cmax(out, left)) for left in drugs_in(out)
         )
+    elif len(out) == 1 and out[0].drug != NO_DRUG:  # one fluid left the tip (the usual report)
+        lefts = ((out[0].drug, out[0].amount_fg, pace * out[0].concentration_ng_per_ml),)
     elif _falling(out):
         # one drug, its concentration falling from the first nanolitre out to the last (an
         # order across a change to a leaner fluid): the drug in the last ``w`` nL out is convex
@@ -88,14 +111,17 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
     if d.drug is not None:
         books[d.drug] = ledger
     for left, fg, pace_fg in lefts:
-        books[left] = books.get(left, ledger_of(d, left)).record(
-            now, order.id, order.start_s, fg, pace_fg, 3600
-        )
+        book = books.get(left, ledger_of(d, left))
+        if at_once:
+            books[left] = book.record(now, order.id, order.start_s, fg, fg, 1, instant=True)
+        else:
+            books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
         delivered += ng_up(fg)
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
+    after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)
     for left in drugs_in(out):
         richest = _cmax(out, left)
-        if richest != (after[0].concentration_ng_per_ml if after and after[0].drug == left else 0):
+        if richest != _cmax(after, left):
             # a fluid of ``left`` ends here and another concentration follows (leaner, richer or
             # none of the drug): a drive on whole nanolitres may move up to one nanolitre of it
             # later than its pace says, so that nanolitre is counted once more in every window
@@ -116,6 +142,23 @@ def _pushed(d: Device, order: Order, delta_nl: int, now: int) -> dict[str, Any]:
         held = set(drugs_in(path.segments))
         fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
     return fields
+
+
+def _shadows_pushed(
+    shadows: tuple[Shadow, ...], delta_nl: int
+) -> tuple[tuple[Shadow, ...], tuple[Segment, ...]]:
+    """The shadows after ``delta_nl`` more left the tip, and what of them left
+    (:class:`itdose.core.state.Shadow`)."""
+    kept: list[Shadow] = []
+    gone: list[Segment] = []
+    for s in shadows:
+        end = s.start_nl + s.volume_nl
+        if s.start_nl < delta_nl:
+            gone.append(Segment(min(end, delta_nl) - s.start_nl, s.drug, s.concentration_ng_per_ml))
+        if end > delta_nl:
+            lo = max(s.start_nl, delta_nl)
+            kept.append(Shadow(lo - delta_nl, end - lo, s.drug, s.concentration_ng_per_ml))
+    return tuple(kept), tuple(gone)
 
 
 def _falling(out: tuple[Segment, ...]) -> bool:
@@ -146,12 +189,17 @@ def apply_report(
         text = f"order {order_id}: cumulative volume went down {went}; ignored"
         effects.append(Record("report_inconsistent", "service", now, d.phase, d.phase, text))
     primed_nl, primed, alarms = d.primed_nl, d.primed, d.alarms
-    pushed: dict[str, Any] = _pushed(d, order, delta, now) if delta else {}
+    over = _over(order, delivered_nl, now)
+    # an order an emergency scan stopped that moved more than its pace allowed by the scan: when
+    # it moved is unknown, so what it moved counts in full in every window holding the report
+    # (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)
+    at_once = over and order.stopped_s > 0
+    pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
         primed = dead is not None and primed_nl >= dead
-    if _over(order, delivered_nl, now):
+    if over:
         # more than ordered, or faster than the order's pace: the drive broke the trust the
         # limits rest on (REQ-TIP-004); counted in full, and delivery stops
         alarms = with_alarms(alarms, (AlarmKind.DELIVERY_DEVIATION,), now)
@@ -171,9 +219,7 @@ def apply_report(
             carry += _owed(order, reported, at, evolve(d, orders=orders, **pushed))
     else:
         orders = tuple(
-            Order(o.id, o.kind, o.start_s, o.end_s, o.volume_nl, reported, now)
-            if o.id == order_id
-            else o
+            dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
             for o in d.orders
         )
     d = evolve(

@@ -6,16 +6,15 @@ The core never does I/O; it returns these values and the shell carries them out 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, overload
 
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.governor import Reason
 from itdose.core.state import Phase
+from itdose.core.value import Value
 
 
-@dataclass(frozen=True)
-class Effect:
+class Effect(Value):
     """Base of every effect."""
 
 
@@ -35,7 +34,6 @@ class _Detail:
         return text(of)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
 class Record(Effect):
     """An audit record of an accepted command: what, who, when, and the phase change.
 
@@ -71,14 +69,12 @@ class Record(Effect):
         return record
 
 
-@dataclass(frozen=True)
 class StopDelivery(Effect):
     """Stop the drive now (the core's phase no longer allows delivery)."""
 
     reason: str
 
 
-@dataclass(frozen=True)
 class Annunciate(Effect):
     """Annunciate an alarm condition at its priority."""
 
@@ -86,7 +82,6 @@ class Annunciate(Effect):
     priority: Priority
 
 
-@dataclass(frozen=True)
 class Warn(Effect):
     """A warning the clinician must see now (e.g. the baclofen withdrawal risk)."""
 
@@ -94,7 +89,6 @@ class Warn(Effect):
     text: str
 
 
-@dataclass(frozen=True)
 class DeliveryOrder(Effect):
     """Command the drive: deliver ``volume_nl`` over ``duration_s`` for order ``order_id``.
 
@@ -112,7 +106,6 @@ class DeliveryOrder(Effect):
     basal_nl: int = 0
 
 
-@dataclass(frozen=True)
 class BolusDecision(Effect):
     """The answer to a patient's bolus request: granted, or denied with its reasons."""
 
@@ -122,7 +115,6 @@ class BolusDecision(Effect):
     lockout_remaining_s: int = 0
 
 
-@dataclass(frozen=True)
 class Projection(Effect):
     """Projected low-reservoir alarm and empty instants, worst case (every allowed bolus taken);
     recomputed at each bolus, program change and refill (docs/dosing-rules.md)."""
@@ -131,7 +123,6 @@ class Projection(Effect):
     empty_at_s: int | None
 
 
-@dataclass(frozen=True)
 class CancelOrder(Effect):
     """Stop the drive's order ``order_id`` now (e.g. the program changed); the drive reports
     what it delivered with a final ``drive_report``."""
@@ -140,8 +131,7 @@ class CancelOrder(Effect):
     reason: str
 
 
-@dataclass(frozen=True)
-class ProgramFigures:
+class ProgramFigures(Value):
     """The figures a clinician checks together for one program (hazard H2): dose per day,
     volume per day and, from the current reservoir, the projected low-reservoir instant."""
 
@@ -151,7 +141,6 @@ class ProgramFigures:
     low_reservoir_at_s: int | None
 
 
-@dataclass(frozen=True)
 class ProgramComparison(Effect):
     """An accepted program side by side with the one it replaces (REQ-DOSE-005)."""
 
@@ -159,7 +148,6 @@ class ProgramComparison(Effect):
     new: ProgramFigures
 
 
-@dataclass(frozen=True)
 class TipChange(Effect):
     """At a refill that changes the concentration or the drug: when the new fluid reaches the
     catheter tip (``None``: never at the current program's rate) and the pump's volume rate

@@ -37,12 +37,7 @@ class DosingError(Exception):
     safe_action: SafeAction = SafeAction.NONE
 
     def __init__(
-        self,
-        field: str,
-        message: str,
-        *,
-        value: object = None,
-        limit: str | None = None,
+        self, field: str, message: str, *, value: object = None, limit: str | None = None
     ) -> None:
         self.field = field
         self.value = value
@@ -64,13 +59,7 @@ class LibraryError(InvalidInput):
     """A drug or pump library file that does not validate; names the file, entry and field."""
 
     def __init__(
-        self,
-        file: str,
-        entry: str,
-        field: str,
-        message: str,
-        *,
-        value: object = None,
+        self, file: str, entry: str, field: str, message: str, *, value: object = None
     ) -> None:
         self.file = file
         self.entry = entry

@@ -33,6 +33,7 @@ __all__ = [
     "projection",
     "recorded_terms",
     "reservoir_room_ng",
+    "whole_fg",
     "with_ledger",
 ]
 
@@ -220,6 +221,15 @@ def _fluid_flows(
     return part, tuple(flows)
 
 
+def whole_fg(flows: tuple[Flow, ...]) -> int:
+    """A lower bound of the peak of any recorded pieces with ``flows`` and more (from a ``now`` at
+    or before the latest start): the window ending a day after the latest start holds each
+    flow's head at its most, ``min(amount, pace x 1 day)``, every other term at least nothing
+    (:func:`itdose.core.ledger.head`; rounded down here). More than a limit means the peak is
+    over it, without the exact peak (a long basal segment that cannot fit, REQ-DOSE-009)."""
+    return sum(min(f.amount_fg, f.pace_fg * DAY_S // f.pace_s) for f in flows)
+
+
 def cap_room_ng(
     d: Device,
     now: int,
@@ -277,7 +287,13 @@ def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], t
     report arrives) it is read as a flow from ``e``, counted in every window that ends after
     ``e`` (those that also start after ``e`` hold only what is still to come, far below it)."""
     pieces = ledger_of(d, drug).live(now)
-    lags = tuple(p for p in pieces if is_lag(p) and p.end_s >= now)
+    # the pieces ending at or after now are the ledger's last (in the order of their ends)
+    first = len(pieces)
+    for p in reversed(pieces):  # a bounded loop
+        if p.end_s < now:
+            break
+        first -= 1
+    lags = tuple(p for p in pieces[first:] if is_lag(p))
     if not lags:
         return pieces, ()
     kept = tuple(p for p in pieces if not is_lag(p) or p.end_s < now)

@@ -7,48 +7,13 @@ are immutable values with JSON-friendly fields and pure methods that return a ne
 is reset by anything: refill, alarm, suspension, reprogramming or restart carry them over
 (docs/dosing-rules.md, "Time").
 
-What the drive is trusted for (SAFETY.md, "What the drive is trusted for")
------------------------------------------------------------------------------
-The drive moves the fluid of an order no faster than the order's own pace, its volume over its
-duration in whole nanolitres per hour, rounded up (:func:`pace_nl_per_h`: the rate the drive is
-commanded); it may be slower, and it reports what it really delivered (cumulative, never more than
-it moved). The core checks the pace at every report (:func:`ahead_of_pace`): a report ahead of it is
-a HIGH delivery-deviation alarm. Amounts are exact, in femtograms (``nL x ng/mL``).
-
-Pieces and flows
-----------------
-A :class:`Piece` is drug that has left the tip for one order: ``amount_fg`` between the order's
-start and the last report ``end_s``, at most ``pace_fg`` per ``pace_s`` seconds. Of it, the window
-``(t - 86400, t]`` can hold at most ``min(amount, pace x (end - (t - 86400)))``: the drug that left
-in the last ``end - (t - 86400)`` seconds before ``end`` (:func:`tail`). A :class:`Flow` is
-drug that may still leave the tip: an order in flight (from its last report), the order being
-decided (from now), or basal scheduled in the next 24 h; by ``t`` at most
-``min(amount, pace x (t - start))`` of it has left (:func:`head`).
-
-Why the peak bounds every real window (REQ-GOV-004)
----------------------------------------------------
-:func:`peak_fg` is the largest, over every later window end ``t >= now``, of the tails of the
-recorded pieces plus what the flows can have delivered by ``t``. Each term bounds the drug of one
-order in the window ``(t - 86400, t]``: a recorded piece by the pace argument above (a drive that
-kept the pace cannot have moved more in the last seconds), a flow by the pace from its start. So
-the peak bounds every window ending at or after ``now`` while no other delivery is granted, and a
-grant is admitted only if the peak with it is within the hard maximum. Fix any window end ``t``
-and let ``g`` be the last grant at or before ``t``: every drug in that window was recorded before
-``g`` (a piece at ``g``), in flight at ``g`` (a flow at ``g``) or granted at ``g`` (the new
-flow), so the window holds at most the peak computed at ``g``, which was at most the maximum.
-By induction over the grants, no real 24 h window ever exceeds the hard maximum.
-
-The peak is exact, not an over-count: with a drive that keeps its pace, the tail of the order
-leaving the window and the head of the order entering it add up to exactly one order, so a
-program accepted at the hard maximum is delivered in full, and a bolus that brings the window
-exactly to the maximum fits (REQ-TIP-004). The largest value of the piecewise-linear sum is
-reached at ``now`` or where a term stops rising or starts falling: only those instants are
-evaluated. The arithmetic is exact and integer (cross-multiplied: every pace per one common
-period, every instant a fraction ``num / den`` of seconds, every amount scaled by ``period x
-den``), written once against :class:`~itdose.core.arith.Ops` (:func:`peak`, :func:`window_total`)
-so that the proofs evaluate the same functions on z3 terms (proofs/ledger_z3.py, LEDGER-Z3). The
-only rounding is the final one, up to a whole femtogram (never below the exact value; against an
-integer maximum it loses nothing).
+Why the peak bounds every real window (REQ-GOV-004), what the drive is trusted for, and why the
+peak is exact (a program accepted at the hard maximum is delivered in full, REQ-TIP-004):
+docs/ledger.md. In short: a :class:`Piece` is drug that has left the tip for one order (at most
+its pace in any window, :func:`tail`); a :class:`Flow` is drug that may still leave it (at most its
+pace from its start, :func:`head`); :func:`peak_fg` is the largest sum over every later window end,
+evaluated exactly in integers where a term changes slope (:func:`peak`, written once against
+:class:`~itdose.core.arith.Ops` so the proofs evaluate it on z3 terms: LEDGER-Z3).
 
 Memory: pieces older than 24 h are dropped (they are a prefix: pieces are kept in order of their
 ends); past :data:`MAX_PIECES` the two oldest merge into one with the summed pace, which bounds
@@ -58,7 +23,7 @@ both (never less).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
@@ -288,6 +253,7 @@ def peak(
     flows: Sequence[tuple[I, I, I]],
     now: I,
     period: I,
+    total: Callable[[I, I], I] | None = None,
 ) -> I:
     """The most any 24 h window ending at or after ``now`` can hold, in fg, rounded up.
 
@@ -302,16 +268,26 @@ def peak(
     flows, ``now`` alone decides). Each candidate before ``now`` counts as zero (the value at
     ``now`` is never negative); a candidate that does not count is not evaluated when that is
     decided (plain ints). LEDGER-Z3 proves the result against a model of pace-keeping
-    deliveries."""
+    deliveries.
+
+    ``total(t_num, den)``, when given, is ``period x den`` times the window total at ``t_num /
+    den`` (:func:`total_at` of ``pieces`` and ``flows`` when not): :func:`peak_fg` gives the
+    total of the whole ledger and as ``pieces`` only those whose candidates count (the others
+    would be skipped here), the same values with fewer terms."""
+
+    def window(t_num: I, den: I) -> I:
+        return total_at(ops, pieces, flows, t_num, den, period)
+
+    total = total or window
     one, zero = ops.lit(1), ops.lit(0)
-    best = ops.ceil_div(total_at(ops, pieces, flows, now, one, period), period)
+    best = ops.ceil_div(total(now, one), period)
     rises = candidates(ops, (), flows, period)
     for num, den in [*candidates(ops, pieces, (), period), *rises]:
         rising = ops.or_(*(ops.le(ops.mul(num, d), ops.mul(n, den)) for n, d in rises))
         counted = ops.and_(ops.ge(num, ops.mul(now, den)), rising)
         if counted is False:  # decided (plain ints): its value would count as zero
             continue
-        value = ops.ceil_div(total_at(ops, pieces, flows, num, den, period), ops.mul(period, den))
+        value = ops.ceil_div(total(num, den), ops.mul(period, den))
         best = ops.max_(best, ops.ite(counted, value, zero))
     return best
 
@@ -334,19 +310,66 @@ def peak_fg(
 
     With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
     live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
-    the same answer, without the exact evaluation)."""
+    the same answer, without the exact evaluation).
+
+    Otherwise :func:`peak` runs on the pieces whose candidates it counts (the others it would
+    skip) with the window totals of the whole ledger from :func:`_total_split`: the same peak,
+    with a few terms per window instead of every piece."""
     live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
     period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))
-    return peak(
-        INT_OPS,
-        [p.term(period) for p in live],
-        [f.term(period) for f in flows],
-        now_s,
-        period,
-    )
+    flow_terms = [f.term(period) for f in flows]
+    last, last_den = -1, 1  # the latest flow's candidate (none: before every piece's)
+    for n, d in candidates(INT_OPS, (), flow_terms, period):
+        if n * last_den > last * d:
+            last, last_den = n, d
+    counted = []  # the pieces whose candidates peak counts (at or after now, not after a rise)
+    split = []
+    for p in live:
+        term = end, amount, rate = p.term(period)
+        den = rate or 1  # its candidate (end + 86400 - amount x period / rate), as candidates
+        num = (end + WINDOW_S) * den - amount * period
+        if num >= now_s * den and num * last_den <= last * den:
+            counted.append(term)
+        split.append((end + WINDOW_S, rate, amount * period, amount, term))
+
+    def window(t_num: int, den: int) -> int:
+        return _total_split(split, flow_terms, t_num, den, period)
+
+    return peak(INT_OPS, counted, flow_terms, now_s, period, window)
+
+
+def _total_split(
+    pieces: list[tuple[int, int, int, int, tuple[int, int, int]]],
+    flows: list[tuple[int, int, int]],
+    t_num: int,
+    den: int,
+    period: int,
+) -> int:
+    """:func:`total_at` of the recorded pieces and ``flows`` on plain ints, with each piece that
+    lies whole in the window, or not at all, counted without the general term (a window of a
+    tick at the hard maximum cuts one or two of its 24 or so pieces): the same integer. Each
+    piece comes as ``(end + 86400, rate, amount x period, amount, term)``.
+
+    A piece ``(end, amount, rate)`` that ended by the window's start ``t0 = t - 86400``
+    (``(end + 86400) x den <= t_num``) has a :func:`tail` of 0. One with a pace whose tail has
+    not started to shrink by ``t`` (``t`` at or before its candidate ``end + 86400 - amount x
+    period / rate``: ``rate x (end - t0) >= amount x period``, and ``end > t0``) has a tail of
+    ``amount x scale``, ``scale = period x den``. Every other piece goes through :func:`tail`,
+    as every flow through :func:`head` (:func:`total_at`)."""
+    whole = 0
+    cut = []
+    for out_s, rate, scaled, amount, term in pieces:
+        out = out_s * den
+        if out <= t_num:
+            continue
+        if rate and t_num * rate <= out * rate - scaled * den:
+            whole += amount
+        else:
+            cut.append(term)
+    return whole * period * den + total_at(INT_OPS, cut, flows, t_num, den, period)
 
 
 def _first_live(pieces: Sequence[Piece], t: int) -> int:

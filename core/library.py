@@ -10,12 +10,12 @@ module holds the value types and lookups only; the files are read and validated 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from itdose.core.errors import InvalidInput, RejectedCommand
 from itdose.core.units import Dimension, format_quantity
+from itdose.core.value import Value
 
 INDICATIONS: tuple[str, ...] = ("pain", "spasticity-spinal", "spasticity-cerebral")
 """Indications a drug entry may be keyed by."""
@@ -57,8 +57,7 @@ class MriPolicy(enum.Enum):
 # --- value types -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Value):
     """One dosing limit: ``value`` in the base unit of ``unit`` (e.g. ng/day for a dose rate)."""
 
     id: str
@@ -74,8 +73,7 @@ class Limit:
         return format_quantity(self.value, self.unit)
 
 
-@dataclass(frozen=True)
-class RangeLimit:
+class RangeLimit(Value):
     """An inclusive range ``low..high`` (starting dose, trial bolus) in base units of ``unit``."""
 
     id: str
@@ -94,8 +92,7 @@ class RangeLimit:
         return f"{format_quantity(self.low, self.unit)} - {format_quantity(self.high, self.unit)}"
 
 
-@dataclass(frozen=True)
-class CountLimit:
+class CountLimit(Value):
     """At most ``count`` events in any rolling window of ``window_s`` seconds."""
 
     id: str
@@ -114,8 +111,7 @@ AnyLimit = Limit | RangeLimit | CountLimit
 """A dosing limit of any shape: each has an ``id``, a ``level`` and its ``text()``."""
 
 
-@dataclass(frozen=True)
-class SourcedValue:
+class SourcedValue(Value):
     """A sourced device or catheter parameter (not a dosing limit) in base units of ``unit``."""
 
     id: str
@@ -129,8 +125,7 @@ class SourcedValue:
         return format_quantity(self.value, self.unit)
 
 
-@dataclass(frozen=True)
-class SourcedFlag:
+class SourcedFlag(Value):
     id: str
     value: bool
     source: str
@@ -138,8 +133,7 @@ class SourcedFlag:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class SourcedNames:
+class SourcedNames(Value):
     """A sourced list of drug or pump identifiers."""
 
     id: str
@@ -149,8 +143,7 @@ class SourcedNames:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Concentrations:
+class Concentrations(Value):
     """Product strengths (ng/mL) with their source."""
 
     id: str
@@ -160,8 +153,7 @@ class Concentrations:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class ConcentrationRange:
+class ConcentrationRange(Value):
     """A pump model's narrowing of the concentrations allowed for one drug (inclusive)."""
 
     id: str
@@ -176,8 +168,7 @@ class ConcentrationRange:
         return self.low_ng_per_ml <= concentration_ng_per_ml <= self.high_ng_per_ml
 
 
-@dataclass(frozen=True)
-class SourcedPolicy:
+class SourcedPolicy(Value):
     """A pump model's MRI workflow with its source."""
 
     id: str
@@ -187,8 +178,7 @@ class SourcedPolicy:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Warning:
+class Warning(Value):
     """A warning text shown and recorded when an entry is selected (e.g. the FDA 2018 warning)."""
 
     id: str
@@ -197,8 +187,7 @@ class Warning:
     tag: Tag
 
 
-@dataclass(frozen=True)
-class Screening:
+class Screening(Value):
     """Baclofen-style screening: escalating single doses, each ``min_interval_s`` after the last.
 
     The starting pump dose per 24 h is ``start_dose_multiple`` x the effective screening dose.
@@ -213,8 +202,7 @@ class Screening:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Titration:
+class Titration(Value):
     """Titration limits: an absolute step (ng/day), a relative step (bp) and a count per window."""
 
     max_increase: Limit | None
@@ -222,8 +210,7 @@ class Titration:
     max_increases: CountLimit | None
 
 
-@dataclass(frozen=True)
-class DrugEntry:
+class DrugEntry(Value):
     """One drug for one indication. ``id`` is ``"<drug>.<indication>"``."""
 
     drug: str
@@ -275,8 +262,7 @@ class DrugEntry:
         )
 
 
-@dataclass(frozen=True)
-class PumpModel:
+class PumpModel(Value):
     """One pump model. Absent (``None``) parameters are unknown, never defaulted."""
 
     id: str
@@ -326,8 +312,7 @@ class PumpModel:
         )
 
 
-@dataclass(frozen=True)
-class CatheterModel:
+class CatheterModel(Value):
     """An implanted catheter. Without ``volume_per_length`` no volume can be computed."""
 
     id: str
@@ -339,8 +324,7 @@ class CatheterModel:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(Value):
     """The validated library. Lookups raise clear errors rather than returning ``None``."""
 
     drugs_version: str
@@ -374,24 +358,14 @@ class Library:
                 if entry.drug == name and entry.indication == indication:
                     return entry
         if not isinstance(name, str) or name not in self.drug_names():
-            raise InvalidInput(
-                "drug",
-                "is not in the drug library",
-                value=name,
-                limit="one of " + ", ".join(self.drug_names()),
-            )
+            known = one_of(self.drug_names())
+            raise InvalidInput("drug", "is not in the drug library", value=name, limit=known)
         if not isinstance(indication, str) or indication not in INDICATIONS:
-            raise InvalidInput(
-                "indication",
-                "is not a known indication",
-                value=indication,
-                limit="one of " + ", ".join(INDICATIONS),
-            )
+            why, known = "is not a known indication", one_of(INDICATIONS)
+            raise InvalidInput("indication", why, value=indication, limit=known)
+        why = f"the drug library has no entry for {name} in {indication}"
         raise RejectedCommand(
-            "indication",
-            f"the drug library has no entry for {name} in {indication}",
-            value=indication,
-            limit="one of " + ", ".join(self.indications(name)),
+            "indication", why, value=indication, limit=one_of(self.indications(name))
         )
 
     def pump(self, pump_id: str) -> PumpModel:
@@ -446,9 +420,10 @@ def _by_id(models: tuple[_M, ...], model_id: str, kind: str) -> _M:
     for model in models:
         if model.id == model_id:
             return model
-    raise InvalidInput(
-        kind,
-        f"is not a {kind} model in the library",
-        value=model_id,
-        limit="one of " + ", ".join(m.id for m in models),
-    )
+    known = one_of(m.id for m in models)
+    raise InvalidInput(kind, f"is not a {kind} model in the library", value=model_id, limit=known)
+
+
+def one_of(names: Iterable[str]) -> str:
+    """``"one of a, b, c"``: the bound of an error that names the values allowed."""
+    return "one of " + ", ".join(names)

@@ -58,12 +58,8 @@ def _check_inputs(device: object, command: object, now_s: object, library: objec
     if not 0 <= now_s <= MAX_TIME_S:
         raise InvalidInput("now_s", "out of range", value=now_s, limit=f"0..{MAX_TIME_S}")
     if device.clock_s is not None and now_s < device.clock_s:
-        raise InvalidInput(
-            "now_s",
-            "time went backwards on the monotonic timeline",
-            value=now_s,
-            limit=f">= {device.clock_s}",
-        )
+        why = "time went backwards on the monotonic timeline"
+        raise InvalidInput("now_s", why, value=now_s, limit=f">= {device.clock_s}")
     check_fields(command, "command")
     if _latest is None or _latest() is not device:
         check_fields(device, "device")
@@ -80,18 +76,13 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     _check_inputs(device, command, now_s, library)
     rows = rules_for(command.name, device.phase)
     if not rows:
-        raise RejectedCommand(
-            "command",
-            f"{command.name!r} is not allowed in phase {device.phase.value!r}",
-            value=command.name,
-        )
+        why = f"{command.name!r} is not allowed in phase {device.phase.value!r}"
+        raise RejectedCommand("command", why, value=command.name)
     if command.role not in rows[0].roles:
         allowed = ", ".join(sorted(r.value for r in rows[0].roles))
+        why = f"{command.role.value} may not issue {command.name!r}"
         raise RejectedCommand(
-            "command.role",
-            f"{command.role.value} may not issue {command.name!r}",
-            value=command.role.value,
-            limit=f"roles: {allowed}",
+            "command.role", why, value=command.role.value, limit=f"roles: {allowed}"
         )
     handler = HANDLERS[type(command)]
     handler.validate(device, command, now_s, library)

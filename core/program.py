@@ -11,8 +11,6 @@ REQ-TITR-002, REQ-TITR-005, REQ-BOL-005, REQ-TIME-003, REQ-BACL-001). The basal 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from itdose.core.errors import InvalidInput
 from itdose.core.library import (
     AnyLimit,
@@ -43,6 +41,7 @@ from itdose.core.units import (
     format_volume_rate_nl_per_day,
     volume_nl_for,
 )
+from itdose.core.value import Value
 
 __all__ = [
     "BACLOFEN_CUT_CONFIRM_BP",
@@ -70,8 +69,7 @@ BACLOFEN_CUT_CONFIRM_BP = 2_000
 """A baclofen decrease of more than 20 % in a day needs a confirmation (docs/dosing-rules.md)."""
 
 
-@dataclass(frozen=True)
-class PatientBolusProgram:
+class PatientBolusProgram(Value):
     """A patient-activated bolus: dose, duration, lockout, maximum delivered per rolling 24 h."""
 
     dose_ng: int
@@ -80,8 +78,7 @@ class PatientBolusProgram:
     max_per_24h: int
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(Value):
     """What the pump delivers: drug, concentration in the reservoir, basal, patient bolus."""
 
     drug: str
@@ -92,8 +89,7 @@ class Program:
     opioid_status: str | None = None
 
 
-@dataclass(frozen=True)
-class Increase:
+class Increase(Value):
     """A past daily-dose increase, for the titration limits."""
 
     at_s: int
@@ -101,8 +97,7 @@ class Increase:
     to_ng_per_day: int
 
 
-@dataclass(frozen=True)
-class ProgramContext:
+class ProgramContext(Value):
     """What validation needs beyond the program: the program it replaces, recent increases,
     the time, the overrides given and the baclofen confirmation."""
 
@@ -121,8 +116,7 @@ class ProgramContext:
     (docs/dosing-rules.md#r-lim-10)."""
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(Value):
     """One limit a program breaks."""
 
     limit: str
@@ -134,8 +128,7 @@ class Violation:
     overridden: bool = False
 
 
-@dataclass(frozen=True)
-class ProgramReport:
+class ProgramReport(Value):
     """The result of :func:`check_program`, with the figures shown together to the clinician."""
 
     accepted: bool
@@ -154,9 +147,8 @@ def _check_int(value: object, field: str, *, positive: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(field, f"expected an int, got {type(value).__name__}", value=value)
     if value < 0 or (positive and value == 0):
-        raise InvalidInput(
-            field, "must be positive" if positive else "must not be negative", value=value
-        )
+        why = "must be positive" if positive else "must not be negative"
+        raise InvalidInput(field, why, value=value)
     return value
 
 
@@ -172,26 +164,19 @@ def _validate_shape(p: Program) -> None:
         if s.start_s >= DAY_S:
             raise InvalidInput(f"basal.steps[{i}].start", "must be before 24:00", value=s.start_s)
     if steps[0].start_s != 0:
-        raise InvalidInput(
-            "basal.steps[0].start",
-            "steps must tile the day from 00:00 (a gap)",
-            value=steps[0].start_s,
-        )
+        why = "steps must tile the day from 00:00 (a gap)"
+        raise InvalidInput("basal.steps[0].start", why, value=steps[0].start_s)
     for i in range(1, len(steps)):
         if steps[i].start_s <= steps[i - 1].start_s:
-            raise InvalidInput(
-                f"basal.steps[{i}].start",
-                "steps must start in increasing order (an overlap)",
-                value=steps[i].start_s,
-            )
+            why = "steps must start in increasing order (an overlap)"
+            raise InvalidInput(f"basal.steps[{i}].start", why, value=steps[i].start_s)
     if p.basal.clock is FlexClock.WALL and not p.basal.timezone:
         raise InvalidInput("basal.timezone", "a wall-clock schedule needs an IANA time zone")
     if p.basal.clock is FlexClock.ELAPSED and p.basal.utc_offsets:
         raise InvalidInput("basal.utc_offsets", "only a wall-clock schedule has offsets")
     if p.opioid_status not in (None, "opioid-naive", "opioid-tolerant"):
-        raise InvalidInput(
-            "opioid_status", "expected 'opioid-naive' or 'opioid-tolerant'", value=p.opioid_status
-        )
+        why = "expected 'opioid-naive' or 'opioid-tolerant'"
+        raise InvalidInput("opioid_status", why, value=p.opioid_status)
     b = p.patient_bolus
     if b is not None:
         _check_int(b.dose_ng, "patient_bolus.dose", positive=True)
@@ -231,16 +216,9 @@ def check_program(
     out = _Collector(ctx)
     b = program.patient_bolus
     if b is not None and b.duration_s > b.lockout_s:
-        shown, bound = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
-        why = "a bolus may not last longer than its lockout"
-        out.add(
-            f"{entry.id}.program_shape",
-            "hard",
-            "patient_bolus.duration",
-            shown,
-            f"<= lockout {bound}",
-            why,
-        )
+        shown, lockout = format_duration_s(b.duration_s), format_duration_s(b.lockout_s)
+        why, limit_id = "a bolus may not last longer than its lockout", f"{entry.id}.program_shape"
+        out.add(limit_id, "hard", "patient_bolus.duration", shown, f"<= lockout {lockout}", why)
     _check_drug_and_pump(program, entry, pump, out)
     _check_concentration(program, entry, pump, out)
     basal = basal_daily_ng(program.basal)
@@ -275,23 +253,12 @@ def check_program(
 
 def _check_drug_and_pump(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
     if not entry.approved_for_intrathecal_pump.value:
-        out.add(
-            f"{entry.id}.unapproved",
-            "soft",
-            "drug",
-            p.drug,
-            "approved drugs only",
-            f"{p.drug} is not approved for intrathecal pumps (FDA 2018)",
-        )
+        why = f"{p.drug} is not approved for intrathecal pumps (FDA 2018)"
+        out.add(f"{entry.id}.unapproved", "soft", "drug", p.drug, "approved drugs only", why)
     if not pump.is_approved_for(p.drug):
-        out.add(
-            f"{pump.id}.approved_drugs",
-            "soft",
-            "drug",
-            p.drug,
-            ", ".join(pump.approved_drugs.names),
-            f"{pump.id} is not labelled for {p.drug}",
-        )
+        labelled = ", ".join(pump.approved_drugs.names)
+        why = f"{pump.id} is not labelled for {p.drug}"
+        out.add(f"{pump.id}.approved_drugs", "soft", "drug", p.drug, labelled, why)
 
 
 def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector) -> None:
@@ -300,24 +267,15 @@ def _check_concentration(p: Program, entry: DrugEntry, pump: PumpModel, out: _Co
     allowed = pump_concentrations(entry, pump)
     shown = format_concentration_ng_per_ml(c)
     if c not in allowed:
-        out.add(
-            f"{entry.id}.product_concentrations",
-            "soft",
-            "concentration",
-            shown,
-            ", ".join(format_concentration_ng_per_ml(x) for x in allowed) or "none",
-            "not a product strength allowed in this pump (compounded product)",
-        )
+        strengths = ", ".join(format_concentration_ng_per_ml(x) for x in allowed) or "none"
+        why = "not a product strength allowed in this pump (compounded product)"
+        limit_id = f"{entry.id}.product_concentrations"
+        out.add(limit_id, "soft", "concentration", shown, strengths, why)
     if narrowing is not None and not narrowing.contains(c):
-        out.add(
-            narrowing.id,
-            "hard",
-            "concentration",
-            shown,
-            f"{format_concentration_ng_per_ml(narrowing.low_ng_per_ml)}.."
-            f"{format_concentration_ng_per_ml(narrowing.high_ng_per_ml)}",
-            f"outside the concentrations {pump.id} accepts for {p.drug}",
-        )
+        low, high = narrowing.low_ng_per_ml, narrowing.high_ng_per_ml
+        bound = f"{format_concentration_ng_per_ml(low)}..{format_concentration_ng_per_ml(high)}"
+        why = f"outside the concentrations {pump.id} accepts for {p.drug}"
+        out.add(narrowing.id, "hard", "concentration", shown, bound, why)
     cap = entry.max_concentration
     if cap is not None and concentration_cap_applies(entry, c) and c > cap.value:
         out.breach(cap, "concentration", shown, "above the maximum concentration")
@@ -335,16 +293,14 @@ def _check_rates(p: Program, pump: PumpModel, out: _Collector) -> None:
         if rate_nl < minimum:
             # concentration at which this dose reaches the minimum rate: D * 1e6 / min, floored
             diluted = s.dose_ng_per_day * NL_PER_ML // minimum
-            out.add(
-                pump.min_rate.id,
-                "hard",
-                f"basal.steps[{i}].dose",
-                format_volume_rate_nl_per_day(rate_nl),
-                format_volume_rate_nl_per_day(minimum),
+            shown = format_volume_rate_nl_per_day(rate_nl)
+            bound = format_volume_rate_nl_per_day(minimum)
+            why = (
                 f"below the pump's minimum rate; dilute to at most "
                 f"{format_concentration_ng_per_ml(diluted)} to deliver "
-                f"{format_dose_rate_ng_per_day(s.dose_ng_per_day)}",
+                f"{format_dose_rate_ng_per_day(s.dose_ng_per_day)}"
             )
+            out.add(pump.min_rate.id, "hard", f"basal.steps[{i}].dose", shown, bound, why)
 
 
 def _check_daily(entry: DrugEntry, worst: int, out: _Collector) -> None:
@@ -362,22 +318,15 @@ def _check_bolus(p: Program, entry: DrugEntry, pump: PumpModel, out: _Collector)
     if b is None:
         return
     if not pump.allows_patient_bolus(p.drug):
-        out.add(
-            pump.patient_bolus.id,
-            "hard",
-            "patient_bolus",
-            p.drug,
-            ", ".join(pump.patient_bolus.names) or "none",
-            f"{pump.id} allows no patient bolus of {p.drug}",
-        )
+        allowed = ", ".join(pump.patient_bolus.names) or "none"
+        why = f"{pump.id} allows no patient bolus of {p.drug}"
+        out.add(pump.patient_bolus.id, "hard", "patient_bolus", p.drug, allowed, why)
     if entry.max_bolus is not None and b.dose_ng > entry.max_bolus.value:
         shown = format_amount_ng(b.dose_ng)
         out.breach(entry.max_bolus, "patient_bolus.dose", shown, "bolus dose above maximum")
     if entry.min_lockout is not None and b.lockout_s < entry.min_lockout.value:
-        shown = format_duration_s(b.lockout_s)
-        out.breach(
-            entry.min_lockout, "patient_bolus.lockout", shown, "lockout shorter than the minimum"
-        )
+        shown, why = format_duration_s(b.lockout_s), "lockout shorter than the minimum"
+        out.breach(entry.min_lockout, "patient_bolus.lockout", shown, why)
 
 
 def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> None:
@@ -407,18 +356,14 @@ def _check_titration(p: Program, entry: DrugEntry, basal: int, out: _Collector) 
                 out.breach(count, "basal", f"{recent + 1} increases", why)
     if entry.withdrawal_risk.value and basal < old:
         cut_bp = (old - basal) * 10_000
-        if (basal == 0 or cut_bp > BACLOFEN_CUT_CONFIRM_BP * old) and not (
-            out.ctx.confirm_withdrawal_risk
-        ):
-            out.add(
-                f"{entry.id}.withdrawal_confirmation",
-                "hard",
-                "basal",
-                format_dose_rate_ng_per_day(basal),
-                "confirmation",
+        confirmed = out.ctx.confirm_withdrawal_risk
+        if (basal == 0 or cut_bp > BACLOFEN_CUT_CONFIRM_BP * old) and not confirmed:
+            limit_id, bound = f"{entry.id}.withdrawal_confirmation", "confirmation"
+            why = (
                 "stopping or cutting this drug by more than 20 % needs an explicit "
-                "confirmation of the withdrawal risk",
+                "confirmation of the withdrawal risk"
             )
+            out.add(limit_id, "hard", "basal", format_dose_rate_ng_per_day(basal), bound, why)
 
 
 def titration_base(previous_ng_per_day: int, restart_from_ng_per_day: int | None) -> int:
@@ -438,15 +383,12 @@ def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> N
         # docs/dosing-rules.md: starting pump dose = 2 x the effective screening dose per 24 h
         expected = screening.start_dose_multiple * effective
         if basal != expected:
-            out.add(
-                f"{screening.id}.starting_dose",
-                "soft",
-                "basal",
-                format_dose_rate_ng_per_day(basal),
-                format_dose_rate_ng_per_day(expected),
+            shown, bound = format_dose_rate_ng_per_day(basal), format_dose_rate_ng_per_day(expected)
+            why = (
                 f"the starting pump dose is {screening.start_dose_multiple} x the effective "
-                "screening dose per 24 h",
+                "screening dose per 24 h"
             )
+            out.add(f"{screening.id}.starting_dose", "soft", "basal", shown, bound, why)
     rng = entry.starting_range(p.opioid_status or "any")
     if rng is not None and not rng.contains(basal):
         why = "starting dose outside the library's starting range"

@@ -11,11 +11,11 @@ day that is not 24 h long (a daylight-saving change) with the basal total delive
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from itdose.core.arith import ceil_div
 from itdose.core.errors import InvalidInput
 from itdose.core.units import DAY_S
+from itdose.core.value import Value
 
 
 class FlexClock(enum.Enum):
@@ -27,16 +27,14 @@ class FlexClock(enum.Enum):
     """Local time in a named IANA time zone."""
 
 
-@dataclass(frozen=True)
-class FlexStep:
+class FlexStep(Value):
     """From ``start_s`` seconds into the (elapsed or local) day, deliver at this rate."""
 
     start_s: int
     dose_ng_per_day: int
 
 
-@dataclass(frozen=True)
-class UtcOffset:
+class UtcOffset(Value):
     """From UTC instant ``from_utc_s`` on, local time is UTC + ``offset_s``.
 
     The shell computes these from the IANA database (the core reads no files); a ``wall``
@@ -47,8 +45,7 @@ class UtcOffset:
     offset_s: int
 
 
-@dataclass(frozen=True)
-class Basal:
+class Basal(Value):
     """Continuous (one step at 00:00) or flex (a daily schedule of steps)."""
 
     steps: tuple[FlexStep, ...]

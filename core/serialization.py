@@ -46,9 +46,8 @@ def from_json(text: str) -> Device:
         raise InvalidInput("state", "expected a JSON object")
     schema = doc.get("schema")
     if schema != SCHEMA_VERSION or isinstance(schema, bool):
-        raise InvalidInput(
-            "state.schema", "unsupported schema version", value=schema, limit=str(SCHEMA_VERSION)
-        )
+        why, supported = "unsupported schema version", str(SCHEMA_VERSION)
+        raise InvalidInput("state.schema", why, value=schema, limit=supported)
     extra = sorted(set(doc) - {"schema", "device"})
     if extra:
         raise InvalidInput(f"state.{extra[0]}", "unknown field")
@@ -60,6 +59,5 @@ def from_json(text: str) -> Device:
 
 
 def _reject_float(text: str) -> object:
-    raise InvalidInput(
-        "state", "floating-point numbers are not valid in a state document", value=text
-    )
+    why = "floating-point numbers are not valid in a state document"
+    raise InvalidInput("state", why, value=text)

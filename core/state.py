@@ -165,6 +165,25 @@ class Order:
     volume_nl: int
     reported_nl: int = 0
     reported_s: int = 0
+    stopped_s: int = field(default=0, metadata={"omit_default": True})
+    """The instant an emergency scan stopped it (0: none): it moved nothing after that instant,
+    so every later report is judged against its pace at that instant
+    (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Fluid the path may hold instead of what it says, after an emergency scan moved it by an
+    unknown 0 to 10 uL with two drugs within reach of each other (the path holds one drug at
+    each place): from ``start_nl`` (from the tip) for ``volume_nl``, ``drug`` at up to
+    ``concentration_ng_per_ml``. It moves with the path and, as it leaves the tip, is counted in
+    that drug's ledger as well as what the path holds there (docs/dosing-rules.md#r-mri-5,
+    REQ-MRI-006)."""
+
+    start_nl: int
+    volume_nl: int
+    drug: str
+    concentration_ng_per_ml: int
 
 
 @dataclass(frozen=True)
@@ -254,6 +273,8 @@ class Device:
     """The fluid path's contents (tubing + catheter), tip first; None before implant or where
     the library lacks the dead volume."""
     flush_doses: tuple[FlushDose, ...] = ()
+    shadows: tuple[Shadow, ...] = field(default=(), metadata={"omit_default": True})
+    """Other drugs the path may hold where it says one, after an emergency scan (tip first)."""
     boluses: BolusHistory = field(default_factory=BolusHistory)
     """Patient boluses delivered in the last 24 h (never reset)."""
     orders: tuple[Order, ...] = ()
@@ -375,6 +396,12 @@ def check_consistent(device: Device, path: str = "device") -> None:
         device.path.check(f"{path}.path", dead)
     elif dead is not None:
         raise InvalidInput(f"{path}.path", "missing: an implant with a dead volume has a path")
+    held = device.path.volume_nl if device.path is not None else 0
+    for i, sh in enumerate(device.shadows):
+        if sh.start_nl < 0 or sh.volume_nl <= 0 or sh.start_nl + sh.volume_nl > held:
+            raise InvalidInput(f"{path}.shadows[{i}]", "must lie within the fluid path")
+        if sh.drug == "" or sh.concentration_ng_per_ml <= 0:
+            raise InvalidInput(f"{path}.shadows[{i}]", "a shadow holds a drug")
     drugs = [o.drug for o in device.other_ledgers]
     if len(set(drugs)) != len(drugs) or (device.drug is not None and device.drug in drugs):
         raise InvalidInput(f"{path}.other_ledgers", "one ledger per drug")

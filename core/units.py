@@ -117,9 +117,8 @@ def _unit_factor(unit_text: str, field: str) -> tuple[Dimension, Fraction]:
         raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
     (ndim, nf), (ddim, df) = num, den
     if (ndim, ddim) not in _RATIOS:
-        raise InvalidInput(
-            field, f"unit {unit_text!r} is not a supported quantity", value=unit_text
-        )
+        why = f"unit {unit_text!r} is not a supported quantity"
+        raise InvalidInput(field, why, value=unit_text)
     dim, per = _RATIOS[ndim, ddim]
     return dim, Fraction(nf * per, df)
 
@@ -138,54 +137,36 @@ def parse_quantity(text: object, field: str, expected: Dimension) -> int:
     raises: InvalidInput
     post: 0 <= __return__ <= BOUNDS[expected]
     """
+    example = _example(expected)
     if not isinstance(text, str):
-        raise InvalidInput(
-            field,
-            f"expected a string with a unit (e.g. '1 {_example(expected)}'), "
-            f"got {type(text).__name__}",
-            value=text,
-        )
+        why = f"expected a string with a unit (e.g. '1 {example}'), got {type(text).__name__}"
+        raise InvalidInput(field, why, value=text)
     if not text.strip():
         raise InvalidInput(field, "is empty", value=text)
     if len(text) > _MAX_TEXT:
         raise InvalidInput(field, f"is longer than {_MAX_TEXT} characters", value=text)
     match = _NUMBER.match(text)
     if match is None:
-        raise InvalidInput(
-            field,
-            f"expected a plain decimal number and a unit, e.g. '1 {_example(expected)}'",
-            value=text,
-        )
+        why = f"expected a plain decimal number and a unit, e.g. '1 {example}'"
+        raise InvalidInput(field, why, value=text)
     sign, digits, unit_text = match.groups()
     if sign == "-":
         raise InvalidInput(field, "must not be negative", value=text)
     if not unit_text:
-        raise InvalidInput(field, f"has no unit (expected {_example(expected)})", value=text)
+        raise InvalidInput(field, f"has no unit (expected {example})", value=text)
     number = Decimal(digits)  # the regex admits only valid decimals
     dim, factor = _unit_factor(unit_text, field)
     if dim is not expected:
-        raise InvalidInput(
-            field,
-            f"is a {dim.name.lower().replace('_', ' ')}, expected a "
-            f"{expected.name.lower().replace('_', ' ')}",
-            value=text,
-        )
+        is_a, wanted = dim.name.lower().replace("_", " "), expected.name.lower().replace("_", " ")
+        raise InvalidInput(field, f"is a {is_a}, expected a {wanted}", value=text)
     exact = Fraction(number) * factor
     if exact.denominator != 1:
-        raise InvalidInput(
-            field,
-            f"cannot be represented exactly in {expected.value}",
-            value=text,
-        )
+        raise InvalidInput(field, f"cannot be represented exactly in {expected.value}", value=text)
     value = exact.numerator
     bound = BOUNDS[expected]
     if value > bound:
-        raise InvalidInput(
-            field,
-            "is beyond the physical bound",
-            value=text,
-            limit=format_quantity(bound, expected),
-        )
+        shown = format_quantity(bound, expected)
+        raise InvalidInput(field, "is beyond the physical bound", value=text, limit=shown)
     return value
 
 

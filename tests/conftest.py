@@ -9,10 +9,20 @@ built-in ``ci`` profile when the ``CI`` environment variable is set; ours is reg
 loaded explicitly so the choice is deliberate.
 
 The stateful machines (tests/properties/test_stateful.py) take their budget from the matching
-``<profile>-stateful`` profile registered here: ``dev`` 25 runs a machine, ``ci`` 500 (a fixed
-seed: every CI run replays the same 500 runs of 40 steps, about 20,000 steps a machine),
+``<profile>-stateful`` profile registered here: ``dev`` 25 runs a machine, ``ci`` 200 (a fixed
+seed: every CI run replays the same 200 runs of 40 steps, about 8,000 steps a machine),
 ``ci-random`` 2000 with fresh examples (the deep search, for a scheduled or manual job). A
 stateful run costs far more than an ordinary example, hence its own, bounded budget.
+
+Why ``ci`` is bounded at 200 (it was 500: the two machines, one file and so one xdist worker,
+took 171 s of a loaded CI run and were the suite's tail; issue 14 saw the stateful run alone at
+14 minutes on a shared machine): under the fixed seed the ``ci`` runs are the same every time, so
+they are a regression sample, not a search; a larger fixed sample finds nothing a smaller one
+misses unless the code changes under it, and that search is what ``ci-random`` (2000 fresh runs
+a machine) is for. The sample keeps every rule and invariant (the budget bounds how many runs,
+not what a run may do; the step count stays 40), and steps the machines took when the replay
+corpus was recorded are replayed decision for decision by its committed sample
+(tests/core/test_replay_corpus.py).
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ settings.register_profile(
 settings.register_profile("ci-random", settings.get_profile("ci"), derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-STATEFUL_RUNS = {"dev": 25, "ci": 500, "ci-random": 2000}
+STATEFUL_RUNS = {"dev": 25, "ci": 200, "ci-random": 2000}
 """Runs of each stateful machine per profile (see the module docstring)."""
 for _name, _runs in STATEFUL_RUNS.items():
     settings.register_profile(

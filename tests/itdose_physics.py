@@ -840,9 +840,11 @@ def implanted_and_dosing(
     catheter: str = "prometra-catheter",
     trimmed_mm: int = 200,
     fill_nl: int = 20 * ML,
+    trial_ng: int = 300_000,
 ) -> int:
     """Screening/trial (or baclofen screening), implant, fill at the program's concentration,
-    program, prime and start dosing. Returns the instant dosing started."""
+    program, prime and start dosing. Returns the instant dosing started. ``trial_ng``: the trial
+    bolus (not baclofen), within the drug's trial range."""
     drug, indication = program.drug, program.indication
     b.submit(c.RecordScreening(C, candidate=True, baseline_pain=8), 0)
     b.submit_overriding(c.StartTrial(C, drug, indication, plan="single intrathecal bolus"), 60)
@@ -850,7 +852,7 @@ def implanted_and_dosing(
         b.submit(c.RecordTrialDose(C, amount_ng=50_000), 120)
         b.submit(c.RecordScreeningResponse(C, positive=True), 4 * HOUR_S)
     else:
-        b.submit(c.RecordTrialDose(C, amount_ng=300_000), 120)
+        b.submit(c.RecordTrialDose(C, amount_ng=trial_ng), 120)
         b.submit(c.RecordPainScore(C, score=3), 4 * HOUR_S)
     b.submit(c.ConcludeTrial(C), 5 * HOUR_S)
     b.submit_overriding(c.Implant(C, pump, catheter, trimmed_mm=trimmed_mm), IMPLANT_AT)

@@ -79,6 +79,82 @@ def tip_by_second(
     return result
 
 
+def moved_at_fn(p: Any) -> Any:
+    """``moved_at(p, t)`` for one push as a function of ``t`` in integer arithmetic only:
+    ``floor(volume x (t - t0) / (t1 - t0))`` is ``floor(rn x (t x ad - an) / (rd x ad))`` with
+    ``volume / (t1 - t0) = rn / rd`` and ``t0 = an / ad``; the same value, without a fraction
+    built per second (test_whole_nanolitre_drive_at_the_hard_maximum.py checks it equal)."""
+    _, t0, t1, vol = _line(p)
+    whole = math.floor(vol)
+    if t1 == t0:
+        return lambda t: 0 if t < t0 else whole
+    r = vol / (t1 - t0)
+    rn, rd, an, ad = r.numerator, r.denominator, t0.numerator, t0.denominator
+    den = rd * ad
+
+    def at(t: int) -> int:
+        if t < t0:
+            return 0
+        if t >= t1:
+            return whole
+        return rn * (t * ad - an) // den
+
+    return at
+
+
+def tip_by_second_scaled(
+    dead_volume_nl: Fraction, pushes: Sequence[Any], drug: str, lo: int, hi: int
+) -> tuple[list[int], int]:
+    """``tip_by_second`` times a common denominator ``scale``: ``(values, scale)`` with
+    ``values[i] == tip_by_second(...)[i] x scale`` exactly, every value an integer (the same
+    path and pushes, read with integer arithmetic only; equal to the plain definition on random
+    histories, test_whole_nanolitre_drive_at_the_hard_maximum.py)."""
+    pushes = sorted((p for p in pushes if p.volume_nl > 0), key=lambda p: (p.t0, p.t1))
+    edges = [Fraction(0), Fraction(dead_volume_nl)]
+    conc = [Fraction(0)]
+    for p in pushes:
+        k = dict(p.fluid.ng_per_nl).get(drug, Fraction(0))
+        edges.append(edges[-1] + math.floor(p.volume_nl))
+        conc.append(Fraction(k))
+    cum = [Fraction(0)]
+    for i, k in enumerate(conc):
+        cum.append(cum[-1] + k * (edges[i + 1] - edges[i]))
+    # every value below is an integer once multiplied by ``scale``
+    scale = 1
+    for x in [*conc, *cum, *(k * e for k, e in zip(conc, edges, strict=False))]:
+        scale = math.lcm(scale, x.denominator)
+    k_s = [int(k * scale) for k in conc]
+    base_s = [int((cum[i] - conc[i] * edges[i]) * scale) for i in range(len(conc))]
+    last = len(conc) - 1
+    cap_s = int(cum[-1] * scale)
+
+    moved = [0] * (hi - lo + 1)
+    for p in pushes:
+        first, _, t1, _ = _line(p)
+        at = moved_at_fn(p)
+        if math.ceil(t1) < lo:
+            moved[0] += at(math.ceil(t1))
+            continue
+        stop = min(hi, math.ceil(t1))
+        prev = 0
+        for t in range(max(lo, first), stop + 1):
+            now = at(t)
+            moved[t - lo] += now - prev
+            prev = now
+    total, i, result = 0, 0, []
+    for step in moved:
+        total += step
+        while i < last and edges[i + 1] <= total:
+            i += 1
+        if total < edges[0]:
+            result.append(0)
+        elif i == last and total >= edges[-1]:
+            result.append(cap_s)
+        else:
+            result.append(base_s[i] + k_s[i] * total)
+    return result, scale
+
+
 def largest_window(
     dead_volume_nl: Fraction,
     pushes: Iterable[Any],
@@ -89,10 +165,10 @@ def largest_window(
     and the first ``T`` where it is reached."""
     pushes = list(pushes)
     lo, hi = ends[0] - DAY, ends[1]
-    cum = tip_by_second(dead_volume_nl, pushes, drug, lo, hi)
-    best, at = Fraction(-1), ends[0]
+    cum, scale = tip_by_second_scaled(dead_volume_nl, pushes, drug, lo, hi)
+    best, at = -1, ends[0]
     for t in range(ends[0], ends[1] + 1):
         w = cum[t - lo] - cum[t - DAY - lo]
         if w > best:
             best, at = w, t
-    return best, at
+    return Fraction(best, scale) if best >= 0 else Fraction(-1), at

@@ -6,11 +6,11 @@ import dataclasses
 from typing import Final
 
 from itdose.core import commands as cmd
-from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import Annunciate, Effect, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
     WITHDRAWAL_TEXT,
     Applied,
     Handler,
@@ -19,15 +19,16 @@ from itdose.core.handlers.base import (
     require_reason,
     withdrawal_risk,
 )
+from itdose.core.library import Library
 from itdose.core.state import ActiveAlarm, Device, Role, evolve
-from itdose.core.units import format_duration_s, format_volume_nl
+from itdose.core.units import DAY_S, format_duration_s, format_volume_nl
 
 MAX_SILENCE_HIGH_S = 600
 """A HIGH alarm cannot be silenced for longer than 10 minutes (docs/dosing-rules.md#r-alm-1;
 REQ-ALM-004)."""
 
 
-MAX_SILENCE_S = 86_400
+MAX_SILENCE_S = DAY_S
 """A LOW or MEDIUM alarm is silenced for at most a day (a design bound: it re-annunciates)."""
 
 
@@ -46,58 +47,52 @@ WITHDRAWAL_ALARMS = frozenset(
 def _silence_start(a: ActiveAlarm, now: int) -> int:
     """Start of the pause a silence at ``now`` belongs to: the current pause if the alarm is
     still silenced, else now."""
-    if (
-        a.silenced_until_s is not None
-        and a.silenced_until_s > now
-        and a.silenced_from_s is not None
-    ):
-        return a.silenced_from_s
+    until, since = a.silenced_until_s, a.silenced_from_s
+    if until is not None and until > now and since is not None:
+        return since
     return now
 
 
-def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> None:
+def _v_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: Library) -> None:
     """Any role may silence; a HIGH alarm's pause never exceeds 10 minutes, renewed or not, and
     the patient may silence the same HIGH alarm at most 3 times (docs/dosing-rules.md#silencing;
     REQ-ALM-008, REQ-ALM-009, REQ-ALM-010)."""
-    check_positive(c.duration_s, "command.duration_s")
+    field = "command.duration_s"
+    check_positive(c.duration_s, field)
     alarm = next((a for a in d.alarms if a.kind is c.kind), None)
     if alarm is None:
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
     high = priority_of(c.kind) is Priority.HIGH
     bound = MAX_SILENCE_HIGH_S if high else MAX_SILENCE_S
     if c.duration_s > bound:
+        why = f"a {priority_of(c.kind).name} alarm cannot be silenced that long"
+        shown, limit = format_duration_s(c.duration_s), format_duration_s(bound)
         raise LimitViolation(
-            "command.duration_s",
-            f"a {priority_of(c.kind).name} alarm cannot be silenced that long",
-            limit_id="alarm.silence",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(c.duration_s),
-            limit=format_duration_s(bound),
+            field, why, limit_id="alarm.silence", level=HARD, value=shown, limit=limit
         )
     if not high:
         return
     if c.role is Role.PATIENT and alarm.patient_silences >= MAX_PATIENT_SILENCES_HIGH:
-        raise RejectedCommand(
-            "command.role",
+        why = (
             f"the patient has silenced this HIGH alarm {alarm.patient_silences} times: only a "
-            "clinician can silence it now",
-            value=c.role.value,
-            limit=f"{MAX_PATIENT_SILENCES_HIGH} patient silences",
+            "clinician can silence it now"
         )
+        limit = f"{MAX_PATIENT_SILENCES_HIGH} patient silences"
+        raise RejectedCommand("command.role", why, value=c.role.value, limit=limit)
     start = _silence_start(alarm, now)
     if now + c.duration_s > start + MAX_SILENCE_HIGH_S:
+        shown = format_duration_s(now + c.duration_s - start)
+        limit = format_duration_s(MAX_SILENCE_HIGH_S)
+        why = (
+            f"a HIGH alarm cannot stay silenced longer than {limit}"
+            f": it has been silenced since {format_duration_s(now - start)} ago"
+        )
         raise LimitViolation(
-            "command.duration_s",
-            f"a HIGH alarm cannot stay silenced longer than {format_duration_s(MAX_SILENCE_HIGH_S)}"
-            f": it has been silenced since {format_duration_s(now - start)} ago",
-            limit_id="alarm.silence",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(now + c.duration_s - start),
-            limit=format_duration_s(MAX_SILENCE_HIGH_S),
+            field, why, limit_id="alarm.silence", level=HARD, value=shown, limit=limit
         )
 
 
-def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: lib.Library) -> Applied:
+def _h_silence_alarm(d: Device, c: cmd.SilenceAlarm, now: int, library: Library) -> Applied:
     """Only the sound pauses: the alarm stays active (the audit record of the command records
     every silence, with its role; REQ-ALM-009)."""
     patient = 1 if c.role is Role.PATIENT else 0
@@ -128,11 +123,11 @@ def resound(d: Device, now: int) -> Applied:
     return Applied(evolve(d, alarms=alarms), effects)
 
 
-def _v_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library) -> None:
+def _v_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: Library) -> None:
     check_text(c.detail, "command.detail")
 
 
-def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library) -> Applied:
+def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: Library) -> Applied:
     effects: list[Effect] = [Annunciate(c.kind, priority_of(c.kind))]
     alarms = d.alarms
     if not d.has_alarm(c.kind):
@@ -148,28 +143,24 @@ def _h_raise_alarm(d: Device, c: cmd.RaiseAlarm, now: int, library: lib.Library)
     return Applied(evolve(d, alarms=alarms, eos_at_s=eos), tuple(effects), (c.kind,))
 
 
-def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> None:
+def _v_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: Library) -> None:
     require_reason(c.reason, "command.reason")
     if not d.has_alarm(c.kind):
         raise RejectedCommand("command.kind", "that alarm is not active", value=c.kind.value)
     if c.kind is AlarmKind.END_OF_SERVICE:
-        raise RejectedCommand(
-            "command.kind", "end of service cannot be cleared: the pump must be replaced"
-        )
+        why = "end of service cannot be cleared: the pump must be replaced"
+        raise RejectedCommand("command.kind", why)
     if c.kind is AlarmKind.EMPTY_RESERVOIR:
         assert d.implant is not None
         pump = library.pump(d.implant.pump)
         volume = d.reservoir.volume_nl if d.reservoir is not None else 0
         if volume <= pump.empty_threshold.value:
-            raise RejectedCommand(
-                "command.kind",
-                "the reservoir is still at or below the empty threshold: refill first",
-                value=format_volume_nl(volume),
-                limit=f"> {format_volume_nl(pump.empty_threshold.value)}",
-            )
+            why = "the reservoir is still at or below the empty threshold: refill first"
+            shown, limit = format_volume_nl(volume), format_volume_nl(pump.empty_threshold.value)
+            raise RejectedCommand("command.kind", why, value=shown, limit=f"> {limit}")
 
 
-def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: lib.Library) -> Applied:
+def _h_clear_alarm(d: Device, c: cmd.ClearAlarm, now: int, library: Library) -> Applied:
     return Applied(evolve(d, alarms=tuple(a for a in d.alarms if a.kind is not c.kind)))
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, TypeVar
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from itdose.core import commands as cmd
 from itdose.core import library as lib
@@ -56,6 +56,10 @@ def no_check(d: Device, c: cmd.Command, now: int, library: lib.Library) -> None:
 
 
 MAX_TEXT = 2000
+
+HARD: Final = lib.Level.HARD.value
+SOFT: Final = lib.Level.SOFT.value
+"""The levels a :class:`~itdose.core.errors.LimitViolation` names (docs/dosing-rules.md#limits)."""
 
 
 WITHDRAWAL_TEXT = (

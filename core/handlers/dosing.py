@@ -26,6 +26,7 @@ from itdose.core.handlers.base import (
     trial_of,
     withdrawal_risk,
 )
+from itdose.core.handlers.mri import count_beyond_the_scan
 from itdose.core.program import (
     DAY_S,
     FlexClock,
@@ -267,8 +268,9 @@ def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Applied:
     """An over-delivering report raises the HIGH delivery-deviation alarm (REQ-TIP-004)."""
     over = dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
+    d, recounted = count_beyond_the_scan(d, c.order_id, c.delivered_nl, now)
     d, effects = dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now)
-    return Applied(d, effects, (AlarmKind.DELIVERY_DEVIATION,) if over else ())
+    return Applied(d, (*recounted, *effects), (AlarmKind.DELIVERY_DEVIATION,) if over else ())
 
 
 def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Library) -> Applied:

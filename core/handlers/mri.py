@@ -24,7 +24,7 @@ from itdose.core.handlers.base import (
 from itdose.core.ledger import pace_nl_per_h
 from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import Device, MriSession, Phase, evolve
+from itdose.core.state import Device, MriSession, Phase, Shadow, evolve
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
 EMERGENCY_MRI_NL = 10_000
@@ -122,11 +122,12 @@ def movable_nl(d: Device, now: int) -> int:
     for o in d.orders:
         if o.volume_nl <= o.reported_nl:
             continue
+        at = min(now, o.stopped_s) if o.stopped_s else now  # stopped by an earlier scan
         pace = pace_nl_per_h(o.volume_nl, o.end_s - o.start_s)
-        most = pace * (max(0, now - o.start_s) + 1) // 3600
+        most = pace * (max(0, at - o.start_s) + 1) // 3600
         if o.reported_s > 0:
             since = max(o.start_s, o.reported_s)
-            most = min(most, o.reported_nl + 1 + pace * (max(0, now - since) + 1) // 3600)
+            most = min(most, o.reported_nl + 1 + pace * (max(0, at - since) + 1) // 3600)
         total += max(0, min(o.volume_nl, most) - o.reported_nl)
     return total
 
@@ -138,8 +139,28 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
     there, is counted as an instant at the scan start in each drug's 24 h window, and the fluid
     path moves on with the worst case (:func:`_path_after_scan`). Why each:
     docs/dosing-rules.md#r-mri-5 (REQ-MRI-006)."""
-    movable = movable_nl(d, now)
-    ahead = dosing.ahead(d, 0, movable + EMERGENCY_MRI_NL)
+    d, shown = _count_instant(d, movable_nl(d, now), now)
+    stopped = tuple(o if o.stopped_s else dataclasses.replace(o, stopped_s=now) for o in d.orders)
+    d = _path_after_scan(evolve(d, orders=stopped))
+    text = (
+        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        + (", ".join(shown) if shown else "no drug")
+        + ". After the scan delivery stays at zero until the valve reset is recorded."
+    )
+    return Applied(d, (Warn("emergency_mri", text),))
+
+
+def _count_instant(d: Device, behind_nl: int, now: int) -> tuple[Device, list[str]]:
+    """The labelled worst case counted as an instant at ``now``: each drug at its richest
+    concentration from the tip to 10 uL behind ``behind_nl`` (REQ-MRI-006); and its text."""
+    length = behind_nl + EMERGENCY_MRI_NL
+    ahead = dosing.ahead(d, 0, length)
+    ahead += tuple(
+        Segment(s.volume_nl, s.drug, s.concentration_ng_per_ml)
+        for s in d.shadows
+        if s.start_nl < length
+    )
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
@@ -153,14 +174,35 @@ def _count_emergency_scan(d: Device, now: int) -> Applied:
             f"{format_amount_ng(ng_up(fg))} of {drug} ({format_concentration_ng_per_ml(conc)})"
         )
     d = evolve(d, next_order_id=order_id + 1, delivered_ng=d.delivered_ng + ng_up(total_fg))
-    d = _path_after_scan(d)
+    return d, shown
+
+
+def count_beyond_the_scan(
+    d: Device, order_id: int, delivered_nl: int, now: int
+) -> tuple[Device, tuple[Effect, ...]]:
+    """A report of an order an emergency scan stopped that says it moved more than its pace
+    allows by the scan (judged at the scan's instant, however late the report comes: the HIGH
+    delivery-deviation alarm, :func:`itdose.core.dosing.over_delivered`): the 10 uL counted at
+    the scan were counted behind less than the orders moved, so they can have been richer. They
+    are counted again, as an instant now, each drug at its richest from the tip to 10 uL behind
+    all that the orders in flight can still move (never less than what left at the scan; the
+    windows that end between the scan and now are past). Call it before the report is counted
+    (the path still holds what the report takes from the tip). docs/dosing-rules.md#r-mri-5,
+    REQ-MRI-006."""
+    order = next((o for o in d.orders if o.id == order_id), None)
+    if order is None or not order.stopped_s:
+        return d, ()
+    if not dosing.over_delivered(d, order_id, delivered_nl, now):
+        return d, ()
+    d, shown = _count_instant(d, dosing.in_flight_nl(d), now)
     text = (
-        f"Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
-        f"worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted as delivered now: "
+        f"Order {order_id}, stopped by the emergency MRI, moved more than its pace allows by the "
+        "scan: the labelled worst case, "
+        f"{format_volume_nl(EMERGENCY_MRI_NL)}, is counted again behind it: "
         + (", ".join(shown) if shown else "no drug")
-        + ". After the scan delivery stays at zero until the valve reset is recorded."
+        + "."
     )
-    return Applied(d, (Warn("emergency_mri", text),))
+    return d, (Warn("emergency_mri_recounted", text),)
 
 
 def _path_after_scan(d: Device) -> Device:
@@ -169,7 +211,9 @@ def _path_after_scan(d: Device) -> Device:
     ``reach`` nL (10 uL, no more than the reservoir holds) left the tip: each position of the
     path, the volume in flight included, holds the richest fluid any of those amounts can have
     brought there (:func:`_richest_ahead`), so that neither the orders' reports nor the fluid
-    after them are counted leaner than they can be. The reservoir gives ``reach``."""
+    after them are counted leaner than they can be; where that can be either of two drugs, the
+    path holds one and a shadow the other (:class:`itdose.core.state.Shadow`), so that each is
+    counted as it leaves. The reservoir gives ``reach``."""
     if d.reservoir is None or d.path is None:
         return d
     reach = min(EMERGENCY_MRI_NL, d.reservoir.volume_nl)
@@ -178,8 +222,10 @@ def _path_after_scan(d: Device) -> Device:
         return evolve(d, reservoir=reservoir)
     drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
     total = d.path.volume_nl
+    behind = d.path.outflow(0, total + reach, drug, conc)
+    lanes, shadows = _richest_ahead(behind, d.shadows, total, reach)
     segments: list[Segment] = []
-    for seg in _richest_ahead(d.path.outflow(0, total + reach, drug, conc), total, reach):
+    for seg in lanes:
         if segments and segments[-1].same_fluid(seg):
             segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
         else:
@@ -187,35 +233,53 @@ def _path_after_scan(d: Device) -> Device:
     path = FluidPath(tuple(segments))
     held = set(drugs_in(path.segments))
     flush = tuple(f for f in d.flush_doses if f.drug in held)
-    return evolve(d, reservoir=reservoir, path=path, flush_doses=flush)
+    return evolve(d, reservoir=reservoir, path=path, flush_doses=flush, shadows=shadows)
 
 
 def _richest_ahead(
-    behind: tuple[Segment, ...], length_nl: int, reach_nl: int
-) -> tuple[Segment, ...]:
+    behind: tuple[Segment, ...], shadows: tuple[Shadow, ...], length_nl: int, reach_nl: int
+) -> tuple[tuple[Segment, ...], tuple[Shadow, ...]]:
     """The first ``length_nl`` of ``behind`` (tip first) where each position ``q`` holds the
-    richest fluid of ``behind`` in ``[q, q + reach_nl]`` (fluid without drug counts as the
-    leanest of any drug). With two drugs within reach of ``q`` (a drug change under way) it
-    holds the richest fluid of the drug furthest from the tip, the newer one: the path moves on
-    for the old drug, never later for the new one (docs/dosing-rules.md#r-mri-5)."""
-    spans: list[tuple[int, int, Segment]] = []
+    richest fluid of ``behind`` and of ``shadows`` in ``[q, q + reach_nl]`` (fluid without drug
+    counts as the leanest of any drug); and the shadows after the move. With two drugs within
+    reach of ``q`` (a drug change under way) the path holds the richest fluid of the drug of
+    ``behind`` furthest from the tip, the newer one, so that it never reaches the tip later than
+    counted, and a shadow holds each other drug at its richest there, so that it is counted
+    whenever it leaves (docs/dosing-rules.md#r-mri-5)."""
+    spans: list[tuple[int, int, Segment, bool]] = []
     pos = 0
     for seg in behind:
-        spans.append((pos, pos + seg.volume_nl, seg))
+        spans.append((pos, pos + seg.volume_nl, seg, False))
         pos += seg.volume_nl
-    cuts = sorted(
-        {0, length_nl, *(max(0, a - reach_nl) for a, _, _ in spans), *(b for _, b, _ in spans)}
-    )
+    for sh in shadows:
+        seg = Segment(sh.volume_nl, sh.drug, sh.concentration_ng_per_ml)
+        spans.append((sh.start_nl, sh.start_nl + sh.volume_nl, seg, True))
+    starts = (max(0, a - reach_nl) for a, _, _, _ in spans)
+    cuts = sorted({0, length_nl, *starts, *(b for _, b, _, _ in spans)})
     cuts = [c for c in cuts if c <= length_nl]
     out: list[Segment] = []
+    after: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for lo, hi in itertools.pairwise(cuts):
-        reached = [seg for a, b, seg in spans if a - reach_nl <= lo < b]
-        drugs = [seg.drug for seg in reached if seg.drug != NO_DRUG]
-        if len(set(drugs)) > 1:
-            reached = [seg for seg in reached if seg.drug == drugs[-1]]
-        best = max(reached, key=lambda seg: seg.concentration_ng_per_ml)
-        out.append(best.with_volume(hi - lo))
-    return tuple(out)
+        reached = [(seg, shadow) for a, b, seg, shadow in spans if a - reach_nl <= lo < b]
+        drugs = [seg.drug for seg, shadow in reached if not shadow and seg.drug != NO_DRUG]
+        lane = drugs[-1] if drugs else NO_DRUG
+        richest: dict[str, int] = {}
+        for seg, _ in reached:
+            if seg.drug != NO_DRUG:
+                richest[seg.drug] = max(richest.get(seg.drug, 0), seg.concentration_ng_per_ml)
+        out.append(Segment(hi - lo, lane, richest.get(lane, 0)))
+        for other, conc in richest.items():
+            if other != lane:
+                spans_of = after.setdefault((other, conc), [])
+                if spans_of and spans_of[-1][1] == lo:
+                    spans_of[-1] = (spans_of[-1][0], hi)
+                else:
+                    spans_of.append((lo, hi))
+    kept = sorted(
+        (Shadow(lo, hi - lo, other, conc) for (other, conc), v in after.items() for lo, hi in v),
+        key=lambda s: (s.start_nl, s.drug, s.concentration_ng_per_ml),
+    )
+    return tuple(out), tuple(kept)
 
 
 def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None:

@@ -12,6 +12,8 @@ from itdose.core.dead_volume import dead_volume_nl
 from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
+    SOFT,
     Applied,
     Handler,
     check_non_negative,
@@ -20,6 +22,7 @@ from itdose.core.handlers.base import (
     overridden,
     trial_of,
 )
+from itdose.core.library import Library
 from itdose.core.path import FluidPath
 from itdose.core.state import Device, ImplantedSystem, Reservoir, evolve
 from itdose.core.units import format_concentration_ng_per_ml, format_duration_s, format_volume_nl
@@ -42,15 +45,13 @@ def check_concentration(
     limit_id = f"{entry.id}.product_concentrations"
     if concentration_ng_per_ml not in allowed and not overridden(overrides, limit_id):
         shown = ", ".join(format_concentration_ng_per_ml(c) for c in allowed) or "none"
-        raise LimitViolation(
-            field,
+        why = (
             f"{format_concentration_ng_per_ml(concentration_ng_per_ml)} is not a product strength "
             f"of {entry.drug} allowed in {pump.id} (a compounded product needs an override "
-            "with a reason)",
-            limit_id=limit_id,
-            level=lib.Level.SOFT.value,
-            value=concentration_ng_per_ml,
-            limit=shown,
+            "with a reason)"
+        )
+        raise LimitViolation(
+            field, why, limit_id=limit_id, level=SOFT, value=concentration_ng_per_ml, limit=shown
         )
     cap = entry.max_concentration
     if (
@@ -59,51 +60,37 @@ def check_concentration(
         and concentration_ng_per_ml > cap.value
         and (cap.level is lib.Level.HARD or not overridden(overrides, cap.id))
     ):
+        why = f"above the maximum concentration for {entry.drug}"
+        level, bound = cap.level.value, format_concentration_ng_per_ml(cap.value)
         raise LimitViolation(
-            field,
-            f"above the maximum concentration for {entry.drug}",
-            limit_id=cap.id,
-            level=cap.level.value,
-            value=concentration_ng_per_ml,
-            limit=format_concentration_ng_per_ml(cap.value),
+            field, why, limit_id=cap.id, level=level, value=concentration_ng_per_ml, limit=bound
         )
 
 
-def _v_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> None:
+def _v_implant(d: Device, c: cmd.Implant, now: int, library: Library) -> None:
     check_non_negative(c.trimmed_mm, "command.trimmed_mm")
     pump = library.pump(c.pump)
     catheter = library.catheter(c.catheter)
     t = trial_of(d)
     check_overrides(c.overrides)
-    if not pump.is_approved_for(t.drug):
-        limit_id = f"{pump.id}.approved_drugs"
-        if not overridden(c.overrides, limit_id):
-            raise LimitViolation(
-                "command.pump",
-                f"{pump.id} is not approved for {t.drug}; only with an override and a reason",
-                limit_id=limit_id,
-                level=lib.Level.SOFT.value,
-                value=c.pump,
-                limit=", ".join(pump.approved_drugs.names),
-            )
-    if pump.id not in catheter.compatible_pumps.names:
-        raise RejectedCommand(
-            "command.catheter",
-            f"catheter {catheter.id} is not listed for pump {pump.id}",
-            value=c.catheter,
-            limit="one of " + ", ".join(catheter.compatible_pumps.names),
+    limit_id = f"{pump.id}.approved_drugs"
+    if not pump.is_approved_for(t.drug) and not overridden(c.overrides, limit_id):
+        why = f"{pump.id} is not approved for {t.drug}; only with an override and a reason"
+        labelled = ", ".join(pump.approved_drugs.names)
+        raise LimitViolation(
+            "command.pump", why, limit_id=limit_id, level=SOFT, value=c.pump, limit=labelled
         )
+    if pump.id not in catheter.compatible_pumps.names:
+        why = f"catheter {catheter.id} is not listed for pump {pump.id}"
+        listed = lib.one_of(catheter.compatible_pumps.names)
+        raise RejectedCommand("command.catheter", why, value=c.catheter, limit=listed)
     ref = catheter.reference_length
     if ref is not None and c.trimmed_mm >= ref.value:
-        raise InvalidInput(
-            "command.trimmed_mm",
-            "must be shorter than the catheter",
-            value=c.trimmed_mm,
-            limit=f"< {ref.text()}",
-        )
+        why, bound = "must be shorter than the catheter", f"< {ref.text()}"
+        raise InvalidInput("command.trimmed_mm", why, value=c.trimmed_mm, limit=bound)
 
 
-def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> Applied:
+def _h_implant(d: Device, c: cmd.Implant, now: int, library: Library) -> Applied:
     pump = library.pump(c.pump)
     catheter = library.catheter(c.catheter)
     try:
@@ -114,17 +101,15 @@ def _h_implant(d: Device, c: cmd.Implant, now: int, library: lib.Library) -> App
     path = FluidPath.empty(dead) if dead is not None else None
     effects: tuple[Effect, ...] = ()
     if dead is None:
-        effects = (
-            Warn(
-                "dead_volume_unknown",
-                f"The library lacks the volume data of {c.pump} or {c.catheter}: the dead volume "
-                "cannot be computed, so priming is refused until the library provides it.",
-            ),
+        text = (
+            f"The library lacks the volume data of {c.pump} or {c.catheter}: the dead volume "
+            "cannot be computed, so priming is refused until the library provides it."
         )
+        effects = (Warn("dead_volume_unknown", text),)
     return Applied(evolve(d, implant=implant, path=path), effects)
 
 
-def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
+def _v_fill(d: Device, c: cmd.Fill, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.volume_nl, "command.volume_nl")
     if d.reservoir is not None:
@@ -135,35 +120,28 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> None:
     t = trial_of(d)
     entry = library.drug(t.drug, t.indication)
     if c.volume_nl > pump.reservoir_volume.value:
+        why, limit_id = "fill exceeds the reservoir capacity", f"{pump.id}.reservoir"
+        shown, bound = format_volume_nl(c.volume_nl), format_volume_nl(pump.reservoir_volume.value)
         raise LimitViolation(
-            "command.volume_nl",
-            "fill exceeds the reservoir capacity",
-            limit_id=f"{pump.id}.reservoir",
-            level=lib.Level.HARD.value,
-            value=format_volume_nl(c.volume_nl),
-            limit=format_volume_nl(pump.reservoir_volume.value),
+            "command.volume_nl", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
         )
     check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)
 
 
-def _h_fill(d: Device, c: cmd.Fill, now: int, library: lib.Library) -> Applied:
+def _h_fill(d: Device, c: cmd.Fill, now: int, library: Library) -> Applied:
     t = trial_of(d)
     res = Reservoir(t.drug, t.indication, c.concentration_ng_per_ml, c.volume_nl)
     return Applied(evolve(d, reservoir=res, last_fill_nl=c.volume_nl))
 
 
-def _v_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> None:
+def _v_prime(d: Device, c: cmd.Prime, now: int, library: Library) -> None:
     check_positive(c.duration_s, "command.duration_s")
     if c.duration_s > MAX_PRIMING_S:
-        raise InvalidInput(
-            "command.duration_s",
-            "too long",
-            value=c.duration_s,
-            limit=f"<= {format_duration_s(MAX_PRIMING_S)}",
-        )
+        bound = f"<= {format_duration_s(MAX_PRIMING_S)}"
+        raise InvalidInput("command.duration_s", "too long", value=c.duration_s, limit=bound)
 
 
-def _h_prime(d: Device, c: cmd.Prime, now: int, library: lib.Library) -> Applied:
+def _h_prime(d: Device, c: cmd.Prime, now: int, library: Library) -> Applied:
     return Applied(*dosing.priming_order(d, now, c.duration_s, library))
 
 

@@ -8,11 +8,12 @@ from typing import Final
 
 from itdose.core import commands as cmd
 from itdose.core import dosing
-from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.effects import Annunciate, Effect, TipChange, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
+    SOFT,
     Applied,
     Handler,
     check_non_negative,
@@ -25,50 +26,34 @@ from itdose.core.handlers.base import (
 from itdose.core.handlers.dosing import check_program_or_raise, check_restart, install_program
 from itdose.core.handlers.priming import check_concentration
 from itdose.core.ledger import Ledger
+from itdose.core.library import Library
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import (
-    Device,
-    DrugLedger,
-    FlushDose,
-    Phase,
-    RefillSession,
-    Reservoir,
-    evolve,
-)
+from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir, evolve
 from itdose.core.units import format_duration_s, format_percent_bp, format_volume_nl
 
 
-def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> None:
+def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: Library) -> None:
     """A refill stops delivery; it cannot begin while a bolus is in flight, which it would cut
     (docs/dosing-rules.md#r-bol-5; REQ-BOL-007). Nothing is urgent then: a bolus runs only while
     delivering, never under a HIGH alarm (an empty reservoir is one); suspending first stays
     possible, and announces the cut bolus (REQ-BOL-008)."""
     order = dosing.bolus_in_flight(d, now)
     if order is not None:
-        raise RejectedCommand(
-            "command",
+        why = (
             f"a {order.kind.value.replace('_', ' ')} is in flight until t={order.end_s} s "
             f"({format_duration_s(order.end_s - now)} from now): begin the refill when it ends, "
-            "or suspend first (the rest of the bolus is then not delivered, and announced)",
-            value=f"t={now} s",
-            limit=f">= t={order.end_s} s",
+            "or suspend first (the rest of the bolus is then not delivered, and announced)"
         )
+        raise RejectedCommand("command", why, value=f"t={now} s", limit=f">= t={order.end_s} s")
 
 
-def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: lib.Library) -> Applied:
+def _h_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: Library) -> Applied:
     expected = d.reservoir.volume_nl if d.reservoir is not None else 0
-    return Applied(
-        evolve(
-            d,
-            resume_after_refill=d.phase is Phase.ACTIVE,
-            refill=RefillSession(expected_residual_nl=expected),
-        )
-    )
+    refill = RefillSession(expected_residual_nl=expected)
+    return Applied(evolve(d, resume_after_refill=d.phase is Phase.ACTIVE, refill=refill))
 
 
-def _v_record_withdrawal(
-    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
-) -> None:
+def _v_record_withdrawal(d: Device, c: cmd.RecordWithdrawal, now: int, library: Library) -> None:
     check_non_negative(c.withdrawn_nl, "command.withdrawn_nl")
     if d.refill is None or d.reservoir is None:
         raise RejectedCommand("command", "the reservoir was never filled: nothing to withdraw")
@@ -76,9 +61,7 @@ def _v_record_withdrawal(
         raise RejectedCommand("command", "the withdrawal of this refill is already recorded")
 
 
-def _h_record_withdrawal(
-    d: Device, c: cmd.RecordWithdrawal, now: int, library: lib.Library
-) -> Applied:
+def _h_record_withdrawal(d: Device, c: cmd.RecordWithdrawal, now: int, library: Library) -> Applied:
     assert d.refill is not None and d.reservoir is not None and d.implant is not None
     pump = library.pump(d.implant.pump)
     finding, deviation = reconcile(
@@ -122,31 +105,27 @@ def reconcile(
     return "", deviation
 
 
-def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> None:
+def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.added_nl, "command.added_nl")
     if d.implant is None or d.reservoir is None or d.refill is None:
-        raise RejectedCommand(
-            "command", "the reservoir was never filled: abort the refill and use the initial fill"
-        )
+        why = "the reservoir was never filled: abort the refill and use the initial fill"
+        raise RejectedCommand("command", why)
     if d.refill.withdrawn_nl is None:
         raise RejectedCommand("command", "record the withdrawn residual first (reconciliation)")
     if d.refill.finding and not c.finding_reason.strip():
-        raise RejectedCommand(
-            "command.finding_reason",
+        why = (
             f"the refill has a finding ({d.refill.finding}): a clinician must acknowledge it "
-            "with a reason before the refill completes",
+            "with a reason before the refill completes"
         )
+        raise RejectedCommand("command.finding_reason", why)
     check_text(c.finding_reason, "command.finding_reason")
     pump = library.pump(d.implant.pump)
     if c.added_nl > pump.reservoir_volume.value:
+        why, limit_id = "the added volume exceeds the reservoir capacity", f"{pump.id}.reservoir"
+        shown, bound = format_volume_nl(c.added_nl), format_volume_nl(pump.reservoir_volume.value)
         raise LimitViolation(
-            "command.added_nl",
-            "the added volume exceeds the reservoir capacity",
-            limit_id=f"{pump.id}.reservoir",
-            level=lib.Level.HARD.value,
-            value=format_volume_nl(c.added_nl),
-            limit=format_volume_nl(pump.reservoir_volume.value),
+            "command.added_nl", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
         )
     drug = c.drug if c.drug is not None else d.reservoir.drug
     entry = library.drug(drug, d.reservoir.indication)
@@ -156,31 +135,23 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     )
     if changed:
         if c.program is None:
-            raise RejectedCommand(
-                "command.program", "a concentration or drug change needs a new program"
-            )
-        if not pump.is_approved_for(drug) and not overridden(
-            c.overrides, f"{pump.id}.approved_drugs"
-        ):
-            raise LimitViolation(
-                "command.drug",
-                f"{pump.id} is not labelled for {drug}",
-                limit_id=f"{pump.id}.approved_drugs",
-                level=lib.Level.SOFT.value,
-                value=drug,
-            )
+            why = "a concentration or drug change needs a new program"
+            raise RejectedCommand("command.program", why)
+        limit_id = f"{pump.id}.approved_drugs"
+        if not pump.is_approved_for(drug) and not overridden(c.overrides, limit_id):
+            why = f"{pump.id} is not labelled for {drug}"
+            raise LimitViolation("command.drug", why, limit_id=limit_id, level=SOFT, value=drug)
     if c.program is not None:
         if (c.program.drug, c.program.concentration_ng_per_ml) != (drug, c.concentration_ng_per_ml):
-            raise RejectedCommand(
-                "command.program", "the program must be for the drug and concentration filled"
-            )
+            why = "the program must be for the drug and concentration filled"
+            raise RejectedCommand("command.program", why)
         check_program_or_raise(d, c.program, c, now, library)
     resumes = d.resume_after_refill and not d.high_alarms()
     program = c.program if c.program is not None else d.program
     check_restart(d, now, program if resumes else None, c.restart_reason)
 
 
-def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.Library) -> Applied:
+def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Library) -> Applied:
     """The new fluid goes into the reservoir; the fluid path still holds the old one, which
     leaves the tip first (REQ-TIP-003). After a drug change the old drug's ledger is kept (its
     window counts it as it leaves the tip) and the old drug is delivered at the old program's
@@ -230,11 +201,11 @@ def _h_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: lib.
     return Applied(d, tuple(effects))
 
 
-def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> None:
+def _v_reason_only(d: Device, c: cmd.AbortRefill, now: int, library: Library) -> None:
     require_reason(c.reason, "command.reason")
 
 
-def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: lib.Library) -> Applied:
+def _h_abort_refill(d: Device, c: cmd.AbortRefill, now: int, library: Library) -> Applied:
     return Applied(evolve(d, resume_after_refill=False))
 
 

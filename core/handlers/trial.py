@@ -11,6 +11,8 @@ from itdose.core import library as lib
 from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
+    HARD,
+    SOFT,
     Applied,
     Handler,
     check_overrides,
@@ -20,6 +22,7 @@ from itdose.core.handlers.base import (
     require_reason,
     trial_of,
 )
+from itdose.core.library import Library
 from itdose.core.state import Device, Screening, Trial, TrialDose, evolve
 from itdose.core.units import FG_PER_NG, format_amount_ng, format_duration_s
 
@@ -32,47 +35,35 @@ def _score(value: int, field: str) -> None:
         raise InvalidInput(field, "pain score out of range", value=value, limit="0..10")
 
 
-def _v_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: lib.Library) -> None:
+def _v_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: Library) -> None:
     _score(c.baseline_pain, "command.baseline_pain")
     check_text(c.note, "command.note")
 
 
-def _h_record_screening(
-    d: Device, c: cmd.RecordScreening, now: int, library: lib.Library
-) -> Applied:
+def _h_record_screening(d: Device, c: cmd.RecordScreening, now: int, library: Library) -> Applied:
     return Applied(evolve(d, screening=Screening(now, c.candidate, c.baseline_pain, c.note)))
 
 
-def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> None:
+def _v_start_trial(d: Device, c: cmd.StartTrial, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     require_reason(c.plan, "command.plan")
     entry = library.drug(c.drug, c.indication)
     if c.opioid_status not in (None, "opioid-naive", "opioid-tolerant"):
-        raise InvalidInput(
-            "command.opioid_status",
-            "expected 'opioid-naive', 'opioid-tolerant' or none",
-            value=c.opioid_status,
+        why = "expected 'opioid-naive', 'opioid-tolerant' or none"
+        raise InvalidInput("command.opioid_status", why, value=c.opioid_status)
+    limit_id = f"{entry.id}.unapproved"
+    if not entry.approved_for_intrathecal_pump.value and not overridden(c.overrides, limit_id):
+        why = (
+            f"{entry.drug} is not approved for intrathecal pumps; selectable only with an "
+            "override carrying a reason"
         )
-    if not entry.approved_for_intrathecal_pump.value:
-        limit_id = f"{entry.id}.unapproved"
-        if not overridden(c.overrides, limit_id):
-            raise LimitViolation(
-                "command.drug",
-                f"{entry.drug} is not approved for intrathecal pumps; selectable only with an "
-                "override carrying a reason",
-                limit_id=limit_id,
-                level=lib.Level.SOFT.value,
-                value=c.drug,
-            )
+        raise LimitViolation("command.drug", why, limit_id=limit_id, level=SOFT, value=c.drug)
     if entry.trial_bolus_range is None and entry.screening is None:
-        raise RejectedCommand(
-            "command.drug",
-            f"the library gives no trial dose range for {entry.drug} ({entry.indication})",
-            value=c.drug,
-        )
+        why = f"the library gives no trial dose range for {entry.drug} ({entry.indication})"
+        raise RejectedCommand("command.drug", why, value=c.drug)
 
 
-def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library) -> Applied:
+def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: Library) -> Applied:
     entry = library.drug(c.drug, c.indication)
     assert d.screening is not None
     trial = Trial(
@@ -89,20 +80,17 @@ def _h_start_trial(d: Device, c: cmd.StartTrial, now: int, library: lib.Library)
     return Applied(evolve(d, trial=trial), effects)
 
 
-def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: lib.Library) -> None:
+def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: Library) -> None:
     check_overrides(c.overrides)
     check_positive(c.amount_ng, "command.amount_ng")
     t = trial_of(d)
     entry = library.drug(t.drug, t.indication)
     window = d.ledger.window_total_ng(now)
     if window + c.amount_ng > entry.max_daily.value:
+        why = "the trial dose would take the rolling 24 h total above the hard daily maximum"
+        shown, cap = format_amount_ng(window + c.amount_ng), entry.max_daily
         raise LimitViolation(
-            "command.amount_ng",
-            "the trial dose would take the rolling 24 h total above the hard daily maximum",
-            limit_id=entry.max_daily.id,
-            level=lib.Level.HARD.value,
-            value=format_amount_ng(window + c.amount_ng),
-            limit=entry.max_daily.text(),
+            "command.amount_ng", why, limit_id=cap.id, level=HARD, value=shown, limit=cap.text()
         )
     if t.screening_sequence_ng:
         _v_screening_dose(t, entry, c, now)
@@ -113,13 +101,10 @@ def _v_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: l
     if not rng.contains(c.amount_ng) and (
         rng.level is lib.Level.HARD or not overridden(c.overrides, rng.id)
     ):
+        why, shown = "trial dose outside the library's trial range", format_amount_ng(c.amount_ng)
+        level, bound = rng.level.value, rng.text()
         raise LimitViolation(
-            "command.amount_ng",
-            "trial dose outside the library's trial range",
-            limit_id=rng.id,
-            level=rng.level.value,
-            value=format_amount_ng(c.amount_ng),
-            limit=rng.text(),
+            "command.amount_ng", why, limit_id=rng.id, level=level, value=shown, limit=bound
         )
 
 
@@ -134,30 +119,22 @@ def _v_screening_dose(t: Trial, entry: lib.DrugEntry, c: cmd.RecordTrialDose, no
     if n > 0 and t.response is None:
         raise RejectedCommand("command", "record the response to the previous screening dose first")
     if c.amount_ng != seq[n]:
+        shown, bound = format_amount_ng(c.amount_ng), format_amount_ng(seq[n])
+        why = f"screening dose {n + 1} must be {bound}"
         raise LimitViolation(
-            "command.amount_ng",
-            f"screening dose {n + 1} must be {format_amount_ng(seq[n])}",
-            limit_id=limit_id,
-            level=lib.Level.HARD.value,
-            value=format_amount_ng(c.amount_ng),
-            limit=format_amount_ng(seq[n]),
+            "command.amount_ng", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
         )
     assert entry.screening is not None
     spacing = entry.screening.min_interval_s
     if n > 0 and now - t.doses[-1].at_s < spacing:
+        spacing_id, why = f"{entry.id}.screening_spacing", "screening doses must be spaced"
+        shown, bound = format_duration_s(now - t.doses[-1].at_s), f">= {format_duration_s(spacing)}"
         raise LimitViolation(
-            "now_s",
-            "screening doses must be spaced",
-            limit_id=f"{entry.id}.screening_spacing",
-            level=lib.Level.HARD.value,
-            value=format_duration_s(now - t.doses[-1].at_s),
-            limit=f">= {format_duration_s(spacing)}",
+            "now_s", why, limit_id=spacing_id, level=HARD, value=shown, limit=bound
         )
 
 
-def _h_record_trial_dose(
-    d: Device, c: cmd.RecordTrialDose, now: int, library: lib.Library
-) -> Applied:
+def _h_record_trial_dose(d: Device, c: cmd.RecordTrialDose, now: int, library: Library) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, doses=(*t.doses, TrialDose(now, c.amount_ng)), response=None)
     # Given at once through a temporary catheter or needle: counted as given, as an instant in
@@ -168,7 +145,7 @@ def _h_record_trial_dose(
     return Applied(evolve(d, trial=t, ledger=ledger, delivered_ng=d.delivered_ng + c.amount_ng))
 
 
-def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library) -> None:
+def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: Library) -> None:
     _score(c.score, "command.score")
     t = trial_of(d)
     if t.screening_sequence_ng:
@@ -177,14 +154,12 @@ def _v_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: l
         raise RejectedCommand("command", "no trial dose has been given yet")
 
 
-def _h_record_pain_score(
-    d: Device, c: cmd.RecordPainScore, now: int, library: lib.Library
-) -> Applied:
+def _h_record_pain_score(d: Device, c: cmd.RecordPainScore, now: int, library: Library) -> Applied:
     return Applied(evolve(d, trial=dataclasses.replace(trial_of(d), last_pain=c.score)))
 
 
 def _v_record_screening_response(
-    d: Device, c: cmd.RecordScreeningResponse, now: int, library: lib.Library
+    d: Device, c: cmd.RecordScreeningResponse, now: int, library: Library
 ) -> None:
     t = trial_of(d)
     if not t.screening_sequence_ng:
@@ -196,7 +171,7 @@ def _v_record_screening_response(
 
 
 def _h_record_screening_response(
-    d: Device, c: cmd.RecordScreeningResponse, now: int, library: lib.Library
+    d: Device, c: cmd.RecordScreeningResponse, now: int, library: Library
 ) -> Applied:
     t = trial_of(d)
     effective = t.doses[-1].amount_ng if c.positive else t.effective_dose_ng
@@ -204,14 +179,14 @@ def _h_record_screening_response(
     return Applied(evolve(d, trial=t))
 
 
-def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> None:
+def _v_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: Library) -> None:
     if c.outcome is not None:
         require_reason(c.reason, "command.reason")
     else:
         check_text(c.reason, "command.reason")
 
 
-def _h_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: lib.Library) -> Applied:
+def _h_conclude_trial(d: Device, c: cmd.ConcludeTrial, now: int, library: Library) -> Applied:
     t = trial_of(d)
     t = dataclasses.replace(t, outcome=c.outcome, outcome_reason=c.reason)
     return Applied(evolve(d, trial=t))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cohort_spies import drive_commands, spy_on_run
 from whole_nl_drive import largest_window
 
 from itdose.adapters import cohort_run
@@ -167,40 +168,20 @@ class _Fluid:
 
 def _run(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], list[_Push], Fraction]:
     doc = tomllib.loads(SCENARIO)
-    drives: list[cohort_run.RecordingDrive] = []
-    captured: dict[str, Any] = {}
-    init, check = cohort_run.RecordingDrive.__init__, cohort_run.check_patient
-
-    def spy_init(self: cohort_run.RecordingDrive, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        drives.append(self)
-
-    def spy_check(*args: Any, **kwargs: Any) -> Any:
-        captured["dead_nl"], captured["log"] = args[0], args[1]
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(cohort_run.RecordingDrive, "__init__", spy_init)
-    monkeypatch.setattr(cohort_run, "check_patient", spy_check)
+    spy = spy_on_run(monkeypatch)
     monkeypatch.setattr(cohort_run, "draw_patient", lambda cohort, index, horizon: doc)
     r = cohort_run.run_patient(load_cohort(DEFAULT, load_library()), 198, END_S - START_S)
     assert r["error"] is None, r["error"]
     assert r["rejected_actions"] == 0 and r["boluses_granted"] == 4
-    fills = [(e.t_s, e.conc_ng_per_ml) for e in captured["log"] if isinstance(e, FillEvent)]
+    fills = [(e.t_s, e.conc_ng_per_ml) for e in spy.log if isinstance(e, FillEvent)]
     assert [c for _, c in fills] == [10_000_000, 25_000_000, 25_000_000]
-    started: dict[str, tuple[int, int]] = {}
-    pushes: list[_Push] = []
-    for e in drives[0].trace:
-        if e.event == "started":
-            cid, spec = e.detail.split()
-            started[cid] = (e.t_s, int(spec.split("nl@")[1]))
-        elif e.event == "ended":
-            parts = e.detail.split()
-            start, rate = started.pop(parts[0])
-            done = int(parts[-1].split("/")[0])
-            conc = [c for t, c in fills if t <= start][-1]
-            if done:
-                pushes.append(_Push(start, rate, done, conc))
-    return r, pushes, captured["dead_nl"]
+    pushes = [
+        _Push(start, rate, done, [c for t, c in fills if t <= start][-1])
+        for start, rate, done in drive_commands(spy.drives[0].trace)
+        if done > 0  # moved something (-1: never ended in the trace)
+    ]
+    assert spy.dead_nl is not None
+    return r, pushes, spy.dead_nl
 
 
 def test_a_rise_to_a_richer_fluid_at_the_hard_maximum_stays_within_it(

@@ -44,6 +44,9 @@ def test_verify_exits_non_zero_on_a_failed_check(
         ]
 
     monkeypatch.setattr(runner, "run_checks", broken)
+    # the Z3 obligations are not what this test is about (they pass in the test above and in
+    # CI's verify phase): left out, so the verify here costs the structural checks only
+    monkeypatch.setattr(runner, "_z3_results", lambda stream: [])
     assert main(["verify", "--out", str(tmp_path)]) == 1
     assert "1 failed" in capsys.readouterr().out
     assert json.loads((tmp_path / "report.json").read_text())["ok"] is False

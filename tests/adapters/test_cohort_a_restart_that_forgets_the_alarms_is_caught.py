@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cohort_spies import forget_at_each_restart
 
 from itdose.adapters.cohort_draw import load_cohort
 from itdose.adapters.cohort_run import run_patient
-from itdose.adapters.journal import Journal
 from itdose.specs import load_library
 
 ROOT = Path(__file__).resolve().parents[2] / "examples" / "cohorts"
@@ -42,13 +41,7 @@ def test_a_restart_that_forgets_the_alarms_is_caught(monkeypatch: pytest.MonkeyP
     clean = run_patient(COHORT, 31, 250 * DAY_S)
     assert clean["error"] is None and clean["restarts"] >= 1
     assert not any(clean["hazards"].values()), clean["hazards"]
-    real = Journal.create.__func__  # type: ignore[attr-defined]
-
-    def forgetful(cls: type[Journal], path: Any, device: Any, **kw: Any) -> Journal:
-        out: Journal = real(cls, path, dataclasses.replace(device, alarms=()), **kw)
-        return out
-
-    monkeypatch.setattr(Journal, "create", classmethod(forgetful))
+    forget_at_each_restart(monkeypatch, lambda d: dataclasses.replace(d, alarms=()))
     broken = run_patient(COHORT, 31, 250 * DAY_S)
     assert broken["error"] is not None
     assert "device.alarms: phase 'alarm' needs a HIGH alarm present" in broken["error"]

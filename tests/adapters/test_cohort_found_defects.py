@@ -25,12 +25,11 @@ steps, R-TIP-5) is fixed and kept below as a plain test."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cohort_spies import drive_commands, spy_on_run
 from itdose_cohortkit import DAY_S
 
-from itdose.adapters import cohort_run
 from itdose.adapters.cohort_draw import load_cohort
 from itdose.adapters.cohort_physics import PumpEvent
 from itdose.adapters.cohort_run import run_patient
@@ -54,23 +53,6 @@ def test_default_cohort_patient_89_stays_within_the_hard_maximum() -> None:
     assert r["max_window_ng"] == r["hard_max_ng"] == 20_000_000
 
 
-def _commands(trace: tuple[Any, ...]) -> list[tuple[int, int, int]]:
-    """``(start_s, rate_nl_per_h, delivered_nl)`` of every drive command, from the drive's own
-    trace lines ("started ID VOLnl@RATE", "ended ID REASON FAULT DONE/VOL")."""
-    started: dict[str, tuple[int, int]] = {}
-    done: dict[str, int] = {}
-    order: list[str] = []
-    for e in trace:
-        if e.event == "started":
-            cid, spec = e.detail.split()
-            started[cid] = (e.t_s, int(spec.split("nl@")[1]))
-            order.append(cid)
-        elif e.event == "ended":
-            parts = e.detail.split()
-            done[parts[0]] = int(parts[-1].split("/")[0])
-    return [(*started[cid], done.get(cid, -1)) for cid in order]
-
-
 def test_default_cohort_patient_89_true_tip_delivery_stays_within_the_hard_maximum(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -80,27 +62,13 @@ def test_default_cohort_patient_89_true_tip_delivery_stays_within_the_hard_maxim
     closed form; the drug's only concentration is 25 mg/mL and the catheter starts without
     drug, so the tip's drug by ``t`` is 25 ng/nL x (pumped - dead volume)); the cumulative is a
     step function of whole seconds, so every real window ``(t - 24 h, t]`` is one of these."""
-    drives: list[cohort_run.RecordingDrive] = []
-    captured: dict[str, Any] = {}
-    init = cohort_run.RecordingDrive.__init__
-    check = cohort_run.check_patient
-
-    def spy_init(self: cohort_run.RecordingDrive, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        drives.append(self)
-
-    def spy_check(*args: Any, **kwargs: Any) -> Any:
-        captured["dead_nl"], captured["log"] = args[0], args[1]
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(cohort_run.RecordingDrive, "__init__", spy_init)
-    monkeypatch.setattr(cohort_run, "check_patient", spy_check)
+    spy = spy_on_run(monkeypatch)
     cohort = load_cohort(DEFAULT, load_library())
     r = run_patient(cohort, 89, 30 * DAY_S)
-    assert r["error"] is None and len(drives) == 1
+    assert r["error"] is None and len(spy.drives) == 1
     assert r["hard_max_ng"] == 20_000_000
-    commands = _commands(drives[0].trace)
-    logged = sum(e.volume_nl for e in captured["log"] if isinstance(e, PumpEvent))
+    commands = drive_commands(spy.drives[0].trace)
+    logged = sum(e.volume_nl for e in spy.log if isinstance(e, PumpEvent))
     last_start, last_rate, last_done = commands[-1]
     if last_done < 0:  # the command still running at the end of the run
         last_done = logged - sum(d for _, _, d in commands[:-1])
@@ -109,8 +77,8 @@ def test_default_cohort_patient_89_true_tip_delivery_stays_within_the_hard_maxim
     # delivery fault, no accuracy error)
     assert all(d >= 0 for _, _, d in commands)
     assert sum(d for _, _, d in commands) == logged
-    dead = captured["dead_nl"]
-    assert dead.denominator == 1
+    dead = spy.dead_nl
+    assert dead is not None and dead.denominator == 1
     end = max(s + -(-d * 3600 // rate) for s, rate, d in commands) + 1
     inc = [0] * (end + 1)
     for s, rate, d in commands:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cohort_spies import forget_at_each_restart
 
 from itdose.adapters.cohort_draw import load_cohort
 from itdose.adapters.cohort_run import run_patient
-from itdose.adapters.journal import Journal
 from itdose.core.ledger import BolusHistory, Ledger
 from itdose.specs import load_library
 
@@ -58,13 +58,7 @@ def test_a_restart_that_forgets_a_count_is_caught(
     clean = run_patient(COHORT, patient, days * DAY_S)
     assert clean["error"] is None and clean["restarts"] >= 1
     assert not any(clean["hazards"].values()), clean["hazards"]
-    real = Journal.create.__func__  # type: ignore[attr-defined]
-
-    def forgetful(cls: type[Journal], path: Any, device: Any, **kw: Any) -> Journal:
-        out: Journal = real(cls, path, defect(device), **kw)
-        return out
-
-    monkeypatch.setattr(Journal, "create", classmethod(forgetful))
+    forget_at_each_restart(monkeypatch, defect)
     broken = run_patient(COHORT, patient, days * DAY_S)
     assert broken["error"] is None
     assert broken["hazards"][hazard] >= 1, broken["hazards"]

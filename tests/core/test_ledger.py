@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from itdose_testkit import reach
 
 from itdose.core import Library, Phase, from_json, to_json
+from itdose.core.arith import INT_OPS
 from itdose.core.codec import decode, encode
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import (
@@ -40,6 +41,8 @@ from itdose.core.ledger import (
     Flow,
     Ledger,
     Piece,
+    common_period,
+    peak,
     peak_fg,
 )
 
@@ -440,6 +443,81 @@ def test_a_flow_longer_than_a_day_with_an_empty_ledger_counts_what_fits_in_a_win
     24 h window, whether or not the ledger holds anything."""
     flow = Flow(100, 2 * DAY, 2 * DAY, 2 * DAY)
     assert peak_fg((), (flow,), 100) == DAY
+
+
+def generic_peak(pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now: int) -> int:
+    """:func:`peak` as the proofs evaluate it (every live piece, every window by ``total_at``)."""
+    live = tuple(p for p in pieces if p.last_s > now - DAY)
+    period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))
+    return peak(
+        INT_OPS, [p.term(period) for p in live], [f.term(period) for f in flows], now, period
+    )
+
+
+@st.composite
+def hourly_ledgers(draw: st.DrawFn) -> tuple[tuple[Piece, ...], tuple[Flow, ...], int]:
+    """A day of hourly orders near one pace (the ledger of a tick at the hard maximum), some
+    slower, some partly or wholly before the window of ``now``, and flows from ``now``."""
+    now = draw(st.integers(2 * DAY, 3 * DAY))
+    pace = draw(st.integers(0, 10**9))
+    pieces = []
+    end = now - draw(st.integers(0, 2 * 3_600))
+    for i in range(draw(st.integers(0, 30))):
+        start = end - draw(st.sampled_from([3_600, 3_599, 1, 1_800]) | st.integers(0, 7_200))
+        rate = draw(st.sampled_from([pace, pace + 1, 0]) | st.integers(0, 10**9))
+        amount = draw(st.integers(0, rate * max(1, end - start) // 3_600) | st.integers(0, 10**12))
+        pieces.append(Piece(100 - i, max(0, start), end, amount, rate, 3_600))
+        end = max(0, start - draw(st.integers(0, 600)))
+    flows = tuple(
+        Flow(now + draw(st.sampled_from([0, 1, 3_600]) | st.integers(0, DAY)), a, r, s)
+        for a, r, s in draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, 10**12),
+                    st.integers(0, 10**9),
+                    st.sampled_from([1, 3_600, DAY]),
+                ),
+                max_size=3,
+            )
+        )
+    )
+    return tuple(reversed(pieces)), flows, now
+
+
+@settings(max_examples=400, deadline=None)
+@given(ledger=hourly_ledgers())
+def test_peak_fg_is_the_peak_the_proofs_evaluate(
+    ledger: tuple[tuple[Piece, ...], tuple[Flow, ...], int],
+) -> None:
+    """REQ-GOV-004, REQ-TIP-004: ``peak_fg`` evaluates only the candidates ``peak`` counts and
+    counts the pieces whole in (or out of) a window without the general term; its result is the
+    peak of every live piece and flow by ``total_at`` at every candidate (what LEDGER-Z3 proves),
+    with and without a limit (within it exactly when the peak is)."""
+    pieces, flows, now = ledger
+    exact = generic_peak(pieces, flows, now)
+    assert peak_fg(pieces, flows, now) == exact
+    for limit in (exact, exact - 1):
+        if limit >= 0:
+            assert (peak_fg(pieces, flows, now, limit) <= limit) == (exact <= limit)
+
+
+def test_a_window_that_cuts_one_hourly_piece_counts_the_others_whole() -> None:
+    """REQ-GOV-004: 24 hourly orders of 3 600 fg at 1 fg/s ended at ``now``; an order of an
+    hour from ``now`` at 2 fg/s. The window ending at ``t`` in the next hour holds the 23 later
+    pieces whole, the oldest piece's part after ``t - 86400`` and the order's ``2 (t - now)``:
+    largest at the hour's end, 23 x 3 600 + 7 200 = 90 000 fg."""
+    now = 30 * DAY
+    ledger = Ledger()
+    for i in range(24):
+        ledger = ledger.record(
+            now - DAY + (i + 1) * 3_600, i + 1, now - DAY + i * 3_600, 3_600, 1, 1
+        )
+    order = Flow(now, 7_200, 2, 1)
+    assert (
+        peak_fg(ledger.pieces, (order,), now)
+        == 90_000
+        == generic_peak(ledger.pieces, (order,), now)
+    )
 
 
 # --- recording: one piece per order, expiry, bounded memory ----------------------------------

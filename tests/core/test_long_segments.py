@@ -20,8 +20,9 @@ from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach
 from itdose.core import Device, InvalidInput, Library, Phase, step
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect
+from itdose.core.flight import whole_fg
 from itdose.core.governor import Reason
-from itdose.core.ledger import Ledger
+from itdose.core.ledger import Flow, Ledger, Piece, peak_fg
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexStep
 
@@ -316,6 +317,53 @@ def test_long_segments_deliver_the_same_basal_and_never_break_the_cap(
     assert _worst_window_ng(hourly.orders) <= MAX_NG
     if rate <= 4 * MG:  # a day's order fits: the long mode really is exercised
         assert any(r - s > HOUR for s, r, _, _, _, kind in long.orders if kind == "basal")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    now=st.integers(DAY, 3 * DAY),
+    flows=st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, HOUR, DAY]) | st.integers(0, 2 * DAY),
+            st.integers(0, 10**15),
+            st.integers(0, 10**12),
+            st.sampled_from([1, 60, HOUR, DAY, 2 * DAY]) | st.integers(1, 10**6),
+        ),
+        max_size=4,
+    ),
+)
+def test_the_long_segment_screen_is_never_above_the_peak(
+    data: st.DataObject, now: int, flows: list[tuple[int, int, int, int]]
+) -> None:
+    """REQ-DOSE-009, REQ-GOV-004: a long order is refused without the ledger's exact peak when
+    the flows alone, each at its most in the window a day after the latest start (``whole_fg``),
+    exceed the hard maximum; that is never more than the exact peak, whatever the recorded
+    pieces, so the screen refuses only orders the peak refuses."""
+    ends = sorted(data.draw(st.lists(st.integers(now - DAY, now), max_size=6)))
+    pieces = tuple(
+        Piece(i + 1, max(0, end - HOUR), end, data.draw(st.integers(0, 10**12)), rate, HOUR)
+        for i, (end, rate) in enumerate((end, data.draw(st.integers(0, 10**12))) for end in ends)
+    )
+    due = tuple(Flow(now + at, amount, pace, pace_s) for at, amount, pace, pace_s in flows)
+    bound = whole_fg(due)
+    assert bound <= peak_fg(pieces, due, now)
+    # and it is the peak itself (to the rounding) when the flows stand alone and start together
+    if due and not pieces and len({f.start_s for f in due}) == 1:
+        exact = sum(Fraction(min(f.amount_fg * f.pace_s, f.pace_fg * DAY), f.pace_s) for f in due)
+        assert exact - len(due) < bound <= exact  # each term rounded down
+
+
+def test_a_long_order_at_the_hard_maximum_is_refused_without_the_peak(library: Library) -> None:
+    """REQ-DOSE-009: at 20 mg/day (the hard maximum) a day's order with the day of basal after
+    it holds more than 20 mg in the window a day after it starts: hourly, as the exact peak
+    says."""
+    day_fg = MAX_NG * 1_000_000
+    order = Flow(T0, day_fg + 1, day_fg + 1, DAY)
+    later = Flow(T0 + DAY, day_fg, day_fg, DAY)
+    assert whole_fg((order,)) == day_fg + 1 > day_fg
+    assert whole_fg((later,)) == day_fg
+    assert peak_fg((), (order, later), T0, day_fg) > day_fg
 
 
 @pytest.mark.xfail(

@@ -20,10 +20,19 @@ catheters): the largest window is the hard maximum exactly in every run.
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
-from whole_nl_drive import largest_window, moved_at
+from whole_nl_drive import (
+    largest_window,
+    moved_at,
+    moved_at_fn,
+    tip_by_second,
+    tip_by_second_scaled,
+)
 
 from itdose.core import Library
 from itdose.core.program import Basal, Program
@@ -152,9 +161,56 @@ def test_the_reference_drive_is_never_ahead_and_under_a_nanolitre_behind(
     """REQ-TIP-005 (the drive contract the reference models): at every whole second the whole
     nanolitres moved are at most the pace line and more than it less one nanolitre."""
     p = _Push(100, 100 + Fraction(volume * HOUR_S, pace), volume)
-    for t in range(100, int(p.t1) + 3):
-        line = min(Fraction(volume), Fraction(pace * (t - 100), HOUR_S))
+    fast = moved_at_fn(p)
+    for t in range(98, int(p.t1) + 3):
+        line = max(Fraction(0), min(Fraction(volume), Fraction(pace * (t - 100), HOUR_S)))
         assert line - 1 < moved_at(p, t) <= line
+        assert fast(t) == moved_at(p, t)  # the integer reading the windows use
+
+
+class _Fluid:
+    def __init__(self, drug: str, k: Fraction) -> None:
+        self.ng_per_nl = ((drug, k),)
+
+
+class _FluidPush(_Push):
+    def __init__(self, t0: Fraction, t1: Fraction, volume: Fraction, fluid: _Fluid) -> None:
+        self.t0, self.t1, self.volume_nl, self.fluid = t0, t1, volume, fluid
+
+
+_FRACTIONS = st.fractions(min_value=0, max_value=400, max_denominator=7)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    dead=st.fractions(min_value=0, max_value=50, max_denominator=4),
+    pushes=st.lists(
+        st.tuples(
+            _FRACTIONS,
+            st.fractions(min_value=0, max_value=60, max_denominator=3),
+            st.fractions(min_value=0, max_value=80, max_denominator=3),
+            st.sampled_from(["m", "h"]),
+            st.fractions(min_value=0, max_value=30, max_denominator=4),
+        ),
+        max_size=6,
+    ),
+    lo=st.integers(0, 300),
+    span=st.integers(0, 300),
+)
+def test_the_integer_reading_of_the_reference_equals_its_definition(
+    dead: Fraction,
+    pushes: list[tuple[Fraction, Fraction, Fraction, str, Fraction]],
+    lo: int,
+    span: int,
+) -> None:
+    """REQ-TIP-005 (the reference itself): the windows are read in integers times a common
+    denominator (fast enough to judge days at every second); on random pushes (fractional
+    starts, durations, volumes and concentrations, instantaneous ones, overlapping ones, two
+    drugs) and ranges, they equal the plain definition in exact fractions at every second."""
+    ps = [_FluidPush(t0, t0 + d, v, _Fluid(drug, k)) for t0, d, v, drug, k in pushes]
+    plain = tip_by_second(dead, ps, "m", lo, lo + span)
+    scaled, scale = tip_by_second_scaled(dead, ps, "m", lo, lo + span)
+    assert [Fraction(x, scale) for x in scaled] == plain
 
 
 @pytest.mark.parametrize("boluses", [False, True])
@@ -187,3 +243,42 @@ def test_a_program_change_fast_to_slow_at_the_hard_maximum_on_whole_nanolitre_st
     end = min((r.start for r in b.running.values()), default=b.now)
     most, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert most <= 20 * MG, float(most - 20 * MG)
+
+
+def test_a_one_second_order_cut_to_nothing_leaves_that_second_empty_and_announced(
+    library: Library,
+) -> None:
+    """REQ-TIP-005, REQ-TIP-004: ziconotide at its 19.2 ug maximum, refilled 100 -> 25 -> 25
+    ug/mL two seconds apart (found by a search over the grid of the tests above). A day later
+    the hourly order would be cut by more than a rounding unit, so a one-second order goes
+    first (basal.py ``_confined``), and the window ending in that second leaves it no whole
+    nanolitre: that second holds no order (the only second without one after dosing starts;
+    the refills stop orders a fraction of a second early), the delivery-limited alarm announces
+    it at that instant, the hour after it runs whole, and no window over any whole second
+    exceeds the maximum."""
+    ug = 1000
+    programs = [
+        Program("ziconotide", "pain", k, Basal.continuous(19_200), None, None)
+        for k in (100 * ug, 25 * ug, 25 * ug)
+    ]
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, programs[0], trimmed_mm=200, trial_ng=2_000)
+    first = t = t0 + DAY_S + 1234
+    for program in programs[1:]:
+        refill(b, t, program.concentration_ng_per_ml, program=program)
+        t += 2
+    b.advance(t + 3 * DAY_S)
+    assert not b.anomalies and b.dead_volume_nl is not None
+    dosing = sorted((p for p in b.pushes if p.t0 >= t0), key=lambda p: p.t0)
+    gaps = [(a.t1, n.t0) for a, n in pairwise(dosing) if n.t0 - a.t1 >= 1]
+    assert len(gaps) == 1, gaps
+    ((empty_from, empty_to),) = gaps
+    assert empty_from > first + DAY_S and empty_to - empty_from == 1
+    after = next(p for p in dosing if p.t0 == empty_to)
+    assert after.t1 - after.t0 == HOUR_S  # the hour after the empty second runs whole
+    assert any(at == empty_from and "delivery_limited" in kinds for at, _, _, kinds in b.phases), (
+        "the empty second is announced"
+    )
+    end = min((r.start for r in b.running.values()), default=b.now)
+    most, _ = largest_window(b.dead_volume_nl, b.pushes, "ziconotide", (t0, end))
+    assert most <= 19_200, float(most - 19_200)

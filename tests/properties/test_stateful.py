@@ -33,7 +33,7 @@ the core's own accounting:
   volume that, pushed after the volume in flight, brings only the program's drug out of the tip
   and at most the programmed dose (REQ-TIP-002); a denial orders nothing.
 
-Profiles (tests/conftest.py): ``dev`` runs a few dozen examples; ``ci`` runs 500 per machine
+Profiles (tests/conftest.py): ``dev`` runs a few dozen examples; ``ci`` runs 200 per machine
 (derandomized; ``print_blob`` prints a ``@reproduce_failure`` line to replay a failure);
 ``ci-random`` 2000 with fresh examples.
 """

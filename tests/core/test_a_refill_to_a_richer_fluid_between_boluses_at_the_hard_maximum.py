@@ -1,0 +1,61 @@
+"""A refill to a richer fluid between boluses whose worst case is the hard maximum exactly: every
+bolus, the sixth (which brings the window to the maximum exactly) included, is granted (R-TIP-4,
+REQ-TIP-004), and no window exceeds the maximum (judged by the whole-nanolitre brute force,
+tests/whole_nl_drive.py, from the drive's record alone).
+
+Morphine on a Prometra II with the Prometra catheter trimmed 20 cm, 14 mg/day and six 1 mg
+boluses over 300 s an hour apart (14 + 6 x 1 = 20 mg); the reservoir refilled from 20 to
+25 mg/mL, same program, the moment the third bolus ends.
+"""
+
+from __future__ import annotations
+
+import pytest
+from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
+from whole_nl_drive import largest_window
+
+from itdose.core import Library, Role
+from itdose.core import commands as c
+from itdose.core.effects import BolusDecision
+from itdose.core.program import Basal, PatientBolusProgram, Program
+
+BOLUS = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6)
+
+
+def _program(conc: int) -> Program:
+    return Program("morphine", "pain", conc, Basal.continuous(14 * MG), BOLUS, "opioid-tolerant")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a refill from 20 to 25 mg/mL as the third bolus ends makes the sixth bolus at the "
+    "hard maximum exactly denied (R-TIP-4)",
+)
+def test_a_refill_from_20_to_25_mg_per_ml_as_a_bolus_ends_leaves_every_bolus_granted(
+    library: Library,
+) -> None:
+    """R-TIP-4, REQ-TIP-004: measured, the sixth bolus is denied for the daily cap; the largest
+    window on whole-nanolitre steps is then 999,985 ng below the maximum (one bolus less 15 ng).
+    The same with the refill 301 s after the third bolus: denied too. Granted in full: the
+    refill 900 s after it, or from 10 to 25 mg/mL 300 s after it (largest window 25 ng below).
+    Not new: the core before the basal made up around boluses (8eff693) denies it as well (its
+    largest window 1,000,065 ng below). Suspected mechanism (not traced): after the rise the
+    ledger counts the window more than the one nanolitre a bolus may hold back above what can
+    leave (R-TIP-5's lag term of the leaner fluid's end, the cancelled orders counted to their
+    pace rounded up)."""
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, _program(20 * MG))
+    t = t0 + DAY_S + 1234
+    grants = []
+    for k in range(6):
+        out = b.submit(c.RequestBolus(Role.PATIENT), t)
+        grants.extend(e.granted for e in out.effects if isinstance(e, BolusDecision))
+        if k == 2:
+            refill(b, t + 300, 25 * MG, program=_program(25 * MG))
+        t += HOUR_S
+    b.advance(t + 2 * DAY_S)
+    assert not b.anomalies and b.dead_volume_nl is not None
+    end = min((r.start for r in b.running.values()), default=b.now)
+    brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
+    assert brute <= 20 * MG  # never over: this holds
+    assert grants == [True] * 6, grants
