@@ -313,63 +313,69 @@ def peak_fg(
     the same answer, without the exact evaluation).
 
     Otherwise :func:`peak` runs on the pieces whose candidates it counts (the others it would
-    skip) with the window totals of the whole ledger from :func:`_total_split`: the same peak,
-    with a few terms per window instead of every piece."""
+    skip) with the window totals of the whole ledger from :func:`_totals`: the same peak, in one
+    sweep over the window ends instead of every piece at every end."""
     live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
         return total
     period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))
     flow_terms = [f.term(period) for f in flows]
+    rises = candidates(INT_OPS, (), flow_terms, period)
     last, last_den = -1, 1  # the latest flow's candidate (none: before every piece's)
-    for n, d in candidates(INT_OPS, (), flow_terms, period):
+    for n, d in rises:
         if n * last_den > last * d:
             last, last_den = n, d
     counted = []  # the pieces whose candidates peak counts (at or after now, not after a rise)
-    split = []
+    points = [(now_s, 1), *rises]
     for p in live:
         term = end, amount, rate = p.term(period)
         den = rate or 1  # its candidate (end + 86400 - amount x period / rate), as candidates
         num = (end + WINDOW_S) * den - amount * period
         if num >= now_s * den and num * last_den <= last * den:
             counted.append(term)
-        split.append((end + WINDOW_S, rate, amount * period, amount, term))
-
-    def window(t_num: int, den: int) -> int:
-        return _total_split(split, flow_terms, t_num, den, period)
-
-    return peak(INT_OPS, counted, flow_terms, now_s, period, window)
+            points.append((num, den))
+    ends = [nd for nd in points if nd[0] >= now_s * nd[1]]
+    sums = _totals([p.term(period) for p in live], flow_terms, period, ends)
+    return peak(INT_OPS, counted, flow_terms, now_s, period, lambda n, d: sums[n, d])
 
 
-def _total_split(
-    pieces: list[tuple[int, int, int, int, tuple[int, int, int]]],
+def _totals(
+    pieces: list[tuple[int, int, int]],
     flows: list[tuple[int, int, int]],
-    t_num: int,
-    den: int,
     period: int,
-) -> int:
-    """:func:`total_at` of the recorded pieces and ``flows`` on plain ints, with each piece that
-    lies whole in the window, or not at all, counted without the general term (a window of a
-    tick at the hard maximum cuts one or two of its 24 or so pieces): the same integer. Each
-    piece comes as ``(end + 86400, rate, amount x period, amount, term)``.
-
-    A piece ``(end, amount, rate)`` that ended by the window's start ``t0 = t - 86400``
-    (``(end + 86400) x den <= t_num``) has a :func:`tail` of 0. One with a pace whose tail has
-    not started to shrink by ``t`` (``t`` at or before its candidate ``end + 86400 - amount x
-    period / rate``: ``rate x (end - t0) >= amount x period``, and ``end > t0``) has a tail of
-    ``amount x scale``, ``scale = period x den``. Every other piece goes through :func:`tail`,
-    as every flow through :func:`head` (:func:`total_at`)."""
-    whole = 0
-    cut = []
-    for out_s, rate, scaled, amount, term in pieces:
-        out = out_s * den
-        if out <= t_num:
-            continue
-        if rate and t_num * rate <= out * rate - scaled * den:
-            whole += amount
-        else:
-            cut.append(term)
-    return whole * period * den + total_at(INT_OPS, cut, flows, t_num, den, period)
+    points: list[tuple[int, int]],
+) -> dict[tuple[int, int], int]:
+    """:func:`total_at` at each window end ``num / den`` of ``points``, the pieces summed in one
+    sweep over the ends in time order instead of every piece at every end (the same integers).
+    A piece ``(end, amount, rate)`` with a pace is whole in the window ending at ``t`` (``amount
+    x scale``) until its candidate ``c = end + 86400 - amount x period / rate``, then falling
+    (``rate x (end + 86400 - t) x den``: its :func:`tail`, below ``amount x scale``), and nothing
+    from ``end + 86400`` on; without a pace or an amount, nothing. So the pieces hold ``period x
+    den x A + den x R1 - num x R0``: ``A`` the amounts of the whole ones, ``R0`` and ``R1`` the
+    sums of ``rate`` and ``rate x (end + 86400)`` of the falling ones. Instants are ordered by
+    ``num x big // den``, ``big`` above the square of every denominator: two fractions that
+    differ, differ by at least ``1 / big``, so the order is exact."""
+    terms = [(e + WINDOW_S, a, r) for e, a, r in pieces if a and r]
+    big = max([d for _, d in points] + [r for *_, r in terms]) ** 2 + 1
+    falls = sorted(((o * r - a * period) * big // r, a, r, o) for o, a, r in terms)
+    gone = sorted((o * big, r, o) for o, _, r in terms)
+    whole, r0, r1, i, j = sum(a for _, a, _ in terms), 0, 0, 0, 0
+    out = {}
+    for key, num, den in sorted((n * big // d, n, d) for n, d in set(points)):
+        while i < len(falls) and falls[i][0] < key:
+            _, a, r, o = falls[i]
+            whole, r0, r1, i = whole - a, r0 + r, r1 + r * o, i + 1
+        while j < len(gone) and gone[j][0] <= key:
+            _, r, o = gone[j]
+            r0, r1, j = r0 - r, r1 - r * o, j + 1
+        total = period * den * whole + den * r1 - num * r0
+        for start, amount, rate in flows:  # each flow's head
+            since = num - start * den
+            if since > 0:
+                total += min(amount * period * den, rate * min(since, WINDOW_S * den))
+        out[num, den] = total
+    return out
 
 
 def _first_live(pieces: Sequence[Piece], t: int) -> int:
