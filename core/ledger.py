@@ -271,9 +271,7 @@ def peak(
     deliveries.
 
     ``total(t_num, den)``, when given, is ``period x den`` times the window total at ``t_num /
-    den`` (:func:`total_at` of ``pieces`` and ``flows`` when not): :func:`peak_fg` gives the
-    total of the whole ledger and as ``pieces`` only those whose candidates count (the others
-    would be skipped here), the same values with fewer terms."""
+    den`` (by default :func:`total_at`; :func:`peak_fg` gives the whole ledger's, swept)."""
 
     def window(t_num: I, den: I) -> I:
         return total_at(ops, pieces, flows, t_num, den, period)
@@ -309,12 +307,9 @@ def peak_fg(
     ints; see the module doc).
 
     With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
-    live amount (:func:`rough`) when that sum is already within it (an upper bound of the peak:
-    the same answer, without the exact evaluation).
-
-    Otherwise :func:`peak` runs on the pieces whose candidates it counts (the others it would
-    skip) with the window totals of the whole ledger from :func:`_totals`: the same peak, in one
-    sweep over the window ends instead of every piece at every end."""
+    live amount (:func:`rough`, an upper bound) when it is within. Otherwise :func:`peak` runs on
+    the pieces whose candidates it counts with the whole ledger's window totals (:func:`_totals`,
+    one sweep over the window ends): the same peak."""
     live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
@@ -346,16 +341,15 @@ def _totals(
     period: int,
     points: list[tuple[int, int]],
 ) -> dict[tuple[int, int], int]:
-    """:func:`total_at` at each window end ``num / den`` of ``points``, the pieces summed in one
-    sweep over the ends in time order instead of every piece at every end (the same integers).
-    A piece ``(end, amount, rate)`` with a pace is whole in the window ending at ``t`` (``amount
-    x scale``) until its candidate ``c = end + 86400 - amount x period / rate``, then falling
-    (``rate x (end + 86400 - t) x den``: its :func:`tail`, below ``amount x scale``), and nothing
-    from ``end + 86400`` on; without a pace or an amount, nothing. So the pieces hold ``period x
-    den x A + den x R1 - num x R0``: ``A`` the amounts of the whole ones, ``R0`` and ``R1`` the
-    sums of ``rate`` and ``rate x (end + 86400)`` of the falling ones. Instants are ordered by
-    ``num x big // den``, ``big`` above the square of every denominator: two fractions that
-    differ, differ by at least ``1 / big``, so the order is exact."""
+    """:func:`total_at` at each window end ``num / den`` of ``points`` (the same integers), the
+    pieces summed in one sweep over the ends in time order. A piece ``(end, amount, rate)`` with
+    a pace is whole in the window ending at ``t`` (``amount x scale``) until its candidate ``c =
+    end + 86400 - amount x period / rate``, then falling (``rate x (end + 86400 - t) x den``: its
+    :func:`tail`, below ``amount x scale``), and nothing from ``end + 86400`` on; without a pace
+    or an amount, nothing. So the pieces hold ``period x den x A + den x R1 - num x R0``: ``A``
+    the amounts of the whole ones, ``R0`` and ``R1`` the sums of ``rate`` and ``rate x (end +
+    86400)`` of the falling ones. Instants are ordered by ``num x big // den``, ``big`` above the
+    square of every denominator: fractions that differ, differ by over ``1 / big``: exact."""
     terms = [(e + WINDOW_S, a, r) for e, a, r in pieces if a and r]
     big = max([d for _, d in points] + [r for *_, r in terms]) ** 2 + 1
     falls = sorted(((o * r - a * period) * big // r, a, r, o) for o, a, r in terms)
