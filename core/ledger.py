@@ -302,14 +302,10 @@ def rough(ops: Ops[I, B], amounts: Sequence[I]) -> I:
 def peak_fg(
     pieces: tuple[Piece, ...], flows: tuple[Flow, ...], now_s: int, limit_fg: int | None = None
 ) -> int:
-    """The most drug any 24 h window ending at or after ``now_s`` can hold: the recorded pieces'
-    tails plus what the flows can have delivered, rounded up to a whole fg (:func:`peak` on
-    ints; see the module doc).
-
-    With ``limit_fg``, a caller that only asks "within the limit?" gets the plain sum of every
-    live amount (:func:`rough`, an upper bound) when it is within. Otherwise :func:`peak` runs on
-    the pieces whose candidates it counts with the whole ledger's window totals (:func:`_totals`,
-    one sweep over the window ends): the same peak."""
+    """The most drug any 24 h window ending at or after ``now_s`` can hold, rounded up to a whole
+    fg: :func:`peak` on ints, on the pieces whose candidates it counts, with the whole ledger's
+    window totals swept (:func:`_totals`; the module doc). With ``limit_fg``, the plain sum of
+    every live amount (:func:`rough`, an upper bound) when within it: the same "within?"."""
     live = pieces[_first_live(pieces, now_s) :]
     total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
     if limit_fg is not None and total <= limit_fg:
@@ -321,8 +317,7 @@ def peak_fg(
     for n, d in rises:
         if n * last_den > last * d:
             last, last_den = n, d
-    counted = []  # the pieces whose candidates peak counts (at or after now, not after a rise)
-    points = [(now_s, 1), *rises]
+    counted, points = [], list(rises)  # pieces whose candidates peak counts (>= now, <= a rise)
     for p in live:
         term = end, amount, rate = p.term(period)
         den = rate or 1  # its candidate (end + 86400 - amount x period / rate), as candidates
@@ -330,9 +325,15 @@ def peak_fg(
         if num >= now_s * den and num * last_den <= last * den:
             counted.append(term)
             points.append((num, den))
-    ends = [nd for nd in points if nd[0] >= now_s * nd[1]]
-    sums = _totals([p.term(period) for p in live], flow_terms, period, ends)
-    return peak(INT_OPS, counted, flow_terms, now_s, period, lambda n, d: sums[n, d])
+    terms = [p.term(period) for p in live]
+    sums = _totals(terms, flow_terms, period, points)
+
+    def window(t_num: int, den: int) -> int:  # now, the one end a proof makes symbolic, alone
+        if t_num is now_s:
+            return total_at(INT_OPS, terms, flow_terms, t_num, den, period)
+        return sums[t_num, den]
+
+    return peak(INT_OPS, counted, flow_terms, now_s, period, window)
 
 
 def _totals(
@@ -341,17 +342,15 @@ def _totals(
     period: int,
     points: list[tuple[int, int]],
 ) -> dict[tuple[int, int], int]:
-    """:func:`total_at` at each window end ``num / den`` of ``points`` (the same integers), the
-    pieces summed in one sweep over the ends in time order. A piece ``(end, amount, rate)`` with
-    a pace is whole in the window ending at ``t`` (``amount x scale``) until its candidate ``c =
-    end + 86400 - amount x period / rate``, then falling (``rate x (end + 86400 - t) x den``: its
-    :func:`tail`, below ``amount x scale``), and nothing from ``end + 86400`` on; without a pace
-    or an amount, nothing. So the pieces hold ``period x den x A + den x R1 - num x R0``: ``A``
-    the amounts of the whole ones, ``R0`` and ``R1`` the sums of ``rate`` and ``rate x (end +
-    86400)`` of the falling ones. Instants are ordered by ``num x big // den``, ``big`` above the
-    square of every denominator: fractions that differ, differ by over ``1 / big``: exact."""
+    """:func:`total_at` at each window end ``num / den`` of ``points`` (the same integers) in one
+    sweep in time order: a piece ``(end, amount, rate)`` is whole (``amount x scale``) until its
+    candidate, then falling (its :func:`tail`, ``rate x (end + 86400 - t) x den``), then gone (from
+    ``end + 86400``; without pace or amount, always). So the pieces hold ``period x den x A + den
+    x R1 - num x R0`` (``A``: amounts whole; ``R0``, ``R1``: sums of ``rate``, ``rate x (end +
+    86400)`` falling). An end's key ``num x big // den``, ``big`` over every denominator squared,
+    orders fractions exactly (two that differ, differ by over ``1 / big``)."""
     terms = [(e + WINDOW_S, a, r) for e, a, r in pieces if a and r]
-    big = max([d for _, d in points] + [r for *_, r in terms]) ** 2 + 1
+    big = max([d for _, d in points] + [r for *_, r in terms], default=1) ** 2 + 1
     falls = sorted(((o * r - a * period) * big // r, a, r, o) for o, a, r in terms)
     gone = sorted((o * big, r, o) for o, _, r in terms)
     whole, r0, r1, i, j = sum(a for _, a, _ in terms), 0, 0, 0, 0
