@@ -353,7 +353,9 @@ def run_scenario(
 
     def observe(e: ControllerEvent, d: Device) -> None:
         if lag[0]:  # events on the drive's clock, as the drive's own faults and log are
-            e = dataclasses.replace(e, t_s=e.t_s + lag[0])
+            e = ControllerEvent(
+                e.t_s + lag[0], e.kind, e.text, e.command, e.effect, e.error, e.outcome
+            )
         recorder(e, d)
         if observer is not None:
             observer(e, d)
