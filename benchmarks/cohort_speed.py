@@ -27,6 +27,7 @@ had about half a core either way: the machine's load, not the pool); 150 patient
 2 workers 1.48 (load 6.8 to 7.6), no hazard.
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
+    python benchmarks/cohort_speed.py 24 1/2 --cohort=examples/cohorts/restarts.toml --workers=1
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    patients = int(sys.argv[1]) if len(sys.argv) > 1 else 6
-    years = Fraction(sys.argv[2]) if len(sys.argv) > 2 else Fraction(1, 10)
-    cohort = load_cohort(ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    patients = int(args[0]) if args else 6
+    years = Fraction(args[1]) if len(args) > 1 else Fraction(1, 10)
+    path = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--cohort=")), None)
+    cohort = load_cohort(path or ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    counts = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--workers=")), "1,2")
     horizon = int(years * 365 * 86_400)
     runs = {}
-    for workers in (1, 2):
+    for workers in (int(w) for w in counts.split(",")):
         t0 = time.monotonic()
         results = run_cohort(cohort, patients, horizon, workers, cpu_budget_s=600)
         wall = time.monotonic() - t0
@@ -60,15 +64,21 @@ def main() -> None:
         print(
             f"workers {workers}: load average {load} at the end, wall {wall:.1f} s, "
             f"CPU {cpu:.1f} s, "
-            f"{cpu / float(patients * years):.2f} CPU s per patient-year, "
-            f"{wall / float(patients * years):.2f} wall s per patient-year"
+            f"{cpu / float(patients * years):.3f} CPU s per patient-year, "
+            f"{wall / float(patients * years):.2f} wall s per patient-year, "
+            f"{sum(r.get('steps', 0) for r in results)} core steps, "
+            f"{sum(1 for r in results if r['error'] or any(r['hazards'].values()))} patients "
+            "with a hazard or an error",
+            flush=True,
         )
-    print("same results with 1 and 2 workers:", runs[1] == runs[2])
+    if len(runs) > 1:
+        first = next(iter(runs.values()))
+        print("same results whatever the worker count:", all(r == first for r in runs.values()))
     per_py = cpu / float(patients * years)
     for target in (1_000, 10_000):
         print(
             f"{target} patient-years at {per_py:.2f} CPU s per patient-year: "
-            f"{target * per_py / 3600:.1f} CPU hours, {target * per_py / 2 / 3600:.1f} h on 2 "
+            f"{target * per_py / 3600:.1f} CPU hours, {target * per_py / 2 / 60:.0f} min on 2 "
             "fully available cores"
         )
 
