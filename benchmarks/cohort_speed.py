@@ -26,6 +26,16 @@ splits the time by component): ``itdose cohort --patients 32 --years 0.5`` at a 
 had about half a core either way: the machine's load, not the pool); 150 patients x 1 year on
 2 workers 1.48 (load 6.8 to 7.6), no hazard.
 
+After the controller's ladder of order lengths, the restart journals in memory-backed storage
+and batches shrinking to single patients (the core unchanged), ``32 1/2`` run before and after
+one after the other at a load average of 9 to 12: default cohort, 1 / 2 workers, 2.18 / 2.05
+-> 1.88 / 1.89 CPU s per patient-year (core steps 188,318 -> 172,177), wall 176 / 121 s ->
+125 / 113 s; ``--cohort=examples/cohorts/restarts.toml`` 1.98 / 2.33 -> 2.17 / 2.13 (at a load average of 15 to 18: CPU s grow with
+the load; core steps 188,529 -> 173,753); the same
+per-patient results with 1 and 2 workers, no hazard. At that load the workers had about a third
+of a core each. docs/cohort-schema.md ("Speed") projects 1,000 and 10,000 patient-years on 2
+idle cores and says where the rest goes (the core's steps at the hard maximum).
+
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
     python benchmarks/cohort_speed.py 24 1/2 --cohort=examples/cohorts/restarts.toml --workers=1
 """
