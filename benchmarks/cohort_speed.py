@@ -28,13 +28,16 @@ had about half a core either way: the machine's load, not the pool); 150 patient
 
 After the controller's ladder of order lengths, the restart journals in memory-backed storage
 and batches shrinking to single patients (the core unchanged), ``32 1/2`` run before and after
-one after the other at a load average of 9 to 12: default cohort, 1 / 2 workers, 2.18 / 2.05
--> 1.88 / 1.89 CPU s per patient-year (core steps 188,318 -> 172,177), wall 176 / 121 s ->
-125 / 113 s; ``--cohort=examples/cohorts/restarts.toml`` 1.98 / 2.33 -> 2.17 / 2.13 (at a load average of 15 to 18: CPU s grow with
-the load; core steps 188,529 -> 173,753); the same
-per-patient results with 1 and 2 workers, no hazard. At that load the workers had about a third
-of a core each. docs/cohort-schema.md ("Speed") projects 1,000 and 10,000 patient-years on 2
-idle cores and says where the rest goes (the core's steps at the hard maximum).
+one after the other as the load average rose from 9 to 18 (the CPU s of a patient-year grow
+with it): default cohort, 1 / 2 workers, 2.18 / 2.05 -> 1.88 / 1.89 CPU s per patient-year
+(core steps 188,318 -> 172,177), wall 176 / 121 s -> 125 / 113 s, and once more with 1 worker
+1.98 -> 1.84; ``--cohort=examples/cohorts/restarts.toml`` 1.98 / 2.33 -> 2.17 / 2.13 (core
+steps 188,529 -> 173,753; the "after" at a load average of 15 to 18). The same per-patient
+results with 1 and 2 workers, no hazard. Alternated, ``16 1/4 --workers=1`` three times each
+at a load average of 15 to 17: default 1.375, 1.333, 1.338 -> 1.308, 1.274, 1.261 (5 % less);
+restarts 1.393, 1.340, 1.351 -> 1.237, 1.264, 1.234 (8 % less). docs/cohort-schema.md
+("Speed") projects 1,000 and 10,000 patient-years on 2 idle cores and says where the rest goes
+(the core's steps at the hard maximum).
 
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
     python benchmarks/cohort_speed.py 24 1/2 --cohort=examples/cohorts/restarts.toml --workers=1
