@@ -470,8 +470,17 @@ def _batch(
 
 
 def _chunks(patients: int, workers: int) -> list[list[int]]:
-    size = max(1, min(16, patients // (workers * 8)))  # small batches keep the workers busy
-    return [list(range(i, min(i + size, patients))) for i in range(0, patients, size)]
+    """Batches of consecutive patients, in order, shrinking towards the end (a quarter of the
+    patients left per worker, at most 16, at least 1): few batches to send, and the last ones
+    single patients, so no worker idles while another runs a long batch to the end (a patient
+    at the hard maximum costs several times one far from it)."""
+    out: list[list[int]] = []
+    i = 0
+    while i < patients:
+        size = max(1, min(16, (patients - i) // (workers * 4)))
+        out.append(list(range(i, min(i + size, patients))))
+        i += size
+    return out
 
 
 def run_cohort(

@@ -89,6 +89,9 @@ __all__ = [
 S = Role.SERVICE
 _BACKOFF_FIRST_S = 86_400
 _BACKOFF_MAX_S = 8 * 86_400
+_RUNGS_S = (3600, 5400, 7200, 10_800, 14_400, 21_600, 28_800, 43_200, 64_800, 86_400)
+"""With ``segment_backoff``: the basal order lengths the controller asks for, shortest first
+(up to ``max_segment_s``, which is always the top rung)."""
 
 FAULT_ALARMS: dict[FaultCode, AlarmKind] = {
     FaultCode.OCCLUSION_OR_STALL: AlarmKind.MOTOR_STALL,
@@ -346,6 +349,8 @@ class Controller:
         self._carry_out(outcome.effects, now)
         if isinstance(command, c.ClearAlarm):
             self._after_clear(now)
+        if command.role is Role.CLINICIAN:  # what the core's long orders depend on may change
+            self._retry_at_s, self._backoff_s = now, _BACKOFF_FIRST_S
         return outcome
 
     def _service_step(self, command: c.Command) -> Outcome | None:
@@ -615,28 +620,44 @@ class Controller:
             return self.max_segment_s
         self._probing = now >= self._retry_at_s and self._ask_s < self.max_segment_s
         if self._probing:
-            self._ask_s = min(self.max_segment_s, 2 * self._ask_s)
+            self._ask_s = self._rung(self._ask_s, up=True)
         return self._ask_s
+
+    def _rung(self, ask_s: int, up: bool) -> int:
+        """The next rung of :data:`_RUNGS_S` above (``up``) or below ``ask_s``, within one hour
+        and ``max_segment_s``."""
+        top = max(SEGMENT_S, self.max_segment_s)
+        rungs = [r for r in _RUNGS_S if r < top] + [top]
+        if up:
+            return next((r for r in rungs if r > ask_s), top)
+        return max((r for r in rungs if r < ask_s), default=SEGMENT_S)
 
     def _after_long_ask(self, now: int, outcome: Outcome) -> None:
         """With ``segment_backoff``: a basal order of exactly one hour after asking for longer is
         the core's refusal (the longer order would change something a patient can notice, or the
         reservoir or the daily cap is near, REQ-DOSE-009; the core counts an order's drug as
         possibly leaving the tip late, so at a daily dose of a share ``f`` of the hard maximum
-        an order of up to about ``(1 - f) x 24 h`` fits). The controller then asks for half as
-        long from the next tick on (never less than an hour) until an order is granted, and
-        tries twice as long again a day later; a refused try waits twice as long before the
-        next (at most eight days), a granted one tries again at the next tick. So a patient near
-        the maximum costs one refused check every few days instead of one every hour. Only the
-        cost changes: the core decides every order's length and amount, and any ask from one
-        hour to ``max_segment_s`` is valid."""
+        an order of up to about ``(1 - f) x 24 h`` fits). The controller asks for lengths on a
+        ladder (:data:`_RUNGS_S`: 1 h, 1.5 h, 2 h, 3 h, 4 h, 6 h, 8 h, 12 h, 18 h, 24 h). A
+        refused try one rung up goes back to the rung below and waits twice as long before the
+        next try (one day first, at most eight); a granted one tries the next rung at the next
+        tick. A rung granted before and refused now (the reservoir, a bolus taken, the window
+        filling) steps one rung down at each tick until one is granted, and tries upwards again
+        a day later; an accepted clinician command (a refill, a new program, a resume) tries
+        upwards at the next tick. A refusal costs no order: the core grants the hour that an
+        ask of one hour would get. So a patient near the maximum costs one refused check every
+        few days instead of one every hour. Only the cost changes: the core decides every
+        order's length and amount, and any ask from one hour to ``max_segment_s`` is valid."""
         for effect in outcome.effects:
             if isinstance(effect, DeliveryOrder) and effect.kind == "basal":
                 if effect.duration_s == SEGMENT_S:
-                    self._ask_s = max(SEGMENT_S, self._ask_s // 2)
-                    self._retry_at_s = now + self._backoff_s
+                    self._ask_s = self._rung(self._ask_s, up=False)
                     if self._probing:
+                        self._retry_at_s = now + self._backoff_s
                         self._backoff_s = min(2 * self._backoff_s, _BACKOFF_MAX_S)
+                    else:
+                        self._backoff_s = _BACKOFF_FIRST_S
+                        self._retry_at_s = now + self._backoff_s
                 elif self._probing and effect.duration_s == self._ask_s:
                     self._backoff_s = _BACKOFF_FIRST_S
                     self._retry_at_s = now

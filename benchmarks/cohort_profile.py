@@ -39,6 +39,14 @@ evaluates only the candidates it counts), ``12 1/4`` at a load average of about 
 after, CPU s per patient-year: core steps 1.28 -> 0.96, total 1.97 -> 1.62; patients at the
 hard maximum (7, 28, 89, 198, a quarter year each) core steps 2.9 to 8.5 -> 2.1 to 5.2
 (docs/cohort-schema.md, "Speed").
+
+Split by component, ``12 1/4`` at a load average of 5 to 7, CPU s per patient-year, before the
+controller's ladder of order lengths (default cohort) and after it (both cohorts): default
+before 1.48 (core steps 0.91, reference 0.21, controller 0.20, simulated drive 0.14), after 1.57
+(0.94, 0.22, 0.24, 0.15: these single runs differ by the load, the alternated comparison in
+docs/cohort-schema.md says 5 % less); ``--cohort=examples/cohorts/restarts.toml`` before 1.44
+(0.74, 0.22, 0.33, 0.14), after 1.69 (0.93, 0.21, 0.36, 0.18). Patient 7 (baclofen at the
+maximum, basal cut by the cap) alone is a third of the 12 patients' CPU, 80 % of it the core's.
 """
 
 from __future__ import annotations

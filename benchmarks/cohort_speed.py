@@ -26,7 +26,21 @@ splits the time by component): ``itdose cohort --patients 32 --years 0.5`` at a 
 had about half a core either way: the machine's load, not the pool); 150 patients x 1 year on
 2 workers 1.48 (load 6.8 to 7.6), no hazard.
 
+After the controller's ladder of order lengths, the restart journals in memory-backed storage
+and batches shrinking to single patients (the core unchanged), ``32 1/2`` run before and after
+one after the other as the load average rose from 9 to 18 (the CPU s of a patient-year grow
+with it): default cohort, 1 / 2 workers, 2.18 / 2.05 -> 1.88 / 1.89 CPU s per patient-year
+(core steps 188,318 -> 172,177), wall 176 / 121 s -> 125 / 113 s, and once more with 1 worker
+1.98 -> 1.84; ``--cohort=examples/cohorts/restarts.toml`` 1.98 / 2.33 -> 2.17 / 2.13 (core
+steps 188,529 -> 173,753; the "after" at a load average of 15 to 18). The same per-patient
+results with 1 and 2 workers, no hazard. Alternated, ``16 1/4 --workers=1`` three times each
+at a load average of 15 to 17: default 1.375, 1.333, 1.338 -> 1.308, 1.274, 1.261 (5 % less);
+restarts 1.393, 1.340, 1.351 -> 1.237, 1.264, 1.234 (8 % less). docs/cohort-schema.md
+("Speed") projects 1,000 and 10,000 patient-years on 2 idle cores and says where the rest goes
+(the core's steps at the hard maximum).
+
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
+    python benchmarks/cohort_speed.py 24 1/2 --cohort=examples/cohorts/restarts.toml --workers=1
 """
 
 from __future__ import annotations
@@ -45,12 +59,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    patients = int(sys.argv[1]) if len(sys.argv) > 1 else 6
-    years = Fraction(sys.argv[2]) if len(sys.argv) > 2 else Fraction(1, 10)
-    cohort = load_cohort(ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    patients = int(args[0]) if args else 6
+    years = Fraction(args[1]) if len(args) > 1 else Fraction(1, 10)
+    path = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--cohort=")), None)
+    cohort = load_cohort(path or ROOT / "examples" / "cohorts" / "default.toml", load_library())
+    counts = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--workers=")), "1,2")
     horizon = int(years * 365 * 86_400)
     runs = {}
-    for workers in (1, 2):
+    for workers in (int(w) for w in counts.split(",")):
         t0 = time.monotonic()
         results = run_cohort(cohort, patients, horizon, workers, cpu_budget_s=600)
         wall = time.monotonic() - t0
@@ -60,15 +77,21 @@ def main() -> None:
         print(
             f"workers {workers}: load average {load} at the end, wall {wall:.1f} s, "
             f"CPU {cpu:.1f} s, "
-            f"{cpu / float(patients * years):.2f} CPU s per patient-year, "
-            f"{wall / float(patients * years):.2f} wall s per patient-year"
+            f"{cpu / float(patients * years):.3f} CPU s per patient-year, "
+            f"{wall / float(patients * years):.2f} wall s per patient-year, "
+            f"{sum(r.get('steps', 0) for r in results)} core steps, "
+            f"{sum(1 for r in results if r['error'] or any(r['hazards'].values()))} patients "
+            "with a hazard or an error",
+            flush=True,
         )
-    print("same results with 1 and 2 workers:", runs[1] == runs[2])
+    if len(runs) > 1:
+        first = next(iter(runs.values()))
+        print("same results whatever the worker count:", all(r == first for r in runs.values()))
     per_py = cpu / float(patients * years)
     for target in (1_000, 10_000):
         print(
             f"{target} patient-years at {per_py:.2f} CPU s per patient-year: "
-            f"{target * per_py / 3600:.1f} CPU hours, {target * per_py / 2 / 3600:.1f} h on 2 "
+            f"{target * per_py / 3600:.1f} CPU hours, {target * per_py / 2 / 60:.0f} min on 2 "
             "fully available cores"
         )
 

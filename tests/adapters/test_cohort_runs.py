@@ -53,6 +53,21 @@ def test_same_results_with_one_or_two_workers(tmp_path: Path) -> None:
     assert all(not any(r["hazards"].values()) for r in one), [r["hazards"] for r in one]
 
 
+@pytest.mark.parametrize(("patients", "workers"), [(1, 2), (12, 2), (150, 2), (1000, 2), (37, 3)])
+def test_the_workers_get_every_patient_once_in_batches_shrinking_to_one(
+    patients: int, workers: int
+) -> None:
+    """Every patient in exactly one batch, in order; the batches never grow and the last ones
+    hold one patient each, so the workers end together (a patient at the hard maximum costs
+    several times one far from it)."""
+    batches = cohort_run._chunks(patients, workers)
+    assert [i for b in batches for i in b] == list(range(patients))
+    sizes = [len(b) for b in batches]
+    assert sizes == sorted(sizes, reverse=True) and max(sizes) <= 16
+    assert sizes[-workers:] == [1] * min(workers, patients)
+    assert len(batches) <= max(patients // 8, 1) + 4 * workers * 5
+
+
 def test_an_over_delivering_drive_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

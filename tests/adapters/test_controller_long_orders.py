@@ -86,6 +86,24 @@ def test_a_refused_long_order_makes_the_controller_ask_for_shorter_ones() -> Non
     assert far.count(DAY_S) >= 8
 
 
+def test_the_backoff_finds_the_rung_the_core_grants_between_the_doublings() -> None:
+    """The controller's asks climb a ladder finer than doublings (1 h, 1.5 h, 2 h, 3 h, 4 h, 6 h,
+    8 h, ...) and a refusal steps one rung down, not to one hour for days: at 92 % of the hard
+    maximum over 30 days the core grants 1.5 h and 2 h orders and few hourly ones; at 70 % the
+    8 h rung, past the 6 h one. Only the number of orders changes: the same drug is delivered
+    to the orders' rounding, with no alarm (REQ-DOSE-009: the core decides each length)."""
+    near, delivered, alarms = _run(
+        _doc("92 %", 30, max_segment="24 h", poll="24 h", segment_backoff=True)
+    )
+    assert not alarms
+    assert near.count(5400) > 100 and near.count(7200) > 100
+    assert near.count(3600) < len(near) / 10
+    assert abs(delivered - 55_250_000) <= 2_000
+    far, _, alarms = _run(_doc("70 %", 30, max_segment="24 h", poll="24 h", segment_backoff=True))
+    assert not alarms
+    assert far.count(28_800) > len(far) / 2 and far.count(3600) < len(far) / 10
+
+
 def test_hourly_asks_are_unchanged_by_the_backoff() -> None:
     """With ``max_segment`` one hour the backoff never acts: the same orders."""
     one, _, _ = _run(_doc("85 %", 4))
