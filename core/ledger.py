@@ -317,7 +317,7 @@ def peak_fg(
     for n, d in rises:
         if n * last_den > last * d:
             last, last_den = n, d
-    counted, points = [], list(rises)  # pieces whose candidates peak counts (>= now, <= a rise)
+    counted, points = [], [(now_s, 1), *rises]  # pieces whose candidates count, window ends
     for p in live:
         term = end, amount, rate = p.term(period)
         den = rate or 1  # its candidate (end + 86400 - amount x period / rate), as candidates
@@ -325,15 +325,16 @@ def peak_fg(
         if num >= now_s * den and num * last_den <= last * den:
             counted.append(term)
             points.append((num, den))
-    terms = [p.term(period) for p in live]
-    sums = _totals(terms, flow_terms, period, points)
-
-    def window(t_num: int, den: int) -> int:  # now, the one end a proof makes symbolic, alone
-        if t_num is now_s:
-            return total_at(INT_OPS, terms, flow_terms, t_num, den, period)
-        return sums[t_num, den]
-
-    return peak(INT_OPS, counted, flow_terms, now_s, period, window)
+    at_now, *rest = _totals([p.term(period) for p in live], flow_terms, period, points)
+    sums = dict(zip(points[1:], rest, strict=True))  # now (a proof's is symbolic) not hashed
+    return peak(
+        INT_OPS,
+        counted,
+        flow_terms,
+        now_s,
+        period,
+        lambda n, d: at_now if n is now_s else sums[n, d],
+    )
 
 
 def _totals(
@@ -341,7 +342,7 @@ def _totals(
     flows: list[tuple[int, int, int]],
     period: int,
     points: list[tuple[int, int]],
-) -> dict[tuple[int, int], int]:
+) -> list[int]:
     """:func:`total_at` at each window end ``num / den`` of ``points`` (the same integers) in one
     sweep in time order: a piece ``(end, amount, rate)`` is whole (``amount x scale``) until its
     candidate, then falling (its :func:`tail`, ``rate x (end + 86400 - t) x den``), then gone (from
@@ -350,12 +351,14 @@ def _totals(
     86400)`` falling). An end's key ``num x big // den``, ``big`` over every denominator squared,
     orders fractions exactly (two that differ, differ by over ``1 / big``)."""
     terms = [(e + WINDOW_S, a, r) for e, a, r in pieces if a and r]
-    big = max([d for _, d in points] + [r for *_, r in terms], default=1) ** 2 + 1
+    big = max([d for _, d in points] + [r for *_, r in terms]) ** 2 + 1
     falls = sorted(((o * r - a * period) * big // r, a, r, o) for o, a, r in terms)
     gone = sorted((o * big, r, o) for o, _, r in terms)
     whole, r0, r1, i, j = sum(a for _, a, _ in terms), 0, 0, 0, 0
-    out = {}
-    for key, num, den in sorted((n * big // d, n, d) for n, d in set(points)):
+    out = [0] * len(points)
+    for k in sorted(range(len(points)), key=lambda k: points[k][0] * big // points[k][1]):
+        num, den = points[k]
+        key = num * big // den
         while i < len(falls) and falls[i][0] < key:
             _, a, r, o = falls[i]
             whole, r0, r1, i = whole - a, r0 + r, r1 + r * o, i + 1
@@ -367,20 +370,15 @@ def _totals(
             since = num - start * den
             if since > 0:
                 total += min(amount * period * den, rate * min(since, WINDOW_S * den))
-        out[num, den] = total
+        out[k] = total
     return out
 
 
 def _first_live(pieces: Sequence[Piece], t: int) -> int:
     """Index of the first piece that can still lie in a window ending at or after ``t``: in a
-    ledger's order (of their ends) the pieces that aged out are a prefix, usually empty or one
-    piece long since every record drops them (a piece out of that order after it is kept, and
-    holds nothing of such a window)."""
-    horizon = t - WINDOW_S
-    for i, piece in enumerate(pieces):
-        if piece.last_s > horizon:
-            return i
-    return len(pieces)
+    ledger's order (of their ends) the aged-out pieces are a prefix, usually empty or one long
+    (every record drops them; a piece out of that order after it holds nothing of the window)."""
+    return next((i for i, p in enumerate(pieces) if p.last_s > t - WINDOW_S), len(pieces))
 
 
 def _merge(a: Piece, b: Piece) -> Piece:

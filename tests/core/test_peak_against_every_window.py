@@ -120,7 +120,7 @@ def _swept(pieces: list[Piece], flows: list[Flow], ends: list[Fraction]) -> list
     sums = _totals(
         [p.term(period) for p in pieces], [f.term(period) for f in flows], period, points
     )
-    return [Fraction(sums[n, d], period * d) for n, d in points]
+    return [Fraction(total, period * d) for total, (_, d) in zip(sums, points, strict=True)]
 
 
 @settings(max_examples=100, deadline=None)
