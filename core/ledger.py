@@ -318,14 +318,15 @@ def peak_fg(
         if n * last_den > last * d:
             last, last_den = n, d
     counted, points = [], [(now_s, 1), *rises]  # pieces whose candidates count, window ends
-    for p in live:
-        term = end, amount, rate = p.term(period)
+    terms = [p.term(period) for p in live]
+    for term in terms:
+        end, amount, rate = term
         den = rate or 1  # its candidate (end + 86400 - amount x period / rate), as candidates
         num = (end + WINDOW_S) * den - amount * period
         if num >= now_s * den and num * last_den <= last * den:
             counted.append(term)
             points.append((num, den))
-    at_now, *rest = _totals([p.term(period) for p in live], flow_terms, period, points)
+    at_now, *rest = _totals(terms, flow_terms, period, points)
     sums = dict(zip(points[1:], rest, strict=True))  # now (a proof's is symbolic) not hashed
     return peak(
         INT_OPS,
@@ -353,7 +354,7 @@ def _totals(
     terms = [(e + WINDOW_S, a, r) for e, a, r in pieces if a and r]
     big = max([d for _, d in points] + [r for *_, r in terms]) ** 2 + 1
     falls = sorted(((o * r - a * period) * big // r, a, r, o) for o, a, r in terms)
-    gone = sorted((o * big, r, o) for o, _, r in terms)
+    gone = sorted(terms)  # by end (a ledger's order, but for instants)
     whole, r0, r1, i, j = sum(a for _, a, _ in terms), 0, 0, 0, 0
     out = [0] * len(points)
     for k in sorted(range(len(points)), key=lambda k: points[k][0] * big // points[k][1]):
@@ -362,8 +363,8 @@ def _totals(
         while i < len(falls) and falls[i][0] < key:
             _, a, r, o = falls[i]
             whole, r0, r1, i = whole - a, r0 + r, r1 + r * o, i + 1
-        while j < len(gone) and gone[j][0] <= key:
-            _, r, o = gone[j]
+        while j < len(gone) and gone[j][0] * den <= num:
+            o, _, r = gone[j]
             r0, r1, j = r0 - r, r1 - r * o, j + 1
         total = period * den * whole + den * r1 - num * r0
         for start, amount, rate in flows:  # each flow's head
