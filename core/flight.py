@@ -213,11 +213,15 @@ def _fluid_flows(
     if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
         most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
         return part, (Flow(now, most, pace * max(along), 3600),)
-    at = 0
-    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
-        conc = p.concentration_ng_per_ml * (p.drug == drug)
-        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
-        at += p.volume_nl
+    at = low = 0
+    out = ahead(d, skip_nl + unknown_nl, volume_nl)
+    concs = [p.concentration_ng_per_ml * (p.drug == drug) for p in out]
+    rising = all(a <= b for a, b in itertools.pairwise(concs))
+    for p, conc in zip(out, concs, strict=True):
+        # rising: layers, each the excess over the fluid before it from its edge to the end
+        step, volume = (conc - low, volume_nl - at) if rising else (conc, p.volume_nl)
+        flows.append(Flow(now + at * 3600 // pace, volume * step, pace * step, 3600))
+        at, low = at + p.volume_nl, conc
     return part, tuple(flows)
 
 
