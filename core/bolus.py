@@ -98,7 +98,7 @@ def _bolus_plan(
         # basal inside the order, counted as it is (not as a day of basal from now), held back
         # by up to HOLD_NL whole nanolitres, carried to the next basal order (R-TIP-4: a
         # rounding unit carried, not basal cut for a bolus)
-        for hold in range(HOLD_NL + 1):
+        for hold in range((HOLD_NL if patient else 1) + 1):
             held = _plan_with(d, now, lib, dose_ng, duration_s, patient, False, hold)
             if held.fits:
                 return held.plan
@@ -106,7 +106,9 @@ def _bolus_plan(
 
 
 HOLD_NL = 3
-"""The most basal a bolus at the hard maximum holds back (whole nanolitres, carried)."""
+"""The most basal a patient bolus at the hard maximum holds back (whole nanolitres, carried;
+more than one announced), a clinician bolus one: the basal owed when the window from the first
+bolus starts (under two nanolitres) and its order's pace rounded up (under one)."""
 
 
 @dataclass(frozen=True)
@@ -283,10 +285,10 @@ def _plan_with(
         )
         choices = ((part, (bolus,)),)
     # the most over the limit (0 when it fits; the exact peak is known once over it)
-    over = 0
+    over, most = 0, HOLD_NL if patient else 1
     for part, news in choices:
         over = max(over, peak_fg((*pieces, *part), (*flows, *news), now, limit) - limit)
-        if over > (extra_nl + HOLD_NL + 1) * cmax:
+        if over > (extra_nl + most + 1) * cmax:
             break  # beyond what a bolus may hold back: no need to know how far
     fits = over <= 0
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
@@ -316,8 +318,8 @@ def _plan_with(
     if not with_debt:
         carry += debt  # paid by the next basal order, under the hard maximum (see above)
     plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg, held)
-    near = 0 < over <= (HOLD_NL + 1) * cmax
-    far = over > (extra_nl + HOLD_NL + 1) * cmax and volume <= usable and not mixed
+    near = 0 < over <= (most + 1) * cmax
+    far = over > (extra_nl + most + 1) * cmax and volume <= usable and not mixed
     return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, far, near)
 
 
