@@ -67,6 +67,8 @@ class BolusPlan:
     cancels kept its pace, if more than one nanolitre of the richest fluid within reach: a
     bolus that cannot be sized in full without knowing where that order stopped (announced:
     docs/dosing-rules.md#r-tip-4); 0 otherwise."""
+    held_nl: int = 0
+    """The whole nanolitres of basal the order holds back for the hard maximum (carried)."""
 
 
 def _bolus_plan(
@@ -96,15 +98,17 @@ def _bolus_plan(
         # basal inside the order, counted as it is (not as a day of basal from now), held back
         # by up to HOLD_NL whole nanolitres, carried to the next basal order (R-TIP-4: a
         # rounding unit carried, not basal cut for a bolus)
-        for hold in range(HOLD_NL + 1):
+        for hold in range((HOLD_NL if patient else 1) + 1):
             held = _plan_with(d, now, lib, dose_ng, duration_s, patient, False, hold)
             if held.fits:
                 return held.plan
     return plan.plan
 
 
-HOLD_NL = 1
-"""The most basal a bolus at the hard maximum holds back (whole nanolitres, carried)."""
+HOLD_NL = 3
+"""The most basal a patient bolus at the hard maximum holds back (whole nanolitres, carried;
+more than one announced), a clinician bolus one: the basal owed when the window from the first
+bolus starts (under two nanolitres) and its order's pace rounded up (under one)."""
 
 
 @dataclass(frozen=True)
@@ -216,13 +220,15 @@ def _plan_with(
     volume = bolus_nl + basal_nl
     mixed = len(concs) > 1 and not other_drug
     short_fg = 0
+    held = min(hold_nl or 0, basal_nl)
     if mixed:
         # two or more concentrations within reach: the largest volume whose drug at the tip is
-        # at most the dose and the basal target wherever the cancelled basal order stopped
-        # (sized at the richest one, a bolus pushing out a leaner fluid would under-deliver)
-        target = dose_ng * FG_PER_NG + basal_fg
+        # at most the dose and the basal target (less what it holds back) wherever the
+        # cancelled basal order stopped (sized at the richest one, a bolus pushing out a leaner
+        # fluid would under-deliver)
+        target = dose_ng * FG_PER_NG + basal_fg - held * cmax
         volume = _mixed_volume(d, drug, others, unreported, target)
-        basal_nl = volume * basal_fg // max(1, target)
+        basal_nl = volume * (basal_fg - held * cmax) // max(1, target)
         bolus_nl = volume - basal_nl
         # what is short when that order kept its pace (the drive's normal case): more than one
         # nanolitre of the richest fluid within reach is a bolus the core cannot size in full
@@ -253,9 +259,9 @@ def _plan_with(
     if mixed:
         pass
     elif hold_nl is not None:
-        # the whole order at its pace with the basal inside it (less ``hold_nl``), then the
+        # the whole order at its pace with the basal inside it (less ``held``), then the
         # basal after it: a day at the top step less the basal inside the order
-        basal_nl = max(0, basal_nl - hold_nl)
+        basal_nl -= held
         volume = bolus_nl + basal_nl
         flows.extend(
             Flow(f.start_s, max(0, f.amount_fg - basal_nl * cmax), f.pace_fg, f.pace_s)
@@ -279,10 +285,10 @@ def _plan_with(
         )
         choices = ((part, (bolus,)),)
     # the most over the limit (0 when it fits; the exact peak is known once over it)
-    over = 0
+    over, most = 0, HOLD_NL if patient else 1
     for part, news in choices:
         over = max(over, peak_fg((*pieces, *part), (*flows, *news), now, limit) - limit)
-        if over > (extra_nl + HOLD_NL + 1) * cmax:
+        if over > (extra_nl + most + 1) * cmax:
             break  # beyond what a bolus may hold back: no need to know how far
     fits = over <= 0
     usable = d.reservoir.volume_nl - others - unreported - pump.empty_threshold.value
@@ -303,14 +309,17 @@ def _plan_with(
         carry = d.basal_carry
     elif mixed:
         # the order holds the whole basal target (the nanolitre short of it is the bolus's)
-        carry = numerator - basal_fg * DAY_S
+        carry = numerator - (basal_fg - held * cmax) * DAY_S
     else:
         carry = numerator - basal_nl * cmax * DAY_S
+    if not mixed:
+        # the dose's fraction of a nanolitre below its whole volume, carried like basal's
+        carry += (dose_ng * FG_PER_NG - bolus_nl * cmax) * DAY_S
     if not with_debt:
         carry += debt  # paid by the next basal order, under the hard maximum (see above)
-    plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg)
-    near = 0 < over <= (HOLD_NL + 1) * cmax and not mixed
-    far = over > (extra_nl + HOLD_NL + 1) * cmax and volume <= usable and not mixed
+    plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg, held)
+    near = 0 < over <= (most + 1) * cmax
+    far = over > (extra_nl + most + 1) * cmax and volume <= usable and not mixed
     return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, far, near)
 
 
@@ -360,21 +369,20 @@ def _grant_bolus(
         basal_until_s=plan.basal_until_s,
         basal_carry=plan.basal_carry,
     )
-    if plan.short_fg:
+    if plan.short_fg or plan.held_nl > 1:
         if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
             d = raise_alarms(d, (AlarmKind.DELIVERY_LIMITED,), now)
             effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+        detail = (
+            f"{ng_up(plan.short_fg)} ng short of the dose and the basal inside it if the basal "
+            "order it cancels kept its pace (the fluid path holds a richer fluid at the tip than "
+            "behind it; that order's stop is not yet reported)"
+            if plan.short_fg
+            else f"{plan.held_nl} nL of the basal inside it held back for the hard maximum "
+            "(carried): a window can hold less than the program's basal by more than one nL"
+        )
         effects.append(
-            Record(
-                "bolus_limited",
-                "service",
-                now,
-                d.phase,
-                d.phase,
-                f"order {order.id}: {ng_up(plan.short_fg)} ng short of the dose and the basal "
-                "inside it if the basal order it cancels kept its pace (the fluid path holds a "
-                "richer fluid at the tip than behind it; that order's stop is not yet reported)",
-            )
+            Record("bolus_limited", "service", now, d.phase, d.phase, f"order {order.id}: {detail}")
         )
     return d, effects
 

@@ -188,7 +188,11 @@ def _fluid_flows(
     excess of each concentration over the next, over the fluid up to it): exactly ``F(w)``.
     When it rises, or ``u = 0``, the order is pushed after ``u``, the largest ``F(x + w) -
     F(x)`` (exact for ``u = 0``), one flow per fluid, each from when the drive, at its pace, can
-    have moved what lies before it (rounded down to a whole second, sooner). When it both rises
+    have moved what lies before it (rounded down to a whole second, sooner); when it rises, as
+    layers (``F`` convex: the excess of each concentration over the one before it, from that
+    edge to the order's end), so that the rounding moves only a layer's start, never the order's
+    end (one flow per fluid let the whole order end up to a second early, a window a second of
+    the basal a day earlier over: 116 ng at 25 mg/mL). When it both rises
     and falls within reach (a slug of one fluid between two others) and ``u > 0``, the order is
     one flow from now at the pace of the richest fluid within reach, of the most it can push out
     whatever ``x`` is (:func:`_most_fg`): ``F(x + w) - F(x)`` is at most both."""
@@ -213,11 +217,15 @@ def _fluid_flows(
     if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
         most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
         return part, (Flow(now, most, pace * max(along), 3600),)
-    at = 0
-    for p in ahead(d, skip_nl + unknown_nl, volume_nl):
-        conc = p.concentration_ng_per_ml * (p.drug == drug)
-        flows.append(Flow(now + at * 3600 // pace, p.volume_nl * conc, pace * conc, 3600))
-        at += p.volume_nl
+    at = low = 0
+    out = ahead(d, skip_nl + unknown_nl, volume_nl)
+    concs = [p.concentration_ng_per_ml * (p.drug == drug) for p in out]
+    rising = all(a <= b for a, b in itertools.pairwise(concs))
+    for p, conc in zip(out, concs, strict=True):
+        # rising: layers, each the excess over the fluid before it from its edge to the end
+        step, volume = (conc - low, volume_nl - at) if rising else (conc, p.volume_nl)
+        flows.append(Flow(now + at * 3600 // pace, volume * step, pace * step, 3600))
+        at, low = at + p.volume_nl, conc
     return part, tuple(flows)
 
 

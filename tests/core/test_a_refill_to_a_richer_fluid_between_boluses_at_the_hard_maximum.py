@@ -10,7 +10,6 @@ boluses over 300 s an hour apart (14 + 6 x 1 = 20 mg); the reservoir refilled fr
 
 from __future__ import annotations
 
-import pytest
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 from whole_nl_drive import largest_window
 
@@ -26,11 +25,6 @@ def _program(conc: int) -> Program:
     return Program("morphine", "pain", conc, Basal.continuous(14 * MG), BOLUS, "opioid-tolerant")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refill from 20 to 25 mg/mL as the third bolus ends makes the sixth bolus at the "
-    "hard maximum exactly denied (R-TIP-4)",
-)
 def test_a_refill_from_20_to_25_mg_per_ml_as_a_bolus_ends_leaves_every_bolus_granted(
     library: Library,
 ) -> None:

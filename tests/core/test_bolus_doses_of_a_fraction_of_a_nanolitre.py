@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 from fifo_window_reference import _cum, moved_by, tip
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing
 
@@ -28,12 +27,6 @@ LOCKOUT_S = 1800
 BASAL = 20 * MG - 6 * DOSE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bolus dose that is not a whole number of nanolitres is delivered rounded down "
-    "each time, the fractions never carried: several boluses leave a window short by more "
-    "than one rounding unit without the delivery-limited alarm",
-)
 def test_boluses_of_a_fraction_of_a_nanolitre_leave_the_window_short_by_one_unit_at_most(
     library: Library,
 ) -> None:

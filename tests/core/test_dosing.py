@@ -1814,10 +1814,12 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
     order, counted with the basal it holds (694 nL in 600 s: 6 940 ng) less one nanolitre held
     back (carried to the next basal order: a rounding unit, docs/dosing-rules.md#r-tip-4), and
     the basal after it (85 698 s: 991 875 ng) fit: 20 mg - 20 - 100 000 - 6 930 - 991 875 =
-    18 901 175 ng fits, one more does not."""
+    18 901 175 ng fits; up to 20 ng more fit holding back two or three nanolitres, announced
+    with the delivery-limited alarm (a patient bolus holds back up to three); one more does
+    not."""
     room = 18_901_175
     order = _order(2, DeliveryKind.BASAL, 4166)
-    for window, granted in ((room, True), (room + 1, False)):
+    for window, granted in ((room, True), (room + 1, True), (room + 20, True), (room + 21, False)):
         d = _active_device(
             library,
             ledger=_recorded(T0 - 100, window),
@@ -1828,6 +1830,8 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
         _, effects = request_bolus(d, T0 + 1, library)
         assert isinstance(effects[0], BolusDecision)
         assert effects[0].granted is granted
+        limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
+        assert (limited in effects) is (granted and window > room)
         cancels = [e for e in effects if isinstance(e, CancelOrder)]
         assert [e.order_id for e in cancels] == ([2] if granted else [])
         if granted:  # the cancel comes before the bolus order

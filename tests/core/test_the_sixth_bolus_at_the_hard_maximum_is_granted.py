@@ -36,11 +36,6 @@ def _program(conc: int, dose: int, duration_s: int, lockout_s: int) -> Program:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sixth of six boluses is denied for the daily cap although it brings the window "
-    "to the hard maximum exactly (new with the basal made up around boluses)",
-)
 @pytest.mark.parametrize(
     ("conc", "dose", "duration_s", "lockout_s", "offset_s", "gaps_s"),
     [
