@@ -100,11 +100,6 @@ def _limited(b: Bench, since: int) -> bool:
     return any(LIMITED in kinds for at, _, _, kinds in b.phases if at >= since)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a basal order cut by a bolus and reported after the bolus ended loses the basal "
-    "from the bolus's end to the report, without the delivery-limited alarm",
-)
 def test_a_cut_basal_order_reported_after_the_bolus_ended_leaves_the_basal_in_full(
     library: Library,
 ) -> None:
@@ -122,11 +117,6 @@ def test_a_cut_basal_order_reported_after_the_bolus_ended_leaves_the_basal_in_fu
     assert _limited(b, first) or short <= Fraction(CONC, 10**6), float(short)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a basal order cut by a bolus and reported one second late makes the sixth bolus "
-    "at the hard maximum exactly denied (R-TIP-4)",
-)
 def test_a_cut_basal_order_reported_a_second_late_leaves_the_boluses_granted(
     library: Library,
 ) -> None:
