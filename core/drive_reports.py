@@ -33,6 +33,7 @@ from itdose.core.state import (
     Device,
     DrugLedger,
     Order,
+    Phase,
     Reservoir,
     Shadow,
     evolve,
@@ -215,6 +216,14 @@ def apply_report(
         at = min(now, order.cut_s or now)
         if order.kind is DeliveryKind.BASAL and at < order.end_s and stopped:
             carry += _owed(order, reported, at, evolve(d, orders=orders, **pushed))
+        if order.cut_s and not orders and d.phase is Phase.ACTIVE and d.basal_until_s < now:
+            # the ticks waited for this report (the path holds two fluids: R-TIP-3), so the
+            # basal since the bolus ended was not ordered: announced (R-TIP-4)
+            if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+                effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+            alarms = with_alarms(alarms, (AlarmKind.DELIVERY_LIMITED,), now)
+            text = f"basal of {now - d.basal_until_s} s not delivered: order {order_id} unreported"
+            effects.append(Record("basal_withheld", "service", now, d.phase, d.phase, text))
     else:
         orders = tuple(
             dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o
