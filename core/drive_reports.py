@@ -26,7 +26,7 @@ from itdose.core.flight import (
     in_flight_nl,
     ledger_of,
 )
-from itdose.core.ledger import ahead_of_pace
+from itdose.core.ledger import Ledger, ahead_of_pace
 from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
 from itdose.core.state import (
     DeliveryKind,
@@ -115,8 +115,12 @@ def _pushed(
         if at_once:
             books[left] = book.record(now, order.id, order.start_s, fg, fg, 1, instant=True)
         else:
-            at = min(now, order.cut_s or now)
-            books[left] = book.record(at, order.id, order.start_s, fg, pace_fg, 3600, late=True)
+            books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
+            if order.cut_s and order.cut_s < now:
+                # it left by the cut: the piece just recorded (the last) ends there
+                piece = dataclasses.replace(books[left].pieces[-1], end_s=order.cut_s)
+                kept = (*books[left].pieces[:-1], piece)
+                books[left] = Ledger(tuple(sorted(kept, key=lambda p: p.end_s)))
         delivered += ng_up(fg)
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
     after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)

@@ -454,21 +454,17 @@ class Ledger:
         pace_s: int,
         *,
         instant: bool = False,
-        late: bool = False,
     ) -> Ledger:
         """The ledger with ``amount_fg`` of order ``order_id`` recorded as having left the tip by
         ``t_s`` (a drive report), or, with ``instant``, at the instant ``t_s`` (an amount counted
         at once: :class:`Piece`; give it a pace of at least the amount per second). A later
         report of the same order adds to its piece; its pace is the larger of the two, and it
-        stays an instant if either was. Pieces that aged out of the window are dropped. With
-        ``late``, ``t_s`` may be before the newest end (the report of an order that stopped
-        before that, no later than its earlier reports' ends): its piece takes its place in time
-        order.
+        stays an instant if either was. Pieces that aged out of the window are dropped.
 
         raises: InvalidInput
-        post: __return__.newest_s == t_s or late
+        post: __return__.newest_s == t_s
         """
-        t = _check_nonneg("t_s", t_s) if late else self._check_time(t_s)
+        t = self._check_time(t_s)
         _check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
         first = _first_live(pieces, t)
@@ -484,8 +480,6 @@ class Ledger:
             both = instant or old.instant
             new = Piece(order_id, start, t, old.amount_fg + amount_fg, pace_fg, pace_s, both)
             kept = (*pieces[first:at], *pieces[at + 1 :], new)
-        if late:
-            kept = tuple(sorted(kept, key=lambda p: p.end_s))
         if len(kept) > MAX_PIECES:
             merged = list(kept)
             for _ in range(len(kept) - MAX_PIECES):  # a bounded loop: one merge per extra piece

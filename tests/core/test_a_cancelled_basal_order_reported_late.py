@@ -196,8 +196,9 @@ def test_boluses_to_the_maximum_with_late_reports_never_exceed_it_nor_lose_basal
     """REQ-GOV-002, REQ-GOV-004, REQ-TIP-004, R-TIP-3, R-TIP-4: 25 mg/mL, six 1 mg boluses over
     300 s an hour apart to the 20 mg hard maximum exactly, each cut order reported ``delay_s``
     after its cut (during the bolus, at its end, just after, long after, after the next bolus
-    is asked): all six granted, no window above the maximum (whole-nanolitre brute force, FIFO
-    reference), no basal lost without the delivery-limited alarm."""
+    is asked): all six granted (3601 s: the report overdue 600 s past the end the cut order
+    was ordered with, the drive-fault alarm stops delivery), no window above the maximum
+    (whole-nanolitre brute force, FIFO reference), no basal lost without an alarm."""
     b, t0, first, grants = _run(library, PROGRAM, delay_s, (HOUR_S,) * 5, "pace")
     assert grants == [True] * 6 or (delay_s > 600 and _faulted(b, first)), grants
     _judge(b, t0, first, PROGRAM)
@@ -281,11 +282,11 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
     library: Library,
 ) -> None:
     """REQ-TIP-004, R-TIP-3, R-TIP-4: 10 mg/mL refilled to 25 mg/mL (the same 14 mg/day and
-    1 mg boluses), three boluses an hour apart, the first two while the path still holds both, each cut order
-    reported 700 s after its cut: where the cut order stopped decides which fluid the next order
-    pushes out, so the basal after each bolus waits for that report, and the report raises the
-    delivery-limited alarm and records how long the basal was not delivered (never silent); no
-    window above the maximum (whole-nanolitre brute force)."""
+    1 mg boluses), three boluses an hour apart, the first two while the path still holds both,
+    each cut order reported 700 s after its cut: where the cut order stopped decides which fluid
+    the next order pushes out, so the basal after those boluses waits for that report, which
+    raises the delivery-limited alarm and records how long the basal was not delivered (never
+    silent); no window above the maximum (whole-nanolitre brute force)."""
     b = LateReports(library, mode="pace")
     b.pending = []
     t0 = implanted_and_dosing(b, _program(10 * MG, 14 * MG, MG, 300, HOUR_S))
