@@ -174,8 +174,11 @@ def _basal_plan(
         or d.program is None
         or d.reservoir is None
         or now < d.basal_until_s
-        or d.orders
+        or any(not o.cut_s for o in d.orders)
+        or (d.orders and not _homogeneous(d))
     ):
+        # a basal order a bolus cut is stopped (R-TIP-3): the basal after the bolus does not
+        # wait for its report where the path holds one fluid (where it moved is then moot)
         return None
     pump = _pump(d, lib)
     assert pump is not None

@@ -22,6 +22,7 @@ from itdose.core.effects import (
 from itdose.core.flight import (
     _fluid_flows,
     _future_basal,
+    _homogeneous,
     _most_fg,
     _pace,
     _path,
@@ -31,6 +32,7 @@ from itdose.core.flight import (
     in_flight_nl,
     projection,
     recorded_terms,
+    rest_nl,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
@@ -182,8 +184,13 @@ def _plan_with(
     drug = d.program.drug
     pump = lib.pump(d.implant.pump)
     dur = max(1, duration_s)
-    basal = next((o for o in d.orders if o.kind is DeliveryKind.BASAL), None)
-    busy = any(o is not basal for o in d.orders)
+    # a basal order an earlier bolus cut, not reported yet, moved at most its pace by the cut
+    # (R-TIP-3): counted so, where the path holds one fluid (elsewhere the bolus waits for it)
+    cut = tuple(o for o in d.orders if o.cut_s)
+    basal = next((o for o in d.orders if o.kind is DeliveryKind.BASAL and not o.cut_s), None)
+    busy = any(o is not basal and not o.cut_s for o in d.orders) or bool(
+        cut and not _homogeneous(d)
+    )
     start = now if basal is not None else max(now, d.basal_until_s)
     rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
     unreported = debt = 0
@@ -232,6 +239,10 @@ def _plan_with(
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
     pieces, lags = recorded_terms(d, drug, now)
+    pieces += tuple(
+        Piece(o.id, max(o.start_s, o.reported_s), o.cut_s, rest_nl(o) * cmax, _pace(o) * cmax, 3600)
+        for o in cut
+    )
     flows.extend(lags)
     # what the cancelled basal order may have moved since its last report (it stops now):
     # its id, the instant of that report and its pace (nL/h)
@@ -353,9 +364,10 @@ def _grant_bolus(
     effects.append(
         DeliveryOrder(order.id, kind.value, plan.volume_nl, duration_s, basal_nl=plan.basal_nl)
     )
+    cut = tuple(dataclasses.replace(o, cut_s=now) if o is plan.cancel else o for o in d.orders)
     d = dataclasses.replace(
         d,
-        orders=(*d.orders, order),
+        orders=(*cut, order),
         next_order_id=d.next_order_id + 1,
         basal_until_s=plan.basal_until_s,
         basal_carry=plan.basal_carry,

@@ -26,20 +26,19 @@ from itdose.core.flight import (
     in_flight_nl,
     ledger_of,
 )
-from itdose.core.ledger import ahead_of_pace
+from itdose.core.ledger import Ledger, ahead_of_pace
 from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
 from itdose.core.state import (
     DeliveryKind,
     Device,
     DrugLedger,
     Order,
+    Phase,
     Reservoir,
     Shadow,
     evolve,
 )
 from itdose.core.units import DAY_S
-
-BOLUS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
 
 
 def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> bool:
@@ -51,15 +50,15 @@ def over_delivered(d: Device, order_id: int, delivered_nl: int, now: int) -> boo
 
 
 def _over(order: Order, delivered_nl: int, now: int) -> bool:
-    """:func:`over_delivered` for the order found. An order an emergency scan stopped moved
-    nothing after the scan: a report of it, however late, is judged at the scan's instant
-    (``stopped_s``; docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
+    """:func:`over_delivered` for the order found. An order an emergency scan stopped, or a bolus
+    cut, moved nothing after the scan or the cut: a report of it, however late, is judged at
+    that instant (``stopped_s``, ``cut_s``; docs/dosing-rules.md#r-mri-5, REQ-MRI-006, R-TIP-3)."""
     return delivered_nl > order.volume_nl or ahead_of_pace(
         delivered_nl,
         order.volume_nl,
         order.start_s,
         order.end_s,
-        min(now, order.stopped_s) if order.stopped_s else now,
+        min(now, order.stopped_s or now, order.cut_s or now),
         order.reported_nl,
         order.reported_s,
     )
@@ -72,7 +71,8 @@ def _pushed(
     it, the path takes it in and pushes the same volume out of the tip, and each drug that left
     is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004). ``at_once``: the drive
     broke the pace the ledger's timing rests on, so what left is recorded as an instant now
-    (in full in every window that contains the report)."""
+    (in full in every window that contains the report). Else what an order a bolus cut moved
+    is recorded as ending at the cut, however late it is reported (R-TIP-3)."""
     drug, conc = _fluid(d)
     path, out = _path(d).push(delta_nl, drug, conc)
     fields: dict[str, Any] = {"path": path if d.path is not None else None}
@@ -116,6 +116,11 @@ def _pushed(
             books[left] = book.record(now, order.id, order.start_s, fg, fg, 1, instant=True)
         else:
             books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
+            if order.cut_s and order.cut_s < now:
+                # it left by the cut: the piece just recorded (the last) ends there
+                piece = dataclasses.replace(books[left].pieces[-1], end_s=order.cut_s)
+                kept = (*books[left].pieces[:-1], piece)
+                books[left] = Ledger(tuple(sorted(kept, key=lambda p: p.end_s)))
         delivered += ng_up(fg)
     after = path.outflow(0, 1, drug, conc)  # the nanolitre the drive pushes out next
     after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)
@@ -193,7 +198,7 @@ def apply_report(
     # an order an emergency scan stopped that moved more than its pace allowed by the scan: when
     # it moved is unknown, so what it moved counts in full in every window holding the report
     # (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)
-    at_once = over and order.stopped_s > 0
+    at_once = over and order.stopped_s + order.cut_s > 0
     pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
@@ -209,14 +214,20 @@ def apply_report(
     if final:
         orders = tuple(o for o in d.orders if o.id != order_id)
         # a basal order stopped before its end: delivery stopped (the basal ahead waits for
-        # dosing), or a bolus cancelled it (the only order that runs beside a basal one: the
-        # bolus holds the basal due from its grant on, and what the order's plan owed beyond
-        # its pace line by then, not this fraction)
-        bolus = next((o for o in orders if o.kind in BOLUS), None)
-        stopped = d.basal_until_s <= now or bolus is not None
-        at = min(now, bolus.start_s) if bolus is not None else now
+        # dosing), or a bolus cut it (the bolus holds the basal due from the cut on, and what
+        # the order's plan owed beyond its pace line by then, not this fraction)
+        stopped = d.basal_until_s <= now or order.cut_s > 0
+        at = min(now, order.cut_s or now)
         if order.kind is DeliveryKind.BASAL and at < order.end_s and stopped:
             carry += _owed(order, reported, at, evolve(d, orders=orders, **pushed))
+        if order.cut_s and not orders and d.phase is Phase.ACTIVE and d.basal_until_s < now:
+            # the ticks waited for this report (the path holds two fluids: R-TIP-3), so the
+            # basal since the bolus ended was not ordered: announced (R-TIP-4)
+            if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+                effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+            alarms = with_alarms(alarms, (AlarmKind.DELIVERY_LIMITED,), now)
+            text = f"basal of {now - d.basal_until_s} s not delivered: order {order_id} unreported"
+            effects.append(Record("basal_withheld", "service", now, d.phase, d.phase, text))
     else:
         orders = tuple(
             dataclasses.replace(o, reported_nl=reported, reported_s=now) if o.id == order_id else o

@@ -12,6 +12,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 
+from itdose.core.arith import ceil_div
 from itdose.core.effects import Projection
 from itdose.core.ledger import Flow, Ledger, Piece, pace_nl_per_h, peak_fg
 from itdose.core.library import Library, PumpModel
@@ -33,6 +34,7 @@ __all__ = [
     "projection",
     "recorded_terms",
     "reservoir_room_ng",
+    "rest_nl",
     "whole_fg",
     "with_ledger",
 ]
@@ -51,7 +53,16 @@ def _fluid(d: Device) -> tuple[str, int]:
 
 def in_flight_nl(d: Device) -> int:
     """Volume granted but not yet reported delivered (every order pushes the path)."""
-    return sum(max(0, o.volume_nl - o.reported_nl) for o in d.orders)
+    return sum(rest_nl(o) for o in d.orders)
+
+
+def rest_nl(o: Order) -> int:
+    """What the order can still move beyond its last report: its rest, or, cut by a bolus, what
+    its pace allowed by the cut (rounded up; more is a deviation, judged at the cut)."""
+    rest = max(0, o.volume_nl - o.reported_nl)
+    if not o.cut_s:
+        return rest
+    return min(rest, ceil_div(_pace(o) * max(0, o.cut_s - max(o.start_s, o.reported_s)), 3600))
 
 
 def ahead(d: Device, skip_nl: int, volume_nl: int) -> tuple[Segment, ...]:
@@ -91,7 +102,7 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
         return ()
     flows = []
     for o in d.orders:
-        rest = o.volume_nl - o.reported_nl
+        rest = rest_nl(o)
         if rest > 0:
             start = max(o.start_s, o.reported_s)
             flows.append(Flow(start, rest * conc, _pace(o) * conc, 3600))

@@ -169,6 +169,10 @@ class Order:
     """The instant an emergency scan stopped it (0: none): it moved nothing after that instant,
     so every later report is judged against its pace at that instant
     (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)."""
+    cut_s: int = field(default=0, metadata={"omit_default": True})
+    """The instant a bolus cancelled it (0: none; a basal order): the drive stops it there, so it
+    moved at most its pace by then and its reports, however late, are counted as ending there
+    (docs/dosing-rules.md#r-tip-3)."""
 
 
 @dataclass(frozen=True)
