@@ -1,20 +1,22 @@
 """A basal order a bolus cuts, reported late, while a refill's richer fluid is reaching the tip.
 
 The drive stopped the cut order at the cut, so what it moved left the tip BEFORE the bolus (first
-in, first out). Where the bolus's own push carries the last of the older fluid out (the core's
-path holds one fluid once the bolus is reported, before the cut order's report), the core neither
-waits for the cut order's report (R-TIP-3) nor pushes its volume through the path ahead of the
-bolus's: the bolus is booked as carrying the older, leaner fluid the cut order's volume in fact
-pushed out at the cut, and the cut order's volume, booked at the cut, as the richer fluid the
-bolus in fact delivered. Every window that starts between the cut and the bolus's end then holds
-up to the cut order's volume times the difference of the concentrations more than the ledger
-says, and a day later boluses given up to the hard maximum as the ledger sees it exceed it.
+in, first out). The core pushes the cut order's volume through its path only at the late report,
+after the bolus's: where the older fluid's front is within the reach of the two, the bolus is
+booked as carrying the older, leaner fluid the cut order's volume in fact pushed out at the cut,
+and the cut order's volume, booked at the cut, as the richer fluid the bolus in fact delivered.
+This holds whether the ticks wait for the report (the core's path still holds two fluids after
+the bolus: the delivery-limited alarm is raised) or not (the bolus carried the last of the
+older fluid out in the core's path: R-TIP-3 orders the basal at once). Every window that starts
+between the cut and the bolus's end then holds up to the cut order's volume times the
+difference of the concentrations more than the ledger says, and a day later boluses given up
+to the hard maximum as the ledger sees it exceed it.
 
 Judged by the first-in-first-out reference (tests/fifo_window_reference.py) and the
 whole-nanolitre brute force (tests/whole_nl_drive.py), from the drive's own record alone.
 Morphine on a Prometra II, Prometra catheter trimmed 20 cm (234 uL), 10 mg/mL refilled to
 25 mg/mL (14 mg/day, 1 mg patient boluses over 300 s: the 20 mg hard maximum exactly), one
-patient bolus while the new fluid's front is within a bolus of the tip, its cut basal order
+patient bolus while the new fluid's front is within its reach and its cut order's, that order
 reported 400 s after the cut, then the largest clinician bolus the core accepts every 300 s from
 an hour before to 20 minutes after the same instant a day later.
 """
@@ -130,20 +132,23 @@ def test_boluses_to_the_maximum_around_a_front_with_immediate_reports_stay_under
         "out: the cut order's 29,166 nL are booked as 25 mg/mL at the cut and the bolus as the "
         "leaner fluid they pushed out; a day later the largest window is 408,715 ng above the "
         "20 mg hard maximum (brute force and FIFO reference); 9,722 nL cut (bolus 600 s into "
-        "the basal hour): 121,755 ng above"
+        "the basal hour): 121,755 ng above; 48,611 nL cut (3000 s in, the path still holding "
+        "both fluids after the bolus: the ticks wait and the delivery-limited alarm is raised, "
+        "but the bolus is booked before the cut order all the same): 566,800 ng above"
     ),
 )
-@pytest.mark.parametrize("offset_s", [11400, 12600])
+@pytest.mark.parametrize("offset_s", [11400, 12600, 13800])
 def test_boluses_to_the_maximum_around_a_front_with_a_late_cut_report_stay_under_it(
     library: Library, offset_s: int
 ) -> None:
     """REQ-GOV-002, REQ-GOV-004, REQ-TIP-001, R-TIP-3: the patient bolus 600 s (11,400 s after
-    the refill) or 1800 s (12,600 s) into a basal hour, while the path holds 59,000 nL of the
-    10 mg/mL fluid ahead of the 25 mg/mL one, its cut order reported 400 s late: no window above
-    the hard maximum. Measured: 121,755 ng and 408,715 ng above (the cut order moved 9,722 and
-    29,166 nL by the cut; times the 15 ng/nL between the two fluids, less the basal the daily
-    cap withheld); with the reports immediate, none (before R-TIP-3's fix: 64,800 ng under, and
-    202,500 ng above at 1800 s, the core then counting the cut order's volume at its report)."""
+    the refill), 1800 s (12,600 s) or 3000 s (13,800 s) into a basal hour, while the path holds
+    59,000 nL of the 10 mg/mL fluid ahead of the 25 mg/mL one, its cut order reported 400 s
+    late: no window above the hard maximum. Measured: 121,755, 408,715 and 566,800 ng above (the
+    cut order moved 9,722, 29,166 and 48,611 nL by the cut: up to the older fluid's volume
+    beyond the bolus's, times the 15 ng/nL between the two fluids, less the basal the daily cap
+    withheld); with the reports immediate, none. Before R-TIP-3's fix, which counted the cut
+    order's volume at its report: 64,800 ng under, 202,500 and 351,905 ng above."""
     brute, fifo, granted = _largest_over_cap(library, offset_s, 400)
     assert granted
     assert brute <= 0 and fifo <= 0, (float(brute), float(fifo))
