@@ -1,0 +1,133 @@
+"""A refill to a leaner concentration begun after a bolus ended but before the final report of the
+basal order that bolus cut (the drive stopped that order at the cut; its report reaches the core
+later). The cut order moved the older, richer fluid into the path before the refill, but the
+core, counting its volume only at the report, pushes it into its path as the reservoir's fluid
+at the report: the new, leaner one. When that slug reaches the tip hours later, the core counts
+the leaner fluid where the richer one leaves (and ends the concentration bridge that much
+early), and boluses given up to the hard maximum as the ledger sees it exceed it.
+
+Judged by the whole-nanolitre brute force (tests/whole_nl_drive.py) and the first-in-first-out
+reference (tests/fifo_window_reference.py), from the drive's own record. Morphine on a
+Prometra II, Prometra catheter trimmed 20 cm, 25 mg/mL, 14 mg/day, 1 mg patient boluses over
+300 s (the 20 mg hard maximum exactly); a patient bolus 3000 s into a basal hour a day after
+dosing starts, a complete refill to 10 mg/mL (the same program in mg) 350 s after it, the cut
+order reported ``delay_s`` after the cut; then the largest clinician bolus the core accepts every
+600 s from 8 h to 14 h after the bolus (while the refill's front reaches the tip).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from fifo_window_reference import moved_by, tip, windows
+from itdose_physics import (
+    DAY_S,
+    HOUR_S,
+    MG,
+    TICKED,
+    Bench,
+    S,
+    greedy_clinician_boluses,
+    implanted_and_dosing,
+    refill,
+)
+from whole_nl_drive import largest_window
+
+from itdose.core import Library, Role
+from itdose.core import commands as c
+from itdose.core.effects import BolusDecision
+from itdose.core.program import Basal, PatientBolusProgram, Program
+
+P = Role.PATIENT
+CAP = 20 * MG
+
+
+class LateCutReports(Bench):
+    """A bench whose controller reports a basal order cut before its end ``delay_s`` after the
+    cut (the drive itself stopped at the cut and its push is recorded there), then ticks at once;
+    every other report is immediate."""
+
+    delay_s: int = 0
+    pending: list[tuple[int, int, int]]
+
+    def _report(self, order_id: int, volume: int) -> None:
+        order = next((o for o in self.device.orders if o.id == order_id), None)
+        late = order is not None and order.kind.value == "basal" and self.now < order.end_s
+        if self.delay_s and late:
+            self.pending.append((self.now + self.delay_s, order_id, volume))
+            return
+        super()._report(order_id, volume)
+
+    def advance(self, to: int) -> None:
+        for due in sorted({p[0] for p in self.pending if self.now < p[0] < to}):
+            super().advance(due)
+        super().advance(to)
+
+    def _events(self) -> None:
+        for oid in sorted(self.running, key=lambda i: (self.running[i].end, i)):
+            if oid in self.running and self.running[oid].end <= self.now:
+                Bench._report(self, oid, self._finish(oid, self.now))
+        for due in [p for p in self.pending if p[0] <= self.now]:
+            self.pending.remove(due)
+            Bench._report(self, due[1], due[2])
+            self._last_tick = -1  # the controller ticks at once after the report
+        if self.device.phase in TICKED and self._last_tick != self.now:
+            self._last_tick = self.now
+            self.submit(c.Tick(S, self.max_segment_s))
+
+
+def _program(conc: int) -> Program:
+    bolus = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6)
+    return Program("morphine", "pain", conc, Basal.continuous(14 * MG), bolus, "opioid-tolerant")
+
+
+def _over_cap(library: Library, delay_s: int) -> tuple[Fraction, Fraction]:
+    """The largest window above the hard maximum (brute force, FIFO reference; ng, negative:
+    under it)."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, _program(25 * MG))
+    b.advance(t0 + DAY_S)
+    b.delay_s = delay_s
+    t = max(o.start_s for o in b.device.orders) + 3000
+    out = b.submit(c.RequestBolus(P), t)
+    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+    refill(b, t + 350, 10 * MG, program=_program(10 * MG))
+    greedy_clinician_boluses(b, t + 8 * HOUR_S, t + 14 * HOUR_S, 600, 300, CAP)
+    b.advance(b.now + 3 * HOUR_S)
+    assert not b.anomalies and not b.pending and b.dead_volume_nl is not None
+    end = min((r.start for r in b.running.values()), default=b.now)
+    brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
+    most, _ = windows(tip(b.dead_volume_nl, moved_by(b.pushes)), "morphine")
+    assert most is not None
+    return brute - CAP, most[0] - CAP
+
+
+def test_a_refill_after_the_cut_order_was_reported_leaves_no_window_above_the_maximum(
+    library: Library,
+) -> None:
+    """REQ-GOV-002, REQ-TIP-001, R-TIP-3: the cut order reported at the cut, the refill 350 s
+    later: the clinician boluses while the 10 mg/mL front reaches the tip bring the largest
+    window to the hard maximum, not above (15 ng under by the brute force)."""
+    brute, fifo = _over_cap(library, 0)
+    assert brute <= 0 and fifo <= 0, (float(brute), float(fifo))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the cut order (19,444 nL of 25 mg/mL moved by the cut) reported 50 s after a refill to "
+        "10 mg/mL is pushed into the core's path as 10 mg/mL: while the front reaches the tip "
+        "the largest window is 296,515 ng above the 20 mg hard maximum (brute force; 296,490 "
+        "by the FIFO reference); before R-TIP-3's fix, 226,835 ng above"
+    ),
+)
+def test_a_refill_before_the_cut_order_is_reported_leaves_no_window_above_the_maximum(
+    library: Library,
+) -> None:
+    """REQ-GOV-002, REQ-TIP-001, REQ-REF-002, R-TIP-3: the cut order reported 400 s after the
+    cut, 50 s after the refill completed: no window above the hard maximum (or the refill waits
+    for the report). Measured: 296,515 ng above."""
+    brute, fifo = _over_cap(library, 400)
+    assert brute <= 0 and fifo <= 0, (float(brute), float(fifo))
