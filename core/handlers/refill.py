@@ -113,6 +113,8 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Libr
         raise RejectedCommand("command", why)
     if d.refill.withdrawn_nl is None:
         raise RejectedCommand("command", "record the withdrawn residual first (reconciliation)")
+    if d.orders:  # their fluid is the old one: pushed after the fill, it would be counted new
+        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
     if d.refill.finding and not c.finding_reason.strip():
         why = (
             f"the refill has a finding ({d.refill.finding}): a clinician must acknowledge it "
