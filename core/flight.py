@@ -326,12 +326,17 @@ def plan_volume(
     when another drug (or, with ``one_concentration``, another concentration) reaches the tip
     before the target is met (REQ-TIP-002). Basal orders keep one concentration, so that the
     rate changes exactly when the new fluid reaches the tip."""
+    path = _path(d)
+    res_drug, res_conc = _fluid(d)
+    if path._only(res_drug, res_conc):  # one fluid all along (the common case)
+        if res_drug != drug or res_conc <= 0:
+            return 0, 0, True
+        n = target_fg // res_conc
+        return n, n * res_conc, False
     volume = fg = 0
     first: int | None = None
-    path = _path(d)
     rest = path.volume_nl - skip_nl
     pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
-    res_drug, res_conc = _fluid(d)
     for p in (*pieces, Segment(0, res_drug, res_conc)):
         if p.drug != drug or p.concentration_ng_per_ml <= 0:
             return volume, fg, True

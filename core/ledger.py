@@ -22,6 +22,7 @@ both (never less).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -295,10 +296,7 @@ def peak(
 def rough(ops: Ops[I, B], amounts: Sequence[I]) -> I:
     """The amounts of every piece and flow summed: never less than :func:`peak` (each term is at
     most its amount)."""
-    total = ops.lit(0)
-    for amount in amounts:
-        total = ops.add(total, amount)
-    return total
+    return functools.reduce(ops.add, amounts, ops.lit(0))
 
 
 def peak_fg(
@@ -316,7 +314,7 @@ def peak_fg(
     skip) with the window totals of the whole ledger from :func:`_total_split`: the same peak,
     with a few terms per window instead of every piece."""
     live = pieces[_first_live(pieces, now_s) :]
-    total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
+    total = rough(INT_OPS, [p.amount_fg for p in live] + [f.amount_fg for f in flows])
     if limit_fg is not None and total <= limit_fg:
         return total
     period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))
