@@ -51,6 +51,8 @@ def _fluid(d: Device) -> tuple[str, int]:
 
 def in_flight_nl(d: Device) -> int:
     """Volume granted but not yet reported delivered (every order pushes the path)."""
+    if not d.orders:
+        return 0
     return sum(max(0, o.volume_nl - o.reported_nl) for o in d.orders)
 
 
@@ -293,7 +295,7 @@ def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], t
         if p.end_s < now:
             break
         first -= 1
-    lags = tuple(p for p in pieces[first:] if is_lag(p))
+    lags = tuple(p for p in pieces[first:] if p.order_id >= LAG_ORDER_ID)  # is_lag
     if not lags:
         return pieces, ()
     kept = tuple(p for p in pieces if not is_lag(p) or p.end_s < now)
@@ -373,7 +375,11 @@ def _find(d: Device, order_id: int) -> Order | None:
 
 def _tip_drug(d: Device) -> str:
     """The drug the next volume pushes out of the tip (after the volume in flight)."""
-    first = ahead(d, in_flight_nl(d), 1)
+    drug, conc = _fluid(d)
+    path = _path(d)
+    if path._only(drug, conc):  # one fluid all along (the common case)
+        return drug
+    first = path.outflow(in_flight_nl(d), 1, drug, conc)
     return first[0].drug if first else NO_DRUG
 
 
@@ -396,8 +402,8 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
     if per_day_nl == 0:
         return Projection(None, None)
     volume = d.reservoir.volume_nl - in_flight_nl(d)
-
-    def at(threshold: int) -> int:
-        return now + max(0, volume - threshold) * DAY_S // per_day_nl
-
-    return Projection(at(pump.low_reservoir_threshold.value), at(pump.empty_threshold.value))
+    low, empty = pump.low_reservoir_threshold.value, pump.empty_threshold.value
+    return Projection(
+        now + max(0, volume - low) * DAY_S // per_day_nl,
+        now + max(0, volume - empty) * DAY_S // per_day_nl,
+    )
