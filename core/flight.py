@@ -69,6 +69,9 @@ def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
         return 0
     flight = in_flight_nl(d)
     usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
+    r = d.reservoir
+    if _path(d)._only(r.drug, r.concentration_ng_per_ml):  # one fluid all along
+        return ng_down(usable * r.concentration_ng_per_ml if drug == r.drug else 0)
     return ng_down(amount_fg(ahead(d, flight, usable), drug))
 
 
