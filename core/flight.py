@@ -70,8 +70,8 @@ def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
     flight = in_flight_nl(d)
     usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
     r = d.reservoir
-    if _path(d)._only(r.drug, r.concentration_ng_per_ml):  # one fluid all along
-        return ng_down(usable * r.concentration_ng_per_ml if drug == r.drug else 0)
+    if drug == r.drug and _path(d)._only(drug, r.concentration_ng_per_ml):  # one fluid all along
+        return ng_down(usable * r.concentration_ng_per_ml)
     return ng_down(amount_fg(ahead(d, flight, usable), drug))
 
 
@@ -333,9 +333,7 @@ def plan_volume(
     rate changes exactly when the new fluid reaches the tip."""
     path = _path(d)
     res_drug, res_conc = _fluid(d)
-    if path._only(res_drug, res_conc):  # one fluid all along (the common case)
-        if res_drug != drug or res_conc <= 0:
-            return 0, 0, True
+    if drug == res_drug and res_conc > 0 and path._only(drug, res_conc):  # one fluid all along
         n = target_fg // res_conc
         return n, n * res_conc, False
     volume = fg = 0

@@ -351,7 +351,7 @@ def evolve(device: Device, **changes: Any) -> Device:
     ``TypeError``, as ``replace`` does."""
     state = device.__dict__.copy()
     state.update(changes)
-    if len(state) != len(_DEVICE_FIELDS):  # a name that is not a field added a key
+    if len(state) != len(_DEVICE_FIELDS) and not _DEVICE_FIELDS.issuperset(changes):
         unknown = changes.keys() - _DEVICE_FIELDS
         raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")
     new = object.__new__(Device)
