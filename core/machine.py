@@ -45,11 +45,6 @@ _STOPS: dict[tuple[str, Phase, Phase], StopDelivery] = {}
 """Each stop's effect, made once (an immutable value: the same text for the same move)."""
 
 
-def _stop(name: str, source: Phase, dest: Phase) -> StopDelivery:
-    stop = StopDelivery(f"{name}: {source._value_} -> {dest._value_}")
-    return _STOPS.setdefault((name, source, dest), stop)
-
-
 def allowed_triggers(phase: Phase) -> tuple[str, ...]:
     """Trigger names that have a row from ``phase`` (regardless of role and guards)."""
     return tuple(name for name in COMMANDS if rules_for(name, phase))
@@ -122,7 +117,10 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     role: str = command.role._value_  # .value, without the enum property's call
     record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
-        stop = _STOPS.get((command.name, source, dest)) or _stop(command.name, source, dest)
+        key = (command.name, source, dest)
+        stop = _STOPS.get(key) or _STOPS.setdefault(
+            key, StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
+        )
         out: tuple[Effect, ...] = (record, stop, *effects, *cut)
     else:
         out = (record, *effects)
