@@ -15,6 +15,17 @@ minutes: 2.9-3.4 s before this round of optimisation of the core step, 2.3-2.5 s
 core steps; this script's own wall-clock output in runs at load 9.5-10: 7.0 s). The target is
 not reached: the core step is about three quarters of the profile (the basal and bolus plans
 above all, see benchmarks/step_throughput.py), the controller and the simulated drive the rest.
+
+Issue 14 also asks for the same years with hourly orders (``--max-segment 3600``) under 3 s.
+Measured after the step's and the fluid path's cheaper common cases (CPU time of ``simulate``
+alone, before and after alternated, load average 12 to 15 on the 2 shared cores, so a process
+got a sixth of a core): 10 years 3.41 and 3.52 s before, 3.53 and 3.69 s after (40,292 core
+steps; the difference is under the noise at that load); with hourly orders 15.7 s before, 15.1
+s after (210,174 core steps). Instructions executed (valgrind --tool=callgrind, one simulated
+year of this script, repeatable on a loaded machine): 1,791 million before, 1,678 million after
+(6 % fewer). Neither target is reached: with hourly orders half the steps are ticks and half
+drive reports, each a few tens of microseconds (benchmarks/step_throughput.py says where), and
+the core is about two thirds of the profile.
 """
 
 from __future__ import annotations
