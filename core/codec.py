@@ -130,7 +130,8 @@ def check_fields(value: object, path: str) -> None:
     Commands built in Python bypass :func:`decode`; this catches a float, a bool where an int is
     expected, a string where an enum or a number belongs, naming the field.
     """
-    _check(type(value), value, path)
+    tp = type(value)
+    (_check_dataclass if dataclasses.is_dataclass(tp) else _check)(tp, value, path)
 
 
 def _check(tp: Any, value: object, path: str) -> None:

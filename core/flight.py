@@ -78,6 +78,9 @@ def reservoir_room_ng(d: Device, drug: str, empty_threshold_nl: int) -> int:
         return 0
     flight = in_flight_nl(d)
     usable = max(0, d.reservoir.volume_nl - flight - empty_threshold_nl)
+    r = d.reservoir
+    if drug == r.drug and _path(d)._only(drug, r.concentration_ng_per_ml):  # one fluid all along
+        return ng_down(usable * r.concentration_ng_per_ml)
     return ng_down(amount_fg(ahead(d, flight, usable), drug))
 
 
@@ -312,7 +315,7 @@ def recorded_terms(d: Device, drug: str, now: int) -> tuple[tuple[Piece, ...], t
         if p.end_s < now:
             break
         first -= 1
-    lags = tuple(p for p in pieces[first:] if is_lag(p))
+    lags = tuple(p for p in pieces[first:] if p.order_id >= LAG_ORDER_ID)  # is_lag
     if not lags:
         return pieces, ()
     kept = tuple(p for p in pieces if not is_lag(p) or p.end_s < now)
@@ -345,12 +348,15 @@ def plan_volume(
     when another drug (or, with ``one_concentration``, another concentration) reaches the tip
     before the target is met (REQ-TIP-002). Basal orders keep one concentration, so that the
     rate changes exactly when the new fluid reaches the tip."""
+    path = _path(d)
+    res_drug, res_conc = _fluid(d)
+    if drug == res_drug and res_conc > 0 and path._only(drug, res_conc):  # one fluid all along
+        n = target_fg // res_conc
+        return n, n * res_conc, False
     volume = fg = 0
     first: int | None = None
-    path = _path(d)
     rest = path.volume_nl - skip_nl
     pieces = path.outflow(skip_nl, rest, NO_DRUG, 0) if rest > 0 else ()
-    res_drug, res_conc = _fluid(d)
     for p in (*pieces, Segment(0, res_drug, res_conc)):
         if p.drug != drug or p.concentration_ng_per_ml <= 0:
             return volume, fg, True
@@ -387,7 +393,11 @@ def _find(d: Device, order_id: int) -> Order | None:
 
 def _tip_drug(d: Device) -> str:
     """The drug the next volume pushes out of the tip (after the volume in flight)."""
-    first = ahead(d, in_flight_nl(d), 1)
+    drug, conc = _fluid(d)
+    path = _path(d)
+    if path._only(drug, conc):  # one fluid all along (the common case)
+        return drug
+    first = path.outflow(in_flight_nl(d), 1, drug, conc)
     return first[0].drug if first else NO_DRUG
 
 
@@ -410,8 +420,8 @@ def projection(d: Device, now: int, lib: Library) -> Projection:
     if per_day_nl == 0:
         return Projection(None, None)
     volume = d.reservoir.volume_nl - in_flight_nl(d)
-
-    def at(threshold: int) -> int:
-        return now + max(0, volume - threshold) * DAY_S // per_day_nl
-
-    return Projection(at(pump.low_reservoir_threshold.value), at(pump.empty_threshold.value))
+    low, empty = pump.low_reservoir_threshold.value, pump.empty_threshold.value
+    return Projection(
+        now + max(0, volume - low) * DAY_S // per_day_nl,
+        now + max(0, volume - empty) * DAY_S // per_day_nl,
+    )

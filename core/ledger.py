@@ -22,6 +22,7 @@ both (never less).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,10 +294,7 @@ def peak(
 def rough(ops: Ops[I, B], amounts: Sequence[I]) -> I:
     """The amounts of every piece and flow summed: never less than :func:`peak` (each term is at
     most its amount)."""
-    total = ops.lit(0)
-    for amount in amounts:
-        total = ops.add(total, amount)
-    return total
+    return functools.reduce(ops.add, amounts, ops.lit(0))
 
 
 def peak_fg(
@@ -307,7 +305,7 @@ def peak_fg(
     window totals swept (:func:`_totals`; the module doc). With ``limit_fg``, the plain sum of
     every live amount (:func:`rough`, an upper bound) when within it: the same "within?"."""
     live = pieces[_first_live(pieces, now_s) :]
-    total = rough(INT_OPS, [*(p.amount_fg for p in live), *(f.amount_fg for f in flows)])
+    total = rough(INT_OPS, [p.amount_fg for p in live] + [f.amount_fg for f in flows])
     if limit_fg is not None and total <= limit_fg:
         return total
     period = common_period(*(p.pace_s for p in live), *(f.pace_s for f in flows))

@@ -371,7 +371,7 @@ def after_handler(dest: Phase, raised: tuple[AlarmKind, ...]) -> Phase:
     """The phase a step ends in: the row's ``dest``, unless rule 5 applies to the alarms the
     handler ``raised`` (as h11 fires its state-triggered transitions after every event)."""
     rule = HIGH_ALARM_STOPS
-    if dest in rule.sources and any(priority_of(k) >= rule.priority for k in raised):
+    if raised and dest in rule.sources and any(priority_of(k) >= rule.priority for k in raised):
         return rule.dest
     return dest
 

@@ -41,6 +41,10 @@ _latest: weakref.ref[Device] | None = None
 """The device the latest ``step`` returned (docs/architecture.md#latest-result)."""
 
 
+_STOPS: dict[tuple[str, Phase, Phase], StopDelivery] = {}
+"""Each stop's effect, made once (an immutable value: the same text for the same move)."""
+
+
 def allowed_triggers(phase: Phase) -> tuple[str, ...]:
     """Trigger names that have a row from ``phase`` (regardless of role and guards)."""
     return tuple(name for name in COMMANDS if rules_for(name, phase))
@@ -113,7 +117,10 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
     role: str = command.role._value_  # .value, without the enum property's call
     record = Record.deferred(command.name, role, now_s, source, dest, describe, command)
     if stops:
-        stop = StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
+        key = (command.name, source, dest)
+        stop = _STOPS.get(key) or _STOPS.setdefault(
+            key, StopDelivery(f"{command.name}: {source._value_} -> {dest._value_}")
+        )
         out: tuple[Effect, ...] = (record, stop, *effects, *cut)
     else:
         out = (record, *effects)

@@ -353,11 +353,11 @@ def evolve(device: Device, **changes: Any) -> Device:
     Device's ``__init__`` only stores each value, so a copy of the instance dictionary with the
     changes is the same value (docs/architecture.md#trust-boundary). An unknown name raises
     ``TypeError``, as ``replace`` does."""
-    if not _DEVICE_FIELDS.issuperset(changes):
-        unknown = changes.keys() - _DEVICE_FIELDS
-        raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")
     state = device.__dict__.copy()
     state.update(changes)
+    if len(state) != len(_DEVICE_FIELDS) and not _DEVICE_FIELDS.issuperset(changes):
+        unknown = changes.keys() - _DEVICE_FIELDS
+        raise TypeError(f"Device has no field {sorted(unknown)[0]!r}")
     new = object.__new__(Device)
     object.__setattr__(new, "__dict__", state)
     return new
