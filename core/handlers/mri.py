@@ -265,7 +265,7 @@ def _richest_ahead(
         lane = drugs[-1] if drugs else NO_DRUG
         richest: dict[str, int] = {}
         for seg, _ in reached:
-            if seg.drug != NO_DRUG:  # pragma: no branch - an empty place reached: no core test yet
+            if seg.drug != NO_DRUG:
                 richest[seg.drug] = max(richest.get(seg.drug, 0), seg.concentration_ng_per_ml)
         out.append(Segment(hi - lo, lane, richest.get(lane, 0)))
         for other, conc in richest.items():
