@@ -229,8 +229,7 @@ def check_program(
     _check_titration(program, entry, basal, out)
     _check_start(program, entry, basal, out)
     c = program.concentration_ng_per_ml
-    volume_rate = volume_nl_for(basal, c)
-    worst_volume = volume_nl_for(worst, c)
+    volume_rate, worst_volume = volume_nl_for(basal, c), volume_nl_for(worst, c)
     usable = pump.reservoir_volume.value - pump.low_reservoir_threshold.value
     seconds_to_low = usable * DAY_S // worst_volume if worst_volume else None
     dst = None

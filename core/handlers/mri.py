@@ -56,9 +56,8 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         raise RejectedCommand("command", "an MRI is already in progress or awaiting confirmation")
     policy = _mri_policy(d, library)
     if policy is lib.MriPolicy.REFUSE:
-        raise RejectedCommand(
-            "command", f"{d.implant.pump if d.implant else 'this pump'} is MR unsafe: MRI refused"
-        )
+        pump = d.implant.pump if d.implant else "this pump"
+        raise RejectedCommand("command", f"{pump} is MR unsafe: MRI refused")
     if c.emergency and policy is not lib.MriPolicy.EMPTY_AND_RESET:
         raise RejectedCommand(
             "command.emergency",
@@ -156,11 +155,8 @@ def _count_instant(d: Device, behind_nl: int, now: int) -> tuple[Device, list[st
     concentration from the tip to 10 uL behind ``behind_nl`` (REQ-MRI-006); and its text."""
     length = behind_nl + EMERGENCY_MRI_NL
     ahead = dosing.ahead(d, 0, length)
-    ahead += tuple(
-        Segment(s.volume_nl, s.drug, s.concentration_ng_per_ml)
-        for s in d.shadows
-        if s.start_nl < length
-    )
+    shadows = (s for s in d.shadows if s.start_nl < length)
+    ahead += tuple(Segment(s.volume_nl, s.drug, s.concentration_ng_per_ml) for s in shadows)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
@@ -195,12 +191,11 @@ def count_beyond_the_scan(
     if not dosing.over_delivered(d, order_id, delivered_nl, now):
         return d, ()
     d, shown = _count_instant(d, dosing.in_flight_nl(d), now)
+    drugs = ", ".join(shown) if shown else "no drug"
     text = (
         f"Order {order_id}, stopped by the emergency MRI, moved more than its pace allows by the "
-        "scan: the labelled worst case, "
-        f"{format_volume_nl(EMERGENCY_MRI_NL)}, is counted again behind it: "
-        + (", ".join(shown) if shown else "no drug")
-        + "."
+        f"scan: the labelled worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted again "
+        f"behind it: {drugs}."
     )
     return d, (Warn("emergency_mri_recounted", text),)
 
@@ -293,14 +288,11 @@ def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Appl
     d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
     effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
     if d.mri is not None and d.mri.emergency:
-        effects = (
-            *effects,
-            Warn(
-                "valve_reset_required",
-                "After the emergency scan delivery stays at zero until the Flow Activated Valve "
-                "reset is recorded (confirm the post-MRI step), then resume.",
-            ),
+        text = (
+            "After the emergency scan delivery stays at zero until the Flow Activated Valve "
+            "reset is recorded (confirm the post-MRI step), then resume."
         )
+        effects = (*effects, Warn("valve_reset_required", text))
     if dosing.mri_resumes(d):
         d = evolve(d, basal_until_s=now)
     return Applied(d, effects, (AlarmKind.POST_MRI_VERIFICATION,))
