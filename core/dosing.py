@@ -106,15 +106,11 @@ def priming_order(
             return Flow(now, amount, pace * cmax, 3600)
 
         # the reservoir holds the whole priming volume (the priming guard checked it)
+        need, room = ng_up(fg), cap_room_ng(d, now, lib, drug, fg, flow)
         decision = decide_basal(
-            Request(
-                requested_ng=ng_up(fg),
-                cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
-                reservoir_room_ng=None,
-                delivering=True,
-            )
+            Request(requested_ng=need, cap_room_ng=room, reservoir_room_ng=None, delivering=True)
         )
-        if decision.granted_ng < ng_up(fg):
+        if decision.granted_ng < need:
             volume = 0
     if volume <= 0:
         return d, ()

@@ -67,18 +67,12 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
     if policy is lib.MriPolicy.SUSPEND_VERIFY:
         # docs/dosing-rules.md#r-mri-2 (REQ-MRI-003): both delay the detection of an extended
         # motor stall; the scan itself stops the rotor and the core suspends delivery then.
+        stall = "as MRI preparation is rejected: it delays the detection of an extended motor stall"
         if d.program is not None and basal_daily_ng(d.program.basal) == 0:
-            raise RejectedCommand(
-                "command",
-                "a stopped pump (zero rate) as MRI preparation is rejected: it delays the "
-                "detection of an extended motor stall",
-            )
+            raise RejectedCommand("command", f"a stopped pump (zero rate) {stall}")
         if d.phase is Phase.SUSPENDED:
-            raise RejectedCommand(
-                "command",
-                "a suspended pump as MRI preparation is rejected: it delays the detection of an "
-                "extended motor stall; resume delivery before the scan (the scan suspends it)",
-            )
+            resume = "resume delivery before the scan (the scan suspends it)"
+            raise RejectedCommand("command", f"a suspended pump {stall}; {resume}")
         return
     if c.emergency:
         # docs/dosing-rules.md#r-mri-5 (REQ-MRI-006): drug in the reservoir, no time to empty it
@@ -87,12 +81,11 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
     # EMPTY_AND_RESET: an empty reservoir and zero rate first
     volume = d.reservoir.volume_nl if d.reservoir is not None else 0
     if d.phase is Phase.ACTIVE or volume > 0:
-        raise RejectedCommand(
-            "command",
+        why = (
             "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and "
-            "empty the reservoir first (or record an emergency scan with a reason)",
-            value=format_volume_nl(volume),
+            "empty the reservoir first (or record an emergency scan with a reason)"
         )
+        raise RejectedCommand("command", why, value=format_volume_nl(volume))
 
 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
@@ -241,11 +234,8 @@ def _richest_ahead(
     ``behind`` furthest from the tip, the newer one, so that it never reaches the tip later than
     counted, and a shadow holds each other drug at its richest there, so that it is counted
     whenever it leaves (docs/dosing-rules.md#r-mri-5)."""
-    spans: list[tuple[int, int, Segment, bool]] = []
-    pos = 0
-    for seg in behind:
-        spans.append((pos, pos + seg.volume_nl, seg, False))
-        pos += seg.volume_nl
+    ends = itertools.accumulate(seg.volume_nl for seg in behind)
+    spans = [(b - seg.volume_nl, b, seg, False) for seg, b in zip(behind, ends, strict=True)]
     for sh in shadows:
         seg = Segment(sh.volume_nl, sh.drug, sh.concentration_ng_per_ml)
         spans.append((sh.start_nl, sh.start_nl + sh.volume_nl, seg, True))
