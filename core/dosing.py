@@ -128,8 +128,7 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
     drug, conc = _fluid(d)
     daily = basal_daily_ng(d.program.basal)
     after = volume_nl_for(daily, conc) if daily else 0
-    seconds = 0
-    before = after
+    seconds, before = 0, after
     for i, seg in enumerate(_path(d).segments):
         if (seg.drug, seg.concentration_ng_per_ml) == (drug, conc):
             break

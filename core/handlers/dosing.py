@@ -9,7 +9,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import CancelOrder, Effect, ProgramComparison, ProgramFigures, Warn
+from itdose.core.effects import CancelOrder, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.governor import Reason
 from itdose.core.handlers.alarms import resound
@@ -189,12 +189,10 @@ def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
     d = install_program(d, c.program, c.utc_now_s, now)
     after = _figures(d, now, library)
     assert after is not None
-    effects: list[Effect] = [ProgramComparison(before, after)]
-    for o in d.orders:
-        if o.kind is DeliveryKind.BASAL:
-            effects.append(CancelOrder(o.id, "program changed"))
-    effects.append(dosing.projection(d, now, library))
-    return Applied(d, tuple(effects))
+    basal = (o for o in d.orders if o.kind is DeliveryKind.BASAL)
+    cancels = (CancelOrder(o.id, "program changed") for o in basal)
+    projection = dosing.projection(d, now, library)
+    return Applied(d, (ProgramComparison(before, after), *cancels, projection))
 
 
 def _v_start_dosing(d: Device, c: cmd.StartDosing, now: int, library: lib.Library) -> None:

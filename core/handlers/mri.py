@@ -89,9 +89,8 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
 
 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
-    policy = _mri_policy(d, library)
     session = MriSession(
-        policy=policy,
+        policy=_mri_policy(d, library),
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,
@@ -99,9 +98,7 @@ def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         reason=c.reason,
     )
     d = evolve(d, mri=session)
-    if not c.emergency:
-        return Applied(d)
-    return _count_emergency_scan(d, now)
+    return _count_emergency_scan(d, now) if c.emergency else Applied(d)
 
 
 def movable_nl(d: Device, now: int) -> int:
