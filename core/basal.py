@@ -324,7 +324,7 @@ def _confined(
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if rest_fits(mid) else (lo, mid)
     order = None
-    if lo > 0:  # pragma: no branch - lo == 0 (cut to nothing) not yet reached by a core test
+    if lo > 0:
         order = Order(d.next_order_id, DeliveryKind.BASAL, now, now + 1, lo)
     reasons = (*(r for r in first.withheld_reasons if r is not Reason.DAILY_CAP), Reason.DAILY_CAP)
     alarms = tuple(dict.fromkeys((*first.alarms, AlarmKind.DELIVERY_LIMITED)))

@@ -146,10 +146,10 @@ def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, d
         return 0
     rest = ahead(d, others, max(1, basal.volume_nl - basal.reported_nl))
     fluids = {(p.drug, p.concentration_ng_per_ml) for p in rest}
-    if len(fluids) != 1:  # pragma: no cover - two fluids: no core test yet (docs/coverage.md)
+    if len(fluids) != 1:
         return 0
     ((fluid, conc),) = fluids
-    if fluid != drug or conc == 0:  # pragma: no cover - no core test yet (docs/coverage.md)
+    if fluid != drug or conc == 0:
         return 0
     seg = max(1, basal.end_s - basal.start_s)
     left = max(0, basal.end_s - now)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from itdose.core.arith import ceil_div
 from itdose.core.basal import (
-    MIN_RUN_NL,
-    ORDER_GRACE_S,
     SEGMENT_S,
     TickPlan,
     apply_plan,
@@ -17,16 +15,8 @@ from itdose.core.basal import (
     plan_tick,
     raise_alarms,
     segment_s,
-    with_alarms,
 )
-from itdose.core.bolus import (
-    BolusPlan,
-    announce_cut_bolus,
-    bolus_in_flight,
-    clinician_bolus,
-    clinician_decision,
-    request_bolus,
-)
+from itdose.core.bolus import bolus_in_flight, clinician_bolus, clinician_decision, request_bolus
 from itdose.core.drive_reports import apply_report, over_delivered
 from itdose.core.effects import DeliveryOrder, Effect
 from itdose.core.flight import (
@@ -52,13 +42,9 @@ from itdose.core.state import DeliveryKind, Device, Order, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
-    "MIN_RUN_NL",
-    "ORDER_GRACE_S",
     "SEGMENT_S",
-    "BolusPlan",
     "TickPlan",
     "ahead",
-    "announce_cut_bolus",
     "apply_plan",
     "apply_report",
     "apply_tick",
@@ -81,7 +67,6 @@ __all__ = [
     "reservoir_room_ng",
     "segment_s",
     "tip_arrival",
-    "with_alarms",
 ]
 
 
@@ -121,15 +106,11 @@ def priming_order(
             return Flow(now, amount, pace * cmax, 3600)
 
         # the reservoir holds the whole priming volume (the priming guard checked it)
+        need, room = ng_up(fg), cap_room_ng(d, now, lib, drug, fg, flow)
         decision = decide_basal(
-            Request(
-                requested_ng=ng_up(fg),
-                cap_room_ng=cap_room_ng(d, now, lib, drug, fg, flow),
-                reservoir_room_ng=None,
-                delivering=True,
-            )
+            Request(requested_ng=need, cap_room_ng=room, reservoir_room_ng=None, delivering=True)
         )
-        if decision.granted_ng < ng_up(fg):
+        if decision.granted_ng < need:
             volume = 0
     if volume <= 0:
         return d, ()
@@ -147,8 +128,7 @@ def tip_arrival(d: Device, now: int) -> tuple[int | None, int, int]:
     drug, conc = _fluid(d)
     daily = basal_daily_ng(d.program.basal)
     after = volume_nl_for(daily, conc) if daily else 0
-    seconds = 0
-    before = after
+    seconds, before = 0, after
     for i, seg in enumerate(_path(d).segments):
         if (seg.drug, seg.concentration_ng_per_ml) == (drug, conc):
             break

@@ -293,10 +293,7 @@ class PumpModel(Value):
         return drug in self.patient_bolus.names
 
     def concentration_range(self, drug: str) -> ConcentrationRange | None:
-        for narrowing in self.concentration_ranges:
-            if narrowing.drug == drug:
-                return narrowing
-        return None
+        return next((n for n in self.concentration_ranges if n.drug == drug), None)
 
     def values(self) -> Iterator[SourcedValue]:
         """Every sourced parameter the library gives for the pump."""
@@ -364,9 +361,8 @@ class Library(Value):
             why, known = "is not a known indication", one_of(INDICATIONS)
             raise InvalidInput("indication", why, value=indication, limit=known)
         why = f"the drug library has no entry for {name} in {indication}"
-        raise RejectedCommand(
-            "indication", why, value=indication, limit=one_of(self.indications(name))
-        )
+        known = one_of(self.indications(name))
+        raise RejectedCommand("indication", why, value=indication, limit=known)
 
     def pump(self, pump_id: str) -> PumpModel:
         """The pump model ``pump_id``; :class:`InvalidInput` if unknown."""
@@ -392,11 +388,8 @@ class Library(Value):
 def pump_concentrations(entry: DrugEntry, pump: PumpModel) -> tuple[int, ...]:
     """The drug's product strengths (ng/mL) that ``pump`` accepts (its per-drug narrowing)."""
     narrowing = pump.concentration_range(entry.drug)
-    return tuple(
-        c
-        for c in entry.product_concentrations.values_ng_per_ml
-        if narrowing is None or narrowing.contains(c)
-    )
+    strengths = entry.product_concentrations.values_ng_per_ml
+    return tuple(c for c in strengths if narrowing is None or narrowing.contains(c))
 
 
 def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) -> bool:

@@ -229,8 +229,7 @@ def check_program(
     _check_titration(program, entry, basal, out)
     _check_start(program, entry, basal, out)
     c = program.concentration_ng_per_ml
-    volume_rate = volume_nl_for(basal, c)
-    worst_volume = volume_nl_for(worst, c)
+    volume_rate, worst_volume = volume_nl_for(basal, c), volume_nl_for(worst, c)
     usable = pump.reservoir_volume.value - pump.low_reservoir_threshold.value
     seconds_to_low = usable * DAY_S // worst_volume if worst_volume else None
     dst = None
@@ -381,13 +380,11 @@ def _check_start(p: Program, entry: DrugEntry, basal: int, out: _Collector) -> N
     screening, effective = entry.screening, out.ctx.effective_screening_dose_ng
     if screening is not None and effective is not None:
         # docs/dosing-rules.md: starting pump dose = 2 x the effective screening dose per 24 h
-        expected = screening.start_dose_multiple * effective
+        times = screening.start_dose_multiple
+        expected = times * effective
         if basal != expected:
             shown, bound = format_dose_rate_ng_per_day(basal), format_dose_rate_ng_per_day(expected)
-            why = (
-                f"the starting pump dose is {screening.start_dose_multiple} x the effective "
-                "screening dose per 24 h"
-            )
+            why = f"the starting pump dose is {times} x the effective screening dose per 24 h"
             out.add(f"{screening.id}.starting_dose", "soft", "basal", shown, bound, why)
     rng = entry.starting_range(p.opioid_status or "any")
     if rng is not None and not rng.contains(basal):

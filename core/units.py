@@ -111,8 +111,7 @@ def _unit_factor(unit_text: str, field: str) -> tuple[Dimension, Fraction]:
             raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
         return simple[0], Fraction(simple[1])
     top, bottom = unit.split("/")
-    num = _simple_unit(top)
-    den = _simple_unit(bottom)
+    num, den = _simple_unit(top), _simple_unit(bottom)
     if num is None or den is None:
         raise InvalidInput(field, f"unknown unit {unit_text!r}", value=unit_text)
     (ndim, nf), (ddim, df) = num, den

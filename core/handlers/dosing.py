@@ -9,11 +9,12 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import CancelOrder, Effect, ProgramComparison, ProgramFigures, Warn
+from itdose.core.effects import CancelOrder, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.governor import Reason
 from itdose.core.handlers.alarms import resound
 from itdose.core.handlers.base import (
+    HARD,
     WITHDRAWAL_TEXT,
     Applied,
     Handler,
@@ -40,10 +41,10 @@ from itdose.core.program import (
 from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase, evolve
 from itdose.core.units import format_amount_ng, format_duration_s, volume_nl_for
 
-RESTART_CONFIRM_S = 86_400
+RESTART_CONFIRM_S = DAY_S
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
 tolerance may have fallen; docs/dosing-rules.md#r-lim-10; REQ-TITR-006)."""
-MAX_TITRATION_WINDOW_S = 7 * 86_400
+MAX_TITRATION_WINDOW_S = 7 * DAY_S
 """Increases older than the longest titration window are dropped from the state."""
 
 
@@ -90,13 +91,13 @@ def check_restart(d: Device, now: int, program: Program | None, reason: str) -> 
     # dose was noted, needs the clinician's reason
     seen = max(last.at_s, dosing.ledger_of(d, last.drug).newest_s)
     if now - seen > RESTART_CONFIRM_S and not reason.strip():
+        stopped, bound = format_duration_s(now - seen), format_duration_s(RESTART_CONFIRM_S)
+        why = (
+            f"delivery has been stopped for {stopped}: a restart after more than 24 h without "
+            "delivery needs a clinician's confirmation with a reason (tolerance may have fallen)"
+        )
         raise RejectedCommand(
-            "command.restart_reason",
-            f"delivery has been stopped for {format_duration_s(now - seen)}: a restart after "
-            "more than 24 h without delivery needs a clinician's confirmation with a reason "
-            "(tolerance may have fallen)",
-            value=format_duration_s(now - seen),
-            limit=f"<= {format_duration_s(RESTART_CONFIRM_S)} without a reason",
+            "command.restart_reason", why, value=stopped, limit=f"<= {bound} without a reason"
         )
 
 
@@ -127,13 +128,10 @@ def check_program_or_raise(
     if open_items:
         first = open_items[0]
         rest = "; ".join(f"{v.limit}: {v.message}" for v in open_items[1:])
+        why = first.message + (f" (also: {rest})" if rest else "")
+        field, value = f"command.program.{first.field}", first.value
         raise LimitViolation(
-            f"command.program.{first.field}",
-            first.message + (f" (also: {rest})" if rest else ""),
-            limit_id=first.limit,
-            level=first.level,
-            value=first.value,
-            limit=first.bound,
+            field, why, limit_id=first.limit, level=first.level, value=value, limit=first.bound
         )
     if program.basal.clock is FlexClock.WALL and c.utc_now_s is None:
         raise InvalidInput("command.utc_now_s", "a wall-clock schedule needs the UTC time")
@@ -162,11 +160,9 @@ def _figures(d: Device, now: int, library: lib.Library) -> ProgramFigures | None
     """The side-by-side figures of ``d``'s program (None without one)."""
     if d.program is None:
         return None
-    p = d.program
+    p, pb = d.program, d.program.patient_bolus
     basal = basal_daily_ng(p.basal)
-    worst = basal + (
-        p.patient_bolus.dose_ng * p.patient_bolus.max_per_24h if p.patient_bolus else 0
-    )
+    worst = basal + (pb.dose_ng * pb.max_per_24h if pb else 0)
     rate = volume_nl_for(basal, p.concentration_ng_per_ml)
     low = dosing.projection(d, now, library).low_reservoir_at_s
     return ProgramFigures(basal, worst, rate, low)
@@ -176,11 +172,8 @@ def _v_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
     check_overrides(c.overrides)
     if d.implant is None or d.reservoir is None:
         raise RejectedCommand("command", "fill the reservoir before programming")
-    if (c.program.drug, c.program.indication, c.program.concentration_ng_per_ml) != (
-        d.reservoir.drug,
-        d.reservoir.indication,
-        d.reservoir.concentration_ng_per_ml,
-    ):
+    fluid = (d.reservoir.drug, d.reservoir.indication, d.reservoir.concentration_ng_per_ml)
+    if (c.program.drug, c.program.indication, c.program.concentration_ng_per_ml) != fluid:
         raise RejectedCommand(
             "command.program",
             "the program must match the drug, indication and concentration in the reservoir "
@@ -196,12 +189,10 @@ def _h_set_program(d: Device, c: cmd.SetProgram, now: int, library: lib.Library)
     d = install_program(d, c.program, c.utc_now_s, now)
     after = _figures(d, now, library)
     assert after is not None
-    effects: list[Effect] = [ProgramComparison(before, after)]
-    for o in d.orders:
-        if o.kind is DeliveryKind.BASAL:
-            effects.append(CancelOrder(o.id, "program changed"))
-    effects.append(dosing.projection(d, now, library))
-    return Applied(d, tuple(effects))
+    basal = (o for o in d.orders if o.kind is DeliveryKind.BASAL)
+    cancels = (CancelOrder(o.id, "program changed") for o in basal)
+    projection = dosing.projection(d, now, library)
+    return Applied(d, (ProgramComparison(before, after), *cancels, projection))
 
 
 def _v_start_dosing(d: Device, c: cmd.StartDosing, now: int, library: lib.Library) -> None:
@@ -227,10 +218,8 @@ def _v_stop_with_risk(
 ) -> None:
     require_reason(c.reason, "command.reason")
     if withdrawal_risk(d, library) and not c.confirm_withdrawal_risk:
-        raise RejectedCommand(
-            "command.confirm_withdrawal_risk",
-            f"stopping {d.drug} needs an explicit confirmation of the withdrawal risk",
-        )
+        why = f"stopping {d.drug} needs an explicit confirmation of the withdrawal risk"
+        raise RejectedCommand("command.confirm_withdrawal_risk", why)
 
 
 def _h_withdrawal_warning(
@@ -243,12 +232,8 @@ def _h_withdrawal_warning(
 
 def _v_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> None:
     if not dosing.SEGMENT_S <= c.max_segment_s <= DAY_S:
-        raise InvalidInput(
-            "command.max_segment_s",
-            "must lie between one hour and one day",
-            value=c.max_segment_s,
-            limit=f"{dosing.SEGMENT_S}..{DAY_S} s",
-        )
+        why, bound = "must lie between one hour and one day", f"{dosing.SEGMENT_S}..{DAY_S} s"
+        raise InvalidInput("command.max_segment_s", why, value=c.max_segment_s, limit=bound)
 
 
 def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Applied:
@@ -275,10 +260,9 @@ def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 
 def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Library) -> Applied:
     after, effects = dosing.request_bolus(d, now, library)
-    limited = after.has_alarm(AlarmKind.MAX_DOSE_REACHED) and not d.has_alarm(
-        AlarmKind.MAX_DOSE_REACHED
-    )
-    return Applied(after, effects, (AlarmKind.MAX_DOSE_REACHED,) if limited else ())
+    kind = AlarmKind.MAX_DOSE_REACHED
+    limited = after.has_alarm(kind) and not d.has_alarm(kind)
+    return Applied(after, effects, (kind,) if limited else ())
 
 
 def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
@@ -288,15 +272,11 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
     if decision.granted_ng == 0 and Reason.NOT_DELIVERING in decision.reasons:
         _refuse_during_a_bolus(d, now)
     if decision.granted_ng == 0:
-        reasons = ", ".join(r.value for r in decision.reasons)
-        entry = library.drug(d.drug or "", d.indication or "")
+        cap = library.drug(d.drug or "", d.indication or "").max_daily
+        why = f"the bolus does not fit ({', '.join(r.value for r in decision.reasons)})"
+        shown = format_amount_ng(c.dose_ng)
         raise LimitViolation(
-            "command.dose_ng",
-            f"the bolus does not fit ({reasons})",
-            limit_id=entry.max_daily.id,
-            level=lib.Level.HARD.value,
-            value=format_amount_ng(c.dose_ng),
-            limit=entry.max_daily.text(),
+            "command.dose_ng", why, limit_id=cap.id, level=HARD, value=shown, limit=cap.text()
         )
 
 

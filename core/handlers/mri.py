@@ -56,9 +56,8 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         raise RejectedCommand("command", "an MRI is already in progress or awaiting confirmation")
     policy = _mri_policy(d, library)
     if policy is lib.MriPolicy.REFUSE:
-        raise RejectedCommand(
-            "command", f"{d.implant.pump if d.implant else 'this pump'} is MR unsafe: MRI refused"
-        )
+        pump = d.implant.pump if d.implant else "this pump"
+        raise RejectedCommand("command", f"{pump} is MR unsafe: MRI refused")
     if c.emergency and policy is not lib.MriPolicy.EMPTY_AND_RESET:
         raise RejectedCommand(
             "command.emergency",
@@ -68,18 +67,12 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
     if policy is lib.MriPolicy.SUSPEND_VERIFY:
         # docs/dosing-rules.md#r-mri-2 (REQ-MRI-003): both delay the detection of an extended
         # motor stall; the scan itself stops the rotor and the core suspends delivery then.
+        stall = "as MRI preparation is rejected: it delays the detection of an extended motor stall"
         if d.program is not None and basal_daily_ng(d.program.basal) == 0:
-            raise RejectedCommand(
-                "command",
-                "a stopped pump (zero rate) as MRI preparation is rejected: it delays the "
-                "detection of an extended motor stall",
-            )
+            raise RejectedCommand("command", f"a stopped pump (zero rate) {stall}")
         if d.phase is Phase.SUSPENDED:
-            raise RejectedCommand(
-                "command",
-                "a suspended pump as MRI preparation is rejected: it delays the detection of an "
-                "extended motor stall; resume delivery before the scan (the scan suspends it)",
-            )
+            resume = "resume delivery before the scan (the scan suspends it)"
+            raise RejectedCommand("command", f"a suspended pump {stall}; {resume}")
         return
     if c.emergency:
         # docs/dosing-rules.md#r-mri-5 (REQ-MRI-006): drug in the reservoir, no time to empty it
@@ -88,18 +81,16 @@ def _v_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
     # EMPTY_AND_RESET: an empty reservoir and zero rate first
     volume = d.reservoir.volume_nl if d.reservoir is not None else 0
     if d.phase is Phase.ACTIVE or volume > 0:
-        raise RejectedCommand(
-            "command",
+        why = (
             "a planned MRI of this pump needs an empty reservoir and zero rate: suspend and "
-            "empty the reservoir first (or record an emergency scan with a reason)",
-            value=format_volume_nl(volume),
+            "empty the reservoir first (or record an emergency scan with a reason)"
         )
+        raise RejectedCommand("command", why, value=format_volume_nl(volume))
 
 
 def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> Applied:
-    policy = _mri_policy(d, library)
     session = MriSession(
-        policy=policy,
+        policy=_mri_policy(d, library),
         began_at_s=now,
         alarm_active_at_start=bool(d.alarms),
         resume_to_active=d.phase is Phase.ACTIVE,
@@ -107,9 +98,7 @@ def _h_begin_mri(d: Device, c: cmd.BeginMri, now: int, library: lib.Library) -> 
         reason=c.reason,
     )
     d = evolve(d, mri=session)
-    if not c.emergency:
-        return Applied(d)
-    return _count_emergency_scan(d, now)
+    return _count_emergency_scan(d, now) if c.emergency else Applied(d)
 
 
 def movable_nl(d: Device, now: int) -> int:
@@ -156,11 +145,8 @@ def _count_instant(d: Device, behind_nl: int, now: int) -> tuple[Device, list[st
     concentration from the tip to 10 uL behind ``behind_nl`` (REQ-MRI-006); and its text."""
     length = behind_nl + EMERGENCY_MRI_NL
     ahead = dosing.ahead(d, 0, length)
-    ahead += tuple(
-        Segment(s.volume_nl, s.drug, s.concentration_ng_per_ml)
-        for s in d.shadows
-        if s.start_nl < length
-    )
+    shadows = (s for s in d.shadows if s.start_nl < length)
+    ahead += tuple(Segment(s.volume_nl, s.drug, s.concentration_ng_per_ml) for s in shadows)
     order_id = d.next_order_id
     total_fg = 0
     shown: list[str] = []
@@ -195,12 +181,11 @@ def count_beyond_the_scan(
     if not dosing.over_delivered(d, order_id, delivered_nl, now):
         return d, ()
     d, shown = _count_instant(d, dosing.in_flight_nl(d), now)
+    drugs = ", ".join(shown) if shown else "no drug"
     text = (
         f"Order {order_id}, stopped by the emergency MRI, moved more than its pace allows by the "
-        "scan: the labelled worst case, "
-        f"{format_volume_nl(EMERGENCY_MRI_NL)}, is counted again behind it: "
-        + (", ".join(shown) if shown else "no drug")
-        + "."
+        f"scan: the labelled worst case, {format_volume_nl(EMERGENCY_MRI_NL)}, is counted again "
+        f"behind it: {drugs}."
     )
     return d, (Warn("emergency_mri_recounted", text),)
 
@@ -246,11 +231,8 @@ def _richest_ahead(
     ``behind`` furthest from the tip, the newer one, so that it never reaches the tip later than
     counted, and a shadow holds each other drug at its richest there, so that it is counted
     whenever it leaves (docs/dosing-rules.md#r-mri-5)."""
-    spans: list[tuple[int, int, Segment, bool]] = []
-    pos = 0
-    for seg in behind:
-        spans.append((pos, pos + seg.volume_nl, seg, False))
-        pos += seg.volume_nl
+    ends = itertools.accumulate(seg.volume_nl for seg in behind)
+    spans = [(b - seg.volume_nl, b, seg, False) for seg, b in zip(behind, ends, strict=True)]
     for sh in shadows:
         seg = Segment(sh.volume_nl, sh.drug, sh.concentration_ng_per_ml)
         spans.append((sh.start_nl, sh.start_nl + sh.volume_nl, seg, True))
@@ -265,7 +247,7 @@ def _richest_ahead(
         lane = drugs[-1] if drugs else NO_DRUG
         richest: dict[str, int] = {}
         for seg, _ in reached:
-            if seg.drug != NO_DRUG:  # pragma: no branch - an empty place reached: no core test yet
+            if seg.drug != NO_DRUG:
                 richest[seg.drug] = max(richest.get(seg.drug, 0), seg.concentration_ng_per_ml)
         out.append(Segment(hi - lo, lane, richest.get(lane, 0)))
         for other, conc in richest.items():
@@ -293,14 +275,11 @@ def _h_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> Appl
     d = dosing.raise_alarms(d, (AlarmKind.POST_MRI_VERIFICATION,), now)
     effects: tuple[Effect, ...] = (Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM),)
     if d.mri is not None and d.mri.emergency:
-        effects = (
-            *effects,
-            Warn(
-                "valve_reset_required",
-                "After the emergency scan delivery stays at zero until the Flow Activated Valve "
-                "reset is recorded (confirm the post-MRI step), then resume.",
-            ),
+        text = (
+            "After the emergency scan delivery stays at zero until the Flow Activated Valve "
+            "reset is recorded (confirm the post-MRI step), then resume."
         )
+        effects = (*effects, Warn("valve_reset_required", text))
     if dosing.mri_resumes(d):
         d = evolve(d, basal_until_s=now)
     return Applied(d, effects, (AlarmKind.POST_MRI_VERIFICATION,))
