@@ -64,6 +64,12 @@ def _over(order: Order, delivered_nl: int, now: int) -> bool:
     )
 
 
+def _moved_since(d: Device, t: int, order_id: int) -> bool:
+    """Some other order's report moved the path after ``t`` (a piece of it ends after ``t``)."""
+    books = (d.ledger, *(e.ledger for e in d.other_ledgers))
+    return any(p.end_s > t and p.order_id != order_id for b in books for p in b.pieces)
+
+
 def _pushed(
     d: Device, order: Order, delta_nl: int, now: int, at_once: bool = False
 ) -> dict[str, Any]:
@@ -72,7 +78,12 @@ def _pushed(
     is recorded, exactly, in its own ledger (REQ-TIP-001, REQ-GOV-004). ``at_once``: the drive
     broke the pace the ledger's timing rests on, so what left is recorded as an instant now
     (in full in every window that contains the report). Else what an order a bolus cut moved
-    is recorded as ending at the cut, however late it is reported (R-TIP-3)."""
+    is recorded as ending at the cut, however late it is reported (R-TIP-3), unless the path
+    held two fluids at the cut and a later order moved it before this report: the core pushed
+    that order's volume first, though the drive moved this one's first, so which fluid left
+    when is not known, and what this report pushes out is recorded as an instant now."""
+    moved = order.cut_mixed and 0 < order.cut_s < now and _moved_since(d, order.cut_s, order.id)
+    at_once = at_once or moved
     drug, conc = _fluid(d)
     path, out = _path(d).push(delta_nl, drug, conc)
     fields: dict[str, Any] = {"path": path if d.path is not None else None}

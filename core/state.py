@@ -173,6 +173,9 @@ class Order:
     """The instant a bolus cancelled it (0: none; a basal order): the drive stops it there, so it
     moved at most its pace by then and its reports, however late, are counted as ending there
     (docs/dosing-rules.md#r-tip-3)."""
+    cut_mixed: bool = field(default=False, metadata={"omit_default": True})
+    """At the cut the path held another fluid than the reservoir's: a later order's report that
+    comes first is pushed first, so this one's late report is counted as an instant."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ the bolus: the delivery-limited alarm is raised) or not (the bolus carried the l
 older fluid out in the core's path: R-TIP-3 orders the basal at once). Every window that starts
 between the cut and the bolus's end then holds up to the cut order's volume times the
 difference of the concentrations more than the ledger says, and a day later boluses given up
-to the hard maximum as the ledger sees it exceed it.
+to the hard maximum as the ledger sees it exceeded it. Now a cut made while the path holds two
+fluids is marked (``Order.cut_mixed``), and its report, when a later order's came first, is
+counted as an instant at the report, in full in every window that holds the report (R-TIP-3).
 
 Judged by the first-in-first-out reference (tests/fifo_window_reference.py) and the
 whole-nanolitre brute force (tests/whole_nl_drive.py), from the drive's own record alone.
@@ -125,18 +127,6 @@ def test_boluses_to_the_maximum_around_a_front_with_immediate_reports_stay_under
     assert brute <= 0 and fifo <= 0, (float(brute), float(fifo))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a cut order reported 400 s late while the bolus carries the last of the 10 mg/mL fluid "
-        "out: the cut order's 29,166 nL are booked as 25 mg/mL at the cut and the bolus as the "
-        "leaner fluid they pushed out; a day later the largest window is 408,715 ng above the "
-        "20 mg hard maximum (brute force and FIFO reference); 9,722 nL cut (bolus 600 s into "
-        "the basal hour): 121,755 ng above; 48,611 nL cut (3000 s in, the path still holding "
-        "both fluids after the bolus: the ticks wait and the delivery-limited alarm is raised, "
-        "but the bolus is booked before the cut order all the same): 566,800 ng above"
-    ),
-)
 @pytest.mark.parametrize("offset_s", [11400, 12600, 13800])
 def test_boluses_to_the_maximum_around_a_front_with_a_late_cut_report_stay_under_it(
     library: Library, offset_s: int
@@ -144,11 +134,14 @@ def test_boluses_to_the_maximum_around_a_front_with_a_late_cut_report_stay_under
     """REQ-GOV-002, REQ-GOV-004, REQ-TIP-001, R-TIP-3: the patient bolus 600 s (11,400 s after
     the refill), 1800 s (12,600 s) or 3000 s (13,800 s) into a basal hour, while the path holds
     59,000 nL of the 10 mg/mL fluid ahead of the 25 mg/mL one, its cut order reported 400 s
-    late: no window above the hard maximum. Measured: 121,755, 408,715 and 566,800 ng above (the
-    cut order moved 9,722, 29,166 and 48,611 nL by the cut: up to the older fluid's volume
-    beyond the bolus's, times the 15 ng/nL between the two fluids, less the basal the daily cap
-    withheld); with the reports immediate, none. Before R-TIP-3's fix, which counted the cut
-    order's volume at its report: 64,800 ng under, 202,500 and 351,905 ng above."""
+    late: no window above the hard maximum. The core pushes the bolus's report into its path
+    before the cut order's, though the drive moved the cut order first; since the path held two
+    fluids at the cut, the late report is counted as an instant at the report (R-TIP-3). Now at
+    the maximum exactly (brute force; 0, 0 and 8 ng under by the FIFO reference). Before that:
+    121,755, 408,715 and 566,800 ng above (the cut order moved 9,722, 29,166 and 48,611 nL by
+    the cut, booked as the richer fluid at the cut and the bolus as the leaner one); before
+    R-TIP-3's fix, which counted the cut order's volume at its report: 64,800 ng under, 202,500
+    and 351,905 ng above."""
     brute, fifo, granted = _largest_over_cap(library, offset_s, 400)
     assert granted
     assert brute <= 0 and fifo <= 0, (float(brute), float(fifo))
