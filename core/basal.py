@@ -195,7 +195,7 @@ def _basal_plan(
         seg = 1
     flight = in_flight_nl(d)
     numerator = rate * FG_PER_NG * seg + d.basal_carry
-    target_fg = max(0, numerator) // DAY_S
+    target_fg = numerator // DAY_S
     nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
     merged = False
     if ended and rate > 0 and nl < MIN_RUN_NL:

@@ -209,7 +209,7 @@ def _plan_with(
         debt = _cancelled_debt(d, basal, now, rate, others, drug)
     carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
     numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
-    basal_fg = max(0, numerator) // DAY_S
+    basal_fg = numerator // DAY_S
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
     rest = _path(d).volume_nl - others

@@ -262,10 +262,10 @@ def _owed(order: Order, reported_nl: int, now: int, after: Device) -> int:
     starts when dosing does); the drive stops on a whole nanolitre, so up to one nanolitre of
     what the order's even pace had moved by ``now`` was not. That fraction, of the fluid now at
     the tip (``after``: the device with the report counted), is carried to the next basal order
-    (never more than one nanolitre: a drive slower than its order is not made up here). A drive
-    ahead of the even pace (its pace is whole nL/h rounded up: up to 1 nL ahead per hour) moved
-    more than due: the excess is taken back (negative)."""
+    (never more than one nanolitre: a drive slower than its order is not made up here)."""
     span = order.end_s - order.start_s
     owed = order.volume_nl * (now - order.start_s) - reported_nl * span
+    if owed <= 0:
+        return 0
     conc = ahead(after, in_flight_nl(after), 1)[0].concentration_ng_per_ml
     return min(owed, span) * conc * DAY_S // span
