@@ -221,3 +221,24 @@ def test_default_cohort_patients_alarm_every_fault_promptly(index: int) -> None:
     assert r["alarm_latency_steps"] and max(r["alarm_latency_steps"]) == 1
     assert r["rejected_actions"] == 0
     assert r["time_in_state_s"]["active"] > 330 * DAY_S, r["time_in_state_s"]
+
+
+RESTARTS = DEFAULT.parent / "restarts.toml"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="patients 737 and 764 of the restarts cohort (morphine on a Prometra II 40 mL, one "
+    "year each) reach 20,000,005 ng in a 24 h window at the tip against the 20 mg hard maximum "
+    "(5 ng over; windows ending at t=10,443,718 s and t=4,716,279 s), found by the first 1,000 "
+    "patient-year run; not traced",
+)
+@pytest.mark.parametrize("patient", [737, 764])
+def test_restarts_patients_beyond_the_ci_slice_stay_within_the_hard_maximum(patient: int) -> None:
+    """REQ-GOV-004: no rolling 24 h window at the tip above the hard maximum (the reference of
+    the cohort judges it from the drive's own whole-nanolitre steps)."""
+    cohort = load_cohort(RESTARTS, load_library())
+    result = run_patient(cohort, patient, 365 * DAY_S)
+    assert result["error"] is None
+    assert result["max_window_ng"] <= result["hard_max_ng"], result["max_window_ng"]
