@@ -373,7 +373,7 @@ def _grant_bolus(
     effects.append(
         DeliveryOrder(order.id, kind.value, plan.volume_nl, duration_s, basal_nl=plan.basal_nl)
     )
-    mixed = not _homogeneous(d)
+    mixed = plan.cancel is not None and not _homogeneous(d)
     cut = tuple(
         dataclasses.replace(o, cut_s=now, cut_mixed=mixed) if o is plan.cancel else o
         for o in d.orders

@@ -19,7 +19,8 @@ import pytest
 from fifo_window_reference import _cum, moved_by, tip, windows
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from itdose_physics import DAY_S, HOUR_S, MG, TICKED, Bench, Mode, S, implanted_and_dosing, refill
+from itdose_physics import DAY_S, HOUR_S, MG, Bench, Mode, implanted_and_dosing, refill
+from late_reports import LateCutReports
 from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role
@@ -48,41 +49,7 @@ PROGRAM = Program(
 )
 
 
-class LateReports(Bench):
-    """A bench whose controller reports a basal order cut before its end ``delay_s`` after the
-    cut (the drive itself stopped at the cut), then ticks at once; every other report is
-    immediate."""
-
-    delay_s: int = 0
-    pending: list[tuple[int, int, int]]
-
-    def _report(self, order_id: int, volume: int) -> None:
-        order = next((o for o in self.device.orders if o.id == order_id), None)
-        late = order is not None and order.kind.value == "basal" and self.now < order.end_s
-        if self.delay_s and late:
-            self.pending.append((self.now + self.delay_s, order_id, volume))
-            return
-        super()._report(order_id, volume)
-
-    def advance(self, to: int) -> None:
-        for due in sorted({p[0] for p in self.pending if self.now < p[0] < to}):
-            super().advance(due)
-        super().advance(to)
-
-    def _events(self) -> None:
-        for oid in sorted(self.running, key=lambda i: (self.running[i].end, i)):
-            if oid in self.running and self.running[oid].end <= self.now:
-                Bench._report(self, oid, self._finish(oid, self.now))
-        for due in [p for p in self.pending if p[0] <= self.now]:
-            self.pending.remove(due)
-            Bench._report(self, due[1], due[2])
-            self._last_tick = -1  # the controller ticks at once after the report
-        if self.device.phase in TICKED and self._last_tick != self.now:
-            self._last_tick = self.now
-            self.submit(c.Tick(S, self.max_segment_s))
-
-
-def _six_boluses(library: Library, delay_s: int) -> tuple[LateReports, int, list[bool]]:
+def _six_boluses(library: Library, delay_s: int) -> tuple[LateCutReports, int, list[bool]]:
     b, _, first, grants = _run(library, PROGRAM, delay_s, (HOUR_S,) * 5, "pace")
     return b, first, grants
 
@@ -94,11 +61,11 @@ def _run(
     gaps_s: tuple[int, ...],
     mode: Mode,
     offset_s: int = 1234,
-) -> tuple[LateReports, int, int, list[bool]]:
+) -> tuple[LateCutReports, int, int, list[bool]]:
     """Six patient boluses a day after dosing starts, ``gaps_s`` apart, each cut basal order
     reported ``delay_s`` after its cut; two days more. Returns (the bench, dosing's start, the
     first bolus's instant, grants)."""
-    b = LateReports(library, mode=mode)
+    b = LateCutReports(library, mode=mode)
     b.pending = []
     t0 = implanted_and_dosing(b, program)
     b.delay_s = delay_s
@@ -132,7 +99,7 @@ def _faulted(b: Bench, since: int) -> bool:
     return _limited(b, since, (FAULT,))
 
 
-def _judge(b: LateReports, t0: int, first: int, program: Program) -> None:
+def _judge(b: LateCutReports, t0: int, first: int, program: Program) -> None:
     """No window above the hard maximum, on whole-nanolitre steps at every whole second and in
     the FIFO reference; the window holding the six boluses short of the basal and the doses by
     at most one rounding unit (above them by under two: the makeup of basal owed at its start),
@@ -287,7 +254,7 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
     the next order pushes out, so the basal after those boluses waits for that report, which
     raises the delivery-limited alarm and records how long the basal was not delivered (never
     silent); no window above the maximum (whole-nanolitre brute force)."""
-    b = LateReports(library, mode="pace")
+    b = LateCutReports(library, mode="pace")
     b.pending = []
     t0 = implanted_and_dosing(b, _program(10 * MG, 14 * MG, MG, 300, HOUR_S))
     refill(b, t0 + DAY_S, 25 * MG, program=_program(25 * MG, 14 * MG, MG, 300, HOUR_S))
