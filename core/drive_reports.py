@@ -137,13 +137,15 @@ def _pushed(
     after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)
     for left in drugs_in(out):
         richest = _cmax(out, left)
-        if richest != _cmax(after, left):
-            # a fluid of ``left`` ends here and another concentration follows (leaner, richer or
-            # none of the drug): a drive on whole nanolitres may move up to one nanolitre of it
-            # later than its pace says, so that nanolitre is counted once more in every window
-            # that starts at a whole second before now (R-TIP-5: after a fall the window ending
-            # in the leaner fluid holds it; before a rise the window starting in the leaner
-            # fluid does, which a multiple of one concentration does not cover), as a
+        concs = {s.concentration_ng_per_ml for s in out if s.drug == left}
+        if len(concs) > 1 or richest != _cmax(after, left):
+            # a fluid of ``left`` ends here, or within what left, and another concentration
+            # follows (leaner, richer or none of the drug): a drive on whole nanolitres may move
+            # up to one nanolitre of it later than its pace says, so that nanolitre is counted
+            # once more in every window that starts at a whole second before now (R-TIP-5:
+            # after a fall the window ending in the leaner fluid holds it; before a rise the
+            # window starting in the leaner fluid does, which a multiple of one concentration
+            # does not cover; a rise inside one report was missed: 5 ng over), as a
             # piece of one second ending now: an instant (read as ending a second later) also
             # counted it in the windows that start now, which hold none of it, and at the hard
             # maximum a day later that second cut the order running through it by its pace

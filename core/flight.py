@@ -211,6 +211,14 @@ def _fluid_flows(
     one flow from now at the pace of the richest fluid within reach, of the most it can push out
     whatever ``x`` is (:func:`_most_fg`): ``F(x + w) - F(x)`` is at most both."""
     pace = max(1, pace_nl_per_h(volume_nl, dur))
+    # a fluid that ends inside the order: its last nanolitre, which the drive may move later
+    # than its pace says, is counted once more (R-TIP-5) as a flow from now, one nanolitre of
+    # the richest fluid within reach per change of concentration, until the report that ends
+    # the fluid records its own term (a window ending inside the order before that report
+    # could hold it: 5 ng over at a bolus ending a fall)
+    reach = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
+    changes = sum(1 for a, b in itertools.pairwise(reach) if a != b)
+    lag = (Flow(now, changes * max(reach), changes * max(reach), 1),) if changes else ()
     first = ahead(d, skip_nl, unknown_nl)
     moved_fg = amount_fg(first, drug)
     part: tuple[Piece, ...] = ()
@@ -227,10 +235,10 @@ def _fluid_flows(
             upto += p.volume_nl
             step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
             flows.append(Flow(now, upto * step, pace * step, 3600))
-        return part, tuple(flows)
+        return part, (*flows, *lag)
     if unknown_nl and not all(a <= b for a, b in itertools.pairwise(along)):
         most = _most_fg(d, drug, skip_nl, unknown_nl, volume_nl)
-        return part, (Flow(now, most, pace * max(along), 3600),)
+        return part, (Flow(now, most, pace * max(along), 3600), *lag)
     at = low = 0
     out = ahead(d, skip_nl + unknown_nl, volume_nl)
     concs = [p.concentration_ng_per_ml * (p.drug == drug) for p in out]
@@ -240,7 +248,7 @@ def _fluid_flows(
         step, volume = (conc - low, volume_nl - at) if rising else (conc, p.volume_nl)
         flows.append(Flow(now + at * 3600 // pace, volume * step, pace * step, 3600))
         at, low = at + p.volume_nl, conc
-    return part, tuple(flows)
+    return part, (*flows, *lag)
 
 
 def whole_fg(flows: tuple[Flow, ...]) -> int:

@@ -504,14 +504,16 @@ def test_prometra_emergency_mri_counts_ten_microlitres_at_the_tip_concentration(
     # The 0.25 mg is counted at the scan start; the basal held from the scan to the first push
     # after the valve reset (10 mg/day over the gap) is missing from the same windows, in both
     # runs, but only the scan's windows set the room: the room shrinks by 0.25 mg minus that
-    # held basal (within the bisection's 1 ng and rounding).
+    # held basal (within the bisection's 1 ng and rounding; after the refill both bolus orders
+    # cross the fall 25 -> 10 mg/mL and count R-TIP-5's one nanolitre of 25 mg/mL, which the
+    # room pays in whole nanolitres of either fluid: 20 ng in one run, 30 in the other).
     before = max(p.t1 for p in mri.pushes if p.t0 < t_mri)
     starts = [p.t0 for p in mri.pushes if p.t0 >= t_mri and p.label != "mri"]
     after = min([*starts, *(Fraction(r.start) for r in mri.running.values())])
     held = Fraction(10 * MG) * (after - before) / DAY_S
     assert after - before >= 1300
     lost = room_ctrl - room_mri
-    assert abs(lost - (250_000 - held)) <= 25, (room_ctrl, room_mri, float(held))
+    assert abs(lost - (250_000 - held)) <= 35, (room_ctrl, room_mri, float(held))
     # and the room left is safe: fill it, the tip stays under the cap
     greedy_clinician_boluses(mri, mri.now, mri.now + 6 * HOUR_S, 1800, 600, 20 * MG)
     mri.advance(mri.now + DAY_S)
