@@ -780,7 +780,9 @@ def basal_shortfalls(b: Bench) -> list[str]:
     Only a drive that moves every order whole (:data:`FULL_MODES`, all of each order) can deliver
     a program in full; the others find nothing here. A drive at the ``pace`` (rounded up to a
     whole nL/h) moves each order a little early: a window's start and end each shift by less
-    than 1 nL, so it gets one more unit of margin. The uniform drive is the exact check."""
+    than 1 nL, so it gets one more unit of margin; the first window after other fluid starts
+    with the next order, not in the early-finished order's idle end. The uniform drive is the
+    exact check."""
     tip = b.tip()
     found = []
     if b.delivers != 1 or b.mode_of is not None or b.mode not in FULL_MODES:
@@ -798,6 +800,15 @@ def basal_shortfalls(b: Bench) -> list[str]:
         for x in tip:
             if x.t1 > p.start and x.t0 < p.end and not x.is_only(fluid):
                 pure_from = max(pure_from, x.t1)
+        if early:
+            # the order that pushed the last other fluid out finished early and the drive idled
+            # until the next order's start, in that order's scheduled time: the program's time
+            # begins with the next order (the idle second's fraction at the new rate can be
+            # worth more than a nanolitre after a slower order: 1.7 nL at hydromorphone 2 mg/mL,
+            # 10 mg/day after a morphine order of 20,817 nL/h)
+            pure_from = min(
+                (q.t0 for q in b.pushes if pure_from <= q.t0 < pure_from + 1), default=pure_from
+            )
         lo, hi = pure_from + DAY_S, Fraction(p.end)
         if lo > hi:
             continue
