@@ -23,9 +23,9 @@ from itdose.core.flight import (
     _tip_drug,
     ahead,
     cap_room_ng,
-    hard_max_ng,
     in_flight_flows,
     in_flight_nl,
+    limit_fg,
     plan_volume,
     recorded_terms,
     reservoir_room_ng,
@@ -144,7 +144,7 @@ def segment_s(d: Device, now: int, lib: Library, left: int, max_segment_s: int) 
     if allowance_ng:
         allowance_fg = allowance_ng * FG_PER_NG
         later = (*later, Flow(now, allowance_fg, allowance_fg, 1))
-    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
     order = Flow(now, order_fg, pace_nl_per_h(volume_nl, longest) * conc, 3600)
     if whole_fg((*later, order)) > limit:
         return seg  # the peak is at least that (a lower bound, without the ledger's peak)
@@ -160,7 +160,7 @@ def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, se
     bolus is, :func:`itdose.core.flight._fluid_flows`: each fluid at its own concentration, not
     the whole order at the richest; REQ-GOV-004)."""
     _, flows = _fluid_flows(d, drug, now, flight, 0, nl, seg, None)
-    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
     pieces, lags = recorded_terms(d, drug, now)
     due = (*in_flight_flows(d, drug), *lags, *flows)
     return peak_fg(pieces, due, now, limit) <= limit
@@ -261,7 +261,7 @@ def _basal_plan(
     elif junction:
         assert d.program is not None
         top = max(step.dose_ng_per_day for step in d.program.basal.steps)
-        room = (hard_max_ng(d, lib, drug) - top) * FG_PER_NG * DAY_S >= junction
+        room = (limit_fg(d, lib, drug) - top * FG_PER_NG) * DAY_S >= junction
         carry = junction if room else 0
         if not room and junction > nxt[0].concentration_ng_per_ml * DAY_S:
             # at the hard maximum a deficit can never be made up in a later window (the window
@@ -301,7 +301,7 @@ def _confined(
     first = _basal_plan(d, now, lib, max_segment_s, one_second=True)
     if first is None:
         return None  # pragma: no cover - the same state planned an order a moment ago
-    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
     pieces, lags = recorded_terms(d, drug, now)
 
     def rest_fits(volume_nl: int) -> bool:

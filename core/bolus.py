@@ -28,8 +28,8 @@ from itdose.core.flight import (
     _path,
     _tip_drug,
     ahead,
-    hard_max_ng,
     in_flight_nl,
+    limit_fg,
     projection,
     recorded_terms,
     rest_nl,
@@ -254,7 +254,7 @@ def _plan_with(
     # its id, the instant of that report and its pace (nL/h)
     moved = (basal.id, since, _pace(basal)) if basal is not None and unreported else None
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
-    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
     if mixed:
         # the whole order (its basal too), fluid by fluid, then the basal after it: a day at
         # the top step less the basal inside the order (which the order's flows count)

@@ -137,8 +137,8 @@ def _pushed(
     after += tuple(Segment(1, s.drug, s.concentration_ng_per_ml) for s in shadows if not s.start_nl)
     for left in drugs_in(out):
         richest = _cmax(out, left)
-        concs = {s.concentration_ng_per_ml for s in out if s.drug == left}
-        if len(concs) > 1 or richest != _cmax(after, left):
+        changes = any(s.drug == left and s.concentration_ng_per_ml != richest for s in out)
+        if changes or richest != _cmax(after, left):
             # a fluid of ``left`` ends here, or within what left, and another concentration
             # follows (leaner, richer or none of the drug): a drive on whole nanolitres may move
             # up to one nanolitre of it later than its pace says, so that nanolitre is counted

@@ -30,6 +30,7 @@ __all__ = [
     "in_flight_nl",
     "is_lag",
     "ledger_of",
+    "limit_fg",
     "plan_volume",
     "projection",
     "recorded_terms",
@@ -274,7 +275,7 @@ def cap_room_ng(
     ``flows`` scheduled later and the delivery itself, whose flow for an amount is
     ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
     fits, else the largest amount that does, rounded down to whole ng."""
-    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
     pieces, lags = recorded_terms(d, drug, now)
     base = (*in_flight_flows(d, drug), *lags, *flows)
 
@@ -386,6 +387,21 @@ def hard_max_ng(d: Device, lib: Library, drug: str | None = None) -> int:
     if drug is None or d.indication is None:
         return 0
     return lib.drug(drug, d.indication).max_daily.value
+
+
+def limit_fg(d: Device, lib: Library, drug: str | None = None) -> int:
+    """The hard daily maximum of ``drug`` in fg as the accounting may fill it: rounded down,
+    where it is not a whole number of nanolitres of a concentration of ``drug`` in the fluid
+    path or the reservoir, to whole nanolitres of each (R-TIP-5: a drive that lags its pace
+    line by under a nanolitre at a window's start moves whole nanolitres into it, up to the
+    counted volume plus one; at 12 mg/mL the 20 mg maximum is 1,666,666 2/3 nL, and a steady
+    program at it put 20,000,004 ng in a window)."""
+    limit = hard_max_ng(d, lib, drug) * FG_PER_NG
+    drug = drug if drug is not None else d.drug
+    concs = {s.concentration_ng_per_ml for s in _path(d).segments if s.drug == drug}
+    if d.reservoir is not None and d.reservoir.drug == drug:
+        concs.add(d.reservoir.concentration_ng_per_ml)
+    return limit - max((limit % k for k in concs if k), default=0)
 
 
 def _pump(d: Device, lib: Library) -> PumpModel | None:

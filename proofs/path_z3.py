@@ -1180,7 +1180,7 @@ def obligations() -> tuple[Any, ...]:
                     "the room of the drug in the path counted against the reservoir drug's "
                     "maximum (after a drug change)",
                     lambda: cap_search_claims(
-                        _cap_room_seeded("hard_max_ng(d, lib, drug)", "hard_max_ng(d, lib)")
+                        _cap_room_seeded("limit_fg(d, lib, drug)", "limit_fg(d, lib)")
                     ),
                 ),
                 Broken(

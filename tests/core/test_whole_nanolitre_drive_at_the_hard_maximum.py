@@ -282,3 +282,20 @@ def test_a_one_second_order_cut_to_nothing_leaves_that_second_empty_and_announce
     end = min((r.start for r in b.running.values()), default=b.now)
     most, _ = largest_window(b.dead_volume_nl, b.pushes, "ziconotide", (t0, end))
     assert most <= 19_200, float(most - 19_200)
+
+
+@pytest.mark.parametrize("mg_per_ml", [11, 12])
+def test_a_steady_program_at_a_compounded_concentration_stays_within_the_hard_maximum(
+    library: Library, mg_per_ml: int
+) -> None:
+    """REQ-GOV-002, REQ-TIP-005: a steady program at the hard maximum, at a concentration the
+    library does not list (12 mg/mL: the 20 mg maximum is 1,666,666 2/3 nL), never puts more
+    than the maximum in a window on whole-nanolitre steps (the check can fail: a drive that
+    lags its pace line by under one nanolitre at a window's start and not at its end moves one
+    whole nanolitre more into it). Found by an attack on R-TIP-5: 20,000,004 ng at 12 mg/mL and
+    20,000,002 ng at 11 mg/mL, in about 23,000 whole-second window ends, before the maximum was
+    rounded down to whole nanolitres of the concentrations within reach (``hard_max_ng``)."""
+    most, cap, _ = _largest(library, "morphine", "pain", (mg_per_ml * MG,), 0)
+    assert cap * 1_000_000 % (mg_per_ml * MG) != 0  # the maximum is not a whole number of nL
+    assert most <= cap, float(most - cap)
+    assert most >= cap - 2 * mg_per_ml, float(cap - most)  # at the maximum, to a nanolitre
