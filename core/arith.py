@@ -27,7 +27,7 @@ from typing import Final, Protocol, TypeVar
 
 from itdose.core.errors import InvalidInput
 
-__all__ = ["INT_OPS", "BoolT", "IntOps", "IntT", "Ops", "ceil_div", "floor_div"]
+__all__ = ["INT_OPS", "BoolT", "IntOps", "IntT", "Ops", "ceil_div", "check_nonneg", "floor_div"]
 
 IntT = TypeVar("IntT")
 """The integer type an :class:`Ops` works on (``int`` at run time, a z3 ``ArithRef`` in proofs)."""
@@ -114,11 +114,19 @@ def _check_int(field: str, value: object) -> int:
     return value
 
 
+def check_nonneg(field: str, value: object) -> int:
+    """``value`` if it is a non-negative ``int`` (not a ``bool``); :class:`InvalidInput` naming
+    ``field`` otherwise (the one integer check of the governor and the ledger)."""
+    checked = _check_int(field, value)
+    if checked < 0:
+        raise InvalidInput(field, "must not be negative", value=checked, limit=">= 0")
+    return checked
+
+
 def _check_division(a: object, b: object) -> tuple[int, int]:
     dividend = _check_int("dividend", a)
     divisor = _check_int("divisor", b)
-    if dividend < 0:
-        raise InvalidInput("dividend", "must not be negative", value=dividend, limit=">= 0")
+    check_nonneg("dividend", dividend)
     if divisor <= 0:
         raise InvalidInput("divisor", "must be positive", value=divisor, limit="> 0")
     return dividend, divisor

@@ -40,7 +40,7 @@ import enum
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from itdose.core.arith import INT_OPS, Ops
+from itdose.core.arith import INT_OPS, Ops, check_nonneg
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory
 
@@ -206,20 +206,12 @@ class PatientBolus:
     def __post_init__(self) -> None:
         if not isinstance(self.history, BolusHistory):
             raise InvalidInput("history", "must be a BolusHistory", value=self.history)
-        _nonneg("lockout_s", self.lockout_s)
-        _nonneg("max_per_24h", self.max_per_24h)
-
-
-def _nonneg(field: str, value: object) -> int:
-    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(field, "must be an integer", value=value)
-    if value < 0:
-        raise InvalidInput(field, "must not be negative", value=value, limit=">= 0")
-    return value
+        check_nonneg("lockout_s", self.lockout_s)
+        check_nonneg("max_per_24h", self.max_per_24h)
 
 
 def _positive(field: str, value: object) -> int:
-    checked = _nonneg(field, value)
+    checked = check_nonneg(field, value)
     if checked == 0:
         raise InvalidInput(field, "must be positive", value=checked, limit="> 0")
     return checked
@@ -229,12 +221,12 @@ def _checked(request: object, *, positive: bool) -> Request[int, bool]:
     """``request`` with every field validated (:class:`InvalidInput` names the field)."""
     if not isinstance(request, Request):
         raise InvalidInput("request", "must be a governor Request", value=request)
-    check = _positive if positive else _nonneg
+    check = _positive if positive else check_nonneg
     check("requested_ng", request.requested_ng)
     if request.cap_room_ng is not None:
-        _nonneg("cap_room_ng", request.cap_room_ng)
+        check_nonneg("cap_room_ng", request.cap_room_ng)
     if request.reservoir_room_ng is not None:
-        _nonneg("reservoir_room_ng", request.reservoir_room_ng)
+        check_nonneg("reservoir_room_ng", request.reservoir_room_ng)
     if not isinstance(request.delivering, bool):
         raise InvalidInput("delivering", "must be a bool", value=request.delivering)
     return request
@@ -280,7 +272,7 @@ def decide_bolus(
     On a grant of a patient bolus the caller records the start with
     :meth:`BolusHistory.record_start`; a denial records nothing and does not restart the lockout.
     """
-    now = _nonneg("now_s", now_s)
+    now = check_nonneg("now_s", now_s)
     req = _checked(request, positive=True)
     if patient is not None and not isinstance(patient, PatientBolus):
         raise InvalidInput("patient", "must be a PatientBolus or None", value=patient)
