@@ -30,6 +30,7 @@ from typing import Final, TypeVar
 
 from itdose.core.arith import INT_OPS, Ops, check_nonneg
 from itdose.core.errors import InvalidInput
+from itdose.core.units import DAY_S
 
 __all__ = [
     "MAX_PIECES",
@@ -54,8 +55,8 @@ __all__ = [
 I = TypeVar("I")  # noqa: E741
 B = TypeVar("B")
 
-WINDOW_S: Final = 86_400
-"""Length of the rolling window: 24 h."""
+WINDOW_S: Final = DAY_S
+"""Length of the rolling window: a day (:data:`itdose.core.units.DAY_S`)."""
 MAX_PIECES: Final = 512
 """Most pieces a ledger keeps (far above the orders of a day); beyond, the oldest merge."""
 
