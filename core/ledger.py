@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from itdose.core.arith import INT_OPS, Ops, check_nonneg
+from itdose.core.arith import INT_OPS, Ops, ceil_div, check_nonneg
 from itdose.core.errors import InvalidInput
-from itdose.core.units import DAY_S
+from itdose.core.units import DAY_S, FG_PER_NG
 
 __all__ = [
     "MAX_PIECES",
@@ -64,7 +64,7 @@ MAX_PIECES: Final = 512
 def pace_nl_per_h(volume_nl: int, duration_s: int) -> int:
     """The pace of an order of ``volume_nl`` over ``duration_s``: the whole nanolitres per hour a
     drive runs it at (rounded up, so that it ends on time; the drive interface's resolution)."""
-    return -(-volume_nl * 3600 // max(1, duration_s))
+    return ceil_div(volume_nl * 3600, max(1, duration_s))
 
 
 def ahead_of_pace(
@@ -383,7 +383,7 @@ def _merge(a: Piece, b: Piece) -> Piece:
         start_s=min(a.start_s, b.start_s),
         end_s=max(a.end_s, b.end_s),
         amount_fg=a.amount_fg + b.amount_fg,
-        pace_fg=-(-a.pace_fg * period // a.pace_s) + -(-b.pace_fg * period // b.pace_s),
+        pace_fg=ceil_div(a.pace_fg * period, a.pace_s) + ceil_div(b.pace_fg * period, b.pace_s),
         pace_s=period,
         instant=a.instant or b.instant,
     )
@@ -496,7 +496,7 @@ class Ledger:
 
     def window_total_ng(self, t_s: int) -> int:
         """:meth:`window_total_fg` in whole ng, rounded up."""
-        return -(-self.window_total_fg(t_s) // 1_000_000)
+        return ceil_div(self.window_total_fg(t_s), FG_PER_NG)
 
 
 @dataclass(frozen=True)
