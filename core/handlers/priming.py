@@ -25,9 +25,9 @@ from itdose.core.handlers.base import (
 from itdose.core.library import Library
 from itdose.core.path import FluidPath
 from itdose.core.state import Device, ImplantedSystem, Reservoir, evolve
-from itdose.core.units import format_concentration_ng_per_ml, format_duration_s
+from itdose.core.units import DAY_S, format_concentration_ng_per_ml, format_duration_s
 
-MAX_PRIMING_S = 86_400
+MAX_PRIMING_S = DAY_S
 """Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
 
 
