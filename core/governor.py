@@ -8,20 +8,9 @@ helpers), so the proofs evaluate exactly the functions the runtime runs, on z3 t
 validate their inputs, call the same functions with :data:`~itdose.core.arith.INT_OPS` and give
 every denial or reduction an explicit :class:`Reason`.
 
-Requirements (their text is listed in ``specs/requirements.toml``):
-
-- REQ-GOV-001: a grant never exceeds the request; it is zero while delivery is not allowed.
-- REQ-GOV-002: a grant never exceeds the cap room: the most that keeps every rolling 24 h window
-  of drug leaving the tip within the hard daily maximum (computed exactly by the ledger's peak).
-- REQ-GOV-003: a grant never takes the reservoir, net of in-flight volume, below the empty
-  threshold; the volume charged for a grant rounds up, the amount a volume can give rounds down.
-- REQ-GOV-004..006: the ledger's bound on every real 24 h window, its conservatism, and the
-  bolus history (see :mod:`itdose.core.ledger`).
-- REQ-GOV-007: the governor arithmetic runs unchanged on ints and on z3 terms.
-- REQ-GOV-008: a bolus is all or nothing; basal is never reduced to make room for one.
-- REQ-GOV-009: patient bolus lockout runs from the start of the previous delivered bolus and a
-  request exactly at its end is granted; at most ``max_per_24h`` delivered in any rolling 24 h.
-- REQ-GOV-010: every denial or reduction carries an explicit reason.
+Each function names the requirements it meets (REQ-GOV-001..010, their text in
+``specs/requirements.toml``; REQ-GOV-004..006, the ledger's bound on every real 24 h window, its
+conservatism and the bolus history, are :mod:`itdose.core.ledger`'s).
 
 Units and rounding (docs/architecture.md, "Units and arithmetic"): every amount here is drug
 leaving the catheter tip, in ``ng``. The caller plans volumes through the fluid path
