@@ -27,7 +27,7 @@ from typing import Final, Protocol, TypeVar
 
 from itdose.core.errors import InvalidInput
 
-__all__ = ["INT_OPS", "BoolT", "IntOps", "IntT", "Ops", "ceil_div", "floor_div"]
+__all__ = ["INT_OPS", "BoolT", "IntOps", "IntT", "Ops", "ceil_div", "check_nonneg", "floor_div"]
 
 IntT = TypeVar("IntT")
 """The integer type an :class:`Ops` works on (``int`` at run time, a z3 ``ArithRef`` in proofs)."""
@@ -36,75 +36,29 @@ BoolT = TypeVar("BoolT")
 
 
 class Ops(Protocol[IntT, BoolT]):
-    """Arithmetic, comparison and choice on an integer type and its boolean type."""
+    """Arithmetic, comparison and choice on an integer type and its boolean type: each method is
+    the Python operator or builtin of its name (``add``: ``a + b``, ``le``: ``a <= b``, ``min_``,
+    ``max_``); ``lit`` is the constant ``value``; ``ite`` is ``a`` if ``cond`` holds, else ``b``;
+    ``and_`` of no conditions holds, ``or_`` of none does not; ``floor_div`` and ``ceil_div`` are
+    ``floor(a / b)`` and ``ceil(a / b)``, only for ``a >= 0`` and ``b > 0``."""
 
-    def lit(self, value: int) -> IntT:
-        """The constant ``value``."""
-        ...
-
-    def add(self, a: IntT, b: IntT) -> IntT:
-        """``a + b``."""
-        ...
-
-    def sub(self, a: IntT, b: IntT) -> IntT:
-        """``a - b``."""
-        ...
-
-    def mul(self, a: IntT, b: IntT) -> IntT:
-        """``a * b``."""
-        ...
-
-    def ite(self, cond: BoolT, a: IntT, b: IntT) -> IntT:
-        """``a`` if ``cond`` holds, else ``b``."""
-        ...
-
-    def min_(self, a: IntT, b: IntT) -> IntT:
-        """The smaller of ``a`` and ``b``."""
-        ...
-
-    def max_(self, a: IntT, b: IntT) -> IntT:
-        """The larger of ``a`` and ``b``."""
-        ...
-
-    def and_(self, *conds: BoolT) -> BoolT:
-        """All of ``conds`` hold (true for none)."""
-        ...
-
-    def or_(self, *conds: BoolT) -> BoolT:
-        """At least one of ``conds`` holds (false for none)."""
-        ...
-
-    def not_(self, cond: BoolT) -> BoolT:
-        """``cond`` does not hold."""
-        ...
-
-    def le(self, a: IntT, b: IntT) -> BoolT:
-        """``a <= b``."""
-        ...
-
-    def lt(self, a: IntT, b: IntT) -> BoolT:
-        """``a < b``."""
-        ...
-
-    def ge(self, a: IntT, b: IntT) -> BoolT:
-        """``a >= b``."""
-        ...
-
-    def gt(self, a: IntT, b: IntT) -> BoolT:
-        """``a > b``."""
-        ...
-
-    def eq(self, a: IntT, b: IntT) -> BoolT:
-        """``a == b``."""
-        ...
-
-    def floor_div(self, a: IntT, b: IntT) -> IntT:
-        """``floor(a / b)``; only for ``a >= 0`` and ``b > 0``."""
-        ...
-
-    def ceil_div(self, a: IntT, b: IntT) -> IntT:
-        """``ceil(a / b)``; only for ``a >= 0`` and ``b > 0``."""
-        ...
+    def lit(self, value: int) -> IntT: ...
+    def add(self, a: IntT, b: IntT) -> IntT: ...
+    def sub(self, a: IntT, b: IntT) -> IntT: ...
+    def mul(self, a: IntT, b: IntT) -> IntT: ...
+    def ite(self, cond: BoolT, a: IntT, b: IntT) -> IntT: ...
+    def min_(self, a: IntT, b: IntT) -> IntT: ...
+    def max_(self, a: IntT, b: IntT) -> IntT: ...
+    def and_(self, *conds: BoolT) -> BoolT: ...
+    def or_(self, *conds: BoolT) -> BoolT: ...
+    def not_(self, cond: BoolT) -> BoolT: ...
+    def le(self, a: IntT, b: IntT) -> BoolT: ...
+    def lt(self, a: IntT, b: IntT) -> BoolT: ...
+    def ge(self, a: IntT, b: IntT) -> BoolT: ...
+    def gt(self, a: IntT, b: IntT) -> BoolT: ...
+    def eq(self, a: IntT, b: IntT) -> BoolT: ...
+    def floor_div(self, a: IntT, b: IntT) -> IntT: ...
+    def ceil_div(self, a: IntT, b: IntT) -> IntT: ...
 
 
 def _check_int(field: str, value: object) -> int:
@@ -114,11 +68,19 @@ def _check_int(field: str, value: object) -> int:
     return value
 
 
+def check_nonneg(field: str, value: object) -> int:
+    """``value`` if it is a non-negative ``int`` (not a ``bool``); :class:`InvalidInput` naming
+    ``field`` otherwise (the one integer check of the governor and the ledger)."""
+    checked = _check_int(field, value)
+    if checked < 0:
+        raise InvalidInput(field, "must not be negative", value=checked, limit=">= 0")
+    return checked
+
+
 def _check_division(a: object, b: object) -> tuple[int, int]:
     dividend = _check_int("dividend", a)
     divisor = _check_int("divisor", b)
-    if dividend < 0:
-        raise InvalidInput("dividend", "must not be negative", value=dividend, limit=">= 0")
+    check_nonneg("dividend", dividend)
     if divisor <= 0:
         raise InvalidInput("divisor", "must be positive", value=divisor, limit="> 0")
     return dividend, divisor

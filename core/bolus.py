@@ -129,7 +129,7 @@ class _Planned:
     (of the richest fluid within reach), as the ledger counts it: worth holding back."""
 
 
-def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, drug: str) -> int:
+def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, _drug: str) -> int:
     """The basal the basal order in flight still owes at ``now``, beyond its pace line, as basal
     carry (fg x s/day) (REQ-TIP-004): the order was planned to hold its segment's basal plus the
     carry before it, less the carry after it (``d.basal_carry``), evenly over its segment; the
@@ -140,17 +140,15 @@ def _cancelled_debt(d: Device, basal: Order, now: int, rate: int, others: int, d
     report, :mod:`itdose.core.drive_reports`). Rounded down; never below 0 (a cut order's
     withheld basal stays withheld); 0 unless the order is the basal order of the segment
     (``basal_until_s`` at its end: not an order a program change or a stop already cancelled)
-    and its rest lies in one fluid of the drug; at most two nanolitres of it (what a carry can
-    be)."""
+    and its rest lies in one fluid (another drug there reaches the tip first: the bolus is
+    refused whatever this returns); at most two nanolitres of it (what a carry can be)."""
     if rate == 0 or d.basal_until_s != basal.end_s or now < basal.start_s:
         return 0
     rest = ahead(d, others, max(1, basal.volume_nl - basal.reported_nl))
     fluids = {(p.drug, p.concentration_ng_per_ml) for p in rest}
     if len(fluids) != 1:
         return 0
-    ((fluid, conc),) = fluids
-    if fluid != drug or conc == 0:
-        return 0
+    ((_, conc),) = fluids
     seg = max(1, basal.end_s - basal.start_s)
     left = max(0, basal.end_s - now)
     line = basal.volume_nl * conc * DAY_S * left // seg

@@ -8,20 +8,9 @@ helpers), so the proofs evaluate exactly the functions the runtime runs, on z3 t
 validate their inputs, call the same functions with :data:`~itdose.core.arith.INT_OPS` and give
 every denial or reduction an explicit :class:`Reason`.
 
-Requirements (their text is listed in ``specs/requirements.toml``):
-
-- REQ-GOV-001: a grant never exceeds the request; it is zero while delivery is not allowed.
-- REQ-GOV-002: a grant never exceeds the cap room: the most that keeps every rolling 24 h window
-  of drug leaving the tip within the hard daily maximum (computed exactly by the ledger's peak).
-- REQ-GOV-003: a grant never takes the reservoir, net of in-flight volume, below the empty
-  threshold; the volume charged for a grant rounds up, the amount a volume can give rounds down.
-- REQ-GOV-004..006: the ledger's bound on every real 24 h window, its conservatism, and the
-  bolus history (see :mod:`itdose.core.ledger`).
-- REQ-GOV-007: the governor arithmetic runs unchanged on ints and on z3 terms.
-- REQ-GOV-008: a bolus is all or nothing; basal is never reduced to make room for one.
-- REQ-GOV-009: patient bolus lockout runs from the start of the previous delivered bolus and a
-  request exactly at its end is granted; at most ``max_per_24h`` delivered in any rolling 24 h.
-- REQ-GOV-010: every denial or reduction carries an explicit reason.
+Each function names the requirements it meets (REQ-GOV-001..010, their text in
+``specs/requirements.toml``; REQ-GOV-004..006, the ledger's bound on every real 24 h window, its
+conservatism and the bolus history, are :mod:`itdose.core.ledger`'s).
 
 Units and rounding (docs/architecture.md, "Units and arithmetic"): every amount here is drug
 leaving the catheter tip, in ``ng``. The caller plans volumes through the fluid path
@@ -40,7 +29,7 @@ import enum
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from itdose.core.arith import INT_OPS, Ops
+from itdose.core.arith import INT_OPS, Ops, check_nonneg
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory
 
@@ -206,20 +195,12 @@ class PatientBolus:
     def __post_init__(self) -> None:
         if not isinstance(self.history, BolusHistory):
             raise InvalidInput("history", "must be a BolusHistory", value=self.history)
-        _nonneg("lockout_s", self.lockout_s)
-        _nonneg("max_per_24h", self.max_per_24h)
-
-
-def _nonneg(field: str, value: object) -> int:
-    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(field, "must be an integer", value=value)
-    if value < 0:
-        raise InvalidInput(field, "must not be negative", value=value, limit=">= 0")
-    return value
+        check_nonneg("lockout_s", self.lockout_s)
+        check_nonneg("max_per_24h", self.max_per_24h)
 
 
 def _positive(field: str, value: object) -> int:
-    checked = _nonneg(field, value)
+    checked = check_nonneg(field, value)
     if checked == 0:
         raise InvalidInput(field, "must be positive", value=checked, limit="> 0")
     return checked
@@ -229,12 +210,12 @@ def _checked(request: object, *, positive: bool) -> Request[int, bool]:
     """``request`` with every field validated (:class:`InvalidInput` names the field)."""
     if not isinstance(request, Request):
         raise InvalidInput("request", "must be a governor Request", value=request)
-    check = _positive if positive else _nonneg
+    check = _positive if positive else check_nonneg
     check("requested_ng", request.requested_ng)
     if request.cap_room_ng is not None:
-        _nonneg("cap_room_ng", request.cap_room_ng)
+        check_nonneg("cap_room_ng", request.cap_room_ng)
     if request.reservoir_room_ng is not None:
-        _nonneg("reservoir_room_ng", request.reservoir_room_ng)
+        check_nonneg("reservoir_room_ng", request.reservoir_room_ng)
     if not isinstance(request.delivering, bool):
         raise InvalidInput("delivering", "must be a bool", value=request.delivering)
     return request
@@ -280,7 +261,7 @@ def decide_bolus(
     On a grant of a patient bolus the caller records the start with
     :meth:`BolusHistory.record_start`; a denial records nothing and does not restart the lockout.
     """
-    now = _nonneg("now_s", now_s)
+    now = check_nonneg("now_s", now_s)
     req = _checked(request, positive=True)
     if patient is not None and not isinstance(patient, PatientBolus):
         raise InvalidInput("patient", "must be a PatientBolus or None", value=patient)

@@ -28,8 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from itdose.core.arith import INT_OPS, Ops
+from itdose.core.arith import INT_OPS, Ops, ceil_div, check_nonneg
 from itdose.core.errors import InvalidInput
+from itdose.core.units import DAY_S, FG_PER_NG
 
 __all__ = [
     "MAX_PIECES",
@@ -54,24 +55,16 @@ __all__ = [
 I = TypeVar("I")  # noqa: E741
 B = TypeVar("B")
 
-WINDOW_S: Final = 86_400
-"""Length of the rolling window: 24 h."""
+WINDOW_S: Final = DAY_S
+"""Length of the rolling window: a day (:data:`itdose.core.units.DAY_S`)."""
 MAX_PIECES: Final = 512
 """Most pieces a ledger keeps (far above the orders of a day); beyond, the oldest merge."""
-
-
-def _check_nonneg(field_name: str, value: object) -> int:
-    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(field_name, "must be an integer", value=value)
-    if value < 0:
-        raise InvalidInput(field_name, "must not be negative", value=value, limit=">= 0")
-    return value
 
 
 def pace_nl_per_h(volume_nl: int, duration_s: int) -> int:
     """The pace of an order of ``volume_nl`` over ``duration_s``: the whole nanolitres per hour a
     drive runs it at (rounded up, so that it ends on time; the drive interface's resolution)."""
-    return -(-volume_nl * 3600 // max(1, duration_s))
+    return ceil_div(volume_nl * 3600, max(1, duration_s))
 
 
 def ahead_of_pace(
@@ -125,8 +118,8 @@ class Piece:
 
     def __post_init__(self) -> None:
         for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
-            _check_nonneg(name, getattr(self, name))
-        if _check_nonneg("pace_s", self.pace_s) == 0:
+            check_nonneg(name, getattr(self, name))
+        if check_nonneg("pace_s", self.pace_s) == 0:
             raise InvalidInput("pace_s", "must be positive", value=self.pace_s)
         if self.end_s < self.start_s:
             raise InvalidInput("end_s", "before the start", value=self.end_s)
@@ -390,7 +383,7 @@ def _merge(a: Piece, b: Piece) -> Piece:
         start_s=min(a.start_s, b.start_s),
         end_s=max(a.end_s, b.end_s),
         amount_fg=a.amount_fg + b.amount_fg,
-        pace_fg=-(-a.pace_fg * period // a.pace_s) + -(-b.pace_fg * period // b.pace_s),
+        pace_fg=ceil_div(a.pace_fg * period, a.pace_s) + ceil_div(b.pace_fg * period, b.pace_s),
         pace_s=period,
         instant=a.instant or b.instant,
     )
@@ -430,7 +423,7 @@ class Ledger:
         return self.pieces[-1].end_s if self.pieces else 0
 
     def _check_time(self, t_s: object) -> int:
-        t = _check_nonneg("t_s", t_s)
+        t = check_nonneg("t_s", t_s)
         if t < self.newest_s:
             raise InvalidInput(
                 "t_s",
@@ -461,7 +454,7 @@ class Ledger:
         post: __return__.newest_s == t_s
         """
         t = self._check_time(t_s)
-        _check_nonneg("amount_fg", amount_fg)
+        check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
         first = _first_live(pieces, t)
         at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
@@ -503,7 +496,7 @@ class Ledger:
 
     def window_total_ng(self, t_s: int) -> int:
         """:meth:`window_total_fg` in whole ng, rounded up."""
-        return -(-self.window_total_fg(t_s) // 1_000_000)
+        return ceil_div(self.window_total_fg(t_s), FG_PER_NG)
 
 
 @dataclass(frozen=True)
@@ -524,21 +517,21 @@ class BolusHistory:
         if not isinstance(self.starts_s, tuple):
             raise InvalidInput("starts_s", "must be a tuple", value=self.starts_s)
         for i, start in enumerate(self.starts_s):
-            _check_nonneg(f"starts_s[{i}]", start)
+            check_nonneg(f"starts_s[{i}]", start)
             if i and start < self.starts_s[i - 1]:
                 raise InvalidInput(f"starts_s[{i}]", "starts must be in time order", value=start)
         if self.last_start_s is None:
             if self.starts_s:
                 raise InvalidInput("last_start_s", "missing while starts_s is not empty")
             return
-        last = _check_nonneg("last_start_s", self.last_start_s)
+        last = check_nonneg("last_start_s", self.last_start_s)
         if self.starts_s and self.starts_s[-1] != last:
             raise InvalidInput("last_start_s", "must equal the newest of starts_s", value=last)
         if self.starts_s and self.starts_s[0] <= last - WINDOW_S:
             raise InvalidInput("starts_s[0]", "older than 24 h", value=self.starts_s[0])
 
     def _check_time(self, t_s: object) -> int:
-        t = _check_nonneg("t_s", t_s)
+        t = check_nonneg("t_s", t_s)
         if self.last_start_s is not None and t < self.last_start_s:
             raise InvalidInput(
                 "t_s",
@@ -568,7 +561,7 @@ class BolusHistory:
         post: self.last_start_s is None or (__return__ > 0) == (t_s < self.last_start_s + lockout_s)
         """
         t = self._check_time(t_s)
-        lockout = _check_nonneg("lockout_s", lockout_s)
+        lockout = check_nonneg("lockout_s", lockout_s)
         if self.last_start_s is None:
             return 0
         return max(0, self.last_start_s + lockout - t)
@@ -584,7 +577,7 @@ class BolusHistory:
         post: __return__.count_in_window(t_s) == self.count_in_window(t_s) + 1 <= max_per_24h
         """
         t = self._check_time(t_s)
-        limit = _check_nonneg("max_per_24h", max_per_24h)
+        limit = check_nonneg("max_per_24h", max_per_24h)
         kept = tuple(s for s in self.starts_s if s > t - WINDOW_S)
         if len(kept) + 1 > limit:
             raise InvalidInput(

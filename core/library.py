@@ -397,7 +397,7 @@ def concentration_cap_applies(entry: DrugEntry, concentration_ng_per_ml: int) ->
     always, except to a labelled product strength of a drug approved for intrathecal pumps (a
     [U] maximum below a labelled strength does not apply to that strength; it still applies to a
     compounded product; docs/dosing-rules.md#r-lim-6)."""
-    labelled = concentration_ng_per_ml in entry.product_concentrations.values_ng_per_ml
+    labelled = entry.is_product_concentration(concentration_ng_per_ml)
     return not (labelled and entry.approved_for_intrathecal_pump.value)
 
 

@@ -19,8 +19,7 @@ from itdose.core.codec import check_fields
 from itdose.core.commands import COMMANDS, Command
 from itdose.core.effects import Effect, Record, StopDelivery
 from itdose.core.errors import DosingError, InvalidInput, RejectedCommand
-from itdose.core.handlers import HANDLERS, describe
-from itdose.core.handlers.dosing import note_delivery
+from itdose.core.handlers import HANDLERS, apply, describe
 from itdose.core.library import Library
 from itdose.core.lifecycle import DELIVERING, rules_for
 from itdose.core.state import Device, Phase, check_consistent, evolve
@@ -102,7 +101,7 @@ def step(device: Device, command: Command, now_s: int, library: Library) -> Outc
         if len(enabled) > 1:  # excluded by the guard-determinism proof; fail closed if it happens
             raise DosingError("command", f"ambiguous transition for {command.name!r}")
         row = enabled[0]
-    updated, effects, raised = handler.apply(note_delivery(device, now_s), command, now_s, library)
+    updated, effects, raised = apply(device, command, now_s, library)
     source = device.phase
     dest = lifecycle.after_handler(row.dest, raised)
     stops = source in DELIVERING and dest not in DELIVERING

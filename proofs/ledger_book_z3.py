@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import z3  # type: ignore[import-untyped]
 
 from itdose.core import ledger as ledger_mod
+from itdose.core.arith import floor_div
 from itdose.core.errors import InvalidInput
 from itdose.core.ledger import BolusHistory, Flow, Ledger, Piece
 from itdose.proofs.decisions_z3 import explore, mutated
@@ -996,9 +997,8 @@ def _seeded(name: str, old: str, new: str) -> Callable[..., Any]:
 
 
 def _pace_rounded_down(volume: Any, duration: Any) -> Any:
-    return _seeded("pace_nl_per_h", "-(-volume_nl * 3600 //", "(volume_nl * 3600 //")(
-        volume, duration
-    )
+    fn = mutated(ledger_mod.pace_nl_per_h, "ceil_div(", "floor_div(", floor_div=floor_div)
+    return fn(volume, duration)
 
 
 def _ahead_no_nl_slack(*args: Any, **kw: Any) -> Any:

@@ -18,13 +18,14 @@ from itdose.core import commands as cmd
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Effect
-from itdose.core.errors import InvalidInput, RejectedCommand
+from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.program import Program, basal_daily_ng
 from itdose.core.state import Device, Trial
 from itdose.core.units import (
     format_amount_ng,
     format_concentration_ng_per_ml,
     format_dose_rate_ng_per_day,
+    format_volume_nl,
 )
 
 __all__ = ["Applied", "Handler", "describe"]
@@ -89,6 +90,22 @@ def check_non_negative(value: int, field: str) -> None:
 def check_positive(value: int, field: str) -> None:
     if value <= 0:
         raise InvalidInput(field, "must be greater than zero", value=value)
+
+
+def refuse_while_reporting(d: Device) -> None:
+    """A command that sets the reservoir's volume waits for the orders in flight: their fluid is
+    the reservoir's old one, and their reports would be counted against the new volume."""
+    if d.orders:
+        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
+
+
+def check_capacity(pump: lib.PumpModel, volume_nl: int, field: str, why: str) -> None:
+    """``volume_nl`` put into the reservoir fits in ``pump``'s (a HARD limit)."""
+    capacity = pump.reservoir_volume.value
+    if volume_nl > capacity:
+        shown, bound = format_volume_nl(volume_nl), format_volume_nl(capacity)
+        limit_id = f"{pump.id}.reservoir"
+        raise LimitViolation(field, why, limit_id=limit_id, level=HARD, value=shown, limit=bound)
 
 
 def overridden(overrides: tuple[cmd.Override, ...], limit_id: str) -> bool:

@@ -9,6 +9,7 @@ from itdose.core import commands as cmd
 from itdose.core import dosing
 from itdose.core import library as lib
 from itdose.core.alarms import AlarmKind
+from itdose.core.bolus import BOLUS_KINDS
 from itdose.core.effects import CancelOrder, ProgramComparison, ProgramFigures, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.governor import Reason
@@ -29,7 +30,6 @@ from itdose.core.handlers.base import (
 )
 from itdose.core.handlers.mri import count_beyond_the_scan
 from itdose.core.program import (
-    DAY_S,
     FlexClock,
     Increase,
     Program,
@@ -39,7 +39,7 @@ from itdose.core.program import (
     titration_base,
 )
 from itdose.core.state import DeliveryKind, Device, LastDelivery, Phase, evolve
-from itdose.core.units import format_amount_ng, format_duration_s, volume_nl_for
+from itdose.core.units import DAY_S, format_amount_ng, format_duration_s, volume_nl_for
 
 RESTART_CONFIRM_S = DAY_S
 """A restart after more than 24 h without delivery needs a clinician's reason (a design value:
@@ -284,7 +284,7 @@ def _refuse_during_a_bolus(d: Device, now: int) -> None:
     """A clinician bolus asked while another bolus is in flight, or ended but not yet reported,
     is refused naming that bolus and when it ends (docs/dosing-rules.md#r-bol-5): one order at a
     time, and nothing changes."""
-    order = next((o for o in d.orders if o.kind in _BOLUS_KINDS), None)
+    order = next((o for o in d.orders if o.kind in BOLUS_KINDS), None)
     if order is None:
         return
     what = f"a {order.kind.value.replace('_', ' ')} (order {order.id})"
@@ -300,9 +300,6 @@ def _refuse_during_a_bolus(d: Device, now: int) -> None:
             "clinician bolus once it is reported"
         )
     raise RejectedCommand("command", text, value=f"t={now} s", limit=f">= t={order.end_s} s")
-
-
-_BOLUS_KINDS: Final = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)
 
 
 def _h_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> Applied:

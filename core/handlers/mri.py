@@ -19,6 +19,7 @@ from itdose.core.handlers.base import (
     Handler,
     check_non_negative,
     check_text,
+    refuse_while_reporting,
     require_reason,
 )
 from itdose.core.ledger import pace_nl_per_h
@@ -36,8 +37,7 @@ def _v_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.
     check_non_negative(c.withdrawn_nl, "command.withdrawn_nl")
     if d.reservoir is None:
         raise RejectedCommand("command", "the reservoir was never filled")
-    if d.orders:
-        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
+    refuse_while_reporting(d)
 
 
 def _h_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> Applied:

@@ -12,10 +12,10 @@ from itdose.core.dead_volume import dead_volume_nl
 from itdose.core.effects import Effect, Warn
 from itdose.core.errors import InvalidInput, LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
-    HARD,
     SOFT,
     Applied,
     Handler,
+    check_capacity,
     check_non_negative,
     check_overrides,
     check_positive,
@@ -25,9 +25,9 @@ from itdose.core.handlers.base import (
 from itdose.core.library import Library
 from itdose.core.path import FluidPath
 from itdose.core.state import Device, ImplantedSystem, Reservoir, evolve
-from itdose.core.units import format_concentration_ng_per_ml, format_duration_s, format_volume_nl
+from itdose.core.units import DAY_S, format_concentration_ng_per_ml, format_duration_s
 
-MAX_PRIMING_S = 86_400
+MAX_PRIMING_S = DAY_S
 """Longest priming bolus accepted (a plausibility bound on the programmer's duration)."""
 
 
@@ -119,12 +119,7 @@ def _v_fill(d: Device, c: cmd.Fill, now: int, library: Library) -> None:
     pump = library.pump(d.implant.pump)
     t = trial_of(d)
     entry = library.drug(t.drug, t.indication)
-    if c.volume_nl > pump.reservoir_volume.value:
-        why, limit_id = "fill exceeds the reservoir capacity", f"{pump.id}.reservoir"
-        shown, bound = format_volume_nl(c.volume_nl), format_volume_nl(pump.reservoir_volume.value)
-        raise LimitViolation(
-            "command.volume_nl", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
-        )
+    check_capacity(pump, c.volume_nl, "command.volume_nl", "fill exceeds the reservoir capacity")
     check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)
 
 

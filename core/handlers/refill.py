@@ -12,15 +12,16 @@ from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.effects import Annunciate, Effect, TipChange, Warn
 from itdose.core.errors import LimitViolation, RejectedCommand
 from itdose.core.handlers.base import (
-    HARD,
     SOFT,
     Applied,
     Handler,
+    check_capacity,
     check_non_negative,
     check_overrides,
     check_positive,
     check_text,
     overridden,
+    refuse_while_reporting,
     require_reason,
 )
 from itdose.core.handlers.dosing import check_program_or_raise, check_restart, install_program
@@ -29,7 +30,7 @@ from itdose.core.ledger import Ledger
 from itdose.core.library import Library
 from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, DrugLedger, FlushDose, Phase, RefillSession, Reservoir, evolve
-from itdose.core.units import format_duration_s, format_percent_bp, format_volume_nl
+from itdose.core.units import format_duration_s, format_percent_bp
 
 
 def _v_begin_refill(d: Device, c: cmd.BeginRefill, now: int, library: Library) -> None:
@@ -113,8 +114,7 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Libr
         raise RejectedCommand("command", why)
     if d.refill.withdrawn_nl is None:
         raise RejectedCommand("command", "record the withdrawn residual first (reconciliation)")
-    if d.orders:  # their fluid is the old one: pushed after the fill, it would be counted new
-        raise RejectedCommand("command", "deliveries are still being reported: wait for them")
+    refuse_while_reporting(d)
     if d.refill.finding and not c.finding_reason.strip():
         why = (
             f"the refill has a finding ({d.refill.finding}): a clinician must acknowledge it "
@@ -123,12 +123,8 @@ def _v_complete_refill(d: Device, c: cmd.CompleteRefill, now: int, library: Libr
         raise RejectedCommand("command.finding_reason", why)
     check_text(c.finding_reason, "command.finding_reason")
     pump = library.pump(d.implant.pump)
-    if c.added_nl > pump.reservoir_volume.value:
-        why, limit_id = "the added volume exceeds the reservoir capacity", f"{pump.id}.reservoir"
-        shown, bound = format_volume_nl(c.added_nl), format_volume_nl(pump.reservoir_volume.value)
-        raise LimitViolation(
-            "command.added_nl", why, limit_id=limit_id, level=HARD, value=shown, limit=bound
-        )
+    why = "the added volume exceeds the reservoir capacity"
+    check_capacity(pump, c.added_nl, "command.added_nl", why)
     drug = c.drug if c.drug is not None else d.reservoir.drug
     entry = library.drug(drug, d.reservoir.indication)
     check_concentration(entry, pump, c.concentration_ng_per_ml, c.overrides)

@@ -9,8 +9,8 @@ Morphine 19 mg/day at 25 mg/mL on a Prometra II with the Prometra catheter trimm
 volume 0.234 mL), refilled after a day with hydromorphone 2 mg/mL at 5 mg/day. Seven hours later
 the core orders the last 12 334 nL of morphine as its own order (its daily rate over 1 403 s);
 a 0.1 mg bolus of hydromorphone over 10 min is asked 100 s into it. The basal order the bolus
-would cancel lies wholly in morphine, the drug after it is the program's: no basal of the
-program is owed for it (``bolus._cancelled_debt``).
+would cancel lies wholly in morphine, the drug after it is the program's: the bolus is refused
+whatever basal ``bolus._cancelled_debt`` finds owed for it.
 """
 
 from __future__ import annotations
