@@ -35,7 +35,10 @@ memory in a :class:`~itdose.adapters.journal.Journal`:
   that is still in flight was cancelled by a decision whose stop the controller never confirmed
   (it reports a cancelled order at once): the drive may have moved it on after the cut, so its
   report (the adopted one's count so far, or its final count) says the cancel is not known
-  carried out (``DriveReport.uncut``, docs/dosing-rules.md#r-tip-3). Nothing missed is
+  carried out (``DriveReport.uncut``, docs/dosing-rules.md#r-tip-3), unless the drive shows a
+  command of a later order (one command at a time: it stopped the cut order first; the cut
+  stands, and the conservative bound is what the pace can have moved by the cut). Nothing
+  missed is
   caught up: a stopped segment's rest is not delivered later at a higher rate, and the next tick
   orders one ordinary basal segment at the segment's planned end.
 
@@ -503,8 +506,9 @@ class DurableController(Controller):
                 continue  # closed meanwhile (an alarm's stop)
             # a cut order still in flight: the controller died before its cancel's stop was
             # confirmed and reported (it reports a cancelled order at once), so the drive may
-            # have moved it on: its report says so (R-TIP-3)
-            uncut = order.cut_s > 0
+            # have moved it on, unless it shows a later order's command (one command at a time:
+            # it was stopped first): its report says so (R-TIP-3)
+            uncut = order.cut_s > 0 and not self._later_started(order, status)
             cut = f"; its cancel at {order.cut_s} s not known carried out" if uncut else ""
             if adopt is not None and adopt[0].id == order.id:
                 journaled, moved = order.reported_nl, adopt[2]
@@ -521,7 +525,7 @@ class DurableController(Controller):
                     )
                 )
                 continue
-            total, exact, note = self._delivered(order, status, now)
+            total, exact, note = self._delivered(order, status, now, order.cut_s > 0 and not uncut)
             note += cut
             text = f"restart: order {order.id} ({order.kind.value}): {note}"
             self._report_at_restart(c.DriveReport(S, order.id, total, True, uncut), text)
@@ -558,6 +562,18 @@ class DurableController(Controller):
             self._emit(ControllerEvent(now, "drive", f"restart report rejected: {exc}"))
         finally:
             self._reason = ""
+
+    def _later_started(self, order: Order, status: DriveStatus | None) -> bool:
+        """The drive shows a command of an order after ``order`` (running, the last to end, or
+        in its history): it runs one command at a time, so ``order`` was stopped before it."""
+        if status is None:
+            return False
+        ids = [status.active_command_id]
+        if status.last_outcome is not None:
+            ids.append(status.last_outcome.command_id)
+        if isinstance(self.drive, CommandHistory):
+            ids.extend(o.command_id for o in self.drive.outcomes(""))
+        return any(i is not None and i > order.id for i in map(_order_id, ids))
 
     def _in_flight(self, order: Order) -> Order:
         """``order`` as the journal's device holds it now (itself if it is no longer there)."""
@@ -614,17 +630,20 @@ class DurableController(Controller):
         )
 
     def _delivered(
-        self, order: Order, status: DriveStatus | None, now: int
+        self, order: Order, status: DriveStatus | None, now: int, stopped_at_cut: bool = False
     ) -> tuple[int, bool, str]:
         """(volume to report, exact?, explanation) for an order found in flight. Without the
         drive's count, the most it can have moved: the whole order, or less if its pace (the
-        drive's trust, SAFETY.md) cannot have moved that much by now."""
+        drive's trust, SAFETY.md) cannot have moved that much by now, or, cut by a bolus and
+        stopped before a later command (``stopped_at_cut``), by the cut (R-TIP-3)."""
         pace = pace_nl_per_h(order.volume_nl, order.end_s - order.start_s)
-        by_pace = pace * (max(0, now - order.start_s) + 1) // 3600
+        by = min(now, order.cut_s) if stopped_at_cut else now
+        by_pace = pace * (max(0, by - order.start_s) + 1) // 3600
         bound = max(min(order.volume_nl, by_pace), order.reported_nl)
+        what = "by the cut, a later command having run" if by < now else "by now"
         conservative = (
             f"counted the conservative bound {bound} nL (the whole order, or what its pace "
-            "can have moved by now)"
+            f"can have moved {what})"
         )
         if status is None or status.state is DriveState.UNKNOWN:
             return bound, False, f"drive unreachable: {conservative}"
