@@ -38,9 +38,8 @@ memory in a :class:`~itdose.adapters.journal.Journal`:
   carried out (``DriveReport.uncut``, docs/dosing-rules.md#r-tip-3), unless the drive shows a
   command of a later order (one command at a time: it stopped the cut order first; the cut
   stands, and the conservative bound is what the pace can have moved by the cut). Nothing
-  missed is
-  caught up: a stopped segment's rest is not delivered later at a higher rate, and the next tick
-  orders one ordinary basal segment at the segment's planned end.
+  missed is caught up: a stopped segment's rest is not delivered later at a higher rate, and the
+  next tick orders one ordinary basal segment at the segment's planned end.
 
 The controller's drive command ids are ``"<order id>.<part>"`` (a bolus that preempts a basal
 segment splits it into parts); :class:`CommandHistory` looks commands up by the order's prefix.

@@ -146,10 +146,12 @@ class DriveReport(Command):
     has ended. A repeated report changes nothing (ids are recorded once).
 
     ``uncut``: the cancel of the order, a bolus's cut, is not known to have been carried out (a
-    restarted controller found the order still in flight, its stop never confirmed), so the
-    drive may have moved it on after the cut: the order is counted, from this report on, as one
-    no bolus cut (judged against its own pace by the report and recorded as leaving by the
-    report; docs/dosing-rules.md#r-tip-3). It changes nothing for an order that was not cut."""
+    restarted controller found the order still in flight, its stop never confirmed, and the
+    drive, which runs one command at a time, shows no later order's command: the bolus never
+    started), so the drive may have moved it on after the cut: the order is counted, from this
+    report on, as one no bolus cut (judged against its own pace by the report and recorded as
+    leaving by the report; docs/dosing-rules.md#r-tip-3). It changes nothing for an order that
+    was not cut."""
 
     order_id: int
     delivered_nl: int
