@@ -31,9 +31,15 @@ memory in a :class:`~itdose.adapters.journal.Journal`:
   closed with a final ``drive_report`` of what the drive says it delivered for that order's
   commands (:class:`CommandHistory`). If the drive cannot say (no history, a count lost by a
   reset, the drive unreachable), the conservative bound, the order's whole volume, is reported
-  and the reason is written in the audit record and sent to the observer. Nothing missed is
-  caught up: a stopped segment's rest is not delivered later at a higher rate, and the next tick
-  orders one ordinary basal segment at the segment's planned end.
+  and the reason is written in the audit record and sent to the observer. An order a bolus cut
+  that is still in flight was cancelled by a decision whose stop the controller never confirmed
+  (it reports a cancelled order at once): the drive may have moved it on after the cut, so its
+  report (the adopted one's count so far, or its final count) says the cancel is not known
+  carried out (``DriveReport.uncut``, docs/dosing-rules.md#r-tip-3), unless the drive shows a
+  command of a later order (one command at a time: it stopped the cut order first; the cut
+  stands, and the conservative bound is what the pace can have moved by the cut). Nothing
+  missed is caught up: a stopped segment's rest is not delivered later at a higher rate, and the
+  next tick orders one ordinary basal segment at the segment's planned end.
 
 The controller's drive command ids are ``"<order id>.<part>"`` (a bolus that preempts a basal
 segment splits it into parts); :class:`CommandHistory` looks commands up by the order's prefix.
@@ -51,6 +57,7 @@ reconciliation entry point (``adopt(order_id, command_id, earlier_parts_nl)``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -273,8 +280,9 @@ class Reconciled:
     journaled_nl: int
     """What the journal had counted before the restart."""
     reported_nl: int
-    """The final count reported to the core (for an adopted order: its earlier parts; the loop
-    reports the running part)."""
+    """The final count reported to the core (for an adopted order: its earlier parts, the loop
+    reports the running part; for an adopted order whose cut is undone, the count so far, which
+    the report that undoes it carries)."""
     exact: bool
     """False when the drive could not say and the conservative bound was counted."""
     note: str
@@ -495,19 +503,31 @@ class DurableController(Controller):
         for order in orders:
             if all(o.id != order.id for o in self.journal.device.orders):
                 continue  # closed meanwhile (an alarm's stop)
+            # a cut order still in flight: the controller died before its cancel's stop was
+            # confirmed and reported (it reports a cancelled order at once), so the drive may
+            # have moved it on, unless it shows a later order's command (one command at a time:
+            # it was stopped first): its report says so (R-TIP-3)
+            uncut = order.cut_s > 0 and not self._later_started(order, status)
+            cut = f"; its cancel at {order.cut_s} s not known carried out" if uncut else ""
             if adopt is not None and adopt[0].id == order.id:
-                done.append(self._adopt(order, adopt[1], adopt[2], now))
+                journaled, moved = order.reported_nl, adopt[2]
+                if uncut:
+                    assert status is not None
+                    moved += status.delivered_nl_this_command
+                    text = f"restart: order {order.id} ({order.kind.value}): {moved} nL{cut}"
+                    self._report_at_restart(c.DriveReport(S, order.id, moved, False, uncut), text)
+                    order = self._in_flight(order)
+                adopted = self._adopt(order, adopt[1], adopt[2], now)
+                done.append(
+                    dataclasses.replace(
+                        adopted, journaled_nl=journaled, reported_nl=moved, note=adopted.note + cut
+                    )
+                )
                 continue
-            total, exact, note = self._delivered(order, status, now)
+            total, exact, note = self._delivered(order, status, now, order.cut_s > 0 and not uncut)
+            note += cut
             text = f"restart: order {order.id} ({order.kind.value}): {note}"
-            self._emit(ControllerEvent(now, "drive", text))
-            self._reason = text
-            try:
-                self.submit(c.DriveReport(S, order.id, total, True))
-            except DosingError as exc:
-                self._emit(ControllerEvent(now, "drive", f"restart report rejected: {exc}"))
-            finally:
-                self._reason = ""
+            self._report_at_restart(c.DriveReport(S, order.id, total, True, uncut), text)
             done.append(
                 Reconciled(
                     order.id,
@@ -528,6 +548,35 @@ class DurableController(Controller):
             finally:
                 self._reason = ""
         return done
+
+    def _report_at_restart(self, report: c.DriveReport, text: str) -> None:
+        """Journal ``report`` with the reconciliation's reason ``text`` (also sent to the
+        observer); a rejection is sent to the observer."""
+        now = self.clock.now_s()
+        self._emit(ControllerEvent(now, "drive", text))
+        self._reason = text
+        try:
+            self.submit(report)
+        except DosingError as exc:
+            self._emit(ControllerEvent(now, "drive", f"restart report rejected: {exc}"))
+        finally:
+            self._reason = ""
+
+    def _later_started(self, order: Order, status: DriveStatus | None) -> bool:
+        """The drive shows a command of an order after ``order`` (running, the last to end, or
+        in its history): it runs one command at a time, so ``order`` was stopped before it."""
+        if status is None:
+            return False
+        ids = [status.active_command_id]
+        if status.last_outcome is not None:
+            ids.append(status.last_outcome.command_id)
+        if isinstance(self.drive, CommandHistory):
+            ids.extend(o.command_id for o in self.drive.outcomes(""))
+        return any(i is not None and i > order.id for i in map(_order_id, ids))
+
+    def _in_flight(self, order: Order) -> Order:
+        """``order`` as the journal's device holds it now (itself if it is no longer there)."""
+        return next((o for o in self.journal.device.orders if o.id == order.id), order)
 
     def _adoptable(
         self, orders: list[Order], status: DriveStatus, now: int
@@ -580,17 +629,20 @@ class DurableController(Controller):
         )
 
     def _delivered(
-        self, order: Order, status: DriveStatus | None, now: int
+        self, order: Order, status: DriveStatus | None, now: int, stopped_at_cut: bool = False
     ) -> tuple[int, bool, str]:
         """(volume to report, exact?, explanation) for an order found in flight. Without the
         drive's count, the most it can have moved: the whole order, or less if its pace (the
-        drive's trust, SAFETY.md) cannot have moved that much by now."""
+        drive's trust, SAFETY.md) cannot have moved that much by now, or, cut by a bolus and
+        stopped before a later command (``stopped_at_cut``), by the cut (R-TIP-3)."""
         pace = pace_nl_per_h(order.volume_nl, order.end_s - order.start_s)
-        by_pace = pace * (max(0, now - order.start_s) + 1) // 3600
+        by = min(now, order.cut_s) if stopped_at_cut else now
+        by_pace = pace * (max(0, by - order.start_s) + 1) // 3600
         bound = max(min(order.volume_nl, by_pace), order.reported_nl)
+        what = "by the cut, a later command having run" if by < now else "by now"
         conservative = (
             f"counted the conservative bound {bound} nL (the whole order, or what its pace "
-            "can have moved by now)"
+            f"can have moved {what})"
         )
         if status is None or status.state is DriveState.UNKNOWN:
             return bound, False, f"drive unreachable: {conservative}"

@@ -8,6 +8,7 @@ else (REQ-CORE-004).
 from __future__ import annotations
 
 import re
+from dataclasses import field
 from typing import ClassVar, Final
 
 from itdose.core.alarms import AlarmKind
@@ -142,11 +143,20 @@ class Tick(Command):
 
 class DriveReport(Command):
     """What the drive delivered for order ``order_id`` so far (cumulative) and whether the order
-    has ended. A repeated report changes nothing (ids are recorded once)."""
+    has ended. A repeated report changes nothing (ids are recorded once).
+
+    ``uncut``: the cancel of the order, a bolus's cut, is not known to have been carried out (a
+    restarted controller found the order still in flight, its stop never confirmed, and the
+    drive, which runs one command at a time, shows no later order's command: the bolus never
+    started), so the drive may have moved it on after the cut: the order is counted, from this
+    report on, as one no bolus cut (judged against its own pace by the report and recorded as
+    leaving by the report; docs/dosing-rules.md#r-tip-3). It changes nothing for an order that
+    was not cut."""
 
     order_id: int
     delivered_nl: int
     final: bool
+    uncut: bool = field(default=False, metadata={"omit_default": True})
 
 
 class RequestBolus(Command):

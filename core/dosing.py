@@ -17,7 +17,7 @@ from itdose.core.basal import (
     segment_s,
 )
 from itdose.core.bolus import bolus_in_flight, clinician_bolus, clinician_decision, request_bolus
-from itdose.core.drive_reports import apply_report, over_delivered
+from itdose.core.drive_reports import apply_report, over_delivered, uncut
 from itdose.core.effects import DeliveryOrder, Effect
 from itdose.core.flight import (
     _cmax,
@@ -67,6 +67,7 @@ __all__ = [
     "reservoir_room_ng",
     "segment_s",
     "tip_arrival",
+    "uncut",
 ]
 
 

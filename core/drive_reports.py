@@ -64,6 +64,32 @@ def _over(order: Order, delivered_nl: int, now: int) -> bool:
     )
 
 
+def uncut(d: Device, order_id: int, final: bool, now: int) -> tuple[Device, tuple[Effect, ...]]:
+    """``d`` with order ``order_id`` no longer cut (:attr:`DriveReport.uncut
+    <itdose.core.commands.DriveReport.uncut>`): the cancel of it is not known to have been
+    carried out, so the drive may have moved it on after the cut, and the bound R-TIP-3 puts on
+    a cut order (its pace by the cut, every report counted as leaving by the cut) would judge
+    what it really moved a deviation and count it as having left earlier than it did. Counted as
+    an order no bolus cut, it is judged against its own pace by each report (a drive ahead of
+    that pace is still a deviation) and what it moved is recorded as leaving by the report: never
+    less than it moved, never earlier (REQ-DOSE-008). A basal order that goes on (the report is
+    not final) holds the basal to its end again, as when it was ordered. An order not cut is left
+    as it is."""
+    order = _find(d, order_id)
+    if order is None or not order.cut_s:
+        return d, ()
+    orders = tuple(
+        dataclasses.replace(o, cut_s=0, cut_mixed=False) if o.id == order_id else o
+        for o in d.orders
+    )
+    until = d.basal_until_s
+    if not final and order.kind is DeliveryKind.BASAL:
+        until = max(until, order.end_s)
+    text = f"order {order_id}: its cut at t={order.cut_s} s is not known carried out; not cut"
+    record = Record("cut_undone", "service", now, d.phase, d.phase, text)
+    return evolve(d, orders=orders, basal_until_s=until), (record,)
+
+
 def _moved_since(d: Device, t: int, order_id: int) -> bool:
     """Some other order's report moved the path after ``t`` (a piece of it ends after ``t``)."""
     books = (d.ledger, *(e.ledger for e in d.other_ledgers))

@@ -137,18 +137,25 @@ def trial_of(device: Device) -> Trial:
 
 
 @functools.cache
-def _parameters(cls: type) -> tuple[str, ...]:
-    """The parameter names of a command class, role left out (once per class)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "role")
+def _parameters(cls: type) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """The parameter names of a command class, role left out, each with the default it is left
+    out at (``omit_default``, as the codec does: one value, or none; once per class)."""
+    return tuple(
+        (f.name, (f.default,) if f.metadata.get("omit_default") else ())
+        for f in dataclasses.fields(cls)
+        if f.name != "role"
+    )
 
 
 def describe(command: cmd.Command) -> str:
-    """One line for the audit record: the command's parameters other than the role."""
+    """One line for the audit record: the command's parameters other than the role (a field
+    added later is shown only when it differs from its default, so older lines stay as they
+    were)."""
     parts = []
     cls: type = type(command)
-    for name in _parameters(cls):
+    for name, omitted in _parameters(cls):
         value = getattr(command, name)
-        if value in ((), "", None):
+        if value in ((), "", None, *omitted):
             continue
         if isinstance(value, Program):
             shown: object = (

@@ -251,11 +251,15 @@ def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Librar
 
 
 def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Applied:
-    """An over-delivering report raises the HIGH delivery-deviation alarm (REQ-TIP-004)."""
+    """An over-delivering report raises the HIGH delivery-deviation alarm (REQ-TIP-004). A report
+    whose order's cut is not known carried out (``uncut``) first counts the order as not cut
+    (docs/dosing-rules.md#r-tip-3)."""
+    d, undone = dosing.uncut(d, c.order_id, c.final, now) if c.uncut else (d, ())
     over = dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
     d, recounted = count_beyond_the_scan(d, c.order_id, c.delivered_nl, now)
     d, effects = dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now)
-    return Applied(d, (*recounted, *effects), (AlarmKind.DELIVERY_DEVIATION,) if over else ())
+    deviation = (AlarmKind.DELIVERY_DEVIATION,) if over else ()
+    return Applied(d, (*undone, *recounted, *effects), deviation)
 
 
 def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Library) -> Applied:

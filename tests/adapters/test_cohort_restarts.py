@@ -109,7 +109,7 @@ def test_a_restart_that_loses_the_drive_count_is_caught(monkeypatch: pytest.Monk
     assert clean["error"] is None and clean["restarts"] >= 2
     assert clean["hazards"]["count_lost"] == 0
 
-    def journaled(self: Any, order: Any, status: Any, now: int) -> tuple[int, bool, str]:
+    def journaled(self: Any, order: Any, status: Any, now: int, *_: Any) -> tuple[int, bool, str]:
         return order.reported_nl, True, "seeded defect: the journaled count"
 
     monkeypatch.setattr(durable.DurableController, "_delivered", journaled)
