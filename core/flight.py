@@ -322,7 +322,9 @@ def _cap_guess(
     peak can be, :func:`itdose.core.ledger.peak`), and each amount's flow adds its head there and
     at its own such end (where the total of ``pieces`` and ``base`` is computed once per end).
     That is the exact peak's arithmetic (its largest window total is at one of those ends), a
-    binary search over whole ng on it; the caller confirms it with exact peaks."""
+    binary search over whole ng on it that first tries the amount in proportion to the least
+    room the request's flow leaves at an end (and 1 ng more); the caller confirms the guess
+    with exact peaks."""
     period = common_period(*(p.pace_s for p in pieces), *(f.pace_s for f in base))
     terms = [p.term(period) for p in pieces]
     flow_terms = [f.term(period) for f in base]
@@ -332,7 +334,8 @@ def _cap_guess(
     at_own: dict[tuple[int, int], int] = {}
 
     def over(fg: int, ends: list[tuple[tuple[int, int], int]]) -> list[tuple[tuple[int, int], int]]:
-        # the ends (and their totals) where the window with fg's flow holds more than the limit
+        # the ends (and their totals) where the window with fg's flow holds more than the limit;
+        # ``share`` keeps the least ratio of the room left there to the flow's head
         flow = flow_for(fg)
         scaled = common_period(period, flow.pace_s)
         start, amount, rate = flow.term(scaled)
@@ -348,13 +351,23 @@ def _cap_guess(
         for (n, den), total in ends:
             since = n - start * den
             most = min(amount * scaled * den, rate * min(since, WINDOW_S * den)) if since > 0 else 0
-            if total * (scaled // period) + most > limit * scaled * den:
+            room = limit * scaled * den - total * (scaled // period)
+            if most > room:
                 out.append(((n, den), total))
+                if max(0, room) * share[1] < share[0] * most:
+                    share[:] = [max(0, room), most]
         return out
 
+    share = [1, 1]  # room, head (read after the request's ends)
     # an end where the whole request's flow keeps within the limit keeps any smaller amount's
     sums = over(hi, sums)
     lo, top = 0, (hi - 1) // FG_PER_NG + 1  # lo ng fits, top ng is at or above hi
+    # a head grows about in proportion to the amount: first the whole ng that proportion gives
+    # and 1 ng more (where the guess is usually right), then halvings
+    near = hi * share[0] // share[1] // FG_PER_NG
+    for probe in (near, near + 1):
+        if lo < probe < top:
+            lo, top = (probe, top) if not over(probe * FG_PER_NG, sums) else (lo, probe)
     while top - lo > 1:
         mid = (lo + top) // 2
         lo, top = (mid, top) if not over(mid * FG_PER_NG, sums) else (lo, mid)
