@@ -341,12 +341,11 @@ def _cap_guess(
         start, amount, rate = flow.term(scaled)
         den = max(rate, 1)
         num = start * den + min(amount * scaled, WINDOW_S * den)
-        if num >= now * den:
-            gcd = math.gcd(num, den)  # one instant, one key (an hourly cut ends an hour on)
-            own = (num // gcd, den // gcd)
-            if own not in at_own:
-                at_own[own] = total_at(INT_OPS, terms, flow_terms, *own, period)
-            ends = [*ends, (own, at_own[own])]
+        gcd = math.gcd(num, den)  # one instant, one key (an hourly cut ends an hour on)
+        own = (num // gcd, den // gcd)  # after now: a delivery starts now
+        if own not in at_own:
+            at_own[own] = total_at(INT_OPS, terms, flow_terms, *own, period)
+        ends = [*ends, (own, at_own[own])]
         out = []
         for (n, den), total in ends:
             since = n - start * den
