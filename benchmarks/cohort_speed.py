@@ -39,6 +39,11 @@ restarts 1.393, 1.340, 1.351 -> 1.237, 1.264, 1.234 (8 % less). docs/cohort-sche
 ("Speed") projects 1,000 and 10,000 patient-years on 2 idle cores and says where the rest goes
 (the core's steps at the hard maximum).
 
+The cap room's search from a guess (3 or 4 exact peaks a cut tick instead of about 40), ``32 1/2
+--workers=1`` alternated with the code before, 3 pairs at a load average of 8 to 11: 2.198,
+2.120, 2.231 -> 1.630, 1.607, 1.702 CPU s per patient-year (24 % less), the same core steps
+(172,196) and per-patient results.
+
     python benchmarks/cohort_speed.py [PATIENTS] [YEARS]
     python benchmarks/cohort_speed.py 24 1/2 --cohort=examples/cohorts/restarts.toml --workers=1
 """

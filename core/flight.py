@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable
 
-from itdose.core.arith import ceil_div
+from itdose.core.arith import INT_OPS, ceil_div
 from itdose.core.effects import Projection
-from itdose.core.ledger import Flow, Ledger, Piece, pace_nl_per_h, peak_fg
+from itdose.core.ledger import (
+    WINDOW_S,
+    Flow,
+    Ledger,
+    Piece,
+    _totals,
+    candidates,
+    common_period,
+    pace_nl_per_h,
+    peak_fg,
+    total_at,
+)
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, ng_down, ng_up
 from itdose.core.program import basal_daily_ng
@@ -273,8 +285,15 @@ def cap_room_ng(
     """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
     within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
     ``flows`` scheduled later and the delivery itself, whose flow for an amount is
-    ``flow_for(amount_fg)``. The request in whole ng (rounded up) when the whole exact request
-    fits, else the largest amount that does, rounded down to whole ng."""
+    ``flow_for(amount_fg)`` (its amount and pace never fall as the amount grows, so "fits" is
+    monotone). The request in whole ng (rounded up) when the whole exact request fits, else the
+    largest amount that does, rounded down to whole ng.
+
+    Only the whole ng of that amount is asked for: a binary search over whole ng between an
+    amount that fits (``lo``) and one that does not (``hi``), each step one exact peak, until one
+    whole ng is left. It starts with the amount :func:`_cap_guess` expects (and 1 ng more): when
+    the guess is right, those two peaks decide it, else the search goes on from what they said
+    (a guess saves peaks and never decides)."""
     limit = limit_fg(d, lib, drug)
     pieces, lags = recorded_terms(d, drug, now)
     base = (*in_flight_flows(d, drug), *lags, *flows)
@@ -288,10 +307,79 @@ def cap_room_ng(
     if not fits(0):
         return 0
     lo, hi = 0, requested_fg
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
+    guess = _cap_guess(pieces, base, now, limit, requested_fg, flow_for)
+    for probe in (guess, guess + FG_PER_NG):
+        if lo < probe < hi:
+            lo, hi = (probe, hi) if fits(probe) else (lo, probe)
+    while (hi - 1) // FG_PER_NG > lo // FG_PER_NG:
+        mid = (lo // FG_PER_NG + (hi - 1) // FG_PER_NG + 1) // 2 * FG_PER_NG
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return ng_down(lo)
+
+
+def _cap_guess(
+    pieces: tuple[Piece, ...],
+    base: tuple[Flow, ...],
+    now: int,
+    limit: int,
+    hi: int,
+    flow_for: Callable[[int], Flow],
+) -> int:
+    """The largest whole ng below ``hi`` fg that :func:`cap_room_ng` expects to fit, in fg, found
+    without the ledger's exact peak: the window totals of ``pieces`` and ``base`` are swept once
+    at every window end where one of their terms' slopes falls (at or after ``now``: where the
+    peak can be, :func:`itdose.core.ledger.peak`), and each amount's flow adds its head there and
+    at its own such end (where the total of ``pieces`` and ``base`` is computed once per end).
+    That is the exact peak's arithmetic (its largest window total is at one of those ends), a
+    binary search over whole ng on it that first tries the amount in proportion to the least
+    room the request's flow leaves at an end (and 1 ng more); the caller confirms the guess
+    with exact peaks."""
+    period = common_period(*(p.pace_s for p in pieces), *(f.pace_s for f in base))
+    terms = [p.term(period) for p in pieces]
+    flow_terms = [f.term(period) for f in base]
+    ends = [(now, 1), *candidates(INT_OPS, terms, flow_terms, period)]
+    ends = [(n, den) for n, den in ends if n >= now * den]
+    sums = list(zip(ends, _totals(terms, flow_terms, period, ends), strict=True))
+    at_own: dict[tuple[int, int], int] = {}
+
+    def over(fg: int, ends: list[tuple[tuple[int, int], int]]) -> list[tuple[tuple[int, int], int]]:
+        # the ends (and their totals) where the window with fg's flow holds more than the limit;
+        # ``share`` keeps the least ratio of the room left there to the flow's head
+        flow = flow_for(fg)
+        scaled = common_period(period, flow.pace_s)
+        start, amount, rate = flow.term(scaled)
+        den = max(rate, 1)
+        num = start * den + min(amount * scaled, WINDOW_S * den)
+        gcd = math.gcd(num, den)  # one instant, one key (an hourly cut ends an hour on)
+        own = (num // gcd, den // gcd)  # after now: a delivery starts now
+        if own not in at_own:
+            at_own[own] = total_at(INT_OPS, terms, flow_terms, *own, period)
+        ends = [*ends, (own, at_own[own])]
+        out = []
+        for (n, den), total in ends:
+            since = n - start * den
+            most = min(amount * scaled * den, rate * min(since, WINDOW_S * den)) if since > 0 else 0
+            room = limit * scaled * den - total * (scaled // period)
+            if most > room:
+                out.append(((n, den), total))
+                if max(0, room) * share[1] < share[0] * most:
+                    share[:] = [max(0, room), most]
+        return out
+
+    share = [1, 1]  # room, head (read after the request's ends)
+    # an end where the whole request's flow keeps within the limit keeps any smaller amount's
+    sums = over(hi, sums)
+    lo, top = 0, (hi - 1) // FG_PER_NG + 1  # lo ng fits, top ng is at or above hi
+    # a head grows about in proportion to the amount: first the whole ng that proportion gives
+    # and 1 ng more (where the guess is usually right), then halvings
+    near = hi * share[0] // share[1] // FG_PER_NG
+    for probe in (near, near + 1):
+        if lo < probe < top:
+            lo, top = (probe, top) if not over(probe * FG_PER_NG, sums) else (lo, probe)
+    while top - lo > 1:
+        mid = (lo + top) // 2
+        lo, top = (mid, top) if not over(mid * FG_PER_NG, sums) else (lo, mid)
+    return lo * FG_PER_NG
 
 
 LAG_ORDER_ID = 2**62

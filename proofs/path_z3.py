@@ -925,6 +925,39 @@ def _two_drugs(lib: Any) -> tuple[Any, Any]:
     raise ValueError("the library has no two drugs of one indication with different maxima")
 
 
+def _guesses(request: int, threshold: int) -> tuple[int | None, ...]:
+    """The guesses a search is run with: its own (``None``), and guesses that are wrong where
+    the search's own one is right: nothing, the request, and the whole ng 1 ng below and above
+    the largest amount that fits (the loop after the guess then does the work)."""
+    fits_ng = max(threshold, 0) // FG_PER_NG * FG_PER_NG
+    return (None, 0, request, fits_ng - FG_PER_NG, fits_ng + FG_PER_NG)
+
+
+def _guessing(room_fn: CapRoomFn, guess: int) -> CapRoomFn:
+    """``room_fn`` (the live search, a seeded variant or a wrapper of either) run with
+    ``flight._cap_guess`` answering ``guess``: in the module and in the variant's own namespace
+    while it runs."""
+
+    def guessed(*args: Any) -> int:
+        return guess
+
+    def run(*args: Any) -> int:
+        spaces = [vars(flight_mod)]
+        own = getattr(room_fn, "__globals__", None)
+        if isinstance(own, dict) and "_cap_guess" in own and own is not spaces[0]:
+            spaces.append(own)
+        saved = [space["_cap_guess"] for space in spaces]
+        for space in spaces:
+            space["_cap_guess"] = guessed
+        try:
+            return room_fn(*args)
+        finally:
+            for space, old in zip(spaces, saved, strict=True):
+                space["_cap_guess"] = old
+
+    return run
+
+
 def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
     """The live ``flight.cap_room_ng`` against :func:`_search_reference`, on enumerated requests
     and thresholds (see PATH-Z3-CAP)."""
@@ -940,36 +973,44 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
     over = limit + 1  # more than the planned drug's hard maximum: never fits
     wrong: list[tuple[int, int, int, int, str]] = []
     runs = 0
-    for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS):
-        for t in _thresholds(request):
-            asked: list[int] = []
-            most = 2 + request.bit_length()  # the request, nothing, then one per halving
+    cases = [
+        (request, t, guess)
+        for request in (*range(SMALL_REQUESTS + 1), *LARGE_REQUESTS)
+        for t in _thresholds(request)
+        for guess in _guesses(request, t)
+    ]
+    for request, t, guess in cases:
+        search = room_fn if guess is None else _guessing(room_fn, guess)
+        asked: list[int] = []
+        most = 2 + request.bit_length()  # the request, nothing, then one per halving
 
-            def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
-                # the delivery of fg fits exactly when fg <= t: exactly the hard maximum (which
-                # fits, REQ-TIP-004), or 1 fg more
-                asked.append(fg)
-                amount = limit if fg <= t else over
-                return Flow(_CAP_NOW, amount, amount, 3600)
+        def flow_for(fg: int, t: int = t, asked: list[int] = asked) -> Flow:
+            # the delivery of fg fits exactly when fg <= t: exactly the hard maximum (which
+            # fits, REQ-TIP-004), or 1 fg more
+            asked.append(fg)
+            amount = limit if fg <= t else over
+            return Flow(_CAP_NOW, amount, amount, 3600)
 
-            # a threshold below 0: the drug already due (a flow of more than the limit) does
-            # not fit even with no delivery
-            base = (Flow(_CAP_NOW, over, over, 3600),) if t < 0 else ()
-            want = _search_reference(request, t)
-            runs += 1
-            try:
-                with _questions_counted(room_fn, most):
-                    got = room_fn(device, _CAP_NOW, lib, planned.drug, request, flow_for, base)
-            except _TooManyQuestions:
-                wrong.append((request, t, -1, want, f"asked about more than {most} amounts"))
-                continue
-            except Exception as exc:  # a defect of the search: a counterexample, not a crash
-                wrong.append((request, t, -1, want, f"raised {type(exc).__name__}"))
-                continue
-            outside = [x for x in asked if not 0 <= x <= request]
-            if got != want or outside:
-                why = f"asked about {outside[0]} fg" if outside else f"returned {got} ng"
-                wrong.append((request, t, got, want, why))
+        # a threshold below 0: the drug already due (a flow of more than the limit) does
+        # not fit even with no delivery
+        base = (Flow(_CAP_NOW, over, over, 3600),) if t < 0 else ()
+        want = _search_reference(request, t)
+        runs += 1
+        try:
+            with _questions_counted(room_fn, most):
+                got = search(device, _CAP_NOW, lib, planned.drug, request, flow_for, base)
+        except _TooManyQuestions:
+            wrong.append((request, t, -1, want, f"asked about more than {most} amounts"))
+            continue
+        except Exception as exc:  # a defect of the search: a counterexample, not a crash
+            wrong.append((request, t, -1, want, f"raised {type(exc).__name__}"))
+            continue
+        outside = [x for x in asked if not 0 <= x <= request]
+        if got != want or outside:
+            why = f"asked about {outside[0]} fg" if outside else f"returned {got} ng"
+            if guess is not None:
+                why += f" (guess {guess} fg)"
+            wrong.append((request, t, got, want, why))
     first = wrong[0] if wrong else (0, 0, 0, 0, "")
     shown = (
         ("request (fg)", z3.IntVal(first[0]), ""),
@@ -981,10 +1022,11 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
         "cap_room_ng's search returns the whole request in ng rounded up when it fits, else the "
         "largest amount that fits (it fits, 1 fg more does not) rounded down to whole ng, 0 "
         "when nothing fits, against the planned drug's own maximum; it asks only about amounts "
-        "from 0 to the request, at most 2 + log2(request) times: "
-        f"{runs} runs, every threshold of every request of 0 to {SMALL_REQUESTS} fg and the "
-        "thresholds around whole ng, a third, a half and the end of requests up to 3 * 10**13 "
-        "fg (REQ-GOV-002, REQ-TIP-004)"
+        "from 0 to the request, at most 2 + log2(request) times, with its own guess and with "
+        "guesses of nothing, the request and 1 ng either side of the largest amount that fits "
+        f"(a guess only saves questions): {runs} runs, every threshold of every request of 0 "
+        f"to {SMALL_REQUESTS} fg and the thresholds around whole ng, a third, a half and the "
+        "end of requests up to 3 * 10**13 fg (REQ-GOV-002, REQ-TIP-004)"
     )
     if wrong:
         name += (
@@ -992,6 +1034,10 @@ def cap_search_claims(cap_room: CapRoomFn | None = None) -> list[Claim]:
             f"fg: {first[4]})"
         )
     return [Claim(name, (), z3.BoolVal(not wrong), shown)]
+
+
+_SEARCH_GOES_ON = "(hi - 1) // FG_PER_NG > lo // FG_PER_NG"
+"""The loop condition of ``cap_room_ng``'s search: more than one whole ng between lo and hi."""
 
 
 def _cap_room_seeded(old: str, new: str) -> CapRoomFn:
@@ -1140,10 +1186,12 @@ def obligations() -> tuple[Any, ...]:
             "PATH-Z3-CAP",
             "dosing.cap_room_ng's search finds the largest amount that fits under the cap",
             ("REQ-GOV-002", "REQ-TIP-004"),
-            "The live flight.cap_room_ng (the binary search over the ledger's exact peak that "
-            "gives the governor its cap room), run with a delivery whose amounts up to a "
+            "The live flight.cap_room_ng (the binary search over whole ng of the ledger's exact "
+            "peak that gives the governor its cap room, started at the amount its guess expects "
+            "and 1 ng more), run with a delivery whose amounts up to a "
             "threshold fit and the rest do not (any 'fits' that is monotone in the amount is "
-            "such a threshold), the ledger's live peak_fg deciding each: it returns the request "
+            "such a threshold), the ledger's live peak_fg deciding each, with its own guess and "
+            "with wrong ones (nothing, the request, 1 ng either side): it returns the request "
             "in whole ng rounded up when the request fits, else the largest amount that fits "
             "(it fits, 1 fg more does not) rounded down to whole ng, and 0 when nothing fits; "
             "it asks only about amounts between 0 and the request, at most 2 + log2(request) "
@@ -1162,8 +1210,10 @@ def obligations() -> tuple[Any, ...]:
             (
                 Broken(
                     "search-stops-early",
-                    "the search stops while two amounts remain (lo may be 1 fg short)",
-                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 2")),
+                    "the search stops while two whole ng remain (lo may be 1 ng short)",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded(_SEARCH_GOES_ON, f"{_SEARCH_GOES_ON} + 1")
+                    ),
                 ),
                 Broken(
                     "search-returns-hi",
@@ -1172,8 +1222,16 @@ def obligations() -> tuple[Any, ...]:
                 ),
                 Broken(
                     "search-never-ends",
-                    "a search that keeps asking once one amount remains (it would never end)",
-                    lambda: cap_search_claims(_cap_room_seeded("hi - lo > 1", "hi - lo > 0")),
+                    "a search whose midpoint can be the amount that fits already (once two "
+                    "whole ng remain it would ask about it again and again: never end)",
+                    lambda: cap_search_claims(_cap_room_seeded("+ 1) // 2", ") // 2")),
+                ),
+                Broken(
+                    "guess-trusted",
+                    "the guess taken as fitting without asking the exact peak",
+                    lambda: cap_search_claims(
+                        _cap_room_seeded("if fits(probe)", "if probe == guess")
+                    ),
                 ),
                 Broken(
                     "reservoir-drug-maximum",

@@ -14,103 +14,40 @@ exact peak refuses too.
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from largest_window import DAY, NOW, largest, ledgers, window
 
 from itdose.core.flight import whole_fg
 from itdose.core.ledger import Flow, Piece, _totals, common_period, peak_fg
 
-DAY = 86_400
-NOW = 300_000
-
-
-def _window(pieces: list[Piece], flows: list[Flow], t: Fraction) -> Fraction:
-    total = Fraction(0)
-    for p in pieces:
-        last = p.end_s + 1 if p.instant else p.end_s  # an instant counts to its next second
-        after = last - (t - DAY)
-        if after > 0:
-            total += min(Fraction(p.amount_fg), Fraction(p.pace_fg, p.pace_s) * after)
-    for f in flows:
-        since = t - f.start_s
-        if since > 0:
-            total += min(Fraction(f.amount_fg), Fraction(f.pace_fg, f.pace_s) * min(since, DAY))
-    return total
-
-
-def _largest(pieces: list[Piece], flows: list[Flow], now: int) -> int:
-    ends = {Fraction(now)}
-    for p in pieces:
-        last = p.end_s + 1 if p.instant else p.end_s
-        ends.add(Fraction(last + DAY))
-        if p.pace_fg:
-            ends.add(last + DAY - Fraction(p.amount_fg) / Fraction(p.pace_fg, p.pace_s))
-    for f in flows:
-        ends.update((Fraction(f.start_s), Fraction(f.start_s + DAY)))
-        if f.pace_fg:
-            ends.add(f.start_s + Fraction(f.amount_fg) / Fraction(f.pace_fg, f.pace_s))
-    return math.ceil(max(_window(pieces, flows, t) for t in ends if t >= now))
-
-
-AMOUNT = st.one_of(
-    st.sampled_from([0, 1, 25_000_000]),
-    st.integers(1, 10**9),
-    st.integers(10**9, 10**12),
-)
-PACE_S = st.sampled_from([1, 7, 60, 3600])
-
-
-@st.composite
-def _ledgers(draw: st.DrawFn) -> tuple[list[Piece], list[Flow]]:
-    """Pieces in a ledger's order (of their ends, at or before now), some of them instants and
-    lag terms, and flows from now on."""
-    t = NOW - draw(st.integers(0, 2 * DAY))
-    pieces = []
-    for i in range(draw(st.integers(0, 28))):
-        t = min(NOW, t + draw(st.sampled_from([0, 1, 600, 3600, 4000, 20_000])))
-        amount = draw(AMOUNT)
-        if draw(st.booleans()) and draw(st.booleans()) and draw(st.booleans()):
-            pieces.append(Piece(2**62 + i, t, t, amount, max(1, amount), 1, True))
-            continue
-        pace = draw(st.one_of(st.just(max(1, amount)), st.integers(1, 10**10)))
-        start = max(0, t - draw(st.integers(0, 7200)))
-        pieces.append(Piece(i, start, t, amount, pace, draw(PACE_S)))
-    flows = [
-        Flow(NOW + draw(st.sampled_from([0, 0, 1, 300, DAY, 2 * DAY])), amount, pace, pace_s)
-        for amount, pace, pace_s in draw(
-            st.lists(st.tuples(AMOUNT, st.integers(1, 10**10), PACE_S), max_size=5)
-        )
-    ]
-    return pieces, flows
-
 
 @settings(max_examples=100, deadline=None)
-@given(ledger=_ledgers(), slack=st.sampled_from([-(10**6), -1, 0, 1]))
+@given(ledger=ledgers(), slack=st.sampled_from([-(10**6), -1, 0, 1]))
 def test_the_peak_is_the_largest_window_ending_from_now_on(
     ledger: tuple[list[Piece], list[Flow]], slack: int
 ) -> None:
     """REQ-GOV-004, REQ-GOV-005: ``peak_fg`` equals the brute-force largest window (rounded up),
     and asked against a limit it answers "within" exactly when that window is within it."""
     pieces, flows = ledger
-    largest = _largest(pieces, flows, NOW)
-    assert peak_fg(tuple(pieces), tuple(flows), NOW) == largest
-    limit = max(0, largest + slack)
+    most = largest(pieces, flows, NOW)
+    assert peak_fg(tuple(pieces), tuple(flows), NOW) == most
+    limit = max(0, most + slack)
     within = peak_fg(tuple(pieces), tuple(flows), NOW, limit) <= limit
-    assert within == (largest <= limit)
+    assert within == (most <= limit)
 
 
 @settings(max_examples=60, deadline=None)
-@given(ledger=_ledgers())
+@given(ledger=ledgers())
 def test_the_long_segment_screen_never_exceeds_the_largest_window(
     ledger: tuple[list[Piece], list[Flow]],
 ) -> None:
     """REQ-DOSE-009: ``whole_fg`` of flows from now on (a lower bound the long-segment check
     refuses on without the exact peak) is never above the brute-force largest window."""
     pieces, flows = ledger
-    assert whole_fg(tuple(flows)) <= _largest(pieces, flows, NOW)
+    assert whole_fg(tuple(flows)) <= largest(pieces, flows, NOW)
 
 
 def _swept(pieces: list[Piece], flows: list[Flow], ends: list[Fraction]) -> list[Fraction]:
@@ -124,7 +61,7 @@ def _swept(pieces: list[Piece], flows: list[Flow], ends: list[Fraction]) -> list
 
 
 @settings(max_examples=100, deadline=None)
-@given(ledger=_ledgers(), extra=st.lists(st.fractions(NOW - DAY, NOW + 3 * DAY), max_size=5))
+@given(ledger=ledgers(), extra=st.lists(st.fractions(NOW - DAY, NOW + 3 * DAY), max_size=5))
 def test_the_swept_window_totals_are_every_window_exactly(
     ledger: tuple[list[Piece], list[Flow]], extra: list[Fraction]
 ) -> None:
@@ -136,7 +73,7 @@ def test_the_swept_window_totals_are_every_window_exactly(
         ends.append(Fraction(p.last_s + DAY))
         if p.pace_fg:
             ends.append(p.last_s + DAY - Fraction(p.amount_fg) / Fraction(p.pace_fg, p.pace_s))
-    assert _swept(pieces, flows, ends) == [_window(pieces, flows, t) for t in ends]
+    assert _swept(pieces, flows, ends) == [window(pieces, flows, t) for t in ends]
 
 
 def test_window_ends_a_hair_apart_are_told_apart() -> None:
@@ -148,6 +85,6 @@ def test_window_ends_a_hair_apart_are_told_apart() -> None:
     second = 1000 + DAY - Fraction(1, faster)
     assert first < second < first + Fraction(1, 10**23)
     ends = [first, (first + second) / 2, second, first - Fraction(1, 10**30)]
-    assert _swept(pieces, [], ends) == [_window(pieces, [], t) for t in ends]
+    assert _swept(pieces, [], ends) == [window(pieces, [], t) for t in ends]
     at_first, between, at_second, before = _swept(pieces, [], ends)
     assert before == at_first == 2 > between > at_second  # each falls from its own instant

@@ -31,15 +31,16 @@ NOW = 10 * 86_400
 
 def test_the_cap_search_check_passes_and_catches_each_seeded_defect() -> None:
     """REQ-GOV-002, REQ-TIP-004: PATH-Z3-CAP holds on the live search, and a search that stops
-    one step early, returns the first amount that does not fit, never ends, counts the drug in
-    the path against the reservoir drug's maximum, or rounds a fitting request down is caught,
-    naming a request and threshold where it differs."""
+    one step early, returns the first amount that does not fit, never ends, trusts its guess
+    without asking, counts the drug in the path against the reservoir drug's maximum, or rounds
+    a fitting request down is caught, naming a request and threshold where it differs."""
     result = run_obligation(OBLIGATIONS["PATH-Z3-CAP"])
     assert result.status == "pass", result.detail
     assert {b.id for b in result.broken} == {
         "search-stops-early",
         "search-returns-hi",
         "search-never-ends",
+        "guess-trusted",
         "reservoir-drug-maximum",
         "whole-request-rounded-down",
     }
