@@ -306,6 +306,9 @@ class Controller:
         """Preempted orders, resumed last-in first-out."""
         self._stop_pending = False
         """A stop could not be confirmed (drive unreachable): retry at every step."""
+        self._stops = 0
+        """Stops of all delivery carried out (:meth:`_carry_out`: a stop that a fault raised
+        while one step's effects were carried out voids the orders still to come in them)."""
         self._configured = False
         self._eri_seen = False
         self._hints = _Hints()
@@ -363,15 +366,24 @@ class Controller:
     # ------------------------------------------------------------------ effects
 
     def _carry_out(self, effects: tuple[Effect, ...], now: int) -> None:
+        """Carry out one step's effects in order. A drive error while doing so raises a HIGH
+        alarm through a step of its own, whose stop of all delivery comes before the orders
+        still to come here: those are never started (each reported final with nothing
+        delivered), or a bolus granted in the step would run under the alarm (REQ-ALM-001)."""
+        stops = self._stops
         for effect in effects:
             if isinstance(effect, DeliveryOrder):
-                self._order(effect, now)
+                if self._stops != stops:  # delivery was stopped since this step decided it
+                    self._void(effect, now)
+                else:
+                    self._order(effect, now)
             elif isinstance(effect, CancelOrder):
                 self._emit(ControllerEvent(now, "effect", "cancel", effect=effect))
                 self._cancel(now, effect.order_id)
             elif isinstance(effect, StopDelivery):
                 self._emit(ControllerEvent(now, "effect", "stop", effect=effect))
                 self._stop_all(now)
+                stops = self._stops  # this step's own stop: its later orders do run
             elif isinstance(effect, Annunciate):
                 self._annunciate(now, effect.kind, effect.priority)
                 self._emit(ControllerEvent(now, "effect", effect.kind.value, effect=effect))
@@ -391,6 +403,12 @@ class Controller:
         self.stats.drive_errors += 1
         fault: DriveFault = to_drive_fault(exc)
         self._fault(now, alarm_for_fault(exc.fault, self.stall_alarm), str(fault))
+
+    def _void(self, order: DeliveryOrder, now: int) -> None:
+        """An order a later stop overtook: never given to the drive, reported final at 0."""
+        self._emit(ControllerEvent(now, "effect", f"void {order.kind}", effect=order))
+        o = _Order(order.order_id, order.kind, order.volume_nl, now + order.duration_s, 1)
+        self._finish(now, o, 0)
 
     def _order(self, order: DeliveryOrder, now: int) -> None:
         pace = rate_for_duration(order.volume_nl, order.duration_s) if order.volume_nl else 1
@@ -488,6 +506,7 @@ class Controller:
             self._finish(now, o, o.done_nl)
 
     def _stop_all(self, now: int) -> None:
+        self._stops += 1
         for o in list(self._stack):
             self._finish(now, o, o.done_nl)
         if self._active is None:

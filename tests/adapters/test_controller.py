@@ -16,7 +16,7 @@ from itdose.adapters.controller import (
     WallClock,
     alarm_for_fault,
 )
-from itdose.adapters.drive import DriveState, FaultCode
+from itdose.adapters.drive import DriveState, DriveStatus, DriveUnreachable, FaultCode
 from itdose.core import Device, Phase, Role, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
@@ -323,3 +323,42 @@ def test_core_order_kinds_are_known() -> None:
     out = step(d, c.Tick(Role.SERVICE), 8 * DAY, LIB)
     kinds = {e.kind for e in out.effects if isinstance(e, DeliveryOrder)}
     assert kinds <= {k.value for k in DeliveryKind}
+
+
+def test_a_drive_fault_at_a_bolus_grant_starts_no_bolus_under_the_alarm() -> None:
+    """REQ-ALM-001: the drive does not answer the stop of the basal order a bolus replaces; the
+    fault's HIGH alarm stops all delivery in the same controller step, before the bolus order
+    of the grant is carried out, so that order is never given to the drive (reported final with
+    nothing delivered) and nothing moves under the alarm. Before, the bolus (10,695 nL) ran to
+    its end in the alarm phase."""
+    events: list[ControllerEvent] = []
+    ctl, sim = active_controller((), events)
+    basal = next(o for o in ctl.device.orders if o.kind is DeliveryKind.BASAL)
+    ctl.run_until(basal.end_s - 2400)
+    real_stop, calls = sim.stop, [0]
+
+    def stop_unanswered_once() -> DriveStatus:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise DriveUnreachable("stop", "no reply", status=sim.poll())
+        return real_stop()
+
+    sim.stop = stop_unanswered_once  # type: ignore[method-assign]
+    n = len(events)
+    ctl.submit(c.RequestBolus(P))
+    granted = [e.effect for e in events[n:] if isinstance(e.effect, DeliveryOrder)]
+    assert len(granted) == 1 and granted[0].kind == "patient_bolus"  # granted, then overtaken
+    assert ctl.device.phase is Phase.ALARM
+    assert ctl.device.has_alarm(AlarmKind.DRIVE_FAULT)
+    assert not ctl.device.orders  # every order reported final
+    finals = {
+        e.command.order_id: e.command.delivered_nl
+        for e in events[n:]
+        if isinstance(e.command, c.DriveReport) and e.command.final
+    }
+    assert finals[granted[0].order_id] == 0
+    moved = sim.poll().delivered_nl_total
+    ctl.run_until(basal.end_s + 2 * HOUR)
+    assert sim.poll().delivered_nl_total == moved  # nothing moves under the HIGH alarm
+    bolus_id = f"{granted[0].order_id}."
+    assert not any(t.event == "started" and t.detail.startswith(bolus_id) for t in sim.trace)
