@@ -10,6 +10,7 @@ boluses over 300 s an hour apart (14 + 6 x 1 = 20 mg); the reservoir refilled fr
 
 from __future__ import annotations
 
+import pytest
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 from whole_nl_drive import largest_window
 
@@ -47,6 +48,43 @@ def test_a_refill_from_20_to_25_mg_per_ml_as_a_bolus_ends_leaves_every_bolus_gra
         if k == 2:
             refill(b, t + 300, 25 * MG, program=_program(25 * MG))
         t += HOUR_S
+    b.advance(t + 2 * DAY_S)
+    assert not b.anomalies and b.dead_volume_nl is not None
+    end = min((r.start for r in b.running.values()), default=b.now)
+    brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
+    assert brute <= 20 * MG  # never over: this holds
+    assert grants == [True] * 6, grants
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="refilled 10 -> 25 mg/mL with the Prometra catheter trimmed 68.3 cm (108,420 nL), the "
+    "first of six boluses (1,185 s after the refill, the path 89,219 nL of 10 mg/mL ahead of "
+    "19,201 nL of 25 mg/mL) pushes the rise out of the tip; the sixth, 20,940 s after the "
+    "refill, is denied for the daily cap, though the largest window on whole-nanolitre steps "
+    "is then 1,000,010 ng under the maximum (room for the 1 mg dose and 10 ng). The "
+    "same with the first bolus 1,000 s or 1,500 s after the refill, the refill 1,000 s into "
+    "the hour, the boluses an hour apart, or 70 cm trimmed; all six granted (10 ng under) at "
+    "60 cm trimmed or from 20 mg/mL. Not new: the parent of R-TIP-5's fix at a grant "
+    "(032612a) denies it too. Found by this session's random attack (seed 15); not traced",
+)
+def test_a_refill_from_10_to_25_mg_per_ml_whose_rise_the_first_bolus_pushes_out(
+    library: Library,
+) -> None:
+    """R-TIP-4, REQ-TIP-004: the rise of concentration leaves the tip inside the first of six
+    boluses at the hard maximum exactly; every bolus is granted and no window exceeds the
+    maximum (judged by the whole-nanolitre brute force from the drive's record)."""
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, _program(10 * MG), trimmed_mm=683)
+    t_refill = t0 + DAY_S + 3014
+    refill(b, t_refill, 25 * MG, program=_program(25 * MG))
+    t = t_refill + 1185
+    grants = []
+    for gap in (3600, 3600, 3600, 5355, 3600, 4292):
+        out = b.submit(c.RequestBolus(Role.PATIENT), t)
+        grants.extend(e.granted for e in out.effects if isinstance(e, BolusDecision))
+        t += gap
     b.advance(t + 2 * DAY_S)
     assert not b.anomalies and b.dead_volume_nl is not None
     end = min((r.start for r in b.running.values()), default=b.now)
