@@ -74,7 +74,8 @@ def test_a_program_at_the_hard_maximum_is_never_cut(
     "alarm on the steady program and cuts it, the least window 47.48 ng (12 mg/mL, about 4 nL) "
     "and 71.48 ng (19 mg/mL) under the daily dose, ending 183,600 s and 190,800 s after dosing "
     "starts, beyond the one rounding unit (two at the pace) R-TIP-4 allows, on either drive; "
-    "found by this session's attack; not traced",
+    "the same before and after the hard maximum was filled only to whole nanolitres "
+    "(flight.limit_fg); found by this session's attack; not traced",
 )
 @pytest.mark.parametrize("mode", FULL_MODES)
 @pytest.mark.parametrize(
