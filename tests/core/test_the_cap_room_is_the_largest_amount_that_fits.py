@@ -37,6 +37,13 @@ def _limit(drug: str, indication: str) -> int:
     )
 
 
+def _whole_nl(limit: int, conc: int) -> int:
+    """The hard maximum as the accounting may fill it with one concentration of ``conc`` fg per
+    nL: whole nanolitres of it (docs/dosing-rules.md#r-tip-5: at a concentration whose maximum
+    is not a whole number of nanolitres, a window could hold one nanolitre more than counted)."""
+    return limit - limit % conc
+
+
 def _order(nl: int, conc: int, seg: int) -> Flow:
     """An order of ``nl`` nL at ``conc`` fg per nL over ``seg`` s, as a drive runs it: at the
     whole nanolitres per hour that end it on time (rounded up)."""
@@ -172,7 +179,7 @@ def _near_limit(draw: st.DrawFn) -> tuple[list[Piece], list[Flow], int, int, int
     nl = draw(st.integers(1, 40))
     conc = draw(st.sampled_from([1, 7, 999_999, 1_000_000, 1_000_001, 2_000_000, 25_000_000]))
     seg = draw(st.sampled_from([1, 600, HOUR, HOUR + 1, 5400, 86_400]))
-    limit = _limit("morphine", "pain")
+    limit = _whole_nl(_limit("morphine", "pain"), conc)
     over = draw(st.one_of(st.integers(0, (nl + 1) * conc), st.sampled_from([0, 1, conc])))
     flush = limit - largest(pieces, [*flows, _order(nl, conc, seg)], NOW) + over
     return pieces, [*flows, Flow(NOW, flush, flush, 1)], nl, conc, seg, flush
@@ -185,7 +192,7 @@ def test_the_cap_room_near_the_limit_is_the_largest_volume_that_fits(data: Any) 
     hard maximum to over it, the room is the brute force's and the search's before the guess."""
     pieces, flows, nl, conc, seg, flush = _near_limit(data.draw)
     assume(flush >= 0)
-    limit = _limit("morphine", "pain")
+    limit = _whole_nl(_limit("morphine", "pain"), conc)
     room, _, asked = _room(pieces, flows, nl, conc, seg, "morphine", "pain")
     assert room == _reference(pieces, flows, limit, nl, conc, seg)
     before = _bisection_before(
@@ -204,7 +211,7 @@ def test_any_guess_gives_the_same_cap_room(data: Any, guess: int) -> None:
     and one a halving of the whole ng below the request."""
     pieces, flows, nl, conc, seg, flush = _near_limit(data.draw)
     assume(flush >= 0)
-    limit = _limit("morphine", "pain")
+    limit = _whole_nl(_limit("morphine", "pain"), conc)
 
     def wrong(*args: Any) -> int:
         return guess
