@@ -253,7 +253,10 @@ def test_restarts_patients_beyond_the_ci_slice_stay_within_the_hard_maximum(pati
     "24 h window ending at t=28,162,743 s, 175,550 s after the second refill: 10 ng over (20 nL "
     "at 500 mcg/mL, more than R-TIP-5's one nanolitre), on fa8885b and on main after "
     "flight.limit_fg alike; found by this session's attack (restarts patients 1000-1299 and "
-    "default 1000-1099, one year each: the only hazard); not traced",
+    "default 1000-1099, one year each: the only hazard); traced: a drive reset's lost count "
+    "counted at its upper bound by pace (about 20 nL more than moved) puts the core's model of "
+    "the 500 mcg/mL front 20 nL nearer the tip, so 20 nL of 1000 mcg/mL are counted at half "
+    "(SAFETY.md)",
 )
 def test_restarts_patient_1189_stays_within_the_hard_maximum() -> None:
     """REQ-GOV-004, REQ-TIP-005: no rolling 24 h window at the tip above the hard maximum (the
