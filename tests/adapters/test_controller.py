@@ -330,7 +330,8 @@ def test_a_drive_fault_at_a_bolus_grant_starts_no_bolus_under_the_alarm() -> Non
     fault's HIGH alarm stops all delivery in the same controller step, before the bolus order
     of the grant is carried out, so that order is never given to the drive (reported final with
     nothing delivered) and nothing moves under the alarm. Before, the bolus (10,695 nL) ran to
-    its end in the alarm phase."""
+    its end in the alarm phase. Once the alarms are cleared and delivery resumed, only new basal
+    orders run: neither the bolus nor the cut basal order comes back."""
     events: list[ControllerEvent] = []
     ctl, sim = active_controller((), events)
     basal = next(o for o in ctl.device.orders if o.kind is DeliveryKind.BASAL)
@@ -360,5 +361,14 @@ def test_a_drive_fault_at_a_bolus_grant_starts_no_bolus_under_the_alarm() -> Non
     moved = sim.poll().delivered_nl_total
     ctl.run_until(basal.end_s + 2 * HOUR)
     assert sim.poll().delivered_nl_total == moved  # nothing moves under the HIGH alarm
-    bolus_id = f"{granted[0].order_id}."
-    assert not any(t.event == "started" and t.detail.startswith(bolus_id) for t in sim.trace)
+    # the clinician clears the alarms and resumes: only new basal orders run, neither the bolus
+    # nor the cut basal order
+    for alarm in list(ctl.device.alarms):
+        ctl.submit(c.ClearAlarm(C, alarm.kind, reason="checked"))
+    ctl.submit(c.Resume(C, "checked"))
+    assert ctl.device.phase is Phase.ACTIVE
+    ctl.run_until(basal.end_s + 6 * HOUR)
+    assert sim.poll().delivered_nl_total > moved  # basal goes on
+    started = [t.detail.split()[0].split(".")[0] for t in sim.trace if t.event == "started"]
+    assert str(granted[0].order_id) not in started
+    assert started.count(str(basal.id)) == 1  # the cut order never runs again
