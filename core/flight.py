@@ -229,16 +229,15 @@ def _fluid_flows(
     # the richest fluid within reach per change of concentration, until the report that ends
     # the fluid records its own term (a window ending inside the order before that report
     # could hold it: 5 ng over at a bolus ending a fall)
-    reach = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
-    changes = sum(1 for a, b in itertools.pairwise(reach) if a != b)
-    lag = (Flow(now, changes * max(reach), changes * max(reach), 1),) if changes else ()
+    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
+    changes = sum(1 for a, b in itertools.pairwise(along) if a != b)
+    lag = (Flow(now, changes * max(along), changes * max(along), 1),) if changes else ()
     first = ahead(d, skip_nl, unknown_nl)
     moved_fg = amount_fg(first, drug)
     part: tuple[Piece, ...] = ()
     if moved is not None and moved_fg > 0:
         richest = max(p.concentration_ng_per_ml for p in first)
         part = (Piece(moved[0], moved[1], now, moved_fg, moved[2] * richest, 3600),)
-    along = [p.concentration_ng_per_ml for p in ahead(d, skip_nl, unknown_nl + volume_nl)]
     flows: list[Flow] = []
     if all(a >= b for a, b in itertools.pairwise(along)):
         out = ahead(d, skip_nl, volume_nl)

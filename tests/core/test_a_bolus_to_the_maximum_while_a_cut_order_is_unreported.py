@@ -18,27 +18,19 @@ from fractions import Fraction
 import pytest
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, HOUR_S, MG, C, implanted_and_dosing
-from late_reports import LateCutReports
+from late_reports import LateCutReports, late_program
 from whole_nl_drive import largest_window
 
 from itdose.core import DosingError, Library, Role
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision
-from itdose.core.program import Basal, PatientBolusProgram, Program
 
 P = Role.PATIENT
 CAP = 20 * MG
 EXACT_NG = 5_000_049
 """The clinician bolus that brings the largest window to the hard maximum exactly (measured with
 every report immediate: 0 ng above it by both references; 1 ng more is denied)."""
-PROGRAM = Program(
-    "morphine",
-    "pain",
-    25 * MG,
-    Basal.continuous(14 * MG),
-    PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6),
-    "opioid-tolerant",
-)
+PROGRAM = late_program(25 * MG)
 
 
 def _bolus(library: Library, delay_s: int, dose_ng: int) -> tuple[bool, Fraction, Fraction]:

@@ -29,6 +29,7 @@ from fractions import Fraction
 import pytest
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, greedy_clinician_boluses, implanted_and_dosing
+from late_reports import late_program
 from whole_nl_drive import largest_window
 
 from itdose.core import Device, Library, Role, step
@@ -36,21 +37,13 @@ from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.codec import decode, encode
 from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect
-from itdose.core.program import Basal, PatientBolusProgram, Program
 from itdose.core.state import Order
 
 P = Role.PATIENT
 S = Role.SERVICE
 CAP = 20 * MG
 DEVIATION = AlarmKind.DELIVERY_DEVIATION.value
-PROGRAM = Program(
-    "morphine",
-    "pain",
-    25 * MG,
-    Basal.continuous(14 * MG),
-    PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6),
-    "opioid-tolerant",
-)
+PROGRAM = late_program(25 * MG)
 
 
 class Crashes(Bench):

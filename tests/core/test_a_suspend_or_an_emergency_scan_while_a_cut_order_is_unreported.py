@@ -29,24 +29,16 @@ from itdose_physics import (
     greedy_clinician_boluses,
     implanted_and_dosing,
 )
-from late_reports import LateCutReports
+from late_reports import LateCutReports, late_program
 from whole_nl_drive import largest_window
 
 from itdose.core import Library, Phase, Role
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision
-from itdose.core.program import Basal, PatientBolusProgram, Program
 
 P = Role.PATIENT
 CAP = 20 * MG
-PROGRAM = Program(
-    "morphine",
-    "pain",
-    25 * MG,
-    Basal.continuous(14 * MG),
-    PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6),
-    "opioid-tolerant",
-)
+PROGRAM = late_program(25 * MG)
 
 
 def _stop(b: Bench, what: str, at: int) -> None:
