@@ -469,15 +469,17 @@ class Controller:
         # Confirm at once: a drive may accept a command and fault as the motor first turns.
         self._poll_and_report(now)
 
-    def _finish(self, now: int, o: _Order, delivered_nl: int) -> None:
-        """The order is over: its final report to the core."""
+    def _finish(self, now: int, o: _Order, delivered_nl: int, unsure_nl: int = 0) -> None:
+        """The order is over: its final report to the core (of what it adds, up to ``unsure_nl``
+        may not have moved: a count a reset lost, counted at its upper bound)."""
         self._orders.pop(o.order_id, None)
         if self._active is o:
             self._active = None
         if o in self._stack:
             self._stack.remove(o)
+        unsure = min(unsure_nl, max(0, delivered_nl - o.reported_nl))
         o.reported_nl = delivered_nl
-        self._service_step(c.DriveReport(S, o.order_id, delivered_nl, True))
+        self._service_step(c.DriveReport(S, o.order_id, delivered_nl, True, unsure_nl=unsure))
 
     def _resume_next(self, now: int) -> None:
         for o in [o for o in self._stack if o.end_s <= now]:
@@ -545,7 +547,9 @@ class Controller:
 
         A count lost by a reset has bounds; the upper bound is counted, so the rolling 24 h
         ledger and the reservoir count the most that may have been delivered (docs/architecture.md
-        section 3: an amount checked against a limit rounds toward safety)."""
+        section 3: an amount checked against a limit rounds toward safety), and the report says
+        how much of it may not have moved (``unsure_nl``: the core then counts the path as the
+        richest fluid within that doubt, docs/dosing-rules.md#r-tip-6)."""
         o = self._active
         if o is None or o.cid is None:
             return
@@ -568,6 +572,7 @@ class Controller:
             return
         lo, hi = out.bounds
         part = hi if hi != lo else out.delivered_nl
+        unsure = 0
         if hi != lo:
             # the most the drive can have moved: the upper bound, or less if the order's pace
             # (the drive's trust, SAFETY.md) cannot have moved that much by now
@@ -575,6 +580,8 @@ class Controller:
             if placed is not None:
                 by_pace = o.pace_nl_per_h * (max(0, now - placed.start_s) + 1) // 3600
                 part = max(lo, min(hi, by_pace - o.done_nl))
+            # what it surely moved: its lower bound, or what was reported of it before
+            unsure = part - max(lo, o.reported_nl - o.done_nl)
             self._emit(
                 ControllerEvent(
                     now,
@@ -587,12 +594,13 @@ class Controller:
         o.cid = None
         self._active = None
         if out.reason is not EndReason.STOPPED or o.done_nl >= o.volume_nl:
-            self._finish(now, o, o.done_nl)
+            self._finish(now, o, o.done_nl, unsure)
         else:  # stopped by us (preemption or cancel): the caller decides
             self._stack.append(o)
             if o.reported_nl != o.done_nl:
                 o.reported_nl = o.done_nl
-                self._service_step(c.DriveReport(S, o.order_id, o.done_nl, False))
+                report = c.DriveReport(S, o.order_id, o.done_nl, False, unsure_nl=unsure)
+                self._service_step(report)
 
     def _poll_and_report(self, now: int) -> DriveStatus | None:
         self.stats.polls += 1

@@ -524,10 +524,14 @@ class DurableController(Controller):
                     )
                 )
                 continue
-            total, exact, note = self._delivered(order, status, now, order.cut_s > 0 and not uncut)
+            total, sure, note = self._delivered(order, status, now, order.cut_s > 0 and not uncut)
+            exact = sure == total
             note += cut
             text = f"restart: order {order.id} ({order.kind.value}): {note}"
-            self._report_at_restart(c.DriveReport(S, order.id, total, True, uncut), text)
+            # what it may not have moved: the core counts the path within that doubt (R-TIP-6)
+            unsure = total - max(sure, order.reported_nl)
+            report = c.DriveReport(S, order.id, total, True, uncut, unsure_nl=max(0, unsure))
+            self._report_at_restart(report, text)
             done.append(
                 Reconciled(
                     order.id,
@@ -630,11 +634,12 @@ class DurableController(Controller):
 
     def _delivered(
         self, order: Order, status: DriveStatus | None, now: int, stopped_at_cut: bool = False
-    ) -> tuple[int, bool, str]:
-        """(volume to report, exact?, explanation) for an order found in flight. Without the
-        drive's count, the most it can have moved: the whole order, or less if its pace (the
-        drive's trust, SAFETY.md) cannot have moved that much by now, or, cut by a bolus and
-        stopped before a later command (``stopped_at_cut``), by the cut (R-TIP-3)."""
+    ) -> tuple[int, int, str]:
+        """(volume to report, volume it surely moved, explanation) for an order found in flight.
+        Without the drive's count, the most it can have moved: the whole order, or less if its
+        pace (the drive's trust, SAFETY.md) cannot have moved that much by now, or, cut by a bolus
+        and stopped before a later command (``stopped_at_cut``), by the cut (R-TIP-3); what was
+        reported of it before is sure."""
         pace = pace_nl_per_h(order.volume_nl, order.end_s - order.start_s)
         by = min(now, order.cut_s) if stopped_at_cut else now
         by_pace = pace * (max(0, by - order.start_s) + 1) // 3600
@@ -644,8 +649,9 @@ class DurableController(Controller):
             f"counted the conservative bound {bound} nL (the whole order, or what its pace "
             f"can have moved {what})"
         )
+        known = order.reported_nl
         if status is None or status.state is DriveState.UNKNOWN:
-            return bound, False, f"drive unreachable: {conservative}"
+            return bound, known, f"drive unreachable: {conservative}"
         prefix = f"{order.id}."
         drive = self.drive
         if isinstance(drive, CommandHistory):
@@ -655,16 +661,18 @@ class DurableController(Controller):
             if total < order.reported_nl:
                 return (
                     bound,
-                    False,
+                    known,
                     f"drive history ({total} nL) below the journaled {order.reported_nl} nL: "
                     + conservative,
                 )
             parts = ", ".join(f"{o.command_id}={o.delivered_nl}" for o in outs) or "never started"
             if uncertain:
-                return total, False, f"drive history {parts}; a count lost by a reset: upper bound"
-            return total, True, f"drive history {parts}: {total} nL delivered"
+                sure = min(total, max(known, sum(o.bounds[0] for o in outs)))
+                return total, sure, f"drive history {parts}; a count lost by a reset: upper bound"
+            return total, total, f"drive history {parts}: {total} nL delivered"
         last = status.last_outcome
         if last is not None and last.command_id == f"{order.id}.1":
             lo, hi = last.bounds
-            return hi, lo == hi, f"drive's last outcome {last.command_id}: {hi} nL delivered"
-        return bound, False, f"the drive keeps no history for this order: {conservative}"
+            sure = hi if lo == hi else min(hi, max(lo, known))
+            return hi, sure, f"drive's last outcome {last.command_id}: {hi} nL delivered"
+        return bound, known, f"the drive keeps no history for this order: {conservative}"

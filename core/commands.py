@@ -151,12 +151,18 @@ class DriveReport(Command):
     started), so the drive may have moved it on after the cut: the order is counted, from this
     report on, as one no bolus cut (judged against its own pace by the report and recorded as
     leaving by the report; docs/dosing-rules.md#r-tip-3). It changes nothing for an order that
-    was not cut."""
+    was not cut.
+
+    ``unsure_nl``: the report is an upper bound (a count a reset lost, a drive that keeps no
+    history): of what it adds, up to ``unsure_nl`` may not have moved. The whole report is
+    counted, and the path is counted as holding at each place the richest fluid within
+    ``unsure_nl`` nearer the tip (docs/dosing-rules.md#r-tip-6)."""
 
     order_id: int
     delivered_nl: int
     final: bool
     uncut: bool = field(default=False, metadata={"omit_default": True})
+    unsure_nl: int = field(default=0, metadata={"omit_default": True})
 
 
 class RequestBolus(Command):

@@ -27,7 +27,8 @@ from itdose.core.flight import (
     ledger_of,
 )
 from itdose.core.ledger import Ledger, ahead_of_pace
-from itdose.core.path import NO_DRUG, Segment, amount_fg, drugs_in, ng_up
+from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, drugs_in, ng_up
+from itdose.core.reach import richest_within, shadow_spans, spans_of
 from itdose.core.state import (
     DeliveryKind,
     Device,
@@ -205,6 +206,30 @@ def _shadows_pushed(
     return tuple(kept), tuple(gone)
 
 
+def _lagging(d: Device, delta_nl: int, unsure_nl: int, pushed: dict[str, Any]) -> dict[str, Any]:
+    """The path and shadows after a report of ``delta_nl`` that is an upper bound: the drive moved
+    between ``delta_nl - unsure_nl`` and ``delta_nl`` (a count a reset lost). The report pushed the
+    whole bound through the path (``pushed``): never less fluid counted, never later; but the real
+    fluid may lag the model by up to ``unsure_nl``, so a fluid the model has already pushed out of
+    the tip, or past a place, may still be there. Each place then holds the richest fluid within
+    ``unsure_nl`` nearer the tip, the last ``unsure_nl`` that left included: a fall of
+    concentration is not counted as reaching the tip before it can have (found by the restarts
+    cohort, patient 1189: a reset's bound 20 nL above what moved put a baclofen fall 20 nL
+    early, 10 ng under-counted; docs/dosing-rules.md#r-tip-6, REQ-TIP-006). Where two drugs are
+    within reach a shadow holds the other (:func:`itdose.core.reach.richest_within`)."""
+    drug, conc = _fluid(d)
+    out = _path(d).outflow(0, delta_nl, drug, conc)
+    path = pushed["path"]
+    spans = [
+        *(s for s in spans_of(out, -delta_nl) if s.end_nl > -unsure_nl),
+        *spans_of(path.segments, 0),
+        *shadow_spans(pushed.get("shadows", d.shadows)),
+        *(s for s in shadow_spans(d.shadows, delta_nl) if s.start_nl < 0 < s.end_nl + unsure_nl),
+    ]
+    lanes, shadows = richest_within(spans, path.volume_nl, unsure_nl, 0)
+    return {"path": FluidPath(lanes), "shadows": shadows}
+
+
 def _falling(out: tuple[Segment, ...]) -> bool:
     """``out`` holds one drug, at a concentration that never rises from one fluid to the next."""
     return out[0].drug != NO_DRUG and all(
@@ -214,9 +239,10 @@ def _falling(out: tuple[Segment, ...]) -> bool:
 
 
 def apply_report(
-    d: Device, order_id: int, delivered_nl: int, final: bool, now: int
+    d: Device, order_id: int, delivered_nl: int, final: bool, now: int, unsure_nl: int = 0
 ) -> tuple[Device, tuple[Effect, ...]]:
-    """Count what the drive reports delivered for an order (cumulative ``delivered_nl``).
+    """Count what the drive reports delivered for an order (cumulative ``delivered_nl``; of what
+    it adds, up to ``unsure_nl`` may not have moved: :func:`_lagging`).
 
     An unknown or already finished order id changes nothing and is logged (REQ-PERS-002: an id
     is recorded once). Delivery above the order's volume is counted in full and raises the HIGH
@@ -239,6 +265,8 @@ def apply_report(
     # (docs/dosing-rules.md#r-mri-5, REQ-MRI-006)
     at_once = over and order.stopped_s + order.cut_s > 0
     pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
+    if min(delta, unsure_nl) > 0 and d.path is not None:
+        pushed.update(_lagging(d, delta, min(delta, unsure_nl), pushed))
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None

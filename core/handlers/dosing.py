@@ -248,16 +248,20 @@ def _h_tick(d: Device, c: cmd.Tick, now: int, library: lib.Library) -> Applied:
 def _v_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> None:
     check_non_negative(c.order_id, "command.order_id")
     check_non_negative(c.delivered_nl, "command.delivered_nl")
+    check_non_negative(c.unsure_nl, "command.unsure_nl")
+    if c.unsure_nl > c.delivered_nl:
+        raise InvalidInput("command.unsure_nl", "must not exceed delivered_nl", value=c.unsure_nl)
 
 
 def _h_drive_report(d: Device, c: cmd.DriveReport, now: int, library: lib.Library) -> Applied:
     """An over-delivering report raises the HIGH delivery-deviation alarm (REQ-TIP-004). A report
     whose order's cut is not known carried out (``uncut``) first counts the order as not cut
-    (docs/dosing-rules.md#r-tip-3)."""
+    (docs/dosing-rules.md#r-tip-3); one that is an upper bound (``unsure_nl``) counts the path
+    as the richest fluid within its doubt (docs/dosing-rules.md#r-tip-6)."""
     d, undone = dosing.uncut(d, c.order_id, c.final, now) if c.uncut else (d, ())
     over = dosing.over_delivered(d, c.order_id, c.delivered_nl, now)
     d, recounted = count_beyond_the_scan(d, c.order_id, c.delivered_nl, now)
-    d, effects = dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now)
+    d, effects = dosing.apply_report(d, c.order_id, c.delivered_nl, c.final, now, c.unsure_nl)
     deviation = (AlarmKind.DELIVERY_DEVIATION,) if over else ()
     return Applied(d, (*undone, *recounted, *effects), deviation)
 

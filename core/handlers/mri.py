@@ -4,7 +4,6 @@ post-MRI confirmation (docs/dosing-rules.md#mri)."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Final
 
 from itdose.core import commands as cmd
@@ -23,9 +22,10 @@ from itdose.core.handlers.base import (
     require_reason,
 )
 from itdose.core.ledger import pace_nl_per_h
-from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in, ng_up
+from itdose.core.path import FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.state import Device, MriSession, Phase, Shadow, evolve
+from itdose.core.reach import richest_within, shadow_spans, spans_of
+from itdose.core.state import Device, MriSession, Phase, evolve
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
 EMERGENCY_MRI_NL = 10_000
@@ -195,10 +195,10 @@ def _path_after_scan(d: Device) -> Device:
     orders in flight moved some nL (their reports will take it from the tip), then between 0 and
     ``reach`` nL (10 uL, no more than the reservoir holds) left the tip: each position of the
     path, the volume in flight included, holds the richest fluid any of those amounts can have
-    brought there (:func:`_richest_ahead`), so that neither the orders' reports nor the fluid
-    after them are counted leaner than they can be; where that can be either of two drugs, the
-    path holds one and a shadow the other (:class:`itdose.core.state.Shadow`), so that each is
-    counted as it leaves. The reservoir gives ``reach``."""
+    brought there (:func:`itdose.core.reach.richest_within`), so that neither the orders' reports
+    nor the fluid after them are counted leaner than they can be; where that can be either of two
+    drugs, the path holds one and a shadow the other, so that each is counted as it leaves.
+    The reservoir gives ``reach``."""
     if d.reservoir is None or d.path is None:
         return d
     reach = min(EMERGENCY_MRI_NL, d.reservoir.volume_nl)
@@ -208,60 +208,12 @@ def _path_after_scan(d: Device) -> Device:
     drug, conc = d.reservoir.drug, d.reservoir.concentration_ng_per_ml
     total = d.path.volume_nl
     behind = d.path.outflow(0, total + reach, drug, conc)
-    lanes, shadows = _richest_ahead(behind, d.shadows, total, reach)
-    segments: list[Segment] = []
-    for seg in lanes:
-        if segments and segments[-1].same_fluid(seg):
-            segments[-1] = seg.with_volume(segments[-1].volume_nl + seg.volume_nl)
-        else:
-            segments.append(seg)
-    path = FluidPath(tuple(segments))
+    spans = [*spans_of(behind, 0), *shadow_spans(d.shadows)]
+    lanes, shadows = richest_within(spans, total, 0, reach)
+    path = FluidPath(lanes)
     held = set(drugs_in(path.segments))
     flush = tuple(f for f in d.flush_doses if f.drug in held)
     return evolve(d, reservoir=reservoir, path=path, flush_doses=flush, shadows=shadows)
-
-
-def _richest_ahead(
-    behind: tuple[Segment, ...], shadows: tuple[Shadow, ...], length_nl: int, reach_nl: int
-) -> tuple[tuple[Segment, ...], tuple[Shadow, ...]]:
-    """The first ``length_nl`` of ``behind`` (tip first) where each position ``q`` holds the
-    richest fluid of ``behind`` and of ``shadows`` in ``[q, q + reach_nl]`` (fluid without drug
-    counts as the leanest of any drug); and the shadows after the move. With two drugs within
-    reach of ``q`` (a drug change under way) the path holds the richest fluid of the drug of
-    ``behind`` furthest from the tip, the newer one, so that it never reaches the tip later than
-    counted, and a shadow holds each other drug at its richest there, so that it is counted
-    whenever it leaves (docs/dosing-rules.md#r-mri-5)."""
-    ends = itertools.accumulate(seg.volume_nl for seg in behind)
-    spans = [(b - seg.volume_nl, b, seg, False) for seg, b in zip(behind, ends, strict=True)]
-    for sh in shadows:
-        seg = Segment(sh.volume_nl, sh.drug, sh.concentration_ng_per_ml)
-        spans.append((sh.start_nl, sh.start_nl + sh.volume_nl, seg, True))
-    starts = (max(0, a - reach_nl) for a, _, _, _ in spans)
-    cuts = sorted({0, length_nl, *starts, *(b for _, b, _, _ in spans)})
-    cuts = [c for c in cuts if c <= length_nl]
-    out: list[Segment] = []
-    after: dict[tuple[str, int], list[tuple[int, int]]] = {}
-    for lo, hi in itertools.pairwise(cuts):
-        reached = [(seg, shadow) for a, b, seg, shadow in spans if a - reach_nl <= lo < b]
-        drugs = [seg.drug for seg, shadow in reached if not shadow and seg.drug != NO_DRUG]
-        lane = drugs[-1] if drugs else NO_DRUG
-        richest: dict[str, int] = {}
-        for seg, _ in reached:
-            if seg.drug != NO_DRUG:
-                richest[seg.drug] = max(richest.get(seg.drug, 0), seg.concentration_ng_per_ml)
-        out.append(Segment(hi - lo, lane, richest.get(lane, 0)))
-        for other, conc in richest.items():
-            if other != lane:
-                spans_of = after.setdefault((other, conc), [])
-                if spans_of and spans_of[-1][1] == lo:
-                    spans_of[-1] = (spans_of[-1][0], hi)
-                else:
-                    spans_of.append((lo, hi))
-    kept = sorted(
-        (Shadow(lo, hi - lo, other, conc) for (other, conc), v in after.items() for lo, hi in v),
-        key=lambda s: (s.start_nl, s.drug, s.concentration_ng_per_ml),
-    )
-    return tuple(out), tuple(kept)
 
 
 def _v_end_mri(d: Device, c: cmd.EndMri, now: int, library: lib.Library) -> None:

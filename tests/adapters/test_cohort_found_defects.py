@@ -244,26 +244,14 @@ def test_restarts_patients_beyond_the_ci_slice_stay_within_the_hard_maximum(pati
     assert result["max_window_ng"] == result["hard_max_ng"] == 20_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="patient 1189 of the restarts cohort (baclofen on a Prometra II 20 mL at its 2 mg/day "
-    "hard maximum; refilled to 1000 mcg/mL and, 60,893 s later, to 500 mcg/mL; HIGH alarms "
-    "cleared and delivery resumed 80,817 s after the second refill) reaches 2,000,010 ng in the "
-    "24 h window ending at t=28,162,743 s, 175,550 s after the second refill: 10 ng over (20 nL "
-    "at 500 mcg/mL, more than R-TIP-5's one nanolitre), on fa8885b and on main after "
-    "flight.limit_fg alike; found by this session's attack (restarts patients 1000-1299 and "
-    "default 1000-1099, one year each: the only hazard); traced: a drive reset's lost count "
-    "counted at its upper bound by pace (about 20 nL more than moved) puts the core's model of "
-    "the 500 mcg/mL front 20 nL nearer the tip, so 20 nL of 1000 mcg/mL are counted at half "
-    "(SAFETY.md)",
-)
 def test_restarts_patient_1189_stays_within_the_hard_maximum() -> None:
-    """REQ-GOV-004, REQ-TIP-005: no rolling 24 h window at the tip above the hard maximum (the
+    """REQ-GOV-004, REQ-TIP-006: no rolling 24 h window at the tip above the hard maximum (the
     cohort's reference, from the drive's own whole-nanolitre steps), for a patient at the
-    baclofen maximum refilled twice in three days."""
+    baclofen maximum refilled twice in three days, whose drive reset lost the count of a basal
+    order 3,793 s after the refill to 500 mcg/mL (counted at its bound by pace, about 20 nL more
+    than it moved: 2,000,010 ng before R-TIP-6, docs/dosing-rules.md#r-tip-6)."""
     cohort = load_cohort(RESTARTS, load_library())
     result = run_patient(cohort, 1189, 365 * DAY_S)
     assert result["error"] is None
     assert result["hard_max_ng"] == 2_000_000
-    assert result["max_window_ng"] <= result["hard_max_ng"], result["max_window_ng"]
+    assert result["max_window_ng"] == result["hard_max_ng"], result["max_window_ng"]

@@ -208,6 +208,9 @@ def test_reset_counts_the_upper_bound_and_never_reissues_the_remainder() -> None
     started_at = max(e.t_s for e in events if e.effect is last)
     pace = -(-last.volume_nl * 3600 // last.duration_s)
     assert finals[-1].delivered_nl == min(last.volume_nl, pace * (at - started_at + 1) // 3600)
+    # the report says its doubt: nothing of this order was reported before, and the drive's
+    # lower bound after a reset is none of it (R-TIP-6)
+    assert finals[-1].unsure_nl == finals[-1].delivered_nl > 0
     assert ctl.device.has_alarm(AlarmKind.DRIVE_FAULT)
     assert not ctl.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
     started = sim.truth().motor_nl

@@ -300,6 +300,13 @@ def test_a_drive_without_history_gets_the_conservative_bound(tmp_path: Path) -> 
         and f'"order_id":{bolus.order_id},' in e.command
     ]
     assert len(logged) == 1
+    # the report says its doubt: none of the bound was reported before, so all of it (R-TIP-6)
+    (command,) = [
+        e.command
+        for e in ctl.journal.entries()
+        if e.command is not None and f'"order_id":{bolus.order_id},' in e.command
+    ]
+    assert f'"unsure_nl":{bolus.reported_nl}' in command
     assert sim.truth().motor_nl - motor <= 2 * 100_000 * 2 * MIN // DAY + 1  # the bolus never ran
     assert total_reported(ctl.device) >= sim.truth().motor_nl  # never under-counted
     ctl.close()

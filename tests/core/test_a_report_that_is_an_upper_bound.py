@@ -1,0 +1,131 @@
+"""A report that is only an upper bound (R-TIP-6): a drive reset loses the count of the basal
+order it was running, and the controller reports the most the drive can have moved (the whole
+order), saying how much of it may not have moved (``DriveReport.unsure_nl``). The core counts the
+whole bound, so the model of the path runs ahead of the real fluid by up to that doubt; a fall
+of concentration already in the path would then be counted as reaching the tip before it can
+have, and the richer fluid still leaving after it counted at the leaner concentration (found by
+the restarts cohort, patient 1189: 20 nL, 10 ng over the baclofen maximum).
+
+Baclofen on a Prometra II at its 2 mg/day hard maximum, refilled from 1000 to 500 mcg/mL (the
+program at the maximum at both), the drive on the pace line; the drive resets ten minutes into
+the first basal order after the refill (it moves nothing more of it) and the order is reported at
+its end with its whole volume. Judged from the drive's own record by the whole-nanolitre brute
+force (tests/whole_nl_drive.py) and the first-in-first-out reference
+(tests/fifo_window_reference.py): with the doubt said, no rolling 24 h window at the tip exceeds
+the hard maximum; the same report without it lets one exceed it (the defect, which makes this
+test able to fail).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from fifo_window_reference import moved_by, tip, windows
+from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
+from whole_nl_drive import largest_window
+
+from itdose.core import Library, Role, step
+from itdose.core import commands as c
+from itdose.core.codec import decode, encode
+from itdose.core.errors import InvalidInput
+from itdose.core.program import Basal, Program
+
+S = Role.SERVICE
+CAP = 2 * MG
+DRUG = "baclofen"
+
+
+def _program(conc: int) -> Program:
+    return Program(DRUG, "spasticity-spinal", conc, Basal.continuous(CAP), None, None)
+
+
+def _run(library: Library, said: bool) -> tuple[Fraction, Fraction, Bench, int]:
+    """(largest window by brute force, by the FIFO reference, the bench, the doubt reported)."""
+    b = Bench(library, mode="pace")
+    t0 = implanted_and_dosing(b, _program(MG))
+    refill(b, t0 + DAY_S + 1234, MG // 2, program=_program(MG // 2))
+    b.advance(b.now + 600)
+    (order,) = b.running.values()
+    oid = order.order.order_id
+    b.advance(order.start + 600)
+    # the reset: the drive has moved what its pace allows by now and moves nothing more of it
+    r = b.running.pop(oid)
+    push = b._delivered(r, b.now, whole_nl=True)
+    assert push is not None
+    b._push(push)
+    b.advance(r.end - 1)  # the ticks wait for the unreported order
+    b.now = r.end
+    bound = r.order.volume_nl  # the drive's upper bound: the whole command
+    unsure = bound - int(push.volume_nl)
+    report = c.DriveReport(S, oid, bound, True, unsure_nl=unsure if said else 0)
+    b._accepted(report, step(b.device, report, b.now, library))
+    b.advance(b.now + 3 * DAY_S)
+    assert not b.anomalies and b.dead_volume_nl is not None
+    # the fall reached the tip after the reset, by more than the doubt
+    assert b.dead_volume_nl > unsure > 30_000
+    brute, _ = largest_window(b.dead_volume_nl, b.pushes, DRUG, (t0, b.now))
+    most, _ = windows(tip(b.dead_volume_nl, moved_by(b.pushes)), DRUG)
+    assert most is not None
+    return brute, most[0], b, unsure
+
+
+def test_a_bound_with_its_doubt_keeps_every_window_within_the_hard_maximum(
+    library: Library,
+) -> None:
+    """R-TIP-6, REQ-TIP-006, REQ-GOV-004: with the doubt said, no window exceeds the maximum,
+    and the core counted at least what the drive moved (its reservoir never above the real)."""
+    brute, fifo, b, _ = _run(library, True)
+    assert brute <= CAP and fifo <= CAP, (float(brute), float(fifo))
+    assert b.device.reservoir is not None
+    assert b.device.reservoir.volume_nl <= b.reservoir_nl
+
+
+def test_the_same_bound_without_its_doubt_exceeds_the_hard_maximum(library: Library) -> None:
+    """The defect R-TIP-6 closes: the bound counted as what moved puts the fall too near the
+    tip, and a window holds more than the maximum (by up to the doubt at the concentrations'
+    difference)."""
+    brute, fifo, _, unsure = _run(library, False)
+    assert brute > CAP and fifo > CAP
+    assert brute - CAP <= Fraction(unsure * (MG - MG // 2), 1_000_000)
+
+
+def test_the_doubt_costs_at_most_the_doubt_at_the_richer_concentration(
+    library: Library,
+) -> None:
+    """R-TIP-4 after R-TIP-6: counting the doubt at the richer fluid withholds no more than the
+    doubt's volume times the difference of the concentrations, in any window a day after the
+    change."""
+    brute, _, b, unsure = _run(library, True)
+    t = b.now - DAY_S
+    window, _ = largest_window(b.dead_volume_nl or Fraction(0), b.pushes, DRUG, (t, b.now))
+    assert CAP - window <= Fraction(unsure * (MG - MG // 2), 1_000_000) + 2 * MG // 1_000
+    assert brute <= CAP
+
+
+def test_a_report_without_doubt_is_unchanged_by_the_field(library: Library) -> None:
+    """The field is left out of a report's encoding when it is zero (journals written before it
+    read the same), kept when set, and decoded back."""
+    plain = c.DriveReport(S, 3, 100, True)
+    assert "unsure_nl" not in encode(plain)
+    unsure = c.DriveReport(S, 3, 100, True, unsure_nl=40)
+    assert encode(unsure)["unsure_nl"] == 40
+    assert decode(c.DriveReport, encode(unsure)) == unsure
+
+
+@pytest.mark.parametrize(
+    ("unsure", "why"), [(-1, "must not be negative"), (101, "must not exceed delivered_nl")]
+)
+def test_a_doubt_below_zero_or_above_the_report_is_refused(
+    library: Library, unsure: int, why: str
+) -> None:
+    """REQ-CORE-004: the doubt is a non-negative volume, at most the reported one; a bad one is
+    refused naming the field, and the state is unchanged."""
+    b = Bench(library, mode="pace")
+    implanted_and_dosing(b, _program(MG))
+    (order,) = b.device.orders
+    before = b.device
+    with pytest.raises(InvalidInput) as err:
+        step(before, c.DriveReport(S, order.id, 100, False, unsure_nl=unsure), b.now, library)
+    assert err.value.field == "command.unsure_nl" and why in str(err.value)
+    assert b.device is before
