@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         "--with-cohort",
         action="store_true",
         help="also run the default cohort with controller restarts "
-        "(examples/cohorts/restarts.toml, 150 patients x 1 year, as CI does) against the "
+        "(examples/cohorts/restarts.toml, 150 patients x 1 year; CI runs 1,000) against the "
         "independent physical reference and fold it into the evidence",
     )
     verify.add_argument(
