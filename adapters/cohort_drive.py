@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itdose.adapters.cohort_fraction import Fraction
 
@@ -85,6 +85,9 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
         m, a = a, m
 
 
+_NO_BOUNDS = (Fraction(0), Fraction(0), Fraction(0))
+
+
 @dataclass
 class _Run:
     """Whole seconds ``lo..hi`` in which drug left by ``n`` is ``base + rho x f(n)``, ``f`` the
@@ -98,9 +101,14 @@ class _Run:
     line: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """In floating point: ``(c, s, w)``, the drug left by ``n`` lies in ``(c + s n - w, c + s
     n]`` (a quick test before the exact one)."""
+    _bounds: tuple[Fraction, Fraction, Fraction] = field(
+        default=_NO_BOUNDS, init=False, repr=False, compare=False
+    )
+    """:meth:`bounds`, computed once."""
 
     def __post_init__(self) -> None:
-        alpha, beta, slack = self.bounds()
+        self._bounds = self._exact_bounds()
+        alpha, beta, slack = self._bounds
         rho = self.rho
         self.line = (float(self.base + rho * beta), float(rho * alpha), float(rho * slack))
 
@@ -119,9 +127,12 @@ class _Run:
 
     def bounds(self) -> tuple[Fraction, Fraction, Fraction]:
         """``(alpha, beta, slack)``: ``alpha n + beta - slack < f(n) <= alpha n + beta``."""
+        return self._bounds
+
+    def _exact_bounds(self) -> tuple[Fraction, Fraction, Fraction]:
         iv = self.interval
         if iv is None:
-            return Fraction(0), Fraction(0), Fraction(0)
+            return _NO_BOUNDS
         scale = Fraction(PPM + iv.ppm, PPM)
         alpha = Fraction(iv.rate_nl_per_h, HOUR_S) * scale
         beta = (Fraction(-iv.rate_nl_per_h * iv.command_s, HOUR_S) - iv.done_nl) * scale
@@ -272,21 +283,37 @@ def _two_densities_max(
     c = r1.base - r2.base + r1.rho * e1 - r2.rho * e2
     slope = p1 * a1 - p2 * a2  # of the bound, times q
     if slope == 0:
-        span = range(lo, min(hi, lo + q - 1) + 1)
+        t, last, step = lo, min(hi, lo + q - 1), 1
     else:
-        span = range(hi, lo - 1, -1) if slope > 0 else range(lo, hi + 1)
-    top, top_t = None, lo
-    for t in span:
-        if (
-            top is not None
-            and slope != 0
-            and p1 * (a1 * t + k1) - p2 * (a2 * t + k2) + p2 * q <= top * q
-        ):
+        t, last, step = (hi, lo, -1) if slope > 0 else (lo, hi, 1)
+    # from second to second in integers: each floor and its remainder move by the rate's whole
+    # part and carry (the next second's value exactly, without the products), the bound by the
+    # slope (the same values and the same visit as evaluating each second afresh)
+    f1, r1 = divmod(a1 * t + k1, q)
+    f2, r2 = divmod(a2 * t + k2, q)
+    d1, m1 = divmod(step * a1, q)
+    d2, m2 = divmod(step * a2, q)
+    v = p1 * f1 - p2 * f2
+    up1, up2 = p1 * d1, p2 * d2  # the change of each term without a carry, and with one
+    bound = p1 * (a1 * t + k1) - p2 * (a2 * t + k2) + p2 * q
+    bound_step = step * slope
+    top, top_t, top_q = v, t, v * q
+    while t != last:
+        t += step
+        bound += bound_step
+        if slope != 0 and bound <= top_q:
             break
-        v = p1 * ((a1 * t + k1) // q) - p2 * ((a2 * t + k2) // q)
-        if top is None or v > top or (v == top and t < top_t):
-            top, top_t = v, t
-    assert top is not None
+        r1 += m1
+        r2 += m2
+        v += up1 - up2
+        if r1 >= q:
+            r1 -= q
+            v += p1
+        if r2 >= q:
+            r2 -= q
+            v -= p2
+        if v > top or (v == top and t < top_t):
+            top, top_t, top_q = v, t, v * q
     return c + Fraction(top, den), top_t
 
 

@@ -186,6 +186,10 @@ class Catheter:
 
     volume_nl: Fraction
     segments: deque[tuple[Fraction, dict[str, Fraction]]] = field(default_factory=deque)
+    changes: int = field(default=0, compare=False)
+    """Segments appended or removed so far. The concentrations the segments hold change only
+    then: fluid merged into the last segment has its concentrations, and a segment the tip
+    takes a share of keeps its own (both exact)."""
 
     def __post_init__(self) -> None:
         if not self.segments and self.volume_nl > 0:
@@ -207,12 +211,20 @@ class Catheter:
         ):
             # the same concentrations as the fluid last pushed: one segment (a FIFO of uniform
             # fluid is the same whatever its segments; this keeps the queue short)
+            if len(self.segments) == 1 and last[0] > 0 and volume > 0:
+                # the path holds only this fluid: the volume pushed leaves the tip with the
+                # drug pushed, the path unchanged (what merging and taking the head gives, in
+                # exact arithmetic, without the sums)
+                return [(Fraction(0), volume, {d: composition[d] for d in last[1]})]
             self.segments[-1] = (
                 last[0] + volume,
                 {d: fg + composition[d] for d, fg in last[1].items()},
             )
+            if last[0] == 0:  # an empty segment (nothing pushed) takes concentrations now
+                self.changes += 1
         else:
             self.segments.append((volume, dict(composition)))
+            self.changes += 1
         left, pos = volume, Fraction(0)
         while left > 0:
             v, comp = self.segments[0]
@@ -222,6 +234,7 @@ class Catheter:
             out.append((pos, pos + take, moved))
             if take == v:
                 self.segments.popleft()
+                self.changes += 1
             else:
                 self.segments[0] = (v - take, {d: fg - moved[d] for d, fg in comp.items()})
             left -= take
@@ -367,6 +380,8 @@ class Reference:
     stepped: bool = True
     """Every interval came with the drive's steps (``PumpEvent.rate_nl_per_h``)."""
     catheter: Catheter = field(init=False)
+    _ratio_seen: int = field(default=-1, init=False, repr=False)
+    """``catheter.changes`` when ``lean_rich``'s last ratio was computed (-1: never)."""
 
     def __post_init__(self) -> None:
         self.catheter = Catheter(self.dead_volume_nl)
@@ -406,16 +421,18 @@ class Reference:
                 for drug, fg in moved.items():
                     if fg > 0:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))
-            concs = {
-                fg / vol
-                for vol, c in self.catheter.segments
-                if vol > 0
-                for fg in c.values()
-                if fg > 0
-            }
-            ratio = min(concs) / max(concs) if concs else Fraction(1)
-            if not self.lean_rich or self.lean_rich[-1][1] != ratio:
-                self.lean_rich.append((event.t1_s, ratio))
+            if self.catheter.changes != self._ratio_seen:  # else the concentrations are
+                self._ratio_seen = self.catheter.changes  # those of the last ratio
+                concs = {
+                    fg / vol
+                    for vol, c in self.catheter.segments
+                    if vol > 0
+                    for fg in c.values()
+                    if fg > 0
+                }
+                ratio = min(concs) / max(concs) if concs else Fraction(1)
+                if not self.lean_rich or self.lean_rich[-1][1] != ratio:
+                    self.lean_rich.append((event.t1_s, ratio))
 
     def _draw(self, v: Fraction) -> dict[str, Fraction]:
         """Take ``v`` nL of the mixture out of the reservoir (a shortfall is counted)."""

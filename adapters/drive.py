@@ -63,6 +63,8 @@ SECONDS_PER_HOUR = 3600
 
 def _check_int(name: str, value: object, *, minimum: int | None = None) -> None:
     """Reject bools and non-ints: a float or a bool slipped into a volume is a unit bug."""
+    if type(value) is int and (minimum is None or value >= minimum):
+        return  # the common case, decided at once (a bool's type is bool, not int)
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name}: expected int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
@@ -320,8 +322,9 @@ class DriveStatus:
     last_outcome: DeliveryOutcome | None = None
 
     def __post_init__(self) -> None:
-        for name in ("commanded_nl", "rate_nl_per_h", "delivered_nl_this_command"):
-            _check_int(name, getattr(self, name), minimum=0)
+        _check_int("commanded_nl", self.commanded_nl, minimum=0)
+        _check_int("rate_nl_per_h", self.rate_nl_per_h, minimum=0)
+        _check_int("delivered_nl_this_command", self.delivered_nl_this_command, minimum=0)
         _check_int("delivered_nl_total", self.delivered_nl_total, minimum=0)
         _check_int("counter_epoch", self.counter_epoch, minimum=0)
         _check_int("last_contact_ms", self.last_contact_ms, minimum=0)

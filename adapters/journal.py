@@ -982,6 +982,8 @@ def _structure_first(p: Path) -> None:
 
 
 def _whole(name: str, value: object) -> int:
+    if type(value) is int:
+        return value  # the common case (a bool's type is bool, not int)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(name, f"expected whole seconds, got {type(value).__name__}", value=value)
     return value

@@ -109,6 +109,8 @@ MRI_RECOVERY_MAX_S = 24 * HOUR_S
 
 
 def _int(name: str, value: object, minimum: int | None = None) -> int:
+    if type(value) is int and (minimum is None or value >= minimum):
+        return value  # the common case, decided at once (a bool's type is bool, not int)
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name}: expected int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
