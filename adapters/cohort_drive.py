@@ -182,7 +182,8 @@ def _runs(intervals: Sequence[DriveInterval], dead_nl: Fraction, drug: str) -> l
             hi = body_hi
             if j + 1 < len(starts):
                 need = starts[j + 1] + dead_nl - pumped  # fluid of this interval
-                hi = min(hi, _first_second(iv, need, n, body_hi + 1) - 1)
+                if need <= iv.volume_nl:  # else not reached in it: it never draws more
+                    hi = min(hi, _first_second(iv, need, n, body_hi + 1) - 1)
             if hi >= n:
                 base = g0[j] + rho[j] * (pumped - dead_nl - starts[j])
                 runs.append(_Run(n, hi, base, rho[j], iv if rho[j] else None))
@@ -318,16 +319,26 @@ def _two_densities_max(
 
 
 def _stretch_max(
-    r1: _Run, r2: _Run, lo: int, hi: int, best: Fraction, limit: int
+    r1: _Run,
+    r2: _Run,
+    lo: int,
+    hi: int,
+    best: Fraction,
+    limit: int,
+    floor: tuple[Fraction, float] | None = None,
 ) -> tuple[Fraction, int] | None:
     """The largest window ``r1.at(T) - r2.at(T - 24 h)`` over whole seconds ``lo..hi`` and its
     end (the end only where the value is above ``best``), or ``None`` when no window there can
-    exceed both ``best`` and ``limit`` (a bound says so)."""
+    exceed both ``best`` and ``limit`` (a bound says so). ``floor``: ``min(best, limit)`` and
+    its float, when the caller has them."""
     c1, s1, _ = r1.line
     c2, s2f, w2 = r2.line
     quick = c1 + s1 * (hi if s1 > s2f else lo) - c2 - s2f * ((hi if s1 > s2f else lo) - DAY_S)
-    floor_at = min(best, Fraction(limit))
-    floor_f = float(floor_at)
+    if floor is None:
+        floor_at = min(best, Fraction(limit))
+        floor_f = float(floor_at)
+    else:
+        floor_at, floor_f = floor
     if quick + w2 + 1e-9 * (abs(c1) + abs(c2) + abs(quick)) + 1.0 < floor_f:
         return None
     a1, b1, _ = r1.bounds()
@@ -383,18 +394,23 @@ def max_windows_of_drive(
     t, t_end = intervals[0].t0_s, intervals[-1].t1_s + DAY_S
     i = j = 0
     best, best_t, episodes, over = Fraction(-1), t, 0, False
+    limit = Fraction(limit_fg)
+    floor_at = min(best, limit)
+    floor = (floor_at, float(floor_at))
     while t <= t_end:
         while runs[i].hi < t:
             i += 1
         while runs[j].hi < t - DAY_S:
             j += 1
         hi = min(runs[i].hi, runs[j].hi + DAY_S, t_end)
-        found = _stretch_max(runs[i], runs[j], t, hi, best, limit_fg)
+        found = _stretch_max(runs[i], runs[j], t, hi, best, limit_fg, floor)
         now_over = False
         if found is not None:
             value, at = found
             if value > best:
                 best, best_t = value, at
+                floor_at = min(best, limit)
+                floor = (floor_at, float(floor_at))
             now_over = value > limit_fg
         if now_over and not over:
             episodes += 1

@@ -204,11 +204,16 @@ class Catheter:
         if self.volume_nl == 0:
             return [(Fraction(0), volume, dict(composition))] if volume else []
         last = self.segments[-1] if self.segments else None
-        if (
-            last is not None
-            and last[1].keys() == composition.keys()
-            and all(fg * last[0] == last[1][d] * volume for d, fg in composition.items())
-        ):
+        same = last is not None and last[1].keys() == composition.keys()
+        if same:
+            assert last is not None
+            last_v, last_c = last
+            for d, fg in composition.items():
+                if fg * last_v != last_c[d] * volume:
+                    same = False
+                    break
+        if same:
+            assert last is not None
             # the same concentrations as the fluid last pushed: one segment (a FIFO of uniform
             # fluid is the same whatever its segments; this keeps the queue short)
             if len(self.segments) == 1 and last[0] > 0 and volume > 0:
@@ -416,8 +421,9 @@ class Reference:
                 )
             dt = event.t1_s - event.t0_s
             for lo, hi, moved in self.catheter.push(v, comp):
-                a = event.t0_s + dt * lo / v
-                b = event.t0_s + dt * hi / v
+                # a piece from the start or to the end of the push: the interval's own ends
+                a = Fraction(event.t0_s) if lo == 0 else event.t0_s + dt * lo / v
+                b = Fraction(event.t1_s) if hi == v else event.t0_s + dt * hi / v
                 for drug, fg in moved.items():
                     if fg > 0:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))

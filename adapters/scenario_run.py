@@ -64,6 +64,8 @@ class _Recorder:
         self.last_sample = -sample_s
         self.delivered = 0
         self.phase = ""
+        self.phase_seen: object = None
+        """The phase (the enum member) of the latest event: ``phase`` is its value."""
         self.open_alarms: dict[str, int] = {}
         self.last_alarms: tuple[object, ...] = ()
         self.prev: tuple[int, Device] | None = None
@@ -72,23 +74,25 @@ class _Recorder:
     def __call__(self, e: ControllerEvent, d: Device) -> None:
         r = self.r
         t = e.t_s
-        if self.samples and self.prev is not None and t - self.prev[0] > self.sample_s:
-            # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
-            t0, d0 = self.prev
-            for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
-                self._sample(ts, d0)
-        self.prev = (t, d)
+        if self.samples:
+            if self.prev is not None and t - self.prev[0] > self.sample_s:
+                # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
+                t0, d0 = self.prev
+                for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
+                    self._sample(ts, d0)
+            self.prev = (t, d)
         if d.delivered_ng != self.delivered:
             day = self._day(t)
             day.delivered_ng += d.delivered_ng - self.delivered
             self.delivered = d.delivered_ng
-        if d.phase.value != self.phase:
+        if d.phase is not self.phase_seen:
+            self.phase_seen = d.phase
             self.phase = d.phase.value
             r.phases.append((t, self.phase))
         if d.alarms is not self.last_alarms:
             self._alarms(t, d)
         if e.kind == "step":
-            if t - self.last_sample >= self.sample_s:
+            if self.samples and t - self.last_sample >= self.sample_s:
                 self._sample(t, d)
             return
         notable = True
