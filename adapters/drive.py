@@ -61,6 +61,15 @@ __all__ = [
 SECONDS_PER_HOUR = 3600
 
 
+def _ceil_div(a: int, b: int) -> int:
+    """:func:`itdose.core.arith.ceil_div` (``ceil(a / b)``, refusing anything but an ``int``
+    ``a >= 0`` and ``b > 0``), with the plain ints of the adapters' own arithmetic decided at
+    once: the same value, and the same error for anything else."""
+    if type(a) is int and type(b) is int and a >= 0 and b > 0:
+        return -(-a // b)
+    return ceil_div(a, b)
+
+
 def _check_int(name: str, value: object, *, minimum: int | None = None) -> None:
     """Reject bools and non-ints: a float or a bool slipped into a volume is a unit bug."""
     if type(value) is int and (minimum is None or value >= minimum):
@@ -190,7 +199,7 @@ class DeliveryCommand:
     @property
     def duration_s(self) -> int:
         """Seconds the drive needs at the nominal rate, rounded up (the last partial second)."""
-        return ceil_div(self.volume_nl * SECONDS_PER_HOUR, self.rate_nl_per_h)
+        return _ceil_div(self.volume_nl * SECONDS_PER_HOUR, self.rate_nl_per_h)
 
 
 def rate_for_duration(volume_nl: int, duration_s: int) -> int:
@@ -202,7 +211,7 @@ def rate_for_duration(volume_nl: int, duration_s: int) -> int:
     """
     _check_int("volume_nl", volume_nl, minimum=1)
     _check_int("duration_s", duration_s, minimum=1)
-    return ceil_div(volume_nl * SECONDS_PER_HOUR, duration_s)
+    return _ceil_div(volume_nl * SECONDS_PER_HOUR, duration_s)
 
 
 class StartKind(enum.Enum):
