@@ -107,6 +107,9 @@ class _Run:
     """:meth:`bounds`, computed once."""
 
     def __post_init__(self) -> None:
+        if self.interval is None:  # constant: no bounds (zero), the line its value
+            self.line = (float(self.base), 0.0, 0.0)
+            return
         self._bounds = self._exact_bounds()
         alpha, beta, slack = self._bounds
         rho = self.rho

@@ -472,9 +472,19 @@ def high_alarm_hazards(
     controller could not stop, e.g. during a communication loss, until the drive's own end or
     watchdog)."""
     events, volume, unstoppable = 0, Fraction(0), Fraction(0)
-    windows = [(r, end_s if c is None else c) for r, c in spans]
-    for e in pumped:
-        for r, c in windows:
+    windows = sorted((r, end_s if c is None else c) for r, c in spans)
+    # each (interval, span) pair that can overlap (the span raised before the interval ends and
+    # cleared after it starts), by one sweep over the intervals by start: the same pairs as
+    # trying every span for every interval, and the sums are exact whatever their order
+    live: list[tuple[int, int]] = []
+    k = 0
+    for e in sorted(pumped, key=lambda p: p.t0_s):
+        while k < len(windows) and windows[k][0] < e.t1_s:
+            live.append(windows[k])
+            k += 1
+        if live:
+            live = [w for w in live if w[1] > e.t0_s]  # never again: later ones start later
+        for r, c in live:
             lo, hi = max(e.t0_s, r), min(e.t1_s, c)
             if hi > lo and e.t1_s > e.t0_s:
                 moved = Fraction(e.volume_nl * (hi - lo), e.t1_s - e.t0_s)

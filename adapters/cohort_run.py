@@ -367,7 +367,9 @@ def run_patient(
             drives.append(drive)
             return drive
 
-        result = run_scenario(sc, drive_factory=make, observer=log.observer, samples=False)
+        result = run_scenario(
+            sc, drive_factory=make, observer=log.observer, samples=False, events=False
+        )
         bolus = sc.programs[next(iter(sc.programs))][0].patient_bolus
         grants = [t for t, granted, _ in result.boluses if granted]
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]
