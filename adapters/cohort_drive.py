@@ -275,8 +275,9 @@ def _two_densities_max(
     """:func:`_stretch_max` where both ends are on the drive's closed form with two densities
     (a change of concentration between the window's start and its end), in integers: the
     window is ``c + (p1 floor(x1) - p2 floor(x2)) / den``, below ``c + (p1 x1 - p2 x2 + p2) /
-    den``. Seconds are visited from the better end until that bound falls to the best value;
-    with no slope the two floors repeat every hour, so one hour decides."""
+    den``. Seconds are visited from the better end until that bound falls to the best value,
+    within one hour: the floors move by the rates in an hour, so an hour further on every
+    window is the one an hour nearer plus the slope (below it; with no slope the same)."""
     q = HOUR_S
     den = r1.rho.denominator * r2.rho.denominator
     p1 = r1.rho.numerator * r2.rho.denominator
@@ -286,10 +287,12 @@ def _two_densities_max(
     k2 -= a2 * DAY_S
     c = r1.base - r2.base + r1.rho * e1 - r2.rho * e2
     slope = p1 * a1 - p2 * a2  # of the bound, times q
-    if slope == 0:
-        t, last, step = lo, min(hi, lo + q - 1), 1
+    # one hour from the better end decides: an hour further on, every window is the one an hour
+    # nearer plus the slope (each floor moves by its rate), so below one visited before it
+    if slope > 0:
+        t, last, step = hi, max(lo, hi - q + 1), -1
     else:
-        t, last, step = (hi, lo, -1) if slope > 0 else (lo, hi, 1)
+        t, last, step = lo, min(hi, lo + q - 1), 1
     # from second to second in integers: each floor and its remainder move by the rate's whole
     # part and carry (the next second's value exactly, without the products), the bound by the
     # slope (the same values and the same visit as evaluating each second afresh)
