@@ -331,12 +331,28 @@ class DriveStatus:
     last_outcome: DeliveryOutcome | None = None
 
     def __post_init__(self) -> None:
-        _check_int("commanded_nl", self.commanded_nl, minimum=0)
-        _check_int("rate_nl_per_h", self.rate_nl_per_h, minimum=0)
-        _check_int("delivered_nl_this_command", self.delivered_nl_this_command, minimum=0)
-        _check_int("delivered_nl_total", self.delivered_nl_total, minimum=0)
-        _check_int("counter_epoch", self.counter_epoch, minimum=0)
-        _check_int("last_contact_ms", self.last_contact_ms, minimum=0)
+        c, r, d = self.commanded_nl, self.rate_nl_per_h, self.delivered_nl_this_command
+        t, e, m = self.delivered_nl_total, self.counter_epoch, self.last_contact_ms
+        if not (  # each a non-negative int (a bool's type is bool); else: which one, and why
+            type(c) is int
+            and type(r) is int
+            and type(d) is int
+            and type(t) is int
+            and type(e) is int
+            and type(m) is int
+            and c >= 0
+            and r >= 0
+            and d >= 0
+            and t >= 0
+            and e >= 0
+            and m >= 0
+        ):
+            _check_int("commanded_nl", self.commanded_nl, minimum=0)
+            _check_int("rate_nl_per_h", self.rate_nl_per_h, minimum=0)
+            _check_int("delivered_nl_this_command", self.delivered_nl_this_command, minimum=0)
+            _check_int("delivered_nl_total", self.delivered_nl_total, minimum=0)
+            _check_int("counter_epoch", self.counter_epoch, minimum=0)
+            _check_int("last_contact_ms", self.last_contact_ms, minimum=0)
         lo, hi = self.delivered_bounds_nl
         if not lo == self.delivered_nl_this_command <= hi:
             raise ValueError(
