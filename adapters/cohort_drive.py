@@ -296,11 +296,11 @@ def _two_densities_max(
     # from second to second in integers: each floor and its remainder move by the rate's whole
     # part and carry (the next second's value exactly, without the products), the bound by the
     # slope (the same values and the same visit as evaluating each second afresh)
-    f1, r1 = divmod(a1 * t + k1, q)
-    f2, r2 = divmod(a2 * t + k2, q)
+    fl1, rem1 = divmod(a1 * t + k1, q)
+    fl2, rem2 = divmod(a2 * t + k2, q)
     d1, m1 = divmod(step * a1, q)
     d2, m2 = divmod(step * a2, q)
-    v = p1 * f1 - p2 * f2
+    v = p1 * fl1 - p2 * fl2
     up1, up2 = p1 * d1, p2 * d2  # the change of each term without a carry, and with one
     bound = p1 * (a1 * t + k1) - p2 * (a2 * t + k2) + p2 * q
     bound_step = step * slope
@@ -310,14 +310,14 @@ def _two_densities_max(
         bound += bound_step
         if slope != 0 and bound <= top_q:
             break
-        r1 += m1
-        r2 += m2
+        rem1 += m1
+        rem2 += m2
         v += up1 - up2
-        if r1 >= q:
-            r1 -= q
+        if rem1 >= q:
+            rem1 -= q
             v += p1
-        if r2 >= q:
-            r2 -= q
+        if rem2 >= q:
+            rem2 -= q
             v -= p2
         if v > top or (v == top and t < top_t):
             top, top_t, top_q = v, t, v * q
