@@ -385,7 +385,7 @@ class Reference:
     stepped: bool = True
     """Every interval came with the drive's steps (``PumpEvent.rate_nl_per_h``)."""
     catheter: Catheter = field(init=False)
-    _ratio_seen: int = field(default=-1, init=False, repr=False)
+    _ratio_seen: int = field(default=-1, init=False, repr=False, compare=False)
     """``catheter.changes`` when ``lean_rich``'s last ratio was computed (-1: never)."""
 
     def __post_init__(self) -> None:
