@@ -20,7 +20,8 @@ exactly: a bound from the floors' real values skips a stretch that cannot reach 
 largest window so far; with one density at both ends the window is ``floor(s(T))`` or one more
 with ``s`` linear, decided by two floor sums (:func:`floor_sum`); with two densities (or an
 accuracy error) the seconds are visited from the stretch's better end until the bound falls to
-the best value found (one hour of them when the bound has no slope: the floors repeat hourly).
+the best value found (with two densities one hour of them at most: in an hour each floor moves
+by its rate, so a window an hour further on is the one an hour nearer plus the slope).
 """
 
 from __future__ import annotations
