@@ -20,14 +20,15 @@ exactly: a bound from the floors' real values skips a stretch that cannot reach 
 largest window so far; with one density at both ends the window is ``floor(s(T))`` or one more
 with ``s`` linear, decided by two floor sums (:func:`floor_sum`); with two densities (or an
 accuracy error) the seconds are visited from the stretch's better end until the bound falls to
-the best value found (one hour of them when the bound has no slope: the floors repeat hourly).
+the best value found (with two densities one hour of them at most: in an hour each floor moves
+by its rate, so a window an hour further on is the one an hour nearer plus the slope).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itdose.adapters.cohort_fraction import Fraction
 
@@ -85,6 +86,9 @@ def floor_sum(n: int, m: int, a: int, b: int) -> int:
         m, a = a, m
 
 
+_NO_BOUNDS = (Fraction(0), Fraction(0), Fraction(0))
+
+
 @dataclass
 class _Run:
     """Whole seconds ``lo..hi`` in which drug left by ``n`` is ``base + rho x f(n)``, ``f`` the
@@ -98,9 +102,17 @@ class _Run:
     line: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """In floating point: ``(c, s, w)``, the drug left by ``n`` lies in ``(c + s n - w, c + s
     n]`` (a quick test before the exact one)."""
+    _bounds: tuple[Fraction, Fraction, Fraction] = field(
+        default=_NO_BOUNDS, init=False, repr=False, compare=False
+    )
+    """:meth:`bounds`, computed once."""
 
     def __post_init__(self) -> None:
-        alpha, beta, slack = self.bounds()
+        if self.interval is None:  # constant: no bounds (zero), the line its value
+            self.line = (float(self.base), 0.0, 0.0)
+            return
+        self._bounds = self._exact_bounds()
+        alpha, beta, slack = self._bounds
         rho = self.rho
         self.line = (float(self.base + rho * beta), float(rho * alpha), float(rho * slack))
 
@@ -119,9 +131,12 @@ class _Run:
 
     def bounds(self) -> tuple[Fraction, Fraction, Fraction]:
         """``(alpha, beta, slack)``: ``alpha n + beta - slack < f(n) <= alpha n + beta``."""
+        return self._bounds
+
+    def _exact_bounds(self) -> tuple[Fraction, Fraction, Fraction]:
         iv = self.interval
         if iv is None:
-            return Fraction(0), Fraction(0), Fraction(0)
+            return _NO_BOUNDS
         scale = Fraction(PPM + iv.ppm, PPM)
         alpha = Fraction(iv.rate_nl_per_h, HOUR_S) * scale
         beta = (Fraction(-iv.rate_nl_per_h * iv.command_s, HOUR_S) - iv.done_nl) * scale
@@ -171,7 +186,8 @@ def _runs(intervals: Sequence[DriveInterval], dead_nl: Fraction, drug: str) -> l
             hi = body_hi
             if j + 1 < len(starts):
                 need = starts[j + 1] + dead_nl - pumped  # fluid of this interval
-                hi = min(hi, _first_second(iv, need, n, body_hi + 1) - 1)
+                if need <= iv.volume_nl:  # else not reached in it: it never draws more
+                    hi = min(hi, _first_second(iv, need, n, body_hi + 1) - 1)
             if hi >= n:
                 base = g0[j] + rho[j] * (pumped - dead_nl - starts[j])
                 runs.append(_Run(n, hi, base, rho[j], iv if rho[j] else None))
@@ -260,8 +276,9 @@ def _two_densities_max(
     """:func:`_stretch_max` where both ends are on the drive's closed form with two densities
     (a change of concentration between the window's start and its end), in integers: the
     window is ``c + (p1 floor(x1) - p2 floor(x2)) / den``, below ``c + (p1 x1 - p2 x2 + p2) /
-    den``. Seconds are visited from the better end until that bound falls to the best value;
-    with no slope the two floors repeat every hour, so one hour decides."""
+    den``. Seconds are visited from the better end until that bound falls to the best value,
+    within one hour: the floors move by the rates in an hour, so an hour further on every
+    window is the one an hour nearer plus the slope (below it; with no slope the same)."""
     q = HOUR_S
     den = r1.rho.denominator * r2.rho.denominator
     p1 = r1.rho.numerator * r2.rho.denominator
@@ -271,36 +288,64 @@ def _two_densities_max(
     k2 -= a2 * DAY_S
     c = r1.base - r2.base + r1.rho * e1 - r2.rho * e2
     slope = p1 * a1 - p2 * a2  # of the bound, times q
-    if slope == 0:
-        span = range(lo, min(hi, lo + q - 1) + 1)
+    # one hour from the better end decides: an hour further on, every window is the one an hour
+    # nearer plus the slope (each floor moves by its rate), so below one visited before it
+    if slope > 0:
+        t, last, step = hi, max(lo, hi - q + 1), -1
     else:
-        span = range(hi, lo - 1, -1) if slope > 0 else range(lo, hi + 1)
-    top, top_t = None, lo
-    for t in span:
-        if (
-            top is not None
-            and slope != 0
-            and p1 * (a1 * t + k1) - p2 * (a2 * t + k2) + p2 * q <= top * q
-        ):
+        t, last, step = lo, min(hi, lo + q - 1), 1
+    # from second to second in integers: each floor and its remainder move by the rate's whole
+    # part and carry (the next second's value exactly, without the products), the bound by the
+    # slope (the same values and the same visit as evaluating each second afresh)
+    fl1, rem1 = divmod(a1 * t + k1, q)
+    fl2, rem2 = divmod(a2 * t + k2, q)
+    d1, m1 = divmod(step * a1, q)
+    d2, m2 = divmod(step * a2, q)
+    v = p1 * fl1 - p2 * fl2
+    up1, up2 = p1 * d1, p2 * d2  # the change of each term without a carry, and with one
+    bound = p1 * (a1 * t + k1) - p2 * (a2 * t + k2) + p2 * q
+    bound_step = step * slope
+    top, top_t, top_q = v, t, v * q
+    while t != last:
+        t += step
+        bound += bound_step
+        if slope != 0 and bound <= top_q:
             break
-        v = p1 * ((a1 * t + k1) // q) - p2 * ((a2 * t + k2) // q)
-        if top is None or v > top or (v == top and t < top_t):
-            top, top_t = v, t
-    assert top is not None
+        rem1 += m1
+        rem2 += m2
+        v += up1 - up2
+        if rem1 >= q:
+            rem1 -= q
+            v += p1
+        if rem2 >= q:
+            rem2 -= q
+            v -= p2
+        if v > top or (v == top and t < top_t):
+            top, top_t, top_q = v, t, v * q
     return c + Fraction(top, den), top_t
 
 
 def _stretch_max(
-    r1: _Run, r2: _Run, lo: int, hi: int, best: Fraction, limit: int
+    r1: _Run,
+    r2: _Run,
+    lo: int,
+    hi: int,
+    best: Fraction,
+    limit: int,
+    floor: tuple[Fraction, float] | None = None,
 ) -> tuple[Fraction, int] | None:
     """The largest window ``r1.at(T) - r2.at(T - 24 h)`` over whole seconds ``lo..hi`` and its
     end (the end only where the value is above ``best``), or ``None`` when no window there can
-    exceed both ``best`` and ``limit`` (a bound says so)."""
+    exceed both ``best`` and ``limit`` (a bound says so). ``floor``: ``min(best, limit)`` and
+    its float, when the caller has them."""
     c1, s1, _ = r1.line
     c2, s2f, w2 = r2.line
     quick = c1 + s1 * (hi if s1 > s2f else lo) - c2 - s2f * ((hi if s1 > s2f else lo) - DAY_S)
-    floor_at = min(best, Fraction(limit))
-    floor_f = float(floor_at)
+    if floor is None:
+        floor_at = min(best, Fraction(limit))
+        floor_f = float(floor_at)
+    else:
+        floor_at, floor_f = floor
     if quick + w2 + 1e-9 * (abs(c1) + abs(c2) + abs(quick)) + 1.0 < floor_f:
         return None
     a1, b1, _ = r1.bounds()
@@ -356,18 +401,23 @@ def max_windows_of_drive(
     t, t_end = intervals[0].t0_s, intervals[-1].t1_s + DAY_S
     i = j = 0
     best, best_t, episodes, over = Fraction(-1), t, 0, False
+    limit = Fraction(limit_fg)
+    floor_at = min(best, limit)
+    floor = (floor_at, float(floor_at))
     while t <= t_end:
         while runs[i].hi < t:
             i += 1
         while runs[j].hi < t - DAY_S:
             j += 1
         hi = min(runs[i].hi, runs[j].hi + DAY_S, t_end)
-        found = _stretch_max(runs[i], runs[j], t, hi, best, limit_fg)
+        found = _stretch_max(runs[i], runs[j], t, hi, best, limit_fg, floor)
         now_over = False
         if found is not None:
             value, at = found
             if value > best:
                 best, best_t = value, at
+                floor_at = min(best, limit)
+                floor = (floor_at, float(floor_at))
             now_over = value > limit_fg
         if now_over and not over:
             episodes += 1

@@ -186,6 +186,10 @@ class Catheter:
 
     volume_nl: Fraction
     segments: deque[tuple[Fraction, dict[str, Fraction]]] = field(default_factory=deque)
+    changes: int = field(default=0, compare=False)
+    """Segments appended or removed so far. The concentrations the segments hold change only
+    then: fluid merged into the last segment has its concentrations, and a segment the tip
+    takes a share of keeps its own (both exact)."""
 
     def __post_init__(self) -> None:
         if not self.segments and self.volume_nl > 0:
@@ -200,19 +204,32 @@ class Catheter:
         if self.volume_nl == 0:
             return [(Fraction(0), volume, dict(composition))] if volume else []
         last = self.segments[-1] if self.segments else None
-        if (
-            last is not None
-            and last[1].keys() == composition.keys()
-            and all(fg * last[0] == last[1][d] * volume for d, fg in composition.items())
-        ):
+        same = last is not None and last[1].keys() == composition.keys()
+        if same:
+            assert last is not None
+            last_v, last_c = last
+            for d, fg in composition.items():
+                if fg * last_v != last_c[d] * volume:
+                    same = False
+                    break
+        if same:
+            assert last is not None
             # the same concentrations as the fluid last pushed: one segment (a FIFO of uniform
             # fluid is the same whatever its segments; this keeps the queue short)
+            if len(self.segments) == 1 and last[0] > 0 and volume > 0:
+                # the path holds only this fluid: the volume pushed leaves the tip with the
+                # drug pushed, the path unchanged (what merging and taking the head gives, in
+                # exact arithmetic, without the sums)
+                return [(Fraction(0), volume, {d: composition[d] for d in last[1]})]
             self.segments[-1] = (
                 last[0] + volume,
                 {d: fg + composition[d] for d, fg in last[1].items()},
             )
+            if last[0] == 0:  # an empty segment (nothing pushed) takes concentrations now
+                self.changes += 1
         else:
             self.segments.append((volume, dict(composition)))
+            self.changes += 1
         left, pos = volume, Fraction(0)
         while left > 0:
             v, comp = self.segments[0]
@@ -222,6 +239,7 @@ class Catheter:
             out.append((pos, pos + take, moved))
             if take == v:
                 self.segments.popleft()
+                self.changes += 1
             else:
                 self.segments[0] = (v - take, {d: fg - moved[d] for d, fg in comp.items()})
             left -= take
@@ -367,6 +385,8 @@ class Reference:
     stepped: bool = True
     """Every interval came with the drive's steps (``PumpEvent.rate_nl_per_h``)."""
     catheter: Catheter = field(init=False)
+    _ratio_seen: int = field(default=-1, init=False, repr=False, compare=False)
+    """``catheter.changes`` when ``lean_rich``'s last ratio was computed (-1: never)."""
 
     def __post_init__(self) -> None:
         self.catheter = Catheter(self.dead_volume_nl)
@@ -401,21 +421,24 @@ class Reference:
                 )
             dt = event.t1_s - event.t0_s
             for lo, hi, moved in self.catheter.push(v, comp):
-                a = event.t0_s + dt * lo / v
-                b = event.t0_s + dt * hi / v
+                # a piece from the start or to the end of the push: the interval's own ends
+                a = Fraction(event.t0_s) if lo == 0 else event.t0_s + dt * lo / v
+                b = Fraction(event.t1_s) if hi == v else event.t0_s + dt * hi / v
                 for drug, fg in moved.items():
                     if fg > 0:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))
-            concs = {
-                fg / vol
-                for vol, c in self.catheter.segments
-                if vol > 0
-                for fg in c.values()
-                if fg > 0
-            }
-            ratio = min(concs) / max(concs) if concs else Fraction(1)
-            if not self.lean_rich or self.lean_rich[-1][1] != ratio:
-                self.lean_rich.append((event.t1_s, ratio))
+            if self.catheter.changes != self._ratio_seen:  # else the concentrations are
+                self._ratio_seen = self.catheter.changes  # those of the last ratio
+                concs = {
+                    fg / vol
+                    for vol, c in self.catheter.segments
+                    if vol > 0
+                    for fg in c.values()
+                    if fg > 0
+                }
+                ratio = min(concs) / max(concs) if concs else Fraction(1)
+                if not self.lean_rich or self.lean_rich[-1][1] != ratio:
+                    self.lean_rich.append((event.t1_s, ratio))
 
     def _draw(self, v: Fraction) -> dict[str, Fraction]:
         """Take ``v`` nL of the mixture out of the reservoir (a shortfall is counted)."""
@@ -449,9 +472,19 @@ def high_alarm_hazards(
     controller could not stop, e.g. during a communication loss, until the drive's own end or
     watchdog)."""
     events, volume, unstoppable = 0, Fraction(0), Fraction(0)
-    windows = [(r, end_s if c is None else c) for r, c in spans]
-    for e in pumped:
-        for r, c in windows:
+    windows = sorted((r, end_s if c is None else c) for r, c in spans)
+    # each (interval, span) pair that can overlap (the span raised before the interval ends and
+    # cleared after it starts), by one sweep over the intervals by start: the same pairs as
+    # trying every span for every interval, and the sums are exact whatever their order
+    live: list[tuple[int, int]] = []
+    k = 0
+    for e in sorted(pumped, key=lambda p: p.t0_s):
+        while k < len(windows) and windows[k][0] < e.t1_s:
+            live.append(windows[k])
+            k += 1
+        if live:
+            live = [w for w in live if w[1] > e.t0_s]  # never again: later ones start later
+        for r, c in live:
             lo, hi = max(e.t0_s, r), min(e.t1_s, c)
             if hi > lo and e.t1_s > e.t0_s:
                 moved = Fraction(e.volume_nl * (hi - lo), e.t1_s - e.t0_s)

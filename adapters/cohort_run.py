@@ -47,8 +47,6 @@ from itdose.core.alarms import Priority
 from itdose.core.state import Device, Phase
 from itdose.core.units import FG_PER_NG
 
-_DOSING = frozenset({Phase.ACTIVE, Phase.ALARM})
-
 __all__ = [
     "PatientTimeout",
     "RecordingDrive",
@@ -112,12 +110,12 @@ class TrueLog:
                 )
             )
         if e.kind == "step":
-            if d.phase in _DOSING:
+            if d.phase is Phase.ACTIVE or d.phase is Phase.ALARM:  # dosing
                 self.dosing_steps.append(e.t_s)
             return
-        if e.kind != "command" or e.command is None:
-            return
         cmd = e.command
+        if e.kind != "command" or cmd is None or type(cmd) is c.Tick:  # a tick puts in nothing
+            return
         if isinstance(cmd, c.DriveReport):
             before = self.counted_nl.get(cmd.order_id, 0)
             self.counted_nl[cmd.order_id] = max(before, cmd.delivered_nl)
@@ -369,7 +367,9 @@ def run_patient(
             drives.append(drive)
             return drive
 
-        result = run_scenario(sc, drive_factory=make, observer=log.observer, samples=False)
+        result = run_scenario(
+            sc, drive_factory=make, observer=log.observer, samples=False, events=False
+        )
         bolus = sc.programs[next(iter(sc.programs))][0].patient_bolus
         grants = [t for t, granted, _ in result.boluses if granted]
         high = [(r, cl) for _, prio, r, cl in result.alarm_spans if prio == "high"]

@@ -61,8 +61,19 @@ __all__ = [
 SECONDS_PER_HOUR = 3600
 
 
+def _ceil_div(a: int, b: int) -> int:
+    """:func:`itdose.core.arith.ceil_div` (``ceil(a / b)``, refusing anything but an ``int``
+    ``a >= 0`` and ``b > 0``), with the plain ints of the adapters' own arithmetic decided at
+    once: the same value, and the same error for anything else."""
+    if type(a) is int and type(b) is int and a >= 0 and b > 0:
+        return -(-a // b)
+    return ceil_div(a, b)
+
+
 def _check_int(name: str, value: object, *, minimum: int | None = None) -> None:
     """Reject bools and non-ints: a float or a bool slipped into a volume is a unit bug."""
+    if type(value) is int and (minimum is None or value >= minimum):
+        return  # the common case, decided at once (a bool's type is bool, not int)
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name}: expected int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
@@ -188,7 +199,7 @@ class DeliveryCommand:
     @property
     def duration_s(self) -> int:
         """Seconds the drive needs at the nominal rate, rounded up (the last partial second)."""
-        return ceil_div(self.volume_nl * SECONDS_PER_HOUR, self.rate_nl_per_h)
+        return _ceil_div(self.volume_nl * SECONDS_PER_HOUR, self.rate_nl_per_h)
 
 
 def rate_for_duration(volume_nl: int, duration_s: int) -> int:
@@ -200,7 +211,7 @@ def rate_for_duration(volume_nl: int, duration_s: int) -> int:
     """
     _check_int("volume_nl", volume_nl, minimum=1)
     _check_int("duration_s", duration_s, minimum=1)
-    return ceil_div(volume_nl * SECONDS_PER_HOUR, duration_s)
+    return _ceil_div(volume_nl * SECONDS_PER_HOUR, duration_s)
 
 
 class StartKind(enum.Enum):
@@ -320,11 +331,28 @@ class DriveStatus:
     last_outcome: DeliveryOutcome | None = None
 
     def __post_init__(self) -> None:
-        for name in ("commanded_nl", "rate_nl_per_h", "delivered_nl_this_command"):
-            _check_int(name, getattr(self, name), minimum=0)
-        _check_int("delivered_nl_total", self.delivered_nl_total, minimum=0)
-        _check_int("counter_epoch", self.counter_epoch, minimum=0)
-        _check_int("last_contact_ms", self.last_contact_ms, minimum=0)
+        c, r, d = self.commanded_nl, self.rate_nl_per_h, self.delivered_nl_this_command
+        t, e, m = self.delivered_nl_total, self.counter_epoch, self.last_contact_ms
+        if not (  # each a non-negative int (a bool's type is bool); else: which one, and why
+            type(c) is int
+            and type(r) is int
+            and type(d) is int
+            and type(t) is int
+            and type(e) is int
+            and type(m) is int
+            and c >= 0
+            and r >= 0
+            and d >= 0
+            and t >= 0
+            and e >= 0
+            and m >= 0
+        ):
+            _check_int("commanded_nl", self.commanded_nl, minimum=0)
+            _check_int("rate_nl_per_h", self.rate_nl_per_h, minimum=0)
+            _check_int("delivered_nl_this_command", self.delivered_nl_this_command, minimum=0)
+            _check_int("delivered_nl_total", self.delivered_nl_total, minimum=0)
+            _check_int("counter_epoch", self.counter_epoch, minimum=0)
+            _check_int("last_contact_ms", self.last_contact_ms, minimum=0)
         lo, hi = self.delivered_bounds_nl
         if not lo == self.delivered_nl_this_command <= hi:
             raise ValueError(

@@ -982,6 +982,8 @@ def _structure_first(p: Path) -> None:
 
 
 def _whole(name: str, value: object) -> int:
+    if type(value) is int:
+        return value  # the common case (a bool's type is bool, not int)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(name, f"expected whole seconds, got {type(value).__name__}", value=value)
     return value
@@ -1559,8 +1561,8 @@ class Journal:
         corrected relation. A monotonic reading earlier than the previous one is refused with
         :class:`InvalidInput` (REQ-TIME-008, REQ-TIME-001).
         """
-        wall = _whole("wall_now_s", wall_now_s)
-        mono = _whole("mono_s", mono_s)
+        wall = wall_now_s if type(wall_now_s) is int else _whole("wall_now_s", wall_now_s)
+        mono = mono_s if type(mono_s) is int else _whole("mono_s", mono_s)
         h = self._head
         if self._anchor is None:
             t = wall + h.clock_offset_s

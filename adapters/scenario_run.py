@@ -55,15 +55,23 @@ class _Recorder:
     """The controller's observer: keeps notable events, daily figures and plot samples."""
 
     def __init__(
-        self, result: RunResult, sample_s: int, verbose: bool, samples: bool = True
+        self,
+        result: RunResult,
+        sample_s: int,
+        verbose: bool,
+        samples: bool = True,
+        events: bool = True,
     ) -> None:
         self.r = result
         self.samples = samples
+        self.events = events
         self.sample_s = sample_s
         self.verbose = verbose
         self.last_sample = -sample_s
         self.delivered = 0
         self.phase = ""
+        self.phase_seen: object = None
+        """The phase (the enum member) of the latest event: ``phase`` is its value."""
         self.open_alarms: dict[str, int] = {}
         self.last_alarms: tuple[object, ...] = ()
         self.prev: tuple[int, Device] | None = None
@@ -72,23 +80,25 @@ class _Recorder:
     def __call__(self, e: ControllerEvent, d: Device) -> None:
         r = self.r
         t = e.t_s
-        if self.samples and self.prev is not None and t - self.prev[0] > self.sample_s:
-            # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
-            t0, d0 = self.prev
-            for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
-                self._sample(ts, d0)
-        self.prev = (t, d)
+        if self.samples:
+            if self.prev is not None and t - self.prev[0] > self.sample_s:
+                # a quiet stretch: the rolling 24 h window still ages, so sample it on the way
+                t0, d0 = self.prev
+                for ts in range(max(t0, self.last_sample) + self.sample_s, t, self.sample_s):
+                    self._sample(ts, d0)
+            self.prev = (t, d)
         if d.delivered_ng != self.delivered:
             day = self._day(t)
             day.delivered_ng += d.delivered_ng - self.delivered
             self.delivered = d.delivered_ng
-        if d.phase.value != self.phase:
+        if d.phase is not self.phase_seen:
+            self.phase_seen = d.phase
             self.phase = d.phase.value
             r.phases.append((t, self.phase))
         if d.alarms is not self.last_alarms:
             self._alarms(t, d)
         if e.kind == "step":
-            if t - self.last_sample >= self.sample_s:
+            if self.samples and t - self.last_sample >= self.sample_s:
                 self._sample(t, d)
             return
         notable = True
@@ -118,7 +128,8 @@ class _Recorder:
         elif e.kind == "rejected" and e.command is not None and e.command.role is S:
             notable = True
         if notable:
-            r.events.append(self._event(e, d))
+            if self.events:
+                r.events.append(self._event(e, d))
             self._sample(t, d)
 
     def _day(self, t: int) -> DayFigures:
@@ -331,6 +342,7 @@ def run_scenario(
     | None = None,
     observer: Callable[[ControllerEvent, Device], None] | None = None,
     samples: bool = True,
+    events: bool = True,
 ) -> RunResult:
     """Run ``sc`` on a simulated drive up to its end (or ``until_s``) and check it;
     ``max_segment_s`` overrides the scenario's longest basal order. ``drive_factory`` builds the
@@ -338,7 +350,8 @@ def run_scenario(
     controller event (after the timeline recorder). ``samples=False`` leaves out the plot samples
     and the per-day largest 24 h window (``RunResult.samples``, ``DayFigures.max_window_ng``):
     they read the core's ledger at every sample and only the plots and the timeline use them;
-    nothing else in the run changes."""
+    nothing else in the run changes. ``events=False`` leaves out the notable events
+    (``RunResult.events``, which only the timeline and the JSON output show)."""
     end = sc.end_s if until_s is None else until_s
     make = sd.SimulatedDrive if drive_factory is None else drive_factory
     sim = make(sc.sim_config, sc.faults)
@@ -346,7 +359,7 @@ def run_scenario(
     device = Device()
     result = RunResult(sc, device)
     result.hard_max_ng = sc.library.drug(sc.drug, sc.indication).max_daily.value
-    recorder = _Recorder(result, max(600, end // 4000), verbose, samples)
+    recorder = _Recorder(result, max(600, end // 4000), verbose, samples, events)
     restarts = any(x.action == "restart" for x in sc.timeline if x.at_s <= end)
     lag = [0]
     """Seconds the controller's timeline runs behind the drive's clock: the downtime of restarts

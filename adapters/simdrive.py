@@ -67,8 +67,8 @@ from itdose.adapters.drive import (
     EndReason,
     FaultCode,
     StartResult,
+    _ceil_div,
 )
-from itdose.core.arith import ceil_div
 from itdose.core.units import DAY_S
 
 __all__ = [
@@ -109,6 +109,8 @@ MRI_RECOVERY_MAX_S = 24 * HOUR_S
 
 
 def _int(name: str, value: object, minimum: int | None = None) -> int:
+    if type(value) is int and (minimum is None or value >= minimum):
+        return value  # the common case, decided at once (a bool's type is bool, not int)
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name}: expected int, got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
@@ -847,11 +849,11 @@ class SimulatedDrive:
         if r is None:
             return None
         cmd = r.command
-        best = (r.start_s + ceil_div(cmd.volume_nl * HOUR_S, cmd.rate_nl_per_h), "complete")
+        best = (r.start_s + _ceil_div(cmd.volume_nl * HOUR_S, cmd.rate_nl_per_h), "complete")
         need = f.reservoir_nl * PPM - f.remainder
-        nominal_to_empty = r.done_nl + ceil_div(need, PPM + f.ppm) if need > 0 else r.done_nl
+        nominal_to_empty = r.done_nl + _ceil_div(need, PPM + f.ppm) if need > 0 else r.done_nl
         if nominal_to_empty < cmd.volume_nl:
-            t_empty = r.start_s + ceil_div(nominal_to_empty * HOUR_S, cmd.rate_nl_per_h)
+            t_empty = r.start_s + _ceil_div(nominal_to_empty * HOUR_S, cmd.rate_nl_per_h)
             best = min(best, (max(t_empty, self._now), "empty"))
         if self._watchdog_s is not None:
             best = min(best, (max(self._heard_s + self._watchdog_s, self._now), "watchdog"))
