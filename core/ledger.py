@@ -319,9 +319,18 @@ def peak_fg(
             points.append((num, den))
     at_now, *rest = _totals(terms, flow_terms, period, points)
     sums = dict(zip(points[1:], rest, strict=True))  # now (a proof's is symbolic) not hashed
+    # of the counted pieces' candidates only the one whose window holds the most can be the
+    # peak (each value is its total over ``period x den``, rounded up: rounding keeps the
+    # order), so that one alone is evaluated, with every flow's
+    top: list[tuple[int, int, int]] = []
+    top_total, top_den = 0, 1
+    for term, (num, den) in zip(counted, points[1 + len(rises) :], strict=True):
+        total = sums[num, den]
+        if not top or total * top_den > top_total * den:
+            top, top_total, top_den = [term], total, den
     return peak(
         INT_OPS,
-        counted,
+        top,
         flow_terms,
         now_s,
         period,
