@@ -187,7 +187,8 @@ def _basal_plan(
         return None
     rate, left = _basal_rate(d, now, drug)
     seg = segment_s(d, now, lib, left, max_segment_s)
-    if one_second or recorded_terms(d, drug, now)[1]:
+    recorded = recorded_terms(d, drug, now)
+    if one_second or recorded[1]:
         # a richer fluid's last nanolitre left in this second and may have lagged its pace by
         # up to one nanolitre (R-TIP-5): the first second after it is an order of its own, the
         # one the cap search cuts to make room for it (at its pace over an hour, a cut would
@@ -233,7 +234,7 @@ def _basal_plan(
             return plan_volume(d, flight, drug, amount_fg, True)[:2]
 
         flow = _order_flow(now, nl, conc, seg, cut, fg)
-        cap_room = cap_room_ng(d, now, lib, drug, fg, flow)
+        cap_room = cap_room_ng(d, now, lib, drug, fg, flow, recorded=recorded)
     decision = decide_basal(
         Request(
             requested_ng=requested_ng,

@@ -280,6 +280,7 @@ def cap_room_ng(
     requested_fg: int,
     flow_for: Callable[[int], Flow],
     flows: tuple[Flow, ...] = (),
+    recorded: tuple[tuple[Piece, ...], tuple[Flow, ...]] | None = None,
 ) -> int:
     """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
     within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
@@ -292,9 +293,10 @@ def cap_room_ng(
     amount that fits (``lo``) and one that does not (``hi``), each step one exact peak, until one
     whole ng is left. It starts with the amount :func:`_cap_guess` expects (and 1 ng more): when
     the guess is right, those two peaks decide it, else the search goes on from what they said
-    (a guess saves peaks and never decides)."""
+    (a guess saves peaks and never decides). ``recorded``: :func:`recorded_terms` of ``drug`` at
+    ``now``, when the caller has them already."""
     limit = limit_fg(d, lib, drug)
-    pieces, lags = recorded_terms(d, drug, now)
+    pieces, lags = recorded if recorded is not None else recorded_terms(d, drug, now)
     base = (*in_flight_flows(d, drug), *lags, *flows)
 
     def fits(fg: int) -> bool:

@@ -379,7 +379,11 @@ def _first_live(pieces: Sequence[Piece], t: int) -> int:
     """Index of the first piece that can still lie in a window ending at or after ``t``: in a
     ledger's order (of their ends) the aged-out pieces are a prefix, usually empty or one long
     (every record drops them; a piece out of that order after it holds nothing of the window)."""
-    return next((i for i, p in enumerate(pieces) if p.last_s > t - WINDOW_S), len(pieces))
+    start = t - WINDOW_S
+    for i, p in enumerate(pieces):
+        if p.last_s > start:
+            return i
+    return len(pieces)
 
 
 def _merge(a: Piece, b: Piece) -> Piece:
