@@ -80,7 +80,8 @@ def check_nonneg(field: str, value: object) -> int:
 def _check_division(a: object, b: object) -> tuple[int, int]:
     dividend = _check_int("dividend", a)
     divisor = _check_int("divisor", b)
-    check_nonneg("dividend", dividend)
+    if dividend < 0:  # check_nonneg's test, after both types (the error names the first fault)
+        raise InvalidInput("dividend", "must not be negative", value=dividend, limit=">= 0")
     if divisor <= 0:
         raise InvalidInput("divisor", "must be positive", value=divisor, limit="> 0")
     return dividend, divisor

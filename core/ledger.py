@@ -117,8 +117,11 @@ class Piece:
     instant: bool = field(default=False, metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
-        for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
-            check_nonneg(name, getattr(self, name))
+        check_nonneg("order_id", self.order_id)
+        check_nonneg("start_s", self.start_s)
+        check_nonneg("end_s", self.end_s)
+        check_nonneg("amount_fg", self.amount_fg)
+        check_nonneg("pace_fg", self.pace_fg)
         if check_nonneg("pace_s", self.pace_s) == 0:
             raise InvalidInput("pace_s", "must be positive", value=self.pace_s)
         if self.end_s < self.start_s:
@@ -470,7 +473,11 @@ class Ledger:
         check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
         first = _first_live(pieces, t)
-        at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
+        at: int | None = None
+        for i in range(first, len(pieces)):
+            if pieces[i].order_id == order_id:
+                at = i
+                break
         if at is None:
             new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s, instant)
             kept = (*pieces[first:], new)
