@@ -117,11 +117,8 @@ class Piece:
     instant: bool = field(default=False, metadata={"omit_default": True})
 
     def __post_init__(self) -> None:
-        check_nonneg("order_id", self.order_id)
-        check_nonneg("start_s", self.start_s)
-        check_nonneg("end_s", self.end_s)
-        check_nonneg("amount_fg", self.amount_fg)
-        check_nonneg("pace_fg", self.pace_fg)
+        for name in ("order_id", "start_s", "end_s", "amount_fg", "pace_fg"):
+            check_nonneg(name, getattr(self, name))
         if check_nonneg("pace_s", self.pace_s) == 0:
             raise InvalidInput("pace_s", "must be positive", value=self.pace_s)
         if self.end_s < self.start_s:
@@ -322,9 +319,8 @@ def peak_fg(
             points.append((num, den))
     at_now, *rest = _totals(terms, flow_terms, period, points)
     sums = dict(zip(points[1:], rest, strict=True))  # now (a proof's is symbolic) not hashed
-    # of the counted pieces' candidates only the one whose window holds the most can be the
-    # peak (each value is its total over ``period x den``, rounded up: rounding keeps the
-    # order), so that one alone is evaluated, with every flow's
+    # only the counted piece whose window holds the most (total / den; rounding up keeps the
+    # order) can be the peak: that one alone is evaluated, with every flow's
     top: list[tuple[int, int, int]] = []
     top_total, top_den = 0, 1
     for term, (num, den) in zip(counted, points[1 + len(rises) :], strict=True):
@@ -382,9 +378,8 @@ def _first_live(pieces: Sequence[Piece], t: int) -> int:
     """Index of the first piece that can still lie in a window ending at or after ``t``: in a
     ledger's order (of their ends) the aged-out pieces are a prefix, usually empty or one long
     (every record drops them; a piece out of that order after it holds nothing of the window)."""
-    start = t - WINDOW_S
-    for i, p in enumerate(pieces):
-        if p.last_s > start:
+    for i, p in enumerate(pieces):  # a plain loop: no generator on every step
+        if p.last_s > t - WINDOW_S:
             return i
     return len(pieces)
 
@@ -473,11 +468,7 @@ class Ledger:
         check_nonneg("amount_fg", amount_fg)
         pieces = self.pieces
         first = _first_live(pieces, t)
-        at: int | None = None
-        for i in range(first, len(pieces)):
-            if pieces[i].order_id == order_id:
-                at = i
-                break
+        at = next((i for i in range(first, len(pieces)) if pieces[i].order_id == order_id), None)
         if at is None:
             new = Piece(order_id, start_s, t, amount_fg, pace_fg, pace_s, instant)
             kept = (*pieces[first:], new)
