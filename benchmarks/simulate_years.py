@@ -26,6 +26,15 @@ year of this script, repeatable on a loaded machine): 1,791 million before, 1,67
 (6 % fewer). Neither target is reached: with hourly orders half the steps are ticks and half
 drive reports, each a few tens of microseconds (benchmarks/step_throughput.py says where), and
 the core is about two thirds of the profile.
+
+Measured after the exact peak's pruning to the piece whose window holds the most and the basal
+plan's single read of the recorded terms (CPU time of ``simulate`` alone, before and after
+alternated, load average 3 to 4): 10 years 2.27 and 2.33 s before, 2.23 and 2.37 s after; with
+hourly orders 12.47 and 12.15 s before, 11.75 and 12.04 s after (the same 40,292 and 210,174
+core steps). This run is far from the hard maximum, where those changes act least: within the
+noise. Neither target (1 s, 3 s) is reached; what is left is the per-step cost spread over the
+plan, the drive reports, the governor, the controller and the simulated drive (docs/cohort-
+schema.md, "Speed").
 """
 
 from __future__ import annotations
