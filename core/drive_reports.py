@@ -266,7 +266,21 @@ def apply_report(
     at_once = over and order.stopped_s + order.cut_s > 0
     pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
     if min(delta, unsure_nl) > 0 and d.path is not None:
-        pushed.update(_lagging(d, delta, min(delta, unsure_nl), pushed))
+        blurred = _lagging(d, delta, min(delta, unsure_nl), pushed)
+        if blurred["path"] != pushed["path"]:
+            # where the doubt counts a place richer than the model holds it, the basal through it
+            # follows the richer fluid's rate and may deliver less of the program: announced
+            # (R-TIP-4, docs/dosing-rules.md#r-tip-6)
+            if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+                effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
+            alarms = with_alarms(alarms, (AlarmKind.DELIVERY_LIMITED,), now)
+            text = (
+                f"order {order_id}: up to {min(delta, unsure_nl)} nL reported may not have "
+                "moved; the path is counted as the richest fluid within that doubt, and the "
+                "basal through it follows that fluid's rate"
+            )
+            effects.append(Record("doubt_counted", "service", now, d.phase, d.phase, text))
+        pushed.update(blurred)
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None
@@ -290,7 +304,7 @@ def apply_report(
         if order.cut_s and not orders and d.phase is Phase.ACTIVE and d.basal_until_s < now:
             # the ticks waited for this report (the path holds two fluids: R-TIP-3), so the
             # basal since the bolus ended was not ordered: announced (R-TIP-4)
-            if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
+            if not any(a.kind is AlarmKind.DELIVERY_LIMITED for a in alarms):
                 effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
             alarms = with_alarms(alarms, (AlarmKind.DELIVERY_LIMITED,), now)
             text = f"basal of {now - d.basal_until_s} s not delivered: order {order_id} unreported"

@@ -27,7 +27,9 @@ from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role, step
 from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.codec import decode, encode
+from itdose.core.effects import Annunciate, Record
 from itdose.core.errors import InvalidInput
 from itdose.core.program import Basal, Program
 
@@ -41,7 +43,8 @@ def _program(conc: int) -> Program:
 
 
 def _run(library: Library, said: bool) -> tuple[Fraction, Fraction, Bench, int]:
-    """(largest window by brute force, by the FIFO reference, the bench, the doubt reported)."""
+    """(largest window by brute force, by the FIFO reference, the bench, the doubt reported);
+    the bench's ``report_effects`` holds the effects of the reset's report."""
     b = Bench(library, mode="pace")
     t0 = implanted_and_dosing(b, _program(MG))
     refill(b, t0 + DAY_S + 1234, MG // 2, program=_program(MG // 2))
@@ -59,7 +62,9 @@ def _run(library: Library, said: bool) -> tuple[Fraction, Fraction, Bench, int]:
     bound = r.order.volume_nl  # the drive's upper bound: the whole command
     unsure = bound - int(push.volume_nl)
     report = c.DriveReport(S, oid, bound, True, unsure_nl=unsure if said else 0)
-    b._accepted(report, step(b.device, report, b.now, library))
+    out = step(b.device, report, b.now, library)
+    b.report_effects = out.effects  # type: ignore[attr-defined]
+    b._accepted(report, out)
     b.advance(b.now + 3 * DAY_S)
     assert not b.anomalies and b.dead_volume_nl is not None
     # the fall reached the tip after the reset, by more than the doubt
@@ -129,3 +134,36 @@ def test_a_doubt_below_zero_or_above_the_report_is_refused(
         step(before, c.DriveReport(S, order.id, 100, False, unsure_nl=unsure), b.now, library)
     assert err.value.field == "command.unsure_nl" and why in str(err.value)
     assert b.device is before
+
+
+def test_a_doubt_over_a_change_of_concentration_is_announced(library: Library) -> None:
+    """R-TIP-6, REQ-TIP-004: where the doubt counts places of the path richer than the model
+    holds them (here the first 69 uL of the 500 mcg/mL fluid at 1000), the basal through them
+    follows the richer fluid's rate and may deliver less of the program: the report raises the
+    MEDIUM delivery-limited alarm and records why; without the doubt it raises nothing."""
+    _, _, b, _ = _run(library, True)
+    effects = b.report_effects  # type: ignore[attr-defined]
+    assert Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in effects
+    assert any(isinstance(e, Record) and e.event == "doubt_counted" for e in effects)
+    _, _, plain, _ = _run(library, False)
+    assert not any(isinstance(e, Annunciate) for e in plain.report_effects)  # type: ignore[attr-defined]
+
+
+def test_a_doubt_within_one_fluid_changes_nothing(library: Library) -> None:
+    """R-TIP-6: a doubt over a path of one fluid counts it as it is (nothing richer within
+    reach): the same state as the report without the doubt, and no alarm."""
+    b = Bench(library, mode="pace")
+    implanted_and_dosing(b, _program(MG))
+    (order,) = b.device.orders
+    b.advance((order.start_s + order.end_s) // 2)
+    (order,) = b.device.orders
+    moved = order.volume_nl * (b.now - order.start_s) // (order.end_s - order.start_s)
+    assert moved > 1_000
+
+    def report(unsure: int) -> tuple[object, tuple[object, ...]]:
+        command = c.DriveReport(S, order.id, moved, False, unsure_nl=unsure)
+        out = step(b.device, command, b.now, library)
+        return out.device, tuple(e for e in out.effects if not isinstance(e, Record))
+
+    assert report(moved) == report(0)
+    assert not report(moved)[1]
