@@ -33,8 +33,8 @@ alternated, load average 3 to 4): 10 years 2.27 and 2.33 s before, 2.23 and 2.37
 hourly orders 12.47 and 12.15 s before, 11.75 and 12.04 s after (the same 40,292 and 210,174
 core steps). This run is far from the hard maximum, where those changes act least: within the
 noise. Neither target (1 s, 3 s) is reached; what is left is the per-step cost spread over the
-plan, the drive reports, the governor, the controller and the simulated drive (docs/cohort-
-schema.md, "Speed").
+plan, the drive reports, the governor, the controller and the simulated drive
+(docs/cohort-schema.md, "Speed").
 """
 
 from __future__ import annotations
