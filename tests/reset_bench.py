@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from itdose_physics import HOUR_S, Bench, _Running
+from itdose_physics import HOUR_S, TICKED, Bench, _Running
 
 from itdose.core import Role, step
 from itdose.core import commands as c
@@ -107,6 +107,11 @@ class ResetBench(Bench):
         else:
             self.first.pop(oid, None)
             self.offset.pop(oid, None)
+        if self.device.phase in TICKED:
+            # the controller ticks in the step that reports (the ticks waited for the report)
+            self._last_tick = self.now
+            tick = c.Tick(S, self.max_segment_s)
+            self._accepted(tick, step(self.device, tick, self.now, self.library))
 
     def _report(self, order_id: int, volume: int) -> None:
         self.first.pop(order_id, None)

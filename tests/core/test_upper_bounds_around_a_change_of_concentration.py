@@ -6,11 +6,11 @@ whole-second brute force (tests/whole_nl_drive.py) and the first-in-first-out re
 (tests/fifo_window_reference.py), never by the core.
 
 - baclofen at its 2 mg maximum refilled from 1000 to 500 mcg/mL (a fall): resets 20 min, 1 h 20
-  min and 2 h 10 min after the refill, before the fall reaches the tip (two bounds: 83,333 nL
-  of which 27,777 moved, then 83,334 nL of which none); a reset reported at the next poll, a
-  minute later (the order ends short); the same with the order going on after its bound; the
-  lower bound below what moved (half of it: a larger doubt than needed); a rise then a fall
-  (500, 1000, 500 mcg/mL half an hour apart, resets in three orders);
+  min and 2 h 10 min after the refill, before the fall reaches the tip (three bounds of a whole
+  hour's order, 83,333 nL, of which 27,777, 27,778 and 13,888 nL moved); a reset reported at
+  the next poll, a minute later (the order ends short); the same with the order going on after
+  its bound; the lower bound below what moved (half of it: a larger doubt than needed); a rise
+  then a fall (500, 1000, 500 mcg/mL half an hour apart, resets in three orders);
 - morphine 25 mg/mL at 1 mg/day refilled to 10 mg/mL, then the largest clinician bolus the core
   accepts over an hour, reset ten minutes in and reported whole at its end: a doubt of 1.29 mL,
   five times the 0.234 mL path, then clinician boluses every 30 min for 30 h;
@@ -18,8 +18,9 @@ whole-second brute force (tests/whole_nl_drive.py) and the first-in-first-out re
 
 Each case holds with the doubt said (every window at or under the maximum); each is also run
 with the doubt left out (``unsure_nl`` 0), where the cases marked show the excess R-TIP-6 closes
-(704 ng for the reset reported at the poll or going on, 41,666 ng for the rise then fall, 69,444
-ng for the others at baclofen; 22,905 ng at the patient bolus), so that the judge can fail. The
+(704 ng for the reset reported at the poll or going on, 41,665 ng for the rise then fall, 53,240
+ng for the lower bound below what moved, 82,277 ng for the three resets; 22,925 ng at the
+patient bolus), so that the judge can fail. The
 clinician bolus's bound holds even without its doubt (the bolus leaves all of the richer fluid
 within its own window), so it is not run without it.
 """
