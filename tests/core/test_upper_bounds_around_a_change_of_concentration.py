@@ -14,13 +14,17 @@ whole-second brute force (tests/whole_nl_drive.py) and the first-in-first-out re
 - morphine 25 mg/mL at 1 mg/day refilled to 10 mg/mL, then the largest clinician bolus the core
   accepts over an hour, reset ten minutes in and reported whole at its end: a doubt of 1.29 mL,
   five times the 0.234 mL path, then clinician boluses every 30 min for 30 h;
-- the same history with a 1 mg patient bolus instead, reset 10 min in.
+- the same history with a 1 mg patient bolus instead, reset 10 min in;
+- morphine 25 mg/mL at 14 mg/day with six 1 mg patient boluses an hour apart, refilled to
+  10 mg/mL: the drive resets in the basal order 30 s after the refill, the first bolus 10 min
+  after the refill cuts it, and the cut order's report (its bound by its pace at the cut: 3,895
+  nL, of which 194 moved) comes 2 min after the cut.
 
 Each case holds with the doubt said (every window at or under the maximum); each is also run
 with the doubt left out (``unsure_nl`` 0), where the cases marked show the excess R-TIP-6 closes
 (704 ng for the reset reported at the poll or going on, 41,665 ng for the rise then fall, 53,240
 ng for the lower bound below what moved, 82,277 ng for the three resets; 22,925 ng at the
-patient bolus), so that the judge can fail. The
+patient bolus, 27,920 ng with the cut order's report pending), so that the judge can fail. The
 clinician bolus's bound holds even without its doubt (the bolus leaves all of the richer fluid
 within its own window), so it is not run without it.
 """
@@ -69,6 +73,28 @@ def _refills(library: Library, concs: list[int], resets: list[int], gap: int, **
     b.resets = [last + x for x in resets]
     b.advance(b.now + 3 * DAY_S)
     return b, t0, "baclofen"
+
+
+def _cut_late(library: Library, **kw: Any) -> Any:
+    """Morphine 25 mg/mL at 14 mg/day with 1 mg patient boluses (an hour's lockout), refilled to
+    10 mg/mL: the drive resets 30 s after the refill, in the basal order; a patient bolus 10 min
+    after the refill cuts that order, whose report (its bound by its pace at the cut) comes 2 min
+    later; five more boluses an hour apart."""
+    b = ResetBench(library, mode="pace", cut_report_after_s=120, **kw)
+    pb = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=HOUR_S, max_per_24h=6)
+
+    def prog(conc: int) -> Program:
+        return Program("morphine", "pain", conc, Basal.continuous(14 * MG), pb, "opioid-tolerant")
+
+    t0 = implanted_and_dosing(b, prog(25 * MG))
+    at = t0 + DAY_S + 1234
+    refill(b, at, 10 * MG, program=prog(10 * MG))
+    b.resets = [at + 30]
+    for k in range(6):
+        b.advance(at + 600 + k * HOUR_S)
+        b.submit(c.RequestBolus(P))
+    b.advance(b.now + 2 * DAY_S)
+    return b, t0, "morphine"
 
 
 def _bolus(library: Library, kind: str, **kw: Any) -> Any:
@@ -122,6 +148,7 @@ CASES: dict[str, tuple[Any, bool]] = {
         False,
     ),
     "a patient bolus": (lambda lib, **kw: _bolus(lib, "patient", **kw), True),
+    "a cut order's report pending": (_cut_late, True),
 }
 
 
