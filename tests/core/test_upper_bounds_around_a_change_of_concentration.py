@@ -40,10 +40,13 @@ from itdose_physics import (
     DAY_S,
     HOUR_S,
     MG,
+    basal_shortfalls,
     greedy_clinician_boluses,
     implanted_and_dosing,
     max_clinician_bolus_ng,
     refill,
+    steady_periods,
+    window_extremes,
 )
 from reset_bench import ResetBench
 from whole_nl_drive import largest_window
@@ -55,6 +58,7 @@ from itdose.core.state import check_consistent
 
 C = Role.CLINICIAN
 P = Role.PATIENT
+CAP_BACLOFEN = 2 * MG
 
 
 def _baclofen(conc: int) -> Program:
@@ -181,3 +185,34 @@ def test_the_same_bounds_without_their_doubt_exceed_it(library: Library, case: s
     cap = b.hard_max_ng(drug)
     brute, fifo = _largest(b, t0, drug)
     assert brute > cap and fifo > cap
+
+
+BACLOFEN = list(CASES)[:5]
+
+
+def _quietest(b: Any, drug: str) -> Fraction:
+    """The smallest 24 h window at the tip from two days into the last steady period on."""
+    start = steady_periods(b)[-1].start
+    ex = window_extremes(
+        b.tip(), drug, min_from=Fraction(start + 2 * DAY_S), min_to=Fraction(b.now), with_max=False
+    )
+    assert ex.min_ng is not None
+    return ex.min_ng
+
+
+@pytest.mark.parametrize("case", BACLOFEN)
+def test_the_doubt_withholds_only_with_the_alarm_and_only_while_it_lasts(
+    library: Library, case: str
+) -> None:
+    """R-TIP-4 after R-TIP-6, REQ-TIP-004: the basal a doubt withholds is announced (the
+    reference finds no quiet 24 h window short of the program, tests/itdose_physics.py
+    ``basal_shortfalls``), and once the doubt has left the tip it withholds nothing: every window
+    from two days into the program holds at least what the same refill without any reset
+    delivers there (1.5 ng, 3 nL, under the 2 mg: the refill's own cost, with the
+    delivery-limited alarm it raised still active)."""
+    b, _, drug = CASES[case][0](library)
+    assert not basal_shortfalls(b)
+    plain, _, _ = _refills(
+        library, FALL if case != "a rise then a fall" else [MG // 2, MG, MG // 2], [], 1800
+    )
+    assert _quietest(b, drug) >= _quietest(plain, drug) >= CAP_BACLOFEN - 2
