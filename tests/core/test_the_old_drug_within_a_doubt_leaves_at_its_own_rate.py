@@ -12,10 +12,11 @@ drug, so the morphine really left behind goes out at 208,333 nL/h: 416,675 ng (a
 of morphine in 10 min, three (one and a half) times the 138,889 ng the 20 mg/day program gives
 in 10 min (the 24 h windows stay within the maximum, the hour within 17 ng of the program's;
 the lagged morphine makes up the half hour the reset lost, a catch-up REQ-DOSE-009 excludes for
-the basal itself). The same history with the doubt left out gives the same numbers: the lag, not R-TIP-6, moves the
-morphine; but with the doubt the core knows the morphine may be there and could run the path at
-the slower of the two drugs' rates within the doubt. Judged from what the drive moved by the
-FIFO reference (tests/itdose_physics.py). Without the reset, 138,892 ng (a plain test).
+the basal itself). The same history with the doubt left out gives the same numbers: the lag,
+not R-TIP-6, moves the morphine; but with the doubt the core knows the morphine may be there and
+could run the path at the slower of the two drugs' rates within the doubt. Judged from what the
+drive moved by the FIFO reference (tests/itdose_physics.py). Without the reset, 138,892 ng (a
+plain test).
 """
 
 from __future__ import annotations
