@@ -9,7 +9,8 @@ The drive had really moved more than the bound's lower end, so 500 mcg/mL fluid 
 1000 mcg/mL rate: the 24 h window ending near t=17,982,852 s, wholly in the quiet stretch after
 the resume (no alarm of any priority), gets 0.9926 of the program (10,964 ng short; the cohort
 allows 0.5 %): the cohort's ``under_delivery`` hazard, found in restarts patients 1700-2099 (the
-only hazard there; none in 1000-1199 and 1300-1699, one year each).
+only hazard there; none in 1000-1199, 1300-1699 and 2100-2499: 1,400 patient-years in all, one
+year each).
 
 The same patient with R-TIP-6's recount of the path left out (``drive_reports._lagging``
 returning nothing) gets 0.999998 of the program and no hazard, and its largest window is the same
