@@ -1,0 +1,52 @@
+"""Restarts cohort patient 1789 (examples/cohorts/restarts.toml, one year): baclofen on a Prometra
+II 40 mL at 1,487 mcg/day (below its 2 mg maximum), refilled from 1000 to 500 mcg/mL at
+t=17,767,689 s; an alarm stops delivery, and the alarms are cleared and delivery resumed at
+t=17,896,417 s. In between, a report that is only an upper bound (21,943 nL, all of it doubt) is
+pushed through a path that holds only 1000 mcg/mL fluid (218,400 nL of it): R-TIP-6 counts each
+place within the doubt of the 1000 mcg/mL as 1000 mcg/mL, the first 21,943 nL of 500 mcg/mL
+fluid included, and the basal rate follows that concentration there (half the volume an hour).
+The drive had really moved more than the bound's lower end, so 500 mcg/mL fluid leaves at the
+1000 mcg/mL rate: the 24 h window ending near t=17,982,852 s, wholly in the quiet stretch after
+the resume (no alarm of any priority), gets 0.9926 of the program (10,964 ng short; the cohort
+allows 0.5 %): the cohort's ``under_delivery`` hazard, found in restarts patients 1700-2099 (the
+only hazard there; none in 1000-1199, 1300-1699 and 2100-2499: 1,400 patient-years in all, one
+year each).
+
+The same patient with R-TIP-6's recount of the path left out (``drive_reports._lagging``
+returning nothing) gets 0.999998 of the program and no hazard, and its largest window is the same
+1,540,008 ng: the under-delivery is the doubt's cost, announced by no alarm (SAFETY.md HAZ-06,
+"scheduled basal withheld silently by a conservative accounting margin"; a directed bench of the
+same in tests/core/test_basal_a_doubt_withholds_below_the_maximum_is_announced.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from itdose_cohortkit import DAY_S
+
+from itdose.adapters.cohort_draw import load_cohort
+from itdose.adapters.cohort_run import run_patient
+from itdose.specs import load_library
+
+RESTARTS = Path(__file__).resolve().parents[2] / "examples" / "cohorts" / "restarts.toml"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="restarts patient 1789 (baclofen 1,487 mcg/day, refilled 1000 -> 500 mcg/mL; a bound "
+    "of 21,943 nL, all doubt, recounted the first 21,943 nL of 500 mcg/mL fluid as 1000 mcg/mL "
+    "and the basal followed that rate): a quiet 24 h window after the resume at 0.9926 of the "
+    "program (10,964 ng short, the cohort allows 0.5 %), no alarm; none with R-TIP-6's recount "
+    "left out",
+)
+def test_restarts_patient_1789_is_delivered_in_full() -> None:
+    """REQ-TIP-004 after REQ-TIP-006: no quiet 24 h window short of the program beyond the
+    cohort's allowance, and no window above the hard maximum."""
+    cohort = load_cohort(RESTARTS, load_library())
+    result = run_patient(cohort, 1789, 365 * DAY_S)
+    assert result["error"] is None
+    assert result["hazards"]["tip_over_hard_max"] == 0
+    assert result["hazards"]["under_delivery"] == 0, result["min_delivered_ratio"]
