@@ -16,14 +16,15 @@ The same patient with R-TIP-6's recount of the path left out (``drive_reports._l
 returning nothing) gets 0.999998 of the program and no hazard, and its largest window is the same
 1,540,008 ng: the under-delivery is the doubt's cost, announced by no alarm (SAFETY.md HAZ-06,
 "scheduled basal withheld silently by a conservative accounting margin"; a directed bench of the
-same in tests/core/test_basal_a_doubt_withholds_below_the_maximum_is_announced.py).
+same in tests/core/test_basal_a_doubt_withholds_below_the_maximum_is_announced.py). Since then
+such a report raises the MEDIUM delivery-limited alarm (docs/dosing-rules.md#r-tip-6), which is
+still active after the resume: the patient has no hazard.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from itdose_cohortkit import DAY_S
 
 from itdose.adapters.cohort_draw import load_cohort
@@ -33,18 +34,11 @@ from itdose.specs import load_library
 RESTARTS = Path(__file__).resolve().parents[2] / "examples" / "cohorts" / "restarts.toml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="restarts patient 1789 (baclofen 1,487 mcg/day, refilled 1000 -> 500 mcg/mL; a bound "
-    "of 21,943 nL, all doubt, recounted the first 21,943 nL of 500 mcg/mL fluid as 1000 mcg/mL "
-    "and the basal followed that rate): a quiet 24 h window after the resume at 0.9926 of the "
-    "program (10,964 ng short, the cohort allows 0.5 %), no alarm; none with R-TIP-6's recount "
-    "left out",
-)
 def test_restarts_patient_1789_is_delivered_in_full() -> None:
     """REQ-TIP-004 after REQ-TIP-006: no quiet 24 h window short of the program beyond the
-    cohort's allowance, and no window above the hard maximum."""
+    cohort's allowance (the report whose doubt counts the path richer raises the delivery-
+    limited alarm, so the basal it withholds is announced), and no window above the hard
+    maximum."""
     cohort = load_cohort(RESTARTS, load_library())
     result = run_patient(cohort, 1789, 365 * DAY_S)
     assert result["error"] is None
