@@ -23,6 +23,7 @@ from itdose.core.flight import (
     _tip_drug,
     ahead,
     cap_room_ng,
+    hard_max_ng,
     in_flight_flows,
     in_flight_nl,
     limit_fg,
@@ -35,7 +36,7 @@ from itdose.core.governor import Reason, Request, decide_basal
 from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
 from itdose.core.path import NO_DRUG, ng_up
-from itdose.core.program import FlexClock, local_seconds, rate_at
+from itdose.core.program import FlexClock, basal_daily_ng, local_seconds, rate_at
 from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
@@ -83,6 +84,27 @@ def _basal_rate(d: Device, now: int, drug: str) -> tuple[int, int]:
     else:
         second = (now - d.program_start_s) % DAY_S
     return rate_at(basal, seconds_into_day=second)
+
+
+def _day_fg(d: Device, lib: Library, drug: str, rate: int) -> int:
+    """The basal rate ``rate`` (ng/day) of ``drug`` as the basal plan delivers it, in fg/day: the
+    rate itself, but for a program whose daily basal is within the hard maximum and above what
+    the accounting may fill of it (:func:`itdose.core.flight.limit_fg`: a compounded strength at
+    which the maximum is not a whole number of nanolitres, docs/dosing-rules.md#r-tip-5), scaled
+    to that fill, rounded down (at 12 mg/mL a steady 20 mg/day program runs at 19,999,992 ng a
+    day, whole nanolitres a day). The cap cannot take the rest (under one nanolitre a day, less
+    than a rounding unit in any window); planned and carried, it grew by that much each day
+    until the carry passed one nanolitre more than the cap takes, and the order was cut with the
+    delivery-limited alarm (47 ng at 12 mg/mL, 71 ng at 19 mg/mL, two days in; R-TIP-4)."""
+    day_fg = rate * FG_PER_NG
+    program = d.program
+    if program is None or drug != program.drug or not day_fg:
+        return day_fg
+    total_fg = basal_daily_ng(program.basal) * FG_PER_NG
+    limit = limit_fg(d, lib, drug)
+    if limit < total_fg <= hard_max_ng(d, lib, drug) * FG_PER_NG:
+        return day_fg * limit // total_fg
+    return day_fg
 
 
 @dataclass(frozen=True)
@@ -186,6 +208,7 @@ def _basal_plan(
     if drug == NO_DRUG:
         return None
     rate, left = _basal_rate(d, now, drug)
+    day_fg = _day_fg(d, lib, drug, rate)
     seg = segment_s(d, now, lib, left, max_segment_s)
     recorded = recorded_terms(d, drug, now)
     if one_second or recorded[1]:
@@ -195,7 +218,7 @@ def _basal_plan(
         # cost that nanolitre's share of every second of the hour)
         seg = 1
     flight = in_flight_nl(d)
-    numerator = rate * FG_PER_NG * seg + d.basal_carry
+    numerator = day_fg * seg + d.basal_carry
     target_fg = numerator // DAY_S
     nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
     merged = False
@@ -213,14 +236,14 @@ def _basal_plan(
         # this one is delivered at its rate (a shorter segment, never a faster one), less the
         # carry its orders owe already (a run of exactly whole seconds of basal ends on time)
         need = max(0, fg * DAY_S - d.basal_carry)
-        seg = max(1, min(seg, ceil_div(need, rate * FG_PER_NG)))
+        seg = max(1, min(seg, ceil_div(need, day_fg)))
         carry = 0
         nxt = ahead(d, flight + nl, 1)
         if nxt and nxt[0].drug == drug and nxt[0].concentration_ng_per_ml > 0:
             # the basal of the segment's last, partial second that the run does not hold:
             # carried to the next concentration of the drug when the program leaves room for
             # it under the hard maximum, else withheld with the alarm (below)
-            junction = rate * FG_PER_NG * seg + d.basal_carry - fg * DAY_S
+            junction = day_fg * seg + d.basal_carry - fg * DAY_S
     else:
         carry = numerator - fg * DAY_S
     requested_ng = ng_up(fg)
