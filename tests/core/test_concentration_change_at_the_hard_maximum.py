@@ -383,6 +383,24 @@ def test_two_refills_near_the_hard_maximum_at_random(
         assert least >= daily - unit, float(daily - least)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="morphine at its 20 mg maximum refilled 20 -> 15 -> 10 mg/mL 796 s apart in the flush "
+    "of a 150 mm catheter: a window 89,770 ng (0.45 %) under the daily dose, with the "
+    "delivery-limited alarm, beyond the partial seconds and one rounding unit R-TIP-4 allows "
+    "even with it; the same on the code of the session before (not caused by R-TIP-6 or the "
+    "compounded-strength rate); drawn once by the random test above; not traced",
+)
+def test_two_refills_20_15_10_mg_per_ml_796_s_apart_at_the_hard_maximum(library: Library):
+    """REQ-TIP-004: the case the random test above drew, pinned."""
+    cap = 20 * MG
+    concs = (20 * MG, 15 * MG, 10 * MG)
+    most, least, _ = _refilled_in_the_flush(library, cap, 150, 796, concs, days=2)
+    assert most <= cap
+    assert least >= cap - 2 * Fraction(cap, DAY_S) - Fraction(max(concs), 1_000_000)
+
+
 def test_two_refills_one_second_apart_after_a_fall_at_the_hard_maximum(library: Library):
     """REQ-TIP-004, REQ-TIP-005: at most the partial second of each run ended and one rounding
     unit short, never above the maximum (FIFO reference). Morphine at the 20 mg maximum, refills
