@@ -167,3 +167,28 @@ def test_a_doubt_within_one_fluid_changes_nothing(library: Library) -> None:
 
     assert report(moved) == report(0)
     assert not report(moved)[1]
+
+
+def test_a_second_doubt_while_the_alarm_is_active_annunciates_nothing_new(
+    library: Library,
+) -> None:
+    """R-TIP-6, REQ-ALM-006: two reports of one order, each with a doubt over the fall: the
+    first raises and annunciates the delivery-limited alarm, the second (the path counted richer
+    still) records why again and keeps the alarm without annunciating it a second time."""
+    b = Bench(library, mode="pace")
+    implanted_and_dosing(b, _program(MG))
+    refill(b, b.now + DAY_S + 1234, MG // 2, program=_program(MG // 2))
+    (order,) = b.device.orders
+    b.advance(order.start_s + 1200)
+    (order,) = b.device.orders
+    first = step(
+        b.device, c.DriveReport(S, order.id, 20_000, False, unsure_nl=20_000), b.now, library
+    )
+    later = b.now + 600
+    second = step(
+        first.device, c.DriveReport(S, order.id, 30_000, False, unsure_nl=10_000), later, library
+    )
+    limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
+    assert limited in first.effects and limited not in second.effects
+    assert second.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
+    assert any(isinstance(e, Record) and e.event == "doubt_counted" for e in second.effects)
