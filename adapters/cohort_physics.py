@@ -429,14 +429,7 @@ class Reference:
                         self.pieces.setdefault(drug, []).append(Piece(a, b, fg))
             if self.catheter.changes != self._ratio_seen:  # else the concentrations are
                 self._ratio_seen = self.catheter.changes  # those of the last ratio
-                concs = {
-                    fg / vol
-                    for vol, c in self.catheter.segments
-                    if vol > 0
-                    for fg in c.values()
-                    if fg > 0
-                }
-                ratio = min(concs) / max(concs) if concs else Fraction(1)
+                ratio = lean_rich_ratio(self.catheter.segments)
                 if not self.lean_rich or self.lean_rich[-1][1] != ratio:
                     self.lean_rich.append((event.t1_s, ratio))
 
@@ -495,6 +488,13 @@ def high_alarm_hazards(
                 else:
                     unstoppable += moved
     return events, volume, unstoppable
+
+
+def lean_rich_ratio(segments: Iterable[tuple[Fraction, dict[str, Fraction]]]) -> Fraction:
+    """The leanest over the richest concentration of drug in the catheter's ``segments``
+    (volume, amount of each drug): 1 when it holds one concentration or none."""
+    concs = {fg / vol for vol, c in segments if vol > 0 for fg in c.values() if fg > 0}
+    return min(concs) / max(concs) if concs else Fraction(1)
 
 
 def check_patient(
