@@ -199,11 +199,10 @@ def _plan_with(
     flows: list[Flow] = []
     others = in_flight_nl(d)
     if basal is not None:
-        others -= basal.volume_nl - basal.reported_nl
+        # a report beyond the order's volume (a deviation) leaves nothing of it to come
+        others -= rest_nl(basal)
         since = max(basal.start_s, basal.reported_s)
-        unreported = min(
-            basal.volume_nl - basal.reported_nl, ceil_div(_pace(basal) * max(0, now - since), 3600)
-        )
+        unreported = min(rest_nl(basal), ceil_div(_pace(basal) * max(0, now - since), 3600))
         debt = _cancelled_debt(d, basal, now, rate, others, drug)
     carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
     numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
@@ -243,8 +242,16 @@ def _plan_with(
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
         other_drug = True
     pieces, lags = recorded_terms(d, drug, now)
+    # (a report after the cut leaves nothing of it to come: an empty piece at the cut)
     pieces += tuple(
-        Piece(o.id, max(o.start_s, o.reported_s), o.cut_s, rest_nl(o) * cmax, _pace(o) * cmax, 3600)
+        Piece(
+            o.id,
+            min(o.cut_s, max(o.start_s, o.reported_s)),
+            o.cut_s,
+            rest_nl(o) * cmax,
+            _pace(o) * cmax,
+            3600,
+        )
         for o in cut
     )
     flows.extend(lags)
