@@ -5,10 +5,10 @@ MIN_RUN_NL), counted drug by drug, each under its own hard maximum (REQ-GOV-002,
 Before, a remnant of the old drug was always its own order: a drive that moves 99 % of each
 order (``slow``) moved 0 of a 1 nL order, and the core ordered it again without end (201 orders
 within the hour, :class:`itdose_physics.Runaway`), and so did one that idles the first third
-of each order (``pause``), after every change here but the one there and back. The same held for a remnant of
-one concentration before a short run of another one of the same drug followed by another drug
-(morphine 25 -> 10 mg/mL, then hydromorphone a minute later): the order across the concentration
-was taken only when the segment's basal fitted before the next fluid.
+of each order (``pause``), after every change here but the one there and back. The same held
+for a remnant of one concentration before a short run of another one of the same drug followed
+by another drug (morphine 25 -> 10 mg/mL, then hydromorphone a minute later): the order across
+the concentration was taken only when the segment's basal fitted before the next fluid.
 
 Each history is judged from what the drive moved, by the FIFO reference and brute-force 24 h
 windows per drug (tests/itdose_physics.py), with both drugs at their hard maximum (morphine 25
