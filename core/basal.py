@@ -63,7 +63,8 @@ left, however short a time it lasts (R-TIP-3: the rate follows the fluid at the 
 nanolitre, what a drive that moves a little less than ordered leaves (and would leave again of a
 one-nanolitre order, without end), goes with the fluid behind it when that order, counted fluid
 by fluid, fits under the hard maximum: leaving the tip at the other fluid's pace, it is at most
-one rounding unit early or late."""
+one rounding unit early or late. Before another drug, it goes first in that drug's order
+(:func:`_remnant_ahead`)."""
 ORDER_GRACE_S = 600
 """An order not reported finished this long after its end is overdue: the drive cannot be
 confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
@@ -231,7 +232,9 @@ def _basal_plan(
     if ended and rate > 0 and nl < MIN_RUN_NL:
         # one nanolitre of the old concentration is left before the next one: one order across
         # the boundary, still exact at the tip, rather than one-nanolitre orders chasing it
-        # (MIN_RUN_NL), when it fills the segment and fits under the hard maximum
+        # (MIN_RUN_NL), when it reaches past the nanolitre (to the segment's end, or to where
+        # another drug follows) and fits under the hard maximum; before another drug at once,
+        # the nanolitre goes first in that drug's order
         across = plan_volume(d, flight, drug, target_fg)
         merged = across[0] > nl and _fits(d, now, lib, drug, flight, across[0], seg)
         if merged:
