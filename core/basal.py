@@ -19,6 +19,7 @@ from itdose.core.flight import (
     _fluid_flows,
     _homogeneous,
     _order_flow,
+    _path,
     _pump,
     _tip_drug,
     ahead,
@@ -35,9 +36,10 @@ from itdose.core.flight import (
 from itdose.core.governor import Reason, Request, decide_basal
 from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
-from itdose.core.path import NO_DRUG, ng_up
+from itdose.core.path import NO_DRUG, amount_fg, ng_up
 from itdose.core.program import FlexClock, basal_daily_ng, local_seconds, rate_at
-from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, evolve
+from itdose.core.reach import paced_stretch, shadows_pushed
+from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, Shadow, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
 __all__ = [
@@ -61,7 +63,8 @@ left, however short a time it lasts (R-TIP-3: the rate follows the fluid at the 
 nanolitre, what a drive that moves a little less than ordered leaves (and would leave again of a
 one-nanolitre order, without end), goes with the fluid behind it when that order, counted fluid
 by fluid, fits under the hard maximum: leaving the tip at the other fluid's pace, it is at most
-one rounding unit early or late."""
+one rounding unit early or late. Before another drug, it goes first in that drug's order
+(:func:`_remnant_ahead`)."""
 ORDER_GRACE_S = 600
 """An order not reported finished this long after its end is overdue: the drive cannot be
 confirmed, so a HIGH drive-fault alarm stops delivery (docs/architecture.md: unknown = possibly
@@ -209,6 +212,11 @@ def _basal_plan(
         return None
     rate, left = _basal_rate(d, now, drug)
     day_fg = _day_fg(d, lib, drug, rate)
+    flight = in_flight_nl(d)
+    full_fg, stop = day_fg, None
+    if d.shadows:
+        # a shadow's drug leaves no faster than its own program's rate (R-TIP-6)
+        day_fg, stop = _through_shadows(d, now, flight, day_fg)
     seg = segment_s(d, now, lib, left, max_segment_s)
     recorded = recorded_terms(d, drug, now)
     if one_second or recorded[1]:
@@ -217,7 +225,6 @@ def _basal_plan(
         # one the cap search cuts to make room for it (at its pace over an hour, a cut would
         # cost that nanolitre's share of every second of the hour)
         seg = 1
-    flight = in_flight_nl(d)
     numerator = day_fg * seg + d.basal_carry
     target_fg = numerator // DAY_S
     nl, fg, ended = plan_volume(d, flight, drug, target_fg, one_concentration=True)
@@ -225,11 +232,21 @@ def _basal_plan(
     if ended and rate > 0 and nl < MIN_RUN_NL:
         # one nanolitre of the old concentration is left before the next one: one order across
         # the boundary, still exact at the tip, rather than one-nanolitre orders chasing it
-        # (MIN_RUN_NL), when it fills the segment and fits under the hard maximum
+        # (MIN_RUN_NL), when it reaches past the nanolitre (to the segment's end, or to where
+        # another drug follows) and fits under the hard maximum; before another drug at once,
+        # the nanolitre goes first in that drug's order
         across = plan_volume(d, flight, drug, target_fg)
-        merged = not across[2] and _fits(d, now, lib, drug, flight, across[0], seg)
+        merged = across[0] > nl and _fits(d, now, lib, drug, flight, across[0], seg)
         if merged:
             nl, fg, ended = across
+        else:
+            remnant = _remnant_ahead(d, now, lib, max_segment_s, drug, nl)
+            if remnant is not None:
+                return remnant
+    if stop is not None and nl > stop - flight:
+        # the rate through the shadows changes there: the order ends there (R-TIP-6)
+        nl, ended = stop - flight, True
+        fg = amount_fg(ahead(d, flight, nl), drug)
     junction = 0
     if ended and rate > 0:
         # another fluid reaches the tip inside this segment: the segment ends when the run of
@@ -300,9 +317,81 @@ def _basal_plan(
     alarms: list[AlarmKind] = []
     if Reason.RESERVOIR in decision.reasons:
         alarms.append(AlarmKind.EMPTY_RESERVOIR)
-    if Reason.DAILY_CAP in decision.reasons:
+    if Reason.DAILY_CAP in decision.reasons or (day_fg < full_fg and order_nl > 0):
+        # a shadow's slower drug holds back the basal through it: never silent (R-TIP-4)
         alarms.append(AlarmKind.DELIVERY_LIMITED)
     return TickPlan(tuple(alarms), order, carry, now + seg, reasons, nl)
+
+
+def _remnant_ahead(
+    d: Device, now: int, lib: Library, max_segment_s: int, drug: str, nl: int
+) -> TickPlan | None:
+    """The plan of one order that pushes out the ``nl`` (under :data:`MIN_RUN_NL`) of ``drug``
+    left at the tip before another drug, then the basal of the drug behind it, at that drug's
+    rate (REQ-TIP-003): the remnant goes with the fluid behind it, as at a change of
+    concentration, when the order, counted drug by drug, fits under each hard maximum: the
+    remnant (and its last nanolitre once more, R-TIP-5) in its own drug's window, the rest as
+    the plan of the drug behind it, made as if the remnant had left. A drive that moves a
+    little less than ordered leaves a one-nanolitre order whole, and at a drug change the core
+    ordered it again without end. ``None`` (the remnant is its own order) when the path at the
+    remnant's end holds no other drug, or the order does not fit."""
+    flight = in_flight_nl(d)
+    behind = ahead(d, flight + nl, 1)
+    if flight or not behind or behind[0].drug in (drug, NO_DRUG):
+        return None
+    res_drug, res_conc = _fluid(d)
+    path, out = _path(d).push(nl, res_drug, res_conc)
+    gone = evolve(d, path=path, shadows=shadows_pushed(d.shadows, nl)[0], basal_carry=0)
+    plan = _basal_plan(gone, now, lib, max_segment_s)
+    if plan is None or plan.order is None:
+        return None
+    o = plan.order
+    volume = o.volume_nl + nl
+    conc = _cmax(out, drug)
+    pace = pace_nl_per_h(volume, o.end_s - o.start_s) * conc
+    remnant = (Flow(now, nl * conc, pace, 3600), Flow(now, conc, conc, 1))
+    limit = limit_fg(d, lib, drug)
+    pieces, lags = recorded_terms(d, drug, now)
+    if peak_fg(pieces, (*lags, *remnant), now, limit) > limit:
+        return None
+    order = dataclasses.replace(o, volume_nl=volume)
+    return dataclasses.replace(plan, order=order, requested_nl=plan.requested_nl + nl)
+
+
+def slowed_by_shadows(d: Device, now: int) -> bool:
+    """A shadow of ``d`` holds a drug whose own program's rate moves its volume slower than the
+    lane's rate where it lies: the basal through it is slowed (:func:`_through_shadows`)."""
+    if d.program is None:
+        return False
+    for s in d.shadows:
+        lane = _path(d).outflow(s.start_nl, 1, *_fluid(d))
+        if not lane or lane[0].drug == NO_DRUG:
+            continue
+        lane_rate = _basal_rate(d, now, lane[0].drug)[0]
+        rate = _basal_rate(d, now, s.drug)[0]
+        if rate and rate * lane[0].concentration_ng_per_ml < lane_rate * s.concentration_ng_per_ml:
+            return True
+    return False
+
+
+def _through_shadows(d: Device, now: int, flight: int, day_fg: int) -> tuple[int, int | None]:
+    """The basal rate (fg a day of the lane's drug) of an order pushed out after ``flight``
+    where the shadows may hold other drugs, and the place where that rate changes
+    (:func:`itdose.core.reach.paced_stretch`): a drug a shadow holds moves no faster than its
+    own program's rate (the old program's daily dose, after a drug change), so that what may
+    still be of it in the path leaves at no more than that rate, and the lane's drug is slowed
+    as far as that needs (docs/dosing-rules.md#r-tip-6, REQ-TIP-003). A shadow's drug whose
+    rate is not known (zero) does not slow the lane."""
+    lane = ahead(d, flight, 1)
+    conc = lane[0].concentration_ng_per_ml if lane else 0
+
+    def limit_of(s: Shadow) -> int:
+        rate = _basal_rate(d, now, s.drug)[0]
+        if not rate or not s.concentration_ng_per_ml:
+            return day_fg
+        return rate * FG_PER_NG * conc // s.concentration_ng_per_ml
+
+    return paced_stretch(d.shadows, flight, day_fg, limit_of, MIN_RUN_NL)
 
 
 def _confined(

@@ -13,7 +13,7 @@ from typing import Any
 
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.arith import ceil_div
-from itdose.core.basal import with_alarms
+from itdose.core.basal import slowed_by_shadows, with_alarms
 from itdose.core.effects import Annunciate, Effect, Record
 from itdose.core.flight import (
     LAG_ORDER_ID,
@@ -28,7 +28,13 @@ from itdose.core.flight import (
 )
 from itdose.core.ledger import Ledger, ahead_of_pace
 from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, drugs_in, ng_up
-from itdose.core.reach import richest_within, shadow_spans, spans_of
+from itdose.core.reach import (
+    held_doses,
+    richest_within,
+    shadow_spans,
+    shadows_pushed,
+    spans_of,
+)
 from itdose.core.state import (
     DeliveryKind,
     Device,
@@ -36,7 +42,6 @@ from itdose.core.state import (
     Order,
     Phase,
     Reservoir,
-    Shadow,
     evolve,
 )
 from itdose.core.units import DAY_S
@@ -118,7 +123,7 @@ def _pushed(
         volume = max(0, d.reservoir.volume_nl - delta_nl)
         r = d.reservoir
         fields["reservoir"] = Reservoir(r.drug, r.indication, r.concentration_ng_per_ml, volume)
-    shadows, ghost = _shadows_pushed(d.shadows, delta_nl)
+    shadows, ghost = shadows_pushed(d.shadows, delta_nl)
     if d.shadows:
         fields["shadows"] = shadows
     delivered = d.delivered_ng
@@ -184,26 +189,8 @@ def _pushed(
             others = (*(e for e in others if e.drug != left), DrugLedger(left, books[left]))
     fields.update(ledger=ledger, other_ledgers=others, delivered_ng=delivered)
     if d.flush_doses:
-        held = set(drugs_in(path.segments))
-        fields["flush_doses"] = tuple(f for f in d.flush_doses if f.drug in held)
+        fields["flush_doses"] = held_doses(d, path, shadows)
     return fields
-
-
-def _shadows_pushed(
-    shadows: tuple[Shadow, ...], delta_nl: int
-) -> tuple[tuple[Shadow, ...], tuple[Segment, ...]]:
-    """The shadows after ``delta_nl`` more left the tip, and what of them left
-    (:class:`itdose.core.state.Shadow`)."""
-    kept: list[Shadow] = []
-    gone: list[Segment] = []
-    for s in shadows:
-        end = s.start_nl + s.volume_nl
-        if s.start_nl < delta_nl:
-            gone.append(Segment(min(end, delta_nl) - s.start_nl, s.drug, s.concentration_ng_per_ml))
-        if end > delta_nl:
-            lo = max(s.start_nl, delta_nl)
-            kept.append(Shadow(lo - delta_nl, end - lo, s.drug, s.concentration_ng_per_ml))
-    return tuple(kept), tuple(gone)
 
 
 def _lagging(d: Device, delta_nl: int, unsure_nl: int, pushed: dict[str, Any]) -> dict[str, Any]:
@@ -267,20 +254,36 @@ def apply_report(
     pushed: dict[str, Any] = _pushed(d, order, delta, now, at_once) if delta else {}
     if min(delta, unsure_nl) > 0 and d.path is not None:
         blurred = _lagging(d, delta, min(delta, unsure_nl), pushed)
-        if blurred["path"] != pushed["path"]:
+        richer = blurred["path"] != pushed["path"]
+        # a drug only a shadow holds moves no faster than its own rate: the lane's basal through
+        # it may be slowed (after a drug change, R-TIP-6)
+        slower = blurred["shadows"] != pushed.get("shadows", d.shadows) and slowed_by_shadows(
+            evolve(d, path=blurred["path"], shadows=blurred["shadows"]), now
+        )
+        if richer or slower:
             # where the doubt counts a place richer than the model holds it, the basal through it
             # follows the richer fluid's rate and may deliver less of the program: announced
             # (R-TIP-4, docs/dosing-rules.md#r-tip-6)
             if not d.has_alarm(AlarmKind.DELIVERY_LIMITED):
                 effects.append(Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM))
             alarms = with_alarms(alarms, (AlarmKind.DELIVERY_LIMITED,), now)
-            text = (
-                f"order {order_id}: up to {min(delta, unsure_nl)} nL reported may not have "
-                "moved; the path is counted as the richest fluid within that doubt, and the "
-                "basal through it follows that fluid's rate"
-            )
+            doubt = min(delta, unsure_nl)
+            said = [f"order {order_id}: up to {doubt} nL reported may not have moved"]
+            if richer:
+                said.append(
+                    "the path is counted as the richest fluid within that doubt, and the basal "
+                    "through it follows that fluid's rate"
+                )
+            if slower:
+                said.append(
+                    "another drug within it is counted as it leaves, and the basal through it "
+                    "moves it at no more than its own program's rate"
+                )
+            text = "; ".join(said)
             effects.append(Record("doubt_counted", "service", now, d.phase, d.phase, text))
         pushed.update(blurred)
+        if d.flush_doses:
+            pushed["flush_doses"] = held_doses(d, blurred["path"], blurred["shadows"])
     if delta and order.kind is DeliveryKind.PRIMING:
         primed_nl += delta
         dead = d.implant.dead_volume_nl if d.implant is not None else None

@@ -10,10 +10,11 @@ richest fluid that can be there. Pure and integer-only.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from itdose.core.path import NO_DRUG, Segment
-from itdose.core.state import Shadow
+from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in
+from itdose.core.state import Device, FlushDose, Shadow
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,61 @@ def richest_within(
         key=lambda s: (s.start_nl, s.drug, s.concentration_ng_per_ml),
     )
     return tuple(lanes), tuple(kept)
+
+
+def paced_stretch(
+    shadows: tuple[Shadow, ...],
+    start_nl: int,
+    day_fg: int,
+    limit_of: Callable[[Shadow], int],
+    min_run_nl: int,
+) -> tuple[int, int | None]:
+    """The rate of the basal order pushed out after ``start_nl`` through the path's lane at
+    ``day_fg`` (fg a day of the lane's drug) where ``shadows`` may hold other drugs, and the
+    volume from ``start_nl`` it keeps that rate for (``None``: as far as the shadows go):
+    ``(rate, stop_nl)``. Each place is pushed out no faster than the slowest drug it may hold
+    leaves at its own program's rate (``limit_of(shadow)``, the lane's fg a day that moves the
+    shadow's volume at its drug's rate), so that an old drug the path may still hold after a drug
+    change leaves at no more than its own rate (docs/dosing-rules.md#r-tip-6, REQ-TIP-003). The
+    rate holds to the next place where it changes, or, where that is nearer than
+    ``min_run_nl``, for ``min_run_nl`` at the slowest rate within them (an order of a single
+    nanolitre, which a drive a little slower than ordered leaves whole again, never ends)."""
+
+    def at(q: int) -> int:
+        inside = [limit_of(s) for s in shadows if s.start_nl <= q < s.start_nl + s.volume_nl]
+        return min([day_fg, *inside])
+
+    rate = at(start_nl)
+    cuts = sorted({e for s in shadows for e in (s.start_nl, s.start_nl + s.volume_nl)})
+    changes = [c for c in cuts if c > start_nl and at(c) != rate]
+    if not changes:
+        return rate, None
+    if changes[0] - start_nl >= min_run_nl:
+        return rate, changes[0]
+    stop = start_nl + min_run_nl
+    return min([rate, *(at(c) for c in cuts if start_nl < c < stop)]), stop
+
+
+def held_doses(d: Device, path: FluidPath, shadows: tuple[Shadow, ...]) -> tuple[FlushDose, ...]:
+    """The old programs' daily doses (:class:`itdose.core.state.FlushDose`) of the drugs
+    ``path`` or ``shadows`` still hold: a drug only a shadow may still hold leaves at no more
+    than its own rate too (docs/dosing-rules.md#r-tip-6)."""
+    held = {*drugs_in(path.segments), *(s.drug for s in shadows)}
+    return tuple(f for f in d.flush_doses if f.drug in held)
+
+
+def shadows_pushed(
+    shadows: tuple[Shadow, ...], delta_nl: int
+) -> tuple[tuple[Shadow, ...], tuple[Segment, ...]]:
+    """The shadows after ``delta_nl`` more left the tip, and what of them left
+    (:class:`itdose.core.state.Shadow`)."""
+    kept: list[Shadow] = []
+    gone: list[Segment] = []
+    for s in shadows:
+        end = s.start_nl + s.volume_nl
+        if s.start_nl < delta_nl:
+            gone.append(Segment(min(end, delta_nl) - s.start_nl, s.drug, s.concentration_ng_per_ml))
+        if end > delta_nl:
+            lo = max(s.start_nl, delta_nl)
+            kept.append(Shadow(lo - delta_nl, end - lo, s.drug, s.concentration_ng_per_ml))
+    return tuple(kept), tuple(gone)

@@ -24,7 +24,7 @@ from itdose.core.handlers.base import (
 from itdose.core.ledger import pace_nl_per_h
 from itdose.core.path import FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.reach import richest_within, shadow_spans, spans_of
+from itdose.core.reach import held_doses, richest_within, shadow_spans, spans_of
 from itdose.core.state import Device, MriSession, Phase, evolve
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
 
@@ -211,8 +211,7 @@ def _path_after_scan(d: Device) -> Device:
     spans = [*spans_of(behind, 0), *shadow_spans(d.shadows)]
     lanes, shadows = richest_within(spans, total, 0, reach)
     path = FluidPath(lanes)
-    held = set(drugs_in(path.segments))
-    flush = tuple(f for f in d.flush_doses if f.drug in held)
+    flush = held_doses(d, path, shadows)
     return evolve(d, reservoir=reservoir, path=path, flush_doses=flush, shadows=shadows)
 
 

@@ -15,7 +15,7 @@ from itdose.core import Library
 from itdose.core.basal import MIN_RUN_NL, plan_tick
 from itdose.core.ledger import Ledger
 from itdose.core.path import FluidPath, Segment
-from itdose.core.state import Device, Phase
+from itdose.core.state import Device, DrugLedger, FlushDose, Phase
 
 DAY = 86_400
 MG = 1_000_000
@@ -78,10 +78,13 @@ def test_a_single_nanolitre_that_does_not_fit_across_the_boundary_goes_alone(
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3)
 
 
-def test_a_single_nanolitre_before_another_drug_goes_alone(library: Library) -> None:
-    """REQ-TIP-002, REQ-BRIDGE-002: when another drug reaches the tip within the order across
-    the boundary (1 nL of 25 mg/mL, 100 nL of 10 mg/mL, then hydromorphone), the nanolitre is
-    ordered alone: an order never pushes two drugs (the run of 10 mg/mL is its own order next)."""
+def test_a_single_nanolitre_before_a_short_run_goes_with_that_run(library: Library) -> None:
+    """REQ-TIP-002, REQ-BRIDGE-002: when another drug reaches the tip within the hour's order
+    across the boundary (1 nL of 25 mg/mL, 100 nL of 10 mg/mL, then hydromorphone), the
+    nanolitre goes with the run of 10 mg/mL behind it, and the order ends where the
+    hydromorphone begins: 25 + 1000 ng at 1 mg/day, ceil(88.56) = 89 s. Before, it went alone
+    (the order across was taken only when it filled the segment), and a drive moving 99 % of
+    each order left it again without end."""
     d = _device(
         library,
         Segment(1, "morphine", RICH),
@@ -90,5 +93,41 @@ def test_a_single_nanolitre_before_another_drug_goes_alone(library: Library) -> 
     )
     now = _now(d)
     plan = plan_tick(d, now, library)
-    assert plan.order is not None
-    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (101, 89)
+    assert plan.carry == 0
+
+
+def test_a_single_nanolitre_before_another_drug_goes_with_that_drug(library: Library) -> None:
+    """REQ-TIP-003, REQ-GOV-002: 1 nL of hydromorphone 2 mg/mL (the old drug, 10 mg/day) at the
+    tip and the program's morphine 10 mg/mL behind it: one order of the nanolitre and the
+    morphine's hour (4166 nL at 1 mg/day), at morphine's rate, each drug counted in its own
+    window as it leaves; the old drug's basal owed is not carried into the new one."""
+    d = _device(library, Segment(1, "hydromorphone", 2 * MG), Segment(233_999, "morphine", LEAN))
+    d = dataclasses.replace(d, flush_doses=(FlushDose("hydromorphone", 10 * MG),), basal_carry=0)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (4167, 3600)
+    assert plan.carry == RATE_NG_PER_DAY * FG_PER_NG * 3600 - 4166 * LEAN * DAY
+
+
+def test_a_single_nanolitre_of_another_drug_that_does_not_fit_goes_alone(
+    library: Library,
+) -> None:
+    """REQ-GOV-002: with 3 ng left under the old drug's hard maximum (hydromorphone, 10 mg), the
+    nanolitre (2 ng) and its lag term (R-TIP-5: once more when the drug ends in the order) do
+    not fit with the morphine behind it: the nanolitre is its own order again, over one
+    second, as before."""
+    d = _device(library, Segment(1, "hydromorphone", 2 * MG), Segment(233_999, "morphine", LEAN))
+    now = _now(d)
+    fg = (10 * MG - 3) * FG_PER_NG
+    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
+    d = dataclasses.replace(
+        d,
+        flush_doses=(FlushDose("hydromorphone", 10 * MG),),
+        other_ledgers=(DrugLedger("hydromorphone", full),),
+    )
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)

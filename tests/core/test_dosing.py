@@ -1299,11 +1299,14 @@ def test_old_drug_piece_exactly_the_rest_carries_nothing(library: Library) -> No
     assert plan.carry == 0
 
 
-def test_last_old_drug_piece_of_one_nanolitre_lasts_one_second(library: Library) -> None:
-    """REQ-TIP-003: 1 nL at 100 000 nL/day is 0.864 s: at least one second."""
+def test_last_old_drug_nanolitre_goes_with_the_new_drug(library: Library) -> None:
+    """REQ-TIP-003: the last nanolitre of the old drug (0.864 s at 100 000 nL/day) is not an
+    order of its own (a drive moving a little less than ordered would leave it again, without
+    end): it goes out first in the new drug's hourly order (4166 nL at 1 mg/day), each drug
+    counted in its own window as it leaves (R-TIP-3, MIN_RUN_NL)."""
     plan = plan_tick(_old_drug_first(library, 1), T0, library)
-    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + 1, 1)
-    assert plan.basal_until_s == T0 + 1
+    assert plan.order == Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 4167)
+    assert plan.basal_until_s == T0 + HOUR
 
 
 def test_an_old_drug_runs_at_its_own_flush_dose_among_several(library: Library) -> None:

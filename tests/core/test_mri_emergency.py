@@ -19,7 +19,7 @@ from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Annunciate, DeliveryOrder, StopDelivery, Warn
 from itdose.core.path import Segment
 from itdose.core.program import Basal, Program
-from itdose.core.state import Device
+from itdose.core.state import Device, FlushDose, Shadow
 
 T = 8 * DAY
 WORST_CASE_NL = 10_000
@@ -215,7 +215,8 @@ def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_
     that can leave in the next 10 uL is counted in its own window as 10 uL at its
     concentration (0.25 mg of morphine, 0.02 mg of hydromorphone). The path cannot hold both
     drugs within reach of one position, so it moves on by the whole 10 uL: no morphine is left
-    in it, and the morphine's flush dose is gone with it."""
+    in it, but a shadow holds the morphine that may still be there, and the morphine's flush
+    dose stays with the shadow, so that it leaves at no more than its own rate (R-TIP-6)."""
     b = Bench(library)
     morphine = Program(
         "morphine", "pain", 25 * MG, Basal.continuous(19 * MG), None, "opioid-tolerant"
@@ -249,4 +250,6 @@ def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_
     assert new.path is not None and new.reservoir is not None
     assert new.path.segments == (Segment(d.path.volume_nl, "hydromorphone", HYDROMORPHONE_2),)
     assert new.reservoir.volume_nl == d.reservoir.volume_nl - WORST_CASE_NL
-    assert new.flush_doses == ()
+    left = first.volume_nl
+    assert new.shadows == (Shadow(0, left, "morphine", 25 * MG),)
+    assert new.flush_doses == (FlushDose("morphine", 19 * MG),)

@@ -32,7 +32,6 @@ from itdose_physics import (
     FluidPath,
     Mode,
     Push,
-    Runaway,
     Segment,
     greedy_clinician_boluses,
     implanted_and_dosing,
@@ -293,19 +292,7 @@ HYDROMORPHONE_10 = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(10 
 """Compounded hydromorphone 2 mg/mL at its 10 mg/day hard maximum (soft limits overridden)."""
 
 
-_DRUG_REMNANT = pytest.mark.xfail(
-    strict=True,
-    raises=Runaway,
-    reason="open core defect: at a change of DRUG (not of concentration) a remnant of the old "
-    "drug under a minute is still its own order; a drive that moves 99 % of each order reports "
-    "0 of a 1 nL order and the core orders it without end",
-)
-
-
-@pytest.mark.parametrize(
-    "mode",
-    [pytest.param(m, marks=_DRUG_REMNANT) if m == "slow" else m for m in MODES],
-)
+@pytest.mark.parametrize("mode", MODES)
 def test_drug_change_and_back_keeps_each_drug_under_its_hard_maximum(mode: Mode, library: Library):
     """Morphine 25 mg/mL at 19 mg/day; refill with hydromorphone 2 mg/mL at 10 mg/day, then at
     once back to morphine 25 mg/mL at 19 mg/day. Each drug's window counts that drug as it

@@ -1,0 +1,98 @@
+"""The basal order through a shadow (another drug the path may hold, R-TIP-6 and R-MRI-5) moves
+its volume no faster than that drug's own program moves it, the lane's drug slowed as far as
+that needs, and ends where that rate changes; a stretch under two nanolitres goes with the next
+at the slower rate; a drug faster than the lane, or of no known rate, changes nothing; a slowed
+order raises the MEDIUM delivery-limited alarm (R-TIP-4). Unit plans of the tick
+(``plan_tick``) on the active morphine device of the test kit (10 mg/mL, 1 mg/day, 0.1 mL a day)
+with a path of its own fluid and a shadow of hydromorphone 2 mg/mL whose old program gave
+0.1 mg/day (0.05 mL a day, half the lane's volume rate)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from itdose_testkit import reach
+
+from itdose.core import Library
+from itdose.core.alarms import AlarmKind
+from itdose.core.basal import plan_tick
+from itdose.core.path import FluidPath, Segment
+from itdose.core.state import Device, FlushDose, Phase, Shadow
+
+DAY = 86_400
+HOUR = 3_600
+MG = 1_000_000
+LANE = 10 * MG
+"""The kit's morphine, ng/mL; 1 mg/day."""
+OLD = 2 * MG
+"""Hydromorphone in the shadow, ng/mL."""
+FG_PER_NG = 1_000_000
+
+
+def _device(library: Library, *shadows: Shadow, dose_ng_per_day: int = MG // 10) -> Device:
+    d = reach(Phase.ACTIVE, library)
+    d = dataclasses.replace(
+        d,
+        path=FluidPath((Segment(234_000, "morphine", LANE),)),
+        shadows=shadows,
+        flush_doses=(FlushDose("hydromorphone", dose_ng_per_day),) if dose_ng_per_day else (),
+        basal_carry=0,
+    )
+    return d
+
+
+def _now(d: Device) -> int:
+    return max(d.basal_until_s, d.clock_s or 0)
+
+
+def test_a_shadow_of_a_slower_drug_slows_the_basal_through_it(library: Library) -> None:
+    """REQ-TIP-003: 1000 nL of hydromorphone may be at the tip: at 0.05 mL a day they take
+    1728 s (0.5 mg/day of morphine through them, half the program), one order that ends where
+    the shadow does, with the delivery-limited alarm; nothing is carried (the 1000 nL at the
+    shadow's rate are exactly 1728 s)."""
+    d = _device(library, Shadow(0, 1_000, "hydromorphone", OLD))
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1_000, 1_728)
+    assert AlarmKind.DELIVERY_LIMITED in plan.alarms
+    assert plan.carry == 0
+
+
+def test_the_basal_after_the_shadow_is_the_program(library: Library) -> None:
+    """REQ-TIP-004: a shadow 1000 nL from the tip: the order runs at the program's rate up to
+    it (1000 nL of morphine at 1 mg/day: 864 s) and ends there, without an alarm."""
+    d = _device(library, Shadow(1_000, 1_000, "hydromorphone", OLD))
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1_000, 864)
+    assert plan.alarms == ()
+
+
+def test_a_shadow_a_nanolitre_from_the_tip_takes_two_nanolitres_at_its_rate(
+    library: Library,
+) -> None:
+    """REQ-TIP-003 with MIN_RUN_NL: a stretch of one nanolitre before the shadow is not an order
+    of its own (a drive a little slower than ordered would leave it again, without end): the
+    order moves two nanolitres at the shadow's rate (20 ng of morphine at 0.5 mg/day: 3.456 s,
+    the next whole second 4 s)."""
+    d = _device(library, Shadow(1, 5_000, "hydromorphone", OLD))
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (2, 4)
+
+
+@pytest.mark.parametrize("dose", [0, 10 * MG], ids=["unknown", "faster"])
+def test_a_drug_of_no_known_rate_or_faster_changes_nothing(library: Library, dose: int) -> None:
+    """REQ-TIP-004: a shadow's drug with no recorded old dose, or one whose program moved it
+    faster than the lane (10 mg/day at 2 mg/mL: 5 mL a day), leaves the hour's order as the
+    program's: 4166 nL (41,660 ng of the hour's 41,666.7), no alarm."""
+    d = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=dose)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (4_166, HOUR)
+    assert plan.alarms == ()
