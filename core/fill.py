@@ -48,24 +48,22 @@ def fill_tiers(d: Device, lib: Library, drug: str, now: int) -> Tiers:
     whole = hard_max_ng(d, lib, drug) * FG_PER_NG
     if limit == whole or d.shadows:
         return ((now, limit),)
-    segments = _path(d).segments
-    reservoir = d.reservoir
-    front_conc = 0  # the concentration of ``drug`` next to leave the tip (0: another fluid)
-    if segments and segments[0].drug == drug:
-        front_conc = segments[0].concentration_ng_per_ml
-    elif not segments and reservoir is not None and reservoir.drug == drug:
-        front_conc = reservoir.concentration_ng_per_ml  # an empty path: the reservoir's fluid
+    r = d.reservoir
+    behind = () if r is None else ((r.drug, r.concentration_ng_per_ml),)
+    fluids = [*((s.drug, s.concentration_ng_per_ml) for s in _path(d).segments), *behind]
+    # the fluid next to leave the tip (the path's first, the reservoir's behind an empty path)
+    front_conc = fluids[0][1] if fluids[0][0] == drug else 0
     moved = [max(o.start_s, o.reported_s) for o in d.orders]
     behind_from = min([now, *moved]) + DAY_S
     lags = [p.end_s for p in ledger_of(d, drug).pieces if is_lag(p)]
     front_from = max([now, *(e + DAY_S for e in lags)])
-    concs = {s.concentration_ng_per_ml for s in segments if s.drug == drug}
-    if reservoir is not None and reservoir.drug == drug:
-        concs.add(reservoir.concentration_ng_per_ml)
+    concs = {k for name, k in fluids if name == drug}
     starts: dict[int, int] = {}
     for k in sorted(concs):  # a bounded loop over the path's few fluids
         if k and whole % k:
-            starts[k] = max(now, front_from if k == front_conc else behind_from)
+            # a fluid at the front may be behind it too: the sooner of the two
+            soonest = min(front_from, behind_from) if k == front_conc else behind_from
+            starts[k] = max(now, soonest)
     tiers: list[tuple[int, int]] = []
     for at in sorted({now, *starts.values()}):
         fill = whole - max((whole % k for k, s in starts.items() if s <= at), default=0)
