@@ -406,6 +406,42 @@ def test_two_refills_20_15_10_mg_per_ml_796_s_apart_at_the_hard_maximum(library:
         assert "delivery_limited" in alarms, float(cap - least)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="morphine at its 20 mg maximum refilled 10 -> 20 -> 20 mg/mL 1313 s apart (catheter "
+    "trimmed 281 mm): a window 33.97 ng short, more than one rounding unit (20 ng at 20 mg/mL), "
+    "with no delivery-limited alarm (R-TIP-4: never silent); the same on the code before the "
+    "fill was confined to the windows of one fluid (no compounded strength here); drawn by a "
+    "seeded loop of the random test's draws; not traced",
+)
+def test_two_refills_10_20_20_mg_per_ml_1313_s_apart_at_the_hard_maximum(library: Library):
+    """REQ-TIP-004: at most one rounding unit short without the delivery-limited alarm."""
+    concs = (10 * MG, 20 * MG, 20 * MG)
+    _, least, alarms = _refilled_in_the_flush(library, 20 * MG, 281, 1313, concs, days=2)
+    if "delivery_limited" not in alarms:
+        assert least >= 20 * MG - Fraction(max(concs), 1_000_000), float(20 * MG - least)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="morphine at its 20 mg maximum from 15 mg/mL, refilled 15 -> 25 -> 10 mg/mL 3599 s "
+    "apart (catheter trimmed 258 mm): a window 644.46 ng short, with the delivery-limited "
+    "alarm, beyond the two partial seconds and one unit (487.96 ng); a one-second order (17 nL "
+    "at 15 mg/mL) is withheld whole 10,799 s after the first refill, then the partial seconds; "
+    "the same on the code before the fill was confined to the windows of one fluid; drawn by a "
+    "seeded loop of the random test's draws; not traced",
+)
+def test_two_refills_15_25_10_mg_per_ml_3599_s_apart_at_the_hard_maximum(library: Library):
+    """REQ-TIP-004: at most the partial seconds of the two runs ended and one rounding unit."""
+    cap = 20 * MG
+    concs = (15 * MG, 25 * MG, 10 * MG)
+    most, least, _ = _refilled_in_the_flush(library, cap, 258, 3599, concs, days=2)
+    assert most <= cap
+    assert least >= cap - 2 * Fraction(cap, DAY_S) - Fraction(max(concs), 1_000_000)
+
+
 # --- a refill to a compounded strength at the hard maximum ---------------------------------------
 #
 # The maximum is not a whole number of nanolitres of a compounded strength (15 mg/mL of morphine,
