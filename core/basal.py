@@ -334,7 +334,15 @@ def _confined(
         ``volume_nl``."""
         one = Order(d.next_order_id, DeliveryKind.BASAL, now, now + 1, volume_nl)
         after = evolve(d, orders=(*d.orders, one)) if volume_nl else d
-        conc = _cmax(ahead(after, in_flight_nl(after), max(1, nl)), drug)
+        flight = in_flight_nl(after)
+        # the order after it keeps one concentration, as every basal order: it pushes out at
+        # most what is left of the run (counted at the richest fluid within ``nl`` after the
+        # second's order, the fluid behind the run, it cut the second to nothing: 255 ng at
+        # 15 mg/mL ahead of 25 mg/mL); its volume and pace as planned (what the second's
+        # order takes from the run is counted twice: on the safe side)
+        front = _cmax(ahead(after, flight, 1), drug)
+        run_nl = plan_volume(after, flight, drug, nl * front, True)[0]
+        conc = _cmax(ahead(after, flight, max(1, run_nl)), drug)
         rest = Flow(now + 1, nl * conc, pace_nl_per_h(nl, seg) * conc, 3600)
         flows = (*in_flight_flows(after, drug), *lags, rest)
         return within(pieces, flows, tiers)

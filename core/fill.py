@@ -6,13 +6,16 @@ compounded strength), a window that holds that fluid alone can hold one whole na
 more than counted, so such a window is filled only to whole nanolitres of ``k``
 (:func:`itdose.core.flight.limit_fg`). A window that holds a change of fluid holds the lag term of
 R-TIP-5 (one nanolitre of the richest fluid, counted once more), which covers that nanolitre
-whatever the maximum: only a window of ``k`` alone needs ``k``'s fill. Such a window starts after
-the fluid before ``k`` has left the tip (and after the report of the change, whose term it would
-hold otherwise), so it cannot end less than a day after that:
+whatever the maximum (a window that starts in fluid without the drug counts nothing too few at
+its start): only a window of ``k`` alone needs ``k``'s fill. Such a window starts after the fluid
+before ``k`` has left the tip (and after the report of the change, whose term it would hold
+otherwise), so it cannot end less than a day after that:
 
 - ``k`` not at the front of the path (another fluid is ahead of it in the path as reported): the
   fluid ahead has not left the tip before the earliest instant any order in flight can have moved
-  unreported (``now`` when none), so a window of ``k`` alone ends a day after that at the earliest;
+  unreported (``now`` when none; a report that is only an upper bound, R-TIP-6, moves the model
+  ahead of the real fluid, never behind it), so a window of ``k`` alone ends a day after that at
+  the earliest;
 - ``k`` at the front: a day after the latest lag term of the drug in its ledger (the report of the
   change into ``k``; none within the day: from ``now``).
 

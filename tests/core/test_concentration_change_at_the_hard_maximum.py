@@ -423,18 +423,16 @@ def test_two_refills_10_20_20_mg_per_ml_1313_s_apart_at_the_hard_maximum(library
         assert least >= 20 * MG - Fraction(max(concs), 1_000_000), float(20 * MG - least)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="morphine at its 20 mg maximum from 15 mg/mL, refilled 15 -> 25 -> 10 mg/mL 3599 s "
-    "apart (catheter trimmed 258 mm): a window 644.46 ng short, with the delivery-limited "
-    "alarm, beyond the two partial seconds and one unit (487.96 ng); a one-second order (17 nL "
-    "at 15 mg/mL) is withheld whole 10,799 s after the first refill, then the partial seconds; "
-    "the same on the code before the fill was confined to the windows of one fluid; drawn by a "
-    "seeded loop of the random test's draws; not traced",
-)
 def test_two_refills_15_25_10_mg_per_ml_3599_s_apart_at_the_hard_maximum(library: Library):
-    """REQ-TIP-004: at most the partial seconds of the two runs ended and one rounding unit."""
+    """REQ-TIP-004, REQ-TIP-005: found by a seeded loop of the random test's draws: morphine at
+    its 20 mg maximum from 15 mg/mL, refilled 15 -> 25 -> 10 mg/mL 3599 s apart (catheter
+    trimmed 258 mm). Near the end of the 15 mg/mL run an hourly order was cut, and the
+    one-second order before it (basal.py ``_confined``) was cut to nothing (17 nL, 255 ng,
+    withheld): the order after that second was counted at the richest fluid within its volume,
+    the 25 mg/mL behind the run, though a basal order keeps one concentration. Then 644.46 ng
+    short, beyond the two partial seconds and one unit (487.96 ng); now counted at the run's
+    own concentration: measured 412.98 ng, with the delivery-limited alarm; never above the
+    maximum (FIFO reference)."""
     cap = 20 * MG
     concs = (15 * MG, 25 * MG, 10 * MG)
     most, least, _ = _refilled_in_the_flush(library, cap, 258, 3599, concs, days=2)
