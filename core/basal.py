@@ -273,13 +273,10 @@ def _basal_plan(
         order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
         if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
             # the whole nanolitre the exact bound cannot take is a rounding unit: it carries to
-            # the next segment, nothing is withheld (an accepted program is delivered in full);
-            # carried on top of a carry, more than one nanolitre is owed, which at the hard
-            # maximum may never be made up: announced (R-TIP-4; 1.85 nL, 34 ng, silently)
+            # the next segment, nothing is withheld (an accepted program is delivered in full)
             carry = numerator - order_fg * DAY_S
-            if carry <= fg // max(1, nl) * DAY_S:
-                decision = dataclasses.replace(decision, reasons=())
-                reasons = ()
+            decision = dataclasses.replace(decision, reasons=())
+            reasons = ()
         else:
             carry = 0
             if seg > 1 and not one_second and Reason.DAILY_CAP in decision.reasons:
