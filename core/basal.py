@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.arith import ceil_div
 from itdose.core.effects import Annunciate, DeliveryOrder, Effect, Record
+from itdose.core.fill import fill_tiers, within
 from itdose.core.flight import (
     _cmax,
     _fluid,
@@ -185,10 +186,9 @@ def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, se
     bolus is, :func:`itdose.core.flight._fluid_flows`: each fluid at its own concentration, not
     the whole order at the richest; REQ-GOV-004)."""
     _, flows = _fluid_flows(d, drug, now, flight, 0, nl, seg, None)
-    limit = limit_fg(d, lib, drug)
     pieces, lags = recorded_terms(d, drug, now)
     due = (*in_flight_flows(d, drug), *lags, *flows)
-    return peak_fg(pieces, due, now, limit) <= limit
+    return within(pieces, due, fill_tiers(d, lib, drug, now))
 
 
 def _basal_plan(
@@ -274,7 +274,8 @@ def _basal_plan(
             return plan_volume(d, flight, drug, amount_fg, True)[:2]
 
         flow = _order_flow(now, nl, conc, seg, cut, fg)
-        cap_room = cap_room_ng(d, now, lib, drug, fg, flow, recorded=recorded)
+        tiers = fill_tiers(d, lib, drug, now)
+        cap_room = cap_room_ng(d, now, lib, drug, fg, flow, recorded=recorded, tiers=tiers)
     decision = decide_basal(
         Request(
             requested_ng=requested_ng,
@@ -414,7 +415,7 @@ def _confined(
     first = _basal_plan(d, now, lib, max_segment_s, one_second=True)
     if first is None:
         return None  # pragma: no cover - the same state planned an order a moment ago
-    limit = limit_fg(d, lib, drug)
+    tiers = fill_tiers(d, lib, drug, now)
     pieces, lags = recorded_terms(d, drug, now)
 
     def rest_fits(volume_nl: int) -> bool:
@@ -422,10 +423,18 @@ def _confined(
         ``volume_nl``."""
         one = Order(d.next_order_id, DeliveryKind.BASAL, now, now + 1, volume_nl)
         after = evolve(d, orders=(*d.orders, one)) if volume_nl else d
-        conc = _cmax(ahead(after, in_flight_nl(after), max(1, nl)), drug)
+        flight = in_flight_nl(after)
+        # the order after it keeps one concentration, as every basal order: it pushes out at
+        # most what is left of the run (counted at the richest fluid within ``nl`` after the
+        # second's order, the fluid behind the run, it cut the second to nothing: 255 ng at
+        # 15 mg/mL ahead of 25 mg/mL); its volume and pace as planned (what the second's
+        # order takes from the run is counted twice: on the safe side)
+        front = _cmax(ahead(after, flight, 1), drug)
+        run_nl = plan_volume(after, flight, drug, nl * front, True)[0]
+        conc = _cmax(ahead(after, flight, max(1, run_nl)), drug)
         rest = Flow(now + 1, nl * conc, pace_nl_per_h(nl, seg) * conc, 3600)
         flows = (*in_flight_flows(after, drug), *lags, rest)
-        return peak_fg(pieces, flows, now, limit) <= limit
+        return within(pieces, flows, tiers)
 
     granted = first.order.volume_nl if first.order is not None else 0
     if rest_fits(granted):

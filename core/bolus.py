@@ -19,6 +19,7 @@ from itdose.core.effects import (
     Effect,
     Record,
 )
+from itdose.core.fill import fill_tiers, over_fg
 from itdose.core.flight import (
     _fluid_flows,
     _future_basal,
@@ -29,13 +30,12 @@ from itdose.core.flight import (
     _tip_drug,
     ahead,
     in_flight_nl,
-    limit_fg,
     projection,
     recorded_terms,
     rest_nl,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
-from itdose.core.ledger import Flow, Piece, pace_nl_per_h, peak_fg
+from itdose.core.ledger import Flow, Piece, pace_nl_per_h
 from itdose.core.library import Library
 from itdose.core.path import amount_fg, ng_up
 from itdose.core.state import DeliveryKind, Device, Order, Phase
@@ -259,7 +259,7 @@ def _plan_with(
     # its id, the instant of that report and its pace (nL/h)
     moved = (basal.id, since, _pace(basal)) if basal is not None and unreported else None
     until = now + dur if basal is not None else max(d.basal_until_s, now + dur)
-    limit = limit_fg(d, lib, drug)
+    tiers = fill_tiers(d, lib, drug, now)
     if mixed:
         # the whole order (its basal too), fluid by fluid, then the basal after it: a day at
         # the top step less the basal inside the order (which the order's flows count)
@@ -303,7 +303,7 @@ def _plan_with(
     # the most over the limit (0 when it fits; the exact peak is known once over it)
     over, most = 0, HOLD_NL if patient else 1
     for part, news in choices:
-        over = max(over, peak_fg((*pieces, *part), (*flows, *news), now, limit) - limit)
+        over = max(over, over_fg((*pieces, *part), (*flows, *news), tiers))
         if over > (extra_nl + most + 1) * cmax:
             break  # beyond what a bolus may hold back: no need to know how far
     fits = over <= 0

@@ -1,5 +1,5 @@
 """The delivery engine: priming, the arrival of new fluid at the tip and the resumption after an
-MRI; the rest of the engine (flight, basal, bolus, drive_reports) is re-exported, so that
+MRI; the rest of the engine (flight, fill, basal, bolus, drive_reports) is re-exported, so that
 ``itdose.core.dosing`` names it all. Its rules (the governor decides every amount, orders are
 prospective, only reports count, limits count the tip): docs/architecture.md#delivery-engine.
 """
@@ -19,6 +19,7 @@ from itdose.core.basal import (
 from itdose.core.bolus import bolus_in_flight, clinician_bolus, clinician_decision, request_bolus
 from itdose.core.drive_reports import apply_report, over_delivered, uncut
 from itdose.core.effects import DeliveryOrder, Effect
+from itdose.core.fill import fill_tiers, over_fg, within
 from itdose.core.flight import (
     _cmax,
     _fluid,
@@ -52,12 +53,14 @@ __all__ = [
     "cap_room_ng",
     "clinician_bolus",
     "clinician_decision",
+    "fill_tiers",
     "hard_max_ng",
     "in_flight_flows",
     "in_flight_nl",
     "ledger_of",
     "mri_resumes",
     "over_delivered",
+    "over_fg",
     "plan_tick",
     "plan_volume",
     "priming_order",
@@ -68,6 +71,7 @@ __all__ = [
     "segment_s",
     "tip_arrival",
     "uncut",
+    "within",
 ]
 
 

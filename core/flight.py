@@ -281,6 +281,7 @@ def cap_room_ng(
     flow_for: Callable[[int], Flow],
     flows: tuple[Flow, ...] = (),
     recorded: tuple[tuple[Piece, ...], tuple[Flow, ...]] | None = None,
+    tiers: tuple[tuple[int, int], ...] | None = None,
 ) -> int:
     """The most of a delivery of ``drug`` that keeps every 24 h window of drug leaving the tip
     within the hard maximum (REQ-GOV-002): the ledger's exact peak with the drug in flight, the
@@ -294,21 +295,24 @@ def cap_room_ng(
     whole ng is left. It starts with the amount :func:`_cap_guess` expects (and 1 ng more): when
     the guess is right, those two peaks decide it, else the search goes on from what they said
     (a guess saves peaks and never decides). ``recorded``: :func:`recorded_terms` of ``drug`` at
-    ``now``, when the caller has them already."""
+    ``now``, when the caller has them already. ``tiers``: the fill of the maximum from each
+    instant on (:func:`itdose.core.fill.fill_tiers`; by default the limit from ``now`` on): each
+    window is judged against the fill of the fluids that can be alone in it."""
     limit = limit_fg(d, lib, drug)
     pieces, lags = recorded if recorded is not None else recorded_terms(d, drug, now)
     base = (*in_flight_flows(d, drug), *lags, *flows)
+    judged = tiers if tiers is not None else ((now, limit),)
 
     def fits(fg: int) -> bool:
         new = (flow_for(fg),) if fg else ()
-        return peak_fg(pieces, (*base, *new), now, limit) <= limit
+        return all(peak_fg(pieces, (*base, *new), at, fill) <= fill for at, fill in judged)
 
     if fits(requested_fg):
         return ng_up(requested_fg)
     if not fits(0):
         return 0
     lo, hi = 0, requested_fg
-    guess = _cap_guess(pieces, base, now, limit, requested_fg, flow_for)
+    guess = _cap_guess(pieces, base, now, judged[0][1], requested_fg, flow_for)
     for probe in (guess, guess + FG_PER_NG):
         if lo < probe < hi:
             lo, hi = (probe, hi) if fits(probe) else (lo, probe)

@@ -75,7 +75,11 @@ def _largest_window_two_days_on(b: Bench, t0: int, t: int) -> Fraction:
     "same with the first bolus 1,000 s or 1,500 s after the refill, the refill 1,000 s into "
     "the hour, the boluses an hour apart, or 70 cm trimmed; all six granted (10 ng under) at "
     "60 cm trimmed or from 20 mg/mL. Not new: the parent of R-TIP-5's fix at a grant "
-    "(032612a) denies it too. Found by this session's random attack (seed 15); not traced",
+    "(032612a) denies it too. Found by this session's random attack (seed 15). Traced: the "
+    "first bolus's report holds 10 then 25 mg/mL and is recorded as one piece at 25 mg/mL's "
+    "pace for its whole amount (drive_reports._pushed), so a window starting inside it counts "
+    "the 10 mg/mL leaving at the richer rate: 27,304 ng over; recorded as layers (as "
+    "flight._fluid_flows plans a rise) 50.5 ng, within the 3 nL held back: granted",
 )
 def test_a_refill_from_10_to_25_mg_per_ml_whose_rise_the_first_bolus_pushes_out(
     library: Library,

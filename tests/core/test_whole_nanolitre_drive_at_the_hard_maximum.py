@@ -106,6 +106,25 @@ def _largest(
             id="baclofen-2000-1000-1000-1s",
         ),
         pytest.param("morphine", "pain", (25 * MG,), 0, 200, id="morphine-steady"),
+        # compounded strengths, whose fill is whole nanolitres of them only in the windows that
+        # can hold them alone (core/fill.py)
+        pytest.param("morphine", "pain", (20 * MG, 15 * MG), 0, 150, id="morphine-20-to-15"),
+        pytest.param(
+            "morphine", "pain", (20 * MG, 15 * MG, 10 * MG), 796, 150, id="morphine-20-15-10-796s"
+        ),
+        pytest.param("morphine", "pain", (10 * MG, 15 * MG), 0, 150, id="morphine-10-to-15"),
+        pytest.param("morphine", "pain", (12 * MG, 20 * MG), 0, 150, id="morphine-12-to-20"),
+        pytest.param(
+            "morphine", "pain", (12 * MG, 25 * MG, 12 * MG), 7201, 203, id="morphine-12-25-12"
+        ),
+        pytest.param(
+            "baclofen",
+            "spasticity-spinal",
+            (2 * MG, 3 * MG // 2),
+            0,
+            150,
+            id="baclofen-2000-to-1500",
+        ),
     ],
 )
 def test_no_window_above_the_hard_maximum_on_whole_nanolitre_steps(
@@ -119,8 +138,9 @@ def test_no_window_above_the_hard_maximum_on_whole_nanolitre_steps(
     """REQ-TIP-005, REQ-GOV-004: at the hard maximum, through a change of concentration either
     way (before the fix the falls were 20, 10, 1 and 20 ng over), two refills a second apart or
     at once after a fall (the one-second order that takes a cut early in an hour, basal.py
-    ``_confined``) and on a steady program, every window over every whole second holds at most
-    the maximum; the steady program raises no alarm."""
+    ``_confined``), across a compounded strength (12, 15 mg/mL; 1500 mcg/mL: measured 0 ng
+    over, by every whole second) and on a steady program, every window over every whole second
+    holds at most the maximum; the steady program raises no alarm."""
     most, cap, alarms = _largest(library, drug, indication, concs, gap_s, trimmed_mm=trimmed_mm)
     assert most <= cap, float(most - cap)
     if len(concs) == 1:

@@ -1,0 +1,85 @@
+"""The whole-nanolitre fill of a compounded strength applies to the windows that can hold that
+fluid alone (R-TIP-5, REQ-TIP-005, core/fill.py): from a day after the fluid ahead of it can have
+left the tip, never to the windows of the fluid before it, which hold that fluid's own whole
+maximum. What the fill does to the windows at the tip is judged by the brute force, the FIFO and
+the whole-nanolitre references (tests/core/test_concentration_change_at_the_hard_maximum.py,
+tests/core/test_whole_nanolitre_drive_at_the_hard_maximum.py); here, the instants themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
+
+from itdose.core import Library
+from itdose.core.fill import fill_tiers
+from itdose.core.flight import is_lag, ledger_of, limit_fg
+from itdose.core.program import Basal, Program
+from itdose.core.state import Shadow
+
+MAX_FG = 20 * MG * 1_000_000  # the 20 mg morphine maximum, in fg
+
+
+def _morphine(mg_per_ml: int) -> Program:
+    return Program(
+        "morphine", "pain", mg_per_ml * MG, Basal.continuous(20 * MG), None, "opioid-tolerant"
+    )
+
+
+def _dosing(library: Library, mg_per_ml: int) -> tuple[Bench, int]:
+    """Morphine at its 20 mg maximum, a day into dosing (catheter trimmed 150 mm)."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, _morphine(mg_per_ml), trimmed_mm=150)
+    b.advance(t0 + DAY_S + 1234)
+    return b, b.now
+
+
+def test_a_refill_to_a_compounded_strength_lowers_the_fill_a_day_later(library: Library):
+    """REQ-TIP-005: refilled 20 -> 15 mg/mL, the 15 mg/mL fluid is behind the whole path: no
+    window can hold it alone before a day after the order the refill's tick starts (nothing
+    else in flight), so until then the fill is the whole maximum (20 mg/mL is whole nanolitres
+    of it), and from then on whole nanolitres of 15 mg/mL (5 ng less)."""
+    b, now = _dosing(library, 20)
+    refill(b, now, 15 * MG, program=_morphine(15))
+    assert b.now == now and b.device.orders  # the tick at the refill ordered basal
+    assert min(o.start_s for o in b.device.orders) == now
+    tiers = fill_tiers(b.device, library, "morphine", now)
+    assert tiers == ((now, MAX_FG), (now + DAY_S, MAX_FG - 5 * 1_000_000))
+    assert tiers[-1][1] == limit_fg(b.device, library, "morphine")
+
+
+def test_at_the_front_the_fill_follows_the_latest_change(library: Library):
+    """REQ-TIP-005: once the 15 mg/mL fluid is next to leave the tip, a window can hold it alone
+    from a day after the report of the change into it (the drug's latest lag term, R-TIP-5): a
+    window that starts before that report holds the term."""
+    b, now = _dosing(library, 20)
+    refill(b, now, 15 * MG, program=_morphine(15))
+    b.advance(now + 8 * 3600)  # 247,000 nL of 20 mg/mL: about six hours
+    path = b.device.path
+    assert path is not None and path.segments[0].concentration_ng_per_ml == 15 * MG
+    lags = [p.end_s for p in ledger_of(b.device, "morphine").pieces if is_lag(p)]
+    assert lags
+    tiers = fill_tiers(b.device, library, "morphine", b.now)
+    assert tiers == ((b.now, MAX_FG), (max(lags) + DAY_S, MAX_FG - 5 * 1_000_000))
+
+
+def test_a_steady_compounded_strength_is_filled_to_whole_nanolitres_from_now(library: Library):
+    """REQ-TIP-005: a steady program at 12 mg/mL (the maximum is 1,666,666 2/3 nL): every window
+    from now on holds that fluid alone, filled to 19,999,992 ng; a leaner compounded strength
+    behind it (15 mg/mL, 5 ng) lowers it no further."""
+    b, now = _dosing(library, 12)
+    fill = MAX_FG - 8 * 1_000_000
+    assert fill_tiers(b.device, library, "morphine", now) == ((now, fill),)
+    refill(b, now, 15 * MG, program=_morphine(15))
+    assert fill_tiers(b.device, library, "morphine", now) == ((now, fill),)
+
+
+def test_a_shadow_keeps_the_fill_of_every_concentration_from_now(library: Library):
+    """REQ-TIP-005, REQ-MRI-006: where an emergency scan left a shadow in the path (the path may
+    hold other fluid where it says one), every concentration's fill applies from now on."""
+    b, now = _dosing(library, 20)
+    refill(b, now, 15 * MG, program=_morphine(15))
+    shadow = Shadow(0, 1_000, "morphine", 15 * MG)
+    d = dataclasses.replace(b.device, shadows=(shadow,))
+    assert fill_tiers(d, library, "morphine", now) == ((now, MAX_FG - 5 * 1_000_000),)
