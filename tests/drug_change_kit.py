@@ -17,6 +17,7 @@ from itdose_physics import (
     MG,
     NL_PER_ML,
     Cumulative,
+    Push,
     implanted_and_dosing,
     refill,
     window_extremes,
@@ -148,3 +149,24 @@ def programs_of(changes: tuple[tuple[int, Program], ...]) -> dict[str, Program]:
     for _, p in changes:
         out[f"{p.drug} {p.concentration_ng_per_ml}"] = p
     return out
+
+
+@dataclass
+class OverBench(ResetBench):
+    """A drive that breaks the trust from ``from_s`` on: it moves ``share`` (above one) of each
+    basal order evenly over the order's time, faster than its pace, and reports what it moved."""
+
+    share: Fraction = Fraction(101, 100)
+    from_s: int = 0
+
+    def _delivered(self, r, at, *, whole_nl):  # type: ignore[no-untyped-def]
+        if r.end == r.start or r.order.kind != "basal" or r.start < self.from_s:
+            return super()._delivered(r, at, whole_nl=whole_nl)
+        target = r.order.volume_nl * self.share
+        rate = target / (r.end - r.start)
+        done = min(target, rate * (Fraction(min(at, r.end)) - r.start))
+        if whole_nl:
+            done = Fraction(int(done))
+        if done <= 0:
+            return None
+        return Push(Fraction(r.start), r.start + done / rate, done, r.fluid, r.order.kind)
