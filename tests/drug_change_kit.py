@@ -51,10 +51,12 @@ class Judged:
     ten_min: dict[str, Fraction] = field(default_factory=dict)
     hour: dict[str, Fraction] = field(default_factory=dict)
 
-    def faults(self, programs: dict[str, Program]) -> list[str]:
+    def faults(self, programs: dict[str, Program], carried_s: int = 0) -> list[str]:
         """Each window over its bound: a drug's 24 h over its hard maximum, a drug's 10 min or
         hour over its program's share and one nanolitre of its richest fluid (the drive's
-        rounding, R-TIP-5) and one more for the change's term."""
+        rounding, R-TIP-5) and one more for the change's term; with ``carried_s`` that many
+        seconds of the program's basal more (the partial second R-TIP-3 carries to the next
+        order at a change of concentration)."""
         out = []
         for drug, most in self.day.items():
             if most > CAPS[drug]:
@@ -67,7 +69,9 @@ class Judged:
                 richest = max(
                     p.concentration_ng_per_ml for p in programs.values() if p.drug == drug
                 )
-                bound = Fraction(daily * span, DAY_S) + 2 * Fraction(richest, NL_PER_ML)
+                bound = Fraction(daily * (span + carried_s), DAY_S) + 2 * Fraction(
+                    richest, NL_PER_ML
+                )
                 if most > bound:
                     out.append(f"{drug}: {float(most)} ng in {span} s > {float(bound)}")
         return out
