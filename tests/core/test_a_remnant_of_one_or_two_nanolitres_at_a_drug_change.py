@@ -1,0 +1,79 @@
+"""A drive that moves each basal order exactly one or two nanolitres short (reporting what it
+moved) leaves a remnant of that size of the old drug at the tip at each change of drug: the
+remnant under MIN_RUN_NL goes first in the next drug's order (R-TIP-3, ``_remnant_ahead``), one
+of two nanolitres is a run of its own at its own rate, and neither is ordered again without end
+(before the change a 1 nL order a drive moving 99 % left whole was ordered again 201 times an
+hour: the bench's :class:`itdose_physics.Runaway`). With and without a reset whose doubt leaves
+a shadow of the old drug (R-TIP-6), both drugs at their hard maximum.
+
+Judged from what the drive moved by the FIFO reference (tests/itdose_physics.py,
+tests/drug_change_kit.py): each drug under its own maximum in every 24 h window and at no more
+than its own program's 10 min and hour (and two nanolitres), the history settles (a few orders an
+hour), and the path ends holding only the last fluid. Measured: all hold.
+"""
+
+from __future__ import annotations
+
+import pytest
+from drug_change_kit import (
+    ARRIVAL_S,
+    HYDROMORPHONE,
+    MORPHINE,
+    MORPHINE_10,
+    ShortBench,
+    changed,
+    judge,
+    programs_of,
+)
+
+from itdose.core import Library
+from itdose.core.effects import DeliveryOrder
+from itdose.core.program import Program
+
+A = ARRIVAL_S
+CHANGES: dict[str, tuple[tuple[int, Program], ...]] = {
+    "to hydromorphone": ((0, HYDROMORPHONE),),
+    "there and back": ((0, HYDROMORPHONE), (600, MORPHINE)),
+    "there, back and there again": ((0, HYDROMORPHONE), (600, MORPHINE), (1200, HYDROMORPHONE)),
+    "a leaner morphine, then hydromorphone": ((0, MORPHINE_10), (60, HYDROMORPHONE)),
+}
+RESETS = {"none": (), "30 min before the arrival": (A - 1800,), "30 s before": (A - 30,)}
+
+
+@pytest.mark.parametrize("resets", sorted(RESETS))
+@pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.parametrize("short_nl", [1, 2])
+def test_a_remnant_goes_out_at_no_more_than_its_rate_and_settles(
+    library: Library, short_nl: int, change: str, resets: str
+) -> None:
+    """REQ-TIP-003, REQ-GOV-002, REQ-TIP-006."""
+    b = ShortBench(library, short_nl=short_nl)
+    t1 = changed(b, CHANGES[change], RESETS[resets])
+    assert not b.anomalies
+    faults = judge(b, t1).faults(programs_of(CHANGES[change]))
+    assert not faults, faults
+    orders = [t for t, _, fx in b.log if t >= t1 for e in fx if isinstance(e, DeliveryOrder)]
+    assert len(orders) <= 2 * 24 * 2 + 40, len(orders)
+    path = b.device.path
+    assert path is not None
+    last = CHANGES[change][-1][1]
+    assert {(s.drug, s.concentration_ng_per_ml) for s in path.segments} == {
+        (last.drug, last.concentration_ng_per_ml)
+    }
+
+
+def test_the_short_drive_leaves_a_remnant_that_goes_with_the_next_drug(library: Library) -> None:
+    """The bench has teeth: with the drive one nanolitre short the order that reaches the
+    hydromorphone holds the nanolitre of morphine and a whole hour of hydromorphone (208,334
+    nL), with two short it is a run of its own (2 nL over a second)."""
+    for short_nl, first in ((1, 208_334), (2, 2)):
+        b = ShortBench(library, short_nl=short_nl)
+        t1 = changed(b, ((0, HYDROMORPHONE),), (), days=1)
+        sizes = [
+            e.volume_nl
+            for t, _, fx in b.log
+            if t1 + A - 600 <= t <= t1 + A + 600
+            for e in fx
+            if isinstance(e, DeliveryOrder)
+        ]
+        assert first in sizes, (short_nl, sizes)
