@@ -16,8 +16,8 @@ from itdose_testkit import reach
 
 from itdose.core import Library
 from itdose.core.alarms import AlarmKind
-from itdose.core.basal import plan_tick
-from itdose.core.path import FluidPath, Segment
+from itdose.core.basal import plan_tick, slowed_by_shadows
+from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import Device, FlushDose, Phase, Shadow
 
 DAY = 86_400
@@ -96,3 +96,22 @@ def test_a_drug_of_no_known_rate_or_faster_changes_nothing(library: Library, dos
     assert plan.order is not None
     assert (plan.order.volume_nl, plan.order.end_s - now) == (4_166, HOUR)
     assert plan.alarms == ()
+
+
+def test_a_report_names_a_shadow_slower_than_its_lane(library: Library) -> None:
+    """REQ-TIP-006: what a drive report asks (``slowed_by_shadows``) to raise the alarm: a
+    shadow of a slower drug over the lane's drug is; a faster one, one over drug-free fluid (the
+    lane has no rate to slow) and any shadow without a program (nothing to compare) are not."""
+    now = _now(_device(library))
+    assert slowed_by_shadows(_device(library, Shadow(0, 1_000, "hydromorphone", OLD)), now)
+    faster = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=10 * MG)
+    assert not slowed_by_shadows(faster, now)
+    clear = dataclasses.replace(
+        _device(library, Shadow(0, 1_000, "hydromorphone", OLD)),
+        path=FluidPath((Segment(1_000, NO_DRUG, 0), Segment(233_000, "morphine", LANE))),
+    )
+    assert not slowed_by_shadows(clear, now)
+    unprogrammed = dataclasses.replace(
+        _device(library, Shadow(0, 1_000, "hydromorphone", OLD)), program=None
+    )
+    assert not slowed_by_shadows(unprogrammed, now)
