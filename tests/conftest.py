@@ -3,7 +3,10 @@
 Profiles are chosen by ``HYPOTHESIS_PROFILE``: ``dev`` (fast, the default), ``ci`` (thorough,
 derandomized: a fixed seed, so every CI run tries the same examples; no deadline) or
 ``ci-random`` (the same budget, unseeded: fresh examples on each run, for a scheduled or manual
-CI job, e.g. ``HYPOTHESIS_PROFILE=ci-random python -m pytest tests/properties``). Both ``ci``
+CI job, e.g. ``HYPOTHESIS_PROFILE=ci-random python -m pytest tests/properties``) or ``coverage``
+(the branch-coverage gate's run, tools/coverage.sh: 40 examples under the ``ci`` seed and no
+example database, so the gate measures the same examples on every machine; the thorough search
+is the test phase's). Both ``ci``
 profiles print a ``@reproduce_failure`` blob to replay a failure. Hypothesis would load its own
 built-in ``ci`` profile when the ``CI`` environment variable is set; ours is registered and
 loaded explicitly so the choice is deliberate.
@@ -45,9 +48,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("ci-random", settings.get_profile("ci"), derandomize=False)
+settings.register_profile("coverage", settings.get_profile("ci"), max_examples=40, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-STATEFUL_RUNS = {"dev": 25, "ci": 200, "ci-random": 2000}
+STATEFUL_RUNS = {"dev": 25, "ci": 200, "ci-random": 2000, "coverage": 10}
 """Runs of each stateful machine per profile (see the module docstring)."""
 for _name, _runs in STATEFUL_RUNS.items():
     settings.register_profile(
