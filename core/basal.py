@@ -280,7 +280,9 @@ def _basal_plan(
         Request(
             requested_ng=requested_ng,
             cap_room_ng=cap_room,
-            reservoir_room_ng=reservoir_room_ng(d, drug, pump.empty_threshold.value),
+            reservoir_room_ng=_reservoir_room(
+                d, drug, pump.empty_threshold.value, flight, nl, requested_ng
+            ),
             delivering=True,
         )
     )
@@ -357,6 +359,20 @@ def _remnant_ahead(
         return None
     order = dataclasses.replace(o, volume_nl=volume)
     return dataclasses.replace(plan, order=order, requested_nl=plan.requested_nl + nl)
+
+
+def _reservoir_room(
+    d: Device, drug: str, empty_nl: int, flight: int, nl: int, requested_ng: int
+) -> int:
+    """The reservoir room of a basal order of ``nl`` asking ``requested_ng`` (REQ-GOV-003): the
+    whole order where its volume lies above the empty threshold (it asks its tip amount rounded
+    up, which the usable volume's tip amount rounded down can fall short of by a fraction of a
+    nanogram: a false empty reservoir for a drug under 1 ng/nL, fentanyl at 50 mcg/mL); else
+    what the usable volume pushes out, rounded down (a bolus's room is the same, core/bolus.py)."""
+    assert d.reservoir is not None
+    if nl <= d.reservoir.volume_nl - flight - empty_nl:
+        return requested_ng
+    return reservoir_room_ng(d, drug, empty_nl)
 
 
 def slowed_by_shadows(d: Device, now: int) -> bool:

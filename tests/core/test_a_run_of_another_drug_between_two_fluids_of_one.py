@@ -19,6 +19,9 @@ cannot go with it (``_remnant_ahead`` finds no order of the fentanyl's plan) and
 again without end: 201 orders of 1 nL within the hour (the runaway the drug-change merge fixed
 for a run the reservoir can fill). The same on the code before that merge (bacaa18^).
 Hydromorphone 2 mg/mL (2 ng a nanolitre) in its place passes (the control).
+Fixed (core/basal.py ``_reservoir_room``): a basal order whose volume lies above the empty
+threshold has the reservoir room it asks; only an order the usable volume cannot hold is cut to
+what that volume pushes out, rounded down (as a bolus's room was already).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from fractions import Fraction
 
 import pytest
 from drug_change_kit import ARRIVAL_S, FENTANYL, HYDROMORPHONE, MORPHINE, changed
-from itdose_physics import DAY_S, MG, Cumulative, Runaway
+from itdose_physics import DAY_S, MG, Cumulative
 from reset_bench import ResetBench
 
 from itdose.core import Library, Phase
@@ -62,15 +65,6 @@ def test_a_run_of_hydromorphone_between_two_fluids_of_morphine(
     _judge(*_there_and_back(library, HYDROMORPHONE, after_s))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the fentanyl run's order is withheld for the reservoir (room rounded down to whole ng, "
-        "the order's amount up): a HIGH empty-reservoir alarm with 19.77 mL in the reservoir, "
-        "and no morphine from 25,273 s after the refill on"
-    ),
-)
 @pytest.mark.parametrize("after_s", [1, 600])
 def test_a_run_of_fentanyl_between_two_fluids_of_morphine(library: Library, after_s: int) -> None:
     """R-TIP-3, REQ-GOV-003: measured, the empty-reservoir alarm at 25,273 s (the fentanyl at
@@ -80,14 +74,6 @@ def test_a_run_of_fentanyl_between_two_fluids_of_morphine(library: Library, afte
     _judge(b, t1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Runaway,
-    reason=(
-        "with a drive moving 99 %, the nanolitre of morphine before the fentanyl run is ordered "
-        "again without end (201 one-nanolitre orders within the hour)"
-    ),
-)
 def test_a_nanolitre_before_a_run_of_fentanyl_settles(library: Library) -> None:
     """R-TIP-3 (MIN_RUN_NL, ``_remnant_ahead``), REQ-GOV-002: the history settles."""
     _there_and_back(library, FENTANYL, 1, mode="slow")
