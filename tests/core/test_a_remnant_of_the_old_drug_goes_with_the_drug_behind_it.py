@@ -19,6 +19,7 @@ unit of it), and the path left holding only the last fluid.
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import pytest
@@ -33,10 +34,14 @@ from itdose_physics import (
     refill,
     window_extremes,
 )
+from itdose_testkit import reach
 
 from itdose.core import Library
+from itdose.core.basal import plan_tick
 from itdose.core.effects import DeliveryOrder
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
+from itdose.core.state import FlushDose, Phase
 
 MORPHINE_25 = Program(
     "morphine", "pain", 25 * MG, Basal.continuous(20 * MG), None, "opioid-tolerant"
@@ -95,3 +100,33 @@ def test_a_remnant_of_the_old_drug_goes_with_the_drug_behind_it(
     }
     orders = [t for t, _, fx in b.log if t >= t1 for e in fx if isinstance(e, DeliveryOrder)]
     assert len(orders) <= 2 * 24 * 2 + 40, len(orders)
+
+
+def test_a_remnant_before_a_drug_with_no_basal_goes_alone(library: Library) -> None:
+    """R-TIP-3: the nanolitre of morphine goes with the drug behind it only in that drug's basal
+    order; behind it hydromorphone under a program with no basal (boluses only) plans no order,
+    so the nanolitre is its own one-second order at morphine's old rate (a unit plan of the
+    tick on the test kit's active device; the morphine's old program 1 mg/day)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None and d.reservoir is not None
+    program = dataclasses.replace(
+        d.program, drug="hydromorphone", concentration_ng_per_ml=2 * MG, basal=Basal.continuous(0)
+    )
+    d = dataclasses.replace(
+        d,
+        program=program,
+        path=FluidPath(
+            (Segment(1, "morphine", 10 * MG), Segment(233_999, "hydromorphone", 2 * MG))
+        ),
+        reservoir=dataclasses.replace(
+            d.reservoir, drug="hydromorphone", concentration_ng_per_ml=2 * MG
+        ),
+        flush_doses=(FlushDose("morphine", MG),),
+        basal_carry=0,
+    )
+    now = max(d.basal_until_s, d.clock_s or 0)
+
+    plan = plan_tick(d, now, library)
+
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)
