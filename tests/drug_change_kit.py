@@ -174,3 +174,12 @@ class OverBench(ResetBench):
         if done <= 0:
             return None
         return Push(Fraction(r.start), r.start + done / rate, done, r.fluid, r.order.kind)
+
+
+CHANGES: dict[str, tuple[tuple[int, Program], ...]] = {
+    "to hydromorphone": ((0, HYDROMORPHONE),),
+    "there and back within the catheter": ((0, HYDROMORPHONE), (600, MORPHINE)),
+    "there, back and there again": ((0, HYDROMORPHONE), (600, MORPHINE), (1200, HYDROMORPHONE)),
+    "a leaner morphine, then hydromorphone": ((0, MORPHINE_10), (60, HYDROMORPHONE)),
+}
+"""The drug changes both drug-change grids run (seconds after the first refill, program)."""

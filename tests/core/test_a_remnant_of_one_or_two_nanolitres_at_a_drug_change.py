@@ -17,9 +17,8 @@ from __future__ import annotations
 import pytest
 from drug_change_kit import (
     ARRIVAL_S,
+    CHANGES,
     HYDROMORPHONE,
-    MORPHINE,
-    MORPHINE_10,
     ShortBench,
     changed,
     judge,
@@ -28,15 +27,8 @@ from drug_change_kit import (
 
 from itdose.core import Library
 from itdose.core.effects import DeliveryOrder
-from itdose.core.program import Program
 
 A = ARRIVAL_S
-CHANGES: dict[str, tuple[tuple[int, Program], ...]] = {
-    "to hydromorphone": ((0, HYDROMORPHONE),),
-    "there and back": ((0, HYDROMORPHONE), (600, MORPHINE)),
-    "there, back and there again": ((0, HYDROMORPHONE), (600, MORPHINE), (1200, HYDROMORPHONE)),
-    "a leaner morphine, then hydromorphone": ((0, MORPHINE_10), (60, HYDROMORPHONE)),
-}
 RESETS = {"none": (), "30 min before the arrival": (A - 1800,), "30 s before": (A - 30,)}
 
 

@@ -26,11 +26,12 @@ from drug_change_kit import (
     FENTANYL,
     HYDROMORPHONE,
     HYDROMORPHONE_4,
-    MORPHINE,
-    MORPHINE_10,
     changed,
     judge,
     programs_of,
+)
+from drug_change_kit import (
+    CHANGES as FOUR_CHANGES,
 )
 from itdose_physics import FULL_MODES, MODES, Mode, basal_shortfalls
 from reset_bench import ResetBench
@@ -40,10 +41,7 @@ from itdose.core.program import Program
 
 A = ARRIVAL_S
 CHANGES: dict[str, tuple[tuple[int, Program], ...]] = {
-    "to hydromorphone": ((0, HYDROMORPHONE),),
-    "there and back within the catheter": ((0, HYDROMORPHONE), (600, MORPHINE)),
-    "there, back and there again": ((0, HYDROMORPHONE), (600, MORPHINE), (1200, HYDROMORPHONE)),
-    "a leaner morphine, then hydromorphone": ((0, MORPHINE_10), (60, HYDROMORPHONE)),
+    **FOUR_CHANGES,
     "hydromorphone, then richer while it arrives": ((0, HYDROMORPHONE), (A + 900, HYDROMORPHONE_4)),
     "hydromorphone, then fentanyl": ((0, HYDROMORPHONE), (3600, FENTANYL)),
 }
