@@ -114,6 +114,8 @@ def test_a_bolus_waits_while_the_old_drug_may_be_at_the_tip(library: Library) ->
     h = _bolus_through_the_shadow(library, back=False)
     assert h.denied, "no bolus was asked for while the shadow held morphine"
     assert all(Reason.NOT_DELIVERING.value in why for _, why in h.denied), h.denied
+    # the clinician is told why, and what to wait for
+    assert all("morphine may still leave the catheter tip" in why for _, why in h.denied)
     assert h.given_s > h.denied[-1][0]
     assert not any(s.drug == "morphine" for s in h.bench.device.shadows)
 
