@@ -58,6 +58,8 @@ class Asked:
     path_drugs: tuple[str, ...]
     shadow_drugs: tuple[str, ...]
     only_basal_in_flight: bool
+    other_shadow_nl: int
+    """The volume of the shadows of drugs other than the program's (overlaps counted each)."""
 
 
 @dataclass
@@ -85,11 +87,13 @@ def history(
     keep_going: bool = False,
     cut_report_after_s: int = 0,
     scan_nl: int = 10_000,
+    scan_s: int = 1800,
     days: int = 2,
 ) -> History:
     """The history (instants in seconds after the first refill): the resets, the emergency
-    scans (each with its valve reset and resume 31 min later, ``scan_nl`` of what is at the tip
-    really pushed out), and a bolus asked for every ``every_s`` from ``start_s`` to ``stop_s``
+    scans (each ``scan_s`` long, the valve reset and resume two minutes after it, ``scan_nl`` of
+    what is at the tip really pushed out; a scan due while the device is not active is left
+    out), and a bolus asked for every ``every_s`` from ``start_s`` to ``stop_s``
     (the patient's where the program has one and not ``clinician``, else a clinician's of
     ``dose_ng`` over 300 s)."""
     b = ResetBench(
@@ -120,7 +124,7 @@ def history(
         if not bolus:
             h.scans += 1
             b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"))
-            b.submit(c.EndMri(C), b.now + 1800)
+            b.submit(c.EndMri(C), b.now + scan_s)
             b.submit(c.ConfirmPostMri(C, "valve reset recorded"), b.now + 60)
             b.submit(c.Resume(C, "valve reset"), b.now + 60)
             continue
@@ -132,6 +136,7 @@ def history(
             drugs_in(d.path.segments) if d.path else (),
             tuple(sorted({s.drug for s in d.shadows})),
             all(o.kind.value == "basal" and not o.cut_s for o in d.orders),
+            sum(s.volume_nl for s in d.shadows if s.drug != d.program.drug),
         )
         out = b.attempt(c.RequestBolus(P) if patient else c.ClinicianBolus(C, dose_ng, 300))
         if isinstance(out, DosingError):
