@@ -6,7 +6,8 @@ core's accounting.
 
 Morphine 25 mg/mL at 10 mg/day with a 1 mg patient bolus (room under the 20 mg maximum), refilled
 with hydromorphone 2 mg/mL at 5 mg/day (no patient bolus on a Prometra II: clinician boluses),
-and, with ``back_s``, morphine again that long after (the patient's own bolus then).
+and, with ``back_s``, morphine again that long after (the patient's own bolus then), at 25 mg/mL or
+(``back`` :data:`MORPHINE_10`) 10 mg/mL.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ C, P = Role.CLINICIAN, Role.PATIENT
 PTC = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=1800, max_per_24h=6)
 MORPHINE = Program("morphine", "pain", 25 * MG, Basal.continuous(10 * MG), PTC, "opioid-tolerant")
 HYDROMORPHONE = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(5 * MG), None, None)
+MORPHINE_10 = Program(
+    "morphine", "pain", 10 * MG, Basal.continuous(10 * MG), PTC, "opioid-tolerant"
+)
 PROGRAMS = {"morphine": MORPHINE, "hydromorphone": HYDROMORPHONE}
 CAPS = {"morphine": 20 * MG, "hydromorphone": 10 * MG}
 ARRIVAL_S = 50_542
@@ -74,6 +78,7 @@ def history(
     library: Library,
     *,
     back_s: int | None = None,
+    back: Program = MORPHINE,
     resets: tuple[int, ...] = (),
     scans: tuple[int, ...] = (),
     every_s: int = 300,
@@ -109,7 +114,7 @@ def history(
     t1 = t0 + DAY_S
     refill(b, t1, 2 * MG, program=HYDROMORPHONE, drug="hydromorphone")
     if back_s is not None:
-        refill(b, t1 + back_s, 25 * MG, program=MORPHINE, drug="morphine")
+        refill(b, t1 + back_s, back.concentration_ng_per_ml, program=back, drug="morphine")
     b.resets = sorted(t1 + r for r in resets)
     h = History(b, t1)
     events = sorted(
