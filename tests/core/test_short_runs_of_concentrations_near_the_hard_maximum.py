@@ -14,8 +14,9 @@ a run of 9 to 23 nL: the rate follows the fluid at the tip), drives moving all o
 next run), or resetting with a doubt.
 Measured before committing (unseeded, 3,000 histories, fentanyl left out: 50 mcg/mL at its 1 mg
 maximum empties the 20 mL reservoir within the day): no window over a maximum, never more than
-30 orders in an hour (at most 11 in 904 histories where counted); the faults below, pinned (three of the four measured the same on the core
-before the change of the carry and the remnant, 7854747: they predate it).
+30 orders in an hour (at most 11 in 904 histories where counted); the faults below, pinned
+(three of the four measured the same on the core before the change of the carry and the
+remnant, 7854747: they predate it).
 """
 
 from __future__ import annotations
