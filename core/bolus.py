@@ -37,8 +37,8 @@ from itdose.core.flight import (
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h
 from itdose.core.library import Library
-from itdose.core.path import amount_fg, ng_up
-from itdose.core.reach import EMERGENCY_MRI_NL, shadowed_nl
+from itdose.core.path import amount_fg, drugs_in, ng_up
+from itdose.core.reach import shadows_within
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 from itdose.core.units import DAY_S, FG_PER_NG, format_duration_s, format_volume_nl
 
@@ -48,6 +48,7 @@ __all__ = [
     "bolus_in_flight",
     "clinician_bolus",
     "clinician_decision",
+    "drugs_in_the_way",
     "request_bolus",
 ]
 
@@ -72,6 +73,9 @@ class BolusPlan:
     docs/dosing-rules.md#r-tip-4); 0 otherwise."""
     held_nl: int = 0
     """The whole nanolitres of basal the order holds back for the hard maximum (carried)."""
+    in_the_way: tuple[str, ...] = ()
+    """The other drugs that may leave the tip before or with this one's order (the path's or a
+    shadow's within its reach): the order is then not deliverable."""
 
 
 def _bolus_plan(
@@ -218,7 +222,9 @@ def _plan_with(
     span = unreported + (dose_ng * FG_PER_NG + basal_fg) // max(1, leanest) + 1
     reach = ahead(d, others, span)
     concs = {p.concentration_ng_per_ml for p in reach if p.drug == drug}
-    other_drug = leanest == 0 or any(p.drug != drug for p in reach[:1])
+    # another drug that would leave the tip before or with this one: not deliverable
+    way = list(ahead(d, others, max(0, rest) + 1) if leanest == 0 else reach[:1])
+    other_drug = leanest == 0 or any(p.drug != drug for p in way)
     cmax = max(concs, default=1)
     bolus_nl = dose_ng * FG_PER_NG // cmax
     basal_nl = basal_fg // cmax
@@ -240,13 +246,15 @@ def _plan_with(
         # without knowing where that order stopped, announced (docs/dosing-rules.md#r-tip-4)
         paced = amount_fg(ahead(d, others + unreported, volume), drug)
         short_fg = target - paced if target - paced > cmax else 0
-    if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
-        other_drug = True
-    # another drug a shadow may hold within the order's reach may be at the tip as well: more of
-    # it than the 10 uL an order may push out unsized (R-MRI-5) denies the bolus as the path's
-    # would (docs/dosing-rules.md#r-tip-6)
-    if shadowed_nl(d.shadows, drug, others, others + unreported + volume + 1) > EMERGENCY_MRI_NL:
-        other_drug = True
+    way += ahead(d, others, unreported + volume)
+    # another drug a shadow may hold within the order's reach may be at the tip as well: pushed
+    # out at the bolus's speed, it would leave faster than its own program's rate (R-TIP-6), so
+    # it denies the bolus as the path's would (docs/dosing-rules.md#r-mri-5)
+    shade = shadows_within(d.shadows, drug, others, others + unreported + volume + 1)
+    in_the_way = tuple(
+        dict.fromkeys(x for x in (*drugs_in(tuple(way)), *(s.drug for s in shade)) if x != drug)
+    )
+    other_drug = other_drug or any(p.drug != drug for p in way) or bool(shade)
     pieces, lags = recorded_terms(d, drug, now)
     # (a report after the cut leaves nothing of it to come: an empty piece at the cut)
     pieces += tuple(
@@ -339,7 +347,7 @@ def _plan_with(
         carry += (dose_ng * FG_PER_NG - bolus_nl * cmax) * DAY_S
     if not with_debt:
         carry += debt  # paid by the next basal order, under the hard maximum (see above)
-    plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg, held)
+    plan = BolusPlan(decision, volume, basal_nl, basal, until, carry, short_fg, held, in_the_way)
     near = 0 < over <= (most + 1) * cmax
     far = over > (extra_nl + most + 1) * cmax and volume <= usable and not mixed
     return _Planned(plan, fits and volume <= usable, debt if with_debt else 0, mixed, far, near)
@@ -460,6 +468,14 @@ def clinician_decision(
 ) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
     return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision
+
+
+def drugs_in_the_way(
+    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
+) -> tuple[str, ...]:
+    """The other drugs that make a clinician bolus of ``dose_ng`` not deliverable now (they may
+    leave the tip before or with it; :attr:`BolusPlan.in_the_way`)."""
+    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).in_the_way
 
 
 BOLUS_KINDS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)

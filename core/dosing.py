@@ -16,7 +16,13 @@ from itdose.core.basal import (
     raise_alarms,
     segment_s,
 )
-from itdose.core.bolus import bolus_in_flight, clinician_bolus, clinician_decision, request_bolus
+from itdose.core.bolus import (
+    bolus_in_flight,
+    clinician_bolus,
+    clinician_decision,
+    drugs_in_the_way,
+    request_bolus,
+)
 from itdose.core.drive_reports import apply_report, over_delivered, uncut
 from itdose.core.effects import DeliveryOrder, Effect
 from itdose.core.fill import fill_tiers, over_fg, within
@@ -53,6 +59,7 @@ __all__ = [
     "cap_room_ng",
     "clinician_bolus",
     "clinician_decision",
+    "drugs_in_the_way",
     "fill_tiers",
     "hard_max_ng",
     "in_flight_flows",

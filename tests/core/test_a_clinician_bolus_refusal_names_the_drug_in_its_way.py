@@ -11,7 +11,6 @@ later, morphine again: two hours on the path holds morphine, a 2,777 nL hydromor
 
 from __future__ import annotations
 
-import pytest
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
 from late_reports import LateCutReports
 
@@ -77,21 +76,10 @@ def test_a_bolus_short_of_the_slug_is_granted(library: Library) -> None:
     assert _answer(b, 100_000) == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "a clinician bolus under a nanolitre (10 ng of morphine 25 mg/mL) is refused as not "
-        "deliverable for its size, and the text tells the clinician 'hydromorphone may still "
-        "leave the catheter tip first ... give the clinician bolus once it has left' though "
-        "the slug lies 214,557 nL from the tip: a day later, the slug gone, the same bolus is "
-        "refused again"
-    ),
-)
 def test_a_bolus_under_a_nanolitre_is_not_told_to_wait_for_a_far_drug(library: Library) -> None:
     """A 10 ng bolus (0.4 nL) while the hydromorphone slug is 214,557 nL from the tip: refused
-    (under a nanolitre), and the text does not name hydromorphone as what to wait for.
-    Measured: it does."""
+    (under a nanolitre), and the text does not name hydromorphone as what to wait for (it did
+    before the text was built from the drugs within the bolus's reach)."""
     b = Bench(library)
     _there_and_back(b)
     why = _answer(b, 10)
@@ -99,24 +87,14 @@ def test_a_bolus_under_a_nanolitre_is_not_told_to_wait_for_a_far_drug(library: L
     assert WAIT not in why, why
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "with the report of a basal order a bolus cut pending and the path holding two drugs, "
-        "a second 100 mcg clinician bolus (5,389 nL) is refused naming hydromorphone, 'give "
-        "the clinician bolus once it has left', though the slug lies more than 200,000 nL "
-        "beyond its reach: the cut order's report, 1000 s after the cut, lets the same bolus "
-        "through with the slug still in the path"
-    ),
-)
 def test_a_bolus_waiting_for_a_report_is_not_told_to_wait_for_a_far_drug(
     library: Library,
 ) -> None:
     """A 100 mcg bolus granted (it cuts the basal order, whose report comes 1000 s later); when
     it has ended, another is refused (a cut order unreported, two drugs in the path): the text
     does not name hydromorphone, which lies far beyond its reach; the report in, the same bolus
-    is granted with the slug still in the path. Measured: the text names hydromorphone."""
+    is granted with the slug still in the path (the text named hydromorphone before it was built
+    from the drugs within the bolus's reach)."""
     b = LateCutReports(library)
     b.pending = []
     _there_and_back(b)

@@ -6,8 +6,8 @@ three, pushing 0 or 10 uL out): the shadows a bolus must not push out unsized (R
 REQ-TIP-006), judged from what the drive moved by the FIFO reference
 (tests/shadow_bolus_kit.py):
 
-- no bolus order lets more than 10 uL of another drug (and a nanolitre) leave the tip while it
-  moves (a doubt's shadow over 10 uL within its reach denies it);
+- no bolus order lets more than a nanolitre of another drug leave the tip while it moves (any
+  other drug a shadow may hold within its reach denies it, a scan's as a doubt's);
 - each drug's 24 h windows within its hard maximum (above it only by the scans' own labelled
   dump on a window already at it);
 - no bolus denied as not deliverable while the core's model held no other drug in the path or a
@@ -15,15 +15,16 @@ REQ-TIP-006), judged from what the drive moved by the FIFO reference
 - every clinician refusal that names another drug names one the path or a shadow held, and none
   names one when neither held any (docs/dosing-rules.md#r-mri-5).
 
-The old drug's busiest 10 min is not judged here: a bolus over a doubt's shadow of under 10 uL
-pushes it out faster than its program's rate (pinned in
-tests/core/test_a_bolus_over_a_shadow_of_under_10_ul_of_the_old_drug.py).
+The old drug's busiest 10 min is judged in the directed cases
+(tests/core/test_a_bolus_over_a_shadow_of_under_10_ul_of_the_old_drug.py).
 
 Derandomized: every run tries the same 40 examples (under HYPOTHESIS_PROFILE=ci-random: fresh
 ones, the profile's budget). Measured before committing: 2,000 fresh examples under ci-random
 (434 s), no fault of the above; in 2,100 histories of an earlier search of the same space (1,500
 with scans) the most of another drug under one bolus was 9,996 nL; in 400 more with the change
-back to 10 mg/mL, 9,746 nL.
+back to 10 mg/mL, 9,746 nL (then the check let a shadow of up to 10 uL through). Since any shadow
+within reach denies the bolus: at most a nanolitre (the 40 derandomized examples, and fresh ones
+under ci-random).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from shadow_bolus_kit import (
     ARRIVAL_S,
     MORPHINE,
     MORPHINE_10,
-    SHADOW_NL,
     day_faults,
     denied_with_nothing_in_the_way,
     history,
@@ -89,7 +89,7 @@ def test_no_bolus_pushes_out_more_than_10_ul_of_another_drug(
     """REQ-TIP-006, REQ-MRI-006, REQ-GOV-002 (see the module doc)."""
     h = history(library, **kw)  # type: ignore[arg-type]
     most, when = other_drug_nl_in_boluses(h)
-    assert most <= SHADOW_NL + 1, (float(most), when)
+    assert most <= 1, (float(most), when)
     faults = day_faults(h)
     assert not faults, faults
     stuck = denied_with_nothing_in_the_way(h)
@@ -102,17 +102,20 @@ def test_no_bolus_pushes_out_more_than_10_ul_of_another_drug(
 
 
 def test_the_search_meets_boluses_over_shadows(library: Library) -> None:
-    """The space is not empty of what it is for: a history of the search's kind in which a
-    hydromorphone bolus is granted while a shadow holds morphine (a reset 35 min before the
-    hydromorphone reaches the tip: a 9,065 nL shadow), and one refused while it is over 10 uL
-    (a reset an hour before), naming morphine."""
+    """The space is not empty of what it is for: histories of the search's kind in which a
+    hydromorphone bolus is asked for while a shadow holds morphine within its reach (a reset
+    35 min before the hydromorphone reaches the tip, a 9,065 nL shadow; an hour before, 16,010
+    nL): refused naming morphine, and granted once the shadow has left."""
     mode: Mode = "uniform"
-    near = history(
-        library, resets=(ARRIVAL_S - 2100,), start_s=ARRIVAL_S - 2100, clinician=True, mode=mode
-    )
-    assert any(a.order_id and "morphine" in a.shadow_drugs for a in near.asked)
-    far = history(
-        library, resets=(ARRIVAL_S - 3600,), start_s=ARRIVAL_S - 3600, clinician=True, mode=mode
-    )
-    refused = [a for a in far.asked if a.order_id is None and "morphine" in a.shadow_drugs]
-    assert refused and all("morphine may still leave" in a.why for a in refused)
+    for before in (2100, 3600):
+        h = history(
+            library,
+            resets=(ARRIVAL_S - before,),
+            start_s=ARRIVAL_S - before,
+            clinician=True,
+            mode=mode,
+        )
+        refused = [a for a in h.asked if a.order_id is None and "morphine" in a.shadow_drugs]
+        assert refused and all("morphine may still leave" in a.why for a in refused)
+        assert not any(a.order_id and "morphine" in a.shadow_drugs for a in h.asked)
+        assert any(a.order_id for a in h.asked)
