@@ -233,10 +233,14 @@ def _basal_plan(
         # one nanolitre of the old concentration is left before the next one: one order across
         # the boundary, still exact at the tip, rather than one-nanolitre orders chasing it
         # (MIN_RUN_NL), when it reaches past the nanolitre (to the segment's end, or to where
-        # another drug follows) and fits under the hard maximum; before another drug at once,
-        # the nanolitre goes first in that drug's order
-        across = plan_volume(d, flight, drug, target_fg)
-        merged = across[0] > nl and _fits(d, now, lib, drug, flight, across[0], seg)
+        # the next run ends: never on into a third at that pace) and fits under the hard
+        # maximum; before another drug at once, the nanolitre goes first in that drug's order
+        run_nl, run_fg, run_ended = plan_volume(d, flight + nl, drug, target_fg - fg, True)
+        across = (nl + run_nl, fg + run_fg, run_ended)
+        span = seg  # the order ends with that run: its segment too (below)
+        if run_ended:
+            span = max(1, min(seg, ceil_div(max(0, across[1] * DAY_S - d.basal_carry), day_fg)))
+        merged = across[0] > nl and _fits(d, now, lib, drug, flight, across[0], span)
         if merged:
             nl, fg, ended = across
         else:
@@ -292,8 +296,9 @@ def _basal_plan(
         order_nl, order_fg, _ = plan_volume(d, flight, drug, decision.granted_ng * FG_PER_NG, True)
         if nl - order_nl <= 1 and decision.reasons == (Reason.DAILY_CAP,):
             # the whole nanolitre the exact bound cannot take is a rounding unit: it carries to
-            # the next segment, nothing is withheld (an accepted program is delivered in full)
-            carry = numerator - order_fg * DAY_S
+            # the next segment, nothing is withheld (an accepted program is delivered in full);
+            # the basal owed is the segment's own (shortened where the run ends inside it)
+            carry = day_fg * seg + d.basal_carry - order_fg * DAY_S
             decision = dataclasses.replace(decision, reasons=())
             reasons = ()
         else:

@@ -38,6 +38,7 @@ from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h
 from itdose.core.library import Library
 from itdose.core.path import amount_fg, ng_up
+from itdose.core.reach import EMERGENCY_MRI_NL, shadowed_nl
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 from itdose.core.units import DAY_S, FG_PER_NG, format_duration_s, format_volume_nl
 
@@ -240,6 +241,11 @@ def _plan_with(
         paced = amount_fg(ahead(d, others + unreported, volume), drug)
         short_fg = target - paced if target - paced > cmax else 0
     if any(p.drug != drug for p in ahead(d, others, unreported + volume)):
+        other_drug = True
+    # another drug a shadow may hold within the order's reach may be at the tip as well: more of
+    # it than the 10 uL an order may push out unsized (R-MRI-5) denies the bolus as the path's
+    # would (docs/dosing-rules.md#r-tip-6)
+    if shadowed_nl(d.shadows, drug, others, others + unreported + volume + 1) > EMERGENCY_MRI_NL:
         other_drug = True
     pieces, lags = recorded_terms(d, drug, now)
     # (a report after the cut leaves nothing of it to come: an empty piece at the cut)

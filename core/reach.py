@@ -12,9 +12,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from itdose.core.path import NO_DRUG, FluidPath, Segment, drugs_in
 from itdose.core.state import Device, FlushDose, Shadow
+
+EMERGENCY_MRI_NL: Final = 10_000
+"""The labelled worst case of a Prometra II emergency scan with drug in the reservoir: 10 uL
+counted as delivered (docs/dosing-rules.md#r-mri-5; REQ-MRI-006), and the most of another drug's
+shadow an order may push out unsized (R-MRI-5)."""
 
 
 @dataclass(frozen=True)
@@ -150,3 +156,13 @@ def shadows_pushed(
             lo = max(s.start_nl, delta_nl)
             kept.append(Shadow(lo - delta_nl, end - lo, s.drug, s.concentration_ng_per_ml))
     return tuple(kept), tuple(gone)
+
+
+def shadowed_nl(shadows: tuple[Shadow, ...], drug: str, start_nl: int, end_nl: int) -> int:
+    """How much of ``[start_nl, end_nl)`` from the tip ``shadows`` of drugs other than ``drug``
+    may hold (overlapping shadows counted each: never less)."""
+    return sum(
+        max(0, min(end_nl, s.start_nl + s.volume_nl) - max(start_nl, s.start_nl))
+        for s in shadows
+        if s.drug != drug
+    )

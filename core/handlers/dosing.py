@@ -29,6 +29,7 @@ from itdose.core.handlers.base import (
     withdrawal_risk,
 )
 from itdose.core.handlers.mri import count_beyond_the_scan
+from itdose.core.path import drugs_in
 from itdose.core.program import (
     FlexClock,
     Increase,
@@ -282,10 +283,24 @@ def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.
     if decision.granted_ng == 0:
         cap = library.drug(d.drug or "", d.indication or "").max_daily
         why = f"the bolus does not fit ({', '.join(r.value for r in decision.reasons)})"
+        others = _other_drugs_ahead(d)
+        if others and Reason.NOT_DELIVERING in decision.reasons and d.phase is Phase.ACTIVE:
+            why += (
+                f": {others} may still leave the catheter tip first (the fluid path or a shadow "
+                "of it holds it): give the clinician bolus once it has left"
+            )
         shown = format_amount_ng(c.dose_ng)
         raise LimitViolation(
             "command.dose_ng", why, limit_id=cap.id, level=HARD, value=shown, limit=cap.text()
         )
+
+
+def _other_drugs_ahead(d: Device) -> str:
+    """The drugs other than the program's that the fluid path or its shadows still hold, named
+    (empty: none)."""
+    drug = d.program.drug if d.program is not None else None
+    held = [*drugs_in(d.path.segments), *(s.drug for s in d.shadows)] if d.path else []
+    return " and ".join(dict.fromkeys(x for x in held if x != drug))
 
 
 def _refuse_during_a_bolus(d: Device, now: int) -> None:

@@ -24,13 +24,15 @@ from itdose.core.handlers.base import (
 from itdose.core.ledger import pace_nl_per_h
 from itdose.core.path import FluidPath, Segment, drugs_in, ng_up
 from itdose.core.program import basal_daily_ng
-from itdose.core.reach import held_doses, richest_within, shadow_spans, spans_of
+from itdose.core.reach import (
+    EMERGENCY_MRI_NL,
+    held_doses,
+    richest_within,
+    shadow_spans,
+    spans_of,
+)
 from itdose.core.state import Device, MriSession, Phase, evolve
 from itdose.core.units import format_amount_ng, format_concentration_ng_per_ml, format_volume_nl
-
-EMERGENCY_MRI_NL = 10_000
-"""The labelled worst case of a Prometra II emergency scan with drug in the reservoir: 10 uL
-counted as delivered (docs/dosing-rules.md#r-mri-5; REQ-MRI-006)."""
 
 
 def _v_empty_reservoir(d: Device, c: cmd.EmptyReservoir, now: int, library: lib.Library) -> None:

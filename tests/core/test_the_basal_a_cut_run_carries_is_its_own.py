@@ -5,25 +5,22 @@ carries to the next segment; REQ-TIP-003, REQ-TIP-006).
 Found by the seeded random search of drug changes with a resetting drive: morphine 25 mg/mL at
 its 20 mg maximum, the catheter trimmed by 1,000 mm (26,000 nL), refilled with hydromorphone
 2 mg/mL at 10 mg/day. The first order is the morphine run to the hydromorphone (26,000 nL, its
-segment shortened from the hour to 2,808 s), cut by one nanolitre for the maximum (25,999 nL);
-the carry is then computed from the whole hour's basal (``numerator - order_fg * DAY_S`` with
-``numerator = day_fg * 3600 + carry``, core/basal.py ``_basal_plan``), not the 2,808 s the run
-took: 15,842,160,000,000,000 fg s, 792 s of morphine's program (183,358 ng). Without a reset
-the remnant's order drops it (``_remnant_ahead`` plans with ``basal_carry=0``). With the drive
-resetting 1,101 s in (10,194 nL moved) and reported 900 s later with its doubt, 7,464 nL of
-morphine are still in the path's model (and 8,342 nL in a shadow): the next order, ended at the
-run's end, takes the carry off its time (``need = fg * DAY_S - basal_carry``) and pushes the
-7,464 nL out in 15 s (1,791,360 nL/h, 54 times morphine's 33,333): 322,007 ng of morphine in
-10 min against the program's 138,889 (the 24 h windows within the maximum: the reset's pause
-left room). The same on the code before the drug-change merge (bacaa18^), fentanyl too; judged
-from what the drive moved by the FIFO reference (tests/itdose_physics.py).
+segment shortened from the hour to 2,808 s), cut by one nanolitre for the maximum (25,999 nL).
+Its carry was computed from the whole hour's basal, not the 2,808 s the run took: 792 s of
+morphine's program (183,358 ng). With the drive resetting 1,101 s in (10,194 nL moved) and
+reported 900 s later with its doubt, 7,464 nL of morphine were still in the path's model: the
+next order, ended at the run's end, took the carry off its time and pushed them out in 15 s
+(54 times morphine's rate), 322,007 ng of morphine in 10 min against the program's 138,889 (the
+24 h windows within the maximum: the reset's pause left room); the same on the code before the
+drug-change merge, fentanyl too. Fixed (core/basal.py ``_basal_plan``): a cut order carries the
+basal its own segment owed, the segment shortened where the run ends inside it. Judged from what
+the drive moved by the FIFO reference (tests/itdose_physics.py).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 from drug_change_kit import HYDROMORPHONE, busiest, changed, judge
 from itdose_physics import DAY_S, MG, Cumulative
 from reset_bench import ResetBench
@@ -48,17 +45,9 @@ def test_each_drug_stays_under_its_maximum(library: Library) -> None:
     assert day["morphine"] <= 20 * MG and day["hydromorphone"] <= 10 * MG
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a run's order cut by a nanolitre for the maximum carries its whole hour's basal (792 s "
-        "of morphine): after a reset the morphine left goes out in 15 s, 322,007 ng in 10 min "
-        "against 138,889"
-    ),
-)
 def test_the_old_drug_left_after_a_reset_leaves_at_its_own_rate(library: Library) -> None:
     """REQ-TIP-003, REQ-TIP-006: no 10 min holds more morphine than its program's 10 min and
-    two nanolitres (measured 322,007 ng)."""
+    two nanolitres (measured 138,892 ng; before the fix 322,007 ng)."""
     b, t1 = _history(library)
     most = busiest(Cumulative(b.tip(), "morphine"), SPAN_S, t1)
     assert most <= PROGRAM_10_MIN + 2 * 25, float(most)
