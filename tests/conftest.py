@@ -26,6 +26,12 @@ a machine) is for. The sample keeps every rule and invariant (the budget bounds 
 not what a run may do; the step count stays 40), and steps the machines took when the replay
 corpus was recorded are replayed decision for decision by its committed sample
 (tests/core/test_replay_corpus.py).
+
+The same split holds for the large parametrized grids of long simulations (the drug-change
+grids): by default and in CI they run a pairwise covering subset (every value of each parameter
+and every pair of values together, and any case kept because it alone reached a branch), and
+their full cross products run under ``ci-random`` (tests/covering_grid.py; docs/coverage.md,
+"Grids").
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ hour), and the path ends holding only the last fluid. Measured: all hold.
 from __future__ import annotations
 
 import pytest
+from covering_grid import cases
 from drug_change_kit import (
     ARRIVAL_S,
     CHANGES,
@@ -32,9 +33,10 @@ A = ARRIVAL_S
 RESETS = {"none": (), "30 min before the arrival": (A - 1800,), "30 s before": (A - 30,)}
 
 
-@pytest.mark.parametrize("resets", sorted(RESETS))
-@pytest.mark.parametrize("change", sorted(CHANGES))
-@pytest.mark.parametrize("short_nl", [1, 2])
+@pytest.mark.parametrize(
+    "short_nl, change, resets",
+    cases({"short_nl": [1, 2], "change": sorted(CHANGES), "resets": sorted(RESETS)}),
+)
 def test_a_remnant_goes_out_at_no_more_than_its_rate_and_settles(
     library: Library, short_nl: int, change: str, resets: str
 ) -> None:
