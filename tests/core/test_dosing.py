@@ -849,6 +849,59 @@ def test_reservoir_room_rounds_down_and_is_zero_at_the_threshold(library: Librar
     assert reservoir_room_ng(dataclasses.replace(d, reservoir=None), "morphine", 0) == 0
 
 
+def test_in_flight_concentration_is_read_over_exactly_the_volume_in_flight(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, REQ-TIP-002: the richest concentration of the drug in flight is read over the
+    volume in flight itself, from the tip's first nanolitre to its last: one nanolitre of a
+    richer fluid at the tip counts (1000 nL in flight at 10 mg/mL: 10**10 fg), one just behind
+    the volume in flight does not (1000 nL at 5 mg/mL: 5 x 10**9 fg). The pace of 1000 nL over
+    an hour is 1000 nL/h."""
+    d = _active_device(library, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    tip = _with_path(d, Segment(1, "morphine", CONC), Segment(233_999, "morphine", 5 * MG))
+    assert in_flight_flows(tip, "morphine") == (Flow(T0, 1000 * CONC, 1000 * CONC, HOUR),)
+    behind = _with_path(d, Segment(1000, "morphine", 5 * MG), Segment(233_000, "morphine", CONC))
+    lean = 1000 * 5 * MG
+    assert in_flight_flows(behind, "morphine") == (Flow(T0, lean, lean, HOUR),)
+
+
+def test_a_cut_order_is_in_flight_only_for_what_its_pace_allowed_by_the_cut(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, docs/dosing-rules.md#r-tip-3: a basal order a bolus cut can still move only
+    what its pace allowed between its last report (or its start) and the cut, rounded up to a
+    whole nanolitre. 3601 nL over an hour is 3601 nL/h; cut 3599 s after its start it can have
+    moved 3601 x 3599 / 3600 = 3599.9997 nL, so 3600 nL are in flight (of its 3601); cut 1800 s
+    after a report of 1000 nL at 900 s, ceil(3601 x 900 / 3600) = 901 nL; cut at the instant of
+    its last report, nothing."""
+
+    def cut(cut_s: int, reported_nl: int = 0, reported_s: int = 0) -> Device:
+        order = Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 3601, reported_nl, reported_s)
+        return _active_device(
+            library, orders=(dataclasses.replace(order, cut_s=cut_s),), next_order_id=3
+        )
+
+    assert in_flight_nl(cut(T0 + 3599)) == 3600
+    assert in_flight_nl(cut(T0 + 1800, 1000, T0 + 900)) == 901
+    assert in_flight_nl(cut(T0 + 900, 1000, T0 + 900)) == 0
+    assert in_flight_nl(cut(0)) == 3601  # not cut: its whole volume
+
+
+def test_the_reservoir_room_of_the_old_drug_is_what_the_path_still_holds(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-TIP-002: during a change from hydromorphone to morphine at the same
+    10 mg/mL the path still holds 234 000 nL of hydromorphone: the usable volume (19 766 000 -
+    500 000 nL) pushes out only those, 2 340 000 ng of hydromorphone (233 000 nL behind 1000 nL
+    in flight: 2 330 000 ng), and the morphine behind them."""
+    d = _with_path(_active_device(library), Segment(234_000, "hydromorphone", CONC))
+    usable = RES_NL - EMPTY_NL
+    assert reservoir_room_ng(d, "hydromorphone", EMPTY_NL) == 2_340_000
+    assert reservoir_room_ng(d, "morphine", EMPTY_NL) == (usable - 234_000) * 10
+    flying = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    assert reservoir_room_ng(flying, "hydromorphone", EMPTY_NL) == 2_330_000
+
+
 def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:
     """REQ-GOV-002, REQ-LIB-002: the hard daily maximum of the drug in the pump; no drug, no
     dose."""
