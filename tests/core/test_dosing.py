@@ -75,6 +75,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
+from itdose.core.flight import LAG_ORDER_ID, is_lag, recorded_terms
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
 from itdose.core.library import MriPolicy
@@ -900,6 +901,34 @@ def test_the_reservoir_room_of_the_old_drug_is_what_the_path_still_holds(
     assert reservoir_room_ng(d, "morphine", EMPTY_NL) == (usable - 234_000) * 10
     flying = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
     assert reservoir_room_ng(flying, "hydromorphone", EMPTY_NL) == 2_330_000
+
+
+def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
+    library: Library,
+) -> None:
+    """R-TIP-5, REQ-GOV-004: the lag term of a richer fluid's last nanolitre (10 mg/mL: 10**7
+    fg, recorded as an instant at the report ``e`` of the order that ended the fluid, id
+    ``LAG_ORDER_ID + order``) is read, at ``now == e``, as a flow of 10**7 fg in one second from
+    ``e`` and not also as a piece (counted once); from ``e + 1`` on as the ledger's piece. The
+    ids of lag terms start at ``LAG_ORDER_ID`` itself; the id below it is an order's."""
+    e = T0 + HOUR
+    order = Ledger().record(e, 2, T0, 1000 * CONC, 1000 * CONC, HOUR)
+
+    def with_lag(oid: int) -> Device:
+        return _active_device(library, ledger=order.record(e, oid, e, CONC, CONC, 1))
+
+    d = with_lag(LAG_ORDER_ID + 2)
+    (moved, lag) = d.ledger.pieces
+    assert is_lag(lag) and not is_lag(moved)
+    assert recorded_terms(d, "morphine", e) == ((moved,), (Flow(e, CONC, CONC, 1),))
+    assert recorded_terms(d, "morphine", e + 1) == ((moved, lag), ())
+    first = with_lag(LAG_ORDER_ID)
+    assert recorded_terms(first, "morphine", e) == (
+        first.ledger.pieces[:1],
+        (Flow(e, CONC, CONC, 1),),
+    )
+    below = with_lag(LAG_ORDER_ID - 1)
+    assert recorded_terms(below, "morphine", e) == (below.ledger.pieces, ())
 
 
 def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:
