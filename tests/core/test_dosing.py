@@ -75,7 +75,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
-from itdose.core.flight import LAG_ORDER_ID, is_lag, recorded_terms
+from itdose.core.flight import LAG_ORDER_ID, is_lag, plan_volume, recorded_terms
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
 from itdose.core.library import MriPolicy
@@ -901,6 +901,18 @@ def test_the_reservoir_room_of_the_old_drug_is_what_the_path_still_holds(
     assert reservoir_room_ng(d, "morphine", EMPTY_NL) == (usable - 234_000) * 10
     flying = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
     assert reservoir_room_ng(flying, "hydromorphone", EMPTY_NL) == 2_330_000
+
+
+def test_a_plan_of_the_old_drug_stops_where_the_path_holds_no_more_of_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-002: during a change from hydromorphone to morphine at the same 10 mg/mL, a
+    hydromorphone order for a whole day's 1 mg (100 000 nL) after 200 000 nL in flight holds
+    only the 34 000 nL of hydromorphone the path has left (340 000 ng), and the run ends; with
+    nothing in flight the path holds the whole 100 000 nL and the run goes on."""
+    d = _with_path(_active_device(library), Segment(234_000, "hydromorphone", CONC))
+    assert plan_volume(d, 200_000, "hydromorphone", MG * 10**6) == (34_000, 34_000 * CONC, True)
+    assert plan_volume(d, 0, "hydromorphone", MG * 10**6) == (100_000, MG * 10**6, False)
 
 
 def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
