@@ -75,7 +75,7 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
-from itdose.core.flight import LAG_ORDER_ID, is_lag, plan_volume, recorded_terms
+from itdose.core.flight import LAG_ORDER_ID, is_lag, limit_fg, plan_volume, recorded_terms
 from itdose.core.governor import Reason
 from itdose.core.ledger import Flow, Ledger
 from itdose.core.library import MriPolicy
@@ -941,6 +941,34 @@ def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
     )
     below = with_lag(LAG_ORDER_ID - 1)
     assert recorded_terms(below, "morphine", e) == (below.ledger.pieces, ())
+
+
+def test_the_limit_is_whole_nanolitres_of_each_concentration_of_its_drug(
+    library: Library,
+) -> None:
+    """R-TIP-5, REQ-GOV-002: the hard maximum as the accounting may fill it is rounded down to
+    whole nanolitres of each concentration of that drug in the path or the reservoir, and only
+    of that drug. 20 mg of morphine is 2 x 10**13 fg: 2 000 000 whole nL of 10 mg/mL, but
+    6 666 666.67 nL of 3 mg/mL (3 x 10**6 fg per nL), so 2 x 10**13 - 2 x 10**6 fg (2 ng less);
+    10 mg of hydromorphone at 3 mg/mL is 3 333 333.33 nL, 10**13 - 10**6 fg."""
+    whole = 20 * MG * 10**6
+    d = _active_device(library)
+    assert limit_fg(d, library) == whole
+    lean = _with_path(d, Segment(234_000, "morphine", 3 * MG))
+    assert limit_fg(lean, library) == limit_fg(lean, library, "morphine") == whole - 2 * 10**6
+    assert d.reservoir is not None
+    lean_behind = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=3 * MG)
+    )
+    assert limit_fg(lean_behind, library) == whole - 2 * 10**6
+    # a change to morphine: the hydromorphone still in the path at 3 mg/mL sets its limit,
+    # the morphine's 3 mg/mL behind it does not
+    old = _with_path(d, Segment(234_000, "hydromorphone", 3 * MG))
+    assert limit_fg(old, library, "hydromorphone") == 10 * MG * 10**6 - 10**6
+    assert limit_fg(old, library) == whole
+    old_rich = _with_path(lean_behind, Segment(234_000, "hydromorphone", CONC))
+    assert limit_fg(old_rich, library, "hydromorphone") == 10 * MG * 10**6
+    assert limit_fg(Device(), library) == 0
 
 
 def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:
