@@ -46,6 +46,7 @@ from itdose.core import (
     Priority,
     RejectedCommand,
     dosing,
+    flight,
     step,
 )
 from itdose.core import commands as c
@@ -913,6 +914,25 @@ def test_a_plan_of_the_old_drug_stops_where_the_path_holds_no_more_of_it(
     d = _with_path(_active_device(library), Segment(234_000, "hydromorphone", CONC))
     assert plan_volume(d, 200_000, "hydromorphone", MG * 10**6) == (34_000, 34_000 * CONC, True)
     assert plan_volume(d, 0, "hydromorphone", MG * 10**6) == (100_000, MG * 10**6, False)
+
+
+def test_the_drug_next_at_the_tip_is_the_one_behind_the_volume_in_flight(
+    library: Library,
+) -> None:
+    """REQ-TIP-002: the next nanolitre out of the tip is the one behind the volume in flight:
+    with 1000 nL of hydromorphone at the tip and morphine behind it, hydromorphone with 999 nL
+    in flight, morphine with 1000; with the whole path (234 000 nL) in flight, the reservoir's
+    morphine."""
+    d = _with_path(
+        _active_device(library),
+        Segment(1000, "hydromorphone", CONC),
+        Segment(233_000, "morphine", CONC),
+    )
+    for in_flight, drug in ((999, "hydromorphone"), (1000, "morphine"), (234_000, "morphine")):
+        flying = dataclasses.replace(
+            d, orders=(_order(2, DeliveryKind.BASAL, in_flight),), next_order_id=3
+        )
+        assert flight._tip_drug(flying) == drug, in_flight
 
 
 def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
