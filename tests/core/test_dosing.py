@@ -935,6 +935,31 @@ def test_the_drug_next_at_the_tip_is_the_one_behind_the_volume_in_flight(
         assert flight._tip_drug(flying) == drug, in_flight
 
 
+@pytest.mark.parametrize(
+    ("fluids", "skip", "unknown", "volume"),
+    [
+        ([(100, 1), (100, 10), (233_800, 1)], 0, 150, 100),  # a slug: the peak is at its start
+        ([(50, 5), (60, 1), (100, 10), (233_790, 1)], 0, 200, 100),  # a slug behind two fluids
+        ([(50, 5), (60, 1), (100, 10), (233_790, 1)], 20, 150, 30),  # after a skip, within
+        ([(100, 10), (50, 1), (233_850, 4)], 0, 120, 60),  # a fall, a rise
+        ([(200, 1), (233_800, 3)], 100, 150, 80),  # into the reservoir's fluid behind
+        ([(100, 2), (50, 20), (233_850, 1)], 0, 100, 100),  # the peak where the end meets a fall
+    ],
+)
+def test_the_most_a_volume_can_push_out_after_an_unknown_shift(
+    library: Library, fluids: list[tuple[int, int]], skip: int, unknown: int, volume: int
+) -> None:
+    """REQ-TIP-002, REQ-GOV-004: the most drug that ``volume`` nL push out of the tip after
+    ``skip`` nL and any 0..``unknown`` more is the largest over every shift, found here by
+    brute force nanolitre by nanolitre over the path (tip first; concentrations in mg/mL) and the
+    reservoir's 10 mg/mL behind it."""
+    path = [c for nl, c in fluids for _ in range(nl)] + [10] * (skip + unknown + volume)
+    brute = max(sum(path[skip + x : skip + x + volume]) for x in range(unknown + 1)) * MG
+    segments = [Segment(nl, "morphine", c * MG) for nl, c in fluids if nl]
+    d = _with_path(_active_device(library), *segments)
+    assert flight._most_fg(d, "morphine", skip, unknown, volume) == brute
+
+
 def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
     library: Library,
 ) -> None:
