@@ -78,7 +78,7 @@ from itdose.core.effects import (
 )
 from itdose.core.flight import LAG_ORDER_ID, is_lag, limit_fg, plan_volume, recorded_terms
 from itdose.core.governor import Reason
-from itdose.core.ledger import Flow, Ledger
+from itdose.core.ledger import Flow, Ledger, Piece
 from itdose.core.library import MriPolicy
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
@@ -958,6 +958,51 @@ def test_the_most_a_volume_can_push_out_after_an_unknown_shift(
     segments = [Segment(nl, "morphine", c * MG) for nl, c in fluids if nl]
     d = _with_path(_active_device(library), *segments)
     assert flight._most_fg(d, "morphine", skip, unknown, volume) == brute
+
+
+def test_an_order_across_a_change_of_concentration_flows_fluid_by_fluid(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, R-TIP-5: an order of 200 nL over an hour (200 nL/h) that pushes out 100 nL of
+    10 mg/mL and then 100 nL of 5 mg/mL flows as layers from now: the excess of 5 mg/mL over the
+    first 100 nL and 5 mg/mL over all 200 nL; the other way round (5 then 10 mg/mL) the 10 mg/mL
+    layer starts when the drive can have moved the first 100 nL (1800 s); either way the last
+    nanolitre of the fluid that ends inside the order is counted once more, 10**7 fg of the
+    richer in one second. A bolus of 100 nL over 600 s (600 nL/h) after an unknown 0..30 nL of
+    the cancelled order (id 7, last report 600 s ago, 60 nL/h): the cancelled part is those 30
+    nL of 10 mg/mL at the richest, the bolus 100 nL of 10 mg/mL."""
+    fall = _with_path(
+        _active_device(library),
+        Segment(100, "morphine", CONC),
+        Segment(233_900, "morphine", 5 * MG),
+    )
+    lag = Flow(T0, CONC, CONC, 1)
+    assert flight._fluid_flows(fall, "morphine", T0, 0, 0, 200, HOUR, None) == (
+        (),
+        (
+            Flow(T0, 100 * 5 * MG, 200 * 5 * MG, HOUR),
+            Flow(T0, 200 * 5 * MG, 200 * 5 * MG, HOUR),
+            lag,
+        ),
+    )
+    rise = _with_path(
+        _active_device(library),
+        Segment(100, "morphine", 5 * MG),
+        Segment(233_900, "morphine", CONC),
+    )
+    assert flight._fluid_flows(rise, "morphine", T0, 0, 0, 200, HOUR, None) == (
+        (),
+        (
+            Flow(T0, 200 * 5 * MG, 200 * 5 * MG, HOUR),
+            Flow(T0 + 1800, 100 * 5 * MG, 200 * 5 * MG, HOUR),
+            lag,
+        ),
+    )
+    moved = (7, T0 - 600, 60)
+    assert flight._fluid_flows(fall, "morphine", T0, 0, 30, 100, 600, moved) == (
+        (Piece(7, T0 - 600, T0, 30 * CONC, 60 * CONC, HOUR),),
+        (Flow(T0, 100 * CONC, 600 * CONC, HOUR), lag),
+    )
 
 
 def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
