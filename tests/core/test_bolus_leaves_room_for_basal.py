@@ -207,6 +207,26 @@ def test_the_basal_reserve_denies_a_bolus_the_window_alone_would_allow(library: 
     assert clinician_decision(bare, now, lib3, 600_010, 600).granted_ng == 600_010
 
 
+def test_the_basal_reserve_counts_a_top_step_of_one_ng_a_day(library: Library) -> None:
+    """REQ-GOV-008: the smallest basal still has its day reserved (3 mg/day cap, a continuous
+    basal of 1 ng/day, nothing delivered yet: a bolus of 3 mg - 1 ng fits beside it, one of
+    3 mg does not; the reference agrees)."""
+    lib3 = with_max_daily(library, "morphine.pain", 3_000_000)
+    d = reach(Phase.ACTIVE, lib3)
+    now = d.basal_until_s
+    d = dataclasses.replace(
+        d, program=dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(1))
+    )
+    basal = (now, FG, Fraction(FG, DAY))
+    for dose, fits in ((2_999_999, True), (3_000_000, False)):
+        bolus = (now, dose * FG, Fraction(dose * FG, 600))
+        assert reference_fits([], [basal, bolus], now, 3_000_000 * FG) is fits
+        decision = clinician_decision(d, now, lib3, dose, 600)
+        assert (decision.granted_ng, decision.reasons) == (
+            (dose, ()) if fits else (0, (Reason.DAILY_CAP,))
+        )
+
+
 @pytest.mark.parametrize(
     "offset",
     [0, 1, 1800, 3000, 3599],

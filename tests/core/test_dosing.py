@@ -46,6 +46,7 @@ from itdose.core import (
     Priority,
     RejectedCommand,
     dosing,
+    flight,
     step,
 )
 from itdose.core import commands as c
@@ -75,8 +76,9 @@ from itdose.core.effects import (
     Record,
     StopDelivery,
 )
+from itdose.core.flight import LAG_ORDER_ID, is_lag, limit_fg, plan_volume, recorded_terms
 from itdose.core.governor import Reason
-from itdose.core.ledger import Flow, Ledger
+from itdose.core.ledger import Flow, Ledger, Piece
 from itdose.core.library import MriPolicy
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, PatientBolusProgram, UtcOffset
@@ -847,6 +849,216 @@ def test_reservoir_room_rounds_down_and_is_zero_at_the_threshold(library: Librar
     )
     assert reservoir_room_ng(flying, "morphine", EMPTY_NL) == 1
     assert reservoir_room_ng(dataclasses.replace(d, reservoir=None), "morphine", 0) == 0
+
+
+def test_in_flight_concentration_is_read_over_exactly_the_volume_in_flight(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, REQ-TIP-002: the richest concentration of the drug in flight is read over the
+    volume in flight itself, from the tip's first nanolitre to its last: one nanolitre of a
+    richer fluid at the tip counts (1000 nL in flight at 10 mg/mL: 10**10 fg), one just behind
+    the volume in flight does not (1000 nL at 5 mg/mL: 5 x 10**9 fg). The pace of 1000 nL over
+    an hour is 1000 nL/h."""
+    d = _active_device(library, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    tip = _with_path(d, Segment(1, "morphine", CONC), Segment(233_999, "morphine", 5 * MG))
+    assert in_flight_flows(tip, "morphine") == (Flow(T0, 1000 * CONC, 1000 * CONC, HOUR),)
+    behind = _with_path(d, Segment(1000, "morphine", 5 * MG), Segment(233_000, "morphine", CONC))
+    lean = 1000 * 5 * MG
+    assert in_flight_flows(behind, "morphine") == (Flow(T0, lean, lean, HOUR),)
+
+
+def test_a_cut_order_is_in_flight_only_for_what_its_pace_allowed_by_the_cut(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, docs/dosing-rules.md#r-tip-3: a basal order a bolus cut can still move only
+    what its pace allowed between its last report (or its start) and the cut, rounded up to a
+    whole nanolitre. 3601 nL over an hour is 3601 nL/h; cut 3599 s after its start it can have
+    moved 3601 x 3599 / 3600 = 3599.9997 nL, so 3600 nL are in flight (of its 3601); cut 1800 s
+    after a report of 1000 nL at 900 s, ceil(3601 x 900 / 3600) = 901 nL; cut at the instant of
+    its last report, nothing."""
+
+    def cut(cut_s: int, reported_nl: int = 0, reported_s: int = 0) -> Device:
+        order = Order(2, DeliveryKind.BASAL, T0, T0 + HOUR, 3601, reported_nl, reported_s)
+        return _active_device(
+            library, orders=(dataclasses.replace(order, cut_s=cut_s),), next_order_id=3
+        )
+
+    assert in_flight_nl(cut(T0 + 3599)) == 3600
+    assert in_flight_nl(cut(T0 + 1800, 1000, T0 + 900)) == 901
+    assert in_flight_nl(cut(T0 + 900, 1000, T0 + 900)) == 0
+    assert in_flight_nl(cut(0)) == 3601  # not cut: its whole volume
+
+
+def test_the_reservoir_room_of_the_old_drug_is_what_the_path_still_holds(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-TIP-002: during a change from hydromorphone to morphine at the same
+    10 mg/mL the path still holds 234 000 nL of hydromorphone: the usable volume (19 766 000 -
+    500 000 nL) pushes out only those, 2 340 000 ng of hydromorphone (233 000 nL behind 1000 nL
+    in flight: 2 330 000 ng), and the morphine behind them."""
+    d = _with_path(_active_device(library), Segment(234_000, "hydromorphone", CONC))
+    usable = RES_NL - EMPTY_NL
+    assert reservoir_room_ng(d, "hydromorphone", EMPTY_NL) == 2_340_000
+    assert reservoir_room_ng(d, "morphine", EMPTY_NL) == (usable - 234_000) * 10
+    flying = dataclasses.replace(d, orders=(_order(2, DeliveryKind.BASAL, 1000),), next_order_id=3)
+    assert reservoir_room_ng(flying, "hydromorphone", EMPTY_NL) == 2_330_000
+
+
+def test_a_plan_of_the_old_drug_stops_where_the_path_holds_no_more_of_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-002: during a change from hydromorphone to morphine at the same 10 mg/mL, a
+    hydromorphone order for a whole day's 1 mg (100 000 nL) after 200 000 nL in flight holds
+    only the 34 000 nL of hydromorphone the path has left (340 000 ng), and the run ends; with
+    nothing in flight the path holds the whole 100 000 nL and the run goes on."""
+    d = _with_path(_active_device(library), Segment(234_000, "hydromorphone", CONC))
+    assert plan_volume(d, 200_000, "hydromorphone", MG * 10**6) == (34_000, 34_000 * CONC, True)
+    assert plan_volume(d, 0, "hydromorphone", MG * 10**6) == (100_000, MG * 10**6, False)
+
+
+def test_the_drug_next_at_the_tip_is_the_one_behind_the_volume_in_flight(
+    library: Library,
+) -> None:
+    """REQ-TIP-002: the next nanolitre out of the tip is the one behind the volume in flight:
+    with 1000 nL of hydromorphone at the tip and morphine behind it, hydromorphone with 999 nL
+    in flight, morphine with 1000; with the whole path (234 000 nL) in flight, the reservoir's
+    morphine."""
+    d = _with_path(
+        _active_device(library),
+        Segment(1000, "hydromorphone", CONC),
+        Segment(233_000, "morphine", CONC),
+    )
+    for in_flight, drug in ((999, "hydromorphone"), (1000, "morphine"), (234_000, "morphine")):
+        flying = dataclasses.replace(
+            d, orders=(_order(2, DeliveryKind.BASAL, in_flight),), next_order_id=3
+        )
+        assert flight._tip_drug(flying) == drug, in_flight
+
+
+@pytest.mark.parametrize(
+    ("fluids", "skip", "unknown", "volume"),
+    [
+        ([(100, 1), (100, 10), (233_800, 1)], 0, 150, 100),  # a slug: the peak is at its start
+        ([(50, 5), (60, 1), (100, 10), (233_790, 1)], 0, 200, 100),  # a slug behind two fluids
+        ([(50, 5), (60, 1), (100, 10), (233_790, 1)], 20, 150, 30),  # after a skip, within
+        ([(100, 10), (50, 1), (233_850, 4)], 0, 120, 60),  # a fall, a rise
+        ([(200, 1), (233_800, 3)], 100, 150, 80),  # into the reservoir's fluid behind
+        ([(100, 2), (50, 20), (233_850, 1)], 0, 100, 100),  # the peak where the end meets a fall
+    ],
+)
+def test_the_most_a_volume_can_push_out_after_an_unknown_shift(
+    library: Library, fluids: list[tuple[int, int]], skip: int, unknown: int, volume: int
+) -> None:
+    """REQ-TIP-002, REQ-GOV-004: the most drug that ``volume`` nL push out of the tip after
+    ``skip`` nL and any 0..``unknown`` more is the largest over every shift, found here by
+    brute force nanolitre by nanolitre over the path (tip first; concentrations in mg/mL) and the
+    reservoir's 10 mg/mL behind it."""
+    path = [c for nl, c in fluids for _ in range(nl)] + [10] * (skip + unknown + volume)
+    brute = max(sum(path[skip + x : skip + x + volume]) for x in range(unknown + 1)) * MG
+    segments = [Segment(nl, "morphine", c * MG) for nl, c in fluids if nl]
+    d = _with_path(_active_device(library), *segments)
+    assert flight._most_fg(d, "morphine", skip, unknown, volume) == brute
+
+
+def test_an_order_across_a_change_of_concentration_flows_fluid_by_fluid(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, R-TIP-5: an order of 200 nL over an hour (200 nL/h) that pushes out 100 nL of
+    10 mg/mL and then 100 nL of 5 mg/mL flows as layers from now: the excess of 5 mg/mL over the
+    first 100 nL and 5 mg/mL over all 200 nL; the other way round (5 then 10 mg/mL) the 10 mg/mL
+    layer starts when the drive can have moved the first 100 nL (1800 s); either way the last
+    nanolitre of the fluid that ends inside the order is counted once more, 10**7 fg of the
+    richer in one second. A bolus of 100 nL over 600 s (600 nL/h) after an unknown 0..30 nL of
+    the cancelled order (id 7, last report 600 s ago, 60 nL/h): the cancelled part is those 30
+    nL of 10 mg/mL at the richest, the bolus 100 nL of 10 mg/mL."""
+    fall = _with_path(
+        _active_device(library),
+        Segment(100, "morphine", CONC),
+        Segment(233_900, "morphine", 5 * MG),
+    )
+    lag = Flow(T0, CONC, CONC, 1)
+    assert flight._fluid_flows(fall, "morphine", T0, 0, 0, 200, HOUR, None) == (
+        (),
+        (
+            Flow(T0, 100 * 5 * MG, 200 * 5 * MG, HOUR),
+            Flow(T0, 200 * 5 * MG, 200 * 5 * MG, HOUR),
+            lag,
+        ),
+    )
+    rise = _with_path(
+        _active_device(library),
+        Segment(100, "morphine", 5 * MG),
+        Segment(233_900, "morphine", CONC),
+    )
+    assert flight._fluid_flows(rise, "morphine", T0, 0, 0, 200, HOUR, None) == (
+        (),
+        (
+            Flow(T0, 200 * 5 * MG, 200 * 5 * MG, HOUR),
+            Flow(T0 + 1800, 100 * 5 * MG, 200 * 5 * MG, HOUR),
+            lag,
+        ),
+    )
+    moved = (7, T0 - 600, 60)
+    assert flight._fluid_flows(fall, "morphine", T0, 0, 30, 100, 600, moved) == (
+        (Piece(7, T0 - 600, T0, 30 * CONC, 60 * CONC, HOUR),),
+        (Flow(T0, 100 * CONC, 600 * CONC, HOUR), lag),
+    )
+
+
+def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
+    library: Library,
+) -> None:
+    """R-TIP-5, REQ-GOV-004: the lag term of a richer fluid's last nanolitre (10 mg/mL: 10**7
+    fg, recorded as an instant at the report ``e`` of the order that ended the fluid, id
+    ``LAG_ORDER_ID + order``) is read, at ``now == e``, as a flow of 10**7 fg in one second from
+    ``e`` and not also as a piece (counted once); from ``e + 1`` on as the ledger's piece. The
+    ids of lag terms start at ``LAG_ORDER_ID`` itself; the id below it is an order's."""
+    e = T0 + HOUR
+    order = Ledger().record(e, 2, T0, 1000 * CONC, 1000 * CONC, HOUR)
+
+    def with_lag(oid: int) -> Device:
+        return _active_device(library, ledger=order.record(e, oid, e, CONC, CONC, 1))
+
+    d = with_lag(LAG_ORDER_ID + 2)
+    (moved, lag) = d.ledger.pieces
+    assert is_lag(lag) and not is_lag(moved)
+    assert recorded_terms(d, "morphine", e) == ((moved,), (Flow(e, CONC, CONC, 1),))
+    assert recorded_terms(d, "morphine", e + 1) == ((moved, lag), ())
+    first = with_lag(LAG_ORDER_ID)
+    assert recorded_terms(first, "morphine", e) == (
+        first.ledger.pieces[:1],
+        (Flow(e, CONC, CONC, 1),),
+    )
+    below = with_lag(LAG_ORDER_ID - 1)
+    assert recorded_terms(below, "morphine", e) == (below.ledger.pieces, ())
+
+
+def test_the_limit_is_whole_nanolitres_of_each_concentration_of_its_drug(
+    library: Library,
+) -> None:
+    """R-TIP-5, REQ-GOV-002: the hard maximum as the accounting may fill it is rounded down to
+    whole nanolitres of each concentration of that drug in the path or the reservoir, and only
+    of that drug. 20 mg of morphine is 2 x 10**13 fg: 2 000 000 whole nL of 10 mg/mL, but
+    6 666 666.67 nL of 3 mg/mL (3 x 10**6 fg per nL), so 2 x 10**13 - 2 x 10**6 fg (2 ng less);
+    10 mg of hydromorphone at 3 mg/mL is 3 333 333.33 nL, 10**13 - 10**6 fg."""
+    whole = 20 * MG * 10**6
+    d = _active_device(library)
+    assert limit_fg(d, library) == whole
+    lean = _with_path(d, Segment(234_000, "morphine", 3 * MG))
+    assert limit_fg(lean, library) == limit_fg(lean, library, "morphine") == whole - 2 * 10**6
+    assert d.reservoir is not None
+    lean_behind = dataclasses.replace(
+        d, reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=3 * MG)
+    )
+    assert limit_fg(lean_behind, library) == whole - 2 * 10**6
+    # a change to morphine: the hydromorphone still in the path at 3 mg/mL sets its limit,
+    # the morphine's 3 mg/mL behind it does not
+    old = _with_path(d, Segment(234_000, "hydromorphone", 3 * MG))
+    assert limit_fg(old, library, "hydromorphone") == 10 * MG * 10**6 - 10**6
+    assert limit_fg(old, library) == whole
+    old_rich = _with_path(lean_behind, Segment(234_000, "hydromorphone", CONC))
+    assert limit_fg(old_rich, library, "hydromorphone") == 10 * MG * 10**6
+    assert limit_fg(Device(), library) == 0
 
 
 def test_hard_max_is_the_drug_limit_or_zero(library: Library) -> None:

@@ -225,3 +225,30 @@ def test_any_guess_gives_the_same_cap_room(data: Any, guess: int) -> None:
     assert room == _reference(pieces, flows, limit, nl, conc, seg)
     assert all(0 <= fg <= nl * conc for fg in asked)
     assert peaks <= 4 + (nl * conc // FG_PER_NG).bit_length()
+
+
+@pytest.mark.parametrize("guess", [None, 0, 3 * FG_PER_NG, 10**14])
+@pytest.mark.parametrize("requested_ng", [5, 9])
+def test_a_request_one_femtogram_over_whole_ng_keeps_its_last_whole_ng(
+    guess: int | None, requested_ng: int
+) -> None:
+    """REQ-GOV-002: with every window holding 20 mg - 5 ng already (the morphine maximum; a flow
+    of 1 fg per fg an hour, so a window a day later holds all of it and of the delivery), a
+    request of 5 ng + 1 fg (or 9 ng + 1 fg) does not fit and its room is 5 whole ng, an int,
+    whatever the search's guess (None: the live one)."""
+    limit = _limit("morphine", "pain")
+    device = Device(reservoir=Reservoir("morphine", "pain", 1, 10**9))
+    base = (Flow(NOW, limit - 5 * FG_PER_NG, limit - 5 * FG_PER_NG, HOUR),)
+
+    def flow_for(fg: int) -> Flow:
+        return Flow(NOW, fg, fg, HOUR)
+
+    live = flight._cap_guess
+    if guess is not None:
+        flight._cap_guess = lambda *args: guess  # type: ignore[assignment]
+    try:
+        requested = requested_ng * FG_PER_NG + 1
+        room = cap_room_ng(device, NOW, LIB, "morphine", requested, flow_for, base)
+    finally:
+        flight._cap_guess = live
+    assert room == 5 and type(room) is int
