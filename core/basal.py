@@ -191,6 +191,13 @@ def _fits(d: Device, now: int, lib: Library, drug: str, flight: int, nl: int, se
     return within(pieces, due, fill_tiers(d, lib, drug, now))
 
 
+def _run_seg(seg: int, fg: int, carry: int, day_fg: int) -> int:
+    """The segment of an order whose run of one fluid (``fg``) ends inside ``seg``: the run at
+    its rate (a shorter segment, never a faster one), less the ``carry`` its orders owe already
+    (a run of exactly whole seconds of basal ends on time)."""
+    return max(1, min(seg, ceil_div(max(0, fg * DAY_S - carry), day_fg)))
+
+
 def _basal_plan(
     d: Device, now: int, lib: Library, max_segment_s: int, one_second: bool = False
 ) -> TickPlan | None:
@@ -237,9 +244,8 @@ def _basal_plan(
         # maximum; before another drug at once, the nanolitre goes first in that drug's order
         run_nl, run_fg, run_ended = plan_volume(d, flight + nl, drug, target_fg - fg, True)
         across = (nl + run_nl, fg + run_fg, run_ended)
-        span = seg  # the order ends with that run: its segment too (below)
-        if run_ended:
-            span = max(1, min(seg, ceil_div(max(0, across[1] * DAY_S - d.basal_carry), day_fg)))
+        # the order ends with that run: its segment too (below)
+        span = _run_seg(seg, across[1], d.basal_carry, day_fg) if run_ended else seg
         merged = across[0] > nl and _fits(d, now, lib, drug, flight, across[0], span)
         if merged:
             nl, fg, ended = across
@@ -256,8 +262,7 @@ def _basal_plan(
         # another fluid reaches the tip inside this segment: the segment ends when the run of
         # this one is delivered at its rate (a shorter segment, never a faster one), less the
         # carry its orders owe already (a run of exactly whole seconds of basal ends on time)
-        need = max(0, fg * DAY_S - d.basal_carry)
-        seg = max(1, min(seg, ceil_div(need, day_fg)))
+        seg = _run_seg(seg, fg, d.basal_carry, day_fg)
         carry = 0
         nxt = ahead(d, flight + nl, 1)
         if nxt and nxt[0].drug == drug and nxt[0].concentration_ng_per_ml > 0:

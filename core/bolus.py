@@ -48,7 +48,7 @@ __all__ = [
     "bolus_in_flight",
     "clinician_bolus",
     "clinician_decision",
-    "drugs_in_the_way",
+    "clinician_plan",
     "request_bolus",
 ]
 
@@ -215,15 +215,13 @@ def _plan_with(
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
     rest = _path(d).volume_nl - others
-    leanest = min(
-        (p.concentration_ng_per_ml for p in ahead(d, others, max(0, rest) + 1) if p.drug == drug),
-        default=0,
-    )
+    behind = ahead(d, others, max(0, rest) + 1)
+    leanest = min((p.concentration_ng_per_ml for p in behind if p.drug == drug), default=0)
     span = unreported + (dose_ng * FG_PER_NG + basal_fg) // max(1, leanest) + 1
     reach = ahead(d, others, span)
     concs = {p.concentration_ng_per_ml for p in reach if p.drug == drug}
     # another drug that would leave the tip before or with this one: not deliverable
-    way = list(ahead(d, others, max(0, rest) + 1) if leanest == 0 else reach[:1])
+    way = list(behind if leanest == 0 else reach[:1])
     other_drug = leanest == 0 or any(p.drug != drug for p in way)
     cmax = max(concs, default=1)
     bolus_nl = dose_ng * FG_PER_NG // cmax
@@ -463,19 +461,17 @@ def clinician_bolus(
     return d, (*granted, projection(d, now, lib))
 
 
+def clinician_plan(d: Device, now: int, lib: Library, dose_ng: int, duration_s: int) -> BolusPlan:
+    """The plan of a clinician bolus of ``dose_ng`` at the tip: the governor's decision and,
+    when it is not deliverable, the other drugs in its way (:attr:`BolusPlan.in_the_way`)."""
+    return _bolus_plan(d, now, lib, dose_ng, duration_s, None)
+
+
 def clinician_decision(
     d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
 ) -> Decision:
     """The governor's decision on a clinician bolus of ``dose_ng`` at the tip."""
-    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).decision
-
-
-def drugs_in_the_way(
-    d: Device, now: int, lib: Library, dose_ng: int, duration_s: int
-) -> tuple[str, ...]:
-    """The other drugs that make a clinician bolus of ``dose_ng`` not deliverable now (they may
-    leave the tip before or with it; :attr:`BolusPlan.in_the_way`)."""
-    return _bolus_plan(d, now, lib, dose_ng, duration_s, None).in_the_way
+    return clinician_plan(d, now, lib, dose_ng, duration_s).decision
 
 
 BOLUS_KINDS = (DeliveryKind.PATIENT_BOLUS, DeliveryKind.CLINICIAN_BOLUS)

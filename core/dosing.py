@@ -20,7 +20,7 @@ from itdose.core.bolus import (
     bolus_in_flight,
     clinician_bolus,
     clinician_decision,
-    drugs_in_the_way,
+    clinician_plan,
     request_bolus,
 )
 from itdose.core.drive_reports import apply_report, over_delivered, uncut
@@ -59,7 +59,7 @@ __all__ = [
     "cap_room_ng",
     "clinician_bolus",
     "clinician_decision",
-    "drugs_in_the_way",
+    "clinician_plan",
     "fill_tiers",
     "hard_max_ng",
     "in_flight_flows",

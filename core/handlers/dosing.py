@@ -276,19 +276,18 @@ def _h_request_bolus(d: Device, c: cmd.RequestBolus, now: int, library: lib.Libr
 def _v_clinician_bolus(d: Device, c: cmd.ClinicianBolus, now: int, library: lib.Library) -> None:
     check_positive(c.dose_ng, "command.dose_ng")
     check_positive(c.duration_s, "command.duration_s")
-    decision = dosing.clinician_decision(d, now, library, c.dose_ng, c.duration_s)
+    plan = dosing.clinician_plan(d, now, library, c.dose_ng, c.duration_s)
+    decision = plan.decision
     if decision.granted_ng == 0 and Reason.NOT_DELIVERING in decision.reasons:
         _refuse_during_a_bolus(d, now)
     if decision.granted_ng == 0:
         cap = library.drug(d.drug or "", d.indication or "").max_daily
         why = f"the bolus does not fit ({', '.join(r.value for r in decision.reasons)})"
-        if Reason.NOT_DELIVERING in decision.reasons:
-            way = dosing.drugs_in_the_way(d, now, library, c.dose_ng, c.duration_s)
-            if way:
-                why += (
-                    f": {' and '.join(way)} may still leave the catheter tip first (the fluid "
-                    "path or a shadow of it holds it): give the clinician bolus once it has left"
-                )
+        if Reason.NOT_DELIVERING in decision.reasons and plan.in_the_way:
+            why += (
+                f": {' and '.join(plan.in_the_way)} may still leave the catheter tip first (the "
+                "fluid path or a shadow of it holds it): give the clinician bolus once it has left"
+            )
         shown = format_amount_ng(c.dose_ng)
         raise LimitViolation(
             "command.dose_ng", why, limit_id=cap.id, level=HARD, value=shown, limit=cap.text()

@@ -24,6 +24,7 @@ import pytest
 from drug_change_kit import busiest
 from itdose_physics import DAY_S, MG, Cumulative, implanted_and_dosing, refill, window_extremes
 from reset_bench import ResetBench
+from shadow_bolus_kit import ARRIVAL_S, HYDROMORPHONE
 
 from itdose.core import DosingError, Library, Role
 from itdose.core import commands as c
@@ -32,9 +33,6 @@ from itdose.core.program import Basal, Program
 
 C = Role.CLINICIAN
 MORPHINE = Program("morphine", "pain", 25 * MG, Basal.continuous(10 * MG), None, "opioid-tolerant")
-HYDROMORPHONE = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(5 * MG), None, None)
-ARRIVAL_S = 50_542
-"""234,000 nL at 16,667 nL/h."""
 SPAN_S = 600
 BOUND = Fraction(10 * MG * SPAN_S, DAY_S) + 2 * 25
 """The old program's 10 min and two nanolitres of its fluid: 69,494 ng."""

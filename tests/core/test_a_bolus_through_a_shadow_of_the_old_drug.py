@@ -26,21 +26,15 @@ import pytest
 from drug_change_kit import busiest
 from itdose_physics import DAY_S, MG, Cumulative, implanted_and_dosing, refill, window_extremes
 from reset_bench import ResetBench
+from shadow_bolus_kit import ARRIVAL_S, CAPS, HYDROMORPHONE, MORPHINE
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
 from itdose.core.effects import BolusDecision, DeliveryOrder, Effect
 from itdose.core.governor import Reason
 from itdose.core.path import drugs_in
-from itdose.core.program import Basal, PatientBolusProgram, Program
 
 C, P = Role.CLINICIAN, Role.PATIENT
-PTC = PatientBolusProgram(dose_ng=MG, duration_s=300, lockout_s=1800, max_per_24h=6)
-MORPHINE = Program("morphine", "pain", 25 * MG, Basal.continuous(10 * MG), PTC, "opioid-tolerant")
-HYDROMORPHONE = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(5 * MG), None, None)
-ARRIVAL_S = 50_542
-"""234,000 nL at 16,667 nL/h."""
-CAPS = {"morphine": 20 * MG, "hydromorphone": 10 * MG}
 SPAN_S = 600
 
 
