@@ -420,3 +420,36 @@ def test_boluses_at_the_lockout_boundary_and_the_daily_count_while_a_slug_passes
             assert given >= due - 100, (start, float(due - given))
     best, _ = windows(tip(b.dead_volume_nl or Fraction(0), moved_by(b.pushes)), "morphine")
     assert best is not None and best[0] <= 20 * MG, float(best[0])
+
+
+@pytest.mark.parametrize("delay_s", [0, 1800], ids=["at-the-refill", "mid-order"])
+def test_a_clinician_bolus_larger_than_the_path_reaches_the_leaner_fluid_behind_it(
+    delay_s: int, library: Library
+):
+    """REQ-TIP-002, REQ-TIP-004, REQ-GOV-008: refilled 25 -> 10 mg/mL, the path (0.234 mL) still
+    holds only the old 25 mg/mL fluid (5.85 mg) when an 8 mg clinician bolus over 10 min is
+    given, at the refill or half an hour into the basal order it cancels (the drive at its pace,
+    not yet reported): the order reaches the leaner fluid behind the path, and is sized to both
+    (234 000 nL at 25 mg/mL, then 10 mg/mL for the 2.15 mg and the basal inside it: 452 472 nL
+    at the refill). Judged by the minimal FIFO reference during the order: the tip gets 8 mg plus
+    the basal inside the order (5 mg/day over 600 s), less any shortfall the grant announced (at
+    most what the cancelled order may have moved, 4 167 nL, times 15 ng/nL, plus one nanolitre
+    at 25 mg/mL), within 100 ng. Sized at the path's 25 mg/mL alone, the order would stop near
+    321 000 nL: 6.72 mg at the tip."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, AT_25)
+    t_refill = t0 + 2 * DAY_S
+    refill(b, t_refill, AT_10.concentration_ng_per_ml, program=AT_10)
+    t_bolus = b.now + delay_s
+    out = b.submit(c.ClinicianBolus(Role.CLINICIAN, 8 * MG, 600), t_bolus)
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert order.volume_nl > 234_000
+    records = [e for e in out.effects if isinstance(e, Record) and e.event == "bolus_limited"]
+    announced = int(records[0].detail.split(": ")[1].split(" ng short")[0]) if records else 0
+    assert announced <= 4_167 * 15 + 25
+    b.advance(t_bolus + 600 + HOUR_S)
+    assert not b.anomalies
+    given = _given_at_tip(b, t_bolus, t_bolus + 600)
+    due = 8 * MG + Fraction(5 * MG * 600, DAY_S)
+    assert given <= due + 25, float(given - due)
+    assert given >= due - announced - 100, float(due - given)
