@@ -2048,7 +2048,10 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
         limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
         assert (limited in effects) is (granted and window > room)
         cancels = [e for e in effects if isinstance(e, CancelOrder)]
-        assert [e.order_id for e in cancels] == ([2] if granted else [])
+        # the drive and the record are told why: the basal goes on inside the bolus
+        assert cancels == (
+            [CancelOrder(2, "bolus: the basal goes on inside it")] if granted else []
+        )
         if granted:  # the cancel comes before the bolus order
             assert effects.index(cancels[0]) < next(
                 i for i, e in enumerate(effects) if isinstance(e, DeliveryOrder)
