@@ -2336,3 +2336,16 @@ def test_planning_through_the_path_matches_a_cell_model(
             break
         n, got = n + 1, got + conc
     assert dosing.plan_volume(d, skip, drug, target) == (n, got, ended)
+
+
+def test_a_clinician_bolus_over_one_second_is_in_flight_for_that_second_only(library: Library):
+    """R-BOL-5: a 0.1 mg clinician bolus over 1 s (10 000 nL at 10 mg/mL, with the basal of that
+    second and what the cancelled basal order owed: at most three nanolitres) is an order from
+    T0 + 10 to T0 + 11: in flight at T0 + 10, no longer at T0 + 11 (its end has come)."""
+    sim = _active(library)
+    sim.do(c.ClinicianBolus(C, dose_ng=100_000, duration_s=1), T0 + 10)
+    (order,) = [o for o in sim.d.orders if o.kind is DeliveryKind.CLINICIAN_BOLUS]
+    assert (order.start_s, order.end_s) == (T0 + 10, T0 + 11)
+    assert 10_000 <= order.volume_nl <= 10_003
+    assert dosing.bolus_in_flight(sim.d, T0 + 10) == order
+    assert dosing.bolus_in_flight(sim.d, T0 + 11) is None
