@@ -247,6 +247,15 @@ def test_a_bolus_that_cannot_be_sized_in_full_is_announced_and_bounded(
     (record,) = [e for e in out.effects if isinstance(e, Record) and e.event == "bolus_limited"]
     announced = int(record.detail.split(": ")[1].split(" ng short")[0])
     assert announced == 62_507
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert record.detail == (
+        f"order {order.order_id}: 62507 ng short of the dose and the basal inside it if the "
+        "basal order it cancels kept its pace (the fluid path holds a richer fluid at the tip "
+        "than behind it; that order's stop is not yet reported)"
+    )
+    if not already_active:
+        (alarm,) = [a for a in out.device.alarms if a.kind is AlarmKind.DELIVERY_LIMITED]
+        assert alarm.raised_at_s == t_bolus
     b.advance(t_bolus + BOLUS.duration_s + HOUR_S)
     assert not b.anomalies
     given = _given_at_tip(b, t_bolus, t_bolus + BOLUS.duration_s)

@@ -2042,11 +2042,24 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
             next_order_id=3,
             basal_until_s=T0 + HOUR,
         )
-        _, effects = request_bolus(d, T0 + 1, library)
+        after, effects = request_bolus(d, T0 + 1, library)
         assert isinstance(effects[0], BolusDecision)
         assert effects[0].granted is granted
         limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
         assert (limited in effects) is (granted and window > room)
+        records = [e for e in effects if isinstance(e, Record) and e.event == "bolus_limited"]
+        if granted and window > room:
+            # two nanolitres held back for the first 10 ng over, three for the next 10 (10 ng/nL)
+            held = 2 if window <= room + 10 else 3
+            assert [r.detail for r in records] == [
+                f"order 3: {held} nL of the basal inside it held back for the hard maximum "
+                "(carried): a window can hold less than the program's basal by more than one nL"
+            ]
+            assert [(a.kind, a.raised_at_s) for a in after.alarms] == [
+                (AlarmKind.DELIVERY_LIMITED, T0 + 1)
+            ]
+        else:
+            assert records == []
         cancels = [e for e in effects if isinstance(e, CancelOrder)]
         # the drive and the record are told why: the basal goes on inside the bolus
         assert cancels == (
