@@ -2051,9 +2051,17 @@ def test_a_bolus_replaces_the_basal_order_in_flight(library: Library) -> None:
         if granted and window > room:
             # two nanolitres held back for the first 10 ng over, three for the next 10 (10 ng/nL)
             held = 2 if window <= room + 10 else 3
-            assert [r.detail for r in records] == [
-                f"order 3: {held} nL of the basal inside it held back for the hard maximum "
-                "(carried): a window can hold less than the program's basal by more than one nL"
+            assert records == [
+                Record(
+                    "bolus_limited",
+                    "service",
+                    T0 + 1,
+                    Phase.ACTIVE,
+                    Phase.ACTIVE,
+                    f"order 3: {held} nL of the basal inside it held back for the hard maximum "
+                    "(carried): a window can hold less than the program's basal by more than "
+                    "one nL",
+                )
             ]
             assert [(a.kind, a.raised_at_s) for a in after.alarms] == [
                 (AlarmKind.DELIVERY_LIMITED, T0 + 1)
