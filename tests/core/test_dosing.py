@@ -2370,3 +2370,39 @@ def test_a_clinician_bolus_over_one_second_is_in_flight_for_that_second_only(lib
     assert 10_000 <= order.volume_nl <= 10_003
     assert dosing.bolus_in_flight(sim.d, T0 + 10) == order
     assert dosing.bolus_in_flight(sim.d, T0 + 11) is None
+
+
+@pytest.mark.parametrize(
+    ("volume", "until", "at", "owed"),
+    [
+        pytest.param(4166, T0 + HOUR, T0 + 1, 0, id="its-segment"),
+        pytest.param(4166, T0 + 2 * HOUR, T0 + 1, 0, id="a-later-end"),
+        pytest.param(4167, T0 + HOUR, T0, 288 * 10**9, id="cut-at-its-start"),
+        pytest.param(4167, T0 + 2 * HOUR, T0, 0, id="a-later-end-cut-at-its-start"),
+        pytest.param(4167, T0 + HOUR, T0 + HOUR, 0, id="cut-at-its-end"),
+    ],
+)
+def test_a_bolus_carries_exactly_what_its_cancelled_order_owed_and_its_own_fraction(
+    volume: int, until: int, at: int, owed: int, library: Library
+) -> None:
+    """R-TIP-4, REQ-TIP-004: the hour's basal order (from T0, 10 mg/mL, 1 mg/day) cut by a
+    0.1 mg bolus over 600 s (10 000 nL, exact). The bolus holds 1 mg/day x 600 s = 6 944.44 ng
+    of basal plus what the cut order owed beyond its pace line (fg x s/day): its whole
+    nanolitres (694) go in the order, the rest is carried, exactly, to the next basal order.
+    Owed: 4 166 nL cut at T0 + 1, nothing (no carry after it, and its line for the rest of its
+    hour, 4 166 nL x 3 599 s / 3 600 s = 41 648.43 ng, holds less than that rest's basal,
+    41 655.09 ng), and nothing either with a later end (``basal_until_s`` past the order's: not
+    the segment's basal order); 4 167 nL cut at its start, all of it above the hour's basal:
+    (4 167 x 10**7 x 86 400 - 10**12 x 3 600) = 2.88 x 10**11, but nothing with a later end;
+    cut at its end, nothing left."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, volume),),
+        next_order_id=3,
+        basal_until_s=until,
+        basal_carry=0,
+    )
+    after, effects = request_bolus(d, at, library)
+    (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.basal_nl) == (10_694, 694)
+    assert after.basal_carry == 10**12 * 600 + owed - 694 * 10**7 * DAY
