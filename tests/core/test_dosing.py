@@ -2406,3 +2406,27 @@ def test_a_bolus_carries_exactly_what_its_cancelled_order_owed_and_its_own_fract
     (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
     assert (order.volume_nl, order.basal_nl) == (10_694, 694)
     assert after.basal_carry == 10**12 * 600 + owed - 694 * 10**7 * DAY
+
+
+@pytest.mark.parametrize(("last_s", "granted"), [(T0 + 1 - HOUR, True), (T0 + 2 - HOUR, False)])
+def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
+    last_s: int, granted: bool, library: Library
+) -> None:
+    """REQ-GOV-009, R-TIP-4: the window 20 ng above the room of the test above, where the bolus
+    is granted only by holding back three nanolitres of the basal inside it: with the last bolus
+    started an hour (the lockout) before, it is granted so; a second later, inside the lockout,
+    it is denied for the lockout (1 s remaining), however much basal it could hold back."""
+    d = _active_device(
+        library,
+        ledger=_recorded(T0 - 100, 18_901_175 + 20),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+    )
+    d = dataclasses.replace(d, boluses=d.boluses.record_start(last_s, max_per_24h=4))
+    _, effects = request_bolus(d, T0 + 1, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].granted is granted
+    if not granted:
+        assert Reason.LOCKOUT in effects[0].reasons
+        assert effects[0].lockout_remaining_s == 1
