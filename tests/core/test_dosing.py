@@ -2415,7 +2415,9 @@ def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
     """REQ-GOV-009, R-TIP-4: the window 20 ng above the room of the test above, where the bolus
     is granted only by holding back three nanolitres of the basal inside it: with the last bolus
     started an hour (the lockout) before, it is granted so; a second later, inside the lockout,
-    it is denied for the lockout (1 s remaining), however much basal it could hold back."""
+    it is denied for the lockout (1 s remaining), however much basal it could hold back. Held
+    back, the three nanolitres are carried: 10**12 x 600 fg x s/day of basal, 691 nL of it in
+    the order (the cancelled order owed nothing, the test above)."""
     d = _active_device(
         library,
         ledger=_recorded(T0 - 100, 18_901_175 + 20),
@@ -2424,9 +2426,11 @@ def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
         basal_until_s=T0 + HOUR,
     )
     d = dataclasses.replace(d, boluses=d.boluses.record_start(last_s, max_per_24h=4))
-    _, effects = request_bolus(d, T0 + 1, library)
+    after, effects = request_bolus(d, T0 + 1, library)
     assert isinstance(effects[0], BolusDecision)
     assert effects[0].granted is granted
-    if not granted:
+    if granted:
+        assert after.basal_carry == 10**12 * 600 - 691 * 10**7 * DAY
+    else:
         assert Reason.LOCKOUT in effects[0].reasons
         assert effects[0].lockout_remaining_s == 1
