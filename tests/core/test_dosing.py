@@ -2434,3 +2434,15 @@ def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
     else:
         assert Reason.LOCKOUT in effects[0].reasons
         assert effects[0].lockout_remaining_s == 1
+
+
+def test_a_bolus_inside_basal_already_ordered_holds_none_of_it(library: Library) -> None:
+    """REQ-TIP-004, REQ-GOV-008: with no basal order in flight but the basal already ordered up
+    to T0 + 1 h (its order reported done), a 0.1 mg bolus over 600 s at T0 + 1 holds no basal:
+    10 000 nL at 10 mg/mL, the basal until T0 + 1 h unchanged and the carry as it was. Counting
+    the basal from the request on would put 694 nL of basal in it twice."""
+    d = _active_device(library, orders=(), next_order_id=3, basal_until_s=T0 + HOUR)
+    after, effects = request_bolus(d, T0 + 1, library)
+    (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.basal_nl) == (10_000, 0)
+    assert (after.basal_until_s, after.basal_carry) == (T0 + HOUR, d.basal_carry)
