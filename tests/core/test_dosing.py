@@ -2446,3 +2446,27 @@ def test_a_bolus_inside_basal_already_ordered_holds_none_of_it(library: Library)
     (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
     assert (order.volume_nl, order.basal_nl) == (10_000, 0)
     assert (after.basal_until_s, after.basal_carry) == (T0 + HOUR, d.basal_carry)
+
+
+def test_a_bolus_whose_volume_reaches_another_drug_behind_its_own_is_refused(
+    library: Library,
+) -> None:
+    """REQ-TIP-002, REQ-GOV-010: the path holds 1 000 nL of morphine at the tip, then 10 000 nL
+    of hydromorphone (a drug changed and back), then morphine. A 0.1 mg bolus of morphine at
+    10 mg/mL (10 000 nL and its basal) would push 9 000 nL or more of the hydromorphone out
+    at the bolus's speed: refused as not deliverable, naming it, though the first nanolitre
+    of its reach is morphine."""
+    d = _with_path(
+        _active_device(library, orders=(), next_order_id=3, basal_until_s=T0),
+        Segment(1_000, "morphine", 10 * MG),
+        Segment(10_000, "hydromorphone", 2 * MG),
+        Segment(223_000, "morphine", 10 * MG),
+    )
+    after, effects = request_bolus(d, T0 + 1, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert not effects[0].granted
+    assert Reason.NOT_DELIVERING in effects[0].reasons
+    assert after.orders == ()
+    plan = dosing.clinician_plan(d, T0 + 1, library, 100_000, 600)
+    assert plan.decision.granted_ng == 0
+    assert plan.in_the_way == ("hydromorphone",)
