@@ -2470,3 +2470,15 @@ def test_a_bolus_whose_volume_reaches_another_drug_behind_its_own_is_refused(
     plan = dosing.clinician_plan(d, T0 + 1, library, 100_000, 600)
     assert plan.decision.granted_ng == 0
     assert plan.in_the_way == ("hydromorphone",)
+
+
+def test_a_bolus_after_the_basal_ordered_holds_the_basal_to_its_end(library: Library) -> None:
+    """REQ-TIP-004, REQ-GOV-008: with no basal order in flight and the basal ordered up to T0, a
+    0.1 mg bolus over 600 s at T0 + 1 holds the basal from its request to its end (1 mg/day x
+    600 s: 694 whole nanolitres at 10 mg/mL), and the basal is then ordered up to its end,
+    T0 + 601."""
+    d = _active_device(library, orders=(), next_order_id=3, basal_until_s=T0)
+    after, effects = request_bolus(d, T0 + 1, library)
+    (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.basal_nl) == (10_694, 694)
+    assert after.basal_until_s == T0 + 601
