@@ -2482,3 +2482,20 @@ def test_a_bolus_after_the_basal_ordered_holds_the_basal_to_its_end(library: Lib
     (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
     assert (order.volume_nl, order.basal_nl) == (10_694, 694)
     assert after.basal_until_s == T0 + 601
+
+
+@pytest.mark.parametrize("spare_nl", [0, -1])
+def test_a_bolus_is_granted_exactly_when_its_order_leaves_the_reservoir_at_its_threshold(
+    spare_nl: int, library: Library
+) -> None:
+    """REQ-GOV-003, REQ-GOV-008: the 0.1 mg bolus over 600 s after the basal ordered (10 694 nL,
+    the test above) is granted when the reservoir holds its empty threshold plus that volume,
+    and denied for the reservoir with one nanolitre less."""
+    d = _active_device(library, orders=(), next_order_id=3, basal_until_s=T0)
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    d = _with_volume(d, threshold + 10_694 + spare_nl)
+    _, effects = request_bolus(d, T0 + 1, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].granted is (spare_nl == 0)
+    assert (Reason.RESERVOIR in effects[0].reasons) is (spare_nl < 0)
