@@ -1,14 +1,17 @@
 """What a drive report records in the rolling 24 h ledger when the order pushed out more than one
 concentration of the drug (REQ-GOV-004, REQ-TIP-001): when the concentration falls from the first
 nanolitre out to the last, the piece's pace is the order's pace at the average concentration;
-otherwise at the richest. Either way it must bound the drug that can have left the tip in any
-last seconds before the report, for a drive that keeps the order's pace (the ledger's trust,
-SAFETY.md "What the drive is trusted for"). The bound is checked against the fluids written out
-here from the path, second by second, with exact fractions: not the core's own helpers."""
+when it rises, layers (the leaner concentration over the whole volume, each rise's excess from
+its fluid on, at the order's pace: exact); otherwise at the richest. Either way it must bound the
+drug that can have left the tip in any last seconds before the report, for a drive that keeps
+the order's pace (the ledger's trust, SAFETY.md "What the drive is trusted for"). The bound is
+checked against the fluids written out here from the path, second by second, with exact
+fractions: not the core's own helpers."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +20,8 @@ from itdose_testkit import reach
 
 from itdose.core import Library
 from itdose.core.dosing import apply_report
+from itdose.core.drive_reports import LAYER_ORDER_ID
+from itdose.core.flight import LAG_ORDER_ID
 from itdose.core.path import FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 
@@ -67,14 +72,22 @@ def _last(out: list[tuple[int, int]], w: Fraction) -> Fraction:
 
 def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, dur: int) -> None:
     d, order = _reported(library, fluids, volume, dur)
-    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
+    # the order's pieces: its own and its layers' (not the lag terms, counted on top)
+    pieces = [
+        p
+        for p in d.ledger.pieces
+        if p.order_id < LAG_ORDER_ID and p.order_id % LAYER_ORDER_ID == order.id
+    ]
     out = _out(fluids, volume)
-    assert piece.amount_fg == sum(v * k for v, k in out)
+    assert sum(p.amount_fg for p in pieces) == sum(v * k for v, k in out)
+    rising = all(a[1] <= b[1] for a, b in itertools.pairwise(out))
     pace_nl_per_h = -(-volume * 3600 // dur)  # the drive's commanded pace, rounded up
     for s in range(dur + 1):
         moved = min(Fraction(volume), Fraction(pace_nl_per_h * s, 3600))
-        bound = min(Fraction(piece.amount_fg), Fraction(piece.pace_fg * s, piece.pace_s))
+        bound = sum(min(Fraction(p.amount_fg), Fraction(p.pace_fg * s, p.pace_s)) for p in pieces)
         assert _last(out, moved) <= bound, (s, float(_last(out, moved) - bound))
+        if rising and len(out) > 1:  # layers: exact
+            assert _last(out, moved) == bound, (s, float(bound - _last(out, moved)))
 
 
 def test_a_report_across_a_leaner_fluid_is_recorded_at_the_average(library: Library) -> None:
@@ -89,13 +102,18 @@ def test_a_report_across_a_leaner_fluid_is_recorded_at_the_average(library: Libr
     _check_bound(library, fluids, 3600, 3600)
 
 
-def test_a_report_across_a_richer_fluid_is_recorded_at_the_richest(library: Library) -> None:
-    """REQ-GOV-004: 1 nL of 10 mg/mL then 25 mg/mL: the richer fluid left last, so the piece
-    keeps the richest concentration at the order's pace (3600 nL/h x 25 ng/nL)."""
+def test_a_report_across_a_richer_fluid_is_recorded_as_layers(library: Library) -> None:
+    """REQ-GOV-004, R-TIP-5: 1 nL of 10 mg/mL then 25 mg/mL over an hour: the richer fluid left
+    last, so the report is two layers at the order's pace (3600 nL/h): 10 ng/nL under all 3600
+    nL and 15 ng/nL more under the last 3599 nL. One piece at the richest pace (25 ng/nL) counts
+    the leaner nanolitre as leaving at the richer rate, in every window starting inside the hour
+    up to 15 ng too much; the layers count the drug of any last seconds exactly."""
     fluids = [(1, 10 * MG), (DEAD_NL - 1, 25 * MG)]
     d, order = _reported(library, fluids, 3600, 3600)
-    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
-    assert (piece.pace_fg, piece.pace_s) == (3600 * 25 * MG, 3600)
+    own = [p for p in d.ledger.pieces if p.order_id == order.id]
+    layer = [p for p in d.ledger.pieces if p.order_id == LAYER_ORDER_ID + order.id]
+    assert [(p.amount_fg, p.pace_fg) for p in own] == [(3600 * 10 * MG, 3600 * 10 * MG)]
+    assert [(p.amount_fg, p.pace_fg) for p in layer] == [(3599 * 15 * MG, 3600 * 15 * MG)]
     _check_bound(library, fluids, 3600, 3600)
 
 
