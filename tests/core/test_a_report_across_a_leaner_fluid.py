@@ -22,6 +22,7 @@ from itdose.core import Library
 from itdose.core.dosing import apply_report
 from itdose.core.drive_reports import LAYER_ORDER_ID
 from itdose.core.flight import LAG_ORDER_ID
+from itdose.core.ledger import Piece
 from itdose.core.path import FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 
@@ -70,14 +71,18 @@ def _last(out: list[tuple[int, int]], w: Fraction) -> Fraction:
     return total
 
 
-def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, dur: int) -> None:
-    d, order = _reported(library, fluids, volume, dur)
-    # the order's pieces: its own and its layers' (not the lag terms, counted on top)
-    pieces = [
+def _pieces_of(d: Device, order: Order) -> list[Piece]:
+    """The order's pieces: its own and its layers' (not the lag terms, counted on top)."""
+    return [
         p
         for p in d.ledger.pieces
         if p.order_id < LAG_ORDER_ID and p.order_id % LAYER_ORDER_ID == order.id
     ]
+
+
+def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, dur: int) -> None:
+    d, order = _reported(library, fluids, volume, dur)
+    pieces = _pieces_of(d, order)
     out = _out(fluids, volume)
     assert sum(p.amount_fg for p in pieces) == sum(v * k for v, k in out)
     rising = all(a[1] <= b[1] for a, b in itertools.pairwise(out))
@@ -86,7 +91,7 @@ def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, d
         moved = min(Fraction(volume), Fraction(pace_nl_per_h * s, 3600))
         bound = sum(min(Fraction(p.amount_fg), Fraction(p.pace_fg * s, p.pace_s)) for p in pieces)
         assert _last(out, moved) <= bound, (s, float(_last(out, moved) - bound))
-        if rising and len(out) > 1:  # layers: exact
+        if rising and len(pieces) > 1:  # layers: exact
             assert _last(out, moved) == bound, (s, float(bound - _last(out, moved)))
 
 
@@ -142,3 +147,32 @@ def test_a_recorded_piece_bounds_the_drug_of_any_last_seconds(
         else:
             merged.append((v, k))
     _check_bound(library, merged, volume, dur)
+
+
+def test_a_report_across_more_rises_than_layers_is_one_piece_at_the_richest(
+    library: Library,
+) -> None:
+    """REQ-GOV-004: a report across nine rises (1 nL each of 1 to 8 mg/mL, then 25 mg/mL) is
+    more layers than the ledger takes for one report (MAX_LAYERS, 8): one piece at the order's
+    pace times the richest concentration, which bounds the drug of any last seconds (not
+    exactly)."""
+    fluids = [(1, k * MG) for k in range(1, 9)]
+    fluids.append((DEAD_NL - 8, 25 * MG))
+    d, order = _reported(library, fluids, 3600, 3600)
+    mine = _pieces_of(d, order)
+    amount = sum(range(1, 9)) * MG + 3592 * 25 * MG
+    assert [(p.order_id, p.amount_fg, p.pace_fg) for p in mine] == [
+        (order.id, amount, 3600 * 25 * MG)
+    ]
+    _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_across_eight_rises_is_eight_layers(library: Library) -> None:
+    """REQ-GOV-004: eight rises (1 nL each of 1 to 7 mg/mL, then 25 mg/mL) are eight layers, the
+    most one report takes: exact for any last seconds."""
+    fluids = [(1, k * MG) for k in range(1, 8)]
+    fluids.append((DEAD_NL - 7, 25 * MG))
+    d, order = _reported(library, fluids, 3600, 3600)
+    mine = _pieces_of(d, order)
+    assert sorted(p.order_id // LAYER_ORDER_ID for p in mine) == list(range(8))
+    _check_bound(library, fluids, 3600, 3600)
