@@ -23,7 +23,7 @@ from itdose.core.dosing import apply_report
 from itdose.core.drive_reports import LAYER_ORDER_ID
 from itdose.core.flight import LAG_ORDER_ID
 from itdose.core.ledger import Piece
-from itdose.core.path import FluidPath, Segment
+from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 
 DEAD_NL = 234_000
@@ -35,10 +35,10 @@ def _reported(
     library: Library, fluids: list[tuple[int, int]], volume_nl: int, duration_s: int
 ) -> tuple[Device, Order]:
     """The kit's active morphine device (10 mg/mL behind the path) with ``fluids`` (volume,
-    concentration; the last one fills the dead volume) in its path and one basal order of
-    ``volume_nl`` over ``duration_s``, reported whole at its end."""
+    concentration, 0 for saline; the last one fills the dead volume) in its path and one basal
+    order of ``volume_nl`` over ``duration_s``, reported whole at its end."""
     d = reach(Phase.ACTIVE, library)
-    path = FluidPath(tuple(Segment(v, "morphine", k) for v, k in fluids))
+    path = FluidPath(tuple(Segment(v, "morphine" if k else NO_DRUG, k) for v, k in fluids))
     path.check("path", DEAD_NL)
     start = d.clock_s or 0
     order = Order(d.next_order_id, DeliveryKind.BASAL, start, start + duration_s, volume_nl)
@@ -175,4 +175,17 @@ def test_a_report_across_eight_rises_is_eight_layers(library: Library) -> None:
     d, order = _reported(library, fluids, 3600, 3600)
     mine = _pieces_of(d, order)
     assert sorted(p.order_id // LAYER_ORDER_ID for p in mine) == list(range(8))
+    _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_of_saline_then_a_rise_is_layers_from_the_drug_on(library: Library) -> None:
+    """REQ-GOV-004: 1 nL of saline, 1 nL of 10 mg/mL, then 25 mg/mL over an hour: the saline
+    holds no drug (no layer under it), then 10 ng/nL under the last 3599 nL and 15 ng/nL more
+    under the last 3598, at the order's pace: exact for any last seconds."""
+    fluids = [(1, 0), (1, 10 * MG), (DEAD_NL - 2, 25 * MG)]
+    d, order = _reported(library, fluids, 3600, 3600)
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of(d, order)] == [
+        (3599 * 10 * MG, 3600 * 10 * MG),
+        (3598 * 15 * MG, 3600 * 15 * MG),
+    ]
     _check_bound(library, fluids, 3600, 3600)
