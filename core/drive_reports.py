@@ -99,7 +99,12 @@ def uncut(d: Device, order_id: int, final: bool, now: int) -> tuple[Device, tupl
 def _moved_since(d: Device, t: int, order_id: int) -> bool:
     """Some other order's report moved the path after ``t`` (a piece of it ends after ``t``)."""
     books = (d.ledger, *(e.ledger for e in d.other_ledgers))
-    return any(p.end_s > t and p.order_id != order_id for b in books for p in b.pieces)
+    return any(p.end_s > t and _order_of(p.order_id) != order_id for b in books for p in b.pieces)
+
+
+def _order_of(piece_id: int) -> int:
+    """The order a piece of a layer (:data:`LAYER_ORDER_ID`) counts; any other piece's own id."""
+    return piece_id if piece_id >= LAG_ORDER_ID else piece_id % LAYER_ORDER_ID
 
 
 def _pushed(
@@ -147,21 +152,26 @@ def _pushed(
         fg = amount_fg(out, out[0].drug)
         lefts = ((out[0].drug, fg, ceil_div(pace * fg, delta_nl)),)
     else:
-        lefts = tuple(
-            (left, amount_fg(out, left), pace * _cmax(out, left)) for left in drugs_in(out)
-        )
+        lefts = tuple(x for left in drugs_in(out) for x in _layers(out, left, pace))
     books = {e.drug: e.ledger for e in others}
     if d.drug is not None:
         books[d.drug] = ledger
-    for left, fg, pace_fg in lefts:
+    for i, (left, fg, pace_fg) in enumerate(lefts):
         book = books.get(left, ledger_of(d, left))
+        # the layers of one drug after the first are pieces of their own (LAYER_ORDER_ID)
+        layer = sum(1 for x in lefts[:i] if x[0] == left) * LAYER_ORDER_ID
         if at_once:
             books[left] = book.record(now, order.id, order.start_s, fg, fg, 1, instant=True)
         else:
-            books[left] = book.record(now, order.id, order.start_s, fg, pace_fg, 3600)
+            books[left] = book.record(now, layer + order.id, order.start_s, fg, pace_fg, 3600)
             if order.cut_s and order.cut_s < now:
-                # it left by the cut: the piece just recorded (the last) ends there
-                piece = dataclasses.replace(books[left].pieces[-1], end_s=order.cut_s)
+                # it left by the cut: the piece just recorded (the last) ends there, or a second
+                # later when the drive moved more than the pace allows by the cut (the pace
+                # check grants every span that second: what moved in it left after the cut)
+                end = order.cut_s
+                if (order.reported_nl + delta_nl) * 3600 > pace * (order.cut_s - order.start_s):
+                    end = min(now, order.cut_s + 1)
+                piece = dataclasses.replace(books[left].pieces[-1], end_s=end)
                 kept = (*books[left].pieces[:-1], piece)
                 books[left] = Ledger(tuple(sorted(kept, key=lambda p: p.end_s)))
         delivered += ng_up(fg)
@@ -215,6 +225,33 @@ def _lagging(d: Device, delta_nl: int, unsure_nl: int, pushed: dict[str, Any]) -
     ]
     lanes, shadows = richest_within(spans, path.volume_nl, unsure_nl, 0)
     return {"path": FluidPath(lanes), "shadows": shadows}
+
+
+LAYER_ORDER_ID = 2**56
+"""A report whose drug rises from one fluid to the next is recorded as layers (:func:`_layers`):
+the ``k``-th layer after the first of order ``n`` is the piece ``k x LAYER_ORDER_ID + n`` (under
+:data:`~itdose.core.flight.LAG_ORDER_ID`; at most :data:`MAX_LAYERS` layers)."""
+MAX_LAYERS = 8
+
+
+def _layers(out: tuple[Segment, ...], drug: str, pace: int) -> tuple[tuple[str, int, int], ...]:
+    """``(drug, amount_fg, pace_fg)`` of what left the tip as ``out``: while its concentration of
+    ``drug`` never falls from one fluid to the next, one layer per rise, each the excess over the
+    concentration before it from that fluid on to the end of ``out`` at the order's pace (the
+    drug in any last ``w`` nL of ``out`` is then exactly the layers' tails: a window that starts
+    inside a leaner fluid no longer counts it at the richest rate, R-TIP-5); else one piece at
+    the pace of the richest fluid (an upper bound of every tail)."""
+    concs = [s.concentration_ng_per_ml if s.drug == drug else 0 for s in out]
+    rises = sum(1 for a, b in itertools.pairwise((0, *concs)) if b > a)
+    if rises < 2 or rises > MAX_LAYERS or any(b < a for a, b in itertools.pairwise(concs)):
+        return ((drug, amount_fg(out, drug), pace * max(concs)),)
+    layers = []
+    rest, low = sum(s.volume_nl for s in out), 0
+    for seg, conc in zip(out, concs, strict=True):
+        if conc > low:
+            layers.append((drug, rest * (conc - low), pace * (conc - low)))
+        rest, low = rest - seg.volume_nl, max(low, conc)
+    return tuple(layers)
 
 
 def _falling(out: tuple[Segment, ...]) -> bool:

@@ -23,21 +23,24 @@ hard maximum exactly), the drive on the pace line, the bolus 2000 s into a basal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from fractions import Fraction
 
 import pytest
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, greedy_clinician_boluses, implanted_and_dosing
+from itdose_testkit import reach
 from late_reports import late_program
 from whole_nl_drive import largest_window
 
-from itdose.core import Device, Library, Role, step
+from itdose.core import Device, Library, Phase, Role, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.codec import decode, encode
-from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect
-from itdose.core.state import Order
+from itdose.core.drive_reports import uncut
+from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect, Record
+from itdose.core.state import DeliveryKind, Order
 
 P = Role.PATIENT
 S = Role.SERVICE
@@ -215,3 +218,33 @@ def test_uncut_changes_nothing_for_an_order_not_cut(library: Library) -> None:
     assert "uncut" not in encode(plain) and decode(c.DriveReport, encode(plain)) == plain
     flagged = c.DriveReport(S, bolus.id, 100, False, True)
     assert encode(flagged)["uncut"] is True and decode(c.DriveReport, encode(flagged)) == flagged
+
+
+def test_uncut_records_what_it_undid_and_leaves_every_other_order_as_it_was(
+    library: Library,
+) -> None:
+    """R-TIP-3, REQ-PERS-002: ``uncut`` of a cut order makes it an order no bolus cut (``cut_s``
+    0, ``cut_mixed`` False) and records that once, by the service role at the report's instant,
+    naming the order and its cut; every other order stays as it was, another cut one included.
+    Of an order not cut, or of an unknown id, it changes and records nothing."""
+    d = reach(Phase.ACTIVE, library)
+    t = d.basal_until_s
+    first = Order(7, DeliveryKind.BASAL, t, t + HOUR_S, 3600, cut_s=t + 100, cut_mixed=True)
+    other = Order(8, DeliveryKind.BASAL, t, t + HOUR_S, 3600, cut_s=t + 200, cut_mixed=True)
+    bolus = Order(9, DeliveryKind.PATIENT_BOLUS, t + 100, t + 400, 1000)
+    d = dataclasses.replace(d, orders=(first, other, bolus), next_order_id=10)
+    after, effects = uncut(d, 7, True, t + 300)
+    undone = dataclasses.replace(first, cut_s=0, cut_mixed=False)
+    assert after.orders == (undone, other, bolus)
+    (record,) = effects
+    assert isinstance(record, Record)
+    assert (record.event, record.role, record.at_s, record.source, record.dest) == (
+        "cut_undone",
+        "service",
+        t + 300,
+        Phase.ACTIVE,
+        Phase.ACTIVE,
+    )
+    assert record.detail == f"order 7: its cut at t={t + 100} s is not known carried out; not cut"
+    assert uncut(d, 9, True, t + 300) == (d, ())
+    assert uncut(d, 99, True, t + 300) == (d, ())

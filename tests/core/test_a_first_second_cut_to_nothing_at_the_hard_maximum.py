@@ -24,7 +24,7 @@ from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
 
 from itdose.core import Library
 from itdose.core.alarms import AlarmKind, Priority
-from itdose.core.effects import Annunciate, DeliveryOrder
+from itdose.core.effects import Annunciate, DeliveryOrder, Record
 from itdose.core.program import Basal, Program
 
 CONCS = (10 * MG, 5 * MG, 10 * MG)
@@ -35,7 +35,8 @@ def test_a_first_second_cut_to_nothing_orders_nothing_and_keeps_every_window_und
     library: Library,
 ) -> None:
     """REQ-TIP-004, REQ-GOV-002: the tick at the second refill orders nothing and raises the
-    delivery-limited alarm; the next second's order runs its hour; by the reference no window
+    delivery-limited alarm and records the second's two nanolitres as withheld for the daily
+    cap; the next second's order runs its hour; by the reference no window
     of fentanyl holds more than the hard maximum, and none ending a day or more after the first
     refill holds less than it by more than one second of basal, the nanolitre withheld and two
     nanolitres of rounding at 10 mg/mL."""
@@ -53,6 +54,8 @@ def test_a_first_second_cut_to_nothing_orders_nothing_and_keeps_every_window_und
     limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
     cut = [fx for fx in at_refill if limited in fx]
     assert len(cut) == 1 and not any(isinstance(e, DeliveryOrder) for e in cut[0])
+    withheld = [e.detail for e in cut[0] if isinstance(e, Record) and e.event == "basal_withheld"]
+    assert withheld == ["requested 2 nL; reasons: daily_cap"]  # the second's two nanolitres
     (running,) = b.running.values()
     assert running.start == first + GAP_S + 1 and running.end - running.start == 3600
     b.advance(first + 3 * DAY_S)

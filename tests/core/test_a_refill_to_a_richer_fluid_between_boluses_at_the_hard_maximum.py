@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import pytest
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 from whole_nl_drive import largest_window
 
@@ -64,29 +63,22 @@ def _largest_window_two_days_on(b: Bench, t0: int, t: int) -> Fraction:
     return brute
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="refilled 10 -> 25 mg/mL with the Prometra catheter trimmed 68.3 cm (108,420 nL), the "
-    "first of six boluses (1,185 s after the refill, the path 89,219 nL of 10 mg/mL ahead of "
-    "19,201 nL of 25 mg/mL) pushes the rise out of the tip; the sixth, 20,940 s after the "
-    "refill, is denied for the daily cap, though the largest window on whole-nanolitre steps "
-    "is then 1,000,010 ng under the maximum (room for the 1 mg dose and 10 ng). The "
-    "same with the first bolus 1,000 s or 1,500 s after the refill, the refill 1,000 s into "
-    "the hour, the boluses an hour apart, or 70 cm trimmed; all six granted (10 ng under) at "
-    "60 cm trimmed or from 20 mg/mL. Not new: the parent of R-TIP-5's fix at a grant "
-    "(032612a) denies it too. Found by this session's random attack (seed 15). Traced: the "
-    "first bolus's report holds 10 then 25 mg/mL and is recorded as one piece at 25 mg/mL's "
-    "pace for its whole amount (drive_reports._pushed), so a window starting inside it counts "
-    "the 10 mg/mL leaving at the richer rate: 27,304 ng over; recorded as layers (as "
-    "flight._fluid_flows plans a rise) 50.5 ng, within the 3 nL held back: granted",
-)
 def test_a_refill_from_10_to_25_mg_per_ml_whose_rise_the_first_bolus_pushes_out(
     library: Library,
 ) -> None:
     """R-TIP-4, REQ-TIP-004: the rise of concentration leaves the tip inside the first of six
     boluses at the hard maximum exactly; every bolus is granted and no window exceeds the
-    maximum (judged by the whole-nanolitre brute force from the drive's record)."""
+    maximum (judged by the whole-nanolitre brute force from the drive's record).
+
+    Refilled 10 -> 25 mg/mL with the Prometra catheter trimmed 68.3 cm (108,420 nL): the first
+    bolus (1,185 s after the refill, the path 89,219 nL of 10 mg/mL ahead of 19,201 nL of
+    25 mg/mL) pushes the rise out of the tip, and its report holds both fluids. Recorded as one
+    piece at 25 mg/mL's pace for its whole amount, a window starting inside it counted the
+    10 mg/mL leaving at the richer rate (27,304 ng over the maximum in the sixth bolus's count):
+    the sixth, 20,940 s after the refill, was denied for the daily cap though the largest window
+    was then 1,000,010 ng under the maximum (found by a random attack, seed 15). Recorded as
+    layers (the 10 mg/mL under the whole report, the 15 mg/mL more of the richer fluid from its
+    edge), the count is exact: granted."""
     b = Bench(library, mode="pace")
     t0 = implanted_and_dosing(b, _program(10 * MG), trimmed_mm=683)
     t_refill = t0 + DAY_S + 3014

@@ -1,14 +1,17 @@
 """What a drive report records in the rolling 24 h ledger when the order pushed out more than one
 concentration of the drug (REQ-GOV-004, REQ-TIP-001): when the concentration falls from the first
 nanolitre out to the last, the piece's pace is the order's pace at the average concentration;
-otherwise at the richest. Either way it must bound the drug that can have left the tip in any
-last seconds before the report, for a drive that keeps the order's pace (the ledger's trust,
-SAFETY.md "What the drive is trusted for"). The bound is checked against the fluids written out
-here from the path, second by second, with exact fractions: not the core's own helpers."""
+when it rises, layers (the leaner concentration over the whole volume, each rise's excess from
+its fluid on, at the order's pace: exact); otherwise at the richest. Either way it must bound the
+drug that can have left the tip in any last seconds before the report, for a drive that keeps
+the order's pace (the ledger's trust, SAFETY.md "What the drive is trusted for"). The bound is
+checked against the fluids written out here from the path, second by second, with exact
+fractions: not the core's own helpers."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +20,10 @@ from itdose_testkit import reach
 
 from itdose.core import Library
 from itdose.core.dosing import apply_report
-from itdose.core.path import FluidPath, Segment
+from itdose.core.drive_reports import LAYER_ORDER_ID
+from itdose.core.flight import LAG_ORDER_ID
+from itdose.core.ledger import Piece
+from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 
 DEAD_NL = 234_000
@@ -29,10 +35,10 @@ def _reported(
     library: Library, fluids: list[tuple[int, int]], volume_nl: int, duration_s: int
 ) -> tuple[Device, Order]:
     """The kit's active morphine device (10 mg/mL behind the path) with ``fluids`` (volume,
-    concentration; the last one fills the dead volume) in its path and one basal order of
-    ``volume_nl`` over ``duration_s``, reported whole at its end."""
+    concentration, 0 for saline; the last one fills the dead volume) in its path and one basal
+    order of ``volume_nl`` over ``duration_s``, reported whole at its end."""
     d = reach(Phase.ACTIVE, library)
-    path = FluidPath(tuple(Segment(v, "morphine", k) for v, k in fluids))
+    path = FluidPath(tuple(Segment(v, "morphine" if k else NO_DRUG, k) for v, k in fluids))
     path.check("path", DEAD_NL)
     start = d.clock_s or 0
     order = Order(d.next_order_id, DeliveryKind.BASAL, start, start + duration_s, volume_nl)
@@ -65,16 +71,28 @@ def _last(out: list[tuple[int, int]], w: Fraction) -> Fraction:
     return total
 
 
+def _pieces_of(d: Device, order: Order) -> list[Piece]:
+    """The order's pieces: its own and its layers' (not the lag terms, counted on top)."""
+    return [
+        p
+        for p in d.ledger.pieces
+        if p.order_id < LAG_ORDER_ID and p.order_id % LAYER_ORDER_ID == order.id
+    ]
+
+
 def _check_bound(library: Library, fluids: list[tuple[int, int]], volume: int, dur: int) -> None:
     d, order = _reported(library, fluids, volume, dur)
-    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
+    pieces = _pieces_of(d, order)
     out = _out(fluids, volume)
-    assert piece.amount_fg == sum(v * k for v, k in out)
+    assert sum(p.amount_fg for p in pieces) == sum(v * k for v, k in out)
+    rising = all(a[1] <= b[1] for a, b in itertools.pairwise(out))
     pace_nl_per_h = -(-volume * 3600 // dur)  # the drive's commanded pace, rounded up
     for s in range(dur + 1):
         moved = min(Fraction(volume), Fraction(pace_nl_per_h * s, 3600))
-        bound = min(Fraction(piece.amount_fg), Fraction(piece.pace_fg * s, piece.pace_s))
+        bound = sum(min(Fraction(p.amount_fg), Fraction(p.pace_fg * s, p.pace_s)) for p in pieces)
         assert _last(out, moved) <= bound, (s, float(_last(out, moved) - bound))
+        if rising and len(pieces) > 1:  # layers: exact
+            assert _last(out, moved) == bound, (s, float(bound - _last(out, moved)))
 
 
 def test_a_report_across_a_leaner_fluid_is_recorded_at_the_average(library: Library) -> None:
@@ -89,13 +107,18 @@ def test_a_report_across_a_leaner_fluid_is_recorded_at_the_average(library: Libr
     _check_bound(library, fluids, 3600, 3600)
 
 
-def test_a_report_across_a_richer_fluid_is_recorded_at_the_richest(library: Library) -> None:
-    """REQ-GOV-004: 1 nL of 10 mg/mL then 25 mg/mL: the richer fluid left last, so the piece
-    keeps the richest concentration at the order's pace (3600 nL/h x 25 ng/nL)."""
+def test_a_report_across_a_richer_fluid_is_recorded_as_layers(library: Library) -> None:
+    """REQ-GOV-004, R-TIP-5: 1 nL of 10 mg/mL then 25 mg/mL over an hour: the richer fluid left
+    last, so the report is two layers at the order's pace (3600 nL/h): 10 ng/nL under all 3600
+    nL and 15 ng/nL more under the last 3599 nL. One piece at the richest pace (25 ng/nL) counts
+    the leaner nanolitre as leaving at the richer rate, in every window starting inside the hour
+    up to 15 ng too much; the layers count the drug of any last seconds exactly."""
     fluids = [(1, 10 * MG), (DEAD_NL - 1, 25 * MG)]
     d, order = _reported(library, fluids, 3600, 3600)
-    (piece,) = [p for p in d.ledger.pieces if p.order_id == order.id]
-    assert (piece.pace_fg, piece.pace_s) == (3600 * 25 * MG, 3600)
+    own = [p for p in d.ledger.pieces if p.order_id == order.id]
+    layer = [p for p in d.ledger.pieces if p.order_id == LAYER_ORDER_ID + order.id]
+    assert [(p.amount_fg, p.pace_fg) for p in own] == [(3600 * 10 * MG, 3600 * 10 * MG)]
+    assert [(p.amount_fg, p.pace_fg) for p in layer] == [(3599 * 15 * MG, 3600 * 15 * MG)]
     _check_bound(library, fluids, 3600, 3600)
 
 
@@ -124,3 +147,45 @@ def test_a_recorded_piece_bounds_the_drug_of_any_last_seconds(
         else:
             merged.append((v, k))
     _check_bound(library, merged, volume, dur)
+
+
+def test_a_report_across_more_rises_than_layers_is_one_piece_at_the_richest(
+    library: Library,
+) -> None:
+    """REQ-GOV-004: a report across nine rises (1 nL each of 1 to 8 mg/mL, then 25 mg/mL) is
+    more layers than the ledger takes for one report (MAX_LAYERS, 8): one piece at the order's
+    pace times the richest concentration, which bounds the drug of any last seconds (not
+    exactly)."""
+    fluids = [(1, k * MG) for k in range(1, 9)]
+    fluids.append((DEAD_NL - 8, 25 * MG))
+    d, order = _reported(library, fluids, 3600, 3600)
+    mine = _pieces_of(d, order)
+    amount = sum(range(1, 9)) * MG + 3592 * 25 * MG
+    assert [(p.order_id, p.amount_fg, p.pace_fg) for p in mine] == [
+        (order.id, amount, 3600 * 25 * MG)
+    ]
+    _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_across_eight_rises_is_eight_layers(library: Library) -> None:
+    """REQ-GOV-004: eight rises (1 nL each of 1 to 7 mg/mL, then 25 mg/mL) are eight layers, the
+    most one report takes: exact for any last seconds."""
+    fluids = [(1, k * MG) for k in range(1, 8)]
+    fluids.append((DEAD_NL - 7, 25 * MG))
+    d, order = _reported(library, fluids, 3600, 3600)
+    mine = _pieces_of(d, order)
+    assert sorted(p.order_id // LAYER_ORDER_ID for p in mine) == list(range(8))
+    _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_of_saline_then_a_rise_is_layers_from_the_drug_on(library: Library) -> None:
+    """REQ-GOV-004: 1 nL of saline, 1 nL of 10 mg/mL, then 25 mg/mL over an hour: the saline
+    holds no drug (no layer under it), then 10 ng/nL under the last 3599 nL and 15 ng/nL more
+    under the last 3598, at the order's pace: exact for any last seconds."""
+    fluids = [(1, 0), (1, 10 * MG), (DEAD_NL - 2, 25 * MG)]
+    d, order = _reported(library, fluids, 3600, 3600)
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of(d, order)] == [
+        (3599 * 10 * MG, 3600 * 10 * MG),
+        (3598 * 15 * MG, 3600 * 15 * MG),
+    ]
+    _check_bound(library, fluids, 3600, 3600)

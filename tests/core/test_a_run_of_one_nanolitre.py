@@ -131,3 +131,21 @@ def test_a_single_nanolitre_of_another_drug_that_does_not_fit_goes_alone(
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)
+
+
+def test_a_single_nanolitre_before_a_richer_fluid_that_does_not_fit_goes_alone(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, REQ-TIP-004: 1 nL of 10 mg/mL at the tip and 25 mg/mL behind it, with
+    1000 ng of room left under the hard maximum: the hour's order across the boundary (10 ng
+    and about 41 650 ng of the richer fluid), counted fluid by fluid, does not fit; the
+    nanolitre goes alone, over the next whole second of its basal (10 ng: 0.864 s, 1 s), and
+    fits."""
+    d = _device(library, Segment(1, "morphine", LEAN), Segment(233_999, "morphine", RICH))
+    now = _now(d)
+    fg = (20 * MG - 1000) * FG_PER_NG
+    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
+    d = dataclasses.replace(d, ledger=full)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)

@@ -1406,6 +1406,42 @@ def test_low_reservoir_alarm_with_the_order(library: Library) -> None:
     assert plan_tick(_with_volume(again, LOW_NL), T0, library).alarms == ()
 
 
+def test_an_order_of_exactly_the_usable_volume_is_not_a_false_empty_reservoir(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-RES-002: at 1 234 567 ng/mL (1.234567 ng/nL) the hour's basal of
+    1 mg/day (41 666 666 666 fg) is 33 750 nL (41 666 636 250 fg, asked as 41 667 ng rounded
+    up). With exactly 33 750 nL above the empty threshold the order is granted whole: the usable
+    volume's tip amount rounded down (41 666 ng) is not taken for an empty reservoir. With one
+    nanolitre less the reservoir is short (41 665 ng usable): empty-reservoir alarm, no order.
+    The same with a basal order a bolus cut still in flight (1800 nL: 3600 nL/h cut half-way),
+    which the usable volume is net of."""
+    conc = 1_234_567
+    d = _active_device(library)
+    assert d.program is not None and d.reservoir is not None
+    d = _with_path(
+        dataclasses.replace(
+            d,
+            program=dataclasses.replace(d.program, concentration_ng_per_ml=conc),
+            reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=conc),
+        ),
+        Segment(234_000, "morphine", conc),
+    )
+    assert 33_750 * conc <= 10**12 * HOUR // DAY < 33_751 * conc
+    whole = plan_tick(_with_volume(d, EMPTY_NL + 33_750), T0, library)
+    assert whole.order is not None and whole.order.volume_nl == 33_750
+    assert (whole.alarms, whole.withheld_reasons) == ((AlarmKind.LOW_RESERVOIR,), ())
+    short = plan_tick(_with_volume(d, EMPTY_NL + 33_749), T0, library)
+    assert short.order is None and AlarmKind.EMPTY_RESERVOIR in short.alarms
+    cut = Order(5, DeliveryKind.BASAL, T0 - HOUR, T0, 3600, cut_s=T0 - HOUR // 2)
+    d = dataclasses.replace(d, orders=(cut,), next_order_id=6)
+    whole = plan_tick(_with_volume(d, EMPTY_NL + 1800 + 33_750), T0, library)
+    assert whole.order is not None and whole.order.volume_nl == 33_750
+    assert whole.withheld_reasons == ()
+    short = plan_tick(_with_volume(d, EMPTY_NL + 1800 + 33_749), T0, library)
+    assert short.order is None and AlarmKind.EMPTY_RESERVOIR in short.alarms
+
+
 @pytest.mark.parametrize(
     ("volume", "alarms"),
     [

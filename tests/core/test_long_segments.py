@@ -19,6 +19,7 @@ from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach
 
 from itdose.core import Device, InvalidInput, Library, Phase, step
 from itdose.core import commands as c
+from itdose.core.dosing import apply_tick
 from itdose.core.effects import BolusDecision, CancelOrder, DeliveryOrder, Effect
 from itdose.core.flight import whole_fg
 from itdose.core.governor import Reason
@@ -65,6 +66,20 @@ def test_long_segment_capped_by_the_longest_asked(library: Library) -> None:
     """REQ-DOSE-009: 6 h asked, 6 h ordered (a quarter of the day's volume)."""
     order = _first_order(_active(library), library, 6 * HOUR)
     assert (order.duration_s, order.volume_nl) == (6 * HOUR, 25_000)
+
+
+def test_apply_tick_passes_the_longest_asked_to_the_plan(library: Library) -> None:
+    """REQ-DOSE-009: the tick applied directly (``dosing.apply_tick``) with 6 h asked orders the
+    6 h (25 000 nL, a quarter of the day's 100 000 nL) and holds the basal to its end, as the
+    Tick command does; by default one hour (4166 nL)."""
+    d = _active(library)
+    for after, effects, seconds, volume in (
+        (*apply_tick(d, T0, library, 6 * HOUR), 6 * HOUR, 25_000),
+        (*apply_tick(d, T0, library), HOUR, 4166),
+    ):
+        (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        assert (order.duration_s, order.volume_nl) == (seconds, volume)
+        assert after.basal_until_s == T0 + seconds
 
 
 @pytest.mark.parametrize(("extra", "expected"), [(0, DAY), (1, HOUR)])

@@ -74,7 +74,9 @@ def test_short_runs_at_the_hard_maximum(
         "a second's basal in one second (morphine: 24 nL of 25 mg/mL, 600 ng, 2.6 s of basal): "
         "morphine's busiest 10 min 139,185 ng against 139,101 (the program's 138,819, a second "
         "231, two nL 50), its busiest hour 833,269 against 833,198; baclofen's 13,924 against "
-        "13,914 and 83,361 against 83,351 (both measured the same before 7854747)"
+        "13,914 and 83,361 against 83,351 (both measured the same before 7854747); baclofen "
+        "2000 -> 500 -> 1000 mcg/mL (150 mm, the first refill on the hour) 7.6 ng over in "
+        "10 min and 7.0 in the hour"
     ),
 )
 @pytest.mark.parametrize(
@@ -90,6 +92,11 @@ def test_short_runs_at_the_hard_maximum(
             id="morphine-25-10-25-10",
         ),
         pytest.param("baclofen", (2 * MG, MG // 2, 2 * MG), (1,), 231, 236, 727, id="baclofen"),
+        # found by a fresh random search (ci-random) in session 14, the same on the code before
+        # it: 7.59 ng over in 10 min, 7.00 in the hour
+        pytest.param(
+            "baclofen", (2 * MG, MG // 2, MG), (1,), 231, 150, 0, id="baclofen-2000-500-1000"
+        ),
     ],
 )
 def test_a_one_second_leaner_run_between_two_richer_ones_keeps_the_rate(
