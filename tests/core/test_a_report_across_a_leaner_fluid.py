@@ -22,7 +22,7 @@ from itdose.core import Library
 from itdose.core.dosing import apply_report
 from itdose.core.drive_reports import LAYER_ORDER_ID
 from itdose.core.flight import LAG_ORDER_ID
-from itdose.core.ledger import Piece
+from itdose.core.ledger import Ledger, Piece
 from itdose.core.path import NO_DRUG, FluidPath, Segment
 from itdose.core.state import DeliveryKind, Device, Order, Phase
 
@@ -72,10 +72,16 @@ def _last(out: list[tuple[int, int]], w: Fraction) -> Fraction:
 
 
 def _pieces_of(d: Device, order: Order) -> list[Piece]:
-    """The order's pieces: its own and its layers' (not the lag terms, counted on top)."""
+    """The order's pieces of the program's drug: its own and its layers' (not the lag terms,
+    counted on top)."""
+    return _pieces_of_ledger(d.ledger, order)
+
+
+def _pieces_of_ledger(ledger: Ledger, order: Order) -> list[Piece]:
+    """:func:`_pieces_of` in ``ledger``."""
     return [
         p
-        for p in d.ledger.pieces
+        for p in ledger.pieces
         if p.order_id < LAG_ORDER_ID and p.order_id % LAYER_ORDER_ID == order.id
     ]
 
@@ -189,3 +195,31 @@ def test_a_report_of_saline_then_a_rise_is_layers_from_the_drug_on(library: Libr
         (3598 * 15 * MG, 3600 * 15 * MG),
     ]
     _check_bound(library, fluids, 3600, 3600)
+
+
+def test_a_report_of_another_drug_then_a_rise_counts_each_drug_apart(library: Library) -> None:
+    """REQ-GOV-004, REQ-TIP-001: 1 nL of hydromorphone 2 mg/mL (the old drug), 1 nL of morphine
+    10 mg/mL, then morphine 25 mg/mL over an hour: morphine is two layers from its own fluid on
+    (10 ng/nL under the last 3599 nL, 15 more under the last 3598), the hydromorphone nanolitre
+    one piece of its own ledger; neither drug's layers hold the other's concentration."""
+    d = reach(Phase.ACTIVE, library)
+    path = FluidPath(
+        (
+            Segment(1, "hydromorphone", 2 * MG),
+            Segment(1, "morphine", 10 * MG),
+            Segment(DEAD_NL - 2, "morphine", 25 * MG),
+        )
+    )
+    path.check("path", DEAD_NL)
+    start = d.clock_s or 0
+    order = Order(d.next_order_id, DeliveryKind.BASAL, start, start + 3600, 3600)
+    d = dataclasses.replace(d, path=path, orders=(order,), next_order_id=order.id + 1)
+    d, _ = apply_report(d, order.id, 3600, True, order.end_s)
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of(d, order)] == [
+        (3599 * 10 * MG, 3600 * 10 * MG),
+        (3598 * 15 * MG, 3600 * 15 * MG),
+    ]
+    (other,) = [e.ledger for e in d.other_ledgers if e.drug == "hydromorphone"]
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of_ledger(other, order)] == [
+        (2 * MG, 3600 * 2 * MG)
+    ]
