@@ -232,6 +232,8 @@ LAYER_ORDER_ID = 2**56
 the ``k``-th layer after the first of order ``n`` is the piece ``k x LAYER_ORDER_ID + n`` (under
 :data:`~itdose.core.flight.LAG_ORDER_ID`; at most :data:`MAX_LAYERS` layers)."""
 MAX_LAYERS = 8
+"""The most layers one report is recorded as (a report across more rises is one piece at the
+pace of its richest fluid, an upper bound: the ledger's pieces stay few)."""
 
 
 def _layers(out: tuple[Segment, ...], drug: str, pace: int) -> tuple[tuple[str, int, int], ...]:
