@@ -36,6 +36,12 @@ def _now(d: Device) -> int:
     return max(d.basal_until_s, d.clock_s or 0)
 
 
+def _full_but(ng: int, now: int) -> Ledger:
+    """A ledger holding ``ng`` delivered at once 100 s before ``now``."""
+    fg = ng * FG_PER_NG
+    return Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
+
+
 def test_a_single_nanolitre_goes_with_the_fluid_behind_it(library: Library) -> None:
     """REQ-TIP-004, REQ-BRIDGE-001: 1 nL of 25 mg/mL at the tip, 10 mg/mL behind it: one hourly
     order across the boundary, exact at the tip (25 ng + 4164 nL x 10 ng/nL = 41 665 ng of the
@@ -70,9 +76,7 @@ def test_a_single_nanolitre_that_does_not_fit_across_the_boundary_goes_alone(
     over the next whole second of its basal (25 ng: 3 s), and fits."""
     d = _device(library, Segment(1, "morphine", RICH), Segment(233_999, "morphine", LEAN))
     now = _now(d)
-    fg = (20 * MG - 1000) * FG_PER_NG
-    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
-    d = dataclasses.replace(d, ledger=full)
+    d = dataclasses.replace(d, ledger=_full_but(20 * MG - 1000, now))
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3)
@@ -121,8 +125,7 @@ def test_a_single_nanolitre_of_another_drug_that_does_not_fit_goes_alone(
     second, as before."""
     d = _device(library, Segment(1, "hydromorphone", 2 * MG), Segment(233_999, "morphine", LEAN))
     now = _now(d)
-    fg = (10 * MG - 3) * FG_PER_NG
-    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
+    full = _full_but(10 * MG - 3, now)
     d = dataclasses.replace(
         d,
         flush_doses=(FlushDose("hydromorphone", 10 * MG),),
@@ -143,9 +146,7 @@ def test_a_single_nanolitre_before_a_richer_fluid_that_does_not_fit_goes_alone(
     fits."""
     d = _device(library, Segment(1, "morphine", LEAN), Segment(233_999, "morphine", RICH))
     now = _now(d)
-    fg = (20 * MG - 1000) * FG_PER_NG
-    full = Ledger().record(now - 100, 1, now - 100, fg, fg, 1)
-    d = dataclasses.replace(d, ledger=full)
+    d = dataclasses.replace(d, ledger=_full_but(20 * MG - 1000, now))
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)
