@@ -1005,6 +1005,168 @@ def test_an_order_across_a_change_of_concentration_flows_fluid_by_fluid(
     )
 
 
+def _most_pushed_out(segments: tuple[Segment, ...], skip: int, unknown: int, volume: int) -> int:
+    """The most morphine (fg) ``volume`` nL push out of the tip after ``skip`` and any whole
+    ``0..unknown`` nL more, nanolitre by nanolitre (independent of the engine's shifts)."""
+    nl: list[int] = []
+    for s in segments:
+        nl.extend([s.concentration_ng_per_ml * (s.drug == "morphine")] * min(s.volume_nl, 1000))
+    return max(sum(nl[skip + x : skip + x + volume]) for x in range(unknown + 1))
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(5 * MG, CONC), (CONC, 5 * MG)],
+    ids=["a richer slug between two leaner fluids", "a leaner slug between two richer fluids"],
+)
+def test_a_bolus_after_an_unknown_shift_across_a_slug_flows_as_the_most_it_can_push_out(
+    library: Library, low: int, high: int
+) -> None:
+    """REQ-GOV-004, REQ-TIP-002: when the fluids within a bolus's reach both rise and fall (a
+    slug of 20 nL between two others) and the cancelled basal order moved an unknown 0..30 nL
+    since its last report, the bolus (100 nL over 600 s, 600 nL/h, after 10 nL of other orders)
+    is one flow from now at its pace at the richest concentration within reach, of the most any
+    shift can make it push out (here worked nanolitre by nanolitre: 600 ng for the richer slug,
+    at a shift of 20 nL; 1000 ng for the leaner slug, at none); the cancelled part is the 30 nL
+    of the first fluid at the richest of them, at the cancelled order's pace (60 nL/h, last
+    report 600 s ago); the two changes of concentration each count one nanolitre of the richest
+    fluid once more, in one second."""
+    segments = (
+        Segment(110, "morphine", low),
+        Segment(20, "morphine", high),
+        Segment(233_870, "morphine", low),
+    )
+    slug = _with_path(_active_device(library), *segments)
+    most = _most_pushed_out(segments, 10, 30, 100)
+    assert most == {CONC: 600 * MG, 5 * MG: 1000 * MG}[high]
+    richest = max(low, high)
+    assert flight._fluid_flows(slug, "morphine", T0, 10, 30, 100, 600, (7, T0 - 600, 60)) == (
+        (Piece(7, T0 - 600, T0, 30 * low, 60 * low, HOUR),),
+        (Flow(T0, most, 600 * richest, HOUR), Flow(T0, 2 * richest, 2 * richest, 1)),
+    )
+
+
+_MOVED = (7, T0 - 600, 60)  # the cancelled order: its id, last report and pace (nL/h)
+_H = "hydromorphone"
+
+
+@pytest.mark.parametrize(
+    ("segments", "skip", "unknown", "volume", "dur", "moved", "expected"),
+    [
+        pytest.param(
+            # a slug, no unknown shift: one flow per fluid, each from when the drive at 780 nL/h
+            # can have moved what lies before it (100 nL: 461.5 s, 120 nL: 553.8 s, rounded down)
+            (
+                Segment(110, "morphine", 5 * MG),
+                Segment(20, "morphine", CONC),
+                Segment(100, "morphine", 5 * MG),
+            ),
+            *(10, 0, 130, 600, None),
+            (
+                (),
+                (
+                    Flow(T0, 100 * 5 * MG, 780 * 5 * MG, HOUR),
+                    Flow(T0 + 461, 20 * CONC, 780 * CONC, HOUR),
+                    Flow(T0 + 553, 10 * 5 * MG, 780 * 5 * MG, HOUR),
+                    Flow(T0, 2 * CONC, 2 * CONC, 1),
+                ),
+            ),
+            id="a slug and no unknown shift: one flow per fluid",
+        ),
+        pytest.param(
+            # a rise after an unknown 0..1 nL: the bolus pushed after the whole 1 nL, as a layer;
+            # the cancelled part is 1 nL of 1 ng/mL, one femtogram, and still counted
+            (Segment(1, "morphine", 1),),
+            *(0, 1, 100, 600, _MOVED),
+            (
+                (Piece(7, T0 - 600, T0, 1, 60, HOUR),),
+                (Flow(T0, 100 * CONC, 600 * CONC, HOUR), Flow(T0, CONC, CONC, 1)),
+            ),
+            id="a rise after an unknown shift: pushed after all of it",
+        ),
+        pytest.param(
+            # a fall through two fluids of one concentration (another drug's between): layers
+            # from now at the path's concentrations (the other drug counted as this one's)
+            (
+                Segment(100, "morphine", CONC),
+                Segment(20, _H, CONC),
+                Segment(100, "morphine", 5 * MG),
+            ),
+            *(0, 0, 200, HOUR, None),
+            (
+                (),
+                (
+                    Flow(T0, 0, 0, HOUR),
+                    Flow(T0, 120 * 5 * MG, 200 * 5 * MG, HOUR),
+                    Flow(T0, 200 * 5 * MG, 200 * 5 * MG, HOUR),
+                    Flow(T0, CONC, CONC, 1),
+                ),
+            ),
+            id="a fall with two fluids of one concentration: layers",
+        ),
+        pytest.param(
+            # a rise through two fluids of one concentration after an unknown 0..10 nL: pushed
+            # after the 10 nL, one flow per fluid (another drug's between counts none)
+            (Segment(50, "morphine", 5 * MG), Segment(20, _H, 5 * MG)),
+            *(0, 10, 100, 600, _MOVED),
+            (
+                (Piece(7, T0 - 600, T0, 10 * 5 * MG, 60 * 5 * MG, HOUR),),
+                (
+                    Flow(T0, 40 * 5 * MG, 600 * 5 * MG, HOUR),
+                    Flow(T0 + 240, 0, 0, HOUR),
+                    Flow(T0 + 360, 40 * CONC, 600 * CONC, HOUR),
+                    Flow(T0, CONC, CONC, 1),
+                ),
+            ),
+            id="a rise with two fluids of one concentration after an unknown shift",
+        ),
+        pytest.param(
+            # saline, another drug, then a rise in two steps: layers from each edge to the
+            # order's end (240 nL/h: 10 nL take 150 s)
+            (Segment(10, NO_DRUG, 0), Segment(10, _H, CONC), Segment(10, "morphine", 5 * MG)),
+            *(0, 0, 40, 600, None),
+            (
+                (),
+                (
+                    Flow(T0, 0, 0, HOUR),
+                    Flow(T0 + 150, 0, 0, HOUR),
+                    Flow(T0 + 300, 20 * 5 * MG, 240 * 5 * MG, HOUR),
+                    Flow(T0 + 450, 10 * 5 * MG, 240 * 5 * MG, HOUR),
+                    Flow(T0, 3 * CONC, 3 * CONC, 1),
+                ),
+            ),
+            id="saline and another drug before a rise: layers",
+        ),
+        pytest.param(
+            # 2 nL over two hours: a pace of 1 nL/h (rounded up from 0.5), not more
+            (Segment(100, "morphine", 5 * MG),),
+            *(0, 0, 2, 2 * HOUR, None),
+            ((), (Flow(T0, 2 * 5 * MG, 5 * MG, HOUR),)),
+            id="an order of 1 nL/h flows at 1 nL/h",
+        ),
+    ],
+)
+def test_an_order_flows_fluid_by_fluid_exactly(
+    library: Library,
+    segments: tuple[Segment, ...],
+    skip: int,
+    unknown: int,
+    volume: int,
+    dur: int,
+    moved: tuple[int, int, int] | None,
+    expected: tuple[tuple[Piece, ...], tuple[Flow, ...]],
+) -> None:
+    """REQ-GOV-004, R-TIP-5: the flows of an order across changes of concentration, worked by
+    hand from the rules in ``flight._fluid_flows``'s docstring (the path: ``segments``, then
+    10 mg/mL of morphine to 234 000 nL): falling concentrations as layers from now, rising ones
+    as layers from each edge, a slug (or a fluid of another drug between two of morphine) one
+    flow per fluid from when the drive can have moved what lies before it, every change of
+    concentration one nanolitre of the richest fluid within reach once more in one second."""
+    rest = Segment(234_000 - sum(s.volume_nl for s in segments), "morphine", CONC)
+    d = _with_path(_active_device(library), *segments, rest)
+    assert flight._fluid_flows(d, "morphine", T0, skip, unknown, volume, dur, moved) == expected
+
+
 def test_the_lag_term_is_a_flow_in_the_second_of_its_report_and_a_piece_after(
     library: Library,
 ) -> None:
