@@ -2535,3 +2535,80 @@ def test_a_bolus_is_granted_exactly_when_its_order_leaves_the_reservoir_at_its_t
     assert isinstance(effects[0], BolusDecision)
     assert effects[0].granted is (spare_nl == 0)
     assert (Reason.RESERVOIR in effects[0].reasons) is (spare_nl < 0)
+
+
+@pytest.mark.parametrize("spare_nl", [0, -1])
+@pytest.mark.parametrize("cut_first", [False, True])
+def test_a_bolus_counts_the_volume_in_flight_before_the_reservoir_threshold(
+    spare_nl: int, cut_first: bool, library: Library
+) -> None:
+    """REQ-GOV-003, REQ-RES-002: the hour's basal order (4166 nL from T0, nothing reported)
+    may have moved ceil(4166 x 1800 / 3600) = 2083 nL of the reservoir by T0 + 1800, which the
+    tracked volume does not show yet; an order an earlier bolus cut 1800 s into its hour, not
+    reported either, may have moved 2083 nL more. The 0.1 mg bolus over 600 s (10 694 nL with
+    its basal, as above) is granted when the reservoir holds its empty threshold, those volumes
+    and the order's, and denied for the reservoir with one nanolitre less: counting a volume in
+    flight as returned to the reservoir would let the order run past the threshold."""
+    basal = _order(2, DeliveryKind.BASAL, 4166)
+    cut = dataclasses.replace(
+        _order(1, DeliveryKind.BASAL, 4166, end_s=T0 + 600),
+        start_s=T0 - 3000,
+        cut_s=T0 - 1200,
+    )
+    orders = (cut, basal) if cut_first else (basal,)
+    d = _active_device(library, orders=orders, next_order_id=4, basal_until_s=T0 + HOUR)
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    in_flight = 2083 + (2083 if cut_first else 0)
+    assert in_flight_nl(d) == 4166 + (2083 if cut_first else 0)
+    d = _with_volume(d, threshold + in_flight + 10_694 + spare_nl)
+    _, effects = request_bolus(d, T0 + 1800, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].granted is (spare_nl == 0)
+    assert effects[0].reasons == (() if spare_nl == 0 else (Reason.RESERVOIR,))
+    if spare_nl == 0:
+        (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        assert (order.volume_nl, order.basal_nl) == (10_694, 694)
+
+
+def test_a_bolus_of_one_ng_is_refused_at_the_hard_maximum_and_at_the_threshold(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-GOV-008: at 1 mg/mL a clinician bolus of 1 ng is one nanolitre: granted
+    with room, refused (granting nothing) when the last 24 h already hold the 20 mg maximum or
+    when the reservoir holds only its empty threshold. A room of 1 ng where there is none
+    would grant it."""
+    d = _active_device(library)
+    assert d.program is not None and d.reservoir is not None and d.implant is not None
+    lean = dataclasses.replace(
+        _with_path(d, Segment(234_000, "morphine", MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=MG),
+    )
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    cases = (
+        (lean, ()),
+        (dataclasses.replace(lean, ledger=_recorded(T0 - 100, 20 * MG)), (Reason.DAILY_CAP,)),
+        (_with_volume(lean, threshold), (Reason.RESERVOIR,)),
+    )
+    for device, reasons in cases:
+        decision = dosing.clinician_decision(device, T0 + 1, library, 1, 60)
+        assert (decision.granted_ng, decision.reasons) == ((0 if reasons else 1), reasons)
+
+
+def test_a_bolus_under_one_nanolitre_is_refused_for_that_alone(library: Library) -> None:
+    """REQ-GOV-008, REQ-GOV-010: at 10 mg/mL a bolus of 1 ng is a tenth of a nanolitre, which
+    the drive cannot move: refused as not deliverable, and for that alone (no cap or reservoir
+    room applies to an order that cannot deliver the drug), even when the last 24 h hold the
+    20 mg maximum or the reservoir holds only its empty threshold; so no "maximum dose
+    reached" follows from it."""
+    d = _active_device(library)
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    for device in (
+        d,
+        dataclasses.replace(d, ledger=_recorded(T0 - 100, 20 * MG)),
+        _with_volume(d, threshold),
+    ):
+        decision = dosing.clinician_decision(device, T0 + 1, library, 1, 60)
+        assert (decision.granted_ng, decision.reasons) == (0, (Reason.NOT_DELIVERING,))
