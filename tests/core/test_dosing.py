@@ -2612,3 +2612,26 @@ def test_a_bolus_under_one_nanolitre_is_refused_for_that_alone(library: Library)
     ):
         decision = dosing.clinician_decision(device, T0 + 1, library, 1, 60)
         assert (decision.granted_ng, decision.reasons) == (0, (Reason.NOT_DELIVERING,))
+
+
+def test_a_bolus_over_the_maximum_by_under_one_femtogram_is_granted(library: Library) -> None:
+    """R-TIP-4, REQ-TIP-004: as in `test_a_bolus_replaces_the_basal_order_in_flight`, counted
+    with a day of basal from T0 + 1 the order fits a window of 20 mg - 20 - 100 000 -
+    10**12 x 86 298 / 86 400 fg = 18 901 160 555 555.56 fg: 18 901 160 555 555 fg fit; one
+    femtogram more is over by 0.44 fg (a femtogram as the ledger rounds it up), which the
+    order counted with the basal it holds (694 nL in 600 s) fits: granted whole (10 694 nL, no
+    basal held back, nothing announced), not denied for a femtogram."""
+    order = _order(2, DeliveryKind.BASAL, 4166)
+    for window_fg in (18_901_160_555_555, 18_901_160_555_556):
+        d = _active_device(
+            library,
+            ledger=Ledger().record(T0 - 100, 1, T0 - 100, window_fg, window_fg, 1),
+            orders=(order,),
+            next_order_id=3,
+            basal_until_s=T0 + HOUR,
+        )
+        _, effects = request_bolus(d, T0 + 1, library)
+        assert effects[0] == BolusDecision(True, 100_000)
+        (delivery,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        assert (delivery.volume_nl, delivery.basal_nl) == (10_694, 694)
+        assert not [e for e in effects if isinstance(e, Annunciate)]
