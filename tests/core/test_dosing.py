@@ -2635,3 +2635,37 @@ def test_a_bolus_over_the_maximum_by_under_one_femtogram_is_granted(library: Lib
         (delivery,) = [e for e in effects if isinstance(e, DeliveryOrder)]
         assert (delivery.volume_nl, delivery.basal_nl) == (10_694, 694)
         assert not [e for e in effects if isinstance(e, Annunciate)]
+
+
+@pytest.mark.parametrize("spare_nl", [1, 0, -1])
+def test_a_bolus_whose_owed_basal_does_not_fit_the_reservoir_carries_it(
+    spare_nl: int, library: Library
+) -> None:
+    """REQ-TIP-004, REQ-GOV-003: the hour's basal order (4166 nL from T0, a carry after it of
+    0.9 nL, 9 x 10**6 fg) is cancelled at T0 + 1800 by a 0.1 mg bolus over 600 s. By then its
+    pace line is short of the basal due by 0.9 nL - 1800 s x (10**12 fg/day - 4166 nL/h x
+    10**7 fg/nL x 24) / 86 400 = 0.567 nL, which the order holds: 600 s of 1 mg/day and
+    0.567 nL are 695 whole nanolitres of basal, 10 695 nL in all. With room in the reservoir
+    (above its empty threshold and the 2083 nL the cancelled order may have moved) for 10 695
+    nL the order holds it; with room for 10 694 only, the bolus is planned without it (694
+    nL of basal, the debt carried to the next basal order) and granted; one nanolitre less is
+    refused for the reservoir."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    d = _with_volume(d, threshold + 2083 + 10_694 + spare_nl)
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].reasons == (() if spare_nl >= 0 else (Reason.RESERVOIR,))
+    orders = [(e.volume_nl, e.basal_nl) for e in effects if isinstance(e, DeliveryOrder)]
+    assert orders == {1: [(10_695, 695)], 0: [(10_694, 694)], -1: []}[spare_nl]
+    if spare_nl == 0:
+        # the debt (0.567 nL: 9 x 10**6 x 86 400 - 1800 x 160 000 000 fg x s/day) carried
+        owed = 9 * MG * DAY - 1800 * 160 * MG
+        assert after.basal_carry == owed + 10**12 * 600 - 694 * 10 * MG * DAY
