@@ -261,6 +261,9 @@ def test_a_stop_that_cuts_a_bolus_in_flight_is_announced(
         cut.detail
     )
     assert b.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
+    # raised at the cut, the instant the under-delivery began
+    limited = [a for a in b.device.alarms if a.kind is AlarmKind.DELIVERY_LIMITED]
+    assert [a.raised_at_s for a in limited] == [at]
     got = _two_days_after(b, granted_at)
     assert got <= _due(AT_25) - 369_200
     assert AlarmKind.DELIVERY_LIMITED.value in _alarms_since(b, at)
