@@ -255,6 +255,8 @@ def test_a_stop_that_cuts_a_bolus_in_flight_is_announced(
     assert any(isinstance(e, StopDelivery) for e in effects)
     assert Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in effects
     (cut,) = [e for e in effects if isinstance(e, Record) and e.event == "bolus_cut"]
+    # recorded by the service at the cut, in the phase delivery was in
+    assert (cut.role, cut.at_s, cut.source, cut.dest) == ("service", at, Phase.ACTIVE, Phase.ACTIVE)
     left_nl = order.volume_nl * 443 // 600
     assert f"order {order.id} (patient_bolus) stopped 7 min 23 s before its end" in cut.detail
     assert f"about {format_volume_nl(left_nl)} of its {format_volume_nl(order.volume_nl)}" in (
