@@ -2669,3 +2669,42 @@ def test_a_bolus_whose_owed_basal_does_not_fit_the_reservoir_carries_it(
         # the debt (0.567 nL: 9 x 10**6 x 86 400 - 1800 x 160 000 000 fg x s/day) carried
         owed = 9 * MG * DAY - 1800 * 160 * MG
         assert after.basal_carry == owed + 10**12 * 600 - 694 * 10 * MG * DAY
+
+
+@pytest.mark.parametrize("limit", ["hard-maximum", "hard-maximum-and-reservoir"])
+def test_a_bolus_far_over_the_maximum_is_refused_as_planned_with_the_basal_its_cancel_owes(
+    limit: str, library: Library
+) -> None:
+    """REQ-GOV-008, REQ-GOV-010, R-TIP-4: as in the test above, the order cancelling the hour's
+    basal order at T0 + 1800 holds the 0.567 nL that order owes: 10 695 nL, after the 2083 nL
+    that order may have moved. The path holds 12 777 nL of morphine, then hydromorphone, so
+    that order's last nanolitre pushes hydromorphone out (without the debt, 10 694 nL, it would
+    not). The last 24 h hold the 20 mg maximum (and the reservoir exactly the order's volume
+    above its threshold): no plan of the bolus fits, and it is refused as planned, with the
+    debt: as not deliverable, naming the hydromorphone, not for the cap."""
+    d = _active_device(
+        library,
+        ledger=_recorded(T0 - 100, 20 * MG),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    d = _with_path(
+        d,
+        Segment(12_777, "morphine", 10 * MG),
+        Segment(1_000, "hydromorphone", 2 * MG),
+        Segment(234_000 - 13_777, "morphine", 10 * MG),
+    )
+    if limit == "hard-maximum-and-reservoir":
+        assert d.implant is not None
+        threshold = library.pump(d.implant.pump).empty_threshold.value
+        d = _with_volume(d, threshold + 2083 + 10_695)
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert effects == (BolusDecision(False, 100_000, (Reason.NOT_DELIVERING,)),)
+    assert after == d
+    plan = dosing.clinician_plan(d, T0 + 1800, library, 100_000, 600)
+    assert (plan.decision.reasons, plan.in_the_way) == (
+        (Reason.NOT_DELIVERING,),
+        ("hydromorphone",),
+    )
