@@ -2708,3 +2708,27 @@ def test_a_bolus_far_over_the_maximum_is_refused_as_planned_with_the_basal_its_c
         (Reason.NOT_DELIVERING,),
         ("hydromorphone",),
     )
+
+
+def test_a_bolus_over_the_maximum_by_under_one_femtogram_without_an_order_to_cancel_is_denied(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-GOV-008: with no basal order in flight and the basal ordered up to T0,
+    the 0.1 mg bolus at T0 + 1 (10 694 nL with its basal) and a day of basal from then on fit a
+    window of 20 mg - 100 000 ng - 10**12 x 86 298 / 86 400 fg = 18 901 180 555 555.56 fg (as
+    in `test_a_bolus_replaces_the_basal_order_in_flight`, without the cancelled order's 20 ng):
+    granted with 18 901 180 555 555 fg in the window; one femtogram more is over the maximum
+    by 0.44 fg, and with no basal order to hold basal back from the bolus is denied for the
+    cap."""
+    for window_fg, granted in ((18_901_180_555_555, True), (18_901_180_555_556, False)):
+        d = _active_device(
+            library,
+            ledger=Ledger().record(T0 - 100, 1, T0 - 100, window_fg, window_fg, 1),
+            orders=(),
+            next_order_id=3,
+            basal_until_s=T0,
+        )
+        _, effects = request_bolus(d, T0 + 1, library)
+        assert effects[0] == BolusDecision(granted, 100_000, () if granted else (Reason.DAILY_CAP,))
+        orders = [(e.volume_nl, e.basal_nl) for e in effects if isinstance(e, DeliveryOrder)]
+        assert orders == ([(10_694, 694)] if granted else [])
