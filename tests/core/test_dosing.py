@@ -2732,3 +2732,29 @@ def test_a_bolus_over_the_maximum_by_under_one_femtogram_without_an_order_to_can
         assert effects[0] == BolusDecision(granted, 100_000, () if granted else (Reason.DAILY_CAP,))
         orders = [(e.volume_nl, e.basal_nl) for e in effects if isinstance(e, DeliveryOrder)]
         assert orders == ([(10_694, 694)] if granted else [])
+
+
+def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_of_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: after a change from 10 to 20 mg/mL the path holds 2000 nL of the
+    old fluid at the tip; the hour's basal order (4166 nL from T0) reaches into the new one.
+    Its debt is counted only when its rest lies in one fluid, so a bolus at T0 + 1 cancelling
+    it (granted, sized across both) carries only its own basal target's remainder: 600 s of
+    1 mg/day is 6 944 444 444.44 fg, whose fraction below a femtogram is carried as
+    10**12 x 600 mod 86 400 = 38 400 fg x s/day."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+    )
+    assert d.program is not None and d.reservoir is not None
+    d = dataclasses.replace(
+        _with_path(d, Segment(2000, "morphine", 10 * MG), Segment(232_000, "morphine", 20 * MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    )
+    after, effects = request_bolus(d, T0 + 1, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    assert after.basal_carry == 10**12 * 600 % DAY == 38_400
