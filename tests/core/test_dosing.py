@@ -2758,3 +2758,35 @@ def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_o
     after, effects = request_bolus(d, T0 + 1, library)
     assert effects[0] == BolusDecision(True, 100_000)
     assert after.basal_carry == 10**12 * 600 % DAY == 38_400
+
+
+def test_a_bolus_cancelling_an_order_whose_rest_lies_in_one_fluid_carries_its_debt(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the same change, with 4000 nL of the old fluid at the tip; the
+    hour's basal order (4166 nL from T0, a carry after it of 0.9 nL) reported 1000 nL at
+    T0 + 900, so its rest (3166 nL) lies in the old fluid alone. A bolus at T0 + 1800
+    cancelling it is sized across both concentrations and carries, besides its own basal
+    target's remainder (38 400 fg x s/day, as above), that order's debt: 0.9 nL less 1800 s of
+    the program's basal above its pace line, 9 x 10**6 x 86 400 - 1800 x 160 x 10**6 fg x
+    s/day (0.567 nL, as in the reservoir test above)."""
+    d = _active_device(
+        library,
+        orders=(
+            dataclasses.replace(
+                _order(2, DeliveryKind.BASAL, 4166, reported_nl=1000), reported_s=T0 + 900
+            ),
+        ),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    assert d.program is not None and d.reservoir is not None
+    d = dataclasses.replace(
+        _with_path(d, Segment(4000, "morphine", 10 * MG), Segment(230_000, "morphine", 20 * MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    )
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    assert after.basal_carry == 38_400 + 9 * MG * DAY - 1800 * 160 * MG
