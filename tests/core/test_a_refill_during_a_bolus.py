@@ -255,12 +255,18 @@ def test_a_stop_that_cuts_a_bolus_in_flight_is_announced(
     assert any(isinstance(e, StopDelivery) for e in effects)
     assert Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in effects
     (cut,) = [e for e in effects if isinstance(e, Record) and e.event == "bolus_cut"]
+    # recorded by the service at the cut, in the phase delivery was in
+    assert (cut.role, cut.at_s, cut.source, cut.dest) == ("service", at, Phase.ACTIVE, Phase.ACTIVE)
     left_nl = order.volume_nl * 443 // 600
-    assert f"order {order.id} (patient_bolus) stopped 7 min 23 s before its end" in cut.detail
-    assert f"about {format_volume_nl(left_nl)} of its {format_volume_nl(order.volume_nl)}" in (
-        cut.detail
+    assert cut.detail == (
+        f"order {order.id} (patient_bolus) stopped 7 min 23 s before its end: about "
+        f"{format_volume_nl(left_nl)} of its {format_volume_nl(order.volume_nl)} (the dose and "
+        "the basal inside it) not delivered; the rest of the bolus is not given later"
     )
     assert b.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
+    # raised at the cut, the instant the under-delivery began
+    limited = [a for a in b.device.alarms if a.kind is AlarmKind.DELIVERY_LIMITED]
+    assert [a.raised_at_s for a in limited] == [at]
     got = _two_days_after(b, granted_at)
     assert got <= _due(AT_25) - 369_200
     assert AlarmKind.DELIVERY_LIMITED.value in _alarms_since(b, at)

@@ -2697,3 +2697,258 @@ def test_a_bolus_is_granted_exactly_when_its_order_leaves_the_reservoir_at_its_t
     assert isinstance(effects[0], BolusDecision)
     assert effects[0].granted is (spare_nl == 0)
     assert (Reason.RESERVOIR in effects[0].reasons) is (spare_nl < 0)
+
+
+@pytest.mark.parametrize("spare_nl", [0, -1])
+@pytest.mark.parametrize("cut_first", [False, True])
+def test_a_bolus_counts_the_volume_in_flight_before_the_reservoir_threshold(
+    spare_nl: int, cut_first: bool, library: Library
+) -> None:
+    """REQ-GOV-003, REQ-RES-002: the hour's basal order (4166 nL from T0, nothing reported)
+    may have moved ceil(4166 x 1800 / 3600) = 2083 nL of the reservoir by T0 + 1800, which the
+    tracked volume does not show yet; an order an earlier bolus cut 1800 s into its hour, not
+    reported either, may have moved 2083 nL more. The 0.1 mg bolus over 600 s (10 694 nL with
+    its basal, as above) is granted when the reservoir holds its empty threshold, those volumes
+    and the order's, and denied for the reservoir with one nanolitre less: counting a volume in
+    flight as returned to the reservoir would let the order run past the threshold."""
+    basal = _order(2, DeliveryKind.BASAL, 4166)
+    cut = dataclasses.replace(
+        _order(1, DeliveryKind.BASAL, 4166, end_s=T0 + 600),
+        start_s=T0 - 3000,
+        cut_s=T0 - 1200,
+    )
+    orders = (cut, basal) if cut_first else (basal,)
+    d = _active_device(library, orders=orders, next_order_id=4, basal_until_s=T0 + HOUR)
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    in_flight = 2083 + (2083 if cut_first else 0)
+    assert in_flight_nl(d) == 4166 + (2083 if cut_first else 0)
+    d = _with_volume(d, threshold + in_flight + 10_694 + spare_nl)
+    _, effects = request_bolus(d, T0 + 1800, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].granted is (spare_nl == 0)
+    assert effects[0].reasons == (() if spare_nl == 0 else (Reason.RESERVOIR,))
+    if spare_nl == 0:
+        (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        assert (order.volume_nl, order.basal_nl) == (10_694, 694)
+
+
+def test_a_bolus_of_one_ng_is_refused_at_the_hard_maximum_and_at_the_threshold(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-GOV-008: at 1 mg/mL a clinician bolus of 1 ng is one nanolitre: granted
+    with room, refused (granting nothing) when the last 24 h already hold the 20 mg maximum or
+    when the reservoir holds only its empty threshold. A room of 1 ng where there is none
+    would grant it."""
+    d = _active_device(library)
+    assert d.program is not None and d.reservoir is not None and d.implant is not None
+    lean = dataclasses.replace(
+        _with_path(d, Segment(234_000, "morphine", MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=MG),
+    )
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    cases = (
+        (lean, ()),
+        (dataclasses.replace(lean, ledger=_recorded(T0 - 100, 20 * MG)), (Reason.DAILY_CAP,)),
+        (_with_volume(lean, threshold), (Reason.RESERVOIR,)),
+    )
+    for device, reasons in cases:
+        decision = dosing.clinician_decision(device, T0 + 1, library, 1, 60)
+        assert (decision.granted_ng, decision.reasons) == ((0 if reasons else 1), reasons)
+
+
+def test_a_bolus_under_one_nanolitre_is_refused_for_that_alone(library: Library) -> None:
+    """REQ-GOV-008, REQ-GOV-010: at 10 mg/mL a bolus of 1 ng is a tenth of a nanolitre, which
+    the drive cannot move: refused as not deliverable, and for that alone (no cap or reservoir
+    room applies to an order that cannot deliver the drug), even when the last 24 h hold the
+    20 mg maximum or the reservoir holds only its empty threshold; so no "maximum dose
+    reached" follows from it."""
+    d = _active_device(library)
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    for device in (
+        d,
+        dataclasses.replace(d, ledger=_recorded(T0 - 100, 20 * MG)),
+        _with_volume(d, threshold),
+    ):
+        decision = dosing.clinician_decision(device, T0 + 1, library, 1, 60)
+        assert (decision.granted_ng, decision.reasons) == (0, (Reason.NOT_DELIVERING,))
+
+
+def test_a_bolus_over_the_maximum_by_under_one_femtogram_is_granted(library: Library) -> None:
+    """R-TIP-4, REQ-TIP-004: as in `test_a_bolus_replaces_the_basal_order_in_flight`, counted
+    with a day of basal from T0 + 1 the order fits a window of 20 mg - 20 - 100 000 -
+    10**12 x 86 298 / 86 400 fg = 18 901 160 555 555.56 fg: 18 901 160 555 555 fg fit; one
+    femtogram more is over by 0.44 fg (a femtogram as the ledger rounds it up), which the
+    order counted with the basal it holds (694 nL in 600 s) fits: granted whole (10 694 nL, no
+    basal held back, nothing announced), not denied for a femtogram."""
+    order = _order(2, DeliveryKind.BASAL, 4166)
+    for window_fg in (18_901_160_555_555, 18_901_160_555_556):
+        d = _active_device(
+            library,
+            ledger=Ledger().record(T0 - 100, 1, T0 - 100, window_fg, window_fg, 1),
+            orders=(order,),
+            next_order_id=3,
+            basal_until_s=T0 + HOUR,
+        )
+        _, effects = request_bolus(d, T0 + 1, library)
+        assert effects[0] == BolusDecision(True, 100_000)
+        (delivery,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        assert (delivery.volume_nl, delivery.basal_nl) == (10_694, 694)
+        assert not [e for e in effects if isinstance(e, Annunciate)]
+
+
+@pytest.mark.parametrize("spare_nl", [1, 0, -1])
+def test_a_bolus_whose_owed_basal_does_not_fit_the_reservoir_carries_it(
+    spare_nl: int, library: Library
+) -> None:
+    """REQ-TIP-004, REQ-GOV-003: the hour's basal order (4166 nL from T0, a carry after it of
+    0.9 nL, 9 x 10**6 fg) is cancelled at T0 + 1800 by a 0.1 mg bolus over 600 s. By then its
+    pace line is short of the basal due by 0.9 nL - 1800 s x (10**12 fg/day - 4166 nL/h x
+    10**7 fg/nL x 24) / 86 400 = 0.567 nL, which the order holds: 600 s of 1 mg/day and
+    0.567 nL are 695 whole nanolitres of basal, 10 695 nL in all. With room in the reservoir
+    (above its empty threshold and the 2083 nL the cancelled order may have moved) for 10 695
+    nL the order holds it; with room for 10 694 only, the bolus is planned without it (694
+    nL of basal, the debt carried to the next basal order) and granted; one nanolitre less is
+    refused for the reservoir."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    assert d.implant is not None
+    threshold = library.pump(d.implant.pump).empty_threshold.value
+    d = _with_volume(d, threshold + 2083 + 10_694 + spare_nl)
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].reasons == (() if spare_nl >= 0 else (Reason.RESERVOIR,))
+    orders = [(e.volume_nl, e.basal_nl) for e in effects if isinstance(e, DeliveryOrder)]
+    assert orders == {1: [(10_695, 695)], 0: [(10_694, 694)], -1: []}[spare_nl]
+    if spare_nl == 0:
+        # the debt (0.567 nL: 9 x 10**6 x 86 400 - 1800 x 160 000 000 fg x s/day) carried
+        owed = 9 * MG * DAY - 1800 * 160 * MG
+        assert after.basal_carry == owed + 10**12 * 600 - 694 * 10 * MG * DAY
+
+
+@pytest.mark.parametrize("limit", ["hard-maximum", "hard-maximum-and-reservoir"])
+def test_a_bolus_far_over_the_maximum_is_refused_as_planned_with_the_basal_its_cancel_owes(
+    limit: str, library: Library
+) -> None:
+    """REQ-GOV-008, REQ-GOV-010, R-TIP-4: as in the test above, the order cancelling the hour's
+    basal order at T0 + 1800 holds the 0.567 nL that order owes: 10 695 nL, after the 2083 nL
+    that order may have moved. The path holds 12 777 nL of morphine, then hydromorphone, so
+    that order's last nanolitre pushes hydromorphone out (without the debt, 10 694 nL, it would
+    not). The last 24 h hold the 20 mg maximum (and the reservoir exactly the order's volume
+    above its threshold): no plan of the bolus fits, and it is refused as planned, with the
+    debt: as not deliverable, naming the hydromorphone, not for the cap."""
+    d = _active_device(
+        library,
+        ledger=_recorded(T0 - 100, 20 * MG),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    d = _with_path(
+        d,
+        Segment(12_777, "morphine", 10 * MG),
+        Segment(1_000, "hydromorphone", 2 * MG),
+        Segment(234_000 - 13_777, "morphine", 10 * MG),
+    )
+    if limit == "hard-maximum-and-reservoir":
+        assert d.implant is not None
+        threshold = library.pump(d.implant.pump).empty_threshold.value
+        d = _with_volume(d, threshold + 2083 + 10_695)
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert effects == (BolusDecision(False, 100_000, (Reason.NOT_DELIVERING,)),)
+    assert after == d
+    plan = dosing.clinician_plan(d, T0 + 1800, library, 100_000, 600)
+    assert (plan.decision.reasons, plan.in_the_way) == (
+        (Reason.NOT_DELIVERING,),
+        ("hydromorphone",),
+    )
+
+
+def test_a_bolus_over_the_maximum_by_under_one_femtogram_without_an_order_to_cancel_is_denied(
+    library: Library,
+) -> None:
+    """REQ-GOV-003, REQ-GOV-008: with no basal order in flight and the basal ordered up to T0,
+    the 0.1 mg bolus at T0 + 1 (10 694 nL with its basal) and a day of basal from then on fit a
+    window of 20 mg - 100 000 ng - 10**12 x 86 298 / 86 400 fg = 18 901 180 555 555.56 fg (as
+    in `test_a_bolus_replaces_the_basal_order_in_flight`, without the cancelled order's 20 ng):
+    granted with 18 901 180 555 555 fg in the window; one femtogram more is over the maximum
+    by 0.44 fg, and with no basal order to hold basal back from the bolus is denied for the
+    cap."""
+    for window_fg, granted in ((18_901_180_555_555, True), (18_901_180_555_556, False)):
+        d = _active_device(
+            library,
+            ledger=Ledger().record(T0 - 100, 1, T0 - 100, window_fg, window_fg, 1),
+            orders=(),
+            next_order_id=3,
+            basal_until_s=T0,
+        )
+        _, effects = request_bolus(d, T0 + 1, library)
+        assert effects[0] == BolusDecision(granted, 100_000, () if granted else (Reason.DAILY_CAP,))
+        orders = [(e.volume_nl, e.basal_nl) for e in effects if isinstance(e, DeliveryOrder)]
+        assert orders == ([(10_694, 694)] if granted else [])
+
+
+def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_of_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: after a change from 10 to 20 mg/mL the path holds 2000 nL of the
+    old fluid at the tip; the hour's basal order (4166 nL from T0) reaches into the new one.
+    Its debt is counted only when its rest lies in one fluid, so a bolus at T0 + 1 cancelling
+    it (granted, sized across both) carries only its own basal target's remainder: 600 s of
+    1 mg/day is 6 944 444 444.44 fg, whose fraction below a femtogram is carried as
+    10**12 x 600 mod 86 400 = 38 400 fg x s/day."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+    )
+    assert d.program is not None and d.reservoir is not None
+    d = dataclasses.replace(
+        _with_path(d, Segment(2000, "morphine", 10 * MG), Segment(232_000, "morphine", 20 * MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    )
+    after, effects = request_bolus(d, T0 + 1, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    assert after.basal_carry == 10**12 * 600 % DAY == 38_400
+
+
+def test_a_bolus_cancelling_an_order_whose_rest_lies_in_one_fluid_carries_its_debt(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the same change, with 4000 nL of the old fluid at the tip; the
+    hour's basal order (4166 nL from T0, a carry after it of 0.9 nL) reported 1000 nL at
+    T0 + 900, so its rest (3166 nL) lies in the old fluid alone. A bolus at T0 + 1800
+    cancelling it is sized across both concentrations and carries, besides its own basal
+    target's remainder (38 400 fg x s/day, as above), that order's debt: 0.9 nL less 1800 s of
+    the program's basal above its pace line, 9 x 10**6 x 86 400 - 1800 x 160 x 10**6 fg x
+    s/day (0.567 nL, as in the reservoir test above)."""
+    d = _active_device(
+        library,
+        orders=(
+            dataclasses.replace(
+                _order(2, DeliveryKind.BASAL, 4166, reported_nl=1000), reported_s=T0 + 900
+            ),
+        ),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    assert d.program is not None and d.reservoir is not None
+    d = dataclasses.replace(
+        _with_path(d, Segment(4000, "morphine", 10 * MG), Segment(230_000, "morphine", 20 * MG)),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    )
+    after, effects = request_bolus(d, T0 + 1800, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    assert after.basal_carry == 38_400 + 9 * MG * DAY - 1800 * 160 * MG

@@ -84,7 +84,11 @@ def test_a_new_path_holds_its_volume_without_drug() -> None:
     assert FluidPath().volume_nl == 0
     with pytest.raises(InvalidInput) as exc:
         FluidPath.empty(-1)
-    assert (exc.value.field, exc.value.value) == ("path.volume_nl", -1)
+    assert (exc.value.field, exc.value.message, exc.value.value) == (
+        "path.volume_nl",
+        "must not be negative",
+        -1,
+    )
 
 
 def test_priming_pushes_fluid_without_drug_out_first() -> None:
@@ -117,7 +121,11 @@ def test_a_zero_push_changes_nothing_and_a_negative_one_is_refused() -> None:
     assert path.outflow(0, 0, *BACLOFEN) == ()
     with pytest.raises(InvalidInput) as exc:
         path.push(-1, *MORPHINE_10)
-    assert (exc.value.field, exc.value.value) == ("volume_nl", -1)
+    assert (exc.value.field, exc.value.message, exc.value.value) == (
+        "volume_nl",
+        "must not be negative",
+        -1,
+    )
 
 
 # --- order, conservation, merging --------------------------------------------------------------
@@ -142,6 +150,20 @@ def test_first_in_first_out_with_exact_conservation() -> None:
     exact, out = path.push(150, *BACLOFEN)
     assert out == path.segments
     assert exact == FluidPath((seg(150, BACLOFEN),))
+
+
+def test_a_path_of_one_nanolitre_is_pushed_out_like_any_other() -> None:
+    """REQ-TIP-001: a path of 1 nL of another fluid is not the reservoir's fluid: a push sends
+    that nanolitre out first, then the new fluid, and leaves the path full of the new fluid
+    (worked by hand, and the same as the cell reference below)."""
+    path = FluidPath((seg(1, MORPHINE_10),))
+    new, out = path.push(5, *BACLOFEN)
+    assert out == (seg(1, MORPHINE_10), seg(4, BACLOFEN))
+    assert new == FluidPath((seg(1, BACLOFEN),))
+    assert (cells_of(new.segments), cells_of(out)) == ref_push(cells_of(path.segments), 5, BACLOFEN)
+    # pushing exactly the one nanolitre
+    new, out = path.push(1, *BACLOFEN)
+    assert (new, out) == (FluidPath((seg(1, BACLOFEN),)), (seg(1, MORPHINE_10),))
 
 
 def test_equal_neighbours_merge_so_the_path_stays_small() -> None:
