@@ -333,9 +333,7 @@ def _plan_with(
         now_s=now,
         patient=patient,
     )
-    if now + dur <= start:
-        carry = d.basal_carry
-    elif mixed:
+    if mixed:
         # the order holds the whole basal target (the nanolitre short of it is the bolus's)
         carry = numerator - (basal_fg - held * cmax) * DAY_S
     else:
