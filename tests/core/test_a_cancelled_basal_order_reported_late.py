@@ -25,8 +25,8 @@ from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
-from itdose.core.alarms import AlarmKind
-from itdose.core.effects import BolusDecision, Record
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.effects import Annunciate, BolusDecision, Record
 from itdose.core.program import Basal, PatientBolusProgram, Program
 from itdose.core.state import Phase
 from itdose.specs import load_library
@@ -281,6 +281,12 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
         for at, e in records
     )
     assert _limited(b, t0 + DAY_S)
+    # the report that records it raises the alarm, annunciated unless it was already active
+    for i, (_, _, effects) in enumerate(b.log):
+        if any(isinstance(e, Record) and e.event == "basal_withheld" for e in effects):
+            was, now = (LIMITED in b.phases[j][3] for j in (i - 1, i))
+            annunciated = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in effects
+            assert now and annunciated is not was, (i, was, annunciated)
     end = min((r.start for r in b.running.values()), default=b.now)
     brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert brute <= CAP, float(brute - CAP)
