@@ -25,9 +25,10 @@ from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
-from itdose.core.alarms import AlarmKind
-from itdose.core.effects import BolusDecision, Record
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.effects import Annunciate, BolusDecision, Record
 from itdose.core.program import Basal, PatientBolusProgram, Program
+from itdose.core.state import Phase
 from itdose.specs import load_library
 
 P = Role.PATIENT
@@ -265,15 +266,27 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
         t += HOUR_S
     b.advance(t + DAY_S)
     assert not b.anomalies and b.dead_volume_nl is not None
-    withheld = [
-        e.detail
-        for _, _, effects in b.log
+    records = [
+        (at, e)
+        for at, _, effects in b.log
         for e in effects
         if isinstance(e, Record) and e.event == "basal_withheld"
     ]
+    withheld = [e.detail for _, e in records]
     # the first two (the third bolus finds the richer fluid alone in the path)
     assert [w.split(": order")[0] for w in withheld] == ["basal of 400 s not delivered"] * 2
+    # each recorded by the service at the report, in the phase it leaves unchanged
+    assert all(
+        (e.role, e.at_s, e.source, e.dest) == ("service", at, Phase.ACTIVE, Phase.ACTIVE)
+        for at, e in records
+    )
     assert _limited(b, t0 + DAY_S)
+    # the report that records it raises the alarm, annunciated unless it was already active
+    for i, (_, _, effects) in enumerate(b.log):
+        if any(isinstance(e, Record) and e.event == "basal_withheld" for e in effects):
+            was, now = (LIMITED in b.phases[j][3] for j in (i - 1, i))
+            annunciated = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM) in effects
+            assert now and annunciated is not was, (i, was, annunciated)
     end = min((r.start for r in b.running.values()), default=b.now)
     brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert brute <= CAP, float(brute - CAP)

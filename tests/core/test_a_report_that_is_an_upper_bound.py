@@ -18,6 +18,7 @@ test able to fail).
 
 from __future__ import annotations
 
+from collections import deque
 from fractions import Fraction
 
 import pytest
@@ -192,3 +193,72 @@ def test_a_second_doubt_while_the_alarm_is_active_annunciates_nothing_new(
     assert limited in first.effects and limited not in second.effects
     assert second.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
     assert any(isinstance(e, Record) and e.event == "doubt_counted" for e in second.effects)
+
+
+def _richest_within_the_doubt(
+    before: tuple[tuple[int, int], ...], pushed_in: int, moved: int, doubt: int
+) -> list[tuple[int, int]]:
+    """The path after a report of ``moved`` nL with ``doubt`` nL of it unsure, as R-TIP-6 says
+    it is counted, worked nanolitre by nanolitre: the fluid in line (the path ``before``, tip
+    first, as ``(volume, concentration)``, then the reservoir's fluid at ``pushed_in``) is
+    pushed ``moved`` nL out of the tip, and each place ``q`` of the path then holds the richest
+    fluid at ``q`` or up to ``doubt`` nL nearer the tip (the last ``doubt`` nL that left
+    included). Returned as runs, tip first."""
+    line = [conc for volume, conc in before for _ in range(volume)]
+    line += [pushed_in] * moved
+    held = []
+    reach: deque[int] = deque()  # places within the doubt, their fluids falling
+    for i, conc in enumerate(line):
+        while reach and line[reach[-1]] <= conc:
+            reach.pop()
+        reach.append(i)
+        while reach[0] < i - doubt:
+            reach.popleft()
+        if i >= moved:  # place i - moved of the path after the report
+            held.append(line[reach[0]])
+    runs: list[tuple[int, int]] = []
+    for conc in held:
+        if runs and runs[-1][1] == conc:
+            runs[-1] = (runs[-1][0] + 1, conc)
+        else:
+            runs.append((1, conc))
+    return runs
+
+
+@pytest.mark.parametrize("doubt", [1, 1_000, 20_000])
+@pytest.mark.parametrize("which", ["before the fall", "ending at the fall"])
+def test_each_place_holds_the_richest_fluid_within_the_doubt(
+    library: Library, doubt: int, which: str
+) -> None:
+    """R-TIP-6, REQ-TIP-006: a basal order reported at its end as an upper bound (its whole
+    volume, ``doubt`` nL of it unsure) while a fall of concentration (1000 -> 500 mcg/mL of
+    baclofen after a refill) nears the tip: the order before the fall (the richer fluid still
+    in the path behind what left), or the one whose volume ends exactly at the fall (what left
+    is all of the richer fluid, the path behind it all of the leaner). Every place of the path
+    after the report holds the richest fluid at it or within the doubt nearer the tip, the
+    fluid that left included: the path is compared, nanolitre by nanolitre, with that rule
+    worked by brute force from the path before the report."""
+    b = Bench(library, mode="pace")
+    implanted_and_dosing(b, _program(MG))
+    refill(b, b.now + DAY_S + 1234, MG // 2, program=_program(MG // 2))
+    for _ in range(10):
+        b.advance(b.now + 1)
+        (order,) = b.device.orders
+        path = b.device.path
+        assert path is not None
+        tip = path.segments[0]
+        at_fall = tip.concentration_ng_per_ml == MG and tip.volume_nl == order.volume_nl
+        before_fall = len(path.segments) == 2 and tip.volume_nl > order.volume_nl
+        if at_fall if which == "ending at the fall" else before_fall:
+            break
+        b.advance(order.end_s)
+    else:
+        raise AssertionError("no order found " + which)
+    b.advance(order.end_s - 1)  # the order is still unreported
+    before = tuple((s.volume_nl, s.concentration_ng_per_ml) for s in path.segments)
+    assert [conc for _, conc in before] == [MG, MG // 2][: len(before)]
+    report = c.DriveReport(S, order.id, order.volume_nl, True, unsure_nl=doubt)
+    after = step(b.device, report, order.end_s, library).device
+    assert after.path is not None
+    got = [(s.volume_nl, s.concentration_ng_per_ml) for s in after.path.segments]
+    assert got == _richest_within_the_doubt(before, MG // 2, order.volume_nl, doubt)

@@ -5,11 +5,14 @@ than its order is not made up here. The kit's active morphine device: 10 mg/mL, 
 
 from __future__ import annotations
 
-from itdose_testkit import DAY, C, S, reach
+import dataclasses
+
+from itdose_testkit import DAY, MORPHINE_PROGRAM, C, S, reach
 
 from itdose.core import Library, Role, step
 from itdose.core import commands as c
 from itdose.core.effects import DeliveryOrder
+from itdose.core.program import Basal
 from itdose.core.state import Device, Phase
 
 CONC = 10_000_000  # ng/mL: fg per nL
@@ -98,3 +101,22 @@ def test_a_bolus_after_a_cancelled_order_leaves_exactly_the_basal_not_yet_delive
     delivered = (1428 + bolus.basal_nl) * CONC * DAY
     assert 0 <= due - delivered - after.basal_carry <= 2, due - delivered - after.basal_carry
     assert after.basal_carry > CONC * DAY // 10  # more than a tenth of a nanolitre is carried
+
+
+def test_the_least_fraction_a_stop_leaves_is_carried(library: Library) -> None:
+    """REQ-TIP-004: at 999.12 mcg/day the hourly order is 4163 nL; stopped 2027 s in, the pace
+    line is at 4163 x 2027 / 3600 = 2344.00028 nL and the drive moved 2344: the least fraction
+    the pace can owe, one nL x s (1/3600 nL), is carried exactly, not dropped."""
+    d = reach(Phase.ACTIVE, library)
+    start = d.basal_until_s
+    program = dataclasses.replace(MORPHINE_PROGRAM, basal=Basal.continuous(999_120))
+    d = step(d, c.SetProgram(C, program), start, library).device
+    out = step(d, c.Tick(S), start, library)
+    (order,) = [e for e in out.effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.duration_s) == (4163, 3600)
+    owed = order.volume_nl * 2027 - 2344 * order.duration_s  # nL x s
+    assert owed == 1
+    stopped = step(out.device, c.BeginRefill(C), start + 2027, library).device
+    report = c.DriveReport(S, order.order_id, 2344, True)
+    after = step(stopped, report, start + 2027, library).device
+    assert after.basal_carry == stopped.basal_carry + owed * CONC * DAY // order.duration_s > 0

@@ -7,7 +7,10 @@ order is 4 166 nL (100 000 / 24, the rest carried), its pace ceil(4 166 nL/h) = 
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from itdose_physics import pace_nl_per_s
 from itdose_testkit import DAY, HOUR, S, reach
 
 from itdose.core import Device, Library, Phase, step
@@ -75,3 +78,26 @@ def test_a_truthful_drive_at_its_pace_reporting_whole_nanolitres_raises_nothing(
     end = step(mid.device, c.DriveReport(S, order.id, order.volume_nl, True), T + HOUR, library)
     assert not end.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
     assert end.device.phase is Phase.ACTIVE
+
+
+@pytest.mark.parametrize("final", [True, False])
+def test_a_burst_between_two_reports_ahead_of_its_pace_is_a_high_deviation(
+    library: Library, final: bool
+) -> None:
+    """REQ-TIP-004: a drive behind its pace at half time (1 000 nL where 2 083 were due), then
+    1 100 nL in the next 100 s, stays within the pace counted from the order's start (2 100 nL
+    where 4 166 x 1 901 / 3600 = 2 199.9 are allowed) but moved ten times its pace between the
+    two reports: the HIGH deviation. The growth the pace allows between them (the pace over 100
+    s, one second and one nanolitre of rounding added: 117 nL) raises nothing; one nanolitre
+    more does. The bound is the pace rule of the drive's contract (whole nL per hour, rounded
+    up), worked here from the order, not by the core's helper."""
+    d, order = _ordered(library)
+    pace = pace_nl_per_s(order.volume_nl, order.end_s - order.start_s)
+    first = step(d, c.DriveReport(S, order.id, 1_000, False), T + 1_800, library).device
+    assert not first.has_alarm(AlarmKind.DELIVERY_DEVIATION)
+    allowed = math.floor(pace * 101) + 1  # the growth the pace allows over 100 s
+    assert allowed == 117
+    for grown, deviation in ((allowed, False), (allowed + 1, True), (1_100, True)):
+        assert 1_000 + grown <= pace * 1_901  # within the pace since the order's start
+        out = step(first, c.DriveReport(S, order.id, 1_000 + grown, final), T + 1_900, library)
+        assert out.device.has_alarm(AlarmKind.DELIVERY_DEVIATION) is deviation, grown
