@@ -195,6 +195,40 @@ def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Librar
     assert step(d, complete, 9 * DAY, library).device.phase is Phase.ACTIVE
 
 
+def test_a_refill_restarting_a_stopped_pump_with_a_new_program_needs_a_reason(
+    library: Library,
+) -> None:
+    """Baclofen at zero, refilled more than a day later with its last dose as the new program:
+    the refill restarts delivery, so it needs the restart reason (the program it replaces, at
+    zero, would restart nothing) (REQ-TITR-006)."""
+    d = _zeroed(library)
+    d = step(d, c.BeginRefill(C), T + HOUR, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), T + HOUR + 60, library).device
+    complete = c.CompleteRefill(C, 20_000_000, 500 * MCG, program=_baclofen_program(LAST))
+    step(d, complete, T + DAY, library)  # exactly 24 h after the stop: no reason needed
+    with pytest.raises(RejectedCommand) as info:
+        step(d, complete, T + DAY + 1, library)
+    assert info.value.field == "command.restart_reason"
+    ok = dataclasses.replace(complete, restart_reason="refill delayed; dose reviewed")
+    out = step(d, ok, T + DAY + 1, library).device
+    assert out.phase is Phase.ACTIVE and out.program == _baclofen_program(LAST)
+
+
+def test_a_refill_that_leaves_the_pump_suspended_needs_no_reason_however_late(
+    library: Library,
+) -> None:
+    """A refill begun while suspended restarts nothing: completed three days after the last
+    delivery it needs no restart reason, and the pump stays suspended (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "review"), 8 * DAY, library).device
+    d = step(d, c.BeginRefill(C), 8 * DAY + 60, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), 8 * DAY + 120, library).device
+    complete = c.CompleteRefill(C, 20_000_000, MORPHINE_PROGRAM.concentration_ng_per_ml)
+    assert step(d, complete, 11 * DAY, library).device.phase is Phase.SUSPENDED
+
+
 def test_start_after_a_re_priming_more_than_24_h_later_needs_a_reason(library: Library) -> None:
     """A catheter re-primed after a long stop restarts delivery at start_dosing: more than 24 h
     after the last delivery it needs the restart reason (REQ-TITR-006)."""
