@@ -155,6 +155,10 @@ def test_emergency_flag_is_refused_on_a_synchromed(library: Library) -> None:
     with pytest.raises(RejectedCommand) as info:
         step(d, _emergency(), 7 * DAY + 800, slib)
     assert info.value.field == "command.emergency"
+    assert info.value.message == (
+        "an emergency scan with drug in the reservoir applies to a pump with a Flow Activated "
+        "Valve (Prometra II); this pump's own MRI workflow applies"
+    )
 
 
 def test_a_planned_prometra_ii_scan_counts_nothing(library: Library) -> None:
