@@ -53,7 +53,13 @@ def test_emergency_scan_needs_a_reason_and_counts_10_ul(library: Library) -> Non
     new = out.device
     assert new.phase is Phase.SUSPENDED
     assert any(isinstance(e, StopDelivery) for e in out.effects)
-    assert any(isinstance(e, Warn) and e.code == "emergency_mri" for e in out.effects)
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert (warn.code, warn.text) == (
+        "emergency_mri",
+        "Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        "worst case, 0.01 mL, is counted as delivered now: 100 mcg of morphine (10 mg/mL). After "
+        "the scan delivery stays at zero until the valve reset is recorded.",
+    )
     assert new.mri is not None and new.mri.emergency and new.mri.reason
     counted = _expected_ng(MORPHINE_10)
     assert counted == 100_000  # 0.1 mg
@@ -84,7 +90,12 @@ def test_after_the_scan_delivery_stays_at_zero_until_the_valve_reset(library: Li
     d = out.device
     assert d.phase is Phase.SUSPENDED
     assert Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM) in out.effects
-    assert any(isinstance(e, Warn) and e.code == "valve_reset_required" for e in out.effects)
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert (warn.code, warn.text) == (
+        "valve_reset_required",
+        "After the emergency scan delivery stays at zero until the Flow Activated Valve reset is "
+        "recorded (confirm the post-MRI step), then resume.",
+    )
     assert d.has_alarm(AlarmKind.POST_MRI_VERIFICATION)
     assert not _orders(d, T + HOUR + 60, library)
     with pytest.raises(RejectedCommand):
@@ -251,6 +262,8 @@ def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_
     assert window(new, "morphine") - window(d, "morphine") == _expected_ng(25 * MG) == 250_000
     assert window(new, "hydromorphone") - window(d, "hydromorphone") == 20_000
     assert new.delivered_ng == d.delivered_ng + 270_000
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert "now: 250 mcg of morphine (25 mg/mL), 20 mcg of hydromorphone (2 mg/mL). " in warn.text
     assert new.path is not None and new.reservoir is not None
     assert new.path.segments == (Segment(d.path.volume_nl, "hydromorphone", HYDROMORPHONE_2),)
     assert new.reservoir.volume_nl == d.reservoir.volume_nl - WORST_CASE_NL
