@@ -285,3 +285,48 @@ def test_what_an_order_can_have_moved_by_the_scan_is_what_its_pace_allows(
     assert not ahead_of_pace(moved, volume, start, start + duration, now, reported, reported_s)
     if moved < volume:
         assert ahead_of_pace(moved + 1, volume, start, start + duration, now, reported, reported_s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    volume=st.integers(1, 400_000),
+    duration=st.integers(1, 7200),
+    stopped_after=st.integers(0, 8000),
+    later=st.integers(0, 8000),
+)
+def test_an_order_stopped_by_an_earlier_scan_counts_only_what_its_pace_allowed_by_the_stop(
+    volume: int, duration: int, stopped_after: int, later: int
+):
+    """REQ-MRI-006: an order an earlier emergency scan stopped moved nothing after the stop; a
+    later scan holds it to what its pace allowed by that instant, however much later it comes
+    (one nanolitre more would be ahead of its pace then)."""
+    start = 10_000
+    stop = start + stopped_after
+    order = Order(1, DeliveryKind.BASAL, start, start + duration, volume, stopped_s=stop)
+    most = movable_nl(Device(orders=(order,)), stop + later)
+    assert 0 <= most <= volume
+    assert not ahead_of_pace(most, volume, start, start + duration, stop)
+    if most < volume:
+        assert ahead_of_pace(most + 1, volume, start, start + duration, stop)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    volume=st.integers(1, 400_000),
+    duration=st.integers(1, 7200),
+    elapsed=st.integers(0, 8000),
+    full=st.integers(1, 400_000),
+)
+def test_an_order_reported_in_full_adds_nothing_and_hides_none_behind_it(
+    volume: int, duration: int, elapsed: int, full: int
+):
+    """REQ-MRI-006: an order whose drive reported all of it can move nothing more; the orders
+    after it are still counted, each by its own pace."""
+    start = 10_000
+    now = start + elapsed
+    done = Order(1, DeliveryKind.BASAL, start - 3600, start, full, full, start)
+    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, start, start + duration, volume)
+    most = movable_nl(Device(orders=(done, order)), now)
+    assert not ahead_of_pace(most, volume, start, start + duration, now)
+    if most < volume:
+        assert ahead_of_pace(most + 1, volume, start, start + duration, now)
