@@ -310,23 +310,36 @@ def test_an_order_stopped_by_an_earlier_scan_counts_only_what_its_pace_allowed_b
         assert ahead_of_pace(most + 1, volume, start, start + duration, stop)
 
 
+def _most_by_pace(volume: int, start: int, end: int, now: int) -> int:
+    """The largest volume an unreported order of ``volume`` over ``[start, end)`` can have moved
+    by ``now`` without being ahead of its pace (a search over the drive-report rule)."""
+    lo, hi = 0, volume
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ahead_of_pace(mid, volume, start, end, now):
+            hi = mid - 1
+        else:
+            lo = mid
+    return lo
+
+
 @settings(max_examples=100, deadline=None)
 @given(
-    volume=st.integers(1, 400_000),
-    duration=st.integers(1, 7200),
+    volumes=st.tuples(st.integers(1, 400_000), st.integers(1, 400_000)),
+    durations=st.tuples(st.integers(1, 7200), st.integers(1, 7200)),
     elapsed=st.integers(0, 8000),
     full=st.integers(1, 400_000),
 )
-def test_an_order_reported_in_full_adds_nothing_and_hides_none_behind_it(
-    volume: int, duration: int, elapsed: int, full: int
+def test_the_orders_in_flight_add_up_and_one_reported_in_full_adds_nothing(
+    volumes: tuple[int, int], durations: tuple[int, int], elapsed: int, full: int
 ):
-    """REQ-MRI-006: an order whose drive reported all of it can move nothing more; the orders
-    after it are still counted, each by its own pace."""
+    """REQ-MRI-006: each order in flight can have moved what its own pace allows, and the scan
+    counts behind all of them; an order whose drive reported all of it moves nothing more and
+    hides none of the orders after it."""
     start = 10_000
     now = start + elapsed
     done = Order(1, DeliveryKind.BASAL, start - 3600, start, full, full, start)
-    order = Order(2, DeliveryKind.CLINICIAN_BOLUS, start, start + duration, volume)
-    most = movable_nl(Device(orders=(done, order)), now)
-    assert not ahead_of_pace(most, volume, start, start + duration, now)
-    if most < volume:
-        assert ahead_of_pace(most + 1, volume, start, start + duration, now)
+    basal = Order(2, DeliveryKind.BASAL, start, start + durations[0], volumes[0])
+    bolus = Order(3, DeliveryKind.CLINICIAN_BOLUS, start, start + durations[1], volumes[1])
+    expected = sum(_most_by_pace(o.volume_nl, o.start_s, o.end_s, now) for o in (basal, bolus))
+    assert movable_nl(Device(orders=(done, basal, bolus)), now) == expected
