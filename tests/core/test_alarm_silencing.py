@@ -58,10 +58,26 @@ def test_a_silenced_high_alarm_sounds_again_when_its_pause_ends(library: Library
     assert Annunciate(STALL, Priority.HIGH) not in before.effects
     again = step(before.device, c.Tick(S), T + 300, library)
     assert Annunciate(STALL, Priority.HIGH) in again.effects
-    assert _stall(again.device).silenced_until_s is None
+    assert (_stall(again.device).silenced_until_s, _stall(again.device).silenced_from_s) == (
+        None,
+        None,
+    )
     assert STALL in [a.kind for a in again.device.annunciating(T + 300)]
     later = step(again.device, c.Tick(S), T + 400, library)
     assert Annunciate(STALL, Priority.HIGH) not in later.effects  # once, not at every step
+
+
+def test_a_pause_that_ends_leaves_the_other_silenced_alarms_silent(library: Library) -> None:
+    """Two alarms silenced for different pauses: when the shorter pause ends only its alarm
+    sounds again; the other stays silenced until its own pause ends (REQ-ALM-009)."""
+    d = run([(c.RaiseAlarm(S, AlarmKind.ERI), T)], library, _stalled(library))
+    d = step(d, c.SilenceAlarm(C, STALL, 300), T + 1, library).device
+    d = step(d, c.SilenceAlarm(C, AlarmKind.ERI, 600), T + 1, library).device
+    out = step(d, c.Tick(S), T + 301, library)
+    eri = next(a for a in out.device.alarms if a.kind is AlarmKind.ERI)
+    assert (eri.silenced_until_s, eri.silenced_from_s) == (T + 601, T + 1)
+    assert [a.kind for a in out.device.annunciating(T + 301)] == [STALL]
+    assert Annunciate(STALL, Priority.HIGH) in out.effects
 
 
 def test_a_renewed_silence_never_pauses_a_high_alarm_beyond_10_minutes(library: Library) -> None:

@@ -81,6 +81,7 @@ def test_synchromed_suspend_as_mri_preparation_rejected(slib: Library):
     suspended = _do(d, c.Suspend(C, "planned scan"), T0 + 5, slib).device
     with pytest.raises(RejectedCommand) as exc:
         _do(suspended, c.BeginMri(C), T0 + 10, slib)
+    assert exc.value.field == "command"
     assert exc.value.message == (
         "a suspended pump as MRI preparation is rejected: it delays the detection of an "
         "extended motor stall; resume delivery before the scan (the scan suspends it)"
