@@ -165,6 +165,14 @@ def test_a_scan_counts_what_left_the_tip_when_the_cut_order_is_reported_late(
         float(s.counted_ng),
         float(s.recounted_ng),
     )
+    # the scan's 10 uL counted again at the report, as their own instant: at the richest fluid
+    # within reach of the tip then, the 25 mg/mL (0.25 mg), apart from the order's own report
+    again = [
+        p
+        for p in s.bench.device.ledger.pieces
+        if p.instant and p.end_s == s.at + 61 and p.order_id != s.bench.burst_id
+    ]
+    assert sum(p.amount_fg for p in again) == 250_000 * 10**6
 
 
 def test_a_drive_within_its_pace_at_the_scan_raises_nothing_and_is_not_recounted(
