@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from itdose_testkit import DAY, DEAD_VOLUME_NL, HOUR, MORPHINE_PROGRAM, C, S, reach, run
 from paced_drive import PacedDrive
 
-from itdose.core import Device, Library, LimitViolation, Phase, RejectedCommand, step
+from itdose.core import Device, InvalidInput, Library, LimitViolation, Phase, RejectedCommand, step
 from itdose.core import commands as c
 from itdose.core.effects import DeliveryOrder
 from itdose.core.program import Basal, Program
@@ -176,7 +176,15 @@ def test_the_refusal_names_the_time_since_the_drug_last_left_the_tip(library: Li
     with pytest.raises(RejectedCommand) as info:
         step(suspended, c.Resume(C, "back"), last_end + DAY + HOUR, library)
     assert info.value.field == "command.restart_reason"
-    assert "stopped for 1 d 1 h:" in str(info.value), str(info.value)
+    assert info.value.message == (
+        "delivery has been stopped for 1 d 1 h: a restart after more than 24 h without delivery "
+        "needs a clinician's confirmation with a reason (tolerance may have fallen)"
+    )
+    assert (info.value.value, info.value.limit) == ("1 d 1 h", "<= 1 d without a reason")
+    # the reason is free text of at most 2000 characters, like every other
+    with pytest.raises(InvalidInput) as long:
+        step(suspended, c.Resume(C, "back", restart_reason="x" * 2001), last_end + DAY, library)
+    assert long.value.field == "command.restart_reason"
 
 
 def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Library) -> None:
