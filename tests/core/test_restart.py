@@ -144,6 +144,20 @@ def test_restart_after_more_than_24_h_needs_a_clinician_reason(library: Library)
     step(d, stay, T + 5 * DAY, library)
 
 
+def test_a_program_set_while_suspended_restarts_nothing_and_needs_no_reason(
+    library: Library,
+) -> None:
+    """Suspended for three days: a new program is set without a restart reason (it starts
+    nothing); the resume that restarts delivery is the one that needs it (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "review"), 8 * DAY, library).device
+    d = step(d, c.SetProgram(C, MORPHINE_PROGRAM), 11 * DAY, library).device
+    assert d.phase is Phase.SUSPENDED and d.program == MORPHINE_PROGRAM
+    with pytest.raises(RejectedCommand) as info:
+        step(d, c.Resume(C, "back"), 11 * DAY + 60, library)
+    assert info.value.field == "command.restart_reason"
+
+
 def test_resume_after_more_than_24_h_needs_a_reason_for_every_drug(library: Library) -> None:
     """Morphine suspended for more than a day: resume needs the restart reason (REQ-TITR-006)."""
     d = reach(Phase.ACTIVE, library)
