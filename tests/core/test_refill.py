@@ -454,3 +454,25 @@ def test_a_drug_changed_back_within_a_day_keeps_its_window(library: Library) -> 
     assert d.drug == "morphine"
     assert d.ledger.window_total_ng(t + HOUR + 120) == delivered
     assert [(f.drug, f.dose_ng_per_day) for f in d.flush_doses] == [("hydromorphone", 10 * MG)]
+
+
+def test_a_compounded_refill_above_the_soft_maximum_needs_its_override(library: Library) -> None:
+    """Hydromorphone has no approved intrathecal product: 20 mg/mL, above its 15 mg/mL (SOFT)
+    maximum, is refused naming that maximum, and accepted with an override of it (R-LIM-6)."""
+    d = reach(Phase.ACTIVE, library)
+    program = Program("hydromorphone", "pain", 20 * MG, Basal.continuous(10 * MG), None, None)
+    others = (
+        c.Override("hydromorphone.pain.product_concentrations", "compounded, 20 mg/mL"),
+        c.Override("prometra-ii-20.approved_drugs", "hydromorphone trial of therapy"),
+        c.Override("hydromorphone.pain.unapproved", "hydromorphone trial of therapy"),
+    )
+    with pytest.raises(LimitViolation) as err:
+        _refill_with(d, program, 8 * DAY, library, others)
+    assert (err.value.limit_id, err.value.level, err.value.limit) == (
+        "hydromorphone.pain.max_concentration",
+        "soft",
+        "15 mg/mL",
+    )
+    cap = c.Override("hydromorphone.pain.max_concentration", "compounded, pharmacist checked")
+    d = _refill_with(d, program, 8 * DAY, library, (*others, cap))
+    assert d.reservoir is not None and d.reservoir.concentration_ng_per_ml == 20 * MG
