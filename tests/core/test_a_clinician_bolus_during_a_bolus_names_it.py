@@ -44,7 +44,12 @@ def test_a_clinician_bolus_in_flight_of_another_names_it_and_its_end(library, co
         assert e.field == "command"
         assert f"a {kind} (order {order.order_id}) is in flight until t={end} s" in e.message
         assert "not_delivering" not in str(e)
-        assert e.limit == f">= t={end} s"
+        assert (e.value, e.limit) == (f"t={at} s", f">= t={end} s")
+    # one second before its end, the whole line: what is in the way, until when, what to do
+    assert e.message == (
+        f"a {kind} (order {order.order_id}) is in flight until t={end} s (1 s from now): give "
+        "the clinician bolus when it ends"
+    )
     # the refusal is not a dose limit: the same bolus is refused for no limit of its own
     assert not isinstance(info.value, LimitViolation)
 
@@ -58,10 +63,11 @@ def test_after_the_bolus_ends_its_report_is_awaited_then_the_clinician_bolus_is_
     end = T + order.duration_s
     with pytest.raises(RejectedCommand) as info:
         step(d, c.ClinicianBolus(C, 100_000, 600), end, library)
-    assert (
+    assert info.value.message == (
         f"a patient bolus (order {order.order_id}) ended at t={end} s and its final drive "
-        "report is awaited" in info.value.message
+        "report is awaited: give the clinician bolus once it is reported"
     )
+    assert (info.value.value, info.value.limit) == (f"t={end} s", f">= t={end} s")
     report = c.DriveReport(S, order.order_id, order.volume_nl, True)
     d = step(d, report, end, library).device
     out = step(d, c.ClinicianBolus(C, 100_000, 600), end + 1, library)

@@ -53,7 +53,10 @@ def test_a_bolus_the_old_drug_at_the_tip_stops_names_it(library: Library) -> Non
     refill(b, t0 + DAY_S, 2 * MG, program=HYDROMORPHONE, drug="hydromorphone")
     b.advance(b.now + 600)
     why = _answer(b, MG // 2)
-    assert f"morphine {WAIT}" in why
+    assert (
+        f"morphine {WAIT} (the fluid path or a shadow of it holds it): give the clinician bolus "
+        "once it has left" in why
+    )
     assert "hydromorphone" not in why.split(WAIT)[0].split(": ")[-1]
 
 

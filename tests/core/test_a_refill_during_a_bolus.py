@@ -106,17 +106,30 @@ def _alarms_since(b: Bench, at: int) -> set[str]:
     return {kind for when, _, _, kinds in b.phases if when >= at for kind in kinds}
 
 
-@pytest.mark.parametrize("offset_s", [0, 1, 157, DURATION_S - 1])
-def test_a_refill_cannot_begin_while_a_patient_bolus_is_in_flight(offset_s: int, library: Library):
+@pytest.mark.parametrize(
+    ("offset_s", "left"), [(0, "10 min"), (1, "9 min 59 s"), (157, "7 min 23 s"), (599, "1 s")]
+)
+def test_a_refill_cannot_begin_while_a_patient_bolus_is_in_flight(
+    offset_s: int, left: str, library: Library
+):
     """REQ-BOL-007: begin_refill during the bolus (from its grant to one second before its end)
-    is rejected naming the instant the bolus ends, and the device is unchanged."""
+    is rejected naming the bolus, the instant it ends and the time left, and what to do; the
+    device is unchanged."""
     b, granted_at = _fresh(library, AT_25)
     b.advance(granted_at + offset_s)
     before = b.device
     with pytest.raises(RejectedCommand) as err:
         b.submit(c.BeginRefill(C))
-    assert f"until t={granted_at + DURATION_S} s" in str(err.value)
-    assert err.value.limit == f">= t={granted_at + DURATION_S} s"
+    end = granted_at + DURATION_S
+    assert (err.value.field, err.value.value, err.value.limit) == (
+        "command",
+        f"t={granted_at + offset_s} s",
+        f">= t={end} s",
+    )
+    assert err.value.message == (
+        f"a patient bolus is in flight until t={end} s ({left} from now): begin the refill when "
+        "it ends, or suspend first (the rest of the bolus is then not delivered, and announced)"
+    )
     assert b.device is before and b.device.phase is Phase.ACTIVE and b.device.refill is None
 
 

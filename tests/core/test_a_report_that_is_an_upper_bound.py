@@ -133,7 +133,11 @@ def test_a_doubt_below_zero_or_above_the_report_is_refused(
     before = b.device
     with pytest.raises(InvalidInput) as err:
         step(before, c.DriveReport(S, order.id, 100, False, unsure_nl=unsure), b.now, library)
-    assert err.value.field == "command.unsure_nl" and why in str(err.value)
+    assert (err.value.field, err.value.message, err.value.value) == (
+        "command.unsure_nl",
+        why,
+        unsure,
+    )
     assert b.device is before
 
 

@@ -58,10 +58,26 @@ def test_a_silenced_high_alarm_sounds_again_when_its_pause_ends(library: Library
     assert Annunciate(STALL, Priority.HIGH) not in before.effects
     again = step(before.device, c.Tick(S), T + 300, library)
     assert Annunciate(STALL, Priority.HIGH) in again.effects
-    assert _stall(again.device).silenced_until_s is None
+    assert (_stall(again.device).silenced_until_s, _stall(again.device).silenced_from_s) == (
+        None,
+        None,
+    )
     assert STALL in [a.kind for a in again.device.annunciating(T + 300)]
     later = step(again.device, c.Tick(S), T + 400, library)
     assert Annunciate(STALL, Priority.HIGH) not in later.effects  # once, not at every step
+
+
+def test_a_pause_that_ends_leaves_the_other_silenced_alarms_silent(library: Library) -> None:
+    """Two alarms silenced for different pauses: when the shorter pause ends only its alarm
+    sounds again; the other stays silenced until its own pause ends (REQ-ALM-009)."""
+    d = run([(c.RaiseAlarm(S, AlarmKind.ERI), T)], library, _stalled(library))
+    d = step(d, c.SilenceAlarm(C, STALL, 300), T + 1, library).device
+    d = step(d, c.SilenceAlarm(C, AlarmKind.ERI, 600), T + 1, library).device
+    out = step(d, c.Tick(S), T + 301, library)
+    eri = next(a for a in out.device.alarms if a.kind is AlarmKind.ERI)
+    assert (eri.silenced_until_s, eri.silenced_from_s) == (T + 601, T + 1)
+    assert [a.kind for a in out.device.annunciating(T + 301)] == [STALL]
+    assert Annunciate(STALL, Priority.HIGH) in out.effects
 
 
 def test_a_renewed_silence_never_pauses_a_high_alarm_beyond_10_minutes(library: Library) -> None:
@@ -72,7 +88,19 @@ def test_a_renewed_silence_never_pauses_a_high_alarm_beyond_10_minutes(library: 
     assert _stall(ok).silenced_until_s == T + TEN_MIN
     with pytest.raises(LimitViolation) as info:
         step(d, c.SilenceAlarm(C, STALL, 401), T + 200, library)
-    assert info.value.field == "command.duration_s"
+    # the refusal names the pause it would make (601 s from its start) against the hard 600 s
+    e = info.value
+    assert (e.field, e.limit_id, e.level, e.value, e.limit) == (
+        "command.duration_s",
+        "alarm.silence",
+        "hard",
+        "10 min 1 s",
+        "10 min",
+    )
+    assert e.message == (
+        "a HIGH alarm cannot stay silenced longer than 10 min: it has been silenced since "
+        "3 min 20 s ago"
+    )
     with pytest.raises(LimitViolation):
         step(ok, c.SilenceAlarm(C, STALL, 2), T + 599, library)
     # once the pause has ended (and the alarm sounded), a new pause may start
@@ -93,8 +121,11 @@ def test_the_patient_silences_the_same_high_alarm_at_most_three_times(library: L
     t += TEN_MIN
     with pytest.raises(RejectedCommand) as info:
         step(d, c.SilenceAlarm(P, STALL, 60), t, library)
-    assert info.value.field == "command.role"
-    assert "only a clinician" in info.value.message
+    e = info.value
+    assert (e.field, e.value, e.limit) == ("command.role", "patient", "3 patient silences")
+    assert e.message == (
+        "the patient has silenced this HIGH alarm 3 times: only a clinician can silence it now"
+    )
     assert _stall(step(d, c.SilenceAlarm(C, STALL, TEN_MIN), t, library).device).silenced_until_s
 
 

@@ -49,9 +49,10 @@ from itdose_physics import (
 )
 from ledger_windows_kit import ledger_shortfalls, reset_valve_and_resume
 
-from itdose.core import Library, Role
+from itdose.core import Library, Outcome, Role
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority, priority_of
+from itdose.core.effects import Warn
 from itdose.core.handlers.mri import movable_nl
 from itdose.core.ledger import ahead_of_pace
 from itdose.core.program import Basal, PatientBolusProgram, Program
@@ -88,10 +89,10 @@ class LateBench(Bench):
             return
         super()._report(order_id, volume)
 
-    def report_late(self, at: int) -> None:
+    def report_late(self, at: int) -> Outcome:
         self.advance(at)
         (volume,) = self.held
-        self.submit(c.DriveReport(S, self.burst_id, volume, True))
+        return self.submit(c.DriveReport(S, self.burst_id, volume, True))
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Scan:
     left_ng: Fraction
     recounted_ng: Fraction = Fraction(0)
     """The instant counted again at the late report (a drive that moved more than its pace)."""
+    warnings: tuple[tuple[str, str], ...] = ()
+    """The warnings of the late report (code, text)."""
 
 
 def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: int) -> Scan:
@@ -128,7 +131,8 @@ def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: i
     b.burst_id, b.burst_nl, b.burst_until = running.order.order_id, moved, at
     b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
     counted_fg = sum(p.amount_fg for p in b.device.ledger.pieces if p.instant and p.end_s == at)
-    b.report_late(report_at)
+    late = b.report_late(report_at)
+    warnings = tuple((e.code, e.text) for e in late.effects if isinstance(e, Warn))
     # judged at the scan's instant: the HIGH alarm exactly when it moved more than the core
     # held possible by the scan
     high = [a.kind for a in b.device.alarms if priority_of(a.kind) is Priority.HIGH]
@@ -146,7 +150,7 @@ def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: i
         Fraction(0),
     )
     recounted = Fraction(recounted_fg, 10**6)
-    return Scan(b, at, most, moved, Fraction(counted_fg, 10**6), left, recounted)
+    return Scan(b, at, most, moved, Fraction(counted_fg, 10**6), left, recounted, warnings)
 
 
 def test_a_scan_counts_what_left_the_tip_when_the_cut_order_is_reported_late(
@@ -164,6 +168,23 @@ def test_a_scan_counts_what_left_the_tip_when_the_cut_order_is_reported_late(
     assert s.counted_ng < s.left_ng <= s.counted_ng + s.recounted_ng, (
         float(s.counted_ng),
         float(s.recounted_ng),
+    )
+    # the scan's 10 uL counted again at the report, as their own instant: at the richest fluid
+    # within reach of the tip then, the 25 mg/mL (0.25 mg), apart from the order's own report
+    again = [
+        p
+        for p in s.bench.device.ledger.pieces
+        if p.instant and p.end_s == s.at + 61 and p.order_id != s.bench.burst_id
+    ]
+    assert sum(p.amount_fg for p in again) == 250_000 * 10**6
+    order_id = s.bench.burst_id
+    assert s.warnings == (
+        (
+            "emergency_mri_recounted",
+            f"Order {order_id}, stopped by the emergency MRI, moved more than its pace allows by "
+            "the scan: the labelled worst case, 0.01 mL, is counted again behind it: 250 mcg of "
+            "morphine (25 mg/mL).",
+        ),
     )
 
 

@@ -285,3 +285,61 @@ def test_what_an_order_can_have_moved_by_the_scan_is_what_its_pace_allows(
     assert not ahead_of_pace(moved, volume, start, start + duration, now, reported, reported_s)
     if moved < volume:
         assert ahead_of_pace(moved + 1, volume, start, start + duration, now, reported, reported_s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    volume=st.integers(1, 400_000),
+    duration=st.integers(1, 7200),
+    stopped_after=st.integers(0, 8000),
+    later=st.integers(0, 8000),
+)
+def test_an_order_stopped_by_an_earlier_scan_counts_only_what_its_pace_allowed_by_the_stop(
+    volume: int, duration: int, stopped_after: int, later: int
+):
+    """REQ-MRI-006: an order an earlier emergency scan stopped moved nothing after the stop; a
+    later scan holds it to what its pace allowed by that instant, however much later it comes
+    (one nanolitre more would be ahead of its pace then)."""
+    start = 10_000
+    stop = start + stopped_after
+    order = Order(1, DeliveryKind.BASAL, start, start + duration, volume, stopped_s=stop)
+    most = movable_nl(Device(orders=(order,)), stop + later)
+    assert 0 <= most <= volume
+    assert not ahead_of_pace(most, volume, start, start + duration, stop)
+    if most < volume:
+        assert ahead_of_pace(most + 1, volume, start, start + duration, stop)
+
+
+def _most_by_pace(volume: int, start: int, end: int, now: int) -> int:
+    """The largest volume an unreported order of ``volume`` over ``[start, end)`` can have moved
+    by ``now`` without being ahead of its pace (a search over the drive-report rule)."""
+    lo, hi = 0, volume
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ahead_of_pace(mid, volume, start, end, now):
+            hi = mid - 1
+        else:
+            lo = mid
+    return lo
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    volumes=st.tuples(st.integers(1, 400_000), st.integers(1, 400_000)),
+    durations=st.tuples(st.integers(1, 7200), st.integers(1, 7200)),
+    elapsed=st.integers(0, 8000),
+    full=st.integers(1, 400_000),
+)
+def test_the_orders_in_flight_add_up_and_one_reported_in_full_adds_nothing(
+    volumes: tuple[int, int], durations: tuple[int, int], elapsed: int, full: int
+):
+    """REQ-MRI-006: each order in flight can have moved what its own pace allows, and the scan
+    counts behind all of them; an order whose drive reported all of it moves nothing more and
+    hides none of the orders after it."""
+    start = 10_000
+    now = start + elapsed
+    done = Order(1, DeliveryKind.BASAL, start - 3600, start, full, full, start)
+    basal = Order(2, DeliveryKind.BASAL, start, start + durations[0], volumes[0])
+    bolus = Order(3, DeliveryKind.CLINICIAN_BOLUS, start, start + durations[1], volumes[1])
+    expected = sum(_most_by_pace(o.volume_nl, o.start_s, o.end_s, now) for o in (basal, bolus))
+    assert movable_nl(Device(orders=(done, basal, bolus)), now) == expected

@@ -8,7 +8,7 @@ import pytest
 from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, S, reach, synchromed_active
 from itdose_testkit import synchromed_library as _synchromed_library
 
-from itdose.core import Library, Phase, Priority, RejectedCommand, step
+from itdose.core import InvalidInput, Library, Phase, Priority, RejectedCommand, step
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Annunciate, DeliveryOrder, StopDelivery
@@ -81,8 +81,11 @@ def test_synchromed_suspend_as_mri_preparation_rejected(slib: Library):
     suspended = _do(d, c.Suspend(C, "planned scan"), T0 + 5, slib).device
     with pytest.raises(RejectedCommand) as exc:
         _do(suspended, c.BeginMri(C), T0 + 10, slib)
-    assert "suspended pump as MRI preparation is rejected" in exc.value.message
-    assert "extended motor stall" in exc.value.message
+    assert exc.value.field == "command"
+    assert exc.value.message == (
+        "a suspended pump as MRI preparation is rejected: it delays the detection of an "
+        "extended motor stall; resume delivery before the scan (the scan suspends it)"
+    )
     resumed = _do(suspended, c.Resume(C, "scan today"), T0 + 20, slib).device
     d = _do(resumed, c.BeginMri(C), T0 + 30, slib).device
     assert d.phase is Phase.SUSPENDED and d.mri is not None
@@ -95,6 +98,16 @@ def test_synchromed_zero_rate_program_as_mri_preparation_rejected(slib: Library)
     d = _do(d, c.SetProgram(C, zero), T0 + 5, slib).device
     with pytest.raises(RejectedCommand):
         _do(d, c.BeginMri(C), T0 + 10, slib)
+
+
+def test_an_mri_reason_longer_than_2000_characters_is_refused_naming_it(slib: Library):
+    """The reason is free text of at most 2000 characters; longer is refused naming the field,
+    and one of exactly 2000 is accepted."""
+    d = synchromed_active(slib)
+    with pytest.raises(InvalidInput) as exc:
+        _do(d, c.BeginMri(C, reason="x" * 2001), T0 + 10, slib)
+    assert (exc.value.field, exc.value.limit) == ("command.reason", "2000 characters")
+    assert _do(d, c.BeginMri(C, reason="x" * 2000), T0 + 10, slib).device.mri is not None
 
 
 def test_second_mri_before_confirmation_rejected(slib: Library):

@@ -53,7 +53,13 @@ def test_emergency_scan_needs_a_reason_and_counts_10_ul(library: Library) -> Non
     new = out.device
     assert new.phase is Phase.SUSPENDED
     assert any(isinstance(e, StopDelivery) for e in out.effects)
-    assert any(isinstance(e, Warn) and e.code == "emergency_mri" for e in out.effects)
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert (warn.code, warn.text) == (
+        "emergency_mri",
+        "Emergency MRI with drug in the reservoir: the Flow Activated Valve closes. The labelled "
+        "worst case, 0.01 mL, is counted as delivered now: 100 mcg of morphine (10 mg/mL). After "
+        "the scan delivery stays at zero until the valve reset is recorded.",
+    )
     assert new.mri is not None and new.mri.emergency and new.mri.reason
     counted = _expected_ng(MORPHINE_10)
     assert counted == 100_000  # 0.1 mg
@@ -84,7 +90,12 @@ def test_after_the_scan_delivery_stays_at_zero_until_the_valve_reset(library: Li
     d = out.device
     assert d.phase is Phase.SUSPENDED
     assert Annunciate(AlarmKind.POST_MRI_VERIFICATION, Priority.MEDIUM) in out.effects
-    assert any(isinstance(e, Warn) and e.code == "valve_reset_required" for e in out.effects)
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert (warn.code, warn.text) == (
+        "valve_reset_required",
+        "After the emergency scan delivery stays at zero until the Flow Activated Valve reset is "
+        "recorded (confirm the post-MRI step), then resume.",
+    )
     assert d.has_alarm(AlarmKind.POST_MRI_VERIFICATION)
     assert not _orders(d, T + HOUR + 60, library)
     with pytest.raises(RejectedCommand):
@@ -155,6 +166,10 @@ def test_emergency_flag_is_refused_on_a_synchromed(library: Library) -> None:
     with pytest.raises(RejectedCommand) as info:
         step(d, _emergency(), 7 * DAY + 800, slib)
     assert info.value.field == "command.emergency"
+    assert info.value.message == (
+        "an emergency scan with drug in the reservoir applies to a pump with a Flow Activated "
+        "Valve (Prometra II); this pump's own MRI workflow applies"
+    )
 
 
 def test_a_planned_prometra_ii_scan_counts_nothing(library: Library) -> None:
@@ -207,6 +222,22 @@ def test_an_emergency_scan_before_the_first_fill_counts_no_drug(library: Library
 HYDROMORPHONE_2 = 2_000_000
 
 
+def _morphine_nearly_out(library: Library) -> Bench:
+    """Morphine 25 mg/mL refilled with hydromorphone 2 mg/mL, suspended when about 4 uL of the
+    morphine are left before the hydromorphone (234 uL at 0.76 mL/day)."""
+    b = Bench(library)
+    morphine = Program(
+        "morphine", "pain", 25 * MG, Basal.continuous(19 * MG), None, "opioid-tolerant"
+    )
+    hydromorphone = Program(
+        "hydromorphone", "pain", HYDROMORPHONE_2, Basal.continuous(10 * MG), None, None
+    )
+    t0 = implanted_and_dosing(b, morphine)
+    refill(b, t0 + DAY, HYDROMORPHONE_2, program=hydromorphone, drug="hydromorphone")
+    b.submit(c.Suspend(C, reason="scan"), t0 + DAY + 7 * HOUR + 15 * 60)
+    return b
+
+
 def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_on(
     library: Library,
 ) -> None:
@@ -217,17 +248,7 @@ def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_
     drugs within reach of one position, so it moves on by the whole 10 uL: no morphine is left
     in it, but a shadow holds the morphine that may still be there, and the morphine's flush
     dose stays with the shadow, so that it leaves at no more than its own rate (R-TIP-6)."""
-    b = Bench(library)
-    morphine = Program(
-        "morphine", "pain", 25 * MG, Basal.continuous(19 * MG), None, "opioid-tolerant"
-    )
-    hydromorphone = Program(
-        "hydromorphone", "pain", HYDROMORPHONE_2, Basal.continuous(10 * MG), None, None
-    )
-    t0 = implanted_and_dosing(b, morphine)
-    refill(b, t0 + DAY, HYDROMORPHONE_2, program=hydromorphone, drug="hydromorphone")
-    # 234 uL of morphine at 0.76 mL/day: stop about 4 uL before the hydromorphone reaches the tip
-    b.submit(c.Suspend(C, reason="scan"), t0 + DAY + 7 * HOUR + 15 * 60)
+    b = _morphine_nearly_out(library)
     d = b.device
     assert d.path is not None and d.reservoir is not None and not d.orders
     first = d.path.segments[0]
@@ -247,9 +268,34 @@ def test_an_emergency_scan_while_the_old_drug_leaves_counts_each_drug_and_moves_
     assert window(new, "morphine") - window(d, "morphine") == _expected_ng(25 * MG) == 250_000
     assert window(new, "hydromorphone") - window(d, "hydromorphone") == 20_000
     assert new.delivered_ng == d.delivered_ng + 270_000
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    assert "now: 250 mcg of morphine (25 mg/mL), 20 mcg of hydromorphone (2 mg/mL). " in warn.text
     assert new.path is not None and new.reservoir is not None
     assert new.path.segments == (Segment(d.path.volume_nl, "hydromorphone", HYDROMORPHONE_2),)
     assert new.reservoir.volume_nl == d.reservoir.volume_nl - WORST_CASE_NL
     left = first.volume_nl
     assert new.shadows == (Shadow(0, left, "morphine", 25 * MG),)
     assert new.flush_doses == (FlushDose("morphine", 19 * MG),)
+
+
+def test_the_last_nanolitre_of_the_old_drug_at_the_tip_is_counted_at_a_scan(
+    library: Library,
+) -> None:
+    """REQ-MRI-006: a single nanolitre of morphine 25 mg/mL left at the tip, hydromorphone behind
+    it: the next 10 uL can hold both, so each is counted as 10 uL at its concentration (0.25 mg
+    of morphine, 0.02 mg of hydromorphone), the first nanolitre at the tip included."""
+    d = _morphine_nearly_out(library).device
+    assert d.path is not None and d.path.segments[0].drug == "morphine"
+    total = d.path.volume_nl
+    last = (Segment(1, "morphine", 25 * MG), Segment(total - 1, "hydromorphone", HYDROMORPHONE_2))
+    d = dataclasses.replace(d, path=dataclasses.replace(d.path, segments=last))
+    at = d.clock_s + 10 if d.clock_s is not None else 0
+    new = step(d, _emergency(), at, library).device
+
+    def window(dev: Device, drug: str) -> int:
+        if dev.drug == drug:
+            return dev.ledger.window_total_ng(at)
+        return next(e.ledger for e in dev.other_ledgers if e.drug == drug).window_total_ng(at)
+
+    assert window(new, "morphine") - window(d, "morphine") == 250_000
+    assert window(new, "hydromorphone") - window(d, "hydromorphone") == 20_000

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, P, S, reach
+from paced_drive import PacedDrive
 
 from itdose.core import Library, LimitViolation, Phase, Priority, RejectedCommand, step
 from itdose.core import commands as c
@@ -407,3 +408,71 @@ def test_refills_that_stop_orders_lose_no_basal_silently(library: Library):
     alarms = {kind for at, _, _, kinds in b.phases if at >= first for kind in kinds}
     if "delivery_limited" not in alarms:
         assert least[0] >= daily - 25, float(daily - least[0])
+
+
+def _refill_with(
+    d: Device, program: Program, at: int, library: Library, overrides: tuple[c.Override, ...] = ()
+) -> Device:
+    """A refill that puts ``program``'s drug and concentration in the reservoir, with it."""
+    d = step(d, c.BeginRefill(C), at, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), at + 60, library).device
+    fill = c.CompleteRefill(
+        C,
+        FILL_NL,
+        program.concentration_ng_per_ml,
+        drug=program.drug,
+        program=program,
+        overrides=overrides,
+    )
+    return step(d, fill, at + 120, library).device
+
+
+def test_a_drug_changed_back_within_a_day_keeps_its_window(library: Library) -> None:
+    """Morphine, refilled with hydromorphone, then with morphine again an hour later: the
+    morphine delivered before is still in its 24 h window (REQ-GOV-002), and only the
+    hydromorphone that may be left in the catheter is delivered at its old program's dose
+    (REQ-TIP-003)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.clock_s is not None
+    drive = PacedDrive(d, library, now=d.clock_s + 60)
+    drive.apply(c.Tick(S), drive.now)
+    t = drive.now + 2 * HOUR
+    drive.run_until(t)
+    for order_id in sorted(drive.pending):  # the drive stops: what moved is reported
+        drive._cancel(order_id, t)
+    d = drive.device
+    delivered = d.ledger.window_total_ng(t)
+    assert d.drug == "morphine" and delivered > 0 and not d.orders
+    hydromorphone = Program("hydromorphone", "pain", 2 * MG, Basal.continuous(10 * MG), None, None)
+    compounded = c.Override("hydromorphone.pain.product_concentrations", "compounded, 2 mg/mL")
+    off_label = c.Override("prometra-ii-20.approved_drugs", "hydromorphone trial of therapy")
+    unapproved = c.Override("hydromorphone.pain.unapproved", "hydromorphone trial of therapy")
+    d = _refill_with(d, hydromorphone, t + 60, library, (compounded, off_label, unapproved))
+    assert d.drug == "hydromorphone" and d.ledger.window_total_ng(t + 180) == 0
+    d = _refill_with(d, MORPHINE_PROGRAM, t + HOUR, library)
+    assert d.drug == "morphine"
+    assert d.ledger.window_total_ng(t + HOUR + 120) == delivered
+    assert [(f.drug, f.dose_ng_per_day) for f in d.flush_doses] == [("hydromorphone", 10 * MG)]
+
+
+def test_a_compounded_refill_above_the_soft_maximum_needs_its_override(library: Library) -> None:
+    """Hydromorphone has no approved intrathecal product: 20 mg/mL, above its 15 mg/mL (SOFT)
+    maximum, is refused naming that maximum, and accepted with an override of it (R-LIM-6)."""
+    d = reach(Phase.ACTIVE, library)
+    program = Program("hydromorphone", "pain", 20 * MG, Basal.continuous(10 * MG), None, None)
+    others = (
+        c.Override("hydromorphone.pain.product_concentrations", "compounded, 20 mg/mL"),
+        c.Override("prometra-ii-20.approved_drugs", "hydromorphone trial of therapy"),
+        c.Override("hydromorphone.pain.unapproved", "hydromorphone trial of therapy"),
+    )
+    with pytest.raises(LimitViolation) as err:
+        _refill_with(d, program, 8 * DAY, library, others)
+    assert (err.value.limit_id, err.value.level, err.value.limit) == (
+        "hydromorphone.pain.max_concentration",
+        "soft",
+        "15 mg/mL",
+    )
+    cap = c.Override("hydromorphone.pain.max_concentration", "compounded, pharmacist checked")
+    d = _refill_with(d, program, 8 * DAY, library, (*others, cap))
+    assert d.reservoir is not None and d.reservoir.concentration_ng_per_ml == 20 * MG

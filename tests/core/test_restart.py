@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from itdose_testkit import DAY, DEAD_VOLUME_NL, HOUR, MORPHINE_PROGRAM, C, S, reach, run
 from paced_drive import PacedDrive
 
-from itdose.core import Device, Library, LimitViolation, Phase, RejectedCommand, step
+from itdose.core import Device, InvalidInput, Library, LimitViolation, Phase, RejectedCommand, step
 from itdose.core import commands as c
 from itdose.core.effects import DeliveryOrder
 from itdose.core.program import Basal, Program
@@ -144,6 +144,20 @@ def test_restart_after_more_than_24_h_needs_a_clinician_reason(library: Library)
     step(d, stay, T + 5 * DAY, library)
 
 
+def test_a_program_set_while_suspended_restarts_nothing_and_needs_no_reason(
+    library: Library,
+) -> None:
+    """Suspended for three days: a new program is set without a restart reason (it starts
+    nothing); the resume that restarts delivery is the one that needs it (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "review"), 8 * DAY, library).device
+    d = step(d, c.SetProgram(C, MORPHINE_PROGRAM), 11 * DAY, library).device
+    assert d.phase is Phase.SUSPENDED and d.program == MORPHINE_PROGRAM
+    with pytest.raises(RejectedCommand) as info:
+        step(d, c.Resume(C, "back"), 11 * DAY + 60, library)
+    assert info.value.field == "command.restart_reason"
+
+
 def test_resume_after_more_than_24_h_needs_a_reason_for_every_drug(library: Library) -> None:
     """Morphine suspended for more than a day: resume needs the restart reason (REQ-TITR-006)."""
     d = reach(Phase.ACTIVE, library)
@@ -176,7 +190,15 @@ def test_the_refusal_names_the_time_since_the_drug_last_left_the_tip(library: Li
     with pytest.raises(RejectedCommand) as info:
         step(suspended, c.Resume(C, "back"), last_end + DAY + HOUR, library)
     assert info.value.field == "command.restart_reason"
-    assert "stopped for 1 d 1 h:" in str(info.value), str(info.value)
+    assert info.value.message == (
+        "delivery has been stopped for 1 d 1 h: a restart after more than 24 h without delivery "
+        "needs a clinician's confirmation with a reason (tolerance may have fallen)"
+    )
+    assert (info.value.value, info.value.limit) == ("1 d 1 h", "<= 1 d without a reason")
+    # the reason is free text of at most 2000 characters, like every other
+    with pytest.raises(InvalidInput) as long:
+        step(suspended, c.Resume(C, "back", restart_reason="x" * 2001), last_end + DAY, library)
+    assert long.value.field == "command.restart_reason"
 
 
 def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Library) -> None:
@@ -193,6 +215,40 @@ def test_refill_that_resumes_after_more_than_24_h_needs_a_reason(library: Librar
     ok = dataclasses.replace(complete, restart_reason="refill delayed; dose reviewed")
     assert step(d, ok, 9 * DAY + 1, library).device.phase is Phase.ACTIVE
     assert step(d, complete, 9 * DAY, library).device.phase is Phase.ACTIVE
+
+
+def test_a_refill_restarting_a_stopped_pump_with_a_new_program_needs_a_reason(
+    library: Library,
+) -> None:
+    """Baclofen at zero, refilled more than a day later with its last dose as the new program:
+    the refill restarts delivery, so it needs the restart reason (the program it replaces, at
+    zero, would restart nothing) (REQ-TITR-006)."""
+    d = _zeroed(library)
+    d = step(d, c.BeginRefill(C), T + HOUR, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), T + HOUR + 60, library).device
+    complete = c.CompleteRefill(C, 20_000_000, 500 * MCG, program=_baclofen_program(LAST))
+    step(d, complete, T + DAY, library)  # exactly 24 h after the stop: no reason needed
+    with pytest.raises(RejectedCommand) as info:
+        step(d, complete, T + DAY + 1, library)
+    assert info.value.field == "command.restart_reason"
+    ok = dataclasses.replace(complete, restart_reason="refill delayed; dose reviewed")
+    out = step(d, ok, T + DAY + 1, library).device
+    assert out.phase is Phase.ACTIVE and out.program == _baclofen_program(LAST)
+
+
+def test_a_refill_that_leaves_the_pump_suspended_needs_no_reason_however_late(
+    library: Library,
+) -> None:
+    """A refill begun while suspended restarts nothing: completed three days after the last
+    delivery it needs no restart reason, and the pump stays suspended (REQ-TITR-006)."""
+    d = reach(Phase.ACTIVE, library)
+    d = step(d, c.Suspend(C, "review"), 8 * DAY, library).device
+    d = step(d, c.BeginRefill(C), 8 * DAY + 60, library).device
+    assert d.refill is not None
+    d = step(d, c.RecordWithdrawal(C, d.refill.expected_residual_nl), 8 * DAY + 120, library).device
+    complete = c.CompleteRefill(C, 20_000_000, MORPHINE_PROGRAM.concentration_ng_per_ml)
+    assert step(d, complete, 11 * DAY, library).device.phase is Phase.SUSPENDED
 
 
 def test_start_after_a_re_priming_more_than_24_h_later_needs_a_reason(library: Library) -> None:
