@@ -18,6 +18,7 @@ from itdose.core import Library
 from itdose.core.alarms import AlarmKind
 from itdose.core.basal import plan_tick, slowed_by_shadows
 from itdose.core.path import NO_DRUG, FluidPath, Segment
+from itdose.core.reach import paced_stretch
 from itdose.core.state import Device, FlushDose, Phase, Shadow
 
 DAY = 86_400
@@ -115,3 +116,26 @@ def test_a_report_names_a_shadow_slower_than_its_lane(library: Library) -> None:
         _device(library, Shadow(0, 1_000, "hydromorphone", OLD)), program=None
     )
     assert not slowed_by_shadows(unprogrammed, now)
+
+
+def test_a_stretch_shorter_than_the_least_run_takes_the_slowest_rate_within_it_only() -> None:
+    """R-TIP-6, REQ-TIP-003, worked by hand: pushed out after 10 nL at a lane rate of 900 where
+    a shadow slows the places from 12 nL on to 300, the change lies 2 nL ahead, nearer than the
+    least run of 5 nL: the order runs those 5 nL at 300 (to 15 nL). A shadow slowing the places
+    from 15 nL on to 100, just past that run, does not slow it; one from 14 nL on does."""
+
+    def limit_of(shadow: Shadow) -> int:
+        return {"hydromorphone": 300, "fentanyl": 100}[shadow.drug]
+
+    near = Shadow(12, 10, "hydromorphone", OLD)
+    assert paced_stretch((near,), 10, 900, limit_of, 5) == (300, 15)
+    assert paced_stretch((near,), 10, 900, limit_of, 2) == (900, 12)
+    first = Shadow(12, 3, "hydromorphone", OLD)
+    assert paced_stretch((first, Shadow(15, 10, "fentanyl", OLD)), 10, 900, limit_of, 5) == (
+        300,
+        15,
+    )
+    assert paced_stretch((first, Shadow(14, 10, "fentanyl", OLD)), 10, 900, limit_of, 5) == (
+        100,
+        15,
+    )
