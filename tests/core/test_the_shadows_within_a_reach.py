@@ -10,7 +10,7 @@ a push lies that much nearer.
 from __future__ import annotations
 
 from itdose.core.path import Segment
-from itdose.core.reach import Span, shadow_spans, shadows_within
+from itdose.core.reach import Span, richest_within, shadow_spans, shadows_within, spans_of
 from itdose.core.state import Shadow
 
 MG = 1_000_000
@@ -41,3 +41,22 @@ def test_a_shadow_moved_toward_the_tip_lies_that_much_nearer() -> None:
         Span(-2, 3, fluid, True),
         Span(-12, -7, Segment(5, "morphine", MG), True),
     ]
+
+
+def test_a_shadow_kept_through_the_richest_fluid_within_reach_joins_only_where_it_touches() -> None:
+    """R-MRI-5: laid out with nothing before or after each place, a path of one fluid with
+    shadows of another drug over 10-11, 20-21 and 22-24 nL keeps the path's fluid and two
+    shadows of that drug, 10-11 and 20-24: the ranges that touch join, the ones apart stay
+    apart."""
+    path = spans_of((Segment(100, "morphine", 10 * MG),), 0)
+    shadows = (
+        Shadow(10, 2, "hydromorphone", 2 * MG),
+        Shadow(20, 2, "hydromorphone", 2 * MG),
+        Shadow(22, 3, "hydromorphone", 2 * MG),
+    )
+    lanes, kept = richest_within([*path, *shadow_spans(shadows)], 100, 0, 0)
+    assert lanes == (Segment(100, "morphine", 10 * MG),)
+    assert kept == (
+        Shadow(10, 2, "hydromorphone", 2 * MG),
+        Shadow(20, 5, "hydromorphone", 2 * MG),
+    )
