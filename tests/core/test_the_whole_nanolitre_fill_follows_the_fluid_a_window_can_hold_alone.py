@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
+from itdose_testkit import reach
 
-from itdose.core import Library
+from itdose.core import Library, Phase
 from itdose.core.fill import fill_tiers
 from itdose.core.flight import is_lag, ledger_of, limit_fg
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
 from itdose.core.state import Shadow
 
@@ -83,3 +85,26 @@ def test_a_shadow_keeps_the_fill_of_every_concentration_from_now(library: Librar
     shadow = Shadow(0, 1_000, "morphine", 15 * MG)
     d = dataclasses.replace(b.device, shadows=(shadow,))
     assert fill_tiers(d, library, "morphine", now) == ((now, MAX_FG - 5 * 1_000_000),)
+
+
+def test_a_compounded_fluid_counts_as_at_the_front_only_when_it_is_the_drugs_own(
+    library: Library,
+) -> None:
+    """R-TIP-5, worked by hand: morphine at 12 mg/mL fills the 20 mg maximum only to whole
+    nanolitres, 8 ng (8 x 10**6 fg) less. At the tip (another drug behind it) that lower fill
+    holds from now. Behind hydromorphone at the same 12 mg/mL it can be alone in a window only a
+    day after the first order moves (no order yet: a day from now): the other drug's
+    concentration at the tip is not the morphine's."""
+    d = reach(Phase.ACTIVE, library)
+    now = d.clock_s or 0
+
+    def tiers(*ahead: Segment) -> tuple[tuple[int, int], ...]:
+        rest = Segment(234_000 - sum(s.volume_nl for s in ahead), "morphine", 10 * MG)
+        return fill_tiers(
+            dataclasses.replace(d, path=FluidPath((*ahead, rest))), library, "morphine", now
+        )
+
+    rich = Segment(1_000, "morphine", 12 * MG)
+    other = Segment(1_000, "hydromorphone", 12 * MG)
+    assert tiers(rich, other) == ((now, MAX_FG - 8 * MG),)
+    assert tiers(other, rich) == ((now, MAX_FG), (now + DAY_S, MAX_FG - 8 * MG))

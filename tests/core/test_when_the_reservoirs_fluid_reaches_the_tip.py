@@ -60,6 +60,13 @@ LEAN = Segment(1_000, "morphine", 5 * MG)
         # 5 mg/mL at 12 mg/day (2 400 000 nL/day) for 36 s, then hydromorphone nothing pushes:
         # the rate before is the tip's fluid's
         (12 * MG, (LEAN, HYDRO), (), (None, 2_400_000, 1_200_000)),
+        # 36 s of 5 mg/mL, then 44 s of hydromorphone at its flush dose: 80 s
+        (
+            12 * MG,
+            (LEAN, HYDRO),
+            (FlushDose("hydromorphone", 4 * MG),),
+            (80, 2_400_000, 1_200_000),
+        ),
         # a fluid of 1 ng/mL is pushed out like any other: 1 fg in a second, rounded up
         (12 * MG, (Segment(1, "morphine", 1),), (), (1, 12 * 10**12, 1_200_000)),
     ],
@@ -69,6 +76,7 @@ LEAN = Segment(1_000, "morphine", 5 * MG)
         "another drug's flush dose",
         "a zero rate",
         "a fluid nothing pushes behind the tip's",
+        "two fluids ahead, one after the other",
         "a fluid of 1 ng/mL",
     ],
 )
