@@ -14,8 +14,9 @@ from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
 from itdose_testkit import reach
 
 from itdose.core import Library, Phase
-from itdose.core.fill import fill_tiers
+from itdose.core.fill import fill_tiers, over_fg, within
 from itdose.core.flight import is_lag, ledger_of, limit_fg
+from itdose.core.ledger import Flow
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
 from itdose.core.state import Shadow
@@ -108,3 +109,14 @@ def test_a_compounded_fluid_counts_as_at_the_front_only_when_it_is_the_drugs_own
     other = Segment(1_000, "hydromorphone", 12 * MG)
     assert tiers(rich, other) == ((now, MAX_FG - 8 * MG),)
     assert tiers(other, rich) == ((now, MAX_FG), (now + DAY_S, MAX_FG - 8 * MG))
+
+
+def test_a_window_exactly_at_its_fill_is_within_it_and_one_femtogram_more_is_over() -> None:
+    """R-TIP-4 (the hard maximum reached exactly is allowed), R-TIP-5: a flow of exactly the
+    fill within an hour is within it (over by 0); one femtogram more is over by 1."""
+    fill = MAX_FG - 8 * MG
+    tiers = ((1_000, fill),)
+    exact = (Flow(1_000, fill, fill, 3_600),)
+    over = (Flow(1_000, fill + 1, fill + 1, 3_600),)
+    assert within((), exact, tiers) and over_fg((), exact, tiers) == 0
+    assert not within((), over, tiers) and over_fg((), over, tiers) == 1
