@@ -754,6 +754,16 @@ def _with_path(d: Device, *segments: Segment) -> Device:
     return dataclasses.replace(d, path=path)
 
 
+def _refilled(d: Device, conc: int, *segments: Segment) -> Device:
+    """``d`` with ``conc`` in its program and reservoir and its path holding ``segments``."""
+    assert d.program is not None and d.reservoir is not None
+    return dataclasses.replace(
+        _with_path(d, *segments),
+        program=dataclasses.replace(d.program, concentration_ng_per_ml=conc),
+        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=conc),
+    )
+
+
 # --- in flight, reservoir room, hard_max_ng ---------------------------------------------------
 
 
@@ -1579,16 +1589,7 @@ def test_an_order_of_exactly_the_usable_volume_is_not_a_false_empty_reservoir(
     The same with a basal order a bolus cut still in flight (1800 nL: 3600 nL/h cut half-way),
     which the usable volume is net of."""
     conc = 1_234_567
-    d = _active_device(library)
-    assert d.program is not None and d.reservoir is not None
-    d = _with_path(
-        dataclasses.replace(
-            d,
-            program=dataclasses.replace(d.program, concentration_ng_per_ml=conc),
-            reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=conc),
-        ),
-        Segment(234_000, "morphine", conc),
-    )
+    d = _refilled(_active_device(library), conc, Segment(234_000, "morphine", conc))
     assert 33_750 * conc <= 10**12 * HOUR // DAY < 33_751 * conc
     whole = plan_tick(_with_volume(d, EMPTY_NL + 33_750), T0, library)
     assert whole.order is not None and whole.order.volume_nl == 33_750
@@ -2742,11 +2743,7 @@ def test_a_bolus_of_one_ng_is_refused_at_the_hard_maximum_and_at_the_threshold(
     would grant it."""
     d = _active_device(library)
     assert d.program is not None and d.reservoir is not None and d.implant is not None
-    lean = dataclasses.replace(
-        _with_path(d, Segment(234_000, "morphine", MG)),
-        program=dataclasses.replace(d.program, concentration_ng_per_ml=MG),
-        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=MG),
-    )
+    lean = _refilled(d, MG, Segment(234_000, "morphine", MG))
     threshold = library.pump(d.implant.pump).empty_threshold.value
     cases = (
         (lean, ()),
@@ -2911,11 +2908,8 @@ def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_o
         next_order_id=3,
         basal_until_s=T0 + HOUR,
     )
-    assert d.program is not None and d.reservoir is not None
-    d = dataclasses.replace(
-        _with_path(d, Segment(2000, "morphine", 10 * MG), Segment(232_000, "morphine", 20 * MG)),
-        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
-        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    d = _refilled(
+        d, 20 * MG, Segment(2000, "morphine", 10 * MG), Segment(232_000, "morphine", 20 * MG)
     )
     after, effects = request_bolus(d, T0 + 1, library)
     assert effects[0] == BolusDecision(True, 100_000)
@@ -2943,11 +2937,8 @@ def test_a_bolus_cancelling_an_order_whose_rest_lies_in_one_fluid_carries_its_de
         basal_until_s=T0 + HOUR,
         basal_carry=9 * MG * DAY,
     )
-    assert d.program is not None and d.reservoir is not None
-    d = dataclasses.replace(
-        _with_path(d, Segment(4000, "morphine", 10 * MG), Segment(230_000, "morphine", 20 * MG)),
-        program=dataclasses.replace(d.program, concentration_ng_per_ml=20 * MG),
-        reservoir=dataclasses.replace(d.reservoir, concentration_ng_per_ml=20 * MG),
+    d = _refilled(
+        d, 20 * MG, Segment(4000, "morphine", 10 * MG), Segment(230_000, "morphine", 20 * MG)
     )
     after, effects = request_bolus(d, T0 + 1800, library)
     assert effects[0] == BolusDecision(True, 100_000)
