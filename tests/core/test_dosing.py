@@ -2607,6 +2607,35 @@ def test_a_bolus_carries_exactly_what_its_cancelled_order_owed_and_its_own_fract
     assert after.basal_carry == 10**12 * 600 + owed - 694 * 10**7 * DAY
 
 
+@pytest.mark.parametrize(
+    ("volume", "end", "carry", "owed", "basal_nl"),
+    [
+        pytest.param(1, T0 + 1, 5 * 10**11, 364 * 10**9, 694, id="an-order-of-one-second"),
+        pytest.param(4170, T0 + HOUR, 0, 2 * 10**7 * DAY, 696, id="at-most-two-nanolitres"),
+    ],
+)
+def test_a_bolus_carries_what_a_short_or_over_full_cancelled_order_owed(
+    volume: int, end: int, carry: int, owed: int, basal_nl: int, library: Library
+) -> None:
+    """R-TIP-4, REQ-TIP-004: the test above with the basal order cut at its start (T0) by the
+    0.1 mg bolus over 600 s. An order of one second holding 1 nL, 0.5 x 10**12 fg x s/day
+    carried after it: it owes that carry plus its line for its one second (1 nL x 10**7 x
+    86 400) less that second's basal (10**12): 3.64 x 10**11; 694 nL of basal go in the bolus.
+    An order holding 4 170 nL for the hour, 3.33 nL over the hour's basal: it owes at most two
+    nanolitres (what a carry can be), 2 x 10**7 x 86 400; 696 nL of basal go in the bolus."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, volume, end_s=end),),
+        next_order_id=3,
+        basal_until_s=end,
+        basal_carry=carry,
+    )
+    after, effects = request_bolus(d, T0, library)
+    (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.basal_nl) == (10_000 + basal_nl, basal_nl)
+    assert after.basal_carry == 10**12 * 600 + owed - basal_nl * 10**7 * DAY
+
+
 @pytest.mark.parametrize(("last_s", "granted"), [(T0 + 1 - HOUR, True), (T0 + 2 - HOUR, False)])
 def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
     last_s: int, granted: bool, library: Library
@@ -2943,3 +2972,31 @@ def test_a_bolus_cancelling_an_order_whose_rest_lies_in_one_fluid_carries_its_de
     after, effects = request_bolus(d, T0 + 1800, library)
     assert effects[0] == BolusDecision(True, 100_000)
     assert after.basal_carry == 38_400 + 9 * MG * DAY - 1800 * 160 * MG
+
+
+def test_a_bolus_cancelling_an_order_whose_last_nanolitre_is_the_old_fluid_carries_its_debt(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the same change, with one nanolitre of the old fluid at the tip; the
+    hour's basal order (4166 nL from T0, a carry after it of 0.9 nL) reported 4165 nL at
+    T0 + 3598, so its rest, one nanolitre, is that old fluid alone (the new one right behind
+    it). A bolus at T0 + 3599 cancelling it carries, besides its own basal target's remainder
+    (38 400 fg x s/day), that order's debt: 0.9 nL plus its line for its last second (4166 nL x
+    10**7 x 86 400 / 3600) less that second's basal (10**12): 7.7744 x 10**11 fg x s/day."""
+    d = _active_device(
+        library,
+        orders=(
+            dataclasses.replace(
+                _order(2, DeliveryKind.BASAL, 4166, reported_nl=4165), reported_s=T0 + 3598
+            ),
+        ),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    d = _refilled(
+        d, 20 * MG, Segment(1, "morphine", 10 * MG), Segment(233_999, "morphine", 20 * MG)
+    )
+    after, effects = request_bolus(d, T0 + 3599, library)
+    assert effects[0] == BolusDecision(True, 100_000)
+    assert after.basal_carry == 38_400 + 9 * MG * DAY + 4166 * 10**7 * DAY // 3600 - 10**12
