@@ -2636,6 +2636,29 @@ def test_a_bolus_carries_what_a_short_or_over_full_cancelled_order_owed(
     assert after.basal_carry == 10**12 * 600 + owed - basal_nl * 10**7 * DAY
 
 
+def test_a_bolus_carries_what_a_cancelled_order_at_one_nanogram_a_day_owed(
+    library: Library,
+) -> None:
+    """R-TIP-4, REQ-TIP-004: a program of 1 ng/day (the Prometra II has no minimum rate) whose
+    hour's basal order holds one nanolitre (its carry), cut at its start by the 0.1 mg bolus
+    over 600 s: the bolus holds no whole nanolitre of basal, and carries 600 s of 1 ng/day
+    (6 x 10**8 fg x s/day) and the order's debt, its line for the hour (1 nL x 10**7 x
+    86 400) less the hour's basal (3.6 x 10**9): 8.61 x 10**11 fg x s/day."""
+    d = _active_device(
+        library,
+        orders=(_order(2, DeliveryKind.BASAL, 1),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=0,
+    )
+    assert d.program is not None
+    d = dataclasses.replace(d, program=dataclasses.replace(d.program, basal=Basal.continuous(1)))
+    after, effects = request_bolus(d, T0, library)
+    (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+    assert (order.volume_nl, order.basal_nl) == (10_000, 0)
+    assert after.basal_carry == 10**6 * 600 + 10**7 * DAY - 10**6 * HOUR
+
+
 @pytest.mark.parametrize(("last_s", "granted"), [(T0 + 1 - HOUR, True), (T0 + 2 - HOUR, False)])
 def test_a_bolus_that_holds_basal_back_still_keeps_the_lockout(
     last_s: int, granted: bool, library: Library
