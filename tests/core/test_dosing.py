@@ -2921,6 +2921,57 @@ def test_a_bolus_far_over_the_maximum_is_refused_as_planned_with_the_basal_its_c
     )
 
 
+@pytest.mark.parametrize(
+    ("above", "reasons", "volume", "in_the_way"),
+    [
+        pytest.param(0, (), 10_693, (), id="at-the-maximum-holding-one-nanolitre"),
+        pytest.param(1, (Reason.DAILY_CAP,), 10_694, (), id="one-femtogram-over"),
+        pytest.param(5_555_555, (Reason.DAILY_CAP,), 10_694, (), id="within-reach-of-a-hold"),
+        pytest.param(
+            5_555_556, (Reason.NOT_DELIVERING,), 10_695, ("hydromorphone",), id="beyond-it"
+        ),
+    ],
+)
+def test_a_bolus_is_refused_as_planned_with_its_cancel_debt_only_beyond_what_it_may_hold_back(
+    above: int,
+    reasons: tuple[Reason, ...],
+    volume: int,
+    in_the_way: tuple[str, ...],
+    library: Library,
+) -> None:
+    """REQ-GOV-008, REQ-GOV-010, R-TIP-4: the path and the cancelled order of the test above,
+    a clinician bolus of 0.1 mg over 600 s at T0 + 1800, and the last 24 h holding W fg at
+    T0 - 100. In the window ending at T0 - 101 + 86 400: W, what the cancelled order may have
+    moved (2083 nL: 20 830 ng), the order and the basal after it (rounded up to a femtogram).
+    Planned without the 0.567 nL the cancel owes and holding back one nanolitre (what a
+    clinician bolus may hold back): 10 693 nL (106 930 ng), then 83 899 s of 1 mg/day
+    (971 053 240 740.74 fg); it fits for W up to 18 901 186 759 259 fg, granted there; one
+    femtogram more, refused for the cap. Planned with the debt: the bolus flow 10 001 nL, a day
+    of basal from T0 + 1800 (84 499 s: 977 997 685 185.19 fg), 10 695 nL in all; over the
+    maximum by W - 18 901 186 759 259 fg + 24 444 444.19 fg. Over by more than 30 ng (the
+    debt's nanolitre, the one it may hold back and one more), from 5 555 556 fg above that W,
+    no plan can fit: refused as planned with the debt, naming the hydromorphone its last
+    nanolitre reaches; up to 30 ng over, refused as planned without it, for the cap."""
+    window = 18_901_186_759_259 + above
+    d = _active_device(
+        library,
+        ledger=Ledger().record(T0 - 100, 1, T0 - 100, window, window, 1),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    d = _with_path(
+        d,
+        Segment(12_777, "morphine", 10 * MG),
+        Segment(1_000, "hydromorphone", 2 * MG),
+        Segment(234_000 - 13_777, "morphine", 10 * MG),
+    )
+    plan = dosing.clinician_plan(d, T0 + 1800, library, 100_000, 600)
+    assert (plan.decision.reasons, plan.volume_nl, plan.in_the_way) == (reasons, volume, in_the_way)
+    assert plan.decision.granted_ng == (100_000 if not reasons else 0)
+
+
 def test_a_bolus_over_the_maximum_by_under_one_femtogram_without_an_order_to_cancel_is_denied(
     library: Library,
 ) -> None:
