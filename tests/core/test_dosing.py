@@ -3019,6 +3019,47 @@ def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_o
     assert after.basal_carry == 10**12 * 600 % DAY == 38_400
 
 
+@pytest.mark.parametrize(
+    ("window_ng", "held"),
+    [(18_901_120, 0), (18_901_155, 1), (18_901_175, 2), (18_901_195, 3), (18_901_215, None)],
+)
+def test_a_bolus_across_two_concentrations_carries_the_basal_it_holds_back(
+    window_ng: int, held: int | None, library: Library
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the change of the test above (2000 nL of 10 mg/mL at the tip, then
+    20 mg/mL), the hour's basal order cancelled at T0 + 1 by a patient bolus of 0.1 mg, the
+    last 24 h nearer and nearer the 20 mg maximum: the order (6346 nL, sized across both
+    concentrations; its basal share 6 944 444 444 fg of 106 944 444 444: 412 nL) holds back
+    one, two, then three nanolitres of its basal (the second and third announced), each carried
+    to the next basal order at the richer fluid, 20 mg/mL (held x 2 x 10**7 x 86 400 fg x
+    s/day), besides the basal target's remainder (38 400 fg x s/day); a window nearer still
+    denies it. A bolus never cuts the basal (R-TIP-4)."""
+    d = _active_device(
+        library,
+        ledger=_recorded(T0 - 100, window_ng),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+    )
+    d = _refilled(
+        d, 20 * MG, Segment(2000, "morphine", 10 * MG), Segment(232_000, "morphine", 20 * MG)
+    )
+    after, effects = request_bolus(d, T0 + 1, library)
+    assert isinstance(effects[0], BolusDecision)
+    assert effects[0].granted is (held is not None)
+    if held is not None:
+        (order,) = [e for e in effects if isinstance(e, DeliveryOrder)]
+        # the basal share: volume x (basal target - held) / (dose + basal target - held)
+        share = (
+            (6346 - held) * (6_944_444_444 - held * 20 * MG) // (106_944_444_444 - held * 20 * MG)
+        )
+        assert (order.volume_nl, order.basal_nl) == (6346 - held, share)
+        assert share == [412, 410, 409, 408][held]
+        assert after.basal_carry == 38_400 + held * 20 * MG * DAY
+        limited = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
+        assert (limited in effects) is (held > 1)
+
+
 def test_a_bolus_cancelling_an_order_whose_rest_lies_in_one_fluid_carries_its_debt(
     library: Library,
 ) -> None:
