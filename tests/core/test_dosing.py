@@ -2972,6 +2972,37 @@ def test_a_bolus_is_refused_as_planned_with_its_cancel_debt_only_beyond_what_it_
     assert plan.decision.granted_ng == (100_000 if not reasons else 0)
 
 
+@pytest.mark.parametrize(
+    ("above", "volume", "carry"),
+    [
+        pytest.param(-24_444_445, 10_695, 96 * 10**8, id="room-for-the-debt"),
+        pytest.param(-24_444_444, 10_694, 4_896 * 10**8 + 3_840 * 10**8, id="one-femtogram-short"),
+    ],
+)
+def test_a_bolus_holds_the_basal_its_cancel_owes_exactly_while_the_window_has_room_for_it(
+    above: int, volume: int, carry: int, library: Library
+) -> None:
+    """REQ-TIP-004, REQ-GOV-002, R-TIP-4: the state of the test above with the path all
+    morphine: planned with the debt the bolus is over the maximum by W - 18 901 186 759 259 fg
+    + 24 444 444.19 fg, so it fits for W up to 24 444 445 fg below that W: the order holds the
+    0.567 nL debt (4.896 x 10**11 fg x s/day) with the 694.44 nL of basal, 10 695 nL, and
+    carries the rest, 6.004896 x 10**14 - 695 x 10**7 x 86 400 = 9.6 x 10**9; one femtogram
+    more in the window, it is planned without the debt (10 694 nL) and carries it with the
+    basal target's remainder (3.84 x 10**11)."""
+    window = 18_901_186_759_259 + above
+    d = _active_device(
+        library,
+        ledger=Ledger().record(T0 - 100, 1, T0 - 100, window, window, 1),
+        orders=(_order(2, DeliveryKind.BASAL, 4166),),
+        next_order_id=3,
+        basal_until_s=T0 + HOUR,
+        basal_carry=9 * MG * DAY,
+    )
+    plan = dosing.clinician_plan(d, T0 + 1800, library, 100_000, 600)
+    assert plan.decision.granted_ng == 100_000
+    assert (plan.volume_nl, plan.basal_carry) == (volume, carry)
+
+
 def test_a_bolus_over_the_maximum_by_under_one_femtogram_without_an_order_to_cancel_is_denied(
     library: Library,
 ) -> None:
