@@ -2825,6 +2825,46 @@ def test_a_bolus_under_one_nanolitre_is_refused_for_that_alone(library: Library)
         assert (decision.granted_ng, decision.reasons) == (0, (Reason.NOT_DELIVERING,))
 
 
+def test_a_bolus_behind_a_fluid_of_one_ng_per_ml_is_sized_across_it(library: Library) -> None:
+    """REQ-TIP-002, REQ-GOV-008: the path holds 2 nL of morphine at 1 ng/mL at the tip (2 fg),
+    then 10 000 nL at 20 mg/mL, then hydromorphone; the basal is already ordered past the bolus
+    and 0.5 x 10**12 fg x s/day carried (5 787 037 fg of basal target). A clinician bolus of
+    0.1 mg over 600 s is granted, sized across both fluids: 5002 nL hold 10**11 + 2 fg, one
+    nanolitre more 2 x 10**7 fg more than the target. The leanest fluid of its drug, at
+    1 ng/mL, is a fluid like any other: the hydromorphone 5000 nL behind the order is not in
+    its way."""
+    d = _active_device(
+        library, orders=(), next_order_id=3, basal_until_s=T0 + 2 * HOUR, basal_carry=5 * 10**11
+    )
+    d = _refilled(
+        d,
+        20 * MG,
+        Segment(2, "morphine", 1),
+        Segment(10_000, "morphine", 20 * MG),
+        Segment(223_998, "hydromorphone", 2 * MG),
+    )
+    plan = dosing.clinician_plan(d, T0 + 600, library, 100_000, 600)
+    assert (plan.decision.granted_ng, plan.volume_nl, plan.in_the_way) == (100_000, 5002, ())
+
+
+def test_a_bolus_under_one_nanolitre_names_the_drug_at_the_tip(library: Library) -> None:
+    """REQ-GOV-010: with 14 529 nL of hydromorphone at the tip, then 14 169 nL of morphine at
+    1 ng/mL, then morphine at 10 mg/mL, a clinician bolus of 5 ng of morphine (half a nanolitre
+    at the richest fluid within its reach: an order of no volume) is refused as not
+    deliverable, naming the hydromorphone in its way."""
+    d = _with_path(
+        _active_device(library, orders=(), next_order_id=3, basal_until_s=T0 + 2 * HOUR),
+        Segment(14_529, "hydromorphone", 2 * MG),
+        Segment(14_169, "morphine", 1),
+        Segment(234_000 - 28_698, "morphine", 10 * MG),
+    )
+    plan = dosing.clinician_plan(d, T0 + 1800, library, 5, 600)
+    assert (plan.decision.reasons, plan.in_the_way) == (
+        (Reason.NOT_DELIVERING,),
+        ("hydromorphone",),
+    )
+
+
 def test_a_bolus_over_the_maximum_by_under_one_femtogram_is_granted(library: Library) -> None:
     """R-TIP-4, REQ-TIP-004: as in `test_a_bolus_replaces_the_basal_order_in_flight`, counted
     with a day of basal from T0 + 1 the order fits a window of 20 mg - 20 - 100 000 -
