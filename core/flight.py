@@ -243,7 +243,8 @@ def _fluid_flows(
         out = ahead(d, skip_nl, volume_nl)
         upto = 0
         # the concentrations fall from one fluid to the next: every step is positive
-        for p, after in zip(out, (*out[1:], None), strict=True):
+        # (an order of no volume, a dose under the first nanolitre at the tip: no flows)
+        for p, after in itertools.zip_longest(out, out[1:]):
             upto += p.volume_nl
             step = p.concentration_ng_per_ml - (after.concentration_ng_per_ml if after else 0)
             flows.append(Flow(now, upto * step, pace * step, 3600))
