@@ -110,6 +110,21 @@ def test_while_suspended_a_new_program_counts_from_the_last_delivered_dose(
         step(d, c.SetProgram(C, _baclofen_program(LAST * 13 // 10 + 1)), T + 120, library)
 
 
+def test_a_dose_of_one_ng_a_day_is_the_last_dose_a_restart_counts_from(library: Library) -> None:
+    """REQ-TITR-005: baclofen cut from 100 mcg/day to 1 ng/day (the Prometra II has no minimum
+    rate), then to zero: the last dose delivered before the stop is 1 ng/day, so a restart at
+    100 mcg/day is a titration step from 1 ng/day, refused (30 % at most), not a return to the
+    earlier 100 mcg/day."""
+    d = _baclofen_active(library)
+    one = c.SetProgram(C, _baclofen_program(1), confirm_withdrawal_risk=True)
+    d = step(d, one, T, library).device
+    zero = c.SetProgram(C, _baclofen_program(0), confirm_withdrawal_risk=True)
+    d = step(d, zero, T + HOUR, library).device
+    with pytest.raises(LimitViolation) as refused:
+        step(d, c.SetProgram(C, _baclofen_program(LAST)), T + 2 * HOUR, library)
+    assert refused.value.limit_id.endswith("max_increase_percent")
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
