@@ -11,14 +11,19 @@ later, morphine again: two hours on the path holds morphine, a 2,777 nL hydromor
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
+from itdose_testkit import reach
 from late_reports import LateCutReports
 
-from itdose.core import DosingError, Library, Role
+from itdose.core import DosingError, Library, LimitViolation, Phase, Role, step
 from itdose.core import commands as c
 from itdose.core.effects import DeliveryOrder
-from itdose.core.path import drugs_in
+from itdose.core.path import FluidPath, Segment, drugs_in
 from itdose.core.program import Basal, Program
+from itdose.core.state import Shadow
 
 C = Role.CLINICIAN
 MORPHINE = Program("morphine", "pain", 25 * MG, Basal.continuous(10 * MG), None, "opioid-tolerant")
@@ -110,3 +115,30 @@ def test_a_bolus_waiting_for_a_report_is_not_told_to_wait_for_a_far_drug(
     assert "hydromorphone" in drugs_in(b.device.path.segments)
     assert _answer(b, 100_000) == ""
     assert why and WAIT not in why, why
+
+
+def test_two_drugs_in_the_way_are_both_named(library: Library) -> None:
+    """Built state: morphine 10 mg/mL (the program's), the path holding 5,000 nL of morphine at
+    the tip, 1,000 nL of hydromorphone, then morphine, and a shadow that may hold ziconotide
+    3,000 nL from the tip: a clinician bolus of 0.1 mg (10,000 nL) pushes both out, and the
+    refusal names the two, joined by "and", and says to wait for them."""
+    d = reach(Phase.ACTIVE, library)
+    d = dataclasses.replace(
+        d,
+        orders=(),
+        basal_until_s=(d.clock_s or 0) + 7200,
+        path=FluidPath(
+            (
+                Segment(5_000, "morphine", 10 * MG),
+                Segment(1_000, "hydromorphone", 2 * MG),
+                Segment(228_000, "morphine", 10 * MG),
+            )
+        ),
+        shadows=(Shadow(3_000, 100, "ziconotide", 100_000),),
+    )
+    with pytest.raises(LimitViolation) as refused:
+        step(d, c.ClinicianBolus(C, 100_000, 600), (d.clock_s or 0) + 1, library)
+    assert (
+        f"hydromorphone and ziconotide {WAIT} (the fluid path or a shadow of it holds it): give "
+        "the clinician bolus once it has left" in str(refused.value)
+    )
