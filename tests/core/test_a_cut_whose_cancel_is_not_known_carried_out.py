@@ -193,8 +193,14 @@ def test_a_report_that_undoes_a_cut_is_still_judged_by_the_orders_pace(library: 
     pace = -(-cut.volume_nl * HOUR_S // (cut.end_s - cut.start_s))
     by_now = pace * (at - cut.start_s + 1) // HOUR_S
     assert by_now * HOUR_S > pace * (cut.cut_s - cut.start_s + 1)  # beyond the cut's bound
-    ok = _report(b, cut.id, by_now, False, True, at)
+    out = step(b.device, c.DriveReport(S, cut.id, by_now, False, True), at, b.library)
+    ok = out.device
     assert not ok.has_alarm(AlarmKind.DELIVERY_DEVIATION)
+    # recorded at the report, naming the order and its cut
+    text = f"order {cut.id}: its cut at t={cut.cut_s} s is not known carried out; not cut"
+    assert [e for e in out.effects if isinstance(e, Record) and e.event == "cut_undone"] == [
+        Record("cut_undone", "service", at, ok.phase, ok.phase, text)
+    ]
     (undone,) = (o for o in ok.orders if o.id == cut.id)
     assert (undone.cut_s, undone.cut_mixed, undone.reported_nl) == (0, False, by_now)
     assert ok.basal_until_s == cut.end_s > b.device.basal_until_s
