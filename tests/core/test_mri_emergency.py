@@ -299,3 +299,25 @@ def test_the_last_nanolitre_of_the_old_drug_at_the_tip_is_counted_at_a_scan(
 
     assert window(new, "morphine") - window(d, "morphine") == 250_000
     assert window(new, "hydromorphone") - window(d, "hydromorphone") == 20_000
+
+
+@pytest.mark.parametrize(("start_nl", "counted"), [(9_999, True), (10_000, False)])
+def test_an_emergency_scan_counts_a_shadow_within_its_10_ul_only(
+    library: Library, start_nl: int, counted: bool
+) -> None:
+    """REQ-MRI-006, R-MRI-5: no order in flight (nothing moved beyond the reports), so the 10 uL
+    that leave are the path's first 10,000 nL: a shadow that may hold hydromorphone (2 mg/mL)
+    from 9,999 nL on is within them, counted at its richest (20 mcg of hydromorphone with the
+    100 mcg of morphine); one from 10,000 nL on is not, and only the morphine is counted."""
+    d = dataclasses.replace(
+        reach(Phase.ACTIVE, library),
+        orders=(),
+        shadows=(Shadow(start_nl, 100, "hydromorphone", 2 * MG),),
+    )
+    out = step(d, _emergency(), T, library)
+    (warn,) = [e for e in out.effects if isinstance(e, Warn)]
+    hydromorphone = ", 20 mcg of hydromorphone (2 mg/mL)" if counted else ""
+    assert (
+        f"is counted as delivered now: 100 mcg of morphine (10 mg/mL){hydromorphone}. After"
+        in warn.text
+    )
