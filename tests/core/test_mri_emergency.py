@@ -19,7 +19,7 @@ from itdose.core.alarms import AlarmKind
 from itdose.core.effects import Annunciate, DeliveryOrder, StopDelivery, Warn
 from itdose.core.path import Segment
 from itdose.core.program import Basal, Program
-from itdose.core.state import Device, FlushDose, Shadow
+from itdose.core.state import DeliveryKind, Device, FlushDose, Order, Shadow
 
 T = 8 * DAY
 WORST_CASE_NL = 10_000
@@ -321,3 +321,17 @@ def test_an_emergency_scan_counts_a_shadow_within_its_10_ul_only(
         f"is counted as delivered now: 100 mcg of morphine (10 mg/mL){hydromorphone}. After"
         in warn.text
     )
+
+
+def test_a_second_emergency_scan_leaves_an_order_the_first_stopped_stopped_at_the_first(
+    library: Library,
+) -> None:
+    """REQ-MRI-006, R-MRI-5: an order an earlier scan stopped (not yet reported) moved nothing
+    after that scan, so every later report of it is judged at that instant; a second emergency
+    scan stops the order in flight then, and leaves the first one stopped where it was."""
+    d = reach(Phase.ACTIVE, library)
+    earlier = Order(7, DeliveryKind.BASAL, T - 3600, T, 4166, stopped_s=T - 1800)
+    running = Order(8, DeliveryKind.BASAL, T - 600, T + 3000, 4166)
+    d = dataclasses.replace(d, orders=(earlier, running), next_order_id=9)
+    out = step(d, _emergency(), T, library)
+    assert [(o.id, o.stopped_s) for o in out.device.orders] == [(7, T - 1800), (8, T)]
