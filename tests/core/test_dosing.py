@@ -3091,6 +3091,41 @@ def test_a_bolus_cancelling_an_order_across_two_concentrations_carries_no_debt_o
 
 
 @pytest.mark.parametrize(
+    ("reservoir", "segments", "volume"),
+    [
+        pytest.param(
+            25 * MG,
+            (Segment(10_000, "morphine", 10 * MG), Segment(224_000, "morphine", 25 * MG)),
+            10_000,
+            id="all-of-the-leaner-fluid",
+        ),
+        pytest.param(
+            20 * MG,
+            (
+                Segment(2, "morphine", 25 * MG),
+                Segment(10_692, "morphine", 10 * MG),
+                Segment(223_306, "morphine", 20 * MG),
+            ),
+            9_997,
+            id="a-richer-nanolitre-then-the-leaner",
+        ),
+    ],
+)
+def test_a_bolus_across_two_concentrations_holding_its_dose_exactly_is_sized_to_it(
+    reservoir: int, segments: tuple[Segment, ...], volume: int, library: Library
+) -> None:
+    """REQ-TIP-002, REQ-GOV-008: no basal order in flight and the basal ordered past the bolus,
+    nothing carried: a clinician bolus of 0.1 mg (100 000 ng) over 600 s is sized to the
+    largest volume whose drug is at most the dose, the dose exactly here: 10 000 nL of
+    10 mg/mL (the 25 mg/mL behind them within its reach); 2 nL of 25 mg/mL and 9 995 nL of
+    10 mg/mL (50 + 99 950 ng)."""
+    d = _active_device(library, orders=(), next_order_id=3, basal_until_s=T0 + 2 * HOUR)
+    d = _refilled(d, reservoir, *segments)
+    plan = dosing.clinician_plan(d, T0 + 1, library, 100_000, 600)
+    assert (plan.decision.granted_ng, plan.volume_nl, plan.basal_nl) == (100_000, volume, 0)
+
+
+@pytest.mark.parametrize(
     ("window_ng", "held"),
     [(18_901_120, 0), (18_901_155, 1), (18_901_175, 2), (18_901_195, 3), (18_901_215, None)],
 )
