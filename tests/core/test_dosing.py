@@ -2847,6 +2847,25 @@ def test_a_bolus_behind_a_fluid_of_one_ng_per_ml_is_sized_across_it(library: Lib
     assert (plan.decision.granted_ng, plan.volume_nl, plan.in_the_way) == (100_000, 5002, ())
 
 
+def test_a_bolus_through_a_fluid_of_one_ng_per_ml_is_sized_to_its_dose(library: Library) -> None:
+    """REQ-TIP-002, REQ-GOV-008: the path holds 20 147 nL of morphine at 1 ng/mL at the tip,
+    then 9 376 nL at 10 mg/mL, then hydromorphone; the basal is ordered past the bolus. A
+    clinician bolus of 15 ng is sized at its own drug's fluids, the leanest 1 ng/mL: 20 148 nL,
+    the lean fluid (20 147 fg) and one nanolitre of 10 mg/mL (10**7 fg), at most the 1.5 x 10**7
+    fg of the dose (a second nanolitre would bring 2 x 10**7 more); the hydromorphone lies
+    beyond it. Sized at the hydromorphone's 2 mg/mL instead, 7 nL would move 7 fg of morphine."""
+    d = _active_device(library, orders=(), next_order_id=3, basal_until_s=T0 + 2 * HOUR)
+    d = _refilled(
+        d,
+        10 * MG,
+        Segment(20_147, "morphine", 1),
+        Segment(9_376, "morphine", 10 * MG),
+        Segment(204_477, "hydromorphone", 2 * MG),
+    )
+    plan = dosing.clinician_plan(d, T0 + 1, library, 15, 600)
+    assert (plan.decision.granted_ng, plan.volume_nl, plan.in_the_way) == (15, 20_148, ())
+
+
 def test_a_bolus_under_one_nanolitre_names_the_drug_at_the_tip(library: Library) -> None:
     """REQ-GOV-010: with 14 529 nL of hydromorphone at the tip, then 14 169 nL of morphine at
     1 ng/mL, then morphine at 10 mg/mL, a clinician bolus of 5 ng of morphine (half a nanolitre
