@@ -275,10 +275,7 @@ def _plan_with(
     if mixed:
         # the whole order (its basal too), fluid by fluid, then the basal after it: a day at
         # the top step less the basal inside the order (which the order's flows count)
-        flows.extend(
-            Flow(f.start_s, max(0, f.amount_fg - basal_fg), f.pace_fg, f.pace_s)
-            for f in _future_basal(d, until)
-        )
+        flows.extend(_future_basal(d, until, basal_fg))
         choices = (_fluid_flows(d, drug, now, others, unreported, volume, dur, moved),)
     part: tuple[Piece, ...] = ()
     extra_nl = 0
@@ -291,10 +288,7 @@ def _plan_with(
         # basal after it: a day at the top step less the basal inside the order
         basal_nl -= held
         volume = bolus_nl + basal_nl
-        flows.extend(
-            Flow(f.start_s, max(0, f.amount_fg - basal_nl * cmax), f.pace_fg, f.pace_s)
-            for f in _future_basal(d, until)
-        )
+        flows.extend(_future_basal(d, until, basal_nl * cmax))
         order = Flow(now, volume * cmax, pace_nl_per_h(volume, dur) * cmax, 3600)
         choices = ((part, (order,)),)
     else:

@@ -29,7 +29,7 @@ from itdose.core.ledger import (
 )
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, ng_down, ng_up
-from itdose.core.program import basal_daily_ng
+from itdose.core.program import FlexClock, basal_daily_ng, local_seconds, rate_at
 from itdose.core.state import Device, DrugLedger, Order
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
@@ -125,16 +125,57 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
     return tuple(flows)
 
 
-def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
-    """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
-    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008). Only a bolus
+def schedule_rate(d: Device, now: int) -> tuple[int, int]:
+    """The program's basal rate at ``now`` (ng/day) and the seconds to its next step: on the
+    elapsed clock from the program's start, on the wall clock in local time. The basal plan
+    delivers at it and the bolus plan reserves room for it (:func:`_future_basal`)."""
+    assert d.program is not None
+    basal = d.program.basal
+    if basal.clock is FlexClock.WALL:
+        second = local_seconds(basal, now + d.utc_minus_mono_s) % DAY_S
+    else:
+        second = (now - d.program_start_s) % DAY_S
+    return rate_at(basal, seconds_into_day=second)
+
+
+def _future_basal(d: Device, start: int, less_fg: int = 0) -> tuple[Flow, ...]:
+    """Basal due from ``start`` on, for a day, less ``less_fg`` (the basal an order already
+    counts) taken from the day's end: a bolus must leave room for it (basal is never reduced to
+    make room for a bolus, REQ-GOV-008). Each step of the schedule is a flow from where it
+    begins at its own rate (docs/dosing-rules.md#r-bol-3): any 24 h window holds the schedule's
+    amount in it, a day's total when it lies wholly after ``start``. A wall-clock schedule whose
+    offset from UTC changes within a day of ``start`` (a local day of 23 or 25 h: a window can
+    then hold more than a day's total) reserves a day at its highest step instead. Only a bolus
     plan asks, and a bolus is planned only under a program."""
     assert d.program is not None
-    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    basal = d.program.basal
+    steps = basal.steps
+    top = max(s.dose_ng_per_day for s in steps)
     if top == 0:
         return ()
-    day_fg = top * FG_PER_NG
-    return (Flow(start, day_fg, day_fg, DAY_S),)
+    utc = start + d.utc_minus_mono_s
+    shifts = basal.clock is FlexClock.WALL and any(
+        utc - DAY_S < o.from_utc_s <= utc + 2 * DAY_S for o in basal.utc_offsets
+    )
+    if len(steps) == 1 or shifts:
+        day_fg = top * FG_PER_NG
+        return (Flow(start, max(0, day_fg - less_fg), day_fg, DAY_S),)
+    flows: list[Flow] = []
+    t, end = start, start + DAY_S
+    while t < end:
+        rate, left = schedule_rate(d, t)
+        stop = min(end, t + left)
+        if rate:
+            fg = rate * FG_PER_NG
+            flows.append(Flow(t, ceil_div(fg * (stop - t), DAY_S), fg, DAY_S))
+        t = stop
+    for i in reversed(range(len(flows))):
+        if less_fg <= 0:
+            break
+        taken = min(less_fg, flows[i].amount_fg)
+        flows[i] = dataclasses.replace(flows[i], amount_fg=flows[i].amount_fg - taken)
+        less_fg -= taken
+    return tuple(f for f in flows if f.amount_fg)
 
 
 def _order_flow(
