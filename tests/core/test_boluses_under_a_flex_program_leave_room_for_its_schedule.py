@@ -27,13 +27,21 @@ from itdose_physics import (
     Cumulative,
     greedy_clinician_boluses,
     implanted_and_dosing,
+    max_clinician_bolus_ng,
 )
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision
-from itdose.core.program import Basal, FlexStep, PatientBolusProgram, Program
+from itdose.core.program import (
+    Basal,
+    FlexClock,
+    FlexStep,
+    PatientBolusProgram,
+    Program,
+    UtcOffset,
+)
 
 C, P = Role.CLINICIAN, Role.PATIENT
 CAP = 20 * MG
@@ -151,3 +159,36 @@ def test_a_flex_programs_basal_is_delivered_step_by_step(library: Library, seed:
             got = tip.at(Fraction(hi)) - tip.at(Fraction(lo))
             want = Fraction(rate * (e - s), DAY_S)
             assert abs(got - want) <= 20, (steps, day, s, float(got), float(want))
+
+
+SPRING = 1_711_846_800  # 2024-03-31T01:00:00Z: Europe/Berlin CET -> CEST (a 23 h local day)
+
+
+def test_a_wall_clock_schedule_near_a_utc_offset_change_reserves_its_top_step(
+    library: Library,
+) -> None:
+    """REQ-GOV-008, REQ-TIME-006: the same schedule on Europe/Berlin's wall clock. Three days
+    before the change to summer time the largest clinician bolus the core accepts leaves room
+    for the schedule's own day (more than 6 mg beside 12.92 mg); 12 h before it, a 24 h window
+    can hold 25 local hours of the schedule (more than its daily total), so the reserve is a day
+    at the top step, 20 mg/day, the hard maximum: no bolus fits. No window of what left the tip
+    over 20 mg."""
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, _program(STEPS, None))
+    wall = Basal(
+        steps=tuple(FlexStep(s, r) for s, r in STEPS),
+        clock=FlexClock.WALL,
+        timezone="Europe/Berlin",
+        utc_offsets=(UtcOffset(0, HOUR_S), UtcOffset(SPRING, 2 * HOUR_S)),
+    )
+    program = Program("morphine", "pain", 10 * MG, wall, None, "opioid-tolerant")
+    t1 = t0 + 600
+    b.submit_overriding(c.SetProgram(C, program, utc_now_s=SPRING - 4 * DAY_S), t1)
+    b.advance(t1 + DAY_S)
+    far = max_clinician_bolus_ng(b, 60, 10 * MG)
+    b.advance(t1 + 4 * DAY_S - 12 * HOUR_S)
+    near = max_clinician_bolus_ng(b, 60, 10 * MG)
+    assert far > 6 * MG and near == 0, (far, near)
+    b.advance(t1 + 6 * DAY_S)
+    largest, _ = _largest_window(b)
+    assert largest <= CAP, float(largest)
