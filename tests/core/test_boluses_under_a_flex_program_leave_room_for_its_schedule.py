@@ -28,12 +28,14 @@ from itdose_physics import (
     greedy_clinician_boluses,
     implanted_and_dosing,
     max_clinician_bolus_ng,
+    refill,
 )
 
 from itdose.core import Library, Role
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
 from itdose.core.effects import BolusDecision
+from itdose.core.governor import Reason
 from itdose.core.program import (
     Basal,
     FlexClock,
@@ -49,15 +51,39 @@ STEPS = ((0, 3 * MG), (10 * HOUR_S, 20 * MG))
 DAILY = Fraction(3 * MG * 10 + 20 * MG * 14, 24)  # 12.92 mg
 
 
-def _program(steps: tuple[tuple[int, int], ...], bolus: PatientBolusProgram | None) -> Program:
+def _program(
+    steps: tuple[tuple[int, int], ...], bolus: PatientBolusProgram | None, conc: int = 10 * MG
+) -> Program:
     basal = Basal(steps=tuple(FlexStep(s, r) for s, r in steps))
-    return Program("morphine", "pain", 10 * MG, basal, bolus, "opioid-tolerant")
+    return Program("morphine", "pain", conc, basal, bolus, "opioid-tolerant")
 
 
 def _largest_window(b: Bench) -> tuple[Fraction, Fraction]:
+    """The largest 24 h window of morphine that left the tip, and where it ends (the drive was
+    never misused)."""
     ex = b.extremes("morphine")
     assert not b.anomalies, b.anomalies
     return ex.max_ng, Fraction(ex.max_at_s)
+
+
+def _scheduled_ng(steps: tuple[tuple[int, int], ...], since_start_s: int) -> Fraction:
+    """The schedule's basal from its start to ``since_start_s`` seconds later, ng, exact."""
+    days, second = divmod(since_start_s, DAY_S)
+    ends = [*(s for s, _ in steps[1:]), DAY_S]
+    total = sum((r * (e - s) for (s, r), e in zip(steps, ends, strict=True)), 0) * days
+    total += sum((r * max(0, min(second, e) - s) for (s, r), e in zip(steps, ends, strict=True)), 0)
+    return Fraction(total, DAY_S)
+
+
+def _basal_withheld_ng(
+    b: Bench, steps: tuple[tuple[int, int], ...], given: list[tuple[int, int]], lo: int, hi: int
+) -> Fraction:
+    """What the tip delivered from ``lo`` to ``hi`` short of the schedule's basal and the boluses
+    ``given`` (ng; one program throughout, started at the device's program start)."""
+    start = b.device.program_start_s
+    want = _scheduled_ng(steps, hi - start) - _scheduled_ng(steps, lo - start)
+    tip = Cumulative(b.tip(), "morphine")
+    return want + sum(dose for _, dose in given) - (tip.at(Fraction(hi)) - tip.at(Fraction(lo)))
 
 
 def test_patient_boluses_under_a_flex_program_with_a_top_step_at_the_maximum_are_granted(
@@ -77,11 +103,9 @@ def test_patient_boluses_under_a_flex_program_with_a_top_step_at_the_maximum_are
         decisions.append(decision)
     b.advance(t0 + 5 * DAY_S)
     denied = [(k, d.reasons) for k, d in enumerate(decisions) if not d.granted]
-    assert all(reasons and reasons[0].value == "bolus_count" for _, reasons in denied), denied
+    assert all(reasons == (Reason.BOLUS_COUNT,) for _, reasons in denied), denied
     assert len(denied) <= 3, denied
-    assert not any(
-        kind is AlarmKind.MAX_DOSE_REACHED for _, _, _, kinds in b.phases for kind in kinds
-    )
+    assert not any(AlarmKind.MAX_DOSE_REACHED.value in kinds for _, _, _, kinds in b.phases)
     largest, _ = _largest_window(b)
     assert largest <= DAILY + 4 * MG + 10, float(largest)
 
@@ -94,11 +118,18 @@ def test_clinician_boluses_under_a_flex_program_reach_the_maximum_and_keep_it(
     tip comes to within 1 ug of 20 mg (the room is used) and never over it."""
     b = Bench(library)
     t0 = implanted_and_dosing(b, _program(STEPS, None))
+    b.advance(t0 + DAY_S)
     given = greedy_clinician_boluses(b, t0 + DAY_S + 7, t0 + 2 * DAY_S, 3 * HOUR_S, 60, 10 * MG)
     assert given, "no clinician bolus accepted"
     b.advance(t0 + 4 * DAY_S)
     largest, _ = _largest_window(b)
     assert CAP - 1000 <= largest <= CAP, float(largest)
+    # the basal after it: what the tip delivered short of the schedule and the boluses is the
+    # rounding the basal plan withholds at the maximum, with the delivery-limited alarm (4.9 nL;
+    # the reserve taken from the day's start instead of its end lets seven more top-ups in and
+    # withholds 31 nL)
+    withheld = _basal_withheld_ng(b, STEPS, given, t0 + DAY_S, t0 + 4 * DAY_S)
+    assert 0 <= withheld <= 100, float(withheld)
 
 
 def _random_steps(rnd: random.Random) -> tuple[tuple[int, int], ...]:
@@ -128,11 +159,16 @@ def test_greedy_clinician_boluses_under_random_flex_programs_keep_the_maximum(
     b = Bench(library)
     t0 = implanted_and_dosing(b, _program(steps, None))
     start = t0 + DAY_S + rnd.randint(0, DAY_S)
-    greedy_clinician_boluses(
+    b.advance(start)
+    given = greedy_clinician_boluses(
         b, start, start + DAY_S, 2 * HOUR_S + 780, rnd.choice([1, 60, 600]), 10 * MG
     )
     b.advance(start + 3 * DAY_S)
     largest, at = _largest_window(b)
+    # basal withheld (announced) only as the basal plan's rounding at the maximum: at most
+    # 50 nL over three days (measured: 0 to 40 nL; 0.002 % of the schedule's basal)
+    withheld = _basal_withheld_ng(b, steps, given, start, start + 3 * DAY_S)
+    assert -20 <= withheld <= 500, (steps, float(withheld))
     assert largest <= CAP, (steps, float(largest), float(at))
     assert largest >= CAP - 1000, (steps, float(largest), "the room was not used")
 
@@ -192,3 +228,24 @@ def test_a_wall_clock_schedule_near_a_utc_offset_change_reserves_its_top_step(
     b.advance(t1 + 6 * DAY_S)
     largest, _ = _largest_window(b)
     assert largest <= CAP, float(largest)
+
+
+@pytest.mark.parametrize("rise", [True, False])
+def test_greedy_clinician_boluses_across_a_concentration_change_under_a_flex_program(
+    library: Library, rise: bool
+) -> None:
+    """REQ-GOV-002, REQ-GOV-008, REQ-TIP-004: the same schedule refilled from 10 to 25 mg/mL (or
+    back), then every 2 h for a day, while the path holds both concentrations, the largest
+    clinician bolus over 60 s the core accepts (planned for two concentrations within reach,
+    its reserve the schedule's day less the basal inside the order, taken from the day's end):
+    no window of what left the tip over 20 mg, and the room used to within 0.1 mg."""
+    before, after = (10, 25) if rise else (25, 10)
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, _program(STEPS, None, before * MG))
+    t1 = t0 + DAY_S + 3 * HOUR_S
+    refill(b, t1, after * MG, program=_program(STEPS, None, after * MG))
+    given = greedy_clinician_boluses(b, t1 + 600, t1 + DAY_S, 2 * HOUR_S, 60, 10 * MG)
+    assert given, "no clinician bolus accepted"
+    b.advance(t1 + 3 * DAY_S)
+    largest, at = _largest_window(b)
+    assert CAP - MG // 10 <= largest <= CAP, (float(largest), float(at))
