@@ -33,6 +33,7 @@ from itdose.core.flight import (
     projection,
     recorded_terms,
     rest_nl,
+    scheduled_fg_s,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h
@@ -199,7 +200,8 @@ def _plan_with(
         cut and not _homogeneous(d)
     )
     start = now if basal is not None else max(now, d.basal_until_s)
-    rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
+    own = _tip_drug(d) == drug
+    rate = _basal_rate(d, now, drug)[0] if own else 0
     unreported = debt = 0
     flows: list[Flow] = []
     others = in_flight_nl(d)
@@ -210,7 +212,9 @@ def _plan_with(
         unreported = min(rest_nl(basal), ceil_div(_pace(basal) * max(0, now - since), 3600))
         debt = _cancelled_debt(d, basal, now, rate, others, drug)
     carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
-    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
+    # the basal due during the order, step by step across any step of the schedule
+    due = scheduled_fg_s(d, start, now + dur) if own else 0
+    numerator = due + carried
     basal_fg = numerator // DAY_S
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
@@ -298,7 +302,8 @@ def _plan_with(
         # with the basal the cancel owes inside the order, above the program's (the flow from
         # ``start`` holds the program's only), at the order's own pace
         if basal is not None and carried:
-            extra_nl = max(0, basal_nl - rate * FG_PER_NG * dur // DAY_S // cmax)
+            inside = scheduled_fg_s(d, now, now + dur) if own else 0
+            extra_nl = max(0, basal_nl - inside // DAY_S // cmax)
         bolus = Flow(
             now,
             (bolus_nl + extra_nl) * cmax,

