@@ -32,14 +32,13 @@ from itdose.core.flight import (
     plan_volume,
     recorded_terms,
     reservoir_room_ng,
-    schedule_rate,
     whole_fg,
 )
 from itdose.core.governor import Reason, Request, decide_basal
 from itdose.core.ledger import Flow, pace_nl_per_h, peak_fg
 from itdose.core.library import Library
 from itdose.core.path import NO_DRUG, amount_fg, ng_up
-from itdose.core.program import basal_daily_ng
+from itdose.core.program import FlexClock, basal_daily_ng, local_seconds, rate_at
 from itdose.core.reach import paced_stretch, shadows_pushed
 from itdose.core.state import ActiveAlarm, DeliveryKind, Device, Order, Phase, Shadow, evolve
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
@@ -83,7 +82,12 @@ def _basal_rate(d: Device, now: int, drug: str) -> tuple[int, int]:
             if f.drug == drug:
                 return f.dose_ng_per_day, SEGMENT_S
         return 0, SEGMENT_S
-    return schedule_rate(d, now)
+    basal = d.program.basal
+    if basal.clock is FlexClock.WALL:
+        second = local_seconds(basal, now + d.utc_minus_mono_s) % DAY_S
+    else:
+        second = (now - d.program_start_s) % DAY_S
+    return rate_at(basal, seconds_into_day=second)
 
 
 def _day_fg(d: Device, lib: Library, drug: str, rate: int) -> int:

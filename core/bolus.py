@@ -33,7 +33,6 @@ from itdose.core.flight import (
     projection,
     recorded_terms,
     rest_nl,
-    scheduled_fg_s,
 )
 from itdose.core.governor import Decision, PatientBolus, Reason, Request, decide_bolus
 from itdose.core.ledger import Flow, Piece, pace_nl_per_h
@@ -200,8 +199,7 @@ def _plan_with(
         cut and not _homogeneous(d)
     )
     start = now if basal is not None else max(now, d.basal_until_s)
-    own = _tip_drug(d) == drug
-    rate = _basal_rate(d, now, drug)[0] if own else 0
+    rate = _basal_rate(d, now, drug)[0] if _tip_drug(d) == drug else 0
     unreported = debt = 0
     flows: list[Flow] = []
     others = in_flight_nl(d)
@@ -212,9 +210,7 @@ def _plan_with(
         unreported = min(rest_nl(basal), ceil_div(_pace(basal) * max(0, now - since), 3600))
         debt = _cancelled_debt(d, basal, now, rate, others, drug)
     carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
-    # the basal due during the order, step by step across any step of the schedule
-    due = scheduled_fg_s(d, start, now + dur) if own else 0
-    numerator = due + carried
+    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
     basal_fg = numerator // DAY_S
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
@@ -279,7 +275,10 @@ def _plan_with(
     if mixed:
         # the whole order (its basal too), fluid by fluid, then the basal after it: a day at
         # the top step less the basal inside the order (which the order's flows count)
-        flows.extend(_future_basal(d, until, basal_fg))
+        flows.extend(
+            Flow(f.start_s, max(0, f.amount_fg - basal_fg), f.pace_fg, f.pace_s)
+            for f in _future_basal(d, until)
+        )
         choices = (_fluid_flows(d, drug, now, others, unreported, volume, dur, moved),)
     part: tuple[Piece, ...] = ()
     extra_nl = 0
@@ -292,7 +291,10 @@ def _plan_with(
         # basal after it: a day at the top step less the basal inside the order
         basal_nl -= held
         volume = bolus_nl + basal_nl
-        flows.extend(_future_basal(d, until, basal_nl * cmax))
+        flows.extend(
+            Flow(f.start_s, max(0, f.amount_fg - basal_nl * cmax), f.pace_fg, f.pace_s)
+            for f in _future_basal(d, until)
+        )
         order = Flow(now, volume * cmax, pace_nl_per_h(volume, dur) * cmax, 3600)
         choices = ((part, (order,)),)
     else:
@@ -300,9 +302,10 @@ def _plan_with(
         # is a day at the top step; the bolus itself at its own pace
         flows.extend(_future_basal(d, start))
         # with the basal carried inside the order (the debt the cancel owes, or with no basal
-        # order in flight the carry a stopped order or an earlier bolus left), above the
-        # program's (the flow from ``start`` holds the program's only), at the order's own pace
+        # order in flight the carry earlier orders left), above the program's (the flow from
+        # ``start`` holds the program's only), at the order's own pace
         if carried:
+            due = rate * FG_PER_NG * max(0, now + dur - start)
             extra_nl = max(0, basal_nl - due // DAY_S // cmax)
         bolus = Flow(
             now,

@@ -29,7 +29,7 @@ from itdose.core.ledger import (
 )
 from itdose.core.library import Library, PumpModel
 from itdose.core.path import NO_DRUG, FluidPath, Segment, amount_fg, ng_down, ng_up
-from itdose.core.program import FlexClock, basal_daily_ng, local_seconds, rate_at
+from itdose.core.program import basal_daily_ng
 from itdose.core.state import Device, DrugLedger, Order
 from itdose.core.units import DAY_S, FG_PER_NG, volume_nl_for
 
@@ -125,46 +125,16 @@ def in_flight_flows(d: Device, drug: str, extra_nl: int = 0) -> tuple[Flow, ...]
     return tuple(flows)
 
 
-def schedule_rate(d: Device, now: int) -> tuple[int, int]:
-    """The program's basal rate at ``now`` (ng/day) and the seconds to its next step: on the
-    elapsed clock from the program's start, on the wall clock in local time. The basal plan
-    delivers at it and the bolus plan reserves room for it (:func:`_future_basal`)."""
-    assert d.program is not None
-    basal = d.program.basal
-    if basal.clock is FlexClock.WALL:
-        second = local_seconds(basal, now + d.utc_minus_mono_s) % DAY_S
-    else:
-        second = (now - d.program_start_s) % DAY_S
-    return rate_at(basal, seconds_into_day=second)
-
-
-def scheduled_fg_s(d: Device, begin: int, end: int) -> int:
-    """The program's basal from ``begin`` to ``end`` as its schedule delivers it, step by step
-    (:func:`schedule_rate`), in fg x s/day (divide by a day for fg): a bolus order carries the
-    basal due during it at the rate of each step it spans, not the rate of the step it begins in
-    (docs/dosing-rules.md#r-bol-3)."""
-    total, t = 0, begin
-    while t < end:
-        rate, left = schedule_rate(d, t)
-        stop = min(end, t + left)
-        total += rate * FG_PER_NG * (stop - t)
-        t = stop
-    return total
-
-
-def _future_basal(d: Device, start: int, less_fg: int = 0) -> tuple[Flow, ...]:
-    """Basal due from ``start`` on, at the program's highest step, for a day, less ``less_fg``
-    (the basal an order already counts): a bolus must leave room for it (basal is never reduced
-    to make room for a bolus, REQ-GOV-008). The highest step, not the schedule itself: a program
-    entered again, or again at a refill, starts its schedule anew, so the basal to come can be
-    any stretch of it, and pieces of two (docs/dosing-rules.md#r-bol-3). Only a bolus plan asks,
-    and a bolus is planned only under a program."""
+def _future_basal(d: Device, start: int) -> tuple[Flow, ...]:
+    """Basal due from ``start`` on, at the program's highest step, for a day: a bolus must leave
+    room for it (basal is never reduced to make room for a bolus, REQ-GOV-008). Only a bolus
+    plan asks, and a bolus is planned only under a program."""
     assert d.program is not None
     top = max(s.dose_ng_per_day for s in d.program.basal.steps)
     if top == 0:
         return ()
     day_fg = top * FG_PER_NG
-    return (Flow(start, max(0, day_fg - less_fg), day_fg, DAY_S),)
+    return (Flow(start, day_fg, day_fg, DAY_S),)
 
 
 def _order_flow(

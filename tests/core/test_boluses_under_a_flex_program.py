@@ -2,12 +2,14 @@
 docs/dosing-rules.md#r-bol-3), judged by the independent reference bench (tests/itdose_physics.py:
 FIFO path, a drive that keeps each order's pace, exact fractions, brute-force 24 h windows).
 
-A bolus order carries the basal due during it. It used to carry it at the rate of the step the
-bolus began in, for the whole bolus: across a step up the higher step's seconds inside the order
-got the lower rate and no later order made them up, silently (a 1 mg clinician bolus over 1 h
-a second before a step from 0 to 16 mg/day left 666,667 ng of the day's basal undelivered, no
-alarm); across a step down it delivered more basal than the schedule. It now carries the
-schedule's basal step by step.
+A bolus order carries the basal due during it, at the rate of the step the bolus begins in, for
+the whole bolus: across a step up the higher step's seconds inside the order get the lower rate
+and no later order makes them up, silently (a 1 mg clinician bolus over 1 h a second before a
+step from 0 to 16 mg/day leaves 666,667 ng of the day's basal undelivered, no alarm); across a
+step down it delivers more basal than the schedule (within the reserve below). Open, pinned by
+strict xfails: carrying the schedule's basal step by step (tried in session 16) let a bolus that
+begins in a step at 0 push the next step's basal before the reserve for it begins, over the hard
+maximum (216,490 ng).
 
 The reserve a bolus leaves for the basal to come is a day at the schedule's highest step, not the
 schedule itself: a program entered again, or again at a refill, starts its schedule anew, so the
@@ -140,18 +142,25 @@ def test_under_a_flex_program_a_bolus_leaves_room_for_a_day_at_the_highest_step(
     assert -10 <= withheld <= 10, float(withheld)
 
 
+ACROSS_A_STEP = pytest.mark.xfail(
+    strict=True,
+    reason="open: a bolus carries the basal of the step it begins in (dosing-rules.md#r-bol-3)",
+)
+
+
+@ACROSS_A_STEP
 @pytest.mark.parametrize(
     ("low", "high", "duration_s"),
-    [(0, 16 * MG, HOUR_S), (2 * MG, 16 * MG, 600), (0, 16 * MG, 12 * HOUR_S), (MG, 9 * MG, 1)],
+    [(0, 16 * MG, HOUR_S), (2 * MG, 16 * MG, 600), (0, 16 * MG, 12 * HOUR_S)],
 )
 def test_a_bolus_across_a_step_up_carries_the_higher_steps_basal(
     library: Library, low: int, high: int, duration_s: int
 ) -> None:
-    """REQ-GOV-008, REQ-TIP-004: ``low`` ng/day for 12 h, ``high`` for 12 h; a 1 mg clinician
-    bolus over ``duration_s`` a second before the step up, two days in: the day from the bolus's
-    start holds the dose and the schedule's day to within a nanolitre, and nothing is withheld.
-    Before, with no alarm, the order carried the lower step's rate throughout: an hour's bolus
-    left 666,667 ng of the day's basal undelivered (from nothing to 16 mg/day)."""
+    """OPEN (pinned; REQ-GOV-008, REQ-TIP-004): ``low`` ng/day for 12 h, ``high`` for 12 h; a
+    1 mg clinician bolus over ``duration_s`` a second before the step up, two days in: the day
+    from the bolus's start should hold the dose and the schedule's day to within a nanolitre.
+    The order carries the lower step's rate throughout, with no alarm: an hour's bolus leaves
+    666,667 ng of the day's basal undelivered (from nothing to 16 mg/day)."""
     steps = ((0, low), (12 * HOUR_S, high))
     b = Bench(library)
     t0 = implanted_and_dosing(b, _program(steps, None))
@@ -164,17 +173,18 @@ def test_a_bolus_across_a_step_up_carries_the_higher_steps_basal(
     assert not any(AlarmKind.DELIVERY_LIMITED.value in kinds for _, _, _, kinds in b.phases)
 
 
+@ACROSS_A_STEP
 @pytest.mark.parametrize(
     ("high", "low", "duration_s"), [(16 * MG, 0, 12 * HOUR_S), (16 * MG, 2 * MG, 600)]
 )
 def test_a_bolus_across_a_step_down_carries_the_lower_steps_basal_and_keeps_the_maximum(
     library: Library, high: int, low: int, duration_s: int
 ) -> None:
-    """REQ-GOV-002, REQ-GOV-008: ``high`` ng/day for 12 h, ``low`` for 12 h; the largest
-    clinician bolus over ``duration_s`` the core accepts, a second before the step down, two
-    days in: the tip delivers the dose and the schedule's basal to within a nanolitre (not the
-    higher step's rate through the order: 8 mg more over a 12 h order before), and no window of
-    what left the tip over 20 mg."""
+    """OPEN (pinned; REQ-GOV-002, REQ-GOV-008): ``high`` ng/day for 12 h, ``low`` for 12 h;
+    the largest clinician bolus over ``duration_s`` the core accepts, a second before the step
+    down, two days in: no window of what left the tip over 20 mg, and the tip should deliver the
+    dose and the schedule's basal to within a nanolitre; it delivers the higher step's rate
+    through the order (8 mg more over a 12 h order)."""
     steps = ((0, high), (12 * HOUR_S, low))
     b = Bench(library)
     t0 = implanted_and_dosing(b, _program(steps, None))
