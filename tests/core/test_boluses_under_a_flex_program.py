@@ -144,7 +144,7 @@ def test_under_a_flex_program_a_bolus_leaves_room_for_a_day_at_the_highest_step(
 
 ACROSS_A_STEP = pytest.mark.xfail(
     strict=True,
-    reason="open: a bolus carries the basal of the step it begins in (dosing-rules.md#r-bol-3)",
+    reason="open: a bolus carries the basal of the step it begins in (R-BOL-3)",
 )
 
 
