@@ -1,0 +1,120 @@
+"""At the hard maximum, where the hour's basal order fits whole only after a first second cut part
+of the way (not to nothing), that second is an order of its own of what fits, the rest of its
+basal is withheld with the delivery-limited alarm and is not carried, and the hour runs whole from
+the next second (REQ-TIP-004, REQ-GOV-002, R-TIP-5); no 24 h window goes over the hard maximum by
+the minimal first-in-first-out reference (tests/fifo_window_reference.py), from the drive's record
+alone.
+
+Compounded fentanyl at its 1000 mcg/day hard maximum on a Prometra II with the Prometra catheter
+trimmed 20 cm, as in test_a_first_second_cut_to_nothing_at_the_hard_maximum.py, refilled twice
+a day after dosing started: the first refill at another concentration, the second, a few minutes
+later, at a third. The tick of the second refill plans an hour that a window early in it would
+take over the maximum; cut from its first second instead, the second orders part of its basal.
+Measured (the figures are the core's, pinned; the reference bounds the windows):
+
+- 0.8 mg/mL, then 7 mg/mL, then 3 mg/mL 900 s later: the second asks 16 nL and orders 13 nL;
+- 2.5 mg/mL, then 1 mg/mL, then 12 mg/mL 1800 s later: the second asks 6 nL and orders 3 nL.
+"""
+
+from __future__ import annotations
+
+from fifo_window_reference import moved_by, tip, windows
+from itdose_physics import DAY_S, MG, Bench, S, implanted_and_dosing, refill
+
+from itdose.core import Library
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.effects import Annunciate, DeliveryOrder, Effect, Record
+from itdose.core.program import Basal, Program
+
+LIMITED = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
+
+
+def _two_refills(
+    library: Library, concs: tuple[int, int, int], gap_s: int, offset_s: int
+) -> tuple[Bench, int]:
+    """Dosing at the first concentration, refilled at the second a day and ``offset_s`` after
+    dosing started, and at the third ``gap_s`` later (soft limits overridden; the bench ticks
+    after each command, the last tick is the one after the second refill): the bench and the
+    length of its log before the second refill."""
+    cap = library.drug("fentanyl", "pain").max_daily.value
+    assert cap == MG
+    programs = [Program("fentanyl", "pain", k, Basal.continuous(cap), None, None) for k in concs]
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, programs[0], trial_ng=50_000)
+    first = t0 + DAY_S + offset_s
+    refill(b, first, concs[1], program=programs[1])
+    seen = len(b.log)
+    refill(b, first + gap_s, concs[2], program=programs[2])
+    return b, seen
+
+
+def _limited_ticks(b: Bench, since: int) -> list[tuple[int, tuple[Effect, ...]]]:
+    return [
+        (at, fx) for at, command, fx in b.log[since:] if command.name == "tick" and LIMITED in fx
+    ]
+
+
+def _withheld(fx: tuple[Effect, ...]) -> list[str]:
+    return [e.detail for e in fx if isinstance(e, Record) and e.event == "basal_withheld"]
+
+
+def _basal_orders(fx: tuple[Effect, ...]) -> list[tuple[int, int]]:
+    return [
+        (e.volume_nl, e.duration_s)
+        for e in fx
+        if isinstance(e, DeliveryOrder) and e.kind == "basal"
+    ]
+
+
+def _no_window_over_the_max(b: Bench) -> None:
+    pieces = tip(b.dead_volume_nl or 0, moved_by(b.pushes))
+    largest, _ = windows(pieces, "fentanyl")
+    assert largest is not None and largest[0] <= MG, float(largest[0])
+
+
+def test_a_first_second_cut_part_way_orders_what_fits_and_withholds_the_rest_uncarried(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, REQ-GOV-002: one tick is cut, at the second refill's instant: it orders a
+    one-second order of part of the second's basal, records the rest as withheld for the daily
+    cap only (once) and raises the delivery-limited alarm; right after it nothing is carried
+    (what the cut takes is withheld, not owed) and no basal is due before the next second; the
+    next second's order runs its whole hour; two days on no window holds more than the hard
+    maximum by the reference."""
+    for concs, gap_s, offset_s, asked, ordered in (
+        ((800_000, 7 * MG, 3 * MG), 900, 3434, 16, 13),
+        ((2_500_000, MG, 12 * MG), 1800, 126, 6, 3),
+    ):
+        b, seen = _two_refills(library, concs, gap_s, offset_s)
+        at_refill = b.now
+        cut = _limited_ticks(b, seen)
+        assert [at for at, _ in cut] == [at_refill], (concs, cut)
+        fx = cut[0][1]
+        assert _withheld(fx) == [f"requested {asked} nL; reasons: daily_cap"], concs
+        assert _basal_orders(fx) == [(ordered, 1)], concs
+        assert b.device.basal_carry == 0 and b.device.basal_until_s == at_refill + 1, concs
+        seen = len(b.log)
+        b.advance(at_refill + 1)
+        (nxt,) = [fx for at, command, fx in b.log[seen:] if command.name == "tick"]
+        assert [d for _, d in _basal_orders(nxt)] == [3600] and not _withheld(nxt), concs
+        b.advance(at_refill + 2 * DAY_S)
+        assert not b.anomalies and not _limited_ticks(b, seen), concs
+        _no_window_over_the_max(b)
+
+
+def test_a_second_tick_in_a_second_cut_to_nothing_orders_and_records_nothing(
+    library: Library,
+) -> None:
+    """REQ-TIP-004: the tick that cuts its first second to nothing (10 mg/mL, then 5 mg/mL, then
+    10 mg/mL 600 s later, as in test_a_first_second_cut_to_nothing_at_the_hard_maximum.py)
+    leaves no basal due before the next second: a second tick in the same second orders
+    nothing and records nothing more."""
+    b, seen = _two_refills(library, (10 * MG, 5 * MG, 10 * MG), 600, 1234)
+    at_refill = b.now
+    (cut,) = _limited_ticks(b, seen)
+    assert _withheld(cut[1]) == ["requested 2 nL; reasons: daily_cap"]
+    assert not _basal_orders(cut[1]) and b.device.basal_until_s == at_refill + 1
+    out = b.submit(c.Tick(S))
+    assert [e for e in out.effects if isinstance(e, Record) and e.event != "tick"] == []
+    assert not _basal_orders(out.effects)
