@@ -17,6 +17,7 @@ test holds the rule's letter, one rounding unit (1 nL at the concentration).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import pytest
@@ -25,7 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
 
-from itdose.core import Library
+from itdose.core import Library, Outcome
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.effects import Effect, Record
 from itdose.core.program import Basal, Program
 
 
@@ -637,3 +641,51 @@ def test_two_falls_minutes_apart_one_second_under_the_hard_maximum(library: Libr
     assert least >= daily - 2 * Fraction(daily, DAY_S) - unit, float(daily - least)
     if "delivery_limited" not in alarms:
         assert least >= daily - unit, float(daily - least)
+
+
+@dataclass
+class _CarryBench(Bench):
+    """A bench that keeps, after each tick, its effects and the device's basal carry and
+    alarms."""
+
+    ticks: list[tuple[int, tuple[Effect, ...], int, set[AlarmKind]]] = field(default_factory=list)
+
+    def _accepted(self, command: c.Command, out: Outcome) -> None:
+        super()._accepted(command, out)
+        if command.name == "tick":
+            kinds = {a.kind for a in out.device.alarms}
+            self.ticks.append((self.now, out.effects, out.device.basal_carry, kinds))
+
+
+def _withheld_ticks(b: _CarryBench) -> list[tuple[int, str, int, set[AlarmKind]]]:
+    return [
+        (at, e.detail, carry, kinds)
+        for at, fx, carry, kinds in b.ticks
+        for e in fx
+        if isinstance(e, Record) and e.event == "basal_withheld"
+    ]
+
+
+@pytest.mark.parametrize("trimmed_mm", TRIMS)
+@pytest.mark.parametrize("concs", CHANGES)
+def test_a_partial_second_withheld_at_the_hard_maximum_is_recorded_and_not_owed(
+    library: Library, concs: tuple[int, int], trimmed_mm: int
+):
+    """REQ-TIP-004, R-TIP-4: the partial second the hard maximum cannot take (above) is withheld
+    basal, not a debt: the tick that withholds it records it (the basal withheld, for the daily
+    cap) beside the delivery-limited alarm, and leaves nothing carried to the next order (a
+    carry would be delivered in a later window that already holds the maximum)."""
+    programs = [
+        Program("morphine", "pain", k, Basal.continuous(20 * MG), None, "opioid-tolerant")
+        for k in concs
+    ]
+    b = _CarryBench(library)
+    t0 = implanted_and_dosing(b, programs[0], trimmed_mm=trimmed_mm)
+    refill(b, t0 + DAY_S + 1234, concs[1], program=programs[1])
+    b.advance(t0 + 3 * DAY_S)
+    assert not b.anomalies
+    withheld = _withheld_ticks(b)
+    assert withheld, "the partial second is more than a rounding unit here"
+    for at, detail, carry, kinds in withheld:
+        assert detail.endswith("nL; reasons: daily_cap") and carry == 0, (at, detail, carry)
+        assert AlarmKind.DELIVERY_LIMITED in kinds, at
