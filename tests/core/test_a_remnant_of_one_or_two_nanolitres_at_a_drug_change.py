@@ -20,6 +20,7 @@ from drug_change_kit import (
     ARRIVAL_S,
     CHANGES,
     HYDROMORPHONE,
+    HYDROMORPHONE_4,
     ShortBench,
     changed,
     judge,
@@ -27,7 +28,7 @@ from drug_change_kit import (
 )
 
 from itdose.core import Library
-from itdose.core.effects import DeliveryOrder
+from itdose.core.effects import DeliveryOrder, Record
 
 A = ARRIVAL_S
 RESETS = {"none": (), "30 min before the arrival": (A - 1800,), "30 s before": (A - 30,)}
@@ -71,3 +72,26 @@ def test_the_short_drive_leaves_a_remnant_that_goes_with_the_next_drug(library: 
             if isinstance(e, DeliveryOrder)
         ]
         assert first in sizes, (short_nl, sizes)
+
+
+def test_a_remnant_before_a_shadow_goes_first_in_the_next_drugs_order_and_is_recorded(
+    library: Library,
+) -> None:
+    """REQ-TIP-003, REQ-TIP-006: the drive one nanolitre short, refilled from morphine 25 mg/mL
+    to hydromorphone 4 mg/mL and reset 1800 s before the hydromorphone reaches the tip (its
+    doubt leaves a shadow of morphine): the tick that finds the nanolitre of morphine at the
+    tip, a second after the arrival, orders it first in the hydromorphone's order, planned as
+    if the nanolitre had left (the shadow moved on by it): one order of 16,002 nL over 1729 s
+    (planned with the shadow where it was, the second is cut instead: 3 nL over one second);
+    its record of withheld basal names the whole volume the order asks, the nanolitre with it.
+    Measured; the reference judges the history."""
+    b = ShortBench(library, short_nl=1)
+    t1 = changed(b, ((0, HYDROMORPHONE_4),), (A - 1800,), days=1)
+    assert not b.anomalies
+    at = t1 + A + 1
+    (fx,) = [fx for t, command, fx in b.log if t == at and command.name == "tick"]
+    orders = [(e.volume_nl, e.duration_s) for e in fx if isinstance(e, DeliveryOrder)]
+    withheld = [e.detail for e in fx if isinstance(e, Record) and e.event == "basal_withheld"]
+    assert orders == [(16_002, 1729)] and withheld == ["requested 16002 nL; reasons: daily_cap"]
+    faults = judge(b, t1).faults(programs_of(((0, HYDROMORPHONE_4),)))
+    assert not faults, faults
