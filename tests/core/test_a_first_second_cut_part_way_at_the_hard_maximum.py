@@ -18,8 +18,10 @@ Measured (the figures are the core's, pinned; the reference bounds the windows):
 
 from __future__ import annotations
 
+from drug_change_kit import ARRIVAL_S, HYDROMORPHONE, MORPHINE_10, changed, judge, programs_of
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, MG, Bench, S, implanted_and_dosing, refill
+from reset_bench import ResetBench
 
 from itdose.core import Library
 from itdose.core import commands as c
@@ -118,3 +120,33 @@ def test_a_second_tick_in_a_second_cut_to_nothing_orders_and_records_nothing(
     out = b.submit(c.Tick(S))
     assert [e for e in out.effects if isinstance(e, Record) and e.event != "tick"] == []
     assert not _basal_orders(out.effects)
+
+
+def test_the_second_after_a_richer_fluids_lag_cut_for_the_cap_is_not_cut_again(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-5: refilled from morphine 25 mg/mL to 10 mg/mL and ten minutes later
+    to hydromorphone 2 mg/mL (each at its hard maximum), the drive moving every order whole:
+    the morphine's last nanolitre leaves the tip as the hydromorphone arrives, and the next
+    second is an order of its own (it may have lagged its pace by up to a nanolitre). The cap
+    cuts that second from 44 nL to 42 nL, with the delivery-limited alarm and the record; a
+    one-second order is not cut again from its first second (cut again as if it were an
+    hour: 22 nL); the next order runs to the end of that run at the program's rate (5513 nL
+    over 239 s), then whole hours. The reference judges the history (a partial second
+    carried, R-TIP-3)."""
+    changes = ((0, MORPHINE_10), (600, HYDROMORPHONE))
+    b = ResetBench(library)
+    t1 = changed(b, changes, (), days=1)
+    assert not b.anomalies
+    ticks = [
+        (t - t1 - ARRIVAL_S, fx)
+        for t, command, fx in b.log
+        if command.name == "tick" and 0 <= t - t1 - ARRIVAL_S <= 3600 and _basal_orders(fx)
+    ]
+    assert [(t, _basal_orders(fx), _withheld(fx), LIMITED in fx) for t, fx in ticks[:3]] == [
+        (1, [(42, 1)], ["requested 44 nL; reasons: daily_cap"], True),
+        (2, [(5513, 239)], [], False),
+        (241, [(208_333, 3600)], [], False),
+    ]
+    faults = judge(b, t1).faults(programs_of(changes), carried_s=1)
+    assert not faults, faults
