@@ -29,8 +29,8 @@ from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refil
 from itdose.core import Library, Outcome
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
-from itdose.core.effects import Effect, Record
-from itdose.core.program import Basal, Program
+from itdose.core.effects import DeliveryOrder, Effect, Record
+from itdose.core.program import Basal, FlexClock, FlexStep, Program
 
 
 def _run(
@@ -689,3 +689,72 @@ def test_a_partial_second_withheld_at_the_hard_maximum_is_recorded_and_not_owed(
     for at, detail, carry, kinds in withheld:
         assert detail.endswith("nL; reasons: daily_cap") and carry == 0, (at, detail, carry)
         assert AlarmKind.DELIVERY_LIMITED in kinds, at
+
+
+def _to_zero_at(library: Library, daily_ng: int, trimmed_mm: int, gap_s: int, zero_s: int) -> Bench:
+    """Morphine at ``daily_ng`` at 25 mg/mL, refilled a day in at 10 mg/mL and ``gap_s`` later at
+    25 mg/mL again, the last program stepping to no basal ``zero_s`` into its day (and back at
+    the day's end); run two days from the first refill."""
+
+    def program(k: int, zero: bool) -> Program:
+        steps = (FlexStep(0, daily_ng), *((FlexStep(zero_s, 0),) if zero else ()))
+        basal = Basal(steps, FlexClock.ELAPSED, "", ())
+        return Program("morphine", "pain", k, basal, None, "opioid-tolerant")
+
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, program(25 * MG, False), trimmed_mm=trimmed_mm)
+    first = t0 + DAY_S + 1234
+    refill(b, first, 10 * MG, program=program(10 * MG, False))
+    refill(b, first + gap_s, 25 * MG, program=program(25 * MG, True))
+    b.advance(first + 2 * DAY_S)
+    assert not b.anomalies  # every tick accepted
+    return b
+
+
+def _basal_orders_from(b: Bench, since: int, until: int) -> list[tuple[int, int, int]]:
+    return [
+        (at - since, e.volume_nl, e.duration_s)
+        for at, command, fx in b.log
+        if since <= at <= until and command.name == "tick"
+        for e in fx
+        if isinstance(e, DeliveryOrder) and e.kind == "basal"
+    ]
+
+
+def test_a_partial_second_carried_into_a_step_of_no_basal_is_delivered_at_the_step(
+    library: Library,
+):
+    """REQ-TIP-004, R-TIP-3: morphine 15 mg/day (below its 20 mg maximum, trimmed 203 mm),
+    refilled 25 -> 10 -> 25 mg/mL a second apart (a slug of 10 mg/mL of a few nanolitres), the
+    last program stepping to no basal exactly where the 25 mg/mL run ends (33,583 s after the
+    last refill): the run's partial second carried to the 10 mg/mL is basal owed from before
+    the step, and the first tick of the step (a rate of zero) orders it, 6 nL over a second,
+    the whole slug it reaches (a run ended at a rate of zero is not timed at that rate: there
+    is none); then nothing until the program's day ends. No window over the maximum by the
+    reference."""
+    b = _to_zero_at(library, 15 * MG, 203, 1, 33_583)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 30_000, at + DAY_S)
+    assert orders == [(2400, 8213, 1183), (3583, 6, 1), (56_400, 25_000, 3600)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
+
+
+def test_a_nanolitre_left_before_a_short_run_at_the_maximum_goes_alone_when_the_run_does_not_fit(
+    library: Library,
+):
+    """REQ-TIP-004, R-TIP-3, MIN_RUN_NL: morphine at its 20 mg maximum (trimmed 211 mm),
+    refilled 25 -> 10 -> 25 mg/mL two seconds apart (a slug of 10 mg/mL of under 20 nL), the
+    last program stepping to no basal 24,963 s into its day: the run of 25 mg/mL ends with a
+    single nanolitre left before the slug. The order across it is asked over the time the
+    slug's run lasts at its rate (the order ends with that run, a shorter segment), which the
+    hard maximum does not take: the nanolitre goes alone (1 nL over a second, its partial
+    second withheld with the alarm), then the slug (18 nL over a second; asked over the whole
+    segment instead, the two went as one order of 19 nL). No window over the maximum by the
+    reference."""
+    b = _to_zero_at(library, 20 * MG, 211, 2, 24_963)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 24_000, at + 25_000)
+    assert orders[:2] == [(961, 1, 1), (962, 18, 1)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
