@@ -139,3 +139,25 @@ def test_a_stretch_shorter_than_the_least_run_takes_the_slowest_rate_within_it_o
         100,
         15,
     )
+
+
+def test_a_report_names_a_shadow_at_its_lanes_own_pace_not_slower(library: Library) -> None:
+    """REQ-TIP-006: a shadow whose drug's old program moves its volume exactly at the lane's
+    (hydromorphone 2 mg/mL at 0.2 mg/day: 0.1 mL a day, as the lane's morphine) slows nothing,
+    and the report does not name it; a shadow over drug-free fluid listed before a slower one
+    does not hide it (each shadow is asked)."""
+    now = _now(_device(library))
+    same = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=MG // 5)
+    assert not slowed_by_shadows(same, now)
+    plan = plan_tick(same, now, library)
+    assert plan.order is not None and plan.alarms == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (4_166, HOUR)
+    behind = dataclasses.replace(
+        _device(
+            library,
+            Shadow(0, 1_000, "hydromorphone", OLD),
+            Shadow(2_000, 1_000, "hydromorphone", OLD),
+        ),
+        path=FluidPath((Segment(1_000, NO_DRUG, 0), Segment(233_000, "morphine", LANE))),
+    )
+    assert slowed_by_shadows(behind, now)
