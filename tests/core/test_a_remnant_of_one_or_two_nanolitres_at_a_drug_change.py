@@ -29,6 +29,7 @@ from drug_change_kit import (
     judge,
     programs_of,
 )
+from reset_bench import ResetBench
 
 from itdose.core import Library
 from itdose.core.alarms import AlarmKind
@@ -137,5 +138,33 @@ def test_the_partial_second_of_the_old_drug_is_carried_against_its_own_maximum(
     assert not [
         e for e in effects if isinstance(e, Annunciate) and e.kind is AlarmKind.DELIVERY_LIMITED
     ]
+    faults = judge(b, t1).faults(programs_of(changes), carried_s=1)
+    assert not faults, faults
+
+
+def test_a_partial_second_under_a_rounding_unit_at_the_maximum_is_not_recorded_as_withheld(
+    library: Library,
+) -> None:
+    """R-TIP-4: refilled from morphine 25 mg/mL to fentanyl 50 mcg/mL and twenty minutes later
+    back to morphine 25 mg/mL (each at its maximum), the drive moving every order whole and
+    reset 30 s before the fentanyl reaches the tip: the order a second after the arrival ends a
+    run of morphine (287 nL over 31 s) and leaves a partial second the hard maximum has no room
+    for, of no more than one nanolitre of the next fluid of morphine, one rounding unit: lost
+    without a record of withheld basal (more than a unit is recorded, with the alarm). The
+    reference judges the history (a partial second carried, R-TIP-3)."""
+    changes = ((0, FENTANYL), (1200, MORPHINE))
+    b = ResetBench(library)
+    t1 = changed(b, changes, (A - 30,), days=1)
+    assert not b.anomalies
+    orders = [
+        (t - t1, e.volume_nl, e.duration_s)
+        for t, command, fx in b.log
+        if command.name == "tick" and A <= t - t1 <= A + 100
+        for e in fx
+        if isinstance(e, DeliveryOrder)
+    ]
+    assert orders[:2] == [(A + 1, 287, 31), (A + 32, 10_824, 47)], orders
+    effects = [e for _, command, fx in b.log if command.name == "tick" for e in fx]
+    assert not [e for e in effects if isinstance(e, Record) and e.event == "basal_withheld"]
     faults = judge(b, t1).faults(programs_of(changes), carried_s=1)
     assert not faults, faults
