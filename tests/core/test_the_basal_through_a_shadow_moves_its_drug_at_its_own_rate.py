@@ -199,3 +199,16 @@ def test_an_hour_at_the_maximum_ending_where_a_shadow_starts_carries_its_fractio
     assert plan.order is not None
     assert (plan.order.volume_nl, plan.order.end_s - now) == (83_333, HOUR)
     assert (plan.carry, plan.alarms) == (288_000_000_000, ())
+
+
+def test_a_slowed_order_of_a_single_nanolitre_raises_the_alarm(library: Library) -> None:
+    """R-TIP-4: a shadow of hydromorphone whose old program gave 60 ng/day (0.03 uL a day) over
+    the tip slows the kit's morphine to 300 ng/day through it: the hour's order is a single
+    nanolitre (12.5 ng of the hour's basal at that rate), and it raises the delivery-limited
+    alarm like any slowed order (never silent)."""
+    d = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=60)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, HOUR)
+    assert AlarmKind.DELIVERY_LIMITED in plan.alarms
