@@ -691,13 +691,15 @@ def test_a_partial_second_withheld_at_the_hard_maximum_is_recorded_and_not_owed(
         assert AlarmKind.DELIVERY_LIMITED in kinds, at
 
 
-def _to_zero_at(library: Library, daily_ng: int, trimmed_mm: int, gap_s: int, zero_s: int) -> Bench:
+def _to_zero_at(
+    library: Library, daily_ng: int, trimmed_mm: int, gap_s: int, zero_s: int, step_ng: int = 0
+) -> Bench:
     """Morphine at ``daily_ng`` at 25 mg/mL, refilled a day in at 10 mg/mL and ``gap_s`` later at
-    25 mg/mL again, the last program stepping to no basal ``zero_s`` into its day (and back at
-    the day's end); run two days from the first refill."""
+    25 mg/mL again, the last program stepping to ``step_ng`` a day (no basal by default)
+    ``zero_s`` into its day (and back at the day's end); run two days from the first refill."""
 
     def program(k: int, zero: bool) -> Program:
-        steps = (FlexStep(0, daily_ng), *((FlexStep(zero_s, 0),) if zero else ()))
+        steps = (FlexStep(0, daily_ng), *((FlexStep(zero_s, step_ng),) if zero else ()))
         basal = Basal(steps, FlexClock.ELAPSED, "", ())
         return Program("morphine", "pain", k, basal, None, "opioid-tolerant")
 
@@ -756,5 +758,20 @@ def test_a_nanolitre_left_before_a_short_run_at_the_maximum_goes_alone_when_the_
     at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
     orders = _basal_orders_from(b, at + 24_000, at + 25_000)
     assert orders[:2] == [(961, 1, 1), (962, 18, 1)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
+
+
+def test_a_nanolitre_owed_at_a_step_to_one_ng_a_day_goes_in_its_second(library: Library):
+    """REQ-TIP-004, R-TIP-3: morphine at its 20 mg maximum (trimmed 211 mm), refilled
+    25 -> 10 -> 25 mg/mL a second apart, the last program stepping to 1 ng/day (a Prometra has
+    no minimum rate) 24,962 s into its day: the first tick of the step finds the basal carried
+    from before it covering the whole short run of 10 mg/mL left at the tip; that run ends
+    inside the segment, so its order lasts the run at its rate less what is owed already: one
+    second (timed at 1 ng/day it would last the hour), then nothing until the day ends."""
+    b = _to_zero_at(library, 20 * MG, 211, 1, 24_962, step_ng=1)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 24_962, at + DAY_S - 1)
+    assert orders == [(0, 1, 1)], orders
     ex = b.extremes("morphine")
     assert ex.max_ng <= 20 * MG
