@@ -15,6 +15,7 @@ from itdose.core import Library
 from itdose.core.basal import MIN_RUN_NL, plan_tick
 from itdose.core.ledger import Ledger
 from itdose.core.path import FluidPath, Segment
+from itdose.core.program import Basal
 from itdose.core.state import Device, DrugLedger, FlushDose, Phase
 
 DAY = 86_400
@@ -150,3 +151,44 @@ def test_a_single_nanolitre_before_a_richer_fluid_that_does_not_fit_goes_alone(
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)
+
+
+def _owing(library: Library, rate_ng_per_day: int, owed_fg: int) -> Device:
+    """1 nL of 10 mg/mL at the tip before 25 mg/mL, under a program of ``rate_ng_per_day``
+    (a step of no basal, or 1 ng/day on a pump without a minimum rate) with ``owed_fg`` of
+    basal carried from before it."""
+    d = _device(library, Segment(1, "morphine", LEAN), Segment(233_999, "morphine", RICH))
+    assert d.program is not None
+    program = dataclasses.replace(d.program, basal=Basal.continuous(rate_ng_per_day))
+    return dataclasses.replace(d, program=program, basal_carry=owed_fg * DAY)
+
+
+def test_owed_basal_at_a_rate_of_zero_moves_a_single_nanolitre_alone(library: Library) -> None:
+    """REQ-TIP-004: at a rate of zero with 4 nL of 10 mg/mL (40 ng) owed, the single nanolitre
+    goes alone over the hour, the 3 nL owed beyond it carried: an order across the boundary
+    would be timed at the runs' rate, and there is none (across, it took a nanolitre of
+    25 mg/mL too)."""
+    d = _owing(library, 0, 4 * LEAN)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 3600)
+    assert (plan.carry, plan.withheld_reasons) == (3 * LEAN * DAY, ())
+
+
+def test_owed_basal_at_one_ng_a_day_ends_the_run_at_its_rate(library: Library) -> None:
+    """REQ-TIP-004, MIN_RUN_NL: at 1 ng/day, a rate like any other: with 4 nL of 10 mg/mL owed
+    the single nanolitre goes with the 25 mg/mL behind it (2 nL, 35 ng, over the hour; alone
+    at a rate of 1 ng/day it was a one-nanolitre order); with exactly the nanolitre owed, it
+    is the whole run, which ends inside the segment: its order lasts the run at its rate less
+    what is owed, one second (not the hour), and that second's basal (1,000,000 fg seconds a
+    day) carries."""
+    d = _owing(library, 1, 4 * LEAN)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (2, 3600)
+    d = _owing(library, 1, LEAN)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now, plan.carry) == (1, 1, FG_PER_NG)
