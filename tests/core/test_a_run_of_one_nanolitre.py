@@ -192,3 +192,24 @@ def test_owed_basal_at_one_ng_a_day_ends_the_run_at_its_rate(library: Library) -
     plan = plan_tick(d, now, library)
     assert plan.order is not None
     assert (plan.order.volume_nl, plan.order.end_s - now, plan.carry) == (1, 1, FG_PER_NG)
+
+
+def test_a_run_that_meets_the_hours_basal_exactly_before_another_drug_carries_nothing_to_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-003: 4167 nL of the kit's morphine (10 mg/mL) before hydromorphone, with a carry
+    that makes the hour's basal exactly those 4167 nL plus under a femtogram (41,670 ng: 1 mg/day
+    over the hour, 41,666.67 ng, and 3.33 ng owed): the run ends where the hour's basal is met,
+    so the order is the whole run over the hour and nothing is carried to the hydromorphone
+    behind it (what the morphine program owes is not hydromorphone's); before more morphine
+    (25 mg/mL) the same remainder carries."""
+    hour_fg = RATE_NG_PER_DAY * FG_PER_NG * 3600
+    owed = 4167 * LEAN * DAY - hour_fg + 86_399  # seconds-fg a day: under a femtogram more
+    for behind, carried in ((("hydromorphone", 2 * MG), 0), (("morphine", RICH), 86_399)):
+        d = _device(library, Segment(4167, "morphine", LEAN), Segment(229_833, *behind))
+        d = dataclasses.replace(d, basal_carry=owed)
+        now = _now(d)
+        plan = plan_tick(d, now, library)
+        assert plan.order is not None
+        assert (plan.order.volume_nl, plan.order.end_s - now) == (4167, 3600), behind
+        assert (plan.carry, plan.withheld_reasons) == (carried, ()), behind
