@@ -18,15 +18,22 @@ Measured (the figures are the core's, pinned; the reference bounds the windows):
 
 from __future__ import annotations
 
+import dataclasses
+
 from drug_change_kit import ARRIVAL_S, HYDROMORPHONE, MORPHINE_10, changed, judge, programs_of
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, MG, Bench, S, implanted_and_dosing, refill
+from itdose_testkit import reach
 from reset_bench import ResetBench
 
-from itdose.core import Library
+from itdose.core import Library, Phase
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority
+from itdose.core.basal import plan_tick
 from itdose.core.effects import Annunciate, DeliveryOrder, Effect, Record
+from itdose.core.governor import Reason
+from itdose.core.ledger import Ledger
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
 
 LIMITED = Annunciate(AlarmKind.DELIVERY_LIMITED, Priority.MEDIUM)
@@ -150,3 +157,34 @@ def test_the_second_after_a_richer_fluids_lag_cut_for_the_cap_is_not_cut_again(
     ]
     faults = judge(b, t1).faults(programs_of(changes), carried_s=1)
     assert not faults, faults
+
+
+def test_a_two_second_run_cut_for_the_cap_is_cut_from_its_first_second(library: Library) -> None:
+    """REQ-TIP-004, R-TIP-5: the kit's morphine device at its 20 mg maximum (231.5 ng, 23.1 nL
+    of 10 mg/mL, a second) with 30 nL of 10 mg/mL at the tip before 25 mg/mL: the run is an
+    order of two seconds. The ledger holds 19,999,900 ng recorded at one instant that leaves
+    the window two seconds from now: 100 ng of room until then. The two-second order does not
+    fit whole; from its first second it does, after a first second of 10 nL (the 100 ng): that
+    second is the order, its basal asked (23 nL) withheld in part with the alarm, nothing
+    carried, the rest of the run from the next second (cut as a two-second order: 20 nL)."""
+    d = reach(Phase.ACTIVE, library)
+    now = max(d.basal_until_s, d.clock_s or 0)
+    assert d.program is not None
+    at = now - DAY_S + 2
+    fg = 19_999_900 * 1_000_000
+    d = dataclasses.replace(
+        d,
+        path=FluidPath((Segment(30, "morphine", 10 * MG), Segment(233_970, "morphine", 25 * MG))),
+        program=dataclasses.replace(d.program, basal=Basal.continuous(20 * MG)),
+        ledger=Ledger().record(at, 1, at, fg, fg, 1),
+        basal_carry=0,
+    )
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now, plan.requested_nl) == (10, 1, 23)
+    assert (plan.withheld_reasons, plan.carry, plan.basal_until_s) == (
+        (Reason.DAILY_CAP,),
+        0,
+        now + 1,
+    )
+    assert plan.alarms == (AlarmKind.DELIVERY_LIMITED,)
