@@ -26,7 +26,7 @@ from itdose_physics import DAY_S, MG, Bench, S, implanted_and_dosing, refill
 from itdose_testkit import reach
 from reset_bench import ResetBench
 
-from itdose.core import Library, Phase
+from itdose.core import Device, Library, Phase
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority
 from itdose.core.basal import plan_tick
@@ -159,6 +159,32 @@ def test_the_second_after_a_richer_fluids_lag_cut_for_the_cap_is_not_cut_again(
     assert not faults, faults
 
 
+def _room_until(
+    library: Library,
+    segments: tuple[Segment, ...],
+    daily_ng: int,
+    recorded_ng: int,
+    leaves_s: int,
+    owed_fg: int = 0,
+) -> tuple[Device, int]:
+    """The kit's active morphine device (10 mg/mL) under a program of ``daily_ng``, its path
+    ``segments``, ``owed_fg`` of basal carried, and a ledger holding ``recorded_ng`` recorded at
+    one instant that leaves the window ``leaves_s`` from now: (device, now)."""
+    d = reach(Phase.ACTIVE, library)
+    now = max(d.basal_until_s, d.clock_s or 0)
+    assert d.program is not None
+    at = now - DAY_S + leaves_s
+    fg = recorded_ng * 1_000_000
+    d = dataclasses.replace(
+        d,
+        path=FluidPath(segments),
+        program=dataclasses.replace(d.program, basal=Basal.continuous(daily_ng)),
+        ledger=Ledger().record(at, 1, at, fg, fg, 1),
+        basal_carry=owed_fg * DAY_S,
+    )
+    return d, now
+
+
 def test_a_two_second_run_cut_for_the_cap_is_cut_from_its_first_second(library: Library) -> None:
     """REQ-TIP-004, R-TIP-5: the kit's morphine device at its 20 mg maximum (231.5 ng, 23.1 nL
     of 10 mg/mL, a second) with 30 nL of 10 mg/mL at the tip before 25 mg/mL: the run is an
@@ -167,18 +193,8 @@ def test_a_two_second_run_cut_for_the_cap_is_cut_from_its_first_second(library: 
     fit whole; from its first second it does, after a first second of 10 nL (the 100 ng): that
     second is the order, its basal asked (23 nL) withheld in part with the alarm, nothing
     carried, the rest of the run from the next second (cut as a two-second order: 20 nL)."""
-    d = reach(Phase.ACTIVE, library)
-    now = max(d.basal_until_s, d.clock_s or 0)
-    assert d.program is not None
-    at = now - DAY_S + 2
-    fg = 19_999_900 * 1_000_000
-    d = dataclasses.replace(
-        d,
-        path=FluidPath((Segment(30, "morphine", 10 * MG), Segment(233_970, "morphine", 25 * MG))),
-        program=dataclasses.replace(d.program, basal=Basal.continuous(20 * MG)),
-        ledger=Ledger().record(at, 1, at, fg, fg, 1),
-        basal_carry=0,
-    )
+    run = (Segment(30, "morphine", 10 * MG), Segment(233_970, "morphine", 25 * MG))
+    d, now = _room_until(library, run, 20 * MG, 19_999_900, 2)
     plan = plan_tick(d, now, library)
     assert plan.order is not None
     assert (plan.order.volume_nl, plan.order.end_s - now, plan.requested_nl) == (10, 1, 23)
@@ -188,3 +204,40 @@ def test_a_two_second_run_cut_for_the_cap_is_cut_from_its_first_second(library: 
         now + 1,
     )
     assert plan.alarms == (AlarmKind.DELIVERY_LIMITED,)
+
+
+def test_the_rest_after_a_cut_first_second_is_counted_at_the_runs_own_concentration(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-3: the kit's morphine at 2 mg/day with 200 ng owed and 30 nL of
+    10 mg/mL at the tip before 25 mg/mL; 100 ng of room until a recorded amount leaves the
+    window three seconds from now. The order after the cut first second keeps one
+    concentration, as every basal order: the rest of the run is counted at 10 mg/mL, and the
+    first second orders 4 nL of the 22 nL it asks (counted across the run's end at 25 mg/mL,
+    2 nL), withheld in part with the alarm, nothing carried."""
+    run = (Segment(30, "morphine", 10 * MG), Segment(233_970, "morphine", 25 * MG))
+    d, now = _room_until(library, run, 2 * MG, 19_999_900, 3, owed_fg=200_000_000)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now, plan.requested_nl) == (4, 1, 22)
+    assert (plan.withheld_reasons, plan.alarms, plan.carry) == (
+        (Reason.DAILY_CAP,),
+        (AlarmKind.DELIVERY_LIMITED,),
+        0,
+    )
+
+
+def test_a_first_second_of_no_whole_nanolitre_withholds_nothing_and_carries_its_basal(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the kit's morphine at 1 mg/day (11.6 ng a second, under half a
+    nanolitre of the 40 nL of 25 mg/mL at the tip); 10 ng of room until a recorded amount
+    leaves the window two seconds from now. The hour is cut; from its first second it fits,
+    and that second asks no whole nanolitre: it is an empty second that withholds nothing and
+    raises no alarm, its second of basal carried (10**12 fg seconds a day; withheld with the
+    alarm instead, the second's basal was lost)."""
+    run = (Segment(40, "morphine", 25 * MG), Segment(233_960, "morphine", 10 * MG))
+    d, now = _room_until(library, run, MG, 19_999_990, 2)
+    plan = plan_tick(d, now, library)
+    assert plan.order is None and plan.basal_until_s == now + 1
+    assert (plan.withheld_reasons, plan.alarms, plan.carry) == ((), (), 10**12)
