@@ -213,3 +213,28 @@ def test_a_run_that_meets_the_hours_basal_exactly_before_another_drug_carries_no
         assert plan.order is not None
         assert (plan.order.volume_nl, plan.order.end_s - now) == (4167, 3600), behind
         assert (plan.carry, plan.withheld_reasons) == (carried, ()), behind
+
+
+def test_a_single_nanolitre_of_another_drug_and_its_lag_term_exactly_at_the_maximum_go_with_it(
+    library: Library,
+) -> None:
+    """REQ-GOV-002, R-TIP-5: the nanolitre of hydromorphone (2 ng) and its lag term (2 ng more,
+    all of it in the second it leaves) fill the old drug's 10 mg maximum exactly with
+    9,999,996 ng recorded: they fit (a window at the maximum is within it), one order with the
+    morphine's hour. With 9,999,997 ng recorded 86,398 s ago (it leaves the window two seconds
+    from now) they do not fit in the window ending a second from now: the nanolitre goes alone
+    (the lag term spread over two seconds would fit)."""
+    d = _device(library, Segment(1, "hydromorphone", 2 * MG), Segment(233_999, "morphine", LEAN))
+    now = _now(d)
+    d = dataclasses.replace(d, flush_doses=(FlushDose("hydromorphone", 10 * MG),), basal_carry=0)
+    at = now - DAY + 2
+    for recorded, leaves_now, expected in (
+        (10 * MG - 4, False, (4167, 3600)),
+        (10 * MG - 3, True, (1, 1)),
+    ):
+        fg = recorded * FG_PER_NG
+        ledger = Ledger().record(at, 1, at, fg, fg, 1) if leaves_now else _full_but(recorded, now)
+        e = dataclasses.replace(d, other_ledgers=(DrugLedger("hydromorphone", ledger),))
+        plan = plan_tick(e, now, library)
+        assert plan.order is not None and plan.withheld_reasons == ()
+        assert (plan.order.volume_nl, plan.order.end_s - now) == expected, recorded
