@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from itdose_testkit import reach
 
 from itdose.core import Library
@@ -238,3 +239,31 @@ def test_a_single_nanolitre_of_another_drug_and_its_lag_term_exactly_at_the_maxi
         plan = plan_tick(e, now, library)
         assert plan.order is not None and plan.withheld_reasons == ()
         assert (plan.order.volume_nl, plan.order.end_s - now) == expected, recorded
+
+
+@pytest.mark.parametrize(("extra_fg", "expected"), [(0, (2084, 3600)), (1, (1, 1))])
+def test_a_single_nanolitre_of_another_drug_leaves_at_the_pace_of_the_order_it_goes_in(
+    library: Library, extra_fg: int, expected: tuple[int, int]
+) -> None:
+    """REQ-GOV-002, R-TIP-5: under the kit's morphine at 0.5 mg/day the order with the
+    nanolitre of hydromorphone is 2084 nL over the hour (a pace of 2084 nL/h): the nanolitre
+    (2,000,000 fg) leaves over its first 1.73 s, 1,157,777.8 fg of it by the end of the first
+    second, and its lag term (2,000,000 fg) in that second. With hydromorphone recorded 86,398 s
+    ago (it leaves the window two seconds from now) the window ending a second from now holds
+    both: by hand the order fits with up to 10**13 - 3,157,778 fg (9,999,996,842,222) recorded,
+    and one femtogram more sends the nanolitre alone over a second."""
+    d = _device(library, Segment(1, "hydromorphone", 2 * MG), Segment(233_999, "morphine", LEAN))
+    assert d.program is not None
+    now = _now(d)
+    at = now - DAY + 2
+    fg = 10 * MG * FG_PER_NG - 3_157_778 + extra_fg
+    d = dataclasses.replace(
+        d,
+        program=dataclasses.replace(d.program, basal=Basal.continuous(MG // 2)),
+        flush_doses=(FlushDose("hydromorphone", 10 * MG),),
+        basal_carry=0,
+        other_ledgers=(DrugLedger("hydromorphone", Ledger().record(at, 1, at, fg, fg, 1)),),
+    )
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == expected
