@@ -16,13 +16,14 @@ from itdose_testkit import reach
 
 from itdose.core import Library, Phase
 from itdose.core.alarms import AlarmKind
+from itdose.core.basal import plan_tick
 from itdose.core.effects import Annunciate, Record
 from itdose.core.fill import fill_tiers, over_fg, within
 from itdose.core.flight import is_lag, ledger_of, limit_fg
 from itdose.core.ledger import Flow
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
-from itdose.core.state import Shadow
+from itdose.core.state import FlushDose, Shadow
 
 MAX_FG = 20 * MG * 1_000_000  # the 20 mg morphine maximum, in fg
 
@@ -157,3 +158,33 @@ def test_the_basal_across_refills_to_compounded_strengths_at_the_maximum_is_not_
     pieces = tip(b.dead_volume_nl or 0, moved_by(b.pushes))
     largest, _ = windows(pieces, "fentanyl")
     assert largest is not None and largest[0] <= cap, float(largest[0])
+
+
+def test_the_old_drug_moves_at_its_old_programs_dose_whatever_the_new_programs_total(
+    library: Library,
+) -> None:
+    """R-TIP-3, R-TIP-5: the kit's device refilled to morphine at 10 mg/day, the path still
+    holding 200,000 nL of compounded hydromorphone 3 mg/mL whose old program gave its 10 mg
+    maximum (not whole nanolitres of 3 mg/mL: its fill is 10 mg - 1 ng). The hour's order of
+    hydromorphone is its old program's dose over the hour, unscaled (the new program's daily
+    total, 10 mg, lies between hydromorphone's fill and its maximum, and scaling it to that
+    fill would take 1 ng a day off): 416,666,666,666 fg asked, 138,888 nL of 3 mg/mL
+    (416,664,000,000 fg), the rest carried, by hand 10**13 x 3600 - 416,664,000,000 x 86,400 =
+    230,400,000,000 (scaled: 226,800,000,000)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None
+    d = dataclasses.replace(
+        d,
+        program=dataclasses.replace(d.program, basal=Basal.continuous(10 * MG)),
+        path=FluidPath(
+            (Segment(200_000, "hydromorphone", 3 * MG), Segment(34_000, "morphine", 10 * MG))
+        ),
+        flush_doses=(FlushDose("hydromorphone", 10 * MG),),
+        basal_carry=0,
+    )
+    assert limit_fg(d, library, "hydromorphone") == 10 * MG * 1_000_000 - 1_000_000
+    now = max(d.basal_until_s, d.clock_s or 0)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (138_888, 3600)
+    assert plan.carry == 230_400_000_000
