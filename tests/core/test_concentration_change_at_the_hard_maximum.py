@@ -16,6 +16,7 @@ test holds the rule's letter, one rounding unit (1 nL at the concentration).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,11 +26,15 @@ from covering_grid import cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
+from itdose_testkit import reach
 
-from itdose.core import Library, Outcome
+from itdose.core import Device, Library, Outcome, Phase
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind
+from itdose.core.basal import plan_tick
 from itdose.core.effects import DeliveryOrder, Effect, Record
+from itdose.core.governor import Reason
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, FlexClock, FlexStep, Program
 
 
@@ -775,3 +780,45 @@ def test_a_nanolitre_owed_at_a_step_to_one_ng_a_day_goes_in_its_second(library: 
     assert orders == [(0, 1, 1)], orders
     ex = b.extremes("morphine")
     assert ex.max_ng <= 20 * MG
+
+
+def _run_of_25_before_10(library: Library, daily_ng: int, owed_fg_s: int) -> tuple[Device, int]:
+    """The kit's active device (morphine) under ``daily_ng``, its path 1000 nL of 25 mg/mL
+    (25,000 ng) before 10 mg/mL, with ``owed_fg_s`` carried (fg seconds a day): (device, now)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None
+    path = FluidPath((Segment(1000, "morphine", 25 * MG), Segment(233_000, "morphine", 10 * MG)))
+    program = dataclasses.replace(d.program, basal=Basal.continuous(daily_ng))
+    d = dataclasses.replace(d, program=program, path=path, basal_carry=owed_fg_s)
+    return d, max(d.basal_until_s, d.clock_s or 0)
+
+
+@pytest.mark.parametrize(("extra", "withheld"), [(-1, False), (0, False), (1, True)])
+def test_a_partial_second_of_one_rounding_unit_at_the_maximum_is_lost_silently(
+    library: Library, extra: int, withheld: bool
+):
+    """R-TIP-4 (one rounding unit may be lost silently, more is announced): at 20 mg/day the
+    25,000 ng run takes exactly 108 s, so the run's partial second is exactly what was owed
+    before it. At the hard maximum it cannot be carried (no room); owed exactly one nanolitre
+    of the 10 mg/mL behind the run (10**7 fg x 86,400 s), it is one rounding unit: lost with
+    no record and no alarm; one fg second more is withheld basal, recorded with the alarm.
+    Nothing carried either way."""
+    d, now = _run_of_25_before_10(library, 20 * MG, 10 * MG * DAY_S + extra)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now, plan.carry) == (1000, 108, 0)
+    assert plan.withheld_reasons == ((Reason.DAILY_CAP,) if withheld else ())
+    assert (AlarmKind.DELIVERY_LIMITED in plan.alarms) is withheld
+
+
+def test_a_partial_second_exactly_the_room_under_the_maximum_is_carried(library: Library):
+    """R-TIP-4: 10 ng/day under the 20 mg maximum leaves room for 10 ng in a window, in fg
+    seconds a day 10**7 x 86,400 = 864,000,000,000. At 19,999,990 ng/day with 865,080,000,000
+    owed, the 25,000 ng run's order lasts 108 s, and its partial second is exactly that room
+    (by hand: 19,999,990 x 10**6 x 108 + 865,080,000,000 - 25,000 x 10**6 x 86,400 =
+    864,000,000,000): carried whole to the 10 mg/mL, nothing withheld."""
+    d, now = _run_of_25_before_10(library, 19_999_990, 865_080_000_000)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1000, 108)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (864_000_000_000, (), ())
