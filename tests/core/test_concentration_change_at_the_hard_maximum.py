@@ -822,3 +822,17 @@ def test_a_partial_second_exactly_the_room_under_the_maximum_is_carried(library:
     assert plan.order is not None
     assert (plan.order.volume_nl, plan.order.end_s - now) == (1000, 108)
     assert (plan.carry, plan.withheld_reasons, plan.alarms) == (864_000_000_000, (), ())
+
+
+def test_a_partial_second_carries_to_the_next_concentration_however_lean(library: Library):
+    """REQ-TIP-004, R-TIP-3: at 15 mg/day (below the maximum) the 25,000 ng run takes exactly
+    144 s, so its partial second is what was owed before it (50,000,000,000 fg seconds a day);
+    behind the run a fluid of 1 ng/mL (a compounded strength at the edge: 1 fg a nanolitre) is
+    still the program's drug, and the partial second carries to it whole."""
+    d, now = _run_of_25_before_10(library, 15 * MG, 50_000_000_000)
+    path = FluidPath((Segment(1000, "morphine", 25 * MG), Segment(233_000, "morphine", 1)))
+    d = dataclasses.replace(d, path=path)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1000, 144)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (50_000_000_000, (), ())
