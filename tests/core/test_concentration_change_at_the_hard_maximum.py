@@ -735,9 +735,11 @@ def test_a_partial_second_carried_into_a_step_of_no_basal_is_delivered_at_the_st
     refilled 25 -> 10 -> 25 mg/mL a second apart (a slug of 10 mg/mL of a few nanolitres), the
     last program stepping to no basal exactly where the 25 mg/mL run ends (33,583 s after the
     last refill): the run's partial second carried to the 10 mg/mL is basal owed from before
-    the step, and the first tick of the step (a rate of zero) orders it, 6 nL over a second,
-    the whole slug it reaches (a run ended at a rate of zero is not timed at that rate: there
-    is none); then nothing until the program's day ends. No window over the maximum by the
+    the step, and the first tick of the step (a rate of zero; the second after the richer
+    fluid's last nanolitre, an order of its own) orders it, 6 nL over that second, the whole
+    slug it reaches; the slug's run is not timed at the program's rate, as a run that ends
+    inside a segment is, for there is none (timed at it, the tick was rejected: a division by
+    a zero rate); then nothing until the program's day ends. No window over the maximum by the
     reference."""
     b = _to_zero_at(library, 15 * MG, 203, 1, 33_583)
     at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
