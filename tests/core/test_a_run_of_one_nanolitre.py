@@ -267,3 +267,25 @@ def test_a_single_nanolitre_of_another_drug_leaves_at_the_pace_of_the_order_it_g
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == expected
+
+
+@pytest.mark.parametrize(("extra_fg", "expected"), [(0, (1667, 3600)), (1, (1, 1))])
+def test_a_single_nanolitre_before_a_run_longer_than_the_hour_is_asked_over_the_hour(
+    library: Library, extra_fg: int, expected: tuple[int, int]
+) -> None:
+    """REQ-TIP-004, MIN_RUN_NL: 1 nL of 10 mg/mL before a long run of 25 mg/mL, with a second
+    of basal owed (the hour's basal 41,678.2 ng: 1 nL of 10 mg/mL and 1666 nL of 25 mg/mL,
+    18.2 ng left over, more than a second of basal at 1 mg/day): the run behind the nanolitre
+    does not end inside the hour, so the order across is asked over the hour it runs, not over
+    the time its volume takes at the rate (3599 s). With morphine recorded 86,400 - 600 s ago
+    (it leaves the window 600 s into the order) the order fits with up to
+    19,993,054,634,722 fg recorded (measured; asked over 3599 s it does not): one order of
+    1667 nL over the hour; one femtogram more and the nanolitre goes alone over a second."""
+    d = _device(library, Segment(1, "morphine", LEAN), Segment(233_999, "morphine", RICH))
+    now = _now(d)
+    at = now - DAY + 600
+    fg = 19_993_054_634_722 + extra_fg
+    d = dataclasses.replace(d, basal_carry=10**12, ledger=Ledger().record(at, 1, at, fg, fg, 1))
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.withheld_reasons == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == expected
