@@ -289,3 +289,33 @@ def test_a_single_nanolitre_before_a_run_longer_than_the_hour_is_asked_over_the_
     plan = plan_tick(d, now, library)
     assert plan.order is not None and plan.withheld_reasons == ()
     assert (plan.order.volume_nl, plan.order.end_s - now) == expected
+
+
+@pytest.mark.parametrize(("extra_fg", "ordered"), [(0, True), (1, False)])
+def test_a_single_nanolitre_that_goes_alone_is_counted_at_its_own_concentration(
+    library: Library, extra_fg: int, ordered: bool
+) -> None:
+    """REQ-GOV-002, REQ-GOV-004: 1 nL of 10 mg/mL before 25 mg/mL, the window nearly full: the
+    order across does not fit and the nanolitre goes alone over a second, at its own pace
+    (3600 nL/h) and concentration: 10 ng, 10 ng a second. The ledger holds 19,999,745 ng
+    recorded at once 100 s ago and an order of 500 ng recorded at its pace over 100 s that the
+    window's start is passing now (250 ng of it still in the window, 5 ng a second leaving).
+    By hand the window ending a second from now holds 19,999,745 + 245 + 10 = 20,000,000 ng:
+    at the maximum, within it, so the nanolitre is ordered; one femtogram more and it is not
+    (a rounding unit, carried). (Counted at the 25 mg/mL behind it, 25 ng a second, the
+    nanolitre is all out 0.4 s from now, beside 248 ng of the paced order: over.)"""
+    d = _device(library, Segment(1, "morphine", LEAN), Segment(233_999, "morphine", RICH))
+    now = _now(d)
+    start = now - DAY - 50
+    paced = 500 * FG_PER_NG
+    big = 19_999_745 * FG_PER_NG + extra_fg
+    ledger = Ledger().record(start + 100, 1, start, paced, paced, 100)
+    ledger = ledger.record(now - 100, 2, now - 100, big, big, 1)
+    d = dataclasses.replace(d, ledger=ledger, basal_carry=0)
+    plan = plan_tick(d, now, library)
+    assert plan.withheld_reasons == () and plan.alarms == ()
+    if ordered:
+        assert plan.order is not None
+        assert (plan.order.volume_nl, plan.order.end_s - now) == (1, 1)
+    else:
+        assert plan.order is None
