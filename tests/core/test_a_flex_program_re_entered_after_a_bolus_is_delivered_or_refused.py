@@ -11,12 +11,16 @@ more basal in the windows that hold the bolus than the bolus left room for. The 
 program and then withholds its basal with the delivery-limited alarm. With a day at the highest
 step reserved (before session 16) any phase of the schedule fitted beside the bolus.
 
+A refill to another concentration needs the program again (at the new strength): the same
+schedule entered with it starts again the same way.
+
 Morphine 10 mg/mL, hard maximum 20 mg/day, on a Prometra II with the Prometra catheter trimmed
 20 cm; 20 mg/day for the first 12 h of the program's day, 2 mg/day for the rest (11 mg a day).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 from itdose_physics import (
@@ -27,6 +31,7 @@ from itdose_physics import (
     Cumulative,
     implanted_and_dosing,
     max_clinician_bolus_ng,
+    refill,
 )
 
 from itdose.core import DosingError, Library, Role
@@ -71,3 +76,35 @@ def test_the_same_flex_program_entered_after_the_largest_bolus_is_delivered_or_r
         got = tip.at(Fraction(again + 12 * HOUR_S)) - tip.at(Fraction(again))
         limited = any("delivery_limited" in kinds for _, _, _, kinds in b.phases)
         assert not limited and abs(got - 10 * MG) <= 20, (limited, float(got))
+
+
+def test_a_refill_to_another_strength_with_the_same_flex_schedule_after_a_bolus(
+    library: Library,
+) -> None:
+    """REQ-GOV-008, REQ-GOV-002: the same bolus; when it has ended, a refill to 25 mg/mL with
+    the same schedule (the program at the new strength). Either the refill is refused, or the
+    program's first 12 h (10 mg) are delivered to within two nanolitres of 25 mg/mL, without
+    the delivery-limited alarm; no window over 20 mg either way. At session 16 the refill was
+    accepted and the next 12 h delivered 1,000,020 ng, with the alarm."""
+    b = Bench(library)
+    implanted_and_dosing(b, PROGRAM)
+    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S
+    b.advance(at)
+    dose = max_clinician_bolus_ng(b, 600, 20 * MG)
+    assert dose > 0
+    b.submit(c.ClinicianBolus(Role.CLINICIAN, dose, 600))
+    again = at + 601
+    stronger = dataclasses.replace(PROGRAM, concentration_ng_per_ml=25 * MG)
+    try:
+        refill(b, again, 25 * MG, program=stronger)
+        entered = True
+    except DosingError:
+        entered = False
+    b.advance(again + 2 * DAY_S)
+    assert not b.anomalies, b.anomalies
+    assert b.extremes("morphine").max_ng <= 20 * MG
+    if entered:
+        tip = Cumulative(b.tip(), "morphine")
+        got = tip.at(Fraction(again + 12 * HOUR_S)) - tip.at(Fraction(again))
+        limited = any("delivery_limited" in kinds for _, _, _, kinds in b.phases)
+        assert not limited and abs(got - 10 * MG) <= 50, (limited, float(got))
