@@ -33,7 +33,7 @@ UNIT_NG = 10
 
 @pytest.mark.parametrize(
     ("low", "high", "duration_s"),
-    [(0, 20 * MG, HOUR_S), (2 * MG, 20 * MG, 600), (0, 20 * MG, 12 * HOUR_S)],
+    [(0, 10 * MG, HOUR_S), (2 * MG, 10 * MG, 600), (0, 10 * MG, 12 * HOUR_S)],
 )
 def test_a_bolus_a_second_before_a_step_up_delivers_the_days_basal_and_its_dose(
     library: Library, low: int, high: int, duration_s: int
@@ -41,9 +41,11 @@ def test_a_bolus_a_second_before_a_step_up_delivers_the_days_basal_and_its_dose(
     """REQ-GOV-008, REQ-TIP-004: ``low`` ng/day for 12 h, ``high`` for 12 h; a 1 mg clinician
     bolus over ``duration_s``, 1 s before the step up, two days in: the day from the bolus's
     start holds the dose and the schedule's day to within two nanolitres, or the delivery-
-    limited alarm was raised. At session 16, with no alarm: an hour's bolus left 833,110 ng of
+    limited alarm was raised. At session 16 (6c8c80e), with no alarm, and steps up to 20 mg/day
+    (which the schedule's own reserve let a bolus go beside): an hour's bolus left 833,110 ng of
     the 20 mg/day step undelivered, a 600 s one 124,793 ng of it (from 2 mg/day), a 12 h one
-    9,999,770 ng (the whole step)."""
+    9,999,770 ng (the whole step). Here the steps go up to 10 mg/day, so that a day at the
+    highest step leaves room for the bolus."""
     program = Program(
         "morphine",
         "pain",
