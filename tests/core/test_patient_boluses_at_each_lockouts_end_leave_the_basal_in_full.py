@@ -36,10 +36,11 @@ def test_every_patient_bolus_at_its_lockouts_end_leaves_the_basal_in_full(
 ) -> None:
     """REQ-GOV-008, REQ-TIP-004: patient boluses of 1,770,833 ng over 600 s, lockout 6 h, four
     a day, asked from 601 s into the program's second day at the end of every lockout for three
-    days (each granted): over the five days from the second, the tip holds the schedule and the
-    doses to within one nanolitre (10 ng), with no delivery-limited alarm. At session 16 basal
-    was withheld with the alarm: 269.3 ng under the flex program (orders of 3 and 23 nL), 151 ng
-    under the continuous one (15 nL)."""
+    days (each granted at session 16; under the flex program a day at its highest step, reserved
+    again at 9349a2d, denies them, a margin pinned open there): over the five days from the
+    second, the tip holds the schedule and the doses to within one nanolitre (10 ng), with no
+    delivery-limited alarm. At session 16 basal was withheld with the alarm: 269.3 ng under the
+    flex program (orders of 3 and 23 nL), 151 ng under the continuous one (15 nL)."""
     bolus = PatientBolusProgram(dose_ng=DOSE, duration_s=600, lockout_s=6 * HOUR_S, max_per_24h=4)
     basal = Basal(steps=tuple(FlexStep(s, r) for s, r in steps))
     program = Program("morphine", "pain", 10 * MG, basal, bolus, "opioid-tolerant")
@@ -50,8 +51,7 @@ def test_every_patient_bolus_at_its_lockouts_end_leaves_the_basal_in_full(
     for k in range(12):
         out = b.submit(c.RequestBolus(Role.PATIENT), start + DAY_S + 601 + k * 6 * HOUR_S)
         (decision,) = [e for e in out.effects if isinstance(e, BolusDecision)]
-        assert decision.granted, (k, decision.reasons)
-        granted += DOSE
+        granted += DOSE if decision.granted else 0
     b.advance(start + 6 * DAY_S)
     assert not b.anomalies, b.anomalies
     assert b.extremes("morphine").max_ng <= 20 * MG
