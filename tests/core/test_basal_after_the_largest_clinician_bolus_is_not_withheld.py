@@ -48,7 +48,9 @@ def test_the_basal_after_the_largest_clinician_bolus_is_delivered_in_full(
     within one nanolitre (10 ng). At session 16, a day after the bolus, a tick withheld basal for
     the daily cap with the alarm: 9 nL under the flex program (the day 93.3 ng short), 4 nL under
     the continuous one (33 ng short), though the window that ends there holds the bolus and one
-    day of the schedule, exactly 20 mg, and the basal a day earlier ran at the same rate."""
+    day of the schedule, exactly 20 mg, and the basal a day earlier ran at the same rate. With a
+    day at the highest step reserved again (9349a2d) the flex program's bolus leaves room and
+    its basal is whole; the continuous one still withholds 4 nL."""
     program = Program(
         "morphine",
         "pain",
