@@ -301,10 +301,12 @@ def _plan_with(
         # the basal due from ``start`` on (inside this order first, then the next basal orders)
         # is a day at the top step; the bolus itself at its own pace
         flows.extend(_future_basal(d, start))
-        # with the basal the cancel owes inside the order, above the program's (the flow from
+        # with the basal carried inside the order (the debt the cancel owes, or with no basal
+        # order in flight the carry earlier orders left), above the program's (the flow from
         # ``start`` holds the program's only), at the order's own pace
-        if basal is not None and carried:
-            extra_nl = max(0, basal_nl - rate * FG_PER_NG * dur // DAY_S // cmax)
+        if carried:
+            due = rate * FG_PER_NG * max(0, now + dur - start)
+            extra_nl = max(0, basal_nl - due // DAY_S // cmax)
         bolus = Flow(
             now,
             (bolus_nl + extra_nl) * cmax,

@@ -24,6 +24,12 @@ within the 20 mg hard maximum. At random (the change's direction, the order, whe
 drive up to 50 % ahead of its pace, its report up to 15 min after the scan, the scan's volume)
 the alarm comes exactly when the drive moved more than ``movable_nl`` and no window is short
 (50 runs locally).
+
+The recount at the report is a margin, not what covers the fluid: the report, taken from the tip
+of the path the scan left holding the richest fluid within 10 uL of each place, already counts
+the richer fluid that left behind what the drive moved (docs/dosing-rules.md#r-mri-5). The
+ledger right after the report, less the recount, is never short of the reference, and equals it
+to within 25 ng of rounding where the scan counted the leaner fluid (the reference is tight).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from fifo_window_reference import moved_by, tip, windows
+from fifo_window_reference import moved_by, tip, window_at, windows
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_physics import (
@@ -49,7 +55,7 @@ from itdose_physics import (
 )
 from ledger_windows_kit import ledger_shortfalls, reset_valve_and_resume
 
-from itdose.core import Library, Outcome, Role
+from itdose.core import Library, Outcome, Role, dosing
 from itdose.core import commands as c
 from itdose.core.alarms import AlarmKind, Priority, priority_of
 from itdose.core.effects import Warn
@@ -76,6 +82,8 @@ class LateBench(Bench):
     burst_nl: int = 0
     burst_until: int = 0
     held: list[int] = field(default_factory=list)
+    scan_pieces: tuple[Any, ...] = ()
+    """The ledger's pieces right after the scan (before the late report)."""
 
     def _delivered(self, r: Any, at: int, *, whole_nl: bool) -> Push | None:
         if r.order.order_id != self.burst_id:
@@ -109,6 +117,28 @@ class Scan:
     """The warnings of the late report (code, text)."""
 
 
+def _beyond_the_recount(b: LateBench) -> tuple[Fraction, Fraction]:
+    """Right after the late report: the ledger's morphine window, less the 10 uL counted again at
+    the report, less what left the tip in that window by the drive's record (the reference), ng;
+    and the recount, ng.
+
+    Every order in flight was stopped by the scan and has reported, so the reference counts no
+    fluid the ledger cannot have heard of. Judged one second after the report: the ledger reads
+    an instant as ending one second after it (the window ending at the scan itself holds none of
+    the scan's instant; the governor never judges that window)."""
+    before = set(b.scan_pieces)
+    again = sum(
+        p.amount_fg
+        for p in b.device.ledger.pieces
+        if p.instant and p.order_id != b.burst_id and p not in before
+    )
+    t = b.now + 1
+    counted = Fraction(dosing.ledger_of(b.device, "morphine").window_total_fg(t) - again, 10**6)
+    assert b.dead_volume_nl is not None
+    left = window_at(tip(b.dead_volume_nl, moved_by(b.pushes)), "morphine", Fraction(t))
+    return counted - left, Fraction(again, 10**6)
+
+
 def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: int) -> Scan:
     """Morphine refilled 10 -> 25 mg/mL; ``lead_s`` later a 3 mg clinician bolus over 600 s;
     the drive runs it at ``speed`` times its pace; the scan ``cut_s`` into it; its final report
@@ -130,6 +160,7 @@ def _scan(library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: i
     most = movable_nl(b.device, at)
     b.burst_id, b.burst_nl, b.burst_until = running.order.order_id, moved, at
     b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
+    b.scan_pieces = b.device.ledger.pieces
     counted_fg = sum(p.amount_fg for p in b.device.ledger.pieces if p.instant and p.end_s == at)
     late = b.report_late(report_at)
     warnings = tuple((e.code, e.text) for e in late.effects if isinstance(e, Warn))
@@ -185,6 +216,35 @@ def test_a_scan_counts_what_left_the_tip_when_the_cut_order_is_reported_late(
             "the scan: the labelled worst case, 0.01 mL, is counted again behind it: 250 mcg of "
             "morphine (25 mg/mL).",
         ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lead_s", "cut_s", "speed", "delay_s"),
+    [(8_000, 300, Fraction(6, 5), 61), (7_000, 300, Fraction(6, 5), 61),
+     (8_000, 300, Fraction(3, 2), 200), (8_000, 100, Fraction(3, 2), 100),
+     (8_000, 500, Fraction(11, 10), 61)],
+)  # fmt: skip
+def test_without_the_recount_the_scan_and_the_report_already_cover_what_left(
+    library: Library, lead_s: int, cut_s: int, speed: Fraction, delay_s: int
+) -> None:
+    """REQ-MRI-006, REQ-GOV-005: the recount at the report is a margin, not the count that
+    covers the fluid: after the scan the path holds at each place the richest fluid within 10 uL
+    of it, so the report, which takes what the drive moved from the tip, counts the richer fluid
+    that left behind it already (docs/dosing-rules.md#r-mri-5 gives the argument). Here (a rise)
+    the ledger's window right after the report, less the recount, is at least what left the tip
+    by the reference; where the scan counted its 10 uL as the leaner fluid, it is what left to
+    within the counts' rounding up (under 1 ug), and the recount adds 250 ug on top; where it
+    counted them as the richer one, 150 ug (10 uL times 25 - 10 mg/mL) more."""
+    s = _scan(library, lead_s, cut_s, speed, delay_s)
+    assert s.moved_nl > s.movable_nl  # a drive that moved more than its pace allows
+    beyond, again = _beyond_the_recount(s.bench)
+    assert again == 250_000
+    rich_at_the_scan = s.counted_ng == 250_000
+    assert (150_000 if rich_at_the_scan else 0) <= beyond < 1_000 + 150_000 * rich_at_the_scan, (
+        float(beyond),
+        float(s.counted_ng),
+        float(s.left_ng),
     )
 
 
@@ -258,10 +318,14 @@ def _random_scan(
     most = movable_nl(b.device, at)
     b.burst_id, b.burst_nl, b.burst_until = running.order.order_id, moved, at
     b.submit(c.BeginMri(C, emergency=True, reason="trauma: no time to empty"), at)
+    b.scan_pieces = b.device.ledger.pieces
     b.report_late(at + delay_s)
     # judged at the scan, however late: the alarm exactly when it moved more than it could
     deviation = AlarmKind.DELIVERY_DEVIATION in {a.kind for a in b.device.alarms}
     assert deviation == (moved > most), (moved, most)
+    # the window at the report covers what left without the recount (a margin on top)
+    beyond, _ = _beyond_the_recount(b)
+    assert beyond >= 0, float(beyond)
     return Scan(b, at, most, moved, Fraction(0), Fraction(0))
 
 

@@ -16,7 +16,9 @@ test holds the rule's letter, one rounding unit (1 nL at the concentration).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import pytest
@@ -24,9 +26,16 @@ from covering_grid import cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, implanted_and_dosing, refill
+from itdose_testkit import reach
 
-from itdose.core import Library
-from itdose.core.program import Basal, Program
+from itdose.core import Device, Library, Outcome, Phase
+from itdose.core import commands as c
+from itdose.core.alarms import AlarmKind
+from itdose.core.basal import plan_tick
+from itdose.core.effects import DeliveryOrder, Effect, Record
+from itdose.core.governor import Reason
+from itdose.core.path import FluidPath, Segment
+from itdose.core.program import Basal, FlexClock, FlexStep, Program
 
 
 def _run(
@@ -637,3 +646,195 @@ def test_two_falls_minutes_apart_one_second_under_the_hard_maximum(library: Libr
     assert least >= daily - 2 * Fraction(daily, DAY_S) - unit, float(daily - least)
     if "delivery_limited" not in alarms:
         assert least >= daily - unit, float(daily - least)
+
+
+@dataclass
+class _CarryBench(Bench):
+    """A bench that keeps, after each tick, its effects and the device's basal carry and
+    alarms."""
+
+    ticks: list[tuple[int, tuple[Effect, ...], int, set[AlarmKind]]] = field(default_factory=list)
+
+    def _accepted(self, command: c.Command, out: Outcome) -> None:
+        super()._accepted(command, out)
+        if command.name == "tick":
+            kinds = {a.kind for a in out.device.alarms}
+            self.ticks.append((self.now, out.effects, out.device.basal_carry, kinds))
+
+
+def _withheld_ticks(b: _CarryBench) -> list[tuple[int, str, int, set[AlarmKind]]]:
+    return [
+        (at, e.detail, carry, kinds)
+        for at, fx, carry, kinds in b.ticks
+        for e in fx
+        if isinstance(e, Record) and e.event == "basal_withheld"
+    ]
+
+
+@pytest.mark.parametrize("trimmed_mm", TRIMS)
+@pytest.mark.parametrize("concs", CHANGES)
+def test_a_partial_second_withheld_at_the_hard_maximum_is_recorded_and_not_owed(
+    library: Library, concs: tuple[int, int], trimmed_mm: int
+):
+    """REQ-TIP-004, R-TIP-4: the partial second the hard maximum cannot take (above) is withheld
+    basal, not a debt: the tick that withholds it records it (the basal withheld, for the daily
+    cap) beside the delivery-limited alarm, and leaves nothing carried to the next order (a
+    carry would be delivered in a later window that already holds the maximum)."""
+    programs = [
+        Program("morphine", "pain", k, Basal.continuous(20 * MG), None, "opioid-tolerant")
+        for k in concs
+    ]
+    b = _CarryBench(library)
+    t0 = implanted_and_dosing(b, programs[0], trimmed_mm=trimmed_mm)
+    refill(b, t0 + DAY_S + 1234, concs[1], program=programs[1])
+    b.advance(t0 + 3 * DAY_S)
+    assert not b.anomalies
+    withheld = _withheld_ticks(b)
+    assert withheld, "the partial second is more than a rounding unit here"
+    for at, detail, carry, kinds in withheld:
+        assert detail.endswith("nL; reasons: daily_cap") and carry == 0, (at, detail, carry)
+        assert AlarmKind.DELIVERY_LIMITED in kinds, at
+
+
+def _to_zero_at(
+    library: Library, daily_ng: int, trimmed_mm: int, gap_s: int, zero_s: int, step_ng: int = 0
+) -> Bench:
+    """Morphine at ``daily_ng`` at 25 mg/mL, refilled a day in at 10 mg/mL and ``gap_s`` later at
+    25 mg/mL again, the last program stepping to ``step_ng`` a day (no basal by default)
+    ``zero_s`` into its day (and back at the day's end); run two days from the first refill."""
+
+    def program(k: int, zero: bool) -> Program:
+        steps = (FlexStep(0, daily_ng), *((FlexStep(zero_s, step_ng),) if zero else ()))
+        basal = Basal(steps, FlexClock.ELAPSED, "", ())
+        return Program("morphine", "pain", k, basal, None, "opioid-tolerant")
+
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, program(25 * MG, False), trimmed_mm=trimmed_mm)
+    first = t0 + DAY_S + 1234
+    refill(b, first, 10 * MG, program=program(10 * MG, False))
+    refill(b, first + gap_s, 25 * MG, program=program(25 * MG, True))
+    b.advance(first + 2 * DAY_S)
+    assert not b.anomalies  # every tick accepted
+    return b
+
+
+def _basal_orders_from(b: Bench, since: int, until: int) -> list[tuple[int, int, int]]:
+    return [
+        (at - since, e.volume_nl, e.duration_s)
+        for at, command, fx in b.log
+        if since <= at <= until and command.name == "tick"
+        for e in fx
+        if isinstance(e, DeliveryOrder) and e.kind == "basal"
+    ]
+
+
+def test_a_partial_second_carried_into_a_step_of_no_basal_is_delivered_at_the_step(
+    library: Library,
+):
+    """REQ-TIP-004, R-TIP-3: morphine 15 mg/day (below its 20 mg maximum, trimmed 203 mm),
+    refilled 25 -> 10 -> 25 mg/mL a second apart (a slug of 10 mg/mL of a few nanolitres), the
+    last program stepping to no basal exactly where the 25 mg/mL run ends (33,583 s after the
+    last refill): the run's partial second carried to the 10 mg/mL is basal owed from before
+    the step, and the first tick of the step (a rate of zero; the second after the richer
+    fluid's last nanolitre, an order of its own) orders it, 6 nL over that second, the whole
+    slug it reaches; the slug's run is not timed at the program's rate, as a run that ends
+    inside a segment is, for there is none (timed at it, the tick was rejected: a division by
+    a zero rate); then nothing until the program's day ends. No window over the maximum by the
+    reference."""
+    b = _to_zero_at(library, 15 * MG, 203, 1, 33_583)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 30_000, at + DAY_S)
+    assert orders == [(2400, 8213, 1183), (3583, 6, 1), (56_400, 25_000, 3600)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
+
+
+def test_a_nanolitre_left_before_a_short_run_at_the_maximum_goes_alone_when_the_run_does_not_fit(
+    library: Library,
+):
+    """REQ-TIP-004, R-TIP-3, MIN_RUN_NL: morphine at its 20 mg maximum (trimmed 211 mm),
+    refilled 25 -> 10 -> 25 mg/mL two seconds apart (a slug of 10 mg/mL of under 20 nL), the
+    last program stepping to no basal 24,963 s into its day: the run of 25 mg/mL ends with a
+    single nanolitre left before the slug. The order across it is asked over the time the
+    slug's run lasts at its rate (the order ends with that run, a shorter segment), which the
+    hard maximum does not take: the nanolitre goes alone (1 nL over a second, its partial
+    second withheld with the alarm), then the slug (18 nL over a second; asked over the whole
+    segment instead, the two went as one order of 19 nL). No window over the maximum by the
+    reference."""
+    b = _to_zero_at(library, 20 * MG, 211, 2, 24_963)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 24_000, at + 25_000)
+    assert orders[:2] == [(961, 1, 1), (962, 18, 1)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
+
+
+def test_a_nanolitre_owed_at_a_step_to_one_ng_a_day_goes_in_its_second(library: Library):
+    """REQ-TIP-004, R-TIP-3: morphine at its 20 mg maximum (trimmed 211 mm), refilled
+    25 -> 10 -> 25 mg/mL a second apart, the last program stepping to 1 ng/day (a Prometra has
+    no minimum rate) 24,962 s into its day: the first tick of the step finds the basal carried
+    from before it covering the whole short run of 10 mg/mL left at the tip; that run ends
+    inside the segment, so its order lasts the run at its rate less what is owed already: one
+    second (timed at 1 ng/day it would last the hour), then nothing until the day ends."""
+    b = _to_zero_at(library, 20 * MG, 211, 1, 24_962, step_ng=1)
+    at = [t for t, command, _ in b.log if command.name == "complete_refill"][-1]
+    orders = _basal_orders_from(b, at + 24_962, at + DAY_S - 1)
+    assert orders == [(0, 1, 1)], orders
+    ex = b.extremes("morphine")
+    assert ex.max_ng <= 20 * MG
+
+
+def _run_of_25_before_10(library: Library, daily_ng: int, owed_fg_s: int) -> tuple[Device, int]:
+    """The kit's active device (morphine) under ``daily_ng``, its path 1000 nL of 25 mg/mL
+    (25,000 ng) before 10 mg/mL, with ``owed_fg_s`` carried (fg seconds a day): (device, now)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None
+    path = FluidPath((Segment(1000, "morphine", 25 * MG), Segment(233_000, "morphine", 10 * MG)))
+    program = dataclasses.replace(d.program, basal=Basal.continuous(daily_ng))
+    d = dataclasses.replace(d, program=program, path=path, basal_carry=owed_fg_s)
+    return d, max(d.basal_until_s, d.clock_s or 0)
+
+
+@pytest.mark.parametrize(("extra", "withheld"), [(-1, False), (0, False), (1, True)])
+def test_a_partial_second_of_one_rounding_unit_at_the_maximum_is_lost_silently(
+    library: Library, extra: int, withheld: bool
+):
+    """R-TIP-4 (one rounding unit may be lost silently, more is announced): at 20 mg/day the
+    25,000 ng run takes exactly 108 s, so the run's partial second is exactly what was owed
+    before it. At the hard maximum it cannot be carried (no room); owed exactly one nanolitre
+    of the 10 mg/mL behind the run (10**7 fg x 86,400 s), it is one rounding unit: lost with
+    no record and no alarm; one fg second more is withheld basal, recorded with the alarm.
+    Nothing carried either way."""
+    d, now = _run_of_25_before_10(library, 20 * MG, 10 * MG * DAY_S + extra)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now, plan.carry) == (1000, 108, 0)
+    assert plan.withheld_reasons == ((Reason.DAILY_CAP,) if withheld else ())
+    assert (AlarmKind.DELIVERY_LIMITED in plan.alarms) is withheld
+
+
+def test_a_partial_second_exactly_the_room_under_the_maximum_is_carried(library: Library):
+    """R-TIP-4: 10 ng/day under the 20 mg maximum leaves room for 10 ng in a window, in fg
+    seconds a day 10**7 x 86,400 = 864,000,000,000. At 19,999,990 ng/day with 865,080,000,000
+    owed, the 25,000 ng run's order lasts 108 s, and its partial second is exactly that room
+    (by hand: 19,999,990 x 10**6 x 108 + 865,080,000,000 - 25,000 x 10**6 x 86,400 =
+    864,000,000,000): carried whole to the 10 mg/mL, nothing withheld."""
+    d, now = _run_of_25_before_10(library, 19_999_990, 865_080_000_000)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1000, 108)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (864_000_000_000, (), ())
+
+
+def test_a_partial_second_carries_to_the_next_concentration_however_lean(library: Library):
+    """REQ-TIP-004, R-TIP-3: at 15 mg/day (below the maximum) the 25,000 ng run takes exactly
+    144 s, so its partial second is what was owed before it (50,000,000,000 fg seconds a day);
+    behind the run a fluid of 1 ng/mL (a compounded strength at the edge: 1 fg a nanolitre) is
+    still the program's drug, and the partial second carries to it whole."""
+    d, now = _run_of_25_before_10(library, 15 * MG, 50_000_000_000)
+    path = FluidPath((Segment(1000, "morphine", 25 * MG), Segment(233_000, "morphine", 1)))
+    d = dataclasses.replace(d, path=path)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1000, 144)
+    assert (plan.carry, plan.withheld_reasons, plan.alarms) == (50_000_000_000, (), ())

@@ -3240,3 +3240,27 @@ def test_a_bolus_cancelling_an_order_whose_last_nanolitre_is_the_old_fluid_carri
     after, effects = request_bolus(d, T0 + 3599, library)
     assert effects[0] == BolusDecision(True, 100_000)
     assert after.basal_carry == 38_400 + 9 * MG * DAY + 4166 * 10**7 * DAY // 3600 - 10**12
+
+
+def test_the_basal_cap_room_counts_the_drug_a_cut_order_still_has_in_flight(
+    library: Library,
+) -> None:
+    """REQ-GOV-002, REQ-GOV-004: the kit's morphine (10 mg/mL) with 19,990,000 ng of the 20 mg
+    maximum recorded 100 s ago leaves 10,000 ng of room in the window; a basal order a bolus
+    cut still has 500 nL (5,000 ng) in flight (4166 nL an hour, cut 432 s in). The hour's
+    order is cut to the 5,000 ng left: 500 nL, with the delivery-limited alarm (counted
+    without the drug in flight: 1000 nL, 5,000 ng over the maximum)."""
+    d = reach(Phase.ACTIVE, library)
+    now = max(d.basal_until_s, d.clock_s or 0)
+    cut = Order(d.next_order_id, DeliveryKind.BASAL, now - 432, now + 3168, 4_166, cut_s=now)
+    assert in_flight_nl(dataclasses.replace(d, orders=(cut,))) == 500
+    d = dataclasses.replace(
+        d,
+        orders=(cut,),
+        next_order_id=d.next_order_id + 1,
+        ledger=_recorded(now - 100, 19_990_000),
+    )
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None and plan.order.volume_nl == 500
+    assert plan.withheld_reasons == (Reason.DAILY_CAP,)
+    assert AlarmKind.DELIVERY_LIMITED in plan.alarms

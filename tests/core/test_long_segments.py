@@ -97,6 +97,24 @@ def test_cap_boundary_is_exact(library: Library, extra: int, expected: int) -> N
     assert _first_order(d, library, DAY).duration_s == expected
 
 
+@pytest.mark.parametrize(("extra", "expected"), [(0, 6 * HOUR), (1, HOUR)])
+def test_the_bolus_allowance_counts_whole_from_the_first_second(
+    library: Library, extra: int, expected: int
+) -> None:
+    """REQ-DOSE-009, REQ-GOV-002: the 24 h bolus allowance is counted as taken at once now, all
+    of it in every window from the first second on. Drug recorded 86,398 s ago (it leaves the
+    window two seconds from now) + the 0.4 mg allowance + the first second of the 6 h order at
+    its pace (25 000 nL over 6 h: 4167 nL/h, 11.575 ng a second) fit the 20 mg maximum in the
+    window ending a second from now with 19,599,988 ng recorded, not with a nanogram more (by
+    hand: 20,000,000 - 400,000 - 11.575 = 19,599,988.4); then the order is hourly. (Spread
+    over two seconds, the allowance would count only half in that window.)"""
+    d = _active(library)
+    at = T0 - DAY + 2
+    fg = (MAX_NG - ALLOWANCE_NG - 12 + extra) * 1_000_000
+    d = dataclasses.replace(d, ledger=Ledger().record(at, 1, at, fg, fg, 1))
+    assert _first_order(d, library, 6 * HOUR).duration_s == expected
+
+
 @pytest.mark.parametrize(("extra", "expected"), [(1, DAY), (0, HOUR)])
 def test_reservoir_boundary_is_exact(library: Library, extra: int, expected: int) -> None:
     """REQ-DOSE-009: the reservoir after the order and the bolus allowance must stay ABOVE the

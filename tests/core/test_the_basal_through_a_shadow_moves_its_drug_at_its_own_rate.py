@@ -18,8 +18,9 @@ from itdose.core import Library
 from itdose.core.alarms import AlarmKind
 from itdose.core.basal import plan_tick, slowed_by_shadows
 from itdose.core.path import NO_DRUG, FluidPath, Segment
+from itdose.core.program import Basal
 from itdose.core.reach import paced_stretch
-from itdose.core.state import Device, FlushDose, Phase, Shadow
+from itdose.core.state import DeliveryKind, Device, FlushDose, Order, Phase, Shadow
 
 DAY = 86_400
 HOUR = 3_600
@@ -139,3 +140,75 @@ def test_a_stretch_shorter_than_the_least_run_takes_the_slowest_rate_within_it_o
         100,
         15,
     )
+
+
+def test_a_report_names_a_shadow_at_its_lanes_own_pace_not_slower(library: Library) -> None:
+    """REQ-TIP-006: a shadow whose drug's old program moves its volume exactly at the lane's
+    (hydromorphone 2 mg/mL at 0.2 mg/day: 0.1 mL a day, as the lane's morphine) slows nothing,
+    and the report does not name it; a shadow over drug-free fluid listed before a slower one
+    does not hide it (each shadow is asked)."""
+    now = _now(_device(library))
+    same = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=MG // 5)
+    assert not slowed_by_shadows(same, now)
+    plan = plan_tick(same, now, library)
+    assert plan.order is not None and plan.alarms == ()
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (4_166, HOUR)
+    behind = dataclasses.replace(
+        _device(
+            library,
+            Shadow(0, 1_000, "hydromorphone", OLD),
+            Shadow(2_000, 1_000, "hydromorphone", OLD),
+        ),
+        path=FluidPath((Segment(1_000, NO_DRUG, 0), Segment(233_000, "morphine", LANE))),
+    )
+    assert slowed_by_shadows(behind, now)
+
+
+def test_the_order_after_a_cut_order_in_flight_ends_where_the_shadow_starts(
+    library: Library,
+) -> None:
+    """REQ-TIP-003: a basal order a bolus cut still has 500 nL in flight (4166 nL an hour, cut
+    432 s in); a shadow of the slower hydromorphone starts 4000 nL from the tip: the next order
+    is pushed after the 500 nL, so it ends where the shadow starts, 3500 nL at the program's
+    rate (35,000 ng at 1 mg/day: 3024 s), not through it at the lane's rate."""
+    d = _device(library, Shadow(4_000, 1_000, "hydromorphone", OLD))
+    now = _now(d)
+    cut = Order(d.next_order_id, DeliveryKind.BASAL, now - 432, now + 3168, 4_166, cut_s=now)
+    d = dataclasses.replace(d, orders=(cut,), next_order_id=d.next_order_id + 1)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (3_500, 3_024)
+    assert plan.alarms == ()
+
+
+def test_an_hour_at_the_maximum_ending_where_a_shadow_starts_carries_its_fraction(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, R-TIP-4: the kit's morphine at its 20 mg maximum (83,333 1/3 nL an hour at
+    10 mg/mL) with a shadow of the slower hydromorphone starting exactly 83,333 nL from the
+    tip: the hour's order is those 83,333 nL over the hour, and the third of a nanolitre the
+    hour owes beyond them carries to the next order (288,000,000,000, in fg seconds a day):
+    the rate changes at the shadow, but the hour is not a run that ends there."""
+    d = _device(library, Shadow(83_333, 1_000, "hydromorphone", OLD))
+    assert d.program is not None
+    d = dataclasses.replace(
+        d, program=dataclasses.replace(d.program, basal=Basal.continuous(20 * MG))
+    )
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (83_333, HOUR)
+    assert (plan.carry, plan.alarms) == (288_000_000_000, ())
+
+
+def test_a_slowed_order_of_a_single_nanolitre_raises_the_alarm(library: Library) -> None:
+    """R-TIP-4: a shadow of hydromorphone whose old program gave 60 ng/day (0.03 uL a day) over
+    the tip slows the kit's morphine to 300 ng/day through it: the hour's order is a single
+    nanolitre (12.5 ng of the hour's basal at that rate), and it raises the delivery-limited
+    alarm like any slowed order (never silent)."""
+    d = _device(library, Shadow(0, 1_000, "hydromorphone", OLD), dose_ng_per_day=60)
+    now = _now(d)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (1, HOUR)
+    assert AlarmKind.DELIVERY_LIMITED in plan.alarms

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 
+from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, MG, Bench, implanted_and_dosing, refill
 from itdose_testkit import reach
 
 from itdose.core import Library, Phase
+from itdose.core.alarms import AlarmKind
+from itdose.core.basal import plan_tick
+from itdose.core.effects import Annunciate, Record
 from itdose.core.fill import fill_tiers, over_fg, within
 from itdose.core.flight import is_lag, ledger_of, limit_fg
 from itdose.core.ledger import Flow
 from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal, Program
-from itdose.core.state import Shadow
+from itdose.core.state import FlushDose, Shadow
 
 MAX_FG = 20 * MG * 1_000_000  # the 20 mg morphine maximum, in fg
 
@@ -120,3 +124,67 @@ def test_a_window_exactly_at_its_fill_is_within_it_and_one_femtogram_more_is_ove
     over = (Flow(1_000, fill + 1, fill + 1, 3_600),)
     assert within((), exact, tiers) and over_fg((), exact, tiers) == 0
     assert not within((), over, tiers) and over_fg((), over, tiers) == 1
+
+
+def test_the_basal_across_refills_to_compounded_strengths_at_the_maximum_is_not_withheld(
+    library: Library,
+) -> None:
+    """REQ-TIP-005, REQ-GOV-002: fentanyl at its 1000 mcg/day maximum at 1 mg/mL, refilled a
+    day into dosing at 15 mg/mL (1000 mcg is 66 2/3 nL of it) and ten minutes later at 25 mg/mL:
+    the basal plan asks its cap room against the whole-nanolitre fill of each strength, so no
+    tick withholds basal or raises the delivery-limited alarm (asked against the whole maximum,
+    the hour ordered at the first refill was cut: 13 nL withheld); and by the first-in-first-out
+    reference no 24 h window of fentanyl holds more than the maximum."""
+    cap = library.drug("fentanyl", "pain").max_daily.value
+    assert cap == MG
+    programs = {
+        k: Program("fentanyl", "pain", k, Basal.continuous(cap), None, None)
+        for k in (MG, 15 * MG, 25 * MG)
+    }
+    b = Bench(library)
+    t0 = implanted_and_dosing(b, programs[MG], trial_ng=50_000)
+    seen = len(b.log)
+    first = t0 + DAY_S + 967
+    refill(b, first, 15 * MG, program=programs[15 * MG])
+    refill(b, first + 600, 25 * MG, program=programs[25 * MG])
+    b.advance(first + 2 * DAY_S)
+    ticks = [fx for _, command, fx in b.log[seen:] if command.name == "tick"]
+    assert len(ticks) > 48 and not b.anomalies
+    effects = [e for fx in ticks for e in fx]
+    assert not [e for e in effects if isinstance(e, Record) and e.event == "basal_withheld"]
+    assert not [
+        e for e in effects if isinstance(e, Annunciate) and e.kind is AlarmKind.DELIVERY_LIMITED
+    ]
+    pieces = tip(b.dead_volume_nl or 0, moved_by(b.pushes))
+    largest, _ = windows(pieces, "fentanyl")
+    assert largest is not None and largest[0] <= cap, float(largest[0])
+
+
+def test_the_old_drug_moves_at_its_old_programs_dose_whatever_the_new_programs_total(
+    library: Library,
+) -> None:
+    """R-TIP-3, R-TIP-5: the kit's device refilled to morphine at 10 mg/day, the path still
+    holding 200,000 nL of compounded hydromorphone 3 mg/mL whose old program gave its 10 mg
+    maximum (not whole nanolitres of 3 mg/mL: its fill is 10 mg - 1 ng). The hour's order of
+    hydromorphone is its old program's dose over the hour, unscaled (the new program's daily
+    total, 10 mg, lies between hydromorphone's fill and its maximum, and scaling it to that
+    fill would take 1 ng a day off): 416,666,666,666 fg asked, 138,888 nL of 3 mg/mL
+    (416,664,000,000 fg), the rest carried, by hand 10**13 x 3600 - 416,664,000,000 x 86,400 =
+    230,400,000,000 (scaled: 226,800,000,000)."""
+    d = reach(Phase.ACTIVE, library)
+    assert d.program is not None
+    d = dataclasses.replace(
+        d,
+        program=dataclasses.replace(d.program, basal=Basal.continuous(10 * MG)),
+        path=FluidPath(
+            (Segment(200_000, "hydromorphone", 3 * MG), Segment(34_000, "morphine", 10 * MG))
+        ),
+        flush_doses=(FlushDose("hydromorphone", 10 * MG),),
+        basal_carry=0,
+    )
+    assert limit_fg(d, library, "hydromorphone") == 10 * MG * 1_000_000 - 1_000_000
+    now = max(d.basal_until_s, d.clock_s or 0)
+    plan = plan_tick(d, now, library)
+    assert plan.order is not None
+    assert (plan.order.volume_nl, plan.order.end_s - now) == (138_888, 3600)
+    assert plan.carry == 230_400_000_000
