@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, Mode, implanted_and_dosing, refill
 from late_reports import LateCutReports
+from ledger_windows_kit import ledger_gaps
 from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role
@@ -290,3 +291,33 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
     end = min((r.start for r in b.running.values()), default=b.now)
     brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert brute <= CAP, float(brute - CAP)
+
+
+@pytest.mark.parametrize("delay_s", [61, 700])
+def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
+    library: Library, delay_s: int
+) -> None:
+    """R-TIP-3, REQ-GOV-004: the cut basal order of one fluid (25 mg/mL), reported 61 s after
+    its cut (while the bolus runs) or 700 s after it (after the bolus's own report), is recorded
+    as having left by the cut at its pace: from the report on, for a day and two hours, every
+    minute, each ledger window holds what left the tip in it by the first-in-first-out
+    reference, never less and never more than one nanolitre of the fluid (25 ng) above it. A
+    record ending later than the cut, as an instant at the report, or in place of another
+    order's piece counts a window that starts after the cut for what left before it."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, PROGRAM)
+    b.delay_s = delay_s
+    t = t0 + DAY_S + 1234
+    b.advance(t)
+    out = b.submit(c.RequestBolus(P), t)
+    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+    samples = range(t + delay_s + 60, t + DAY_S + 2400, 60)
+    gaps = ledger_gaps(b, t + DAY_S + 2 * HOUR_S, ("morphine",), samples)["morphine"]
+    after = [(at - t, gap) for at, gap in gaps if at > t + delay_s]
+    assert len(after) > DAY_S // 60
+    nanolitre = Fraction(CONC, 10**6)
+    assert all(-nanolitre <= gap <= 0 for _, gap in after), [
+        (at, float(gap)) for at, gap in after if not -nanolitre <= gap <= 0
+    ]
+    assert not b.anomalies and not b.pending
