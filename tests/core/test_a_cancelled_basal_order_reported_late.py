@@ -321,3 +321,50 @@ def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
         (at, float(gap)) for at, gap in after if not -nanolitre <= gap <= 0
     ]
     assert not b.anomalies and not b.pending
+
+
+def _one_bolus_across_two_fluids(library: Library, delay_s: int) -> tuple[LateCutReports, int]:
+    """The 10 -> 25 mg/mL refill of the test above, one bolus, its cut order reported
+    ``delay_s`` after the cut; run to five seconds after that report. Returns (the bench, the
+    bolus's instant)."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, _program(10 * MG, 14 * MG, MG, 300, HOUR_S))
+    refill(b, t0 + DAY_S, 25 * MG, program=_program(25 * MG, 14 * MG, MG, 300, HOUR_S))
+    b.delay_s = delay_s
+    t = t0 + DAY_S + 1234
+    b.submit(c.RequestBolus(P), t)
+    b.advance(t + delay_s + 5)
+    assert not b.anomalies
+    return b, t
+
+
+def _withheld(b: Bench) -> list[tuple[int, str]]:
+    return [
+        (at, e.detail)
+        for at, _, effects in b.log
+        for e in effects
+        if isinstance(e, Record) and e.event == "basal_withheld"
+    ]
+
+
+def test_a_cut_order_reported_as_its_bolus_ends_withholds_no_basal(library: Library) -> None:
+    """R-TIP-3, R-TIP-4: the cut order of the path of two fluids reported 300 s after its cut,
+    in the second its bolus ends and the basal is due again: no basal was waiting for it, so
+    nothing is recorded as withheld and the delivery-limited alarm stays off."""
+    b, _ = _one_bolus_across_two_fluids(library, DURATION_S)
+    assert _withheld(b) == []
+    assert not b.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
+
+
+def test_the_basal_withheld_for_a_late_cut_report_raises_the_alarm_at_the_report(
+    library: Library,
+) -> None:
+    """R-TIP-3, R-TIP-4: reported 700 s after its cut, the cut order held the basal 400 s past
+    the bolus's end: recorded at the report, and the delivery-limited alarm raised at that
+    instant."""
+    b, t = _one_bolus_across_two_fluids(library, 700)
+    ((at, detail),) = _withheld(b)
+    assert at == t + 700 and detail.startswith("basal of 400 s not delivered")
+    (alarm,) = [a for a in b.device.alarms if a.kind is AlarmKind.DELIVERY_LIMITED]
+    assert alarm.raised_at_s == t + 700
