@@ -293,25 +293,10 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
     assert brute <= CAP, float(brute - CAP)
 
 
-@pytest.mark.parametrize("delay_s", [61, 700])
-def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
-    library: Library, delay_s: int
-) -> None:
-    """R-TIP-3, REQ-GOV-004: the cut basal order of one fluid (25 mg/mL), reported 61 s after
-    its cut (while the bolus runs) or 700 s after it (after the bolus's own report), is recorded
-    as having left by the cut at its pace: from the report on, for a day and two hours, every
-    minute, each ledger window holds what left the tip in it by the first-in-first-out
-    reference, never less and never more than one nanolitre of the fluid (25 ng) above it. A
-    record ending later than the cut, as an instant at the report, or in place of another
-    order's piece counts a window that starts after the cut for what left before it."""
-    b = LateCutReports(library, mode="pace")
-    b.pending = []
-    t0 = implanted_and_dosing(b, PROGRAM)
-    b.delay_s = delay_s
-    t = t0 + DAY_S + 1234
-    b.advance(t)
-    out = b.submit(c.RequestBolus(P), t)
-    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+def _leaves_by_the_cut(b: LateCutReports, t: int, delay_s: int) -> None:
+    """From the late report on, for a day and two hours, every minute, each ledger window holds
+    what left the tip in it by the first-in-first-out reference: never less, and never more
+    than one nanolitre of the 25 mg/mL fluid (25 ng) above it."""
     samples = range(t + delay_s + 60, t + DAY_S + 2400, 60)
     gaps = ledger_gaps(b, t + DAY_S + 2 * HOUR_S, ("morphine",), samples)["morphine"]
     after = [(at - t, gap) for at, gap in gaps if at > t + delay_s]
@@ -321,6 +306,37 @@ def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
         (at, float(gap)) for at, gap in after if not -nanolitre <= gap <= 0
     ]
     assert not b.anomalies and not b.pending
+
+
+@pytest.mark.parametrize("delay_s", [61, 700])
+def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
+    library: Library, delay_s: int
+) -> None:
+    """R-TIP-3, REQ-GOV-004: the cut basal order of one fluid (25 mg/mL), reported 61 s after
+    its cut (while the bolus runs) or 700 s after it (after the bolus's own report), is recorded
+    as having left by the cut at its pace (:func:`_leaves_by_the_cut`). A record ending later
+    than the cut, as an instant at the report, or in place of another order's piece counts a
+    window that starts after the cut for what left before it."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, PROGRAM)
+    b.delay_s = delay_s
+    t = t0 + DAY_S + 1234
+    b.advance(t)
+    out = b.submit(c.RequestBolus(P), t)
+    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+    _leaves_by_the_cut(b, t, delay_s)
+
+
+def test_a_cut_order_of_two_fluids_reported_before_another_order_moved_leaves_by_the_cut(
+    library: Library,
+) -> None:
+    """R-TIP-3, REQ-GOV-004: after the 10 -> 25 mg/mL refill below, the cut order reported 61 s
+    after its cut, before the bolus's own report: no other order moved the path since the cut,
+    so which fluid left when is known and it is recorded as having left by the cut, not as an
+    instant at the report (:func:`_leaves_by_the_cut`)."""
+    b, t = _one_bolus_across_two_fluids(library, 61)
+    _leaves_by_the_cut(b, t, 61)
 
 
 def _one_bolus_across_two_fluids(library: Library, delay_s: int) -> tuple[LateCutReports, int]:
@@ -333,6 +349,7 @@ def _one_bolus_across_two_fluids(library: Library, delay_s: int) -> tuple[LateCu
     refill(b, t0 + DAY_S, 25 * MG, program=_program(25 * MG, 14 * MG, MG, 300, HOUR_S))
     b.delay_s = delay_s
     t = t0 + DAY_S + 1234
+    b.advance(t)
     b.submit(c.RequestBolus(P), t)
     b.advance(t + delay_s + 5)
     assert not b.anomalies
