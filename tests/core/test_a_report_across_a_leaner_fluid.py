@@ -197,6 +197,21 @@ def test_a_report_of_saline_then_a_rise_is_layers_from_the_drug_on(library: Libr
     _check_bound(library, fluids, 3600, 3600)
 
 
+def test_a_fluid_followed_by_one_nanolitre_of_a_leaner_one_counts_its_lag_nanolitre(
+    library: Library,
+) -> None:
+    """R-TIP-5: an hour's 3600 nL of 25 mg/mL leave the tip and the next nanolitre is a 1 nL run
+    of 10 mg/mL, with 25 mg/mL again behind it: the 25 mg/mL fluid ends here, so its last
+    nanolitre, which a drive on whole nanolitres may move later than its pace says, is counted
+    once more, as a piece of one second ending at the report (whatever follows the leaner
+    nanolitre)."""
+    d, order = _reported(
+        library, [(3600, 25 * MG), (1, 10 * MG), (DEAD_NL - 3601, 25 * MG)], 3600, 3600
+    )
+    lag = [p for p in d.ledger.pieces if p.order_id == LAG_ORDER_ID + order.id]
+    assert [(p.start_s, p.end_s, p.amount_fg) for p in lag] == [(order.end_s, order.end_s, 25 * MG)]
+
+
 def test_a_rise_behind_seven_fluids_of_another_drug_is_recorded_as_layers(
     library: Library,
 ) -> None:
