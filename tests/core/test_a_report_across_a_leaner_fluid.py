@@ -203,13 +203,15 @@ def test_a_fluid_followed_by_one_nanolitre_of_a_leaner_one_counts_its_lag_nanoli
     """R-TIP-5: an hour's 3600 nL of 25 mg/mL leave the tip and the next nanolitre is a 1 nL run
     of 10 mg/mL, with 25 mg/mL again behind it: the 25 mg/mL fluid ends here, so its last
     nanolitre, which a drive on whole nanolitres may move later than its pace says, is counted
-    once more, as a piece of one second ending at the report (whatever follows the leaner
-    nanolitre)."""
+    once more, as a piece of one second ending at the report, all of it within that second
+    (whatever follows the leaner nanolitre)."""
     d, order = _reported(
         library, [(3600, 25 * MG), (1, 10 * MG), (DEAD_NL - 3601, 25 * MG)], 3600, 3600
     )
     lag = [p for p in d.ledger.pieces if p.order_id == LAG_ORDER_ID + order.id]
-    assert [(p.start_s, p.end_s, p.amount_fg) for p in lag] == [(order.end_s, order.end_s, 25 * MG)]
+    assert [(p.start_s, p.end_s, p.amount_fg, p.pace_fg, p.pace_s, p.instant) for p in lag] == [
+        (order.end_s, order.end_s, 25 * MG, 25 * MG, 1, False)
+    ]
 
 
 def test_a_rise_behind_seven_fluids_of_another_drug_is_recorded_as_layers(
