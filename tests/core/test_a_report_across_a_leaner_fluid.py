@@ -214,6 +214,18 @@ def test_a_fluid_followed_by_one_nanolitre_of_a_leaner_one_counts_its_lag_nanoli
     ]
 
 
+def test_a_rise_inside_one_report_counts_its_lag_nanolitre(library: Library) -> None:
+    """R-TIP-5: 1000 nL of 10 mg/mL then 2600 nL of 25 mg/mL leave the tip in one hour's report,
+    and 25 mg/mL goes on behind: the leaner fluid ended within what left, so a nanolitre of the
+    richest that left is counted once more, as a piece of one second ending at the report (the
+    rise inside one report that was once missed, 5 ng over the maximum)."""
+    d, order = _reported(library, [(1000, 10 * MG), (DEAD_NL - 1000, 25 * MG)], 3600, 3600)
+    lag = [p for p in d.ledger.pieces if p.order_id == LAG_ORDER_ID + order.id]
+    assert [(p.end_s, p.amount_fg, p.pace_fg, p.pace_s) for p in lag] == [
+        (order.end_s, 25 * MG, 25 * MG, 1)
+    ]
+
+
 def test_a_rise_behind_seven_fluids_of_another_drug_is_recorded_as_layers(
     library: Library,
 ) -> None:
