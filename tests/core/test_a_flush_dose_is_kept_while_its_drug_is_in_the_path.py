@@ -20,12 +20,18 @@ MG = 1_000_000
 FLUSH = FlushDose("hydromorphone", 4 * MG)
 
 
-@pytest.mark.parametrize(("moved_nl", "kept"), [(600, (FLUSH,)), (999, (FLUSH,)), (1000, ())])
+@pytest.mark.parametrize(
+    ("moved_nl", "unsure_nl", "kept"),
+    [(600, 0, (FLUSH,)), (999, 0, (FLUSH,)), (1000, 0, ()), (1000, 10, (FLUSH,)), (1010, 10, ())],
+)
 def test_a_flush_dose_is_kept_while_its_drug_is_in_the_path(
-    library: Library, moved_nl: int, kept: tuple[FlushDose, ...]
+    library: Library, moved_nl: int, unsure_nl: int, kept: tuple[FlushDose, ...]
 ) -> None:
-    """REQ-TIP-003: reports of 600 and 999 nL leave 400 nL and 1 nL of hydromorphone in the
-    path, and its flush dose with it; 1000 nL push the last of it out, and the flush dose goes."""
+    """REQ-TIP-003, REQ-TIP-006: reports of 600 and 999 nL leave 400 nL and 1 nL of
+    hydromorphone in the path, and its flush dose with it; 1000 nL push the last of it out, and
+    the flush dose goes. A report that is an upper bound by 10 nL (R-TIP-6): at 1000 nL the
+    last 10 nL of hydromorphone may not have left (a shadow holds them), and its flush dose is
+    kept; at 1010 nL it has left within the doubt too, and goes."""
     d = reach(Phase.ACTIVE, library)
     assert d.path is not None
     dead = d.path.volume_nl
@@ -38,5 +44,5 @@ def test_a_flush_dose_is_kept_while_its_drug_is_in_the_path(
         d, path=path, flush_doses=(FLUSH,), orders=(order,), next_order_id=order.id + 1
     )
     check_consistent(d)
-    d, _ = apply_report(d, order.id, moved_nl, False, start + 3600)
+    d, _ = apply_report(d, order.id, moved_nl, False, start + 3600, unsure_nl)
     assert d.flush_doses == kept
