@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, Mode, implanted_and_dosing, refill
 from late_reports import LateCutReports
+from ledger_windows_kit import ledger_gaps
 from whole_nl_drive import largest_window
 
 from itdose.core import Library, Role
@@ -290,3 +291,97 @@ def test_a_cut_order_reported_late_while_the_path_holds_two_fluids_is_announced(
     end = min((r.start for r in b.running.values()), default=b.now)
     brute, _ = largest_window(b.dead_volume_nl, b.pushes, "morphine", (t0, end))
     assert brute <= CAP, float(brute - CAP)
+
+
+def _leaves_by_the_cut(b: LateCutReports, t: int, delay_s: int) -> None:
+    """From the late report on, for a day and two hours, every minute, each ledger window holds
+    what left the tip in it by the first-in-first-out reference: never less, and never more
+    than one nanolitre of the 25 mg/mL fluid (25 ng) above it."""
+    samples = range(t + delay_s + 60, t + DAY_S + 2400, 60)
+    gaps = ledger_gaps(b, t + DAY_S + 2 * HOUR_S, ("morphine",), samples)["morphine"]
+    after = [(at - t, gap) for at, gap in gaps if at > t + delay_s]
+    assert len(after) > DAY_S // 60
+    nanolitre = Fraction(CONC, 10**6)
+    assert all(-nanolitre <= gap <= 0 for _, gap in after), [
+        (at, float(gap)) for at, gap in after if not -nanolitre <= gap <= 0
+    ]
+    assert not b.anomalies and not b.pending
+
+
+@pytest.mark.parametrize("delay_s", [61, 700])
+def test_a_cut_order_reported_late_is_counted_as_leaving_by_the_cut(
+    library: Library, delay_s: int
+) -> None:
+    """R-TIP-3, REQ-GOV-004: the cut basal order of one fluid (25 mg/mL), reported 61 s after
+    its cut (while the bolus runs) or 700 s after it (after the bolus's own report), is recorded
+    as having left by the cut at its pace (:func:`_leaves_by_the_cut`). A record ending later
+    than the cut, as an instant at the report, or in place of another order's piece counts a
+    window that starts after the cut for what left before it."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, PROGRAM)
+    b.delay_s = delay_s
+    t = t0 + DAY_S + 1234
+    b.advance(t)
+    out = b.submit(c.RequestBolus(P), t)
+    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+    _leaves_by_the_cut(b, t, delay_s)
+
+
+def test_a_cut_order_of_two_fluids_reported_before_another_order_moved_leaves_by_the_cut(
+    library: Library,
+) -> None:
+    """R-TIP-3, REQ-GOV-004: after the 10 -> 25 mg/mL refill below, the cut order reported 61 s
+    after its cut, before the bolus's own report: no other order moved the path since the cut,
+    so which fluid left when is known and it is recorded as having left by the cut, not as an
+    instant at the report (:func:`_leaves_by_the_cut`)."""
+    b, t = _one_bolus_across_two_fluids(library, 61)
+    _leaves_by_the_cut(b, t, 61)
+
+
+def _one_bolus_across_two_fluids(library: Library, delay_s: int) -> tuple[LateCutReports, int]:
+    """The 10 -> 25 mg/mL refill of the test above, one bolus, its cut order reported
+    ``delay_s`` after the cut; run to five seconds after that report. Returns (the bench, the
+    bolus's instant)."""
+    b = LateCutReports(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, _program(10 * MG, 14 * MG, MG, 300, HOUR_S))
+    refill(b, t0 + DAY_S, 25 * MG, program=_program(25 * MG, 14 * MG, MG, 300, HOUR_S))
+    b.delay_s = delay_s
+    t = t0 + DAY_S + 1234
+    b.advance(t)
+    b.submit(c.RequestBolus(P), t)
+    b.advance(t + delay_s + 5)
+    assert not b.anomalies
+    return b, t
+
+
+def _withheld(b: Bench) -> list[tuple[int, str]]:
+    return [
+        (at, e.detail)
+        for at, _, effects in b.log
+        for e in effects
+        if isinstance(e, Record) and e.event == "basal_withheld"
+    ]
+
+
+def test_a_cut_order_reported_as_its_bolus_ends_withholds_no_basal(library: Library) -> None:
+    """R-TIP-3, R-TIP-4: the cut order of the path of two fluids reported 300 s after its cut,
+    in the second its bolus ends and the basal is due again: no basal was waiting for it, so
+    nothing is recorded as withheld and the delivery-limited alarm stays off."""
+    b, _ = _one_bolus_across_two_fluids(library, DURATION_S)
+    assert _withheld(b) == []
+    assert not b.device.has_alarm(AlarmKind.DELIVERY_LIMITED)
+
+
+def test_the_basal_withheld_for_a_late_cut_report_raises_the_alarm_at_the_report(
+    library: Library,
+) -> None:
+    """R-TIP-3, R-TIP-4: reported 700 s after its cut, the cut order held the basal 400 s past
+    the bolus's end: recorded at the report, and the delivery-limited alarm raised at that
+    instant."""
+    b, t = _one_bolus_across_two_fluids(library, 700)
+    ((at, detail),) = _withheld(b)
+    assert at == t + 700 and detail.startswith("basal of 400 s not delivered")
+    (alarm,) = [a for a in b.device.alarms if a.kind is AlarmKind.DELIVERY_LIMITED]
+    assert alarm.raised_at_s == t + 700

@@ -21,6 +21,7 @@ import pytest
 from fifo_window_reference import moved_by, tip, windows
 from itdose_physics import DAY_S, HOUR_S, MG, Bench, greedy_clinician_boluses, implanted_and_dosing
 from late_reports import late_program
+from ledger_windows_kit import ledger_gaps
 from whole_nl_drive import largest_window, tip_by_second
 
 from itdose.core import Library, Role
@@ -171,3 +172,28 @@ def test_what_a_cut_order_moved_in_the_second_after_the_cut_is_counted_until_it_
         # a whole-nanolitre drive lags its pace line by under a nanolitre (R-TIP-5): 25 ng
         counted = Fraction(ledger.window_total_fg(t), FG_PER_NG) + UNIT_NG
         assert counted >= brute, (t - cut - DAY_S, float(counted - brute))
+
+
+@pytest.mark.parametrize("extra_s", [2, 30])
+def test_what_a_drive_moved_after_the_cut_is_never_under_counted(
+    library: Library, extra_s: int
+) -> None:
+    """REQ-TIP-004, REQ-GOV-004, R-TIP-3: the drive keeps moving the cut order 2 or 30 s and
+    reports it then, more than its pace allowed by the cut: when it moved is not known, so what
+    it moved is counted in full in every window holding the report. From the report on, for a
+    day and two hours, every minute, no ledger window holds less than what left the tip in it
+    by the first-in-first-out reference (a record ending at the cut leaves a window starting
+    after the cut short of what moved after it: 4,694 ng at 30 s)."""
+    b = Disobeys(library, mode="pace")
+    b.pending = []
+    t0 = implanted_and_dosing(b, PROGRAM)
+    b.advance(t0 + DAY_S)
+    b.extra_s = extra_s
+    t = max(o.start_s for o in b.device.orders) + 2000
+    out = b.submit(c.RequestBolus(P), t)
+    assert [e.granted for e in out.effects if isinstance(e, BolusDecision)] == [True]
+    samples = range(t + extra_s + 1, t + DAY_S + 2400, 60)
+    gaps = ledger_gaps(b, t + DAY_S + 2 * HOUR_S, ("morphine",), samples)["morphine"]
+    after = [(at - t, gap) for at, gap in gaps if at > t + extra_s]
+    assert len(after) > DAY_S // 60
+    assert all(gap <= 0 for _, gap in after), [(at, float(g)) for at, g in after if g > 0]

@@ -197,6 +197,70 @@ def test_a_report_of_saline_then_a_rise_is_layers_from_the_drug_on(library: Libr
     _check_bound(library, fluids, 3600, 3600)
 
 
+def test_a_fluid_followed_by_one_nanolitre_of_a_leaner_one_counts_its_lag_nanolitre(
+    library: Library,
+) -> None:
+    """R-TIP-5: an hour's 3600 nL of 25 mg/mL leave the tip and the next nanolitre is a 1 nL run
+    of 10 mg/mL, with 25 mg/mL again behind it: the 25 mg/mL fluid ends here, so its last
+    nanolitre, which a drive on whole nanolitres may move later than its pace says, is counted
+    once more, as a piece of one second ending at the report, all of it within that second
+    (whatever follows the leaner nanolitre)."""
+    d, order = _reported(
+        library, [(3600, 25 * MG), (1, 10 * MG), (DEAD_NL - 3601, 25 * MG)], 3600, 3600
+    )
+    lag = [p for p in d.ledger.pieces if p.order_id == LAG_ORDER_ID + order.id]
+    assert [(p.start_s, p.end_s, p.amount_fg, p.pace_fg, p.pace_s, p.instant) for p in lag] == [
+        (order.end_s, order.end_s, 25 * MG, 25 * MG, 1, False)
+    ]
+
+
+def test_a_rise_inside_one_report_counts_its_lag_nanolitre(library: Library) -> None:
+    """R-TIP-5: 1000 nL of 10 mg/mL then 2600 nL of 25 mg/mL leave the tip in one hour's report,
+    and 25 mg/mL goes on behind: the leaner fluid ended within what left, so a nanolitre of the
+    richest that left is counted once more, as a piece of one second ending at the report (the
+    rise inside one report that was once missed, 5 ng over the maximum)."""
+    d, order = _reported(library, [(1000, 10 * MG), (DEAD_NL - 1000, 25 * MG)], 3600, 3600)
+    lag = [p for p in d.ledger.pieces if p.order_id == LAG_ORDER_ID + order.id]
+    assert [(p.end_s, p.amount_fg, p.pace_fg, p.pace_s) for p in lag] == [
+        (order.end_s, 25 * MG, 25 * MG, 1)
+    ]
+
+
+def test_a_rise_behind_seven_fluids_of_another_drug_is_recorded_as_layers(
+    library: Library,
+) -> None:
+    """REQ-GOV-004, R-TIP-5: seven 1 nL fluids of hydromorphone (2 and 1 mg/mL in turn, the old
+    drug), 1 nL of morphine 10 mg/mL, then morphine 25 mg/mL over an hour: the fluids of another
+    drug hold no morphine, so they are neither a rise nor a fall of it, and morphine is the two
+    layers of its one rise, 10 ng/nL under its last 3593 nL and 15 more under the last 3592 (not
+    one piece at the richest pace, which a count of nine rises or a fall would give)."""
+    d = reach(Phase.ACTIVE, library)
+    old = tuple(Segment(1, "hydromorphone", (2 - k % 2) * MG) for k in range(7))
+    path = FluidPath(
+        (*old, Segment(1, "morphine", 10 * MG), Segment(DEAD_NL - 8, "morphine", 25 * MG))
+    )
+    path.check("path", DEAD_NL)
+    start = d.clock_s or 0
+    order = Order(d.next_order_id, DeliveryKind.BASAL, start, start + 3600, 3600)
+    d = dataclasses.replace(d, path=path, orders=(order,), next_order_id=order.id + 1)
+    d, _ = apply_report(d, order.id, 3600, True, order.end_s)
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of(d, order)] == [
+        (3593 * 10 * MG, 3600 * 10 * MG),
+        (3592 * 15 * MG, 3600 * 15 * MG),
+    ]
+
+
+def test_a_rise_from_one_ng_per_ml_is_a_layer(library: Library) -> None:
+    """REQ-GOV-004, R-TIP-5: 1 nL of morphine at 1 ng/mL, the least concentration a fluid holds,
+    then 2 ng/mL, over an hour: two layers, 1 ng/nL under all 3600 nL and 1 more under the last
+    3599 (each rise counted from no drug, whatever the first concentration)."""
+    d, order = _reported(library, [(1, 1), (DEAD_NL - 1, 2)], 3600, 3600)
+    assert [(p.amount_fg, p.pace_fg) for p in _pieces_of(d, order)] == [
+        (3600 * 1, 3600 * 1),
+        (3599 * 1, 3600 * 1),
+    ]
+
+
 def test_a_report_of_another_drug_then_a_rise_counts_each_drug_apart(library: Library) -> None:
     """REQ-GOV-004, REQ-TIP-001: 1 nL of hydromorphone 2 mg/mL (the old drug), 1 nL of morphine
     10 mg/mL, then morphine 25 mg/mL over an hour: morphine is two layers from its own fluid on

@@ -12,6 +12,7 @@ from itdose_testkit import DAY, MORPHINE_PROGRAM, C, S, reach
 from itdose.core import Library, Role, step
 from itdose.core import commands as c
 from itdose.core.effects import DeliveryOrder
+from itdose.core.path import FluidPath, Segment
 from itdose.core.program import Basal
 from itdose.core.state import Device, Phase
 
@@ -120,3 +121,40 @@ def test_the_least_fraction_a_stop_leaves_is_carried(library: Library) -> None:
     report = c.DriveReport(S, order.order_id, 2344, True)
     after = step(stopped, report, start + 2027, library).device
     assert after.basal_carry == stopped.basal_carry + owed * CONC * DAY // order.duration_s > 0
+
+
+def test_a_drive_short_at_its_orders_end_carries_nothing(library: Library) -> None:
+    """REQ-TIP-004: an order that ran to its end was not stopped before it: a drive that moved
+    one nanolitre less than the hourly 4166 nL by then has no fraction of a stop to carry (its
+    shortfall is the drive's, as for a drive slower than its order)."""
+    d, order, start = _ordered(library)
+    report = c.DriveReport(S, order.order_id, order.volume_nl - 1, True)
+    after = step(d, report, start + order.duration_s, library).device
+    assert after.basal_carry == d.basal_carry
+
+
+def test_the_fraction_a_stop_leaves_is_carried_at_the_fluid_then_at_the_tip(
+    library: Library,
+) -> None:
+    """REQ-TIP-004: the path holds 1428 nL of 10 mg/mL, then 1000 nL of 20 mg/mL, then
+    10 mg/mL; stopped 1234 s into the hourly order of 4166 nL, the drive moved 1428 nL: the
+    0.01 nL its pace owed is of the fluid now at the tip, 20 mg/mL (not the fluid at the tip
+    before the report, nor the one a whole order further in)."""
+    d, order, start = _ordered(library)
+    assert d.path is not None
+    dead = d.path.volume_nl
+    path = FluidPath(
+        (
+            Segment(1428, "morphine", CONC),
+            Segment(1000, "morphine", 2 * CONC),
+            Segment(dead - 2428, "morphine", CONC),
+        )
+    )
+    path.check("path", dead)
+    d = dataclasses.replace(d, path=path)
+    stopped = step(d, c.BeginRefill(C), start + 1234, library).device
+    report = c.DriveReport(S, order.order_id, 1428, True)
+    after = step(stopped, report, start + 1234, library).device
+    owed = order.volume_nl * 1234 - 1428 * order.duration_s
+    assert 0 < owed < order.duration_s
+    assert after.basal_carry == stopped.basal_carry + owed * 2 * CONC * DAY // order.duration_s

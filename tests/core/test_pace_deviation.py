@@ -101,3 +101,27 @@ def test_a_burst_between_two_reports_ahead_of_its_pace_is_a_high_deviation(
         assert 1_000 + grown <= pace * 1_901  # within the pace since the order's start
         out = step(first, c.DriveReport(S, order.id, 1_000 + grown, final), T + 1_900, library)
         assert out.device.has_alarm(AlarmKind.DELIVERY_DEVIATION) is deviation, grown
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by mutation (drive_reports apply_report 64): an over-report of an order no "
+    "scan stopped and no bolus cut is recorded at the order's pace, not in full at the report",
+)
+def test_a_burst_ahead_of_its_pace_is_counted_in_full_in_every_window_holding_it(
+    library: Library,
+) -> None:
+    """REQ-TIP-004, REQ-GOV-004: the drive reports nothing moved at half time, then the whole
+    hourly order (4 166 nL, 41 660 ng at 10 mg/mL) at its end: ahead of its pace since the
+    report before (the HIGH deviation). Both reports fit a drive that moved the whole order in
+    its last second, so every window holding the report, down to the one starting a second
+    before it, may hold all 41 660 ng; the ledger must count no less (an order a scan stopped,
+    or a bolus cut, is counted so: an instant at the report)."""
+    d, order = _ordered(library)
+    d = step(d, c.DriveReport(S, order.id, 0, False), T + 1_800, library).device
+    out = step(d, c.DriveReport(S, order.id, order.volume_nl, True), T + HOUR, library)
+    assert out.device.has_alarm(AlarmKind.DELIVERY_DEVIATION)
+    burst_ng = order.volume_nl * 10  # 10 mg/mL: 10 ng per nL, all of it in the last second
+    for start in (T + 1_800, T + 3_000, T + HOUR - 1):
+        counted = out.device.ledger.window_total_fg(start + DAY)
+        assert counted >= burst_ng * 10**6, (start - T, counted / 10**6)
