@@ -15,7 +15,7 @@ import dataclasses
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from itdose_testkit import DAY, HOUR, MORPHINE_PROGRAM, C, reach
 from paced_drive import PacedDrive
@@ -139,12 +139,24 @@ def situations(draw: st.DrawFn) -> dict[str, object]:
 
 @settings(max_examples=300, deadline=None)
 @given(s=situations())
+@example(  # a basal order begun now, replaced by the bolus: only the day from now is reserved
+    s={
+        "now": 864000,
+        "recorded": [(691200, k, 690600, 0, 600) for k in range(2, 7)],
+        "in_flight": (864000, 867600, 12886),
+        "basal_until": 867600,
+        "rates": [19871131],
+        "dose": 10,
+        "duration": 1,
+    }
+)
 def test_a_bolus_is_granted_exactly_when_a_day_of_top_rate_basal_still_fits(
     library: Library, s: dict[str, object]
 ) -> None:
     """REQ-GOV-008, REQ-GOV-002: the core grants a clinician bolus exactly when the reference
-    finds room for it beside the recorded drug, the drug in flight and a day of basal at the
-    program's highest step from the end of the basal order in flight."""
+    finds room for it beside the recorded drug, what the basal order in flight (which the bolus
+    replaces) may have moved by now, and a day of basal at the program's highest step from now
+    (or, with no basal order in flight, from the end of the basal already ordered)."""
     now = s["now"]
     assert isinstance(now, int)
     recorded = s["recorded"]
@@ -157,10 +169,18 @@ def test_a_bolus_is_granted_exactly_when_a_day_of_top_rate_basal_still_fits(
         reference_recorded.append((t, amount, Fraction(amount, duration)))
     flows: list[tuple[int, int, Fraction]] = []
     orders: tuple[Order, ...] = ()
+    reserve_from = max(now, s["basal_until"])  # type: ignore[call-overload]
     if s["in_flight"] is not None:
+        # the bolus replaces the basal order in flight, cancelled now: what it may have moved by
+        # now at its pace (whole nL/h, rounded up) counts, as recorded up to now; the basal from
+        # now on is the day reserved below
         begun, end, volume = s["in_flight"]  # type: ignore[misc]
         orders = (Order(100, DeliveryKind.BASAL, begun, end, volume),)
-        flows.append((begun, volume * CONC, Fraction(volume * CONC, end - begun)))
+        pace_nl_h = -(-volume * HOUR // (end - begun))
+        moved = min(volume, -(-pace_nl_h * (now - begun) // HOUR))
+        if moved:
+            reference_recorded.append((now, moved * CONC, Fraction(pace_nl_h * CONC, HOUR)))
+        reserve_from = now
     rates = s["rates"]
     assert isinstance(rates, list)
     steps = tuple(FlexStep(k * 3600, rate) for k, rate in enumerate(rates))
@@ -169,7 +189,7 @@ def test_a_bolus_is_granted_exactly_when_a_day_of_top_rate_basal_still_fits(
     basal_until = s["basal_until"]
     assert isinstance(basal_until, int)
     if top:
-        flows.append((max(now, basal_until), top, Fraction(top, DAY)))
+        flows.append((reserve_from, top, Fraction(top, DAY)))
     dose, duration = s["dose"], s["duration"]
     assert isinstance(dose, int) and isinstance(duration, int)
     flows.append((now, dose * FG, Fraction(dose * FG, duration)))
