@@ -210,7 +210,8 @@ def _plan_with(
         unreported = min(rest_nl(basal), ceil_div(_pace(basal) * max(0, now - since), 3600))
         debt = _cancelled_debt(d, basal, now, rate, others, drug)
     carried = (debt if with_debt else 0) if basal is not None else d.basal_carry
-    numerator = rate * FG_PER_NG * max(0, now + dur - start) + carried
+    due = rate * FG_PER_NG * max(0, now + dur - start)
+    numerator = due + carried
     basal_fg = numerator // DAY_S
     # the concentrations this order can push out of the tip: from the path behind the volume
     # still to come, as far as the largest volume it could need (sized at the leanest one)
@@ -305,7 +306,6 @@ def _plan_with(
         # order in flight the carry earlier orders left), above the program's (the flow from
         # ``start`` holds the program's only), at the order's own pace
         if carried:
-            due = rate * FG_PER_NG * max(0, now + dur - start)
             extra_nl = max(0, basal_nl - due // DAY_S // cmax)
         bolus = Flow(
             now,

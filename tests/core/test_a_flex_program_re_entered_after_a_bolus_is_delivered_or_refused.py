@@ -62,16 +62,7 @@ def test_the_same_flex_program_entered_after_the_largest_bolus_is_delivered_or_r
     was accepted and the next 12 h delivered 1,000,020 ng, about 9 mg of basal withheld, with
     the alarm."""
     program = _program(high)
-    b = Bench(library)
-    implanted_and_dosing(b, program)
-    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S
-    b.advance(at)
-    dose = max_clinician_bolus_ng(b, 600, 20 * MG)
-    if high < 20 * MG:  # a day at the highest step leaves room beside it
-        assert dose > 0
-    if dose:
-        b.submit(c.ClinicianBolus(Role.CLINICIAN, dose, 600))
-    again = at + 601
+    b, again = _after_the_largest_bolus(library, program, high)
     b.advance(again)
     entered = not isinstance(b.attempt(c.SetProgram(Role.CLINICIAN, program)), DosingError)
     b.advance(again + 2 * DAY_S)
@@ -84,6 +75,21 @@ def test_the_same_flex_program_entered_after_the_largest_bolus_is_delivered_or_r
         assert not limited and abs(got - high // 2) <= 20, (limited, float(got))
 
 
+def _after_the_largest_bolus(library: Library, program: Program, high: int) -> tuple[Bench, int]:
+    """Two and a half days into ``program``, the largest 600 s clinician bolus the core accepts
+    (some, unless the highest step is the hard maximum); the bench and the instant after it."""
+    b = Bench(library)
+    implanted_and_dosing(b, program)
+    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S
+    b.advance(at)
+    dose = max_clinician_bolus_ng(b, 600, 20 * MG)
+    if high < 20 * MG:  # a day at the highest step leaves room beside it
+        assert dose > 0
+    if dose:
+        b.submit(c.ClinicianBolus(Role.CLINICIAN, dose, 600))
+    return b, at + 601
+
+
 @pytest.mark.parametrize("high", [10 * MG])
 def test_a_refill_to_another_strength_with_the_same_flex_schedule_after_a_bolus(
     library: Library, high: int
@@ -94,16 +100,7 @@ def test_a_refill_to_another_strength_with_the_same_flex_schedule_after_a_bolus(
     the delivery-limited alarm; no window over 20 mg either way. At session 16 the refill was
     accepted and the next 12 h delivered 1,000,020 ng, with the alarm."""
     program = _program(high)
-    b = Bench(library)
-    implanted_and_dosing(b, program)
-    at = b.device.program_start_s + 2 * DAY_S + 12 * HOUR_S
-    b.advance(at)
-    dose = max_clinician_bolus_ng(b, 600, 20 * MG)
-    if high < 20 * MG:  # a day at the highest step leaves room beside it
-        assert dose > 0
-    if dose:
-        b.submit(c.ClinicianBolus(Role.CLINICIAN, dose, 600))
-    again = at + 601
+    b, again = _after_the_largest_bolus(library, program, high)
     stronger = dataclasses.replace(program, concentration_ng_per_ml=25 * MG)
     try:
         refill(b, again, 25 * MG, program=stronger)
